@@ -1,0 +1,68 @@
+# bidmail — build, test, benchmark, install.
+#   make            build ./bidmail
+#   make run        install missing packages, build, init, start the gateway (embedded defaults)
+#   make check      install missing packages, build, run the whole suite (plain, then ASan+UBSan)
+#   make bench      build and run the benchmarks in bench/
+#   make install    PREFIX=/usr/local DESTDIR=
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+DATADIR ?= $(PREFIX)/share/bidmail
+PKGS     = sqlite3 jansson libxml-2.0 gnutls
+WARN     = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) \
+	-DBIDMAIL_DATADIR='"$(DATADIR)"' $(shell pkg-config --cflags $(PKGS))
+LIBS     = -letpan $(shell pkg-config --libs $(PKGS))
+
+SRCS = $(wildcard src/*.c)
+BUILD ?= build
+OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
+
+all: bidmail
+
+bidmail: $(BUILD)/bidmail
+	cp $< $@
+
+$(BUILD)/bidmail: $(OBJS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
+
+$(BUILD)/%.o: src/%.c src/bidmail.h | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD):
+	mkdir -p $@
+
+# The same sources under AddressSanitizer and UBSan, in their own folder.
+asan:
+	$(MAKE) BUILD=build-asan CC=clang \
+		CFLAGS='-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer' \
+		LDFLAGS='-fsanitize=address,undefined' build-asan/bidmail
+
+deps:
+	./contrib/install-deps.sh
+
+run: deps
+	$(MAKE) bidmail
+	./contrib/run-gateway.sh
+
+check: deps
+	$(MAKE) bidmail
+	$(MAKE) asan
+	./tests/run.sh
+
+bench: deps
+	$(MAKE) bidmail
+	./bench/run.sh
+
+install: bidmail
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/mail-templates/fr \
+		$(DESTDIR)$(DATADIR)/mail-templates/en
+	install -m 755 bidmail $(DESTDIR)$(PREFIX)/bin/bidmail
+	install -m 644 mail-templates/fr/*.tmpl $(DESTDIR)$(DATADIR)/mail-templates/fr/
+	install -m 644 mail-templates/en/*.tmpl $(DESTDIR)$(DATADIR)/mail-templates/en/
+
+clean:
+	rm -rf build build-asan bidmail tests/out bench/out
+
+.PHONY: all asan deps run check bench install clean

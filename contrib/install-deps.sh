@@ -1,0 +1,18 @@
+#!/bin/sh
+# install-deps.sh — installs the Debian 12 packages bidmail needs to build, run and test.
+# Input: none (runs apt-get as root, or through sudo). Output: missing packages installed.
+# Idempotent: packages already present are not touched; nothing is downloaded when all are there.
+set -eu
+PKGS="build-essential clang make pkg-config libetpan-dev libsqlite3-dev libpcre2-dev \
+libcurl4-gnutls-dev libjansson-dev libxml2-dev libgnutls28-dev sqlite3 python3"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+echo "install-deps: installing$missing" >&2
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,378 @@
+/*
+ * bidmail.h — the project's one header: shared structs and every stage's public functions,
+ * grouped under the name of the file that defines them, in pipeline order.
+ * Mail flows: deliver (spool.c) -> run (ingest.c) -> mime.c -> classify.c -> extract.c
+ * -> store.c -> render.c/compose.c -> send.c (file transport, later SMTP).
+ */
+#ifndef BIDMAIL_H
+#define BIDMAIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#define BIDMAIL_VERSION "0.1.0"
+
+/* Exit codes of `bidmail deliver` (sysexits.h): the only two it ever returns. */
+#define EXIT_DELIVER_OK 0
+#define EXIT_TEMPFAIL 75
+
+/* Result of handling one message. */
+enum outcome { OUT_OK = 0, OUT_TEMPFAIL, OUT_PERMFAIL };
+
+/* ---------------------------------------------------------------- buf.c */
+/* A growable byte buffer with a hard maximum; appends past the maximum fail. */
+struct buf {
+	char *data;	/* always NUL-terminated when non-NULL */
+	size_t len;
+	size_t cap;
+	size_t max;
+};
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void buf_init(struct buf *b, size_t max);
+int buf_append(struct buf *b, const void *data, size_t len);
+int buf_puts(struct buf *b, const char *s);
+int buf_putc(struct buf *b, char c);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *buf_steal(struct buf *b);
+void buf_free(struct buf *b);
+
+/* A growable list of owned strings. */
+struct strlist {
+	char **v;
+	size_t n;
+	size_t cap;
+};
+void strlist_add(struct strlist *l, const char *s);
+void strlist_add_owned(struct strlist *l, char *s);
+int strlist_contains(const struct strlist *l, const char *s);
+void strlist_clear(struct strlist *l);
+
+/* String helpers that never read out of bounds. */
+int str_starts_with_nocase(const char *s, const char *prefix);
+char *str_trim(char *s);
+void str_lower_ascii(char *s);
+
+/* ---------------------------------------------------------------- log.c */
+void log_open(const char *ident, int use_syslog);
+void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_info(...) log_msg(6, __VA_ARGS__)
+#define log_warn(...) log_msg(4, __VA_ARGS__)
+#define log_err(...) log_msg(3, __VA_ARGS__)
+
+/* ---------------------------------------------------------------- clock.c */
+/* Seconds since the epoch: BIDMAIL_NOW when set (ISO 8601), else the system clock. */
+time_t clock_now(void);
+/* Parses an ISO 8601 date-time ("2026-03-02T08:00:00Z", "+01:00", or no zone = UTC); -1 if bad. */
+time_t clock_parse_iso(const char *s);
+/* Writes t as "YYYY-MM-DDTHH:MM:SSZ" into out (at least 21 bytes). */
+void clock_format_iso(time_t t, char out[32]);
+/* Writes t as an RFC 5322 date in UTC into out (at least 40 bytes). */
+void clock_format_rfc5322(time_t t, char out[48]);
+
+/* ---------------------------------------------------------------- config.c */
+struct config {
+	char *file;		/* the config file read, or NULL when only defaults apply */
+	char *dir;		/* folder that relative paths are resolved against */
+	char *domain;
+	char *post_address;
+	char *robot_address;
+	char *bid_address;
+	char *database;
+	char *spool;
+	char *smarthost;
+	char *language;
+	char *timezone;
+	size_t max_message_size;
+	size_t max_header_size;
+	int max_mime_depth;
+	int max_mime_parts;
+	char *templates;		/* the shipped template folder */
+	char *template_override;	/* operator's override folder, may be empty */
+	char *board_name;
+	int batch_size;
+	int poll_interval;		/* seconds between spool scans when idle */
+	int use_syslog;
+};
+/* Loads defaults, then FILE (or the default locations when NULL); 0 on success, -1 with
+ * "file:line: reason" printed to stderr. */
+int config_load(struct config *c, const char *file);
+void config_clear(struct config *c);
+/* Prints every key and its value as the program will use it. */
+void config_dump(const struct config *c, FILE *out);
+
+/* ---------------------------------------------------------------- hash.c */
+/* Writes the lower-case hex SHA-256 of data into out (65 bytes). */
+void hash_sha256_hex(const void *data, size_t len, char out[65]);
+/* Incremental SHA-256 for streams; opaque state. */
+struct hash_ctx;
+struct hash_ctx *hash_sha256_begin(void);
+void hash_sha256_update(struct hash_ctx *h, const void *data, size_t len);
+void hash_sha256_end(struct hash_ctx *h, char out[65]);
+/* Fills out with n random bytes; 0 or -1. */
+int hash_random(void *out, size_t n);
+/* Writes n random bytes as lower-case hex into out (2n+1 bytes). */
+void hash_random_hex(char *out, size_t n);
+
+/* ---------------------------------------------------------------- spool.c */
+/* Envelope kept beside each spooled message as its first line. */
+struct envelope {
+	char *sender;
+	char *recipient;
+	char *received;
+};
+/* A message read from the spool: envelope, raw bytes (envelope line removed), ingest key. */
+struct spooled {
+	char *name;		/* file name inside incoming/new */
+	char *path;
+	struct envelope env;
+	char *data;
+	size_t len;
+	size_t full_len;	/* on-disk size of the message, even when not read whole */
+	char sha256[65];
+	char key[65];		/* ingest key: SHA-256 of recipient and bytes */
+};
+int spool_init(const struct config *c);
+/* Reads a message from fd and stores it in incoming/ (Maildir protocol). Returns OUT_OK when
+ * the message is on disk (fsynced), OUT_TEMPFAIL on any transient failure. */
+enum outcome spool_deliver(const struct config *c, int fd, const char *sender,
+			   const char *recipient);
+/* Lists the names in incoming/new, oldest first, at most max. */
+int spool_list_new(const struct config *c, struct strlist *names, size_t max);
+/* Reads incoming/new/NAME; NULL on I/O error (errno kept). */
+struct spooled *spool_read(const struct config *c, const char *name);
+struct spooled *spooled_free(struct spooled *s);
+/* Moves a processed message to incoming/cur; 0 or -1. */
+int spool_done(const struct config *c, const char *name);
+/* Moves a message to failed/ with NAME.reason beside it; 0 or -1. */
+int spool_quarantine(const struct config *c, const char *name, const char *reason);
+/* Writes data atomically into dir/name (tmp, fsync, rename, fsync dir); 0 or -1. */
+int spool_write_atomic(const char *dir, const char *name, const void *data, size_t len);
+/* Computes the ingest key of bytes delivered to recipient. */
+void spool_ingest_key(const char *recipient, const void *data, size_t len, char out[65]);
+
+/* ---------------------------------------------------------------- charset.c */
+/* Converts len bytes from the charset named label to UTF-8 with the WHATWG label rules
+ * (iso-8859-1 and us-ascii read as windows-1252; unknown labels: UTF-8 when valid, else
+ * windows-1252). Returns a NUL-terminated string the caller frees; sets *repaired when a
+ * fallback or a replacement was needed. Never NULL. */
+char *charset_to_utf8(const char *label, const char *data, size_t len, int *repaired);
+/* 1 if data is valid UTF-8 (no overlongs, no surrogates). */
+int charset_is_utf8(const char *data, size_t len);
+/* Removes C0 controls but TAB/LF and NUL bytes, in place; returns the new length. */
+size_t charset_strip_controls(char *s, int keep_newlines);
+
+/* ---------------------------------------------------------------- html.c */
+/* Turns an HTML document into plain text (libxml2's HTML parser): entities decoded, block
+ * elements as line breaks, <style>/<script> dropped. Returns a string the caller frees. */
+char *html_to_text(const char *html, size_t len);
+
+/* ---------------------------------------------------------------- mime.c */
+struct attachment {
+	char *name;
+	char *type;
+	size_t size;
+};
+struct auth_results {
+	char *authserv_id;
+	char *spf;
+	char *dkim;
+	char *dmarc;
+	char *dkim_domain;
+	char *dmarc_domain;
+};
+struct header {
+	char *name;
+	char *value;	/* unfolded, raw bytes */
+};
+struct message {
+	char *message_id;
+	int message_id_made_up;
+	char *from;
+	char *from_name;
+	struct strlist to;
+	struct strlist cc;
+	struct strlist delivered_to;
+	char *reply_to;
+	char *subject;
+	time_t date;		/* -1 when missing or impossible */
+	char *in_reply_to;
+	struct strlist references;
+	char *text;		/* body as UTF-8 */
+	int text_from_html;
+	struct attachment *attachments;
+	size_t n_attachments;
+	struct auth_results auth;
+	struct header *headers;	/* top-level header fields, in order */
+	size_t n_headers;
+	int is_report;		/* multipart/report with message/delivery-status */
+	char *bounce_recipient;
+	char *bounce_status;
+	struct strlist errors;
+	struct envelope env;	/* copied from the spool, may be empty */
+};
+enum mime_limit_result { MIME_LIMITS_OK = 0, MIME_LIMITS_EXCEEDED };
+/* Checks size, header section, nesting and part count before any parse; on failure writes
+ * a reason into why and returns MIME_LIMITS_EXCEEDED. */
+enum mime_limit_result mime_check_limits(const struct config *c, const char *data, size_t len,
+					 char *why, size_t why_len);
+/* Parses a message into a new struct message (never NULL: what cannot be read is named in
+ * errors). The caller frees it with message_free. */
+struct message *mime_parse(const char *data, size_t len);
+struct message *message_free(struct message *m);
+/* Returns the first top-level header value named name (case-insensitive), or NULL. */
+const char *message_header(const struct message *m, const char *name);
+/* Decodes an RFC 2047 header value to clean UTF-8 (caller frees). */
+char *mime_decode_header(const char *raw);
+
+/* ---------------------------------------------------------------- classify.c */
+enum kind { KIND_UNKNOWN = 0, KIND_POST, KIND_BID, KIND_COMMAND, KIND_BOUNCE,
+	    KIND_AUTO_REPLY, KIND_LOOP };
+const char *kind_name(enum kind k);
+/* Decides what a message is from its envelope recipient (else To/Delivered-To), headers and
+ * sender. recipient may be NULL. */
+enum kind classify_message(const struct config *c, const struct message *m,
+			   const char *recipient);
+/* 1 if the address is one of the gateway's own addresses at the configured domain. */
+int classify_is_own_address(const struct config *c, const char *addr);
+
+/* ---------------------------------------------------------------- extract.c */
+/* Guesses "fr" or "en" from the words of a text; NULL when it cannot tell. */
+const char *extract_language(const char *text);
+/* Returns the subject without Re:/Fwd:/TR:/Fw:/AW:/RE : prefixes (caller frees). */
+char *extract_title(const char *subject);
+
+/* ---------------------------------------------------------------- store.c */
+struct project {
+	int64_t id;
+	char *title;
+	char *description;
+	char *poster;
+	char *poster_name;
+	char *language;
+	char *status;
+	char *created;
+	char *message_id;
+	int has_budget;
+	double budget_min, budget_max;	/* budget_min < 0: none */
+	char *currency, *tax, *unit;
+	int deadline_days;		/* -1: unknown */
+	char *skills_json;		/* JSON array text */
+	int bids;
+};
+struct outbox_row {
+	int64_t id;
+	char *to;
+	char *sender;
+	char *subject;
+	char *kind;
+	char *state;
+	int attempts;
+	char *last_error;
+	char *created;
+	char *token;
+	char *data;
+	size_t len;
+};
+struct store;
+/* Opens (creating if asked) the database and applies pending migrations; NULL on error. */
+struct store *store_open(const char *path, int create);
+struct store *store_close(struct store *s);
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+int store_rollback(struct store *s);
+int store_savepoint(struct store *s);
+int store_savepoint_release(struct store *s);
+int store_savepoint_rollback(struct store *s);
+/* 1 when the last error was transient (busy, locked, full, I/O). */
+int store_error_is_transient(const struct store *s);
+const char *store_errmsg(const struct store *s);
+int store_schema_version(struct store *s);
+/* 1 if an ingest key was already committed, 0 if not, -1 on error. */
+int store_ingest_seen(struct store *s, const char *key);
+int store_ingest_record(struct store *s, const char *key, const char *spool_name,
+			const char *sha256, const char *message_id, const char *kind,
+			const char *result);
+/* Inserts a project; sets p->id. 0 or -1. */
+int store_project_insert(struct store *s, struct project *p);
+/* Lists projects (newest last) into a new array; returns the count or -1. */
+int store_project_list(struct store *s, struct project **out);
+void project_clear(struct project *p);
+/* Queues a rendered message; sets *id. 0 or -1. */
+int store_outbox_insert(struct store *s, const char *kind, const char *to,
+			const char *sender, const char *subject, const char *token,
+			const char *data, size_t len, int64_t *id);
+/* Lists outbox rows; with state non-NULL only those in that state; with_data loads bodies. */
+int store_outbox_list(struct store *s, const char *state, int with_data, struct outbox_row **out);
+int store_outbox_mark(struct store *s, int64_t id, const char *state, const char *error);
+void outbox_row_clear(struct outbox_row *r);
+int store_count(struct store *s, const char *table);
+
+/* ---------------------------------------------------------------- render.c */
+/* A variable set for a template: name -> value pairs (values are borrowed). */
+struct vars {
+	const char *name[32];
+	const char *value[32];
+	int n;
+};
+void vars_set(struct vars *v, const char *name, const char *value);
+/* A rendered mail: subject, text part and HTML part (owned). */
+struct rendered {
+	char *subject;
+	char *text;
+	char *html;
+};
+/* Loads and checks every template in the configured folders; 0, or -1 with file:line. */
+int render_check_all(const struct config *c);
+/* Renders template kind in language lang; 0 or -1 (reason logged). */
+int render_mail(const struct config *c, const char *kind, const char *lang,
+		const struct vars *v, struct rendered *out);
+void rendered_clear(struct rendered *r);
+
+/* ---------------------------------------------------------------- compose.c */
+/* Encodes a header value (strips CR/LF/controls, RFC 2047 when non-ASCII, folds); caller frees.
+ * The one header encoder: every header value from user text goes through it. */
+char *compose_header_value(const char *name, const char *value);
+/* Formats "Name <addr>" with the name encoded; caller frees. */
+char *compose_address(const char *name, const char *addr);
+/* 1 if addr is a plain addr-spec safe for an SMTP envelope. */
+int compose_address_is_safe(const char *addr);
+struct outgoing {
+	const char *from_name;
+	const char *from;
+	const char *to_name;
+	const char *to;
+	const char *reply_to;
+	const char *in_reply_to;
+	const char *references;
+	const char *auto_submitted;	/* "auto-replied" or "auto-generated" */
+	const struct rendered *body;
+};
+/* Builds a complete RFC 5322 message; sets token (hex id used in Message-ID); caller frees. */
+char *compose_message(const struct config *c, const struct outgoing *o, char token[33],
+		      size_t *len);
+
+/* ---------------------------------------------------------------- send.c */
+/* Delivers queued outbox rows through the configured transport; returns the number sent or -1. */
+int send_outbox_flush(const struct config *c, struct store *s);
+
+/* ---------------------------------------------------------------- ingest.c */
+/* Processes every message waiting in the spool. Returns the number processed, -1 on error. */
+int ingest_run_once(const struct config *c, struct store *s, volatile int *stop);
+/* The daemon loop: ingest, send, sleep until new files; returns on SIGTERM. */
+int ingest_daemon(struct config *c, const char *config_file);
+
+/* ---------------------------------------------------------------- json.c */
+/* Prints what the gateway understands of a message as one JSON object. */
+int json_print_message(FILE *out, const struct config *c, const struct message *m,
+		       enum kind k, const char *as);
+int json_print_projects(FILE *out, struct project *p, int n);
+int json_print_outbox(FILE *out, struct outbox_row *r, int n);
+
+#endif

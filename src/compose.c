@@ -1,0 +1,267 @@
+/*
+ * compose.c — outgoing mail as bytes: the one header encoder (CR, LF and controls stripped,
+ * RFC 2047 for non-ASCII, folded), address checks for the SMTP envelope, and the message
+ * builder (multipart/alternative text+HTML, UTF-8, quoted-printable, CRLF, lines < 998 octets).
+ * In: rendered text and values that may come from users. Out: an owned RFC 5322 message.
+ */
+#include "bidmail.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_HEADER_VALUE 900	/* bytes of user text kept in one header value */
+
+/* Copies s with CR, LF, TAB and other controls turned into single spaces, trimmed, and cut
+ * at max bytes on a character boundary. */
+static char *clean_value(const char *s, size_t max)
+{
+	int repaired = 0;
+	char *u = charset_to_utf8(NULL, s ? s : "", s ? strlen(s) : 0, &repaired);
+	struct buf b;
+	buf_init(&b, strlen(u) + 1);
+	int space = 0;
+	for (const unsigned char *p = (const unsigned char *)u; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			space = 1;
+			continue;
+		}
+		/* U+202A..U+202E and U+2066..U+2069: bidirectional overrides */
+		if (p[0] == 0xE2 && p[1] == 0x80 && p[2] >= 0xAA && p[2] <= 0xAE) {
+			p += 2;
+			continue;
+		}
+		if (p[0] == 0xE2 && p[1] == 0x81 && p[2] >= 0xA6 && p[2] <= 0xA9) {
+			p += 2;
+			continue;
+		}
+		if (*p == ' ') {
+			space = 1;
+			continue;
+		}
+		if (space && b.len)
+			buf_putc(&b, ' ');
+		space = 0;
+		buf_putc(&b, (char)*p);
+	}
+	free(u);
+	char *r = buf_steal(&b);
+	size_t n = strlen(r);
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)r[n] & 0xC0) == 0x80)
+			n--;
+		r[n] = '\0';
+	}
+	return r;
+}
+
+static int is_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 0;
+	return 1;
+}
+
+static void base64_encode(struct buf *b, const unsigned char *d, size_t n)
+{
+	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)d[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned)d[i + 1] << 8;
+		if (i + 2 < n)
+			v |= d[i + 2];
+		char o[4] = { t[(v >> 18) & 63], t[(v >> 12) & 63],
+			      i + 1 < n ? t[(v >> 6) & 63] : '=', i + 2 < n ? t[v & 63] : '=' };
+		buf_append(b, o, 4);
+	}
+}
+
+/* Encodes text as RFC 2047 B words of at most 75 characters, never splitting a UTF-8
+ * character, folded with CRLF SP between words. */
+static void encode_words(struct buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0;
+	int first = 1;
+	while (i < n) {
+		/* 45 bytes of UTF-8 -> 60 base64 chars + 12 of "=?UTF-8?B??=" = 72 */
+		size_t take = n - i < 45 ? n - i : 45;
+		while (take > 0 && i + take < n && (p[i + take] & 0xC0) == 0x80)
+			take--;
+		if (take == 0)
+			take = 1;
+		if (!first)
+			buf_puts(b, "\r\n ");
+		buf_puts(b, "=?UTF-8?B?");
+		base64_encode(b, p + i, take);
+		buf_puts(b, "?=");
+		i += take;
+		first = 0;
+	}
+}
+
+/* Folds an ASCII value at spaces so that lines stay under 78 characters where possible. */
+static void fold_ascii(struct buf *b, const char *s, size_t used)
+{
+	size_t col = used;
+	const char *p = s;
+	while (*p) {
+		const char *sp = strchr(p + 1, ' ');
+		size_t wl = sp ? (size_t)(sp - p) : strlen(p);
+		if (col + wl > 76 && p != s && *p == ' ') {
+			buf_puts(b, "\r\n");
+			col = 0;
+		}
+		buf_append(b, p, wl);
+		col += wl;
+		p += wl;
+	}
+}
+
+char *compose_header_value(const char *name, const char *value)
+{
+	char *v = clean_value(value, MAX_HEADER_VALUE);
+	struct buf b;
+	buf_init(&b, 16 * 1024);
+	if (is_ascii(v) && !strstr(v, "=?"))
+		fold_ascii(&b, v, strlen(name) + 2);
+	else
+		encode_words(&b, v);
+	free(v);
+	return buf_steal(&b);
+}
+
+int compose_address_is_safe(const char *addr)
+{
+	if (!addr)
+		return 0;
+	size_t n = strlen(addr);
+	if (n == 0 || n > 254)
+		return 0;
+	const char *at = strrchr(addr, '@');
+	if (!at || at == addr || !at[1] || (size_t)(at - addr) > 64)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)addr; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f || *p == '<' || *p == '>' || *p == '(' || *p == ')' ||
+		    *p == ',' || *p == ';' || *p == ':' || *p == '\\' || *p == '"' || *p == '[' ||
+		    *p == ']')
+			return 0;
+	return strchr(addr, '@') == at;
+}
+
+char *compose_address(const char *name, const char *addr)
+{
+	char *n = clean_value(name, 200);
+	char *r;
+	if (!*n) {
+		r = xstrdup(addr);
+	} else if (is_ascii(n) && !strstr(n, "=?")) {
+		struct buf b;
+		buf_init(&b, 1024);
+		buf_putc(&b, '"');
+		for (const char *p = n; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_putc(&b, '\\');
+			buf_putc(&b, *p);
+		}
+		buf_printf(&b, "\" <%s>", addr);
+		r = buf_steal(&b);
+	} else {
+		struct buf b;
+		buf_init(&b, 4096);
+		encode_words(&b, n);
+		buf_printf(&b, " <%s>", addr);
+		r = buf_steal(&b);
+	}
+	free(n);
+	return r;
+}
+
+/* Quoted-printable (RFC 2045) with CRLF line breaks; input lines end with LF. */
+static void qp_encode(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t col = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '\n') {
+			buf_puts(b, "\r\n");
+			col = 0;
+			continue;
+		}
+		if (*p == '\r')
+			continue;
+		int literal = (*p >= 33 && *p <= 126 && *p != '=') ||
+			      ((*p == ' ' || *p == '\t') && p[1] != '\n' && p[1] != '\0');
+		/* a leading dot or "From " is encoded so no transport ever alters the line */
+		if (col == 0 && (*p == '.' || (*p == 'F' && !strncmp((const char *)p, "From ", 5))))
+			literal = 0;
+		size_t w = literal ? 1 : 3;
+		if (col + w > 75) {
+			buf_puts(b, "=\r\n");
+			col = 0;
+		}
+		if (literal) {
+			buf_putc(b, (char)*p);
+		} else {
+			char e[3] = { '=', hex[*p >> 4], hex[*p & 15] };
+			buf_append(b, e, 3);
+		}
+		col += w;
+	}
+}
+
+static void add_header(struct buf *b, const char *name, const char *raw)
+{
+	buf_printf(b, "%s: %s\r\n", name, raw);
+}
+
+char *compose_message(const struct config *c, const struct outgoing *o, char token[33],
+		      size_t *len)
+{
+	struct buf b;
+	buf_init(&b, 64 * 1024 * 1024);
+	char date[48], boundary[40];
+	hash_random_hex(token, 16);
+	clock_format_rfc5322(clock_now(), date);
+	snprintf(boundary, sizeof boundary, "=_bidmail_%.20s", token);
+
+	char *from = compose_address(o->from_name, o->from);
+	char *to = compose_address(o->to_name, o->to);
+	char *subject = compose_header_value("Subject", o->body->subject);
+	add_header(&b, "Date", date);
+	add_header(&b, "From", from);
+	add_header(&b, "To", to);
+	add_header(&b, "Subject", subject);
+	buf_printf(&b, "Message-ID: <%s@%s>\r\n", token, c->domain);
+	if (o->reply_to && compose_address_is_safe(o->reply_to))
+		add_header(&b, "Reply-To", o->reply_to);
+	if (o->in_reply_to && *o->in_reply_to) {
+		char *v = clean_value(o->in_reply_to, 900);
+		if (!strchr(v, ' ') && !strchr(v, '<') && !strchr(v, '>')) {
+			buf_printf(&b, "In-Reply-To: <%s>\r\n", v);
+			buf_printf(&b, "References: <%s>\r\n", v);
+		}
+		free(v);
+	}
+	add_header(&b, "MIME-Version", "1.0");
+	add_header(&b, "Auto-Submitted", o->auto_submitted ? o->auto_submitted : "auto-generated");
+	add_header(&b, "X-Loop", c->robot_address);
+	buf_printf(&b, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n", boundary);
+	buf_puts(&b, "This is a message in MIME format.\r\n");
+	buf_printf(&b, "\r\n--%s\r\n", boundary);
+	buf_puts(&b, "Content-Type: text/plain; charset=UTF-8\r\n"
+		     "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+	qp_encode(&b, o->body->text);
+	buf_printf(&b, "\r\n--%s\r\n", boundary);
+	buf_puts(&b, "Content-Type: text/html; charset=UTF-8\r\n"
+		     "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+	qp_encode(&b, o->body->html);
+	buf_printf(&b, "\r\n--%s--\r\n", boundary);
+	free(from);
+	free(to);
+	free(subject);
+	*len = b.len;
+	return buf_steal(&b);
+}

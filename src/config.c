@@ -1,0 +1,281 @@
+/*
+ * config.c — the configuration: every key, its type and its default in one table.
+ * In: a `key = value` file (default ./bidmail.conf, then /etc/bidmail/bidmail.conf).
+ * Out: a filled struct config; unknown keys and bad values are refused with file:line: reason.
+ * Relative paths are resolved against the config file's folder (the current folder without one).
+ */
+#include "bidmail.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef BIDMAIL_DATADIR
+#define BIDMAIL_DATADIR "/usr/local/share/bidmail"
+#endif
+
+enum cfg_type { CFG_STRING, CFG_ADDRESS, CFG_PATH, CFG_SIZE, CFG_INT, CFG_BOOL, CFG_LANG };
+
+struct cfg_key {
+	const char *name;
+	enum cfg_type type;
+	const char *def;	/* "" for empty; addresses may use DOMAIN */
+	size_t offset;
+	long min, max;		/* for CFG_INT */
+};
+
+#define OFF(f) offsetof(struct config, f)
+static const struct cfg_key cfg_keys[] = {
+	{ "domain", CFG_STRING, "example.org", OFF(domain), 0, 0 },
+	{ "post_address", CFG_ADDRESS, "post@DOMAIN", OFF(post_address), 0, 0 },
+	{ "robot_address", CFG_ADDRESS, "robot@DOMAIN", OFF(robot_address), 0, 0 },
+	{ "bid_address", CFG_ADDRESS, "bid@DOMAIN", OFF(bid_address), 0, 0 },
+	{ "database", CFG_PATH, "var/bidmail.db", OFF(database), 0, 0 },
+	{ "spool", CFG_PATH, "spool", OFF(spool), 0, 0 },
+	{ "smarthost", CFG_STRING, "", OFF(smarthost), 0, 0 },
+	{ "language", CFG_LANG, "fr", OFF(language), 0, 0 },
+	{ "timezone", CFG_STRING, "Europe/Paris", OFF(timezone), 0, 0 },
+	{ "max_message_size", CFG_SIZE, "10M", OFF(max_message_size), 0, 0 },
+	{ "max_header_size", CFG_SIZE, "100K", OFF(max_header_size), 0, 0 },
+	{ "max_mime_depth", CFG_INT, "100", OFF(max_mime_depth), 1, 1000 },
+	{ "max_mime_parts", CFG_INT, "1000", OFF(max_mime_parts), 1, 100000 },
+	{ "templates", CFG_PATH, "", OFF(templates), 0, 0 },
+	{ "template_override", CFG_PATH, "", OFF(template_override), 0, 0 },
+	{ "board_name", CFG_STRING, "bidmail", OFF(board_name), 0, 0 },
+	{ "batch_size", CFG_INT, "64", OFF(batch_size), 1, 10000 },
+	{ "poll_interval", CFG_INT, "2", OFF(poll_interval), 1, 3600 },
+	{ "syslog", CFG_BOOL, "no", OFF(use_syslog), 0, 1 },
+};
+#define N_KEYS (sizeof cfg_keys / sizeof cfg_keys[0])
+
+static int parse_size(const char *v, size_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (end == v || errno || *v == '-')
+		return -1;
+	unsigned long long mul = 1;
+	if (*end) {
+		switch (toupper((unsigned char)*end)) {
+		case 'K': mul = 1024ULL; break;
+		case 'M': mul = 1024ULL * 1024; break;
+		case 'G': mul = 1024ULL * 1024 * 1024; break;
+		default: return -1;
+		}
+		end++;
+		if (*end == 'B' || *end == 'b')
+			end++;
+		if (*end)
+			return -1;
+	}
+	if (n == 0 || n > (unsigned long long)SIZE_MAX / mul || n * mul > (1ULL << 34))
+		return -1;
+	*out = (size_t)(n * mul);
+	return 0;
+}
+
+static int address_ok(const char *v)
+{
+	const char *at = strchr(v, '@');
+	return at && at != v && at[1] && !strchr(at + 1, '@') && compose_address_is_safe(v);
+}
+
+static char *resolve_path(const struct config *c, const char *v)
+{
+	if (!*v || v[0] == '/')
+		return xstrdup(v);
+	return xasprintf("%s/%s", c->dir, v);
+}
+
+/* Sets one key; returns NULL on success or a static reason. */
+static const char *cfg_set(struct config *c, const struct cfg_key *k, const char *v)
+{
+	void *field = (char *)c + k->offset;
+	switch (k->type) {
+	case CFG_STRING:
+	case CFG_ADDRESS:
+	case CFG_LANG:
+		if (k->type == CFG_LANG && strcmp(v, "fr") && strcmp(v, "en"))
+			return "language must be fr or en";
+		if (k->type == CFG_ADDRESS && *v && !strstr(v, "DOMAIN") && !address_ok(v))
+			return "not a plain address (local@domain, no spaces or brackets)";
+		if (!strcmp(k->name, "smarthost") && *v && strncmp(v, "smtp://", 7) &&
+		    strncmp(v, "smtps://", 8))
+			return "smarthost must be empty, smtp://host:port or smtps://host:port";
+		if (!strcmp(k->name, "domain") && (!*v || strchr(v, '@') || strchr(v, ' ')))
+			return "domain must be a plain domain name";
+		free(*(char **)field);
+		*(char **)field = xstrdup(v);
+		return NULL;
+	case CFG_PATH:
+		free(*(char **)field);
+		*(char **)field = resolve_path(c, v);
+		return NULL;
+	case CFG_SIZE:
+		if (parse_size(v, (size_t *)field) < 0)
+			return "not a size (a number with an optional K, M or G suffix, e.g. 10M)";
+		return NULL;
+	case CFG_INT: {
+		char *end;
+		errno = 0;
+		long n = strtol(v, &end, 10);
+		if (end == v || *end || errno || n < k->min || n > k->max)
+			return "not a whole number in the allowed range";
+		*(int *)field = (int)n;
+		return NULL;
+	}
+	case CFG_BOOL:
+		if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+			*(int *)field = 1;
+		else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
+			*(int *)field = 0;
+		else
+			return "must be yes or no";
+		return NULL;
+	}
+	return "internal: unknown type";
+}
+
+static char *expand_domain(const char *v, const char *domain)
+{
+	const char *p = strstr(v, "DOMAIN");
+	if (!p)
+		return xstrdup(v);
+	return xasprintf("%.*s%s%s", (int)(p - v), v, domain, p + 6);
+}
+
+static int read_file(struct config *c, const char *file)
+{
+	FILE *f = fopen(file, "r");
+	if (!f) {
+		fprintf(stderr, "%s: cannot open: %s\n", file, strerror(errno));
+		return -1;
+	}
+	char line[4096];
+	int lineno = 0, rc = 0;
+	while (fgets(line, sizeof line, f)) {
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			fprintf(stderr, "%s:%d: line longer than %zu bytes\n", file, lineno,
+				sizeof line - 1);
+			rc = -1;
+			break;
+		}
+		char *s = str_trim(line);
+		if (!*s || *s == '#')
+			continue;
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			fprintf(stderr, "%s:%d: expected `key = value`\n", file, lineno);
+			rc = -1;
+			continue;
+		}
+		*eq = '\0';
+		char *key = str_trim(s), *val = str_trim(eq + 1);
+		const struct cfg_key *k = NULL;
+		for (size_t i = 0; i < N_KEYS; i++)
+			if (!strcmp(cfg_keys[i].name, key))
+				k = &cfg_keys[i];
+		if (!k) {
+			fprintf(stderr, "%s:%d: unknown key `%s`\n", file, lineno, key);
+			rc = -1;
+			continue;
+		}
+		const char *why = cfg_set(c, k, val);
+		if (why) {
+			fprintf(stderr, "%s:%d: bad value for `%s`: %s\n", file, lineno, key, why);
+			rc = -1;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+int config_load(struct config *c, const char *file)
+{
+	memset(c, 0, sizeof *c);
+	if (!file) {
+		if (access("bidmail.conf", F_OK) == 0)
+			file = "bidmail.conf";
+		else if (access("/etc/bidmail/bidmail.conf", F_OK) == 0)
+			file = "/etc/bidmail/bidmail.conf";
+	}
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof cwd))
+		snprintf(cwd, sizeof cwd, ".");
+	if (file) {
+		char *abs = file[0] == '/' ? xstrdup(file) : xasprintf("%s/%s", cwd, file);
+		char *slash = strrchr(abs, '/');
+		c->dir = xstrndup(abs, (size_t)(slash - abs));
+		if (!*c->dir) {
+			free(c->dir);
+			c->dir = xstrdup("/");
+		}
+		c->file = abs;
+	} else {
+		c->dir = xstrdup(cwd);
+	}
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (cfg_set(c, &cfg_keys[i], cfg_keys[i].def)) {
+			fprintf(stderr, "bidmail: bad built-in default for %s\n", cfg_keys[i].name);
+			return -1;
+		}
+	if (c->file && read_file(c, c->file) < 0)
+		return -1;
+	char **addrs[] = { &c->post_address, &c->robot_address, &c->bid_address };
+	for (size_t i = 0; i < 3; i++) {
+		char *e = expand_domain(*addrs[i], c->domain);
+		free(*addrs[i]);
+		*addrs[i] = e;
+		if (!address_ok(e)) {
+			fprintf(stderr, "%s: address `%s` is not valid\n", c->file ? c->file : "defaults", e);
+			return -1;
+		}
+	}
+	if (!*c->templates) {
+		free(c->templates);
+		char *local = xasprintf("%s/mail-templates", c->dir);
+		c->templates = access(local, F_OK) == 0 ? local
+			       : (free(local), xstrdup(BIDMAIL_DATADIR "/mail-templates"));
+	}
+	return 0;
+}
+
+void config_clear(struct config *c)
+{
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (cfg_keys[i].type != CFG_SIZE && cfg_keys[i].type != CFG_INT &&
+		    cfg_keys[i].type != CFG_BOOL) {
+			char **f = (char **)((char *)c + cfg_keys[i].offset);
+			free(*f);
+			*f = NULL;
+		}
+	free(c->file);
+	free(c->dir);
+	c->file = c->dir = NULL;
+}
+
+void config_dump(const struct config *c, FILE *out)
+{
+	fprintf(out, "# config file: %s\n", c->file ? c->file : "(none: embedded defaults)");
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const void *f = (const char *)c + cfg_keys[i].offset;
+		switch (cfg_keys[i].type) {
+		case CFG_SIZE:
+			fprintf(out, "%s = %zu\n", cfg_keys[i].name, *(const size_t *)f);
+			break;
+		case CFG_INT:
+			fprintf(out, "%s = %d\n", cfg_keys[i].name, *(const int *)f);
+			break;
+		case CFG_BOOL:
+			fprintf(out, "%s = %s\n", cfg_keys[i].name, *(const int *)f ? "yes" : "no");
+			break;
+		default:
+			fprintf(out, "%s = %s\n", cfg_keys[i].name, *(char *const *)f);
+		}
+	}
+}

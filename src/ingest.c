@@ -1,0 +1,396 @@
+/*
+ * ingest.c — the daemon's pipeline: for each message in spool/incoming/new: read, check
+ * limits, parse, classify, act, commit to SQLite, then move the file to cur/.
+ * In: spool files. Out: rows (projects, outbox, the ingest log) and moved files.
+ * Several waiting messages share one transaction (a savepoint each); the commit comes before
+ * any move, and a replayed message whose ingest key is committed is a no-op: a SIGKILL at
+ * any instant loses nothing and doubles nothing. Bad input is quarantined with a reason.
+ */
+#include "bidmail.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+struct job {
+	struct spooled *sp;
+	enum outcome out;
+	char *reason;		/* why it is quarantined (PERMFAIL) */
+	int committed;		/* in the current transaction: move to cur/ after commit */
+};
+
+/* Queues one rendered mail to addr, answering m. 0 or -1. */
+static int queue_reply(const struct config *c, struct store *s, const struct message *m,
+		       const char *kind, const char *lang, const struct vars *v, const char *from)
+{
+	struct rendered r;
+	if (render_mail(c, kind, lang, v, &r) < 0)
+		return -1;
+	struct outgoing o = {
+		.from_name = c->board_name,
+		.from = from,
+		.to_name = m->from_name,
+		.to = m->from,
+		.in_reply_to = m->message_id_made_up ? NULL : m->message_id,
+		.auto_submitted = "auto-replied",
+		.body = &r,
+	};
+	char token[33];
+	size_t len;
+	char *data = compose_message(c, &o, token, &len);
+	int rc = store_outbox_insert(s, kind, m->from, c->robot_address, r.subject, token, data,
+				     len, NULL);
+	free(data);
+	rendered_clear(&r);
+	return rc;
+}
+
+/* The first non-empty line of text, at most 120 bytes on a character boundary. */
+static char *first_line(const char *text)
+{
+	const char *p = text;
+	while (*p == '\n' || *p == ' ')
+		p++;
+	size_t n = strcspn(p, "\n");
+	if (n > 120) {
+		n = 120;
+		while (n > 0 && ((unsigned char)p[n] & 0xC0) == 0x80)
+			n--;
+	}
+	char *l = xstrndup(p, n);
+	char *t = xstrdup(str_trim(l));
+	free(l);
+	return t;
+}
+
+static enum outcome act_post(const struct config *c, struct store *s, struct message *m,
+			     struct job *j, char **result)
+{
+	if (!m->from || !compose_address_is_safe(m->from)) {
+		j->reason = xstrdup("post without a usable From address: cannot acknowledge it");
+		return OUT_PERMFAIL;
+	}
+	char *title = extract_title(m->subject);
+	const char *text = m->text ? m->text : "";
+	char *probe = xasprintf("%s\n%s", title, text);
+	const char *lang = extract_language(probe);
+	free(probe);
+	if (!lang)
+		lang = c->language;
+	if (!*title) {
+		free(title);
+		title = first_line(text);
+	}
+	if (!*title) {
+		/* nothing at all: tell the poster what is missing */
+		struct vars v = { 0 };
+		vars_set(&v, "board", c->board_name);
+		vars_set(&v, "subject", m->subject ? m->subject : "");
+		vars_set(&v, "post_address", c->post_address);
+		vars_set(&v, "reason", !strcmp(lang, "fr")
+			 ? "Votre message est vide : ni objet ni texte. Décrivez le projet "
+			   "(objet : son titre ; texte : le besoin, le budget, le délai)."
+			 : "Your message is empty: no subject and no text. Describe the project "
+			   "(subject: its title; text: the need, the budget, the deadline).");
+		free(title);
+		if (queue_reply(c, s, m, "post_rejected", lang, &v, c->post_address) < 0)
+			return store_error_is_transient(s) ? OUT_TEMPFAIL : OUT_PERMFAIL;
+		*result = xstrdup("rejected:empty");
+		return OUT_OK;
+	}
+	struct project p = { 0 };
+	char created[32], idbuf[32];
+	clock_format_iso(clock_now(), created);
+	p.title = title;
+	p.description = (char *)text;
+	p.poster = m->from;
+	p.poster_name = m->from_name;
+	p.language = (char *)lang;
+	p.status = "open";
+	p.created = created;
+	p.message_id = m->message_id;
+	p.deadline_days = -1;
+	p.skills_json = "[]";
+	if (store_project_insert(s, &p) < 0) {
+		free(title);
+		if (store_error_is_transient(s))
+			return OUT_TEMPFAIL;
+		j->reason = xasprintf("database refused the project: %s", store_errmsg(s));
+		return OUT_PERMFAIL;
+	}
+	snprintf(idbuf, sizeof idbuf, "%lld", (long long)p.id);
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "project_id", idbuf);
+	vars_set(&v, "title", title);
+	vars_set(&v, "poster_name", m->from_name ? m->from_name : "");
+	vars_set(&v, "post_address", c->post_address);
+	vars_set(&v, "robot_address", c->robot_address);
+	vars_set(&v, "date", created);
+	int rc = queue_reply(c, s, m, "post_ack", lang, &v, c->post_address);
+	free(title);
+	if (rc < 0) {
+		if (store_error_is_transient(s))
+			return OUT_TEMPFAIL;
+		j->reason = xstrdup("could not queue the acknowledgement (template or database)");
+		return OUT_PERMFAIL;
+	}
+	*result = xasprintf("project:%lld", (long long)p.id);
+	return OUT_OK;
+}
+
+/* Handles one message inside the open transaction; sets j->out (and j->reason). */
+static void process(const struct config *c, struct store *s, struct job *j)
+{
+	struct spooled *sp = j->sp;
+	char why[256];
+	char *result = NULL;
+	const char *kind = "unknown";
+	struct message *m = NULL;
+	if (sp->full_len > c->max_message_size) {
+		j->reason = xasprintf("oversize: message is %zu bytes, limit max_message_size is %zu",
+				      sp->full_len, c->max_message_size);
+		j->out = OUT_PERMFAIL;
+		return;
+	}
+	int seen = store_ingest_seen(s, sp->key);
+	if (seen < 0) {
+		j->out = OUT_TEMPFAIL;
+		return;
+	}
+	if (seen) {
+		log_info("msg=%.16s stage=ingest spool=%s result=duplicate", sp->key, sp->name);
+		j->out = OUT_OK;
+		j->committed = 1;
+		return;
+	}
+	if (mime_check_limits(c, sp->data, sp->len, why, sizeof why) != MIME_LIMITS_OK) {
+		j->reason = xstrdup(why);
+		j->out = OUT_PERMFAIL;
+		return;
+	}
+	m = mime_parse(sp->data, sp->len);
+	enum kind k = classify_message(c, m, sp->env.recipient);
+	kind = kind_name(k);
+	switch (k) {
+	case KIND_POST:
+		j->out = act_post(c, s, m, j, &result);
+		break;
+	case KIND_BOUNCE:
+		log_info("msg=%.16s stage=classify kind=bounce recipient=%s status=%s",
+			 sp->key, m->bounce_recipient ? m->bounce_recipient : "-",
+			 m->bounce_status ? m->bounce_status : "-");
+		result = xasprintf("bounce:%s", m->bounce_status ? m->bounce_status : "unknown");
+		j->out = OUT_OK;
+		break;
+	case KIND_AUTO_REPLY:
+	case KIND_LOOP:
+		/* RFC 3834: never answered */
+		result = xasprintf("ignored:%s", kind);
+		j->out = OUT_OK;
+		break;
+	case KIND_BID:
+	case KIND_COMMAND:
+		j->reason = xasprintf("%s messages are not handled by this version yet; kept for "
+				      "replay once they are", kind);
+		j->out = OUT_PERMFAIL;
+		break;
+	case KIND_UNKNOWN:
+		j->reason = xstrdup("not addressed to the posting, bid or robot address "
+				    "(envelope recipient, Delivered-To, To and Cc checked)");
+		j->out = OUT_PERMFAIL;
+		break;
+	}
+	if (j->out == OUT_OK) {
+		if (store_ingest_record(s, sp->key, sp->name, sp->sha256, m->message_id, kind,
+					result) < 0)
+			j->out = store_error_is_transient(s) ? OUT_TEMPFAIL : OUT_PERMFAIL;
+		else
+			j->committed = 1;
+		if (j->out == OUT_PERMFAIL && !j->reason)
+			j->reason = xasprintf("database: %s", store_errmsg(s));
+	}
+	if (j->out == OUT_OK)
+		log_info("msg=%.16s stage=ingest spool=%s kind=%s result=%s", sp->key, sp->name,
+			 kind, result);
+	free(result);
+	message_free(m);
+}
+
+static void quarantine(const struct config *c, struct job *j)
+{
+	if (spool_quarantine(c, j->sp->name, j->reason) == 0)
+		log_warn("msg=%.16s stage=ingest spool=%s result=quarantined reason=\"%s\"",
+			 j->sp->key, j->sp->name, j->reason);
+	else
+		log_err("msg=%.16s stage=ingest spool=%s error=\"cannot quarantine: %s\"",
+			j->sp->key, j->sp->name, strerror(errno));
+}
+
+/* Processes up to batch_size messages in one transaction. Returns the number handled,
+ * 0 when nothing could progress, -1 on a transient failure. */
+static int run_batch(const struct config *c, struct store *s, struct strlist *names,
+		     size_t *next, volatile int *stop)
+{
+	struct job *jobs = xcalloc((size_t)c->batch_size, sizeof *jobs);
+	int n = 0, handled = 0, tempfail = 0;
+	if (store_begin(s) < 0) {
+		free(jobs);
+		return -1;
+	}
+	while (*next < names->n && n < c->batch_size && !(stop && *stop)) {
+		struct job *j = &jobs[n];
+		j->sp = spool_read(c, names->v[*next]);
+		(*next)++;
+		if (!j->sp) {
+			if (errno != ENOENT) {
+				log_err("stage=ingest spool=%s error=\"%s\"", names->v[*next - 1],
+					strerror(errno));
+				tempfail = 1;
+				break;
+			}
+			continue;	/* taken by another process */
+		}
+		n++;
+		if (store_savepoint(s) < 0) {
+			j->out = OUT_TEMPFAIL;
+			tempfail = 1;
+			break;
+		}
+		process(c, s, j);
+		if (j->out == OUT_OK) {
+			store_savepoint_release(s);
+		} else {
+			store_savepoint_rollback(s);
+			j->committed = 0;
+			if (j->out == OUT_TEMPFAIL) {
+				tempfail = 1;
+				break;
+			}
+		}
+	}
+	if (store_commit(s) < 0) {
+		store_rollback(s);
+		for (int i = 0; i < n; i++)
+			jobs[i].sp = spooled_free(jobs[i].sp), free(jobs[i].reason);
+		free(jobs);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		struct job *j = &jobs[i];
+		if (j->committed) {
+			if (spool_done(c, j->sp->name) < 0)
+				log_err("msg=%.16s stage=ingest spool=%s error=\"cannot move to cur: "
+					"%s\" (replay will be a no-op)", j->sp->key, j->sp->name,
+					strerror(errno));
+			handled++;
+		} else if (j->out == OUT_PERMFAIL) {
+			quarantine(c, j);
+			handled++;
+		}
+		spooled_free(j->sp);
+		free(j->reason);
+	}
+	free(jobs);
+	return tempfail ? -1 : handled;
+}
+
+int ingest_run_once(const struct config *c, struct store *s, volatile int *stop)
+{
+	int total = 0;
+	for (;;) {
+		struct strlist names = { 0 };
+		if (spool_list_new(c, &names, 100000) < 0) {
+			log_err("stage=ingest error=\"cannot list %s/incoming/new: %s\"", c->spool,
+				strerror(errno));
+			return -1;
+		}
+		if (names.n == 0) {
+			strlist_clear(&names);
+			return total;
+		}
+		size_t next = 0;
+		while (next < names.n && !(stop && *stop)) {
+			int r = run_batch(c, s, &names, &next, stop);
+			if (r < 0) {
+				strlist_clear(&names);
+				return total ? total : -1;
+			}
+			total += r;
+		}
+		strlist_clear(&names);
+		if (stop && *stop)
+			return total;
+	}
+}
+
+static volatile int got_term, got_hup;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_term = 1;
+}
+
+int ingest_daemon(struct config *c, const char *config_file)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	struct store *s = store_open(c->database, 0);
+	if (!s)
+		return -1;
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	char *dir = xasprintf("%s/incoming/new", c->spool);
+	if (fd >= 0 && inotify_add_watch(fd, dir, IN_MOVED_TO | IN_CREATE) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	log_info("stage=daemon result=started spool=%s database=%s", c->spool, c->database);
+	while (!got_term) {
+		if (got_hup) {
+			got_hup = 0;
+			struct config fresh;
+			if (config_load(&fresh, config_file) == 0 && render_check_all(&fresh) == 0) {
+				config_clear(c);
+				*c = fresh;
+				log_info("stage=daemon result=reloaded");
+			} else {
+				config_clear(&fresh);
+				log_err("stage=daemon error=\"reload refused: bad configuration, "
+					"keeping the old one\"");
+			}
+		}
+		int r = ingest_run_once(c, s, &got_term);
+		send_outbox_flush(c, s);
+		if (got_term)
+			break;
+		if (r > 0)
+			continue;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (fd >= 0) {
+			if (poll(&p, 1, c->poll_interval * 1000) > 0) {
+				char evbuf[4096];
+				while (read(fd, evbuf, sizeof evbuf) > 0)
+					;
+			}
+		} else {
+			sleep((unsigned)c->poll_interval);
+		}
+	}
+	log_info("stage=daemon result=stopped");
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	store_close(s);
+	return 0;
+}

@@ -1,0 +1,330 @@
+/*
+ * main.c — the command line: `bidmail [--config FILE] COMMAND [ARGS]`.
+ * In: argv and the configuration. Out: each sub-command's work and exit code
+ * (deliver: only 0 or 75; others: 0 done, 1 failed, 2 usage).
+ */
+#include "bidmail.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+	"usage: bidmail [--config FILE] COMMAND [ARGS]\n"
+	"commands:\n"
+	"  init                                   create the database and the spool folders\n"
+	"  deliver [--recipient ADDR] [--sender ADDR]\n"
+	"                                         store one message from stdin (exit 0 or 75)\n"
+	"  run [--once]                           the daemon (--once: process what is pending)\n"
+	"  send [--once]                          deliver the outbox\n"
+	"  parse [--as post|bid] [--recipient ADDR] FILE\n"
+	"                                         print what the gateway understands, as JSON\n"
+	"  projects [--json]                      list the projects\n"
+	"  outbox [--json]                        list the outgoing mail\n"
+	"  check-config                           check the configuration and the templates\n"
+	"  version                                print the version\n";
+
+static int usage(void)
+{
+	fputs(usage_text, stderr);
+	return 2;
+}
+
+static int mkdir_parent(const char *path)
+{
+	char *d = xstrdup(path);
+	char *slash = strrchr(d, '/');
+	int rc = 0;
+	if (slash && slash != d) {
+		*slash = '\0';
+		for (char *p = d + 1; *p; p++) {
+			if (*p != '/')
+				continue;
+			*p = '\0';
+			mkdir(d, 0750);
+			*p = '/';
+		}
+		if (mkdir(d, 0750) < 0 && errno != EEXIST)
+			rc = -1;
+	}
+	free(d);
+	return rc;
+}
+
+static int cmd_init(struct config *c)
+{
+	if (spool_init(c) < 0)
+		return 1;
+	if (mkdir_parent(c->database) < 0) {
+		fprintf(stderr, "bidmail: cannot create the folder of %s: %s\n", c->database,
+			strerror(errno));
+		return 1;
+	}
+	struct store *s = store_open(c->database, 1);
+	if (!s) {
+		fprintf(stderr, "bidmail: cannot open or upgrade %s\n", c->database);
+		return 1;
+	}
+	int v = store_schema_version(s);
+	store_close(s);
+	if (render_check_all(c) < 0)
+		return 1;
+	printf("database %s ready (schema %d), spool %s ready\n", c->database, v, c->spool);
+	return 0;
+}
+
+static int cmd_deliver(struct config *c, int argc, char **argv)
+{
+	const char *rcpt = NULL, *sender = NULL;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--recipient") && i + 1 < argc)
+			rcpt = argv[++i];
+		else if (!strcmp(argv[i], "--sender") && i + 1 < argc)
+			sender = argv[++i];
+		else {
+			/* a wrong pipe(8) line: temporary, so the MTA keeps the mail */
+			fprintf(stderr, "bidmail deliver: unexpected argument `%s`\n", argv[i]);
+			return EXIT_TEMPFAIL;
+		}
+	}
+	return spool_deliver(c, 0, sender, rcpt) == OUT_OK ? EXIT_DELIVER_OK : EXIT_TEMPFAIL;
+}
+
+static struct store *open_store(const struct config *c)
+{
+	struct store *s = store_open(c->database, 0);
+	if (!s)
+		fprintf(stderr, "bidmail: cannot open %s (run `bidmail init` first)\n", c->database);
+	return s;
+}
+
+static int cmd_run(struct config *c, const char *config_file, int argc, char **argv)
+{
+	int once = 0;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--once"))
+			once = 1;
+		else
+			return usage();
+	}
+	if (render_check_all(c) < 0)
+		return 1;
+	if (!once)
+		return ingest_daemon(c, config_file) < 0 ? 1 : 0;
+	struct store *s = open_store(c);
+	if (!s)
+		return 1;
+	int n = ingest_run_once(c, s, NULL);
+	int sent = send_outbox_flush(c, s);
+	store_close(s);
+	if (n < 0 || sent < 0)
+		return 75;
+	return 0;
+}
+
+static int cmd_send(struct config *c, int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--once"))
+			return usage();
+	struct store *s = open_store(c);
+	if (!s)
+		return 1;
+	int n = send_outbox_flush(c, s);
+	store_close(s);
+	return n < 0 ? 1 : 0;
+}
+
+static char *read_file(const char *path, size_t max, size_t *len, size_t *full)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return NULL;
+	struct stat st;
+	fstat(fd, &st);
+	*full = (size_t)st.st_size;
+	struct buf b;
+	buf_init(&b, max);
+	char chunk[65536];
+	ssize_t n;
+	while ((n = read(fd, chunk, sizeof chunk)) > 0)
+		if (buf_append(&b, chunk, (size_t)n) < 0)
+			break;
+	close(fd);
+	*len = b.len;
+	return buf_steal(&b);
+}
+
+static int cmd_parse(struct config *c, int argc, char **argv)
+{
+	const char *as = NULL, *rcpt = NULL, *file = NULL;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--as") && i + 1 < argc)
+			as = argv[++i];
+		else if (!strcmp(argv[i], "--recipient") && i + 1 < argc)
+			rcpt = argv[++i];
+		else if (argv[i][0] == '-' && argv[i][1])
+			return usage();
+		else
+			file = argv[i];
+	}
+	if (!file || (as && strcmp(as, "post") && strcmp(as, "bid")))
+		return usage();
+	size_t len, full;
+	char *data = read_file(file, c->max_message_size + 4096, &len, &full);
+	if (!data) {
+		fprintf(stderr, "bidmail parse: %s: %s\n", file, strerror(errno));
+		return 1;
+	}
+	/* a spool file: honour its envelope line */
+	struct envelope env = { 0 };
+	const char *body = data;
+	size_t blen = len;
+	if (!strncmp(data, "X-Bidmail-Envelope: ", 20) && strchr(data, '\n')) {
+		char *nl = strchr(data, '\n');
+		char *r = strstr(data, "recipient=<");
+		if (r && r < nl)
+			env.recipient = xstrndup(r + 11, strcspn(r + 11, ">"));
+		char *sd = strstr(data, "sender=<");
+		if (sd && sd < nl)
+			env.sender = xstrndup(sd + 8, strcspn(sd + 8, ">"));
+		body = nl + 1;
+		blen = len - (size_t)(body - data);
+	}
+	char why[256];
+	struct message *m;
+	enum kind k;
+	if (full > c->max_message_size + 4096 ||
+	    mime_check_limits(c, body, blen, why, sizeof why) != MIME_LIMITS_OK) {
+		if (full > c->max_message_size + 4096)
+			snprintf(why, sizeof why, "oversize: message is %zu bytes, limit "
+				 "max_message_size is %zu", full, c->max_message_size);
+		m = xcalloc(1, sizeof *m);
+		m->date = -1;
+		strlist_add(&m->errors, why);
+		k = KIND_UNKNOWN;
+	} else {
+		m = mime_parse(body, blen);
+		m->env.sender = env.sender;
+		m->env.recipient = env.recipient;
+		env.sender = env.recipient = NULL;
+		k = classify_message(c, m, rcpt ? rcpt : m->env.recipient);
+		if (as && (k == KIND_UNKNOWN || k == KIND_POST || k == KIND_BID))
+			k = !strcmp(as, "post") ? KIND_POST : KIND_BID;
+	}
+	json_print_message(stdout, c, m, k, as);
+	message_free(m);
+	free(env.sender);
+	free(env.recipient);
+	free(data);
+	return 0;
+}
+
+static int cmd_projects(struct config *c, int argc, char **argv)
+{
+	int as_json = argc > 0 && !strcmp(argv[0], "--json");
+	if (argc > (as_json ? 1 : 0))
+		return usage();
+	struct store *s = open_store(c);
+	if (!s)
+		return 1;
+	struct project *p;
+	int n = store_project_list(s, &p);
+	store_close(s);
+	if (n < 0)
+		return 1;
+	if (as_json) {
+		json_print_projects(stdout, p, n);
+	} else {
+		printf("%-6s %-8s %-10s %-30s %s\n", "id", "status", "language", "poster", "title");
+		for (int i = 0; i < n; i++)
+			printf("%-6lld %-8s %-10s %-30s %s\n", (long long)p[i].id, p[i].status,
+			       p[i].language, p[i].poster, p[i].title);
+	}
+	for (int i = 0; i < n; i++)
+		project_clear(&p[i]);
+	free(p);
+	return 0;
+}
+
+static int cmd_outbox(struct config *c, int argc, char **argv)
+{
+	int as_json = argc > 0 && !strcmp(argv[0], "--json");
+	if (argc > (as_json ? 1 : 0))
+		return usage();
+	struct store *s = open_store(c);
+	if (!s)
+		return 1;
+	struct outbox_row *r;
+	int n = store_outbox_list(s, NULL, 0, &r);
+	store_close(s);
+	if (n < 0)
+		return 1;
+	if (as_json) {
+		json_print_outbox(stdout, r, n);
+	} else {
+		printf("%-6s %-8s %-14s %-30s %s\n", "id", "state", "kind", "to", "subject");
+		for (int i = 0; i < n; i++)
+			printf("%-6lld %-8s %-14s %-30s %s%s%s\n", (long long)r[i].id, r[i].state,
+			       r[i].kind, r[i].to, r[i].subject, r[i].last_error ? "  error: " : "",
+			       r[i].last_error ? r[i].last_error : "");
+	}
+	for (int i = 0; i < n; i++)
+		outbox_row_clear(&r[i]);
+	free(r);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_file = NULL;
+	int i = 1;
+	if (i + 1 < argc && !strcmp(argv[i], "--config")) {
+		config_file = argv[i + 1];
+		i += 2;
+	}
+	if (i >= argc)
+		return usage();
+	const char *cmd = argv[i++];
+	int is_deliver = !strcmp(cmd, "deliver");
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("bidmail %s\n", BIDMAIL_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help")) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	struct config c;
+	if (config_load(&c, config_file) < 0) {
+		config_clear(&c);
+		return is_deliver ? EXIT_TEMPFAIL : 1;
+	}
+	log_open("bidmail", c.use_syslog);
+	int rc;
+	if (!strcmp(cmd, "init"))
+		rc = cmd_init(&c);
+	else if (is_deliver)
+		rc = cmd_deliver(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "run"))
+		rc = cmd_run(&c, config_file, argc - i, argv + i);
+	else if (!strcmp(cmd, "send"))
+		rc = cmd_send(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "parse"))
+		rc = cmd_parse(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "projects"))
+		rc = cmd_projects(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "outbox"))
+		rc = cmd_outbox(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "check-config")) {
+		rc = render_check_all(&c) < 0 ? 1 : 0;
+		if (!rc)
+			config_dump(&c, stdout);
+	} else
+		rc = usage();
+	config_clear(&c);
+	return rc;
+}

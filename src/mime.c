@@ -1,0 +1,1173 @@
+/*
+ * mime.c — raw message bytes to struct message, through libetpan (the only file that uses it).
+ * In: the bytes of one RFC 5322 message, however broken. Out: clean UTF-8 fields (addresses,
+ * subject, date, ids, body text, attachments, Authentication-Results, delivery-status) and the
+ * repairs made, named in errors. Limits are checked first by a cheap pre-scan (mime_check_limits)
+ * because libetpan's parse time grows with the square of the nesting depth.
+ */
+#include "bidmail.h"
+
+#include <ctype.h>
+#include <libetpan/libetpan.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_TEXT_BODY (4u * 1024 * 1024)	/* decoded body text kept, bytes */
+
+/* ------------------------------------------------------------------ limits pre-scan */
+
+/* Finds the value of boundary= in a Content-Type header's text; returns length or 0. */
+static size_t find_boundary(const char *h, size_t n, const char **out)
+{
+	for (size_t i = 0; i + 9 <= n; i++) {
+		if (strncasecmp(h + i, "boundary=", 9) != 0)
+			continue;
+		if (i > 0 && (isalnum((unsigned char)h[i - 1]) || h[i - 1] == '-'))
+			continue;
+		const char *v = h + i + 9;
+		size_t left = n - i - 9, len = 0;
+		if (left && *v == '"') {
+			v++, left--;
+			while (len < left && v[len] != '"')
+				len++;
+		} else {
+			while (len < left && !isspace((unsigned char)v[len]) && v[len] != ';')
+				len++;
+		}
+		*out = v;
+		return len > 70 ? 70 : len;
+	}
+	return 0;
+}
+
+struct scan_boundary {
+	const char *b;
+	size_t n;
+};
+
+enum mime_limit_result mime_check_limits(const struct config *c, const char *data, size_t len,
+					 char *why, size_t why_len)
+{
+	if (len > c->max_message_size) {
+		snprintf(why, why_len, "oversize: message is %zu bytes, limit max_message_size is %zu",
+			 len, c->max_message_size);
+		return MIME_LIMITS_EXCEEDED;
+	}
+	/* header section: up to the first empty line */
+	size_t hdr = len;
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (data[i] == '\n' && (data[i + 1] == '\n' ||
+					(data[i + 1] == '\r' && i + 2 < len && data[i + 2] == '\n'))) {
+			hdr = i + 1;
+			break;
+		}
+		if (i > c->max_header_size)
+			break;
+	}
+	if (hdr > c->max_header_size) {
+		snprintf(why, why_len, "header section too large: more than %zu bytes "
+			 "(limit max_header_size)", c->max_header_size);
+		return MIME_LIMITS_EXCEEDED;
+	}
+	/* nesting and parts: a stack of declared boundaries, popped by delimiter lines */
+	struct scan_boundary *stack = xcalloc((size_t)c->max_mime_depth + 2, sizeof *stack);
+	int depth = 0, parts = 0, rfc822 = 0;
+	enum mime_limit_result rc = MIME_LIMITS_OK;
+	const char *p = data, *end = data + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		size_t ll = (size_t)(le - p);
+		if (ll >= 13 && (*p == 'C' || *p == 'c') && !strncasecmp(p, "content-type:", 13)) {
+			/* the header with its folded continuation lines, at most 8 KB */
+			const char *q = le;
+			while (q < end && q + 1 < end && (q[1] == ' ' || q[1] == '\t') &&
+			       (size_t)(q - p) < 8192) {
+				const char *n2 = memchr(q + 1, '\n', (size_t)(end - q - 1));
+				q = n2 ? n2 : end;
+			}
+			size_t hl = (size_t)(q - p);
+			const char *bv;
+			size_t bl = find_boundary(p, hl, &bv);
+			if (bl > 0) {
+				if (depth >= c->max_mime_depth) {
+					snprintf(why, why_len, "MIME nesting deeper than %d levels "
+						 "(limit max_mime_depth)", c->max_mime_depth);
+					rc = MIME_LIMITS_EXCEEDED;
+					goto out;
+				}
+				stack[depth].b = bv;
+				stack[depth].n = bl;
+				depth++;
+			}
+			const char *mt = p + 13;
+			while (mt < q && isspace((unsigned char)*mt))
+				mt++;
+			if ((size_t)(q - mt) >= 14 && !strncasecmp(mt, "message/rfc822", 14) &&
+			    ++rfc822 > c->max_mime_depth) {
+				snprintf(why, why_len, "more than %d nested message/rfc822 parts "
+					 "(limit max_mime_depth)", c->max_mime_depth);
+				rc = MIME_LIMITS_EXCEEDED;
+				goto out;
+			}
+		} else if (ll >= 3 && p[0] == '-' && p[1] == '-') {
+			for (int i = depth - 1; i >= 0; i--) {
+				if (ll < stack[i].n + 2 || memcmp(p + 2, stack[i].b, stack[i].n))
+					continue;
+				const char *after = p + 2 + stack[i].n;
+				int closing = ll >= stack[i].n + 4 && after[0] == '-' && after[1] == '-';
+				depth = closing ? i : i + 1;
+				if (!closing && ++parts > c->max_mime_parts) {
+					snprintf(why, why_len, "more than %d MIME parts "
+						 "(limit max_mime_parts)", c->max_mime_parts);
+					rc = MIME_LIMITS_EXCEEDED;
+					goto out;
+				}
+				break;
+			}
+		}
+		p = nl ? nl + 1 : end;
+	}
+out:
+	free(stack);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ headers */
+
+/* libetpan's charset hook: every charset it meets goes through the WHATWG rules in charset.c. */
+static int bidmail_charconv(const char *tocode, const char *fromcode, const char *str,
+			    size_t length, char *result, size_t *result_len)
+{
+	if (strcasecmp(tocode, "utf-8") != 0)
+		return MAIL_CHARCONV_ERROR_UNKNOWN_CHARSET;
+	char *u = charset_to_utf8(fromcode, str, length, NULL);
+	size_t n = strlen(u);
+	if (n > *result_len) {
+		n = *result_len;
+		while (n > 0 && ((unsigned char)u[n] & 0xC0) == 0x80)
+			n--;	/* cut on a character boundary */
+	}
+	memcpy(result, u, n);
+	*result_len = n;
+	free(u);
+	return MAIL_CHARCONV_NO_ERROR;
+}
+
+static void mime_setup(void)
+{
+	extended_charconv = bidmail_charconv;
+}
+
+/* Collapses runs of white space into one space and trims. In place. */
+static void collapse_spaces(char *s)
+{
+	char *w = s;
+	int space = 0;
+	for (char *p = s; *p; p++) {
+		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+			space = 1;
+			continue;
+		}
+		if (space && w != s)
+			*w++ = ' ';
+		space = 0;
+		*w++ = *p;
+	}
+	*w = '\0';
+}
+
+char *mime_decode_header(const char *raw)
+{
+	mime_setup();
+	if (!raw)
+		return NULL;
+	size_t idx = 0;
+	char *res = NULL;
+	char *out;
+	/* libetpan leaves raw 8-bit bytes as they are; they are then read as UTF-8 when valid,
+	 * else windows-1252 (RFC 6532 headers, and legacy clients' Latin-1) */
+	if (mailmime_encoded_phrase_parse("utf-8", raw, strlen(raw), &idx, "utf-8", &res) ==
+		    MAILIMF_NO_ERROR && res) {
+		out = charset_to_utf8(NULL, res, strlen(res), NULL);
+		free(res);
+	} else {
+		out = charset_to_utf8(NULL, raw, strlen(raw), NULL);
+	}
+	charset_strip_controls(out, 0);
+	collapse_spaces(out);
+	return out;
+}
+
+/* Splits the top-level header section into unfolded (name, value) fields; returns the
+ * offset of the body. A line that is not a header ends the section (repair noted). */
+static size_t split_headers(struct message *m, const char *d, size_t len)
+{
+	size_t i = 0, cap = 0;
+	if (len >= 5 && !memcmp(d, "From ", 5)) {	/* mbox separator line */
+		const char *nl = memchr(d, '\n', len);
+		i = nl ? (size_t)(nl - d) + 1 : len;
+	}
+	while (i < len) {
+		if (d[i] == '\n')
+			return i + 1;
+		if (d[i] == '\r' && i + 1 < len && d[i + 1] == '\n')
+			return i + 2;
+		const char *nl = memchr(d + i, '\n', len - i);
+		size_t le = nl ? (size_t)(nl - d) : len;
+		size_t colon = i;
+		while (colon < le && d[colon] != ':' && d[colon] > ' ' && d[colon] < 0x7f)
+			colon++;
+		if (colon == le || d[colon] != ':' || colon == i) {
+			if (d[i] == ' ' || d[i] == '\t') {
+				/* a continuation with no field before it: ignore the line */
+				i = nl ? le + 1 : len;
+				continue;
+			}
+			strlist_add(&m->errors, "header: a line that is not a header field ended the "
+						"header section early");
+			return i;
+		}
+		struct buf v;
+		buf_init(&v, len);
+		size_t j = colon + 1;
+		for (;;) {
+			size_t e = le;
+			if (e > j && d[e - 1] == '\r')
+				e--;
+			buf_append(&v, d + j, e - j);
+			if (!nl || le + 1 >= len || (d[le + 1] != ' ' && d[le + 1] != '\t'))
+				break;
+			j = le + 1;
+			nl = memchr(d + j, '\n', len - j);
+			le = nl ? (size_t)(nl - d) : len;
+		}
+		if (m->n_headers == cap) {
+			cap = cap ? cap * 2 : 32;
+			m->headers = xrealloc(m->headers, cap * sizeof *m->headers);
+		}
+		m->headers[m->n_headers].name = xstrndup(d + i, colon - i);
+		char *val = buf_steal(&v);
+		m->headers[m->n_headers].value = xstrdup(str_trim(val));
+		free(val);
+		m->n_headers++;
+		i = nl ? le + 1 : len;
+	}
+	return len;
+}
+
+const char *message_header(const struct message *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_headers; i++)
+		if (!strcasecmp(m->headers[i].name, name))
+			return m->headers[i].value;
+	return NULL;
+}
+
+static void lower_domain(char *addr)
+{
+	char *at = strrchr(addr, '@');
+	if (at)
+		str_lower_ascii(at);
+}
+
+/* Looks for something address-like in a header libetpan could not parse. */
+static char *guess_address(const char *v)
+{
+	const char *lt = strchr(v, '<');
+	if (lt) {
+		const char *gt = strchr(lt, '>');
+		if (gt && memchr(lt, '@', (size_t)(gt - lt)))
+			return xstrndup(lt + 1, (size_t)(gt - lt - 1));
+	}
+	const char *at = strchr(v, '@');
+	if (!at)
+		return NULL;
+	const char *s = at, *e = at;
+	while (s > v && !isspace((unsigned char)s[-1]) && s[-1] != '<' && s[-1] != '"' &&
+	       s[-1] != ',' && s[-1] != '(')
+		s--;
+	while (*e && !isspace((unsigned char)*e) && *e != '>' && *e != ',' && *e != ')')
+		e++;
+	return xstrndup(s, (size_t)(e - s));
+}
+
+static void parse_from(struct message *m, const char *v)
+{
+	size_t idx = 0;
+	struct mailimf_mailbox_list *mbl = NULL;
+	if (mailimf_mailbox_list_parse(v, strlen(v), &idx, &mbl) == MAILIMF_NO_ERROR && mbl &&
+	    clist_begin(mbl->mb_list)) {
+		struct mailimf_mailbox *mb = clist_content(clist_begin(mbl->mb_list));
+		m->from = xstrdup(mb->mb_addr_spec);
+		if (mb->mb_display_name)
+			m->from_name = mime_decode_header(mb->mb_display_name);
+	} else {
+		m->from = guess_address(v);
+		if (m->from)
+			strlist_add(&m->errors, "from: malformed address list, address guessed");
+		else
+			strlist_add(&m->errors, "from: no address found");
+	}
+	if (mbl)
+		mailimf_mailbox_list_free(mbl);
+	if (m->from) {
+		charset_strip_controls(m->from, 0);
+		lower_domain(m->from);
+	}
+	if (m->from_name && !*m->from_name) {
+		free(m->from_name);
+		m->from_name = NULL;
+	}
+}
+
+static void add_mailbox(struct strlist *l, const struct mailimf_mailbox *mb)
+{
+	if (!mb || !mb->mb_addr_spec)
+		return;
+	char *a = xstrdup(mb->mb_addr_spec);
+	charset_strip_controls(a, 0);
+	lower_domain(a);
+	strlist_add_owned(l, a);
+}
+
+static void parse_address_list(struct message *m, struct strlist *l, const char *v,
+			       const char *field)
+{
+	size_t idx = 0;
+	struct mailimf_address_list *al = NULL;
+	if (mailimf_address_list_parse(v, strlen(v), &idx, &al) == MAILIMF_NO_ERROR && al) {
+		for (clistiter *it = clist_begin(al->ad_list); it; it = clist_next(it)) {
+			struct mailimf_address *a = clist_content(it);
+			if (a->ad_type == MAILIMF_ADDRESS_MAILBOX) {
+				add_mailbox(l, a->ad_data.ad_mailbox);
+			} else if (a->ad_data.ad_group && a->ad_data.ad_group->grp_mb_list) {
+				clist *ml = a->ad_data.ad_group->grp_mb_list->mb_list;
+				for (clistiter *j = clist_begin(ml); j; j = clist_next(j))
+					add_mailbox(l, clist_content(j));
+			}
+		}
+		mailimf_address_list_free(al);
+	} else {
+		char *g = guess_address(v);
+		if (g) {
+			strlist_add_owned(l, g);
+			char *e = xasprintf("%s: malformed address list, address guessed", field);
+			strlist_add_owned(&m->errors, e);
+		}
+	}
+}
+
+/* Extracts every <msg-id> of a header (References, In-Reply-To), at most 100. */
+static void parse_ids(struct strlist *l, const char *v)
+{
+	const char *p = v;
+	while ((p = strchr(p, '<')) != NULL && l->n < 100) {
+		const char *gt = strchr(p, '>');
+		if (!gt)
+			break;
+		if (gt - p > 1 && gt - p < 1000) {
+			char *id = xstrndup(p + 1, (size_t)(gt - p - 1));
+			charset_strip_controls(id, 0);
+			if (*id && !strchr(id, ' '))
+				strlist_add_owned(l, id);
+			else
+				free(id);
+		}
+		p = gt + 1;
+	}
+}
+
+static int days_in_month(int y, int mo)
+{
+	static const int d[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	if (mo == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return d[mo - 1];
+}
+
+static void parse_date(struct message *m, const char *v)
+{
+	size_t idx = 0;
+	struct mailimf_date_time *dt = NULL;
+	m->date = -1;
+	if (mailimf_date_time_parse(v, strlen(v), &idx, &dt) != MAILIMF_NO_ERROR || !dt) {
+		strlist_add(&m->errors, "date: unreadable Date header, ignored");
+		return;
+	}
+	int y = dt->dt_year;
+	if (y < 50)
+		y += 2000;
+	else if (y < 1000)
+		y += 1900;
+	int zone = dt->dt_zone, zh = zone / 100, zm = zone % 100;
+	if (dt->dt_month < 1 || dt->dt_month > 12 || dt->dt_day < 1 || y < 1970 || y > 9999 ||
+	    dt->dt_day > days_in_month(y, dt->dt_month) || dt->dt_hour > 23 || dt->dt_min > 59 ||
+	    dt->dt_sec > 60 || zh > 14 || zh < -14 || zm > 59 || zm < -59) {
+		strlist_add(&m->errors, "date: impossible Date header, ignored");
+	} else {
+		struct tm tm = { 0 };
+		tm.tm_year = y - 1900;
+		tm.tm_mon = dt->dt_month - 1;
+		tm.tm_mday = dt->dt_day;
+		tm.tm_hour = dt->dt_hour;
+		tm.tm_min = dt->dt_min;
+		tm.tm_sec = dt->dt_sec;
+		m->date = timegm(&tm) - (zh * 3600 + zm * 60);
+	}
+	mailimf_date_time_free(dt);
+}
+
+/* Reads "method=result" (and the domain properties) from an Authentication-Results value. */
+static void parse_auth_results(struct auth_results *a, const char *v)
+{
+	char *s = xstrdup(v);
+	char *semi = strchr(s, ';');
+	if (!semi) {
+		free(s);
+		return;
+	}
+	*semi = '\0';
+	char *id = str_trim(s);
+	size_t idl = strcspn(id, " \t(");
+	a->authserv_id = xstrndup(id, idl);
+	str_lower_ascii(a->authserv_id);
+	char *rest = semi + 1;
+	char *save = NULL;
+	for (char *tok = strtok_r(rest, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+		tok = str_trim(tok);
+		struct { const char *m; char **res; char **dom; const char *prop; } ms[] = {
+			{ "spf=", &a->spf, NULL, NULL },
+			{ "dkim=", &a->dkim, &a->dkim_domain, "header.d=" },
+			{ "dmarc=", &a->dmarc, &a->dmarc_domain, "header.from=" },
+		};
+		for (size_t i = 0; i < 3; i++) {
+			if (strncasecmp(tok, ms[i].m, strlen(ms[i].m)) != 0)
+				continue;
+			const char *r = tok + strlen(ms[i].m);
+			size_t rl = strcspn(r, " \t(");
+			/* a pass wins over an earlier non-pass (several DKIM signatures) */
+			if (*ms[i].res && strcasecmp(*ms[i].res, "pass") == 0)
+				continue;
+			free(*ms[i].res);
+			*ms[i].res = xstrndup(r, rl);
+			str_lower_ascii(*ms[i].res);
+			if (ms[i].dom) {
+				char *d = strcasestr(tok, ms[i].prop);
+				if (!d && i == 1)
+					d = strcasestr(tok, "header.i=");
+				if (d) {
+					d = strchr(d, '=') + 1;
+					if (*d == '@')
+						d++;
+					char *at = NULL;
+					size_t dl = strcspn(d, " \t;()");
+					char *dom = xstrndup(d, dl);
+					if ((at = strrchr(dom, '@')) != NULL) {
+						char *x = xstrdup(at + 1);
+						free(dom);
+						dom = x;
+					}
+					str_lower_ascii(dom);
+					free(*ms[i].dom);
+					*ms[i].dom = dom;
+				}
+			}
+		}
+	}
+	free(s);
+}
+
+static void read_headers(struct message *m)
+{
+	int seen_auth = 0;
+	for (size_t i = 0; i < m->n_headers; i++) {
+		const char *n = m->headers[i].name, *v = m->headers[i].value;
+		if (!strcasecmp(n, "From") && !m->from)
+			parse_from(m, v);
+		else if (!strcasecmp(n, "To"))
+			parse_address_list(m, &m->to, v, "to");
+		else if (!strcasecmp(n, "Cc"))
+			parse_address_list(m, &m->cc, v, "cc");
+		else if (!strcasecmp(n, "Delivered-To"))
+			parse_address_list(m, &m->delivered_to, v, "delivered-to");
+		else if (!strcasecmp(n, "Reply-To") && !m->reply_to) {
+			struct strlist l = { 0 };
+			parse_address_list(m, &l, v, "reply-to");
+			if (l.n)
+				m->reply_to = xstrdup(l.v[0]);
+			strlist_clear(&l);
+		} else if (!strcasecmp(n, "Subject") && !m->subject)
+			m->subject = mime_decode_header(v);
+		else if (!strcasecmp(n, "Date") && m->date == -2)
+			parse_date(m, v);
+		else if (!strcasecmp(n, "Message-ID") && !m->message_id) {
+			struct strlist l = { 0 };
+			parse_ids(&l, v);
+			if (l.n)
+				m->message_id = xstrdup(l.v[0]);
+			else if (*v && !strchr(v, ' ') && strlen(v) < 1000) {
+				m->message_id = xstrdup(v);
+				charset_strip_controls(m->message_id, 0);
+				strlist_add(&m->errors, "message-id: missing angle brackets");
+			}
+			strlist_clear(&l);
+		} else if (!strcasecmp(n, "In-Reply-To") && !m->in_reply_to) {
+			struct strlist l = { 0 };
+			parse_ids(&l, v);
+			if (l.n)
+				m->in_reply_to = xstrdup(l.v[0]);
+			strlist_clear(&l);
+		} else if (!strcasecmp(n, "References") && !m->references.n)
+			parse_ids(&m->references, v);
+		else if (!strcasecmp(n, "Authentication-Results") && !seen_auth) {
+			/* the topmost is the one our own MTA added; the others are hearsay */
+			seen_auth = 1;
+			parse_auth_results(&m->auth, v);
+		}
+	}
+	if (m->date == -2) {
+		m->date = -1;
+		strlist_add(&m->errors, "date: no Date header");
+	}
+}
+
+/* ------------------------------------------------------------------ body */
+
+struct walk {
+	struct message *m;
+	struct buf text;	/* chosen body text */
+	int have_text;
+	int depth;
+	int parts;
+};
+
+/* Reads a parameter by name, joining RFC 2231 continuations (name*0*, name*1, ...) and
+ * decoding charset'lang'%XX values. Returns an owned UTF-8 string or NULL. */
+static char *param_get(clist *params, int is_disposition, const char *name)
+{
+	if (!params)
+		return NULL;
+	size_t nl = strlen(name);
+	char *plain = NULL, *ext = NULL;
+	struct buf cont;
+	buf_init(&cont, 65536);
+	char *cont_charset = NULL;
+	int have_cont = 0;
+	/* collect continuation sections in order 0..63 */
+	const char *sections[64] = { 0 };
+	int section_ext[64] = { 0 };
+	for (clistiter *it = clist_begin(params); it; it = clist_next(it)) {
+		const char *pn = NULL, *pv = NULL;
+		if (is_disposition) {
+			struct mailmime_disposition_parm *dp = clist_content(it);
+			if (dp->pa_type == MAILMIME_DISPOSITION_PARM_FILENAME) {
+				pn = "filename";
+				pv = dp->pa_data.pa_filename;
+			} else if (dp->pa_type == MAILMIME_DISPOSITION_PARM_PARAMETER) {
+				pn = dp->pa_data.pa_parameter->pa_name;
+				pv = dp->pa_data.pa_parameter->pa_value;
+			}
+		} else {
+			struct mailmime_parameter *p = clist_content(it);
+			pn = p->pa_name;
+			pv = p->pa_value;
+		}
+		if (!pn || !pv || strncasecmp(pn, name, nl) != 0)
+			continue;
+		const char *rest = pn + nl;
+		if (!*rest) {
+			if (!plain)
+				plain = mime_decode_header(pv);	/* RFC 2047 in params, as clients do */
+		} else if (!strcmp(rest, "*")) {
+			if (!ext)
+				ext = xstrdup(pv);
+		} else if (rest[0] == '*' && isdigit((unsigned char)rest[1])) {
+			int k = atoi(rest + 1);
+			if (k >= 0 && k < 64) {
+				sections[k] = pv;
+				section_ext[k] = rest[strlen(rest) - 1] == '*';
+				have_cont = 1;
+			}
+		}
+	}
+	char *result = NULL;
+	struct buf raw;
+	buf_init(&raw, 65536);
+	const char *charset = NULL;
+	if (have_cont) {
+		for (int k = 0; k < 64 && sections[k]; k++) {
+			const char *v = sections[k];
+			if (k == 0 && section_ext[0]) {
+				const char *q1 = strchr(v, '\'');
+				const char *q2 = q1 ? strchr(q1 + 1, '\'') : NULL;
+				if (q2) {
+					cont_charset = xstrndup(v, (size_t)(q1 - v));
+					v = q2 + 1;
+				}
+			}
+			for (; *v; v++) {
+				if (section_ext[k] && *v == '%' && isxdigit((unsigned char)v[1]) &&
+				    isxdigit((unsigned char)v[2])) {
+					char hx[3] = { v[1], v[2], 0 };
+					buf_putc(&raw, (char)strtol(hx, NULL, 16));
+					v += 2;
+				} else {
+					buf_putc(&raw, *v);
+				}
+			}
+		}
+		charset = cont_charset;
+	} else if (ext) {
+		const char *v = ext;
+		const char *q1 = strchr(v, '\'');
+		const char *q2 = q1 ? strchr(q1 + 1, '\'') : NULL;
+		if (q2) {
+			cont_charset = xstrndup(v, (size_t)(q1 - v));
+			v = q2 + 1;
+		}
+		for (; *v; v++) {
+			if (*v == '%' && isxdigit((unsigned char)v[1]) && isxdigit((unsigned char)v[2])) {
+				char hx[3] = { v[1], v[2], 0 };
+				buf_putc(&raw, (char)strtol(hx, NULL, 16));
+				v += 2;
+			} else {
+				buf_putc(&raw, *v);
+			}
+		}
+		charset = cont_charset;
+	}
+	if (raw.len > 0) {
+		result = charset_to_utf8(charset && *charset ? charset : NULL, raw.data, raw.len, NULL);
+		charset_strip_controls(result, 0);
+		free(plain);
+	} else {
+		result = plain;
+	}
+	buf_free(&raw);
+	buf_free(&cont);
+	free(cont_charset);
+	free(ext);
+	return result;
+}
+
+static void content_type_of(const struct mailmime *mime, char *out, size_t n)
+{
+	const struct mailmime_content *ct = mime->mm_content_type;
+	const char *type = "text", *sub = "plain";
+	if (ct && ct->ct_type) {
+		if (ct->ct_type->tp_type == MAILMIME_TYPE_DISCRETE_TYPE) {
+			switch (ct->ct_type->tp_data.tp_discrete_type->dt_type) {
+			case MAILMIME_DISCRETE_TYPE_TEXT: type = "text"; break;
+			case MAILMIME_DISCRETE_TYPE_IMAGE: type = "image"; break;
+			case MAILMIME_DISCRETE_TYPE_AUDIO: type = "audio"; break;
+			case MAILMIME_DISCRETE_TYPE_VIDEO: type = "video"; break;
+			case MAILMIME_DISCRETE_TYPE_APPLICATION: type = "application"; break;
+			default:
+				type = ct->ct_type->tp_data.tp_discrete_type->dt_extension
+				       ? ct->ct_type->tp_data.tp_discrete_type->dt_extension : "x-unknown";
+			}
+		} else if (ct->ct_type->tp_data.tp_composite_type) {
+			switch (ct->ct_type->tp_data.tp_composite_type->ct_type) {
+			case MAILMIME_COMPOSITE_TYPE_MESSAGE: type = "message"; break;
+			case MAILMIME_COMPOSITE_TYPE_MULTIPART: type = "multipart"; break;
+			default:
+				type = ct->ct_type->tp_data.tp_composite_type->ct_token
+				       ? ct->ct_type->tp_data.tp_composite_type->ct_token : "x-unknown";
+			}
+		}
+		if (ct->ct_subtype)
+			sub = ct->ct_subtype;
+	}
+	snprintf(out, n, "%s/%s", type, sub);
+	str_lower_ascii(out);
+	charset_strip_controls(out, 0);
+}
+
+static const struct mailmime_mechanism *part_encoding(const struct mailmime *mime)
+{
+	if (!mime->mm_mime_fields)
+		return NULL;
+	for (clistiter *it = clist_begin(mime->mm_mime_fields->fld_list); it; it = clist_next(it)) {
+		struct mailmime_field *f = clist_content(it);
+		if (f->fld_type == MAILMIME_FIELD_TRANSFER_ENCODING)
+			return f->fld_data.fld_encoding;
+	}
+	return NULL;
+}
+
+static const struct mailmime_disposition *part_disposition(const struct mailmime *mime)
+{
+	if (!mime->mm_mime_fields)
+		return NULL;
+	for (clistiter *it = clist_begin(mime->mm_mime_fields->fld_list); it; it = clist_next(it)) {
+		struct mailmime_field *f = clist_content(it);
+		if (f->fld_type == MAILMIME_FIELD_DISPOSITION)
+			return f->fld_data.fld_disposition;
+	}
+	return NULL;
+}
+
+/* Transfer-decodes a single part into an owned buffer; *n gets its length. */
+static char *part_decode(struct walk *w, const struct mailmime *mime, size_t *n)
+{
+	const struct mailmime_data *d = mime->mm_data.mm_single;
+	*n = 0;
+	if (!d || d->dt_type != MAILMIME_DATA_TEXT || !d->dt_data.dt_text.dt_data)
+		return xstrdup("");
+	const struct mailmime_mechanism *enc = part_encoding(mime);
+	int mech = enc ? enc->enc_type : MAILMIME_MECHANISM_8BIT;
+	if (mech != MAILMIME_MECHANISM_BASE64 && mech != MAILMIME_MECHANISM_QUOTED_PRINTABLE)
+		mech = MAILMIME_MECHANISM_8BIT;
+	size_t idx = 0, rl = 0;
+	char *r = NULL;
+	if (mailmime_part_parse(d->dt_data.dt_text.dt_data, d->dt_data.dt_text.dt_length, &idx,
+				mech, &r, &rl) != MAILIMF_NO_ERROR || !r) {
+		strlist_add(&w->m->errors, "body: a part could not be decoded, kept as is");
+		*n = d->dt_data.dt_text.dt_length;
+		return xstrndup(d->dt_data.dt_text.dt_data, *n);
+	}
+	char *out = xstrndup(r, rl);
+	mailmime_decoded_part_free(r);
+	if (mech == MAILMIME_MECHANISM_BASE64) {
+		/* a base64 body whose length is not a multiple of 4 was cut short */
+		size_t chars = 0;
+		for (size_t i = 0; i < d->dt_data.dt_text.dt_length; i++) {
+			char c = d->dt_data.dt_text.dt_data[i];
+			if (isalnum((unsigned char)c) || c == '+' || c == '/' || c == '=')
+				chars++;
+		}
+		if (chars % 4 != 0)
+			strlist_add(&w->m->errors, "body: truncated base64, decoded what was there");
+	}
+	*n = rl;
+	return out;
+}
+
+/* Undoes format=flowed (RFC 3676): soft line breaks joined, space-stuffing removed. */
+static char *unflow(const char *t, int delsp)
+{
+	struct buf b;
+	buf_init(&b, strlen(t) + 1);
+	const char *p = t;
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t ll = nl ? (size_t)(nl - p) : strlen(p);
+		const char *line = p;
+		int quote = 0;
+		while (quote < (int)ll && line[quote] == '>')
+			quote++;
+		size_t start = (size_t)quote;
+		if (start < ll && line[start] == ' ' && quote == 0)
+			start++;	/* space-stuffed */
+		int is_sig = ll - (size_t)quote == 3 && !memcmp(line + quote, "-- ", 3);
+		int soft = ll > 0 && line[ll - 1] == ' ' && !is_sig;
+		if (quote == 0)
+			buf_append(&b, line + start, ll - start - (soft && delsp ? 1 : 0));
+		else
+			buf_append(&b, line, ll - (soft && delsp ? 1 : 0));
+		if (!soft && nl)
+			buf_putc(&b, '\n');
+		if (!nl)
+			break;
+		p = nl + 1;
+		if (soft) {
+			/* the next line continues this one only at the same quote depth */
+			int q2 = 0;
+			while (p[q2] == '>')
+				q2++;
+			if (q2 != quote) {
+				buf_putc(&b, '\n');
+			} else if (q2 > 0) {
+				p += q2;
+				if (*p == ' ')
+					p++;
+			}
+		}
+	}
+	return buf_steal(&b);
+}
+
+static void add_attachment(struct message *m, const char *name, const char *type, size_t size)
+{
+	m->attachments = xrealloc(m->attachments, (m->n_attachments + 1) * sizeof *m->attachments);
+	struct attachment *a = &m->attachments[m->n_attachments++];
+	a->name = name ? xstrdup(name) : NULL;
+	a->type = xstrdup(type);
+	a->size = size;
+}
+
+/* Reads Final-Recipient / Status from a message/delivery-status body. */
+static void read_delivery_status(struct message *m, const char *t)
+{
+	const char *p = t;
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t ll = nl ? (size_t)(nl - p) : strlen(p);
+		char *line = xstrndup(p, ll);
+		char *v = strchr(line, ':');
+		if (v) {
+			*v++ = '\0';
+			v = str_trim(v);
+			char *semi = strchr(v, ';');
+			char *addr = semi ? str_trim(semi + 1) : v;
+			if (!strcasecmp(line, "Final-Recipient") && !m->bounce_recipient) {
+				m->bounce_recipient = xstrdup(addr);
+				lower_domain(m->bounce_recipient);
+			} else if (!strcasecmp(line, "Original-Recipient") && !m->bounce_recipient) {
+				m->bounce_recipient = xstrdup(addr);
+			} else if (!strcasecmp(line, "Status") && !m->bounce_status) {
+				m->bounce_status = xstrndup(v, strcspn(v, " \t("));
+			}
+		}
+		free(line);
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	if (m->bounce_recipient) {
+		char *r = m->bounce_recipient;
+		if (*r == '<') {
+			memmove(r, r + 1, strlen(r));
+			r[strcspn(r, ">")] = '\0';
+		}
+	}
+}
+
+static void walk_part(struct walk *w, struct mailmime *mime, int in_alternative);
+
+static void set_text(struct walk *w, const char *t)
+{
+	buf_free(&w->text);
+	buf_init(&w->text, MAX_TEXT_BODY);
+	if (buf_puts(&w->text, t) < 0) {
+		buf_append(&w->text, t, MAX_TEXT_BODY - 1);
+		strlist_add(&w->m->errors, "body: text longer than 4 MB, cut");
+	}
+	w->have_text = 1;
+}
+
+/* Decodes a text/plain or text/html part to UTF-8 text. */
+static char *text_of(struct walk *w, struct mailmime *mime, int is_html)
+{
+	size_t n;
+	char *raw = part_decode(w, mime, &n);
+	char *charset = mime->mm_content_type
+			? param_get(mime->mm_content_type->ct_parameters, 0, "charset") : NULL;
+	int repaired = 0;
+	char *u = charset_to_utf8(charset, raw, n, &repaired);
+	if (repaired) {
+		char *e = xasprintf("charset: `%s` bytes repaired or read as windows-1252",
+				    charset ? charset : "none");
+		strlist_add_owned(&w->m->errors, e);
+	}
+	free(raw);
+	char *out;
+	if (is_html) {
+		out = html_to_text(u, strlen(u));
+		free(u);
+	} else {
+		char *fmt = mime->mm_content_type
+			    ? param_get(mime->mm_content_type->ct_parameters, 0, "format") : NULL;
+		char *delsp = mime->mm_content_type
+			      ? param_get(mime->mm_content_type->ct_parameters, 0, "delsp") : NULL;
+		if (fmt && !strcasecmp(fmt, "flowed")) {
+			out = unflow(u, delsp && !strcasecmp(delsp, "yes"));
+			free(u);
+		} else {
+			out = u;
+		}
+		free(fmt);
+		free(delsp);
+	}
+	free(charset);
+	return out;
+}
+
+static int is_attachment(struct mailmime *mime, char **name)
+{
+	const struct mailmime_disposition *dsp = part_disposition(mime);
+	*name = NULL;
+	if (dsp)
+		*name = param_get(dsp->dsp_parms, 1, "filename");
+	if (!*name && mime->mm_content_type)
+		*name = param_get(mime->mm_content_type->ct_parameters, 0, "name");
+	if (dsp && dsp->dsp_type && dsp->dsp_type->dsp_type == MAILMIME_DISPOSITION_TYPE_ATTACHMENT)
+		return 1;
+	return *name != NULL;
+}
+
+static size_t decoded_size(struct walk *w, struct mailmime *mime)
+{
+	size_t n;
+	char *d = part_decode(w, mime, &n);
+	free(d);
+	return n;
+}
+
+static void walk_single(struct walk *w, struct mailmime *mime, int in_alternative)
+{
+	char type[128];
+	content_type_of(mime, type, sizeof type);
+	char *name = NULL;
+	int attach = is_attachment(mime, &name);
+	int is_plain = !strcmp(type, "text/plain"), is_html = !strcmp(type, "text/html");
+	(void)in_alternative;
+	if (!attach && (is_plain || is_html) && !w->have_text) {
+		char *t = text_of(w, mime, is_html);
+		set_text(w, t);
+		w->m->text_from_html = is_html;
+		free(t);
+	} else if (!strcmp(type, "message/delivery-status") ||
+		   !strcmp(type, "message/global-delivery-status")) {
+		size_t n;
+		char *d = part_decode(w, mime, &n);
+		char *u = charset_to_utf8(NULL, d, n, NULL);
+		read_delivery_status(w->m, u);
+		free(u);
+		free(d);
+	} else if (!attach && !strncmp(type, "text/", 5) && w->have_text) {
+		/* a second inline text part (e.g. a footer added by a list): not an attachment */
+	} else {
+		add_attachment(w->m, name, type, decoded_size(w, mime));
+	}
+	free(name);
+}
+
+static void walk_multipart(struct walk *w, struct mailmime *mime)
+{
+	char type[128];
+	content_type_of(mime, type, sizeof type);
+	clist *parts = mime->mm_data.mm_multipart.mm_mp_list;
+	if (!strcmp(type, "multipart/report"))
+		w->m->is_report = 1;
+	if (!strcmp(type, "multipart/alternative") && !w->have_text) {
+		/* prefer text/plain, else text/html, else the first part that gives text */
+		struct mailmime *plain = NULL, *html = NULL, *other = NULL;
+		for (clistiter *it = clist_begin(parts); it; it = clist_next(it)) {
+			struct mailmime *c = clist_content(it);
+			char ct[128];
+			content_type_of(c, ct, sizeof ct);
+			if (!plain && !strcmp(ct, "text/plain") && c->mm_type == MAILMIME_SINGLE)
+				plain = c;
+			else if (!html && !strcmp(ct, "text/html") && c->mm_type == MAILMIME_SINGLE)
+				html = c;
+			else if (!other)
+				other = c;
+		}
+		if (plain) {
+			char *t = text_of(w, plain, 0);
+			/* an empty text/plain beside a real HTML part is a client's placeholder */
+			if (html && !*str_trim(t)) {
+				free(t);
+				t = text_of(w, html, 1);
+				w->m->text_from_html = 1;
+			}
+			set_text(w, t);
+			free(t);
+		} else if (html) {
+			char *t = text_of(w, html, 1);
+			set_text(w, t);
+			w->m->text_from_html = 1;
+			free(t);
+		} else if (other) {
+			walk_part(w, other, 1);
+		}
+		return;
+	}
+	for (clistiter *it = clist_begin(parts); it; it = clist_next(it))
+		walk_part(w, clist_content(it), 0);
+}
+
+static void walk_message(struct walk *w, struct mailmime *mime)
+{
+	/* a forwarded message: listed as an attachment, its text decoded too */
+	struct mailmime *inner = mime->mm_data.mm_message.mm_msg_mime;
+	struct mailimf_fields *f = mime->mm_data.mm_message.mm_fields;
+	char *subject = NULL, *from = NULL;
+	if (f) {
+		for (clistiter *it = clist_begin(f->fld_list); it; it = clist_next(it)) {
+			struct mailimf_field *fld = clist_content(it);
+			if (fld->fld_type == MAILIMF_FIELD_SUBJECT && !subject &&
+			    fld->fld_data.fld_subject)
+				subject = mime_decode_header(fld->fld_data.fld_subject->sbj_value);
+			if (fld->fld_type == MAILIMF_FIELD_FROM && !from && fld->fld_data.fld_from &&
+			    fld->fld_data.fld_from->frm_mb_list &&
+			    clist_begin(fld->fld_data.fld_from->frm_mb_list->mb_list)) {
+				struct mailimf_mailbox *mb = clist_content(
+					clist_begin(fld->fld_data.fld_from->frm_mb_list->mb_list));
+				from = xstrdup(mb->mb_addr_spec);
+			}
+		}
+	}
+	if (w->depth == 1 && mime->mm_parent == NULL) {
+		/* the top-level message itself */
+		if (inner)
+			walk_part(w, inner, 0);
+		free(subject);
+		free(from);
+		return;
+	}
+	add_attachment(w->m, subject ? subject : "forwarded message", "message/rfc822",
+		       mime->mm_length);
+	struct walk sub = { .m = w->m, .depth = w->depth, .parts = w->parts };
+	buf_init(&sub.text, MAX_TEXT_BODY);
+	if (inner)
+		walk_part(&sub, inner, 0);
+	w->parts = sub.parts;
+	if (sub.have_text) {
+		struct buf t;
+		buf_init(&t, MAX_TEXT_BODY);
+		if (w->have_text && w->text.len)
+			buf_printf(&t, "%s\n\n", w->text.data);
+		buf_printf(&t, "---------- Forwarded message ----------\nFrom: %s\nSubject: %s\n\n",
+			   from ? from : "", subject ? subject : "");
+		if (buf_puts(&t, sub.text.data) < 0)
+			strlist_add(&w->m->errors, "body: forwarded text cut at 4 MB");
+		set_text(w, t.data ? t.data : "");
+		buf_free(&t);
+	}
+	buf_free(&sub.text);
+	free(subject);
+	free(from);
+}
+
+static void walk_part(struct walk *w, struct mailmime *mime, int in_alternative)
+{
+	if (!mime)
+		return;
+	if (++w->parts > 2000 || w->depth > 120) {
+		w->depth--;
+		return;
+	}
+	w->depth++;
+	switch (mime->mm_type) {
+	case MAILMIME_SINGLE:
+		walk_single(w, mime, in_alternative);
+		break;
+	case MAILMIME_MULTIPLE:
+		walk_multipart(w, mime);
+		break;
+	case MAILMIME_MESSAGE:
+		walk_message(w, mime);
+		break;
+	}
+	w->depth--;
+}
+
+/* A multipart whose closing boundary never comes: libetpan reads it anyway; we name it. */
+static void note_missing_close(struct message *m, const char *d, size_t len)
+{
+	const char *ct = message_header(m, "Content-Type");
+	if (!ct)
+		return;
+	const char *b;
+	size_t bl = find_boundary(ct, strlen(ct), &b);
+	if (!bl || strncasecmp(ct, "multipart", 9) != 0)
+		return;
+	char *close = xasprintf("--%.*s--", (int)bl, b);
+	if (!memmem(d, len, close, strlen(close)))
+		strlist_add(&m->errors, "mime: closing boundary missing, read to the end");
+	free(close);
+}
+
+struct message *mime_parse(const char *data, size_t len)
+{
+	mime_setup();
+	struct message *m = xcalloc(1, sizeof *m);
+	m->date = -2;
+	char *copy = NULL;
+	if (memchr(data, '\0', len)) {
+		copy = xmalloc(len + 1);
+		size_t w = 0;
+		for (size_t i = 0; i < len; i++)
+			if (data[i])
+				copy[w++] = data[i];
+		copy[w] = '\0';
+		data = copy;
+		len = w;
+		strlist_add(&m->errors, "nul: NUL bytes removed");
+	}
+	split_headers(m, data, len);
+	read_headers(m);
+	if (!m->message_id) {
+		char sha[65];
+		hash_sha256_hex(data, len, sha);
+		m->message_id = xasprintf("%.32s@generated.bidmail.invalid", sha);
+		m->message_id_made_up = 1;
+		strlist_add(&m->errors, "message-id: missing, made up from the message's SHA-256");
+	}
+	if (!m->from)
+		strlist_add(&m->errors, "from: missing");
+
+	size_t idx = 0;
+	struct mailmime *mime = NULL;
+	struct walk w = { .m = m };
+	buf_init(&w.text, MAX_TEXT_BODY);
+	if (mailmime_parse(data, len, &idx, &mime) == MAILIMF_NO_ERROR && mime) {
+		walk_part(&w, mime, 0);
+		mailmime_free(mime);
+	} else {
+		strlist_add(&m->errors, "mime: structure unreadable, body taken as plain text");
+	}
+	note_missing_close(m, data, len);
+	if (w.have_text && w.text.data) {
+		m->text = buf_steal(&w.text);
+	} else {
+		m->text = xstrdup("");
+	}
+	buf_free(&w.text);
+	/* trailing blank lines are noise */
+	size_t tl = strlen(m->text);
+	while (tl > 0 && (m->text[tl - 1] == '\n' || m->text[tl - 1] == ' ' || m->text[tl - 1] == '\t'))
+		m->text[--tl] = '\0';
+	free(copy);
+	return m;
+}
+
+static void auth_clear(struct auth_results *a)
+{
+	free(a->authserv_id);
+	free(a->spf);
+	free(a->dkim);
+	free(a->dmarc);
+	free(a->dkim_domain);
+	free(a->dmarc_domain);
+}
+
+struct message *message_free(struct message *m)
+{
+	if (!m)
+		return NULL;
+	free(m->message_id);
+	free(m->from);
+	free(m->from_name);
+	strlist_clear(&m->to);
+	strlist_clear(&m->cc);
+	strlist_clear(&m->delivered_to);
+	free(m->reply_to);
+	free(m->subject);
+	free(m->in_reply_to);
+	strlist_clear(&m->references);
+	free(m->text);
+	for (size_t i = 0; i < m->n_attachments; i++) {
+		free(m->attachments[i].name);
+		free(m->attachments[i].type);
+	}
+	free(m->attachments);
+	auth_clear(&m->auth);
+	for (size_t i = 0; i < m->n_headers; i++) {
+		free(m->headers[i].name);
+		free(m->headers[i].value);
+	}
+	free(m->headers);
+	free(m->bounce_recipient);
+	free(m->bounce_status);
+	strlist_clear(&m->errors);
+	free(m->env.sender);
+	free(m->env.recipient);
+	free(m->env.received);
+	free(m);
+	return NULL;
+}

@@ -1,0 +1,389 @@
+/*
+ * spool.c — the on-disk spool, Maildir protocol: incoming/{tmp,new,cur}, failed/ (quarantine,
+ * NAME plus NAME.reason), outgoing/ (file transport) and tmp/ for atomic writes elsewhere.
+ * In: messages on a file descriptor (deliver) or file names (the daemon).
+ * Out: files written tmp -> fsync -> rename -> fsync(dir), so a crash never half-writes one.
+ */
+#include "bidmail.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define ENVELOPE_PREFIX "X-Bidmail-Envelope: "
+
+static char *spool_path(const struct config *c, const char *sub, const char *name)
+{
+	return name ? xasprintf("%s/%s/%s", c->spool, sub, name) : xasprintf("%s/%s", c->spool, sub);
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char *p = xstrdup(path);
+	int rc = 0;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			rc = -1;
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		rc = -1;
+	free(p);
+	return rc;
+}
+
+int spool_init(const struct config *c)
+{
+	static const char *subs[] = { "incoming/tmp", "incoming/new", "incoming/cur", "failed",
+				      "outgoing", "tmp" };
+	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+		char *p = spool_path(c, subs[i], NULL);
+		int rc = mkdir_p(p, 0750);
+		if (rc < 0)
+			fprintf(stderr, "bidmail: cannot create %s: %s\n", p, strerror(errno));
+		free(p);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* A unique, time-ordered Maildir name: seconds.microseconds.Ppid.Rrandom */
+static char *unique_name(void)
+{
+	struct timeval tv;
+	char rnd[17];
+	gettimeofday(&tv, NULL);
+	hash_random_hex(rnd, 8);
+	return xasprintf("%010lld.%06ld.P%d.R%s", (long long)tv.tv_sec, (long)tv.tv_usec,
+			 (int)getpid(), rnd);
+}
+
+int spool_write_atomic(const char *dir, const char *name, const void *data, size_t len)
+{
+	char *tmp = xasprintf("%s/.tmp.%s", dir, name);
+	char *dst = xasprintf("%s/%s", dir, name);
+	int rc = -1;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0)
+		goto out;
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	if (close(fd) < 0 || rename(tmp, dst) < 0) {
+		unlink(tmp);
+		goto out;
+	}
+	rc = fsync_dir(dir);
+out:
+	free(tmp);
+	free(dst);
+	return rc;
+}
+
+/* Keeps only the characters of an envelope address that can safely sit in a header line. */
+static char *envelope_clean(const char *s)
+{
+	char *r = xstrdup(s ? s : "");
+	char *w = r;
+	for (const char *p = r; *p; p++)
+		if ((unsigned char)*p > ' ' && *p != '<' && *p != '>' && *p != 0x7f && *p != ';')
+			*w++ = *p;
+	*w = '\0';
+	if (strlen(r) > 512)
+		r[512] = '\0';
+	return r;
+}
+
+void spool_ingest_key(const char *recipient, const void *data, size_t len, char out[65])
+{
+	struct hash_ctx *h = hash_sha256_begin();
+	const char *r = recipient ? recipient : "";
+	hash_sha256_update(h, r, strlen(r));
+	hash_sha256_update(h, "\n", 1);
+	hash_sha256_update(h, data, len);
+	hash_sha256_end(h, out);
+}
+
+enum outcome spool_deliver(const struct config *c, int in, const char *sender,
+			   const char *recipient)
+{
+	enum outcome rc = OUT_TEMPFAIL;
+	char *name = unique_name();
+	char *tmp = spool_path(c, "incoming/tmp", name);
+	char *s = envelope_clean(sender), *r = envelope_clean(recipient);
+	char *buffer = xmalloc(65536);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	size_t total = 0, kept = 0;
+	char now[32];
+
+	if (fd < 0) {
+		log_err("stage=deliver error=\"cannot create %s: %s\"", tmp, strerror(errno));
+		goto out;
+	}
+	clock_format_iso(clock_now(), now);
+	char *env = xasprintf(ENVELOPE_PREFIX "sender=<%s> recipient=<%s> received=%s\n", s, r, now);
+	int wrc = write_all(fd, env, strlen(env));
+	free(env);
+	if (wrc < 0)
+		goto io_error;
+	for (;;) {
+		ssize_t n = read(in, buffer, 65536);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto io_error;
+		}
+		if (n == 0)
+			break;
+		total += (size_t)n;
+		if (kept < c->max_message_size) {
+			size_t take = (size_t)n;
+			if (take > c->max_message_size - kept)
+				take = c->max_message_size - kept;
+			if (write_all(fd, buffer, take) < 0)
+				goto io_error;
+			kept += take;
+		}
+	}
+	if (fsync(fd) < 0)
+		goto io_error;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto io_error;
+	}
+	fd = -1;
+	if (total > c->max_message_size) {
+		/* Oversize mail is accepted and quarantined, never refused: a bounce of hostile
+		 * mail would go to a forged sender. Its first max_message_size bytes are kept. */
+		char *why = xasprintf("oversize: message is %zu bytes, limit max_message_size is "
+				      "%zu; the first %zu bytes are kept\nsender=<%s> recipient=<%s>\n",
+				      total, c->max_message_size, kept, s, r);
+		char *fdir = spool_path(c, "failed", NULL);
+		char *rname = xasprintf("%s.reason", name);
+		char *dst = spool_path(c, "failed", name);
+		int ok = spool_write_atomic(fdir, rname, why, strlen(why)) == 0 &&
+			 rename(tmp, dst) == 0 && fsync_dir(fdir) == 0;
+		if (ok)
+			log_warn("stage=deliver spool=%s result=quarantined reason=oversize size=%zu",
+				 name, total);
+		free(why);
+		free(fdir);
+		free(rname);
+		free(dst);
+		if (!ok)
+			goto io_error;
+		rc = OUT_OK;
+		goto out;
+	}
+	char *dst = spool_path(c, "incoming/new", name);
+	char *ndir = spool_path(c, "incoming/new", NULL);
+	int ok = rename(tmp, dst) == 0 && fsync_dir(ndir) == 0;
+	free(dst);
+	free(ndir);
+	if (!ok)
+		goto io_error;
+	log_info("stage=deliver spool=%s size=%zu result=queued", name, total);
+	rc = OUT_OK;
+	goto out;
+io_error:
+	log_err("stage=deliver spool=%s error=\"%s\" result=tempfail", name, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+out:
+	free(buffer);
+	free(name);
+	free(tmp);
+	free(s);
+	free(r);
+	return rc;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int spool_list_new(const struct config *c, struct strlist *names, size_t max)
+{
+	char *dir = spool_path(c, "incoming/new", NULL);
+	DIR *d = opendir(dir);
+	free(dir);
+	if (!d)
+		return -1;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		strlist_add(names, e->d_name);
+	}
+	closedir(d);
+	qsort(names->v, names->n, sizeof *names->v, name_cmp);
+	while (names->n > max)
+		free(names->v[--names->n]);
+	return 0;
+}
+
+/* Parses "X-Bidmail-Envelope: sender=<a> recipient=<b> received=T" into env. */
+static void envelope_parse(const char *line, size_t len, struct envelope *env)
+{
+	char *l = xstrndup(line, len);
+	const char *keys[] = { "sender=<", "recipient=<", "received=" };
+	char **dst[] = { &env->sender, &env->recipient, &env->received };
+	for (int i = 0; i < 3; i++) {
+		char *p = strstr(l, keys[i]);
+		if (!p)
+			continue;
+		p += strlen(keys[i]);
+		size_t n = i < 2 ? strcspn(p, ">") : strcspn(p, " \r\n");
+		*dst[i] = xstrndup(p, n);
+	}
+	free(l);
+}
+
+struct spooled *spool_read(const struct config *c, const char *name)
+{
+	char *path = spool_path(c, "incoming/new", name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		free(path);
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		free(path);
+		errno = e;
+		return NULL;
+	}
+	/* Read at most the size limit plus room for the envelope line: a larger file is
+	 * quarantined by the caller from full_len, without ever being held whole in memory. */
+	size_t cap = c->max_message_size + 4096;
+	size_t want = (size_t)st.st_size < cap ? (size_t)st.st_size : cap;
+	char *data = xmalloc(want + 1);
+	size_t got = 0;
+	while (got < want) {
+		ssize_t n = read(fd, data + got, want - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			free(data);
+			free(path);
+			errno = e;
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	data[got] = '\0';
+	struct spooled *s = xcalloc(1, sizeof *s);
+	s->name = xstrdup(name);
+	s->path = path;
+	size_t skip = 0;
+	if (got > strlen(ENVELOPE_PREFIX) && !memcmp(data, ENVELOPE_PREFIX, strlen(ENVELOPE_PREFIX))) {
+		const char *nl = memchr(data, '\n', got < 2048 ? got : 2048);
+		if (nl) {
+			envelope_parse(data, (size_t)(nl - data), &s->env);
+			skip = (size_t)(nl - data) + 1;
+		}
+	}
+	s->len = got - skip;
+	s->full_len = (size_t)st.st_size - skip;
+	s->data = xmalloc(s->len + 1);
+	memcpy(s->data, data + skip, s->len);
+	s->data[s->len] = '\0';
+	free(data);
+	hash_sha256_hex(s->data, s->len, s->sha256);
+	spool_ingest_key(s->env.recipient, s->data, s->len, s->key);
+	return s;
+}
+
+struct spooled *spooled_free(struct spooled *s)
+{
+	if (!s)
+		return NULL;
+	free(s->name);
+	free(s->path);
+	free(s->data);
+	free(s->env.sender);
+	free(s->env.recipient);
+	free(s->env.received);
+	free(s);
+	return NULL;
+}
+
+int spool_done(const struct config *c, const char *name)
+{
+	char *src = spool_path(c, "incoming/new", name);
+	char *dst = xasprintf("%s/incoming/cur/%s:2,S", c->spool, name);
+	char *dir = spool_path(c, "incoming/cur", NULL);
+	int rc = rename(src, dst) == 0 && fsync_dir(dir) == 0 ? 0 : -1;
+	free(src);
+	free(dst);
+	free(dir);
+	return rc;
+}
+
+int spool_quarantine(const struct config *c, const char *name, const char *reason)
+{
+	char *fdir = spool_path(c, "failed", NULL);
+	char *rname = xasprintf("%s.reason", name);
+	char *src = spool_path(c, "incoming/new", name);
+	char *dst = spool_path(c, "failed", name);
+	char *text = xasprintf("%s\n", reason);
+	int rc = -1;
+	if (spool_write_atomic(fdir, rname, text, strlen(text)) < 0)
+		goto out;
+	if (rename(src, dst) < 0 || fsync_dir(fdir) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(fdir);
+	free(rname);
+	free(src);
+	free(dst);
+	free(text);
+	return rc;
+}

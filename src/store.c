@@ -1,0 +1,470 @@
+/*
+ * store.c — every SQL statement of the program, through sqlite3 (the only file that uses it).
+ * In: the project's structs. Out: rows, as the project's structs. Schema changes are numbered
+ * migrations applied in order (PRAGMA user_version), so an older database upgrades in place.
+ * Values only ever reach SQL through sqlite3_bind_*; statements are prepared once and cached.
+ */
+#include "bidmail.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const migrations[] = {
+	/* 1: ingest log, projects, outbox */
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+	"CREATE TABLE ingested(key TEXT PRIMARY KEY, spool_name TEXT NOT NULL,"
+	" sha256 TEXT NOT NULL, message_id TEXT, kind TEXT NOT NULL, result TEXT NOT NULL,"
+	" at TEXT NOT NULL);"
+	"CREATE TABLE projects(id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL,"
+	" description TEXT NOT NULL, poster TEXT NOT NULL, poster_name TEXT,"
+	" language TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open', created TEXT NOT NULL,"
+	" updated TEXT NOT NULL, message_id TEXT, budget_min REAL, budget_max REAL,"
+	" currency TEXT, tax TEXT, unit TEXT, deadline_days INTEGER,"
+	" skills TEXT NOT NULL DEFAULT '[]', location TEXT, flags TEXT NOT NULL DEFAULT '[]');"
+	"INSERT INTO sqlite_sequence(name, seq) VALUES('projects', 1000);"
+	"CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
+	" rcpt TEXT NOT NULL, sender TEXT NOT NULL, subject TEXT NOT NULL, token TEXT NOT NULL,"
+	" message BLOB NOT NULL, state TEXT NOT NULL DEFAULT 'queued',"
+	" attempts INTEGER NOT NULL DEFAULT 0, next_attempt TEXT, last_error TEXT,"
+	" created TEXT NOT NULL, sent TEXT);"
+	"CREATE INDEX outbox_state ON outbox(state, id);",
+};
+#define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
+
+enum stmt_id {
+	ST_INGEST_SEEN, ST_INGEST_RECORD, ST_PROJECT_INSERT, ST_OUTBOX_INSERT, ST_OUTBOX_MARK,
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
+};
+static const char *const stmt_sql[ST_COUNT_] = {
+	[ST_INGEST_SEEN] = "SELECT 1 FROM ingested WHERE key = ?1",
+	[ST_INGEST_RECORD] = "INSERT INTO ingested(key, spool_name, sha256, message_id, kind,"
+			     " result, at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_PROJECT_INSERT] = "INSERT INTO projects(title, description, poster, poster_name,"
+			      " language, status, created, updated, message_id, budget_min,"
+			      " budget_max, currency, tax, unit, deadline_days, skills)"
+			      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11, ?12,"
+			      " ?13, ?14, ?15)",
+	[ST_OUTBOX_INSERT] = "INSERT INTO outbox(kind, rcpt, sender, subject, token, message,"
+			     " created) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_OUTBOX_MARK] = "UPDATE outbox SET state = ?2, last_error = ?3,"
+			   " attempts = attempts + 1, sent = CASE WHEN ?2 = 'sent' THEN ?4 END"
+			   " WHERE id = ?1",
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT msg",
+	[ST_RELEASE] = "RELEASE msg",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO msg",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmts[ST_COUNT_];
+	int last_rc;
+};
+
+static int fail(struct store *s, int rc, const char *what)
+{
+	s->last_rc = rc;
+	log_err("stage=store op=%s error=\"%s\"", what, sqlite3_errmsg(s->db));
+	return -1;
+}
+
+static sqlite3_stmt *stmt(struct store *s, enum stmt_id id)
+{
+	if (!s->stmts[id] &&
+	    sqlite3_prepare_v2(s->db, stmt_sql[id], -1, &s->stmts[id], NULL) != SQLITE_OK) {
+		fail(s, sqlite3_errcode(s->db), "prepare");
+		return NULL;
+	}
+	sqlite3_reset(s->stmts[id]);
+	sqlite3_clear_bindings(s->stmts[id]);
+	return s->stmts[id];
+}
+
+/* Runs a statement that returns no rows; 0 or -1. */
+static int run(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return fail(s, rc, what);
+	s->last_rc = SQLITE_OK;
+	return 0;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static int migrate(struct store *s)
+{
+	int version = store_schema_version(s);
+	if (version < 0)
+		return -1;
+	if (version > N_MIGRATIONS) {
+		log_err("stage=store error=\"database schema %d is newer than this program (%d)\"",
+			version, N_MIGRATIONS);
+		return -1;
+	}
+	for (int v = version; v < N_MIGRATIONS; v++) {
+		char *err = NULL;
+		char pragma[64];
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d;", v + 1);
+		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK ||
+		    sqlite3_exec(s->db, migrations[v], NULL, NULL, &err) != SQLITE_OK ||
+		    sqlite3_exec(s->db, pragma, NULL, NULL, &err) != SQLITE_OK ||
+		    sqlite3_exec(s->db, "COMMIT", NULL, NULL, &err) != SQLITE_OK) {
+			log_err("stage=store migration=%d error=\"%s\"", v + 1, err ? err : "?");
+			sqlite3_free(err);
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+		log_info("stage=store migration=%d result=applied", v + 1);
+	}
+	return 0;
+}
+
+struct store *store_open(const char *path, int create)
+{
+	struct store *s = xcalloc(1, sizeof *s);
+	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+		log_err("stage=store path=%s error=\"%s\"", path,
+			s->db ? sqlite3_errmsg(s->db) : "cannot open");
+		sqlite3_close(s->db);
+		free(s);
+		return NULL;
+	}
+	sqlite3_busy_timeout(s->db, 10000);
+	char *err = NULL;
+	if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+				"PRAGMA foreign_keys=ON;", NULL, NULL, &err) != SQLITE_OK) {
+		log_err("stage=store path=%s error=\"%s\"", path, err ? err : "?");
+		sqlite3_free(err);
+		store_close(s);
+		return NULL;
+	}
+	if (migrate(s) < 0)
+		return store_close(s);
+	return s;
+}
+
+struct store *store_close(struct store *s)
+{
+	if (!s)
+		return NULL;
+	for (int i = 0; i < ST_COUNT_; i++)
+		sqlite3_finalize(s->stmts[i]);
+	sqlite3_close(s->db);
+	free(s);
+	return NULL;
+}
+
+int store_begin(struct store *s) { return run(s, stmt(s, ST_BEGIN), "begin"); }
+int store_commit(struct store *s) { return run(s, stmt(s, ST_COMMIT), "commit"); }
+int store_savepoint(struct store *s) { return run(s, stmt(s, ST_SAVEPOINT), "savepoint"); }
+int store_savepoint_release(struct store *s) { return run(s, stmt(s, ST_RELEASE), "release"); }
+
+int store_rollback(struct store *s)
+{
+	if (sqlite3_get_autocommit(s->db))
+		return 0;
+	return run(s, stmt(s, ST_ROLLBACK), "rollback");
+}
+
+int store_savepoint_rollback(struct store *s)
+{
+	if (run(s, stmt(s, ST_ROLLBACK_TO), "rollback-to") < 0)
+		return -1;
+	return store_savepoint_release(s);
+}
+
+int store_error_is_transient(const struct store *s)
+{
+	int rc = s->last_rc & 0xff;
+	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_FULL ||
+	       rc == SQLITE_IOERR || rc == SQLITE_NOMEM || rc == SQLITE_CANTOPEN ||
+	       rc == SQLITE_PROTOCOL || rc == SQLITE_READONLY;
+}
+
+const char *store_errmsg(const struct store *s)
+{
+	return sqlite3_errmsg(s->db);
+}
+
+int store_schema_version(struct store *s)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "user_version");
+	int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	return v;
+}
+
+int store_ingest_seen(struct store *s, const char *key)
+{
+	sqlite3_stmt *st = stmt(s, ST_INGEST_SEEN);
+	if (!st)
+		return -1;
+	bind_text(st, 1, key);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return fail(s, rc, "ingest-seen");
+}
+
+int store_ingest_record(struct store *s, const char *key, const char *spool_name,
+			const char *sha256, const char *message_id, const char *kind,
+			const char *result)
+{
+	sqlite3_stmt *st = stmt(s, ST_INGEST_RECORD);
+	if (!st)
+		return -1;
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	bind_text(st, 1, key);
+	bind_text(st, 2, spool_name);
+	bind_text(st, 3, sha256);
+	bind_text(st, 4, message_id);
+	bind_text(st, 5, kind);
+	bind_text(st, 6, result);
+	bind_text(st, 7, now);
+	return run(s, st, "ingest-record");
+}
+
+int store_project_insert(struct store *s, struct project *p)
+{
+	sqlite3_stmt *st = stmt(s, ST_PROJECT_INSERT);
+	if (!st)
+		return -1;
+	bind_text(st, 1, p->title);
+	bind_text(st, 2, p->description);
+	bind_text(st, 3, p->poster);
+	bind_text(st, 4, p->poster_name);
+	bind_text(st, 5, p->language);
+	bind_text(st, 6, p->status ? p->status : "open");
+	bind_text(st, 7, p->created);
+	bind_text(st, 8, p->message_id);
+	if (p->has_budget) {
+		if (p->budget_min >= 0)
+			sqlite3_bind_double(st, 9, p->budget_min);
+		sqlite3_bind_double(st, 10, p->budget_max);
+	}
+	bind_text(st, 11, p->currency);
+	bind_text(st, 12, p->tax);
+	bind_text(st, 13, p->unit);
+	if (p->deadline_days >= 0)
+		sqlite3_bind_int(st, 14, p->deadline_days);
+	bind_text(st, 15, p->skills_json ? p->skills_json : "[]");
+	if (run(s, st, "project-insert") < 0)
+		return -1;
+	p->id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+int store_project_list(struct store *s, struct project **out)
+{
+	sqlite3_stmt *st;
+	*out = NULL;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT id, title, description, poster, poster_name, language, status,"
+			       " created, message_id, budget_min, budget_max, currency, tax, unit,"
+			       " deadline_days, skills FROM projects ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "project-list");
+	int n = 0, cap = 0, rc;
+	struct project *v = NULL;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, (size_t)cap * sizeof *v);
+		}
+		struct project *p = &v[n++];
+		memset(p, 0, sizeof *p);
+		p->id = sqlite3_column_int64(st, 0);
+		p->title = col_text(st, 1);
+		p->description = col_text(st, 2);
+		p->poster = col_text(st, 3);
+		p->poster_name = col_text(st, 4);
+		p->language = col_text(st, 5);
+		p->status = col_text(st, 6);
+		p->created = col_text(st, 7);
+		p->message_id = col_text(st, 8);
+		p->has_budget = sqlite3_column_type(st, 10) != SQLITE_NULL;
+		p->budget_min = sqlite3_column_type(st, 9) != SQLITE_NULL
+				? sqlite3_column_double(st, 9) : -1;
+		p->budget_max = sqlite3_column_double(st, 10);
+		p->currency = col_text(st, 11);
+		p->tax = col_text(st, 12);
+		p->unit = col_text(st, 13);
+		p->deadline_days = sqlite3_column_type(st, 14) != SQLITE_NULL
+				   ? sqlite3_column_int(st, 14) : -1;
+		p->skills_json = col_text(st, 15);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		for (int i = 0; i < n; i++)
+			project_clear(&v[i]);
+		free(v);
+		return fail(s, rc, "project-list");
+	}
+	*out = v;
+	return n;
+}
+
+void project_clear(struct project *p)
+{
+	free(p->title);
+	free(p->description);
+	free(p->poster);
+	free(p->poster_name);
+	free(p->language);
+	free(p->status);
+	free(p->created);
+	free(p->message_id);
+	free(p->currency);
+	free(p->tax);
+	free(p->unit);
+	free(p->skills_json);
+	memset(p, 0, sizeof *p);
+}
+
+int store_outbox_insert(struct store *s, const char *kind, const char *to, const char *sender,
+			const char *subject, const char *token, const char *data, size_t len,
+			int64_t *id)
+{
+	sqlite3_stmt *st = stmt(s, ST_OUTBOX_INSERT);
+	if (!st)
+		return -1;
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	bind_text(st, 1, kind);
+	bind_text(st, 2, to);
+	bind_text(st, 3, sender);
+	bind_text(st, 4, subject);
+	bind_text(st, 5, token);
+	sqlite3_bind_blob(st, 6, data, (int)len, SQLITE_TRANSIENT);
+	bind_text(st, 7, now);
+	if (run(s, st, "outbox-insert") < 0)
+		return -1;
+	if (id)
+		*id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+int store_outbox_list(struct store *s, const char *state, int with_data, struct outbox_row **out)
+{
+	sqlite3_stmt *st;
+	*out = NULL;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT id, rcpt, sender, subject, kind, state, attempts, last_error,"
+			       " created, token, CASE WHEN ?2 THEN message END FROM outbox"
+			       " WHERE ?1 IS NULL OR state = ?1 ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "outbox-list");
+	bind_text(st, 1, state);
+	sqlite3_bind_int(st, 2, with_data);
+	int n = 0, cap = 0, rc;
+	struct outbox_row *v = NULL;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, (size_t)cap * sizeof *v);
+		}
+		struct outbox_row *r = &v[n++];
+		memset(r, 0, sizeof *r);
+		r->id = sqlite3_column_int64(st, 0);
+		r->to = col_text(st, 1);
+		r->sender = col_text(st, 2);
+		r->subject = col_text(st, 3);
+		r->kind = col_text(st, 4);
+		r->state = col_text(st, 5);
+		r->attempts = sqlite3_column_int(st, 6);
+		r->last_error = col_text(st, 7);
+		r->created = col_text(st, 8);
+		r->token = col_text(st, 9);
+		if (with_data) {
+			const void *b = sqlite3_column_blob(st, 10);
+			r->len = (size_t)sqlite3_column_bytes(st, 10);
+			r->data = xmalloc(r->len + 1);
+			if (b)
+				memcpy(r->data, b, r->len);
+			r->data[r->len] = '\0';
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		for (int i = 0; i < n; i++)
+			outbox_row_clear(&v[i]);
+		free(v);
+		return fail(s, rc, "outbox-list");
+	}
+	*out = v;
+	return n;
+}
+
+int store_outbox_mark(struct store *s, int64_t id, const char *state, const char *error)
+{
+	sqlite3_stmt *st = stmt(s, ST_OUTBOX_MARK);
+	if (!st)
+		return -1;
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, state);
+	bind_text(st, 3, error);
+	bind_text(st, 4, now);
+	return run(s, st, "outbox-mark");
+}
+
+void outbox_row_clear(struct outbox_row *r)
+{
+	free(r->to);
+	free(r->sender);
+	free(r->subject);
+	free(r->kind);
+	free(r->state);
+	free(r->last_error);
+	free(r->created);
+	free(r->token);
+	free(r->data);
+	memset(r, 0, sizeof *r);
+}
+
+int store_count(struct store *s, const char *table)
+{
+	static const char *const allowed[] = { "projects", "outbox", "ingested", NULL };
+	const char *sql = NULL;
+	static const char *const sqls[] = { "SELECT count(*) FROM projects",
+					    "SELECT count(*) FROM outbox",
+					    "SELECT count(*) FROM ingested" };
+	for (int i = 0; allowed[i]; i++)
+		if (!strcmp(table, allowed[i]))
+			sql = sqls[i];
+	if (!sql)
+		return -1;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "count");
+	int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	return n;
+}

@@ -136,13 +136,17 @@ out:
 
 /* ------------------------------------------------------------------ headers */
 
+#define RAW_HEADER_CHARSET "x-bidmail-raw-8bit"
+
 /* libetpan's charset hook: every charset it meets goes through the WHATWG rules in charset.c. */
 static int bidmail_charconv(const char *tocode, const char *fromcode, const char *str,
 			    size_t length, char *result, size_t *result_len)
 {
 	if (strcasecmp(tocode, "utf-8") != 0)
 		return MAIL_CHARCONV_ERROR_UNKNOWN_CHARSET;
-	char *u = charset_to_utf8(fromcode, str, length, NULL);
+	/* RAW_HEADER_CHARSET: text outside encoded words, UTF-8 when valid, else windows-1252 */
+	char *u = charset_to_utf8(strcmp(fromcode, RAW_HEADER_CHARSET) ? fromcode : NULL, str,
+				  length, NULL);
 	size_t n = strlen(u);
 	if (n > *result_len) {
 		n = *result_len;
@@ -188,7 +192,7 @@ char *mime_decode_header(const char *raw)
 	char *out;
 	/* libetpan leaves raw 8-bit bytes as they are; they are then read as UTF-8 when valid,
 	 * else windows-1252 (RFC 6532 headers, and legacy clients' Latin-1) */
-	if (mailmime_encoded_phrase_parse("utf-8", raw, strlen(raw), &idx, "utf-8", &res) ==
+	if (mailmime_encoded_phrase_parse(RAW_HEADER_CHARSET, raw, strlen(raw), &idx, "utf-8", &res) ==
 		    MAILIMF_NO_ERROR && res) {
 		out = charset_to_utf8(NULL, res, strlen(res), NULL);
 		free(res);
@@ -1091,6 +1095,13 @@ struct message *mime_parse(const char *data, size_t len)
 	}
 	split_headers(m, data, len);
 	read_headers(m);
+	if (len >= 5 && !memcmp(data, "From ", 5)) {
+		/* the mbox separator line is not part of the message */
+		const char *nl = memchr(data, '\n', len);
+		size_t skip = nl ? (size_t)(nl - data) + 1 : len;
+		data += skip;
+		len -= skip;
+	}
 	if (!m->message_id) {
 		char sha[65];
 		hash_sha256_hex(data, len, sha);

@@ -33,11 +33,17 @@ $(BUILD)/%.o: src/%.c src/bidmail.h | $(BUILD)
 $(BUILD):
 	mkdir -p $@
 
+# Table-driven unit tests of the pure functions, linked with every object but main.o.
+$(BUILD)/unit: tests/unit.c $(filter-out $(BUILD)/main.o,$(OBJS))
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+unit: $(BUILD)/unit
+
 # The same sources under AddressSanitizer and UBSan, in their own folder.
 asan:
 	$(MAKE) BUILD=build-asan CC=clang \
 		CFLAGS='-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer' \
-		LDFLAGS='-fsanitize=address,undefined' build-asan/bidmail
+		LDFLAGS='-fsanitize=address,undefined' build-asan/bidmail build-asan/unit
 
 deps:
 	./contrib/install-deps.sh
@@ -47,7 +53,7 @@ run: deps
 	./contrib/run-gateway.sh
 
 check: deps
-	$(MAKE) bidmail
+	$(MAKE) bidmail unit
 	$(MAKE) asan
 	./tests/run.sh
 
@@ -65,4 +71,4 @@ install: bidmail
 clean:
 	rm -rf build build-asan bidmail tests/out bench/out
 
-.PHONY: all asan deps run check bench install clean
+.PHONY: all unit asan deps run check bench install clean

@@ -269,6 +269,49 @@ const char *message_header(const struct message *m, const char *name)
 	return NULL;
 }
 
+/* Removes RFC 5322 comments (nested parentheses, outside quoted strings) that libetpan does
+ * not accept inside addresses and dates; a comment becomes a space, or nothing inside <>. */
+static char *strip_comments(const char *v)
+{
+	struct buf b;
+	buf_init(&b, strlen(v) + 1);
+	int quoted = 0, angle = 0, depth = 0;
+	for (const char *p = v; *p; p++) {
+		if (depth == 0 && quoted) {
+			if (*p == '\\' && p[1]) {
+				buf_append(&b, p, 2);
+				p++;
+				continue;
+			}
+			if (*p == '"')
+				quoted = 0;
+			buf_putc(&b, *p);
+			continue;
+		}
+		if (depth > 0) {
+			if (*p == '\\' && p[1])
+				p++;
+			else if (*p == '(')
+				depth++;
+			else if (*p == ')' && --depth == 0 && !angle)
+				buf_putc(&b, ' ');
+			continue;
+		}
+		if (*p == '(') {
+			depth = 1;
+			continue;
+		}
+		if (*p == '"')
+			quoted = 1;
+		else if (*p == '<')
+			angle = 1;
+		else if (*p == '>')
+			angle = 0;
+		buf_putc(&b, *p);
+	}
+	return buf_steal(&b);
+}
+
 static void lower_domain(char *addr)
 {
 	char *at = strrchr(addr, '@');
@@ -336,12 +379,19 @@ static void add_mailbox(struct strlist *l, const struct mailimf_mailbox *mb)
 	strlist_add_owned(l, a);
 }
 
-static void parse_address_list(struct message *m, struct strlist *l, const char *v,
+static void parse_address_list(struct message *m, struct strlist *l, const char *raw,
 			       const char *field)
 {
-	size_t idx = 0;
+	size_t idx = 0, before = l->n;
 	struct mailimf_address_list *al = NULL;
-	if (mailimf_address_list_parse(v, strlen(v), &idx, &al) == MAILIMF_NO_ERROR && al) {
+	char *v = strstr(raw, "(") ? strip_comments(raw) : xstrdup(raw);
+	size_t vl = strlen(v);
+	/* libetpan stops after a group's `;`: parse again from where it stopped */
+	for (int round = 0; round < 100 && idx < vl; round++) {
+		size_t start = idx;
+		al = NULL;
+		if (mailimf_address_list_parse(v, vl, &idx, &al) != MAILIMF_NO_ERROR || !al)
+			break;
 		for (clistiter *it = clist_begin(al->ad_list); it; it = clist_next(it)) {
 			struct mailimf_address *a = clist_content(it);
 			if (a->ad_type == MAILIMF_ADDRESS_MAILBOX) {
@@ -353,7 +403,13 @@ static void parse_address_list(struct message *m, struct strlist *l, const char 
 			}
 		}
 		mailimf_address_list_free(al);
-	} else {
+		while (idx < vl && (v[idx] == ',' || v[idx] == ' ' || v[idx] == '\t' ||
+				    v[idx] == '\r' || v[idx] == '\n'))
+			idx++;
+		if (idx == start)
+			break;
+	}
+	if (l->n == before) {
 		char *g = guess_address(v);
 		if (g) {
 			strlist_add_owned(l, g);
@@ -361,6 +417,7 @@ static void parse_address_list(struct message *m, struct strlist *l, const char 
 			strlist_add_owned(&m->errors, e);
 		}
 	}
+	free(v);
 }
 
 /* Extracts every <msg-id> of a header (References, In-Reply-To), at most 100. */
@@ -391,12 +448,15 @@ static int days_in_month(int y, int mo)
 	return d[mo - 1];
 }
 
-static void parse_date(struct message *m, const char *v)
+static void parse_date(struct message *m, const char *raw)
 {
 	size_t idx = 0;
 	struct mailimf_date_time *dt = NULL;
 	m->date = -1;
-	if (mailimf_date_time_parse(v, strlen(v), &idx, &dt) != MAILIMF_NO_ERROR || !dt) {
+	char *v = strip_comments(raw);
+	int rc = mailimf_date_time_parse(v, strlen(v), &idx, &dt);
+	free(v);
+	if (rc != MAILIMF_NO_ERROR || !dt) {
 		strlist_add(&m->errors, "date: unreadable Date header, ignored");
 		return;
 	}

@@ -255,7 +255,8 @@ int spool_list_new(const struct config *c, struct strlist *names, size_t max)
 		strlist_add(names, e->d_name);
 	}
 	closedir(d);
-	qsort(names->v, names->n, sizeof *names->v, name_cmp);
+	if (names->n > 1)
+		qsort(names->v, names->n, sizeof *names->v, name_cmp);
 	while (names->n > max)
 		free(names->v[--names->n]);
 	return 0;

@@ -15,6 +15,15 @@ from datetime import datetime, timedelta, timezone
 def norm(s):
     return re.sub(r"\s+", " ", (s or "").replace("\u00a0", " ")).strip()
 
+def agrees_but_repaired(want, have):
+    """That parser writes U+FFFD for raw 8-bit bytes it cannot label; bidmail reads them as
+    windows-1252 (WHATWG rules, as the project requires). Each U+FFFD there matches one
+    character here; everything else must be equal."""
+    if not isinstance(want, str) or "\ufffd" not in want or not isinstance(have, str):
+        return False
+    pattern = ".".join(re.escape(x) for x in want.split("\ufffd"))
+    return re.fullmatch(pattern, have, re.S) is not None
+
 def header(part, name):
     for h in part.get("headers", []):
         if h["name"] == name:
@@ -66,9 +75,49 @@ def run(bidmail, path):
     except ValueError as e:
         return None, "bad JSON: %s" % e
 
+def vector_stats(bidmail, res, stats, diffs):
+    """The corpus's header-field vectors, each put in a message: Subject for unstructured
+    text, To for address lists (From for the first display name), Date for dates."""
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="bidmail-vectors-")
+    def parse_with(field, value):
+        path = os.path.join(tmp, "v.eml")
+        v = value.rstrip("\r\n")
+        with open(path, "wb") as f:
+            f.write(("%s: %s\nMessage-ID: <v@x>\n\nx\n" % (field, v)).encode("utf-8", "surrogateescape"))
+        got, err = run(bidmail, path)
+        return got, err
+    for key, fname in (("v-text", "unstructured.json"), ("v-addr", "address.json"), ("v-date", "date.json")):
+        stats.setdefault(key, [0, 0])
+        for i, vec in enumerate(json.load(open(os.path.join(res, fname), encoding="utf-8"))):
+            exp = vec["expected"]
+            if key == "v-text":
+                got, err = parse_with("Subject", vec["header"])
+                want, have = norm(exp), norm(got["subject"]) if got else None
+            elif key == "v-addr":
+                want = addresses({"Address": exp}) if isinstance(exp, dict) else []
+                # List-Archive/List-Post style URL lists are not mail addresses
+                if not want or any(":" in a or "@" not in a for a in want):
+                    continue
+                got, err = parse_with("To", vec["header"])
+                have = [x.lower() for x in got["to"]] if got else None
+            else:
+                want = utc({"DateTime": exp}) if isinstance(exp, dict) else None
+                if not want:
+                    continue
+                got, err = parse_with("Date", vec["header"])
+                have = got["date"] if got else None
+            stats[key][1] += 1
+            if err:
+                diffs.append("%s #%d: %s" % (fname, i, err))
+            elif want == have or agrees_but_repaired(want, have):
+                stats[key][0] += 1
+            else:
+                diffs.append("%s #%d %r: want %r got %r" % (fname, i, vec["header"][:60], want, have))
+
 def main():
     bidmail, corpus = sys.argv[1], sys.argv[2]
-    floor = float(sys.argv[sys.argv.index("--floor") + 1]) if "--floor" in sys.argv else 90.0
+    floor = float(sys.argv[sys.argv.index("--floor") + 1]) if "--floor" in sys.argv else 95.0
     base = os.path.join(corpus, "mime/stalwartlabs_mail-parser/resources/eml")
     stats = {k: [0, 0] for k in ("subject", "from", "to", "date", "text")}
     crashes, diffs = [], []
@@ -107,15 +156,18 @@ def main():
                     checks["text"] = (norm(body["Text"]), norm(got["text"]))
             for k, (want, have) in checks.items():
                 stats[k][1] += 1
-                if want == have:
+                if want == have or agrees_but_repaired(want, have):
                     stats[k][0] += 1
                 else:
                     diffs.append("%s %s: want %r got %r" % (name, k, str(want)[:120], str(have)[:120]))
+    vector_stats(bidmail, os.path.join(corpus, "mime/stalwartlabs_mail-parser/resources"),
+                 stats, diffs)
     ok = True
     for k, (good, total) in stats.items():
         pct = 100.0 * good / total if total else 100.0
         print("corpus mime %-8s %3d/%3d agree (%.1f%%)" % (k, good, total, pct))
-        if pct < floor:
+        # header vectors include obsolete syntax (source routes, pre-1970 dates)
+        if pct < (floor - 15 if k.startswith("v-") else floor):
             ok = False
     for d in diffs:
         print("  differs:", d)

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""check_mail.py — runs `bidmail parse` on every tests/mail/NAME.eml and compares with NAME.json.
+"""check_mail_lib.py — runs `bidmail parse` on every tests/mail/NAME.eml and compares with NAME.json.
 
 NAME.json holds `_what` (what the case proves) and the expected keys of the parse contract,
 compared exactly, plus these checks: `errors_contain` (substrings that some error must hold),
 `text_contains` (substrings of text), `text_prefix`, `message_id_suffix`, `attachment_types`.
 Prints `ok mail/NAME` or `FAIL mail/NAME: key: want ... got ...` for each case.
-usage: check_mail.py BIDMAIL MAIL_DIR
+usage: check_mail_lib.py BIDMAIL MAIL_DIR (suite.py imports check_one)
 """
 import json, os, subprocess, sys
 
@@ -41,23 +41,27 @@ def check(got, exp):
                 return "%s: want %r got %r" % (key, want, have)
     return None
 
+def check_one(bidmail, d, name):
+    """Returns None when NAME.eml parses as NAME.json says, else why not."""
+    exp = json.load(open(os.path.join(d, name + ".json"), encoding="utf-8"))
+    try:
+        p = subprocess.run([bidmail, "parse", os.path.join(d, name + ".eml")],
+                           capture_output=True, timeout=20, cwd="/")
+        err = p.stderr.decode("utf-8", "replace")
+        if p.returncode != 0 or "Sanitizer" in err or "runtime error" in err:
+            return "exit %d: %s" % (p.returncode, err[-400:])
+        return check(json.loads(p.stdout), exp)
+    except subprocess.TimeoutExpired:
+        return "hang (20 s)"
+    except ValueError as e:
+        return "bad JSON: %s" % e
+
 def main():
     bidmail, d = sys.argv[1], sys.argv[2]
     passed = failed = 0
     for name in sorted(f[:-4] for f in os.listdir(d) if f.endswith(".eml")):
         exp = json.load(open(os.path.join(d, name + ".json"), encoding="utf-8"))
-        try:
-            p = subprocess.run([bidmail, "parse", os.path.join(d, name + ".eml")],
-                               capture_output=True, timeout=20)
-            err = p.stderr.decode("utf-8", "replace")
-            if p.returncode != 0 or "Sanitizer" in err or "runtime error" in err:
-                why = "exit %d: %s" % (p.returncode, err[-400:])
-            else:
-                why = check(json.loads(p.stdout), exp)
-        except subprocess.TimeoutExpired:
-            why = "hang (20 s)"
-        except ValueError as e:
-            why = "bad JSON: %s" % e
+        why = check_one(bidmail, d, name)
         if why:
             failed += 1
             print("FAIL mail/%s: %s\n     (%s)" % (name, why, exp.get("_what", "")))
@@ -67,4 +71,5 @@ def main():
     print("mail fixtures: %d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)
 
-main()
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+/*
+ * unit.c — table-driven tests of the pure functions: {label, input, want} rows, one loop each.
+ * In: nothing. Out: `ok unit/NAME` or `FAIL unit/NAME: ...` per table, then
+ * `N passed, N failed`; exit 1 on any failure.
+ */
+#include "../src/bidmail.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int passed, failed;
+
+static void report(const char *table, int bad)
+{
+	if (bad) {
+		failed++;
+		printf("FAIL unit/%s: %d rows wrong\n", table, bad);
+	} else {
+		passed++;
+		printf("ok   unit/%s\n", table);
+	}
+}
+
+static void test_charset(void)
+{
+	static const struct { const char *label, *charset, *in, *want; } rows[] = {
+		{ "latin1 euro is cp1252", "iso-8859-1", "\x80 5", "\xE2\x82\xAC 5" },
+		{ "us-ascii is cp1252", "us-ascii", "caf\xE9", "caf\xC3\xA9" },
+		{ "utf-8 kept", "UTF-8", "caf\xC3\xA9", "caf\xC3\xA9" },
+		{ "bad utf-8 replaced", "utf-8", "a\xFF" "b", "a\xEF\xBF\xBD" "b" },
+		{ "unknown, valid utf-8", "x-nonsense", "\xC3\xA9t\xC3\xA9", "\xC3\xA9t\xC3\xA9" },
+		{ "unknown, latin bytes", "x-nonsense", "\xE9t\xE9", "\xC3\xA9t\xC3\xA9" },
+		{ "no label, latin", NULL, "\xE0", "\xC3\xA0" },
+		{ "iso-8859-15 euro", "ISO-8859-15", "\xA4", "\xE2\x82\xAC" },
+		{ "quoted label", "\"windows-1252\"", "\x93x\x94", "\xE2\x80\x9Cx\xE2\x80\x9D" },
+		{ "controls dropped", "utf-8", "a\x01\x1b" "b\r\nc", "ab\nc" },
+		{ "C1 controls dropped", "utf-8", "a\xC2\x85" "b", "ab" },
+		{ "overlong refused", "utf-8", "\xC0\xAF", "\xEF\xBF\xBD\xEF\xBF\xBD" },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char *got = charset_to_utf8(rows[i].charset, rows[i].in, strlen(rows[i].in), NULL);
+		if (strcmp(got, rows[i].want)) {
+			printf("     charset %s: got \"%s\"\n", rows[i].label, got);
+			bad++;
+		}
+		free(got);
+	}
+	report("charset_to_utf8", bad);
+}
+
+static void test_clock(void)
+{
+	static const struct { const char *in; long long want; } rows[] = {
+		{ "2026-03-02T08:00:00Z", 1772438400 },
+		{ "2026-03-02T09:00:00+01:00", 1772438400 },
+		{ "2026-03-02T08:00:00", 1772438400 },
+		{ "2026-03-02", 1772409600 },
+		{ "2026-03-02T08:00:00.123Z", 1772438400 },
+		{ "2026-13-02T08:00:00Z", -1 },
+		{ "yesterday", -1 },
+		{ "2026-03-02T08:00:00Zjunk", -1 },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		long long got = (long long)clock_parse_iso(rows[i].in);
+		if (got != rows[i].want) {
+			printf("     clock %s: got %lld want %lld\n", rows[i].in, got, rows[i].want);
+			bad++;
+		}
+	}
+	report("clock_parse_iso", bad);
+}
+
+static void test_title(void)
+{
+	static const struct { const char *in, *want; } rows[] = {
+		{ "Re: Fwd: TR: Site web", "Site web" },
+		{ "RE : Traduction", "Traduction" },
+		{ "Re[2]: Logo", "Logo" },
+		{ "AW: WG: Projekt", "Projekt" },
+		{ "Refonte du site", "Refonte du site" },
+		{ "Tracteur", "Tracteur" },
+		{ "  ", "" },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char *got = extract_title(rows[i].in);
+		if (strcmp(got, rows[i].want)) {
+			printf("     title \"%s\": got \"%s\"\n", rows[i].in, got);
+			bad++;
+		}
+		free(got);
+	}
+	report("extract_title", bad);
+}
+
+static void test_address_safe(void)
+{
+	static const struct { const char *in; int want; } rows[] = {
+		{ "jean@client.fr", 1 },
+		{ "bid+p1001.k42@example.org", 1 },
+		{ "a@b\r\nRCPT TO:<x@y>", 0 },
+		{ "a b@c.d", 0 },
+		{ "<a@b.c>", 0 },
+		{ "no-at-sign", 0 },
+		{ "a@b@c", 0 },
+		{ "@b.c", 0 },
+		{ "a@", 0 },
+		{ "", 0 },
+		{ "x@\x7f.com", 0 },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		if (compose_address_is_safe(rows[i].in) != rows[i].want) {
+			printf("     address_is_safe row %zu\n", i);
+			bad++;
+		}
+	char *longaddr = xmalloc(300);
+	memset(longaddr, 'a', 299);
+	longaddr[299] = '\0';
+	longaddr[10] = '@';
+	if (compose_address_is_safe(longaddr))
+		bad++;
+	free(longaddr);
+	report("compose_address_is_safe", bad);
+}
+
+static void test_header_encoder(void)
+{
+	static const char *const rows[] = {
+		"plain subject",
+		"Projet n\xC2\xB0 1001 : caf\xC3\xA9",
+		"Inject\r\nBcc: victim@example.com",
+		"nul\x01and\x1b controls",
+		"\xE2\x80\xAEreversed",
+		"=?UTF-8?B?ZmFrZQ==?= looks encoded",
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char *got = compose_header_value("Subject", rows[i]);
+		/* never a bare CR or LF, only CRLF followed by a space (folding) */
+		for (const char *p = got; *p; p++) {
+			if (*p == '\n' && (p == got || p[-1] != '\r' || p[1] != ' '))
+				bad++, printf("     header row %zu: bad line break\n", i);
+			if ((unsigned char)*p >= 0x80 || ((unsigned char)*p < 0x20 && *p != '\r' && *p != '\n'))
+				bad++, printf("     header row %zu: raw byte %02x\n", i, (unsigned char)*p);
+		}
+		if (strstr(got, "\r\nBcc"))
+			bad++;
+		free(got);
+	}
+	char *big = xmalloc(20001);
+	memset(big, 'x', 20000);
+	big[20000] = '\0';
+	char *got = compose_header_value("Subject", big);
+	const char *p = got;
+	while (*p) {
+		const char *e = strstr(p, "\r\n");
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n > 998)
+			bad++;
+		p += n + (e ? 2 : 0);
+	}
+	free(got);
+	free(big);
+	report("compose_header_value", bad);
+}
+
+static void test_language(void)
+{
+	static const struct { const char *in, *want; } rows[] = {
+		{ "Bonjour, nous avons besoin d'un site pour notre entreprise.", "fr" },
+		{ "Hello, we need a website for our company, thanks.", "en" },
+		{ "Création logo", "fr" },
+		{ "12345", NULL },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		const char *got = extract_language(rows[i].in);
+		if ((got == NULL) != (rows[i].want == NULL) || (got && strcmp(got, rows[i].want))) {
+			printf("     language \"%s\": got %s\n", rows[i].in, got ? got : "null");
+			bad++;
+		}
+	}
+	report("extract_language", bad);
+}
+
+static void test_limits(void)
+{
+	struct config c;
+	memset(&c, 0, sizeof c);
+	c.max_message_size = 1000000;
+	c.max_header_size = 1000;
+	c.max_mime_depth = 3;
+	c.max_mime_parts = 4;
+	static const struct { const char *label, *in; int want; } rows[] = {
+		{ "plain", "Subject: x\n\nbody\n", MIME_LIMITS_OK },
+		{ "depth 3 ok", "Content-Type: multipart/mixed; boundary=a\n\n--a\n"
+			"Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+			"Content-Type: multipart/mixed;\n boundary=\"c\"\n\n--c\n\nx\n--c--\n--b--\n--a--\n",
+		  MIME_LIMITS_OK },
+		{ "depth 4 refused", "Content-Type: multipart/mixed; boundary=a\n\n--a\n"
+			"Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+			"Content-Type: multipart/mixed; boundary=c\n\n--c\n"
+			"Content-Type: multipart/mixed; boundary=d\n\n--d\n\nx\n",
+		  MIME_LIMITS_EXCEEDED },
+		{ "siblings do not add depth", "Content-Type: multipart/mixed; boundary=a\n\n--a\n"
+			"Content-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b--\n--a\n"
+			"Content-Type: multipart/mixed; boundary=c\n\n--c\n\ny\n--c--\n--a--\n",
+		  MIME_LIMITS_OK },
+		{ "5 parts refused", "Content-Type: multipart/mixed; boundary=a\n\n--a\n\n1\n--a\n\n2\n"
+			"--a\n\n3\n--a\n\n4\n--a\n\n5\n--a--\n", MIME_LIMITS_EXCEEDED },
+	};
+	int bad = 0;
+	char why[256];
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		if ((int)mime_check_limits(&c, rows[i].in, strlen(rows[i].in), why, sizeof why) !=
+		    rows[i].want) {
+			printf("     limits %s: wrong (%s)\n", rows[i].label, why);
+			bad++;
+		}
+	char *hdr = xmalloc(3000);
+	memset(hdr, 'h', 2999);
+	memcpy(hdr, "X: ", 3);
+	hdr[2999] = '\0';
+	if (mime_check_limits(&c, hdr, strlen(hdr), why, sizeof why) != MIME_LIMITS_EXCEEDED ||
+	    !strstr(why, "header"))
+		bad++;
+	free(hdr);
+	report("mime_check_limits", bad);
+}
+
+int main(void)
+{
+	test_charset();
+	test_clock();
+	test_title();
+	test_address_safe();
+	test_header_encoder();
+	test_language();
+	test_limits();
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

@@ -148,12 +148,22 @@ int spool_list_new(const struct config *c, struct strlist *names, size_t max);
 /* Reads incoming/new/NAME; NULL on I/O error (errno kept). */
 struct spooled *spool_read(const struct config *c, const char *name);
 struct spooled *spooled_free(struct spooled *s);
-/* Moves a processed message to incoming/cur; 0 or -1. */
+/* Moves a processed message to incoming/cur (no fsync: the commit came first, and a replay
+ * of a committed message is a no-op; call spool_sync_dir once per batch); 0 or -1. */
 int spool_done(const struct config *c, const char *name);
 /* Moves a message to failed/ with NAME.reason beside it; 0 or -1. */
 int spool_quarantine(const struct config *c, const char *name, const char *reason);
 /* Writes data atomically into dir/name (tmp, fsync, rename, fsync dir); 0 or -1. */
 int spool_write_atomic(const char *dir, const char *name, const void *data, size_t len);
+/* The same without the folder fsync. */
+int spool_write_atomic_nosync_dir(const char *dir, const char *name, const void *data, size_t len);
+/* Batches: spool_stage writes dir/.tmp.NAME (no fsync); spool_publish then makes every staged
+ * file durable with one syncfs, renames each to its name and fsyncs the folder (sync = 1),
+ * or only renames (sync = 0, for a file already fsynced). 0 or -1. */
+int spool_stage(const char *dir, const char *name, const void *data, size_t len);
+int spool_publish(const char *dir, char *const *names, size_t n, int sync);
+/* fsyncs the spool folder SUB (e.g. "incoming/cur"); 0 or -1. */
+int spool_sync_dir(const struct config *c, const char *sub);
 /* Computes the ingest key of bytes delivered to recipient. */
 void spool_ingest_key(const char *recipient, const void *data, size_t len, char out[65]);
 

@@ -22,8 +22,11 @@ static const char *const english_words[] = {
 
 static int in_list(const char *w, size_t n, const char *const *list)
 {
+	if (n > 12)
+		return 0;	/* no stop word is longer */
 	for (; *list; list++)
-		if (strlen(*list) == n && !strncasecmp(w, *list, n))
+		if (((*list)[0] | 0x20) == (w[0] | 0x20) && !strncasecmp(w, *list, n) &&
+		    (*list)[n] == '\0')
 			return 1;
 	return 0;
 }
@@ -32,7 +35,7 @@ const char *extract_language(const char *text)
 {
 	int fr = 0, en = 0, words = 0;
 	const char *p = text;
-	while (*p && words < 2000) {
+	while (*p && words < 400) {
 		while (*p && !isalpha((unsigned char)*p) && !((unsigned char)*p >= 0xC3))
 			p++;
 		const char *s = p;

@@ -295,6 +295,8 @@ static int run_batch(const struct config *c, struct store *s, struct strlist *na
 		spooled_free(j->sp);
 		free(j->reason);
 	}
+	if (handled)
+		spool_sync_dir(c, "incoming/cur");
 	free(jobs);
 	return tempfail ? -1 : handled;
 }

@@ -773,6 +773,19 @@ static const struct mailmime_disposition *part_disposition(const struct mailmime
 	return NULL;
 }
 
+/* 1 for the bytes of the base64 alphabet (padding included). */
+static const unsigned char b64_char[256] = {
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+	['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+	['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+	['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1,
+	['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
+	['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['+'] = 1, ['/'] = 1,
+	['='] = 2,
+};
+
 /* Transfer-decodes a single part into an owned buffer; *n gets its length. */
 static char *part_decode(struct walk *w, const struct mailmime *mime, size_t *n)
 {
@@ -797,11 +810,9 @@ static char *part_decode(struct walk *w, const struct mailmime *mime, size_t *n)
 	if (mech == MAILMIME_MECHANISM_BASE64) {
 		/* a base64 body whose length is not a multiple of 4 was cut short */
 		size_t chars = 0;
-		for (size_t i = 0; i < d->dt_data.dt_text.dt_length; i++) {
-			char c = d->dt_data.dt_text.dt_data[i];
-			if (isalnum((unsigned char)c) || c == '+' || c == '/' || c == '=')
-				chars++;
-		}
+		const unsigned char *p = (const unsigned char *)d->dt_data.dt_text.dt_data;
+		for (size_t i = 0; i < d->dt_data.dt_text.dt_length; i++)
+			chars += b64_char[p[i]] != 0;
 		if (chars % 4 != 0)
 			strlist_add(&w->m->errors, "body: truncated base64, decoded what was there");
 	}
@@ -962,11 +973,26 @@ static int is_attachment(struct mailmime *mime, char **name)
 	return *name != NULL;
 }
 
+/* The decoded size of an attachment, computed without decoding it when it is base64. */
 static size_t decoded_size(struct walk *w, struct mailmime *mime)
 {
+	const struct mailmime_mechanism *enc = part_encoding(mime);
+	const struct mailmime_data *d = mime->mm_data.mm_single;
+	if (enc && enc->enc_type == MAILMIME_MECHANISM_BASE64 && d &&
+	    d->dt_type == MAILMIME_DATA_TEXT && d->dt_data.dt_text.dt_data) {
+		size_t chars = 0, pad = 0;
+		const unsigned char *p = (const unsigned char *)d->dt_data.dt_text.dt_data;
+		for (size_t i = 0; i < d->dt_data.dt_text.dt_length; i++) {
+			chars += b64_char[p[i]] != 0;
+			pad += b64_char[p[i]] == 2;
+		}
+		size_t full = chars / 4 * 3, rest = chars % 4;
+		size_t n = full + (rest >= 2 ? rest - 1 : 0);
+		return n >= pad ? n - (pad > 2 ? 2 : pad) : 0;
+	}
 	size_t n;
-	char *d = part_decode(w, mime, &n);
-	free(d);
+	char *data = part_decode(w, mime, &n);
+	free(data);
 	return n;
 }
 

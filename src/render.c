@@ -259,6 +259,24 @@ static int expand(const char *src, int first_line, const struct tmpl_kind *k,
 	return 0;
 }
 
+/* Templates are read once and kept: render_check_all (at start and on reload) empties
+ * the cache, so a changed file is seen after SIGHUP, never behind the reader's back. */
+struct cached {
+	char *path;
+	struct tmpl t;
+};
+static struct cached cache[2 * sizeof kinds / sizeof kinds[0]];
+static size_t n_cached;
+
+static void cache_clear(void)
+{
+	for (size_t i = 0; i < n_cached; i++) {
+		free(cache[i].path);
+		tmpl_clear(&cache[i].t);
+	}
+	n_cached = 0;
+}
+
 static int load(const struct config *c, const char *kind, const char *lang, struct tmpl *t,
 		char **path_out)
 {
@@ -288,6 +306,7 @@ int render_check_all(const struct config *c)
 {
 	static const char *const langs[] = { "fr", "en" };
 	int rc = 0;
+	cache_clear();
 	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
 		for (int l = 0; l < 2; l++) {
 			struct tmpl t;
@@ -314,7 +333,7 @@ int render_mail(const struct config *c, const char *kind, const char *lang,
 		const struct vars *v, struct rendered *out)
 {
 	const struct tmpl_kind *k = kind_find(kind);
-	struct tmpl t;
+	struct tmpl t = { 0 };
 	char err[256];
 	memset(out, 0, sizeof *out);
 	if (!k) {
@@ -323,20 +342,39 @@ int render_mail(const struct config *c, const char *kind, const char *lang,
 	}
 	if (strcmp(lang ? lang : "", "fr") && strcmp(lang ? lang : "", "en"))
 		lang = c->language;
-	if (load(c, kind, lang, &t, NULL) < 0)
-		return -1;
+	char *path = template_path(c, lang, kind);
+	const struct tmpl *tp = NULL;
+	for (size_t i = 0; i < n_cached && !tp; i++)
+		if (!strcmp(cache[i].path, path))
+			tp = &cache[i].t;
+	if (!tp) {
+		if (load(c, kind, lang, &t, NULL) < 0) {
+			free(path);
+			return -1;
+		}
+		if (n_cached < sizeof cache / sizeof cache[0]) {
+			cache[n_cached].path = path;
+			cache[n_cached].t = t;
+			tp = &cache[n_cached++].t;
+			path = NULL;
+		} else {
+			tp = &t;
+		}
+	}
+	free(path);
 	struct buf s, tx, h;
 	buf_init(&s, 64 * 1024);
 	buf_init(&tx, 4 * 1024 * 1024);
 	buf_init(&h, 8 * 1024 * 1024);
 	int rc = 0;
-	if (expand(t.subject, t.subject_line, k, v, 0, &s, err, sizeof err) ||
-	    expand(t.text, t.text_line, k, v, 0, &tx, err, sizeof err) ||
-	    expand(t.html, t.html_line, k, v, 1, &h, err, sizeof err)) {
+	if (expand(tp->subject, tp->subject_line, k, v, 0, &s, err, sizeof err) ||
+	    expand(tp->text, tp->text_line, k, v, 0, &tx, err, sizeof err) ||
+	    expand(tp->html, tp->html_line, k, v, 1, &h, err, sizeof err)) {
 		log_err("stage=render kind=%s lang=%s error=\"%s\"", kind, lang, err);
 		rc = -1;
 	}
-	tmpl_clear(&t);
+	if (tp == &t)
+		tmpl_clear(&t);
 	if (rc < 0) {
 		buf_free(&s);
 		buf_free(&tx);

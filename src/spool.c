@@ -95,25 +95,74 @@ static char *unique_name(void)
 
 int spool_write_atomic(const char *dir, const char *name, const void *data, size_t len)
 {
+	if (spool_write_atomic_nosync_dir(dir, name, data, len) < 0)
+		return -1;
+	return fsync_dir(dir);
+}
+
+int spool_sync_dir(const struct config *c, const char *sub)
+{
+	char *d = spool_path(c, sub, NULL);
+	int rc = fsync_dir(d);
+	free(d);
+	return rc;
+}
+
+int spool_write_atomic_nosync_dir(const char *dir, const char *name, const void *data, size_t len)
+{
+	if (spool_stage(dir, name, data, len) < 0)
+		return -1;
 	char *tmp = xasprintf("%s/.tmp.%s", dir, name);
-	char *dst = xasprintf("%s/%s", dir, name);
+	int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+	int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+	if (fd >= 0)
+		close(fd);
+	free(tmp);
+	if (rc == 0)
+		rc = spool_publish(dir, (char *const *)&name, 1, 0);
+	return rc;
+}
+
+int spool_stage(const char *dir, const char *name, const void *data, size_t len)
+{
+	char *tmp = xasprintf("%s/.tmp.%s", dir, name);
 	int rc = -1;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0)
 		goto out;
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, data, len) < 0) {
 		close(fd);
 		unlink(tmp);
 		goto out;
 	}
-	if (close(fd) < 0 || rename(tmp, dst) < 0) {
+	if (close(fd) < 0) {
 		unlink(tmp);
 		goto out;
 	}
-	rc = fsync_dir(dir);
+	rc = 0;
 out:
 	free(tmp);
-	free(dst);
+	return rc;
+}
+
+int spool_publish(const char *dir, char *const *names, size_t n, int sync)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	int rc = 0;
+	/* one syncfs makes every staged file durable before any of them gets its name */
+	if (sync && syncfs(dfd) < 0)
+		rc = -1;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char *tmp = xasprintf(".tmp.%s", names[i]);
+		if (renameat(dfd, tmp, dfd, names[i]) < 0)
+			rc = -1;
+		free(tmp);
+	}
+	if (rc == 0 && sync && fsync(dfd) < 0)
+		rc = -1;
+	close(dfd);
 	return rc;
 }
 
@@ -359,11 +408,9 @@ int spool_done(const struct config *c, const char *name)
 {
 	char *src = spool_path(c, "incoming/new", name);
 	char *dst = xasprintf("%s/incoming/cur/%s:2,S", c->spool, name);
-	char *dir = spool_path(c, "incoming/cur", NULL);
-	int rc = rename(src, dst) == 0 && fsync_dir(dir) == 0 ? 0 : -1;
+	int rc = rename(src, dst) == 0 ? 0 : -1;
 	free(src);
 	free(dst);
-	free(dir);
 	return rc;
 }
 

@@ -1,0 +1,46 @@
+#!/bin/sh
+# run.sh — the benchmarks (make bench). Ingest throughput: N generated messages of realistic
+# shapes (bench/gen_corpus.py) are placed in a fresh spool and processed by `bidmail run --once`
+# (parse, classify, store, acknowledge, file transport, durable commits); beside it, in the same
+# run and on the same corpus, the bare ceiling (bench/ceiling: libetpan parse and decode plus the
+# Maildir rename alone, nothing durable). Prints messages/s for both and the ratio.
+# usage: bench/run.sh [N]   (default 3000). Work files go to bench/out/.
+set -eu
+cd "$(dirname "$0")/.."
+N=${1:-3000}
+OUT=bench/out
+rm -rf "$OUT"
+mkdir -p "$OUT"
+cc -O2 -o "$OUT/ceiling" bench/ceiling.c -letpan
+python3 bench/gen_corpus.py "$OUT/corpus" "$N"
+size=$(du -sk "$OUT/corpus" | cut -f1)
+now() { date +%s.%N; }
+
+# the ceiling
+mkdir -p "$OUT/ceiling-spool/incoming/new" "$OUT/ceiling-spool/incoming/cur"
+cp "$OUT"/corpus/* "$OUT/ceiling-spool/incoming/new/"
+set -- $("$OUT/ceiling" "$OUT/ceiling-spool")
+ceil_n=$1
+ceil_s=$2
+
+# end to end
+mkdir -p "$OUT/board"
+printf 'templates = %s/mail-templates\nbatch_size = 64\n' "$PWD" > "$OUT/board/bidmail.conf"
+./bidmail --config "$OUT/board/bidmail.conf" init >/dev/null
+cp "$OUT"/corpus/* "$OUT/board/spool/incoming/new/"
+t0=$(now)
+./bidmail --config "$OUT/board/bidmail.conf" run --once 2>/dev/null
+t1=$(now)
+done_n=$(ls "$OUT/board/spool/incoming/cur" | wc -l)
+acks=$(ls "$OUT/board/spool/outgoing" | grep -c '\.eml$' || true)
+python3 - "$N" "$size" "$ceil_n" "$ceil_s" "$done_n" "$t0" "$t1" "$acks" <<'PY'
+import sys
+n, size, cn, cs, dn, t0, t1, acks = sys.argv[1:]
+cn, cs, dn, e2e = int(cn), float(cs), int(dn), float(t1) - float(t0)
+ceil = cn / cs
+rate = dn / e2e
+print("ingest benchmark: %s messages, %.1f MB, %s acknowledgements written" % (n, int(size) / 1024, acks))
+print("  ceiling (libetpan parse+decode, rename): %8.0f messages/s" % ceil)
+print("  bidmail run --once (end to end)        : %8.0f messages/s" % rate)
+print("  ratio end-to-end / ceiling             : %8.2f" % (rate / ceil))
+PY

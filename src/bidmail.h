@@ -257,6 +257,17 @@ int classify_is_own_address(const struct config *c, const char *addr);
 const char *extract_language(const char *text);
 /* Returns the subject without Re:/Fwd:/TR:/Fw:/AW:/RE : prefixes (caller frees). */
 char *extract_title(const char *subject);
+/* 1 when the subject says the mail is a forward (Fwd:, TR:, FW:, WG:, ...). */
+int extract_subject_is_forward(const char *subject);
+
+/* ---------------------------------------------------------------- extract_reply.c */
+/* The new text of a reply: quotes (attributions, Outlook blocks, '>' runs) and the signature
+ * removed, inline answers kept. With is_forward, header blocks are content, not quotes.
+ * Returns an owned string. Linear in the size of the text. */
+char *extract_reply(const char *text, int is_forward);
+/* The same, knowing the sender's display name: a closing block that starts with it is the
+ * signature too. sender_name may be NULL. */
+char *extract_reply_from(const char *text, int is_forward, const char *sender_name);
 
 /* ---------------------------------------------------------------- store.c */
 struct project {

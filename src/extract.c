@@ -96,3 +96,22 @@ char *extract_title(const char *subject)
 	free(t);
 	return r;
 }
+
+int extract_subject_is_forward(const char *subject)
+{
+	static const char *const fw[] = { "fwd", "fw", "tr", "wg", "enc", "rv", "i", NULL };
+	const char *s = subject ? subject : "";
+	while (*s == ' ')
+		s++;
+	for (int i = 0; fw[i]; i++) {
+		size_t n = strlen(fw[i]);
+		if (strncasecmp(s, fw[i], n) == 0) {
+			const char *q = s + n;
+			while (*q == ' ')
+				q++;
+			if (*q == ':')
+				return 1;
+		}
+	}
+	return 0;
+}

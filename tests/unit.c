@@ -231,8 +231,33 @@ static void test_limits(void)
 	report("mime_check_limits", bad);
 }
 
-int main(void)
+/* `unit trim FILE [SENDER]`: prints extract_reply of the file (the reply corpus harness). */
+static int trim_file(const char *path, const char *sender)
 {
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return 1;
+	struct buf b;
+	buf_init(&b, 64 * 1024 * 1024);
+	char chunk[65536];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		buf_append(&b, chunk, n);
+	fclose(f);
+	char *raw = buf_steal(&b);
+	char *text = charset_to_utf8("utf-8", raw, strlen(raw), NULL);
+	char *out = extract_reply_from(text, 0, sender);
+	fputs(out, stdout);
+	free(out);
+	free(text);
+	free(raw);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 3 && !strcmp(argv[1], "trim"))
+		return trim_file(argv[2], argc > 3 ? argv[3] : NULL);
 	test_charset();
 	test_clock();
 	test_title();

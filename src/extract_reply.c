@@ -1,0 +1,688 @@
+/*
+ * extract_reply.c — the new text of a reply: what the sender wrote now, without the quoted
+ * message and without the signature. In: UTF-8 text (HTML bodies arrive with their blockquotes
+ * already turned into "> " lines by html.c). Out: an owned string.
+ * One linear pass over lines with bounded look-ahead (at most 6 lines): no regular expressions,
+ * no backtracking, so a 1 MB quote costs a few milliseconds.
+ * Rules: attribution lines in FR/EN/DE/ES/IT/NL/PT (+PL/DA/SV/NO/VI), possibly wrapped over
+ * up to 5 lines or starting mid-line; Outlook header blocks (From/Sent/To/Subject in many
+ * languages); "-----Original Message-----" separators; ">" runs (inline answers between them
+ * are kept); then signatures: "-- ", mobile footers, sign-offs, "-Name", a name+phone block.
+ */
+#include "bidmail.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define LOOKAHEAD 6
+#define MAX_HEADER_JOIN 600
+
+struct rline {
+	const char *s;	/* the line, without its line break */
+	size_t n;
+	int quoted;	/* starts with '>' after optional blanks */
+	int blank;
+	int keep;
+	size_t cut;	/* keep only the first cut bytes (a header starting mid-line) */
+};
+
+static int is_space_byte(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* Copies a line with no-break spaces made plain, '*' and leading blanks/dashes dropped, lower
+ * case ASCII: the form the header rules compare. */
+static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop_dashes)
+{
+	size_t w = 0, i = 0;
+	while (i < n && (is_space_byte((unsigned char)s[i]) || (drop_dashes && s[i] == '-') ||
+			 s[i] == '*'))
+		i++;
+	for (; i < n && w + 1 < max; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] == 0xA0) {
+			out[w++] = ' ';
+			i++;
+		} else if (c == 0xE2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
+			   (unsigned char)s[i + 2] == 0xAF) {
+			out[w++] = ' ';
+			i += 2;
+		} else if (c == '*' || c == '\t' || c == '\r') {
+			if (c != '*')
+				out[w++] = ' ';
+		} else {
+			out[w++] = (char)tolower(c);
+		}
+	}
+	while (w > 0 && (out[w - 1] == ' ' || (drop_dashes && out[w - 1] == '-')))
+		w--;
+	out[w] = '\0';
+	return w;
+}
+
+static int ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+	return n >= k && !memcmp(s + n - k, suffix, k);
+}
+
+static int has_digit(const char *s)
+{
+	for (; *s; s++)
+		if (isdigit((unsigned char)*s))
+			return 1;
+	return 0;
+}
+
+/* Attribution verbs; the line must end with one of these, or with ':' with a verb inside
+ * (Dutch/German put the name after the verb: "Op ... schreef X <x@y>:"). */
+static const char *const verbs[] = {
+	"wrote", "sent", "a écrit", "a ecrit", "schrieb", "escribió", "escribio", "ha scritto",
+	"schreef", "het volgende geschreven", "escreveu", "napisał", "skrev", "đã viết",
+	"kirjoitti", "yazdı", "writes", NULL };
+/* Words that open an attribution line. */
+static const char *const openers[] = {
+	"on ", "le ", "am ", "el ", "il ", "op ", "em ", "w dniu ", "den ", "på ", "vào ",
+	"sent from ", NULL };
+
+/* Is the joined text an attribution ("On <date>, <name> wrote:")? */
+static int is_attribution(const char *j, size_t n, int dashed)
+{
+	if (n == 0 || n > MAX_HEADER_JOIN)
+		return 0;
+	int opener = 0;
+	for (int i = 0; openers[i]; i++)
+		if (!strncmp(j, openers[i], strlen(openers[i])))
+			opener = 1;
+	int colon = j[n - 1] == ':';
+	size_t end = colon ? n - 1 : n;
+	while (end > 0 && j[end - 1] == ' ')
+		end--;
+	int verb_at_end = 0, verb_inside = 0;
+	for (int i = 0; verbs[i]; i++) {
+		if (ends_with(j, end, verbs[i]))
+			verb_at_end = 1;
+		else if (strstr(j, verbs[i]))
+			verb_inside = 1;
+	}
+	int evidence = has_digit(j) || strchr(j, '@');
+	if (opener && evidence && ((verb_at_end && (colon || dashed)) || (verb_inside && colon)))
+		return 1;
+	/* "---- John Smith wrote ----" and "Name <a@b> wrote:" */
+	if (verb_at_end && dashed)
+		return 1;
+	if (verb_at_end && colon && strchr(j, '@'))
+		return 1;
+	return 0;
+}
+
+/* "2014-10-17 11:28 GMT+03:00 Name <a@b>:" and "2011/4/7 Name <a@b>" */
+static int is_date_email(const char *j, size_t n)
+{
+	if (n < 10 || !isdigit((unsigned char)j[0]) || !isdigit((unsigned char)j[3]) ||
+	    (j[4] != '-' && j[4] != '/'))
+		return 0;
+	return strchr(j, '@') && (j[n - 1] == ':' || j[n - 1] == '>');
+}
+
+/* The attribution starting at line i (joining up to LOOKAHEAD lines, blank ones skipped);
+ * returns the index of its last line, or -1. */
+static int attribution_at(struct rline *l, int nl, int i, size_t offset)
+{
+	char j[MAX_HEADER_JOIN + 64];
+	size_t jn = 0;
+	int dashed = 0;
+	const char *s = l[i].s + offset;
+	size_t n = l[i].n - offset;
+	size_t lead = 0;
+	while (lead < n && is_space_byte((unsigned char)s[lead]))
+		lead++;
+	if (lead + 1 < n && s[lead] == '-' && s[lead + 1] == '-')
+		dashed = 1;
+	for (int k = i; k < nl && k < i + LOOKAHEAD; k++) {
+		if (l[k].blank && k > i)
+			continue;
+		if (l[k].quoted && k > i) {
+			/* only "> wrote:" (a client wrapped the attribution into the quote) */
+			const char *q = memchr(l[k].s, '>', l[k].n);
+			char t[64];
+			size_t tn = normalise(q + 1, l[k].n - (size_t)(q + 1 - l[k].s), t, sizeof t, 0);
+			if (tn == 0 || tn > 20 || !strstr(t, "wrote"))
+				return -1;
+		}
+		const char *ls = k == i ? s : l[k].s;
+		size_t ln = k == i ? n : l[k].n;
+		if (ln > 200)
+			return -1;
+		if (jn)
+			j[jn++] = ' ';
+		jn += normalise(ls, ln, j + jn, sizeof j - jn, 1);
+		if (jn > MAX_HEADER_JOIN)
+			return -1;
+		if (is_attribution(j, jn, dashed && k == i) || (k <= i + 1 && is_date_email(j, jn)))
+			return k;
+		/* an attribution ends with ':' or a verb: stop at the first line that does not
+		 * continue a plausible one */
+		if (k == i && !dashed) {
+			int opener = 0;
+			for (int o = 0; openers[o]; o++)
+				if (!strncmp(j, openers[o], strlen(openers[o])))
+					opener = 1;
+			if (!opener && !isdigit((unsigned char)j[0]))
+				return -1;
+		}
+	}
+	return -1;
+}
+
+/* Outlook-style header keys: 1 from, 2 sent/date, 3 to, 4 subject, 5 cc; 0 otherwise. */
+static int header_key(const char *t)
+{
+	static const struct { const char *k; int g; } keys[] = {
+		{ "from", 1 }, { "de", 1 }, { "von", 1 }, { "van", 1 }, { "da", 1 }, { "fra", 1 },
+		{ "från", 1 }, { "od", 1 }, { "date", 2 }, { "datum", 2 }, { "sent", 2 },
+		{ "envoyé", 2 }, { "envoye", 2 }, { "gesendet", 2 }, { "enviado", 2 },
+		{ "enviada", 2 }, { "inviato", 2 }, { "verzonden", 2 }, { "data", 2 }, { "sendt", 2 },
+		{ "skickat", 2 }, { "to", 3 }, { "à", 3 }, { "a", 3 }, { "an", 3 }, { "para", 3 },
+		{ "aan", 3 }, { "til", 3 }, { "till", 3 }, { "subject", 4 }, { "objet", 4 },
+		{ "betreff", 4 }, { "asunto", 4 }, { "oggetto", 4 }, { "onderwerp", 4 },
+		{ "assunto", 4 }, { "emne", 4 }, { "ämne", 4 }, { "temat", 4 }, { "cc", 5 },
+		{ "reply-to", 5 }, { "répondre à", 5 },
+	};
+	const char *colon = strchr(t, ':');
+	if (!colon || colon - t > 16)
+		return 0;
+	size_t kn = (size_t)(colon - t);
+	while (kn > 0 && t[kn - 1] == ' ')
+		kn--;
+	/* "À" is not lowered by tolower(): compare it by its bytes */
+	if (kn == 2 && !memcmp(t, "\xC3\x80", 2))
+		return 3;
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (strlen(keys[i].k) == kn && !strncmp(t, keys[i].k, kn))
+			return keys[i].g;
+	return 0;
+}
+
+/* An Outlook header block starting at line i: returns 1 when i opens one. */
+static int header_block_at(struct rline *l, int nl, int i)
+{
+	char t[256];
+	normalise(l[i].s, l[i].n, t, sizeof t, 0);
+	int g = header_key(t);
+	if (g != 1 && g != 2)
+		return 0;	/* a block opens with From: or Date: (and their translations) */
+	int groups = 1 << g, keys = 1, at = strchr(t, '@') != NULL, gap = 0;
+	for (int k = i + 1; k < nl && k < i + LOOKAHEAD + 1; k++) {
+		if (l[k].blank)
+			break;
+		normalise(l[k].s, l[k].n, t, sizeof t, 0);
+		int h = header_key(t);
+		if (!h) {
+			if (++gap > 2)
+				break;	/* a wrapped value may take a line or two */
+			if (strchr(t, '@'))
+				at = 1;
+			continue;
+		}
+		gap = 0;
+		if (!(groups & (1 << h)))
+			keys++;
+		groups |= 1 << h;
+		if (strchr(t, '@'))
+			at = 1;
+	}
+	return keys >= 3 || (keys >= 2 && at);
+}
+
+/* "-----Original Message-----" and its translations (a cut); forwarded markers return 2. */
+static int separator_at(const struct rline *ln)
+{
+	char t[160];
+	if (ln->n > 150)
+		return 0;
+	size_t lead = 0;
+	while (lead < ln->n && (ln->s[lead] == ' ' || ln->s[lead] == '\t'))
+		lead++;
+	int dashes = lead < ln->n && (ln->s[lead] == '-' || ln->s[lead] == '_');
+	normalise(ln->s, ln->n, t, sizeof t, 1);
+	static const char *const cuts[] = {
+		"original message", "reply message", "ursprüngliche nachricht", "antwort nachricht",
+		"oprindelig meddelelse", "message d'origine", "message d’origine", "message original",
+		"mensaje original", "messaggio originale", "oorspronkelijk bericht",
+		"mensagem original", "originalnachricht", "alkuperäinen viesti",
+		"original meddelelse", "opprinnelig melding", "ursprungligt meddelande", NULL };
+	static const char *const forwards[] = {
+		"forwarded message", "message transféré", "message transfere", "weitergeleitete nachricht",
+		"mensaje reenviado", "messaggio inoltrato", "doorgestuurd bericht",
+		"mensagem encaminhada", "begin forwarded message", "début du message réexpédié",
+		"forwarded by", NULL };
+	for (int i = 0; cuts[i]; i++)
+		if (strstr(t, cuts[i]) && (dashes || !strcmp(t, cuts[i])))
+			return 1;
+	for (int i = 0; forwards[i]; i++)
+		if (strstr(t, forwards[i]) && strlen(t) < strlen(forwards[i]) + 40)
+			return 2;
+	return 0;
+}
+
+static int is_rule_line(const struct rline *ln)
+{
+	size_t k = 0, marks = 0;
+	for (; k < ln->n; k++) {
+		char c = ln->s[k];
+		if (c == '-' || c == '_' || c == '=')
+			marks++;
+		else if (!is_space_byte((unsigned char)c))
+			return 0;
+	}
+	return marks >= 2;
+}
+
+/* Looks for an attribution that starts mid-line ("reply On <date>, X wrote:"); returns the
+ * byte offset where it starts, or 0. */
+static size_t midline_attribution(struct rline *l, int nl, int i)
+{
+	const char *s = l[i].s;
+	size_t n = l[i].n;
+	if (n > 300)
+		return 0;
+	char t[320];
+	size_t tn = normalise(s, n, t, sizeof t, 0);
+	if (tn < 6 || t[tn - 1] != ':')
+		return 0;
+	for (size_t k = 1; k + 3 < n; k++) {
+		if ((s[k] == 'O' && s[k + 1] == 'n' && s[k + 2] == ' ') ||
+		    (s[k] == 'L' && s[k + 1] == 'e' && s[k + 2] == ' ')) {
+			char prev = s[k - 1];
+			if (prev != ' ' && prev != '-')
+				continue;
+			if (attribution_at(l, nl, i, k) == i)
+				return k;
+		}
+	}
+	return 0;
+}
+
+/* Removes the blank lines after index i (they belonged to the removed block). */
+static int drop_blanks_after(struct rline *l, int nl, int i)
+{
+	while (i < nl && l[i].blank)
+		l[i++].keep = 0;
+	return i;
+}
+
+/* Drops blank lines and one rule line ("____", "-----") just before index i. */
+static void drop_lead_in(struct rline *l, int i)
+{
+	int k = i - 1;
+	while (k >= 0 && l[k].blank && l[k].keep)
+		k--;
+	if (k >= 0 && l[k].keep && is_rule_line(&l[k])) {
+		l[k].keep = 0;
+		for (int b = k + 1; b < i; b++)
+			l[b].keep = 0;
+	}
+}
+
+static void cut_from(struct rline *l, int nl, int i)
+{
+	drop_lead_in(l, i);
+	for (int k = i; k < nl; k++)
+		l[k].keep = 0;
+}
+
+/* Removes a '>' run starting at i; a non-quoted line squeezed between two quoted lines with
+ * no blank line around it is a wrapped link of the quote. Returns the index after it. */
+static int remove_quote_run(struct rline *l, int nl, int i)
+{
+	while (i < nl) {
+		if (l[i].quoted) {
+			l[i++].keep = 0;
+			continue;
+		}
+		if (!l[i].blank && i > 0 && l[i - 1].quoted && i + 1 < nl && l[i + 1].quoted &&
+		    l[i].n < 100) {
+			l[i++].keep = 0;
+			continue;
+		}
+		break;
+	}
+	return i;
+}
+
+/* ---------------------------------------------------------------- signatures */
+
+static int line_is(const struct rline *ln, const char *const *phrases, int allow_name)
+{
+	char t[128];
+	if (ln->n > 100)
+		return 0;
+	size_t tn = normalise(ln->s, ln->n, t, sizeof t, 0);
+	for (int i = 0; phrases[i]; i++) {
+		size_t pn = strlen(phrases[i]);
+		if (tn < pn || strncmp(t, phrases[i], pn))
+			continue;
+		const char *r = t + pn;
+		while (*r == ',' || *r == '.' || *r == '!' || *r == ' ')
+			r++;
+		if (!*r)
+			return 1;
+		if (!allow_name || r[-1] == '!' || r == t + pn)
+			continue;
+		/* "Regards, Roman": a short name after the sign-off */
+		int words = 1;
+		for (const char *p = r; *p; p++)
+			if (*p == ' ')
+				words++;
+		if (words <= 3 && strlen(r) <= 40 && !strpbrk(r, ".?:;"))
+			return 1;
+	}
+	return 0;
+}
+
+static const char *const signoffs[] = {
+	"thanks", "thank you", "many thanks", "thanks again", "regards", "best regards",
+	"kind regards", "warm regards", "best wishes", "best", "cheers", "sincerely",
+	"yours sincerely", "yours truly", "cordialement", "bien cordialement", "très cordialement",
+	"tres cordialement", "bien à vous", "bien a vous", "merci", "merci beaucoup",
+	"merci d'avance", "salutations", "sincères salutations", "bonne journée",
+	"bonne journee", "bonne soirée", "à bientôt", "a bientot", "mit freundlichen grüßen",
+	"viele grüße", "saludos", "un saludo", "cordiali saluti", "distinti saluti",
+	"met vriendelijke groet", "groeten", "atenciosamente", "abraços", NULL };
+
+static int is_mobile_signature(const struct rline *ln)
+{
+	static const char *const starts[] = {
+		"sent from ", "envoyé de ", "envoyé depuis ", "envoye de ", "enviado desde ",
+		"enviado do ", "enviado de ", "von meinem ", "gesendet von ", "inviato da ",
+		"verzonden vanaf ", "verzonden met ", "get outlook for ", "obtenir outlook pour ",
+		"télécharger outlook", "sent via ", "sent with ", NULL };
+	char t[128];
+	if (ln->n > 100)
+		return 0;
+	normalise(ln->s, ln->n, t, sizeof t, 0);
+	for (int i = 0; starts[i]; i++)
+		if (!strncmp(t, starts[i], strlen(starts[i])))
+			return !strpbrk(t, ",;?");
+	return 0;
+}
+
+/* "-Roman", "- roman", "-Abhishek Kona": a dash and one to three words. */
+static int is_dash_name(const struct rline *ln)
+{
+	size_t o = ln->n > 0 && ln->s[0] == ' ' ? 1 : 0;
+	if (ln->n < o + 2 || ln->n > 40 || ln->s[o] != '-' || ln->s[o + 1] == '-' ||
+	    ln->s[o + 1] == '>')
+		return 0;
+	int words = 0, in = 0;
+	for (size_t k = o + 1; k < ln->n; k++) {
+		char c = ln->s[k];
+		if (c == ' ') {
+			in = 0;
+		} else {
+			if (!in)
+				words++;
+			in = 1;
+			if (isdigit((unsigned char)c) || c == ':' || c == ',')
+				return 0;
+		}
+	}
+	return words >= 1 && words <= 3;
+}
+
+/* A line that is only an address, a web address or a phone number. */
+static int is_contact_line(const struct rline *ln)
+{
+	char t[128];
+	if (ln->n > 100)
+		return 0;
+	size_t tn = normalise(ln->s, ln->n, t, sizeof t, 0);
+	if (tn == 0 || strchr(t, ' '))
+		return 0;
+	return strchr(t, '@') || !strncmp(t, "http", 4) || !strncmp(t, "www.", 4);
+}
+
+/* A line that is mostly a phone number (at least 9 digits, labels allowed). */
+static int is_phone_line(const struct rline *ln)
+{
+	if (ln->n > 60)
+		return 0;
+	int digits = 0, letters = 0;
+	for (size_t k = 0; k < ln->n; k++) {
+		unsigned char c = (unsigned char)ln->s[k];
+		if (isdigit(c))
+			digits++;
+		else if (isalpha(c) || c >= 0x80)
+			letters++;
+	}
+	return digits >= 9 && letters <= 12;
+}
+
+/* 1 when the line holds the sender's display name (or its first word of 3+ letters, alone). */
+static int is_sender_line(const struct rline *ln, const char *sender)
+{
+	if (!sender || !*sender || ln->n > 60)
+		return 0;
+	char t[64], s[64];
+	size_t tn = normalise(ln->s, ln->n, t, sizeof t, 0);
+	size_t sn = normalise(sender, strlen(sender), s, sizeof s, 0);
+	if (sn < 3 || tn == 0)
+		return 0;
+	if (strchr(s, '@')) {
+		/* only an address: its local part's first word stands for the first name */
+		s[strcspn(s, "@._-+")] = '\0';
+		size_t first = strlen(s);
+		return first >= 3 && !strncmp(t, s, first) && (t[first] == ' ' || !t[first]) &&
+		       tn <= 40;
+	}
+	if (strstr(t, s))
+		return 1;
+	/* the first name alone: "Noam", "Jean" */
+	size_t first = strcspn(s, " ,");
+	return first >= 3 && tn == first && !strncmp(t, s, first);
+}
+
+/* Index of the first signature line among the kept lines, or nl when there is none. */
+static int signature_start(struct rline *l, int nl, const char *sender)
+{
+	int idx[4096], n = 0;
+	/* the last kept lines, in order (bounded: a signature is near the end) */
+	for (int k = nl - 1; k >= 0 && n < 4096; k--)
+		if (l[k].keep)
+			idx[n++] = k;
+	if (n == 0)
+		return nl;
+	/* reverse into reading order */
+	for (int a = 0, b = n - 1; a < b; a++, b--) {
+		int t = idx[a];
+		idx[a] = idx[b];
+		idx[b] = t;
+	}
+	int first_content = -1;
+	for (int k = 0; k < n; k++)
+		if (!l[idx[k]].blank) {
+			first_content = k;
+			break;
+		}
+	if (first_content < 0)
+		return nl;
+	int start = n;
+	int after = 0;		/* non-blank lines after the current position */
+	int next_content = n;	/* index (in idx) of the next non-blank line */
+	int contacts_only = 1;	/* every line after this one is an address, URL or phone */
+	for (int k = n - 1; k > first_content; k--) {
+		struct rline *ln = &l[idx[k]];
+		if (ln->blank)
+			continue;
+		/* the rest is already signature, empty, or contact lines: closing lines join it */
+		int tail = next_content >= start || contacts_only;
+		int delim = (ln->n == 3 && !memcmp(ln->s, "-- ", 3)) ||
+			    (ln->n == 2 && !memcmp(ln->s, "--", 2));
+		if (delim || (is_rule_line(ln) && after > 0 && after <= 10))
+			start = k;
+		else if (is_mobile_signature(ln) && tail)
+			start = k;
+		else if (after <= 4 && line_is(ln, signoffs, 1))
+			start = k;
+		else if (is_dash_name(ln) && tail)
+			start = k;
+		else if (after <= 5 && is_sender_line(ln, sender))
+			start = k;
+		after++;
+		next_content = k;
+		contacts_only = contacts_only && (is_contact_line(ln) || is_phone_line(ln));
+		if (after > 40)
+			break;
+	}
+	/* a trailing name + phone block: the last paragraph, if it holds a phone line */
+	int para = n;
+	for (int k = n - 1; k > first_content; k--) {
+		if (l[idx[k]].blank) {
+			para = k + 1;
+			break;
+		}
+	}
+	if (para < n && para > first_content && n - para <= 6) {
+		int phone = 0;
+		for (int k = para; k < n; k++)
+			if (is_phone_line(&l[idx[k]]))
+				phone = 1;
+		if (phone && para < start)
+			start = para;
+	}
+	/* a dash-name line right before a signature already found belongs to it */
+	if (start < n) {
+		int k = start - 1;
+		while (k > first_content && l[idx[k]].blank)
+			k--;
+		if (k > first_content && is_dash_name(&l[idx[k]]))
+			start = k;
+	}
+	return start < n ? idx[start] : nl;
+}
+
+char *extract_reply(const char *text, int is_forward)
+{
+	return extract_reply_from(text, is_forward, NULL);
+}
+
+char *extract_reply_from(const char *text, int is_forward, const char *sender_name)
+{
+	size_t len = strlen(text);
+	int nl = 1;
+	for (size_t k = 0; k < len; k++)
+		nl += text[k] == '\n';
+	struct rline *l = xcalloc((size_t)nl, sizeof *l);
+	int n = 0;
+	const char *p = text;
+	while (n < nl) {
+		const char *e = strchr(p, '\n');
+		size_t ll = e ? (size_t)(e - p) : strlen(p);
+		if (ll > 0 && p[ll - 1] == '\r')
+			ll--;
+		struct rline *r = &l[n++];
+		r->s = p;
+		r->n = ll;
+		r->keep = 1;
+		r->cut = ll;
+		size_t k = 0;
+		while (k < ll && is_space_byte((unsigned char)p[k]))
+			k++;
+		r->blank = k == ll;
+		r->quoted = k < ll && p[k] == '>';
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	int forwarded = is_forward;
+	for (int i = 0; i < n; i++) {
+		if (!l[i].keep || l[i].blank)
+			continue;
+		if (l[i].quoted) {
+			/* an isolated '>' line between two text lines is text (">>> link <<<") */
+			int single = (i + 1 >= n || !l[i + 1].quoted) && i > 0 && !l[i - 1].blank &&
+				     !l[i - 1].quoted && i + 1 < n && !l[i + 1].blank;
+			if (single)
+				continue;
+			int end = remove_quote_run(l, n, i);
+			drop_blanks_after(l, n, end);
+			i = end - 1;
+			continue;
+		}
+		int sep = separator_at(&l[i]);
+		if (sep == 2) {
+			forwarded = 1;	/* what follows is content the sender chose to send */
+			continue;
+		}
+		if (sep == 1) {
+			cut_from(l, n, i);
+			break;
+		}
+		if (!forwarded && header_block_at(l, n, i)) {
+			cut_from(l, n, i);
+			break;
+		}
+		/* "reply On <date>, X wrote:": the attribution may start mid-line */
+		size_t mid = midline_attribution(l, n, i);
+		int last = mid > 0 ? i : attribution_at(l, n, i, 0);
+		if (last < 0)
+			continue;
+		/* what follows the attribution: a '>' run (then inline answers may follow),
+		 * or an unquoted copy of the message (cut to the end) */
+		int next = last + 1;
+		while (next < n && l[next].blank)
+			next++;
+		if (mid) {
+			size_t keep = mid;
+			while (keep > 0 && (l[i].s[keep - 1] == ' ' || l[i].s[keep - 1] == '-'))
+				keep--;
+			l[i].cut = keep;
+			if (keep == 0)
+				l[i].keep = 0;
+		} else {
+			drop_lead_in(l, i);
+			l[i].keep = 0;
+		}
+		for (int k = i + 1; k <= last; k++)
+			l[k].keep = 0;
+		if (next < n && l[next].quoted) {
+			for (int k = last + 1; k < next; k++)
+				l[k].keep = 0;
+			int end = remove_quote_run(l, n, next);
+			end = drop_blanks_after(l, n, end);
+			i = end - 1;
+		} else {
+			for (int k = last + 1; k < n; k++)
+				l[k].keep = 0;
+			break;
+		}
+	}
+	int sig = signature_start(l, n, sender_name);
+	for (int k = sig; k < n; k++)
+		l[k].keep = 0;
+	struct buf b;
+	buf_init(&b, len + 1);
+	int started = 0;
+	for (int k = 0; k < n; k++) {
+		if (!l[k].keep)
+			continue;
+		if (!started && l[k].blank)
+			continue;
+		started = 1;
+		size_t c = l[k].cut;
+		while (c > 0 && is_space_byte((unsigned char)l[k].s[c - 1]))
+			c--;
+		buf_append(&b, l[k].s, c);
+		buf_putc(&b, '\n');
+	}
+	free(l);
+	char *out = buf_steal(&b);
+	size_t on = strlen(out);
+	while (on > 0 && (out[on - 1] == '\n' || out[on - 1] == ' ' || out[on - 1] == '\t'))
+		out[--on] = '\0';
+	return out;
+}

@@ -94,6 +94,7 @@ struct config {
 	int max_mime_depth;
 	int max_mime_parts;
 	char *templates;		/* the shipped template folder */
+	char *data_dir;			/* skills.txt, scam-rules.txt, locations.txt */
 	char *template_override;	/* operator's override folder, may be empty */
 	char *board_name;
 	int batch_size;
@@ -226,6 +227,9 @@ struct message {
 	char *bounce_status;
 	struct strlist errors;
 	struct envelope env;	/* copied from the spool, may be empty */
+	char *new_text;		/* text without quotes and signature (extract_message) */
+	struct post_info *post;	/* filled for posts (extract_message) */
+	struct bid_info *bid;	/* filled for bids (extract_message) */
 };
 enum mime_limit_result { MIME_LIMITS_OK = 0, MIME_LIMITS_EXCEEDED };
 /* Checks size, header section, nesting and part count before any parse; on failure writes
@@ -253,12 +257,63 @@ enum kind classify_message(const struct config *c, const struct message *m,
 int classify_is_own_address(const struct config *c, const char *addr);
 
 /* ---------------------------------------------------------------- extract.c */
+/* An amount or a range: min < 0 when a single figure (then it is the max). */
+struct money {
+	double min, max;
+	char currency[4];	/* ISO 4217, "" when not stated */
+	char tax[4];		/* "HT", "TTC" or "" */
+	char unit[8];		/* "total", "hour", "day", "month" or "" */
+};
+struct post_info {
+	char *title;
+	char *description;
+	int has_budget;
+	struct money budget;
+	int deadline_days;	/* -1: unknown */
+	struct strlist skills;
+	const char *language;
+	char *location;
+	struct strlist flags;	/* suspected_scam, urgent, no_budget */
+	int scam_score;
+	struct strlist scam_rules;	/* the phrases that scored, for the moderator */
+};
+struct bid_info {
+	int has_amount;
+	struct money amount;
+	int delivery_days;	/* -1: unknown */
+	int milestones[8];
+	int n_milestones;
+	int followup_days;	/* "relance 7j": -1 when absent */
+	char *why;
+};
+/* Loads the data files (skills.txt, scam-rules.txt, locations.txt) from the configured
+ * data_dir; 0, or -1 with file:line: reason on stderr. Safe to call again (reload). */
+int extract_load(const struct config *c);
+/* Fills m->new_text and, for posts and bids, m->post / m->bid. */
+void extract_message(const struct config *c, struct message *m, enum kind k);
+struct post_info *post_info_free(struct post_info *p);
+struct bid_info *bid_info_free(struct bid_info *b);
 /* Guesses "fr" or "en" from the words of a text; NULL when it cannot tell. */
 const char *extract_language(const char *text);
 /* Returns the subject without Re:/Fwd:/TR:/Fw:/AW:/RE : prefixes (caller frees). */
 char *extract_title(const char *subject);
 /* 1 when the subject says the mail is a forward (Fwd:, TR:, FW:, WG:, ...). */
 int extract_subject_is_forward(const char *subject);
+
+/* ---------------------------------------------------------------- extract_money.c */
+/* A lower-case copy of text with the same byte offsets (ASCII and Latin-1 capitals). */
+char *money_lower(const char *text);
+/* The budget of a post; 1 when found. */
+int extract_budget(const char *text, struct money *out);
+/* The amount a freelancer offers; 1 when found; why says which rule decided, in every case. */
+int extract_bid_amount(const char *text, struct money *out, char *why, size_t why_len);
+/* A delay in days ("3 semaines", "10 jours ouvrés", "within 10 days"), -1 when none; with
+ * followup_days, "relance 7j" is read there instead. */
+int extract_duration_days(const char *text, int *followup_days);
+/* Days from `from` to a date named after "avant le", "by", ... ("30 avril", "April 30"). */
+int extract_deadline_date(const char *text, time_t from);
+/* A payment plan in percentages summing to 100 ("20 %, 40 %, solde"); returns the count. */
+int extract_milestones(const char *text, int *out, int max);
 
 /* ---------------------------------------------------------------- extract_reply.c */
 /* The new text of a reply: quotes (attributions, Outlook blocks, '>' runs) and the signature
@@ -285,6 +340,8 @@ struct project {
 	char *currency, *tax, *unit;
 	int deadline_days;		/* -1: unknown */
 	char *skills_json;		/* JSON array text */
+	char *location;
+	char *flags_json;		/* JSON array text */
 	int bids;
 };
 struct outbox_row {

@@ -43,6 +43,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "max_mime_depth", CFG_INT, "100", OFF(max_mime_depth), 1, 1000 },
 	{ "max_mime_parts", CFG_INT, "1000", OFF(max_mime_parts), 1, 100000 },
 	{ "templates", CFG_PATH, "", OFF(templates), 0, 0 },
+	{ "data_dir", CFG_PATH, "", OFF(data_dir), 0, 0 },
 	{ "template_override", CFG_PATH, "", OFF(template_override), 0, 0 },
 	{ "board_name", CFG_STRING, "bidmail", OFF(board_name), 0, 0 },
 	{ "batch_size", CFG_INT, "64", OFF(batch_size), 1, 10000 },
@@ -195,6 +196,33 @@ static int read_file(struct config *c, const char *file)
 	return rc;
 }
 
+/* A shipped folder: beside the config file, else beside (or above) the program, else the
+ * installed copy under DATADIR. */
+static char *find_shipped(const struct config *c, const char *name, const char *installed)
+{
+	char *p = xasprintf("%s/%s", c->dir, name);
+	if (access(p, F_OK) == 0)
+		return p;
+	free(p);
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			const char *fmts[] = { "%s/%s", "%s/../%s" };
+			for (int i = 0; i < 2; i++) {
+				p = xasprintf(fmts[i], exe, name);
+				if (access(p, F_OK) == 0)
+					return p;
+				free(p);
+			}
+		}
+	}
+	return xasprintf("%s/%s", BIDMAIL_DATADIR, installed);
+}
+
 int config_load(struct config *c, const char *file)
 {
 	memset(c, 0, sizeof *c);
@@ -238,9 +266,11 @@ int config_load(struct config *c, const char *file)
 	}
 	if (!*c->templates) {
 		free(c->templates);
-		char *local = xasprintf("%s/mail-templates", c->dir);
-		c->templates = access(local, F_OK) == 0 ? local
-			       : (free(local), xstrdup(BIDMAIL_DATADIR "/mail-templates"));
+		c->templates = find_shipped(c, "mail-templates", "mail-templates");
+	}
+	if (!*c->data_dir) {
+		free(c->data_dir);
+		c->data_dir = find_shipped(c, "contrib", "data");
 	}
 	return 0;
 }

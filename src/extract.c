@@ -6,6 +6,7 @@
 #include "bidmail.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -114,4 +115,525 @@ int extract_subject_is_forward(const char *subject)
 		}
 	}
 	return 0;
+}
+
+/* ---------------------------------------------------------------- data files */
+
+/* A table of phrases (lower case) mapped to a value index, looked up by exact key. */
+struct phrase_table {
+	char **key;
+	int *value;
+	size_t n, cap;		/* open addressing, cap a power of two */
+	struct strlist values;	/* canonical names */
+	struct strlist searchable;	/* "1" when the canonical itself is searched in text */
+	int max_words;
+};
+
+static struct phrase_table skills, places;
+static struct {
+	int threshold;
+	int n;
+	int weight[64];
+	struct strlist phrases[64];
+} scam;
+
+static uint32_t hash_str(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+static void table_clear(struct phrase_table *t)
+{
+	for (size_t i = 0; i < t->cap; i++)
+		free(t->key[i]);
+	free(t->key);
+	free(t->value);
+	strlist_clear(&t->values);
+	strlist_clear(&t->searchable);
+	memset(t, 0, sizeof *t);
+}
+
+static void table_put(struct phrase_table *t, const char *k, int v)
+{
+	if ((t->n + 1) * 2 > t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 512;
+		char **nk = xcalloc(cap, sizeof *nk);
+		int *nv = xcalloc(cap, sizeof *nv);
+		for (size_t i = 0; i < t->cap; i++) {
+			if (!t->key[i])
+				continue;
+			size_t j = hash_str(t->key[i], strlen(t->key[i])) & (cap - 1);
+			while (nk[j])
+				j = (j + 1) & (cap - 1);
+			nk[j] = t->key[i];
+			nv[j] = t->value[i];
+		}
+		free(t->key);
+		free(t->value);
+		t->key = nk;
+		t->value = nv;
+		t->cap = cap;
+	}
+	size_t j = hash_str(k, strlen(k)) & (t->cap - 1);
+	while (t->key[j]) {
+		if (!strcmp(t->key[j], k))
+			return;	/* first definition wins */
+		j = (j + 1) & (t->cap - 1);
+	}
+	t->key[j] = xstrdup(k);
+	t->value[j] = v;
+	t->n++;
+	int words = 1;
+	for (const char *p = k; *p; p++)
+		words += *p == ' ';
+	if (words > t->max_words)
+		t->max_words = words;
+}
+
+static int table_get(const struct phrase_table *t, const char *k, size_t n)
+{
+	if (!t->cap)
+		return -1;
+	size_t j = hash_str(k, n) & (t->cap - 1);
+	while (t->key[j]) {
+		if (strlen(t->key[j]) == n && !memcmp(t->key[j], k, n))
+			return t->value[j];
+		j = (j + 1) & (t->cap - 1);
+	}
+	return -1;
+}
+
+/* Reads `canonical | alias | alias` lines into t; 0 or -1 (file:line on stderr). */
+static int load_table(const char *path, struct phrase_table *t)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "%s: cannot read: %s\n", path, strerror(errno));
+		return -1;
+	}
+	char line[2048];
+	int lineno = 0, rc = 0;
+	while (fgets(line, sizeof line, f)) {
+		lineno++;
+		char *s = str_trim(line);
+		if (!*s || *s == '#')
+			continue;
+		char *save = NULL, *tok = strtok_r(s, "|", &save);
+		char *canon = tok ? str_trim(tok) : NULL;
+		if (!canon || !*canon || !strchr(line + (canon - line), '\0')) {
+			fprintf(stderr, "%s:%d: expected `name | alias | ...`\n", path, lineno);
+			rc = -1;
+			continue;
+		}
+		int searchable = *canon != '=';
+		if (!searchable)
+			canon++;
+		int idx = (int)t->values.n;
+		strlist_add(&t->values, canon);
+		strlist_add(&t->searchable, searchable ? "1" : "0");
+		char *lc = money_lower(canon);
+		table_put(t, lc, idx);
+		free(lc);
+		while ((tok = strtok_r(NULL, "|", &save)) != NULL) {
+			char *a = money_lower(str_trim(tok));
+			if (*a)
+				table_put(t, a, idx);
+			free(a);
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+static int load_scam(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "%s: cannot read: %s\n", path, strerror(errno));
+		return -1;
+	}
+	char line[4096];
+	int lineno = 0, rc = 0;
+	scam.threshold = 6;
+	while (fgets(line, sizeof line, f)) {
+		lineno++;
+		char *s = str_trim(line);
+		if (!*s || *s == '#')
+			continue;
+		if (!strncmp(s, "threshold ", 10)) {
+			scam.threshold = atoi(s + 10);
+			if (scam.threshold < 1) {
+				fprintf(stderr, "%s:%d: threshold must be a positive number\n", path, lineno);
+				rc = -1;
+			}
+			continue;
+		}
+		char *save = NULL, *tok = strtok_r(s, "|", &save);
+		int w = tok ? atoi(tok) : 0;
+		if (w < 1 || w > 100 || scam.n >= 64) {
+			fprintf(stderr, "%s:%d: expected `weight | phrase | ...` (weight 1 to 100, "
+				"at most 64 rules)\n", path, lineno);
+			rc = -1;
+			continue;
+		}
+		scam.weight[scam.n] = w;
+		while ((tok = strtok_r(NULL, "|", &save)) != NULL) {
+			char *a = money_lower(str_trim(tok));
+			if (*a)
+				strlist_add_owned(&scam.phrases[scam.n], a);
+			else
+				free(a);
+		}
+		scam.n++;
+	}
+	fclose(f);
+	return rc;
+}
+
+int extract_load(const struct config *c)
+{
+	table_clear(&skills);
+	table_clear(&places);
+	for (int i = 0; i < scam.n; i++)
+		strlist_clear(&scam.phrases[i]);
+	scam.n = 0;
+	char *sk = xasprintf("%s/skills.txt", c->data_dir);
+	char *sc = xasprintf("%s/scam-rules.txt", c->data_dir);
+	char *lo = xasprintf("%s/locations.txt", c->data_dir);
+	int rc = load_table(sk, &skills) | load_scam(sc) | load_table(lo, &places);
+	free(sk);
+	free(sc);
+	free(lo);
+	return rc ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- posts */
+
+static int token_byte(unsigned char c)
+{
+	return isalnum(c) || c >= 0x80 || c == '+' || c == '#';
+}
+
+/* Splits lower-cased text into words (letters, digits, UTF-8, and + # . - inside words such
+ * as c++, c#, node.js, e-commerce, .net). Offsets go into starts/lens; returns the count. */
+static size_t tokenize(const char *l, size_t *starts, size_t *lens, size_t max)
+{
+	size_t n = 0, i = 0, len = strlen(l);
+	while (i < len && n < max) {
+		unsigned char c = (unsigned char)l[i];
+		int dot_start = c == '.' && (i == 0 || l[i - 1] == ' ') && isalpha((unsigned char)l[i + 1]);
+		if (!token_byte(c) && !dot_start) {
+			i++;
+			continue;
+		}
+		size_t s = i++;
+		while (i < len) {
+			unsigned char d = (unsigned char)l[i];
+			if (token_byte(d)) {
+				i++;
+			} else if ((d == '.' || d == '-' || d == '/') && i + 1 < len &&
+				   isalnum((unsigned char)l[i + 1])) {
+				i++;
+			} else {
+				break;
+			}
+		}
+		starts[n] = s;
+		lens[n] = i - s;
+		n++;
+	}
+	return n;
+}
+
+/* Finds table phrases (1 to max_words words) in the text; adds canonical names to out. */
+static void find_phrases(const struct phrase_table *t, const char *l, struct strlist *out,
+			 int explicit_all)
+{
+	size_t cap = strlen(l) / 2 + 2;
+	size_t *st = xmalloc(cap * sizeof *st), *ln = xmalloc(cap * sizeof *ln);
+	size_t n = tokenize(l, st, ln, cap);
+	char key[256];
+	for (size_t i = 0; i < n; i++) {
+		for (int w = t->max_words; w >= 1; w--) {
+			if (i + (size_t)w > n)
+				continue;
+			size_t kn = 0;
+			int ok = 1;
+			for (int k = 0; k < w && ok; k++) {
+				size_t tl = ln[i + (size_t)k];
+				if (kn + tl + 1 >= sizeof key) {
+					ok = 0;
+					break;
+				}
+				if (k)
+					key[kn++] = ' ';
+				memcpy(key + kn, l + st[i + (size_t)k], tl);
+				kn += tl;
+			}
+			if (!ok)
+				continue;
+			/* a word ending a sentence: "php." is php */
+			while (kn > 1 && key[kn - 1] == '.' && w == 1)
+				kn--;
+			int v = table_get(t, key, kn);
+			if (v < 0)
+				continue;
+			const char *canon = t->values.v[v];
+			/* "c", "go", "r": only as an alias or in an explicit skills line */
+			char *lc = money_lower(canon);
+			int is_canon_word = strlen(lc) == kn && !memcmp(lc, key, kn);
+			free(lc);
+			if (is_canon_word && t->searchable.v[v][0] == '0' && !explicit_all)
+				continue;
+			if (!strlist_contains(out, canon))
+				strlist_add(out, canon);
+			i += (size_t)w - 1;
+			break;
+		}
+	}
+	free(st);
+	free(ln);
+}
+
+/* Lines such as "Compétences : php, symfony" name skills directly. */
+static void explicit_skills(const char *l, struct strlist *out)
+{
+	static const char *const labels[] = {
+		"compétences requises", "compétences", "competences", "skills required", "skills",
+		"technologies", "technos", "techno", "tags", "stack technique", "stack", "mots-clés",
+		"mots clés", "keywords", "required skills", "outils", "tools", NULL };
+	const char *p = l;
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		while (n > 0 && (*p == ' ' || *p == '-' || *p == '*')) {
+			p++;
+			n--;
+		}
+		for (int i = 0; labels[i]; i++) {
+			size_t ln = strlen(labels[i]);
+			if (n <= ln || strncmp(p, labels[i], ln))
+				continue;
+			const char *q = p + ln;
+			while (q < p + n && (*q == ' ' || (unsigned char)*q == 0xC2 ||
+					     (unsigned char)*q == 0xA0))
+				q++;
+			if (q >= p + n || *q != ':')
+				break;
+			char *items = xstrndup(q + 1, (size_t)(p + n - q - 1));
+			char *save = NULL;
+			for (char *it = strtok_r(items, ",;/|", &save); it; it = strtok_r(NULL, ",;/|", &save)) {
+				/* "php et mysql", "react and node" */
+				char *sep;
+				while ((sep = strstr(it, " et ")) || (sep = strstr(it, " and ")) ||
+				       (sep = strstr(it, " & "))) {
+					*sep = '\0';
+					char *one = str_trim(it);
+					struct strlist found = { 0 };
+					find_phrases(&skills, one, &found, 1);
+					if (found.n)
+						for (size_t k = 0; k < found.n; k++) {
+							if (!strlist_contains(out, found.v[k]))
+								strlist_add(out, found.v[k]);
+						}
+					else if (*one && strlen(one) <= 40 && !strlist_contains(out, one))
+						strlist_add(out, one);
+					strlist_clear(&found);
+					it = sep + (sep[1] == '&' ? 3 : sep[1] == 'e' ? 4 : 5);
+				}
+				char *one = str_trim(it);
+				while (*one && one[strlen(one) - 1] == '.')
+					one[strlen(one) - 1] = '\0';
+				struct strlist found = { 0 };
+				find_phrases(&skills, one, &found, 1);
+				if (found.n) {
+					for (size_t k = 0; k < found.n; k++)
+						if (!strlist_contains(out, found.v[k]))
+							strlist_add(out, found.v[k]);
+				} else if (*one && strlen(one) <= 40 && !strlist_contains(out, one)) {
+					strlist_add(out, one);
+				}
+				strlist_clear(&found);
+			}
+			free(items);
+			break;
+		}
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+}
+
+static char *find_location(const char *l)
+{
+	/* an explicit line first */
+	static const char *const labels[] = { "lieu", "localisation", "location", "ville", "city",
+					      "adresse", "where", NULL };
+	for (int i = 0; labels[i]; i++) {
+		const char *p = l;
+		while ((p = strstr(p, labels[i])) != NULL) {
+			int at_line = p == l || p[-1] == '\n';
+			const char *q = p + strlen(labels[i]);
+			while (*q == ' ')
+				q++;
+			if (at_line && *q == ':') {
+				q++;
+				while (*q == ' ')
+					q++;
+				size_t n = strcspn(q, "\n");
+				if (n > 0 && n <= 60) {
+					char *v = xstrndup(q, n);
+					struct strlist found = { 0 };
+					find_phrases(&places, v, &found, 1);
+					char *r = xstrdup(found.n ? found.v[0] : str_trim(v));
+					strlist_clear(&found);
+					free(v);
+					return r;
+				}
+			}
+			p++;
+		}
+	}
+	struct strlist found = { 0 };
+	find_phrases(&places, l, &found, 0);
+	char *r = NULL;
+	if (strlist_contains(&found, "remote"))
+		r = xstrdup("remote");
+	/* "département 13", "dept 75", "(93)" after a city is left to the city */
+	static const char *const dep[] = { "département ", "departement ", "dépt ", "dept ",
+					   "dép. ", "dpt ", NULL };
+	for (int i = 0; dep[i] && !r; i++) {
+		const char *p = strstr(l, dep[i]);
+		if (p) {
+			const char *q = p + strlen(dep[i]);
+			if (isdigit((unsigned char)q[0]) && (isdigit((unsigned char)q[1]) || q[1] == 'a' ||
+							     q[1] == 'b') && !isdigit((unsigned char)q[2]))
+				r = xasprintf("département %.2s", q);
+		}
+	}
+	if (!r && found.n)
+		r = xstrdup(found.v[0]);
+	strlist_clear(&found);
+	return r;
+}
+
+static void score_scam(struct post_info *p, const char *l)
+{
+	for (int i = 0; i < scam.n; i++)
+		for (size_t k = 0; k < scam.phrases[i].n; k++) {
+			const char *ph = scam.phrases[i].v[k];
+			const char *hit = strstr(l, ph);
+			size_t pn = strlen(ph);
+			while (hit && ((hit > l && isalnum((unsigned char)hit[-1])) ||
+				       isalnum((unsigned char)hit[pn])))
+				hit = strstr(hit + 1, ph);
+			if (hit) {
+				p->scam_score += scam.weight[i];
+				strlist_add(&p->scam_rules, ph);
+				break;
+			}
+		}
+}
+
+static int has_word(const char *l, const char *w)
+{
+	size_t n = strlen(w);
+	for (const char *p = strstr(l, w); p; p = strstr(p + 1, w))
+		if ((p == l || !isalnum((unsigned char)p[-1])) && !isalnum((unsigned char)p[n]))
+			return 1;
+	return 0;
+}
+
+static struct post_info *extract_post(const struct config *c, const struct message *m)
+{
+	struct post_info *p = xcalloc(1, sizeof *p);
+	p->title = extract_title(m->subject);
+	const char *text = m->new_text ? m->new_text : "";
+	if (!*p->title) {
+		/* the first line of the text, at most 120 bytes */
+		const char *t = text;
+		while (*t == '\n' || *t == ' ')
+			t++;
+		size_t n = strcspn(t, "\n");
+		if (n > 120) {
+			n = 120;
+			while (n > 0 && ((unsigned char)t[n] & 0xC0) == 0x80)
+				n--;
+		}
+		free(p->title);
+		p->title = xstrndup(t, n);
+	}
+	p->description = xstrdup(text);
+	char *all = xasprintf("%s\n%s", p->title, text);
+	char *l = money_lower(all);
+	p->language = extract_language(all);
+	if (!p->language)
+		p->language = c->language;
+	p->has_budget = extract_budget(all, &p->budget);
+	int d = extract_duration_days(all, NULL);
+	int dd = extract_deadline_date(all, m->date >= 0 ? m->date : clock_now());
+	p->deadline_days = d >= 0 ? d : dd;
+	explicit_skills(l, &p->skills);
+	find_phrases(&skills, l, &p->skills, 0);
+	p->location = find_location(l);
+	score_scam(p, l);
+	if (p->scam_score >= scam.threshold)
+		strlist_add(&p->flags, "suspected_scam");
+	if (has_word(l, "asap") || has_word(l, "urgent") || strstr(l, "dès que possible") ||
+	    strstr(l, "au plus vite") || strstr(l, "as soon as possible") || has_word(l, "urgence"))
+		strlist_add(&p->flags, "urgent");
+	if (!p->has_budget)
+		strlist_add(&p->flags, "no_budget");
+	free(l);
+	free(all);
+	return p;
+}
+
+static struct bid_info *extract_bid(const struct message *m)
+{
+	struct bid_info *b = xcalloc(1, sizeof *b);
+	const char *text = m->new_text ? m->new_text : "";
+	char why[160];
+	b->has_amount = extract_bid_amount(text, &b->amount, why, sizeof why);
+	b->why = xstrdup(why);
+	b->delivery_days = extract_duration_days(text, &b->followup_days);
+	b->n_milestones = extract_milestones(text, b->milestones, 8);
+	return b;
+}
+
+void extract_message(const struct config *c, struct message *m, enum kind k)
+{
+	free(m->new_text);
+	m->new_text = extract_reply_from(m->text ? m->text : "",
+					 extract_subject_is_forward(m->subject), m->from_name);
+	if (k == KIND_POST)
+		m->post = extract_post(c, m);
+	else if (k == KIND_BID)
+		m->bid = extract_bid(m);
+}
+
+struct post_info *post_info_free(struct post_info *p)
+{
+	if (!p)
+		return NULL;
+	free(p->title);
+	free(p->description);
+	strlist_clear(&p->skills);
+	free(p->location);
+	strlist_clear(&p->flags);
+	strlist_clear(&p->scam_rules);
+	free(p);
+	return NULL;
+}
+
+struct bid_info *bid_info_free(struct bid_info *b)
+{
+	if (!b)
+		return NULL;
+	free(b->why);
+	free(b);
+	return NULL;
 }

@@ -434,6 +434,23 @@ static int is_dash_name(const struct rline *ln)
 	return words >= 1 && words <= 3;
 }
 
+/* 1 when the line at idx[k] has a dash line just before or after it: a bullet list. */
+static int in_dash_run(struct rline *l, const int *idx, int n, int k)
+{
+	for (int d = -1; d <= 1; d += 2) {
+		int j = k + d;
+		while (j >= 0 && j < n && l[idx[j]].blank)
+			j += d;
+		if (j >= 0 && j < n) {
+			const struct rline *o = &l[idx[j]];
+			size_t s0 = o->n > 0 && o->s[0] == ' ' ? 1 : 0;
+			if (o->n > s0 && o->s[s0] == '-')
+				return 1;
+		}
+	}
+	return 0;
+}
+
 /* A line that is only an address, a web address or a phone number. */
 static int is_contact_line(const struct rline *ln)
 {
@@ -528,7 +545,7 @@ static int signature_start(struct rline *l, int nl, const char *sender)
 			start = k;
 		else if (after <= 4 && line_is(ln, signoffs, 1))
 			start = k;
-		else if (is_dash_name(ln) && tail)
+		else if (is_dash_name(ln) && tail && !in_dash_run(l, idx, n, k))
 			start = k;
 		else if (after <= 5 && is_sender_line(ln, sender))
 			start = k;
@@ -559,7 +576,7 @@ static int signature_start(struct rline *l, int nl, const char *sender)
 		int k = start - 1;
 		while (k > first_content && l[idx[k]].blank)
 			k--;
-		if (k > first_content && is_dash_name(&l[idx[k]]))
+		if (k > first_content && is_dash_name(&l[idx[k]]) && !in_dash_run(l, idx, n, k))
 			start = k;
 	}
 	return start < n ? idx[start] : nl;

@@ -49,22 +49,24 @@ static int queue_reply(const struct config *c, struct store *s, const struct mes
 	return rc;
 }
 
-/* The first non-empty line of text, at most 120 bytes on a character boundary. */
-static char *first_line(const char *text)
+/* Builds the JSON array of a string list (skills, flags) for the store. */
+static char *json_array_text(const struct strlist *l)
 {
-	const char *p = text;
-	while (*p == '\n' || *p == ' ')
-		p++;
-	size_t n = strcspn(p, "\n");
-	if (n > 120) {
-		n = 120;
-		while (n > 0 && ((unsigned char)p[n] & 0xC0) == 0x80)
-			n--;
+	struct buf b;
+	buf_init(&b, 1024 * 1024);
+	buf_putc(&b, '[');
+	for (size_t i = 0; i < l->n; i++) {
+		buf_puts(&b, i ? ",\"" : "\"");
+		for (const char *p = l->v[i]; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_putc(&b, '\\');
+			if ((unsigned char)*p >= 0x20)
+				buf_putc(&b, *p);
+		}
+		buf_putc(&b, '"');
 	}
-	char *l = xstrndup(p, n);
-	char *t = xstrdup(str_trim(l));
-	free(l);
-	return t;
+	buf_putc(&b, ']');
+	return buf_steal(&b);
 }
 
 static enum outcome act_post(const struct config *c, struct store *s, struct message *m,
@@ -74,18 +76,9 @@ static enum outcome act_post(const struct config *c, struct store *s, struct mes
 		j->reason = xstrdup("post without a usable From address: cannot acknowledge it");
 		return OUT_PERMFAIL;
 	}
-	char *title = extract_title(m->subject);
-	const char *text = m->text ? m->text : "";
-	char *probe = xasprintf("%s\n%s", title, text);
-	const char *lang = extract_language(probe);
-	free(probe);
-	if (!lang)
-		lang = c->language;
-	if (!*title) {
-		free(title);
-		title = first_line(text);
-	}
-	if (!*title) {
+	const struct post_info *pi = m->post;
+	const char *lang = pi->language;
+	if (!*pi->title) {
 		/* nothing at all: tell the poster what is missing */
 		struct vars v = { 0 };
 		vars_set(&v, "board", c->board_name);
@@ -96,27 +89,39 @@ static enum outcome act_post(const struct config *c, struct store *s, struct mes
 			   "(objet : son titre ; texte : le besoin, le budget, le délai)."
 			 : "Your message is empty: no subject and no text. Describe the project "
 			   "(subject: its title; text: the need, the budget, the deadline).");
-		free(title);
 		if (queue_reply(c, s, m, "post_rejected", lang, &v, c->post_address) < 0)
 			return store_error_is_transient(s) ? OUT_TEMPFAIL : OUT_PERMFAIL;
 		*result = xstrdup("rejected:empty");
 		return OUT_OK;
 	}
+	int held = strlist_contains(&pi->flags, "suspected_scam");
 	struct project p = { 0 };
 	char created[32], idbuf[32];
 	clock_format_iso(clock_now(), created);
-	p.title = title;
-	p.description = (char *)text;
+	char *skills = json_array_text(&pi->skills);
+	char *flags = json_array_text(&pi->flags);
+	p.title = pi->title;
+	p.description = pi->description;
 	p.poster = m->from;
 	p.poster_name = m->from_name;
 	p.language = (char *)lang;
-	p.status = "open";
+	p.status = held ? "held" : "open";
 	p.created = created;
 	p.message_id = m->message_id;
-	p.deadline_days = -1;
-	p.skills_json = "[]";
-	if (store_project_insert(s, &p) < 0) {
-		free(title);
+	p.has_budget = pi->has_budget;
+	p.budget_min = pi->budget.min;
+	p.budget_max = pi->budget.max;
+	p.currency = pi->budget.currency[0] ? (char *)pi->budget.currency : NULL;
+	p.tax = pi->budget.tax[0] ? (char *)pi->budget.tax : NULL;
+	p.unit = pi->budget.unit[0] ? (char *)pi->budget.unit : NULL;
+	p.deadline_days = pi->deadline_days;
+	p.skills_json = skills;
+	p.location = pi->location;
+	p.flags_json = flags;
+	int rc = store_project_insert(s, &p);
+	free(skills);
+	free(flags);
+	if (rc < 0) {
 		if (store_error_is_transient(s))
 			return OUT_TEMPFAIL;
 		j->reason = xasprintf("database refused the project: %s", store_errmsg(s));
@@ -126,20 +131,23 @@ static enum outcome act_post(const struct config *c, struct store *s, struct mes
 	struct vars v = { 0 };
 	vars_set(&v, "board", c->board_name);
 	vars_set(&v, "project_id", idbuf);
-	vars_set(&v, "title", title);
+	vars_set(&v, "title", pi->title);
 	vars_set(&v, "poster_name", m->from_name ? m->from_name : "");
 	vars_set(&v, "post_address", c->post_address);
 	vars_set(&v, "robot_address", c->robot_address);
 	vars_set(&v, "date", created);
-	int rc = queue_reply(c, s, m, "post_ack", lang, &v, c->post_address);
-	free(title);
+	/* a held post gets a neutral acknowledgement: nothing tells a scammer why */
+	rc = queue_reply(c, s, m, held ? "post_held" : "post_ack", lang, &v, c->post_address);
 	if (rc < 0) {
 		if (store_error_is_transient(s))
 			return OUT_TEMPFAIL;
 		j->reason = xstrdup("could not queue the acknowledgement (template or database)");
 		return OUT_PERMFAIL;
 	}
-	*result = xasprintf("project:%lld", (long long)p.id);
+	if (held)
+		log_warn("msg=%.40s stage=extract project=%lld result=held reason=suspected_scam "
+			 "score=%d", m->message_id, (long long)p.id, pi->scam_score);
+	*result = xasprintf("project:%lld%s", (long long)p.id, held ? ":held" : "");
 	return OUT_OK;
 }
 
@@ -176,6 +184,7 @@ static void process(const struct config *c, struct store *s, struct job *j)
 	m = mime_parse(sp->data, sp->len);
 	enum kind k = classify_message(c, m, sp->env.recipient);
 	kind = kind_name(k);
+	extract_message(c, m, k);
 	switch (k) {
 	case KIND_POST:
 		j->out = act_post(c, s, m, j, &result);

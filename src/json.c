@@ -29,6 +29,55 @@ static int dump(FILE *out, json_t *j)
 	return rc;
 }
 
+static json_t *money_json(const struct money *mo)
+{
+	return json_pack("{s:o, s:o, s:o, s:o, s:o}",
+			 "min", mo->min >= 0 ? json_real(mo->min) : json_null(),
+			 "max", json_real(mo->max),
+			 "currency", mo->currency[0] ? json_string(mo->currency) : json_null(),
+			 "tax", mo->tax[0] ? json_string(mo->tax) : json_null(),
+			 "unit", mo->unit[0] ? json_string(mo->unit) : json_null());
+}
+
+static json_t *post_json(const struct post_info *p)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "title", str_or_null(p->title));
+	json_object_set_new(o, "description", str_or_null(p->description));
+	json_object_set_new(o, "budget", p->has_budget ? money_json(&p->budget) : json_null());
+	json_object_set_new(o, "deadline_days", p->deadline_days >= 0
+			    ? json_integer(p->deadline_days) : json_null());
+	json_object_set_new(o, "skills", strlist_json(&p->skills));
+	json_object_set_new(o, "language", str_or_null(p->language));
+	json_object_set_new(o, "location", str_or_null(p->location));
+	json_object_set_new(o, "flags", strlist_json(&p->flags));
+	json_object_set_new(o, "scam_score", json_integer(p->scam_score));
+	json_object_set_new(o, "scam_rules", strlist_json(&p->scam_rules));
+	return o;
+}
+
+static json_t *bid_json(const struct bid_info *b)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "amount", b->has_amount ? json_real(b->amount.max) : json_null());
+	json_object_set_new(o, "currency", b->has_amount && b->amount.currency[0]
+			    ? json_string(b->amount.currency) : json_null());
+	json_object_set_new(o, "tax", b->has_amount && b->amount.tax[0]
+			    ? json_string(b->amount.tax) : json_null());
+	json_object_set_new(o, "unit", b->has_amount && b->amount.unit[0]
+			    ? json_string(b->amount.unit) : json_null());
+	json_object_set_new(o, "delivery_days", b->delivery_days >= 0
+			    ? json_integer(b->delivery_days) : json_null());
+	json_t *ms = json_array();
+	for (int i = 0; i < b->n_milestones; i++)
+		json_array_append_new(ms, json_integer(b->milestones[i]));
+	json_object_set_new(o, "milestones", b->n_milestones ? ms : (json_decref(ms), json_null()));
+	json_object_set_new(o, "followup_days", b->followup_days >= 0
+			    ? json_integer(b->followup_days) : json_null());
+	json_object_set_new(o, "why", str_or_null(b->why));
+	return o;
+}
+
 int json_print_message(FILE *out, const struct config *c, const struct message *m,
 		       enum kind k, const char *as)
 {
@@ -51,7 +100,7 @@ int json_print_message(FILE *out, const struct config *c, const struct message *
 	json_object_set_new(j, "in_reply_to", str_or_null(m->in_reply_to));
 	json_object_set_new(j, "references", strlist_json(&m->references));
 	json_object_set_new(j, "kind", json_string(kind_name(k)));
-	json_object_set_new(j, "text", str_or_null(m->text));
+	json_object_set_new(j, "text", str_or_null(m->new_text ? m->new_text : m->text));
 	json_t *att = json_array();
 	for (size_t i = 0; i < m->n_attachments; i++)
 		json_array_append_new(att, json_pack("{s:o, s:s, s:I}", "name",
@@ -76,8 +125,8 @@ int json_print_message(FILE *out, const struct config *c, const struct message *
 							   str_or_null(m->bounce_status)));
 	else
 		json_object_set_new(j, "bounce", json_null());
-	json_object_set_new(j, "post", json_null());
-	json_object_set_new(j, "bid", json_null());
+	json_object_set_new(j, "post", m->post ? post_json(m->post) : json_null());
+	json_object_set_new(j, "bid", m->bid ? bid_json(m->bid) : json_null());
 	json_object_set_new(j, "errors", strlist_json(&m->errors));
 	return dump(out, j);
 }
@@ -106,6 +155,9 @@ int json_print_projects(FILE *out, struct project *p, int n)
 				    ? json_integer(p[i].deadline_days) : json_null());
 		json_t *skills = p[i].skills_json ? json_loads(p[i].skills_json, 0, NULL) : NULL;
 		json_object_set_new(o, "skills", skills ? skills : json_array());
+		json_object_set_new(o, "location", str_or_null(p[i].location));
+		json_t *flags = p[i].flags_json ? json_loads(p[i].flags_json, 0, NULL) : NULL;
+		json_object_set_new(o, "flags", flags ? flags : json_array());
 		json_object_set_new(o, "bids", json_integer(p[i].bids));
 		json_object_set_new(o, "description", str_or_null(p[i].description));
 		json_array_append_new(a, o);

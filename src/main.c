@@ -214,6 +214,7 @@ static int cmd_parse(struct config *c, int argc, char **argv)
 		k = classify_message(c, m, rcpt ? rcpt : m->env.recipient);
 		if (as && (k == KIND_UNKNOWN || k == KIND_POST || k == KIND_BID))
 			k = !strcmp(as, "post") ? KIND_POST : KIND_BID;
+		extract_message(c, m, k);
 	}
 	json_print_message(stdout, c, m, k, as);
 	message_free(m);
@@ -305,6 +306,11 @@ int main(int argc, char **argv)
 	}
 	log_open("bidmail", c.use_syslog);
 	int rc;
+	if (!is_deliver && strcmp(cmd, "projects") && strcmp(cmd, "outbox") &&
+	    extract_load(&c) < 0) {
+		config_clear(&c);
+		return 1;
+	}
 	if (!strcmp(cmd, "init"))
 		rc = cmd_init(&c);
 	else if (is_deliver)

@@ -1265,6 +1265,9 @@ struct message *message_free(struct message *m)
 	free(m->env.sender);
 	free(m->env.recipient);
 	free(m->env.received);
+	free(m->new_text);
+	post_info_free(m->post);
+	bid_info_free(m->bid);
 	free(m);
 	return NULL;
 }

@@ -20,6 +20,8 @@ static const struct tmpl_kind {
 } kinds[] = {
 	{ "post_ack", { "board", "project_id", "title", "poster_name", "post_address",
 			"robot_address", "date", NULL } },
+	{ "post_held", { "board", "project_id", "title", "poster_name", "post_address",
+			 "robot_address", "date", NULL } },
 	{ "post_rejected", { "board", "reason", "subject", "post_address", NULL } },
 };
 

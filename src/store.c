@@ -42,9 +42,9 @@ static const char *const stmt_sql[ST_COUNT_] = {
 			     " result, at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_PROJECT_INSERT] = "INSERT INTO projects(title, description, poster, poster_name,"
 			      " language, status, created, updated, message_id, budget_min,"
-			      " budget_max, currency, tax, unit, deadline_days, skills)"
-			      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11, ?12,"
-			      " ?13, ?14, ?15)",
+			      " budget_max, currency, tax, unit, deadline_days, skills, location,"
+			      " flags) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11,"
+			      " ?12, ?13, ?14, ?15, ?16, ?17)",
 	[ST_OUTBOX_INSERT] = "INSERT INTO outbox(kind, rcpt, sender, subject, token, message,"
 			     " created) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_OUTBOX_MARK] = "UPDATE outbox SET state = ?2, last_error = ?3,"
@@ -268,6 +268,8 @@ int store_project_insert(struct store *s, struct project *p)
 	if (p->deadline_days >= 0)
 		sqlite3_bind_int(st, 14, p->deadline_days);
 	bind_text(st, 15, p->skills_json ? p->skills_json : "[]");
+	bind_text(st, 16, p->location);
+	bind_text(st, 17, p->flags_json ? p->flags_json : "[]");
 	if (run(s, st, "project-insert") < 0)
 		return -1;
 	p->id = sqlite3_last_insert_rowid(s->db);
@@ -287,7 +289,7 @@ int store_project_list(struct store *s, struct project **out)
 	if (sqlite3_prepare_v2(s->db,
 			       "SELECT id, title, description, poster, poster_name, language, status,"
 			       " created, message_id, budget_min, budget_max, currency, tax, unit,"
-			       " deadline_days, skills FROM projects ORDER BY id",
+			       " deadline_days, skills, location, flags FROM projects ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return fail(s, sqlite3_errcode(s->db), "project-list");
 	int n = 0, cap = 0, rc;
@@ -318,6 +320,8 @@ int store_project_list(struct store *s, struct project **out)
 		p->deadline_days = sqlite3_column_type(st, 14) != SQLITE_NULL
 				   ? sqlite3_column_int(st, 14) : -1;
 		p->skills_json = col_text(st, 15);
+		p->location = col_text(st, 16);
+		p->flags_json = col_text(st, 17);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -344,6 +348,8 @@ void project_clear(struct project *p)
 	free(p->tax);
 	free(p->unit);
 	free(p->skills_json);
+	free(p->location);
+	free(p->flags_json);
 	memset(p, 0, sizeof *p);
 }
 

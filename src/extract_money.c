@@ -1,0 +1,779 @@
+/*
+ * extract_money.c — amounts, durations and payment plans read from free text in French and
+ * English: "1 500 € HT", "€1,500", "EUR 1.250,50", "$2,000 - $3,000", "entre 2 000 et 3 000 €",
+ * "2k€", "35 €/h", "TJM 400 €", "3 semaines", "10 jours ouvrés", "within 10 days", "avant le
+ * 30 avril", "20 % à la commande, 40 % à mi-parcours, solde à la livraison".
+ * In: UTF-8 text. Out: struct money / day counts / percentages, plus the rule that decided
+ * (bid.why). One left-to-right scan; every look-ahead is bounded; no regular expressions.
+ */
+#include "bidmail.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_MENTIONS 64
+
+/* Lower-cases ASCII and the Latin-1 capitals of UTF-8 (À..Þ) into a new string of the same
+ * length, so that offsets match the original text. */
+char *money_lower(const char *text)
+{
+	size_t n = strlen(text);
+	char *l = xmalloc(n + 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)text[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c + 32);
+		else if (c == 0xC3 && i + 1 < n && (unsigned char)text[i + 1] >= 0x80 &&
+			 (unsigned char)text[i + 1] <= 0x9E && (unsigned char)text[i + 1] != 0x97) {
+			l[i++] = (char)c;
+			c = (unsigned char)(text[i] + 0x20);
+		}
+		l[i] = (char)c;
+	}
+	l[n] = '\0';
+	return l;
+}
+
+static int is_word_byte(unsigned char c)
+{
+	return isalnum(c) || c >= 0x80;
+}
+
+/* Skips blanks, including U+00A0 and U+202F; returns the new position. */
+static const char *skip_blanks(const char *p, int max)
+{
+	for (int i = 0; i < max; i++) {
+		if (*p == ' ' || *p == '\t')
+			p++;
+		else if ((unsigned char)p[0] == 0xC2 && (unsigned char)p[1] == 0xA0)
+			p += 2;
+		else if ((unsigned char)p[0] == 0xE2 && (unsigned char)p[1] == 0x80 &&
+			 (unsigned char)p[2] == 0xAF)
+			p += 3;
+		else
+			break;
+	}
+	return p;
+}
+
+/* Length of a thousands separator at p (space, no-break spaces, '.', ',', apostrophe) that is
+ * followed by exactly three digits and no fourth; 0 otherwise. */
+static size_t group_sep(const char *p)
+{
+	size_t k = 0;
+	if (*p == ' ' || *p == '.' || *p == ',' || *p == '\'')
+		k = 1;
+	else if ((unsigned char)p[0] == 0xC2 && (unsigned char)p[1] == 0xA0)
+		k = 2;
+	else if ((unsigned char)p[0] == 0xE2 && (unsigned char)p[1] == 0x80 &&
+		 ((unsigned char)p[2] == 0xAF || (unsigned char)p[2] == 0x99))
+		k = 3;
+	if (!k)
+		return 0;
+	const char *d = p + k;
+	if (isdigit((unsigned char)d[0]) && isdigit((unsigned char)d[1]) &&
+	    isdigit((unsigned char)d[2]) && !isdigit((unsigned char)d[3]))
+		return k;
+	return 0;
+}
+
+/* Parses a number at p: thousands groups, a decimal part, a k suffix. Returns the end, or
+ * NULL when p is not a number. *groups tells whether separators were used. */
+static const char *parse_number(const char *p, double *value, int *kilo)
+{
+	if (!isdigit((unsigned char)*p))
+		return NULL;
+	double v = 0;
+	int digits = 0;
+	while (isdigit((unsigned char)*p) && digits < 12) {
+		v = v * 10 + (*p - '0');
+		p++;
+		digits++;
+	}
+	if (isdigit((unsigned char)*p))
+		return NULL;	/* absurdly long: an identifier, not an amount */
+	size_t k;
+	int grouped = 0;
+	while (digits <= 3 && (k = group_sep(p)) > 0 && grouped < 4) {
+		/* "1,500" and "1.500" are thousands; "2 000" too */
+		p += k;
+		v = v * 1000 + (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+		p += 3;
+		grouped++;
+	}
+	if ((*p == ',' || *p == '.') && isdigit((unsigned char)p[1]) &&
+	    (!isdigit((unsigned char)p[2]) || !isdigit((unsigned char)p[3]))) {
+		double f = 0.1;
+		p++;
+		for (int i = 0; i < 2 && isdigit((unsigned char)*p); i++, p++) {
+			v += (*p - '0') * f;
+			f /= 10;
+		}
+	}
+	*kilo = 0;
+	const char *q = skip_blanks(p, 1);
+	if ((*q == 'k' || *q == 'K') && !isalpha((unsigned char)q[1])) {
+		v *= 1000;
+		*kilo = 1;
+		p = q + 1;
+	}
+	*value = v;
+	return p;
+}
+
+static const struct { const char *w; const char *code; int before; } currencies[] = {
+	{ "€", "EUR", 1 }, { "eur", "EUR", 1 }, { "euros", "EUR", 0 }, { "euro", "EUR", 0 },
+	{ "us$", "USD", 1 }, { "usd", "USD", 1 }, { "$us", "USD", 0 }, { "ca$", "CAD", 1 },
+	{ "c$", "CAD", 1 }, { "cad", "CAD", 1 }, { "au$", "AUD", 1 }, { "aud", "AUD", 1 },
+	{ "$", "USD", 1 }, { "dollars", "USD", 0 }, { "dollar", "USD", 0 },
+	{ "£", "GBP", 1 }, { "gbp", "GBP", 1 }, { "pounds", "GBP", 0 }, { "livres sterling", "GBP", 0 },
+	{ "chf", "CHF", 1 }, { "francs suisses", "CHF", 0 }, { "fr.", "CHF", 1 },
+	{ "mad", "MAD", 1 }, { "dirhams", "MAD", 0 }, { "dirham", "MAD", 0 }, { "dh", "MAD", 0 },
+	{ "tnd", "TND", 1 }, { "dinars", "TND", 0 }, { "xof", "XOF", 1 }, { "fcfa", "XOF", 0 },
+	{ "cfa", "XOF", 0 }, { "dzd", "DZD", 1 }, { "jpy", "JPY", 1 }, { "¥", "JPY", 1 },
+	{ "inr", "INR", 1 }, { "₹", "INR", 1 }, { "sek", "SEK", 0 }, { "nok", "NOK", 0 },
+	{ "dkk", "DKK", 0 }, { "pln", "PLN", 0 }, { "zł", "PLN", 0 }, { "brl", "BRL", 1 },
+	{ "r$", "BRL", 1 },
+};
+
+/* 1 for the bytes a currency word or symbol can start with. */
+static unsigned char currency_first[256];
+
+static void currency_table(void)
+{
+	if (currency_first['$'])
+		return;
+	for (size_t i = 0; i < sizeof currencies / sizeof currencies[0]; i++)
+		currency_first[(unsigned char)currencies[i].w[0]] = 1;
+}
+
+/* Matches a currency at p (lower-cased text); returns its length and sets the code. */
+static size_t match_currency(const char *p, const char **code, int want_before)
+{
+	size_t best = 0;
+	for (size_t i = 0; i < sizeof currencies / sizeof currencies[0]; i++) {
+		if (want_before && !currencies[i].before)
+			continue;
+		size_t n = strlen(currencies[i].w);
+		if (n <= best || strncmp(p, currencies[i].w, n))
+			continue;
+		/* words must end at a word boundary; symbols need not */
+		if (isalpha((unsigned char)currencies[i].w[n - 1]) && is_word_byte((unsigned char)p[n]))
+			continue;
+		best = n;
+		*code = currencies[i].code;
+	}
+	return best;
+}
+
+static int word_at(const char *p, const char *w)
+{
+	size_t n = strlen(w);
+	return !strncmp(p, w, n) && !is_word_byte((unsigned char)p[n]) ? (int)n : 0;
+}
+
+/* Tax and unit markers after an amount: "HT", "TTC", "/h", "par jour", "per month"... */
+static const char *read_markers(const char *p, struct money *m)
+{
+	static const struct { const char *w; const char *tax; const char *unit; } marks[] = {
+		{ "hors taxes", "HT", NULL }, { "hors taxe", "HT", NULL }, { "h.t.", "HT", NULL },
+		{ "h.t", "HT", NULL }, { "ht", "HT", NULL }, { "excl. vat", "HT", NULL },
+		{ "excl vat", "HT", NULL }, { "excluding vat", "HT", NULL }, { "ex vat", "HT", NULL },
+		{ "ex. vat", "HT", NULL }, { "+ vat", "HT", NULL }, { "+ tva", "HT", NULL },
+		{ "net", "HT", NULL }, { "ttc", "TTC", NULL }, { "t.t.c.", "TTC", NULL },
+		{ "incl. vat", "TTC", NULL }, { "including vat", "TTC", NULL }, { "inc. vat", "TTC", NULL },
+		{ "incl vat", "TTC", NULL }, { "toutes taxes comprises", "TTC", NULL },
+		{ "/heure", NULL, "hour" }, { "/hour", NULL, "hour" }, { "/hr", NULL, "hour" },
+		{ "/h", NULL, "hour" }, { "de l'heure", NULL, "hour" }, { "de l’heure", NULL, "hour" },
+		{ "par heure", NULL, "hour" }, { "per hour", NULL, "hour" }, { "an hour", NULL, "hour" },
+		{ "a hour", NULL, "hour" }, { "hourly", NULL, "hour" }, { "/jour", NULL, "day" },
+		{ "/j", NULL, "day" }, { "/day", NULL, "day" }, { "par jour", NULL, "day" },
+		{ "per day", NULL, "day" }, { "a day", NULL, "day" }, { "daily", NULL, "day" },
+		{ "/ jour", NULL, "day" }, { "/ day", NULL, "day" }, { "/ h", NULL, "hour" },
+		{ "/ heure", NULL, "hour" }, { "/ hour", NULL, "hour" }, { "/mois", NULL, "month" },
+		{ "/month", NULL, "month" }, { "par mois", NULL, "month" }, { "per month", NULL, "month" },
+		{ "a month", NULL, "month" }, { "monthly", NULL, "month" }, { "mensuels", NULL, "month" },
+		{ "mensuel", NULL, "month" }, { "/ mois", NULL, "month" }, { "/ month", NULL, "month" },
+		{ "/an", NULL, NULL }, { "au total", NULL, "total" }, { "in total", NULL, "total" },
+		{ "total", NULL, "total" }, { "forfaitaire", NULL, "total" }, { "le tout", NULL, "total" },
+	};
+	for (int round = 0; round < 3; round++) {
+		const char *q = skip_blanks(p, 2);
+		int hit = 0;
+		for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+			size_t n = strlen(marks[i].w);
+			if (strncmp(q, marks[i].w, n))
+				continue;
+			if (is_word_byte((unsigned char)marks[i].w[n - 1]) && is_word_byte((unsigned char)q[n]))
+				continue;
+			if (marks[i].tax && !m->tax[0])
+				snprintf(m->tax, sizeof m->tax, "%s", marks[i].tax);
+			if (marks[i].unit && !m->unit[0])
+				snprintf(m->unit, sizeof m->unit, "%s", marks[i].unit);
+			p = q + n;
+			hit = 1;
+			break;
+		}
+		if (!hit)
+			break;
+	}
+	return p;
+}
+
+/* Words after a bare number that make it anything but money. */
+static int quantity_word(const char *p)
+{
+	static const char *const words[] = {
+		"%", "pour cent", "percent", "mots", "words", "word", "pages", "page", "caractères",
+		"characters", "signes", "fiches", "produits", "products", "articles", "photos",
+		"images", "vidéos", "videos", "heures", "hours", "hrs", "jours", "days", "semaines",
+		"weeks", "mois", "months", "ans", "years", "minutes", "min", "personnes", "people",
+		"ème", "e ", "er ", "h ", "x ", NULL };
+	const char *q = skip_blanks(p, 2);
+	for (int i = 0; words[i]; i++)
+		if (!strncmp(q, words[i], strlen(words[i])))
+			return 1;
+	return 0;
+}
+
+struct mention {
+	struct money m;
+	size_t start, end;	/* offsets in the text */
+	int has_currency;
+	int range;
+};
+
+/* Reads one amount (or a range) starting at offset i of the lower-cased text l. */
+static int read_mention(const char *l, size_t i, struct mention *out)
+{
+	const char *p = l + i, *code = NULL;
+	memset(out, 0, sizeof *out);
+	out->start = i;
+	size_t cl = match_currency(p, &code, 1);
+	const char *num = cl ? skip_blanks(p + cl, 2) : p;
+	double v;
+	int kilo;
+	const char *e = parse_number(num, &v, &kilo);
+	if (!e)
+		return 0;
+	if (cl)
+		snprintf(out->m.currency, sizeof out->m.currency, "%s", code);
+	const char *after = skip_blanks(e, 2);
+	if (!cl && (cl = match_currency(after, &code, 0)) > 0) {
+		snprintf(out->m.currency, sizeof out->m.currency, "%s", code);
+		e = after + cl;
+	}
+	if (!cl && kilo && (*after == 'k' || *after == 'K'))
+		e = after + 1;
+	out->has_currency = cl > 0;
+	out->m.max = v;
+	out->m.min = -1;
+	e = read_markers(e, &out->m);
+	/* a range: "- 3 000 €", "à 5 000 euros", "to $3,000", "et 3 000 €" */
+	const char *r = skip_blanks(e, 2);
+	size_t conn = 0;
+	if (*r == '-')
+		conn = 1;
+	else if (!strncmp(r, "–", 3) || !strncmp(r, "—", 3))
+		conn = 3;
+	else
+		conn = (size_t)(word_at(r, "à") ? 2 : word_at(r, "a") ? 1 : word_at(r, "to") ? 2
+				: word_at(r, "et") ? 2 : word_at(r, "and") ? 3
+				: word_at(r, "jusqu'à") ? 8 : 0);
+	if (conn) {
+		struct mention second;
+		const char *s2 = skip_blanks(r + conn, 2);
+		if (read_mention(l, (size_t)(s2 - l), &second) && !second.range &&
+		    (second.has_currency || out->has_currency) && second.m.max > v) {
+			out->m.min = v;
+			out->m.max = second.m.max;
+			if (!out->has_currency)
+				memcpy(out->m.currency, second.m.currency, sizeof out->m.currency);
+			if (!out->m.tax[0])
+				memcpy(out->m.tax, second.m.tax, sizeof out->m.tax);
+			if (!out->m.unit[0])
+				memcpy(out->m.unit, second.m.unit, sizeof out->m.unit);
+			out->has_currency = 1;
+			out->range = 1;
+			e = l + second.end;
+		}
+	}
+	out->end = (size_t)(e - l);
+	return 1;
+}
+
+/* Finds the amounts of a text: those with a currency, and bare numbers that a marker
+ * (HT, /h) or a cue right before makes money. Returns the count (at most max). */
+static int find_mentions(const char *l, struct mention *out, int max, int bare_with_cue)
+{
+	int n = 0;
+	currency_table();
+	size_t len = strlen(l);
+	for (size_t i = 0; i < len && n < max; i++) {
+		unsigned char c = (unsigned char)l[i];
+		if (i > 0 && (is_word_byte((unsigned char)l[i - 1]) || l[i - 1] == '#' ||
+			      l[i - 1] == '/' || l[i - 1] == '.' || l[i - 1] == ','))
+			continue;	/* inside a word, a #number, a date or a decimal */
+		if (!isdigit(c) && !currency_first[c])
+			continue;
+		struct mention m;
+		if (!read_mention(l, i, &m))
+			continue;
+		/* a date "04/03", "30/04/2025", or a time "9:30" */
+		const char *e = l + m.end;
+		if (!m.has_currency && (*e == '/' || *e == ':' || *e == '-'))
+			continue;
+		if (m.has_currency || m.m.tax[0] || (m.m.unit[0] && strcmp(m.m.unit, "total"))) {
+			out[n++] = m;
+			i = m.end > i ? m.end - 1 : i;
+		} else if (bare_with_cue && !quantity_word(l + m.end)) {
+			m.has_currency = 0;
+			out[n++] = m;
+			i = m.end > i ? m.end - 1 : i;
+		}
+	}
+	return n;
+}
+
+/* Finds the nearest cue of a list that ends within `window` bytes before offset at, in the
+ * same sentence. Returns the cue or NULL. */
+static const char *cue_before(const char *l, size_t at, const char *const *cues, size_t window)
+{
+	size_t from = at > window ? at - window : 0;
+	const char *best = NULL;
+	size_t best_end = 0;
+	for (int i = 0; cues[i]; i++) {
+		size_t cn = strlen(cues[i]);
+		for (size_t k = from; k + cn <= at; k++) {
+			if (strncmp(l + k, cues[i], cn))
+				continue;
+			if (k > 0 && is_word_byte((unsigned char)l[k - 1]))
+				continue;
+			if (is_word_byte((unsigned char)cues[i][cn - 1]) && is_word_byte((unsigned char)l[k + cn]))
+				continue;
+			/* no sentence end between the cue and the amount */
+			int broken = 0;
+			for (size_t q = k + cn; q < at; q++)
+				if (l[q] == '.' && (l[q + 1] == ' ' || l[q + 1] == '\n'))
+					broken = 1;
+				else if (l[q] == '\n' && q + 1 < at && l[q + 1] == '\n')
+					broken = 1;
+			if (!broken && k + cn > best_end) {
+				best = cues[i];
+				best_end = k + cn;
+			}
+		}
+	}
+	return best;
+}
+
+static const char *const budget_cues[] = {
+	"budget", "enveloppe", "rémunération", "remuneration", "rémunéré", "tarif", "prix", "price",
+	"rate", "paid", "pay", "tjm", "jusqu'à", "jusqu’à", "up to", "maximum", "max", "entre",
+	"between", "de l'ordre de", "environ", "around", "about", NULL };
+
+int extract_budget(const char *text, struct money *out)
+{
+	char *l = money_lower(text);
+	struct mention ms[MAX_MENTIONS];
+	int n = find_mentions(l, ms, MAX_MENTIONS, 0);
+	int pick = -1;
+	for (int i = 0; i < n && pick < 0; i++) {
+		const char *cue = cue_before(l, ms[i].start, budget_cues, 40);
+		if (cue) {
+			pick = i;
+			if (!strcmp(cue, "tjm") && !ms[i].m.unit[0])
+				snprintf(ms[i].m.unit, sizeof ms[i].m.unit, "day");
+		}
+	}
+	if (pick < 0) {
+		/* "Budget : 1500", a bare number right after the word budget */
+		for (const char *b = strstr(l, "budget"); b && pick < 0; b = strstr(b + 6, "budget")) {
+			const char *q = b + 6;
+			while (*q == ' ' || *q == ':' || *q == '\t' || (unsigned char)*q == 0xC2 ||
+			       (unsigned char)*q == 0xA0)
+				q++;
+			if (isdigit((unsigned char)*q) && n < MAX_MENTIONS &&
+			    read_mention(l, (size_t)(q - l), &ms[n]) && !quantity_word(l + ms[n].end))
+				pick = n++;
+		}
+	}
+	if (pick < 0 && n > 0)
+		pick = 0;
+	free(l);
+	if (pick < 0)
+		return 0;
+	*out = ms[pick].m;
+	if (!out->unit[0])
+		snprintf(out->unit, sizeof out->unit, "total");
+	return 1;
+}
+
+static const char *const strong_offer_cues[] = {
+	"je vous propose", "je propose", "vous propose", "proposition", "mon offre", "mon devis",
+	"mon tarif", "mon prix", "ma proposition", "mon forfait", "notre offre", "notre devis",
+	"notre tarif", "nous proposons", "propose", "forfait", "prix fixe", "prix global",
+	"prix total", "montant", "devis", "tarif", "prix", "coût", "cout", "my quote", "our quote",
+	"quote", "my price", "my rate", "my bid", "my offer", "i propose", "i offer", "we offer",
+	"i can do it for", "i can do this for", "i could do it for", "i'd do it for", "fixed price",
+	"flat fee", "total price", "price", "rate", "cost", "offer", "bid", "i charge", "je facture",
+	NULL };
+static const char *const weak_offer_cues[] = { "pour", "for", "à", "at", "soit", "total", NULL };
+static const char *const reference_words[] = { "projet", "project", "n°", "no.", "numéro",
+					       "numero", "number", "réf", "ref", "annonce", "#", NULL };
+static const char *const quoted_budget_cues[] = {
+	"votre budget", "your budget", "budget de", "budget of", "budget :", "budget:",
+	"budget indiqué", "budget annoncé", "budget prévu", "budget mentionné", "le budget",
+	"the budget", "budget", "vous proposez", "you offer", "you propose", NULL };
+
+int extract_bid_amount(const char *text, struct money *out, char *why, size_t why_len)
+{
+	char *l = money_lower(text);
+	struct mention ms[MAX_MENTIONS];
+	int n = find_mentions(l, ms, MAX_MENTIONS, 1);
+	int pick = -1, strength = 0;
+	const char *cue = NULL;
+	int candidates = 0, first = -1;
+	for (int i = 0; i < n; i++) {
+		const char *strong = cue_before(l, ms[i].start, strong_offer_cues, 60);
+		const char *weak = cue_before(l, ms[i].start, weak_offer_cues, 12);
+		const char *quoted = cue_before(l, ms[i].start, quoted_budget_cues, 40);
+		/* the budget quoted from the project is not an offer, unless an offer word is
+		 * closer to the amount */
+		if (quoted && !strong && !weak)
+			continue;
+		if (quoted && strong) {
+			const char *qp = strstr(l + (ms[i].start > 60 ? ms[i].start - 60 : 0), quoted);
+			const char *sp = strstr(l + (ms[i].start > 60 ? ms[i].start - 60 : 0), strong);
+			if (qp && sp && qp > sp)
+				continue;
+		}
+		if (!ms[i].has_currency && !ms[i].m.tax[0] &&
+		    (!cue_before(l, ms[i].start, strong_offer_cues, 16) ||
+		     cue_before(l, ms[i].start, reference_words, 14)))
+			continue;	/* a bare number needs an offer word just before it */
+		candidates++;
+		if (first < 0)
+			first = i;
+		/* at equal cue strength an amount with its currency wins */
+		int s = (strong ? 4 : weak ? 2 : 0) + (ms[i].has_currency ? 1 : 0);
+		if (s > strength && (strong || weak)) {
+			strength = s;
+			pick = i;
+			cue = strong ? strong : weak;
+		}
+	}
+	int rc = 0;
+	if (pick < 0 && candidates == 1) {
+		pick = first;
+		snprintf(why, why_len, "the only amount in the new text");
+	} else if (pick < 0 && candidates > 1) {
+		pick = first;
+		snprintf(why, why_len, "several amounts and no offer word: the first one");
+	} else if (pick >= 0) {
+		snprintf(why, why_len, "offer word `%s` before the amount", cue);
+	} else {
+		snprintf(why, why_len, "no amount with a currency, a tax marker or an offer word "
+			 "in the new text");
+	}
+	if (pick >= 0) {
+		*out = ms[pick].m;
+		if (ms[pick].range) {
+			/* a freelancer's range: the bid is its upper bound, said in why */
+			size_t w = strlen(why);
+			snprintf(why + w, why_len - w, " (a range: its upper bound)");
+			out->min = -1;
+		}
+		if (!out->unit[0])
+			snprintf(out->unit, sizeof out->unit, "total");
+		rc = 1;
+	}
+	free(l);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- durations */
+
+static int number_word(const char *p, int *value)
+{
+	static const struct { const char *w; int v; } words[] = {
+		{ "un", 1 }, { "une", 1 }, { "one", 1 }, { "a", 1 }, { "an", 1 }, { "deux", 2 },
+		{ "two", 2 }, { "trois", 3 }, { "three", 3 }, { "quatre", 4 }, { "four", 4 },
+		{ "cinq", 5 }, { "five", 5 }, { "six", 6 }, { "sept", 7 }, { "seven", 7 },
+		{ "huit", 8 }, { "eight", 8 }, { "neuf", 9 }, { "nine", 9 }, { "dix", 10 },
+		{ "ten", 10 }, { "quinze", 15 }, { "fifteen", 15 }, { "vingt", 20 }, { "twenty", 20 },
+		{ "trente", 30 }, { "thirty", 30 }, { "quelques", 3 }, { "few", 3 },
+	};
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+		int n = word_at(p, words[i].w);
+		if (n) {
+			*value = words[i].v;
+			return n;
+		}
+	}
+	return 0;
+}
+
+/* Reads "N unit" at p; returns the length read and the number of days, or 0. */
+static int read_duration(const char *p, int *days, int *working, int *hours)
+{
+	static const struct { const char *w; int mul; int hours; } units[] = {
+		{ "jours ouvrés", 1, 0 }, { "jours ouvrables", 1, 0 }, { "jours ouvres", 1, 0 },
+		{ "business days", 1, 0 }, { "working days", 1, 0 }, { "jours", 1, 0 },
+		{ "journées", 1, 0 }, { "jour", 1, 0 }, { "days", 1, 0 }, { "day", 1, 0 },
+		{ "j", 1, 0 }, { "d", 1, 0 }, { "semaines", 7, 0 }, { "semaine", 7, 0 },
+		{ "weeks", 7, 0 }, { "week", 7, 0 }, { "sem", 7, 0 }, { "mois", 30, 0 },
+		{ "months", 30, 0 }, { "month", 30, 0 }, { "heures", 0, 1 }, { "hours", 0, 1 },
+		{ "h", 0, 1 },
+	};
+	const char *q = p;
+	int v = 0, n = 0;
+	while (isdigit((unsigned char)*q) && n < 4) {
+		v = v * 10 + (*q - '0');
+		q++;
+		n++;
+	}
+	if (n == 0) {
+		int k = number_word(q, &v);
+		if (!k)
+			return 0;
+		q += k;
+	} else if (isdigit((unsigned char)*q) || *q == ',' || *q == '.' || *q == '/') {
+		return 0;
+	}
+	const char *u = skip_blanks(q, 2);
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+		int k = word_at(u, units[i].w);
+		if (!k)
+			continue;
+		if (n == 0 && (units[i].w[1] == '\0'))
+			return 0;	/* "a d": not a duration */
+		*hours = units[i].hours;
+		if (units[i].hours) {
+			if (v < 1 || v > 2000)
+				return 0;
+			*days = (v + 23) / 24;
+		} else {
+			*days = v * units[i].mul;
+		}
+		*working = strstr(units[i].w, "ouvr") || strstr(units[i].w, "business") ||
+			   strstr(units[i].w, "working");
+		if (*working)
+			*days = (*days * 7 + 4) / 5;
+		return (int)(u + k - p);
+	}
+	return 0;
+}
+
+static const char *const delivery_cues[] = {
+	"délai", "delai", "livraison", "livré", "livre", "livrer", "sous", "en", "dans", "d'ici",
+	"within", "in", "delivery", "deliver", "delivered", "turnaround", "deadline", "durée",
+	"duree", "réalisation", "realisation", "terminé", "termine", "finished", "done", "ready",
+	"prêt", "pret", "compter", "maximum", "max", NULL };
+static const char *const followup_cues[] = { "relance", "relancer", "follow-up", "follow up",
+					     "followup", "reminder", "rappel", NULL };
+
+int extract_duration_days(const char *text, int *followup_days)
+{
+	char *l = money_lower(text);
+	size_t len = strlen(l);
+	int best = -1, best_cued = 0;
+	if (followup_days)
+		*followup_days = -1;
+	for (size_t i = 0; i < len; i++) {
+		if (i > 0 && is_word_byte((unsigned char)l[i - 1]))
+			continue;
+		int days, working, hours;
+		int k = read_duration(l + i, &days, &working, &hours);
+		if (!k || days <= 0 || days > 3650)
+			continue;
+		/* "400 €/jour" was an amount; "30 jours" after a currency is not a delay */
+		if (followup_days && cue_before(l, i, followup_cues, 16)) {
+			*followup_days = days;
+			i += (size_t)k - 1;
+			continue;
+		}
+		int cued = cue_before(l, i, delivery_cues, 30) != NULL;
+		if (hours && !cued) {
+			i += (size_t)k - 1;
+			continue;	/* "à 14h" is a time of day, "en 48h" a delay */
+		}
+		if (best < 0 || (cued && !best_cued)) {
+			best = days;
+			best_cued = cued;
+		}
+		i += (size_t)k - 1;
+	}
+	free(l);
+	return best;
+}
+
+/* ---------------------------------------------------------------- dates */
+
+static int month_of(const char *p, int *len)
+{
+	static const struct { const char *w; int m; } months[] = {
+		{ "janvier", 1 }, { "janv.", 1 }, { "janv", 1 }, { "january", 1 }, { "jan", 1 },
+		{ "février", 2 }, { "fevrier", 2 }, { "févr", 2 }, { "february", 2 }, { "feb", 2 },
+		{ "mars", 3 }, { "march", 3 }, { "mar", 3 }, { "avril", 4 }, { "april", 4 },
+		{ "apr", 4 }, { "avr", 4 }, { "mai", 5 }, { "may", 5 }, { "juin", 6 }, { "june", 6 },
+		{ "jun", 6 }, { "juillet", 7 }, { "july", 7 }, { "jul", 7 }, { "juil", 7 },
+		{ "août", 8 }, { "aout", 8 }, { "august", 8 }, { "aug", 8 }, { "septembre", 9 },
+		{ "september", 9 }, { "sept", 9 }, { "sep", 9 }, { "octobre", 10 }, { "october", 10 },
+		{ "oct", 10 }, { "novembre", 11 }, { "november", 11 }, { "nov", 11 },
+		{ "décembre", 12 }, { "decembre", 12 }, { "december", 12 }, { "déc", 12 },
+		{ "dec", 12 },
+	};
+	for (size_t i = 0; i < sizeof months / sizeof months[0]; i++) {
+		int n = word_at(p, months[i].w);
+		if (!n && months[i].w[strlen(months[i].w) - 1] == '.' &&
+		    !strncmp(p, months[i].w, strlen(months[i].w)))
+			n = (int)strlen(months[i].w);
+		if (n) {
+			*len = n;
+			return months[i].m;
+		}
+	}
+	return 0;
+}
+
+/* Days from `from` to the next occurrence of day/month (this year, else next year). */
+static int days_until(time_t from, int day, int month)
+{
+	struct tm tm;
+	gmtime_r(&from, &tm);
+	for (int y = tm.tm_year; y <= tm.tm_year + 1; y++) {
+		struct tm t = { 0 };
+		t.tm_year = y;
+		t.tm_mon = month - 1;
+		t.tm_mday = day;
+		t.tm_hour = 23;
+		time_t when = timegm(&t);
+		if (t.tm_mday != day)
+			return -1;	/* 31 April */
+		if (when >= from)
+			return (int)((when - from + 86399) / 86400);
+	}
+	return -1;
+}
+
+int extract_deadline_date(const char *text, time_t from)
+{
+	static const char *const cues[] = { "avant le", "d'ici le", "pour le", "au plus tard le",
+					    "jusqu'au", "by", "before", "due", "until", "deadline",
+					    "au", "le", NULL };
+	char *l = money_lower(text);
+	size_t len = strlen(l);
+	int result = -1;
+	for (size_t i = 0; i < len && result < 0; i++) {
+		if (i > 0 && is_word_byte((unsigned char)l[i - 1]))
+			continue;
+		int day = 0, month = 0, ml = 0;
+		const char *p = l + i;
+		if (isdigit((unsigned char)*p)) {
+			day = *p - '0';
+			p++;
+			if (isdigit((unsigned char)*p))
+				day = day * 10 + (*p++ - '0');
+			if (!strncmp(p, "er", 2))
+				p += 2;
+			if (*p == '/' && isdigit((unsigned char)p[1])) {
+				/* 30/04 (day first, French and British) */
+				month = p[1] - '0';
+				p += 2;
+				if (isdigit((unsigned char)*p))
+					month = month * 10 + (*p++ - '0');
+			} else {
+				month = month_of(skip_blanks(p, 1), &ml);
+			}
+		} else if ((month = month_of(p, &ml)) > 0) {
+			/* "April 30", "April 30th" */
+			const char *q = skip_blanks(p + ml, 1);
+			if (isdigit((unsigned char)*q)) {
+				day = *q - '0';
+				if (isdigit((unsigned char)q[1]))
+					day = day * 10 + (q[1] - '0');
+			} else {
+				month = 0;
+			}
+		}
+		if (day < 1 || day > 31 || month < 1 || month > 12)
+			continue;
+		if (!cue_before(l, i, cues, 16))
+			continue;
+		result = days_until(from, day, month);
+	}
+	free(l);
+	return result;
+}
+
+/* ---------------------------------------------------------------- milestones */
+
+int extract_milestones(const char *text, int *out, int max)
+{
+	static const char *const rest_words[] = { "solde", "le reste", "reste", "balance",
+						  "remaining", "the rest", "rest", NULL };
+	static const char *const plan_words[] = {
+		"commande", "acompte", "signature", "démarrage", "demarrage", "début", "debut",
+		"mi-parcours", "milieu", "livraison", "solde", "réception", "reception", "order",
+		"upfront", "up front", "deposit", "start", "midway", "halfway", "mid-project",
+		"delivery", "completion", "balance", "milestone", "jalon", "étape", "etape",
+		"paiement", "payment", "versement", NULL };
+	char *l = money_lower(text);
+	int best = 0;
+	/* each paragraph (or line run) is a candidate plan */
+	const char *p = l;
+	while (*p && !best) {
+		const char *end = strstr(p, "\n\n");
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char *para = xstrndup(p, n);
+		int plan = 0;
+		for (int i = 0; plan_words[i]; i++)
+			if (strstr(para, plan_words[i]))
+				plan = 1;
+		int vals[16], k = 0, sum = 0;
+		size_t last_pct = 0;
+		for (size_t i = 0; plan && para[i] && k < 16; i++) {
+			if (!isdigit((unsigned char)para[i]) ||
+			    (i > 0 && (isdigit((unsigned char)para[i - 1]) || para[i - 1] == '.' ||
+				       para[i - 1] == ',')))
+				continue;
+			int v = 0, d = 0;
+			size_t j = i;
+			while (isdigit((unsigned char)para[j]) && d < 3)
+				v = v * 10 + (para[j++] - '0'), d++;
+			const char *q = skip_blanks(para + j, 2);
+			if (*q == '%' || !strncmp(q, "pour cent", 9) || !strncmp(q, "percent", 7)) {
+				if (v > 0 && v <= 100) {
+					vals[k++] = v;
+					sum += v;
+					last_pct = (size_t)(q - para);
+				}
+			}
+			i = j;
+		}
+		if (plan && k >= 1 && sum < 100) {
+			for (int i = 0; rest_words[i]; i++) {
+				const char *r = strstr(para + last_pct, rest_words[i]);
+				if (r && k < 16) {
+					vals[k++] = 100 - sum;
+					sum = 100;
+					break;
+				}
+			}
+		}
+		if (plan && k >= 2 && sum == 100 && k <= max) {
+			memcpy(out, vals, (size_t)k * sizeof *vals);
+			best = k;
+		}
+		free(para);
+		if (!end)
+			break;
+		p = end + 2;
+	}
+	free(l);
+	return best;
+}

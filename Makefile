@@ -39,6 +39,9 @@ $(BUILD)/unit: tests/unit.c $(filter-out $(BUILD)/main.o,$(OBJS))
 
 unit: $(BUILD)/unit
 
+$(BUILD)/extract_bench: bench/extract_bench.c $(filter-out $(BUILD)/main.o,$(OBJS))
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 # The same sources under AddressSanitizer and UBSan, in their own folder.
 asan:
 	$(MAKE) BUILD=build-asan CC=clang \
@@ -58,7 +61,7 @@ check: deps
 	./tests/run.sh
 
 bench: deps
-	$(MAKE) bidmail
+	$(MAKE) bidmail $(BUILD)/extract_bench
 	./bench/run.sh
 
 install: bidmail
@@ -67,8 +70,11 @@ install: bidmail
 	install -m 755 bidmail $(DESTDIR)$(PREFIX)/bin/bidmail
 	install -m 644 mail-templates/fr/*.tmpl $(DESTDIR)$(DATADIR)/mail-templates/fr/
 	install -m 644 mail-templates/en/*.tmpl $(DESTDIR)$(DATADIR)/mail-templates/en/
+	install -d $(DESTDIR)$(DATADIR)/data
+	install -m 644 contrib/skills.txt contrib/scam-rules.txt contrib/locations.txt \
+		$(DESTDIR)$(DATADIR)/data/
 
 clean:
-	rm -rf build build-asan bidmail tests/out bench/out
+	rm -rf build build-asan bidmail tests/out bench/out bench/out.old.*
 
 .PHONY: all unit asan deps run check bench install clean

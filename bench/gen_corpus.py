@@ -4,7 +4,9 @@
 posts in French and English (0.5-4 KB), Gmail-style multipart/alternative posts with HTML,
 Outlook-style windows-1252 quoted-printable, posts with a base64 PDF attachment (20-200 KB),
 auto-replies and bounces (not answered), mail to the robot (quarantined for now).
-usage: gen_corpus.py DIR N [SEED]
+With --bids, one message in five is instead a bid reply to bid+KEY@ (quoted digest below,
+an offer, a delay, a signature), as the extraction benchmark wants.
+usage: gen_corpus.py DIR N [SEED] [--bids]
 """
 import base64, os, random, sys
 
@@ -32,7 +34,26 @@ def headers(i, sender, name, subject, extra=""):
             "Message-ID: <bench-%d-%s@client.example>\nMIME-Version: 1.0\n%s"
             % (name, sender, subject, (i // 60) % 60, i % 60, i, os.urandom(4).hex(), extra))
 
+def make_bid(rng, i):
+    sender = "free%d@free.example" % i
+    fr = rng.random() < 0.6
+    amount = rng.choice(["450 € HT", "1 200 €", "€900", "$1,500", "35 €/h", "2k€"])
+    days = rng.randint(2, 30)
+    if fr:
+        new = "Bonjour,\n\nJe vous propose %s, livraison sous %d jours.\n20 %% à la commande, solde à la livraison.\n\nCordialement,\nJean Martin\n06 12 34 56 78\n" % (amount, days)
+        attrib = "Le lun. 2 mars 2026 à 09:30, bidmail <robot@example.org> a écrit :"
+    else:
+        new = "Hi,\n\nMy quote is %s, delivered within %d days.\n\nBest regards,\nJohn\n\nSent from my iPhone\n" % (amount, days)
+        attrib = "On Mon, Mar 2, 2026 at 9:30 AM bidmail <robot@example.org> wrote:"
+    quoted = "\n".join("> " + l for l in body(rng, WORDS_FR if fr else WORDS_EN, rng.randint(800, 3000)).split("\n"))
+    return (envelope("bid+p%d@example.org" % (1000 + i), sender) +
+            "From: Free %d <%s>\nTo: bid+p%d@example.org\nSubject: Re: Projet n° %d\nDate: Mon, 2 Mar 2026 10:00:00 +0100\n"
+            "Message-ID: <bid-%d@free.example>\nIn-Reply-To: <digest@example.org>\nMIME-Version: 1.0\n"
+            "Content-Type: text/plain; charset=utf-8\n\n%s\n%s\n%s\n" % (i, sender, 1000 + i, 1000 + i, i, new, attrib, quoted))
+
 def make(rng, i):
+    if BIDS and rng.random() < 0.2:
+        return make_bid(rng, i)
     r = rng.random()
     sender = "client%d@client.example" % i
     words = WORDS_FR if rng.random() < 0.6 else WORDS_EN
@@ -74,9 +95,14 @@ def make(rng, i):
             "Reporting-MTA: dns; mx.example\n\nFinal-Recipient: rfc822; gone%d@example.net\nAction: failed\nStatus: 5.1.1\n"
             "--dsn%d--\n" % (i, i, i, i))
 
+BIDS = False
+
 def main():
-    d, n = sys.argv[1], int(sys.argv[2])
-    rng = random.Random(int(sys.argv[3]) if len(sys.argv) > 3 else 42)
+    global BIDS
+    BIDS = "--bids" in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--bids"]
+    d, n = args[0], int(args[1])
+    rng = random.Random(int(args[2]) if len(args) > 2 else 42)
     os.makedirs(d, exist_ok=True)
     for i in range(n):
         with open(os.path.join(d, "%010d.%06d.Pbench.R%08x" % (1772438400 + i, i % 1000000, i)), "w", encoding="utf-8") as f:

@@ -4,12 +4,20 @@
 # (parse, classify, store, acknowledge, file transport, durable commits); beside it, in the same
 # run and on the same corpus, the bare ceiling (bench/ceiling: libetpan parse and decode plus the
 # Maildir rename alone, nothing durable). Prints messages/s for both and the ratio.
+# Then the extraction benchmark (build/extract_bench): bidmail's MIME stage with and without
+# classification and extraction, beside the bare libetpan parse, on a corpus with bid replies.
 # usage: bench/run.sh [N]   (default 3000). Work files go to bench/out/.
 set -eu
 cd "$(dirname "$0")/.."
 N=${1:-3000}
 OUT=bench/out
-rm -rf "$OUT"
+# The previous run's files are moved aside and deleted only after the measurements: ext4
+# makes file creation slow for about half a minute near freshly deleted inodes
+# ("recently_deleted"), which would measure the last run's clean-up, not this run.
+if [ -d "$OUT" ]; then
+	mv "$OUT" "bench/out.old.$$"
+fi
+trap 'rm -rf bench/out.old.*' EXIT
 mkdir -p "$OUT"
 cc -O2 -o "$OUT/ceiling" bench/ceiling.c -letpan
 python3 bench/gen_corpus.py "$OUT/corpus" "$N"
@@ -44,3 +52,7 @@ print("  ceiling (libetpan parse+decode, rename): %8.0f messages/s" % ceil)
 print("  bidmail run --once (end to end)        : %8.0f messages/s" % rate)
 print("  ratio end-to-end / ceiling             : %8.2f" % (rate / ceil))
 PY
+
+# extraction: parse + classify + extract against the bare libetpan parse, same corpus, same process
+python3 bench/gen_corpus.py "$OUT/xcorpus" "$N" 7 --bids
+./build/extract_bench "$OUT/xcorpus" 5

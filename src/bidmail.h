@@ -158,11 +158,11 @@ int spool_quarantine(const struct config *c, const char *name, const char *reaso
 int spool_write_atomic(const char *dir, const char *name, const void *data, size_t len);
 /* The same without the folder fsync. */
 int spool_write_atomic_nosync_dir(const char *dir, const char *name, const void *data, size_t len);
-/* Batches: spool_stage writes dir/.tmp.NAME (no fsync); spool_publish then makes every staged
- * file durable with one syncfs, renames each to its name and fsyncs the folder (sync = 1),
- * or only renames (sync = 0, for a file already fsynced). 0 or -1. */
+/* Batches: spool_stage writes a file that has no name yet (O_TMPFILE, else dir/.tmp.NAME),
+ * without fsync; spool_publish then makes every staged file durable with one syncfs, gives
+ * each its name and fsyncs the folder. At most 1024 staged at once. 0 or -1. */
 int spool_stage(const char *dir, const char *name, const void *data, size_t len);
-int spool_publish(const char *dir, char *const *names, size_t n, int sync);
+int spool_publish(const char *dir, int sync);
 /* fsyncs the spool folder SUB (e.g. "incoming/cur"); 0 or -1. */
 int spool_sync_dir(const struct config *c, const char *sub);
 /* Computes the ingest key of bytes delivered to recipient. */
@@ -312,6 +312,10 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 int extract_duration_days(const char *text, int *followup_days);
 /* Days from `from` to a date named after "avant le", "by", ... ("30 avril", "April 30"). */
 int extract_deadline_date(const char *text, time_t from);
+/* The same three on text already lower-cased by money_lower (no copy). */
+int extract_budget_lower(const char *l, struct money *out);
+int extract_duration_days_lower(const char *l, int *followup_days);
+int extract_deadline_date_lower(const char *l, time_t from);
 /* A payment plan in percentages summing to 100 ("20 %, 40 %, solde"); returns the count. */
 int extract_milestones(const char *text, int *out, int max);
 

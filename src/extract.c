@@ -11,56 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const french_words[] = {
-	"le", "la", "les", "des", "une", "est", "et", "pour", "nous", "vous", "avec", "dans",
-	"sur", "qui", "que", "pas", "du", "au", "aux", "je", "ce", "cette", "sont", "notre",
-	"votre", "besoin", "projet", "merci", "bonjour", "cordialement", "site", "être", "très",
-	"recherche", "mais", "ou", "en", "un", NULL };
-static const char *const english_words[] = {
-	"the", "and", "for", "with", "we", "you", "is", "are", "of", "to", "in", "our", "your",
-	"need", "project", "thanks", "hello", "hi", "regards", "looking", "this", "that", "will",
-	"be", "have", "a", "an", "on", "it", "please", NULL };
-
-static int in_list(const char *w, size_t n, const char *const *list)
-{
-	if (n > 12)
-		return 0;	/* no stop word is longer */
-	for (; *list; list++)
-		if (((*list)[0] | 0x20) == (w[0] | 0x20) && !strncasecmp(w, *list, n) &&
-		    (*list)[n] == '\0')
-			return 1;
-	return 0;
-}
-
-const char *extract_language(const char *text)
-{
-	int fr = 0, en = 0, words = 0;
-	const char *p = text;
-	while (*p && words < 400) {
-		while (*p && !isalpha((unsigned char)*p) && !((unsigned char)*p >= 0xC3))
-			p++;
-		const char *s = p;
-		while (*p && (isalpha((unsigned char)*p) || (unsigned char)*p >= 0x80))
-			p++;
-		size_t n = (size_t)(p - s);
-		if (!n)
-			continue;
-		words++;
-		if (in_list(s, n, french_words))
-			fr += 2;
-		if (in_list(s, n, english_words))
-			en += 2;
-		/* é è à ç ê ù: French more often than not */
-		for (size_t i = 0; i + 1 < n; i++)
-			if ((unsigned char)s[i] == 0xC3 &&
-			    strchr("\xA9\xA8\xA0\xA7\xAA\xB9\xA2\xAE\xB4\xBB", s[i + 1]))
-				fr++;
-	}
-	if (fr == 0 && en == 0)
-		return NULL;
-	return fr >= en ? "fr" : "en";
-}
-
 char *extract_title(const char *subject)
 {
 	static const char *const prefixes[] = { "re", "fwd", "fw", "tr", "aw", "wg", "sv", "vs",
@@ -127,6 +77,7 @@ struct phrase_table {
 	struct strlist values;	/* canonical names */
 	struct strlist searchable;	/* "1" when the canonical itself is searched in text */
 	int max_words;
+	struct phrase_table *first_words;	/* first words of multi-word phrases */
 };
 
 static struct phrase_table skills, places;
@@ -136,6 +87,8 @@ static struct {
 	int weight[64];
 	struct strlist phrases[64];
 } scam;
+/* first word of a scam phrase -> nonzero; a text is only searched for the phrases of rules
+ * whose first words it contains */
 
 static uint32_t hash_str(const char *s, size_t n)
 {
@@ -147,6 +100,10 @@ static uint32_t hash_str(const char *s, size_t n)
 
 static void table_clear(struct phrase_table *t)
 {
+	if (t->first_words) {
+		table_clear(t->first_words);
+		free(t->first_words);
+	}
 	for (size_t i = 0; i < t->cap; i++)
 		free(t->key[i]);
 	free(t->key);
@@ -191,6 +148,14 @@ static void table_put(struct phrase_table *t, const char *k, int v)
 		words += *p == ' ';
 	if (words > t->max_words)
 		t->max_words = words;
+	if (words > 1) {
+		/* remember the first word: only tokens that start a phrase try longer keys */
+		if (!t->first_words)
+			t->first_words = xcalloc(1, sizeof *t->first_words);
+		char *fw = xstrndup(k, strcspn(k, " "));
+		table_put(t->first_words, fw, 0);
+		free(fw);
+	}
 }
 
 static int table_get(const struct phrase_table *t, const char *k, size_t n)
@@ -348,16 +313,106 @@ static size_t tokenize(const char *l, size_t *starts, size_t *lens, size_t max)
 	return n;
 }
 
+struct tokens {
+	size_t *st, *ln;
+	size_t n;
+};
+
+static void tokens_make(struct tokens *tk, const char *l)
+{
+	size_t cap = strlen(l) / 2 + 2;
+	tk->st = xmalloc(cap * sizeof *tk->st);
+	tk->ln = xmalloc(cap * sizeof *tk->ln);
+	tk->n = tokenize(l, tk->st, tk->ln, cap);
+}
+
+static void tokens_clear(struct tokens *tk)
+{
+	free(tk->st);
+	free(tk->ln);
+}
+
+static void find_phrases_in(const struct phrase_table *t, const char *l, const struct tokens *tk,
+			    struct strlist *out, int explicit_all);
+
+static const char *const french_words[] = {
+	"le", "la", "les", "des", "une", "est", "et", "pour", "nous", "vous", "avec", "dans",
+	"sur", "qui", "que", "pas", "du", "au", "aux", "je", "ce", "cette", "sont", "notre",
+	"votre", "besoin", "projet", "merci", "bonjour", "cordialement", "site", "être", "très",
+	"recherche", "mais", "ou", "en", "un", "semaines", "jours", "délai", "mois", "avec",
+	"pages", "nos", "vos", "faire", "cherche", "cherchons", NULL };
+static const char *const english_words[] = {
+	"the", "and", "for", "with", "we", "you", "is", "are", "of", "to", "in", "our", "your",
+	"need", "project", "thanks", "hello", "hi", "regards", "looking", "this", "that", "will",
+	"be", "have", "a", "an", "on", "it", "please", "weeks", "days", "deadline", "need",
+	"needed", "want", "store", "by", "from", "can", "who", "some", NULL };
+
+static struct phrase_table stop_fr, stop_en;
+
+static void stop_tables(void)
+{
+	if (stop_fr.n)
+		return;
+	for (int i = 0; french_words[i]; i++)
+		table_put(&stop_fr, french_words[i], 0);
+	for (int i = 0; english_words[i]; i++)
+		table_put(&stop_en, english_words[i], 0);
+}
+
+/* Counts French and English stop words among the first 200 tokens of lower-cased text. */
+static const char *language_of_tokens(const char *l, const struct tokens *tk)
+{
+	int fr = 0, en = 0;
+	stop_tables();
+	for (size_t i = 0; i < tk->n && i < 200; i++) {
+		const char *w = l + tk->st[i];
+		size_t n = tk->ln[i];
+		if (table_get(&stop_fr, w, n) >= 0)
+			fr += 2;
+		if (table_get(&stop_en, w, n) >= 0)
+			en += 2;
+		for (size_t k = 0; k + 1 < n; k++)
+			if ((unsigned char)w[k] == 0xC3 &&
+			    strchr("\xA9\xA8\xA0\xA7\xAA\xB9\xA2\xAE\xB4\xBB", w[k + 1]))
+				fr++;
+	}
+	if (fr == 0 && en == 0)
+		return NULL;
+	return fr >= en ? "fr" : "en";
+}
+
+const char *extract_language(const char *text)
+{
+	char *l = money_lower(text);
+	struct tokens tk;
+	tokens_make(&tk, l);
+	const char *r = language_of_tokens(l, &tk);
+	tokens_clear(&tk);
+	free(l);
+	return r;
+}
+
+
 /* Finds table phrases (1 to max_words words) in the text; adds canonical names to out. */
 static void find_phrases(const struct phrase_table *t, const char *l, struct strlist *out,
 			 int explicit_all)
 {
-	size_t cap = strlen(l) / 2 + 2;
-	size_t *st = xmalloc(cap * sizeof *st), *ln = xmalloc(cap * sizeof *ln);
-	size_t n = tokenize(l, st, ln, cap);
+	struct tokens tk;
+	tokens_make(&tk, l);
+	find_phrases_in(t, l, &tk, out, explicit_all);
+	tokens_clear(&tk);
+}
+
+static void find_phrases_in(const struct phrase_table *t, const char *l, const struct tokens *tk,
+			    struct strlist *out, int explicit_all)
+{
+	const size_t *st = tk->st, *ln = tk->ln;
+	size_t n = tk->n;
 	char key[256];
 	for (size_t i = 0; i < n; i++) {
-		for (int w = t->max_words; w >= 1; w--) {
+		int maxw = t->first_words && table_get(t->first_words, l + st[i], ln[i]) >= 0
+			   ? t->max_words : 1;
+		for (int w = maxw; w >= 1; w--) {
 			if (i + (size_t)w > n)
 				continue;
 			size_t kn = 0;
@@ -394,8 +449,6 @@ static void find_phrases(const struct phrase_table *t, const char *l, struct str
 			break;
 		}
 	}
-	free(st);
-	free(ln);
 }
 
 /* Lines such as "Compétences : php, symfony" name skills directly. */
@@ -467,7 +520,7 @@ static void explicit_skills(const char *l, struct strlist *out)
 	}
 }
 
-static char *find_location(const char *l)
+static char *find_location(const char *l, const struct tokens *tk)
 {
 	/* an explicit line first */
 	static const char *const labels[] = { "lieu", "localisation", "location", "ville", "city",
@@ -498,7 +551,7 @@ static char *find_location(const char *l)
 		}
 	}
 	struct strlist found = { 0 };
-	find_phrases(&places, l, &found, 0);
+	find_phrases_in(&places, l, tk, &found, 0);
 	char *r = NULL;
 	if (strlist_contains(&found, "remote"))
 		r = xstrdup("remote");
@@ -524,6 +577,7 @@ static void score_scam(struct post_info *p, const char *l)
 {
 	for (int i = 0; i < scam.n; i++)
 		for (size_t k = 0; k < scam.phrases[i].n; k++) {
+
 			const char *ph = scam.phrases[i].v[k];
 			const char *hit = strstr(l, ph);
 			size_t pn = strlen(ph);
@@ -569,20 +623,24 @@ static struct post_info *extract_post(const struct config *c, const struct messa
 	p->description = xstrdup(text);
 	char *all = xasprintf("%s\n%s", p->title, text);
 	char *l = money_lower(all);
-	p->language = extract_language(all);
+	struct tokens tk;
+	tokens_make(&tk, l);
+	p->language = language_of_tokens(l, &tk);
 	if (!p->language)
 		p->language = c->language;
-	p->has_budget = extract_budget(all, &p->budget);
-	int d = extract_duration_days(all, NULL);
-	int dd = extract_deadline_date(all, m->date >= 0 ? m->date : clock_now());
+	p->has_budget = extract_budget_lower(l, &p->budget);
+	int d = extract_duration_days_lower(l, NULL);
+	int dd = extract_deadline_date_lower(l, m->date >= 0 ? m->date : clock_now());
 	p->deadline_days = d >= 0 ? d : dd;
 	explicit_skills(l, &p->skills);
-	find_phrases(&skills, l, &p->skills, 0);
-	p->location = find_location(l);
+	find_phrases_in(&skills, l, &tk, &p->skills, 0);
+	p->location = find_location(l, &tk);
+	tokens_clear(&tk);
 	score_scam(p, l);
 	if (p->scam_score >= scam.threshold)
 		strlist_add(&p->flags, "suspected_scam");
-	if (has_word(l, "asap") || has_word(l, "urgent") || strstr(l, "dès que possible") ||
+	if (has_word(l, "asap") || has_word(l, "urgent") || has_word(l, "urgente") ||
+	    has_word(l, "urgents") || has_word(l, "urgentes") || strstr(l, "dès que possible") ||
 	    strstr(l, "au plus vite") || strstr(l, "as soon as possible") || has_word(l, "urgence"))
 		strlist_add(&p->flags, "urgent");
 	if (!p->has_budget)

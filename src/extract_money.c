@@ -183,7 +183,8 @@ static const char *read_markers(const char *p, struct money *m)
 		{ "h.t", "HT", NULL }, { "ht", "HT", NULL }, { "excl. vat", "HT", NULL },
 		{ "excl vat", "HT", NULL }, { "excluding vat", "HT", NULL }, { "ex vat", "HT", NULL },
 		{ "ex. vat", "HT", NULL }, { "+ vat", "HT", NULL }, { "+ tva", "HT", NULL },
-		{ "net", "HT", NULL }, { "ttc", "TTC", NULL }, { "t.t.c.", "TTC", NULL },
+		{ "net", "HT", NULL }, { "netto", "HT", NULL }, { "brutto", "TTC", NULL },
+		{ "ttc", "TTC", NULL }, { "t.t.c.", "TTC", NULL },
 		{ "incl. vat", "TTC", NULL }, { "including vat", "TTC", NULL }, { "inc. vat", "TTC", NULL },
 		{ "incl vat", "TTC", NULL }, { "toutes taxes comprises", "TTC", NULL },
 		{ "/heure", NULL, "hour" }, { "/hour", NULL, "hour" }, { "/hr", NULL, "hour" },
@@ -319,6 +320,25 @@ static int find_mentions(const char *l, struct mention *out, int max, int bare_w
 			continue;	/* inside a word, a #number, a date or a decimal */
 		if (!isdigit(c) && !currency_first[c])
 			continue;
+		if (!isdigit(c)) {
+			/* a currency before an amount: the word (or symbol) is followed by a digit
+			 * after at most two blanks */
+			size_t k = i;
+			while (k < len && k < i + 16 && is_word_byte((unsigned char)l[k]) &&
+			       !isdigit((unsigned char)l[k]))
+				k++;
+			if (k < len && (l[k] == '$' || k == i))
+				k++;	/* a symbol: $, or the $ of ca$ */
+			while (k < len && (l[k] == ' ' || l[k] == '.' || (unsigned char)l[k] == 0xC2 ||
+					   (unsigned char)l[k] == 0xA0) && k < i + 20)
+				k++;
+			if (k >= len || !isdigit((unsigned char)l[k])) {
+				/* jump to the end of this word: its other bytes cannot start one */
+				while (i + 1 < len && is_word_byte((unsigned char)l[i + 1]))
+					i++;
+				continue;
+			}
+		}
 		struct mention m;
 		if (!read_mention(l, i, &m))
 			continue;
@@ -378,6 +398,13 @@ static const char *const budget_cues[] = {
 int extract_budget(const char *text, struct money *out)
 {
 	char *l = money_lower(text);
+	int rc = extract_budget_lower(l, out);
+	free(l);
+	return rc;
+}
+
+int extract_budget_lower(const char *l, struct money *out)
+{
 	struct mention ms[MAX_MENTIONS];
 	int n = find_mentions(l, ms, MAX_MENTIONS, 0);
 	int pick = -1;
@@ -403,7 +430,6 @@ int extract_budget(const char *text, struct money *out)
 	}
 	if (pick < 0 && n > 0)
 		pick = 0;
-	free(l);
 	if (pick < 0)
 		return 0;
 	*out = ms[pick].m;
@@ -499,6 +525,9 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 
 static int number_word(const char *p, int *value)
 {
+	/* first letters of the words below: most positions are rejected by one test */
+	if (!strchr("udotqcfsnhvaq", *p) || !*p)
+		return 0;
 	static const struct { const char *w; int v; } words[] = {
 		{ "un", 1 }, { "une", 1 }, { "one", 1 }, { "a", 1 }, { "an", 1 }, { "deux", 2 },
 		{ "two", 2 }, { "trois", 3 }, { "three", 3 }, { "quatre", 4 }, { "four", 4 },
@@ -579,6 +608,13 @@ static const char *const followup_cues[] = { "relance", "relancer", "follow-up",
 int extract_duration_days(const char *text, int *followup_days)
 {
 	char *l = money_lower(text);
+	int rc = extract_duration_days_lower(l, followup_days);
+	free(l);
+	return rc;
+}
+
+int extract_duration_days_lower(const char *l, int *followup_days)
+{
 	size_t len = strlen(l);
 	int best = -1, best_cued = 0;
 	if (followup_days)
@@ -586,6 +622,16 @@ int extract_duration_days(const char *text, int *followup_days)
 	for (size_t i = 0; i < len; i++) {
 		if (i > 0 && is_word_byte((unsigned char)l[i - 1]))
 			continue;
+		if (!isdigit((unsigned char)l[i])) {
+			/* a number word: only when the next word looks like a time unit */
+			if (!strchr("udotqcfsnhvaq", l[i]))
+				continue;
+			size_t k = i;
+			while (k < len && is_word_byte((unsigned char)l[k]))
+				k++;
+			if (k >= len || l[k] != ' ' || !strchr("jsmwdh", l[k + 1]))
+				continue;
+		}
 		int days, working, hours;
 		int k = read_duration(l + i, &days, &working, &hours);
 		if (!k || days <= 0 || days > 3650)
@@ -607,7 +653,6 @@ int extract_duration_days(const char *text, int *followup_days)
 		}
 		i += (size_t)k - 1;
 	}
-	free(l);
 	return best;
 }
 
@@ -615,6 +660,8 @@ int extract_duration_days(const char *text, int *followup_days)
 
 static int month_of(const char *p, int *len)
 {
+	if (!*p || !strchr("jfmasondé", *p))
+		return 0;
 	static const struct { const char *w; int m; } months[] = {
 		{ "janvier", 1 }, { "janv.", 1 }, { "janv", 1 }, { "january", 1 }, { "jan", 1 },
 		{ "février", 2 }, { "fevrier", 2 }, { "févr", 2 }, { "february", 2 }, { "feb", 2 },
@@ -640,73 +687,99 @@ static int month_of(const char *p, int *len)
 	return 0;
 }
 
-/* Days from `from` to the next occurrence of day/month (this year, else next year). */
+/* Calendar days from the day of `from` to the next day/month (this year, else next year). */
 static int days_until(time_t from, int day, int month)
 {
 	struct tm tm;
 	gmtime_r(&from, &tm);
+	struct tm today = { 0 };
+	today.tm_year = tm.tm_year;
+	today.tm_mon = tm.tm_mon;
+	today.tm_mday = tm.tm_mday;
+	time_t start = timegm(&today);
 	for (int y = tm.tm_year; y <= tm.tm_year + 1; y++) {
 		struct tm t = { 0 };
 		t.tm_year = y;
 		t.tm_mon = month - 1;
 		t.tm_mday = day;
-		t.tm_hour = 23;
 		time_t when = timegm(&t);
 		if (t.tm_mday != day)
 			return -1;	/* 31 April */
-		if (when >= from)
-			return (int)((when - from + 86399) / 86400);
+		if (when >= start)
+			return (int)((when - start) / 86400);
 	}
 	return -1;
 }
 
+/* Reads "30 avril", "30/04", "April 30" at p; 1 with day and month set. */
+static int read_date(const char *p, int *day, int *month)
+{
+	int ml = 0;
+	*day = *month = 0;
+	if (isdigit((unsigned char)*p)) {
+		*day = *p++ - '0';
+		if (isdigit((unsigned char)*p))
+			*day = *day * 10 + (*p++ - '0');
+		if (!strncmp(p, "er", 2))
+			p += 2;
+		if (*p == '/' && isdigit((unsigned char)p[1])) {
+			/* 30/04: day first, as in French and British usage */
+			*month = p[1] - '0';
+			if (isdigit((unsigned char)p[2]))
+				*month = *month * 10 + (p[2] - '0');
+		} else {
+			*month = month_of(skip_blanks(p, 1), &ml);
+		}
+	} else if ((*month = month_of(p, &ml)) > 0) {
+		const char *q = skip_blanks(p + ml, 1);
+		if (!isdigit((unsigned char)*q))
+			return 0;
+		*day = *q - '0';
+		if (isdigit((unsigned char)q[1]))
+			*day = *day * 10 + (q[1] - '0');
+	}
+	return *day >= 1 && *day <= 31 && *month >= 1 && *month <= 12;
+}
+
+static const char *const date_cues[] = { "avant le ", "d'ici le ", "pour le ", "au plus tard le ",
+					    "jusqu'au ", "by ", "before ", "due ", "until ",
+					    "deadline: ", "deadline ", "date limite : ", "date limite ",
+					    NULL };
+
 int extract_deadline_date(const char *text, time_t from)
 {
-	static const char *const cues[] = { "avant le", "d'ici le", "pour le", "au plus tard le",
-					    "jusqu'au", "by", "before", "due", "until", "deadline",
-					    "au", "le", NULL };
 	char *l = money_lower(text);
-	size_t len = strlen(l);
-	int result = -1;
-	for (size_t i = 0; i < len && result < 0; i++) {
-		if (i > 0 && is_word_byte((unsigned char)l[i - 1]))
-			continue;
-		int day = 0, month = 0, ml = 0;
-		const char *p = l + i;
-		if (isdigit((unsigned char)*p)) {
-			day = *p - '0';
-			p++;
-			if (isdigit((unsigned char)*p))
-				day = day * 10 + (*p++ - '0');
-			if (!strncmp(p, "er", 2))
-				p += 2;
-			if (*p == '/' && isdigit((unsigned char)p[1])) {
-				/* 30/04 (day first, French and British) */
-				month = p[1] - '0';
-				p += 2;
-				if (isdigit((unsigned char)*p))
-					month = month * 10 + (*p++ - '0');
-			} else {
-				month = month_of(skip_blanks(p, 1), &ml);
-			}
-		} else if ((month = month_of(p, &ml)) > 0) {
-			/* "April 30", "April 30th" */
-			const char *q = skip_blanks(p + ml, 1);
-			if (isdigit((unsigned char)*q)) {
-				day = *q - '0';
-				if (isdigit((unsigned char)q[1]))
-					day = day * 10 + (q[1] - '0');
-			} else {
-				month = 0;
-			}
-		}
-		if (day < 1 || day > 31 || month < 1 || month > 12)
-			continue;
-		if (!cue_before(l, i, cues, 16))
-			continue;
-		result = days_until(from, day, month);
-	}
+	int rc = extract_deadline_date_lower(l, from);
 	free(l);
+	return rc;
+}
+
+int extract_deadline_date_lower(const char *l, time_t from)
+{
+	int result = -1;
+	const char *first = NULL;
+	/* the earliest date introduced by a cue */
+	for (int i = 0; date_cues[i]; i++) {
+		size_t cn = strlen(date_cues[i]);
+		for (const char *p = strstr(l, date_cues[i]); p; p = strstr(p + cn, date_cues[i])) {
+			if (p > l && is_word_byte((unsigned char)p[-1]))
+				continue;
+			const char *q = skip_blanks(p + cn, 2);
+			if (!strncmp(q, "le ", 3))
+				q += 3;
+			int day, month;
+			if (!read_date(q, &day, &month))
+				continue;
+			if (!first || p < first) {
+				int d = days_until(from, day, month);
+				if (d >= 0) {
+					first = p;
+					result = d;
+				}
+			}
+			break;
+		}
+	}
 	return result;
 }
 

@@ -132,6 +132,16 @@ static int is_date_email(const char *j, size_t n)
  * returns the index of its last line, or -1. */
 static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 {
+	if (offset == 0) {
+		/* an attribution starts with an opener word, a date, dashes, or holds an address */
+		size_t k = 0;
+		while (k < l[i].n && (is_space_byte((unsigned char)l[i].s[k]) || l[i].s[k] == '*'))
+			k++;
+		unsigned char c = k < l[i].n ? (unsigned char)l[i].s[k] : 0;
+		if (!strchr("OoLlAaEeIiWwDdPpVvSs-", c) && !isdigit(c) && c < 0x80 &&
+		    !memchr(l[i].s, '@', l[i].n))
+			return -1;
+	}
 	char j[MAX_HEADER_JOIN + 64];
 	size_t jn = 0;
 	int dashed = 0;
@@ -210,6 +220,10 @@ static int header_key(const char *t)
 /* An Outlook header block starting at line i: returns 1 when i opens one. */
 static int header_block_at(struct rline *l, int nl, int i)
 {
+	/* a header key ends with ':' within its first 20 bytes */
+	const char *colon = memchr(l[i].s, ':', l[i].n < 24 ? l[i].n : 24);
+	if (!colon)
+		return 0;
 	char t[256];
 	normalise(l[i].s, l[i].n, t, sizeof t, 0);
 	int g = header_key(t);
@@ -242,7 +256,13 @@ static int header_block_at(struct rline *l, int nl, int i)
 static int separator_at(const struct rline *ln)
 {
 	char t[160];
-	if (ln->n > 150)
+	if (ln->n > 150 || ln->n < 8)
+		return 0;
+	/* separators are framed by dashes or underscores, or hold a "message" word */
+	if (!memchr(ln->s, '-', ln->n < 12 ? ln->n : 12) && !memchr(ln->s, '_', ln->n < 12 ? ln->n : 12) &&
+	    !memmem(ln->s, ln->n, "essage", 6) && !memmem(ln->s, ln->n, "orward", 6) &&
+	    !memmem(ln->s, ln->n, "riginal", 7) && !memmem(ln->s, ln->n, "eitergeleitet", 13) &&
+	    !memmem(ln->s, ln->n, "essagem", 7) && !memmem(ln->s, ln->n, "ericht", 6))
 		return 0;
 	size_t lead = 0;
 	while (lead < ln->n && (ln->s[lead] == ' ' || ln->s[lead] == '\t'))
@@ -288,11 +308,9 @@ static size_t midline_attribution(struct rline *l, int nl, int i)
 {
 	const char *s = l[i].s;
 	size_t n = l[i].n;
-	if (n > 300)
-		return 0;
-	char t[320];
-	size_t tn = normalise(s, n, t, sizeof t, 0);
-	if (tn < 6 || t[tn - 1] != ':')
+	while (n > 0 && is_space_byte((unsigned char)s[n - 1]))
+		n--;
+	if (n > 300 || n < 6 || s[n - 1] != ':')
 		return 0;
 	for (size_t k = 1; k + 3 < n; k++) {
 		if ((s[k] == 'O' && s[k + 1] == 'n' && s[k + 2] == ' ') ||

@@ -42,10 +42,24 @@ static void newline(struct buf *b, int blank)
 		b->data[b->len] = '\0';
 }
 
+/* Quoted depth: the text of a <blockquote> comes out as "> " lines, like a plain-text
+ * reply, so that the reply trimmer treats both the same way. */
+static int quote_depth;
+
+static void line_prefix(struct buf *b)
+{
+	if (quote_depth > 0 && (b->len == 0 || b->data[b->len - 1] == '\n'))
+		for (int i = 0; i < quote_depth && i < 20; i++)
+			buf_puts(b, "> ");
+}
+
 static void add_text(struct buf *b, const char *t, int pre)
 {
 	if (pre) {
-		buf_puts(b, t);
+		for (; *t; t++) {
+			line_prefix(b);
+			buf_putc(b, *t);
+		}
 		return;
 	}
 	for (; *t; t++) {
@@ -59,6 +73,7 @@ static void add_text(struct buf *b, const char *t, int pre)
 				buf_putc(b, ' ');
 			t++;
 		} else {
+			line_prefix(b);
 			buf_putc(b, (char)c);
 		}
 	}
@@ -70,6 +85,7 @@ char *html_to_text(const char *html, size_t len)
 	buf_init(&b, len * 2 + 64);
 	if (len > (size_t)INT32_MAX)
 		return xstrdup("");
+	quote_depth = 0;
 	htmlDocPtr doc = htmlReadMemory(html, (int)len, NULL, "UTF-8",
 					HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
 					HTML_PARSE_NOWARNING | HTML_PARSE_NONET);
@@ -90,8 +106,12 @@ char *html_to_text(const char *html, size_t len)
 				}
 				if (name_is(n, blocks))
 					newline(&b, !strcasecmp((const char *)n->name, "p"));
-				if (!strcasecmp((const char *)n->name, "li"))
+				if (!strcasecmp((const char *)n->name, "blockquote"))
+					quote_depth++;
+				if (!strcasecmp((const char *)n->name, "li")) {
+					line_prefix(&b);
 					buf_puts(&b, "- ");
+				}
 				if (!strcasecmp((const char *)n->name, "pre"))
 					pre++;
 				descend = n->children != NULL;
@@ -111,6 +131,8 @@ char *html_to_text(const char *html, size_t len)
 					newline(&b, !strcasecmp((const char *)n->name, "p"));
 				if (!strcasecmp((const char *)n->name, "pre") && pre > 0)
 					pre--;
+				if (!strcasecmp((const char *)n->name, "blockquote") && quote_depth > 0)
+					quote_depth--;
 			} else if (n->type == XML_ELEMENT_NODE && name_is(n, blocks) &&
 				   !name_is(n, skipped)) {
 				newline(&b, 0);

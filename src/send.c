@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SEND_BATCH 256
+#define SEND_BATCH 256	/* at most the number of files spool_stage can hold */
 
 int send_outbox_flush(const struct config *c, struct store *s)
 {
@@ -56,7 +56,7 @@ int send_outbox_flush(const struct config *c, struct store *s)
 			store_outbox_mark(s, r->id, "sent", NULL);
 		}
 		/* the files get their names (durably) before the rows say `sent` */
-		if (spool_publish(dir, names, staged, 1) < 0) {
+		if (spool_publish(dir, 1) < 0) {
 			log_err("stage=send error=\"cannot publish in %s: %s\" result=deferred", dir,
 				strerror(errno));
 			store_rollback(s);

@@ -110,59 +110,126 @@ int spool_sync_dir(const struct config *c, const char *sub)
 
 int spool_write_atomic_nosync_dir(const char *dir, const char *name, const void *data, size_t len)
 {
-	if (spool_stage(dir, name, data, len) < 0)
-		return -1;
 	char *tmp = xasprintf("%s/.tmp.%s", dir, name);
-	int fd = open(tmp, O_RDONLY | O_CLOEXEC);
-	int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
-	if (fd >= 0)
-		close(fd);
-	free(tmp);
-	if (rc == 0)
-		rc = spool_publish(dir, (char *const *)&name, 1, 0);
-	return rc;
-}
-
-int spool_stage(const char *dir, const char *name, const void *data, size_t len)
-{
-	char *tmp = xasprintf("%s/.tmp.%s", dir, name);
+	char *dst = xasprintf("%s/%s", dir, name);
 	int rc = -1;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0)
 		goto out;
-	if (write_all(fd, data, len) < 0) {
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		close(fd);
 		unlink(tmp);
 		goto out;
 	}
-	if (close(fd) < 0) {
+	if (close(fd) < 0 || rename(tmp, dst) < 0) {
 		unlink(tmp);
 		goto out;
 	}
 	rc = 0;
 out:
 	free(tmp);
+	free(dst);
 	return rc;
 }
 
-int spool_publish(const char *dir, char *const *names, size_t n, int sync)
+/* Staged files: with O_TMPFILE the file has no name until spool_publish links it (one
+ * directory operation instead of create + rename); elsewhere a .tmp.NAME file. */
+#define MAX_STAGED 1024
+static struct {
+	char *dir;
+	char *name;
+	int fd;		/* O_TMPFILE descriptor, or -1 for a named .tmp file */
+} staged[MAX_STAGED];
+static size_t n_staged;
+
+int spool_stage(const char *dir, const char *name, const void *data, size_t len)
+{
+	if (n_staged == MAX_STAGED)
+		return -1;
+	int fd = open(dir, O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
+	char *tmp = NULL;
+	if (fd < 0) {
+		tmp = xasprintf("%s/.tmp.%s", dir, name);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+		if (fd < 0) {
+			free(tmp);
+			return -1;
+		}
+	}
+	if (write_all(fd, data, len) < 0) {
+		close(fd);
+		if (tmp)
+			unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	staged[n_staged].dir = xstrdup(dir);
+	staged[n_staged].name = xstrdup(name);
+	if (tmp) {
+		close(fd);
+		staged[n_staged].fd = -1;
+		free(tmp);
+	} else {
+		staged[n_staged].fd = fd;
+	}
+	n_staged++;
+	return 0;
+}
+
+/* Gives one staged file its name; 0 or -1. */
+static int publish_one(int dfd, size_t i)
+{
+	int rc;
+	if (staged[i].fd >= 0) {
+		char proc[64];
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", staged[i].fd);
+		rc = linkat(AT_FDCWD, proc, dfd, staged[i].name, AT_SYMLINK_FOLLOW);
+		if (rc < 0 && errno == EEXIST) {
+			/* a replay after a crash: the same name holds the same bytes; replace it */
+			char *t = xasprintf(".tmp.%s", staged[i].name);
+			unlinkat(dfd, t, 0);
+			rc = linkat(AT_FDCWD, proc, dfd, t, AT_SYMLINK_FOLLOW);
+			if (rc == 0)
+				rc = renameat(dfd, t, dfd, staged[i].name);
+			free(t);
+		}
+	} else {
+		char *t = xasprintf(".tmp.%s", staged[i].name);
+		rc = renameat(dfd, t, dfd, staged[i].name);
+		free(t);
+	}
+	return rc;
+}
+
+static void staged_clear(void)
+{
+	for (size_t i = 0; i < n_staged; i++) {
+		if (staged[i].fd >= 0)
+			close(staged[i].fd);
+		free(staged[i].dir);
+		free(staged[i].name);
+	}
+	n_staged = 0;
+}
+
+int spool_publish(const char *dir, int sync)
 {
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
+	if (dfd < 0) {
+		staged_clear();
 		return -1;
+	}
 	int rc = 0;
 	/* one syncfs makes every staged file durable before any of them gets its name */
-	if (sync && syncfs(dfd) < 0)
+	if (sync && n_staged && syncfs(dfd) < 0)
 		rc = -1;
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		char *tmp = xasprintf(".tmp.%s", names[i]);
-		if (renameat(dfd, tmp, dfd, names[i]) < 0)
+	for (size_t i = 0; i < n_staged && rc == 0; i++)
+		if (strcmp(staged[i].dir, dir) == 0 && publish_one(dfd, i) < 0)
 			rc = -1;
-		free(tmp);
-	}
 	if (rc == 0 && sync && fsync(dfd) < 0)
 		rc = -1;
 	close(dfd);
+	staged_clear();
 	return rc;
 }
 

@@ -9,9 +9,40 @@ usage: check_mail_lib.py BIDMAIL MAIL_DIR (suite.py imports check_one)
 """
 import json, os, subprocess, sys
 
+def lookup(got, path):
+    cur = got
+    for part in path.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            raise KeyError(path)
+        cur = cur[part]
+    return cur
+
+def check_dotted(got, key, want):
+    """post.budget.max = value; x.why_contains = substring; x.flags_contain = [items]."""
+    last = key.rsplit(".", 1)[-1]
+    try:
+        if last.endswith("_contains"):
+            have = lookup(got, key[: -len("_contains")])
+            return None if isinstance(have, str) and want in have else "%s: %r not in %r" % (key, want, have)
+        if last.endswith("_contain"):
+            have = lookup(got, key[: -len("_contain")])
+            missing = [w for w in want if w not in (have or [])]
+            return None if not missing else "%s: %r missing from %r" % (key, missing, have)
+        have = lookup(got, key)
+    except KeyError:
+        return "%s: missing from the JSON" % key
+    if isinstance(have, str) and key == "text":
+        have = have.strip()
+    return None if have == want else "%s: want %r got %r" % (key, want, have)
+
 def check(got, exp):
     for key, want in exp.items():
         if key == "_what":
+            continue
+        if "." in key:
+            why = check_dotted(got, key, want)
+            if why:
+                return why
             continue
         if key == "errors_contain":
             for w in want:

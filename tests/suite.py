@@ -317,6 +317,42 @@ def test_post_end_to_end_french():
     expect(len(cur) == 1 and b.files("incoming/new") == [], "spool not moved to cur")
 
 
+def test_post_fields_stored():
+    """The daemon stores what extraction read: budget, deadline, skills, location, flags."""
+    b = Board().init()
+    b.deliver(post_mail(subject="Développeur Symfony",
+                        body="Bonjour,\nRefonte de notre extranet, en télétravail.\n"
+                             "Budget : entre 3 000 et 4 500 € HT, délai 6 semaines.\n"
+                             "Compétences : PHP, Symfony, PostgreSQL\n\nCordialement,\nJeanne\n"))
+    b.run("run", "--once")
+    p = b.projects()[0]
+    expect(p["budget"] == {"min": 3000.0, "max": 4500.0, "currency": "EUR", "tax": "HT", "unit": "total"},
+           "budget %r" % p["budget"])
+    expect(p["deadline_days"] == 42, "deadline %r" % p["deadline_days"])
+    expect(p["skills"] == ["php", "symfony", "postgresql"], "skills %r" % p["skills"])
+    expect(p["location"] == "remote", "location %r" % p["location"])
+    expect(p["flags"] == [], "flags %r" % p["flags"])
+    expect("Cordialement" not in p["description"], "signature kept in the description")
+
+
+def test_scam_post_held_with_neutral_ack():
+    """A suspected scam is stored with status held and its poster gets a neutral
+    acknowledgement that says nothing of the suspicion."""
+    b = Board().init()
+    b.deliver(post_mail(subject="Travail à domicile",
+                        body="Gagnez jusqu'à 3000 €/mois depuis chez vous, sans expérience ! "
+                             "Frais d'inscription : 49 €. Plus vous parrainez, plus vous gagnez.\n"))
+    b.run("run", "--once")
+    p = b.projects()[0]
+    expect(p["status"] == "held", "status %r" % p["status"])
+    expect("suspected_scam" in p["flags"], "flags %r" % p["flags"])
+    raw, m = read_mail(b.outgoing()[0])
+    text = m.get_body(("plain",)).get_content().lower()
+    expect("relu" in text, "not the held acknowledgement: %r" % text)
+    for word in ("arnaque", "scam", "suspect", "fraude"):
+        expect(word not in text, "the acknowledgement reveals the suspicion: %r" % word)
+
+
 def test_post_english_gets_english_ack():
     """An English post is stored with language en and acknowledged from the English template."""
     b = Board().init()
@@ -624,6 +660,38 @@ def test_mail_fixtures():
         if why:
             bad.append("%s: %s" % (name, why))
     expect(not bad, "\n       ".join(bad))
+
+
+def test_extract_fixtures():
+    """Every tests/extract/NAME.eml (posts and bids written as people write them) gives the
+    post and bid fields NAME.json expects."""
+    sys.path.insert(0, HERE)
+    import importlib
+    cm = importlib.import_module("check_mail_lib")
+    d = os.path.join(HERE, "extract")
+    names = sorted(f[:-4] for f in os.listdir(d) if f.endswith(".eml"))
+    expect(len(names) >= 60, "only %d fixtures" % len(names))
+    bad = []
+    for name in names:
+        why = cm.check_one(BIDMAIL, d, name)
+        if why:
+            bad.append("%s: %s" % (name, why))
+    print("     (%d of %d extraction fixtures pass)" % (len(names) - len(bad), len(names)))
+    expect(not bad, "\n       ".join(bad))
+
+
+def test_reply_corpus():
+    """The two public reply-parsing suites stay at 95% or more (rates printed)."""
+    unit = os.path.join(os.path.dirname(BIDMAIL), "build", "unit") if not BIDMAIL.endswith("build-asan/bidmail") \
+        else os.path.join(os.path.dirname(BIDMAIL), "unit")
+    expect(os.path.exists(unit), "no unit binary at %s" % unit)
+    p = subprocess.run([sys.executable, os.path.join(HERE, "corpus_reply.py"), unit, CORPUS],
+                       capture_output=True, timeout=600)
+    out = p.stdout.decode()
+    for line in out.splitlines():
+        if line.startswith("corpus reply"):
+            print("     " + line)
+    expect(p.returncode == 0, out[-3000:] + p.stderr.decode()[-2000:])
 
 
 def test_mime_corpus():

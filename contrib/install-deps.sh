@@ -3,16 +3,19 @@
 # Input: none (runs apt-get as root, or through sudo). Output: missing packages installed.
 # Idempotent: packages already present are not touched; nothing is downloaded when all are there.
 set -eu
+# postfix is installed for its test tools (smtp-sink, smtp-source); with "No configuration" its
+# daemon is neither configured nor started.
 PKGS="build-essential clang make pkg-config libetpan-dev libsqlite3-dev libpcre2-dev \
-libcurl4-gnutls-dev libjansson-dev libxml2-dev libgnutls28-dev sqlite3 python3"
+libcurl4-gnutls-dev libjansson-dev libxml2-dev libgnutls28-dev sqlite3 python3 postfix"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
 SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO=sudo
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 echo "install-deps: installing$missing" >&2
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing

@@ -100,6 +100,17 @@ struct config {
 	int batch_size;
 	int poll_interval;		/* seconds between spool scans when idle */
 	int use_syslog;
+	char *bounce_address;		/* VERP base: bounce+KEY@DOMAIN */
+	char *secret_key_file;
+	char *public_url;		/* https URL of the board, for one-click unsubscribe */
+	char *smtp_tls;			/* required, opportunistic or no */
+	char *smtp_user;
+	char *smtp_password;
+	int smtp_connections;
+	int smtp_timeout;		/* seconds */
+	long max_queue_age;		/* seconds a mail may stay queued before it fails */
+	long retry_base;		/* seconds before the first retry; doubles each time */
+	int bounce_threshold;		/* bounce score at which an address is disabled */
 };
 /* Loads defaults, then FILE (or the default locations when NULL); 0 on success, -1 with
  * "file:line: reason" printed to stderr. */
@@ -120,6 +131,19 @@ void hash_sha256_end(struct hash_ctx *h, char out[65]);
 int hash_random(void *out, size_t n);
 /* Writes n random bytes as lower-case hex into out (2n+1 bytes). */
 void hash_random_hex(char *out, size_t n);
+
+/* ---------------------------------------------------------------- keys.c */
+/* Loads the secret key (creating it, mode 0600, when create is set); 0 or -1 with a reason. */
+int keys_init(const char *path, int create);
+/* "purpose-id-id-mac": a signed key naming a purpose and its objects (caller frees). */
+char *keys_make(const char *purpose, const int64_t *ids, int n);
+/* "local+key@domain" (caller frees). */
+char *keys_address(const struct config *c, const char *local, const char *key);
+/* Checks a key against purpose; fills ids and returns their count, or -1 when forged,
+ * altered or malformed. Constant-time MAC comparison. */
+int keys_check(const char *key, const char *purpose, int64_t *ids, int max_ids);
+/* The KEY of "local+KEY@domain" copied into key, or NULL when addr is not of that form. */
+const char *keys_of_address(const char *addr, const char *local, char *key, size_t keylen);
 
 /* ---------------------------------------------------------------- spool.c */
 /* Envelope kept beside each spooled message as its first line. */
@@ -361,6 +385,7 @@ struct outbox_row {
 	char *token;
 	char *data;
 	size_t len;
+	char *next_attempt;
 };
 struct store;
 /* Opens (creating if asked) the database and applies pending migrations; NULL on error. */
@@ -392,6 +417,12 @@ int store_outbox_insert(struct store *s, const char *kind, const char *to,
 			const char *data, size_t len, int64_t *id);
 /* Lists outbox rows; with state non-NULL only those in that state; with_data loads bodies. */
 int store_outbox_list(struct store *s, const char *state, int with_data, struct outbox_row **out);
+/* Queued rows due at `now` (next attempt passed or unset), oldest first, at most limit. */
+int store_outbox_due(struct store *s, const char *now, int limit, struct outbox_row **out);
+/* Re-queues a row for a later attempt, recording the error. */
+int store_outbox_retry(struct store *s, int64_t id, const char *next_attempt, const char *error);
+/* Durability of commits: FULL (fsync each) for ingest, NORMAL for the sender's marks. */
+int store_set_synchronous(struct store *s, int full);
 int store_outbox_mark(struct store *s, int64_t id, const char *state, const char *error);
 void outbox_row_clear(struct outbox_row *r);
 int store_count(struct store *s, const char *table);
@@ -439,6 +470,17 @@ struct outgoing {
 /* Builds a complete RFC 5322 message; sets token (hex id used in Message-ID); caller frees. */
 char *compose_message(const struct config *c, const struct outgoing *o, char token[33],
 		      size_t *len);
+
+/* ---------------------------------------------------------------- smtp.c */
+enum smtp_result { SMTP_SENT, SMTP_RETRY, SMTP_FAILED };
+/* Sends rows to the smarthost, smtp_connections at a time, each connection reused; calls
+ * done() for every row as soon as its fate is known. 0, or -1 when libcurl cannot start. */
+int smtp_deliver(const struct config *c, struct outbox_row *rows, int n,
+		 const char *(*sender_of)(const struct config *, const struct outbox_row *, char *,
+					  size_t),
+		 void (*done)(void *arg, struct outbox_row *row, enum smtp_result r,
+			      const char *why),
+		 void *arg);
 
 /* ---------------------------------------------------------------- send.c */
 /* Delivers queued outbox rows through the configured transport; returns the number sent or -1. */

@@ -34,7 +34,7 @@ static int address_is(const char *addr, const char *own)
 int classify_is_own_address(const struct config *c, const char *addr)
 {
 	return address_is(addr, c->post_address) || address_is(addr, c->robot_address) ||
-	       address_is(addr, c->bid_address);
+	       address_is(addr, c->bid_address) || address_is(addr, c->bounce_address);
 }
 
 static int subject_is_auto_reply(const char *s)
@@ -126,5 +126,7 @@ enum kind classify_message(const struct config *c, const struct message *m,
 		return KIND_BID;
 	if (address_is(rcpt, c->robot_address))
 		return KIND_COMMAND;
+	if (address_is(rcpt, c->bounce_address))
+		return KIND_BOUNCE;	/* whatever it looks like: only bounces come back here */
 	return KIND_UNKNOWN;
 }

@@ -17,7 +17,8 @@
 #define BIDMAIL_DATADIR "/usr/local/share/bidmail"
 #endif
 
-enum cfg_type { CFG_STRING, CFG_ADDRESS, CFG_PATH, CFG_SIZE, CFG_INT, CFG_BOOL, CFG_LANG };
+enum cfg_type { CFG_STRING, CFG_ADDRESS, CFG_PATH, CFG_SIZE, CFG_INT, CFG_BOOL, CFG_LANG,
+	       CFG_DURATION };
 
 struct cfg_key {
 	const char *name;
@@ -49,6 +50,17 @@ static const struct cfg_key cfg_keys[] = {
 	{ "batch_size", CFG_INT, "64", OFF(batch_size), 1, 10000 },
 	{ "poll_interval", CFG_INT, "2", OFF(poll_interval), 1, 3600 },
 	{ "syslog", CFG_BOOL, "no", OFF(use_syslog), 0, 1 },
+	{ "bounce_address", CFG_ADDRESS, "bounce@DOMAIN", OFF(bounce_address), 0, 0 },
+	{ "secret_key_file", CFG_PATH, "var/secret.key", OFF(secret_key_file), 0, 0 },
+	{ "public_url", CFG_STRING, "", OFF(public_url), 0, 0 },
+	{ "smtp_tls", CFG_STRING, "opportunistic", OFF(smtp_tls), 0, 0 },
+	{ "smtp_user", CFG_STRING, "", OFF(smtp_user), 0, 0 },
+	{ "smtp_password", CFG_STRING, "", OFF(smtp_password), 0, 0 },
+	{ "smtp_connections", CFG_INT, "4", OFF(smtp_connections), 1, 64 },
+	{ "smtp_timeout", CFG_INT, "60", OFF(smtp_timeout), 1, 3600 },
+	{ "max_queue_age", CFG_DURATION, "5d", OFF(max_queue_age), 60, 365L * 86400 },
+	{ "retry_base", CFG_DURATION, "60s", OFF(retry_base), 1, 86400 },
+	{ "bounce_threshold", CFG_INT, "3", OFF(bounce_threshold), 1, 1000 },
 };
 #define N_KEYS (sizeof cfg_keys / sizeof cfg_keys[0])
 
@@ -109,6 +121,11 @@ static const char *cfg_set(struct config *c, const struct cfg_key *k, const char
 			return "smarthost must be empty, smtp://host:port or smtps://host:port";
 		if (!strcmp(k->name, "domain") && (!*v || strchr(v, '@') || strchr(v, ' ')))
 			return "domain must be a plain domain name";
+		if (!strcmp(k->name, "smtp_tls") && strcmp(v, "required") &&
+		    strcmp(v, "opportunistic") && strcmp(v, "no"))
+			return "smtp_tls must be required, opportunistic or no";
+		if (!strcmp(k->name, "public_url") && *v && strncmp(v, "https://", 8))
+			return "public_url must be an https:// URL (RFC 8058 one-click needs https)";
 		free(*(char **)field);
 		*(char **)field = xstrdup(v);
 		return NULL;
@@ -127,6 +144,30 @@ static const char *cfg_set(struct config *c, const struct cfg_key *k, const char
 		if (end == v || *end || errno || n < k->min || n > k->max)
 			return "not a whole number in the allowed range";
 		*(int *)field = (int)n;
+		return NULL;
+	}
+	case CFG_DURATION: {
+		char *end;
+		errno = 0;
+		long n = strtol(v, &end, 10);
+		long mul = 1;
+		if (end == v || errno || n < 0)
+			return "not a duration (a number with s, m, h, d or w, e.g. 5d)";
+		if (*end) {
+			switch (*end) {
+			case 's': mul = 1; break;
+			case 'm': mul = 60; break;
+			case 'h': mul = 3600; break;
+			case 'd': mul = 86400; break;
+			case 'w': mul = 7 * 86400; break;
+			default: return "not a duration (a number with s, m, h, d or w, e.g. 5d)";
+			}
+			if (end[1])
+				return "not a duration (a number with s, m, h, d or w, e.g. 5d)";
+		}
+		if (n > k->max / mul || n * mul < k->min)
+			return "duration out of the allowed range";
+		*(long *)field = n * mul;
 		return NULL;
 	}
 	case CFG_BOOL:
@@ -254,8 +295,9 @@ int config_load(struct config *c, const char *file)
 		}
 	if (c->file && read_file(c, c->file) < 0)
 		return -1;
-	char **addrs[] = { &c->post_address, &c->robot_address, &c->bid_address };
-	for (size_t i = 0; i < 3; i++) {
+	char **addrs[] = { &c->post_address, &c->robot_address, &c->bid_address,
+			   &c->bounce_address };
+	for (size_t i = 0; i < 4; i++) {
 		char *e = expand_domain(*addrs[i], c->domain);
 		free(*addrs[i]);
 		*addrs[i] = e;
@@ -279,7 +321,7 @@ void config_clear(struct config *c)
 {
 	for (size_t i = 0; i < N_KEYS; i++)
 		if (cfg_keys[i].type != CFG_SIZE && cfg_keys[i].type != CFG_INT &&
-		    cfg_keys[i].type != CFG_BOOL) {
+		    cfg_keys[i].type != CFG_BOOL && cfg_keys[i].type != CFG_DURATION) {
 			char **f = (char **)((char *)c + cfg_keys[i].offset);
 			free(*f);
 			*f = NULL;
@@ -304,8 +346,14 @@ void config_dump(const struct config *c, FILE *out)
 		case CFG_BOOL:
 			fprintf(out, "%s = %s\n", cfg_keys[i].name, *(const int *)f ? "yes" : "no");
 			break;
+		case CFG_DURATION:
+			fprintf(out, "%s = %lds\n", cfg_keys[i].name, *(const long *)f);
+			break;
 		default:
-			fprintf(out, "%s = %s\n", cfg_keys[i].name, *(char *const *)f);
+			/* never print a password */
+			fprintf(out, "%s = %s\n", cfg_keys[i].name,
+				!strcmp(cfg_keys[i].name, "smtp_password") && **(char *const *)f
+				? "(set)" : *(char *const *)f);
 		}
 	}
 }

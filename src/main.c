@@ -68,6 +68,10 @@ static int cmd_init(struct config *c)
 		fprintf(stderr, "bidmail: cannot open or upgrade %s\n", c->database);
 		return 1;
 	}
+	if (mkdir_parent(c->secret_key_file) < 0 || keys_init(c->secret_key_file, 1) < 0) {
+		store_close(s);
+		return 1;
+	}
 	int v = store_schema_version(s);
 	store_close(s);
 	if (render_check_all(c) < 0)
@@ -308,6 +312,11 @@ int main(int argc, char **argv)
 	int rc;
 	if (!is_deliver && strcmp(cmd, "projects") && strcmp(cmd, "outbox") &&
 	    extract_load(&c) < 0) {
+		config_clear(&c);
+		return 1;
+	}
+	/* the commands that sign addresses need the secret key (init creates it) */
+	if ((!strcmp(cmd, "run") || !strcmp(cmd, "send")) && keys_init(c.secret_key_file, 0) < 0) {
 		config_clear(&c);
 		return 1;
 	}

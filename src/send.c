@@ -1,10 +1,16 @@
 /*
- * send.c — delivers the outbox. With `smarthost` empty (the embedded default) this is the file
- * transport: one complete message per file in SPOOL/outgoing/, named NNNNNNNNNN-TOKEN.eml by
- * outbox id so files sort in sending order. A batch is staged as .tmp files, made durable by one
- * syncfs, renamed into place, the folder fsynced, then marked sent in one transaction. A crash
- * between the rename and the commit rewrites the same names with the same bytes: never a double.
- * In: queued outbox rows. Out: files, rows marked sent (or failed with the reason).
+ * send.c — delivers the outbox through the configured transport.
+ * File transport (smarthost empty, the embedded default): one complete message per file in
+ * SPOOL/outgoing/, named NNNNNNNNNN-TOKEN.eml by outbox id so files sort in sending order; a
+ * batch is staged, made durable by one syncfs, given its names, the folder fsynced, then marked
+ * sent in one transaction. A crash between the names and the commit rewrites the same names with
+ * the same bytes: never a double.
+ * SMTP (smtp.c): each row is marked the moment the server has answered the end of DATA, in its
+ * own commit, so a crash can at worst resend the one message in flight per connection. 4xx,
+ * timeouts and dropped connections re-queue with exponential back-off and jitter until
+ * max_queue_age; 5xx fails at once. The envelope sender is the signed VERP address
+ * bounce+m-ID-MAC@DOMAIN, so a bounce names its outbox row exactly.
+ * In: queued outbox rows. Out: delivered mail, rows marked sent / re-queued / failed.
  */
 #include "bidmail.h"
 
@@ -13,22 +19,14 @@
 #include <string.h>
 
 #define SEND_BATCH 256	/* at most the number of files spool_stage can hold */
+#define SMTP_BATCH 2000
 
-int send_outbox_flush(const struct config *c, struct store *s)
+static int send_files(const struct config *c, struct store *s)
 {
 	struct outbox_row *rows;
 	int n = store_outbox_list(s, "queued", 1, &rows);
 	if (n < 0)
 		return -1;
-	if (n > 0 && *c->smarthost) {
-		/* the SMTP sender is not built yet: keep the mail queued, and say why */
-		log_warn("stage=send queued=%d error=\"smarthost is set but SMTP delivery is not "
-			 "implemented in this version; mail stays queued\"", n);
-		for (int i = 0; i < n; i++)
-			outbox_row_clear(&rows[i]);
-		free(rows);
-		return 0;
-	}
 	char *dir = xasprintf("%s/outgoing", c->spool);
 	char **names = xcalloc(SEND_BATCH, sizeof *names);
 	int sent = 0, rc = 0;
@@ -78,4 +76,108 @@ int send_outbox_flush(const struct config *c, struct store *s)
 		outbox_row_clear(&rows[i]);
 	free(rows);
 	return rc < 0 ? -1 : sent;
+}
+
+/* The signed VERP envelope sender of a row: bounce+m-ID-MAC@DOMAIN. */
+static const char *verp_sender(const struct config *c, const struct outbox_row *r, char *out,
+			       size_t len)
+{
+	int64_t id = r->id;
+	char *key = keys_make("m", &id, 1);
+	const char *at = strrchr(c->bounce_address, '@');
+	snprintf(out, len, "%.*s+%s%s", (int)(at - c->bounce_address), c->bounce_address, key, at);
+	free(key);
+	return out;
+}
+
+struct smtp_run {
+	const struct config *c;
+	struct store *s;
+	time_t now;
+	int sent, retried, failed;
+};
+
+/* Seconds before attempt number `attempts` + 1: retry_base doubled each time, at most 6 h,
+ * with +-25 % jitter so that a queue does not come back all at once. */
+static long backoff(const struct config *c, int attempts)
+{
+	long d = c->retry_base;
+	for (int i = 1; i < attempts && d < 6 * 3600; i++)
+		d *= 2;
+	if (d > 6 * 3600)
+		d = 6 * 3600;
+	unsigned r;
+	hash_random(&r, sizeof r);
+	long jitter = d / 4 > 0 ? (long)(r % (unsigned)(d / 2 + 1)) - d / 4 : 0;
+	return d + jitter > 1 ? d + jitter : 1;
+}
+
+static void smtp_done(void *arg, struct outbox_row *row, enum smtp_result r, const char *why)
+{
+	struct smtp_run *run = arg;
+	int rc;
+	if (r == SMTP_SENT) {
+		rc = store_outbox_mark(run->s, row->id, "sent", NULL);
+		run->sent++;
+		log_info("stage=send outbox=%lld transport=smtp kind=%s result=sent", (long long)row->id,
+			 row->kind);
+	} else if (r == SMTP_RETRY) {
+		time_t created = clock_parse_iso(row->created);
+		if (created != (time_t)-1 && run->now - created >= run->c->max_queue_age) {
+			char *e = xasprintf("%s; given up after %ld s in the queue", why,
+					    run->c->max_queue_age);
+			rc = store_outbox_mark(run->s, row->id, "failed", e);
+			log_warn("stage=send outbox=%lld result=failed reason=\"%s\"", (long long)row->id, e);
+			free(e);
+			run->failed++;
+		} else {
+			char when[32];
+			clock_format_iso(run->now + backoff(run->c, row->attempts + 1), when);
+			rc = store_outbox_retry(run->s, row->id, when, why);
+			log_warn("stage=send outbox=%lld result=deferred next=%s reason=\"%s\"",
+				 (long long)row->id, when, why);
+			run->retried++;
+		}
+	} else {
+		rc = store_outbox_mark(run->s, row->id, "failed", why);
+		log_warn("stage=send outbox=%lld result=failed reason=\"%s\"", (long long)row->id, why);
+		run->failed++;
+	}
+	if (rc < 0)
+		log_err("stage=send outbox=%lld error=\"cannot record the result: %s\"",
+			(long long)row->id, store_errmsg(run->s));
+}
+
+static int send_smtp(const struct config *c, struct store *s)
+{
+	struct smtp_run run = { .c = c, .s = s, .now = clock_now() };
+	char now[32];
+	clock_format_iso(run.now, now);
+	/* each mark is its own commit, written to the OS at once: a killed sender loses none */
+	store_set_synchronous(s, 0);
+	for (int round = 0; round < 1000; round++) {
+		struct outbox_row *rows;
+		int n = store_outbox_due(s, now, SMTP_BATCH, &rows);
+		if (n <= 0) {
+			free(rows);
+			break;
+		}
+		int before = run.sent + run.retried + run.failed;
+		smtp_deliver(c, rows, n, verp_sender, smtp_done, &run);
+		for (int i = 0; i < n; i++)
+			outbox_row_clear(&rows[i]);
+		free(rows);
+		if (run.sent + run.retried + run.failed == before || n < SMTP_BATCH)
+			break;
+	}
+	store_set_synchronous(s, 1);
+	if (run.retried || run.failed)
+		log_info("stage=send transport=smtp sent=%d deferred=%d failed=%d", run.sent,
+			 run.retried, run.failed);
+	return run.sent;
+}
+
+int send_outbox_flush(const struct config *c, struct store *s)
+{
+	return *c->smarthost ? send_smtp(c, s) : send_files(c, s);
 }

@@ -29,11 +29,17 @@ static const char *const migrations[] = {
 	" attempts INTEGER NOT NULL DEFAULT 0, next_attempt TEXT, last_error TEXT,"
 	" created TEXT NOT NULL, sent TEXT);"
 	"CREATE INDEX outbox_state ON outbox(state, id);",
+	/* 2: bounce scores of addresses, and what came back for each outbox message */
+	"CREATE TABLE addresses(address TEXT PRIMARY KEY COLLATE NOCASE, score REAL NOT NULL"
+	" DEFAULT 0, hard INTEGER NOT NULL DEFAULT 0, soft INTEGER NOT NULL DEFAULT 0,"
+	" disabled INTEGER NOT NULL DEFAULT 0, last_bounce TEXT, last_scored_day TEXT);"
+	"ALTER TABLE outbox ADD COLUMN bounce_status TEXT;",
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
 enum stmt_id {
 	ST_INGEST_SEEN, ST_INGEST_RECORD, ST_PROJECT_INSERT, ST_OUTBOX_INSERT, ST_OUTBOX_MARK,
+	ST_OUTBOX_RETRY,
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
 };
 static const char *const stmt_sql[ST_COUNT_] = {
@@ -50,6 +56,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_OUTBOX_MARK] = "UPDATE outbox SET state = ?2, last_error = ?3,"
 			   " attempts = attempts + 1, sent = CASE WHEN ?2 = 'sent' THEN ?4 END"
 			   " WHERE id = ?1",
+	[ST_OUTBOX_RETRY] = "UPDATE outbox SET last_error = ?3, attempts = attempts + 1,"
+			    " next_attempt = ?2 WHERE id = ?1",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -376,18 +384,41 @@ int store_outbox_insert(struct store *s, const char *kind, const char *to, const
 	return 0;
 }
 
+static int outbox_rows(struct store *s, sqlite3_stmt *st, int with_data, struct outbox_row **out);
+
 int store_outbox_list(struct store *s, const char *state, int with_data, struct outbox_row **out)
 {
 	sqlite3_stmt *st;
 	*out = NULL;
 	if (sqlite3_prepare_v2(s->db,
 			       "SELECT id, rcpt, sender, subject, kind, state, attempts, last_error,"
-			       " created, token, CASE WHEN ?2 THEN message END FROM outbox"
+			       " created, token, CASE WHEN ?2 THEN message END, next_attempt FROM outbox"
 			       " WHERE ?1 IS NULL OR state = ?1 ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return fail(s, sqlite3_errcode(s->db), "outbox-list");
 	bind_text(st, 1, state);
 	sqlite3_bind_int(st, 2, with_data);
+	return outbox_rows(s, st, with_data, out);
+}
+
+int store_outbox_due(struct store *s, const char *now, int limit, struct outbox_row **out)
+{
+	sqlite3_stmt *st;
+	*out = NULL;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT id, rcpt, sender, subject, kind, state, attempts, last_error,"
+			       " created, token, message, next_attempt FROM outbox"
+			       " WHERE state = 'queued' AND (next_attempt IS NULL OR next_attempt <= ?1)"
+			       " ORDER BY id LIMIT ?2",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "outbox-due");
+	bind_text(st, 1, now);
+	sqlite3_bind_int(st, 2, limit);
+	return outbox_rows(s, st, 1, out);
+}
+
+static int outbox_rows(struct store *s, sqlite3_stmt *st, int with_data, struct outbox_row **out)
+{
 	int n = 0, cap = 0, rc;
 	struct outbox_row *v = NULL;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -415,6 +446,7 @@ int store_outbox_list(struct store *s, const char *state, int with_data, struct 
 				memcpy(r->data, b, r->len);
 			r->data[r->len] = '\0';
 		}
+		r->next_attempt = col_text(st, 11);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -441,6 +473,29 @@ int store_outbox_mark(struct store *s, int64_t id, const char *state, const char
 	return run(s, st, "outbox-mark");
 }
 
+int store_outbox_retry(struct store *s, int64_t id, const char *next_attempt, const char *error)
+{
+	sqlite3_stmt *st = stmt(s, ST_OUTBOX_RETRY);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, next_attempt);
+	bind_text(st, 3, error);
+	return run(s, st, "outbox-retry");
+}
+
+int store_set_synchronous(struct store *s, int full)
+{
+	char *err = NULL;
+	if (sqlite3_exec(s->db, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+			 NULL, NULL, &err) != SQLITE_OK) {
+		log_err("stage=store op=synchronous error=\"%s\"", err ? err : "?");
+		sqlite3_free(err);
+		return -1;
+	}
+	return 0;
+}
+
 void outbox_row_clear(struct outbox_row *r)
 {
 	free(r->to);
@@ -452,6 +507,7 @@ void outbox_row_clear(struct outbox_row *r)
 	free(r->created);
 	free(r->token);
 	free(r->data);
+	free(r->next_attempt);
 	memset(r, 0, sizeof *r);
 }
 

@@ -1,0 +1,165 @@
+/*
+ * keys.c — signed reply addresses: LOCAL+KEY@domain, where KEY names a purpose and its objects
+ * and ends with an HMAC-SHA256 (GnuTLS) under the board's secret key, compared in constant time.
+ * KEY is lower case (addresses are case-insensitive): "<purpose>-<id>[-<id>...]-<mac>", the MAC
+ * being the first 10 bytes of the HMAC in base32 (16 characters), e.g. m-1234-4kq3v8x2ab7d9mzq.
+ * In: a purpose and numbers (or a key to check). Out: keys, or the numbers a valid key names.
+ */
+#include "bidmail.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SECRET_LEN 32
+#define MAC_BYTES 10
+#define MAC_CHARS 16
+
+static unsigned char secret[SECRET_LEN];
+static int have_secret;
+
+int keys_init(const char *path, int create)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && create) {
+		unsigned char fresh[SECRET_LEN];
+		if (hash_random(fresh, sizeof fresh) < 0)
+			return -1;
+		char *tmp = xasprintf("%s.tmp", path);
+		int w = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (w < 0) {
+			fprintf(stderr, "%s: cannot create: %s\n", tmp, strerror(errno));
+			free(tmp);
+			return -1;
+		}
+		int ok = write(w, fresh, sizeof fresh) == (ssize_t)sizeof fresh && fsync(w) == 0;
+		close(w);
+		if (!ok || rename(tmp, path) < 0) {
+			fprintf(stderr, "%s: cannot write the secret key\n", path);
+			unlink(tmp);
+			free(tmp);
+			return -1;
+		}
+		free(tmp);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		fprintf(stderr, "%s: cannot read the secret key: %s (run `bidmail init`)\n", path,
+			strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077)) {
+		fprintf(stderr, "%s: the secret key must not be readable by others (chmod 600)\n",
+			path);
+		close(fd);
+		return -1;
+	}
+	ssize_t n = read(fd, secret, sizeof secret);
+	close(fd);
+	if (n != (ssize_t)sizeof secret) {
+		fprintf(stderr, "%s: the secret key must be %d bytes\n", path, SECRET_LEN);
+		return -1;
+	}
+	have_secret = 1;
+	return 0;
+}
+
+/* base32, lower case, RFC 4648 alphabet */
+static void mac_of(const char *msg, char out[MAC_CHARS + 1])
+{
+	static const char alpha[] = "abcdefghijklmnopqrstuvwxyz234567";
+	unsigned char d[32];
+	gnutls_hmac_fast(GNUTLS_MAC_SHA256, secret, sizeof secret, msg, strlen(msg), d);
+	int bits = 0, k = 0;
+	unsigned v = 0;
+	for (int i = 0; i < MAC_BYTES; i++) {
+		v = (v << 8) | d[i];
+		bits += 8;
+		while (bits >= 5 && k < MAC_CHARS) {
+			out[k++] = alpha[(v >> (bits - 5)) & 31];
+			bits -= 5;
+		}
+	}
+	out[k] = '\0';
+}
+
+char *keys_make(const char *purpose, const int64_t *ids, int n)
+{
+	struct buf b;
+	buf_init(&b, 256);
+	buf_puts(&b, purpose);
+	for (int i = 0; i < n; i++)
+		buf_printf(&b, "-%lld", (long long)ids[i]);
+	char mac[MAC_CHARS + 1];
+	if (!have_secret)
+		memset(mac, 'x', MAC_CHARS), mac[MAC_CHARS] = '\0';
+	else
+		mac_of(b.data, mac);
+	buf_printf(&b, "-%s", mac);
+	return buf_steal(&b);
+}
+
+char *keys_address(const struct config *c, const char *local, const char *key)
+{
+	return xasprintf("%s+%s@%s", local, key, c->domain);
+}
+
+int keys_check(const char *key, const char *purpose, int64_t *ids, int max_ids)
+{
+	if (!have_secret || !key)
+		return -1;
+	size_t kl = strlen(key);
+	if (kl > 64 || kl < MAC_CHARS + 3)
+		return -1;
+	char lower[80];
+	for (size_t i = 0; i <= kl; i++)
+		lower[i] = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] + 32 : key[i]);
+	size_t pl = strlen(purpose);
+	if (strncmp(lower, purpose, pl) || lower[pl] != '-')
+		return -1;
+	const char *dash = strrchr(lower, '-');
+	if (!dash || strlen(dash + 1) != MAC_CHARS)
+		return -1;
+	char body[80];
+	memcpy(body, lower, (size_t)(dash - lower));
+	body[dash - lower] = '\0';
+	char want[MAC_CHARS + 1];
+	mac_of(body, want);
+	unsigned diff = 0;
+	for (int i = 0; i < MAC_CHARS; i++)
+		diff |= (unsigned)(want[i] ^ dash[1 + i]);
+	if (diff)
+		return -1;
+	int n = 0;
+	const char *p = body + pl;
+	while (*p == '-' && n < max_ids) {
+		char *end;
+		long long v = strtoll(p + 1, &end, 10);
+		if (end == p + 1 || (*end != '-' && *end != '\0'))
+			return -1;
+		ids[n++] = v;
+		p = end;
+	}
+	return *p ? -1 : n;
+}
+
+const char *keys_of_address(const char *addr, const char *local, char *key, size_t keylen)
+{
+	if (!addr)
+		return NULL;
+	size_t ll = strlen(local);
+	if (strncasecmp(addr, local, ll) || addr[ll] != '+')
+		return NULL;
+	const char *at = strrchr(addr, '@');
+	if (!at || at <= addr + ll + 1 || (size_t)(at - addr - ll - 1) >= keylen)
+		return NULL;
+	memcpy(key, addr + ll + 1, (size_t)(at - addr - ll - 1));
+	key[at - addr - ll - 1] = '\0';
+	return key;
+}

@@ -249,6 +249,7 @@ struct message {
 	int is_report;		/* multipart/report with message/delivery-status */
 	char *bounce_recipient;
 	char *bounce_status;
+	char *bounce_action;	/* failed, delayed, ... */
 	struct strlist errors;
 	struct envelope env;	/* copied from the spool, may be empty */
 	char *new_text;		/* text without quotes and signature (extract_message) */
@@ -340,6 +341,9 @@ int extract_deadline_date(const char *text, time_t from);
 int extract_budget_lower(const char *l, struct money *out);
 int extract_duration_days_lower(const char *l, int *followup_days);
 int extract_deadline_date_lower(const char *l, time_t from);
+/* "1 500 € HT", "$2,000 – $3,000 excl. VAT", "35 € de l'heure": an amount for a reader of
+ * lang (caller frees). */
+char *money_format(const struct money *m, const char *lang);
 /* A payment plan in percentages summing to 100 ("20 %, 40 %, solde"); returns the count. */
 int extract_milestones(const char *text, int *out, int max);
 
@@ -426,6 +430,16 @@ int store_set_synchronous(struct store *s, int full);
 int store_outbox_mark(struct store *s, int64_t id, const char *state, const char *error);
 void outbox_row_clear(struct outbox_row *r);
 int store_count(struct store *s, const char *table);
+/* The recipient of outbox row id copied into to (size len); 1 found, 0 not, -1 error. */
+int store_outbox_recipient(struct store *s, int64_t id, char *to, size_t len);
+/* Records what came back for an outbox row. */
+int store_outbox_bounce(struct store *s, int64_t id, const char *status);
+/* Adds a bounce to an address's score (at most once per day): hard counts 1, soft 0.5.
+ * Sets *disabled_now when the score has just reached the threshold. 0 or -1. */
+int store_address_bounce(struct store *s, const char *address, int hard, const char *day,
+			 int threshold, int *disabled_now);
+/* 1 when an address is disabled by bounces, 0 when not, -1 on error. */
+int store_address_disabled(struct store *s, const char *address);
 
 /* ---------------------------------------------------------------- render.c */
 /* A variable set for a template: name -> value pairs (values are borrowed). */
@@ -433,8 +447,17 @@ struct vars {
 	const char *name[32];
 	const char *value[32];
 	int n;
+	struct {
+		const char *name;
+		const struct vars *items;	/* an array of n item variable sets */
+		int n;
+	} list[4];
+	int nlists;
+	const struct vars *parent;	/* set by the renderer inside {{#each}} */
 };
 void vars_set(struct vars *v, const char *name, const char *value);
+/* Attaches a list (for {{#each name}}): items is an array of n variable sets (borrowed). */
+void vars_set_list(struct vars *v, const char *name, const struct vars *items, int n);
 /* A rendered mail: subject, text part and HTML part (owned). */
 struct rendered {
 	char *subject;

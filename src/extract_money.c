@@ -850,3 +850,68 @@ int extract_milestones(const char *text, int *out, int max)
 	free(l);
 	return best;
 }
+
+/* Formats a number the way a reader of lang expects: "1 500", "1 250,50" / "1,500", "1,250.50". */
+static void format_number(double v, const char *lang, char *out, size_t len)
+{
+	int fr = !strcmp(lang, "fr");
+	long long whole = (long long)v;
+	int cents = (int)((v - (double)whole) * 100 + 0.5);
+	if (cents == 100) {
+		whole++;
+		cents = 0;
+	}
+	char digits[32], grouped[48];
+	snprintf(digits, sizeof digits, "%lld", whole);
+	size_t n = strlen(digits), w = 0;
+	for (size_t i = 0; i < n && w + 4 < sizeof grouped; i++) {
+		if (i > 0 && (n - i) % 3 == 0)
+			grouped[w++] = fr ? ' ' : ',';
+		grouped[w++] = digits[i];
+	}
+	grouped[w] = '\0';
+	if (cents)
+		snprintf(out, len, "%s%c%02d", grouped, fr ? ',' : '.', cents);
+	else
+		snprintf(out, len, "%s", grouped);
+}
+
+char *money_format(const struct money *m, const char *lang)
+{
+	static const struct { const char *code, *sym; int before; } syms[] = {
+		{ "EUR", "€", 0 }, { "USD", "$", 1 }, { "GBP", "£", 1 }, { "CHF", "CHF", 0 },
+		{ "CAD", "CA$", 1 }, { "MAD", "MAD", 0 },
+	};
+	const char *sym = m->currency[0] ? m->currency : "";
+	int before = 0;
+	for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++)
+		if (!strcmp(m->currency, syms[i].code)) {
+			sym = syms[i].sym;
+			before = syms[i].before && strcmp(lang, "fr");
+		}
+	char a[48], b[48];
+	struct buf out;
+	buf_init(&out, 256);
+	format_number(m->max, lang, b, sizeof b);
+	if (m->min >= 0) {
+		format_number(m->min, lang, a, sizeof a);
+		if (before)
+			buf_printf(&out, "%s%s – %s%s", sym, a, sym, b);
+		else
+			buf_printf(&out, "%s – %s%s%s", a, b, *sym ? " " : "", sym);
+	} else if (before) {
+		buf_printf(&out, "%s%s", sym, b);
+	} else {
+		buf_printf(&out, "%s%s%s", b, *sym ? " " : "", sym);
+	}
+	if (m->tax[0])
+		buf_printf(&out, " %s", !strcmp(lang, "fr") ? m->tax
+				       : !strcmp(m->tax, "HT") ? "excl. VAT" : "incl. VAT");
+	static const struct { const char *unit, *fr, *en; } units[] = {
+		{ "hour", "de l'heure", "per hour" }, { "day", "par jour", "per day" },
+		{ "month", "par mois", "per month" } };
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (!strcmp(m->unit, units[i].unit))
+			buf_printf(&out, " %s", !strcmp(lang, "fr") ? units[i].fr : units[i].en);
+	return buf_steal(&out);
+}

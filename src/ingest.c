@@ -42,7 +42,7 @@ static int queue_reply(const struct config *c, struct store *s, const struct mes
 	char token[33];
 	size_t len;
 	char *data = compose_message(c, &o, token, &len);
-	int rc = store_outbox_insert(s, kind, m->from, c->robot_address, r.subject, token, data,
+	int rc = store_outbox_insert(s, kind, m->from, c->bounce_address, r.subject, token, data,
 				     len, NULL);
 	free(data);
 	rendered_clear(&r);
@@ -136,8 +136,41 @@ static enum outcome act_post(const struct config *c, struct store *s, struct mes
 	vars_set(&v, "post_address", c->post_address);
 	vars_set(&v, "robot_address", c->robot_address);
 	vars_set(&v, "date", created);
+	/* what was understood, so that the poster can correct it */
+	int fr = !strcmp(lang, "fr");
+	struct vars items[4];
+	char *budget = pi->has_budget ? money_format(&pi->budget, lang) : NULL;
+	char deadline[48], *skill_list = NULL;
+	int ni = 0;
+	memset(items, 0, sizeof items);
+	if (budget) {
+		vars_set(&items[ni], "label", fr ? "Budget" : "Budget");
+		vars_set(&items[ni++], "value", budget);
+	}
+	if (pi->deadline_days >= 0) {
+		snprintf(deadline, sizeof deadline, fr ? "%d jours" : "%d days", pi->deadline_days);
+		vars_set(&items[ni], "label", fr ? "Délai" : "Deadline");
+		vars_set(&items[ni++], "value", deadline);
+	}
+	if (pi->skills.n) {
+		struct buf sb;
+		buf_init(&sb, 4096);
+		for (size_t i = 0; i < pi->skills.n; i++)
+			buf_printf(&sb, "%s%s", i ? ", " : "", pi->skills.v[i]);
+		skill_list = buf_steal(&sb);
+		vars_set(&items[ni], "label", fr ? "Compétences" : "Skills");
+		vars_set(&items[ni++], "value", skill_list);
+	}
+	if (pi->location) {
+		vars_set(&items[ni], "label", fr ? "Lieu" : "Location");
+		vars_set(&items[ni++], "value", !strcmp(pi->location, "remote")
+			 ? (fr ? "à distance" : "remote") : pi->location);
+	}
+	vars_set_list(&v, "understood", items, ni);
 	/* a held post gets a neutral acknowledgement: nothing tells a scammer why */
 	rc = queue_reply(c, s, m, held ? "post_held" : "post_ack", lang, &v, c->post_address);
+	free(budget);
+	free(skill_list);
 	if (rc < 0) {
 		if (store_error_is_transient(s))
 			return OUT_TEMPFAIL;
@@ -148,6 +181,88 @@ static enum outcome act_post(const struct config *c, struct store *s, struct mes
 		log_warn("msg=%.40s stage=extract project=%lld result=held reason=suspected_scam "
 			 "score=%d", m->message_id, (long long)p.id, pi->scam_score);
 	*result = xasprintf("project:%lld%s", (long long)p.id, held ? ":held" : "");
+	return OUT_OK;
+}
+
+/* The outbox row a bounce names, from its signed VERP address (envelope recipient, else
+ * Delivered-To / To); 0 when it names none. */
+static int64_t bounce_outbox_id(const struct config *c, const struct message *m,
+				const char *recipient)
+{
+	const char *at = strrchr(c->bounce_address, '@');
+	char local[64];
+	snprintf(local, sizeof local, "%.*s", (int)(at - c->bounce_address), c->bounce_address);
+	const char *cands[64];
+	int n = 0;
+	if (recipient)
+		cands[n++] = recipient;
+	const struct strlist *lists[] = { &m->delivered_to, &m->to };
+	for (int l = 0; l < 2; l++)
+		for (size_t i = 0; i < lists[l]->n && n < 64; i++)
+			cands[n++] = lists[l]->v[i];
+	for (int i = 0; i < n; i++) {
+		char key[80];
+		int64_t id;
+		if (keys_of_address(cands[i], local, key, sizeof key) &&
+		    keys_check(key, "m", &id, 1) == 1)
+			return id;
+	}
+	return 0;
+}
+
+/* A bounce: matched to its outbox row by the VERP key, the address's score raised (hard
+ * 5.x.x counts 1, soft 0.5, once a day), the address disabled past bounce_threshold with one
+ * final notice. Never answered otherwise. */
+static enum outcome act_bounce(const struct config *c, struct store *s, struct message *m,
+			       const struct spooled *sp, char **result)
+{
+	int64_t id = bounce_outbox_id(c, m, sp->env.recipient);
+	const char *status = m->bounce_status ? m->bounce_status : "";
+	if (!id) {
+		log_info("msg=%.16s stage=bounce result=unmatched recipient=%s status=%s", sp->key,
+			 m->bounce_recipient ? m->bounce_recipient : "-", *status ? status : "-");
+		*result = xasprintf("bounce:unmatched:%s", *status ? status : "unknown");
+		return OUT_OK;
+	}
+	char to[320];
+	int found = store_outbox_recipient(s, id, to, sizeof to);
+	if (found < 0)
+		return store_error_is_transient(s) ? OUT_TEMPFAIL : OUT_PERMFAIL;
+	if (!found) {
+		*result = xasprintf("bounce:outbox-%lld-gone", (long long)id);
+		return OUT_OK;
+	}
+	if (m->bounce_action && !strcmp(m->bounce_action, "delayed")) {
+		/* a delay notice is news, not a failure */
+		store_outbox_bounce(s, id, "delayed");
+		*result = xasprintf("bounce:delayed:outbox-%lld", (long long)id);
+		return OUT_OK;
+	}
+	int hard = status[0] == '5';
+	char day[32];
+	clock_format_iso(clock_now(), day);
+	day[10] = '\0';
+	int disabled_now = 0;
+	if (store_outbox_bounce(s, id, *status ? status : "unknown") < 0 ||
+	    store_address_bounce(s, to, hard, day, c->bounce_threshold, &disabled_now) < 0)
+		return store_error_is_transient(s) ? OUT_TEMPFAIL : OUT_PERMFAIL;
+	log_info("msg=%.16s stage=bounce outbox=%lld address=%s status=%s kind=%s", sp->key,
+		 (long long)id, to, *status ? status : "unknown", hard ? "hard" : "soft");
+	if (disabled_now) {
+		struct vars v = { 0 };
+		vars_set(&v, "board", c->board_name);
+		vars_set(&v, "address", to);
+		vars_set(&v, "robot_address", c->robot_address);
+		struct message fake = { 0 };
+		fake.from = to;
+		fake.message_id_made_up = 1;
+		if (queue_reply(c, s, &fake, "address_disabled", c->language, &v, c->robot_address) < 0)
+			return store_error_is_transient(s) ? OUT_TEMPFAIL : OUT_PERMFAIL;
+		log_warn("stage=bounce address=%s result=disabled threshold=%d", to,
+			 c->bounce_threshold);
+	}
+	*result = xasprintf("bounce:%s:outbox-%lld%s", hard ? "hard" : "soft", (long long)id,
+			    disabled_now ? ":disabled" : "");
 	return OUT_OK;
 }
 
@@ -190,11 +305,7 @@ static void process(const struct config *c, struct store *s, struct job *j)
 		j->out = act_post(c, s, m, j, &result);
 		break;
 	case KIND_BOUNCE:
-		log_info("msg=%.16s stage=classify kind=bounce recipient=%s status=%s",
-			 sp->key, m->bounce_recipient ? m->bounce_recipient : "-",
-			 m->bounce_status ? m->bounce_status : "-");
-		result = xasprintf("bounce:%s", m->bounce_status ? m->bounce_status : "unknown");
-		j->out = OUT_OK;
+		j->out = act_bounce(c, s, m, sp, &result);
 		break;
 	case KIND_AUTO_REPLY:
 	case KIND_LOOP:

@@ -894,6 +894,9 @@ static void read_delivery_status(struct message *m, const char *t)
 				m->bounce_recipient = xstrdup(addr);
 			} else if (!strcasecmp(line, "Status") && !m->bounce_status) {
 				m->bounce_status = xstrndup(v, strcspn(v, " \t("));
+			} else if (!strcasecmp(line, "Action") && !m->bounce_action) {
+				m->bounce_action = xstrndup(v, strcspn(v, " \t("));
+				str_lower_ascii(m->bounce_action);
 			}
 		}
 		free(line);
@@ -1261,6 +1264,7 @@ struct message *message_free(struct message *m)
 	free(m->headers);
 	free(m->bounce_recipient);
 	free(m->bounce_status);
+	free(m->bounce_action);
 	strlist_clear(&m->errors);
 	free(m->env.sender);
 	free(m->env.recipient);

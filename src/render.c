@@ -2,7 +2,9 @@
  * render.c — mail templates: mail-templates/LANG/KIND.tmpl, overridable per file by the
  * operator's template_override folder. A file holds `subject:` then `--- text` and `--- html`
  * sections. Syntax: {{name}} inserts a variable (HTML-escaped in the html part, raw in text),
- * {{#if name}}...{{else}}...{{/if}} keeps a block when the variable is non-empty.
+ * {{#if name}}...{{else}}...{{/if}} keeps a block when the variable (or list) is non-empty,
+ * {{#each list}}...{{/each}} repeats a block for each item of a list, where the item's fields
+ * are variables too.
  * Every template is checked at start-up (render_check_all): unknown variable or bad syntax is
  * reported with file and line, never at send time.
  */
@@ -14,15 +16,22 @@
 #include <unistd.h>
 
 /* The variables each kind of mail provides: a template may use these and no others. */
+struct tmpl_list {
+	const char *name;
+	const char *fields[8];
+};
 static const struct tmpl_kind {
 	const char *kind;
 	const char *vars[16];
+	struct tmpl_list lists[2];
 } kinds[] = {
 	{ "post_ack", { "board", "project_id", "title", "poster_name", "post_address",
-			"robot_address", "date", NULL } },
+			"robot_address", "date", NULL },
+	  { { "understood", { "label", "value", NULL } } } },
 	{ "post_held", { "board", "project_id", "title", "poster_name", "post_address",
-			 "robot_address", "date", NULL } },
-	{ "post_rejected", { "board", "reason", "subject", "post_address", NULL } },
+			 "robot_address", "date", NULL }, { { 0 } } },
+	{ "post_rejected", { "board", "reason", "subject", "post_address", NULL }, { { 0 } } },
+	{ "address_disabled", { "board", "address", "robot_address", NULL }, { { 0 } } },
 };
 
 static const struct tmpl_kind *kind_find(const char *kind)
@@ -41,6 +50,33 @@ static int kind_has_var(const struct tmpl_kind *k, const char *name, size_t n)
 	return 0;
 }
 
+static const struct tmpl_list *kind_list(const struct tmpl_kind *k, const char *name, size_t n)
+{
+	for (int i = 0; i < 2 && k->lists[i].name; i++)
+		if (strlen(k->lists[i].name) == n && !strncmp(k->lists[i].name, name, n))
+			return &k->lists[i];
+	return NULL;
+}
+
+/* In check mode, the names a block may use: the kind's, plus the fields of the lists
+ * whose {{#each}} encloses it. */
+struct scope {
+	const struct tmpl_kind *k;
+	const struct tmpl_list *in[4];
+	int depth;
+};
+
+static int scope_has(const struct scope *sc, const char *name, size_t n)
+{
+	if (kind_has_var(sc->k, name, n) || kind_list(sc->k, name, n))
+		return 1;
+	for (int d = 0; d < sc->depth; d++)
+		for (int i = 0; sc->in[d]->fields[i]; i++)
+			if (strlen(sc->in[d]->fields[i]) == n && !strncmp(sc->in[d]->fields[i], name, n))
+				return 1;
+	return 0;
+}
+
 void vars_set(struct vars *v, const char *name, const char *value)
 {
 	for (int i = 0; i < v->n; i++)
@@ -54,12 +90,40 @@ void vars_set(struct vars *v, const char *name, const char *value)
 	}
 }
 
+void vars_set_list(struct vars *v, const char *name, const struct vars *items, int n)
+{
+	if (v->nlists < 4) {
+		v->list[v->nlists].name = name;
+		v->list[v->nlists].items = items;
+		v->list[v->nlists].n = n;
+		v->nlists++;
+	}
+}
+
 static const char *vars_get(const struct vars *v, const char *name, size_t n)
 {
-	for (int i = 0; i < v->n; i++)
-		if (strlen(v->name[i]) == n && !strncmp(v->name[i], name, n))
-			return v->value[i] ? v->value[i] : "";
+	for (; v; v = v->parent) {
+		for (int i = 0; i < v->n; i++)
+			if (strlen(v->name[i]) == n && !strncmp(v->name[i], name, n))
+				return v->value[i] ? v->value[i] : "";
+		for (int i = 0; i < v->nlists; i++)
+			if (strlen(v->list[i].name) == n && !strncmp(v->list[i].name, name, n))
+				return v->list[i].n ? "1" : "";
+	}
 	return NULL;
+}
+
+static int vars_get_list(const struct vars *v, const char *name, size_t n,
+			 const struct vars **items)
+{
+	for (; v; v = v->parent)
+		for (int i = 0; i < v->nlists; i++)
+			if (strlen(v->list[i].name) == n && !strncmp(v->list[i].name, name, n)) {
+				*items = v->list[i].items;
+				return v->list[i].n;
+			}
+	*items = NULL;
+	return 0;
 }
 
 static char *read_whole(const char *path)
@@ -173,12 +237,33 @@ static void html_escape(struct buf *b, const char *s)
 	}
 }
 
+/* Finds the {{/each}} that closes the {{#each}} whose block starts at p; NULL if none. */
+static const char *each_end(const char *p, int *lines)
+{
+	int depth = 1;
+	*lines = 0;
+	for (; *p; p++) {
+		if (*p == '\n')
+			(*lines)++;
+		if (p[0] != '{' || p[1] != '{')
+			continue;
+		const char *t = p + 2;
+		while (*t == ' ')
+			t++;
+		if (!strncmp(t, "#each ", 6))
+			depth++;
+		else if (!strncmp(t, "/each", 5) && --depth == 0)
+			return p;
+	}
+	return NULL;
+}
+
 /*
- * Expands src. With v == NULL it only checks (variables against kind k); with v it renders.
+ * Expands src. With v == NULL it only checks (names against the scope); with v it renders.
  * Returns 0, or -1 with err set to "line N: reason" (line counted from first_line).
  */
-static int expand(const char *src, int first_line, const struct tmpl_kind *k,
-		  const struct vars *v, int escape, struct buf *out, char *err, size_t errlen)
+static int expand_scoped(const char *src, int first_line, struct scope *sc, const struct vars *v,
+			 int escape, struct buf *out, char *err, size_t errlen)
 {
 	int line = first_line;
 	/* stack of if-blocks: whether output is on in this block */
@@ -197,10 +282,57 @@ static int expand(const char *src, int first_line, const struct tmpl_kind *k,
 				tag++, tl--;
 			while (tl && tag[tl - 1] == ' ')
 				tl--;
+			if (tl > 6 && !strncmp(tag, "#each ", 6)) {
+				const char *name = tag + 6;
+				size_t nl = tl - 6;
+				const struct tmpl_list *lst = kind_list(sc->k, name, nl);
+				if (!lst) {
+					snprintf(err, errlen, "line %d: `%.*s` is not a list", line,
+						 (int)nl, name);
+					return -1;
+				}
+				int blines;
+				const char *close = each_end(end + 2, &blines);
+				if (!close) {
+					snprintf(err, errlen, "line %d: {{#each}} not closed", line);
+					return -1;
+				}
+				if (sc->depth == 4) {
+					snprintf(err, errlen, "line %d: {{#each}} nested too deep", line);
+					return -1;
+				}
+				char *block = xstrndup(end + 2, (size_t)(close - end - 2));
+				sc->in[sc->depth++] = lst;
+				int rc = 0;
+				if (!v) {
+					rc = expand_scoped(block, line, sc, NULL, escape, out, err, errlen);
+				} else if (active) {
+					const struct vars *items;
+					int n = vars_get_list(v, name, nl, &items);
+					for (int i = 0; i < n && rc == 0; i++) {
+						struct vars item = items[i];
+						item.parent = v;
+						rc = expand_scoped(block, line, sc, &item, escape, out, err,
+								   errlen);
+					}
+				}
+				sc->depth--;
+				free(block);
+				if (rc < 0)
+					return -1;
+				line += blines;
+				const char *after = strstr(close, "}}");
+				p = after ? after + 2 : close + strlen(close);
+				continue;
+			}
+			if (tl >= 5 && !strncmp(tag, "/each", 5)) {
+				snprintf(err, errlen, "line %d: {{/each}} without {{#each}}", line);
+				return -1;
+			}
 			if (tl > 4 && !strncmp(tag, "#if ", 4)) {
 				const char *name = tag + 4;
 				size_t nl = tl - 4;
-				if (!kind_has_var(k, name, nl)) {
+				if (!scope_has(sc, name, nl)) {
 					snprintf(err, errlen, "line %d: unknown variable `%.*s`", line,
 						 (int)nl, name);
 					return -1;
@@ -227,7 +359,7 @@ static int expand(const char *src, int first_line, const struct tmpl_kind *k,
 				}
 				active = on[--depth];
 			} else {
-				if (!tl || !kind_has_var(k, tag, tl)) {
+				if (!tl || !scope_has(sc, tag, tl)) {
 					snprintf(err, errlen, "line %d: unknown variable `%.*s`", line,
 						 (int)tl, tag);
 					return -1;
@@ -259,6 +391,13 @@ static int expand(const char *src, int first_line, const struct tmpl_kind *k,
 		return -1;
 	}
 	return 0;
+}
+
+static int expand(const char *src, int first_line, const struct tmpl_kind *k,
+		  const struct vars *v, int escape, struct buf *out, char *err, size_t errlen)
+{
+	struct scope sc = { .k = k };
+	return expand_scoped(src, first_line, &sc, v, escape, out, err, errlen);
 }
 
 /* Templates are read once and kept: render_check_all (at start and on reload) empties

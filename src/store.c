@@ -530,3 +530,97 @@ int store_count(struct store *s, const char *table)
 	sqlite3_finalize(st);
 	return n;
 }
+
+int store_outbox_recipient(struct store *s, int64_t id, char *to, size_t len)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT rcpt FROM outbox WHERE id = ?1", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "outbox-recipient");
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st), found = 0;
+	if (rc == SQLITE_ROW) {
+		snprintf(to, len, "%s", (const char *)sqlite3_column_text(st, 0));
+		found = 1;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, rc, "outbox-recipient");
+	return found;
+}
+
+int store_outbox_bounce(struct store *s, int64_t id, const char *status)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "UPDATE outbox SET bounce_status = ?2 WHERE id = ?1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "outbox-bounce");
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, status);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "outbox-bounce");
+}
+
+int store_address_bounce(struct store *s, const char *address, int hard, const char *day,
+			 int threshold, int *disabled_now)
+{
+	sqlite3_stmt *st;
+	*disabled_now = 0;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO addresses(address) VALUES(?1) ON CONFLICT DO NOTHING",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "address-insert");
+	bind_text(st, 1, address);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "address-insert");
+	/* one bounce a day counts: a burst of copies of one failure is one failure */
+	if (sqlite3_prepare_v2(s->db,
+			       "UPDATE addresses SET score = score + CASE WHEN ?2 THEN 1.0 ELSE 0.5 END,"
+			       " hard = hard + (?2 != 0), soft = soft + (?2 = 0), last_bounce = ?3,"
+			       " last_scored_day = ?3 WHERE address = ?1 AND"
+			       " (last_scored_day IS NULL OR last_scored_day <> ?3)"
+			       " RETURNING score >= ?4 AND disabled = 0",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "address-bounce");
+	bind_text(st, 1, address);
+	sqlite3_bind_int(st, 2, hard);
+	bind_text(st, 3, day);
+	sqlite3_bind_int(st, 4, threshold);
+	rc = sqlite3_step(st);
+	int reach = rc == SQLITE_ROW && sqlite3_column_int(st, 0);
+	while (rc == SQLITE_ROW)
+		rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "address-bounce");
+	if (reach) {
+		if (sqlite3_prepare_v2(s->db, "UPDATE addresses SET disabled = 1 WHERE address = ?1",
+				       -1, &st, NULL) != SQLITE_OK)
+			return fail(s, sqlite3_errcode(s->db), "address-disable");
+		bind_text(st, 1, address);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return fail(s, rc, "address-disable");
+		*disabled_now = 1;
+	}
+	return 0;
+}
+
+int store_address_disabled(struct store *s, const char *address)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT disabled FROM addresses WHERE address = ?1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "address-disabled");
+	bind_text(st, 1, address);
+	int rc = sqlite3_step(st);
+	int d = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, rc, "address-disabled");
+	return d;
+}

@@ -488,6 +488,7 @@ struct outgoing {
 	const char *in_reply_to;
 	const char *references;
 	const char *auto_submitted;	/* "auto-replied" or "auto-generated" */
+	const char *unsubscribe_key;	/* mails to subscribers: the signed u-... key */
 	const struct rendered *body;
 };
 /* Builds a complete RFC 5322 message; sets token (hex id used in Message-ID); caller frees. */

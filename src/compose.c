@@ -245,6 +245,23 @@ char *compose_message(const struct config *c, const struct outgoing *o, char tok
 		}
 		free(v);
 	}
+	if (o->unsubscribe_key) {
+		/* mails to subscribers: RFC 2919 List-Id, RFC 2369 List-Unsubscribe (a signed
+		 * mailto: that unsubscribes on receipt), and RFC 8058 one-click over https when the
+		 * board has a public URL */
+		const char *at = strrchr(c->robot_address, '@');
+		buf_printf(&b, "List-Id: %s <projects.%s>\r\n", c->board_name, c->domain);
+		buf_printf(&b, "List-Unsubscribe: <mailto:%.*s+%s%s?subject=unsubscribe>",
+			   (int)(at - c->robot_address), c->robot_address, o->unsubscribe_key, at);
+		if (*c->public_url) {
+			size_t ul = strlen(c->public_url);
+			buf_printf(&b, ",\r\n <%.*s/u/%s>", (int)(c->public_url[ul - 1] == '/' ? ul - 1 : ul),
+				   c->public_url, o->unsubscribe_key);
+		}
+		buf_puts(&b, "\r\n");
+		if (*c->public_url)
+			add_header(&b, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+	}
 	add_header(&b, "MIME-Version", "1.0");
 	add_header(&b, "Auto-Submitted", o->auto_submitted ? o->auto_submitted : "auto-generated");
 	add_header(&b, "X-Loop", c->robot_address);

@@ -43,6 +43,9 @@ static int debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *
 	struct smtp_slot *s = arg;
 	if (type != CURLINFO_HEADER_IN)
 		return 0;
+	/* keep the first refusal (4xx/5xx) of the transaction, not the 221 of a later QUIT */
+	if (s->reply[0] == '4' || s->reply[0] == '5')
+		return 0;
 	size_t n = size < sizeof s->reply - 1 ? size : sizeof s->reply - 1;
 	memcpy(s->reply, data, n);
 	while (n > 0 && (s->reply[n - 1] == '\r' || s->reply[n - 1] == '\n'))

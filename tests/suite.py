@@ -11,6 +11,8 @@ import email, email.policy, glob, json, os, random, shutil, signal, sqlite3, sub
 import sys, tempfile, time, traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from sink import Sink  # noqa: E402
 ROOT = os.path.dirname(HERE)
 CORPUS = os.path.join(os.path.dirname(ROOT), "shared", "corpus")
 BIDMAIL = None
@@ -643,6 +645,234 @@ def test_crash_kill9_loses_nothing_doubles_nothing():
     files = b.outgoing()
     ids = [os.path.basename(f).split("-")[0] for f in files]
     expect(len(ids) == len(set(ids)) == distinct_posts, "ack files %d for %d projects" % (len(ids), distinct_posts))
+
+
+# ------------------------------------------------------------------ SMTP (smtp-sink)
+
+def smtp_board(sink_url, extra=""):
+    return Board("smarthost = %s\nretry_base = 60s\n%s" % (sink_url, extra)).init()
+
+
+def queue_posts(b, n, **kw):
+    for i in range(n):
+        b.deliver(post_mail(subject=kw.get("subject", "Projet %d") % i if "%d" in kw.get("subject", "Projet %d") else kw["subject"],
+                            sender="Client %d <c%d@client.fr>" % (i, i)))
+    b.run("run", "--once", env=kw.get("env"))
+
+
+def check_received(b, sink, count):
+    """Every received message: right envelope (signed VERP sender, one recipient = To),
+    parseable by Python's email package and by bidmail's own parser, well-formed."""
+    got = sink.messages()
+    expect(len(got) == count, "sink received %d messages, want %d" % (len(got), count))
+    for env, raw in got:
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        m = email.message_from_bytes(raw, policy=email.policy.default)
+        rcpt = env.get("X-Rcpt-Args", [""])
+        expect(len(rcpt) == 1, "recipients %r" % rcpt)
+        expect(rcpt[0].strip("<>") == m["To"].addresses[0].addr_spec, "RCPT %r vs To %r" % (rcpt, m["To"]))
+        sender = env.get("X-Mail-Args", [""])[0].split()[0].strip("<>")
+        expect(sender.startswith("bounce+m-") and sender.endswith("@example.org"), "MAIL FROM %r" % sender)
+        expect(not m.defects and all(not p.defects for p in m.walk()), "defects %r" % m.defects)
+        expect(m.get_content_type() == "multipart/alternative", m.get_content_type())
+        expect(all(len(l) <= 998 for l in raw.split(b"\r\n")), "long line")
+        path = os.path.join(b.dir, "received.eml")
+        with open(path, "wb") as f:
+            f.write(raw)
+        own = json.loads(b.run("parse", path).stdout)
+        expect(own["subject"] == str(m["Subject"]), "own parser: %r vs %r" % (own["subject"], m["Subject"]))
+        expect(own["kind"] == "loop", "our own mail must read as a loop, got %r" % own["kind"])
+    return got
+
+
+def test_smtp_delivers_each_mail_once():
+    """With a smarthost, every queued mail reaches the SMTP server exactly once, from the
+    signed VERP sender to its one recipient, well-formed and parseable by two parsers."""
+    sink = Sink().start()
+    try:
+        b = smtp_board(sink.url())
+        queue_posts(b, 6)
+        check_received(b, sink, 6)
+        ob = b.outbox()
+        expect(all(o["state"] == "sent" and o["attempts"] == 1 for o in ob), "outbox %r" % ob)
+        b.run("send", "--once")
+        expect(len(sink.messages()) == 6, "a second flush sent again")
+    finally:
+        sink.cleanup()
+
+
+def test_smtp_4xx_defers_then_delivers():
+    """A 4xx reply re-queues the mail with the server's reply recorded and a later next
+    attempt; once the server accepts, it is delivered exactly once."""
+    sink = Sink("-r", "RCPT").start()
+    b = smtp_board(sink.url())
+    try:
+        queue_posts(b, 2, env={"BIDMAIL_NOW": "2026-03-02T08:00:00Z"})
+        ob = b.outbox()
+        expect(all(o["state"] == "queued" for o in ob), "states %r" % ob)
+        expect(all("450" in (o["last_error"] or "") for o in ob), "errors %r" % [o["last_error"] for o in ob])
+        expect(len(sink.messages()) == 0, "delivered despite 4xx")
+        # too early: nothing is retried before the back-off
+        b.run("send", "--once", env={"BIDMAIL_NOW": "2026-03-02T08:00:10Z"})
+        expect(all(o["attempts"] == 1 for o in b.outbox()), "retried before the back-off")
+    finally:
+        sink.cleanup()
+    sink2 = Sink(port=sink.port).start()
+    try:
+        b.run("send", "--once", env={"BIDMAIL_NOW": "2026-03-02T09:00:00Z"})
+        check_received(b, sink2, 2)
+        expect(all(o["state"] == "sent" for o in b.outbox()), "not sent after the retry")
+    finally:
+        sink2.cleanup()
+
+
+def test_smtp_5xx_fails_at_once():
+    """A 5xx reply fails the mail at once, with the server's reply recorded."""
+    sink = Sink("-f", "RCPT").start()
+    try:
+        b = smtp_board(sink.url())
+        queue_posts(b, 1)
+        ob = b.outbox()
+        expect(ob[0]["state"] == "failed", "state %r" % ob[0]["state"])
+        expect("500" in ob[0]["last_error"] and "Error" in ob[0]["last_error"], "error %r" % ob[0]["last_error"])
+    finally:
+        sink.cleanup()
+
+
+def test_smtp_server_down_then_up():
+    """With the server down the mail waits (connection refused recorded); when it comes up,
+    the mail is delivered exactly once."""
+    from sink import free_port
+    port = free_port()
+    b = smtp_board("smtp://127.0.0.1:%d" % port)
+    queue_posts(b, 3, env={"BIDMAIL_NOW": "2026-03-02T08:00:00Z"})
+    ob = b.outbox()
+    expect(all(o["state"] == "queued" and o["last_error"] for o in ob), "outbox %r" % ob)
+    sink = Sink(port=port).start()
+    try:
+        b.run("send", "--once", env={"BIDMAIL_NOW": "2026-03-02T10:00:00Z"})
+        check_received(b, sink, 3)
+    finally:
+        sink.cleanup()
+
+
+def test_smtp_dropped_mid_transaction():
+    """A connection dropped during the transaction (after DATA) re-queues the mail; the
+    next attempt delivers it, once."""
+    sink = Sink("-q", "DATA").start()
+    b = smtp_board(sink.url())
+    try:
+        queue_posts(b, 2, env={"BIDMAIL_NOW": "2026-03-02T08:00:00Z"})
+        ob = b.outbox()
+        expect(all(o["state"] == "queued" and o["last_error"] for o in ob), "outbox %r" % ob)
+        expect(len(sink.messages()) == 0, "a dropped transaction was dumped")
+    finally:
+        sink.cleanup()
+    sink2 = Sink(port=sink.port).start()
+    try:
+        b.run("send", "--once", env={"BIDMAIL_NOW": "2026-03-02T12:00:00Z"})
+        check_received(b, sink2, 2)
+    finally:
+        sink2.cleanup()
+
+
+def test_smtp_gives_up_after_max_queue_age():
+    """A mail still deferred after max_queue_age fails, with the reason."""
+    sink = Sink("-r", "MAIL").start()
+    try:
+        b = smtp_board(sink.url(), "max_queue_age = 1d\n")
+        queue_posts(b, 1, env={"BIDMAIL_NOW": "2026-03-02T08:00:00Z"})
+        expect(b.outbox()[0]["state"] == "queued", "not deferred")
+        b.run("send", "--once", env={"BIDMAIL_NOW": "2026-03-04T08:00:00Z"})
+        o = b.outbox()[0]
+        expect(o["state"] == "failed" and "given up" in o["last_error"], "outbox %r" % o)
+    finally:
+        sink.cleanup()
+
+
+def test_smtp_malicious_names_and_subjects():
+    """Names and subjects with CR/LF, NUL, control bytes, 10,000 characters and bidi
+    overrides: what reaches the server stays well-formed, with one recipient each."""
+    sink = Sink().start()
+    try:
+        b = smtp_board(sink.url())
+        hostile = [
+            ("=?UTF-8?Q?Eve=0D=0ABcc:_x@evil.example?=", "=?UTF-8?Q?T=0D=0AX-Injected:_1?="),
+            ("Null\u0000Byte", "Sub\u0001ject\u001b[31m"),
+            ("\u202eReversed", "\u202e" + "L" * 10000),
+        ]
+        for i, (name, subject) in enumerate(hostile):
+            raw = ("From: %s <h%d@client.fr>\nTo: post@example.org\nSubject: %s\nMessage-ID: <h%d@c>\n\nx\n"
+                   % (name, i, subject, i))
+            b.deliver(raw)
+        b.run("run", "--once")
+        got = check_received(b, sink, 3)
+        for env, raw in got:
+            m = email.message_from_bytes(raw, policy=email.policy.default)
+            names = [k.lower() for k in m.keys()]
+            expect("bcc" not in names and "x-injected" not in names, "header injected: %r" % names)
+            expect(b"\x00" not in raw and b"\x1b" not in raw, "control bytes reached the wire")
+    finally:
+        sink.cleanup()
+
+
+def test_bounce_matched_and_address_disabled():
+    """A DSN sent back to the VERP address is matched to its outbox row; three hard bounces
+    on three days disable the address, which gets one final notice; bounces are never
+    answered otherwise."""
+    sink = Sink().start()
+    try:
+        b = smtp_board(sink.url())
+        days = ["2026-03-02", "2026-03-03", "2026-03-04"]
+        seen = set()
+        for n, day in enumerate(days):
+            env = {"BIDMAIL_NOW": day + "T08:00:00Z"}
+            b.deliver(post_mail(subject="Projet %d" % n, sender="Gone <gone@client.fr>"), env=env)
+            b.run("run", "--once", env=env)
+            senders = {m[0]["X-Mail-Args"][0].split()[0].strip("<>") for m in sink.messages()}
+            new = senders - seen
+            expect(len(new) == 1, "new envelope senders: %r" % new)
+            sender = new.pop()
+            seen.add(sender)
+            dsn = ("From: MAILER-DAEMON@mx.client.fr\nTo: %s\nSubject: Undelivered Mail\n"
+                   "Message-ID: <dsn%d@mx>\nMIME-Version: 1.0\nContent-Type: multipart/report; "
+                   "report-type=delivery-status; boundary=\"B\"\n\n--B\nContent-Type: text/plain\n\nfailed\n"
+                   "--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx\n\n"
+                   "Final-Recipient: rfc822; gone@client.fr\nAction: failed\nStatus: 5.1.1\n--B--\n" % (sender, n))
+            b.deliver(dsn, recipient=sender, sender="", env=env)
+            b.run("run", "--once", env=env)
+        msgs = sink.messages()
+        # three acknowledgements and one final notice, nothing else
+        expect(len(msgs) == 4, "sink got %d messages" % len(msgs))
+        parsed = [email.message_from_bytes(raw, policy=email.policy.default) for _, raw in msgs]
+        notices = [m for m in parsed if "ne reçoit plus" in str(m["Subject"])]
+        expect(len(notices) == 1, "final notices: %d" % len(notices))
+        last = notices[0]
+        expect(last["To"].addresses[0].addr_spec == "gone@client.fr", "final notice to %r" % last["To"])
+        text = last.get_body(("plain",)).get_content()
+        expect("gone@client.fr" in text and "resume" in text, "final notice %r" % text)
+        db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"))
+        row = db.execute("SELECT score, hard, disabled FROM addresses WHERE address='gone@client.fr'").fetchone()
+        bounced = db.execute("SELECT count(*) FROM outbox WHERE bounce_status='5.1.1'").fetchone()[0]
+        db.close()
+        expect(row == (3.0, 3, 1), "address row %r" % (row,))
+        expect(bounced == 3, "outbox rows with the bounce status: %d" % bounced)
+    finally:
+        sink.cleanup()
+
+
+def test_forged_bounce_key_ignored():
+    """A bounce to a forged VERP key changes nothing and is not answered."""
+    b = Board().init()
+    dsn = ("From: MAILER-DAEMON@mx\nTo: bounce+m-1-aaaaaaaaaaaaaaaa@example.org\nSubject: x\n"
+           "Message-ID: <f@mx>\n\nStatus: 5.1.1\n")
+    b.deliver(dsn, recipient="bounce+m-1-aaaaaaaaaaaaaaaa@example.org", sender="")
+    b.run("run", "--once")
+    expect(b.outgoing() == [], "answered a bounce")
+    db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"))
+    n = db.execute("SELECT count(*) FROM addresses").fetchone()[0]
+    db.close()
+    expect(n == 0, "a forged bounce scored an address")
 
 
 # ------------------------------------------------------------------ data-driven

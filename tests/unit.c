@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int passed, failed;
 
@@ -167,6 +168,94 @@ static void test_header_encoder(void)
 	report("compose_header_value", bad);
 }
 
+static void test_compose_list_headers(void)
+{
+	struct config c;
+	int bad = 0;
+	memset(&c, 0, sizeof c);
+	c.domain = "example.org";
+	c.robot_address = "robot@example.org";
+	c.board_name = "Bourse";
+	c.public_url = "https://jobs.example.org/";
+	struct rendered r = { .subject = "Sélection", .text = "a\n", .html = "<p>a</p>\n" };
+	struct outgoing o = { .from = "robot@example.org", .to = "free@example.net",
+			      .unsubscribe_key = "u-42-abcdefghijklmnop", .body = &r };
+	char token[33];
+	size_t len;
+	char *m = compose_message(&c, &o, token, &len);
+	static const char *const want[] = {
+		"List-Id: Bourse <projects.example.org>\r\n",
+		"List-Unsubscribe: <mailto:robot+u-42-abcdefghijklmnop@example.org?subject=unsubscribe>,"
+		"\r\n <https://jobs.example.org/u/u-42-abcdefghijklmnop>\r\n",
+		"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+		"Subject: =?UTF-8?B?",
+		"Auto-Submitted: auto-generated\r\n",
+		"X-Loop: robot@example.org\r\n",
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+		if (!strstr(m, want[i])) {
+			printf("     compose: missing %s\n", want[i]);
+			bad++;
+		}
+	free(m);
+	c.public_url = "";
+	m = compose_message(&c, &o, token, &len);
+	if (strstr(m, "List-Unsubscribe-Post") || strstr(m, "https://"))
+		bad++, printf("     compose: one-click without a public URL\n");
+	free(m);
+	o.unsubscribe_key = NULL;
+	m = compose_message(&c, &o, token, &len);
+	if (strstr(m, "List-Id") || strstr(m, "List-Unsubscribe"))
+		bad++, printf("     compose: list headers on a non-subscriber mail\n");
+	free(m);
+	report("compose_message list headers", bad);
+}
+
+static void test_keys(void)
+{
+	int bad = 0;
+	char path[] = "/tmp/bidmail-unit-key-XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	unlink(path);
+	if (keys_init(path, 1) < 0) {
+		report("keys", 1);
+		return;
+	}
+	int64_t ids[2] = { 1042, 7 }, got[4];
+	char *k = keys_make("b", ids, 2);
+	if (keys_check(k, "b", got, 4) != 2 || got[0] != 1042 || got[1] != 7)
+		bad++, printf("     keys: a valid key refused\n");
+	char *upper = xstrdup(k);
+	for (char *p = upper; *p; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 32);
+	if (keys_check(upper, "b", got, 4) != 2)
+		bad++, printf("     keys: case matters\n");
+	char *altered = xstrdup(k);
+	altered[2] = altered[2] == '1' ? '2' : '1';	/* another project */
+	if (keys_check(altered, "b", got, 4) >= 0)
+		bad++, printf("     keys: altered id accepted\n");
+	char *forged = xstrdup(k);
+	forged[strlen(forged) - 1] = forged[strlen(forged) - 1] == 'a' ? 'b' : 'a';
+	if (keys_check(forged, "b", got, 4) >= 0)
+		bad++, printf("     keys: forged mac accepted\n");
+	if (keys_check(k, "u", got, 4) >= 0)
+		bad++, printf("     keys: another purpose accepted\n");
+	if (strlen(k) > 64)
+		bad++;
+	char key[80];
+	if (!keys_of_address("bounce+m-1-abc@example.org", "bounce", key, sizeof key) ||
+	    strcmp(key, "m-1-abc") || keys_of_address("bounce@example.org", "bounce", key, sizeof key))
+		bad++, printf("     keys: keys_of_address\n");
+	free(k);
+	free(upper);
+	free(altered);
+	free(forged);
+	unlink(path);
+	report("keys_make/keys_check", bad);
+}
+
 static void test_language(void)
 {
 	static const struct { const char *in, *want; } rows[] = {
@@ -265,6 +354,8 @@ int main(int argc, char **argv)
 	test_header_encoder();
 	test_language();
 	test_limits();
+	test_compose_list_headers();
+	test_keys();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -13,7 +13,7 @@ WARN     = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) \
 	-DBIDMAIL_DATADIR='"$(DATADIR)"' $(shell pkg-config --cflags $(PKGS))
-LIBS     = -letpan $(shell pkg-config --libs $(PKGS))
+LIBS     = -letpan $(shell pkg-config --libs $(PKGS)) -lpthread
 
 SRCS = $(wildcard src/*.c)
 BUILD ?= build

@@ -423,6 +423,8 @@ int store_outbox_insert(struct store *s, const char *kind, const char *to,
 int store_outbox_list(struct store *s, const char *state, int with_data, struct outbox_row **out);
 /* Queued rows due at `now` (next attempt passed or unset), oldest first, at most limit. */
 int store_outbox_due(struct store *s, const char *now, int limit, struct outbox_row **out);
+/* Marks a row sent once (a replayed mark changes nothing). */
+int store_outbox_mark_sent(struct store *s, int64_t id);
 /* Re-queues a row for a later attempt, recording the error. */
 int store_outbox_retry(struct store *s, int64_t id, const char *next_attempt, const char *error);
 /* Durability of commits: FULL (fsync each) for ingest, NORMAL for the sender's marks. */

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <syslog.h>
+#include <unistd.h>
 
 static int log_to_syslog;
 static const char *log_ident = "bidmail";
@@ -26,11 +27,20 @@ void log_msg(int priority, const char *fmt, ...)
 	if (log_to_syslog) {
 		vsyslog(priority, fmt, ap);
 	} else {
+		/* one write per line: lines from several processes never interleave */
 		static const char *names[] = { "emerg", "alert", "crit", "error", "warning",
 					       "notice", "info", "debug" };
-		fprintf(stderr, "%s: level=%s ", log_ident, names[priority & 7]);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
+		char line[2048];
+		int n = snprintf(line, sizeof line, "%s: level=%s ", log_ident, names[priority & 7]);
+		if (n < 0)
+			n = 0;
+		int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+		size_t len = m < 0 ? (size_t)n : (size_t)n + (size_t)m;
+		if (len > sizeof line - 2)
+			len = sizeof line - 2;
+		line[len++] = '\n';
+		ssize_t w = write(2, line, len);
+		(void)w;
 	}
 	va_end(ap);
 }

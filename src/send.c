@@ -5,8 +5,9 @@
  * batch is staged, made durable by one syncfs, given its names, the folder fsynced, then marked
  * sent in one transaction. A crash between the names and the commit rewrites the same names with
  * the same bytes: never a double.
- * SMTP (smtp.c): each row is marked the moment the server has answered the end of DATA, in its
- * own commit, so a crash can at worst resend the one message in flight per connection. 4xx,
+ * SMTP (smtp.c): each row is marked the moment the server has answered the end of DATA (a line
+ * in the sent journal, folded into the database per batch), so a crash can at worst resend the
+ * one message in flight per connection. 4xx,
  * timeouts and dropped connections re-queue with exponential back-off and jitter until
  * max_queue_age; 5xx fails at once. The envelope sender is the signed VERP address
  * bounce+m-ID-MAC@DOMAIN, so a bounce names its outbox row exactly.
@@ -15,8 +16,10 @@
 #include "bidmail.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SEND_BATCH 256	/* at most the number of files spool_stage can hold */
 #define SMTP_BATCH 2000
@@ -90,12 +93,53 @@ static const char *verp_sender(const struct config *c, const struct outbox_row *
 	return out;
 }
 
+/* The sent journal: one line per message the server accepted, appended with a single
+ * write() the moment its 250 arrives, then folded into the database once per batch and
+ * emptied. A killed sender loses no mark (the kernel has the write); a power cut loses at most
+ * what synchronous=NORMAL would. On start, a journal left by a crash is folded in first. */
 struct smtp_run {
 	const struct config *c;
 	struct store *s;
 	time_t now;
 	int sent, retried, failed;
+	int journal;
+	int64_t *ids;
+	size_t nids, capids;
 };
+
+static char *journal_path(const struct config *c)
+{
+	return xasprintf("%s.sent-journal", c->database);
+}
+
+/* Marks every id of the journal sent (one transaction), then empties it; 0 or -1. */
+static int journal_fold(struct smtp_run *run)
+{
+	char *path = journal_path(run->c);
+	FILE *f = fopen(path, "r");
+	int rc = 0;
+	if (f) {
+		char line[64];
+		if (store_begin(run->s) < 0)
+			rc = -1;
+		while (rc == 0 && fgets(line, sizeof line, f)) {
+			long long id = strtoll(line, NULL, 10);
+			if (id > 0 && store_outbox_mark_sent(run->s, id) < 0)
+				rc = -1;
+		}
+		fclose(f);
+		if (rc == 0 && store_commit(run->s) == 0) {
+			if (truncate(path, 0) < 0 && errno != ENOENT)
+				rc = -1;
+		} else {
+			store_rollback(run->s);
+			rc = -1;
+		}
+	}
+	free(path);
+	run->nids = 0;
+	return rc;
+}
 
 /* Seconds before attempt number `attempts` + 1: retry_base doubled each time, at most 6 h,
  * with +-25 % jitter so that a queue does not come back all at once. */
@@ -117,7 +161,11 @@ static void smtp_done(void *arg, struct outbox_row *row, enum smtp_result r, con
 	struct smtp_run *run = arg;
 	int rc;
 	if (r == SMTP_SENT) {
-		rc = store_outbox_mark(run->s, row->id, "sent", NULL);
+		char line[32];
+		int n = snprintf(line, sizeof line, "%lld\n", (long long)row->id);
+		rc = run->journal >= 0 && write(run->journal, line, (size_t)n) == n ? 0 : -1;
+		if (rc < 0)	/* no journal: the mark goes straight to the database */
+			rc = store_outbox_mark(run->s, row->id, "sent", NULL);
 		run->sent++;
 		log_info("stage=send outbox=%lld transport=smtp kind=%s result=sent", (long long)row->id,
 			 row->kind);
@@ -153,7 +201,16 @@ static int send_smtp(const struct config *c, struct store *s)
 	struct smtp_run run = { .c = c, .s = s, .now = clock_now() };
 	char now[32];
 	clock_format_iso(run.now, now);
-	/* each mark is its own commit, written to the OS at once: a killed sender loses none */
+	/* a journal left by a crash first: those mails were accepted, never send them again */
+	if (journal_fold(&run) < 0)
+		return -1;
+	char *jp = journal_path(c);
+	run.journal = open(jp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (run.journal < 0)
+		log_warn("stage=send error=\"cannot open %s: %s; marking in the database\"", jp,
+			 strerror(errno));
+	free(jp);
+	/* retries and failures are their own commits, written to the OS at once */
 	store_set_synchronous(s, 0);
 	for (int round = 0; round < 1000; round++) {
 		struct outbox_row *rows;
@@ -164,6 +221,7 @@ static int send_smtp(const struct config *c, struct store *s)
 		}
 		int before = run.sent + run.retried + run.failed;
 		smtp_deliver(c, rows, n, verp_sender, smtp_done, &run);
+		journal_fold(&run);
 		for (int i = 0; i < n; i++)
 			outbox_row_clear(&rows[i]);
 		free(rows);
@@ -171,6 +229,8 @@ static int send_smtp(const struct config *c, struct store *s)
 			break;
 	}
 	store_set_synchronous(s, 1);
+	if (run.journal >= 0)
+		close(run.journal);
 	if (run.retried || run.failed)
 		log_info("stage=send transport=smtp sent=%d deferred=%d failed=%d", run.sent,
 			 run.retried, run.failed);

@@ -34,12 +34,16 @@ static const char *const migrations[] = {
 	" DEFAULT 0, hard INTEGER NOT NULL DEFAULT 0, soft INTEGER NOT NULL DEFAULT 0,"
 	" disabled INTEGER NOT NULL DEFAULT 0, last_bounce TEXT, last_scored_day TEXT);"
 	"ALTER TABLE outbox ADD COLUMN bounce_status TEXT;",
+	/* 3: message bytes in their own table, so that marking a row does not rewrite them */
+	"CREATE TABLE outbox_message(id INTEGER PRIMARY KEY, message BLOB NOT NULL);"
+	"INSERT INTO outbox_message(id, message) SELECT id, message FROM outbox;"
+	"ALTER TABLE outbox DROP COLUMN message;",
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
 enum stmt_id {
 	ST_INGEST_SEEN, ST_INGEST_RECORD, ST_PROJECT_INSERT, ST_OUTBOX_INSERT, ST_OUTBOX_MARK,
-	ST_OUTBOX_RETRY,
+	ST_OUTBOX_RETRY, ST_OUTBOX_SENT, ST_OUTBOX_MESSAGE,
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
 };
 static const char *const stmt_sql[ST_COUNT_] = {
@@ -51,11 +55,14 @@ static const char *const stmt_sql[ST_COUNT_] = {
 			      " budget_max, currency, tax, unit, deadline_days, skills, location,"
 			      " flags) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11,"
 			      " ?12, ?13, ?14, ?15, ?16, ?17)",
-	[ST_OUTBOX_INSERT] = "INSERT INTO outbox(kind, rcpt, sender, subject, token, message,"
-			     " created) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_OUTBOX_INSERT] = "INSERT INTO outbox(kind, rcpt, sender, subject, token, created)"
+			     " VALUES(?1, ?2, ?3, ?4, ?5, ?7)",
+	[ST_OUTBOX_MESSAGE] = "INSERT INTO outbox_message(id, message) VALUES(?1, ?2)",
 	[ST_OUTBOX_MARK] = "UPDATE outbox SET state = ?2, last_error = ?3,"
 			   " attempts = attempts + 1, sent = CASE WHEN ?2 = 'sent' THEN ?4 END"
 			   " WHERE id = ?1",
+	[ST_OUTBOX_SENT] = "UPDATE outbox SET state = 'sent', attempts = attempts + 1, sent = ?2,"
+			  " last_error = NULL WHERE id = ?1 AND state <> 'sent'",
 	[ST_OUTBOX_RETRY] = "UPDATE outbox SET last_error = ?3, attempts = attempts + 1,"
 			    " next_attempt = ?2 WHERE id = ?1",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -375,12 +382,19 @@ int store_outbox_insert(struct store *s, const char *kind, const char *to, const
 	bind_text(st, 3, sender);
 	bind_text(st, 4, subject);
 	bind_text(st, 5, token);
-	sqlite3_bind_blob(st, 6, data, (int)len, SQLITE_TRANSIENT);
 	bind_text(st, 7, now);
 	if (run(s, st, "outbox-insert") < 0)
 		return -1;
+	int64_t rowid = sqlite3_last_insert_rowid(s->db);
+	st = stmt(s, ST_OUTBOX_MESSAGE);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, rowid);
+	sqlite3_bind_blob(st, 2, data, (int)len, SQLITE_TRANSIENT);
+	if (run(s, st, "outbox-message") < 0)
+		return -1;
 	if (id)
-		*id = sqlite3_last_insert_rowid(s->db);
+		*id = rowid;
 	return 0;
 }
 
@@ -391,9 +405,10 @@ int store_outbox_list(struct store *s, const char *state, int with_data, struct 
 	sqlite3_stmt *st;
 	*out = NULL;
 	if (sqlite3_prepare_v2(s->db,
-			       "SELECT id, rcpt, sender, subject, kind, state, attempts, last_error,"
-			       " created, token, CASE WHEN ?2 THEN message END, next_attempt FROM outbox"
-			       " WHERE ?1 IS NULL OR state = ?1 ORDER BY id",
+			       "SELECT o.id, rcpt, sender, subject, kind, state, attempts, last_error,"
+			       " created, token, CASE WHEN ?2 THEN m.message END, next_attempt"
+			       " FROM outbox o LEFT JOIN outbox_message m ON m.id = o.id"
+			       " WHERE ?1 IS NULL OR state = ?1 ORDER BY o.id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return fail(s, sqlite3_errcode(s->db), "outbox-list");
 	bind_text(st, 1, state);
@@ -406,10 +421,11 @@ int store_outbox_due(struct store *s, const char *now, int limit, struct outbox_
 	sqlite3_stmt *st;
 	*out = NULL;
 	if (sqlite3_prepare_v2(s->db,
-			       "SELECT id, rcpt, sender, subject, kind, state, attempts, last_error,"
-			       " created, token, message, next_attempt FROM outbox"
+			       "SELECT o.id, rcpt, sender, subject, kind, state, attempts, last_error,"
+			       " created, token, m.message, next_attempt"
+			       " FROM outbox o JOIN outbox_message m ON m.id = o.id"
 			       " WHERE state = 'queued' AND (next_attempt IS NULL OR next_attempt <= ?1)"
-			       " ORDER BY id LIMIT ?2",
+			       " ORDER BY o.id LIMIT ?2",
 			       -1, &st, NULL) != SQLITE_OK)
 		return fail(s, sqlite3_errcode(s->db), "outbox-due");
 	bind_text(st, 1, now);
@@ -623,4 +639,16 @@ int store_address_disabled(struct store *s, const char *address)
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return fail(s, rc, "address-disabled");
 	return d;
+}
+
+int store_outbox_mark_sent(struct store *s, int64_t id)
+{
+	sqlite3_stmt *st = stmt(s, ST_OUTBOX_SENT);
+	if (!st)
+		return -1;
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, now);
+	return run(s, st, "outbox-sent");
 }

@@ -185,8 +185,8 @@ static void test_compose_list_headers(void)
 	char *m = compose_message(&c, &o, token, &len);
 	static const char *const want[] = {
 		"List-Id: Bourse <projects.example.org>\r\n",
-		"List-Unsubscribe: <mailto:robot+u-42-abcdefghijklmnop@example.org?subject=unsubscribe>,"
-		"\r\n <https://jobs.example.org/u/u-42-abcdefghijklmnop>\r\n",
+		("List-Unsubscribe: <mailto:robot+u-42-abcdefghijklmnop@example.org?subject=unsubscribe>,"
+		 "\r\n <https://jobs.example.org/u/u-42-abcdefghijklmnop>\r\n"),
 		"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
 		"Subject: =?UTF-8?B?",
 		"Auto-Submitted: auto-generated\r\n",

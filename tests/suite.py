@@ -861,6 +861,53 @@ def test_bounce_matched_and_address_disabled():
         sink.cleanup()
 
 
+def test_smtp_kill9_during_sending():
+    """A sender SIGKILLed at random moments while it delivers 1,500 mails over 4 connections,
+    then restarted until the queue is empty: every mail arrives, and a kill resends at most the
+    mails that were in flight (one per connection), never the queue."""
+    import collections
+    rng = random.Random(42)
+    sink = Sink().start()
+    try:
+        b = smtp_board(sink.url(), "smtp_connections = 4\n")
+        db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"))
+        with db:
+            for i in range(1500):
+                msg = ("From: bidmail <post@example.org>\r\nTo: <f%d@example.net>\r\n"
+                       "Subject: n%d\r\nMessage-ID: <k%d@example.org>\r\n\r\nbody %d\r\n" % (i, i, i, i))
+                db.execute("INSERT INTO outbox(id, kind, rcpt, sender, subject, token, created) VALUES"
+                           "(?, 'test', ?, 'bounce@example.org', ?, ?, '2026-03-02T08:00:00Z')",
+                           (i + 1, "f%d@example.net" % i, "n%d" % i, "%032x" % i))
+                db.execute("INSERT INTO outbox_message(id, message) VALUES(?, ?)", (i + 1, msg.encode()))
+        db.close()
+        kills = 0
+        env = dict(os.environ, BIDMAIL_NOW="2026-03-02T08:00:00Z")
+        for _ in range(50):
+            if all(o["state"] == "sent" for o in b.outbox()):
+                break
+            d = subprocess.Popen([BIDMAIL, "--config", b.conf, "send", "--once"], env=env,
+                                 stderr=subprocess.DEVNULL, cwd=b.dir)
+            time.sleep(rng.uniform(0.005, 0.04))
+            if d.poll() is None:
+                d.kill()
+                kills += 1
+            d.wait()
+        b.run("send", "--once", env={"BIDMAIL_NOW": "2026-03-02T08:00:00Z"})
+        print("     (%d SIGKILLs while sending)" % kills)
+        ob = b.outbox()
+        expect(all(o["state"] == "sent" for o in ob), "not all sent: %r" % collections.Counter(o["state"] for o in ob))
+        ids = collections.Counter()
+        for env_, raw in sink.messages():
+            m = email.message_from_bytes(raw, policy=email.policy.default)
+            ids[m["Message-ID"]] += 1
+        expect(len(ids) == 1500, "distinct mails received: %d" % len(ids))
+        expect(kills >= 3, "too few kills mid-sending to prove anything: %d" % kills)
+        doubles = sum(c - 1 for c in ids.values())
+        expect(doubles <= 4 * kills, "%d resends for %d kills" % (doubles, kills))
+    finally:
+        sink.cleanup()
+
+
 def test_forged_bounce_key_ignored():
     """A bounce to a forged VERP key changes nothing and is not answered."""
     b = Board().init()

@@ -8,7 +8,7 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 DATADIR ?= $(PREFIX)/share/bidmail
-PKGS     = sqlite3 jansson libxml-2.0 gnutls libcurl
+PKGS     = sqlite3 jansson libxml-2.0 gnutls libcurl libpcre2-8
 WARN     = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) \

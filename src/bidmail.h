@@ -508,6 +508,27 @@ int smtp_deliver(const struct config *c, struct outbox_row *rows, int n,
 			      const char *why),
 		 void *arg);
 
+/* ---------------------------------------------------------------- match.c */
+/* Checks a subscriber's PATTERN (a PCRE2 regex, or a word list turned into a word-boundary
+ * alternation) and writes the regex that will run into out; 0, or -1 with a reason in err
+ * (PCRE2's message and offset for a regex that does not compile). */
+int match_normalize(const char *input, char *out, size_t outlen, char *err, size_t errlen);
+struct matcher;
+struct matcher *matcher_new(void);
+struct matcher *matcher_free(struct matcher *m);
+/* Adds a pattern (identical ones are kept once); returns its id, or -1 when invalid. */
+int matcher_add(struct matcher *m, const char *source);
+int matcher_count(const struct matcher *m);
+const char *matcher_source(const struct matcher *m, int id);
+/* Which patterns match a text: ids into matched (at most max), those that hit a PCRE2 limit
+ * into limited (they count as no match). Returns the number matched. */
+int matcher_run(struct matcher *m, const char *text, size_t len, int *matched, int max,
+		int *limited, int *nlimited);
+/* One pattern, run directly (the benchmark's naive baseline): 1, 0, or -1 on a limit. */
+int matcher_run_naive(struct matcher *m, int id, const char *text, size_t len);
+/* Bytes held by the matcher, compiled patterns included. */
+size_t matcher_memory(const struct matcher *m);
+
 /* ---------------------------------------------------------------- send.c */
 /* Delivers queued outbox rows through the configured transport; returns the number sent or -1. */
 int send_outbox_flush(const struct config *c, struct store *s);

@@ -343,6 +343,73 @@ static int trim_file(const char *path, const char *sender)
 	return 0;
 }
 
+static void test_match(void)
+{
+	static const struct { const char *pattern, *text; int want; } rows[] = {
+		{ "php symfony", "Refonte d'un site en Symfony 6", 1 },
+		{ "php symfony", "Un site en phpBB", 0 },	/* word boundaries */
+		{ "java", "Développeur JavaScript", 0 },
+		{ "c++", "Portage d'un moteur C++ vers Rust", 1 },
+		{ "c#", "Application C# et .NET", 1 },
+		{ "c", "C'est un projet en C pur", 1 },
+		{ "c", "Création de contenu", 0 },
+		{ "rédaction", "RÉDACTION de fiches produits", 1 },
+		{ "\\b(php|symfony)\\b", "Stack : PHP 8, MySQL", 1 },
+		{ "(?:react|vue)\\.js", "Front en Vue.js", 1 },
+		{ "deve(l)+oper", "Senior developer needed", 1 },
+		{ "devel+oper", "Senior developer needed", 0 },	/* no metacharacter: a word list */
+		{ "colou?r", "color grading", 1 },
+		{ "traduct(ion|eur)", "Cherche traducteur anglais", 1 },
+		{ "traduct(ion|eur)", "Cherche interprète", 0 },
+		{ "^Logo", "logo pour une association", 1 },
+		{ "(a+)+$", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", -1 },
+		{ "kotlin", "Appli \xE2\x84\xAAotlin (Kelvin sign)", 1 },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct matcher *m = matcher_new();
+		int id = matcher_add(m, rows[i].pattern);
+		int got = -2, hits[4], lim[4], nlim = 0;
+		if (id >= 0) {
+			int n = matcher_run(m, rows[i].text, strlen(rows[i].text), hits, 4, lim, &nlim);
+			got = n ? 1 : nlim ? -1 : 0;
+			/* the prefilter never disagrees with PCRE2 itself */
+			int naive = matcher_run_naive(m, id, rows[i].text, strlen(rows[i].text));
+			if (naive != got) {
+				printf("     match \"%s\" on \"%s\": prefilter %d, pcre2 %d\n",
+				       rows[i].pattern, rows[i].text, got, naive);
+				bad++;
+			}
+		}
+		if (got != rows[i].want) {
+			printf("     match \"%s\" on \"%s\": got %d want %d\n", rows[i].pattern,
+			       rows[i].text, got, rows[i].want);
+			bad++;
+		}
+		matcher_free(m);
+	}
+	char norm[4096], err[256];
+	if (match_normalize("(unclosed", norm, sizeof norm, err, sizeof err) == 0 ||
+	    !strstr(err, "offset"))
+		bad++, printf("     match: a bad regex accepted or no offset: %s\n", err);
+	char big[2000];
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	if (match_normalize(big, norm, sizeof norm, err, sizeof err) == 0)
+		bad++, printf("     match: a 2000-byte pattern accepted\n");
+	if (match_normalize("caf\xE9", norm, sizeof norm, err, sizeof err) == 0)
+		bad++, printf("     match: invalid UTF-8 accepted\n");
+	char deep[200] = "";
+	for (int i = 0; i < 40; i++)
+		strcat(deep, "(");
+	strcat(deep, "a");
+	for (int i = 0; i < 40; i++)
+		strcat(deep, ")");
+	if (match_normalize(deep, norm, sizeof norm, err, sizeof err) == 0)
+		bad++, printf("     match: 40 nested parentheses accepted\n");
+	report("matcher (prefilter agrees with PCRE2, limits)", bad);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "trim"))
@@ -356,6 +423,7 @@ int main(int argc, char **argv)
 	test_limits();
 	test_compose_list_headers();
 	test_keys();
+	test_match();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

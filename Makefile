@@ -39,6 +39,9 @@ $(BUILD)/unit: tests/unit.c $(filter-out $(BUILD)/main.o,$(OBJS))
 
 unit: $(BUILD)/unit
 
+$(BUILD)/match_bench: bench/match_bench.c $(filter-out $(BUILD)/main.o,$(OBJS))
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 $(BUILD)/extract_bench: bench/extract_bench.c $(filter-out $(BUILD)/main.o,$(OBJS))
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -61,7 +64,7 @@ check: deps
 	./tests/run.sh
 
 bench: deps
-	$(MAKE) bidmail $(BUILD)/extract_bench
+	$(MAKE) bidmail $(BUILD)/extract_bench $(BUILD)/match_bench
 	./bench/run.sh
 
 install: bidmail

@@ -60,3 +60,6 @@ python3 bench/gen_corpus.py "$OUT/xcorpus" "$N" 7 --bids
 
 # SMTP: bidmail send against Postfix's smtp-source, same sink, same size, 1 and 4 connections
 python3 bench/smtp_bench.py ./bidmail "$OUT/smtp" 10000
+
+# matching: 100,000 profiles against 2,000 projects, beside the naive loop on 2% of them
+./build/match_bench 100000 2000

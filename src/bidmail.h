@@ -376,6 +376,31 @@ struct project {
 	char *flags_json;		/* JSON array text */
 	int bids;
 };
+struct subscriber {
+	int64_t id;
+	char *address;
+	char *name;
+	char *status;		/* pending, active, paused, unsubscribed, disabled */
+	char *language;
+	char *frequency;	/* weekly, daily, instant */
+	int day;		/* weekday of the weekly digest, 0 = Sunday */
+	int remote_only;
+	double budget_min;	/* < 0: none */
+	char *budget_currency;
+	char *languages;	/* project languages wanted: "fr,en", "" for all */
+	char *created, *confirmed, *last_digest;
+	struct strlist skills;
+	struct strlist excludes;
+};
+struct confirmation {
+	int64_t id;
+	char *address;
+	int64_t subscriber;
+	char *action;		/* subscribe, commands */
+	char *payload;
+	char *expires;
+	char *used;
+};
 struct outbox_row {
 	int64_t id;
 	char *to;
@@ -440,6 +465,24 @@ int store_outbox_bounce(struct store *s, int64_t id, const char *status);
  * Sets *disabled_now when the score has just reached the threshold. 0 or -1. */
 int store_address_bounce(struct store *s, const char *address, int hard, const char *day,
 			 int threshold, int *disabled_now);
+/* Subscribers: by address (or by id when address is NULL); 1 found, 0 not, -1 error. */
+int store_subscriber_find(struct store *s, const char *address, int64_t id, struct subscriber *sub);
+int store_subscriber_insert(struct store *s, const char *address, const char *name,
+			    const char *language, int64_t *id);
+int store_subscriber_update(struct store *s, const struct subscriber *sub);
+int store_subscriber_list(struct store *s, struct subscriber **out);
+void subscriber_clear(struct subscriber *sub);
+int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, const char *source);
+int store_patterns_clear(struct store *s, int64_t subscriber, const char *kind);
+/* Pending confirmations (double opt-in, commands from an unproven address). */
+int store_confirmation_insert(struct store *s, const char *address, int64_t subscriber,
+			      const char *action, const char *payload, long ttl, int64_t *id);
+int store_confirmation_get(struct store *s, int64_t id, struct confirmation *cf);
+/* Marks a confirmation used; 1 when it was unused, 0 when already used, -1 on error. */
+int store_confirmation_use(struct store *s, int64_t id);
+/* How many unanswered confirmations went to address since an ISO time. */
+int store_confirmations_since(struct store *s, const char *address, const char *since);
+void confirmation_clear(struct confirmation *cf);
 /* 1 when an address is disabled by bounces, 0 when not, -1 on error. */
 int store_address_disabled(struct store *s, const char *address);
 
@@ -491,6 +534,7 @@ struct outgoing {
 	const char *references;
 	const char *auto_submitted;	/* "auto-replied" or "auto-generated" */
 	const char *unsubscribe_key;	/* mails to subscribers: the signed u-... key */
+	const char *key_ref;		/* a signed key also put in References as <KEY@domain> */
 	const struct rendered *body;
 };
 /* Builds a complete RFC 5322 message; sets token (hex id used in Message-ID); caller frees. */
@@ -529,7 +573,18 @@ int matcher_run_naive(struct matcher *m, int id, const char *text, size_t len);
 /* Bytes held by the matcher, compiled patterns included. */
 size_t matcher_memory(const struct matcher *m);
 
+/* ---------------------------------------------------------------- robot.c */
+/* Handles a command mail (to the robot address or one of its signed +KEY addresses): runs
+ * what it may, queues exactly one reply (or none when rate-limited), says what it did in
+ * *outcome (caller frees). OUT_TEMPFAIL on a database error. */
+enum outcome robot_handle(const struct config *c, struct store *s, const struct message *m,
+			  const char *recipient, char **outcome);
+
 /* ---------------------------------------------------------------- send.c */
+/* Renders template kind in lang with v, composes it (o gives the addresses and threading;
+ * o->body is filled here) and queues it in the outbox, in the caller's transaction. 0 or -1. */
+int send_queue(const struct config *c, struct store *s, const char *kind, const char *lang,
+	       const struct vars *v, struct outgoing *o);
 /* Delivers queued outbox rows through the configured transport; returns the number sent or -1. */
 int send_outbox_flush(const struct config *c, struct store *s);
 
@@ -545,5 +600,6 @@ int json_print_message(FILE *out, const struct config *c, const struct message *
 		       enum kind k, const char *as);
 int json_print_projects(FILE *out, struct project *p, int n);
 int json_print_outbox(FILE *out, struct outbox_row *r, int n);
+int json_print_subscribers(FILE *out, struct subscriber *v, int n);
 
 #endif

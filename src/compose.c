@@ -237,14 +237,27 @@ char *compose_message(const struct config *c, const struct outgoing *o, char tok
 	buf_printf(&b, "Message-ID: <%s@%s>\r\n", token, c->domain);
 	if (o->reply_to && compose_address_is_safe(o->reply_to))
 		add_header(&b, "Reply-To", o->reply_to);
+	/* threading; a signed key also rides in References so that a reply still routes when a
+	 * provider drops the +tag of the Reply-To address */
+	char *irt = NULL;
 	if (o->in_reply_to && *o->in_reply_to) {
-		char *v = clean_value(o->in_reply_to, 900);
-		if (!strchr(v, ' ') && !strchr(v, '<') && !strchr(v, '>')) {
-			buf_printf(&b, "In-Reply-To: <%s>\r\n", v);
-			buf_printf(&b, "References: <%s>\r\n", v);
+		irt = clean_value(o->in_reply_to, 900);
+		if (strchr(irt, ' ') || strchr(irt, '<') || strchr(irt, '>')) {
+			free(irt);
+			irt = NULL;
 		}
-		free(v);
 	}
+	if (irt)
+		buf_printf(&b, "In-Reply-To: <%s>\r\n", irt);
+	if (irt || o->key_ref) {
+		buf_puts(&b, "References:");
+		if (irt)
+			buf_printf(&b, " <%s>", irt);
+		if (o->key_ref)
+			buf_printf(&b, "%s<%s@%s>", irt ? "\r\n " : " ", o->key_ref, c->domain);
+		buf_puts(&b, "\r\n");
+	}
+	free(irt);
 	if (o->unsubscribe_key) {
 		/* mails to subscribers: RFC 2919 List-Id, RFC 2369 List-Unsubscribe (a signed
 		 * mailto: that unsubscribes on receipt), and RFC 8058 one-click over https when the

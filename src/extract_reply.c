@@ -514,7 +514,8 @@ static int is_sender_line(const struct rline *ln, const char *sender)
 		return first >= 3 && !strncmp(t, s, first) && (t[first] == ' ' || !t[first]) &&
 		       tn <= 40;
 	}
-	if (strstr(t, s))
+	/* the line starts with the name ("Jean Dupont", "Jean Dupont, consultant") */
+	if (!strncmp(t, s, sn) && tn <= sn + 40)
 		return 1;
 	/* the first name alone: "Noam", "Jean" */
 	size_t first = strcspn(s, " ,");

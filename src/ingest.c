@@ -23,13 +23,10 @@ struct job {
 	int committed;		/* in the current transaction: move to cur/ after commit */
 };
 
-/* Queues one rendered mail to addr, answering m. 0 or -1. */
+/* Queues one mail answering m, to its sender. 0 or -1. */
 static int queue_reply(const struct config *c, struct store *s, const struct message *m,
 		       const char *kind, const char *lang, const struct vars *v, const char *from)
 {
-	struct rendered r;
-	if (render_mail(c, kind, lang, v, &r) < 0)
-		return -1;
 	struct outgoing o = {
 		.from_name = c->board_name,
 		.from = from,
@@ -37,16 +34,8 @@ static int queue_reply(const struct config *c, struct store *s, const struct mes
 		.to = m->from,
 		.in_reply_to = m->message_id_made_up ? NULL : m->message_id,
 		.auto_submitted = "auto-replied",
-		.body = &r,
 	};
-	char token[33];
-	size_t len;
-	char *data = compose_message(c, &o, token, &len);
-	int rc = store_outbox_insert(s, kind, m->from, c->bounce_address, r.subject, token, data,
-				     len, NULL);
-	free(data);
-	rendered_clear(&r);
-	return rc;
+	return send_queue(c, s, kind, lang, v, &o);
 }
 
 /* Builds the JSON array of a string list (skills, flags) for the store. */
@@ -313,8 +302,10 @@ static void process(const struct config *c, struct store *s, struct job *j)
 		result = xasprintf("ignored:%s", kind);
 		j->out = OUT_OK;
 		break;
-	case KIND_BID:
 	case KIND_COMMAND:
+		j->out = robot_handle(c, s, m, sp->env.recipient, &result);
+		break;
+	case KIND_BID:
 		j->reason = xasprintf("%s messages are not handled by this version yet; kept for "
 				      "replay once they are", kind);
 		j->out = OUT_PERMFAIL;

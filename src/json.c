@@ -180,3 +180,30 @@ int json_print_outbox(FILE *out, struct outbox_row *r, int n)
 						   "created", str_or_null(r[i].created)));
 	return dump(out, a);
 }
+
+int json_print_subscribers(FILE *out, struct subscriber *v, int n)
+{
+	json_t *a = json_array();
+	for (int i = 0; i < n; i++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "id", json_integer(v[i].id));
+		json_object_set_new(o, "address", str_or_null(v[i].address));
+		json_object_set_new(o, "name", str_or_null(v[i].name));
+		json_object_set_new(o, "status", str_or_null(v[i].status));
+		json_object_set_new(o, "language", str_or_null(v[i].language));
+		json_object_set_new(o, "frequency", str_or_null(v[i].frequency));
+		json_object_set_new(o, "patterns", strlist_json(&v[i].skills));
+		json_object_set_new(o, "excludes", strlist_json(&v[i].excludes));
+		json_object_set_new(o, "budget_min", v[i].budget_min >= 0 ? json_real(v[i].budget_min)
+									 : json_null());
+		json_object_set_new(o, "budget_currency", str_or_null(v[i].budget_currency));
+		json_object_set_new(o, "day", json_integer(v[i].day));
+		json_object_set_new(o, "remote_only", json_boolean(v[i].remote_only));
+		json_object_set_new(o, "languages", str_or_null(v[i].languages));
+		json_object_set_new(o, "created", str_or_null(v[i].created));
+		json_object_set_new(o, "confirmed", str_or_null(v[i].confirmed));
+		json_object_set_new(o, "last_digest", str_or_null(v[i].last_digest));
+		json_array_append_new(a, o);
+	}
+	return dump(out, a);
+}

@@ -24,6 +24,8 @@ static const char usage_text[] =
 	"                                         print what the gateway understands, as JSON\n"
 	"  projects [--json]                      list the projects\n"
 	"  outbox [--json]                        list the outgoing mail\n"
+	"  subscribers [--json]                   list the subscribers and their profiles\n"
+	"  match PROJECT                          the subscribers a project matches, and why\n"
 	"  check-config                           check the configuration and the templates\n"
 	"  version                                print the version\n";
 
@@ -255,6 +257,127 @@ static int cmd_projects(struct config *c, int argc, char **argv)
 	return 0;
 }
 
+static int cmd_subscribers(struct config *c, int argc, char **argv)
+{
+	int as_json = argc > 0 && !strcmp(argv[0], "--json");
+	if (argc > (as_json ? 1 : 0))
+		return usage();
+	struct store *s = open_store(c);
+	if (!s)
+		return 1;
+	struct subscriber *v;
+	int n = store_subscriber_list(s, &v);
+	store_close(s);
+	if (n < 0)
+		return 1;
+	if (as_json) {
+		json_print_subscribers(stdout, v, n);
+	} else {
+		printf("%-6s %-13s %-9s %-32s %s\n", "id", "status", "frequency", "address", "patterns");
+		for (int i = 0; i < n; i++) {
+			printf("%-6lld %-13s %-9s %-32s", (long long)v[i].id, v[i].status, v[i].frequency,
+			       v[i].address);
+			for (size_t k = 0; k < v[i].skills.n; k++)
+				printf(" [%s]", v[i].skills.v[k]);
+			for (size_t k = 0; k < v[i].excludes.n; k++)
+				printf(" -[%s]", v[i].excludes.v[k]);
+			putchar('\n');
+		}
+	}
+	for (int i = 0; i < n; i++)
+		subscriber_clear(&v[i]);
+	free(v);
+	return 0;
+}
+
+/* `bidmail match PROJECT`: the subscribers a project matches and the pattern of each. */
+static int cmd_match(struct config *c, int argc, char **argv)
+{
+	if (argc != 1)
+		return usage();
+	long long want = atoll(argv[0]);
+	struct store *s = open_store(c);
+	if (!s)
+		return 1;
+	struct project *p;
+	int np = store_project_list(s, &p);
+	struct subscriber *v;
+	int ns = np >= 0 ? store_subscriber_list(s, &v) : -1;
+	store_close(s);
+	if (np < 0 || ns < 0)
+		return 1;
+	int rc = 1;
+	struct project *proj = NULL;
+	for (int i = 0; i < np; i++)
+		if (p[i].id == want)
+			proj = &p[i];
+	if (!proj) {
+		fprintf(stderr, "bidmail match: no project %lld\n", want);
+	} else {
+		char *text = xasprintf("%s\n%s\n%s", proj->title, proj->description,
+				       proj->skills_json ? proj->skills_json : "");
+		struct matcher *m = matcher_new();
+		int *skill_id = NULL, *excl_id = NULL;
+		size_t nsk = 0, nex = 0;
+		for (int i = 0; i < ns; i++) {
+			nsk += v[i].skills.n;
+			nex += v[i].excludes.n;
+		}
+		skill_id = xcalloc(nsk + 1, sizeof *skill_id);
+		excl_id = xcalloc(nex + 1, sizeof *excl_id);
+		size_t a = 0, b = 0;
+		for (int i = 0; i < ns; i++) {
+			for (size_t k = 0; k < v[i].skills.n; k++)
+				skill_id[a++] = matcher_add(m, v[i].skills.v[k]);
+			for (size_t k = 0; k < v[i].excludes.n; k++)
+				excl_id[b++] = matcher_add(m, v[i].excludes.v[k]);
+		}
+		int n = matcher_count(m);
+		int *hits = xcalloc((size_t)n + 1, sizeof *hits), *lim = xcalloc((size_t)n + 1, sizeof *lim);
+		char *hit = xcalloc((size_t)n + 1, 1);
+		int nl = 0;
+		int nh = matcher_run(m, text, strlen(text), hits, n, lim, &nl);
+		for (int i = 0; i < nh; i++)
+			hit[hits[i]] = 1;
+		printf("project %lld: %s\n", want, proj->title);
+		a = b = 0;
+		int count = 0;
+		for (int i = 0; i < ns; i++) {
+			const char *by = NULL;
+			int excluded = 0;
+			for (size_t k = 0; k < v[i].skills.n; k++, a++)
+				if (!by && skill_id[a] >= 0 && hit[skill_id[a]])
+					by = v[i].skills.v[k];
+			for (size_t k = 0; k < v[i].excludes.n; k++, b++)
+				if (excl_id[b] >= 0 && hit[excl_id[b]])
+					excluded = 1;
+			if (by && !excluded && !strcmp(v[i].status, "active")) {
+				printf("  %s  matched by `%s`\n", v[i].address, by);
+				count++;
+			}
+		}
+		printf("%d subscriber%s\n", count, count == 1 ? "" : "s");
+		for (int i = 0; i < nl; i++)
+			printf("  pattern `%s` hit a matching limit: counted as no match\n",
+			       matcher_source(m, lim[i]));
+		free(hits);
+		free(lim);
+		free(hit);
+		free(skill_id);
+		free(excl_id);
+		matcher_free(m);
+		free(text);
+		rc = 0;
+	}
+	for (int i = 0; i < np; i++)
+		project_clear(&p[i]);
+	free(p);
+	for (int i = 0; i < ns; i++)
+		subscriber_clear(&v[i]);
+	free(v);
+	return rc;
+}
+
 static int cmd_outbox(struct config *c, int argc, char **argv)
 {
 	int as_json = argc > 0 && !strcmp(argv[0], "--json");
@@ -311,7 +434,7 @@ int main(int argc, char **argv)
 	log_open("bidmail", c.use_syslog);
 	int rc;
 	if (!is_deliver && strcmp(cmd, "projects") && strcmp(cmd, "outbox") &&
-	    extract_load(&c) < 0) {
+	    strcmp(cmd, "subscribers") && extract_load(&c) < 0) {
 		config_clear(&c);
 		return 1;
 	}
@@ -334,6 +457,10 @@ int main(int argc, char **argv)
 		rc = cmd_projects(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "outbox"))
 		rc = cmd_outbox(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "subscribers"))
+		rc = cmd_subscribers(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "match"))
+		rc = cmd_match(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "check-config")) {
 		rc = render_check_all(&c) < 0 ? 1 : 0;
 		if (!rc)

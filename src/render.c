@@ -32,6 +32,15 @@ static const struct tmpl_kind {
 			 "robot_address", "date", NULL }, { { 0 } } },
 	{ "post_rejected", { "board", "reason", "subject", "post_address", NULL }, { { 0 } } },
 	{ "address_disabled", { "board", "address", "robot_address", NULL }, { { 0 } } },
+	{ "robot_confirm", { "board", "robot_address", "profile", "help", "confirm_address",
+			     "command_address", "name", NULL },
+	  { { "results", { "command", "result", NULL } } } },
+	{ "robot_reply", { "board", "robot_address", "profile", "help", "confirm_address",
+			   "command_address", "name", NULL },
+	  { { "results", { "command", "result", NULL } } } },
+	{ "robot_welcome", { "board", "robot_address", "profile", "help", "confirm_address",
+			     "command_address", "name", NULL },
+	  { { "results", { "command", "result", NULL } } } },
 };
 
 static const struct tmpl_kind *kind_find(const char *kind)

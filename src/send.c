@@ -237,6 +237,24 @@ static int send_smtp(const struct config *c, struct store *s)
 	return run.sent;
 }
 
+int send_queue(const struct config *c, struct store *s, const char *kind, const char *lang,
+	       const struct vars *v, struct outgoing *o)
+{
+	struct rendered r;
+	if (render_mail(c, kind, lang, v, &r) < 0)
+		return -1;
+	o->body = &r;
+	char token[33];
+	size_t len;
+	char *data = compose_message(c, o, token, &len);
+	int rc = store_outbox_insert(s, kind, o->to, c->bounce_address, r.subject, token, data, len,
+				     NULL);
+	free(data);
+	rendered_clear(&r);
+	o->body = NULL;
+	return rc;
+}
+
 int send_outbox_flush(const struct config *c, struct store *s)
 {
 	return *c->smarthost ? send_smtp(c, s) : send_files(c, s);

@@ -38,6 +38,24 @@ static const char *const migrations[] = {
 	"CREATE TABLE outbox_message(id INTEGER PRIMARY KEY, message BLOB NOT NULL);"
 	"INSERT INTO outbox_message(id, message) SELECT id, message FROM outbox;"
 	"ALTER TABLE outbox DROP COLUMN message;",
+	/* 4: subscribers, their patterns, pending confirmations, digests claimed per period */
+	"CREATE TABLE subscribers(id INTEGER PRIMARY KEY, address TEXT NOT NULL UNIQUE"
+	" COLLATE NOCASE, name TEXT, status TEXT NOT NULL DEFAULT 'pending',"
+	" language TEXT NOT NULL DEFAULT 'fr', frequency TEXT NOT NULL DEFAULT 'weekly',"
+	" day INTEGER NOT NULL DEFAULT 1, remote_only INTEGER NOT NULL DEFAULT 0,"
+	" budget_min REAL, budget_currency TEXT, languages TEXT NOT NULL DEFAULT '',"
+	" created TEXT NOT NULL, confirmed TEXT, last_digest TEXT, last_activity TEXT);"
+	"CREATE TABLE patterns(id INTEGER PRIMARY KEY, subscriber INTEGER NOT NULL"
+	" REFERENCES subscribers(id) ON DELETE CASCADE, kind TEXT NOT NULL, source TEXT NOT NULL,"
+	" created TEXT NOT NULL);"
+	"CREATE INDEX patterns_subscriber ON patterns(subscriber);"
+	"CREATE TABLE confirmations(id INTEGER PRIMARY KEY, address TEXT NOT NULL COLLATE NOCASE,"
+	" subscriber INTEGER, action TEXT NOT NULL, payload TEXT, created TEXT NOT NULL,"
+	" expires TEXT NOT NULL, used TEXT);"
+	"CREATE INDEX confirmations_address ON confirmations(address, created);"
+	"CREATE TABLE digests(subscriber INTEGER NOT NULL, period TEXT NOT NULL,"
+	" claimed TEXT NOT NULL, projects INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY(subscriber, period));",
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -651,4 +669,294 @@ int store_outbox_mark_sent(struct store *s, int64_t id)
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, now);
 	return run(s, st, "outbox-sent");
+}
+
+/* ---------------------------------------------------------------- subscribers */
+
+static void subscriber_read(sqlite3_stmt *st, struct subscriber *sub)
+{
+	memset(sub, 0, sizeof *sub);
+	sub->id = sqlite3_column_int64(st, 0);
+	sub->address = col_text(st, 1);
+	sub->name = col_text(st, 2);
+	sub->status = col_text(st, 3);
+	sub->language = col_text(st, 4);
+	sub->frequency = col_text(st, 5);
+	sub->day = sqlite3_column_int(st, 6);
+	sub->remote_only = sqlite3_column_int(st, 7);
+	sub->budget_min = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 8);
+	sub->budget_currency = col_text(st, 9);
+	sub->languages = col_text(st, 10);
+	sub->created = col_text(st, 11);
+	sub->confirmed = col_text(st, 12);
+	sub->last_digest = col_text(st, 13);
+}
+
+#define SUBSCRIBER_COLUMNS "id, address, name, status, language, frequency, day, remote_only," \
+	" budget_min, budget_currency, languages, created, confirmed, last_digest"
+
+static int patterns_load(struct store *s, struct subscriber *sub)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT kind, source FROM patterns WHERE subscriber = ?1"
+				      " ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "patterns");
+	sqlite3_bind_int64(st, 1, sub->id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *kind = (const char *)sqlite3_column_text(st, 0);
+		strlist_add(!strcmp(kind, "exclude") ? &sub->excludes : &sub->skills,
+			    (const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "patterns");
+}
+
+int store_subscriber_find(struct store *s, const char *address, int64_t id, struct subscriber *sub)
+{
+	sqlite3_stmt *st;
+	const char *sql = address ? "SELECT " SUBSCRIBER_COLUMNS " FROM subscribers WHERE address = ?1"
+				  : "SELECT " SUBSCRIBER_COLUMNS " FROM subscribers WHERE id = ?2";
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "subscriber-find");
+	if (address)
+		bind_text(st, 1, address);
+	else
+		sqlite3_bind_int64(st, 2, id);
+	int rc = sqlite3_step(st), found = 0;
+	if (rc == SQLITE_ROW) {
+		subscriber_read(st, sub);
+		found = 1;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, rc, "subscriber-find");
+	if (found && patterns_load(s, sub) < 0)
+		return -1;
+	return found;
+}
+
+int store_subscriber_insert(struct store *s, const char *address, const char *name,
+			    const char *language, int64_t *id)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO subscribers(address, name, language, created)"
+				      " VALUES(?1, ?2, ?3, ?4)", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "subscriber-insert");
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	bind_text(st, 1, address);
+	bind_text(st, 2, name);
+	bind_text(st, 3, language);
+	bind_text(st, 4, now);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "subscriber-insert");
+	*id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+int store_subscriber_update(struct store *s, const struct subscriber *sub)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "UPDATE subscribers SET name = ?2, status = ?3, language = ?4,"
+			       " frequency = ?5, day = ?6, remote_only = ?7, budget_min = ?8,"
+			       " budget_currency = ?9, languages = ?10, confirmed = ?11,"
+			       " last_digest = ?12, last_activity = ?13 WHERE id = ?1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "subscriber-update");
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	sqlite3_bind_int64(st, 1, sub->id);
+	bind_text(st, 2, sub->name);
+	bind_text(st, 3, sub->status);
+	bind_text(st, 4, sub->language);
+	bind_text(st, 5, sub->frequency);
+	sqlite3_bind_int(st, 6, sub->day);
+	sqlite3_bind_int(st, 7, sub->remote_only);
+	if (sub->budget_min >= 0)
+		sqlite3_bind_double(st, 8, sub->budget_min);
+	bind_text(st, 9, sub->budget_currency);
+	bind_text(st, 10, sub->languages ? sub->languages : "");
+	bind_text(st, 11, sub->confirmed);
+	bind_text(st, 12, sub->last_digest);
+	bind_text(st, 13, now);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "subscriber-update");
+}
+
+int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, const char *source)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO patterns(subscriber, kind, source, created)"
+				      " VALUES(?1, ?2, ?3, ?4)", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "pattern-add");
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	sqlite3_bind_int64(st, 1, subscriber);
+	bind_text(st, 2, kind);
+	bind_text(st, 3, source);
+	bind_text(st, 4, now);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "pattern-add");
+}
+
+int store_patterns_clear(struct store *s, int64_t subscriber, const char *kind)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "DELETE FROM patterns WHERE subscriber = ?1 AND kind = ?2",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "patterns-clear");
+	sqlite3_bind_int64(st, 1, subscriber);
+	bind_text(st, 2, kind);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "patterns-clear");
+}
+
+int store_subscriber_list(struct store *s, struct subscriber **out)
+{
+	sqlite3_stmt *st;
+	*out = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT " SUBSCRIBER_COLUMNS " FROM subscribers ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "subscriber-list");
+	int n = 0, cap = 0, rc;
+	struct subscriber *v = NULL;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, (size_t)cap * sizeof *v);
+		}
+		subscriber_read(st, &v[n++]);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		for (int i = 0; i < n; i++)
+			subscriber_clear(&v[i]);
+		free(v);
+		return fail(s, rc, "subscriber-list");
+	}
+	for (int i = 0; i < n; i++)
+		if (patterns_load(s, &v[i]) < 0) {
+			for (int k = 0; k < n; k++)
+				subscriber_clear(&v[k]);
+			free(v);
+			return -1;
+		}
+	*out = v;
+	return n;
+}
+
+void subscriber_clear(struct subscriber *sub)
+{
+	free(sub->address);
+	free(sub->name);
+	free(sub->status);
+	free(sub->language);
+	free(sub->frequency);
+	free(sub->budget_currency);
+	free(sub->languages);
+	free(sub->created);
+	free(sub->confirmed);
+	free(sub->last_digest);
+	strlist_clear(&sub->skills);
+	strlist_clear(&sub->excludes);
+	memset(sub, 0, sizeof *sub);
+}
+
+int store_confirmation_insert(struct store *s, const char *address, int64_t subscriber,
+			      const char *action, const char *payload, long ttl, int64_t *id)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO confirmations(address, subscriber, action,"
+				      " payload, created, expires) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "confirmation-insert");
+	char now[32], exp[32];
+	time_t t = clock_now();
+	clock_format_iso(t, now);
+	clock_format_iso(t + ttl, exp);
+	bind_text(st, 1, address);
+	if (subscriber > 0)
+		sqlite3_bind_int64(st, 2, subscriber);
+	bind_text(st, 3, action);
+	bind_text(st, 4, payload);
+	bind_text(st, 5, now);
+	bind_text(st, 6, exp);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "confirmation-insert");
+	*id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+int store_confirmation_get(struct store *s, int64_t id, struct confirmation *cf)
+{
+	sqlite3_stmt *st;
+	memset(cf, 0, sizeof *cf);
+	if (sqlite3_prepare_v2(s->db, "SELECT address, subscriber, action, payload, expires, used"
+				      " FROM confirmations WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "confirmation-get");
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st), found = 0;
+	if (rc == SQLITE_ROW) {
+		cf->id = id;
+		cf->address = col_text(st, 0);
+		cf->subscriber = sqlite3_column_int64(st, 1);
+		cf->action = col_text(st, 2);
+		cf->payload = col_text(st, 3);
+		cf->expires = col_text(st, 4);
+		cf->used = col_text(st, 5);
+		found = 1;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, rc, "confirmation-get");
+	return found;
+}
+
+int store_confirmation_use(struct store *s, int64_t id)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "UPDATE confirmations SET used = ?2 WHERE id = ?1 AND used IS NULL",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "confirmation-use");
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, now);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : fail(s, rc, "confirmation-use");
+}
+
+int store_confirmations_since(struct store *s, const char *address, const char *since)
+{
+	sqlite3_stmt *st;
+	/* a confirmation the address answered does not count: only unanswered ones limit */
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM confirmations WHERE address = ?1"
+				      " AND created >= ?2 AND used IS NULL", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "confirmations-since");
+	bind_text(st, 1, address);
+	bind_text(st, 2, since);
+	int rc = sqlite3_step(st);
+	int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	return n;
+}
+
+void confirmation_clear(struct confirmation *cf)
+{
+	free(cf->address);
+	free(cf->action);
+	free(cf->payload);
+	free(cf->expires);
+	free(cf->used);
+	memset(cf, 0, sizeof *cf);
 }

@@ -647,6 +647,149 @@ def test_crash_kill9_loses_nothing_doubles_nothing():
     expect(len(ids) == len(set(ids)) == distinct_posts, "ack files %d for %d projects" % (len(ids), distinct_posts))
 
 
+# ------------------------------------------------------------------ the robot
+
+def robot_mail(body, sender="Alice Martin <alice@free.fr>", to="robot@example.org", subject="robot",
+               extra="", msgid=None):
+    msgid = msgid or "<%s@free.fr>" % os.urandom(6).hex()
+    return ("From: %s\nTo: %s\nSubject: %s\nMessage-ID: %s\nDate: Mon, 2 Mar 2026 09:00:00 +0100\n"
+            "Content-Type: text/plain; charset=utf-8\n%s\n%s" % (sender, to, subject, msgid, extra, body))
+
+
+def deliver_robot(b, raw, recipient="robot@example.org"):
+    return b.deliver(raw, recipient=recipient, sender="alice@free.fr")
+
+
+def last_mail(b, to=None):
+    for path in reversed(b.outgoing()):
+        raw, m = read_mail(path)
+        if to is None or m["To"].addresses[0].addr_spec == to:
+            return m
+    raise Failure("no mail to %r" % to)
+
+
+def reply_to(m, body, sender="Alice Martin <alice@free.fr>"):
+    """A plain reply as a mail client writes it: Re: subject, In-Reply-To, References, the
+    quoted original below (its help and examples must not be read as commands)."""
+    quoted = "\n".join("> " + l for l in m.get_body(("plain",)).get_content().splitlines())
+    target = str(m["Reply-To"] or m["From"])
+    addr = email.utils.parseaddr(target)[1]
+    refs = (str(m["References"] or "") + " " + m["Message-ID"]).strip()
+    raw = robot_mail(body + "\n\nLe lun. 2 mars 2026 à 09:30, bidmail <robot@example.org> a écrit :\n" + quoted + "\n",
+                     sender=sender, to=addr, subject="Re: " + str(m["Subject"]),
+                     extra="In-Reply-To: %s\nReferences: %s\n" % (m["Message-ID"], refs))
+    return raw, addr
+
+
+def subscribers(b):
+    return {s["address"]: s for s in json.loads(b.run("subscribers", "--json").stdout)}
+
+
+def test_robot_double_opt_in_by_reply():
+    """subscribe starts a double opt-in: one confirmation mail; a plain reply to it (Re:,
+    In-Reply-To, quoted text) confirms, runs the commands that came with the request and sends
+    the welcome with the profile; quoted help lines are never read as commands."""
+    import email.utils
+    b = Board().init()
+    deliver_robot(b, robot_mail("Bonjour,\nsubscribe Alice Martin\nskills php symfony\nmerci\n"))
+    b.run("run", "--once")
+    expect(len(b.outgoing()) == 1, "mails: %d" % len(b.outgoing()))
+    conf = last_mail(b)
+    expect("Confirmez" in str(conf["Subject"]), conf["Subject"])
+    text = conf.get_body(("plain",)).get_content()
+    expect("skills php symfony" in text and "sera fait" in text, "the request is not restated: %r" % text[:600])
+    expect(subscribers(b)["alice@free.fr"]["status"] == "pending", "not pending")
+    raw, addr = reply_to(conf, "Oui, je confirme.")
+    expect(addr.startswith("robot+c-"), "Reply-To %r" % addr)
+    b.deliver(raw, recipient=addr, sender="alice@free.fr")
+    b.run("run", "--once")
+    sub = subscribers(b)["alice@free.fr"]
+    expect(sub["status"] == "active", "status %r" % sub["status"])
+    expect(sub["patterns"] == ["php symfony"], "patterns %r (quoted help read as commands?)" % sub["patterns"])
+    welcome = last_mail(b, "alice@free.fr")
+    expect("Bienvenue" in str(welcome["Subject"]), welcome["Subject"])
+    wt = welcome.get_body(("plain",)).get_content()
+    expect("skills php symfony" in wt and "frequency weekly" in wt, "profile missing: %r" % wt[:800])
+    expect(welcome["List-Unsubscribe"] and "robot+u-" in welcome["List-Unsubscribe"], "List-Unsubscribe %r" % welcome["List-Unsubscribe"])
+    expect(welcome["Reply-To"] and "robot+s-" in str(welcome["Reply-To"]), "Reply-To %r" % welcome["Reply-To"])
+    # a second reply to the same confirmation changes nothing
+    b.deliver(raw, recipient=addr, sender="alice@free.fr")
+    b.run("run", "--once")
+    expect(subscribers(b)["alice@free.fr"]["patterns"] == ["php symfony"], "replayed confirmation applied twice")
+
+
+def test_robot_commands_by_signed_reply():
+    """Replying to a mail from the robot (its signed robot+s- address) runs commands at once
+    and answers with a transcript: each command and its result, errors with an example."""
+    import email.utils
+    b = Board().init()
+    deliver_robot(b, robot_mail("subscribe\n"))
+    b.run("run", "--once")
+    raw, addr = reply_to(last_mail(b), "ok")
+    b.deliver(raw, recipient=addr, sender="alice@free.fr")
+    b.run("run", "--once")
+    welcome = last_mail(b)
+    raw, addr = reply_to(welcome, "skills \\b(react|vue)\\b\nexclude stage\nfrequency daily\nbudget-min 800 EUR\n"
+                                  "skills (unclosed\nfrobnicate now\nlanguage en\nthanks")
+    expect(addr.startswith("robot+s-"), "Reply-To %r" % addr)
+    b.deliver(raw, recipient=addr, sender="alice@free.fr")
+    b.run("run", "--once")
+    sub = subscribers(b)["alice@free.fr"]
+    expect(sub["patterns"] == ["\\b(react|vue)\\b"] and sub["excludes"] == ["stage"], "profile %r" % sub)
+    expect(sub["frequency"] == "daily" and sub["budget_min"] == 800 and sub["language"] == "en", "profile %r" % sub)
+    tr = last_mail(b).get_body(("plain",)).get_content()
+    expect("> skills (unclosed" in tr and "offset" in tr, "no PCRE2 error with its offset: %r" % tr)
+    expect("> frobnicate now" in tr and "unknown command" in tr, "unknown command not reported: %r" % tr)
+
+
+def test_robot_plain_address_needs_confirmation():
+    """A profile change sent to the plain robot address (From can be forged) is not applied:
+    a confirmation request goes to the subscriber's own address, at most one a day."""
+    import email.utils
+    b = Board().init()
+    deliver_robot(b, robot_mail("subscribe\n"))
+    b.run("run", "--once")
+    raw, addr = reply_to(last_mail(b), "ok")
+    b.deliver(raw, recipient=addr, sender="alice@free.fr")
+    b.run("run", "--once")
+    n = len(b.outgoing())
+    deliver_robot(b, robot_mail("unsubscribe\n"))  # forged or not, it only asks
+    b.run("run", "--once")
+    expect(subscribers(b)["alice@free.fr"]["status"] == "active", "unsubscribed by a plain mail")
+    expect(len(b.outgoing()) == n + 1, "no confirmation request")
+    expect("Confirm" in str(last_mail(b)["Subject"]), last_mail(b)["Subject"])
+    deliver_robot(b, robot_mail("pause\n"))
+    b.run("run", "--once")
+    expect(len(b.outgoing()) == n + 1, "a second request within a day")
+
+
+def test_robot_forged_key_refused():
+    """A forged or altered signed address is refused with a clear reply and changes nothing."""
+    b = Board().init()
+    addr = "robot+s-1-aaaaaaaaaaaaaaaa@example.org"
+    b.deliver(robot_mail("unsubscribe\n", to=addr), recipient=addr)
+    b.run("run", "--once")
+    m = last_mail(b)
+    text = m.get_body(("plain",)).get_content()
+    expect("pas valide" in text or "not valid" in text, "refusal unclear: %r" % text)
+
+
+def test_robot_unsubscribe_one_click_mailto():
+    """A mail to the List-Unsubscribe mailto address unsubscribes at once."""
+    import email.utils
+    b = Board().init()
+    deliver_robot(b, robot_mail("subscribe\n"))
+    b.run("run", "--once")
+    raw, addr = reply_to(last_mail(b), "ok")
+    b.deliver(raw, recipient=addr, sender="alice@free.fr")
+    b.run("run", "--once")
+    lu = last_mail(b)["List-Unsubscribe"]
+    target = lu.split("mailto:")[1].split("?")[0]
+    b.deliver(robot_mail("", to=target, subject="unsubscribe"), recipient=target)
+    b.run("run", "--once")
+    expect(subscribers(b)["alice@free.fr"]["status"] == "unsubscribed", "still subscribed")
+
+
 # ------------------------------------------------------------------ SMTP (smtp-sink)
 
 def smtp_board(sink_url, extra=""):

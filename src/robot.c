@@ -1,0 +1,761 @@
+/*
+ * robot.c — the mail command robot: subscribe (double opt-in), unsubscribe, skills/exclude
+ * patterns, budget, languages, frequency, digest day, remote-only, pause/resume, profile, test,
+ * help — in French or English, one command a line of the new text (or the subject).
+ * Authority comes from signed reply addresses (robot+s-ID: this subscriber; robot+c-ID: this
+ * confirmation; robot+u-ID: unsubscribe at once). A mail to the plain robot address proves
+ * nothing: anything beyond reading one's own profile is answered with a confirmation request to
+ * that address (at most one a day), so nobody changes another person's profile by forging a From.
+ * In: a parsed command mail. Out: database changes and exactly one reply (transcript, welcome,
+ * confirmation request or refusal), or none when the rate limit says so.
+ */
+#include "bidmail.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_COMMANDS 50
+#define MAX_PATTERNS 10		/* per kind and profile */
+#define CONFIRM_TTL (7 * 86400L)
+
+enum cmd { C_NONE, C_SUBSCRIBE, C_UNSUBSCRIBE, C_SKILLS, C_EXCLUDE, C_CLEAR, C_BUDGET,
+	   C_LANGUAGE, C_LANGUAGES, C_FREQUENCY, C_DAY, C_REMOTE, C_PAUSE, C_RESUME, C_PROFILE,
+	   C_TEST, C_HELP, C_STOP, C_GREETING };
+
+static const struct {
+	const char *word;
+	enum cmd id;
+} command_words[] = {
+	{ "subscribe", C_SUBSCRIBE }, { "abonner", C_SUBSCRIBE }, { "s'abonner", C_SUBSCRIBE },
+	{ "abonnement", C_SUBSCRIBE }, { "unsubscribe", C_UNSUBSCRIBE },
+	{ "désabonner", C_UNSUBSCRIBE }, { "desabonner", C_UNSUBSCRIBE },
+	{ "désinscrire", C_UNSUBSCRIBE }, { "skills", C_SKILLS }, { "skill", C_SKILLS },
+	{ "compétences", C_SKILLS }, { "competences", C_SKILLS }, { "compétence", C_SKILLS },
+	{ "exclude", C_EXCLUDE }, { "exclure", C_EXCLUDE }, { "clear", C_CLEAR },
+	{ "effacer", C_CLEAR }, { "budget-min", C_BUDGET }, { "budget", C_BUDGET },
+	{ "language", C_LANGUAGE }, { "langue", C_LANGUAGE }, { "languages", C_LANGUAGES },
+	{ "langues", C_LANGUAGES }, { "frequency", C_FREQUENCY }, { "fréquence", C_FREQUENCY },
+	{ "frequence", C_FREQUENCY }, { "day", C_DAY }, { "jour", C_DAY },
+	{ "remote-only", C_REMOTE }, { "télétravail", C_REMOTE }, { "teletravail", C_REMOTE },
+	{ "pause", C_PAUSE }, { "resume", C_RESUME }, { "reprendre", C_RESUME },
+	{ "profile", C_PROFILE }, { "profil", C_PROFILE }, { "test", C_TEST }, { "help", C_HELP },
+	{ "aide", C_HELP }, { "thanks", C_STOP }, { "thank", C_STOP }, { "merci", C_STOP },
+	{ "bonjour", C_GREETING }, { "hello", C_GREETING }, { "hi", C_GREETING },
+	{ "salut", C_GREETING }, { "dear", C_GREETING }, { "bonsoir", C_GREETING },
+};
+
+struct command {
+	enum cmd id;
+	char *line;	/* as written */
+	char *args;	/* after the command word, trimmed */
+};
+
+struct commands {
+	struct command v[MAX_COMMANDS];
+	int n;
+	int dropped;	/* lines beyond MAX_COMMANDS */
+};
+
+static void commands_clear(struct commands *cs)
+{
+	for (int i = 0; i < cs->n; i++) {
+		free(cs->v[i].line);
+		free(cs->v[i].args);
+	}
+	cs->n = 0;
+}
+
+static enum cmd command_of(const char *line, const char **args)
+{
+	char word[40];
+	size_t n = strcspn(line, " \t:");
+	if (n == 0 || n >= sizeof word) {
+		*args = line;
+		return C_NONE;
+	}
+	memcpy(word, line, n);
+	word[n] = '\0';
+	char *l = money_lower(word);
+	size_t ln = strlen(l);
+	while (ln > 0 && (l[ln - 1] == ',' || l[ln - 1] == '.' || l[ln - 1] == '!'))
+		l[--ln] = '\0';
+	enum cmd id = C_NONE;
+	for (size_t i = 0; i < sizeof command_words / sizeof command_words[0]; i++)
+		if (!strcmp(l, command_words[i].word))
+			id = command_words[i].id;
+	free(l);
+	const char *a = line + n;
+	while (*a == ' ' || *a == '\t' || *a == ':')
+		a++;
+	*args = a;
+	return id;
+}
+
+/* Reads the commands of the new text (or of the subject when the text has none). */
+static void commands_parse(const struct message *m, struct commands *cs)
+{
+	const char *text = m->new_text && *m->new_text ? m->new_text : NULL;
+	char *subject = NULL;
+	if (!text) {
+		subject = extract_title(m->subject);
+		text = subject;
+	}
+	const char *p = text;
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		char *line = xstrndup(p, n);
+		char *t = str_trim(line);
+		if (*t) {
+			const char *args;
+			enum cmd id = command_of(t, &args);
+			if (id == C_STOP) {
+				free(line);
+				break;
+			}
+			if (cs->n < MAX_COMMANDS) {
+				cs->v[cs->n].id = id;
+				cs->v[cs->n].line = xstrdup(t);
+				cs->v[cs->n].args = xstrdup(args);
+				cs->n++;
+			} else {
+				cs->dropped++;
+			}
+		}
+		free(line);
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	free(subject);
+}
+
+static int changes_profile(enum cmd id)
+{
+	return id != C_PROFILE && id != C_HELP && id != C_TEST && id != C_GREETING && id != C_NONE;
+}
+
+/* ---------------------------------------------------------------- one command */
+
+struct robot {
+	const struct config *c;
+	struct store *s;
+	const struct message *m;
+	struct subscriber sub;
+	int have_sub;
+	const char *lang;
+	struct vars items[MAX_COMMANDS + 2];
+	char *texts[2 * (MAX_COMMANDS + 2)];
+	int nitems, ntexts;
+	int want_help;
+	int want_profile;
+	int unsubscribed;
+};
+
+static const char *tr(const struct robot *r, const char *fr, const char *en)
+{
+	return !strcmp(r->lang, "fr") ? fr : en;
+}
+
+static void result(struct robot *r, const char *line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void result(struct robot *r, const char *line, const char *fmt, ...)
+{
+	if (r->nitems >= MAX_COMMANDS + 2)
+		return;
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	char *l = xstrdup(line), *b = xstrdup(buf);
+	r->texts[r->ntexts++] = l;
+	r->texts[r->ntexts++] = b;
+	memset(&r->items[r->nitems], 0, sizeof r->items[0]);
+	vars_set(&r->items[r->nitems], "command", l);
+	vars_set(&r->items[r->nitems], "result", b);
+	r->nitems++;
+}
+
+static int weekday_of(const char *w)
+{
+	static const char *const days[][2] = {
+		{ "dimanche", "sunday" }, { "lundi", "monday" }, { "mardi", "tuesday" },
+		{ "mercredi", "wednesday" }, { "jeudi", "thursday" }, { "vendredi", "friday" },
+		{ "samedi", "saturday" } };
+	char *l = money_lower(w);
+	int d = -1;
+	for (int i = 0; i < 7; i++)
+		if (!strcmp(l, days[i][0]) || !strcmp(l, days[i][1]))
+			d = i;
+	free(l);
+	return d;
+}
+
+static void run_command(struct robot *r, const struct command *cmd)
+{
+	struct subscriber *sub = &r->sub;
+	const char *a = cmd->args;
+	char err[256], norm[4096];
+	switch (cmd->id) {
+	case C_GREETING:
+		return;	/* "Bonjour," is not a command: nothing to say */
+	case C_NONE:
+		result(r, cmd->line, "%s", tr(r, "commande inconnue : les commandes sont subscribe, "
+					   "unsubscribe, skills, exclude, budget-min, language, frequency, "
+					   "day, remote-only, pause, resume, profile, test, help "
+					   "(exemple : « skills php symfony »)",
+					   "unknown command: the commands are subscribe, unsubscribe, "
+					   "skills, exclude, budget-min, language, frequency, day, "
+					   "remote-only, pause, resume, profile, test, help (example: "
+					   "\"skills php symfony\")"));
+		return;
+	case C_HELP:
+		r->want_help = 1;
+		result(r, cmd->line, "%s", tr(r, "l'aide est ci-dessous", "the help is below"));
+		return;
+	case C_PROFILE:
+		r->want_profile = 1;
+		result(r, cmd->line, "%s", tr(r, "votre profil est ci-dessous", "your profile is below"));
+		return;
+	case C_SUBSCRIBE:
+		if (*a) {
+			free(sub->name);
+			sub->name = xstrdup(a);
+		}
+		result(r, cmd->line, "%s", tr(r, "vous êtes abonné(e)", "you are subscribed"));
+		break;
+	case C_UNSUBSCRIBE:
+		free(sub->status);
+		sub->status = xstrdup("unsubscribed");
+		r->unsubscribed = 1;
+		result(r, cmd->line, "%s", tr(r, "vous êtes désabonné(e) : plus aucune sélection ne vous "
+					   "sera envoyée", "you are unsubscribed: no more selections will "
+					   "be sent to you"));
+		break;
+	case C_SKILLS:
+	case C_EXCLUDE: {
+		const char *kind = cmd->id == C_SKILLS ? "skills" : "exclude";
+		struct strlist *l = cmd->id == C_SKILLS ? &sub->skills : &sub->excludes;
+		if (!*a) {
+			result(r, cmd->line, "%s", tr(r, "il manque le motif (exemple : « skills php "
+						   "symfony » ou « skills \\b(php|symfony)\\b »)",
+						   "the pattern is missing (example: \"skills php symfony\" "
+						   "or \"skills \\b(php|symfony)\\b\")"));
+			return;
+		}
+		if (l->n >= MAX_PATTERNS) {
+			result(r, cmd->line, tr(r, "refusé : %d motifs au plus ; « clear %s » les efface",
+						"refused: at most %d patterns; \"clear %s\" removes them"),
+			       MAX_PATTERNS, kind);
+			return;
+		}
+		if (match_normalize(a, norm, sizeof norm, err, sizeof err) < 0) {
+			result(r, cmd->line, tr(r, "refusé : %s (exemple : « %s php symfony »)",
+						"refused: %s (example: \"%s php symfony\")"), err, kind);
+			return;
+		}
+		if (store_pattern_add(r->s, sub->id, kind, a) < 0) {
+			result(r, cmd->line, "%s", tr(r, "erreur interne, réessayez plus tard",
+						   "internal error, please try again later"));
+			return;
+		}
+		strlist_add(l, a);
+		result(r, cmd->line, tr(r, "motif ajouté, il s'écrit %s", "pattern added, it runs as %s"),
+		       norm);
+		return;
+	}
+	case C_CLEAR: {
+		char *w = money_lower(a);
+		const char *kind = strstr(w, "excl") ? "exclude" : (strstr(w, "skill") || strstr(w, "comp"))
+				   ? "skills" : NULL;
+		free(w);
+		if (!kind) {
+			result(r, cmd->line, "%s", tr(r, "précisez « clear skills » ou « clear exclude »",
+						   "say \"clear skills\" or \"clear exclude\""));
+			return;
+		}
+		store_patterns_clear(r->s, sub->id, kind);
+		strlist_clear(!strcmp(kind, "skills") ? &sub->skills : &sub->excludes);
+		result(r, cmd->line, "%s", tr(r, "motifs effacés", "patterns removed"));
+		return;
+	}
+	case C_BUDGET: {
+		char *end;
+		double v = strtod(a, &end);
+		if (end == a || v < 0 || v > 1e9) {
+			result(r, cmd->line, "%s", tr(r, "refusé : un montant est attendu (exemple : "
+						   "« budget-min 500 EUR »)", "refused: an amount is "
+						   "expected (example: \"budget-min 500 EUR\")"));
+			return;
+		}
+		while (*end == ' ')
+			end++;
+		sub->budget_min = v;
+		free(sub->budget_currency);
+		char cur[4] = "EUR";
+		if (strlen(end) == 3)
+			for (int i = 0; i < 3; i++)
+				cur[i] = (char)toupper((unsigned char)end[i]);
+		sub->budget_currency = xstrdup(cur);
+		result(r, cmd->line, tr(r, "budget minimum : %.0f %s", "minimum budget: %.0f %s"), v, cur);
+		break;
+	}
+	case C_LANGUAGE: {
+		char *l = money_lower(a);
+		const char *v = !strncmp(l, "fr", 2) ? "fr" : !strncmp(l, "en", 2) || !strncmp(l, "an", 2)
+				? "en" : NULL;
+		free(l);
+		if (!v) {
+			result(r, cmd->line, "%s", tr(r, "refusé : fr ou en (exemple : « language en »)",
+						   "refused: fr or en (example: \"language fr\")"));
+			return;
+		}
+		free(sub->language);
+		sub->language = xstrdup(v);
+		result(r, cmd->line, tr(r, "vos courriels seront en %s", "your mails will be in %s"),
+		       !strcmp(v, "fr") ? tr(r, "français", "French") : tr(r, "anglais", "English"));
+		break;
+	}
+	case C_LANGUAGES: {
+		char *l = money_lower(a);
+		int fr = strstr(l, "fr") != NULL, en = strstr(l, "en") || strstr(l, "an");
+		free(l);
+		if (!fr && !en) {
+			result(r, cmd->line, "%s", tr(r, "refusé : fr, en ou « fr en »",
+						   "refused: fr, en or \"fr en\""));
+			return;
+		}
+		free(sub->languages);
+		sub->languages = xstrdup(fr && en ? "fr,en" : fr ? "fr" : "en");
+		result(r, cmd->line, tr(r, "projets en : %s", "projects in: %s"), sub->languages);
+		break;
+	}
+	case C_FREQUENCY: {
+		char *l = money_lower(a);
+		const char *v = strstr(l, "week") || strstr(l, "hebdo") ? "weekly"
+				: strstr(l, "dai") || strstr(l, "quotid") || strstr(l, "jour") ? "daily"
+				: strstr(l, "inst") || strstr(l, "imm") ? "instant" : NULL;
+		free(l);
+		if (!v) {
+			result(r, cmd->line, "%s", tr(r, "refusé : weekly, daily ou instant (hebdomadaire, "
+						   "quotidien, immédiat)", "refused: weekly, daily or "
+						   "instant"));
+			return;
+		}
+		free(sub->frequency);
+		sub->frequency = xstrdup(v);
+		result(r, cmd->line, tr(r, "fréquence : %s", "frequency: %s"), v);
+		break;
+	}
+	case C_DAY: {
+		int d = weekday_of(a);
+		if (d < 0) {
+			result(r, cmd->line, "%s", tr(r, "refusé : un jour de la semaine (exemple : "
+						   "« day lundi »)", "refused: a weekday (example: "
+						   "\"day monday\")"));
+			return;
+		}
+		sub->day = d;
+		result(r, cmd->line, "%s", tr(r, "jour de la sélection enregistré",
+					   "selection day saved"));
+		break;
+	}
+	case C_REMOTE: {
+		char *l = money_lower(a);
+		int off = !strcmp(l, "off") || !strcmp(l, "no") || !strcmp(l, "non");
+		free(l);
+		sub->remote_only = !off;
+		result(r, cmd->line, "%s", sub->remote_only
+		       ? tr(r, "seulement les projets à distance", "remote projects only")
+		       : tr(r, "tous les projets, à distance ou non", "all projects, remote or not"));
+		break;
+	}
+	case C_PAUSE:
+		free(sub->status);
+		sub->status = xstrdup("paused");
+		result(r, cmd->line, "%s", tr(r, "sélections suspendues ; « resume » les reprend",
+					   "selections paused; \"resume\" starts them again"));
+		break;
+	case C_RESUME:
+		free(sub->status);
+		sub->status = xstrdup("active");
+		result(r, cmd->line, "%s", tr(r, "sélections reprises", "selections resumed"));
+		break;
+	case C_TEST:
+		result(r, cmd->line, "%s", tr(r, "le test des 4 dernières semaines arrive avec les "
+					   "sélections (prochaine version)", "the 4-week test comes "
+					   "with the selections (next version)"));
+		return;
+	case C_STOP:
+		return;
+	}
+}
+
+/* The profile as text, in the robot's language (caller frees). */
+static char *profile_text(const struct robot *r)
+{
+	const struct subscriber *s = &r->sub;
+	struct buf b;
+	buf_init(&b, 64 * 1024);
+	buf_printf(&b, "%s: %s\n", tr(r, "Adresse", "Address"), s->address);
+	buf_printf(&b, "%s: %s\n", tr(r, "État", "Status"), s->status);
+	for (size_t i = 0; i < s->skills.n; i++)
+		buf_printf(&b, "skills %s\n", s->skills.v[i]);
+	for (size_t i = 0; i < s->excludes.n; i++)
+		buf_printf(&b, "exclude %s\n", s->excludes.v[i]);
+	if (!s->skills.n)
+		buf_printf(&b, "%s\n", tr(r, "(aucun motif : écrivez par exemple « skills php symfony »)",
+					  "(no pattern yet: write for example \"skills php symfony\")"));
+	buf_printf(&b, "frequency %s\n", s->frequency);
+	static const char *const days[] = { "sunday", "monday", "tuesday", "wednesday",
+					    "thursday", "friday", "saturday" };
+	buf_printf(&b, "day %s\n", days[s->day >= 0 && s->day < 7 ? s->day : 1]);
+	buf_printf(&b, "language %s\n", s->language);
+	if (s->languages && *s->languages)
+		buf_printf(&b, "languages %s\n", s->languages);
+	if (s->budget_min >= 0)
+		buf_printf(&b, "budget-min %.0f %s\n", s->budget_min,
+			   s->budget_currency ? s->budget_currency : "EUR");
+	if (s->remote_only)
+		buf_puts(&b, "remote-only\n");
+	return buf_steal(&b);
+}
+
+/* ---------------------------------------------------------------- replies */
+
+static int reply(struct robot *r, const char *kind, const char *to, const char *confirm_key)
+{
+	const struct config *c = r->c;
+	struct vars v = { 0 };
+	char *profile = r->have_sub ? profile_text(r) : xstrdup("");
+	char *skey = NULL, *saddr = NULL, *caddr = NULL, *ukey = NULL;
+	if (r->have_sub && r->sub.id > 0) {
+		int64_t id = r->sub.id;
+		skey = keys_make("s", &id, 1);
+		saddr = keys_address(c, "robot", skey);
+		ukey = keys_make("u", &id, 1);
+	}
+	if (confirm_key)
+		caddr = keys_address(c, "robot", confirm_key);
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "robot_address", c->robot_address);
+	vars_set(&v, "profile", r->want_profile || !strcmp(kind, "robot_welcome") ? profile : "");
+	vars_set(&v, "help", r->want_help || !strcmp(kind, "robot_welcome") ||
+			     !strcmp(kind, "robot_confirm") ? "1" : "");
+	vars_set(&v, "confirm_address", caddr ? caddr : "");
+	vars_set(&v, "command_address", saddr ? saddr : c->robot_address);
+	vars_set(&v, "name", r->have_sub && r->sub.name ? r->sub.name : "");
+	vars_set_list(&v, "results", r->items, r->nitems);
+	struct outgoing o = {
+		.from_name = c->board_name,
+		.from = c->robot_address,
+		.to_name = r->have_sub ? r->sub.name : NULL,
+		.to = to,
+		.reply_to = caddr ? caddr : saddr,
+		.in_reply_to = r->m->message_id_made_up ? NULL : r->m->message_id,
+		.auto_submitted = "auto-replied",
+		.key_ref = confirm_key ? confirm_key : skey,
+		.unsubscribe_key = !strcmp(kind, "robot_confirm") || r->unsubscribed ? NULL : ukey,
+	};
+	int rc = send_queue(c, r->s, kind, r->lang, &v, &o);
+	free(profile);
+	free(skey);
+	free(saddr);
+	free(caddr);
+	free(ukey);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- the robot */
+
+static void robot_clear(struct robot *r)
+{
+	if (r->have_sub)
+		subscriber_clear(&r->sub);
+	for (int i = 0; i < r->ntexts; i++)
+		free(r->texts[i]);
+	r->ntexts = r->nitems = 0;
+}
+
+/* Runs every command on r->sub and saves it. A `language` command sets the language of the
+ * whole transcript, not only of the lines after it. */
+static int run_all(struct robot *r, const struct commands *cs)
+{
+	for (int i = 0; i < cs->n; i++)
+		if (cs->v[i].id == C_LANGUAGE) {
+			char *l = money_lower(cs->v[i].args);
+			if (!strncmp(l, "fr", 2))
+				r->lang = "fr";
+			else if (!strncmp(l, "en", 2) || !strncmp(l, "an", 2))
+				r->lang = "en";
+			free(l);
+		}
+	for (int i = 0; i < cs->n; i++)
+		run_command(r, &cs->v[i]);
+	if (cs->dropped)
+		result(r, "…", tr(r, "%d lignes de plus ignorées : 50 commandes au plus par message",
+				  "%d more lines ignored: at most 50 commands a message"), cs->dropped);
+	return store_subscriber_update(r->s, &r->sub);
+}
+
+/* A confirmation request to an address that has not proved it owns it: at most one a day. */
+static enum outcome ask_confirmation(struct robot *r, const char *address, const char *action,
+				     const struct commands *cs, char **outcome)
+{
+	char since[32];
+	clock_format_iso(clock_now() - 86400, since);
+	int recent = store_confirmations_since(r->s, address, since);
+	if (recent < 0)
+		return OUT_TEMPFAIL;
+	if (recent > 0) {
+		log_info("stage=robot address=%s result=rate-limited reason=\"a confirmation was sent "
+			 "less than a day ago\"", address);
+		*outcome = xstrdup("robot:rate-limited");
+		return OUT_OK;
+	}
+	/* the commands to run once confirmed, one a line */
+	struct buf payload;
+	buf_init(&payload, 64 * 1024);
+	for (int i = 0; i < cs->n; i++)
+		buf_printf(&payload, "%s\n", cs->v[i].line);
+	int64_t cid;
+	if (store_confirmation_insert(r->s, address, r->sub.id, action, payload.data ? payload.data : "",
+				      CONFIRM_TTL, &cid) < 0) {
+		buf_free(&payload);
+		return OUT_TEMPFAIL;
+	}
+	buf_free(&payload);
+	for (int i = 0; i < cs->n; i++)
+		if (cs->v[i].id != C_GREETING)
+			result(r, cs->v[i].line, "%s", tr(r, "sera fait quand vous aurez confirmé",
+							  "will be done once you confirm"));
+	char *key = keys_make("c", &cid, 1);
+	int rc = reply(r, "robot_confirm", address, key);
+	free(key);
+	*outcome = xasprintf("robot:confirm-requested:%lld", (long long)cid);
+	return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
+}
+
+static int only_reads(const struct commands *cs)
+{
+	for (int i = 0; i < cs->n; i++)
+		if (changes_profile(cs->v[i].id))
+			return 0;
+	return 1;
+}
+
+/* The signed key a command mail carries: robot+KEY in the envelope recipient, Delivered-To or
+ * To, else <KEY@domain> in References / In-Reply-To (providers that drop the +tag). */
+static int find_key(const struct config *c, const struct message *m, const char *recipient,
+		    char *key, size_t len)
+{
+	const char *at = strrchr(c->robot_address, '@');
+	char local[64];
+	snprintf(local, sizeof local, "%.*s", (int)(at - c->robot_address), c->robot_address);
+	if (recipient && keys_of_address(recipient, local, key, len))
+		return 1;
+	const struct strlist *lists[] = { &m->delivered_to, &m->to, &m->cc };
+	for (int l = 0; l < 3; l++)
+		for (size_t i = 0; i < lists[l]->n; i++)
+			if (keys_of_address(lists[l]->v[i], local, key, len))
+				return 1;
+	for (size_t i = 0; i < m->references.n; i++) {
+		const char *ref = m->references.v[i];
+		const char *ra = strrchr(ref, '@');
+		if (!ra || strcasecmp(ra + 1, c->domain) || (size_t)(ra - ref) >= len)
+			continue;
+		if ((ref[0] == 'c' || ref[0] == 's' || ref[0] == 'u') && ref[1] == '-') {
+			snprintf(key, len, "%.*s", (int)(ra - ref), ref);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+enum outcome robot_handle(const struct config *c, struct store *s, const struct message *m,
+			  const char *recipient, char **outcome)
+{
+	struct robot r = { .c = c, .s = s, .m = m };
+	struct commands cs = { 0 };
+	enum outcome out = OUT_OK;
+	const char *from = m->from;
+	r.lang = extract_language(m->new_text ? m->new_text : "");
+	if (!r.lang)
+		r.lang = c->language;
+	commands_parse(m, &cs);
+	char key[80];
+	int has_key = find_key(c, m, recipient, key, sizeof key);
+	int64_t ids[2];
+	if (has_key && keys_check(key, "u", ids, 2) == 1) {
+		/* one-click unsubscribe by mail: at once, no confirmation */
+		int f = store_subscriber_find(s, NULL, ids[0], &r.sub);
+		if (f < 0)
+			goto tempfail;
+		if (f) {
+			r.have_sub = 1;
+			r.lang = r.sub.language;
+			struct command u = { .id = C_UNSUBSCRIBE, .line = "unsubscribe", .args = "" };
+			run_command(&r, &u);
+			if (store_subscriber_update(s, &r.sub) < 0 || reply(&r, "robot_reply", r.sub.address, NULL) < 0)
+				goto tempfail;
+			*outcome = xasprintf("robot:unsubscribed:%lld", (long long)r.sub.id);
+		} else {
+			*outcome = xstrdup("robot:unsubscribe-unknown");
+		}
+		goto done;
+	}
+	if (has_key && keys_check(key, "c", ids, 2) == 1) {
+		struct confirmation cf;
+		int f = store_confirmation_get(s, ids[0], &cf);
+		if (f < 0)
+			goto tempfail;
+		if (!f) {
+			*outcome = xstrdup("robot:confirmation-unknown");
+			goto done;
+		}
+		char now[32];
+		clock_format_iso(clock_now(), now);
+		int found = cf.subscriber ? store_subscriber_find(s, NULL, cf.subscriber, &r.sub) : 0;
+		if (found < 0) {
+			confirmation_clear(&cf);
+			goto tempfail;
+		}
+		r.have_sub = found;
+		if (found)
+			r.lang = r.sub.language;
+		if (cf.used || strcmp(now, cf.expires) > 0) {
+			/* tell the address the confirmation was for, never the From of this mail */
+			result(&r, tr(&r, "confirmation", "confirmation"), "%s",
+			       cf.used ? tr(&r, "déjà confirmée : rien à refaire", "already confirmed: "
+					    "nothing to do again")
+				       : tr(&r, "expirée (7 jours) : renvoyez « subscribe » à l'adresse "
+					    "du robot", "expired (7 days): send \"subscribe\" to the "
+					    "robot address again"));
+			int rc = reply(&r, "robot_reply", cf.address, NULL);
+			*outcome = xstrdup(cf.used ? "robot:confirmation-used" : "robot:confirmation-expired");
+			confirmation_clear(&cf);
+			if (rc < 0)
+				goto tempfail;
+			goto done;
+		}
+		store_confirmation_use(s, cf.id);
+		struct commands pending = { 0 };
+		struct message fake = { 0 };
+		fake.new_text = cf.payload;
+		commands_parse(&fake, &pending);
+		fake.new_text = NULL;
+		if (!found) {
+			confirmation_clear(&cf);
+			commands_clear(&pending);
+			*outcome = xstrdup("robot:confirmation-orphan");
+			goto done;
+		}
+		int welcome = !strcmp(cf.action, "subscribe");
+		if (welcome) {
+			free(r.sub.status);
+			r.sub.status = xstrdup("active");
+			free(r.sub.confirmed);
+			r.sub.confirmed = xstrdup(now);
+		}
+		int rc = run_all(&r, &pending);
+		commands_clear(&pending);
+		if (rc == 0)
+			rc = reply(&r, welcome ? "robot_welcome" : "robot_reply", r.sub.address, NULL);
+		*outcome = xasprintf("robot:confirmed:%lld:%s", (long long)cf.id, cf.action);
+		confirmation_clear(&cf);
+		if (rc < 0)
+			goto tempfail;
+		goto done;
+	}
+	if (has_key && keys_check(key, "s", ids, 2) == 1) {
+		int f = store_subscriber_find(s, NULL, ids[0], &r.sub);
+		if (f < 0)
+			goto tempfail;
+		if (f && (!strcmp(r.sub.status, "active") || !strcmp(r.sub.status, "paused"))) {
+			r.have_sub = 1;
+			r.lang = r.sub.language;
+			if (run_all(&r, &cs) < 0 || reply(&r, "robot_reply", r.sub.address, NULL) < 0)
+				goto tempfail;
+			*outcome = xasprintf("robot:commands:%lld:%d", (long long)r.sub.id, cs.n);
+			goto done;
+		}
+		if (f)
+			subscriber_clear(&r.sub);
+		/* an address that is no longer subscribed: treat as the plain robot address */
+		has_key = 0;
+	}
+	if (!from || !compose_address_is_safe(from)) {
+		*outcome = xstrdup("robot:no-usable-from");
+		goto done;
+	}
+	if (has_key) {
+		/* forged, altered, or for another purpose: say so, once a day at most */
+		char since[32];
+		clock_format_iso(clock_now() - 86400, since);
+		if (store_confirmations_since(s, from, since) > 0) {
+			*outcome = xstrdup("robot:bad-key-rate-limited");
+			goto done;
+		}
+		int64_t cid;
+		store_confirmation_insert(s, from, 0, "refusal", "", 0, &cid);
+		result(&r, key, "%s", tr(&r, "cette adresse de réponse n'est pas valide (modifiée, "
+					 "incomplète ou d'un autre usage) : rien n'a été fait. "
+					 "Écrivez « help » à l'adresse du robot.",
+					 "this reply address is not valid (altered, incomplete or for "
+					 "another use): nothing was done. Write \"help\" to the robot "
+					 "address."));
+		if (reply(&r, "robot_reply", from, NULL) < 0)
+			goto tempfail;
+		*outcome = xstrdup("robot:bad-key");
+		goto done;
+	}
+	/* the plain robot address: the From proves nothing */
+	int f = store_subscriber_find(s, from, 0, &r.sub);
+	if (f < 0)
+		goto tempfail;
+	r.have_sub = f;
+	if (f && (!strcmp(r.sub.status, "active") || !strcmp(r.sub.status, "paused"))) {
+		r.lang = r.sub.language;
+		if (only_reads(&cs)) {
+			/* reading one's own profile or the help goes to that address: no risk */
+			for (int i = 0; i < cs.n; i++)
+				run_command(&r, &cs.v[i]);
+			if (cs.n == 0)
+				r.want_help = 1;
+			if (reply(&r, "robot_reply", r.sub.address, NULL) < 0)
+				goto tempfail;
+			*outcome = xasprintf("robot:read:%lld", (long long)r.sub.id);
+			goto done;
+		}
+		out = ask_confirmation(&r, r.sub.address, "commands", &cs, outcome);
+		goto done;
+	}
+	if (!f) {
+		int64_t id;
+		char *name = m->from_name ? xstrdup(m->from_name) : NULL;
+		if (store_subscriber_insert(s, from, name, r.lang, &id) < 0) {
+			free(name);
+			goto tempfail;
+		}
+		free(name);
+		if (store_subscriber_find(s, NULL, id, &r.sub) <= 0)
+			goto tempfail;
+		r.have_sub = 1;
+	} else if (strcmp(r.sub.status, "pending")) {
+		free(r.sub.status);
+		r.sub.status = xstrdup("pending");
+		store_subscriber_update(s, &r.sub);
+	}
+	out = ask_confirmation(&r, from, "subscribe", &cs, outcome);
+	goto done;
+tempfail:
+	out = OUT_TEMPFAIL;
+done:
+	commands_clear(&cs);
+	robot_clear(&r);
+	return out;
+}

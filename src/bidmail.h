@@ -483,6 +483,9 @@ int store_confirmation_use(struct store *s, int64_t id);
 /* How many unanswered confirmations went to address since an ISO time. */
 int store_confirmations_since(struct store *s, const char *address, const char *since);
 void confirmation_clear(struct confirmation *cf);
+/* Claims a subscriber's period (2026-W10, 2026-03-02, p1042): 1 claimed now, 0 already
+ * claimed (by an earlier or a concurrent run), -1 error. */
+int store_digest_claim(struct store *s, int64_t subscriber, const char *period, int projects);
 /* 1 when an address is disabled by bounces, 0 when not, -1 on error. */
 int store_address_disabled(struct store *s, const char *address);
 
@@ -579,6 +582,11 @@ size_t matcher_memory(const struct matcher *m);
  * *outcome (caller frees). OUT_TEMPFAIL on a database error. */
 enum outcome robot_handle(const struct config *c, struct store *s, const struct message *m,
 			  const char *recipient, char **outcome);
+
+/* ---------------------------------------------------------------- digest.c */
+/* Queues every selection due at `now` (weekly, daily) and every instant alert not yet sent;
+ * with dry_run prints them instead. Returns the number of mails, or -1. */
+int digest_run(const struct config *c, struct store *s, time_t now, int dry_run);
 
 /* ---------------------------------------------------------------- send.c */
 /* Renders template kind in lang with v, composes it (o gives the addresses and threading;

@@ -469,6 +469,7 @@ int ingest_daemon(struct config *c, const char *config_file)
 		fd = -1;
 	}
 	log_info("stage=daemon result=started spool=%s database=%s", c->spool, c->database);
+	time_t last_digest = 0;
 	while (!got_term) {
 		if (got_hup) {
 			got_hup = 0;
@@ -484,6 +485,12 @@ int ingest_daemon(struct config *c, const char *config_file)
 			}
 		}
 		int r = ingest_run_once(c, s, &got_term);
+		/* selections and instant alerts: at most once a minute, and after new projects */
+		time_t t = clock_now();
+		if (r > 0 || t - last_digest >= 60) {
+			digest_run(c, s, t, 0);
+			last_digest = t;
+		}
 		send_outbox_flush(c, s);
 		if (got_term)
 			break;

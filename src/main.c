@@ -26,6 +26,7 @@ static const char usage_text[] =
 	"  outbox [--json]                        list the outgoing mail\n"
 	"  subscribers [--json]                   list the subscribers and their profiles\n"
 	"  match PROJECT                          the subscribers a project matches, and why\n"
+	"  digest [--at ISO-TIME] [--dry-run]     queue (or show) the selections due\n"
 	"  check-config                           check the configuration and the templates\n"
 	"  version                                print the version\n";
 
@@ -124,6 +125,9 @@ static int cmd_run(struct config *c, const char *config_file, int argc, char **a
 	if (!s)
 		return 1;
 	int n = ingest_run_once(c, s, NULL);
+	/* everything due at this moment: selections and instant alerts, then sending */
+	if (digest_run(c, s, clock_now(), 0) < 0)
+		n = -1;
 	int sent = send_outbox_flush(c, s);
 	store_close(s);
 	if (n < 0 || sent < 0)
@@ -254,6 +258,38 @@ static int cmd_projects(struct config *c, int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		project_clear(&p[i]);
 	free(p);
+	return 0;
+}
+
+static int cmd_digest(struct config *c, int argc, char **argv)
+{
+	time_t at = clock_now();
+	int dry = 0;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--dry-run")) {
+			dry = 1;
+		} else if (!strcmp(argv[i], "--at") && i + 1 < argc) {
+			at = clock_parse_iso(argv[++i]);
+			if (at == (time_t)-1) {
+				fprintf(stderr, "bidmail digest: --at wants an ISO 8601 time, e.g. "
+					"2026-03-02T08:00:00+01:00\n");
+				return 2;
+			}
+		} else {
+			return usage();
+		}
+	}
+	struct store *s = open_store(c);
+	if (!s)
+		return 1;
+	int n = digest_run(c, s, at, dry);
+	if (n >= 0 && !dry)
+		send_outbox_flush(c, s);
+	store_close(s);
+	if (n < 0)
+		return 1;
+	if (!dry)
+		printf("%d selection%s queued\n", n, n == 1 ? "" : "s");
 	return 0;
 }
 
@@ -439,7 +475,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* the commands that sign addresses need the secret key (init creates it) */
-	if ((!strcmp(cmd, "run") || !strcmp(cmd, "send")) && keys_init(c.secret_key_file, 0) < 0) {
+	if ((!strcmp(cmd, "run") || !strcmp(cmd, "send") || !strcmp(cmd, "digest")) &&
+	    keys_init(c.secret_key_file, 0) < 0) {
 		config_clear(&c);
 		return 1;
 	}
@@ -461,6 +498,8 @@ int main(int argc, char **argv)
 		rc = cmd_subscribers(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "match"))
 		rc = cmd_match(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "digest"))
+		rc = cmd_digest(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "check-config")) {
 		rc = render_check_all(&c) < 0 ? 1 : 0;
 		if (!rc)

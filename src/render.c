@@ -18,7 +18,7 @@
 /* The variables each kind of mail provides: a template may use these and no others. */
 struct tmpl_list {
 	const char *name;
-	const char *fields[8];
+	const char *fields[12];
 };
 static const struct tmpl_kind {
 	const char *kind;
@@ -38,6 +38,12 @@ static const struct tmpl_kind {
 	{ "robot_reply", { "board", "robot_address", "profile", "help", "confirm_address",
 			   "command_address", "name", NULL },
 	  { { "results", { "command", "result", NULL } } } },
+	{ "digest", { "board", "name", "count", "command_address", "robot_address", NULL },
+	  { { "projects", { "id", "title", "budget", "deadline", "skills", "bids", "extract", "why",
+			    "bid_link", "bid_address", NULL } } } },
+	{ "project_alert", { "board", "name", "count", "command_address", "robot_address", NULL },
+	  { { "projects", { "id", "title", "budget", "deadline", "skills", "bids", "extract", "why",
+			    "bid_link", "bid_address", NULL } } } },
 	{ "robot_welcome", { "board", "robot_address", "profile", "help", "confirm_address",
 			     "command_address", "name", NULL },
 	  { { "results", { "command", "result", NULL } } } },

@@ -960,3 +960,22 @@ void confirmation_clear(struct confirmation *cf)
 	free(cf->used);
 	memset(cf, 0, sizeof *cf);
 }
+
+int store_digest_claim(struct store *s, int64_t subscriber, const char *period, int projects)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO digests(subscriber, period, claimed,"
+				      " projects) VALUES(?1, ?2, ?3, ?4)", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "digest-claim");
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	sqlite3_bind_int64(st, 1, subscriber);
+	bind_text(st, 2, period);
+	bind_text(st, 3, now);
+	sqlite3_bind_int(st, 4, projects);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "digest-claim");
+	return sqlite3_changes(s->db) == 1 ? 1 : 0;
+}

@@ -790,6 +790,90 @@ def test_robot_unsubscribe_one_click_mailto():
     expect(subscribers(b)["alice@free.fr"]["status"] == "unsubscribed", "still subscribed")
 
 
+def subscribe(b, address, name, commands, env=None):
+    """Subscribes by mail and confirms by replying, as a person would."""
+    import email.utils
+    deliver_robot(b, robot_mail("subscribe %s\n%s\n" % (name, commands), sender="%s <%s>" % (name, address)))
+    b.run("run", "--once", env=env)
+    conf = last_mail(b, address)
+    raw, addr = reply_to(conf, "ok", sender="%s <%s>" % (name, address))
+    b.deliver(raw, recipient=addr, sender=address)
+    b.run("run", "--once", env=env)
+
+
+def test_weekly_digest_by_mail():
+    """A subscriber receives, on Monday 08:00 (Europe/Paris), one selection with the projects
+    published since subscribing that match (newest first, why it matched, a bid address per
+    project) and not those excluded or unmatched; a second run, or a kill and rerun, never
+    sends that week again."""
+    b = Board().init()
+    env0 = {"BIDMAIL_NOW": "2026-03-04T10:00:00Z"}  # a Wednesday
+    subscribe(b, "free@dev.fr", "Paul Dev", "skills php symfony\nexclude wordpress", env=env0)
+    posts = [("Refonte Symfony", "Site en Symfony 6, budget 3 000 € HT.", "2026-03-05T09:00:00Z"),
+             ("Blog WordPress en PHP", "Thème WordPress à corriger.", "2026-03-05T10:00:00Z"),
+             ("Logo pour une crêperie", "Un logo, budget 300 €.", "2026-03-06T09:00:00Z"),
+             ("API PHP pour une appli", "Une API REST en PHP, délai 3 semaines.", "2026-03-07T09:00:00Z")]
+    for title, body, when in posts:
+        b.deliver(post_mail(subject=title, body=body + "\n"))
+        b.run("run", "--once", env={"BIDMAIL_NOW": when})
+    before = len(b.outgoing())
+    out = b.run("digest", "--at", "2026-03-09T06:59:00Z").stdout.decode()  # 07:59 in Paris
+    expect(len(b.outgoing()) == before, "a selection before 08:00")
+    b.run("digest", "--at", "2026-03-09T07:00:00Z", env={"BIDMAIL_NOW": "2026-03-09T07:00:00Z"})
+    mails = [read_mail(p)[1] for p in b.outgoing()[before:]]
+    expect(len(mails) == 1, "selections: %d" % len(mails))
+    m = mails[0]
+    expect(m["To"].addresses[0].addr_spec == "free@dev.fr", "to %r" % m["To"])
+    text = m.get_body(("plain",)).get_content()
+    expect("API PHP" in text and "Refonte Symfony" in text, "matching projects missing: %r" % text)
+    expect("WordPress" not in text, "an excluded project was sent")
+    expect("crêperie" not in text, "an unmatched project was sent")
+    expect(text.index("API PHP") < text.index("Refonte Symfony"), "not newest first")
+    expect("php symfony" in text and "bid+b-" in text, "no why / no bid address: %r" % text)
+    expect(m["List-Unsubscribe"] and m["List-Id"], "list headers missing")
+    b.run("digest", "--at", "2026-03-09T09:00:00Z", env={"BIDMAIL_NOW": "2026-03-09T09:00:00Z"})
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-10T09:00:00Z"})
+    expect(len(b.outgoing()) == before + 1, "the same week was sent twice")
+    subs = subscribers(b)
+    expect(subs["free@dev.fr"]["last_digest"] == "2026-03-09T07:00:00Z", "last_digest %r" % subs["free@dev.fr"]["last_digest"])
+
+
+def test_instant_alert_is_a_bid_reply():
+    """An instant subscriber gets each matching project at once, alone; its Reply-To is the
+    signed bid address for that project and subscriber."""
+    b = Board().init()
+    env = {"BIDMAIL_NOW": "2026-03-04T10:00:00Z"}
+    subscribe(b, "fast@dev.fr", "Fast", "skills traduction\nfrequency instant", env=env)
+    before = len(b.outgoing())
+    b.deliver(post_mail(subject="Traduction d'un site", body="Traduction FR vers EN, 2 000 mots.\n"))
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-04T10:05:00Z"})
+    alerts = [read_mail(p)[1] for p in b.outgoing()[before:]]
+    alerts = [m for m in alerts if m["To"].addresses[0].addr_spec == "fast@dev.fr"]
+    expect(len(alerts) == 1, "alerts: %d" % len(alerts))
+    rt = str(alerts[0]["Reply-To"])
+    expect(rt.startswith("bid+b-1001-"), "Reply-To %r" % rt)
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-04T10:10:00Z"})
+    again = [p for p in b.outgoing()[before:] if read_mail(p)[1]["To"].addresses[0].addr_spec == "fast@dev.fr"]
+    expect(len(again) == 1, "alerted twice")
+
+
+def test_hostile_patterns_do_not_hurt():
+    """Catastrophic backtracking, a 10 KB pattern and invalid UTF-8: refused or bounded; the
+    selection still goes out for the healthy pattern."""
+    b = Board().init()
+    env = {"BIDMAIL_NOW": "2026-03-04T10:00:00Z"}
+    subscribe(b, "h@dev.fr", "H", "skills (a+)+$\nskills " + "x" * 10000 + "\nskills python", env=env)
+    subs = subscribers(b)["h@dev.fr"]
+    expect(subs["patterns"] == ["(a+)+$", "python"], "patterns %r" % subs["patterns"])
+    b.deliver(post_mail(subject="Script Python", body="a" * 5000 + "b python\n"))
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-05T10:00:00Z"})
+    t = time.time()
+    b.run("digest", "--at", "2026-03-09T07:00:00Z", env={"BIDMAIL_NOW": "2026-03-09T07:00:00Z"})
+    print("     (digest with a catastrophic pattern: %.2f s)" % (time.time() - t))
+    m = last_mail(b, "h@dev.fr")
+    expect("Script Python" in m.get_body(("plain",)).get_content(), "no selection")
+
+
 # ------------------------------------------------------------------ SMTP (smtp-sink)
 
 def smtp_board(sink_url, extra=""):

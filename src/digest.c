@@ -1,0 +1,415 @@
+/*
+ * digest.c — what each subscriber receives: weekly (default: Monday 08:00 in the board's time
+ * zone), daily (08:00) or instant selections of the open projects published since their
+ * previous one that match their profile (a skills pattern matches, no exclude does, budget,
+ * languages and remote-only respected), newest first, each with why it matched.
+ * Exactly once: a row per subscriber and period (2026-W10, 2026-03-02, p1042) is claimed in the
+ * same transaction as the mail, so a killed run or two runs at once never send a period twice.
+ * In: subscribers, projects, the clock. Out: digest and alert mails in the outbox.
+ */
+#include "bidmail.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DIGEST_HOUR 8
+#define MAX_PER_DIGEST 50
+
+/* Local broken-down time of t in the board's time zone. */
+static void local_time(const struct config *c, time_t t, struct tm *tm)
+{
+	static char current[64];
+	if (strcmp(current, c->timezone)) {
+		setenv("TZ", c->timezone, 1);
+		tzset();
+		snprintf(current, sizeof current, "%s", c->timezone);
+	}
+	localtime_r(&t, tm);
+}
+
+/* The period a subscriber's selection at `now` belongs to: daily "2026-03-02" from 08:00,
+ * weekly "2026-W10" from the subscriber's day at 08:00 until the end of that ISO week. 0 when
+ * none is due yet. */
+static int period_due(const struct config *c, const struct subscriber *s, time_t now, char *out,
+		      size_t len)
+{
+	struct tm tm;
+	local_time(c, now, &tm);
+	if (!strcmp(s->frequency, "daily")) {
+		if (tm.tm_hour < DIGEST_HOUR)
+			return 0;
+		strftime(out, len, "%Y-%m-%d", &tm);
+		return 1;
+	}
+	if (!strcmp(s->frequency, "weekly")) {
+		int today = tm.tm_wday == 0 ? 7 : tm.tm_wday;	/* ISO: Monday 1 .. Sunday 7 */
+		int day = s->day == 0 ? 7 : s->day;
+		if (today < day || (today == day && tm.tm_hour < DIGEST_HOUR))
+			return 0;
+		strftime(out, len, "%G-W%V", &tm);
+		return 1;
+	}
+	return 0;
+}
+
+struct digest_run {
+	const struct config *c;
+	struct store *s;
+	time_t now;
+	int dry_run;
+	struct project *projects;
+	int nproj;
+	char **texts;
+	struct matcher *m;
+	int *skill_ids, *excl_ids;	/* per subscriber, flattened */
+	unsigned char **hits;		/* per project, per pattern id: matched */
+	int sent, claimed, empty;
+};
+
+static int project_wanted(const struct subscriber *s, const struct project *p)
+{
+	if (strcmp(p->status, "open"))
+		return 0;
+	if (s->languages && *s->languages && p->language && !strstr(s->languages, p->language))
+		return 0;
+	if (s->remote_only && (!p->location || strcmp(p->location, "remote")))
+		return 0;
+	if (s->budget_min >= 0 && p->has_budget && p->currency && s->budget_currency &&
+	    !strcmp(p->currency, s->budget_currency) && p->budget_max < s->budget_min)
+		return 0;
+	return 1;
+}
+
+/* The pattern of subscriber s that matched project j, or NULL (also when an exclude matched). */
+static const char *why_matched(struct digest_run *r, const struct subscriber *s, int base_skill,
+			       int base_excl, int j)
+{
+	const unsigned char *h = r->hits[j];
+	for (size_t k = 0; k < s->excludes.n; k++) {
+		int id = r->excl_ids[base_excl + (int)k];
+		if (id >= 0 && h[id])
+			return NULL;
+	}
+	for (size_t k = 0; k < s->skills.n; k++) {
+		int id = r->skill_ids[base_skill + (int)k];
+		if (id >= 0 && h[id])
+			return s->skills.v[k];
+	}
+	return NULL;
+}
+
+/* ["php","symfony"] -> "php, symfony" */
+static char *skills_text(const char *json)
+{
+	struct buf b;
+	buf_init(&b, 4096);
+	int in = 0;
+	for (const char *p = json ? json : ""; *p; p++) {
+		if (*p == '"' && (p == json || p[-1] != '\\')) {
+			if (in)
+				in = 0;
+			else {
+				if (b.len)
+					buf_puts(&b, ", ");
+				in = 1;
+			}
+			continue;
+		}
+		if (in)
+			buf_putc(&b, *p);
+	}
+	return buf_steal(&b);
+}
+
+static char *extract_of(const char *text)
+{
+	size_t n = strlen(text);
+	if (n <= 240)
+		return xstrdup(text);
+	n = 240;
+	while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+		n--;
+	char *e = xasprintf("%.*s…", (int)n, text);
+	for (char *p = e; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	return e;
+}
+
+/* Queues the selection (or the instant alert) of one subscriber; claims the period in the same
+ * transaction. Returns 1 sent, 0 nothing to send, -1 error. */
+static int send_one(struct digest_run *r, struct subscriber *s, const char *period, int *list,
+		    const char **why, int n, int instant)
+{
+	const struct config *c = r->c;
+	const char *lang = s->language && *s->language ? s->language : c->language;
+	struct vars items[MAX_PER_DIGEST];
+	char *owned[MAX_PER_DIGEST * 9];
+	int no = 0;
+	const char *first_bid_address = NULL;
+	int64_t sid = s->id;
+	for (int i = 0; i < n; i++) {
+		struct project *p = &r->projects[list[i]];
+		memset(&items[i], 0, sizeof items[i]);
+		char *id = xasprintf("%lld", (long long)p->id);
+		char *budget = p->has_budget ? NULL : xstrdup(!strcmp(lang, "fr") ? "non précisé"
+							     : "not stated");
+		if (!budget) {
+			struct money mo = { .min = p->budget_min, .max = p->budget_max };
+			snprintf(mo.currency, sizeof mo.currency, "%s", p->currency ? p->currency : "");
+			snprintf(mo.tax, sizeof mo.tax, "%s", p->tax ? p->tax : "");
+			snprintf(mo.unit, sizeof mo.unit, "%s", p->unit ? p->unit : "");
+			budget = money_format(&mo, lang);
+		}
+		char *deadline = p->deadline_days >= 0
+				 ? xasprintf(!strcmp(lang, "fr") ? "%d jours" : "%d days", p->deadline_days)
+				 : xstrdup("");
+		char *bids = xasprintf("%d", p->bids);
+		char *skills = skills_text(p->skills_json);
+		char *extract = extract_of(p->description ? p->description : "");
+		int64_t ids[2] = { p->id, sid };
+		char *bkey = keys_make("b", ids, 2);
+		char *baddr = keys_address(c, "bid", bkey);
+		char *link = xasprintf("mailto:%s?subject=Re:%%20%s%%20%lld", baddr,
+				       !strcmp(lang, "fr") ? "Projet" : "Project", (long long)p->id);
+		vars_set(&items[i], "id", id);
+		vars_set(&items[i], "title", p->title);
+		vars_set(&items[i], "budget", budget);
+		vars_set(&items[i], "deadline", deadline);
+		vars_set(&items[i], "skills", skills);
+		vars_set(&items[i], "bids", bids);
+		vars_set(&items[i], "extract", extract);
+		vars_set(&items[i], "why", why[i]);
+		vars_set(&items[i], "bid_link", link);
+		vars_set(&items[i], "bid_address", baddr);
+		if (i == 0)
+			first_bid_address = baddr;
+		owned[no++] = id;
+		owned[no++] = budget;
+		owned[no++] = deadline;
+		owned[no++] = bids;
+		owned[no++] = extract;
+		owned[no++] = bkey;
+		owned[no++] = baddr;
+		owned[no++] = link;
+		owned[no++] = skills;
+	}
+	char count[16];
+	snprintf(count, sizeof count, "%d", n);
+	char *skey = keys_make("s", &sid, 1);
+	char *saddr = keys_address(c, "robot", skey);
+	char *ukey = keys_make("u", &sid, 1);
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "name", s->name ? s->name : "");
+	vars_set(&v, "count", count);
+	vars_set(&v, "command_address", saddr);
+	vars_set(&v, "robot_address", c->robot_address);
+	vars_set_list(&v, "projects", items, n);
+	struct outgoing o = {
+		.from_name = c->board_name,
+		.from = c->robot_address,
+		.to_name = s->name,
+		.to = s->address,
+		/* an instant alert is one project: a plain reply is a bid on it */
+		.reply_to = instant ? first_bid_address : saddr,
+		.auto_submitted = "auto-generated",
+		.key_ref = instant ? NULL : skey,
+		.unsubscribe_key = ukey,
+	};
+	int rc = 0;
+	if (!r->dry_run) {
+		rc = store_begin(r->s);
+		int claimed = rc == 0 ? store_digest_claim(r->s, s->id, period, n) : -1;
+		if (claimed == 1)
+			rc = send_queue(c, r->s, instant ? "project_alert" : "digest", lang, &v, &o);
+		if (claimed == 1 && rc == 0) {
+			char now[32];
+			clock_format_iso(r->now, now);
+			free(s->last_digest);
+			s->last_digest = xstrdup(now);
+			rc = store_subscriber_update(r->s, s);
+		}
+		if (claimed < 0 || rc < 0) {
+			store_rollback(r->s);
+			rc = -1;
+		} else if (store_commit(r->s) < 0) {
+			store_rollback(r->s);
+			rc = -1;
+		} else {
+			rc = claimed == 1 ? 1 : 0;
+		}
+	} else {
+		printf("%s %s: %d project%s%s\n", s->address, period, n, n == 1 ? "" : "s",
+		       instant ? " (instant)" : "");
+		for (int i = 0; i < n; i++)
+			printf("  #%s %s  (matched by `%s`)\n", items[i].value[0], items[i].value[1],
+			       why[i]);
+		rc = 1;
+	}
+	for (int i = 0; i < no; i++)
+		free(owned[i]);
+	free(skey);
+	free(saddr);
+	free(ukey);
+	return rc;
+}
+
+/* Claims an empty period (nothing matched): no mail, but the period is done. */
+static int claim_empty(struct digest_run *r, struct subscriber *s, const char *period)
+{
+	if (r->dry_run)
+		return 0;
+	if (store_begin(r->s) < 0)
+		return -1;
+	int claimed = store_digest_claim(r->s, s->id, period, 0);
+	if (claimed == 1) {
+		char now[32];
+		clock_format_iso(r->now, now);
+		free(s->last_digest);
+		s->last_digest = xstrdup(now);
+		if (store_subscriber_update(r->s, s) < 0)
+			claimed = -1;
+	}
+	if (claimed < 0 || store_commit(r->s) < 0) {
+		store_rollback(r->s);
+		return -1;
+	}
+	return 0;
+}
+
+int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
+{
+	struct digest_run r = { .c = c, .s = s, .now = now, .dry_run = dry_run };
+	struct subscriber *subs;
+	int ns = store_subscriber_list(s, &subs);
+	if (ns < 0)
+		return -1;
+	r.nproj = store_project_list(s, &r.projects);
+	if (r.nproj < 0) {
+		for (int i = 0; i < ns; i++)
+			subscriber_clear(&subs[i]);
+		free(subs);
+		return -1;
+	}
+	/* one matcher for every active profile, identical patterns once */
+	r.m = matcher_new();
+	size_t nsk = 0, nex = 0;
+	for (int i = 0; i < ns; i++) {
+		nsk += subs[i].skills.n;
+		nex += subs[i].excludes.n;
+	}
+	r.skill_ids = xcalloc(nsk + 1, sizeof *r.skill_ids);
+	r.excl_ids = xcalloc(nex + 1, sizeof *r.excl_ids);
+	size_t a = 0, b = 0;
+	for (int i = 0; i < ns; i++) {
+		for (size_t k = 0; k < subs[i].skills.n; k++)
+			r.skill_ids[a++] = matcher_add(r.m, subs[i].skills.v[k]);
+		for (size_t k = 0; k < subs[i].excludes.n; k++)
+			r.excl_ids[b++] = matcher_add(r.m, subs[i].excludes.v[k]);
+	}
+	int np = matcher_count(r.m);
+	/* each open project of the last five weeks is matched once against every pattern */
+	char oldest[32];
+	clock_format_iso(now - 35 * 86400L, oldest);
+	r.hits = xcalloc((size_t)r.nproj + 1, sizeof *r.hits);
+	int *tmp = xcalloc((size_t)np + 1, sizeof *tmp), *lim = xcalloc((size_t)np + 1, sizeof *lim);
+	for (int j = 0; j < r.nproj; j++) {
+		struct project *p = &r.projects[j];
+		r.hits[j] = xcalloc((size_t)np + 1, 1);
+		if (strcmp(p->status, "open") || strcmp(p->created, oldest) < 0 || np == 0)
+			continue;
+		char *text = xasprintf("%s\n%s\n%s", p->title, p->description ? p->description : "",
+				       p->skills_json ? p->skills_json : "");
+		int nl = 0;
+		int n = matcher_run(r.m, text, strlen(text), tmp, np, lim, &nl);
+		for (int k = 0; k < n; k++)
+			r.hits[j][tmp[k]] = 1;
+		for (int k = 0; k < nl; k++)
+			log_warn("stage=digest project=%lld pattern=\"%s\" result=limit "
+				 "(counted as no match)", (long long)p->id, matcher_source(r.m, lim[k]));
+		free(text);
+	}
+	free(tmp);
+	free(lim);
+	char nowiso[32];
+	clock_format_iso(now, nowiso);
+	int rc = 0;
+	a = b = 0;
+	for (int i = 0; i < ns && rc == 0; i++) {
+		struct subscriber *sub = &subs[i];
+		int base_skill = (int)a, base_excl = (int)b;
+		a += sub->skills.n;
+		b += sub->excludes.n;
+		if (strcmp(sub->status, "active") || !sub->skills.n)
+			continue;
+		if (store_address_disabled(s, sub->address) == 1)
+			continue;	/* bounces disabled this address: no more selections */
+		const char *since = sub->last_digest ? sub->last_digest
+				    : sub->confirmed ? sub->confirmed : sub->created;
+		int list[MAX_PER_DIGEST];
+		const char *why[MAX_PER_DIGEST];
+		int n = 0;
+		int instant = !strcmp(sub->frequency, "instant");
+		/* newest first */
+		for (int j = r.nproj - 1; j >= 0 && rc == 0; j--) {
+			struct project *p = &r.projects[j];
+			if (strcmp(p->created, since) <= 0 && !instant)
+				continue;
+			if (instant && strcmp(p->created, since) < 0)
+				continue;
+			if (strcmp(p->created, nowiso) > 0 || !project_wanted(sub, p))
+				continue;
+			const char *w = why_matched(&r, sub, base_skill, base_excl, j);
+			if (!w)
+				continue;
+			if (instant) {
+				/* one alert per project, claimed as period p<ID> */
+				char period[32];
+				snprintf(period, sizeof period, "p%lld", (long long)p->id);
+				int lst[1] = { j };
+				const char *wh[1] = { w };
+				int k = send_one(&r, sub, period, lst, wh, 1, 1);
+				if (k < 0)
+					rc = -1;
+				r.sent += k > 0;
+				continue;
+			}
+			if (n < MAX_PER_DIGEST) {
+				list[n] = j;
+				why[n++] = w;
+			}
+		}
+		if (instant || rc < 0)
+			continue;
+		char period[32];
+		if (!period_due(c, sub, now, period, sizeof period))
+			continue;
+		if (n == 0) {
+			if (claim_empty(&r, sub, period) < 0)
+				rc = -1;
+			r.empty++;
+			continue;	/* nothing matched: no mail */
+		}
+		int k = send_one(&r, sub, period, list, why, n, 0);
+		if (k < 0)
+			rc = -1;
+		r.sent += k > 0;
+	}
+	if (r.sent || dry_run)
+		log_info("stage=digest at=%s sent=%d empty=%d%s", nowiso, r.sent, r.empty,
+			 dry_run ? " dry_run=yes" : "");
+	for (int j = 0; j < r.nproj; j++) {
+		free(r.hits[j]);
+		project_clear(&r.projects[j]);
+	}
+	free(r.hits);
+	free(r.projects);
+	free(r.skill_ids);
+	free(r.excl_ids);
+	matcher_free(r.m);
+	for (int i = 0; i < ns; i++)
+		subscriber_clear(&subs[i]);
+	free(subs);
+	return rc < 0 ? -1 : r.sent;
+}

@@ -474,6 +474,9 @@ int store_subscriber_list(struct store *s, struct subscriber **out);
 void subscriber_clear(struct subscriber *sub);
 int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, const char *source);
 int store_patterns_clear(struct store *s, int64_t subscriber, const char *kind);
+/* Marks a subscriber's pattern as reported for hitting a matching limit; 1 when it had not
+ * been reported yet (tell the owner now), 0 when it had, -1 on error. */
+int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *source);
 /* Pending confirmations (double opt-in, commands from an unproven address). */
 int store_confirmation_insert(struct store *s, const char *address, int64_t subscriber,
 			      const char *action, const char *payload, long ttl, int64_t *id);

@@ -278,6 +278,43 @@ static int claim_empty(struct digest_run *r, struct subscriber *s, const char *p
 	return 0;
 }
 
+/* Tells a subscriber that one of their patterns needs too much work to match. */
+static int report_limit(struct digest_run *r, const struct subscriber *sub, const char *src)
+{
+	const struct config *c = r->c;
+	const char *lang = sub->language && *sub->language ? sub->language : c->language;
+	int fr = !strcmp(lang, "fr");
+	int64_t sid = sub->id;
+	char *skey = keys_make("s", &sid, 1);
+	char *saddr = keys_address(c, "robot", skey);
+	char *line = xasprintf("skills %s", src);
+	struct vars item = { 0 };
+	vars_set(&item, "command", line);
+	vars_set(&item, "result", fr ? "ce motif demande trop de calcul sur certains projets : il y "
+				       "compte comme « ne correspond pas ». Simplifiez-le (par exemple "
+				       "une liste de mots : « skills php symfony »), puis « clear skills »."
+				     : "this pattern needs too much work on some projects: there it counts "
+				       "as \"no match\". Simplify it (for example a word list: \"skills php "
+				       "symfony\"), then \"clear skills\".");
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "robot_address", c->robot_address);
+	vars_set(&v, "profile", "");
+	vars_set(&v, "help", "");
+	vars_set(&v, "confirm_address", "");
+	vars_set(&v, "command_address", saddr);
+	vars_set(&v, "name", sub->name ? sub->name : "");
+	vars_set_list(&v, "results", &item, 1);
+	struct outgoing o = { .from_name = c->board_name, .from = c->robot_address,
+			      .to_name = sub->name, .to = sub->address, .reply_to = saddr,
+			      .auto_submitted = "auto-generated", .key_ref = skey };
+	int rc = send_queue(c, r->s, "robot_reply", lang, &v, &o);
+	free(skey);
+	free(saddr);
+	free(line);
+	return rc;
+}
+
 int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 {
 	struct digest_run r = { .c = c, .s = s, .now = now, .dry_run = dry_run };
@@ -313,6 +350,7 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 	char oldest[32];
 	clock_format_iso(now - 35 * 86400L, oldest);
 	r.hits = xcalloc((size_t)r.nproj + 1, sizeof *r.hits);
+	unsigned char *limited = xcalloc((size_t)np + 1, 1);
 	int *tmp = xcalloc((size_t)np + 1, sizeof *tmp), *lim = xcalloc((size_t)np + 1, sizeof *lim);
 	for (int j = 0; j < r.nproj; j++) {
 		struct project *p = &r.projects[j];
@@ -325,9 +363,12 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 		int n = matcher_run(r.m, text, strlen(text), tmp, np, lim, &nl);
 		for (int k = 0; k < n; k++)
 			r.hits[j][tmp[k]] = 1;
-		for (int k = 0; k < nl; k++)
-			log_warn("stage=digest project=%lld pattern=\"%s\" result=limit "
-				 "(counted as no match)", (long long)p->id, matcher_source(r.m, lim[k]));
+		for (int k = 0; k < nl; k++) {
+			if (!limited[lim[k]])
+				log_warn("stage=digest project=%lld pattern_id=%d result=limit "
+					 "(counted as no match)", (long long)p->id, lim[k]);
+			limited[lim[k]] = 1;
+		}
 		free(text);
 	}
 	free(tmp);
@@ -396,6 +437,23 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 			rc = -1;
 		r.sent += k > 0;
 	}
+	/* a pattern that hit a limit counts as no match; its owners are told once */
+	a = b = 0;
+	for (int i = 0; i < ns && rc == 0 && !dry_run; i++) {
+		struct subscriber *sub = &subs[i];
+		for (size_t k = 0; k < sub->skills.n + sub->excludes.n; k++) {
+			int id = k < sub->skills.n ? r.skill_ids[a + k] : r.excl_ids[b + k - sub->skills.n];
+			const char *src = k < sub->skills.n ? sub->skills.v[k]
+				       : sub->excludes.v[k - sub->skills.n];
+			if (id < 0 || !limited[id] || strcmp(sub->status, "active"))
+				continue;
+			if (store_pattern_limit_report(s, sub->id, src) != 1 || report_limit(&r, sub, src) < 0)
+				continue;
+		}
+		a += sub->skills.n;
+		b += sub->excludes.n;
+	}
+	free(limited);
 	if (r.sent || dry_run)
 		log_info("stage=digest at=%s sent=%d empty=%d%s", nowiso, r.sent, r.empty,
 			 dry_run ? " dry_run=yes" : "");

@@ -195,6 +195,71 @@ static int weekday_of(const char *w)
 	return d;
 }
 
+/* `test`: which of the last four weeks' projects the profile would have matched, and by which
+ * pattern (excludes, budget, languages and remote-only applied). */
+static void run_test(struct robot *r, const char *line)
+{
+	struct subscriber *sub = &r->sub;
+	struct project *p;
+	int np = store_project_list(r->s, &p);
+	if (np < 0) {
+		result(r, line, "%s", tr(r, "erreur interne, réessayez plus tard",
+					 "internal error, please try again later"));
+		return;
+	}
+	struct matcher *m = matcher_new();
+	int sk[MAX_PATTERNS], ex[MAX_PATTERNS];
+	for (size_t k = 0; k < sub->skills.n && k < MAX_PATTERNS; k++)
+		sk[k] = matcher_add(m, sub->skills.v[k]);
+	for (size_t k = 0; k < sub->excludes.n && k < MAX_PATTERNS; k++)
+		ex[k] = matcher_add(m, sub->excludes.v[k]);
+	int n = matcher_count(m);
+	int *hits = xcalloc((size_t)n + 1, sizeof *hits), *lim = xcalloc((size_t)n + 1, sizeof *lim);
+	char since[32];
+	clock_format_iso(clock_now() - 28 * 86400L, since);
+	struct buf out;
+	buf_init(&out, 16 * 1024);
+	int found = 0;
+	for (int j = np - 1; j >= 0 && found < 20; j--) {
+		if (strcmp(p[j].created, since) < 0 || (strcmp(p[j].status, "open") &&
+							 strcmp(p[j].status, "awarded")))
+			continue;
+		char *text = xasprintf("%s\n%s\n%s", p[j].title, p[j].description ? p[j].description : "",
+				       p[j].skills_json ? p[j].skills_json : "");
+		int nl = 0, nh = n ? matcher_run(m, text, strlen(text), hits, n, lim, &nl) : 0;
+		free(text);
+		const char *by = NULL;
+		int excluded = 0;
+		for (int h = 0; h < nh; h++) {
+			for (size_t k = 0; k < sub->excludes.n && k < MAX_PATTERNS; k++)
+				if (ex[k] == hits[h])
+					excluded = 1;
+			for (size_t k = 0; k < sub->skills.n && k < MAX_PATTERNS && !by; k++)
+				if (sk[k] == hits[h])
+					by = sub->skills.v[k];
+		}
+		if (by && !excluded) {
+			buf_printf(&out, "%s#%lld %s (%s `%s`)", found ? " ; " : "", (long long)p[j].id,
+				   p[j].title, tr(r, "motif", "pattern"), by);
+			found++;
+		}
+	}
+	if (found)
+		result(r, line, tr(r, "%d projet(s) des 4 dernières semaines : %s",
+				   "%d project(s) of the last 4 weeks: %s"), found, out.data);
+	else
+		result(r, line, "%s", tr(r, "aucun projet des 4 dernières semaines ne correspond à "
+					 "votre profil", "no project of the last 4 weeks matches your "
+					 "profile"));
+	buf_free(&out);
+	free(hits);
+	free(lim);
+	matcher_free(m);
+	for (int j = 0; j < np; j++)
+		project_clear(&p[j]);
+	free(p);
+}
+
 static void run_command(struct robot *r, const struct command *cmd)
 {
 	struct subscriber *sub = &r->sub;
@@ -386,9 +451,7 @@ static void run_command(struct robot *r, const struct command *cmd)
 		result(r, cmd->line, "%s", tr(r, "sélections reprises", "selections resumed"));
 		break;
 	case C_TEST:
-		result(r, cmd->line, "%s", tr(r, "le test des 4 dernières semaines arrive avec les "
-					   "sélections (prochaine version)", "the 4-week test comes "
-					   "with the selections (next version)"));
+		run_test(r, cmd->line);
 		return;
 	case C_STOP:
 		return;

@@ -56,6 +56,8 @@ static const char *const migrations[] = {
 	"CREATE TABLE digests(subscriber INTEGER NOT NULL, period TEXT NOT NULL,"
 	" claimed TEXT NOT NULL, projects INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY(subscriber, period));",
+	/* 5: a pattern that hit a matching limit is reported to its owner once */
+	"ALTER TABLE patterns ADD COLUMN limit_reported TEXT;",
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -978,4 +980,22 @@ int store_digest_claim(struct store *s, int64_t subscriber, const char *period, 
 	if (rc != SQLITE_DONE)
 		return fail(s, rc, "digest-claim");
 	return sqlite3_changes(s->db) == 1 ? 1 : 0;
+}
+
+int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *source)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "UPDATE patterns SET limit_reported = ?3 WHERE subscriber = ?1"
+				      " AND source = ?2 AND limit_reported IS NULL", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "pattern-limit");
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	sqlite3_bind_int64(st, 1, subscriber);
+	bind_text(st, 2, source);
+	bind_text(st, 3, now);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "pattern-limit");
+	return sqlite3_changes(s->db) > 0;
 }

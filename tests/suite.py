@@ -857,6 +857,22 @@ def test_instant_alert_is_a_bid_reply():
     expect(len(again) == 1, "alerted twice")
 
 
+def test_robot_test_command():
+    """`test` lists the last four weeks' projects the profile would have matched, with the
+    pattern that matched each."""
+    b = Board().init()
+    b.deliver(post_mail(subject="Appli React Native", body="Une appli mobile en React Native.\n"))
+    b.deliver(post_mail(subject="Comptabilité", body="Tenue de la comptabilité.\n"))
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-02T10:00:00Z"})
+    subscribe(b, "t@dev.fr", "T", "skills react", env={"BIDMAIL_NOW": "2026-03-03T10:00:00Z"})
+    raw, addr = reply_to(last_mail(b, "t@dev.fr"), "test", sender="T <t@dev.fr>")
+    b.deliver(raw, recipient=addr, sender="t@dev.fr")
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-04T10:00:00Z"})
+    text = last_mail(b, "t@dev.fr").get_body(("plain",)).get_content()
+    expect("#1001 Appli React Native" in text and "`react`" in text, "test result: %r" % text)
+    expect("Comptabilité" not in text, "an unmatched project listed")
+
+
 def test_hostile_patterns_do_not_hurt():
     """Catastrophic backtracking, a 10 KB pattern and invalid UTF-8: refused or bounded; the
     selection still goes out for the healthy pattern."""
@@ -870,8 +886,15 @@ def test_hostile_patterns_do_not_hurt():
     t = time.time()
     b.run("digest", "--at", "2026-03-09T07:00:00Z", env={"BIDMAIL_NOW": "2026-03-09T07:00:00Z"})
     print("     (digest with a catastrophic pattern: %.2f s)" % (time.time() - t))
-    m = last_mail(b, "h@dev.fr")
-    expect("Script Python" in m.get_body(("plain",)).get_content(), "no selection")
+    mails = [read_mail(p)[1] for p in b.outgoing()]
+    texts = [m.get_body(("plain",)).get_content() for m in mails if m["To"].addresses[0].addr_spec == "h@dev.fr"]
+    expect(any("Script Python" in t for t in texts), "no selection")
+    told = [t for t in texts if "(a+)+$" in t and ("trop de calcul" in t or "too much work" in t)]
+    expect(len(told) == 1, "the owner of the pattern that hit a limit was told %d times" % len(told))
+    b.run("digest", "--at", "2026-03-16T07:00:00Z", env={"BIDMAIL_NOW": "2026-03-16T07:00:00Z"})
+    texts = [read_mail(p)[1].get_body(("plain",)).get_content() for p in b.outgoing()]
+    expect(sum(1 for t in texts if "(a+)+$" in t and ("trop de calcul" in t or "too much work" in t)) == 1,
+           "told twice")
 
 
 # ------------------------------------------------------------------ SMTP (smtp-sink)

@@ -824,7 +824,12 @@ int store_subscriber_list(struct store *s, struct subscriber **out)
 {
 	sqlite3_stmt *st;
 	*out = NULL;
-	if (sqlite3_prepare_v2(s->db, "SELECT " SUBSCRIBER_COLUMNS " FROM subscribers ORDER BY id",
+	/* an address disabled by bounces shows as `disabled` whatever the subscriber chose */
+	if (sqlite3_prepare_v2(s->db, "SELECT s.id, s.address, s.name, CASE WHEN a.disabled THEN"
+				      " 'disabled' ELSE s.status END, s.language, s.frequency, s.day,"
+				      " s.remote_only, s.budget_min, s.budget_currency, s.languages,"
+				      " s.created, s.confirmed, s.last_digest FROM subscribers s"
+				      " LEFT JOIN addresses a ON a.address = s.address ORDER BY s.id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return fail(s, sqlite3_errcode(s->db), "subscriber-list");
 	int n = 0, cap = 0, rc;

@@ -763,6 +763,23 @@ def test_robot_plain_address_needs_confirmation():
     expect(len(b.outgoing()) == n + 1, "a second request within a day")
 
 
+def test_robot_hostile_command_mails():
+    """A 300-line command mail runs 50 commands and says the rest were ignored; binary junk and
+    a 10 KB line are answered, never crash."""
+    b = Board().init()
+    subscribe(b, "alice@free.fr", "Alice Martin", "")
+    welcome = last_mail(b, "alice@free.fr")
+    raw, addr = reply_to(welcome, "\n".join("budget-min %d EUR" % i for i in range(300)))
+    b.deliver(raw, recipient=addr, sender="alice@free.fr")
+    raw2, _ = reply_to(welcome, "skills " + "\u00e9" * 6000 + "\n\x01\x02\x7f junk \ufffd\nprofile")
+    b.deliver(raw2, recipient=addr, sender="alice@free.fr")
+    b.run("run", "--once")
+    texts = [read_mail(p)[1].get_body(("plain",)).get_content() for p in b.outgoing()[-2:]]
+    expect(any("250" in t and ("ignor" in t) for t in texts), "the cut was not said: %r" % [t[-300:] for t in texts])
+    expect(subscribers(b)["alice@free.fr"]["budget_min"] == 49, "not the 50th command applied")
+    expect(any("too long" in t or "trop long" in t or "pattern too long" in t for t in texts), "10 KB pattern not refused")
+
+
 def test_robot_forged_key_refused():
     """A forged or altered signed address is refused with a clear reply and changes nothing."""
     b = Board().init()

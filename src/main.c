@@ -234,10 +234,17 @@ static int cmd_parse(struct config *c, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_projects(struct config *c, int argc, char **argv)
+/* The listing commands take one optional flag: --json. 1 json, 0 table, -1 usage error. */
+static int json_flag(int argc, char **argv)
 {
 	int as_json = argc > 0 && !strcmp(argv[0], "--json");
-	if (argc > (as_json ? 1 : 0))
+	return argc > (as_json ? 1 : 0) ? -1 : as_json;
+}
+
+static int cmd_projects(struct config *c, int argc, char **argv)
+{
+	int as_json = json_flag(argc, argv);
+	if (as_json < 0)
 		return usage();
 	struct store *s = open_store(c);
 	if (!s)
@@ -295,8 +302,8 @@ static int cmd_digest(struct config *c, int argc, char **argv)
 
 static int cmd_subscribers(struct config *c, int argc, char **argv)
 {
-	int as_json = argc > 0 && !strcmp(argv[0], "--json");
-	if (argc > (as_json ? 1 : 0))
+	int as_json = json_flag(argc, argv);
+	if (as_json < 0)
 		return usage();
 	struct store *s = open_store(c);
 	if (!s)
@@ -416,8 +423,8 @@ static int cmd_match(struct config *c, int argc, char **argv)
 
 static int cmd_outbox(struct config *c, int argc, char **argv)
 {
-	int as_json = argc > 0 && !strcmp(argv[0], "--json");
-	if (argc > (as_json ? 1 : 0))
+	int as_json = json_flag(argc, argv);
+	if (as_json < 0)
 		return usage();
 	struct store *s = open_store(c);
 	if (!s)

@@ -96,6 +96,20 @@ static int is_word_list(const char *p)
 	return !strpbrk(p, "\\()[]{}|^$*?");
 }
 
+/* The next word of a word list (separated by blanks, commas, semicolons): its start, with its
+ * length in *n; NULL at the end. */
+static const char *next_word(const char **p, size_t *n)
+{
+	while (**p == ' ' || **p == ',' || **p == ';' || **p == '\t')
+		(*p)++;
+	*n = strcspn(*p, " ,;\t");
+	if (!*n)
+		return NULL;
+	const char *w = *p;
+	*p += *n;
+	return w;
+}
+
 /* Appends a word, PCRE2-escaped, to b. */
 static void escape_word(struct buf *b, const char *w, size_t n)
 {
@@ -127,17 +141,12 @@ int match_normalize(const char *input, char *out, size_t outlen, char *err, size
 		/* "php symfony, mysql" -> (?<![\p{L}\p{N}])(?:php|symfony|mysql)(?![\p{L}\p{N}]) */
 		buf_puts(&b, "(?<![\\p{L}\\p{N}])(?:");
 		int words = 0;
-		const char *p = input;
-		while (*p) {
-			while (*p == ' ' || *p == ',' || *p == ';' || *p == '\t')
-				p++;
-			size_t wl = strcspn(p, " ,;\t");
-			if (!wl)
-				break;
+		const char *p = input, *w;
+		size_t wl;
+		while ((w = next_word(&p, &wl)) != NULL) {
 			if (words++)
 				buf_putc(&b, '|');
-			escape_word(&b, p, wl);
-			p += wl;
+			escape_word(&b, w, wl);
 		}
 		buf_puts(&b, ")(?![\\p{L}\\p{N}])");
 		if (!words) {
@@ -181,18 +190,12 @@ int match_normalize(const char *input, char *out, size_t outlen, char *err, size
 /* The words of a normalised word-list pattern, lower case, into out. */
 static void word_list_literals(const char *input, struct strlist *out)
 {
-	const char *p = input;
-	while (*p) {
-		while (*p == ' ' || *p == ',' || *p == ';' || *p == '\t')
-			p++;
-		size_t wl = strcspn(p, " ,;\t");
-		if (!wl)
-			break;
-		char *w = xstrndup(p, wl);
-		char *l = money_lower(w);
-		free(w);
-		strlist_add_owned(out, l);
-		p += wl;
+	const char *p = input, *w;
+	size_t wl;
+	while ((w = next_word(&p, &wl)) != NULL) {
+		char *word = xstrndup(w, wl);
+		strlist_add_owned(out, money_lower(word));
+		free(word);
 	}
 }
 

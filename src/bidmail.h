@@ -111,6 +111,7 @@ struct config {
 	long max_queue_age;		/* seconds a mail may stay queued before it fails */
 	long retry_base;		/* seconds before the first retry; doubles each time */
 	int bounce_threshold;		/* bounce score at which an address is disabled */
+	int bid_cap;			/* bids per project before it leaves the selections */
 };
 /* Loads defaults, then FILE (or the default locations when NULL); 0 on success, -1 with
  * "file:line: reason" printed to stderr. */
@@ -389,6 +390,7 @@ struct subscriber {
 	char *budget_currency;
 	char *languages;	/* project languages wanted: "fr,en", "" for all */
 	char *created, *confirmed, *last_digest;
+	char *last_activity;	/* the subscriber's last command mail or reply */
 	struct strlist skills;
 	struct strlist excludes;
 };
@@ -470,6 +472,11 @@ int store_subscriber_find(struct store *s, const char *address, int64_t id, stru
 int store_subscriber_insert(struct store *s, const char *address, const char *name,
 			    const char *language, int64_t *id);
 int store_subscriber_update(struct store *s, const struct subscriber *sub);
+/* Records that the subscriber wrote to us (a reply, a command) now. */
+int store_subscriber_touch(struct store *s, int64_t id);
+/* The creation time of the latest confirmation of that action sent to address; 1, 0 none. */
+int store_confirmation_latest(struct store *s, const char *address, const char *action,
+			      char *created, size_t len);
 int store_subscriber_list(struct store *s, struct subscriber **out);
 void subscriber_clear(struct subscriber *sub);
 int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, const char *source);

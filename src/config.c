@@ -61,6 +61,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "max_queue_age", CFG_DURATION, "5d", OFF(max_queue_age), 60, 365L * 86400 },
 	{ "retry_base", CFG_DURATION, "60s", OFF(retry_base), 1, 86400 },
 	{ "bounce_threshold", CFG_INT, "3", OFF(bounce_threshold), 1, 1000 },
+	{ "bid_cap", CFG_INT, "20", OFF(bid_cap), 1, 10000 },
 };
 #define N_KEYS (sizeof cfg_keys / sizeof cfg_keys[0])
 

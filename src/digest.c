@@ -164,7 +164,7 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 		char *deadline = p->deadline_days >= 0
 				 ? xasprintf(!strcmp(lang, "fr") ? "%d jours" : "%d days", p->deadline_days)
 				 : xstrdup("");
-		char *bids = xasprintf("%d", p->bids);
+		char *bids = xasprintf("%d/%d", p->bids, c->bid_cap);
 		char *skills = skills_text(p->skills_json);
 		char *extract = extract_of(p->description ? p->description : "");
 		int64_t ids[2] = { p->id, sid };
@@ -196,7 +196,8 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 	}
 	char count[16];
 	snprintf(count, sizeof count, "%d", n);
-	char *skey = keys_make("s", &sid, 1);
+	/* a reply to a selection: commands, or a bid when it names a project (#1042) */
+	char *skey = keys_make(instant ? "s" : "d", &sid, 1);
 	char *saddr = keys_address(c, "robot", skey);
 	char *ukey = keys_make("u", &sid, 1);
 	struct vars v = { 0 };
@@ -272,6 +273,78 @@ static int claim_empty(struct digest_run *r, struct subscriber *s, const char *p
 			claimed = -1;
 	}
 	if (claimed < 0 || store_commit(r->s) < 0) {
+		store_rollback(r->s);
+		return -1;
+	}
+	return 0;
+}
+
+#define INACTIVE_AFTER (56 * 86400L)	/* 8 weeks without a reply or a command */
+#define PAUSE_AFTER (14 * 86400L)	/* then 2 weeks to answer the question */
+
+/* A subscriber silent for 8 weeks is asked whether to continue; silent 2 more weeks, paused.
+ * Returns 0 (go on), 1 (asked or paused: no selection now), -1 (error). */
+static int check_inactive(struct digest_run *r, struct subscriber *sub)
+{
+	const char *act = sub->last_activity ? sub->last_activity
+			  : sub->confirmed ? sub->confirmed : sub->created;
+	time_t last = clock_parse_iso(act);
+	if (last == (time_t)-1 || r->now - last < INACTIVE_AFTER)
+		return 0;
+	char asked[32];
+	int found = store_confirmation_latest(r->s, sub->address, "continue", asked, sizeof asked);
+	if (found < 0)
+		return -1;
+	if (found && strcmp(asked, act) > 0) {
+		/* asked after the last sign of life */
+		time_t t = clock_parse_iso(asked);
+		if (t == (time_t)-1 || r->now - t < PAUSE_AFTER)
+			return 0;	/* still time to answer: selections go on meanwhile */
+		free(sub->status);
+		sub->status = xstrdup("paused");
+		log_info("stage=digest subscriber=%lld result=paused reason=inactive", (long long)sub->id);
+		return store_subscriber_update(r->s, sub) < 0 ? -1 : 1;
+	}
+	const struct config *c = r->c;
+	const char *lang = sub->language && *sub->language ? sub->language : c->language;
+	int fr = !strcmp(lang, "fr");
+	int64_t sid = sub->id, cid;
+	if (store_begin(r->s) < 0)
+		return -1;
+	if (store_confirmation_insert(r->s, sub->address, sub->id, "continue", "", PAUSE_AFTER, &cid) < 0) {
+		store_rollback(r->s);
+		return -1;
+	}
+	char *skey = keys_make("s", &sid, 1);
+	char *saddr = keys_address(c, "robot", skey);
+	char *ukey = keys_make("u", &sid, 1);
+	struct vars item = { 0 };
+	vars_set(&item, "command", fr ? "toujours intéressé(e) ?" : "still interested?");
+	vars_set(&item, "result", fr ? "nous n'avons pas eu de nouvelles de vous depuis 8 semaines. "
+				       "Pour continuer à recevoir les sélections, répondez simplement à "
+				       "ce message (par exemple « resume »). Sans réponse sous 2 semaines, "
+				       "elles seront suspendues."
+				     : "we have not heard from you for 8 weeks. To keep receiving the "
+				       "selections, simply reply to this mail (for example \"resume\"). "
+				       "Without a reply within 2 weeks, they will be paused.");
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "robot_address", c->robot_address);
+	vars_set(&v, "profile", "");
+	vars_set(&v, "help", "");
+	vars_set(&v, "confirm_address", "");
+	vars_set(&v, "command_address", saddr);
+	vars_set(&v, "name", sub->name ? sub->name : "");
+	vars_set_list(&v, "results", &item, 1);
+	struct outgoing o = { .from_name = c->board_name, .from = c->robot_address,
+			      .to_name = sub->name, .to = sub->address, .reply_to = saddr,
+			      .auto_submitted = "auto-generated", .key_ref = skey,
+			      .unsubscribe_key = ukey };
+	int rc = send_queue(c, r->s, "robot_reply", lang, &v, &o);
+	free(skey);
+	free(saddr);
+	free(ukey);
+	if (rc < 0 || store_commit(r->s) < 0) {
 		store_rollback(r->s);
 		return -1;
 	}
@@ -386,6 +459,13 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 			continue;
 		if (store_address_disabled(s, sub->address) == 1)
 			continue;	/* bounces disabled this address: no more selections */
+		if (!dry_run) {
+			int k = check_inactive(&r, sub);
+			if (k < 0)
+				rc = -1;
+			if (k != 0)
+				continue;	/* paused now, or asked whether to continue */
+		}
 		const char *since = sub->last_digest ? sub->last_digest
 				    : sub->confirmed ? sub->confirmed : sub->created;
 		int list[MAX_PER_DIGEST];

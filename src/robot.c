@@ -6,6 +6,8 @@
  * confirmation; robot+u-ID: unsubscribe at once). A mail to the plain robot address proves
  * nothing: anything beyond reading one's own profile is answered with a confirmation request to
  * that address (at most one a day), so nobody changes another person's profile by forging a From.
+ * robot+d-ID (a selection's Reply-To) is the same as robot+s-ID, except that a reply naming a
+ * project (#1042) is a bid on it, handed on (OUT_PERMFAIL with the reason in *outcome).
  * In: a parsed command mail. Out: database changes and exactly one reply (transcript, welcome,
  * confirmation request or refusal), or none when the rate limit says so.
  */
@@ -548,6 +550,7 @@ static void robot_clear(struct robot *r)
  * whole transcript, not only of the lines after it. */
 static int run_all(struct robot *r, const struct commands *cs)
 {
+	store_subscriber_touch(r->s, r->sub.id);	/* the subscriber is alive: they wrote */
 	for (int i = 0; i < cs->n; i++)
 		if (cs->v[i].id == C_LANGUAGE) {
 			char *l = money_lower(cs->v[i].args);
@@ -734,6 +737,22 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 			goto tempfail;
 		goto done;
 	}
+	if (has_key && keys_check(key, "d", ids, 2) == 1) {
+		/* a reply to a selection: naming a project (#1042) makes it a bid on that project */
+		const char *t = m->new_text ? m->new_text : "";
+		const char *subj = m->subject ? m->subject : "";
+		const char *hash = strchr(t, '#') ? strchr(t, '#') : strchr(subj, '#');
+		if (hash && isdigit((unsigned char)hash[1])) {
+			*outcome = xasprintf("bid-by-digest-reply:%lld", atoll(hash + 1));
+			commands_clear(&cs);
+			robot_clear(&r);
+			return OUT_PERMFAIL;	/* kept for the bidding stage, see the reason */
+		}
+		/* otherwise: this subscriber's commands */
+		char *k2 = keys_make("s", ids, 1);
+		snprintf(key, sizeof key, "%s", k2);
+		free(k2);
+	}
 	if (has_key && keys_check(key, "s", ids, 2) == 1) {
 		int f = store_subscriber_find(s, NULL, ids[0], &r.sub);
 		if (f < 0)
@@ -785,6 +804,7 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 		r.lang = r.sub.language;
 		if (only_reads(&cs)) {
 			/* reading one's own profile or the help goes to that address: no risk */
+			store_subscriber_touch(s, r.sub.id);
 			for (int i = 0; i < cs.n; i++)
 				run_command(&r, &cs.v[i]);
 			if (cs.n == 0)

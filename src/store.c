@@ -692,10 +692,11 @@ static void subscriber_read(sqlite3_stmt *st, struct subscriber *sub)
 	sub->created = col_text(st, 11);
 	sub->confirmed = col_text(st, 12);
 	sub->last_digest = col_text(st, 13);
+	sub->last_activity = col_text(st, 14);
 }
 
 #define SUBSCRIBER_COLUMNS "id, address, name, status, language, frequency, day, remote_only," \
-	" budget_min, budget_currency, languages, created, confirmed, last_digest"
+	" budget_min, budget_currency, languages, created, confirmed, last_digest, last_activity"
 
 static int patterns_load(struct store *s, struct subscriber *sub)
 {
@@ -759,6 +760,39 @@ int store_subscriber_insert(struct store *s, const char *address, const char *na
 	return 0;
 }
 
+int store_subscriber_touch(struct store *s, int64_t id)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "UPDATE subscribers SET last_activity = ?2 WHERE id = ?1", -1,
+			       &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "subscriber-touch");
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, now);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "subscriber-touch");
+}
+
+int store_confirmation_latest(struct store *s, const char *address, const char *action,
+			      char *created, size_t len)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT max(created) FROM confirmations WHERE address = ?1"
+				      " AND action = ?2", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "confirmation-latest");
+	bind_text(st, 1, address);
+	bind_text(st, 2, action);
+	int rc = sqlite3_step(st), found = 0;
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		snprintf(created, len, "%s", (const char *)sqlite3_column_text(st, 0));
+		found = 1;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? found : fail(s, rc, "confirmation-latest");
+}
+
 int store_subscriber_update(struct store *s, const struct subscriber *sub)
 {
 	sqlite3_stmt *st;
@@ -766,7 +800,7 @@ int store_subscriber_update(struct store *s, const struct subscriber *sub)
 			       "UPDATE subscribers SET name = ?2, status = ?3, language = ?4,"
 			       " frequency = ?5, day = ?6, remote_only = ?7, budget_min = ?8,"
 			       " budget_currency = ?9, languages = ?10, confirmed = ?11,"
-			       " last_digest = ?12, last_activity = ?13 WHERE id = ?1",
+			       " last_digest = ?12 WHERE id = ?1",
 			       -1, &st, NULL) != SQLITE_OK)
 		return fail(s, sqlite3_errcode(s->db), "subscriber-update");
 	char now[32];
@@ -784,7 +818,6 @@ int store_subscriber_update(struct store *s, const struct subscriber *sub)
 	bind_text(st, 10, sub->languages ? sub->languages : "");
 	bind_text(st, 11, sub->confirmed);
 	bind_text(st, 12, sub->last_digest);
-	bind_text(st, 13, now);
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "subscriber-update");
@@ -828,7 +861,7 @@ int store_subscriber_list(struct store *s, struct subscriber **out)
 	if (sqlite3_prepare_v2(s->db, "SELECT s.id, s.address, s.name, CASE WHEN a.disabled THEN"
 				      " 'disabled' ELSE s.status END, s.language, s.frequency, s.day,"
 				      " s.remote_only, s.budget_min, s.budget_currency, s.languages,"
-				      " s.created, s.confirmed, s.last_digest FROM subscribers s"
+				      " s.created, s.confirmed, s.last_digest, s.last_activity FROM subscribers s"
 				      " LEFT JOIN addresses a ON a.address = s.address ORDER BY s.id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return fail(s, sqlite3_errcode(s->db), "subscriber-list");
@@ -871,6 +904,7 @@ void subscriber_clear(struct subscriber *sub)
 	free(sub->created);
 	free(sub->confirmed);
 	free(sub->last_digest);
+	free(sub->last_activity);
 	strlist_clear(&sub->skills);
 	strlist_clear(&sub->excludes);
 	memset(sub, 0, sizeof *sub);

@@ -853,6 +853,17 @@ def test_weekly_digest_by_mail():
     expect(len(b.outgoing()) == before + 1, "the same week was sent twice")
     subs = subscribers(b)
     expect(subs["free@dev.fr"]["last_digest"] == "2026-03-09T07:00:00Z", "last_digest %r" % subs["free@dev.fr"]["last_digest"])
+    expect("0/20" in text, "bids against the cap not shown")
+    # a reply to the selection: commands, or a bid when it names a project
+    raw, addr = reply_to(m, "frequency daily", sender="Paul Dev <free@dev.fr>")
+    expect(addr.startswith("robot+d-"), "selection Reply-To %r" % addr)
+    b.deliver(raw, recipient=addr, sender="free@dev.fr")
+    raw, addr = reply_to(m, "Pour le #1004, je propose 900 € HT.", sender="Paul Dev <free@dev.fr>")
+    b.deliver(raw, recipient=addr, sender="free@dev.fr")
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-10T10:00:00Z"})
+    expect(subscribers(b)["free@dev.fr"]["frequency"] == "daily", "command in a selection reply ignored")
+    reasons = [open(os.path.join(b.spool, "failed", f)).read() for f in b.files("failed") if f.endswith(".reason")]
+    expect(any("project 1004 is a bid" in r for r in reasons), "the bid reply was not handed on: %r" % reasons)
 
 
 def test_instant_alert_is_a_bid_reply():
@@ -888,6 +899,30 @@ def test_robot_test_command():
     text = last_mail(b, "t@dev.fr").get_body(("plain",)).get_content()
     expect("#1001 Appli React Native" in text and "`react`" in text, "test result: %r" % text)
     expect("Comptabilité" not in text, "an unmatched project listed")
+
+
+def test_inactive_subscriber_asked_then_paused():
+    """After 8 weeks without a word, a subscriber is asked whether to continue; one who replies
+    goes on, one who stays silent 2 more weeks is paused."""
+    b = Board().init()
+    t0 = {"BIDMAIL_NOW": "2026-01-05T10:00:00Z"}
+    subscribe(b, "quiet@dev.fr", "Quiet", "skills php", env=t0)
+    subscribe(b, "alive@dev.fr", "Alive", "skills php", env=t0)
+    b.run("digest", "--at", "2026-03-03T07:00:00Z", env={"BIDMAIL_NOW": "2026-03-03T07:00:00Z"})
+    asks = {}
+    for path in b.outgoing():
+        m = read_mail(path)[1]
+        t = m.get_body(("plain",)).get_content()
+        if "8 semaines" in t or "8 weeks" in t:
+            asks[m["To"].addresses[0].addr_spec] = m
+    expect(set(asks) == {"quiet@dev.fr", "alive@dev.fr"}, "asked: %r" % sorted(asks))
+    raw, addr = reply_to(asks["alive@dev.fr"], "resume", sender="Alive <alive@dev.fr>")
+    b.deliver(raw, recipient=addr, sender="alive@dev.fr")
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-04T10:00:00Z"})
+    b.run("digest", "--at", "2026-03-17T08:00:00Z", env={"BIDMAIL_NOW": "2026-03-17T08:00:00Z"})
+    subs = subscribers(b)
+    expect(subs["quiet@dev.fr"]["status"] == "paused", "silent one: %r" % subs["quiet@dev.fr"]["status"])
+    expect(subs["alive@dev.fr"]["status"] == "active", "replying one: %r" % subs["alive@dev.fr"]["status"])
 
 
 def test_hostile_patterns_do_not_hurt():

@@ -112,6 +112,16 @@ struct config {
 	long retry_base;		/* seconds before the first retry; doubles each time */
 	int bounce_threshold;		/* bounce score at which an address is disabled */
 	int bid_cap;			/* bids per project before it leaves the selections */
+	char *min_hourly_rate;		/* "20 EUR", excl. tax */
+	char *min_daily_rate;		/* "160 EUR", excl. tax */
+	char *exchange_rates;		/* "2026-01-01 USD:0.92 ...": 1 CUR in EUR */
+	int commission_percent;
+	char *milestones;		/* "20,40,40" */
+	long project_ttl;
+	char *reminder_days;		/* "3,10" */
+	long rating_delay;
+	char *authserv_id;		/* empty: trust no Authentication-Results */
+	char *moderators;		/* addresses */
 };
 /* Loads defaults, then FILE (or the default locations when NULL); 0 on success, -1 with
  * "file:line: reason" printed to stderr. */
@@ -317,6 +327,8 @@ struct bid_info {
 int extract_load(const struct config *c);
 /* Fills m->new_text and, for posts and bids, m->post / m->bid. */
 void extract_message(const struct config *c, struct message *m, enum kind k);
+/* What a bid text offers (amount, delivery, milestones, why); caller frees with bid_info_free. */
+struct bid_info *extract_bid_text(const char *text);
 struct post_info *post_info_free(struct post_info *p);
 struct bid_info *bid_info_free(struct bid_info *b);
 /* Guesses "fr" or "en" from the words of a text; NULL when it cannot tell. */
@@ -403,6 +415,15 @@ struct confirmation {
 	char *expires;
 	char *used;
 };
+struct bid_row {
+	int64_t id;
+	int64_t project;
+	int64_t subscriber;
+	struct bid_info info;	/* amount, delivery, milestones, why (owned) */
+	char *message;
+	char *status;		/* active, held, replaced, refused */
+	char *created;
+};
 struct outbox_row {
 	int64_t id;
 	char *to;
@@ -456,6 +477,16 @@ int store_outbox_mark_sent(struct store *s, int64_t id);
 int store_outbox_retry(struct store *s, int64_t id, const char *next_attempt, const char *error);
 /* Durability of commits: FULL (fsync each) for ingest, NORMAL for the sender's marks. */
 int store_set_synchronous(struct store *s, int full);
+/* Bids: the active bids of a project other than this subscriber's; insert (replacing this
+ * subscriber's previous bid on the project, *replaced says whether there was one); get; status. */
+int store_bid_count(struct store *s, int64_t project, int64_t except_subscriber);
+int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const char *address,
+		     const struct bid_info *bi, const char *text, const char *status,
+		     const char *message_id, int64_t *id, int *replaced);
+int store_bid_get(struct store *s, int64_t id, struct bid_row *b);
+int store_bid_status(struct store *s, int64_t id, const char *status);
+int store_bid_list(struct store *s, int64_t project, struct bid_row **out);
+void bid_row_clear(struct bid_row *b);
 int store_outbox_mark(struct store *s, int64_t id, const char *state, const char *error);
 void outbox_row_clear(struct outbox_row *r);
 int store_count(struct store *s, const char *table);
@@ -598,6 +629,18 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
  * with dry_run prints them instead. Returns the number of mails, or -1. */
 int digest_run(const struct config *c, struct store *s, time_t now, int dry_run);
 
+/* ---------------------------------------------------------------- bid.c */
+/* Handles a mail to a bid address: a bid (stored, acknowledged, quoted to the client), or one
+ * explanation. OUT_PERMFAIL (with *reason) for what a later stage handles. */
+enum outcome bid_handle(const struct config *c, struct store *s, const struct message *m,
+			const char *recipient, char **outcome, char **reason);
+/* The same for a bid already tied to a project and a subscriber (a reply to a selection that
+ * names the project). */
+enum outcome bid_for(const struct config *c, struct store *s, const struct message *m,
+		     int64_t project, int64_t subscriber, char **outcome);
+/* A held bid confirmed by its subscriber: made active, acknowledged and quoted. */
+int bid_confirm(const struct config *c, struct store *s, int64_t bid_id);
+
 /* ---------------------------------------------------------------- send.c */
 /* Renders template kind in lang with v, composes it (o gives the addresses and threading;
  * o->body is filled here) and queues it in the outbox, in the caller's transaction. 0 or -1. */
@@ -619,5 +662,6 @@ int json_print_message(FILE *out, const struct config *c, const struct message *
 int json_print_projects(FILE *out, struct project *p, int n);
 int json_print_outbox(FILE *out, struct outbox_row *r, int n);
 int json_print_subscribers(FILE *out, struct subscriber *v, int n);
+int json_print_bids(FILE *out, struct bid_row *v, int n);
 
 #endif

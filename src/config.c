@@ -62,6 +62,17 @@ static const struct cfg_key cfg_keys[] = {
 	{ "retry_base", CFG_DURATION, "60s", OFF(retry_base), 1, 86400 },
 	{ "bounce_threshold", CFG_INT, "3", OFF(bounce_threshold), 1, 1000 },
 	{ "bid_cap", CFG_INT, "20", OFF(bid_cap), 1, 10000 },
+	{ "min_hourly_rate", CFG_STRING, "20 EUR", OFF(min_hourly_rate), 0, 0 },
+	{ "min_daily_rate", CFG_STRING, "160 EUR", OFF(min_daily_rate), 0, 0 },
+	{ "exchange_rates", CFG_STRING, "2026-01-01 USD:0.92 GBP:1.17 CHF:1.05 CAD:0.68 AUD:0.61 "
+	  "MAD:0.092 TND:0.29 XOF:0.0015 JPY:0.0062 INR:0.011", OFF(exchange_rates), 0, 0 },
+	{ "commission_percent", CFG_INT, "15", OFF(commission_percent), 0, 100 },
+	{ "milestones", CFG_STRING, "20,40,40", OFF(milestones), 0, 0 },
+	{ "project_ttl", CFG_DURATION, "30d", OFF(project_ttl), 86400, 365L * 86400 },
+	{ "reminder_days", CFG_STRING, "3,10", OFF(reminder_days), 0, 0 },
+	{ "rating_delay", CFG_DURATION, "14d", OFF(rating_delay), 3600, 365L * 86400 },
+	{ "authserv_id", CFG_STRING, "", OFF(authserv_id), 0, 0 },
+	{ "moderators", CFG_STRING, "", OFF(moderators), 0, 0 },
 };
 #define N_KEYS (sizeof cfg_keys / sizeof cfg_keys[0])
 
@@ -98,6 +109,88 @@ static int address_ok(const char *v)
 	return at && at != v && at[1] && !strchr(at + 1, '@') && compose_address_is_safe(v);
 }
 
+static int rate_ok(const char *v)
+{
+	char *end;
+	double d = strtod(v, &end);
+	if (end == v || d < 0)
+		return 0;
+	while (*end == ' ')
+		end++;
+	return strlen(end) == 3 && isupper((unsigned char)end[0]) && isupper((unsigned char)end[1]) &&
+	       isupper((unsigned char)end[2]);
+}
+
+static int milestones_ok(const char *v)
+{
+	int sum = 0, n = 0;
+	const char *p = v;
+	while (*p) {
+		char *end;
+		long x = strtol(p, &end, 10);
+		if (end == p || x <= 0 || x > 100)
+			return 0;
+		sum += (int)x;
+		n++;
+		p = end;
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+	return n >= 1 && n <= 8 && sum == 100;
+}
+
+static int days_ok(const char *v)
+{
+	const char *p = v;
+	int n = 0;
+	while (*p) {
+		char *end;
+		long x = strtol(p, &end, 10);
+		if (end == p || x <= 0 || x > 365)
+			return 0;
+		n++;
+		p = end;
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+	return n <= 8;
+}
+
+static int rates_ok(const char *v)
+{
+	if (!*v)
+		return 1;
+	if (clock_parse_iso(strndupa(v, strcspn(v, " "))) == (time_t)-1)
+		return 0;
+	const char *p = v + strcspn(v, " ");
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		if (!isupper((unsigned char)p[0]) || !isupper((unsigned char)p[1]) ||
+		    !isupper((unsigned char)p[2]) || p[3] != ':')
+			return 0;
+		char *end;
+		double r = strtod(p + 4, &end);
+		if (end == p + 4 || r <= 0)
+			return 0;
+		p = end;
+	}
+	return 1;
+}
+
+static int addresses_ok(const char *v)
+{
+	char *copy = xstrdup(v), *save = NULL;
+	int ok = 1;
+	for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+		if (!address_ok(t))
+			ok = 0;
+	free(copy);
+	return ok;
+}
+
 static char *resolve_path(const struct config *c, const char *v)
 {
 	if (!*v || v[0] == '/')
@@ -125,6 +218,18 @@ static const char *cfg_set(struct config *c, const struct cfg_key *k, const char
 		if (!strcmp(k->name, "smtp_tls") && strcmp(v, "required") &&
 		    strcmp(v, "opportunistic") && strcmp(v, "no"))
 			return "smtp_tls must be required, opportunistic or no";
+		if ((!strcmp(k->name, "min_hourly_rate") || !strcmp(k->name, "min_daily_rate")) &&
+		    !rate_ok(v))
+			return "expected an amount and a currency, e.g. 20 EUR";
+		if (!strcmp(k->name, "milestones") && !milestones_ok(v))
+			return "expected percentages that sum to 100, e.g. 20,40,40";
+		if (!strcmp(k->name, "reminder_days") && !days_ok(v))
+			return "expected days separated by commas, e.g. 3,10";
+		if (!strcmp(k->name, "exchange_rates") && !rates_ok(v))
+			return "expected a date then CUR:rate pairs (value of 1 CUR in EUR), e.g. "
+			       "2026-01-01 USD:0.92 GBP:1.17";
+		if (!strcmp(k->name, "moderators") && !addresses_ok(v))
+			return "expected plain addresses separated by commas or spaces";
 		if (!strcmp(k->name, "public_url") && *v && strncmp(v, "https://", 8))
 			return "public_url must be an https:// URL (RFC 8058 one-click needs https)";
 		free(*(char **)field);

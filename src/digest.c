@@ -66,10 +66,11 @@ struct digest_run {
 	int sent, claimed, empty;
 };
 
-static int project_wanted(const struct subscriber *s, const struct project *p)
+static int project_wanted(const struct config *c, const struct subscriber *s,
+			  const struct project *p)
 {
-	if (strcmp(p->status, "open"))
-		return 0;
+	if (strcmp(p->status, "open") || p->bids >= c->bid_cap)
+		return 0;	/* closed, or full: it leaves the selections */
 	if (s->languages && *s->languages && p->language && !strstr(s->languages, p->language))
 		return 0;
 	if (s->remote_only && (!p->location || strcmp(p->location, "remote")))
@@ -479,7 +480,7 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 				continue;
 			if (instant && strcmp(p->created, since) < 0)
 				continue;
-			if (strcmp(p->created, nowiso) > 0 || !project_wanted(sub, p))
+			if (strcmp(p->created, nowiso) > 0 || !project_wanted(c, sub, p))
 				continue;
 			const char *w = why_matched(&r, sub, base_skill, base_excl, j);
 			if (!w)

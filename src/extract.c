@@ -652,8 +652,12 @@ static struct post_info *extract_post(const struct config *c, const struct messa
 
 static struct bid_info *extract_bid(const struct message *m)
 {
+	return extract_bid_text(m->new_text ? m->new_text : "");
+}
+
+struct bid_info *extract_bid_text(const char *text)
+{
 	struct bid_info *b = xcalloc(1, sizeof *b);
-	const char *text = m->new_text ? m->new_text : "";
 	char why[160];
 	b->has_amount = extract_bid_amount(text, &b->amount, why, sizeof why);
 	b->why = xstrdup(why);

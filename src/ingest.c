@@ -304,17 +304,11 @@ static void process(const struct config *c, struct store *s, struct job *j)
 		break;
 	case KIND_COMMAND:
 		j->out = robot_handle(c, s, m, sp->env.recipient, &result);
-		if (j->out == OUT_PERMFAIL && result && !strncmp(result, "bid-by-digest-reply:", 20))
-			j->reason = xasprintf("a reply to a selection naming project %s is a bid: bids "
-					      "are not handled by this version yet; kept for replay "
-					      "once they are", result + 20);
-		else if (j->out == OUT_PERMFAIL && !j->reason)
+		if (j->out == OUT_PERMFAIL && !j->reason)
 			j->reason = xstrdup("the robot could not handle this mail");
 		break;
 	case KIND_BID:
-		j->reason = xasprintf("%s messages are not handled by this version yet; kept for "
-				      "replay once they are", kind);
-		j->out = OUT_PERMFAIL;
+		j->out = bid_handle(c, s, m, sp->env.recipient, &result, &j->reason);
 		break;
 	case KIND_UNKNOWN:
 		j->reason = xstrdup("not addressed to the posting, bid or robot address "

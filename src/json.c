@@ -207,3 +207,31 @@ int json_print_subscribers(FILE *out, struct subscriber *v, int n)
 	}
 	return dump(out, a);
 }
+
+int json_print_bids(FILE *out, struct bid_row *v, int n)
+{
+	json_t *a = json_array();
+	for (int i = 0; i < n; i++) {
+		const struct bid_info *b = &v[i].info;
+		json_t *o = json_object();
+		json_object_set_new(o, "id", json_integer(v[i].id));
+		json_object_set_new(o, "project", json_integer(v[i].project));
+		json_object_set_new(o, "subscriber", json_integer(v[i].subscriber));
+		json_object_set_new(o, "status", str_or_null(v[i].status));
+		json_object_set_new(o, "amount", b->has_amount ? json_real(b->amount.max) : json_null());
+		json_object_set_new(o, "currency", b->amount.currency[0] ? json_string(b->amount.currency)
+									: json_null());
+		json_object_set_new(o, "tax", b->amount.tax[0] ? json_string(b->amount.tax) : json_null());
+		json_object_set_new(o, "unit", b->amount.unit[0] ? json_string(b->amount.unit) : json_null());
+		json_object_set_new(o, "delivery_days", b->delivery_days >= 0
+				    ? json_integer(b->delivery_days) : json_null());
+		json_t *ms = json_array();
+		for (int k = 0; k < b->n_milestones; k++)
+			json_array_append_new(ms, json_integer(b->milestones[k]));
+		json_object_set_new(o, "milestones", ms);
+		json_object_set_new(o, "why", str_or_null(b->why));
+		json_object_set_new(o, "created", str_or_null(v[i].created));
+		json_array_append_new(a, o);
+	}
+	return dump(out, a);
+}

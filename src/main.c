@@ -27,6 +27,7 @@ static const char usage_text[] =
 	"  subscribers [--json]                   list the subscribers and their profiles\n"
 	"  match PROJECT                          the subscribers a project matches, and why\n"
 	"  digest [--at ISO-TIME] [--dry-run]     queue (or show) the selections due\n"
+	"  bids PROJECT [--json]                  the bids of a project\n"
 	"  check-config                           check the configuration and the templates\n"
 	"  version                                print the version\n";
 
@@ -421,6 +422,34 @@ static int cmd_match(struct config *c, int argc, char **argv)
 	return rc;
 }
 
+static int cmd_bids(struct config *c, int argc, char **argv)
+{
+	if (argc < 1 || argc > 2 || (argc == 2 && strcmp(argv[1], "--json")))
+		return usage();
+	struct store *s = open_store(c);
+	if (!s)
+		return 1;
+	struct bid_row *v;
+	int n = store_bid_list(s, atoll(argv[0]), &v);
+	store_close(s);
+	if (n < 0)
+		return 1;
+	if (argc == 2) {
+		json_print_bids(stdout, v, n);
+	} else {
+		printf("%-6s %-9s %-10s %-12s %-4s %-5s %s\n", "id", "status", "amount", "currency", "tax",
+		       "unit", "delivery");
+		for (int i = 0; i < n; i++)
+			printf("%-6lld %-9s %-10.2f %-12s %-4s %-5s %d\n", (long long)v[i].id, v[i].status,
+			       v[i].info.amount.max, v[i].info.amount.currency, v[i].info.amount.tax,
+			       v[i].info.amount.unit, v[i].info.delivery_days);
+	}
+	for (int i = 0; i < n; i++)
+		bid_row_clear(&v[i]);
+	free(v);
+	return 0;
+}
+
 static int cmd_outbox(struct config *c, int argc, char **argv)
 {
 	int as_json = json_flag(argc, argv);
@@ -477,7 +506,7 @@ int main(int argc, char **argv)
 	log_open("bidmail", c.use_syslog);
 	int rc;
 	if (!is_deliver && strcmp(cmd, "projects") && strcmp(cmd, "outbox") &&
-	    strcmp(cmd, "subscribers") && extract_load(&c) < 0) {
+	    strcmp(cmd, "subscribers") && strcmp(cmd, "bids") && extract_load(&c) < 0) {
 		config_clear(&c);
 		return 1;
 	}
@@ -507,6 +536,8 @@ int main(int argc, char **argv)
 		rc = cmd_match(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "digest"))
 		rc = cmd_digest(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "bids"))
+		rc = cmd_bids(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "check-config")) {
 		rc = render_check_all(&c) < 0 ? 1 : 0;
 		if (!rc)

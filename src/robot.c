@@ -7,7 +7,7 @@
  * nothing: anything beyond reading one's own profile is answered with a confirmation request to
  * that address (at most one a day), so nobody changes another person's profile by forging a From.
  * robot+d-ID (a selection's Reply-To) is the same as robot+s-ID, except that a reply naming a
- * project (#1042) is a bid on it, handed on (OUT_PERMFAIL with the reason in *outcome).
+ * project (#1042) is a bid on it, handed to bid.c.
  * In: a parsed command mail. Out: database changes and exactly one reply (transcript, welcome,
  * confirmation request or refusal), or none when the rate limit says so.
  */
@@ -720,6 +720,16 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 			*outcome = xstrdup("robot:confirmation-orphan");
 			goto done;
 		}
+		if (!strcmp(cf.action, "bid")) {
+			/* a held bid confirmed by its subscriber */
+			int rc = bid_confirm(c, s, atoll(cf.payload ? cf.payload : "0"));
+			*outcome = xasprintf("robot:bid-confirmed:%s", cf.payload ? cf.payload : "?");
+			confirmation_clear(&cf);
+			commands_clear(&pending);
+			if (rc < 0)
+				goto tempfail;
+			goto done;
+		}
 		int welcome = !strcmp(cf.action, "subscribe");
 		if (welcome) {
 			free(r.sub.status);
@@ -743,10 +753,9 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 		const char *subj = m->subject ? m->subject : "";
 		const char *hash = strchr(t, '#') ? strchr(t, '#') : strchr(subj, '#');
 		if (hash && isdigit((unsigned char)hash[1])) {
-			*outcome = xasprintf("bid-by-digest-reply:%lld", atoll(hash + 1));
 			commands_clear(&cs);
 			robot_clear(&r);
-			return OUT_PERMFAIL;	/* kept for the bidding stage, see the reason */
+			return bid_for(c, s, m, atoll(hash + 1), ids[0], outcome);
 		}
 		/* otherwise: this subscriber's commands */
 		char *k2 = keys_make("s", ids, 1);

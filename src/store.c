@@ -58,6 +58,12 @@ static const char *const migrations[] = {
 	" PRIMARY KEY(subscriber, period));",
 	/* 5: a pattern that hit a matching limit is reported to its owner once */
 	"ALTER TABLE patterns ADD COLUMN limit_reported TEXT;",
+	/* 6: bids */
+	"CREATE TABLE bids(id INTEGER PRIMARY KEY, project INTEGER NOT NULL REFERENCES projects(id),"
+	" subscriber INTEGER NOT NULL, address TEXT, amount REAL, currency TEXT, tax TEXT, unit TEXT,"
+	" delivery_days INTEGER, milestones TEXT, followup_days INTEGER, message TEXT, why TEXT,"
+	" status TEXT NOT NULL DEFAULT 'active', created TEXT NOT NULL, message_id TEXT);"
+	"CREATE INDEX bids_project ON bids(project, status);",
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -324,7 +330,9 @@ int store_project_list(struct store *s, struct project **out)
 	if (sqlite3_prepare_v2(s->db,
 			       "SELECT id, title, description, poster, poster_name, language, status,"
 			       " created, message_id, budget_min, budget_max, currency, tax, unit,"
-			       " deadline_days, skills, location, flags FROM projects ORDER BY id",
+			       " deadline_days, skills, location, flags, (SELECT count(*) FROM bids b"
+			       " WHERE b.project = projects.id AND b.status = 'active')"
+			       " FROM projects ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return fail(s, sqlite3_errcode(s->db), "project-list");
 	int n = 0, cap = 0, rc;
@@ -357,6 +365,7 @@ int store_project_list(struct store *s, struct project **out)
 		p->skills_json = col_text(st, 15);
 		p->location = col_text(st, 16);
 		p->flags_json = col_text(st, 17);
+		p->bids = sqlite3_column_int(st, 18);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -1037,4 +1046,170 @@ int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *
 	if (rc != SQLITE_DONE)
 		return fail(s, rc, "pattern-limit");
 	return sqlite3_changes(s->db) > 0;
+}
+
+/* ---------------------------------------------------------------- bids */
+
+int store_bid_count(struct store *s, int64_t project, int64_t except_subscriber)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM bids WHERE project = ?1 AND"
+				      " status = 'active' AND subscriber <> ?2", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "bid-count");
+	sqlite3_bind_int64(st, 1, project);
+	sqlite3_bind_int64(st, 2, except_subscriber);
+	int rc = sqlite3_step(st);
+	int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	return n < 0 ? fail(s, rc, "bid-count") : n;
+}
+
+int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const char *address,
+		     const struct bid_info *bi, const char *text, const char *status,
+		     const char *message_id, int64_t *id, int *replaced)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "UPDATE bids SET status = 'replaced' WHERE project = ?1 AND"
+				      " subscriber = ?2 AND status IN ('active', 'held')", -1, &st,
+			       NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "bid-replace");
+	sqlite3_bind_int64(st, 1, project);
+	sqlite3_bind_int64(st, 2, subscriber);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "bid-replace");
+	*replaced = sqlite3_changes(s->db) > 0;
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO bids(project, subscriber, address, amount, currency,"
+				      " tax, unit, delivery_days, milestones, followup_days, message, why,"
+				      " status, created, message_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+				      " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "bid-insert");
+	char now[32], ms[64] = "";
+	clock_format_iso(clock_now(), now);
+	for (int i = 0; i < bi->n_milestones; i++) {
+		size_t l = strlen(ms);
+		snprintf(ms + l, sizeof ms - l, "%s%d", i ? "," : "", bi->milestones[i]);
+	}
+	sqlite3_bind_int64(st, 1, project);
+	sqlite3_bind_int64(st, 2, subscriber);
+	bind_text(st, 3, address);
+	sqlite3_bind_double(st, 4, bi->amount.max);
+	bind_text(st, 5, bi->amount.currency[0] ? bi->amount.currency : NULL);
+	bind_text(st, 6, bi->amount.tax[0] ? bi->amount.tax : NULL);
+	bind_text(st, 7, bi->amount.unit[0] ? bi->amount.unit : NULL);
+	if (bi->delivery_days >= 0)
+		sqlite3_bind_int(st, 8, bi->delivery_days);
+	bind_text(st, 9, *ms ? ms : NULL);
+	if (bi->followup_days >= 0)
+		sqlite3_bind_int(st, 10, bi->followup_days);
+	bind_text(st, 11, text);
+	bind_text(st, 12, bi->why);
+	bind_text(st, 13, status);
+	bind_text(st, 14, now);
+	bind_text(st, 15, message_id);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "bid-insert");
+	*id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+int store_bid_get(struct store *s, int64_t id, struct bid_row *b)
+{
+	sqlite3_stmt *st;
+	memset(b, 0, sizeof *b);
+	if (sqlite3_prepare_v2(s->db, "SELECT project, subscriber, amount, currency, tax, unit,"
+				      " delivery_days, milestones, followup_days, message, status, why,"
+				      " created FROM bids WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "bid-get");
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st), found = 0;
+	if (rc == SQLITE_ROW) {
+		found = 1;
+		b->id = id;
+		b->project = sqlite3_column_int64(st, 0);
+		b->subscriber = sqlite3_column_int64(st, 1);
+		b->info.has_amount = sqlite3_column_type(st, 2) != SQLITE_NULL;
+		b->info.amount.max = sqlite3_column_double(st, 2);
+		b->info.amount.min = -1;
+		const char *t;
+		if ((t = (const char *)sqlite3_column_text(st, 3)))
+			snprintf(b->info.amount.currency, sizeof b->info.amount.currency, "%s", t);
+		if ((t = (const char *)sqlite3_column_text(st, 4)))
+			snprintf(b->info.amount.tax, sizeof b->info.amount.tax, "%s", t);
+		if ((t = (const char *)sqlite3_column_text(st, 5)))
+			snprintf(b->info.amount.unit, sizeof b->info.amount.unit, "%s", t);
+		b->info.delivery_days = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1
+					: sqlite3_column_int(st, 6);
+		if ((t = (const char *)sqlite3_column_text(st, 7))) {
+			const char *p = t;
+			while (*p && b->info.n_milestones < 8) {
+				b->info.milestones[b->info.n_milestones++] = atoi(p);
+				p += strcspn(p, ",");
+				if (*p)
+					p++;
+			}
+		}
+		b->info.followup_days = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1
+					: sqlite3_column_int(st, 8);
+		b->message = col_text(st, 9);
+		b->status = col_text(st, 10);
+		b->info.why = col_text(st, 11);
+		b->created = col_text(st, 12);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, rc, "bid-get");
+	return found;
+}
+
+int store_bid_status(struct store *s, int64_t id, const char *status)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "UPDATE bids SET status = ?2 WHERE id = ?1", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "bid-status");
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, status);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "bid-status");
+}
+
+int store_bid_list(struct store *s, int64_t project, struct bid_row **out)
+{
+	sqlite3_stmt *st;
+	*out = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT id FROM bids WHERE project = ?1 ORDER BY id", -1, &st,
+			       NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "bid-list");
+	sqlite3_bind_int64(st, 1, project);
+	int64_t ids[4096];
+	int n = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 4096)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return fail(s, rc, "bid-list");
+	struct bid_row *v = xcalloc((size_t)n + 1, sizeof *v);
+	for (int i = 0; i < n; i++)
+		if (store_bid_get(s, ids[i], &v[i]) < 0) {
+			for (int k = 0; k < i; k++)
+				bid_row_clear(&v[k]);
+			free(v);
+			return -1;
+		}
+	*out = v;
+	return n;
+}
+
+void bid_row_clear(struct bid_row *b)
+{
+	free(b->message);
+	free(b->status);
+	free(b->info.why);
+	free(b->created);
+	memset(b, 0, sizeof *b);
 }

@@ -862,8 +862,11 @@ def test_weekly_digest_by_mail():
     b.deliver(raw, recipient=addr, sender="free@dev.fr")
     b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-10T10:00:00Z"})
     expect(subscribers(b)["free@dev.fr"]["frequency"] == "daily", "command in a selection reply ignored")
-    reasons = [open(os.path.join(b.spool, "failed", f)).read() for f in b.files("failed") if f.endswith(".reason")]
-    expect(any("project 1004 is a bid" in r for r in reasons), "the bid reply was not handed on: %r" % reasons)
+    quotes = [read_mail(p)[1] for p in b.outgoing()]
+    quotes = [q for q in quotes if q["To"].addresses[0].addr_spec == "jeanne@client.fr" and "1004" in str(q["Subject"])
+              and "offre" in str(q["Subject"]).lower()]
+    expect(len(quotes) == 1 and "900 € HT" in quotes[0].get_body(("plain",)).get_content(),
+           "the reply naming #1004 did not become a bid")
 
 
 def test_instant_alert_is_a_bid_reply():
@@ -923,6 +926,75 @@ def test_inactive_subscriber_asked_then_paused():
     subs = subscribers(b)
     expect(subs["quiet@dev.fr"]["status"] == "paused", "silent one: %r" % subs["quiet@dev.fr"]["status"])
     expect(subs["alive@dev.fr"]["status"] == "active", "replying one: %r" % subs["alive@dev.fr"]["status"])
+
+
+def test_bidding_by_reply():
+    """A freelancer replies to an instant alert with a price: the bid is stored, the freelancer
+    gets an acknowledgement restating what was understood, the client a quote whose Reply-To
+    is a relay address (the freelancer's address is not shown). A new bid replaces the old one
+    and the client is told; a rate under the floor or an unreadable price is not passed on."""
+    b = Board().init()
+    env = {"BIDMAIL_NOW": "2026-03-04T10:00:00Z"}
+    subscribe(b, "free@dev.fr", "Paul Dev", "skills symfony\nfrequency instant", env=env)
+    b.deliver(post_mail(subject="Refonte Symfony", body="Refonte de notre extranet en Symfony.\n",
+                        sender="Jeanne Client <jeanne@client.fr>"))
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-04T10:05:00Z"})
+    alert = last_mail(b, "free@dev.fr")
+    def bid(text):
+        raw, addr = reply_to(alert, text, sender="Paul Dev <free@dev.fr>")
+        b.deliver(raw, recipient=addr, sender="free@dev.fr")
+        b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-04T11:00:00Z"})
+    n = len(b.outgoing())
+    bid("Bonjour,\nJe vous propose 2 400 € HT, livraison en 15 jours.\nCordialement,\nPaul")
+    new = [read_mail(p)[1] for p in b.outgoing()[n:]]
+    ack = [m for m in new if m["To"].addresses[0].addr_spec == "free@dev.fr"]
+    quote = [m for m in new if m["To"].addresses[0].addr_spec == "jeanne@client.fr"]
+    expect(len(ack) == 1 and len(quote) == 1, "mails: %r" % [str(m["To"]) for m in new])
+    at = ack[0].get_body(("plain",)).get_content()
+    expect("2 400 € HT" in at and "15 jours" in at, "ack does not restate: %r" % at)
+    qt = quote[0].get_body(("plain",)).get_content()
+    expect("2 400 € HT" in qt and "Paul Dev" in qt and "free@dev.fr" not in qt + str(quote[0]["Reply-To"]),
+           "quote: %r / %r" % (qt, quote[0]["Reply-To"]))
+    expect(str(quote[0]["Reply-To"]).startswith("bid+q-"), "relay %r" % quote[0]["Reply-To"])
+    expect(b.projects()[0]["bids"] == 1, "bid count %r" % b.projects()[0]["bids"])
+    n = len(b.outgoing())
+    bid("Finalement 2 100 € HT, en 12 jours.")
+    new = [read_mail(p)[1] for p in b.outgoing()[n:]]
+    q2 = [m for m in new if m["To"].addresses[0].addr_spec == "jeanne@client.fr"]
+    expect(len(q2) == 1 and "mise à jour" in str(q2[0]["Subject"]), "update not told: %r" % [str(m["Subject"]) for m in new])
+    expect(b.projects()[0]["bids"] == 1, "replaced bid counted twice")
+    n = len(b.outgoing())
+    bid("Mon tarif : 15 €/h.")
+    new = [read_mail(p)[1] for p in b.outgoing()[n:]]
+    expect(len(new) == 1 and new[0]["To"].addresses[0].addr_spec == "free@dev.fr", "floor: %d mails" % len(new))
+    expect("20 EUR" in new[0].get_body(("plain",)).get_content(), "floor not named")
+    n = len(b.outgoing())
+    bid("Je suis intéressé, discutons-en.")
+    new = [read_mail(p)[1] for p in b.outgoing()[n:]]
+    expect(len(new) == 1 and "prix" in new[0].get_body(("plain",)).get_content(), "no restate request")
+
+
+def test_bid_from_another_address_is_held():
+    """A bid from an address that is not the key's subscriber is held; the subscriber is asked
+    at their own address, and a reply confirms it: then the client gets the quote."""
+    b = Board().init()
+    env = {"BIDMAIL_NOW": "2026-03-04T10:00:00Z"}
+    subscribe(b, "free@dev.fr", "Paul Dev", "skills symfony\nfrequency instant", env=env)
+    b.deliver(post_mail(subject="Refonte Symfony", body="En Symfony.\n", sender="Jeanne <jeanne@client.fr>"))
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-04T10:05:00Z"})
+    alert = last_mail(b, "free@dev.fr")
+    raw, addr = reply_to(alert, "Je propose 1 800 € HT.", sender="Paul <paul.perso@gmail.com>")
+    b.deliver(raw, recipient=addr, sender="paul.perso@gmail.com")
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-04T11:00:00Z"})
+    expect(not [p for p in b.outgoing() if read_mail(p)[1]["To"].addresses[0].addr_spec == "jeanne@client.fr"
+                and "offre" in str(read_mail(p)[1]["Subject"]).lower()], "a held bid was quoted")
+    ask = last_mail(b, "free@dev.fr")
+    expect("paul.perso@gmail.com" in ask.get_body(("plain",)).get_content(), "the subscriber was not asked")
+    raw, addr = reply_to(ask, "oui", sender="Paul Dev <free@dev.fr>")
+    b.deliver(raw, recipient=addr, sender="free@dev.fr")
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-04T12:00:00Z"})
+    q = last_mail(b, "jeanne@client.fr")
+    expect("1 800 € HT" in q.get_body(("plain",)).get_content(), "no quote after confirmation")
 
 
 def test_hostile_patterns_do_not_hurt():

@@ -1,0 +1,453 @@
+/*
+ * bid.c — bids by reply. A mail to a project's signed bid address (bid+b-PROJECT-SUBSCRIBER-MAC,
+ * from a selection or an alert) becomes a bid: the amount, currency, tax, unit, delivery and
+ * payment plan read by extract_money.c, and the new text. The rules, each refusal explained to
+ * the freelancer in their language: the project must be open and not full (bid_cap), the rate
+ * not under the floor (min_hourly_rate, min_daily_rate, through exchange_rates), the price
+ * understandable. A bid from another address than the subscriber's is held until the subscriber
+ * confirms it by reply. A new bid replaces the previous one, and the client is told.
+ * In: a parsed bid mail. Out: a bid row, an acknowledgement to the freelancer and a quote to the
+ * client (its Reply-To the quote's relay address), or one explanation.
+ */
+#include "bidmail.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HELD_TTL (7 * 86400L)
+
+struct bidding {
+	const struct config *c;
+	struct store *s;
+	const struct message *m;
+	struct subscriber sub;
+	int have_sub;
+	struct project proj;
+	int have_proj;
+	const char *lang;
+};
+
+static const char *tr(const struct bidding *b, const char *fr, const char *en)
+{
+	return !strcmp(b->lang, "fr") ? fr : en;
+}
+
+/* The value of 1 unit of currency cur in EUR from exchange_rates, or -1 when unknown. */
+static double rate_of(const struct config *c, const char *cur)
+{
+	if (!strcmp(cur, "EUR"))
+		return 1;
+	const char *p = strstr(c->exchange_rates, cur);
+	while (p && (p[3] != ':' || (p > c->exchange_rates && p[-1] != ' ')))
+		p = strstr(p + 1, cur);
+	return p ? strtod(p + 4, NULL) : -1;
+}
+
+/* Parses "20 EUR" into an amount in EUR; -1 when the currency has no rate. */
+static double floor_eur(const struct config *c, const char *v)
+{
+	char *end;
+	double d = strtod(v, &end);
+	while (*end == ' ')
+		end++;
+	double r = rate_of(c, end);
+	return r < 0 ? -1 : d * r;
+}
+
+/* "450 € HT, livraison en 5 jours" — what was understood, for the acknowledgement. */
+static char *terms_text(const struct bidding *b, const struct bid_info *bi)
+{
+	struct buf t;
+	buf_init(&t, 4096);
+	char *amount = money_format(&bi->amount, b->lang);
+	buf_puts(&t, amount);
+	free(amount);
+	if (bi->delivery_days >= 0)
+		buf_printf(&t, tr(b, ", livraison en %d jours", ", delivery in %d days"),
+			   bi->delivery_days);
+	if (bi->n_milestones) {
+		buf_puts(&t, tr(b, ", paiement ", ", payment "));
+		for (int i = 0; i < bi->n_milestones; i++)
+			buf_printf(&t, "%s%d %%", i ? " / " : "", bi->milestones[i]);
+	}
+	return buf_steal(&t);
+}
+
+/* One mail to the freelancer: an acknowledgement or an explanation. */
+static int tell_freelancer(struct bidding *b, const char *to, const char *message,
+			   const char *terms, const char *key)
+{
+	const struct config *c = b->c;
+	char id[32];
+	snprintf(id, sizeof id, "%lld", (long long)b->proj.id);
+	char *addr = key ? keys_address(c, "bid", key) : NULL;
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "project_id", b->have_proj ? id : "");
+	vars_set(&v, "title", b->have_proj ? b->proj.title : "");
+	vars_set(&v, "message", message);
+	vars_set(&v, "terms", terms ? terms : "");
+	vars_set(&v, "name", b->have_sub && b->sub.name ? b->sub.name : "");
+	vars_set(&v, "bid_address", addr ? addr : "");
+	struct outgoing o = {
+		.from_name = c->board_name,
+		.from = c->bid_address,
+		.to_name = b->have_sub ? b->sub.name : b->m->from_name,
+		.to = to,
+		.reply_to = addr,
+		.in_reply_to = b->m->message_id_made_up ? NULL : b->m->message_id,
+		.auto_submitted = "auto-replied",
+		.key_ref = key,
+	};
+	int rc = send_queue(c, b->s, "bid_reply", b->lang, &v, &o);
+	free(addr);
+	return rc;
+}
+
+/* The quote mail to the client; its Reply-To is the quote's relay address. */
+static int send_quote(struct bidding *b, int64_t bid_id, const struct bid_info *bi,
+		      const char *text, int updated)
+{
+	const struct config *c = b->c;
+	const char *lang = b->proj.language ? b->proj.language : c->language;
+	int fr = !strcmp(lang, "fr");
+	const char *saved = b->lang;
+	b->lang = lang;
+	char *terms = terms_text(b, bi);
+	b->lang = saved;
+	char *qkey = keys_make("q", &bid_id, 1);
+	char *relay = keys_address(c, "bid", qkey);
+	char id[32];
+	snprintf(id, sizeof id, "%lld", (long long)b->proj.id);
+	const char *who = b->sub.name && *b->sub.name ? b->sub.name
+			  : fr ? "Un prestataire" : "A freelancer";
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "project_id", id);
+	vars_set(&v, "title", b->proj.title);
+	vars_set(&v, "freelancer", who);
+	vars_set(&v, "terms", terms);
+	vars_set(&v, "rating", fr ? "pas encore évalué" : "not rated yet");
+	vars_set(&v, "completed", "0");
+	vars_set(&v, "text", text);
+	vars_set(&v, "updated", updated ? "1" : "");
+	vars_set(&v, "relay_address", relay);
+	struct outgoing o = {
+		.from_name = c->board_name,
+		.from = c->bid_address,
+		.to_name = b->proj.poster_name,
+		.to = b->proj.poster,
+		.reply_to = relay,
+		.auto_submitted = "auto-generated",
+		.key_ref = qkey,
+	};
+	int rc = send_queue(c, b->s, "bid_quote", lang, &v, &o);
+	free(terms);
+	free(qkey);
+	free(relay);
+	return rc;
+}
+
+/* The bid key of a mail: bid+KEY in the envelope, Delivered-To, To, else References. */
+static int bid_key(const struct config *c, const struct message *m, const char *recipient,
+		   char *key, size_t len)
+{
+	const char *at = strrchr(c->bid_address, '@');
+	char local[64];
+	snprintf(local, sizeof local, "%.*s", (int)(at - c->bid_address), c->bid_address);
+	if (recipient && keys_of_address(recipient, local, key, len))
+		return 1;
+	const struct strlist *lists[] = { &m->delivered_to, &m->to, &m->cc };
+	for (int l = 0; l < 3; l++)
+		for (size_t i = 0; i < lists[l]->n; i++)
+			if (keys_of_address(lists[l]->v[i], local, key, len))
+				return 1;
+	for (size_t i = 0; i < m->references.n; i++) {
+		const char *ref = m->references.v[i], *ra = strrchr(ref, '@');
+		if (ra && !strcasecmp(ra + 1, c->domain) && (ref[0] == 'b' || ref[0] == 'q') &&
+		    ref[1] == '-' && (size_t)(ra - ref) < len) {
+			snprintf(key, len, "%.*s", (int)(ra - ref), ref);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+enum outcome bid_handle(const struct config *c, struct store *s, const struct message *m,
+			const char *recipient, char **outcome, char **reason)
+{
+	struct bidding b = { .c = c, .s = s, .m = m };
+	b.lang = extract_language(m->new_text ? m->new_text : "");
+	if (!b.lang)
+		b.lang = c->language;
+	char key[80];
+	int64_t ids[3];
+	int has_key = bid_key(c, m, recipient, key, sizeof key);
+	if (has_key && keys_check(key, "q", ids, 1) == 1) {
+		/* the client's answer to a quote: the relay stage is not built yet */
+		*reason = xasprintf("a reply to quote %lld (the client's answer): the relay is not "
+				    "handled by this version yet; kept for replay", (long long)ids[0]);
+		return OUT_PERMFAIL;
+	}
+	int valid = has_key && keys_check(key, "b", ids, 3) == 2;
+	if (!valid) {
+		/* no key, or a forged or altered one: explain once a day, never to a bounce */
+		if (!m->from || !compose_address_is_safe(m->from)) {
+			*outcome = xstrdup("bid:no-key-no-from");
+			return OUT_OK;
+		}
+		char since[32];
+		clock_format_iso(clock_now() - 86400, since);
+		if (store_confirmations_since(s, m->from, since) > 0) {
+			*outcome = xstrdup(has_key ? "bid:bad-key-rate-limited" : "bid:no-key-rate-limited");
+			return OUT_OK;
+		}
+		int64_t cid;
+		store_confirmation_insert(s, m->from, 0, "refusal", "", 0, &cid);
+		int rc = tell_freelancer(&b, m->from,
+			has_key ? tr(&b, "Cette adresse d'offre n'est pas valide (modifiée ou incomplète) : "
+				     "aucune offre n'a été enregistrée. Répondez au message qui présente "
+				     "le projet, ou utilisez l'adresse d'offre qu'il donne.",
+				     "This bid address is not valid (altered or incomplete): no bid was "
+				     "recorded. Reply to the mail that presents the project, or use the "
+				     "bid address it gives.")
+				: tr(&b, "Pour faire une offre, répondez au message qui présente le projet "
+				     "(sélection ou alerte) : chaque projet a sa propre adresse d'offre.",
+				     "To bid, reply to the mail that presents the project (a selection "
+				     "or an alert): each project has its own bid address."),
+			NULL, NULL);
+		*outcome = xstrdup(has_key ? "bid:bad-key" : "bid:no-key");
+		return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
+	}
+	return bid_for(c, s, m, ids[0], ids[1], outcome);
+}
+
+enum outcome bid_for(const struct config *c, struct store *s, const struct message *m,
+		     int64_t pid, int64_t sid, char **outcome)
+{
+	struct bidding b = { .c = c, .s = s, .m = m };
+	b.lang = extract_language(m->new_text ? m->new_text : "");
+	if (!b.lang)
+		b.lang = c->language;
+	enum outcome out = OUT_OK;
+	struct bid_info *own = NULL;
+	int64_t kids[2] = { pid, sid };
+	char *keyp = keys_make("b", kids, 2);
+	char key[80];
+	snprintf(key, sizeof key, "%s", keyp);
+	free(keyp);
+	int f = store_subscriber_find(s, NULL, sid, &b.sub);
+	if (f < 0)
+		return OUT_TEMPFAIL;
+	b.have_sub = f;
+	if (f && b.sub.language)
+		b.lang = b.sub.language;
+	struct project *all;
+	int np = store_project_list(s, &all);
+	if (np < 0)
+		goto tempfail;
+	for (int i = 0; i < np; i++) {
+		if (all[i].id == pid && !b.have_proj) {
+			b.proj = all[i];
+			b.have_proj = 1;
+		} else {
+			project_clear(&all[i]);
+		}
+	}
+	free(all);
+	const char *to = f ? b.sub.address : m->from;
+	if (!f || !b.have_proj) {
+		*outcome = xstrdup("bid:unknown-subscriber-or-project");
+		goto done;
+	}
+	if (strcmp(b.proj.status, "open")) {
+		int rc = tell_freelancer(&b, to, tr(&b, "Ce projet n'accepte plus d'offres (il est clos, "
+						  "attribué ou expiré) : votre offre n'a pas été "
+						  "transmise.", "This project no longer takes bids "
+						  "(closed, awarded or expired): your bid was not "
+						  "passed on."), NULL, NULL);
+		*outcome = xasprintf("bid:refused:project-%s", b.proj.status);
+		if (rc < 0)
+			goto tempfail;
+		goto done;
+	}
+	/* From is not the key's subscriber (a forwarded selection, another mailbox): held */
+	int same = m->from && !strcasecmp(m->from, b.sub.address);
+	/* a reply to a selection arrives as a command: read its bid here */
+	own = m->bid ? NULL : extract_bid_text(m->new_text ? m->new_text : "");
+	const struct bid_info *bi = m->bid ? m->bid : own;
+	if (!bi || !bi->has_amount) {
+		int rc = tell_freelancer(&b, to, tr(&b, "Nous n'avons pas compris le prix de votre offre : "
+						  "elle n'a pas été transmise. Répondez en écrivant "
+						  "votre prix et votre délai, par exemple « Je propose "
+						  "450 € HT, livraison en 5 jours ».",
+						  "We could not read the price of your bid: it was not "
+						  "passed on. Reply with your price and delay, for "
+						  "example \"My price is 450 EUR excl. VAT, delivery in "
+						  "5 days\"."), NULL, key);
+		*outcome = xstrdup("bid:no-price");
+		if (rc < 0)
+			goto tempfail;
+		goto done;
+	}
+	/* the floor, for hourly and daily rates, in EUR excl. tax */
+	const char *cur = bi->amount.currency[0] ? bi->amount.currency : "EUR";
+	double rate = rate_of(c, cur);
+	double ht = bi->amount.max / (!strcmp(bi->amount.tax, "TTC") ? 1.2 : 1.0);
+	const char *floor_cfg = !strcmp(bi->amount.unit, "hour") ? c->min_hourly_rate
+				: !strcmp(bi->amount.unit, "day") ? c->min_daily_rate : NULL;
+	double floor = floor_cfg ? floor_eur(c, floor_cfg) : -1;
+	if (floor_cfg && rate > 0 && floor > 0 && ht * rate < floor) {
+		char *msg = xasprintf(tr(&b, "Votre tarif est sous le minimum de ce site (%s %s) : "
+					 "votre offre n'a pas été transmise. Renvoyez-la avec un tarif "
+					 "au moins égal.", "Your rate is under this board's minimum "
+					 "(%s %s): your bid was not passed on. Send it again with at "
+					 "least that rate."),
+				      floor_cfg, tr(&b, !strcmp(bi->amount.unit, "hour") ? "HT de l'heure"
+							: "HT par jour", !strcmp(bi->amount.unit, "hour")
+							? "excl. VAT per hour" : "excl. VAT per day"));
+		int rc = tell_freelancer(&b, to, msg, NULL, key);
+		free(msg);
+		*outcome = xstrdup("bid:refused:floor");
+		if (rc < 0)
+			goto tempfail;
+		goto done;
+	}
+	int active = store_bid_count(s, pid, sid);
+	if (active < 0)
+		goto tempfail;
+	if (active >= c->bid_cap) {
+		int rc = tell_freelancer(&b, to, tr(&b, "Ce projet a déjà reçu le nombre maximal d'offres : "
+						  "votre offre n'a pas été transmise.", "This project "
+						  "has already received the most bids it takes: your "
+						  "bid was not passed on."), NULL, NULL);
+		*outcome = xstrdup("bid:refused:full");
+		if (rc < 0)
+			goto tempfail;
+		goto done;
+	}
+	char *terms = terms_text(&b, bi);
+	int64_t bid_id;
+	int replaced = 0;
+	if (store_bid_insert(s, pid, sid, m->from, bi, m->new_text, same ? "active" : "held",
+			     m->message_id, &bid_id, &replaced) < 0) {
+		free(terms);
+		goto tempfail;
+	}
+	int rc;
+	if (!same) {
+		int64_t cid;
+		char payload[32];
+		snprintf(payload, sizeof payload, "%lld", (long long)bid_id);
+		rc = store_confirmation_insert(s, b.sub.address, sid, "bid", payload, HELD_TTL, &cid);
+		if (rc == 0) {
+			char *ckey = keys_make("c", &cid, 1);
+			char *msg = xasprintf(tr(&b, "Une offre (%s) a été envoyée pour vous depuis l'adresse "
+						 "%s. Elle est en attente : pour la confirmer, répondez "
+						 "simplement à ce message. Sinon, ignorez-le.",
+						 "A bid (%s) was sent in your name from %s. It is on "
+						 "hold: to confirm it, simply reply to this mail. "
+						 "Otherwise, ignore it."), terms, m->from ? m->from : "?");
+			/* the confirmation goes through the robot: its reply address names it */
+			char *caddr = keys_address(c, "robot", ckey);
+			struct vars v = { 0 };
+			char id[32];
+			snprintf(id, sizeof id, "%lld", (long long)pid);
+			vars_set(&v, "board", c->board_name);
+			vars_set(&v, "project_id", id);
+			vars_set(&v, "title", b.proj.title);
+			vars_set(&v, "message", msg);
+			vars_set(&v, "terms", terms);
+			vars_set(&v, "name", b.sub.name ? b.sub.name : "");
+			vars_set(&v, "bid_address", caddr);
+			struct outgoing o = { .from_name = c->board_name, .from = c->bid_address,
+					      .to_name = b.sub.name, .to = b.sub.address,
+					      .reply_to = caddr, .auto_submitted = "auto-replied",
+					      .key_ref = ckey };
+			rc = send_queue(c, s, "bid_reply", b.lang, &v, &o);
+			free(caddr);
+			free(ckey);
+			free(msg);
+		}
+		*outcome = xasprintf("bid:held:%lld", (long long)bid_id);
+	} else {
+		char *msg = xstrdup(replaced
+			? tr(&b, "Votre nouvelle offre remplace la précédente ; le client en est informé. "
+				 "Pour la corriger encore, répondez à ce message.",
+				 "Your new bid replaces the previous one; the client is told. To correct "
+				 "it again, reply to this mail.")
+			: tr(&b, "Votre offre est transmise au client. Pour la corriger, répondez à ce "
+				 "message : la nouvelle remplacera celle-ci.",
+				 "Your bid is passed on to the client. To correct it, reply to this mail: "
+				 "the new one will replace it."));
+		rc = tell_freelancer(&b, to, msg, terms, key);
+		free(msg);
+		if (rc == 0)
+			rc = send_quote(&b, bid_id, bi, m->new_text ? m->new_text : "", replaced);
+		*outcome = xasprintf("bid:%lld:%s", (long long)bid_id, replaced ? "replaced" : "new");
+	}
+	free(terms);
+	if (rc < 0)
+		goto tempfail;
+	goto done;
+tempfail:
+	out = OUT_TEMPFAIL;
+done:
+	bid_info_free(own);
+	if (b.have_sub)
+		subscriber_clear(&b.sub);
+	if (b.have_proj)
+		project_clear(&b.proj);
+	return out;
+}
+
+int bid_confirm(const struct config *c, struct store *s, int64_t bid_id)
+{
+	struct bid_row row;
+	int f = store_bid_get(s, bid_id, &row);
+	if (f <= 0)
+		return f;
+	int rc = 0;
+	if (!strcmp(row.status, "held")) {
+		struct bidding b = { .c = c, .s = s };
+		struct message fake = { 0 };
+		fake.message_id_made_up = 1;
+		b.m = &fake;
+		if (store_subscriber_find(s, NULL, row.subscriber, &b.sub) == 1)
+			b.have_sub = 1;
+		struct project *all;
+		int np = store_project_list(s, &all);
+		for (int i = 0; i < np; i++) {
+			if (all[i].id == row.project && !b.have_proj) {
+				b.proj = all[i];
+				b.have_proj = 1;
+			} else {
+				project_clear(&all[i]);
+			}
+		}
+		if (np >= 0)
+			free(all);
+		b.lang = b.have_sub && b.sub.language ? b.sub.language : c->language;
+		if (b.have_sub && b.have_proj && !strcmp(b.proj.status, "open")) {
+			rc = store_bid_status(s, bid_id, "active");
+			char *terms = terms_text(&b, &row.info);
+			int64_t ids[2] = { row.project, row.subscriber };
+			char *key = keys_make("b", ids, 2);
+			if (rc == 0)
+				rc = tell_freelancer(&b, b.sub.address, tr(&b, "Offre confirmée : elle est "
+						     "transmise au client.", "Bid confirmed: it is passed "
+						     "on to the client."), terms, key);
+			if (rc == 0)
+				rc = send_quote(&b, bid_id, &row.info, row.message ? row.message : "", 0);
+			free(terms);
+			free(key);
+		}
+		if (b.have_sub)
+			subscriber_clear(&b.sub);
+		if (b.have_proj)
+			project_clear(&b.proj);
+	}
+	bid_row_clear(&row);
+	return rc < 0 ? -1 : 1;
+}

@@ -458,6 +458,10 @@ int store_ingest_seen(struct store *s, const char *key);
 int store_ingest_record(struct store *s, const char *key, const char *spool_name,
 			const char *sha256, const char *message_id, const char *kind,
 			const char *result);
+/* Posters who confirmed an address once. */
+int store_poster_confirmed(struct store *s, const char *address);
+int store_poster_confirm(struct store *s, const char *address);
+int store_project_status(struct store *s, int64_t id, const char *status);
 /* Inserts a project; sets p->id. 0 or -1. */
 int store_project_insert(struct store *s, struct project *p);
 /* Lists projects (newest last) into a new array; returns the count or -1. */
@@ -628,6 +632,17 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 /* Queues every selection due at `now` (weekly, daily) and every instant alert not yet sent;
  * with dry_run prints them instead. Returns the number of mails, or -1. */
 int digest_run(const struct config *c, struct store *s, time_t now, int dry_run);
+
+/* ---------------------------------------------------------------- post.c */
+/* A mail to the posting address: stored, then confirmed by reply, published or held. */
+enum outcome post_handle(const struct config *c, struct store *s, struct message *m,
+			 char **result, char **reason);
+/* The poster at address confirmed project id by reply: published (or held) and acknowledged.
+ * 1 done, 0 no such project, -1 error. */
+int post_confirm(const struct config *c, struct store *s, int64_t project_id, const char *address);
+/* A moderator's decision on a held project: 1 done, 2 not held, 0 no such project, -1 error. */
+int post_moderate(const struct config *c, struct store *s, int64_t project_id, int approve,
+		  const char *why);
 
 /* ---------------------------------------------------------------- bid.c */
 /* Handles a mail to a bid address: a bid (stored, acknowledged, quoted to the client), or one

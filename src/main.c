@@ -28,6 +28,7 @@ static const char usage_text[] =
 	"  match PROJECT                          the subscribers a project matches, and why\n"
 	"  digest [--at ISO-TIME] [--dry-run]     queue (or show) the selections due\n"
 	"  bids PROJECT [--json]                  the bids of a project\n"
+	"  moderate list|approve N|reject N [REASON]  decide on posts held as suspected scams\n"
 	"  check-config                           check the configuration and the templates\n"
 	"  version                                print the version\n";
 
@@ -450,6 +451,57 @@ static int cmd_bids(struct config *c, int argc, char **argv)
 	return 0;
 }
 
+/* `bidmail moderate list|approve N|reject N "reason"` */
+static int cmd_moderate(struct config *c, int argc, char **argv)
+{
+	if (argc < 1)
+		return usage();
+	struct store *s = open_store(c);
+	if (!s)
+		return 1;
+	int rc = 0;
+	if (!strcmp(argv[0], "list") && argc == 1) {
+		struct project *p;
+		int n = store_project_list(s, &p);
+		for (int i = 0; i < n; i++) {
+			if (!strcmp(p[i].status, "held"))
+				printf("%lld  %s  <%s>  flags %s\n", (long long)p[i].id, p[i].title,
+				       p[i].poster, p[i].flags_json);
+			project_clear(&p[i]);
+		}
+		if (n >= 0)
+			free(p);
+		rc = n < 0;
+	} else if ((!strcmp(argv[0], "approve") && argc == 2) ||
+		   (!strcmp(argv[0], "reject") && (argc == 2 || argc == 3))) {
+		int approve = argv[0][0] == 'a';
+		if (store_begin(s) < 0) {
+			store_close(s);
+			return 1;
+		}
+		int r = post_moderate(c, s, atoll(argv[1]), approve, argc == 3 ? argv[2] : NULL);
+		if (r < 0 || store_commit(s) < 0) {
+			store_rollback(s);
+			rc = 1;
+		} else if (r == 0) {
+			fprintf(stderr, "bidmail moderate: no project %s\n", argv[1]);
+			rc = 1;
+		} else if (r == 2) {
+			fprintf(stderr, "bidmail moderate: project %s is not waiting for a moderator\n",
+				argv[1]);
+			rc = 1;
+		} else {
+			send_outbox_flush(c, s);
+			printf("project %s %s\n", argv[1], approve ? "approved" : "rejected");
+		}
+	} else {
+		rc = 2;
+		usage();
+	}
+	store_close(s);
+	return rc;
+}
+
 static int cmd_outbox(struct config *c, int argc, char **argv)
 {
 	int as_json = json_flag(argc, argv);
@@ -511,7 +563,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* the commands that sign addresses need the secret key (init creates it) */
-	if ((!strcmp(cmd, "run") || !strcmp(cmd, "send") || !strcmp(cmd, "digest")) &&
+	if ((!strcmp(cmd, "run") || !strcmp(cmd, "send") || !strcmp(cmd, "digest") ||
+	     !strcmp(cmd, "moderate")) &&
 	    keys_init(c.secret_key_file, 0) < 0) {
 		config_clear(&c);
 		return 1;
@@ -538,6 +591,8 @@ int main(int argc, char **argv)
 		rc = cmd_digest(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "bids"))
 		rc = cmd_bids(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "moderate"))
+		rc = cmd_moderate(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "check-config")) {
 		rc = render_check_all(&c) < 0 ? 1 : 0;
 		if (!rc)

@@ -634,7 +634,7 @@ static int find_key(const struct config *c, const struct message *m, const char 
 		const char *ra = strrchr(ref, '@');
 		if (!ra || strcasecmp(ra + 1, c->domain) || (size_t)(ra - ref) >= len)
 			continue;
-		if ((ref[0] == 'c' || ref[0] == 's' || ref[0] == 'u') && ref[1] == '-') {
+		if (strchr("csudv", ref[0]) && ref[1] == '-') {
 			snprintf(key, len, "%.*s", (int)(ra - ref), ref);
 			return 1;
 		}
@@ -714,10 +714,14 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 		fake.new_text = cf.payload;
 		commands_parse(&fake, &pending);
 		fake.new_text = NULL;
-		if (!found) {
+		if (!strcmp(cf.action, "post")) {
+			/* a poster proved their address: the project is published (or held) */
+			int rc = post_confirm(c, s, atoll(cf.payload ? cf.payload : "0"), cf.address);
+			*outcome = xasprintf("robot:post-confirmed:%s", cf.payload ? cf.payload : "?");
 			confirmation_clear(&cf);
 			commands_clear(&pending);
-			*outcome = xstrdup("robot:confirmation-orphan");
+			if (rc < 0)
+				goto tempfail;
 			goto done;
 		}
 		if (!strcmp(cf.action, "bid")) {
@@ -728,6 +732,12 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 			commands_clear(&pending);
 			if (rc < 0)
 				goto tempfail;
+			goto done;
+		}
+		if (!found) {
+			confirmation_clear(&cf);
+			commands_clear(&pending);
+			*outcome = xstrdup("robot:confirmation-orphan");
 			goto done;
 		}
 		int welcome = !strcmp(cf.action, "subscribe");
@@ -743,6 +753,35 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 			rc = reply(&r, welcome ? "robot_welcome" : "robot_reply", r.sub.address, NULL);
 		*outcome = xasprintf("robot:confirmed:%lld:%s", (long long)cf.id, cf.action);
 		confirmation_clear(&cf);
+		if (rc < 0)
+			goto tempfail;
+		goto done;
+	}
+	if (has_key && keys_check(key, "v", ids, 2) == 1) {
+		/* a moderator's answer to a held post: approve, or reject [reason] */
+		int moderator = 0;
+		char *copy = xstrdup(c->moderators), *save = NULL;
+		for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+			if (from && !strcasecmp(t, from))
+				moderator = 1;
+		free(copy);
+		const struct command *decision = NULL;
+		for (int i = 0; i < cs.n && !decision; i++) {
+			char *l = money_lower(cs.v[i].line);
+			if (!strncmp(l, "approve", 7) || !strncmp(l, "approuver", 9) ||
+			    !strncmp(l, "reject", 6) || !strncmp(l, "rejeter", 7))
+				decision = &cs.v[i];
+			free(l);
+		}
+		if (!moderator || !decision) {
+			*outcome = xstrdup(moderator ? "moderate:no-decision" : "moderate:not-a-moderator");
+			goto done;
+		}
+		char *l = money_lower(decision->line);
+		int approve = l[0] == 'a';
+		free(l);
+		int rc = post_moderate(c, s, ids[0], approve, approve ? NULL : decision->args);
+		*outcome = xasprintf("moderate:%lld:%s", (long long)ids[0], approve ? "approved" : "rejected");
 		if (rc < 0)
 			goto tempfail;
 		goto done;

@@ -64,6 +64,8 @@ static const char *const migrations[] = {
 	" delivery_days INTEGER, milestones TEXT, followup_days INTEGER, message TEXT, why TEXT,"
 	" status TEXT NOT NULL DEFAULT 'active', created TEXT NOT NULL, message_id TEXT);"
 	"CREATE INDEX bids_project ON bids(project, status);",
+	/* 7: posters who proved their address */
+	"CREATE TABLE posters(address TEXT PRIMARY KEY COLLATE NOCASE, confirmed TEXT NOT NULL);",
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -1212,4 +1214,49 @@ void bid_row_clear(struct bid_row *b)
 	free(b->info.why);
 	free(b->created);
 	memset(b, 0, sizeof *b);
+}
+
+int store_poster_confirmed(struct store *s, const char *address)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM posters WHERE address = ?1", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "poster");
+	bind_text(st, 1, address);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "poster");
+}
+
+int store_poster_confirm(struct store *s, const char *address)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO posters(address, confirmed) VALUES(?1, ?2)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "poster-confirm");
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	bind_text(st, 1, address);
+	bind_text(st, 2, now);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "poster-confirm");
+}
+
+int store_project_status(struct store *s, int64_t id, const char *status)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "UPDATE projects SET status = ?2, updated = ?3 WHERE id = ?1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "project-status");
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, status);
+	bind_text(st, 3, now);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-status");
 }

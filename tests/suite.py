@@ -89,6 +89,30 @@ def post_mail(subject="Traduction de notre site", body="Bonjour,\nNous cherchons
             % (sender, subject, msgid, extra, body))
 
 
+def publish(b, raw, env=None, sender=None):
+    """Delivers a post and confirms it by replying to the confirmation request, as a client
+    does the first time; returns the acknowledgement."""
+    import email.utils
+    b.deliver(raw)
+    b.run("run", "--once", env=env)
+    poster = sender or email.utils.parseaddr(raw.split("\n", 1)[0][6:])[1]
+    conf = None
+    for path in reversed(b.outgoing()):
+        m = read_mail(path)[1]
+        if m["To"].addresses[0].addr_spec == poster and ("onfirm" in str(m["Subject"])):
+            conf = m
+            break
+    if conf is None:
+        raise Failure("no confirmation request to %s" % poster)
+    target = email.utils.parseaddr(str(conf["Reply-To"]))[1]
+    reply = ("From: %s\nTo: %s\nSubject: Re: %s\nIn-Reply-To: %s\nReferences: %s\nMessage-ID: <%s@client>\n"
+             "Content-Type: text/plain; charset=utf-8\n\nOui, publiez-le.\n\n> (message cité)\n"
+             % (poster, target, "confirmation", conf["Message-ID"], conf["Message-ID"], os.urandom(6).hex()))
+    b.deliver(reply, recipient=target, sender=poster)
+    b.run("run", "--once", env=env)
+    return read_mail(b.outgoing()[-1])[1]
+
+
 def read_mail(path):
     with open(path, "rb") as f:
         raw = f.read()
@@ -200,9 +224,7 @@ def test_template_override_used():
     with open(os.path.join(over, "post_ack.tmpl"), "w") as f:
         f.write("subject: Maison {{project_id}}\n--- text\nTexte maison {{title}}\n--- html\n<p>{{title}}</p>\n")
     b.init()
-    b.deliver(post_mail(subject="Peinture <b>murale</b>"))
-    b.run("run", "--once")
-    raw, m = read_mail(b.outgoing()[0])
+    m = publish(b, post_mail(subject="Peinture <b>murale</b>"))
     expect(m["Subject"] == "Maison 1001", "subject %r" % m["Subject"])
     html = m.get_body(("html",)).get_content()
     expect("Peinture &lt;b&gt;murale&lt;/b&gt;" in html, "HTML not escaped: %r" % html)
@@ -280,6 +302,15 @@ def test_post_end_to_end_french():
     b.deliver(post_mail(subject="=?UTF-8?Q?Re:_Traduction_du_site_=C3=A9t=C3=A9?=", body=body,
                         msgid="<orig-1@client.fr>"))
     b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-02T08:00:00Z"})
+    expect(b.projects()[0]["status"] == "pending_confirmation", "published before its poster confirmed")
+    conf_raw, conf = read_mail(b.outgoing()[0])
+    expect(conf["In-Reply-To"] == "<orig-1@client.fr>", "confirmation In-Reply-To %r" % conf["In-Reply-To"])
+    expect(str(conf["Reply-To"]).startswith("robot+c-"), "confirmation Reply-To %r" % conf["Reply-To"])
+    import email.utils
+    target = email.utils.parseaddr(str(conf["Reply-To"]))[1]
+    b.deliver("From: jeanne@client.fr\nTo: %s\nSubject: Re: x\nMessage-ID: <c1@client.fr>\n\noui\n" % target,
+              recipient=target, sender="jeanne@client.fr")
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-02T08:00:00Z"})
     p = b.projects()
     expect(len(p) == 1, "projects: %r" % p)
     p = p[0]
@@ -290,11 +321,10 @@ def test_post_end_to_end_french():
     for k in ("budget", "deadline_days", "skills"):
         expect(k in p, "projects --json lacks %s" % k)
     out = b.outgoing()
-    expect(len(out) == 1, "outgoing: %r" % out)
-    raw, m = read_mail(out[0])
+    expect(len(out) == 2, "outgoing: %r" % out)
+    raw, m = read_mail(out[1])
     expect(m["To"].addresses[0].addr_spec == "jeanne@client.fr", "To %r" % m["To"])
     expect(str(m["Subject"]) == "Projet n° 1001 enregistré : Traduction du site été", "Subject %r" % m["Subject"])
-    expect(m["In-Reply-To"] == "<orig-1@client.fr>", "In-Reply-To %r" % m["In-Reply-To"])
     expect(m["Auto-Submitted"] == "auto-replied", "Auto-Submitted %r" % m["Auto-Submitted"])
     expect(m["X-Loop"] == "robot@example.org", "X-Loop %r" % m["X-Loop"])
     expect(m["Message-ID"].endswith("@example.org>"), "Message-ID %r" % m["Message-ID"])
@@ -307,16 +337,16 @@ def test_post_end_to_end_french():
     expect(all(len(l) <= 998 for l in raw.split(b"\r\n")), "line over 998 octets")
     expect(b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b""), "bare LF in message")
     # our own parser reads it back the same way
-    got = json.loads(b.run("parse", out[0]).stdout)
+    got = json.loads(b.run("parse", out[1]).stdout)
     expect(got["subject"] == "Projet n° 1001 enregistré : Traduction du site été", got["subject"])
     expect(got["to"] == ["jeanne@client.fr"], got["to"])
     expect("1001" in got["text"], "own parser text")
     ob = b.outbox()
-    expect(len(ob) == 1 and ob[0]["state"] == "sent" and ob[0]["kind"] == "post_ack", "outbox %r" % ob)
+    expect(len(ob) == 2 and ob[1]["state"] == "sent" and ob[1]["kind"] == "post_ack", "outbox %r" % ob)
     for k in ("id", "to", "subject", "kind", "state", "attempts", "last_error"):
         expect(k in ob[0], "outbox --json lacks %s" % k)
     cur = b.files("incoming/cur")
-    expect(len(cur) == 1 and b.files("incoming/new") == [], "spool not moved to cur")
+    expect(len(cur) == 2 and b.files("incoming/new") == [], "spool not moved to cur")
 
 
 def test_post_fields_stored():
@@ -341,14 +371,12 @@ def test_scam_post_held_with_neutral_ack():
     """A suspected scam is stored with status held and its poster gets a neutral
     acknowledgement that says nothing of the suspicion."""
     b = Board().init()
-    b.deliver(post_mail(subject="Travail à domicile",
-                        body="Gagnez jusqu'à 3000 €/mois depuis chez vous, sans expérience ! "
-                             "Frais d'inscription : 49 €. Plus vous parrainez, plus vous gagnez.\n"))
-    b.run("run", "--once")
+    m = publish(b, post_mail(subject="Travail à domicile",
+                             body="Gagnez jusqu'à 3000 €/mois depuis chez vous, sans expérience ! "
+                                  "Frais d'inscription : 49 €. Plus vous parrainez, plus vous gagnez.\n"))
     p = b.projects()[0]
     expect(p["status"] == "held", "status %r" % p["status"])
     expect("suspected_scam" in p["flags"], "flags %r" % p["flags"])
-    raw, m = read_mail(b.outgoing()[0])
     text = m.get_body(("plain",)).get_content().lower()
     expect("relu" in text, "not the held acknowledgement: %r" % text)
     for word in ("arnaque", "scam", "suspect", "fraude"):
@@ -358,12 +386,10 @@ def test_scam_post_held_with_neutral_ack():
 def test_post_english_gets_english_ack():
     """An English post is stored with language en and acknowledged from the English template."""
     b = Board().init()
-    b.deliver(post_mail(subject="Need a WordPress developer",
-                        body="Hello,\nWe are looking for a developer to fix our theme. Thanks!\n"))
-    b.run("run", "--once")
+    m = publish(b, post_mail(subject="Need a WordPress developer",
+                             body="Hello,\nWe are looking for a developer to fix our theme. Thanks!\n"))
     p = b.projects()[0]
     expect(p["language"] == "en", "language %r" % p["language"])
-    raw, m = read_mail(b.outgoing()[0])
     expect(str(m["Subject"]) == "Project #1001 received: Need a WordPress developer", m["Subject"])
 
 
@@ -685,6 +711,58 @@ def subscribers(b):
     return {s["address"]: s for s in json.loads(b.run("subscribers", "--json").stdout)}
 
 
+def test_known_poster_authenticated_publishes_directly():
+    """A poster who confirmed once is published at once when the trusted MTA's
+    Authentication-Results (authserv_id) passes DMARC for the From domain; a forged header from
+    another authserv-id, or no authentication, asks for confirmation again."""
+    b = Board("authserv_id = mx.example.org\n").init()
+    publish(b, post_mail(subject="Premier projet", body="Un site.\n"))
+    auth = "Authentication-Results: mx.example.org; dkim=pass header.d=client.fr; dmarc=pass header.from=client.fr\n"
+    b.deliver(post_mail(subject="Deuxième projet", body="Un logo.\n", extra=auth))
+    b.run("run", "--once")
+    expect(b.projects()[1]["status"] == "open", "authenticated known poster not published: %r" % b.projects()[1]["status"])
+    forged = "Authentication-Results: evil.example; dkim=pass header.d=client.fr; dmarc=pass header.from=client.fr\n"
+    b.deliver(post_mail(subject="Troisième projet", body="Une appli.\n", extra=forged))
+    b.run("run", "--once")
+    expect(b.projects()[2]["status"] == "pending_confirmation", "a foreign authserv-id was trusted")
+    b.deliver(post_mail(subject="Quatrième projet", body="Une traduction.\n"))
+    b.run("run", "--once")
+    expect(b.projects()[3]["status"] == "pending_confirmation", "an unauthenticated post was published")
+
+
+def test_moderation_by_command_and_by_mail():
+    """A suspected scam waits for a moderator: the moderators get a notice, `moderate list`
+    shows it, `moderate reject N reason` tells the poster; a moderator's reply `approuver` to
+    the notice publishes another one."""
+    b = Board("moderators = modo@example.org\n").init()
+    scam = ("Gagnez jusqu'à 3000 €/mois depuis chez vous, sans expérience ! Frais d'inscription : "
+            "49 €. Plus vous parrainez, plus vous gagnez.\n")
+    publish(b, post_mail(subject="Travail à domicile", body=scam))
+    publish(b, post_mail(subject="Opportunité", body=scam, sender="Other <other@client.fr>"), sender="other@client.fr")
+    listing = b.run("moderate", "list").stdout.decode()
+    expect("1001" in listing and "1002" in listing, "list: %r" % listing)
+    notice = last_mail(b, "modo@example.org")
+    expect("modérer" in str(notice["Subject"]) or "moderate" in str(notice["Subject"]), notice["Subject"])
+    b.run("moderate", "reject", "1001", "Offre de travail à domicile payante")
+    rej = last_mail(b, "jeanne@client.fr").get_body(("plain",)).get_content()
+    expect("Offre de travail à domicile payante" in rej, "reason not told: %r" % rej)
+    expect(b.projects()[0]["status"] == "rejected", "status %r" % b.projects()[0]["status"])
+    notices = [read_mail(p)[1] for p in b.outgoing() if read_mail(p)[1]["To"].addresses[0].addr_spec == "modo@example.org"]
+    n2 = [m for m in notices if "1002" in str(m["Subject"])][0]
+    raw, addr = reply_to(n2, "approuver", sender="Modo <modo@example.org>")
+    b.deliver(raw, recipient=addr, sender="modo@example.org")
+    b.run("run", "--once")
+    expect(b.projects()[1]["status"] == "open", "approval by mail ignored: %r" % b.projects()[1]["status"])
+    # the same reply from someone who is not a moderator changes nothing
+    b2 = Board("moderators = modo@example.org\n").init()
+    publish(b2, post_mail(subject="Travail à domicile", body=scam))
+    n = last_mail(b2, "modo@example.org")
+    raw, addr = reply_to(n, "approuver", sender="Eve <eve@evil.example>")
+    b2.deliver(raw, recipient=addr, sender="eve@evil.example")
+    b2.run("run", "--once")
+    expect(b2.projects()[0]["status"] == "held", "a non-moderator approved")
+
+
 def test_robot_double_opt_in_by_reply():
     """subscribe starts a double opt-in: one confirmation mail; a plain reply to it (Re:,
     In-Reply-To, quoted text) confirms, runs the commands that came with the request and sends
@@ -831,8 +909,7 @@ def test_weekly_digest_by_mail():
              ("Logo pour une crêperie", "Un logo, budget 300 €.", "2026-03-06T09:00:00Z"),
              ("API PHP pour une appli", "Une API REST en PHP, délai 3 semaines.", "2026-03-07T09:00:00Z")]
     for title, body, when in posts:
-        b.deliver(post_mail(subject=title, body=body + "\n"))
-        b.run("run", "--once", env={"BIDMAIL_NOW": when})
+        publish(b, post_mail(subject=title, body=body + "\n"), env={"BIDMAIL_NOW": when})
     before = len(b.outgoing())
     out = b.run("digest", "--at", "2026-03-09T06:59:00Z").stdout.decode()  # 07:59 in Paris
     expect(len(b.outgoing()) == before, "a selection before 08:00")
@@ -876,8 +953,8 @@ def test_instant_alert_is_a_bid_reply():
     env = {"BIDMAIL_NOW": "2026-03-04T10:00:00Z"}
     subscribe(b, "fast@dev.fr", "Fast", "skills traduction\nfrequency instant", env=env)
     before = len(b.outgoing())
-    b.deliver(post_mail(subject="Traduction d'un site", body="Traduction FR vers EN, 2 000 mots.\n"))
-    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-04T10:05:00Z"})
+    publish(b, post_mail(subject="Traduction d'un site", body="Traduction FR vers EN, 2 000 mots.\n"),
+            env={"BIDMAIL_NOW": "2026-03-04T10:05:00Z"})
     alerts = [read_mail(p)[1] for p in b.outgoing()[before:]]
     alerts = [m for m in alerts if m["To"].addresses[0].addr_spec == "fast@dev.fr"]
     expect(len(alerts) == 1, "alerts: %d" % len(alerts))
@@ -892,9 +969,10 @@ def test_robot_test_command():
     """`test` lists the last four weeks' projects the profile would have matched, with the
     pattern that matched each."""
     b = Board().init()
-    b.deliver(post_mail(subject="Appli React Native", body="Une appli mobile en React Native.\n"))
-    b.deliver(post_mail(subject="Comptabilité", body="Tenue de la comptabilité.\n"))
-    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-02T10:00:00Z"})
+    publish(b, post_mail(subject="Appli React Native", body="Une appli mobile en React Native.\n"),
+            env={"BIDMAIL_NOW": "2026-03-02T10:00:00Z"})
+    publish(b, post_mail(subject="Comptabilité", body="Tenue de la comptabilité.\n"),
+            env={"BIDMAIL_NOW": "2026-03-02T10:00:00Z"})
     subscribe(b, "t@dev.fr", "T", "skills react", env={"BIDMAIL_NOW": "2026-03-03T10:00:00Z"})
     raw, addr = reply_to(last_mail(b, "t@dev.fr"), "test", sender="T <t@dev.fr>")
     b.deliver(raw, recipient=addr, sender="t@dev.fr")
@@ -936,9 +1014,8 @@ def test_bidding_by_reply():
     b = Board().init()
     env = {"BIDMAIL_NOW": "2026-03-04T10:00:00Z"}
     subscribe(b, "free@dev.fr", "Paul Dev", "skills symfony\nfrequency instant", env=env)
-    b.deliver(post_mail(subject="Refonte Symfony", body="Refonte de notre extranet en Symfony.\n",
-                        sender="Jeanne Client <jeanne@client.fr>"))
-    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-04T10:05:00Z"})
+    publish(b, post_mail(subject="Refonte Symfony", body="Refonte de notre extranet en Symfony.\n",
+                         sender="Jeanne Client <jeanne@client.fr>"), env={"BIDMAIL_NOW": "2026-03-04T10:05:00Z"})
     alert = last_mail(b, "free@dev.fr")
     def bid(text):
         raw, addr = reply_to(alert, text, sender="Paul Dev <free@dev.fr>")
@@ -980,8 +1057,8 @@ def test_bid_from_another_address_is_held():
     b = Board().init()
     env = {"BIDMAIL_NOW": "2026-03-04T10:00:00Z"}
     subscribe(b, "free@dev.fr", "Paul Dev", "skills symfony\nfrequency instant", env=env)
-    b.deliver(post_mail(subject="Refonte Symfony", body="En Symfony.\n", sender="Jeanne <jeanne@client.fr>"))
-    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-04T10:05:00Z"})
+    publish(b, post_mail(subject="Refonte Symfony", body="En Symfony.\n", sender="Jeanne <jeanne@client.fr>"),
+            env={"BIDMAIL_NOW": "2026-03-04T10:05:00Z"})
     alert = last_mail(b, "free@dev.fr")
     raw, addr = reply_to(alert, "Je propose 1 800 € HT.", sender="Paul <paul.perso@gmail.com>")
     b.deliver(raw, recipient=addr, sender="paul.perso@gmail.com")
@@ -1005,8 +1082,8 @@ def test_hostile_patterns_do_not_hurt():
     subscribe(b, "h@dev.fr", "H", "skills (a+)+$\nskills " + "x" * 10000 + "\nskills python", env=env)
     subs = subscribers(b)["h@dev.fr"]
     expect(subs["patterns"] == ["(a+)+$", "python"], "patterns %r" % subs["patterns"])
-    b.deliver(post_mail(subject="Script Python", body="a" * 5000 + "b python\n"))
-    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-05T10:00:00Z"})
+    publish(b, post_mail(subject="Script Python", body="a" * 5000 + "b python\n"),
+            env={"BIDMAIL_NOW": "2026-03-05T10:00:00Z"})
     t = time.time()
     b.run("digest", "--at", "2026-03-09T07:00:00Z", env={"BIDMAIL_NOW": "2026-03-09T07:00:00Z"})
     print("     (digest with a catastrophic pattern: %.2f s)" % (time.time() - t))

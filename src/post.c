@@ -1,0 +1,330 @@
+/*
+ * post.c — posting safely. A mail to the posting address becomes a project, published only
+ * once its poster is known: the first post from an address asks for confirmation by reply;
+ * later posts from a confirmed address are published at once when the trusted MTA's
+ * Authentication-Results (authserv_id) says DMARC or DKIM passed for that address's domain, and
+ * otherwise ask again. A post flagged suspected_scam waits for a moderator (bidmail moderate,
+ * or a moderator's reply approve/reject to the notice), its poster told nothing of why.
+ * In: a parsed post, a confirmation, a moderation decision. Out: project rows and their mails.
+ */
+#include "bidmail.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CONFIRM_TTL (7 * 86400L)
+
+/* Builds the JSON array of a string list (skills, flags) for the store. */
+static char *json_array_text(const struct strlist *l)
+{
+	struct buf b;
+	buf_init(&b, 1024 * 1024);
+	buf_putc(&b, '[');
+	for (size_t i = 0; i < l->n; i++) {
+		buf_puts(&b, i ? ",\"" : "\"");
+		for (const char *p = l->v[i]; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_putc(&b, '\\');
+			if ((unsigned char)*p >= 0x20)
+				buf_putc(&b, *p);
+		}
+		buf_putc(&b, '"');
+	}
+	buf_putc(&b, ']');
+	return buf_steal(&b);
+}
+
+/* Did the trusted MTA authenticate this From domain (DMARC, or DKIM aligned)? */
+static int authenticated(const struct config *c, const struct message *m)
+{
+	const struct auth_results *a = &m->auth;
+	if (!*c->authserv_id || !a->authserv_id || strcasecmp(a->authserv_id, c->authserv_id))
+		return 0;	/* no trusted MTA configured, or a header from someone else */
+	const char *at = m->from ? strrchr(m->from, '@') : NULL;
+	if (!at)
+		return 0;
+	const char *dom = at + 1;
+	if (a->dmarc && !strcmp(a->dmarc, "pass") && a->dmarc_domain &&
+	    !strcasecmp(a->dmarc_domain, dom))
+		return 1;
+	return a->dkim && !strcmp(a->dkim, "pass") && a->dkim_domain &&
+	       !strcasecmp(a->dkim_domain, dom);
+}
+
+static int queue_to_poster(const struct config *c, struct store *s, const struct project *p,
+			   const char *kind, const struct vars *v, const char *in_reply_to,
+			   const char *reply_to, const char *key)
+{
+	struct outgoing o = {
+		.from_name = c->board_name,
+		.from = c->post_address,
+		.to_name = p->poster_name,
+		.to = p->poster,
+		.reply_to = reply_to,
+		.in_reply_to = in_reply_to,
+		.auto_submitted = "auto-replied",
+		.key_ref = key,
+	};
+	return send_queue(c, s, kind, p->language, v, &o);
+}
+
+/* The acknowledgement of a published (or held) project: what was understood, or, held, a
+ * neutral word; moderators get a notice with a signed reply address. */
+static int acknowledge(const struct config *c, struct store *s, const struct project *p,
+		       const char *in_reply_to)
+{
+	const char *lang = p->language;
+	int fr = !strcmp(lang, "fr");
+	int held = !strcmp(p->status, "held");
+	char idbuf[32];
+	snprintf(idbuf, sizeof idbuf, "%lld", (long long)p->id);
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "project_id", idbuf);
+	vars_set(&v, "title", p->title);
+	vars_set(&v, "poster_name", p->poster_name ? p->poster_name : "");
+	vars_set(&v, "post_address", c->post_address);
+	vars_set(&v, "robot_address", c->robot_address);
+	vars_set(&v, "date", p->created);
+	struct vars items[4];
+	memset(items, 0, sizeof items);
+	char *budget = NULL, *skill_list = NULL, deadline[48];
+	int ni = 0;
+	if (p->has_budget) {
+		struct money mo = { .min = p->budget_min, .max = p->budget_max };
+		snprintf(mo.currency, sizeof mo.currency, "%s", p->currency ? p->currency : "");
+		snprintf(mo.tax, sizeof mo.tax, "%s", p->tax ? p->tax : "");
+		snprintf(mo.unit, sizeof mo.unit, "%s", p->unit ? p->unit : "");
+		budget = money_format(&mo, lang);
+		vars_set(&items[ni], "label", "Budget");
+		vars_set(&items[ni++], "value", budget);
+	}
+	if (p->deadline_days >= 0) {
+		snprintf(deadline, sizeof deadline, fr ? "%d jours" : "%d days", p->deadline_days);
+		vars_set(&items[ni], "label", fr ? "Délai" : "Deadline");
+		vars_set(&items[ni++], "value", deadline);
+	}
+	if (p->skills_json && strcmp(p->skills_json, "[]")) {
+		struct buf sb;
+		buf_init(&sb, 4096);
+		for (const char *q = p->skills_json; *q; q++)
+			if (*q != '[' && *q != ']' && *q != '"')
+				buf_putc(&sb, *q == ',' ? ',' : *q);
+		skill_list = buf_steal(&sb);
+		for (char *q = skill_list; *q; q++)
+			if (*q == ',')
+				*q = ' ';	/* "php symfony" reads better than "php,symfony" */
+		vars_set(&items[ni], "label", fr ? "Compétences" : "Skills");
+		vars_set(&items[ni++], "value", skill_list);
+	}
+	if (p->location) {
+		vars_set(&items[ni], "label", fr ? "Lieu" : "Location");
+		vars_set(&items[ni++], "value", !strcmp(p->location, "remote")
+			 ? (fr ? "à distance" : "remote") : p->location);
+	}
+	vars_set_list(&v, "understood", items, ni);
+	/* a held post gets a neutral acknowledgement: nothing tells a scammer why */
+	int rc = queue_to_poster(c, s, p, held ? "post_held" : "post_ack", &v, in_reply_to, NULL, NULL);
+	if (rc == 0 && held && *c->moderators) {
+		int64_t id = p->id;
+		char *key = keys_make("v", &id, 1);
+		char *addr = keys_address(c, "robot", key);
+		char *copy = xstrdup(c->moderators), *save = NULL;
+		struct vars mv = { 0 };
+		vars_set(&mv, "board", c->board_name);
+		vars_set(&mv, "project_id", idbuf);
+		vars_set(&mv, "title", p->title);
+		vars_set(&mv, "poster", p->poster);
+		vars_set(&mv, "description", p->description ? p->description : "");
+		vars_set(&mv, "flags", p->flags_json ? p->flags_json : "[]");
+		for (char *t = strtok_r(copy, ", ", &save); t && rc == 0; t = strtok_r(NULL, ", ", &save)) {
+			struct outgoing o = { .from_name = c->board_name, .from = c->robot_address,
+					      .to = t, .reply_to = addr, .auto_submitted = "auto-generated",
+					      .key_ref = key };
+			rc = send_queue(c, s, "moderation_notice", c->language, &mv, &o);
+		}
+		free(copy);
+		free(key);
+		free(addr);
+	}
+	free(budget);
+	free(skill_list);
+	return rc;
+}
+
+/* The project of id, loaded into p; 1 found, 0 not, -1 error. */
+static int project_get(struct store *s, int64_t id, struct project *p)
+{
+	struct project *all;
+	int n = store_project_list(s, &all);
+	if (n < 0)
+		return -1;
+	int found = 0;
+	for (int i = 0; i < n; i++) {
+		if (all[i].id == id && !found) {
+			*p = all[i];
+			found = 1;
+		} else {
+			project_clear(&all[i]);
+		}
+	}
+	free(all);
+	return found;
+}
+
+enum outcome post_handle(const struct config *c, struct store *s, struct message *m,
+			 char **result, char **reason)
+{
+	if (!m->from || !compose_address_is_safe(m->from)) {
+		*reason = xstrdup("post without a usable From address: cannot acknowledge it");
+		return OUT_PERMFAIL;
+	}
+	const struct post_info *pi = m->post;
+	const char *lang = pi->language;
+	const char *irt = m->message_id_made_up ? NULL : m->message_id;
+	if (!*pi->title) {
+		/* nothing at all: tell the poster what is missing */
+		struct vars v = { 0 };
+		vars_set(&v, "board", c->board_name);
+		vars_set(&v, "subject", m->subject ? m->subject : "");
+		vars_set(&v, "post_address", c->post_address);
+		vars_set(&v, "reason", !strcmp(lang, "fr")
+			 ? "Votre message est vide : ni objet ni texte. Décrivez le projet "
+			   "(objet : son titre ; texte : le besoin, le budget, le délai)."
+			 : "Your message is empty: no subject and no text. Describe the project "
+			   "(subject: its title; text: the need, the budget, the deadline).");
+		struct project who = { .poster = m->from, .poster_name = m->from_name,
+				       .language = (char *)lang };
+		if (queue_to_poster(c, s, &who, "post_rejected", &v, irt, NULL, NULL) < 0)
+			return store_error_is_transient(s) ? OUT_TEMPFAIL : OUT_PERMFAIL;
+		*result = xstrdup("rejected:empty");
+		return OUT_OK;
+	}
+	int known = store_poster_confirmed(s, m->from);
+	if (known < 0)
+		return OUT_TEMPFAIL;
+	int trusted = known && authenticated(c, m);
+	int scam = strlist_contains(&pi->flags, "suspected_scam");
+	struct project p = { 0 };
+	char created[32];
+	clock_format_iso(clock_now(), created);
+	char *skills = json_array_text(&pi->skills);
+	char *flags = json_array_text(&pi->flags);
+	p.title = pi->title;
+	p.description = pi->description;
+	p.poster = m->from;
+	p.poster_name = m->from_name;
+	p.language = (char *)lang;
+	p.status = !trusted ? "pending_confirmation" : scam ? "held" : "open";
+	p.created = created;
+	p.message_id = m->message_id;
+	p.has_budget = pi->has_budget;
+	p.budget_min = pi->budget.min;
+	p.budget_max = pi->budget.max;
+	p.currency = pi->budget.currency[0] ? (char *)pi->budget.currency : NULL;
+	p.tax = pi->budget.tax[0] ? (char *)pi->budget.tax : NULL;
+	p.unit = pi->budget.unit[0] ? (char *)pi->budget.unit : NULL;
+	p.deadline_days = pi->deadline_days;
+	p.skills_json = skills;
+	p.location = pi->location;
+	p.flags_json = flags;
+	int rc = store_project_insert(s, &p);
+	if (rc < 0) {
+		free(skills);
+		free(flags);
+		if (store_error_is_transient(s))
+			return OUT_TEMPFAIL;
+		*reason = xasprintf("database refused the project: %s", store_errmsg(s));
+		return OUT_PERMFAIL;
+	}
+	if (trusted) {
+		rc = acknowledge(c, s, &p, irt);
+	} else {
+		/* a confirmation by reply proves the address; the project waits for it */
+		int64_t cid;
+		char payload[32];
+		snprintf(payload, sizeof payload, "%lld", (long long)p.id);
+		rc = store_confirmation_insert(s, m->from, 0, "post", payload, CONFIRM_TTL, &cid);
+		if (rc == 0) {
+			char *key = keys_make("c", &cid, 1);
+			char *addr = keys_address(c, "robot", key);
+			char idbuf[32];
+			snprintf(idbuf, sizeof idbuf, "%lld", (long long)p.id);
+			struct vars v = { 0 };
+			vars_set(&v, "board", c->board_name);
+			vars_set(&v, "project_id", idbuf);
+			vars_set(&v, "title", p.title);
+			vars_set(&v, "poster_name", p.poster_name ? p.poster_name : "");
+			vars_set(&v, "confirm_address", addr);
+			rc = queue_to_poster(c, s, &p, "post_confirm", &v, irt, addr, key);
+			free(key);
+			free(addr);
+		}
+	}
+	free(skills);
+	free(flags);
+	if (rc < 0) {
+		if (store_error_is_transient(s))
+			return OUT_TEMPFAIL;
+		*reason = xstrdup("could not queue the answer (template or database)");
+		return OUT_PERMFAIL;
+	}
+	if (!strcmp(p.status, "held"))
+		log_warn("stage=post project=%lld result=held reason=suspected_scam score=%d",
+			 (long long)p.id, pi->scam_score);
+	*result = xasprintf("project:%lld:%s", (long long)p.id, p.status);
+	return OUT_OK;
+}
+
+int post_confirm(const struct config *c, struct store *s, int64_t project_id, const char *address)
+{
+	struct project p;
+	int f = project_get(s, project_id, &p);
+	if (f <= 0)
+		return f;
+	int rc = 0;
+	if (!strcmp(p.status, "pending_confirmation") && !strcasecmp(p.poster, address)) {
+		int scam = p.flags_json && strstr(p.flags_json, "suspected_scam");
+		free(p.status);
+		p.status = xstrdup(scam ? "held" : "open");
+		rc = store_project_status(s, p.id, p.status);
+		if (rc == 0)
+			rc = store_poster_confirm(s, p.poster);
+		if (rc == 0)
+			rc = acknowledge(c, s, &p, NULL);
+	}
+	project_clear(&p);
+	return rc < 0 ? -1 : 1;
+}
+
+int post_moderate(const struct config *c, struct store *s, int64_t project_id, int approve,
+		  const char *why)
+{
+	struct project p;
+	int f = project_get(s, project_id, &p);
+	if (f <= 0)
+		return f == 0 ? 0 : -1;
+	int rc = 0;
+	if (strcmp(p.status, "held")) {
+		project_clear(&p);
+		return 2;	/* not waiting for a moderator */
+	}
+	rc = store_project_status(s, p.id, approve ? "open" : "rejected");
+	if (rc == 0 && approve) {
+		free(p.status);
+		p.status = xstrdup("open");
+		rc = acknowledge(c, s, &p, NULL);
+	} else if (rc == 0) {
+		struct vars v = { 0 };
+		vars_set(&v, "board", c->board_name);
+		vars_set(&v, "subject", p.title);
+		vars_set(&v, "post_address", c->post_address);
+		vars_set(&v, "reason", why && *why ? why
+			 : !strcmp(p.language, "fr") ? "Il ne respecte pas les règles de ce site."
+						       : "It does not follow this board's rules.");
+		rc = queue_to_poster(c, s, &p, "post_rejected", &v, NULL, NULL, NULL);
+	}
+	log_info("stage=moderate project=%lld result=%s", (long long)p.id, approve ? "approved" : "rejected");
+	project_clear(&p);
+	return rc < 0 ? -1 : 1;
+}

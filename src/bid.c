@@ -165,7 +165,7 @@ static int bid_key(const struct config *c, const struct message *m, const char *
 				return 1;
 	for (size_t i = 0; i < m->references.n; i++) {
 		const char *ref = m->references.v[i], *ra = strrchr(ref, '@');
-		if (ra && !strcasecmp(ra + 1, c->domain) && (ref[0] == 'b' || ref[0] == 'q') &&
+		if (ra && !strcasecmp(ra + 1, c->domain) && strchr("bqr", ref[0]) &&
 		    ref[1] == '-' && (size_t)(ra - ref) < len) {
 			snprintf(key, len, "%.*s", (int)(ra - ref), ref);
 			return 1;
@@ -184,12 +184,12 @@ enum outcome bid_handle(const struct config *c, struct store *s, const struct me
 	char key[80];
 	int64_t ids[3];
 	int has_key = bid_key(c, m, recipient, key, sizeof key);
-	if (has_key && keys_check(key, "q", ids, 1) == 1) {
-		/* the client's answer to a quote: the relay stage is not built yet */
-		*reason = xasprintf("a reply to quote %lld (the client's answer): the relay is not "
-				    "handled by this version yet; kept for replay", (long long)ids[0]);
-		return OUT_PERMFAIL;
-	}
+	(void)reason;
+	/* the conversation after a quote: the client at q-BID, the freelancer at r-BID */
+	if (has_key && keys_check(key, "q", ids, 1) == 1)
+		return quote_handle(c, s, m, ids[0], 1, outcome);
+	if (has_key && keys_check(key, "r", ids, 1) == 1)
+		return quote_handle(c, s, m, ids[0], 0, outcome);
 	int valid = has_key && keys_check(key, "b", ids, 3) == 2;
 	if (!valid) {
 		/* no key, or a forged or altered one: explain once a day, never to a bounce */

@@ -656,6 +656,12 @@ enum outcome bid_for(const struct config *c, struct store *s, const struct messa
 /* A held bid confirmed by its subscriber: made active, acknowledged and quoted. */
 int bid_confirm(const struct config *c, struct store *s, int64_t bid_id);
 
+/* ---------------------------------------------------------------- quote.c */
+/* A reply on a quote's relay: the client's (client_side) commands accept / decline / close, or
+ * a message relayed to the other side. */
+enum outcome quote_handle(const struct config *c, struct store *s, const struct message *m,
+			  int64_t bid_id, int client_side, char **outcome);
+
 /* ---------------------------------------------------------------- send.c */
 /* Renders template kind in lang with v, composes it (o gives the addresses and threading;
  * o->body is filled here) and queues it in the outbox, in the caller's transaction. 0 or -1. */

@@ -1051,6 +1051,63 @@ def test_bidding_by_reply():
     expect(len(new) == 1 and "prix" in new[0].get_body(("plain",)).get_content(), "no restate request")
 
 
+def test_quote_relay_and_award():
+    """The client and the freelancer talk through relay addresses (neither sees the other's
+    address); a command in quoted text is ignored; `accepter` on a line of its own awards the
+    project: both get the other's contact, the price, the 15% commission and the 20/40/40
+    schedule with each amount; the other bidder is told; the relay then closes."""
+    b = Board().init()
+    env = {"BIDMAIL_NOW": "2026-03-04T10:00:00Z"}
+    subscribe(b, "paul@dev.fr", "Paul Dev", "skills symfony\nfrequency instant", env=env)
+    subscribe(b, "anna@dev.fr", "Anna Web", "skills symfony\nfrequency instant", env=env)
+    publish(b, post_mail(subject="Refonte Symfony", body="En Symfony.\n", sender="Jeanne <jeanne@client.fr>"),
+            env={"BIDMAIL_NOW": "2026-03-04T10:05:00Z"})
+    for who, price in (("paul@dev.fr", "2 000 € HT, livraison en 20 jours"), ("anna@dev.fr", "2 500 € HT")):
+        alert = last_mail(b, who)
+        raw, addr = reply_to(alert, "Je propose %s." % price, sender="X <%s>" % who)
+        b.deliver(raw, recipient=addr, sender=who)
+        b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-04T11:00:00Z"})
+    quotes = [read_mail(p)[1] for p in b.outgoing()]
+    quote = [q for q in quotes if q["To"].addresses[0].addr_spec == "jeanne@client.fr" and "2 000" in q.get_body(("plain",)).get_content()][0]
+    # the client asks a question; "accepter" appears only in the quoted text below: ignored
+    raw, addr = reply_to(quote, "Pouvez-vous commencer lundi ?", sender="Jeanne <jeanne@client.fr>")
+    raw = raw.replace("> ", "> accepter\n> ", 1)
+    b.deliver(raw, recipient=addr, sender="jeanne@client.fr")
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-04T12:00:00Z"})
+    expect(b.projects()[0]["status"] == "open", "a quoted command was obeyed")
+    relayed = last_mail(b, "paul@dev.fr")
+    rt = relayed.get_body(("plain",)).get_content()
+    expect("commencer lundi" in rt and "jeanne@client.fr" not in rt + str(relayed["Reply-To"]) + str(relayed["From"]),
+           "relay to the freelancer: %r" % rt)
+    raw, addr = reply_to(relayed, "Oui, lundi sans problème.", sender="Paul Dev <paul@dev.fr>")
+    expect(addr.startswith("bid+r-"), "freelancer relay %r" % addr)
+    b.deliver(raw, recipient=addr, sender="paul@dev.fr")
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-04T13:00:00Z"})
+    back = last_mail(b, "jeanne@client.fr")
+    bt = back.get_body(("plain",)).get_content()
+    expect("lundi sans problème" in bt and "paul@dev.fr" not in bt + str(back["Reply-To"]), "relay back: %r" % bt)
+    raw, addr = reply_to(back, "accepter", sender="Jeanne <jeanne@client.fr>")
+    b.deliver(raw, recipient=addr, sender="jeanne@client.fr")
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-04T14:00:00Z"})
+    expect(b.projects()[0]["status"] == "awarded", "status %r" % b.projects()[0]["status"])
+    win = last_mail(b, "paul@dev.fr").get_body(("plain",)).get_content()
+    cli = last_mail(b, "jeanne@client.fr").get_body(("plain",)).get_content()
+    for t, contact in ((win, "jeanne@client.fr"), (cli, "paul@dev.fr")):
+        expect(contact in t, "contact missing: %r" % t)
+        expect("2 000 € HT" in t and "300 € HT" in t, "price or 15%% commission missing: %r" % t)
+        expect("400 € HT" in t and "800 € HT" in t, "20/40/40 schedule amounts missing: %r" % t)
+    other = last_mail(b, "anna@dev.fr").get_body(("plain",)).get_content()
+    expect("autre prestataire" in other, "the other bidder was not told: %r" % other)
+    # the relay is closed now: a late message gets an explanation, nothing is passed on
+    n = len(b.outgoing())
+    raw, addr = reply_to(relayed, "Encore une question ?", sender="Paul Dev <paul@dev.fr>")
+    b.deliver(raw, recipient=addr, sender="paul@dev.fr")
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-04T15:00:00Z"})
+    new = [read_mail(p)[1] for p in b.outgoing()[n:]]
+    expect(len(new) == 1 and new[0]["To"].addresses[0].addr_spec == "paul@dev.fr" and
+           "clos" in new[0].get_body(("plain",)).get_content(), "late relay: %r" % [str(m["To"]) for m in new])
+
+
 def test_bid_from_another_address_is_held():
     """A bid from an address that is not the key's subscriber is held; the subscriber is asked
     at their own address, and a reply confirms it: then the client gets the quote."""

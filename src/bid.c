@@ -128,8 +128,18 @@ static int send_quote(struct bidding *b, int64_t bid_id, const struct bid_info *
 	vars_set(&v, "title", b->proj.title);
 	vars_set(&v, "freelancer", who);
 	vars_set(&v, "terms", terms);
-	vars_set(&v, "rating", fr ? "pas encore évalué" : "not rated yet");
-	vars_set(&v, "completed", "0");
+	double avg = 0;
+	int nrat = 0, completed = 0;
+	store_freelancer_record(b->s, b->sub.id, &avg, &nrat, &completed);
+	char rating[64], done[16];
+	if (nrat)
+		snprintf(rating, sizeof rating, fr ? "%.1f/5 (%d évaluation%s)" : "%.1f/5 (%d rating%s)",
+			 avg, nrat, nrat > 1 ? "s" : "");
+	else
+		snprintf(rating, sizeof rating, "%s", fr ? "pas encore évalué" : "not rated yet");
+	snprintf(done, sizeof done, "%d", completed);
+	vars_set(&v, "rating", rating);
+	vars_set(&v, "completed", done);
 	vars_set(&v, "text", text);
 	vars_set(&v, "updated", updated ? "1" : "");
 	vars_set(&v, "relay_address", relay);
@@ -165,7 +175,7 @@ static int bid_key(const struct config *c, const struct message *m, const char *
 				return 1;
 	for (size_t i = 0; i < m->references.n; i++) {
 		const char *ref = m->references.v[i], *ra = strrchr(ref, '@');
-		if (ra && !strcasecmp(ra + 1, c->domain) && strchr("bqr", ref[0]) &&
+		if (ra && !strcasecmp(ra + 1, c->domain) && strchr("bqrt", ref[0]) &&
 		    ref[1] == '-' && (size_t)(ra - ref) < len) {
 			snprintf(key, len, "%.*s", (int)(ra - ref), ref);
 			return 1;
@@ -190,6 +200,8 @@ enum outcome bid_handle(const struct config *c, struct store *s, const struct me
 		return quote_handle(c, s, m, ids[0], 1, outcome);
 	if (has_key && keys_check(key, "r", ids, 1) == 1)
 		return quote_handle(c, s, m, ids[0], 0, outcome);
+	if (has_key && keys_check(key, "t", ids, 1) == 1)
+		return rating_handle(c, s, m, ids[0], outcome);
 	int valid = has_key && keys_check(key, "b", ids, 3) == 2;
 	if (!valid) {
 		/* no key, or a forged or altered one: explain once a day, never to a bounce */

@@ -388,6 +388,7 @@ struct project {
 	char *location;
 	char *flags_json;		/* JSON array text */
 	int bids;
+	char *updated;
 };
 struct subscriber {
 	int64_t id;
@@ -462,6 +463,17 @@ int store_ingest_record(struct store *s, const char *key, const char *spool_name
 int store_poster_confirmed(struct store *s, const char *address);
 int store_poster_confirm(struct store *s, const char *address);
 int store_project_status(struct store *s, int64_t id, const char *status);
+/* Notices sent once: 1 claimed now, 0 claimed before, -1 error. */
+int store_notice_claim(struct store *s, const char *kind, int64_t ref);
+/* Whether the client answered any quote of a project (1, 0, -1); marking it. */
+int store_project_answered(struct store *s, int64_t id);
+int store_project_mark_answered(struct store *s, int64_t id);
+/* One rating per award: 1 recorded, 0 already rated, -1 error. */
+int store_rating_insert(struct store *s, int64_t bid, int64_t subscriber, int score,
+			const char *comment);
+/* A freelancer's record: average score, number of ratings, projects awarded. */
+int store_freelancer_record(struct store *s, int64_t subscriber, double *avg, int *ratings,
+			    int *completed);
 /* Inserts a project; sets p->id. 0 or -1. */
 int store_project_insert(struct store *s, struct project *p);
 /* Lists projects (newest last) into a new array; returns the count or -1. */
@@ -661,6 +673,14 @@ int bid_confirm(const struct config *c, struct store *s, int64_t bid_id);
  * a message relayed to the other side. */
 enum outcome quote_handle(const struct config *c, struct store *s, const struct message *m,
 			  int64_t bid_id, int client_side, char **outcome);
+
+/* ---------------------------------------------------------------- followup.c */
+/* Expiries (with the warning 3 days before), reminders to clients, rating requests due at
+ * `now`; each once. Returns the number of notices, or -1. */
+int followup_run(const struct config *c, struct store *s, time_t now);
+/* A client's reply to a rating request (bid+t-BID): a score 1-5 and a comment. */
+enum outcome rating_handle(const struct config *c, struct store *s, const struct message *m,
+			   int64_t bid_id, char **outcome);
 
 /* ---------------------------------------------------------------- send.c */
 /* Renders template kind in lang with v, composes it (o gives the addresses and threading;

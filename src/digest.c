@@ -467,8 +467,10 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 			if (k != 0)
 				continue;	/* paused now, or asked whether to continue */
 		}
-		const char *since = sub->last_digest ? sub->last_digest
-				    : sub->confirmed ? sub->confirmed : sub->created;
+		/* a copy: sending an alert moves sub->last_digest on while the loop still reads it */
+		char since[32];
+		snprintf(since, sizeof since, "%s", sub->last_digest ? sub->last_digest
+			 : sub->confirmed ? sub->confirmed : sub->created);
 		int list[MAX_PER_DIGEST];
 		const char *why[MAX_PER_DIGEST];
 		int n = 0;

@@ -89,7 +89,7 @@ static const char *const openers[] = {
 	"sent from ", NULL };
 
 /* Is the joined text an attribution ("On <date>, <name> wrote:")? */
-static int is_attribution(const char *j, size_t n, int dashed)
+static int is_attribution(const char *j, size_t n, int dashed, int single)
 {
 	if (n == 0 || n > MAX_HEADER_JOIN)
 		return 0;
@@ -114,7 +114,9 @@ static int is_attribution(const char *j, size_t n, int dashed)
 	/* "---- John Smith wrote ----" and "Name <a@b> wrote:" */
 	if (verb_at_end && dashed)
 		return 1;
-	if (verb_at_end && colon && strchr(j, '@'))
+	/* "rickc@example.com (Name) writes:" — on one line only: joined with the text above it,
+	 * any sentence would end in an attribution */
+	if (verb_at_end && colon && strchr(j, '@') && single)
 		return 1;
 	return 0;
 }
@@ -172,7 +174,8 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 		jn += normalise(ls, ln, j + jn, sizeof j - jn, 1);
 		if (jn > MAX_HEADER_JOIN)
 			return -1;
-		if (is_attribution(j, jn, dashed && k == i) || (k <= i + 1 && is_date_email(j, jn)))
+		if (is_attribution(j, jn, dashed && k == i, k == i) ||
+		    (k <= i + 1 && is_date_email(j, jn)))
 			return k;
 		/* an attribution ends with ':' or a verb: stop at the first line that does not
 		 * continue a plausible one */

@@ -354,6 +354,7 @@ int ingest_daemon(struct config *c, const char *config_file)
 		time_t t = clock_now();
 		if (r > 0 || t - last_digest >= 60) {
 			digest_run(c, s, t, 0);
+			followup_run(c, s, t);
 			last_digest = t;
 		}
 		send_outbox_flush(c, s);

@@ -29,6 +29,7 @@ static const char usage_text[] =
 	"  digest [--at ISO-TIME] [--dry-run]     queue (or show) the selections due\n"
 	"  bids PROJECT [--json]                  the bids of a project\n"
 	"  moderate list|approve N|reject N [REASON]  decide on posts held as suspected scams\n"
+	"  stats                                  open projects, bids, award rate, bids vs budget\n"
 	"  check-config                           check the configuration and the templates\n"
 	"  version                                print the version\n";
 
@@ -127,8 +128,9 @@ static int cmd_run(struct config *c, const char *config_file, int argc, char **a
 	if (!s)
 		return 1;
 	int n = ingest_run_once(c, s, NULL);
-	/* everything due at this moment: selections and instant alerts, then sending */
-	if (digest_run(c, s, clock_now(), 0) < 0)
+	/* everything due at this moment: selections and instant alerts, expiries, reminders and
+	 * rating requests, then sending */
+	if (digest_run(c, s, clock_now(), 0) < 0 || followup_run(c, s, clock_now()) < 0)
 		n = -1;
 	int sent = send_outbox_flush(c, s);
 	store_close(s);
@@ -292,7 +294,7 @@ static int cmd_digest(struct config *c, int argc, char **argv)
 	if (!s)
 		return 1;
 	int n = digest_run(c, s, at, dry);
-	if (n >= 0 && !dry)
+	if (n >= 0 && !dry && followup_run(c, s, at) >= 0)
 		send_outbox_flush(c, s);
 	store_close(s);
 	if (n < 0)
@@ -451,6 +453,61 @@ static int cmd_bids(struct config *c, int argc, char **argv)
 	return 0;
 }
 
+/* `bidmail stats`: the market at a glance. */
+static int cmd_stats(struct config *c, int argc, char **argv)
+{
+	(void)argv;
+	if (argc)
+		return usage();
+	struct store *s = open_store(c);
+	if (!s)
+		return 1;
+	struct project *p;
+	int n = store_project_list(s, &p);
+	if (n < 0) {
+		store_close(s);
+		return 1;
+	}
+	int open = 0, awarded = 0, closed = 0, expired = 0, bids = 0, decided = 0;
+	double ratio_sum = 0;
+	int ratio_n = 0;
+	for (int i = 0; i < n; i++) {
+		open += !strcmp(p[i].status, "open");
+		awarded += !strcmp(p[i].status, "awarded");
+		closed += !strcmp(p[i].status, "closed");
+		expired += !strcmp(p[i].status, "expired");
+		struct bid_row *v;
+		int nb = store_bid_list(s, p[i].id, &v);
+		for (int k = 0; k < nb; k++) {
+			if (strcmp(v[k].status, "replaced") && strcmp(v[k].status, "held"))
+				bids++;
+			if (p[i].has_budget && p[i].budget_max > 0 && v[k].info.has_amount &&
+			    !strcmp(v[k].info.amount.unit, p[i].unit ? p[i].unit : "total") &&
+			    !strcmp(v[k].info.amount.currency, p[i].currency ? p[i].currency : "")) {
+				ratio_sum += v[k].info.amount.max / p[i].budget_max;
+				ratio_n++;
+			}
+			bid_row_clear(&v[k]);
+		}
+		if (nb >= 0)
+			free(v);
+	}
+	decided = awarded + closed + expired;
+	printf("projects: %d (open %d, awarded %d, closed %d, expired %d)\n", n, open, awarded,
+	       closed, expired);
+	printf("bids: %d (%.1f per project)\n", bids, n ? (double)bids / n : 0.0);
+	printf("award rate: %.0f%% of decided projects\n", decided ? 100.0 * awarded / decided : 0.0);
+	if (ratio_n)
+		printf("average bid against budget: %.0f%% (%d bids in the budget's currency and unit)\n",
+		       100.0 * ratio_sum / ratio_n, ratio_n);
+	printf("subscribers: %d, outbox: %d\n", store_count(s, "subscribers"), store_count(s, "outbox"));
+	for (int i = 0; i < n; i++)
+		project_clear(&p[i]);
+	free(p);
+	store_close(s);
+	return 0;
+}
+
 /* `bidmail moderate list|approve N|reject N "reason"` */
 static int cmd_moderate(struct config *c, int argc, char **argv)
 {
@@ -558,7 +615,8 @@ int main(int argc, char **argv)
 	log_open("bidmail", c.use_syslog);
 	int rc;
 	if (!is_deliver && strcmp(cmd, "projects") && strcmp(cmd, "outbox") &&
-	    strcmp(cmd, "subscribers") && strcmp(cmd, "bids") && extract_load(&c) < 0) {
+	    strcmp(cmd, "subscribers") && strcmp(cmd, "bids") && strcmp(cmd, "stats") &&
+	    extract_load(&c) < 0) {
 		config_clear(&c);
 		return 1;
 	}
@@ -593,6 +651,8 @@ int main(int argc, char **argv)
 		rc = cmd_bids(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "moderate"))
 		rc = cmd_moderate(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "stats"))
+		rc = cmd_stats(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "check-config")) {
 		rc = render_check_all(&c) < 0 ? 1 : 0;
 		if (!rc)

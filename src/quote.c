@@ -221,6 +221,8 @@ enum outcome quote_handle(const struct config *c, struct store *s, const struct 
 		goto done;
 	}
 	int open = !strcmp(t.proj.status, "open");
+	if (client_side && open)
+		store_project_mark_answered(s, t.proj.id);	/* no more reminders */
 	int64_t id = t.bid.id;
 	char *qkey = keys_make("q", &id, 1), *rkey = keys_make("r", &id, 1);
 	if (!open) {

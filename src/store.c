@@ -66,6 +66,12 @@ static const char *const migrations[] = {
 	"CREATE INDEX bids_project ON bids(project, status);",
 	/* 7: posters who proved their address */
 	"CREATE TABLE posters(address TEXT PRIMARY KEY COLLATE NOCASE, confirmed TEXT NOT NULL);",
+	/* 8: notices sent once (expiry, reminders, rating requests), ratings, client answers */
+	"CREATE TABLE notices(kind TEXT NOT NULL, ref INTEGER NOT NULL, sent TEXT NOT NULL,"
+	" PRIMARY KEY(kind, ref));"
+	"CREATE TABLE ratings(bid INTEGER PRIMARY KEY, subscriber INTEGER NOT NULL,"
+	" score INTEGER NOT NULL, comment TEXT, created TEXT NOT NULL);"
+	"ALTER TABLE projects ADD COLUMN client_answered TEXT;",
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -333,7 +339,7 @@ int store_project_list(struct store *s, struct project **out)
 			       "SELECT id, title, description, poster, poster_name, language, status,"
 			       " created, message_id, budget_min, budget_max, currency, tax, unit,"
 			       " deadline_days, skills, location, flags, (SELECT count(*) FROM bids b"
-			       " WHERE b.project = projects.id AND b.status = 'active')"
+			       " WHERE b.project = projects.id AND b.status = 'active'), updated"
 			       " FROM projects ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return fail(s, sqlite3_errcode(s->db), "project-list");
@@ -368,6 +374,7 @@ int store_project_list(struct store *s, struct project **out)
 		p->location = col_text(st, 16);
 		p->flags_json = col_text(st, 17);
 		p->bids = sqlite3_column_int(st, 18);
+		p->updated = col_text(st, 19);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -396,6 +403,7 @@ void project_clear(struct project *p)
 	free(p->skills_json);
 	free(p->location);
 	free(p->flags_json);
+	free(p->updated);
 	memset(p, 0, sizeof *p);
 }
 
@@ -560,11 +568,12 @@ void outbox_row_clear(struct outbox_row *r)
 
 int store_count(struct store *s, const char *table)
 {
-	static const char *const allowed[] = { "projects", "outbox", "ingested", NULL };
+	static const char *const allowed[] = { "projects", "outbox", "ingested", "subscribers", NULL };
 	const char *sql = NULL;
 	static const char *const sqls[] = { "SELECT count(*) FROM projects",
 					    "SELECT count(*) FROM outbox",
-					    "SELECT count(*) FROM ingested" };
+					    "SELECT count(*) FROM ingested",
+					    "SELECT count(*) FROM subscribers" };
 	for (int i = 0; allowed[i]; i++)
 		if (!strcmp(table, allowed[i]))
 			sql = sqls[i];
@@ -1259,4 +1268,91 @@ int store_project_status(struct store *s, int64_t id, const char *status)
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-status");
+}
+
+int store_notice_claim(struct store *s, const char *kind, int64_t ref)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO notices(kind, ref, sent) VALUES(?1, ?2, ?3)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "notice-claim");
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	bind_text(st, 1, kind);
+	sqlite3_bind_int64(st, 2, ref);
+	bind_text(st, 3, now);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "notice-claim");
+	return sqlite3_changes(s->db) == 1 ? 1 : 0;
+}
+
+int store_project_answered(struct store *s, int64_t id)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT client_answered IS NOT NULL FROM projects WHERE id = ?1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "project-answered");
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	int v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? v : fail(s, rc, "project-answered");
+}
+
+int store_project_mark_answered(struct store *s, int64_t id)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "UPDATE projects SET client_answered = ?2 WHERE id = ?1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "project-mark-answered");
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, now);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-mark-answered");
+}
+
+int store_rating_insert(struct store *s, int64_t bid, int64_t subscriber, int score,
+			const char *comment)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO ratings(bid, subscriber, score, comment,"
+				      " created) VALUES(?1, ?2, ?3, ?4, ?5)", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "rating");
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	sqlite3_bind_int64(st, 1, bid);
+	sqlite3_bind_int64(st, 2, subscriber);
+	sqlite3_bind_int(st, 3, score);
+	bind_text(st, 4, comment);
+	bind_text(st, 5, now);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "rating");
+	return sqlite3_changes(s->db) == 1 ? 1 : 0;
+}
+
+int store_freelancer_record(struct store *s, int64_t subscriber, double *avg, int *ratings,
+			    int *completed)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT (SELECT avg(score) FROM ratings WHERE subscriber = ?1),"
+				      " (SELECT count(*) FROM ratings WHERE subscriber = ?1),"
+				      " (SELECT count(*) FROM bids WHERE subscriber = ?1 AND"
+				      " status = 'accepted')", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "freelancer-record");
+	sqlite3_bind_int64(st, 1, subscriber);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*avg = sqlite3_column_double(st, 0);
+		*ratings = sqlite3_column_int(st, 1);
+		*completed = sqlite3_column_int(st, 2);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : fail(s, rc, "freelancer-record");
 }

@@ -1108,6 +1108,61 @@ def test_quote_relay_and_award():
            "clos" in new[0].get_body(("plain",)).get_content(), "late relay: %r" % [str(m["To"]) for m in new])
 
 
+def test_reminders_expiry_and_rating():
+    """A client with a pending quote and no answer is reminded after 3 and after 10 days, once
+    each; an unawarded project is warned 3 days before its 30-day expiry, then expires and takes
+    no bid; 14 days after an award the client is asked to rate, once, and the rating shows in
+    the freelancer's next quotes."""
+    b = Board().init()
+    t = lambda day, h="10": {"BIDMAIL_NOW": "2026-03-%02dT%s:00:00Z" % (day, h)} if day <= 31 else \
+        {"BIDMAIL_NOW": "2026-04-%02dT%s:00:00Z" % (day - 31, h)}
+    subscribe(b, "paul@dev.fr", "Paul Dev", "skills symfony\nfrequency instant", env=t(2))
+    publish(b, post_mail(subject="Refonte Symfony", body="En Symfony.\n", sender="Jeanne <jeanne@client.fr>"), env=t(2))
+    publish(b, post_mail(subject="Petit site Symfony", body="En Symfony aussi.\n", sender="Jeanne <jeanne@client.fr>"), env=t(2))
+    alerts = [read_mail(p)[1] for p in b.outgoing()]
+    alerts = [m for m in alerts if m["To"].addresses[0].addr_spec == "paul@dev.fr" and "Nouveau projet" in str(m["Subject"])]
+    for a, price in zip(alerts, ("2 000 € HT", "900 € HT")):
+        raw, addr = reply_to(a, "Je propose %s." % price, sender="Paul Dev <paul@dev.fr>")
+        b.deliver(raw, recipient=addr, sender="paul@dev.fr")
+        b.run("run", "--once", env=t(2, "11"))
+    def count(word, to="jeanne@client.fr"):
+        return sum(1 for p in b.outgoing() if read_mail(p)[1]["To"].addresses[0].addr_spec == to
+                   and word in read_mail(p)[1].get_body(("plain",)).get_content())
+    for day in (4, 5, 5, 12, 13):
+        b.run("run", "--once", env=t(day))
+    expect(count("attendent votre réponse") == 4, "reminders: %d (want 2 per project)" % count("attendent votre réponse"))
+    # the client accepts the first project; 14 days later the rating request comes, once
+    quote = [read_mail(p)[1] for p in b.outgoing() if "2 000" in read_mail(p)[1].get_body(("plain",)).get_content()
+             and read_mail(p)[1]["To"].addresses[0].addr_spec == "jeanne@client.fr"][0]
+    raw, addr = reply_to(quote, "accepter", sender="Jeanne <jeanne@client.fr>")
+    b.deliver(raw, recipient=addr, sender="jeanne@client.fr")
+    b.run("run", "--once", env=t(14))
+    b.run("run", "--once", env=t(27))
+    expect(count("note de 1 à 5") == 0, "rating asked too early")
+    b.run("run", "--once", env=t(29))
+    b.run("run", "--once", env=t(30))
+    expect(count("note de 1 à 5") == 1, "rating requests: %d" % count("note de 1 à 5"))
+    req = [read_mail(p)[1] for p in b.outgoing() if "note de 1 à 5" in read_mail(p)[1].get_body(("plain",)).get_content()][0]
+    raw, addr = reply_to(req, "5 Travail soigné, délais tenus", sender="Jeanne <jeanne@client.fr>")
+    b.deliver(raw, recipient=addr, sender="jeanne@client.fr")
+    b.run("run", "--once", env=t(30, "11"))
+    # the second project: warned 3 days before day 30, expired at day 30 (it was posted on the 2nd)
+    expect(count("expire dans 3 jours") == 1, "expiry warnings: %d" % count("expire dans 3 jours"))
+    b.run("run", "--once", env=t(33))
+    expect(b.projects()[1]["status"] == "expired", "status %r" % b.projects()[1]["status"])
+    expect(count("a expiré") == 1, "expiry notices: %d" % count("a expiré"))
+    # the rating now shows in the freelancer's quotes
+    publish(b, post_mail(subject="Encore Symfony", body="Symfony.\n", sender="Marc <marc@client.fr>"), env=t(34))
+    alert = last_mail(b, "paul@dev.fr")
+    raw, addr = reply_to(alert, "Je propose 1 000 € HT.", sender="Paul Dev <paul@dev.fr>")
+    b.deliver(raw, recipient=addr, sender="paul@dev.fr")
+    b.run("run", "--once", env=t(34, "11"))
+    q = last_mail(b, "marc@client.fr").get_body(("plain",)).get_content()
+    expect("5.0/5 (1 évaluation)" in q and "1 projets" in q, "record not shown: %r" % q)
+    st = b.run("stats").stdout.decode()
+    expect("awarded 1" in st and "expired 1" in st and "award rate: 50%" in st, "stats: %r" % st)
+
+
 def test_bid_from_another_address_is_held():
     """A bid from an address that is not the key's subscriber is held; the subscriber is asked
     at their own address, and a reply confirms it: then the client gets the quote."""

@@ -1,0 +1,281 @@
+/*
+ * followup.c — what time brings: projects expire after project_ttl without award (the poster is
+ * warned 3 days before); a client with pending quotes who has answered none is reminded after
+ * each of reminder_days (and when a freelancer asked "relance 7j", then); rating_delay after an
+ * award the client is asked to rate the freelancer, by replying with a score of 1 to 5 and a
+ * comment. Each notice is claimed once (kind, object) in the transaction that queues it.
+ * In: the clock, projects, bids. Out: status changes and notices.
+ */
+#include "bidmail.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define WARN_BEFORE (3 * 86400L)
+
+static int notice(const struct config *c, struct store *s, const struct project *p, const char *to,
+		  const char *to_name, const char *lang, const char *message, const char *text,
+		  const char *reply_key)
+{
+	char id[32];
+	snprintf(id, sizeof id, "%lld", (long long)p->id);
+	char *addr = reply_key ? keys_address(c, "bid", reply_key) : NULL;
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "project_id", id);
+	vars_set(&v, "title", p->title);
+	vars_set(&v, "message", message);
+	vars_set(&v, "text", text ? text : "");
+	vars_set(&v, "reply_address", addr ? addr : "");
+	struct outgoing o = { .from_name = c->board_name, .from = c->bid_address, .to_name = to_name,
+			      .to = to, .reply_to = addr, .auto_submitted = "auto-generated",
+			      .key_ref = reply_key };
+	int rc = send_queue(c, s, "relay_message", lang, &v, &o);
+	free(addr);
+	return rc;
+}
+
+/* Opens a transaction and claims (kind, ref): 1 claimed (go on, then finish()), 0 claimed
+ * before (nothing to do, transaction closed), -1 error. */
+static int claimed(struct store *s, const char *kind, int64_t ref)
+{
+	if (store_begin(s) < 0)
+		return -1;
+	int c = store_notice_claim(s, kind, ref);
+	if (c != 1) {
+		if (c < 0)
+			store_rollback(s);
+		else
+			store_commit(s);
+		return c;
+	}
+	return 1;
+}
+
+/* Commits the claim with what it caused, or rolls both back; 1 done, -1 error. */
+static int finish(struct store *s, int rc)
+{
+	if (rc < 0 || store_commit(s) < 0) {
+		store_rollback(s);
+		return -1;
+	}
+	return 1;
+}
+
+static int remind(const struct config *c, struct store *s, const struct project *p,
+		  const struct bid_row *bids, int n)
+{
+	int fr = !strcmp(p->language, "fr");
+	struct buf b;
+	buf_init(&b, 64 * 1024);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(bids[i].status, "active"))
+			continue;
+		char *amount = money_format(&bids[i].info.amount, p->language);
+		buf_printf(&b, "- %s", amount);
+		if (bids[i].info.delivery_days >= 0)
+			buf_printf(&b, fr ? ", %d jours" : ", %d days", bids[i].info.delivery_days);
+		buf_putc(&b, '\n');
+		free(amount);
+	}
+	int rc = notice(c, s, p, p->poster, p->poster_name, p->language,
+			fr ? "Des offres attendent votre réponse sur ce projet. Répondez à chaque offre "
+			     "(« accepter », « refuser », ou une question) : les prestataires comptent "
+			     "sur votre retour."
+			   : "Quotes are waiting for your answer on this project. Reply to each one "
+			     "(\"accept\", \"decline\", or a question): the freelancers count on hearing "
+			     "from you.", b.data, NULL);
+	buf_free(&b);
+	return rc;
+}
+
+int followup_run(const struct config *c, struct store *s, time_t now)
+{
+	struct project *p;
+	int np = store_project_list(s, &p);
+	if (np < 0)
+		return -1;
+	int done = 0, rc = 0;
+	int days[8], nd = 0;
+	for (const char *q = c->reminder_days; *q && nd < 8;) {
+		days[nd++] = atoi(q);
+		q += strcspn(q, ",");
+		if (*q)
+			q++;
+	}
+	for (int i = 0; i < np && rc == 0; i++) {
+		time_t created = clock_parse_iso(p[i].created);
+		if (created == (time_t)-1)
+			continue;
+		int fr = !strcmp(p[i].language, "fr");
+		if (!strcmp(p[i].status, "open")) {
+			/* expiry, and the warning 3 days before */
+			if (now >= created + c->project_ttl) {
+				int r = claimed(s, "expired", p[i].id);
+				if (r == 1)
+					r = finish(s, store_project_status(s, p[i].id, "expired") < 0 ? -1
+						: notice(c, s, &p[i], p[i].poster, p[i].poster_name,
+							 p[i].language, fr ? "Ce projet a expiré sans être "
+							 "attribué : il ne reçoit plus d'offres." : "This project "
+							 "expired without being awarded: it takes no more bids.",
+							 NULL, NULL));
+				rc = r < 0 ? -1 : 0;
+				done += r > 0;
+				continue;
+			}
+			if (now >= created + c->project_ttl - WARN_BEFORE) {
+				int r = claimed(s, "expiry_warning", p[i].id);
+				if (r == 1)
+					r = finish(s, notice(c, s, &p[i], p[i].poster, p[i].poster_name,
+						       p[i].language, fr ? "Ce projet expire dans 3 jours sans "
+						       "attribution. Pour l'attribuer, répondez « accepter » à "
+						       "l'offre choisie." : "This project expires in 3 days "
+						       "without an award. To award it, reply \"accept\" to the "
+						       "quote you choose.", NULL, NULL));
+				rc = r < 0 ? -1 : 0;
+				done += r > 0;
+			}
+			/* reminders: pending quotes and no answer from the client */
+			struct bid_row *bids;
+			int nb = store_bid_list(s, p[i].id, &bids);
+			if (nb < 0) {
+				rc = -1;
+				break;
+			}
+			int active = 0;
+			time_t first = 0;
+			for (int k = 0; k < nb; k++)
+				if (!strcmp(bids[k].status, "active")) {
+					time_t t = clock_parse_iso(bids[k].created);
+					if (!active || t < first)
+						first = t;
+					active++;
+				}
+			int answered = store_project_answered(s, p[i].id);
+			if (active && answered == 0) {
+				for (int d = 0; d < nd && rc == 0; d++) {
+					if (now < first + days[d] * 86400L)
+						continue;
+					char kind[32];
+					snprintf(kind, sizeof kind, "reminder_%d", days[d]);
+					int r = claimed(s, kind, p[i].id);
+					if (r == 1)
+						r = finish(s, remind(c, s, &p[i], bids, nb));
+					rc = r < 0 ? -1 : 0;
+					done += r > 0;
+				}
+				/* a freelancer's own follow-up date ("relance 7j") */
+				for (int k = 0; k < nb && rc == 0; k++) {
+					if (strcmp(bids[k].status, "active") || bids[k].info.followup_days < 0)
+						continue;
+					time_t t = clock_parse_iso(bids[k].created);
+					if (now < t + bids[k].info.followup_days * 86400L)
+						continue;
+					int r = claimed(s, "followup", bids[k].id);
+					if (r == 1)
+						r = finish(s, remind(c, s, &p[i], &bids[k], 1));
+					rc = r < 0 ? -1 : 0;
+					done += r > 0;
+				}
+			}
+			for (int k = 0; k < nb; k++)
+				bid_row_clear(&bids[k]);
+			free(bids);
+		} else if (!strcmp(p[i].status, "awarded")) {
+			/* the rating request, rating_delay after the award */
+			struct bid_row *bids;
+			int nb = store_bid_list(s, p[i].id, &bids);
+			if (nb < 0) {
+				rc = -1;
+				break;
+			}
+			for (int k = 0; k < nb && rc == 0; k++) {
+				if (strcmp(bids[k].status, "accepted"))
+					continue;
+				time_t awarded = clock_parse_iso(p[i].updated ? p[i].updated : p[i].created);
+				if (awarded == (time_t)-1 || now < awarded + c->rating_delay)
+					continue;
+				int64_t id = bids[k].id;
+				char *key = keys_make("t", &id, 1);
+				int r = claimed(s, "rating", id);
+				if (r == 1)
+					r = finish(s, notice(c, s, &p[i], p[i].poster, p[i].poster_name, p[i].language,
+						       fr ? "Comment s'est passé ce projet ? Répondez à ce message "
+							    "avec une note de 1 à 5 et, si vous le souhaitez, un "
+							    "commentaire (par exemple « 5 Travail soigné, délais "
+							    "tenus »). Votre évaluation aidera les prochains clients."
+							  : "How did this project go? Reply to this mail with a "
+							    "score from 1 to 5 and, if you wish, a comment (for "
+							    "example \"5 Careful work, on time\"). Your rating "
+							    "helps the next clients.", NULL, key));
+				free(key);
+				rc = r < 0 ? -1 : 0;
+				done += r > 0;
+			}
+			for (int k = 0; k < nb; k++)
+				bid_row_clear(&bids[k]);
+			free(bids);
+		}
+	}
+	for (int i = 0; i < np; i++)
+		project_clear(&p[i]);
+	free(p);
+	return rc < 0 ? -1 : done;
+}
+
+enum outcome rating_handle(const struct config *c, struct store *s, const struct message *m,
+			   int64_t bid_id, char **outcome)
+{
+	struct bid_row bid;
+	int f = store_bid_get(s, bid_id, &bid);
+	if (f < 0)
+		return OUT_TEMPFAIL;
+	if (!f || strcmp(bid.status, "accepted")) {
+		if (f)
+			bid_row_clear(&bid);
+		*outcome = xstrdup("rating:not-an-award");
+		return OUT_OK;
+	}
+	struct project *p;
+	int np = store_project_list(s, &p), rc = 0;
+	struct project *proj = NULL;
+	for (int i = 0; i < np; i++)
+		if (p[i].id == bid.project)
+			proj = &p[i];
+	const char *text = m->new_text ? m->new_text : "";
+	while (*text == ' ' || *text == '\n')
+		text++;
+	int score = text[0] >= '1' && text[0] <= '5' && (text[1] == '\0' || text[1] == ' ' ||
+							  text[1] == '/' || text[1] == '\n' ||
+							  text[1] == ',' || text[1] == '.')
+		    ? text[0] - '0' : 0;
+	if (!proj || !m->from || strcasecmp(m->from, proj->poster)) {
+		*outcome = xstrdup("rating:not-the-client");	/* only the awarding client rates */
+	} else if (!score) {
+		int fr = !strcmp(proj->language, "fr");
+		int64_t id = bid.id;
+		char *key = keys_make("t", &id, 1);
+		rc = notice(c, s, proj, proj->poster, proj->poster_name, proj->language,
+			    fr ? "Nous n'avons pas trouvé de note : commencez votre réponse par un "
+				 "chiffre de 1 à 5, par exemple « 4 Bon travail »."
+			       : "We found no score: start your reply with a number from 1 to 5, for "
+				 "example \"4 Good work\".", NULL, key);
+		free(key);
+		*outcome = xstrdup("rating:no-score");
+	} else {
+		const char *comment = text + 1;
+		while (*comment == ' ' || *comment == '/' || *comment == '5' || *comment == ',' ||
+		       *comment == '.' || *comment == '\n')
+			comment++;
+		int r = store_rating_insert(s, bid.id, bid.subscriber, score, comment);
+		if (r < 0)
+			rc = -1;
+		*outcome = xasprintf("rating:%d:%s", score, r == 1 ? "recorded" : "already-rated");
+	}
+	for (int i = 0; i < np; i++)
+		project_clear(&p[i]);
+	if (np >= 0)
+		free(p);
+	bid_row_clear(&bid);
+	return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
+}

@@ -463,6 +463,10 @@ int store_ingest_record(struct store *s, const char *key, const char *spool_name
 int store_poster_confirmed(struct store *s, const char *address);
 int store_poster_confirm(struct store *s, const char *address);
 int store_project_status(struct store *s, int64_t id, const char *status);
+/* A corrected post: new description, budget (NULL: none), deadline, skills, location. */
+int store_project_update(struct store *s, int64_t id, const char *description,
+			 const struct money *budget, int deadline_days, const struct strlist *skills,
+			 const char *location);
 /* Notices sent once: 1 claimed now, 0 claimed before, -1 error. */
 int store_notice_claim(struct store *s, const char *kind, int64_t ref);
 /* Whether the client answered any quote of a project (1, 0, -1); marking it. */
@@ -652,6 +656,9 @@ enum outcome post_handle(const struct config *c, struct store *s, struct message
 /* The poster at address confirmed project id by reply: published (or held) and acknowledged.
  * 1 done, 0 no such project, -1 error. */
 int post_confirm(const struct config *c, struct store *s, int64_t project_id, const char *address);
+/* The poster's reply to an acknowledgement: close, or the corrected post. */
+enum outcome post_reply(const struct config *c, struct store *s, struct message *m,
+			int64_t project_id, char **result);
 /* A moderator's decision on a held project: 1 done, 2 not held, 0 no such project, -1 error. */
 int post_moderate(const struct config *c, struct store *s, int64_t project_id, int approve,
 		  const char *why);

@@ -155,9 +155,36 @@ static void process(const struct config *c, struct store *s, struct job *j)
 	kind = kind_name(k);
 	extract_message(c, m, k);
 	switch (k) {
-	case KIND_POST:
-		j->out = post_handle(c, s, m, &result, &j->reason);
+	case KIND_POST: {
+		/* a reply to an acknowledgement (post+k-ID) corrects or closes that project */
+		char key[80];
+		int64_t pid;
+		const char *at = strrchr(c->post_address, '@');
+		char local[64];
+		snprintf(local, sizeof local, "%.*s", (int)(at - c->post_address), c->post_address);
+		int keyed = sp->env.recipient && keys_of_address(sp->env.recipient, local, key, sizeof key);
+		for (size_t i = 0; !keyed && i < m->to.n; i++)
+			keyed = keys_of_address(m->to.v[i], local, key, sizeof key) != NULL;
+		if (keyed && keys_check(key, "k", &pid, 1) == 1) {
+			j->out = post_reply(c, s, m, pid, &result);
+		} else if (keyed) {
+			/* a forged or altered key is refused, never taken for a new post */
+			struct vars v = { 0 };
+			vars_set(&v, "board", c->board_name);
+			vars_set(&v, "subject", m->subject ? m->subject : "");
+			vars_set(&v, "post_address", c->post_address);
+			vars_set(&v, "reason", "Cette adresse de réponse n'est pas valide (modifiée ou "
+				 "incomplète) : rien n'a été fait. / This reply address is not valid "
+				 "(altered or incomplete): nothing was done.");
+			j->out = m->from && compose_address_is_safe(m->from) &&
+				 queue_reply(c, s, m, "post_rejected", c->language, &v, c->post_address) < 0
+				 ? OUT_TEMPFAIL : OUT_OK;
+			result = xstrdup("post:bad-key");
+		} else {
+			j->out = post_handle(c, s, m, &result, &j->reason);
+		}
 		break;
+	}
 	case KIND_BOUNCE:
 		j->out = act_bounce(c, s, m, sp, &result);
 		break;

@@ -123,8 +123,15 @@ static int acknowledge(const struct config *c, struct store *s, const struct pro
 			 ? (fr ? "à distance" : "remote") : p->location);
 	}
 	vars_set_list(&v, "understood", items, ni);
+	/* a reply to the acknowledgement closes or corrects the project (post+k-ID) */
+	int64_t pid = p->id;
+	char *kkey = keys_make("k", &pid, 1);
+	char *kaddr = keys_address(c, "post", kkey);
 	/* a held post gets a neutral acknowledgement: nothing tells a scammer why */
-	int rc = queue_to_poster(c, s, p, held ? "post_held" : "post_ack", &v, in_reply_to, NULL, NULL);
+	int rc = queue_to_poster(c, s, p, held ? "post_held" : "post_ack", &v, in_reply_to,
+				 held ? NULL : kaddr, held ? NULL : kkey);
+	free(kkey);
+	free(kaddr);
 	if (rc == 0 && held && *c->moderators) {
 		int64_t id = p->id;
 		char *key = keys_make("v", &id, 1);
@@ -327,4 +334,86 @@ int post_moderate(const struct config *c, struct store *s, int64_t project_id, i
 	log_info("stage=moderate project=%lld result=%s", (long long)p.id, approve ? "approved" : "rejected");
 	project_clear(&p);
 	return rc < 0 ? -1 : 1;
+}
+
+/* The poster's reply to an acknowledgement (post+k-ID): `close`/`clôturer` on a line of its
+ * own closes the project (bidders told); any other text is the corrected post: its fields are
+ * read again and the poster gets a new acknowledgement restating them. */
+enum outcome post_reply(const struct config *c, struct store *s, struct message *m,
+			int64_t project_id, char **result)
+{
+	struct project p;
+	int f = project_get(s, project_id, &p);
+	if (f < 0)
+		return OUT_TEMPFAIL;
+	if (!f || !m->from || strcasecmp(m->from, p.poster) || strcmp(p.status, "open")) {
+		*result = xstrdup(f ? "post-reply:refused" : "post-reply:unknown");
+		if (f)
+			project_clear(&p);
+		return OUT_OK;
+	}
+	const char *text = m->new_text ? m->new_text : "";
+	int close = 0;
+	for (const char *q = text; *q;) {
+		size_t n = strcspn(q, "\n");
+		char *line = xstrndup(q, n);
+		char *l = money_lower(str_trim(line));
+		if (!strcmp(l, "close") || !strcmp(l, "clôturer") || !strcmp(l, "cloturer") ||
+		    !strcmp(l, "fermer"))
+			close = 1;
+		free(l);
+		free(line);
+		q += n;
+		if (*q)
+			q++;
+	}
+	int rc = 0;
+	if (close) {
+		rc = store_project_status(s, p.id, "closed");
+		struct bid_row *v;
+		int nb = rc == 0 ? store_bid_list(s, p.id, &v) : -1;
+		for (int i = 0; i < nb && rc == 0; i++) {
+			if (!strcmp(v[i].status, "active")) {
+				struct subscriber sub;
+				if (store_subscriber_find(s, NULL, v[i].subscriber, &sub) == 1) {
+					char id[32];
+					snprintf(id, sizeof id, "%lld", (long long)p.id);
+					int fr = !sub.language || !strcmp(sub.language, "fr");
+					struct vars vv = { 0 };
+					vars_set(&vv, "board", c->board_name);
+					vars_set(&vv, "project_id", id);
+					vars_set(&vv, "title", p.title);
+					vars_set(&vv, "message", fr ? "Le client a clos ce projet sans l'attribuer. "
+								 "Merci pour votre offre."
+							    : "The client closed this project without awarding "
+							      "it. Thank you for your bid.");
+					vars_set(&vv, "text", "");
+					vars_set(&vv, "reply_address", "");
+					struct outgoing o = { .from_name = c->board_name, .from = c->bid_address,
+							      .to_name = sub.name, .to = sub.address,
+							      .auto_submitted = "auto-generated" };
+					rc = send_queue(c, s, "relay_message", fr ? "fr" : "en", &vv, &o);
+					subscriber_clear(&sub);
+				}
+				store_bid_status(s, v[i].id, "closed");
+			}
+			bid_row_clear(&v[i]);
+		}
+		if (nb > 0)
+			free(v);
+		*result = xasprintf("post:closed:%lld", (long long)p.id);
+	} else if (m->post && *text) {
+		/* the corrected post: new description and fields, same number */
+		const struct post_info *pi = m->post;
+		rc = store_project_update(s, p.id, pi->description, pi->has_budget ? &pi->budget : NULL,
+					  pi->deadline_days, &pi->skills, pi->location);
+		project_clear(&p);
+		if (rc == 0 && project_get(s, project_id, &p) == 1)
+			rc = acknowledge(c, s, &p, m->message_id_made_up ? NULL : m->message_id);
+		*result = xasprintf("post:edited:%lld", (long long)project_id);
+	} else {
+		*result = xstrdup("post-reply:empty");
+	}
+	project_clear(&p);
+	return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
 }

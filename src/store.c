@@ -1356,3 +1356,49 @@ int store_freelancer_record(struct store *s, int64_t subscriber, double *avg, in
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : fail(s, rc, "freelancer-record");
 }
+
+int store_project_update(struct store *s, int64_t id, const char *description,
+			 const struct money *budget, int deadline_days, const struct strlist *skills,
+			 const char *location)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "UPDATE projects SET description = ?2, budget_min = ?3,"
+				      " budget_max = ?4, currency = ?5, tax = ?6, unit = ?7,"
+				      " deadline_days = ?8, skills = ?9, location = ?10, updated = ?11"
+				      " WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "project-update");
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	struct buf sk;
+	buf_init(&sk, 64 * 1024);
+	buf_putc(&sk, '[');
+	for (size_t i = 0; i < skills->n; i++) {
+		buf_puts(&sk, i ? ",\"" : "\"");
+		for (const char *p = skills->v[i]; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_putc(&sk, '\\');
+			buf_putc(&sk, *p);
+		}
+		buf_putc(&sk, '"');
+	}
+	buf_putc(&sk, ']');
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, description);
+	if (budget) {
+		if (budget->min >= 0)
+			sqlite3_bind_double(st, 3, budget->min);
+		sqlite3_bind_double(st, 4, budget->max);
+		bind_text(st, 5, budget->currency[0] ? budget->currency : NULL);
+		bind_text(st, 6, budget->tax[0] ? budget->tax : NULL);
+		bind_text(st, 7, budget->unit[0] ? budget->unit : NULL);
+	}
+	if (deadline_days >= 0)
+		sqlite3_bind_int(st, 8, deadline_days);
+	bind_text(st, 9, sk.data);
+	bind_text(st, 10, location);
+	bind_text(st, 11, now);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	buf_free(&sk);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-update");
+}

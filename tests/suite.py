@@ -1163,6 +1163,42 @@ def test_reminders_expiry_and_rating():
     expect("awarded 1" in st and "expired 1" in st and "award rate: 50%" in st, "stats: %r" % st)
 
 
+def test_poster_edits_and_closes_by_reply():
+    """Replying to the acknowledgement with corrected text updates the project (same number)
+    and restates it; `clôturer` on a line of its own closes it and tells the bidders; an
+    auto-reply to a quote gets no answer (no loop)."""
+    b = Board().init()
+    env = {"BIDMAIL_NOW": "2026-03-04T10:00:00Z"}
+    subscribe(b, "paul@dev.fr", "Paul Dev", "skills symfony\nfrequency instant", env=env)
+    publish(b, post_mail(subject="Site Symfony", body="Un site en Symfony, budget 1 000 €.\n",
+                         sender="Jeanne <jeanne@client.fr>"), env=env)
+    ack = last_mail(b, "jeanne@client.fr")
+    raw, addr = reply_to(ack, "Correction : un site en Symfony, budget 3 000 € HT, délai 6 semaines.",
+                         sender="Jeanne <jeanne@client.fr>")
+    expect(addr.startswith("post+k-"), "ack Reply-To %r" % addr)
+    b.deliver(raw, recipient=addr, sender="jeanne@client.fr")
+    b.run("run", "--once", env=env)
+    p = b.projects()
+    expect(len(p) == 1 and p[0]["budget"]["max"] == 3000.0 and p[0]["deadline_days"] == 42, "edit: %r" % p)
+    expect("3 000 € HT" in last_mail(b, "jeanne@client.fr").get_body(("plain",)).get_content(), "not restated")
+    alert = last_mail(b, "paul@dev.fr")
+    raw2, addr2 = reply_to(alert, "Je propose 2 800 € HT.", sender="Paul Dev <paul@dev.fr>")
+    b.deliver(raw2, recipient=addr2, sender="paul@dev.fr")
+    b.run("run", "--once", env=env)
+    quote = last_mail(b, "jeanne@client.fr")
+    n = len(b.outgoing())
+    auto = ("From: Jeanne <jeanne@client.fr>\nTo: %s\nSubject: Réponse automatique : absente\n"
+            "Auto-Submitted: auto-replied\nMessage-ID: <oof@client.fr>\n\nJe suis absente.\n" % quote["Reply-To"])
+    b.deliver(auto, recipient=email.utils.parseaddr(str(quote["Reply-To"]))[1], sender="jeanne@client.fr")
+    b.run("run", "--once", env=env)
+    expect(len(b.outgoing()) == n, "an auto-reply was answered or relayed")
+    raw, addr = reply_to(ack, "clôturer", sender="Jeanne <jeanne@client.fr>")
+    b.deliver(raw, recipient=addr, sender="jeanne@client.fr")
+    b.run("run", "--once", env=env)
+    expect(b.projects()[0]["status"] == "closed", "status %r" % b.projects()[0]["status"])
+    expect("clos ce projet" in last_mail(b, "paul@dev.fr").get_body(("plain",)).get_content(), "bidder not told")
+
+
 def test_bid_from_another_address_is_held():
     """A bid from an address that is not the key's subscriber is held; the subscriber is asked
     at their own address, and a reply confirms it: then the client gets the quote."""

@@ -25,30 +25,33 @@ python3 bench/gen_corpus.py "$OUT/corpus" "$N"
 size=$(du -sk "$OUT/corpus" | cut -f1)
 now() { date +%s.%N; }
 
-# the ceiling
-mkdir -p "$OUT/ceiling-spool/incoming/new" "$OUT/ceiling-spool/incoming/cur"
-cp "$OUT"/corpus/* "$OUT/ceiling-spool/incoming/new/"
-set -- $("$OUT/ceiling" "$OUT/ceiling-spool")
-ceil_n=$1
-ceil_s=$2
-
-# end to end
-mkdir -p "$OUT/board"
-printf 'templates = %s/mail-templates\nbatch_size = 64\n' "$PWD" > "$OUT/board/bidmail.conf"
-./bidmail --config "$OUT/board/bidmail.conf" init >/dev/null
-cp "$OUT"/corpus/* "$OUT/board/spool/incoming/new/"
-t0=$(now)
-./bidmail --config "$OUT/board/bidmail.conf" run --once 2>/dev/null
-t1=$(now)
-done_n=$(ls "$OUT/board/spool/incoming/cur" | wc -l)
-acks=$(ls "$OUT/board/spool/outgoing" | grep -c '\.eml$' || true)
-python3 - "$N" "$size" "$ceil_n" "$ceil_s" "$done_n" "$t0" "$t1" "$acks" <<'PY'
+# three alternating rounds, best of each: this machine is noisy
+best_ceil=0
+best_e2e=0
+for round in 1 2 3; do
+	# the ceiling
+	mkdir -p "$OUT/ceiling-$round/incoming/new" "$OUT/ceiling-$round/incoming/cur"
+	cp "$OUT"/corpus/* "$OUT/ceiling-$round/incoming/new/"
+	set -- $("$OUT/ceiling" "$OUT/ceiling-$round")
+	ceil_n=$1
+	best_ceil=$(python3 -c "print(max($best_ceil, $1 / $2))")
+	# end to end
+	mkdir -p "$OUT/board-$round"
+	printf 'templates = %s/mail-templates\nbatch_size = 64\n' "$PWD" > "$OUT/board-$round/bidmail.conf"
+	./bidmail --config "$OUT/board-$round/bidmail.conf" init >/dev/null 2>&1
+	cp "$OUT"/corpus/* "$OUT/board-$round/spool/incoming/new/"
+	t0=$(now)
+	./bidmail --config "$OUT/board-$round/bidmail.conf" run --once 2>/dev/null
+	t1=$(now)
+	done_n=$(ls "$OUT/board-$round/spool/incoming/cur" | wc -l)
+	best_e2e=$(python3 -c "print(max($best_e2e, $done_n / ($t1 - $t0)))")
+	acks=$(ls "$OUT/board-$round/spool/outgoing" | grep -c '\.eml$' || true)
+done
+python3 - "$N" "$size" "$best_ceil" "$best_e2e" "$acks" <<'PY'
 import sys
-n, size, cn, cs, dn, t0, t1, acks = sys.argv[1:]
-cn, cs, dn, e2e = int(cn), float(cs), int(dn), float(t1) - float(t0)
-ceil = cn / cs
-rate = dn / e2e
-print("ingest benchmark: %s messages, %.1f MB, %s acknowledgements written" % (n, int(size) / 1024, acks))
+n, size, ceil, rate, acks = sys.argv[1:]
+ceil, rate = float(ceil), float(rate)
+print("ingest benchmark: %s messages, %.1f MB, %s answers written, best of 3 rounds" % (n, int(size) / 1024, acks))
 print("  ceiling (libetpan parse+decode, rename): %8.0f messages/s" % ceil)
 print("  bidmail run --once (end to end)        : %8.0f messages/s" % rate)
 print("  ratio end-to-end / ceiling             : %8.2f" % (rate / ceil))

@@ -159,31 +159,6 @@ static int send_quote(struct bidding *b, int64_t bid_id, const struct bid_info *
 	return rc;
 }
 
-/* The bid key of a mail: bid+KEY in the envelope, Delivered-To, To, else References. */
-static int bid_key(const struct config *c, const struct message *m, const char *recipient,
-		   char *key, size_t len)
-{
-	const char *at = strrchr(c->bid_address, '@');
-	char local[64];
-	snprintf(local, sizeof local, "%.*s", (int)(at - c->bid_address), c->bid_address);
-	if (recipient && keys_of_address(recipient, local, key, len))
-		return 1;
-	const struct strlist *lists[] = { &m->delivered_to, &m->to, &m->cc };
-	for (int l = 0; l < 3; l++)
-		for (size_t i = 0; i < lists[l]->n; i++)
-			if (keys_of_address(lists[l]->v[i], local, key, len))
-				return 1;
-	for (size_t i = 0; i < m->references.n; i++) {
-		const char *ref = m->references.v[i], *ra = strrchr(ref, '@');
-		if (ra && !strcasecmp(ra + 1, c->domain) && strchr("bqrt", ref[0]) &&
-		    ref[1] == '-' && (size_t)(ra - ref) < len) {
-			snprintf(key, len, "%.*s", (int)(ra - ref), ref);
-			return 1;
-		}
-	}
-	return 0;
-}
-
 enum outcome bid_handle(const struct config *c, struct store *s, const struct message *m,
 			const char *recipient, char **outcome, char **reason)
 {
@@ -193,7 +168,7 @@ enum outcome bid_handle(const struct config *c, struct store *s, const struct me
 		b.lang = c->language;
 	char key[80];
 	int64_t ids[3];
-	int has_key = bid_key(c, m, recipient, key, sizeof key);
+	int has_key = keys_find(c, m, recipient, c->bid_address, "bqrt", key, sizeof key);
 	(void)reason;
 	/* the conversation after a quote: the client at q-BID, the freelancer at r-BID */
 	if (has_key && keys_check(key, "q", ids, 1) == 1)
@@ -255,19 +230,10 @@ enum outcome bid_for(const struct config *c, struct store *s, const struct messa
 	b.have_sub = f;
 	if (f && b.sub.language)
 		b.lang = b.sub.language;
-	struct project *all;
-	int np = store_project_list(s, &all);
-	if (np < 0)
+	int fp = store_project_get(s, pid, &b.proj);
+	if (fp < 0)
 		goto tempfail;
-	for (int i = 0; i < np; i++) {
-		if (all[i].id == pid && !b.have_proj) {
-			b.proj = all[i];
-			b.have_proj = 1;
-		} else {
-			project_clear(&all[i]);
-		}
-	}
-	free(all);
+	b.have_proj = fp;
 	const char *to = f ? b.sub.address : m->from;
 	if (!f || !b.have_proj) {
 		*outcome = xstrdup("bid:unknown-subscriber-or-project");
@@ -428,18 +394,7 @@ int bid_confirm(const struct config *c, struct store *s, int64_t bid_id)
 		b.m = &fake;
 		if (store_subscriber_find(s, NULL, row.subscriber, &b.sub) == 1)
 			b.have_sub = 1;
-		struct project *all;
-		int np = store_project_list(s, &all);
-		for (int i = 0; i < np; i++) {
-			if (all[i].id == row.project && !b.have_proj) {
-				b.proj = all[i];
-				b.have_proj = 1;
-			} else {
-				project_clear(&all[i]);
-			}
-		}
-		if (np >= 0)
-			free(all);
+		b.have_proj = store_project_get(s, row.project, &b.proj) == 1;
 		b.lang = b.have_sub && b.sub.language ? b.sub.language : c->language;
 		if (b.have_sub && b.have_proj && !strcmp(b.proj.status, "open")) {
 			rc = store_bid_status(s, bid_id, "active");

@@ -155,6 +155,12 @@ char *keys_address(const struct config *c, const char *local, const char *key);
 int keys_check(const char *key, const char *purpose, int64_t *ids, int max_ids);
 /* The KEY of "local+KEY@domain" copied into key, or NULL when addr is not of that form. */
 const char *keys_of_address(const char *addr, const char *local, char *key, size_t keylen);
+struct message;
+/* The signed key a mail to address's +KEY form carries: from the envelope recipient,
+ * Delivered-To, To or Cc, else <KEY@domain> in References when KEY's purpose letter is one of
+ * purposes. 1 found (copied into key), 0 not. */
+int keys_find(const struct config *c, const struct message *m, const char *recipient,
+	      const char *address, const char *purposes, char *key, size_t len);
 
 /* ---------------------------------------------------------------- spool.c */
 /* Envelope kept beside each spooled message as its first line. */
@@ -463,9 +469,11 @@ int store_ingest_record(struct store *s, const char *key, const char *spool_name
 int store_poster_confirmed(struct store *s, const char *address);
 int store_poster_confirm(struct store *s, const char *address);
 int store_project_status(struct store *s, int64_t id, const char *status);
+/* One project by number; 1 found (into p, caller clears), 0 not, -1 error. */
+int store_project_get(struct store *s, int64_t id, struct project *p);
 /* A corrected post: new description, budget (NULL: none), deadline, skills, location. */
 int store_project_update(struct store *s, int64_t id, const char *description,
-			 const struct money *budget, int deadline_days, const struct strlist *skills,
+			 const struct money *budget, int deadline_days, const char *skills_json,
 			 const char *location);
 /* Notices sent once: 1 claimed now, 0 claimed before, -1 error. */
 int store_notice_claim(struct store *s, const char *kind, int64_t ref);
@@ -676,6 +684,11 @@ enum outcome bid_for(const struct config *c, struct store *s, const struct messa
 int bid_confirm(const struct config *c, struct store *s, int64_t bid_id);
 
 /* ---------------------------------------------------------------- quote.c */
+/* A notice about project p through the relay template (message, optional text, optional
+ * reply key whose address becomes the Reply-To), queued to `to` in lang. 0 or -1. */
+int quote_notice(const struct config *c, struct store *s, const struct project *p, const char *to,
+		 const char *to_name, const char *lang, const char *message, const char *text,
+		 const char *reply_key);
 /* A reply on a quote's relay: the client's (client_side) commands accept / decline / close, or
  * a message relayed to the other side. */
 enum outcome quote_handle(const struct config *c, struct store *s, const struct message *m,

@@ -17,22 +17,7 @@ static int notice(const struct config *c, struct store *s, const struct project 
 		  const char *to_name, const char *lang, const char *message, const char *text,
 		  const char *reply_key)
 {
-	char id[32];
-	snprintf(id, sizeof id, "%lld", (long long)p->id);
-	char *addr = reply_key ? keys_address(c, "bid", reply_key) : NULL;
-	struct vars v = { 0 };
-	vars_set(&v, "board", c->board_name);
-	vars_set(&v, "project_id", id);
-	vars_set(&v, "title", p->title);
-	vars_set(&v, "message", message);
-	vars_set(&v, "text", text ? text : "");
-	vars_set(&v, "reply_address", addr ? addr : "");
-	struct outgoing o = { .from_name = c->board_name, .from = c->bid_address, .to_name = to_name,
-			      .to = to, .reply_to = addr, .auto_submitted = "auto-generated",
-			      .key_ref = reply_key };
-	int rc = send_queue(c, s, "relay_message", lang, &v, &o);
-	free(addr);
-	return rc;
+	return quote_notice(c, s, p, to, to_name, lang, message, text, reply_key);
 }
 
 /* Opens a transaction and claims (kind, ref): 1 claimed (go on, then finish()), 0 claimed
@@ -236,12 +221,9 @@ enum outcome rating_handle(const struct config *c, struct store *s, const struct
 		*outcome = xstrdup("rating:not-an-award");
 		return OUT_OK;
 	}
-	struct project *p;
-	int np = store_project_list(s, &p), rc = 0;
-	struct project *proj = NULL;
-	for (int i = 0; i < np; i++)
-		if (p[i].id == bid.project)
-			proj = &p[i];
+	struct project pr;
+	int np = store_project_get(s, bid.project, &pr), rc = 0;
+	struct project *proj = np == 1 ? &pr : NULL;
 	const char *text = m->new_text ? m->new_text : "";
 	while (*text == ' ' || *text == '\n')
 		text++;
@@ -272,10 +254,8 @@ enum outcome rating_handle(const struct config *c, struct store *s, const struct
 			rc = -1;
 		*outcome = xasprintf("rating:%d:%s", score, r == 1 ? "recorded" : "already-rated");
 	}
-	for (int i = 0; i < np; i++)
-		project_clear(&p[i]);
-	if (np >= 0)
-		free(p);
+	if (np == 1)
+		project_clear(&pr);
 	bid_row_clear(&bid);
 	return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
 }

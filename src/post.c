@@ -159,26 +159,6 @@ static int acknowledge(const struct config *c, struct store *s, const struct pro
 	return rc;
 }
 
-/* The project of id, loaded into p; 1 found, 0 not, -1 error. */
-static int project_get(struct store *s, int64_t id, struct project *p)
-{
-	struct project *all;
-	int n = store_project_list(s, &all);
-	if (n < 0)
-		return -1;
-	int found = 0;
-	for (int i = 0; i < n; i++) {
-		if (all[i].id == id && !found) {
-			*p = all[i];
-			found = 1;
-		} else {
-			project_clear(&all[i]);
-		}
-	}
-	free(all);
-	return found;
-}
-
 enum outcome post_handle(const struct config *c, struct store *s, struct message *m,
 			 char **result, char **reason)
 {
@@ -286,7 +266,7 @@ enum outcome post_handle(const struct config *c, struct store *s, struct message
 int post_confirm(const struct config *c, struct store *s, int64_t project_id, const char *address)
 {
 	struct project p;
-	int f = project_get(s, project_id, &p);
+	int f = store_project_get(s, project_id, &p);
 	if (f <= 0)
 		return f;
 	int rc = 0;
@@ -308,7 +288,7 @@ int post_moderate(const struct config *c, struct store *s, int64_t project_id, i
 		  const char *why)
 {
 	struct project p;
-	int f = project_get(s, project_id, &p);
+	int f = store_project_get(s, project_id, &p);
 	if (f <= 0)
 		return f == 0 ? 0 : -1;
 	int rc = 0;
@@ -343,7 +323,7 @@ enum outcome post_reply(const struct config *c, struct store *s, struct message 
 			int64_t project_id, char **result)
 {
 	struct project p;
-	int f = project_get(s, project_id, &p);
+	int f = store_project_get(s, project_id, &p);
 	if (f < 0)
 		return OUT_TEMPFAIL;
 	if (!f || !m->from || strcasecmp(m->from, p.poster) || strcmp(p.status, "open")) {
@@ -405,10 +385,12 @@ enum outcome post_reply(const struct config *c, struct store *s, struct message 
 	} else if (m->post && *text) {
 		/* the corrected post: new description and fields, same number */
 		const struct post_info *pi = m->post;
+		char *skills = json_array_text(&pi->skills);
 		rc = store_project_update(s, p.id, pi->description, pi->has_budget ? &pi->budget : NULL,
-					  pi->deadline_days, &pi->skills, pi->location);
+					  pi->deadline_days, skills, pi->location);
+		free(skills);
 		project_clear(&p);
-		if (rc == 0 && project_get(s, project_id, &p) == 1)
+		if (rc == 0 && store_project_get(s, project_id, &p) == 1)
 			rc = acknowledge(c, s, &p, m->message_id_made_up ? NULL : m->message_id);
 		*result = xasprintf("post:edited:%lld", (long long)project_id);
 	} else {

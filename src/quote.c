@@ -23,46 +23,33 @@ struct talk {
 	int have_proj, have_sub;
 };
 
-static int project_load(struct store *s, int64_t id, struct project *p)
+int quote_notice(const struct config *c, struct store *s, const struct project *p, const char *to,
+		 const char *to_name, const char *lang, const char *message, const char *text,
+		 const char *reply_key)
 {
-	struct project *all;
-	int n = store_project_list(s, &all);
-	if (n < 0)
-		return -1;
-	int found = 0;
-	for (int i = 0; i < n; i++) {
-		if (all[i].id == id && !found) {
-			*p = all[i];
-			found = 1;
-		} else {
-			project_clear(&all[i]);
-		}
-	}
-	free(all);
-	return found;
-}
-
-/* A mail on the relay: to, in lang, with a message and the counterpart's text. */
-static int relay_mail(struct talk *t, const char *to, const char *to_name, const char *lang,
-		      const char *reply_key, const char *message, const char *text)
-{
-	const struct config *c = t->c;
 	char id[32];
-	snprintf(id, sizeof id, "%lld", (long long)t->proj.id);
+	snprintf(id, sizeof id, "%lld", (long long)p->id);
 	char *addr = reply_key ? keys_address(c, "bid", reply_key) : NULL;
 	struct vars v = { 0 };
 	vars_set(&v, "board", c->board_name);
 	vars_set(&v, "project_id", id);
-	vars_set(&v, "title", t->proj.title);
+	vars_set(&v, "title", p->title);
 	vars_set(&v, "message", message);
 	vars_set(&v, "text", text ? text : "");
 	vars_set(&v, "reply_address", addr ? addr : "");
 	struct outgoing o = { .from_name = c->board_name, .from = c->bid_address, .to_name = to_name,
 			      .to = to, .reply_to = addr, .auto_submitted = "auto-generated",
 			      .key_ref = reply_key };
-	int rc = send_queue(c, t->s, "relay_message", lang, &v, &o);
+	int rc = send_queue(c, s, "relay_message", lang, &v, &o);
 	free(addr);
 	return rc;
+}
+
+/* A mail on the relay: to, in lang, with a message and the counterpart's text. */
+static int relay_mail(struct talk *t, const char *to, const char *to_name, const char *lang,
+		      const char *reply_key, const char *message, const char *text)
+{
+	return quote_notice(t->c, t->s, &t->proj, to, to_name, lang, message, text, reply_key);
 }
 
 static const char *lang_of_sub(const struct talk *t)
@@ -207,7 +194,7 @@ enum outcome quote_handle(const struct config *c, struct store *s, const struct 
 		return OUT_OK;
 	}
 	int rc = 0;
-	if (project_load(s, t.bid.project, &t.proj) != 1 ||
+	if (store_project_get(s, t.bid.project, &t.proj) != 1 ||
 	    store_subscriber_find(s, NULL, t.bid.subscriber, &t.sub) != 1) {
 		*outcome = xstrdup("quote:orphan");
 		goto done;

@@ -614,34 +614,6 @@ static int only_reads(const struct commands *cs)
 	return 1;
 }
 
-/* The signed key a command mail carries: robot+KEY in the envelope recipient, Delivered-To or
- * To, else <KEY@domain> in References / In-Reply-To (providers that drop the +tag). */
-static int find_key(const struct config *c, const struct message *m, const char *recipient,
-		    char *key, size_t len)
-{
-	const char *at = strrchr(c->robot_address, '@');
-	char local[64];
-	snprintf(local, sizeof local, "%.*s", (int)(at - c->robot_address), c->robot_address);
-	if (recipient && keys_of_address(recipient, local, key, len))
-		return 1;
-	const struct strlist *lists[] = { &m->delivered_to, &m->to, &m->cc };
-	for (int l = 0; l < 3; l++)
-		for (size_t i = 0; i < lists[l]->n; i++)
-			if (keys_of_address(lists[l]->v[i], local, key, len))
-				return 1;
-	for (size_t i = 0; i < m->references.n; i++) {
-		const char *ref = m->references.v[i];
-		const char *ra = strrchr(ref, '@');
-		if (!ra || strcasecmp(ra + 1, c->domain) || (size_t)(ra - ref) >= len)
-			continue;
-		if (strchr("csudv", ref[0]) && ref[1] == '-') {
-			snprintf(key, len, "%.*s", (int)(ra - ref), ref);
-			return 1;
-		}
-	}
-	return 0;
-}
-
 enum outcome robot_handle(const struct config *c, struct store *s, const struct message *m,
 			  const char *recipient, char **outcome)
 {
@@ -654,7 +626,7 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 		r.lang = c->language;
 	commands_parse(m, &cs);
 	char key[80];
-	int has_key = find_key(c, m, recipient, key, sizeof key);
+	int has_key = keys_find(c, m, recipient, c->robot_address, "csudv", key, sizeof key);
 	int64_t ids[2];
 	if (has_key && keys_check(key, "u", ids, 2) == 1) {
 		/* one-click unsubscribe by mail: at once, no confirmation */

@@ -331,7 +331,26 @@ static char *col_text(sqlite3_stmt *st, int i)
 	return t ? xstrdup((const char *)t) : NULL;
 }
 
+static int project_rows(struct store *s, int64_t only, struct project **out);
+
 int store_project_list(struct store *s, struct project **out)
+{
+	return project_rows(s, -1, out);
+}
+
+int store_project_get(struct store *s, int64_t id, struct project *p)
+{
+	struct project *v;
+	int n = project_rows(s, id, &v);
+	if (n < 0)
+		return -1;
+	if (n == 1)
+		*p = v[0];
+	free(v);
+	return n == 1;
+}
+
+static int project_rows(struct store *s, int64_t only, struct project **out)
 {
 	sqlite3_stmt *st;
 	*out = NULL;
@@ -340,9 +359,10 @@ int store_project_list(struct store *s, struct project **out)
 			       " created, message_id, budget_min, budget_max, currency, tax, unit,"
 			       " deadline_days, skills, location, flags, (SELECT count(*) FROM bids b"
 			       " WHERE b.project = projects.id AND b.status = 'active'), updated"
-			       " FROM projects ORDER BY id",
+			       " FROM projects WHERE ?1 < 0 OR id = ?1 ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return fail(s, sqlite3_errcode(s->db), "project-list");
+	sqlite3_bind_int64(st, 1, only);
 	int n = 0, cap = 0, rc;
 	struct project *v = NULL;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1358,7 +1378,7 @@ int store_freelancer_record(struct store *s, int64_t subscriber, double *avg, in
 }
 
 int store_project_update(struct store *s, int64_t id, const char *description,
-			 const struct money *budget, int deadline_days, const struct strlist *skills,
+			 const struct money *budget, int deadline_days, const char *skills_json,
 			 const char *location)
 {
 	sqlite3_stmt *st;
@@ -1369,19 +1389,6 @@ int store_project_update(struct store *s, int64_t id, const char *description,
 		return fail(s, sqlite3_errcode(s->db), "project-update");
 	char now[32];
 	clock_format_iso(clock_now(), now);
-	struct buf sk;
-	buf_init(&sk, 64 * 1024);
-	buf_putc(&sk, '[');
-	for (size_t i = 0; i < skills->n; i++) {
-		buf_puts(&sk, i ? ",\"" : "\"");
-		for (const char *p = skills->v[i]; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				buf_putc(&sk, '\\');
-			buf_putc(&sk, *p);
-		}
-		buf_putc(&sk, '"');
-	}
-	buf_putc(&sk, ']');
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, description);
 	if (budget) {
@@ -1394,11 +1401,10 @@ int store_project_update(struct store *s, int64_t id, const char *description,
 	}
 	if (deadline_days >= 0)
 		sqlite3_bind_int(st, 8, deadline_days);
-	bind_text(st, 9, sk.data);
+	bind_text(st, 9, skills_json);
 	bind_text(st, 10, location);
 	bind_text(st, 11, now);
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	buf_free(&sk);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-update");
 }

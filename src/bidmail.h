@@ -230,6 +230,7 @@ struct attachment {
 	char *name;
 	char *type;
 	size_t size;
+	char *data;	/* decoded bytes: only from mime_parse_attachments */
 };
 struct auth_results {
 	char *authserv_id;
@@ -269,6 +270,8 @@ struct message {
 	char *bounce_action;	/* failed, delayed, ... */
 	struct strlist errors;
 	struct envelope env;	/* copied from the spool, may be empty */
+	const char *raw;	/* the bytes parsed (borrowed: valid while the caller keeps them) */
+	size_t raw_len;
 	char *new_text;		/* text without quotes and signature (extract_message) */
 	struct post_info *post;	/* filled for posts (extract_message) */
 	struct bid_info *bid;	/* filled for bids (extract_message) */
@@ -281,6 +284,8 @@ enum mime_limit_result mime_check_limits(const struct config *c, const char *dat
 /* Parses a message into a new struct message (never NULL: what cannot be read is named in
  * errors). The caller frees it with message_free. */
 struct message *mime_parse(const char *data, size_t len);
+/* The same, also keeping each attachment's decoded bytes (at most 10 MB in all), for relaying. */
+struct message *mime_parse_attachments(const char *data, size_t len);
 struct message *message_free(struct message *m);
 /* Returns the first top-level header value named name (case-insensitive), or NULL. */
 const char *message_header(const struct message *m, const char *name);
@@ -607,6 +612,8 @@ struct outgoing {
 	const char *auto_submitted;	/* "auto-replied" or "auto-generated" */
 	const char *unsubscribe_key;	/* mails to subscribers: the signed u-... key */
 	const char *key_ref;		/* a signed key also put in References as <KEY@domain> */
+	const struct attachment *attachments;	/* with data: sent as multipart/mixed parts */
+	size_t n_attachments;
 	const struct rendered *body;
 };
 /* Builds a complete RFC 5322 message; sets token (hex id used in Message-ID); caller frees. */
@@ -688,7 +695,7 @@ int bid_confirm(const struct config *c, struct store *s, int64_t bid_id);
  * reply key whose address becomes the Reply-To), queued to `to` in lang. 0 or -1. */
 int quote_notice(const struct config *c, struct store *s, const struct project *p, const char *to,
 		 const char *to_name, const char *lang, const char *message, const char *text,
-		 const char *reply_key);
+		 const char *reply_key, const struct message *with_attachments);
 /* A reply on a quote's relay: the client's (client_side) commands accept / decline / close, or
  * a message relayed to the other side. */
 enum outcome quote_handle(const struct config *c, struct store *s, const struct message *m,

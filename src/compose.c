@@ -6,6 +6,7 @@
  */
 #include "bidmail.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -278,8 +279,21 @@ char *compose_message(const struct config *c, const struct outgoing *o, char tok
 	add_header(&b, "MIME-Version", "1.0");
 	add_header(&b, "Auto-Submitted", o->auto_submitted ? o->auto_submitted : "auto-generated");
 	add_header(&b, "X-Loop", c->robot_address);
-	buf_printf(&b, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n", boundary);
-	buf_puts(&b, "This is a message in MIME format.\r\n");
+	char mixed[48];
+	snprintf(mixed, sizeof mixed, "=_bidmail_mixed_%.16s", token);
+	int with_files = 0;
+	for (size_t i = 0; i < o->n_attachments; i++)
+		with_files |= o->attachments[i].data != NULL;
+	if (with_files) {
+		/* relayed attachments: multipart/mixed around the alternative */
+		buf_printf(&b, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n", mixed);
+		buf_puts(&b, "This is a message in MIME format.\r\n");
+		buf_printf(&b, "\r\n--%s\r\n", mixed);
+		buf_printf(&b, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n", boundary);
+	} else {
+		buf_printf(&b, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n", boundary);
+		buf_puts(&b, "This is a message in MIME format.\r\n");
+	}
 	buf_printf(&b, "\r\n--%s\r\n", boundary);
 	buf_puts(&b, "Content-Type: text/plain; charset=UTF-8\r\n"
 		     "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
@@ -289,6 +303,34 @@ char *compose_message(const struct config *c, const struct outgoing *o, char tok
 		     "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
 	qp_encode(&b, o->body->html);
 	buf_printf(&b, "\r\n--%s--\r\n", boundary);
+	for (size_t i = 0; with_files && i < o->n_attachments; i++) {
+		const struct attachment *a = &o->attachments[i];
+		if (!a->data)
+			continue;
+		/* the type is ours to trust only when it looks like one */
+		const char *type = a->type && strchr(a->type, '/') && !strpbrk(a->type, " \t\r\n;\"")
+				   ? a->type : "application/octet-stream";
+		buf_printf(&b, "\r\n--%s\r\nContent-Type: %s\r\nContent-Transfer-Encoding: base64\r\n",
+			   mixed, type);
+		/* RFC 2231 file name: UTF-8, percent-encoded, never a raw byte in a header */
+		buf_puts(&b, "Content-Disposition: attachment; filename*=UTF-8''");
+		char *name = clean_value(a->name ? a->name : "attachment", 200);
+		for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+			if (isalnum(*p) || strchr(".-_", *p))
+				buf_putc(&b, (char)*p);
+			else
+				buf_printf(&b, "%%%02X", *p);
+		}
+		free(name);
+		buf_puts(&b, "\r\n\r\n");
+		for (size_t off = 0; off < a->size; off += 57) {
+			size_t n = a->size - off < 57 ? a->size - off : 57;
+			base64_encode(&b, (const unsigned char *)a->data + off, n);
+			buf_puts(&b, "\r\n");
+		}
+	}
+	if (with_files)
+		buf_printf(&b, "\r\n--%s--\r\n", mixed);
 	free(from);
 	free(to);
 	free(subject);

@@ -17,7 +17,7 @@ static int notice(const struct config *c, struct store *s, const struct project 
 		  const char *to_name, const char *lang, const char *message, const char *text,
 		  const char *reply_key)
 {
-	return quote_notice(c, s, p, to, to_name, lang, message, text, reply_key);
+	return quote_notice(c, s, p, to, to_name, lang, message, text, reply_key, NULL);
 }
 
 /* Opens a transaction and claims (kind, ref): 1 claimed (go on, then finish()), 0 claimed

@@ -605,7 +605,11 @@ struct walk {
 	int have_text;
 	int depth;
 	int parts;
+	int keep_data;		/* keep attachments' decoded bytes */
+	size_t kept;
 };
+
+#define MAX_KEPT_ATTACHMENTS (10u * 1024 * 1024)
 
 /* Reads a parameter by name, joining RFC 2231 continuations (name*0*, name*1, ...) and
  * decoding charset'lang'%XX values. Returns an owned UTF-8 string or NULL. */
@@ -871,6 +875,7 @@ static void add_attachment(struct message *m, const char *name, const char *type
 	a->name = name ? xstrdup(name) : NULL;
 	a->type = xstrdup(type);
 	a->size = size;
+	a->data = NULL;
 }
 
 /* Reads Final-Recipient / Status from a message/delivery-status body. */
@@ -1022,6 +1027,17 @@ static void walk_single(struct walk *w, struct mailmime *mime, int in_alternativ
 		free(d);
 	} else if (!attach && !strncmp(type, "text/", 5) && w->have_text) {
 		/* a second inline text part (e.g. a footer added by a list): not an attachment */
+	} else if (w->keep_data) {
+		size_t n;
+		char *d = part_decode(w, mime, &n);
+		add_attachment(w->m, name, type, n);
+		if (w->kept + n <= MAX_KEPT_ATTACHMENTS) {
+			w->m->attachments[w->m->n_attachments - 1].data = d;
+			w->kept += n;
+		} else {
+			free(d);
+			strlist_add(&w->m->errors, "attachments: more than 10 MB, not all kept");
+		}
 	} else {
 		add_attachment(w->m, name, type, decoded_size(w, mime));
 	}
@@ -1104,11 +1120,13 @@ static void walk_message(struct walk *w, struct mailmime *mime)
 	}
 	add_attachment(w->m, subject ? subject : "forwarded message", "message/rfc822",
 		       mime->mm_length);
-	struct walk sub = { .m = w->m, .depth = w->depth, .parts = w->parts };
+	struct walk sub = { .m = w->m, .depth = w->depth, .parts = w->parts,
+			    .keep_data = w->keep_data, .kept = w->kept };
 	buf_init(&sub.text, MAX_TEXT_BODY);
 	if (inner)
 		walk_part(&sub, inner, 0);
 	w->parts = sub.parts;
+	w->kept = sub.kept;
 	if (sub.have_text) {
 		struct buf t;
 		buf_init(&t, MAX_TEXT_BODY);
@@ -1165,11 +1183,25 @@ static void note_missing_close(struct message *m, const char *d, size_t len)
 	free(close);
 }
 
+static struct message *parse(const char *data, size_t len, int keep_data);
+
 struct message *mime_parse(const char *data, size_t len)
+{
+	return parse(data, len, 0);
+}
+
+struct message *mime_parse_attachments(const char *data, size_t len)
+{
+	return parse(data, len, 1);
+}
+
+static struct message *parse(const char *data, size_t len, int keep_data)
 {
 	mime_setup();
 	struct message *m = xcalloc(1, sizeof *m);
 	m->date = -2;
+	m->raw = data;
+	m->raw_len = len;
 	char *copy = NULL;
 	if (memchr(data, '\0', len)) {
 		copy = xmalloc(len + 1);
@@ -1203,7 +1235,7 @@ struct message *mime_parse(const char *data, size_t len)
 
 	size_t idx = 0;
 	struct mailmime *mime = NULL;
-	struct walk w = { .m = m };
+	struct walk w = { .m = m, .keep_data = keep_data };
 	buf_init(&w.text, MAX_TEXT_BODY);
 	if (mailmime_parse(data, len, &idx, &mime) == MAILIMF_NO_ERROR && mime) {
 		walk_part(&w, mime, 0);
@@ -1254,6 +1286,7 @@ struct message *message_free(struct message *m)
 	for (size_t i = 0; i < m->n_attachments; i++) {
 		free(m->attachments[i].name);
 		free(m->attachments[i].type);
+		free(m->attachments[i].data);
 	}
 	free(m->attachments);
 	auth_clear(&m->auth);

@@ -25,7 +25,7 @@ struct talk {
 
 int quote_notice(const struct config *c, struct store *s, const struct project *p, const char *to,
 		 const char *to_name, const char *lang, const char *message, const char *text,
-		 const char *reply_key)
+		 const char *reply_key, const struct message *with_attachments)
 {
 	char id[32];
 	snprintf(id, sizeof id, "%lld", (long long)p->id);
@@ -37,10 +37,16 @@ int quote_notice(const struct config *c, struct store *s, const struct project *
 	vars_set(&v, "message", message);
 	vars_set(&v, "text", text ? text : "");
 	vars_set(&v, "reply_address", addr ? addr : "");
+	/* relayed messages keep their attachments: the original is parsed again, keeping them */
+	struct message *att = with_attachments && with_attachments->raw && with_attachments->n_attachments
+			      ? mime_parse_attachments(with_attachments->raw, with_attachments->raw_len)
+			      : NULL;
 	struct outgoing o = { .from_name = c->board_name, .from = c->bid_address, .to_name = to_name,
 			      .to = to, .reply_to = addr, .auto_submitted = "auto-generated",
-			      .key_ref = reply_key };
+			      .key_ref = reply_key, .attachments = att ? att->attachments : NULL,
+			      .n_attachments = att ? att->n_attachments : 0 };
 	int rc = send_queue(c, s, "relay_message", lang, &v, &o);
+	message_free(att);
 	free(addr);
 	return rc;
 }
@@ -49,7 +55,9 @@ int quote_notice(const struct config *c, struct store *s, const struct project *
 static int relay_mail(struct talk *t, const char *to, const char *to_name, const char *lang,
 		      const char *reply_key, const char *message, const char *text)
 {
-	return quote_notice(t->c, t->s, &t->proj, to, to_name, lang, message, text, reply_key);
+	/* a relayed text carries the sender's attachments; a notice carries none */
+	return quote_notice(t->c, t->s, &t->proj, to, to_name, lang, message, text, reply_key,
+			    text ? t->m : NULL);
 }
 
 static const char *lang_of_sub(const struct talk *t)

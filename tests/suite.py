@@ -1079,6 +1079,21 @@ def test_quote_relay_and_award():
     rt = relayed.get_body(("plain",)).get_content()
     expect("commencer lundi" in rt and "jeanne@client.fr" not in rt + str(relayed["Reply-To"]) + str(relayed["From"]),
            "relay to the freelancer: %r" % rt)
+    # an attachment the client sends is relayed as is
+    pdf = b"%PDF-1.4 cahier des charges \x00\x01\x02" * 50
+    import base64 as b64
+    target = email.utils.parseaddr(str(quote["Reply-To"]))[1]
+    mixed = ("From: Jeanne <jeanne@client.fr>\nTo: %s\nSubject: Re: offre\nMessage-ID: <att@client.fr>\n"
+             "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"B\"\n\n--B\n"
+             "Content-Type: text/plain; charset=utf-8\n\nVoici le cahier des charges.\n--B\n"
+             "Content-Type: application/pdf\nContent-Disposition: attachment; filename*=UTF-8''cahier%%20d%%C3%%A9tails.pdf\n"
+             "Content-Transfer-Encoding: base64\n\n%s\n--B--\n" % (target, b64.encodebytes(pdf).decode()))
+    b.deliver(mixed, recipient=target, sender="jeanne@client.fr")
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-04T12:30:00Z"})
+    withfile = last_mail(b, "paul@dev.fr")
+    parts = [p for p in withfile.iter_attachments()]
+    expect(len(parts) == 1 and parts[0].get_filename() == "cahier détails.pdf" and parts[0].get_content() == pdf,
+           "attachment not relayed intact: %r" % [(p.get_filename(), len(p.get_content())) for p in parts])
     raw, addr = reply_to(relayed, "Oui, lundi sans problème.", sender="Paul Dev <paul@dev.fr>")
     expect(addr.startswith("bid+r-"), "freelancer relay %r" % addr)
     b.deliver(raw, recipient=addr, sender="paul@dev.fr")

@@ -147,7 +147,7 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 	struct vars items[MAX_PER_DIGEST];
 	char *owned[MAX_PER_DIGEST * 9];
 	int no = 0;
-	const char *first_bid_address = NULL;
+	const char *first_bid_address = NULL, *first_bid_key = NULL;
 	int64_t sid = s->id;
 	for (int i = 0; i < n; i++) {
 		struct project *p = &r->projects[list[i]];
@@ -183,8 +183,10 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 		vars_set(&items[i], "why", why[i]);
 		vars_set(&items[i], "bid_link", link);
 		vars_set(&items[i], "bid_address", baddr);
-		if (i == 0)
+		if (i == 0) {
 			first_bid_address = baddr;
+			first_bid_key = bkey;
+		}
 		owned[no++] = id;
 		owned[no++] = budget;
 		owned[no++] = deadline;
@@ -216,7 +218,8 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 		/* an instant alert is one project: a plain reply is a bid on it */
 		.reply_to = instant ? first_bid_address : saddr,
 		.auto_submitted = "auto-generated",
-		.key_ref = instant ? NULL : skey,
+		/* the key rides in References too, for providers that drop the +tag */
+		.key_ref = instant ? first_bid_key : skey,
 		.unsubscribe_key = ukey,
 	};
 	int rc = 0;

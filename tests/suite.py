@@ -960,9 +960,18 @@ def test_instant_alert_is_a_bid_reply():
     expect(len(alerts) == 1, "alerts: %d" % len(alerts))
     rt = str(alerts[0]["Reply-To"])
     expect(rt.startswith("bid+b-1001-"), "Reply-To %r" % rt)
+    key = rt.split("+", 1)[1].split("@")[0]
+    expect("<%s@example.org>" % key in str(alerts[0]["References"]), "key not in References: %r" % alerts[0]["References"])
+    # a provider that drops the +tag: the reply reaches bid@ and still routes by References
+    raw, addr = reply_to(alerts[0], "Je propose 350 € pour la traduction.", sender="Fast <fast@dev.fr>")
+    raw = raw.replace("To: " + addr, "To: bid@example.org")
+    b.deliver(raw, recipient="bid@example.org", sender="fast@dev.fr")
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-04T10:07:00Z"})
+    expect(b.projects()[0]["bids"] == 1, "the reply without its +tag was not taken as a bid")
     b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-04T10:10:00Z"})
-    again = [p for p in b.outgoing()[before:] if read_mail(p)[1]["To"].addresses[0].addr_spec == "fast@dev.fr"]
-    expect(len(again) == 1, "alerted twice")
+    again = [m for m in (read_mail(p)[1] for p in b.outgoing()[before:])
+             if m["To"].addresses[0].addr_spec == "fast@dev.fr" and str(m["Subject"]).startswith("Nouveau projet")]
+    expect(len(again) == 1, "alerted %d times: %r" % (len(again), [str(m["Subject"]) for m in again]))
 
 
 def test_robot_test_command():

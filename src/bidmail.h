@@ -204,6 +204,9 @@ int spool_write_atomic_nosync_dir(const char *dir, const char *name, const void 
  * each its name and fsyncs the folder. At most 1024 staged at once. 0 or -1. */
 int spool_stage(const char *dir, const char *name, const void *data, size_t len);
 int spool_publish(const char *dir, int sync);
+/* Messages in the spool folder SUB (reason files and dot files left out), and the mtime of
+ * the oldest in *oldest (0 when empty); -1 when the folder cannot be read. */
+int spool_count(const struct config *c, const char *sub, time_t *oldest);
 /* fsyncs the spool folder SUB (e.g. "incoming/cur"); 0 or -1. */
 int spool_sync_dir(const struct config *c, const char *sub);
 /* Computes the ingest key of bytes delivered to recipient. */
@@ -523,6 +526,22 @@ void bid_row_clear(struct bid_row *b);
 int store_outbox_mark(struct store *s, int64_t id, const char *state, const char *error);
 void outbox_row_clear(struct outbox_row *r);
 int store_count(struct store *s, const char *table);
+/* A consistent online copy of the database into PATH (SQLite backup API, written beside PATH
+ * then renamed, then checked with PRAGMA quick_check); the number of pages copied, or -1. */
+int store_backup(struct store *s, const char *path);
+/* What `bidmail status` shows about the queues. */
+struct store_status {
+	int outbox_queued, outbox_failed, outbox_sent;
+	char *oldest_queued;	 /* created time of the oldest queued message, or NULL */
+	char *last_digest;	 /* when the latest digest was claimed, or NULL */
+	int pending_posts, held_posts, pending_subscribers;
+	struct strlist disabled; /* addresses disabled after bounces */
+	/* filled by the caller from spool_count */
+	int spool_waiting, quarantined;
+	char spool_oldest[32];	 /* mtime of the oldest waiting message, "" when none */
+};
+int store_status(struct store *s, struct store_status *st);
+void store_status_clear(struct store_status *st);
 /* The recipient of outbox row id copied into to (size len); 1 found, 0 not, -1 error. */
 int store_outbox_recipient(struct store *s, int64_t id, char *to, size_t len);
 /* Records what came back for an outbox row. */
@@ -731,5 +750,6 @@ int json_print_projects(FILE *out, struct project *p, int n);
 int json_print_outbox(FILE *out, struct outbox_row *r, int n);
 int json_print_subscribers(FILE *out, struct subscriber *v, int n);
 int json_print_bids(FILE *out, struct bid_row *v, int n);
+int json_print_status(FILE *out, const struct store_status *st);
 
 #endif

@@ -235,3 +235,22 @@ int json_print_bids(FILE *out, struct bid_row *v, int n)
 	}
 	return dump(out, a);
 }
+
+int json_print_status(FILE *out, const struct store_status *st)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "spool", json_pack("{s:i, s:o, s:i}", "waiting", st->spool_waiting,
+						  "oldest", str_or_null(*st->spool_oldest ?
+									st->spool_oldest : NULL),
+						  "quarantined", st->quarantined));
+	json_object_set_new(o, "outbox", json_pack("{s:i, s:o, s:i, s:i}", "queued", st->outbox_queued,
+						   "oldest_queued", str_or_null(st->oldest_queued),
+						   "failed", st->outbox_failed,
+						   "sent", st->outbox_sent));
+	json_object_set_new(o, "posts_pending_confirmation", json_integer(st->pending_posts));
+	json_object_set_new(o, "posts_held", json_integer(st->held_posts));
+	json_object_set_new(o, "subscribers_pending", json_integer(st->pending_subscribers));
+	json_object_set_new(o, "last_digest", str_or_null(st->last_digest));
+	json_object_set_new(o, "bounce_disabled", strlist_json(&st->disabled));
+	return dump(out, o);
+}

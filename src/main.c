@@ -30,6 +30,9 @@ static const char usage_text[] =
 	"  bids PROJECT [--json]                  the bids of a project\n"
 	"  moderate list|approve N|reject N [REASON]  decide on posts held as suspected scams\n"
 	"  stats                                  open projects, bids, award rate, bids vs budget\n"
+	"  status [--json]                        queue sizes, oldest pending, last digest run,\n"
+	"                                         bounce-disabled addresses\n"
+	"  backup FILE                            consistent online copy of the database\n"
 	"  check-config                           check the configuration and the templates\n"
 	"  version                                print the version\n";
 
@@ -559,6 +562,64 @@ static int cmd_moderate(struct config *c, int argc, char **argv)
 	return rc;
 }
 
+static int cmd_backup(struct config *c, int argc, char **argv)
+{
+	if (argc != 1 || argv[0][0] == '-')
+		return usage();
+	struct store *s = open_store(c);
+	if (!s)
+		return 1;
+	int pages = store_backup(s, argv[0]);
+	store_close(s);
+	if (pages < 0) {
+		fprintf(stderr, "bidmail: backup to %s failed (see the log)\n", argv[0]);
+		return 1;
+	}
+	printf("backup: %d pages copied to %s\n", pages, argv[0]);
+	return 0;
+}
+
+static int cmd_status(struct config *c, int argc, char **argv)
+{
+	int as_json = json_flag(argc, argv);
+	if (as_json < 0)
+		return usage();
+	struct store *s = open_store(c);
+	if (!s)
+		return 1;
+	struct store_status st;
+	int rc = store_status(s, &st);
+	store_close(s);
+	if (rc < 0) {
+		store_status_clear(&st);
+		return 1;
+	}
+	time_t oldest;
+	st.spool_waiting = spool_count(c, "incoming/new", &oldest);
+	if (st.spool_waiting > 0)
+		clock_format_iso(oldest, st.spool_oldest);
+	st.quarantined = spool_count(c, "failed", NULL);
+	if (as_json) {
+		json_print_status(stdout, &st);
+	} else {
+		printf("spool: %d waiting%s%s%s, %d quarantined\n", st.spool_waiting,
+		       *st.spool_oldest ? " (oldest " : "", st.spool_oldest,
+		       *st.spool_oldest ? ")" : "", st.quarantined);
+		printf("outbox: %d queued%s%s%s, %d failed, %d sent\n", st.outbox_queued,
+		       st.oldest_queued ? " (oldest " : "", st.oldest_queued ? st.oldest_queued : "",
+		       st.oldest_queued ? ")" : "", st.outbox_failed, st.outbox_sent);
+		printf("posts: %d awaiting their poster's confirmation, %d held for moderation\n",
+		       st.pending_posts, st.held_posts);
+		printf("subscribers: %d awaiting confirmation\n", st.pending_subscribers);
+		printf("last digest run: %s\n", st.last_digest ? st.last_digest : "never");
+		printf("bounce-disabled addresses: %zu\n", st.disabled.n);
+		for (size_t i = 0; i < st.disabled.n; i++)
+			printf("  %s\n", st.disabled.v[i]);
+	}
+	store_status_clear(&st);
+	return 0;
+}
+
 static int cmd_outbox(struct config *c, int argc, char **argv)
 {
 	int as_json = json_flag(argc, argv);
@@ -616,7 +677,7 @@ int main(int argc, char **argv)
 	int rc;
 	if (!is_deliver && strcmp(cmd, "projects") && strcmp(cmd, "outbox") &&
 	    strcmp(cmd, "subscribers") && strcmp(cmd, "bids") && strcmp(cmd, "stats") &&
-	    extract_load(&c) < 0) {
+	    strcmp(cmd, "status") && strcmp(cmd, "backup") && extract_load(&c) < 0) {
 		config_clear(&c);
 		return 1;
 	}
@@ -653,6 +714,10 @@ int main(int argc, char **argv)
 		rc = cmd_moderate(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "stats"))
 		rc = cmd_stats(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "status"))
+		rc = cmd_status(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "backup"))
+		rc = cmd_backup(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "check-config")) {
 		rc = render_check_all(&c) < 0 ? 1 : 0;
 		if (!rc)

@@ -502,3 +502,30 @@ out:
 	free(text);
 	return rc;
 }
+
+int spool_count(const struct config *c, const char *sub, time_t *oldest)
+{
+	char *dir = spool_path(c, sub, NULL);
+	DIR *d = opendir(dir);
+	if (!d) {
+		free(dir);
+		return -1;
+	}
+	int n = 0;
+	if (oldest)
+		*oldest = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+		if (e->d_name[0] == '.' || (len > 7 && !strcmp(e->d_name + len - 7, ".reason")))
+			continue;
+		n++;
+		struct stat sb;
+		if (oldest && fstatat(dirfd(d), e->d_name, &sb, 0) == 0 &&
+		    (!*oldest || sb.st_mtime < *oldest))
+			*oldest = sb.st_mtime;
+	}
+	closedir(d);
+	free(dir);
+	return n;
+}

@@ -6,9 +6,12 @@
  */
 #include "bidmail.h"
 
+#include <errno.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const migrations[] = {
 	/* 1: ingest log, projects, outbox */
@@ -1407,4 +1410,110 @@ int store_project_update(struct store *s, int64_t id, const char *description,
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-update");
+}
+
+int store_backup(struct store *s, const char *path)
+{
+	size_t len = strlen(path);
+	char *tmp = xmalloc(len + 8);
+	snprintf(tmp, len + 8, "%s.tmp", path);
+	unlink(tmp);
+	sqlite3 *dst = NULL;
+	int pages = -1;
+	if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		log_err("stage=backup path=%s error=\"%s\"", tmp, dst ? sqlite3_errmsg(dst) : "cannot open");
+		goto out;
+	}
+	sqlite3_backup *b = sqlite3_backup_init(dst, "main", s->db, "main");
+	if (!b) {
+		log_err("stage=backup path=%s error=\"%s\"", tmp, sqlite3_errmsg(dst));
+		goto out;
+	}
+	/* in steps, so that the daemon's writers are never held up for the whole copy; a write
+	 * between steps restarts the copy, which the bounded loop turns into an error */
+	int rc = SQLITE_OK;
+	for (int round = 0; round < 100000 && (rc == SQLITE_OK || rc == SQLITE_BUSY ||
+					       rc == SQLITE_LOCKED); round++) {
+		rc = sqlite3_backup_step(b, 256);
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+			sqlite3_sleep(20);
+	}
+	pages = sqlite3_backup_pagecount(b);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE) {
+		log_err("stage=backup path=%s error=\"%s\"", tmp, sqlite3_errstr(rc));
+		pages = -1;
+		goto out;
+	}
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(dst, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(st, 0), "ok")) {
+		log_err("stage=backup path=%s error=\"the copy fails quick_check\"", tmp);
+		pages = -1;
+	}
+	sqlite3_finalize(st);
+	/* a self-contained file: no -wal beside it */
+	if (pages >= 0 && sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) != SQLITE_OK)
+		pages = -1;
+out:
+	if (dst && sqlite3_close(dst) != SQLITE_OK)
+		pages = -1;
+	if (pages >= 0 && rename(tmp, path) < 0) {
+		log_err("stage=backup path=%s error=\"%s\"", path, strerror(errno));
+		pages = -1;
+	}
+	if (pages < 0)
+		unlink(tmp);
+	free(tmp);
+	return pages;
+}
+
+static char *scalar_text(struct store *s, const char *sql)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	char *v = sqlite3_step(st) == SQLITE_ROW ? col_text(st, 0) : NULL;
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int scalar_int(struct store *s, const char *sql)
+{
+	char *v = scalar_text(s, sql);
+	int n = v ? atoi(v) : 0;
+	free(v);
+	return n;
+}
+
+int store_status(struct store *s, struct store_status *st)
+{
+	memset(st, 0, sizeof *st);
+	st->outbox_queued = scalar_int(s, "SELECT count(*) FROM outbox WHERE state = 'queued'");
+	st->outbox_failed = scalar_int(s, "SELECT count(*) FROM outbox WHERE state = 'failed'");
+	st->outbox_sent = scalar_int(s, "SELECT count(*) FROM outbox WHERE state = 'sent'");
+	st->oldest_queued = scalar_text(s, "SELECT min(created) FROM outbox WHERE state = 'queued'");
+	st->last_digest = scalar_text(s, "SELECT max(claimed) FROM digests");
+	st->pending_posts = scalar_int(s, "SELECT count(*) FROM projects"
+					  " WHERE status = 'pending_confirmation'");
+	st->held_posts = scalar_int(s, "SELECT count(*) FROM projects WHERE status = 'held'");
+	st->pending_subscribers = scalar_int(s, "SELECT count(*) FROM subscribers"
+						" WHERE status = 'pending'");
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(s->db, "SELECT address FROM addresses WHERE disabled ORDER BY address",
+			       -1, &q, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "status");
+	int rc;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		strlist_add_owned(&st->disabled, col_text(q, 0));
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "status");
+}
+
+void store_status_clear(struct store_status *st)
+{
+	free(st->oldest_queued);
+	free(st->last_digest);
+	strlist_clear(&st->disabled);
+	memset(st, 0, sizeof *st);
 }

@@ -12,7 +12,7 @@ import sys, tempfile, time, traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from sink import Sink  # noqa: E402
+from sink import Sink, free_port  # noqa: E402
 ROOT = os.path.dirname(HERE)
 CORPUS = os.path.join(os.path.dirname(ROOT), "shared", "corpus")
 BIDMAIL = None
@@ -1480,8 +1480,61 @@ def test_bounce_matched_and_address_disabled():
         db.close()
         expect(row == (3.0, 3, 1), "address row %r" % (row,))
         expect(bounced == 3, "outbox rows with the bounce status: %d" % bounced)
+        st = json.loads(b.run("status", "--json").stdout)
+        expect(st["bounce_disabled"] == ["gone@client.fr"], "status: %r" % st["bounce_disabled"])
     finally:
         sink.cleanup()
+
+
+def test_status_reports_queues():
+    """`status` shows what waits where: messages in the spool and the oldest, the quarantine,
+    the outbox queued behind an unreachable smarthost, posts awaiting confirmation."""
+    b = smtp_board("smtp://127.0.0.1:%d" % free_port())
+    st = json.loads(b.run("status", "--json").stdout)
+    expect(st["spool"] == {"waiting": 0, "oldest": None, "quarantined": 0}, "empty board: %r" % st)
+    expect(st["outbox"]["queued"] == 0 and st["last_digest"] is None, "empty board: %r" % st)
+    env = {"BIDMAIL_NOW": "2026-03-02T08:00:00Z"}
+    b.deliver(post_mail(), env=env)
+    b.deliver(post_mail(), recipient="someone@elsewhere.example")
+    b.run("run", "--once", env=env)
+    b.deliver(post_mail(subject="En attente"))
+    st = json.loads(b.run("status", "--json").stdout)
+    expect(st["spool"]["waiting"] == 1 and st["spool"]["oldest"], "spool: %r" % st["spool"])
+    expect(st["spool"]["quarantined"] == 1, "quarantine: %r" % st["spool"])
+    expect(st["outbox"]["queued"] == 1 and st["outbox"]["oldest_queued"] == "2026-03-02T08:00:00Z",
+           "outbox: %r" % st["outbox"])
+    expect(st["posts_pending_confirmation"] == 1, "pending posts: %r" % st)
+    text = b.run("status").stdout.decode()
+    expect("outbox: 1 queued (oldest 2026-03-02T08:00:00Z)" in text and "1 quarantined" in text,
+           "status text: %r" % text)
+
+
+def test_backup_is_consistent_online_copy():
+    """`backup FILE` copies the database while another process holds a write transaction:
+    the copy is a complete database of its own (no -wal needed) with the committed rows only."""
+    b = Board().init()
+    b.deliver(post_mail(subject="Projet sauvegardé"))
+    b.run("run", "--once")
+    db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"), isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("INSERT INTO meta(key, value) VALUES('uncommitted', 'x')")
+    out = os.path.join(b.dir, "backup", "copy.db")
+    os.makedirs(os.path.dirname(out))
+    p = b.run("backup", out, timeout=60)
+    db.execute("ROLLBACK")
+    db.close()
+    expect(b"pages copied" in p.stdout, "backup output %r" % p.stdout)
+    expect(sorted(os.listdir(os.path.dirname(out))) == ["copy.db"], "left beside it: %r" % os.listdir(os.path.dirname(out)))
+    copy = sqlite3.connect(out)
+    titles = [r[0] for r in copy.execute("SELECT title FROM projects")]
+    meta = copy.execute("SELECT count(*) FROM meta WHERE key='uncommitted'").fetchone()[0]
+    check = copy.execute("PRAGMA integrity_check").fetchone()[0]
+    copy.close()
+    expect(titles == ["Projet sauvegardé"], "projects in the copy: %r" % titles)
+    expect(meta == 0, "an uncommitted row reached the copy")
+    expect(check == "ok", "integrity_check: %r" % check)
+    bad = b.run("backup", os.path.join(b.dir, "no", "such", "dir", "x.db"), check=False)
+    expect(bad.returncode == 1 and b"failed" in bad.stderr, "backup to a missing folder: %r" % bad.stderr)
 
 
 def test_smtp_kill9_during_sending():

@@ -3,15 +3,17 @@
 #   make run        install missing packages, build, init, start the gateway (embedded defaults)
 #   make check      install missing packages, build, run the whole suite (plain, then ASan+UBSan)
 #   make bench      build and run the benchmarks in bench/
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make man        the man pages, in build/man/ (bidmail.conf.5 generated from the example)
+#   make install    PREFIX=/usr/local DESTDIR=   (honours CC, CFLAGS, CPPFLAGS, LDFLAGS)
 
 CC      ?= cc
 PREFIX  ?= /usr/local
 DATADIR ?= $(PREFIX)/share/bidmail
+MANDIR  ?= $(PREFIX)/share/man
 PKGS     = sqlite3 jansson libxml-2.0 gnutls libcurl libpcre2-8
 WARN     = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) \
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(CPPFLAGS) $(CFLAGS) \
 	-DBIDMAIL_DATADIR='"$(DATADIR)"' $(shell pkg-config --cflags $(PKGS))
 LIBS     = -letpan $(shell pkg-config --libs $(PKGS)) -lpthread
 
@@ -19,7 +21,7 @@ SRCS = $(wildcard src/*.c)
 BUILD ?= build
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
-all: bidmail
+all: bidmail man
 
 bidmail: $(BUILD)/bidmail
 	cp $< $@
@@ -32,6 +34,22 @@ $(BUILD)/%.o: src/%.c src/bidmail.h | $(BUILD)
 
 $(BUILD):
 	mkdir -p $@
+
+# bidmail.conf(5): its KEYS section comes from contrib/bidmail.conf.example, the one place
+# where each key is described.
+MAN_SRC = contrib/man
+man: $(BUILD)/man/bidmail.1 $(BUILD)/man/bidmail.conf.5
+
+$(BUILD)/man/bidmail.1: $(MAN_SRC)/bidmail.1
+	mkdir -p $(BUILD)/man
+	cp $< $@
+
+$(BUILD)/man/bidmail.conf.5: $(MAN_SRC)/bidmail.conf.5.head $(MAN_SRC)/conf-to-man.awk \
+		contrib/bidmail.conf.example $(MAN_SRC)/bidmail.conf.5.tail
+	mkdir -p $(BUILD)/man
+	{ cat $(MAN_SRC)/bidmail.conf.5.head; \
+	  awk -f $(MAN_SRC)/conf-to-man.awk contrib/bidmail.conf.example; \
+	  cat $(MAN_SRC)/bidmail.conf.5.tail; } > $@.tmp && mv $@.tmp $@
 
 # Table-driven unit tests of the pure functions, linked with every object but main.o.
 $(BUILD)/unit: tests/unit.c $(filter-out $(BUILD)/main.o,$(OBJS))
@@ -59,7 +77,7 @@ run: deps
 	./contrib/run-gateway.sh
 
 check: deps
-	$(MAKE) bidmail unit
+	$(MAKE) bidmail unit man
 	$(MAKE) asan
 	./tests/run.sh
 
@@ -67,17 +85,19 @@ bench: deps
 	$(MAKE) bidmail $(BUILD)/extract_bench $(BUILD)/match_bench
 	./bench/run.sh
 
-install: bidmail
+install: bidmail man
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/mail-templates/fr \
-		$(DESTDIR)$(DATADIR)/mail-templates/en
+		$(DESTDIR)$(DATADIR)/mail-templates/en $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
 	install -m 755 bidmail $(DESTDIR)$(PREFIX)/bin/bidmail
 	install -m 644 mail-templates/fr/*.tmpl $(DESTDIR)$(DATADIR)/mail-templates/fr/
 	install -m 644 mail-templates/en/*.tmpl $(DESTDIR)$(DATADIR)/mail-templates/en/
 	install -d $(DESTDIR)$(DATADIR)/data
 	install -m 644 contrib/skills.txt contrib/scam-rules.txt contrib/locations.txt \
 		$(DESTDIR)$(DATADIR)/data/
+	install -m 644 $(BUILD)/man/bidmail.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(BUILD)/man/bidmail.conf.5 $(DESTDIR)$(MANDIR)/man5/
 
 clean:
 	rm -rf build build-asan bidmail tests/out bench/out bench/out.old.*
 
-.PHONY: all unit asan deps run check bench install clean
+.PHONY: all man unit asan deps run check bench install clean

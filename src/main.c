@@ -103,6 +103,11 @@ static int cmd_deliver(struct config *c, int argc, char **argv)
 			return EXIT_TEMPFAIL;
 		}
 	}
+	/* from an alias or a .forward, Postfix's local(8) and Exim export the envelope */
+	if (!rcpt && !(rcpt = getenv("ORIGINAL_RECIPIENT")))
+		rcpt = getenv("RECIPIENT");
+	if (!sender)
+		sender = getenv("SENDER");
 	return spool_deliver(c, 0, sender, rcpt) == OUT_OK ? EXIT_DELIVER_OK : EXIT_TEMPFAIL;
 }
 

@@ -170,6 +170,39 @@ def test_example_config_documents_every_key():
     expect(len(known) >= 10, "check-config printed %r" % out)
 
 
+def test_man_pages_cover_every_command_and_key():
+    """The man pages build, render without a groff warning, and document every sub-command
+    (`bidmail help`) and every configuration key (`check-config`); `make install DESTDIR=`
+    puts the program, templates, data files and both pages where they belong."""
+    b = Board()
+    build = os.path.join(b.dir, "build")
+    subprocess.run(["make", "-s", "-C", ROOT, "BUILD=" + build, build + "/man/bidmail.1",
+                    build + "/man/bidmail.conf.5"], check=True, capture_output=True, timeout=60)
+    pages = {}
+    for name in ("bidmail.1", "bidmail.conf.5"):
+        path = os.path.join(build, "man", name)
+        g = subprocess.run(["groff", "-man", "-ww", "-z", path], capture_output=True, timeout=60)
+        expect(g.returncode == 0 and g.stderr == b"", "groff on %s: %r" % (name, g.stderr))
+        pages[name] = open(path).read()
+    helptext = b.run("help").stdout.decode()
+    commands = [l.split()[0] for l in helptext.splitlines() if l.startswith("  ") and l[2:3].isalpha()]
+    expect(len(commands) >= 15, "commands in help: %r" % commands)
+    missing = [c for c in commands if ".B %s" % c.replace("-", "\\-") not in pages["bidmail.1"]]
+    expect(not missing, "commands missing from bidmail(1): %r" % missing)
+    with open(b.conf, "a") as f:
+        f.write("\n")
+    out = b.run("check-config").stdout.decode()
+    keys = [l.split(" =")[0] for l in out.splitlines() if " = " in l or l.endswith(" =")]
+    missing = [k for k in keys if "\n.B %s = " % k not in pages["bidmail.conf.5"]]
+    expect(len(keys) >= 40 and not missing, "keys missing from bidmail.conf(5): %r" % missing)
+    dest = os.path.join(b.dir, "dest")
+    subprocess.run(["make", "-s", "-C", ROOT, "install", "DESTDIR=" + dest, "PREFIX=/usr/local"],
+                   check=True, capture_output=True, timeout=300)
+    for f in ("bin/bidmail", "share/man/man1/bidmail.1", "share/man/man5/bidmail.conf.5",
+              "share/bidmail/mail-templates/fr/post_ack.tmpl", "share/bidmail/data/skills.txt"):
+        expect(os.path.isfile(os.path.join(dest, "usr/local", f)), "not installed: %s" % f)
+
+
 def test_init_idempotent():
     """init creates the spool folders and the database, and running it again changes nothing."""
     b = Board().init()
@@ -246,6 +279,23 @@ def test_deliver_stores_with_envelope():
         first = f.readline()
     expect(b"sender=<jeanne@client.fr>" in first and b"recipient=<post@example.org>" in first,
            "envelope line %r" % first)
+
+
+def test_deliver_envelope_from_forward_environment():
+    """From an alias or a .forward there are no arguments: deliver takes the envelope that
+    Postfix's local(8) exports (ORIGINAL_RECIPIENT before RECIPIENT, and SENDER), and the
+    message is routed by it."""
+    b = Board().init()
+    env = {"ORIGINAL_RECIPIENT": "post@example.org", "RECIPIENT": "bidmailuser@host.example",
+           "SENDER": "jeanne@client.fr"}
+    expect(b.deliver(post_mail(), recipient=None, sender=None, env=env) == 0, "deliver failed")
+    new = b.files("incoming/new")
+    with open(os.path.join(b.spool, "incoming/new", new[0]), "rb") as f:
+        first = f.readline()
+    expect(b"sender=<jeanne@client.fr>" in first and b"recipient=<post@example.org>" in first,
+           "envelope line %r" % first)
+    b.run("run", "--once")
+    expect(len(b.projects()) == 1, "the post was not taken as a project")
 
 
 def test_deliver_tempfail_when_spool_missing():

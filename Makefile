@@ -69,6 +69,25 @@ asan:
 		CFLAGS='-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer' \
 		LDFLAGS='-fsanitize=address,undefined' build-asan/bidmail build-asan/unit
 
+# libFuzzer over parse -> classify -> extract (tests/fuzz.c), seeded with the test mails and
+# ../shared/corpus/; FUZZ_TIME seconds (default 600). A crash leaves its input in
+# tests/fuzz-regressions/, which the suite replays.
+FUZZ_TIME ?= 600
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+fuzz: deps
+	$(MAKE) BUILD=build-fuzz CC=clang \
+		CFLAGS='-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link -fno-omit-frame-pointer' \
+		build-fuzz/fuzz
+	mkdir -p build-fuzz/corpus tests/fuzz-regressions
+	cd build-fuzz && ./fuzz -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 \
+		-rss_limit_mb=2048 -print_final_stats=1 \
+		-artifact_prefix=../tests/fuzz-regressions/ corpus ../tests/mail ../tests/extract \
+		../tests/fuzz-regressions $(wildcard $(abspath $(CURDIR)/../shared/corpus))
+
+build-fuzz/fuzz: tests/fuzz.c $(filter-out $(BUILD)/main.o,$(OBJS))
+	$(CC) $(ALL_CFLAGS) -DBIDMAIL_SRCDIR='"$(CURDIR)"' -fsanitize=fuzzer $(FUZZ_SAN) \
+		-o $@ $^ $(LIBS)
+
 deps:
 	./contrib/install-deps.sh
 
@@ -98,6 +117,6 @@ install: bidmail man
 	install -m 644 $(BUILD)/man/bidmail.conf.5 $(DESTDIR)$(MANDIR)/man5/
 
 clean:
-	rm -rf build build-asan bidmail tests/out bench/out bench/out.old.*
+	rm -rf build build-asan build-fuzz bidmail tests/out bench/out bench/out.old.*
 
-.PHONY: all man unit asan deps run check bench install clean
+.PHONY: all man unit asan fuzz deps run check bench install clean

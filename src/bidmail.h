@@ -61,6 +61,8 @@ void str_lower_ascii(char *s);
 
 /* ---------------------------------------------------------------- log.c */
 void log_open(const char *ident, int use_syslog);
+/* Drops the lines less urgent than priority (syslog numbering: 3 keeps errors only). */
+void log_set_max_priority(int priority);
 void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define log_info(...) log_msg(6, __VA_ARGS__)
 #define log_warn(...) log_msg(4, __VA_ARGS__)

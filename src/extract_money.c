@@ -826,7 +826,7 @@ int extract_milestones(const char *text, int *out, int max)
 					last_pct = (size_t)(q - para);
 				}
 			}
-			i = j;
+			i = j - 1; /* the loop's i++ lands on j, which may be the terminator */
 		}
 		if (plan && k >= 1 && sum < 100) {
 			for (int i = 0; rest_words[i]; i++) {

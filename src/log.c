@@ -11,6 +11,12 @@
 
 static int log_to_syslog;
 static const char *log_ident = "bidmail";
+static int log_max_priority = 7;
+
+void log_set_max_priority(int priority)
+{
+	log_max_priority = priority;
+}
 
 void log_open(const char *ident, int use_syslog)
 {
@@ -22,6 +28,8 @@ void log_open(const char *ident, int use_syslog)
 
 void log_msg(int priority, const char *fmt, ...)
 {
+	if (priority > log_max_priority)
+		return;
 	va_list ap;
 	va_start(ap, fmt);
 	if (log_to_syslog) {

@@ -1614,6 +1614,20 @@ def test_postfix_defers_when_deliver_fails_then_delivers():
         b.cleanup()
 
 
+def test_fuzz_regressions_replayed():
+    """Every input the fuzzer ever broke the program with (tests/fuzz-regressions/) is parsed
+    as a post, a bid and a command without a crash or a sanitizer report."""
+    b = Board()
+    d = os.path.join(HERE, "fuzz-regressions")
+    cases = sorted(f for f in os.listdir(d) if f != "README")
+    expect(len(cases) >= 1, "no regression case")
+    for name in cases:
+        path = os.path.join(d, name)
+        for args in (["--as", "bid"], ["--as", "post"], ["--recipient", "robot@example.org"]):
+            p = b.run("parse", *(args + [path]))
+            expect(p.stdout.startswith(b"{"), "%s %s: %r" % (name, args, p.stdout[:200]))
+
+
 def test_status_reports_queues():
     """`status` shows what waits where: messages in the spool and the oldest, the quarantine,
     the outbox queued behind an unreachable smarthost, posts awaiting confirmation."""

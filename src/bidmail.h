@@ -124,6 +124,8 @@ struct config {
 	long rating_delay;
 	char *authserv_id;		/* empty: trust no Authentication-Results */
 	char *moderators;		/* addresses */
+	int sender_rate_limit;		/* mails one address may send per window */
+	long sender_rate_window;	/* seconds */
 };
 /* Loads defaults, then FILE (or the default locations when NULL); 0 on success, -1 with
  * "file:line: reason" printed to stderr. */
@@ -528,6 +530,10 @@ void bid_row_clear(struct bid_row *b);
 int store_outbox_mark(struct store *s, int64_t id, const char *state, const char *error);
 void outbox_row_clear(struct outbox_row *r);
 int store_count(struct store *s, const char *table);
+/* Counts one mail from address at now (ISO) in fixed windows of window seconds: 0 when it
+ * is within limit, 1 when over it and the sender is to be told (once per window), 2 when over
+ * it and already told; -1 on error. */
+int store_sender_hit(struct store *s, const char *address, time_t now, long window, int limit);
 /* A consistent online copy of the database into PATH (SQLite backup API, written beside PATH
  * then renamed, then checked with PRAGMA quick_check); the number of pages copied, or -1. */
 int store_backup(struct store *s, const char *path);

@@ -120,40 +120,50 @@ static enum outcome act_bounce(const struct config *c, struct store *s, struct m
 	return OUT_OK;
 }
 
-/* Handles one message inside the open transaction; sets j->out (and j->reason). */
-static void process(const struct config *c, struct store *s, struct job *j)
+/* Flood control: 0 when m may be acted on, 1 when it is over its sender's limit (then
+ * *result says so and the sender has been told once per window), -1 on a database error. */
+static int over_rate(const struct config *c, struct store *s, const struct message *m,
+		     enum kind k, const char *answer_from, char **result)
+{
+	if ((k != KIND_POST && k != KIND_BID && k != KIND_COMMAND) || !m->from)
+		return 0;
+	int hit = store_sender_hit(s, m->from, clock_now(), c->sender_rate_window,
+				   c->sender_rate_limit);
+	if (hit <= 0)
+		return hit;
+	if (hit == 1) {
+		int fr = !strcmp(c->language, "fr");
+		long w = c->sender_rate_window;
+		char limit[16], window[48];
+		snprintf(limit, sizeof limit, "%d", c->sender_rate_limit);
+		if (w % 86400 == 0)
+			snprintf(window, sizeof window, "%ld %s", w / 86400, fr ? "jour(s)" : "day(s)");
+		else if (w % 3600 == 0)
+			snprintf(window, sizeof window, "%ld %s", w / 3600, fr ? "heure(s)" : "hour(s)");
+		else
+			snprintf(window, sizeof window, "%ld minute(s)", (w + 59) / 60);
+		struct vars v = { 0 };
+		vars_set(&v, "board", c->board_name);
+		vars_set(&v, "limit", limit);
+		vars_set(&v, "window", window);
+		vars_set(&v, "subject", m->subject ? m->subject : "");
+		if (compose_address_is_safe(m->from) &&
+		    queue_reply(c, s, m, "rate_limited", c->language, &v, answer_from) < 0)
+			return -1;
+		log_warn("stage=ingest result=rate-limited limit=%d window=%lds", c->sender_rate_limit,
+			 c->sender_rate_window);
+	}
+	*result = xstrdup(hit == 1 ? "rate-limited:told" : "rate-limited");
+	return 1;
+}
+
+/* Acts on one message by its kind; sets j->out (and j->reason) and *result. */
+static void dispatch(const struct config *c, struct store *s, struct job *j, struct message *m,
+		     enum kind k, char **resultp)
 {
 	struct spooled *sp = j->sp;
-	char why[256];
+	const char *kind = kind_name(k);
 	char *result = NULL;
-	const char *kind = "unknown";
-	struct message *m = NULL;
-	if (sp->full_len > c->max_message_size) {
-		j->reason = xasprintf("oversize: message is %zu bytes, limit max_message_size is %zu",
-				      sp->full_len, c->max_message_size);
-		j->out = OUT_PERMFAIL;
-		return;
-	}
-	int seen = store_ingest_seen(s, sp->key);
-	if (seen < 0) {
-		j->out = OUT_TEMPFAIL;
-		return;
-	}
-	if (seen) {
-		log_info("msg=%.16s stage=ingest spool=%s result=duplicate", sp->key, sp->name);
-		j->out = OUT_OK;
-		j->committed = 1;
-		return;
-	}
-	if (mime_check_limits(c, sp->data, sp->len, why, sizeof why) != MIME_LIMITS_OK) {
-		j->reason = xstrdup(why);
-		j->out = OUT_PERMFAIL;
-		return;
-	}
-	m = mime_parse(sp->data, sp->len);
-	enum kind k = classify_message(c, m, sp->env.recipient);
-	kind = kind_name(k);
-	extract_message(c, m, k);
 	switch (k) {
 	case KIND_POST: {
 		/* a reply to an acknowledgement (post+k-ID) corrects or closes that project */
@@ -208,6 +218,54 @@ static void process(const struct config *c, struct store *s, struct job *j)
 		j->out = OUT_PERMFAIL;
 		break;
 	}
+	*resultp = result;
+}
+
+/* Handles one message inside the open transaction; sets j->out (and j->reason). */
+static void process(const struct config *c, struct store *s, struct job *j)
+{
+	struct spooled *sp = j->sp;
+	char why[256];
+	char *result = NULL;
+	const char *kind = "unknown";
+	struct message *m = NULL;
+	if (sp->full_len > c->max_message_size) {
+		j->reason = xasprintf("oversize: message is %zu bytes, limit max_message_size is %zu",
+				      sp->full_len, c->max_message_size);
+		j->out = OUT_PERMFAIL;
+		return;
+	}
+	int seen = store_ingest_seen(s, sp->key);
+	if (seen < 0) {
+		j->out = OUT_TEMPFAIL;
+		return;
+	}
+	if (seen) {
+		log_info("msg=%.16s stage=ingest spool=%s result=duplicate", sp->key, sp->name);
+		j->out = OUT_OK;
+		j->committed = 1;
+		return;
+	}
+	if (mime_check_limits(c, sp->data, sp->len, why, sizeof why) != MIME_LIMITS_OK) {
+		j->reason = xstrdup(why);
+		j->out = OUT_PERMFAIL;
+		return;
+	}
+	m = mime_parse(sp->data, sp->len);
+	enum kind k = classify_message(c, m, sp->env.recipient);
+	kind = kind_name(k);
+	extract_message(c, m, k);
+	int limited = over_rate(c, s, m, k, k == KIND_POST ? c->post_address :
+					 k == KIND_BID ? c->bid_address : c->robot_address, &result);
+	if (limited < 0) {
+		j->out = OUT_TEMPFAIL;
+		message_free(m);
+		return;
+	}
+	if (limited)
+		j->out = OUT_OK;
+	else
+		dispatch(c, s, j, m, k, &result);
 	if (j->out == OUT_OK) {
 		if (store_ingest_record(s, sp->key, sp->name, sp->sha256, m->message_id, kind,
 					result) < 0)

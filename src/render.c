@@ -36,6 +36,7 @@ static const struct tmpl_kind {
 	{ "moderation_notice", { "board", "project_id", "title", "poster", "description", "flags",
 				 NULL }, { { 0 } } },
 	{ "address_disabled", { "board", "address", "robot_address", NULL }, { { 0 } } },
+	{ "rate_limited", { "board", "limit", "window", "subject", NULL }, { { 0 } } },
 	{ "robot_confirm", { "board", "robot_address", "profile", "help", "confirm_address",
 			     "command_address", "name", NULL },
 	  { { "results", { "command", "result", NULL } } } },

@@ -75,6 +75,9 @@ static const char *const migrations[] = {
 	"CREATE TABLE ratings(bid INTEGER PRIMARY KEY, subscriber INTEGER NOT NULL,"
 	" score INTEGER NOT NULL, comment TEXT, created TEXT NOT NULL);"
 	"ALTER TABLE projects ADD COLUMN client_answered TEXT;",
+	/* 9: flood control, per sender address and fixed window */
+	"CREATE TABLE sender_rates(address TEXT PRIMARY KEY COLLATE NOCASE,"
+	" window_start TEXT NOT NULL, count INTEGER NOT NULL, told TEXT);",
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -1516,4 +1519,45 @@ void store_status_clear(struct store_status *st)
 	free(st->last_digest);
 	strlist_clear(&st->disabled);
 	memset(st, 0, sizeof *st);
+}
+
+int store_sender_hit(struct store *s, const char *address, time_t now, long window, int limit)
+{
+	char nows[32], starts[32];
+	clock_format_iso(now, nows);
+	clock_format_iso(now - window, starts);
+	/* a new window when none is open; ISO UTC strings compare as times */
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO sender_rates(address, window_start, count) VALUES(?1, ?2, 1)"
+			       " ON CONFLICT(address) DO UPDATE SET"
+			       " count = CASE WHEN window_start <= ?3 THEN 1 ELSE count + 1 END,"
+			       " told = CASE WHEN window_start <= ?3 THEN NULL ELSE told END,"
+			       " window_start = CASE WHEN window_start <= ?3 THEN ?2 ELSE window_start END"
+			       " RETURNING count, told",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "sender rate");
+	bind_text(st, 1, address);
+	bind_text(st, 2, nows);
+	bind_text(st, 3, starts);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return fail(s, rc, "sender rate");
+	}
+	int count = sqlite3_column_int(st, 0);
+	int told = sqlite3_column_type(st, 1) != SQLITE_NULL;
+	sqlite3_finalize(st);
+	if (count <= limit)
+		return 0;
+	if (told)
+		return 2;
+	if (sqlite3_prepare_v2(s->db, "UPDATE sender_rates SET told = ?2 WHERE address = ?1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "sender rate");
+	bind_text(st, 1, address);
+	bind_text(st, 2, nows);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 1 : fail(s, rc, "sender rate");
 }

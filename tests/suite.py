@@ -733,6 +733,69 @@ def robot_mail(body, sender="Alice Martin <alice@free.fr>", to="robot@example.or
             "Content-Type: text/plain; charset=utf-8\n%s\n%s" % (sender, to, subject, msgid, extra, body))
 
 
+def test_sender_flood_rate_limited_and_told_once():
+    """An address that sends more than sender_rate_limit mails in a window gets its first
+    sender_rate_limit handled (the robot answers as it always does), then one notice, then
+    silence; the extra mails are kept and
+    logged, other senders are not affected, and the next window starts afresh."""
+    b = Board("sender_rate_limit = 5\nsender_rate_window = 1h\n").init()
+    env = {"BIDMAIL_NOW": "2026-03-02T10:00:00Z"}
+    for i in range(40):
+        deliver_robot(b, robot_mail("help", subject="aide %d" % i))
+    b.deliver(robot_mail("help", sender="Bob <bob@free.fr>"), recipient="robot@example.org",
+              sender="bob@free.fr")
+    b.run("run", "--once", env=env)
+    to_alice = [read_mail(p)[1] for p in b.outgoing()]
+    to_alice = [m for m in to_alice if m["To"].addresses[0].addr_spec == "alice@free.fr"]
+    notices = [m for m in to_alice if "Trop de messages" in str(m["Subject"])]
+    expect(len(notices) == 1, "notices: %d" % len(notices))
+    expect("plus de 5 messages en 1 heure(s)" in notices[0].get_body(("plain",)).get_content(),
+           "notice text: %r" % notices[0].get_body(("plain",)).get_content())
+    expect(any(read_mail(p)[1]["To"].addresses[0].addr_spec == "bob@free.fr" for p in b.outgoing()),
+           "another sender was not answered")
+    expect(len(b.files("incoming/cur")) == 41, "mails not all kept: %d" % len(b.files("incoming/cur")))
+    db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"))
+    rows = dict(db.execute("SELECT result LIKE 'rate-limited%', count(*) FROM ingested GROUP BY 1"))
+    expect(rows == {0: 6, 1: 35}, "handled / rate-limited: %r (5 of alice's and bob's, 35)" % rows)
+    deliver_robot(b, robot_mail("help", subject="plus tard"))
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-02T11:00:01Z"})
+    rows = dict(db.execute("SELECT result LIKE 'rate-limited%', count(*) FROM ingested GROUP BY 1"))
+    db.close()
+    expect(rows == {0: 7, 1: 35}, "not handled in the next window: %r" % rows)
+
+
+def test_two_boards_mailing_each_other_stop():
+    """Loop proof: two boards, each mailing the other's robot with commands it does not
+    understand, exchange at most two messages, then both fall silent."""
+    a = Board("domain = a.example\n").init()
+    b = Board("domain = b.example\n").init()
+    # a post to A whose sender is B's robot: A's answer lands at B, B's at A, ...
+    a.deliver(post_mail(sender="Robot B <robot@b.example>", body="n'importe quoi\n"),
+              recipient="post@a.example", sender="robot@b.example")
+    boards = {"a.example": a, "b.example": b}
+    seen = {id(a): 0, id(b): 0}
+    exchanged = 0
+    for _ in range(10):
+        moved = 0
+        for src in (a, b):
+            src.run("run", "--once")
+            new = src.outgoing()[seen[id(src)]:]
+            seen[id(src)] += len(new)
+            for path in new:
+                raw, m = read_mail(path)
+                rcpt = m["To"].addresses[0].addr_spec
+                dst = boards.get(rcpt.split("@")[1])
+                if dst is None:
+                    continue
+                dst.deliver(raw, recipient=rcpt, sender=str(m["From"].addresses[0].addr_spec))
+                moved += 1
+        exchanged += moved
+        if not moved:
+            break
+    expect(moved == 0, "still exchanging after 10 rounds")
+    expect(1 <= exchanged <= 2, "messages exchanged: %d" % exchanged)
+
+
 def deliver_robot(b, raw, recipient="robot@example.org"):
     return b.deliver(raw, recipient=recipient, sender="alice@free.fr")
 

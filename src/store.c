@@ -76,8 +76,8 @@ static const char *const migrations[] = {
 	" score INTEGER NOT NULL, comment TEXT, created TEXT NOT NULL);"
 	"ALTER TABLE projects ADD COLUMN client_answered TEXT;",
 	/* 9: flood control, per sender address and fixed window */
-	"CREATE TABLE sender_rates(address TEXT PRIMARY KEY COLLATE NOCASE,"
-	" window_start TEXT NOT NULL, count INTEGER NOT NULL, told TEXT);",
+	("CREATE TABLE sender_rates(address TEXT PRIMARY KEY COLLATE NOCASE,"
+	 " window_start TEXT NOT NULL, count INTEGER NOT NULL, told TEXT);"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 

@@ -330,6 +330,83 @@ def test_deliver_tempfail_when_unwritable():
     expect(rc == 75, "exit %d, want 75" % rc)
 
 
+def strace_run(b, args, syscalls, error, when="1+", stdin=None, env=None):
+    """Runs bidmail under strace with the syscalls failing with error (errno name)."""
+    e = dict(os.environ)
+    e.update(env or {})
+    # LeakSanitizer stops the world with ptrace, which strace already holds
+    e["ASAN_OPTIONS"] = e.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    cmd = ["strace", "-f", "-o", "/dev/null", "-e", "trace=" + syscalls,
+           "-e", "inject=%s:error=%s:when=%s" % (syscalls, error, when),
+           BIDMAIL, "--config", b.conf] + args
+    p = subprocess.run(cmd, input=stdin, capture_output=True, timeout=120, env=e, cwd=b.dir)
+    err = p.stderr.decode("utf-8", "replace")
+    if "Sanitizer" in err or "runtime error:" in err:
+        raise Failure("sanitizer report under strace (%s):\n%s" % (" ".join(args), err[-3000:]))
+    return p
+
+
+def test_deliver_disk_full_and_io_errors_injected():
+    """With write, fsync or rename failing (ENOSPC, EIO, injected by strace), deliver exits 75
+    and leaves no file, whole or half-written; when only the final folder fsync fails, the
+    MTA's retry cannot double the message: it is stored once."""
+    b = Board().init()
+    raw = post_mail(subject="Disque plein").encode()
+    for syscalls, error in (("write", "ENOSPC"), ("write", "EIO"), ("fsync", "EIO"),
+                            ("rename", "ENOSPC")):
+        p = strace_run(b, ["deliver", "--recipient", "post@example.org"], syscalls, error,
+                       stdin=raw)
+        expect(p.returncode == 75, "%s %s: exit %d %r" % (syscalls, error, p.returncode, p.stderr[-300:]))
+        expect(b.files("incoming/new") == [] and b.files("incoming/tmp") == [],
+               "%s %s left %r %r" % (syscalls, error, b.files("incoming/new"), b.files("incoming/tmp")))
+    # the second fsync is the folder's, after the rename: tempfail, then the MTA retries
+    p = strace_run(b, ["deliver", "--recipient", "post@example.org"], "fsync", "EIO", when="2",
+                   stdin=raw)
+    expect(p.returncode == 75, "folder fsync: exit %d" % p.returncode)
+    expect(b.deliver(raw) == 0, "the retry failed")
+    b.run("run", "--once")
+    expect([p["title"] for p in b.projects()] == ["Disque plein"], "projects: %r" % b.projects())
+
+
+def test_run_and_sender_io_errors_injected_then_recovered():
+    """A failing fsync makes `run` commit nothing (the mail stays in incoming/new); a failing
+    write makes the file transport keep the answer queued; a later clean run stores the
+    project once and writes its answer once."""
+    b = Board().init()
+    b.deliver(post_mail(subject="Erreur disque", sender="Jeanne <jeanne@client.fr>"))
+    strace_run(b, ["run", "--once"], "fsync,fdatasync", "EIO")
+    expect(len(b.files("incoming/new")) == 1, "the mail left incoming/new without a commit")
+    expect(b.outgoing() == [], "an answer went out without a commit")
+    strace_run(b, ["run", "--once"], "write", "ENOSPC")
+    expect(b.outgoing() == [], "a half-written answer: %r" % b.outgoing())
+    out = b.outbox()
+    expect(len(out) <= 1 and all(o["state"] == "queued" for o in out), "outbox: %r" % out)
+    b.run("run", "--once")
+    expect(len(b.projects()) == 1 and b.files("incoming/new") == [], "projects: %r" % b.projects())
+    sent = [read_mail(p)[1] for p in b.outgoing()]
+    expect(len(sent) == 1 and sent[0]["To"].addresses[0].addr_spec == "jeanne@client.fr",
+           "answers: %r" % [str(m["To"]) for m in sent])
+    expect(b.files("tmp") == [], "leftovers in spool/tmp: %r" % b.files("tmp"))
+
+
+def test_database_locked_by_another_process_waits():
+    """While another process holds the database's write lock, `run` waits for it (busy
+    timeout) instead of failing, then stores the mail."""
+    b = Board().init()
+    b.deliver(post_mail(subject="Base verrouillée"))
+    db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"), isolation_level=None)
+    db.execute("BEGIN EXCLUSIVE")
+    p = subprocess.Popen([BIDMAIL, "--config", b.conf, "run", "--once"], cwd=b.dir,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(2)
+    expect(p.poll() is None, "run did not wait for the lock (exit %r)" % p.poll())
+    db.execute("ROLLBACK")
+    db.close()
+    out, err = p.communicate(timeout=60)
+    expect(p.returncode == 0, "run exited %d: %r" % (p.returncode, err[-300:]))
+    expect([x["title"] for x in b.projects()] == ["Base verrouillée"], "projects: %r" % b.projects())
+
+
 def test_deliver_oversize_quarantined_not_refused():
     """Oversize mail is accepted (exit 0: a bounce would hit a forged sender) and quarantined
     with a reason naming the size and the limit."""

@@ -63,6 +63,10 @@ void str_lower_ascii(char *s);
 void log_open(const char *ident, int use_syslog);
 /* Drops the lines less urgent than priority (syslog numbering: 3 keeps errors only). */
 void log_set_max_priority(int priority);
+/* A long operation's progress on a terminal (stderr, redrawn in place; nothing when stderr
+ * is not a terminal), then its summary line. */
+void progress(const char *what, size_t done, size_t total);
+void progress_end(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define log_info(...) log_msg(6, __VA_ARGS__)
 #define log_warn(...) log_msg(4, __VA_ARGS__)

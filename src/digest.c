@@ -456,6 +456,7 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 	a = b = 0;
 	for (int i = 0; i < ns && rc == 0; i++) {
 		struct subscriber *sub = &subs[i];
+		progress("digest", (size_t)i + 1, (size_t)ns);
 		int base_skill = (int)a, base_excl = (int)b;
 		a += sub->skills.n;
 		b += sub->excludes.n;
@@ -543,6 +544,9 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 	if (r.sent || dry_run)
 		log_info("stage=digest at=%s sent=%d empty=%d%s", nowiso, r.sent, r.empty,
 			 dry_run ? " dry_run=yes" : "");
+	if (r.sent || r.empty || dry_run)
+		progress_end("digest: %d subscribers, %d selections %s, %d with nothing new", ns,
+			     r.sent, dry_run ? "due" : "queued", r.empty);
 	for (int j = 0; j < r.nproj; j++) {
 		free(r.hits[j]);
 		project_clear(&r.projects[j]);

@@ -384,7 +384,9 @@ int ingest_run_once(const struct config *c, struct store *s, volatile int *stop)
 				return total ? total : -1;
 			}
 			total += r;
+			progress("spool", next, names.n);
 		}
+		progress_end("spool: %d message%s processed", total, total == 1 ? "" : "s");
 		strlist_clear(&names);
 		if (stop && *stop)
 			return total;

@@ -6,6 +6,8 @@
 #include "bidmail.h"
 
 #include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -51,4 +53,40 @@ void log_msg(int priority, const char *fmt, ...)
 		(void)w;
 	}
 	va_end(ap);
+}
+
+/* Progress goes to stderr only when it is a terminal (never into logs or pipes), redrawn in
+ * place at most five times a second; the final count is always drawn. */
+static double progress_last;
+static int progress_shown;
+
+void progress(const char *what, size_t done, size_t total)
+{
+	if (!isatty(STDERR_FILENO))
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	double t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	if (done < total && t - progress_last < 0.2)
+		return;
+	progress_last = t;
+	progress_shown = 1;
+	fprintf(stderr, "\r%s: %zu/%zu (%d%%)\033[K", what, done, total,
+		total ? (int)(done * 100 / total) : 100);
+	fflush(stderr);
+}
+
+void progress_end(const char *fmt, ...)
+{
+	if (!isatty(STDERR_FILENO))
+		return;
+	if (progress_shown)
+		fputs("\r\033[K", stderr);
+	progress_shown = 0;
+	progress_last = 0;
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
 }

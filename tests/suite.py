@@ -810,6 +810,47 @@ def robot_mail(body, sender="Alice Martin <alice@free.fr>", to="robot@example.or
             "Content-Type: text/plain; charset=utf-8\n%s\n%s" % (sender, to, subject, msgid, extra, body))
 
 
+def test_long_operations_show_progress_on_a_terminal():
+    """On a terminal, processing the spool and a digest run draw their progress in place and
+    end with a summary line; into a pipe or a log they print neither."""
+    import pty
+    b = Board().init()
+    env = {"BIDMAIL_NOW": "2026-03-02T06:00:00Z"}
+    for i in range(3):
+        subscribe(b, "p%d@dev.fr" % i, "P%d" % i, "skills traduction", env=env)
+    for i in range(5):
+        b.deliver(post_mail(subject="Traduction %d" % i, sender="C%d <c%d@client.fr>" % (i, i)))
+
+    def on_tty(*args, env=None):
+        master, slave = pty.openpty()
+        e = dict(os.environ)
+        e.update(env or {})
+        p = subprocess.Popen([BIDMAIL, "--config", b.conf] + list(args), cwd=b.dir, env=e,
+                             stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        out = b""
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        p.wait(timeout=60)
+        os.close(master)
+        return out.decode("utf-8", "replace")
+
+    tty = on_tty("run", "--once", env=env)
+    expect("\rspool: 5/5 (100%)" in tty and "spool: 5 messages processed" in tty,
+           "spool progress: %r" % tty[-600:])
+    quiet = b.run("digest", "--at", "2026-03-09T08:00:00+01:00", "--dry-run").stderr.decode()
+    expect("\r" not in quiet and "digest:" not in quiet, "progress into a pipe: %r" % quiet)
+    tty = on_tty("digest", "--at", "2026-03-09T08:00:00+01:00", "--dry-run")
+    expect("\rdigest: 3/3 (100%)" in tty and "digest: 3 subscribers" in tty, "digest progress: %r" % tty[-600:])
+
+
 def test_sender_flood_rate_limited_and_told_once():
     """An address that sends more than sender_rate_limit mails in a window gets its first
     sender_rate_limit handled (the robot answers as it always does), then one notice, then

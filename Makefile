@@ -10,7 +10,7 @@ CC      ?= cc
 PREFIX  ?= /usr/local
 DATADIR ?= $(PREFIX)/share/bidmail
 MANDIR  ?= $(PREFIX)/share/man
-PKGS     = sqlite3 jansson libxml-2.0 gnutls libcurl libpcre2-8
+PKGS     = sqlite3 jansson libxml-2.0 gnutls libcurl libpcre2-8 libmicrohttpd
 WARN     = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(CPPFLAGS) $(CFLAGS) \

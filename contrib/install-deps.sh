@@ -6,7 +6,7 @@ set -eu
 # postfix is installed for its test tools (smtp-sink, smtp-source); with "No configuration" its
 # daemon is neither configured nor started.
 PKGS="build-essential clang make pkg-config libetpan-dev libsqlite3-dev libpcre2-dev \
-libcurl4-gnutls-dev libjansson-dev libxml2-dev libgnutls28-dev sqlite3 python3 postfix groff-base swaks msmtp strace"
+libcurl4-gnutls-dev libjansson-dev libxml2-dev libgnutls28-dev sqlite3 python3 postfix groff-base swaks msmtp strace libmicrohttpd-dev curl"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

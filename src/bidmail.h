@@ -128,6 +128,8 @@ struct config {
 	long rating_delay;
 	char *authserv_id;		/* empty: trust no Authentication-Results */
 	char *moderators;		/* addresses */
+	char *http_listen;		/* HOST:PORT of the unsubscribe endpoint, "" for none */
+	int http_rate_limit;		/* requests a second */
 	int sender_rate_limit;		/* mails one address may send per window */
 	long sender_rate_window;	/* seconds */
 };
@@ -689,6 +691,18 @@ size_t matcher_memory(const struct matcher *m);
  * *outcome (caller frees). OUT_TEMPFAIL on a database error. */
 enum outcome robot_handle(const struct config *c, struct store *s, const struct message *m,
 			  const char *recipient, char **outcome);
+/* The subscriber a signed unsubscribe key (u-ID) names: 1 when it exists (and, with commit,
+ * is now unsubscribed; *lang, when asked, gets its language), 0 for a bad or unknown key,
+ * -1 on a database error. */
+int robot_unsubscribe_key(struct store *s, const char *key, int commit, char **lang);
+
+/* ---------------------------------------------------------------- http.c */
+struct http_server;
+/* Starts the one-click unsubscribe endpoint on HOST:PORT in its own thread; NULL on error. */
+struct http_server *http_start(const struct config *c, const char *listen);
+struct http_server *http_stop(struct http_server *h);
+/* `bidmail http`: serves until SIGTERM or SIGINT; 0, or -1 when it cannot start. */
+int http_serve(const struct config *c, const char *listen);
 
 /* ---------------------------------------------------------------- digest.c */
 /* Queues every selection due at `now` (weekly, daily) and every instant alert not yet sent;

@@ -73,6 +73,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "rating_delay", CFG_DURATION, "14d", OFF(rating_delay), 3600, 365L * 86400 },
 	{ "authserv_id", CFG_STRING, "", OFF(authserv_id), 0, 0 },
 	{ "moderators", CFG_STRING, "", OFF(moderators), 0, 0 },
+	{ "http_listen", CFG_STRING, "", OFF(http_listen), 0, 0 },
+	{ "http_rate_limit", CFG_INT, "20", OFF(http_rate_limit), 1, 100000 },
 	{ "sender_rate_limit", CFG_INT, "60", OFF(sender_rate_limit), 1, 1000000 },
 	{ "sender_rate_window", CFG_DURATION, "1h", OFF(sender_rate_window), 60, 7L * 86400 },
 };

@@ -420,6 +420,14 @@ int ingest_daemon(struct config *c, const char *config_file)
 		close(fd);
 		fd = -1;
 	}
+	struct http_server *http = NULL;
+	if (*c->http_listen && !(http = http_start(c, c->http_listen))) {
+		if (fd >= 0)
+			close(fd);
+		store_close(s);
+		free(dir);
+		return -1;
+	}
 	log_info("stage=daemon result=started spool=%s database=%s", c->spool, c->database);
 	time_t last_digest = 0;
 	while (!got_term) {
@@ -460,6 +468,7 @@ int ingest_daemon(struct config *c, const char *config_file)
 			sleep((unsigned)c->poll_interval);
 		}
 	}
+	http_stop(http);
 	log_info("stage=daemon result=stopped");
 	if (fd >= 0)
 		close(fd);

@@ -33,6 +33,7 @@ static const char usage_text[] =
 	"  status [--json]                        queue sizes, oldest pending, last digest run,\n"
 	"                                         bounce-disabled addresses\n"
 	"  backup FILE                            consistent online copy of the database\n"
+	"  http [--listen HOST:PORT]              serve one-click unsubscribe (RFC 8058)\n"
 	"  check-config                           check the configuration and the templates\n"
 	"  version                                print the version\n";
 
@@ -584,6 +585,18 @@ static int cmd_backup(struct config *c, int argc, char **argv)
 	return 0;
 }
 
+static int cmd_http(struct config *c, int argc, char **argv)
+{
+	const char *listen = *c->http_listen ? c->http_listen : "127.0.0.1:8025";
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--listen") && i + 1 < argc)
+			listen = argv[++i];
+		else
+			return usage();
+	}
+	return http_serve(c, listen) < 0 ? 1 : 0;
+}
+
 static int cmd_status(struct config *c, int argc, char **argv)
 {
 	int as_json = json_flag(argc, argv);
@@ -682,13 +695,14 @@ int main(int argc, char **argv)
 	int rc;
 	if (!is_deliver && strcmp(cmd, "projects") && strcmp(cmd, "outbox") &&
 	    strcmp(cmd, "subscribers") && strcmp(cmd, "bids") && strcmp(cmd, "stats") &&
-	    strcmp(cmd, "status") && strcmp(cmd, "backup") && extract_load(&c) < 0) {
+	    strcmp(cmd, "status") && strcmp(cmd, "backup") && strcmp(cmd, "http") &&
+	    extract_load(&c) < 0) {
 		config_clear(&c);
 		return 1;
 	}
 	/* the commands that sign addresses need the secret key (init creates it) */
 	if ((!strcmp(cmd, "run") || !strcmp(cmd, "send") || !strcmp(cmd, "digest") ||
-	     !strcmp(cmd, "moderate")) &&
+	     !strcmp(cmd, "moderate") || !strcmp(cmd, "http")) &&
 	    keys_init(c.secret_key_file, 0) < 0) {
 		config_clear(&c);
 		return 1;
@@ -719,6 +733,8 @@ int main(int argc, char **argv)
 		rc = cmd_moderate(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "stats"))
 		rc = cmd_stats(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "http"))
+		rc = cmd_http(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "status"))
 		rc = cmd_status(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "backup"))

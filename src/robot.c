@@ -862,3 +862,27 @@ done:
 	robot_clear(&r);
 	return out;
 }
+
+int robot_unsubscribe_key(struct store *s, const char *key, int commit, char **lang)
+{
+	int64_t ids[2];
+	if (keys_check(key, "u", ids, 2) != 1)
+		return 0;
+	struct subscriber sub;
+	int f = store_subscriber_find(s, NULL, ids[0], &sub);
+	if (f <= 0)
+		return f;
+	if (lang)
+		*lang = xstrdup(sub.language ? sub.language : "fr");
+	if (commit && strcmp(sub.status, "unsubscribed")) {
+		free(sub.status);
+		sub.status = xstrdup("unsubscribed");
+		if (store_subscriber_update(s, &sub) < 0) {
+			subscriber_clear(&sub);
+			return -1;
+		}
+		log_info("stage=http subscriber=%lld result=unsubscribed", (long long)sub.id);
+	}
+	subscriber_clear(&sub);
+	return 1;
+}

@@ -197,8 +197,9 @@ def test_man_pages_cover_every_command_and_key():
     missing = [k for k in keys if "\n.B %s = " % k not in pages["bidmail.conf.5"]]
     expect(len(keys) >= 40 and not missing, "keys missing from bidmail.conf(5): %r" % missing)
     dest = os.path.join(b.dir, "dest")
-    subprocess.run(["make", "-s", "-C", ROOT, "install", "DESTDIR=" + dest, "PREFIX=/usr/local"],
-                   check=True, capture_output=True, timeout=300)
+    r = subprocess.run(["make", "-s", "-C", ROOT, "install", "DESTDIR=" + dest, "PREFIX=/usr/local"],
+                       capture_output=True, timeout=300)
+    expect(r.returncode == 0, "make install: %r" % r.stderr[-1000:])
     for f in ("bin/bidmail", "share/man/man1/bidmail.1", "share/man/man5/bidmail.conf.5",
               "share/bidmail/mail-templates/fr/post_ack.tmpl", "share/bidmail/data/skills.txt"):
         expect(os.path.isfile(os.path.join(dest, "usr/local", f)), "not installed: %s" % f)
@@ -849,6 +850,86 @@ def test_long_operations_show_progress_on_a_terminal():
     expect("\r" not in quiet and "digest:" not in quiet, "progress into a pipe: %r" % quiet)
     tty = on_tty("digest", "--at", "2026-03-09T08:00:00+01:00", "--dry-run")
     expect("\rdigest: 3/3 (100%)" in tty and "digest: 3 subscribers" in tty, "digest progress: %r" % tty[-600:])
+
+
+def test_http_one_click_unsubscribe():
+    """`bidmail http` serves RFC 8058 one-click unsubscribe at the URL of List-Unsubscribe: a
+    GET shows a page with one button and changes nothing; a POST with
+    List-Unsubscribe=One-Click unsubscribes at once; a bad key gets 404, a large body 413, a
+    POST without the One-Click body 400, and none of them changes anything."""
+    b = Board("public_url = https://board.example.org/\n").init()
+    env = {"BIDMAIL_NOW": "2026-03-02T06:00:00Z"}
+    subscribe(b, "leo@dev.fr", "Léo", "skills traduction", env=env)
+    m = last_mail(b, "leo@dev.fr")
+    lu = str(m["List-Unsubscribe"])
+    expect(m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click", "no List-Unsubscribe-Post")
+    url = [u for u in lu.replace(" ", "").strip("<>").split(">,<") if u.startswith("https://")]
+    expect(len(url) == 1 and url[0].startswith("https://board.example.org/u/"), "List-Unsubscribe %r" % lu)
+    key = url[0].rsplit("/", 1)[1]
+    port = free_port()
+    p = subprocess.Popen([BIDMAIL, "--config", b.conf, "http", "--listen", "127.0.0.1:%d" % port],
+                         cwd=b.dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    base = "http://127.0.0.1:%d" % port
+    try:
+        def curl(*args):
+            r = subprocess.run(["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "--max-time", "10"]
+                               + list(args), capture_output=True, timeout=30)
+            body, _, code = r.stdout.decode("utf-8", "replace").rpartition("\n")
+            return int(code or 0), body
+        code = 0
+        for _ in range(100):
+            code, body = curl(base + "/u/" + key)
+            if code:
+                break
+            time.sleep(0.1)
+        expect(code == 200 and 'method="post"' in body and "Me désabonner" in body,
+               "GET: %d %r" % (code, body[:400]))
+        expect(subscribers(b)["leo@dev.fr"]["status"] == "active", "a GET unsubscribed")
+        code, _ = curl(base + "/u/" + key[:-2] + "xx")
+        expect(code == 404, "altered key: %d" % code)
+        code, _ = curl("-X", "POST", "-d", "List-Unsubscribe=One-Click", base + "/u/" + key[:-2] + "xx")
+        expect(code == 404, "POST with an altered key: %d" % code)
+        code, _ = curl("-X", "POST", "-d", "x" * 5000, base + "/u/" + key)
+        expect(code == 413, "large body: %d" % code)
+        code, _ = curl("-X", "POST", "-d", "", base + "/u/" + key)
+        expect(code == 400, "POST without One-Click: %d" % code)
+        expect(subscribers(b)["leo@dev.fr"]["status"] == "active", "a refused request unsubscribed")
+        code, body = curl("-X", "POST", "-d", "List-Unsubscribe=One-Click", base + "/u/" + key)
+        expect(code == 200 and "Désabonnement effectué" in body, "one-click POST: %d %r" % (code, body[:300]))
+        expect(subscribers(b)["leo@dev.fr"]["status"] == "unsubscribed", "not unsubscribed")
+    finally:
+        p.terminate()
+        try:
+            out, err = p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate(timeout=20)
+    text = err.decode("utf-8", "replace")
+    expect("Sanitizer" not in text and "runtime error:" not in text, "sanitizer: %s" % text[-2000:])
+    expect(p.returncode == 0, "http exited %d: %s" % (p.returncode, text[-500:]))
+    expect(key not in text, "the key reached the log")
+
+
+def test_http_rate_limited():
+    """Beyond http_rate_limit requests a second the endpoint answers 429 with Retry-After."""
+    b = Board("http_rate_limit = 5\n").init()
+    port = free_port()
+    p = subprocess.Popen([BIDMAIL, "--config", b.conf, "http", "--listen", "127.0.0.1:%d" % port],
+                         cwd=b.dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        url = "http://127.0.0.1:%d/u/nokey" % port
+        codes = []
+        for _ in range(100):
+            r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}\n", "--max-time", "10"]
+                               + [url] * 40, capture_output=True, timeout=60)
+            codes = r.stdout.decode().split()
+            if codes and codes[0] != "000":
+                break
+            time.sleep(0.1)
+        expect("404" in codes and "429" in codes, "codes: %r" % codes)
+    finally:
+        p.terminate()
+        p.communicate(timeout=20)
 
 
 def test_sender_flood_rate_limited_and_told_once():

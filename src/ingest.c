@@ -123,7 +123,7 @@ static enum outcome act_bounce(const struct config *c, struct store *s, struct m
 /* Flood control: 0 when m may be acted on, 1 when it is over its sender's limit (then
  * *result says so and the sender has been told once per window), -1 on a database error. */
 static int over_rate(const struct config *c, struct store *s, const struct message *m,
-		     enum kind k, const char *answer_from, char **result)
+		     const char *msg_key, enum kind k, const char *answer_from, char **result)
 {
 	if ((k != KIND_POST && k != KIND_BID && k != KIND_COMMAND) || !m->from)
 		return 0;
@@ -150,8 +150,8 @@ static int over_rate(const struct config *c, struct store *s, const struct messa
 		if (compose_address_is_safe(m->from) &&
 		    queue_reply(c, s, m, "rate_limited", c->language, &v, answer_from) < 0)
 			return -1;
-		log_warn("stage=ingest result=rate-limited limit=%d window=%lds", c->sender_rate_limit,
-			 c->sender_rate_window);
+		log_warn("msg=%.16s stage=ingest result=rate-limited limit=%d window=%lds told=yes",
+			 msg_key, c->sender_rate_limit, c->sender_rate_window);
 	}
 	*result = xstrdup(hit == 1 ? "rate-limited:told" : "rate-limited");
 	return 1;
@@ -255,7 +255,7 @@ static void process(const struct config *c, struct store *s, struct job *j)
 	enum kind k = classify_message(c, m, sp->env.recipient);
 	kind = kind_name(k);
 	extract_message(c, m, k);
-	int limited = over_rate(c, s, m, k, k == KIND_POST ? c->post_address :
+	int limited = over_rate(c, s, m, sp->key, k, k == KIND_POST ? c->post_address :
 					 k == KIND_BID ? c->bid_address : c->robot_address, &result);
 	if (limited < 0) {
 		j->out = OUT_TEMPFAIL;

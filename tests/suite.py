@@ -1988,6 +1988,51 @@ def test_smtp_kill9_during_sending():
         sink.cleanup()
 
 
+def test_digest_run_kill9_sends_each_selection_once():
+    """A digest run for 1,500 subscribers SIGKILLed at random moments, then run again until
+    done: every subscriber gets exactly one selection for the week (the claim and the queued
+    mail commit together), and the file transport writes each one once."""
+    import collections
+    rng = random.Random(7)
+    b = Board().init()
+    publish(b, post_mail(subject="Traduction juridique", body="Traduction FR vers EN.\n"),
+            env={"BIDMAIL_NOW": "2026-03-04T10:00:00Z"})
+    db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"))
+    with db:
+        for i in range(1500):
+            cur = db.execute("INSERT INTO subscribers(address, name, status, language, frequency, day,"
+                             " created, confirmed, last_activity) VALUES(?, ?, 'active', 'fr', 'weekly',"
+                             " 1, '2026-03-01T00:00:00Z', '2026-03-01T00:00:00Z', '2026-03-01T00:00:00Z')",
+                             ("s%d@dev.fr" % i, "S%d" % i))
+            db.execute("INSERT INTO patterns(subscriber, kind, source, created) VALUES(?, 'skills',"
+                       " 'traduction', '2026-03-01T00:00:00Z')", (cur.lastrowid,))
+    db.close()
+    env = dict(os.environ, BIDMAIL_NOW="2026-03-09T07:00:00Z")
+    kills = 0
+    for _ in range(30):
+        d = subprocess.Popen([BIDMAIL, "--config", b.conf, "digest", "--at", "2026-03-09T08:00:00+01:00"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=b.dir)
+        time.sleep(rng.uniform(0.02, 0.3))
+        if d.poll() is None:
+            d.kill()
+            kills += 1
+            d.wait()
+        else:
+            d.wait()
+            break
+    b.run("digest", "--at", "2026-03-09T08:00:00+01:00", env={"BIDMAIL_NOW": "2026-03-09T07:00:00Z"})
+    b.run("send", "--once", env={"BIDMAIL_NOW": "2026-03-09T07:00:00Z"})
+    print("     (%d SIGKILLs during the digest run)" % kills)
+    expect(kills >= 2, "too few kills mid-run to prove anything: %d" % kills)
+    per = collections.Counter()
+    for path in b.outgoing():
+        m = read_mail(path)[1]
+        if m["To"].addresses[0].addr_spec.endswith("@dev.fr") and "Traduction juridique" in m.get_body(("plain",)).get_content():
+            per[m["To"].addresses[0].addr_spec] += 1
+    expect(len(per) == 1500, "subscribers with a selection: %d" % len(per))
+    expect(max(per.values()) == 1, "selections sent twice: %r" % [a for a, n in per.items() if n > 1][:5])
+
+
 def test_forged_bounce_key_ignored():
     """A bounce to a forged VERP key changes nothing and is not answered."""
     b = Board().init()

@@ -84,6 +84,7 @@ static const char *const migrations[] = {
 enum stmt_id {
 	ST_INGEST_SEEN, ST_INGEST_RECORD, ST_PROJECT_INSERT, ST_OUTBOX_INSERT, ST_OUTBOX_MARK,
 	ST_OUTBOX_RETRY, ST_OUTBOX_SENT, ST_OUTBOX_MESSAGE,
+	ST_SENDER_HIT, ST_SENDER_TOLD,
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
 };
 static const char *const stmt_sql[ST_COUNT_] = {
@@ -105,6 +106,14 @@ static const char *const stmt_sql[ST_COUNT_] = {
 			  " last_error = NULL WHERE id = ?1 AND state <> 'sent'",
 	[ST_OUTBOX_RETRY] = "UPDATE outbox SET last_error = ?3, attempts = attempts + 1,"
 			    " next_attempt = ?2 WHERE id = ?1",
+	/* a new window when none is open; ISO UTC strings compare as times */
+	[ST_SENDER_HIT] = "INSERT INTO sender_rates(address, window_start, count) VALUES(?1, ?2, 1)"
+			  " ON CONFLICT(address) DO UPDATE SET"
+			  " count = CASE WHEN window_start <= ?3 THEN 1 ELSE count + 1 END,"
+			  " told = CASE WHEN window_start <= ?3 THEN NULL ELSE told END,"
+			  " window_start = CASE WHEN window_start <= ?3 THEN ?2 ELSE window_start END"
+			  " RETURNING count, told",
+	[ST_SENDER_TOLD] = "UPDATE sender_rates SET told = ?2 WHERE address = ?1",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -1526,38 +1535,33 @@ int store_sender_hit(struct store *s, const char *address, time_t now, long wind
 	char nows[32], starts[32];
 	clock_format_iso(now, nows);
 	clock_format_iso(now - window, starts);
-	/* a new window when none is open; ISO UTC strings compare as times */
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db,
-			       "INSERT INTO sender_rates(address, window_start, count) VALUES(?1, ?2, 1)"
-			       " ON CONFLICT(address) DO UPDATE SET"
-			       " count = CASE WHEN window_start <= ?3 THEN 1 ELSE count + 1 END,"
-			       " told = CASE WHEN window_start <= ?3 THEN NULL ELSE told END,"
-			       " window_start = CASE WHEN window_start <= ?3 THEN ?2 ELSE window_start END"
-			       " RETURNING count, told",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "sender rate");
+	sqlite3_stmt *st = stmt(s, ST_SENDER_HIT);
+	if (!st)
+		return -1;
 	bind_text(st, 1, address);
 	bind_text(st, 2, nows);
 	bind_text(st, 3, starts);
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		sqlite3_reset(st);
 		return fail(s, rc, "sender rate");
 	}
 	int count = sqlite3_column_int(st, 0);
 	int told = sqlite3_column_type(st, 1) != SQLITE_NULL;
-	sqlite3_finalize(st);
+	/* RETURNING: the row is written when the statement runs to its end */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "sender rate");
 	if (count <= limit)
 		return 0;
 	if (told)
 		return 2;
-	if (sqlite3_prepare_v2(s->db, "UPDATE sender_rates SET told = ?2 WHERE address = ?1", -1, &st,
-			       NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "sender rate");
+	st = stmt(s, ST_SENDER_TOLD);
+	if (!st)
+		return -1;
 	bind_text(st, 1, address);
 	bind_text(st, 2, nows);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 1 : fail(s, rc, "sender rate");
+	return run(s, st, "sender rate") < 0 ? -1 : 1;
 }

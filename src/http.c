@@ -132,8 +132,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return respond_page(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "en", "Method not allowed",
 				    "<p>Only GET and POST are served here.</p>");
 	const char *key = strncmp(url, "/u/", 3) ? NULL : url + 3;
+	rq->body[rq->len] = '\0';
+	/* one lookup: a POST carrying the one-click body unsubscribes in the same call */
+	int commit = post && strstr(rq->body, "List-Unsubscribe=One-Click");
 	char *lang = NULL;
-	int found = key && key_ok(key) ? robot_unsubscribe_key(h->s, key, 0, &lang) : 0;
+	int found = key && key_ok(key) ? robot_unsubscribe_key(h->s, key, commit, &lang) : 0;
 	if (found < 0)
 		return respond_page(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "en", "Try again later",
 				    "<p>The board cannot answer right now; nothing was changed.</p>");
@@ -145,36 +148,29 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	}
 	int fr = lang && !strcmp(lang, "fr");
 	free(lang);
-	int ret;
-	if (!post) {
-		char *form = xasprintf(
-			"<p>%s</p>\n<form method=\"post\" action=\"%s\">"
-			"<input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">"
-			"<button type=\"submit\" id=\"unsubscribe\">%s</button></form>",
-			fr ? "Vous ne recevrez plus les sélections de projets de ce guichet."
-			   : "You will no longer receive this board's project selections.",
-			key, fr ? "Me désabonner" : "Unsubscribe");
-		char *title = xasprintf("%s — %s", h->board, fr ? "désabonnement" : "unsubscribe");
-		ret = respond_page(conn, MHD_HTTP_OK, fr ? "fr" : "en", title, form);
-		free(title);
-		free(form);
-		return ret;
-	}
-	rq->body[rq->len] = '\0';
-	if (!strstr(rq->body, "List-Unsubscribe=One-Click"))
+	if (post && !commit)
 		return respond_page(conn, MHD_HTTP_BAD_REQUEST, fr ? "fr" : "en",
 				    fr ? "Requête incomplète" : "Incomplete request",
 				    fr ? "<p>Rien n'a été changé.</p>" : "<p>Nothing was changed.</p>");
-	found = robot_unsubscribe_key(h->s, key, 1, NULL);
-	if (found <= 0)
-		return respond_page(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "en", "Try again later",
-				    "<p>The board cannot answer right now; nothing was changed.</p>");
-	return respond_page(conn, MHD_HTTP_OK, fr ? "fr" : "en",
-			    fr ? "Désabonnement effectué" : "You are unsubscribed",
-			    fr ? "<p>Vous ne recevrez plus de sélections. Pour revenir, écrivez "
-				 "« subscribe » au robot du guichet.</p>"
-			       : "<p>You will receive no more selections. To come back, write "
-				 "\"subscribe\" to the board's robot.</p>");
+	if (post)
+		return respond_page(conn, MHD_HTTP_OK, fr ? "fr" : "en",
+				    fr ? "Désabonnement effectué" : "You are unsubscribed",
+				    fr ? "<p>Vous ne recevrez plus de sélections. Pour revenir, écrivez "
+					 "« subscribe » au robot du guichet.</p>"
+				       : "<p>You will receive no more selections. To come back, write "
+					 "\"subscribe\" to the board's robot.</p>");
+	char *form = xasprintf(
+		"<p>%s</p>\n<form method=\"post\" action=\"%s\">"
+		"<input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">"
+		"<button type=\"submit\" id=\"unsubscribe\">%s</button></form>",
+		fr ? "Vous ne recevrez plus les sélections de projets de ce guichet."
+		   : "You will no longer receive this board's project selections.",
+		key, fr ? "Me désabonner" : "Unsubscribe");
+	char *title = xasprintf("%s — %s", h->board, fr ? "désabonnement" : "unsubscribe");
+	int ret = respond_page(conn, MHD_HTTP_OK, fr ? "fr" : "en", title, form);
+	free(title);
+	free(form);
+	return ret;
 }
 
 static void done(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -601,25 +601,19 @@ void outbox_row_clear(struct outbox_row *r)
 	memset(r, 0, sizeof *r);
 }
 
+static int scalar_int(struct store *s, const char *sql);
+
 int store_count(struct store *s, const char *table)
 {
 	static const char *const allowed[] = { "projects", "outbox", "ingested", "subscribers", NULL };
-	const char *sql = NULL;
 	static const char *const sqls[] = { "SELECT count(*) FROM projects",
 					    "SELECT count(*) FROM outbox",
 					    "SELECT count(*) FROM ingested",
 					    "SELECT count(*) FROM subscribers" };
 	for (int i = 0; allowed[i]; i++)
 		if (!strcmp(table, allowed[i]))
-			sql = sqls[i];
-	if (!sql)
-		return -1;
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "count");
-	int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_finalize(st);
-	return n;
+			return scalar_int(s, sqls[i]);
+	return -1;
 }
 
 int store_outbox_recipient(struct store *s, int64_t id, char *to, size_t len)
@@ -1492,9 +1486,11 @@ static char *scalar_text(struct store *s, const char *sql)
 
 static int scalar_int(struct store *s, const char *sql)
 {
-	char *v = scalar_text(s, sql);
-	int n = v ? atoi(v) : 0;
-	free(v);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "count");
+	int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
 	return n;
 }
 

@@ -286,6 +286,39 @@ static int claim_empty(struct digest_run *r, struct subscriber *s, const char *p
 #define INACTIVE_AFTER (56 * 86400L)	/* 8 weeks without a reply or a command */
 #define PAUSE_AFTER (14 * 86400L)	/* then 2 weeks to answer the question */
 
+/* Queues a robot_reply to a subscriber with one command line and its result, answerable at
+ * the subscriber's signed robot address (and with List-Unsubscribe when asked). */
+static int robot_notice(struct digest_run *r, const struct subscriber *sub, const char *lang,
+			const char *command, const char *result, int with_unsubscribe)
+{
+	const struct config *c = r->c;
+	int64_t sid = sub->id;
+	char *skey = keys_make("s", &sid, 1);
+	char *saddr = keys_address(c, "robot", skey);
+	char *ukey = with_unsubscribe ? keys_make("u", &sid, 1) : NULL;
+	struct vars item = { 0 };
+	vars_set(&item, "command", command);
+	vars_set(&item, "result", result);
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "robot_address", c->robot_address);
+	vars_set(&v, "profile", "");
+	vars_set(&v, "help", "");
+	vars_set(&v, "confirm_address", "");
+	vars_set(&v, "command_address", saddr);
+	vars_set(&v, "name", sub->name ? sub->name : "");
+	vars_set_list(&v, "results", &item, 1);
+	struct outgoing o = { .from_name = c->board_name, .from = c->robot_address,
+			      .to_name = sub->name, .to = sub->address, .reply_to = saddr,
+			      .auto_submitted = "auto-generated", .key_ref = skey,
+			      .unsubscribe_key = ukey };
+	int rc = send_queue(c, r->s, "robot_reply", lang, &v, &o);
+	free(skey);
+	free(saddr);
+	free(ukey);
+	return rc;
+}
+
 /* A subscriber silent for 8 weeks is asked whether to continue; silent 2 more weeks, paused.
  * Returns 0 (go on), 1 (asked or paused: no selection now), -1 (error). */
 static int check_inactive(struct digest_run *r, struct subscriber *sub)
@@ -312,42 +345,22 @@ static int check_inactive(struct digest_run *r, struct subscriber *sub)
 	const struct config *c = r->c;
 	const char *lang = sub->language && *sub->language ? sub->language : c->language;
 	int fr = !strcmp(lang, "fr");
-	int64_t sid = sub->id, cid;
+	int64_t cid;
 	if (store_begin(r->s) < 0)
 		return -1;
 	if (store_confirmation_insert(r->s, sub->address, sub->id, "continue", "", PAUSE_AFTER, &cid) < 0) {
 		store_rollback(r->s);
 		return -1;
 	}
-	char *skey = keys_make("s", &sid, 1);
-	char *saddr = keys_address(c, "robot", skey);
-	char *ukey = keys_make("u", &sid, 1);
-	struct vars item = { 0 };
-	vars_set(&item, "command", fr ? "toujours intéressé(e) ?" : "still interested?");
-	vars_set(&item, "result", fr ? "nous n'avons pas eu de nouvelles de vous depuis 8 semaines. "
-				       "Pour continuer à recevoir les sélections, répondez simplement à "
-				       "ce message (par exemple « resume »). Sans réponse sous 2 semaines, "
-				       "elles seront suspendues."
-				     : "we have not heard from you for 8 weeks. To keep receiving the "
-				       "selections, simply reply to this mail (for example \"resume\"). "
-				       "Without a reply within 2 weeks, they will be paused.");
-	struct vars v = { 0 };
-	vars_set(&v, "board", c->board_name);
-	vars_set(&v, "robot_address", c->robot_address);
-	vars_set(&v, "profile", "");
-	vars_set(&v, "help", "");
-	vars_set(&v, "confirm_address", "");
-	vars_set(&v, "command_address", saddr);
-	vars_set(&v, "name", sub->name ? sub->name : "");
-	vars_set_list(&v, "results", &item, 1);
-	struct outgoing o = { .from_name = c->board_name, .from = c->robot_address,
-			      .to_name = sub->name, .to = sub->address, .reply_to = saddr,
-			      .auto_submitted = "auto-generated", .key_ref = skey,
-			      .unsubscribe_key = ukey };
-	int rc = send_queue(c, r->s, "robot_reply", lang, &v, &o);
-	free(skey);
-	free(saddr);
-	free(ukey);
+	int rc = robot_notice(r, sub, lang,
+			      fr ? "toujours intéressé(e) ?" : "still interested?",
+			      fr ? "nous n'avons pas eu de nouvelles de vous depuis 8 semaines. "
+				   "Pour continuer à recevoir les sélections, répondez simplement à "
+				   "ce message (par exemple « resume »). Sans réponse sous 2 semaines, "
+				   "elles seront suspendues."
+				 : "we have not heard from you for 8 weeks. To keep receiving the "
+				   "selections, simply reply to this mail (for example \"resume\"). "
+				   "Without a reply within 2 weeks, they will be paused.", 1);
 	if (rc < 0 || store_commit(r->s) < 0) {
 		store_rollback(r->s);
 		return -1;
@@ -361,33 +374,14 @@ static int report_limit(struct digest_run *r, const struct subscriber *sub, cons
 	const struct config *c = r->c;
 	const char *lang = sub->language && *sub->language ? sub->language : c->language;
 	int fr = !strcmp(lang, "fr");
-	int64_t sid = sub->id;
-	char *skey = keys_make("s", &sid, 1);
-	char *saddr = keys_address(c, "robot", skey);
 	char *line = xasprintf("skills %s", src);
-	struct vars item = { 0 };
-	vars_set(&item, "command", line);
-	vars_set(&item, "result", fr ? "ce motif demande trop de calcul sur certains projets : il y "
-				       "compte comme « ne correspond pas ». Simplifiez-le (par exemple "
-				       "une liste de mots : « skills php symfony »), puis « clear skills »."
-				     : "this pattern needs too much work on some projects: there it counts "
-				       "as \"no match\". Simplify it (for example a word list: \"skills php "
-				       "symfony\"), then \"clear skills\".");
-	struct vars v = { 0 };
-	vars_set(&v, "board", c->board_name);
-	vars_set(&v, "robot_address", c->robot_address);
-	vars_set(&v, "profile", "");
-	vars_set(&v, "help", "");
-	vars_set(&v, "confirm_address", "");
-	vars_set(&v, "command_address", saddr);
-	vars_set(&v, "name", sub->name ? sub->name : "");
-	vars_set_list(&v, "results", &item, 1);
-	struct outgoing o = { .from_name = c->board_name, .from = c->robot_address,
-			      .to_name = sub->name, .to = sub->address, .reply_to = saddr,
-			      .auto_submitted = "auto-generated", .key_ref = skey };
-	int rc = send_queue(c, r->s, "robot_reply", lang, &v, &o);
-	free(skey);
-	free(saddr);
+	int rc = robot_notice(r, sub, lang, line,
+			      fr ? "ce motif demande trop de calcul sur certains projets : il y "
+				   "compte comme « ne correspond pas ». Simplifiez-le (par exemple "
+				   "une liste de mots : « skills php symfony »), puis « clear skills »."
+				 : "this pattern needs too much work on some projects: there it counts "
+				   "as \"no match\". Simplify it (for example a word list: \"skills php "
+				   "symfony\"), then \"clear skills\".", 0);
 	free(line);
 	return rc;
 }

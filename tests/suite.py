@@ -2082,18 +2082,23 @@ def test_extract_fixtures():
     expect(not bad, "\n       ".join(bad))
 
 
+def run_corpus_script(script, program, prefix, timeout):
+    """Runs tests/SCRIPT PROGRAM CORPUS, prints its rate lines, fails when it does."""
+    p = subprocess.run([sys.executable, os.path.join(HERE, script), program, CORPUS],
+                       capture_output=True, timeout=timeout)
+    out = p.stdout.decode()
+    for line in out.splitlines():
+        if line.startswith(prefix):
+            print("     " + line)
+    expect(p.returncode == 0, out[-3000:] + p.stderr.decode()[-2000:])
+
+
 def test_reply_corpus():
     """The two public reply-parsing suites stay at 95% or more (rates printed)."""
     unit = os.path.join(os.path.dirname(BIDMAIL), "build", "unit") if not BIDMAIL.endswith("build-asan/bidmail") \
         else os.path.join(os.path.dirname(BIDMAIL), "unit")
     expect(os.path.exists(unit), "no unit binary at %s" % unit)
-    p = subprocess.run([sys.executable, os.path.join(HERE, "corpus_reply.py"), unit, CORPUS],
-                       capture_output=True, timeout=600)
-    out = p.stdout.decode()
-    for line in out.splitlines():
-        if line.startswith("corpus reply"):
-            print("     " + line)
-    expect(p.returncode == 0, out[-3000:] + p.stderr.decode()[-2000:])
+    run_corpus_script("corpus_reply.py", unit, "corpus reply", 600)
 
 
 def test_mime_corpus():
@@ -2101,13 +2106,7 @@ def test_mime_corpus():
     and text agree with that parser's expectations at 95% or more."""
     if not os.path.isdir(CORPUS):
         raise Failure("corpus not found at %s" % CORPUS)
-    p = subprocess.run([sys.executable, os.path.join(HERE, "corpus_mime.py"), BIDMAIL, CORPUS],
-                       capture_output=True, timeout=900)
-    out = p.stdout.decode()
-    for line in out.splitlines():
-        if line.startswith("corpus mime"):
-            print("     " + line)
-    expect(p.returncode == 0, out[-3000:] + p.stderr.decode()[-2000:])
+    run_corpus_script("corpus_mime.py", BIDMAIL, "corpus mime", 900)
 
 
 def main():

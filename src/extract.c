@@ -164,7 +164,12 @@ static int table_get(const struct phrase_table *t, const char *k, size_t n)
 		return -1;
 	size_t j = hash_str(k, n) & (t->cap - 1);
 	while (t->key[j]) {
-		if (strlen(t->key[j]) == n && !memcmp(t->key[j], k, n))
+		/* no strlen per probe: the key is walked only as far as it matches */
+		const char *key = t->key[j];
+		size_t i = 0;
+		while (i < n && key[i] && key[i] == k[i])
+			i++;
+		if (i == n && !key[n])
 			return t->value[j];
 		j = (j + 1) & (t->cap - 1);
 	}

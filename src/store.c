@@ -78,6 +78,18 @@ static const char *const migrations[] = {
 	/* 9: flood control, per sender address and fixed window */
 	("CREATE TABLE sender_rates(address TEXT PRIMARY KEY COLLATE NOCASE,"
 	 " window_start TEXT NOT NULL, count INTEGER NOT NULL, told TEXT);"),
+	/* 10: the two tables written for every message keyed by their text key alone
+	 * (WITHOUT ROWID: one B-tree, not a table plus its unique index); counts restart */
+	("CREATE TABLE ingested_keyed(key TEXT PRIMARY KEY, spool_name TEXT NOT NULL,"
+	 " sha256 TEXT NOT NULL, message_id TEXT, kind TEXT NOT NULL, result TEXT NOT NULL,"
+	 " at TEXT NOT NULL) WITHOUT ROWID;"
+	 "INSERT INTO ingested_keyed SELECT key, spool_name, sha256, message_id, kind, result, at"
+	 " FROM ingested;"
+	 "DROP TABLE ingested;"
+	 "ALTER TABLE ingested_keyed RENAME TO ingested;"
+	 "DROP TABLE sender_rates;"
+	 "CREATE TABLE sender_rates(address TEXT PRIMARY KEY COLLATE NOCASE,"
+	 " window_start TEXT NOT NULL, count INTEGER NOT NULL, told TEXT) WITHOUT ROWID;"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 

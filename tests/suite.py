@@ -236,6 +236,43 @@ def test_migration_upgrades_older_database():
     expect({"projects", "outbox", "ingested"} <= tables, "tables missing: %r" % tables)
 
 
+def test_migration_keeps_ingest_log():
+    """Upgrading a version-9 database (ingest log as a rowid table) keeps every ingest
+    record: a message committed before the upgrade and replayed after it is a no-op."""
+    b = Board().init()
+    b.deliver(post_mail(msgid="<upgrade@client.fr>"))
+    b.run("run", "--once")
+    path = os.path.join(b.dir, "var", "bidmail.db")
+    db = sqlite3.connect(path)
+    expect(db.execute("PRAGMA user_version").fetchone()[0] >= 10, "not migrated to 10")
+    # rebuild the version-9 shapes of the two tables, rows included
+    db.executescript(
+        "CREATE TABLE old_ingested(key TEXT PRIMARY KEY, spool_name TEXT NOT NULL,"
+        " sha256 TEXT NOT NULL, message_id TEXT, kind TEXT NOT NULL, result TEXT NOT NULL,"
+        " at TEXT NOT NULL);"
+        "INSERT INTO old_ingested SELECT * FROM ingested; DROP TABLE ingested;"
+        "ALTER TABLE old_ingested RENAME TO ingested; DROP TABLE sender_rates;"
+        "CREATE TABLE sender_rates(address TEXT PRIMARY KEY COLLATE NOCASE,"
+        " window_start TEXT NOT NULL, count INTEGER NOT NULL, told TEXT);"
+        "PRAGMA user_version = 9;")
+    db.close()
+    # the crash window: committed, but the file is still in new/ when the new version starts
+    cur = b.files("incoming/cur")
+    expect(len(cur) == 1, "cur: %r" % cur)
+    os.rename(os.path.join(b.dir, "spool", "incoming", "cur", cur[0]),
+              os.path.join(b.dir, "spool", "incoming", "new", cur[0].split(":")[0]))
+    b.run("run", "--once")
+    db = sqlite3.connect(path)
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    rows = db.execute("SELECT count(*) FROM ingested").fetchone()[0]
+    without_rowid = db.execute("SELECT sql FROM sqlite_master WHERE name = 'ingested'").fetchone()[0]
+    db.close()
+    expect(version >= 10 and "WITHOUT ROWID" in without_rowid, "not upgraded: %d" % version)
+    expect(rows == 1, "ingest records: %d" % rows)
+    expect(len(b.projects()) == 1 and len(b.outgoing()) == 1,
+           "replayed: %d projects, %d acks" % (len(b.projects()), len(b.outgoing())))
+
+
 def test_template_error_reported_at_start():
     """A template with an unknown variable is reported at start-up with file and line."""
     b = Board()

@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -142,12 +143,17 @@ static const struct { const char *w; const char *code; int before; } currencies[
 /* 1 for the bytes a currency word or symbol can start with. */
 static unsigned char currency_first[256];
 
-static void currency_table(void)
+static void fill_currency_first(void)
 {
-	if (currency_first['$'])
-		return;
 	for (size_t i = 0; i < sizeof currencies / sizeof currencies[0]; i++)
 		currency_first[(unsigned char)currencies[i].w[0]] = 1;
+}
+
+/* filled once, whatever thread extracts first (ingest parses in a second thread) */
+static void currency_table(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, fill_currency_first);
 }
 
 /* Matches a currency at p (lower-cased text); returns its length and sets the code. */

@@ -44,7 +44,7 @@ static void newline(struct buf *b, int blank)
 
 /* Quoted depth: the text of a <blockquote> comes out as "> " lines, like a plain-text
  * reply, so that the reply trimmer treats both the same way. */
-static int quote_depth;
+static _Thread_local int quote_depth;	/* per thread: ingest parses in a second thread */
 
 static void line_prefix(struct buf *b)
 {

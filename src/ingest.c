@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,11 @@
 #include <unistd.h>
 
 struct job {
-	struct spooled *sp;
-	enum outcome out;
+	struct spooled *sp;	/* NULL when the read failed: read_errno says why */
+	int read_errno;
+	struct message *m;	/* parsed, classified and extracted by prepare() */
+	enum kind k;
+	enum outcome out;	/* OUT_PERMFAIL already from prepare(): quarantine */
 	char *reason;		/* why it is quarantined (PERMFAIL) */
 	int committed;		/* in the current transaction: move to cur/ after commit */
 };
@@ -221,20 +225,52 @@ static void dispatch(const struct config *c, struct store *s, struct job *j, str
 	*resultp = result;
 }
 
-/* Handles one message inside the open transaction; sets j->out (and j->reason). */
-static void process(const struct config *c, struct store *s, struct job *j)
+/* The part of a message's handling that needs no database: read, size and structure
+ * limits, parse, classify, extract. Runs ahead of the transaction in the prefetch thread. */
+static void prepare(const struct config *c, struct job *j, const char *name)
 {
-	struct spooled *sp = j->sp;
 	char why[256];
-	char *result = NULL;
-	const char *kind = "unknown";
-	struct message *m = NULL;
+	memset(j, 0, sizeof *j);
+	j->sp = spool_read(c, name);
+	if (!j->sp) {
+		j->read_errno = errno;
+		return;
+	}
+	struct spooled *sp = j->sp;
 	if (sp->full_len > c->max_message_size) {
 		j->reason = xasprintf("oversize: message is %zu bytes, limit max_message_size is %zu",
 				      sp->full_len, c->max_message_size);
 		j->out = OUT_PERMFAIL;
 		return;
 	}
+	if (mime_check_limits(c, sp->data, sp->len, why, sizeof why) != MIME_LIMITS_OK) {
+		j->reason = xstrdup(why);
+		j->out = OUT_PERMFAIL;
+		return;
+	}
+	j->m = mime_parse(sp->data, sp->len);
+	j->k = classify_message(c, j->m, sp->env.recipient);
+	extract_message(c, j->m, j->k);
+}
+
+static void job_clear(struct job *j)
+{
+	spooled_free(j->sp);
+	message_free(j->m);
+	free(j->reason);
+	memset(j, 0, sizeof *j);
+}
+
+/* Handles one prepared message inside the open transaction; sets j->out (and j->reason). */
+static void process(const struct config *c, struct store *s, struct job *j)
+{
+	struct spooled *sp = j->sp;
+	char *result = NULL;
+	const char *kind = "unknown";
+	if (j->out == OUT_PERMFAIL)
+		return;
+	struct message *m = j->m;
+	enum kind k = j->k;
 	int seen = store_ingest_seen(s, sp->key);
 	if (seen < 0) {
 		j->out = OUT_TEMPFAIL;
@@ -246,20 +282,11 @@ static void process(const struct config *c, struct store *s, struct job *j)
 		j->committed = 1;
 		return;
 	}
-	if (mime_check_limits(c, sp->data, sp->len, why, sizeof why) != MIME_LIMITS_OK) {
-		j->reason = xstrdup(why);
-		j->out = OUT_PERMFAIL;
-		return;
-	}
-	m = mime_parse(sp->data, sp->len);
-	enum kind k = classify_message(c, m, sp->env.recipient);
 	kind = kind_name(k);
-	extract_message(c, m, k);
 	int limited = over_rate(c, s, m, sp->key, k, k == KIND_POST ? c->post_address :
 					 k == KIND_BID ? c->bid_address : c->robot_address, &result);
 	if (limited < 0) {
 		j->out = OUT_TEMPFAIL;
-		message_free(m);
 		return;
 	}
 	if (limited)
@@ -279,7 +306,7 @@ static void process(const struct config *c, struct store *s, struct job *j)
 		log_info("msg=%.16s stage=ingest spool=%s kind=%s result=%s", sp->key, sp->name,
 			 kind, result);
 	free(result);
-	message_free(m);
+	j->m = message_free(m);
 }
 
 static void quarantine(const struct config *c, struct job *j)
@@ -292,10 +319,110 @@ static void quarantine(const struct config *c, struct job *j)
 			j->sp->key, j->sp->name, strerror(errno));
 }
 
+/* The prefetch stage: a second thread reads and prepares the waiting messages, in order,
+ * while this one acts and commits (parsing and extraction are most of a message's CPU time;
+ * the machine has more than one core). Bounded in messages and bytes. Nothing it does is
+ * durable: a message it prepared and nobody took stays in new/ for the next run. */
+#define PREFETCH_BYTES (32u << 20)
+
+struct prefetch {
+	const struct config *c;
+	const struct strlist *names;
+	volatile int *stop;
+	struct job *ring;	/* cap slots; job i (in names order) lives at i % cap */
+	size_t cap, head, tail;	/* [head, tail): prepared, not yet taken */
+	size_t bytes;		/* message bytes held in the ring */
+	int cancel, finished, threaded;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+static void *prefetch_run(void *arg)
+{
+	struct prefetch *pf = arg;
+	pthread_mutex_lock(&pf->mu);
+	for (size_t i = 0; i < pf->names->n; i++) {
+		while (!pf->cancel && (pf->tail - pf->head == pf->cap ||
+				       (pf->bytes >= PREFETCH_BYTES && pf->tail > pf->head)))
+			pthread_cond_wait(&pf->cv, &pf->mu);
+		if (pf->cancel || (pf->stop && *pf->stop))
+			break;
+		pthread_mutex_unlock(&pf->mu);
+		struct job j;
+		prepare(pf->c, &j, pf->names->v[i]);
+		pthread_mutex_lock(&pf->mu);
+		pf->ring[pf->tail % pf->cap] = j;
+		pf->tail++;
+		pf->bytes += j.sp ? j.sp->len : 0;
+		pthread_cond_broadcast(&pf->cv);
+	}
+	pf->finished = 1;
+	pthread_cond_broadcast(&pf->cv);
+	pthread_mutex_unlock(&pf->mu);
+	return NULL;
+}
+
+static void prefetch_start(struct prefetch *pf, const struct config *c, const struct strlist *names,
+			   volatile int *stop)
+{
+	memset(pf, 0, sizeof *pf);
+	pf->c = c;
+	pf->names = names;
+	pf->stop = stop;
+	pf->cap = 2 * (size_t)c->batch_size;
+	pf->ring = xcalloc(pf->cap, sizeof *pf->ring);
+	pthread_mutex_init(&pf->mu, NULL);
+	pthread_cond_init(&pf->cv, NULL);
+	/* one message: no thread to start; a thread that cannot start: the same work inline */
+	pf->threaded = names->n > 1 && pthread_create(&pf->thread, NULL, prefetch_run, pf) == 0;
+}
+
+/* Takes the next prepared message into *j: 1, or 0 when there is none left. */
+static int prefetch_take(struct prefetch *pf, struct job *j)
+{
+	if (!pf->threaded) {
+		if (pf->head >= pf->names->n)
+			return 0;
+		prepare(pf->c, j, pf->names->v[pf->head++]);
+		return 1;
+	}
+	pthread_mutex_lock(&pf->mu);
+	while (pf->head == pf->tail && !pf->finished)
+		pthread_cond_wait(&pf->cv, &pf->mu);
+	int got = pf->head < pf->tail;
+	if (got) {
+		*j = pf->ring[pf->head % pf->cap];
+		pf->head++;
+		pf->bytes -= j->sp ? j->sp->len : 0;
+		pthread_cond_broadcast(&pf->cv);
+	}
+	pthread_mutex_unlock(&pf->mu);
+	return got;
+}
+
+/* Stops the thread and drops what it prepared and nobody took (still in new/). */
+static void prefetch_end(struct prefetch *pf)
+{
+	if (pf->threaded) {
+		pthread_mutex_lock(&pf->mu);
+		pf->cancel = 1;
+		pthread_cond_broadcast(&pf->cv);
+		pthread_mutex_unlock(&pf->mu);
+		pthread_join(pf->thread, NULL);
+		for (size_t i = pf->head; i < pf->tail; i++)
+			job_clear(&pf->ring[i % pf->cap]);
+	}
+	pthread_mutex_destroy(&pf->mu);
+	pthread_cond_destroy(&pf->cv);
+	free(pf->ring);
+}
+
 /* Processes up to batch_size messages in one transaction. Returns the number handled,
- * 0 when nothing could progress, -1 on a transient failure. */
-static int run_batch(const struct config *c, struct store *s, struct strlist *names,
-		     size_t *next, volatile int *stop)
+ * 0 when nothing could progress, -1 on a transient failure; *taken counts the messages
+ * taken from the prefetch stage. */
+static int run_batch(const struct config *c, struct store *s, struct prefetch *pf, size_t *taken,
+		     volatile int *stop)
 {
 	struct job *jobs = xcalloc((size_t)c->batch_size, sizeof *jobs);
 	int n = 0, handled = 0, tempfail = 0;
@@ -303,14 +430,15 @@ static int run_batch(const struct config *c, struct store *s, struct strlist *na
 		free(jobs);
 		return -1;
 	}
-	while (*next < names->n && n < c->batch_size && !(stop && *stop)) {
+	while (n < c->batch_size && !(stop && *stop)) {
 		struct job *j = &jobs[n];
-		j->sp = spool_read(c, names->v[*next]);
-		(*next)++;
+		if (!prefetch_take(pf, j))
+			break;
+		(*taken)++;
 		if (!j->sp) {
-			if (errno != ENOENT) {
-				log_err("stage=ingest spool=%s error=\"%s\"", names->v[*next - 1],
-					strerror(errno));
+			if (j->read_errno != ENOENT) {
+				log_err("stage=ingest spool=%s error=\"%s\"", pf->names->v[*taken - 1],
+					strerror(j->read_errno));
 				tempfail = 1;
 				break;
 			}
@@ -337,7 +465,7 @@ static int run_batch(const struct config *c, struct store *s, struct strlist *na
 	if (store_commit(s) < 0) {
 		store_rollback(s);
 		for (int i = 0; i < n; i++)
-			jobs[i].sp = spooled_free(jobs[i].sp), free(jobs[i].reason);
+			job_clear(&jobs[i]);
 		free(jobs);
 		return -1;
 	}
@@ -353,8 +481,7 @@ static int run_batch(const struct config *c, struct store *s, struct strlist *na
 			quarantine(c, j);
 			handled++;
 		}
-		spooled_free(j->sp);
-		free(j->reason);
+		job_clear(j);
 	}
 	if (handled)
 		spool_sync_dir(c, "incoming/cur");
@@ -376,18 +503,25 @@ int ingest_run_once(const struct config *c, struct store *s, volatile int *stop)
 			strlist_clear(&names);
 			return total;
 		}
-		size_t next = 0;
-		while (next < names.n && !(stop && *stop)) {
-			int r = run_batch(c, s, &names, &next, stop);
-			if (r < 0) {
-				strlist_clear(&names);
-				return total ? total : -1;
-			}
+		struct prefetch pf;
+		prefetch_start(&pf, c, &names, stop);
+		size_t taken = 0;
+		int r = 0;
+		while (taken < names.n && !(stop && *stop)) {
+			size_t before = taken;
+			r = run_batch(c, s, &pf, &taken, stop);
+			if (r < 0)
+				break;
 			total += r;
-			progress("spool", next, names.n);
+			progress("spool", taken, names.n);
+			if (taken == before)
+				break;	/* the prefetch stage stopped early */
 		}
-		progress_end("spool: %d message%s processed", total, total == 1 ? "" : "s");
+		prefetch_end(&pf);
 		strlist_clear(&names);
+		if (r < 0)
+			return total ? total : -1;
+		progress_end("spool: %d message%s processed", total, total == 1 ? "" : "s");
 		if (stop && *stop)
 			return total;
 	}

@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <libetpan/libetpan.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -159,9 +160,16 @@ static int bidmail_charconv(const char *tocode, const char *fromcode, const char
 	return MAIL_CHARCONV_NO_ERROR;
 }
 
-static void mime_setup(void)
+static void install_charconv(void)
 {
 	extended_charconv = bidmail_charconv;
+}
+
+/* libetpan's converter hook is a global: set once, whatever thread parses first */
+static void mime_setup(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, install_charconv);
 }
 
 /* Collapses runs of white space into one space and trims. In place. */

@@ -448,10 +448,8 @@ struct spooled *spool_read(const struct config *c, const char *name)
 	}
 	s->len = got - skip;
 	s->full_len = (size_t)st.st_size - skip;
-	s->data = xmalloc(s->len + 1);
-	memcpy(s->data, data + skip, s->len);
-	s->data[s->len] = '\0';
-	free(data);
+	memmove(data, data + skip, s->len + 1);	/* the bytes after the envelope line, and the NUL */
+	s->data = data;
 	hash_sha256_hex(s->data, s->len, s->sha256);
 	spool_ingest_key(s->env.recipient, s->data, s->len, s->key);
 	return s;

@@ -132,6 +132,13 @@ struct config {
 	int http_rate_limit;		/* requests a second */
 	int sender_rate_limit;		/* mails one address may send per window */
 	long sender_rate_window;	/* seconds */
+	char *fetch_url;		/* imaps://USER@HOST[:PORT][/MAILBOX], pop3s://..., "" for none */
+	char *fetch_password;
+	char *fetch_tls;		/* required or no (imap:// and pop3:// only: STARTTLS) */
+	char *fetch_ca_file;		/* PEM CAs trusted instead of the system's, "" for those */
+	char *fetch_after;		/* seen or delete */
+	long fetch_interval;		/* seconds between polls (and longest IDLE) */
+	int fetch_timeout;		/* seconds of network silence before giving up */
 };
 /* Loads defaults, then FILE (or the default locations when NULL); 0 on success, -1 with
  * "file:line: reason" printed to stderr. */
@@ -178,6 +185,7 @@ struct envelope {
 	char *sender;
 	char *recipient;
 	char *received;
+	char *origin;		/* fetched mail: its mailbox identity (fetch.c), else NULL */
 };
 /* A message read from the spool: envelope, raw bytes (envelope line removed), ingest key. */
 struct spooled {
@@ -194,7 +202,7 @@ int spool_init(const struct config *c);
 /* Reads a message from fd and stores it in incoming/ (Maildir protocol). Returns OUT_OK when
  * the message is on disk (fsynced), OUT_TEMPFAIL on any transient failure. */
 enum outcome spool_deliver(const struct config *c, int fd, const char *sender,
-			   const char *recipient);
+			   const char *recipient, const char *origin);
 /* Lists the names in incoming/new, oldest first, at most max. */
 int spool_list_new(const struct config *c, struct strlist *names, size_t max);
 /* Reads incoming/new/NAME; NULL on I/O error (errno kept). */
@@ -220,7 +228,7 @@ int spool_count(const struct config *c, const char *sub, time_t *oldest);
 /* fsyncs the spool folder SUB (e.g. "incoming/cur"); 0 or -1. */
 int spool_sync_dir(const struct config *c, const char *sub);
 /* Computes the ingest key of bytes delivered to recipient. */
-void spool_ingest_key(const char *recipient, const void *data, size_t len, char out[65]);
+void spool_ingest_key(const struct envelope *env, const void *data, size_t len, char out[65]);
 
 /* ---------------------------------------------------------------- charset.c */
 /* Converts len bytes from the charset named label to UTF-8 with the WHATWG label rules
@@ -540,6 +548,10 @@ int store_count(struct store *s, const char *table);
  * is within limit, 1 when over it and the sender is to be told (once per window), 2 when over
  * it and already told; -1 on error. */
 int store_sender_hit(struct store *s, const char *address, time_t now, long window, int limit);
+/* The fetch ledger: 1 when a message of this origin is already in the spool, 0 if not, -1. */
+int store_fetched_seen(struct store *s, const char *origin);
+/* Records that the message of this origin is safe in the spool (autocommit). 0 or -1. */
+int store_fetched_add(struct store *s, const char *origin);
 /* A consistent online copy of the database into PATH (SQLite backup API, written beside PATH
  * then renamed, then checked with PRAGMA quick_check); the number of pages copied, or -1. */
 int store_backup(struct store *s, const char *path);
@@ -695,6 +707,27 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
  * is now unsubscribed; *lang, when asked, gets its language), 0 for a bad or unknown key,
  * -1 on a database error. */
 int robot_unsubscribe_key(struct store *s, const char *key, int commit, char **lang);
+
+/* ---------------------------------------------------------------- fetch.c */
+/* fetch_url, parsed: imaps:// and pop3s:// are TLS from the start (tls = 1). */
+struct fetch_url {
+	int imap, tls, port;
+	char *user, *password, *host, *mailbox;
+};
+int fetch_url_parse(const char *url, struct fetch_url *u);
+void fetch_url_clear(struct fetch_url *u);
+int fetch_url_ok(const char *url);
+/* The URL as logs may show it: without its password. */
+char *fetch_url_redacted(const char *url);
+/* `bidmail fetch`: one pass over the mailbox. The number of messages spooled; -1 on a
+ * transient failure (connection, TLS, server), -2 when only the operator can fix it
+ * (no or bad fetch_url, login refused). */
+int fetch_once(const struct config *c, struct store *s);
+/* The daemon's fetcher: a thread with its own database connection, polling (or in IDLE)
+ * until fetcher_stop. NULL when fetch_url is empty or it cannot start. */
+struct fetcher;
+struct fetcher *fetcher_start(const struct config *c);
+void fetcher_stop(struct fetcher *f);
 
 /* ---------------------------------------------------------------- http.c */
 struct http_server;

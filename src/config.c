@@ -77,6 +77,13 @@ static const struct cfg_key cfg_keys[] = {
 	{ "http_rate_limit", CFG_INT, "20", OFF(http_rate_limit), 1, 100000 },
 	{ "sender_rate_limit", CFG_INT, "60", OFF(sender_rate_limit), 1, 1000000 },
 	{ "sender_rate_window", CFG_DURATION, "1h", OFF(sender_rate_window), 60, 7L * 86400 },
+	{ "fetch_url", CFG_STRING, "", OFF(fetch_url), 0, 0 },
+	{ "fetch_password", CFG_STRING, "", OFF(fetch_password), 0, 0 },
+	{ "fetch_tls", CFG_STRING, "required", OFF(fetch_tls), 0, 0 },
+	{ "fetch_ca_file", CFG_PATH, "", OFF(fetch_ca_file), 0, 0 },
+	{ "fetch_after", CFG_STRING, "seen", OFF(fetch_after), 0, 0 },
+	{ "fetch_interval", CFG_DURATION, "60s", OFF(fetch_interval), 1, 86400 },
+	{ "fetch_timeout", CFG_INT, "60", OFF(fetch_timeout), 1, 3600 },
 };
 #define N_KEYS (sizeof cfg_keys / sizeof cfg_keys[0])
 
@@ -219,6 +226,16 @@ static const char *cfg_set(struct config *c, const struct cfg_key *k, const char
 			return "smarthost must be empty, smtp://host:port or smtps://host:port";
 		if (!strcmp(k->name, "domain") && (!*v || strchr(v, '@') || strchr(v, ' ')))
 			return "domain must be a plain domain name";
+		if (!strcmp(k->name, "fetch_url") && *v && strncmp(v, "imap://", 7) &&
+		    strncmp(v, "imaps://", 8) && strncmp(v, "pop3://", 7) && strncmp(v, "pop3s://", 8))
+			return "fetch_url must be empty, imaps://, imap://, pop3s:// or pop3:// "
+			       "USER@HOST[:PORT][/MAILBOX]";
+		if (!strcmp(k->name, "fetch_url") && *v && !fetch_url_ok(v))
+			return "fetch_url needs a user and a host: imaps://USER@HOST[:PORT][/MAILBOX]";
+		if (!strcmp(k->name, "fetch_tls") && strcmp(v, "required") && strcmp(v, "no"))
+			return "fetch_tls must be required (imap:// and pop3:// use STARTTLS) or no";
+		if (!strcmp(k->name, "fetch_after") && strcmp(v, "seen") && strcmp(v, "delete"))
+			return "fetch_after must be seen or delete";
 		if (!strcmp(k->name, "smtp_tls") && strcmp(v, "required") &&
 		    strcmp(v, "opportunistic") && strcmp(v, "no"))
 			return "smtp_tls must be required, opportunistic or no";

@@ -562,6 +562,9 @@ int ingest_daemon(struct config *c, const char *config_file)
 		free(dir);
 		return -1;
 	}
+	/* mail from a mailbox, when fetch_url is set: a thread of its own (its failures are
+	 * logged and retried, never fatal: mail may also come through deliver) */
+	struct fetcher *fetcher = fetcher_start(c);
 	log_info("stage=daemon result=started spool=%s database=%s", c->spool, c->database);
 	time_t last_digest = 0;
 	while (!got_term) {
@@ -569,8 +572,10 @@ int ingest_daemon(struct config *c, const char *config_file)
 			got_hup = 0;
 			struct config fresh;
 			if (config_load(&fresh, config_file) == 0 && render_check_all(&fresh) == 0) {
+				fetcher_stop(fetcher);	/* it reads the configuration being replaced */
 				config_clear(c);
 				*c = fresh;
+				fetcher = fetcher_start(c);
 				log_info("stage=daemon result=reloaded");
 			} else {
 				config_clear(&fresh);
@@ -602,6 +607,7 @@ int ingest_daemon(struct config *c, const char *config_file)
 			sleep((unsigned)c->poll_interval);
 		}
 	}
+	fetcher_stop(fetcher);
 	http_stop(http);
 	log_info("stage=daemon result=stopped");
 	if (fd >= 0)

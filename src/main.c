@@ -1,12 +1,14 @@
 /*
  * main.c — the command line: `bidmail [--config FILE] COMMAND [ARGS]`.
  * In: argv and the configuration. Out: each sub-command's work and exit code
- * (deliver: only 0 or 75; others: 0 done, 1 failed, 2 usage).
+ * (deliver: only 0 or 75; fetch: 0 done, 1 for the operator to fix, 75 try again later;
+ * others: 0 done, 1 failed, 2 usage).
  */
 #include "bidmail.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +21,7 @@ static const char usage_text[] =
 	"  deliver [--recipient ADDR] [--sender ADDR]\n"
 	"                                         store one message from stdin (exit 0 or 75)\n"
 	"  run [--once]                           the daemon (--once: process what is pending)\n"
+	"  fetch                                  one pass over the fetch_url mailbox (IMAP, POP3)\n"
 	"  send [--once]                          deliver the outbox\n"
 	"  parse [--as post|bid] [--recipient ADDR] FILE\n"
 	"                                         print what the gateway understands, as JSON\n"
@@ -109,7 +112,7 @@ static int cmd_deliver(struct config *c, int argc, char **argv)
 		rcpt = getenv("RECIPIENT");
 	if (!sender)
 		sender = getenv("SENDER");
-	return spool_deliver(c, 0, sender, rcpt) == OUT_OK ? EXIT_DELIVER_OK : EXIT_TEMPFAIL;
+	return spool_deliver(c, 0, sender, rcpt, NULL) == OUT_OK ? EXIT_DELIVER_OK : EXIT_TEMPFAIL;
 }
 
 static struct store *open_store(const struct config *c)
@@ -585,6 +588,23 @@ static int cmd_backup(struct config *c, int argc, char **argv)
 	return 0;
 }
 
+static int cmd_fetch(struct config *c, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 0)
+		return usage();
+	if (!*c->fetch_url) {
+		fprintf(stderr, "bidmail: fetch_url is not set in the configuration\n");
+		return 1;
+	}
+	struct store *s = open_store(c);
+	if (!s)
+		return EXIT_TEMPFAIL;
+	int r = fetch_once(c, s);
+	store_close(s);
+	return r >= 0 ? 0 : r == -2 ? 1 : EXIT_TEMPFAIL;
+}
+
 static int cmd_http(struct config *c, int argc, char **argv)
 {
 	const char *listen = *c->http_listen ? c->http_listen : "127.0.0.1:8025";
@@ -670,6 +690,9 @@ int main(int argc, char **argv)
 {
 	const char *config_file = NULL;
 	int i = 1;
+	/* a peer that closes its socket (IMAP, POP3, SMTP, HTTP) is an error to handle, not a
+	 * signal that kills the daemon */
+	signal(SIGPIPE, SIG_IGN);
 	if (i + 1 < argc && !strcmp(argv[i], "--config")) {
 		config_file = argv[i + 1];
 		i += 2;
@@ -696,6 +719,7 @@ int main(int argc, char **argv)
 	if (!is_deliver && strcmp(cmd, "projects") && strcmp(cmd, "outbox") &&
 	    strcmp(cmd, "subscribers") && strcmp(cmd, "bids") && strcmp(cmd, "stats") &&
 	    strcmp(cmd, "status") && strcmp(cmd, "backup") && strcmp(cmd, "http") &&
+	    strcmp(cmd, "fetch") &&
 	    extract_load(&c) < 0) {
 		config_clear(&c);
 		return 1;
@@ -739,6 +763,8 @@ int main(int argc, char **argv)
 		rc = cmd_status(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "backup"))
 		rc = cmd_backup(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "fetch"))
+		rc = cmd_fetch(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "check-config")) {
 		rc = render_check_all(&c) < 0 ? 1 : 0;
 		if (!rc)

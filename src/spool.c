@@ -247,10 +247,18 @@ static char *envelope_clean(const char *s)
 	return r;
 }
 
-void spool_ingest_key(const char *recipient, const void *data, size_t len, char out[65])
+/* The ingest key: for fetched mail, its origin in the mailbox (UIDVALIDITY:UID, UIDL), so
+ * that a message fetched twice is handled once; else the recipient and the bytes. */
+void spool_ingest_key(const struct envelope *env, const void *data, size_t len, char out[65])
 {
 	struct hash_ctx *h = hash_sha256_begin();
-	const char *r = recipient ? recipient : "";
+	if (env->origin) {
+		hash_sha256_update(h, "origin\n", 7);
+		hash_sha256_update(h, env->origin, strlen(env->origin));
+		hash_sha256_end(h, out);
+		return;
+	}
+	const char *r = env->recipient ? env->recipient : "";
 	hash_sha256_update(h, r, strlen(r));
 	hash_sha256_update(h, "\n", 1);
 	hash_sha256_update(h, data, len);
@@ -258,7 +266,7 @@ void spool_ingest_key(const char *recipient, const void *data, size_t len, char 
 }
 
 enum outcome spool_deliver(const struct config *c, int in, const char *sender,
-			   const char *recipient)
+			   const char *recipient, const char *origin)
 {
 	enum outcome rc = OUT_TEMPFAIL;
 	char *name = unique_name();
@@ -274,7 +282,10 @@ enum outcome spool_deliver(const struct config *c, int in, const char *sender,
 		goto out;
 	}
 	clock_format_iso(clock_now(), now);
-	char *env = xasprintf(ENVELOPE_PREFIX "sender=<%s> recipient=<%s> received=%s\n", s, r, now);
+	char *o = origin ? envelope_clean(origin) : NULL;
+	char *env = xasprintf(ENVELOPE_PREFIX "sender=<%s> recipient=<%s> received=%s%s%s%s\n", s, r,
+			      now, o ? " origin=<" : "", o ? o : "", o ? ">" : "");
+	free(o);
 	int wrc = write_all(fd, env, strlen(env));
 	free(env);
 	if (wrc < 0)
@@ -382,14 +393,14 @@ int spool_list_new(const struct config *c, struct strlist *names, size_t max)
 static void envelope_parse(const char *line, size_t len, struct envelope *env)
 {
 	char *l = xstrndup(line, len);
-	const char *keys[] = { "sender=<", "recipient=<", "received=" };
-	char **dst[] = { &env->sender, &env->recipient, &env->received };
-	for (int i = 0; i < 3; i++) {
+	const char *keys[] = { "sender=<", "recipient=<", "received=", "origin=<" };
+	char **dst[] = { &env->sender, &env->recipient, &env->received, &env->origin };
+	for (int i = 0; i < 4; i++) {
 		char *p = strstr(l, keys[i]);
 		if (!p)
 			continue;
 		p += strlen(keys[i]);
-		size_t n = i < 2 ? strcspn(p, ">") : strcspn(p, " \r\n");
+		size_t n = i != 2 ? strcspn(p, ">") : strcspn(p, " \r\n");
 		*dst[i] = xstrndup(p, n);
 	}
 	free(l);
@@ -451,7 +462,7 @@ struct spooled *spool_read(const struct config *c, const char *name)
 	memmove(data, data + skip, s->len + 1);	/* the bytes after the envelope line, and the NUL */
 	s->data = data;
 	hash_sha256_hex(s->data, s->len, s->sha256);
-	spool_ingest_key(s->env.recipient, s->data, s->len, s->key);
+	spool_ingest_key(&s->env, s->data, s->len, s->key);
 	return s;
 }
 
@@ -465,6 +476,7 @@ struct spooled *spooled_free(struct spooled *s)
 	free(s->env.sender);
 	free(s->env.recipient);
 	free(s->env.received);
+	free(s->env.origin);
 	free(s);
 	return NULL;
 }

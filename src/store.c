@@ -90,13 +90,15 @@ static const char *const migrations[] = {
 	 "DROP TABLE sender_rates;"
 	 "CREATE TABLE sender_rates(address TEXT PRIMARY KEY COLLATE NOCASE,"
 	 " window_start TEXT NOT NULL, count INTEGER NOT NULL, told TEXT) WITHOUT ROWID;"),
+	/* 11: messages fetched from a mailbox (fetch.c), by origin: never downloaded twice */
+	("CREATE TABLE fetched(origin TEXT PRIMARY KEY, spooled TEXT NOT NULL) WITHOUT ROWID;"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
 enum stmt_id {
 	ST_INGEST_SEEN, ST_INGEST_RECORD, ST_PROJECT_INSERT, ST_OUTBOX_INSERT, ST_OUTBOX_MARK,
 	ST_OUTBOX_RETRY, ST_OUTBOX_SENT, ST_OUTBOX_MESSAGE,
-	ST_SENDER_HIT, ST_SENDER_TOLD,
+	ST_SENDER_HIT, ST_SENDER_TOLD, ST_FETCHED_SEEN, ST_FETCHED_ADD,
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
 };
 static const char *const stmt_sql[ST_COUNT_] = {
@@ -126,6 +128,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 			  " window_start = CASE WHEN window_start <= ?3 THEN ?2 ELSE window_start END"
 			  " RETURNING count, told",
 	[ST_SENDER_TOLD] = "UPDATE sender_rates SET told = ?2 WHERE address = ?1",
+	[ST_FETCHED_SEEN] = "SELECT 1 FROM fetched WHERE origin = ?1",
+	[ST_FETCHED_ADD] = "INSERT OR IGNORE INTO fetched(origin, spooled) VALUES(?1, ?2)",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -299,6 +303,33 @@ int store_ingest_seen(struct store *s, const char *key)
 	if (rc == SQLITE_DONE)
 		return 0;
 	return fail(s, rc, "ingest-seen");
+}
+
+int store_fetched_seen(struct store *s, const char *origin)
+{
+	sqlite3_stmt *st = stmt(s, ST_FETCHED_SEEN);
+	if (!st)
+		return -1;
+	bind_text(st, 1, origin);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return fail(s, rc, "fetched-seen");
+}
+
+int store_fetched_add(struct store *s, const char *origin)
+{
+	sqlite3_stmt *st = stmt(s, ST_FETCHED_ADD);
+	if (!st)
+		return -1;
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	bind_text(st, 1, origin);
+	bind_text(st, 2, now);
+	return run(s, st, "fetched-add");
 }
 
 int store_ingest_record(struct store *s, const char *key, const char *spool_name,

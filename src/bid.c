@@ -6,6 +6,9 @@
  * not under the floor (min_hourly_rate, min_daily_rate, through exchange_rates), the price
  * understandable. A bid from another address than the subscriber's is held until the subscriber
  * confirms it by reply. A new bid replaces the previous one, and the client is told.
+ * The public bid address of a project (bid+pID, on the marketplace page): anyone may write to
+ * it; the bid is held, the sender becomes a pending subscriber if unknown, and one reply to the
+ * confirmation both proves the address and passes the bid on (subscribe-and-bid).
  * In: a parsed bid mail. Out: a bid row, an acknowledgement to the freelancer and a quote to the
  * client (its Reply-To the quote's relay address), or one explanation.
  */
@@ -159,6 +162,71 @@ static int send_quote(struct bidding *b, int64_t bid_id, const struct bid_info *
 	return rc;
 }
 
+static enum outcome bid_run(const struct config *c, struct store *s, const struct message *m,
+			    int64_t pid, int64_t sid, int public_flow, char **outcome);
+
+char *bid_public_address(const struct config *c, int64_t project)
+{
+	char key[32];
+	snprintf(key, sizeof key, "p%lld", (long long)project);
+	return keys_address(c, "bid", key);
+}
+
+/* A mail to a project's public bid address: the sender (a subscriber, or now a pending one)
+ * gets the bid held and one confirmation request; at most 10 such requests a day. */
+static enum outcome public_bid(const struct config *c, struct store *s, const struct message *m,
+			       int64_t pid, char **outcome)
+{
+	if (!m->from || !compose_address_is_safe(m->from)) {
+		*outcome = xstrdup("bid:public:no-from");
+		return OUT_OK;
+	}
+	char since[32];
+	clock_format_iso(clock_now() - 86400, since);
+	int recent = store_confirmations_since(s, m->from, since);
+	if (recent < 0)
+		return OUT_TEMPFAIL;
+	if (recent >= 10) {
+		*outcome = xstrdup("bid:public:rate-limited");
+		return OUT_OK;
+	}
+	struct project proj;
+	int fp = store_project_get(s, pid, &proj);
+	if (fp < 0)
+		return OUT_TEMPFAIL;
+	if (!fp) {
+		struct bidding b = { .c = c, .s = s, .m = m };
+		const char *lang = extract_language(m->new_text ? m->new_text : "");
+		b.lang = lang ? lang : c->language;
+		int64_t cid;
+		if (store_confirmation_insert(s, m->from, 0, "refusal", "", 0, &cid) < 0 ||
+		    tell_freelancer(&b, m->from, tr(&b, "Ce numéro de projet n'existe pas : aucune offre "
+						    "n'a été enregistrée. Utilisez le lien « faire une "
+						    "offre » de la page du projet.", "There is no project "
+						    "with this number: no bid was recorded. Use the \"bid\" "
+						    "link of the project's page."), NULL, NULL) < 0)
+			return OUT_TEMPFAIL;
+		*outcome = xasprintf("bid:public:no-project-%lld", (long long)pid);
+		return OUT_OK;
+	}
+	project_clear(&proj);
+	struct subscriber sub;
+	int f = store_subscriber_find(s, m->from, 0, &sub);
+	if (f < 0)
+		return OUT_TEMPFAIL;
+	int64_t sid;
+	if (f) {
+		sid = sub.id;
+		subscriber_clear(&sub);
+	} else {
+		const char *lang = extract_language(m->new_text ? m->new_text : "");
+		if (store_subscriber_insert(s, m->from, m->from_name, lang ? lang : c->language,
+					    &sid) < 0)
+			return OUT_TEMPFAIL;
+	}
+	return bid_run(c, s, m, pid, sid, 1, outcome);
+}
+
 enum outcome bid_handle(const struct config *c, struct store *s, const struct message *m,
 			const char *recipient, char **outcome, char **reason)
 {
@@ -177,6 +245,9 @@ enum outcome bid_handle(const struct config *c, struct store *s, const struct me
 		return quote_handle(c, s, m, ids[0], 0, outcome);
 	if (has_key && keys_check(key, "t", ids, 1) == 1)
 		return rating_handle(c, s, m, ids[0], outcome);
+	if (has_key && key[0] == 'p' && key[1] && strspn(key + 1, "0123456789") == strlen(key + 1) &&
+	    strlen(key) < 19)
+		return public_bid(c, s, m, atoll(key + 1), outcome);
 	int valid = has_key && keys_check(key, "b", ids, 3) == 2;
 	if (!valid) {
 		/* no key, or a forged or altered one: explain once a day, never to a bounce */
@@ -212,6 +283,12 @@ enum outcome bid_handle(const struct config *c, struct store *s, const struct me
 
 enum outcome bid_for(const struct config *c, struct store *s, const struct message *m,
 		     int64_t pid, int64_t sid, char **outcome)
+{
+	return bid_run(c, s, m, pid, sid, 0, outcome);
+}
+
+static enum outcome bid_run(const struct config *c, struct store *s, const struct message *m,
+			    int64_t pid, int64_t sid, int public_flow, char **outcome)
 {
 	struct bidding b = { .c = c, .s = s, .m = m };
 	b.lang = extract_language(m->new_text ? m->new_text : "");
@@ -251,7 +328,7 @@ enum outcome bid_for(const struct config *c, struct store *s, const struct messa
 		goto done;
 	}
 	/* From is not the key's subscriber (a forwarded selection, another mailbox): held */
-	int same = m->from && !strcasecmp(m->from, b.sub.address);
+	int same = !public_flow && m->from && !strcasecmp(m->from, b.sub.address);
 	/* a reply to a selection arrives as a command: read its bid here */
 	own = m->bid ? NULL : extract_bid_text(m->new_text ? m->new_text : "");
 	const struct bid_info *bi = m->bid ? m->bid : own;
@@ -316,12 +393,30 @@ enum outcome bid_for(const struct config *c, struct store *s, const struct messa
 	int rc;
 	if (!same) {
 		int64_t cid;
-		char payload[32];
-		snprintf(payload, sizeof payload, "%lld", (long long)bid_id);
+		char payload[48];
+		/* ":subscribe": confirming it also makes the sender an active subscriber */
+		snprintf(payload, sizeof payload, "%lld%s", (long long)bid_id,
+			 public_flow ? ":subscribe" : "");
 		rc = store_confirmation_insert(s, b.sub.address, sid, "bid", payload, HELD_TTL, &cid);
 		if (rc == 0) {
 			char *ckey = keys_make("c", &cid, 1);
-			char *msg = xasprintf(tr(&b, "Une offre (%s) a été envoyée pour vous depuis l'adresse "
+			int subscribed = b.sub.status && !strcmp(b.sub.status, "active");
+			char *msg = public_flow ? xasprintf(subscribed
+				? tr(&b, "Merci pour votre offre (%s). Pour la transmettre au client, "
+				     "confirmez qu'elle vient bien de vous : répondez simplement à ce "
+				     "message. Sinon, ignorez-le.", "Thank you for your bid (%s). To pass "
+				     "it on to the client, confirm that it comes from you: simply reply "
+				     "to this mail. Otherwise, ignore it.")
+				: tr(&b, "Merci pour votre offre (%s). Pour la transmettre au client, "
+				     "confirmez votre adresse : répondez simplement à ce message. Vous "
+				     "serez aussi inscrit aux sélections de projets de ce site "
+				     "(désinscription en un clic dans chaque envoi). Sinon, ignorez-le : "
+				     "rien ne sera fait.", "Thank you for your bid (%s). To pass it on to "
+				     "the client, confirm your address: simply reply to this mail. You "
+				     "will also be subscribed to this board's project selections "
+				     "(one-click unsubscribe in every mail). Otherwise, ignore it: nothing "
+				     "will be done."), terms)
+				: xasprintf(tr(&b, "Une offre (%s) a été envoyée pour vous depuis l'adresse "
 						 "%s. Elle est en attente : pour la confirmer, répondez "
 						 "simplement à ce message. Sinon, ignorez-le.",
 						 "A bid (%s) was sent in your name from %s. It is on "
@@ -380,7 +475,7 @@ done:
 	return out;
 }
 
-int bid_confirm(const struct config *c, struct store *s, int64_t bid_id)
+int bid_confirm(const struct config *c, struct store *s, int64_t bid_id, int subscribe)
 {
 	struct bid_row row;
 	int f = store_bid_get(s, bid_id, &row);
@@ -396,15 +491,37 @@ int bid_confirm(const struct config *c, struct store *s, int64_t bid_id)
 			b.have_sub = 1;
 		b.have_proj = store_project_get(s, row.project, &b.proj) == 1;
 		b.lang = b.have_sub && b.sub.language ? b.sub.language : c->language;
-		if (b.have_sub && b.have_proj && !strcmp(b.proj.status, "open")) {
+		int joined = 0;
+		if (subscribe && b.have_sub && strcmp(b.sub.status, "active")) {
+			/* subscribe-and-bid: the reply proved the address, the mail said so */
+			char now[32];
+			clock_format_iso(clock_now(), now);
+			free(b.sub.status);
+			b.sub.status = xstrdup("active");
+			free(b.sub.confirmed);
+			b.sub.confirmed = xstrdup(now);
+			if (store_subscriber_update(s, &b.sub) < 0)
+				rc = -1;
+			joined = 1;
+		}
+		if (rc == 0 && b.have_sub && b.have_proj && !strcmp(b.proj.status, "open")) {
 			rc = store_bid_status(s, bid_id, "active");
 			char *terms = terms_text(&b, &row.info);
 			int64_t ids[2] = { row.project, row.subscriber };
 			char *key = keys_make("b", ids, 2);
+			char *robot_help = xasprintf(tr(&b, "Offre confirmée : elle est transmise au client. "
+						      "Vous êtes inscrit aux sélections : pour recevoir "
+						      "les projets qui vous correspondent, écrivez « aide » "
+						      "à %s.", "Bid confirmed: it is passed on to the client. "
+						      "You are subscribed to the selections: to receive the "
+						      "projects that match you, write \"help\" to %s."),
+						   c->robot_address);
 			if (rc == 0)
-				rc = tell_freelancer(&b, b.sub.address, tr(&b, "Offre confirmée : elle est "
+				rc = tell_freelancer(&b, b.sub.address, joined ? robot_help
+						     : tr(&b, "Offre confirmée : elle est "
 						     "transmise au client.", "Bid confirmed: it is passed "
 						     "on to the client."), terms, key);
+			free(robot_help);
 			if (rc == 0)
 				rc = send_quote(&b, bid_id, &row.info, row.message ? row.message : "", 0);
 			free(terms);

@@ -132,6 +132,7 @@ struct config {
 	int http_rate_limit;		/* requests a second */
 	int sender_rate_limit;		/* mails one address may send per window */
 	long sender_rate_window;	/* seconds */
+	char *export_dir;		/* the marketplace page, kept current by the daemon; "" none */
 	char *fetch_url;		/* imaps://USER@HOST[:PORT][/MAILBOX], pop3s://..., "" for none */
 	char *fetch_password;
 	char *fetch_tls;		/* required or no (imap:// and pop3:// only: STARTTLS) */
@@ -544,6 +545,9 @@ void bid_row_clear(struct bid_row *b);
 int store_outbox_mark(struct store *s, int64_t id, const char *state, const char *error);
 void outbox_row_clear(struct outbox_row *r);
 int store_count(struct store *s, const char *table);
+/* A short text that changes whenever a project or a bid is added or changed (the daemon
+ * re-exports the marketplace page when it does); NULL on error. */
+char *store_projects_version(struct store *s);
 /* Counts one mail from address at now (ISO) in fixed windows of window seconds: 0 when it
  * is within limit, 1 when over it and the sender is to be told (once per window), 2 when over
  * it and already told; -1 on error. */
@@ -633,6 +637,8 @@ struct rendered {
 };
 /* Loads and checks every template in the configured folders; 0, or -1 with file:line. */
 int render_check_all(const struct config *c);
+/* Appends s to b with & < > " ' escaped: for HTML text and attributes, and XML (Atom). */
+void render_html_escape(struct buf *b, const char *s);
 /* Renders template kind in language lang; 0 or -1 (reason logged). */
 int render_mail(const struct config *c, const char *kind, const char *lang,
 		const struct vars *v, struct rendered *out);
@@ -729,6 +735,16 @@ struct fetcher;
 struct fetcher *fetcher_start(const struct config *c);
 void fetcher_stop(struct fetcher *f);
 
+/* ---------------------------------------------------------------- export.c */
+#define EXPORT_HTML 1u
+#define EXPORT_ATOM 2u
+#define EXPORT_JSON 4u
+/* Writes the marketplace page of the open projects under dir (the formats asked: the HTML
+ * site, projects.atom, projects.json). The number of open projects, or -1. */
+int export_run(const struct config *c, struct store *s, const char *dir, unsigned formats);
+/* text with every address-like word replaced by mark (caller frees). */
+char *export_mask_addresses(const char *text, const char *mark);
+
 /* ---------------------------------------------------------------- http.c */
 struct http_server;
 /* Starts the one-click unsubscribe endpoint on HOST:PORT in its own thread; NULL on error. */
@@ -765,8 +781,11 @@ enum outcome bid_handle(const struct config *c, struct store *s, const struct me
  * names the project). */
 enum outcome bid_for(const struct config *c, struct store *s, const struct message *m,
 		     int64_t project, int64_t subscriber, char **outcome);
-/* A held bid confirmed by its subscriber: made active, acknowledged and quoted. */
-int bid_confirm(const struct config *c, struct store *s, int64_t bid_id);
+/* A held bid confirmed by its subscriber: made active, acknowledged and quoted; with subscribe
+ * (the public bid address's flow) the subscriber is made active too. */
+int bid_confirm(const struct config *c, struct store *s, int64_t bid_id, int subscribe);
+/* The public bid address of a project (bid+pID@DOMAIN), shown on the marketplace page. */
+char *bid_public_address(const struct config *c, int64_t project);
 
 /* ---------------------------------------------------------------- quote.c */
 /* A notice about project p through the relay template (message, optional text, optional
@@ -806,6 +825,13 @@ int ingest_daemon(struct config *c, const char *config_file);
 int json_print_message(FILE *out, const struct config *c, const struct message *m,
 		       enum kind k, const char *as);
 int json_print_projects(FILE *out, struct project *p, int n);
+/* The strings of a JSON array text (a project's skills) appended to out; 0, or -1. */
+int json_string_list(const char *text, struct strlist *out);
+/* The marketplace's projects.json: open projects without any poster data, each with its
+ * masked description, its page's URL and its public bid address. */
+int json_print_public_projects(FILE *out, const struct config *c, struct project *p, int n,
+			       const char *const *descriptions, const char *const *urls,
+			       const char *const *bid_addresses);
 int json_print_outbox(FILE *out, struct outbox_row *r, int n);
 int json_print_subscribers(FILE *out, struct subscriber *v, int n);
 int json_print_bids(FILE *out, struct bid_row *v, int n);

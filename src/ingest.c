@@ -537,6 +537,22 @@ static void on_signal(int sig)
 		got_term = 1;
 }
 
+/* The marketplace page (export_dir): rewritten when a project or a bid changed since the
+ * last export (and at start); a failure is logged and tried again on the next change. */
+static void export_if_changed(const struct config *c, struct store *s, char **last)
+{
+	if (!*c->export_dir)
+		return;
+	char *v = store_projects_version(s);
+	if (!v || (*last && !strcmp(v, *last))) {
+		free(v);
+		return;
+	}
+	export_run(c, s, c->export_dir, EXPORT_HTML | EXPORT_ATOM | EXPORT_JSON);
+	free(*last);
+	*last = v;
+}
+
 int ingest_daemon(struct config *c, const char *config_file)
 {
 	struct sigaction sa;
@@ -567,6 +583,7 @@ int ingest_daemon(struct config *c, const char *config_file)
 	struct fetcher *fetcher = fetcher_start(c);
 	log_info("stage=daemon result=started spool=%s database=%s", c->spool, c->database);
 	time_t last_digest = 0;
+	char *export_version = NULL;
 	while (!got_term) {
 		if (got_hup) {
 			got_hup = 0;
@@ -592,6 +609,7 @@ int ingest_daemon(struct config *c, const char *config_file)
 			last_digest = t;
 		}
 		send_outbox_flush(c, s);
+		export_if_changed(c, s, &export_version);
 		if (got_term)
 			break;
 		if (r > 0)
@@ -609,6 +627,7 @@ int ingest_daemon(struct config *c, const char *config_file)
 	}
 	fetcher_stop(fetcher);
 	http_stop(http);
+	free(export_version);
 	log_info("stage=daemon result=stopped");
 	if (fd >= 0)
 		close(fd);

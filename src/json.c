@@ -165,6 +165,57 @@ int json_print_projects(FILE *out, struct project *p, int n)
 	return dump(out, a);
 }
 
+int json_string_list(const char *text, struct strlist *out)
+{
+	json_t *a = text ? json_loads(text, 0, NULL) : NULL;
+	if (!json_is_array(a)) {
+		json_decref(a);
+		return -1;
+	}
+	size_t i;
+	json_t *v;
+	json_array_foreach(a, i, v)
+		if (json_is_string(v))
+			strlist_add(out, json_string_value(v));
+	json_decref(a);
+	return 0;
+}
+
+int json_print_public_projects(FILE *out, const struct config *c, struct project *p, int n,
+			       const char *const *descriptions, const char *const *urls,
+			       const char *const *bid_addresses)
+{
+	json_t *a = json_array();
+	for (int i = 0; i < n; i++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "id", json_integer(p[i].id));
+		json_object_set_new(o, "title", str_or_null(p[i].title));
+		json_object_set_new(o, "language", str_or_null(p[i].language));
+		json_object_set_new(o, "created", str_or_null(p[i].created));
+		if (p[i].has_budget)
+			json_object_set_new(o, "budget", json_pack(
+				"{s:o, s:f, s:o, s:o, s:o}", "min",
+				p[i].budget_min >= 0 ? json_real(p[i].budget_min) : json_null(),
+				"max", p[i].budget_max, "currency", str_or_null(p[i].currency),
+				"tax", str_or_null(p[i].tax), "unit", str_or_null(p[i].unit)));
+		else
+			json_object_set_new(o, "budget", json_null());
+		json_object_set_new(o, "deadline_days", p[i].deadline_days >= 0
+				    ? json_integer(p[i].deadline_days) : json_null());
+		json_t *skills = p[i].skills_json ? json_loads(p[i].skills_json, 0, NULL) : NULL;
+		json_object_set_new(o, "skills", skills ? skills : json_array());
+		json_object_set_new(o, "location", str_or_null(p[i].location));
+		json_object_set_new(o, "bids", json_integer(p[i].bids));
+		json_object_set_new(o, "bid_cap", json_integer(c->bid_cap));
+		json_object_set_new(o, "description", str_or_null(descriptions[i]));
+		json_object_set_new(o, "url", str_or_null(urls[i]));
+		json_object_set_new(o, "bid_address", str_or_null(bid_addresses[i]));
+		json_array_append_new(a, o);
+	}
+	return dump(out, json_pack("{s:s, s:i, s:o}", "board", c->board_name, "count", n,
+				   "projects", a));
+}
+
 int json_print_outbox(FILE *out, struct outbox_row *r, int n)
 {
 	json_t *a = json_array();

@@ -22,6 +22,8 @@ static const char usage_text[] =
 	"                                         store one message from stdin (exit 0 or 75)\n"
 	"  run [--once]                           the daemon (--once: process what is pending)\n"
 	"  fetch                                  one pass over the fetch_url mailbox (IMAP, POP3)\n"
+	"  export [--format html|atom|json] [--out DIR]\n"
+	"                                         write the marketplace page of the open projects\n"
 	"  send [--once]                          deliver the outbox\n"
 	"  parse [--as post|bid] [--recipient ADDR] FILE\n"
 	"                                         print what the gateway understands, as JSON\n"
@@ -588,6 +590,43 @@ static int cmd_backup(struct config *c, int argc, char **argv)
 	return 0;
 }
 
+static int cmd_export(struct config *c, int argc, char **argv)
+{
+	unsigned formats = 0;
+	const char *out = *c->export_dir ? c->export_dir : NULL;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+			const char *f = argv[++i];
+			if (!strcmp(f, "html"))
+				formats |= EXPORT_HTML;
+			else if (!strcmp(f, "atom"))
+				formats |= EXPORT_ATOM;
+			else if (!strcmp(f, "json"))
+				formats |= EXPORT_JSON;
+			else
+				return usage();
+		} else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
+			out = argv[++i];
+		} else {
+			return usage();
+		}
+	}
+	if (!out) {
+		fprintf(stderr, "bidmail: export needs --out DIR (or export_dir in the configuration)\n");
+		return 2;
+	}
+	struct store *s = open_store(c);
+	if (!s)
+		return 1;
+	int n = export_run(c, s, out, formats ? formats : EXPORT_HTML | EXPORT_ATOM | EXPORT_JSON);
+	store_close(s);
+	if (n < 0) {
+		fprintf(stderr, "bidmail: export to %s failed (see the log)\n", out);
+		return 1;
+	}
+	return 0;
+}
+
 static int cmd_fetch(struct config *c, int argc, char **argv)
 {
 	(void)argv;
@@ -719,7 +758,7 @@ int main(int argc, char **argv)
 	if (!is_deliver && strcmp(cmd, "projects") && strcmp(cmd, "outbox") &&
 	    strcmp(cmd, "subscribers") && strcmp(cmd, "bids") && strcmp(cmd, "stats") &&
 	    strcmp(cmd, "status") && strcmp(cmd, "backup") && strcmp(cmd, "http") &&
-	    strcmp(cmd, "fetch") &&
+	    strcmp(cmd, "fetch") && strcmp(cmd, "export") &&
 	    extract_load(&c) < 0) {
 		config_clear(&c);
 		return 1;
@@ -765,6 +804,8 @@ int main(int argc, char **argv)
 		rc = cmd_backup(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "fetch"))
 		rc = cmd_fetch(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "export"))
+		rc = cmd_export(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "check-config")) {
 		rc = render_check_all(&c) < 0 ? 1 : 0;
 		if (!rc)

@@ -250,7 +250,7 @@ static int tmpl_split(const char *src, struct tmpl *t, char *err, size_t errlen)
 	return 0;
 }
 
-static void html_escape(struct buf *b, const char *s)
+void render_html_escape(struct buf *b, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
@@ -399,7 +399,7 @@ static int expand_scoped(const char *src, int first_line, struct scope *sc, cons
 						return -1;
 					}
 					if (escape)
-						html_escape(out, val);
+						render_html_escape(out, val);
 					else
 						buf_puts(out, val);
 				}

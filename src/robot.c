@@ -698,7 +698,8 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 		}
 		if (!strcmp(cf.action, "bid")) {
 			/* a held bid confirmed by its subscriber */
-			int rc = bid_confirm(c, s, atoll(cf.payload ? cf.payload : "0"));
+			int rc = bid_confirm(c, s, atoll(cf.payload ? cf.payload : "0"),
+					     cf.payload && strstr(cf.payload, ":subscribe") != NULL);
 			*outcome = xasprintf("robot:bid-confirmed:%s", cf.payload ? cf.payload : "?");
 			confirmation_clear(&cf);
 			commands_clear(&pending);

@@ -645,6 +645,7 @@ void outbox_row_clear(struct outbox_row *r)
 }
 
 static int scalar_int(struct store *s, const char *sql);
+static char *scalar_text(struct store *s, const char *sql);
 
 int store_count(struct store *s, const char *table)
 {
@@ -1515,6 +1516,12 @@ out:
 		unlink(tmp);
 	free(tmp);
 	return pages;
+}
+
+char *store_projects_version(struct store *s)
+{
+	return scalar_text(s, "SELECT count(*) || ':' || coalesce(max(updated), '') || ':' ||"
+			      " (SELECT count(*) || ':' || coalesce(max(id), 0) FROM bids) FROM projects");
 }
 
 static char *scalar_text(struct store *s, const char *sql)

@@ -1520,8 +1520,12 @@ out:
 
 char *store_projects_version(struct store *s)
 {
+	/* the open set (its size and the sum of its ids) catches a publication or a closing
+	 * in the same second as the last update */
 	return scalar_text(s, "SELECT count(*) || ':' || coalesce(max(updated), '') || ':' ||"
-			      " (SELECT count(*) || ':' || coalesce(max(id), 0) FROM bids) FROM projects");
+			      " total(status = 'open') || ':' || total(CASE WHEN status = 'open' THEN id"
+			      " END) || ':' || (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' ||"
+			      " total(status = 'active') FROM bids) FROM projects");
 }
 
 static char *scalar_text(struct store *s, const char *sql)

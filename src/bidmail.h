@@ -133,6 +133,7 @@ struct config {
 	int sender_rate_limit;		/* mails one address may send per window */
 	long sender_rate_window;	/* seconds */
 	char *export_dir;		/* the marketplace page, kept current by the daemon; "" none */
+	char *lmtp_listen;		/* HOST:PORT or /unix/socket of the LMTP listener, "" none */
 	char *fetch_url;		/* imaps://USER@HOST[:PORT][/MAILBOX], pop3s://..., "" for none */
 	char *fetch_password;
 	char *fetch_tls;		/* required or no (imap:// and pop3:// only: STARTTLS) */
@@ -734,6 +735,15 @@ int fetch_once(const struct config *c, struct store *s);
 struct fetcher;
 struct fetcher *fetcher_start(const struct config *c);
 void fetcher_stop(struct fetcher *f);
+
+/* ---------------------------------------------------------------- lmtp.c */
+struct lmtp_server;
+/* Listens for LMTP on HOST:PORT or a unix socket path, in its own threads; NULL on error. */
+struct lmtp_server *lmtp_start(const struct config *c, const char *where);
+/* Stops listening, lets the sessions end (a message being stored is finished), frees. */
+void lmtp_stop(struct lmtp_server *srv);
+/* `bidmail lmtp`: serves until SIGTERM or SIGINT; 0, or -1 when it cannot listen. */
+int lmtp_serve(const struct config *c, const char *where);
 
 /* ---------------------------------------------------------------- export.c */
 #define EXPORT_HTML 1u

@@ -581,6 +581,8 @@ int ingest_daemon(struct config *c, const char *config_file)
 	/* mail from a mailbox, when fetch_url is set: a thread of its own (its failures are
 	 * logged and retried, never fatal: mail may also come through deliver) */
 	struct fetcher *fetcher = fetcher_start(c);
+	/* the LMTP listener, when lmtp_listen is set: like deliver, it only writes the spool */
+	struct lmtp_server *lmtp = *c->lmtp_listen ? lmtp_start(c, c->lmtp_listen) : NULL;
 	log_info("stage=daemon result=started spool=%s database=%s", c->spool, c->database);
 	time_t last_digest = 0;
 	char *export_version = NULL;
@@ -589,10 +591,12 @@ int ingest_daemon(struct config *c, const char *config_file)
 			got_hup = 0;
 			struct config fresh;
 			if (config_load(&fresh, config_file) == 0 && render_check_all(&fresh) == 0) {
-				fetcher_stop(fetcher);	/* it reads the configuration being replaced */
+				fetcher_stop(fetcher);	/* they read the configuration being replaced */
+				lmtp_stop(lmtp);
 				config_clear(c);
 				*c = fresh;
 				fetcher = fetcher_start(c);
+				lmtp = *c->lmtp_listen ? lmtp_start(c, c->lmtp_listen) : NULL;
 				log_info("stage=daemon result=reloaded");
 			} else {
 				config_clear(&fresh);
@@ -626,6 +630,7 @@ int ingest_daemon(struct config *c, const char *config_file)
 		}
 	}
 	fetcher_stop(fetcher);
+	lmtp_stop(lmtp);
 	http_stop(http);
 	free(export_version);
 	log_info("stage=daemon result=stopped");

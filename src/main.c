@@ -22,6 +22,7 @@ static const char usage_text[] =
 	"                                         store one message from stdin (exit 0 or 75)\n"
 	"  run [--once]                           the daemon (--once: process what is pending)\n"
 	"  fetch                                  one pass over the fetch_url mailbox (IMAP, POP3)\n"
+	"  lmtp [--listen HOST:PORT|PATH]         take mail over LMTP (RFC 2033) until SIGTERM\n"
 	"  export [--format html|atom|json] [--out DIR]\n"
 	"                                         write the marketplace page of the open projects\n"
 	"  send [--once]                          deliver the outbox\n"
@@ -627,6 +628,18 @@ static int cmd_export(struct config *c, int argc, char **argv)
 	return 0;
 }
 
+static int cmd_lmtp(struct config *c, int argc, char **argv)
+{
+	const char *where = *c->lmtp_listen ? c->lmtp_listen : "127.0.0.1:2003";
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--listen") && i + 1 < argc)
+			where = argv[++i];
+		else
+			return usage();
+	}
+	return lmtp_serve(c, where) < 0 ? 1 : 0;
+}
+
 static int cmd_fetch(struct config *c, int argc, char **argv)
 {
 	(void)argv;
@@ -758,7 +771,7 @@ int main(int argc, char **argv)
 	if (!is_deliver && strcmp(cmd, "projects") && strcmp(cmd, "outbox") &&
 	    strcmp(cmd, "subscribers") && strcmp(cmd, "bids") && strcmp(cmd, "stats") &&
 	    strcmp(cmd, "status") && strcmp(cmd, "backup") && strcmp(cmd, "http") &&
-	    strcmp(cmd, "fetch") && strcmp(cmd, "export") &&
+	    strcmp(cmd, "fetch") && strcmp(cmd, "export") && strcmp(cmd, "lmtp") &&
 	    extract_load(&c) < 0) {
 		config_clear(&c);
 		return 1;
@@ -806,6 +819,8 @@ int main(int argc, char **argv)
 		rc = cmd_fetch(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "export"))
 		rc = cmd_export(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "lmtp"))
+		rc = cmd_lmtp(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "check-config")) {
 		rc = render_check_all(&c) < 0 ? 1 : 0;
 		if (!rc)

@@ -352,8 +352,8 @@ enum outcome post_reply(const struct config *c, struct store *s, struct message 
 		rc = store_project_status(s, p.id, "closed");
 		struct bid_row *v;
 		int nb = rc == 0 ? store_bid_list(s, p.id, &v) : -1;
-		for (int i = 0; i < nb && rc == 0; i++) {
-			if (!strcmp(v[i].status, "active")) {
+		for (int i = 0; i < nb; i++) {
+			if (rc == 0 && !strcmp(v[i].status, "active")) {
 				struct subscriber sub;
 				if (store_subscriber_find(s, NULL, v[i].subscriber, &sub) == 1) {
 					char id[32];
@@ -379,8 +379,8 @@ enum outcome post_reply(const struct config *c, struct store *s, struct message 
 			}
 			bid_row_clear(&v[i]);
 		}
-		if (nb > 0)
-			free(v);
+		if (nb >= 0)
+			free(v);	/* allocated even for no bid */
 		*result = xasprintf("post:closed:%lld", (long long)p.id);
 	} else if (m->post && *text) {
 		/* the corrected post: new description and fields, same number */

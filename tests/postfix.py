@@ -23,6 +23,7 @@ verify    unix  -       -       n       -       1       verify
 flush     unix  n       -       n       1000?   0       flush
 proxymap  unix  -       -       n       -       -       proxymap
 smtp      unix  -       -       n       -       -       smtp
+lmtp      unix  -       -       n       -       -       lmtp
 relay     unix  -       -       n       -       -       smtp
 showq     unix  n       -       n       -       -       showq
 error     unix  -       -       n       -       -       error
@@ -46,7 +47,9 @@ def pipe_service(bidmail, conf, user):
 
 
 class Postfix:
-    def __init__(self, bidmail, conf, domain="example.org", user="nobody"):
+    def __init__(self, bidmail, conf, domain="example.org", user="nobody", lmtp=None):
+        """lmtp: "inet:127.0.0.1:PORT" to route the domain to an LMTP server
+        (contrib/postfix/transport-lmtp) instead of the pipe."""
         self.dir = tempfile.mkdtemp(prefix="bidmail-postfix-")
         os.chmod(self.dir, 0o755)
         self.port = free_port()
@@ -88,8 +91,11 @@ class Postfix:
         with open(os.path.join(self.etc, "main.cf"), "w") as f:
             for k, v in main.items():
                 f.write("%s = %s\n" % (k, v))
-        with open(os.path.join(ROOT, "contrib", "postfix", "transport")) as f:
+        name = "transport-lmtp" if lmtp else "transport"
+        with open(os.path.join(ROOT, "contrib", "postfix", name)) as f:
             transport = f.read().replace("board.example.org", domain)
+        if lmtp:
+            transport = transport.replace("inet:127.0.0.1:2003", lmtp)
         with open(os.path.join(self.etc, "transport"), "w") as f:
             f.write(transport)
         with open(os.path.join(self.etc, "master.cf"), "w") as f:
@@ -116,13 +122,14 @@ class Postfix:
             raise RuntimeError("postfix did not write its pid")
         return self
 
-    def wait_delivered(self, count, timeout=30):
-        """Waits (bounded) until `count` deliveries through the bidmail transport are logged."""
+    def wait_delivered(self, count, timeout=30, relay="relay=bidmail"):
+        """Waits (bounded) until `count` deliveries through the bidmail transport (or the
+        given relay= text) are logged."""
         deadline = time.time() + timeout
         n = 0
         while time.time() < deadline:
             n = sum(1 for l in self.log_text().splitlines()
-                    if "relay=bidmail" in l and "status=sent" in l)
+                    if relay in l and "status=sent" in l)
             if n >= count:
                 return n
             time.sleep(0.2)

@@ -63,6 +63,9 @@ void str_lower_ascii(char *s);
 void log_open(const char *ident, int use_syslog);
 /* Drops the lines less urgent than priority (syslog numbering: 3 keeps errors only). */
 void log_set_max_priority(int priority);
+/* The message this thread handles (its ingest key; NULL when done): every line that does
+ * not name a message gets msg=<its first 16 characters>. */
+void log_set_message(const char *key);
 /* A long operation's progress on a terminal (stderr, redrawn in place; nothing when stderr
  * is not a terminal), then its summary line. */
 void progress(const char *what, size_t done, size_t total);

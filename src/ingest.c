@@ -450,7 +450,9 @@ static int run_batch(const struct config *c, struct store *s, struct prefetch *p
 			tempfail = 1;
 			break;
 		}
+		log_set_message(j->sp->key);
 		process(c, s, j);
+		log_set_message(NULL);
 		if (j->out == OUT_OK) {
 			store_savepoint_release(s);
 		} else {

@@ -247,8 +247,12 @@ int send_queue(const struct config *c, struct store *s, const char *kind, const 
 	char token[33];
 	size_t len;
 	char *data = compose_message(c, o, token, &len);
+	int64_t id = 0;
 	int rc = store_outbox_insert(s, kind, o->to, c->bounce_address, r.subject, token, data, len,
-				     NULL);
+				     &id);
+	/* while a message is handled, this line carries its msg=: the answer is traceable */
+	if (rc == 0)
+		log_info("stage=queue outbox=%lld kind=%s", (long long)id, kind);
 	free(data);
 	rendered_clear(&r);
 	o->body = NULL;

@@ -276,6 +276,8 @@ enum outcome spool_deliver(const struct config *c, int in, const char *sender,
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	size_t total = 0, kept = 0;
 	char now[32];
+	struct hash_ctx *kh = NULL;
+	char key[65] = "";
 
 	if (fd < 0) {
 		log_err("stage=deliver error=\"cannot create %s: %s\"", tmp, strerror(errno));
@@ -283,6 +285,16 @@ enum outcome spool_deliver(const struct config *c, int in, const char *sender,
 	}
 	clock_format_iso(clock_now(), now);
 	char *o = origin ? envelope_clean(origin) : NULL;
+	/* the ingest key, computed as the bytes go by, names the message in the log from here
+	 * on (run computes the same from the file) */
+	struct envelope kenv = { .recipient = r, .origin = o };
+	if (!o) {
+		kh = hash_sha256_begin();
+		hash_sha256_update(kh, r, strlen(r));
+		hash_sha256_update(kh, "\n", 1);
+	} else {
+		spool_ingest_key(&kenv, "", 0, key);
+	}
 	char *env = xasprintf(ENVELOPE_PREFIX "sender=<%s> recipient=<%s> received=%s%s%s%s\n", s, r,
 			      now, o ? " origin=<" : "", o ? o : "", o ? ">" : "");
 	free(o);
@@ -306,8 +318,14 @@ enum outcome spool_deliver(const struct config *c, int in, const char *sender,
 				take = c->max_message_size - kept;
 			if (write_all(fd, buffer, take) < 0)
 				goto io_error;
+			if (kh)
+				hash_sha256_update(kh, buffer, take);
 			kept += take;
 		}
+	}
+	if (kh) {
+		hash_sha256_end(kh, key);
+		kh = NULL;
 	}
 	if (fsync(fd) < 0)
 		goto io_error;
@@ -328,8 +346,8 @@ enum outcome spool_deliver(const struct config *c, int in, const char *sender,
 		int ok = spool_write_atomic(fdir, rname, why, strlen(why)) == 0 &&
 			 rename(tmp, dst) == 0 && fsync_dir(fdir) == 0;
 		if (ok)
-			log_warn("stage=deliver spool=%s result=quarantined reason=oversize size=%zu",
-				 name, total);
+			log_warn("msg=%.16s stage=deliver spool=%s result=quarantined reason=oversize "
+				 "size=%zu", key, name, total);
 		free(why);
 		free(fdir);
 		free(rname);
@@ -346,7 +364,7 @@ enum outcome spool_deliver(const struct config *c, int in, const char *sender,
 	free(ndir);
 	if (!ok)
 		goto io_error;
-	log_info("stage=deliver spool=%s size=%zu result=queued", name, total);
+	log_info("msg=%.16s stage=deliver spool=%s size=%zu result=queued", key, name, total);
 	rc = OUT_OK;
 	goto out;
 io_error:
@@ -355,6 +373,10 @@ io_error:
 		close(fd);
 	unlink(tmp);
 out:
+	if (kh) {
+		char dropped[65];
+		hash_sha256_end(kh, dropped);
+	}
 	free(buffer);
 	free(name);
 	free(tmp);

@@ -275,6 +275,31 @@ def test_migration_keeps_ingest_log():
            "replayed: %d projects, %d acks" % (len(b.projects()), len(b.outgoing())))
 
 
+def test_log_lines_trace_a_message_by_its_ingest_id():
+    """One line per event, key=value: deliver, every mail queued while handling it, and the
+    ingest result all carry the same msg=<ingest id>; no line holds the body, a signed key
+    or a token."""
+    b = Board().init()
+    raw = post_mail(subject="Projet confidentiel", body="Corps du message: secretword 500 EUR\n")
+    d = b.run("deliver", "--recipient", "post@example.org", "--sender", "jeanne@client.fr",
+              stdin=raw.encode())
+    r = b.run("run", "--once")
+    lines = (d.stderr + r.stderr).decode().splitlines()
+    ids = {}
+    for l in lines:
+        expect(l.startswith("bidmail: level="), "not a log line: %r" % l)
+        fields = dict(f.split("=", 1) for f in l.split()[1:] if "=" in f)
+        if fields.get("stage") in ("deliver", "queue", "ingest"):
+            ids.setdefault(fields.get("msg"), []).append(fields["stage"])
+    expect(len(ids) == 1 and None not in ids and
+           sorted(set(next(iter(ids.values())))) == ["deliver", "ingest", "queue"],
+           "msg ids: %r\n%s" % (ids, "\n".join(lines)))
+    text = "\n".join(lines)
+    ack = read_mail(b.outgoing()[0])[1]
+    key = email.utils.parseaddr(str(ack["Reply-To"]))[1].split("+", 1)[1].split("@")[0]
+    expect("secretword" not in text and key not in text, "body or key in the log:\n" + text)
+
+
 def test_template_error_reported_at_start():
     """A template with an unknown variable is reported at start-up with file and line."""
     b = Board()

@@ -454,7 +454,9 @@ static int imap_pass(struct session *ss, volatile int *stop)
 			break;
 		}
 		flagged++;
-		progress("fetch", ++at, total);
+		at++;
+		if (!stop)	/* `bidmail fetch` on a terminal; never from the daemon's thread */
+			progress("fetch", at, total);
 	}
 	mailimap_search_result_free(uids);
 	if (rc == 0 && del && flagged && mailimap_expunge(ss->imap) != MAILIMAP_NO_ERROR) {
@@ -573,7 +575,8 @@ static int pop_pass(struct session *ss, volatile int *stop)
 				 pop_said(ss->pop));
 			return -1;
 		}
-		progress("fetch", i + 1, total);
+		if (!stop)
+			progress("fetch", i + 1, total);
 	}
 	/* deletions take effect at QUIT; a cut before it leaves them, and the ledger skips them */
 	if (mailpop3_quit(ss->pop) != MAILPOP3_NO_ERROR) {

@@ -113,6 +113,7 @@ struct config {
 	char *secret_key_file;
 	char *public_url;		/* https URL of the board, for one-click unsubscribe */
 	char *smtp_tls;			/* required, opportunistic or no */
+	char *smtp_ca_file;		/* PEM CAs of the smarthost's certificate, "" the system's */
 	char *smtp_user;
 	char *smtp_password;
 	int smtp_connections;

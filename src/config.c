@@ -54,6 +54,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "secret_key_file", CFG_PATH, "var/secret.key", OFF(secret_key_file), 0, 0 },
 	{ "public_url", CFG_STRING, "", OFF(public_url), 0, 0 },
 	{ "smtp_tls", CFG_STRING, "opportunistic", OFF(smtp_tls), 0, 0 },
+	{ "smtp_ca_file", CFG_PATH, "", OFF(smtp_ca_file), 0, 0 },
 	{ "smtp_user", CFG_STRING, "", OFF(smtp_user), 0, 0 },
 	{ "smtp_password", CFG_STRING, "", OFF(smtp_password), 0, 0 },
 	{ "smtp_connections", CFG_INT, "4", OFF(smtp_connections), 1, 64 },

@@ -1,127 +1,274 @@
 /*
- * smtp.c — SMTP delivery to the smarthost through libcurl's multi interface (the only file
- * that uses libcurl): several connections in parallel (smtp_connections), each reused across
- * messages, STARTTLS required or opportunistic, optional AUTH.
- * One event loop (a thread with its own multi handle) per connection.
+ * smtp.c — SMTP delivery to the smarthost (the only file that uses libcurl): several
+ * connections in parallel (smtp_connections, a thread each), each reused across messages.
+ * libcurl opens each connection (CURLOPT_CONNECT_ONLY: greeting, EHLO, STARTTLS required or
+ * opportunistic, AUTH), and carries every byte after it (curl_easy_send/recv, TLS included);
+ * the mail transactions on it are written here: MAIL, RCPT and DATA in one write when the
+ * server offers PIPELINING (RFC 2920), the dot-stuffed message and its final dot in one write.
+ * That is two round trips and two writes a message, where libcurl's own transfers take four
+ * round trips, five writes and as many polls.
  * In: outbox rows, each with its recipient, VERP envelope sender and bytes.
  * Out: one result per row through a callback, as soon as the server has answered the end of
  * DATA: sent (2xx), retry (4xx, timeout, dropped connection) or failed (5xx), with the server's
- * reply. Addresses are checked (compose_address_is_safe) before they reach libcurl.
+ * reply. Addresses are checked (compose_address_is_safe) before they reach the wire.
  */
 #include "bidmail.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
-struct smtp_slot {
+/* One connection to the smarthost. */
+struct conn {
 	CURL *easy;
-	struct curl_slist *rcpt;
-	struct outbox_row *row;
-	const char *sender;
-	size_t off;
-	char from[300];
-	char to[300];
+	curl_socket_t sock;
+	int timeout;		/* seconds of silence before giving up */
+	int pipelining;		/* the EHLO reply offered PIPELINING */
+	int up;
+	char in[4096];		/* bytes received, not yet read as reply lines */
+	size_t have, off;
+	char last[400];		/* the last reply line libcurl saw while connecting */
 	char err[CURL_ERROR_SIZE];
-	char reply[400];	/* the last reply line the server sent */
-	int busy;
+	struct buf out;		/* the message as it goes on the wire (dot-stuffed) */
 };
 
-static size_t read_cb(char *out, size_t size, size_t nitems, void *arg)
+/* libcurl hands the connection's reply lines (greeting, EHLO, STARTTLS, AUTH) to the header
+ * callback: note PIPELINING, keep the last line for the error message. */
+static size_t connect_reply_cb(char *data, size_t one, size_t size, void *arg)
 {
-	struct smtp_slot *s = arg;
-	size_t room = size * nitems, left = s->row->len - s->off;
-	size_t n = left < room ? left : room;
-	memcpy(out, s->row->data + s->off, n);
-	s->off += n;
-	return n;
-}
-
-/* libcurl hands every SMTP response line to the header callback: keep the first refusal
- * (4xx/5xx) of the transaction, else the last line (its text goes into last_error). */
-static size_t reply_cb(char *data, size_t one, size_t size, void *arg)
-{
-	struct smtp_slot *s = arg;
+	struct conn *k = arg;
 	(void)one;
-	if (s->reply[0] == '4' || s->reply[0] == '5')
-		return size;
-	size_t n = size < sizeof s->reply - 1 ? size : sizeof s->reply - 1;
-	memcpy(s->reply, data, n);
-	while (n > 0 && (s->reply[n - 1] == '\r' || s->reply[n - 1] == '\n'))
+	size_t n = size < sizeof k->last - 1 ? size : sizeof k->last - 1;
+	memcpy(k->last, data, n);
+	while (n > 0 && (k->last[n - 1] == '\r' || k->last[n - 1] == '\n'))
 		n--;
-	s->reply[n] = '\0';
-	charset_strip_controls(s->reply, 0);
+	k->last[n] = '\0';
+	charset_strip_controls(k->last, 0);
+	if (size >= 14 && !strncmp(data, "250", 3) && !strncasecmp(data + 4, "PIPELINING", 10))
+		k->pipelining = 1;
 	return size;
 }
 
-static void slot_setup(const struct config *c, struct smtp_slot *s, const char *url)
+static void conn_close(struct conn *k, int polite);
+
+/* Opens the connection; 0, or -1 with the reason in why. */
+static int conn_open(const struct config *c, struct conn *k, const char *url, char *why,
+		     size_t whyn)
 {
-	CURL *e = s->easy;
+	conn_close(k, 0);
+	k->easy = curl_easy_init();
+	if (!k->easy) {
+		snprintf(why, whyn, "out of memory (libcurl)");
+		return -1;
+	}
+	CURL *e = k->easy;
+	k->timeout = c->smtp_timeout;
+	k->pipelining = 0;
+	k->have = k->off = 0;
+	k->last[0] = k->err[0] = '\0';
 	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
-	curl_easy_setopt(e, CURLOPT_READDATA, s);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->err);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, reply_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
+	curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, k->err);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, connect_reply_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, k);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)c->smtp_timeout);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)c->smtp_timeout);
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
 	long ssl = !strcmp(c->smtp_tls, "required") ? (long)CURLUSESSL_ALL
 		   : !strcmp(c->smtp_tls, "no") ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_TRY;
 	if (!strncmp(c->smarthost, "smtps://", 8))
 		ssl = (long)CURLUSESSL_ALL;
 	curl_easy_setopt(e, CURLOPT_USE_SSL, ssl);
+	if (*c->smtp_ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, c->smtp_ca_file);
 	if (*c->smtp_user) {
 		curl_easy_setopt(e, CURLOPT_USERNAME, c->smtp_user);
 		curl_easy_setopt(e, CURLOPT_PASSWORD, c->smtp_password);
 	}
-}
-
-/* Starts one row on a free slot; 0, or -1 when the row cannot go (reason in *why). */
-static int slot_start(struct smtp_slot *s, struct outbox_row *row, const char *sender,
-		      const char **why)
-{
-	if (!compose_address_is_safe(row->to)) {
-		*why = "recipient is not a plain address";
+	CURLcode rc = curl_easy_perform(e);
+	if (rc != CURLE_OK ||
+	    curl_easy_getinfo(e, CURLINFO_ACTIVESOCKET, &k->sock) != CURLE_OK ||
+	    k->sock == CURL_SOCKET_BAD) {
+		snprintf(why, whyn, "%s (%s)", k->last[0] ? k->last : "no reply",
+			 k->err[0] ? k->err : curl_easy_strerror(rc));
+		conn_close(k, 0);
 		return -1;
 	}
-	if (!compose_address_is_safe(sender)) {
-		*why = "envelope sender is not a plain address";
-		return -1;
-	}
-	s->row = row;
-	s->sender = sender;
-	s->off = 0;
-	s->err[0] = s->reply[0] = '\0';
-	snprintf(s->from, sizeof s->from, "<%s>", sender);
-	snprintf(s->to, sizeof s->to, "<%s>", row->to);
-	curl_slist_free_all(s->rcpt);
-	s->rcpt = curl_slist_append(NULL, s->to);
-	curl_easy_setopt(s->easy, CURLOPT_MAIL_FROM, s->from);
-	curl_easy_setopt(s->easy, CURLOPT_MAIL_RCPT, s->rcpt);
-	curl_easy_setopt(s->easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)row->len);
-	s->busy = 1;
+	k->up = 1;
 	return 0;
 }
 
-/* What a finished transfer means: SMTP_SENT, SMTP_RETRY or SMTP_FAILED, with the reason. */
-static enum smtp_result classify_result(struct smtp_slot *s, CURLcode rc, char *why, size_t len)
+/* Waits until the socket is readable (events POLLIN) or writable: 0, or -1 on timeout. */
+static int conn_wait(struct conn *k, short events)
 {
-	long code = 0;
-	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
-	if (rc == CURLE_OK && code >= 200 && code < 300)
-		return SMTP_SENT;
-	const char *server = s->reply[0] ? s->reply : "no reply";
-	snprintf(why, len, "%s (%s)", server, s->err[0] ? s->err : curl_easy_strerror(rc));
-	if (code >= 500 && code < 600)
-		return SMTP_FAILED;
-	if (rc == CURLE_LOGIN_DENIED || rc == CURLE_USE_SSL_FAILED)
-		return SMTP_RETRY;	/* the operator's configuration: keep the mail */
+	struct pollfd p = { .fd = (int)k->sock, .events = events };
+	int r;
+	do
+		r = poll(&p, 1, k->timeout * 1000);
+	while (r < 0 && errno == EINTR);
+	return r > 0 ? 0 : -1;
+}
+
+static int conn_send(struct conn *k, const char *data, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		size_t n = 0;
+		CURLcode rc = curl_easy_send(k->easy, data + done, len - done, &n);
+		if (rc == CURLE_AGAIN) {
+			if (conn_wait(k, POLLOUT) < 0)
+				return -1;
+			continue;
+		}
+		if (rc != CURLE_OK)
+			return -1;
+		done += n;
+	}
+	return 0;
+}
+
+/* Reads one reply (its lines up to the last, "DDD text"): its code, and its last line in
+ * text; -1 when the connection is gone or silent for smtp_timeout. */
+static int conn_reply(struct conn *k, char *text, size_t textn)
+{
+	char line[512];
+	size_t ln = 0;
+	for (;;) {
+		if (k->off == k->have) {
+			size_t n = 0;
+			CURLcode rc = curl_easy_recv(k->easy, k->in, sizeof k->in, &n);
+			if (rc == CURLE_AGAIN) {
+				if (conn_wait(k, POLLIN) < 0) {
+					snprintf(text, textn, "no reply within %d s", k->timeout);
+					return -1;
+				}
+				continue;
+			}
+			if (rc != CURLE_OK || n == 0) {
+				snprintf(text, textn, "connection closed by the server");
+				return -1;
+			}
+			k->have = n;
+			k->off = 0;
+		}
+		char ch = k->in[k->off++];
+		if (ch != '\n') {
+			if (ln < sizeof line - 1)
+				line[ln++] = ch;
+			continue;
+		}
+		while (ln > 0 && line[ln - 1] == '\r')
+			ln--;
+		line[ln] = '\0';
+		if (ln >= 3 && line[0] >= '1' && line[0] <= '5' && (ln == 3 || line[3] == ' ')) {
+			charset_strip_controls(line, 0);
+			size_t keep = ln < textn - 1 ? ln : textn - 1;
+			memcpy(text, line, keep);
+			text[keep] = '\0';
+			return atoi(line);
+		}
+		ln = 0;		/* "DDD-": more lines follow */
+	}
+}
+
+static void conn_close(struct conn *k, int polite)
+{
+	if (k->easy && k->up && polite) {
+		char text[400];
+		if (conn_send(k, "QUIT\r\n", 6) == 0)
+			conn_reply(k, text, sizeof text);
+	}
+	if (k->easy)
+		curl_easy_cleanup(k->easy);
+	k->easy = NULL;
+	k->up = 0;
+}
+
+/* The message as DATA carries it: lines starting with a dot get another, bare LF become
+ * CR LF, then the final dot line. */
+static void stuff(struct buf *b, const char *data, size_t len)
+{
+	b->len = 0;
+	int bol = 1;
+	for (size_t i = 0; i < len; i++) {
+		char ch = data[i];
+		if (bol && ch == '.')
+			buf_putc(b, '.');
+		if (ch == '\n' && (i == 0 || data[i - 1] != '\r'))
+			buf_putc(b, '\r');
+		buf_putc(b, ch);
+		bol = ch == '\n';
+	}
+	buf_puts(b, bol ? ".\r\n" : "\r\n.\r\n");
+}
+
+static enum smtp_result by_code(int code)
+{
+	return code >= 200 && code < 300 ? SMTP_SENT : code >= 500 ? SMTP_FAILED : SMTP_RETRY;
+}
+
+/* One mail transaction on an open connection. The result, the server's reply in why; a lost
+ * connection is a retry and leaves k->up at 0. */
+static enum smtp_result transaction(struct conn *k, const char *sender, const char *rcpt,
+				   const char *data, size_t len, char *why, size_t whyn)
+{
+	char cmd[700], text[400];
+	const char *lines[3];
+	char mail[320], to[320];
+	snprintf(mail, sizeof mail, "MAIL FROM:<%s>\r\n", sender);
+	snprintf(to, sizeof to, "RCPT TO:<%s>\r\n", rcpt);
+	lines[0] = mail;
+	lines[1] = to;
+	lines[2] = "DATA\r\n";
+	int codes[3] = { 0, 0, 0 };
+	char first_bad[400] = "";
+	int bad = -1;	/* the first command refused */
+	if (k->pipelining) {
+		snprintf(cmd, sizeof cmd, "%s%s%s", mail, to, lines[2]);
+		if (conn_send(k, cmd, strlen(cmd)) < 0)
+			goto lost;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (!k->pipelining) {
+			if (bad >= 0)
+				break;
+			if (conn_send(k, lines[i], strlen(lines[i])) < 0)
+				goto lost;
+		}
+		codes[i] = conn_reply(k, text, sizeof text);
+		if (codes[i] < 0)
+			goto lost;
+		int ok = i < 2 ? codes[i] >= 200 && codes[i] < 300 : codes[i] == 354;
+		if (!ok && bad < 0) {
+			bad = i;
+			snprintf(first_bad, sizeof first_bad, "%s", text);
+		}
+	}
+	if (bad >= 0) {
+		/* a server that said 354 after a refusal gets an empty message to end DATA */
+		if (codes[2] == 354 && (conn_send(k, ".\r\n", 3) < 0 || conn_reply(k, text, sizeof text) < 0))
+			goto lost;
+		if (conn_send(k, "RSET\r\n", 6) < 0 || conn_reply(k, text, sizeof text) < 0)
+			k->up = 0;
+		snprintf(why, whyn, "%s (after %.4s)", first_bad, lines[bad]);
+		return codes[bad] >= 500 ? SMTP_FAILED : SMTP_RETRY;
+	}
+	stuff(&k->out, data, len);
+	if (conn_send(k, k->out.data, k->out.len) < 0)
+		goto lost;
+	int code = conn_reply(k, text, sizeof text);
+	if (code < 0)
+		goto lost;
+	snprintf(why, whyn, "%s", text);
+	return by_code(code);
+lost:
+	snprintf(why, whyn, "%s (connection lost during the transaction)", text[0] ? text : "no reply");
+	k->up = 0;
 	return SMTP_RETRY;
 }
 
@@ -129,7 +276,6 @@ struct smtp_worker {
 	const struct config *c;
 	struct outbox_row *rows;
 	int n;
-	int conns;
 	const char *(*sender_of)(const struct config *, const struct outbox_row *, char *, size_t);
 	void (*done)(void *arg, struct outbox_row *row, enum smtp_result r, const char *why);
 	void *arg;
@@ -144,78 +290,46 @@ static void report(struct smtp_worker *w, struct outbox_row *row, enum smtp_resu
 	pthread_mutex_unlock(w->lock);
 }
 
-/* One event loop: its own multi handle and `conns` connections, for its share of the rows. */
+/* One connection, for its share of the rows: opened on demand, reopened once after a loss;
+ * when it cannot be opened, every row left waits for the next attempt with the reason. */
 static void *worker_run(void *p)
 {
 	struct smtp_worker *w = p;
 	const struct config *c = w->c;
-	int nslots = w->conns;	/* no pending transfers: each slot owns a connection */
-	struct smtp_slot *slots = xcalloc((size_t)nslots, sizeof *slots);
-	char **senders = xcalloc((size_t)nslots, sizeof *senders);
-	CURLM *multi = curl_multi_init();
-	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)w->conns);
-	curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)w->conns);
-	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)w->conns);
+	struct conn k;
+	memset(&k, 0, sizeof k);
+	buf_init(&k.out, 2 * c->max_message_size + 64);
 	char *url = xasprintf("%s/%s", c->smarthost, c->domain);
-	for (int i = 0; i < nslots; i++) {
-		slots[i].easy = curl_easy_init();
-		slot_setup(c, &slots[i], url);
-		senders[i] = xmalloc(300);
-	}
-	int next = 0, running = 0, active = 0;
-	char why[800];
-	for (;;) {
-		/* fill free slots */
-		for (int i = 0; i < nslots && next < w->n; i++) {
-			if (slots[i].busy)
-				continue;
-			const char *bad = NULL;
-			const char *sender = w->sender_of(c, &w->rows[next], senders[i], 300);
-			if (slot_start(&slots[i], &w->rows[next], sender, &bad) < 0) {
-				report(w, &w->rows[next], SMTP_FAILED, bad);
-				next++;
-				i--;
-				continue;
-			}
-			curl_multi_add_handle(multi, slots[i].easy);
-			active++;
-			next++;
+	char sender[300], why[800];
+	int failures = 0;
+	for (int i = 0; i < w->n; i++) {
+		struct outbox_row *row = &w->rows[i];
+		const char *from = w->sender_of(c, row, sender, sizeof sender);
+		if (!compose_address_is_safe(row->to)) {
+			report(w, row, SMTP_FAILED, "recipient is not a plain address");
+			continue;
 		}
-		if (active == 0)
-			break;
-		curl_multi_perform(multi, &running);
-		CURLMsg *msg;
-		int left;
-		while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			struct smtp_slot *s = NULL;
-			for (int i = 0; i < nslots; i++)
-				if (slots[i].easy == msg->easy_handle)
-					s = &slots[i];
-			if (!s)
-				continue;
-			CURLcode rc = msg->data.result;
-			why[0] = '\0';
-			enum smtp_result r = classify_result(s, rc, why, sizeof why);
-			curl_multi_remove_handle(multi, s->easy);
-			s->busy = 0;
-			active--;
-			report(w, s->row, r, why);
+		if (!compose_address_is_safe(from)) {
+			report(w, row, SMTP_FAILED, "envelope sender is not a plain address");
+			continue;
 		}
-		if (active > 0 && running > 0)
-			curl_multi_poll(multi, NULL, 0, 200, NULL);
+		if (!k.up && (failures >= 2 || conn_open(c, &k, url, why, sizeof why) < 0)) {
+			failures += failures < 2;
+			/* the server cannot be reached: the row waits for its next attempt */
+			report(w, row, SMTP_RETRY, why);
+			continue;
+		}
+		why[0] = '\0';
+		enum smtp_result r = transaction(&k, from, row->to, row->data, row->len, why, sizeof why);
+		if (!k.up)
+			failures++;
+		else
+			failures = 0;
+		report(w, row, r, why);
 	}
-	for (int i = 0; i < nslots; i++) {
-		curl_multi_remove_handle(multi, slots[i].easy);
-		curl_easy_cleanup(slots[i].easy);
-		curl_slist_free_all(slots[i].rcpt);
-		free(senders[i]);
-	}
-	curl_multi_cleanup(multi);
+	conn_close(&k, 1);
+	buf_free(&k.out);
 	free(url);
-	free(slots);
-	free(senders);
 	return NULL;
 }
 
@@ -232,9 +346,7 @@ int smtp_deliver(const struct config *c, struct outbox_row *rows, int n,
 			return -1;
 		curl_ready = 1;
 	}
-	/* one event loop (a thread with its own multi handle) per connection: measured here, a
-	 * multi handle driving several SMTP connections spends more CPU per message than one
-	 * driving one, and the CPU per message, not the network, limits a fast smarthost */
+	/* a thread per connection, each with its share of the rows */
 	int threads = c->smtp_connections;
 	if (threads > n)
 		threads = n > 0 ? n : 1;
@@ -245,8 +357,6 @@ int smtp_deliver(const struct config *c, struct outbox_row *rows, int n,
 	for (int t = 0; t < threads; t++) {
 		int share = n / threads + (t < n % threads ? 1 : 0);
 		w[t] = (struct smtp_worker){ .c = c, .rows = rows + start, .n = share,
-					     .conns = c->smtp_connections / threads +
-						      (t < c->smtp_connections % threads ? 1 : 0),
 					     .sender_of = sender_of, .done = done, .arg = arg,
 					     .lock = &lock };
 		start += share;

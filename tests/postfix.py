@@ -24,6 +24,7 @@ flush     unix  n       -       n       1000?   0       flush
 proxymap  unix  -       -       n       -       -       proxymap
 smtp      unix  -       -       n       -       -       smtp
 lmtp      unix  -       -       n       -       -       lmtp
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 relay     unix  -       -       n       -       -       smtp
 showq     unix  n       -       n       -       -       showq
 error     unix  -       -       n       -       -       error
@@ -47,9 +48,11 @@ def pipe_service(bidmail, conf, user):
 
 
 class Postfix:
-    def __init__(self, bidmail, conf, domain="example.org", user="nobody", lmtp=None):
+    def __init__(self, bidmail, conf, domain="example.org", user="nobody", lmtp=None, tls=None,
+                 relayhost=None):
         """lmtp: "inet:127.0.0.1:PORT" to route the domain to an LMTP server
-        (contrib/postfix/transport-lmtp) instead of the pipe."""
+        (contrib/postfix/transport-lmtp) instead of the pipe. tls: (cert, key) files for
+        smtpd's STARTTLS. relayhost: "[127.0.0.1]:PORT" where mail for other domains goes."""
         self.dir = tempfile.mkdtemp(prefix="bidmail-postfix-")
         os.chmod(self.dir, 0o755)
         self.port = free_port()
@@ -88,6 +91,11 @@ class Postfix:
             "maximal_backoff_time": "2s",
             "smtpd_banner": "$myhostname ESMTP",
         }
+        if tls:
+            main.update({"smtpd_tls_cert_file": tls[0], "smtpd_tls_key_file": tls[1],
+                         "smtpd_tls_security_level": "may", "smtpd_tls_loglevel": "1"})
+        if relayhost:
+            main.update({"relayhost": relayhost, "smtp_tls_security_level": "none"})
         with open(os.path.join(self.etc, "main.cf"), "w") as f:
             for k, v in main.items():
                 f.write("%s = %s\n" % (k, v))

@@ -1801,6 +1801,45 @@ def test_smtp_gives_up_after_max_queue_age():
         sink.cleanup()
 
 
+def test_smtp_starttls_required_through_postfix():
+    """smtp_tls = required: the mail goes through STARTTLS to a real Postfix (its certificate
+    signed by a CA made for the run, trusted through smtp_ca_file, the name checked), which
+    relays it to smtp-sink, whole; against a server that offers no STARTTLS it waits, with
+    the reason, and nothing is sent in clear."""
+    from dovecot import make_ca
+    if os.geteuid() != 0:
+        raise Failure("the Postfix tests need root (Postfix's master runs as root)")
+    sink = Sink().start()
+    folder = tempfile.mkdtemp(prefix="bidmail-ca-")
+    ca, cert, key = make_ca(folder)
+    os.chmod(folder, 0o755)  # Postfix's smtpd reads them as user postfix
+    os.chmod(key, 0o644)
+    pf = None
+    try:
+        b = Board().init()
+        pf = Postfix(BIDMAIL, b.conf, tls=(cert, key), relayhost="[127.0.0.1]:%d" % sink.port).start()
+        with open(b.conf, "a") as f:
+            f.write("smarthost = smtp://127.0.0.1:%d\nsmtp_tls = required\nsmtp_ca_file = %s\n"
+                    % (pf.port, ca))
+        queue_posts(b, 2)
+        expect(all(o["state"] == "sent" for o in b.outbox()), "outbox %r" % b.outbox())
+        deadline = time.time() + 30
+        while time.time() < deadline and len(sink.messages()) < 2:
+            time.sleep(0.2)
+        expect(len(sink.messages()) == 2, "relayed: %d\n%s" % (len(sink.messages()), pf.log_text()[-1500:]))
+        expect("TLS connection established from" in pf.log_text(), "no TLS in Postfix's log")
+        # a server without STARTTLS: required means the mail waits
+        b2 = smtp_board(sink.url(), "smtp_tls = required\n")
+        queue_posts(b2, 1, env={"BIDMAIL_NOW": "2026-03-02T08:00:00Z"})
+        o = b2.outbox()[0]
+        expect(o["state"] == "queued" and o["last_error"], "sent without TLS: %r" % o)
+    finally:
+        if pf:
+            pf.stop()
+        sink.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_smtp_malicious_names_and_subjects():
     """Names and subjects with CR/LF, NUL, control bytes, 10,000 characters and bidi
     overrides: what reaches the server stays well-formed, with one recipient each."""

@@ -1840,6 +1840,32 @@ def test_smtp_starttls_required_through_postfix():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def test_smtp_dot_stuffing_and_line_ends():
+    """Lines that start with a dot reach the server unchanged (stuffed on the wire, unstuffed
+    by the server), bare LF lines become CRLF lines, a last line without a newline is ended:
+    the message is whole, and the transaction ends once."""
+    sink = Sink().start()
+    try:
+        b = smtp_board(sink.url())
+        body = ".one dot\r\n..two dots\r\n.\r\nbare lf line\nlast line without newline"
+        db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"))
+        with db:
+            db.execute("INSERT INTO outbox(id, kind, rcpt, sender, subject, token, created) VALUES"
+                       "(1, 'test', 'leo@dev.fr', 'bounce@example.org', 's', 'tok1', '2026-03-02T08:00:00Z')")
+            db.execute("INSERT INTO outbox_message(id, message) VALUES(1, ?)",
+                       (("Subject: dots\r\n\r\n" + body).encode(),))
+        db.close()
+        b.run("send", "--once", env={"BIDMAIL_NOW": "2026-03-02T08:00:00Z"})
+        expect(b.outbox()[0]["state"] == "sent", "outbox %r" % b.outbox())
+        got = sink.messages()
+        expect(len(got) == 1, "received %d" % len(got))
+        text = got[0][1].split(b"Subject: dots", 1)[1]
+        expect(b"\n.one dot\n..two dots\n.\nbare lf line\nlast line without newline\n" in text.replace(b"\r\n", b"\n"),
+               "body on arrival: %r" % text)
+    finally:
+        sink.cleanup()
+
+
 def test_smtp_malicious_names_and_subjects():
     """Names and subjects with CR/LF, NUL, control bytes, 10,000 characters and bidi
     overrides: what reaches the server stays well-formed, with one recipient each."""

@@ -4,7 +4,8 @@ free ports; one user from a passwd-file; TLS with a certificate for 127.0.0.1 si
 made for the run (openssl), so that bidmail verifies the chain and the name as it would in
 production (fetch_ca_file = that CA). No system daemon is touched. Started in the
 foreground (`dovecot -F -c FILE`), checked by its greeting, stopped by the master's pid.
-Mail is put in the user's Maildir (new/), as an LDA would."""
+Mail is put in the user's Maildir (new/), as an LDA would. Its auth service also listens on
+a loopback port, for a Postfix that checks SMTP AUTH against it (smtpd_sasl_type = dovecot)."""
 import os, pwd, shutil, signal, socket, subprocess, tempfile, time
 
 from sink import free_port
@@ -35,7 +36,7 @@ class Dovecot:
         self.dir = tempfile.mkdtemp(prefix="bidmail-dovecot-")
         os.chmod(self.dir, 0o755)
         self.user, self.password = user, password
-        self.ports = {p: free_port() for p in ("imap", "imaps", "pop3", "pop3s")}
+        self.ports = {p: free_port() for p in ("imap", "imaps", "pop3", "pop3s", "auth")}
         self.maildir = os.path.join(self.dir, "mail", user)
         for sub in ("new", "cur", "tmp"):
             os.makedirs(os.path.join(self.maildir, sub))
@@ -83,6 +84,12 @@ service imap-login {{
     address = 127.0.0.1
     port = {imaps}
     ssl = yes
+  }}
+}}
+service auth {{
+  inet_listener auth {{
+    address = 127.0.0.1
+    port = {auth}
   }}
 }}
 service pop3-login {{

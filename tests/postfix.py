@@ -49,10 +49,12 @@ def pipe_service(bidmail, conf, user):
 
 class Postfix:
     def __init__(self, bidmail, conf, domain="example.org", user="nobody", lmtp=None, tls=None,
-                 relayhost=None):
+                 relayhost=None, sasl=None):
         """lmtp: "inet:127.0.0.1:PORT" to route the domain to an LMTP server
         (contrib/postfix/transport-lmtp) instead of the pipe. tls: (cert, key) files for
-        smtpd's STARTTLS. relayhost: "[127.0.0.1]:PORT" where mail for other domains goes."""
+        smtpd's STARTTLS. relayhost: "[127.0.0.1]:PORT" where mail for other domains goes.
+        sasl: "inet:127.0.0.1:PORT" of a Dovecot auth service: then only clients that
+        authenticated (SMTP AUTH) may relay."""
         self.dir = tempfile.mkdtemp(prefix="bidmail-postfix-")
         os.chmod(self.dir, 0o755)
         self.port = free_port()
@@ -96,6 +98,11 @@ class Postfix:
                          "smtpd_tls_security_level": "may", "smtpd_tls_loglevel": "1"})
         if relayhost:
             main.update({"relayhost": relayhost, "smtp_tls_security_level": "none"})
+        if sasl:
+            main.update({"smtpd_sasl_auth_enable": "yes", "smtpd_sasl_type": "dovecot",
+                         "smtpd_sasl_path": sasl, "smtpd_tls_auth_only": "yes",
+                         "mynetworks": "", "smtpd_relay_restrictions":
+                         "permit_sasl_authenticated, reject_unauth_destination"})
         with open(os.path.join(self.etc, "main.cf"), "w") as f:
             for k, v in main.items():
                 f.write("%s = %s\n" % (k, v))

@@ -1840,6 +1840,47 @@ def test_smtp_starttls_required_through_postfix():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def test_smtp_auth_after_starttls():
+    """SMTP AUTH (smtp_user, smtp_password) after STARTTLS, against a real Postfix that lets
+    only authenticated clients relay (its SASL is a private Dovecot's auth service): with the
+    right password the mail is relayed; with a wrong one it waits with the server's refusal,
+    and the password appears in no log line and no outbox field."""
+    if os.geteuid() != 0:
+        raise Failure("the Postfix tests need root (Postfix's master runs as root)")
+    sink = Sink().start()
+    dv = Dovecot().start()
+    os.chmod(dv.dir, 0o755)
+    pf = None
+    try:
+        b = Board().init()
+        pf = Postfix(BIDMAIL, b.conf, tls=(os.path.join(dv.dir, "server.pem"), os.path.join(dv.dir, "server.key")),
+                     relayhost="[127.0.0.1]:%d" % sink.port,
+                     sasl="inet:127.0.0.1:%d" % dv.ports["auth"]).start()
+        os.chmod(os.path.join(dv.dir, "server.key"), 0o644)
+        base = ("smarthost = smtp://127.0.0.1:%d\nsmtp_tls = required\nsmtp_ca_file = %s\n"
+                "smtp_user = %s\n" % (pf.port, dv.ca, dv.user))
+        with open(b.conf, "a") as f:
+            f.write(base + "smtp_password = %s\n" % dv.password)
+        queue_posts(b, 1)
+        deadline = time.time() + 30
+        while time.time() < deadline and not sink.messages():
+            time.sleep(0.2)
+        expect(b.outbox()[0]["state"] == "sent" and len(sink.messages()) == 1,
+               "with the right password: %r\n%s" % (b.outbox(), pf.log_text()[-1200:]))
+        bad = Board("%ssmtp_password = wrong-password-xyz\n" % base).init()
+        bad.deliver(post_mail(subject="Projet refusé"))
+        p = bad.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-02T08:00:00Z"})
+        o = bad.outbox()[0]
+        expect(o["state"] == "queued" and o["last_error"], "with a wrong password: %r" % o)
+        expect("wrong-password-xyz" not in p.stderr.decode() and "wrong-password-xyz" not in json.dumps(bad.outbox()),
+               "the password leaked")
+    finally:
+        if pf:
+            pf.stop()
+        dv.cleanup()
+        sink.cleanup()
+
+
 def test_smtp_dot_stuffing_and_line_ends():
     """Lines that start with a dot reach the server unchanged (stuffed on the wire, unstuffed
     by the server), bare LF lines become CRLF lines, a last line without a newline is ended:

@@ -191,28 +191,30 @@ static void conn_close(struct conn *k, int polite)
 
 /* The message as DATA carries it: lines starting with a dot get another, bare LF become
  * CR LF, then the final dot line. A line at a time (memchr), not a byte at a time. */
-static void stuff(struct buf *b, const char *data, size_t len)
+static int stuff(struct buf *b, const char *data, size_t len)
 {
 	b->len = 0;
 	size_t i = 0;
+	int rc = 0;
 	while (i < len) {
 		const char *nl = memchr(data + i, '\n', len - i);
 		size_t end = nl ? (size_t)(nl - data) : len;
 		if (data[i] == '.')
-			buf_putc(b, '.');
+			rc |= buf_putc(b, '.');
 		if (!nl) {
-			buf_append(b, data + i, len - i);
+			rc |= buf_append(b, data + i, len - i);
 			break;
 		}
 		if (end > i && data[end - 1] == '\r') {
-			buf_append(b, data + i, end + 1 - i);
+			rc |= buf_append(b, data + i, end + 1 - i);
 		} else {
-			buf_append(b, data + i, end - i);
-			buf_append(b, "\r\n", 2);
+			rc |= buf_append(b, data + i, end - i);
+			rc |= buf_append(b, "\r\n", 2);
 		}
 		i = end + 1;
 	}
-	buf_puts(b, len == 0 || data[len - 1] == '\n' ? ".\r\n" : "\r\n.\r\n");
+	rc |= buf_puts(b, len == 0 || data[len - 1] == '\n' ? ".\r\n" : "\r\n.\r\n");
+	return rc ? -1 : 0;	/* never a truncated message on the wire */
 }
 
 static enum smtp_result by_code(int code)
@@ -225,7 +227,7 @@ static enum smtp_result by_code(int code)
 static enum smtp_result transaction(struct conn *k, const char *sender, const char *rcpt,
 				   const char *data, size_t len, char *why, size_t whyn)
 {
-	char cmd[700], text[400];
+	char cmd[700], text[400] = "";
 	const char *lines[3];
 	char mail[320], to[320];
 	snprintf(mail, sizeof mail, "MAIL FROM:<%s>\r\n", sender);
@@ -266,7 +268,13 @@ static enum smtp_result transaction(struct conn *k, const char *sender, const ch
 		snprintf(why, whyn, "%s (after %.4s)", first_bad, lines[bad]);
 		return codes[bad] >= 500 ? SMTP_FAILED : SMTP_RETRY;
 	}
-	stuff(&k->out, data, len);
+	if (stuff(&k->out, data, len) < 0) {
+		/* too large to carry: the connection is dropped inside DATA (the server discards
+		 * the transaction; a dot would deliver an empty mail), and this one mail fails */
+		conn_close(k, 0);
+		snprintf(why, whyn, "message of %zu bytes too large to send", len);
+		return SMTP_FAILED;
+	}
 	if (conn_send(k, k->out.data, k->out.len) < 0)
 		goto lost;
 	int code = conn_reply(k, text, sizeof text);

@@ -410,6 +410,75 @@ static void test_match(void)
 	report("matcher (prefilter agrees with PCRE2, limits)", bad);
 }
 
+static void test_mask_addresses(void)
+{
+	static const struct { const char *in, *want; } rows[] = {
+		{ "write to jeanne@client.fr.", "write to [x]." },
+		{ "mailto:jeanne@client.fr or j.doe+tag@mail.example.org", "[x] or [x]" },
+		{ "no address @ all, nor a@b", "no address @ all, nor a@b" },
+		{ "budget 500 EUR @ 20 days", "budget 500 EUR @ 20 days" },
+		{ "(contact: Paul.O'Neil@ex-ample.co.uk)", "(contact: [x])" },
+		{ "twice a@b.fr a@b.fr", "twice [x] [x]" },
+		{ "@start.fr and end@", "@start.fr and end@" },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char *got = export_mask_addresses(rows[i].in, "[x]");
+		if (strcmp(got, rows[i].want)) {
+			printf("     mask \"%s\": got \"%s\"\n", rows[i].in, got);
+			bad++;
+		}
+		free(got);
+	}
+	report("export_mask_addresses", bad);
+}
+
+static void test_fetch_url(void)
+{
+	static const struct {
+		const char *url;
+		int ok, imap, tls, port;
+		const char *user, *password, *host, *mailbox;
+	} rows[] = {
+		{ "imaps://board@mail.example.org", 1, 1, 1, 993, "board", NULL, "mail.example.org", "INBOX" },
+		{ "imap://board@127.0.0.1:1143/Projets%20re%C3%A7us", 1, 1, 0, 1143, "board", NULL,
+		  "127.0.0.1", "Projets re\xC3\xA7us" },
+		{ "pop3s://u%40x.fr:p%3Ass@pop.example.net", 1, 0, 1, 995, "u@x.fr", "p:ss", "pop.example.net",
+		  "INBOX" },
+		{ "pop3://me@h:110", 1, 0, 0, 110, "me", NULL, "h", "INBOX" },
+		{ "imaps://mail.example.org", 0, 0, 0, 0, NULL, NULL, NULL, NULL },
+		{ "imaps://board@host:99999", 0, 0, 0, 0, NULL, NULL, NULL, NULL },
+		{ "https://board@host", 0, 0, 0, 0, NULL, NULL, NULL, NULL },
+		{ "imaps://board@", 0, 0, 0, 0, NULL, NULL, NULL, NULL },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct fetch_url u;
+		int ok = fetch_url_parse(rows[i].url, &u) == 0;
+		int right = ok == rows[i].ok;
+		if (ok && right)
+			right = u.imap == rows[i].imap && u.tls == rows[i].tls && u.port == rows[i].port &&
+				!strcmp(u.user, rows[i].user) && !strcmp(u.host, rows[i].host) &&
+				!strcmp(u.mailbox, rows[i].mailbox) &&
+				(rows[i].password ? u.password && !strcmp(u.password, rows[i].password)
+						  : !u.password);
+		if (!right) {
+			printf("     fetch_url %s: parsed %d\n", rows[i].url, ok);
+			bad++;
+		}
+		if (ok)
+			fetch_url_clear(&u);
+	}
+	/* the redacted form never shows the password */
+	char *r = fetch_url_redacted("pop3s://u:secret@pop.example.net");
+	if (strstr(r, "secret")) {
+		printf("     fetch_url_redacted shows the password: %s\n", r);
+		bad++;
+	}
+	free(r);
+	report("fetch_url_parse", bad);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "trim"))
@@ -424,6 +493,8 @@ int main(int argc, char **argv)
 	test_compose_list_headers();
 	test_keys();
 	test_match();
+	test_mask_addresses();
+	test_fetch_url();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -29,6 +29,7 @@ struct conn {
 	curl_socket_t sock;
 	int timeout;		/* seconds of silence before giving up */
 	int pipelining;		/* the EHLO reply offered PIPELINING */
+	int tls;		/* TLS on the connection: replies may wait inside GnuTLS */
 	int up;
 	char in[4096];		/* bytes received, not yet read as reply lines */
 	size_t have, off;
@@ -99,6 +100,10 @@ static int conn_open(const struct config *c, struct conn *k, const char *url, ch
 		conn_close(k, 0);
 		return -1;
 	}
+	struct curl_tlssessioninfo *ti = NULL;
+	/* libcurl names its TLS library always, and the session only when one is in use */
+	k->tls = curl_easy_getinfo(e, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK || !ti ||
+		 ti->internals != NULL;
 	k->up = 1;
 	return 0;
 }
@@ -140,6 +145,13 @@ static int conn_reply(struct conn *k, char *text, size_t textn)
 	size_t ln = 0;
 	for (;;) {
 		if (k->off == k->have) {
+			/* in clear, the reply to what was just sent is not there yet: wait first
+			 * (one poll and one read, not a read, a poll and a read); under TLS a
+			 * record may already wait inside GnuTLS, so read first */
+			if (!k->tls && conn_wait(k, POLLIN) < 0) {
+				snprintf(text, textn, "no reply within %d s", k->timeout);
+				return -1;
+			}
 			size_t n = 0;
 			CURLcode rc = curl_easy_recv(k->easy, k->in, sizeof k->in, &n);
 			if (rc == CURLE_AGAIN) {

@@ -6,7 +6,7 @@
 # Maildir rename alone, nothing durable). Prints messages/s for both and the ratio.
 # Then the extraction benchmark (build/extract_bench): bidmail's MIME stage with and without
 # classification and extraction, beside the bare libetpan parse, on a corpus with bid replies.
-# Then the SMTP benchmark (bench/smtp_bench.py): `bidmail send` beside smtp-source.
+# Then the SMTP benchmark (bench/smtp_bench.py): `bidmail send` beside smtp-source, best of 5.
 # usage: bench/run.sh [N]   (default 3000). Work files go to bench/out/.
 set -eu
 cd "$(dirname "$0")/.."

@@ -150,6 +150,10 @@ struct config {
  * "file:line: reason" printed to stderr. */
 int config_load(struct config *c, const char *file);
 void config_clear(struct config *c);
+/* A listener's numeric HOST:PORT ([v6]:PORT too) as a passive stream address (the caller
+ * frees it with freeaddrinfo); 0, or -1 when it is not one. */
+struct addrinfo;
+int config_listen_address(const char *listen, struct addrinfo **ai);
 /* Prints every key and its value as the program will use it. */
 void config_dump(const struct config *c, FILE *out);
 
@@ -746,8 +750,6 @@ struct lmtp_server;
 struct lmtp_server *lmtp_start(const struct config *c, const char *where);
 /* Stops listening, lets the sessions end (a message being stored is finished), frees. */
 void lmtp_stop(struct lmtp_server *srv);
-/* `bidmail lmtp`: serves until SIGTERM or SIGINT; 0, or -1 when it cannot listen. */
-int lmtp_serve(const struct config *c, const char *where);
 
 /* ---------------------------------------------------------------- export.c */
 #define EXPORT_HTML 1u
@@ -764,8 +766,6 @@ struct http_server;
 /* Starts the one-click unsubscribe endpoint on HOST:PORT in its own thread; NULL on error. */
 struct http_server *http_start(const struct config *c, const char *listen);
 struct http_server *http_stop(struct http_server *h);
-/* `bidmail http`: serves until SIGTERM or SIGINT; 0, or -1 when it cannot start. */
-int http_serve(const struct config *c, const char *listen);
 
 /* ---------------------------------------------------------------- digest.c */
 /* Queues every selection due at `now` (weekly, daily) and every instant alert not yet sent;

@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <netdb.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,27 @@ static const struct cfg_key cfg_keys[] = {
 	{ "fetch_timeout", CFG_INT, "60", OFF(fetch_timeout), 1, 3600 },
 };
 #define N_KEYS (sizeof cfg_keys / sizeof cfg_keys[0])
+
+int config_listen_address(const char *listen, struct addrinfo **ai)
+{
+	char host[256];
+	const char *colon = strrchr(listen, ':');
+	*ai = NULL;
+	if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host)
+		return -1;
+	snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+				  .ai_socktype = SOCK_STREAM };
+	if (getaddrinfo(host, colon + 1, &hints, ai) != 0 || !*ai) {
+		*ai = NULL;
+		return -1;
+	}
+	return 0;
+}
 
 static int parse_size(const char *v, size_t *out)
 {
@@ -229,12 +251,9 @@ static const char *cfg_set(struct config *c, const struct cfg_key *k, const char
 			return "smarthost must be empty, smtp://host:port or smtps://host:port";
 		if (!strcmp(k->name, "domain") && (!*v || strchr(v, '@') || strchr(v, ' ')))
 			return "domain must be a plain domain name";
-		if (!strcmp(k->name, "fetch_url") && *v && strncmp(v, "imap://", 7) &&
-		    strncmp(v, "imaps://", 8) && strncmp(v, "pop3://", 7) && strncmp(v, "pop3s://", 8))
-			return "fetch_url must be empty, imaps://, imap://, pop3s:// or pop3:// "
-			       "USER@HOST[:PORT][/MAILBOX]";
 		if (!strcmp(k->name, "fetch_url") && *v && !fetch_url_ok(v))
-			return "fetch_url needs a user and a host: imaps://USER@HOST[:PORT][/MAILBOX]";
+			return "fetch_url must be empty or imaps://, imap://, pop3s:// or pop3:// "
+			       "USER@HOST[:PORT][/MAILBOX], with a user and a host";
 		if (!strcmp(k->name, "fetch_tls") && strcmp(v, "required") && strcmp(v, "no"))
 			return "fetch_tls must be required (imap:// and pop3:// use STARTTLS) or no";
 		if (!strcmp(k->name, "fetch_after") && strcmp(v, "seen") && strcmp(v, "delete"))

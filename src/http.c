@@ -185,22 +185,10 @@ static void done(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 struct http_server *http_start(const struct config *c, const char *listen)
 {
-	char host[256];
-	const char *colon = strrchr(listen, ':');
-	if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host) {
-		log_err("stage=http listen=%s error=\"want HOST:PORT, e.g. 127.0.0.1:8025\"", listen);
-		return NULL;
-	}
-	snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
-	}
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
-				  .ai_socktype = SOCK_STREAM };
-	struct addrinfo *ai = NULL;
-	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0 || !ai) {
-		log_err("stage=http listen=%s error=\"not a numeric address and port\"", listen);
+	struct addrinfo *ai;
+	if (config_listen_address(listen, &ai) < 0) {
+		log_err("stage=http listen=%s error=\"want a numeric HOST:PORT, e.g. 127.0.0.1:8025\"",
+			listen);
 		return NULL;
 	}
 	struct http_server *h = xcalloc(1, sizeof *h);
@@ -240,29 +228,4 @@ struct http_server *http_stop(struct http_server *h)
 	free(h->board);
 	free(h);
 	return NULL;
-}
-
-static volatile sig_atomic_t http_term;
-
-static void on_term(int sig)
-{
-	(void)sig;
-	http_term = 1;
-}
-
-int http_serve(const struct config *c, const char *listen)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	struct http_server *h = http_start(c, listen);
-	if (!h)
-		return -1;
-	while (!http_term)
-		sleep(1);	/* a signal cuts it short */
-	http_stop(h);
-	log_info("stage=http result=stopped");
-	return 0;
 }

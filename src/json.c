@@ -131,6 +131,25 @@ int json_print_message(FILE *out, const struct config *c, const struct message *
 	return dump(out, j);
 }
 
+/* What a project asks for, the same in the CLI's listing and the public projects.json:
+ * budget, deadline_days, skills, location (in that order). */
+static void terms_json(json_t *o, const struct project *p)
+{
+	if (p->has_budget)
+		json_object_set_new(o, "budget", json_pack(
+			"{s:o, s:f, s:o, s:o, s:o}", "min",
+			p->budget_min >= 0 ? json_real(p->budget_min) : json_null(),
+			"max", p->budget_max, "currency", str_or_null(p->currency),
+			"tax", str_or_null(p->tax), "unit", str_or_null(p->unit)));
+	else
+		json_object_set_new(o, "budget", json_null());
+	json_object_set_new(o, "deadline_days", p->deadline_days >= 0
+			    ? json_integer(p->deadline_days) : json_null());
+	json_t *skills = p->skills_json ? json_loads(p->skills_json, 0, NULL) : NULL;
+	json_object_set_new(o, "skills", skills ? skills : json_array());
+	json_object_set_new(o, "location", str_or_null(p->location));
+}
+
 int json_print_projects(FILE *out, struct project *p, int n)
 {
 	json_t *a = json_array();
@@ -143,19 +162,7 @@ int json_print_projects(FILE *out, struct project *p, int n)
 		json_object_set_new(o, "poster_name", str_or_null(p[i].poster_name));
 		json_object_set_new(o, "language", str_or_null(p[i].language));
 		json_object_set_new(o, "created", str_or_null(p[i].created));
-		if (p[i].has_budget)
-			json_object_set_new(o, "budget", json_pack(
-				"{s:o, s:f, s:o, s:o, s:o}", "min",
-				p[i].budget_min >= 0 ? json_real(p[i].budget_min) : json_null(),
-				"max", p[i].budget_max, "currency", str_or_null(p[i].currency),
-				"tax", str_or_null(p[i].tax), "unit", str_or_null(p[i].unit)));
-		else
-			json_object_set_new(o, "budget", json_null());
-		json_object_set_new(o, "deadline_days", p[i].deadline_days >= 0
-				    ? json_integer(p[i].deadline_days) : json_null());
-		json_t *skills = p[i].skills_json ? json_loads(p[i].skills_json, 0, NULL) : NULL;
-		json_object_set_new(o, "skills", skills ? skills : json_array());
-		json_object_set_new(o, "location", str_or_null(p[i].location));
+		terms_json(o, &p[i]);
 		json_t *flags = p[i].flags_json ? json_loads(p[i].flags_json, 0, NULL) : NULL;
 		json_object_set_new(o, "flags", flags ? flags : json_array());
 		json_object_set_new(o, "bids", json_integer(p[i].bids));
@@ -192,19 +199,7 @@ int json_print_public_projects(FILE *out, const struct config *c, struct project
 		json_object_set_new(o, "title", str_or_null(p[i].title));
 		json_object_set_new(o, "language", str_or_null(p[i].language));
 		json_object_set_new(o, "created", str_or_null(p[i].created));
-		if (p[i].has_budget)
-			json_object_set_new(o, "budget", json_pack(
-				"{s:o, s:f, s:o, s:o, s:o}", "min",
-				p[i].budget_min >= 0 ? json_real(p[i].budget_min) : json_null(),
-				"max", p[i].budget_max, "currency", str_or_null(p[i].currency),
-				"tax", str_or_null(p[i].tax), "unit", str_or_null(p[i].unit)));
-		else
-			json_object_set_new(o, "budget", json_null());
-		json_object_set_new(o, "deadline_days", p[i].deadline_days >= 0
-				    ? json_integer(p[i].deadline_days) : json_null());
-		json_t *skills = p[i].skills_json ? json_loads(p[i].skills_json, 0, NULL) : NULL;
-		json_object_set_new(o, "skills", skills ? skills : json_array());
-		json_object_set_new(o, "location", str_or_null(p[i].location));
+		terms_json(o, &p[i]);
 		json_object_set_new(o, "bids", json_integer(p[i].bids));
 		json_object_set_new(o, "bid_cap", json_integer(c->bid_cap));
 		json_object_set_new(o, "description", str_or_null(descriptions[i]));

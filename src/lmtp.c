@@ -375,57 +375,47 @@ static void *accept_run(void *arg)
 
 static int listen_on(const char *where, char **unix_path)
 {
-	int fd = -1;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct addrinfo *ai = NULL;
+	const struct sockaddr *addr;
+	socklen_t len;
+	int family;
 	if (where[0] == '/') {
-		struct sockaddr_un sun = { .sun_family = AF_UNIX };
-		if (strlen(where) >= sizeof sun.sun_path) {
+		size_t n = strlen(where);
+		if (n >= sizeof sun.sun_path) {
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		strcpy(sun.sun_path, where);
+		memcpy(sun.sun_path, where, n + 1);
 		unlink(where);	/* a socket left by a previous run */
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 ||
-		    chmod(where, 0660) < 0 || listen(fd, 64) < 0) {
-			int e = errno;
-			if (fd >= 0)
-				close(fd);
-			errno = e;
+		addr = (const struct sockaddr *)&sun;
+		len = sizeof sun;
+		family = AF_UNIX;
+	} else {
+		if (config_listen_address(where, &ai) < 0) {
+			errno = EINVAL;
 			return -1;
 		}
-		*unix_path = xstrdup(where);
-		return fd;
+		addr = ai->ai_addr;
+		len = ai->ai_addrlen;
+		family = ai->ai_family;
 	}
-	char host[256];
-	const char *colon = strrchr(where, ':');
-	if (!colon || colon == where || (size_t)(colon - where) >= sizeof host) {
-		errno = EINVAL;
-		return -1;
-	}
-	snprintf(host, sizeof host, "%.*s", (int)(colon - where), where);
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
-	}
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
-				  .ai_socktype = SOCK_STREAM };
-	struct addrinfo *ai = NULL;
-	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0 || !ai) {
-		errno = EINVAL;
-		return -1;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int one = 1;
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
-		int e = errno;
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	int ok = fd >= 0 &&
+		 (family == AF_UNIX || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0) &&
+		 bind(fd, addr, len) == 0 && (family != AF_UNIX || chmod(where, 0660) == 0) &&
+		 listen(fd, 64) == 0;
+	int e = errno;
+	if (ai)
+		freeaddrinfo(ai);
+	if (!ok) {
 		if (fd >= 0)
 			close(fd);
-		freeaddrinfo(ai);
 		errno = e;
 		return -1;
 	}
-	freeaddrinfo(ai);
+	if (family == AF_UNIX)
+		*unix_path = xstrdup(where);
 	return fd;
 }
 
@@ -472,29 +462,4 @@ void lmtp_stop(struct lmtp_server *srv)
 	pthread_cond_destroy(&srv->idle);
 	free(srv->unix_path);
 	free(srv);
-}
-
-static volatile sig_atomic_t lmtp_term;
-
-static void on_term(int sig)
-{
-	(void)sig;
-	lmtp_term = 1;
-}
-
-int lmtp_serve(const struct config *c, const char *where)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	struct lmtp_server *srv = lmtp_start(c, where);
-	if (!srv)
-		return -1;
-	while (!lmtp_term)
-		sleep(1);
-	lmtp_stop(srv);
-	log_info("stage=lmtp result=stopped");
-	return 0;
 }

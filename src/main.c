@@ -628,18 +628,6 @@ static int cmd_export(struct config *c, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_lmtp(struct config *c, int argc, char **argv)
-{
-	const char *where = *c->lmtp_listen ? c->lmtp_listen : "127.0.0.1:2003";
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--listen") && i + 1 < argc)
-			where = argv[++i];
-		else
-			return usage();
-	}
-	return lmtp_serve(c, where) < 0 ? 1 : 0;
-}
-
 static int cmd_fetch(struct config *c, int argc, char **argv)
 {
 	(void)argv;
@@ -657,16 +645,41 @@ static int cmd_fetch(struct config *c, int argc, char **argv)
 	return r >= 0 ? 0 : r == -2 ? 1 : EXIT_TEMPFAIL;
 }
 
-static int cmd_http(struct config *c, int argc, char **argv)
+static volatile sig_atomic_t got_term;
+
+static void on_term(int sig)
 {
-	const char *listen = *c->http_listen ? c->http_listen : "127.0.0.1:8025";
+	(void)sig;
+	got_term = 1;
+}
+
+/* The listener commands (http, lmtp): --listen ADDR, else the configured address, else
+ * the default; serves until SIGTERM or SIGINT. */
+static int cmd_listener(struct config *c, int argc, char **argv, int lmtp)
+{
+	const char *configured = lmtp ? c->lmtp_listen : c->http_listen;
+	const char *where = *configured ? configured : lmtp ? "127.0.0.1:2003" : "127.0.0.1:8025";
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--listen") && i + 1 < argc)
-			listen = argv[++i];
+			where = argv[++i];
 		else
 			return usage();
 	}
-	return http_serve(c, listen) < 0 ? 1 : 0;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	struct lmtp_server *l = lmtp ? lmtp_start(c, where) : NULL;
+	struct http_server *h = lmtp ? NULL : http_start(c, where);
+	if (!l && !h)
+		return 1;
+	while (!got_term)
+		sleep(1);	/* a signal cuts it short */
+	lmtp_stop(l);
+	http_stop(h);
+	log_info("stage=%s result=stopped", lmtp ? "lmtp" : "http");
+	return 0;
 }
 
 static int cmd_status(struct config *c, int argc, char **argv)
@@ -810,7 +823,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(cmd, "stats"))
 		rc = cmd_stats(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "http"))
-		rc = cmd_http(&c, argc - i, argv + i);
+		rc = cmd_listener(&c, argc - i, argv + i, 0);
 	else if (!strcmp(cmd, "status"))
 		rc = cmd_status(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "backup"))
@@ -820,7 +833,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(cmd, "export"))
 		rc = cmd_export(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "lmtp"))
-		rc = cmd_lmtp(&c, argc - i, argv + i);
+		rc = cmd_listener(&c, argc - i, argv + i, 1);
 	else if (!strcmp(cmd, "check-config")) {
 		rc = render_check_all(&c) < 0 ? 1 : 0;
 		if (!rc)

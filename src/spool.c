@@ -249,18 +249,30 @@ static char *envelope_clean(const char *s)
 
 /* The ingest key: for fetched mail, its origin in the mailbox (UIDVALIDITY:UID, UIDL), so
  * that a message fetched twice is handled once; else the recipient and the bytes. */
-void spool_ingest_key(const struct envelope *env, const void *data, size_t len, char out[65])
+/* The ingest key's hash with the envelope in it: for fetched mail the key is then complete
+ * (*done set, out filled, NULL returned); else the message bytes follow. */
+static struct hash_ctx *ingest_key_begin(const struct envelope *env, char out[65], int *done)
 {
 	struct hash_ctx *h = hash_sha256_begin();
-	if (env->origin) {
+	*done = env->origin != NULL;
+	if (*done) {
 		hash_sha256_update(h, "origin\n", 7);
 		hash_sha256_update(h, env->origin, strlen(env->origin));
 		hash_sha256_end(h, out);
-		return;
+		return NULL;
 	}
 	const char *r = env->recipient ? env->recipient : "";
 	hash_sha256_update(h, r, strlen(r));
 	hash_sha256_update(h, "\n", 1);
+	return h;
+}
+
+void spool_ingest_key(const struct envelope *env, const void *data, size_t len, char out[65])
+{
+	int done;
+	struct hash_ctx *h = ingest_key_begin(env, out, &done);
+	if (done)
+		return;
 	hash_sha256_update(h, data, len);
 	hash_sha256_end(h, out);
 }
@@ -288,13 +300,8 @@ enum outcome spool_deliver(const struct config *c, int in, const char *sender,
 	/* the ingest key, computed as the bytes go by, names the message in the log from here
 	 * on (run computes the same from the file) */
 	struct envelope kenv = { .recipient = r, .origin = o };
-	if (!o) {
-		kh = hash_sha256_begin();
-		hash_sha256_update(kh, r, strlen(r));
-		hash_sha256_update(kh, "\n", 1);
-	} else {
-		spool_ingest_key(&kenv, "", 0, key);
-	}
+	int key_done;
+	kh = ingest_key_begin(&kenv, key, &key_done);
 	char *env = xasprintf(ENVELOPE_PREFIX "sender=<%s> recipient=<%s> received=%s%s%s%s\n", s, r,
 			      now, o ? " origin=<" : "", o ? o : "", o ? ">" : "");
 	free(o);

@@ -290,9 +290,10 @@ int store_schema_version(struct store *s)
 	return v;
 }
 
-int store_ingest_seen(struct store *s, const char *key)
+/* 1 when the cached statement id finds a row for key, 0 when not, -1 on error. */
+static int row_exists(struct store *s, enum stmt_id id, const char *key, const char *what)
 {
-	sqlite3_stmt *st = stmt(s, ST_INGEST_SEEN);
+	sqlite3_stmt *st = stmt(s, id);
 	if (!st)
 		return -1;
 	bind_text(st, 1, key);
@@ -302,22 +303,17 @@ int store_ingest_seen(struct store *s, const char *key)
 		return 1;
 	if (rc == SQLITE_DONE)
 		return 0;
-	return fail(s, rc, "ingest-seen");
+	return fail(s, rc, what);
+}
+
+int store_ingest_seen(struct store *s, const char *key)
+{
+	return row_exists(s, ST_INGEST_SEEN, key, "ingest-seen");
 }
 
 int store_fetched_seen(struct store *s, const char *origin)
 {
-	sqlite3_stmt *st = stmt(s, ST_FETCHED_SEEN);
-	if (!st)
-		return -1;
-	bind_text(st, 1, origin);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc == SQLITE_DONE)
-		return 0;
-	return fail(s, rc, "fetched-seen");
+	return row_exists(s, ST_FETCHED_SEEN, origin, "fetched-seen");
 }
 
 int store_fetched_add(struct store *s, const char *origin)

@@ -6,6 +6,7 @@ spool files, outgoing .eml files parsed by Python's email package as a second pa
 Every wait is bounded in count and time. Prints `ok NAME` / `FAIL NAME: why` per test, then
 `N passed, N failed`.
 usage: suite.py BIDMAIL [--only SUBSTRING] [--label LABEL]
+Tests of one concern live in tests/t_CONCERN.py and are loaded into this namespace.
 """
 import email, email.policy, glob, json, os, random, shutil, signal, sqlite3, subprocess
 import socket, sys, tempfile, time, traceback
@@ -2885,11 +2886,21 @@ def test_mime_corpus():
     run_corpus_script("corpus_mime.py", BIDMAIL, "corpus mime", 900)
 
 
+def load_test_files():
+    """Each tests/t_*.py holds the tests of one concern; it is run in this module's namespace,
+    so it uses Board, expect, post_mail and the other helpers above as they are."""
+    for path in sorted(glob.glob(os.path.join(HERE, "t_*.py"))):
+        with open(path, encoding="utf-8") as f:
+            code = compile(f.read(), path, "exec")
+        exec(code, globals())
+
+
 def main():
     global BIDMAIL, LABEL
     BIDMAIL = os.path.abspath(sys.argv[1])
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else ""
     LABEL = sys.argv[sys.argv.index("--label") + 1] if "--label" in sys.argv else ""
+    load_test_files()
     tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and only in n]
     passed = failed = 0
     for name, fn in tests:

@@ -536,6 +536,13 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 			continue;
 		if (store_address_disabled(s, sub->address) == 1)
 			continue;	/* bounces disabled this address: no more selections */
+		if (!dry_run) {
+			int k = check_inactive(&r, sub);
+			if (k < 0)
+				rc = -1;
+			if (k != 0)
+				continue;	/* paused now, or asked whether to continue */
+		}
 		if (matcher_group_exhausted(r.m, r.groups[i])) {
 			/* what matched before the budget ran out is partial: nothing is sent or claimed */
 			over[i] = 1;
@@ -548,13 +555,6 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 			else if (report_budget(&r, sub, base_skill, base_excl) < 0)
 				rc = -1;
 			continue;
-		}
-		if (!dry_run) {
-			int k = check_inactive(&r, sub);
-			if (k < 0)
-				rc = -1;
-			if (k != 0)
-				continue;	/* paused now, or asked whether to continue */
 		}
 		/* a copy: sending an alert moves sub->last_digest on while the loop still reads it */
 		char since[32];

@@ -715,7 +715,9 @@ int matcher_add(struct matcher *m, const char *source);
 int matcher_count(const struct matcher *m);
 const char *matcher_source(const struct matcher *m, int id);
 /* Which patterns match a text: ids into matched (at most max), those that hit a PCRE2 limit
- * into limited (they count as no match). Returns the number matched. */
+ * into limited (they count as no match); patterns whose budget groups are all exhausted are
+ * skipped, and the PCRE2 time of the others is charged to their groups. Returns the number
+ * matched. */
 int matcher_run(struct matcher *m, const char *text, size_t len, int *matched, int max,
 		int *limited, int *nlimited);
 /* One pattern, run directly (the benchmark's naive baseline): 1, 0, or -1 on a limit. */

@@ -84,6 +84,11 @@ time_t clock_parse_iso(const char *s);
 void clock_format_iso(time_t t, char out[32]);
 /* Writes t as an RFC 5322 date in UTC into out (at least 40 bytes). */
 void clock_format_rfc5322(time_t t, char out[48]);
+/* CPU time used by the calling thread, in nanoseconds (the measure of matching budgets; about
+ * a microsecond a call here, so read it per text, not per pattern). */
+int64_t clock_cpu_ns(void);
+/* A monotonic clock in nanoseconds, cheap to read (tens of nanoseconds). */
+int64_t clock_mono_ns(void);
 
 /* ---------------------------------------------------------------- config.c */
 struct config {
@@ -126,6 +131,9 @@ struct config {
 	char *min_daily_rate;		/* "160 EUR", excl. tax */
 	char *exchange_rates;		/* "2026-01-01 USD:0.92 ...": 1 CUR in EUR */
 	int commission_percent;
+	int match_budget_pass_ms;	/* PCRE2 time of one subscriber's patterns per digest pass */
+	int match_budget_mail_ms;	/* CPU of the matching work (probes, test) of a command mail */
+	int match_probe_us;		/* a new pattern's mean cost per sample text, at most */
 	char *milestones;		/* "20,40,40" */
 	long project_ttl;
 	char *reminder_days;		/* "3,10" */
@@ -526,6 +534,9 @@ int store_freelancer_record(struct store *s, int64_t subscriber, double *avg, in
 int store_project_insert(struct store *s, struct project *p);
 /* Lists projects (newest last) into a new array; returns the count or -1. */
 int store_project_list(struct store *s, struct project **out);
+/* The matched text (title, description, skills) of the n newest open projects, added to out;
+ * 0 or -1. */
+int store_project_sample(struct store *s, int n, struct strlist *out);
 void project_clear(struct project *p);
 /* Queues a rendered message; sets *id. 0 or -1. */
 int store_outbox_insert(struct store *s, const char *kind, const char *to,
@@ -704,13 +715,34 @@ int matcher_add(struct matcher *m, const char *source);
 int matcher_count(const struct matcher *m);
 const char *matcher_source(const struct matcher *m, int id);
 /* Which patterns match a text: ids into matched (at most max), those that hit a PCRE2 limit
- * into limited (they count as no match). Returns the number matched. */
+ * into limited (they count as no match); patterns whose budget groups are all exhausted are
+ * skipped, and the PCRE2 time of the others is charged to their groups. Returns the number
+ * matched. */
 int matcher_run(struct matcher *m, const char *text, size_t len, int *matched, int max,
 		int *limited, int *nlimited);
 /* One pattern, run directly (the benchmark's naive baseline): 1, 0, or -1 on a limit. */
 int matcher_run_naive(struct matcher *m, int id, const char *text, size_t len);
 /* Bytes held by the matcher, compiled patterns included. */
 size_t matcher_memory(const struct matcher *m);
+/* A budget group (one subscriber's profile) that may spend budget_ns of measured PCRE2 time;
+ * returns its id. */
+int matcher_group_new(struct matcher *m, int64_t budget_ns);
+/* Puts pattern id (from matcher_add; -1 is ignored) in a group, the group's patterns one after
+ * the other. Once all the groups of a pattern are over budget, matcher_run skips it (no match). */
+void matcher_group_add(struct matcher *m, int group, int id);
+/* 1 when the group has spent more than its budget. */
+int matcher_group_exhausted(const struct matcher *m, int group);
+/* PCRE2 time (ns) charged to a group, and spent on one pattern, so far. */
+int64_t matcher_group_spent(const struct matcher *m, int group);
+int64_t matcher_pattern_cost(const struct matcher *m, int id);
+enum probe { PROBE_OK, PROBE_LIMIT, PROBE_SLOW, PROBE_BUDGET };
+/* Measures the thread CPU a new pattern needs on a built-in sample and on texts (the board's
+ * newest projects, may be NULL; 8 KB of each): PROBE_LIMIT when it reaches a PCRE2 limit on
+ * one of them, PROBE_SLOW when it needs more than max_avg_ns a text on average, PROBE_BUDGET
+ * when it used more than budget_ns first, else PROBE_OK (word lists always). *spent_ns gets the
+ * CPU it used. */
+int match_probe(const char *source, const struct strlist *texts, int64_t max_avg_ns,
+		int64_t budget_ns, int64_t *spent_ns);
 
 /* ---------------------------------------------------------------- robot.c */
 /* Handles a command mail (to the robot address or one of its signed +KEY addresses): runs

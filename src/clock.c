@@ -1,7 +1,8 @@
 /*
  * clock.c — the one clock of the program. BIDMAIL_NOW (ISO 8601) replaces the system clock
  * everywhere, so tests of dates, weeks and reminders are deterministic.
- * In: the environment. Out: time_t values and their ISO 8601 / RFC 5322 forms.
+ * In: the environment. Out: time_t values and their ISO 8601 / RFC 5322 forms; the thread CPU
+ * and monotonic clocks that matching budgets are measured with (BIDMAIL_NOW does not touch them).
  */
 #include "bidmail.h"
 
@@ -97,4 +98,19 @@ void clock_format_rfc5322(time_t t, char out[48])
 	gmtime_r(&t, &tm);
 	snprintf(out, 48, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday], tm.tm_mday,
 		 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+int64_t clock_cpu_ns(void)
+{
+	struct timespec t;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) < 0)
+		return clock_mono_ns();
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+int64_t clock_mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }

@@ -69,6 +69,9 @@ static const struct cfg_key cfg_keys[] = {
 	{ "exchange_rates", CFG_STRING, "2026-01-01 USD:0.92 GBP:1.17 CHF:1.05 CAD:0.68 AUD:0.61 "
 	  "MAD:0.092 TND:0.29 XOF:0.0015 JPY:0.0062 INR:0.011", OFF(exchange_rates), 0, 0 },
 	{ "commission_percent", CFG_INT, "15", OFF(commission_percent), 0, 100 },
+	{ "match_budget_pass_ms", CFG_INT, "250", OFF(match_budget_pass_ms), 1, 600000 },
+	{ "match_budget_mail_ms", CFG_INT, "1000", OFF(match_budget_mail_ms), 1, 600000 },
+	{ "match_probe_us", CFG_INT, "100", OFF(match_probe_us), 1, 1000000 },
 	{ "milestones", CFG_STRING, "20,40,40", OFF(milestones), 0, 0 },
 	{ "project_ttl", CFG_DURATION, "30d", OFF(project_ttl), 86400, 365L * 86400 },
 	{ "reminder_days", CFG_STRING, "3,10", OFF(reminder_days), 0, 0 },

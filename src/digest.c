@@ -5,6 +5,8 @@
  * languages and remote-only respected), newest first, each with why it matched.
  * Exactly once: a row per subscriber and period (2026-W10, 2026-03-02, p1042) is claimed in the
  * same transaction as the mail, so a killed run or two runs at once never send a period twice.
+ * Each active subscriber's patterns share a matching budget per pass (match_budget_pass_ms,
+ * measured): past it their matching stops, they get nothing this pass and are told once.
  * In: subscribers, projects, the clock. Out: digest and alert mails in the outbox.
  */
 #include "bidmail.h"
@@ -62,6 +64,7 @@ struct digest_run {
 	char **texts;
 	struct matcher *m;
 	int *skill_ids, *excl_ids;	/* per subscriber, flattened */
+	int *groups;			/* per subscriber: matching budget group, or -1 */
 	unsigned char **hits;		/* per project, per pattern id: matched */
 	int sent, claimed, empty;
 };
@@ -386,6 +389,71 @@ static int report_limit(struct digest_run *r, const struct subscriber *sub, cons
 	return rc;
 }
 
+/* Tells a subscriber, once for this profile, that their patterns spent their matching budget
+ * in a pass, naming the costliest; nothing was matched or sent to them past it. 0 or -1. */
+static int report_budget(struct digest_run *r, const struct subscriber *sub, int base_skill,
+			 int base_excl)
+{
+	const struct config *c = r->c;
+	const char *lang = sub->language && *sub->language ? sub->language : c->language;
+	int fr = !strcmp(lang, "fr");
+	/* once per profile: the notice is keyed on its patterns, so a new profile is told again */
+	struct buf prof, worst;
+	buf_init(&prof, 64 * 1024);
+	buf_init(&worst, 4096);
+	int best[3] = { -1, -1, -1 };
+	int64_t cost[3] = { 0, 0, 0 };
+	size_t np = sub->skills.n + sub->excludes.n;
+	for (size_t k = 0; k < np; k++) {
+		int skill = k < sub->skills.n;
+		const char *src = skill ? sub->skills.v[k] : sub->excludes.v[k - sub->skills.n];
+		buf_printf(&prof, "%s %s\n", skill ? "skills" : "exclude", src);
+		int id = skill ? r->skill_ids[base_skill + (int)k]
+			 : r->excl_ids[base_excl + (int)(k - sub->skills.n)];
+		int64_t ck = matcher_pattern_cost(r->m, id);
+		for (int q = 0; q < 3; q++)
+			if (ck > cost[q]) {
+				for (int z = 2; z > q; z--) {
+					best[z] = best[z - 1];
+					cost[z] = cost[z - 1];
+				}
+				best[q] = (int)k;
+				cost[q] = ck;
+				break;
+			}
+	}
+	for (int q = 0; q < 3 && best[q] >= 0; q++) {
+		size_t k = (size_t)best[q];
+		buf_printf(&worst, "%s`%s` (%lld ms)", q ? ", " : "", k < sub->skills.n ? sub->skills.v[k]
+			   : sub->excludes.v[k - sub->skills.n], (long long)(cost[q] / 1000000));
+	}
+	char sha[65], kind[48];
+	hash_sha256_hex(prof.data ? prof.data : "", prof.len, sha);
+	snprintf(kind, sizeof kind, "match-budget:%.16s", sha);
+	buf_free(&prof);
+	char *text = xasprintf(fr ? "vos motifs ont demandé plus de %d ms de calcul pendant une "
+				    "préparation des sélections : le reste de la recherche a été "
+				    "sauté et rien ne vous a été envoyé cette fois-ci. Les plus "
+				    "coûteux : %s. Simplifiez-les (par exemple une liste de mots : "
+				    "« skills php symfony »), puis « clear skills » ou « clear exclude »."
+				  : "your patterns needed more than %d ms of matching in one selection "
+				    "pass: the rest of the search was skipped and nothing was sent to "
+				    "you this time. The costliest: %s. Simplify them (for example a word "
+				    "list: \"skills php symfony\"), then \"clear skills\" or \"clear "
+				    "exclude\".", c->match_budget_pass_ms, worst.data ? worst.data : "");
+	buf_free(&worst);
+	int rc = store_begin(r->s);
+	int claimed = rc == 0 ? store_notice_claim(r->s, kind, sub->id) : -1;
+	if (claimed == 1)
+		rc = robot_notice(r, sub, lang, "profile", text, 0);
+	if (claimed < 0 || rc < 0 || store_commit(r->s) < 0) {
+		store_rollback(r->s);
+		rc = -1;
+	}
+	free(text);
+	return rc < 0 ? -1 : 0;
+}
+
 int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 {
 	struct digest_run r = { .c = c, .s = s, .now = now, .dry_run = dry_run };
@@ -409,12 +477,22 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 	}
 	r.skill_ids = xcalloc(nsk + 1, sizeof *r.skill_ids);
 	r.excl_ids = xcalloc(nex + 1, sizeof *r.excl_ids);
+	r.groups = xcalloc((size_t)ns + 1, sizeof *r.groups);
+	unsigned char *over = xcalloc((size_t)ns + 1, 1);	/* over budget in this pass */
 	size_t a = 0, b = 0;
 	for (int i = 0; i < ns; i++) {
-		for (size_t k = 0; k < subs[i].skills.n; k++)
-			r.skill_ids[a++] = matcher_add(r.m, subs[i].skills.v[k]);
-		for (size_t k = 0; k < subs[i].excludes.n; k++)
-			r.excl_ids[b++] = matcher_add(r.m, subs[i].excludes.v[k]);
+		/* only those who may get a selection are matched, each within a budget */
+		int live = !strcmp(subs[i].status, "active") && subs[i].skills.n;
+		r.groups[i] = live ? matcher_group_new(r.m, (int64_t)c->match_budget_pass_ms * 1000000)
+			      : -1;
+		for (size_t k = 0; k < subs[i].skills.n; k++, a++) {
+			r.skill_ids[a] = live ? matcher_add(r.m, subs[i].skills.v[k]) : -1;
+			matcher_group_add(r.m, r.groups[i], r.skill_ids[a]);
+		}
+		for (size_t k = 0; k < subs[i].excludes.n; k++, b++) {
+			r.excl_ids[b] = live ? matcher_add(r.m, subs[i].excludes.v[k]) : -1;
+			matcher_group_add(r.m, r.groups[i], r.excl_ids[b]);
+		}
 	}
 	int np = matcher_count(r.m);
 	/* each open project of the last five weeks is matched once against every pattern */
@@ -464,6 +542,19 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 				rc = -1;
 			if (k != 0)
 				continue;	/* paused now, or asked whether to continue */
+		}
+		if (matcher_group_exhausted(r.m, r.groups[i])) {
+			/* what matched before the budget ran out is partial: nothing is sent or claimed */
+			over[i] = 1;
+			log_warn("stage=digest subscriber=%lld result=over-budget cpu_ms=%lld budget_ms=%d "
+				 "(matching skipped for this pass)", (long long)sub->id,
+				 (long long)(matcher_group_spent(r.m, r.groups[i]) / 1000000),
+				 c->match_budget_pass_ms);
+			if (dry_run)
+				printf("%s: matching budget exceeded, skipped\n", sub->address);
+			else if (report_budget(&r, sub, base_skill, base_excl) < 0)
+				rc = -1;
+			continue;
 		}
 		/* a copy: sending an alert moves sub->last_digest on while the loop still reads it */
 		char since[32];
@@ -526,7 +617,7 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 			int id = k < sub->skills.n ? r.skill_ids[a + k] : r.excl_ids[b + k - sub->skills.n];
 			const char *src = k < sub->skills.n ? sub->skills.v[k]
 				       : sub->excludes.v[k - sub->skills.n];
-			if (id < 0 || !limited[id] || strcmp(sub->status, "active"))
+			if (id < 0 || !limited[id] || strcmp(sub->status, "active") || over[i])
 				continue;
 			if (store_pattern_limit_report(s, sub->id, src) != 1 || report_limit(&r, sub, src) < 0)
 				continue;
@@ -535,6 +626,7 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 		b += sub->excludes.n;
 	}
 	free(limited);
+	free(over);
 	if (r.sent || dry_run)
 		log_info("stage=digest at=%s sent=%d empty=%d%s", nowiso, r.sent, r.empty,
 			 dry_run ? " dry_run=yes" : "");
@@ -549,6 +641,7 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 	free(r.projects);
 	free(r.skill_ids);
 	free(r.excl_ids);
+	free(r.groups);
 	matcher_free(r.m);
 	for (int i = 0; i < ns; i++)
 		subscriber_clear(&subs[i]);

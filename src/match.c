@@ -8,6 +8,10 @@
  * be proved), and one pass over a project's text finds which literals occur (a trigram index), so
  * most patterns never run on most projects. Word lists are decided by that pass alone; regexes
  * are compiled on first need and run only where their literal occurs.
+ * Budgets: patterns belong to groups (a subscriber's profile) whose PCRE2 time is measured
+ * (monotonic clock per run, scaled down to the thread's CPU time per text) and capped; a
+ * pattern whose groups are all over budget is skipped. A probe measures a new pattern's CPU
+ * cost on a sample of texts before it is accepted.
  * In: patterns and project texts. Out: per project, which patterns matched (or hit a limit).
  */
 #include "bidmail.h"
@@ -24,6 +28,7 @@
 #define DEPTH_LIMIT 2000
 #define HEAP_LIMIT_KB 8192
 #define MIN_LITERAL 2
+#define PROBE_TEXT_MAX 8192	/* bytes of each sample text the probe reads */
 
 /* ---------------------------------------------------------------- Unicode helpers */
 
@@ -383,6 +388,17 @@ struct mpattern {
 	int always;		/* no literal could be proved: runs on every project */
 	pcre2_code *code;	/* compiled on first need */
 	int broken;		/* failed to compile or JIT: reported once */
+	int *groups;		/* budget groups it belongs to */
+	int ngroups, capgroups;
+	int live;		/* of those, groups still within budget */
+	int64_t cost_ns;	/* PCRE2 time spent on it, measured */
+};
+
+struct mgroup {
+	int64_t budget_ns, spent_ns;
+	int exhausted;
+	int *patterns;
+	int np, cap;
 };
 
 struct matcher {
@@ -400,11 +416,16 @@ struct matcher {
 	pcre2_match_context *mctx;
 	pcre2_jit_stack *jit;
 	pcre2_match_data *md;
+	struct mgroup *groups;
+	int ngroups, capgroups;
 	/* per-run scratch */
 	unsigned char *cand;	/* per pattern: 1 candidate, 2 decided match */
 	int *touched;
 	int ntouched;
 	int lookup_dirty;
+	int *ran;		/* patterns of a group run by PCRE2 in this run, and their time */
+	int64_t *ran_ns;
+	int nran;
 };
 
 #define BUCKETS (1 << 18)
@@ -606,18 +627,103 @@ static void mark(struct matcher *m, int id, unsigned char v)
 	}
 }
 
+/* ---------------------------------------------------------------- budgets */
+
+int matcher_group_new(struct matcher *m, int64_t budget_ns)
+{
+	if (m->ngroups == m->capgroups) {
+		m->capgroups = m->capgroups ? m->capgroups * 2 : 64;
+		m->groups = xrealloc(m->groups, (size_t)m->capgroups * sizeof *m->groups);
+	}
+	struct mgroup *g = &m->groups[m->ngroups];
+	memset(g, 0, sizeof *g);
+	g->budget_ns = budget_ns;
+	return m->ngroups++;
+}
+
+void matcher_group_add(struct matcher *m, int group, int id)
+{
+	if (group < 0 || group >= m->ngroups || id < 0 || id >= m->n)
+		return;
+	struct mpattern *p = &m->p[id];
+	struct mgroup *g = &m->groups[group];
+	/* a group's patterns are added one after the other: a repeat is the last entry */
+	if (p->ngroups && p->groups[p->ngroups - 1] == group)
+		return;
+	if (p->ngroups == p->capgroups) {
+		p->capgroups = p->capgroups ? p->capgroups * 2 : 2;
+		p->groups = xrealloc(p->groups, (size_t)p->capgroups * sizeof *p->groups);
+	}
+	p->groups[p->ngroups++] = group;
+	if (!g->exhausted)
+		p->live++;
+	if (g->np == g->cap) {
+		g->cap = g->cap ? g->cap * 2 : 4;
+		g->patterns = xrealloc(g->patterns, (size_t)g->cap * sizeof *g->patterns);
+	}
+	g->patterns[g->np++] = id;
+}
+
+int matcher_group_exhausted(const struct matcher *m, int group)
+{
+	return group >= 0 && group < m->ngroups && m->groups[group].exhausted;
+}
+
+int64_t matcher_group_spent(const struct matcher *m, int group)
+{
+	return group >= 0 && group < m->ngroups ? m->groups[group].spent_ns : 0;
+}
+
+int64_t matcher_pattern_cost(const struct matcher *m, int id)
+{
+	return id >= 0 && id < m->n ? m->p[id].cost_ns : 0;
+}
+
+/* Charges this run's PCRE2 times to their patterns and groups. The monotonic times are scaled
+ * down to the CPU the thread used for the whole run when they exceed it (the thread was
+ * preempted meanwhile), so a loaded machine does not exhaust a budget. */
+static void charge(struct matcher *m, int64_t cpu)
+{
+	int64_t wall = 0;
+	for (int k = 0; k < m->nran; k++)
+		wall += m->ran_ns[k];
+	for (int k = 0; k < m->nran; k++) {
+		int64_t d = m->ran_ns[k];
+		if (wall > cpu && cpu >= 0)
+			d = (int64_t)((double)d * (double)cpu / (double)wall);
+		struct mpattern *p = &m->p[m->ran[k]];
+		p->cost_ns += d;
+		for (int j = 0; j < p->ngroups; j++) {
+			struct mgroup *g = &m->groups[p->groups[j]];
+			g->spent_ns += d;
+			if (g->exhausted || g->spent_ns <= g->budget_ns)
+				continue;
+			g->exhausted = 1;
+			for (int q = 0; q < g->np; q++)
+				m->p[g->patterns[q]].live--;
+		}
+	}
+	m->nran = 0;
+}
+
 int matcher_run(struct matcher *m, const char *text, size_t len, int *matched, int max,
 		int *limited, int *nlimited)
 {
 	if (!m->cand || m->lookup_dirty < m->n) {
 		free(m->cand);
 		free(m->touched);
+		free(m->ran);
+		free(m->ran_ns);
 		m->cand = xcalloc((size_t)m->n + 1, 1);
 		m->touched = xmalloc(((size_t)m->n + 1) * sizeof *m->touched);
+		m->ran = xmalloc(((size_t)m->n + 1) * sizeof *m->ran);
+		m->ran_ns = xmalloc(((size_t)m->n + 1) * sizeof *m->ran_ns);
 		m->lookup_dirty = m->n;
 	}
 	m->ntouched = 0;
+	m->nran = 0;
 	*nlimited = 0;
+	int64_t cpu0 = m->ngroups ? clock_cpu_ns() : 0;
 	/* the subject must be valid UTF-8 for PCRE2_NO_UTF_CHECK: repair it otherwise */
 	char *fixed = NULL;
 	if (!charset_is_utf8(text, len)) {
@@ -681,17 +787,28 @@ int matcher_run(struct matcher *m, const char *text, size_t len, int *matched, i
 	int found = 0;
 	for (int t = 0; t < m->ntouched; t++) {
 		int id = m->touched[t];
+		struct mpattern *p = &m->p[id];
 		int r;
-		if (m->cand[id] == 2 && m->p[id].word_list)
+		if (m->cand[id] == 2 && p->word_list) {
 			r = 1;	/* a word-list literal at word boundaries is the match itself */
-		else
+		} else if (p->ngroups && !p->live) {
+			r = 0;	/* every owner is over budget: skipped */
+		} else if (p->ngroups) {
+			int64_t t0 = clock_mono_ns();
 			r = run_pcre(m, id, text, len);
+			m->ran[m->nran] = id;
+			m->ran_ns[m->nran++] = clock_mono_ns() - t0;
+		} else {
+			r = run_pcre(m, id, text, len);
+		}
 		m->cand[id] = 0;
 		if (r == 1 && found < max)
 			matched[found++] = id;
 		else if (r < 0 && limited && *nlimited < max)
 			limited[(*nlimited)++] = id;
 	}
+	if (m->ngroups)
+		charge(m, clock_cpu_ns() - cpu0);
 	free(l);
 	free(fixed);
 	return found;
@@ -702,6 +819,86 @@ int matcher_run_naive(struct matcher *m, int id, const char *text, size_t len)
 	return run_pcre(m, id, text, len);
 }
 
+/* ---------------------------------------------------------------- the cost probe */
+
+/* Texts shaped like the board's projects (French and English, a budget, a skills list), on
+ * which an ordinary pattern needs a few microseconds and a catastrophic one hits a limit. */
+static const char *const probe_sample[] = {
+	"Refonte du site vitrine de notre cabinet d'architectes\n"
+	"Bonjour, nous cherchons un développeur PHP Symfony pour reprendre notre site, ajouter un "
+	"espace client et un module de prise de rendez-vous. Le site actuel est en Symfony 4 avec "
+	"une base MySQL ; il faudra migrer vers Symfony 6 et PHP 8.2, écrire des tests et documenter "
+	"le déploiement. Budget : 3 000 € HT, délai 4 semaines, télétravail possible. Merci de "
+	"préciser vos références, votre tarif journalier et votre disponibilité.\n"
+	"[\"php\", \"symfony\", \"mysql\"]",
+	"Mobile app for a bakery chain (iOS and Android)\n"
+	"Hello! We are a family business with 12 shops and would like a mobile app: loyalty card, "
+	"click & collect, push notifications for daily specials, and a small back-office for the shop "
+	"managers. React Native or Flutter are both fine; the API already exists (REST, JSON, OAuth2). "
+	"Budget between 8,000 and 12,000 EUR excl. VAT, first version within 10 weeks. Please send "
+	"examples of apps you published, with links to the stores.\n"
+	"[\"react native\", \"flutter\", \"ios\", \"android\", \"api\"]",
+	"Traduction FR > EN d'un catalogue de 40 pages\n"
+	"Catalogue produits (luminaires, mobilier de jardin) : environ 18 000 mots, fichiers InDesign "
+	"et Excel. Traducteur ou traductrice de langue maternelle anglaise, expérience en décoration "
+	"appréciée. Relecture incluse, glossaire fourni. Tarif au mot ou au forfait, à préciser ; "
+	"livraison souhaitée le 15/04, en deux lots (pages 1-20 puis 21-40).\n"
+	"[\"traduction\", \"anglais\", \"relecture\"]",
+	"Data pipeline and dashboards - Python, PostgreSQL, Power BI\n"
+	"Our sales data lives in three places (a PostgreSQL database, CSV exports from Shopify, and a "
+	"Google Sheet). We need a nightly pipeline that cleans and merges them, plus 4 Power BI "
+	"dashboards: revenue by region, by product line, returning customers, and stock levels. "
+	"Fixed price or daily rate (max. 450 EUR/day). Remote only; we are in Lyon (CET). Start ASAP, "
+	"about 15 days of work.\n"
+	"[\"python\", \"postgresql\", \"power bi\", \"data\"]",
+};
+
+int match_probe(const char *source, const struct strlist *texts, int64_t max_avg_ns,
+		int64_t budget_ns, int64_t *spent_ns)
+{
+	*spent_ns = 0;
+	if (is_word_list(source))
+		return PROBE_OK;	/* decided by the literal pass, never run by PCRE2 */
+	struct matcher *m = matcher_new();
+	int id = matcher_add(m, source);
+	if (id < 0) {
+		matcher_free(m);
+		return PROBE_OK;	/* match_normalize refuses it, with its reason */
+	}
+	run_pcre(m, id, "", 0);		/* compiled (and JIT-compiled) outside the measure */
+	size_t nb = sizeof probe_sample / sizeof probe_sample[0];
+	size_t n = nb + (texts ? texts->n : 0);
+	int64_t allowed = max_avg_ns * (int64_t)n;
+	int rc = PROBE_OK;
+	for (size_t i = 0; i < n && rc == PROBE_OK; i++) {
+		const char *t = i < nb ? probe_sample[i] : texts->v[i - nb];
+		size_t len = strlen(t);
+		if (len > PROBE_TEXT_MAX) {
+			len = PROBE_TEXT_MAX;
+			while (len > 0 && ((unsigned char)t[len] & 0xC0) == 0x80)
+				len--;
+		}
+		char *fixed = NULL;
+		if (!charset_is_utf8(t, len)) {
+			fixed = charset_to_utf8("utf-8", t, len, NULL);
+			t = fixed;
+			len = strlen(fixed);
+		}
+		int64_t t0 = clock_cpu_ns();
+		int r = run_pcre(m, id, t, len);
+		*spent_ns += clock_cpu_ns() - t0;
+		free(fixed);
+		if (r < 0)
+			rc = PROBE_LIMIT;
+		else if (*spent_ns > allowed)
+			rc = PROBE_SLOW;
+		else if (*spent_ns > budget_ns)
+			rc = PROBE_BUDGET;
+	}
+	matcher_free(m);
+	return rc;
+}
+
 size_t matcher_memory(const struct matcher *m)
 {
 	size_t total = sizeof *m + (size_t)m->cap * sizeof *m->p + (size_t)m->caplit * sizeof *m->lit;
@@ -709,8 +906,12 @@ size_t matcher_memory(const struct matcher *m)
 		total += BUCKETS * sizeof *m->bucket_head + (size_t)m->caplit * sizeof *m->chain;
 	for (int i = 0; i < m->nlit; i++)
 		total += m->lit[i].len + 1 + (size_t)m->lit[i].cappat * sizeof(int);
+	total += (size_t)m->capgroups * sizeof *m->groups;
+	for (int i = 0; i < m->ngroups; i++)
+		total += (size_t)m->groups[i].cap * sizeof(int);
 	for (int i = 0; i < m->n; i++) {
-		total += strlen(m->p[i].source) + strlen(m->p[i].normalized) + 2;
+		total += strlen(m->p[i].source) + strlen(m->p[i].normalized) + 2 +
+			 (size_t)m->p[i].capgroups * sizeof(int);
 		if (m->p[i].code) {
 			size_t sz = 0;
 			pcre2_pattern_info(m->p[i].code, PCRE2_INFO_SIZE, &sz);
@@ -729,9 +930,15 @@ struct matcher *matcher_free(struct matcher *m)
 	for (int i = 0; i < m->n; i++) {
 		free(m->p[i].source);
 		free(m->p[i].normalized);
+		free(m->p[i].groups);
 		pcre2_code_free(m->p[i].code);
 	}
 	free(m->p);
+	for (int i = 0; i < m->ngroups; i++)
+		free(m->groups[i].patterns);
+	free(m->groups);
+	free(m->ran);
+	free(m->ran_ns);
 	for (int i = 0; i < m->nlit; i++) {
 		free(m->lit[i].text);
 		free(m->lit[i].patterns);

@@ -154,6 +154,11 @@ struct robot {
 	int want_help;
 	int want_profile;
 	int unsubscribed;
+	/* matching work of this mail: measured from its first pattern or test */
+	int64_t cpu_start;
+	int tested;			/* `test` runs once a mail */
+	struct strlist sample;		/* the board's newest projects, for the cost probe */
+	int have_sample;
 };
 
 static const char *tr(const struct robot *r, const char *fr, const char *en)
@@ -197,12 +202,29 @@ static int weekday_of(const char *w)
 	return d;
 }
 
+/* CPU (ns) this mail may still spend matching, out of match_budget_mail_ms. */
+static int64_t mail_left(struct robot *r)
+{
+	int64_t now = clock_cpu_ns();
+	if (!r->cpu_start)
+		r->cpu_start = now;
+	return (int64_t)r->c->match_budget_mail_ms * 1000000 - (now - r->cpu_start);
+}
+
 /* `test`: which of the last four weeks' projects the profile would have matched, and by which
- * pattern (excludes, budget, languages and remote-only applied). */
+ * pattern (excludes, budget, languages and remote-only applied), within the mail's budget. */
 static void run_test(struct robot *r, const char *line)
 {
 	struct subscriber *sub = &r->sub;
 	struct project *p;
+	int64_t left = mail_left(r);
+	if (left <= 0) {
+		result(r, line, tr(r, "pas fait : ce message a déjà utilisé son temps de calcul (%d ms) ; "
+				   "renvoyez « test » seul dans un autre message",
+				   "not done: this mail has used up its matching time (%d ms); send "
+				   "\"test\" alone in another mail"), r->c->match_budget_mail_ms);
+		return;
+	}
 	int np = store_project_list(r->s, &p);
 	if (np < 0) {
 		result(r, line, "%s", tr(r, "erreur interne, réessayez plus tard",
@@ -210,22 +232,31 @@ static void run_test(struct robot *r, const char *line)
 		return;
 	}
 	struct matcher *m = matcher_new();
+	int group = matcher_group_new(m, left);
 	int sk[MAX_PATTERNS], ex[MAX_PATTERNS];
 	for (size_t k = 0; k < sub->skills.n && k < MAX_PATTERNS; k++)
-		sk[k] = matcher_add(m, sub->skills.v[k]);
+		matcher_group_add(m, group, sk[k] = matcher_add(m, sub->skills.v[k]));
 	for (size_t k = 0; k < sub->excludes.n && k < MAX_PATTERNS; k++)
-		ex[k] = matcher_add(m, sub->excludes.v[k]);
+		matcher_group_add(m, group, ex[k] = matcher_add(m, sub->excludes.v[k]));
 	int n = matcher_count(m);
 	int *hits = xcalloc((size_t)n + 1, sizeof *hits), *lim = xcalloc((size_t)n + 1, sizeof *lim);
 	char since[32];
 	clock_format_iso(clock_now() - 28 * 86400L, since);
 	struct buf out;
 	buf_init(&out, 16 * 1024);
-	int found = 0;
+	int found = 0, seen = 0, total = 0, stopped = 0;
+	for (int j = np - 1; j >= 0; j--)
+		total += strcmp(p[j].created, since) >= 0 && (!strcmp(p[j].status, "open") ||
+							      !strcmp(p[j].status, "awarded"));
 	for (int j = np - 1; j >= 0 && found < 20; j--) {
 		if (strcmp(p[j].created, since) < 0 || (strcmp(p[j].status, "open") &&
 							 strcmp(p[j].status, "awarded")))
 			continue;
+		if (matcher_group_exhausted(m, group) || mail_left(r) <= 0) {
+			stopped = 1;
+			break;
+		}
+		seen++;
 		char *text = xasprintf("%s\n%s\n%s", p[j].title, p[j].description ? p[j].description : "",
 				       p[j].skills_json ? p[j].skills_json : "");
 		int nl = 0, nh = n ? matcher_run(m, text, strlen(text), hits, n, lim, &nl) : 0;
@@ -246,13 +277,27 @@ static void run_test(struct robot *r, const char *line)
 			found++;
 		}
 	}
+	/* said before the list, which the transcript line may cut */
+	char stop[512] = "";
+	if (stopped)
+		snprintf(stop, sizeof stop, tr(r, " (arrêté après %d projets sur %d : vos motifs ont "
+					     "demandé plus de %d ms de calcul pour ce message ; "
+					     "simplifiez-les, par exemple une liste de mots : "
+					     "« skills php symfony »)", " (stopped after %d of %d "
+					     "projects: your patterns needed more than %d ms of "
+					     "matching for this mail; simplify them, for example a "
+					     "word list: \"skills php symfony\")"),
+			 seen, total, r->c->match_budget_mail_ms);
 	if (found)
-		result(r, line, tr(r, "%d projet(s) des 4 dernières semaines : %s",
-				   "%d project(s) of the last 4 weeks: %s"), found, out.data);
+		result(r, line, tr(r, "%d projet(s) des 4 dernières semaines%s : %s",
+				   "%d project(s) of the last 4 weeks%s: %s"), found, stop, out.data);
 	else
-		result(r, line, "%s", tr(r, "aucun projet des 4 dernières semaines ne correspond à "
-					 "votre profil", "no project of the last 4 weeks matches your "
-					 "profile"));
+		result(r, line, "%s%s", tr(r, "aucun projet des 4 dernières semaines ne correspond à "
+					   "votre profil", "no project of the last 4 weeks matches your "
+					   "profile"), stop);
+	log_info("stage=robot subscriber=%lld test_projects=%d/%d cpu_ms=%lld%s", (long long)sub->id,
+		 seen, total, (long long)(matcher_group_spent(m, group) / 1000000),
+		 stopped ? " result=over-budget" : "");
 	buf_free(&out);
 	free(hits);
 	free(lim);
@@ -260,6 +305,51 @@ static void run_test(struct robot *r, const char *line)
 	for (int j = 0; j < np; j++)
 		project_clear(&p[j]);
 	free(p);
+}
+
+/* The cost probe of a new regex pattern, on a built-in sample and the board's 20 newest open
+ * projects: 1 when it is refused (the reason is in the transcript), 0 when it may be added. */
+static int probe_refuses(struct robot *r, const char *line, const char *pattern, const char *kind)
+{
+	const struct config *c = r->c;
+	int64_t left = mail_left(r);
+	if (!r->have_sample) {
+		r->have_sample = 1;
+		if (store_project_sample(r->s, 20, &r->sample) < 0)
+			strlist_clear(&r->sample);	/* the built-in sample alone */
+	}
+	int64_t spent = 0;
+	int rc = left <= 0 ? PROBE_BUDGET
+		 : match_probe(pattern, &r->sample, (int64_t)c->match_probe_us * 1000, left, &spent);
+	if (rc != PROBE_OK)
+		log_info("stage=robot subscriber=%lld result=pattern-refused probe=%s cpu_us=%lld",
+			 (long long)r->sub.id, rc == PROBE_LIMIT ? "limit" : rc == PROBE_SLOW ? "slow"
+			 : "mail-budget", (long long)(spent / 1000));
+	if (rc == PROBE_LIMIT)
+		result(r, line, tr(r, "refusé : ce motif demande trop de calcul. Essayé sur un échantillon "
+				   "de projets (les plus récents du tableau et des textes types), il atteint "
+				   "la limite de calcul des expressions régulières : des quantificateurs "
+				   "imbriqués comme (\\w+\\s?)+ ou (a|aa)+ essaient un nombre exponentiel "
+				   "de façons. Simplifiez-le, par exemple une liste de mots : « %s php "
+				   "symfony »", "refused: this pattern needs too much work. Tried on a "
+				   "sample of projects (the board's newest and typical texts), it reaches the "
+				   "regular expression matching limit: nested quantifiers such as "
+				   "(\\w+\\s?)+ or (a|aa)+ try an exponential number of ways. Simplify it, "
+				   "for example a word list: \"%s php symfony\""), kind);
+	else if (rc == PROBE_SLOW)
+		result(r, line, tr(r, "refusé : ce motif demande trop de calcul. Essayé sur un échantillon "
+				   "de projets (les plus récents du tableau et des textes types), il lui "
+				   "faut plus de %d µs par projet en moyenne. Simplifiez-le, par exemple une "
+				   "liste de mots : « %s php symfony »", "refused: this pattern needs too "
+				   "much work. Tried on a sample of projects (the board's newest and typical "
+				   "texts), it needs more than %d µs a project on average. Simplify it, for "
+				   "example a word list: \"%s php symfony\""), c->match_probe_us, kind);
+	else if (rc == PROBE_BUDGET)
+		result(r, line, tr(r, "refusé pour l'instant : ce message a utilisé son temps de calcul "
+				   "(%d ms) ; renvoyez ce motif dans un autre message",
+				   "refused for now: this mail has used up its matching time (%d ms); "
+				   "send this pattern in another mail"), c->match_budget_mail_ms);
+	return rc != PROBE_OK;
 }
 
 static void run_command(struct robot *r, const struct command *cmd)
@@ -325,6 +415,8 @@ static void run_command(struct robot *r, const struct command *cmd)
 						"refused: %s (example: \"%s php symfony\")"), err, kind);
 			return;
 		}
+		if (probe_refuses(r, cmd->line, a, kind))
+			return;
 		if (store_pattern_add(r->s, sub->id, kind, a) < 0) {
 			result(r, cmd->line, "%s", tr(r, "erreur interne, réessayez plus tard",
 						   "internal error, please try again later"));
@@ -453,7 +545,12 @@ static void run_command(struct robot *r, const struct command *cmd)
 		result(r, cmd->line, "%s", tr(r, "sélections reprises", "selections resumed"));
 		break;
 	case C_TEST:
-		run_test(r, cmd->line);
+		if (r->tested++)
+			result(r, cmd->line, "%s", tr(r, "déjà fait plus haut : « test » ne s'exécute "
+						   "qu'une fois par message", "already done above: "
+						   "\"test\" runs once a mail"));
+		else
+			run_test(r, cmd->line);
 		return;
 	case C_STOP:
 		return;
@@ -541,6 +638,7 @@ static void robot_clear(struct robot *r)
 {
 	if (r->have_sub)
 		subscriber_clear(&r->sub);
+	strlist_clear(&r->sample);
 	for (int i = 0; i < r->ntexts; i++)
 		free(r->texts[i]);
 	r->ntexts = r->nitems = 0;

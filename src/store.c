@@ -392,6 +392,25 @@ int store_project_list(struct store *s, struct project **out)
 	return project_rows(s, -1, out);
 }
 
+int store_project_sample(struct store *s, int n, struct strlist *out)
+{
+	sqlite3_stmt *st;
+	/* the text the digest matches (title, description, skills), 8,000 characters at most */
+	if (sqlite3_prepare_v2(s->db, "SELECT title || char(10) || substr(description, 1, 8000) ||"
+				      " char(10) || skills FROM projects WHERE status = 'open'"
+				      " ORDER BY id DESC LIMIT ?1", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "project-sample");
+	sqlite3_bind_int(st, 1, n);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char *t = col_text(st, 0);
+		if (t)
+			strlist_add_owned(out, t);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-sample");
+}
+
 int store_project_get(struct store *s, int64_t id, struct project *p)
 {
 	struct project *v;

@@ -410,6 +410,55 @@ static void test_match(void)
 	report("matcher (prefilter agrees with PCRE2, limits)", bad);
 }
 
+static void test_match_budget(void)
+{
+	int bad = 0;
+	/* a group over its budget: its pattern is skipped; a pattern it shares with a group still
+	 * within budget keeps running */
+	const char *text = "Refonte d'un site en PHP pour une association, budget 2 000 euros";
+	struct matcher *m = matcher_new();
+	int cheap = matcher_add(m, "\\bphp\\b"), costly = matcher_add(m, "(\\w+\\s?)+$|zq");
+	int poor = matcher_group_new(m, 0), rich = matcher_group_new(m, 60LL * 1000000000);
+	matcher_group_add(m, poor, costly);
+	matcher_group_add(m, poor, cheap);
+	matcher_group_add(m, poor, cheap);	/* a repeat is ignored */
+	matcher_group_add(m, rich, cheap);
+	int hits[4], lim[4], nlim = 0;
+	int n = matcher_run(m, text, strlen(text), hits, 4, lim, &nlim);
+	if (n != 1 || nlim != 1 || !matcher_group_exhausted(m, poor) || matcher_group_exhausted(m, rich))
+		bad++, printf("     budget: first run %d matched, %d limited, poor %d rich %d\n", n, nlim,
+			      matcher_group_exhausted(m, poor), matcher_group_exhausted(m, rich));
+	if (matcher_pattern_cost(m, costly) <= 0 || matcher_group_spent(m, poor) <= 0)
+		bad++, printf("     budget: the limit hit was not measured\n");
+	n = matcher_run(m, text, strlen(text), hits, 4, lim, &nlim);
+	if (n != 1 || hits[0] != cheap || nlim != 0)
+		bad++, printf("     budget: second run %d matched, %d limited\n", n, nlim);
+	matcher_free(m);
+	/* the cost probe: catastrophic on ordinary texts, slow, out of budget, fine */
+	static const struct { const char *pattern; int64_t avg_ns, budget_ns; int want; } rows[] = {
+		{ "(\\w+\\s?)+$", 100000, 1000000000, PROBE_LIMIT },
+		{ "((\\w+)+\\s)+z", 100000, 1000000000, PROBE_LIMIT },
+		{ "\\b(php|symfony)\\b", 100000, 1000000000, PROBE_OK },
+		{ "d[ée]velopp(eur|ement)", 100000, 1000000000, PROBE_OK },
+		{ "(a|aa)+$", 100000, 1000000000, PROBE_OK },	/* costly only on runs of a */
+		{ "php symfony", 0, 0, PROBE_OK },		/* word lists are not probed */
+		{ "(.*e){8}x", 1, 1000000000, PROBE_SLOW },
+		{ "(.*e){8}x", 1000000, 1, PROBE_BUDGET },
+	};
+	struct strlist texts = { 0 };
+	strlist_add(&texts, "Traduction d'un site de 40 pages, anglais vers fran\xC3\xA7" "ais.");
+	strlist_add(&texts, "invalid \xE9" " UTF-8 is repaired");
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		int64_t spent;
+		int got = match_probe(rows[i].pattern, &texts, rows[i].avg_ns, rows[i].budget_ns, &spent);
+		if (got != rows[i].want)
+			bad++, printf("     probe \"%s\": got %d want %d (%lld ns)\n", rows[i].pattern, got,
+				      rows[i].want, (long long)spent);
+	}
+	strlist_clear(&texts);
+	report("matching budgets (groups skipped past budget, cost probe)", bad);
+}
+
 static void test_mask_addresses(void)
 {
 	static const struct { const char *in, *want; } rows[] = {
@@ -493,6 +542,7 @@ int main(int argc, char **argv)
 	test_compose_list_headers();
 	test_keys();
 	test_match();
+	test_match_budget();
 	test_mask_addresses();
 	test_fetch_url();
 	printf("%d passed, %d failed\n", passed, failed);

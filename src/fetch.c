@@ -687,6 +687,35 @@ static int session_starttls(struct session *ss, mailstream *st)
 
 /* ---------------------------------------------------------------- IMAP */
 
+/* CAPABILITY, sent and read here (libetpan's dereferences an answer without its data):
+ * 1 when the server offers IDLE, 0 if not, -1 (the wire says why). */
+static int imap_offers_idle(struct session *ss)
+{
+	static const char cmd[] = "bidmail-cap CAPABILITY\r\n";
+	mailstream *st = ss->imap->imap_stream;
+	arm(ss, REPLY_MAX);
+	if (mailstream_write(st, cmd, sizeof cmd - 1) < 0 || mailstream_flush(st) < 0)
+		return -1;
+	MMAPString *l = mmap_string_new("");
+	int idle = 0, rc = -1;
+	while (l && mailstream_read_line_remove_eol(st, l)) {
+		if (!strncmp(l->str, "bidmail-cap ", 12)) {
+			rc = strncasecmp(l->str + 12, "OK", 2) ? 0 : idle;
+			break;
+		}
+		if (strncasecmp(l->str, "* CAPABILITY ", 13))
+			continue;
+		for (char *w = l->str + 12; (w = strcasestr(w, " IDLE"));) {
+			w += 5;
+			if (!*w || *w == ' ')
+				idle = 1;
+		}
+	}
+	if (l)
+		mmap_string_free(l);
+	return rc;
+}
+
 static int imap_open(struct session *ss)
 {
 	const struct config *c = ss->c;
@@ -720,11 +749,11 @@ static int imap_open(struct session *ss)
 		snprintf(ss->err, sizeof ss->err, "login as %s refused: %s", u->user, said(ss));
 		return ss->w.why[0] ? -1 : -2;
 	}
-	struct mailimap_capability_data *cap = NULL;
-	arm(ss, REPLY_MAX);
-	if (mailimap_capability(ss->imap, &cap) == MAILIMAP_NO_ERROR)
-		mailimap_capability_data_free(cap);
-	ss->idle = mailimap_has_idle(ss->imap);
+	ss->idle = imap_offers_idle(ss);
+	if (ss->idle < 0) {
+		snprintf(ss->err, sizeof ss->err, "CAPABILITY failed: %s", said(ss));
+		return -1;
+	}
 	return 0;
 }
 
@@ -778,6 +807,8 @@ static int imap_fetch_one(struct session *ss, uint32_t uid, struct mailimap_fetc
 			 uid, r, said(ss));
 		return -1;
 	}
+	if (!*out)	/* an answer without FETCH data */
+		*out = clist_new();
 	return 0;
 }
 
@@ -888,6 +919,8 @@ static int imap_pass(struct session *ss, volatile int *stop)
 		snprintf(ss->err, sizeof ss->err, "search failed: %s", said(ss));
 		return -1;
 	}
+	if (!uids)	/* an answer without SEARCH data */
+		uids = clist_new();
 	int spooled = 0, rc = 0, flagged = 0;
 	size_t total = (size_t)clist_count(uids), at = 0;
 	for (clistiter *it = clist_begin(uids); it && !(stop && *stop); it = clist_next(it)) {

@@ -178,6 +178,9 @@ struct wire {
 	size_t left, armed;	/* bytes the exchange may still read, of armed */
 	long long deadline;	/* its end, CLOCK_MONOTONIC milliseconds */
 	long seconds;		/* its length, for the reason */
+	int imap;		/* literals are looked for: none may announce more than armed */
+	int lit_state;		/* where in "{N}" CRLF the bytes are, 0 outside one */
+	unsigned long long lit_n, lit_skip;	/* N as read; literal bytes still to pass */
 	char why[160];		/* the limit or failure that ended a read or write, "" for none */
 };
 
@@ -235,6 +238,41 @@ static int wire_wait(struct wire *w, short events)
 	}
 }
 
+/* Follows IMAP literals in what was read: an announced "{N}" larger than the exchange's
+ * budget fails at once (libetpan would allocate N bytes before reading them); their
+ * contents are passed over unread. 0, or -1 (w->why). */
+static int wire_literals(struct wire *w, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (w->lit_skip) {
+			size_t k = n - i < w->lit_skip ? n - i : (size_t)w->lit_skip;
+			w->lit_skip -= k;
+			i += k - 1;
+			continue;
+		}
+		unsigned char ch = p[i];
+		if (w->lit_state == 1 && ch >= '0' && ch <= '9') {
+			w->lit_n = w->lit_n > 1ULL << 40 ? w->lit_n : w->lit_n * 10 + (ch - '0');
+		} else if (w->lit_state == 1 && ch == '}') {
+			w->lit_state = 2;
+		} else if (w->lit_state == 2 && ch == '\r') {
+			w->lit_state = 3;
+		} else if ((w->lit_state == 2 || w->lit_state == 3) && ch == '\n') {
+			if (w->lit_n > w->armed) {
+				snprintf(w->why, sizeof w->why, "the server announced %llu bytes, more "
+					 "than the %zu of the answer", w->lit_n, w->armed);
+				return -1;
+			}
+			w->lit_skip = w->lit_n;
+			w->lit_state = 0;
+		} else {
+			w->lit_state = ch == '{' ? 1 : 0;
+			w->lit_n = 0;
+		}
+	}
+	return 0;
+}
+
 static ssize_t wire_read(mailstream_low *low, void *data, size_t n)
 {
 	struct wire *w = low->data;
@@ -268,6 +306,8 @@ static ssize_t wire_read(mailstream_low *low, void *data, size_t n)
 		if (r == 0)
 			snprintf(w->why, sizeof w->why, "the server closed the connection");
 		w->left -= (size_t)r;
+		if (w->imap && wire_literals(w, data, (size_t)r) < 0)
+			return -1;
 		return r;
 	}
 }
@@ -1313,6 +1353,7 @@ static int session_open(struct session *ss, const struct config *c, struct store
 	ss->w.fd = -1;
 	ss->w.stop_fd = stop_fd;
 	ss->w.silence_ms = c->fetch_timeout * 1000;
+	ss->w.imap = !strncmp(c->fetch_url, "imap", 4);
 	if (fetch_url_parse(c->fetch_url, &ss->u) < 0) {
 		snprintf(ss->err, sizeof ss->err, "fetch_url is not usable: %s", c->fetch_url);
 		return -2;

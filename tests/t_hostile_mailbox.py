@@ -358,12 +358,27 @@ def test_mailbox_endless_greeting_over_tls():
 
 def test_mailbox_huge_literal_after_login():
     """After login, a FETCH answer announcing a literal of {99999999999} bytes and then
-    sending without end: the answer is cut at the message limit (max_message_size + 64 KiB),
-    exit 75, memory bounded, nothing stored and nothing flagged."""
+    sending without end: refused as soon as it is announced (more than the answer may bring:
+    max_message_size + 64 KiB; libetpan would allocate it), exit 75, memory bounded, nothing
+    stored and nothing flagged. A literal within the limit but never ending is cut at it."""
     def hostile(c, tag, line):
         c.send("* 1 FETCH (UID 1 RFC822.SIZE 500 BODY[] {99999999999}\r\n")
         c.flood(b"C" * 65536)
         return True
+    def endless(c, tag, line):
+        c.send("* 1 FETCH (UID 1 RFC822.SIZE 500 BODY[] {1000000}\r\n")
+        c.flood(b"C" * 65536)
+        return True
+    imap = FakeImap(on_fetch=endless)
+    imap.box[1] = [imap_mail("Grosse", "<lit@client.fr>"), False]
+    srv = HostileServer(imap)
+    try:
+        b = mailbox_board("imap://board@127.0.0.1:%d/INBOX" % srv.port, "fetch_tls = no\n")
+        rc, err, peak, took = mailbox_watch(b, ["fetch"])
+        expect_bounded(rc, err, peak, took, "endless literal")
+        expect("longer than 1048576 bytes" in err, "limit not named: %s" % err[-500:])
+    finally:
+        srv.stop()
     imap = FakeImap(on_fetch=hostile)
     imap.box[1] = [imap_mail("Grosse", "<lit@client.fr>"), False]
     srv = HostileServer(imap)
@@ -371,7 +386,7 @@ def test_mailbox_huge_literal_after_login():
         b = mailbox_board("imap://board@127.0.0.1:%d/INBOX" % srv.port, "fetch_tls = no\n")
         rc, err, peak, took = mailbox_watch(b, ["fetch"])
         expect_bounded(rc, err, peak, took, "huge literal")
-        expect("longer than" in err, "limit not named: %s" % err[-500:])
+        expect("announced 99999999999 bytes" in err, "limit not named: %s" % err[-500:])
         expect(b.files("incoming/new") == [], "stored something")
         expect(not any("STORE" in l.upper() for l in srv.commands), "flagged: %r" % srv.commands)
     finally:

@@ -631,3 +631,30 @@ def test_mailbox_answers_without_data():
         expect(b.files("incoming/new") == [], "stored something")
     finally:
         srv.stop()
+
+
+def test_mailbox_ledger_rows_from_before_are_adopted():
+    """A ledger row from before identities were recorded (identity '', as the migration
+    leaves it) stands for the message found under its origin: after the upgrade, a POP3
+    message kept on the server is not downloaded again, and the row takes its identity."""
+    pop = FakePop([(1, "kept-uidl", imap_mail("Gardé", "<kept@client.fr>"))])
+    srv = HostileServer(pop)
+    try:
+        b = mailbox_board("pop3://board@127.0.0.1:%d" % srv.port, "fetch_tls = no\n")
+        b.run("fetch")
+        expect(len(b.files("incoming/new")) == 1, "not fetched")
+        db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"))
+        ident = db.execute("SELECT ident FROM fetched").fetchone()[0]
+        db.execute("UPDATE fetched SET ident = ''")
+        db.commit()
+        db.close()
+        retr = len([l for l in srv.commands if l.startswith("RETR")])
+        b.run("fetch")
+        expect(len([l for l in srv.commands if l.startswith("RETR")]) == retr, "downloaded again")
+        expect(len(b.files("incoming/new")) == 1, "stored again")
+        db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"))
+        rows = db.execute("SELECT ident FROM fetched").fetchall()
+        db.close()
+        expect(rows == [(ident,)], "ledger rows: %r (want %r)" % (rows, ident))
+    finally:
+        srv.stop()

@@ -2,18 +2,15 @@
  * fetch.c — mail in from a mailbox instead of an MTA: `bidmail fetch`, and the daemon when
  * fetch_url is set. Polls an IMAP mailbox (and waits in IDLE when the server offers it) or a
  * POP3 mailbox through libetpan; TLS by default (imaps://, pop3s://, or STARTTLS for imap://
- * and pop3://), the server's certificate chain and name verified with GnuTLS before the
- * password is sent.
- * Every byte from the server comes through a wire of ours (socket, GnuTLS), each exchange
- * bounded in bytes and in total time and stopped at once by fetcher_stop; POP3 listings are
- * read and checked here, not by libetpan.
- * Each message is stored in the spool (fsynced) before it is marked \Seen or deleted, with
- * its origin in the mailbox (user@host/MAILBOX, UIDVALIDITY and UID; or the POP3 UIDL) and
- * its identity (size and Message-ID digest, known before the download) as its ingest key;
- * both go in the `fetched` ledger so that it is never downloaded twice, and a different
- * message under a reused UID is downloaded. A cut anywhere loses nothing: a message stored
- * but not yet in the ledger is fetched again and its second copy is a duplicate the ingest
- * stage ignores.
+ * and pop3://), the server's certificate chain and name verified with GnuTLS before anything
+ * is read over TLS.
+ * libetpan reads through a wire of ours (socket, GnuTLS): each exchange bounded in bytes and
+ * time, stopped at once by fetcher_stop; POP3 listings are read and checked here.
+ * Each message is in the spool (fsynced) before it is marked \Seen or deleted; its origin
+ * (UIDVALIDITY:UID or UIDL) and identity (size, Message-ID digest: known before the
+ * download) are its ingest key and its row in the `fetched` ledger, so that it is fetched
+ * once, and another message under a reused UID is fetched too. A cut anywhere loses nothing:
+ * stored but not yet in the ledger, it is fetched again, a duplicate that ingest ignores.
  */
 #include "bidmail.h"
 
@@ -892,9 +889,10 @@ static int imap_download(struct session *ss, uint32_t uid, uint32_t size, const 
 	struct mailimap_section *sec = mailimap_section_new(NULL);
 	size_t most = c->max_message_size + 1;
 	struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
+	uint32_t part = most > UINT32_MAX ? UINT32_MAX : (uint32_t)most;
 	mailimap_fetch_type_new_fetch_att_list_add(ft, size < most ?
 		mailimap_fetch_att_new_body_peek_section(sec) :
-		mailimap_fetch_att_new_body_peek_section_partial(sec, 0, (uint32_t)(most > UINT32_MAX ? UINT32_MAX : most)));
+		mailimap_fetch_att_new_body_peek_section_partial(sec, 0, part));
 	clist *fetched;
 	if (imap_fetch_one(ss, uid, ft, most + MESSAGE_SLACK, &fetched) < 0)
 		return -1;
@@ -1147,7 +1145,8 @@ static struct pop_msg *pop_list(struct session *ss, size_t *count)
 			p++;
 			size = pop_number(&p, 0xffffffffULL);
 		}
-		if (num <= 0 || size < 0 || (*p && *p != ' ') || (n && (unsigned long long)num <= m[n - 1].n)) {
+		if (num <= 0 || size < 0 || (*p && *p != ' ') ||
+		    (n && (unsigned long long)num <= m[n - 1].n)) {
 			snprintf(ss->err, sizeof ss->err, "the server's LIST is not a listing: "
 				 "\"%.60s\"", l);
 			pop_list_free(m, n);
@@ -1353,11 +1352,11 @@ static int session_open(struct session *ss, const struct config *c, struct store
 	ss->w.fd = -1;
 	ss->w.stop_fd = stop_fd;
 	ss->w.silence_ms = c->fetch_timeout * 1000;
-	ss->w.imap = !strncmp(c->fetch_url, "imap", 4);
 	if (fetch_url_parse(c->fetch_url, &ss->u) < 0) {
 		snprintf(ss->err, sizeof ss->err, "fetch_url is not usable: %s", c->fetch_url);
 		return -2;
 	}
+	ss->w.imap = ss->u.imap;
 	return ss->u.imap ? imap_open(ss) : pop_open(ss);
 }
 

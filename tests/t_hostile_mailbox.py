@@ -55,6 +55,15 @@ class MailboxConn:
         self.server.commands.append(l)
         return l
 
+    def starttls(self, cert):
+        """Switches this connection to TLS (the server side of STARTTLS) with cert, key."""
+        ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert[0], cert[1])
+        self.sock.settimeout(10)
+        self.sock = ctx.wrap_socket(self.sock, server_side=True)
+        self.server.conns.append(self.sock)
+        self.sock.settimeout(0.5)
+
     def flood(self, chunk, seconds=20):
         """Sends chunk again and again until the client goes, the server stops or seconds."""
         end = time.time() + seconds
@@ -658,3 +667,44 @@ def test_mailbox_ledger_rows_from_before_are_adopted():
         expect(rows == [(ident,)], "ledger rows: %r (want %r)" % (rows, ident))
     finally:
         srv.stop()
+
+
+def test_mailbox_starttls_hostile():
+    """imap:// with STARTTLS against hostile servers: data pipelined in clear after the
+    server's STARTTLS OK is refused (it would be read as if it came over TLS); an untrusted
+    certificate is refused before LOGIN is sent; behind a trusted one, an endless answer to
+    LOGIN is cut at the reply limit. Exit 75 each time, memory bounded."""
+    folder = tempfile.mkdtemp(prefix="bidmail-tls-")
+    try:
+        ca, cert, key = make_ca(folder)
+
+        def script(c, inject=False):
+            c.send("* OK ready\r\n")
+            while True:
+                tag, _, rest = c.line().partition(" ")
+                if rest.upper().startswith("STARTTLS"):
+                    c.send("%s OK begin TLS\r\n%s" % (tag, "* OK injected\r\n" if inject else ""))
+                    c.starttls((cert, key))
+                elif rest.upper().startswith("LOGIN"):
+                    c.send("* OK ")
+                    c.flood(b"L" * 16384)
+                    return
+                else:
+                    c.send("%s OK done\r\n" % tag)
+        # libetpan 1.9.4 refuses the injection itself (CVE-2020-15953); fetch.c checks too
+        for inject, trusted, reason in ((True, True, "STARTTLS"),
+                                        (False, False, "refused"),
+                                        (False, True, "longer than 1048576 bytes")):
+            srv = HostileServer(lambda c, inject=inject: script(c, inject))
+            try:
+                b = mailbox_board("imap://board@127.0.0.1:%d/INBOX" % srv.port,
+                                  "fetch_ca_file = %s\n" % ca if trusted else "")
+                rc, err, peak, took = mailbox_watch(b, ["fetch"])
+                expect_bounded(rc, err, peak, took, "STARTTLS (%s)" % reason)
+                expect(reason in err, "reason %r not in %s" % (reason, err[-500:]))
+                logins = [l for l in srv.commands if "LOGIN" in l.upper()]
+                expect(bool(logins) == (reason.startswith("longer")), "LOGIN sent: %r" % logins)
+            finally:
+                srv.stop()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

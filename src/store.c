@@ -92,7 +92,7 @@ static const char *const migrations[] = {
 	 " window_start TEXT NOT NULL, count INTEGER NOT NULL, told TEXT) WITHOUT ROWID;"),
 	/* 11: messages fetched from a mailbox (fetch.c), by origin: never downloaded twice */
 	("CREATE TABLE fetched(origin TEXT PRIMARY KEY, spooled TEXT NOT NULL) WITHOUT ROWID;"),
-	/* fetched by identity: the origin and the message's identity (its size and a digest of
+	/* 12: the fetch ledger by identity: the origin and the message's identity (its size and a digest of
 	 * its Message-ID), so that another message under a reused UID or UIDL is fetched; the
 	 * rows from before have the identity '' and stand for the first message seen there */
 	("CREATE TABLE fetched_ident(origin TEXT NOT NULL, ident TEXT NOT NULL,"

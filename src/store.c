@@ -92,9 +92,10 @@ static const char *const migrations[] = {
 	 " window_start TEXT NOT NULL, count INTEGER NOT NULL, told TEXT) WITHOUT ROWID;"),
 	/* 11: messages fetched from a mailbox (fetch.c), by origin: never downloaded twice */
 	("CREATE TABLE fetched(origin TEXT PRIMARY KEY, spooled TEXT NOT NULL) WITHOUT ROWID;"),
-	/* 12: the fetch ledger by identity: the origin and the message's identity (its size and a digest of
-	 * its Message-ID), so that another message under a reused UID or UIDL is fetched; the
-	 * rows from before have the identity '' and stand for the first message seen there */
+	/* 12: the fetch ledger by identity: the origin and the message's identity (its size and
+	 * a digest of its Message-ID), so that another message under a reused UID or UIDL is
+	 * fetched; the rows from before have the identity '' and stand for the first message
+	 * seen there */
 	("CREATE TABLE fetched_ident(origin TEXT NOT NULL, ident TEXT NOT NULL,"
 	 " spooled TEXT NOT NULL, PRIMARY KEY(origin, ident)) WITHOUT ROWID;"
 	 "INSERT INTO fetched_ident SELECT origin, '', spooled FROM fetched;"

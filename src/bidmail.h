@@ -153,6 +153,7 @@ struct config {
 	char *fetch_after;		/* seen or delete */
 	long fetch_interval;		/* seconds between polls (and longest IDLE) */
 	int fetch_timeout;		/* seconds of network silence before giving up */
+	long fetch_deadline;		/* seconds one exchange with the server may take in all */
 };
 /* Loads defaults, then FILE (or the default locations when NULL); 0 on success, -1 with
  * "file:line: reason" printed to stderr. */
@@ -572,10 +573,13 @@ char *store_projects_version(struct store *s);
  * is within limit, 1 when over it and the sender is to be told (once per window), 2 when over
  * it and already told; -1 on error. */
 int store_sender_hit(struct store *s, const char *address, time_t now, long window, int limit);
-/* The fetch ledger: 1 when a message of this origin is already in the spool, 0 if not, -1. */
-int store_fetched_seen(struct store *s, const char *origin);
-/* Records that the message of this origin is safe in the spool (autocommit). 0 or -1. */
-int store_fetched_add(struct store *s, const char *origin);
+/* The fetch ledger: 1 when the message of this origin and identity (fetch.c: size and
+ * Message-ID digest) is already in the spool, 0 if not, -1. A row from before identities
+ * were recorded takes the first identity asked about under its origin. */
+int store_fetched_seen(struct store *s, const char *origin, const char *ident);
+/* Records that the message of this origin and identity is safe in the spool (autocommit).
+ * 0 or -1. */
+int store_fetched_add(struct store *s, const char *origin, const char *ident);
 /* A consistent online copy of the database into PATH (SQLite backup API, written beside PATH
  * then renamed, then checked with PRAGMA quick_check); the number of pages copied, or -1. */
 int store_backup(struct store *s, const char *path);

@@ -91,6 +91,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "fetch_after", CFG_STRING, "seen", OFF(fetch_after), 0, 0 },
 	{ "fetch_interval", CFG_DURATION, "60s", OFF(fetch_interval), 1, 86400 },
 	{ "fetch_timeout", CFG_INT, "60", OFF(fetch_timeout), 1, 3600 },
+	{ "fetch_deadline", CFG_DURATION, "5m", OFF(fetch_deadline), 1, 86400 },
 };
 #define N_KEYS (sizeof cfg_keys / sizeof cfg_keys[0])
 

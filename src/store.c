@@ -92,13 +92,22 @@ static const char *const migrations[] = {
 	 " window_start TEXT NOT NULL, count INTEGER NOT NULL, told TEXT) WITHOUT ROWID;"),
 	/* 11: messages fetched from a mailbox (fetch.c), by origin: never downloaded twice */
 	("CREATE TABLE fetched(origin TEXT PRIMARY KEY, spooled TEXT NOT NULL) WITHOUT ROWID;"),
+	/* 12: the fetch ledger by identity: the origin and the message's identity (its size and
+	 * a digest of its Message-ID), so that another message under a reused UID or UIDL is
+	 * fetched; the rows from before have the identity '' and stand for the first message
+	 * seen there */
+	("CREATE TABLE fetched_ident(origin TEXT NOT NULL, ident TEXT NOT NULL,"
+	 " spooled TEXT NOT NULL, PRIMARY KEY(origin, ident)) WITHOUT ROWID;"
+	 "INSERT INTO fetched_ident SELECT origin, '', spooled FROM fetched;"
+	 "DROP TABLE fetched;"
+	 "ALTER TABLE fetched_ident RENAME TO fetched;"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
 enum stmt_id {
 	ST_INGEST_SEEN, ST_INGEST_RECORD, ST_PROJECT_INSERT, ST_OUTBOX_INSERT, ST_OUTBOX_MARK,
 	ST_OUTBOX_RETRY, ST_OUTBOX_SENT, ST_OUTBOX_MESSAGE,
-	ST_SENDER_HIT, ST_SENDER_TOLD, ST_FETCHED_SEEN, ST_FETCHED_ADD,
+	ST_SENDER_HIT, ST_SENDER_TOLD, ST_FETCHED_SEEN, ST_FETCHED_ADOPT, ST_FETCHED_ADD,
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
 };
 static const char *const stmt_sql[ST_COUNT_] = {
@@ -128,8 +137,9 @@ static const char *const stmt_sql[ST_COUNT_] = {
 			  " window_start = CASE WHEN window_start <= ?3 THEN ?2 ELSE window_start END"
 			  " RETURNING count, told",
 	[ST_SENDER_TOLD] = "UPDATE sender_rates SET told = ?2 WHERE address = ?1",
-	[ST_FETCHED_SEEN] = "SELECT 1 FROM fetched WHERE origin = ?1",
-	[ST_FETCHED_ADD] = "INSERT OR IGNORE INTO fetched(origin, spooled) VALUES(?1, ?2)",
+	[ST_FETCHED_SEEN] = "SELECT 1 FROM fetched WHERE origin = ?1 AND ident = ?2",
+	[ST_FETCHED_ADOPT] = "UPDATE fetched SET ident = ?2 WHERE origin = ?1 AND ident = ''",
+	[ST_FETCHED_ADD] = "INSERT OR IGNORE INTO fetched(origin, ident, spooled) VALUES(?1, ?2, ?3)",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -311,12 +321,31 @@ int store_ingest_seen(struct store *s, const char *key)
 	return row_exists(s, ST_INGEST_SEEN, key, "ingest-seen");
 }
 
-int store_fetched_seen(struct store *s, const char *origin)
+int store_fetched_seen(struct store *s, const char *origin, const char *ident)
 {
-	return row_exists(s, ST_FETCHED_SEEN, origin, "fetched-seen");
+	sqlite3_stmt *st = stmt(s, ST_FETCHED_SEEN);
+	if (!st)
+		return -1;
+	bind_text(st, 1, origin);
+	bind_text(st, 2, ident);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "fetched-seen");
+	/* a row written before identities were recorded: the message seen there first */
+	st = stmt(s, ST_FETCHED_ADOPT);
+	if (!st)
+		return -1;
+	bind_text(st, 1, origin);
+	bind_text(st, 2, ident);
+	if (run(s, st, "fetched-adopt") < 0)
+		return -1;
+	return sqlite3_changes(s->db) > 0;
 }
 
-int store_fetched_add(struct store *s, const char *origin)
+int store_fetched_add(struct store *s, const char *origin, const char *ident)
 {
 	sqlite3_stmt *st = stmt(s, ST_FETCHED_ADD);
 	if (!st)
@@ -324,7 +353,8 @@ int store_fetched_add(struct store *s, const char *origin)
 	char now[32];
 	clock_format_iso(clock_now(), now);
 	bind_text(st, 1, origin);
-	bind_text(st, 2, now);
+	bind_text(st, 2, ident);
+	bind_text(st, 3, now);
 	return run(s, st, "fetched-add");
 }
 

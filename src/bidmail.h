@@ -593,7 +593,18 @@ int store_address_bounce(struct store *s, const char *address, int hard, const c
 int store_subscriber_find(struct store *s, const char *address, int64_t id, struct subscriber *sub);
 int store_subscriber_insert(struct store *s, const char *address, const char *name,
 			    const char *language, int64_t *id);
-int store_subscriber_update(struct store *s, const struct subscriber *sub);
+/* Saves the profile a command mail edits (name, language, frequency, day, remote_only,
+ * budget, languages); never status, confirmed nor last_digest. 0 or -1. */
+int store_subscriber_profile_save(struct store *s, const struct subscriber *sub);
+/* Moves a subscriber's status from `from` (NULL: any) to `to`: 1 moved, 0 when the row's
+ * status was not `from` (changed meanwhile) or already `to`, -1 on error. */
+int store_subscriber_status_set(struct store *s, int64_t id, const char *from, const char *to);
+/* Makes a subscriber active, confirmed at ISO time `at`, if its status is still `from`:
+ * 1 done, 0 not (status changed meanwhile), -1 on error. */
+int store_subscriber_confirm(struct store *s, int64_t id, const char *from, const char *at);
+/* Sets last_digest to `at` if the subscriber is still active and not disabled by bounces:
+ * 1 set, 0 not (unsubscribed or paused meanwhile: the selection must not go), -1 on error. */
+int store_subscriber_digest_mark(struct store *s, int64_t id, const char *at);
 /* Records that the subscriber wrote to us (a reply, a command) now. */
 int store_subscriber_touch(struct store *s, int64_t id);
 /* The creation time of the latest confirmation of that action sent to address; 1, 0 none. */

@@ -225,17 +225,20 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 	int rc = 0;
 	if (!r->dry_run) {
 		rc = store_begin(r->s);
-		int claimed = rc == 0 ? store_digest_claim(r->s, s->id, period, n) : -1;
+		/* the row was loaded before this transaction: mark it only if it is still active
+		 * (an unsubscribe meanwhile wins), or the claim and the mail go back */
+		char now[32];
+		clock_format_iso(r->now, now);
+		int active = rc == 0 ? store_subscriber_digest_mark(r->s, s->id, now) : -1;
+		int claimed = active == 1 ? store_digest_claim(r->s, s->id, period, n) : active;
 		if (claimed == 1)
 			rc = send_queue(c, r->s, instant ? "project_alert" : "digest", lang, &v, &o);
-		if (claimed == 1 && rc == 0) {
-			char now[32];
-			clock_format_iso(r->now, now);
-			free(s->last_digest);
-			s->last_digest = xstrdup(now);
-			rc = store_subscriber_update(r->s, s);
-		}
-		if (claimed < 0 || rc < 0) {
+		if (claimed == 0) {
+			store_rollback(r->s);
+			if (active == 0)
+				log_info("stage=digest subscriber=%lld period=%s result=skipped "
+					 "reason=\"no longer active\"", (long long)s->id, period);
+		} else if (claimed < 0 || rc < 0) {
 			store_rollback(r->s);
 			rc = -1;
 		} else if (store_commit(r->s) < 0) {
@@ -267,14 +270,14 @@ static int claim_empty(struct digest_run *r, struct subscriber *s, const char *p
 		return 0;
 	if (store_begin(r->s) < 0)
 		return -1;
-	int claimed = store_digest_claim(r->s, s->id, period, 0);
-	if (claimed == 1) {
-		char now[32];
-		clock_format_iso(r->now, now);
-		free(s->last_digest);
-		s->last_digest = xstrdup(now);
-		if (store_subscriber_update(r->s, s) < 0)
-			claimed = -1;
+	char now[32];
+	clock_format_iso(r->now, now);
+	int claimed = store_subscriber_digest_mark(r->s, s->id, now);
+	if (claimed == 1)
+		claimed = store_digest_claim(r->s, s->id, period, 0);
+	if (claimed == 0) {
+		store_rollback(r->s);
+		return 0;
 	}
 	if (claimed < 0 || store_commit(r->s) < 0) {
 		store_rollback(r->s);
@@ -337,10 +340,11 @@ static int check_inactive(struct digest_run *r, struct subscriber *sub)
 		time_t t = clock_parse_iso(asked);
 		if (t == (time_t)-1 || r->now - t < PAUSE_AFTER)
 			return 0;	/* still time to answer: selections go on meanwhile */
-		free(sub->status);
-		sub->status = xstrdup("paused");
-		log_info("stage=digest subscriber=%lld result=paused reason=inactive", (long long)sub->id);
-		return store_subscriber_update(r->s, sub) < 0 ? -1 : 1;
+		int k = store_subscriber_status_set(r->s, sub->id, "active", "paused");
+		if (k == 1)
+			log_info("stage=digest subscriber=%lld result=paused reason=inactive",
+				 (long long)sub->id);
+		return k < 0 ? -1 : 1;
 	}
 	const struct config *c = r->c;
 	const char *lang = sub->language && *sub->language ? sub->language : c->language;

@@ -672,6 +672,10 @@ char *compose_header_value(const char *name, const char *value);
 char *compose_address(const char *name, const char *addr);
 /* 1 if addr is a plain addr-spec safe for an SMTP envelope. */
 int compose_address_is_safe(const char *addr);
+/* Appends s (lines ending in LF) to b as quoted-printable (RFC 2045) with CRLF breaks: lines
+ * of at most 76 octets, none starting with '.' or "From " (those are encoded), soft breaks
+ * included. */
+void compose_encode_qp(struct buf *b, const char *s);
 struct outgoing {
 	const char *from_name;
 	const char *from;

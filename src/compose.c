@@ -180,8 +180,7 @@ char *compose_address(const char *name, const char *addr)
 	return r;
 }
 
-/* Quoted-printable (RFC 2045) with CRLF line breaks; input lines end with LF. */
-static void qp_encode(struct buf *b, const char *s)
+void compose_encode_qp(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t col = 0;
@@ -193,16 +192,17 @@ static void qp_encode(struct buf *b, const char *s)
 		}
 		if (*p == '\r')
 			continue;
-		int literal = (*p >= 33 && *p <= 126 && *p != '=') ||
-			      ((*p == ' ' || *p == '\t') && p[1] != '\n' && p[1] != '\0');
-		/* a leading dot or "From " is encoded so no transport ever alters the line */
-		if (col == 0 && (*p == '.' || (*p == 'F' && !strncmp((const char *)p, "From ", 5))))
-			literal = 0;
+		int end = p[1] == '\n' || p[1] == '\0' || (p[1] == '\r' && (p[2] == '\n' || !p[2]));
+		int literal = (*p >= 33 && *p <= 126 && *p != '=') || ((*p == ' ' || *p == '\t') && !end);
 		size_t w = literal ? 1 : 3;
 		if (col + w > 75) {
 			buf_puts(b, "=\r\n");
 			col = 0;
 		}
+		/* a leading dot or "From " is encoded so no transport ever alters the line; checked
+		 * after the soft break, which starts a line too */
+		if (col == 0 && (*p == '.' || (*p == 'F' && !strncmp((const char *)p, "From ", 5))))
+			literal = 0, w = 3;
 		if (literal) {
 			buf_putc(b, (char)*p);
 		} else {
@@ -297,11 +297,11 @@ char *compose_message(const struct config *c, const struct outgoing *o, char tok
 	buf_printf(&b, "\r\n--%s\r\n", boundary);
 	buf_puts(&b, "Content-Type: text/plain; charset=UTF-8\r\n"
 		     "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-	qp_encode(&b, o->body->text);
+	compose_encode_qp(&b, o->body->text);
 	buf_printf(&b, "\r\n--%s\r\n", boundary);
 	buf_puts(&b, "Content-Type: text/html; charset=UTF-8\r\n"
 		     "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-	qp_encode(&b, o->body->html);
+	compose_encode_qp(&b, o->body->html);
 	buf_printf(&b, "\r\n--%s--\r\n", boundary);
 	for (size_t i = 0; with_files && i < o->n_attachments; i++) {
 		const struct attachment *a = &o->attachments[i];

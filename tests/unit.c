@@ -168,6 +168,83 @@ static void test_header_encoder(void)
 	report("compose_header_value", bad);
 }
 
+/* Decodes quoted-printable with CRLF breaks (soft breaks removed) into out; -1 when malformed. */
+static int qp_decode(const char *in, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (const char *p = in; *p; p++) {
+		if (n + 2 >= cap)
+			return -1;
+		if (*p == '=' && p[1] == '\r' && p[2] == '\n') {
+			p += 2;
+		} else if (*p == '=') {
+			unsigned v;
+			if (!p[1] || !p[2] || sscanf(p + 1, "%2X", &v) != 1)
+				return -1;
+			out[n++] = (char)v;
+			p += 2;
+		} else if (*p == '\r' && p[1] == '\n') {
+			out[n++] = '\n';
+			p++;
+		} else {
+			out[n++] = *p;
+		}
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/* Lines of every length around the 76-octet break with a dot (or "From ") at every position,
+ * plain and after an encoded character: no output line starts with '.' or "From ", none is
+ * longer than 76 octets, and decoding gives the input back. */
+static void test_quoted_printable(void)
+{
+	static const char *const fills[] = { "a", "\xC3\xA9", "=", " a" };
+	static const char *const marks[] = { ".", "..", "From ", ". " };
+	int bad = 0, rows = 0;
+	for (size_t f = 0; f < sizeof fills / sizeof fills[0]; f++)
+		for (size_t k = 0; k < sizeof marks / sizeof marks[0]; k++)
+			for (int len = 1; len <= 160; len++)
+				for (int at = 0; at <= len; at++) {
+					char in[1024];
+					size_t n = 0;
+					for (int i = 0; i < len && n + 16 < sizeof in; i++) {
+						const char *piece = i == at ? marks[k] : fills[f];
+						size_t pl = strlen(piece);
+						memcpy(in + n, piece, pl);
+						n += pl;
+					}
+					memcpy(in + n, "\n.\nz\n", 6);
+					struct buf b;
+					buf_init(&b, 1 << 20);
+					compose_encode_qp(&b, in);
+					char back[2048];
+					const char *why = NULL;
+					const char *out = b.data ? b.data : "";
+					for (const char *line = out; *line && !why;) {
+						const char *eol = strstr(line, "\r\n");
+						size_t ll = eol ? (size_t)(eol - line) : strlen(line);
+						if (*line == '.')
+							why = "a line starts with '.'";
+						else if (!strncmp(line, "From ", 5))
+							why = "a line starts with \"From \"";
+						else if (ll > 76)
+							why = "a line longer than 76";
+						line += ll + (eol ? 2 : 0);
+					}
+					if (!why && (qp_decode(out, back, sizeof back) < 0 || strcmp(back, in)))
+						why = "decoding differs";
+					if (why && bad++ < 5)
+						printf("     qp fill=%zu mark=%zu len=%d at=%d: %s\n", f, k, len,
+						       at, why);
+					rows++;
+					buf_free(&b);
+				}
+	if (rows < 40000)
+		bad++, printf("     qp: only %d rows\n", rows);
+	report("compose_encode_qp", bad);
+}
+
 static void test_compose_list_headers(void)
 {
 	struct config c;
@@ -491,6 +568,7 @@ int main(int argc, char **argv)
 	test_language();
 	test_limits();
 	test_compose_list_headers();
+	test_quoted_printable();
 	test_keys();
 	test_match();
 	test_mask_addresses();

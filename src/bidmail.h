@@ -431,6 +431,7 @@ struct project {
 	char *flags_json;		/* JSON array text */
 	int bids;
 	char *updated;
+	char *published;		/* when it first became open; NULL: never */
 };
 struct subscriber {
 	int64_t id;

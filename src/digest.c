@@ -66,6 +66,12 @@ struct digest_run {
 	int sent, claimed, empty;
 };
 
+/* When p was published (first opened); its creation time for rows that never said. */
+static const char *published_at(const struct project *p)
+{
+	return p->published ? p->published : p->created ? p->created : "";
+}
+
 static int project_wanted(const struct config *c, const struct subscriber *s,
 			  const struct project *p)
 {
@@ -430,7 +436,7 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 	for (int j = 0; j < r.nproj; j++) {
 		struct project *p = &r.projects[j];
 		r.hits[j] = xcalloc((size_t)np + 1, 1);
-		if (strcmp(p->status, "open") || strcmp(p->created, oldest) < 0 || np == 0)
+		if (strcmp(p->status, "open") || strcmp(published_at(p), oldest) < 0 || np == 0)
 			continue;
 		char *text = xasprintf("%s\n%s\n%s", p->title, p->description ? p->description : "",
 				       p->skills_json ? p->skills_json : "");
@@ -477,14 +483,12 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 		const char *why[MAX_PER_DIGEST];
 		int n = 0;
 		int instant = !strcmp(sub->frequency, "instant");
-		/* newest first */
+		/* newest first; the window is [since, now): a project published in the second of
+		 * a claim belongs to the next selection, whether it came before or after it */
 		for (int j = r.nproj - 1; j >= 0 && rc == 0; j--) {
 			struct project *p = &r.projects[j];
-			if (strcmp(p->created, since) <= 0 && !instant)
-				continue;
-			if (instant && strcmp(p->created, since) < 0)
-				continue;
-			if (strcmp(p->created, nowiso) > 0 || !project_wanted(c, sub, p))
+			const char *pub = published_at(p);
+			if (strcmp(pub, since) < 0 || strcmp(pub, nowiso) >= 0 || !project_wanted(c, sub, p))
 				continue;
 			const char *w = why_matched(&r, sub, base_skill, base_excl, j);
 			if (!w)

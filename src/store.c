@@ -92,6 +92,11 @@ static const char *const migrations[] = {
 	 " window_start TEXT NOT NULL, count INTEGER NOT NULL, told TEXT) WITHOUT ROWID;"),
 	/* 11: messages fetched from a mailbox (fetch.c), by origin: never downloaded twice */
 	("CREATE TABLE fetched(origin TEXT PRIMARY KEY, spooled TEXT NOT NULL) WITHOUT ROWID;"),
+	/* published-time: when a project first became open (a confirmed or approved post is
+	 * published later than it was created); the digest windows are cut on it */
+	("ALTER TABLE projects ADD COLUMN published TEXT;"
+	 "UPDATE projects SET published = created WHERE status NOT IN ('pending_confirmation',"
+	 " 'held');"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -108,8 +113,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_PROJECT_INSERT] = "INSERT INTO projects(title, description, poster, poster_name,"
 			      " language, status, created, updated, message_id, budget_min,"
 			      " budget_max, currency, tax, unit, deadline_days, skills, location,"
-			      " flags) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11,"
-			      " ?12, ?13, ?14, ?15, ?16, ?17)",
+			      " flags, published) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10,"
+			      " ?11, ?12, ?13, ?14, ?15, ?16, ?17, CASE WHEN ?6 = 'open' THEN ?7 END)",
 	[ST_OUTBOX_INSERT] = "INSERT INTO outbox(kind, rcpt, sender, subject, token, created)"
 			     " VALUES(?1, ?2, ?3, ?4, ?5, ?7)",
 	[ST_OUTBOX_MESSAGE] = "INSERT INTO outbox_message(id, message) VALUES(?1, ?2)",
@@ -412,8 +417,8 @@ static int project_rows(struct store *s, int64_t only, struct project **out)
 			       "SELECT id, title, description, poster, poster_name, language, status,"
 			       " created, message_id, budget_min, budget_max, currency, tax, unit,"
 			       " deadline_days, skills, location, flags, (SELECT count(*) FROM bids b"
-			       " WHERE b.project = projects.id AND b.status = 'active'), updated"
-			       " FROM projects WHERE ?1 < 0 OR id = ?1 ORDER BY id",
+			       " WHERE b.project = projects.id AND b.status = 'active'), updated,"
+			       " published FROM projects WHERE ?1 < 0 OR id = ?1 ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return fail(s, sqlite3_errcode(s->db), "project-list");
 	sqlite3_bind_int64(st, 1, only);
@@ -449,6 +454,7 @@ static int project_rows(struct store *s, int64_t only, struct project **out)
 		p->flags_json = col_text(st, 17);
 		p->bids = sqlite3_column_int(st, 18);
 		p->updated = col_text(st, 19);
+		p->published = col_text(st, 20);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -478,6 +484,7 @@ void project_clear(struct project *p)
 	free(p->location);
 	free(p->flags_json);
 	free(p->updated);
+	free(p->published);
 	memset(p, 0, sizeof *p);
 }
 
@@ -1371,8 +1378,10 @@ int store_poster_confirm(struct store *s, const char *address)
 int store_project_status(struct store *s, int64_t id, const char *status)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "UPDATE projects SET status = ?2, updated = ?3 WHERE id = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
+	/* the first time it opens is its publication */
+	if (sqlite3_prepare_v2(s->db, "UPDATE projects SET status = ?2, updated = ?3, published ="
+				      " CASE WHEN ?2 = 'open' THEN coalesce(published, ?3) ELSE published"
+				      " END WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
 		return fail(s, sqlite3_errcode(s->db), "project-status");
 	char now[32];
 	clock_format_iso(clock_now(), now);

@@ -53,3 +53,42 @@ def test_small_unsubscribe_during_digest_wins():
     expect(not small_digest_mails(b, before, "leo@dev.fr"), "a selection went to an unsubscribed address")
     rows = [r for r in b.outbox() if r.get("kind") == "digest"]
     expect(not rows, "a digest row was queued: %r" % rows[:2])
+
+
+def test_small_same_second_publication_selected_once():
+    """Projects published in the very second of a selection's claim, one before the claim and
+    one after it, each reach the next selection exactly once (the old `created <= since`
+    lost the one published after the claim); a post confirmed after a selection that came
+    between its creation and its publication is selected too (its window is its publication)."""
+    b = Board().init()
+    subscribe(b, "leo@dev.fr", "Léo", "skills symfony", env={"BIDMAIL_NOW": "2026-03-04T10:00:00Z"})
+    t = "2026-03-09T07:00:00Z"  # Monday 08:00 in Paris: the weekly selection is due
+    publish(b, post_mail(subject="Ancien Symfony", body="Site en Symfony 5.\n"),
+            env={"BIDMAIL_NOW": "2026-03-05T09:00:00Z"})
+    # created before the claim, confirmed (published) only after it
+    b.deliver(post_mail(subject="Tardif Symfony", body="Migration Symfony 4.\n",
+                        sender="Marc Client <marc@client.fr>"))
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-06T09:00:00Z"})
+    before = len(b.outgoing())
+    # `run` makes the selection pass too: the week is claimed in this second, after this post
+    publish(b, post_mail(subject="Avant Symfony", body="API en Symfony 6.\n"), env={"BIDMAIL_NOW": t})
+    b.run("digest", "--at", t, env={"BIDMAIL_NOW": t})
+    publish(b, post_mail(subject="Apres Symfony", body="Boutique en Symfony 7.\n"), env={"BIDMAIL_NOW": t})
+    conf = [read_mail(p)[1] for p in b.outgoing()]
+    conf = [m for m in conf if m["To"].addresses[0].addr_spec == "marc@client.fr"][-1]
+    raw = ("From: marc@client.fr\nTo: %s\nSubject: Re: confirmation\nIn-Reply-To: %s\n"
+           "Message-ID: <%s@client>\nContent-Type: text/plain; charset=utf-8\n\nOui.\n"
+           % (email.utils.parseaddr(str(conf["Reply-To"]))[1], conf["Message-ID"], os.urandom(6).hex()))
+    b.deliver(raw, recipient=email.utils.parseaddr(str(conf["Reply-To"]))[1], sender="marc@client.fr")
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-09T07:00:30Z"})
+    week1 = small_digest_mails(b, before, "leo@dev.fr")
+    before = len(b.outgoing())
+    t2 = "2026-03-16T07:00:00Z"
+    b.run("digest", "--at", t2, env={"BIDMAIL_NOW": t2})
+    week2 = small_digest_mails(b, before, "leo@dev.fr")
+    texts = [m.get_body(("plain",)).get_content() for m in week1 + week2]
+    expect(len(texts) == 2, "selections: %d" % len(texts))
+    for title in ("Ancien Symfony", "Avant Symfony", "Apres Symfony", "Tardif Symfony"):
+        n = sum(x.count(title) for x in texts)
+        expect(n == 1, "%s selected %d times: %r" % (title, n, texts))
+    expect("Apres Symfony" in texts[1] and "Tardif Symfony" in texts[1], "week 2: %r" % texts[1])

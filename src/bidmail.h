@@ -248,8 +248,12 @@ void spool_ingest_key(const struct envelope *env, const void *data, size_t len, 
 char *charset_to_utf8(const char *label, const char *data, size_t len, int *repaired);
 /* 1 if data is valid UTF-8 (no overlongs, no surrogates). */
 int charset_is_utf8(const char *data, size_t len);
-/* Removes C0 controls but TAB/LF and NUL bytes, in place; returns the new length. */
+/* Removes C0 controls but TAB/LF (LF only with keep_newlines), C1 controls and the
+ * bidirectional controls, in place; returns the new length. */
 size_t charset_strip_controls(char *s, int keep_newlines);
+/* The length in bytes of the bidirectional control at s (U+061C, U+200E/F, U+202A..U+202E,
+ * U+2066..U+2069), 0 when s does not start with one. */
+size_t charset_bidi_control(const char *s);
 
 /* ---------------------------------------------------------------- html.c */
 /* Turns an HTML document into plain text (libxml2's HTML parser): entities decoded, block
@@ -674,8 +678,8 @@ char *compose_address(const char *name, const char *addr);
 /* 1 if addr is a plain addr-spec safe for an SMTP envelope. */
 int compose_address_is_safe(const char *addr);
 /* Appends s (lines ending in LF) to b as quoted-printable (RFC 2045) with CRLF breaks: lines
- * of at most 76 octets, none starting with '.' or "From " (those are encoded), soft breaks
- * included. */
+ * of at most 76 octets, none starting with '.' or "From " (a leading '.' or 'F' is encoded),
+ * soft breaks included; bidirectional controls are dropped. */
 void compose_encode_qp(struct buf *b, const char *s);
 struct outgoing {
 	const char *from_name;

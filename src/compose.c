@@ -192,16 +192,24 @@ void compose_encode_qp(struct buf *b, const char *s)
 		}
 		if (*p == '\r')
 			continue;
-		int end = p[1] == '\n' || p[1] == '\0' || (p[1] == '\r' && (p[2] == '\n' || !p[2]));
+		size_t bidi = charset_bidi_control((const char *)p);
+		if (bidi) {
+			p += bidi - 1;	/* no bidirectional override reaches a reader */
+			continue;
+		}
+		const unsigned char *q = p + 1;
+		while (charset_bidi_control((const char *)q))
+			q += charset_bidi_control((const char *)q);
+		int end = q[0] == '\n' || q[0] == '\0' || (q[0] == '\r' && (q[1] == '\n' || !q[1]));
 		int literal = (*p >= 33 && *p <= 126 && *p != '=') || ((*p == ' ' || *p == '\t') && !end);
 		size_t w = literal ? 1 : 3;
 		if (col + w > 75) {
 			buf_puts(b, "=\r\n");
 			col = 0;
 		}
-		/* a leading dot or "From " is encoded so no transport ever alters the line; checked
-		 * after the soft break, which starts a line too */
-		if (col == 0 && (*p == '.' || (*p == 'F' && !strncmp((const char *)p, "From ", 5))))
+		/* a leading dot or F (of "From ") is encoded so no transport ever alters the line;
+		 * checked after the soft break, which starts a line too */
+		if (col == 0 && (*p == '.' || *p == 'F'))
 			literal = 0, w = 3;
 		if (literal) {
 			buf_putc(b, (char)*p);

@@ -92,3 +92,40 @@ def test_small_same_second_publication_selected_once():
         n = sum(x.count(title) for x in texts)
         expect(n == 1, "%s selected %d times: %r" % (title, n, texts))
     expect("Apres Symfony" in texts[1] and "Tardif Symfony" in texts[1], "week 2: %r" % texts[1])
+
+
+SMALL_BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069",
+              "\u200e", "\u200f", "\u061c"]
+
+
+def test_small_page_masks_every_address_form_and_bidi():
+    """A post whose text gives addresses in IDN, quoted, IP-literal and dotless forms, and a
+    title and a body carrying bidirectional overrides (U+202E "exe.jpg" tricks) and
+    isolates: the exported page, feed and JSON show none of the addresses, and neither
+    they, the stored project nor the acknowledgement mail carry any bidirectional control."""
+    b = Board().init()
+    forms = ["jean@société.fr", '"jean dupont"@exemple.fr', "paul@[192.0.2.1]", "root@localhost",
+             "léa@exemple.fr", "ivan@пример.рф"]
+    body = ("Bonjour,\nNous cherchons un traducteur.\nContact : " + ", ".join(forms) +
+            ".\nPièce jointe : facture\u202efdp.exe et \u2066isolé\u2069 \u200f.\n"
+            "Ou jea\u202en@exemple.fr.\n")
+    ack = publish(b, post_mail(subject="Traduction \u202eetis\u202c du site", body=body))
+    out = os.path.join(b.dir, "site")
+    b.run("export", "--out", out)
+    files = [os.path.join(t, f) for t, _, fs in os.walk(out) for f in fs]
+    expect(any(f.endswith("1001.html") for f in files), "no project page: %r" % files)
+    leaks = ["société", "jean dupont", "192.0.2.1", "root@", "léa@", "ivan@", "jean@", "jea"]
+    for f in files:
+        data = open(f, encoding="utf-8").read()
+        data_json = json.dumps(json.load(open(f))) if f.endswith(".json") else ""
+        for a in leaks:
+            expect(a not in data, "%s shows %r" % (os.path.relpath(f, out), a))
+        for c in SMALL_BIDI:
+            expect(c not in data and c.encode("unicode_escape").decode() not in data_json,
+                   "%s carries U+%04X" % (os.path.relpath(f, out), ord(c)))
+    stored = json.dumps(b.projects(), ensure_ascii=False)
+    for c in SMALL_BIDI:
+        expect(c not in stored, "the stored project carries U+%04X" % ord(c))
+        text = ack.get_body(("plain",)).get_content() + str(ack["Subject"])
+        expect(c not in text, "the acknowledgement carries U+%04X" % ord(c))
+    expect("facturefdp.exe" in stored, "the text around the controls was lost: %r" % stored[:600])

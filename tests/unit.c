@@ -37,6 +37,14 @@ static void test_charset(void)
 		{ "controls dropped", "utf-8", "a\x01\x1b" "b\r\nc", "ab\nc" },
 		{ "C1 controls dropped", "utf-8", "a\xC2\x85" "b", "ab" },
 		{ "overlong refused", "utf-8", "\xC0\xAF", "\xEF\xBF\xBD\xEF\xBF\xBD" },
+		{ "RLO dropped", "utf-8", "facture\xE2\x80\xAE" "fdp.exe", "facturefdp.exe" },
+		{ "embeddings, isolates, marks dropped", "utf-8",
+		  "\xE2\x80\xAA" "a\xE2\x80\xAB" "b\xE2\x80\xAC" "c\xE2\x80\xAD" "d\xE2\x81\xA6"
+		  "e\xE2\x81\xA7" "f\xE2\x81\xA8" "g\xE2\x81\xA9" "h\xE2\x80\x8E" "i\xE2\x80\x8F",
+		  "abcdefghi" },
+		{ "RLO from windows-1252 bytes is not made", "windows-1252", "\xE2\x80\xAE", "\xC3\xA2\xE2\x82\xAC\xC2\xAE" },
+		{ "RLO from utf-7", "utf-7", "+IC4-x", "x" },
+		{ "neighbours kept", "utf-8", "\xE2\x80\x8D\xE2\x80\xAF\xE2\x81\xA0", "\xE2\x80\x8D\xE2\x80\xAF\xE2\x81\xA0" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -492,11 +500,29 @@ static void test_mask_addresses(void)
 	static const struct { const char *in, *want; } rows[] = {
 		{ "write to jeanne@client.fr.", "write to [x]." },
 		{ "mailto:jeanne@client.fr or j.doe+tag@mail.example.org", "[x] or [x]" },
-		{ "no address @ all, nor a@b", "no address @ all, nor a@b" },
+		{ "no address @ all, but a@b", "no address @ all, but [x]" },
 		{ "budget 500 EUR @ 20 days", "budget 500 EUR @ 20 days" },
 		{ "(contact: Paul.O'Neil@ex-ample.co.uk)", "(contact: [x])" },
 		{ "twice a@b.fr a@b.fr", "twice [x] [x]" },
 		{ "@start.fr and end@", "@start.fr and end@" },
+		/* IDN domains and UTF-8 local parts (RFC 6531), « » and NBSP around them kept */
+		{ "jean@soci\xC3\xA9t\xC3\xA9.fr.", "[x]." },
+		{ "\xC2\xAB j\xC3\xA9r\xC3\xB4me@exemple.fr \xC2\xBB", "\xC2\xAB [x] \xC2\xBB" },
+		{ "\xC2\xABjean@x.fr\xC2\xBB\xC2\xA0!", "\xC2\xAB[x]\xC2\xBB\xC2\xA0!" },
+		{ "\xD0\xB8\xD0\xB2\xD0\xB0\xD0\xBD@\xD0\xBF\xD1\x80\xD0\xB8\xD0\xBC\xD0\xB5\xD1\x80.\xD1\x80\xD1\x84",
+		  "[x]" },
+		{ "\xE2\x80\xA6" "a@b.fr\xE2\x80\xA6", "\xE2\x80\xA6[x]\xE2\x80\xA6" },
+		/* quoted local parts */
+		{ "write \"jean dupont\"@x.fr now", "write [x] now" },
+		{ "mailto:\"a\\\"b\"@x.fr", "[x]" },
+		{ "\"\"@x.fr", "\"\"@x.fr" },
+		/* address literals and dotless domains */
+		{ "a@[192.0.2.1] or b@[IPv6:2001:db8::1].", "[x] or [x]." },
+		{ "root@localhost, admin@intranet", "[x], [x]" },
+		{ "a@[nope] a@-x", "a@[nope] a@-x" },
+		/* bidirectional controls go first: they cannot split an address or reorder a line */
+		{ "jean\xE2\x80\xAE@x.fr", "[x]" },
+		{ "a\xE2\x80\xAE" "b\xE2\x81\xA6" "c\xE2\x81\xA9" "d\xE2\x80\x8F" "e\xD8\x9C", "abcde" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {

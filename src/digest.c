@@ -483,12 +483,15 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 		const char *why[MAX_PER_DIGEST];
 		int n = 0;
 		int instant = !strcmp(sub->frequency, "instant");
-		/* newest first; the window is [since, now): a project published in the second of
-		 * a claim belongs to the next selection, whether it came before or after it */
+		/* newest first; a selection's window is [since, now): a project published in the
+		 * second of a claim belongs to the next one, whether it came before or after it.
+		 * An alert's is [since, now], each project being claimed on its own. */
 		for (int j = r.nproj - 1; j >= 0 && rc == 0; j--) {
 			struct project *p = &r.projects[j];
 			const char *pub = published_at(p);
-			if (strcmp(pub, since) < 0 || strcmp(pub, nowiso) >= 0 || !project_wanted(c, sub, p))
+			int after = strcmp(pub, nowiso);
+			if (strcmp(pub, since) < 0 || after > 0 || (after == 0 && !instant) ||
+			    !project_wanted(c, sub, p))
 				continue;
 			const char *w = why_matched(&r, sub, base_skill, base_excl, j);
 			if (!w)

@@ -138,6 +138,7 @@ struct config {
 	long sender_rate_window;	/* seconds */
 	char *export_dir;		/* the marketplace page, kept current by the daemon; "" none */
 	char *lmtp_listen;		/* HOST:PORT or /unix/socket of the LMTP listener, "" none */
+	int lmtp_timeout;		/* seconds for one command line, or for a message's data */
 	char *fetch_url;		/* imaps://USER@HOST[:PORT][/MAILBOX], pop3s://..., "" for none */
 	char *fetch_password;
 	char *fetch_tls;		/* required or no (imap:// and pop3:// only: STARTTLS) */

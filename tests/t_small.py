@@ -129,3 +129,164 @@ def test_small_page_masks_every_address_form_and_bidi():
         text = ack.get_body(("plain",)).get_content() + str(ack["Subject"])
         expect(c not in text, "the acknowledgement carries U+%04X" % ord(c))
     expect("facturefdp.exe" in stored, "the text around the controls was lost: %r" % stored[:600])
+
+
+def small_connect(port, source="127.0.0.1", timeout=10):
+    """A TCP connection to 127.0.0.1:port from a chosen loopback source address."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def small_read_reply(s, seconds=10):
+    """Reads one complete SMTP/LMTP reply (its last line has a space after the code)."""
+    data = b""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        lines = data.split(b"\r\n")
+        for l in lines[:-1]:
+            if len(l) >= 4 and l[3:4] == b" ":
+                return data.decode("utf-8", "replace")
+        try:
+            chunk = s.recv(4096)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data.decode("utf-8", "replace")
+
+
+def small_lmtp_board(extra=""):
+    b = Board(extra).init()
+    port = free_port()
+    return b, port, lmtp_server(b, port)
+
+
+def small_stop(p):
+    p.terminate()
+    try:
+        err = p.communicate(timeout=30)[1].decode("utf-8", "replace")
+    except subprocess.TimeoutExpired:
+        p.kill()
+        err = p.communicate(timeout=10)[1].decode("utf-8", "replace")
+    expect("Sanitizer" not in err and "runtime error:" not in err, "sanitizer: %s" % err[-2000:])
+    return err
+
+
+def test_small_lmtp_bare_lf_dot_does_not_end_data():
+    """Over LMTP only CR LF . CR LF ends the data: a `<LF>.<LF>` followed by a second MAIL,
+    RCPT and DATA inside one message (an MTA passing bare LF through) stays part of that one
+    message: one copy in the spool, one 250, no smuggled second transaction."""
+    b, port, p = small_lmtp_board()
+    try:
+        s = small_connect(port)
+        expect(small_read_reply(s).startswith("220"), "no greeting")
+        replies = []
+        for cmd in (b"LHLO mta.example.org", b"MAIL FROM:<jeanne@client.fr>", b"RCPT TO:<post@example.org>",
+                    b"DATA"):
+            s.sendall(cmd + b"\r\n")
+            replies.append(small_read_reply(s))
+        expect(replies[-1].startswith("354"), "DATA: %r" % replies)
+        s.sendall(b"From: jeanne@client.fr\r\nSubject: Traduction\r\n\r\nBonjour, un traducteur ?\n.\n"
+                  b"MAIL FROM:<mallory@evil.example>\nRCPT TO:<robot@example.org>\nDATA\n"
+                  b"From: victim@client.fr\nSubject: unsubscribe\n\nunsubscribe\n.\n"
+                  b"\r\n.\r\n")
+        first = small_read_reply(s)
+        s.sendall(b"QUIT\r\n")
+        rest = small_read_reply(s)
+        s.close()
+    finally:
+        small_stop(p)
+    expect(first.startswith("250 2.0.0 <post@example.org>"), "end of data: %r" % first)
+    expect(rest.startswith("221"), "after the data: %r (a smuggled command was answered?)" % rest)
+    files = b.files("incoming/new")
+    expect(len(files) == 1, "spool: %d messages (smuggled?)" % len(files))
+    data = open(os.path.join(b.spool, "incoming", "new", files[0]), "rb").read()
+    expect(b"recipient=<post@example.org>" in data.split(b"\n", 1)[0] and b"\n.\nMAIL FROM:<mallory" in data,
+           "the message was cut or changed: %r" % data[:400])
+
+
+def test_small_lmtp_idle_connections_do_not_fill_the_listener():
+    """16 idle LMTP connections from one client address fill only its share (8; the rest get
+    421 at once), and when two clients hold all 16 slots, a new connection (the MTA) gets in
+    by closing the connection idle the longest (which is told 421): mail is still taken."""
+    b, port, p = small_lmtp_board()
+    held = []
+    try:
+        greet = []
+        for _ in range(16):
+            s = small_connect(port, "127.0.0.2")
+            held.append(s)
+            greet.append(small_read_reply(s, 5))
+        ok = [g for g in greet if g.startswith("220")]
+        refused = [g for g in greet if g.startswith("421")]
+        expect(len(ok) == 8 and len(refused) == 8, "one client's share: %r" % greet)
+        for _ in range(8):
+            s = small_connect(port, "127.0.0.3")
+            held.append(s)
+            expect(small_read_reply(s, 5).startswith("220"), "second client refused")
+        time.sleep(1.1)
+        s = small_connect(port, "127.0.0.1")
+        expect(small_read_reply(s, 5).startswith("220"), "the MTA was shut out")
+        out = []
+        for cmd in (b"LHLO mta", b"MAIL FROM:<jeanne@client.fr>", b"RCPT TO:<post@example.org>", b"DATA"):
+            s.sendall(cmd + b"\r\n")
+            out.append(small_read_reply(s))
+        s.sendall(b"Subject: Traduction\r\n\r\nBonjour.\r\n.\r\n")
+        out.append(small_read_reply(s))
+        s.close()
+        expect(out[-1].startswith("250 2.0.0"), "delivery: %r" % out)
+        told = []
+        for h in held[:16]:
+            h.settimeout(0.5)
+            try:
+                told.append(h.recv(4096))
+            except (socket.timeout, OSError):
+                told.append(b"")
+        expect(any(b"421 4.4.2" in t for t in told), "no idle connection was closed: %r" % told)
+    finally:
+        for h in held:
+            h.close()
+        small_stop(p)
+    expect(len(b.files("incoming/new")) == 1, "spool: %r" % b.files("incoming/new"))
+
+
+def test_small_lmtp_slow_client_cut_in_total_time():
+    """lmtp_timeout bounds a command line and a message's data in all, not per byte: a client
+    trickling a byte a second is told 421 and closed after lmtp_timeout (3 s here), in a
+    command and in the data, while the old per-byte idle limit let it stay for hours."""
+    b, port, p = small_lmtp_board("lmtp_timeout = 3\n")
+    try:
+        for phase in ("command", "data"):
+            s = small_connect(port, "127.0.0.%d" % (5 if phase == "command" else 6))
+            expect(small_read_reply(s).startswith("220"), "no greeting")
+            if phase == "data":
+                for cmd in (b"LHLO mta", b"MAIL FROM:<a@client.fr>", b"RCPT TO:<post@example.org>", b"DATA"):
+                    s.sendall(cmd + b"\r\n")
+                    small_read_reply(s)
+            start = time.time()
+            closed, said = None, b""
+            for i in range(12):
+                try:
+                    s.sendall(b"x")
+                except OSError:
+                    closed = time.time() - start
+                    break
+                s.settimeout(1.0)
+                try:
+                    chunk = s.recv(4096)
+                    said += chunk
+                    if not chunk:
+                        closed = time.time() - start
+                        break
+                except socket.timeout:
+                    pass
+            s.close()
+            expect(b"421 4.4.2" in said, "%s: not told 421: %r" % (phase, said))
+            expect(closed is not None and closed < 6, "%s: still open after %s s" % (phase, closed))
+    finally:
+        small_stop(p)
+    expect(b.files("incoming/new") == [], "a cut message was stored")

@@ -57,17 +57,18 @@ struct conn {
 	char client[80];	/* numeric address, or uid:N on a unix socket */
 	char in[8192];
 	size_t have, off;
-	time_t deadline;	/* of the current command line or data (monotonic seconds) */
-	time_t ends;		/* of the connection */
-	time_t idle_since;	/* waiting for a command since then; 0 while busy (under mu) */
+	int64_t deadline;	/* of the current command line or data (monotonic ms) */
+	int64_t ends;		/* of the connection */
+	int64_t idle_since;	/* waiting for a command since then; 0 while busy (under mu) */
 	int timed_out, evicted;
 };
 
-static time_t mono(void)
+/* Monotonic milliseconds. */
+static int64_t mono(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---------------------------------------------------------------- I/O */
@@ -104,7 +105,7 @@ static int next_byte(struct conn *k)
 	if (k->off < k->have)
 		return (unsigned char)k->in[k->off++];
 	for (;;) {
-		time_t now = mono();
+		int64_t now = mono();
 		if (now >= k->deadline || now >= k->ends) {
 			k->timed_out = 1;
 			return -1;
@@ -196,7 +197,7 @@ static int read_data(struct conn *k, const struct config *c, size_t *total)
 	char chunk[8192];
 	int ok = 1, ch, end = 0;
 	*total = 0;
-	k->deadline = mono() + c->lmtp_timeout;	/* the whole data, not each byte */
+	k->deadline = mono() + c->lmtp_timeout * 1000LL;	/* the whole data, not each byte */
 	while (!end && (ch = next_byte(k)) >= 0) {
 		switch (st) {
 		case D_DOTCR:
@@ -276,7 +277,7 @@ static void session(struct conn *k)
 			say(k, "421 4.3.2 %s shutting down, try again later", c->domain);
 			break;
 		}
-		k->deadline = mono() + c->lmtp_timeout;	/* the whole line, not each byte */
+		k->deadline = mono() + c->lmtp_timeout * 1000LL;	/* the whole line, not each byte */
 		set_idle(k, k->off >= k->have);
 		int r = read_line(k, line, sizeof line);
 		set_idle(k, 0);
@@ -455,7 +456,7 @@ static void *accept_run(void *arg)
 		k->srv = srv;
 		k->fd = fd;
 		client_of(fd, k->client, sizeof k->client);
-		k->ends = mono() + (time_t)srv->c->lmtp_timeout * LMTP_SESSION_FACTOR;
+		k->ends = mono() + srv->c->lmtp_timeout * 1000LL * LMTP_SESSION_FACTOR;
 		pthread_mutex_lock(&srv->mu);
 		const char *refused = admit(srv, k->client);
 		if (!refused) {

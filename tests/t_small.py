@@ -168,10 +168,13 @@ def small_lmtp_board(extra=""):
 def small_stop(p):
     p.terminate()
     try:
-        err = p.communicate(timeout=30)[1].decode("utf-8", "replace")
+        err = p.communicate(timeout=30)[1]
     except subprocess.TimeoutExpired:
         p.kill()
-        err = p.communicate(timeout=10)[1].decode("utf-8", "replace")
+        err = p.communicate(timeout=10)[1]
+    if getattr(p, "log", None):
+        err = open(p.log, "rb").read()
+    err = (err or b"").decode("utf-8", "replace")
     expect("Sanitizer" not in err and "runtime error:" not in err, "sanitizer: %s" % err[-2000:])
     return err
 
@@ -290,3 +293,157 @@ def test_small_lmtp_slow_client_cut_in_total_time():
     finally:
         small_stop(p)
     expect(b.files("incoming/new") == [], "a cut message was stored")
+
+
+def small_http_board(extra=""):
+    """A board with one subscriber and `bidmail http` on a free port: (board, port, process,
+    the subscriber's unsubscribe key)."""
+    b = Board("public_url = https://board.example.org/\n" + extra).init()
+    subscribe(b, "leo@dev.fr", "Léo", "skills traduction", env={"BIDMAIL_NOW": "2026-03-02T06:00:00Z"})
+    lu = str(last_mail(b, "leo@dev.fr")["List-Unsubscribe"])
+    url = [u for u in lu.replace(" ", "").strip("<>").split(">,<") if u.startswith("https://")]
+    key = url[0].rsplit("/", 1)[1]
+    port = free_port()
+    # the log goes to a file: a pipe nobody reads would block the server once full
+    p = subprocess.Popen([BIDMAIL, "--config", b.conf, "http", "--listen", "127.0.0.1:%d" % port],
+                         cwd=b.dir, stdout=subprocess.DEVNULL,
+                         stderr=open(os.path.join(b.dir, "http.log"), "wb"))
+    p.log = os.path.join(b.dir, "http.log")
+    if not wait_port(port):
+        p.kill()
+        raise Failure("bidmail http did not listen: %s" % open(p.log).read()[-800:])
+    return b, port, p, key
+
+
+def small_http(port, method, path, body=None, source="127.0.0.1", timeout=5):
+    """One request on a fresh connection from a chosen loopback address: (status, body)."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout, source_address=(source, 0))
+    try:
+        headers = {"Connection": "close"}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        c.request(method, path, body=body, headers=headers)
+        r = c.getresponse()
+        return r.status, r.read().decode("utf-8", "replace")
+    finally:
+        c.close()
+
+
+def test_small_http_flood_from_one_client_spares_the_others():
+    """http_rate_limit counts per client address: while 127.0.0.2 floods the endpoint (and
+    gets 429), every request of 127.0.0.1 within its own rate, the one-click POST included,
+    is answered (the old global count made them 429 too)."""
+    import threading
+    b, port, p, key = small_http_board("http_rate_limit = 5\n")
+    stop = threading.Event()
+    codes = []
+
+    def flood():
+        deadline = time.time() + 30
+        while not stop.is_set() and time.time() < deadline:
+            try:
+                codes.append(small_http(port, "GET", "/u/nokey", source="127.0.0.2", timeout=3)[0])
+            except OSError:
+                codes.append(0)
+    t = threading.Thread(target=flood)
+    t.start()
+    mine = []
+    try:
+        time.sleep(0.5)
+        for i in range(6):
+            mine.append(small_http(port, "GET", "/u/" + key)[0])
+            time.sleep(0.3)
+        status, body = small_http(port, "POST", "/u/" + key, body="List-Unsubscribe=One-Click")
+        mine.append(status)
+    finally:
+        stop.set()
+        t.join(timeout=40)
+        small_stop(p)
+    expect(codes.count(429) > 20, "the flooder was not limited: %d requests, %d refused"
+           % (len(codes), codes.count(429)))
+    expect(mine == [200] * 7, "the other client's requests: %r" % mine)
+    expect(subscribers(b)["leo@dev.fr"]["status"] == "unsubscribed", "the one-click POST did not unsubscribe")
+    logged = open(p.log, encoding="utf-8", errors="replace").read().count("result=rate-limited")
+    expect(0 < logged < 60, "the flood wrote %d log lines" % logged)
+
+
+def test_small_http_oversized_body_refused_at_the_headers():
+    """A POST announcing a Content-Length over 1 KB gets 413 at once, before any body byte is
+    sent (the old endpoint waited for the body, then answered); with Expect: 100-continue it
+    gets 413 and no 100 Continue."""
+    b, port, p, key = small_http_board()
+    try:
+        for expect_100 in (False, True):
+            s = small_connect(port)
+            s.sendall(("POST /u/%s HTTP/1.1\r\nHost: board.example.org\r\nContent-Type: "
+                       "application/x-www-form-urlencoded\r\nContent-Length: 100000000\r\n%s\r\n"
+                       % (key, "Expect: 100-continue\r\n" if expect_100 else "")).encode())
+            s.settimeout(3)
+            got = b""
+            try:
+                while b"\r\n\r\n" not in got:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    got += chunk
+            except socket.timeout:
+                pass
+            s.close()
+            expect(got.startswith(b"HTTP/1.1 413"), "expect=%s: %r" % (expect_100, got[:200]))
+        expect(subscribers(b)["leo@dev.fr"]["status"] == "active", "a refused request unsubscribed")
+    finally:
+        small_stop(p)
+
+
+def test_small_http_slow_connections_cut_in_total_time():
+    """64 connections trickling a header byte a second (from 8 addresses, within the per-address
+    limit and the idle timeout) take every slot; each is cut 10 s after it opened, so another
+    client is answered within seconds (the old endpoint stayed blocked while they trickled)."""
+    import threading
+    b, port, p, key = small_http_board()
+    slow = []
+    stop = threading.Event()
+    try:
+        for i in range(64):
+            s = small_connect(port, "127.0.0.%d" % (10 + i // 8))
+            s.sendall(b"GET /u/" + key.encode() + b" HTTP/1.1\r\nHost: board.example.org\r\n")
+            slow.append(s)
+        start = time.time()
+
+        def trickle():
+            while not stop.is_set() and time.time() - start < 40:
+                for s in slow:
+                    try:
+                        s.sendall(b"X")
+                    except OSError:
+                        pass
+                stop.wait(1.0)
+        t = threading.Thread(target=trickle)
+        t.start()
+        answered = None
+        while time.time() - start < 30 and answered is None:
+            try:
+                status, _ = small_http(port, "GET", "/u/" + key, timeout=3)
+                if status == 200:
+                    answered = time.time() - start
+            except OSError:
+                time.sleep(0.2)
+        stop.set()
+        t.join(timeout=10)
+        cut = 0
+        for s in slow:
+            s.settimeout(0.2)
+            try:
+                cut += s.recv(4096) == b""
+            except socket.timeout:
+                pass
+            except OSError:
+                cut += 1
+    finally:
+        stop.set()
+        for s in slow:
+            s.close()
+        small_stop(p)
+    expect(answered is not None and answered < 16, "another client waited %s s" % answered)
+    expect(cut >= 60, "only %d of the 64 slow connections were cut" % cut)

@@ -511,6 +511,9 @@ int store_ingest_record(struct store *s, const char *key, const char *spool_name
 int store_poster_confirmed(struct store *s, const char *address);
 int store_poster_confirm(struct store *s, const char *address);
 int store_project_status(struct store *s, int64_t id, const char *status);
+/* Moves a project from status `from` to `to` if it is still `from` (a list read earlier may
+ * be stale): 1 moved, 0 not (it changed meanwhile), -1 on error. */
+int store_project_status_move(struct store *s, int64_t id, const char *from, const char *to);
 /* One project by number; 1 found (into p, caller clears), 0 not, -1 error. */
 int store_project_get(struct store *s, int64_t id, struct project *p);
 /* A corrected post: new description, budget (NULL: none), deadline, skills, location. */

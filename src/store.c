@@ -1393,6 +1393,25 @@ int store_project_status(struct store *s, int64_t id, const char *status)
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-status");
 }
 
+int store_project_status_move(struct store *s, int64_t id, const char *from, const char *to)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "UPDATE projects SET status = ?3, updated = ?4 WHERE id = ?1"
+				      " AND status = ?2", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "project-status-move");
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, from);
+	bind_text(st, 3, to);
+	bind_text(st, 4, now);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "project-status-move");
+	return sqlite3_changes(s->db) > 0;
+}
+
 int store_notice_claim(struct store *s, const char *kind, int64_t ref)
 {
 	sqlite3_stmt *st;

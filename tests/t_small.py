@@ -55,6 +55,41 @@ def test_small_unsubscribe_during_digest_wins():
     expect(not rows, "a digest row was queued: %r" % rows[:2])
 
 
+def test_small_close_during_expiry_pass_stays_closed():
+    """A project closed by its poster while the follow-up pass has it loaded as open (another
+    process holds the write lock meanwhile) stays closed: the pass moves a project to
+    `expired` only from `open`, and sends no expiry notice (the old unconditional status write
+    turned it into `expired` and told the poster)."""
+    b = Board().init()
+    publish(b, post_mail(subject="Refonte Symfony", body="Site en Symfony 6.\n"),
+            env={"BIDMAIL_NOW": "2026-03-02T09:00:00Z"})
+    before = len(b.outgoing())
+    db = sqlite3.connect(small_db(b), isolation_level=None, timeout=30)
+    p = None
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("UPDATE projects SET status = 'closed' WHERE id = 1001")
+        at = "2026-04-10T09:00:00Z"
+        e = dict(os.environ)
+        e["BIDMAIL_NOW"] = at
+        p = subprocess.Popen([BIDMAIL, "--config", b.conf, "digest", "--at", at], cwd=b.dir, env=e,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(2.5)
+        expect(p.poll() is None, "the pass did not wait for the write lock")
+        db.execute("COMMIT")
+        out, err = p.communicate(timeout=60)
+        expect(p.returncode == 0, "digest exited %d: %s" % (p.returncode, err.decode()[-500:]))
+    finally:
+        if p and p.poll() is None:
+            p.kill()
+            p.communicate(timeout=20)
+        db.close()
+    status = [pr["status"] for pr in b.projects() if pr["id"] == 1001]
+    expect(status == ["closed"], "status %r" % status)
+    notes = [read_mail(f)[1] for f in b.outgoing()[before:]]
+    expect(not notes, "mails sent: %r" % [str(m["Subject"]) for m in notes])
+
+
 def test_small_same_second_publication_selected_once():
     """Projects published in the very second of a selection's claim, one before the claim and
     one after it, each reach the next selection exactly once (the old `created <= since`

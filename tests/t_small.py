@@ -482,3 +482,50 @@ def test_small_http_slow_connections_cut_in_total_time():
         small_stop(p)
     expect(answered is not None and answered < 16, "another client waited %s s" % answered)
     expect(cut >= 60, "only %d of the 64 slow connections were cut" % cut)
+
+
+def hostile_inputs_small(b):
+    """Hostile mails of items 19 and 22, generated: bidirectional overrides and isolates in
+    subjects, names and bodies, addresses in every form masking must catch, and lines built
+    to put a dot right after a quoted-printable soft break. Each must end answered (or
+    quarantined) without harming other mails; none needs any set-up of the board."""
+    rlo, lri, pdi = "\u202e", "\u2066", "\u2069"
+    out = []
+    body = ("Bonjour,\nNous cherchons un d\u00e9veloppeur.\n" + "".join(
+        "x" * n + "." * 3 + "\n" for n in range(70, 80)) + "." + "a" * 200 + "\n")
+    out.append(("qp-dots-at-the-soft-break", "post@example.org", "jeanne@client.fr",
+                post_mail(subject="D\u00e9veloppeur " + "." * 60, body=body).encode("utf-8")))
+    out.append(("bidi-in-subject-and-body", "post@example.org", "jeanne@client.fr",
+                post_mail(subject="Traduction " + rlo + "fdp.exe" + pdi,
+                          body="Bonjour,\nfacture" + rlo + "fdp.exe et " + lri + "isol\u00e9" + pdi +
+                               "\u200f\u200e\u202a\u202b\u202c\u202d\u2067\u2068\u061c\n").encode("utf-8")))
+    out.append(("addresses-in-every-form", "post@example.org", "jeanne@client.fr",
+                post_mail(subject="Contact jean@soci\u00e9t\u00e9.fr",
+                          body="Bonjour,\n\u00c9crivez \u00e0 \"jean dupont\"@x.fr, a@[192.0.2.1], "
+                               "b@[IPv6:2001:db8::1], root@localhost, ivan@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444, "
+                               "jea" + rlo + "n@x.fr.\n").encode("utf-8")))
+    out.append(("bidi-in-the-display-name", "robot@example.org", "alice@free.fr",
+                ("From: =?utf-8?b?%s?= <alice@free.fr>\nTo: robot@example.org\nSubject: aide\n"
+                 "Message-ID: <%s@free.fr>\nContent-Type: text/plain; charset=utf-8\n\naide\n"
+                 % (__import__("base64").b64encode(("Alice " + rlo + "nitraM").encode()).decode(),
+                    os.urandom(6).hex())).encode("utf-8")))
+    return out
+
+
+def test_small_hostile_inputs_answered_clean():
+    """Each mail of hostile_inputs_small is answered (or quarantined), and no mail the board
+    sends carries a bidirectional control or a line starting with '.'."""
+    b = Board().init()
+    for label, rcpt, sender, raw in hostile_inputs_small(b):
+        rc = b.deliver(raw, recipient=rcpt, sender=sender)
+        expect(rc == 0, "%s: deliver exited %d" % (label, rc))
+    b.run("run", "--once")
+    sent = b.outgoing()
+    expect(len(sent) >= 4, "answers: %d" % len(sent))
+    for path in sent:
+        raw, m = read_mail(path)
+        expect(not any(l.startswith(b".") for l in raw.split(b"\r\n")), "%s: a line starts with '.'" % path)
+        text = "".join(part.get_content() for part in m.walk() if part.get_content_maintype() == "text")
+        text += "".join(str(v) for v in m.values())
+        for c in SMALL_BIDI:
+            expect(c not in text, "%s carries U+%04X" % (os.path.basename(path), ord(c)))

@@ -17,6 +17,7 @@
 static char *clean_value(const char *s, size_t max)
 {
 	int repaired = 0;
+	/* clean UTF-8, C1 and bidirectional controls removed */
 	char *u = charset_to_utf8(NULL, s ? s : "", s ? strlen(s) : 0, &repaired);
 	struct buf b;
 	buf_init(&b, strlen(u) + 1);
@@ -24,15 +25,6 @@ static char *clean_value(const char *s, size_t max)
 	for (const unsigned char *p = (const unsigned char *)u; *p; p++) {
 		if (*p < 0x20 || *p == 0x7f) {
 			space = 1;
-			continue;
-		}
-		/* U+202A..U+202E and U+2066..U+2069: bidirectional overrides */
-		if (p[0] == 0xE2 && p[1] == 0x80 && p[2] >= 0xAA && p[2] <= 0xAE) {
-			p += 2;
-			continue;
-		}
-		if (p[0] == 0xE2 && p[1] == 0x81 && p[2] >= 0xA6 && p[2] <= 0xA9) {
-			p += 2;
 			continue;
 		}
 		if (*p == ' ') {

@@ -634,6 +634,10 @@ int export_run(const struct config *c, struct store *s, const char *dir, unsigne
 		char *title = export_mask_addresses(w.p[i].title ? w.p[i].title : "", mark);
 		free(w.p[i].title);
 		w.p[i].title = title;
+		if (w.p[i].location)	/* rows stored before controls were removed at decoding */
+			charset_strip_controls(w.p[i].location, 0);
+		if (w.p[i].skills_json)
+			charset_strip_controls(w.p[i].skills_json, 0);
 		if (*c->public_url)
 			w.url[i] = xasprintf("%s/p/%lld.html", c->public_url, (long long)w.p[i].id);
 		else

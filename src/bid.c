@@ -496,12 +496,12 @@ int bid_confirm(const struct config *c, struct store *s, int64_t bid_id, int sub
 			/* subscribe-and-bid: the reply proved the address, the mail said so */
 			char now[32];
 			clock_format_iso(clock_now(), now);
+			if (store_subscriber_confirm(s, b.sub.id, b.sub.status, now) < 0)
+				rc = -1;
 			free(b.sub.status);
 			b.sub.status = xstrdup("active");
 			free(b.sub.confirmed);
 			b.sub.confirmed = xstrdup(now);
-			if (store_subscriber_update(s, &b.sub) < 0)
-				rc = -1;
 			joined = 1;
 		}
 		if (rc == 0 && b.have_sub && b.have_proj && !strcmp(b.proj.status, "open")) {

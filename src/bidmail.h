@@ -146,6 +146,7 @@ struct config {
 	long sender_rate_window;	/* seconds */
 	char *export_dir;		/* the marketplace page, kept current by the daemon; "" none */
 	char *lmtp_listen;		/* HOST:PORT or /unix/socket of the LMTP listener, "" none */
+	int lmtp_timeout;		/* seconds for one command line, or for a message's data */
 	char *fetch_url;		/* imaps://USER@HOST[:PORT][/MAILBOX], pop3s://..., "" for none */
 	char *fetch_password;
 	char *fetch_tls;		/* required or no (imap:// and pop3:// only: STARTTLS) */
@@ -257,8 +258,12 @@ void spool_ingest_key(const struct envelope *env, const void *data, size_t len, 
 char *charset_to_utf8(const char *label, const char *data, size_t len, int *repaired);
 /* 1 if data is valid UTF-8 (no overlongs, no surrogates). */
 int charset_is_utf8(const char *data, size_t len);
-/* Removes C0 controls but TAB/LF and NUL bytes, in place; returns the new length. */
+/* Removes C0 controls but TAB/LF (LF only with keep_newlines), C1 controls and the
+ * bidirectional controls, in place; returns the new length. */
 size_t charset_strip_controls(char *s, int keep_newlines);
+/* The length in bytes of the bidirectional control at s (U+061C, U+200E/F, U+202A..U+202E,
+ * U+2066..U+2069), 0 when s does not start with one. */
+size_t charset_bidi_control(const char *s);
 
 /* ---------------------------------------------------------------- html.c */
 /* Turns an HTML document into plain text (libxml2's HTML parser): entities decoded, block
@@ -440,6 +445,7 @@ struct project {
 	char *flags_json;		/* JSON array text */
 	int bids;
 	char *updated;
+	char *published;		/* when it first became open; NULL: never */
 };
 struct subscriber {
 	int64_t id;
@@ -514,6 +520,9 @@ int store_ingest_record(struct store *s, const char *key, const char *spool_name
 int store_poster_confirmed(struct store *s, const char *address);
 int store_poster_confirm(struct store *s, const char *address);
 int store_project_status(struct store *s, int64_t id, const char *status);
+/* Moves a project from status `from` to `to` if it is still `from` (a list read earlier may
+ * be stale): 1 moved, 0 not (it changed meanwhile), -1 on error. */
+int store_project_status_move(struct store *s, int64_t id, const char *from, const char *to);
 /* One project by number; 1 found (into p, caller clears), 0 not, -1 error. */
 int store_project_get(struct store *s, int64_t id, struct project *p);
 /* A corrected post: new description, budget (NULL: none), deadline, skills, location. */
@@ -608,7 +617,18 @@ int store_address_bounce(struct store *s, const char *address, int hard, const c
 int store_subscriber_find(struct store *s, const char *address, int64_t id, struct subscriber *sub);
 int store_subscriber_insert(struct store *s, const char *address, const char *name,
 			    const char *language, int64_t *id);
-int store_subscriber_update(struct store *s, const struct subscriber *sub);
+/* Saves the profile a command mail edits (name, language, frequency, day, remote_only,
+ * budget, languages); never status, confirmed nor last_digest. 0 or -1. */
+int store_subscriber_profile_save(struct store *s, const struct subscriber *sub);
+/* Moves a subscriber's status from `from` (NULL: any) to `to`: 1 moved, 0 when the row's
+ * status was not `from` (changed meanwhile) or already `to`, -1 on error. */
+int store_subscriber_status_set(struct store *s, int64_t id, const char *from, const char *to);
+/* Makes a subscriber active, confirmed at ISO time `at`, if its status is still `from`:
+ * 1 done, 0 not (status changed meanwhile), -1 on error. */
+int store_subscriber_confirm(struct store *s, int64_t id, const char *from, const char *at);
+/* Sets last_digest to `at` if the subscriber is still active and not disabled by bounces:
+ * 1 set, 0 not (unsubscribed or paused meanwhile: the selection must not go), -1 on error. */
+int store_subscriber_digest_mark(struct store *s, int64_t id, const char *at);
 /* Records that the subscriber wrote to us (a reply, a command) now. */
 int store_subscriber_touch(struct store *s, int64_t id);
 /* The creation time of the latest confirmation of that action sent to address; 1, 0 none. */
@@ -676,6 +696,10 @@ char *compose_header_value(const char *name, const char *value);
 char *compose_address(const char *name, const char *addr);
 /* 1 if addr is a plain addr-spec safe for an SMTP envelope. */
 int compose_address_is_safe(const char *addr);
+/* Appends s (lines ending in LF) to b as quoted-printable (RFC 2045) with CRLF breaks: lines
+ * of at most 76 octets, none starting with '.' or "From " (a leading '.' or 'F' is encoded),
+ * soft breaks included; bidirectional controls are dropped. */
+void compose_encode_qp(struct buf *b, const char *s);
 struct outgoing {
 	const char *from_name;
 	const char *from;

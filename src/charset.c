@@ -220,11 +220,31 @@ char *charset_to_utf8(const char *label, const char *data, size_t len, int *repa
 	return r;
 }
 
+size_t charset_bidi_control(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	if (p[0] == 0xD8 && p[1] == 0x9C)
+		return 2;	/* U+061C arabic letter mark */
+	if (p[0] != 0xE2)
+		return 0;
+	if (p[1] == 0x80 && (p[2] == 0x8E || p[2] == 0x8F || (p[2] >= 0xAA && p[2] <= 0xAE)))
+		return 3;	/* U+200E/F marks, U+202A..U+202E embeddings and overrides */
+	if (p[1] == 0x81 && p[2] >= 0xA6 && p[2] <= 0xA9)
+		return 3;	/* U+2066..U+2069 isolates */
+	return 0;
+}
+
 size_t charset_strip_controls(char *s, int keep_newlines)
 {
 	char *w = s;
 	for (char *p = s; *p; p++) {
 		unsigned char ch = (unsigned char)*p;
+		/* bidirectional controls: U+202E then "gpj.exe" reads as "exe.jpg" */
+		size_t bidi = charset_bidi_control(p);
+		if (bidi) {
+			p += bidi - 1;
+			continue;
+		}
 		if (ch < 0x20 && ch != '\t' && !(keep_newlines && ch == '\n'))
 			continue;
 		if (ch == 0x7f)

@@ -17,6 +17,7 @@
 static char *clean_value(const char *s, size_t max)
 {
 	int repaired = 0;
+	/* clean UTF-8, C1 and bidirectional controls removed */
 	char *u = charset_to_utf8(NULL, s ? s : "", s ? strlen(s) : 0, &repaired);
 	struct buf b;
 	buf_init(&b, strlen(u) + 1);
@@ -24,15 +25,6 @@ static char *clean_value(const char *s, size_t max)
 	for (const unsigned char *p = (const unsigned char *)u; *p; p++) {
 		if (*p < 0x20 || *p == 0x7f) {
 			space = 1;
-			continue;
-		}
-		/* U+202A..U+202E and U+2066..U+2069: bidirectional overrides */
-		if (p[0] == 0xE2 && p[1] == 0x80 && p[2] >= 0xAA && p[2] <= 0xAE) {
-			p += 2;
-			continue;
-		}
-		if (p[0] == 0xE2 && p[1] == 0x81 && p[2] >= 0xA6 && p[2] <= 0xA9) {
-			p += 2;
 			continue;
 		}
 		if (*p == ' ') {
@@ -180,8 +172,7 @@ char *compose_address(const char *name, const char *addr)
 	return r;
 }
 
-/* Quoted-printable (RFC 2045) with CRLF line breaks; input lines end with LF. */
-static void qp_encode(struct buf *b, const char *s)
+void compose_encode_qp(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t col = 0;
@@ -193,16 +184,25 @@ static void qp_encode(struct buf *b, const char *s)
 		}
 		if (*p == '\r')
 			continue;
-		int literal = (*p >= 33 && *p <= 126 && *p != '=') ||
-			      ((*p == ' ' || *p == '\t') && p[1] != '\n' && p[1] != '\0');
-		/* a leading dot or "From " is encoded so no transport ever alters the line */
-		if (col == 0 && (*p == '.' || (*p == 'F' && !strncmp((const char *)p, "From ", 5))))
-			literal = 0;
+		size_t bidi = charset_bidi_control((const char *)p);
+		if (bidi) {
+			p += bidi - 1;	/* no bidirectional override reaches a reader */
+			continue;
+		}
+		const unsigned char *q = p + 1;
+		while (charset_bidi_control((const char *)q))
+			q += charset_bidi_control((const char *)q);
+		int end = q[0] == '\n' || q[0] == '\0' || (q[0] == '\r' && (q[1] == '\n' || !q[1]));
+		int literal = (*p >= 33 && *p <= 126 && *p != '=') || ((*p == ' ' || *p == '\t') && !end);
 		size_t w = literal ? 1 : 3;
 		if (col + w > 75) {
 			buf_puts(b, "=\r\n");
 			col = 0;
 		}
+		/* a leading dot or F (of "From ") is encoded so no transport ever alters the line;
+		 * checked after the soft break, which starts a line too */
+		if (col == 0 && (*p == '.' || *p == 'F'))
+			literal = 0, w = 3;
 		if (literal) {
 			buf_putc(b, (char)*p);
 		} else {
@@ -297,11 +297,11 @@ char *compose_message(const struct config *c, const struct outgoing *o, char tok
 	buf_printf(&b, "\r\n--%s\r\n", boundary);
 	buf_puts(&b, "Content-Type: text/plain; charset=UTF-8\r\n"
 		     "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-	qp_encode(&b, o->body->text);
+	compose_encode_qp(&b, o->body->text);
 	buf_printf(&b, "\r\n--%s\r\n", boundary);
 	buf_puts(&b, "Content-Type: text/html; charset=UTF-8\r\n"
 		     "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-	qp_encode(&b, o->body->html);
+	compose_encode_qp(&b, o->body->html);
 	buf_printf(&b, "\r\n--%s--\r\n", boundary);
 	for (size_t i = 0; with_files && i < o->n_attachments; i++) {
 		const struct attachment *a = &o->attachments[i];

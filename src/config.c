@@ -84,6 +84,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "sender_rate_window", CFG_DURATION, "1h", OFF(sender_rate_window), 60, 7L * 86400 },
 	{ "export_dir", CFG_PATH, "", OFF(export_dir), 0, 0 },
 	{ "lmtp_listen", CFG_STRING, "", OFF(lmtp_listen), 0, 0 },
+	{ "lmtp_timeout", CFG_INT, "300", OFF(lmtp_timeout), 1, 3600 },
 	{ "fetch_url", CFG_STRING, "", OFF(fetch_url), 0, 0 },
 	{ "fetch_password", CFG_STRING, "", OFF(fetch_password), 0, 0 },
 	{ "fetch_tls", CFG_STRING, "required", OFF(fetch_tls), 0, 0 },

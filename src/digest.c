@@ -69,6 +69,12 @@ struct digest_run {
 	int sent, claimed, empty;
 };
 
+/* When p was published (first opened); its creation time for rows that never said. */
+static const char *published_at(const struct project *p)
+{
+	return p->published ? p->published : p->created ? p->created : "";
+}
+
 static int project_wanted(const struct config *c, const struct subscriber *s,
 			  const struct project *p)
 {
@@ -228,17 +234,20 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 	int rc = 0;
 	if (!r->dry_run) {
 		rc = store_begin(r->s);
-		int claimed = rc == 0 ? store_digest_claim(r->s, s->id, period, n) : -1;
+		/* the row was loaded before this transaction: mark it only if it is still active
+		 * (an unsubscribe meanwhile wins), or the claim and the mail go back */
+		char now[32];
+		clock_format_iso(r->now, now);
+		int active = rc == 0 ? store_subscriber_digest_mark(r->s, s->id, now) : -1;
+		int claimed = active == 1 ? store_digest_claim(r->s, s->id, period, n) : active;
 		if (claimed == 1)
 			rc = send_queue(c, r->s, instant ? "project_alert" : "digest", lang, &v, &o);
-		if (claimed == 1 && rc == 0) {
-			char now[32];
-			clock_format_iso(r->now, now);
-			free(s->last_digest);
-			s->last_digest = xstrdup(now);
-			rc = store_subscriber_update(r->s, s);
-		}
-		if (claimed < 0 || rc < 0) {
+		if (claimed == 0) {
+			store_rollback(r->s);
+			if (active == 0)
+				log_info("stage=digest subscriber=%lld period=%s result=skipped "
+					 "reason=\"no longer active\"", (long long)s->id, period);
+		} else if (claimed < 0 || rc < 0) {
 			store_rollback(r->s);
 			rc = -1;
 		} else if (store_commit(r->s) < 0) {
@@ -270,14 +279,14 @@ static int claim_empty(struct digest_run *r, struct subscriber *s, const char *p
 		return 0;
 	if (store_begin(r->s) < 0)
 		return -1;
-	int claimed = store_digest_claim(r->s, s->id, period, 0);
-	if (claimed == 1) {
-		char now[32];
-		clock_format_iso(r->now, now);
-		free(s->last_digest);
-		s->last_digest = xstrdup(now);
-		if (store_subscriber_update(r->s, s) < 0)
-			claimed = -1;
+	char now[32];
+	clock_format_iso(r->now, now);
+	int claimed = store_subscriber_digest_mark(r->s, s->id, now);
+	if (claimed == 1)
+		claimed = store_digest_claim(r->s, s->id, period, 0);
+	if (claimed == 0) {
+		store_rollback(r->s);
+		return 0;
 	}
 	if (claimed < 0 || store_commit(r->s) < 0) {
 		store_rollback(r->s);
@@ -340,10 +349,11 @@ static int check_inactive(struct digest_run *r, struct subscriber *sub)
 		time_t t = clock_parse_iso(asked);
 		if (t == (time_t)-1 || r->now - t < PAUSE_AFTER)
 			return 0;	/* still time to answer: selections go on meanwhile */
-		free(sub->status);
-		sub->status = xstrdup("paused");
-		log_info("stage=digest subscriber=%lld result=paused reason=inactive", (long long)sub->id);
-		return store_subscriber_update(r->s, sub) < 0 ? -1 : 1;
+		int k = store_subscriber_status_set(r->s, sub->id, "active", "paused");
+		if (k == 1)
+			log_info("stage=digest subscriber=%lld result=paused reason=inactive",
+				 (long long)sub->id);
+		return k < 0 ? -1 : 1;
 	}
 	const struct config *c = r->c;
 	const char *lang = sub->language && *sub->language ? sub->language : c->language;
@@ -504,7 +514,7 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 	for (int j = 0; j < r.nproj; j++) {
 		struct project *p = &r.projects[j];
 		r.hits[j] = xcalloc((size_t)np + 1, 1);
-		if (strcmp(p->status, "open") || strcmp(p->created, oldest) < 0 || np == 0)
+		if (strcmp(p->status, "open") || strcmp(published_at(p), oldest) < 0 || np == 0)
 			continue;
 		char *text = xasprintf("%s\n%s\n%s", p->title, p->description ? p->description : "",
 				       p->skills_json ? p->skills_json : "");
@@ -564,14 +574,15 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 		const char *why[MAX_PER_DIGEST];
 		int n = 0;
 		int instant = !strcmp(sub->frequency, "instant");
-		/* newest first */
+		/* newest first; a selection's window is [since, now): a project published in the
+		 * second of a claim belongs to the next one, whether it came before or after it.
+		 * An alert's is [since, now], each project being claimed on its own. */
 		for (int j = r.nproj - 1; j >= 0 && rc == 0; j--) {
 			struct project *p = &r.projects[j];
-			if (strcmp(p->created, since) <= 0 && !instant)
-				continue;
-			if (instant && strcmp(p->created, since) < 0)
-				continue;
-			if (strcmp(p->created, nowiso) > 0 || !project_wanted(c, sub, p))
+			const char *pub = published_at(p);
+			int after = strcmp(pub, nowiso);
+			if (strcmp(pub, since) < 0 || after > 0 || (after == 0 && !instant) ||
+			    !project_wanted(c, sub, p))
 				continue;
 			const char *w = why_matched(&r, sub, base_skill, base_excl, j);
 			if (!w)

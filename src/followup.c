@@ -97,8 +97,13 @@ int followup_run(const struct config *c, struct store *s, time_t now)
 			/* expiry, and the warning 3 days before */
 			if (now >= created + c->project_ttl) {
 				int r = claimed(s, "expired", p[i].id);
-				if (r == 1)
-					r = finish(s, store_project_status(s, p[i].id, "expired") < 0 ? -1
+				/* only if still open: closed or awarded since the list was read, it stays */
+				int moved = r == 1 ? store_project_status_move(s, p[i].id, "open", "expired") : 0;
+				if (r == 1 && moved == 0) {
+					store_rollback(s);
+					r = 0;
+				} else if (r == 1)
+					r = finish(s, moved < 0 ? -1
 						: notice(c, s, &p[i], p[i].poster, p[i].poster_name,
 							 p[i].language, fr ? "Ce projet a expiré sans être "
 							 "attribué : il ne reçoit plus d'offres." : "This project "

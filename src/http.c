@@ -4,14 +4,19 @@
  * GET /u/KEY shows a page with one button and changes nothing (link scanners follow links);
  * POST /u/KEY with the body List-Unsubscribe=One-Click unsubscribes at once. Keys are the
  * signed unsubscribe keys of List-Unsubscribe; a bad key gets 404 and changes nothing.
- * Limits: a 1 KB body, headers within the connection memory limit (16 KB), 64 connections,
- * 8 per client address, 10 s idle timeout, http_rate_limit requests a second (then 429).
+ * Limits: a 1 KB body (a larger Content-Length gets 413 at the headers, before any body is
+ * read), headers within the connection memory limit (16 KB), 64 connections, 8 per client
+ * address, 5 s idle and 10 s in all per connection, http_rate_limit requests a second per
+ * client (then 429). The client is the peer's address (an IPv6 one by its /64), or, from a
+ * proxy on loopback, the last address of X-Forwarded-For (the one the proxy saw).
  */
 #include "bidmail.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -20,14 +25,36 @@
 #include <unistd.h>
 
 #define MAX_BODY 1024
+#define HTTP_IDLE 5		/* seconds a connection may stay silent */
+#define HTTP_CONNECTION_TIME 10	/* seconds a connection may last in all (slow senders) */
+#define RATE_SLOTS 1024		/* clients counted at once; more share slots (counted together) */
+#define RATE_PROBES 8
+
+struct rate_slot {
+	char client[64];
+	time_t window;		/* the second being counted */
+	int count;
+};
+
+/* An open connection, for the total time limit: the watchdog shuts its socket down. */
+struct open_conn {
+	struct open_conn *next, *prev;
+	int fd;
+	time_t started;
+	int cut;
+};
 
 struct http_server {
 	struct MHD_Daemon *d;
 	struct store *s;
 	char *board;
-	int rate;		/* requests a second */
-	time_t window;		/* the second being counted */
-	int count;
+	int rate;		/* requests a second per client */
+	struct rate_slot slots[RATE_SLOTS];	/* only the MHD thread touches them */
+	pthread_mutex_t mu;	/* the open connections, the watchdog's stop */
+	pthread_cond_t wake;
+	struct open_conn *conns;
+	pthread_t watchdog;
+	int watching, stop;
 };
 
 struct request {
@@ -89,6 +116,80 @@ static int key_ok(const char *k)
 	return 1;
 }
 
+/* The client a request counts for: the peer's numeric address (IPv6 by its /64); from a
+ * proxy on loopback, the last X-Forwarded-For entry. */
+static void client_of(struct MHD_Connection *conn, char *out, size_t len)
+{
+	snprintf(out, len, "?");
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (!ci || !ci->client_addr)
+		return;
+	const struct sockaddr *sa = ci->client_addr;
+	int loopback = 0;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, out, (socklen_t)len);
+		loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	} else if (sa->sa_family == AF_INET6) {
+		struct in6_addr a6 = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+		loopback = IN6_IS_ADDR_LOOPBACK(&a6);
+		memset(a6.s6_addr + 8, 0, 8);	/* one /64 is one client */
+		inet_ntop(AF_INET6, &a6, out, (socklen_t)len);
+	}
+	const char *xff = loopback ? MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+								  "X-Forwarded-For") : NULL;
+	if (xff && *xff) {
+		const char *last = strrchr(xff, ',');
+		last = last ? last + 1 : xff;
+		while (*last == ' ')
+			last++;
+		size_t n = strcspn(last, " ");
+		if (n && n < len) {
+			memcpy(out, last, n);
+			out[n] = '\0';
+		}
+	}
+}
+
+/* Counts a request of client in the current second: 1 within http_rate_limit, 0 for the
+ * first one beyond (to be logged), -1 for the next ones (a flood writes one log line a second). */
+static int rate_take(struct http_server *h, const char *client, time_t now)
+{
+	unsigned hash = 2166136261u;
+	for (const char *p = client; *p; p++)
+		hash = (hash ^ (unsigned char)*p) * 16777619u;
+	struct rate_slot *free_slot = NULL, *slot = NULL;
+	for (int i = 0; i < RATE_PROBES && !slot; i++) {
+		struct rate_slot *r = &h->slots[(hash + (unsigned)i) % RATE_SLOTS];
+		if (!strcmp(r->client, client))
+			slot = r;
+		else if (!free_slot && r->window != now)
+			free_slot = r;
+	}
+	if (!slot && free_slot) {
+		slot = free_slot;
+		snprintf(slot->client, sizeof slot->client, "%s", client);
+		slot->window = now;
+		slot->count = 0;
+	}
+	if (!slot)
+		slot = &h->slots[hash % RATE_SLOTS];	/* all probed slots busy: counted together */
+	if (slot->window != now) {
+		slot->window = now;
+		slot->count = 0;
+	}
+	if (slot->count < h->rate) {
+		slot->count++;
+		return 1;
+	}
+	if (slot->count == h->rate) {
+		slot->count++;	/* the first refusal of this second */
+		return 0;
+	}
+	return -1;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **con_cls)
@@ -97,24 +198,34 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	struct http_server *h = cls;
 	int post = !strcmp(method, MHD_HTTP_METHOD_POST);
 	if (!*con_cls) {
-		/* first call: headers only; count the request against the rate */
-		time_t now = time(NULL);
-		if (now != h->window) {
-			h->window = now;
-			h->count = 0;
-		}
+		/* first call: headers only; count the request against its client's rate, and
+		 * answer a refusal now, before any body is read */
 		struct request *rq = xcalloc(1, sizeof *rq);
 		*con_cls = rq;
-		if (++h->count > h->rate) {
-			rq->too_big = 2;
-			log_warn("stage=http result=rate-limited limit=%d/s", h->rate);
+		char client[64];
+		client_of(conn, client, sizeof client);
+		int k = rate_take(h, client, time(NULL));
+		if (k <= 0) {
+			if (k == 0)
+				log_warn("stage=http client=%s result=rate-limited limit=%d/s (logged once "
+					 "a second)", client, h->rate);
+			return respond_page(conn, MHD_HTTP_TOO_MANY_REQUESTS, "en", "Too many requests",
+					    "<p>Please try again in a moment.</p>");
+		}
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && (strspn(cl, "0123456789") != strlen(cl) || strlen(cl) > 9 ||
+			   strtoul(cl, NULL, 10) > MAX_BODY)) {
+			log_info("stage=http client=%s result=too-large content_length=%.20s", client, cl);
+			return respond_page(conn, MHD_HTTP_CONTENT_TOO_LARGE, "en", "Request too large",
+					    "<p>This request is larger than this page accepts.</p>");
 		}
 		return MHD_YES;
 	}
 	struct request *rq = *con_cls;
 	if (*upload_data_size) {
 		if (rq->len + *upload_data_size > MAX_BODY)
-			rq->too_big = rq->too_big ? rq->too_big : 1;
+			rq->too_big = 1;	/* chunked, without a Content-Length */
 		else {
 			memcpy(rq->body + rq->len, upload_data, *upload_data_size);
 			rq->len += *upload_data_size;
@@ -122,9 +233,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (rq->too_big == 2)
-		return respond_page(conn, MHD_HTTP_TOO_MANY_REQUESTS, "en", "Too many requests",
-				    "<p>Please try again in a moment.</p>");
 	if (rq->too_big)
 		return respond_page(conn, MHD_HTTP_CONTENT_TOO_LARGE, "en", "Request too large",
 				    "<p>This request is larger than this page accepts.</p>");
@@ -183,6 +291,64 @@ static void done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* Keeps the open connections listed, for the watchdog. */
+static void notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+		   enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *h = cls;
+	pthread_mutex_lock(&h->mu);
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		struct open_conn *o = xcalloc(1, sizeof *o);
+		o->fd = ci ? ci->connect_fd : -1;
+		o->started = time(NULL);
+		o->next = h->conns;
+		if (h->conns)
+			h->conns->prev = o;
+		h->conns = o;
+		*socket_context = o;
+	} else if (*socket_context) {
+		/* before libmicrohttpd closes the descriptor: never shut down a reused one */
+		struct open_conn *o = *socket_context;
+		if (o->prev)
+			o->prev->next = o->next;
+		else
+			h->conns = o->next;
+		if (o->next)
+			o->next->prev = o->prev;
+		free(o);
+		*socket_context = NULL;
+	}
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Shuts down connections open longer than HTTP_CONNECTION_TIME (a slow sender that keeps
+ * within the idle timeout byte by byte); libmicrohttpd then closes them. */
+static void *watch(void *arg)
+{
+	struct http_server *h = arg;
+	pthread_mutex_lock(&h->mu);
+	while (!h->stop) {
+		time_t now = time(NULL);
+		for (struct open_conn *o = h->conns; o; o = o->next)
+			if (!o->cut && o->fd >= 0 && now - o->started >= HTTP_CONNECTION_TIME) {
+				shutdown(o->fd, SHUT_RDWR);
+				o->cut = 1;
+			}
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 250 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&h->wake, &h->mu, &until);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
 struct http_server *http_start(const struct config *c, const char *listen)
 {
 	struct addrinfo *ai;
@@ -194,6 +360,8 @@ struct http_server *http_start(const struct config *c, const char *listen)
 	struct http_server *h = xcalloc(1, sizeof *h);
 	h->board = xstrdup(c->board_name);
 	h->rate = c->http_rate_limit;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->wake, NULL);
 	h->s = store_open(c->database, 0);
 	if (!h->s) {
 		freeaddrinfo(ai);
@@ -206,14 +374,20 @@ struct http_server *http_start(const struct config *c, const char *listen)
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
 				MHD_OPTION_CONNECTION_LIMIT, 64u,
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, 8u,
-				MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE,
 				MHD_OPTION_NOTIFY_COMPLETED, done, NULL,
+				MHD_OPTION_NOTIFY_CONNECTION, notify, h,
 				MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!h->d) {
 		log_err("stage=http listen=%s error=\"cannot listen: %s\"", listen, strerror(errno));
 		return http_stop(h);
 	}
+	if (pthread_create(&h->watchdog, NULL, watch, h) != 0) {
+		log_err("stage=http error=\"cannot start the connection watchdog\"");
+		return http_stop(h);
+	}
+	h->watching = 1;
 	log_info("stage=http listen=%s result=started", listen);
 	return h;
 }
@@ -222,8 +396,17 @@ struct http_server *http_stop(struct http_server *h)
 {
 	if (!h)
 		return NULL;
+	if (h->watching) {
+		pthread_mutex_lock(&h->mu);
+		h->stop = 1;
+		pthread_cond_signal(&h->wake);
+		pthread_mutex_unlock(&h->mu);
+		pthread_join(h->watchdog, NULL);
+	}
 	if (h->d)
 		MHD_stop_daemon(h->d);
+	pthread_mutex_destroy(&h->mu);
+	pthread_cond_destroy(&h->wake);
 	store_close(h->s);
 	free(h->board);
 	free(h);

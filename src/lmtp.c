@@ -7,8 +7,12 @@
  * recipient only). Like `deliver`, it never refuses a message for what it contains: oversize
  * or unreadable mail is accepted and quarantined (a 5xx would make the MTA bounce it to a
  * possibly forged sender). Only recipients outside the board's domain are refused (550).
- * One thread per connection, at most LMTP_MAX_CONN at once; no TLS, no AUTH: listen on
- * loopback or a unix socket only.
+ * One thread per connection, at most LMTP_MAX_CONN at once and LMTP_MAX_PER_CLIENT from one
+ * client (its address, or its user id on a unix socket); when all are taken, the connection
+ * idle the longest is closed to make room. lmtp_timeout bounds the time of a command line and
+ * of a message's data in all, not between two bytes; a connection lasts at most
+ * LMTP_SESSION_FACTOR times that. End of data is CR LF . CR LF only: a bare LF is data.
+ * No TLS, no AUTH: listen on loopback or a unix socket only.
  */
 #include "bidmail.h"
 
@@ -25,12 +29,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LMTP_MAX_CONN 16
+#define LMTP_MAX_PER_CLIENT 8
 #define LMTP_MAX_RCPT 100
 #define LMTP_LINE 4096		/* command lines; data lines of any length are streamed */
-#define LMTP_IDLE 300		/* seconds a client may stay silent */
+#define LMTP_SESSION_FACTOR 12	/* a connection lasts at most 12 times lmtp_timeout */
 
 struct lmtp_server {
 	const struct config *c;
@@ -39,16 +45,31 @@ struct lmtp_server {
 	pthread_t thread;
 	volatile int stop;
 	int active;
+	struct conn *conns;	/* the open connections, under mu */
 	pthread_mutex_t mu;
 	pthread_cond_t idle;
 };
 
 struct conn {
 	struct lmtp_server *srv;
+	struct conn *next;
 	int fd;
+	char client[80];	/* numeric address, or uid:N on a unix socket */
 	char in[8192];
 	size_t have, off;
+	int64_t deadline;	/* of the current command line or data (monotonic ms) */
+	int64_t ends;		/* of the connection */
+	int64_t idle_since;	/* waiting for a command since then; 0 while busy (under mu) */
+	int timed_out, evicted;
 };
+
+/* Monotonic milliseconds. */
+static int64_t mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* ---------------------------------------------------------------- I/O */
 
@@ -78,12 +99,17 @@ static int say(struct conn *k, const char *fmt, ...)
 	return 0;
 }
 
-/* The next byte from the client: 0..255, or -1 (closed, timeout, stop). */
+/* The next byte from the client: 0..255, or -1 (closed, past the deadline, stop). */
 static int next_byte(struct conn *k)
 {
 	if (k->off < k->have)
 		return (unsigned char)k->in[k->off++];
-	for (int waited = 0; waited < LMTP_IDLE; waited++) {
+	for (;;) {
+		int64_t now = mono();
+		if (now >= k->deadline || now >= k->ends) {
+			k->timed_out = 1;
+			return -1;
+		}
 		struct pollfd p = { .fd = k->fd, .events = POLLIN };
 		int r = poll(&p, 1, 1000);
 		if (r < 0 && errno != EINTR)
@@ -139,59 +165,82 @@ static int ours(const struct config *c, const char *rcpt)
 	return at && at != rcpt && !strcasecmp(at + 1, c->domain) && compose_address_is_safe(rcpt);
 }
 
-/* Reads the data (dot-unstuffed, CR LF as LF) into a memory file: its descriptor with
- * *total bytes seen (only the first max_message_size + 1 are kept: enough for spool_deliver
- * to quarantine an oversize message), or -1 when the connection is gone. */
+/* Appends one byte of data to the chunk, writing the chunk out when full; only the first
+ * cap bytes are kept. */
+static void data_put(int mf, char *chunk, size_t *cn, size_t *kept, size_t cap, size_t *total,
+		     int *ok, char ch)
+{
+	chunk[(*cn)++] = ch;
+	(*total)++;
+	if (*cn < 8192)
+		return;
+	size_t take = *kept + *cn <= cap ? *cn : cap - *kept;
+	if (take && write(mf, chunk, take) != (ssize_t)take)
+		*ok = 0;
+	*kept += take;
+	*cn = 0;
+}
+
+/* Reads the data into a memory file: its descriptor with *total bytes seen (only the first
+ * max_message_size + 1 are kept: enough for spool_deliver to quarantine an oversize message),
+ * -1 when the connection is gone or past lmtp_timeout, -2 when the memory file failed.
+ * Only CR LF "." CR LF ends the data (RFC 5321 4.1.1.4): a bare LF is data, never a line end,
+ * so "<LF>.<LF>" cannot end a message early and smuggle a second one in. A dot that starts a
+ * line (after CR LF) is unstuffed; CR LF is stored as LF, a lone CR as it is. */
 static int read_data(struct conn *k, const struct config *c, size_t *total)
 {
+	enum { D_START, D_LINE, D_CR, D_DOT, D_DOTCR } st = D_START;
 	int mf = memfd_create("bidmail-lmtp", MFD_CLOEXEC);
 	if (mf < 0)
 		return -1;
-	size_t cap = c->max_message_size + 1, kept = 0;
+	size_t cap = c->max_message_size + 1, kept = 0, cn = 0;
 	char chunk[8192];
-	size_t cn = 0;
-	int at_line_start = 1, ch, state = 0;	/* state 1: a lone "." seen at a line start */
-	int ok = 1;
+	int ok = 1, ch, end = 0;
 	*total = 0;
-	while ((ch = next_byte(k)) >= 0) {
-		if (state == 1) {
-			if (ch == '\r')
+	k->deadline = mono() + c->lmtp_timeout * 1000LL;	/* the whole data, not each byte */
+	while (!end && (ch = next_byte(k)) >= 0) {
+		switch (st) {
+		case D_DOTCR:
+			if (ch == '\n') {
+				end = 1;	/* CR LF . CR LF */
 				continue;
-			if (ch == '\n')
-				break;		/* "." CR LF: the end */
-			state = 0;	/* ".x": a stuffed dot, dropped; x is data */
-		} else if (at_line_start && ch == '.') {
-			state = 1;
-			at_line_start = 0;
-			continue;
+			}
+			/* ".<CR>x": the stuffed dot goes, the CR is data */
+			st = D_CR;
+			/* fall through */
+		case D_CR:
+			if (ch == '\n') {
+				data_put(mf, chunk, &cn, &kept, cap, total, &ok, '\n');
+				st = D_START;
+				continue;
+			}
+			data_put(mf, chunk, &cn, &kept, cap, total, &ok, '\r');
+			st = D_LINE;
+			break;
+		case D_START:
+			if (ch == '.') {
+				st = D_DOT;
+				continue;
+			}
+			st = D_LINE;
+			break;
+		case D_DOT:
+			if (ch == '\r') {
+				st = D_DOTCR;
+				continue;
+			}
+			st = D_LINE;	/* ".x": a stuffed dot, dropped; x is data */
+			break;
+		case D_LINE:
+			break;
 		}
 		if (ch == '\r') {
-			/* kept only when not followed by LF */
-			int nx = next_byte(k);
-			if (nx < 0) {
-				ch = -1;
-				break;
-			}
-			if (nx != '\n') {
-				chunk[cn++] = '\r';
-				(*total)++;
-				ch = nx;
-			} else {
-				ch = '\n';
-			}
+			st = D_CR;
+			continue;
 		}
-		at_line_start = ch == '\n';
-		chunk[cn++] = (char)ch;
-		(*total)++;
-		if (cn >= sizeof chunk - 2) {
-			size_t take = kept + cn <= cap ? cn : cap - kept;
-			if (take && write(mf, chunk, take) != (ssize_t)take)
-				ok = 0;
-			kept += take;
-			cn = 0;
-		}
+		data_put(mf, chunk, &cn, &kept, cap, total, &ok, (char)ch);
 	}
-	if (ch < 0) {
+	if (!end) {
 		close(mf);
 		return -1;
 	}
@@ -204,6 +253,14 @@ static int read_data(struct conn *k, const struct config *c, size_t *total)
 		return -2;
 	}
 	return mf;
+}
+
+/* Marks k as waiting for a command with nothing pending (1), or busy (0). */
+static void set_idle(struct conn *k, int idle)
+{
+	pthread_mutex_lock(&k->srv->mu);
+	k->idle_since = idle ? mono() : 0;
+	pthread_mutex_unlock(&k->srv->mu);
 }
 
 static void session(struct conn *k)
@@ -220,7 +277,10 @@ static void session(struct conn *k)
 			say(k, "421 4.3.2 %s shutting down, try again later", c->domain);
 			break;
 		}
+		k->deadline = mono() + c->lmtp_timeout * 1000LL;	/* the whole line, not each byte */
+		set_idle(k, k->off >= k->have);
 		int r = read_line(k, line, sizeof line);
+		set_idle(k, 0);
 		if (r < 0)
 			break;
 		if (r == 0) {
@@ -311,6 +371,11 @@ static void session(struct conn *k)
 		if (r < 0)
 			break;
 	}
+	if (k->evicted)
+		say(k, "421 4.4.2 %s idle too long, closing to make room", c->domain);
+	else if (k->timed_out)
+		say(k, "421 4.4.2 %s too slow (%d s for a line or a message), closing", c->domain,
+		    c->lmtp_timeout);
 	free(from);
 	strlist_clear(&rcpts);
 }
@@ -320,12 +385,60 @@ static void *conn_run(void *arg)
 	struct conn *k = arg;
 	struct lmtp_server *srv = k->srv;
 	session(k);
-	close(k->fd);
-	free(k);
 	pthread_mutex_lock(&srv->mu);
+	for (struct conn **pp = &srv->conns; *pp; pp = &(*pp)->next)
+		if (*pp == k) {
+			*pp = k->next;
+			break;
+		}
+	close(k->fd);	/* under mu: the accept thread never shuts a reused descriptor */
+	free(k);
 	srv->active--;
 	pthread_cond_broadcast(&srv->idle);
 	pthread_mutex_unlock(&srv->mu);
+	return NULL;
+}
+
+/* Who is at the other end of fd: its numeric address, or uid:N on a unix socket. */
+static void client_of(int fd, char *out, size_t len)
+{
+	struct sockaddr_storage sa;
+	socklen_t sl = sizeof sa;
+	snprintf(out, len, "?");
+	if (getpeername(fd, (struct sockaddr *)&sa, &sl) < 0)
+		return;
+	if (sa.ss_family == AF_UNIX) {
+		struct ucred cr;
+		socklen_t cl = sizeof cr;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0)
+			snprintf(out, len, "uid:%u", (unsigned)cr.uid);
+		return;
+	}
+	if (getnameinfo((struct sockaddr *)&sa, sl, out, (socklen_t)len, NULL, 0, NI_NUMERICHOST))
+		snprintf(out, len, "?");
+}
+
+/* Under mu: whether a new connection from client may open, closing the connection idle the
+ * longest when all are taken. NULL when it may, else the reason to refuse it. */
+static const char *admit(struct lmtp_server *srv, const char *client)
+{
+	int same = 0;
+	struct conn *oldest = NULL;
+	for (struct conn *k = srv->conns; k; k = k->next) {
+		same += !strcmp(k->client, client);
+		if (k->idle_since && !k->evicted && (!oldest || k->idle_since < oldest->idle_since))
+			oldest = k;
+	}
+	if (same >= LMTP_MAX_PER_CLIENT)
+		return "421 4.3.2 too many connections from you, try again later\r\n";
+	if (srv->active < LMTP_MAX_CONN)
+		return NULL;
+	if (!oldest)
+		return "421 4.3.2 too many connections, try again later\r\n";
+	/* its session sees end of input, says 421 and ends; the slot is taken over now */
+	oldest->evicted = 1;
+	shutdown(oldest->fd, SHUT_RD);
+	log_info("stage=lmtp client=%s result=closed reason=\"idle, to make room\"", oldest->client);
 	return NULL;
 }
 
@@ -339,32 +452,44 @@ static void *accept_run(void *arg)
 		int fd = accept4(srv->fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
-		pthread_mutex_lock(&srv->mu);
-		int busy = srv->active >= LMTP_MAX_CONN;
-		if (!busy)
-			srv->active++;
-		pthread_mutex_unlock(&srv->mu);
-		if (busy) {
-			static const char msg[] = "421 4.3.2 too many connections, try again later\r\n";
-			if (send(fd, msg, sizeof msg - 1, MSG_NOSIGNAL) < 0) {
-				/* the client is gone already */
-			}
-			close(fd);
-			continue;
-		}
 		struct conn *k = xcalloc(1, sizeof *k);
 		k->srv = srv;
 		k->fd = fd;
+		client_of(fd, k->client, sizeof k->client);
+		k->ends = mono() + srv->c->lmtp_timeout * 1000LL * LMTP_SESSION_FACTOR;
+		pthread_mutex_lock(&srv->mu);
+		const char *refused = admit(srv, k->client);
+		if (!refused) {
+			srv->active++;
+			k->next = srv->conns;
+			srv->conns = k;
+		}
+		pthread_mutex_unlock(&srv->mu);
+		if (refused) {
+			log_warn("stage=lmtp client=%s result=refused reason=\"%.*s\"", k->client,
+				 (int)strlen(refused) - 12, refused + 10);
+			if (send(fd, refused, strlen(refused), MSG_NOSIGNAL) < 0) {
+				/* the client is gone already */
+			}
+			close(fd);
+			free(k);
+			continue;
+		}
 		pthread_t t;
 		pthread_attr_t at;
 		pthread_attr_init(&at);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 		if (pthread_create(&t, &at, conn_run, k) != 0) {
-			close(fd);
-			free(k);
 			pthread_mutex_lock(&srv->mu);
+			for (struct conn **pp = &srv->conns; *pp; pp = &(*pp)->next)
+				if (*pp == k) {
+					*pp = k->next;
+					break;
+				}
 			srv->active--;
+			close(fd);
 			pthread_mutex_unlock(&srv->mu);
+			free(k);
 		}
 		pthread_attr_destroy(&at);
 	}

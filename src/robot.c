@@ -649,6 +649,8 @@ static void robot_clear(struct robot *r)
 static int run_all(struct robot *r, const struct commands *cs)
 {
 	store_subscriber_touch(r->s, r->sub.id);	/* the subscriber is alive: they wrote */
+	char before[32];
+	snprintf(before, sizeof before, "%s", r->sub.status ? r->sub.status : "");
 	for (int i = 0; i < cs->n; i++)
 		if (cs->v[i].id == C_LANGUAGE) {
 			char *l = money_lower(cs->v[i].args);
@@ -663,7 +665,13 @@ static int run_all(struct robot *r, const struct commands *cs)
 	if (cs->dropped)
 		result(r, "…", tr(r, "%d lignes de plus ignorées : 50 commandes au plus par message",
 				  "%d more lines ignored: at most 50 commands a message"), cs->dropped);
-	return store_subscriber_update(r->s, &r->sub);
+	/* the columns the commands edit; the status only from the one read (pause, resume...) */
+	if (store_subscriber_profile_save(r->s, &r->sub) < 0)
+		return -1;
+	if (strcmp(before, r->sub.status) &&
+	    store_subscriber_status_set(r->s, r->sub.id, before, r->sub.status) < 0)
+		return -1;
+	return 0;
 }
 
 /* A confirmation request to an address that has not proved it owns it: at most one a day. */
@@ -736,7 +744,8 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 			r.lang = r.sub.language;
 			struct command u = { .id = C_UNSUBSCRIBE, .line = "unsubscribe", .args = "" };
 			run_command(&r, &u);
-			if (store_subscriber_update(s, &r.sub) < 0 || reply(&r, "robot_reply", r.sub.address, NULL) < 0)
+			if (store_subscriber_status_set(s, r.sub.id, NULL, "unsubscribed") < 0 ||
+			    reply(&r, "robot_reply", r.sub.address, NULL) < 0)
 				goto tempfail;
 			*outcome = xasprintf("robot:unsubscribed:%lld", (long long)r.sub.id);
 		} else {
@@ -813,6 +822,11 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 		}
 		int welcome = !strcmp(cf.action, "subscribe");
 		if (welcome) {
+			if (store_subscriber_confirm(s, r.sub.id, r.sub.status, now) < 0) {
+				confirmation_clear(&cf);
+				commands_clear(&pending);
+				goto tempfail;
+			}
 			free(r.sub.status);
 			r.sub.status = xstrdup("active");
 			free(r.sub.confirmed);
@@ -948,9 +962,10 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 			goto tempfail;
 		r.have_sub = 1;
 	} else if (strcmp(r.sub.status, "pending")) {
+		if (store_subscriber_status_set(s, r.sub.id, r.sub.status, "pending") < 0)
+			goto tempfail;
 		free(r.sub.status);
 		r.sub.status = xstrdup("pending");
-		store_subscriber_update(s, &r.sub);
 	}
 	out = ask_confirmation(&r, from, "subscribe", &cs, outcome);
 	goto done;
@@ -973,14 +988,15 @@ int robot_unsubscribe_key(struct store *s, const char *key, int commit, char **l
 		return f;
 	if (lang)
 		*lang = xstrdup(sub.language ? sub.language : "fr");
-	if (commit && strcmp(sub.status, "unsubscribed")) {
-		free(sub.status);
-		sub.status = xstrdup("unsubscribed");
-		if (store_subscriber_update(s, &sub) < 0) {
+	if (commit) {
+		/* whatever the state now, not the one read above */
+		int k = store_subscriber_status_set(s, sub.id, NULL, "unsubscribed");
+		if (k < 0) {
 			subscriber_clear(&sub);
 			return -1;
 		}
-		log_info("stage=http subscriber=%lld result=unsubscribed", (long long)sub.id);
+		if (k == 1)
+			log_info("stage=http subscriber=%lld result=unsubscribed", (long long)sub.id);
 	}
 	subscriber_clear(&sub);
 	return 1;

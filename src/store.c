@@ -101,6 +101,11 @@ static const char *const migrations[] = {
 	 "INSERT INTO fetched_ident SELECT origin, '', spooled FROM fetched;"
 	 "DROP TABLE fetched;"
 	 "ALTER TABLE fetched_ident RENAME TO fetched;"),
+	/* 13: published-time: when a project first became open (a confirmed or approved post is
+	 * published later than it was created); the digest windows are cut on it */
+	("ALTER TABLE projects ADD COLUMN published TEXT;"
+	 "UPDATE projects SET published = created WHERE status NOT IN ('pending_confirmation',"
+	 " 'held');"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -117,8 +122,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_PROJECT_INSERT] = "INSERT INTO projects(title, description, poster, poster_name,"
 			      " language, status, created, updated, message_id, budget_min,"
 			      " budget_max, currency, tax, unit, deadline_days, skills, location,"
-			      " flags) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11,"
-			      " ?12, ?13, ?14, ?15, ?16, ?17)",
+			      " flags, published) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10,"
+			      " ?11, ?12, ?13, ?14, ?15, ?16, ?17, CASE WHEN ?6 = 'open' THEN ?7 END)",
 	[ST_OUTBOX_INSERT] = "INSERT INTO outbox(kind, rcpt, sender, subject, token, created)"
 			     " VALUES(?1, ?2, ?3, ?4, ?5, ?7)",
 	[ST_OUTBOX_MESSAGE] = "INSERT INTO outbox_message(id, message) VALUES(?1, ?2)",
@@ -461,8 +466,8 @@ static int project_rows(struct store *s, int64_t only, struct project **out)
 			       "SELECT id, title, description, poster, poster_name, language, status,"
 			       " created, message_id, budget_min, budget_max, currency, tax, unit,"
 			       " deadline_days, skills, location, flags, (SELECT count(*) FROM bids b"
-			       " WHERE b.project = projects.id AND b.status = 'active'), updated"
-			       " FROM projects WHERE ?1 < 0 OR id = ?1 ORDER BY id",
+			       " WHERE b.project = projects.id AND b.status = 'active'), updated,"
+			       " published FROM projects WHERE ?1 < 0 OR id = ?1 ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return fail(s, sqlite3_errcode(s->db), "project-list");
 	sqlite3_bind_int64(st, 1, only);
@@ -498,6 +503,7 @@ static int project_rows(struct store *s, int64_t only, struct project **out)
 		p->flags_json = col_text(st, 17);
 		p->bids = sqlite3_column_int(st, 18);
 		p->updated = col_text(st, 19);
+		p->published = col_text(st, 20);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -527,6 +533,7 @@ void project_clear(struct project *p)
 	free(p->location);
 	free(p->flags_json);
 	free(p->updated);
+	free(p->published);
 	memset(p, 0, sizeof *p);
 }
 
@@ -931,34 +938,79 @@ int store_confirmation_latest(struct store *s, const char *address, const char *
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? found : fail(s, rc, "confirmation-latest");
 }
 
-int store_subscriber_update(struct store *s, const struct subscriber *sub)
+/* The columns a command mail edits, never status, confirmed or last_digest: a profile saved
+ * after a concurrent unsubscribe must not undo it. */
+int store_subscriber_profile_save(struct store *s, const struct subscriber *sub)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db,
-			       "UPDATE subscribers SET name = ?2, status = ?3, language = ?4,"
-			       " frequency = ?5, day = ?6, remote_only = ?7, budget_min = ?8,"
-			       " budget_currency = ?9, languages = ?10, confirmed = ?11,"
-			       " last_digest = ?12 WHERE id = ?1",
+			       "UPDATE subscribers SET name = ?2, language = ?3, frequency = ?4,"
+			       " day = ?5, remote_only = ?6, budget_min = ?7, budget_currency = ?8,"
+			       " languages = ?9 WHERE id = ?1",
 			       -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "subscriber-update");
-	char now[32];
-	clock_format_iso(clock_now(), now);
+		return fail(s, sqlite3_errcode(s->db), "subscriber-profile");
 	sqlite3_bind_int64(st, 1, sub->id);
 	bind_text(st, 2, sub->name);
-	bind_text(st, 3, sub->status);
-	bind_text(st, 4, sub->language);
-	bind_text(st, 5, sub->frequency);
-	sqlite3_bind_int(st, 6, sub->day);
-	sqlite3_bind_int(st, 7, sub->remote_only);
+	bind_text(st, 3, sub->language);
+	bind_text(st, 4, sub->frequency);
+	sqlite3_bind_int(st, 5, sub->day);
+	sqlite3_bind_int(st, 6, sub->remote_only);
 	if (sub->budget_min >= 0)
-		sqlite3_bind_double(st, 8, sub->budget_min);
-	bind_text(st, 9, sub->budget_currency);
-	bind_text(st, 10, sub->languages ? sub->languages : "");
-	bind_text(st, 11, sub->confirmed);
-	bind_text(st, 12, sub->last_digest);
+		sqlite3_bind_double(st, 7, sub->budget_min);
+	bind_text(st, 8, sub->budget_currency);
+	bind_text(st, 9, sub->languages ? sub->languages : "");
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "subscriber-update");
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "subscriber-profile");
+}
+
+/* Runs an UPDATE of one subscriber row; 1 when the row changed, 0 when its state did not
+ * match the condition, -1 on error. */
+static int subscriber_change(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, what);
+	return sqlite3_changes(s->db) > 0;
+}
+
+int store_subscriber_status_set(struct store *s, int64_t id, const char *from, const char *to)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "UPDATE subscribers SET status = ?3 WHERE id = ?1 AND"
+				      " (?2 IS NULL OR status = ?2) AND status <> ?3", -1, &st, NULL)
+	    != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "subscriber-status");
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, from);
+	bind_text(st, 3, to);
+	return subscriber_change(s, st, "subscriber-status");
+}
+
+int store_subscriber_confirm(struct store *s, int64_t id, const char *from, const char *at)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "UPDATE subscribers SET status = 'active', confirmed = ?3"
+				      " WHERE id = ?1 AND status = ?2", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "subscriber-confirm");
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, from);
+	bind_text(st, 3, at);
+	return subscriber_change(s, st, "subscriber-confirm");
+}
+
+int store_subscriber_digest_mark(struct store *s, int64_t id, const char *at)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "UPDATE subscribers SET last_digest = ?2 WHERE id = ?1 AND"
+				      " status = 'active' AND NOT EXISTS (SELECT 1 FROM addresses a"
+				      " WHERE a.address = subscribers.address AND a.disabled)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "subscriber-digest");
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, at);
+	return subscriber_change(s, st, "subscriber-digest");
 }
 
 int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, const char *source)
@@ -1375,8 +1427,10 @@ int store_poster_confirm(struct store *s, const char *address)
 int store_project_status(struct store *s, int64_t id, const char *status)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "UPDATE projects SET status = ?2, updated = ?3 WHERE id = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
+	/* the first time it opens is its publication */
+	if (sqlite3_prepare_v2(s->db, "UPDATE projects SET status = ?2, updated = ?3, published ="
+				      " CASE WHEN ?2 = 'open' THEN coalesce(published, ?3) ELSE published"
+				      " END WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
 		return fail(s, sqlite3_errcode(s->db), "project-status");
 	char now[32];
 	clock_format_iso(clock_now(), now);
@@ -1386,6 +1440,25 @@ int store_project_status(struct store *s, int64_t id, const char *status)
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-status");
+}
+
+int store_project_status_move(struct store *s, int64_t id, const char *from, const char *to)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "UPDATE projects SET status = ?3, updated = ?4 WHERE id = ?1"
+				      " AND status = ?2", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "project-status-move");
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, from);
+	bind_text(st, 3, to);
+	bind_text(st, 4, now);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "project-status-move");
+	return sqlite3_changes(s->db) > 0;
 }
 
 int store_notice_claim(struct store *s, const char *kind, int64_t ref)

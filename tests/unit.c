@@ -37,6 +37,14 @@ static void test_charset(void)
 		{ "controls dropped", "utf-8", "a\x01\x1b" "b\r\nc", "ab\nc" },
 		{ "C1 controls dropped", "utf-8", "a\xC2\x85" "b", "ab" },
 		{ "overlong refused", "utf-8", "\xC0\xAF", "\xEF\xBF\xBD\xEF\xBF\xBD" },
+		{ "RLO dropped", "utf-8", "facture\xE2\x80\xAE" "fdp.exe", "facturefdp.exe" },
+		{ "embeddings, isolates, marks dropped", "utf-8",
+		  "\xE2\x80\xAA" "a\xE2\x80\xAB" "b\xE2\x80\xAC" "c\xE2\x80\xAD" "d\xE2\x81\xA6"
+		  "e\xE2\x81\xA7" "f\xE2\x81\xA8" "g\xE2\x81\xA9" "h\xE2\x80\x8E" "i\xE2\x80\x8F",
+		  "abcdefghi" },
+		{ "RLO from windows-1252 bytes is not made", "windows-1252", "\xE2\x80\xAE", "\xC3\xA2\xE2\x82\xAC\xC2\xAE" },
+		{ "RLO from utf-7", "utf-7", "+IC4-x", "x" },
+		{ "neighbours kept", "utf-8", "\xE2\x80\x8D\xE2\x80\xAF\xE2\x81\xA0", "\xE2\x80\x8D\xE2\x80\xAF\xE2\x81\xA0" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -166,6 +174,83 @@ static void test_header_encoder(void)
 	free(got);
 	free(big);
 	report("compose_header_value", bad);
+}
+
+/* Decodes quoted-printable with CRLF breaks (soft breaks removed) into out; -1 when malformed. */
+static int qp_decode(const char *in, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (const char *p = in; *p; p++) {
+		if (n + 2 >= cap)
+			return -1;
+		if (*p == '=' && p[1] == '\r' && p[2] == '\n') {
+			p += 2;
+		} else if (*p == '=') {
+			unsigned v;
+			if (!p[1] || !p[2] || sscanf(p + 1, "%2X", &v) != 1)
+				return -1;
+			out[n++] = (char)v;
+			p += 2;
+		} else if (*p == '\r' && p[1] == '\n') {
+			out[n++] = '\n';
+			p++;
+		} else {
+			out[n++] = *p;
+		}
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/* Lines of every length around the 76-octet break with a dot (or "From ") at every position,
+ * plain and after an encoded character: no output line starts with '.' or "From ", none is
+ * longer than 76 octets, and decoding gives the input back. */
+static void test_quoted_printable(void)
+{
+	static const char *const fills[] = { "a", "\xC3\xA9", "=", " a" };
+	static const char *const marks[] = { ".", "..", "From ", ". " };
+	int bad = 0, rows = 0;
+	for (size_t f = 0; f < sizeof fills / sizeof fills[0]; f++)
+		for (size_t k = 0; k < sizeof marks / sizeof marks[0]; k++)
+			for (int len = 1; len <= 160; len++)
+				for (int at = 0; at <= len; at++) {
+					char in[1024];
+					size_t n = 0;
+					for (int i = 0; i < len && n + 16 < sizeof in; i++) {
+						const char *piece = i == at ? marks[k] : fills[f];
+						size_t pl = strlen(piece);
+						memcpy(in + n, piece, pl);
+						n += pl;
+					}
+					memcpy(in + n, "\n.\nz\n", 6);
+					struct buf b;
+					buf_init(&b, 1 << 20);
+					compose_encode_qp(&b, in);
+					char back[2048];
+					const char *why = NULL;
+					const char *out = b.data ? b.data : "";
+					for (const char *line = out; *line && !why;) {
+						const char *eol = strstr(line, "\r\n");
+						size_t ll = eol ? (size_t)(eol - line) : strlen(line);
+						if (*line == '.')
+							why = "a line starts with '.'";
+						else if (!strncmp(line, "From ", 5))
+							why = "a line starts with \"From \"";
+						else if (ll > 76)
+							why = "a line longer than 76";
+						line += ll + (eol ? 2 : 0);
+					}
+					if (!why && (qp_decode(out, back, sizeof back) < 0 || strcmp(back, in)))
+						why = "decoding differs";
+					if (why && bad++ < 5)
+						printf("     qp fill=%zu mark=%zu len=%d at=%d: %s\n", f, k, len,
+						       at, why);
+					rows++;
+					buf_free(&b);
+				}
+	if (rows < 40000)
+		bad++, printf("     qp: only %d rows\n", rows);
+	report("compose_encode_qp", bad);
 }
 
 static void test_compose_list_headers(void)
@@ -464,11 +549,29 @@ static void test_mask_addresses(void)
 	static const struct { const char *in, *want; } rows[] = {
 		{ "write to jeanne@client.fr.", "write to [x]." },
 		{ "mailto:jeanne@client.fr or j.doe+tag@mail.example.org", "[x] or [x]" },
-		{ "no address @ all, nor a@b", "no address @ all, nor a@b" },
+		{ "no address @ all, but a@b", "no address @ all, but [x]" },
 		{ "budget 500 EUR @ 20 days", "budget 500 EUR @ 20 days" },
 		{ "(contact: Paul.O'Neil@ex-ample.co.uk)", "(contact: [x])" },
 		{ "twice a@b.fr a@b.fr", "twice [x] [x]" },
 		{ "@start.fr and end@", "@start.fr and end@" },
+		/* IDN domains and UTF-8 local parts (RFC 6531), « » and NBSP around them kept */
+		{ "jean@soci\xC3\xA9t\xC3\xA9.fr.", "[x]." },
+		{ "\xC2\xAB j\xC3\xA9r\xC3\xB4me@exemple.fr \xC2\xBB", "\xC2\xAB [x] \xC2\xBB" },
+		{ "\xC2\xABjean@x.fr\xC2\xBB\xC2\xA0!", "\xC2\xAB[x]\xC2\xBB\xC2\xA0!" },
+		{ "\xD0\xB8\xD0\xB2\xD0\xB0\xD0\xBD@\xD0\xBF\xD1\x80\xD0\xB8\xD0\xBC\xD0\xB5\xD1\x80.\xD1\x80\xD1\x84",
+		  "[x]" },
+		{ "\xE2\x80\xA6" "a@b.fr\xE2\x80\xA6", "\xE2\x80\xA6[x]\xE2\x80\xA6" },
+		/* quoted local parts */
+		{ "write \"jean dupont\"@x.fr now", "write [x] now" },
+		{ "mailto:\"a\\\"b\"@x.fr", "[x]" },
+		{ "\"\"@x.fr", "\"\"@x.fr" },
+		/* address literals and dotless domains */
+		{ "a@[192.0.2.1] or b@[IPv6:2001:db8::1].", "[x] or [x]." },
+		{ "root@localhost, admin@intranet", "[x], [x]" },
+		{ "a@[nope] a@-x", "a@[nope] a@-x" },
+		/* bidirectional controls go first: they cannot split an address or reorder a line */
+		{ "jean\xE2\x80\xAE@x.fr", "[x]" },
+		{ "a\xE2\x80\xAE" "b\xE2\x81\xA6" "c\xE2\x81\xA9" "d\xE2\x80\x8F" "e\xD8\x9C", "abcde" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -540,6 +643,7 @@ int main(int argc, char **argv)
 	test_language();
 	test_limits();
 	test_compose_list_headers();
+	test_quoted_printable();
 	test_keys();
 	test_match();
 	test_match_budget();

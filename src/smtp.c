@@ -30,7 +30,6 @@
 
 #define SMTP_REPLY_LINES 100	/* lines of one reply: EHLO has a dozen, the others one */
 #define SMTP_REPLY_BYTES 16384	/* bytes of one reply (RFC 5321: lines of 512) */
-#define SMTP_SETUP_LINES 1000	/* reply lines libcurl may hand over while connecting */
 #define SMTP_MIN_RATE 32768	/* bytes a second: a message slower than that is cut off */
 
 /* One connection to the smarthost. */
@@ -40,7 +39,6 @@ struct conn {
 	int timeout;		/* seconds for the set-up, and for each reply */
 	long long until;	/* monotonic ms: the end of the transaction in hand */
 	long long deadline;	/* monotonic ms: the end of the wait in hand (<= until) */
-	int setup_lines;	/* reply lines seen while connecting */
 	int pipelining;		/* the EHLO reply offered PIPELINING */
 	int tls;		/* TLS on the connection: replies may wait inside GnuTLS */
 	int up;
@@ -51,8 +49,6 @@ struct conn {
 	struct buf out;		/* the message as it goes on the wire (dot-stuffed) */
 };
 
-/* libcurl hands the connection's reply lines (greeting, EHLO, STARTTLS, AUTH) to the header
- * callback: note PIPELINING, keep the last line for the error message. */
 static long long now_ms(void)
 {
 	struct timespec t;
@@ -68,6 +64,9 @@ static void conn_arm(struct conn *k, long long ms)
 		k->deadline = k->until;
 }
 
+/* libcurl hands the connection's reply lines (greeting, EHLO, STARTTLS, AUTH) to the header
+ * callback: note PIPELINING, keep the last line for the error message. (libcurl itself ends
+ * a set-up whose replies pass 300 KB, and TIMEOUT ends it in time.) */
 static size_t connect_reply_cb(char *data, size_t one, size_t size, void *arg)
 {
 	struct conn *k = arg;
@@ -98,7 +97,6 @@ static int conn_open(const struct config *c, struct conn *k, const char *url, ch
 	CURL *e = k->easy;
 	k->timeout = c->smtp_timeout;
 	k->pipelining = 0;
-	k->setup_lines = 0;
 	k->have = k->off = 0;
 	k->last[0] = k->err[0] = '\0';
 	curl_easy_setopt(e, CURLOPT_URL, url);

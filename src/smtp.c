@@ -161,6 +161,8 @@ static int conn_send(struct conn *k, const char *data, size_t len)
 {
 	size_t done = 0;
 	while (done < len) {
+		if (now_ms() >= k->deadline)
+			return -1;	/* a peer that takes a byte at a time */
 		size_t n = 0;
 		CURLcode rc = curl_easy_send(k->easy, data + done, len - done, &n);
 		if (rc == CURLE_AGAIN) {
@@ -187,6 +189,8 @@ static int conn_reply(struct conn *k, char *text, size_t textn)
 	conn_arm(k, (long long)k->timeout * 1000);
 	for (;;) {
 		if (k->off == k->have) {
+			if (now_ms() >= k->deadline)
+				goto late;	/* under TLS a steady trickle never waits */
 			/* in clear, the reply to what was just sent is not there yet: wait first
 			 * (one poll and one read, not a read, a poll and a read); under TLS a
 			 * record may already wait inside GnuTLS, so read first */

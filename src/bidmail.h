@@ -554,12 +554,20 @@ int store_outbox_insert(struct store *s, const char *kind, const char *to,
 			const char *data, size_t len, int64_t *id);
 /* Lists outbox rows; with state non-NULL only those in that state; with_data loads bodies. */
 int store_outbox_list(struct store *s, const char *state, int with_data, struct outbox_row **out);
-/* Queued rows due at `now` (next attempt passed or unset), oldest first, at most limit. */
-int store_outbox_due(struct store *s, const char *now, int limit, struct outbox_row **out);
-/* Marks a row sent once (a replayed mark changes nothing). */
+/* Claims, in one transaction, at most limit queued rows due at `due` (next attempt passed or
+ * unset; NULL: any) whose lease is free or expired at `now`, for owner until `until` (ISO
+ * UTC); loads them, oldest first, into a new array (caller clears). The count or -1. */
+int store_outbox_claim(struct store *s, const char *owner, const char *due, const char *now,
+		       const char *until, int limit, struct outbox_row **out);
+/* Frees the leases owner holds on queued rows. 0 or -1. */
+int store_outbox_release(struct store *s, const char *owner);
+/* The owners (new strings, at most max) of leases still running at now; count or -1. */
+int store_outbox_lease_owners(struct store *s, const char *now, char **owners, int max);
+/* Marks a row sent once (a replayed mark changes nothing), whoever holds its lease. */
 int store_outbox_mark_sent(struct store *s, int64_t id);
-/* Re-queues a row for a later attempt, recording the error. */
-int store_outbox_retry(struct store *s, int64_t id, const char *next_attempt, const char *error);
+/* Re-queues a row leased by owner for a later attempt, recording the error. */
+int store_outbox_retry(struct store *s, int64_t id, const char *owner, const char *next_attempt,
+		       const char *error);
 /* Durability of commits: FULL (fsync each) for ingest, NORMAL for the sender's marks. */
 int store_set_synchronous(struct store *s, int full);
 /* Bids: the active bids of a project other than this subscriber's; insert (replacing this
@@ -572,7 +580,9 @@ int store_bid_get(struct store *s, int64_t id, struct bid_row *b);
 int store_bid_status(struct store *s, int64_t id, const char *status);
 int store_bid_list(struct store *s, int64_t project, struct bid_row **out);
 void bid_row_clear(struct bid_row *b);
-int store_outbox_mark(struct store *s, int64_t id, const char *state, const char *error);
+/* Sets the state of a queued row leased by owner (sent or failed), recording the error. */
+int store_outbox_mark(struct store *s, int64_t id, const char *owner, const char *state,
+		      const char *error);
 void outbox_row_clear(struct outbox_row *r);
 int store_count(struct store *s, const char *table);
 /* A short text that changes whenever a project or a bid is added or changed (the daemon
@@ -722,13 +732,17 @@ char *compose_message(const struct config *c, const struct outgoing *o, char tok
 /* ---------------------------------------------------------------- smtp.c */
 enum smtp_result { SMTP_SENT, SMTP_RETRY, SMTP_FAILED };
 /* Sends rows to the smarthost, smtp_connections at a time, each connection reused; calls
- * done() for every row as soon as its fate is known. 0, or -1 when libcurl cannot start. */
-int smtp_deliver(const struct config *c, struct outbox_row *rows, int n,
+ * done() for every row as soon as its fate is known; starts no transaction after `seconds`
+ * (rows not started get no call). 0, or -1 when libcurl cannot start. */
+int smtp_deliver(const struct config *c, struct outbox_row *rows, int n, int seconds,
 		 const char *(*sender_of)(const struct config *, const struct outbox_row *, char *,
 					  size_t),
 		 void (*done)(void *arg, struct outbox_row *row, enum smtp_result r,
 			      const char *why),
 		 void *arg);
+/* The longest smtp_deliver can take, in seconds, when it may start transactions for
+ * `seconds`: what a hostile smarthost can cost a pass. */
+long smtp_time_bound(const struct config *c, int seconds);
 
 /* ---------------------------------------------------------------- match.c */
 /* Checks a subscriber's PATTERN (a PCRE2 regex, or a word list turned into a word-boundary

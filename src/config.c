@@ -8,10 +8,12 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #ifndef BIDMAIL_DATADIR
@@ -54,7 +56,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "bounce_address", CFG_ADDRESS, "bounce@DOMAIN", OFF(bounce_address), 0, 0 },
 	{ "secret_key_file", CFG_PATH, "var/secret.key", OFF(secret_key_file), 0, 0 },
 	{ "public_url", CFG_STRING, "", OFF(public_url), 0, 0 },
-	{ "smtp_tls", CFG_STRING, "opportunistic", OFF(smtp_tls), 0, 0 },
+	/* "": required unless the smarthost is on loopback (config_load decides) */
+	{ "smtp_tls", CFG_STRING, "", OFF(smtp_tls), 0, 0 },
 	{ "smtp_ca_file", CFG_PATH, "", OFF(smtp_ca_file), 0, 0 },
 	{ "smtp_user", CFG_STRING, "", OFF(smtp_user), 0, 0 },
 	{ "smtp_password", CFG_STRING, "", OFF(smtp_password), 0, 0 },
@@ -263,9 +266,10 @@ static const char *cfg_set(struct config *c, const struct cfg_key *k, const char
 			return "fetch_tls must be required (imap:// and pop3:// use STARTTLS) or no";
 		if (!strcmp(k->name, "fetch_after") && strcmp(v, "seen") && strcmp(v, "delete"))
 			return "fetch_after must be seen or delete";
-		if (!strcmp(k->name, "smtp_tls") && strcmp(v, "required") &&
+		if (!strcmp(k->name, "smtp_tls") && *v && strcmp(v, "required") &&
 		    strcmp(v, "opportunistic") && strcmp(v, "no"))
-			return "smtp_tls must be required, opportunistic or no";
+			return "smtp_tls must be required, opportunistic, no, or empty (required "
+			       "unless the smarthost is on loopback)";
 		if ((!strcmp(k->name, "min_hourly_rate") || !strcmp(k->name, "min_daily_rate")) &&
 		    !rate_ok(v))
 			return "expected an amount and a currency, e.g. 20 EUR";
@@ -334,6 +338,47 @@ static const char *cfg_set(struct config *c, const struct cfg_key *k, const char
 		return NULL;
 	}
 	return "internal: unknown type";
+}
+
+/* 1 when the smarthost URL names this machine: localhost, 127.0.0.0/8 or ::1 (where no one
+ * on the path can strip STARTTLS). */
+static int smarthost_is_loopback(const char *url)
+{
+	const char *h = strstr(url, "://");
+	if (!h)
+		return 0;
+	h += 3;
+	size_t n = strcspn(h, "/?#");
+	const char *at = memchr(h, '@', n);
+	if (at) {
+		n -= (size_t)(at + 1 - h);
+		h = at + 1;
+	}
+	char host[256];
+	if (n >= sizeof host)
+		return 0;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (host[0] == '[') {
+		char *close = strchr(host, ']');
+		if (!close)
+			return 0;
+		*close = '\0';
+		memmove(host, host + 1, strlen(host + 1) + 1);
+	} else {
+		host[strcspn(host, ":")] = '\0';
+	}
+	if (!strcasecmp(host, "localhost") || !strcasecmp(host, "localhost."))
+		return 1;
+	unsigned char a[16];
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, host, a) == 1) {
+		static const unsigned char one[16] = { [15] = 1 };
+		static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
+		return !memcmp(a, one, 16) || (!memcmp(a, mapped, 12) && a[12] == 127);
+	}
+	return 0;
 }
 
 static char *expand_domain(const char *v, const char *domain)
@@ -459,6 +504,13 @@ int config_load(struct config *c, const char *file)
 			fprintf(stderr, "%s: address `%s` is not valid\n", c->file ? c->file : "defaults", e);
 			return -1;
 		}
+	}
+	/* STARTTLS that an on-path attacker could strip is the default only on loopback; an
+	 * explicit value is always kept */
+	if (!*c->smtp_tls) {
+		free(c->smtp_tls);
+		c->smtp_tls = xstrdup(!*c->smarthost || smarthost_is_loopback(c->smarthost)
+				      ? "opportunistic" : "required");
 	}
 	if (!*c->templates) {
 		free(c->templates);

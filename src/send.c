@@ -11,39 +11,97 @@
  * timeouts and dropped connections re-queue with exponential back-off and jitter until
  * max_queue_age; 5xx fails at once. The envelope sender is the signed VERP address
  * bounce+m-ID-MAC@DOMAIN, so a bounce names its outbox row exactly.
+ * Concurrent senders (the daemon and a cron job, two hosts) never send a row twice: each
+ * claims its batch first (a lease with its owner token and an expiry longer than the pass can
+ * last), and its marks are fenced on that lease. A lease outlives its owner only until it
+ * expires, or at once when the owner was a process of this host that no longer runs.
  * In: queued outbox rows. Out: delivered mail, rows marked sent / re-queued / failed.
  */
 #include "bidmail.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SEND_BATCH 256	/* at most the number of files spool_stage can hold */
 #define SMTP_BATCH 2000
+#define SEND_PASS_SECONDS 60	/* a pass starts no SMTP transaction after this */
+#define LEASE_MARGIN 60		/* seconds a lease outlasts the longest pass */
+#define FILE_LEASE 600		/* seconds: a file batch is written in far less */
+#define MAX_OWNERS 64		/* other senders' leases looked at per pass */
+
+/* This process's owner token, HOST:PID:RANDOM; the same for all its passes. */
+static const char *send_owner(void)
+{
+	static char owner[128];
+	static pid_t pid;
+	if (pid != getpid()) {
+		char host[65] = "";
+		if (gethostname(host, sizeof host - 1) < 0 || !*host)
+			snprintf(host, sizeof host, "localhost");
+		host[strcspn(host, ":")] = '\0';
+		char rnd[17];
+		hash_random_hex(rnd, 8);
+		pid = getpid();
+		snprintf(owner, sizeof owner, "%s:%ld:%s", host, (long)pid, rnd);
+	}
+	return owner;
+}
+
+/* Frees the leases of senders of this host that no longer run (a crash, a kill -9): their
+ * rows need not wait for the expiry. A process that runs, or of another host, keeps its. */
+static void send_reclaim_dead(struct store *s, const char *now)
+{
+	char *owners[MAX_OWNERS];
+	int n = store_outbox_lease_owners(s, now, owners, MAX_OWNERS);
+	const char *me = send_owner();
+	size_t hl = strcspn(me, ":");
+	for (int i = 0; i < n; i++) {
+		const char *o = owners[i];
+		char *end = NULL;
+		long pid = strncmp(o, me, hl + 1) ? 0 : strtol(o + hl + 1, &end, 10);
+		int dead = 0;
+		if (pid > 0 && end && *end == ':' && strcmp(o, me))
+			/* our own pid with another token: its former holder is gone */
+			dead = pid == (long)getpid() || (kill((pid_t)pid, 0) < 0 && errno == ESRCH);
+		if (dead && store_outbox_release(s, o) == 0)
+			log_info("stage=send result=reclaimed owner=%s", o);
+		free(owners[i]);
+	}
+}
 
 static int send_files(const struct config *c, struct store *s)
 {
-	struct outbox_row *rows;
-	int n = store_outbox_list(s, "queued", 1, &rows);
-	if (n < 0)
-		return -1;
+	const char *owner = send_owner();
+	char now[32], until[32];
+	clock_format_iso(clock_now(), now);
+	clock_format_iso(clock_now() + FILE_LEASE, until);
+	send_reclaim_dead(s, now);
 	char *dir = xasprintf("%s/outgoing", c->spool);
 	char **names = xcalloc(SEND_BATCH, sizeof *names);
 	int sent = 0, rc = 0;
-	for (int start = 0; start < n && rc == 0; start += SEND_BATCH) {
-		int end = start + SEND_BATCH < n ? start + SEND_BATCH : n;
-		size_t staged = 0;
-		if (store_begin(s) < 0) {
+	/* a batch at a time: claimed (committed), staged, named, then marked sent; rows that
+	 * could not be staged stay claimed until the end of the pass */
+	for (int round = 0; round < 100000 && rc == 0; round++) {
+		struct outbox_row *rows;
+		int n = store_outbox_claim(s, owner, NULL, now, until, SEND_BATCH, &rows);
+		if (n < 0) {
 			rc = -1;
 			break;
 		}
-		for (int i = start; i < end; i++) {
+		size_t staged = 0;
+		if (n > 0 && store_begin(s) < 0)
+			rc = -1;
+		for (int i = 0; i < n && rc == 0; i++) {
 			struct outbox_row *r = &rows[i];
 			if (!compose_address_is_safe(r->to)) {
-				store_outbox_mark(s, r->id, "failed", "recipient is not a plain address");
+				store_outbox_mark(s, r->id, owner, "failed",
+						  "recipient is not a plain address");
 				continue;
 			}
 			char *name = xasprintf("%010lld-%s.eml", (long long)r->id, r->token);
@@ -54,30 +112,36 @@ static int send_files(const struct config *c, struct store *s)
 				continue;
 			}
 			names[staged++] = name;
-			store_outbox_mark(s, r->id, "sent", NULL);
+			store_outbox_mark(s, r->id, owner, "sent", NULL);
 		}
 		/* the files get their names (durably) before the rows say `sent` */
-		if (spool_publish(dir, 1) < 0) {
-			log_err("stage=send error=\"cannot publish in %s: %s\" result=deferred", dir,
-				strerror(errno));
-			store_rollback(s);
-			rc = -1;
-		} else if (store_commit(s) < 0) {
-			store_rollback(s);
-			rc = -1;
-		} else {
-			for (size_t k = 0; k < staged; k++)
-				log_info("stage=send transport=file file=%s result=sent", names[k]);
-			sent += (int)staged;
+		if (n > 0 && rc == 0) {
+			if (spool_publish(dir, 1) < 0) {
+				log_err("stage=send error=\"cannot publish in %s: %s\" result=deferred",
+					dir, strerror(errno));
+				store_rollback(s);
+				rc = -1;
+			} else if (store_commit(s) < 0) {
+				store_rollback(s);
+				rc = -1;
+			} else {
+				for (size_t k = 0; k < staged; k++)
+					log_info("stage=send transport=file file=%s result=sent", names[k]);
+				sent += (int)staged;
+			}
 		}
 		for (size_t k = 0; k < staged; k++)
 			free(names[k]);
+		for (int i = 0; i < n; i++)
+			outbox_row_clear(&rows[i]);
+		free(rows);
+		if (n < SEND_BATCH)
+			break;
 	}
+	/* what was not written waits for the next pass, for any sender */
+	store_outbox_release(s, owner);
 	free(names);
 	free(dir);
-	for (int i = 0; i < n; i++)
-		outbox_row_clear(&rows[i]);
-	free(rows);
 	return rc < 0 ? -1 : sent;
 }
 
@@ -96,15 +160,17 @@ static const char *verp_sender(const struct config *c, const struct outbox_row *
 /* The sent journal: one line per message the server accepted, appended with a single
  * write() the moment its 250 arrives, then folded into the database once per batch and
  * emptied. A killed sender loses no mark (the kernel has the write); a power cut loses at most
- * what synchronous=NORMAL would. On start, a journal left by a crash is folded in first. */
+ * what synchronous=NORMAL would. On start, a journal left by a crash is folded in first.
+ * Senders share it: each holds a shared flock while it appends, and empties it only when an
+ * exclusive flock shows that no other sender has it open (a line is never lost). */
 struct smtp_run {
 	const struct config *c;
 	struct store *s;
+	const char *owner;
 	time_t now;
 	int sent, retried, failed;
+	int unrecorded;		/* results the database did not take: their leases are kept */
 	int journal;
-	int64_t *ids;
-	size_t nids, capids;
 };
 
 static char *journal_path(const struct config *c)
@@ -112,32 +178,49 @@ static char *journal_path(const struct config *c)
 	return xasprintf("%s.sent-journal", c->database);
 }
 
-/* Marks every id of the journal sent (one transaction), then empties it; 0 or -1. */
+/* Marks every id of the journal sent (one transaction), then empties it when no other
+ * sender has it open; 0 or -1. */
 static int journal_fold(struct smtp_run *run)
 {
-	char *path = journal_path(run->c);
-	FILE *f = fopen(path, "r");
-	int rc = 0;
-	if (f) {
-		char line[64];
-		if (store_begin(run->s) < 0)
+	if (run->journal < 0)
+		return 0;
+	int alone = flock(run->journal, LOCK_EX | LOCK_NB) == 0;
+	int rc = store_begin(run->s);
+	char buf[8192];
+	size_t have = 0;
+	off_t at = 0;
+	while (rc == 0) {
+		ssize_t n = pread(run->journal, buf + have, sizeof buf - have, at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
 			rc = -1;
-		while (rc == 0 && fgets(line, sizeof line, f)) {
-			long long id = strtoll(line, NULL, 10);
-			if (id > 0 && store_outbox_mark_sent(run->s, id) < 0)
-				rc = -1;
-		}
-		fclose(f);
-		if (rc == 0 && store_commit(run->s) == 0) {
-			if (truncate(path, 0) < 0 && errno != ENOENT)
-				rc = -1;
-		} else {
-			store_rollback(run->s);
-			rc = -1;
-		}
+		if (n <= 0)
+			break;
+		at += n;
+		have += (size_t)n;
+		size_t start = 0;
+		for (size_t i = 0; i < have && rc == 0; i++)
+			if (buf[i] == '\n') {
+				long long id = strtoll(buf + start, NULL, 10);
+				if (id > 0 && store_outbox_mark_sent(run->s, id) < 0)
+					rc = -1;
+				start = i + 1;
+			}
+		memmove(buf, buf + start, have - start);
+		have -= start;
+		if (have == sizeof buf)
+			have = 0;	/* not a line of ours */
 	}
-	free(path);
-	run->nids = 0;
+	if (rc == 0 && store_commit(run->s) == 0) {
+		if (alone && ftruncate(run->journal, 0) < 0)
+			rc = -1;
+	} else {
+		store_rollback(run->s);
+		rc = -1;
+	}
+	/* back to a shared lock (a conversion may briefly let go of it) */
+	flock(run->journal, LOCK_SH);
 	return rc;
 }
 
@@ -165,7 +248,7 @@ static void smtp_done(void *arg, struct outbox_row *row, enum smtp_result r, con
 		int n = snprintf(line, sizeof line, "%lld\n", (long long)row->id);
 		rc = run->journal >= 0 && write(run->journal, line, (size_t)n) == n ? 0 : -1;
 		if (rc < 0)	/* no journal: the mark goes straight to the database */
-			rc = store_outbox_mark(run->s, row->id, "sent", NULL);
+			rc = store_outbox_mark_sent(run->s, row->id);
 		run->sent++;
 		log_info("stage=send outbox=%lld transport=smtp kind=%s result=sent", (long long)row->id,
 			 row->kind);
@@ -174,54 +257,81 @@ static void smtp_done(void *arg, struct outbox_row *row, enum smtp_result r, con
 		if (created != (time_t)-1 && run->now - created >= run->c->max_queue_age) {
 			char *e = xasprintf("%s; given up after %ld s in the queue", why,
 					    run->c->max_queue_age);
-			rc = store_outbox_mark(run->s, row->id, "failed", e);
+			rc = store_outbox_mark(run->s, row->id, run->owner, "failed", e);
 			log_warn("stage=send outbox=%lld result=failed reason=\"%s\"", (long long)row->id, e);
 			free(e);
 			run->failed++;
 		} else {
 			char when[32];
 			clock_format_iso(run->now + backoff(run->c, row->attempts + 1), when);
-			rc = store_outbox_retry(run->s, row->id, when, why);
+			rc = store_outbox_retry(run->s, row->id, run->owner, when, why);
 			log_warn("stage=send outbox=%lld result=deferred next=%s reason=\"%s\"",
 				 (long long)row->id, when, why);
 			run->retried++;
 		}
 	} else {
-		rc = store_outbox_mark(run->s, row->id, "failed", why);
+		rc = store_outbox_mark(run->s, row->id, run->owner, "failed", why);
 		log_warn("stage=send outbox=%lld result=failed reason=\"%s\"", (long long)row->id, why);
 		run->failed++;
 	}
-	if (rc < 0)
+	if (rc < 0) {
+		run->unrecorded++;
 		log_err("stage=send outbox=%lld error=\"cannot record the result: %s\"",
 			(long long)row->id, store_errmsg(run->s));
+	}
+}
+
+static long long mono_seconds(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec;
 }
 
 static int send_smtp(const struct config *c, struct store *s)
 {
-	struct smtp_run run = { .c = c, .s = s, .now = clock_now() };
+	struct smtp_run run = { .c = c, .s = s, .owner = send_owner(), .now = clock_now() };
 	char now[32];
 	clock_format_iso(run.now, now);
-	/* a journal left by a crash first: those mails were accepted, never send them again */
-	if (journal_fold(&run) < 0)
-		return -1;
 	char *jp = journal_path(c);
-	run.journal = open(jp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	run.journal = open(jp, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (run.journal < 0)
 		log_warn("stage=send error=\"cannot open %s: %s; marking in the database\"", jp,
 			 strerror(errno));
+	else
+		flock(run.journal, LOCK_SH);
 	free(jp);
+	/* a journal left by a crash first: those mails were accepted, never send them again */
+	if (journal_fold(&run) < 0) {
+		if (run.journal >= 0)
+			close(run.journal);
+		return -1;
+	}
+	send_reclaim_dead(s, now);
 	/* retries and failures are their own commits, written to the OS at once */
 	store_set_synchronous(s, 0);
+	long long end = mono_seconds() + SEND_PASS_SECONDS;
 	for (int round = 0; round < 1000; round++) {
+		int left = (int)(end - mono_seconds());
+		if (left <= 0)
+			break;
+		/* the lease outlasts anything this batch can cost (a hostile smarthost included) */
+		char lease_now[32], until[32];
+		time_t t = clock_now();
+		clock_format_iso(t, lease_now);
+		clock_format_iso(t + smtp_time_bound(c, left) + LEASE_MARGIN, until);
 		struct outbox_row *rows;
-		int n = store_outbox_due(s, now, SMTP_BATCH, &rows);
+		int n = store_outbox_claim(s, run.owner, now, lease_now, until, SMTP_BATCH, &rows);
 		if (n <= 0) {
 			free(rows);
 			break;
 		}
 		int before = run.sent + run.retried + run.failed;
-		smtp_deliver(c, rows, n, verp_sender, smtp_done, &run);
-		journal_fold(&run);
+		smtp_deliver(c, rows, n, left, verp_sender, smtp_done, &run);
+		/* rows not started (the pass's time is over) go back to the queue, once every
+		 * accepted one is marked sent */
+		if (journal_fold(&run) == 0 && !run.unrecorded)
+			store_outbox_release(s, run.owner);
 		for (int i = 0; i < n; i++)
 			outbox_row_clear(&rows[i]);
 		free(rows);

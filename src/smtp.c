@@ -11,6 +11,10 @@
  * Out: one result per row through a callback, as soon as the server has answered the end of
  * DATA: sent (2xx), retry (4xx, timeout, dropped connection) or failed (5xx), with the server's
  * reply. Addresses are checked (compose_address_is_safe) before they reach the wire.
+ * Bounds (a hostile smarthost cannot hold the sender): the connection set-up within
+ * smtp_timeout in all, each reply within smtp_timeout in all and at most SMTP_REPLY_LINES
+ * lines of SMTP_REPLY_BYTES, a transaction within 2 x smtp_timeout + its size at
+ * SMTP_MIN_RATE; no transaction starts after the pass's time.
  */
 #include "bidmail.h"
 
@@ -21,13 +25,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
+
+#define SMTP_REPLY_LINES 100	/* lines of one reply: EHLO has a dozen, the others one */
+#define SMTP_REPLY_BYTES 16384	/* bytes of one reply (RFC 5321: lines of 512) */
+#define SMTP_MIN_RATE 32768	/* bytes a second: a message slower than that is cut off */
 
 /* One connection to the smarthost. */
 struct conn {
 	CURL *easy;
 	curl_socket_t sock;
-	int timeout;		/* seconds of silence before giving up */
+	int timeout;		/* seconds for the set-up, and for each reply */
+	long long until;	/* monotonic ms: the end of the transaction in hand */
+	long long deadline;	/* monotonic ms: the end of the wait in hand (<= until) */
 	int pipelining;		/* the EHLO reply offered PIPELINING */
 	int tls;		/* TLS on the connection: replies may wait inside GnuTLS */
 	int up;
@@ -38,8 +49,24 @@ struct conn {
 	struct buf out;		/* the message as it goes on the wire (dot-stuffed) */
 };
 
+static long long now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Arms the wait in hand: ms from now, never past the transaction's end. */
+static void conn_arm(struct conn *k, long long ms)
+{
+	k->deadline = now_ms() + ms;
+	if (k->deadline > k->until)
+		k->deadline = k->until;
+}
+
 /* libcurl hands the connection's reply lines (greeting, EHLO, STARTTLS, AUTH) to the header
- * callback: note PIPELINING, keep the last line for the error message. */
+ * callback: note PIPELINING, keep the last line for the error message. (libcurl itself ends
+ * a set-up whose replies pass 300 KB, and TIMEOUT ends it in time.) */
 static size_t connect_reply_cb(char *data, size_t one, size_t size, void *arg)
 {
 	struct conn *k = arg;
@@ -78,7 +105,11 @@ static int conn_open(const struct config *c, struct conn *k, const char *url, ch
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, connect_reply_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, k);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	/* in CONNECT_ONLY mode the whole set-up (DNS, TCP, greeting, EHLO, STARTTLS, TLS, AUTH)
+	 * is one transfer: TIMEOUT bounds it in all, CONNECTTIMEOUT its every phase */
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)c->smtp_timeout);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)c->smtp_timeout);
+	curl_easy_setopt(e, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)c->smtp_timeout);
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
 	long ssl = !strcmp(c->smtp_tls, "required") ? (long)CURLUSESSL_ALL
 		   : !strcmp(c->smtp_tls, "no") ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_TRY;
@@ -108,21 +139,30 @@ static int conn_open(const struct config *c, struct conn *k, const char *url, ch
 	return 0;
 }
 
-/* Waits until the socket is readable (events POLLIN) or writable: 0, or -1 on timeout. */
+/* Waits until the socket is readable (events POLLIN) or writable: 0, or -1 once the armed
+ * deadline has passed. */
 static int conn_wait(struct conn *k, short events)
 {
 	struct pollfd p = { .fd = (int)k->sock, .events = events };
-	int r;
-	do
-		r = poll(&p, 1, k->timeout * 1000);
-	while (r < 0 && errno == EINTR);
-	return r > 0 ? 0 : -1;
+	for (;;) {
+		long long left = k->deadline - now_ms();
+		if (left <= 0)
+			return -1;
+		int r = poll(&p, 1, left > 3600000 ? 3600000 : (int)left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
 }
 
+/* Sends len bytes before the armed deadline; 0 or -1. */
 static int conn_send(struct conn *k, const char *data, size_t len)
 {
 	size_t done = 0;
 	while (done < len) {
+		if (now_ms() >= k->deadline)
+			return -1;	/* a peer that takes a byte at a time */
 		size_t n = 0;
 		CURLcode rc = curl_easy_send(k->easy, data + done, len - done, &n);
 		if (rc == CURLE_AGAIN) {
@@ -138,27 +178,29 @@ static int conn_send(struct conn *k, const char *data, size_t len)
 }
 
 /* Reads one reply (its lines up to the last, "DDD text"): its code, and its last line in
- * text; -1 when the connection is gone or silent for smtp_timeout. */
+ * text; -1 with the reason in text when the connection is gone, the reply is not complete
+ * within smtp_timeout (or the transaction's end), or longer than SMTP_REPLY_LINES lines or
+ * SMTP_REPLY_BYTES bytes. */
 static int conn_reply(struct conn *k, char *text, size_t textn)
 {
 	char line[512];
-	size_t ln = 0;
+	size_t ln = 0, bytes = 0;
+	int lines = 0;
+	conn_arm(k, (long long)k->timeout * 1000);
 	for (;;) {
 		if (k->off == k->have) {
+			if (now_ms() >= k->deadline)
+				goto late;	/* under TLS a steady trickle never waits */
 			/* in clear, the reply to what was just sent is not there yet: wait first
 			 * (one poll and one read, not a read, a poll and a read); under TLS a
 			 * record may already wait inside GnuTLS, so read first */
-			if (!k->tls && conn_wait(k, POLLIN) < 0) {
-				snprintf(text, textn, "no reply within %d s", k->timeout);
-				return -1;
-			}
+			if (!k->tls && conn_wait(k, POLLIN) < 0)
+				goto late;
 			size_t n = 0;
 			CURLcode rc = curl_easy_recv(k->easy, k->in, sizeof k->in, &n);
 			if (rc == CURLE_AGAIN) {
-				if (conn_wait(k, POLLIN) < 0) {
-					snprintf(text, textn, "no reply within %d s", k->timeout);
-					return -1;
-				}
+				if (conn_wait(k, POLLIN) < 0)
+					goto late;
 				continue;
 			}
 			if (rc != CURLE_OK || n == 0) {
@@ -167,6 +209,10 @@ static int conn_reply(struct conn *k, char *text, size_t textn)
 			}
 			k->have = n;
 			k->off = 0;
+		}
+		if (++bytes > SMTP_REPLY_BYTES) {
+			snprintf(text, textn, "reply longer than %d bytes", SMTP_REPLY_BYTES);
+			return -1;
 		}
 		char ch = k->in[k->off++];
 		if (ch != '\n') {
@@ -184,14 +230,23 @@ static int conn_reply(struct conn *k, char *text, size_t textn)
 			text[keep] = '\0';
 			return atoi(line);
 		}
+		if (++lines >= SMTP_REPLY_LINES) {
+			snprintf(text, textn, "reply longer than %d lines", SMTP_REPLY_LINES);
+			return -1;
+		}
 		ln = 0;		/* "DDD-": more lines follow */
 	}
+late:
+	snprintf(text, textn, "no complete reply within %d s", k->timeout);
+	return -1;
 }
 
 static void conn_close(struct conn *k, int polite)
 {
 	if (k->easy && k->up && polite) {
 		char text[400];
+		k->until = now_ms() + (long long)k->timeout * 1000;
+		conn_arm(k, (long long)k->timeout * 1000);
 		if (conn_send(k, "QUIT\r\n", 6) == 0)
 			conn_reply(k, text, sizeof text);
 	}
@@ -250,6 +305,9 @@ static enum smtp_result transaction(struct conn *k, const char *sender, const ch
 	int codes[3] = { 0, 0, 0 };
 	char first_bad[400] = "";
 	int bad = -1;	/* the first command refused */
+	long long timeout = (long long)k->timeout * 1000;
+	k->until = now_ms() + 2 * timeout + (long long)(len / SMTP_MIN_RATE) * 1000;
+	conn_arm(k, timeout);
 	if (k->pipelining) {
 		snprintf(cmd, sizeof cmd, "%s%s%s", mail, to, lines[2]);
 		if (conn_send(k, cmd, strlen(cmd)) < 0)
@@ -259,6 +317,7 @@ static enum smtp_result transaction(struct conn *k, const char *sender, const ch
 		if (!k->pipelining) {
 			if (bad >= 0)
 				break;
+			conn_arm(k, timeout);
 			if (conn_send(k, lines[i], strlen(lines[i])) < 0)
 				goto lost;
 		}
@@ -273,8 +332,10 @@ static enum smtp_result transaction(struct conn *k, const char *sender, const ch
 	}
 	if (bad >= 0) {
 		/* a server that said 354 after a refusal gets an empty message to end DATA */
+		conn_arm(k, timeout);
 		if (codes[2] == 354 && (conn_send(k, ".\r\n", 3) < 0 || conn_reply(k, text, sizeof text) < 0))
 			goto lost;
+		conn_arm(k, timeout);
 		if (conn_send(k, "RSET\r\n", 6) < 0 || conn_reply(k, text, sizeof text) < 0)
 			k->up = 0;
 		snprintf(why, whyn, "%s (after %.4s)", first_bad, lines[bad]);
@@ -287,15 +348,21 @@ static enum smtp_result transaction(struct conn *k, const char *sender, const ch
 		snprintf(why, whyn, "message of %zu bytes too large to send", len);
 		return SMTP_FAILED;
 	}
-	if (conn_send(k, k->out.data, k->out.len) < 0)
+	/* the message: smtp_timeout, and a second for each SMTP_MIN_RATE bytes */
+	conn_arm(k, timeout + (long long)(k->out.len / SMTP_MIN_RATE) * 1000);
+	if (conn_send(k, k->out.data, k->out.len) < 0) {
+		snprintf(text, sizeof text, "message not taken within %lld s",
+			 (timeout + (long long)(k->out.len / SMTP_MIN_RATE) * 1000) / 1000);
 		goto lost;
+	}
 	int code = conn_reply(k, text, sizeof text);
 	if (code < 0)
 		goto lost;
 	snprintf(why, whyn, "%s", text);
 	return by_code(code);
 lost:
-	snprintf(why, whyn, "%s (connection lost during the transaction)", text[0] ? text : "no reply");
+	snprintf(why, whyn, "%s (connection dropped during the transaction)",
+		 text[0] ? text : "no reply");
 	k->up = 0;
 	return SMTP_RETRY;
 }
@@ -308,6 +375,7 @@ struct smtp_worker {
 	void (*done)(void *arg, struct outbox_row *row, enum smtp_result r, const char *why);
 	void *arg;
 	pthread_mutex_t *lock;	/* serialises done(): the caller's callback need not be thread-safe */
+	long long stop;		/* monotonic ms: no transaction starts after it */
 };
 
 static void report(struct smtp_worker *w, struct outbox_row *row, enum smtp_result r,
@@ -319,7 +387,8 @@ static void report(struct smtp_worker *w, struct outbox_row *row, enum smtp_resu
 }
 
 /* One connection, for its share of the rows: opened on demand, reopened once after a loss;
- * when it cannot be opened, every row left waits for the next attempt with the reason. */
+ * when it cannot be opened, every row left waits for the next attempt with the reason. Rows
+ * not started when the pass's time is over are left unreported, for the next pass. */
 static void *worker_run(void *p)
 {
 	struct smtp_worker *w = p;
@@ -330,7 +399,7 @@ static void *worker_run(void *p)
 	char *url = xasprintf("%s/%s", c->smarthost, c->domain);
 	char sender[300], why[800];
 	int failures = 0;
-	for (int i = 0; i < w->n; i++) {
+	for (int i = 0; i < w->n && now_ms() < w->stop; i++) {
 		struct outbox_row *row = &w->rows[i];
 		const char *from = w->sender_of(c, row, sender, sizeof sender);
 		if (!compose_address_is_safe(row->to)) {
@@ -361,7 +430,14 @@ static void *worker_run(void *p)
 	return NULL;
 }
 
-int smtp_deliver(const struct config *c, struct outbox_row *rows, int n,
+long smtp_time_bound(const struct config *c, int seconds)
+{
+	/* the last transaction starts before `seconds`: the set-up, the transaction of the
+	 * largest message DATA can carry (stuffed, twice max_message_size), then QUIT */
+	return seconds + 4L * c->smtp_timeout + (long)(2 * c->max_message_size / SMTP_MIN_RATE) + 1;
+}
+
+int smtp_deliver(const struct config *c, struct outbox_row *rows, int n, int seconds,
 		 const char *(*sender_of)(const struct config *, const struct outbox_row *, char *,
 					  size_t),
 		 void (*done)(void *arg, struct outbox_row *row, enum smtp_result r,
@@ -382,11 +458,12 @@ int smtp_deliver(const struct config *c, struct outbox_row *rows, int n,
 	struct smtp_worker *w = xcalloc((size_t)threads, sizeof *w);
 	pthread_t *tid = xcalloc((size_t)threads, sizeof *tid);
 	int start = 0;
+	long long stop = now_ms() + (long long)seconds * 1000;
 	for (int t = 0; t < threads; t++) {
 		int share = n / threads + (t < n % threads ? 1 : 0);
 		w[t] = (struct smtp_worker){ .c = c, .rows = rows + start, .n = share,
 					     .sender_of = sender_of, .done = done, .arg = arg,
-					     .lock = &lock };
+					     .lock = &lock, .stop = stop };
 		start += share;
 	}
 	/* a worker whose thread cannot start runs in this thread after the first one */

@@ -106,12 +106,17 @@ static const char *const migrations[] = {
 	("ALTER TABLE projects ADD COLUMN published TEXT;"
 	 "UPDATE projects SET published = created WHERE status NOT IN ('pending_confirmation',"
 	 " 'held');"),
+	/* 14: outbox leases: a sender claims rows (owner, expiry) before it sends them, so that two
+	 * senders never send one row twice */
+	("ALTER TABLE outbox ADD COLUMN lease_owner TEXT;"
+	 "ALTER TABLE outbox ADD COLUMN lease_until TEXT;"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
 enum stmt_id {
 	ST_INGEST_SEEN, ST_INGEST_RECORD, ST_PROJECT_INSERT, ST_OUTBOX_INSERT, ST_OUTBOX_MARK,
-	ST_OUTBOX_RETRY, ST_OUTBOX_SENT, ST_OUTBOX_MESSAGE,
+	ST_OUTBOX_RETRY, ST_OUTBOX_SENT, ST_OUTBOX_MESSAGE, ST_OUTBOX_CLAIM, ST_OUTBOX_ROW,
+	ST_OUTBOX_RELEASE,
 	ST_SENDER_HIT, ST_SENDER_TOLD, ST_FETCHED_SEEN, ST_FETCHED_ADOPT, ST_FETCHED_ADD,
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
 };
@@ -127,13 +132,30 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_OUTBOX_INSERT] = "INSERT INTO outbox(kind, rcpt, sender, subject, token, created)"
 			     " VALUES(?1, ?2, ?3, ?4, ?5, ?7)",
 	[ST_OUTBOX_MESSAGE] = "INSERT INTO outbox_message(id, message) VALUES(?1, ?2)",
+	/* marks and retries are fenced on the lease: a sender whose lease was taken over
+	 * changes nothing */
 	[ST_OUTBOX_MARK] = "UPDATE outbox SET state = ?2, last_error = ?3,"
-			   " attempts = attempts + 1, sent = CASE WHEN ?2 = 'sent' THEN ?4 END"
-			   " WHERE id = ?1",
+			   " attempts = attempts + 1, sent = CASE WHEN ?2 = 'sent' THEN ?4 END,"
+			   " lease_owner = NULL, lease_until = NULL"
+			   " WHERE id = ?1 AND lease_owner = ?5 AND state = 'queued'",
+	/* a fact, whoever holds the lease: the server accepted the mail (the sent journal of a
+	 * crashed sender is folded in by the next one) */
 	[ST_OUTBOX_SENT] = "UPDATE outbox SET state = 'sent', attempts = attempts + 1, sent = ?2,"
-			  " last_error = NULL WHERE id = ?1 AND state <> 'sent'",
+			  " last_error = NULL, lease_owner = NULL, lease_until = NULL"
+			  " WHERE id = ?1 AND state <> 'sent'",
 	[ST_OUTBOX_RETRY] = "UPDATE outbox SET last_error = ?3, attempts = attempts + 1,"
-			    " next_attempt = ?2 WHERE id = ?1",
+			    " next_attempt = ?2, lease_owner = NULL, lease_until = NULL"
+			    " WHERE id = ?1 AND lease_owner = ?4 AND state = 'queued'",
+	/* ISO UTC strings compare as times; ?3 NULL: due or not */
+	[ST_OUTBOX_CLAIM] = "UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id IN"
+			    " (SELECT id FROM outbox WHERE state = 'queued' AND (?3 IS NULL OR"
+			    " next_attempt IS NULL OR next_attempt <= ?3) AND (lease_until IS NULL"
+			    " OR lease_until < ?4) ORDER BY id LIMIT ?5) RETURNING id",
+	[ST_OUTBOX_ROW] = "SELECT o.id, rcpt, sender, subject, kind, state, attempts, last_error,"
+			  " created, token, m.message, next_attempt"
+			  " FROM outbox o JOIN outbox_message m ON m.id = o.id WHERE o.id = ?1",
+	[ST_OUTBOX_RELEASE] = "UPDATE outbox SET lease_owner = NULL, lease_until = NULL"
+			      " WHERE lease_owner = ?1 AND state = 'queued'",
 	/* a new window when none is open; ISO UTC strings compare as times */
 	[ST_SENDER_HIT] = "INSERT INTO sender_rates(address, window_start, count) VALUES(?1, ?2, 1)"
 			  " ON CONFLICT(address) DO UPDATE SET"
@@ -585,21 +607,129 @@ int store_outbox_list(struct store *s, const char *state, int with_data, struct 
 	return outbox_rows(s, st, with_data, out);
 }
 
-int store_outbox_due(struct store *s, const char *now, int limit, struct outbox_row **out)
+static int64_t *outbox_claim_ids(struct store *s, const char *owner, const char *due,
+				 const char *now, const char *until, int limit, int *n)
+{
+	sqlite3_stmt *st = stmt(s, ST_OUTBOX_CLAIM);
+	*n = 0;
+	if (!st)
+		return NULL;
+	bind_text(st, 1, owner);
+	bind_text(st, 2, until);
+	bind_text(st, 3, due);
+	bind_text(st, 4, now);
+	sqlite3_bind_int(st, 5, limit);
+	int64_t *ids = xcalloc((size_t)(limit > 0 ? limit : 1), sizeof *ids);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (*n < limit)
+			ids[(*n)++] = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		fail(s, rc, "outbox-claim");
+		free(ids);
+		return NULL;
+	}
+	return ids;
+}
+
+static void outbox_row_read(sqlite3_stmt *st, int with_data, struct outbox_row *r);
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int store_outbox_claim(struct store *s, const char *owner, const char *due, const char *now,
+		       const char *until, int limit, struct outbox_row **out)
+{
+	*out = NULL;
+	int n = 0;
+	if (store_begin(s) < 0)
+		return -1;
+	int64_t *ids = outbox_claim_ids(s, owner, due, now, until, limit, &n);
+	if (!ids || store_commit(s) < 0) {
+		store_rollback(s);
+		free(ids);
+		return -1;
+	}
+	qsort(ids, (size_t)n, sizeof *ids, cmp_id);
+	struct outbox_row *v = xcalloc((size_t)(n > 0 ? n : 1), sizeof *v);
+	int got = 0;
+	for (int i = 0; i < n; i++) {
+		sqlite3_stmt *st = stmt(s, ST_OUTBOX_ROW);
+		if (!st)
+			break;
+		sqlite3_bind_int64(st, 1, ids[i]);
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			outbox_row_read(st, 1, &v[got++]);
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			fail(s, rc, "outbox-row");
+			break;
+		}
+	}
+	free(ids);
+	*out = v;
+	/* rows that could not be read stay leased until their expiry */
+	return got;
+}
+
+int store_outbox_release(struct store *s, const char *owner)
+{
+	sqlite3_stmt *st = stmt(s, ST_OUTBOX_RELEASE);
+	if (!st)
+		return -1;
+	bind_text(st, 1, owner);
+	return run(s, st, "outbox-release");
+}
+
+int store_outbox_lease_owners(struct store *s, const char *now, char **owners, int max)
 {
 	sqlite3_stmt *st;
-	*out = NULL;
 	if (sqlite3_prepare_v2(s->db,
-			       "SELECT o.id, rcpt, sender, subject, kind, state, attempts, last_error,"
-			       " created, token, m.message, next_attempt"
-			       " FROM outbox o JOIN outbox_message m ON m.id = o.id"
-			       " WHERE state = 'queued' AND (next_attempt IS NULL OR next_attempt <= ?1)"
-			       " ORDER BY o.id LIMIT ?2",
+			       "SELECT DISTINCT lease_owner FROM outbox WHERE state = 'queued' AND"
+			       " lease_owner IS NOT NULL AND lease_until >= ?1 LIMIT ?2",
 			       -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "outbox-due");
+		return fail(s, sqlite3_errcode(s->db), "outbox-owners");
 	bind_text(st, 1, now);
-	sqlite3_bind_int(st, 2, limit);
-	return outbox_rows(s, st, 1, out);
+	sqlite3_bind_int(st, 2, max);
+	int n = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max)
+		owners[n++] = col_text(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		while (n > 0)
+			free(owners[--n]);
+		return fail(s, rc, "outbox-owners");
+	}
+	return n;
+}
+
+static void outbox_row_read(sqlite3_stmt *st, int with_data, struct outbox_row *r)
+{
+	memset(r, 0, sizeof *r);
+	r->id = sqlite3_column_int64(st, 0);
+	r->to = col_text(st, 1);
+	r->sender = col_text(st, 2);
+	r->subject = col_text(st, 3);
+	r->kind = col_text(st, 4);
+	r->state = col_text(st, 5);
+	r->attempts = sqlite3_column_int(st, 6);
+	r->last_error = col_text(st, 7);
+	r->created = col_text(st, 8);
+	r->token = col_text(st, 9);
+	if (with_data) {
+		const void *b = sqlite3_column_blob(st, 10);
+		r->len = (size_t)sqlite3_column_bytes(st, 10);
+		r->data = xmalloc(r->len + 1);
+		if (b)
+			memcpy(r->data, b, r->len);
+		r->data[r->len] = '\0';
+	}
+	r->next_attempt = col_text(st, 11);
 }
 
 static int outbox_rows(struct store *s, sqlite3_stmt *st, int with_data, struct outbox_row **out)
@@ -611,27 +741,7 @@ static int outbox_rows(struct store *s, sqlite3_stmt *st, int with_data, struct 
 			cap = cap ? cap * 2 : 16;
 			v = xrealloc(v, (size_t)cap * sizeof *v);
 		}
-		struct outbox_row *r = &v[n++];
-		memset(r, 0, sizeof *r);
-		r->id = sqlite3_column_int64(st, 0);
-		r->to = col_text(st, 1);
-		r->sender = col_text(st, 2);
-		r->subject = col_text(st, 3);
-		r->kind = col_text(st, 4);
-		r->state = col_text(st, 5);
-		r->attempts = sqlite3_column_int(st, 6);
-		r->last_error = col_text(st, 7);
-		r->created = col_text(st, 8);
-		r->token = col_text(st, 9);
-		if (with_data) {
-			const void *b = sqlite3_column_blob(st, 10);
-			r->len = (size_t)sqlite3_column_bytes(st, 10);
-			r->data = xmalloc(r->len + 1);
-			if (b)
-				memcpy(r->data, b, r->len);
-			r->data[r->len] = '\0';
-		}
-		r->next_attempt = col_text(st, 11);
+		outbox_row_read(st, with_data, &v[n++]);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -644,7 +754,8 @@ static int outbox_rows(struct store *s, sqlite3_stmt *st, int with_data, struct 
 	return n;
 }
 
-int store_outbox_mark(struct store *s, int64_t id, const char *state, const char *error)
+int store_outbox_mark(struct store *s, int64_t id, const char *owner, const char *state,
+		      const char *error)
 {
 	sqlite3_stmt *st = stmt(s, ST_OUTBOX_MARK);
 	if (!st)
@@ -655,10 +766,12 @@ int store_outbox_mark(struct store *s, int64_t id, const char *state, const char
 	bind_text(st, 2, state);
 	bind_text(st, 3, error);
 	bind_text(st, 4, now);
+	bind_text(st, 5, owner);
 	return run(s, st, "outbox-mark");
 }
 
-int store_outbox_retry(struct store *s, int64_t id, const char *next_attempt, const char *error)
+int store_outbox_retry(struct store *s, int64_t id, const char *owner, const char *next_attempt,
+		       const char *error)
 {
 	sqlite3_stmt *st = stmt(s, ST_OUTBOX_RETRY);
 	if (!st)
@@ -666,6 +779,7 @@ int store_outbox_retry(struct store *s, int64_t id, const char *next_attempt, co
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, next_attempt);
 	bind_text(st, 3, error);
+	bind_text(st, 4, owner);
 	return run(s, st, "outbox-retry");
 }
 

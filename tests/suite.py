@@ -258,6 +258,7 @@ def test_migration_keeps_ingest_log():
         " window_start TEXT NOT NULL, count INTEGER NOT NULL, told TEXT);"
         "DROP TABLE fetched;"  # migration 11 and later did not exist at version 9
         "ALTER TABLE projects DROP COLUMN published;"
+        "ALTER TABLE outbox DROP COLUMN lease_owner; ALTER TABLE outbox DROP COLUMN lease_until;"
         "PRAGMA user_version = 9;")
     db.close()
     # the crash window: committed, but the file is still in new/ when the new version starts

@@ -241,7 +241,9 @@ static int is_board_domain(const struct config *c, const char *d, size_t n)
 	return 0;
 }
 
-char *keys_mask(const struct config *c, const char *text, const char *placeholder)
+/* One pass of keys_mask: tagged addresses (addresses set) or bare keys. */
+static char *mask_pass(const struct config *c, const char *text, const char *placeholder,
+		       int addresses)
 {
 	size_t n = strlen(text);
 	struct buf b;
@@ -250,7 +252,7 @@ char *keys_mask(const struct config *c, const char *text, const char *placeholde
 	while (i < n) {
 		unsigned char ch = (unsigned char)text[i];
 		size_t from = i, to = 0;
-		if (ch == '@') {
+		if (addresses && ch == '@') {
 			/* an address at the board's domain with a +tag or a key as its local part */
 			size_t a = i;
 			while (a > copied && i - a < 128 && is_local_byte((unsigned char)text[a - 1]))
@@ -267,7 +269,7 @@ char *keys_mask(const struct config *c, const char *text, const char *placeholde
 				from = a;
 				to = de;
 			}
-		} else if (isalpha(ch) && (i == 0 || !isalnum((unsigned char)text[i - 1]))) {
+		} else if (!addresses && isalpha(ch) && (i == 0 || !isalnum((unsigned char)text[i - 1]))) {
 			size_t k = key_shape(text + i, n - i < 80 ? n - i : 80);
 			if (k)
 				to = i + k;
@@ -282,4 +284,13 @@ char *keys_mask(const struct config *c, const char *text, const char *placeholde
 	}
 	buf_append(&b, text + copied, n - copied);
 	return buf_steal(&b);
+}
+
+char *keys_mask(const struct config *c, const char *text, const char *placeholder)
+{
+	/* addresses first: a key inside one is masked with its whole address */
+	char *a = mask_pass(c, text, placeholder, 1);
+	char *k = mask_pass(c, a, placeholder, 0);
+	free(a);
+	return k;
 }

@@ -14,16 +14,16 @@
 #include "bidmail.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #define THREAD_TEXTS 50			/* relayed texts of a conversation compared with a reply */
 #define THREAD_BYTES (2 * 1024 * 1024)
-#define THREAD_LINES 20000		/* lines the board sent, at most */
-#define REPLY_LINES 20000		/* lines of a reply looked at for a command, at most */
-#define LINE_KEY 160			/* bytes of a normalised line compared */
-#define DISTINCT_LINE 24		/* a sent line this long marks a quote on its own */
+#define THREAD_WORDS 400000		/* words the board sent, at most */
+#define REPLY_WORDS 200000		/* words of a reply compared, at most */
+#define SHINGLE 4			/* a quoted copy: 4 words in a row the board sent */
 
 struct talk {
 	const struct config *c;
@@ -245,55 +245,92 @@ static int tell_others(struct talk *t, int64_t except, const char *fr_msg, const
 	return rc;
 }
 
-/* The form lines are compared in: quote markers and blanks at the start dropped, runs of
- * blanks made one space, no-break spaces plain, ASCII lower case, at most max - 1 bytes. */
-static size_t line_key(const char *s, size_t n, char *out, size_t max)
+/* What a reply is compared with: the hashes of every run of SHINGLE words, sorted. */
+struct shingles {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int is_word_gap(const unsigned char *p, size_t left, size_t *len)
 {
-	size_t i = 0, w = 0;
-	while (i < n && (s[i] == '>' || s[i] == '|' || s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
-		i++;
-	int space = 0;
-	for (; i < n && w + 1 < max; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (ch == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] == 0xA0) {
-			space = 1;
-			i++;
-		} else if (ch == ' ' || ch == '\t' || ch == '\r') {
-			space = 1;
-		} else {
-			if (space && w)
-				out[w++] = ' ';
-			space = 0;
-			if (w + 1 < max)
-				out[w++] = (char)tolower(ch);
+	*len = 1;
+	if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		return 1;
+	if (left >= 2 && p[0] == 0xC2 && p[1] == 0xA0)
+		return (*len = 2), 1;	/* no-break space */
+	if (left >= 3 && p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0xAF || p[2] == 0x89))
+		return (*len = 3), 1;	/* narrow no-break and thin spaces */
+	return 0;
+}
+
+/* The words of text, hashed (ASCII lower case), with the line each is on: quote markers and
+ * blanks at the start of a line are not words, so a copy compares the same however it is
+ * quoted, indented or wrapped. At most max words; returns their count. */
+static size_t words_of(const char *text, uint64_t *h, int *line, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	size_t left = strlen(text), n = 0;
+	int ln = 0, bol = 1;
+	while (left && n < max) {
+		size_t g;
+		if (bol && (*p == '>' || *p == '|' || *p == ' ' || *p == '\t')) {
+			p++, left--;
+			continue;
 		}
+		if (is_word_gap(p, left, &g)) {
+			if (*p == '\n')
+				ln++, bol = 1;
+			p += g, left -= g;
+			continue;
+		}
+		bol = 0;
+		uint64_t x = 1469598103934665603ULL;
+		while (left && !is_word_gap(p, left, &g)) {
+			x = (x ^ (uint64_t)tolower(*p)) * 1099511628211ULL;
+			p++, left--;
+		}
+		if (line)
+			line[n] = ln;
+		h[n++] = x;
 	}
-	out[w] = '\0';
-	return w;
+	return n;
 }
 
-static int key_cmp(const void *a, const void *b)
+static uint64_t shingle_at(const uint64_t *h, size_t i)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	uint64_t x = 0;
+	for (int k = 0; k < SHINGLE; k++)
+		x = x * 0x9E3779B97F4A7C15ULL + h[i + k];
+	return x;
 }
 
-/* Adds the normalised lines of text to l (bounded by THREAD_LINES). */
-static void sent_add(struct strlist *l, const char *text)
+/* Adds the shingles of one text the board sent (bounded by THREAD_WORDS in all). */
+static void shingles_add(struct shingles *sh, const char *text)
 {
-	const char *p = text;
-	while (p && *p && l->n < THREAD_LINES) {
-		const char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		char k[LINE_KEY];
-		if (line_key(p, n, k, sizeof k))
-			strlist_add(l, k);
-		p = nl ? nl + 1 : NULL;
+	if (!text || sh->n >= THREAD_WORDS)
+		return;
+	size_t max = THREAD_WORDS - sh->n;
+	uint64_t *h = xcalloc(max, sizeof *h);
+	size_t n = words_of(text, h, NULL, max);
+	for (size_t i = 0; i + SHINGLE <= n; i++) {
+		if (sh->n == sh->cap) {
+			sh->cap = sh->cap ? sh->cap * 2 : 1024;
+			sh->v = xrealloc(sh->v, sh->cap * sizeof *sh->v);
+		}
+		sh->v[sh->n++] = shingle_at(h, i);
 	}
+	free(h);
 }
 
-/* What the board sent in this conversation, as sorted line keys: the quote mail re-rendered
- * (its bid text included), the relay template, and the texts relayed since. */
-static void thread_lines(struct talk *t, struct strlist *l)
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* What the board sent in this conversation, as shingles: the quote mail re-rendered (its bid
+ * text included), the relay template, and the texts relayed since. */
+static void thread_shingles(struct talk *t, struct shingles *sh)
 {
 	const struct config *c = t->c;
 	const char *lang = t->proj.language ? t->proj.language : c->language;
@@ -302,13 +339,14 @@ static void thread_lines(struct talk *t, struct strlist *l)
 	snprintf(id, sizeof id, "%lld", (long long)t->proj.id);
 	char *qkey = keys_make("q", &t->bid.id, 1);
 	char *relay = keys_address(c, "bid", qkey);
+	char *terms = money_format(&t->bid.info.amount, lang);
 	struct vars v = { 0 };
 	vars_set(&v, "board", c->board_name);
 	vars_set(&v, "project_id", id);
 	vars_set(&v, "title", t->proj.title);
 	vars_set(&v, "freelancer", t->sub.name && *t->sub.name ? t->sub.name
 				   : fr ? "Un prestataire" : "A freelancer");
-	vars_set(&v, "terms", "");
+	vars_set(&v, "terms", terms);
 	vars_set(&v, "rating", "");
 	vars_set(&v, "completed", "");
 	char *shown = quote_relayable(c, t->bid.message ? t->bid.message : "", lang);
@@ -320,18 +358,19 @@ static void thread_lines(struct talk *t, struct strlist *l)
 	for (int k = 0; k < 2; k++) {
 		struct rendered r;
 		if (render_mail(c, kinds[k], lang, &v, &r) == 0) {
-			sent_add(l, r.text);
+			shingles_add(sh, r.text);
 			rendered_clear(&r);
 		}
 	}
-	sent_add(l, shown);	/* also when a template could not be rendered */
-	free(shown);
+	shingles_add(sh, shown);	/* also when a template could not be rendered */
 	struct strlist relayed = { 0 };
 	if (store_relayed_list(t->s, t->bid.id, THREAD_TEXTS, THREAD_BYTES, &relayed) > 0)
 		for (size_t i = 0; i < relayed.n; i++)
-			sent_add(l, relayed.v[i]);
+			shingles_add(sh, relayed.v[i]);
 	strlist_clear(&relayed);
-	qsort(l->v, l->n, sizeof *l->v, key_cmp);
+	qsort(sh->v, sh->n, sizeof *sh->v, u64_cmp);
+	free(shown);
+	free(terms);
 	free(relay);
 	free(qkey);
 }
@@ -352,59 +391,35 @@ static int command_of(const char *s, size_t n)
 	return cmd;
 }
 
-struct rline {
-	int cmd;
-	int blank;
-	int sent;	/* the board sent this line in the conversation */
-	size_t len;
-};
-
-/* The client's command on a line of its own, or 0. The reply is quoted from its first line the
- * board sent that is long, or that has a sent line as nearest neighbour (a run); a command
- * counts only above it. *quoted is set when a command was found only below. */
-static int client_command(const char *text, const struct strlist *sent, int *quoted)
+/* The client's command on a line of its own, or 0. The reply is quoted from its first run of
+ * SHINGLE words that the board sent in the conversation; a command counts only above it.
+ * *quoted is set when a command was found only below. */
+static int client_command(const char *text, const struct shingles *sh, int *quoted)
 {
-	int n = 0;
-	for (const char *p = text; *p && n < REPLY_LINES; p++)
-		n += *p == '\n';
-	n++;
-	struct rline *l = xcalloc((size_t)n, sizeof *l);
-	int nl = 0;
-	const char *p = text;
-	while (p && nl < n) {
+	uint64_t *h = xcalloc(REPLY_WORDS, sizeof *h);
+	int *line = xcalloc(REPLY_WORDS, sizeof *line);
+	size_t n = words_of(text, h, line, REPLY_WORDS);
+	int quote = n ? line[n - 1] + 1 : 0;	/* past the last line looked at */
+	for (size_t i = 0; i + SHINGLE <= n && sh->n; i++) {
+		uint64_t x = shingle_at(h, i);
+		if (bsearch(&x, sh->v, sh->n, sizeof *sh->v, u64_cmp)) {
+			quote = line[i];
+			break;
+		}
+	}
+	free(h);
+	free(line);
+	int cmd = 0, ln = 0;
+	for (const char *p = text; p && *p; ln++) {
 		const char *e = strchr(p, '\n');
 		size_t len = e ? (size_t)(e - p) : strlen(p);
-		char k[LINE_KEY];
-		struct rline *r = &l[nl++];
-		r->len = line_key(p, len, k, sizeof k);
-		r->blank = r->len == 0;
-		const char *kp = k;
-		r->sent = !r->blank && sent->n &&
-			  bsearch(&kp, sent->v, sent->n, sizeof *sent->v, key_cmp) != NULL;
-		r->cmd = r->blank ? 0 : command_of(p, len);
+		int c = len < 64 ? command_of(p, len) : 0;
+		if (c && ln < quote && !cmd)
+			cmd = c;
+		else if (c && ln >= quote)
+			*quoted = 1;
 		p = e ? e + 1 : NULL;
 	}
-	int quote = nl;
-	for (int i = 0, prev = -1; i < nl && quote == nl; i++) {
-		if (l[i].blank)
-			continue;
-		int next = i + 1;
-		while (next < nl && l[next].blank)
-			next++;
-		if (l[i].sent && (l[i].len >= DISTINCT_LINE || (prev >= 0 && l[prev].sent) ||
-				  (next < nl && l[next].sent)))
-			quote = i;
-		prev = i;
-	}
-	int cmd = 0;
-	for (int i = 0; i < nl && !cmd; i++)
-		if (l[i].cmd) {
-			if (i < quote)
-				cmd = l[i].cmd;
-			else
-				*quoted = 1;
-		}
-	free(l);
 	return cmd;
 }
 
@@ -487,10 +502,10 @@ enum outcome quote_handle(const struct config *c, struct store *s, const struct 
 	char *qkey = keys_make("q", &id, 1), *rkey = keys_make("r", &id, 1);
 	int cmd = 0, quoted = 0;
 	if (client_side && open) {
-		struct strlist sent = { 0 };
-		thread_lines(&t, &sent);
-		cmd = client_command(text, &sent, &quoted);
-		strlist_clear(&sent);
+		struct shingles sh = { 0 };
+		thread_shingles(&t, &sh);
+		cmd = client_command(text, &sh, &quoted);
+		free(sh.v);
 	}
 	if (quoted)
 		log_info("stage=quote bid=%lld result=quoted-command-ignored", (long long)id);

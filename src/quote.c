@@ -309,7 +309,9 @@ static void shingles_add(struct shingles *sh, const char *text)
 {
 	if (!text || sh->n >= THREAD_WORDS)
 		return;
-	size_t max = THREAD_WORDS - sh->n;
+	size_t max = THREAD_WORDS - sh->n, most = strlen(text) / 2 + 1;	/* a word and a gap */
+	if (max > most)
+		max = most;
 	uint64_t *h = xcalloc(max, sizeof *h);
 	size_t n = words_of(text, h, NULL, max);
 	for (size_t i = 0; i + SHINGLE <= n; i++) {
@@ -396,9 +398,12 @@ static int command_of(const char *s, size_t n)
  * *quoted is set when a command was found only below. */
 static int client_command(const char *text, const struct shingles *sh, int *quoted)
 {
-	uint64_t *h = xcalloc(REPLY_WORDS, sizeof *h);
-	int *line = xcalloc(REPLY_WORDS, sizeof *line);
-	size_t n = words_of(text, h, line, REPLY_WORDS);
+	size_t max = strlen(text) / 2 + 1;
+	if (max > REPLY_WORDS)
+		max = REPLY_WORDS;
+	uint64_t *h = xcalloc(max, sizeof *h);
+	int *line = xcalloc(max, sizeof *line);
+	size_t n = words_of(text, h, line, max);
 	int quote = n ? line[n - 1] + 1 : 0;	/* past the last line looked at */
 	for (size_t i = 0; i + SHINGLE <= n && sh->n; i++) {
 		uint64_t x = shingle_at(h, i);

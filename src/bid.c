@@ -143,7 +143,7 @@ static int send_quote(struct bidding *b, int64_t bid_id, const struct bid_info *
 	snprintf(done, sizeof done, "%d", completed);
 	vars_set(&v, "rating", rating);
 	vars_set(&v, "completed", done);
-	char *shown = quote_relayable(c, text, lang);	/* no key of the freelancer's reaches the client */
+	char *shown = quote_relayable(c, text, lang);	/* the freelancer's keys masked */
 	vars_set(&v, "text", shown);
 	vars_set(&v, "updated", updated ? "1" : "");
 	vars_set(&v, "relay_address", relay);

@@ -93,10 +93,11 @@ static const char *const migrations[] = {
 	/* 11: messages fetched from a mailbox (fetch.c), by origin: never downloaded twice */
 	("CREATE TABLE fetched(origin TEXT PRIMARY KEY, spooled TEXT NOT NULL) WITHOUT ROWID;"),
 	/* relayed texts: what the board sent in each quote's conversation (quote.c tells a
-	 * command the client wrote from one quoted back from these) */
-	("CREATE TABLE relayed(id INTEGER PRIMARY KEY, bid INTEGER NOT NULL, body TEXT NOT NULL,"
-	 " created TEXT NOT NULL);"
-	 "CREATE INDEX relayed_bid ON relayed(bid, id);"),
+	 * command the client wrote from one quoted back from these); IF NOT EXISTS, as a
+	 * migration's number may change when branches are merged */
+	("CREATE TABLE IF NOT EXISTS relayed(id INTEGER PRIMARY KEY, bid INTEGER NOT NULL,"
+	 " body TEXT NOT NULL, created TEXT NOT NULL);"
+	 "CREATE INDEX IF NOT EXISTS relayed_bid ON relayed(bid, id);"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 

@@ -205,7 +205,7 @@ static int header_key(const char *t)
 		{ "aan", 3 }, { "til", 3 }, { "till", 3 }, { "subject", 4 }, { "objet", 4 },
 		{ "betreff", 4 }, { "asunto", 4 }, { "oggetto", 4 }, { "onderwerp", 4 },
 		{ "assunto", 4 }, { "emne", 4 }, { "ämne", 4 }, { "temat", 4 }, { "cc", 5 },
-		{ "reply-to", 5 }, { "répondre à", 5 },
+		{ "reply-to", 5 }, { "répondre à", 5 }, { "copie à", 5 },
 	};
 	const char *colon = strchr(t, ':');
 	if (!colon || colon - t > 16)
@@ -326,11 +326,24 @@ static int quoted_header_at(struct rline *l, int nl, int i)
 		k++;
 	if (k >= nl || m == 0)
 		return 0;
-	if (header_block_at(dq, m, 0))
-		return 1;
-	char t[80];
-	return m > 1 && dq[0].n < 60 && normalise(dq[0].s, dq[0].n, t, sizeof t, 0) &&
-	       has_digit(t) && header_block_at(dq, m, 1);
+	char t[256];
+	int first = header_block_at(dq, m, 0) ? 0 : -1;
+	if (first < 0 && m > 1 && dq[0].n < 60 && normalise(dq[0].s, dq[0].n, t, sizeof t, 0) &&
+	    has_digit(t) && header_block_at(dq, m, 1))
+		first = 1;
+	if (first < 0)
+		return 0;
+	/* only the header (a wrapped value may take a line or two): a quoted message answered
+	 * below it is not a copy over unquoted text */
+	int other = 0;
+	for (int j = first; j < m; j++)
+		if (!dq[j].blank && dq[j].n < sizeof t) {
+			normalise(dq[j].s, dq[j].n, t, sizeof t, 0);
+			other += !header_key(t);
+		} else if (!dq[j].blank) {
+			other++;
+		}
+	return other <= 2;
 }
 
 /* "-----Original Message-----" and its translations (a cut); forwarded markers return 2. */

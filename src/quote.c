@@ -23,7 +23,8 @@
 #define THREAD_BYTES (2 * 1024 * 1024)
 #define THREAD_WORDS 400000		/* words the board sent, at most */
 #define REPLY_WORDS 200000		/* words of a reply compared, at most */
-#define SHINGLE 4			/* a quoted copy: 4 words in a row the board sent */
+#define SHINGLE 6			/* a quoted copy: 6 words in a row the board sent, */
+#define SHINGLE_WORDY 3			/* 3 of them of 3 letters or more (not a price restated) */
 
 struct talk {
 	const struct config *c;
@@ -268,6 +269,7 @@ static int is_word_gap(const unsigned char *p, size_t left, size_t *len)
  * quoted, indented or wrapped. At most max words; returns their count. */
 static size_t words_of(const char *text, uint64_t *h, int *line, size_t max)
 {
+	/* the hash's lowest bit says whether the word has 3 letters or more */
 	const unsigned char *p = (const unsigned char *)text;
 	size_t left = strlen(text), n = 0;
 	int ln = 0, bol = 1;
@@ -285,23 +287,29 @@ static size_t words_of(const char *text, uint64_t *h, int *line, size_t max)
 		}
 		bol = 0;
 		uint64_t x = 1469598103934665603ULL;
+		int letters = 0;
 		while (left && !is_word_gap(p, left, &g)) {
 			x = (x ^ (uint64_t)tolower(*p)) * 1099511628211ULL;
+			letters += isalpha(*p) || (*p >= 0xC0);	/* a UTF-8 lead byte: one letter */
 			p++, left--;
 		}
 		if (line)
 			line[n] = ln;
-		h[n++] = x;
+		h[n++] = (x & ~(uint64_t)1) | (letters >= 3);
 	}
 	return n;
 }
 
+/* The hash of the SHINGLE words from i, or 0 when too few of them are words of letters. */
 static uint64_t shingle_at(const uint64_t *h, size_t i)
 {
 	uint64_t x = 0;
-	for (int k = 0; k < SHINGLE; k++)
+	int wordy = 0;
+	for (int k = 0; k < SHINGLE; k++) {
 		x = x * 0x9E3779B97F4A7C15ULL + h[i + k];
-	return x;
+		wordy += (int)(h[i + k] & 1);
+	}
+	return wordy >= SHINGLE_WORDY ? x | 1 : 0;
 }
 
 /* Adds the shingles of one text the board sent (bounded by THREAD_WORDS in all). */
@@ -319,7 +327,9 @@ static void shingles_add(struct shingles *sh, const char *text)
 			sh->cap = sh->cap ? sh->cap * 2 : 1024;
 			sh->v = xrealloc(sh->v, sh->cap * sizeof *sh->v);
 		}
-		sh->v[sh->n++] = shingle_at(h, i);
+		uint64_t x = shingle_at(h, i);
+		if (x)
+			sh->v[sh->n++] = x;
 	}
 	free(h);
 }
@@ -341,14 +351,13 @@ static void thread_shingles(struct talk *t, struct shingles *sh)
 	snprintf(id, sizeof id, "%lld", (long long)t->proj.id);
 	char *qkey = keys_make("q", &t->bid.id, 1);
 	char *relay = keys_address(c, "bid", qkey);
-	char *terms = money_format(&t->bid.info.amount, lang);
 	struct vars v = { 0 };
 	vars_set(&v, "board", c->board_name);
 	vars_set(&v, "project_id", id);
 	vars_set(&v, "title", t->proj.title);
 	vars_set(&v, "freelancer", t->sub.name && *t->sub.name ? t->sub.name
 				   : fr ? "Un prestataire" : "A freelancer");
-	vars_set(&v, "terms", terms);
+	vars_set(&v, "terms", "");
 	vars_set(&v, "rating", "");
 	vars_set(&v, "completed", "");
 	char *shown = quote_relayable(c, t->bid.message ? t->bid.message : "", lang);
@@ -372,7 +381,6 @@ static void thread_shingles(struct talk *t, struct shingles *sh)
 	strlist_clear(&relayed);
 	qsort(sh->v, sh->n, sizeof *sh->v, u64_cmp);
 	free(shown);
-	free(terms);
 	free(relay);
 	free(qkey);
 }
@@ -407,7 +415,7 @@ static int client_command(const char *text, const struct shingles *sh, int *quot
 	int quote = n ? line[n - 1] + 1 : 0;	/* past the last line looked at */
 	for (size_t i = 0; i + SHINGLE <= n && sh->n; i++) {
 		uint64_t x = shingle_at(h, i);
-		if (bsearch(&x, sh->v, sh->n, sizeof *sh->v, u64_cmp)) {
+		if (x && bsearch(&x, sh->v, sh->n, sizeof *sh->v, u64_cmp)) {
 			quote = line[i];
 			break;
 		}
@@ -557,7 +565,22 @@ enum outcome quote_handle(const struct config *c, struct store *s, const struct 
 		rc = relay_mail(&t, t.sub.address, t.sub.name, lang_of_sub(&t), rkey,
 				!strcmp(lang_of_sub(&t), "fr") ? "Le client vous répond :"
 							       : "The client answers:", text);
-		*outcome = xasprintf("quote:relayed-to-freelancer:%lld", (long long)id);
+		if (rc == 0 && quoted) {
+			/* say why nothing was done, so that a command meant is written again */
+			int fr = !strcmp(t.proj.language, "fr");
+			rc = relay_mail(&t, t.proj.poster, t.proj.poster_name, t.proj.language, qkey,
+					fr ? "Votre réponse contient une commande (« accepter », « refuser » "
+					     "ou « clôturer ») seulement dans le texte cité de nos messages : "
+					     "elle n'a pas été appliquée, votre message a été transmis. Pour "
+					     "l'appliquer, écrivez-la seule sur la première ligne de votre "
+					     "réponse."
+					   : "Your reply holds a command (\"accept\", \"decline\" or "
+					     "\"close\") only in the text quoted from our mails: it was not "
+					     "applied, your message was passed on. To apply it, write it alone "
+					     "on the first line of your reply.", NULL);
+		}
+		*outcome = xasprintf("quote:relayed-to-freelancer:%lld%s", (long long)id,
+				     quoted ? ":quoted-command-ignored" : "");
 	} else {
 		rc = relay_mail(&t, t.proj.poster, t.proj.poster_name, t.proj.language, qkey,
 				!strcmp(t.proj.language, "fr") ? "Le prestataire vous répond :"

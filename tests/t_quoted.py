@@ -101,8 +101,8 @@ def test_quoted_bid_commands_in_every_quoting_style_ignored():
     """A freelancer's bid with `accepter`, `refuser` and `clôturer` on lines of their own: a
     client answering with a copy of the quote that the trimming keeps or misses (no
     attribution, indented, Lotus Notes blocks, Orange's `> Message du`) awards, declines and
-    closes nothing (the question above the copy is relayed); then `accepter` written above
-    such a copy awards."""
+    closes nothing (the question above the copy is relayed; when the copy is kept, the client
+    is told a command in the quoted text was not applied); then `accepter` written above such a copy awards."""
     b, alert, quote = qt_board(QT_TRAP)
     try:
         qt = qt_text(quote)
@@ -118,6 +118,12 @@ def test_quoted_bid_commands_in_every_quoting_style_ignored():
             relayed = [m for m in new if m["To"].addresses[0].addr_spec == "paul@dev.fr"]
             expect(len(relayed) == 1 and "commencer lundi (%d)" % i in qt_text(relayed[0]),
                    "%s: the question was not relayed: %r" % (name, [str(m["To"]) for m in new]))
+            # a copy the trimming keeps: the client is told the command in it was not applied
+            told = [m for m in new if m["To"].addresses[0].addr_spec == "jeanne@client.fr"]
+            trimmed = name.startswith("Lotus") or name == "Orange"
+            expect(len(told) == (0 if trimmed else 1) and
+                   all("seulement dans le texte cité" in qt_text(m) for m in told),
+                   "%s: the client was not told why nothing was done: %r" % (name, [str(m["To"]) for m in new]))
         n = len(b.outgoing())
         qt_client_reply(b, quote, "Bonjour,\n\naccepter\n\nMerci.\n%s\n" % qt_style_unattributed(qt), hour=20)
         expect(b.projects()[0]["status"] == "awarded",
@@ -147,7 +153,8 @@ def test_quoted_lotus_and_orange_copies_not_relayed():
 
 def test_quoted_relayed_command_in_copy_ignored():
     """The freelancer writes `accepter` alone through the relay: the client's reply that keeps
-    an unmarked copy of that relayed mail under a question awards nothing."""
+    an unmarked copy of that relayed mail under a question awards nothing; `accepter` under
+    the client's own restating of the terms, above the same copy, awards."""
     b, alert, quote = qt_board("Je propose 2 000 € HT, livraison en 20 jours.")
     try:
         qt_client_reply(b, quote, "Une question : pouvez-vous commencer lundi ?\n", hour=12)
@@ -163,6 +170,9 @@ def test_quoted_relayed_command_in_copy_ignored():
         qt_client_reply(b, back, "Je regarde cela demain.\n\n" + bt, hour=14)
         expect(b.projects()[0]["status"] == "open", "a relayed command copied back was obeyed")
         expect(all(s == "active" for s, _ in qt_bids(b).values()), "bids %r" % qt_bids(b))
+        # the client restating the terms above `accepter` is not taken for a quoted copy
+        qt_client_reply(b, back, "Parfait pour 2 000 € HT, livraison en 20 jours.\naccepter\n\n" + bt, hour=15)
+        expect(b.projects()[0]["status"] == "awarded", "a command under restated terms was not obeyed")
     finally:
         b.cleanup()
 

@@ -143,7 +143,8 @@ static int send_quote(struct bidding *b, int64_t bid_id, const struct bid_info *
 	snprintf(done, sizeof done, "%d", completed);
 	vars_set(&v, "rating", rating);
 	vars_set(&v, "completed", done);
-	vars_set(&v, "text", text);
+	char *shown = quote_relayable(c, text, lang);	/* the freelancer's keys masked */
+	vars_set(&v, "text", shown);
 	vars_set(&v, "updated", updated ? "1" : "");
 	vars_set(&v, "relay_address", relay);
 	struct outgoing o = {
@@ -156,6 +157,7 @@ static int send_quote(struct bidding *b, int64_t bid_id, const struct bid_info *
 		.key_ref = qkey,
 	};
 	int rc = send_queue(c, b->s, "bid_quote", lang, &v, &o);
+	free(shown);
 	free(terms);
 	free(qkey);
 	free(relay);

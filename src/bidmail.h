@@ -192,6 +192,9 @@ char *keys_address(const struct config *c, const char *local, const char *key);
 int keys_check(const char *key, const char *purpose, int64_t *ids, int max_ids);
 /* The KEY of "local+KEY@domain" copied into key, or NULL when addr is not of that form. */
 const char *keys_of_address(const char *addr, const char *local, char *key, size_t keylen);
+/* A copy of text with every key and every tagged address of the board's own domain
+ * (local+KEY@domain, KEY@domain) replaced by placeholder, for text relayed to someone else. */
+char *keys_mask(const struct config *c, const char *text, const char *placeholder);
 struct message;
 /* The signed key a mail to address's +KEY form carries: from the envelope recipient,
  * Delivered-To, To or Cc, else <KEY@domain> in References when KEY's purpose letter is one of
@@ -579,6 +582,14 @@ int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const
 int store_bid_get(struct store *s, int64_t id, struct bid_row *b);
 int store_bid_status(struct store *s, int64_t id, const char *status);
 int store_bid_list(struct store *s, int64_t project, struct bid_row **out);
+/* The id of this subscriber's active bid on a project in *id: 1, 0 when none, -1 on error. */
+int store_bid_current(struct store *s, int64_t project, int64_t subscriber, int64_t *id);
+/* Records a text the board relayed in a quote's conversation (bid); 0 or -1. */
+int store_relayed_add(struct store *s, int64_t bid, const char *body);
+/* Appends to out the texts relayed for bid, newest first, at most max of them and max_bytes in
+ * all; returns how many out holds, or -1. */
+int store_relayed_list(struct store *s, int64_t bid, int max, size_t max_bytes,
+		       struct strlist *out);
 void bid_row_clear(struct bid_row *b);
 /* Sets the state of a queued row leased by owner (sent or failed), recording the error. */
 int store_outbox_mark(struct store *s, int64_t id, const char *owner, const char *state,
@@ -876,6 +887,9 @@ int bid_confirm(const struct config *c, struct store *s, int64_t bid_id, int sub
 char *bid_public_address(const struct config *c, int64_t project);
 
 /* ---------------------------------------------------------------- quote.c */
+/* text as the relay shows it to the other side: the board's keys and tagged addresses replaced
+ * by a placeholder in lang (caller frees). */
+char *quote_relayable(const struct config *c, const char *text, const char *lang);
 /* A notice about project p through the relay template (message, optional text, optional
  * reply key whose address becomes the Reply-To), queued to `to` in lang. 0 or -1. */
 int quote_notice(const struct config *c, struct store *s, const struct project *p, const char *to,

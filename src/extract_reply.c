@@ -6,7 +6,9 @@
  * no backtracking, so a 1 MB quote costs a few milliseconds.
  * Rules: attribution lines in FR/EN/DE/ES/IT/NL/PT (+PL/DA/SV/NO/VI), possibly wrapped over
  * up to 5 lines or starting mid-line; Outlook header blocks (From/Sent/To/Subject in many
- * languages); "-----Original Message-----" separators; ">" runs (inline answers between them
+ * languages), Lotus Notes blocks (address, date, then To and Subject alone on their lines),
+ * a '>' run that is only such a header (Orange's "> Message du <date>") over an unquoted copy;
+ * "-----Original Message-----" separators; ">" runs (inline answers between them
  * are kept); then signatures: "-- ", mobile footers, sign-offs, "-Name", a name+phone block.
  */
 #include "bidmail.h"
@@ -203,7 +205,7 @@ static int header_key(const char *t)
 		{ "aan", 3 }, { "til", 3 }, { "till", 3 }, { "subject", 4 }, { "objet", 4 },
 		{ "betreff", 4 }, { "asunto", 4 }, { "oggetto", 4 }, { "onderwerp", 4 },
 		{ "assunto", 4 }, { "emne", 4 }, { "ämne", 4 }, { "temat", 4 }, { "cc", 5 },
-		{ "reply-to", 5 }, { "répondre à", 5 },
+		{ "reply-to", 5 }, { "répondre à", 5 }, { "copie à", 5 },
 	};
 	const char *colon = strchr(t, ':');
 	if (!colon || colon - t > 16)
@@ -253,6 +255,95 @@ static int header_block_at(struct rline *l, int nl, int i)
 			at = 1;
 	}
 	return keys >= 3 || (keys >= 2 && at);
+}
+
+/* A header key alone on its line, without its colon, as Lotus Notes lays them out ("Pour",
+ * "cc", "Objet" in a column, their values on the next lines): its group, or 0. */
+static int lone_key(const char *t)
+{
+	char k[40];
+	size_t n = strlen(t);
+	if (n == 0 || n > 20 || strchr(t, ':'))
+		return 0;
+	if (!strcmp(t, "pour"))
+		return 3;
+	snprintf(k, sizeof k, "%s:", t);
+	return header_key(k);
+}
+
+/* A Lotus Notes header block from line i: the sender's address, then a date and the keys To
+ * and Subject (in a language the header rules know), each key alone on its line. Returns the line to cut
+ * from (the start of the sender's lines), or -1. */
+static int lotus_block_at(struct rline *l, int nl, int i)
+{
+	if (l[i].n > 120 || !memchr(l[i].s, '@', l[i].n))
+		return -1;
+	int date = 0, to = 0;
+	for (int k = i; k < nl && k < i + 14; k++) {
+		char t[128];
+		if (l[k].quoted || l[k].n > 200)
+			return -1;
+		normalise(l[k].s, l[k].n, t, sizeof t, 0);
+		int g = k > i ? lone_key(t) : 0;
+		if (g == 3)
+			to = 1;
+		else if (g == 4 && to && date)
+			break;
+		else if (has_digit(t))
+			date = 1;
+		if (k == i + 13 || k == nl - 1)
+			return -1;
+	}
+	/* the sender's name may take the line or two above the address */
+	int start = i;
+	while (start > 0 && i - start < 2 && !l[start - 1].blank && !l[start - 1].quoted &&
+	       l[start - 1].n <= 120)
+		start--;
+	return start;
+}
+
+/* A '>' run from line i that is only a header block (optionally after a "Message du <date>"
+ * line, as Orange's webmail writes it), the copy of the message following unquoted: 1. */
+static int quoted_header_at(struct rline *l, int nl, int i)
+{
+	struct rline dq[LOOKAHEAD + 4];
+	int m = 0, k = i;
+	for (; k < nl && l[k].quoted && m < LOOKAHEAD + 4; k++) {
+		const char *q = l[k].s;
+		size_t n = l[k].n;
+		while (n && (*q == '>' || is_space_byte((unsigned char)*q)))
+			q++, n--;
+		dq[m] = l[k];
+		dq[m].s = q;
+		dq[m].n = n;
+		dq[m].blank = n == 0;
+		dq[m].quoted = 0;
+		m++;
+	}
+	if (k < nl && l[k].quoted)
+		return 0;	/* a long quote: not a header block alone */
+	while (k < nl && l[k].blank)
+		k++;
+	if (k >= nl || m == 0)
+		return 0;
+	char t[256];
+	int first = header_block_at(dq, m, 0) ? 0 : -1;
+	if (first < 0 && m > 1 && dq[0].n < 60 && normalise(dq[0].s, dq[0].n, t, sizeof t, 0) &&
+	    has_digit(t) && header_block_at(dq, m, 1))
+		first = 1;
+	if (first < 0)
+		return 0;
+	/* only the header (a wrapped value may take a line or two): a quoted message answered
+	 * below it is not a copy over unquoted text */
+	int other = 0;
+	for (int j = first; j < m; j++)
+		if (!dq[j].blank && dq[j].n < sizeof t) {
+			normalise(dq[j].s, dq[j].n, t, sizeof t, 0);
+			other += !header_key(t);
+		} else if (!dq[j].blank) {
+			other++;
+		}
+	return other <= 2;
 }
 
 /* "-----Original Message-----" and its translations (a cut); forwarded markers return 2. */
@@ -647,6 +738,10 @@ char *extract_reply_from(const char *text, int is_forward, const char *sender_na
 				     !l[i - 1].quoted && i + 1 < n && !l[i + 1].blank;
 			if (single)
 				continue;
+			if (!forwarded && quoted_header_at(l, n, i)) {
+				cut_from(l, n, i);
+				break;
+			}
 			int end = remove_quote_run(l, n, i);
 			drop_blanks_after(l, n, end);
 			i = end - 1;
@@ -663,6 +758,21 @@ char *extract_reply_from(const char *text, int is_forward, const char *sender_na
 		}
 		if (!forwarded && header_block_at(l, n, i)) {
 			cut_from(l, n, i);
+			break;
+		}
+		/* "Message du <date>" over a header block (Orange), and Lotus Notes' blocks */
+		if (!forwarded && i + 1 < n && l[i].n < 60 && header_block_at(l, n, i + 1)) {
+			char t[64];
+			normalise(l[i].s, l[i].n, t, sizeof t, 0);
+			if ((!strncmp(t, "message du ", 11) || !strncmp(t, "message of ", 11)) &&
+			    has_digit(t)) {
+				cut_from(l, n, i);
+				break;
+			}
+		}
+		int lotus = forwarded ? -1 : lotus_block_at(l, n, i);
+		if (lotus >= 0) {
+			cut_from(l, n, lotus);
 			break;
 		}
 		/* "reply On <date>, X wrote:": the attribution may start mid-line */

@@ -7,6 +7,7 @@
  */
 #include "bidmail.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gnutls/crypto.h>
@@ -188,4 +189,108 @@ int keys_find(const struct config *c, const struct message *m, const char *recip
 		}
 	}
 	return 0;
+}
+
+static int is_local_byte(unsigned char ch)
+{
+	return isalnum(ch) || strchr("._%+-=", ch);
+}
+
+static int is_domain_byte(unsigned char ch)
+{
+	return isalnum(ch) || ch == '.' || ch == '-';
+}
+
+/* The length of a key shape starting at s ("p-12[-34...]-<16 base32>"), or 0. */
+static size_t key_shape(const char *s, size_t n)
+{
+	if (n < MAC_CHARS + 4 || !isalpha((unsigned char)s[0]) || s[1] != '-' ||
+	    !isdigit((unsigned char)s[2]))
+		return 0;
+	size_t i = 1;
+	int groups = 0;
+	while (i + 1 < n && s[i] == '-' && isdigit((unsigned char)s[i + 1]) && groups < 4) {
+		i++;
+		size_t d = 0;
+		while (i < n && isdigit((unsigned char)s[i]) && d < 19)
+			i++, d++;
+		groups++;
+	}
+	if (i >= n || s[i] != '-' || n - i - 1 < MAC_CHARS)
+		return 0;
+	for (size_t k = 1; k <= MAC_CHARS; k++) {
+		unsigned char ch = (unsigned char)tolower((unsigned char)s[i + k]);
+		if (!(ch >= 'a' && ch <= 'z') && !(ch >= '2' && ch <= '7'))
+			return 0;
+	}
+	size_t end = i + 1 + MAC_CHARS;
+	return end < n && isalnum((unsigned char)s[end]) ? 0 : end;
+}
+
+/* 1 when d (n bytes) is the domain of one of the board's addresses. */
+static int is_board_domain(const struct config *c, const char *d, size_t n)
+{
+	const char *const own[] = { c->domain, c->post_address, c->robot_address, c->bid_address,
+				    c->bounce_address };
+	for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+		const char *at = own[i] ? strrchr(own[i], '@') : NULL;
+		const char *dom = at ? at + 1 : own[i];
+		if (dom && strlen(dom) == n && !strncasecmp(dom, d, n))
+			return 1;
+	}
+	return 0;
+}
+
+/* One pass of keys_mask: tagged addresses (addresses set) or bare keys. */
+static char *mask_pass(const struct config *c, const char *text, const char *placeholder,
+		       int addresses)
+{
+	size_t n = strlen(text);
+	struct buf b;
+	buf_init(&b, n * 8 + 64);	/* a placeholder may be longer than what it replaces */
+	size_t i = 0, copied = 0;
+	while (i < n) {
+		unsigned char ch = (unsigned char)text[i];
+		size_t from = i, to = 0;
+		if (addresses && ch == '@') {
+			/* an address at the board's domain with a +tag or a key as its local part */
+			size_t a = i;
+			while (a > copied && i - a < 128 && is_local_byte((unsigned char)text[a - 1]))
+				a--;
+			size_t e = i + 1;
+			while (e < n && e - i < 256 && is_domain_byte((unsigned char)text[e]))
+				e++;
+			size_t de = e;
+			while (de > i + 1 && text[de - 1] == '.')
+				de--;
+			int tagged = memchr(text + a, '+', i - a) != NULL ||
+				     key_shape(text + a, i - a) == i - a;
+			if (a < i && tagged && is_board_domain(c, text + i + 1, de - i - 1)) {
+				from = a;
+				to = de;
+			}
+		} else if (!addresses && isalpha(ch) && (i == 0 || !isalnum((unsigned char)text[i - 1]))) {
+			size_t k = key_shape(text + i, n - i < 80 ? n - i : 80);
+			if (k)
+				to = i + k;
+		}
+		if (to) {
+			buf_append(&b, text + copied, from - copied);
+			buf_puts(&b, placeholder);
+			i = copied = to;
+		} else {
+			i++;
+		}
+	}
+	buf_append(&b, text + copied, n - copied);
+	return buf_steal(&b);
+}
+
+char *keys_mask(const struct config *c, const char *text, const char *placeholder)
+{
+	/* addresses first: a key inside one is masked with its whole address */
+	char *a = mask_pass(c, text, placeholder, 1);
+	char *k = mask_pass(c, a, placeholder, 0);
+	free(a);
+	return k;
 }

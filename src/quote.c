@@ -5,13 +5,26 @@
  * on a line of their own in the new text: accept/accepter (award: both get the other's contact
  * details, the price, the board's commission and the milestone schedule with each amount; the
  * other bidders are told), decline/refuser (the freelancer is told, politely), close/clôturer
- * (every bidder told). Anything else is relayed, quotes trimmed.
+ * (every bidder told). Anything else is relayed, quotes trimmed, the board's keys and tagged
+ * addresses masked, signatures, keys and contact cards dropped from the attachments.
+ * A command counts only above any quoted copy of what the board sent in that conversation (the
+ * quote re-rendered, the bid, the texts relayed), and only on the bid's current quote.
  * In: a reply to a relay address. Out: status changes and the mails they cause.
  */
 #include "bidmail.h"
 
+#include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#define THREAD_TEXTS 50			/* relayed texts of a conversation compared with a reply */
+#define THREAD_BYTES (2 * 1024 * 1024)
+#define THREAD_WORDS 400000		/* words the board sent, at most */
+#define REPLY_WORDS 200000		/* words of a reply compared, at most */
+#define SHINGLE 6			/* a quoted copy: 6 words in a row the board sent, */
+#define SHINGLE_WORDY 3			/* 3 of them of 3 letters or more (not a price restated) */
 
 struct talk {
 	const struct config *c;
@@ -23,11 +36,64 @@ struct talk {
 	int have_proj, have_sub;
 };
 
+/* Signatures, keys and contact cards: they name the sender (a certificate, a vCard, a key). */
+static int is_identity_part(const struct attachment *a)
+{
+	static const char *const types[] = {
+		"application/pkcs7-signature", "application/x-pkcs7-signature",
+		"application/pkcs7-mime", "application/x-pkcs7-mime", "application/pgp-signature",
+		"application/pgp-keys", "application/pkix-cert", "application/x-x509-ca-cert",
+		"application/x-x509-user-cert", "text/vcard", "text/x-vcard", "text/directory", NULL };
+	static const char *const names[] = { ".vcf", ".vcard", ".p7s", ".p7m", ".p7c", NULL };
+	for (int i = 0; a->type && types[i]; i++)
+		if (!strncasecmp(a->type, types[i], strlen(types[i])) &&
+		    (!a->type[strlen(types[i])] || a->type[strlen(types[i])] == ';'))
+			return 1;
+	size_t nl = a->name ? strlen(a->name) : 0;
+	for (int i = 0; names[i]; i++) {
+		size_t k = strlen(names[i]);
+		if (nl >= k && !strcasecmp(a->name + nl - k, names[i]))
+			return 1;
+	}
+	/* an .asc file that holds a key or a signature (not an encrypted document) */
+	if (nl >= 4 && !strcasecmp(a->name + nl - 4, ".asc") && a->data) {
+		size_t head = a->size < 1024 ? a->size : 1024;
+		return memmem(a->data, head, "BEGIN PGP PUBLIC KEY", 20) ||
+		       memmem(a->data, head, "BEGIN PGP SIGNATURE", 19);
+	}
+	return 0;
+}
+
+/* Drops identity parts from m's attachments (in place); returns how many were dropped. */
+static int drop_identity_parts(struct message *m)
+{
+	size_t w = 0;
+	int dropped = 0;
+	for (size_t i = 0; i < m->n_attachments; i++) {
+		struct attachment *a = &m->attachments[i];
+		if (is_identity_part(a)) {
+			free(a->name);
+			free(a->type);
+			free(a->data);
+			dropped++;
+		} else {
+			m->attachments[w++] = *a;
+		}
+	}
+	m->n_attachments = w;
+	return dropped;
+}
+
+char *quote_relayable(const struct config *c, const char *text, const char *lang)
+{
+	return keys_mask(c, text, !strcmp(lang, "fr") ? "[adresse masquée]" : "[address removed]");
+}
+
 int quote_notice(const struct config *c, struct store *s, const struct project *p, const char *to,
 		 const char *to_name, const char *lang, const char *message, const char *text,
 		 const char *reply_key, const struct message *with_attachments)
 {
-	char id[32];
+	char id[32], removed[16] = "";
 	snprintf(id, sizeof id, "%lld", (long long)p->id);
 	char *addr = reply_key ? keys_address(c, "bid", reply_key) : NULL;
 	struct vars v = { 0 };
@@ -35,26 +101,43 @@ int quote_notice(const struct config *c, struct store *s, const struct project *
 	vars_set(&v, "project_id", id);
 	vars_set(&v, "title", p->title);
 	vars_set(&v, "message", message);
-	vars_set(&v, "text", text ? text : "");
+	char *masked = quote_relayable(c, text ? text : "", lang ? lang : c->language);
+	vars_set(&v, "text", masked);
 	vars_set(&v, "reply_address", addr ? addr : "");
-	/* relayed messages keep their attachments: the original is parsed again, keeping them */
+	/* relayed messages keep their attachments (the original is parsed again, keeping them),
+	 * except those that would name the sender */
 	struct message *att = with_attachments && with_attachments->raw && with_attachments->n_attachments
 			      ? mime_parse_attachments(with_attachments->raw, with_attachments->raw_len)
 			      : NULL;
+	int dropped = att ? drop_identity_parts(att) : 0;
+	if (dropped)
+		snprintf(removed, sizeof removed, "%d", dropped);
+	vars_set(&v, "removed", removed);
 	struct outgoing o = { .from_name = c->board_name, .from = c->bid_address, .to_name = to_name,
 			      .to = to, .reply_to = addr, .auto_submitted = "auto-generated",
 			      .key_ref = reply_key, .attachments = att ? att->attachments : NULL,
 			      .n_attachments = att ? att->n_attachments : 0 };
 	int rc = send_queue(c, s, "relay_message", lang, &v, &o);
 	message_free(att);
+	free(masked);
 	free(addr);
 	return rc;
 }
 
-/* A mail on the relay: to, in lang, with a message and the counterpart's text. */
+/* A mail on the relay: to, in lang, with a message and the counterpart's text. A relayed text
+ * is remembered as part of the conversation (what the board sent in it). */
 static int relay_mail(struct talk *t, const char *to, const char *to_name, const char *lang,
 		      const char *reply_key, const char *message, const char *text)
 {
+	if (text) {
+		char *masked = quote_relayable(t->c, text, lang);
+		char *body = xasprintf("%s\n%s", message, masked);
+		int rc = store_relayed_add(t->s, t->bid.id, body);
+		free(body);
+		free(masked);
+		if (rc < 0)
+			return -1;
+	}
 	/* a relayed text carries the sender's attachments; a notice carries none */
 	return quote_notice(t->c, t->s, &t->proj, to, to_name, lang, message, text, reply_key,
 			    text ? t->m : NULL);
@@ -163,30 +246,240 @@ static int tell_others(struct talk *t, int64_t except, const char *fr_msg, const
 	return rc;
 }
 
-/* The client's command on a line of its own, or 0. */
-static int client_command(const char *text)
+/* What a reply is compared with: the hashes of every run of SHINGLE words, sorted. */
+struct shingles {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int is_word_gap(const unsigned char *p, size_t left, size_t *len)
 {
-	const char *p = text;
-	while (p && *p) {
-		const char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		char *line = xstrndup(p, n);
-		char *l = money_lower(str_trim(line));
-		size_t ln = strlen(l);
-		while (ln && (l[ln - 1] == '.' || l[ln - 1] == '!'))
-			l[--ln] = '\0';
-		int cmd = !strcmp(l, "accept") || !strcmp(l, "accepter") || !strcmp(l, "j'accepte") ? 'a'
-			  : !strcmp(l, "decline") || !strcmp(l, "refuser") ? 'd'
-			  : !strcmp(l, "close") || !strcmp(l, "clôturer") || !strcmp(l, "cloturer") ? 'c' : 0;
-		free(l);
-		free(line);
-		if (cmd)
-			return cmd;
-		if (!nl)
-			break;
-		p = nl + 1;
-	}
+	*len = 1;
+	if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		return 1;
+	if (left >= 2 && p[0] == 0xC2 && p[1] == 0xA0)
+		return (*len = 2), 1;	/* no-break space */
+	if (left >= 3 && p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0xAF || p[2] == 0x89))
+		return (*len = 3), 1;	/* narrow no-break and thin spaces */
 	return 0;
+}
+
+/* The words of text, hashed (ASCII lower case), with the line each is on: quote markers and
+ * blanks at the start of a line are not words, so a copy compares the same however it is
+ * quoted, indented or wrapped. At most max words; returns their count. */
+static size_t words_of(const char *text, uint64_t *h, int *line, size_t max)
+{
+	/* the hash's lowest bit says whether the word has 3 letters or more */
+	const unsigned char *p = (const unsigned char *)text;
+	size_t left = strlen(text), n = 0;
+	int ln = 0, bol = 1;
+	while (left && n < max) {
+		size_t g;
+		if (bol && (*p == '>' || *p == '|' || *p == ' ' || *p == '\t')) {
+			p++, left--;
+			continue;
+		}
+		if (is_word_gap(p, left, &g)) {
+			if (*p == '\n')
+				ln++, bol = 1;
+			p += g, left -= g;
+			continue;
+		}
+		bol = 0;
+		uint64_t x = 1469598103934665603ULL;
+		int letters = 0;
+		while (left && !is_word_gap(p, left, &g)) {
+			x = (x ^ (uint64_t)tolower(*p)) * 1099511628211ULL;
+			letters += isalpha(*p) || (*p >= 0xC0);	/* a UTF-8 lead byte: one letter */
+			p++, left--;
+		}
+		if (line)
+			line[n] = ln;
+		h[n++] = (x & ~(uint64_t)1) | (letters >= 3);
+	}
+	return n;
+}
+
+/* The hash of the SHINGLE words from i, or 0 when too few of them are words of letters. */
+static uint64_t shingle_at(const uint64_t *h, size_t i)
+{
+	uint64_t x = 0;
+	int wordy = 0;
+	for (int k = 0; k < SHINGLE; k++) {
+		x = x * 0x9E3779B97F4A7C15ULL + h[i + k];
+		wordy += (int)(h[i + k] & 1);
+	}
+	return wordy >= SHINGLE_WORDY ? x | 1 : 0;
+}
+
+/* Adds the shingles of one text the board sent (bounded by THREAD_WORDS in all). */
+static void shingles_add(struct shingles *sh, const char *text)
+{
+	if (!text || sh->n >= THREAD_WORDS)
+		return;
+	size_t max = THREAD_WORDS - sh->n, most = strlen(text) / 2 + 1;	/* a word and a gap */
+	if (max > most)
+		max = most;
+	uint64_t *h = xcalloc(max, sizeof *h);
+	size_t n = words_of(text, h, NULL, max);
+	for (size_t i = 0; i + SHINGLE <= n; i++) {
+		if (sh->n == sh->cap) {
+			sh->cap = sh->cap ? sh->cap * 2 : 1024;
+			sh->v = xrealloc(sh->v, sh->cap * sizeof *sh->v);
+		}
+		uint64_t x = shingle_at(h, i);
+		if (x)
+			sh->v[sh->n++] = x;
+	}
+	free(h);
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* What the board sent in this conversation, as shingles: the quote mail re-rendered (its bid
+ * text included), the relay template, and the texts relayed since. */
+static void thread_shingles(struct talk *t, struct shingles *sh)
+{
+	const struct config *c = t->c;
+	const char *lang = t->proj.language ? t->proj.language : c->language;
+	int fr = !strcmp(lang, "fr");
+	char id[32];
+	snprintf(id, sizeof id, "%lld", (long long)t->proj.id);
+	char *qkey = keys_make("q", &t->bid.id, 1);
+	char *relay = keys_address(c, "bid", qkey);
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "project_id", id);
+	vars_set(&v, "title", t->proj.title);
+	vars_set(&v, "freelancer", t->sub.name && *t->sub.name ? t->sub.name
+				   : fr ? "Un prestataire" : "A freelancer");
+	vars_set(&v, "terms", "");
+	vars_set(&v, "rating", "");
+	vars_set(&v, "completed", "");
+	char *shown = quote_relayable(c, t->bid.message ? t->bid.message : "", lang);
+	vars_set(&v, "text", shown);
+	vars_set(&v, "relay_address", relay);
+	vars_set(&v, "message", "");
+	vars_set(&v, "reply_address", relay);
+	static const char *const kinds[] = { "bid_quote", "relay_message" };
+	for (int k = 0; k < 2; k++) {
+		struct rendered r;
+		if (render_mail(c, kinds[k], lang, &v, &r) == 0) {
+			shingles_add(sh, r.text);
+			rendered_clear(&r);
+		}
+	}
+	shingles_add(sh, shown);	/* also when a template could not be rendered */
+	struct strlist relayed = { 0 };
+	if (store_relayed_list(t->s, t->bid.id, THREAD_TEXTS, THREAD_BYTES, &relayed) > 0)
+		for (size_t i = 0; i < relayed.n; i++)
+			shingles_add(sh, relayed.v[i]);
+	strlist_clear(&relayed);
+	qsort(sh->v, sh->n, sizeof *sh->v, u64_cmp);
+	free(shown);
+	free(relay);
+	free(qkey);
+}
+
+/* The command a line is, or 0. */
+static int command_of(const char *s, size_t n)
+{
+	char *line = xstrndup(s, n);
+	char *l = money_lower(str_trim(line));
+	size_t ln = strlen(l);
+	while (ln && (l[ln - 1] == '.' || l[ln - 1] == '!'))
+		l[--ln] = '\0';
+	int cmd = !strcmp(l, "accept") || !strcmp(l, "accepter") || !strcmp(l, "j'accepte") ? 'a'
+		  : !strcmp(l, "decline") || !strcmp(l, "refuser") ? 'd'
+		  : !strcmp(l, "close") || !strcmp(l, "clôturer") || !strcmp(l, "cloturer") ? 'c' : 0;
+	free(l);
+	free(line);
+	return cmd;
+}
+
+/* The client's command on a line of its own, or 0. The reply is quoted from its first run of
+ * SHINGLE words that the board sent in the conversation; a command counts only above it.
+ * *quoted is set when a command was found only below. */
+static int client_command(const char *text, const struct shingles *sh, int *quoted)
+{
+	size_t max = strlen(text) / 2 + 1;
+	if (max > REPLY_WORDS)
+		max = REPLY_WORDS;
+	uint64_t *h = xcalloc(max, sizeof *h);
+	int *line = xcalloc(max, sizeof *line);
+	size_t n = words_of(text, h, line, max);
+	int quote = n ? line[n - 1] + 1 : 0;	/* past the last line looked at */
+	for (size_t i = 0; i + SHINGLE <= n && sh->n; i++) {
+		uint64_t x = shingle_at(h, i);
+		if (x && bsearch(&x, sh->v, sh->n, sizeof *sh->v, u64_cmp)) {
+			quote = line[i];
+			break;
+		}
+	}
+	free(h);
+	free(line);
+	int cmd = 0, ln = 0;
+	for (const char *p = text; p && *p; ln++) {
+		const char *e = strchr(p, '\n');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		int c = len < 64 ? command_of(p, len) : 0;
+		if (c && ln < quote && !cmd)
+			cmd = c;
+		else if (c && ln >= quote)
+			*quoted = 1;
+		p = e ? e + 1 : NULL;
+	}
+	return cmd;
+}
+
+/* A command on the quote of a bid that is no longer current: nothing is done; the client is
+ * told which quote is current (its price, and that a reply to this notice acts on it). */
+static int tell_current(struct talk *t)
+{
+	const char *lang = t->proj.language ? t->proj.language : t->c->language;
+	int fr = !strcmp(lang, "fr");
+	const char *st = t->bid.status;
+	const char *why = !strcmp(st, "replaced") ? (fr ? "remplacée par une offre plus récente"
+						    : "replaced by a newer bid")
+			  : !strcmp(st, "declined") ? (fr ? "vous l'avez déclinée" : "you declined it")
+			  : !strcmp(st, "held") ? (fr ? "pas encore confirmée par le prestataire"
+					  : "not yet confirmed by the freelancer")
+			  : (fr ? "retirée" : "withdrawn");
+	int64_t cur;
+	int f = store_bid_current(t->s, t->proj.id, t->bid.subscriber, &cur);
+	if (f < 0)
+		return -1;
+	struct bid_row cb;
+	if (f && store_bid_get(t->s, cur, &cb) != 1)
+		f = 0;
+	char *msg, *key = NULL;
+	if (f) {
+		char *price = money_format(&cb.info.amount, lang);
+		key = keys_make("q", &cur, 1);
+		msg = xasprintf(fr ? "Cette offre n'est plus valable (%s) : rien n'a été fait. "
+				     "L'offre actuelle de ce prestataire est de %s. Pour l'accepter, "
+				     "répondez à ce message par « accepter » sur une ligne seule "
+				     "(« refuser » pour la décliner)."
+				   : "This bid is no longer valid (%s): nothing was done. This "
+				     "freelancer's current bid is %s. To accept it, reply to this mail "
+				     "with \"accept\" on a line of its own (\"decline\" to decline it).",
+				why, price);
+		free(price);
+		bid_row_clear(&cb);
+	} else {
+		msg = xasprintf(fr ? "Cette offre n'est plus valable (%s) : rien n'a été fait. Ce "
+				     "prestataire n'a pas d'offre en cours sur ce projet."
+				   : "This bid is no longer valid (%s): nothing was done. This "
+				     "freelancer has no current bid on this project.", why);
+	}
+	int rc = relay_mail(t, t->proj.poster, t->proj.poster_name, lang, key, msg, NULL);
+	free(msg);
+	free(key);
+	return rc;
 }
 
 enum outcome quote_handle(const struct config *c, struct store *s, const struct message *m,
@@ -220,6 +513,15 @@ enum outcome quote_handle(const struct config *c, struct store *s, const struct 
 		store_project_mark_answered(s, t.proj.id);	/* no more reminders */
 	int64_t id = t.bid.id;
 	char *qkey = keys_make("q", &id, 1), *rkey = keys_make("r", &id, 1);
+	int cmd = 0, quoted = 0;
+	if (client_side && open) {
+		struct shingles sh = { 0 };
+		thread_shingles(&t, &sh);
+		cmd = client_command(text, &sh, &quoted);
+		free(sh.v);
+	}
+	if (quoted)
+		log_info("stage=quote bid=%lld result=quoted-command-ignored", (long long)id);
 	if (!open) {
 		int fr = !strcmp(client_side ? t.proj.language : lang_of_sub(&t), "fr");
 		rc = relay_mail(&t, m->from, m->from_name, fr ? "fr" : "en", NULL,
@@ -228,7 +530,10 @@ enum outcome quote_handle(const struct config *c, struct store *s, const struct 
 				   : "This project is awarded or closed: the conversation through the board "
 				     "is over, your message was not passed on.", NULL);
 		*outcome = xstrdup("quote:project-not-open");
-	} else if (client_side && client_command(text) == 'a') {
+	} else if ((cmd == 'a' || cmd == 'd') && strcmp(t.bid.status, "active")) {
+		rc = tell_current(&t);
+		*outcome = xasprintf("quote:not-current:%s:%lld", t.bid.status, (long long)id);
+	} else if (cmd == 'a') {
 		rc = store_project_status(s, t.proj.id, "awarded");
 		if (rc == 0)
 			rc = store_bid_status(s, id, "accepted");
@@ -239,7 +544,7 @@ enum outcome quote_handle(const struct config *c, struct store *s, const struct 
 					 "Merci pour votre offre.", "The client awarded this project to "
 					 "another freelancer. Thank you for your bid.");
 		*outcome = xasprintf("quote:awarded:%lld", (long long)id);
-	} else if (client_side && client_command(text) == 'd') {
+	} else if (cmd == 'd') {
 		rc = store_bid_status(s, id, "declined");
 		if (rc == 0)
 			rc = relay_mail(&t, t.sub.address, t.sub.name, lang_of_sub(&t), NULL,
@@ -249,7 +554,7 @@ enum outcome quote_handle(const struct config *c, struct store *s, const struct 
 					: "The client declined your bid. Thank you for offering it, and good "
 					  "luck with the next projects.", NULL);
 		*outcome = xasprintf("quote:declined:%lld", (long long)id);
-	} else if (client_side && client_command(text) == 'c') {
+	} else if (cmd == 'c') {
 		rc = store_project_status(s, t.proj.id, "closed");
 		if (rc == 0)
 			rc = tell_others(&t, 0, "Le client a clos ce projet sans l'attribuer. Merci pour "
@@ -260,7 +565,22 @@ enum outcome quote_handle(const struct config *c, struct store *s, const struct 
 		rc = relay_mail(&t, t.sub.address, t.sub.name, lang_of_sub(&t), rkey,
 				!strcmp(lang_of_sub(&t), "fr") ? "Le client vous répond :"
 							       : "The client answers:", text);
-		*outcome = xasprintf("quote:relayed-to-freelancer:%lld", (long long)id);
+		if (rc == 0 && quoted) {
+			/* say why nothing was done, so that a command meant is written again */
+			int fr = !strcmp(t.proj.language, "fr");
+			rc = relay_mail(&t, t.proj.poster, t.proj.poster_name, t.proj.language, qkey,
+					fr ? "Votre réponse contient une commande (« accepter », « refuser » "
+					     "ou « clôturer ») seulement dans le texte cité de nos messages : "
+					     "elle n'a pas été appliquée, votre message a été transmis. Pour "
+					     "l'appliquer, écrivez-la seule sur la première ligne de votre "
+					     "réponse."
+					   : "Your reply holds a command (\"accept\", \"decline\" or "
+					     "\"close\") only in the text quoted from our mails: it was not "
+					     "applied, your message was passed on. To apply it, write it alone "
+					     "on the first line of your reply.", NULL);
+		}
+		*outcome = xasprintf("quote:relayed-to-freelancer:%lld%s", (long long)id,
+				     quoted ? ":quoted-command-ignored" : "");
 	} else {
 		rc = relay_mail(&t, t.proj.poster, t.proj.poster_name, t.proj.language, qkey,
 				!strcmp(t.proj.language, "fr") ? "Le prestataire vous répond :"

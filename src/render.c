@@ -54,7 +54,7 @@ static const struct tmpl_kind {
 	{ "bid_quote", { "board", "project_id", "title", "freelancer", "terms", "rating",
 			 "completed", "text", "updated", "relay_address", NULL }, { { 0 } } },
 	{ "relay_message", { "board", "project_id", "title", "message", "text", "reply_address",
-			     NULL }, { { 0 } } },
+			     "removed", NULL }, { { 0 } } },
 	{ "award", { "board", "project_id", "title", "winner", "terms", NULL }, { { 0 } } },
 	{ "robot_welcome", { "board", "robot_address", "profile", "help", "confirm_address",
 			     "command_address", "name", NULL },

@@ -893,6 +893,23 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 		if (f && (!strcmp(r.sub.status, "active") || !strcmp(r.sub.status, "paused"))) {
 			r.have_sub = 1;
 			r.lang = r.sub.language;
+			if (!from || strcasecmp(from, r.sub.address)) {
+				/* the key is bound to its subscriber's address: from another From it
+				 * proves nothing, as the plain robot address (replies go to the
+				 * subscriber, changes wait for their confirmation) */
+				if (!only_reads(&cs)) {
+					out = ask_confirmation(&r, r.sub.address, "commands", &cs, outcome);
+					goto done;
+				}
+				for (int i = 0; i < cs.n; i++)
+					run_command(&r, &cs.v[i]);
+				if (cs.n == 0)
+					r.want_help = 1;
+				if (reply(&r, "robot_reply", r.sub.address, NULL) < 0)
+					goto tempfail;
+				*outcome = xasprintf("robot:read-other-from:%lld", (long long)r.sub.id);
+				goto done;
+			}
 			if (run_all(&r, &cs) < 0 || reply(&r, "robot_reply", r.sub.address, NULL) < 0)
 				goto tempfail;
 			*outcome = xasprintf("robot:commands:%lld:%d", (long long)r.sub.id, cs.n);

@@ -110,6 +110,11 @@ static const char *const migrations[] = {
 	 * senders never send one row twice */
 	("ALTER TABLE outbox ADD COLUMN lease_owner TEXT;"
 	 "ALTER TABLE outbox ADD COLUMN lease_until TEXT;"),
+	/* 15: relayed texts: what the board sent in each quote's conversation (quote.c tells a
+	 * command the client wrote from one quoted back from these) */
+	("CREATE TABLE IF NOT EXISTS relayed(id INTEGER PRIMARY KEY, bid INTEGER NOT NULL,"
+	 " body TEXT NOT NULL, created TEXT NOT NULL);"
+	 "CREATE INDEX IF NOT EXISTS relayed_bid ON relayed(bid, id);"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -1498,6 +1503,65 @@ int store_bid_list(struct store *s, int64_t project, struct bid_row **out)
 		}
 	*out = v;
 	return n;
+}
+
+int store_bid_current(struct store *s, int64_t project, int64_t subscriber, int64_t *id)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT id FROM bids WHERE project = ?1 AND subscriber = ?2"
+				      " AND status = 'active' ORDER BY id DESC LIMIT 1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "bid-current");
+	sqlite3_bind_int64(st, 1, project);
+	sqlite3_bind_int64(st, 2, subscriber);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, rc, "bid-current");
+	return rc == SQLITE_ROW;
+}
+
+int store_relayed_add(struct store *s, int64_t bid, const char *body)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO relayed(bid, body, created) VALUES(?1, ?2, ?3)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "relayed-add");
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	sqlite3_bind_int64(st, 1, bid);
+	bind_text(st, 2, body);
+	bind_text(st, 3, now);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "relayed-add");
+}
+
+int store_relayed_list(struct store *s, int64_t bid, int max, size_t max_bytes,
+		       struct strlist *out)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT body FROM relayed WHERE bid = ?1 ORDER BY id DESC"
+				      " LIMIT ?2", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "relayed-list");
+	sqlite3_bind_int64(st, 1, bid);
+	sqlite3_bind_int(st, 2, max);
+	size_t total = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		size_t n = (size_t)sqlite3_column_bytes(st, 0);
+		if (!t || total + n > max_bytes)
+			break;
+		total += n;
+		strlist_add(out, t);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, rc, "relayed-list");
+	return (int)out->n;
 }
 
 void bid_row_clear(struct bid_row *b)

@@ -341,6 +341,42 @@ static void test_keys(void)
 	report("keys_make/keys_check", bad);
 }
 
+/* keys_mask: the board's keys and tagged addresses go, everything else stays. */
+static void test_keys_mask(void)
+{
+	struct config c;
+	int bad = 0;
+	memset(&c, 0, sizeof c);
+	c.domain = "example.org";
+	c.robot_address = "robot@example.org";
+	c.bid_address = "bid@jobs.example.org";
+	static const struct { const char *label, *in, *want; } rows[] = {
+		{ "tagged robot address", "write to robot+s-1-abcdefghijklmn23@example.org.",
+		  "write to X." },
+		{ "upper case", "ROBOT+S-12-ABCDEFGHIJKLMN23@EXAMPLE.ORG", "X" },
+		{ "bid address at its own domain", "<bid+q-7-abcdefghijklmn23@jobs.example.org>",
+		  "<X>" },
+		{ "any tag at our domain", "bid+p1001@example.org", "X" },
+		{ "reference id", "<s-1-abcdefghijklmn23@example.org>", "<X>" },
+		{ "bare key", "key: b-1001-2-abcdefghijklmn23, thanks", "key: X, thanks" },
+		{ "plain board address kept", "robot@example.org", "robot@example.org" },
+		{ "another domain kept", "paul+tag@dev.fr", "paul+tag@dev.fr" },
+		{ "lookalike domain kept", "robot+s-1@example.org.evil.fr", "robot+s-1@example.org.evil.fr" },
+		{ "short mac kept", "s-1-abcdef", "s-1-abcdef" },
+		{ "key inside a word kept", "xs-1-abcdefghijklmn23", "xs-1-abcdefghijklmn23" },
+		{ "trailing dot of a sentence", "robot+x@example.org.", "X." },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char *got = keys_mask(&c, rows[i].in, "X");
+		if (strcmp(got, rows[i].want)) {
+			printf("     keys_mask %s: got \"%s\"\n", rows[i].label, got);
+			bad++;
+		}
+		free(got);
+	}
+	report("keys_mask", bad);
+}
+
 static void test_language(void)
 {
 	static const struct { const char *in, *want; } rows[] = {
@@ -645,6 +681,7 @@ int main(int argc, char **argv)
 	test_compose_list_headers();
 	test_quoted_printable();
 	test_keys();
+	test_keys_mask();
 	test_match();
 	test_match_budget();
 	test_mask_addresses();

@@ -507,10 +507,10 @@ int store_poster_confirm(struct store *s, const char *address);
 int store_project_status(struct store *s, int64_t id, const char *status);
 /* One project by number; 1 found (into p, caller clears), 0 not, -1 error. */
 int store_project_get(struct store *s, int64_t id, struct project *p);
-/* A corrected post: new description, budget (NULL: none), deadline, skills, location. */
+/* A corrected post: new description, budget (NULL: none), deadline, skills, location, flags. */
 int store_project_update(struct store *s, int64_t id, const char *description,
 			 const struct money *budget, int deadline_days, const char *skills_json,
-			 const char *location);
+			 const char *location, const char *flags_json);
 /* Notices sent once: 1 claimed now, 0 claimed before, -1 error. */
 int store_notice_claim(struct store *s, const char *kind, int64_t ref);
 /* Whether the client answered any quote of a project (1, 0, -1); marking it. */
@@ -526,6 +526,15 @@ int store_freelancer_record(struct store *s, int64_t subscriber, double *avg, in
 int store_project_insert(struct store *s, struct project *p);
 /* Lists projects (newest last) into a new array; returns the count or -1. */
 int store_project_list(struct store *s, struct project **out);
+/* The projects of one status (NULL: any) created at or after since (ISO, NULL: any), oldest
+ * first, into a new array; without with_text their descriptions are left NULL. Count or -1. */
+int store_project_select(struct store *s, const char *status, const char *since, int with_text,
+			 struct project **out);
+/* Deletes an unconfirmed post (status pending_confirmation only): 1 deleted, 0 not, -1 error. */
+int store_project_delete_pending(struct store *s, int64_t id);
+/* Deletes the unconfirmed posts created before posts_before and the held bids created before
+ * bids_before (ISO times); the number of rows purged, or -1. */
+int store_purge_expired(struct store *s, const char *posts_before, const char *bids_before);
 void project_clear(struct project *p);
 /* Queues a rendered message; sets *id. 0 or -1. */
 int store_outbox_insert(struct store *s, const char *kind, const char *to,
@@ -541,8 +550,9 @@ int store_outbox_mark_sent(struct store *s, int64_t id);
 int store_outbox_retry(struct store *s, int64_t id, const char *next_attempt, const char *error);
 /* Durability of commits: FULL (fsync each) for ingest, NORMAL for the sender's marks. */
 int store_set_synchronous(struct store *s, int full);
-/* Bids: the active bids of a project other than this subscriber's; insert (replacing this
- * subscriber's previous bid on the project, *replaced says whether there was one); get; status. */
+/* Bids: the active bids of a project other than this subscriber's; insert (an active one
+ * replaces this subscriber's previous active bid on the project, *replaced says whether there
+ * was one; a held one replaces nothing); get; status. */
 int store_bid_count(struct store *s, int64_t project, int64_t except_subscriber);
 int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const char *address,
 		     const struct bid_info *bi, const char *text, const char *status,
@@ -550,6 +560,15 @@ int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const
 int store_bid_get(struct store *s, int64_t id, struct bid_row *b);
 int store_bid_status(struct store *s, int64_t id, const char *status);
 int store_bid_list(struct store *s, int64_t project, struct bid_row **out);
+/* A project's bids of one status (NULL: all), oldest first, into a new array (allocated even
+ * for none; caller clears each row and frees it); the count or -1. */
+int store_bid_select(struct store *s, int64_t project, const char *status, struct bid_row **out);
+/* A held bid confirmed: active now, the subscriber's previous active bid on the project
+ * replaced (*replaced says whether there was one). 1 done, 0 not held, -1 error. */
+int store_bid_activate(struct store *s, int64_t id, int *replaced);
+/* Held bids created at or after since: on a project, and sent from an address. 0 or -1. */
+int store_bid_held_count(struct store *s, int64_t project, const char *address, const char *since,
+			 int *on_project, int *by_sender);
 void bid_row_clear(struct bid_row *b);
 int store_outbox_mark(struct store *s, int64_t id, const char *state, const char *error);
 void outbox_row_clear(struct outbox_row *r);
@@ -773,12 +792,15 @@ struct http_server *http_stop(struct http_server *h);
 int digest_run(const struct config *c, struct store *s, time_t now, int dry_run);
 
 /* ---------------------------------------------------------------- post.c */
+/* An unconfirmed post (pending_confirmation) is purged this long after it came. */
+#define POST_CONFIRM_TTL (7 * 86400L)
 /* A mail to the posting address: stored, then confirmed by reply, published or held. */
 enum outcome post_handle(const struct config *c, struct store *s, struct message *m,
 			 char **result, char **reason);
-/* The poster at address confirmed project id by reply: published (or held) and acknowledged.
- * 1 done, 0 no such project, -1 error. */
-int post_confirm(const struct config *c, struct store *s, int64_t project_id, const char *address);
+/* The poster's reply m to the confirmation cf of a post: a reply that objects (see
+ * bid_read_consent) deletes the post and says so; any other publishes it (or holds it). */
+enum outcome post_answer(const struct config *c, struct store *s, const struct confirmation *cf,
+			 const struct message *m, char **outcome);
 /* The poster's reply to an acknowledgement: close, or the corrected post. */
 enum outcome post_reply(const struct config *c, struct store *s, struct message *m,
 			int64_t project_id, char **result);
@@ -787,6 +809,8 @@ int post_moderate(const struct config *c, struct store *s, int64_t project_id, i
 		  const char *why);
 
 /* ---------------------------------------------------------------- bid.c */
+/* A held bid is purged this long after it came, unless its subscriber confirmed it. */
+#define BID_HELD_TTL (7 * 86400L)
 /* Handles a mail to a bid address: a bid (stored, acknowledged, quoted to the client), or one
  * explanation. OUT_PERMFAIL (with *reason) for what a later stage handles. */
 enum outcome bid_handle(const struct config *c, struct store *s, const struct message *m,
@@ -795,9 +819,15 @@ enum outcome bid_handle(const struct config *c, struct store *s, const struct me
  * names the project). */
 enum outcome bid_for(const struct config *c, struct store *s, const struct message *m,
 		     int64_t project, int64_t subscriber, char **outcome);
-/* A held bid confirmed by its subscriber: made active, acknowledged and quoted; with subscribe
- * (the public bid address's flow) the subscriber is made active too. */
-int bid_confirm(const struct config *c, struct store *s, int64_t bid_id, int subscribe);
+/* What a reply to a confirmation request says: 1 a confirming word (oui, yes, confirme…), -1 a
+ * word that objects (non, jamais, pas, not, never…; it wins over a confirming one), 0 neither. */
+int bid_read_consent(const char *text);
+/* The subscriber's reply m to the confirmation cf of a held bid: confirming, the bid is made
+ * active (replacing their previous one), acknowledged and quoted, and with ":subscribe" (the
+ * public address's flow) the subscriber is made active too; objecting, it is cancelled and
+ * they are told nothing was sent; otherwise the request is sent again, saying what to write. */
+enum outcome bid_answer(const struct config *c, struct store *s, const struct confirmation *cf,
+			const struct message *m, char **outcome);
 /* The public bid address of a project (bid+pID@DOMAIN), shown on the marketplace page. */
 char *bid_public_address(const struct config *c, int64_t project);
 

@@ -4,15 +4,17 @@
  * later posts from a confirmed address are published at once when the trusted MTA's
  * Authentication-Results (authserv_id) says DMARC or DKIM passed for that address's domain, and
  * otherwise ask again. A post flagged suspected_scam waits for a moderator (bidmail moderate,
- * or a moderator's reply approve/reject to the notice), its poster told nothing of why.
+ * or a moderator's reply approve/reject to the notice), its poster told nothing of why; so
+ * does a correction whose new text scores as a scam. The From of a first post can be forged:
+ * one confirmation request a day at most to an address (a post meanwhile is not stored), a
+ * subject and a body that repeat nothing of the post, a reply that objects deletes it, and an
+ * unconfirmed post is purged after POST_CONFIRM_TTL (followup.c).
  * In: a parsed post, a confirmation, a moderation decision. Out: project rows and their mails.
  */
 #include "bidmail.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define CONFIRM_TTL (7 * 86400L)
 
 /* Builds the JSON array of a string list (skills, flags) for the store. */
 static char *json_array_text(const struct strlist *l)
@@ -191,6 +193,20 @@ enum outcome post_handle(const struct config *c, struct store *s, struct message
 	if (known < 0)
 		return OUT_TEMPFAIL;
 	int trusted = known && authenticated(c, m);
+	if (!trusted) {
+		/* the From proves nothing yet: one unanswered request a day to an address */
+		char since[32];
+		clock_format_iso(clock_now() - 86400, since);
+		int recent = store_confirmations_since(s, m->from, since);
+		if (recent < 0)
+			return OUT_TEMPFAIL;
+		if (recent > 0) {
+			log_info("stage=post result=rate-limited reason=\"a request was sent to this "
+				 "address less than a day ago and is unanswered: post not stored\"");
+			*result = xstrdup("post:rate-limited");
+			return OUT_OK;
+		}
+	}
 	int scam = strlist_contains(&pi->flags, "suspected_scam");
 	struct project p = { 0 };
 	char created[32];
@@ -231,19 +247,21 @@ enum outcome post_handle(const struct config *c, struct store *s, struct message
 		int64_t cid;
 		char payload[32];
 		snprintf(payload, sizeof payload, "%lld", (long long)p.id);
-		rc = store_confirmation_insert(s, m->from, 0, "post", payload, CONFIRM_TTL, &cid);
+		rc = store_confirmation_insert(s, m->from, 0, "post", payload, POST_CONFIRM_TTL, &cid);
 		if (rc == 0) {
 			char *key = keys_make("c", &cid, 1);
 			char *addr = keys_address(c, "robot", key);
 			char idbuf[32];
 			snprintf(idbuf, sizeof idbuf, "%lld", (long long)p.id);
+			/* nothing of the post (title, name, text): the address may not be the poster's */
 			struct vars v = { 0 };
 			vars_set(&v, "board", c->board_name);
 			vars_set(&v, "project_id", idbuf);
-			vars_set(&v, "title", p.title);
-			vars_set(&v, "poster_name", p.poster_name ? p.poster_name : "");
+			vars_set(&v, "date", created);
 			vars_set(&v, "confirm_address", addr);
-			rc = queue_to_poster(c, s, &p, "post_confirm", &v, irt, addr, key);
+			struct project who = p;
+			who.poster_name = NULL;
+			rc = queue_to_poster(c, s, &who, "post_confirm", &v, irt, addr, key);
 			free(key);
 			free(addr);
 		}
@@ -263,7 +281,10 @@ enum outcome post_handle(const struct config *c, struct store *s, struct message
 	return OUT_OK;
 }
 
-int post_confirm(const struct config *c, struct store *s, int64_t project_id, const char *address)
+/* The poster at address confirmed project id: published (or held) and acknowledged.
+ * 1 done, 0 no such project, -1 error. */
+static int post_confirm(const struct config *c, struct store *s, int64_t project_id,
+			const char *address)
 {
 	struct project p;
 	int f = store_project_get(s, project_id, &p);
@@ -282,6 +303,43 @@ int post_confirm(const struct config *c, struct store *s, int64_t project_id, co
 	}
 	project_clear(&p);
 	return rc < 0 ? -1 : 1;
+}
+
+enum outcome post_answer(const struct config *c, struct store *s, const struct confirmation *cf,
+			 const struct message *m, char **outcome)
+{
+	int64_t pid = atoll(cf->payload ? cf->payload : "0");
+	if (store_confirmation_use(s, cf->id) < 0)
+		return OUT_TEMPFAIL;
+	if (bid_read_consent(m->new_text) >= 0) {
+		int rc = post_confirm(c, s, pid, cf->address);
+		*outcome = xasprintf("robot:post-confirmed:%lld", (long long)pid);
+		return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
+	}
+	/* "I never sent this": the post is deleted, and the address told so once */
+	int d = store_project_delete_pending(s, pid);
+	if (d < 0)
+		return OUT_TEMPFAIL;
+	const char *lang = extract_language(m->new_text ? m->new_text : "");
+	if (!lang)
+		lang = c->language;
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "subject", "");
+	vars_set(&v, "post_address", c->post_address);
+	vars_set(&v, "reason", !strcmp(lang, "fr")
+		 ? "Vous avez répondu que ce projet ne venait pas de vous : il a été effacé, rien n'a "
+		   "été publié."
+		 : "You answered that this project did not come from you: it was deleted, nothing was "
+		   "published.");
+	struct project who = { .poster = cf->address, .language = (char *)lang };
+	if (d && queue_to_poster(c, s, &who, "post_rejected", &v,
+				 m->message_id_made_up ? NULL : m->message_id, NULL, NULL) < 0)
+		return OUT_TEMPFAIL;
+	log_info("stage=post project=%lld result=%s reason=\"the address objected\"",
+		 (long long)pid, d ? "deleted" : "gone");
+	*outcome = xasprintf("robot:post-refused:%lld", (long long)pid);
+	return OUT_OK;
 }
 
 int post_moderate(const struct config *c, struct store *s, int64_t project_id, int approve,
@@ -386,13 +444,22 @@ enum outcome post_reply(const struct config *c, struct store *s, struct message 
 		/* the corrected post: new description and fields, same number */
 		const struct post_info *pi = m->post;
 		char *skills = json_array_text(&pi->skills);
+		char *flags = json_array_text(&pi->flags);
+		/* the new text is scored as a new post: a scam waits for a moderator again */
+		int scam = strlist_contains(&pi->flags, "suspected_scam");
 		rc = store_project_update(s, p.id, pi->description, pi->has_budget ? &pi->budget : NULL,
-					  pi->deadline_days, skills, pi->location);
+					  pi->deadline_days, skills, pi->location, flags);
+		if (rc == 0 && scam)
+			rc = store_project_status(s, p.id, "held");
 		free(skills);
+		free(flags);
 		project_clear(&p);
 		if (rc == 0 && store_project_get(s, project_id, &p) == 1)
 			rc = acknowledge(c, s, &p, m->message_id_made_up ? NULL : m->message_id);
-		*result = xasprintf("post:edited:%lld", (long long)project_id);
+		if (scam)
+			log_warn("stage=post project=%lld result=held reason=suspected_scam score=%d "
+				 "edit=yes", (long long)project_id, pi->scam_score);
+		*result = xasprintf("post:edited:%lld%s", (long long)project_id, scam ? ":held" : "");
 	} else {
 		*result = xstrdup("post-reply:empty");
 	}

@@ -409,7 +409,7 @@ enum outcome post_reply(const struct config *c, struct store *s, struct message 
 	if (close) {
 		rc = store_project_status(s, p.id, "closed");
 		struct bid_row *v;
-		int nb = rc == 0 ? store_bid_list(s, p.id, &v) : -1;
+		int nb = rc == 0 ? store_bid_select(s, p.id, "active", &v) : -1;
 		for (int i = 0; i < nb; i++) {
 			if (rc == 0 && !strcmp(v[i].status, "active")) {
 				struct subscriber sub;

@@ -150,7 +150,7 @@ static int over_rate(const struct config *c, struct store *s, const struct messa
 		vars_set(&v, "board", c->board_name);
 		vars_set(&v, "limit", limit);
 		vars_set(&v, "window", window);
-		vars_set(&v, "subject", m->subject ? m->subject : "");
+		vars_set(&v, "subject", "");	/* the From may be forged: nothing of the mail */
 		if (compose_address_is_safe(m->from) &&
 		    queue_reply(c, s, m, "rate_limited", c->language, &v, answer_from) < 0)
 			return -1;

@@ -797,6 +797,9 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 /* A mail to the posting address: stored, then confirmed by reply, published or held. */
 enum outcome post_handle(const struct config *c, struct store *s, struct message *m,
 			 char **result, char **reason);
+/* 1 when address may be sent a refusal now (no request nor refusal went to it in the last
+ * day; this one is recorded), 0 when not, -1 on error: a forged From is answered once a day. */
+int post_refusal_due(struct store *s, const char *address);
 /* The poster's reply m to the confirmation cf of a post: a reply that objects (see
  * bid_read_consent) deletes the post and says so; any other publishes it (or holds it). */
 enum outcome post_answer(const struct config *c, struct store *s, const struct confirmation *cf,

@@ -161,6 +161,17 @@ static int acknowledge(const struct config *c, struct store *s, const struct pro
 	return rc;
 }
 
+int post_refusal_due(struct store *s, const char *address)
+{
+	char since[32];
+	clock_format_iso(clock_now() - 86400, since);
+	int recent = store_confirmations_since(s, address, since);
+	if (recent != 0)
+		return recent < 0 ? -1 : 0;
+	int64_t cid;
+	return store_confirmation_insert(s, address, 0, "refusal", "", 0, &cid) < 0 ? -1 : 1;
+}
+
 enum outcome post_handle(const struct config *c, struct store *s, struct message *m,
 			 char **result, char **reason)
 {
@@ -172,7 +183,12 @@ enum outcome post_handle(const struct config *c, struct store *s, struct message
 	const char *lang = pi->language;
 	const char *irt = m->message_id_made_up ? NULL : m->message_id;
 	if (!*pi->title) {
-		/* nothing at all: tell the poster what is missing */
+		/* nothing at all: tell the poster what is missing (once a day: From may be forged) */
+		int due = post_refusal_due(s, m->from);
+		if (due <= 0) {
+			*result = xstrdup("rejected:empty:rate-limited");
+			return due < 0 ? OUT_TEMPFAIL : OUT_OK;
+		}
 		struct vars v = { 0 };
 		vars_set(&v, "board", c->board_name);
 		vars_set(&v, "subject", m->subject ? m->subject : "");

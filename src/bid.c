@@ -449,6 +449,17 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 		int on_project = 0, by_sender = 0;
 		if (store_bid_held_count(s, pid, m->from, since, &on_project, &by_sender) < 0)
 			goto tempfail;
+		/* and one unanswered request a day to the subscriber, whoever sends in their name */
+		clock_format_iso(clock_now() - 86400, since);
+		int asked = public_flow ? 0 : store_confirmations_since(s, b.sub.address, since);
+		if (asked < 0)
+			goto tempfail;
+		if (asked > 0) {
+			log_info("stage=bid project=%lld result=rate-limited reason=\"a request went to "
+				 "the subscriber less than a day ago\"", (long long)pid);
+			*outcome = xstrdup("bid:held:rate-limited");
+			goto done;
+		}
 		if (on_project >= HELD_PER_PROJECT || by_sender >= HELD_PER_SENDER) {
 			log_warn("stage=bid project=%lld result=held-cap held_on_project=%d "
 				 "held_by_sender=%d", (long long)pid, on_project, by_sender);

@@ -177,6 +177,23 @@ def test_forged_public_bids_refusals_capped_and_silent_on_unpublished():
     expect("n'existe pas" in t or "no project" in t, "not the answer for a missing project: %r" % t)
 
 
+def test_forged_post_refusals_once_a_day():
+    """Mails to forged post+k- keys and empty posts, 30 each with a victim's From: one refusal
+    a day in all, not repeating the subject. Before: one refusal per mail, subject echoed."""
+    b = Board().init()
+    victim = "victim@example.net"
+    for i in range(30):
+        to = "post+k-%d-aaaaaaaaaaaaaaaa@example.org" % (1001 + i)
+        b.deliver(post_mail(subject="SPAM SUBJECT %d" % i, body="x\n", sender=victim).replace(
+            "To: post@example.org", "To: " + to), recipient=to, sender=victim)
+        b.deliver(("From: %s\nTo: post@example.org\nMessage-ID: <e%d@x>\n\n\n" % (victim, i)),
+                  recipient="post@example.org", sender=victim)
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-02T10:00:00Z"})
+    got = mails_to(b, victim)
+    expect(len(got) == 1, "the victim got %d mails" % len(got))
+    expect("SPAM" not in str(got[0]["Subject"]) + body_of(got[0]), "the subject is echoed: %r" % str(got[0]["Subject"]))
+
+
 # ------------------------------------------------------------------ items 9, 10
 
 def board_with_bid(extra=""):
@@ -281,6 +298,33 @@ def test_forged_held_bids_capped_and_listed_without_limit():
     b2.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-02T12:00:00Z"})
     expect(b2.projects()[0]["status"] == "closed", "not closed")
     expect("clos ce projet" in body_of(last_mail(b2, "anna@dev.fr")), "the real bidder was not told of the close")
+
+
+def test_forged_keyed_bids_capped_per_sender_and_per_subscriber():
+    """One address replies to six subscribers' alerts (forwarded selections) with bids in their
+    names: five are held (each subscriber asked once), the sixth refused by the per-sender cap;
+    a bid in the first one's name from yet another address the same day asks nothing more.
+    Before: seven held, and a request for every bid."""
+    b = Board().init()
+    env = {"BIDMAIL_NOW": "2026-03-02T10:00:00Z"}
+    who = ["dev%d@dev.fr" % i for i in range(6)]
+    for w in who:
+        subscribe(b, w, "Dev", "skills symfony\nfrequency instant", env=env)
+    publish(b, post_mail(subject="Refonte Symfony", body="En Symfony.\n", sender="Jeanne <jeanne@client.fr>"),
+            env={"BIDMAIL_NOW": "2026-03-02T10:05:00Z"})
+    alerts = {w: last_mail(b, w) for w in who}
+    before = {w: len(mails_to(b, w)) for w in who}
+    for i, w in enumerate(who + who[:1]):
+        fwd = "fwd@evil.example" if i < 6 else "other@evil.example"
+        raw, addr = reply_to(alerts[w], "Je propose 1 € HT.", sender="Forwarder <%s>" % fwd)
+        b.deliver(raw, recipient=addr, sender=fwd)
+        b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-02T11:00:00Z"})
+    held = [x for x in bids_of(b, 1001) if x["status"] == "held"]
+    expect(len(held) == 5, "held bids from one sender: %d" % len(held))
+    asked = {w: len(mails_to(b, w)) - before[w] for w in who}
+    expect(list(asked.values()) == [1, 1, 1, 1, 1, 0], "requests per subscriber: %r" % asked)
+    expect(not mails_to(b, "fwd@evil.example") and not mails_to(b, "other@evil.example"),
+           "a forwarding address was answered")
 
 
 # ------------------------------------------------------------------ item 14

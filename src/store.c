@@ -1380,8 +1380,8 @@ int store_purge_expired(struct store *s, const char *posts_before, const char *b
 {
 	static const char *const sql[] = {
 		"DELETE FROM bids WHERE status = 'held' AND created < ?2",
-		"DELETE FROM bids WHERE project IN (SELECT id FROM projects WHERE"
-		" status = 'pending_confirmation' AND created < ?1)",
+		("DELETE FROM bids WHERE project IN (SELECT id FROM projects WHERE"
+		 " status = 'pending_confirmation' AND created < ?1)"),
 		"DELETE FROM projects WHERE status = 'pending_confirmation' AND created < ?1",
 	};
 	int n = 0;

@@ -11,7 +11,7 @@
  * confirmation both proves the address and passes the bid on (subscribe-and-bid).
  * A held bid changes nothing until its subscriber confirms it with a confirming word (oui, yes,
  * confirme…); a reply that objects (non, jamais, not me…) cancels it. Held bids are capped per
- * project and per sending address, and purged after HELD_TTL (followup.c); a sender gets at
+ * project and per sending address, and purged after BID_HELD_TTL (followup.c); a sender gets at
  * most one unanswered request or refusal a day, and nothing names a project that is not public.
  * In: a parsed bid mail. Out: a bid row, an acknowledgement to the freelancer and a quote to the
  * client (its Reply-To the quote's relay address), or one explanation.

@@ -329,7 +329,7 @@ enum outcome post_answer(const struct config *c, struct store *s, const struct c
 		return OUT_TEMPFAIL;
 	if (bid_read_consent(m->new_text) >= 0) {
 		int rc = post_confirm(c, s, pid, cf->address);
-		*outcome = xasprintf("robot:post-confirmed:%lld", (long long)pid);
+		*outcome = xasprintf("robot:post-%s:%lld", rc == 0 ? "gone" : "confirmed", (long long)pid);
 		return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
 	}
 	/* "I never sent this": the post is deleted, and the address told so once */

@@ -235,9 +235,7 @@ static enum outcome public_bid(const struct config *c, struct store *s, const st
 		*outcome = xstrdup("bid:public:no-from");
 		return OUT_OK;
 	}
-	char since[32];
-	clock_format_iso(clock_now() - 86400, since);
-	int recent = store_confirmations_since(s, m->from, since);
+	int recent = store_confirmations_recent(s, m->from);
 	if (recent < 0)
 		return OUT_TEMPFAIL;
 	if (recent > 0) {
@@ -450,8 +448,7 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 		if (store_bid_held_count(s, pid, m->from, since, &on_project, &by_sender) < 0)
 			goto tempfail;
 		/* and one unanswered request a day to the subscriber, whoever sends in their name */
-		clock_format_iso(clock_now() - 86400, since);
-		int asked = public_flow ? 0 : store_confirmations_since(s, b.sub.address, since);
+		int asked = public_flow ? 0 : store_confirmations_recent(s, b.sub.address);
 		if (asked < 0)
 			goto tempfail;
 		if (asked > 0) {

@@ -530,8 +530,11 @@ int store_project_list(struct store *s, struct project **out);
  * first, into a new array; without with_text their descriptions are left NULL. Count or -1. */
 int store_project_select(struct store *s, const char *status, const char *since, int with_text,
 			 struct project **out);
-/* Deletes an unconfirmed post (status pending_confirmation only): 1 deleted, 0 not, -1 error. */
-int store_project_delete_pending(struct store *s, int64_t id);
+/* A poster's unconfirmed posts (pending_confirmation), oldest first, without descriptions,
+ * into a new array; the count or -1. */
+int store_project_pending_of(struct store *s, const char *poster, struct project **out);
+/* Deletes a poster's unconfirmed posts; the number deleted, or -1. */
+int store_project_delete_pending(struct store *s, const char *poster);
 /* Deletes the unconfirmed posts created before posts_before and the held bids created before
  * bids_before (ISO times); the number of rows purged, or -1. */
 int store_purge_expired(struct store *s, const char *posts_before, const char *bids_before);
@@ -633,6 +636,9 @@ int store_confirmation_get(struct store *s, int64_t id, struct confirmation *cf)
 int store_confirmation_use(struct store *s, int64_t id);
 /* How many unanswered confirmations went to address since an ISO time. */
 int store_confirmations_since(struct store *s, const char *address, const char *since);
+/* How many unanswered confirmations (requests and refusals) went to address less than a day
+ * (86,400 s) ago; -1 on error. */
+int store_confirmations_recent(struct store *s, const char *address);
 void confirmation_clear(struct confirmation *cf);
 /* Claims a subscriber's period (2026-W10, 2026-03-02, p1042): 1 claimed now, 0 already
  * claimed (by an earlier or a concurrent run), -1 error. */
@@ -794,6 +800,8 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 /* ---------------------------------------------------------------- post.c */
 /* An unconfirmed post (pending_confirmation) is purged this long after it came. */
 #define POST_CONFIRM_TTL (7 * 86400L)
+/* Unconfirmed posts stored per address at most; past it a post is not stored. */
+#define POST_PENDING_MAX 5
 /* A mail to the posting address: stored, then confirmed by reply, published or held. */
 enum outcome post_handle(const struct config *c, struct store *s, struct message *m,
 			 char **result, char **reason);

@@ -6,9 +6,10 @@
  * otherwise ask again. A post flagged suspected_scam waits for a moderator (bidmail moderate,
  * or a moderator's reply approve/reject to the notice), its poster told nothing of why; so
  * does a correction whose new text scores as a scam. The From of a first post can be forged:
- * one confirmation request a day at most to an address (a post meanwhile is not stored), a
- * subject and a body that repeat nothing of the post, a reply that objects deletes it, and an
- * unconfirmed post is purged after POST_CONFIRM_TTL (followup.c).
+ * one unanswered confirmation request at a time to an address, a day at least between two
+ * (a post meanwhile waits, and is asked about when the address answers), a subject and a body
+ * that repeat nothing of the post, a reply that objects deletes the address's waiting posts,
+ * and an unconfirmed post is purged after POST_CONFIRM_TTL (followup.c).
  * In: a parsed post, a confirmation, a moderation decision. Out: project rows and their mails.
  */
 #include "bidmail.h"
@@ -68,6 +69,31 @@ static int queue_to_poster(const struct config *c, struct store *s, const struct
 		.key_ref = key,
 	};
 	return send_queue(c, s, kind, p->language, v, &o);
+}
+
+/* The confirmation request for unconfirmed post p, through the robot's signed c-CID address;
+ * nothing of the post (title, name, text) is repeated: the address may not be the poster's. */
+static int ask_confirmation(const struct config *c, struct store *s, const struct project *p,
+			    const char *in_reply_to)
+{
+	int64_t cid;
+	char idbuf[32];
+	snprintf(idbuf, sizeof idbuf, "%lld", (long long)p->id);
+	if (store_confirmation_insert(s, p->poster, 0, "post", idbuf, POST_CONFIRM_TTL, &cid) < 0)
+		return -1;
+	char *key = keys_make("c", &cid, 1);
+	char *addr = keys_address(c, "robot", key);
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "project_id", idbuf);
+	vars_set(&v, "date", p->created);
+	vars_set(&v, "confirm_address", addr);
+	struct project who = *p;
+	who.poster_name = NULL;
+	int rc = queue_to_poster(c, s, &who, "post_confirm", &v, in_reply_to, addr, key);
+	free(key);
+	free(addr);
+	return rc;
 }
 
 /* The acknowledgement of a published (or held) project: what was understood, or, held, a
@@ -163,9 +189,7 @@ static int acknowledge(const struct config *c, struct store *s, const struct pro
 
 int post_refusal_due(struct store *s, const char *address)
 {
-	char since[32];
-	clock_format_iso(clock_now() - 86400, since);
-	int recent = store_confirmations_since(s, address, since);
+	int recent = store_confirmations_recent(s, address);
 	if (recent != 0)
 		return recent < 0 ? -1 : 0;
 	int64_t cid;
@@ -209,16 +233,22 @@ enum outcome post_handle(const struct config *c, struct store *s, struct message
 	if (known < 0)
 		return OUT_TEMPFAIL;
 	int trusted = known && authenticated(c, m);
-	if (!trusted) {
-		/* the From proves nothing yet: one unanswered request a day to an address */
-		char since[32];
-		clock_format_iso(clock_now() - 86400, since);
-		int recent = store_confirmations_since(s, m->from, since);
-		if (recent < 0)
+	/* the From proves nothing yet: one unanswered request at a time to an address, and a day
+	 * at least between two; a post meanwhile waits, asked about when that one is answered */
+	int deferred = trusted ? 0 : store_confirmations_recent(s, m->from);
+	if (deferred < 0)
+		return OUT_TEMPFAIL;
+	if (deferred) {
+		struct project *w;
+		int nw = store_project_pending_of(s, m->from, &w);
+		if (nw < 0)
 			return OUT_TEMPFAIL;
-		if (recent > 0) {
-			log_info("stage=post result=rate-limited reason=\"a request was sent to this "
-				 "address less than a day ago and is unanswered: post not stored\"");
+		for (int i = 0; i < nw; i++)
+			project_clear(&w[i]);
+		free(w);
+		if (nw >= POST_PENDING_MAX) {
+			log_info("stage=post result=rate-limited reason=\"%d posts from this address "
+				 "wait for a confirmation: not stored\"", nw);
 			*result = xstrdup("post:rate-limited");
 			return OUT_OK;
 		}
@@ -258,29 +288,9 @@ enum outcome post_handle(const struct config *c, struct store *s, struct message
 	}
 	if (trusted) {
 		rc = acknowledge(c, s, &p, irt);
-	} else {
+	} else if (!deferred) {
 		/* a confirmation by reply proves the address; the project waits for it */
-		int64_t cid;
-		char payload[32];
-		snprintf(payload, sizeof payload, "%lld", (long long)p.id);
-		rc = store_confirmation_insert(s, m->from, 0, "post", payload, POST_CONFIRM_TTL, &cid);
-		if (rc == 0) {
-			char *key = keys_make("c", &cid, 1);
-			char *addr = keys_address(c, "robot", key);
-			char idbuf[32];
-			snprintf(idbuf, sizeof idbuf, "%lld", (long long)p.id);
-			/* nothing of the post (title, name, text): the address may not be the poster's */
-			struct vars v = { 0 };
-			vars_set(&v, "board", c->board_name);
-			vars_set(&v, "project_id", idbuf);
-			vars_set(&v, "date", created);
-			vars_set(&v, "confirm_address", addr);
-			struct project who = p;
-			who.poster_name = NULL;
-			rc = queue_to_poster(c, s, &who, "post_confirm", &v, irt, addr, key);
-			free(key);
-			free(addr);
-		}
+		rc = ask_confirmation(c, s, &p, irt);
 	}
 	free(skills);
 	free(flags);
@@ -293,7 +303,10 @@ enum outcome post_handle(const struct config *c, struct store *s, struct message
 	if (!strcmp(p.status, "held"))
 		log_warn("stage=post project=%lld result=held reason=suspected_scam score=%d",
 			 (long long)p.id, pi->scam_score);
-	*result = xasprintf("project:%lld:%s", (long long)p.id, p.status);
+	if (deferred)
+		log_info("stage=post project=%lld result=deferred reason=\"a request to this address "
+			 "is unanswered since less than a day\"", (long long)p.id);
+	*result = xasprintf("project:%lld:%s%s", (long long)p.id, p.status, deferred ? ":deferred" : "");
 	return OUT_OK;
 }
 
@@ -329,11 +342,23 @@ enum outcome post_answer(const struct config *c, struct store *s, const struct c
 		return OUT_TEMPFAIL;
 	if (bid_read_consent(m->new_text) >= 0) {
 		int rc = post_confirm(c, s, pid, cf->address);
+		/* the next post that waited for this answer is asked about now */
+		struct project *next;
+		int n = rc < 0 ? 0 : store_project_pending_of(s, cf->address, &next);
+		if (n < 0)
+			rc = -1;
+		if (n > 0 && ask_confirmation(c, s, &next[0], NULL) < 0)
+			rc = -1;
+		for (int i = 0; i < n; i++)
+			project_clear(&next[i]);
+		if (n > 0)
+			free(next);
 		*outcome = xasprintf("robot:post-%s:%lld", rc == 0 ? "gone" : "confirmed", (long long)pid);
 		return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
 	}
-	/* "I never sent this": the post is deleted, and the address told so once */
-	int d = store_project_delete_pending(s, pid);
+	/* "I never sent this": its posts waiting for a confirmation are deleted, and the address
+	 * told so once */
+	int d = store_project_delete_pending(s, cf->address);
 	if (d < 0)
 		return OUT_TEMPFAIL;
 	const char *lang = extract_language(m->new_text ? m->new_text : "");
@@ -344,10 +369,10 @@ enum outcome post_answer(const struct config *c, struct store *s, const struct c
 	vars_set(&v, "subject", "");
 	vars_set(&v, "post_address", c->post_address);
 	vars_set(&v, "reason", !strcmp(lang, "fr")
-		 ? "Vous avez répondu que ce projet ne venait pas de vous : il a été effacé, rien n'a "
-		   "été publié."
-		 : "You answered that this project did not come from you: it was deleted, nothing was "
-		   "published.");
+		 ? "Vous avez répondu que ce projet ne venait pas de vous : il a été effacé (avec ceux "
+		   "envoyés depuis votre adresse qui attendaient une confirmation), rien n'a été publié."
+		 : "You answered that this project did not come from you: it was deleted (with those "
+		   "sent from your address that waited for a confirmation), nothing was published.");
 	struct project who = { .poster = cf->address, .language = (char *)lang };
 	if (d && queue_to_poster(c, s, &who, "post_rejected", &v,
 				 m->message_id_made_up ? NULL : m->message_id, NULL, NULL) < 0)

@@ -94,8 +94,8 @@ static const char *const migrations[] = {
 	("CREATE TABLE fetched(origin TEXT PRIMARY KEY, spooled TEXT NOT NULL) WITHOUT ROWID;"),
 	/* held bids counted per sender, projects selected by status (the loop's steps), and
 	 * unconfirmed posts and held bids purged by age */
-	("CREATE INDEX bids_address ON bids(address, status);"
-	 "CREATE INDEX projects_status ON projects(status, created);"),
+	("CREATE INDEX IF NOT EXISTS bids_address ON bids(address, status);"
+	 "CREATE INDEX IF NOT EXISTS projects_status ON projects(status, created);"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -389,24 +389,29 @@ static char *col_text(sqlite3_stmt *st, int i)
 	return t ? xstrdup((const char *)t) : NULL;
 }
 
-static int project_rows(struct store *s, int64_t only, const char *status, const char *since,
-			int with_text, struct project **out);
+static int project_rows(struct store *s, int64_t only, const char *poster, const char *status,
+			const char *since, int with_text, struct project **out);
 
 int store_project_list(struct store *s, struct project **out)
 {
-	return project_rows(s, -1, NULL, NULL, 1, out);
+	return project_rows(s, -1, NULL, NULL, NULL, 1, out);
 }
 
 int store_project_select(struct store *s, const char *status, const char *since, int with_text,
 			 struct project **out)
 {
-	return project_rows(s, -1, status, since, with_text, out);
+	return project_rows(s, -1, NULL, status, since, with_text, out);
+}
+
+int store_project_pending_of(struct store *s, const char *poster, struct project **out)
+{
+	return project_rows(s, -1, poster, NULL, NULL, 0, out);
 }
 
 int store_project_get(struct store *s, int64_t id, struct project *p)
 {
 	struct project *v;
-	int n = project_rows(s, id, NULL, NULL, 1, &v);
+	int n = project_rows(s, id, NULL, NULL, NULL, 1, &v);
 	if (n < 0)
 		return -1;
 	if (n == 1)
@@ -415,14 +420,15 @@ int store_project_get(struct store *s, int64_t id, struct project *p)
 	return n == 1;
 }
 
-/* Projects by id (only >= 0), or by status and creation time (NULL: any); the WHERE clause is
- * one of four fixed texts, so that SQLite uses the primary key or projects_status. */
-static int project_rows(struct store *s, int64_t only, const char *status, const char *since,
-			int with_text, struct project **out)
+/* Projects by id (only >= 0), a poster's unconfirmed ones, or by status and creation time
+ * (NULL: any); the WHERE clause is one of fixed texts, so that SQLite uses an index. */
+static int project_rows(struct store *s, int64_t only, const char *poster, const char *status,
+			const char *since, int with_text, struct project **out)
 {
 	sqlite3_stmt *st;
 	*out = NULL;
 	const char *where = only >= 0 ? "id = ?1"
+			    : poster ? "status = 'pending_confirmation' AND poster = ?5 COLLATE NOCASE"
 			    : status && since ? "status = ?2 AND created >= ?3"
 			    : status ? "status = ?2"
 			    : since ? "created >= ?3" : "1";
@@ -439,6 +445,7 @@ static int project_rows(struct store *s, int64_t only, const char *status, const
 	bind_text(st, 2, status);
 	bind_text(st, 3, since);
 	sqlite3_bind_int(st, 4, with_text);
+	bind_text(st, 5, poster);
 	int n = 0, cap = 0, rc;
 	struct project *v = NULL;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1088,6 +1095,22 @@ int store_confirmation_use(struct store *s, int64_t id)
 	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : fail(s, rc, "confirmation-use");
 }
 
+int store_confirmations_recent(struct store *s, const char *address)
+{
+	char since[32];
+	clock_format_iso(clock_now() - 86400, since);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM confirmations WHERE address = ?1"
+				      " AND created > ?2 AND used IS NULL", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "confirmations-recent");
+	bind_text(st, 1, address);
+	bind_text(st, 2, since);
+	int rc = sqlite3_step(st);
+	int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	return n < 0 ? fail(s, rc, "confirmations-recent") : n;
+}
+
 int store_confirmations_since(struct store *s, const char *address, const char *since)
 {
 	sqlite3_stmt *st;
@@ -1401,13 +1424,13 @@ int store_purge_expired(struct store *s, const char *posts_before, const char *b
 	return n;
 }
 
-int store_project_delete_pending(struct store *s, int64_t id)
+int store_project_delete_pending(struct store *s, const char *poster)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "DELETE FROM projects WHERE id = ?1 AND"
-				      " status = 'pending_confirmation'", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "DELETE FROM projects WHERE status = 'pending_confirmation'"
+				      " AND poster = ?1 COLLATE NOCASE", -1, &st, NULL) != SQLITE_OK)
 		return fail(s, sqlite3_errcode(s->db), "project-delete");
-	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 1, poster);
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : fail(s, rc, "project-delete");

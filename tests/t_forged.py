@@ -101,10 +101,11 @@ def test_forged_unconfirmed_posts_purged_and_not_loaded():
 
 def test_forged_posts_reflect_one_neutral_request_a_day():
     """60 posts in an hour with a victim's From, an attacker's subject and name: the victim gets
-    one confirmation request, whose subject and text repeat neither; the next day one more.
-    A reply from another address, and an auto-reply from the victim, confirm nothing; the
-    victim's "I never sent this" deletes the post. Before: 60 mails, the subject and greeting
-    echoed, any reply to the key confirmed."""
+    one confirmation request, whose subject and text repeat neither, and five posts at most
+    wait; the next day one more request. A reply from another address, and an auto-reply from
+    the victim, confirm nothing; the victim's "I never sent this" deletes the waiting posts.
+    Before: 60 mails, the subject and greeting echoed, 60 posts stored, any reply to the key
+    confirmed."""
     b = Board().init()
     victim = "victim@example.net"
     spam = "GAGNEZ 5000 EUR http://spam.example/x"
@@ -117,7 +118,7 @@ def test_forged_posts_reflect_one_neutral_request_a_day():
     text = str(got[0]["Subject"]) + body_of(got[0]) + got[0].get_body(("html",)).get_content()
     for echoed in ("GAGNEZ", "spam.example", "SPAMCORP"):
         expect(echoed not in text, "the request repeats %r: %r" % (echoed, text[:600]))
-    expect(len(b.projects()) == 1, "posts stored while a request is unanswered: %d" % len(b.projects()))
+    expect(len(b.projects()) == 5, "unconfirmed posts stored for one address: %d" % len(b.projects()))
     conf = got[0]
     # a reply from another address: nothing happens, nobody is answered
     n = len(b.outgoing())
@@ -140,11 +141,30 @@ def test_forged_posts_reflect_one_neutral_request_a_day():
     raw, addr = reply_to(mails_to(b, victim)[-1], "Je n'ai JAMAIS envoyé ce projet !", sender=victim)
     b.deliver(raw, recipient=addr, sender=victim)
     b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-03T11:10:00Z"})
-    expect(all(p["status"] != "open" for p in b.projects()), "published: %r" % b.projects())
-    expect(len(b.projects()) == 1, "the objected post is still stored: %r" % b.projects())
+    expect(b.projects() == [], "the address's waiting posts are still stored: %r" % b.projects())
     last = mails_to(b, victim)[-1]
     expect("rien n'a été publié" in body_of(last) and "GAGNEZ" not in str(last["Subject"]),
            "answer to the objection: %r / %r" % (str(last["Subject"]), body_of(last)))
+
+
+def test_forged_limit_keeps_a_real_posters_second_post():
+    """(Guard for the one-request-at-a-time rule, not an attack.) A new poster sends two posts
+    in a minute: one request; the second post waits, and is asked about as soon as the first
+    is confirmed; both end published."""
+    b = Board().init()
+    for subject in ("Premier projet", "Second projet"):
+        b.deliver(post_mail(subject=subject, body="Un site vitrine.\n"))
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-02T10:00:00Z"})
+    asks = mails_to(b, "jeanne@client.fr")
+    expect(len(asks) == 1 and "1001" in str(asks[0]["Subject"]), "requests: %r" % [str(m["Subject"]) for m in asks])
+    for k in range(2):
+        raw, addr = reply_to(mails_to(b, "jeanne@client.fr")[-1], "Oui", sender="Jeanne <jeanne@client.fr>")
+        b.deliver(raw, recipient=addr, sender="jeanne@client.fr")
+        b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-02T10:1%d:00Z" % k})
+        if k == 0:
+            nxt = [m for m in mails_to(b, "jeanne@client.fr") if "1002" in str(m["Subject"])]
+            expect(len(nxt) == 1 and str(nxt[0]["Reply-To"]).startswith("robot+c-"), "no request for the second post")
+    expect([p["status"] for p in b.projects()] == ["open", "open"], "statuses %r" % [p["status"] for p in b.projects()])
 
 
 def test_forged_public_bids_refusals_capped_and_silent_on_unpublished():

@@ -543,7 +543,7 @@ static size_t separator(const char *p)
 int bid_read_consent(const char *text)
 {
 	static const char *const objects[] = {
-		"non", "no", "nope", "jamais", "never", "pas", "not", "n", "ne", "didn", "don", "isn",
+		"non", "no", "nope", "jamais", "never", "pas", "not", "ne", "didn", "don", "isn",
 		"wasn", "dont", "didnt", "annuler", "annule", "annulez", "cancel", "arnaque", "fraude",
 		"fraud", "scam", "faux", "fake", "stop", "refuse", "refuser", NULL };
 	static const char *const confirms[] = {

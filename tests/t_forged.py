@@ -380,7 +380,9 @@ def hostile_inputs_forged(b):
     """Forged-From mails for the budget test: a victim's posts with an attacker's subject,
     public bids with a freelancer's From to open, missing and unpublished projects, a bid
     confirmation key from another address, a 4 MB unconfirmed post. Sets up project 1001
-    (open) itself when the board has none."""
+    (open) itself when the board has none. By design most get no answer (answering is the
+    attack): each ends in the ingest log with its result (post:rate-limited, a deferred
+    pending post, bid:public:rate-limited, bid:refused:held-cap, robot:bad-key...)."""
     if not b.projects():
         publish(b, post_mail(subject="Projet du budget", body="Un site, 800 EUR.\n",
                              sender="Budget Client <budget@client.fr>"), sender="budget@client.fr")

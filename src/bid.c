@@ -9,6 +9,10 @@
  * The public bid address of a project (bid+pID, on the marketplace page): anyone may write to
  * it; the bid is held, the sender becomes a pending subscriber if unknown, and one reply to the
  * confirmation both proves the address and passes the bid on (subscribe-and-bid).
+ * A held bid changes nothing until its subscriber confirms it with a confirming word (oui, yes,
+ * confirme…); a reply that objects (non, jamais, not me…) cancels it. Held bids are capped per
+ * project and per sending address, and purged after BID_HELD_TTL (followup.c); a sender gets at
+ * most one unanswered request or refusal a day, and nothing names a project that is not public.
  * In: a parsed bid mail. Out: a bid row, an acknowledgement to the freelancer and a quote to the
  * client (its Reply-To the quote's relay address), or one explanation.
  */
@@ -18,7 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HELD_TTL (7 * 86400L)
+#define HELD_PER_PROJECT 50	/* held bids awaiting confirmation on one project */
+#define HELD_PER_SENDER 5	/* held bids sent from one address, all projects */
 
 struct bidding {
 	const struct config *c;
@@ -29,6 +34,7 @@ struct bidding {
 	struct project proj;
 	int have_proj;
 	const char *lang;
+	int public_flow;	/* from the public address: refusals count as requests */
 };
 
 static const char *tr(const struct bidding *b, const char *fr, const char *en)
@@ -108,6 +114,46 @@ static int tell_freelancer(struct bidding *b, const char *to, const char *messag
 	return rc;
 }
 
+/* A refusal; from the public address (any From), it counts as that address's one request
+ * of the day, so that refusals cannot be used to flood someone. */
+static int refuse(struct bidding *b, const char *to, const char *message, const char *key)
+{
+	int64_t cid;
+	if (b->public_flow && store_confirmation_insert(b->s, to, 0, "refusal", "", 0, &cid) < 0)
+		return -1;
+	return tell_freelancer(b, to, message, NULL, key);
+}
+
+/* The request to confirm held bid bid_id, sent to its subscriber through the robot's signed
+ * c-CID address: says who sent it, the price, and the two words that decide. 0 or -1. */
+static int ask_confirmation(struct bidding *b, int64_t cid, const struct bid_info *bi,
+			    const char *sender, int subscribe, const char *lead)
+{
+	const struct config *c = b->c;
+	char *ckey = keys_make("c", &cid, 1);
+	char *caddr = keys_address(c, "robot", ckey);
+	char *terms = terms_text(b, bi);
+	char id[32];
+	snprintf(id, sizeof id, "%lld", (long long)b->proj.id);
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "project_id", id);
+	vars_set(&v, "terms", terms);
+	vars_set(&v, "sender", sender ? sender : "");
+	vars_set(&v, "subscribe", subscribe ? "1" : "");
+	vars_set(&v, "message", lead ? lead : "");
+	vars_set(&v, "confirm_address", caddr);
+	struct outgoing o = { .from_name = c->board_name, .from = c->bid_address,
+			      .to = b->sub.address, .reply_to = caddr,
+			      .in_reply_to = b->m && !b->m->message_id_made_up ? b->m->message_id : NULL,
+			      .auto_submitted = "auto-replied", .key_ref = ckey };
+	int rc = send_queue(c, b->s, "bid_confirm", b->lang, &v, &o);
+	free(terms);
+	free(caddr);
+	free(ckey);
+	return rc;
+}
+
 /* The quote mail to the client; its Reply-To is the quote's relay address. */
 static int send_quote(struct bidding *b, int64_t bid_id, const struct bid_info *bi,
 		      const char *text, int updated)
@@ -174,8 +220,16 @@ char *bid_public_address(const struct config *c, int64_t project)
 	return keys_address(c, "bid", key);
 }
 
+/* A project that was published: its number and title are on the marketplace page. */
+static int is_public(const struct project *p)
+{
+	return !strcmp(p->status, "open") || !strcmp(p->status, "awarded") ||
+	       !strcmp(p->status, "closed") || !strcmp(p->status, "expired");
+}
+
 /* A mail to a project's public bid address: the sender (a subscriber, or now a pending one)
- * gets the bid held and one confirmation request; at most 10 such requests a day. */
+ * gets the bid held and one confirmation request; one request or refusal a day at most, and a
+ * project that is not public is answered as one that does not exist. */
 static enum outcome public_bid(const struct config *c, struct store *s, const struct message *m,
 			       int64_t pid, char **outcome)
 {
@@ -183,12 +237,12 @@ static enum outcome public_bid(const struct config *c, struct store *s, const st
 		*outcome = xstrdup("bid:public:no-from");
 		return OUT_OK;
 	}
-	char since[32];
-	clock_format_iso(clock_now() - 86400, since);
-	int recent = store_confirmations_since(s, m->from, since);
+	int recent = store_confirmations_recent(s, m->from);
 	if (recent < 0)
 		return OUT_TEMPFAIL;
-	if (recent >= 10) {
+	if (recent > 0) {
+		log_info("stage=bid project=%lld result=rate-limited reason=\"a request or a refusal "
+			 "was sent to this address less than a day ago\"", (long long)pid);
 		*outcome = xstrdup("bid:public:rate-limited");
 		return OUT_OK;
 	}
@@ -196,22 +250,26 @@ static enum outcome public_bid(const struct config *c, struct store *s, const st
 	int fp = store_project_get(s, pid, &proj);
 	if (fp < 0)
 		return OUT_TEMPFAIL;
-	if (!fp) {
-		struct bidding b = { .c = c, .s = s, .m = m };
+	int shown = fp && is_public(&proj), open = fp && !strcmp(proj.status, "open");
+	if (fp)
+		project_clear(&proj);
+	if (!open) {
+		struct bidding b = { .c = c, .s = s, .m = m, .public_flow = 1 };
 		const char *lang = extract_language(m->new_text ? m->new_text : "");
 		b.lang = lang ? lang : c->language;
-		int64_t cid;
-		if (store_confirmation_insert(s, m->from, 0, "refusal", "", 0, &cid) < 0 ||
-		    tell_freelancer(&b, m->from, tr(&b, "Ce numéro de projet n'existe pas : aucune offre "
-						    "n'a été enregistrée. Utilisez le lien « faire une "
-						    "offre » de la page du projet.", "There is no project "
-						    "with this number: no bid was recorded. Use the \"bid\" "
-						    "link of the project's page."), NULL, NULL) < 0)
+		if (refuse(&b, m->from, !shown
+			   ? tr(&b, "Ce numéro de projet n'existe pas : aucune offre n'a été enregistrée. "
+				"Utilisez le lien « faire une offre » de la page du projet.", "There is "
+				"no project with this number: no bid was recorded. Use the \"bid\" "
+				"link of the project's page.")
+			   : tr(&b, "Ce projet n'accepte plus d'offres (il est clos, attribué ou expiré) : "
+				"aucune offre n'a été enregistrée.", "This project no longer takes bids "
+				"(closed, awarded or expired): no bid was recorded."), NULL) < 0)
 			return OUT_TEMPFAIL;
-		*outcome = xasprintf("bid:public:no-project-%lld", (long long)pid);
+		*outcome = xasprintf("bid:public:%s-%lld", shown ? "not-open" : "no-project",
+				     (long long)pid);
 		return OUT_OK;
 	}
-	project_clear(&proj);
 	struct subscriber sub;
 	int f = store_subscriber_find(s, m->from, 0, &sub);
 	if (f < 0)
@@ -292,7 +350,7 @@ enum outcome bid_for(const struct config *c, struct store *s, const struct messa
 static enum outcome bid_run(const struct config *c, struct store *s, const struct message *m,
 			    int64_t pid, int64_t sid, int public_flow, char **outcome)
 {
-	struct bidding b = { .c = c, .s = s, .m = m };
+	struct bidding b = { .c = c, .s = s, .m = m, .public_flow = public_flow };
 	b.lang = extract_language(m->new_text ? m->new_text : "");
 	if (!b.lang)
 		b.lang = c->language;
@@ -319,11 +377,11 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 		goto done;
 	}
 	if (strcmp(b.proj.status, "open")) {
-		int rc = tell_freelancer(&b, to, tr(&b, "Ce projet n'accepte plus d'offres (il est clos, "
-						  "attribué ou expiré) : votre offre n'a pas été "
-						  "transmise.", "This project no longer takes bids "
-						  "(closed, awarded or expired): your bid was not "
-						  "passed on."), NULL, NULL);
+		int rc = refuse(&b, to, tr(&b, "Ce projet n'accepte plus d'offres (il est clos, "
+					 "attribué ou expiré) : votre offre n'a pas été "
+					 "transmise.", "This project no longer takes bids "
+					 "(closed, awarded or expired): your bid was not "
+					 "passed on."), NULL);
 		*outcome = xasprintf("bid:refused:project-%s", b.proj.status);
 		if (rc < 0)
 			goto tempfail;
@@ -335,14 +393,14 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 	own = m->bid ? NULL : extract_bid_text(m->new_text ? m->new_text : "");
 	const struct bid_info *bi = m->bid ? m->bid : own;
 	if (!bi || !bi->has_amount) {
-		int rc = tell_freelancer(&b, to, tr(&b, "Nous n'avons pas compris le prix de votre offre : "
-						  "elle n'a pas été transmise. Répondez en écrivant "
-						  "votre prix et votre délai, par exemple « Je propose "
-						  "450 € HT, livraison en 5 jours ».",
-						  "We could not read the price of your bid: it was not "
-						  "passed on. Reply with your price and delay, for "
-						  "example \"My price is 450 EUR excl. VAT, delivery in "
-						  "5 days\"."), NULL, key);
+		int rc = refuse(&b, to, tr(&b, "Nous n'avons pas compris le prix de votre offre : "
+					 "elle n'a pas été transmise. Répondez en écrivant "
+					 "votre prix et votre délai, par exemple « Je propose "
+					 "450 € HT, livraison en 5 jours ».",
+					 "We could not read the price of your bid: it was not "
+					 "passed on. Reply with your price and delay, for "
+					 "example \"My price is 450 EUR excl. VAT, delivery in "
+					 "5 days\"."), public_flow ? NULL : key);
 		*outcome = xstrdup("bid:no-price");
 		if (rc < 0)
 			goto tempfail;
@@ -364,7 +422,7 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 				      floor_cfg, tr(&b, !strcmp(bi->amount.unit, "hour") ? "HT de l'heure"
 							: "HT par jour", !strcmp(bi->amount.unit, "hour")
 							? "excl. VAT per hour" : "excl. VAT per day"));
-		int rc = tell_freelancer(&b, to, msg, NULL, key);
+		int rc = refuse(&b, to, msg, public_flow ? NULL : key);
 		free(msg);
 		*outcome = xstrdup("bid:refused:floor");
 		if (rc < 0)
@@ -375,14 +433,49 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 	if (active < 0)
 		goto tempfail;
 	if (active >= c->bid_cap) {
-		int rc = tell_freelancer(&b, to, tr(&b, "Ce projet a déjà reçu le nombre maximal d'offres : "
-						  "votre offre n'a pas été transmise.", "This project "
-						  "has already received the most bids it takes: your "
-						  "bid was not passed on."), NULL, NULL);
+		int rc = refuse(&b, to, tr(&b, "Ce projet a déjà reçu le nombre maximal d'offres : "
+					 "votre offre n'a pas été transmise.", "This project "
+					 "has already received the most bids it takes: your "
+					 "bid was not passed on."), NULL);
 		*outcome = xstrdup("bid:refused:full");
 		if (rc < 0)
 			goto tempfail;
 		goto done;
+	}
+	if (!same) {
+		/* held bids wait for their subscriber: at most so many per project and per sender */
+		char since[32];
+		clock_format_iso(clock_now() - BID_HELD_TTL, since);
+		int on_project = 0, by_sender = 0;
+		if (store_bid_held_count(s, pid, m->from, since, &on_project, &by_sender) < 0)
+			goto tempfail;
+		/* and one unanswered request a day to the subscriber, whoever sends in their name */
+		int asked = public_flow ? 0 : store_confirmations_recent(s, b.sub.address);
+		if (asked < 0)
+			goto tempfail;
+		if (asked > 0) {
+			log_info("stage=bid project=%lld result=rate-limited reason=\"a request went to "
+				 "the subscriber less than a day ago\"", (long long)pid);
+			*outcome = xstrdup("bid:held:rate-limited");
+			goto done;
+		}
+		if (on_project >= HELD_PER_PROJECT || by_sender >= HELD_PER_SENDER) {
+			log_warn("stage=bid project=%lld result=held-cap held_on_project=%d "
+				 "held_by_sender=%d", (long long)pid, on_project, by_sender);
+			/* from a signed key and another From, nobody is told: the From proves nothing */
+			int rc = !public_flow ? 0 : refuse(&b, to, tr(&b, "Trop d'offres attendent "
+					 "déjà une confirmation (sur ce projet, ou envoyées depuis cette "
+					 "adresse) : celle-ci n'a pas été enregistrée. Répondez depuis "
+					 "votre adresse d'inscription au message qui présente le projet.",
+					 "Too many bids are already waiting for a confirmation (on this "
+					 "project, or sent from this address): this one was not recorded. "
+					 "Reply from your subscription address to the mail that presents "
+					 "the project."), NULL);
+			*outcome = xstrdup("bid:refused:held-cap");
+			if (rc < 0)
+				goto tempfail;
+			goto done;
+		}
 	}
 	char *terms = terms_text(&b, bi);
 	int64_t bid_id;
@@ -399,52 +492,10 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 		/* ":subscribe": confirming it also makes the sender an active subscriber */
 		snprintf(payload, sizeof payload, "%lld%s", (long long)bid_id,
 			 public_flow ? ":subscribe" : "");
-		rc = store_confirmation_insert(s, b.sub.address, sid, "bid", payload, HELD_TTL, &cid);
-		if (rc == 0) {
-			char *ckey = keys_make("c", &cid, 1);
-			int subscribed = b.sub.status && !strcmp(b.sub.status, "active");
-			char *msg = public_flow ? xasprintf(subscribed
-				? tr(&b, "Merci pour votre offre (%s). Pour la transmettre au client, "
-				     "confirmez qu'elle vient bien de vous : répondez simplement à ce "
-				     "message. Sinon, ignorez-le.", "Thank you for your bid (%s). To pass "
-				     "it on to the client, confirm that it comes from you: simply reply "
-				     "to this mail. Otherwise, ignore it.")
-				: tr(&b, "Merci pour votre offre (%s). Pour la transmettre au client, "
-				     "confirmez votre adresse : répondez simplement à ce message. Vous "
-				     "serez aussi inscrit aux sélections de projets de ce site "
-				     "(désinscription en un clic dans chaque envoi). Sinon, ignorez-le : "
-				     "rien ne sera fait.", "Thank you for your bid (%s). To pass it on to "
-				     "the client, confirm your address: simply reply to this mail. You "
-				     "will also be subscribed to this board's project selections "
-				     "(one-click unsubscribe in every mail). Otherwise, ignore it: nothing "
-				     "will be done."), terms)
-				: xasprintf(tr(&b, "Une offre (%s) a été envoyée pour vous depuis l'adresse "
-						 "%s. Elle est en attente : pour la confirmer, répondez "
-						 "simplement à ce message. Sinon, ignorez-le.",
-						 "A bid (%s) was sent in your name from %s. It is on "
-						 "hold: to confirm it, simply reply to this mail. "
-						 "Otherwise, ignore it."), terms, m->from ? m->from : "?");
-			/* the confirmation goes through the robot: its reply address names it */
-			char *caddr = keys_address(c, "robot", ckey);
-			struct vars v = { 0 };
-			char id[32];
-			snprintf(id, sizeof id, "%lld", (long long)pid);
-			vars_set(&v, "board", c->board_name);
-			vars_set(&v, "project_id", id);
-			vars_set(&v, "title", b.proj.title);
-			vars_set(&v, "message", msg);
-			vars_set(&v, "terms", terms);
-			vars_set(&v, "name", b.sub.name ? b.sub.name : "");
-			vars_set(&v, "bid_address", caddr);
-			struct outgoing o = { .from_name = c->board_name, .from = c->bid_address,
-					      .to_name = b.sub.name, .to = b.sub.address,
-					      .reply_to = caddr, .auto_submitted = "auto-replied",
-					      .key_ref = ckey };
-			rc = send_queue(c, s, "bid_reply", b.lang, &v, &o);
-			free(caddr);
-			free(ckey);
-			free(msg);
-		}
+		rc = store_confirmation_insert(s, b.sub.address, sid, "bid", payload, BID_HELD_TTL, &cid);
+		if (rc == 0)
+			rc = ask_confirmation(&b, cid, bi, public_flow ? NULL : m->from,
+					      public_flow && strcmp(b.sub.status, "active"), NULL);
 		*outcome = xasprintf("bid:held:%lld", (long long)bid_id);
 	} else {
 		char *msg = xstrdup(replaced
@@ -477,24 +528,103 @@ done:
 	return out;
 }
 
-int bid_confirm(const struct config *c, struct store *s, int64_t bid_id, int subscribe)
+/* The length of the separator at p (ASCII other than letters, U+00A0-U+00BF such as « »,
+ * U+2000-U+203F such as ’ and dashes), 0 on a letter. */
+static size_t separator(const char *p)
 {
+	const unsigned char *u = (const unsigned char *)p;
+	if (u[0] < 0x80)
+		return isalpha(u[0]) ? 0 : 1;
+	if (u[0] == 0xc2 && u[1] >= 0xa0 && u[1] <= 0xbf)
+		return 2;
+	if (u[0] == 0xe2 && u[1] == 0x80 && u[2])
+		return 3;
+	return 0;
+}
+
+int bid_read_consent(const char *text)
+{
+	static const char *const objects[] = {
+		"non", "no", "nope", "jamais", "never", "pas", "not", "ne", "didn", "don", "isn",
+		"wasn", "dont", "didnt", "annuler", "annule", "annulez", "cancel", "arnaque", "fraude",
+		"fraud", "scam", "faux", "fake", "stop", "refuse", "refuser", NULL };
+	static const char *const confirms[] = {
+		"oui", "yes", "ok", "okay", "confirme", "confirmé", "confirmée", "confirmer",
+		"confirm", "confirmed", "confirms", "valide", "valider", "validé", "accord", "agree",
+		NULL };
+	char *l = money_lower(text ? text : "");
+	int objected = 0, confirmed = 0;
+	/* words of the first 2,000 bytes */
+	for (size_t i = 0, n = strnlen(l, 2000); i < n && !objected;) {
+		while (i < n && separator(l + i))
+			i += separator(l + i);
+		size_t w = i;
+		while (i < n && !separator(l + i))
+			i++;
+		if (i == w || i - w > 16)
+			continue;
+		char word[20];
+		snprintf(word, sizeof word, "%.*s", (int)(i - w), l + w);
+		for (int k = 0; objects[k]; k++)
+			objected |= !strcmp(word, objects[k]);
+		for (int k = 0; confirms[k]; k++)
+			confirmed |= !strcmp(word, confirms[k]);
+	}
+	free(l);
+	return objected ? -1 : confirmed ? 1 : 0;
+}
+
+enum outcome bid_answer(const struct config *c, struct store *s, const struct confirmation *cf,
+			const struct message *m, char **outcome)
+{
+	int64_t bid_id = atoll(cf->payload ? cf->payload : "0");
+	int subscribe = cf->payload && strstr(cf->payload, ":subscribe") != NULL;
 	struct bid_row row;
 	int f = store_bid_get(s, bid_id, &row);
-	if (f <= 0)
-		return f;
+	if (f < 0)
+		return OUT_TEMPFAIL;
+	if (!f || strcmp(row.status, "held")) {
+		/* purged, or decided already: nothing to do */
+		if (f)
+			bid_row_clear(&row);
+		if (store_confirmation_use(s, cf->id) < 0)
+			return OUT_TEMPFAIL;
+		*outcome = xasprintf("robot:bid-not-held:%lld", (long long)bid_id);
+		return OUT_OK;
+	}
+	struct bidding b = { .c = c, .s = s, .m = m };
 	int rc = 0;
-	if (!strcmp(row.status, "held")) {
-		struct bidding b = { .c = c, .s = s };
-		struct message fake = { 0 };
-		fake.message_id_made_up = 1;
-		b.m = &fake;
-		if (store_subscriber_find(s, NULL, row.subscriber, &b.sub) == 1)
-			b.have_sub = 1;
-		b.have_proj = store_project_get(s, row.project, &b.proj) == 1;
-		b.lang = b.have_sub && b.sub.language ? b.sub.language : c->language;
-		int joined = 0;
-		if (subscribe && b.have_sub && strcmp(b.sub.status, "active")) {
+	if (store_subscriber_find(s, NULL, row.subscriber, &b.sub) == 1)
+		b.have_sub = 1;
+	b.have_proj = store_project_get(s, row.project, &b.proj) == 1;
+	b.lang = b.have_sub && b.sub.language ? b.sub.language : c->language;
+	int consent = bid_read_consent(m->new_text);
+	if (!b.have_sub || !b.have_proj) {
+		rc = store_confirmation_use(s, cf->id) < 0 ? -1 : 0;
+		*outcome = xasprintf("robot:bid-orphan:%lld", (long long)bid_id);
+	} else if (consent == 0) {
+		/* neither yes nor no: the request again, saying what to write; it stays open */
+		rc = ask_confirmation(&b, cf->id, &row.info, NULL, subscribe && strcmp(b.sub.status,
+				      "active"), tr(&b, "Nous n'avons pas compris votre réponse : rien "
+				      "n'a été fait.", "We did not understand your answer: nothing was "
+				      "done."));
+		*outcome = xasprintf("robot:bid-unclear:%lld", (long long)bid_id);
+	} else if (consent < 0) {
+		rc = store_confirmation_use(s, cf->id) < 0 || store_bid_status(s, bid_id, "cancelled") < 0
+		     ? -1 : 0;
+		if (rc == 0)
+			rc = tell_freelancer(&b, b.sub.address, tr(&b, "Offre annulée : rien n'a été "
+					     "transmis au client, et votre offre précédente sur ce projet, "
+					     "s'il y en a une, reste valable.", "Bid cancelled: nothing was "
+					     "sent to the client, and your previous bid on this project, if "
+					     "any, still stands."), NULL, NULL);
+		log_info("stage=bid bid=%lld result=cancelled reason=\"the subscriber objected\"",
+			 (long long)bid_id);
+		*outcome = xasprintf("robot:bid-cancelled:%lld", (long long)bid_id);
+	} else {
+		rc = store_confirmation_use(s, cf->id) < 0 ? -1 : 0;
+		int joined = 0, replaced = 0;
+		if (rc == 0 && subscribe && strcmp(b.sub.status, "active")) {
 			/* subscribe-and-bid: the reply proved the address, the mail said so */
 			char now[32];
 			clock_format_iso(clock_now(), now);
@@ -506,8 +636,8 @@ int bid_confirm(const struct config *c, struct store *s, int64_t bid_id, int sub
 			b.sub.confirmed = xstrdup(now);
 			joined = 1;
 		}
-		if (rc == 0 && b.have_sub && b.have_proj && !strcmp(b.proj.status, "open")) {
-			rc = store_bid_status(s, bid_id, "active");
+		if (rc == 0 && !strcmp(b.proj.status, "open")) {
+			rc = store_bid_activate(s, bid_id, &replaced) < 0 ? -1 : 0;
 			char *terms = terms_text(&b, &row.info);
 			int64_t ids[2] = { row.project, row.subscriber };
 			char *key = keys_make("b", ids, 2);
@@ -525,15 +655,17 @@ int bid_confirm(const struct config *c, struct store *s, int64_t bid_id, int sub
 						     "on to the client."), terms, key);
 			free(robot_help);
 			if (rc == 0)
-				rc = send_quote(&b, bid_id, &row.info, row.message ? row.message : "", 0);
+				rc = send_quote(&b, bid_id, &row.info, row.message ? row.message : "",
+						replaced);
 			free(terms);
 			free(key);
 		}
-		if (b.have_sub)
-			subscriber_clear(&b.sub);
-		if (b.have_proj)
-			project_clear(&b.proj);
+		*outcome = xasprintf("robot:bid-confirmed:%s", cf->payload ? cf->payload : "?");
 	}
+	if (b.have_sub)
+		subscriber_clear(&b.sub);
+	if (b.have_proj)
+		project_clear(&b.proj);
 	bid_row_clear(&row);
-	return rc < 0 ? -1 : 1;
+	return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
 }

@@ -528,10 +528,10 @@ int store_project_status(struct store *s, int64_t id, const char *status);
 int store_project_status_move(struct store *s, int64_t id, const char *from, const char *to);
 /* One project by number; 1 found (into p, caller clears), 0 not, -1 error. */
 int store_project_get(struct store *s, int64_t id, struct project *p);
-/* A corrected post: new description, budget (NULL: none), deadline, skills, location. */
+/* A corrected post: new description, budget (NULL: none), deadline, skills, location, flags. */
 int store_project_update(struct store *s, int64_t id, const char *description,
 			 const struct money *budget, int deadline_days, const char *skills_json,
-			 const char *location);
+			 const char *location, const char *flags_json);
 /* Notices sent once: 1 claimed now, 0 claimed before, -1 error. */
 int store_notice_claim(struct store *s, const char *kind, int64_t ref);
 /* Whether the client answered any quote of a project (1, 0, -1); marking it. */
@@ -550,6 +550,18 @@ int store_project_list(struct store *s, struct project **out);
 /* The matched text (title, description, skills) of the n newest open projects, added to out;
  * 0 or -1. */
 int store_project_sample(struct store *s, int n, struct strlist *out);
+/* The projects of one status (NULL: any) created at or after since (ISO, NULL: any), oldest
+ * first, into a new array; without with_text their descriptions are left NULL. Count or -1. */
+int store_project_select(struct store *s, const char *status, const char *since, int with_text,
+			 struct project **out);
+/* A poster's unconfirmed posts (pending_confirmation), oldest first, without descriptions,
+ * into a new array; the count or -1. */
+int store_project_pending_of(struct store *s, const char *poster, struct project **out);
+/* Deletes a poster's unconfirmed posts; the number deleted, or -1. */
+int store_project_delete_pending(struct store *s, const char *poster);
+/* Deletes the unconfirmed posts created before posts_before and the held bids created before
+ * bids_before (ISO times); the number of rows purged, or -1. */
+int store_purge_expired(struct store *s, const char *posts_before, const char *bids_before);
 void project_clear(struct project *p);
 /* Queues a rendered message; sets *id. 0 or -1. */
 int store_outbox_insert(struct store *s, const char *kind, const char *to,
@@ -573,8 +585,9 @@ int store_outbox_retry(struct store *s, int64_t id, const char *owner, const cha
 		       const char *error);
 /* Durability of commits: FULL (fsync each) for ingest, NORMAL for the sender's marks. */
 int store_set_synchronous(struct store *s, int full);
-/* Bids: the active bids of a project other than this subscriber's; insert (replacing this
- * subscriber's previous bid on the project, *replaced says whether there was one); get; status. */
+/* Bids: the active bids of a project other than this subscriber's; insert (an active one
+ * replaces this subscriber's previous active bid on the project, *replaced says whether there
+ * was one; a held one replaces nothing); get; status. */
 int store_bid_count(struct store *s, int64_t project, int64_t except_subscriber);
 int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const char *address,
 		     const struct bid_info *bi, const char *text, const char *status,
@@ -590,6 +603,15 @@ int store_relayed_add(struct store *s, int64_t bid, const char *body);
  * all; returns how many out holds, or -1. */
 int store_relayed_list(struct store *s, int64_t bid, int max, size_t max_bytes,
 		       struct strlist *out);
+/* A project's bids of one status (NULL: all), oldest first, into a new array (allocated even
+ * for none; caller clears each row and frees it); the count or -1. */
+int store_bid_select(struct store *s, int64_t project, const char *status, struct bid_row **out);
+/* A held bid confirmed: active now, the subscriber's previous active bid on the project
+ * replaced (*replaced says whether there was one). 1 done, 0 not held, -1 error. */
+int store_bid_activate(struct store *s, int64_t id, int *replaced);
+/* Held bids created at or after since: on a project, and sent from an address. 0 or -1. */
+int store_bid_held_count(struct store *s, int64_t project, const char *address, const char *since,
+			 int *on_project, int *by_sender);
 void bid_row_clear(struct bid_row *b);
 /* Sets the state of a queued row leased by owner (sent or failed), recording the error. */
 int store_outbox_mark(struct store *s, int64_t id, const char *owner, const char *state,
@@ -670,6 +692,9 @@ int store_confirmation_get(struct store *s, int64_t id, struct confirmation *cf)
 int store_confirmation_use(struct store *s, int64_t id);
 /* How many unanswered confirmations went to address since an ISO time. */
 int store_confirmations_since(struct store *s, const char *address, const char *since);
+/* How many unanswered confirmations (requests and refusals) went to address less than a day
+ * (86,400 s) ago; -1 on error. */
+int store_confirmations_recent(struct store *s, const char *address);
 void confirmation_clear(struct confirmation *cf);
 /* Claims a subscriber's period (2026-W10, 2026-03-02, p1042): 1 claimed now, 0 already
  * claimed (by an earlier or a concurrent run), -1 error. */
@@ -858,12 +883,20 @@ struct http_server *http_stop(struct http_server *h);
 int digest_run(const struct config *c, struct store *s, time_t now, int dry_run);
 
 /* ---------------------------------------------------------------- post.c */
+/* An unconfirmed post (pending_confirmation) is purged this long after it came. */
+#define POST_CONFIRM_TTL (7 * 86400L)
+/* Unconfirmed posts stored per address at most; past it a post is not stored. */
+#define POST_PENDING_MAX 5
 /* A mail to the posting address: stored, then confirmed by reply, published or held. */
 enum outcome post_handle(const struct config *c, struct store *s, struct message *m,
 			 char **result, char **reason);
-/* The poster at address confirmed project id by reply: published (or held) and acknowledged.
- * 1 done, 0 no such project, -1 error. */
-int post_confirm(const struct config *c, struct store *s, int64_t project_id, const char *address);
+/* 1 when address may be sent a refusal now (no request nor refusal went to it in the last
+ * day; this one is recorded), 0 when not, -1 on error: a forged From is answered once a day. */
+int post_refusal_due(struct store *s, const char *address);
+/* The poster's reply m to the confirmation cf of a post: a reply that objects (see
+ * bid_read_consent) deletes the post and says so; any other publishes it (or holds it). */
+enum outcome post_answer(const struct config *c, struct store *s, const struct confirmation *cf,
+			 const struct message *m, char **outcome);
 /* The poster's reply to an acknowledgement: close, or the corrected post. */
 enum outcome post_reply(const struct config *c, struct store *s, struct message *m,
 			int64_t project_id, char **result);
@@ -872,6 +905,8 @@ int post_moderate(const struct config *c, struct store *s, int64_t project_id, i
 		  const char *why);
 
 /* ---------------------------------------------------------------- bid.c */
+/* A held bid is purged this long after it came, unless its subscriber confirmed it. */
+#define BID_HELD_TTL (7 * 86400L)
 /* Handles a mail to a bid address: a bid (stored, acknowledged, quoted to the client), or one
  * explanation. OUT_PERMFAIL (with *reason) for what a later stage handles. */
 enum outcome bid_handle(const struct config *c, struct store *s, const struct message *m,
@@ -880,9 +915,15 @@ enum outcome bid_handle(const struct config *c, struct store *s, const struct me
  * names the project). */
 enum outcome bid_for(const struct config *c, struct store *s, const struct message *m,
 		     int64_t project, int64_t subscriber, char **outcome);
-/* A held bid confirmed by its subscriber: made active, acknowledged and quoted; with subscribe
- * (the public bid address's flow) the subscriber is made active too. */
-int bid_confirm(const struct config *c, struct store *s, int64_t bid_id, int subscribe);
+/* What a reply to a confirmation request says: 1 a confirming word (oui, yes, confirme…), -1 a
+ * word that objects (non, jamais, pas, not, never…; it wins over a confirming one), 0 neither. */
+int bid_read_consent(const char *text);
+/* The subscriber's reply m to the confirmation cf of a held bid: confirming, the bid is made
+ * active (replacing their previous one), acknowledged and quoted, and with ":subscribe" (the
+ * public address's flow) the subscriber is made active too; objecting, it is cancelled and
+ * they are told nothing was sent; otherwise the request is sent again, saying what to write. */
+enum outcome bid_answer(const struct config *c, struct store *s, const struct confirmation *cf,
+			const struct message *m, char **outcome);
 /* The public bid address of a project (bid+pID@DOMAIN), shown on the marketplace page. */
 char *bid_public_address(const struct config *c, int64_t project);
 

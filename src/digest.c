@@ -471,7 +471,9 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 	int ns = store_subscriber_list(s, &subs);
 	if (ns < 0)
 		return -1;
-	r.nproj = store_project_list(s, &r.projects);
+	char recent[32];	/* only open projects of the last five weeks are ever selected */
+	clock_format_iso(now - 35 * 86400L, recent);
+	r.nproj = store_project_select(s, "open", recent, 1, &r.projects);
 	if (r.nproj < 0) {
 		for (int i = 0; i < ns; i++)
 			subscriber_clear(&subs[i]);

@@ -605,7 +605,7 @@ static int write_json(struct site *w)
 int export_run(const struct config *c, struct store *s, const char *dir, unsigned formats)
 {
 	struct project *all = NULL;
-	int total = store_project_list(s, &all);
+	int total = store_project_select(s, "open", NULL, 1, &all);
 	if (total < 0)
 		return -1;
 	if (mkdirs(dir, NULL) < 0) {

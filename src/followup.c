@@ -4,6 +4,9 @@
  * each of reminder_days (and when a freelancer asked "relance 7j", then); rating_delay after an
  * award the client is asked to rate the freelancer, by replying with a score of 1 to 5 and a
  * comment. Each notice is claimed once (kind, object) in the transaction that queues it.
+ * Unconfirmed posts and held bids are purged at their expiry (POST_CONFIRM_TTL, BID_HELD_TTL).
+ * Only the rows a step needs are loaded: open projects, and awards young enough to be rated,
+ * without their descriptions; their active or accepted bids.
  * In: the clock, projects, bids. Out: status changes and notices.
  */
 #include "bidmail.h"
@@ -74,10 +77,56 @@ static int remind(const struct config *c, struct store *s, const struct project 
 	return rc;
 }
 
+/* Deletes the unconfirmed posts and held bids past their expiry, in one transaction. */
+static int purge(struct store *s, time_t now)
+{
+	char posts[32], bids[32];
+	clock_format_iso(now - POST_CONFIRM_TTL, posts);
+	clock_format_iso(now - BID_HELD_TTL, bids);
+	if (store_begin(s) < 0)
+		return -1;
+	int n = store_purge_expired(s, posts, bids);
+	if (n < 0 || store_commit(s) < 0) {
+		store_rollback(s);
+		return -1;
+	}
+	if (n > 0)
+		log_info("stage=followup purged=%d reason=\"unconfirmed posts and held bids past "
+			 "their expiry\"", n);
+	return 0;
+}
+
+/* The projects followup looks at: the open ones, and the awarded ones whose rating request
+ * may still be due (awarded before expiry, so created within project_ttl + rating_delay, with
+ * a week's margin for a stopped daemon). The count, or -1. */
+static int projects_due(const struct config *c, struct store *s, time_t now, struct project **out)
+{
+	struct project *open, *awarded;
+	char since[32];
+	clock_format_iso(now - c->project_ttl - c->rating_delay - 7 * 86400L, since);
+	int no = store_project_select(s, "open", NULL, 0, &open);
+	if (no < 0)
+		return -1;
+	int na = store_project_select(s, "awarded", since, 0, &awarded);
+	if (na < 0) {
+		for (int i = 0; i < no; i++)
+			project_clear(&open[i]);
+		free(open);
+		return -1;
+	}
+	*out = xrealloc(open, ((size_t)no + (size_t)na + 1) * sizeof **out);
+	if (na)
+		memcpy(*out + no, awarded, (size_t)na * sizeof *awarded);
+	free(awarded);
+	return no + na;
+}
+
 int followup_run(const struct config *c, struct store *s, time_t now)
 {
+	if (purge(s, now) < 0)
+		return -1;
 	struct project *p;
-	int np = store_project_list(s, &p);
+	int np = projects_due(c, s, now, &p);
 	if (np < 0)
 		return -1;
 	int done = 0, rc = 0;
@@ -127,7 +176,7 @@ int followup_run(const struct config *c, struct store *s, time_t now)
 			}
 			/* reminders: pending quotes and no answer from the client */
 			struct bid_row *bids;
-			int nb = store_bid_list(s, p[i].id, &bids);
+			int nb = store_bid_select(s, p[i].id, "active", &bids);
 			if (nb < 0) {
 				rc = -1;
 				break;
@@ -174,7 +223,7 @@ int followup_run(const struct config *c, struct store *s, time_t now)
 		} else if (!strcmp(p[i].status, "awarded")) {
 			/* the rating request, rating_delay after the award */
 			struct bid_row *bids;
-			int nb = store_bid_list(s, p[i].id, &bids);
+			int nb = store_bid_select(s, p[i].id, "accepted", &bids);
 			if (nb < 0) {
 				rc = -1;
 				break;

@@ -150,7 +150,7 @@ static int over_rate(const struct config *c, struct store *s, const struct messa
 		vars_set(&v, "board", c->board_name);
 		vars_set(&v, "limit", limit);
 		vars_set(&v, "window", window);
-		vars_set(&v, "subject", m->subject ? m->subject : "");
+		vars_set(&v, "subject", "");	/* the From may be forged: nothing of the mail */
 		if (compose_address_is_safe(m->from) &&
 		    queue_reply(c, s, m, "rate_limited", c->language, &v, answer_from) < 0)
 			return -1;
@@ -182,16 +182,17 @@ static void dispatch(const struct config *c, struct store *s, struct job *j, str
 		if (keyed && keys_check(key, "k", &pid, 1) == 1) {
 			j->out = post_reply(c, s, m, pid, &result);
 		} else if (keyed) {
-			/* a forged or altered key is refused, never taken for a new post */
+			/* a forged or altered key is refused (once a day), never taken for a new post */
+			int due = m->from && compose_address_is_safe(m->from) ? post_refusal_due(s, m->from) : 0;
 			struct vars v = { 0 };
 			vars_set(&v, "board", c->board_name);
-			vars_set(&v, "subject", m->subject ? m->subject : "");
+			vars_set(&v, "subject", "");
 			vars_set(&v, "post_address", c->post_address);
 			vars_set(&v, "reason", "Cette adresse de réponse n'est pas valide (modifiée ou "
 				 "incomplète) : rien n'a été fait. / This reply address is not valid "
 				 "(altered or incomplete): nothing was done.");
-			j->out = m->from && compose_address_is_safe(m->from) &&
-				 queue_reply(c, s, m, "post_rejected", c->language, &v, c->post_address) < 0
+			j->out = due < 0 || (due > 0 &&
+				 queue_reply(c, s, m, "post_rejected", c->language, &v, c->post_address) < 0)
 				 ? OUT_TEMPFAIL : OUT_OK;
 			result = xstrdup("post:bad-key");
 		} else {

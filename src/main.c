@@ -542,7 +542,7 @@ static int cmd_moderate(struct config *c, int argc, char **argv)
 	int rc = 0;
 	if (!strcmp(argv[0], "list") && argc == 1) {
 		struct project *p;
-		int n = store_project_list(s, &p);
+		int n = store_project_select(s, "held", NULL, 0, &p);
 		for (int i = 0; i < n; i++) {
 			if (!strcmp(p[i].status, "held"))
 				printf("%lld  %s  <%s>  flags %s\n", (long long)p[i].id, p[i].title,

@@ -4,15 +4,18 @@
  * later posts from a confirmed address are published at once when the trusted MTA's
  * Authentication-Results (authserv_id) says DMARC or DKIM passed for that address's domain, and
  * otherwise ask again. A post flagged suspected_scam waits for a moderator (bidmail moderate,
- * or a moderator's reply approve/reject to the notice), its poster told nothing of why.
+ * or a moderator's reply approve/reject to the notice), its poster told nothing of why; so
+ * does a correction whose new text scores as a scam. The From of a first post can be forged:
+ * one unanswered confirmation request at a time to an address, a day at least between two
+ * (a post meanwhile waits, and is asked about when the address answers), a subject and a body
+ * that repeat nothing of the post, a reply that objects deletes the address's waiting posts,
+ * and an unconfirmed post is purged after POST_CONFIRM_TTL (followup.c).
  * In: a parsed post, a confirmation, a moderation decision. Out: project rows and their mails.
  */
 #include "bidmail.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define CONFIRM_TTL (7 * 86400L)
 
 /* Builds the JSON array of a string list (skills, flags) for the store. */
 static char *json_array_text(const struct strlist *l)
@@ -66,6 +69,31 @@ static int queue_to_poster(const struct config *c, struct store *s, const struct
 		.key_ref = key,
 	};
 	return send_queue(c, s, kind, p->language, v, &o);
+}
+
+/* The confirmation request for unconfirmed post p, through the robot's signed c-CID address;
+ * nothing of the post (title, name, text) is repeated: the address may not be the poster's. */
+static int ask_confirmation(const struct config *c, struct store *s, const struct project *p,
+			    const char *in_reply_to)
+{
+	int64_t cid;
+	char idbuf[32];
+	snprintf(idbuf, sizeof idbuf, "%lld", (long long)p->id);
+	if (store_confirmation_insert(s, p->poster, 0, "post", idbuf, POST_CONFIRM_TTL, &cid) < 0)
+		return -1;
+	char *key = keys_make("c", &cid, 1);
+	char *addr = keys_address(c, "robot", key);
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "project_id", idbuf);
+	vars_set(&v, "date", p->created);
+	vars_set(&v, "confirm_address", addr);
+	struct project who = *p;
+	who.poster_name = NULL;
+	int rc = queue_to_poster(c, s, &who, "post_confirm", &v, in_reply_to, addr, key);
+	free(key);
+	free(addr);
+	return rc;
 }
 
 /* The acknowledgement of a published (or held) project: what was understood, or, held, a
@@ -159,6 +187,15 @@ static int acknowledge(const struct config *c, struct store *s, const struct pro
 	return rc;
 }
 
+int post_refusal_due(struct store *s, const char *address)
+{
+	int recent = store_confirmations_recent(s, address);
+	if (recent != 0)
+		return recent < 0 ? -1 : 0;
+	int64_t cid;
+	return store_confirmation_insert(s, address, 0, "refusal", "", 0, &cid) < 0 ? -1 : 1;
+}
+
 enum outcome post_handle(const struct config *c, struct store *s, struct message *m,
 			 char **result, char **reason)
 {
@@ -170,7 +207,12 @@ enum outcome post_handle(const struct config *c, struct store *s, struct message
 	const char *lang = pi->language;
 	const char *irt = m->message_id_made_up ? NULL : m->message_id;
 	if (!*pi->title) {
-		/* nothing at all: tell the poster what is missing */
+		/* nothing at all: tell the poster what is missing (once a day: From may be forged) */
+		int due = post_refusal_due(s, m->from);
+		if (due <= 0) {
+			*result = xstrdup("rejected:empty:rate-limited");
+			return due < 0 ? OUT_TEMPFAIL : OUT_OK;
+		}
 		struct vars v = { 0 };
 		vars_set(&v, "board", c->board_name);
 		vars_set(&v, "subject", m->subject ? m->subject : "");
@@ -191,6 +233,26 @@ enum outcome post_handle(const struct config *c, struct store *s, struct message
 	if (known < 0)
 		return OUT_TEMPFAIL;
 	int trusted = known && authenticated(c, m);
+	/* the From proves nothing yet: one unanswered request at a time to an address, and a day
+	 * at least between two; a post meanwhile waits, asked about when that one is answered */
+	int deferred = trusted ? 0 : store_confirmations_recent(s, m->from);
+	if (deferred < 0)
+		return OUT_TEMPFAIL;
+	if (deferred) {
+		struct project *w;
+		int nw = store_project_pending_of(s, m->from, &w);
+		if (nw < 0)
+			return OUT_TEMPFAIL;
+		for (int i = 0; i < nw; i++)
+			project_clear(&w[i]);
+		free(w);
+		if (nw >= POST_PENDING_MAX) {
+			log_info("stage=post result=rate-limited reason=\"%d posts from this address "
+				 "wait for a confirmation: not stored\"", nw);
+			*result = xstrdup("post:rate-limited");
+			return OUT_OK;
+		}
+	}
 	int scam = strlist_contains(&pi->flags, "suspected_scam");
 	struct project p = { 0 };
 	char created[32];
@@ -226,27 +288,9 @@ enum outcome post_handle(const struct config *c, struct store *s, struct message
 	}
 	if (trusted) {
 		rc = acknowledge(c, s, &p, irt);
-	} else {
+	} else if (!deferred) {
 		/* a confirmation by reply proves the address; the project waits for it */
-		int64_t cid;
-		char payload[32];
-		snprintf(payload, sizeof payload, "%lld", (long long)p.id);
-		rc = store_confirmation_insert(s, m->from, 0, "post", payload, CONFIRM_TTL, &cid);
-		if (rc == 0) {
-			char *key = keys_make("c", &cid, 1);
-			char *addr = keys_address(c, "robot", key);
-			char idbuf[32];
-			snprintf(idbuf, sizeof idbuf, "%lld", (long long)p.id);
-			struct vars v = { 0 };
-			vars_set(&v, "board", c->board_name);
-			vars_set(&v, "project_id", idbuf);
-			vars_set(&v, "title", p.title);
-			vars_set(&v, "poster_name", p.poster_name ? p.poster_name : "");
-			vars_set(&v, "confirm_address", addr);
-			rc = queue_to_poster(c, s, &p, "post_confirm", &v, irt, addr, key);
-			free(key);
-			free(addr);
-		}
+		rc = ask_confirmation(c, s, &p, irt);
 	}
 	free(skills);
 	free(flags);
@@ -259,11 +303,17 @@ enum outcome post_handle(const struct config *c, struct store *s, struct message
 	if (!strcmp(p.status, "held"))
 		log_warn("stage=post project=%lld result=held reason=suspected_scam score=%d",
 			 (long long)p.id, pi->scam_score);
-	*result = xasprintf("project:%lld:%s", (long long)p.id, p.status);
+	if (deferred)
+		log_info("stage=post project=%lld result=deferred reason=\"a request to this address "
+			 "is unanswered since less than a day\"", (long long)p.id);
+	*result = xasprintf("project:%lld:%s%s", (long long)p.id, p.status, deferred ? ":deferred" : "");
 	return OUT_OK;
 }
 
-int post_confirm(const struct config *c, struct store *s, int64_t project_id, const char *address)
+/* The poster at address confirmed project id: published (or held) and acknowledged.
+ * 1 done, 0 no such project, -1 error. */
+static int post_confirm(const struct config *c, struct store *s, int64_t project_id,
+			const char *address)
 {
 	struct project p;
 	int f = store_project_get(s, project_id, &p);
@@ -282,6 +332,55 @@ int post_confirm(const struct config *c, struct store *s, int64_t project_id, co
 	}
 	project_clear(&p);
 	return rc < 0 ? -1 : 1;
+}
+
+enum outcome post_answer(const struct config *c, struct store *s, const struct confirmation *cf,
+			 const struct message *m, char **outcome)
+{
+	int64_t pid = atoll(cf->payload ? cf->payload : "0");
+	if (store_confirmation_use(s, cf->id) < 0)
+		return OUT_TEMPFAIL;
+	if (bid_read_consent(m->new_text) >= 0) {
+		int rc = post_confirm(c, s, pid, cf->address);
+		/* the next post that waited for this answer is asked about now */
+		struct project *next;
+		int n = rc < 0 ? 0 : store_project_pending_of(s, cf->address, &next);
+		if (n < 0)
+			rc = -1;
+		if (n > 0 && ask_confirmation(c, s, &next[0], NULL) < 0)
+			rc = -1;
+		for (int i = 0; i < n; i++)
+			project_clear(&next[i]);
+		if (n > 0)
+			free(next);
+		*outcome = xasprintf("robot:post-%s:%lld", rc == 0 ? "gone" : "confirmed", (long long)pid);
+		return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
+	}
+	/* "I never sent this": its posts waiting for a confirmation are deleted, and the address
+	 * told so once */
+	int d = store_project_delete_pending(s, cf->address);
+	if (d < 0)
+		return OUT_TEMPFAIL;
+	const char *lang = extract_language(m->new_text ? m->new_text : "");
+	if (!lang)
+		lang = c->language;
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "subject", "");
+	vars_set(&v, "post_address", c->post_address);
+	vars_set(&v, "reason", !strcmp(lang, "fr")
+		 ? "Vous avez répondu que ce projet ne venait pas de vous : il a été effacé (avec ceux "
+		   "envoyés depuis votre adresse qui attendaient une confirmation), rien n'a été publié."
+		 : "You answered that this project did not come from you: it was deleted (with those "
+		   "sent from your address that waited for a confirmation), nothing was published.");
+	struct project who = { .poster = cf->address, .language = (char *)lang };
+	if (d && queue_to_poster(c, s, &who, "post_rejected", &v,
+				 m->message_id_made_up ? NULL : m->message_id, NULL, NULL) < 0)
+		return OUT_TEMPFAIL;
+	log_info("stage=post project=%lld result=%s reason=\"the address objected\"",
+		 (long long)pid, d ? "deleted" : "gone");
+	*outcome = xasprintf("robot:post-refused:%lld", (long long)pid);
+	return OUT_OK;
 }
 
 int post_moderate(const struct config *c, struct store *s, int64_t project_id, int approve,
@@ -351,7 +450,7 @@ enum outcome post_reply(const struct config *c, struct store *s, struct message 
 	if (close) {
 		rc = store_project_status(s, p.id, "closed");
 		struct bid_row *v;
-		int nb = rc == 0 ? store_bid_list(s, p.id, &v) : -1;
+		int nb = rc == 0 ? store_bid_select(s, p.id, "active", &v) : -1;
 		for (int i = 0; i < nb; i++) {
 			if (rc == 0 && !strcmp(v[i].status, "active")) {
 				struct subscriber sub;
@@ -386,13 +485,22 @@ enum outcome post_reply(const struct config *c, struct store *s, struct message 
 		/* the corrected post: new description and fields, same number */
 		const struct post_info *pi = m->post;
 		char *skills = json_array_text(&pi->skills);
+		char *flags = json_array_text(&pi->flags);
+		/* the new text is scored as a new post: a scam waits for a moderator again */
+		int scam = strlist_contains(&pi->flags, "suspected_scam");
 		rc = store_project_update(s, p.id, pi->description, pi->has_budget ? &pi->budget : NULL,
-					  pi->deadline_days, skills, pi->location);
+					  pi->deadline_days, skills, pi->location, flags);
+		if (rc == 0 && scam)
+			rc = store_project_status(s, p.id, "held");
 		free(skills);
+		free(flags);
 		project_clear(&p);
 		if (rc == 0 && store_project_get(s, project_id, &p) == 1)
 			rc = acknowledge(c, s, &p, m->message_id_made_up ? NULL : m->message_id);
-		*result = xasprintf("post:edited:%lld", (long long)project_id);
+		if (scam)
+			log_warn("stage=post project=%lld result=held reason=suspected_scam score=%d "
+				 "edit=yes", (long long)project_id, pi->scam_score);
+		*result = xasprintf("post:edited:%lld%s", (long long)project_id, scam ? ":held" : "");
 	} else {
 		*result = xstrdup("post-reply:empty");
 	}

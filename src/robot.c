@@ -762,6 +762,14 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 			*outcome = xstrdup("robot:confirmation-unknown");
 			goto done;
 		}
+		if (!from || strcasecmp(from, cf.address)) {
+			/* only the address the request went to confirms it; nobody is answered */
+			log_info("stage=robot confirmation=%lld result=ignored reason=\"reply from "
+				 "another address than the one asked\"", (long long)cf.id);
+			*outcome = xasprintf("robot:confirmation-wrong-sender:%lld", (long long)cf.id);
+			confirmation_clear(&cf);
+			goto done;
+		}
 		char now[32];
 		clock_format_iso(clock_now(), now);
 		int found = cf.subscriber ? store_subscriber_find(s, NULL, cf.subscriber, &r.sub) : 0;
@@ -787,33 +795,30 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 				goto tempfail;
 			goto done;
 		}
+		if (!strcmp(cf.action, "post") || !strcmp(cf.action, "bid")) {
+			/* a post to publish, a held bid to pass on: the answer decides (post.c, bid.c) */
+			out = !strcmp(cf.action, "post") ? post_answer(c, s, &cf, m, outcome)
+							 : bid_answer(c, s, &cf, m, outcome);
+			confirmation_clear(&cf);
+			goto done;
+		}
 		store_confirmation_use(s, cf.id);
+		if (bid_read_consent(m->new_text) < 0) {
+			/* "it was not me": nothing is done */
+			result(&r, tr(&r, "confirmation", "confirmation"), "%s",
+			       tr(&r, "refusée : rien n'a été fait", "refused: nothing was done"));
+			int rc = reply(&r, "robot_reply", cf.address, NULL);
+			*outcome = xasprintf("robot:confirmation-refused:%lld", (long long)cf.id);
+			confirmation_clear(&cf);
+			if (rc < 0)
+				goto tempfail;
+			goto done;
+		}
 		struct commands pending = { 0 };
 		struct message fake = { 0 };
 		fake.new_text = cf.payload;
 		commands_parse(&fake, &pending);
 		fake.new_text = NULL;
-		if (!strcmp(cf.action, "post")) {
-			/* a poster proved their address: the project is published (or held) */
-			int rc = post_confirm(c, s, atoll(cf.payload ? cf.payload : "0"), cf.address);
-			*outcome = xasprintf("robot:post-confirmed:%s", cf.payload ? cf.payload : "?");
-			confirmation_clear(&cf);
-			commands_clear(&pending);
-			if (rc < 0)
-				goto tempfail;
-			goto done;
-		}
-		if (!strcmp(cf.action, "bid")) {
-			/* a held bid confirmed by its subscriber */
-			int rc = bid_confirm(c, s, atoll(cf.payload ? cf.payload : "0"),
-					     cf.payload && strstr(cf.payload, ":subscribe") != NULL);
-			*outcome = xasprintf("robot:bid-confirmed:%s", cf.payload ? cf.payload : "?");
-			confirmation_clear(&cf);
-			commands_clear(&pending);
-			if (rc < 0)
-				goto tempfail;
-			goto done;
-		}
 		if (!found) {
 			confirmation_clear(&cf);
 			commands_clear(&pending);

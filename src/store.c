@@ -115,6 +115,10 @@ static const char *const migrations[] = {
 	("CREATE TABLE IF NOT EXISTS relayed(id INTEGER PRIMARY KEY, bid INTEGER NOT NULL,"
 	 " body TEXT NOT NULL, created TEXT NOT NULL);"
 	 "CREATE INDEX IF NOT EXISTS relayed_bid ON relayed(bid, id);"),
+	/* 16: held bids counted per sender, projects selected by status (the loop's steps), and
+	 * unconfirmed posts and held bids purged by age */
+	("CREATE INDEX IF NOT EXISTS bids_address ON bids(address, status);"
+	 "CREATE INDEX IF NOT EXISTS projects_status ON projects(status, created);"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -447,11 +451,23 @@ static char *col_text(sqlite3_stmt *st, int i)
 	return t ? xstrdup((const char *)t) : NULL;
 }
 
-static int project_rows(struct store *s, int64_t only, struct project **out);
+static int project_rows(struct store *s, int64_t only, const char *poster, const char *status,
+			const char *since, int with_text, struct project **out);
 
 int store_project_list(struct store *s, struct project **out)
 {
-	return project_rows(s, -1, out);
+	return project_rows(s, -1, NULL, NULL, NULL, 1, out);
+}
+
+int store_project_select(struct store *s, const char *status, const char *since, int with_text,
+			 struct project **out)
+{
+	return project_rows(s, -1, NULL, status, since, with_text, out);
+}
+
+int store_project_pending_of(struct store *s, const char *poster, struct project **out)
+{
+	return project_rows(s, -1, poster, NULL, NULL, 0, out);
 }
 
 int store_project_sample(struct store *s, int n, struct strlist *out)
@@ -476,7 +492,7 @@ int store_project_sample(struct store *s, int n, struct strlist *out)
 int store_project_get(struct store *s, int64_t id, struct project *p)
 {
 	struct project *v;
-	int n = project_rows(s, id, &v);
+	int n = project_rows(s, id, NULL, NULL, NULL, 1, &v);
 	if (n < 0)
 		return -1;
 	if (n == 1)
@@ -485,19 +501,32 @@ int store_project_get(struct store *s, int64_t id, struct project *p)
 	return n == 1;
 }
 
-static int project_rows(struct store *s, int64_t only, struct project **out)
+/* Projects by id (only >= 0), a poster's unconfirmed ones, or by status and creation time
+ * (NULL: any); the WHERE clause is one of fixed texts, so that SQLite uses an index. */
+static int project_rows(struct store *s, int64_t only, const char *poster, const char *status,
+			const char *since, int with_text, struct project **out)
 {
 	sqlite3_stmt *st;
 	*out = NULL;
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT id, title, description, poster, poster_name, language, status,"
-			       " created, message_id, budget_min, budget_max, currency, tax, unit,"
-			       " deadline_days, skills, location, flags, (SELECT count(*) FROM bids b"
-			       " WHERE b.project = projects.id AND b.status = 'active'), updated,"
-			       " published FROM projects WHERE ?1 < 0 OR id = ?1 ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK)
+	const char *where = only >= 0 ? "id = ?1"
+			    : poster ? "status = 'pending_confirmation' AND poster = ?5 COLLATE NOCASE"
+			    : status && since ? "status = ?2 AND coalesce(published, created) >= ?3"
+			    : status ? "status = ?2"
+			    : since ? "created >= ?3" : "1";
+	char sql[1024];
+	snprintf(sql, sizeof sql,
+		 "SELECT id, title, CASE WHEN ?4 THEN description END, poster, poster_name, language,"
+		 " status, created, message_id, budget_min, budget_max, currency, tax, unit,"
+		 " deadline_days, skills, location, flags, (SELECT count(*) FROM bids b"
+		 " WHERE b.project = projects.id AND b.status = 'active'), updated, published"
+		 " FROM projects WHERE %s ORDER BY id", where);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return fail(s, sqlite3_errcode(s->db), "project-list");
 	sqlite3_bind_int64(st, 1, only);
+	bind_text(st, 2, status);
+	bind_text(st, 3, since);
+	sqlite3_bind_int(st, 4, with_text);
+	bind_text(st, 5, poster);
 	int n = 0, cap = 0, rc;
 	struct project *v = NULL;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1286,6 +1315,22 @@ int store_confirmation_use(struct store *s, int64_t id)
 	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : fail(s, rc, "confirmation-use");
 }
 
+int store_confirmations_recent(struct store *s, const char *address)
+{
+	char since[32];
+	clock_format_iso(clock_now() - 86400, since);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM confirmations WHERE address = ?1"
+				      " AND created > ?2 AND used IS NULL", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "confirmations-recent");
+	bind_text(st, 1, address);
+	bind_text(st, 2, since);
+	int rc = sqlite3_step(st);
+	int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	return n < 0 ? fail(s, rc, "confirmations-recent") : n;
+}
+
 int store_confirmations_since(struct store *s, const char *address, const char *since)
 {
 	sqlite3_stmt *st;
@@ -1369,17 +1414,22 @@ int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const
 		     const char *message_id, int64_t *id, int *replaced)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "UPDATE bids SET status = 'replaced' WHERE project = ?1 AND"
-				      " subscriber = ?2 AND status IN ('active', 'held')", -1, &st,
-			       NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "bid-replace");
-	sqlite3_bind_int64(st, 1, project);
-	sqlite3_bind_int64(st, 2, subscriber);
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return fail(s, rc, "bid-replace");
-	*replaced = sqlite3_changes(s->db) > 0;
+	int rc;
+	*replaced = 0;
+	/* a held bid changes nothing until it is confirmed (store_bid_activate) */
+	if (!strcmp(status, "active")) {
+		if (sqlite3_prepare_v2(s->db, "UPDATE bids SET status = 'replaced' WHERE project = ?1"
+					      " AND subscriber = ?2 AND status = 'active'", -1, &st,
+				       NULL) != SQLITE_OK)
+			return fail(s, sqlite3_errcode(s->db), "bid-replace");
+		sqlite3_bind_int64(st, 1, project);
+		sqlite3_bind_int64(st, 2, subscriber);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return fail(s, rc, "bid-replace");
+		*replaced = sqlite3_changes(s->db) > 0;
+	}
 	if (sqlite3_prepare_v2(s->db, "INSERT INTO bids(project, subscriber, address, amount, currency,"
 				      " tax, unit, delivery_days, milestones, followup_days, message, why,"
 				      " status, created, message_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
@@ -1416,48 +1466,57 @@ int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const
 	return 0;
 }
 
+#define BID_COLUMNS "id, project, subscriber, amount, currency, tax, unit, delivery_days," \
+		    " milestones, followup_days, message, status, why, created"
+
+/* One row of BID_COLUMNS into b. */
+static void bid_read(sqlite3_stmt *st, struct bid_row *b)
+{
+	memset(b, 0, sizeof *b);
+	b->id = sqlite3_column_int64(st, 0);
+	b->project = sqlite3_column_int64(st, 1);
+	b->subscriber = sqlite3_column_int64(st, 2);
+	b->info.has_amount = sqlite3_column_type(st, 3) != SQLITE_NULL;
+	b->info.amount.max = sqlite3_column_double(st, 3);
+	b->info.amount.min = -1;
+	const char *t;
+	if ((t = (const char *)sqlite3_column_text(st, 4)))
+		snprintf(b->info.amount.currency, sizeof b->info.amount.currency, "%s", t);
+	if ((t = (const char *)sqlite3_column_text(st, 5)))
+		snprintf(b->info.amount.tax, sizeof b->info.amount.tax, "%s", t);
+	if ((t = (const char *)sqlite3_column_text(st, 6)))
+		snprintf(b->info.amount.unit, sizeof b->info.amount.unit, "%s", t);
+	b->info.delivery_days = sqlite3_column_type(st, 7) == SQLITE_NULL ? -1
+				: sqlite3_column_int(st, 7);
+	if ((t = (const char *)sqlite3_column_text(st, 8))) {
+		const char *p = t;
+		while (*p && b->info.n_milestones < 8) {
+			b->info.milestones[b->info.n_milestones++] = atoi(p);
+			p += strcspn(p, ",");
+			if (*p)
+				p++;
+		}
+	}
+	b->info.followup_days = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1
+				: sqlite3_column_int(st, 9);
+	b->message = col_text(st, 10);
+	b->status = col_text(st, 11);
+	b->info.why = col_text(st, 12);
+	b->created = col_text(st, 13);
+}
+
 int store_bid_get(struct store *s, int64_t id, struct bid_row *b)
 {
 	sqlite3_stmt *st;
 	memset(b, 0, sizeof *b);
-	if (sqlite3_prepare_v2(s->db, "SELECT project, subscriber, amount, currency, tax, unit,"
-				      " delivery_days, milestones, followup_days, message, status, why,"
-				      " created FROM bids WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "SELECT " BID_COLUMNS " FROM bids WHERE id = ?1", -1, &st,
+			       NULL) != SQLITE_OK)
 		return fail(s, sqlite3_errcode(s->db), "bid-get");
 	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st), found = 0;
 	if (rc == SQLITE_ROW) {
 		found = 1;
-		b->id = id;
-		b->project = sqlite3_column_int64(st, 0);
-		b->subscriber = sqlite3_column_int64(st, 1);
-		b->info.has_amount = sqlite3_column_type(st, 2) != SQLITE_NULL;
-		b->info.amount.max = sqlite3_column_double(st, 2);
-		b->info.amount.min = -1;
-		const char *t;
-		if ((t = (const char *)sqlite3_column_text(st, 3)))
-			snprintf(b->info.amount.currency, sizeof b->info.amount.currency, "%s", t);
-		if ((t = (const char *)sqlite3_column_text(st, 4)))
-			snprintf(b->info.amount.tax, sizeof b->info.amount.tax, "%s", t);
-		if ((t = (const char *)sqlite3_column_text(st, 5)))
-			snprintf(b->info.amount.unit, sizeof b->info.amount.unit, "%s", t);
-		b->info.delivery_days = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1
-					: sqlite3_column_int(st, 6);
-		if ((t = (const char *)sqlite3_column_text(st, 7))) {
-			const char *p = t;
-			while (*p && b->info.n_milestones < 8) {
-				b->info.milestones[b->info.n_milestones++] = atoi(p);
-				p += strcspn(p, ",");
-				if (*p)
-					p++;
-			}
-		}
-		b->info.followup_days = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1
-					: sqlite3_column_int(st, 8);
-		b->message = col_text(st, 9);
-		b->status = col_text(st, 10);
-		b->info.why = col_text(st, 11);
-		b->created = col_text(st, 12);
+		bid_read(st, b);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -1478,29 +1537,79 @@ int store_bid_status(struct store *s, int64_t id, const char *status)
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "bid-status");
 }
 
-int store_bid_list(struct store *s, int64_t project, struct bid_row **out)
+int store_bid_activate(struct store *s, int64_t id, int *replaced)
+{
+	sqlite3_stmt *st;
+	*replaced = 0;
+	if (sqlite3_prepare_v2(s->db, "UPDATE bids SET status = 'replaced' WHERE status = 'active'"
+				      " AND id <> ?1 AND (project, subscriber) = (SELECT project,"
+				      " subscriber FROM bids WHERE id = ?1 AND status = 'held')", -1, &st,
+			       NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "bid-activate");
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "bid-activate");
+	*replaced = sqlite3_changes(s->db) > 0;
+	if (sqlite3_prepare_v2(s->db, "UPDATE bids SET status = 'active' WHERE id = ?1 AND"
+				      " status = 'held'", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "bid-activate");
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "bid-activate");
+	return sqlite3_changes(s->db) > 0;
+}
+
+int store_bid_held_count(struct store *s, int64_t project, const char *address, const char *since,
+			 int *on_project, int *by_sender)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT (SELECT count(*) FROM bids WHERE project = ?1 AND"
+				      " status = 'held' AND created >= ?3), (SELECT count(*) FROM bids"
+				      " WHERE address = ?2 AND status = 'held' AND created >= ?3)", -1,
+			       &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "bid-held-count");
+	sqlite3_bind_int64(st, 1, project);
+	bind_text(st, 2, address);
+	bind_text(st, 3, since);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*on_project = sqlite3_column_int(st, 0);
+		*by_sender = sqlite3_column_int(st, 1);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : fail(s, rc, "bid-held-count");
+}
+
+int store_bid_select(struct store *s, int64_t project, const char *status, struct bid_row **out)
 {
 	sqlite3_stmt *st;
 	*out = NULL;
-	if (sqlite3_prepare_v2(s->db, "SELECT id FROM bids WHERE project = ?1 ORDER BY id", -1, &st,
+	if (sqlite3_prepare_v2(s->db, "SELECT " BID_COLUMNS " FROM bids WHERE project = ?1 AND"
+				      " (?2 IS NULL OR status = ?2) ORDER BY id", -1, &st,
 			       NULL) != SQLITE_OK)
 		return fail(s, sqlite3_errcode(s->db), "bid-list");
 	sqlite3_bind_int64(st, 1, project);
-	int64_t ids[4096];
-	int n = 0, rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 4096)
-		ids[n++] = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return fail(s, rc, "bid-list");
-	struct bid_row *v = xcalloc((size_t)n + 1, sizeof *v);
-	for (int i = 0; i < n; i++)
-		if (store_bid_get(s, ids[i], &v[i]) < 0) {
-			for (int k = 0; k < i; k++)
-				bid_row_clear(&v[k]);
-			free(v);
-			return -1;
+	bind_text(st, 2, status);
+	int n = 0, cap = 0, rc;
+	struct bid_row *v = xcalloc(1, sizeof *v);	/* allocated even for no bid */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n + 1 >= cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, (size_t)cap * sizeof *v);
 		}
+		bid_read(st, &v[n++]);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		for (int i = 0; i < n; i++)
+			bid_row_clear(&v[i]);
+		free(v);
+		return fail(s, rc, "bid-list");
+	}
 	*out = v;
 	return n;
 }
@@ -1562,6 +1671,48 @@ int store_relayed_list(struct store *s, int64_t bid, int max, size_t max_bytes,
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return fail(s, rc, "relayed-list");
 	return (int)out->n;
+}
+
+int store_bid_list(struct store *s, int64_t project, struct bid_row **out)
+{
+	return store_bid_select(s, project, NULL, out);
+}
+
+int store_purge_expired(struct store *s, const char *posts_before, const char *bids_before)
+{
+	static const char *const sql[] = {
+		"DELETE FROM bids WHERE status = 'held' AND created < ?2",
+		("DELETE FROM bids WHERE project IN (SELECT id FROM projects WHERE"
+		 " status = 'pending_confirmation' AND created < ?1)"),
+		"DELETE FROM projects WHERE status = 'pending_confirmation' AND created < ?1",
+	};
+	int n = 0;
+	for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(s->db, sql[i], -1, &st, NULL) != SQLITE_OK)
+			return fail(s, sqlite3_errcode(s->db), "purge");
+		bind_text(st, 1, posts_before);
+		bind_text(st, 2, bids_before);
+		int rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return fail(s, rc, "purge");
+		if (i != 1)
+			n += sqlite3_changes(s->db);
+	}
+	return n;
+}
+
+int store_project_delete_pending(struct store *s, const char *poster)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "DELETE FROM projects WHERE status = 'pending_confirmation'"
+				      " AND poster = ?1 COLLATE NOCASE", -1, &st, NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "project-delete");
+	bind_text(st, 1, poster);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : fail(s, rc, "project-delete");
 }
 
 void bid_row_clear(struct bid_row *b)
@@ -1728,13 +1879,13 @@ int store_freelancer_record(struct store *s, int64_t subscriber, double *avg, in
 
 int store_project_update(struct store *s, int64_t id, const char *description,
 			 const struct money *budget, int deadline_days, const char *skills_json,
-			 const char *location)
+			 const char *location, const char *flags_json)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "UPDATE projects SET description = ?2, budget_min = ?3,"
 				      " budget_max = ?4, currency = ?5, tax = ?6, unit = ?7,"
-				      " deadline_days = ?8, skills = ?9, location = ?10, updated = ?11"
-				      " WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+				      " deadline_days = ?8, skills = ?9, location = ?10, updated = ?11,"
+				      " flags = ?12 WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
 		return fail(s, sqlite3_errcode(s->db), "project-update");
 	char now[32];
 	clock_format_iso(clock_now(), now);
@@ -1753,6 +1904,7 @@ int store_project_update(struct store *s, int64_t id, const char *description,
 	bind_text(st, 9, skills_json);
 	bind_text(st, 10, location);
 	bind_text(st, 11, now);
+	bind_text(st, 12, flags_json ? flags_json : "[]");
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-update");
@@ -1817,11 +1969,12 @@ out:
 char *store_projects_version(struct store *s)
 {
 	/* the open set (its size and the sum of its ids) catches a publication or a closing
-	 * in the same second as the last update */
+	 * in the same second as the last update; only open rows are read (projects_status), so
+	 * unconfirmed or held posts cost nothing here, and bids are counted from their index */
 	return scalar_text(s, "SELECT count(*) || ':' || coalesce(max(updated), '') || ':' ||"
-			      " total(status = 'open') || ':' || total(CASE WHEN status = 'open' THEN id"
-			      " END) || ':' || (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' ||"
-			      " total(status = 'active') FROM bids) FROM projects");
+			      " total(id) || ':' || (SELECT count(*) || ':' || coalesce(max(id), 0) ||"
+			      " ':' || total(status = 'active') FROM bids INDEXED BY bids_project)"
+			      " FROM projects WHERE status = 'open'");
 }
 
 static char *scalar_text(struct store *s, const char *sql)

@@ -1118,7 +1118,9 @@ def test_known_poster_authenticated_publishes_directly():
     expect(b.projects()[2]["status"] == "pending_confirmation", "a foreign authserv-id was trusted")
     b.deliver(post_mail(subject="Quatrième projet", body="Une traduction.\n"))
     b.run("run", "--once")
-    expect(b.projects()[3]["status"] == "pending_confirmation", "an unauthenticated post was published")
+    # issue 11: a request to this address is unanswered since less than a day, so this one is
+    # not even stored; either way it is not published
+    expect(all(p["status"] != "open" for p in b.projects()[3:]), "an unauthenticated post was published")
 
 
 def test_moderation_by_command_and_by_mail():
@@ -2217,7 +2219,7 @@ def test_daemon_keeps_export_current():
         conf = None
         for _ in range(200):  # at most 20 s
             sent = [read_mail(f)[1] for f in b.outgoing()]
-            conf = [m for m in sent if "onfirm" in str(m["Subject"]) and "fiches" in str(m["Subject"])]
+            conf = [m for m in sent if "onfirm" in str(m["Subject"]) and "1003" in str(m["Subject"])]
             if conf:
                 break
             time.sleep(0.1)

@@ -667,6 +667,34 @@ static void test_fetch_url(void)
 	report("fetch_url_parse", bad);
 }
 
+/* A reply to a confirmation request: a confirming word, an objection (which wins), neither. */
+static void test_consent(void)
+{
+	static const struct { const char *in; int want; } rows[] = {
+		{ "oui", 1 },
+		{ "Oui, je confirme.", 1 },
+		{ "YES, that was me", 1 },
+		{ "«\u00a0Oui\u00a0» pour le projet n° 1001", 1 },
+		{ "Je n'ai JAMAIS envoyé cette offre !", -1 },
+		{ "Non", -1 },
+		{ "ce n\u2019est pas moi", -1 },
+		{ "Not me.", -1 },
+		{ "I never sent this, please cancel", -1 },
+		{ "non, je ne confirme pas", -1 },
+		{ "Hein ? Qu'est-ce que c'est ?", 0 },
+		{ "", 0 },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		int got = bid_read_consent(rows[i].in);
+		if (got != rows[i].want) {
+			printf("     consent \"%s\": got %d, want %d\n", rows[i].in, got, rows[i].want);
+			bad++;
+		}
+	}
+	report("bid_read_consent", bad);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "trim"))
@@ -686,6 +714,7 @@ int main(int argc, char **argv)
 	test_match_budget();
 	test_mask_addresses();
 	test_fetch_url();
+	test_consent();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -493,14 +493,16 @@ def hostile_inputs_small(b):
     out = []
     body = ("Bonjour,\nNous cherchons un d\u00e9veloppeur.\n" + "".join(
         "x" * n + "." * 3 + "\n" for n in range(70, 80)) + "." + "a" * 200 + "\n")
+    # one poster each: a first-time poster gets one confirmation request a day (item 8)
     out.append(("qp-dots-at-the-soft-break", "post@example.org", "jeanne@client.fr",
-                post_mail(subject="D\u00e9veloppeur " + "." * 60, body=body).encode("utf-8")))
-    out.append(("bidi-in-subject-and-body", "post@example.org", "jeanne@client.fr",
-                post_mail(subject="Traduction " + rlo + "fdp.exe" + pdi,
+                post_mail(subject="D\u00e9veloppeur " + "." * 60, body=body,
+                          sender="Jeanne <jeanne@client.fr>").encode("utf-8")))
+    out.append(("bidi-in-subject-and-body", "post@example.org", "paul@client.fr",
+                post_mail(sender="Paul <paul@client.fr>", subject="Traduction " + rlo + "fdp.exe" + pdi,
                           body="Bonjour,\nfacture" + rlo + "fdp.exe et " + lri + "isol\u00e9" + pdi +
                                "\u200f\u200e\u202a\u202b\u202c\u202d\u2067\u2068\u061c\n").encode("utf-8")))
-    out.append(("addresses-in-every-form", "post@example.org", "jeanne@client.fr",
-                post_mail(subject="Contact jean@soci\u00e9t\u00e9.fr",
+    out.append(("addresses-in-every-form", "post@example.org", "marie@client.fr",
+                post_mail(sender="Marie <marie@client.fr>", subject="Contact jean@soci\u00e9t\u00e9.fr",
                           body="Bonjour,\n\u00c9crivez \u00e0 \"jean dupont\"@x.fr, a@[192.0.2.1], "
                                "b@[IPv6:2001:db8::1], root@localhost, ivan@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444, "
                                "jea" + rlo + "n@x.fr.\n").encode("utf-8")))

@@ -438,14 +438,19 @@ static void envelope_parse(const char *line, size_t len, struct envelope *env)
 struct spooled *spool_read(const struct config *c, const char *name)
 {
 	char *path = spool_path(c, "incoming/new", name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* only a regular file is mail: a symlink is not followed, a FIFO does not block the
+	 * open, and anything that is not a regular file is reported as ENOMSG */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
+		if (errno == ELOOP || errno == ENXIO || errno == EISDIR)
+			errno = ENOMSG;
 		free(path);
 		return NULL;
 	}
 	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int e = errno;
+	int bad = fstat(fd, &st) < 0 ? errno : !S_ISREG(st.st_mode) ? ENOMSG : 0;
+	if (bad) {
+		int e = bad;
 		close(fd);
 		free(path);
 		errno = e;

@@ -277,24 +277,24 @@ enum mime_limit_result mime_check_limits(const struct config *c, const char *dat
 			}
 			part_start = 0;
 		}
-		/* the field with its folded lines (a delimiter is never a continuation) */
-		const char *q = le;
-		while (q + 1 < end && (q[1] == ' ' || q[1] == '\t')) {
-			const char *n2 = memchr(q + 1, '\n', (size_t)(end - q - 1));
-			q = n2 ? n2 : end;
-			if ((size_t)(q - p) > c->max_header_size) {
-				snprintf(why, why_len, "a header field longer than %zu bytes (limit "
-					 "max_header_size)", c->max_header_size);
+		if (in_header) {
+			/* the field with its folded lines (a delimiter is never a continuation) */
+			const char *q = le;
+			while (q + 1 < end && (q[1] == ' ' || q[1] == '\t')) {
+				const char *n2 = memchr(q + 1, '\n', (size_t)(end - q - 1));
+				q = n2 ? n2 : end;
+				if ((size_t)(q - p) > c->max_header_size) {
+					snprintf(why, why_len, "a header field longer than %zu bytes "
+						 "(limit max_header_size)", c->max_header_size);
+					goto out;
+				}
+			}
+			size_t fl = (size_t)(q - p);
+			if (comment_depth(p, fl) > SCAN_MAX_COMMENT_DEPTH) {
+				snprintf(why, why_len, "header comments nested deeper than %d levels",
+					 SCAN_MAX_COMMENT_DEPTH);
 				goto out;
 			}
-		}
-		size_t fl = (size_t)(q - p);
-		if (comment_depth(p, fl) > SCAN_MAX_COMMENT_DEPTH) {
-			snprintf(why, why_len, "header comments nested deeper than %d levels",
-				 SCAN_MAX_COMMENT_DEPTH);
-			goto out;
-		}
-		if (in_header) {
 			enum scan_kind k = SCAN_NONE;
 			char *b = NULL;
 			int ct, dg = 0;

@@ -474,6 +474,39 @@ static void test_limits_against_parser(void)
 	report("mime_check_limits counts what libetpan parses (3,000 generated messages)", bad);
 }
 
+/* html_to_text reads what libxml2 reads once the attributes, unknown names, comments and
+ * declarations are gone: the same text as before the bound on ordinary mail, and a tag
+ * whose quoted attribute holds '>' or '<' still ends where libxml2 ends it. */
+static void test_html_bound(void)
+{
+	static const struct { const char *label, *in, *want; } rows[] = {
+		{ "entities and blocks", "<p class=x>Bonjour&nbsp;&eacute;t&eacute; &amp; &lt;t&gt; "
+		  "&copy; &unknown; &#233;</p><div><br/>Ligne<br>deux</div>",
+		  "Bonjour été & <t> © &unknown; é\n\nLigne\ndeux" },
+		{ "quoted '>' inside an attribute", "<p title=\"a>b<i>\" data-x='>'>after</p>", "after" },
+		{ "adjacent and bogus attributes", "<p a=\"1\"b=\"2\" \"c\" =d/e>text</p>", "text" },
+		{ "office prefix is the element", "<table><tr><td>a</td></tr></table><o:p>office</o:p>",
+		  "a\n\noffice" },
+		{ "unknown elements keep their text", "<custom-el>hi</custom-el><x:div>block</x:div>",
+		  "hi\nblock" },
+		{ "style and script raw", "<style>a<b {x}</style><script>if (a<b) x = \"</p>\";</script>"
+		  "<p>fin</p>", "fin" },
+		{ "comments and declarations dropped", "<!DOCTYPE html><!-- <p>hidden</p> --><?pi x?>"
+		  "<p>shown</p>", "shown" },
+		{ "a lone '<' is text", "<p>1 < 2 and 3 <4</p>", "1 < 2 and 3 <4" },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char *got = html_to_text(rows[i].in, strlen(rows[i].in));
+		if (strcmp(got, rows[i].want)) {
+			printf("     html %s: got \"%s\"\n", rows[i].label, got);
+			bad++;
+		}
+		free(got);
+	}
+	report("html_to_text (bounded input)", bad);
+}
+
 /* `unit trim FILE [SENDER]`: prints extract_reply of the file (the reply corpus harness). */
 static int trim_file(const char *path, const char *sender)
 {
@@ -645,6 +678,7 @@ int main(int argc, char **argv)
 	test_language();
 	test_limits();
 	test_limits_against_parser();
+	test_html_bound();
 	test_compose_list_headers();
 	test_keys();
 	test_match();

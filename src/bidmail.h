@@ -102,6 +102,7 @@ struct config {
 	size_t max_header_size;
 	int max_mime_depth;
 	int max_mime_parts;
+	long max_message_time;		/* seconds one message may take to prepare or act on */
 	char *templates;		/* the shipped template folder */
 	char *data_dir;			/* skills.txt, scam-rules.txt, locations.txt */
 	char *template_override;	/* operator's override folder, may be empty */
@@ -224,6 +225,9 @@ struct spooled *spooled_free(struct spooled *s);
 int spool_done(const struct config *c, const char *name);
 /* Moves a message to failed/ with NAME.reason beside it; 0 or -1. */
 int spool_quarantine(const struct config *c, const char *name, const char *reason);
+/* Moves incoming/new/NAME, which is not a regular file, to failed/ beside a reason file;
+ * *why (owned) says what it was. 0 or -1. */
+int spool_set_aside(const struct config *c, const char *name, char **why);
 /* Writes data atomically into dir/name (tmp, fsync, rename, fsync dir); 0 or -1. */
 int spool_write_atomic(const char *dir, const char *name, const void *data, size_t len);
 /* The same without the folder fsync. */

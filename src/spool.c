@@ -547,6 +547,29 @@ out:
 	return rc;
 }
 
+int spool_set_aside(const struct config *c, const char *name, char **why)
+{
+	char *path = spool_path(c, "incoming/new", name);
+	struct stat st;
+	const char *what = "not a regular file";
+	if (lstat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			what = "a directory";
+		else if (S_ISLNK(st.st_mode))
+			what = "a symbolic link (never followed)";
+		else if (S_ISFIFO(st.st_mode))
+			what = "a FIFO";
+		else if (S_ISSOCK(st.st_mode))
+			what = "a socket";
+		else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+			what = "a device";
+	}
+	free(path);
+	*why = xasprintf("not mail: %s in incoming/new (only regular files are read); moved aside",
+			 what);
+	return spool_quarantine(c, name, *why);
+}
+
 int spool_count(const struct config *c, const char *sub, time_t *oldest)
 {
 	char *dir = spool_path(c, sub, NULL);

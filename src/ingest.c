@@ -118,26 +118,41 @@ static void on_fault(int sig)
 	raise(sig);
 }
 
-/* Gives the calling thread an alternate signal stack (a stack overflow is one of the faults
- * caught); returns it, to be released by guard_thread_leave. */
-static void *guard_thread_enter(void)
+/* An alternate signal stack for the calling thread (a stack overflow is one of the faults
+ * caught), and the one it replaces (a sanitizer's, say). */
+struct altstack {
+	stack_t old;
+	void *mem;
+};
+
+/* Gives the calling thread its alternate stack; returns it (owned), or NULL. */
+static struct altstack *guard_thread_enter(void)
 {
 	size_t size = 256 * 1024;
-	stack_t ss = { .ss_sp = xmalloc(size), .ss_size = size, .ss_flags = 0 };
-	if (sigaltstack(&ss, NULL) < 0) {
-		free(ss.ss_sp);
+	struct altstack *a = xcalloc(1, sizeof *a);
+	a->mem = xmalloc(size);
+	stack_t ss = { .ss_sp = a->mem, .ss_size = size, .ss_flags = 0 };
+	if (sigaltstack(&ss, &a->old) < 0) {
+		free(a->mem);
+		free(a);
 		return NULL;
 	}
-	return ss.ss_sp;
+	return a;
 }
 
-static void guard_thread_leave(void *stack)
+/* Puts the thread's previous alternate stack back and frees a. */
+static void guard_thread_leave(struct altstack *a)
 {
-	if (!stack)
+	if (!a)
 		return;
-	stack_t ss = { .ss_flags = SS_DISABLE };
-	sigaltstack(&ss, NULL);
-	free(stack);
+	if (a->old.ss_flags & SS_DISABLE) {
+		stack_t off = { .ss_flags = SS_DISABLE };
+		sigaltstack(&off, NULL);
+	} else {
+		sigaltstack(&a->old, NULL);
+	}
+	free(a->mem);
+	free(a);
 }
 
 static void slot_begin(int k, const char *name)
@@ -238,7 +253,7 @@ static void guard_recover(const struct config *c)
 
 /* Sets the guard up for one pass over the spool: handlers, this thread's alternate stack,
  * the watchdog; quarantines what the last run's verdict names. */
-static void *guard_begin(const struct config *c)
+static struct altstack *guard_begin(const struct config *c)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, guard_install_handlers);
@@ -254,7 +269,7 @@ static void *guard_begin(const struct config *c)
 	return guard_thread_enter();
 }
 
-static void guard_end(void *stack)
+static void guard_end(struct altstack *stack)
 {
 	if (guard.watchdog) {
 		pthread_mutex_lock(&guard.mu);
@@ -596,7 +611,7 @@ struct prefetch {
 static void *prefetch_run(void *arg)
 {
 	struct prefetch *pf = arg;
-	void *altstack = guard_thread_enter();
+	struct altstack *altstack = guard_thread_enter();
 	pthread_mutex_lock(&pf->mu);
 	for (size_t i = 0; i < pf->names->n; i++) {
 		while (!pf->cancel && (pf->tail - pf->head == pf->cap ||
@@ -850,7 +865,7 @@ static int ingest_spool(const struct config *c, struct store *s, volatile int *s
 
 int ingest_run_once(const struct config *c, struct store *s, volatile int *stop)
 {
-	void *altstack = guard_begin(c);
+	struct altstack *altstack = guard_begin(c);
 	int total = ingest_spool(c, s, stop);
 	guard_end(altstack);
 	return total;

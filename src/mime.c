@@ -2,8 +2,9 @@
  * mime.c — raw message bytes to struct message, through libetpan (the only file that uses it).
  * In: the bytes of one RFC 5322 message, however broken. Out: clean UTF-8 fields (addresses,
  * subject, date, ids, body text, attachments, Authentication-Results, delivery-status) and the
- * repairs made, named in errors. Limits are checked first by a cheap pre-scan (mime_check_limits)
- * because libetpan's parse time grows with the square of the nesting depth.
+ * repairs made, named in errors. Limits are checked first by a linear pre-scan
+ * (mime_check_limits) because libetpan recurses once per nesting level and per nested comment
+ * (deep input overflows the stack) and its parse time grows with the square of the depth.
  */
 #include "bidmail.h"
 
@@ -46,10 +47,11 @@ static size_t find_boundary(const char *h, size_t n, const char **out)
  * of the open composite entities (multipart with a boundary, message/rfc822), each line
  * tested first against the open boundaries from the outermost in (libetpan splits a
  * multipart's body before it parses the parts), then read as a header field when the line
- * is in a header section. Header fields use libetpan's grammar (a name of printable
- * characters, comments and folding before the colon, case ignored); a Content-Type value
- * is parsed by libetpan itself (mailmime_content_parse), so parameters such as
- * `boundary = "b1"` and comments are read exactly as the parser will read them. */
+ * is in a header section. Header fields are read by libetpan's own field parsers
+ * (mailimf_optional_fields_parse, mailmime_field_parse), so `Content-Type :`, a tab before
+ * the colon, folding, comments, case and `boundary = "b1"` are read exactly as the parser
+ * reads them; delimiters, blank lines before a part's header and a digest's default type
+ * follow libetpan's rules (tests/unit.c checks the depth against libetpan's own tree). */
 #define SCAN_MAX_COMMENT_DEPTH 64	/* libetpan parses nested comments recursively */
 
 enum scan_kind { SCAN_NONE, SCAN_MULTIPART, SCAN_RFC822 };

@@ -62,6 +62,7 @@ struct scan_entry {
 	size_t n;
 	int digest;		/* multipart/digest: a part without Content-Type is message/rfc822 */
 	int started;		/* its first delimiter was seen */
+	int parts;		/* the parts begun so far */
 };
 
 struct scan {
@@ -164,6 +165,7 @@ static int scan_push(struct scan *sc, enum scan_kind kind, char *boundary, int d
 	e->n = boundary ? strlen(boundary) : 0;
 	e->digest = digest;
 	e->started = 0;
+	e->parts = 0;
 	return 0;
 }
 
@@ -234,7 +236,8 @@ enum mime_limit_result mime_check_limits(const struct config *c, const char *dat
 	sc.stack = xcalloc((size_t)c->max_mime_depth + 1, sizeof *sc.stack);
 	enum mime_limit_result rc = MIME_LIMITS_EXCEEDED;
 	/* the entity whose header section is being read: its Content-Type, once found */
-	int in_header = 1, found = 0, digest = 0, part_start = 0;
+	/* preamble: the header being read is a multipart's body before any delimiter */
+	int in_header = 1, found = 0, digest = 0, part_start = 0, preamble = 0;
 	enum scan_kind kind = SCAN_NONE;
 	char *boundary = NULL;
 	const char *p = data, *end = data + len;
@@ -250,7 +253,16 @@ enum mime_limit_result mime_check_limits(const struct config *c, const char *dat
 		const char *rest;
 		int at = scan_delimiter(&sc, p, ll, &closing, &rest);
 		if (at >= 0) {
+			/* a header cut short by the delimiter still makes its entity (a digest's
+			 * part whose header runs to the next delimiter is a message/rfc822) */
+			if (in_header && kind != SCAN_NONE && !preamble) {
+				int r = scan_push(&sc, kind, boundary, digest);
+				boundary = NULL;
+				if (r < 0)
+					goto out;
+			}
 			/* a new part of stack[at], or its end: every entity inside it ends here */
+			preamble = 0;
 			scan_pop(&sc, closing ? at : at + 1);
 			free(boundary);
 			boundary = NULL;
@@ -264,16 +276,21 @@ enum mime_limit_result mime_check_limits(const struct config *c, const char *dat
 			}
 			if (in_header && sc.stack[at].digest)
 				kind = SCAN_RFC822;	/* the default of a digest's parts */
-			part_start = in_header && rest >= le;
+			/* blank lines libetpan skips before the part's header: any number before
+			 * the first part, one before a later one */
+			int first = !closing && sc.stack[at].parts++ == 0;
+			part_start = in_header && rest >= le ? (first ? -1 : 1) : 0;
 			p = rest < le ? rest : (nl ? nl + 1 : end);
 			continue;
 		}
 		if (part_start) {
-			/* libetpan skips blank lines between a delimiter and the part's header */
+			/* a blank line between a delimiter and the part's header, skipped */
 			const char *t = p;
 			while (t < le && (*t == ' ' || *t == '\t' || *t == '\r'))
 				t++;
 			if (t == le) {
+				if (part_start > 0)
+					part_start = 0;
 				p = nl ? nl + 1 : end;
 				continue;
 			}
@@ -316,12 +333,19 @@ enum mime_limit_result mime_check_limits(const struct config *c, const char *dat
 		if (in_header) {
 			/* the header section ends: a blank line is eaten, another line is body */
 			in_header = 0;
+			preamble = 0;
+			int opened_multi = 0, opened_digest = 0;
 			if (kind == SCAN_MULTIPART) {
 				if (scan_push(&sc, SCAN_MULTIPART, boundary, digest) < 0) {
 					boundary = NULL;
 					goto out;
 				}
 				boundary = NULL;
+				/* libetpan reads a body without any delimiter as one part: until a
+				 * delimiter comes, the body is read as a part's header too */
+				in_header = 1;
+				opened_multi = 1;
+				opened_digest = digest;
 			} else if (kind == SCAN_RFC822) {
 				if (scan_push(&sc, SCAN_RFC822, NULL, 0) < 0)
 					goto out;
@@ -329,16 +353,27 @@ enum mime_limit_result mime_check_limits(const struct config *c, const char *dat
 			}
 			free(boundary);
 			boundary = NULL;
-			kind = SCAN_NONE;
+			kind = opened_digest ? SCAN_RFC822 : SCAN_NONE;
 			found = 0;
+			part_start = opened_multi ? -1 : 0;
+			preamble = opened_multi;
 			if (ll == 0 || (ll == 1 && *p == '\r')) {
 				p = nl ? nl + 1 : end;
 				continue;
 			}
-			if (in_header)
-				continue;	/* the same line, read as the inner message's first */
+			/* the same line again, as the body's first (maybe the first delimiter of
+			 * the multipart just opened) or the inner message's first header line */
+			continue;
 		}
 		p = nl ? nl + 1 : end;
+	}
+	if (in_header && kind != SCAN_NONE) {
+		/* the data ends inside a header that declared a composite entity (or inside
+		 * the preamble of a digest, which is then its one message/rfc822 part) */
+		int r = scan_push(&sc, kind, boundary, digest);
+		boundary = NULL;
+		if (r < 0)
+			goto out;
 	}
 	rc = MIME_LIMITS_OK;
 out:

@@ -27,6 +27,13 @@ def boundary_bomb(levels, param='boundary = "b%d"', header="Content-Type", subje
     return "".join(parts)
 
 
+def undelimited_bomb(levels, subject="bomb"):
+    """levels multiparts whose bodies have no delimiter: libetpan reads each body as one
+    part, header included, so each is a level (30,000 overflow its stack)."""
+    return bomb_head(subject) + "".join("Content-Type: multipart/mixed; boundary=u%d\n\n" % i
+                                        for i in range(levels)) + TEXT
+
+
 def digest_bomb(digests, subject="bomb"):
     """digests nested multipart/digest, each part without Content-Type (so message/rfc822,
     the digest default): two levels each."""
@@ -104,6 +111,7 @@ def hostile_inputs_bomb(b):
         ("multipart nesting, `boundary = \"b\"`", boundary_bomb(16000)),
         ("multipart nesting, commented boundary", boundary_bomb(16000, 'boundary=(x)"b%d"')),
         ("nested comments in From", comment_bomb(300000)),
+        ("multipart bodies without delimiters", undelimited_bomb(30000)),
         ("HTML, 120,000 attributes on one element", html_attribute_bomb()),
         ("HTML, 480,000 distinct attribute names", html_names_bomb()),
         ("HTML, 200,000 distinct entities and elements", html_entity_bomb()),
@@ -116,20 +124,21 @@ def hostile_inputs_bomb(b):
 def test_bomb_nesting_in_every_spelling_quarantined():
     """30,000 nested `Content-Type : message/rfc822` (the mail that crashed the daemon on
     every restart), the same with a tab before the colon and folded, 16,000 multiparts
-    with `boundary = "b"` or a commented boundary, and 300,000 nested comments in From: each
+    with `boundary = "b"` or a commented boundary, 30,000 multiparts without delimiters (each
+    body read as a part) and 300,000 nested comments in From: each
     is quarantined by the pre-scan with its reason, in well under a second, and the posts
     delivered after them are stored (max_header_size is raised to 1M so that the comments
     fit in a header section)."""
     b = Board("max_header_size = 1M\n").init()
     names = {}
-    for label, _, _, raw in hostile_inputs_bomb(b)[:6]:
+    for label, _, _, raw in hostile_inputs_bomb(b)[:7]:
         names[deliver_named(b, raw, label)] = label
     for i in range(3):
         b.deliver(post_mail(subject="Projet après la bombe %d" % i, sender="c%d@client.fr" % i))
     t = time.time()
     p = b.run("run", "--once", timeout=120, check=False)
     took = time.time() - t
-    print("     (6 bombs and 3 posts processed in %.2f s)" % took)
+    print("     (7 bombs and 3 posts processed in %.2f s)" % took)
     expect(p.returncode == 0, "run exited %d: %s" % (p.returncode, p.stderr.decode()[-800:]))
     r = reasons(b)
     for name, label in names.items():
@@ -143,7 +152,8 @@ def test_bomb_nesting_in_every_spelling_quarantined():
 def test_bomb_deep_quarantined_shallow_equivalent_stored():
     """For every spelling the parser accepts — `Content-Type :`, a tab before the colon,
     lower case, a header folded before or after the value, `boundary = "b"`, a commented
-    boundary, a digest whose parts default to message/rfc822 — a message nested one level
+    boundary, a digest whose parts default to message/rfc822, multipart bodies without a
+    delimiter (libetpan reads each as one part) — a message nested one level
     deeper than max_mime_depth is quarantined with the nesting reason, and the same message
     at exactly max_mime_depth is parsed and stored: the pre-scan counts what libetpan
     builds (tests/unit.c checks the same on 3,000 generated variants against libetpan's
@@ -160,6 +170,7 @@ def test_bomb_deep_quarantined_shallow_equivalent_stored():
         "rfc822 with spaces": lambda n, s: rfc822_bomb(n, "Content-Type : message/rfc822", s),
         "rfc822 folded": lambda n, s: rfc822_bomb(n, "Content-Type:\n\tMessage/RFC822", s),
         "digest defaults": lambda n, s: digest_bomb(n // 2, s),
+        "bodies without delimiters": lambda n, s: undelimited_bomb(n, s),
     }
     deep, shallow = {}, {}
     for label, make in spellings.items():
@@ -184,7 +195,7 @@ def test_bomb_html_names_and_attributes_bounded():
     is stored as a post in seconds, because only tags without attributes and with known
     names reach libxml2, and a post delivered after them is stored too."""
     b = Board().init()
-    for label, _, _, raw in hostile_inputs_bomb(b)[6:]:
+    for label, _, _, raw in hostile_inputs_bomb(b)[7:]:
         deliver_named(b, raw, label)
     b.deliver(post_mail(subject="Projet après le HTML", sender="apres@client.fr"))
     t = time.time()

@@ -376,10 +376,13 @@ static void gen_entity(struct buf *b, unsigned *r, int depth, int in_digest, int
 		"multipart/digest", "MULTIPART/related", "multipart/report (c)" };
 	static const char *const msgs[] = { "message/rfc822", "Message/RFC822",
 		"message/rfc822 (c)", "message/global", "(c) message/rfc822" };
-	static const char *const delims[] = { "", "", "", " ", " \t", "junk", "-x" };
+	static const char *const delims[] = { "", "", "", " ", " \t", "junk", "-x", "\n  \t",
+					       "\n\n" };
 	unsigned kind = depth > 0 ? gen_next(r) % 10 : 9;
 	if (gen_next(r) % 3 == 0)
 		buf_printf(b, "X-Other: %u%s", gen_next(r), nl);
+	if (gen_next(r) % 16 == 0)
+		buf_puts(b, " ");	/* a first line that starts with a space: not a field */
 	if (gen_next(r) % 8 == 0)
 		buf_printf(b, "Content-Type: ;;%s", nl);	/* does not parse: ignored */
 	if (kind < 6) {
@@ -387,9 +390,13 @@ static void gen_entity(struct buf *b, unsigned *r, int depth, int in_digest, int
 		snprintf(bnd, sizeof bnd, "b%d_%u", ++*serial, gen_next(r) % 100);
 		const char *type = PICK(r, multis);
 		gen_ct(b, r, type, bnd, nl);
-		buf_puts(b, nl);
-		if (gen_next(r) % 3 == 0)
+		if (gen_next(r) % 5)
+			buf_puts(b, nl);
+		if (gen_next(r) % 3 == 0) {
 			buf_printf(b, "preamble --%s-- text%s", bnd, nl);
+			if (strstr(type, "digest"))
+				++*unclosed;	/* not an exact case: see below */
+		}
 		int parts = 1 + (int)(gen_next(r) % 3);
 		for (int i = 0; i < parts; i++) {
 			buf_printf(b, "--%s%s%s", bnd, PICK(r, delims), nl);
@@ -447,9 +454,11 @@ static void test_limits_against_parser(void)
 			ok = mime_check_limits(&c, b.data, b.len, why, sizeof why) ==
 			     MIME_LIMITS_EXCEEDED;
 		}
-		/* and, when every multipart is closed, never a level more: accepted at its depth.
-		 * (libetpan drops the last part of a multipart left open inside another one, or
-		 * reads the multipart as one part; the pre-scan, line by line, counts it) */
+		/* and, when every multipart is closed and no digest has a preamble, never a
+		 * level more: accepted at its depth. (libetpan drops the last part of a
+		 * multipart left open inside another one, and reads a multipart body without
+		 * any delimiter as one part, a message/rfc822 in a digest; the pre-scan, line by
+		 * line, cannot know yet and counts them: a level more, never one less) */
 		if (ok && !unclosed) {
 			c.max_mime_depth = d > 0 ? d : 1;
 			ok = mime_check_limits(&c, b.data, b.len, why, sizeof why) == MIME_LIMITS_OK;
@@ -467,8 +476,8 @@ static void test_limits_against_parser(void)
 		printf("     only %d of %d generated messages nest 3 levels or more\n", deep, n);
 		bad++;
 	}
-	if (exact < n / 2) {
-		printf("     only %d of %d generated messages have every multipart closed\n", exact, n);
+	if (exact < n / 3) {
+		printf("     only %d of %d generated messages are exact cases\n", exact, n);
 		bad++;
 	}
 	report("mime_check_limits counts what libetpan parses (3,000 generated messages)", bad);

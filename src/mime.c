@@ -94,6 +94,21 @@ static int comment_depth(const char *f, size_t n)
 	return max;
 }
 
+/* 1 when the line can begin a header field: a name of printable characters, then spaces,
+ * then the colon or the end of the line (the colon may come after a fold). Cheap: a body
+ * line read as a possible header (a preamble) is never gathered with what follows it. */
+static int field_start(const char *p, size_t ll)
+{
+	size_t i = 0;
+	while (i < ll && (unsigned char)p[i] > ' ' && (unsigned char)p[i] < 0x7f && p[i] != ':')
+		i++;
+	if (i == 0)
+		return 0;
+	while (i < ll && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r'))
+		i++;
+	return i == ll || p[i] == ':';
+}
+
 /* Reads one header field (f: its lines, folded ones included) with libetpan's own field
  * parsers: 0 when it is not a header field (the header section ends there), else 1, and
  * when it is a Content-Type that parses, *kind (and the boundary, owned) set and *ct 1. */
@@ -296,7 +311,7 @@ enum mime_limit_result mime_check_limits(const struct config *c, const char *dat
 			}
 			part_start = 0;
 		}
-		if (in_header) {
+		if (in_header && field_start(p, ll)) {
 			/* the field with its folded lines (a delimiter is never a continuation) */
 			const char *q = le;
 			while (q + 1 < end && (q[1] == ' ' || q[1] == '\t')) {

@@ -107,6 +107,7 @@ struct config {
 	size_t max_header_size;
 	int max_mime_depth;
 	int max_mime_parts;
+	long max_message_time;		/* seconds one message may take to prepare or act on */
 	char *templates;		/* the shipped template folder */
 	char *data_dir;			/* skills.txt, scam-rules.txt, locations.txt */
 	char *template_override;	/* operator's override folder, may be empty */
@@ -228,7 +229,8 @@ enum outcome spool_deliver(const struct config *c, int fd, const char *sender,
 			   const char *recipient, const char *origin);
 /* Lists the names in incoming/new, oldest first, at most max. */
 int spool_list_new(const struct config *c, struct strlist *names, size_t max);
-/* Reads incoming/new/NAME; NULL on I/O error (errno kept). */
+/* Reads incoming/new/NAME; NULL on I/O error (errno kept), with errno ENOMSG when the entry
+ * is not a regular file (directory, FIFO, socket, device, symlink: never followed). */
 struct spooled *spool_read(const struct config *c, const char *name);
 struct spooled *spooled_free(struct spooled *s);
 /* Moves a processed message to incoming/cur (no fsync: the commit came first, and a replay
@@ -236,6 +238,9 @@ struct spooled *spooled_free(struct spooled *s);
 int spool_done(const struct config *c, const char *name);
 /* Moves a message to failed/ with NAME.reason beside it; 0 or -1. */
 int spool_quarantine(const struct config *c, const char *name, const char *reason);
+/* Moves incoming/new/NAME, which is not a regular file, to failed/ beside a reason file;
+ * *why (owned) says what it was. 0 or -1. */
+int spool_set_aside(const struct config *c, const char *name, char **why);
 /* Writes data atomically into dir/name (tmp, fsync, rename, fsync dir); 0 or -1. */
 int spool_write_atomic(const char *dir, const char *name, const void *data, size_t len);
 /* The same without the folder fsync. */
@@ -329,6 +334,10 @@ enum mime_limit_result { MIME_LIMITS_OK = 0, MIME_LIMITS_EXCEEDED };
  * a reason into why and returns MIME_LIMITS_EXCEEDED. */
 enum mime_limit_result mime_check_limits(const struct config *c, const char *data, size_t len,
 					 char *why, size_t why_len);
+/* The MIME nesting depth of libetpan's own parse of a message (multipart and message/rfc822
+ * levels below the top), -1 when it cannot parse: what mime_check_limits must count. Only
+ * for shallow messages (it recurses as libetpan does): the pre-scan's tests use it. */
+int mime_structure_depth(const char *data, size_t len);
 /* Parses a message into a new struct message (never NULL: what cannot be read is named in
  * errors). The caller frees it with message_free. */
 struct message *mime_parse(const char *data, size_t len);

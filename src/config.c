@@ -46,6 +46,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "max_header_size", CFG_SIZE, "100K", OFF(max_header_size), 0, 0 },
 	{ "max_mime_depth", CFG_INT, "100", OFF(max_mime_depth), 1, 1000 },
 	{ "max_mime_parts", CFG_INT, "1000", OFF(max_mime_parts), 1, 100000 },
+	{ "max_message_time", CFG_DURATION, "30s", OFF(max_message_time), 1, 3600 },
 	{ "templates", CFG_PATH, "", OFF(templates), 0, 0 },
 	{ "data_dir", CFG_PATH, "", OFF(data_dir), 0, 0 },
 	{ "template_override", CFG_PATH, "", OFF(template_override), 0, 0 },

@@ -4,17 +4,21 @@
  * In: spool files. Out: rows (projects, outbox, the ingest log) and moved files.
  * Several waiting messages share one transaction (a savepoint each); the commit comes before
  * any move, and a replayed message whose ingest key is committed is a no-op: a SIGKILL at
- * any instant loses nothing and doubles nothing. Bad input is quarantined with a reason.
+ * any instant loses nothing and doubles nothing. Bad input is quarantined with a reason; a
+ * message whose parse or handling crashes the process or runs over max_message_time is named
+ * in a verdict file and quarantined at the next start (the in-flight guard below).
  */
 #include "bidmail.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <time.h>
 #include <unistd.h>
 
 struct job {
@@ -26,6 +30,257 @@ struct job {
 	char *reason;		/* why it is quarantined (PERMFAIL) */
 	int committed;		/* in the current transaction: move to cur/ after commit */
 };
+
+/* ------------------------------------------------------------------ the in-flight guard */
+
+/* While a message is prepared (parsed, classified, extracted: the prefetch thread) or acted
+ * on (this thread), its spool name sits in a slot, in memory only: nothing is written while
+ * all goes well. A fault in that work (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT: a parser's
+ * stack overflow, say), caught on an alternate stack, or a message busy for longer than
+ * max_message_time (a watchdog thread measures it) makes the process write a verdict naming
+ * the message to spool/tmp/ingest.verdict and stop. The next start quarantines that file
+ * with the verdict as its reason and goes on with the others. A kill from outside leaves no
+ * verdict: the message is processed again, as before. */
+enum { SLOT_PREPARE, SLOT_PROCESS, N_SLOTS };
+
+struct slot {
+	volatile sig_atomic_t busy;
+	char name[256];
+	struct timespec start;	/* CLOCK_MONOTONIC */
+};
+
+static struct {
+	struct slot slot[N_SLOTS];
+	char verdict[1024], verdict_tmp[1024];	/* paths, ready for the fault handler */
+	long budget;
+	int stop;
+	pthread_t watchdog;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+} guard = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static _Thread_local int my_slot = -1;	/* the slot this thread's current work is in */
+
+/* Appends s to b[*at..cap); async-signal-safe. */
+static void put_str(char *b, size_t *at, size_t cap, const char *s)
+{
+	while (*s && *at + 1 < cap)
+		b[(*at)++] = *s++;
+	b[*at] = '\0';
+}
+
+static void put_long(char *b, size_t *at, size_t cap, long v)
+{
+	char t[24];
+	int n = 0;
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0 && n < 20);
+	while (n > 0 && *at + 1 < cap)
+		b[(*at)++] = t[--n];
+	b[*at] = '\0';
+}
+
+/* Writes the verdict on slot k: its file name, then why. Async-signal-safe. */
+static void verdict_write(int k, const char *what, long number, const char *unit)
+{
+	char text[1024];
+	size_t n = 0;
+	put_str(text, &n, sizeof text, guard.slot[k].name);
+	put_str(text, &n, sizeof text, "\n");
+	put_str(text, &n, sizeof text, what);
+	put_long(text, &n, sizeof text, number);
+	put_str(text, &n, sizeof text, unit);
+	put_str(text, &n, sizeof text, k == SLOT_PREPARE
+		? " while the board was parsing it (MIME, HTML, classification, extraction)"
+		: " while the board was acting on it");
+	put_str(text, &n, sizeof text, "; it was set aside at the next start so that the "
+		"others could go on\n");
+	int fd = open(guard.verdict_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return;
+	ssize_t w = write(fd, text, n);
+	if (w == (ssize_t)n && fsync(fd) == 0) {
+		close(fd);
+		rename(guard.verdict_tmp, guard.verdict);
+		return;
+	}
+	close(fd);
+}
+
+static void on_fault(int sig)
+{
+	int k = my_slot;
+	if (k >= 0 && guard.slot[k].busy)
+		verdict_write(k, "the board crashed (signal ", sig, ")");
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* An alternate signal stack for the calling thread (a stack overflow is one of the faults
+ * caught), and the one it replaces (a sanitizer's, say). */
+struct altstack {
+	stack_t old;
+	void *mem;
+};
+
+/* Gives the calling thread its alternate stack; returns it (owned), or NULL. */
+static struct altstack *guard_thread_enter(void)
+{
+	size_t size = 256 * 1024;
+	struct altstack *a = xcalloc(1, sizeof *a);
+	a->mem = xmalloc(size);
+	stack_t ss = { .ss_sp = a->mem, .ss_size = size, .ss_flags = 0 };
+	if (sigaltstack(&ss, &a->old) < 0) {
+		free(a->mem);
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* Puts the thread's previous alternate stack back and frees a. */
+static void guard_thread_leave(struct altstack *a)
+{
+	if (!a)
+		return;
+	if (a->old.ss_flags & SS_DISABLE) {
+		stack_t off = { .ss_flags = SS_DISABLE };
+		sigaltstack(&off, NULL);
+	} else {
+		sigaltstack(&a->old, NULL);
+	}
+	free(a->mem);
+	free(a);
+}
+
+static void slot_begin(int k, const char *name)
+{
+	pthread_mutex_lock(&guard.mu);
+	snprintf(guard.slot[k].name, sizeof guard.slot[k].name, "%s", name);
+	clock_gettime(CLOCK_MONOTONIC, &guard.slot[k].start);
+	guard.slot[k].busy = 1;
+	my_slot = k;
+	pthread_mutex_unlock(&guard.mu);
+}
+
+/* Frees slot k; returns the seconds its work took. */
+static double slot_end(int k)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&guard.mu);
+	guard.slot[k].busy = 0;
+	my_slot = -1;
+	double took = (double)(now.tv_sec - guard.slot[k].start.tv_sec) +
+		      (double)(now.tv_nsec - guard.slot[k].start.tv_nsec) / 1e9;
+	pthread_mutex_unlock(&guard.mu);
+	return took;
+}
+
+static void *watchdog_run(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&guard.mu);
+	while (!guard.stop) {
+		struct timespec until, now;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 200 * 1000 * 1000;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&guard.cv, &guard.mu, &until);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		for (int k = 0; k < N_SLOTS && !guard.stop; k++) {
+			struct slot *sl = &guard.slot[k];
+			long took = (long)(now.tv_sec - sl->start.tv_sec);
+			if (!sl->busy || took < guard.budget)
+				continue;
+			verdict_write(k, "over its time budget: still busy after ", took,
+				      " s (limit max_message_time)");
+			log_err("stage=ingest spool=%s error=\"over its time budget: %ld s, limit "
+				"max_message_time is %ld s\" result=stopping (the next start sets it "
+				"aside)", sl->name, took, guard.budget);
+			_exit(75);
+		}
+	}
+	pthread_mutex_unlock(&guard.mu);
+	return NULL;
+}
+
+static void guard_install_handlers(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_fault;
+	sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+/* Quarantines the message a verdict names, if a previous run left one. */
+static void guard_recover(const struct config *c)
+{
+	int fd = open(guard.verdict, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	char text[1024];
+	ssize_t n = read(fd, text, sizeof text - 1);
+	close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	char *nl = strchr(text, '\n');
+	const char *reason = nl ? nl + 1 : "";
+	if (nl)
+		*nl = '\0';
+	char *end = strchr(reason, '\n');
+	if (end)
+		*end = '\0';
+	if (*text && *text != '.' && !strchr(text, '/') && *reason) {
+		if (spool_quarantine(c, text, reason) == 0) {
+			log_warn("stage=ingest spool=%s result=quarantined reason=\"%s\"", text, reason);
+		} else if (errno != ENOENT) {
+			log_err("stage=ingest spool=%s error=\"cannot quarantine: %s\"", text,
+				strerror(errno));
+			return;
+		}
+	}
+	unlink(guard.verdict);
+}
+
+/* Sets the guard up for one pass over the spool: handlers, this thread's alternate stack,
+ * the watchdog; quarantines what the last run's verdict names. */
+static struct altstack *guard_begin(const struct config *c)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, guard_install_handlers);
+	pthread_mutex_lock(&guard.mu);
+	snprintf(guard.verdict, sizeof guard.verdict, "%s/tmp/ingest.verdict", c->spool);
+	snprintf(guard.verdict_tmp, sizeof guard.verdict_tmp, "%s/tmp/.ingest.verdict", c->spool);
+	guard.budget = c->max_message_time;
+	guard.stop = 0;
+	pthread_mutex_unlock(&guard.mu);
+	guard_recover(c);
+	if (pthread_create(&guard.watchdog, NULL, watchdog_run, NULL) != 0)
+		guard.watchdog = 0;
+	return guard_thread_enter();
+}
+
+static void guard_end(struct altstack *stack)
+{
+	if (guard.watchdog) {
+		pthread_mutex_lock(&guard.mu);
+		guard.stop = 1;
+		pthread_cond_broadcast(&guard.cv);
+		pthread_mutex_unlock(&guard.mu);
+		pthread_join(guard.watchdog, NULL);
+		guard.watchdog = 0;
+	}
+	guard_thread_leave(stack);
+}
 
 /* Queues one mail answering m, to its sender. 0 or -1. */
 static int queue_reply(const struct config *c, struct store *s, const struct message *m,
@@ -228,7 +483,7 @@ static void dispatch(const struct config *c, struct store *s, struct job *j, str
 
 /* The part of a message's handling that needs no database: read, size and structure
  * limits, parse, classify, extract. Runs ahead of the transaction in the prefetch thread. */
-static void prepare(const struct config *c, struct job *j, const char *name)
+static void prepare_message(const struct config *c, struct job *j, const char *name)
 {
 	char why[256];
 	memset(j, 0, sizeof *j);
@@ -252,6 +507,21 @@ static void prepare(const struct config *c, struct job *j, const char *name)
 	j->m = mime_parse(sp->data, sp->len);
 	j->k = classify_message(c, j->m, sp->env.recipient);
 	extract_message(c, j->m, j->k);
+}
+
+/* prepare_message in the guard's prepare slot, and measured: over max_message_time, the
+ * message is quarantined even when it finished. */
+static void prepare(const struct config *c, struct job *j, const char *name)
+{
+	slot_begin(SLOT_PREPARE, name);
+	prepare_message(c, j, name);
+	double took = slot_end(SLOT_PREPARE);
+	if (j->sp && j->out != OUT_PERMFAIL && took >= (double)c->max_message_time) {
+		j->reason = xasprintf("over its time budget: parsing it took %.1f s (limit "
+				      "max_message_time is %ld s)", took, c->max_message_time);
+		j->out = OUT_PERMFAIL;
+		j->m = message_free(j->m);
+	}
 }
 
 static void job_clear(struct job *j)
@@ -342,6 +612,7 @@ struct prefetch {
 static void *prefetch_run(void *arg)
 {
 	struct prefetch *pf = arg;
+	struct altstack *altstack = guard_thread_enter();
 	pthread_mutex_lock(&pf->mu);
 	for (size_t i = 0; i < pf->names->n; i++) {
 		while (!pf->cancel && (pf->tail - pf->head == pf->cap ||
@@ -361,6 +632,7 @@ static void *prefetch_run(void *arg)
 	pf->finished = 1;
 	pthread_cond_broadcast(&pf->cv);
 	pthread_mutex_unlock(&pf->mu);
+	guard_thread_leave(altstack);
 	return NULL;
 }
 
@@ -377,6 +649,8 @@ static void prefetch_start(struct prefetch *pf, const struct config *c, const st
 	pthread_cond_init(&pf->cv, NULL);
 	/* one message: no thread to start; a thread that cannot start: the same work inline */
 	pf->threaded = names->n > 1 && pthread_create(&pf->thread, NULL, prefetch_run, pf) == 0;
+	if (pf->threaded)
+		pthread_setname_np(pf->thread, "bidmail-prep");	/* for top -H, and the tests */
 }
 
 /* Takes the next prepared message into *j: 1, or 0 when there is none left. */
@@ -402,6 +676,39 @@ static int prefetch_take(struct prefetch *pf, struct job *j)
 	return got;
 }
 
+/* 1 when prefetch_take would not wait for a parse: with a transaction open, the next
+ * message is taken only then (a parse never runs while the write lock is held). */
+static int prefetch_ready(struct prefetch *pf)
+{
+	if (!pf->threaded)
+		return pf->head >= pf->names->n;	/* inline, the parse would run now */
+	pthread_mutex_lock(&pf->mu);
+	int ready = pf->head < pf->tail || pf->finished;
+	pthread_mutex_unlock(&pf->mu);
+	return ready;
+}
+
+/* Waits, with no transaction open, until want messages are prepared (or the stage has
+ * finished or holds its byte bound), at most 20 ms: batches stay large when parsing keeps up. */
+static void prefetch_wait(struct prefetch *pf, size_t want)
+{
+	if (!pf->threaded)
+		return;
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += 20 * 1000 * 1000;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&pf->mu);
+	while (pf->tail - pf->head < want && !pf->finished && pf->bytes < PREFETCH_BYTES &&
+	       pf->tail - pf->head < pf->cap)
+		if (pthread_cond_timedwait(&pf->cv, &pf->mu, &until) != 0)
+			break;
+	pthread_mutex_unlock(&pf->mu);
+}
+
 /* Stops the thread and drops what it prepared and nobody took (still in new/). */
 static void prefetch_end(struct prefetch *pf)
 {
@@ -419,32 +726,56 @@ static void prefetch_end(struct prefetch *pf)
 	free(pf->ring);
 }
 
-/* Processes up to batch_size messages in one transaction. Returns the number handled,
- * 0 when nothing could progress, -1 on a transient failure; *taken counts the messages
- * taken from the prefetch stage. */
+/* Sets aside an entry of incoming/new that is not a regular file. */
+static void set_aside(const struct config *c, const char *name)
+{
+	char *why = NULL;
+	if (spool_set_aside(c, name, &why) == 0)
+		log_warn("stage=ingest spool=%s result=quarantined reason=\"%s\"", name, why);
+	else
+		log_err("stage=ingest spool=%s error=\"cannot move aside (%s): %s\"", name, why,
+			strerror(errno));
+	free(why);
+}
+
+/* Processes up to batch_size messages in one transaction, opened once the first message is
+ * prepared and committed before waiting for a parse. Returns the number handled, 0 when
+ * nothing could progress, -1 on a transient failure; *taken counts the messages taken from
+ * the prefetch stage. */
 static int run_batch(const struct config *c, struct store *s, struct prefetch *pf, size_t *taken,
 		     volatile int *stop)
 {
 	struct job *jobs = xcalloc((size_t)c->batch_size, sizeof *jobs);
-	int n = 0, handled = 0, tempfail = 0;
-	if (store_begin(s) < 0) {
-		free(jobs);
-		return -1;
-	}
+	int n = 0, handled = 0, tempfail = 0, open = 0;
+	prefetch_wait(pf, (size_t)c->batch_size);
 	while (n < c->batch_size && !(stop && *stop)) {
 		struct job *j = &jobs[n];
+		if (open && !prefetch_ready(pf))
+			break;	/* the next message is being parsed: commit first */
 		if (!prefetch_take(pf, j))
 			break;
 		(*taken)++;
 		if (!j->sp) {
+			const char *name = pf->names->v[*taken - 1];
+			if (j->read_errno == ENOMSG) {
+				set_aside(c, name);
+				handled++;
+				continue;
+			}
 			if (j->read_errno != ENOENT) {
-				log_err("stage=ingest spool=%s error=\"%s\"", pf->names->v[*taken - 1],
+				log_err("stage=ingest spool=%s error=\"%s\"", name,
 					strerror(j->read_errno));
 				tempfail = 1;
 				break;
 			}
 			continue;	/* taken by another process */
 		}
+		if (!open && store_begin(s) < 0) {
+			job_clear(j);
+			tempfail = 1;
+			break;
+		}
+		open = 1;
 		n++;
 		if (store_savepoint(s) < 0) {
 			j->out = OUT_TEMPFAIL;
@@ -452,7 +783,9 @@ static int run_batch(const struct config *c, struct store *s, struct prefetch *p
 			break;
 		}
 		log_set_message(j->sp->key);
+		slot_begin(SLOT_PROCESS, j->sp->name);
 		process(c, s, j);
+		slot_end(SLOT_PROCESS);
 		log_set_message(NULL);
 		if (j->out == OUT_OK) {
 			store_savepoint_release(s);
@@ -465,7 +798,7 @@ static int run_batch(const struct config *c, struct store *s, struct prefetch *p
 			}
 		}
 	}
-	if (store_commit(s) < 0) {
+	if (open && store_commit(s) < 0) {
 		store_rollback(s);
 		for (int i = 0; i < n; i++)
 			job_clear(&jobs[i]);
@@ -492,7 +825,8 @@ static int run_batch(const struct config *c, struct store *s, struct prefetch *p
 	return tempfail ? -1 : handled;
 }
 
-int ingest_run_once(const struct config *c, struct store *s, volatile int *stop)
+/* ingest_run_once inside the guard. */
+static int ingest_spool(const struct config *c, struct store *s, volatile int *stop)
 {
 	int total = 0;
 	for (;;) {
@@ -528,6 +862,14 @@ int ingest_run_once(const struct config *c, struct store *s, volatile int *stop)
 		if (stop && *stop)
 			return total;
 	}
+}
+
+int ingest_run_once(const struct config *c, struct store *s, volatile int *stop)
+{
+	struct altstack *altstack = guard_begin(c);
+	int total = ingest_spool(c, s, stop);
+	guard_end(altstack);
+	return total;
 }
 
 static volatile int got_term, got_hup;

@@ -2,8 +2,9 @@
  * mime.c — raw message bytes to struct message, through libetpan (the only file that uses it).
  * In: the bytes of one RFC 5322 message, however broken. Out: clean UTF-8 fields (addresses,
  * subject, date, ids, body text, attachments, Authentication-Results, delivery-status) and the
- * repairs made, named in errors. Limits are checked first by a cheap pre-scan (mime_check_limits)
- * because libetpan's parse time grows with the square of the nesting depth.
+ * repairs made, named in errors. Limits are checked first by a linear pre-scan
+ * (mime_check_limits) because libetpan recurses once per nesting level and per nested comment
+ * (deep input overflows the stack) and its parse time grows with the square of the depth.
  */
 #include "bidmail.h"
 
@@ -42,10 +43,185 @@ static size_t find_boundary(const char *h, size_t n, const char **out)
 	return 0;
 }
 
-struct scan_boundary {
-	const char *b;
+/* The pre-scan follows the structure as libetpan will build it, without recursion: a stack
+ * of the open composite entities (multipart with a boundary, message/rfc822), each line
+ * tested first against the open boundaries from the outermost in (libetpan splits a
+ * multipart's body before it parses the parts), then read as a header field when the line
+ * is in a header section. Header fields are read by libetpan's own field parsers
+ * (mailimf_optional_fields_parse, mailmime_field_parse), so `Content-Type :`, a tab before
+ * the colon, folding, comments, case and `boundary = "b1"` are read exactly as the parser
+ * reads them; delimiters, blank lines before a part's header and a digest's default type
+ * follow libetpan's rules (tests/unit.c checks the depth against libetpan's own tree). */
+#define SCAN_MAX_COMMENT_DEPTH 64	/* libetpan parses nested comments recursively */
+
+enum scan_kind { SCAN_NONE, SCAN_MULTIPART, SCAN_RFC822 };
+
+struct scan_entry {
+	enum scan_kind kind;
+	char *boundary;		/* SCAN_MULTIPART: owned */
 	size_t n;
+	int digest;		/* multipart/digest: a part without Content-Type is message/rfc822 */
+	int started;		/* its first delimiter was seen */
+	int parts;		/* the parts begun so far */
 };
+
+struct scan {
+	const struct config *c;
+	struct scan_entry *stack;
+	int depth, parts;
+	char *why;
+	size_t why_len;
+};
+
+/* The deepest comment nesting in a field, outside quoted strings. */
+static int comment_depth(const char *f, size_t n)
+{
+	int depth = 0, max = 0, quoted = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (f[i] == '\\') {
+			i++;
+		} else if (quoted) {
+			quoted = f[i] != '"';
+		} else if (f[i] == '"' && depth == 0) {
+			quoted = 1;
+		} else if (f[i] == '(') {
+			if (++depth > max)
+				max = depth;
+		} else if (f[i] == ')' && depth > 0) {
+			depth--;
+		}
+	}
+	return max;
+}
+
+/* 1 when the line can begin a header field: a name of printable characters, then spaces,
+ * then the colon or the end of the line (the colon may come after a fold). Cheap: a body
+ * line read as a possible header (a preamble) is never gathered with what follows it. */
+static int field_start(const char *p, size_t ll)
+{
+	size_t i = 0;
+	while (i < ll && (unsigned char)p[i] > ' ' && (unsigned char)p[i] < 0x7f && p[i] != ':')
+		i++;
+	if (i == 0)
+		return 0;
+	while (i < ll && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r'))
+		i++;
+	return i == ll || p[i] == ':';
+}
+
+/* Reads one header field (f: its lines, folded ones included) with libetpan's own field
+ * parsers: 0 when it is not a header field (the header section ends there), else 1, and
+ * when it is a Content-Type that parses, *kind (and the boundary, owned) set and *ct 1. */
+static int scan_field(const char *f, size_t n, int *ct, enum scan_kind *kind, char **boundary,
+		      int *digest)
+{
+	size_t idx = 0;
+	struct mailimf_fields *fields = NULL;
+	*ct = 0;
+	if (mailimf_optional_fields_parse(f, n, &idx, &fields) != MAILIMF_NO_ERROR || !fields)
+		return 0;
+	clistiter *it = clist_begin(fields->fld_list);
+	int is_field = it != NULL;
+	struct mailmime_field *mf = NULL;
+	if (is_field) {
+		struct mailimf_field *fl = clist_content(it);
+		if (fl->fld_type == MAILIMF_FIELD_OPTIONAL_FIELD &&
+		    mailmime_field_parse(fl->fld_data.fld_optional_field, &mf) == MAILIMF_NO_ERROR &&
+		    mf->fld_type != MAILMIME_FIELD_TYPE) {
+			mailmime_field_free(mf);
+			mf = NULL;
+		}
+	}
+	if (mf) {
+		const struct mailmime_content *c = mf->fld_data.fld_content;
+		const struct mailmime_type *t = c->ct_type;
+		*ct = 1;
+		*kind = SCAN_NONE;
+		*boundary = NULL;
+		*digest = 0;
+		if (t && t->tp_type == MAILMIME_TYPE_COMPOSITE_TYPE && t->tp_data.tp_composite_type) {
+			int ctype = t->tp_data.tp_composite_type->ct_type;
+			char *b = ctype == MAILMIME_COMPOSITE_TYPE_MULTIPART
+				  ? mailmime_extract_boundary(mf->fld_data.fld_content) : NULL;
+			if (b) {
+				*kind = SCAN_MULTIPART;
+				*boundary = xstrdup(b);
+				free(b);
+				*digest = c->ct_subtype && !strcasecmp(c->ct_subtype, "digest");
+			} else if (ctype == MAILMIME_COMPOSITE_TYPE_MESSAGE && c->ct_subtype &&
+				   !strcasecmp(c->ct_subtype, "rfc822")) {
+				*kind = SCAN_RFC822;
+			}
+		}
+		mailmime_field_free(mf);
+	}
+	mailimf_fields_free(fields);
+	return is_field;
+}
+
+static void scan_pop(struct scan *sc, int to)
+{
+	while (sc->depth > to)
+		free(sc->stack[--sc->depth].boundary);
+}
+
+/* Opens a composite entity; -1 when it is one level too deep. */
+static int scan_push(struct scan *sc, enum scan_kind kind, char *boundary, int digest)
+{
+	if (sc->depth >= sc->c->max_mime_depth) {
+		free(boundary);
+		snprintf(sc->why, sc->why_len, "MIME nesting deeper than %d levels (limit "
+			 "max_mime_depth)", sc->c->max_mime_depth);
+		return -1;
+	}
+	struct scan_entry *e = &sc->stack[sc->depth++];
+	e->kind = kind;
+	e->boundary = boundary;
+	e->n = boundary ? strlen(boundary) : 0;
+	e->digest = digest;
+	e->started = 0;
+	e->parts = 0;
+	return 0;
+}
+
+/* A line that is a delimiter of an open multipart: the stack index, *closing set, *rest
+ * at the text that follows it on the line; -1 when the line is not a delimiter. As in
+ * libetpan: the outermost boundary wins; the first delimiter of a multipart may be followed
+ * by any text (the first part starts with it), a later one only by spaces, and a close
+ * ("--B--") by nothing. */
+static int scan_delimiter(struct scan *sc, const char *p, size_t ll, int *closing,
+			  const char **rest)
+{
+	if (ll < 2 || p[0] != '-' || p[1] != '-')
+		return -1;
+	const char *end = p + ll;
+	if (end > p && end[-1] == '\r')
+		end--;
+	for (int i = 0; i < sc->depth; i++) {
+		struct scan_entry *e = &sc->stack[i];
+		if (e->kind != SCAN_MULTIPART || ll < e->n + 2 || memcmp(p + 2, e->boundary, e->n))
+			continue;
+		const char *a = p + 2 + e->n;
+		const char *t = a;
+		int dashes = end - a >= 2 && a[0] == '-' && a[1] == '-';
+		if (dashes)
+			t += 2;
+		while (!dashes && t < end && (*t == ' ' || *t == '\t'))
+			t++;
+		if (t == end) {
+			*closing = dashes;
+			*rest = p + ll;
+		} else if (!e->started && !dashes) {
+			*closing = 0;
+			*rest = a;
+		} else {
+			continue;	/* text after a later delimiter: libetpan reads a line */
+		}
+		e->started = 1;
+		return i;
+	}
+	return -1;
+}
 
 enum mime_limit_result mime_check_limits(const struct config *c, const char *data, size_t len,
 					 char *why, size_t why_len)
@@ -71,68 +247,185 @@ enum mime_limit_result mime_check_limits(const struct config *c, const char *dat
 			 "(limit max_header_size)", c->max_header_size);
 		return MIME_LIMITS_EXCEEDED;
 	}
-	/* nesting and parts: a stack of declared boundaries, popped by delimiter lines */
-	struct scan_boundary *stack = xcalloc((size_t)c->max_mime_depth + 2, sizeof *stack);
-	int depth = 0, parts = 0, rfc822 = 0;
-	enum mime_limit_result rc = MIME_LIMITS_OK;
+	struct scan sc = { .c = c, .why = why, .why_len = why_len };
+	sc.stack = xcalloc((size_t)c->max_mime_depth + 1, sizeof *sc.stack);
+	enum mime_limit_result rc = MIME_LIMITS_EXCEEDED;
+	/* the entity whose header section is being read: its Content-Type, once found */
+	/* preamble: the header being read is a multipart's body before any delimiter */
+	int in_header = 1, found = 0, digest = 0, part_start = 0, preamble = 0;
+	enum scan_kind kind = SCAN_NONE;
+	char *boundary = NULL;
 	const char *p = data, *end = data + len;
+	if (len >= 5 && !memcmp(data, "From ", 5)) {	/* mbox separator line */
+		const char *nl = memchr(data, '\n', len);
+		p = nl ? nl + 1 : end;
+	}
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
 		size_t ll = (size_t)(le - p);
-		if (ll >= 13 && (*p == 'C' || *p == 'c') && !strncasecmp(p, "content-type:", 13)) {
-			/* the header with its folded continuation lines, at most 8 KB */
-			const char *q = le;
-			while (q < end && q + 1 < end && (q[1] == ' ' || q[1] == '\t') &&
-			       (size_t)(q - p) < 8192) {
-				const char *n2 = memchr(q + 1, '\n', (size_t)(end - q - 1));
-				q = n2 ? n2 : end;
-			}
-			size_t hl = (size_t)(q - p);
-			const char *bv;
-			size_t bl = find_boundary(p, hl, &bv);
-			if (bl > 0) {
-				if (depth >= c->max_mime_depth) {
-					snprintf(why, why_len, "MIME nesting deeper than %d levels "
-						 "(limit max_mime_depth)", c->max_mime_depth);
-					rc = MIME_LIMITS_EXCEEDED;
+		int closing;
+		const char *rest;
+		int at = scan_delimiter(&sc, p, ll, &closing, &rest);
+		if (at >= 0) {
+			/* a header cut short by the delimiter still makes its entity (a digest's
+			 * part whose header runs to the next delimiter is a message/rfc822) */
+			if (in_header && kind != SCAN_NONE && !preamble) {
+				int r = scan_push(&sc, kind, boundary, digest);
+				boundary = NULL;
+				if (r < 0)
 					goto out;
-				}
-				stack[depth].b = bv;
-				stack[depth].n = bl;
-				depth++;
 			}
-			const char *mt = p + 13;
-			while (mt < q && isspace((unsigned char)*mt))
-				mt++;
-			if ((size_t)(q - mt) >= 14 && !strncasecmp(mt, "message/rfc822", 14) &&
-			    ++rfc822 > c->max_mime_depth) {
-				snprintf(why, why_len, "more than %d nested message/rfc822 parts "
-					 "(limit max_mime_depth)", c->max_mime_depth);
-				rc = MIME_LIMITS_EXCEEDED;
+			/* a new part of stack[at], or its end: every entity inside it ends here */
+			preamble = 0;
+			scan_pop(&sc, closing ? at : at + 1);
+			free(boundary);
+			boundary = NULL;
+			kind = SCAN_NONE;
+			found = 0;
+			in_header = !closing;
+			if (!closing && ++sc.parts > c->max_mime_parts) {
+				snprintf(why, why_len, "more than %d MIME parts (limit max_mime_parts)",
+					 c->max_mime_parts);
 				goto out;
 			}
-		} else if (ll >= 3 && p[0] == '-' && p[1] == '-') {
-			for (int i = depth - 1; i >= 0; i--) {
-				if (ll < stack[i].n + 2 || memcmp(p + 2, stack[i].b, stack[i].n))
-					continue;
-				const char *after = p + 2 + stack[i].n;
-				int closing = ll >= stack[i].n + 4 && after[0] == '-' && after[1] == '-';
-				depth = closing ? i : i + 1;
-				if (!closing && ++parts > c->max_mime_parts) {
-					snprintf(why, why_len, "more than %d MIME parts "
-						 "(limit max_mime_parts)", c->max_mime_parts);
-					rc = MIME_LIMITS_EXCEEDED;
+			if (in_header && sc.stack[at].digest)
+				kind = SCAN_RFC822;	/* the default of a digest's parts */
+			/* blank lines libetpan skips before the part's header: any number before
+			 * the first part, one before a later one */
+			int first = !closing && sc.stack[at].parts++ == 0;
+			part_start = in_header && rest >= le ? (first ? -1 : 1) : 0;
+			p = rest < le ? rest : (nl ? nl + 1 : end);
+			continue;
+		}
+		if (part_start) {
+			/* a blank line between a delimiter and the part's header, skipped */
+			const char *t = p;
+			while (t < le && (*t == ' ' || *t == '\t' || *t == '\r'))
+				t++;
+			if (t == le) {
+				if (part_start > 0)
+					part_start = 0;
+				p = nl ? nl + 1 : end;
+				continue;
+			}
+			part_start = 0;
+		}
+		if (in_header && field_start(p, ll)) {
+			/* the field with its folded lines (a delimiter is never a continuation) */
+			const char *q = le;
+			while (q + 1 < end && (q[1] == ' ' || q[1] == '\t')) {
+				const char *n2 = memchr(q + 1, '\n', (size_t)(end - q - 1));
+				q = n2 ? n2 : end;
+				if ((size_t)(q - p) > c->max_header_size) {
+					snprintf(why, why_len, "a header field longer than %zu bytes "
+						 "(limit max_header_size)", c->max_header_size);
 					goto out;
 				}
-				break;
 			}
+			size_t fl = (size_t)(q - p);
+			if (comment_depth(p, fl) > SCAN_MAX_COMMENT_DEPTH) {
+				snprintf(why, why_len, "header comments nested deeper than %d levels",
+					 SCAN_MAX_COMMENT_DEPTH);
+				goto out;
+			}
+			enum scan_kind k = SCAN_NONE;
+			char *b = NULL;
+			int ct, dg = 0;
+			if (scan_field(p, q < end ? fl + 1 : fl, &ct, &k, &b, &dg)) {
+				if (ct && !found) {
+					found = 1;
+					kind = k;
+					boundary = b;
+					digest = dg;
+				} else {
+					free(b);
+				}
+				p = q < end ? q + 1 : end;
+				continue;
+			}
+		}
+		if (in_header) {
+			/* the header section ends: a blank line is eaten, another line is body */
+			in_header = 0;
+			preamble = 0;
+			int opened_multi = 0, opened_digest = 0;
+			if (kind == SCAN_MULTIPART) {
+				if (scan_push(&sc, SCAN_MULTIPART, boundary, digest) < 0) {
+					boundary = NULL;
+					goto out;
+				}
+				boundary = NULL;
+				/* libetpan reads a body without any delimiter as one part: until a
+				 * delimiter comes, the body is read as a part's header too */
+				in_header = 1;
+				opened_multi = 1;
+				opened_digest = digest;
+			} else if (kind == SCAN_RFC822) {
+				if (scan_push(&sc, SCAN_RFC822, NULL, 0) < 0)
+					goto out;
+				in_header = 1;	/* the encapsulated message's header follows */
+			}
+			free(boundary);
+			boundary = NULL;
+			kind = opened_digest ? SCAN_RFC822 : SCAN_NONE;
+			found = 0;
+			part_start = opened_multi ? -1 : 0;
+			preamble = opened_multi;
+			if (ll == 0 || (ll == 1 && *p == '\r')) {
+				p = nl ? nl + 1 : end;
+				continue;
+			}
+			/* the same line again, as the body's first (maybe the first delimiter of
+			 * the multipart just opened) or the inner message's first header line */
+			continue;
 		}
 		p = nl ? nl + 1 : end;
 	}
+	if (in_header && kind != SCAN_NONE) {
+		/* the data ends inside a header that declared a composite entity (or inside
+		 * the preamble of a digest, which is then its one message/rfc822 part) */
+		int r = scan_push(&sc, kind, boundary, digest);
+		boundary = NULL;
+		if (r < 0)
+			goto out;
+	}
+	rc = MIME_LIMITS_OK;
 out:
-	free(stack);
+	free(boundary);
+	scan_pop(&sc, 0);
+	free(sc.stack);
 	return rc;
+}
+
+/* The composite depth of a node: 1 for itself when composite, plus its deepest child. */
+static int tree_depth(const struct mailmime *m)
+{
+	int deepest = 0;
+	if (m->mm_type == MAILMIME_MULTIPLE) {
+		for (clistiter *it = clist_begin(m->mm_data.mm_multipart.mm_mp_list); it;
+		     it = clist_next(it)) {
+			int d = tree_depth(clist_content(it));
+			if (d > deepest)
+				deepest = d;
+		}
+	} else if (m->mm_type == MAILMIME_MESSAGE && m->mm_data.mm_message.mm_msg_mime) {
+		deepest = tree_depth(m->mm_data.mm_message.mm_msg_mime);
+	}
+	return deepest + (m->mm_type != MAILMIME_SINGLE);
+}
+
+int mime_structure_depth(const char *data, size_t len)
+{
+	size_t idx = 0;
+	struct mailmime *mime = NULL;
+	if (mailmime_parse(data, len, &idx, &mime) != MAILIMF_NO_ERROR || !mime)
+		return -1;
+	/* the top node is the message itself, not a level of nesting */
+	int d = mime->mm_type == MAILMIME_MESSAGE && mime->mm_data.mm_message.mm_msg_mime
+		? tree_depth(mime->mm_data.mm_message.mm_msg_mime) : tree_depth(mime) - 1;
+	mailmime_free(mime);
+	return d;
 }
 
 /* ------------------------------------------------------------------ headers */

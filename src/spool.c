@@ -438,14 +438,19 @@ static void envelope_parse(const char *line, size_t len, struct envelope *env)
 struct spooled *spool_read(const struct config *c, const char *name)
 {
 	char *path = spool_path(c, "incoming/new", name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* only a regular file is mail: a symlink is not followed, a FIFO does not block the
+	 * open, and anything that is not a regular file is reported as ENOMSG */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
+		if (errno == ELOOP || errno == ENXIO || errno == EISDIR)
+			errno = ENOMSG;
 		free(path);
 		return NULL;
 	}
 	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int e = errno;
+	int bad = fstat(fd, &st) < 0 ? errno : !S_ISREG(st.st_mode) ? ENOMSG : 0;
+	if (bad) {
+		int e = bad;
 		close(fd);
 		free(path);
 		errno = e;
@@ -540,6 +545,29 @@ out:
 	free(dst);
 	free(text);
 	return rc;
+}
+
+int spool_set_aside(const struct config *c, const char *name, char **why)
+{
+	char *path = spool_path(c, "incoming/new", name);
+	struct stat st;
+	const char *what = "not a regular file";
+	if (lstat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			what = "a directory";
+		else if (S_ISLNK(st.st_mode))
+			what = "a symbolic link (never followed)";
+		else if (S_ISFIFO(st.st_mode))
+			what = "a FIFO";
+		else if (S_ISSOCK(st.st_mode))
+			what = "a socket";
+		else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+			what = "a device";
+	}
+	free(path);
+	*why = xasprintf("not mail: %s in incoming/new (only regular files are read); moved aside",
+			 what);
+	return spool_quarantine(c, name, *why);
 }
 
 int spool_count(const struct config *c, const char *sub, time_t *oldest)

@@ -441,6 +441,202 @@ static void test_limits(void)
 	report("mime_check_limits", bad);
 }
 
+/* The pre-scan against the parser: generated messages nest multiparts, message/rfc822 and
+ * digests in every spelling of the header name (space or tab before the colon, folding,
+ * comments, case), of the media type and of boundary= (spaces around `=`, quoted, folded,
+ * commented, RFC 2231 forms libetpan ignores, a boundary inside another parameter's value),
+ * with delimiter lines followed by spaces or junk, false closes, missing closes, parts
+ * without a blank line, a first Content-Type that does not parse, LF or CRLF. For each one
+ * libetpan's depth D is measured on the parsed tree; the pre-scan must accept it at
+ * max_mime_depth = D and refuse it at D - 1: it counts exactly what the parser builds. */
+static unsigned gen_next(unsigned *r)
+{
+	*r = *r * 1103515245u + 12345u;
+	return (*r >> 16) & 0x7fff;
+}
+
+static const char *gen_pick(unsigned *r, const char *const *v, size_t n)
+{
+	return v[gen_next(r) % n];
+}
+
+#define PICK(r, v) gen_pick(r, v, sizeof v / sizeof v[0])
+
+static void gen_entity(struct buf *b, unsigned *r, int depth, int in_digest, int *serial,
+		       const char *nl, int *unclosed);
+
+static void gen_ct(struct buf *b, unsigned *r, const char *type, const char *bnd,
+		   const char *nl)
+{
+	static const char *const names[] = { "Content-Type:", "Content-Type :", "Content-Type\t:",
+		"content-type:", "CONTENT-TYPE:", "Content-Type (a comment) :", "Content-Type\n :",
+		"Content-type:\n", "Content-Typo:", "X-Content-Type:", "Content-Type  \t :" };
+	static const char *const params[] = { "; boundary=%s", "; boundary = \"%s\"",
+		";boundary=\"%s\"", ";\n boundary=%s", "; BOUNDARY=%s", "; boundary=(c)%s",
+		"; boundary*=%s", "; boundary*0=%s", "; boundary=\"%s\" ; charset=x",
+		"; x=\"a;boundary=zz\"; boundary=%s", ";\n\tboundary\n =\n \"%s\"",
+		"; charset=utf-8 (c); boundary=\"%s\"(c)" };
+	const char *name = PICK(r, names);
+	for (const char *p = name; *p; p++)
+		buf_puts(b, *p == '\n' ? nl : (char[]){ *p, 0 });
+	buf_printf(b, " %s", type);
+	if (bnd) {
+		const char *pm = PICK(r, params);
+		char *t = xasprintf(pm, bnd);
+		for (const char *p = t; *p; p++)
+			buf_puts(b, *p == '\n' ? nl : (char[]){ *p, 0 });
+		free(t);
+	}
+	buf_puts(b, nl);
+}
+
+static void gen_entity(struct buf *b, unsigned *r, int depth, int in_digest, int *serial,
+		       const char *nl, int *unclosed)
+{
+	static const char *const multis[] = { "multipart/mixed", "Multipart/Alternative",
+		"multipart/digest", "MULTIPART/related", "multipart/report (c)" };
+	static const char *const msgs[] = { "message/rfc822", "Message/RFC822",
+		"message/rfc822 (c)", "message/global", "(c) message/rfc822" };
+	static const char *const delims[] = { "", "", "", " ", " \t", "junk", "-x", "\n  \t",
+					       "\n\n" };
+	unsigned kind = depth > 0 ? gen_next(r) % 10 : 9;
+	if (gen_next(r) % 3 == 0)
+		buf_printf(b, "X-Other: %u%s", gen_next(r), nl);
+	if (gen_next(r) % 16 == 0)
+		buf_puts(b, " ");	/* a first line that starts with a space: not a field */
+	if (gen_next(r) % 8 == 0)
+		buf_printf(b, "Content-Type: ;;%s", nl);	/* does not parse: ignored */
+	if (kind < 6) {
+		char bnd[32];
+		snprintf(bnd, sizeof bnd, "b%d_%u", ++*serial, gen_next(r) % 100);
+		const char *type = PICK(r, multis);
+		gen_ct(b, r, type, bnd, nl);
+		if (gen_next(r) % 5)
+			buf_puts(b, nl);
+		if (gen_next(r) % 3 == 0) {
+			buf_printf(b, "preamble --%s-- text%s", bnd, nl);
+			if (strstr(type, "digest"))
+				++*unclosed;	/* not an exact case: see below */
+		}
+		int parts = 1 + (int)(gen_next(r) % 3);
+		for (int i = 0; i < parts; i++) {
+			buf_printf(b, "--%s%s%s", bnd, PICK(r, delims), nl);
+			gen_entity(b, r, depth - 1, strstr(type, "digest") != NULL, serial, nl,
+				   unclosed);
+			if (gen_next(r) % 6 == 0)
+				buf_printf(b, "--%s--junk%s", bnd, nl);
+		}
+		if (gen_next(r) % 5 != 0)
+			buf_printf(b, "--%s--%s%s", bnd, gen_next(r) % 4 ? "" : " ", nl);
+		else
+			++*unclosed;
+		if (gen_next(r) % 3 == 0)
+			buf_printf(b, "epilogue%s", nl);
+	} else if (kind < 9 || in_digest) {
+		if (!in_digest || gen_next(r) % 2)
+			gen_ct(b, r, PICK(r, msgs), NULL, nl);
+		buf_puts(b, nl);
+		buf_printf(b, "Subject: inner%s", nl);
+		gen_entity(b, r, depth - 1, 0, serial, nl, unclosed);
+	} else {
+		if (gen_next(r) % 2)
+			gen_ct(b, r, "text/plain", NULL, nl);
+		if (gen_next(r) % 4)
+			buf_puts(b, nl);
+		buf_printf(b, "text %u%s", gen_next(r), nl);
+	}
+}
+
+static void test_limits_against_parser(void)
+{
+	struct config c;
+	memset(&c, 0, sizeof c);
+	c.max_message_size = 1000000;
+	c.max_header_size = 100000;
+	c.max_mime_parts = 100000;
+	int bad = 0, deep = 0, exact = 0, n = 3000;
+	unsigned r = 20261201;
+	char why[256];
+	for (int i = 0; i < n; i++) {
+		struct buf b;
+		buf_init(&b, 1 << 20);
+		int serial = 0;
+		const char *nl = gen_next(&r) % 3 == 0 ? "\r\n" : "\n";
+		buf_printf(&b, "From: a@b.example%sSubject: gen %d%s", nl, i, nl);
+		int unclosed = 0;
+		gen_entity(&b, &r, 1 + (int)(gen_next(&r) % 6), 0, &serial, nl, &unclosed);
+		int d = mime_structure_depth(b.data, b.len);
+		deep += d >= 3;
+		exact += !unclosed;
+		/* never a level fewer than libetpan builds: refused one level below */
+		int ok = d >= 0;
+		if (ok && d > 1) {
+			c.max_mime_depth = d - 1;
+			ok = mime_check_limits(&c, b.data, b.len, why, sizeof why) ==
+			     MIME_LIMITS_EXCEEDED;
+		}
+		/* and, when every multipart is closed and no digest has a preamble, never a
+		 * level more: accepted at its depth. (libetpan drops the last part of a
+		 * multipart left open inside another one, and reads a multipart body without
+		 * any delimiter as one part, a message/rfc822 in a digest; the pre-scan, line by
+		 * line, cannot know yet and counts them: a level more, never one less) */
+		if (ok && !unclosed) {
+			c.max_mime_depth = d > 0 ? d : 1;
+			ok = mime_check_limits(&c, b.data, b.len, why, sizeof why) == MIME_LIMITS_OK;
+		}
+		if (!ok && bad++ < 3) {
+			int pd = 1;
+			for (c.max_mime_depth = 1; pd < 100; c.max_mime_depth = ++pd)
+				if (mime_check_limits(&c, b.data, b.len, why, sizeof why) == 0)
+					break;
+			printf("     pre-scan counts %d, libetpan %d:\n%s\n", pd, d, b.data);
+		}
+		buf_free(&b);
+	}
+	if (deep < n / 10) {
+		printf("     only %d of %d generated messages nest 3 levels or more\n", deep, n);
+		bad++;
+	}
+	if (exact < n / 3) {
+		printf("     only %d of %d generated messages are exact cases\n", exact, n);
+		bad++;
+	}
+	report("mime_check_limits counts what libetpan parses (3,000 generated messages)", bad);
+}
+
+/* html_to_text reads what libxml2 reads once the attributes, unknown names, comments and
+ * declarations are gone: the same text as before the bound on ordinary mail, and a tag
+ * whose quoted attribute holds '>' or '<' still ends where libxml2 ends it. */
+static void test_html_bound(void)
+{
+	static const struct { const char *label, *in, *want; } rows[] = {
+		{ "entities and blocks", "<p class=x>Bonjour&nbsp;&eacute;t&eacute; &amp; &lt;t&gt; "
+		  "&copy; &unknown; &#233;</p><div><br/>Ligne<br>deux</div>",
+		  "Bonjour été & <t> © &unknown; é\n\nLigne\ndeux" },
+		{ "quoted '>' inside an attribute", "<p title=\"a>b<i>\" data-x='>'>after</p>", "after" },
+		{ "adjacent and bogus attributes", "<p a=\"1\"b=\"2\" \"c\" =d/e>text</p>", "text" },
+		{ "office prefix is the element", "<table><tr><td>a</td></tr></table><o:p>office</o:p>",
+		  "a\n\noffice" },
+		{ "unknown elements keep their text", "<custom-el>hi</custom-el><x:div>block</x:div>",
+		  "hi\nblock" },
+		{ "style and script raw", "<style>a<b {x}</style><script>if (a<b) x = \"</p>\";</script>"
+		  "<p>fin</p>", "fin" },
+		{ "comments and declarations dropped", "<!DOCTYPE html><!-- <p>hidden</p> --><?pi x?>"
+		  "<p>shown</p>", "shown" },
+		{ "a lone '<' is text", "<p>1 < 2 and 3 <4</p>", "1 < 2 and 3 <4" },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char *got = html_to_text(rows[i].in, strlen(rows[i].in));
+		if (strcmp(got, rows[i].want)) {
+			printf("     html %s: got \"%s\"\n", rows[i].label, got);
+			bad++;
+		}
+		free(got);
+	}
+	report("html_to_text (bounded input)", bad);
+}
+
 /* `unit trim FILE [SENDER]`: prints extract_reply of the file (the reply corpus harness). */
 static int trim_file(const char *path, const char *sender)
 {
@@ -706,6 +902,8 @@ int main(int argc, char **argv)
 	test_header_encoder();
 	test_language();
 	test_limits();
+	test_limits_against_parser();
+	test_html_bound();
 	test_compose_list_headers();
 	test_quoted_printable();
 	test_keys();

@@ -9,4 +9,18 @@ cd "$(dirname "$0")/.."
 echo "bidmail: gateway running. Feed it mail with:"
 echo "  ./bidmail deliver --recipient post@example.org --sender you@example.net < message.eml"
 echo "Outgoing mail appears in spool/outgoing/. Stop with Ctrl-C."
-exec ./bidmail run
+# A message that crashes the board or runs over max_message_time stops the process after
+# writing spool/tmp/ingest.verdict; the next start sets that message aside with the reason and
+# goes on, so restart then (systemd's Restart=on-failure does the same for the installed unit).
+# Needs the embedded spool folder, which is what this script runs on.
+starts=0
+while :; do
+    rc=0
+    ./bidmail run || rc=$?
+    [ "$rc" -eq 0 ] && exit 0
+    if [ ! -e spool/tmp/ingest.verdict ] || [ "$starts" -ge 1000 ]; then
+        exit "$rc"
+    fi
+    starts=$((starts + 1))
+    echo "bidmail: one message stopped the gateway (spool/tmp/ingest.verdict); restarting to set it aside" >&2
+done

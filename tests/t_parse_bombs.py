@@ -173,10 +173,14 @@ def test_bomb_deep_quarantined_shallow_equivalent_stored():
         "bodies without delimiters": lambda n, s: undelimited_bomb(n, s),
     }
     deep, shallow = {}, {}
-    for label, make in spellings.items():
-        deep[deliver_named(b, make(depth + 2 if "digest" in label else depth + 1, "Trop " + label),
-                           label)] = label
-        shallow[deliver_named(b, make(depth, "Projet " + label), label + " (at the limit)")] = label
+    # one poster each: an address may have only 5 unconfirmed posts waiting
+    def own(raw, i):
+        return raw.replace("bomb@attacker.example", "poster%d@client.example" % i, 1)
+    for i, (label, make) in enumerate(spellings.items()):
+        deep[deliver_named(b, own(make(depth + 2 if "digest" in label else depth + 1,
+                                       "Trop " + label), i), label)] = label
+        shallow[deliver_named(b, own(make(depth, "Projet " + label), 100 + i),
+                              label + " (at the limit)")] = label
     b.run("run", "--once", timeout=120)
     r = reasons(b)
     for name, label in deep.items():

@@ -96,7 +96,10 @@ def test_budget_hostile_mix_with_1000_ordinary_mails():
         print("     (%d ordinary + %d hostile mails: %.1f s, peak %d MB, %d start(s))"
               % (len(ordinary), len(hostile), seconds, peak_mb, starts))
         expect(not b.files("incoming/new"), "left in incoming/new: %s" % b.files("incoming/new")[:5])
-        expect(peak_mb < BUDGET_PEAK_RSS_MB, "peak RSS %d MB" % peak_mb)
+        # under AddressSanitizer freed memory waits in its quarantine (256 MB by default) and
+        # every byte has its shadow: the bound that the README states is the plain build's
+        limit_mb = BUDGET_PEAK_RSS_MB * (4 if LABEL.startswith("asan") else 1)
+        expect(peak_mb < limit_mb, "peak RSS %d MB (limit %d MB)" % (peak_mb, limit_mb))
         expect(seconds < BUDGET_TOTAL_SECONDS, "took %.0f s" % seconds)
         # every ordinary sender got exactly one answer (confirmation request or robot reply)
         answered = {}

@@ -201,30 +201,38 @@ static int is_domain_byte(unsigned char ch)
 	return isalnum(ch) || ch == '.' || ch == '-';
 }
 
-/* The length of a key shape starting at s ("p-12[-34...]-<16 base32>"), or 0. */
+/* 1 when s (n bytes) starts with a MAC: MAC_CHARS base32 characters that end the key. */
+static int mac_at(const char *s, size_t n)
+{
+	if (n < MAC_CHARS)
+		return 0;
+	for (size_t k = 0; k < MAC_CHARS; k++) {
+		unsigned char ch = (unsigned char)tolower((unsigned char)s[k]);
+		if (!(ch >= 'a' && ch <= 'z') && !(ch >= '2' && ch <= '7'))
+			return 0;
+	}
+	return n == MAC_CHARS || (!isalnum((unsigned char)s[MAC_CHARS]) && s[MAC_CHARS] != '-');
+}
+
+/* The length of a key shape starting at s ("p-12[-34...]-<16 base32>"), or 0. The MAC may
+ * start with a digit (2-7), so a segment is an id only when it is not the MAC that ends. */
 static size_t key_shape(const char *s, size_t n)
 {
 	if (n < MAC_CHARS + 4 || !isalpha((unsigned char)s[0]) || s[1] != '-' ||
 	    !isdigit((unsigned char)s[2]))
 		return 0;
 	size_t i = 1;
-	int groups = 0;
-	while (i + 1 < n && s[i] == '-' && isdigit((unsigned char)s[i + 1]) && groups < 4) {
-		i++;
-		size_t d = 0;
-		while (i < n && isdigit((unsigned char)s[i]) && d < 19)
-			i++, d++;
-		groups++;
-	}
-	if (i >= n || s[i] != '-' || n - i - 1 < MAC_CHARS)
-		return 0;
-	for (size_t k = 1; k <= MAC_CHARS; k++) {
-		unsigned char ch = (unsigned char)tolower((unsigned char)s[i + k]);
-		if (!(ch >= 'a' && ch <= 'z') && !(ch >= '2' && ch <= '7'))
+	for (int groups = 0; i < n && s[i] == '-'; groups++) {
+		if (groups > 0 && mac_at(s + i + 1, n - i - 1))
+			return i + 1 + MAC_CHARS;
+		size_t j = i + 1, d = 0;
+		while (j < n && isdigit((unsigned char)s[j]) && d < 19)
+			j++, d++;
+		if (d == 0 || groups == 4)
 			return 0;
+		i = j;
 	}
-	size_t end = i + 1 + MAC_CHARS;
-	return end < n && isalnum((unsigned char)s[end]) ? 0 : end;
+	return 0;
 }
 
 /* 1 when d (n bytes) is the domain of one of the board's addresses. */

@@ -315,14 +315,13 @@ enum outcome bid_handle(const struct config *c, struct store *s, const struct me
 			*outcome = xstrdup("bid:no-key-no-from");
 			return OUT_OK;
 		}
-		char since[32];
-		clock_format_iso(clock_now() - 86400, since);
-		if (store_confirmations_since(s, m->from, since) > 0) {
+		int due = post_refusal_due(s, m->from);
+		if (due < 0)
+			return OUT_TEMPFAIL;
+		if (!due) {
 			*outcome = xstrdup(has_key ? "bid:bad-key-rate-limited" : "bid:no-key-rate-limited");
 			return OUT_OK;
 		}
-		int64_t cid;
-		store_confirmation_insert(s, m->from, 0, "refusal", "", 0, &cid);
 		int rc = tell_freelancer(&b, m->from,
 			has_key ? tr(&b, "Cette adresse d'offre n'est pas valide (modifiée ou incomplète) : "
 				     "aucune offre n'a été enregistrée. Répondez au message qui présente "

@@ -690,8 +690,6 @@ int store_confirmation_insert(struct store *s, const char *address, int64_t subs
 int store_confirmation_get(struct store *s, int64_t id, struct confirmation *cf);
 /* Marks a confirmation used; 1 when it was unused, 0 when already used, -1 on error. */
 int store_confirmation_use(struct store *s, int64_t id);
-/* How many unanswered confirmations went to address since an ISO time. */
-int store_confirmations_since(struct store *s, const char *address, const char *since);
 /* How many unanswered confirmations (requests and refusals) went to address less than a day
  * (86,400 s) ago; -1 on error. */
 int store_confirmations_recent(struct store *s, const char *address);

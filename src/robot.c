@@ -678,9 +678,7 @@ static int run_all(struct robot *r, const struct commands *cs)
 static enum outcome ask_confirmation(struct robot *r, const char *address, const char *action,
 				     const struct commands *cs, char **outcome)
 {
-	char since[32];
-	clock_format_iso(clock_now() - 86400, since);
-	int recent = store_confirmations_since(r->s, address, since);
+	int recent = store_confirmations_recent(r->s, address);
 	if (recent < 0)
 		return OUT_TEMPFAIL;
 	if (recent > 0) {
@@ -718,6 +716,17 @@ static int only_reads(const struct commands *cs)
 		if (changes_profile(cs->v[i].id))
 			return 0;
 	return 1;
+}
+
+/* Commands that only read (the profile, help, test): run, and answered to the subscriber's
+ * own address whoever wrote; the help when there were none. 0 or -1. */
+static int answer_reads(struct robot *r, const struct commands *cs)
+{
+	for (int i = 0; i < cs->n; i++)
+		run_command(r, &cs->v[i]);
+	if (cs->n == 0)
+		r->want_help = 1;
+	return reply(r, "robot_reply", r->sub.address, NULL);
 }
 
 enum outcome robot_handle(const struct config *c, struct store *s, const struct message *m,
@@ -906,11 +915,7 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 					out = ask_confirmation(&r, r.sub.address, "commands", &cs, outcome);
 					goto done;
 				}
-				for (int i = 0; i < cs.n; i++)
-					run_command(&r, &cs.v[i]);
-				if (cs.n == 0)
-					r.want_help = 1;
-				if (reply(&r, "robot_reply", r.sub.address, NULL) < 0)
+				if (answer_reads(&r, &cs) < 0)
 					goto tempfail;
 				*outcome = xasprintf("robot:read-other-from:%lld", (long long)r.sub.id);
 				goto done;
@@ -931,14 +936,13 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 	}
 	if (has_key) {
 		/* forged, altered, or for another purpose: say so, once a day at most */
-		char since[32];
-		clock_format_iso(clock_now() - 86400, since);
-		if (store_confirmations_since(s, from, since) > 0) {
+		int due = post_refusal_due(s, from);
+		if (due < 0)
+			goto tempfail;
+		if (!due) {
 			*outcome = xstrdup("robot:bad-key-rate-limited");
 			goto done;
 		}
-		int64_t cid;
-		store_confirmation_insert(s, from, 0, "refusal", "", 0, &cid);
 		result(&r, key, "%s", tr(&r, "cette adresse de réponse n'est pas valide (modifiée, "
 					 "incomplète ou d'un autre usage) : rien n'a été fait. "
 					 "Écrivez « help » à l'adresse du robot.",
@@ -960,11 +964,7 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 		if (only_reads(&cs)) {
 			/* reading one's own profile or the help goes to that address: no risk */
 			store_subscriber_touch(s, r.sub.id);
-			for (int i = 0; i < cs.n; i++)
-				run_command(&r, &cs.v[i]);
-			if (cs.n == 0)
-				r.want_help = 1;
-			if (reply(&r, "robot_reply", r.sub.address, NULL) < 0)
+			if (answer_reads(&r, &cs) < 0)
 				goto tempfail;
 			*outcome = xasprintf("robot:read:%lld", (long long)r.sub.id);
 			goto done;

@@ -1331,21 +1331,6 @@ int store_confirmations_recent(struct store *s, const char *address)
 	return n < 0 ? fail(s, rc, "confirmations-recent") : n;
 }
 
-int store_confirmations_since(struct store *s, const char *address, const char *since)
-{
-	sqlite3_stmt *st;
-	/* a confirmation the address answered does not count: only unanswered ones limit */
-	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM confirmations WHERE address = ?1"
-				      " AND created >= ?2 AND used IS NULL", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "confirmations-since");
-	bind_text(st, 1, address);
-	bind_text(st, 2, since);
-	int rc = sqlite3_step(st);
-	int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_finalize(st);
-	return n;
-}
-
 void confirmation_clear(struct confirmation *cf)
 {
 	free(cf->address);

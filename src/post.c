@@ -368,6 +368,7 @@ enum outcome post_answer(const struct config *c, struct store *s, const struct c
 	vars_set(&v, "board", c->board_name);
 	vars_set(&v, "subject", "");
 	vars_set(&v, "post_address", c->post_address);
+	vars_set(&v, "objected", "1");	/* not "correct it and send it again" */
 	vars_set(&v, "reason", !strcmp(lang, "fr")
 		 ? "Vous avez répondu que ce projet ne venait pas de vous : il a été effacé (avec ceux "
 		   "envoyés depuis votre adresse qui attendaient une confirmation), rien n'a été publié."

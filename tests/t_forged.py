@@ -145,6 +145,9 @@ def test_forged_posts_reflect_one_neutral_request_a_day():
     last = mails_to(b, victim)[-1]
     expect("rien n'a été publié" in body_of(last) and "GAGNEZ" not in str(last["Subject"]),
            "answer to the objection: %r / %r" % (str(last["Subject"]), body_of(last)))
+    # review: the refusal template asked them to correct the post and send it again
+    expect("Corrigez" not in body_of(last) and "rien d'autre à faire" in body_of(last),
+           "the objection is answered as a bad post: %r" % body_of(last))
 
 
 def test_forged_limit_keeps_a_real_posters_second_post():

@@ -559,6 +559,10 @@ int store_project_select(struct store *s, const char *status, const char *since,
 int store_project_pending_of(struct store *s, const char *poster, struct project **out);
 /* Deletes a poster's unconfirmed posts; the number deleted, or -1. */
 int store_project_delete_pending(struct store *s, const char *poster);
+/* Up to max ids of unconfirmed posts to ask about: per address, its oldest one never asked
+ * about, when no post request to it is unanswered (a post deferred behind another kind of
+ * request or a refusal). The count, or -1. */
+int store_project_unasked(struct store *s, int64_t *ids, int max);
 /* Deletes the unconfirmed posts created before posts_before and the held bids created before
  * bids_before (ISO times); the number of rows purged, or -1. */
 int store_purge_expired(struct store *s, const char *posts_before, const char *bids_before);
@@ -891,6 +895,10 @@ enum outcome post_handle(const struct config *c, struct store *s, struct message
 /* 1 when address may be sent a refusal now (no request nor refusal went to it in the last
  * day; this one is recorded), 0 when not, -1 on error: a forged From is answered once a day. */
 int post_refusal_due(struct store *s, const char *address);
+/* Asks about the posts that wait with no request that will lead to them (deferred behind a
+ * refusal or a request of another kind), keeping one request or refusal a day per address;
+ * each in its own transaction. The number asked, or -1. */
+int post_ask_waiting(const struct config *c, struct store *s);
 /* The poster's reply m to the confirmation cf of a post: a reply that objects (see
  * bid_read_consent) deletes the post and says so; any other publishes it (or holds it). */
 enum outcome post_answer(const struct config *c, struct store *s, const struct confirmation *cf,

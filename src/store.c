@@ -1700,6 +1700,26 @@ int store_project_delete_pending(struct store *s, const char *poster)
 	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : fail(s, rc, "project-delete");
 }
 
+int store_project_unasked(struct store *s, int64_t *ids, int max)
+{
+	sqlite3_stmt *st;
+	/* the oldest unconfirmed post of each address that was never asked about, when no post
+	 * request to that address waits for an answer (answering it asks about the next) */
+	if (sqlite3_prepare_v2(s->db, "SELECT min(id) FROM projects p WHERE status ="
+				      " 'pending_confirmation' AND NOT EXISTS (SELECT 1 FROM"
+				      " confirmations c WHERE c.address = p.poster AND c.action = 'post'"
+				      " AND (c.used IS NULL OR c.payload = CAST(p.id AS TEXT)))"
+				      " GROUP BY poster COLLATE NOCASE ORDER BY 1 LIMIT ?1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "project-unasked");
+	sqlite3_bind_int(st, 1, max);
+	int n = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? n : fail(s, rc, "project-unasked");
+}
+
 void bid_row_clear(struct bid_row *b)
 {
 	free(b->message);

@@ -407,3 +407,30 @@ def hostile_inputs_forged(b):
     big = forged_post("victim-big@example.net", "Gros projet", text_of_size(4 * 1024 * 1024 - 4096, 7))
     out.append(("unconfirmed-4mb-post", "post@example.org", "victim-big@example.net", big.encode()))
     return out
+
+
+def test_forged_post_behind_a_refusal_is_asked_about_the_next_day():
+    """A first post sent the same day as a refusal to that address (here: an empty mail just
+    before) waits, since one request or refusal a day goes to an address; the next day it is
+    asked about, once. Before: it waited, silent, until purged (only the answer to a post
+    request asked about the next waiting post, and a refusal cannot be answered)."""
+    b = Board().init()
+    poster = "marie@asso.fr"
+    b.deliver("From: %s\nTo: post@example.org\nMessage-ID: <empty@asso.fr>\n\n\n" % poster,
+              sender=poster)
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-02T10:00:00Z"})
+    expect(len(mails_to(b, poster)) == 1, "the empty mail: %d answers" % len(mails_to(b, poster)))
+    b.deliver(post_mail(subject="Site de l'association", body="Un site de 5 pages.\n",
+                        sender="Marie <%s>" % poster), sender=poster)
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-02T10:05:00Z"})
+    expect([p["status"] for p in b.projects()] == ["pending_confirmation"], "%r" % b.projects())
+    expect(len(mails_to(b, poster)) == 1, "a second mail within the day")
+    for when in ("2026-03-03T10:00:01Z", "2026-03-03T10:30:00Z"):
+        b.run("run", "--once", env={"BIDMAIL_NOW": when})
+    got = mails_to(b, poster)
+    expect(len(got) == 2 and "1001" in str(got[-1]["Subject"]),
+           "the next day: %r" % [str(m["Subject"]) for m in got])
+    raw, addr = reply_to(got[-1], "Oui, c'est bien moi.", sender=poster)
+    b.deliver(raw, recipient=addr, sender=poster)
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-03T11:00:00Z"})
+    expect([p["status"] for p in b.projects()] == ["open"], "not published: %r" % b.projects())

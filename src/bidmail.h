@@ -550,8 +550,10 @@ int store_project_list(struct store *s, struct project **out);
 /* The matched text (title, description, skills) of the n newest open projects, added to out;
  * 0 or -1. */
 int store_project_sample(struct store *s, int n, struct strlist *out);
-/* The projects of one status (NULL: any) created at or after since (ISO, NULL: any), oldest
- * first, into a new array; without with_text their descriptions are left NULL. Count or -1. */
+/* The projects of one status (NULL: any) published at or after since (ISO, NULL: any; its
+ * creation time for a project that never opened, and without a status the creation time),
+ * oldest first, into a new array; without with_text their descriptions are left NULL.
+ * Count or -1. */
 int store_project_select(struct store *s, const char *status, const char *since, int with_text,
 			 struct project **out);
 /* A poster's unconfirmed posts (pending_confirmation), oldest first, without descriptions,

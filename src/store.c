@@ -501,8 +501,9 @@ int store_project_get(struct store *s, int64_t id, struct project *p)
 	return n == 1;
 }
 
-/* Projects by id (only >= 0), a poster's unconfirmed ones, or by status and creation time
- * (NULL: any); the WHERE clause is one of fixed texts, so that SQLite uses an index. */
+/* Projects by id (only >= 0), a poster's unconfirmed ones, or by status and publication time
+ * (its creation time for rows that never opened; NULL: any) or creation time alone; the WHERE
+ * clause is one of fixed texts, so that SQLite uses an index. */
 static int project_rows(struct store *s, int64_t only, const char *poster, const char *status,
 			const char *since, int with_text, struct project **out)
 {

@@ -89,6 +89,8 @@ void clock_format_rfc5322(time_t t, char out[48]);
 int64_t clock_cpu_ns(void);
 /* A monotonic clock in nanoseconds, cheap to read (tens of nanoseconds). */
 int64_t clock_mono_ns(void);
+/* The same in milliseconds (deadlines of reads, writes and passes). */
+int64_t clock_mono_ms(void);
 
 /* ---------------------------------------------------------------- config.c */
 struct config {

@@ -211,6 +211,36 @@ static int64_t mail_left(struct robot *r)
 	return (int64_t)r->c->match_budget_mail_ms * 1000000 - (now - r->cpu_start);
 }
 
+static int project_id_cmp(const void *a, const void *b)
+{
+	const struct project *x = a, *y = b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The projects `test` may show: open or awarded, published since `since`, by id, with their
+ * texts, into a new array (not the unconfirmed, held or old ones: they can be many and large).
+ * The count or -1. */
+static int test_projects(struct store *s, const char *since, struct project **out)
+{
+	struct project *open, *awarded;
+	int no = store_project_select(s, "open", since, 1, &open);
+	if (no < 0)
+		return -1;
+	int na = store_project_select(s, "awarded", since, 1, &awarded);
+	if (na < 0) {
+		for (int i = 0; i < no; i++)
+			project_clear(&open[i]);
+		free(open);
+		return -1;
+	}
+	*out = xrealloc(open, ((size_t)no + (size_t)na + 1) * sizeof **out);
+	if (na)
+		memcpy(*out + no, awarded, (size_t)na * sizeof *awarded);
+	free(awarded);
+	qsort(*out, (size_t)(no + na), sizeof **out, project_id_cmp);
+	return no + na;
+}
+
 /* `test`: which of the last four weeks' projects the profile would have matched, and by which
  * pattern (excludes, budget, languages and remote-only applied), within the mail's budget. */
 static void run_test(struct robot *r, const char *line)
@@ -225,7 +255,9 @@ static void run_test(struct robot *r, const char *line)
 				   "\"test\" alone in another mail"), r->c->match_budget_mail_ms);
 		return;
 	}
-	int np = store_project_list(r->s, &p);
+	char since[32];
+	clock_format_iso(clock_now() - 28 * 86400L, since);
+	int np = test_projects(r->s, since, &p);
 	if (np < 0) {
 		result(r, line, "%s", tr(r, "erreur interne, réessayez plus tard",
 					 "internal error, please try again later"));
@@ -240,8 +272,6 @@ static void run_test(struct robot *r, const char *line)
 		matcher_group_add(m, group, ex[k] = matcher_add(m, sub->excludes.v[k]));
 	int n = matcher_count(m);
 	int *hits = xcalloc((size_t)n + 1, sizeof *hits), *lim = xcalloc((size_t)n + 1, sizeof *lim);
-	char since[32];
-	clock_format_iso(clock_now() - 28 * 86400L, since);
 	struct buf out;
 	buf_init(&out, 16 * 1024);
 	int found = 0, seen = 0, total = 0, stopped = 0;

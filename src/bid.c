@@ -315,14 +315,13 @@ enum outcome bid_handle(const struct config *c, struct store *s, const struct me
 			*outcome = xstrdup("bid:no-key-no-from");
 			return OUT_OK;
 		}
-		char since[32];
-		clock_format_iso(clock_now() - 86400, since);
-		if (store_confirmations_since(s, m->from, since) > 0) {
+		int due = post_refusal_due(s, m->from);
+		if (due < 0)
+			return OUT_TEMPFAIL;
+		if (!due) {
 			*outcome = xstrdup(has_key ? "bid:bad-key-rate-limited" : "bid:no-key-rate-limited");
 			return OUT_OK;
 		}
-		int64_t cid;
-		store_confirmation_insert(s, m->from, 0, "refusal", "", 0, &cid);
 		int rc = tell_freelancer(&b, m->from,
 			has_key ? tr(&b, "Cette adresse d'offre n'est pas valide (modifiée ou incomplète) : "
 				     "aucune offre n'a été enregistrée. Répondez au message qui présente "
@@ -544,16 +543,21 @@ static size_t separator(const char *p)
 
 int bid_read_consent(const char *text)
 {
+	/* words that object whatever surrounds them */
 	static const char *const objects[] = {
-		"non", "no", "nope", "jamais", "never", "pas", "not", "ne", "didn", "don", "isn",
-		"wasn", "dont", "didnt", "annuler", "annule", "annulez", "cancel", "arnaque", "fraude",
-		"fraud", "scam", "faux", "fake", "stop", "refuse", "refuser", NULL };
+		"non", "no", "nope", "jamais", "never", "annuler", "annule", "annulez", "cancel",
+		"arnaque", "fraude", "fraud", "scam", "faux", "fake", "stop", "refuse", "refuser", NULL };
+	/* negations: an objection alone ("ce n'est pas moi") or just before a confirming word
+	 * ("je ne confirme pas"), not after one ("oui, pas de souci", "oui, n'hésitez pas") */
+	static const char *const negations[] = {
+		"pas", "not", "ne", "didn", "don", "isn", "wasn", "dont", "didnt", NULL };
 	static const char *const confirms[] = {
 		"oui", "yes", "ok", "okay", "confirme", "confirmé", "confirmée", "confirmer",
 		"confirm", "confirmed", "confirms", "valide", "valider", "validé", "accord", "agree",
 		NULL };
 	char *l = money_lower(text ? text : "");
-	int objected = 0, confirmed = 0;
+	int objected = 0, confirmed = 0, negated = 0;
+	long words = 0, last_negation = -10;
 	/* words of the first 2,000 bytes */
 	for (size_t i = 0, n = strnlen(l, 2000); i < n && !objected;) {
 		while (i < n && separator(l + i))
@@ -561,17 +565,28 @@ int bid_read_consent(const char *text)
 		size_t w = i;
 		while (i < n && !separator(l + i))
 			i++;
-		if (i == w || i - w > 16)
+		if (i == w)
+			continue;
+		words++;
+		if (i - w > 16)
 			continue;
 		char word[20];
 		snprintf(word, sizeof word, "%.*s", (int)(i - w), l + w);
 		for (int k = 0; objects[k]; k++)
 			objected |= !strcmp(word, objects[k]);
+		for (int k = 0; negations[k]; k++)
+			if (!strcmp(word, negations[k])) {
+				negated = 1;
+				last_negation = words;
+			}
 		for (int k = 0; confirms[k]; k++)
-			confirmed |= !strcmp(word, confirms[k]);
+			if (!strcmp(word, confirms[k])) {
+				confirmed = 1;
+				objected |= words - last_negation <= 2;	/* "ne confirme", "don't confirm" */
+			}
 	}
 	free(l);
-	return objected ? -1 : confirmed ? 1 : 0;
+	return objected ? -1 : confirmed ? 1 : negated ? -1 : 0;
 }
 
 enum outcome bid_answer(const struct config *c, struct store *s, const struct confirmation *cf,

@@ -89,6 +89,8 @@ void clock_format_rfc5322(time_t t, char out[48]);
 int64_t clock_cpu_ns(void);
 /* A monotonic clock in nanoseconds, cheap to read (tens of nanoseconds). */
 int64_t clock_mono_ns(void);
+/* The same in milliseconds (deadlines of reads, writes and passes). */
+int64_t clock_mono_ms(void);
 
 /* ---------------------------------------------------------------- config.c */
 struct config {
@@ -559,8 +561,10 @@ int store_project_list(struct store *s, struct project **out);
 /* The matched text (title, description, skills) of the n newest open projects, added to out;
  * 0 or -1. */
 int store_project_sample(struct store *s, int n, struct strlist *out);
-/* The projects of one status (NULL: any) created at or after since (ISO, NULL: any), oldest
- * first, into a new array; without with_text their descriptions are left NULL. Count or -1. */
+/* The projects of one status (NULL: any) published at or after since (ISO, NULL: any; its
+ * creation time for a project that never opened, and without a status the creation time),
+ * oldest first, into a new array; without with_text their descriptions are left NULL.
+ * Count or -1. */
 int store_project_select(struct store *s, const char *status, const char *since, int with_text,
 			 struct project **out);
 /* A poster's unconfirmed posts (pending_confirmation), oldest first, without descriptions,
@@ -568,6 +572,10 @@ int store_project_select(struct store *s, const char *status, const char *since,
 int store_project_pending_of(struct store *s, const char *poster, struct project **out);
 /* Deletes a poster's unconfirmed posts; the number deleted, or -1. */
 int store_project_delete_pending(struct store *s, const char *poster);
+/* Up to max ids of unconfirmed posts to ask about: per address, its oldest one never asked
+ * about, when no post request to it is unanswered (a post deferred behind another kind of
+ * request or a refusal). The count, or -1. */
+int store_project_unasked(struct store *s, int64_t *ids, int max);
 /* Deletes the unconfirmed posts created before posts_before and the held bids created before
  * bids_before (ISO times); the number of rows purged, or -1. */
 int store_purge_expired(struct store *s, const char *posts_before, const char *bids_before);
@@ -699,8 +707,6 @@ int store_confirmation_insert(struct store *s, const char *address, int64_t subs
 int store_confirmation_get(struct store *s, int64_t id, struct confirmation *cf);
 /* Marks a confirmation used; 1 when it was unused, 0 when already used, -1 on error. */
 int store_confirmation_use(struct store *s, int64_t id);
-/* How many unanswered confirmations went to address since an ISO time. */
-int store_confirmations_since(struct store *s, const char *address, const char *since);
 /* How many unanswered confirmations (requests and refusals) went to address less than a day
  * (86,400 s) ago; -1 on error. */
 int store_confirmations_recent(struct store *s, const char *address);
@@ -902,6 +908,10 @@ enum outcome post_handle(const struct config *c, struct store *s, struct message
 /* 1 when address may be sent a refusal now (no request nor refusal went to it in the last
  * day; this one is recorded), 0 when not, -1 on error: a forged From is answered once a day. */
 int post_refusal_due(struct store *s, const char *address);
+/* Asks about the posts that wait with no request that will lead to them (deferred behind a
+ * refusal or a request of another kind), keeping one request or refusal a day per address;
+ * each in its own transaction. The number asked, or -1. */
+int post_ask_waiting(const struct config *c, struct store *s);
 /* The poster's reply m to the confirmation cf of a post: a reply that objects (see
  * bid_read_consent) deletes the post and says so; any other publishes it (or holds it). */
 enum outcome post_answer(const struct config *c, struct store *s, const struct confirmation *cf,
@@ -925,7 +935,8 @@ enum outcome bid_handle(const struct config *c, struct store *s, const struct me
 enum outcome bid_for(const struct config *c, struct store *s, const struct message *m,
 		     int64_t project, int64_t subscriber, char **outcome);
 /* What a reply to a confirmation request says: 1 a confirming word (oui, yes, confirme…), -1 a
- * word that objects (non, jamais, pas, not, never…; it wins over a confirming one), 0 neither. */
+ * word that objects (non, jamais, never…; it wins over a confirming one), or a negation (pas,
+ * not…) alone or just before a confirming word ("je ne confirme pas"), 0 neither. */
 int bid_read_consent(const char *text);
 /* The subscriber's reply m to the confirmation cf of a held bid: confirming, the bid is made
  * active (replacing their previous one), acknowledged and quoted, and with ":subscribe" (the

@@ -114,3 +114,8 @@ int64_t clock_mono_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
+
+int64_t clock_mono_ms(void)
+{
+	return clock_mono_ns() / 1000000;
+}

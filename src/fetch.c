@@ -181,19 +181,12 @@ struct wire {
 	char why[160];		/* the limit or failure that ended a read or write, "" for none */
 };
 
-static long long now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* Starts an exchange: at most bytes read from the server, seconds in all. */
 static void wire_arm(struct wire *w, size_t bytes, long seconds)
 {
 	w->left = w->armed = bytes;
 	w->seconds = seconds;
-	w->deadline = now_ms() + seconds * 1000LL;
+	w->deadline = clock_mono_ms() + seconds * 1000LL;
 	w->why[0] = '\0';
 }
 
@@ -201,7 +194,7 @@ static void wire_arm(struct wire *w, size_t bytes, long seconds)
 static int wire_wait(struct wire *w, short events)
 {
 	for (;;) {
-		long long left = w->deadline - now_ms();
+		long long left = w->deadline - clock_mono_ms();
 		if (w->fd < 0) {
 			snprintf(w->why, sizeof w->why, "the connection is closed");
 			return -1;
@@ -1021,9 +1014,9 @@ static int imap_wait(struct session *ss)
 		    (ss->w.tls && gnutls_record_check_pending(ss->w.tls));
 	struct pollfd p[2] = { { .fd = mailimap_idle_get_fd(ss->imap), .events = POLLIN },
 			       { .fd = ss->w.stop_fd, .events = POLLIN } };
-	long long end = now_ms() + ss->c->fetch_interval * 1000LL;
+	long long end = clock_mono_ms() + ss->c->fetch_interval * 1000LL;
 	while (!ready) {
-		long long left = end - now_ms();
+		long long left = end - clock_mono_ms();
 		if (left <= 0)
 			break;
 		int n = poll(p, ss->w.stop_fd >= 0 ? 2 : 1, left > 60000 ? 60000 : (int)left);
@@ -1431,8 +1424,8 @@ struct fetcher {
 static void nap(struct fetcher *f, long seconds)
 {
 	struct pollfd p = { .fd = f->stop_pipe[0], .events = POLLIN };
-	long long end = now_ms() + seconds * 1000LL;
-	for (long long left; !f->stop && (left = end - now_ms()) > 0;)
+	long long end = clock_mono_ms() + seconds * 1000LL;
+	for (long long left; !f->stop && (left = end - clock_mono_ms()) > 0;)
 		poll(&p, 1, left > 60000 ? 60000 : (int)left);
 }
 

@@ -4,7 +4,8 @@
  * each of reminder_days (and when a freelancer asked "relance 7j", then); rating_delay after an
  * award the client is asked to rate the freelancer, by replying with a score of 1 to 5 and a
  * comment. Each notice is claimed once (kind, object) in the transaction that queues it.
- * Unconfirmed posts and held bids are purged at their expiry (POST_CONFIRM_TTL, BID_HELD_TTL).
+ * Unconfirmed posts and held bids are purged at their expiry (POST_CONFIRM_TTL, BID_HELD_TTL);
+ * a post that waited behind a refusal or another kind of request is asked about (post.c).
  * Only the rows a step needs are loaded: open projects, and awards young enough to be rated,
  * without their descriptions; their active or accepted bids.
  * In: the clock, projects, bids. Out: status changes and notices.
@@ -123,7 +124,7 @@ static int projects_due(const struct config *c, struct store *s, time_t now, str
 
 int followup_run(const struct config *c, struct store *s, time_t now)
 {
-	if (purge(s, now) < 0)
+	if (purge(s, now) < 0 || post_ask_waiting(c, s) < 0)
 		return -1;
 	struct project *p;
 	int np = projects_due(c, s, now, &p);

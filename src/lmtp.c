@@ -63,14 +63,6 @@ struct conn {
 	int timed_out, evicted;
 };
 
-/* Monotonic milliseconds. */
-static int64_t mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---------------------------------------------------------------- I/O */
 
 static int say(struct conn *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -105,7 +97,7 @@ static int next_byte(struct conn *k)
 	if (k->off < k->have)
 		return (unsigned char)k->in[k->off++];
 	for (;;) {
-		int64_t now = mono();
+		int64_t now = clock_mono_ms();
 		if (now >= k->deadline || now >= k->ends) {
 			k->timed_out = 1;
 			return -1;
@@ -197,7 +189,7 @@ static int read_data(struct conn *k, const struct config *c, size_t *total)
 	char chunk[8192];
 	int ok = 1, ch, end = 0;
 	*total = 0;
-	k->deadline = mono() + c->lmtp_timeout * 1000LL;	/* the whole data, not each byte */
+	k->deadline = clock_mono_ms() + c->lmtp_timeout * 1000LL;	/* the whole data, not each byte */
 	while (!end && (ch = next_byte(k)) >= 0) {
 		switch (st) {
 		case D_DOTCR:
@@ -259,7 +251,7 @@ static int read_data(struct conn *k, const struct config *c, size_t *total)
 static void set_idle(struct conn *k, int idle)
 {
 	pthread_mutex_lock(&k->srv->mu);
-	k->idle_since = idle ? mono() : 0;
+	k->idle_since = idle ? clock_mono_ms() : 0;
 	pthread_mutex_unlock(&k->srv->mu);
 }
 
@@ -277,7 +269,7 @@ static void session(struct conn *k)
 			say(k, "421 4.3.2 %s shutting down, try again later", c->domain);
 			break;
 		}
-		k->deadline = mono() + c->lmtp_timeout * 1000LL;	/* the whole line, not each byte */
+		k->deadline = clock_mono_ms() + c->lmtp_timeout * 1000LL;	/* the whole line, not each byte */
 		set_idle(k, k->off >= k->have);
 		int r = read_line(k, line, sizeof line);
 		set_idle(k, 0);
@@ -456,7 +448,7 @@ static void *accept_run(void *arg)
 		k->srv = srv;
 		k->fd = fd;
 		client_of(fd, k->client, sizeof k->client);
-		k->ends = mono() + srv->c->lmtp_timeout * 1000LL * LMTP_SESSION_FACTOR;
+		k->ends = clock_mono_ms() + srv->c->lmtp_timeout * 1000LL * LMTP_SESSION_FACTOR;
 		pthread_mutex_lock(&srv->mu);
 		const char *refused = admit(srv, k->client);
 		if (!refused) {

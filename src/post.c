@@ -187,6 +187,41 @@ static int acknowledge(const struct config *c, struct store *s, const struct pro
 	return rc;
 }
 
+int post_ask_waiting(const struct config *c, struct store *s)
+{
+	int64_t ids[64];
+	int n = store_project_unasked(s, ids, 64), asked = 0;
+	for (int i = 0; i < n; i++) {
+		struct project p;
+		int f = store_project_get(s, ids[i], &p);
+		if (f < 0)
+			return -1;
+		if (!f)
+			continue;
+		/* still one unanswered request or refusal a day at most */
+		int recent = store_confirmations_recent(s, p.poster);
+		int rc = recent;
+		if (recent == 0) {
+			rc = store_begin(s);
+			if (rc == 0 && ask_confirmation(c, s, &p, NULL) < 0)
+				rc = -1;
+			if (rc == 0 && store_commit(s) < 0)
+				rc = -1;
+			if (rc < 0)
+				store_rollback(s);
+			else
+				asked++;
+			log_info("stage=post project=%lld result=%s reason=\"a post that waited behind "
+				 "another request or a refusal\"", (long long)p.id,
+				 rc < 0 ? "error" : "confirmation-requested");
+		}
+		project_clear(&p);
+		if (rc < 0)
+			return -1;
+	}
+	return n < 0 ? -1 : asked;
+}
+
 int post_refusal_due(struct store *s, const char *address)
 {
 	int recent = store_confirmations_recent(s, address);
@@ -368,6 +403,7 @@ enum outcome post_answer(const struct config *c, struct store *s, const struct c
 	vars_set(&v, "board", c->board_name);
 	vars_set(&v, "subject", "");
 	vars_set(&v, "post_address", c->post_address);
+	vars_set(&v, "objected", "1");	/* not "correct it and send it again" */
 	vars_set(&v, "reason", !strcmp(lang, "fr")
 		 ? "Vous avez répondu que ce projet ne venait pas de vous : il a été effacé (avec ceux "
 		   "envoyés depuis votre adresse qui attendaient une confirmation), rien n'a été publié."

@@ -30,7 +30,7 @@ static const struct tmpl_kind {
 	  { { "understood", { "label", "value", NULL } } } },
 	{ "post_held", { "board", "project_id", "title", "poster_name", "post_address",
 			 "robot_address", "date", NULL }, { { 0 } } },
-	{ "post_rejected", { "board", "reason", "subject", "post_address", NULL }, { { 0 } } },
+	{ "post_rejected", { "board", "reason", "subject", "post_address", "objected", NULL }, { { 0 } } },
 	{ "post_confirm", { "board", "project_id", "date", "confirm_address", NULL }, { { 0 } } },
 	{ "bid_confirm", { "board", "project_id", "terms", "sender", "subscribe", "message",
 			   "confirm_address", NULL }, { { 0 } } },

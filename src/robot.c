@@ -211,6 +211,36 @@ static int64_t mail_left(struct robot *r)
 	return (int64_t)r->c->match_budget_mail_ms * 1000000 - (now - r->cpu_start);
 }
 
+static int project_id_cmp(const void *a, const void *b)
+{
+	const struct project *x = a, *y = b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The projects `test` may show: open or awarded, published since `since`, by id, with their
+ * texts, into a new array (not the unconfirmed, held or old ones: they can be many and large).
+ * The count or -1. */
+static int test_projects(struct store *s, const char *since, struct project **out)
+{
+	struct project *open, *awarded;
+	int no = store_project_select(s, "open", since, 1, &open);
+	if (no < 0)
+		return -1;
+	int na = store_project_select(s, "awarded", since, 1, &awarded);
+	if (na < 0) {
+		for (int i = 0; i < no; i++)
+			project_clear(&open[i]);
+		free(open);
+		return -1;
+	}
+	*out = xrealloc(open, ((size_t)no + (size_t)na + 1) * sizeof **out);
+	if (na)
+		memcpy(*out + no, awarded, (size_t)na * sizeof *awarded);
+	free(awarded);
+	qsort(*out, (size_t)(no + na), sizeof **out, project_id_cmp);
+	return no + na;
+}
+
 /* `test`: which of the last four weeks' projects the profile would have matched, and by which
  * pattern (excludes, budget, languages and remote-only applied), within the mail's budget. */
 static void run_test(struct robot *r, const char *line)
@@ -225,7 +255,9 @@ static void run_test(struct robot *r, const char *line)
 				   "\"test\" alone in another mail"), r->c->match_budget_mail_ms);
 		return;
 	}
-	int np = store_project_list(r->s, &p);
+	char since[32];
+	clock_format_iso(clock_now() - 28 * 86400L, since);
+	int np = test_projects(r->s, since, &p);
 	if (np < 0) {
 		result(r, line, "%s", tr(r, "erreur interne, réessayez plus tard",
 					 "internal error, please try again later"));
@@ -240,8 +272,6 @@ static void run_test(struct robot *r, const char *line)
 		matcher_group_add(m, group, ex[k] = matcher_add(m, sub->excludes.v[k]));
 	int n = matcher_count(m);
 	int *hits = xcalloc((size_t)n + 1, sizeof *hits), *lim = xcalloc((size_t)n + 1, sizeof *lim);
-	char since[32];
-	clock_format_iso(clock_now() - 28 * 86400L, since);
 	struct buf out;
 	buf_init(&out, 16 * 1024);
 	int found = 0, seen = 0, total = 0, stopped = 0;
@@ -678,9 +708,7 @@ static int run_all(struct robot *r, const struct commands *cs)
 static enum outcome ask_confirmation(struct robot *r, const char *address, const char *action,
 				     const struct commands *cs, char **outcome)
 {
-	char since[32];
-	clock_format_iso(clock_now() - 86400, since);
-	int recent = store_confirmations_since(r->s, address, since);
+	int recent = store_confirmations_recent(r->s, address);
 	if (recent < 0)
 		return OUT_TEMPFAIL;
 	if (recent > 0) {
@@ -718,6 +746,17 @@ static int only_reads(const struct commands *cs)
 		if (changes_profile(cs->v[i].id))
 			return 0;
 	return 1;
+}
+
+/* Commands that only read (the profile, help, test): run, and answered to the subscriber's
+ * own address whoever wrote; the help when there were none. 0 or -1. */
+static int answer_reads(struct robot *r, const struct commands *cs)
+{
+	for (int i = 0; i < cs->n; i++)
+		run_command(r, &cs->v[i]);
+	if (cs->n == 0)
+		r->want_help = 1;
+	return reply(r, "robot_reply", r->sub.address, NULL);
 }
 
 enum outcome robot_handle(const struct config *c, struct store *s, const struct message *m,
@@ -906,11 +945,7 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 					out = ask_confirmation(&r, r.sub.address, "commands", &cs, outcome);
 					goto done;
 				}
-				for (int i = 0; i < cs.n; i++)
-					run_command(&r, &cs.v[i]);
-				if (cs.n == 0)
-					r.want_help = 1;
-				if (reply(&r, "robot_reply", r.sub.address, NULL) < 0)
+				if (answer_reads(&r, &cs) < 0)
 					goto tempfail;
 				*outcome = xasprintf("robot:read-other-from:%lld", (long long)r.sub.id);
 				goto done;
@@ -931,14 +966,13 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 	}
 	if (has_key) {
 		/* forged, altered, or for another purpose: say so, once a day at most */
-		char since[32];
-		clock_format_iso(clock_now() - 86400, since);
-		if (store_confirmations_since(s, from, since) > 0) {
+		int due = post_refusal_due(s, from);
+		if (due < 0)
+			goto tempfail;
+		if (!due) {
 			*outcome = xstrdup("robot:bad-key-rate-limited");
 			goto done;
 		}
-		int64_t cid;
-		store_confirmation_insert(s, from, 0, "refusal", "", 0, &cid);
 		result(&r, key, "%s", tr(&r, "cette adresse de réponse n'est pas valide (modifiée, "
 					 "incomplète ou d'un autre usage) : rien n'a été fait. "
 					 "Écrivez « help » à l'adresse du robot.",
@@ -960,11 +994,7 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 		if (only_reads(&cs)) {
 			/* reading one's own profile or the help goes to that address: no risk */
 			store_subscriber_touch(s, r.sub.id);
-			for (int i = 0; i < cs.n; i++)
-				run_command(&r, &cs.v[i]);
-			if (cs.n == 0)
-				r.want_help = 1;
-			if (reply(&r, "robot_reply", r.sub.address, NULL) < 0)
+			if (answer_reads(&r, &cs) < 0)
 				goto tempfail;
 			*outcome = xasprintf("robot:read:%lld", (long long)r.sub.id);
 			goto done;

@@ -281,13 +281,6 @@ static void smtp_done(void *arg, struct outbox_row *row, enum smtp_result r, con
 	}
 }
 
-static long long mono_seconds(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec;
-}
-
 static int send_smtp(const struct config *c, struct store *s)
 {
 	struct smtp_run run = { .c = c, .s = s, .owner = send_owner(), .now = clock_now() };
@@ -310,9 +303,9 @@ static int send_smtp(const struct config *c, struct store *s)
 	send_reclaim_dead(s, now);
 	/* retries and failures are their own commits, written to the OS at once */
 	store_set_synchronous(s, 0);
-	long long end = mono_seconds() + SEND_PASS_SECONDS;
+	long long end = (clock_mono_ms() / 1000) + SEND_PASS_SECONDS;
 	for (int round = 0; round < 1000; round++) {
-		int left = (int)(end - mono_seconds());
+		int left = (int)(end - (clock_mono_ms() / 1000));
 		if (left <= 0)
 			break;
 		/* the lease outlasts anything this batch can cost (a hostile smarthost included) */

@@ -49,17 +49,10 @@ struct conn {
 	struct buf out;		/* the message as it goes on the wire (dot-stuffed) */
 };
 
-static long long now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* Arms the wait in hand: ms from now, never past the transaction's end. */
 static void conn_arm(struct conn *k, long long ms)
 {
-	k->deadline = now_ms() + ms;
+	k->deadline = clock_mono_ms() + ms;
 	if (k->deadline > k->until)
 		k->deadline = k->until;
 }
@@ -145,7 +138,7 @@ static int conn_wait(struct conn *k, short events)
 {
 	struct pollfd p = { .fd = (int)k->sock, .events = events };
 	for (;;) {
-		long long left = k->deadline - now_ms();
+		long long left = k->deadline - clock_mono_ms();
 		if (left <= 0)
 			return -1;
 		int r = poll(&p, 1, left > 3600000 ? 3600000 : (int)left);
@@ -161,7 +154,7 @@ static int conn_send(struct conn *k, const char *data, size_t len)
 {
 	size_t done = 0;
 	while (done < len) {
-		if (now_ms() >= k->deadline)
+		if (clock_mono_ms() >= k->deadline)
 			return -1;	/* a peer that takes a byte at a time */
 		size_t n = 0;
 		CURLcode rc = curl_easy_send(k->easy, data + done, len - done, &n);
@@ -189,7 +182,7 @@ static int conn_reply(struct conn *k, char *text, size_t textn)
 	conn_arm(k, (long long)k->timeout * 1000);
 	for (;;) {
 		if (k->off == k->have) {
-			if (now_ms() >= k->deadline)
+			if (clock_mono_ms() >= k->deadline)
 				goto late;	/* under TLS a steady trickle never waits */
 			/* in clear, the reply to what was just sent is not there yet: wait first
 			 * (one poll and one read, not a read, a poll and a read); under TLS a
@@ -245,7 +238,7 @@ static void conn_close(struct conn *k, int polite)
 {
 	if (k->easy && k->up && polite) {
 		char text[400];
-		k->until = now_ms() + (long long)k->timeout * 1000;
+		k->until = clock_mono_ms() + (long long)k->timeout * 1000;
 		conn_arm(k, (long long)k->timeout * 1000);
 		if (conn_send(k, "QUIT\r\n", 6) == 0)
 			conn_reply(k, text, sizeof text);
@@ -306,7 +299,7 @@ static enum smtp_result transaction(struct conn *k, const char *sender, const ch
 	char first_bad[400] = "";
 	int bad = -1;	/* the first command refused */
 	long long timeout = (long long)k->timeout * 1000;
-	k->until = now_ms() + 2 * timeout + (long long)(len / SMTP_MIN_RATE) * 1000;
+	k->until = clock_mono_ms() + 2 * timeout + (long long)(len / SMTP_MIN_RATE) * 1000;
 	conn_arm(k, timeout);
 	if (k->pipelining) {
 		snprintf(cmd, sizeof cmd, "%s%s%s", mail, to, lines[2]);
@@ -399,7 +392,7 @@ static void *worker_run(void *p)
 	char *url = xasprintf("%s/%s", c->smarthost, c->domain);
 	char sender[300], why[800];
 	int failures = 0;
-	for (int i = 0; i < w->n && now_ms() < w->stop; i++) {
+	for (int i = 0; i < w->n && clock_mono_ms() < w->stop; i++) {
 		struct outbox_row *row = &w->rows[i];
 		const char *from = w->sender_of(c, row, sender, sizeof sender);
 		if (!compose_address_is_safe(row->to)) {
@@ -458,7 +451,7 @@ int smtp_deliver(const struct config *c, struct outbox_row *rows, int n, int sec
 	struct smtp_worker *w = xcalloc((size_t)threads, sizeof *w);
 	pthread_t *tid = xcalloc((size_t)threads, sizeof *tid);
 	int start = 0;
-	long long stop = now_ms() + (long long)seconds * 1000;
+	long long stop = clock_mono_ms() + (long long)seconds * 1000;
 	for (int t = 0; t < threads; t++) {
 		int share = n / threads + (t < n % threads ? 1 : 0);
 		w[t] = (struct smtp_worker){ .c = c, .rows = rows + start, .n = share,

@@ -501,8 +501,9 @@ int store_project_get(struct store *s, int64_t id, struct project *p)
 	return n == 1;
 }
 
-/* Projects by id (only >= 0), a poster's unconfirmed ones, or by status and creation time
- * (NULL: any); the WHERE clause is one of fixed texts, so that SQLite uses an index. */
+/* Projects by id (only >= 0), a poster's unconfirmed ones, or by status and publication time
+ * (its creation time for rows that never opened; NULL: any) or creation time alone; the WHERE
+ * clause is one of fixed texts, so that SQLite uses an index. */
 static int project_rows(struct store *s, int64_t only, const char *poster, const char *status,
 			const char *since, int with_text, struct project **out)
 {
@@ -1331,21 +1332,6 @@ int store_confirmations_recent(struct store *s, const char *address)
 	return n < 0 ? fail(s, rc, "confirmations-recent") : n;
 }
 
-int store_confirmations_since(struct store *s, const char *address, const char *since)
-{
-	sqlite3_stmt *st;
-	/* a confirmation the address answered does not count: only unanswered ones limit */
-	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM confirmations WHERE address = ?1"
-				      " AND created >= ?2 AND used IS NULL", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "confirmations-since");
-	bind_text(st, 1, address);
-	bind_text(st, 2, since);
-	int rc = sqlite3_step(st);
-	int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_finalize(st);
-	return n;
-}
-
 void confirmation_clear(struct confirmation *cf)
 {
 	free(cf->address);
@@ -1713,6 +1699,26 @@ int store_project_delete_pending(struct store *s, const char *poster)
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : fail(s, rc, "project-delete");
+}
+
+int store_project_unasked(struct store *s, int64_t *ids, int max)
+{
+	sqlite3_stmt *st;
+	/* the oldest unconfirmed post of each address that was never asked about, when no post
+	 * request to that address waits for an answer (answering it asks about the next) */
+	if (sqlite3_prepare_v2(s->db, "SELECT min(id) FROM projects p WHERE status ="
+				      " 'pending_confirmation' AND NOT EXISTS (SELECT 1 FROM"
+				      " confirmations c WHERE c.address = p.poster AND c.action = 'post'"
+				      " AND (c.used IS NULL OR c.payload = CAST(p.id AS TEXT)))"
+				      " GROUP BY poster COLLATE NOCASE ORDER BY 1 LIMIT ?1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return fail(s, sqlite3_errcode(s->db), "project-unasked");
+	sqlite3_bind_int(st, 1, max);
+	int n = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? n : fail(s, rc, "project-unasked");
 }
 
 void bid_row_clear(struct bid_row *b)

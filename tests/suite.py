@@ -259,6 +259,7 @@ def test_migration_keeps_ingest_log():
         "DROP TABLE fetched;"  # migration 11 and later did not exist at version 9
         "ALTER TABLE projects DROP COLUMN published;"
         "ALTER TABLE outbox DROP COLUMN lease_owner; ALTER TABLE outbox DROP COLUMN lease_until;"
+        "DROP TABLE relayed; DROP INDEX bids_address; DROP INDEX projects_status;"
         "PRAGMA user_version = 9;")
     db.close()
     # the crash window: committed, but the file is still in new/ when the new version starts

@@ -85,6 +85,14 @@ def test_forged_unconfirmed_posts_purged_and_not_loaded():
     rss = peak_rss_kb(b, "digest", "--at", "2026-03-02T11:00:00Z", env={"BIDMAIL_NOW": "2026-03-02T11:00:00Z"})
     print("     (digest + followup with %d unconfirmed 3 MB posts: peak %d KB)" % (n, rss))
     expect(rss < 30 * 1024, "the loop's steps loaded the unconfirmed posts: peak %d KB" % rss)
+    # nor does a subscriber's `test` command (it loaded every project with its text: 30 MB here)
+    subscribe(b, "paul@dev.fr", "Paul Dev", "skills site", env=t0)
+    b.deliver("From: Paul Dev <paul@dev.fr>\nTo: robot@example.org\nSubject: test\n"
+              "Message-ID: <test@dev.fr>\n\ntest\n", recipient="robot@example.org", sender="paul@dev.fr")
+    rss = peak_rss_kb(b, "run", "--once", env=t0)
+    answer = body_of(last_mail(b, "paul@dev.fr"))
+    expect("1001" in answer, "the test command did not show the open project: %r" % answer[:600])
+    expect(rss < 30 * 1024, "the test command loaded the unconfirmed posts: peak %d KB" % rss)
     # a day before expiry they are still there; after it they are gone, the real one stays
     b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-08T10:00:00Z"})
     expect(len(b.projects()) == n + 1, "purged too early: %d" % len(b.projects()))
@@ -145,6 +153,9 @@ def test_forged_posts_reflect_one_neutral_request_a_day():
     last = mails_to(b, victim)[-1]
     expect("rien n'a été publié" in body_of(last) and "GAGNEZ" not in str(last["Subject"]),
            "answer to the objection: %r / %r" % (str(last["Subject"]), body_of(last)))
+    # review: the refusal template asked them to correct the post and send it again
+    expect("Corrigez" not in body_of(last) and "rien d'autre à faire" in body_of(last),
+           "the objection is answered as a bad post: %r" % body_of(last))
 
 
 def test_forged_limit_keeps_a_real_posters_second_post():
@@ -404,3 +415,30 @@ def hostile_inputs_forged(b):
     big = forged_post("victim-big@example.net", "Gros projet", text_of_size(4 * 1024 * 1024 - 4096, 7))
     out.append(("unconfirmed-4mb-post", "post@example.org", "victim-big@example.net", big.encode()))
     return out
+
+
+def test_forged_post_behind_a_refusal_is_asked_about_the_next_day():
+    """A first post sent the same day as a refusal to that address (here: an empty mail just
+    before) waits, since one request or refusal a day goes to an address; the next day it is
+    asked about, once. Before: it waited, silent, until purged (only the answer to a post
+    request asked about the next waiting post, and a refusal cannot be answered)."""
+    b = Board().init()
+    poster = "marie@asso.fr"
+    b.deliver("From: %s\nTo: post@example.org\nMessage-ID: <empty@asso.fr>\n\n\n" % poster,
+              sender=poster)
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-02T10:00:00Z"})
+    expect(len(mails_to(b, poster)) == 1, "the empty mail: %d answers" % len(mails_to(b, poster)))
+    b.deliver(post_mail(subject="Site de l'association", body="Un site de 5 pages.\n",
+                        sender="Marie <%s>" % poster), sender=poster)
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-02T10:05:00Z"})
+    expect([p["status"] for p in b.projects()] == ["pending_confirmation"], "%r" % b.projects())
+    expect(len(mails_to(b, poster)) == 1, "a second mail within the day")
+    for when in ("2026-03-03T10:00:01Z", "2026-03-03T10:30:00Z"):
+        b.run("run", "--once", env={"BIDMAIL_NOW": when})
+    got = mails_to(b, poster)
+    expect(len(got) == 2 and "1001" in str(got[-1]["Subject"]),
+           "the next day: %r" % [str(m["Subject"]) for m in got])
+    raw, addr = reply_to(got[-1], "Oui, c'est bien moi.", sender=poster)
+    b.deliver(raw, recipient=addr, sender=poster)
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-03T11:00:00Z"})
+    expect([p["status"] for p in b.projects()] == ["open"], "not published: %r" % b.projects())

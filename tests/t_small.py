@@ -322,6 +322,10 @@ def test_small_lmtp_slow_client_cut_in_total_time():
                         break
                 except socket.timeout:
                     pass
+                except OSError:
+                    # our bytes after its close made it reset: closed too (was a flaky failure)
+                    closed = time.time() - start
+                    break
             s.close()
             expect(b"421 4.4.2" in said, "%s: not told 421: %r" % (phase, said))
             expect(closed is not None and closed < 6, "%s: still open after %s s" % (phase, closed))

@@ -883,6 +883,13 @@ static void test_consent(void)
 		{ "Not me.", -1 },
 		{ "I never sent this, please cancel", -1 },
 		{ "non, je ne confirme pas", -1 },
+		{ "Je ne confirme pas.", -1 },
+		{ "I don't confirm this", -1 },
+		{ "Je ne peux pas confirmer", -1 },
+		/* a negation after the confirming word is not about it */
+		{ "Oui, merci, pas de souci", 1 },
+		{ "Oui je confirme. N'hésitez pas si besoin.", 1 },
+		{ "Yes, that was me, not a problem", 1 },
 		{ "Hein ? Qu'est-ce que c'est ?", 0 },
 		{ "", 0 },
 	};

@@ -831,6 +831,19 @@ enum probe { PROBE_OK, PROBE_LIMIT, PROBE_SLOW, PROBE_BUDGET };
 int match_probe(const char *source, const struct strlist *texts, int64_t max_avg_ns,
 		int64_t budget_ns, int64_t *spent_ns);
 
+/* ---------------------------------------------------------------- profile.c */
+/* Adds a subscriber's skills and excludes to m, in budget group `group` (-1: none), their ids
+ * (-1 for an invalid one) into skill_ids[skills.n] and excl_ids[excludes.n]. */
+void profile_add(struct matcher *m, int group, const struct subscriber *s, int *skill_ids,
+		 int *excl_ids);
+/* The text a profile's patterns run on: title, description, skills (caller frees). */
+char *profile_project_text(const struct project *p);
+/* Whether project p is for subscriber s, given hits[id] != 0 for each pattern id that matched
+ * the project's text: the skills pattern that matched (borrowed from s), or NULL when none
+ * did, an exclude did, or the budget, languages or remote-only say no. */
+const char *profile_matches(const struct subscriber *s, const struct project *p,
+			    const unsigned char *hits, const int *skill_ids, const int *excl_ids);
+
 /* ---------------------------------------------------------------- robot.c */
 /* Handles a command mail (to the robot address or one of its signed +KEY addresses): runs
  * what it may, queues exactly one reply (or none when rate-limited), says what it did in

@@ -422,9 +422,16 @@ int extract_deadline_date(const char *text, time_t from);
 int extract_budget_lower(const char *l, struct money *out);
 int extract_duration_days_lower(const char *l, int *followup_days);
 int extract_deadline_date_lower(const char *l, time_t from);
-/* "1 500 € HT", "$2,000 – $3,000 excl. VAT", "35 € de l'heure": an amount for a reader of
- * lang (caller frees). */
+/* The house styles of amounts: the mails' ("1 500 € HT") and the static site's ("1500 EUR HT"). */
+enum money_style { MONEY_MAIL, MONEY_SITE };
+/* An amount for a reader of lang in style st, the one money formatter (caller frees). */
+char *money_format_style(const struct money *m, const char *lang, enum money_style st);
+/* "1 500 € HT", "$2,000 – $3,000 excl. VAT", "35 € de l'heure": money_format_style in the
+ * mails' style (caller frees). */
 char *money_format(const struct money *m, const char *lang);
+struct project;
+/* Project p's budget in style st (caller frees); NULL when the post stated none. */
+char *money_format_budget(const struct project *p, const char *lang, enum money_style st);
 /* A payment plan in percentages summing to 100 ("20 %, 40 %, solde"); returns the count. */
 int extract_milestones(const char *text, int *out, int max);
 

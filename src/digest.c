@@ -140,15 +140,9 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 		struct project *p = &r->projects[list[i]];
 		memset(&items[i], 0, sizeof items[i]);
 		char *id = xasprintf("%lld", (long long)p->id);
-		char *budget = p->has_budget ? NULL : xstrdup(!strcmp(lang, "fr") ? "non précisé"
-							     : "not stated");
-		if (!budget) {
-			struct money mo = { .min = p->budget_min, .max = p->budget_max };
-			snprintf(mo.currency, sizeof mo.currency, "%s", p->currency ? p->currency : "");
-			snprintf(mo.tax, sizeof mo.tax, "%s", p->tax ? p->tax : "");
-			snprintf(mo.unit, sizeof mo.unit, "%s", p->unit ? p->unit : "");
-			budget = money_format(&mo, lang);
-		}
+		char *budget = money_format_budget(p, lang, MONEY_MAIL);
+		if (!budget)
+			budget = xstrdup(!strcmp(lang, "fr") ? "non précisé" : "not stated");
 		char *deadline = p->deadline_days >= 0
 				 ? xasprintf(!strcmp(lang, "fr") ? "%d jours" : "%d days", p->deadline_days)
 				 : xstrdup("");

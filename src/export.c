@@ -196,35 +196,11 @@ static void mailto_value(struct buf *b, const char *v)
 	}
 }
 
-static void amount(struct buf *b, double v)
-{
-	if (v == (double)(long long)v)
-		buf_printf(b, "%lld", (long long)v);
-	else
-		buf_printf(b, "%.2f", v);
-}
-
 static void budget_text(const struct site *w, const struct project *p, struct buf *b)
 {
-	if (!p->has_budget) {
-		buf_puts(b, L(w, "à proposer", "open"));
-		return;
-	}
-	if (p->budget_min >= 0 && p->budget_min < p->budget_max) {
-		amount(b, p->budget_min);
-		buf_puts(b, "–");
-	}
-	amount(b, p->budget_max);
-	buf_printf(b, " %s", p->currency && *p->currency ? p->currency : "EUR");
-	if (p->tax && *p->tax)
-		buf_printf(b, " %s", !strcmp(p->tax, "HT") ? L(w, "HT", "excl. tax") :
-				     !strcmp(p->tax, "TTC") ? L(w, "TTC", "incl. tax") : p->tax);
-	if (p->unit && !strcmp(p->unit, "hour"))
-		buf_puts(b, L(w, " de l'heure", " an hour"));
-	else if (p->unit && !strcmp(p->unit, "day"))
-		buf_puts(b, L(w, " par jour", " a day"));
-	else if (p->unit && !strcmp(p->unit, "month"))
-		buf_puts(b, L(w, " par mois", " a month"));
+	char *t = money_format_budget(p, w->fr ? "fr" : "en", MONEY_SITE);
+	buf_puts(b, t ? t : L(w, "à proposer", "open"));
+	free(t);
 }
 
 static void deadline_text(const struct site *w, const struct project *p, struct buf *b)

@@ -241,6 +241,14 @@ int spool_quarantine(const struct config *c, const char *name, const char *reaso
 /* Moves incoming/new/NAME, which is not a regular file, to failed/ beside a reason file;
  * *why (owned) says what it was. 0 or -1. */
 int spool_set_aside(const struct config *c, const char *name, char **why);
+/* Creates path and its missing parents (mkdir -p) with mode; 0, or -1 when path is not there. */
+int spool_mkdirs(const char *path, unsigned mode);
+enum { SPOOL_FSYNC = 1, SPOOL_FSYNC_DIR = 2, SPOOL_EXCL = 4 };
+/* The atomic file writer: data into tmp (mode), then renamed over path; SPOOL_FSYNC fsyncs the
+ * file before the rename, SPOOL_FSYNC_DIR path's folder after it, SPOOL_EXCL refuses an
+ * existing tmp. 0, or -1 with errno set (tmp removed). */
+int spool_write_file(const char *path, const char *tmp, const void *data, size_t len,
+		     unsigned mode, int flags);
 /* Writes data atomically into dir/name (tmp, fsync, rename, fsync dir); 0 or -1. */
 int spool_write_atomic(const char *dir, const char *name, const void *data, size_t len);
 /* The same without the folder fsync. */

@@ -214,6 +214,7 @@ static void deadline_text(const struct site *w, const struct project *p, struct 
 
 /* ---------------------------------------------------------------- files */
 
+/* One level, not spool_mkdirs: the export folder's parent must exist, as it always had to. */
 static int mkdirs(const char *dir, const char *sub)
 {
 	char *d = sub ? xasprintf("%s/%s", dir, sub) : xstrdup(dir);
@@ -229,14 +230,8 @@ static int put(struct site *w, const char *rel, struct buf *b)
 {
 	char *path = xasprintf("%s/%s", w->dir, rel);
 	char *tmp = xasprintf("%s.tmp-%ld", path, (long)getpid());
-	FILE *f = fopen(tmp, "w");
-	int rc = -1;
-	if (f) {
-		size_t n = b->len ? fwrite(b->data, 1, b->len, f) : 0;
-		rc = (n == b->len && fclose(f) == 0 && rename(tmp, path) == 0) ? 0 : -1;
-		if (rc < 0)
-			unlink(tmp);
-	}
+	/* no fsync: the site is rebuilt from the database whenever it changes */
+	int rc = spool_write_file(path, tmp, b->data ? b->data : "", b->len, 0666, 0);
 	if (rc < 0)
 		log_err("stage=export file=%s error=\"%s\"", path, strerror(errno));
 	else

@@ -49,6 +49,7 @@ static int usage(void)
 	return 2;
 }
 
+/* Creates the folders above a file's path (spool_mkdirs); 0 or -1. */
 static int mkdir_parent(const char *path)
 {
 	char *d = xstrdup(path);
@@ -56,15 +57,7 @@ static int mkdir_parent(const char *path)
 	int rc = 0;
 	if (slash && slash != d) {
 		*slash = '\0';
-		for (char *p = d + 1; *p; p++) {
-			if (*p != '/')
-				continue;
-			*p = '\0';
-			mkdir(d, 0750);
-			*p = '/';
-		}
-		if (mkdir(d, 0750) < 0 && errno != EEXIST)
-			rc = -1;
+		rc = spool_mkdirs(d, 0750);
 	}
 	free(d);
 	return rc;

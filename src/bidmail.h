@@ -243,6 +243,14 @@ int spool_quarantine(const struct config *c, const char *name, const char *reaso
 /* Moves incoming/new/NAME, which is not a regular file, to failed/ beside a reason file;
  * *why (owned) says what it was. 0 or -1. */
 int spool_set_aside(const struct config *c, const char *name, char **why);
+/* Creates path and its missing parents (mkdir -p) with mode; 0, or -1 when path is not there. */
+int spool_mkdirs(const char *path, unsigned mode);
+enum { SPOOL_FSYNC = 1, SPOOL_FSYNC_DIR = 2, SPOOL_EXCL = 4 };
+/* The atomic file writer: data into tmp (mode), then renamed over path; SPOOL_FSYNC fsyncs the
+ * file before the rename, SPOOL_FSYNC_DIR path's folder after it, SPOOL_EXCL refuses an
+ * existing tmp. 0, or -1 with errno set (tmp removed). */
+int spool_write_file(const char *path, const char *tmp, const void *data, size_t len,
+		     unsigned mode, int flags);
 /* Writes data atomically into dir/name (tmp, fsync, rename, fsync dir); 0 or -1. */
 int spool_write_atomic(const char *dir, const char *name, const void *data, size_t len);
 /* The same without the folder fsync. */
@@ -424,9 +432,16 @@ int extract_deadline_date(const char *text, time_t from);
 int extract_budget_lower(const char *l, struct money *out);
 int extract_duration_days_lower(const char *l, int *followup_days);
 int extract_deadline_date_lower(const char *l, time_t from);
-/* "1 500 € HT", "$2,000 – $3,000 excl. VAT", "35 € de l'heure": an amount for a reader of
- * lang (caller frees). */
+/* The house styles of amounts: the mails' ("1 500 € HT") and the static site's ("1500 EUR HT"). */
+enum money_style { MONEY_MAIL, MONEY_SITE };
+/* An amount for a reader of lang in style st, the one money formatter (caller frees). */
+char *money_format_style(const struct money *m, const char *lang, enum money_style st);
+/* "1 500 € HT", "$2,000 – $3,000 excl. VAT", "35 € de l'heure": money_format_style in the
+ * mails' style (caller frees). */
 char *money_format(const struct money *m, const char *lang);
+struct project;
+/* Project p's budget in style st (caller frees); NULL when the post stated none. */
+char *money_format_budget(const struct project *p, const char *lang, enum money_style st);
 /* A payment plan in percentages summing to 100 ("20 %, 40 %, solde"); returns the count. */
 int extract_milestones(const char *text, int *out, int max);
 
@@ -836,6 +851,19 @@ enum probe { PROBE_OK, PROBE_LIMIT, PROBE_SLOW, PROBE_BUDGET };
  * CPU it used. */
 int match_probe(const char *source, const struct strlist *texts, int64_t max_avg_ns,
 		int64_t budget_ns, int64_t *spent_ns);
+
+/* ---------------------------------------------------------------- profile.c */
+/* Adds a subscriber's skills and excludes to m, in budget group `group` (-1: none), their ids
+ * (-1 for an invalid one) into skill_ids[skills.n] and excl_ids[excludes.n]. */
+void profile_add(struct matcher *m, int group, const struct subscriber *s, int *skill_ids,
+		 int *excl_ids);
+/* The text a profile's patterns run on: title, description, skills (caller frees). */
+char *profile_project_text(const struct project *p);
+/* Whether project p is for subscriber s, given hits[id] != 0 for each pattern id that matched
+ * the project's text: the skills pattern that matched (borrowed from s), or NULL when none
+ * did, an exclude did, or the budget, languages or remote-only say no. */
+const char *profile_matches(const struct subscriber *s, const struct project *p,
+			    const unsigned char *hits, const int *skill_ids, const int *excl_ids);
 
 /* ---------------------------------------------------------------- robot.c */
 /* Handles a command mail (to the robot address or one of its signed +KEY addresses): runs

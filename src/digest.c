@@ -75,37 +75,15 @@ static const char *published_at(const struct project *p)
 	return p->published ? p->published : p->created ? p->created : "";
 }
 
-static int project_wanted(const struct config *c, const struct subscriber *s,
-			  const struct project *p)
+/* Whether project p goes to subscriber s: open, not full, and for their profile; the pattern
+ * that matched it, or NULL. */
+static const char *project_wanted(struct digest_run *r, const struct subscriber *s, int base_skill,
+				  int base_excl, int j)
 {
-	if (strcmp(p->status, "open") || p->bids >= c->bid_cap)
-		return 0;	/* closed, or full: it leaves the selections */
-	if (s->languages && *s->languages && p->language && !strstr(s->languages, p->language))
-		return 0;
-	if (s->remote_only && (!p->location || strcmp(p->location, "remote")))
-		return 0;
-	if (s->budget_min >= 0 && p->has_budget && p->currency && s->budget_currency &&
-	    !strcmp(p->currency, s->budget_currency) && p->budget_max < s->budget_min)
-		return 0;
-	return 1;
-}
-
-/* The pattern of subscriber s that matched project j, or NULL (also when an exclude matched). */
-static const char *why_matched(struct digest_run *r, const struct subscriber *s, int base_skill,
-			       int base_excl, int j)
-{
-	const unsigned char *h = r->hits[j];
-	for (size_t k = 0; k < s->excludes.n; k++) {
-		int id = r->excl_ids[base_excl + (int)k];
-		if (id >= 0 && h[id])
-			return NULL;
-	}
-	for (size_t k = 0; k < s->skills.n; k++) {
-		int id = r->skill_ids[base_skill + (int)k];
-		if (id >= 0 && h[id])
-			return s->skills.v[k];
-	}
-	return NULL;
+	const struct project *p = &r->projects[j];
+	if (strcmp(p->status, "open") || p->bids >= r->c->bid_cap)
+		return NULL;	/* closed, or full: it leaves the selections */
+	return profile_matches(s, p, r->hits[j], r->skill_ids + base_skill, r->excl_ids + base_excl);
 }
 
 /* ["php","symfony"] -> "php, symfony" */
@@ -162,15 +140,9 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 		struct project *p = &r->projects[list[i]];
 		memset(&items[i], 0, sizeof items[i]);
 		char *id = xasprintf("%lld", (long long)p->id);
-		char *budget = p->has_budget ? NULL : xstrdup(!strcmp(lang, "fr") ? "non précisé"
-							     : "not stated");
-		if (!budget) {
-			struct money mo = { .min = p->budget_min, .max = p->budget_max };
-			snprintf(mo.currency, sizeof mo.currency, "%s", p->currency ? p->currency : "");
-			snprintf(mo.tax, sizeof mo.tax, "%s", p->tax ? p->tax : "");
-			snprintf(mo.unit, sizeof mo.unit, "%s", p->unit ? p->unit : "");
-			budget = money_format(&mo, lang);
-		}
+		char *budget = money_format_budget(p, lang, MONEY_MAIL);
+		if (!budget)
+			budget = xstrdup(!strcmp(lang, "fr") ? "non précisé" : "not stated");
 		char *deadline = p->deadline_days >= 0
 				 ? xasprintf(!strcmp(lang, "fr") ? "%d jours" : "%d days", p->deadline_days)
 				 : xstrdup("");
@@ -497,14 +469,14 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 		int live = !strcmp(subs[i].status, "active") && subs[i].skills.n;
 		r.groups[i] = live ? matcher_group_new(r.m, (int64_t)c->match_budget_pass_ms * 1000000)
 			      : -1;
-		for (size_t k = 0; k < subs[i].skills.n; k++, a++) {
-			r.skill_ids[a] = live ? matcher_add(r.m, subs[i].skills.v[k]) : -1;
-			matcher_group_add(r.m, r.groups[i], r.skill_ids[a]);
-		}
-		for (size_t k = 0; k < subs[i].excludes.n; k++, b++) {
-			r.excl_ids[b] = live ? matcher_add(r.m, subs[i].excludes.v[k]) : -1;
-			matcher_group_add(r.m, r.groups[i], r.excl_ids[b]);
-		}
+		if (live)
+			profile_add(r.m, r.groups[i], &subs[i], r.skill_ids + a, r.excl_ids + b);
+		for (size_t k = 0; !live && k < subs[i].skills.n; k++)
+			r.skill_ids[a + k] = -1;
+		for (size_t k = 0; !live && k < subs[i].excludes.n; k++)
+			r.excl_ids[b + k] = -1;
+		a += subs[i].skills.n;
+		b += subs[i].excludes.n;
 	}
 	int np = matcher_count(r.m);
 	/* each open project of the last five weeks is matched once against every pattern */
@@ -518,8 +490,7 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 		r.hits[j] = xcalloc((size_t)np + 1, 1);
 		if (strcmp(p->status, "open") || strcmp(published_at(p), oldest) < 0 || np == 0)
 			continue;
-		char *text = xasprintf("%s\n%s\n%s", p->title, p->description ? p->description : "",
-				       p->skills_json ? p->skills_json : "");
+		char *text = profile_project_text(p);
 		int nl = 0;
 		int n = matcher_run(r.m, text, strlen(text), tmp, np, lim, &nl);
 		for (int k = 0; k < n; k++)
@@ -583,10 +554,9 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 			struct project *p = &r.projects[j];
 			const char *pub = published_at(p);
 			int after = strcmp(pub, nowiso);
-			if (strcmp(pub, since) < 0 || after > 0 || (after == 0 && !instant) ||
-			    !project_wanted(c, sub, p))
+			if (strcmp(pub, since) < 0 || after > 0 || (after == 0 && !instant))
 				continue;
-			const char *w = why_matched(&r, sub, base_skill, base_excl, j);
+			const char *w = project_wanted(&r, sub, base_skill, base_excl, j);
 			if (!w)
 				continue;
 			if (instant) {

@@ -196,35 +196,11 @@ static void mailto_value(struct buf *b, const char *v)
 	}
 }
 
-static void amount(struct buf *b, double v)
-{
-	if (v == (double)(long long)v)
-		buf_printf(b, "%lld", (long long)v);
-	else
-		buf_printf(b, "%.2f", v);
-}
-
 static void budget_text(const struct site *w, const struct project *p, struct buf *b)
 {
-	if (!p->has_budget) {
-		buf_puts(b, L(w, "à proposer", "open"));
-		return;
-	}
-	if (p->budget_min >= 0 && p->budget_min < p->budget_max) {
-		amount(b, p->budget_min);
-		buf_puts(b, "–");
-	}
-	amount(b, p->budget_max);
-	buf_printf(b, " %s", p->currency && *p->currency ? p->currency : "EUR");
-	if (p->tax && *p->tax)
-		buf_printf(b, " %s", !strcmp(p->tax, "HT") ? L(w, "HT", "excl. tax") :
-				     !strcmp(p->tax, "TTC") ? L(w, "TTC", "incl. tax") : p->tax);
-	if (p->unit && !strcmp(p->unit, "hour"))
-		buf_puts(b, L(w, " de l'heure", " an hour"));
-	else if (p->unit && !strcmp(p->unit, "day"))
-		buf_puts(b, L(w, " par jour", " a day"));
-	else if (p->unit && !strcmp(p->unit, "month"))
-		buf_puts(b, L(w, " par mois", " a month"));
+	char *t = money_format_budget(p, w->fr ? "fr" : "en", MONEY_SITE);
+	buf_puts(b, t ? t : L(w, "à proposer", "open"));
+	free(t);
 }
 
 static void deadline_text(const struct site *w, const struct project *p, struct buf *b)
@@ -238,6 +214,7 @@ static void deadline_text(const struct site *w, const struct project *p, struct 
 
 /* ---------------------------------------------------------------- files */
 
+/* One level, not spool_mkdirs: the export folder's parent must exist, as it always had to. */
 static int mkdirs(const char *dir, const char *sub)
 {
 	char *d = sub ? xasprintf("%s/%s", dir, sub) : xstrdup(dir);
@@ -253,14 +230,8 @@ static int put(struct site *w, const char *rel, struct buf *b)
 {
 	char *path = xasprintf("%s/%s", w->dir, rel);
 	char *tmp = xasprintf("%s.tmp-%ld", path, (long)getpid());
-	FILE *f = fopen(tmp, "w");
-	int rc = -1;
-	if (f) {
-		size_t n = b->len ? fwrite(b->data, 1, b->len, f) : 0;
-		rc = (n == b->len && fclose(f) == 0 && rename(tmp, path) == 0) ? 0 : -1;
-		if (rc < 0)
-			unlink(tmp);
-	}
+	/* no fsync: the site is rebuilt from the database whenever it changes */
+	int rc = spool_write_file(path, tmp, b->data ? b->data : "", b->len, 0666, 0);
 	if (rc < 0)
 		log_err("stage=export file=%s error=\"%s\"", path, strerror(errno));
 	else

@@ -857,9 +857,17 @@ int extract_milestones(const char *text, int *out, int max)
 	return best;
 }
 
-/* Formats a number the way a reader of lang expects: "1 500", "1 250,50" / "1,500", "1,250.50". */
-static void format_number(double v, const char *lang, char *out, size_t len)
+/* Formats a number the way a reader of lang expects: "1 500", "1 250,50" / "1,500", "1,250.50";
+ * in the site's style, digits only: "1500", "1250.50". */
+static void format_number(double v, const char *lang, enum money_style st, char *out, size_t len)
 {
+	if (st == MONEY_SITE) {
+		if (v == (double)(long long)v)
+			snprintf(out, len, "%lld", (long long)v);
+		else
+			snprintf(out, len, "%.2f", v);
+		return;
+	}
 	int fr = !strcmp(lang, "fr");
 	long long whole = (long long)v;
 	int cents = (int)((v - (double)whole) * 100 + 0.5);
@@ -882,25 +890,38 @@ static void format_number(double v, const char *lang, char *out, size_t len)
 		snprintf(out, len, "%s", grouped);
 }
 
-char *money_format(const struct money *m, const char *lang)
+/*
+ * The one money formatter, in two house styles. MONEY_MAIL (the mails): grouped digits, a
+ * currency symbol ($ and £ before the amount in English), "1 500 – 2 000 € HT", "per hour".
+ * MONEY_SITE (the static site, whose pages and tests pin it): plain digits and the ISO code
+ * (EUR when none was stated), "400–600 EUR par jour", "excl. tax", "an hour".
+ */
+char *money_format_style(const struct money *m, const char *lang, enum money_style st)
 {
 	static const struct { const char *code, *sym; int before; } syms[] = {
 		{ "EUR", "€", 0 }, { "USD", "$", 1 }, { "GBP", "£", 1 }, { "CHF", "CHF", 0 },
 		{ "CAD", "CA$", 1 }, { "MAD", "MAD", 0 },
 	};
-	const char *sym = m->currency[0] ? m->currency : "";
+	int fr = !strcmp(lang, "fr");
+	const char *sym = m->currency[0] ? m->currency : st == MONEY_SITE ? "EUR" : "";
 	int before = 0;
-	for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++)
+	for (size_t i = 0; st == MONEY_MAIL && i < sizeof syms / sizeof syms[0]; i++)
 		if (!strcmp(m->currency, syms[i].code)) {
 			sym = syms[i].sym;
-			before = syms[i].before && strcmp(lang, "fr");
+			before = syms[i].before && !fr;
 		}
 	char a[48], b[48];
 	struct buf out;
 	buf_init(&out, 256);
-	format_number(m->max, lang, b, sizeof b);
-	if (m->min >= 0) {
-		format_number(m->min, lang, a, sizeof a);
+	format_number(m->max, lang, st, b, sizeof b);
+	if (st == MONEY_SITE) {
+		if (m->min >= 0 && m->min < m->max) {
+			format_number(m->min, lang, st, a, sizeof a);
+			buf_printf(&out, "%s–", a);
+		}
+		buf_printf(&out, "%s %s", b, sym);
+	} else if (m->min >= 0) {
+		format_number(m->min, lang, st, a, sizeof a);
 		if (before)
 			buf_printf(&out, "%s%s – %s%s", sym, a, sym, b);
 		else
@@ -910,14 +931,33 @@ char *money_format(const struct money *m, const char *lang)
 	} else {
 		buf_printf(&out, "%s%s%s", b, *sym ? " " : "", sym);
 	}
-	if (m->tax[0])
-		buf_printf(&out, " %s", !strcmp(lang, "fr") ? m->tax
-				       : !strcmp(m->tax, "HT") ? "excl. VAT" : "incl. VAT");
-	static const struct { const char *unit, *fr, *en; } units[] = {
-		{ "hour", "de l'heure", "per hour" }, { "day", "par jour", "per day" },
-		{ "month", "par mois", "per month" } };
+	if (m->tax[0] && st == MONEY_SITE)
+		buf_printf(&out, " %s", fr || (strcmp(m->tax, "HT") && strcmp(m->tax, "TTC")) ? m->tax
+				       : !strcmp(m->tax, "HT") ? "excl. tax" : "incl. tax");
+	else if (m->tax[0])
+		buf_printf(&out, " %s", fr ? m->tax : !strcmp(m->tax, "HT") ? "excl. VAT" : "incl. VAT");
+	static const struct { const char *unit, *fr, *en, *site_en; } units[] = {
+		{ "hour", "de l'heure", "per hour", "an hour" }, { "day", "par jour", "per day", "a day" },
+		{ "month", "par mois", "per month", "a month" } };
 	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
 		if (!strcmp(m->unit, units[i].unit))
-			buf_printf(&out, " %s", !strcmp(lang, "fr") ? units[i].fr : units[i].en);
+			buf_printf(&out, " %s", fr ? units[i].fr : st == MONEY_SITE ? units[i].site_en
+											      : units[i].en);
 	return buf_steal(&out);
+}
+
+char *money_format(const struct money *m, const char *lang)
+{
+	return money_format_style(m, lang, MONEY_MAIL);
+}
+
+char *money_format_budget(const struct project *p, const char *lang, enum money_style st)
+{
+	if (!p->has_budget)
+		return NULL;
+	struct money m = { .min = p->budget_min, .max = p->budget_max };
+	snprintf(m.currency, sizeof m.currency, "%s", p->currency ? p->currency : "");
+	snprintf(m.tax, sizeof m.tax, "%s", p->tax ? p->tax : "");
+	snprintf(m.unit, sizeof m.unit, "%s", p->unit ? p->unit : "");
+	return money_format_style(&m, lang, st);
 }

@@ -97,16 +97,7 @@ static void verdict_write(int k, const char *what, long number, const char *unit
 		: " while the board was acting on it");
 	put_str(text, &n, sizeof text, "; it was set aside at the next start so that the "
 		"others could go on\n");
-	int fd = open(guard.verdict_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0)
-		return;
-	ssize_t w = write(fd, text, n);
-	if (w == (ssize_t)n && fsync(fd) == 0) {
-		close(fd);
-		rename(guard.verdict_tmp, guard.verdict);
-		return;
-	}
-	close(fd);
+	spool_write_file(guard.verdict, guard.verdict_tmp, text, n, 0640, SPOOL_FSYNC);
 }
 
 static void on_fault(int sig)

@@ -33,21 +33,12 @@ int keys_init(const char *path, int create)
 		if (hash_random(fresh, sizeof fresh) < 0)
 			return -1;
 		char *tmp = xasprintf("%s.tmp", path);
-		int w = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (w < 0) {
-			fprintf(stderr, "%s: cannot create: %s\n", tmp, strerror(errno));
-			free(tmp);
-			return -1;
-		}
-		int ok = write(w, fresh, sizeof fresh) == (ssize_t)sizeof fresh && fsync(w) == 0;
-		close(w);
-		if (!ok || rename(tmp, path) < 0) {
-			fprintf(stderr, "%s: cannot write the secret key\n", path);
-			unlink(tmp);
-			free(tmp);
-			return -1;
-		}
+		int rc = spool_write_file(path, tmp, fresh, sizeof fresh, 0600, SPOOL_FSYNC | SPOOL_EXCL);
 		free(tmp);
+		if (rc < 0) {
+			fprintf(stderr, "%s: cannot write the secret key: %s\n", path, strerror(errno));
+			return -1;
+		}
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 	}
 	if (fd < 0) {

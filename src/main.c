@@ -49,6 +49,7 @@ static int usage(void)
 	return 2;
 }
 
+/* Creates the folders above a file's path (spool_mkdirs); 0 or -1. */
 static int mkdir_parent(const char *path)
 {
 	char *d = xstrdup(path);
@@ -56,15 +57,7 @@ static int mkdir_parent(const char *path)
 	int rc = 0;
 	if (slash && slash != d) {
 		*slash = '\0';
-		for (char *p = d + 1; *p; p++) {
-			if (*p != '/')
-				continue;
-			*p = '\0';
-			mkdir(d, 0750);
-			*p = '/';
-		}
-		if (mkdir(d, 0750) < 0 && errno != EEXIST)
-			rc = -1;
+		rc = spool_mkdirs(d, 0750);
 	}
 	free(d);
 	return rc;
@@ -384,8 +377,7 @@ static int cmd_match(struct config *c, int argc, char **argv)
 	if (!proj) {
 		fprintf(stderr, "bidmail match: no project %lld\n", want);
 	} else {
-		char *text = xasprintf("%s\n%s\n%s", proj->title, proj->description,
-				       proj->skills_json ? proj->skills_json : "");
+		char *text = profile_project_text(proj);
 		struct matcher *m = matcher_new();
 		int *skill_id = NULL, *excl_id = NULL;
 		size_t nsk = 0, nex = 0;
@@ -397,14 +389,13 @@ static int cmd_match(struct config *c, int argc, char **argv)
 		excl_id = xcalloc(nex + 1, sizeof *excl_id);
 		size_t a = 0, b = 0;
 		for (int i = 0; i < ns; i++) {
-			for (size_t k = 0; k < v[i].skills.n; k++)
-				skill_id[a++] = matcher_add(m, v[i].skills.v[k]);
-			for (size_t k = 0; k < v[i].excludes.n; k++)
-				excl_id[b++] = matcher_add(m, v[i].excludes.v[k]);
+			profile_add(m, -1, &v[i], skill_id + a, excl_id + b);
+			a += v[i].skills.n;
+			b += v[i].excludes.n;
 		}
 		int n = matcher_count(m);
 		int *hits = xcalloc((size_t)n + 1, sizeof *hits), *lim = xcalloc((size_t)n + 1, sizeof *lim);
-		char *hit = xcalloc((size_t)n + 1, 1);
+		unsigned char *hit = xcalloc((size_t)n + 1, 1);
 		int nl = 0;
 		int nh = matcher_run(m, text, strlen(text), hits, n, lim, &nl);
 		for (int i = 0; i < nh; i++)
@@ -413,15 +404,10 @@ static int cmd_match(struct config *c, int argc, char **argv)
 		a = b = 0;
 		int count = 0;
 		for (int i = 0; i < ns; i++) {
-			const char *by = NULL;
-			int excluded = 0;
-			for (size_t k = 0; k < v[i].skills.n; k++, a++)
-				if (!by && skill_id[a] >= 0 && hit[skill_id[a]])
-					by = v[i].skills.v[k];
-			for (size_t k = 0; k < v[i].excludes.n; k++, b++)
-				if (excl_id[b] >= 0 && hit[excl_id[b]])
-					excluded = 1;
-			if (by && !excluded && !strcmp(v[i].status, "active")) {
+			const char *by = profile_matches(&v[i], proj, hit, skill_id + a, excl_id + b);
+			a += v[i].skills.n;
+			b += v[i].excludes.n;
+			if (by && !strcmp(v[i].status, "active")) {
 				printf("  %s  matched by `%s`\n", v[i].address, by);
 				count++;
 			}

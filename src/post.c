@@ -118,12 +118,7 @@ static int acknowledge(const struct config *c, struct store *s, const struct pro
 	memset(items, 0, sizeof items);
 	char *budget = NULL, *skill_list = NULL, deadline[48];
 	int ni = 0;
-	if (p->has_budget) {
-		struct money mo = { .min = p->budget_min, .max = p->budget_max };
-		snprintf(mo.currency, sizeof mo.currency, "%s", p->currency ? p->currency : "");
-		snprintf(mo.tax, sizeof mo.tax, "%s", p->tax ? p->tax : "");
-		snprintf(mo.unit, sizeof mo.unit, "%s", p->unit ? p->unit : "");
-		budget = money_format(&mo, lang);
+	if ((budget = money_format_budget(p, lang, MONEY_MAIL)) != NULL) {
 		vars_set(&items[ni], "label", "Budget");
 		vars_set(&items[ni++], "value", budget);
 	}

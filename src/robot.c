@@ -265,13 +265,11 @@ static void run_test(struct robot *r, const char *line)
 	}
 	struct matcher *m = matcher_new();
 	int group = matcher_group_new(m, left);
-	int sk[MAX_PATTERNS], ex[MAX_PATTERNS];
-	for (size_t k = 0; k < sub->skills.n && k < MAX_PATTERNS; k++)
-		matcher_group_add(m, group, sk[k] = matcher_add(m, sub->skills.v[k]));
-	for (size_t k = 0; k < sub->excludes.n && k < MAX_PATTERNS; k++)
-		matcher_group_add(m, group, ex[k] = matcher_add(m, sub->excludes.v[k]));
+	int *sk = xcalloc(sub->skills.n + 1, sizeof *sk), *ex = xcalloc(sub->excludes.n + 1, sizeof *ex);
+	profile_add(m, group, sub, sk, ex);
 	int n = matcher_count(m);
 	int *hits = xcalloc((size_t)n + 1, sizeof *hits), *lim = xcalloc((size_t)n + 1, sizeof *lim);
+	unsigned char *hit = xcalloc((size_t)n + 1, 1);
 	struct buf out;
 	buf_init(&out, 16 * 1024);
 	int found = 0, seen = 0, total = 0, stopped = 0;
@@ -287,21 +285,15 @@ static void run_test(struct robot *r, const char *line)
 			break;
 		}
 		seen++;
-		char *text = xasprintf("%s\n%s\n%s", p[j].title, p[j].description ? p[j].description : "",
-				       p[j].skills_json ? p[j].skills_json : "");
+		char *text = profile_project_text(&p[j]);
 		int nl = 0, nh = n ? matcher_run(m, text, strlen(text), hits, n, lim, &nl) : 0;
 		free(text);
-		const char *by = NULL;
-		int excluded = 0;
-		for (int h = 0; h < nh; h++) {
-			for (size_t k = 0; k < sub->excludes.n && k < MAX_PATTERNS; k++)
-				if (ex[k] == hits[h])
-					excluded = 1;
-			for (size_t k = 0; k < sub->skills.n && k < MAX_PATTERNS && !by; k++)
-				if (sk[k] == hits[h])
-					by = sub->skills.v[k];
-		}
-		if (by && !excluded) {
+		for (int h = 0; h < nh; h++)
+			hit[hits[h]] = 1;
+		const char *by = profile_matches(sub, &p[j], hit, sk, ex);
+		for (int h = 0; h < nh; h++)
+			hit[hits[h]] = 0;
+		if (by) {
 			buf_printf(&out, "%s#%lld %s (%s `%s`)", found ? " ; " : "", (long long)p[j].id,
 				   p[j].title, tr(r, "motif", "pattern"), by);
 			found++;
@@ -331,6 +323,9 @@ static void run_test(struct robot *r, const char *line)
 	buf_free(&out);
 	free(hits);
 	free(lim);
+	free(hit);
+	free(sk);
+	free(ex);
 	matcher_free(m);
 	for (int j = 0; j < np; j++)
 		project_clear(&p[j]);

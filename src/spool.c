@@ -22,20 +22,19 @@ static char *spool_path(const struct config *c, const char *sub, const char *nam
 	return name ? xasprintf("%s/%s/%s", c->spool, sub, name) : xasprintf("%s/%s", c->spool, sub);
 }
 
-static int mkdir_p(const char *path, mode_t mode)
+/* The one `mkdir -p`: each missing folder of path is created with mode; the last one decides
+ * (an ancestor that cannot be made leaves it missing). */
+int spool_mkdirs(const char *path, unsigned mode)
 {
 	char *p = xstrdup(path);
-	int rc = 0;
 	for (char *s = p + 1; *s; s++) {
 		if (*s != '/')
 			continue;
 		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			rc = -1;
+		mkdir(p, (mode_t)mode);
 		*s = '/';
 	}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		rc = -1;
+	int rc = mkdir(p, (mode_t)mode) < 0 && errno != EEXIST ? -1 : 0;
 	free(p);
 	return rc;
 }
@@ -46,7 +45,7 @@ int spool_init(const struct config *c)
 				      "outgoing", "tmp" };
 	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
 		char *p = spool_path(c, subs[i], NULL);
-		int rc = mkdir_p(p, 0750);
+		int rc = spool_mkdirs(p, 0750);
 		if (rc < 0)
 			fprintf(stderr, "bidmail: cannot create %s: %s\n", p, strerror(errno));
 		free(p);
@@ -93,11 +92,52 @@ static char *unique_name(void)
 			 (int)getpid(), rnd);
 }
 
+/*
+ * The one atomic file writer (spool_stage/spool_publish below are its batched form): tmp is
+ * created (mode; with SPOOL_EXCL it must not exist yet), written whole, with SPOOL_FSYNC
+ * fsynced, closed, then renamed over path, and with SPOOL_FSYNC_DIR path's folder is fsynced
+ * after the rename. Readers see the old file or the new one, never a part. On failure tmp is
+ * removed and errno says why. Without SPOOL_FSYNC_DIR it makes system calls only, so a signal
+ * handler may use it (ingest.c's verdict on a crash).
+ */
+int spool_write_file(const char *path, const char *tmp, const void *data, size_t len,
+		     unsigned mode, int flags)
+{
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_CLOEXEC | (flags & SPOOL_EXCL ? O_EXCL : O_TRUNC),
+		      mode);
+	if (fd < 0)
+		return -1;
+	int rc = -1, err;
+	if (write_all(fd, data, len) < 0 || ((flags & SPOOL_FSYNC) && fsync(fd) < 0)) {
+		err = errno;
+		close(fd);
+		goto out;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		err = errno;
+		goto out;
+	}
+	if (!(flags & SPOOL_FSYNC_DIR))
+		return 0;
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
+	rc = fsync_dir(dir);
+	free(dir);
+	return rc;
+out:
+	unlink(tmp);
+	errno = err;
+	return rc;
+}
+
 int spool_write_atomic(const char *dir, const char *name, const void *data, size_t len)
 {
-	if (spool_write_atomic_nosync_dir(dir, name, data, len) < 0)
-		return -1;
-	return fsync_dir(dir);
+	char *tmp = xasprintf("%s/.tmp.%s", dir, name);
+	char *dst = xasprintf("%s/%s", dir, name);
+	int rc = spool_write_file(dst, tmp, data, len, 0640, SPOOL_FSYNC | SPOOL_FSYNC_DIR);
+	free(tmp);
+	free(dst);
+	return rc;
 }
 
 int spool_sync_dir(const struct config *c, const char *sub)
@@ -112,21 +152,7 @@ int spool_write_atomic_nosync_dir(const char *dir, const char *name, const void 
 {
 	char *tmp = xasprintf("%s/.tmp.%s", dir, name);
 	char *dst = xasprintf("%s/%s", dir, name);
-	int rc = -1;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0)
-		goto out;
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	if (close(fd) < 0 || rename(tmp, dst) < 0) {
-		unlink(tmp);
-		goto out;
-	}
-	rc = 0;
-out:
+	int rc = spool_write_file(dst, tmp, data, len, 0640, SPOOL_FSYNC);
 	free(tmp);
 	free(dst);
 	return rc;

@@ -782,6 +782,91 @@ static void test_match_budget(void)
 	report("matching budgets (groups skipped past budget, cost probe)", bad);
 }
 
+/* profile_matches: one row per rule, on a profile of one skill (id 0) and one exclude (id 1). */
+static void test_profile(void)
+{
+	static const struct {
+		const char *label;
+		unsigned char skill, excl;	/* pattern hits */
+		double budget_min;
+		const char *sub_cur, *languages;
+		int remote_only;
+		int has_budget;
+		double max;
+		const char *cur, *lang, *location;
+		int want;
+	} rows[] = {
+		{ "skill matches", 1, 0, -1, NULL, "", 0, 0, 0, NULL, "fr", NULL, 1 },
+		{ "no skill", 0, 0, -1, NULL, "", 0, 0, 0, NULL, "fr", NULL, 0 },
+		{ "exclude wins", 1, 1, -1, NULL, "", 0, 0, 0, NULL, "fr", NULL, 0 },
+		{ "under budget-min", 1, 0, 500, "EUR", "", 0, 1, 200, "EUR", "fr", NULL, 0 },
+		{ "at budget-min", 1, 0, 500, "EUR", "", 0, 1, 500, "EUR", "fr", NULL, 1 },
+		{ "other currency: no exchange", 1, 0, 500, "EUR", "", 0, 1, 200, "USD", "fr", NULL, 1 },
+		{ "no budget stated", 1, 0, 500, "EUR", "", 0, 0, 0, NULL, "fr", NULL, 1 },
+		{ "language not wanted", 1, 0, -1, NULL, "fr", 0, 0, 0, NULL, "en", NULL, 0 },
+		{ "language wanted", 1, 0, -1, NULL, "fr,en", 0, 0, 0, NULL, "en", NULL, 1 },
+		{ "remote-only, on site", 1, 0, -1, NULL, "", 1, 0, 0, NULL, "fr", "Lyon", 0 },
+		{ "remote-only, no location", 1, 0, -1, NULL, "", 1, 0, 0, NULL, "fr", NULL, 0 },
+		{ "remote-only, remote", 1, 0, -1, NULL, "", 1, 0, 0, NULL, "fr", "remote", 1 },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct subscriber sub = { .budget_min = rows[i].budget_min,
+					  .budget_currency = (char *)rows[i].sub_cur,
+					  .languages = (char *)rows[i].languages,
+					  .remote_only = rows[i].remote_only };
+		char *skill = "traduction", *excl = "urgent";
+		sub.skills.v = &skill;
+		sub.skills.n = 1;
+		sub.excludes.v = &excl;
+		sub.excludes.n = 1;
+		struct project p = { .has_budget = rows[i].has_budget, .budget_min = -1,
+				     .budget_max = rows[i].max, .currency = (char *)rows[i].cur,
+				     .language = (char *)rows[i].lang, .location = (char *)rows[i].location };
+		unsigned char hits[2] = { rows[i].skill, rows[i].excl };
+		int sk = 0, ex = 1;
+		const char *got = profile_matches(&sub, &p, hits, &sk, &ex);
+		if ((got != NULL) != rows[i].want || (got && strcmp(got, "traduction"))) {
+			printf("     profile %s: got %s\n", rows[i].label, got ? got : "no match");
+			bad++;
+		}
+	}
+	report("profile_matches", bad);
+}
+
+/* money_format_style: the mails' and the site's styles of the same amounts. */
+static void test_money_style(void)
+{
+	static const struct {
+		double min, max;
+		const char *cur, *tax, *unit, *lang, *mail, *site;
+	} rows[] = {
+		{ -1, 800, "EUR", "HT", "total", "fr", "800 € HT", "800 EUR HT" },
+		{ 400, 600, "EUR", "", "day", "fr", "400 – 600 € par jour", "400–600 EUR par jour" },
+		{ -1, 1500, "USD", "HT", "", "en", "$1,500 excl. VAT", "1500 USD excl. tax" },
+		{ 1000, 2500.5, "GBP", "TTC", "hour", "en", "£1,000 – £2,500.50 incl. VAT per hour",
+		  "1000–2500.50 GBP incl. tax an hour" },
+		{ -1, 12000, "", "", "month", "fr", "12 000 par mois", "12000 EUR par mois" },
+		{ 700, 700, "CHF", "", "", "en", "700 – 700 CHF", "700 CHF" },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct money m = { .min = rows[i].min, .max = rows[i].max };
+		snprintf(m.currency, sizeof m.currency, "%s", rows[i].cur);
+		snprintf(m.tax, sizeof m.tax, "%s", rows[i].tax);
+		snprintf(m.unit, sizeof m.unit, "%s", rows[i].unit);
+		char *mail = money_format_style(&m, rows[i].lang, MONEY_MAIL);
+		char *site = money_format_style(&m, rows[i].lang, MONEY_SITE);
+		if (strcmp(mail, rows[i].mail) || strcmp(site, rows[i].site)) {
+			printf("     money %zu: mail \"%s\", site \"%s\"\n", i, mail, site);
+			bad++;
+		}
+		free(mail);
+		free(site);
+	}
+	report("money_format_style", bad);
+}
+
 static void test_mask_addresses(void)
 {
 	static const struct { const char *in, *want; } rows[] = {
@@ -923,6 +1008,8 @@ int main(int argc, char **argv)
 	test_keys_mask();
 	test_match();
 	test_match_budget();
+	test_profile();
+	test_money_style();
 	test_mask_addresses();
 	test_fetch_url();
 	test_consent();

@@ -962,9 +962,10 @@ enum outcome bid_handle(const struct config *c, struct store *s, const struct me
  * names the project). */
 enum outcome bid_for(const struct config *c, struct store *s, const struct message *m,
 		     int64_t project, int64_t subscriber, char **outcome);
-/* What a reply to a confirmation request says: 1 a confirming word (oui, yes, confirme…), -1 a
- * word that objects (non, jamais, never…; it wins over a confirming one), or a negation (pas,
- * not…) alone or just before a confirming word ("je ne confirme pas"), 0 neither. */
+/* What a reply to a confirmation request says: 1 a confirming word (oui, yes, confirme…); -1 a
+ * word that objects (non, jamais, never…) without a confirming one, or a negation just before a
+ * confirming word or a person ("je ne confirme pas", "pas moi", "not me"); 0 neither, or both
+ * a confirming and an objecting word ("yes, no problem": not clear, ask again). */
 int bid_read_consent(const char *text);
 /* The subscriber's reply m to the confirmation cf of a held bid: confirming, the bid is made
  * active (replacing their previous one), acknowledged and quoted, and with ":subscribe" (the

@@ -976,6 +976,12 @@ static void test_consent(void)
 		{ "Oui je confirme. N'hésitez pas si besoin.", 1 },
 		{ "Yes, that was me, not a problem", 1 },
 		{ "Hein ? Qu'est-ce que c'est ?", 0 },
+		/* symptom: these deleted a real post; cause: any negation or "no" objected */
+		{ "Merci, pas de souci", 0 },
+		{ "Yes, no problem", 0 },
+		{ "Oui c'est bien moi, non je n'ai pas d'autre question", 0 },
+		{ "It wasn't me", -1 },
+		{ "Ce n'était pas nous.", -1 },
 		{ "", 0 },
 	};
 	int bad = 0;

@@ -11,6 +11,7 @@
  */
 #include "bidmail.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -135,6 +136,9 @@ static const char *domain_end(const char *d)
 	while (e > d && (e[-1] == '.' || e[-1] == '-'))
 		e--;	/* "write to a@b.fr." ends the sentence */
 	if (e > d && (*d == '.' || *d == '-'))
+		return d;
+	/* a dotless domain is a host name ("root@localhost"), never a number ("5@10", "C@2x") */
+	if (!memchr(d, '.', (size_t)(e - d)) && (unsigned char)*d < 0x80 && !isalpha((unsigned char)*d))
 		return d;
 	return e;
 }

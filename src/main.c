@@ -157,15 +157,12 @@ static int cmd_send(struct config *c, int argc, char **argv)
 		return 1;
 	/* a pass stops starting transactions after its time (so the daemon's loop goes on);
 	 * from the command line, passes follow each other while they deliver something */
-	int n, total = 0;
-	for (int pass = 0; pass < 10000; pass++) {
-		n = send_outbox_flush(c, s);
-		if (n <= 0)
+	int n = 0;
+	for (int pass = 0; pass < 10000; pass++)
+		if ((n = send_outbox_flush(c, s)) <= 0)
 			break;
-		total += n;
-	}
 	store_close(s);
-	return n < 0 && total == 0 ? 1 : 0;
+	return n < 0 ? 1 : 0;
 }
 
 static char *read_file(const char *path, size_t max, size_t *len, size_t *full)

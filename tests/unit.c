@@ -892,6 +892,8 @@ static void test_mask_addresses(void)
 		{ "a@[192.0.2.1] or b@[IPv6:2001:db8::1].", "[x] or [x]." },
 		{ "root@localhost, admin@intranet", "[x], [x]" },
 		{ "a@[nope] a@-x", "a@[nope] a@-x" },
+		/* symptom: "5@10" and "C@2x" were masked on the page; a dotless domain is a host name */
+		{ "5@10 pages, C@2x icons, a@1.fr", "5@10 pages, C@2x icons, [x]" },
 		/* bidirectional controls go first: they cannot split an address or reorder a line */
 		{ "jean\xE2\x80\xAE@x.fr", "[x]" },
 		{ "a\xE2\x80\xAE" "b\xE2\x81\xA6" "c\xE2\x81\xA9" "d\xE2\x80\x8F" "e\xD8\x9C", "abcde" },

@@ -934,19 +934,23 @@ int ingest_daemon(struct config *c, const char *config_file)
 	while (!got_term) {
 		if (got_hup) {
 			got_hup = 0;
-			struct config fresh;
-			if (config_load(&fresh, config_file) == 0 && render_check_all(&fresh) == 0) {
+			/* everything read from files, built whole, swapped whole or not at all */
+			struct runtime *rt = runtime_load(config_file);
+			if (rt) {
+				if (strcmp(runtime_zone(rt), c->timezone))
+					log_warn("stage=daemon warning=\"timezone change from %s to %s "
+						 "needs a restart: keeping %s\"", c->timezone,
+						 runtime_zone(rt), c->timezone);
 				fetcher_stop(fetcher);	/* they read the configuration being replaced */
 				lmtp_stop(lmtp);
-				config_clear(c);
-				*c = fresh;
+				runtime_use(rt, c);
 				fetcher = fetcher_start(c);
 				lmtp = *c->lmtp_listen ? lmtp_start(c, c->lmtp_listen) : NULL;
 				log_info("stage=daemon result=reloaded");
 			} else {
-				config_clear(&fresh);
-				log_err("stage=daemon error=\"reload refused: bad configuration, "
-					"keeping the old one\"");
+				log_err("stage=daemon error=\"reload refused: bad configuration, data "
+					"file, template or secret key (reasons above), keeping the old "
+					"one\"");
 			}
 		}
 		int r = ingest_run_once(c, s, &got_term);

@@ -596,6 +596,13 @@ static void quarantine(const struct config *c, struct job *j)
  * durable: a message it prepared and nobody took stays in new/ for the next run. */
 #define PREFETCH_BYTES (32u << 20)
 
+/* 1 once *stop (a signal flag, or NULL for none) is set; atomic, as a signal handler in any
+ * thread sets it. */
+static int stop_asked(volatile int *stop)
+{
+	return stop && __atomic_load_n(stop, __ATOMIC_ACQUIRE);
+}
+
 struct prefetch {
 	const struct config *c;
 	const struct strlist *names;
@@ -618,7 +625,7 @@ static void *prefetch_run(void *arg)
 		while (!pf->cancel && (pf->tail - pf->head == pf->cap ||
 				       (pf->bytes >= PREFETCH_BYTES && pf->tail > pf->head)))
 			pthread_cond_wait(&pf->cv, &pf->mu);
-		if (pf->cancel || (pf->stop && *pf->stop))
+		if (pf->cancel || stop_asked(pf->stop))
 			break;
 		pthread_mutex_unlock(&pf->mu);
 		struct job j;
@@ -748,7 +755,7 @@ static int run_batch(const struct config *c, struct store *s, struct prefetch *p
 	struct job *jobs = xcalloc((size_t)c->batch_size, sizeof *jobs);
 	int n = 0, handled = 0, tempfail = 0, open = 0;
 	prefetch_wait(pf, (size_t)c->batch_size);
-	while (n < c->batch_size && !(stop && *stop)) {
+	while (n < c->batch_size && !stop_asked(stop)) {
 		struct job *j = &jobs[n];
 		if (open && !prefetch_ready(pf))
 			break;	/* the next message is being parsed: commit first */
@@ -844,7 +851,7 @@ static int ingest_spool(const struct config *c, struct store *s, volatile int *s
 		prefetch_start(&pf, c, &names, stop);
 		size_t taken = 0;
 		int r = 0;
-		while (taken < names.n && !(stop && *stop)) {
+		while (taken < names.n && !stop_asked(stop)) {
 			size_t before = taken;
 			r = run_batch(c, s, &pf, &taken, stop);
 			if (r < 0)
@@ -859,7 +866,7 @@ static int ingest_spool(const struct config *c, struct store *s, volatile int *s
 		if (r < 0)
 			return total ? total : -1;
 		progress_end("spool: %d message%s processed", total, total == 1 ? "" : "s");
-		if (stop && *stop)
+		if (stop_asked(stop))
 			return total;
 	}
 }
@@ -874,12 +881,11 @@ int ingest_run_once(const struct config *c, struct store *s, volatile int *stop)
 
 static volatile int got_term, got_hup;
 
+/* The handler may run in any thread and the flags are read in others (the prefetch thread
+ * reads got_term): lock-free atomic stores and loads, safe in a handler. */
 static void on_signal(int sig)
 {
-	if (sig == SIGHUP)
-		got_hup = 1;
-	else
-		got_term = 1;
+	__atomic_store_n(sig == SIGHUP ? &got_hup : &got_term, 1, __ATOMIC_RELEASE);
 }
 
 /* The marketplace page (export_dir): rewritten when a project or a bid changed since the
@@ -931,9 +937,8 @@ int ingest_daemon(struct config *c, const char *config_file)
 	log_info("stage=daemon result=started spool=%s database=%s", c->spool, c->database);
 	time_t last_digest = 0;
 	char *export_version = NULL;
-	while (!got_term) {
-		if (got_hup) {
-			got_hup = 0;
+	while (!stop_asked(&got_term)) {
+		if (__atomic_exchange_n(&got_hup, 0, __ATOMIC_ACQ_REL)) {
 			/* everything read from files, built whole, swapped whole or not at all */
 			struct runtime *rt = runtime_load(config_file);
 			if (rt) {
@@ -963,7 +968,7 @@ int ingest_daemon(struct config *c, const char *config_file)
 		}
 		send_outbox_flush(c, s);
 		export_if_changed(c, s, &export_version);
-		if (got_term)
+		if (stop_asked(&got_term))
 			break;
 		if (r > 0)
 			continue;

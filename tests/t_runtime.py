@@ -5,6 +5,7 @@ once at start. The scenario test drives every thread of the daemon at once (inge
 and watchdog, fetch, LMTP, HTTP, SMTP connections) while it digests and reloads: run it on
 the ThreadSanitizer build (`make tsan`), `python3 tests/suite.py ./build-tsan/bidmail --only
 runtime_`, where any report fails it. Exec'd in suite.py's namespace (Board, expect...)."""
+import email.utils
 import smtplib as _smtplib
 import threading as _rt_threading
 import urllib.error as _urlerror
@@ -225,6 +226,36 @@ def test_runtime_broken_template_refused_old_kept():
         text = rt_confirm_text(b, "a@client.fr")
         expect("Version saine du gabarit." in text and "cassée" not in text,
                "not the old template: %r" % text[:400])
+    finally:
+        d.stop()
+
+
+def test_runtime_unreadable_secret_key_refused_old_kept():
+    """A SIGHUP while the secret key file is readable by others is refused (the key is part of
+    the runtime, read again with the rest), and the board goes on signing with the old key:
+    the confirmation address of the next post is accepted when replied to."""
+    b = runtime_board("poll_interval = 30\n")
+    key = os.path.join(b.dir, "var", "secret.key")
+    d = RuntimeDaemon(b)
+    try:
+        os.chmod(key, 0o644)
+        with open(b.conf, "a") as f:
+            f.write("board_name = Bourse Refusée\n")
+        expect(d.reload() == "refused", "a key readable by others was accepted")
+        expect("secret.key: the secret key must not be readable by others" in d.logged(),
+               "the reason does not name the key: %s" % d.logged()[-1500:])
+        os.chmod(key, 0o600)
+        raw = post_mail(subject="Clé gardée", sender="a@client.fr")
+        b.deliver(raw)
+        expect(d.wait_for(lambda: b.outgoing(), 20), "no confirmation request")
+        conf = last_mail(b, "a@client.fr")
+        expect("Bourse Refusée" not in str(conf["From"]), "the refused config was used")
+        target = email.utils.parseaddr(str(conf["Reply-To"]))[1]
+        b.deliver("From: a@client.fr\nTo: %s\nSubject: Re: confirmation\nIn-Reply-To: %s\n"
+                  "Message-ID: <k1@client.fr>\n\nOui.\n" % (target, conf["Message-ID"]),
+                  recipient=target, sender="a@client.fr")
+        expect(d.wait_for(lambda: (rt_project(b, "Clé gardée") or {}).get("status") == "open", 20),
+               "the signed confirmation was not accepted: %r" % rt_project(b, "Clé gardée"))
     finally:
         d.stop()
 

@@ -1010,8 +1010,8 @@ struct runtime;
  * the secret key, all read and checked (the caller owns it); NULL with the reasons on
  * stderr when any part is missing or bad. */
 struct runtime *runtime_load(const char *file);
-/* The time zone rt's configuration names. */
-const char *runtime_zone(const struct runtime *rt);
+/* rt's configuration (borrowed). */
+const struct config *runtime_config(const struct runtime *rt);
 /* Makes every part of rt the one in use at once: *c becomes its configuration (the old one
  * cleared; the time zone kept, as it is set once at start), the data files, templates and
  * key are swapped in; frees rt. Main thread only, with the fetch and LMTP threads stopped. */

@@ -904,6 +904,44 @@ static void export_if_changed(const struct config *c, struct store *s, char **la
 	*last = v;
 }
 
+/* The daemon's threads that read the configuration. */
+struct daemon_threads {
+	struct fetcher *fetcher;
+	struct lmtp_server *lmtp;
+	struct http_server *http;
+};
+
+/* SIGHUP: everything read from files (config, data files, templates, key) built whole, then
+ * swapped whole with the threads that read the configuration stopped, or not at all. */
+static void daemon_reload(struct config *c, const char *config_file, struct daemon_threads *th)
+{
+	struct runtime *rt = runtime_load(config_file);
+	if (!rt) {
+		log_err("stage=daemon error=\"reload refused: bad configuration, data file, template "
+			"or secret key (reasons above), keeping the old one\"");
+		return;
+	}
+	const struct config *n = runtime_config(rt);
+	if (strcmp(n->timezone, c->timezone))
+		log_warn("stage=daemon warning=\"timezone change from %s to %s needs a restart: "
+			 "keeping %s\"", c->timezone, n->timezone, c->timezone);
+	/* the HTTP server copies its settings at start: restarted when they change, else kept
+	 * (it reads only the key, swapped under its lock) */
+	int http_again = strcmp(n->http_listen, c->http_listen) ||
+			 strcmp(n->board_name, c->board_name) || strcmp(n->database, c->database) ||
+			 n->http_rate_limit != c->http_rate_limit;
+	fetcher_stop(th->fetcher);
+	lmtp_stop(th->lmtp);
+	if (http_again)
+		th->http = http_stop(th->http);
+	runtime_use(rt, c);
+	th->fetcher = fetcher_start(c);
+	th->lmtp = *c->lmtp_listen ? lmtp_start(c, c->lmtp_listen) : NULL;
+	if (http_again && *c->http_listen)
+		th->http = http_start(c, c->http_listen);
+	log_info("stage=daemon result=reloaded");
+}
+
 int ingest_daemon(struct config *c, const char *config_file)
 {
 	struct sigaction sa;
@@ -921,8 +959,8 @@ int ingest_daemon(struct config *c, const char *config_file)
 		close(fd);
 		fd = -1;
 	}
-	struct http_server *http = NULL;
-	if (*c->http_listen && !(http = http_start(c, c->http_listen))) {
+	struct daemon_threads th = { 0 };
+	if (*c->http_listen && !(th.http = http_start(c, c->http_listen))) {
 		if (fd >= 0)
 			close(fd);
 		store_close(s);
@@ -931,33 +969,15 @@ int ingest_daemon(struct config *c, const char *config_file)
 	}
 	/* mail from a mailbox, when fetch_url is set: a thread of its own (its failures are
 	 * logged and retried, never fatal: mail may also come through deliver) */
-	struct fetcher *fetcher = fetcher_start(c);
+	th.fetcher = fetcher_start(c);
 	/* the LMTP listener, when lmtp_listen is set: like deliver, it only writes the spool */
-	struct lmtp_server *lmtp = *c->lmtp_listen ? lmtp_start(c, c->lmtp_listen) : NULL;
+	th.lmtp = *c->lmtp_listen ? lmtp_start(c, c->lmtp_listen) : NULL;
 	log_info("stage=daemon result=started spool=%s database=%s", c->spool, c->database);
 	time_t last_digest = 0;
 	char *export_version = NULL;
 	while (!stop_asked(&got_term)) {
-		if (__atomic_exchange_n(&got_hup, 0, __ATOMIC_ACQ_REL)) {
-			/* everything read from files, built whole, swapped whole or not at all */
-			struct runtime *rt = runtime_load(config_file);
-			if (rt) {
-				if (strcmp(runtime_zone(rt), c->timezone))
-					log_warn("stage=daemon warning=\"timezone change from %s to %s "
-						 "needs a restart: keeping %s\"", c->timezone,
-						 runtime_zone(rt), c->timezone);
-				fetcher_stop(fetcher);	/* they read the configuration being replaced */
-				lmtp_stop(lmtp);
-				runtime_use(rt, c);
-				fetcher = fetcher_start(c);
-				lmtp = *c->lmtp_listen ? lmtp_start(c, c->lmtp_listen) : NULL;
-				log_info("stage=daemon result=reloaded");
-			} else {
-				log_err("stage=daemon error=\"reload refused: bad configuration, data "
-					"file, template or secret key (reasons above), keeping the old "
-					"one\"");
-			}
-		}
+		if (__atomic_exchange_n(&got_hup, 0, __ATOMIC_ACQ_REL))
+			daemon_reload(c, config_file, &th);
 		int r = ingest_run_once(c, s, &got_term);
 		/* selections and instant alerts: at most once a minute, and after new projects */
 		time_t t = clock_now();
@@ -983,9 +1003,9 @@ int ingest_daemon(struct config *c, const char *config_file)
 			sleep((unsigned)c->poll_interval);
 		}
 	}
-	fetcher_stop(fetcher);
-	lmtp_stop(lmtp);
-	http_stop(http);
+	fetcher_stop(th.fetcher);
+	lmtp_stop(th.lmtp);
+	http_stop(th.http);
 	free(export_version);
 	log_info("stage=daemon result=stopped");
 	if (fd >= 0)

@@ -3,7 +3,8 @@
  * data files (skills, scam rules, locations), the secret key and the templates.
  * In: the config file. Out: a struct runtime, all parts loaded or none; runtime_use swaps
  * all of them in at once, in the main thread, while the threads that read the configuration
- * are stopped (fetch, LMTP) or read only the secret, which is swapped under its lock (HTTP).
+ * are stopped (fetch, LMTP; HTTP when its settings change: otherwise it reads only the
+ * secret, which is swapped under its lock).
  * The time zone is not part of a reload: it is set once at start (clock_set_zone).
  */
 #include "bidmail.h"
@@ -46,9 +47,9 @@ struct runtime *runtime_load(const char *file)
 	return bad ? runtime_free(rt) : rt;
 }
 
-const char *runtime_zone(const struct runtime *rt)
+const struct config *runtime_config(const struct runtime *rt)
 {
-	return rt->config.timezone;
+	return &rt->config;
 }
 
 void runtime_use(struct runtime *rt, struct config *c)

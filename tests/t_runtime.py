@@ -43,7 +43,7 @@ class RuntimeDaemon:
                                   cwd=b.dir, env=e)
         self.rc = None
         # signals before the handlers are installed would end it
-        expect(self.wait_for(lambda: "result=started" in self.logged(), 60),
+        expect(self.wait_for(lambda: "stage=daemon result=started" in self.logged(), 60),
                "the daemon did not start: %s" % self.logged()[-1500:])
 
     def logged(self):
@@ -260,6 +260,28 @@ def test_runtime_unreadable_secret_key_refused_old_kept():
         d.stop()
 
 
+def test_runtime_sighup_moves_the_http_endpoint():
+    """A SIGHUP that changes http_listen restarts the daemon's HTTP endpoint on the new
+    address (the server copies its settings at start: it kept serving the old one)."""
+    old, new = free_port(), free_port()
+    b = runtime_board("poll_interval = 30\nhttp_listen = 127.0.0.1:%d\n" % old)
+    d = RuntimeDaemon(b)
+    try:
+        expect(wait_port(old), "not served at start")
+        with open(b.conf, "a") as f:
+            f.write("http_listen = 127.0.0.1:%d\n" % new)
+        expect(d.reload() == "reloaded", "reload refused: %s" % d.logged()[-1500:])
+        expect(wait_port(new, 10), "the new address is not served: %s" % d.logged()[-1500:])
+        try:
+            socket.create_connection(("127.0.0.1", old), timeout=2).close()
+            still = True
+        except OSError:
+            still = False
+        expect(not still, "the old address is still served")
+    finally:
+        d.stop()
+
+
 def test_runtime_timezone_change_needs_restart():
     """A SIGHUP that changes `timezone` applies the rest of the new config but keeps the time
     zone set at start, with a log line saying a restart is needed (the zone is set once,
@@ -376,20 +398,30 @@ def test_runtime_daemon_threads_race_free_through_reloads():
         except Exception as e:  # reported by the main thread
             failures.append("lmtp: %r" % e)
 
+    def http_get(url, data=None, want=200):
+        """One request, tried again while a reload restarts the server (refused or cut)."""
+        for attempt in range(20):
+            try:
+                with _urlrequest.urlopen(_urlrequest.Request(url, data=data), timeout=30) as r:
+                    r.read()
+                    code = r.status
+            except _urlerror.HTTPError as e:
+                code = e.code
+            except (OSError, _urlerror.URLError):
+                time.sleep(0.3)
+                continue
+            if code != want:
+                raise Failure("%s: HTTP %d, want %d" % (url, code, want))
+            return
+        raise Failure("%s: no answer in 20 attempts" % url)
+
     def http_client():
         try:
             base = "http://127.0.0.1:%d/u/" % http_port
             for round_ in range(4):
                 for who in ("gone1@dev.fr", "gone2@dev.fr"):
-                    data = b"List-Unsubscribe=One-Click" if round_ >= 2 else None
-                    req = _urlrequest.Request(base + keys[who], data=data)
-                    with _urlrequest.urlopen(req, timeout=30) as r:
-                        r.read()
-                try:
-                    _urlrequest.urlopen(base + "u-1-aaaaaaaaaaaaaaaa", timeout=30).read()
-                except _urlerror.HTTPError as e:
-                    if e.code != 404:
-                        raise
+                    http_get(base + keys[who], b"List-Unsubscribe=One-Click" if round_ >= 2 else None)
+                http_get(base + "u-1-aaaaaaaaaaaaaaaa", want=404)
                 time.sleep(0.3)
         except Exception as e:
             failures.append("http: %r" % e)

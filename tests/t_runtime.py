@@ -4,7 +4,8 @@ and swapped whole on SIGHUP, a bad one refused with the old one kept; the time z
 once at start. The scenario test drives every thread of the daemon at once (ingest prefetch
 and watchdog, fetch, LMTP, HTTP, SMTP connections) while it digests and reloads: run it on
 the ThreadSanitizer build (`make tsan`), `python3 tests/suite.py ./build-tsan/bidmail --only
-runtime_`, where any report fails it. Exec'd in suite.py's namespace (Board, expect...)."""
+runtime_`, where any report fails it. Exec'd in suite.py's namespace (Board, expect...; the
+scenario's IMAP server is FakeImap/HostileServer of t_hostile_mailbox.py, loaded before)."""
 import email.utils
 import smtplib as _smtplib
 import threading as _rt_threading

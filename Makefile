@@ -1,6 +1,7 @@
 # bidmail — build, test, benchmark, install.
 #   make            build ./bidmail
 #   make run        install missing packages, build, init, start the gateway (embedded defaults)
+#   make tsan       the same under ThreadSanitizer, in build-tsan/
 #   make check      install missing packages, build, run the whole suite (plain, then ASan+UBSan)
 #   make bench      build and run the benchmarks in bench/
 #   make man        the man pages, in build/man/ (bidmail.conf.5 generated from the example)
@@ -69,6 +70,14 @@ asan:
 		CFLAGS='-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer' \
 		LDFLAGS='-fsanitize=address,undefined' build-asan/bidmail build-asan/unit
 
+# The same sources under ThreadSanitizer, in their own folder: the daemon's threads (ingest
+# prefetch and watchdog, fetch, LMTP, HTTP, SMTP connections). The runtime_ tests of
+# tests/t_runtime.py drive them all at once: python3 tests/suite.py ./build-tsan/bidmail --only runtime_
+tsan:
+	$(MAKE) BUILD=build-tsan CC=clang \
+		CFLAGS='-O1 -g -fsanitize=thread -fno-omit-frame-pointer' \
+		LDFLAGS='-fsanitize=thread' build-tsan/bidmail
+
 # libFuzzer over parse -> classify -> extract (tests/fuzz.c), seeded with the test mails and
 # ../shared/corpus/; FUZZ_TIME seconds (default 600). A crash leaves its input in
 # tests/fuzz-regressions/, which the suite replays.
@@ -117,6 +126,6 @@ install: bidmail man
 	install -m 644 $(BUILD)/man/bidmail.conf.5 $(DESTDIR)$(MANDIR)/man5/
 
 clean:
-	rm -rf build build-asan build-fuzz bidmail tests/out bench/out bench/out.old.*
+	rm -rf build build-asan build-tsan build-fuzz bidmail tests/out bench/out bench/out.old.*
 
-.PHONY: all man unit asan fuzz deps run check bench install clean
+.PHONY: all man unit asan tsan fuzz deps run check bench install clean

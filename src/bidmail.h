@@ -78,6 +78,11 @@ void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2
 /* ---------------------------------------------------------------- clock.c */
 /* Seconds since the epoch: BIDMAIL_NOW when set (ISO 8601), else the system clock. */
 time_t clock_now(void);
+/* Sets the process's time zone (TZ) to zone ("" keeps the environment's); once, before any
+ * thread starts: nothing writes the environment after that. */
+void clock_set_zone(const char *zone);
+/* The broken-down local time of t in the zone clock_set_zone set (thread-safe). */
+void clock_local(time_t t, struct tm *tm);
 /* Parses an ISO 8601 date-time ("2026-03-02T08:00:00Z", "+01:00", or no zone = UTC); -1 if bad. */
 time_t clock_parse_iso(const char *s);
 /* Writes t as "YYYY-MM-DDTHH:MM:SSZ" into out (at least 21 bytes). */
@@ -184,8 +189,16 @@ int hash_random(void *out, size_t n);
 void hash_random_hex(char *out, size_t n);
 
 /* ---------------------------------------------------------------- keys.c */
-/* Loads the secret key (creating it, mode 0600, when create is set); 0 or -1 with a reason. */
+#define KEYS_SECRET_LEN 32
+/* Loads the secret key (creating it, mode 0600, when create is set) and uses it; 0 or -1
+ * with a reason on stderr (the key in use kept). */
 int keys_init(const char *path, int create);
+/* Reads the secret key into out (creating the file when create is set); 0 or -1 with a
+ * reason on stderr. */
+int keys_secret_read(const char *path, int create, unsigned char out[KEYS_SECRET_LEN]);
+/* Makes key the one keys are signed and checked with (copied; safe while other threads
+ * check keys). */
+void keys_secret_use(const unsigned char key[KEYS_SECRET_LEN]);
 /* "purpose-id-id-mac": a signed key naming a purpose and its objects (caller frees). */
 char *keys_make(const char *purpose, const int64_t *ids, int n);
 /* "local+key@domain" (caller frees). */
@@ -401,8 +414,17 @@ struct bid_info {
 	char *why;
 };
 /* Loads the data files (skills.txt, scam-rules.txt, locations.txt) from the configured
- * data_dir; 0, or -1 with file:line: reason on stderr. Safe to call again (reload). */
+ * data_dir and uses them; 0, or -1 with file:line: reason on stderr (the old ones kept). */
 int extract_load(const struct config *c);
+struct extract_data;
+/* The three data files of c->data_dir read whole; the caller owns it; NULL with file:line:
+ * reason on stderr when one is missing or bad. */
+struct extract_data *extract_data_load(const struct config *c);
+/* Makes d the data extraction reads (NULL: none) and returns the previous one (the caller's
+ * to free); only while no other thread extracts (the daemon swaps between passes). */
+struct extract_data *extract_data_use(struct extract_data *d);
+/* Frees d (NULL accepted); returns NULL. */
+struct extract_data *extract_data_free(struct extract_data *d);
 /* Fills m->new_text and, for posts and bids, m->post / m->bid. */
 void extract_message(const struct config *c, struct message *m, enum kind k);
 /* What a bid text offers (amount, delivery, milestones, why); caller frees with bid_info_free. */
@@ -755,8 +777,18 @@ struct rendered {
 	char *text;
 	char *html;
 };
-/* Loads and checks every template in the configured folders; 0, or -1 with file:line. */
+/* Loads and checks every template in the configured folders and uses them; 0, or -1 with
+ * file:line on stderr (the templates in use kept). */
 int render_check_all(const struct config *c);
+struct render_set;
+/* Every template of the configured folders read and checked (the caller owns the set);
+ * NULL with file:line: reason on stderr when one is missing or bad. */
+struct render_set *render_set_load(const struct config *c);
+/* Makes set the templates render_mail uses and returns the previous set (the caller's to
+ * free); main thread only. */
+struct render_set *render_set_use(struct render_set *set);
+/* Frees set (NULL accepted); returns NULL. */
+struct render_set *render_set_free(struct render_set *set);
 /* Appends s to b with & < > " ' escaped: for HTML text and attributes, and XML (Atom). */
 void render_html_escape(struct buf *b, const char *s);
 /* Renders template kind in language lang; 0 or -1 (reason logged). */
@@ -1011,6 +1043,21 @@ int send_outbox_flush(const struct config *c, struct store *s);
 int ingest_run_once(const struct config *c, struct store *s, volatile int *stop);
 /* The daemon loop: ingest, send, sleep until new files; returns on SIGTERM. */
 int ingest_daemon(struct config *c, const char *config_file);
+
+/* ---------------------------------------------------------------- runtime.c */
+struct runtime;
+/* The configuration of file (NULL: the default search), the data files, the templates and
+ * the secret key, all read and checked (the caller owns it); NULL with the reasons on
+ * stderr when any part is missing or bad. */
+struct runtime *runtime_load(const char *file);
+/* rt's configuration (borrowed). */
+const struct config *runtime_config(const struct runtime *rt);
+/* Makes every part of rt the one in use at once: *c becomes its configuration (the old one
+ * cleared; the time zone kept, as it is set once at start), the data files, templates and
+ * key are swapped in; frees rt. Main thread only, with the fetch and LMTP threads stopped. */
+void runtime_use(struct runtime *rt, struct config *c);
+/* Frees rt (NULL accepted); returns NULL. */
+struct runtime *runtime_free(struct runtime *rt);
 
 /* ---------------------------------------------------------------- json.c */
 /* Prints what the gateway understands of a message as one JSON object. */

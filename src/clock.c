@@ -3,6 +3,8 @@
  * everywhere, so tests of dates, weeks and reminders are deterministic.
  * In: the environment. Out: time_t values and their ISO 8601 / RFC 5322 forms; the thread CPU
  * and monotonic clocks that matching budgets are measured with (BIDMAIL_NOW does not touch them).
+ * The board's time zone is set once (clock_set_zone), before any thread starts: the environment
+ * is never written after that, as other threads read it (getenv) and the clock.
  */
 #include "bidmail.h"
 
@@ -19,6 +21,18 @@ time_t clock_now(void)
 			return t;
 	}
 	return time(NULL);
+}
+
+void clock_set_zone(const char *zone)
+{
+	if (zone && *zone)
+		setenv("TZ", zone, 1);
+	tzset();
+}
+
+void clock_local(time_t t, struct tm *tm)
+{
+	localtime_r(&t, tm);
 }
 
 static int digits(const char **p, int n, int *out)

@@ -17,26 +17,13 @@
 #define DIGEST_HOUR 8
 #define MAX_PER_DIGEST 50
 
-/* Local broken-down time of t in the board's time zone. */
-static void local_time(const struct config *c, time_t t, struct tm *tm)
-{
-	static char current[64];
-	if (strcmp(current, c->timezone)) {
-		setenv("TZ", c->timezone, 1);
-		tzset();
-		snprintf(current, sizeof current, "%s", c->timezone);
-	}
-	localtime_r(&t, tm);
-}
-
 /* The period a subscriber's selection at `now` belongs to: daily "2026-03-02" from 08:00,
  * weekly "2026-W10" from the subscriber's day at 08:00 until the end of that ISO week. 0 when
  * none is due yet. */
-static int period_due(const struct config *c, const struct subscriber *s, time_t now, char *out,
-		      size_t len)
+static int period_due(const struct subscriber *s, time_t now, char *out, size_t len)
 {
 	struct tm tm;
-	local_time(c, now, &tm);
+	clock_local(now, &tm);	/* the board's time zone, set once at start (clock_set_zone) */
 	if (!strcmp(s->frequency, "daily")) {
 		if (tm.tm_hour < DIGEST_HOUR)
 			return 0;
@@ -579,7 +566,7 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 		if (instant || rc < 0)
 			continue;
 		char period[32];
-		if (!period_due(c, sub, now, period, sizeof period))
+		if (!period_due(sub, now, period, sizeof period))
 			continue;
 		if (n == 0) {
 			if (claim_empty(&r, sub, period) < 0)

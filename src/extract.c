@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -80,15 +81,22 @@ struct phrase_table {
 	struct phrase_table *first_words;	/* first words of multi-word phrases */
 };
 
-static struct phrase_table skills, places;
-static struct {
-	int threshold;
-	int n;
-	int weight[64];
-	struct strlist phrases[64];
-} scam;
-/* first word of a scam phrase -> nonzero; a text is only searched for the phrases of rules
- * whose first words it contains */
+/* The three data files, read whole into one value: a reload builds a new one and swaps it
+ * in only when every file read cleanly (extract_data_use), so readers never see half of one. */
+struct extract_data {
+	struct phrase_table skills, places;
+	struct {
+		int threshold;
+		int n;
+		int weight[64];
+		struct strlist phrases[64];
+	} scam;
+};
+
+/* the data in use (none before extract_load): swapped by the main thread between passes,
+ * when no prefetch thread reads it */
+static struct extract_data none;
+static struct extract_data *data = &none;
 
 static uint32_t hash_str(const char *s, size_t n)
 {
@@ -218,7 +226,7 @@ static int load_table(const char *path, struct phrase_table *t)
 	return rc;
 }
 
-static int load_scam(const char *path)
+static int load_scam(const char *path, struct extract_data *d)
 {
 	FILE *f = fopen(path, "r");
 	if (!f) {
@@ -227,15 +235,15 @@ static int load_scam(const char *path)
 	}
 	char line[4096];
 	int lineno = 0, rc = 0;
-	scam.threshold = 6;
+	d->scam.threshold = 6;
 	while (fgets(line, sizeof line, f)) {
 		lineno++;
 		char *s = str_trim(line);
 		if (!*s || *s == '#')
 			continue;
 		if (!strncmp(s, "threshold ", 10)) {
-			scam.threshold = atoi(s + 10);
-			if (scam.threshold < 1) {
+			d->scam.threshold = atoi(s + 10);
+			if (d->scam.threshold < 1) {
 				fprintf(stderr, "%s:%d: threshold must be a positive number\n", path, lineno);
 				rc = -1;
 			}
@@ -243,41 +251,65 @@ static int load_scam(const char *path)
 		}
 		char *save = NULL, *tok = strtok_r(s, "|", &save);
 		int w = tok ? atoi(tok) : 0;
-		if (w < 1 || w > 100 || scam.n >= 64) {
+		if (w < 1 || w > 100 || d->scam.n >= 64) {
 			fprintf(stderr, "%s:%d: expected `weight | phrase | ...` (weight 1 to 100, "
 				"at most 64 rules)\n", path, lineno);
 			rc = -1;
 			continue;
 		}
-		scam.weight[scam.n] = w;
+		d->scam.weight[d->scam.n] = w;
 		while ((tok = strtok_r(NULL, "|", &save)) != NULL) {
 			char *a = money_lower(str_trim(tok));
 			if (*a)
-				strlist_add_owned(&scam.phrases[scam.n], a);
+				strlist_add_owned(&d->scam.phrases[d->scam.n], a);
 			else
 				free(a);
 		}
-		scam.n++;
+		d->scam.n++;
 	}
 	fclose(f);
 	return rc;
 }
 
-int extract_load(const struct config *c)
+struct extract_data *extract_data_free(struct extract_data *d)
 {
-	table_clear(&skills);
-	table_clear(&places);
-	for (int i = 0; i < scam.n; i++)
-		strlist_clear(&scam.phrases[i]);
-	scam.n = 0;
+	if (!d)
+		return NULL;
+	table_clear(&d->skills);
+	table_clear(&d->places);
+	for (int i = 0; i < d->scam.n; i++)
+		strlist_clear(&d->scam.phrases[i]);
+	free(d);
+	return NULL;
+}
+
+struct extract_data *extract_data_load(const struct config *c)
+{
+	struct extract_data *d = xcalloc(1, sizeof *d);
 	char *sk = xasprintf("%s/skills.txt", c->data_dir);
 	char *sc = xasprintf("%s/scam-rules.txt", c->data_dir);
 	char *lo = xasprintf("%s/locations.txt", c->data_dir);
-	int rc = load_table(sk, &skills) | load_scam(sc) | load_table(lo, &places);
+	int rc = load_table(sk, &d->skills) | load_scam(sc, d) | load_table(lo, &d->places);
 	free(sk);
 	free(sc);
 	free(lo);
-	return rc ? -1 : 0;
+	return rc ? extract_data_free(d) : d;
+}
+
+struct extract_data *extract_data_use(struct extract_data *d)
+{
+	struct extract_data *old = data;
+	data = d ? d : &none;
+	return old == &none ? NULL : old;
+}
+
+int extract_load(const struct config *c)
+{
+	struct extract_data *d = extract_data_load(c);
+	if (!d)
+		return -1;
+	extract_data_free(extract_data_use(d));
+	return 0;
 }
 
 /* ---------------------------------------------------------------- posts */
@@ -354,10 +386,8 @@ static const char *const english_words[] = {
 
 static struct phrase_table stop_fr, stop_en;
 
-static void stop_tables(void)
+static void stop_tables_fill(void)
 {
-	if (stop_fr.n)
-		return;
 	for (int i = 0; french_words[i]; i++)
 		table_put(&stop_fr, french_words[i], 0);
 	for (int i = 0; english_words[i]; i++)
@@ -367,8 +397,9 @@ static void stop_tables(void)
 /* Counts French and English stop words among the first 200 tokens of lower-cased text. */
 static const char *language_of_tokens(const char *l, const struct tokens *tk)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	int fr = 0, en = 0;
-	stop_tables();
+	pthread_once(&once, stop_tables_fill);	/* the prefetch thread and the main one */
 	for (size_t i = 0; i < tk->n && i < 200; i++) {
 		const char *w = l + tk->st[i];
 		size_t n = tk->ln[i];
@@ -491,7 +522,7 @@ static void explicit_skills(const char *l, struct strlist *out)
 					*sep = '\0';
 					char *one = str_trim(it);
 					struct strlist found = { 0 };
-					find_phrases(&skills, one, &found, 1);
+					find_phrases(&data->skills, one, &found, 1);
 					if (found.n)
 						for (size_t k = 0; k < found.n; k++) {
 							if (!strlist_contains(out, found.v[k]))
@@ -506,7 +537,7 @@ static void explicit_skills(const char *l, struct strlist *out)
 				while (*one && one[strlen(one) - 1] == '.')
 					one[strlen(one) - 1] = '\0';
 				struct strlist found = { 0 };
-				find_phrases(&skills, one, &found, 1);
+				find_phrases(&data->skills, one, &found, 1);
 				if (found.n) {
 					for (size_t k = 0; k < found.n; k++)
 						if (!strlist_contains(out, found.v[k]))
@@ -545,7 +576,7 @@ static char *find_location(const char *l, const struct tokens *tk)
 				if (n > 0 && n <= 60) {
 					char *v = xstrndup(q, n);
 					struct strlist found = { 0 };
-					find_phrases(&places, v, &found, 1);
+					find_phrases(&data->places, v, &found, 1);
 					char *r = xstrdup(found.n ? found.v[0] : str_trim(v));
 					strlist_clear(&found);
 					free(v);
@@ -556,7 +587,7 @@ static char *find_location(const char *l, const struct tokens *tk)
 		}
 	}
 	struct strlist found = { 0 };
-	find_phrases_in(&places, l, tk, &found, 0);
+	find_phrases_in(&data->places, l, tk, &found, 0);
 	char *r = NULL;
 	if (strlist_contains(&found, "remote"))
 		r = xstrdup("remote");
@@ -580,17 +611,17 @@ static char *find_location(const char *l, const struct tokens *tk)
 
 static void score_scam(struct post_info *p, const char *l)
 {
-	for (int i = 0; i < scam.n; i++)
-		for (size_t k = 0; k < scam.phrases[i].n; k++) {
+	for (int i = 0; i < data->scam.n; i++)
+		for (size_t k = 0; k < data->scam.phrases[i].n; k++) {
 
-			const char *ph = scam.phrases[i].v[k];
+			const char *ph = data->scam.phrases[i].v[k];
 			const char *hit = strstr(l, ph);
 			size_t pn = strlen(ph);
 			while (hit && ((hit > l && isalnum((unsigned char)hit[-1])) ||
 				       isalnum((unsigned char)hit[pn])))
 				hit = strstr(hit + 1, ph);
 			if (hit) {
-				p->scam_score += scam.weight[i];
+				p->scam_score += data->scam.weight[i];
 				strlist_add(&p->scam_rules, ph);
 				break;
 			}
@@ -638,11 +669,11 @@ static struct post_info *extract_post(const struct config *c, const struct messa
 	int dd = extract_deadline_date_lower(l, m->date >= 0 ? m->date : clock_now());
 	p->deadline_days = d >= 0 ? d : dd;
 	explicit_skills(l, &p->skills);
-	find_phrases_in(&skills, l, &tk, &p->skills, 0);
+	find_phrases_in(&data->skills, l, &tk, &p->skills, 0);
 	p->location = find_location(l, &tk);
 	tokens_clear(&tk);
 	score_scam(p, l);
-	if (p->scam_score >= scam.threshold)
+	if (p->scam_score >= data->scam.threshold)
 		strlist_add(&p->flags, "suspected_scam");
 	if (has_word(l, "asap") || has_word(l, "urgent") || has_word(l, "urgente") ||
 	    has_word(l, "urgents") || has_word(l, "urgentes") || strstr(l, "dès que possible") ||

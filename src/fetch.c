@@ -954,7 +954,8 @@ static int imap_pass(struct session *ss, volatile int *stop)
 		uids = clist_new();
 	int spooled = 0, rc = 0, flagged = 0;
 	size_t total = (size_t)clist_count(uids), at = 0;
-	for (clistiter *it = clist_begin(uids); it && !(stop && *stop); it = clist_next(it)) {
+	for (clistiter *it = clist_begin(uids);
+	     it && !(stop && __atomic_load_n(stop, __ATOMIC_ACQUIRE)); it = clist_next(it)) {
 		uint32_t uid = *(uint32_t *)clist_content(it), size = 0;
 		char id[64], ident[IDENT_MAX];
 		int gone = imap_probe(ss, uid, &size, ident);
@@ -1303,7 +1304,7 @@ static int pop_pass(struct session *ss, volatile int *stop)
 	if (!msgs && *ss->err)
 		return -1;
 	int spooled = 0, rc = 0;
-	for (size_t i = 0; i < total && !(stop && *stop); i++) {
+	for (size_t i = 0; i < total && !(stop && __atomic_load_n(stop, __ATOMIC_ACQUIRE)); i++) {
 		char ident[IDENT_MAX];
 		if (pop_ident(ss, &msgs[i], ident) < 0) {
 			rc = -1;
@@ -1416,16 +1417,21 @@ struct fetcher {
 	struct store *s;
 	char *where;
 	pthread_t thread;
-	volatile int stop;
+	volatile int stop;	/* set by fetcher_stop in another thread: atomic loads and store */
 	int stop_pipe[2];	/* written once by fetcher_stop: every wait of the thread wakes */
 };
+
+static int stopping(struct fetcher *f)
+{
+	return __atomic_load_n(&f->stop, __ATOMIC_ACQUIRE);
+}
 
 /* Sleeps up to seconds, or until the fetcher is stopped. */
 static void nap(struct fetcher *f, long seconds)
 {
 	struct pollfd p = { .fd = f->stop_pipe[0], .events = POLLIN };
 	long long end = clock_mono_ms() + seconds * 1000LL;
-	for (long long left; !f->stop && (left = end - clock_mono_ms()) > 0;)
+	for (long long left; !stopping(f) && (left = end - clock_mono_ms()) > 0;)
 		poll(&p, 1, left > 60000 ? 60000 : (int)left);
 }
 
@@ -1433,10 +1439,10 @@ static void *fetcher_run(void *arg)
 {
 	struct fetcher *f = arg;
 	long backoff = 1;
-	while (!f->stop) {
+	while (!stopping(f)) {
 		struct session ss;
 		int r = session_open(&ss, f->c, f->s, f->stop_pipe[0]);
-		while (r == 0 && !f->stop) {
+		while (r == 0 && !stopping(f)) {
 			int n = ss.u.imap ? imap_pass(&ss, &f->stop) : pop_pass(&ss, &f->stop);
 			if (n < 0) {
 				r = -1;
@@ -1453,20 +1459,20 @@ static void *fetcher_run(void *arg)
 				if (ss.pop) {
 					session_close(&ss, 1);
 					nap(f, f->c->fetch_interval);
-					if (!f->stop)
+					if (!stopping(f))
 						r = session_open(&ss, f->c, f->s, f->stop_pipe[0]);
 					continue;
 				}
 				nap(f, f->c->fetch_interval);
 			}
 		}
-		if (r < 0 && !f->stop) {
+		if (r < 0 && !stopping(f)) {
 			err_clean(ss.err);
 			log_err("stage=fetch mailbox=%s error=\"%s\" retry_in=%lds", f->where,
 				ss.err, backoff);
 		}
-		session_close(&ss, r == 0 && !f->stop);
-		if (!f->stop && r < 0) {
+		session_close(&ss, r == 0 && !stopping(f));
+		if (!stopping(f) && r < 0) {
 			nap(f, backoff);
 			backoff = backoff * 2 > f->c->fetch_interval ? f->c->fetch_interval : backoff * 2;
 		}
@@ -1504,7 +1510,7 @@ void fetcher_stop(struct fetcher *f)
 {
 	if (!f)
 		return;
-	f->stop = 1;
+	__atomic_store_n(&f->stop, 1, __ATOMIC_RELEASE);
 	/* wakes the thread wherever it waits on the network; it returns within a moment */
 	if (write(f->stop_pipe[1], "x", 1) < 0)
 		log_err("stage=fetch error=\"cannot wake the fetcher: %s\"", strerror(errno));

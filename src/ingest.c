@@ -587,6 +587,13 @@ static void quarantine(const struct config *c, struct job *j)
  * durable: a message it prepared and nobody took stays in new/ for the next run. */
 #define PREFETCH_BYTES (32u << 20)
 
+/* 1 once *stop (a signal flag, or NULL for none) is set; atomic, as a signal handler in any
+ * thread sets it. */
+static int stop_asked(volatile int *stop)
+{
+	return stop && __atomic_load_n(stop, __ATOMIC_ACQUIRE);
+}
+
 struct prefetch {
 	const struct config *c;
 	const struct strlist *names;
@@ -609,7 +616,7 @@ static void *prefetch_run(void *arg)
 		while (!pf->cancel && (pf->tail - pf->head == pf->cap ||
 				       (pf->bytes >= PREFETCH_BYTES && pf->tail > pf->head)))
 			pthread_cond_wait(&pf->cv, &pf->mu);
-		if (pf->cancel || (pf->stop && *pf->stop))
+		if (pf->cancel || stop_asked(pf->stop))
 			break;
 		pthread_mutex_unlock(&pf->mu);
 		struct job j;
@@ -739,7 +746,7 @@ static int run_batch(const struct config *c, struct store *s, struct prefetch *p
 	struct job *jobs = xcalloc((size_t)c->batch_size, sizeof *jobs);
 	int n = 0, handled = 0, tempfail = 0, open = 0;
 	prefetch_wait(pf, (size_t)c->batch_size);
-	while (n < c->batch_size && !(stop && *stop)) {
+	while (n < c->batch_size && !stop_asked(stop)) {
 		struct job *j = &jobs[n];
 		if (open && !prefetch_ready(pf))
 			break;	/* the next message is being parsed: commit first */
@@ -835,7 +842,7 @@ static int ingest_spool(const struct config *c, struct store *s, volatile int *s
 		prefetch_start(&pf, c, &names, stop);
 		size_t taken = 0;
 		int r = 0;
-		while (taken < names.n && !(stop && *stop)) {
+		while (taken < names.n && !stop_asked(stop)) {
 			size_t before = taken;
 			r = run_batch(c, s, &pf, &taken, stop);
 			if (r < 0)
@@ -850,7 +857,7 @@ static int ingest_spool(const struct config *c, struct store *s, volatile int *s
 		if (r < 0)
 			return total ? total : -1;
 		progress_end("spool: %d message%s processed", total, total == 1 ? "" : "s");
-		if (stop && *stop)
+		if (stop_asked(stop))
 			return total;
 	}
 }
@@ -865,12 +872,11 @@ int ingest_run_once(const struct config *c, struct store *s, volatile int *stop)
 
 static volatile int got_term, got_hup;
 
+/* The handler may run in any thread and the flags are read in others (the prefetch thread
+ * reads got_term): lock-free atomic stores and loads, safe in a handler. */
 static void on_signal(int sig)
 {
-	if (sig == SIGHUP)
-		got_hup = 1;
-	else
-		got_term = 1;
+	__atomic_store_n(sig == SIGHUP ? &got_hup : &got_term, 1, __ATOMIC_RELEASE);
 }
 
 /* The marketplace page (export_dir): rewritten when a project or a bid changed since the
@@ -887,6 +893,44 @@ static void export_if_changed(const struct config *c, struct store *s, char **la
 	export_run(c, s, c->export_dir, EXPORT_HTML | EXPORT_ATOM | EXPORT_JSON);
 	free(*last);
 	*last = v;
+}
+
+/* The daemon's threads that read the configuration. */
+struct daemon_threads {
+	struct fetcher *fetcher;
+	struct lmtp_server *lmtp;
+	struct http_server *http;
+};
+
+/* SIGHUP: everything read from files (config, data files, templates, key) built whole, then
+ * swapped whole with the threads that read the configuration stopped, or not at all. */
+static void daemon_reload(struct config *c, const char *config_file, struct daemon_threads *th)
+{
+	struct runtime *rt = runtime_load(config_file);
+	if (!rt) {
+		log_err("stage=daemon error=\"reload refused: bad configuration, data file, template "
+			"or secret key (reasons above), keeping the old one\"");
+		return;
+	}
+	const struct config *n = runtime_config(rt);
+	if (strcmp(n->timezone, c->timezone))
+		log_warn("stage=daemon warning=\"timezone change from %s to %s needs a restart: "
+			 "keeping %s\"", c->timezone, n->timezone, c->timezone);
+	/* the HTTP server copies its settings at start: restarted when they change, else kept
+	 * (it reads only the key, swapped under its lock) */
+	int http_again = strcmp(n->http_listen, c->http_listen) ||
+			 strcmp(n->board_name, c->board_name) || strcmp(n->database, c->database) ||
+			 n->http_rate_limit != c->http_rate_limit;
+	fetcher_stop(th->fetcher);
+	lmtp_stop(th->lmtp);
+	if (http_again)
+		th->http = http_stop(th->http);
+	runtime_use(rt, c);
+	th->fetcher = fetcher_start(c);
+	th->lmtp = *c->lmtp_listen ? lmtp_start(c, c->lmtp_listen) : NULL;
+	if (http_again && *c->http_listen)
+		th->http = http_start(c, c->http_listen);
+	log_info("stage=daemon result=reloaded");
 }
 
 int ingest_daemon(struct config *c, const char *config_file)
@@ -906,8 +950,8 @@ int ingest_daemon(struct config *c, const char *config_file)
 		close(fd);
 		fd = -1;
 	}
-	struct http_server *http = NULL;
-	if (*c->http_listen && !(http = http_start(c, c->http_listen))) {
+	struct daemon_threads th = { 0 };
+	if (*c->http_listen && !(th.http = http_start(c, c->http_listen))) {
 		if (fd >= 0)
 			close(fd);
 		store_close(s);
@@ -916,30 +960,15 @@ int ingest_daemon(struct config *c, const char *config_file)
 	}
 	/* mail from a mailbox, when fetch_url is set: a thread of its own (its failures are
 	 * logged and retried, never fatal: mail may also come through deliver) */
-	struct fetcher *fetcher = fetcher_start(c);
+	th.fetcher = fetcher_start(c);
 	/* the LMTP listener, when lmtp_listen is set: like deliver, it only writes the spool */
-	struct lmtp_server *lmtp = *c->lmtp_listen ? lmtp_start(c, c->lmtp_listen) : NULL;
+	th.lmtp = *c->lmtp_listen ? lmtp_start(c, c->lmtp_listen) : NULL;
 	log_info("stage=daemon result=started spool=%s database=%s", c->spool, c->database);
 	time_t last_digest = 0;
 	char *export_version = NULL;
-	while (!got_term) {
-		if (got_hup) {
-			got_hup = 0;
-			struct config fresh;
-			if (config_load(&fresh, config_file) == 0 && render_check_all(&fresh) == 0) {
-				fetcher_stop(fetcher);	/* they read the configuration being replaced */
-				lmtp_stop(lmtp);
-				config_clear(c);
-				*c = fresh;
-				fetcher = fetcher_start(c);
-				lmtp = *c->lmtp_listen ? lmtp_start(c, c->lmtp_listen) : NULL;
-				log_info("stage=daemon result=reloaded");
-			} else {
-				config_clear(&fresh);
-				log_err("stage=daemon error=\"reload refused: bad configuration, "
-					"keeping the old one\"");
-			}
-		}
+	while (!stop_asked(&got_term)) {
+		if (__atomic_exchange_n(&got_hup, 0, __ATOMIC_ACQ_REL))
+			daemon_reload(c, config_file, &th);
 		int r = ingest_run_once(c, s, &got_term);
 		/* selections and instant alerts: at most once a minute, and after new projects */
 		time_t t = clock_now();
@@ -950,7 +979,7 @@ int ingest_daemon(struct config *c, const char *config_file)
 		}
 		send_outbox_flush(c, s);
 		export_if_changed(c, s, &export_version);
-		if (got_term)
+		if (stop_asked(&got_term))
 			break;
 		if (r > 0)
 			continue;
@@ -965,9 +994,9 @@ int ingest_daemon(struct config *c, const char *config_file)
 			sleep((unsigned)c->poll_interval);
 		}
 	}
-	fetcher_stop(fetcher);
-	lmtp_stop(lmtp);
-	http_stop(http);
+	fetcher_stop(th.fetcher);
+	lmtp_stop(th.lmtp);
+	http_stop(th.http);
 	free(export_version);
 	log_info("stage=daemon result=stopped");
 	if (fd >= 0)

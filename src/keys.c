@@ -12,20 +12,41 @@
 #include <fcntl.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SECRET_LEN 32
+#define SECRET_LEN KEYS_SECRET_LEN
 #define MAC_BYTES 10
 #define MAC_CHARS 16
 
+/* The key in use: HTTP threads check keys while the daemon's main thread swaps a reloaded
+ * one in, so it is read and written under the lock. */
 static unsigned char secret[SECRET_LEN];
 static int have_secret;
+static pthread_rwlock_t secret_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+void keys_secret_use(const unsigned char key[KEYS_SECRET_LEN])
+{
+	pthread_rwlock_wrlock(&secret_lock);
+	memcpy(secret, key, SECRET_LEN);
+	have_secret = 1;
+	pthread_rwlock_unlock(&secret_lock);
+}
 
 int keys_init(const char *path, int create)
+{
+	unsigned char key[SECRET_LEN];
+	if (keys_secret_read(path, create, key) < 0)
+		return -1;
+	keys_secret_use(key);
+	return 0;
+}
+
+int keys_secret_read(const char *path, int create, unsigned char secret_out[KEYS_SECRET_LEN])
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT && create) {
@@ -53,22 +74,27 @@ int keys_init(const char *path, int create)
 		close(fd);
 		return -1;
 	}
-	ssize_t n = read(fd, secret, sizeof secret);
+	ssize_t n = read(fd, secret_out, SECRET_LEN);
 	close(fd);
-	if (n != (ssize_t)sizeof secret) {
+	if (n != (ssize_t)SECRET_LEN) {
 		fprintf(stderr, "%s: the secret key must be %d bytes\n", path, SECRET_LEN);
 		return -1;
 	}
-	have_secret = 1;
 	return 0;
 }
 
-/* base32, lower case, RFC 4648 alphabet */
-static void mac_of(const char *msg, char out[MAC_CHARS + 1])
+/* base32, lower case, RFC 4648 alphabet; -1 when there is no key */
+static int mac_of(const char *msg, char out[MAC_CHARS + 1])
 {
 	static const char alpha[] = "abcdefghijklmnopqrstuvwxyz234567";
 	unsigned char d[32];
-	gnutls_hmac_fast(GNUTLS_MAC_SHA256, secret, sizeof secret, msg, strlen(msg), d);
+	pthread_rwlock_rdlock(&secret_lock);
+	int have = have_secret;
+	if (have)
+		gnutls_hmac_fast(GNUTLS_MAC_SHA256, secret, sizeof secret, msg, strlen(msg), d);
+	pthread_rwlock_unlock(&secret_lock);
+	if (!have)
+		return -1;
 	int bits = 0, k = 0;
 	unsigned v = 0;
 	for (int i = 0; i < MAC_BYTES; i++) {
@@ -80,6 +106,7 @@ static void mac_of(const char *msg, char out[MAC_CHARS + 1])
 		}
 	}
 	out[k] = '\0';
+	return 0;
 }
 
 char *keys_make(const char *purpose, const int64_t *ids, int n)
@@ -90,10 +117,8 @@ char *keys_make(const char *purpose, const int64_t *ids, int n)
 	for (int i = 0; i < n; i++)
 		buf_printf(&b, "-%lld", (long long)ids[i]);
 	char mac[MAC_CHARS + 1];
-	if (!have_secret)
+	if (mac_of(b.data, mac) < 0)
 		memset(mac, 'x', MAC_CHARS), mac[MAC_CHARS] = '\0';
-	else
-		mac_of(b.data, mac);
 	buf_printf(&b, "-%s", mac);
 	return buf_steal(&b);
 }
@@ -105,7 +130,7 @@ char *keys_address(const struct config *c, const char *local, const char *key)
 
 int keys_check(const char *key, const char *purpose, int64_t *ids, int max_ids)
 {
-	if (!have_secret || !key)
+	if (!key)
 		return -1;
 	size_t kl = strlen(key);
 	if (kl > 64 || kl < MAC_CHARS + 3)
@@ -123,7 +148,8 @@ int keys_check(const char *key, const char *purpose, int64_t *ids, int max_ids)
 	memcpy(body, lower, (size_t)(dash - lower));
 	body[dash - lower] = '\0';
 	char want[MAC_CHARS + 1];
-	mac_of(body, want);
+	if (mac_of(body, want) < 0)
+		return -1;
 	unsigned diff = 0;
 	for (int i = 0; i < MAC_CHARS; i++)
 		diff |= (unsigned)(want[i] ^ dash[1 + i]);

@@ -43,7 +43,7 @@ struct lmtp_server {
 	int fd;
 	char *unix_path;
 	pthread_t thread;
-	volatile int stop;
+	volatile int stop;	/* set by lmtp_stop in another thread: atomic loads and store */
 	int active;
 	struct conn *conns;	/* the open connections, under mu */
 	pthread_mutex_t mu;
@@ -114,7 +114,7 @@ static int next_byte(struct conn *k)
 			k->off = 1;
 			return (unsigned char)k->in[0];
 		}
-		if (k->srv->stop)
+		if (__atomic_load_n(&k->srv->stop, __ATOMIC_ACQUIRE))
 			return -1;
 	}
 	return -1;
@@ -265,7 +265,7 @@ static void session(struct conn *k)
 	if (say(k, "220 %s LMTP bidmail ready", c->domain) < 0)
 		return;
 	for (;;) {
-		if (k->srv->stop) {
+		if (__atomic_load_n(&k->srv->stop, __ATOMIC_ACQUIRE)) {
 			say(k, "421 4.3.2 %s shutting down, try again later", c->domain);
 			break;
 		}
@@ -437,7 +437,7 @@ static const char *admit(struct lmtp_server *srv, const char *client)
 static void *accept_run(void *arg)
 {
 	struct lmtp_server *srv = arg;
-	while (!srv->stop) {
+	while (!__atomic_load_n(&srv->stop, __ATOMIC_ACQUIRE)) {
 		struct pollfd p = { .fd = srv->fd, .events = POLLIN };
 		if (poll(&p, 1, 500) <= 0)
 			continue;
@@ -565,7 +565,7 @@ void lmtp_stop(struct lmtp_server *srv)
 {
 	if (!srv)
 		return;
-	srv->stop = 1;
+	__atomic_store_n(&srv->stop, 1, __ATOMIC_RELEASE);
 	pthread_join(srv->thread, NULL);
 	close(srv->fd);
 	/* sessions see stop within a second: a message being stored is finished first */

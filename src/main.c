@@ -771,6 +771,7 @@ int main(int argc, char **argv)
 		return is_deliver ? EXIT_TEMPFAIL : 1;
 	}
 	log_open("bidmail", c.use_syslog);
+	clock_set_zone(c.timezone);	/* once, before any thread: digests read local time */
 	int rc;
 	if (!is_deliver && strcmp(cmd, "projects") && strcmp(cmd, "outbox") &&
 	    strcmp(cmd, "subscribers") && strcmp(cmd, "bids") && strcmp(cmd, "stats") &&

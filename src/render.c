@@ -428,23 +428,19 @@ static int expand(const char *src, int first_line, const struct tmpl_kind *k,
 	return expand_scoped(src, first_line, &sc, v, escape, out, err, errlen);
 }
 
-/* Templates are read once and kept: render_check_all (at start and on reload) empties
- * the cache, so a changed file is seen after SIGHUP, never behind the reader's back. */
+/* Templates are read once, all together, into one set: render_check_all (at start) and
+ * the daemon's reload build a new set and use it only when every template checked, so a
+ * changed file is seen after SIGHUP, a broken one leaves the old set, never behind the
+ * reader's back. */
 struct cached {
 	char *path;
 	struct tmpl t;
 };
-static struct cached cache[2 * sizeof kinds / sizeof kinds[0]];
-static size_t n_cached;
-
-static void cache_clear(void)
-{
-	for (size_t i = 0; i < n_cached; i++) {
-		free(cache[i].path);
-		tmpl_clear(&cache[i].t);
-	}
-	n_cached = 0;
-}
+struct render_set {
+	struct cached cache[2 * sizeof kinds / sizeof kinds[0]];
+	size_t n_cached;
+};
+static struct render_set *templates;	/* in use; read by the main thread only */
 
 static int load(const struct config *c, const char *kind, const char *lang, struct tmpl *t,
 		char **path_out)
@@ -471,11 +467,23 @@ out:
 	return rc;
 }
 
-int render_check_all(const struct config *c)
+struct render_set *render_set_free(struct render_set *set)
+{
+	if (!set)
+		return NULL;
+	for (size_t i = 0; i < set->n_cached; i++) {
+		free(set->cache[i].path);
+		tmpl_clear(&set->cache[i].t);
+	}
+	free(set);
+	return NULL;
+}
+
+struct render_set *render_set_load(const struct config *c)
 {
 	static const char *const langs[] = { "fr", "en" };
+	struct render_set *set = xcalloc(1, sizeof *set);
 	int rc = 0;
-	cache_clear();
 	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
 		for (int l = 0; l < 2; l++) {
 			struct tmpl t;
@@ -490,12 +498,31 @@ int render_check_all(const struct config *c)
 			    expand(t.html, t.html_line, &kinds[i], NULL, 1, NULL, err, sizeof err)) {
 				fprintf(stderr, "%s:%s\n", path, err + 5);
 				rc = -1;
+				tmpl_clear(&t);
+				free(path);
+				continue;
 			}
-			tmpl_clear(&t);
-			free(path);
+			set->cache[set->n_cached].path = path;
+			set->cache[set->n_cached++].t = t;
 		}
 	}
-	return rc;
+	return rc < 0 ? render_set_free(set) : set;
+}
+
+struct render_set *render_set_use(struct render_set *set)
+{
+	struct render_set *old = templates;
+	templates = set;
+	return old;
+}
+
+int render_check_all(const struct config *c)
+{
+	struct render_set *set = render_set_load(c);
+	if (!set)
+		return -1;
+	render_set_free(render_set_use(set));
+	return 0;
 }
 
 int render_mail(const struct config *c, const char *kind, const char *lang,
@@ -513,24 +540,18 @@ int render_mail(const struct config *c, const char *kind, const char *lang,
 		lang = c->language;
 	char *path = template_path(c, lang, kind);
 	const struct tmpl *tp = NULL;
-	for (size_t i = 0; i < n_cached && !tp; i++)
-		if (!strcmp(cache[i].path, path))
-			tp = &cache[i].t;
-	if (!tp) {
-		if (load(c, kind, lang, &t, NULL) < 0) {
-			free(path);
-			return -1;
-		}
-		if (n_cached < sizeof cache / sizeof cache[0]) {
-			cache[n_cached].path = path;
-			cache[n_cached].t = t;
-			tp = &cache[n_cached++].t;
-			path = NULL;
-		} else {
-			tp = &t;
-		}
-	}
+	if (!templates)
+		templates = render_set_load(c);	/* a command run without render_check_all */
+	for (size_t i = 0; templates && i < templates->n_cached && !tp; i++)
+		if (!strcmp(templates->cache[i].path, path))
+			tp = &templates->cache[i].t;
 	free(path);
+	if (!tp) {
+		/* no valid set: read this one now, not kept */
+		if (load(c, kind, lang, &t, NULL) < 0)
+			return -1;
+		tp = &t;
+	}
 	struct buf s, tx, h;
 	buf_init(&s, 64 * 1024);
 	buf_init(&tx, 4 * 1024 * 1024);

@@ -1,0 +1,71 @@
+/*
+ * runtime.c — everything the daemon reads from files, built whole: the configuration, the
+ * data files (skills, scam rules, locations), the secret key and the templates.
+ * In: the config file. Out: a struct runtime, all parts loaded or none; runtime_use swaps
+ * all of them in at once, in the main thread, while the threads that read the configuration
+ * are stopped (fetch, LMTP; HTTP when its settings change: otherwise it reads only the
+ * secret, which is swapped under its lock).
+ * The time zone is not part of a reload: it is set once at start (clock_set_zone).
+ */
+#include "bidmail.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct runtime {
+	struct config config;
+	struct extract_data *data;
+	struct render_set *templates;
+	unsigned char secret[KEYS_SECRET_LEN];
+};
+
+struct runtime *runtime_free(struct runtime *rt)
+{
+	if (!rt)
+		return NULL;
+	config_clear(&rt->config);
+	extract_data_free(rt->data);
+	render_set_free(rt->templates);
+	memset(rt->secret, 0, sizeof rt->secret);
+	free(rt);
+	return NULL;
+}
+
+struct runtime *runtime_load(const char *file)
+{
+	struct runtime *rt = xcalloc(1, sizeof *rt);
+	if (config_load(&rt->config, file) < 0)
+		return runtime_free(rt);
+	/* each part reports its own reasons on stderr; all are tried, so one reload shows all */
+	int bad = 0;
+	if (!(rt->data = extract_data_load(&rt->config)))
+		bad = 1;
+	if (!(rt->templates = render_set_load(&rt->config)))
+		bad = 1;
+	if (keys_secret_read(rt->config.secret_key_file, 0, rt->secret) < 0)
+		bad = 1;
+	return bad ? runtime_free(rt) : rt;
+}
+
+const struct config *runtime_config(const struct runtime *rt)
+{
+	return &rt->config;
+}
+
+void runtime_use(struct runtime *rt, struct config *c)
+{
+	/* the zone stays the one set at start: changing TZ now would race the clock readers */
+	if (strcmp(rt->config.timezone, c->timezone)) {
+		free(rt->config.timezone);
+		rt->config.timezone = xstrdup(c->timezone);
+	}
+	config_clear(c);
+	*c = rt->config;
+	memset(&rt->config, 0, sizeof rt->config);
+	extract_data_free(extract_data_use(rt->data));
+	rt->data = NULL;
+	render_set_free(render_set_use(rt->templates));
+	rt->templates = NULL;
+	keys_secret_use(rt->secret);
+	runtime_free(rt);
+}

@@ -302,7 +302,7 @@ static int send_smtp(const struct config *c, struct store *s)
 	}
 	send_reclaim_dead(s, now);
 	/* retries and failures are their own commits, written to the OS at once */
-	store_set_synchronous(s, 0);
+	store_durability(s, STORE_FAST);
 	long long end = (clock_mono_ms() / 1000) + SEND_PASS_SECONDS;
 	for (int round = 0; round < 1000; round++) {
 		int left = (int)(end - (clock_mono_ms() / 1000));
@@ -331,7 +331,7 @@ static int send_smtp(const struct config *c, struct store *s)
 		if (run.sent + run.retried + run.failed == before || n < SMTP_BATCH)
 			break;
 	}
-	store_set_synchronous(s, 1);
+	store_durability(s, STORE_DURABLE);
 	if (run.journal >= 0)
 		close(run.journal);
 	if (run.retried || run.failed)

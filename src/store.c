@@ -3,8 +3,8 @@
  * In: the project's structs. Out: rows, as the project's structs. Schema changes are numbered
  * migrations applied in order (PRAGMA user_version), so an older database upgrades in place.
  * Values only ever reach SQL through sqlite3_bind_*; every statement is a fixed text of the
- * table stmt_sql[], prepared once and cached (only migrations, the pragmas of store_open and the
- * check of a backup copy, on its own connection, run once through sqlite3_exec).
+ * table stmt_sql[], prepared once and cached (only migrations, the pragmas that set a value,
+ * which act when prepared, and the check of a backup copy, on its own connection, are not).
  */
 #include "bidmail.h"
 
@@ -159,7 +159,7 @@ enum stmt_id {
 	ST_COUNT_PROJECTS, ST_COUNT_OUTBOX, ST_COUNT_INGESTED, ST_COUNT_SUBSCRIBERS,
 	ST_STATUS_QUEUED, ST_STATUS_FAILED, ST_STATUS_SENT, ST_STATUS_OLDEST_QUEUED,
 	ST_STATUS_LAST_DIGEST, ST_STATUS_PENDING_POSTS, ST_STATUS_HELD_POSTS,
-	ST_STATUS_PENDING_SUBSCRIBERS,
+	ST_STATUS_PENDING_SUBSCRIBERS, ST_QUICK_CHECK,
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
 };
 static const char *const stmt_sql[ST_COUNT_] = {
@@ -362,6 +362,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_STATUS_PENDING_POSTS] = "SELECT count(*) FROM projects WHERE status = 'pending_confirmation'",
 	[ST_STATUS_HELD_POSTS] = "SELECT count(*) FROM projects WHERE status = 'held'",
 	[ST_STATUS_PENDING_SUBSCRIBERS] = "SELECT count(*) FROM subscribers WHERE status = 'pending'",
+	[ST_QUICK_CHECK] = "PRAGMA quick_check",
 };
 
 struct store {
@@ -493,12 +494,23 @@ int store_savepoint_rollback(struct store *s)
 	return store_savepoint_release(s);
 }
 
-int store_error_is_transient(const struct store *s)
+enum store_error store_error_kind(const struct store *s)
 {
 	int rc = s->last_rc & 0xff;
-	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_FULL ||
-	       rc == SQLITE_IOERR || rc == SQLITE_NOMEM || rc == SQLITE_CANTOPEN ||
-	       rc == SQLITE_PROTOCOL || rc == SQLITE_READONLY;
+	if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return STORE_ERR_NONE;
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_FULL ||
+	    rc == SQLITE_IOERR || rc == SQLITE_NOMEM || rc == SQLITE_CANTOPEN ||
+	    rc == SQLITE_PROTOCOL || rc == SQLITE_READONLY)
+		return STORE_ERR_TRANSIENT;
+	if (rc == SQLITE_CONSTRAINT)
+		return STORE_ERR_CONFLICT;
+	return STORE_ERR_FATAL;
+}
+
+int store_error_is_transient(const struct store *s)
+{
+	return store_error_kind(s) == STORE_ERR_TRANSIENT;
 }
 
 const char *store_errmsg(const struct store *s)
@@ -981,12 +993,16 @@ int store_outbox_retry(struct store *s, int64_t id, const char *owner, const cha
 	return run(s, st, "outbox-retry");
 }
 
-int store_set_synchronous(struct store *s, int full)
+/* A pragma that sets a value acts when it is prepared, not when it runs: never cached. In WAL
+ * mode NORMAL writes each commit to the OS and fsyncs at checkpoints (a power cut may lose the
+ * last commits, never tear one); FULL fsyncs every commit. */
+int store_durability(struct store *s, enum store_durability d)
 {
 	char *err = NULL;
-	if (sqlite3_exec(s->db, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+	if (sqlite3_exec(s->db, d == STORE_FAST ? "PRAGMA synchronous=NORMAL"
+						 : "PRAGMA synchronous=FULL",
 			 NULL, NULL, &err) != SQLITE_OK) {
-		log_err("stage=store op=synchronous error=\"%s\"", err ? err : "?");
+		log_err("stage=store op=durability error=\"%s\"", err ? err : "?");
 		sqlite3_free(err);
 		return -1;
 	}
@@ -1983,6 +1999,35 @@ int store_project_update(struct store *s, int64_t id, const char *description,
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-update");
 }
 
+/* The structural check of a connection (its cached statement st, or a statement of its own
+ * when NULL): 0 when it answers "ok", -1 when it finds damage or cannot run. */
+static int check_result(sqlite3 *db, sqlite3_stmt *st)
+{
+	sqlite3_stmt *own = NULL;
+	if (!st && sqlite3_prepare_v2(db, stmt_sql[ST_QUICK_CHECK], -1, &own, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_stmt *q = st ? st : own;
+	const unsigned char *t = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_text(q, 0) : NULL;
+	int ok = t && !strcmp((const char *)t, "ok");
+	if (own)
+		sqlite3_finalize(own);
+	else
+		sqlite3_reset(q);
+	return ok ? 0 : -1;
+}
+
+int store_check(struct store *s)
+{
+	sqlite3_stmt *st = stmt(s, ST_QUICK_CHECK);
+	if (!st)
+		return -1;
+	if (check_result(s->db, st) < 0) {
+		log_err("stage=store op=check error=\"the database fails quick_check\"");
+		return -1;
+	}
+	return 0;
+}
+
 int store_backup(struct store *s, const char *path)
 {
 	size_t len = strlen(path);
@@ -2016,13 +2061,10 @@ int store_backup(struct store *s, const char *path)
 		pages = -1;
 		goto out;
 	}
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(dst, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(st, 0), "ok")) {
+	if (check_result(dst, NULL) < 0) {
 		log_err("stage=backup path=%s error=\"the copy fails quick_check\"", tmp);
 		pages = -1;
 	}
-	sqlite3_finalize(st);
 	/* a self-contained file: no -wal beside it */
 	if (pages >= 0 && sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) != SQLITE_OK)
 		pages = -1;

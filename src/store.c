@@ -520,8 +520,8 @@ const char *store_errmsg(const struct store *s)
 
 int store_schema_version(struct store *s)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_USER_VERSION)))
+	sqlite3_stmt *st = stmt(s, ST_USER_VERSION);
+	if (!st)
 		return -1;
 	int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
 	sqlite3_reset(st);
@@ -664,9 +664,9 @@ int store_project_pending_of(struct store *s, const char *poster, struct project
 
 int store_project_sample(struct store *s, int n, struct strlist *out)
 {
-	sqlite3_stmt *st;
 	/* the text the digest matches (title, description, skills), 8,000 characters at most */
-	if (!(st = stmt(s, ST_PROJECT_SAMPLE)))
+	sqlite3_stmt *st = stmt(s, ST_PROJECT_SAMPLE);
+	if (!st)
 		return -1;
 	sqlite3_bind_int(st, 1, n);
 	int rc;
@@ -811,9 +811,9 @@ static int outbox_rows(struct store *s, sqlite3_stmt *st, int with_data, struct 
 
 int store_outbox_list(struct store *s, const char *state, int with_data, struct outbox_row **out)
 {
-	sqlite3_stmt *st;
 	*out = NULL;
-	if (!(st = stmt(s, ST_OUTBOX_LIST)))
+	sqlite3_stmt *st = stmt(s, ST_OUTBOX_LIST);
+	if (!st)
 		return -1;
 	bind_text(st, 1, state);
 	sqlite3_bind_int(st, 2, with_data);
@@ -901,8 +901,8 @@ int store_outbox_release(struct store *s, const char *owner)
 
 int store_outbox_lease_owners(struct store *s, const char *now, char **owners, int max)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_OUTBOX_OWNERS)))
+	sqlite3_stmt *st = stmt(s, ST_OUTBOX_OWNERS);
+	if (!st)
 		return -1;
 	bind_text(st, 1, now);
 	sqlite3_bind_int(st, 2, max);
@@ -1040,8 +1040,8 @@ int store_count(struct store *s, const char *table)
 
 int store_outbox_recipient(struct store *s, int64_t id, char *to, size_t len)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_OUTBOX_RECIPIENT)))
+	sqlite3_stmt *st = stmt(s, ST_OUTBOX_RECIPIENT);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st), found = 0;
@@ -1057,8 +1057,8 @@ int store_outbox_recipient(struct store *s, int64_t id, char *to, size_t len)
 
 int store_outbox_bounce(struct store *s, int64_t id, const char *status)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_OUTBOX_BOUNCE)))
+	sqlite3_stmt *st = stmt(s, ST_OUTBOX_BOUNCE);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, status);
@@ -1070,9 +1070,9 @@ int store_outbox_bounce(struct store *s, int64_t id, const char *status)
 int store_address_bounce(struct store *s, const char *address, int hard, const char *day,
 			 int threshold, int *disabled_now)
 {
-	sqlite3_stmt *st;
 	*disabled_now = 0;
-	if (!(st = stmt(s, ST_ADDRESS_INSERT)))
+	sqlite3_stmt *st = stmt(s, ST_ADDRESS_INSERT);
+	if (!st)
 		return -1;
 	bind_text(st, 1, address);
 	int rc = sqlite3_step(st);
@@ -1108,8 +1108,8 @@ int store_address_bounce(struct store *s, const char *address, int hard, const c
 
 int store_address_disabled(struct store *s, const char *address)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_ADDRESS_DISABLED)))
+	sqlite3_stmt *st = stmt(s, ST_ADDRESS_DISABLED);
+	if (!st)
 		return -1;
 	bind_text(st, 1, address);
 	int rc = sqlite3_step(st);
@@ -1156,8 +1156,8 @@ static void subscriber_read(sqlite3_stmt *st, struct subscriber *sub)
 
 static int patterns_load(struct store *s, struct subscriber *sub)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_PATTERNS_LOAD)))
+	sqlite3_stmt *st = stmt(s, ST_PATTERNS_LOAD);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, sub->id);
 	int rc;
@@ -1195,8 +1195,8 @@ int store_subscriber_find(struct store *s, const char *address, int64_t id, stru
 int store_subscriber_insert(struct store *s, const char *address, const char *name,
 			    const char *language, int64_t *id)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_SUBSCRIBER_INSERT)))
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_INSERT);
+	if (!st)
 		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
@@ -1214,8 +1214,8 @@ int store_subscriber_insert(struct store *s, const char *address, const char *na
 
 int store_subscriber_touch(struct store *s, int64_t id)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_SUBSCRIBER_TOUCH)))
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_TOUCH);
+	if (!st)
 		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
@@ -1229,8 +1229,8 @@ int store_subscriber_touch(struct store *s, int64_t id)
 int store_confirmation_latest(struct store *s, const char *address, const char *action,
 			      char *created, size_t len)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_CONFIRMATION_LATEST)))
+	sqlite3_stmt *st = stmt(s, ST_CONFIRMATION_LATEST);
+	if (!st)
 		return -1;
 	bind_text(st, 1, address);
 	bind_text(st, 2, action);
@@ -1247,8 +1247,8 @@ int store_confirmation_latest(struct store *s, const char *address, const char *
  * after a concurrent unsubscribe must not undo it. */
 int store_subscriber_profile_save(struct store *s, const struct subscriber *sub)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_SUBSCRIBER_PROFILE)))
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_PROFILE);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, sub->id);
 	bind_text(st, 2, sub->name);
@@ -1278,8 +1278,8 @@ static int subscriber_change(struct store *s, sqlite3_stmt *st, const char *what
 
 int store_subscriber_status_set(struct store *s, int64_t id, const char *from, const char *to)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_SUBSCRIBER_STATUS)))
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_STATUS);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, from);
@@ -1289,8 +1289,8 @@ int store_subscriber_status_set(struct store *s, int64_t id, const char *from, c
 
 int store_subscriber_confirm(struct store *s, int64_t id, const char *from, const char *at)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_SUBSCRIBER_CONFIRM)))
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_CONFIRM);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, from);
@@ -1300,8 +1300,8 @@ int store_subscriber_confirm(struct store *s, int64_t id, const char *from, cons
 
 int store_subscriber_digest_mark(struct store *s, int64_t id, const char *at)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_SUBSCRIBER_DIGEST)))
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_DIGEST);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, at);
@@ -1310,8 +1310,8 @@ int store_subscriber_digest_mark(struct store *s, int64_t id, const char *at)
 
 int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, const char *source)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_PATTERN_ADD)))
+	sqlite3_stmt *st = stmt(s, ST_PATTERN_ADD);
+	if (!st)
 		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
@@ -1326,8 +1326,8 @@ int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, con
 
 int store_patterns_clear(struct store *s, int64_t subscriber, const char *kind)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_PATTERNS_CLEAR)))
+	sqlite3_stmt *st = stmt(s, ST_PATTERNS_CLEAR);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, subscriber);
 	bind_text(st, 2, kind);
@@ -1338,10 +1338,10 @@ int store_patterns_clear(struct store *s, int64_t subscriber, const char *kind)
 
 int store_subscriber_list(struct store *s, struct subscriber **out)
 {
-	sqlite3_stmt *st;
 	*out = NULL;
 	/* an address disabled by bounces shows as `disabled` whatever the subscriber chose */
-	if (!(st = stmt(s, ST_SUBSCRIBER_LIST)))
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_LIST);
+	if (!st)
 		return -1;
 	int n = 0, cap = 0, rc;
 	struct subscriber *v = NULL;
@@ -1391,8 +1391,8 @@ void subscriber_clear(struct subscriber *sub)
 int store_confirmation_insert(struct store *s, const char *address, int64_t subscriber,
 			      const char *action, const char *payload, long ttl, int64_t *id)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_CONFIRMATION_INSERT)))
+	sqlite3_stmt *st = stmt(s, ST_CONFIRMATION_INSERT);
+	if (!st)
 		return -1;
 	char now[32], exp[32];
 	time_t t = clock_now();
@@ -1415,9 +1415,9 @@ int store_confirmation_insert(struct store *s, const char *address, int64_t subs
 
 int store_confirmation_get(struct store *s, int64_t id, struct confirmation *cf)
 {
-	sqlite3_stmt *st;
 	memset(cf, 0, sizeof *cf);
-	if (!(st = stmt(s, ST_CONFIRMATION_GET)))
+	sqlite3_stmt *st = stmt(s, ST_CONFIRMATION_GET);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st), found = 0;
@@ -1439,8 +1439,8 @@ int store_confirmation_get(struct store *s, int64_t id, struct confirmation *cf)
 
 int store_confirmation_use(struct store *s, int64_t id)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_CONFIRMATION_USE)))
+	sqlite3_stmt *st = stmt(s, ST_CONFIRMATION_USE);
+	if (!st)
 		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
@@ -1455,8 +1455,8 @@ int store_confirmations_recent(struct store *s, const char *address)
 {
 	char since[32];
 	clock_format_iso(clock_now() - 86400, since);
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_CONFIRMATIONS_RECENT)))
+	sqlite3_stmt *st = stmt(s, ST_CONFIRMATIONS_RECENT);
+	if (!st)
 		return -1;
 	bind_text(st, 1, address);
 	bind_text(st, 2, since);
@@ -1478,8 +1478,8 @@ void confirmation_clear(struct confirmation *cf)
 
 int store_digest_claim(struct store *s, int64_t subscriber, const char *period, int projects)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_DIGEST_CLAIM)))
+	sqlite3_stmt *st = stmt(s, ST_DIGEST_CLAIM);
+	if (!st)
 		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
@@ -1496,8 +1496,8 @@ int store_digest_claim(struct store *s, int64_t subscriber, const char *period, 
 
 int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *source)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_PATTERN_LIMIT_REPORT)))
+	sqlite3_stmt *st = stmt(s, ST_PATTERN_LIMIT_REPORT);
+	if (!st)
 		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
@@ -1515,8 +1515,8 @@ int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *
 
 int store_bid_count(struct store *s, int64_t project, int64_t except_subscriber)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_BID_COUNT)))
+	sqlite3_stmt *st = stmt(s, ST_BID_COUNT);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, project);
 	sqlite3_bind_int64(st, 2, except_subscriber);
@@ -1616,9 +1616,9 @@ static void bid_read(sqlite3_stmt *st, struct bid_row *b)
 
 int store_bid_get(struct store *s, int64_t id, struct bid_row *b)
 {
-	sqlite3_stmt *st;
 	memset(b, 0, sizeof *b);
-	if (!(st = stmt(s, ST_BID_GET)))
+	sqlite3_stmt *st = stmt(s, ST_BID_GET);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st), found = 0;
@@ -1634,8 +1634,8 @@ int store_bid_get(struct store *s, int64_t id, struct bid_row *b)
 
 int store_bid_status(struct store *s, int64_t id, const char *status)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_BID_STATUS)))
+	sqlite3_stmt *st = stmt(s, ST_BID_STATUS);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, status);
@@ -1646,9 +1646,9 @@ int store_bid_status(struct store *s, int64_t id, const char *status)
 
 int store_bid_activate(struct store *s, int64_t id, int *replaced)
 {
-	sqlite3_stmt *st;
 	*replaced = 0;
-	if (!(st = stmt(s, ST_BID_ACTIVATE_REPLACE)))
+	sqlite3_stmt *st = stmt(s, ST_BID_ACTIVATE_REPLACE);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st);
@@ -1669,8 +1669,8 @@ int store_bid_activate(struct store *s, int64_t id, int *replaced)
 int store_bid_held_count(struct store *s, int64_t project, const char *address, const char *since,
 			 int *on_project, int *by_sender)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_BID_HELD_COUNT)))
+	sqlite3_stmt *st = stmt(s, ST_BID_HELD_COUNT);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, project);
 	bind_text(st, 2, address);
@@ -1686,9 +1686,9 @@ int store_bid_held_count(struct store *s, int64_t project, const char *address, 
 
 int store_bid_select(struct store *s, int64_t project, const char *status, struct bid_row **out)
 {
-	sqlite3_stmt *st;
 	*out = NULL;
-	if (!(st = stmt(s, ST_BID_SELECT)))
+	sqlite3_stmt *st = stmt(s, ST_BID_SELECT);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, project);
 	bind_text(st, 2, status);
@@ -1714,8 +1714,8 @@ int store_bid_select(struct store *s, int64_t project, const char *status, struc
 
 int store_bid_current(struct store *s, int64_t project, int64_t subscriber, int64_t *id)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_BID_CURRENT)))
+	sqlite3_stmt *st = stmt(s, ST_BID_CURRENT);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, project);
 	sqlite3_bind_int64(st, 2, subscriber);
@@ -1730,8 +1730,8 @@ int store_bid_current(struct store *s, int64_t project, int64_t subscriber, int6
 
 int store_relayed_add(struct store *s, int64_t bid, const char *body)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_RELAYED_ADD)))
+	sqlite3_stmt *st = stmt(s, ST_RELAYED_ADD);
+	if (!st)
 		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
@@ -1746,8 +1746,8 @@ int store_relayed_add(struct store *s, int64_t bid, const char *body)
 int store_relayed_list(struct store *s, int64_t bid, int max, size_t max_bytes,
 		       struct strlist *out)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_RELAYED_LIST)))
+	sqlite3_stmt *st = stmt(s, ST_RELAYED_LIST);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, bid);
 	sqlite3_bind_int(st, 2, max);
@@ -1795,8 +1795,8 @@ int store_purge_expired(struct store *s, const char *posts_before, const char *b
 
 int store_project_delete_pending(struct store *s, const char *poster)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_PROJECT_DELETE_PENDING)))
+	sqlite3_stmt *st = stmt(s, ST_PROJECT_DELETE_PENDING);
+	if (!st)
 		return -1;
 	bind_text(st, 1, poster);
 	int rc = sqlite3_step(st);
@@ -1806,10 +1806,10 @@ int store_project_delete_pending(struct store *s, const char *poster)
 
 int store_project_unasked(struct store *s, int64_t *ids, int max)
 {
-	sqlite3_stmt *st;
 	/* the oldest unconfirmed post of each address that was never asked about, when no post
 	 * request to that address waits for an answer (answering it asks about the next) */
-	if (!(st = stmt(s, ST_PROJECT_UNASKED)))
+	sqlite3_stmt *st = stmt(s, ST_PROJECT_UNASKED);
+	if (!st)
 		return -1;
 	sqlite3_bind_int(st, 1, max);
 	int n = 0, rc;
@@ -1830,8 +1830,8 @@ void bid_row_clear(struct bid_row *b)
 
 int store_poster_confirmed(struct store *s, const char *address)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_POSTER_CONFIRMED)))
+	sqlite3_stmt *st = stmt(s, ST_POSTER_CONFIRMED);
+	if (!st)
 		return -1;
 	bind_text(st, 1, address);
 	int rc = sqlite3_step(st);
@@ -1843,8 +1843,8 @@ int store_poster_confirmed(struct store *s, const char *address)
 
 int store_poster_confirm(struct store *s, const char *address)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_POSTER_CONFIRM)))
+	sqlite3_stmt *st = stmt(s, ST_POSTER_CONFIRM);
+	if (!st)
 		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
@@ -1857,9 +1857,9 @@ int store_poster_confirm(struct store *s, const char *address)
 
 int store_project_status(struct store *s, int64_t id, const char *status)
 {
-	sqlite3_stmt *st;
 	/* the first time it opens is its publication */
-	if (!(st = stmt(s, ST_PROJECT_STATUS)))
+	sqlite3_stmt *st = stmt(s, ST_PROJECT_STATUS);
+	if (!st)
 		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
@@ -1873,8 +1873,8 @@ int store_project_status(struct store *s, int64_t id, const char *status)
 
 int store_project_status_move(struct store *s, int64_t id, const char *from, const char *to)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_PROJECT_STATUS_MOVE)))
+	sqlite3_stmt *st = stmt(s, ST_PROJECT_STATUS_MOVE);
+	if (!st)
 		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
@@ -1891,8 +1891,8 @@ int store_project_status_move(struct store *s, int64_t id, const char *from, con
 
 int store_notice_claim(struct store *s, const char *kind, int64_t ref)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_NOTICE_CLAIM)))
+	sqlite3_stmt *st = stmt(s, ST_NOTICE_CLAIM);
+	if (!st)
 		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
@@ -1908,8 +1908,8 @@ int store_notice_claim(struct store *s, const char *kind, int64_t ref)
 
 int store_project_answered(struct store *s, int64_t id)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_PROJECT_ANSWERED)))
+	sqlite3_stmt *st = stmt(s, ST_PROJECT_ANSWERED);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st);
@@ -1920,8 +1920,8 @@ int store_project_answered(struct store *s, int64_t id)
 
 int store_project_mark_answered(struct store *s, int64_t id)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_PROJECT_MARK_ANSWERED)))
+	sqlite3_stmt *st = stmt(s, ST_PROJECT_MARK_ANSWERED);
+	if (!st)
 		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
@@ -1935,8 +1935,8 @@ int store_project_mark_answered(struct store *s, int64_t id)
 int store_rating_insert(struct store *s, int64_t bid, int64_t subscriber, int score,
 			const char *comment)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_RATING_INSERT)))
+	sqlite3_stmt *st = stmt(s, ST_RATING_INSERT);
+	if (!st)
 		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
@@ -1955,8 +1955,8 @@ int store_rating_insert(struct store *s, int64_t bid, int64_t subscriber, int sc
 int store_freelancer_record(struct store *s, int64_t subscriber, double *avg, int *ratings,
 			    int *completed)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_FREELANCER_RECORD)))
+	sqlite3_stmt *st = stmt(s, ST_FREELANCER_RECORD);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, subscriber);
 	int rc = sqlite3_step(st);
@@ -1973,8 +1973,8 @@ int store_project_update(struct store *s, int64_t id, const char *description,
 			 const struct money *budget, int deadline_days, const char *skills_json,
 			 const char *location, const char *flags_json)
 {
-	sqlite3_stmt *st;
-	if (!(st = stmt(s, ST_PROJECT_UPDATE)))
+	sqlite3_stmt *st = stmt(s, ST_PROJECT_UPDATE);
+	if (!st)
 		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
@@ -2120,8 +2120,8 @@ int store_status(struct store *s, struct store_status *st)
 	st->pending_posts = scalar_int(s, ST_STATUS_PENDING_POSTS);
 	st->held_posts = scalar_int(s, ST_STATUS_HELD_POSTS);
 	st->pending_subscribers = scalar_int(s, ST_STATUS_PENDING_SUBSCRIBERS);
-	sqlite3_stmt *q;
-	if (!(q = stmt(s, ST_ADDRESSES_DISABLED)))
+	sqlite3_stmt *q = stmt(s, ST_ADDRESSES_DISABLED);
+	if (!q)
 		return -1;
 	int rc;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW)

@@ -558,7 +558,12 @@ int store_rollback(struct store *s);
 int store_savepoint(struct store *s);
 int store_savepoint_release(struct store *s);
 int store_savepoint_rollback(struct store *s);
-/* 1 when the last error was transient (busy, locked, full, I/O). */
+/* What the last error of a store was, as its caller acts on it: none; transient (busy, locked,
+ * disk full, I/O: try again later); conflict (the change contradicts a row already there, e.g.
+ * a duplicate); fatal (anything else: the request or the database is wrong). */
+enum store_error { STORE_ERR_NONE, STORE_ERR_TRANSIENT, STORE_ERR_CONFLICT, STORE_ERR_FATAL };
+enum store_error store_error_kind(const struct store *s);
+/* 1 when the last error was transient (store_error_kind says STORE_ERR_TRANSIENT). */
 int store_error_is_transient(const struct store *s);
 const char *store_errmsg(const struct store *s);
 int store_schema_version(struct store *s);
@@ -637,8 +642,11 @@ int store_outbox_mark_sent(struct store *s, int64_t id);
 /* Re-queues a row leased by owner for a later attempt, recording the error. */
 int store_outbox_retry(struct store *s, int64_t id, const char *owner, const char *next_attempt,
 		       const char *error);
-/* Durability of commits: FULL (fsync each) for ingest, NORMAL for the sender's marks. */
-int store_set_synchronous(struct store *s, int full);
+/* Durability of the commits that follow on this store: STORE_DURABLE (each on disk before it
+ * returns: the default, for ingest) or STORE_FAST (written to the OS at once, a power cut may
+ * lose the last ones but never tears one: the sender's marks). 0 or -1. */
+enum store_durability { STORE_DURABLE, STORE_FAST };
+int store_durability(struct store *s, enum store_durability d);
 /* Bids: the active bids of a project other than this subscriber's; insert (an active one
  * replaces this subscriber's previous active bid on the project, *replaced says whether there
  * was one; a held one replaces nothing); get; status. */
@@ -683,12 +691,16 @@ int store_sender_hit(struct store *s, const char *address, time_t now, long wind
  * Message-ID digest) is already in the spool, 0 if not, -1. A row from before identities
  * were recorded takes the first identity asked about under its origin. */
 int store_fetched_seen(struct store *s, const char *origin, const char *ident);
-/* Records that the message of this origin and identity is safe in the spool (autocommit).
+/* Records that the message of this origin and identity is safe in the spool (committed at once
+ * when no transaction is open).
  * 0 or -1. */
 int store_fetched_add(struct store *s, const char *origin, const char *ident);
-/* A consistent online copy of the database into PATH (SQLite backup API, written beside PATH
- * then renamed, then checked with PRAGMA quick_check); the number of pages copied, or -1. */
+/* A consistent online copy of the database into PATH, taken in steps while writers go on,
+ * written beside PATH, checked like store_check, then renamed; the size of the copy in the
+ * backend's units (pages of SQLite), or -1. */
 int store_backup(struct store *s, const char *path);
+/* Checks the structure of the database: 0 when sound, -1 when damaged (logged) or on error. */
+int store_check(struct store *s);
 /* What `bidmail status` shows about the queues. */
 struct store_status {
 	int outbox_queued, outbox_failed, outbox_sent;

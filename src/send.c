@@ -6,8 +6,8 @@
  * sent in one transaction. A crash between the names and the commit rewrites the same names with
  * the same bytes: never a double.
  * SMTP (smtp.c): each row is marked the moment the server has answered the end of DATA (a line
- * in the sent journal, folded into the database per batch), so a crash can at worst resend the
- * one message in flight per connection. 4xx,
+ * in the sent journal SPOOL/sent-journal, folded into the database per batch), so a crash can at
+ * worst resend the one message in flight per connection. 4xx,
  * timeouts and dropped connections re-queue with exponential back-off and jitter until
  * max_queue_age; 5xx fails at once. The envelope sender is the signed VERP address
  * bounce+m-ID-MAC@DOMAIN, so a bounce names its outbox row exactly.
@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -160,7 +161,7 @@ static const char *verp_sender(const struct config *c, const struct outbox_row *
 /* The sent journal: one line per message the server accepted, appended with a single
  * write() the moment its 250 arrives, then folded into the database once per batch and
  * emptied. A killed sender loses no mark (the kernel has the write); a power cut loses at most
- * what synchronous=NORMAL would. On start, a journal left by a crash is folded in first.
+ * what STORE_FAST would. On start, a journal left by a crash is folded in first.
  * Senders share it: each holds a shared flock while it appends, and empties it only when an
  * exclusive flock shows that no other sender has it open (a line is never lost). */
 struct smtp_run {
@@ -173,9 +174,10 @@ struct smtp_run {
 	int journal;
 };
 
+/* In the spool, which is always a folder (the database need not be a file). */
 static char *journal_path(const struct config *c)
 {
-	return xasprintf("%s.sent-journal", c->database);
+	return xasprintf("%s/sent-journal", c->spool);
 }
 
 /* Marks every id of the journal sent (one transaction), then empties it when no other
@@ -221,6 +223,31 @@ static int journal_fold(struct smtp_run *run)
 	}
 	/* back to a shared lock (a conversion may briefly let go of it) */
 	flock(run->journal, LOCK_SH);
+	return rc;
+}
+
+/* The journal that versions before the spool one kept beside the database: folded like a
+ * journal of ours, then removed once emptied by a sender that found no other one holding it
+ * (an older sender still appending to it keeps it, and it is folded at the next pass). 0 when
+ * there is none or it is folded, -1 when its marks could not be recorded. */
+static int journal_fold_old(const struct smtp_run *run)
+{
+	char *path = xasprintf("%s.sent-journal", run->c->database);
+	int fd = open(path, O_RDWR | O_CLOEXEC), rc = 0;
+	if (fd >= 0) {
+		flock(fd, LOCK_SH);
+		struct smtp_run old = *run;
+		old.journal = fd;
+		rc = journal_fold(&old);
+		struct stat st;
+		if (rc == 0 && flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 &&
+		    st.st_size == 0 && unlink(path) == 0)
+			log_info("stage=send result=folded journal=%s", path);
+		close(fd);
+	} else if (errno != ENOENT) {
+		log_warn("stage=send error=\"cannot open %s: %s\"", path, strerror(errno));
+	}
+	free(path);
 	return rc;
 }
 
@@ -295,14 +322,14 @@ static int send_smtp(const struct config *c, struct store *s)
 		flock(run.journal, LOCK_SH);
 	free(jp);
 	/* a journal left by a crash first: those mails were accepted, never send them again */
-	if (journal_fold(&run) < 0) {
+	if (journal_fold_old(&run) < 0 || journal_fold(&run) < 0) {
 		if (run.journal >= 0)
 			close(run.journal);
 		return -1;
 	}
 	send_reclaim_dead(s, now);
 	/* retries and failures are their own commits, written to the OS at once */
-	store_set_synchronous(s, 0);
+	store_durability(s, STORE_FAST);
 	long long end = (clock_mono_ms() / 1000) + SEND_PASS_SECONDS;
 	for (int round = 0; round < 1000; round++) {
 		int left = (int)(end - (clock_mono_ms() / 1000));
@@ -331,7 +358,7 @@ static int send_smtp(const struct config *c, struct store *s)
 		if (run.sent + run.retried + run.failed == before || n < SMTP_BATCH)
 			break;
 	}
-	store_set_synchronous(s, 1);
+	store_durability(s, STORE_DURABLE);
 	if (run.journal >= 0)
 		close(run.journal);
 	if (run.retried || run.failed)

@@ -2,7 +2,9 @@
  * store.c — every SQL statement of the program, through sqlite3 (the only file that uses it).
  * In: the project's structs. Out: rows, as the project's structs. Schema changes are numbered
  * migrations applied in order (PRAGMA user_version), so an older database upgrades in place.
- * Values only ever reach SQL through sqlite3_bind_*; statements are prepared once and cached.
+ * Values only ever reach SQL through sqlite3_bind_*; every statement is a fixed text of the
+ * table stmt_sql[], prepared once and cached (only migrations, the pragmas that set a value,
+ * which act when prepared, and the check of a backup copy, on its own connection, are not).
  */
 #include "bidmail.h"
 
@@ -122,11 +124,42 @@ static const char *const migrations[] = {
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
+#define BID_COLUMNS "id, project, subscriber, amount, currency, tax, unit, delivery_days," \
+		    " milestones, followup_days, message, status, why, created"
+
+#define SUBSCRIBER_COLUMNS "id, address, name, status, language, frequency, day, remote_only," \
+	" budget_min, budget_currency, languages, created, confirmed, last_digest, last_activity"
+
+#define PROJECT_SELECT "SELECT id, title, CASE WHEN ?4 THEN description END, poster," \
+	" poster_name, language, status, created, message_id, budget_min, budget_max, currency, tax," \
+	" unit, deadline_days, skills, location, flags, (SELECT count(*) FROM bids b" \
+	" WHERE b.project = projects.id AND b.status = 'active'), updated, published" \
+	" FROM projects WHERE "
+
 enum stmt_id {
 	ST_INGEST_SEEN, ST_INGEST_RECORD, ST_PROJECT_INSERT, ST_OUTBOX_INSERT, ST_OUTBOX_MARK,
 	ST_OUTBOX_RETRY, ST_OUTBOX_SENT, ST_OUTBOX_MESSAGE, ST_OUTBOX_CLAIM, ST_OUTBOX_ROW,
 	ST_OUTBOX_RELEASE,
 	ST_SENDER_HIT, ST_SENDER_TOLD, ST_FETCHED_SEEN, ST_FETCHED_ADOPT, ST_FETCHED_ADD,
+	ST_USER_VERSION, ST_PROJECT_SAMPLE, ST_OUTBOX_LIST, ST_OUTBOX_OWNERS, ST_OUTBOX_RECIPIENT,
+	ST_OUTBOX_BOUNCE, ST_ADDRESS_INSERT, ST_ADDRESS_BOUNCE, ST_ADDRESS_DISABLE,
+	ST_ADDRESS_DISABLED, ST_PATTERNS_LOAD, ST_SUBSCRIBER_INSERT, ST_SUBSCRIBER_TOUCH,
+	ST_CONFIRMATION_LATEST, ST_SUBSCRIBER_PROFILE, ST_SUBSCRIBER_STATUS, ST_SUBSCRIBER_CONFIRM,
+	ST_SUBSCRIBER_DIGEST, ST_PATTERN_ADD, ST_PATTERNS_CLEAR, ST_SUBSCRIBER_LIST,
+	ST_CONFIRMATION_INSERT, ST_CONFIRMATION_GET, ST_CONFIRMATION_USE, ST_CONFIRMATIONS_RECENT,
+	ST_DIGEST_CLAIM, ST_PATTERN_LIMIT_REPORT, ST_BID_COUNT, ST_BID_REPLACE, ST_BID_INSERT,
+	ST_BID_GET, ST_BID_STATUS, ST_BID_ACTIVATE_REPLACE, ST_BID_ACTIVATE, ST_BID_HELD_COUNT,
+	ST_BID_SELECT, ST_BID_CURRENT, ST_RELAYED_ADD, ST_RELAYED_LIST, ST_PROJECT_DELETE_PENDING,
+	ST_PROJECT_UNASKED, ST_POSTER_CONFIRMED, ST_POSTER_CONFIRM, ST_PROJECT_STATUS,
+	ST_PROJECT_STATUS_MOVE, ST_NOTICE_CLAIM, ST_PROJECT_ANSWERED, ST_PROJECT_MARK_ANSWERED,
+	ST_RATING_INSERT, ST_FREELANCER_RECORD, ST_PROJECT_UPDATE, ST_ADDRESSES_DISABLED,
+	ST_PROJECT_BY_ID, ST_PROJECT_PENDING_OF, ST_PROJECT_BY_STATUS_SINCE, ST_PROJECT_BY_STATUS,
+	ST_PROJECT_SINCE, ST_PROJECT_ALL, ST_SUBSCRIBER_BY_ADDRESS, ST_SUBSCRIBER_BY_ID,
+	ST_PURGE_HELD_BIDS, ST_PURGE_PENDING_BIDS, ST_PURGE_PENDING_POSTS, ST_PROJECTS_VERSION,
+	ST_COUNT_PROJECTS, ST_COUNT_OUTBOX, ST_COUNT_INGESTED, ST_COUNT_SUBSCRIBERS,
+	ST_STATUS_QUEUED, ST_STATUS_FAILED, ST_STATUS_SENT, ST_STATUS_OLDEST_QUEUED,
+	ST_STATUS_LAST_DIGEST, ST_STATUS_PENDING_POSTS, ST_STATUS_HELD_POSTS,
+	ST_STATUS_PENDING_SUBSCRIBERS, ST_QUICK_CHECK,
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
 };
 static const char *const stmt_sql[ST_COUNT_] = {
@@ -182,6 +215,154 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_SAVEPOINT] = "SAVEPOINT msg",
 	[ST_RELEASE] = "RELEASE msg",
 	[ST_ROLLBACK_TO] = "ROLLBACK TO msg",
+	[ST_USER_VERSION] = "PRAGMA user_version",
+	[ST_PROJECT_SAMPLE] = "SELECT title || char(10) || substr(description, 1, 8000) ||"
+		" char(10) || skills FROM projects WHERE status = 'open'"
+		" ORDER BY id DESC LIMIT ?1",
+	[ST_OUTBOX_LIST] = "SELECT o.id, rcpt, sender, subject, kind, state, attempts, last_error,"
+		" created, token, CASE WHEN ?2 THEN m.message END, next_attempt"
+		" FROM outbox o LEFT JOIN outbox_message m ON m.id = o.id"
+		" WHERE ?1 IS NULL OR state = ?1 ORDER BY o.id",
+	[ST_OUTBOX_OWNERS] = "SELECT DISTINCT lease_owner FROM outbox WHERE state = 'queued' AND"
+		" lease_owner IS NOT NULL AND lease_until >= ?1 LIMIT ?2",
+	[ST_OUTBOX_RECIPIENT] = "SELECT rcpt FROM outbox WHERE id = ?1",
+	[ST_OUTBOX_BOUNCE] = "UPDATE outbox SET bounce_status = ?2 WHERE id = ?1",
+	[ST_ADDRESS_INSERT] = "INSERT INTO addresses(address) VALUES(?1) ON CONFLICT DO NOTHING",
+	[ST_ADDRESS_BOUNCE] = "UPDATE addresses SET score = score + CASE WHEN ?2 THEN 1.0 ELSE 0.5 END,"
+		" hard = hard + (?2 != 0), soft = soft + (?2 = 0), last_bounce = ?3,"
+		" last_scored_day = ?3 WHERE address = ?1 AND"
+		" (last_scored_day IS NULL OR last_scored_day <> ?3)"
+		" RETURNING score >= ?4 AND disabled = 0",
+	[ST_ADDRESS_DISABLE] = "UPDATE addresses SET disabled = 1 WHERE address = ?1",
+	[ST_ADDRESS_DISABLED] = "SELECT disabled FROM addresses WHERE address = ?1",
+	[ST_PATTERNS_LOAD] = "SELECT kind, source FROM patterns WHERE subscriber = ?1"
+		" ORDER BY id",
+	[ST_SUBSCRIBER_INSERT] = "INSERT INTO subscribers(address, name, language, created)"
+		" VALUES(?1, ?2, ?3, ?4)",
+	[ST_SUBSCRIBER_TOUCH] = "UPDATE subscribers SET last_activity = ?2 WHERE id = ?1",
+	[ST_CONFIRMATION_LATEST] = "SELECT max(created) FROM confirmations WHERE address = ?1"
+		" AND action = ?2",
+	[ST_SUBSCRIBER_PROFILE] = "UPDATE subscribers SET name = ?2, language = ?3, frequency = ?4,"
+		" day = ?5, remote_only = ?6, budget_min = ?7, budget_currency = ?8,"
+		" languages = ?9 WHERE id = ?1",
+	[ST_SUBSCRIBER_STATUS] = "UPDATE subscribers SET status = ?3 WHERE id = ?1 AND"
+		" (?2 IS NULL OR status = ?2) AND status <> ?3",
+	[ST_SUBSCRIBER_CONFIRM] = "UPDATE subscribers SET status = 'active', confirmed = ?3"
+		" WHERE id = ?1 AND status = ?2",
+	[ST_SUBSCRIBER_DIGEST] = "UPDATE subscribers SET last_digest = ?2 WHERE id = ?1 AND"
+		" status = 'active' AND NOT EXISTS (SELECT 1 FROM addresses a"
+		" WHERE a.address = subscribers.address AND a.disabled)",
+	[ST_PATTERN_ADD] = "INSERT INTO patterns(subscriber, kind, source, created)"
+		" VALUES(?1, ?2, ?3, ?4)",
+	[ST_PATTERNS_CLEAR] = "DELETE FROM patterns WHERE subscriber = ?1 AND kind = ?2",
+	[ST_SUBSCRIBER_LIST] = "SELECT s.id, s.address, s.name, CASE WHEN a.disabled THEN"
+		" 'disabled' ELSE s.status END, s.language, s.frequency, s.day,"
+		" s.remote_only, s.budget_min, s.budget_currency, s.languages,"
+		" s.created, s.confirmed, s.last_digest, s.last_activity FROM subscribers s"
+		" LEFT JOIN addresses a ON a.address = s.address ORDER BY s.id",
+	[ST_CONFIRMATION_INSERT] = "INSERT INTO confirmations(address, subscriber, action,"
+		" payload, created, expires) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_CONFIRMATION_GET] = "SELECT address, subscriber, action, payload, expires, used"
+		" FROM confirmations WHERE id = ?1",
+	[ST_CONFIRMATION_USE] = "UPDATE confirmations SET used = ?2 WHERE id = ?1 AND used IS NULL",
+	[ST_CONFIRMATIONS_RECENT] = "SELECT count(*) FROM confirmations WHERE address = ?1"
+		" AND created > ?2 AND used IS NULL",
+	[ST_DIGEST_CLAIM] = "INSERT OR IGNORE INTO digests(subscriber, period, claimed,"
+		" projects) VALUES(?1, ?2, ?3, ?4)",
+	[ST_PATTERN_LIMIT_REPORT] = "UPDATE patterns SET limit_reported = ?3 WHERE subscriber = ?1"
+		" AND source = ?2 AND limit_reported IS NULL",
+	[ST_BID_COUNT] = "SELECT count(*) FROM bids WHERE project = ?1 AND"
+		" status = 'active' AND subscriber <> ?2",
+	[ST_BID_REPLACE] = "UPDATE bids SET status = 'replaced' WHERE project = ?1"
+		" AND subscriber = ?2 AND status = 'active'",
+	[ST_BID_INSERT] = "INSERT INTO bids(project, subscriber, address, amount, currency,"
+		" tax, unit, delivery_days, milestones, followup_days, message, why,"
+		" status, created, message_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+		" ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+	[ST_BID_GET] = "SELECT "
+		BID_COLUMNS
+		" FROM bids WHERE id = ?1",
+	[ST_BID_STATUS] = "UPDATE bids SET status = ?2 WHERE id = ?1",
+	[ST_BID_ACTIVATE_REPLACE] = "UPDATE bids SET status = 'replaced' WHERE status = 'active'"
+		" AND id <> ?1 AND (project, subscriber) = (SELECT project,"
+		" subscriber FROM bids WHERE id = ?1 AND status = 'held')",
+	[ST_BID_ACTIVATE] = "UPDATE bids SET status = 'active' WHERE id = ?1 AND"
+		" status = 'held'",
+	[ST_BID_HELD_COUNT] = "SELECT (SELECT count(*) FROM bids WHERE project = ?1 AND"
+		" status = 'held' AND created >= ?3), (SELECT count(*) FROM bids"
+		" WHERE address = ?2 AND status = 'held' AND created >= ?3)",
+	[ST_BID_SELECT] = "SELECT "
+		BID_COLUMNS
+		" FROM bids WHERE project = ?1 AND"
+		" (?2 IS NULL OR status = ?2) ORDER BY id",
+	[ST_BID_CURRENT] = "SELECT id FROM bids WHERE project = ?1 AND subscriber = ?2"
+		" AND status = 'active' ORDER BY id DESC LIMIT 1",
+	[ST_RELAYED_ADD] = "INSERT INTO relayed(bid, body, created) VALUES(?1, ?2, ?3)",
+	[ST_RELAYED_LIST] = "SELECT body FROM relayed WHERE bid = ?1 ORDER BY id DESC"
+		" LIMIT ?2",
+	[ST_PROJECT_DELETE_PENDING] = "DELETE FROM projects WHERE status = 'pending_confirmation'"
+		" AND poster = ?1 COLLATE NOCASE",
+	[ST_PROJECT_UNASKED] = "SELECT min(id) FROM projects p WHERE status ="
+		" 'pending_confirmation' AND NOT EXISTS (SELECT 1 FROM"
+		" confirmations c WHERE c.address = p.poster AND c.action = 'post'"
+		" AND (c.used IS NULL OR c.payload = CAST(p.id AS TEXT)))"
+		" GROUP BY poster COLLATE NOCASE ORDER BY 1 LIMIT ?1",
+	[ST_POSTER_CONFIRMED] = "SELECT 1 FROM posters WHERE address = ?1",
+	[ST_POSTER_CONFIRM] = "INSERT OR IGNORE INTO posters(address, confirmed) VALUES(?1, ?2)",
+	[ST_PROJECT_STATUS] = "UPDATE projects SET status = ?2, updated = ?3, published ="
+		" CASE WHEN ?2 = 'open' THEN coalesce(published, ?3) ELSE published"
+		" END WHERE id = ?1",
+	[ST_PROJECT_STATUS_MOVE] = "UPDATE projects SET status = ?3, updated = ?4 WHERE id = ?1"
+		" AND status = ?2",
+	[ST_NOTICE_CLAIM] = "INSERT OR IGNORE INTO notices(kind, ref, sent) VALUES(?1, ?2, ?3)",
+	[ST_PROJECT_ANSWERED] = "SELECT client_answered IS NOT NULL FROM projects WHERE id = ?1",
+	[ST_PROJECT_MARK_ANSWERED] = "UPDATE projects SET client_answered = ?2 WHERE id = ?1",
+	[ST_RATING_INSERT] = "INSERT OR IGNORE INTO ratings(bid, subscriber, score, comment,"
+		" created) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[ST_FREELANCER_RECORD] = "SELECT (SELECT avg(score) FROM ratings WHERE subscriber = ?1),"
+		" (SELECT count(*) FROM ratings WHERE subscriber = ?1),"
+		" (SELECT count(*) FROM bids WHERE subscriber = ?1 AND"
+		" status = 'accepted')",
+	[ST_PROJECT_UPDATE] = "UPDATE projects SET description = ?2, budget_min = ?3,"
+		" budget_max = ?4, currency = ?5, tax = ?6, unit = ?7,"
+		" deadline_days = ?8, skills = ?9, location = ?10, updated = ?11,"
+		" flags = ?12 WHERE id = ?1",
+	[ST_ADDRESSES_DISABLED] = "SELECT address FROM addresses WHERE disabled ORDER BY address",
+	[ST_PROJECT_BY_ID] = PROJECT_SELECT "id = ?1 ORDER BY id",
+	[ST_PROJECT_PENDING_OF] = PROJECT_SELECT "status = 'pending_confirmation' AND"
+		" poster = ?5 COLLATE NOCASE ORDER BY id",
+	[ST_PROJECT_BY_STATUS_SINCE] = PROJECT_SELECT "status = ?2 AND"
+		" coalesce(published, created) >= ?3 ORDER BY id",
+	[ST_PROJECT_BY_STATUS] = PROJECT_SELECT "status = ?2 ORDER BY id",
+	[ST_PROJECT_SINCE] = PROJECT_SELECT "created >= ?3 ORDER BY id",
+	[ST_PROJECT_ALL] = PROJECT_SELECT "1 ORDER BY id",
+	[ST_SUBSCRIBER_BY_ADDRESS] = "SELECT " SUBSCRIBER_COLUMNS " FROM subscribers WHERE address = ?1",
+	[ST_SUBSCRIBER_BY_ID] = "SELECT " SUBSCRIBER_COLUMNS " FROM subscribers WHERE id = ?2",
+	[ST_PURGE_HELD_BIDS] = "DELETE FROM bids WHERE status = 'held' AND created < ?2",
+	[ST_PURGE_PENDING_BIDS] = "DELETE FROM bids WHERE project IN (SELECT id FROM projects WHERE"
+		" status = 'pending_confirmation' AND created < ?1)",
+	[ST_PURGE_PENDING_POSTS] = "DELETE FROM projects WHERE status = 'pending_confirmation' AND"
+		" created < ?1",
+	/* the open set (its size and the sum of its ids) catches a publication or a closing
+	 * in the same second as the last update; only open rows are read (projects_status), so
+	 * unconfirmed or held posts cost nothing here, and bids are counted from their index */
+	[ST_PROJECTS_VERSION] = "SELECT count(*) || ':' || coalesce(max(updated), '') || ':' ||"
+		" total(id) || ':' || (SELECT count(*) || ':' || coalesce(max(id), 0) ||"
+		" ':' || total(status = 'active') FROM bids INDEXED BY bids_project)"
+		" FROM projects WHERE status = 'open'",
+	[ST_COUNT_PROJECTS] = "SELECT count(*) FROM projects",
+	[ST_COUNT_OUTBOX] = "SELECT count(*) FROM outbox",
+	[ST_COUNT_INGESTED] = "SELECT count(*) FROM ingested",
+	[ST_COUNT_SUBSCRIBERS] = "SELECT count(*) FROM subscribers",
+	[ST_STATUS_QUEUED] = "SELECT count(*) FROM outbox WHERE state = 'queued'",
+	[ST_STATUS_FAILED] = "SELECT count(*) FROM outbox WHERE state = 'failed'",
+	[ST_STATUS_SENT] = "SELECT count(*) FROM outbox WHERE state = 'sent'",
+	[ST_STATUS_OLDEST_QUEUED] = "SELECT min(created) FROM outbox WHERE state = 'queued'",
+	[ST_STATUS_LAST_DIGEST] = "SELECT max(claimed) FROM digests",
+	[ST_STATUS_PENDING_POSTS] = "SELECT count(*) FROM projects WHERE status = 'pending_confirmation'",
+	[ST_STATUS_HELD_POSTS] = "SELECT count(*) FROM projects WHERE status = 'held'",
+	[ST_STATUS_PENDING_SUBSCRIBERS] = "SELECT count(*) FROM subscribers WHERE status = 'pending'",
+	[ST_QUICK_CHECK] = "PRAGMA quick_check",
 };
 
 struct store {
@@ -313,12 +494,23 @@ int store_savepoint_rollback(struct store *s)
 	return store_savepoint_release(s);
 }
 
-int store_error_is_transient(const struct store *s)
+enum store_error store_error_kind(const struct store *s)
 {
 	int rc = s->last_rc & 0xff;
-	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_FULL ||
-	       rc == SQLITE_IOERR || rc == SQLITE_NOMEM || rc == SQLITE_CANTOPEN ||
-	       rc == SQLITE_PROTOCOL || rc == SQLITE_READONLY;
+	if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return STORE_ERR_NONE;
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_FULL ||
+	    rc == SQLITE_IOERR || rc == SQLITE_NOMEM || rc == SQLITE_CANTOPEN ||
+	    rc == SQLITE_PROTOCOL || rc == SQLITE_READONLY)
+		return STORE_ERR_TRANSIENT;
+	if (rc == SQLITE_CONSTRAINT)
+		return STORE_ERR_CONFLICT;
+	return STORE_ERR_FATAL;
+}
+
+int store_error_is_transient(const struct store *s)
+{
+	return store_error_kind(s) == STORE_ERR_TRANSIENT;
 }
 
 const char *store_errmsg(const struct store *s)
@@ -328,11 +520,11 @@ const char *store_errmsg(const struct store *s)
 
 int store_schema_version(struct store *s)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "user_version");
+	sqlite3_stmt *st = stmt(s, ST_USER_VERSION);
+	if (!st)
+		return -1;
 	int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return v;
 }
 
@@ -472,12 +664,10 @@ int store_project_pending_of(struct store *s, const char *poster, struct project
 
 int store_project_sample(struct store *s, int n, struct strlist *out)
 {
-	sqlite3_stmt *st;
 	/* the text the digest matches (title, description, skills), 8,000 characters at most */
-	if (sqlite3_prepare_v2(s->db, "SELECT title || char(10) || substr(description, 1, 8000) ||"
-				      " char(10) || skills FROM projects WHERE status = 'open'"
-				      " ORDER BY id DESC LIMIT ?1", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "project-sample");
+	sqlite3_stmt *st = stmt(s, ST_PROJECT_SAMPLE);
+	if (!st)
+		return -1;
 	sqlite3_bind_int(st, 1, n);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -485,7 +675,7 @@ int store_project_sample(struct store *s, int n, struct strlist *out)
 		if (t)
 			strlist_add_owned(out, t);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-sample");
 }
 
@@ -507,22 +697,15 @@ int store_project_get(struct store *s, int64_t id, struct project *p)
 static int project_rows(struct store *s, int64_t only, const char *poster, const char *status,
 			const char *since, int with_text, struct project **out)
 {
-	sqlite3_stmt *st;
 	*out = NULL;
-	const char *where = only >= 0 ? "id = ?1"
-			    : poster ? "status = 'pending_confirmation' AND poster = ?5 COLLATE NOCASE"
-			    : status && since ? "status = ?2 AND coalesce(published, created) >= ?3"
-			    : status ? "status = ?2"
-			    : since ? "created >= ?3" : "1";
-	char sql[1024];
-	snprintf(sql, sizeof sql,
-		 "SELECT id, title, CASE WHEN ?4 THEN description END, poster, poster_name, language,"
-		 " status, created, message_id, budget_min, budget_max, currency, tax, unit,"
-		 " deadline_days, skills, location, flags, (SELECT count(*) FROM bids b"
-		 " WHERE b.project = projects.id AND b.status = 'active'), updated, published"
-		 " FROM projects WHERE %s ORDER BY id", where);
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "project-list");
+	enum stmt_id id = only >= 0 ? ST_PROJECT_BY_ID
+			  : poster ? ST_PROJECT_PENDING_OF
+			  : status && since ? ST_PROJECT_BY_STATUS_SINCE
+			  : status ? ST_PROJECT_BY_STATUS
+			  : since ? ST_PROJECT_SINCE : ST_PROJECT_ALL;
+	sqlite3_stmt *st = stmt(s, id);
+	if (!st)
+		return -1;
 	sqlite3_bind_int64(st, 1, only);
 	bind_text(st, 2, status);
 	bind_text(st, 3, since);
@@ -562,7 +745,7 @@ static int project_rows(struct store *s, int64_t only, const char *poster, const
 		p->updated = col_text(st, 19);
 		p->published = col_text(st, 20);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
 		for (int i = 0; i < n; i++)
 			project_clear(&v[i]);
@@ -628,15 +811,10 @@ static int outbox_rows(struct store *s, sqlite3_stmt *st, int with_data, struct 
 
 int store_outbox_list(struct store *s, const char *state, int with_data, struct outbox_row **out)
 {
-	sqlite3_stmt *st;
 	*out = NULL;
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT o.id, rcpt, sender, subject, kind, state, attempts, last_error,"
-			       " created, token, CASE WHEN ?2 THEN m.message END, next_attempt"
-			       " FROM outbox o LEFT JOIN outbox_message m ON m.id = o.id"
-			       " WHERE ?1 IS NULL OR state = ?1 ORDER BY o.id",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "outbox-list");
+	sqlite3_stmt *st = stmt(s, ST_OUTBOX_LIST);
+	if (!st)
+		return -1;
 	bind_text(st, 1, state);
 	sqlite3_bind_int(st, 2, with_data);
 	return outbox_rows(s, st, with_data, out);
@@ -723,18 +901,15 @@ int store_outbox_release(struct store *s, const char *owner)
 
 int store_outbox_lease_owners(struct store *s, const char *now, char **owners, int max)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT DISTINCT lease_owner FROM outbox WHERE state = 'queued' AND"
-			       " lease_owner IS NOT NULL AND lease_until >= ?1 LIMIT ?2",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "outbox-owners");
+	sqlite3_stmt *st = stmt(s, ST_OUTBOX_OWNERS);
+	if (!st)
+		return -1;
 	bind_text(st, 1, now);
 	sqlite3_bind_int(st, 2, max);
 	int n = 0, rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max)
 		owners[n++] = col_text(st, 0);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		while (n > 0)
 			free(owners[--n]);
@@ -778,7 +953,7 @@ static int outbox_rows(struct store *s, sqlite3_stmt *st, int with_data, struct 
 		}
 		outbox_row_read(st, with_data, &v[n++]);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
 		for (int i = 0; i < n; i++)
 			outbox_row_clear(&v[i]);
@@ -818,12 +993,16 @@ int store_outbox_retry(struct store *s, int64_t id, const char *owner, const cha
 	return run(s, st, "outbox-retry");
 }
 
-int store_set_synchronous(struct store *s, int full)
+/* A pragma that sets a value acts when it is prepared, not when it runs: never cached. In WAL
+ * mode NORMAL writes each commit to the OS and fsyncs at checkpoints (a power cut may lose the
+ * last commits, never tear one); FULL fsyncs every commit. */
+int store_durability(struct store *s, enum store_durability d)
 {
 	char *err = NULL;
-	if (sqlite3_exec(s->db, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+	if (sqlite3_exec(s->db, d == STORE_FAST ? "PRAGMA synchronous=NORMAL"
+						 : "PRAGMA synchronous=FULL",
 			 NULL, NULL, &err) != SQLITE_OK) {
-		log_err("stage=store op=synchronous error=\"%s\"", err ? err : "?");
+		log_err("stage=store op=durability error=\"%s\"", err ? err : "?");
 		sqlite3_free(err);
 		return -1;
 	}
@@ -845,35 +1024,32 @@ void outbox_row_clear(struct outbox_row *r)
 	memset(r, 0, sizeof *r);
 }
 
-static int scalar_int(struct store *s, const char *sql);
-static char *scalar_text(struct store *s, const char *sql);
+static int scalar_int(struct store *s, enum stmt_id id);
+static char *scalar_text(struct store *s, enum stmt_id id);
 
 int store_count(struct store *s, const char *table)
 {
 	static const char *const allowed[] = { "projects", "outbox", "ingested", "subscribers", NULL };
-	static const char *const sqls[] = { "SELECT count(*) FROM projects",
-					    "SELECT count(*) FROM outbox",
-					    "SELECT count(*) FROM ingested",
-					    "SELECT count(*) FROM subscribers" };
+	static const enum stmt_id counts[] = { ST_COUNT_PROJECTS, ST_COUNT_OUTBOX, ST_COUNT_INGESTED,
+					       ST_COUNT_SUBSCRIBERS };
 	for (int i = 0; allowed[i]; i++)
 		if (!strcmp(table, allowed[i]))
-			return scalar_int(s, sqls[i]);
+			return scalar_int(s, counts[i]);
 	return -1;
 }
 
 int store_outbox_recipient(struct store *s, int64_t id, char *to, size_t len)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "SELECT rcpt FROM outbox WHERE id = ?1", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "outbox-recipient");
+	sqlite3_stmt *st = stmt(s, ST_OUTBOX_RECIPIENT);
+	if (!st)
+		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st), found = 0;
 	if (rc == SQLITE_ROW) {
 		snprintf(to, len, "%s", (const char *)sqlite3_column_text(st, 0));
 		found = 1;
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return fail(s, rc, "outbox-recipient");
 	return found;
@@ -881,40 +1057,31 @@ int store_outbox_recipient(struct store *s, int64_t id, char *to, size_t len)
 
 int store_outbox_bounce(struct store *s, int64_t id, const char *status)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "UPDATE outbox SET bounce_status = ?2 WHERE id = ?1", -1, &st,
-			       NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "outbox-bounce");
+	sqlite3_stmt *st = stmt(s, ST_OUTBOX_BOUNCE);
+	if (!st)
+		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, status);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "outbox-bounce");
 }
 
 int store_address_bounce(struct store *s, const char *address, int hard, const char *day,
 			 int threshold, int *disabled_now)
 {
-	sqlite3_stmt *st;
 	*disabled_now = 0;
-	if (sqlite3_prepare_v2(s->db,
-			       "INSERT INTO addresses(address) VALUES(?1) ON CONFLICT DO NOTHING",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "address-insert");
+	sqlite3_stmt *st = stmt(s, ST_ADDRESS_INSERT);
+	if (!st)
+		return -1;
 	bind_text(st, 1, address);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return fail(s, rc, "address-insert");
 	/* one bounce a day counts: a burst of copies of one failure is one failure */
-	if (sqlite3_prepare_v2(s->db,
-			       "UPDATE addresses SET score = score + CASE WHEN ?2 THEN 1.0 ELSE 0.5 END,"
-			       " hard = hard + (?2 != 0), soft = soft + (?2 = 0), last_bounce = ?3,"
-			       " last_scored_day = ?3 WHERE address = ?1 AND"
-			       " (last_scored_day IS NULL OR last_scored_day <> ?3)"
-			       " RETURNING score >= ?4 AND disabled = 0",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "address-bounce");
+	if (!(st = stmt(s, ST_ADDRESS_BOUNCE)))
+		return -1;
 	bind_text(st, 1, address);
 	sqlite3_bind_int(st, 2, hard);
 	bind_text(st, 3, day);
@@ -923,16 +1090,15 @@ int store_address_bounce(struct store *s, const char *address, int hard, const c
 	int reach = rc == SQLITE_ROW && sqlite3_column_int(st, 0);
 	while (rc == SQLITE_ROW)
 		rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return fail(s, rc, "address-bounce");
 	if (reach) {
-		if (sqlite3_prepare_v2(s->db, "UPDATE addresses SET disabled = 1 WHERE address = ?1",
-				       -1, &st, NULL) != SQLITE_OK)
-			return fail(s, sqlite3_errcode(s->db), "address-disable");
+		if (!(st = stmt(s, ST_ADDRESS_DISABLE)))
+			return -1;
 		bind_text(st, 1, address);
 		rc = sqlite3_step(st);
-		sqlite3_finalize(st);
+		sqlite3_reset(st);
 		if (rc != SQLITE_DONE)
 			return fail(s, rc, "address-disable");
 		*disabled_now = 1;
@@ -942,14 +1108,13 @@ int store_address_bounce(struct store *s, const char *address, int hard, const c
 
 int store_address_disabled(struct store *s, const char *address)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "SELECT disabled FROM addresses WHERE address = ?1", -1, &st,
-			       NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "address-disabled");
+	sqlite3_stmt *st = stmt(s, ST_ADDRESS_DISABLED);
+	if (!st)
+		return -1;
 	bind_text(st, 1, address);
 	int rc = sqlite3_step(st);
 	int d = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return fail(s, rc, "address-disabled");
 	return d;
@@ -989,15 +1154,11 @@ static void subscriber_read(sqlite3_stmt *st, struct subscriber *sub)
 	sub->last_activity = col_text(st, 14);
 }
 
-#define SUBSCRIBER_COLUMNS "id, address, name, status, language, frequency, day, remote_only," \
-	" budget_min, budget_currency, languages, created, confirmed, last_digest, last_activity"
-
 static int patterns_load(struct store *s, struct subscriber *sub)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "SELECT kind, source FROM patterns WHERE subscriber = ?1"
-				      " ORDER BY id", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "patterns");
+	sqlite3_stmt *st = stmt(s, ST_PATTERNS_LOAD);
+	if (!st)
+		return -1;
 	sqlite3_bind_int64(st, 1, sub->id);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1005,17 +1166,15 @@ static int patterns_load(struct store *s, struct subscriber *sub)
 		strlist_add(!strcmp(kind, "exclude") ? &sub->excludes : &sub->skills,
 			    (const char *)sqlite3_column_text(st, 1));
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "patterns");
 }
 
 int store_subscriber_find(struct store *s, const char *address, int64_t id, struct subscriber *sub)
 {
-	sqlite3_stmt *st;
-	const char *sql = address ? "SELECT " SUBSCRIBER_COLUMNS " FROM subscribers WHERE address = ?1"
-				  : "SELECT " SUBSCRIBER_COLUMNS " FROM subscribers WHERE id = ?2";
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "subscriber-find");
+	sqlite3_stmt *st = stmt(s, address ? ST_SUBSCRIBER_BY_ADDRESS : ST_SUBSCRIBER_BY_ID);
+	if (!st)
+		return -1;
 	if (address)
 		bind_text(st, 1, address);
 	else
@@ -1025,7 +1184,7 @@ int store_subscriber_find(struct store *s, const char *address, int64_t id, stru
 		subscriber_read(st, sub);
 		found = 1;
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return fail(s, rc, "subscriber-find");
 	if (found && patterns_load(s, sub) < 0)
@@ -1036,10 +1195,9 @@ int store_subscriber_find(struct store *s, const char *address, int64_t id, stru
 int store_subscriber_insert(struct store *s, const char *address, const char *name,
 			    const char *language, int64_t *id)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO subscribers(address, name, language, created)"
-				      " VALUES(?1, ?2, ?3, ?4)", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "subscriber-insert");
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_INSERT);
+	if (!st)
+		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
 	bind_text(st, 1, address);
@@ -1047,7 +1205,7 @@ int store_subscriber_insert(struct store *s, const char *address, const char *na
 	bind_text(st, 3, language);
 	bind_text(st, 4, now);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return fail(s, rc, "subscriber-insert");
 	*id = sqlite3_last_insert_rowid(s->db);
@@ -1056,26 +1214,24 @@ int store_subscriber_insert(struct store *s, const char *address, const char *na
 
 int store_subscriber_touch(struct store *s, int64_t id)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "UPDATE subscribers SET last_activity = ?2 WHERE id = ?1", -1,
-			       &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "subscriber-touch");
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_TOUCH);
+	if (!st)
+		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, now);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "subscriber-touch");
 }
 
 int store_confirmation_latest(struct store *s, const char *address, const char *action,
 			      char *created, size_t len)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "SELECT max(created) FROM confirmations WHERE address = ?1"
-				      " AND action = ?2", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "confirmation-latest");
+	sqlite3_stmt *st = stmt(s, ST_CONFIRMATION_LATEST);
+	if (!st)
+		return -1;
 	bind_text(st, 1, address);
 	bind_text(st, 2, action);
 	int rc = sqlite3_step(st), found = 0;
@@ -1083,7 +1239,7 @@ int store_confirmation_latest(struct store *s, const char *address, const char *
 		snprintf(created, len, "%s", (const char *)sqlite3_column_text(st, 0));
 		found = 1;
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? found : fail(s, rc, "confirmation-latest");
 }
 
@@ -1091,13 +1247,9 @@ int store_confirmation_latest(struct store *s, const char *address, const char *
  * after a concurrent unsubscribe must not undo it. */
 int store_subscriber_profile_save(struct store *s, const struct subscriber *sub)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db,
-			       "UPDATE subscribers SET name = ?2, language = ?3, frequency = ?4,"
-			       " day = ?5, remote_only = ?6, budget_min = ?7, budget_currency = ?8,"
-			       " languages = ?9 WHERE id = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "subscriber-profile");
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_PROFILE);
+	if (!st)
+		return -1;
 	sqlite3_bind_int64(st, 1, sub->id);
 	bind_text(st, 2, sub->name);
 	bind_text(st, 3, sub->language);
@@ -1109,7 +1261,7 @@ int store_subscriber_profile_save(struct store *s, const struct subscriber *sub)
 	bind_text(st, 8, sub->budget_currency);
 	bind_text(st, 9, sub->languages ? sub->languages : "");
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "subscriber-profile");
 }
 
@@ -1118,7 +1270,7 @@ int store_subscriber_profile_save(struct store *s, const struct subscriber *sub)
 static int subscriber_change(struct store *s, sqlite3_stmt *st, const char *what)
 {
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return fail(s, rc, what);
 	return sqlite3_changes(s->db) > 0;
@@ -1126,11 +1278,9 @@ static int subscriber_change(struct store *s, sqlite3_stmt *st, const char *what
 
 int store_subscriber_status_set(struct store *s, int64_t id, const char *from, const char *to)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "UPDATE subscribers SET status = ?3 WHERE id = ?1 AND"
-				      " (?2 IS NULL OR status = ?2) AND status <> ?3", -1, &st, NULL)
-	    != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "subscriber-status");
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_STATUS);
+	if (!st)
+		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, from);
 	bind_text(st, 3, to);
@@ -1139,10 +1289,9 @@ int store_subscriber_status_set(struct store *s, int64_t id, const char *from, c
 
 int store_subscriber_confirm(struct store *s, int64_t id, const char *from, const char *at)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "UPDATE subscribers SET status = 'active', confirmed = ?3"
-				      " WHERE id = ?1 AND status = ?2", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "subscriber-confirm");
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_CONFIRM);
+	if (!st)
+		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, from);
 	bind_text(st, 3, at);
@@ -1151,12 +1300,9 @@ int store_subscriber_confirm(struct store *s, int64_t id, const char *from, cons
 
 int store_subscriber_digest_mark(struct store *s, int64_t id, const char *at)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "UPDATE subscribers SET last_digest = ?2 WHERE id = ?1 AND"
-				      " status = 'active' AND NOT EXISTS (SELECT 1 FROM addresses a"
-				      " WHERE a.address = subscribers.address AND a.disabled)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "subscriber-digest");
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_DIGEST);
+	if (!st)
+		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, at);
 	return subscriber_change(s, st, "subscriber-digest");
@@ -1164,10 +1310,9 @@ int store_subscriber_digest_mark(struct store *s, int64_t id, const char *at)
 
 int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, const char *source)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO patterns(subscriber, kind, source, created)"
-				      " VALUES(?1, ?2, ?3, ?4)", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "pattern-add");
+	sqlite3_stmt *st = stmt(s, ST_PATTERN_ADD);
+	if (!st)
+		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
 	sqlite3_bind_int64(st, 1, subscriber);
@@ -1175,35 +1320,29 @@ int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, con
 	bind_text(st, 3, source);
 	bind_text(st, 4, now);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "pattern-add");
 }
 
 int store_patterns_clear(struct store *s, int64_t subscriber, const char *kind)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "DELETE FROM patterns WHERE subscriber = ?1 AND kind = ?2",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "patterns-clear");
+	sqlite3_stmt *st = stmt(s, ST_PATTERNS_CLEAR);
+	if (!st)
+		return -1;
 	sqlite3_bind_int64(st, 1, subscriber);
 	bind_text(st, 2, kind);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "patterns-clear");
 }
 
 int store_subscriber_list(struct store *s, struct subscriber **out)
 {
-	sqlite3_stmt *st;
 	*out = NULL;
 	/* an address disabled by bounces shows as `disabled` whatever the subscriber chose */
-	if (sqlite3_prepare_v2(s->db, "SELECT s.id, s.address, s.name, CASE WHEN a.disabled THEN"
-				      " 'disabled' ELSE s.status END, s.language, s.frequency, s.day,"
-				      " s.remote_only, s.budget_min, s.budget_currency, s.languages,"
-				      " s.created, s.confirmed, s.last_digest, s.last_activity FROM subscribers s"
-				      " LEFT JOIN addresses a ON a.address = s.address ORDER BY s.id",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "subscriber-list");
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_LIST);
+	if (!st)
+		return -1;
 	int n = 0, cap = 0, rc;
 	struct subscriber *v = NULL;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1213,7 +1352,7 @@ int store_subscriber_list(struct store *s, struct subscriber **out)
 		}
 		subscriber_read(st, &v[n++]);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
 		for (int i = 0; i < n; i++)
 			subscriber_clear(&v[i]);
@@ -1252,11 +1391,9 @@ void subscriber_clear(struct subscriber *sub)
 int store_confirmation_insert(struct store *s, const char *address, int64_t subscriber,
 			      const char *action, const char *payload, long ttl, int64_t *id)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO confirmations(address, subscriber, action,"
-				      " payload, created, expires) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "confirmation-insert");
+	sqlite3_stmt *st = stmt(s, ST_CONFIRMATION_INSERT);
+	if (!st)
+		return -1;
 	char now[32], exp[32];
 	time_t t = clock_now();
 	clock_format_iso(t, now);
@@ -1269,7 +1406,7 @@ int store_confirmation_insert(struct store *s, const char *address, int64_t subs
 	bind_text(st, 5, now);
 	bind_text(st, 6, exp);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return fail(s, rc, "confirmation-insert");
 	*id = sqlite3_last_insert_rowid(s->db);
@@ -1278,11 +1415,10 @@ int store_confirmation_insert(struct store *s, const char *address, int64_t subs
 
 int store_confirmation_get(struct store *s, int64_t id, struct confirmation *cf)
 {
-	sqlite3_stmt *st;
 	memset(cf, 0, sizeof *cf);
-	if (sqlite3_prepare_v2(s->db, "SELECT address, subscriber, action, payload, expires, used"
-				      " FROM confirmations WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "confirmation-get");
+	sqlite3_stmt *st = stmt(s, ST_CONFIRMATION_GET);
+	if (!st)
+		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st), found = 0;
 	if (rc == SQLITE_ROW) {
@@ -1295,7 +1431,7 @@ int store_confirmation_get(struct store *s, int64_t id, struct confirmation *cf)
 		cf->used = col_text(st, 5);
 		found = 1;
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return fail(s, rc, "confirmation-get");
 	return found;
@@ -1303,16 +1439,15 @@ int store_confirmation_get(struct store *s, int64_t id, struct confirmation *cf)
 
 int store_confirmation_use(struct store *s, int64_t id)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "UPDATE confirmations SET used = ?2 WHERE id = ?1 AND used IS NULL",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "confirmation-use");
+	sqlite3_stmt *st = stmt(s, ST_CONFIRMATION_USE);
+	if (!st)
+		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, now);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : fail(s, rc, "confirmation-use");
 }
 
@@ -1320,15 +1455,14 @@ int store_confirmations_recent(struct store *s, const char *address)
 {
 	char since[32];
 	clock_format_iso(clock_now() - 86400, since);
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM confirmations WHERE address = ?1"
-				      " AND created > ?2 AND used IS NULL", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "confirmations-recent");
+	sqlite3_stmt *st = stmt(s, ST_CONFIRMATIONS_RECENT);
+	if (!st)
+		return -1;
 	bind_text(st, 1, address);
 	bind_text(st, 2, since);
 	int rc = sqlite3_step(st);
 	int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return n < 0 ? fail(s, rc, "confirmations-recent") : n;
 }
 
@@ -1344,10 +1478,9 @@ void confirmation_clear(struct confirmation *cf)
 
 int store_digest_claim(struct store *s, int64_t subscriber, const char *period, int projects)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO digests(subscriber, period, claimed,"
-				      " projects) VALUES(?1, ?2, ?3, ?4)", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "digest-claim");
+	sqlite3_stmt *st = stmt(s, ST_DIGEST_CLAIM);
+	if (!st)
+		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
 	sqlite3_bind_int64(st, 1, subscriber);
@@ -1355,7 +1488,7 @@ int store_digest_claim(struct store *s, int64_t subscriber, const char *period, 
 	bind_text(st, 3, now);
 	sqlite3_bind_int(st, 4, projects);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return fail(s, rc, "digest-claim");
 	return sqlite3_changes(s->db) == 1 ? 1 : 0;
@@ -1363,17 +1496,16 @@ int store_digest_claim(struct store *s, int64_t subscriber, const char *period, 
 
 int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *source)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "UPDATE patterns SET limit_reported = ?3 WHERE subscriber = ?1"
-				      " AND source = ?2 AND limit_reported IS NULL", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "pattern-limit");
+	sqlite3_stmt *st = stmt(s, ST_PATTERN_LIMIT_REPORT);
+	if (!st)
+		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
 	sqlite3_bind_int64(st, 1, subscriber);
 	bind_text(st, 2, source);
 	bind_text(st, 3, now);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return fail(s, rc, "pattern-limit");
 	return sqlite3_changes(s->db) > 0;
@@ -1383,15 +1515,14 @@ int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *
 
 int store_bid_count(struct store *s, int64_t project, int64_t except_subscriber)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM bids WHERE project = ?1 AND"
-				      " status = 'active' AND subscriber <> ?2", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "bid-count");
+	sqlite3_stmt *st = stmt(s, ST_BID_COUNT);
+	if (!st)
+		return -1;
 	sqlite3_bind_int64(st, 1, project);
 	sqlite3_bind_int64(st, 2, except_subscriber);
 	int rc = sqlite3_step(st);
 	int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return n < 0 ? fail(s, rc, "bid-count") : n;
 }
 
@@ -1404,23 +1535,18 @@ int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const
 	*replaced = 0;
 	/* a held bid changes nothing until it is confirmed (store_bid_activate) */
 	if (!strcmp(status, "active")) {
-		if (sqlite3_prepare_v2(s->db, "UPDATE bids SET status = 'replaced' WHERE project = ?1"
-					      " AND subscriber = ?2 AND status = 'active'", -1, &st,
-				       NULL) != SQLITE_OK)
-			return fail(s, sqlite3_errcode(s->db), "bid-replace");
+		if (!(st = stmt(s, ST_BID_REPLACE)))
+			return -1;
 		sqlite3_bind_int64(st, 1, project);
 		sqlite3_bind_int64(st, 2, subscriber);
 		rc = sqlite3_step(st);
-		sqlite3_finalize(st);
+		sqlite3_reset(st);
 		if (rc != SQLITE_DONE)
 			return fail(s, rc, "bid-replace");
 		*replaced = sqlite3_changes(s->db) > 0;
 	}
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO bids(project, subscriber, address, amount, currency,"
-				      " tax, unit, delivery_days, milestones, followup_days, message, why,"
-				      " status, created, message_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-				      " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "bid-insert");
+	if (!(st = stmt(s, ST_BID_INSERT)))
+		return -1;
 	char now[32], ms[64] = "";
 	clock_format_iso(clock_now(), now);
 	for (int i = 0; i < bi->n_milestones; i++) {
@@ -1445,15 +1571,12 @@ int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const
 	bind_text(st, 14, now);
 	bind_text(st, 15, message_id);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return fail(s, rc, "bid-insert");
 	*id = sqlite3_last_insert_rowid(s->db);
 	return 0;
 }
-
-#define BID_COLUMNS "id, project, subscriber, amount, currency, tax, unit, delivery_days," \
-		    " milestones, followup_days, message, status, why, created"
 
 /* One row of BID_COLUMNS into b. */
 static void bid_read(sqlite3_stmt *st, struct bid_row *b)
@@ -1493,18 +1616,17 @@ static void bid_read(sqlite3_stmt *st, struct bid_row *b)
 
 int store_bid_get(struct store *s, int64_t id, struct bid_row *b)
 {
-	sqlite3_stmt *st;
 	memset(b, 0, sizeof *b);
-	if (sqlite3_prepare_v2(s->db, "SELECT " BID_COLUMNS " FROM bids WHERE id = ?1", -1, &st,
-			       NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "bid-get");
+	sqlite3_stmt *st = stmt(s, ST_BID_GET);
+	if (!st)
+		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st), found = 0;
 	if (rc == SQLITE_ROW) {
 		found = 1;
 		bid_read(st, b);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return fail(s, rc, "bid-get");
 	return found;
@@ -1512,38 +1634,33 @@ int store_bid_get(struct store *s, int64_t id, struct bid_row *b)
 
 int store_bid_status(struct store *s, int64_t id, const char *status)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "UPDATE bids SET status = ?2 WHERE id = ?1", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "bid-status");
+	sqlite3_stmt *st = stmt(s, ST_BID_STATUS);
+	if (!st)
+		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, status);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "bid-status");
 }
 
 int store_bid_activate(struct store *s, int64_t id, int *replaced)
 {
-	sqlite3_stmt *st;
 	*replaced = 0;
-	if (sqlite3_prepare_v2(s->db, "UPDATE bids SET status = 'replaced' WHERE status = 'active'"
-				      " AND id <> ?1 AND (project, subscriber) = (SELECT project,"
-				      " subscriber FROM bids WHERE id = ?1 AND status = 'held')", -1, &st,
-			       NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "bid-activate");
+	sqlite3_stmt *st = stmt(s, ST_BID_ACTIVATE_REPLACE);
+	if (!st)
+		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return fail(s, rc, "bid-activate");
 	*replaced = sqlite3_changes(s->db) > 0;
-	if (sqlite3_prepare_v2(s->db, "UPDATE bids SET status = 'active' WHERE id = ?1 AND"
-				      " status = 'held'", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "bid-activate");
+	if (!(st = stmt(s, ST_BID_ACTIVATE)))
+		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return fail(s, rc, "bid-activate");
 	return sqlite3_changes(s->db) > 0;
@@ -1552,12 +1669,9 @@ int store_bid_activate(struct store *s, int64_t id, int *replaced)
 int store_bid_held_count(struct store *s, int64_t project, const char *address, const char *since,
 			 int *on_project, int *by_sender)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "SELECT (SELECT count(*) FROM bids WHERE project = ?1 AND"
-				      " status = 'held' AND created >= ?3), (SELECT count(*) FROM bids"
-				      " WHERE address = ?2 AND status = 'held' AND created >= ?3)", -1,
-			       &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "bid-held-count");
+	sqlite3_stmt *st = stmt(s, ST_BID_HELD_COUNT);
+	if (!st)
+		return -1;
 	sqlite3_bind_int64(st, 1, project);
 	bind_text(st, 2, address);
 	bind_text(st, 3, since);
@@ -1566,18 +1680,16 @@ int store_bid_held_count(struct store *s, int64_t project, const char *address, 
 		*on_project = sqlite3_column_int(st, 0);
 		*by_sender = sqlite3_column_int(st, 1);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? 0 : fail(s, rc, "bid-held-count");
 }
 
 int store_bid_select(struct store *s, int64_t project, const char *status, struct bid_row **out)
 {
-	sqlite3_stmt *st;
 	*out = NULL;
-	if (sqlite3_prepare_v2(s->db, "SELECT " BID_COLUMNS " FROM bids WHERE project = ?1 AND"
-				      " (?2 IS NULL OR status = ?2) ORDER BY id", -1, &st,
-			       NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "bid-list");
+	sqlite3_stmt *st = stmt(s, ST_BID_SELECT);
+	if (!st)
+		return -1;
 	sqlite3_bind_int64(st, 1, project);
 	bind_text(st, 2, status);
 	int n = 0, cap = 0, rc;
@@ -1589,7 +1701,7 @@ int store_bid_select(struct store *s, int64_t project, const char *status, struc
 		}
 		bid_read(st, &v[n++]);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
 		for (int i = 0; i < n; i++)
 			bid_row_clear(&v[i]);
@@ -1602,17 +1714,15 @@ int store_bid_select(struct store *s, int64_t project, const char *status, struc
 
 int store_bid_current(struct store *s, int64_t project, int64_t subscriber, int64_t *id)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "SELECT id FROM bids WHERE project = ?1 AND subscriber = ?2"
-				      " AND status = 'active' ORDER BY id DESC LIMIT 1", -1, &st,
-			       NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "bid-current");
+	sqlite3_stmt *st = stmt(s, ST_BID_CURRENT);
+	if (!st)
+		return -1;
 	sqlite3_bind_int64(st, 1, project);
 	sqlite3_bind_int64(st, 2, subscriber);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return fail(s, rc, "bid-current");
 	return rc == SQLITE_ROW;
@@ -1620,27 +1730,25 @@ int store_bid_current(struct store *s, int64_t project, int64_t subscriber, int6
 
 int store_relayed_add(struct store *s, int64_t bid, const char *body)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO relayed(bid, body, created) VALUES(?1, ?2, ?3)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "relayed-add");
+	sqlite3_stmt *st = stmt(s, ST_RELAYED_ADD);
+	if (!st)
+		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
 	sqlite3_bind_int64(st, 1, bid);
 	bind_text(st, 2, body);
 	bind_text(st, 3, now);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "relayed-add");
 }
 
 int store_relayed_list(struct store *s, int64_t bid, int max, size_t max_bytes,
 		       struct strlist *out)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "SELECT body FROM relayed WHERE bid = ?1 ORDER BY id DESC"
-				      " LIMIT ?2", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "relayed-list");
+	sqlite3_stmt *st = stmt(s, ST_RELAYED_LIST);
+	if (!st)
+		return -1;
 	sqlite3_bind_int64(st, 1, bid);
 	sqlite3_bind_int(st, 2, max);
 	size_t total = 0;
@@ -1653,7 +1761,7 @@ int store_relayed_list(struct store *s, int64_t bid, int max, size_t max_bytes,
 		total += n;
 		strlist_add(out, t);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return fail(s, rc, "relayed-list");
 	return (int)out->n;
@@ -1666,21 +1774,17 @@ int store_bid_list(struct store *s, int64_t project, struct bid_row **out)
 
 int store_purge_expired(struct store *s, const char *posts_before, const char *bids_before)
 {
-	static const char *const sql[] = {
-		"DELETE FROM bids WHERE status = 'held' AND created < ?2",
-		("DELETE FROM bids WHERE project IN (SELECT id FROM projects WHERE"
-		 " status = 'pending_confirmation' AND created < ?1)"),
-		"DELETE FROM projects WHERE status = 'pending_confirmation' AND created < ?1",
-	};
+	static const enum stmt_id purge[] = { ST_PURGE_HELD_BIDS, ST_PURGE_PENDING_BIDS,
+					      ST_PURGE_PENDING_POSTS };
 	int n = 0;
-	for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
-		sqlite3_stmt *st;
-		if (sqlite3_prepare_v2(s->db, sql[i], -1, &st, NULL) != SQLITE_OK)
-			return fail(s, sqlite3_errcode(s->db), "purge");
+	for (size_t i = 0; i < sizeof purge / sizeof purge[0]; i++) {
+		sqlite3_stmt *st = stmt(s, purge[i]);
+		if (!st)
+			return -1;
 		bind_text(st, 1, posts_before);
 		bind_text(st, 2, bids_before);
 		int rc = sqlite3_step(st);
-		sqlite3_finalize(st);
+		sqlite3_reset(st);
 		if (rc != SQLITE_DONE)
 			return fail(s, rc, "purge");
 		if (i != 1)
@@ -1691,33 +1795,27 @@ int store_purge_expired(struct store *s, const char *posts_before, const char *b
 
 int store_project_delete_pending(struct store *s, const char *poster)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "DELETE FROM projects WHERE status = 'pending_confirmation'"
-				      " AND poster = ?1 COLLATE NOCASE", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "project-delete");
+	sqlite3_stmt *st = stmt(s, ST_PROJECT_DELETE_PENDING);
+	if (!st)
+		return -1;
 	bind_text(st, 1, poster);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : fail(s, rc, "project-delete");
 }
 
 int store_project_unasked(struct store *s, int64_t *ids, int max)
 {
-	sqlite3_stmt *st;
 	/* the oldest unconfirmed post of each address that was never asked about, when no post
 	 * request to that address waits for an answer (answering it asks about the next) */
-	if (sqlite3_prepare_v2(s->db, "SELECT min(id) FROM projects p WHERE status ="
-				      " 'pending_confirmation' AND NOT EXISTS (SELECT 1 FROM"
-				      " confirmations c WHERE c.address = p.poster AND c.action = 'post'"
-				      " AND (c.used IS NULL OR c.payload = CAST(p.id AS TEXT)))"
-				      " GROUP BY poster COLLATE NOCASE ORDER BY 1 LIMIT ?1", -1, &st,
-			       NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "project-unasked");
+	sqlite3_stmt *st = stmt(s, ST_PROJECT_UNASKED);
+	if (!st)
+		return -1;
 	sqlite3_bind_int(st, 1, max);
 	int n = 0, rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max)
 		ids[n++] = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? n : fail(s, rc, "project-unasked");
 }
 
@@ -1732,13 +1830,12 @@ void bid_row_clear(struct bid_row *b)
 
 int store_poster_confirmed(struct store *s, const char *address)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM posters WHERE address = ?1", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "poster");
+	sqlite3_stmt *st = stmt(s, ST_POSTER_CONFIRMED);
+	if (!st)
+		return -1;
 	bind_text(st, 1, address);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
 		return 1;
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "poster");
@@ -1746,43 +1843,39 @@ int store_poster_confirmed(struct store *s, const char *address)
 
 int store_poster_confirm(struct store *s, const char *address)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO posters(address, confirmed) VALUES(?1, ?2)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "poster-confirm");
+	sqlite3_stmt *st = stmt(s, ST_POSTER_CONFIRM);
+	if (!st)
+		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
 	bind_text(st, 1, address);
 	bind_text(st, 2, now);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "poster-confirm");
 }
 
 int store_project_status(struct store *s, int64_t id, const char *status)
 {
-	sqlite3_stmt *st;
 	/* the first time it opens is its publication */
-	if (sqlite3_prepare_v2(s->db, "UPDATE projects SET status = ?2, updated = ?3, published ="
-				      " CASE WHEN ?2 = 'open' THEN coalesce(published, ?3) ELSE published"
-				      " END WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "project-status");
+	sqlite3_stmt *st = stmt(s, ST_PROJECT_STATUS);
+	if (!st)
+		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, status);
 	bind_text(st, 3, now);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-status");
 }
 
 int store_project_status_move(struct store *s, int64_t id, const char *from, const char *to)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "UPDATE projects SET status = ?3, updated = ?4 WHERE id = ?1"
-				      " AND status = ?2", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "project-status-move");
+	sqlite3_stmt *st = stmt(s, ST_PROJECT_STATUS_MOVE);
+	if (!st)
+		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
 	sqlite3_bind_int64(st, 1, id);
@@ -1790,7 +1883,7 @@ int store_project_status_move(struct store *s, int64_t id, const char *from, con
 	bind_text(st, 3, to);
 	bind_text(st, 4, now);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return fail(s, rc, "project-status-move");
 	return sqlite3_changes(s->db) > 0;
@@ -1798,17 +1891,16 @@ int store_project_status_move(struct store *s, int64_t id, const char *from, con
 
 int store_notice_claim(struct store *s, const char *kind, int64_t ref)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO notices(kind, ref, sent) VALUES(?1, ?2, ?3)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "notice-claim");
+	sqlite3_stmt *st = stmt(s, ST_NOTICE_CLAIM);
+	if (!st)
+		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
 	bind_text(st, 1, kind);
 	sqlite3_bind_int64(st, 2, ref);
 	bind_text(st, 3, now);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return fail(s, rc, "notice-claim");
 	return sqlite3_changes(s->db) == 1 ? 1 : 0;
@@ -1816,39 +1908,36 @@ int store_notice_claim(struct store *s, const char *kind, int64_t ref)
 
 int store_project_answered(struct store *s, int64_t id)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "SELECT client_answered IS NOT NULL FROM projects WHERE id = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "project-answered");
+	sqlite3_stmt *st = stmt(s, ST_PROJECT_ANSWERED);
+	if (!st)
+		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st);
 	int v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? v : fail(s, rc, "project-answered");
 }
 
 int store_project_mark_answered(struct store *s, int64_t id)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "UPDATE projects SET client_answered = ?2 WHERE id = ?1", -1, &st,
-			       NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "project-mark-answered");
+	sqlite3_stmt *st = stmt(s, ST_PROJECT_MARK_ANSWERED);
+	if (!st)
+		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, now);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-mark-answered");
 }
 
 int store_rating_insert(struct store *s, int64_t bid, int64_t subscriber, int score,
 			const char *comment)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO ratings(bid, subscriber, score, comment,"
-				      " created) VALUES(?1, ?2, ?3, ?4, ?5)", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "rating");
+	sqlite3_stmt *st = stmt(s, ST_RATING_INSERT);
+	if (!st)
+		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
 	sqlite3_bind_int64(st, 1, bid);
@@ -1857,7 +1946,7 @@ int store_rating_insert(struct store *s, int64_t bid, int64_t subscriber, int sc
 	bind_text(st, 4, comment);
 	bind_text(st, 5, now);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return fail(s, rc, "rating");
 	return sqlite3_changes(s->db) == 1 ? 1 : 0;
@@ -1866,12 +1955,9 @@ int store_rating_insert(struct store *s, int64_t bid, int64_t subscriber, int sc
 int store_freelancer_record(struct store *s, int64_t subscriber, double *avg, int *ratings,
 			    int *completed)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "SELECT (SELECT avg(score) FROM ratings WHERE subscriber = ?1),"
-				      " (SELECT count(*) FROM ratings WHERE subscriber = ?1),"
-				      " (SELECT count(*) FROM bids WHERE subscriber = ?1 AND"
-				      " status = 'accepted')", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "freelancer-record");
+	sqlite3_stmt *st = stmt(s, ST_FREELANCER_RECORD);
+	if (!st)
+		return -1;
 	sqlite3_bind_int64(st, 1, subscriber);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -1879,7 +1965,7 @@ int store_freelancer_record(struct store *s, int64_t subscriber, double *avg, in
 		*ratings = sqlite3_column_int(st, 1);
 		*completed = sqlite3_column_int(st, 2);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? 0 : fail(s, rc, "freelancer-record");
 }
 
@@ -1887,12 +1973,9 @@ int store_project_update(struct store *s, int64_t id, const char *description,
 			 const struct money *budget, int deadline_days, const char *skills_json,
 			 const char *location, const char *flags_json)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "UPDATE projects SET description = ?2, budget_min = ?3,"
-				      " budget_max = ?4, currency = ?5, tax = ?6, unit = ?7,"
-				      " deadline_days = ?8, skills = ?9, location = ?10, updated = ?11,"
-				      " flags = ?12 WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "project-update");
+	sqlite3_stmt *st = stmt(s, ST_PROJECT_UPDATE);
+	if (!st)
+		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
 	sqlite3_bind_int64(st, 1, id);
@@ -1912,8 +1995,37 @@ int store_project_update(struct store *s, int64_t id, const char *description,
 	bind_text(st, 11, now);
 	bind_text(st, 12, flags_json ? flags_json : "[]");
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-update");
+}
+
+/* The structural check of a connection (its cached statement st, or a statement of its own
+ * when NULL): 0 when it answers "ok", -1 when it finds damage or cannot run. */
+static int check_result(sqlite3 *db, sqlite3_stmt *st)
+{
+	sqlite3_stmt *own = NULL;
+	if (!st && sqlite3_prepare_v2(db, stmt_sql[ST_QUICK_CHECK], -1, &own, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_stmt *q = st ? st : own;
+	const unsigned char *t = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_text(q, 0) : NULL;
+	int ok = t && !strcmp((const char *)t, "ok");
+	if (own)
+		sqlite3_finalize(own);
+	else
+		sqlite3_reset(q);
+	return ok ? 0 : -1;
+}
+
+int store_check(struct store *s)
+{
+	sqlite3_stmt *st = stmt(s, ST_QUICK_CHECK);
+	if (!st)
+		return -1;
+	if (check_result(s->db, st) < 0) {
+		log_err("stage=store op=check error=\"the database fails quick_check\"");
+		return -1;
+	}
+	return 0;
 }
 
 int store_backup(struct store *s, const char *path)
@@ -1949,13 +2061,10 @@ int store_backup(struct store *s, const char *path)
 		pages = -1;
 		goto out;
 	}
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(dst, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(st, 0), "ok")) {
+	if (check_result(dst, NULL) < 0) {
 		log_err("stage=backup path=%s error=\"the copy fails quick_check\"", tmp);
 		pages = -1;
 	}
-	sqlite3_finalize(st);
 	/* a self-contained file: no -wal beside it */
 	if (pages >= 0 && sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) != SQLITE_OK)
 		pages = -1;
@@ -1977,53 +2086,47 @@ char *store_projects_version(struct store *s)
 	/* the open set (its size and the sum of its ids) catches a publication or a closing
 	 * in the same second as the last update; only open rows are read (projects_status), so
 	 * unconfirmed or held posts cost nothing here, and bids are counted from their index */
-	return scalar_text(s, "SELECT count(*) || ':' || coalesce(max(updated), '') || ':' ||"
-			      " total(id) || ':' || (SELECT count(*) || ':' || coalesce(max(id), 0) ||"
-			      " ':' || total(status = 'active') FROM bids INDEXED BY bids_project)"
-			      " FROM projects WHERE status = 'open'");
+	return scalar_text(s, ST_PROJECTS_VERSION);
 }
 
-static char *scalar_text(struct store *s, const char *sql)
+static char *scalar_text(struct store *s, enum stmt_id id)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+	sqlite3_stmt *st = stmt(s, id);
+	if (!st)
 		return NULL;
 	char *v = sqlite3_step(st) == SQLITE_ROW ? col_text(st, 0) : NULL;
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return v;
 }
 
-static int scalar_int(struct store *s, const char *sql)
+static int scalar_int(struct store *s, enum stmt_id id)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "count");
+	sqlite3_stmt *st = stmt(s, id);
+	if (!st)
+		return -1;
 	int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return n;
 }
 
 int store_status(struct store *s, struct store_status *st)
 {
 	memset(st, 0, sizeof *st);
-	st->outbox_queued = scalar_int(s, "SELECT count(*) FROM outbox WHERE state = 'queued'");
-	st->outbox_failed = scalar_int(s, "SELECT count(*) FROM outbox WHERE state = 'failed'");
-	st->outbox_sent = scalar_int(s, "SELECT count(*) FROM outbox WHERE state = 'sent'");
-	st->oldest_queued = scalar_text(s, "SELECT min(created) FROM outbox WHERE state = 'queued'");
-	st->last_digest = scalar_text(s, "SELECT max(claimed) FROM digests");
-	st->pending_posts = scalar_int(s, "SELECT count(*) FROM projects"
-					  " WHERE status = 'pending_confirmation'");
-	st->held_posts = scalar_int(s, "SELECT count(*) FROM projects WHERE status = 'held'");
-	st->pending_subscribers = scalar_int(s, "SELECT count(*) FROM subscribers"
-						" WHERE status = 'pending'");
-	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(s->db, "SELECT address FROM addresses WHERE disabled ORDER BY address",
-			       -1, &q, NULL) != SQLITE_OK)
-		return fail(s, sqlite3_errcode(s->db), "status");
+	st->outbox_queued = scalar_int(s, ST_STATUS_QUEUED);
+	st->outbox_failed = scalar_int(s, ST_STATUS_FAILED);
+	st->outbox_sent = scalar_int(s, ST_STATUS_SENT);
+	st->oldest_queued = scalar_text(s, ST_STATUS_OLDEST_QUEUED);
+	st->last_digest = scalar_text(s, ST_STATUS_LAST_DIGEST);
+	st->pending_posts = scalar_int(s, ST_STATUS_PENDING_POSTS);
+	st->held_posts = scalar_int(s, ST_STATUS_HELD_POSTS);
+	st->pending_subscribers = scalar_int(s, ST_STATUS_PENDING_SUBSCRIBERS);
+	sqlite3_stmt *q = stmt(s, ST_ADDRESSES_DISABLED);
+	if (!q)
+		return -1;
 	int rc;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
 		strlist_add_owned(&st->disabled, col_text(q, 0));
-	sqlite3_finalize(q);
+	sqlite3_reset(q);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "status");
 }
 

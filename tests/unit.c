@@ -997,6 +997,53 @@ static void test_consent(void)
 	report("bid_read_consent", bad);
 }
 
+/* The store behind its backend-neutral names, on a database in a temporary folder: each step's
+ * result and the class of the error it leaves (a duplicate is a conflict, not transient). */
+static void test_store_seam(void)
+{
+	char dir[] = "/tmp/bidmail-unit-XXXXXX", path[64], copy[64];
+	int bad = 0;
+	if (!mkdtemp(dir)) {
+		report("store_seam", 1);
+		return;
+	}
+	snprintf(path, sizeof path, "%s/db", dir);
+	snprintf(copy, sizeof copy, "%s/copy", dir);
+	log_set_max_priority(-1);	/* the refused duplicate logs an error by design */
+	struct store *s = store_open(path, 1);
+	int64_t id = 0, again = 0;
+	struct { const char *label; int got, want; } rows[] = {
+		{ "open", s != NULL, 1 },
+		{ "check", s ? store_check(s) : -2, 0 },
+		{ "durability fast", s ? store_durability(s, STORE_FAST) : -2, 0 },
+		{ "durability durable", s ? store_durability(s, STORE_DURABLE) : -2, 0 },
+		{ "insert", s ? store_subscriber_insert(s, "a@example.org", NULL, "fr", &id) : -2, 0 },
+		{ "no error after success", s ? (int)store_error_kind(s) : -2, STORE_ERR_NONE },
+		{ "duplicate refused", s ? store_subscriber_insert(s, "A@example.org", NULL, "fr",
+								    &again) : -2, -1 },
+		{ "duplicate is a conflict", s ? (int)store_error_kind(s) : -2, STORE_ERR_CONFLICT },
+		{ "conflict is not transient", s ? store_error_is_transient(s) : -2, 0 },
+		{ "bad table is no statement", s ? store_count(s, "sqlite_master") : -2, -1 },
+		{ "backup", s ? store_backup(s, copy) > 0 : -2, 1 },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		if (rows[i].got != rows[i].want) {
+			printf("     store %s: got %d, want %d\n", rows[i].label, rows[i].got,
+			       rows[i].want);
+			bad++;
+		}
+	store_close(s);
+	log_set_max_priority(7);
+	char sub[96];
+	static const char *const files[] = { "db", "db-wal", "db-shm", "copy", "copy.tmp" };
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		snprintf(sub, sizeof sub, "%s/%s", dir, files[i]);
+		unlink(sub);
+	}
+	rmdir(dir);
+	report("store_seam", bad);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "trim"))
@@ -1021,6 +1068,7 @@ int main(int argc, char **argv)
 	test_mask_addresses();
 	test_fetch_url();
 	test_consent();
+	test_store_seam();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -1065,8 +1065,9 @@ struct runtime *runtime_load(const char *file);
 /* rt's configuration (borrowed). */
 const struct config *runtime_config(const struct runtime *rt);
 /* Makes every part of rt the one in use at once: *c becomes its configuration (the old one
- * cleared; the time zone kept, as it is set once at start), the data files, templates and
- * key are swapped in; frees rt. Main thread only, with the fetch and LMTP threads stopped. */
+ * cleared; the time zone, database and spool kept, as they are set or opened once at start),
+ * the data files, templates and key are swapped in; frees rt. Main thread only, with the
+ * fetch and LMTP threads stopped. */
 void runtime_use(struct runtime *rt, struct config *c);
 /* Frees rt (NULL accepted); returns NULL. */
 struct runtime *runtime_free(struct runtime *rt);

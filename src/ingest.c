@@ -916,11 +916,16 @@ static void daemon_reload(struct config *c, const char *config_file, struct daem
 	if (strcmp(n->timezone, c->timezone))
 		log_warn("stage=daemon warning=\"timezone change from %s to %s needs a restart: "
 			 "keeping %s\"", c->timezone, n->timezone, c->timezone);
+	if (strcmp(n->database, c->database))
+		log_warn("stage=daemon warning=\"database change from %s to %s needs a restart: "
+			 "keeping %s\"", c->database, n->database, c->database);
+	if (strcmp(n->spool, c->spool))
+		log_warn("stage=daemon warning=\"spool change from %s to %s needs a restart: "
+			 "keeping %s\"", c->spool, n->spool, c->spool);
 	/* the HTTP server copies its settings at start: restarted when they change, else kept
 	 * (it reads only the key, swapped under its lock) */
 	int http_again = strcmp(n->http_listen, c->http_listen) ||
-			 strcmp(n->board_name, c->board_name) || strcmp(n->database, c->database) ||
-			 n->http_rate_limit != c->http_rate_limit;
+			 strcmp(n->board_name, c->board_name) || n->http_rate_limit != c->http_rate_limit;
 	fetcher_stop(th->fetcher);
 	lmtp_stop(th->lmtp);
 	if (http_again)

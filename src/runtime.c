@@ -5,7 +5,8 @@
  * all of them in at once, in the main thread, while the threads that read the configuration
  * are stopped (fetch, LMTP; HTTP when its settings change: otherwise it reads only the
  * secret, which is swapped under its lock).
- * The time zone is not part of a reload: it is set once at start (clock_set_zone).
+ * The time zone is not part of a reload: it is set once at start (clock_set_zone); nor are
+ * the database and the spool, which the daemon holds open from start.
  */
 #include "bidmail.h"
 
@@ -52,13 +53,23 @@ const struct config *runtime_config(const struct runtime *rt)
 	return &rt->config;
 }
 
+/* Keeps the value of key *was in *now (both config strings). */
+static void keep(char **now, const char *was)
+{
+	if (strcmp(*now, was)) {
+		free(*now);
+		*now = xstrdup(was);
+	}
+}
+
 void runtime_use(struct runtime *rt, struct config *c)
 {
 	/* the zone stays the one set at start: changing TZ now would race the clock readers */
-	if (strcmp(rt->config.timezone, c->timezone)) {
-		free(rt->config.timezone);
-		rt->config.timezone = xstrdup(c->timezone);
-	}
+	keep(&rt->config.timezone, c->timezone);
+	/* the daemon holds the database and the spool open from start (its store, the inotify
+	 * watch): a new value for some threads only would split the board in two */
+	keep(&rt->config.database, c->database);
+	keep(&rt->config.spool, c->spool);
 	config_clear(c);
 	*c = rt->config;
 	memset(&rt->config, 0, sizeof rt->config);

@@ -304,6 +304,37 @@ def test_runtime_timezone_change_needs_restart():
         d.stop()
 
 
+def test_runtime_database_and_spool_change_need_restart():
+    """A SIGHUP that changes `database` or `spool` keeps both as they were at start, with a
+    line saying a restart is needed, and applies the rest. Bug: the fetcher and the HTTP
+    server were restarted on the new database while ingest, digests and sending kept the
+    store and the inotify watch opened at start, so one board ran on two databases."""
+    b = runtime_board("poll_interval = 30\n")
+    d = RuntimeDaemon(b)
+    try:
+        other = os.path.join(b.dir, "elsewhere")
+        with open(b.conf) as f:
+            start = f.read()
+        with open(b.conf, "a") as f:
+            f.write("database = %s/other.db\nspool = %s/spool\nboard_name = Bourse Rechargée\n"
+                    % (other, other))
+        expect(d.reload() == "reloaded", "reload refused: %s" % d.logged()[-1500:])
+        err = d.logged()
+        expect("database change from" in err and "spool change from" in err,
+               "no restart lines: %s" % err[-1500:])
+        # `deliver` reads the file: back to the start spool for it
+        with open(b.conf, "w") as f:
+            f.write(start)
+        b.deliver(post_mail(subject="Après le rechargement", sender="a@client.fr"))
+        expect(d.wait_for(lambda: b.outgoing(), 20), "nothing sent")
+        raw, m = read_mail(b.outgoing()[-1])
+        expect("Bourse Rechargée" in str(m["From"]), "the rest of the reload not applied: %r" % m["From"])
+        expect(rt_project(b, "Après le rechargement") is not None, "the post is not in the start database")
+        expect(not os.path.exists(os.path.join(other, "other.db")), "a second database was opened")
+    finally:
+        d.stop()
+
+
 def test_runtime_environment_written_only_at_start():
     """No source file but clock.c writes the environment (setenv, putenv, unsetenv): the time
     zone is set once by clock_set_zone, before any thread; digest.c set TZ while the fetch,

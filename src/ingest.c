@@ -871,12 +871,21 @@ int ingest_run_once(const struct config *c, struct store *s, volatile int *stop)
 }
 
 static volatile int got_term, got_hup;
+static int wake_pipe[2] = { -1, -1 };
 
 /* The handler may run in any thread and the flags are read in others (the prefetch thread
- * reads got_term): lock-free atomic stores and loads, safe in a handler. */
+ * reads got_term): lock-free atomic stores and loads, safe in a handler. A byte in the wake
+ * pipe ends the main loop's wait, whichever thread took the signal and however close to the
+ * wait it came (a flag alone is missed when it is set just before poll starts). */
 static void on_signal(int sig)
 {
 	__atomic_store_n(sig == SIGHUP ? &got_hup : &got_term, 1, __ATOMIC_RELEASE);
+	int saved = errno;
+	if (wake_pipe[1] >= 0) {
+		ssize_t w = write(wake_pipe[1], "", 1);	/* full: a wake-up already waits */
+		(void)w;
+	}
+	errno = saved;
 }
 
 /* The marketplace page (export_dir): rewritten when a project or a bid changed since the
@@ -940,6 +949,8 @@ static void daemon_reload(struct config *c, const char *config_file, struct daem
 
 int ingest_daemon(struct config *c, const char *config_file)
 {
+	if (wake_pipe[0] < 0 && pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+		wake_pipe[0] = wake_pipe[1] = -1;	/* the poll interval bounds the wait then */
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
@@ -988,15 +999,15 @@ int ingest_daemon(struct config *c, const char *config_file)
 			break;
 		if (r > 0)
 			continue;
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (fd >= 0) {
-			if (poll(&p, 1, c->poll_interval * 1000) > 0) {
-				char evbuf[4096];
-				while (read(fd, evbuf, sizeof evbuf) > 0)
-					;
-			}
-		} else {
-			sleep((unsigned)c->poll_interval);
+		/* new files (inotify), a signal (the wake pipe), or the poll interval */
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+				       { .fd = wake_pipe[0], .events = POLLIN } };
+		if (poll(p, 2, c->poll_interval * 1000) > 0) {
+			char evbuf[4096];
+			while (fd >= 0 && read(fd, evbuf, sizeof evbuf) > 0)
+				;
+			while (wake_pipe[0] >= 0 && read(wake_pipe[0], evbuf, sizeof evbuf) > 0)
+				;
 		}
 	}
 	fetcher_stop(th.fetcher);

@@ -609,6 +609,10 @@ int store_project_sample(struct store *s, int n, struct strlist *out);
  * Count or -1. */
 int store_project_select(struct store *s, const char *status, const char *since, int with_text,
 			 struct project **out);
+/* The open projects published since open_since and the awarded ones published since
+ * awarded_since (ISO; NULL: any), by id, into a new array; the count or -1. */
+int store_project_open_awarded(struct store *s, const char *open_since, const char *awarded_since,
+			       int with_text, struct project **out);
 /* A poster's unconfirmed posts (pending_confirmation), oldest first, without descriptions,
  * into a new array; the count or -1. */
 int store_project_pending_of(struct store *s, const char *poster, struct project **out);

@@ -102,24 +102,9 @@ static int purge(struct store *s, time_t now)
  * a week's margin for a stopped daemon). The count, or -1. */
 static int projects_due(const struct config *c, struct store *s, time_t now, struct project **out)
 {
-	struct project *open, *awarded;
 	char since[32];
 	clock_format_iso(now - c->project_ttl - c->rating_delay - 7 * 86400L, since);
-	int no = store_project_select(s, "open", NULL, 0, &open);
-	if (no < 0)
-		return -1;
-	int na = store_project_select(s, "awarded", since, 0, &awarded);
-	if (na < 0) {
-		for (int i = 0; i < no; i++)
-			project_clear(&open[i]);
-		free(open);
-		return -1;
-	}
-	*out = xrealloc(open, ((size_t)no + (size_t)na + 1) * sizeof **out);
-	if (na)
-		memcpy(*out + no, awarded, (size_t)na * sizeof *awarded);
-	free(awarded);
-	return no + na;
+	return store_project_open_awarded(s, NULL, since, 0, out);
 }
 
 int followup_run(const struct config *c, struct store *s, time_t now)

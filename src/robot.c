@@ -211,34 +211,12 @@ static int64_t mail_left(struct robot *r)
 	return (int64_t)r->c->match_budget_mail_ms * 1000000 - (now - r->cpu_start);
 }
 
-static int project_id_cmp(const void *a, const void *b)
-{
-	const struct project *x = a, *y = b;
-	return x->id < y->id ? -1 : x->id > y->id;
-}
-
 /* The projects `test` may show: open or awarded, published since `since`, by id, with their
  * texts, into a new array (not the unconfirmed, held or old ones: they can be many and large).
  * The count or -1. */
 static int test_projects(struct store *s, const char *since, struct project **out)
 {
-	struct project *open, *awarded;
-	int no = store_project_select(s, "open", since, 1, &open);
-	if (no < 0)
-		return -1;
-	int na = store_project_select(s, "awarded", since, 1, &awarded);
-	if (na < 0) {
-		for (int i = 0; i < no; i++)
-			project_clear(&open[i]);
-		free(open);
-		return -1;
-	}
-	*out = xrealloc(open, ((size_t)no + (size_t)na + 1) * sizeof **out);
-	if (na)
-		memcpy(*out + no, awarded, (size_t)na * sizeof *awarded);
-	free(awarded);
-	qsort(*out, (size_t)(no + na), sizeof **out, project_id_cmp);
-	return no + na;
+	return store_project_open_awarded(s, since, since, 1, out);
 }
 
 /* `test`: which of the last four weeks' projects the profile would have matched, and by which

@@ -657,6 +657,31 @@ int store_project_select(struct store *s, const char *status, const char *since,
 	return project_rows(s, -1, NULL, status, since, with_text, out);
 }
 
+int store_project_open_awarded(struct store *s, const char *open_since, const char *awarded_since,
+			       int with_text, struct project **out)
+{
+	struct project *open, *awarded;
+	int no = project_rows(s, -1, NULL, "open", open_since, with_text, &open);
+	if (no < 0)
+		return -1;
+	int na = project_rows(s, -1, NULL, "awarded", awarded_since, with_text, &awarded);
+	if (na < 0) {
+		for (int i = 0; i < no; i++)
+			project_clear(&open[i]);
+		free(open);
+		return -1;
+	}
+	/* both lists are by id: merged, so is the result */
+	struct project *v = xmalloc(((size_t)no + (size_t)na + 1) * sizeof *v);
+	int i = 0, j = 0, k = 0;
+	while (i < no || j < na)
+		v[k++] = j >= na || (i < no && open[i].id < awarded[j].id) ? open[i++] : awarded[j++];
+	free(open);
+	free(awarded);
+	*out = v;
+	return k;
+}
+
 int store_project_pending_of(struct store *s, const char *poster, struct project **out)
 {
 	return project_rows(s, -1, poster, NULL, NULL, 0, out);

@@ -263,6 +263,27 @@ static int wire_literals(struct wire *w, const unsigned char *p, size_t n)
 	return 0;
 }
 
+/* One read (out 0) or write (out 1) on the wire, through TLS or in clear: the bytes moved (0:
+ * the server closed), -2 to try again after a wait, -1 with w->why set. */
+static ssize_t wire_move(struct wire *w, void *data, size_t n, int out)
+{
+	ssize_t r;
+	if (w->tls) {
+		r = out ? gnutls_record_send(w->tls, data, n) : gnutls_record_recv(w->tls, data, n);
+		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
+			return -2;
+		if (r < 0)
+			snprintf(w->why, sizeof w->why, "TLS: %s", gnutls_strerror((int)r));
+		return r < 0 ? -1 : r;
+	}
+	r = out ? send(w->fd, data, n, MSG_NOSIGNAL) : recv(w->fd, data, n, 0);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return -2;
+	if (r < 0)
+		snprintf(w->why, sizeof w->why, "%s: %s", out ? "write" : "read", strerror(errno));
+	return r < 0 ? -1 : r;
+}
+
 static ssize_t wire_read(mailstream_low *low, void *data, size_t n)
 {
 	struct wire *w = low->data;
@@ -275,24 +296,11 @@ static ssize_t wire_read(mailstream_low *low, void *data, size_t n)
 	for (;;) {
 		if ((!w->tls || !gnutls_record_check_pending(w->tls)) && wire_wait(w, POLLIN) < 0)
 			return -1;
-		ssize_t r;
-		if (w->tls) {
-			r = gnutls_record_recv(w->tls, data, n);
-			if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
-				continue;
-			if (r < 0) {
-				snprintf(w->why, sizeof w->why, "TLS: %s", gnutls_strerror((int)r));
-				return -1;
-			}
-		} else {
-			r = recv(w->fd, data, n, 0);
-			if (r < 0 && (errno == EAGAIN || errno == EINTR))
-				continue;
-			if (r < 0) {
-				snprintf(w->why, sizeof w->why, "read: %s", strerror(errno));
-				return -1;
-			}
-		}
+		ssize_t r = wire_move(w, data, n, 0);
+		if (r == -2)
+			continue;
+		if (r < 0)
+			return -1;
 		if (r == 0)
 			snprintf(w->why, sizeof w->why, "the server closed the connection");
 		w->left -= (size_t)r;
@@ -309,24 +317,11 @@ static ssize_t wire_write(mailstream_low *low, const void *data, size_t n)
 	while (done < n) {
 		if (wire_wait(w, POLLOUT) < 0)
 			return -1;
-		ssize_t r;
-		if (w->tls) {
-			r = gnutls_record_send(w->tls, (const char *)data + done, n - done);
-			if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
-				continue;
-			if (r < 0) {
-				snprintf(w->why, sizeof w->why, "TLS: %s", gnutls_strerror((int)r));
-				return -1;
-			}
-		} else {
-			r = send(w->fd, (const char *)data + done, n - done, MSG_NOSIGNAL);
-			if (r < 0 && (errno == EAGAIN || errno == EINTR))
-				continue;
-			if (r < 0) {
-				snprintf(w->why, sizeof w->why, "write: %s", strerror(errno));
-				return -1;
-			}
-		}
+		ssize_t r = wire_move(w, (char *)data + done, n - done, 1);
+		if (r == -2)
+			continue;
+		if (r < 0)
+			return -1;
 		done += (size_t)r;
 	}
 	return (ssize_t)n;

@@ -133,9 +133,16 @@ static void client_of(struct MHD_Connection *conn, char *out, size_t len)
 		loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
 	} else if (sa->sa_family == AF_INET6) {
 		struct in6_addr a6 = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-		loopback = IN6_IS_ADDR_LOOPBACK(&a6);
-		memset(a6.s6_addr + 8, 0, 8);	/* one /64 is one client */
-		inet_ntop(AF_INET6, &a6, out, (socklen_t)len);
+		if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+			/* an IPv4 client of a dual-stack listener (::ffff:a.b.c.d) is that IPv4
+			 * address: its low 64 bits are the whole address */
+			inet_ntop(AF_INET, a6.s6_addr + 12, out, (socklen_t)len);
+			loopback = a6.s6_addr[12] == 127;
+		} else {
+			loopback = IN6_IS_ADDR_LOOPBACK(&a6);
+			memset(a6.s6_addr + 8, 0, 8);	/* one /64 is one client */
+			inet_ntop(AF_INET6, &a6, out, (socklen_t)len);
+		}
 	}
 	const char *xff = loopback ? MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 								  "X-Forwarded-For") : NULL;

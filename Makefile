@@ -117,8 +117,8 @@ install: bidmail man
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/mail-templates/fr \
 		$(DESTDIR)$(DATADIR)/mail-templates/en $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
 	install -m 755 bidmail $(DESTDIR)$(PREFIX)/bin/bidmail
-	install -m 644 mail-templates/fr/*.tmpl $(DESTDIR)$(DATADIR)/mail-templates/fr/
-	install -m 644 mail-templates/en/*.tmpl $(DESTDIR)$(DATADIR)/mail-templates/en/
+	install -m 644 mail-templates/fr/*.tmpl mail-templates/fr/strings $(DESTDIR)$(DATADIR)/mail-templates/fr/
+	install -m 644 mail-templates/en/*.tmpl mail-templates/en/strings $(DESTDIR)$(DATADIR)/mail-templates/en/
 	install -d $(DESTDIR)$(DATADIR)/data
 	install -m 644 contrib/skills.txt contrib/scam-rules.txt contrib/locations.txt \
 		$(DESTDIR)$(DATADIR)/data/

@@ -793,13 +793,15 @@ struct rendered {
 	char *text;
 	char *html;
 };
-/* Loads and checks every template in the configured folders and uses them; 0, or -1 with
- * file:line on stderr (the templates in use kept). */
+/* Loads and checks the catalogue and every template in the configured folders and uses them;
+ * 0, or -1 with file:line on stderr (the ones in use kept). */
 int render_check_all(const struct config *c);
 struct render_set;
-/* Every template of the configured folders read and checked (the caller owns the set);
+struct catalog_set;
+/* Every template of the configured folders read and checked, for each language of cat (the
+ * caller owns the set);
  * NULL with file:line: reason on stderr when one is missing or bad. */
-struct render_set *render_set_load(const struct config *c);
+struct render_set *render_set_load(const struct config *c, const struct catalog_set *cat);
 /* Makes set the templates render_mail uses and returns the previous set (the caller's to
  * free); main thread only. */
 struct render_set *render_set_use(struct render_set *set);
@@ -811,6 +813,42 @@ void render_html_escape(struct buf *b, const char *s);
 int render_mail(const struct config *c, const char *kind, const char *lang,
 		const struct vars *v, struct rendered *out);
 void rendered_clear(struct rendered *r);
+
+/* ---------------------------------------------------------------- catalog.c */
+/* The message catalogue: mail-templates/LANG/strings (format in catalog.c's header). */
+struct catalog_set;
+/* Every language's strings read and checked against the board's language (same names, same
+ * placeholders) and typeset (the caller owns the set); NULL with file:line: reason on stderr. */
+struct catalog_set *catalog_set_load(const struct config *c);
+/* Makes set the catalogue in use and returns the previous one (the caller's to free); main
+ * thread only (other threads only read). */
+struct catalog_set *catalog_set_use(struct catalog_set *set);
+/* Frees set (NULL accepted); returns NULL. */
+struct catalog_set *catalog_set_free(struct catalog_set *set);
+/* The number of languages in set, and the i-th one's name (borrowed; NULL past the end). */
+size_t catalog_set_count(const struct catalog_set *set);
+const char *catalog_set_language(const struct catalog_set *set, size_t i);
+/* Notes c's folders and language (copied): a lookup made while no catalogue is in use loads
+ * the catalogue from them (a sub-command that checks nothing at start). config_load calls it. */
+void catalog_config_note(const struct config *c);
+/* The text of name in lang (the board's language when lang has none, logged when the name is
+ * missing; the name itself when no language has it): borrowed, valid until the next
+ * catalog_set_use, so threads other than the main one use catalog_format. Never NULL. */
+const char *catalog_text(const char *lang, const char *name);
+/* catalog_text with each {{placeholder}} replaced by v's value (raw, not escaped): the
+ * caller frees. */
+char *catalog_format(const char *lang, const char *name, const struct vars *v);
+/* 1 when the catalogue in use has language lang, else 0. */
+int catalog_language_known(const char *lang);
+/* 1 when lang is a well-formed language name (a-z first, then a-z 0-9 - _, 2-15 bytes). */
+int catalog_language_name_ok(const char *lang);
+/* 1 when c's templates or template_override folder has lang/strings. */
+int catalog_language_exists(const struct config *c, const char *lang);
+/* The languages c's folders have, as "en, fr or xx" (caller frees). */
+char *catalog_languages_found(const struct config *c);
+/* text with lang's typography (French: U+00A0 before ':' and inside « », U+202F before
+ * ; ! ?, in place of a plain space); caller frees. */
+char *catalog_typeset(const char *lang, const char *text);
 
 /* ---------------------------------------------------------------- compose.c */
 /* Encodes a header value (strips CR/LF/controls, RFC 2047 when non-ASCII, folds); caller frees.

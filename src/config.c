@@ -251,8 +251,8 @@ static const char *cfg_set(struct config *c, const struct cfg_key *k, const char
 	case CFG_STRING:
 	case CFG_ADDRESS:
 	case CFG_LANG:
-		if (k->type == CFG_LANG && strcmp(v, "fr") && strcmp(v, "en"))
-			return "language must be fr or en";
+		if (k->type == CFG_LANG && !catalog_language_name_ok(v))
+			return "a language is named like the folders of mail-templates (fr, en...)";
 		if (k->type == CFG_ADDRESS && *v && !strstr(v, "DOMAIN") && !address_ok(v))
 			return "not a plain address (local@domain, no spaces or brackets)";
 		if (!strcmp(k->name, "smarthost") && *v && strncmp(v, "smtp://", 7) &&
@@ -390,7 +390,8 @@ static char *expand_domain(const char *v, const char *domain)
 	return xasprintf("%.*s%s%s", (int)(p - v), v, domain, p + 6);
 }
 
-static int read_file(struct config *c, const char *file)
+/* Reads file into c; *lang_line is set to the line of the `language` key, if any. */
+static int read_file(struct config *c, const char *file, int *lang_line)
 {
 	FILE *f = fopen(file, "r");
 	if (!f) {
@@ -427,6 +428,8 @@ static int read_file(struct config *c, const char *file)
 			rc = -1;
 			continue;
 		}
+		if (k->type == CFG_LANG)
+			*lang_line = lineno;
 		const char *why = cfg_set(c, k, val);
 		if (why) {
 			fprintf(stderr, "%s:%d: bad value for `%s`: %s\n", file, lineno, key, why);
@@ -493,7 +496,8 @@ int config_load(struct config *c, const char *file)
 			fprintf(stderr, "bidmail: bad built-in default for %s\n", cfg_keys[i].name);
 			return -1;
 		}
-	if (c->file && read_file(c, c->file) < 0)
+	int lang_line = 0;
+	if (c->file && read_file(c, c->file, &lang_line) < 0)
 		return -1;
 	char **addrs[] = { &c->post_address, &c->robot_address, &c->bid_address,
 			   &c->bounce_address };
@@ -521,6 +525,16 @@ int config_load(struct config *c, const char *file)
 		free(c->data_dir);
 		c->data_dir = find_shipped(c, "contrib", "data");
 	}
+	/* any language with a catalogue (and so templates, checked with them) is one */
+	if (!catalog_language_exists(c, c->language)) {
+		char *found = catalog_languages_found(c);
+		fprintf(stderr, "%s:%d: bad value for `language`: no %s/strings in the templates or "
+			"template_override folder; the languages here are %s\n",
+			c->file ? c->file : "defaults", lang_line, c->language, found);
+		free(found);
+		return -1;
+	}
+	catalog_config_note(c);
 	return 0;
 }
 

@@ -24,7 +24,7 @@
 struct site {
 	const struct config *c;
 	const char *dir;
-	int fr;
+	const char *lang;	/* the board's language: the pages' words (catalogue's site.*) */
 	struct project *p;	/* the open projects, newest first */
 	int n;
 	char **desc;		/* masked descriptions */
@@ -34,9 +34,9 @@ struct site {
 	struct strlist written;	/* relative paths written this run */
 };
 
-static const char *L(const struct site *w, const char *fr, const char *en)
+static const char *T(const struct site *w, const char *name)
 {
-	return w->fr ? fr : en;
+	return catalog_text(w->lang, name);
 }
 
 /* ---------------------------------------------------------------- text */
@@ -202,18 +202,18 @@ static void mailto_value(struct buf *b, const char *v)
 
 static void budget_text(const struct site *w, const struct project *p, struct buf *b)
 {
-	char *t = money_format_budget(p, w->fr ? "fr" : "en", MONEY_SITE);
-	buf_puts(b, t ? t : L(w, "à proposer", "open"));
+	char *t = money_format_budget(p, w->lang, MONEY_SITE);
+	buf_puts(b, t ? t : T(w, "site.budget_open"));
 	free(t);
 }
 
 static void deadline_text(const struct site *w, const struct project *p, struct buf *b)
 {
 	if (p->deadline_days < 0)
-		buf_puts(b, L(w, "non précisé", "not given"));
+		buf_puts(b, T(w, "site.deadline_none"));
 	else
-		buf_printf(b, "%d %s", p->deadline_days, p->deadline_days == 1 ? L(w, "jour", "day")
-									  : L(w, "jours", "days"));
+		buf_printf(b, "%d %s", p->deadline_days, p->deadline_days == 1 ? T(w, "site.day")
+									  : T(w, "site.days"));
 }
 
 /* ---------------------------------------------------------------- files */
@@ -290,7 +290,7 @@ static void head(const struct site *w, struct buf *b, const char *title, const c
 {
 	buf_printf(b, "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n<meta charset=\"utf-8\">\n"
 		      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-		      "<title>", w->fr ? "fr" : "en");
+		      "<title>", w->lang);
 	render_html_escape(b, title);
 	buf_puts(b, " — ");
 	render_html_escape(b, w->c->board_name);
@@ -309,7 +309,7 @@ static void foot(const struct site *w, struct buf *b, const char *root)
 {
 	buf_printf(b, "</main>\n<footer><p>%s <a href=\"%sprojects.atom\">Atom</a> · "
 		      "<a href=\"%sprojects.json\">JSON</a></p></footer>\n</body>\n</html>\n",
-		   L(w, "Les projets ouverts, aussi en", "The open projects, also as"), root, root);
+		   T(w, "site.footer"), root, root);
 }
 
 static void skill_links(const struct site *w, struct buf *b, const struct strlist *skills,
@@ -333,17 +333,16 @@ static void projects_table(const struct site *w, struct buf *b, const char *root
 	for (int i = 0; i < w->n; i++)
 		shown += !only_skill || strlist_contains(&w->skills[i], only_skill);
 	if (!shown) {
-		buf_printf(b, "<p>%s</p>\n", L(w, "Aucun projet ouvert pour le moment.",
-					       "No open project at the moment."));
+		buf_printf(b, "<p>%s</p>\n", T(w, "site.none_open"));
 		return;
 	}
 	buf_printf(b, "<p>%d %s</p>\n<table>\n<thead><tr><th>%s</th><th>%s</th><th>%s</th><th>%s</th>"
 		      "<th>%s</th><th>%s</th></tr></thead>\n<tbody>\n", shown,
-		   shown == 1 ? L(w, "projet ouvert", "open project")
-			      : L(w, "projets ouverts", "open projects"),
-		   L(w, "Projet", "Project"), L(w, "Budget", "Budget"), L(w, "Délai", "Deadline"),
-		   L(w, "Compétences", "Skills"), L(w, "Offres", "Bids"),
-		   L(w, "Publié le", "Posted"));
+		   shown == 1 ? T(w, "site.open_project")
+			      : T(w, "site.open_projects"),
+		   T(w, "site.project"), T(w, "site.budget"), T(w, "site.deadline"),
+		   T(w, "site.skills"), T(w, "site.bids"),
+		   T(w, "site.posted"));
 	for (int i = 0; i < w->n; i++) {
 		const struct project *p = &w->p[i];
 		if (only_skill && !strlist_contains(&w->skills[i], only_skill))
@@ -375,47 +374,44 @@ static int project_page(struct site *w, int i)
 	struct buf b;
 	buf_init(&b, 4u << 20);
 	char title[64];
-	snprintf(title, sizeof title, "%s %lld", L(w, "Projet n°", "Project #"), (long long)p->id);
+	snprintf(title, sizeof title, "%s %lld", T(w, "site.project_no"), (long long)p->id);
 	head(w, &b, p->title && *p->title ? p->title : title, "../");
-	buf_printf(&b, "<dl>\n<dt>%s</dt><dd>%lld</dd>\n<dt>%s</dt><dd>", L(w, "Projet n°", "Project #"),
-		   (long long)p->id, L(w, "Budget", "Budget"));
+	buf_printf(&b, "<dl>\n<dt>%s</dt><dd>%lld</dd>\n<dt>%s</dt><dd>", T(w, "site.project_no"),
+		   (long long)p->id, T(w, "site.budget"));
 	struct buf t;
 	buf_init(&t, 512);
 	budget_text(w, p, &t);
 	render_html_escape(&b, t.data ? t.data : "");
 	buf_free(&t);
-	buf_printf(&b, "</dd>\n<dt>%s</dt><dd>", L(w, "Délai", "Deadline"));
+	buf_printf(&b, "</dd>\n<dt>%s</dt><dd>", T(w, "site.deadline"));
 	buf_init(&t, 512);
 	deadline_text(w, p, &t);
 	render_html_escape(&b, t.data ? t.data : "");
 	buf_free(&t);
-	buf_printf(&b, "</dd>\n<dt>%s</dt><dd>", L(w, "Compétences", "Skills"));
+	buf_printf(&b, "</dd>\n<dt>%s</dt><dd>", T(w, "site.skills"));
 	if (w->skills[i].n)
 		skill_links(w, &b, &w->skills[i], "../");
 	else
-		buf_puts(&b, L(w, "non précisées", "not given"));
-	buf_printf(&b, "</dd>\n<dt>%s</dt><dd>", L(w, "Lieu", "Location"));
+		buf_puts(&b, T(w, "site.skills_none"));
+	buf_printf(&b, "</dd>\n<dt>%s</dt><dd>", T(w, "site.location"));
 	render_html_escape(&b, p->location && *p->location ? p->location
-							  : L(w, "à distance ou non précisé",
-							      "remote or not given"));
+							  : T(w, "site.location_none"));
 	int full = p->bids >= w->c->bid_cap;
 	buf_printf(&b, "</dd>\n<dt>%s</dt><dd>%d / %d%s</dd>\n<dt>%s</dt><dd>%.10s</dd>\n</dl>\n",
-		   L(w, "Offres", "Bids"), p->bids, w->c->bid_cap,
-		   full ? L(w, " (complet)", " (full)") : "", L(w, "Publié le", "Posted"),
+		   T(w, "site.bids"), p->bids, w->c->bid_cap,
+		   full ? T(w, "site.full") : "", T(w, "site.posted"),
 		   p->created ? p->created : "");
-	buf_printf(&b, "<h2>%s</h2>\n<div class=\"description\">", L(w, "Description", "Description"));
+	buf_printf(&b, "<h2>%s</h2>\n<div class=\"description\">", T(w, "site.description"));
 	render_html_escape(&b, w->desc[i]);
 	buf_puts(&b, "</div>\n");
 	if (full) {
 		buf_printf(&b, "<p class=\"full\">%s</p>\n",
-			   L(w, "Ce projet a reçu le nombre maximal d'offres.",
-			     "This project has received the most bids it takes."));
+			   T(w, "site.full_notice"));
 	} else {
 		/* the subscribe-and-bid flow: a mail to the public bid address (bid.c) */
-		char *subject = xasprintf("%s %lld", L(w, "Offre pour le projet n°", "Bid for project #"),
+		char *subject = xasprintf("%s %lld", T(w, "site.bid_subject"),
 					  (long long)p->id);
-		const char *body = L(w, "Mon prix : \nMon délai : \nMon message au client : \n",
-				     "My price: \nMy delivery time: \nMy message to the client: \n");
+		const char *body = T(w, "mailto.site_bid_body");
 		struct buf href;
 		buf_init(&href, 4096);
 		buf_printf(&href, "mailto:%s?subject=", w->bid[i]);
@@ -423,21 +419,12 @@ static int project_page(struct site *w, int i)
 		buf_puts(&href, "&body=");
 		mailto_value(&href, body);
 		buf_puts(&b, "<h2>");
-		buf_puts(&b, L(w, "Faire une offre", "Bid"));
+		buf_puts(&b, T(w, "site.bid_heading"));
 		buf_puts(&b, "</h2>\n<p><a class=\"bid\" href=\"");
 		render_html_escape(&b, href.data);
 		buf_printf(&b, "\">%s</a></p>\n<p>%s</p>\n",
-			   L(w, "Faire une offre par mail", "Bid by mail"),
-			   L(w, "Votre messagerie ouvre un mail au site : écrivez votre prix, votre délai "
-				"et votre message, puis envoyez. Vous recevrez une demande de confirmation : "
-				"répondez-y, et votre offre part au client (vous êtes alors inscrit aux "
-				"sélections de projets, désinscription en un clic). Votre adresse n'est "
-				"jamais montrée au client ni sur ce site.",
-			     "Your mail program opens a mail to the board: write your price, your "
-				"delivery time and your message, then send it. You will receive a request "
-				"to confirm: reply to it, and your bid goes to the client (you are then "
-				"subscribed to the project selections, one-click unsubscribe). Your "
-				"address is never shown to the client nor on this site."));
+			   T(w, "site.bid_link"),
+			   T(w, "site.bid_help"));
 		buf_free(&href);
 		free(subject);
 	}
@@ -455,7 +442,7 @@ static int write_html(struct site *w)
 		return -1;
 	struct buf b;
 	buf_init(&b, 64u << 20);
-	head(w, &b, L(w, "Projets ouverts", "Open projects"), "");
+	head(w, &b, T(w, "site.index_title"), "");
 	projects_table(w, &b, "", NULL);
 	foot(w, &b, "");
 	int rc = put(w, "index.html", &b);
@@ -472,7 +459,9 @@ static int write_html(struct site *w)
 				strlist_add(&all, w->skills[i].v[k]);
 	for (size_t k = 0; k < all.n && rc == 0; k++) {
 		buf_init(&b, 64u << 20);
-		char *title = xasprintf("%s : %s", L(w, "Projets", "Projects"), all.v[k]);
+		struct vars v = { 0 };
+		vars_set(&v, "skill", all.v[k]);
+		char *title = catalog_format(w->lang, "site.tag_title", &v);
 		head(w, &b, title, "../");
 		projects_table(w, &b, "../", all.v[k]);
 		foot(w, &b, "../");
@@ -505,9 +494,9 @@ static int write_atom(struct site *w)
 			updated = w->p[i].updated;
 	buf_printf(&b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
 		       "<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"%s\">\n<title>",
-		   w->fr ? "fr" : "en");
+		   w->lang);
 	render_html_escape(&b, c->board_name);
-	buf_printf(&b, " — %s</title>\n<id>tag:", L(w, "projets ouverts", "open projects"));
+	buf_printf(&b, " — %s</title>\n<id>tag:", T(w, "site.open_projects"));
 	render_html_escape(&b, c->domain);
 	buf_printf(&b, ",2026:bidmail/projects</id>\n<updated>%s</updated>\n<author><name>", updated);
 	render_html_escape(&b, c->board_name);
@@ -539,9 +528,9 @@ static int write_atom(struct site *w)
 		struct buf t;
 		buf_init(&t, 1024);
 		budget_text(w, p, &t);
-		buf_printf(&t, " · %s ", L(w, "délai", "deadline"));
+		buf_printf(&t, " · %s ", T(w, "site.deadline_word"));
 		deadline_text(w, p, &t);
-		buf_printf(&t, " · %d / %d %s", p->bids, c->bid_cap, L(w, "offres", "bids"));
+		buf_printf(&t, " · %d / %d %s", p->bids, c->bid_cap, T(w, "site.bids_word"));
 		buf_puts(&b, "<summary>");
 		render_html_escape(&b, t.data);
 		buf_free(&t);
@@ -589,7 +578,7 @@ int export_run(const struct config *c, struct store *s, const char *dir, unsigne
 		free(all);
 		return -1;
 	}
-	struct site w = { .c = c, .dir = dir, .fr = !strcmp(c->language, "fr") };
+	struct site w = { .c = c, .dir = dir, .lang = c->language };
 	w.p = xcalloc((size_t)total + 1, sizeof *w.p);
 	/* open projects, newest first */
 	for (int i = total - 1; i >= 0; i--) {
@@ -603,7 +592,7 @@ int export_run(const struct config *c, struct store *s, const char *dir, unsigne
 	w.url = xcalloc((size_t)w.n + 1, sizeof *w.url);
 	w.bid = xcalloc((size_t)w.n + 1, sizeof *w.bid);
 	w.skills = xcalloc((size_t)w.n + 1, sizeof *w.skills);
-	const char *mark = L(&w, "[adresse masquée]", "[address hidden]");
+	const char *mark = T(&w, "site.address_hidden");
 	for (int i = 0; i < w.n; i++) {
 		w.desc[i] = export_mask_addresses(w.p[i].description ? w.p[i].description : "", mark);
 		char *title = export_mask_addresses(w.p[i].title ? w.p[i].title : "", mark);

@@ -857,8 +857,9 @@ int extract_milestones(const char *text, int *out, int max)
 	return best;
 }
 
-/* Formats a number the way a reader of lang expects: "1 500", "1 250,50" / "1,500", "1,250.50";
- * in the site's style, digits only: "1500", "1250.50". */
+/* Formats a number the way a reader of lang expects, with the catalogue's number.group and
+ * number.decimal: "1 500", "1 250,50" / "1,500", "1,250.50"; in the site's style, digits
+ * only: "1500", "1250.50". */
 static void format_number(double v, const char *lang, enum money_style st, char *out, size_t len)
 {
 	if (st == MONEY_SITE) {
@@ -868,33 +869,36 @@ static void format_number(double v, const char *lang, enum money_style st, char 
 			snprintf(out, len, "%.2f", v);
 		return;
 	}
-	int fr = !strcmp(lang, "fr");
+	const char *group = catalog_text(lang, "number.group");
+	const char *decimal = catalog_text(lang, "number.decimal");
 	long long whole = (long long)v;
 	int cents = (int)((v - (double)whole) * 100 + 0.5);
 	if (cents == 100) {
 		whole++;
 		cents = 0;
 	}
-	char digits[32], grouped[48];
+	char digits[32];
 	snprintf(digits, sizeof digits, "%lld", whole);
-	size_t n = strlen(digits), w = 0;
-	for (size_t i = 0; i < n && w + 4 < sizeof grouped; i++) {
+	struct buf g;
+	buf_init(&g, 256);
+	size_t n = strlen(digits);
+	for (size_t i = 0; i < n; i++) {
 		if (i > 0 && (n - i) % 3 == 0)
-			grouped[w++] = fr ? ' ' : ',';
-		grouped[w++] = digits[i];
+			buf_puts(&g, group);
+		buf_putc(&g, digits[i]);
 	}
-	grouped[w] = '\0';
 	if (cents)
-		snprintf(out, len, "%s%c%02d", grouped, fr ? ',' : '.', cents);
-	else
-		snprintf(out, len, "%s", grouped);
+		buf_printf(&g, "%s%02d", decimal, cents);
+	snprintf(out, len, "%s", g.data ? g.data : "");
+	buf_free(&g);
 }
 
 /*
- * The one money formatter, in two house styles. MONEY_MAIL (the mails): grouped digits, a
- * currency symbol ($ and £ before the amount in English), "1 500 – 2 000 € HT", "per hour".
- * MONEY_SITE (the static site, whose pages and tests pin it): plain digits and the ISO code
- * (EUR when none was stated), "400–600 EUR par jour", "excl. tax", "an hour".
+ * The one money formatter, in two house styles, with the words and separators of lang's
+ * catalogue (number.*, money.*). MONEY_MAIL (the mails): grouped digits, a currency symbol
+ * ($ and £ before the amount where money.symbol_before is yes), "1 500 – 2 000 € HT",
+ * "per hour". MONEY_SITE (the static site, whose pages and tests pin it): plain digits and
+ * the ISO code (EUR when none was stated), "400–600 EUR par jour", "excl. tax", "an hour".
  */
 char *money_format_style(const struct money *m, const char *lang, enum money_style st)
 {
@@ -902,19 +906,20 @@ char *money_format_style(const struct money *m, const char *lang, enum money_sty
 		{ "EUR", "€", 0 }, { "USD", "$", 1 }, { "GBP", "£", 1 }, { "CHF", "CHF", 0 },
 		{ "CAD", "CA$", 1 }, { "MAD", "MAD", 0 },
 	};
-	int fr = !strcmp(lang, "fr");
-	const char *sym = m->currency[0] ? m->currency : st == MONEY_SITE ? "EUR" : "";
+	int site = st == MONEY_SITE;
+	int sym_before = !strcmp(catalog_text(lang, "money.symbol_before"), "yes");
+	const char *sym = m->currency[0] ? m->currency : site ? "EUR" : "";
 	int before = 0;
-	for (size_t i = 0; st == MONEY_MAIL && i < sizeof syms / sizeof syms[0]; i++)
+	for (size_t i = 0; !site && i < sizeof syms / sizeof syms[0]; i++)
 		if (!strcmp(m->currency, syms[i].code)) {
 			sym = syms[i].sym;
-			before = syms[i].before && !fr;
+			before = syms[i].before && sym_before;
 		}
-	char a[48], b[48];
+	char a[96], b[96];
 	struct buf out;
-	buf_init(&out, 256);
+	buf_init(&out, 1024);
 	format_number(m->max, lang, st, b, sizeof b);
-	if (st == MONEY_SITE) {
+	if (site) {
 		if (m->min >= 0 && m->min < m->max) {
 			format_number(m->min, lang, st, a, sizeof a);
 			buf_printf(&out, "%s–", a);
@@ -931,18 +936,20 @@ char *money_format_style(const struct money *m, const char *lang, enum money_sty
 	} else {
 		buf_printf(&out, "%s%s%s", b, *sym ? " " : "", sym);
 	}
-	if (m->tax[0] && st == MONEY_SITE)
-		buf_printf(&out, " %s", fr || (strcmp(m->tax, "HT") && strcmp(m->tax, "TTC")) ? m->tax
-				       : !strcmp(m->tax, "HT") ? "excl. tax" : "incl. tax");
+	/* HT and TTC are the words of the catalogue; another tax mention is kept as written */
+	if (m->tax[0] && (!strcmp(m->tax, "HT") || !strcmp(m->tax, "TTC")))
+		buf_printf(&out, " %s", catalog_text(lang, !strcmp(m->tax, "HT")
+					  ? site ? "money.excl_tax_site" : "money.excl_vat"
+					  : site ? "money.incl_tax_site" : "money.incl_vat"));
 	else if (m->tax[0])
-		buf_printf(&out, " %s", fr ? m->tax : !strcmp(m->tax, "HT") ? "excl. VAT" : "incl. VAT");
-	static const struct { const char *unit, *fr, *en, *site_en; } units[] = {
-		{ "hour", "de l'heure", "per hour", "an hour" }, { "day", "par jour", "per day", "a day" },
-		{ "month", "par mois", "per month", "a month" } };
+		buf_printf(&out, " %s", m->tax);
+	static const struct { const char *unit, *mail, *site; } units[] = {
+		{ "hour", "money.per_hour", "money.per_hour_site" },
+		{ "day", "money.per_day", "money.per_day_site" },
+		{ "month", "money.per_month", "money.per_month_site" } };
 	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
 		if (!strcmp(m->unit, units[i].unit))
-			buf_printf(&out, " %s", fr ? units[i].fr : st == MONEY_SITE ? units[i].site_en
-											      : units[i].en);
+			buf_printf(&out, " %s", catalog_text(lang, site ? units[i].site : units[i].mail));
 	return buf_steal(&out);
 }
 

@@ -54,7 +54,6 @@ static int finish(struct store *s, int rc)
 static int remind(const struct config *c, struct store *s, const struct project *p,
 		  const struct bid_row *bids, int n)
 {
-	int fr = !strcmp(p->language, "fr");
 	struct buf b;
 	buf_init(&b, 64 * 1024);
 	for (int i = 0; i < n; i++) {
@@ -62,18 +61,20 @@ static int remind(const struct config *c, struct store *s, const struct project 
 			continue;
 		char *amount = money_format(&bids[i].info.amount, p->language);
 		buf_printf(&b, "- %s", amount);
-		if (bids[i].info.delivery_days >= 0)
-			buf_printf(&b, fr ? ", %d jours" : ", %d days", bids[i].info.delivery_days);
+		if (bids[i].info.delivery_days >= 0) {
+			char days[16];
+			snprintf(days, sizeof days, "%d", bids[i].info.delivery_days);
+			struct vars v = { 0 };
+			vars_set(&v, "n", days);
+			char *t = catalog_format(p->language, "followup.bid_days", &v);
+			buf_puts(&b, t);
+			free(t);
+		}
 		buf_putc(&b, '\n');
 		free(amount);
 	}
 	int rc = notice(c, s, p, p->poster, p->poster_name, p->language,
-			fr ? "Des offres attendent votre réponse sur ce projet. Répondez à chaque offre "
-			     "(« accepter », « refuser », ou une question) : les prestataires comptent "
-			     "sur votre retour."
-			   : "Quotes are waiting for your answer on this project. Reply to each one "
-			     "(\"accept\", \"decline\", or a question): the freelancers count on hearing "
-			     "from you.", b.data, NULL);
+			catalog_text(p->language, "followup.remind"), b.data, NULL);
 	buf_free(&b);
 	return rc;
 }
@@ -127,7 +128,6 @@ int followup_run(const struct config *c, struct store *s, time_t now)
 		time_t created = clock_parse_iso(p[i].created);
 		if (created == (time_t)-1)
 			continue;
-		int fr = !strcmp(p[i].language, "fr");
 		if (!strcmp(p[i].status, "open")) {
 			/* expiry, and the warning 3 days before */
 			if (now >= created + c->project_ttl) {
@@ -140,10 +140,8 @@ int followup_run(const struct config *c, struct store *s, time_t now)
 				} else if (r == 1)
 					r = finish(s, moved < 0 ? -1
 						: notice(c, s, &p[i], p[i].poster, p[i].poster_name,
-							 p[i].language, fr ? "Ce projet a expiré sans être "
-							 "attribué : il ne reçoit plus d'offres." : "This project "
-							 "expired without being awarded: it takes no more bids.",
-							 NULL, NULL));
+							 p[i].language, catalog_text(p[i].language,
+							 "followup.expired"), NULL, NULL));
 				rc = r < 0 ? -1 : 0;
 				done += r > 0;
 				continue;
@@ -152,11 +150,8 @@ int followup_run(const struct config *c, struct store *s, time_t now)
 				int r = claimed(s, "expiry_warning", p[i].id);
 				if (r == 1)
 					r = finish(s, notice(c, s, &p[i], p[i].poster, p[i].poster_name,
-						       p[i].language, fr ? "Ce projet expire dans 3 jours sans "
-						       "attribution. Pour l'attribuer, répondez « accepter » à "
-						       "l'offre choisie." : "This project expires in 3 days "
-						       "without an award. To award it, reply \"accept\" to the "
-						       "quote you choose.", NULL, NULL));
+						       p[i].language, catalog_text(p[i].language,
+						       "followup.expiry_warning"), NULL, NULL));
 				rc = r < 0 ? -1 : 0;
 				done += r > 0;
 			}
@@ -225,14 +220,8 @@ int followup_run(const struct config *c, struct store *s, time_t now)
 				int r = claimed(s, "rating", id);
 				if (r == 1)
 					r = finish(s, notice(c, s, &p[i], p[i].poster, p[i].poster_name, p[i].language,
-						       fr ? "Comment s'est passé ce projet ? Répondez à ce message "
-							    "avec une note de 1 à 5 et, si vous le souhaitez, un "
-							    "commentaire (par exemple « 5 Travail soigné, délais "
-							    "tenus »). Votre évaluation aidera les prochains clients."
-							  : "How did this project go? Reply to this mail with a "
-							    "score from 1 to 5 and, if you wish, a comment (for "
-							    "example \"5 Careful work, on time\"). Your rating "
-							    "helps the next clients.", NULL, key));
+						       catalog_text(p[i].language, "followup.rating_request"),
+						       NULL, key));
 				free(key);
 				rc = r < 0 ? -1 : 0;
 				done += r > 0;
@@ -274,14 +263,10 @@ enum outcome rating_handle(const struct config *c, struct store *s, const struct
 	if (!proj || !m->from || strcasecmp(m->from, proj->poster)) {
 		*outcome = xstrdup("rating:not-the-client");	/* only the awarding client rates */
 	} else if (!score) {
-		int fr = !strcmp(proj->language, "fr");
 		int64_t id = bid.id;
 		char *key = keys_make("t", &id, 1);
 		rc = notice(c, s, proj, proj->poster, proj->poster_name, proj->language,
-			    fr ? "Nous n'avons pas trouvé de note : commencez votre réponse par un "
-				 "chiffre de 1 à 5, par exemple « 4 Bon travail »."
-			       : "We found no score: start your reply with a number from 1 to 5, for "
-				 "example \"4 Good work\".", NULL, key);
+			    catalog_text(proj->language, "followup.rating_no_score"), NULL, key);
 		free(key);
 		*outcome = xstrdup("rating:no-score");
 	} else {

@@ -104,6 +104,20 @@ static int respond_page(struct MHD_Connection *conn, unsigned code, const char *
 	return ret;
 }
 
+/* A page of the catalogue's title and paragraph (names in lang): copies, made under the
+ * catalogue's lock, as this thread is not the one that swaps it on SIGHUP. */
+static int respond_named(struct MHD_Connection *conn, unsigned code, const char *lang,
+			 const char *title, const char *para)
+{
+	char *t = catalog_format(lang, title, NULL), *p = catalog_format(lang, para, NULL);
+	char *body = xasprintf("<p>%s</p>", p);
+	int ret = respond_page(conn, code, lang, t, body);
+	free(body);
+	free(p);
+	free(t);
+	return ret;
+}
+
 static int key_ok(const char *k)
 {
 	size_t n = strlen(k);
@@ -216,16 +230,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			if (k == 0)
 				log_warn("stage=http client=%s result=rate-limited limit=%d/s (logged once "
 					 "a second)", client, h->rate);
-			return respond_page(conn, MHD_HTTP_TOO_MANY_REQUESTS, "en", "Too many requests",
-					    "<p>Please try again in a moment.</p>");
+			return respond_named(conn, MHD_HTTP_TOO_MANY_REQUESTS, "en", "http.rate_title",
+					     "http.rate");
 		}
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && (strspn(cl, "0123456789") != strlen(cl) || strlen(cl) > 9 ||
 			   strtoul(cl, NULL, 10) > MAX_BODY)) {
 			log_info("stage=http client=%s result=too-large content_length=%.20s", client, cl);
-			return respond_page(conn, MHD_HTTP_CONTENT_TOO_LARGE, "en", "Request too large",
-					    "<p>This request is larger than this page accepts.</p>");
+			return respond_named(conn, MHD_HTTP_CONTENT_TOO_LARGE, "en",
+					     "http.too_large_title", "http.too_large");
 		}
 		return MHD_YES;
 	}
@@ -241,11 +255,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return MHD_YES;
 	}
 	if (rq->too_big)
-		return respond_page(conn, MHD_HTTP_CONTENT_TOO_LARGE, "en", "Request too large",
-				    "<p>This request is larger than this page accepts.</p>");
+		return respond_named(conn, MHD_HTTP_CONTENT_TOO_LARGE, "en", "http.too_large_title",
+				     "http.too_large");
 	if (!post && strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
-		return respond_page(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "en", "Method not allowed",
-				    "<p>Only GET and POST are served here.</p>");
+		return respond_named(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "en", "http.method_title",
+				     "http.method");
 	const char *key = strncmp(url, "/u/", 3) ? NULL : url + 3;
 	rq->body[rq->len] = '\0';
 	/* one lookup: a POST carrying the one-click body unsubscribes in the same call */
@@ -253,38 +267,37 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	char *lang = NULL;
 	int found = key && key_ok(key) ? robot_unsubscribe_key(h->s, key, commit, &lang) : 0;
 	if (found < 0)
-		return respond_page(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "en", "Try again later",
-				    "<p>The board cannot answer right now; nothing was changed.</p>");
+		return respond_named(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "en", "http.later_title",
+				     "http.later");
 	if (found == 0) {
 		log_info("stage=http method=%s result=unknown-key", method);
-		return respond_page(conn, MHD_HTTP_NOT_FOUND, "en", "Not found",
-				    "<p>This link is not valid (altered or incomplete). Nothing was "
-				    "changed.</p>");
+		return respond_named(conn, MHD_HTTP_NOT_FOUND, "en", "http.not_found_title",
+				     "http.not_found");
 	}
-	int fr = lang && !strcmp(lang, "fr");
+	/* the subscriber's language when the catalogue has it (English otherwise, as before) */
+	char pl[32];
+	snprintf(pl, sizeof pl, "%s", lang && catalog_language_known(lang) ? lang : "en");
 	free(lang);
 	if (post && !commit)
-		return respond_page(conn, MHD_HTTP_BAD_REQUEST, fr ? "fr" : "en",
-				    fr ? "Requête incomplète" : "Incomplete request",
-				    fr ? "<p>Rien n'a été changé.</p>" : "<p>Nothing was changed.</p>");
+		return respond_named(conn, MHD_HTTP_BAD_REQUEST, pl, "http.incomplete_title",
+				     "http.incomplete");
 	if (post)
-		return respond_page(conn, MHD_HTTP_OK, fr ? "fr" : "en",
-				    fr ? "Désabonnement effectué" : "You are unsubscribed",
-				    fr ? "<p>Vous ne recevrez plus de sélections. Pour revenir, écrivez "
-					 "« subscribe » au robot du guichet.</p>"
-				       : "<p>You will receive no more selections. To come back, write "
-					 "\"subscribe\" to the board's robot.</p>");
+		return respond_named(conn, MHD_HTTP_OK, pl, "http.done_title", "http.done");
+	char *confirm = catalog_format(pl, "http.confirm", NULL);
+	char *button = catalog_format(pl, "http.button", NULL);
 	char *form = xasprintf(
 		"<p>%s</p>\n<form method=\"post\" action=\"%s\">"
 		"<input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">"
 		"<button type=\"submit\" id=\"unsubscribe\">%s</button></form>",
-		fr ? "Vous ne recevrez plus les sélections de projets de ce guichet."
-		   : "You will no longer receive this board's project selections.",
-		key, fr ? "Me désabonner" : "Unsubscribe");
-	char *title = xasprintf("%s — %s", h->board, fr ? "désabonnement" : "unsubscribe");
-	int ret = respond_page(conn, MHD_HTTP_OK, fr ? "fr" : "en", title, form);
+		confirm, key, button);
+	struct vars v = { 0 };
+	vars_set(&v, "board", h->board);
+	char *title = catalog_format(pl, "http.page_title", &v);
+	int ret = respond_page(conn, MHD_HTTP_OK, pl, title, form);
 	free(title);
 	free(form);
+	free(button);
+	free(confirm);
 	return ret;
 }
 

@@ -102,7 +102,6 @@ static int acknowledge(const struct config *c, struct store *s, const struct pro
 		       const char *in_reply_to)
 {
 	const char *lang = p->language;
-	int fr = !strcmp(lang, "fr");
 	int held = !strcmp(p->status, "held");
 	char idbuf[32];
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)p->id);
@@ -116,15 +115,19 @@ static int acknowledge(const struct config *c, struct store *s, const struct pro
 	vars_set(&v, "date", p->created);
 	struct vars items[4];
 	memset(items, 0, sizeof items);
-	char *budget = NULL, *skill_list = NULL, deadline[48];
+	char *budget = NULL, *skill_list = NULL, *deadline = NULL;
 	int ni = 0;
 	if ((budget = money_format_budget(p, lang, MONEY_MAIL)) != NULL) {
-		vars_set(&items[ni], "label", "Budget");
+		vars_set(&items[ni], "label", catalog_text(lang, "post.label_budget"));
 		vars_set(&items[ni++], "value", budget);
 	}
 	if (p->deadline_days >= 0) {
-		snprintf(deadline, sizeof deadline, fr ? "%d jours" : "%d days", p->deadline_days);
-		vars_set(&items[ni], "label", fr ? "Délai" : "Deadline");
+		char n[16];
+		snprintf(n, sizeof n, "%d", p->deadline_days);
+		struct vars dv = { 0 };
+		vars_set(&dv, "n", n);
+		deadline = catalog_format(lang, "post.deadline_days", &dv);
+		vars_set(&items[ni], "label", catalog_text(lang, "post.label_deadline"));
 		vars_set(&items[ni++], "value", deadline);
 	}
 	if (p->skills_json && strcmp(p->skills_json, "[]")) {
@@ -137,13 +140,13 @@ static int acknowledge(const struct config *c, struct store *s, const struct pro
 		for (char *q = skill_list; *q; q++)
 			if (*q == ',')
 				*q = ' ';	/* "php symfony" reads better than "php,symfony" */
-		vars_set(&items[ni], "label", fr ? "Compétences" : "Skills");
+		vars_set(&items[ni], "label", catalog_text(lang, "post.label_skills"));
 		vars_set(&items[ni++], "value", skill_list);
 	}
 	if (p->location) {
-		vars_set(&items[ni], "label", fr ? "Lieu" : "Location");
+		vars_set(&items[ni], "label", catalog_text(lang, "post.label_location"));
 		vars_set(&items[ni++], "value", !strcmp(p->location, "remote")
-			 ? (fr ? "à distance" : "remote") : p->location);
+			 ? catalog_text(lang, "post.remote") : p->location);
 	}
 	vars_set_list(&v, "understood", items, ni);
 	/* a reply to the acknowledgement closes or corrects the project (post+k-ID) */
@@ -179,6 +182,7 @@ static int acknowledge(const struct config *c, struct store *s, const struct pro
 	}
 	free(budget);
 	free(skill_list);
+	free(deadline);
 	return rc;
 }
 
@@ -247,11 +251,7 @@ enum outcome post_handle(const struct config *c, struct store *s, struct message
 		vars_set(&v, "board", c->board_name);
 		vars_set(&v, "subject", m->subject ? m->subject : "");
 		vars_set(&v, "post_address", c->post_address);
-		vars_set(&v, "reason", !strcmp(lang, "fr")
-			 ? "Votre message est vide : ni objet ni texte. Décrivez le projet "
-			   "(objet : son titre ; texte : le besoin, le budget, le délai)."
-			 : "Your message is empty: no subject and no text. Describe the project "
-			   "(subject: its title; text: the need, the budget, the deadline).");
+		vars_set(&v, "reason", catalog_text(lang, "post.empty"));
 		struct project who = { .poster = m->from, .poster_name = m->from_name,
 				       .language = (char *)lang };
 		if (queue_to_poster(c, s, &who, "post_rejected", &v, irt, NULL, NULL) < 0)
@@ -399,11 +399,7 @@ enum outcome post_answer(const struct config *c, struct store *s, const struct c
 	vars_set(&v, "subject", "");
 	vars_set(&v, "post_address", c->post_address);
 	vars_set(&v, "objected", "1");	/* not "correct it and send it again" */
-	vars_set(&v, "reason", !strcmp(lang, "fr")
-		 ? "Vous avez répondu que ce projet ne venait pas de vous : il a été effacé (avec ceux "
-		   "envoyés depuis votre adresse qui attendaient une confirmation), rien n'a été publié."
-		 : "You answered that this project did not come from you: it was deleted (with those "
-		   "sent from your address that waited for a confirmation), nothing was published.");
+	vars_set(&v, "reason", catalog_text(lang, "post.not_mine"));
 	struct project who = { .poster = cf->address, .language = (char *)lang };
 	if (d && queue_to_poster(c, s, &who, "post_rejected", &v,
 				 m->message_id_made_up ? NULL : m->message_id, NULL, NULL) < 0)
@@ -437,8 +433,7 @@ int post_moderate(const struct config *c, struct store *s, int64_t project_id, i
 		vars_set(&v, "subject", p.title);
 		vars_set(&v, "post_address", c->post_address);
 		vars_set(&v, "reason", why && *why ? why
-			 : !strcmp(p.language, "fr") ? "Il ne respecte pas les règles de ce site."
-						       : "It does not follow this board's rules.");
+			 : catalog_text(p.language, "post.rejected_default"));
 		rc = queue_to_poster(c, s, &p, "post_rejected", &v, NULL, NULL, NULL);
 	}
 	log_info("stage=moderate project=%lld result=%s", (long long)p.id, approve ? "approved" : "rejected");
@@ -488,21 +483,20 @@ enum outcome post_reply(const struct config *c, struct store *s, struct message 
 				if (store_subscriber_find(s, NULL, v[i].subscriber, &sub) == 1) {
 					char id[32];
 					snprintf(id, sizeof id, "%lld", (long long)p.id);
-					int fr = !sub.language || !strcmp(sub.language, "fr");
+					/* no language: French; one the catalogue lacks: English */
+					const char *sl = !sub.language ? "fr"
+						: catalog_language_known(sub.language) ? sub.language : "en";
 					struct vars vv = { 0 };
 					vars_set(&vv, "board", c->board_name);
 					vars_set(&vv, "project_id", id);
 					vars_set(&vv, "title", p.title);
-					vars_set(&vv, "message", fr ? "Le client a clos ce projet sans l'attribuer. "
-								 "Merci pour votre offre."
-							    : "The client closed this project without awarding "
-							      "it. Thank you for your bid.");
+					vars_set(&vv, "message", catalog_text(sl, "post.closed_unawarded"));
 					vars_set(&vv, "text", "");
 					vars_set(&vv, "reply_address", "");
 					struct outgoing o = { .from_name = c->board_name, .from = c->bid_address,
 							      .to_name = sub.name, .to = sub.address,
 							      .auto_submitted = "auto-generated" };
-					rc = send_queue(c, s, "relay_message", fr ? "fr" : "en", &vv, &o);
+					rc = send_queue(c, s, "relay_message", sl, &vv, &o);
 					subscriber_clear(&sub);
 				}
 				store_bid_status(s, v[i].id, "closed");

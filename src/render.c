@@ -5,8 +5,9 @@
  * {{#if name}}...{{else}}...{{/if}} keeps a block when the variable (or list) is non-empty,
  * {{#each list}}...{{/each}} repeats a block for each item of a list, where the item's fields
  * are variables too.
- * Every template is checked at start-up (render_check_all): unknown variable or bad syntax is
- * reported with file and line, never at send time.
+ * Every template is checked at start-up (render_check_all), in every language the catalogue
+ * has (catalog.c): unknown variable or bad syntax is reported with file and line, never at
+ * send time. A language with no template of its own for a kind is an error too.
  */
 #include "bidmail.h"
 
@@ -437,7 +438,7 @@ struct cached {
 	struct tmpl t;
 };
 struct render_set {
-	struct cached cache[2 * sizeof kinds / sizeof kinds[0]];
+	struct cached *cache;
 	size_t n_cached;
 };
 static struct render_set *templates;	/* in use; read by the main thread only */
@@ -475,21 +476,23 @@ struct render_set *render_set_free(struct render_set *set)
 		free(set->cache[i].path);
 		tmpl_clear(&set->cache[i].t);
 	}
+	free(set->cache);
 	free(set);
 	return NULL;
 }
 
-struct render_set *render_set_load(const struct config *c)
+struct render_set *render_set_load(const struct config *c, const struct catalog_set *cat)
 {
-	static const char *const langs[] = { "fr", "en" };
+	size_t nl = catalog_set_count(cat);
 	struct render_set *set = xcalloc(1, sizeof *set);
+	set->cache = xcalloc(nl * (sizeof kinds / sizeof kinds[0]) + 1, sizeof set->cache[0]);
 	int rc = 0;
 	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-		for (int l = 0; l < 2; l++) {
+		for (size_t l = 0; l < nl; l++) {
 			struct tmpl t;
 			char *path = NULL;
 			char err[256];
-			if (load(c, kinds[i].kind, langs[l], &t, &path) < 0) {
+			if (load(c, kinds[i].kind, catalog_set_language(cat, l), &t, &path) < 0) {
 				rc = -1;
 				continue;
 			}
@@ -518,9 +521,13 @@ struct render_set *render_set_use(struct render_set *set)
 
 int render_check_all(const struct config *c)
 {
-	struct render_set *set = render_set_load(c);
-	if (!set)
+	struct catalog_set *cat = catalog_set_load(c);
+	struct render_set *set = cat ? render_set_load(c, cat) : NULL;
+	if (!set) {
+		catalog_set_free(cat);
 		return -1;
+	}
+	catalog_set_free(catalog_set_use(cat));
 	render_set_free(render_set_use(set));
 	return 0;
 }
@@ -536,12 +543,15 @@ int render_mail(const struct config *c, const char *kind, const char *lang,
 		log_err("stage=render kind=%s error=\"no such template kind\"", kind);
 		return -1;
 	}
-	if (strcmp(lang ? lang : "", "fr") && strcmp(lang ? lang : "", "en"))
+	if (!catalog_language_known(lang))
 		lang = c->language;
 	char *path = template_path(c, lang, kind);
 	const struct tmpl *tp = NULL;
-	if (!templates)
-		templates = render_set_load(c);	/* a command run without render_check_all */
+	if (!templates) {	/* a command run without render_check_all */
+		struct catalog_set *cat = catalog_set_load(c);
+		templates = render_set_load(c, cat);
+		catalog_set_free(cat);
+	}
 	for (size_t i = 0; templates && i < templates->n_cached && !tp; i++)
 		if (!strcmp(templates->cache[i].path, path))
 			tp = &templates->cache[i].t;

@@ -1,6 +1,7 @@
 /*
  * runtime.c — everything the daemon reads from files, built whole: the configuration, the
- * data files (skills, scam rules, locations), the secret key and the templates.
+ * data files (skills, scam rules, locations), the secret key, the message catalogue and the
+ * templates (one per language of the catalogue).
  * In: the config file. Out: a struct runtime, all parts loaded or none; runtime_use swaps
  * all of them in at once, in the main thread, while the threads that read the configuration
  * are stopped (fetch, LMTP; HTTP when its settings change: otherwise it reads only the
@@ -16,6 +17,7 @@
 struct runtime {
 	struct config config;
 	struct extract_data *data;
+	struct catalog_set *catalog;
 	struct render_set *templates;
 	unsigned char secret[KEYS_SECRET_LEN];
 };
@@ -26,6 +28,7 @@ struct runtime *runtime_free(struct runtime *rt)
 		return NULL;
 	config_clear(&rt->config);
 	extract_data_free(rt->data);
+	catalog_set_free(rt->catalog);
 	render_set_free(rt->templates);
 	memset(rt->secret, 0, sizeof rt->secret);
 	free(rt);
@@ -41,7 +44,9 @@ struct runtime *runtime_load(const char *file)
 	int bad = 0;
 	if (!(rt->data = extract_data_load(&rt->config)))
 		bad = 1;
-	if (!(rt->templates = render_set_load(&rt->config)))
+	if (!(rt->catalog = catalog_set_load(&rt->config)))
+		bad = 1;
+	else if (!(rt->templates = render_set_load(&rt->config, rt->catalog)))
 		bad = 1;
 	if (keys_secret_read(rt->config.secret_key_file, 0, rt->secret) < 0)
 		bad = 1;
@@ -75,6 +80,8 @@ void runtime_use(struct runtime *rt, struct config *c)
 	memset(&rt->config, 0, sizeof rt->config);
 	extract_data_free(extract_data_use(rt->data));
 	rt->data = NULL;
+	catalog_set_free(catalog_set_use(rt->catalog));
+	rt->catalog = NULL;
 	render_set_free(render_set_use(rt->templates));
 	rt->templates = NULL;
 	keys_secret_use(rt->secret);

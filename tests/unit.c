@@ -1048,6 +1048,10 @@ int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "trim"))
 		return trim_file(argv[2], argc > 3 ? argv[3] : NULL);
+	/* the shipped catalogue (mail-templates/LANG/strings), which money formatting reads */
+	struct config cat_config;
+	if (config_load(&cat_config, NULL) < 0)
+		return 1;
 	test_charset();
 	test_clock();
 	test_title();
@@ -1069,6 +1073,7 @@ int main(int argc, char **argv)
 	test_fetch_url();
 	test_consent();
 	test_store_seam();
+	config_clear(&cat_config);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

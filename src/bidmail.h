@@ -844,8 +844,9 @@ int catalog_language_known(const char *lang);
 int catalog_language_name_ok(const char *lang);
 /* 1 when c's templates or template_override folder has lang/strings. */
 int catalog_language_exists(const struct config *c, const char *lang);
-/* The languages c's folders have, as "en, fr or xx" (caller frees). */
-char *catalog_languages_found(const struct config *c);
+/* The languages c's folders have, first then the others sorted: "fr, en or xx" (caller
+ * frees). */
+char *catalog_languages_found(const struct config *c, const char *first);
 /* text with lang's typography (French: U+00A0 before ':' and inside « », U+202F before
  * ; ! ?, in place of a plain space); caller frees. */
 char *catalog_typeset(const char *lang, const char *text);

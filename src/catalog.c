@@ -370,10 +370,17 @@ static size_t langs_found(const struct config *c, char names[][CATALOG_LANG_LEN]
 	return langs_scan(c->template_override, names, n, CATALOG_MAX_LANGS);
 }
 
-char *catalog_languages_found(const struct config *c)
+char *catalog_languages_found(const struct config *c, const char *first)
 {
 	char names[CATALOG_MAX_LANGS][CATALOG_LANG_LEN];
 	size_t n = langs_found(c, names);
+	for (size_t i = 1; i < n; i++)
+		if (!strcmp(names[i], first)) {
+			char keep[CATALOG_LANG_LEN];
+			memcpy(keep, names[i], sizeof keep);
+			memmove(names + 1, names, i * sizeof names[0]);
+			memcpy(names[0], keep, sizeof keep);
+		}
 	struct buf b;
 	buf_init(&b, 1024);
 	for (size_t i = 0; i < n; i++)

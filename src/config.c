@@ -32,6 +32,7 @@ struct cfg_key {
 };
 
 #define OFF(f) offsetof(struct config, f)
+#define LANGUAGE_DEFAULT "fr"	/* listed first when a language is refused */
 static const struct cfg_key cfg_keys[] = {
 	{ "domain", CFG_STRING, "example.org", OFF(domain), 0, 0 },
 	{ "post_address", CFG_ADDRESS, "post@DOMAIN", OFF(post_address), 0, 0 },
@@ -40,7 +41,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "database", CFG_PATH, "var/bidmail.db", OFF(database), 0, 0 },
 	{ "spool", CFG_PATH, "spool", OFF(spool), 0, 0 },
 	{ "smarthost", CFG_STRING, "", OFF(smarthost), 0, 0 },
-	{ "language", CFG_LANG, "fr", OFF(language), 0, 0 },
+	{ "language", CFG_LANG, LANGUAGE_DEFAULT, OFF(language), 0, 0 },
 	{ "timezone", CFG_STRING, "Europe/Paris", OFF(timezone), 0, 0 },
 	{ "max_message_size", CFG_SIZE, "10M", OFF(max_message_size), 0, 0 },
 	{ "max_header_size", CFG_SIZE, "100K", OFF(max_header_size), 0, 0 },
@@ -527,7 +528,7 @@ int config_load(struct config *c, const char *file)
 	}
 	/* any language with a catalogue (and so templates, checked with them) is one */
 	if (!catalog_language_exists(c, c->language)) {
-		char *found = catalog_languages_found(c);
+		char *found = catalog_languages_found(c, LANGUAGE_DEFAULT);
 		fprintf(stderr, "%s:%d: bad value for `language`: no %s/strings in the templates or "
 			"template_override folder; the languages here are %s\n",
 			c->file ? c->file : "defaults", lang_line, c->language, found);

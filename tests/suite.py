@@ -8,7 +8,7 @@ Every wait is bounded in count and time. Prints `ok NAME` / `FAIL NAME: why` per
 usage: suite.py BIDMAIL [--only SUBSTRING] [--label LABEL]
 Tests of one concern live in tests/t_CONCERN.py and are loaded into this namespace.
 """
-import email, email.policy, glob, json, os, random, shutil, signal, sqlite3, subprocess
+import email, email.contentmanager, email.policy, glob, json, os, random, shutil, signal, sqlite3, subprocess
 import socket, sys, tempfile, time, traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -116,10 +116,28 @@ def publish(b, raw, env=None, sender=None):
     return read_mail(b.outgoing()[-1])[1]
 
 
+class _SpaceFoldingContent(email.contentmanager.ContentManager):
+    """get_content with French typography's no-break spaces (U+00A0, U+202F) read as plain
+    spaces, so that substring checks do not depend on them (tests/t_catalogue.py checks the
+    real bytes)."""
+
+    def get_content(self, msg, *args, **kw):
+        c = email.contentmanager.raw_data_manager.get_content(msg, *args, **kw)
+        return c.replace("\u00a0", " ").replace("\u202f", " ") if isinstance(c, str) else c
+
+    def set_content(self, msg, obj, *args, **kw):
+        email.contentmanager.raw_data_manager.set_content(msg, obj, *args, **kw)
+
+
+FOLDING_POLICY = email.policy.default.clone(content_manager=_SpaceFoldingContent())
+
+
 def read_mail(path):
+    """The raw bytes of an outgoing mail and its parsed message, whose parts' get_content()
+    reads no-break spaces as plain ones."""
     with open(path, "rb") as f:
         raw = f.read()
-    return raw, email.message_from_bytes(raw, policy=email.policy.default)
+    return raw, email.message_from_bytes(raw, policy=FOLDING_POLICY)
 
 
 # ------------------------------------------------------------------ configuration

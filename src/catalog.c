@@ -210,12 +210,20 @@ static struct catalog_entry *entry_find(const struct catalog_lang *l, const char
 	return NULL;
 }
 
-/* Sets name in l from file:line (a later file redefines it). */
-static void entry_set(struct catalog_lang *l, const char *name, size_t nl, char *text,
-		      const char *file, int line)
+/* Sets name in l from file:line (a later file redefines it; the same file twice is an error:
+ * -1 with file:line on stderr). Takes text. */
+static int entry_set(struct catalog_lang *l, const char *name, size_t nl, char *text,
+		     const char *file, int line)
 {
 	char *nm = xstrndup(name, nl);
 	struct catalog_entry *e = entry_find(l, nm);
+	if (e && !strcmp(e->file, file)) {
+		fprintf(stderr, "%s:%d: `%s` defined again (first at line %d)\n", file, line, nm,
+			e->line);
+		free(nm);
+		free(text);
+		return -1;
+	}
 	if (!e) {
 		l->e = xrealloc(l->e, (l->n + 1) * sizeof l->e[0]);
 		e = &l->e[l->n++];
@@ -228,6 +236,7 @@ static void entry_set(struct catalog_lang *l, const char *name, size_t nl, char 
 	e->text = text;
 	e->file = xstrdup(file);
 	e->line = line;
+	return 0;
 }
 
 /* Reads one strings file into l; 0, or -1 with file:line: reason on stderr. */
@@ -262,8 +271,8 @@ static int file_read(struct catalog_lang *l, const char *path)
 			}
 		} else if (s < e && *s != '#') {
 			if (name) {
-				char *t = buf_steal(&text);
-				entry_set(l, name, nl, t ? t : xstrdup(""), path, last_line);
+				if (entry_set(l, name, nl, buf_steal(&text), path, last_line) < 0)
+					rc = -1;
 				buf_init(&text, CATALOG_MAX_FILE);
 				name = NULL;
 			}
@@ -295,8 +304,8 @@ static int file_read(struct catalog_lang *l, const char *path)
 			}
 		} else if (s < e || !cont) {
 			if (name) {
-				char *t = buf_steal(&text);
-				entry_set(l, name, nl, t ? t : xstrdup(""), path, last_line);
+				if (entry_set(l, name, nl, buf_steal(&text), path, last_line) < 0)
+					rc = -1;
 				buf_init(&text, CATALOG_MAX_FILE);
 				name = NULL;
 			}
@@ -306,8 +315,8 @@ static int file_read(struct catalog_lang *l, const char *path)
 		p = eol + 1;
 	}
 	if (name) {
-		char *t = buf_steal(&text);
-		entry_set(l, name, nl, t ? t : xstrdup(""), path, last_line);
+		if (entry_set(l, name, nl, buf_steal(&text), path, last_line) < 0)
+			rc = -1;
 	} else {
 		buf_free(&text);
 	}

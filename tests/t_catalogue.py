@@ -75,24 +75,27 @@ def test_catalogue_placeholder_mismatch_fails_at_start():
 
 def test_catalogue_bad_lines_refused_with_file_and_line():
     """A strings line that is not `name = text`, or has an unknown escape, or a broken
-    {{placeholder}}, is reported with file:line; the good shipped catalogue passes."""
+    {{placeholder}}, or a name defined twice in one file, is reported with file:line; the
+    shipped catalogue passes."""
     b = cat_board_with_copy()
     out = b.run("check-config").stdout.decode()
     expect("language = fr" in out, "check-config of the shipped catalogue: %r" % out[:300])
     path = os.path.join(b.tdir, "fr", "strings")
-    for bad, why in (("Ceci n'est pas une entrée\n", "expected `name = text`"),
-                     ("post.remote = à \\q distance\n", "unknown escape"),
-                     ("post.remote = à {{dist distance\n", "bad placeholder")):
+    for bad, why, below in (("Ceci n'est pas une entrée", "expected `name = text`", 0),
+                            ("post.remote = à \\q distance", "unknown escape", 0),
+                            ("post.remote = à {{dist distance", "bad placeholder", 0),
+                            ("post.remote = à distance\npost.remote = ailleurs",
+                             "`post.remote` defined again", 1)):
         with open(os.path.join(ROOT, "mail-templates", "fr", "strings"), encoding="utf-8") as f:
             src = f.read()
         lines = src.split("\n")
         at = lines.index("post.remote = à distance")
-        lines[at] = bad.rstrip("\n")
+        lines[at] = bad
         with open(path, "w", encoding="utf-8") as f:
             f.write("\n".join(lines))
         p = b.run("check-config", check=False)
         err = p.stderr.decode()
-        expect(p.returncode != 0 and ("fr/strings:%d:" % (at + 1)) in err and why in err,
+        expect(p.returncode != 0 and ("fr/strings:%d:" % (at + 1 + below)) in err and why in err,
                "%r: unclear refusal %r" % (bad, err))
     b.cleanup()
 

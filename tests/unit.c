@@ -867,6 +867,32 @@ static void test_money_style(void)
 	report("money_format_style", bad);
 }
 
+/* catalog_typeset: French no-break spaces in place of the plain ones, nothing elsewhere. */
+static void test_typeset(void)
+{
+	static const struct {
+		const char *label, *lang, *in, *want;
+	} rows[] = {
+		{ "colon", "fr", "note : commencez", "note\u00a0: commencez" },
+		{ "semicolon, !, ?", "fr", "titre ; texte ! oui ?", "titre\u202f; texte\u202f! oui\u202f?" },
+		{ "guillemets", "fr", "« accepter »", "«\u00a0accepter\u00a0»" },
+		{ "no space, no change", "fr", "https://x.fr/?a=1", "https://x.fr/?a=1" },
+		{ "regional French", "fr-ca", "note : oui", "note\u00a0: oui" },
+		{ "English as written", "en", "Projects : php ; ok ?", "Projects : php ; ok ?" },
+		{ "not French", "fro", "a : b", "a : b" },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char *got = catalog_typeset(rows[i].lang, rows[i].in);
+		if (strcmp(got, rows[i].want)) {
+			printf("     typeset %s: \"%s\"\n", rows[i].label, got);
+			bad++;
+		}
+		free(got);
+	}
+	report("catalog_typeset", bad);
+}
+
 static void test_mask_addresses(void)
 {
 	static const struct { const char *in, *want; } rows[] = {
@@ -1069,6 +1095,7 @@ int main(int argc, char **argv)
 	test_match_budget();
 	test_profile();
 	test_money_style();
+	test_typeset();
 	test_mask_addresses();
 	test_fetch_url();
 	test_consent();

@@ -798,7 +798,8 @@ int store_subscriber_profile_save(struct store *s, const struct subscriber *sub)
 int store_subscriber_status_set(struct store *s, int64_t id, enum sub_state from,
 				enum sub_state to);
 /* Makes a subscriber active, confirmed at ISO time `at`, if its status is still `from`:
- * 1 done, 0 not (status changed meanwhile), -1 on error or when `from` may not become active. */
+ * 1 done, 0 not (status changed meanwhile), -1 on error or when `from` may not become active
+ * (an active one may: confirmed again). */
 int store_subscriber_confirm(struct store *s, int64_t id, enum sub_state from, const char *at);
 /* Sets last_digest to `at` if the subscriber is still active and not disabled by bounces:
  * 1 set, 0 not (unsubscribed or paused meanwhile: the selection must not go), -1 on error. */

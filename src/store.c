@@ -1466,7 +1466,8 @@ int store_subscriber_status_set(struct store *s, int64_t id, enum sub_state from
 
 int store_subscriber_confirm(struct store *s, int64_t id, enum sub_state from, const char *at)
 {
-	if (!store_sub_state_legal(from, SUB_ACTIVE))
+	/* an active subscriber answering an older request is confirmed again, nothing moves */
+	if (from != SUB_ACTIVE && !store_sub_state_legal(from, SUB_ACTIVE))
 		return state_refuse(s, "subscriber", id, store_sub_state_name(from), "active");
 	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_CONFIRM);
 	if (!st)

@@ -117,8 +117,80 @@ static char *extract_of(const char *text)
 	return e;
 }
 
+/* Sets in item what a selection says of project p to subscriber sid in lang, why being the
+ * pattern that matched; the strings it makes are added to owned (9 of them, *no counting) for
+ * the caller to free, its bid address and key being owned[*no - 3] and owned[*no - 4]. */
+static void item_fill(const struct digest_run *r, const struct project *p, int64_t sid,
+		      const char *lang, const char *why, struct vars *item, char **owned, int *no)
+{
+	const struct config *c = r->c;
+	memset(item, 0, sizeof *item);
+	char *id = xasprintf("%lld", (long long)p->id);
+	char *budget = money_format_budget(p, lang, MONEY_MAIL);
+	if (!budget)
+		budget = xstrdup(!strcmp(lang, "fr") ? "non précisé" : "not stated");
+	char *deadline = p->deadline_days >= 0
+			 ? xasprintf(!strcmp(lang, "fr") ? "%d jours" : "%d days", p->deadline_days)
+			 : xstrdup("");
+	char *bids = xasprintf("%d/%d", p->bids, c->bid_cap);
+	char *skills = skills_text(p->skills_json);
+	char *extract = extract_of(p->description ? p->description : "");
+	int64_t ids[2] = { p->id, sid };
+	char *bkey = keys_make("b", ids, 2);
+	char *baddr = keys_address(c, "bid", bkey);
+	char *link = xasprintf("mailto:%s?subject=Re:%%20%s%%20%lld", baddr,
+			       !strcmp(lang, "fr") ? "Projet" : "Project", (long long)p->id);
+	vars_set(item, "id", id);
+	vars_set(item, "title", p->title);
+	vars_set(item, "budget", budget);
+	vars_set(item, "deadline", deadline);
+	vars_set(item, "skills", skills);
+	vars_set(item, "bids", bids);
+	vars_set(item, "extract", extract);
+	vars_set(item, "why", why);
+	vars_set(item, "bid_link", link);
+	vars_set(item, "bid_address", baddr);
+	owned[(*no)++] = id;
+	owned[(*no)++] = budget;
+	owned[(*no)++] = deadline;
+	owned[(*no)++] = bids;
+	owned[(*no)++] = extract;
+	owned[(*no)++] = bkey;
+	owned[(*no)++] = baddr;
+	owned[(*no)++] = link;
+	owned[(*no)++] = skills;
+}
+
+/* Queues the mail v/o of template kind to subscriber s and claims its period (n projects) in
+ * one transaction, if s is still active (an unsubscribe meanwhile wins: the claim and the mail
+ * go back). 1 sent, 0 not (no longer active, or claimed already), -1 error. */
+static int queue_claimed(struct digest_run *r, struct subscriber *s, const char *period, int n,
+			 const char *kind, const char *lang, const struct vars *v, struct outgoing *o)
+{
+	int rc = store_begin(r->s);
+	/* the row was loaded before this transaction: mark it only if it is still active */
+	char now[32];
+	clock_format_iso(r->now, now);
+	int active = rc == 0 ? store_subscriber_digest_mark(r->s, s->id, now) : -1;
+	int claimed = active == 1 ? store_digest_claim(r->s, s->id, period, n) : active;
+	if (claimed == 1)
+		rc = send_queue(r->c, r->s, kind, lang, v, o);
+	if (claimed == 0) {
+		store_rollback(r->s);
+		if (active == 0)
+			log_info("stage=digest subscriber=%lld period=%s result=skipped "
+				 "reason=\"no longer active\"", (long long)s->id, period);
+		return 0;
+	}
+	if (claimed < 0 || rc < 0 || store_commit(r->s) < 0) {
+		store_rollback(r->s);
+		return -1;
+	}
+	return 1;
+}
+
 /* Queues the selection (or the instant alert) of one subscriber; claims the period in the same
- * transaction. Returns 1 sent, 0 nothing to send, -1 error. */
+ * transaction (a dry run prints it instead). Returns 1 sent, 0 nothing to send, -1 error. */
 static int send_one(struct digest_run *r, struct subscriber *s, const char *period, int *list,
 		    const char **why, int n, int instant)
 {
@@ -127,50 +199,9 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 	struct vars items[MAX_PER_DIGEST];
 	char *owned[MAX_PER_DIGEST * 9];
 	int no = 0;
-	const char *first_bid_address = NULL, *first_bid_key = NULL;
 	int64_t sid = s->id;
-	for (int i = 0; i < n; i++) {
-		struct project *p = &r->projects[list[i]];
-		memset(&items[i], 0, sizeof items[i]);
-		char *id = xasprintf("%lld", (long long)p->id);
-		char *budget = money_format_budget(p, lang, MONEY_MAIL);
-		if (!budget)
-			budget = xstrdup(!strcmp(lang, "fr") ? "non précisé" : "not stated");
-		char *deadline = p->deadline_days >= 0
-				 ? xasprintf(!strcmp(lang, "fr") ? "%d jours" : "%d days", p->deadline_days)
-				 : xstrdup("");
-		char *bids = xasprintf("%d/%d", p->bids, c->bid_cap);
-		char *skills = skills_text(p->skills_json);
-		char *extract = extract_of(p->description ? p->description : "");
-		int64_t ids[2] = { p->id, sid };
-		char *bkey = keys_make("b", ids, 2);
-		char *baddr = keys_address(c, "bid", bkey);
-		char *link = xasprintf("mailto:%s?subject=Re:%%20%s%%20%lld", baddr,
-				       !strcmp(lang, "fr") ? "Projet" : "Project", (long long)p->id);
-		vars_set(&items[i], "id", id);
-		vars_set(&items[i], "title", p->title);
-		vars_set(&items[i], "budget", budget);
-		vars_set(&items[i], "deadline", deadline);
-		vars_set(&items[i], "skills", skills);
-		vars_set(&items[i], "bids", bids);
-		vars_set(&items[i], "extract", extract);
-		vars_set(&items[i], "why", why[i]);
-		vars_set(&items[i], "bid_link", link);
-		vars_set(&items[i], "bid_address", baddr);
-		if (i == 0) {
-			first_bid_address = baddr;
-			first_bid_key = bkey;
-		}
-		owned[no++] = id;
-		owned[no++] = budget;
-		owned[no++] = deadline;
-		owned[no++] = bids;
-		owned[no++] = extract;
-		owned[no++] = bkey;
-		owned[no++] = baddr;
-		owned[no++] = link;
-		owned[no++] = skills;
-	}
+	for (int i = 0; i < n; i++)
+		item_fill(r, &r->projects[list[i]], sid, lang, why[i], &items[i], owned, &no);
 	char count[16];
 	snprintf(count, sizeof count, "%d", n);
 	/* a reply to a selection: commands, or a bid when it names a project (#1042) */
@@ -189,45 +220,23 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 		.from = c->robot_address,
 		.to_name = s->name,
 		.to = s->address,
-		/* an instant alert is one project: a plain reply is a bid on it */
-		.reply_to = instant ? first_bid_address : saddr,
+		/* an instant alert is one project: a plain reply is a bid on it (owned[6]: the
+		 * first project's bid address, owned[5] its key) */
+		.reply_to = instant ? owned[6] : saddr,
 		.auto_submitted = "auto-generated",
 		/* the key rides in References too, for providers that drop the +tag */
-		.key_ref = instant ? first_bid_key : skey,
+		.key_ref = instant ? owned[5] : skey,
 		.unsubscribe_key = ukey,
 	};
-	int rc = 0;
+	int rc = 1;
 	if (!r->dry_run) {
-		rc = store_begin(r->s);
-		/* the row was loaded before this transaction: mark it only if it is still active
-		 * (an unsubscribe meanwhile wins), or the claim and the mail go back */
-		char now[32];
-		clock_format_iso(r->now, now);
-		int active = rc == 0 ? store_subscriber_digest_mark(r->s, s->id, now) : -1;
-		int claimed = active == 1 ? store_digest_claim(r->s, s->id, period, n) : active;
-		if (claimed == 1)
-			rc = send_queue(c, r->s, instant ? "project_alert" : "digest", lang, &v, &o);
-		if (claimed == 0) {
-			store_rollback(r->s);
-			if (active == 0)
-				log_info("stage=digest subscriber=%lld period=%s result=skipped "
-					 "reason=\"no longer active\"", (long long)s->id, period);
-		} else if (claimed < 0 || rc < 0) {
-			store_rollback(r->s);
-			rc = -1;
-		} else if (store_commit(r->s) < 0) {
-			store_rollback(r->s);
-			rc = -1;
-		} else {
-			rc = claimed == 1 ? 1 : 0;
-		}
+		rc = queue_claimed(r, s, period, n, instant ? "project_alert" : "digest", lang, &v, &o);
 	} else {
 		printf("%s %s: %d project%s%s\n", s->address, period, n, n == 1 ? "" : "s",
 		       instant ? " (instant)" : "");
 		for (int i = 0; i < n; i++)
 			printf("  #%s %s  (matched by `%s`)\n", items[i].value[0], items[i].value[1],
 			       why[i]);
-		rc = 1;
 	}
 	for (int i = 0; i < no; i++)
 		free(owned[i]);

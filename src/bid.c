@@ -223,8 +223,8 @@ char *bid_public_address(const struct config *c, int64_t project)
 /* A project that was published: its number and title are on the marketplace page. */
 static int is_public(const struct project *p)
 {
-	return !strcmp(p->status, "open") || !strcmp(p->status, "awarded") ||
-	       !strcmp(p->status, "closed") || !strcmp(p->status, "expired");
+	return p->status == PROJECT_OPEN || p->status == PROJECT_AWARDED ||
+	       p->status == PROJECT_CLOSED || p->status == PROJECT_EXPIRED;
 }
 
 /* A mail to a project's public bid address: the sender (a subscriber, or now a pending one)
@@ -250,7 +250,7 @@ static enum outcome public_bid(const struct config *c, struct store *s, const st
 	int fp = store_project_get(s, pid, &proj);
 	if (fp < 0)
 		return OUT_TEMPFAIL;
-	int shown = fp && is_public(&proj), open = fp && !strcmp(proj.status, "open");
+	int shown = fp && is_public(&proj), open = fp && proj.status == PROJECT_OPEN;
 	if (fp)
 		project_clear(&proj);
 	if (!open) {
@@ -375,13 +375,13 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 		*outcome = xstrdup("bid:unknown-subscriber-or-project");
 		goto done;
 	}
-	if (strcmp(b.proj.status, "open")) {
+	if (b.proj.status != PROJECT_OPEN) {
 		int rc = refuse(&b, to, tr(&b, "Ce projet n'accepte plus d'offres (il est clos, "
 					 "attribué ou expiré) : votre offre n'a pas été "
 					 "transmise.", "This project no longer takes bids "
 					 "(closed, awarded or expired): your bid was not "
 					 "passed on."), NULL);
-		*outcome = xasprintf("bid:refused:project-%s", b.proj.status);
+		*outcome = xasprintf("bid:refused:project-%s", store_project_state_name(b.proj.status));
 		if (rc < 0)
 			goto tempfail;
 		goto done;
@@ -479,7 +479,7 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 	char *terms = terms_text(&b, bi);
 	int64_t bid_id;
 	int replaced = 0;
-	if (store_bid_insert(s, pid, sid, m->from, bi, m->new_text, same ? "active" : "held",
+	if (store_bid_insert(s, pid, sid, m->from, bi, m->new_text, same ? BID_ACTIVE : BID_HELD,
 			     m->message_id, &bid_id, &replaced) < 0) {
 		free(terms);
 		goto tempfail;
@@ -494,7 +494,7 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 		rc = store_confirmation_insert(s, b.sub.address, sid, "bid", payload, BID_HELD_TTL, &cid);
 		if (rc == 0)
 			rc = ask_confirmation(&b, cid, bi, public_flow ? NULL : m->from,
-					      public_flow && strcmp(b.sub.status, "active"), NULL);
+					      public_flow && b.sub.status != SUB_ACTIVE, NULL);
 		*outcome = xasprintf("bid:held:%lld", (long long)bid_id);
 	} else {
 		char *msg = xstrdup(replaced
@@ -606,7 +606,7 @@ enum outcome bid_answer(const struct config *c, struct store *s, const struct co
 	int f = store_bid_get(s, bid_id, &row);
 	if (f < 0)
 		return OUT_TEMPFAIL;
-	if (!f || strcmp(row.status, "held")) {
+	if (!f || row.status != BID_HELD) {
 		/* purged, or decided already: nothing to do */
 		if (f)
 			bid_row_clear(&row);
@@ -627,13 +627,14 @@ enum outcome bid_answer(const struct config *c, struct store *s, const struct co
 		*outcome = xasprintf("robot:bid-orphan:%lld", (long long)bid_id);
 	} else if (consent == 0) {
 		/* neither yes nor no: the request again, saying what to write; it stays open */
-		rc = ask_confirmation(&b, cf->id, &row.info, NULL, subscribe && strcmp(b.sub.status,
-				      "active"), tr(&b, "Nous n'avons pas compris votre réponse : rien "
+		rc = ask_confirmation(&b, cf->id, &row.info, NULL, subscribe && b.sub.status !=
+				      SUB_ACTIVE, tr(&b, "Nous n'avons pas compris votre réponse : rien "
 				      "n'a été fait.", "We did not understand your answer: nothing was "
 				      "done."));
 		*outcome = xasprintf("robot:bid-unclear:%lld", (long long)bid_id);
 	} else if (consent < 0) {
-		rc = store_confirmation_use(s, cf->id) < 0 || store_bid_status(s, bid_id, "cancelled") < 0
+		rc = store_confirmation_use(s, cf->id) < 0 ||
+		     store_bid_state_set(s, bid_id, BID_HELD, BID_CANCELLED) < 0
 		     ? -1 : 0;
 		if (rc == 0)
 			rc = tell_freelancer(&b, b.sub.address, tr(&b, "Offre annulée : rien n'a été "
@@ -647,19 +648,18 @@ enum outcome bid_answer(const struct config *c, struct store *s, const struct co
 	} else {
 		rc = store_confirmation_use(s, cf->id) < 0 ? -1 : 0;
 		int joined = 0, replaced = 0;
-		if (rc == 0 && subscribe && strcmp(b.sub.status, "active")) {
+		if (rc == 0 && subscribe && b.sub.status != SUB_ACTIVE) {
 			/* subscribe-and-bid: the reply proved the address, the mail said so */
 			char now[32];
 			clock_format_iso(clock_now(), now);
 			if (store_subscriber_confirm(s, b.sub.id, b.sub.status, now) < 0)
 				rc = -1;
-			free(b.sub.status);
-			b.sub.status = xstrdup("active");
+			b.sub.status = SUB_ACTIVE;
 			free(b.sub.confirmed);
 			b.sub.confirmed = xstrdup(now);
 			joined = 1;
 		}
-		if (rc == 0 && !strcmp(b.proj.status, "open")) {
+		if (rc == 0 && b.proj.status == PROJECT_OPEN) {
 			rc = store_bid_activate(s, bid_id, &replaced) < 0 ? -1 : 0;
 			char *terms = terms_text(&b, &row.info);
 			int64_t ids[2] = { row.project, row.subscriber };

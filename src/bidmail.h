@@ -477,6 +477,59 @@ char *extract_reply(const char *text, int is_forward);
 char *extract_reply_from(const char *text, int is_forward, const char *sender_name);
 
 /* ---------------------------------------------------------------- store.c */
+/* The states of the rows. The database keeps them as the text after each value; store.c alone
+ * converts (store_*_state_name), and each entity's store_*_state_set refuses, logged, a move
+ * its transition table (store_*_state_legal) does not list. _UNKNOWN: a text no value names;
+ * _ANY: no state, in a filter or as `from`. */
+enum project_state {
+	PROJECT_PENDING_CONFIRMATION,	/* "pending_confirmation": the poster has not confirmed */
+	PROJECT_HELD,			/* "held": waits for a moderator (suspected scam) */
+	PROJECT_OPEN,			/* "open" */
+	PROJECT_AWARDED,		/* "awarded" */
+	PROJECT_CLOSED,			/* "closed": by the client, without an award */
+	PROJECT_EXPIRED,		/* "expired": no award before project_ttl_days */
+	PROJECT_REJECTED,		/* "rejected": by a moderator */
+	PROJECT_STATE_UNKNOWN,
+	PROJECT_STATE_ANY
+};
+enum bid_state {
+	BID_ACTIVE,		/* "active": the current bid of its freelancer on the project */
+	BID_HELD,		/* "held": waits for the freelancer's confirmation */
+	BID_REPLACED,		/* "replaced": by a newer bid of the same freelancer */
+	BID_CANCELLED,		/* "cancelled": the freelancer said no to the confirmation */
+	BID_CLOSED,		/* "closed": the project was closed or awarded to another */
+	BID_ACCEPTED,		/* "accepted": the award */
+	BID_DECLINED,		/* "declined": by the client */
+	BID_STATE_UNKNOWN,
+	BID_STATE_ANY
+};
+enum sub_state {
+	SUB_PENDING,		/* "pending": double opt-in not answered */
+	SUB_ACTIVE,		/* "active" */
+	SUB_PAUSED,		/* "paused": by a command or after inactivity */
+	SUB_UNSUBSCRIBED,	/* "unsubscribed" */
+	SUB_DISABLED,		/* "disabled": the address bounced (listings only, never stored) */
+	SUB_STATE_UNKNOWN,
+	SUB_STATE_ANY
+};
+enum outbox_state {
+	OUTBOX_QUEUED,		/* "queued" */
+	OUTBOX_SENT,		/* "sent" */
+	OUTBOX_FAILED,		/* "failed": permanently */
+	OUTBOX_STATE_UNKNOWN,
+	OUTBOX_STATE_ANY
+};
+/* The text of a state, as the database, the listings and the JSON output say it (static). */
+const char *store_project_state_name(enum project_state st);
+const char *store_bid_state_name(enum bid_state st);
+const char *store_sub_state_name(enum sub_state st);
+const char *store_outbox_state_name(enum outbox_state st);
+/* 1 when the transition tables allow a move from `from` (_ANY: whatever the row holds) to
+ * `to`, 0 when not; pure. */
+int store_project_state_legal(enum project_state from, enum project_state to);
+int store_bid_state_legal(enum bid_state from, enum bid_state to);
+int store_sub_state_legal(enum sub_state from, enum sub_state to);
+int store_outbox_state_legal(enum outbox_state from, enum outbox_state to);
 struct project {
 	int64_t id;
 	char *title;
@@ -484,12 +537,11 @@ struct project {
 	char *poster;
 	char *poster_name;
 	char *language;
-	char *status;
+	enum project_state status;
 	char *created;
 	char *message_id;
 	int has_budget;
-	double budget_min, budget_max;	/* budget_min < 0: none */
-	char *currency, *tax, *unit;
+	struct money budget;		/* budget.min < 0: no minimum */
 	int deadline_days;		/* -1: unknown */
 	char *skills_json;		/* JSON array text */
 	char *location;
@@ -502,7 +554,7 @@ struct subscriber {
 	int64_t id;
 	char *address;
 	char *name;
-	char *status;		/* pending, active, paused, unsubscribed, disabled */
+	enum sub_state status;	/* SUB_DISABLED only in store_subscriber_list */
 	char *language;
 	char *frequency;	/* weekly, daily, instant */
 	int day;		/* weekday of the weekly digest, 0 = Sunday */
@@ -530,7 +582,7 @@ struct bid_row {
 	int64_t subscriber;
 	struct bid_info info;	/* amount, delivery, milestones, why (owned) */
 	char *message;
-	char *status;		/* active, held, replaced, refused */
+	enum bid_state status;
 	char *created;
 };
 struct outbox_row {
@@ -539,7 +591,7 @@ struct outbox_row {
 	char *sender;
 	char *subject;
 	char *kind;
-	char *state;
+	enum outbox_state state;
 	int attempts;
 	char *last_error;
 	char *created;
@@ -575,10 +627,11 @@ int store_ingest_record(struct store *s, const char *key, const char *spool_name
 /* Posters who confirmed an address once. */
 int store_poster_confirmed(struct store *s, const char *address);
 int store_poster_confirm(struct store *s, const char *address);
-int store_project_status(struct store *s, int64_t id, const char *status);
-/* Moves a project from status `from` to `to` if it is still `from` (a list read earlier may
- * be stale): 1 moved, 0 not (it changed meanwhile), -1 on error. */
-int store_project_status_move(struct store *s, int64_t id, const char *from, const char *to);
+/* Moves a project from state `from` to `to` if it is still `from` (a row read earlier may be
+ * stale), its first opening being its publication: 1 moved, 0 not (it changed meanwhile), -1
+ * on error or for a move the transition table refuses (logged with the reason). */
+int store_project_state_set(struct store *s, int64_t id, enum project_state from,
+			    enum project_state to);
 /* One project by number; 1 found (into p, caller clears), 0 not, -1 error. */
 int store_project_get(struct store *s, int64_t id, struct project *p);
 /* A corrected post: new description, budget (NULL: none), deadline, skills, location, flags. */
@@ -603,12 +656,12 @@ int store_project_list(struct store *s, struct project **out);
 /* The matched text (title, description, skills) of the n newest open projects, added to out;
  * 0 or -1. */
 int store_project_sample(struct store *s, int n, struct strlist *out);
-/* The projects of one status (NULL: any) published at or after since (ISO, NULL: any; its
- * creation time for a project that never opened, and without a status the creation time),
- * oldest first, into a new array; without with_text their descriptions are left NULL.
+/* The projects of one status (PROJECT_STATE_ANY: any) published at or after since (ISO, NULL:
+ * any; its creation time for a project that never opened, and without a status the creation
+ * time), oldest first, into a new array; without with_text their descriptions are left NULL.
  * Count or -1. */
-int store_project_select(struct store *s, const char *status, const char *since, int with_text,
-			 struct project **out);
+int store_project_select(struct store *s, enum project_state status, const char *since,
+			 int with_text, struct project **out);
 /* The open projects published since open_since and the awarded ones published since
  * awarded_since (ISO; NULL: any), by id, into a new array; the count or -1. */
 int store_project_open_awarded(struct store *s, const char *open_since, const char *awarded_since,
@@ -630,8 +683,10 @@ void project_clear(struct project *p);
 int store_outbox_insert(struct store *s, const char *kind, const char *to,
 			const char *sender, const char *subject, const char *token,
 			const char *data, size_t len, int64_t *id);
-/* Lists outbox rows; with state non-NULL only those in that state; with_data loads bodies. */
-int store_outbox_list(struct store *s, const char *state, int with_data, struct outbox_row **out);
+/* Lists outbox rows; with a state other than OUTBOX_STATE_ANY only those in it; with_data loads
+ * bodies. */
+int store_outbox_list(struct store *s, enum outbox_state state, int with_data,
+		      struct outbox_row **out);
 /* Claims, in one transaction, at most limit queued rows due at `due` (next attempt passed or
  * unset; NULL: any) whose lease is free or expired at `now`, for owner until `until` (ISO
  * UTC); loads them, oldest first, into a new array (caller clears). The count or -1. */
@@ -656,10 +711,12 @@ int store_durability(struct store *s, enum store_durability d);
  * was one; a held one replaces nothing); get; status. */
 int store_bid_count(struct store *s, int64_t project, int64_t except_subscriber);
 int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const char *address,
-		     const struct bid_info *bi, const char *text, const char *status,
+		     const struct bid_info *bi, const char *text, enum bid_state status,
 		     const char *message_id, int64_t *id, int *replaced);
 int store_bid_get(struct store *s, int64_t id, struct bid_row *b);
-int store_bid_status(struct store *s, int64_t id, const char *status);
+/* Moves a bid from state `from` to `to` if it is still `from`: 1 moved, 0 not (it changed
+ * meanwhile), -1 on error or for a move the transition table refuses (logged). */
+int store_bid_state_set(struct store *s, int64_t id, enum bid_state from, enum bid_state to);
 int store_bid_list(struct store *s, int64_t project, struct bid_row **out);
 /* The id of this subscriber's active bid on a project in *id: 1, 0 when none, -1 on error. */
 int store_bid_current(struct store *s, int64_t project, int64_t subscriber, int64_t *id);
@@ -669,9 +726,10 @@ int store_relayed_add(struct store *s, int64_t bid, const char *body);
  * all; returns how many out holds, or -1. */
 int store_relayed_list(struct store *s, int64_t bid, int max, size_t max_bytes,
 		       struct strlist *out);
-/* A project's bids of one status (NULL: all), oldest first, into a new array (allocated even
- * for none; caller clears each row and frees it); the count or -1. */
-int store_bid_select(struct store *s, int64_t project, const char *status, struct bid_row **out);
+/* A project's bids of one status (BID_STATE_ANY: all), oldest first, into a new array
+ * (allocated even for none; caller clears each row and frees it); the count or -1. */
+int store_bid_select(struct store *s, int64_t project, enum bid_state status,
+		     struct bid_row **out);
 /* A held bid confirmed: active now, the subscriber's previous active bid on the project
  * replaced (*replaced says whether there was one). 1 done, 0 not held, -1 error. */
 int store_bid_activate(struct store *s, int64_t id, int *replaced);
@@ -679,8 +737,9 @@ int store_bid_activate(struct store *s, int64_t id, int *replaced);
 int store_bid_held_count(struct store *s, int64_t project, const char *address, const char *since,
 			 int *on_project, int *by_sender);
 void bid_row_clear(struct bid_row *b);
-/* Sets the state of a queued row leased by owner (sent or failed), recording the error. */
-int store_outbox_mark(struct store *s, int64_t id, const char *owner, const char *state,
+/* Sets the state of a queued row leased by owner (OUTBOX_SENT or OUTBOX_FAILED), recording the
+ * error; -1 for another state (logged). */
+int store_outbox_mark(struct store *s, int64_t id, const char *owner, enum outbox_state state,
 		      const char *error);
 void outbox_row_clear(struct outbox_row *r);
 int store_count(struct store *s, const char *table);
@@ -733,12 +792,15 @@ int store_subscriber_insert(struct store *s, const char *address, const char *na
 /* Saves the profile a command mail edits (name, language, frequency, day, remote_only,
  * budget, languages); never status, confirmed nor last_digest. 0 or -1. */
 int store_subscriber_profile_save(struct store *s, const struct subscriber *sub);
-/* Moves a subscriber's status from `from` (NULL: any) to `to`: 1 moved, 0 when the row's
- * status was not `from` (changed meanwhile) or already `to`, -1 on error. */
-int store_subscriber_status_set(struct store *s, int64_t id, const char *from, const char *to);
+/* Moves a subscriber's status from `from` (SUB_STATE_ANY: any) to `to`: 1 moved, 0 when the
+ * row's status was not `from` (changed meanwhile) or already `to`, -1 on error or for a move
+ * the transition table refuses (logged). */
+int store_subscriber_status_set(struct store *s, int64_t id, enum sub_state from,
+				enum sub_state to);
 /* Makes a subscriber active, confirmed at ISO time `at`, if its status is still `from`:
- * 1 done, 0 not (status changed meanwhile), -1 on error. */
-int store_subscriber_confirm(struct store *s, int64_t id, const char *from, const char *at);
+ * 1 done, 0 not (status changed meanwhile), -1 on error or when `from` may not become active
+ * (an active one may: confirmed again). */
+int store_subscriber_confirm(struct store *s, int64_t id, enum sub_state from, const char *at);
 /* Sets last_digest to `at` if the subscriber is still active and not disabled by bounces:
  * 1 set, 0 not (unsubscribed or paused meanwhile: the selection must not go), -1 on error. */
 int store_subscriber_digest_mark(struct store *s, int64_t id, const char *at);

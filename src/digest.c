@@ -54,6 +54,12 @@ struct digest_run {
 	int *groups;			/* per subscriber: matching budget group, or -1 */
 	unsigned char **hits;		/* per project, per pattern id: matched */
 	int sent, claimed, empty;
+	struct subscriber *subs;
+	int ns;
+	int npat;			/* patterns in the matcher */
+	unsigned char *limited;		/* per pattern id: hit a matching limit */
+	unsigned char *over;		/* per subscriber: over budget in this pass */
+	char nowiso[32];
 };
 
 /* When p was published (first opened); its creation time for rows that never said. */
@@ -68,7 +74,7 @@ static const char *project_wanted(struct digest_run *r, const struct subscriber 
 				  int base_excl, int j)
 {
 	const struct project *p = &r->projects[j];
-	if (strcmp(p->status, "open") || p->bids >= r->c->bid_cap)
+	if (p->status != PROJECT_OPEN || p->bids >= r->c->bid_cap)
 		return NULL;	/* closed, or full: it leaves the selections */
 	return profile_matches(s, p, r->hits[j], r->skill_ids + base_skill, r->excl_ids + base_excl);
 }
@@ -111,8 +117,80 @@ static char *extract_of(const char *text)
 	return e;
 }
 
+/* Sets in item what a selection says of project p to subscriber sid in lang, why being the
+ * pattern that matched; the strings it makes are added to owned (9 of them, *no counting) for
+ * the caller to free, its bid address and key being owned[*no - 3] and owned[*no - 4]. */
+static void item_fill(const struct digest_run *r, const struct project *p, int64_t sid,
+		      const char *lang, const char *why, struct vars *item, char **owned, int *no)
+{
+	const struct config *c = r->c;
+	memset(item, 0, sizeof *item);
+	char *id = xasprintf("%lld", (long long)p->id);
+	char *budget = money_format_budget(p, lang, MONEY_MAIL);
+	if (!budget)
+		budget = xstrdup(!strcmp(lang, "fr") ? "non précisé" : "not stated");
+	char *deadline = p->deadline_days >= 0
+			 ? xasprintf(!strcmp(lang, "fr") ? "%d jours" : "%d days", p->deadline_days)
+			 : xstrdup("");
+	char *bids = xasprintf("%d/%d", p->bids, c->bid_cap);
+	char *skills = skills_text(p->skills_json);
+	char *extract = extract_of(p->description ? p->description : "");
+	int64_t ids[2] = { p->id, sid };
+	char *bkey = keys_make("b", ids, 2);
+	char *baddr = keys_address(c, "bid", bkey);
+	char *link = xasprintf("mailto:%s?subject=Re:%%20%s%%20%lld", baddr,
+			       !strcmp(lang, "fr") ? "Projet" : "Project", (long long)p->id);
+	vars_set(item, "id", id);
+	vars_set(item, "title", p->title);
+	vars_set(item, "budget", budget);
+	vars_set(item, "deadline", deadline);
+	vars_set(item, "skills", skills);
+	vars_set(item, "bids", bids);
+	vars_set(item, "extract", extract);
+	vars_set(item, "why", why);
+	vars_set(item, "bid_link", link);
+	vars_set(item, "bid_address", baddr);
+	owned[(*no)++] = id;
+	owned[(*no)++] = budget;
+	owned[(*no)++] = deadline;
+	owned[(*no)++] = bids;
+	owned[(*no)++] = extract;
+	owned[(*no)++] = bkey;
+	owned[(*no)++] = baddr;
+	owned[(*no)++] = link;
+	owned[(*no)++] = skills;
+}
+
+/* Queues the mail v/o of template kind to subscriber s and claims its period (n projects) in
+ * one transaction, if s is still active (an unsubscribe meanwhile wins: the claim and the mail
+ * go back). 1 sent, 0 not (no longer active, or claimed already), -1 error. */
+static int queue_claimed(struct digest_run *r, struct subscriber *s, const char *period, int n,
+			 const char *kind, const char *lang, const struct vars *v, struct outgoing *o)
+{
+	int rc = store_begin(r->s);
+	/* the row was loaded before this transaction: mark it only if it is still active */
+	char now[32];
+	clock_format_iso(r->now, now);
+	int active = rc == 0 ? store_subscriber_digest_mark(r->s, s->id, now) : -1;
+	int claimed = active == 1 ? store_digest_claim(r->s, s->id, period, n) : active;
+	if (claimed == 1)
+		rc = send_queue(r->c, r->s, kind, lang, v, o);
+	if (claimed == 0) {
+		store_rollback(r->s);
+		if (active == 0)
+			log_info("stage=digest subscriber=%lld period=%s result=skipped "
+				 "reason=\"no longer active\"", (long long)s->id, period);
+		return 0;
+	}
+	if (claimed < 0 || rc < 0 || store_commit(r->s) < 0) {
+		store_rollback(r->s);
+		return -1;
+	}
+	return 1;
+}
+
 /* Queues the selection (or the instant alert) of one subscriber; claims the period in the same
- * transaction. Returns 1 sent, 0 nothing to send, -1 error. */
+ * transaction (a dry run prints it instead). Returns 1 sent, 0 nothing to send, -1 error. */
 static int send_one(struct digest_run *r, struct subscriber *s, const char *period, int *list,
 		    const char **why, int n, int instant)
 {
@@ -121,50 +199,9 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 	struct vars items[MAX_PER_DIGEST];
 	char *owned[MAX_PER_DIGEST * 9];
 	int no = 0;
-	const char *first_bid_address = NULL, *first_bid_key = NULL;
 	int64_t sid = s->id;
-	for (int i = 0; i < n; i++) {
-		struct project *p = &r->projects[list[i]];
-		memset(&items[i], 0, sizeof items[i]);
-		char *id = xasprintf("%lld", (long long)p->id);
-		char *budget = money_format_budget(p, lang, MONEY_MAIL);
-		if (!budget)
-			budget = xstrdup(!strcmp(lang, "fr") ? "non précisé" : "not stated");
-		char *deadline = p->deadline_days >= 0
-				 ? xasprintf(!strcmp(lang, "fr") ? "%d jours" : "%d days", p->deadline_days)
-				 : xstrdup("");
-		char *bids = xasprintf("%d/%d", p->bids, c->bid_cap);
-		char *skills = skills_text(p->skills_json);
-		char *extract = extract_of(p->description ? p->description : "");
-		int64_t ids[2] = { p->id, sid };
-		char *bkey = keys_make("b", ids, 2);
-		char *baddr = keys_address(c, "bid", bkey);
-		char *link = xasprintf("mailto:%s?subject=Re:%%20%s%%20%lld", baddr,
-				       !strcmp(lang, "fr") ? "Projet" : "Project", (long long)p->id);
-		vars_set(&items[i], "id", id);
-		vars_set(&items[i], "title", p->title);
-		vars_set(&items[i], "budget", budget);
-		vars_set(&items[i], "deadline", deadline);
-		vars_set(&items[i], "skills", skills);
-		vars_set(&items[i], "bids", bids);
-		vars_set(&items[i], "extract", extract);
-		vars_set(&items[i], "why", why[i]);
-		vars_set(&items[i], "bid_link", link);
-		vars_set(&items[i], "bid_address", baddr);
-		if (i == 0) {
-			first_bid_address = baddr;
-			first_bid_key = bkey;
-		}
-		owned[no++] = id;
-		owned[no++] = budget;
-		owned[no++] = deadline;
-		owned[no++] = bids;
-		owned[no++] = extract;
-		owned[no++] = bkey;
-		owned[no++] = baddr;
-		owned[no++] = link;
-		owned[no++] = skills;
-	}
+	for (int i = 0; i < n; i++)
+		item_fill(r, &r->projects[list[i]], sid, lang, why[i], &items[i], owned, &no);
 	char count[16];
 	snprintf(count, sizeof count, "%d", n);
 	/* a reply to a selection: commands, or a bid when it names a project (#1042) */
@@ -183,45 +220,23 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 		.from = c->robot_address,
 		.to_name = s->name,
 		.to = s->address,
-		/* an instant alert is one project: a plain reply is a bid on it */
-		.reply_to = instant ? first_bid_address : saddr,
+		/* an instant alert is one project: a plain reply is a bid on it (owned[6]: the
+		 * first project's bid address, owned[5] its key) */
+		.reply_to = instant ? owned[6] : saddr,
 		.auto_submitted = "auto-generated",
 		/* the key rides in References too, for providers that drop the +tag */
-		.key_ref = instant ? first_bid_key : skey,
+		.key_ref = instant ? owned[5] : skey,
 		.unsubscribe_key = ukey,
 	};
-	int rc = 0;
+	int rc = 1;
 	if (!r->dry_run) {
-		rc = store_begin(r->s);
-		/* the row was loaded before this transaction: mark it only if it is still active
-		 * (an unsubscribe meanwhile wins), or the claim and the mail go back */
-		char now[32];
-		clock_format_iso(r->now, now);
-		int active = rc == 0 ? store_subscriber_digest_mark(r->s, s->id, now) : -1;
-		int claimed = active == 1 ? store_digest_claim(r->s, s->id, period, n) : active;
-		if (claimed == 1)
-			rc = send_queue(c, r->s, instant ? "project_alert" : "digest", lang, &v, &o);
-		if (claimed == 0) {
-			store_rollback(r->s);
-			if (active == 0)
-				log_info("stage=digest subscriber=%lld period=%s result=skipped "
-					 "reason=\"no longer active\"", (long long)s->id, period);
-		} else if (claimed < 0 || rc < 0) {
-			store_rollback(r->s);
-			rc = -1;
-		} else if (store_commit(r->s) < 0) {
-			store_rollback(r->s);
-			rc = -1;
-		} else {
-			rc = claimed == 1 ? 1 : 0;
-		}
+		rc = queue_claimed(r, s, period, n, instant ? "project_alert" : "digest", lang, &v, &o);
 	} else {
 		printf("%s %s: %d project%s%s\n", s->address, period, n, n == 1 ? "" : "s",
 		       instant ? " (instant)" : "");
 		for (int i = 0; i < n; i++)
 			printf("  #%s %s  (matched by `%s`)\n", items[i].value[0], items[i].value[1],
 			       why[i]);
-		rc = 1;
 	}
 	for (int i = 0; i < no; i++)
 		free(owned[i]);
@@ -308,7 +323,7 @@ static int check_inactive(struct digest_run *r, struct subscriber *sub)
 		time_t t = clock_parse_iso(asked);
 		if (t == (time_t)-1 || r->now - t < PAUSE_AFTER)
 			return 0;	/* still time to answer: selections go on meanwhile */
-		int k = store_subscriber_status_set(r->s, sub->id, "active", "paused");
+		int k = store_subscriber_status_set(r->s, sub->id, SUB_ACTIVE, SUB_PAUSED);
 		if (k == 1)
 			log_info("stage=digest subscriber=%lld result=paused reason=inactive",
 				 (long long)sub->id);
@@ -423,198 +438,235 @@ static int report_budget(struct digest_run *r, const struct subscriber *sub, int
 	return rc < 0 ? -1 : 0;
 }
 
-int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
+/* One matcher for every active profile, identical patterns once: each subscriber who may get
+ * a selection gets a matching group within the pass budget and its patterns' ids. */
+static void digest_profiles_add(struct digest_run *r)
 {
-	struct digest_run r = { .c = c, .s = s, .now = now, .dry_run = dry_run };
-	struct subscriber *subs;
-	int ns = store_subscriber_list(s, &subs);
-	if (ns < 0)
-		return -1;
-	char recent[32];	/* only open projects of the last five weeks are ever selected */
-	clock_format_iso(now - 35 * 86400L, recent);
-	r.nproj = store_project_select(s, "open", recent, 1, &r.projects);
-	if (r.nproj < 0) {
-		for (int i = 0; i < ns; i++)
-			subscriber_clear(&subs[i]);
-		free(subs);
-		return -1;
-	}
-	/* one matcher for every active profile, identical patterns once */
-	r.m = matcher_new();
 	size_t nsk = 0, nex = 0;
-	for (int i = 0; i < ns; i++) {
-		nsk += subs[i].skills.n;
-		nex += subs[i].excludes.n;
+	for (int i = 0; i < r->ns; i++) {
+		nsk += r->subs[i].skills.n;
+		nex += r->subs[i].excludes.n;
 	}
-	r.skill_ids = xcalloc(nsk + 1, sizeof *r.skill_ids);
-	r.excl_ids = xcalloc(nex + 1, sizeof *r.excl_ids);
-	r.groups = xcalloc((size_t)ns + 1, sizeof *r.groups);
-	unsigned char *over = xcalloc((size_t)ns + 1, 1);	/* over budget in this pass */
+	r->m = matcher_new();
+	r->skill_ids = xcalloc(nsk + 1, sizeof *r->skill_ids);
+	r->excl_ids = xcalloc(nex + 1, sizeof *r->excl_ids);
+	r->groups = xcalloc((size_t)r->ns + 1, sizeof *r->groups);
+	r->over = xcalloc((size_t)r->ns + 1, 1);
 	size_t a = 0, b = 0;
-	for (int i = 0; i < ns; i++) {
-		/* only those who may get a selection are matched, each within a budget */
-		int live = !strcmp(subs[i].status, "active") && subs[i].skills.n;
-		r.groups[i] = live ? matcher_group_new(r.m, (int64_t)c->match_budget_pass_ms * 1000000)
-			      : -1;
+	for (int i = 0; i < r->ns; i++) {
+		struct subscriber *sub = &r->subs[i];
+		int live = sub->status == SUB_ACTIVE && sub->skills.n;
+		r->groups[i] = live ? matcher_group_new(r->m, (int64_t)r->c->match_budget_pass_ms
+							* 1000000) : -1;
 		if (live)
-			profile_add(r.m, r.groups[i], &subs[i], r.skill_ids + a, r.excl_ids + b);
-		for (size_t k = 0; !live && k < subs[i].skills.n; k++)
-			r.skill_ids[a + k] = -1;
-		for (size_t k = 0; !live && k < subs[i].excludes.n; k++)
-			r.excl_ids[b + k] = -1;
-		a += subs[i].skills.n;
-		b += subs[i].excludes.n;
+			profile_add(r->m, r->groups[i], sub, r->skill_ids + a, r->excl_ids + b);
+		for (size_t k = 0; !live && k < sub->skills.n; k++)
+			r->skill_ids[a + k] = -1;
+		for (size_t k = 0; !live && k < sub->excludes.n; k++)
+			r->excl_ids[b + k] = -1;
+		a += sub->skills.n;
+		b += sub->excludes.n;
 	}
-	int np = matcher_count(r.m);
-	/* each open project of the last five weeks is matched once against every pattern */
+	r->npat = matcher_count(r->m);
+}
+
+/* Each open project of the last five weeks matched once against every pattern: r->hits, and
+ * r->limited for the patterns that hit a matching limit (logged once each). */
+static void digest_projects_match(struct digest_run *r)
+{
+	int np = r->npat;
 	char oldest[32];
-	clock_format_iso(now - 35 * 86400L, oldest);
-	r.hits = xcalloc((size_t)r.nproj + 1, sizeof *r.hits);
-	unsigned char *limited = xcalloc((size_t)np + 1, 1);
+	clock_format_iso(r->now - 35 * 86400L, oldest);
+	r->hits = xcalloc((size_t)r->nproj + 1, sizeof *r->hits);
+	r->limited = xcalloc((size_t)np + 1, 1);
 	int *tmp = xcalloc((size_t)np + 1, sizeof *tmp), *lim = xcalloc((size_t)np + 1, sizeof *lim);
-	for (int j = 0; j < r.nproj; j++) {
-		struct project *p = &r.projects[j];
-		r.hits[j] = xcalloc((size_t)np + 1, 1);
-		if (strcmp(p->status, "open") || strcmp(published_at(p), oldest) < 0 || np == 0)
+	for (int j = 0; j < r->nproj; j++) {
+		struct project *p = &r->projects[j];
+		r->hits[j] = xcalloc((size_t)np + 1, 1);
+		if (p->status != PROJECT_OPEN || strcmp(published_at(p), oldest) < 0 || np == 0)
 			continue;
 		char *text = profile_project_text(p);
 		int nl = 0;
-		int n = matcher_run(r.m, text, strlen(text), tmp, np, lim, &nl);
+		int n = matcher_run(r->m, text, strlen(text), tmp, np, lim, &nl);
 		for (int k = 0; k < n; k++)
-			r.hits[j][tmp[k]] = 1;
+			r->hits[j][tmp[k]] = 1;
 		for (int k = 0; k < nl; k++) {
-			if (!limited[lim[k]])
+			if (!r->limited[lim[k]])
 				log_warn("stage=digest project=%lld pattern_id=%d result=limit "
 					 "(counted as no match)", (long long)p->id, lim[k]);
-			limited[lim[k]] = 1;
+			r->limited[lim[k]] = 1;
 		}
 		free(text);
 	}
 	free(tmp);
 	free(lim);
-	char nowiso[32];
-	clock_format_iso(now, nowiso);
-	int rc = 0;
-	a = b = 0;
-	for (int i = 0; i < ns && rc == 0; i++) {
-		struct subscriber *sub = &subs[i];
-		progress("digest", (size_t)i + 1, (size_t)ns);
-		int base_skill = (int)a, base_excl = (int)b;
-		a += sub->skills.n;
-		b += sub->excludes.n;
-		if (strcmp(sub->status, "active") || !sub->skills.n)
+}
+
+/* The projects published in subscriber i's window that it wants, newest first: an instant
+ * subscriber's are each sent as their own alert (claimed as period p<ID>), the others' kept in
+ * list/why (at most MAX_PER_DIGEST). The number kept, or -1 on error. A selection's window is
+ * [since, now): a project published in the second of a claim belongs to the next one, whether
+ * it came before or after it. An alert's is [since, now], each project being claimed alone. */
+static int digest_projects_pick(struct digest_run *r, int i, int base_skill, int base_excl,
+				int *list, const char **why)
+{
+	struct subscriber *sub = &r->subs[i];
+	/* a copy: sending an alert moves sub->last_digest on while the loop still reads it */
+	char since[32];
+	snprintf(since, sizeof since, "%s", sub->last_digest ? sub->last_digest
+		 : sub->confirmed ? sub->confirmed : sub->created);
+	int instant = !strcmp(sub->frequency, "instant"), n = 0;
+	for (int j = r->nproj - 1; j >= 0; j--) {
+		const char *pub = published_at(&r->projects[j]);
+		int after = strcmp(pub, r->nowiso);
+		if (strcmp(pub, since) < 0 || after > 0 || (after == 0 && !instant))
 			continue;
-		if (store_address_disabled(s, sub->address) == 1)
-			continue;	/* bounces disabled this address: no more selections */
-		if (!dry_run) {
-			int k = check_inactive(&r, sub);
+		const char *w = project_wanted(r, sub, base_skill, base_excl, j);
+		if (!w)
+			continue;
+		if (instant) {
+			char period[32];
+			snprintf(period, sizeof period, "p%lld", (long long)r->projects[j].id);
+			int lst[1] = { j };
+			const char *wh[1] = { w };
+			int k = send_one(r, sub, period, lst, wh, 1, 1);
 			if (k < 0)
-				rc = -1;
-			if (k != 0)
-				continue;	/* paused now, or asked whether to continue */
+				return -1;
+			r->sent += k > 0;
+		} else if (n < MAX_PER_DIGEST) {
+			list[n] = j;
+			why[n++] = w;
 		}
-		if (matcher_group_exhausted(r.m, r.groups[i])) {
-			/* what matched before the budget ran out is partial: nothing is sent or claimed */
-			over[i] = 1;
-			log_warn("stage=digest subscriber=%lld result=over-budget cpu_ms=%lld budget_ms=%d "
-				 "(matching skipped for this pass)", (long long)sub->id,
-				 (long long)(matcher_group_spent(r.m, r.groups[i]) / 1000000),
-				 c->match_budget_pass_ms);
-			if (dry_run)
-				printf("%s: matching budget exceeded, skipped\n", sub->address);
-			else if (report_budget(&r, sub, base_skill, base_excl) < 0)
-				rc = -1;
-			continue;
-		}
-		/* a copy: sending an alert moves sub->last_digest on while the loop still reads it */
-		char since[32];
-		snprintf(since, sizeof since, "%s", sub->last_digest ? sub->last_digest
-			 : sub->confirmed ? sub->confirmed : sub->created);
-		int list[MAX_PER_DIGEST];
-		const char *why[MAX_PER_DIGEST];
-		int n = 0;
-		int instant = !strcmp(sub->frequency, "instant");
-		/* newest first; a selection's window is [since, now): a project published in the
-		 * second of a claim belongs to the next one, whether it came before or after it.
-		 * An alert's is [since, now], each project being claimed on its own. */
-		for (int j = r.nproj - 1; j >= 0 && rc == 0; j--) {
-			struct project *p = &r.projects[j];
-			const char *pub = published_at(p);
-			int after = strcmp(pub, nowiso);
-			if (strcmp(pub, since) < 0 || after > 0 || (after == 0 && !instant))
-				continue;
-			const char *w = project_wanted(&r, sub, base_skill, base_excl, j);
-			if (!w)
-				continue;
-			if (instant) {
-				/* one alert per project, claimed as period p<ID> */
-				char period[32];
-				snprintf(period, sizeof period, "p%lld", (long long)p->id);
-				int lst[1] = { j };
-				const char *wh[1] = { w };
-				int k = send_one(&r, sub, period, lst, wh, 1, 1);
-				if (k < 0)
-					rc = -1;
-				r.sent += k > 0;
-				continue;
-			}
-			if (n < MAX_PER_DIGEST) {
-				list[n] = j;
-				why[n++] = w;
-			}
-		}
-		if (instant || rc < 0)
-			continue;
-		char period[32];
-		if (!period_due(sub, now, period, sizeof period))
-			continue;
-		if (n == 0) {
-			if (claim_empty(&r, sub, period) < 0)
-				rc = -1;
-			r.empty++;
-			continue;	/* nothing matched: no mail */
-		}
-		int k = send_one(&r, sub, period, list, why, n, 0);
-		if (k < 0)
-			rc = -1;
-		r.sent += k > 0;
 	}
-	/* a pattern that hit a limit counts as no match; its owners are told once */
-	a = b = 0;
-	for (int i = 0; i < ns && rc == 0 && !dry_run; i++) {
-		struct subscriber *sub = &subs[i];
+	return n;
+}
+
+/* Subscriber i whose matching ran out of budget this pass: nothing is sent or claimed (what
+ * matched before is partial); logged, and told once (or printed in a dry run). 0 or -1. */
+static int digest_over_budget(struct digest_run *r, int i, int base_skill, int base_excl)
+{
+	struct subscriber *sub = &r->subs[i];
+	r->over[i] = 1;
+	log_warn("stage=digest subscriber=%lld result=over-budget cpu_ms=%lld budget_ms=%d "
+		 "(matching skipped for this pass)", (long long)sub->id,
+		 (long long)(matcher_group_spent(r->m, r->groups[i]) / 1000000),
+		 r->c->match_budget_pass_ms);
+	if (r->dry_run)
+		printf("%s: matching budget exceeded, skipped\n", sub->address);
+	else if (report_budget(r, sub, base_skill, base_excl) < 0)
+		return -1;
+	return 0;
+}
+
+/* What subscriber i gets in this pass (its patterns' ids start at base_skill, base_excl):
+ * nothing when not active, disabled, inactive or over budget; its alerts; its selection when
+ * one is due (an empty one claimed without a mail). 0 or -1. */
+static int digest_subscriber(struct digest_run *r, int i, int base_skill, int base_excl)
+{
+	struct subscriber *sub = &r->subs[i];
+	if (sub->status != SUB_ACTIVE || !sub->skills.n)
+		return 0;
+	if (store_address_disabled(r->s, sub->address) == 1)
+		return 0;	/* bounces disabled this address: no more selections */
+	if (!r->dry_run) {
+		int k = check_inactive(r, sub);
+		if (k != 0)
+			return k < 0 ? -1 : 0;	/* paused now, or asked whether to continue */
+	}
+	if (matcher_group_exhausted(r->m, r->groups[i]))
+		return digest_over_budget(r, i, base_skill, base_excl);
+	int list[MAX_PER_DIGEST];
+	const char *why[MAX_PER_DIGEST];
+	int n = digest_projects_pick(r, i, base_skill, base_excl, list, why);
+	if (n < 0)
+		return -1;
+	char period[32];
+	if (!strcmp(sub->frequency, "instant") || !period_due(sub, r->now, period, sizeof period))
+		return 0;
+	if (n == 0) {
+		r->empty++;	/* nothing matched: no mail */
+		return claim_empty(r, sub, period) < 0 ? -1 : 0;
+	}
+	int k = send_one(r, sub, period, list, why, n, 0);
+	r->sent += k > 0;
+	return k < 0 ? -1 : 0;
+}
+
+/* A pattern that hit a limit counts as no match; its active owners are told once each (not
+ * those over budget in this pass). */
+static void digest_limits_report(struct digest_run *r)
+{
+	size_t a = 0, b = 0;
+	for (int i = 0; i < r->ns; i++) {
+		struct subscriber *sub = &r->subs[i];
 		for (size_t k = 0; k < sub->skills.n + sub->excludes.n; k++) {
-			int id = k < sub->skills.n ? r.skill_ids[a + k] : r.excl_ids[b + k - sub->skills.n];
-			const char *src = k < sub->skills.n ? sub->skills.v[k]
-				       : sub->excludes.v[k - sub->skills.n];
-			if (id < 0 || !limited[id] || strcmp(sub->status, "active") || over[i])
+			int skill = k < sub->skills.n;
+			int id = skill ? r->skill_ids[a + k] : r->excl_ids[b + k - sub->skills.n];
+			const char *src = skill ? sub->skills.v[k] : sub->excludes.v[k - sub->skills.n];
+			if (id < 0 || !r->limited[id] || sub->status != SUB_ACTIVE || r->over[i])
 				continue;
-			if (store_pattern_limit_report(s, sub->id, src) != 1 || report_limit(&r, sub, src) < 0)
-				continue;
+			if (store_pattern_limit_report(r->s, sub->id, src) == 1)
+				report_limit(r, sub, src);
 		}
 		a += sub->skills.n;
 		b += sub->excludes.n;
 	}
-	free(limited);
-	free(over);
+}
+
+/* Frees what a run holds. */
+static void digest_run_clear(struct digest_run *r)
+{
+	for (int j = 0; j < r->nproj; j++) {
+		if (r->hits)
+			free(r->hits[j]);
+		project_clear(&r->projects[j]);
+	}
+	free(r->hits);
+	free(r->projects);
+	free(r->skill_ids);
+	free(r->excl_ids);
+	free(r->groups);
+	free(r->over);
+	free(r->limited);
+	matcher_free(r->m);
+	for (int i = 0; i < r->ns; i++)
+		subscriber_clear(&r->subs[i]);
+	free(r->subs);
+}
+
+int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
+{
+	struct digest_run r = { .c = c, .s = s, .now = now, .dry_run = dry_run };
+	r.ns = store_subscriber_list(s, &r.subs);
+	if (r.ns < 0)
+		return -1;
+	char recent[32];	/* only open projects of the last five weeks are ever selected */
+	clock_format_iso(now - 35 * 86400L, recent);
+	r.nproj = store_project_select(s, PROJECT_OPEN, recent, 1, &r.projects);
+	if (r.nproj < 0) {
+		r.nproj = 0;
+		digest_run_clear(&r);
+		return -1;
+	}
+	digest_profiles_add(&r);
+	digest_projects_match(&r);
+	clock_format_iso(now, r.nowiso);
+	int rc = 0;
+	size_t a = 0, b = 0;
+	for (int i = 0; i < r.ns && rc == 0; i++) {
+		progress("digest", (size_t)i + 1, (size_t)r.ns);
+		rc = digest_subscriber(&r, i, (int)a, (int)b);
+		a += r.subs[i].skills.n;
+		b += r.subs[i].excludes.n;
+	}
+	if (rc == 0 && !dry_run)
+		digest_limits_report(&r);
 	if (r.sent || dry_run)
-		log_info("stage=digest at=%s sent=%d empty=%d%s", nowiso, r.sent, r.empty,
+		log_info("stage=digest at=%s sent=%d empty=%d%s", r.nowiso, r.sent, r.empty,
 			 dry_run ? " dry_run=yes" : "");
 	if (r.sent || r.empty || dry_run)
-		progress_end("digest: %d subscribers, %d selections %s, %d with nothing new", ns,
+		progress_end("digest: %d subscribers, %d selections %s, %d with nothing new", r.ns,
 			     r.sent, dry_run ? "due" : "queued", r.empty);
-	for (int j = 0; j < r.nproj; j++) {
-		free(r.hits[j]);
-		project_clear(&r.projects[j]);
-	}
-	free(r.hits);
-	free(r.projects);
-	free(r.skill_ids);
-	free(r.excl_ids);
-	free(r.groups);
-	matcher_free(r.m);
-	for (int i = 0; i < ns; i++)
-		subscriber_clear(&subs[i]);
-	free(subs);
+	digest_run_clear(&r);
 	return rc < 0 ? -1 : r.sent;
 }

@@ -569,7 +569,7 @@ static int write_json(struct site *w)
 int export_run(const struct config *c, struct store *s, const char *dir, unsigned formats)
 {
 	struct project *all = NULL;
-	int total = store_project_select(s, "open", NULL, 1, &all);
+	int total = store_project_select(s, PROJECT_OPEN, NULL, 1, &all);
 	if (total < 0)
 		return -1;
 	if (mkdirs(dir, NULL) < 0) {
@@ -582,7 +582,7 @@ int export_run(const struct config *c, struct store *s, const char *dir, unsigne
 	w.p = xcalloc((size_t)total + 1, sizeof *w.p);
 	/* open projects, newest first */
 	for (int i = total - 1; i >= 0; i--) {
-		if (!strcmp(all[i].status, "open"))
+		if (all[i].status == PROJECT_OPEN)
 			w.p[w.n++] = all[i];
 		else
 			project_clear(&all[i]);

@@ -962,9 +962,5 @@ char *money_format_budget(const struct project *p, const char *lang, enum money_
 {
 	if (!p->has_budget)
 		return NULL;
-	struct money m = { .min = p->budget_min, .max = p->budget_max };
-	snprintf(m.currency, sizeof m.currency, "%s", p->currency ? p->currency : "");
-	snprintf(m.tax, sizeof m.tax, "%s", p->tax ? p->tax : "");
-	snprintf(m.unit, sizeof m.unit, "%s", p->unit ? p->unit : "");
-	return money_format_style(&m, lang, st);
+	return money_format_style(&p->budget, lang, st);
 }

@@ -57,7 +57,7 @@ static int remind(const struct config *c, struct store *s, const struct project 
 	struct buf b;
 	buf_init(&b, 64 * 1024);
 	for (int i = 0; i < n; i++) {
-		if (strcmp(bids[i].status, "active"))
+		if (bids[i].status != BID_ACTIVE)
 			continue;
 		char *amount = money_format(&bids[i].info.amount, p->language);
 		buf_printf(&b, "- %s", amount);
@@ -128,12 +128,12 @@ int followup_run(const struct config *c, struct store *s, time_t now)
 		time_t created = clock_parse_iso(p[i].created);
 		if (created == (time_t)-1)
 			continue;
-		if (!strcmp(p[i].status, "open")) {
+		if (p[i].status == PROJECT_OPEN) {
 			/* expiry, and the warning 3 days before */
 			if (now >= created + c->project_ttl) {
 				int r = claimed(s, "expired", p[i].id);
 				/* only if still open: closed or awarded since the list was read, it stays */
-				int moved = r == 1 ? store_project_status_move(s, p[i].id, "open", "expired") : 0;
+				int moved = r == 1 ? store_project_state_set(s, p[i].id, PROJECT_OPEN, PROJECT_EXPIRED) : 0;
 				if (r == 1 && moved == 0) {
 					store_rollback(s);
 					r = 0;
@@ -157,7 +157,7 @@ int followup_run(const struct config *c, struct store *s, time_t now)
 			}
 			/* reminders: pending quotes and no answer from the client */
 			struct bid_row *bids;
-			int nb = store_bid_select(s, p[i].id, "active", &bids);
+			int nb = store_bid_select(s, p[i].id, BID_ACTIVE, &bids);
 			if (nb < 0) {
 				rc = -1;
 				break;
@@ -165,7 +165,7 @@ int followup_run(const struct config *c, struct store *s, time_t now)
 			int active = 0;
 			time_t first = 0;
 			for (int k = 0; k < nb; k++)
-				if (!strcmp(bids[k].status, "active")) {
+				if (bids[k].status == BID_ACTIVE) {
 					time_t t = clock_parse_iso(bids[k].created);
 					if (!active || t < first)
 						first = t;
@@ -186,7 +186,7 @@ int followup_run(const struct config *c, struct store *s, time_t now)
 				}
 				/* a freelancer's own follow-up date ("relance 7j") */
 				for (int k = 0; k < nb && rc == 0; k++) {
-					if (strcmp(bids[k].status, "active") || bids[k].info.followup_days < 0)
+					if (bids[k].status != BID_ACTIVE || bids[k].info.followup_days < 0)
 						continue;
 					time_t t = clock_parse_iso(bids[k].created);
 					if (now < t + bids[k].info.followup_days * 86400L)
@@ -201,16 +201,16 @@ int followup_run(const struct config *c, struct store *s, time_t now)
 			for (int k = 0; k < nb; k++)
 				bid_row_clear(&bids[k]);
 			free(bids);
-		} else if (!strcmp(p[i].status, "awarded")) {
+		} else if (p[i].status == PROJECT_AWARDED) {
 			/* the rating request, rating_delay after the award */
 			struct bid_row *bids;
-			int nb = store_bid_select(s, p[i].id, "accepted", &bids);
+			int nb = store_bid_select(s, p[i].id, BID_ACCEPTED, &bids);
 			if (nb < 0) {
 				rc = -1;
 				break;
 			}
 			for (int k = 0; k < nb && rc == 0; k++) {
-				if (strcmp(bids[k].status, "accepted"))
+				if (bids[k].status != BID_ACCEPTED)
 					continue;
 				time_t awarded = clock_parse_iso(p[i].updated ? p[i].updated : p[i].created);
 				if (awarded == (time_t)-1 || now < awarded + c->rating_delay)
@@ -244,7 +244,7 @@ enum outcome rating_handle(const struct config *c, struct store *s, const struct
 	int f = store_bid_get(s, bid_id, &bid);
 	if (f < 0)
 		return OUT_TEMPFAIL;
-	if (!f || strcmp(bid.status, "accepted")) {
+	if (!f || bid.status != BID_ACCEPTED) {
 		if (f)
 			bid_row_clear(&bid);
 		*outcome = xstrdup("rating:not-an-award");

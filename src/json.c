@@ -13,6 +13,12 @@ static json_t *str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+/* A field of a struct money: null when empty. */
+static json_t *money_text(const char *s)
+{
+	return s[0] ? json_string(s) : json_null();
+}
+
 static json_t *strlist_json(const struct strlist *l)
 {
 	json_t *a = json_array();
@@ -138,9 +144,9 @@ static void terms_json(json_t *o, const struct project *p)
 	if (p->has_budget)
 		json_object_set_new(o, "budget", json_pack(
 			"{s:o, s:f, s:o, s:o, s:o}", "min",
-			p->budget_min >= 0 ? json_real(p->budget_min) : json_null(),
-			"max", p->budget_max, "currency", str_or_null(p->currency),
-			"tax", str_or_null(p->tax), "unit", str_or_null(p->unit)));
+			p->budget.min >= 0 ? json_real(p->budget.min) : json_null(),
+			"max", p->budget.max, "currency", money_text(p->budget.currency),
+			"tax", money_text(p->budget.tax), "unit", money_text(p->budget.unit)));
 	else
 		json_object_set_new(o, "budget", json_null());
 	json_object_set_new(o, "deadline_days", p->deadline_days >= 0
@@ -157,7 +163,7 @@ int json_print_projects(FILE *out, struct project *p, int n)
 		json_t *o = json_object();
 		json_object_set_new(o, "id", json_integer(p[i].id));
 		json_object_set_new(o, "title", str_or_null(p[i].title));
-		json_object_set_new(o, "status", str_or_null(p[i].status));
+		json_object_set_new(o, "status", json_string(store_project_state_name(p[i].status)));
 		json_object_set_new(o, "poster", str_or_null(p[i].poster));
 		json_object_set_new(o, "poster_name", str_or_null(p[i].poster_name));
 		json_object_set_new(o, "language", str_or_null(p[i].language));
@@ -220,7 +226,7 @@ int json_print_outbox(FILE *out, struct outbox_row *r, int n)
 						   "to", str_or_null(r[i].to),
 						   "subject", str_or_null(r[i].subject),
 						   "kind", str_or_null(r[i].kind),
-						   "state", str_or_null(r[i].state),
+						   "state", json_string(store_outbox_state_name(r[i].state)),
 						   "attempts", r[i].attempts,
 						   "last_error", str_or_null(r[i].last_error),
 						   "created", str_or_null(r[i].created)));
@@ -235,7 +241,7 @@ int json_print_subscribers(FILE *out, struct subscriber *v, int n)
 		json_object_set_new(o, "id", json_integer(v[i].id));
 		json_object_set_new(o, "address", str_or_null(v[i].address));
 		json_object_set_new(o, "name", str_or_null(v[i].name));
-		json_object_set_new(o, "status", str_or_null(v[i].status));
+		json_object_set_new(o, "status", json_string(store_sub_state_name(v[i].status)));
 		json_object_set_new(o, "language", str_or_null(v[i].language));
 		json_object_set_new(o, "frequency", str_or_null(v[i].frequency));
 		json_object_set_new(o, "patterns", strlist_json(&v[i].skills));
@@ -263,7 +269,7 @@ int json_print_bids(FILE *out, struct bid_row *v, int n)
 		json_object_set_new(o, "id", json_integer(v[i].id));
 		json_object_set_new(o, "project", json_integer(v[i].project));
 		json_object_set_new(o, "subscriber", json_integer(v[i].subscriber));
-		json_object_set_new(o, "status", str_or_null(v[i].status));
+		json_object_set_new(o, "status", json_string(store_bid_state_name(v[i].status)));
 		json_object_set_new(o, "amount", b->has_amount ? json_real(b->amount.max) : json_null());
 		json_object_set_new(o, "currency", b->amount.currency[0] ? json_string(b->amount.currency)
 									: json_null());

@@ -276,7 +276,7 @@ static int cmd_projects(struct config *c, int argc, char **argv)
 	} else {
 		printf("%-6s %-8s %-10s %-30s %s\n", "id", "status", "language", "poster", "title");
 		for (int i = 0; i < n; i++)
-			printf("%-6lld %-8s %-10s %-30s %s\n", (long long)p[i].id, p[i].status,
+			printf("%-6lld %-8s %-10s %-30s %s\n", (long long)p[i].id, store_project_state_name(p[i].status),
 			       p[i].language, p[i].poster, p[i].title);
 	}
 	for (int i = 0; i < n; i++)
@@ -335,8 +335,8 @@ static int cmd_subscribers(struct config *c, int argc, char **argv)
 	} else {
 		printf("%-6s %-13s %-9s %-32s %s\n", "id", "status", "frequency", "address", "patterns");
 		for (int i = 0; i < n; i++) {
-			printf("%-6lld %-13s %-9s %-32s", (long long)v[i].id, v[i].status, v[i].frequency,
-			       v[i].address);
+			printf("%-6lld %-13s %-9s %-32s", (long long)v[i].id,
+			       store_sub_state_name(v[i].status), v[i].frequency, v[i].address);
 			for (size_t k = 0; k < v[i].skills.n; k++)
 				printf(" [%s]", v[i].skills.v[k]);
 			for (size_t k = 0; k < v[i].excludes.n; k++)
@@ -404,7 +404,7 @@ static int cmd_match(struct config *c, int argc, char **argv)
 			const char *by = profile_matches(&v[i], proj, hit, skill_id + a, excl_id + b);
 			a += v[i].skills.n;
 			b += v[i].excludes.n;
-			if (by && !strcmp(v[i].status, "active")) {
+			if (by && v[i].status == SUB_ACTIVE) {
 				printf("  %s  matched by `%s`\n", v[i].address, by);
 				count++;
 			}
@@ -449,9 +449,10 @@ static int cmd_bids(struct config *c, int argc, char **argv)
 		printf("%-6s %-9s %-10s %-12s %-4s %-5s %s\n", "id", "status", "amount", "currency", "tax",
 		       "unit", "delivery");
 		for (int i = 0; i < n; i++)
-			printf("%-6lld %-9s %-10.2f %-12s %-4s %-5s %d\n", (long long)v[i].id, v[i].status,
-			       v[i].info.amount.max, v[i].info.amount.currency, v[i].info.amount.tax,
-			       v[i].info.amount.unit, v[i].info.delivery_days);
+			printf("%-6lld %-9s %-10.2f %-12s %-4s %-5s %d\n", (long long)v[i].id,
+			       store_bid_state_name(v[i].status), v[i].info.amount.max,
+			       v[i].info.amount.currency, v[i].info.amount.tax, v[i].info.amount.unit,
+			       v[i].info.delivery_days);
 	}
 	for (int i = 0; i < n; i++)
 		bid_row_clear(&v[i]);
@@ -478,19 +479,19 @@ static int cmd_stats(struct config *c, int argc, char **argv)
 	double ratio_sum = 0;
 	int ratio_n = 0;
 	for (int i = 0; i < n; i++) {
-		open += !strcmp(p[i].status, "open");
-		awarded += !strcmp(p[i].status, "awarded");
-		closed += !strcmp(p[i].status, "closed");
-		expired += !strcmp(p[i].status, "expired");
+		open += p[i].status == PROJECT_OPEN;
+		awarded += p[i].status == PROJECT_AWARDED;
+		closed += p[i].status == PROJECT_CLOSED;
+		expired += p[i].status == PROJECT_EXPIRED;
 		struct bid_row *v;
 		int nb = store_bid_list(s, p[i].id, &v);
 		for (int k = 0; k < nb; k++) {
-			if (strcmp(v[k].status, "replaced") && strcmp(v[k].status, "held"))
+			if (v[k].status != BID_REPLACED && v[k].status != BID_HELD)
 				bids++;
-			if (p[i].has_budget && p[i].budget_max > 0 && v[k].info.has_amount &&
-			    !strcmp(v[k].info.amount.unit, p[i].unit ? p[i].unit : "total") &&
-			    !strcmp(v[k].info.amount.currency, p[i].currency ? p[i].currency : "")) {
-				ratio_sum += v[k].info.amount.max / p[i].budget_max;
+			if (p[i].has_budget && p[i].budget.max > 0 && v[k].info.has_amount &&
+			    !strcmp(v[k].info.amount.unit, p[i].budget.unit[0] ? p[i].budget.unit : "total") &&
+			    !strcmp(v[k].info.amount.currency, p[i].budget.currency)) {
+				ratio_sum += v[k].info.amount.max / p[i].budget.max;
 				ratio_n++;
 			}
 			bid_row_clear(&v[k]);
@@ -525,9 +526,9 @@ static int cmd_moderate(struct config *c, int argc, char **argv)
 	int rc = 0;
 	if (!strcmp(argv[0], "list") && argc == 1) {
 		struct project *p;
-		int n = store_project_select(s, "held", NULL, 0, &p);
+		int n = store_project_select(s, PROJECT_HELD, NULL, 0, &p);
 		for (int i = 0; i < n; i++) {
-			if (!strcmp(p[i].status, "held"))
+			if (p[i].status == PROJECT_HELD)
 				printf("%lld  %s  <%s>  flags %s\n", (long long)p[i].id, p[i].title,
 				       p[i].poster, p[i].flags_json);
 			project_clear(&p[i]);
@@ -723,7 +724,7 @@ static int cmd_outbox(struct config *c, int argc, char **argv)
 	if (!s)
 		return 1;
 	struct outbox_row *r;
-	int n = store_outbox_list(s, NULL, 0, &r);
+	int n = store_outbox_list(s, OUTBOX_STATE_ANY, 0, &r);
 	store_close(s);
 	if (n < 0)
 		return 1;
@@ -732,9 +733,9 @@ static int cmd_outbox(struct config *c, int argc, char **argv)
 	} else {
 		printf("%-6s %-8s %-14s %-30s %s\n", "id", "state", "kind", "to", "subject");
 		for (int i = 0; i < n; i++)
-			printf("%-6lld %-8s %-14s %-30s %s%s%s\n", (long long)r[i].id, r[i].state,
-			       r[i].kind, r[i].to, r[i].subject, r[i].last_error ? "  error: " : "",
-			       r[i].last_error ? r[i].last_error : "");
+			printf("%-6lld %-8s %-14s %-30s %s%s%s\n", (long long)r[i].id,
+			       store_outbox_state_name(r[i].state), r[i].kind, r[i].to, r[i].subject,
+			       r[i].last_error ? "  error: " : "", r[i].last_error ? r[i].last_error : "");
 	}
 	for (int i = 0; i < n; i++)
 		outbox_row_clear(&r[i]);

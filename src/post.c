@@ -102,7 +102,7 @@ static int acknowledge(const struct config *c, struct store *s, const struct pro
 		       const char *in_reply_to)
 {
 	const char *lang = p->language;
-	int held = !strcmp(p->status, "held");
+	int held = p->status == PROJECT_HELD;
 	char idbuf[32];
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)p->id);
 	struct vars v = { 0 };
@@ -294,15 +294,11 @@ enum outcome post_handle(const struct config *c, struct store *s, struct message
 	p.poster = m->from;
 	p.poster_name = m->from_name;
 	p.language = (char *)lang;
-	p.status = !trusted ? "pending_confirmation" : scam ? "held" : "open";
+	p.status = !trusted ? PROJECT_PENDING_CONFIRMATION : scam ? PROJECT_HELD : PROJECT_OPEN;
 	p.created = created;
 	p.message_id = m->message_id;
 	p.has_budget = pi->has_budget;
-	p.budget_min = pi->budget.min;
-	p.budget_max = pi->budget.max;
-	p.currency = pi->budget.currency[0] ? (char *)pi->budget.currency : NULL;
-	p.tax = pi->budget.tax[0] ? (char *)pi->budget.tax : NULL;
-	p.unit = pi->budget.unit[0] ? (char *)pi->budget.unit : NULL;
+	p.budget = pi->budget;
 	p.deadline_days = pi->deadline_days;
 	p.skills_json = skills;
 	p.location = pi->location;
@@ -330,13 +326,14 @@ enum outcome post_handle(const struct config *c, struct store *s, struct message
 		*reason = xstrdup("could not queue the answer (template or database)");
 		return OUT_PERMFAIL;
 	}
-	if (!strcmp(p.status, "held"))
+	if (p.status == PROJECT_HELD)
 		log_warn("stage=post project=%lld result=held reason=suspected_scam score=%d",
 			 (long long)p.id, pi->scam_score);
 	if (deferred)
 		log_info("stage=post project=%lld result=deferred reason=\"a request to this address "
 			 "is unanswered since less than a day\"", (long long)p.id);
-	*result = xasprintf("project:%lld:%s%s", (long long)p.id, p.status, deferred ? ":deferred" : "");
+	*result = xasprintf("project:%lld:%s%s", (long long)p.id,
+			    store_project_state_name(p.status), deferred ? ":deferred" : "");
 	return OUT_OK;
 }
 
@@ -350,11 +347,10 @@ static int post_confirm(const struct config *c, struct store *s, int64_t project
 	if (f <= 0)
 		return f;
 	int rc = 0;
-	if (!strcmp(p.status, "pending_confirmation") && !strcasecmp(p.poster, address)) {
+	if (p.status == PROJECT_PENDING_CONFIRMATION && !strcasecmp(p.poster, address)) {
 		int scam = p.flags_json && strstr(p.flags_json, "suspected_scam");
-		free(p.status);
-		p.status = xstrdup(scam ? "held" : "open");
-		rc = store_project_status(s, p.id, p.status);
+		p.status = scam ? PROJECT_HELD : PROJECT_OPEN;
+		rc = store_project_state_set(s, p.id, PROJECT_PENDING_CONFIRMATION, p.status) < 0 ? -1 : 0;
 		if (rc == 0)
 			rc = store_poster_confirm(s, p.poster);
 		if (rc == 0)
@@ -418,14 +414,14 @@ int post_moderate(const struct config *c, struct store *s, int64_t project_id, i
 	if (f <= 0)
 		return f == 0 ? 0 : -1;
 	int rc = 0;
-	if (strcmp(p.status, "held")) {
+	if (p.status != PROJECT_HELD) {
 		project_clear(&p);
 		return 2;	/* not waiting for a moderator */
 	}
-	rc = store_project_status(s, p.id, approve ? "open" : "rejected");
+	rc = store_project_state_set(s, p.id, PROJECT_HELD, approve ? PROJECT_OPEN
+				     : PROJECT_REJECTED) < 0 ? -1 : 0;
 	if (rc == 0 && approve) {
-		free(p.status);
-		p.status = xstrdup("open");
+		p.status = PROJECT_OPEN;
 		rc = acknowledge(c, s, &p, NULL);
 	} else if (rc == 0) {
 		struct vars v = { 0 };
@@ -451,7 +447,7 @@ enum outcome post_reply(const struct config *c, struct store *s, struct message 
 	int f = store_project_get(s, project_id, &p);
 	if (f < 0)
 		return OUT_TEMPFAIL;
-	if (!f || !m->from || strcasecmp(m->from, p.poster) || strcmp(p.status, "open")) {
+	if (!f || !m->from || strcasecmp(m->from, p.poster) || p.status != PROJECT_OPEN) {
 		*result = xstrdup(f ? "post-reply:refused" : "post-reply:unknown");
 		if (f)
 			project_clear(&p);
@@ -474,11 +470,11 @@ enum outcome post_reply(const struct config *c, struct store *s, struct message 
 	}
 	int rc = 0;
 	if (close) {
-		rc = store_project_status(s, p.id, "closed");
+		rc = store_project_state_set(s, p.id, PROJECT_OPEN, PROJECT_CLOSED) < 0 ? -1 : 0;
 		struct bid_row *v;
-		int nb = rc == 0 ? store_bid_select(s, p.id, "active", &v) : -1;
+		int nb = rc == 0 ? store_bid_select(s, p.id, BID_ACTIVE, &v) : -1;
 		for (int i = 0; i < nb; i++) {
-			if (rc == 0 && !strcmp(v[i].status, "active")) {
+			if (rc == 0 && v[i].status == BID_ACTIVE) {
 				struct subscriber sub;
 				if (store_subscriber_find(s, NULL, v[i].subscriber, &sub) == 1) {
 					char id[32];
@@ -499,7 +495,7 @@ enum outcome post_reply(const struct config *c, struct store *s, struct message 
 					rc = send_queue(c, s, "relay_message", sl, &vv, &o);
 					subscriber_clear(&sub);
 				}
-				store_bid_status(s, v[i].id, "closed");
+				store_bid_state_set(s, v[i].id, BID_ACTIVE, BID_CLOSED);
 			}
 			bid_row_clear(&v[i]);
 		}
@@ -516,7 +512,7 @@ enum outcome post_reply(const struct config *c, struct store *s, struct message 
 		rc = store_project_update(s, p.id, pi->description, pi->has_budget ? &pi->budget : NULL,
 					  pi->deadline_days, skills, pi->location, flags);
 		if (rc == 0 && scam)
-			rc = store_project_status(s, p.id, "held");
+			rc = store_project_state_set(s, p.id, PROJECT_OPEN, PROJECT_HELD) < 0 ? -1 : 0;
 		free(skills);
 		free(flags);
 		project_clear(&p);

@@ -37,8 +37,8 @@ static int settings_allow(const struct subscriber *s, const struct project *p)
 	if (s->remote_only && (!p->location || strcmp(p->location, "remote")))
 		return 0;
 	/* no exchange: a budget in another currency (or none) is never under budget-min */
-	if (s->budget_min >= 0 && p->has_budget && p->currency && s->budget_currency &&
-	    !strcmp(p->currency, s->budget_currency) && p->budget_max < s->budget_min)
+	if (s->budget_min >= 0 && p->has_budget && p->budget.currency[0] && s->budget_currency &&
+	    !strcmp(p->budget.currency, s->budget_currency) && p->budget.max < s->budget_min)
 		return 0;
 	return 1;
 }

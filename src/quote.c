@@ -229,9 +229,9 @@ static int tell_others(struct talk *t, int64_t except, const char *fr_msg, const
 		return -1;
 	int rc = 0;
 	for (int i = 0; i < n && rc == 0; i++) {
-		if (v[i].id == except || strcmp(v[i].status, "active"))
+		if (v[i].id == except || v[i].status != BID_ACTIVE)
 			continue;
-		store_bid_status(t->s, v[i].id, "closed");
+		store_bid_state_set(t->s, v[i].id, BID_ACTIVE, BID_CLOSED);
 		struct subscriber o;
 		if (store_subscriber_find(t->s, NULL, v[i].subscriber, &o) != 1)
 			continue;
@@ -442,11 +442,11 @@ static int tell_current(struct talk *t)
 {
 	const char *lang = t->proj.language ? t->proj.language : t->c->language;
 	int fr = !strcmp(lang, "fr");
-	const char *st = t->bid.status;
-	const char *why = !strcmp(st, "replaced") ? (fr ? "remplacée par une offre plus récente"
+	enum bid_state st = t->bid.status;
+	const char *why = st == BID_REPLACED ? (fr ? "remplacée par une offre plus récente"
 						    : "replaced by a newer bid")
-			  : !strcmp(st, "declined") ? (fr ? "vous l'avez déclinée" : "you declined it")
-			  : !strcmp(st, "held") ? (fr ? "pas encore confirmée par le prestataire"
+			  : st == BID_DECLINED ? (fr ? "vous l'avez déclinée" : "you declined it")
+			  : st == BID_HELD ? (fr ? "pas encore confirmée par le prestataire"
 					  : "not yet confirmed by the freelancer")
 			  : (fr ? "retirée" : "withdrawn");
 	int64_t cur;
@@ -508,7 +508,7 @@ enum outcome quote_handle(const struct config *c, struct store *s, const struct 
 		*outcome = xstrdup("quote:not-the-owner");
 		goto done;
 	}
-	int open = !strcmp(t.proj.status, "open");
+	int open = t.proj.status == PROJECT_OPEN;
 	if (client_side && open)
 		store_project_mark_answered(s, t.proj.id);	/* no more reminders */
 	int64_t id = t.bid.id;
@@ -530,13 +530,14 @@ enum outcome quote_handle(const struct config *c, struct store *s, const struct 
 				   : "This project is awarded or closed: the conversation through the board "
 				     "is over, your message was not passed on.", NULL);
 		*outcome = xstrdup("quote:project-not-open");
-	} else if ((cmd == 'a' || cmd == 'd') && strcmp(t.bid.status, "active")) {
+	} else if ((cmd == 'a' || cmd == 'd') && t.bid.status != BID_ACTIVE) {
 		rc = tell_current(&t);
-		*outcome = xasprintf("quote:not-current:%s:%lld", t.bid.status, (long long)id);
+		*outcome = xasprintf("quote:not-current:%s:%lld",
+				     store_bid_state_name(t.bid.status), (long long)id);
 	} else if (cmd == 'a') {
-		rc = store_project_status(s, t.proj.id, "awarded");
+		rc = store_project_state_set(s, t.proj.id, PROJECT_OPEN, PROJECT_AWARDED) < 0 ? -1 : 0;
 		if (rc == 0)
-			rc = store_bid_status(s, id, "accepted");
+			rc = store_bid_state_set(s, id, BID_ACTIVE, BID_ACCEPTED) < 0 ? -1 : 0;
 		if (rc == 0)
 			rc = award(&t);
 		if (rc == 0)
@@ -545,7 +546,7 @@ enum outcome quote_handle(const struct config *c, struct store *s, const struct 
 					 "another freelancer. Thank you for your bid.");
 		*outcome = xasprintf("quote:awarded:%lld", (long long)id);
 	} else if (cmd == 'd') {
-		rc = store_bid_status(s, id, "declined");
+		rc = store_bid_state_set(s, id, BID_ACTIVE, BID_DECLINED) < 0 ? -1 : 0;
 		if (rc == 0)
 			rc = relay_mail(&t, t.sub.address, t.sub.name, lang_of_sub(&t), NULL,
 					!strcmp(lang_of_sub(&t), "fr")
@@ -555,7 +556,7 @@ enum outcome quote_handle(const struct config *c, struct store *s, const struct 
 					  "luck with the next projects.", NULL);
 		*outcome = xasprintf("quote:declined:%lld", (long long)id);
 	} else if (cmd == 'c') {
-		rc = store_project_status(s, t.proj.id, "closed");
+		rc = store_project_state_set(s, t.proj.id, PROJECT_OPEN, PROJECT_CLOSED) < 0 ? -1 : 0;
 		if (rc == 0)
 			rc = tell_others(&t, 0, "Le client a clos ce projet sans l'attribuer. Merci pour "
 					 "votre offre.", "The client closed this project without "

@@ -252,11 +252,11 @@ static void run_test(struct robot *r, const char *line)
 	buf_init(&out, 16 * 1024);
 	int found = 0, seen = 0, total = 0, stopped = 0;
 	for (int j = np - 1; j >= 0; j--)
-		total += strcmp(p[j].created, since) >= 0 && (!strcmp(p[j].status, "open") ||
-							      !strcmp(p[j].status, "awarded"));
+		total += strcmp(p[j].created, since) >= 0 && (p[j].status == PROJECT_OPEN ||
+							      p[j].status == PROJECT_AWARDED);
 	for (int j = np - 1; j >= 0 && found < 20; j--) {
-		if (strcmp(p[j].created, since) < 0 || (strcmp(p[j].status, "open") &&
-							 strcmp(p[j].status, "awarded")))
+		if (strcmp(p[j].created, since) < 0 || (p[j].status != PROJECT_OPEN &&
+							 p[j].status != PROJECT_AWARDED))
 			continue;
 		if (matcher_group_exhausted(m, group) || mail_left(r) <= 0) {
 			stopped = 1;
@@ -389,8 +389,7 @@ static void run_command(struct robot *r, const struct command *cmd)
 		result(r, cmd->line, "%s", tr(r, "vous êtes abonné(e)", "you are subscribed"));
 		break;
 	case C_UNSUBSCRIBE:
-		free(sub->status);
-		sub->status = xstrdup("unsubscribed");
+		sub->status = SUB_UNSUBSCRIBED;
 		r->unsubscribed = 1;
 		result(r, cmd->line, "%s", tr(r, "vous êtes désabonné(e) : plus aucune sélection ne vous "
 					   "sera envoyée", "you are unsubscribed: no more selections will "
@@ -537,14 +536,12 @@ static void run_command(struct robot *r, const struct command *cmd)
 		break;
 	}
 	case C_PAUSE:
-		free(sub->status);
-		sub->status = xstrdup("paused");
+		sub->status = SUB_PAUSED;
 		result(r, cmd->line, "%s", tr(r, "sélections suspendues ; « resume » les reprend",
 					   "selections paused; \"resume\" starts them again"));
 		break;
 	case C_RESUME:
-		free(sub->status);
-		sub->status = xstrdup("active");
+		sub->status = SUB_ACTIVE;
 		result(r, cmd->line, "%s", tr(r, "sélections reprises", "selections resumed"));
 		break;
 	case C_TEST:
@@ -567,7 +564,7 @@ static char *profile_text(const struct robot *r)
 	struct buf b;
 	buf_init(&b, 64 * 1024);
 	buf_printf(&b, "%s: %s\n", tr(r, "Adresse", "Address"), s->address);
-	buf_printf(&b, "%s: %s\n", tr(r, "État", "Status"), s->status);
+	buf_printf(&b, "%s: %s\n", tr(r, "État", "Status"), store_sub_state_name(s->status));
 	for (size_t i = 0; i < s->skills.n; i++)
 		buf_printf(&b, "skills %s\n", s->skills.v[i]);
 	for (size_t i = 0; i < s->excludes.n; i++)
@@ -652,8 +649,7 @@ static void robot_clear(struct robot *r)
 static int run_all(struct robot *r, const struct commands *cs)
 {
 	store_subscriber_touch(r->s, r->sub.id);	/* the subscriber is alive: they wrote */
-	char before[32];
-	snprintf(before, sizeof before, "%s", r->sub.status ? r->sub.status : "");
+	enum sub_state before = r->sub.status;
 	for (int i = 0; i < cs->n; i++)
 		if (cs->v[i].id == C_LANGUAGE) {
 			char *l = money_lower(cs->v[i].args);
@@ -671,9 +667,10 @@ static int run_all(struct robot *r, const struct commands *cs)
 	/* the columns the commands edit; the status only from the one read (pause, resume...) */
 	if (store_subscriber_profile_save(r->s, &r->sub) < 0)
 		return -1;
-	if (strcmp(before, r->sub.status) &&
-	    store_subscriber_status_set(r->s, r->sub.id, before, r->sub.status) < 0)
-		return -1;
+	if (before != r->sub.status &&
+	    store_subscriber_status_set(r->s, r->sub.id, before, r->sub.status) < 0 &&
+	    store_error_kind(r->s) != STORE_ERR_CONFLICT)
+		return -1;	/* a move the store refused (logged) leaves the status as it was */
 	return 0;
 }
 
@@ -756,7 +753,7 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 			r.lang = r.sub.language;
 			struct command u = { .id = C_UNSUBSCRIBE, .line = "unsubscribe", .args = "" };
 			run_command(&r, &u);
-			if (store_subscriber_status_set(s, r.sub.id, NULL, "unsubscribed") < 0 ||
+			if (store_subscriber_status_set(s, r.sub.id, SUB_STATE_ANY, SUB_UNSUBSCRIBED) < 0 ||
 			    reply(&r, "robot_reply", r.sub.address, NULL) < 0)
 				goto tempfail;
 			*outcome = xasprintf("robot:unsubscribed:%lld", (long long)r.sub.id);
@@ -844,8 +841,7 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 				commands_clear(&pending);
 				goto tempfail;
 			}
-			free(r.sub.status);
-			r.sub.status = xstrdup("active");
+			r.sub.status = SUB_ACTIVE;
 			free(r.sub.confirmed);
 			r.sub.confirmed = xstrdup(now);
 		}
@@ -907,7 +903,7 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 		int f = store_subscriber_find(s, NULL, ids[0], &r.sub);
 		if (f < 0)
 			goto tempfail;
-		if (f && (!strcmp(r.sub.status, "active") || !strcmp(r.sub.status, "paused"))) {
+		if (f && (r.sub.status == SUB_ACTIVE || r.sub.status == SUB_PAUSED)) {
 			r.have_sub = 1;
 			r.lang = r.sub.language;
 			if (!from || strcasecmp(from, r.sub.address)) {
@@ -962,7 +958,7 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 	if (f < 0)
 		goto tempfail;
 	r.have_sub = f;
-	if (f && (!strcmp(r.sub.status, "active") || !strcmp(r.sub.status, "paused"))) {
+	if (f && (r.sub.status == SUB_ACTIVE || r.sub.status == SUB_PAUSED)) {
 		r.lang = r.sub.language;
 		if (only_reads(&cs)) {
 			/* reading one's own profile or the help goes to that address: no risk */
@@ -986,11 +982,10 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 		if (store_subscriber_find(s, NULL, id, &r.sub) <= 0)
 			goto tempfail;
 		r.have_sub = 1;
-	} else if (strcmp(r.sub.status, "pending")) {
-		if (store_subscriber_status_set(s, r.sub.id, r.sub.status, "pending") < 0)
+	} else if (r.sub.status != SUB_PENDING) {
+		if (store_subscriber_status_set(s, r.sub.id, r.sub.status, SUB_PENDING) < 0)
 			goto tempfail;
-		free(r.sub.status);
-		r.sub.status = xstrdup("pending");
+		r.sub.status = SUB_PENDING;
 	}
 	out = ask_confirmation(&r, from, "subscribe", &cs, outcome);
 	goto done;
@@ -1015,7 +1010,7 @@ int robot_unsubscribe_key(struct store *s, const char *key, int commit, char **l
 		*lang = xstrdup(sub.language ? sub.language : "fr");
 	if (commit) {
 		/* whatever the state now, not the one read above */
-		int k = store_subscriber_status_set(s, sub.id, NULL, "unsubscribed");
+		int k = store_subscriber_status_set(s, sub.id, SUB_STATE_ANY, SUB_UNSUBSCRIBED);
 		if (k < 0) {
 			subscriber_clear(&sub);
 			return -1;

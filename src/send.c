@@ -101,7 +101,7 @@ static int send_files(const struct config *c, struct store *s)
 		for (int i = 0; i < n && rc == 0; i++) {
 			struct outbox_row *r = &rows[i];
 			if (!compose_address_is_safe(r->to)) {
-				store_outbox_mark(s, r->id, owner, "failed",
+				store_outbox_mark(s, r->id, owner, OUTBOX_FAILED,
 						  "recipient is not a plain address");
 				continue;
 			}
@@ -113,7 +113,7 @@ static int send_files(const struct config *c, struct store *s)
 				continue;
 			}
 			names[staged++] = name;
-			store_outbox_mark(s, r->id, owner, "sent", NULL);
+			store_outbox_mark(s, r->id, owner, OUTBOX_SENT, NULL);
 		}
 		/* the files get their names (durably) before the rows say `sent` */
 		if (n > 0 && rc == 0) {
@@ -284,7 +284,7 @@ static void smtp_done(void *arg, struct outbox_row *row, enum smtp_result r, con
 		if (created != (time_t)-1 && run->now - created >= run->c->max_queue_age) {
 			char *e = xasprintf("%s; given up after %ld s in the queue", why,
 					    run->c->max_queue_age);
-			rc = store_outbox_mark(run->s, row->id, run->owner, "failed", e);
+			rc = store_outbox_mark(run->s, row->id, run->owner, OUTBOX_FAILED, e);
 			log_warn("stage=send outbox=%lld result=failed reason=\"%s\"", (long long)row->id, e);
 			free(e);
 			run->failed++;
@@ -297,7 +297,7 @@ static void smtp_done(void *arg, struct outbox_row *row, enum smtp_result r, con
 			run->retried++;
 		}
 	} else {
-		rc = store_outbox_mark(run->s, row->id, run->owner, "failed", why);
+		rc = store_outbox_mark(run->s, row->id, run->owner, OUTBOX_FAILED, why);
 		log_warn("stage=send outbox=%lld result=failed reason=\"%s\"", (long long)row->id, why);
 		run->failed++;
 	}

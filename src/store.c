@@ -151,7 +151,7 @@ enum stmt_id {
 	ST_BID_GET, ST_BID_STATUS, ST_BID_ACTIVATE_REPLACE, ST_BID_ACTIVATE, ST_BID_HELD_COUNT,
 	ST_BID_SELECT, ST_BID_CURRENT, ST_RELAYED_ADD, ST_RELAYED_LIST, ST_PROJECT_DELETE_PENDING,
 	ST_PROJECT_UNASKED, ST_POSTER_CONFIRMED, ST_POSTER_CONFIRM, ST_PROJECT_STATUS,
-	ST_PROJECT_STATUS_MOVE, ST_NOTICE_CLAIM, ST_PROJECT_ANSWERED, ST_PROJECT_MARK_ANSWERED,
+	ST_NOTICE_CLAIM, ST_PROJECT_ANSWERED, ST_PROJECT_MARK_ANSWERED,
 	ST_RATING_INSERT, ST_FREELANCER_RECORD, ST_PROJECT_UPDATE, ST_ADDRESSES_DISABLED,
 	ST_PROJECT_BY_ID, ST_PROJECT_PENDING_OF, ST_PROJECT_BY_STATUS_SINCE, ST_PROJECT_BY_STATUS,
 	ST_PROJECT_SINCE, ST_PROJECT_ALL, ST_SUBSCRIBER_BY_ADDRESS, ST_SUBSCRIBER_BY_ID,
@@ -282,7 +282,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_BID_GET] = "SELECT "
 		BID_COLUMNS
 		" FROM bids WHERE id = ?1",
-	[ST_BID_STATUS] = "UPDATE bids SET status = ?2 WHERE id = ?1",
+	[ST_BID_STATUS] = "UPDATE bids SET status = ?3 WHERE id = ?1 AND status = ?2",
 	[ST_BID_ACTIVATE_REPLACE] = "UPDATE bids SET status = 'replaced' WHERE status = 'active'"
 		" AND id <> ?1 AND (project, subscriber) = (SELECT project,"
 		" subscriber FROM bids WHERE id = ?1 AND status = 'held')",
@@ -309,11 +309,9 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		" GROUP BY poster COLLATE NOCASE ORDER BY 1 LIMIT ?1",
 	[ST_POSTER_CONFIRMED] = "SELECT 1 FROM posters WHERE address = ?1",
 	[ST_POSTER_CONFIRM] = "INSERT OR IGNORE INTO posters(address, confirmed) VALUES(?1, ?2)",
-	[ST_PROJECT_STATUS] = "UPDATE projects SET status = ?2, updated = ?3, published ="
-		" CASE WHEN ?2 = 'open' THEN coalesce(published, ?3) ELSE published"
-		" END WHERE id = ?1",
-	[ST_PROJECT_STATUS_MOVE] = "UPDATE projects SET status = ?3, updated = ?4 WHERE id = ?1"
-		" AND status = ?2",
+	[ST_PROJECT_STATUS] = "UPDATE projects SET status = ?3, updated = ?4, published ="
+		" CASE WHEN ?3 = 'open' THEN coalesce(published, ?4) ELSE published"
+		" END WHERE id = ?1 AND status = ?2",
 	[ST_NOTICE_CLAIM] = "INSERT OR IGNORE INTO notices(kind, ref, sent) VALUES(?1, ?2, ?3)",
 	[ST_PROJECT_ANSWERED] = "SELECT client_answered IS NOT NULL FROM projects WHERE id = ?1",
 	[ST_PROJECT_MARK_ANSWERED] = "UPDATE projects SET client_answered = ?2 WHERE id = ?1",
@@ -605,8 +603,149 @@ int store_ingest_record(struct store *s, const char *key, const char *spool_name
 	return run(s, st, "ingest-record");
 }
 
+/* ---------------------------------------------------------------- states */
+/* The text of each state in the database, indexed by the enum (bidmail.h), and the moves the
+ * program makes: a pair absent from a table is refused by the entity's state_set function. */
+static const char *const project_names[] = {
+	[PROJECT_PENDING_CONFIRMATION] = "pending_confirmation", [PROJECT_HELD] = "held",
+	[PROJECT_OPEN] = "open", [PROJECT_AWARDED] = "awarded", [PROJECT_CLOSED] = "closed",
+	[PROJECT_EXPIRED] = "expired", [PROJECT_REJECTED] = "rejected",
+};
+static const char *const bid_names[] = {
+	[BID_ACTIVE] = "active", [BID_HELD] = "held", [BID_REPLACED] = "replaced",
+	[BID_CANCELLED] = "cancelled", [BID_CLOSED] = "closed", [BID_ACCEPTED] = "accepted",
+	[BID_DECLINED] = "declined",
+};
+static const char *const sub_names[] = {
+	[SUB_PENDING] = "pending", [SUB_ACTIVE] = "active", [SUB_PAUSED] = "paused",
+	[SUB_UNSUBSCRIBED] = "unsubscribed", [SUB_DISABLED] = "disabled",
+};
+static const char *const outbox_names[] = {
+	[OUTBOX_QUEUED] = "queued", [OUTBOX_SENT] = "sent", [OUTBOX_FAILED] = "failed",
+};
+
+struct move { int from, to; };
+static const struct move project_moves[] = {
+	{ PROJECT_PENDING_CONFIRMATION, PROJECT_OPEN },	/* the poster confirmed */
+	{ PROJECT_PENDING_CONFIRMATION, PROJECT_HELD },	/* ... a suspected scam */
+	{ PROJECT_HELD, PROJECT_OPEN },			/* a moderator approved */
+	{ PROJECT_HELD, PROJECT_REJECTED },		/* ... or rejected */
+	{ PROJECT_OPEN, PROJECT_AWARDED },		/* the client accepted a quote */
+	{ PROJECT_OPEN, PROJECT_CLOSED },		/* the client closed it */
+	{ PROJECT_OPEN, PROJECT_EXPIRED },		/* project_ttl passed */
+	{ PROJECT_OPEN, PROJECT_HELD },			/* a correction scored as a scam */
+};
+static const struct move bid_moves[] = {
+	{ BID_HELD, BID_ACTIVE },		/* the freelancer confirmed */
+	{ BID_HELD, BID_CANCELLED },		/* ... or said no */
+	{ BID_ACTIVE, BID_REPLACED },		/* a newer bid of the same freelancer */
+	{ BID_ACTIVE, BID_ACCEPTED },		/* the client awarded it */
+	{ BID_ACTIVE, BID_DECLINED },		/* ... or declined it */
+	{ BID_ACTIVE, BID_CLOSED },		/* the project closed, or went to another */
+};
+static const struct move sub_moves[] = {
+	{ SUB_PENDING, SUB_ACTIVE },		/* double opt-in answered */
+	{ SUB_ACTIVE, SUB_PAUSED },		/* `pause`, or no sign of life */
+	{ SUB_PAUSED, SUB_ACTIVE },		/* `resume`, or a confirmed subscribe-and-bid */
+	{ SUB_UNSUBSCRIBED, SUB_PENDING },	/* subscribes again: a new opt-in */
+	{ SUB_UNSUBSCRIBED, SUB_ACTIVE },	/* a confirmed subscribe-and-bid */
+	{ SUB_STATE_ANY, SUB_UNSUBSCRIBED },	/* `unsubscribe`, the one-click link */
+};
+static const struct move outbox_moves[] = {
+	{ OUTBOX_QUEUED, OUTBOX_SENT },
+	{ OUTBOX_QUEUED, OUTBOX_FAILED },
+	{ OUTBOX_FAILED, OUTBOX_SENT },		/* the SMTP journal replayed after a crash */
+};
+
+/* The name of state st in names (n of them); "unknown" past them. */
+static const char *state_name(const char *const *names, size_t n, int st)
+{
+	return st >= 0 && (size_t)st < n && names[st] ? names[st] : "unknown";
+}
+
+/* The state whose name is column i (unknown: n, the _UNKNOWN value of every enum). */
+static int col_state(sqlite3_stmt *st, int i, const char *const *names, size_t n)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	for (size_t k = 0; t && k < n; k++)
+		if (names[k] && !strcmp(t, names[k]))
+			return (int)k;
+	log_warn("stage=store column=%d state=\"%s\" error=\"unknown state\"", i, t ? t : "NULL");
+	return (int)n;
+}
+
+/* 1 when moves (n of them) list from -> to; a move from "any" (any_value) allows every from. */
+static int state_legal(const struct move *moves, size_t n, int any_value, int from, int to)
+{
+	for (size_t k = 0; k < n; k++)
+		if (moves[k].to == to && (moves[k].from == from || moves[k].from == any_value))
+			return 1;
+	return 0;
+}
+
+/* Refuses an illegal move of entity what (logged with the reason); -1. */
+static int state_refuse(struct store *s, const char *what, int64_t id, const char *from,
+			const char *to)
+{
+	s->last_rc = SQLITE_CONSTRAINT;
+	log_warn("stage=store %s=%lld from=%s to=%s result=refused reason=\"illegal transition\"",
+		 what, (long long)id, from, to);
+	return -1;
+}
+
+_Static_assert(sizeof project_names / sizeof *project_names == PROJECT_STATE_UNKNOWN, "names");
+_Static_assert(sizeof bid_names / sizeof *bid_names == BID_STATE_UNKNOWN, "names");
+_Static_assert(sizeof sub_names / sizeof *sub_names == SUB_STATE_UNKNOWN, "names");
+_Static_assert(sizeof outbox_names / sizeof *outbox_names == OUTBOX_STATE_UNKNOWN, "names");
+
+#define NAMES(v) v, sizeof v / sizeof v[0]
+#define MOVES(v) v, sizeof v / sizeof v[0]
+
+const char *store_project_state_name(enum project_state st)
+{
+	return state_name(NAMES(project_names), (int)st);
+}
+
+const char *store_bid_state_name(enum bid_state st)
+{
+	return state_name(NAMES(bid_names), (int)st);
+}
+
+const char *store_sub_state_name(enum sub_state st)
+{
+	return state_name(NAMES(sub_names), (int)st);
+}
+
+const char *store_outbox_state_name(enum outbox_state st)
+{
+	return state_name(NAMES(outbox_names), (int)st);
+}
+
+int store_project_state_legal(enum project_state from, enum project_state to)
+{
+	return state_legal(MOVES(project_moves), PROJECT_STATE_ANY, (int)from, (int)to);
+}
+
+int store_bid_state_legal(enum bid_state from, enum bid_state to)
+{
+	return state_legal(MOVES(bid_moves), BID_STATE_ANY, (int)from, (int)to);
+}
+
+int store_sub_state_legal(enum sub_state from, enum sub_state to)
+{
+	return state_legal(MOVES(sub_moves), SUB_STATE_ANY, (int)from, (int)to);
+}
+
+int store_outbox_state_legal(enum outbox_state from, enum outbox_state to)
+{
+	return state_legal(MOVES(outbox_moves), OUTBOX_STATE_ANY, (int)from, (int)to);
+}
+
 int store_project_insert(struct store *s, struct project *p)
 {
+	if (p->status != PROJECT_PENDING_CONFIRMATION && p->status != PROJECT_HELD &&
+	    p->status != PROJECT_OPEN)
+		return state_refuse(s, "project", 0, "new", store_project_state_name(p->status));
 	sqlite3_stmt *st = stmt(s, ST_PROJECT_INSERT);
 	if (!st)
 		return -1;
@@ -615,17 +754,17 @@ int store_project_insert(struct store *s, struct project *p)
 	bind_text(st, 3, p->poster);
 	bind_text(st, 4, p->poster_name);
 	bind_text(st, 5, p->language);
-	bind_text(st, 6, p->status ? p->status : "open");
+	bind_text(st, 6, store_project_state_name(p->status));
 	bind_text(st, 7, p->created);
 	bind_text(st, 8, p->message_id);
 	if (p->has_budget) {
-		if (p->budget_min >= 0)
-			sqlite3_bind_double(st, 9, p->budget_min);
-		sqlite3_bind_double(st, 10, p->budget_max);
+		if (p->budget.min >= 0)
+			sqlite3_bind_double(st, 9, p->budget.min);
+		sqlite3_bind_double(st, 10, p->budget.max);
 	}
-	bind_text(st, 11, p->currency);
-	bind_text(st, 12, p->tax);
-	bind_text(st, 13, p->unit);
+	bind_text(st, 11, p->budget.currency[0] ? p->budget.currency : NULL);
+	bind_text(st, 12, p->budget.tax[0] ? p->budget.tax : NULL);
+	bind_text(st, 13, p->budget.unit[0] ? p->budget.unit : NULL);
 	if (p->deadline_days >= 0)
 		sqlite3_bind_int(st, 14, p->deadline_days);
 	bind_text(st, 15, p->skills_json ? p->skills_json : "[]");
@@ -643,6 +782,13 @@ static char *col_text(sqlite3_stmt *st, int i)
 	return t ? xstrdup((const char *)t) : NULL;
 }
 
+/* Column i copied into a fixed field of a struct money ("" for NULL, cut at len). */
+static void col_copy(sqlite3_stmt *st, int i, char *to, size_t len)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	snprintf(to, len, "%s", t ? (const char *)t : "");
+}
+
 static int project_rows(struct store *s, int64_t only, const char *poster, const char *status,
 			const char *since, int with_text, struct project **out);
 
@@ -651,20 +797,22 @@ int store_project_list(struct store *s, struct project **out)
 	return project_rows(s, -1, NULL, NULL, NULL, 1, out);
 }
 
-int store_project_select(struct store *s, const char *status, const char *since, int with_text,
-			 struct project **out)
+int store_project_select(struct store *s, enum project_state status, const char *since,
+			 int with_text, struct project **out)
 {
-	return project_rows(s, -1, NULL, status, since, with_text, out);
+	return project_rows(s, -1, NULL, status == PROJECT_STATE_ANY ? NULL
+			    : store_project_state_name(status), since, with_text, out);
 }
 
 int store_project_open_awarded(struct store *s, const char *open_since, const char *awarded_since,
 			       int with_text, struct project **out)
 {
 	struct project *open, *awarded;
-	int no = project_rows(s, -1, NULL, "open", open_since, with_text, &open);
+	int no = project_rows(s, -1, NULL, project_names[PROJECT_OPEN], open_since, with_text, &open);
 	if (no < 0)
 		return -1;
-	int na = project_rows(s, -1, NULL, "awarded", awarded_since, with_text, &awarded);
+	int na = project_rows(s, -1, NULL, project_names[PROJECT_AWARDED], awarded_since, with_text,
+			      &awarded);
 	if (na < 0) {
 		for (int i = 0; i < no; i++)
 			project_clear(&open[i]);
@@ -751,16 +899,16 @@ static int project_rows(struct store *s, int64_t only, const char *poster, const
 		p->poster = col_text(st, 3);
 		p->poster_name = col_text(st, 4);
 		p->language = col_text(st, 5);
-		p->status = col_text(st, 6);
+		p->status = col_state(st, 6, NAMES(project_names));
 		p->created = col_text(st, 7);
 		p->message_id = col_text(st, 8);
 		p->has_budget = sqlite3_column_type(st, 10) != SQLITE_NULL;
-		p->budget_min = sqlite3_column_type(st, 9) != SQLITE_NULL
+		p->budget.min = sqlite3_column_type(st, 9) != SQLITE_NULL
 				? sqlite3_column_double(st, 9) : -1;
-		p->budget_max = sqlite3_column_double(st, 10);
-		p->currency = col_text(st, 11);
-		p->tax = col_text(st, 12);
-		p->unit = col_text(st, 13);
+		p->budget.max = sqlite3_column_double(st, 10);
+		col_copy(st, 11, p->budget.currency, sizeof p->budget.currency);
+		col_copy(st, 12, p->budget.tax, sizeof p->budget.tax);
+		col_copy(st, 13, p->budget.unit, sizeof p->budget.unit);
 		p->deadline_days = sqlite3_column_type(st, 14) != SQLITE_NULL
 				   ? sqlite3_column_int(st, 14) : -1;
 		p->skills_json = col_text(st, 15);
@@ -788,12 +936,8 @@ void project_clear(struct project *p)
 	free(p->poster);
 	free(p->poster_name);
 	free(p->language);
-	free(p->status);
 	free(p->created);
 	free(p->message_id);
-	free(p->currency);
-	free(p->tax);
-	free(p->unit);
 	free(p->skills_json);
 	free(p->location);
 	free(p->flags_json);
@@ -834,13 +978,14 @@ int store_outbox_insert(struct store *s, const char *kind, const char *to, const
 
 static int outbox_rows(struct store *s, sqlite3_stmt *st, int with_data, struct outbox_row **out);
 
-int store_outbox_list(struct store *s, const char *state, int with_data, struct outbox_row **out)
+int store_outbox_list(struct store *s, enum outbox_state state, int with_data,
+		      struct outbox_row **out)
 {
 	*out = NULL;
 	sqlite3_stmt *st = stmt(s, ST_OUTBOX_LIST);
 	if (!st)
 		return -1;
-	bind_text(st, 1, state);
+	bind_text(st, 1, state == OUTBOX_STATE_ANY ? NULL : store_outbox_state_name(state));
 	sqlite3_bind_int(st, 2, with_data);
 	return outbox_rows(s, st, with_data, out);
 }
@@ -951,7 +1096,7 @@ static void outbox_row_read(sqlite3_stmt *st, int with_data, struct outbox_row *
 	r->sender = col_text(st, 2);
 	r->subject = col_text(st, 3);
 	r->kind = col_text(st, 4);
-	r->state = col_text(st, 5);
+	r->state = col_state(st, 5, NAMES(outbox_names));
 	r->attempts = sqlite3_column_int(st, 6);
 	r->last_error = col_text(st, 7);
 	r->created = col_text(st, 8);
@@ -989,16 +1134,18 @@ static int outbox_rows(struct store *s, sqlite3_stmt *st, int with_data, struct 
 	return n;
 }
 
-int store_outbox_mark(struct store *s, int64_t id, const char *owner, const char *state,
+int store_outbox_mark(struct store *s, int64_t id, const char *owner, enum outbox_state state,
 		      const char *error)
 {
+	if (!store_outbox_state_legal(OUTBOX_QUEUED, state))
+		return state_refuse(s, "outbox", id, "queued", store_outbox_state_name(state));
 	sqlite3_stmt *st = stmt(s, ST_OUTBOX_MARK);
 	if (!st)
 		return -1;
 	char now[32];
 	clock_format_iso(clock_now(), now);
 	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, state);
+	bind_text(st, 2, store_outbox_state_name(state));
 	bind_text(st, 3, error);
 	bind_text(st, 4, now);
 	bind_text(st, 5, owner);
@@ -1040,7 +1187,6 @@ void outbox_row_clear(struct outbox_row *r)
 	free(r->sender);
 	free(r->subject);
 	free(r->kind);
-	free(r->state);
 	free(r->last_error);
 	free(r->created);
 	free(r->token);
@@ -1165,7 +1311,7 @@ static void subscriber_read(sqlite3_stmt *st, struct subscriber *sub)
 	sub->id = sqlite3_column_int64(st, 0);
 	sub->address = col_text(st, 1);
 	sub->name = col_text(st, 2);
-	sub->status = col_text(st, 3);
+	sub->status = col_state(st, 3, NAMES(sub_names));
 	sub->language = col_text(st, 4);
 	sub->frequency = col_text(st, 5);
 	sub->day = sqlite3_column_int(st, 6);
@@ -1301,24 +1447,33 @@ static int subscriber_change(struct store *s, sqlite3_stmt *st, const char *what
 	return sqlite3_changes(s->db) > 0;
 }
 
-int store_subscriber_status_set(struct store *s, int64_t id, const char *from, const char *to)
+int store_subscriber_status_set(struct store *s, int64_t id, enum sub_state from,
+				enum sub_state to)
 {
+	if (from == to)
+		return 0;	/* already there: nothing moves */
+	if (!store_sub_state_legal(from, to))
+		return state_refuse(s, "subscriber", id, from == SUB_STATE_ANY ? "any"
+				    : store_sub_state_name(from), store_sub_state_name(to));
 	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_STATUS);
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, from);
-	bind_text(st, 3, to);
+	bind_text(st, 2, from == SUB_STATE_ANY ? NULL : store_sub_state_name(from));
+	bind_text(st, 3, store_sub_state_name(to));
 	return subscriber_change(s, st, "subscriber-status");
 }
 
-int store_subscriber_confirm(struct store *s, int64_t id, const char *from, const char *at)
+int store_subscriber_confirm(struct store *s, int64_t id, enum sub_state from, const char *at)
 {
+	/* an active subscriber answering an older request is confirmed again, nothing moves */
+	if (from != SUB_ACTIVE && !store_sub_state_legal(from, SUB_ACTIVE))
+		return state_refuse(s, "subscriber", id, store_sub_state_name(from), "active");
 	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_CONFIRM);
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, from);
+	bind_text(st, 2, store_sub_state_name(from));
 	bind_text(st, 3, at);
 	return subscriber_change(s, st, "subscriber-confirm");
 }
@@ -1399,7 +1554,6 @@ void subscriber_clear(struct subscriber *sub)
 {
 	free(sub->address);
 	free(sub->name);
-	free(sub->status);
 	free(sub->language);
 	free(sub->frequency);
 	free(sub->budget_currency);
@@ -1552,14 +1706,16 @@ int store_bid_count(struct store *s, int64_t project, int64_t except_subscriber)
 }
 
 int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const char *address,
-		     const struct bid_info *bi, const char *text, const char *status,
+		     const struct bid_info *bi, const char *text, enum bid_state status,
 		     const char *message_id, int64_t *id, int *replaced)
 {
 	sqlite3_stmt *st;
 	int rc;
 	*replaced = 0;
+	if (status != BID_ACTIVE && status != BID_HELD)
+		return state_refuse(s, "bid", 0, "new", store_bid_state_name(status));
 	/* a held bid changes nothing until it is confirmed (store_bid_activate) */
-	if (!strcmp(status, "active")) {
+	if (status == BID_ACTIVE) {
 		if (!(st = stmt(s, ST_BID_REPLACE)))
 			return -1;
 		sqlite3_bind_int64(st, 1, project);
@@ -1592,7 +1748,7 @@ int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const
 		sqlite3_bind_int(st, 10, bi->followup_days);
 	bind_text(st, 11, text);
 	bind_text(st, 12, bi->why);
-	bind_text(st, 13, status);
+	bind_text(st, 13, store_bid_state_name(status));
 	bind_text(st, 14, now);
 	bind_text(st, 15, message_id);
 	rc = sqlite3_step(st);
@@ -1634,7 +1790,7 @@ static void bid_read(sqlite3_stmt *st, struct bid_row *b)
 	b->info.followup_days = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1
 				: sqlite3_column_int(st, 9);
 	b->message = col_text(st, 10);
-	b->status = col_text(st, 11);
+	b->status = col_state(st, 11, NAMES(bid_names));
 	b->info.why = col_text(st, 12);
 	b->created = col_text(st, 13);
 }
@@ -1657,16 +1813,22 @@ int store_bid_get(struct store *s, int64_t id, struct bid_row *b)
 	return found;
 }
 
-int store_bid_status(struct store *s, int64_t id, const char *status)
+int store_bid_state_set(struct store *s, int64_t id, enum bid_state from, enum bid_state to)
 {
+	if (!store_bid_state_legal(from, to))
+		return state_refuse(s, "bid", id, store_bid_state_name(from),
+				    store_bid_state_name(to));
 	sqlite3_stmt *st = stmt(s, ST_BID_STATUS);
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, status);
+	bind_text(st, 2, store_bid_state_name(from));
+	bind_text(st, 3, store_bid_state_name(to));
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "bid-status");
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "bid-status");
+	return sqlite3_changes(s->db) > 0;
 }
 
 int store_bid_activate(struct store *s, int64_t id, int *replaced)
@@ -1709,8 +1871,10 @@ int store_bid_held_count(struct store *s, int64_t project, const char *address, 
 	return rc == SQLITE_ROW ? 0 : fail(s, rc, "bid-held-count");
 }
 
-int store_bid_select(struct store *s, int64_t project, const char *status, struct bid_row **out)
+int store_bid_select(struct store *s, int64_t project, enum bid_state state,
+		     struct bid_row **out)
 {
+	const char *status = state == BID_STATE_ANY ? NULL : store_bid_state_name(state);
 	*out = NULL;
 	sqlite3_stmt *st = stmt(s, ST_BID_SELECT);
 	if (!st)
@@ -1794,7 +1958,7 @@ int store_relayed_list(struct store *s, int64_t bid, int max, size_t max_bytes,
 
 int store_bid_list(struct store *s, int64_t project, struct bid_row **out)
 {
-	return store_bid_select(s, project, NULL, out);
+	return store_bid_select(s, project, BID_STATE_ANY, out);
 }
 
 int store_purge_expired(struct store *s, const char *posts_before, const char *bids_before)
@@ -1847,7 +2011,6 @@ int store_project_unasked(struct store *s, int64_t *ids, int max)
 void bid_row_clear(struct bid_row *b)
 {
 	free(b->message);
-	free(b->status);
 	free(b->info.why);
 	free(b->created);
 	memset(b, 0, sizeof *b);
@@ -1880,8 +2043,12 @@ int store_poster_confirm(struct store *s, const char *address)
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "poster-confirm");
 }
 
-int store_project_status(struct store *s, int64_t id, const char *status)
+int store_project_state_set(struct store *s, int64_t id, enum project_state from,
+			    enum project_state to)
 {
+	if (!store_project_state_legal(from, to))
+		return state_refuse(s, "project", id, store_project_state_name(from),
+				    store_project_state_name(to));
 	/* the first time it opens is its publication */
 	sqlite3_stmt *st = stmt(s, ST_PROJECT_STATUS);
 	if (!st)
@@ -1889,28 +2056,13 @@ int store_project_status(struct store *s, int64_t id, const char *status)
 	char now[32];
 	clock_format_iso(clock_now(), now);
 	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, status);
-	bind_text(st, 3, now);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-status");
-}
-
-int store_project_status_move(struct store *s, int64_t id, const char *from, const char *to)
-{
-	sqlite3_stmt *st = stmt(s, ST_PROJECT_STATUS_MOVE);
-	if (!st)
-		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
-	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, from);
-	bind_text(st, 3, to);
+	bind_text(st, 2, store_project_state_name(from));
+	bind_text(st, 3, store_project_state_name(to));
 	bind_text(st, 4, now);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
-		return fail(s, rc, "project-status-move");
+		return fail(s, rc, "project-status");
 	return sqlite3_changes(s->db) > 0;
 }
 

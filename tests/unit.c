@@ -820,9 +820,11 @@ static void test_profile(void)
 		sub.skills.n = 1;
 		sub.excludes.v = &excl;
 		sub.excludes.n = 1;
-		struct project p = { .has_budget = rows[i].has_budget, .budget_min = -1,
-				     .budget_max = rows[i].max, .currency = (char *)rows[i].cur,
+		struct project p = { .has_budget = rows[i].has_budget,
+				     .budget = { .min = -1, .max = rows[i].max },
 				     .language = (char *)rows[i].lang, .location = (char *)rows[i].location };
+		snprintf(p.budget.currency, sizeof p.budget.currency, "%s",
+			 rows[i].cur ? rows[i].cur : "");
 		unsigned char hits[2] = { rows[i].skill, rows[i].excl };
 		int sk = 0, ex = 1;
 		const char *got = profile_matches(&sub, &p, hits, &sk, &ex);
@@ -1070,6 +1072,121 @@ static void test_store_seam(void)
 	report("store_seam", bad);
 }
 
+/* The transition tables of the states (store.c): every move the program makes is legal, the
+ * rest refused; and the text of each state is the one the database and the listings hold. */
+static void test_state_transitions(void)
+{
+	enum { E_PROJECT, E_BID, E_SUB, E_OUTBOX };
+	static const struct { int entity, from, to, want; } rows[] = {
+		{ E_PROJECT, PROJECT_PENDING_CONFIRMATION, PROJECT_OPEN, 1 },
+		{ E_PROJECT, PROJECT_PENDING_CONFIRMATION, PROJECT_HELD, 1 },
+		{ E_PROJECT, PROJECT_HELD, PROJECT_OPEN, 1 },
+		{ E_PROJECT, PROJECT_HELD, PROJECT_REJECTED, 1 },
+		{ E_PROJECT, PROJECT_OPEN, PROJECT_AWARDED, 1 },
+		{ E_PROJECT, PROJECT_OPEN, PROJECT_CLOSED, 1 },
+		{ E_PROJECT, PROJECT_OPEN, PROJECT_EXPIRED, 1 },
+		{ E_PROJECT, PROJECT_OPEN, PROJECT_HELD, 1 },
+		{ E_PROJECT, PROJECT_AWARDED, PROJECT_AWARDED, 0 },
+		{ E_PROJECT, PROJECT_AWARDED, PROJECT_CLOSED, 0 },
+		{ E_PROJECT, PROJECT_CLOSED, PROJECT_OPEN, 0 },
+		{ E_PROJECT, PROJECT_EXPIRED, PROJECT_OPEN, 0 },
+		{ E_PROJECT, PROJECT_REJECTED, PROJECT_OPEN, 0 },
+		{ E_PROJECT, PROJECT_PENDING_CONFIRMATION, PROJECT_AWARDED, 0 },
+		{ E_PROJECT, PROJECT_HELD, PROJECT_AWARDED, 0 },
+		{ E_PROJECT, PROJECT_STATE_UNKNOWN, PROJECT_OPEN, 0 },
+		{ E_BID, BID_HELD, BID_ACTIVE, 1 },
+		{ E_BID, BID_HELD, BID_CANCELLED, 1 },
+		{ E_BID, BID_ACTIVE, BID_REPLACED, 1 },
+		{ E_BID, BID_ACTIVE, BID_ACCEPTED, 1 },
+		{ E_BID, BID_ACTIVE, BID_DECLINED, 1 },
+		{ E_BID, BID_ACTIVE, BID_CLOSED, 1 },
+		{ E_BID, BID_HELD, BID_ACCEPTED, 0 },
+		{ E_BID, BID_ACCEPTED, BID_DECLINED, 0 },
+		{ E_BID, BID_DECLINED, BID_ACCEPTED, 0 },
+		{ E_BID, BID_REPLACED, BID_ACTIVE, 0 },
+		{ E_BID, BID_CANCELLED, BID_ACTIVE, 0 },
+		{ E_BID, BID_CLOSED, BID_ACCEPTED, 0 },
+		{ E_SUB, SUB_PENDING, SUB_ACTIVE, 1 },
+		{ E_SUB, SUB_ACTIVE, SUB_PAUSED, 1 },
+		{ E_SUB, SUB_PAUSED, SUB_ACTIVE, 1 },
+		{ E_SUB, SUB_UNSUBSCRIBED, SUB_PENDING, 1 },
+		{ E_SUB, SUB_UNSUBSCRIBED, SUB_ACTIVE, 1 },
+		{ E_SUB, SUB_STATE_ANY, SUB_UNSUBSCRIBED, 1 },
+		{ E_SUB, SUB_ACTIVE, SUB_UNSUBSCRIBED, 1 },
+		{ E_SUB, SUB_PENDING, SUB_PAUSED, 0 },
+		{ E_SUB, SUB_UNSUBSCRIBED, SUB_PAUSED, 0 },
+		{ E_SUB, SUB_STATE_ANY, SUB_ACTIVE, 0 },
+		{ E_SUB, SUB_ACTIVE, SUB_DISABLED, 0 },
+		{ E_SUB, SUB_DISABLED, SUB_ACTIVE, 0 },
+		{ E_OUTBOX, OUTBOX_QUEUED, OUTBOX_SENT, 1 },
+		{ E_OUTBOX, OUTBOX_QUEUED, OUTBOX_FAILED, 1 },
+		{ E_OUTBOX, OUTBOX_FAILED, OUTBOX_SENT, 1 },
+		{ E_OUTBOX, OUTBOX_SENT, OUTBOX_QUEUED, 0 },
+		{ E_OUTBOX, OUTBOX_SENT, OUTBOX_FAILED, 0 },
+		{ E_OUTBOX, OUTBOX_QUEUED, OUTBOX_QUEUED, 0 },
+	};
+	static const char *const names[] = {	/* in the order of enum project_state */
+		"pending_confirmation", "held", "open", "awarded", "closed", "expired", "rejected",
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		int f = rows[i].from, t = rows[i].to, got;
+		const char *what, *from, *to;
+		switch (rows[i].entity) {
+		case E_PROJECT:
+			got = store_project_state_legal(f, t);
+			what = "project", from = store_project_state_name(f), to = store_project_state_name(t);
+			break;
+		case E_BID:
+			got = store_bid_state_legal(f, t);
+			what = "bid", from = store_bid_state_name(f), to = store_bid_state_name(t);
+			break;
+		case E_SUB:
+			got = store_sub_state_legal(f, t);
+			what = "subscriber", from = store_sub_state_name(f), to = store_sub_state_name(t);
+			break;
+		default:
+			got = store_outbox_state_legal(f, t);
+			what = "outbox", from = store_outbox_state_name(f), to = store_outbox_state_name(t);
+		}
+		if (got != rows[i].want) {
+			printf("     %s %s -> %s: %s, want %s\n", what, from, to,
+			       got ? "legal" : "refused", rows[i].want ? "legal" : "refused");
+			bad++;
+		}
+	}
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(store_project_state_name((enum project_state)i), names[i])) {
+			printf("     project state %zu: \"%s\"\n", i,
+			       store_project_state_name((enum project_state)i));
+			bad++;
+		}
+	struct { const char *got, *want; } texts[] = {
+		{ store_bid_state_name(BID_ACTIVE), "active" },
+		{ store_bid_state_name(BID_HELD), "held" },
+		{ store_bid_state_name(BID_REPLACED), "replaced" },
+		{ store_bid_state_name(BID_CANCELLED), "cancelled" },
+		{ store_bid_state_name(BID_CLOSED), "closed" },
+		{ store_bid_state_name(BID_ACCEPTED), "accepted" },
+		{ store_bid_state_name(BID_DECLINED), "declined" },
+		{ store_sub_state_name(SUB_PENDING), "pending" },
+		{ store_sub_state_name(SUB_ACTIVE), "active" },
+		{ store_sub_state_name(SUB_PAUSED), "paused" },
+		{ store_sub_state_name(SUB_UNSUBSCRIBED), "unsubscribed" },
+		{ store_sub_state_name(SUB_DISABLED), "disabled" },
+		{ store_outbox_state_name(OUTBOX_QUEUED), "queued" },
+		{ store_outbox_state_name(OUTBOX_SENT), "sent" },
+		{ store_outbox_state_name(OUTBOX_FAILED), "failed" },
+		{ store_project_state_name(PROJECT_STATE_UNKNOWN), "unknown" },
+	};
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+		if (strcmp(texts[i].got, texts[i].want)) {
+			printf("     state name: got \"%s\", want \"%s\"\n", texts[i].got, texts[i].want);
+			bad++;
+		}
+	report("state_transitions", bad);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "trim"))
@@ -1100,6 +1217,7 @@ int main(int argc, char **argv)
 	test_fetch_url();
 	test_consent();
 	test_store_seam();
+	test_state_transitions();
 	config_clear(&cat_config);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

@@ -226,9 +226,33 @@ int post_refusal_due(struct store *s, const char *address)
 	return store_confirmation_insert(s, address, 0, "refusal", "", 0, &cid) < 0 ? -1 : 1;
 }
 
-enum outcome post_handle(const struct config *c, struct store *s, struct message *m,
-			 char **result, char **reason)
+/* A reply to a post+KEY address whose key does not verify (forged or altered): refused, once a
+ * day, and never taken for a new post. */
+enum outcome post_refuse_key(struct handling *h)
 {
+	const struct message *m = h->m;
+	int due = m->from && compose_address_is_safe(m->from) ? post_refusal_due(h->s, m->from) : 0;
+	struct vars v = { 0 };
+	vars_set(&v, "board", h->c->board_name);
+	vars_set(&v, "subject", "");
+	vars_set(&v, "post_address", h->c->post_address);
+	vars_set(&v, "reason", "Cette adresse de réponse n'est pas valide (modifiée ou "
+		 "incomplète) : rien n'a été fait. / This reply address is not valid "
+		 "(altered or incomplete): nothing was done.");
+	struct project who = { .poster = m->from, .poster_name = m->from_name,
+			       .language = (char *)h->c->language };
+	h->result = xstrdup("post:bad-key");
+	return due < 0 || (due > 0 && queue_to_poster(h->c, h->s, &who, "post_rejected", &v,
+		m->message_id_made_up ? NULL : m->message_id, NULL, NULL) < 0)
+		? OUT_TEMPFAIL : OUT_OK;
+}
+
+enum outcome post_handle(struct handling *h)
+{
+	const struct config *c = h->c;
+	struct store *s = h->s;
+	struct message *m = h->m;
+	char **result = &h->result, **reason = &h->reason;
 	if (!m->from || !compose_address_is_safe(m->from)) {
 		*reason = xstrdup("post without a usable From address: cannot acknowledge it");
 		return OUT_PERMFAIL;
@@ -449,9 +473,13 @@ int post_moderate(const struct config *c, struct store *s, int64_t project_id, i
 /* The poster's reply to an acknowledgement (post+k-ID): `close`/`clôturer` on a line of its
  * own closes the project (bidders told); any other text is the corrected post: its fields are
  * read again and the poster gets a new acknowledgement restating them. */
-enum outcome post_reply(const struct config *c, struct store *s, struct message *m,
-			int64_t project_id, char **result)
+enum outcome post_reply(struct handling *h)
 {
+	const struct config *c = h->c;
+	struct store *s = h->s;
+	struct message *m = h->m;
+	char **result = &h->result;
+	int64_t project_id = h->r->ids[0];
 	struct project p;
 	int f = store_project_get(s, project_id, &p);
 	if (f < 0)

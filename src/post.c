@@ -247,66 +247,102 @@ enum outcome post_refuse_key(struct handling *h)
 		? OUT_TEMPFAIL : OUT_OK;
 }
 
+/* A post with nothing at all: the poster told what is missing (once a day: From may be
+ * forged). */
+static enum outcome refuse_empty(struct handling *h)
+{
+	const struct config *c = h->c;
+	struct store *s = h->s;
+	const struct message *m = h->m;
+	const char *lang = m->post->language;
+	int due = post_refusal_due(s, m->from);
+	if (due <= 0) {
+		h->result = xstrdup("rejected:empty:rate-limited");
+		return due < 0 ? OUT_TEMPFAIL : OUT_OK;
+	}
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "subject", m->subject ? m->subject : "");
+	vars_set(&v, "post_address", c->post_address);
+	vars_set(&v, "reason", !strcmp(lang, "fr")
+		 ? "Votre message est vide : ni objet ni texte. Décrivez le projet "
+		   "(objet : son titre ; texte : le besoin, le budget, le délai)."
+		 : "Your message is empty: no subject and no text. Describe the project "
+		   "(subject: its title; text: the need, the budget, the deadline).");
+	struct project who = { .poster = m->from, .poster_name = m->from_name,
+			       .language = (char *)lang };
+	if (queue_to_poster(c, s, &who, "post_rejected", &v,
+			    m->message_id_made_up ? NULL : m->message_id, NULL, NULL) < 0)
+		return store_error_is_transient(s) ? OUT_TEMPFAIL : OUT_PERMFAIL;
+	h->result = xstrdup("rejected:empty");
+	return OUT_OK;
+}
+
+/* 1 when POST_PENDING_MAX posts of from already wait for a confirmation (a new one is not
+ * stored), 0 when not, -1 on error. */
+static int pending_full(struct store *s, const char *from)
+{
+	struct project *w;
+	int nw = store_project_pending_of(s, from, &w);
+	if (nw < 0)
+		return -1;
+	for (int i = 0; i < nw; i++)
+		project_clear(&w[i]);
+	free(w);
+	if (nw < POST_PENDING_MAX)
+		return 0;
+	log_info("stage=post result=rate-limited reason=\"%d posts from this address "
+		 "wait for a confirmation: not stored\"", nw);
+	return 1;
+}
+
+/* Whether the new post h->m is stored: 1 yes (*trusted: published at once; *deferred: stored
+ * without a request, one to that address being unanswered), 0 not (*out says how it ended). */
+static int post_admit(struct handling *h, int *trusted, int *deferred, enum outcome *out)
+{
+	const struct message *m = h->m;
+	*out = OUT_OK;
+	if (!m->from || !compose_address_is_safe(m->from)) {
+		h->reason = xstrdup("post without a usable From address: cannot acknowledge it");
+		*out = OUT_PERMFAIL;
+		return 0;
+	}
+	if (!*m->post->title) {
+		*out = refuse_empty(h);
+		return 0;
+	}
+	int known = store_poster_confirmed(h->s, m->from);
+	if (known < 0) {
+		*out = OUT_TEMPFAIL;
+		return 0;
+	}
+	*trusted = known && authenticated(h->c, m);
+	/* the From proves nothing yet: one unanswered request at a time to an address, and a day
+	 * at least between two; a post meanwhile waits, asked about when that one is answered */
+	*deferred = *trusted ? 0 : store_confirmations_recent(h->s, m->from);
+	int full = *deferred > 0 ? pending_full(h->s, m->from) : 0;
+	if (*deferred < 0 || full) {
+		if (full > 0)
+			h->result = xstrdup("post:rate-limited");
+		*out = *deferred < 0 || full < 0 ? OUT_TEMPFAIL : OUT_OK;
+		return 0;
+	}
+	return 1;
+}
+
 enum outcome post_handle(struct handling *h)
 {
 	const struct config *c = h->c;
 	struct store *s = h->s;
 	struct message *m = h->m;
 	char **result = &h->result, **reason = &h->reason;
-	if (!m->from || !compose_address_is_safe(m->from)) {
-		*reason = xstrdup("post without a usable From address: cannot acknowledge it");
-		return OUT_PERMFAIL;
-	}
+	int trusted = 0, deferred = 0;
+	enum outcome out;
+	if (!post_admit(h, &trusted, &deferred, &out))
+		return out;
 	const struct post_info *pi = m->post;
 	const char *lang = pi->language;
 	const char *irt = m->message_id_made_up ? NULL : m->message_id;
-	if (!*pi->title) {
-		/* nothing at all: tell the poster what is missing (once a day: From may be forged) */
-		int due = post_refusal_due(s, m->from);
-		if (due <= 0) {
-			*result = xstrdup("rejected:empty:rate-limited");
-			return due < 0 ? OUT_TEMPFAIL : OUT_OK;
-		}
-		struct vars v = { 0 };
-		vars_set(&v, "board", c->board_name);
-		vars_set(&v, "subject", m->subject ? m->subject : "");
-		vars_set(&v, "post_address", c->post_address);
-		vars_set(&v, "reason", !strcmp(lang, "fr")
-			 ? "Votre message est vide : ni objet ni texte. Décrivez le projet "
-			   "(objet : son titre ; texte : le besoin, le budget, le délai)."
-			 : "Your message is empty: no subject and no text. Describe the project "
-			   "(subject: its title; text: the need, the budget, the deadline).");
-		struct project who = { .poster = m->from, .poster_name = m->from_name,
-				       .language = (char *)lang };
-		if (queue_to_poster(c, s, &who, "post_rejected", &v, irt, NULL, NULL) < 0)
-			return store_error_is_transient(s) ? OUT_TEMPFAIL : OUT_PERMFAIL;
-		*result = xstrdup("rejected:empty");
-		return OUT_OK;
-	}
-	int known = store_poster_confirmed(s, m->from);
-	if (known < 0)
-		return OUT_TEMPFAIL;
-	int trusted = known && authenticated(c, m);
-	/* the From proves nothing yet: one unanswered request at a time to an address, and a day
-	 * at least between two; a post meanwhile waits, asked about when that one is answered */
-	int deferred = trusted ? 0 : store_confirmations_recent(s, m->from);
-	if (deferred < 0)
-		return OUT_TEMPFAIL;
-	if (deferred) {
-		struct project *w;
-		int nw = store_project_pending_of(s, m->from, &w);
-		if (nw < 0)
-			return OUT_TEMPFAIL;
-		for (int i = 0; i < nw; i++)
-			project_clear(&w[i]);
-		free(w);
-		if (nw >= POST_PENDING_MAX) {
-			log_info("stage=post result=rate-limited reason=\"%d posts from this address "
-				 "wait for a confirmation: not stored\"", nw);
-			*result = xstrdup("post:rate-limited");
-			return OUT_OK;
-		}
-	}
 	int scam = strlist_contains(&pi->flags, "suspected_scam");
 	struct project p = { 0 };
 	char created[32];

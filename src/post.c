@@ -509,6 +509,99 @@ int post_moderate(const struct config *c, struct store *s, int64_t project_id, i
 /* The poster's reply to an acknowledgement (post+k-ID): `close`/`clôturer` on a line of its
  * own closes the project (bidders told); any other text is the corrected post: its fields are
  * read again and the poster gets a new acknowledgement restating them. */
+/* 1 when text has `close` (clôturer, cloturer, fermer) on a line of its own. */
+static int asks_close(const char *text)
+{
+	int close = 0;
+	for (const char *q = text; *q;) {
+		size_t n = strcspn(q, "\n");
+		char *line = xstrndup(q, n);
+		char *l = money_lower(str_trim(line));
+		if (!strcmp(l, "close") || !strcmp(l, "clôturer") || !strcmp(l, "cloturer") ||
+		    !strcmp(l, "fermer"))
+			close = 1;
+		free(l);
+		free(line);
+		q += n;
+		if (*q)
+			q++;
+	}
+	return close;
+}
+
+/* Tells the subscriber of active bid v that the client closed project p unawarded. 0 or -1. */
+static int tell_bidder_closed(const struct config *c, struct store *s, const struct project *p,
+			      const struct bid_row *v)
+{
+	struct subscriber sub;
+	if (store_subscriber_find(s, NULL, v->subscriber, &sub) != 1)
+		return 0;
+	char id[32];
+	snprintf(id, sizeof id, "%lld", (long long)p->id);
+	int fr = !sub.language || !strcmp(sub.language, "fr");
+	struct vars vv = { 0 };
+	vars_set(&vv, "board", c->board_name);
+	vars_set(&vv, "project_id", id);
+	vars_set(&vv, "title", p->title);
+	vars_set(&vv, "message", fr ? "Le client a clos ce projet sans l'attribuer. "
+				 "Merci pour votre offre."
+			    : "The client closed this project without awarding "
+			      "it. Thank you for your bid.");
+	vars_set(&vv, "text", "");
+	vars_set(&vv, "reply_address", "");
+	struct outgoing o = { .from_name = c->board_name, .from = c->bid_address,
+			      .to_name = sub.name, .to = sub.address,
+			      .auto_submitted = "auto-generated" };
+	int rc = send_queue(c, s, "relay_message", fr ? "fr" : "en", &vv, &o);
+	subscriber_clear(&sub);
+	return rc;
+}
+
+/* Closes project p at its poster's request; its active bidders are told. 0 or -1. */
+static int close_by_reply(const struct config *c, struct store *s, const struct project *p)
+{
+	int rc = store_project_status(s, p->id, "closed");
+	struct bid_row *v;
+	int nb = rc == 0 ? store_bid_select(s, p->id, "active", &v) : -1;
+	for (int i = 0; i < nb; i++) {
+		if (rc == 0 && !strcmp(v[i].status, "active")) {
+			rc = tell_bidder_closed(c, s, p, &v[i]);
+			store_bid_status(s, v[i].id, "closed");
+		}
+		bid_row_clear(&v[i]);
+	}
+	if (nb >= 0)
+		free(v);	/* allocated even for no bid */
+	return rc;
+}
+
+/* The corrected post m of project p (cleared here): new description and fields, same number,
+ * scored again, and a new acknowledgement. 0 or -1. */
+static int edit_by_reply(const struct config *c, struct store *s, const struct message *m,
+			 struct project *p, char **result)
+{
+	int64_t project_id = p->id;
+	const struct post_info *pi = m->post;
+	char *skills = json_array_text(&pi->skills);
+	char *flags = json_array_text(&pi->flags);
+	/* the new text is scored as a new post: a scam waits for a moderator again */
+	int scam = strlist_contains(&pi->flags, "suspected_scam");
+	int rc = store_project_update(s, p->id, pi->description, pi->has_budget ? &pi->budget : NULL,
+				      pi->deadline_days, skills, pi->location, flags);
+	if (rc == 0 && scam)
+		rc = store_project_status(s, p->id, "held");
+	free(skills);
+	free(flags);
+	project_clear(p);
+	if (rc == 0 && store_project_get(s, project_id, p) == 1)
+		rc = acknowledge(c, s, p, m->message_id_made_up ? NULL : m->message_id);
+	if (scam)
+		log_warn("stage=post project=%lld result=held reason=suspected_scam score=%d "
+			 "edit=yes", (long long)project_id, pi->scam_score);
+	*result = xasprintf("post:edited:%lld%s", (long long)project_id, scam ? ":held" : "");
+	return rc;
+}
+
 enum outcome post_reply(struct handling *h)
 {
 	const struct config *c = h->c;
@@ -527,75 +620,12 @@ enum outcome post_reply(struct handling *h)
 		return OUT_OK;
 	}
 	const char *text = m->new_text ? m->new_text : "";
-	int close = 0;
-	for (const char *q = text; *q;) {
-		size_t n = strcspn(q, "\n");
-		char *line = xstrndup(q, n);
-		char *l = money_lower(str_trim(line));
-		if (!strcmp(l, "close") || !strcmp(l, "clôturer") || !strcmp(l, "cloturer") ||
-		    !strcmp(l, "fermer"))
-			close = 1;
-		free(l);
-		free(line);
-		q += n;
-		if (*q)
-			q++;
-	}
 	int rc = 0;
-	if (close) {
-		rc = store_project_status(s, p.id, "closed");
-		struct bid_row *v;
-		int nb = rc == 0 ? store_bid_select(s, p.id, "active", &v) : -1;
-		for (int i = 0; i < nb; i++) {
-			if (rc == 0 && !strcmp(v[i].status, "active")) {
-				struct subscriber sub;
-				if (store_subscriber_find(s, NULL, v[i].subscriber, &sub) == 1) {
-					char id[32];
-					snprintf(id, sizeof id, "%lld", (long long)p.id);
-					int fr = !sub.language || !strcmp(sub.language, "fr");
-					struct vars vv = { 0 };
-					vars_set(&vv, "board", c->board_name);
-					vars_set(&vv, "project_id", id);
-					vars_set(&vv, "title", p.title);
-					vars_set(&vv, "message", fr ? "Le client a clos ce projet sans l'attribuer. "
-								 "Merci pour votre offre."
-							    : "The client closed this project without awarding "
-							      "it. Thank you for your bid.");
-					vars_set(&vv, "text", "");
-					vars_set(&vv, "reply_address", "");
-					struct outgoing o = { .from_name = c->board_name, .from = c->bid_address,
-							      .to_name = sub.name, .to = sub.address,
-							      .auto_submitted = "auto-generated" };
-					rc = send_queue(c, s, "relay_message", fr ? "fr" : "en", &vv, &o);
-					subscriber_clear(&sub);
-				}
-				store_bid_status(s, v[i].id, "closed");
-			}
-			bid_row_clear(&v[i]);
-		}
-		if (nb >= 0)
-			free(v);	/* allocated even for no bid */
+	if (asks_close(text)) {
+		rc = close_by_reply(c, s, &p);
 		*result = xasprintf("post:closed:%lld", (long long)p.id);
 	} else if (m->post && *text) {
-		/* the corrected post: new description and fields, same number */
-		const struct post_info *pi = m->post;
-		char *skills = json_array_text(&pi->skills);
-		char *flags = json_array_text(&pi->flags);
-		/* the new text is scored as a new post: a scam waits for a moderator again */
-		int scam = strlist_contains(&pi->flags, "suspected_scam");
-		rc = store_project_update(s, p.id, pi->description, pi->has_budget ? &pi->budget : NULL,
-					  pi->deadline_days, skills, pi->location, flags);
-		if (rc == 0 && scam)
-			rc = store_project_status(s, p.id, "held");
-		free(skills);
-		free(flags);
-		project_clear(&p);
-		if (rc == 0 && store_project_get(s, project_id, &p) == 1)
-			rc = acknowledge(c, s, &p, m->message_id_made_up ? NULL : m->message_id);
-		if (scam)
-			log_warn("stage=post project=%lld result=held reason=suspected_scam score=%d "
-				 "edit=yes", (long long)project_id, pi->scam_score);
-		*result = xasprintf("post:edited:%lld%s", (long long)project_id, scam ? ":held" : "");
+		rc = edit_by_reply(c, s, m, &p, result);
 	} else {
 		*result = xstrdup("post-reply:empty");
 	}

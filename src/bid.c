@@ -639,6 +639,69 @@ int bid_read_consent(const char *text)
 	return refused ? -1 : objected ? (confirmed ? 0 : -1) : confirmed ? 1 : 0;
 }
 
+/* The subscriber objected to held bid bid_id: cancelled, and they are told. 0 or -1. */
+static int held_bid_cancel(struct bidding *b, const struct confirmation *cf, int64_t bid_id)
+{
+	int rc = store_confirmation_use(b->s, cf->id) < 0 ||
+		 store_bid_status(b->s, bid_id, "cancelled") < 0 ? -1 : 0;
+	if (rc == 0)
+		rc = tell_freelancer(b, b->sub.address, tr(b, "Offre annulée : rien n'a été "
+				     "transmis au client, et votre offre précédente sur ce projet, "
+				     "s'il y en a une, reste valable.", "Bid cancelled: nothing was "
+				     "sent to the client, and your previous bid on this project, if "
+				     "any, still stands."), NULL, NULL);
+	log_info("stage=bid bid=%lld result=cancelled reason=\"the subscriber objected\"",
+		 (long long)bid_id);
+	return rc;
+}
+
+/* The subscriber confirmed held bid row: with subscribe (the public address's flow) they
+ * become active; on an open project the bid is made active, acknowledged and quoted. 0 or -1. */
+static int held_bid_confirm(struct bidding *b, const struct confirmation *cf,
+			    const struct bid_row *row, int subscribe)
+{
+	const struct config *c = b->c;
+	int rc = store_confirmation_use(b->s, cf->id) < 0 ? -1 : 0;
+	int joined = 0, replaced = 0;
+	if (rc == 0 && subscribe && strcmp(b->sub.status, "active")) {
+		/* subscribe-and-bid: the reply proved the address, the mail said so */
+		char now[32];
+		clock_format_iso(clock_now(), now);
+		if (store_subscriber_confirm(b->s, b->sub.id, b->sub.status, now) < 0)
+			rc = -1;
+		free(b->sub.status);
+		b->sub.status = xstrdup("active");
+		free(b->sub.confirmed);
+		b->sub.confirmed = xstrdup(now);
+		joined = 1;
+	}
+	if (rc != 0 || strcmp(b->proj.status, "open"))
+		return rc;
+	rc = store_bid_activate(b->s, row->id, &replaced) < 0 ? -1 : 0;
+	char *terms = terms_text(b, &row->info);
+	int64_t ids[2] = { row->project, row->subscriber };
+	char *key = keys_make("b", ids, 2);
+	char *robot_help = xasprintf(tr(b, "Offre confirmée : elle est transmise au client. "
+				      "Vous êtes inscrit aux sélections : pour recevoir "
+				      "les projets qui vous correspondent, écrivez « aide » "
+				      "à %s.", "Bid confirmed: it is passed on to the client. "
+				      "You are subscribed to the selections: to receive the "
+				      "projects that match you, write \"help\" to %s."),
+				   c->robot_address);
+	if (rc == 0)
+		rc = tell_freelancer(b, b->sub.address, joined ? robot_help
+				     : tr(b, "Offre confirmée : elle est "
+				     "transmise au client.", "Bid confirmed: it is passed "
+				     "on to the client."), terms, key);
+	free(robot_help);
+	if (rc == 0)
+		rc = send_quote(b, row->id, &row->info, row->message ? row->message : "",
+				replaced);
+	free(terms);
+	free(key);
+	return rc;
+}
+
 enum outcome bid_answer(const struct config *c, struct store *s, const struct confirmation *cf,
 			const struct message *m, char **outcome)
 {
@@ -675,56 +738,10 @@ enum outcome bid_answer(const struct config *c, struct store *s, const struct co
 				      "done."));
 		*outcome = xasprintf("robot:bid-unclear:%lld", (long long)bid_id);
 	} else if (consent < 0) {
-		rc = store_confirmation_use(s, cf->id) < 0 || store_bid_status(s, bid_id, "cancelled") < 0
-		     ? -1 : 0;
-		if (rc == 0)
-			rc = tell_freelancer(&b, b.sub.address, tr(&b, "Offre annulée : rien n'a été "
-					     "transmis au client, et votre offre précédente sur ce projet, "
-					     "s'il y en a une, reste valable.", "Bid cancelled: nothing was "
-					     "sent to the client, and your previous bid on this project, if "
-					     "any, still stands."), NULL, NULL);
-		log_info("stage=bid bid=%lld result=cancelled reason=\"the subscriber objected\"",
-			 (long long)bid_id);
+		rc = held_bid_cancel(&b, cf, bid_id);
 		*outcome = xasprintf("robot:bid-cancelled:%lld", (long long)bid_id);
 	} else {
-		rc = store_confirmation_use(s, cf->id) < 0 ? -1 : 0;
-		int joined = 0, replaced = 0;
-		if (rc == 0 && subscribe && strcmp(b.sub.status, "active")) {
-			/* subscribe-and-bid: the reply proved the address, the mail said so */
-			char now[32];
-			clock_format_iso(clock_now(), now);
-			if (store_subscriber_confirm(s, b.sub.id, b.sub.status, now) < 0)
-				rc = -1;
-			free(b.sub.status);
-			b.sub.status = xstrdup("active");
-			free(b.sub.confirmed);
-			b.sub.confirmed = xstrdup(now);
-			joined = 1;
-		}
-		if (rc == 0 && !strcmp(b.proj.status, "open")) {
-			rc = store_bid_activate(s, bid_id, &replaced) < 0 ? -1 : 0;
-			char *terms = terms_text(&b, &row.info);
-			int64_t ids[2] = { row.project, row.subscriber };
-			char *key = keys_make("b", ids, 2);
-			char *robot_help = xasprintf(tr(&b, "Offre confirmée : elle est transmise au client. "
-						      "Vous êtes inscrit aux sélections : pour recevoir "
-						      "les projets qui vous correspondent, écrivez « aide » "
-						      "à %s.", "Bid confirmed: it is passed on to the client. "
-						      "You are subscribed to the selections: to receive the "
-						      "projects that match you, write \"help\" to %s."),
-						   c->robot_address);
-			if (rc == 0)
-				rc = tell_freelancer(&b, b.sub.address, joined ? robot_help
-						     : tr(&b, "Offre confirmée : elle est "
-						     "transmise au client.", "Bid confirmed: it is passed "
-						     "on to the client."), terms, key);
-			free(robot_help);
-			if (rc == 0)
-				rc = send_quote(&b, bid_id, &row.info, row.message ? row.message : "",
-						replaced);
-			free(terms);
-			free(key);
-		}
+		rc = held_bid_confirm(&b, cf, &row, subscribe);
 		*outcome = xasprintf("robot:bid-confirmed:%s", cf->payload ? cf->payload : "?");
 	}
 	if (b.have_sub)

@@ -390,7 +390,6 @@ struct route {
 	int64_t ids[3];		/* with ROUTE_KEY_VALID: the ids the key names */
 	int n_ids;
 	char key_text[80];	/* the key as found (valid, or the first bad one) */
-	const char *where;	/* where it was found: "recipient", "To", "References"... */
 };
 /* Fills r for mail m of kind k: the board address, and the first key among the envelope
  * recipient, Delivered-To, To, Cc and References that verifies (see route.c for the order). */

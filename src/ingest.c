@@ -1,7 +1,9 @@
 /*
  * ingest.c — the daemon's pipeline: for each message in spool/incoming/new: read, check
- * limits, parse, classify, act, commit to SQLite, then move the file to cur/.
+ * limits, parse, classify, route (route.c), act, commit to SQLite, then move the file to cur/.
  * In: spool files. Out: rows (projects, outbox, the ingest log) and moved files.
+ * Acting is one lookup in the route table below ({kind, key, purpose} -> handler): every
+ * handler, here or in post.c, bid.c, quote.c, followup.c and robot.c, takes a struct handling.
  * Several waiting messages share one transaction (a savepoint each); the commit comes before
  * any move, and a replayed message whose ingest key is committed is a no-op: a SIGKILL at
  * any instant loses nothing and doubles nothing. Bad input is quarantined with a reason; a

@@ -747,7 +747,7 @@ static void robot_begin(struct handling *h, struct robot *r, struct commands *cs
 	commands_parse(h->m, cs);
 }
 
-/* Ends what robot_begin began; returns out. */
+/* Ends what robot_begin began: OUT_TEMPFAIL when rc < 0, else OUT_OK. */
 static enum outcome robot_end(struct robot *r, struct commands *cs, int rc)
 {
 	commands_clear(cs);

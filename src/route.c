@@ -86,18 +86,16 @@ static int verify(enum kind k, const char *key, struct route *r)
 
 /* Looks at one candidate key: 1 when it decides the route (valid), else 0 (a bad one is kept
  * when it is the first found). */
-static int consider(enum kind k, const char *key, const char *where, struct route *r)
+static int consider(enum kind k, const char *key, struct route *r)
 {
 	if (verify(k, key, r)) {
 		snprintf(r->key_text, sizeof r->key_text, "%s", key);
 		r->key = ROUTE_KEY_VALID;
-		r->where = where;
 		return 1;
 	}
 	if (r->key == ROUTE_KEY_NONE) {
 		snprintf(r->key_text, sizeof r->key_text, "%s", key);
 		r->key = ROUTE_KEY_BAD;
-		r->where = where;
 	}
 	memset(r->ids, 0, sizeof r->ids);
 	r->n_ids = 0;
@@ -129,17 +127,16 @@ void route_message(const struct config *c, const struct message *m, const char *
 	char local[64], key[80];
 	snprintf(local, sizeof local, "%.*s", (int)(at ? at - r->address : 0), r->address);
 	if (recipient && keys_of_address(recipient, local, key, sizeof key) &&
-	    consider(k, key, "recipient", r))
+	    consider(k, key, r))
 		return;
-	const struct { const struct strlist *list; const char *name; } heads[] = {
-		{ &m->delivered_to, "Delivered-To" }, { &m->to, "To" }, { &m->cc, "Cc" } };
+	const struct strlist *heads[] = { &m->delivered_to, &m->to, &m->cc };
 	for (size_t l = 0; l < sizeof heads / sizeof heads[0]; l++)
-		for (size_t i = 0; i < heads[l].list->n; i++)
-			if (keys_of_address(heads[l].list->v[i], local, key, sizeof key) &&
-			    consider(k, key, heads[l].name, r))
+		for (size_t i = 0; i < heads[l]->n; i++)
+			if (keys_of_address(heads[l]->v[i], local, key, sizeof key) &&
+			    consider(k, key, r))
 				return;
 	for (size_t i = 0; i < m->references.n; i++)
 		if (key_of_reference(c, k, m->references.v[i], key, sizeof key) &&
-		    consider(k, key, "References", r))
+		    consider(k, key, r))
 			return;
 }

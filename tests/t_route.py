@@ -135,3 +135,26 @@ def test_route_bid_key_in_cc_makes_the_bid():
     body = last_mail(b, "jeanne@client.fr").get_body(("plain",)).get_content()
     expect("900 € HT" in body, "no quote to the client for a bid keyed in Cc")
     b.cleanup()
+
+
+def test_route_key_for_another_address_is_refused():
+    """Each address accepts its own purposes only (post: k; bid: b q r t p; robot: c s u d v;
+    bounce: m): the acknowledgement's valid post key, sent to the robot or the bid address, is
+    refused there as not valid and changes nothing (no subscriber, no bid, the project as it was)."""
+    b, ack, addr = route_board_with_ack()
+    key = addr[len("post+"):].split("@")[0]
+    for local, sender in (("robot", "a@x.example"), ("bid", "b@x.example")):
+        n = len(b.outgoing())
+        raw = route_reply("To: %s+%s@example.org\n" % (local, key), body="subscribe\nJe propose 900 € HT.")
+        raw = raw.replace("From: Jeanne <jeanne@client.fr>", "From: %s" % sender)
+        b.deliver(raw, recipient="%s+%s@example.org" % (local, key), sender=sender)
+        b.run("run", "--once", env=ROUTE_NOW)
+        new = [read_mail(x)[1] for x in b.outgoing()[n:]]
+        expect(len(new) == 1 and new[0]["To"].addresses[0].addr_spec == sender and
+               "pas valide" in new[0].get_body(("plain",)).get_content(),
+               "%s: a post key was not refused: %r" % (local, [(str(m["To"]), str(m["Subject"])) for m in new]))
+    subs = json.loads(b.run("subscribers", "--json").stdout)
+    expect(not [s for s in subs if s["address"].endswith("@x.example")], "a subscriber was made: %r" % subs)
+    p = b.projects()
+    expect(len(p) == 1 and p[0]["bids"] == 0 and p[0]["budget"]["max"] == 1000.0, "changed: %r" % p)
+    b.cleanup()

@@ -227,14 +227,35 @@ static int is_public(const struct project *p)
 	       p->status == PROJECT_CLOSED || p->status == PROJECT_EXPIRED;
 }
 
+/* The public address's refusal for project pid, which is not open (shown: it was published,
+ * else it is answered as one that does not exist). 0 or -1. */
+static int public_refuse(const struct config *c, struct store *s, const struct message *m,
+			 int shown)
+{
+	struct bidding b = { .c = c, .s = s, .m = m, .public_flow = 1 };
+	const char *lang = extract_language(m->new_text ? m->new_text : "");
+	b.lang = lang ? lang : c->language;
+	return refuse(&b, m->from, !shown
+		      ? tr(&b, "Ce numéro de projet n'existe pas : aucune offre n'a été enregistrée. "
+			   "Utilisez le lien « faire une offre » de la page du projet.", "There is "
+			   "no project with this number: no bid was recorded. Use the \"bid\" "
+			   "link of the project's page.")
+		      : tr(&b, "Ce projet n'accepte plus d'offres (il est clos, attribué ou expiré) : "
+			   "aucune offre n'a été enregistrée.", "This project no longer takes bids "
+			   "(closed, awarded or expired): no bid was recorded."), NULL);
+}
+
 /* A mail to a project's public bid address: the sender (a subscriber, or now a pending one)
  * gets the bid held and one confirmation request; one request or refusal a day at most, and a
  * project that is not public is answered as one that does not exist. */
-static enum outcome public_bid(const struct config *c, struct store *s, const struct message *m,
-			       int64_t pid, char **outcome)
+enum outcome bid_public(struct handling *h)
 {
+	const struct config *c = h->c;
+	struct store *s = h->s;
+	const struct message *m = h->m;
+	int64_t pid = h->r->ids[0];
 	if (!m->from || !compose_address_is_safe(m->from)) {
-		*outcome = xstrdup("bid:public:no-from");
+		h->result = xstrdup("bid:public:no-from");
 		return OUT_OK;
 	}
 	int recent = store_confirmations_recent(s, m->from);
@@ -243,7 +264,7 @@ static enum outcome public_bid(const struct config *c, struct store *s, const st
 	if (recent > 0) {
 		log_info("stage=bid project=%lld result=rate-limited reason=\"a request or a refusal "
 			 "was sent to this address less than a day ago\"", (long long)pid);
-		*outcome = xstrdup("bid:public:rate-limited");
+		h->result = xstrdup("bid:public:rate-limited");
 		return OUT_OK;
 	}
 	struct project proj;
@@ -254,20 +275,10 @@ static enum outcome public_bid(const struct config *c, struct store *s, const st
 	if (fp)
 		project_clear(&proj);
 	if (!open) {
-		struct bidding b = { .c = c, .s = s, .m = m, .public_flow = 1 };
-		const char *lang = extract_language(m->new_text ? m->new_text : "");
-		b.lang = lang ? lang : c->language;
-		if (refuse(&b, m->from, !shown
-			   ? tr(&b, "Ce numéro de projet n'existe pas : aucune offre n'a été enregistrée. "
-				"Utilisez le lien « faire une offre » de la page du projet.", "There is "
-				"no project with this number: no bid was recorded. Use the \"bid\" "
-				"link of the project's page.")
-			   : tr(&b, "Ce projet n'accepte plus d'offres (il est clos, attribué ou expiré) : "
-				"aucune offre n'a été enregistrée.", "This project no longer takes bids "
-				"(closed, awarded or expired): no bid was recorded."), NULL) < 0)
+		if (public_refuse(c, s, m, shown) < 0)
 			return OUT_TEMPFAIL;
-		*outcome = xasprintf("bid:public:%s-%lld", shown ? "not-open" : "no-project",
-				     (long long)pid);
+		h->result = xasprintf("bid:public:%s-%lld", shown ? "not-open" : "no-project",
+				      (long long)pid);
 		return OUT_OK;
 	}
 	struct subscriber sub;
@@ -284,60 +295,48 @@ static enum outcome public_bid(const struct config *c, struct store *s, const st
 					    &sid) < 0)
 			return OUT_TEMPFAIL;
 	}
-	return bid_run(c, s, m, pid, sid, 1, outcome);
+	return bid_run(c, s, m, pid, sid, 1, &h->result);
 }
 
-enum outcome bid_handle(const struct config *c, struct store *s, const struct message *m,
-			const char *recipient, char **outcome, char **reason)
+enum outcome bid_refuse(struct handling *h)
 {
-	struct bidding b = { .c = c, .s = s, .m = m };
+	const struct message *m = h->m;
+	int has_key = h->r->key != ROUTE_KEY_NONE;
+	struct bidding b = { .c = h->c, .s = h->s, .m = m };
 	b.lang = extract_language(m->new_text ? m->new_text : "");
 	if (!b.lang)
-		b.lang = c->language;
-	char key[80];
-	int64_t ids[3];
-	int has_key = keys_find(c, m, recipient, c->bid_address, "bqrt", key, sizeof key);
-	(void)reason;
-	/* the conversation after a quote: the client at q-BID, the freelancer at r-BID */
-	if (has_key && keys_check(key, "q", ids, 1) == 1)
-		return quote_handle(c, s, m, ids[0], 1, outcome);
-	if (has_key && keys_check(key, "r", ids, 1) == 1)
-		return quote_handle(c, s, m, ids[0], 0, outcome);
-	if (has_key && keys_check(key, "t", ids, 1) == 1)
-		return rating_handle(c, s, m, ids[0], outcome);
-	if (has_key && key[0] == 'p' && key[1] && strspn(key + 1, "0123456789") == strlen(key + 1) &&
-	    strlen(key) < 19)
-		return public_bid(c, s, m, atoll(key + 1), outcome);
-	int valid = has_key && keys_check(key, "b", ids, 3) == 2;
-	if (!valid) {
-		/* no key, or a forged or altered one: explain once a day, never to a bounce */
-		if (!m->from || !compose_address_is_safe(m->from)) {
-			*outcome = xstrdup("bid:no-key-no-from");
-			return OUT_OK;
-		}
-		int due = post_refusal_due(s, m->from);
-		if (due < 0)
-			return OUT_TEMPFAIL;
-		if (!due) {
-			*outcome = xstrdup(has_key ? "bid:bad-key-rate-limited" : "bid:no-key-rate-limited");
-			return OUT_OK;
-		}
-		int rc = tell_freelancer(&b, m->from,
-			has_key ? tr(&b, "Cette adresse d'offre n'est pas valide (modifiée ou incomplète) : "
-				     "aucune offre n'a été enregistrée. Répondez au message qui présente "
-				     "le projet, ou utilisez l'adresse d'offre qu'il donne.",
-				     "This bid address is not valid (altered or incomplete): no bid was "
-				     "recorded. Reply to the mail that presents the project, or use the "
-				     "bid address it gives.")
-				: tr(&b, "Pour faire une offre, répondez au message qui présente le projet "
-				     "(sélection ou alerte) : chaque projet a sa propre adresse d'offre.",
-				     "To bid, reply to the mail that presents the project (a selection "
-				     "or an alert): each project has its own bid address."),
-			NULL, NULL);
-		*outcome = xstrdup(has_key ? "bid:bad-key" : "bid:no-key");
-		return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
+		b.lang = h->c->language;
+	/* no key, or a forged or altered one: explain once a day, never to a bounce */
+	if (!m->from || !compose_address_is_safe(m->from)) {
+		h->result = xstrdup("bid:no-key-no-from");
+		return OUT_OK;
 	}
-	return bid_for(c, s, m, ids[0], ids[1], outcome);
+	int due = post_refusal_due(h->s, m->from);
+	if (due < 0)
+		return OUT_TEMPFAIL;
+	if (!due) {
+		h->result = xstrdup(has_key ? "bid:bad-key-rate-limited" : "bid:no-key-rate-limited");
+		return OUT_OK;
+	}
+	int rc = tell_freelancer(&b, m->from,
+		has_key ? tr(&b, "Cette adresse d'offre n'est pas valide (modifiée ou incomplète) : "
+			     "aucune offre n'a été enregistrée. Répondez au message qui présente "
+			     "le projet, ou utilisez l'adresse d'offre qu'il donne.",
+			     "This bid address is not valid (altered or incomplete): no bid was "
+			     "recorded. Reply to the mail that presents the project, or use the "
+			     "bid address it gives.")
+			: tr(&b, "Pour faire une offre, répondez au message qui présente le projet "
+			     "(sélection ou alerte) : chaque projet a sa propre adresse d'offre.",
+			     "To bid, reply to the mail that presents the project (a selection "
+			     "or an alert): each project has its own bid address."),
+		NULL, NULL);
+	h->result = xstrdup(has_key ? "bid:bad-key" : "bid:no-key");
+	return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
+}
+
+enum outcome bid_handle(struct handling *h)
+{
+	return bid_for(h->c, h->s, h->m, h->r->ids[0], h->r->ids[1], &h->result);
 }
 
 enum outcome bid_for(const struct config *c, struct store *s, const struct message *m,
@@ -346,185 +345,228 @@ enum outcome bid_for(const struct config *c, struct store *s, const struct messa
 	return bid_run(c, s, m, pid, sid, 0, outcome);
 }
 
-static enum outcome bid_run(const struct config *c, struct store *s, const struct message *m,
-			    int64_t pid, int64_t sid, int public_flow, char **outcome)
+/* One bid being decided by bid_run: who, on what, and what was read of it. */
+struct offer {
+	struct bidding b;
+	int64_t pid, sid;
+	char key[80];		/* the bid address's key (b-PROJECT-SUBSCRIBER) */
+	const char *to;		/* where explanations go: the subscriber's address */
+	int same;		/* From is the subscriber's address: not held */
+	const struct bid_info *bi;
+};
+
+/* The refusal of bid o with message, with its bid address for a reply when with_key (and not
+ * from the public address); *outcome set to what. 1, or -1 on error. */
+static int offer_refuse(struct offer *o, const char *message, int with_key, const char *what,
+			char **outcome)
 {
-	struct bidding b = { .c = c, .s = s, .m = m, .public_flow = public_flow };
-	b.lang = extract_language(m->new_text ? m->new_text : "");
-	if (!b.lang)
-		b.lang = c->language;
-	enum outcome out = OUT_OK;
-	struct bid_info *own = NULL;
-	int64_t kids[2] = { pid, sid };
-	char *keyp = keys_make("b", kids, 2);
-	char key[80];
-	snprintf(key, sizeof key, "%s", keyp);
-	free(keyp);
-	int f = store_subscriber_find(s, NULL, sid, &b.sub);
-	if (f < 0)
-		return OUT_TEMPFAIL;
-	b.have_sub = f;
-	if (f && b.sub.language)
-		b.lang = b.sub.language;
-	int fp = store_project_get(s, pid, &b.proj);
-	if (fp < 0)
-		goto tempfail;
-	b.have_proj = fp;
-	const char *to = f ? b.sub.address : m->from;
-	if (!f || !b.have_proj) {
-		*outcome = xstrdup("bid:unknown-subscriber-or-project");
-		goto done;
-	}
-	if (b.proj.status != PROJECT_OPEN) {
-		int rc = refuse(&b, to, tr(&b, "Ce projet n'accepte plus d'offres (il est clos, "
-					 "attribué ou expiré) : votre offre n'a pas été "
-					 "transmise.", "This project no longer takes bids "
-					 "(closed, awarded or expired): your bid was not "
-					 "passed on."), NULL);
-		*outcome = xasprintf("bid:refused:project-%s", store_project_state_name(b.proj.status));
-		if (rc < 0)
-			goto tempfail;
-		goto done;
-	}
-	/* From is not the key's subscriber (a forwarded selection, another mailbox): held */
-	int same = !public_flow && m->from && !strcasecmp(m->from, b.sub.address);
-	/* a reply to a selection arrives as a command: read its bid here */
-	own = m->bid ? NULL : extract_bid_text(m->new_text ? m->new_text : "");
-	const struct bid_info *bi = m->bid ? m->bid : own;
-	if (!bi || !bi->has_amount) {
-		int rc = refuse(&b, to, tr(&b, "Nous n'avons pas compris le prix de votre offre : "
-					 "elle n'a pas été transmise. Répondez en écrivant "
-					 "votre prix et votre délai, par exemple « Je propose "
-					 "450 € HT, livraison en 5 jours ».",
-					 "We could not read the price of your bid: it was not "
-					 "passed on. Reply with your price and delay, for "
-					 "example \"My price is 450 EUR excl. VAT, delivery in "
-					 "5 days\"."), public_flow ? NULL : key);
-		*outcome = xstrdup("bid:no-price");
-		if (rc < 0)
-			goto tempfail;
-		goto done;
-	}
-	/* the floor, for hourly and daily rates, in EUR excl. tax */
+	int rc = refuse(&o->b, o->to, message, with_key && !o->b.public_flow ? o->key : NULL);
+	*outcome = xstrdup(what);
+	return rc < 0 ? -1 : 1;
+}
+
+/* A rate under the board's floor (min_hourly_rate, min_daily_rate), in EUR excl. tax:
+ * refused (1); 0 when not, -1 on error. */
+static int offer_check_floor(struct offer *o, char **outcome)
+{
+	const struct config *c = o->b.c;
+	const struct bid_info *bi = o->bi;
+	struct bidding *b = &o->b;
 	const char *cur = bi->amount.currency[0] ? bi->amount.currency : "EUR";
 	double rate = rate_of(c, cur);
 	double ht = bi->amount.max / (!strcmp(bi->amount.tax, "TTC") ? 1.2 : 1.0);
 	const char *floor_cfg = !strcmp(bi->amount.unit, "hour") ? c->min_hourly_rate
 				: !strcmp(bi->amount.unit, "day") ? c->min_daily_rate : NULL;
 	double floor = floor_cfg ? floor_eur(c, floor_cfg) : -1;
-	if (floor_cfg && rate > 0 && floor > 0 && ht * rate < floor) {
-		char *msg = xasprintf(tr(&b, "Votre tarif est sous le minimum de ce site (%s %s) : "
-					 "votre offre n'a pas été transmise. Renvoyez-la avec un tarif "
-					 "au moins égal.", "Your rate is under this board's minimum "
-					 "(%s %s): your bid was not passed on. Send it again with at "
-					 "least that rate."),
-				      floor_cfg, tr(&b, !strcmp(bi->amount.unit, "hour") ? "HT de l'heure"
-							: "HT par jour", !strcmp(bi->amount.unit, "hour")
-							? "excl. VAT per hour" : "excl. VAT per day"));
-		int rc = refuse(&b, to, msg, public_flow ? NULL : key);
-		free(msg);
-		*outcome = xstrdup("bid:refused:floor");
-		if (rc < 0)
-			goto tempfail;
-		goto done;
+	if (!floor_cfg || rate <= 0 || floor <= 0 || ht * rate >= floor)
+		return 0;
+	char *msg = xasprintf(tr(b, "Votre tarif est sous le minimum de ce site (%s %s) : "
+				 "votre offre n'a pas été transmise. Renvoyez-la avec un tarif "
+				 "au moins égal.", "Your rate is under this board's minimum "
+				 "(%s %s): your bid was not passed on. Send it again with at "
+				 "least that rate."),
+			      floor_cfg, tr(b, !strcmp(bi->amount.unit, "hour") ? "HT de l'heure"
+						: "HT par jour", !strcmp(bi->amount.unit, "hour")
+						? "excl. VAT per hour" : "excl. VAT per day"));
+	int rc = offer_refuse(o, msg, 1, "bid:refused:floor", outcome);
+	free(msg);
+	return rc;
+}
+
+/* The rules every bid passes: the project open, a price read, the floor, bid_cap. 1 when
+ * refused (the freelancer told), 0 when it passes, -1 on error. */
+static int offer_check(struct offer *o, char **outcome)
+{
+	struct bidding *b = &o->b;
+	if (b->proj.status != PROJECT_OPEN) {
+		int rc = refuse(b, o->to, tr(b, "Ce projet n'accepte plus d'offres (il est clos, "
+					 "attribué ou expiré) : votre offre n'a pas été "
+					 "transmise.", "This project no longer takes bids "
+					 "(closed, awarded or expired): your bid was not "
+					 "passed on."), NULL);
+		*outcome = xasprintf("bid:refused:project-%s", store_project_state_name(b->proj.status));
+		return rc < 0 ? -1 : 1;
 	}
-	int active = store_bid_count(s, pid, sid);
+	if (!o->bi || !o->bi->has_amount)
+		return offer_refuse(o, tr(b, "Nous n'avons pas compris le prix de votre offre : "
+					  "elle n'a pas été transmise. Répondez en écrivant "
+					  "votre prix et votre délai, par exemple « Je propose "
+					  "450 € HT, livraison en 5 jours ».",
+					  "We could not read the price of your bid: it was not "
+					  "passed on. Reply with your price and delay, for "
+					  "example \"My price is 450 EUR excl. VAT, delivery in "
+					  "5 days\"."), 1, "bid:no-price", outcome);
+	int r = offer_check_floor(o, outcome);
+	if (r != 0)
+		return r;
+	int active = store_bid_count(b->s, o->pid, o->sid);
 	if (active < 0)
-		goto tempfail;
-	if (active >= c->bid_cap) {
-		int rc = refuse(&b, to, tr(&b, "Ce projet a déjà reçu le nombre maximal d'offres : "
-					 "votre offre n'a pas été transmise.", "This project "
-					 "has already received the most bids it takes: your "
-					 "bid was not passed on."), NULL);
-		*outcome = xstrdup("bid:refused:full");
-		if (rc < 0)
-			goto tempfail;
-		goto done;
+		return -1;
+	if (active >= b->c->bid_cap)
+		return offer_refuse(o, tr(b, "Ce projet a déjà reçu le nombre maximal d'offres : "
+					  "votre offre n'a pas été transmise.", "This project "
+					  "has already received the most bids it takes: your "
+					  "bid was not passed on."), 0, "bid:refused:full", outcome);
+	return 0;
+}
+
+/* Held bids wait for their subscriber: at most so many per project and per sender, and one
+ * unanswered request a day to the subscriber. 1 when this one is not held (and why is said),
+ * 0 when it may be, -1 on error. */
+static int offer_check_held(struct offer *o, char **outcome)
+{
+	struct bidding *b = &o->b;
+	const struct message *m = b->m;
+	char since[32];
+	clock_format_iso(clock_now() - BID_HELD_TTL, since);
+	int on_project = 0, by_sender = 0;
+	if (store_bid_held_count(b->s, o->pid, m->from, since, &on_project, &by_sender) < 0)
+		return -1;
+	/* and one unanswered request a day to the subscriber, whoever sends in their name */
+	int asked = b->public_flow ? 0 : store_confirmations_recent(b->s, b->sub.address);
+	if (asked < 0)
+		return -1;
+	if (asked > 0) {
+		log_info("stage=bid project=%lld result=rate-limited reason=\"a request went to "
+			 "the subscriber less than a day ago\"", (long long)o->pid);
+		*outcome = xstrdup("bid:held:rate-limited");
+		return 1;
 	}
-	if (!same) {
-		/* held bids wait for their subscriber: at most so many per project and per sender */
-		char since[32];
-		clock_format_iso(clock_now() - BID_HELD_TTL, since);
-		int on_project = 0, by_sender = 0;
-		if (store_bid_held_count(s, pid, m->from, since, &on_project, &by_sender) < 0)
-			goto tempfail;
-		/* and one unanswered request a day to the subscriber, whoever sends in their name */
-		int asked = public_flow ? 0 : store_confirmations_recent(s, b.sub.address);
-		if (asked < 0)
-			goto tempfail;
-		if (asked > 0) {
-			log_info("stage=bid project=%lld result=rate-limited reason=\"a request went to "
-				 "the subscriber less than a day ago\"", (long long)pid);
-			*outcome = xstrdup("bid:held:rate-limited");
-			goto done;
-		}
-		if (on_project >= HELD_PER_PROJECT || by_sender >= HELD_PER_SENDER) {
-			log_warn("stage=bid project=%lld result=held-cap held_on_project=%d "
-				 "held_by_sender=%d", (long long)pid, on_project, by_sender);
-			/* from a signed key and another From, nobody is told: the From proves nothing */
-			int rc = !public_flow ? 0 : refuse(&b, to, tr(&b, "Trop d'offres attendent "
-					 "déjà une confirmation (sur ce projet, ou envoyées depuis cette "
-					 "adresse) : celle-ci n'a pas été enregistrée. Répondez depuis "
-					 "votre adresse d'inscription au message qui présente le projet.",
-					 "Too many bids are already waiting for a confirmation (on this "
-					 "project, or sent from this address): this one was not recorded. "
-					 "Reply from your subscription address to the mail that presents "
-					 "the project."), NULL);
-			*outcome = xstrdup("bid:refused:held-cap");
-			if (rc < 0)
-				goto tempfail;
-			goto done;
-		}
-	}
-	char *terms = terms_text(&b, bi);
+	if (on_project < HELD_PER_PROJECT && by_sender < HELD_PER_SENDER)
+		return 0;
+	log_warn("stage=bid project=%lld result=held-cap held_on_project=%d "
+		 "held_by_sender=%d", (long long)o->pid, on_project, by_sender);
+	/* from a signed key and another From, nobody is told: the From proves nothing */
+	int rc = !b->public_flow ? 0 : refuse(b, o->to, tr(b, "Trop d'offres attendent "
+			 "déjà une confirmation (sur ce projet, ou envoyées depuis cette "
+			 "adresse) : celle-ci n'a pas été enregistrée. Répondez depuis "
+			 "votre adresse d'inscription au message qui présente le projet.",
+			 "Too many bids are already waiting for a confirmation (on this "
+			 "project, or sent from this address): this one was not recorded. "
+			 "Reply from your subscription address to the mail that presents "
+			 "the project."), NULL);
+	*outcome = xstrdup("bid:refused:held-cap");
+	return rc < 0 ? -1 : 1;
+}
+
+/* Stores bid o, active (acknowledged, quoted to the client) or held (its subscriber asked to
+ * confirm). 0 or -1. */
+static int offer_store(struct offer *o, char **outcome)
+{
+	struct bidding *b = &o->b;
+	const struct message *m = b->m;
+	const struct bid_info *bi = o->bi;
+	char *terms = terms_text(b, bi);
 	int64_t bid_id;
 	int replaced = 0;
-	if (store_bid_insert(s, pid, sid, m->from, bi, m->new_text, same ? BID_ACTIVE : BID_HELD,
-			     m->message_id, &bid_id, &replaced) < 0) {
+	if (store_bid_insert(b->s, o->pid, o->sid, m->from, bi, m->new_text,
+			     o->same ? BID_ACTIVE : BID_HELD, m->message_id, &bid_id, &replaced) < 0) {
 		free(terms);
-		goto tempfail;
+		return -1;
 	}
 	int rc;
-	if (!same) {
+	if (!o->same) {
 		int64_t cid;
 		char payload[48];
 		/* ":subscribe": confirming it also makes the sender an active subscriber */
 		snprintf(payload, sizeof payload, "%lld%s", (long long)bid_id,
-			 public_flow ? ":subscribe" : "");
-		rc = store_confirmation_insert(s, b.sub.address, sid, "bid", payload, BID_HELD_TTL, &cid);
+			 b->public_flow ? ":subscribe" : "");
+		rc = store_confirmation_insert(b->s, b->sub.address, o->sid, "bid", payload,
+					       BID_HELD_TTL, &cid);
 		if (rc == 0)
-			rc = ask_confirmation(&b, cid, bi, public_flow ? NULL : m->from,
-					      public_flow && b.sub.status != SUB_ACTIVE, NULL);
+			rc = ask_confirmation(b, cid, bi, b->public_flow ? NULL : m->from,
+					      b->public_flow && b->sub.status != SUB_ACTIVE, NULL);
 		*outcome = xasprintf("bid:held:%lld", (long long)bid_id);
 	} else {
 		char *msg = xstrdup(replaced
-			? tr(&b, "Votre nouvelle offre remplace la précédente ; le client en est informé. "
-				 "Pour la corriger encore, répondez à ce message.",
-				 "Your new bid replaces the previous one; the client is told. To correct "
-				 "it again, reply to this mail.")
-			: tr(&b, "Votre offre est transmise au client. Pour la corriger, répondez à ce "
-				 "message : la nouvelle remplacera celle-ci.",
-				 "Your bid is passed on to the client. To correct it, reply to this mail: "
-				 "the new one will replace it."));
-		rc = tell_freelancer(&b, to, msg, terms, key);
+			? tr(b, "Votre nouvelle offre remplace la précédente ; le client en est informé. "
+				"Pour la corriger encore, répondez à ce message.",
+				"Your new bid replaces the previous one; the client is told. To correct "
+				"it again, reply to this mail.")
+			: tr(b, "Votre offre est transmise au client. Pour la corriger, répondez à ce "
+				"message : la nouvelle remplacera celle-ci.",
+				"Your bid is passed on to the client. To correct it, reply to this mail: "
+				"the new one will replace it."));
+		rc = tell_freelancer(b, o->to, msg, terms, o->key);
 		free(msg);
 		if (rc == 0)
-			rc = send_quote(&b, bid_id, bi, m->new_text ? m->new_text : "", replaced);
+			rc = send_quote(b, bid_id, bi, m->new_text ? m->new_text : "", replaced);
 		*outcome = xasprintf("bid:%lld:%s", (long long)bid_id, replaced ? "replaced" : "new");
 	}
 	free(terms);
-	if (rc < 0)
-		goto tempfail;
-	goto done;
-tempfail:
-	out = OUT_TEMPFAIL;
+	return rc;
+}
+
+/* A bid by subscriber sid on project pid: checked, then stored active or held. */
+static enum outcome bid_run(const struct config *c, struct store *s, const struct message *m,
+			    int64_t pid, int64_t sid, int public_flow, char **outcome)
+{
+	struct offer o = { .b = { .c = c, .s = s, .m = m, .public_flow = public_flow },
+			   .pid = pid, .sid = sid };
+	struct bidding *b = &o.b;
+	b->lang = extract_language(m->new_text ? m->new_text : "");
+	if (!b->lang)
+		b->lang = c->language;
+	struct bid_info *own = NULL;
+	int64_t kids[2] = { pid, sid };
+	char *keyp = keys_make("b", kids, 2);
+	snprintf(o.key, sizeof o.key, "%s", keyp);
+	free(keyp);
+	int f = store_subscriber_find(s, NULL, sid, &b->sub);
+	if (f < 0)
+		return OUT_TEMPFAIL;
+	b->have_sub = f;
+	if (f && b->sub.language)
+		b->lang = b->sub.language;
+	int rc = 0, fp = store_project_get(s, pid, &b->proj);
+	if (fp < 0) {
+		rc = -1;
+		goto done;
+	}
+	b->have_proj = fp;
+	o.to = f ? b->sub.address : m->from;
+	if (!f || !b->have_proj) {
+		*outcome = xstrdup("bid:unknown-subscriber-or-project");
+		goto done;
+	}
+	/* From is not the key's subscriber (a forwarded selection, another mailbox): held */
+	o.same = !public_flow && m->from && !strcasecmp(m->from, b->sub.address);
+	/* a reply to a selection arrives as a command: read its bid here */
+	if (b->proj.status == PROJECT_OPEN)
+		own = m->bid ? NULL : extract_bid_text(m->new_text ? m->new_text : "");
+	o.bi = m->bid ? m->bid : own;
+	rc = offer_check(&o, outcome);
+	if (rc == 0 && !o.same)
+		rc = offer_check_held(&o, outcome);
+	if (rc == 0)
+		rc = offer_store(&o, outcome);
 done:
 	bid_info_free(own);
-	if (b.have_sub)
-		subscriber_clear(&b.sub);
-	if (b.have_proj)
-		project_clear(&b.proj);
-	return out;
+	if (b->have_sub)
+		subscriber_clear(&b->sub);
+	if (b->have_proj)
+		project_clear(&b->proj);
+	return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
 }
 
 /* The length of the separator at p (ASCII other than letters, U+00A0-U+00BF such as « »,
@@ -597,6 +639,68 @@ int bid_read_consent(const char *text)
 	return refused ? -1 : objected ? (confirmed ? 0 : -1) : confirmed ? 1 : 0;
 }
 
+/* The subscriber objected to held bid bid_id: cancelled, and they are told. 0 or -1. */
+static int held_bid_cancel(struct bidding *b, const struct confirmation *cf, int64_t bid_id)
+{
+	int rc = store_confirmation_use(b->s, cf->id) < 0 ||
+		 store_bid_state_set(b->s, bid_id, BID_HELD, BID_CANCELLED) < 0 ? -1 : 0;
+	if (rc == 0)
+		rc = tell_freelancer(b, b->sub.address, tr(b, "Offre annulée : rien n'a été "
+				     "transmis au client, et votre offre précédente sur ce projet, "
+				     "s'il y en a une, reste valable.", "Bid cancelled: nothing was "
+				     "sent to the client, and your previous bid on this project, if "
+				     "any, still stands."), NULL, NULL);
+	log_info("stage=bid bid=%lld result=cancelled reason=\"the subscriber objected\"",
+		 (long long)bid_id);
+	return rc;
+}
+
+/* The subscriber confirmed held bid row: with subscribe (the public address's flow) they
+ * become active; on an open project the bid is made active, acknowledged and quoted. 0 or -1. */
+static int held_bid_confirm(struct bidding *b, const struct confirmation *cf,
+			    const struct bid_row *row, int subscribe)
+{
+	const struct config *c = b->c;
+	int rc = store_confirmation_use(b->s, cf->id) < 0 ? -1 : 0;
+	int joined = 0, replaced = 0;
+	if (rc == 0 && subscribe && b->sub.status != SUB_ACTIVE) {
+		/* subscribe-and-bid: the reply proved the address, the mail said so */
+		char now[32];
+		clock_format_iso(clock_now(), now);
+		if (store_subscriber_confirm(b->s, b->sub.id, b->sub.status, now) < 0)
+			rc = -1;
+		b->sub.status = SUB_ACTIVE;
+		free(b->sub.confirmed);
+		b->sub.confirmed = xstrdup(now);
+		joined = 1;
+	}
+	if (rc != 0 || b->proj.status != PROJECT_OPEN)
+		return rc;
+	rc = store_bid_activate(b->s, row->id, &replaced) < 0 ? -1 : 0;
+	char *terms = terms_text(b, &row->info);
+	int64_t ids[2] = { row->project, row->subscriber };
+	char *key = keys_make("b", ids, 2);
+	char *robot_help = xasprintf(tr(b, "Offre confirmée : elle est transmise au client. "
+				      "Vous êtes inscrit aux sélections : pour recevoir "
+				      "les projets qui vous correspondent, écrivez « aide » "
+				      "à %s.", "Bid confirmed: it is passed on to the client. "
+				      "You are subscribed to the selections: to receive the "
+				      "projects that match you, write \"help\" to %s."),
+				   c->robot_address);
+	if (rc == 0)
+		rc = tell_freelancer(b, b->sub.address, joined ? robot_help
+				     : tr(b, "Offre confirmée : elle est "
+				     "transmise au client.", "Bid confirmed: it is passed "
+				     "on to the client."), terms, key);
+	free(robot_help);
+	if (rc == 0)
+		rc = send_quote(b, row->id, &row->info, row->message ? row->message : "",
+				replaced);
+	free(terms);
+	free(key);
+	return rc;
+}
+
 enum outcome bid_answer(const struct config *c, struct store *s, const struct confirmation *cf,
 			const struct message *m, char **outcome)
 {
@@ -633,56 +737,10 @@ enum outcome bid_answer(const struct config *c, struct store *s, const struct co
 				      "done."));
 		*outcome = xasprintf("robot:bid-unclear:%lld", (long long)bid_id);
 	} else if (consent < 0) {
-		rc = store_confirmation_use(s, cf->id) < 0 ||
-		     store_bid_state_set(s, bid_id, BID_HELD, BID_CANCELLED) < 0
-		     ? -1 : 0;
-		if (rc == 0)
-			rc = tell_freelancer(&b, b.sub.address, tr(&b, "Offre annulée : rien n'a été "
-					     "transmis au client, et votre offre précédente sur ce projet, "
-					     "s'il y en a une, reste valable.", "Bid cancelled: nothing was "
-					     "sent to the client, and your previous bid on this project, if "
-					     "any, still stands."), NULL, NULL);
-		log_info("stage=bid bid=%lld result=cancelled reason=\"the subscriber objected\"",
-			 (long long)bid_id);
+		rc = held_bid_cancel(&b, cf, bid_id);
 		*outcome = xasprintf("robot:bid-cancelled:%lld", (long long)bid_id);
 	} else {
-		rc = store_confirmation_use(s, cf->id) < 0 ? -1 : 0;
-		int joined = 0, replaced = 0;
-		if (rc == 0 && subscribe && b.sub.status != SUB_ACTIVE) {
-			/* subscribe-and-bid: the reply proved the address, the mail said so */
-			char now[32];
-			clock_format_iso(clock_now(), now);
-			if (store_subscriber_confirm(s, b.sub.id, b.sub.status, now) < 0)
-				rc = -1;
-			b.sub.status = SUB_ACTIVE;
-			free(b.sub.confirmed);
-			b.sub.confirmed = xstrdup(now);
-			joined = 1;
-		}
-		if (rc == 0 && b.proj.status == PROJECT_OPEN) {
-			rc = store_bid_activate(s, bid_id, &replaced) < 0 ? -1 : 0;
-			char *terms = terms_text(&b, &row.info);
-			int64_t ids[2] = { row.project, row.subscriber };
-			char *key = keys_make("b", ids, 2);
-			char *robot_help = xasprintf(tr(&b, "Offre confirmée : elle est transmise au client. "
-						      "Vous êtes inscrit aux sélections : pour recevoir "
-						      "les projets qui vous correspondent, écrivez « aide » "
-						      "à %s.", "Bid confirmed: it is passed on to the client. "
-						      "You are subscribed to the selections: to receive the "
-						      "projects that match you, write \"help\" to %s."),
-						   c->robot_address);
-			if (rc == 0)
-				rc = tell_freelancer(&b, b.sub.address, joined ? robot_help
-						     : tr(&b, "Offre confirmée : elle est "
-						     "transmise au client.", "Bid confirmed: it is passed "
-						     "on to the client."), terms, key);
-			free(robot_help);
-			if (rc == 0)
-				rc = send_quote(&b, bid_id, &row.info, row.message ? row.message : "",
-						replaced);
-			free(terms);
-			free(key);
-		}
+		rc = held_bid_confirm(&b, cf, &row, subscribe);
 		*outcome = xasprintf("robot:bid-confirmed:%s", cf->payload ? cf->payload : "?");
 	}
 	if (b.have_sub)

@@ -211,12 +211,6 @@ const char *keys_of_address(const char *addr, const char *local, char *key, size
 /* A copy of text with every key and every tagged address of the board's own domain
  * (local+KEY@domain, KEY@domain) replaced by placeholder, for text relayed to someone else. */
 char *keys_mask(const struct config *c, const char *text, const char *placeholder);
-struct message;
-/* The signed key a mail to address's +KEY form carries: from the envelope recipient,
- * Delivered-To, To or Cc, else <KEY@domain> in References when KEY's purpose letter is one of
- * purposes. 1 found (copied into key), 0 not. */
-int keys_find(const struct config *c, const struct message *m, const char *recipient,
-	      const char *address, const char *purposes, char *key, size_t len);
 
 /* ---------------------------------------------------------------- spool.c */
 /* Envelope kept beside each spooled message as its first line. */
@@ -382,6 +376,39 @@ enum kind classify_message(const struct config *c, const struct message *m,
 			   const char *recipient);
 /* 1 if the address is one of the gateway's own addresses at the configured domain. */
 int classify_is_own_address(const struct config *c, const char *addr);
+
+/* ---------------------------------------------------------------- route.c */
+/* What the signed key of a mail is: none found, one that verifies, or a bad one (forged,
+ * altered, or for another address). */
+enum route_key { ROUTE_KEY_NONE = 0, ROUTE_KEY_VALID, ROUTE_KEY_BAD };
+/* What a mail is for: its kind, the board address it came to, and its key. */
+struct route {
+	enum kind kind;
+	const char *address;	/* the board address of kind (borrowed from the config), or NULL */
+	enum route_key key;
+	char purpose;		/* with ROUTE_KEY_VALID: the key's letter (k b q r t p u c v d s m) */
+	int64_t ids[3];		/* with ROUTE_KEY_VALID: the ids the key names */
+	int n_ids;
+	char key_text[80];	/* the key as found (valid, or the first bad one) */
+};
+/* Fills r for mail m of kind k: the board address, and the first key among the envelope
+ * recipient, Delivered-To, To, Cc and References that verifies (see route.c for the order). */
+void route_message(const struct config *c, const struct message *m, const char *recipient,
+		   enum kind k, struct route *r);
+struct spooled;
+struct store;
+/* One mail being handled: what every handler of ingest.c's route table gets. */
+struct handling {
+	const struct config *c;
+	struct store *s;
+	struct message *m;
+	const struct spooled *sp;
+	const struct route *r;
+	char *result;		/* set by the handler: what was done, for the ingest log (owned) */
+	char *reason;		/* with OUT_PERMFAIL: why the mail is quarantined (owned) */
+};
+/* A handler of the route table: acts on h->m, sets h->result (and h->reason). */
+typedef enum outcome (*route_handler)(struct handling *h);
 
 /* ---------------------------------------------------------------- extract.c */
 /* An amount or a range: min < 0 when a single figure (then it is the max). */
@@ -1015,11 +1042,22 @@ const char *profile_matches(const struct subscriber *s, const struct project *p,
 			    const unsigned char *hits, const int *skill_ids, const int *excl_ids);
 
 /* ---------------------------------------------------------------- robot.c */
-/* Handles a command mail (to the robot address or one of its signed +KEY addresses): runs
- * what it may, queues exactly one reply (or none when rate-limited), says what it did in
- * *outcome (caller frees). OUT_TEMPFAIL on a database error. */
-enum outcome robot_handle(const struct config *c, struct store *s, const struct message *m,
-			  const char *recipient, char **outcome);
+/* The handlers of a command mail, by its key (route table rows): each runs what it may, queues
+ * at most one reply, says what it did in h->result; OUT_TEMPFAIL on a database error. */
+/* robot+u-SUB: unsubscribes at once, no confirmation. */
+enum outcome robot_unsubscribe(struct handling *h);
+/* robot+c-CID: a reply to a confirmation request, routed by the request's action. */
+enum outcome robot_confirm(struct handling *h);
+/* robot+v-PROJECT: a moderator's approve or reject of a held post. */
+enum outcome robot_moderate(struct handling *h);
+/* robot+d-SUB: a reply to a selection: a bid when it names a project (#N), else commands. */
+enum outcome robot_selection_reply(struct handling *h);
+/* robot+s-SUB: a subscriber's commands (from another From: reads only, or a confirmation). */
+enum outcome robot_commands(struct handling *h);
+/* A robot+KEY that does not verify: one refusal a day, nothing done. */
+enum outcome robot_bad_key(struct handling *h);
+/* The plain robot address: the From proves nothing (reads answered, changes confirmed). */
+enum outcome robot_plain(struct handling *h);
 /* The subscriber a signed unsubscribe key (u-ID) names: 1 when it exists (and, with commit,
  * is now unsubscribed; *lang, when asked, gets its language), 0 for a bad or unknown key,
  * -1 on a database error. */
@@ -1080,8 +1118,9 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 /* Unconfirmed posts stored per address at most; past it a post is not stored. */
 #define POST_PENDING_MAX 5
 /* A mail to the posting address: stored, then confirmed by reply, published or held. */
-enum outcome post_handle(const struct config *c, struct store *s, struct message *m,
-			 char **result, char **reason);
+enum outcome post_handle(struct handling *h);
+/* A mail to a post+KEY address that does not verify: refused once a day, never a new post. */
+enum outcome post_refuse_key(struct handling *h);
 /* 1 when address may be sent a refusal now (no request nor refusal went to it in the last
  * day; this one is recorded), 0 when not, -1 on error: a forged From is answered once a day. */
 int post_refusal_due(struct store *s, const char *address);
@@ -1093,9 +1132,8 @@ int post_ask_waiting(const struct config *c, struct store *s);
  * bid_read_consent) deletes the post and says so; any other publishes it (or holds it). */
 enum outcome post_answer(const struct config *c, struct store *s, const struct confirmation *cf,
 			 const struct message *m, char **outcome);
-/* The poster's reply to an acknowledgement: close, or the corrected post. */
-enum outcome post_reply(const struct config *c, struct store *s, struct message *m,
-			int64_t project_id, char **result);
+/* The poster's reply to an acknowledgement (post+k-PROJECT): close, or the corrected post. */
+enum outcome post_reply(struct handling *h);
 /* A moderator's decision on a held project: 1 done, 2 not held, 0 no such project, -1 error. */
 int post_moderate(const struct config *c, struct store *s, int64_t project_id, int approve,
 		  const char *why);
@@ -1103,10 +1141,13 @@ int post_moderate(const struct config *c, struct store *s, int64_t project_id, i
 /* ---------------------------------------------------------------- bid.c */
 /* A held bid is purged this long after it came, unless its subscriber confirmed it. */
 #define BID_HELD_TTL (7 * 86400L)
-/* Handles a mail to a bid address: a bid (stored, acknowledged, quoted to the client), or one
- * explanation. OUT_PERMFAIL (with *reason) for what a later stage handles. */
-enum outcome bid_handle(const struct config *c, struct store *s, const struct message *m,
-			const char *recipient, char **outcome, char **reason);
+/* A mail to a project's signed bid address (bid+b-PROJECT-SUBSCRIBER): a bid (stored,
+ * acknowledged, quoted to the client), or one explanation. */
+enum outcome bid_handle(struct handling *h);
+/* A mail to a project's public bid address (bid+pPROJECT): held, and one confirmation asked. */
+enum outcome bid_public(struct handling *h);
+/* A mail to the bid address with no key or one that does not verify: one explanation a day. */
+enum outcome bid_refuse(struct handling *h);
 /* The same for a bid already tied to a project and a subscriber (a reply to a selection that
  * names the project). */
 enum outcome bid_for(const struct config *c, struct store *s, const struct message *m,
@@ -1134,18 +1175,16 @@ char *quote_relayable(const struct config *c, const char *text, const char *lang
 int quote_notice(const struct config *c, struct store *s, const struct project *p, const char *to,
 		 const char *to_name, const char *lang, const char *message, const char *text,
 		 const char *reply_key, const struct message *with_attachments);
-/* A reply on a quote's relay: the client's (client_side) commands accept / decline / close, or
- * a message relayed to the other side. */
-enum outcome quote_handle(const struct config *c, struct store *s, const struct message *m,
-			  int64_t bid_id, int client_side, char **outcome);
+/* A reply on a quote's relay (bid+q-BID from the client, bid+r-BID from the freelancer): the
+ * client's commands accept / decline / close, or a message relayed to the other side. */
+enum outcome quote_handle(struct handling *h);
 
 /* ---------------------------------------------------------------- followup.c */
 /* Expiries (with the warning 3 days before), reminders to clients, rating requests due at
  * `now`; each once. Returns the number of notices, or -1. */
 int followup_run(const struct config *c, struct store *s, time_t now);
 /* A client's reply to a rating request (bid+t-BID): a score 1-5 and a comment. */
-enum outcome rating_handle(const struct config *c, struct store *s, const struct message *m,
-			   int64_t bid_id, char **outcome);
+enum outcome rating_handle(struct handling *h);
 
 /* ---------------------------------------------------------------- send.c */
 /* Renders template kind in lang with v, composes it (o gives the addresses and threading;

@@ -237,9 +237,13 @@ int followup_run(const struct config *c, struct store *s, time_t now)
 	return rc < 0 ? -1 : done;
 }
 
-enum outcome rating_handle(const struct config *c, struct store *s, const struct message *m,
-			   int64_t bid_id, char **outcome)
+enum outcome rating_handle(struct handling *h)
 {
+	const struct config *c = h->c;
+	struct store *s = h->s;
+	const struct message *m = h->m;
+	char **outcome = &h->result;
+	int64_t bid_id = h->r->ids[0];
 	struct bid_row bid;
 	int f = store_bid_get(s, bid_id, &bid);
 	if (f < 0)

@@ -1,7 +1,9 @@
 /*
  * ingest.c — the daemon's pipeline: for each message in spool/incoming/new: read, check
- * limits, parse, classify, act, commit to SQLite, then move the file to cur/.
+ * limits, parse, classify, route (route.c), act, commit to SQLite, then move the file to cur/.
  * In: spool files. Out: rows (projects, outbox, the ingest log) and moved files.
+ * Acting is one lookup in the route table below ({kind, key, purpose} -> handler): every
+ * handler, here or in post.c, bid.c, quote.c, followup.c and robot.c, takes a struct handling.
  * Several waiting messages share one transaction (a savepoint each); the commit comes before
  * any move, and a replayed message whose ingest key is committed is a no-op: a SIGKILL at
  * any instant loses nothing and doubles nothing. Bad input is quarantined with a reason; a
@@ -288,39 +290,17 @@ static int queue_reply(const struct config *c, struct store *s, const struct mes
 	return send_queue(c, s, kind, lang, v, &o);
 }
 
-/* The outbox row a bounce names, from its signed VERP address (envelope recipient, else
- * Delivered-To / To); 0 when it names none. */
-static int64_t bounce_outbox_id(const struct config *c, const struct message *m,
-				const char *recipient)
+/* A bounce: matched to its outbox row by the VERP key (bounce+m-ID, found by the route), the
+ * address's score raised (hard 5.x.x counts 1, soft 0.5, once a day), the address disabled past
+ * bounce_threshold with one final notice. Never answered otherwise. */
+static enum outcome act_bounce(struct handling *h)
 {
-	const char *at = strrchr(c->bounce_address, '@');
-	char local[64];
-	snprintf(local, sizeof local, "%.*s", (int)(at - c->bounce_address), c->bounce_address);
-	const char *cands[64];
-	int n = 0;
-	if (recipient)
-		cands[n++] = recipient;
-	const struct strlist *lists[] = { &m->delivered_to, &m->to };
-	for (int l = 0; l < 2; l++)
-		for (size_t i = 0; i < lists[l]->n && n < 64; i++)
-			cands[n++] = lists[l]->v[i];
-	for (int i = 0; i < n; i++) {
-		char key[80];
-		int64_t id;
-		if (keys_of_address(cands[i], local, key, sizeof key) &&
-		    keys_check(key, "m", &id, 1) == 1)
-			return id;
-	}
-	return 0;
-}
-
-/* A bounce: matched to its outbox row by the VERP key, the address's score raised (hard
- * 5.x.x counts 1, soft 0.5, once a day), the address disabled past bounce_threshold with one
- * final notice. Never answered otherwise. */
-static enum outcome act_bounce(const struct config *c, struct store *s, struct message *m,
-			       const struct spooled *sp, char **result)
-{
-	int64_t id = bounce_outbox_id(c, m, sp->env.recipient);
+	const struct config *c = h->c;
+	struct store *s = h->s;
+	const struct message *m = h->m;
+	const struct spooled *sp = h->sp;
+	char **result = &h->result;
+	int64_t id = h->r->key == ROUTE_KEY_VALID && h->r->purpose == 'm' ? h->r->ids[0] : 0;
 	const char *status = m->bounce_status ? m->bounce_status : "";
 	if (!id) {
 		log_info("msg=%.16s stage=bounce result=unmatched recipient=%s status=%s", sp->key,
@@ -407,69 +387,84 @@ static int over_rate(const struct config *c, struct store *s, const struct messa
 	return 1;
 }
 
-/* Acts on one message by its kind; sets j->out (and j->reason) and *result. */
+/* RFC 3834: auto-replies and loops are never answered. */
+static enum outcome act_ignore(struct handling *h)
+{
+	h->result = xasprintf("ignored:%s", kind_name(h->r->kind));
+	return OUT_OK;
+}
+
+static enum outcome act_unknown(struct handling *h)
+{
+	h->reason = xstrdup("not addressed to the posting, bid or robot address "
+			    "(envelope recipient, Delivered-To, To and Cc checked)");
+	return OUT_PERMFAIL;
+}
+
+/* The route table: what a mail is for (its kind, from the address it came to, and its key as
+ * route.c verified it) decides its handler. The first row that matches is taken; ROUTE_ANY
+ * matches any key. fail_reason: the quarantine reason when the handler gives none. */
+#define ROBOT_FAIL "the robot could not handle this mail"
+#define ROUTE_ANY ((enum route_key)-1)
+static const struct route_row {
+	enum kind kind;
+	enum route_key key;
+	char purpose;		/* with ROUTE_KEY_VALID: the key's letter */
+	route_handler handler;
+	const char *fail_reason;
+} route_table[] = {
+	{ KIND_POST, ROUTE_KEY_VALID, 'k', post_reply, NULL },
+	{ KIND_POST, ROUTE_KEY_BAD, 0, post_refuse_key, NULL },
+	{ KIND_POST, ROUTE_KEY_NONE, 0, post_handle, NULL },
+	{ KIND_BID, ROUTE_KEY_VALID, 'q', quote_handle, NULL },
+	{ KIND_BID, ROUTE_KEY_VALID, 'r', quote_handle, NULL },
+	{ KIND_BID, ROUTE_KEY_VALID, 't', rating_handle, NULL },
+	{ KIND_BID, ROUTE_KEY_VALID, 'p', bid_public, NULL },
+	{ KIND_BID, ROUTE_KEY_VALID, 'b', bid_handle, NULL },
+	{ KIND_BID, ROUTE_ANY, 0, bid_refuse, NULL },
+	{ KIND_COMMAND, ROUTE_KEY_VALID, 'u', robot_unsubscribe, ROBOT_FAIL },
+	{ KIND_COMMAND, ROUTE_KEY_VALID, 'c', robot_confirm, ROBOT_FAIL },
+	{ KIND_COMMAND, ROUTE_KEY_VALID, 'v', robot_moderate, ROBOT_FAIL },
+	{ KIND_COMMAND, ROUTE_KEY_VALID, 'd', robot_selection_reply, ROBOT_FAIL },
+	{ KIND_COMMAND, ROUTE_KEY_VALID, 's', robot_commands, ROBOT_FAIL },
+	{ KIND_COMMAND, ROUTE_KEY_BAD, 0, robot_bad_key, ROBOT_FAIL },
+	{ KIND_COMMAND, ROUTE_KEY_NONE, 0, robot_plain, ROBOT_FAIL },
+	{ KIND_BOUNCE, ROUTE_ANY, 0, act_bounce, NULL },
+	{ KIND_AUTO_REPLY, ROUTE_ANY, 0, act_ignore, NULL },
+	{ KIND_LOOP, ROUTE_ANY, 0, act_ignore, NULL },
+	{ KIND_UNKNOWN, ROUTE_ANY, 0, act_unknown, NULL },
+};
+
+/* The row of route_table for r (the last, unknown, when none matches). */
+static const struct route_row *route_row_of(const struct route *r)
+{
+	size_t n = sizeof route_table / sizeof route_table[0];
+	for (size_t i = 0; i < n; i++) {
+		const struct route_row *row = &route_table[i];
+		if (row->kind == r->kind && (row->key == ROUTE_ANY || (row->key == r->key &&
+		    (r->key != ROUTE_KEY_VALID || row->purpose == r->purpose))))
+			return row;
+	}
+	return &route_table[n - 1];
+}
+
+/* Acts on one message through its row of the route table; sets j->out (and j->reason) and
+ * *resultp. */
 static void dispatch(const struct config *c, struct store *s, struct job *j, struct message *m,
 		     enum kind k, char **resultp)
 {
-	struct spooled *sp = j->sp;
-	const char *kind = kind_name(k);
-	char *result = NULL;
-	switch (k) {
-	case KIND_POST: {
-		/* a reply to an acknowledgement (post+k-ID) corrects or closes that project */
-		char key[80];
-		int64_t pid;
-		const char *at = strrchr(c->post_address, '@');
-		char local[64];
-		snprintf(local, sizeof local, "%.*s", (int)(at - c->post_address), c->post_address);
-		int keyed = sp->env.recipient && keys_of_address(sp->env.recipient, local, key, sizeof key);
-		for (size_t i = 0; !keyed && i < m->to.n; i++)
-			keyed = keys_of_address(m->to.v[i], local, key, sizeof key) != NULL;
-		if (keyed && keys_check(key, "k", &pid, 1) == 1) {
-			j->out = post_reply(c, s, m, pid, &result);
-		} else if (keyed) {
-			/* a forged or altered key is refused (once a day), never taken for a new post */
-			int due = m->from && compose_address_is_safe(m->from) ? post_refusal_due(s, m->from) : 0;
-			struct vars v = { 0 };
-			vars_set(&v, "board", c->board_name);
-			vars_set(&v, "subject", "");
-			vars_set(&v, "post_address", c->post_address);
-			vars_set(&v, "reason", "Cette adresse de réponse n'est pas valide (modifiée ou "
-				 "incomplète) : rien n'a été fait. / This reply address is not valid "
-				 "(altered or incomplete): nothing was done.");
-			j->out = due < 0 || (due > 0 &&
-				 queue_reply(c, s, m, "post_rejected", c->language, &v, c->post_address) < 0)
-				 ? OUT_TEMPFAIL : OUT_OK;
-			result = xstrdup("post:bad-key");
-		} else {
-			j->out = post_handle(c, s, m, &result, &j->reason);
-		}
-		break;
+	struct route r;
+	route_message(c, m, j->sp->env.recipient, k, &r);
+	const struct route_row *row = route_row_of(&r);
+	struct handling h = { .c = c, .s = s, .m = m, .sp = j->sp, .r = &r };
+	j->out = row->handler(&h);
+	if (j->out == OUT_PERMFAIL && !h.reason && row->fail_reason)
+		h.reason = xstrdup(row->fail_reason);
+	if (h.reason) {
+		free(j->reason);
+		j->reason = h.reason;
 	}
-	case KIND_BOUNCE:
-		j->out = act_bounce(c, s, m, sp, &result);
-		break;
-	case KIND_AUTO_REPLY:
-	case KIND_LOOP:
-		/* RFC 3834: never answered */
-		result = xasprintf("ignored:%s", kind);
-		j->out = OUT_OK;
-		break;
-	case KIND_COMMAND:
-		j->out = robot_handle(c, s, m, sp->env.recipient, &result);
-		if (j->out == OUT_PERMFAIL && !j->reason)
-			j->reason = xstrdup("the robot could not handle this mail");
-		break;
-	case KIND_BID:
-		j->out = bid_handle(c, s, m, sp->env.recipient, &result, &j->reason);
-		break;
-	case KIND_UNKNOWN:
-		j->reason = xstrdup("not addressed to the posting, bid or robot address "
-				    "(envelope recipient, Delivered-To, To and Cc checked)");
-		j->out = OUT_PERMFAIL;
-		break;
-	}
-	*resultp = result;
+	*resultp = h.result;
 }
 
 /* The part of a message's handling that needs no database: read, size and structure

@@ -183,31 +183,6 @@ const char *keys_of_address(const char *addr, const char *local, char *key, size
 	return key;
 }
 
-int keys_find(const struct config *c, const struct message *m, const char *recipient,
-	      const char *address, const char *purposes, char *key, size_t len)
-{
-	const char *at = strrchr(address, '@');
-	char local[64];
-	snprintf(local, sizeof local, "%.*s", (int)(at ? at - address : 0), address);
-	if (recipient && keys_of_address(recipient, local, key, len))
-		return 1;
-	const struct strlist *lists[] = { &m->delivered_to, &m->to, &m->cc };
-	for (int l = 0; l < 3; l++)
-		for (size_t i = 0; i < lists[l]->n; i++)
-			if (keys_of_address(lists[l]->v[i], local, key, len))
-				return 1;
-	/* <KEY@domain> in References: for providers that drop the +tag of the Reply-To */
-	for (size_t i = 0; i < m->references.n; i++) {
-		const char *ref = m->references.v[i], *ra = strrchr(ref, '@');
-		if (ra && !strcasecmp(ra + 1, c->domain) && ref[0] && strchr(purposes, ref[0]) &&
-		    ref[1] == '-' && (size_t)(ra - ref) < len) {
-			snprintf(key, len, "%.*s", (int)(ra - ref), ref);
-			return 1;
-		}
-	}
-	return 0;
-}
-
 static int is_local_byte(unsigned char ch)
 {
 	return isalnum(ch) || strchr("._%+-=", ch);

@@ -230,59 +230,119 @@ int post_refusal_due(struct store *s, const char *address)
 	return store_confirmation_insert(s, address, 0, "refusal", "", 0, &cid) < 0 ? -1 : 1;
 }
 
-enum outcome post_handle(const struct config *c, struct store *s, struct message *m,
-			 char **result, char **reason)
+/* A reply to a post+KEY address whose key does not verify (forged or altered): refused, once a
+ * day, and never taken for a new post. */
+enum outcome post_refuse_key(struct handling *h)
 {
-	if (!m->from || !compose_address_is_safe(m->from)) {
-		*reason = xstrdup("post without a usable From address: cannot acknowledge it");
-		return OUT_PERMFAIL;
+	const struct message *m = h->m;
+	int due = m->from && compose_address_is_safe(m->from) ? post_refusal_due(h->s, m->from) : 0;
+	struct vars v = { 0 };
+	vars_set(&v, "board", h->c->board_name);
+	vars_set(&v, "subject", "");
+	vars_set(&v, "post_address", h->c->post_address);
+	vars_set(&v, "reason", "Cette adresse de réponse n'est pas valide (modifiée ou "
+		 "incomplète) : rien n'a été fait. / This reply address is not valid "
+		 "(altered or incomplete): nothing was done.");
+	struct project who = { .poster = m->from, .poster_name = m->from_name,
+			       .language = (char *)h->c->language };
+	h->result = xstrdup("post:bad-key");
+	return due < 0 || (due > 0 && queue_to_poster(h->c, h->s, &who, "post_rejected", &v,
+		m->message_id_made_up ? NULL : m->message_id, NULL, NULL) < 0)
+		? OUT_TEMPFAIL : OUT_OK;
+}
+
+/* A post with nothing at all: the poster told what is missing (once a day: From may be
+ * forged). */
+static enum outcome refuse_empty(struct handling *h)
+{
+	const struct config *c = h->c;
+	struct store *s = h->s;
+	const struct message *m = h->m;
+	const char *lang = m->post->language;
+	int due = post_refusal_due(s, m->from);
+	if (due <= 0) {
+		h->result = xstrdup("rejected:empty:rate-limited");
+		return due < 0 ? OUT_TEMPFAIL : OUT_OK;
 	}
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "subject", m->subject ? m->subject : "");
+	vars_set(&v, "post_address", c->post_address);
+	vars_set(&v, "reason", catalog_text(lang, "post.empty"));
+	struct project who = { .poster = m->from, .poster_name = m->from_name,
+			       .language = (char *)lang };
+	if (queue_to_poster(c, s, &who, "post_rejected", &v,
+			    m->message_id_made_up ? NULL : m->message_id, NULL, NULL) < 0)
+		return store_error_is_transient(s) ? OUT_TEMPFAIL : OUT_PERMFAIL;
+	h->result = xstrdup("rejected:empty");
+	return OUT_OK;
+}
+
+/* 1 when POST_PENDING_MAX posts of from already wait for a confirmation (a new one is not
+ * stored), 0 when not, -1 on error. */
+static int pending_full(struct store *s, const char *from)
+{
+	struct project *w;
+	int nw = store_project_pending_of(s, from, &w);
+	if (nw < 0)
+		return -1;
+	for (int i = 0; i < nw; i++)
+		project_clear(&w[i]);
+	free(w);
+	if (nw < POST_PENDING_MAX)
+		return 0;
+	log_info("stage=post result=rate-limited reason=\"%d posts from this address "
+		 "wait for a confirmation: not stored\"", nw);
+	return 1;
+}
+
+/* Whether the new post h->m is stored: 1 yes (*trusted: published at once; *deferred: stored
+ * without a request, one to that address being unanswered), 0 not (*out says how it ended). */
+static int post_admit(struct handling *h, int *trusted, int *deferred, enum outcome *out)
+{
+	const struct message *m = h->m;
+	*out = OUT_OK;
+	if (!m->from || !compose_address_is_safe(m->from)) {
+		h->reason = xstrdup("post without a usable From address: cannot acknowledge it");
+		*out = OUT_PERMFAIL;
+		return 0;
+	}
+	if (!*m->post->title) {
+		*out = refuse_empty(h);
+		return 0;
+	}
+	int known = store_poster_confirmed(h->s, m->from);
+	if (known < 0) {
+		*out = OUT_TEMPFAIL;
+		return 0;
+	}
+	*trusted = known && authenticated(h->c, m);
+	/* the From proves nothing yet: one unanswered request at a time to an address, and a day
+	 * at least between two; a post meanwhile waits, asked about when that one is answered */
+	*deferred = *trusted ? 0 : store_confirmations_recent(h->s, m->from);
+	int full = *deferred > 0 ? pending_full(h->s, m->from) : 0;
+	if (*deferred < 0 || full) {
+		if (full > 0)
+			h->result = xstrdup("post:rate-limited");
+		*out = *deferred < 0 || full < 0 ? OUT_TEMPFAIL : OUT_OK;
+		return 0;
+	}
+	return 1;
+}
+
+enum outcome post_handle(struct handling *h)
+{
+	const struct config *c = h->c;
+	struct store *s = h->s;
+	struct message *m = h->m;
+	char **result = &h->result, **reason = &h->reason;
+	int trusted = 0, deferred = 0;
+	enum outcome out;
+	if (!post_admit(h, &trusted, &deferred, &out))
+		return out;
 	const struct post_info *pi = m->post;
 	const char *lang = pi->language;
 	const char *irt = m->message_id_made_up ? NULL : m->message_id;
-	if (!*pi->title) {
-		/* nothing at all: tell the poster what is missing (once a day: From may be forged) */
-		int due = post_refusal_due(s, m->from);
-		if (due <= 0) {
-			*result = xstrdup("rejected:empty:rate-limited");
-			return due < 0 ? OUT_TEMPFAIL : OUT_OK;
-		}
-		struct vars v = { 0 };
-		vars_set(&v, "board", c->board_name);
-		vars_set(&v, "subject", m->subject ? m->subject : "");
-		vars_set(&v, "post_address", c->post_address);
-		vars_set(&v, "reason", catalog_text(lang, "post.empty"));
-		struct project who = { .poster = m->from, .poster_name = m->from_name,
-				       .language = (char *)lang };
-		if (queue_to_poster(c, s, &who, "post_rejected", &v, irt, NULL, NULL) < 0)
-			return store_error_is_transient(s) ? OUT_TEMPFAIL : OUT_PERMFAIL;
-		*result = xstrdup("rejected:empty");
-		return OUT_OK;
-	}
-	int known = store_poster_confirmed(s, m->from);
-	if (known < 0)
-		return OUT_TEMPFAIL;
-	int trusted = known && authenticated(c, m);
-	/* the From proves nothing yet: one unanswered request at a time to an address, and a day
-	 * at least between two; a post meanwhile waits, asked about when that one is answered */
-	int deferred = trusted ? 0 : store_confirmations_recent(s, m->from);
-	if (deferred < 0)
-		return OUT_TEMPFAIL;
-	if (deferred) {
-		struct project *w;
-		int nw = store_project_pending_of(s, m->from, &w);
-		if (nw < 0)
-			return OUT_TEMPFAIL;
-		for (int i = 0; i < nw; i++)
-			project_clear(&w[i]);
-		free(w);
-		if (nw >= POST_PENDING_MAX) {
-			log_info("stage=post result=rate-limited reason=\"%d posts from this address "
-				 "wait for a confirmation: not stored\"", nw);
-			*result = xstrdup("post:rate-limited");
-			return OUT_OK;
-		}
-	}
 	int scam = strlist_contains(&pi->flags, "suspected_scam");
 	struct project p = { 0 };
 	char created[32];
@@ -440,20 +500,9 @@ int post_moderate(const struct config *c, struct store *s, int64_t project_id, i
 /* The poster's reply to an acknowledgement (post+k-ID): `close`/`clôturer` on a line of its
  * own closes the project (bidders told); any other text is the corrected post: its fields are
  * read again and the poster gets a new acknowledgement restating them. */
-enum outcome post_reply(const struct config *c, struct store *s, struct message *m,
-			int64_t project_id, char **result)
+/* 1 when text has `close` (clôturer, cloturer, fermer) on a line of its own. */
+static int asks_close(const char *text)
 {
-	struct project p;
-	int f = store_project_get(s, project_id, &p);
-	if (f < 0)
-		return OUT_TEMPFAIL;
-	if (!f || !m->from || strcasecmp(m->from, p.poster) || p.status != PROJECT_OPEN) {
-		*result = xstrdup(f ? "post-reply:refused" : "post-reply:unknown");
-		if (f)
-			project_clear(&p);
-		return OUT_OK;
-	}
-	const char *text = m->new_text ? m->new_text : "";
 	int close = 0;
 	for (const char *q = text; *q;) {
 		size_t n = strcspn(q, "\n");
@@ -468,60 +517,105 @@ enum outcome post_reply(const struct config *c, struct store *s, struct message 
 		if (*q)
 			q++;
 	}
-	int rc = 0;
-	if (close) {
-		rc = store_project_state_set(s, p.id, PROJECT_OPEN, PROJECT_CLOSED) < 0 ? -1 : 0;
-		struct bid_row *v;
-		int nb = rc == 0 ? store_bid_select(s, p.id, BID_ACTIVE, &v) : -1;
-		for (int i = 0; i < nb; i++) {
-			if (rc == 0 && v[i].status == BID_ACTIVE) {
-				struct subscriber sub;
-				if (store_subscriber_find(s, NULL, v[i].subscriber, &sub) == 1) {
-					char id[32];
-					snprintf(id, sizeof id, "%lld", (long long)p.id);
-					/* no language: French; one the catalogue lacks: English */
-					const char *sl = !sub.language ? "fr"
-						: catalog_language_known(sub.language) ? sub.language : "en";
-					struct vars vv = { 0 };
-					vars_set(&vv, "board", c->board_name);
-					vars_set(&vv, "project_id", id);
-					vars_set(&vv, "title", p.title);
-					vars_set(&vv, "message", catalog_text(sl, "post.closed_unawarded"));
-					vars_set(&vv, "text", "");
-					vars_set(&vv, "reply_address", "");
-					struct outgoing o = { .from_name = c->board_name, .from = c->bid_address,
-							      .to_name = sub.name, .to = sub.address,
-							      .auto_submitted = "auto-generated" };
-					rc = send_queue(c, s, "relay_message", sl, &vv, &o);
-					subscriber_clear(&sub);
-				}
-				store_bid_state_set(s, v[i].id, BID_ACTIVE, BID_CLOSED);
-			}
-			bid_row_clear(&v[i]);
+	return close;
+}
+
+/* Tells the subscriber of active bid v that the client closed project p unawarded. 0 or -1. */
+static int tell_bidder_closed(const struct config *c, struct store *s, const struct project *p,
+			      const struct bid_row *v)
+{
+	struct subscriber sub;
+	if (store_subscriber_find(s, NULL, v->subscriber, &sub) != 1)
+		return 0;
+	char id[32];
+	snprintf(id, sizeof id, "%lld", (long long)p->id);
+	/* no language: French; one the catalogue lacks: English */
+	const char *sl = !sub.language ? "fr"
+		: catalog_language_known(sub.language) ? sub.language : "en";
+	struct vars vv = { 0 };
+	vars_set(&vv, "board", c->board_name);
+	vars_set(&vv, "project_id", id);
+	vars_set(&vv, "title", p->title);
+	vars_set(&vv, "message", catalog_text(sl, "post.closed_unawarded"));
+	vars_set(&vv, "text", "");
+	vars_set(&vv, "reply_address", "");
+	struct outgoing o = { .from_name = c->board_name, .from = c->bid_address,
+			      .to_name = sub.name, .to = sub.address,
+			      .auto_submitted = "auto-generated" };
+	int rc = send_queue(c, s, "relay_message", sl, &vv, &o);
+	subscriber_clear(&sub);
+	return rc;
+}
+
+/* Closes project p at its poster's request; its active bidders are told. 0 or -1. */
+static int close_by_reply(const struct config *c, struct store *s, const struct project *p)
+{
+	int rc = store_project_state_set(s, p->id, PROJECT_OPEN, PROJECT_CLOSED) < 0 ? -1 : 0;
+	struct bid_row *v;
+	int nb = rc == 0 ? store_bid_select(s, p->id, BID_ACTIVE, &v) : -1;
+	for (int i = 0; i < nb; i++) {
+		if (rc == 0 && v[i].status == BID_ACTIVE) {
+			rc = tell_bidder_closed(c, s, p, &v[i]);
+			store_bid_state_set(s, v[i].id, BID_ACTIVE, BID_CLOSED);
 		}
-		if (nb >= 0)
-			free(v);	/* allocated even for no bid */
+		bid_row_clear(&v[i]);
+	}
+	if (nb >= 0)
+		free(v);	/* allocated even for no bid */
+	return rc;
+}
+
+/* The corrected post m of project p (cleared here): new description and fields, same number,
+ * scored again, and a new acknowledgement. 0 or -1. */
+static int edit_by_reply(const struct config *c, struct store *s, const struct message *m,
+			 struct project *p, char **result)
+{
+	int64_t project_id = p->id;
+	const struct post_info *pi = m->post;
+	char *skills = json_array_text(&pi->skills);
+	char *flags = json_array_text(&pi->flags);
+	/* the new text is scored as a new post: a scam waits for a moderator again */
+	int scam = strlist_contains(&pi->flags, "suspected_scam");
+	int rc = store_project_update(s, p->id, pi->description, pi->has_budget ? &pi->budget : NULL,
+				      pi->deadline_days, skills, pi->location, flags);
+	if (rc == 0 && scam)
+		rc = store_project_state_set(s, p->id, PROJECT_OPEN, PROJECT_HELD) < 0 ? -1 : 0;
+	free(skills);
+	free(flags);
+	project_clear(p);
+	if (rc == 0 && store_project_get(s, project_id, p) == 1)
+		rc = acknowledge(c, s, p, m->message_id_made_up ? NULL : m->message_id);
+	if (scam)
+		log_warn("stage=post project=%lld result=held reason=suspected_scam score=%d "
+			 "edit=yes", (long long)project_id, pi->scam_score);
+	*result = xasprintf("post:edited:%lld%s", (long long)project_id, scam ? ":held" : "");
+	return rc;
+}
+
+enum outcome post_reply(struct handling *h)
+{
+	const struct config *c = h->c;
+	struct store *s = h->s;
+	struct message *m = h->m;
+	char **result = &h->result;
+	int64_t project_id = h->r->ids[0];
+	struct project p;
+	int f = store_project_get(s, project_id, &p);
+	if (f < 0)
+		return OUT_TEMPFAIL;
+	if (!f || !m->from || strcasecmp(m->from, p.poster) || p.status != PROJECT_OPEN) {
+		*result = xstrdup(f ? "post-reply:refused" : "post-reply:unknown");
+		if (f)
+			project_clear(&p);
+		return OUT_OK;
+	}
+	const char *text = m->new_text ? m->new_text : "";
+	int rc = 0;
+	if (asks_close(text)) {
+		rc = close_by_reply(c, s, &p);
 		*result = xasprintf("post:closed:%lld", (long long)p.id);
 	} else if (m->post && *text) {
-		/* the corrected post: new description and fields, same number */
-		const struct post_info *pi = m->post;
-		char *skills = json_array_text(&pi->skills);
-		char *flags = json_array_text(&pi->flags);
-		/* the new text is scored as a new post: a scam waits for a moderator again */
-		int scam = strlist_contains(&pi->flags, "suspected_scam");
-		rc = store_project_update(s, p.id, pi->description, pi->has_budget ? &pi->budget : NULL,
-					  pi->deadline_days, skills, pi->location, flags);
-		if (rc == 0 && scam)
-			rc = store_project_state_set(s, p.id, PROJECT_OPEN, PROJECT_HELD) < 0 ? -1 : 0;
-		free(skills);
-		free(flags);
-		project_clear(&p);
-		if (rc == 0 && store_project_get(s, project_id, &p) == 1)
-			rc = acknowledge(c, s, &p, m->message_id_made_up ? NULL : m->message_id);
-		if (scam)
-			log_warn("stage=post project=%lld result=held reason=suspected_scam score=%d "
-				 "edit=yes", (long long)project_id, pi->scam_score);
-		*result = xasprintf("post:edited:%lld%s", (long long)project_id, scam ? ":held" : "");
+		rc = edit_by_reply(c, s, m, &p, result);
 	} else {
 		*result = xstrdup("post-reply:empty");
 	}

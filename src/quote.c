@@ -482,121 +482,165 @@ static int tell_current(struct talk *t)
 	return rc;
 }
 
-enum outcome quote_handle(const struct config *c, struct store *s, const struct message *m,
-			  int64_t bid_id, int client_side, char **outcome)
+/* A message on a project that is not open: not passed on, the sender told why. */
+static int refuse_closed(struct talk *t, int client_side)
 {
-	struct talk t = { .c = c, .s = s, .m = m };
-	enum outcome out = OUT_OK;
-	int f = store_bid_get(s, bid_id, &t.bid);
-	if (f < 0)
-		return OUT_TEMPFAIL;
-	if (!f) {
-		*outcome = xstrdup("quote:unknown-bid");
-		return OUT_OK;
+	const struct message *m = t->m;
+	int fr = !strcmp(client_side ? t->proj.language : lang_of_sub(t), "fr");
+	return relay_mail(t, m->from, m->from_name, fr ? "fr" : "en", NULL,
+			  fr ? "Ce projet est attribué ou clos : la messagerie par le site est fermée, "
+			       "votre message n'a pas été transmis."
+			     : "This project is awarded or closed: the conversation through the board "
+			       "is over, your message was not passed on.", NULL);
+}
+
+/* The client's "accept": the project awarded to this bid, the others told. */
+static int accept_bid(struct talk *t, int64_t id)
+{
+	int rc = store_project_state_set(t->s, t->proj.id, PROJECT_OPEN, PROJECT_AWARDED) < 0 ? -1 : 0;
+	if (rc == 0)
+		rc = store_bid_state_set(t->s, id, BID_ACTIVE, BID_ACCEPTED) < 0 ? -1 : 0;
+	if (rc == 0)
+		rc = award(t);
+	if (rc == 0)
+		rc = tell_others(t, id, "Le client a attribué ce projet à un autre prestataire. "
+				 "Merci pour votre offre.", "The client awarded this project to "
+				 "another freelancer. Thank you for your bid.");
+	return rc;
+}
+
+/* The client's "decline": the bid declined, its freelancer told. */
+static int decline_bid(struct talk *t, int64_t id)
+{
+	int rc = store_bid_state_set(t->s, id, BID_ACTIVE, BID_DECLINED) < 0 ? -1 : 0;
+	if (rc == 0)
+		rc = relay_mail(t, t->sub.address, t->sub.name, lang_of_sub(t), NULL,
+				!strcmp(lang_of_sub(t), "fr")
+				? "Le client a décliné votre offre. Merci de l'avoir proposée, et bonne "
+				  "chance pour les prochains projets."
+				: "The client declined your bid. Thank you for offering it, and good "
+				  "luck with the next projects.", NULL);
+	return rc;
+}
+
+/* The client's "close": the project closed unawarded, the bidders told. */
+static int close_project(struct talk *t)
+{
+	int rc = store_project_state_set(t->s, t->proj.id, PROJECT_OPEN, PROJECT_CLOSED) < 0 ? -1 : 0;
+	if (rc == 0)
+		rc = tell_others(t, 0, "Le client a clos ce projet sans l'attribuer. Merci pour "
+				 "votre offre.", "The client closed this project without "
+				 "awarding it. Thank you for your bid.");
+	return rc;
+}
+
+/* The client's message relayed to the freelancer; when it held a command only in quoted text,
+ * the client is told why nothing was done. */
+static int relay_to_freelancer(struct talk *t, const char *text, int quoted, const char *qkey,
+			       const char *rkey)
+{
+	int rc = relay_mail(t, t->sub.address, t->sub.name, lang_of_sub(t), rkey,
+			    !strcmp(lang_of_sub(t), "fr") ? "Le client vous répond :"
+							  : "The client answers:", text);
+	if (rc == 0 && quoted) {
+		/* say why nothing was done, so that a command meant is written again */
+		int fr = !strcmp(t->proj.language, "fr");
+		rc = relay_mail(t, t->proj.poster, t->proj.poster_name, t->proj.language, qkey,
+				fr ? "Votre réponse contient une commande (« accepter », « refuser » "
+				     "ou « clôturer ») seulement dans le texte cité de nos messages : "
+				     "elle n'a pas été appliquée, votre message a été transmis. Pour "
+				     "l'appliquer, écrivez-la seule sur la première ligne de votre "
+				     "réponse."
+				   : "Your reply holds a command (\"accept\", \"decline\" or "
+				     "\"close\") only in the text quoted from our mails: it was not "
+				     "applied, your message was passed on. To apply it, write it alone "
+				     "on the first line of your reply.", NULL);
 	}
-	int rc = 0;
-	if (store_project_get(s, t.bid.project, &t.proj) != 1 ||
-	    store_subscriber_find(s, NULL, t.bid.subscriber, &t.sub) != 1) {
-		*outcome = xstrdup("quote:orphan");
-		goto done;
-	}
-	t.have_proj = t.have_sub = 1;
+	return rc;
+}
+
+/* What the owner of the relay address wrote, acted on: a client's command, or the message
+ * relayed to the other side. 0 or -1. */
+static int talk_act(struct talk *t, int client_side, char **outcome)
+{
+	const struct message *m = t->m;
 	const char *text = m->new_text ? m->new_text : "";
-	const char *owner = client_side ? t.proj.poster : t.sub.address;
-	if (!m->from || strcasecmp(m->from, owner)) {
-		/* a relay address answers only its owner */
-		*outcome = xstrdup("quote:not-the-owner");
-		goto done;
-	}
-	int open = t.proj.status == PROJECT_OPEN;
+	int open = t->proj.status == PROJECT_OPEN;
 	if (client_side && open)
-		store_project_mark_answered(s, t.proj.id);	/* no more reminders */
-	int64_t id = t.bid.id;
-	char *qkey = keys_make("q", &id, 1), *rkey = keys_make("r", &id, 1);
-	int cmd = 0, quoted = 0;
+		store_project_mark_answered(t->s, t->proj.id);	/* no more reminders */
+	int64_t id = t->bid.id;
+	int cmd = 0, quoted = 0, rc;
 	if (client_side && open) {
 		struct shingles sh = { 0 };
-		thread_shingles(&t, &sh);
+		thread_shingles(t, &sh);
 		cmd = client_command(text, &sh, &quoted);
 		free(sh.v);
 	}
 	if (quoted)
 		log_info("stage=quote bid=%lld result=quoted-command-ignored", (long long)id);
+	char *qkey = keys_make("q", &id, 1), *rkey = keys_make("r", &id, 1);
 	if (!open) {
-		int fr = !strcmp(client_side ? t.proj.language : lang_of_sub(&t), "fr");
-		rc = relay_mail(&t, m->from, m->from_name, fr ? "fr" : "en", NULL,
-				fr ? "Ce projet est attribué ou clos : la messagerie par le site est fermée, "
-				     "votre message n'a pas été transmis."
-				   : "This project is awarded or closed: the conversation through the board "
-				     "is over, your message was not passed on.", NULL);
+		rc = refuse_closed(t, client_side);
 		*outcome = xstrdup("quote:project-not-open");
-	} else if ((cmd == 'a' || cmd == 'd') && t.bid.status != BID_ACTIVE) {
-		rc = tell_current(&t);
-		*outcome = xasprintf("quote:not-current:%s:%lld",
-				     store_bid_state_name(t.bid.status), (long long)id);
+	} else if ((cmd == 'a' || cmd == 'd') && t->bid.status != BID_ACTIVE) {
+		rc = tell_current(t);
+		*outcome = xasprintf("quote:not-current:%s:%lld", store_bid_state_name(t->bid.status),
+				     (long long)id);
 	} else if (cmd == 'a') {
-		rc = store_project_state_set(s, t.proj.id, PROJECT_OPEN, PROJECT_AWARDED) < 0 ? -1 : 0;
-		if (rc == 0)
-			rc = store_bid_state_set(s, id, BID_ACTIVE, BID_ACCEPTED) < 0 ? -1 : 0;
-		if (rc == 0)
-			rc = award(&t);
-		if (rc == 0)
-			rc = tell_others(&t, id, "Le client a attribué ce projet à un autre prestataire. "
-					 "Merci pour votre offre.", "The client awarded this project to "
-					 "another freelancer. Thank you for your bid.");
+		rc = accept_bid(t, id);
 		*outcome = xasprintf("quote:awarded:%lld", (long long)id);
 	} else if (cmd == 'd') {
-		rc = store_bid_state_set(s, id, BID_ACTIVE, BID_DECLINED) < 0 ? -1 : 0;
-		if (rc == 0)
-			rc = relay_mail(&t, t.sub.address, t.sub.name, lang_of_sub(&t), NULL,
-					!strcmp(lang_of_sub(&t), "fr")
-					? "Le client a décliné votre offre. Merci de l'avoir proposée, et bonne "
-					  "chance pour les prochains projets."
-					: "The client declined your bid. Thank you for offering it, and good "
-					  "luck with the next projects.", NULL);
+		rc = decline_bid(t, id);
 		*outcome = xasprintf("quote:declined:%lld", (long long)id);
 	} else if (cmd == 'c') {
-		rc = store_project_state_set(s, t.proj.id, PROJECT_OPEN, PROJECT_CLOSED) < 0 ? -1 : 0;
-		if (rc == 0)
-			rc = tell_others(&t, 0, "Le client a clos ce projet sans l'attribuer. Merci pour "
-					 "votre offre.", "The client closed this project without "
-					 "awarding it. Thank you for your bid.");
-		*outcome = xasprintf("quote:closed:%lld", (long long)t.proj.id);
+		rc = close_project(t);
+		*outcome = xasprintf("quote:closed:%lld", (long long)t->proj.id);
 	} else if (client_side) {
-		rc = relay_mail(&t, t.sub.address, t.sub.name, lang_of_sub(&t), rkey,
-				!strcmp(lang_of_sub(&t), "fr") ? "Le client vous répond :"
-							       : "The client answers:", text);
-		if (rc == 0 && quoted) {
-			/* say why nothing was done, so that a command meant is written again */
-			int fr = !strcmp(t.proj.language, "fr");
-			rc = relay_mail(&t, t.proj.poster, t.proj.poster_name, t.proj.language, qkey,
-					fr ? "Votre réponse contient une commande (« accepter », « refuser » "
-					     "ou « clôturer ») seulement dans le texte cité de nos messages : "
-					     "elle n'a pas été appliquée, votre message a été transmis. Pour "
-					     "l'appliquer, écrivez-la seule sur la première ligne de votre "
-					     "réponse."
-					   : "Your reply holds a command (\"accept\", \"decline\" or "
-					     "\"close\") only in the text quoted from our mails: it was not "
-					     "applied, your message was passed on. To apply it, write it alone "
-					     "on the first line of your reply.", NULL);
-		}
+		rc = relay_to_freelancer(t, text, quoted, qkey, rkey);
 		*outcome = xasprintf("quote:relayed-to-freelancer:%lld%s", (long long)id,
 				     quoted ? ":quoted-command-ignored" : "");
 	} else {
-		rc = relay_mail(&t, t.proj.poster, t.proj.poster_name, t.proj.language, qkey,
-				!strcmp(t.proj.language, "fr") ? "Le prestataire vous répond :"
-							       : "The freelancer answers:", text);
+		rc = relay_mail(t, t->proj.poster, t->proj.poster_name, t->proj.language, qkey,
+				!strcmp(t->proj.language, "fr") ? "Le prestataire vous répond :"
+								: "The freelancer answers:", text);
 		*outcome = xasprintf("quote:relayed-to-client:%lld", (long long)id);
 	}
 	free(qkey);
 	free(rkey);
+	return rc;
+}
+
+enum outcome quote_handle(struct handling *h)
+{
+	struct talk t = { .c = h->c, .s = h->s, .m = h->m };
+	int client_side = h->r->purpose == 'q';
+	const struct message *m = h->m;
+	int f = store_bid_get(h->s, h->r->ids[0], &t.bid);
+	if (f < 0)
+		return OUT_TEMPFAIL;
+	if (!f) {
+		h->result = xstrdup("quote:unknown-bid");
+		return OUT_OK;
+	}
+	int rc = 0;
+	if (store_project_get(h->s, t.bid.project, &t.proj) != 1 ||
+	    store_subscriber_find(h->s, NULL, t.bid.subscriber, &t.sub) != 1) {
+		h->result = xstrdup("quote:orphan");
+		goto done;
+	}
+	t.have_proj = t.have_sub = 1;
+	const char *owner = client_side ? t.proj.poster : t.sub.address;
+	if (!m->from || strcasecmp(m->from, owner)) {
+		/* a relay address answers only its owner */
+		h->result = xstrdup("quote:not-the-owner");
+		goto done;
+	}
+	rc = talk_act(&t, client_side, &h->result);
 done:
-	if (rc < 0)
-		out = OUT_TEMPFAIL;
 	bid_row_clear(&t.bid);
 	if (t.have_proj)
 		project_clear(&t.proj);
 	if (t.have_sub)
 		subscriber_clear(&t.sub);
-	return out;
+	return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
 }

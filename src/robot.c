@@ -729,271 +729,384 @@ static int answer_reads(struct robot *r, const struct commands *cs)
 	return reply(r, "robot_reply", r->sub.address, NULL);
 }
 
-enum outcome robot_handle(const struct config *c, struct store *s, const struct message *m,
-			  const char *recipient, char **outcome)
+/* The robot's work on one mail: r set up (its language guessed from the text, else the
+ * board's), cs its commands read. */
+static void robot_begin(struct handling *h, struct robot *r, struct commands *cs)
 {
-	struct robot r = { .c = c, .s = s, .m = m };
-	struct commands cs = { 0 };
-	enum outcome out = OUT_OK;
-	const char *from = m->from;
-	r.lang = extract_language(m->new_text ? m->new_text : "");
-	if (!r.lang)
-		r.lang = c->language;
-	commands_parse(m, &cs);
-	char key[80];
-	int has_key = keys_find(c, m, recipient, c->robot_address, "csudv", key, sizeof key);
-	int64_t ids[2];
-	if (has_key && keys_check(key, "u", ids, 2) == 1) {
-		/* one-click unsubscribe by mail: at once, no confirmation */
-		int f = store_subscriber_find(s, NULL, ids[0], &r.sub);
-		if (f < 0)
-			goto tempfail;
-		if (f) {
-			r.have_sub = 1;
-			r.lang = r.sub.language;
-			struct command u = { .id = C_UNSUBSCRIBE, .line = "unsubscribe", .args = "" };
-			run_command(&r, &u);
-			if (store_subscriber_status_set(s, r.sub.id, SUB_STATE_ANY, SUB_UNSUBSCRIBED) < 0 ||
-			    reply(&r, "robot_reply", r.sub.address, NULL) < 0)
-				goto tempfail;
-			*outcome = xasprintf("robot:unsubscribed:%lld", (long long)r.sub.id);
-		} else {
-			*outcome = xstrdup("robot:unsubscribe-unknown");
-		}
-		goto done;
+	memset(r, 0, sizeof *r);
+	r->c = h->c;
+	r->s = h->s;
+	r->m = h->m;
+	memset(cs, 0, sizeof *cs);
+	r->lang = extract_language(h->m->new_text ? h->m->new_text : "");
+	if (!r->lang)
+		r->lang = h->c->language;
+	commands_parse(h->m, cs);
+}
+
+/* Ends what robot_begin began: OUT_TEMPFAIL when rc < 0, else OUT_OK. */
+static enum outcome robot_end(struct robot *r, struct commands *cs, int rc)
+{
+	commands_clear(cs);
+	robot_clear(r);
+	return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
+}
+
+enum outcome robot_unsubscribe(struct handling *h)
+{
+	struct robot r;
+	struct commands cs;
+	robot_begin(h, &r, &cs);
+	/* one-click unsubscribe by mail: at once, no confirmation */
+	int rc = 0, f = store_subscriber_find(h->s, NULL, h->r->ids[0], &r.sub);
+	if (f < 0)
+		rc = -1;
+	if (f > 0) {
+		r.have_sub = 1;
+		r.lang = r.sub.language;
+		struct command u = { .id = C_UNSUBSCRIBE, .line = "unsubscribe", .args = "" };
+		run_command(&r, &u);
+		if (store_subscriber_status_set(h->s, r.sub.id, SUB_STATE_ANY, SUB_UNSUBSCRIBED) < 0 ||
+		    reply(&r, "robot_reply", r.sub.address, NULL) < 0)
+			rc = -1;
+		else
+			h->result = xasprintf("robot:unsubscribed:%lld", (long long)r.sub.id);
+	} else if (f == 0) {
+		h->result = xstrdup("robot:unsubscribe-unknown");
 	}
-	if (has_key && keys_check(key, "c", ids, 2) == 1) {
-		struct confirmation cf;
-		int f = store_confirmation_get(s, ids[0], &cf);
-		if (f < 0)
-			goto tempfail;
-		if (!f) {
-			*outcome = xstrdup("robot:confirmation-unknown");
-			goto done;
-		}
-		if (!from || strcasecmp(from, cf.address)) {
-			/* only the address the request went to confirms it; nobody is answered */
-			log_info("stage=robot confirmation=%lld result=ignored reason=\"reply from "
-				 "another address than the one asked\"", (long long)cf.id);
-			*outcome = xasprintf("robot:confirmation-wrong-sender:%lld", (long long)cf.id);
-			confirmation_clear(&cf);
-			goto done;
-		}
+	return robot_end(&r, &cs, rc);
+}
+
+/* A confirmation of a post or a held bid: the answer decides (post.c, bid.c). */
+static enum outcome confirm_post(struct robot *r, const struct confirmation *cf, char **outcome)
+{
+	return post_answer(r->c, r->s, cf, r->m, outcome);
+}
+
+static enum outcome confirm_bid(struct robot *r, const struct confirmation *cf, char **outcome)
+{
+	return bid_answer(r->c, r->s, cf, r->m, outcome);
+}
+
+/* A confirmation of a subscription or of commands: the commands it holds are run (unless the
+ * reply objects), and a subscription is welcomed. */
+static enum outcome confirm_commands(struct robot *r, const struct confirmation *cf,
+				     char **outcome)
+{
+	store_confirmation_use(r->s, cf->id);
+	if (bid_read_consent(r->m->new_text) < 0) {
+		/* "it was not me": nothing is done */
+		result(r, tr(r, "confirmation", "confirmation"), "%s",
+		       tr(r, "refusée : rien n'a été fait", "refused: nothing was done"));
+		int rc = reply(r, "robot_reply", cf->address, NULL);
+		*outcome = xasprintf("robot:confirmation-refused:%lld", (long long)cf->id);
+		return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
+	}
+	if (!r->have_sub) {
+		*outcome = xstrdup("robot:confirmation-orphan");
+		return OUT_OK;
+	}
+	struct commands pending = { 0 };
+	struct message fake = { 0 };
+	fake.new_text = cf->payload;
+	commands_parse(&fake, &pending);
+	fake.new_text = NULL;
+	int welcome = !strcmp(cf->action, "subscribe");
+	if (welcome) {
 		char now[32];
 		clock_format_iso(clock_now(), now);
-		int found = cf.subscriber ? store_subscriber_find(s, NULL, cf.subscriber, &r.sub) : 0;
-		if (found < 0) {
-			confirmation_clear(&cf);
-			goto tempfail;
-		}
-		r.have_sub = found;
-		if (found)
-			r.lang = r.sub.language;
-		if (cf.used || strcmp(now, cf.expires) > 0) {
-			/* tell the address the confirmation was for, never the From of this mail */
-			result(&r, tr(&r, "confirmation", "confirmation"), "%s",
-			       cf.used ? tr(&r, "déjà confirmée : rien à refaire", "already confirmed: "
-					    "nothing to do again")
-				       : tr(&r, "expirée (7 jours) : renvoyez « subscribe » à l'adresse "
-					    "du robot", "expired (7 days): send \"subscribe\" to the "
-					    "robot address again"));
-			int rc = reply(&r, "robot_reply", cf.address, NULL);
-			*outcome = xstrdup(cf.used ? "robot:confirmation-used" : "robot:confirmation-expired");
-			confirmation_clear(&cf);
-			if (rc < 0)
-				goto tempfail;
-			goto done;
-		}
-		if (!strcmp(cf.action, "post") || !strcmp(cf.action, "bid")) {
-			/* a post to publish, a held bid to pass on: the answer decides (post.c, bid.c) */
-			out = !strcmp(cf.action, "post") ? post_answer(c, s, &cf, m, outcome)
-							 : bid_answer(c, s, &cf, m, outcome);
-			confirmation_clear(&cf);
-			goto done;
-		}
-		store_confirmation_use(s, cf.id);
-		if (bid_read_consent(m->new_text) < 0) {
-			/* "it was not me": nothing is done */
-			result(&r, tr(&r, "confirmation", "confirmation"), "%s",
-			       tr(&r, "refusée : rien n'a été fait", "refused: nothing was done"));
-			int rc = reply(&r, "robot_reply", cf.address, NULL);
-			*outcome = xasprintf("robot:confirmation-refused:%lld", (long long)cf.id);
-			confirmation_clear(&cf);
-			if (rc < 0)
-				goto tempfail;
-			goto done;
-		}
-		struct commands pending = { 0 };
-		struct message fake = { 0 };
-		fake.new_text = cf.payload;
-		commands_parse(&fake, &pending);
-		fake.new_text = NULL;
-		if (!found) {
-			confirmation_clear(&cf);
+		if (store_subscriber_confirm(r->s, r->sub.id, r->sub.status, now) < 0) {
 			commands_clear(&pending);
-			*outcome = xstrdup("robot:confirmation-orphan");
-			goto done;
+			return OUT_TEMPFAIL;
 		}
-		int welcome = !strcmp(cf.action, "subscribe");
-		if (welcome) {
-			if (store_subscriber_confirm(s, r.sub.id, r.sub.status, now) < 0) {
-				confirmation_clear(&cf);
-				commands_clear(&pending);
-				goto tempfail;
-			}
-			r.sub.status = SUB_ACTIVE;
-			free(r.sub.confirmed);
-			r.sub.confirmed = xstrdup(now);
-		}
-		int rc = run_all(&r, &pending);
-		commands_clear(&pending);
-		if (rc == 0)
-			rc = reply(&r, welcome ? "robot_welcome" : "robot_reply", r.sub.address, NULL);
-		*outcome = xasprintf("robot:confirmed:%lld:%s", (long long)cf.id, cf.action);
-		confirmation_clear(&cf);
-		if (rc < 0)
-			goto tempfail;
-		goto done;
+		r->sub.status = SUB_ACTIVE;
+		free(r->sub.confirmed);
+		r->sub.confirmed = xstrdup(now);
 	}
-	if (has_key && keys_check(key, "v", ids, 2) == 1) {
-		/* a moderator's answer to a held post: approve, or reject [reason] */
-		int moderator = 0;
-		char *copy = xstrdup(c->moderators), *save = NULL;
-		for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
-			if (from && !strcasecmp(t, from))
-				moderator = 1;
-		free(copy);
-		const struct command *decision = NULL;
-		for (int i = 0; i < cs.n && !decision; i++) {
-			char *l = money_lower(cs.v[i].line);
-			if (!strncmp(l, "approve", 7) || !strncmp(l, "approuver", 9) ||
-			    !strncmp(l, "reject", 6) || !strncmp(l, "rejeter", 7))
-				decision = &cs.v[i];
-			free(l);
-		}
-		if (!moderator || !decision) {
-			*outcome = xstrdup(moderator ? "moderate:no-decision" : "moderate:not-a-moderator");
-			goto done;
-		}
+	int rc = run_all(r, &pending);
+	commands_clear(&pending);
+	if (rc == 0)
+		rc = reply(r, welcome ? "robot_welcome" : "robot_reply", r->sub.address, NULL);
+	*outcome = xasprintf("robot:confirmed:%lld:%s", (long long)cf->id, cf->action);
+	return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
+}
+
+/* What a confirmation request was for (its action) decides who acts on the reply; any other
+ * action is a list of commands. */
+static const struct confirm_action {
+	const char *action;
+	enum outcome (*answer)(struct robot *r, const struct confirmation *cf, char **outcome);
+} confirm_actions[] = {
+	{ "post", confirm_post },
+	{ "bid", confirm_bid },
+	{ "subscribe", confirm_commands },
+	{ "commands", confirm_commands },
+};
+
+static enum outcome confirm_route(struct robot *r, const struct confirmation *cf, char **outcome)
+{
+	for (size_t i = 0; i < sizeof confirm_actions / sizeof confirm_actions[0]; i++)
+		if (!strcmp(cf->action, confirm_actions[i].action))
+			return confirm_actions[i].answer(r, cf, outcome);
+	return confirm_commands(r, cf, outcome);
+}
+
+/* A confirmation already used or expired: the address it was for is told. 0 or -1. */
+static int confirm_stale(struct robot *r, const struct confirmation *cf, char **outcome)
+{
+	/* tell the address the confirmation was for, never the From of this mail */
+	result(r, tr(r, "confirmation", "confirmation"), "%s",
+	       cf->used ? tr(r, "déjà confirmée : rien à refaire", "already confirmed: "
+			     "nothing to do again")
+			: tr(r, "expirée (7 jours) : renvoyez « subscribe » à l'adresse "
+			     "du robot", "expired (7 days): send \"subscribe\" to the "
+			     "robot address again"));
+	*outcome = xstrdup(cf->used ? "robot:confirmation-used" : "robot:confirmation-expired");
+	return reply(r, "robot_reply", cf->address, NULL);
+}
+
+/* The reply to confirmation cf (found): checked (its address, used, expired), then routed. */
+static enum outcome confirm_answer(struct robot *r, const struct confirmation *cf,
+				   char **outcome)
+{
+	const char *from = r->m->from;
+	if (!from || strcasecmp(from, cf->address)) {
+		/* only the address the request went to confirms it; nobody is answered */
+		log_info("stage=robot confirmation=%lld result=ignored reason=\"reply from "
+			 "another address than the one asked\"", (long long)cf->id);
+		*outcome = xasprintf("robot:confirmation-wrong-sender:%lld", (long long)cf->id);
+		return OUT_OK;
+	}
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	int found = cf->subscriber ? store_subscriber_find(r->s, NULL, cf->subscriber, &r->sub) : 0;
+	if (found < 0)
+		return OUT_TEMPFAIL;
+	r->have_sub = found;
+	if (found)
+		r->lang = r->sub.language;
+	if (cf->used || strcmp(now, cf->expires) > 0)
+		return confirm_stale(r, cf, outcome) < 0 ? OUT_TEMPFAIL : OUT_OK;
+	return confirm_route(r, cf, outcome);
+}
+
+enum outcome robot_confirm(struct handling *h)
+{
+	struct robot r;
+	struct commands cs;
+	robot_begin(h, &r, &cs);
+	struct confirmation cf;
+	enum outcome out = OUT_OK;
+	int f = store_confirmation_get(h->s, h->r->ids[0], &cf);
+	if (f < 0)
+		out = OUT_TEMPFAIL;
+	else if (!f)
+		h->result = xstrdup("robot:confirmation-unknown");
+	else {
+		out = confirm_answer(&r, &cf, &h->result);
+		confirmation_clear(&cf);
+	}
+	robot_end(&r, &cs, 0);
+	return out;
+}
+
+/* 1 when address is one of the moderators. */
+static int is_moderator(const struct config *c, const char *address)
+{
+	int moderator = 0;
+	char *copy = xstrdup(c->moderators), *save = NULL;
+	for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+		if (address && !strcasecmp(t, address))
+			moderator = 1;
+	free(copy);
+	return moderator;
+}
+
+enum outcome robot_moderate(struct handling *h)
+{
+	struct robot r;
+	struct commands cs;
+	robot_begin(h, &r, &cs);
+	/* a moderator's answer to a held post: approve, or reject [reason] */
+	int moderator = is_moderator(h->c, h->m->from), rc = 0;
+	const struct command *decision = NULL;
+	for (int i = 0; i < cs.n && !decision; i++) {
+		char *l = money_lower(cs.v[i].line);
+		if (!strncmp(l, "approve", 7) || !strncmp(l, "approuver", 9) ||
+		    !strncmp(l, "reject", 6) || !strncmp(l, "rejeter", 7))
+			decision = &cs.v[i];
+		free(l);
+	}
+	if (!moderator || !decision) {
+		h->result = xstrdup(moderator ? "moderate:no-decision" : "moderate:not-a-moderator");
+	} else {
 		char *l = money_lower(decision->line);
 		int approve = l[0] == 'a';
 		free(l);
-		int rc = post_moderate(c, s, ids[0], approve, approve ? NULL : decision->args);
-		*outcome = xasprintf("moderate:%lld:%s", (long long)ids[0], approve ? "approved" : "rejected");
-		if (rc < 0)
-			goto tempfail;
-		goto done;
+		int64_t id = h->r->ids[0];
+		rc = post_moderate(h->c, h->s, id, approve, approve ? NULL : decision->args);
+		h->result = xasprintf("moderate:%lld:%s", (long long)id,
+				      approve ? "approved" : "rejected");
 	}
-	if (has_key && keys_check(key, "d", ids, 2) == 1) {
-		/* a reply to a selection: naming a project (#1042) makes it a bid on that project */
-		const char *t = m->new_text ? m->new_text : "";
-		const char *subj = m->subject ? m->subject : "";
-		const char *hash = strchr(t, '#') ? strchr(t, '#') : strchr(subj, '#');
-		if (hash && isdigit((unsigned char)hash[1])) {
-			commands_clear(&cs);
-			robot_clear(&r);
-			return bid_for(c, s, m, atoll(hash + 1), ids[0], outcome);
-		}
-		/* otherwise: this subscriber's commands */
-		char *k2 = keys_make("s", ids, 1);
-		snprintf(key, sizeof key, "%s", k2);
-		free(k2);
-	}
-	if (has_key && keys_check(key, "s", ids, 2) == 1) {
-		int f = store_subscriber_find(s, NULL, ids[0], &r.sub);
-		if (f < 0)
-			goto tempfail;
-		if (f && (r.sub.status == SUB_ACTIVE || r.sub.status == SUB_PAUSED)) {
-			r.have_sub = 1;
-			r.lang = r.sub.language;
-			if (!from || strcasecmp(from, r.sub.address)) {
-				/* the key is bound to its subscriber's address: from another From it
-				 * proves nothing, as the plain robot address (replies go to the
-				 * subscriber, changes wait for their confirmation) */
-				if (!only_reads(&cs)) {
-					out = ask_confirmation(&r, r.sub.address, "commands", &cs, outcome);
-					goto done;
-				}
-				if (answer_reads(&r, &cs) < 0)
-					goto tempfail;
-				*outcome = xasprintf("robot:read-other-from:%lld", (long long)r.sub.id);
-				goto done;
-			}
-			if (run_all(&r, &cs) < 0 || reply(&r, "robot_reply", r.sub.address, NULL) < 0)
-				goto tempfail;
-			*outcome = xasprintf("robot:commands:%lld:%d", (long long)r.sub.id, cs.n);
-			goto done;
-		}
+	return robot_end(&r, &cs, rc);
+}
+
+/* The commands of subscriber sid (from robot+s-SID or robot+d-SID): run when From is their
+ * address; from another From, reads are answered and changes wait for their confirmation.
+ * 0 done, 1 when sid is not an active or paused subscriber, -1 on error. */
+static int subscriber_commands(struct robot *r, const struct commands *cs, int64_t sid,
+			       enum outcome *out, char **outcome)
+{
+	const char *from = r->m->from;
+	int f = store_subscriber_find(r->s, NULL, sid, &r->sub);
+	if (f < 0)
+		return -1;
+	if (!f || (r->sub.status != SUB_ACTIVE && r->sub.status != SUB_PAUSED)) {
 		if (f)
-			subscriber_clear(&r.sub);
-		/* an address that is no longer subscribed: treat as the plain robot address */
-		has_key = 0;
+			subscriber_clear(&r->sub);
+		return 1;	/* no longer subscribed: as the plain robot address */
 	}
+	r->have_sub = 1;
+	r->lang = r->sub.language;
+	if (!from || strcasecmp(from, r->sub.address)) {
+		/* the key is bound to its subscriber's address: from another From it
+		 * proves nothing, as the plain robot address (replies go to the
+		 * subscriber, changes wait for their confirmation) */
+		if (!only_reads(cs)) {
+			*out = ask_confirmation(r, r->sub.address, "commands", cs, outcome);
+			return 0;
+		}
+		if (answer_reads(r, cs) < 0)
+			return -1;
+		*outcome = xasprintf("robot:read-other-from:%lld", (long long)r->sub.id);
+		return 0;
+	}
+	if (run_all(r, cs) < 0 || reply(r, "robot_reply", r->sub.address, NULL) < 0)
+		return -1;
+	*outcome = xasprintf("robot:commands:%lld:%d", (long long)r->sub.id, cs->n);
+	return 0;
+}
+
+static enum outcome plain_address(struct robot *r, struct commands *cs, char **outcome);
+
+/* The commands of subscriber sid, else (not subscribed) the plain robot address's answer. */
+static enum outcome commands_of(struct handling *h, int64_t sid)
+{
+	struct robot r;
+	struct commands cs;
+	robot_begin(h, &r, &cs);
+	enum outcome out = OUT_OK;
+	int k = subscriber_commands(&r, &cs, sid, &out, &h->result);
+	if (k == 1)
+		out = plain_address(&r, &cs, &h->result);
+	else if (k < 0)
+		out = OUT_TEMPFAIL;
+	robot_end(&r, &cs, 0);
+	return out;
+}
+
+enum outcome robot_commands(struct handling *h)
+{
+	return commands_of(h, h->r->ids[0]);
+}
+
+enum outcome robot_selection_reply(struct handling *h)
+{
+	/* a reply to a selection: naming a project (#1042) makes it a bid on that project */
+	const struct message *m = h->m;
+	const char *t = m->new_text ? m->new_text : "";
+	const char *subj = m->subject ? m->subject : "";
+	const char *hash = strchr(t, '#') ? strchr(t, '#') : strchr(subj, '#');
+	if (hash && isdigit((unsigned char)hash[1]))
+		return bid_for(h->c, h->s, m, atoll(hash + 1), h->r->ids[0], &h->result);
+	/* otherwise: this subscriber's commands */
+	return commands_of(h, h->r->ids[0]);
+}
+
+enum outcome robot_bad_key(struct handling *h)
+{
+	struct robot r;
+	struct commands cs;
+	robot_begin(h, &r, &cs);
+	const char *from = h->m->from;
+	int rc = 0;
+	if (!from || !compose_address_is_safe(from)) {
+		h->result = xstrdup("robot:no-usable-from");
+		return robot_end(&r, &cs, 0);
+	}
+	/* forged, altered, or for another purpose: say so, once a day at most */
+	int due = post_refusal_due(h->s, from);
+	if (due < 0) {
+		rc = -1;
+	} else if (!due) {
+		h->result = xstrdup("robot:bad-key-rate-limited");
+	} else {
+		result(&r, h->r->key_text, "%s", tr(&r, "cette adresse de réponse n'est pas valide "
+			"(modifiée, incomplète ou d'un autre usage) : rien n'a été fait. "
+			"Écrivez « help » à l'adresse du robot.",
+			"this reply address is not valid (altered, incomplete or for "
+			"another use): nothing was done. Write \"help\" to the robot "
+			"address."));
+		rc = reply(&r, "robot_reply", from, NULL);
+		h->result = xstrdup("robot:bad-key");
+	}
+	return robot_end(&r, &cs, rc);
+}
+
+/* A known subscriber (active or paused) at the plain robot address: reads answered to their
+ * address, anything else confirmed first. */
+static enum outcome plain_subscriber(struct robot *r, struct commands *cs, char **outcome)
+{
+	r->lang = r->sub.language;
+	if (only_reads(cs)) {
+		/* reading one's own profile or the help goes to that address: no risk */
+		store_subscriber_touch(r->s, r->sub.id);
+		if (answer_reads(r, cs) < 0)
+			return OUT_TEMPFAIL;
+		*outcome = xasprintf("robot:read:%lld", (long long)r->sub.id);
+		return OUT_OK;
+	}
+	return ask_confirmation(r, r->sub.address, "commands", cs, outcome);
+}
+
+/* The plain robot address: the From proves nothing. A subscriber's reads are answered; a new
+ * or lapsed address is made pending and asked to confirm its subscription. */
+static enum outcome plain_address(struct robot *r, struct commands *cs, char **outcome)
+{
+	const char *from = r->m->from;
 	if (!from || !compose_address_is_safe(from)) {
 		*outcome = xstrdup("robot:no-usable-from");
-		goto done;
+		return OUT_OK;
 	}
-	if (has_key) {
-		/* forged, altered, or for another purpose: say so, once a day at most */
-		int due = post_refusal_due(s, from);
-		if (due < 0)
-			goto tempfail;
-		if (!due) {
-			*outcome = xstrdup("robot:bad-key-rate-limited");
-			goto done;
-		}
-		result(&r, key, "%s", tr(&r, "cette adresse de réponse n'est pas valide (modifiée, "
-					 "incomplète ou d'un autre usage) : rien n'a été fait. "
-					 "Écrivez « help » à l'adresse du robot.",
-					 "this reply address is not valid (altered, incomplete or for "
-					 "another use): nothing was done. Write \"help\" to the robot "
-					 "address."));
-		if (reply(&r, "robot_reply", from, NULL) < 0)
-			goto tempfail;
-		*outcome = xstrdup("robot:bad-key");
-		goto done;
-	}
-	/* the plain robot address: the From proves nothing */
-	int f = store_subscriber_find(s, from, 0, &r.sub);
+	int f = store_subscriber_find(r->s, from, 0, &r->sub);
 	if (f < 0)
-		goto tempfail;
-	r.have_sub = f;
-	if (f && (r.sub.status == SUB_ACTIVE || r.sub.status == SUB_PAUSED)) {
-		r.lang = r.sub.language;
-		if (only_reads(&cs)) {
-			/* reading one's own profile or the help goes to that address: no risk */
-			store_subscriber_touch(s, r.sub.id);
-			if (answer_reads(&r, &cs) < 0)
-				goto tempfail;
-			*outcome = xasprintf("robot:read:%lld", (long long)r.sub.id);
-			goto done;
-		}
-		out = ask_confirmation(&r, r.sub.address, "commands", &cs, outcome);
-		goto done;
-	}
+		return OUT_TEMPFAIL;
+	r->have_sub = f;
+	if (f && (r->sub.status == SUB_ACTIVE || r->sub.status == SUB_PAUSED))
+		return plain_subscriber(r, cs, outcome);
 	if (!f) {
 		int64_t id;
-		char *name = m->from_name ? xstrdup(m->from_name) : NULL;
-		if (store_subscriber_insert(s, from, name, r.lang, &id) < 0) {
-			free(name);
-			goto tempfail;
-		}
+		char *name = r->m->from_name ? xstrdup(r->m->from_name) : NULL;
+		int rc = store_subscriber_insert(r->s, from, name, r->lang, &id);
 		free(name);
-		if (store_subscriber_find(s, NULL, id, &r.sub) <= 0)
-			goto tempfail;
-		r.have_sub = 1;
-	} else if (r.sub.status != SUB_PENDING) {
-		if (store_subscriber_status_set(s, r.sub.id, r.sub.status, SUB_PENDING) < 0)
-			goto tempfail;
-		r.sub.status = SUB_PENDING;
+		if (rc < 0 || store_subscriber_find(r->s, NULL, id, &r->sub) <= 0)
+			return OUT_TEMPFAIL;
+		r->have_sub = 1;
+	} else if (r->sub.status != SUB_PENDING) {
+		if (store_subscriber_status_set(r->s, r->sub.id, r->sub.status, SUB_PENDING) < 0)
+			return OUT_TEMPFAIL;
+		r->sub.status = SUB_PENDING;
 	}
-	out = ask_confirmation(&r, from, "subscribe", &cs, outcome);
-	goto done;
-tempfail:
-	out = OUT_TEMPFAIL;
-done:
-	commands_clear(&cs);
-	robot_clear(&r);
+	return ask_confirmation(r, from, "subscribe", cs, outcome);
+}
+
+enum outcome robot_plain(struct handling *h)
+{
+	struct robot r;
+	struct commands cs;
+	robot_begin(h, &r, &cs);
+	enum outcome out = plain_address(&r, &cs, &h->result);
+	robot_end(&r, &cs, 0);
 	return out;
 }
 

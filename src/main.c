@@ -326,6 +326,58 @@ static int cmd_subscribers(struct config *c, int argc, char **argv)
 	return 0;
 }
 
+/* Prints the active subscribers a project matches, the pattern of each, and the patterns that
+ * hit a matching limit. */
+static void match_print(const struct project *proj, const struct subscriber *v, int ns)
+{
+	char *text = profile_project_text(proj);
+	struct matcher *m = matcher_new();
+	int *skill_id = NULL, *excl_id = NULL;
+	size_t nsk = 0, nex = 0;
+	for (int i = 0; i < ns; i++) {
+		nsk += v[i].skills.n;
+		nex += v[i].excludes.n;
+	}
+	skill_id = xcalloc(nsk + 1, sizeof *skill_id);
+	excl_id = xcalloc(nex + 1, sizeof *excl_id);
+	size_t a = 0, b = 0;
+	for (int i = 0; i < ns; i++) {
+		profile_add(m, -1, &v[i], skill_id + a, excl_id + b);
+		a += v[i].skills.n;
+		b += v[i].excludes.n;
+	}
+	int n = matcher_count(m);
+	int *hits = xcalloc((size_t)n + 1, sizeof *hits), *lim = xcalloc((size_t)n + 1, sizeof *lim);
+	unsigned char *hit = xcalloc((size_t)n + 1, 1);
+	int nl = 0;
+	int nh = matcher_run(m, text, strlen(text), hits, n, lim, &nl);
+	for (int i = 0; i < nh; i++)
+		hit[hits[i]] = 1;
+	printf("project %lld: %s\n", (long long)proj->id, proj->title);
+	a = b = 0;
+	int count = 0;
+	for (int i = 0; i < ns; i++) {
+		const char *by = profile_matches(&v[i], proj, hit, skill_id + a, excl_id + b);
+		a += v[i].skills.n;
+		b += v[i].excludes.n;
+		if (by && !strcmp(v[i].status, "active")) {
+			printf("  %s  matched by `%s`\n", v[i].address, by);
+			count++;
+		}
+	}
+	printf("%d subscriber%s\n", count, count == 1 ? "" : "s");
+	for (int i = 0; i < nl; i++)
+		printf("  pattern `%s` hit a matching limit: counted as no match\n",
+		       matcher_source(m, lim[i]));
+	free(hits);
+	free(lim);
+	free(hit);
+	free(skill_id);
+	free(excl_id);
+	matcher_free(m);
+	free(text);
+}
+
 /* `bidmail match PROJECT`: the subscribers a project matches and the pattern of each. */
 static int cmd_match(struct config *c, int argc, char **argv)
 {
@@ -350,52 +402,7 @@ static int cmd_match(struct config *c, int argc, char **argv)
 	if (!proj) {
 		fprintf(stderr, "bidmail match: no project %lld\n", want);
 	} else {
-		char *text = profile_project_text(proj);
-		struct matcher *m = matcher_new();
-		int *skill_id = NULL, *excl_id = NULL;
-		size_t nsk = 0, nex = 0;
-		for (int i = 0; i < ns; i++) {
-			nsk += v[i].skills.n;
-			nex += v[i].excludes.n;
-		}
-		skill_id = xcalloc(nsk + 1, sizeof *skill_id);
-		excl_id = xcalloc(nex + 1, sizeof *excl_id);
-		size_t a = 0, b = 0;
-		for (int i = 0; i < ns; i++) {
-			profile_add(m, -1, &v[i], skill_id + a, excl_id + b);
-			a += v[i].skills.n;
-			b += v[i].excludes.n;
-		}
-		int n = matcher_count(m);
-		int *hits = xcalloc((size_t)n + 1, sizeof *hits), *lim = xcalloc((size_t)n + 1, sizeof *lim);
-		unsigned char *hit = xcalloc((size_t)n + 1, 1);
-		int nl = 0;
-		int nh = matcher_run(m, text, strlen(text), hits, n, lim, &nl);
-		for (int i = 0; i < nh; i++)
-			hit[hits[i]] = 1;
-		printf("project %lld: %s\n", want, proj->title);
-		a = b = 0;
-		int count = 0;
-		for (int i = 0; i < ns; i++) {
-			const char *by = profile_matches(&v[i], proj, hit, skill_id + a, excl_id + b);
-			a += v[i].skills.n;
-			b += v[i].excludes.n;
-			if (by && !strcmp(v[i].status, "active")) {
-				printf("  %s  matched by `%s`\n", v[i].address, by);
-				count++;
-			}
-		}
-		printf("%d subscriber%s\n", count, count == 1 ? "" : "s");
-		for (int i = 0; i < nl; i++)
-			printf("  pattern `%s` hit a matching limit: counted as no match\n",
-			       matcher_source(m, lim[i]));
-		free(hits);
-		free(lim);
-		free(hit);
-		free(skill_id);
-		free(excl_id);
-		matcher_free(m);
-		free(text);
+		match_print(proj, v, ns);
 		rc = 0;
 	}
 	for (int i = 0; i < np; i++)

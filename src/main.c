@@ -1,5 +1,7 @@
 /*
- * main.c — the command line: `bidmail [--config FILE] COMMAND [ARGS]`.
+ * main.c — the command line: `bidmail [--config FILE] COMMAND [ARGS]`. The sub-commands are
+ * one table, subcommands[] (at the end): name, handler, synopsis and help line (`bidmail help`
+ * is printed from it), and what each needs before it runs (the data files, the secret key).
  * In: argv and the configuration. Out: each sub-command's work and exit code
  * (deliver: only 0 or 75; fetch: 0 done, 1 for the operator to fix, 75 try again later;
  * others: 0 done, 1 failed, 2 usage).
@@ -106,8 +108,13 @@ static int cmd_run(struct config *c, int argc, char **argv)
 	}
 	if (render_check_all(c) < 0)
 		return 1;
-	if (!once)
-		return ingest_daemon(c, c->file) < 0 ? 1 : 0;
+	if (!once) {
+		/* SIGHUP reads the file read at start again; a copy, as a reload frees *c */
+		char *file = c->file ? xstrdup(c->file) : NULL;
+		int rc = ingest_daemon(c, file) < 0 ? 1 : 0;
+		free(file);
+		return rc;
+	}
 	struct store *s = open_store(c);
 	if (!s)
 		return 1;

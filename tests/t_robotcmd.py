@@ -230,3 +230,48 @@ def test_robotcmd_each_subcommand_refuses_bad_arguments():
         expect(no_args < set(listed) and "deliver" in listed, "listed %r" % listed)
     finally:
         b.cleanup()
+
+
+def test_robotcmd_daemon_reloads_the_file_read_each_time():
+    """`run` started with a relative --config reloads that file on every SIGHUP, not only the
+    first (the daemon keeps its own copy of the path: a reload frees the old configuration)."""
+    b = Board("poll_interval = 30\n")
+    b.init()
+    base = open(b.conf).read()
+    log = open(os.path.join(b.dir, "daemon.log"), "wb")
+    d = subprocess.Popen([BIDMAIL, "--config", "bidmail.conf", "run"], stderr=log, cwd=b.dir)
+    try:
+        for _ in range(100):
+            if b"result=started" in open(log.name, "rb").read():
+                break
+            time.sleep(0.1)
+        for n, name in enumerate(("Bourse Une", "Bourse Deux", "Bourse Trois"), 1):
+            with open(b.conf, "w") as f:
+                f.write(base + "board_name = %s\n" % name)
+            d.send_signal(signal.SIGHUP)
+            for _ in range(100):
+                if open(log.name, "rb").read().count(b"result=reloaded") >= n or d.poll() is not None:
+                    break
+                time.sleep(0.1)
+            err = open(log.name, "rb").read().decode("utf-8", "replace")
+            expect(err.count("result=reloaded") == n and "Sanitizer" not in err,
+                   "reload %d: %s" % (n, err[-2000:]))
+            before = len(b.outgoing())
+            b.deliver(post_mail(subject="Après rechargement %d" % n,
+                                sender="Client %d <client%d@client.fr>" % (n, n)))
+            for _ in range(100):
+                if len(b.outgoing()) > before:
+                    break
+                time.sleep(0.1)
+            expect(len(b.outgoing()) > before, "nothing sent after reload %d" % n)
+            m = read_mail(b.outgoing()[-1])[1]
+            expect(name in str(m["From"]), "From %r after reload %d" % (m["From"], n))
+    finally:
+        d.send_signal(signal.SIGTERM)
+        try:
+            d.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            d.kill()
+            d.wait()
+        log.close()
+        b.cleanup()

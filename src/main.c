@@ -1,5 +1,7 @@
 /*
- * main.c — the command line: `bidmail [--config FILE] COMMAND [ARGS]`.
+ * main.c — the command line: `bidmail [--config FILE] COMMAND [ARGS]`. The sub-commands are
+ * one table, subcommands[] (at the end): name, handler, synopsis and help line (`bidmail help`
+ * is printed from it), and what each needs before it runs (the data files, the secret key).
  * In: argv and the configuration. Out: each sub-command's work and exit code
  * (deliver: only 0 or 75; fetch: 0 done, 1 for the operator to fix, 75 try again later;
  * others: 0 done, 1 failed, 2 usage).
@@ -14,38 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char usage_text[] =
-	"usage: bidmail [--config FILE] COMMAND [ARGS]\n"
-	"commands:\n"
-	"  init                                   create the database and the spool folders\n"
-	"  deliver [--recipient ADDR] [--sender ADDR]\n"
-	"                                         store one message from stdin (exit 0 or 75)\n"
-	"  run [--once]                           the daemon (--once: process what is pending)\n"
-	"  fetch                                  one pass over the fetch_url mailbox (IMAP, POP3)\n"
-	"  lmtp [--listen HOST:PORT|PATH]         take mail over LMTP (RFC 2033) until SIGTERM\n"
-	"  export [--format html|atom|json] [--out DIR]\n"
-	"                                         write the marketplace page of the open projects\n"
-	"  send [--once]                          deliver the outbox\n"
-	"  parse [--as post|bid] [--recipient ADDR] FILE\n"
-	"                                         print what the gateway understands, as JSON\n"
-	"  projects [--json]                      list the projects\n"
-	"  outbox [--json]                        list the outgoing mail\n"
-	"  subscribers [--json]                   list the subscribers and their profiles\n"
-	"  match PROJECT                          the subscribers a project matches, and why\n"
-	"  digest [--at ISO-TIME] [--dry-run]     queue (or show) the selections due\n"
-	"  bids PROJECT [--json]                  the bids of a project\n"
-	"  moderate list|approve N|reject N [REASON]  decide on posts held as suspected scams\n"
-	"  stats                                  open projects, bids, award rate, bids vs budget\n"
-	"  status [--json]                        queue sizes, oldest pending, last digest run,\n"
-	"                                         bounce-disabled addresses\n"
-	"  backup FILE                            consistent online copy of the database\n"
-	"  http [--listen HOST:PORT]              serve one-click unsubscribe (RFC 8058)\n"
-	"  check-config                           check the configuration and the templates\n"
-	"  version                                print the version\n";
+static void usage_print(FILE *f);
 
+/* The list of sub-commands on stderr; 2, the exit code of a usage error. */
 static int usage(void)
 {
-	fputs(usage_text, stderr);
+	usage_print(stderr);
 	return 2;
 }
 
@@ -63,8 +39,10 @@ static int mkdir_parent(const char *path)
 	return rc;
 }
 
-static int cmd_init(struct config *c)
+static int cmd_init(struct config *c, int argc, char **argv)
 {
+	(void)argc;
+	(void)argv;
 	if (spool_init(c) < 0)
 		return 1;
 	if (mkdir_parent(c->database) < 0) {
@@ -119,7 +97,7 @@ static struct store *open_store(const struct config *c)
 	return s;
 }
 
-static int cmd_run(struct config *c, const char *config_file, int argc, char **argv)
+static int cmd_run(struct config *c, int argc, char **argv)
 {
 	int once = 0;
 	for (int i = 0; i < argc; i++) {
@@ -130,8 +108,13 @@ static int cmd_run(struct config *c, const char *config_file, int argc, char **a
 	}
 	if (render_check_all(c) < 0)
 		return 1;
-	if (!once)
-		return ingest_daemon(c, config_file) < 0 ? 1 : 0;
+	if (!once) {
+		/* SIGHUP reads the file read at start again; a copy, as a reload frees *c */
+		char *file = c->file ? xstrdup(c->file) : NULL;
+		int rc = ingest_daemon(c, file) < 0 ? 1 : 0;
+		free(file);
+		return rc;
+	}
 	struct store *s = open_store(c);
 	if (!s)
 		return 1;
@@ -350,6 +333,58 @@ static int cmd_subscribers(struct config *c, int argc, char **argv)
 	return 0;
 }
 
+/* Prints the active subscribers a project matches, the pattern of each, and the patterns that
+ * hit a matching limit. */
+static void match_print(const struct project *proj, const struct subscriber *v, int ns)
+{
+	char *text = profile_project_text(proj);
+	struct matcher *m = matcher_new();
+	int *skill_id = NULL, *excl_id = NULL;
+	size_t nsk = 0, nex = 0;
+	for (int i = 0; i < ns; i++) {
+		nsk += v[i].skills.n;
+		nex += v[i].excludes.n;
+	}
+	skill_id = xcalloc(nsk + 1, sizeof *skill_id);
+	excl_id = xcalloc(nex + 1, sizeof *excl_id);
+	size_t a = 0, b = 0;
+	for (int i = 0; i < ns; i++) {
+		profile_add(m, -1, &v[i], skill_id + a, excl_id + b);
+		a += v[i].skills.n;
+		b += v[i].excludes.n;
+	}
+	int n = matcher_count(m);
+	int *hits = xcalloc((size_t)n + 1, sizeof *hits), *lim = xcalloc((size_t)n + 1, sizeof *lim);
+	unsigned char *hit = xcalloc((size_t)n + 1, 1);
+	int nl = 0;
+	int nh = matcher_run(m, text, strlen(text), hits, n, lim, &nl);
+	for (int i = 0; i < nh; i++)
+		hit[hits[i]] = 1;
+	printf("project %lld: %s\n", (long long)proj->id, proj->title);
+	a = b = 0;
+	int count = 0;
+	for (int i = 0; i < ns; i++) {
+		const char *by = profile_matches(&v[i], proj, hit, skill_id + a, excl_id + b);
+		a += v[i].skills.n;
+		b += v[i].excludes.n;
+		if (by && v[i].status == SUB_ACTIVE) {
+			printf("  %s  matched by `%s`\n", v[i].address, by);
+			count++;
+		}
+	}
+	printf("%d subscriber%s\n", count, count == 1 ? "" : "s");
+	for (int i = 0; i < nl; i++)
+		printf("  pattern `%s` hit a matching limit: counted as no match\n",
+		       matcher_source(m, lim[i]));
+	free(hits);
+	free(lim);
+	free(hit);
+	free(skill_id);
+	free(excl_id);
+	matcher_free(m);
+	free(text);
+}
+
 /* `bidmail match PROJECT`: the subscribers a project matches and the pattern of each. */
 static int cmd_match(struct config *c, int argc, char **argv)
 {
@@ -374,52 +409,7 @@ static int cmd_match(struct config *c, int argc, char **argv)
 	if (!proj) {
 		fprintf(stderr, "bidmail match: no project %lld\n", want);
 	} else {
-		char *text = profile_project_text(proj);
-		struct matcher *m = matcher_new();
-		int *skill_id = NULL, *excl_id = NULL;
-		size_t nsk = 0, nex = 0;
-		for (int i = 0; i < ns; i++) {
-			nsk += v[i].skills.n;
-			nex += v[i].excludes.n;
-		}
-		skill_id = xcalloc(nsk + 1, sizeof *skill_id);
-		excl_id = xcalloc(nex + 1, sizeof *excl_id);
-		size_t a = 0, b = 0;
-		for (int i = 0; i < ns; i++) {
-			profile_add(m, -1, &v[i], skill_id + a, excl_id + b);
-			a += v[i].skills.n;
-			b += v[i].excludes.n;
-		}
-		int n = matcher_count(m);
-		int *hits = xcalloc((size_t)n + 1, sizeof *hits), *lim = xcalloc((size_t)n + 1, sizeof *lim);
-		unsigned char *hit = xcalloc((size_t)n + 1, 1);
-		int nl = 0;
-		int nh = matcher_run(m, text, strlen(text), hits, n, lim, &nl);
-		for (int i = 0; i < nh; i++)
-			hit[hits[i]] = 1;
-		printf("project %lld: %s\n", want, proj->title);
-		a = b = 0;
-		int count = 0;
-		for (int i = 0; i < ns; i++) {
-			const char *by = profile_matches(&v[i], proj, hit, skill_id + a, excl_id + b);
-			a += v[i].skills.n;
-			b += v[i].excludes.n;
-			if (by && v[i].status == SUB_ACTIVE) {
-				printf("  %s  matched by `%s`\n", v[i].address, by);
-				count++;
-			}
-		}
-		printf("%d subscriber%s\n", count, count == 1 ? "" : "s");
-		for (int i = 0; i < nl; i++)
-			printf("  pattern `%s` hit a matching limit: counted as no match\n",
-			       matcher_source(m, lim[i]));
-		free(hits);
-		free(lim);
-		free(hit);
-		free(skill_id);
-		free(excl_id);
-		matcher_free(m);
-		free(text);
+		match_print(proj, v, ns);
 		rc = 0;
 	}
 	for (int i = 0; i < np; i++)
@@ -743,6 +733,132 @@ static int cmd_outbox(struct config *c, int argc, char **argv)
 	return 0;
 }
 
+static int cmd_http(struct config *c, int argc, char **argv)
+{
+	return cmd_listener(c, argc, argv, 0);
+}
+
+static int cmd_lmtp(struct config *c, int argc, char **argv)
+{
+	return cmd_listener(c, argc, argv, 1);
+}
+
+static int cmd_check_config(struct config *c, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	if (render_check_all(c) < 0)
+		return 1;
+	config_dump(c, stdout);
+	return 0;
+}
+
+static int cmd_version(struct config *c, int argc, char **argv)
+{
+	(void)c;
+	(void)argc;
+	(void)argv;
+	printf("bidmail %s\n", BIDMAIL_VERSION);
+	return 0;
+}
+
+static int cmd_help(struct config *c, int argc, char **argv)
+{
+	(void)c;
+	(void)argc;
+	(void)argv;
+	usage_print(stdout);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- the sub-command table */
+
+#define SUB_NO_CONFIG 1u	/* runs without reading the configuration (c is NULL) */
+#define SUB_DATA 2u		/* reads mail or patterns: needs the data files (extract_load) */
+#define SUB_KEY 4u		/* signs addresses: needs the secret key (init creates it) */
+#define SUB_TEMPFAIL 8u		/* run by an MTA: a failure before its work exits 75, never 1 */
+#define SUB_UNLISTED 16u	/* not in the list (help itself) */
+
+/* Every sub-command, in the order `bidmail help` lists them. */
+static const struct subcommand {
+	const char *name;
+	const char *alias;	/* another spelling, or NULL */
+	int (*run)(struct config *c, int argc, char **argv);	/* the exit code */
+	const char *args;	/* the synopsis after the name, "" for none */
+	const char *help;	/* one line, or two separated by \n */
+	unsigned flags;
+} subcommands[] = {
+	{ "init", NULL, cmd_init, "", "create the database and the spool folders", SUB_DATA },
+	{ "deliver", NULL, cmd_deliver, "[--recipient ADDR] [--sender ADDR]",
+	  "store one message from stdin (exit 0 or 75)", SUB_TEMPFAIL },
+	{ "run", NULL, cmd_run, "[--once]", "the daemon (--once: process what is pending)",
+	  SUB_DATA | SUB_KEY },
+	{ "fetch", NULL, cmd_fetch, "", "one pass over the fetch_url mailbox (IMAP, POP3)", 0 },
+	{ "lmtp", NULL, cmd_lmtp, "[--listen HOST:PORT|PATH]",
+	  "take mail over LMTP (RFC 2033) until SIGTERM", 0 },
+	{ "export", NULL, cmd_export, "[--format html|atom|json] [--out DIR]",
+	  "write the marketplace page of the open projects", 0 },
+	{ "send", NULL, cmd_send, "[--once]", "deliver the outbox", SUB_DATA | SUB_KEY },
+	{ "parse", NULL, cmd_parse, "[--as post|bid] [--recipient ADDR] FILE",
+	  "print what the gateway understands, as JSON", SUB_DATA },
+	{ "projects", NULL, cmd_projects, "[--json]", "list the projects", 0 },
+	{ "outbox", NULL, cmd_outbox, "[--json]", "list the outgoing mail", 0 },
+	{ "subscribers", NULL, cmd_subscribers, "[--json]",
+	  "list the subscribers and their profiles", 0 },
+	{ "match", NULL, cmd_match, "PROJECT", "the subscribers a project matches, and why",
+	  SUB_DATA },
+	{ "digest", NULL, cmd_digest, "[--at ISO-TIME] [--dry-run]",
+	  "queue (or show) the selections due", SUB_DATA | SUB_KEY },
+	{ "bids", NULL, cmd_bids, "PROJECT [--json]", "the bids of a project", 0 },
+	{ "moderate", NULL, cmd_moderate, "list|approve N|reject N [REASON]",
+	  "decide on posts held as suspected scams", SUB_DATA | SUB_KEY },
+	{ "stats", NULL, cmd_stats, "", "open projects, bids, award rate, bids vs budget", 0 },
+	{ "status", NULL, cmd_status, "[--json]",
+	  "queue sizes, oldest pending, last digest run,\nbounce-disabled addresses", 0 },
+	{ "backup", NULL, cmd_backup, "FILE", "consistent online copy of the database", 0 },
+	{ "http", NULL, cmd_http, "[--listen HOST:PORT]", "serve one-click unsubscribe (RFC 8058)",
+	  SUB_KEY },
+	{ "check-config", NULL, cmd_check_config, "", "check the configuration and the templates",
+	  SUB_DATA },
+	{ "version", "--version", cmd_version, "", "print the version", SUB_NO_CONFIG },
+	{ "help", "--help", cmd_help, "", "print this list", SUB_NO_CONFIG | SUB_UNLISTED },
+};
+
+#define HELP_COLUMN 41	/* where the help lines start */
+
+/* The synopsis and the help of every listed sub-command, from the table. A synopsis of up to
+ * HELP_COLUMN characters keeps its help on its line, two spaces after it at least. */
+static void usage_print(FILE *f)
+{
+	fputs("usage: bidmail [--config FILE] COMMAND [ARGS]\ncommands:\n", f);
+	for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++) {
+		const struct subcommand *sc = &subcommands[i];
+		if (sc->flags & SUB_UNLISTED)
+			continue;
+		char synopsis[128];
+		snprintf(synopsis, sizeof synopsis, "%s%s%s", sc->name, *sc->args ? " " : "", sc->args);
+		size_t n = strcspn(sc->help, "\n");
+		if (strlen(synopsis) <= HELP_COLUMN)
+			fprintf(f, "  %-*s  %.*s\n", HELP_COLUMN - 4, synopsis, (int)n, sc->help);
+		else
+			fprintf(f, "  %s\n%*s%.*s\n", synopsis, HELP_COLUMN, "", (int)n, sc->help);
+		for (const char *h = sc->help + n; *h; h += n) {
+			h++;
+			n = strcspn(h, "\n");
+			fprintf(f, "%*s%.*s\n", HELP_COLUMN, "", (int)n, h);
+		}
+	}
+}
+
+static const struct subcommand *subcommand_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+		if (!strcmp(name, subcommands[i].name) ||
+		    (subcommands[i].alias && !strcmp(name, subcommands[i].alias)))
+			return &subcommands[i];
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_file = NULL;
@@ -754,85 +870,25 @@ int main(int argc, char **argv)
 		config_file = argv[i + 1];
 		i += 2;
 	}
-	if (i >= argc)
+	const struct subcommand *sc = i < argc ? subcommand_find(argv[i++]) : NULL;
+	if (!sc)
 		return usage();
-	const char *cmd = argv[i++];
-	int is_deliver = !strcmp(cmd, "deliver");
-	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-		printf("bidmail %s\n", BIDMAIL_VERSION);
-		return 0;
-	}
-	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help")) {
-		fputs(usage_text, stdout);
-		return 0;
-	}
+	if (sc->flags & SUB_NO_CONFIG)
+		return sc->run(NULL, argc - i, argv + i);
+	int failed = sc->flags & SUB_TEMPFAIL ? EXIT_TEMPFAIL : 1;
 	struct config c;
 	if (config_load(&c, config_file) < 0) {
 		config_clear(&c);
-		return is_deliver ? EXIT_TEMPFAIL : 1;
+		return failed;
 	}
 	log_open("bidmail", c.use_syslog);
 	clock_set_zone(c.timezone);	/* once, before any thread: digests read local time */
-	int rc;
-	if (!is_deliver && strcmp(cmd, "projects") && strcmp(cmd, "outbox") &&
-	    strcmp(cmd, "subscribers") && strcmp(cmd, "bids") && strcmp(cmd, "stats") &&
-	    strcmp(cmd, "status") && strcmp(cmd, "backup") && strcmp(cmd, "http") &&
-	    strcmp(cmd, "fetch") && strcmp(cmd, "export") && strcmp(cmd, "lmtp") &&
-	    extract_load(&c) < 0) {
+	if (((sc->flags & SUB_DATA) && extract_load(&c) < 0) ||
+	    ((sc->flags & SUB_KEY) && keys_init(c.secret_key_file, 0) < 0)) {
 		config_clear(&c);
 		return 1;
 	}
-	/* the commands that sign addresses need the secret key (init creates it) */
-	if ((!strcmp(cmd, "run") || !strcmp(cmd, "send") || !strcmp(cmd, "digest") ||
-	     !strcmp(cmd, "moderate") || !strcmp(cmd, "http")) &&
-	    keys_init(c.secret_key_file, 0) < 0) {
-		config_clear(&c);
-		return 1;
-	}
-	if (!strcmp(cmd, "init"))
-		rc = cmd_init(&c);
-	else if (is_deliver)
-		rc = cmd_deliver(&c, argc - i, argv + i);
-	else if (!strcmp(cmd, "run"))
-		rc = cmd_run(&c, config_file, argc - i, argv + i);
-	else if (!strcmp(cmd, "send"))
-		rc = cmd_send(&c, argc - i, argv + i);
-	else if (!strcmp(cmd, "parse"))
-		rc = cmd_parse(&c, argc - i, argv + i);
-	else if (!strcmp(cmd, "projects"))
-		rc = cmd_projects(&c, argc - i, argv + i);
-	else if (!strcmp(cmd, "outbox"))
-		rc = cmd_outbox(&c, argc - i, argv + i);
-	else if (!strcmp(cmd, "subscribers"))
-		rc = cmd_subscribers(&c, argc - i, argv + i);
-	else if (!strcmp(cmd, "match"))
-		rc = cmd_match(&c, argc - i, argv + i);
-	else if (!strcmp(cmd, "digest"))
-		rc = cmd_digest(&c, argc - i, argv + i);
-	else if (!strcmp(cmd, "bids"))
-		rc = cmd_bids(&c, argc - i, argv + i);
-	else if (!strcmp(cmd, "moderate"))
-		rc = cmd_moderate(&c, argc - i, argv + i);
-	else if (!strcmp(cmd, "stats"))
-		rc = cmd_stats(&c, argc - i, argv + i);
-	else if (!strcmp(cmd, "http"))
-		rc = cmd_listener(&c, argc - i, argv + i, 0);
-	else if (!strcmp(cmd, "status"))
-		rc = cmd_status(&c, argc - i, argv + i);
-	else if (!strcmp(cmd, "backup"))
-		rc = cmd_backup(&c, argc - i, argv + i);
-	else if (!strcmp(cmd, "fetch"))
-		rc = cmd_fetch(&c, argc - i, argv + i);
-	else if (!strcmp(cmd, "export"))
-		rc = cmd_export(&c, argc - i, argv + i);
-	else if (!strcmp(cmd, "lmtp"))
-		rc = cmd_listener(&c, argc - i, argv + i, 1);
-	else if (!strcmp(cmd, "check-config")) {
-		rc = render_check_all(&c) < 0 ? 1 : 0;
-		if (!rc)
-			config_dump(&c, stdout);
-	} else
-		rc = usage();
+	int rc = sc->run(&c, argc - i, argv + i);
 	config_clear(&c);
 	return rc;
 }

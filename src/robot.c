@@ -2,6 +2,8 @@
  * robot.c — the mail command robot: subscribe (double opt-in), unsubscribe, skills/exclude
  * patterns, budget, languages, frequency, digest day, remote-only, pause/resume, profile, test,
  * help — in French or English, one command a line of the new text (or the subject).
+ * The commands are one table, command_table[]: each command's names, its flags (does it change
+ * the profile, does it end the commands) and the one function that runs it.
  * Authority comes from signed reply addresses (robot+s-ID: this subscriber; robot+c-ID: this
  * confirmation; robot+u-ID: unsubscribe at once). A mail to the plain robot address proves
  * nothing: anything beyond reading one's own profile is answered with a confirmation request to
@@ -24,29 +26,7 @@
 
 enum cmd { C_NONE, C_SUBSCRIBE, C_UNSUBSCRIBE, C_SKILLS, C_EXCLUDE, C_CLEAR, C_BUDGET,
 	   C_LANGUAGE, C_LANGUAGES, C_FREQUENCY, C_DAY, C_REMOTE, C_PAUSE, C_RESUME, C_PROFILE,
-	   C_TEST, C_HELP, C_STOP, C_GREETING };
-
-static const struct {
-	const char *word;
-	enum cmd id;
-} command_words[] = {
-	{ "subscribe", C_SUBSCRIBE }, { "abonner", C_SUBSCRIBE }, { "s'abonner", C_SUBSCRIBE },
-	{ "abonnement", C_SUBSCRIBE }, { "unsubscribe", C_UNSUBSCRIBE },
-	{ "désabonner", C_UNSUBSCRIBE }, { "desabonner", C_UNSUBSCRIBE },
-	{ "désinscrire", C_UNSUBSCRIBE }, { "skills", C_SKILLS }, { "skill", C_SKILLS },
-	{ "compétences", C_SKILLS }, { "competences", C_SKILLS }, { "compétence", C_SKILLS },
-	{ "exclude", C_EXCLUDE }, { "exclure", C_EXCLUDE }, { "clear", C_CLEAR },
-	{ "effacer", C_CLEAR }, { "budget-min", C_BUDGET }, { "budget", C_BUDGET },
-	{ "language", C_LANGUAGE }, { "langue", C_LANGUAGE }, { "languages", C_LANGUAGES },
-	{ "langues", C_LANGUAGES }, { "frequency", C_FREQUENCY }, { "fréquence", C_FREQUENCY },
-	{ "frequence", C_FREQUENCY }, { "day", C_DAY }, { "jour", C_DAY },
-	{ "remote-only", C_REMOTE }, { "télétravail", C_REMOTE }, { "teletravail", C_REMOTE },
-	{ "pause", C_PAUSE }, { "resume", C_RESUME }, { "reprendre", C_RESUME },
-	{ "profile", C_PROFILE }, { "profil", C_PROFILE }, { "test", C_TEST }, { "help", C_HELP },
-	{ "aide", C_HELP }, { "thanks", C_STOP }, { "thank", C_STOP }, { "merci", C_STOP },
-	{ "bonjour", C_GREETING }, { "hello", C_GREETING }, { "hi", C_GREETING },
-	{ "salut", C_GREETING }, { "dear", C_GREETING }, { "bonsoir", C_GREETING },
-};
+	   C_TEST, C_HELP, C_STOP, C_GREETING, C_COUNT };
 
 struct command {
 	enum cmd id;
@@ -67,76 +47,6 @@ static void commands_clear(struct commands *cs)
 		free(cs->v[i].args);
 	}
 	cs->n = 0;
-}
-
-static enum cmd command_of(const char *line, const char **args)
-{
-	char word[40];
-	size_t n = strcspn(line, " \t:");
-	if (n == 0 || n >= sizeof word) {
-		*args = line;
-		return C_NONE;
-	}
-	memcpy(word, line, n);
-	word[n] = '\0';
-	char *l = money_lower(word);
-	size_t ln = strlen(l);
-	while (ln > 0 && (l[ln - 1] == ',' || l[ln - 1] == '.' || l[ln - 1] == '!'))
-		l[--ln] = '\0';
-	enum cmd id = C_NONE;
-	for (size_t i = 0; i < sizeof command_words / sizeof command_words[0]; i++)
-		if (!strcmp(l, command_words[i].word))
-			id = command_words[i].id;
-	free(l);
-	const char *a = line + n;
-	while (*a == ' ' || *a == '\t' || *a == ':')
-		a++;
-	*args = a;
-	return id;
-}
-
-/* Reads the commands of the new text (or of the subject when the text has none). */
-static void commands_parse(const struct message *m, struct commands *cs)
-{
-	const char *text = m->new_text && *m->new_text ? m->new_text : NULL;
-	char *subject = NULL;
-	if (!text) {
-		subject = extract_title(m->subject);
-		text = subject;
-	}
-	const char *p = text;
-	while (p && *p) {
-		const char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		char *line = xstrndup(p, n);
-		char *t = str_trim(line);
-		if (*t) {
-			const char *args;
-			enum cmd id = command_of(t, &args);
-			if (id == C_STOP) {
-				free(line);
-				break;
-			}
-			if (cs->n < MAX_COMMANDS) {
-				cs->v[cs->n].id = id;
-				cs->v[cs->n].line = xstrdup(t);
-				cs->v[cs->n].args = xstrdup(args);
-				cs->n++;
-			} else {
-				cs->dropped++;
-			}
-		}
-		free(line);
-		if (!nl)
-			break;
-		p = nl + 1;
-	}
-	free(subject);
-}
-
-static int changes_profile(enum cmd id)
-{
-	return id != C_PROFILE && id != C_HELP && id != C_TEST && id != C_GREETING && id != C_NONE;
 }
 
 /* ---------------------------------------------------------------- one command */
@@ -219,11 +129,88 @@ static int test_projects(struct store *s, const char *since, struct project **ou
 	return store_project_open_awarded(s, since, since, 1, out);
 }
 
+/* What `test` found: the transcript's list, and how far it got within the mail's budget. */
+struct test_scan {
+	struct buf out;	/* "#12 title (pattern `p`) ; ..." */
+	int found, seen, total, stopped;
+	int64_t spent_ns;	/* matching CPU of the scan */
+};
+
+/* Matches the profile against the projects published since `since` (newest first, 20 found at
+ * most) within `left` ns of CPU, into t. */
+static void test_scan_projects(struct robot *r, struct project *p, int np, const char *since,
+			       int64_t left, struct test_scan *t)
+{
+	struct subscriber *sub = &r->sub;
+	struct matcher *m = matcher_new();
+	int group = matcher_group_new(m, left);
+	int *sk = xcalloc(sub->skills.n + 1, sizeof *sk), *ex = xcalloc(sub->excludes.n + 1, sizeof *ex);
+	profile_add(m, group, sub, sk, ex);
+	int n = matcher_count(m);
+	int *hits = xcalloc((size_t)n + 1, sizeof *hits), *lim = xcalloc((size_t)n + 1, sizeof *lim);
+	unsigned char *hit = xcalloc((size_t)n + 1, 1);
+	for (int j = np - 1; j >= 0; j--)
+		t->total += strcmp(p[j].created, since) >= 0 && (p[j].status == PROJECT_OPEN ||
+								 p[j].status == PROJECT_AWARDED);
+	for (int j = np - 1; j >= 0 && t->found < 20; j--) {
+		if (strcmp(p[j].created, since) < 0 || (p[j].status != PROJECT_OPEN &&
+							 p[j].status != PROJECT_AWARDED))
+			continue;
+		if (matcher_group_exhausted(m, group) || mail_left(r) <= 0) {
+			t->stopped = 1;
+			break;
+		}
+		t->seen++;
+		char *text = profile_project_text(&p[j]);
+		int nl = 0, nh = n ? matcher_run(m, text, strlen(text), hits, n, lim, &nl) : 0;
+		free(text);
+		for (int h = 0; h < nh; h++)
+			hit[hits[h]] = 1;
+		const char *by = profile_matches(sub, &p[j], hit, sk, ex);
+		for (int h = 0; h < nh; h++)
+			hit[hits[h]] = 0;
+		if (by) {
+			buf_printf(&t->out, "%s#%lld %s (%s `%s`)", t->found ? " ; " : "",
+				   (long long)p[j].id, p[j].title, tr(r, "motif", "pattern"), by);
+			t->found++;
+		}
+	}
+	t->spent_ns = matcher_group_spent(m, group);
+	free(hits);
+	free(lim);
+	free(hit);
+	free(sk);
+	free(ex);
+	matcher_free(m);
+}
+
+/* The transcript line of `test`: the projects found, or none, and where it stopped. */
+static void test_result(struct robot *r, const char *line, const struct test_scan *t)
+{
+	/* said before the list, which the transcript line may cut */
+	char stop[512] = "";
+	if (t->stopped)
+		snprintf(stop, sizeof stop, tr(r, " (arrêté après %d projets sur %d : vos motifs ont "
+					     "demandé plus de %d ms de calcul pour ce message ; "
+					     "simplifiez-les, par exemple une liste de mots : "
+					     "« skills php symfony »)", " (stopped after %d of %d "
+					     "projects: your patterns needed more than %d ms of "
+					     "matching for this mail; simplify them, for example a "
+					     "word list: \"skills php symfony\")"),
+			 t->seen, t->total, r->c->match_budget_mail_ms);
+	if (t->found)
+		result(r, line, tr(r, "%d projet(s) des 4 dernières semaines%s : %s",
+				   "%d project(s) of the last 4 weeks%s: %s"), t->found, stop, t->out.data);
+	else
+		result(r, line, "%s%s", tr(r, "aucun projet des 4 dernières semaines ne correspond à "
+					   "votre profil", "no project of the last 4 weeks matches your "
+					   "profile"), stop);
+}
+
 /* `test`: which of the last four weeks' projects the profile would have matched, and by which
  * pattern (excludes, budget, languages and remote-only applied), within the mail's budget. */
 static void run_test(struct robot *r, const char *line)
 {
-	struct subscriber *sub = &r->sub;
 	struct project *p;
 	int64_t left = mail_left(r);
 	if (left <= 0) {
@@ -241,70 +228,13 @@ static void run_test(struct robot *r, const char *line)
 					 "internal error, please try again later"));
 		return;
 	}
-	struct matcher *m = matcher_new();
-	int group = matcher_group_new(m, left);
-	int *sk = xcalloc(sub->skills.n + 1, sizeof *sk), *ex = xcalloc(sub->excludes.n + 1, sizeof *ex);
-	profile_add(m, group, sub, sk, ex);
-	int n = matcher_count(m);
-	int *hits = xcalloc((size_t)n + 1, sizeof *hits), *lim = xcalloc((size_t)n + 1, sizeof *lim);
-	unsigned char *hit = xcalloc((size_t)n + 1, 1);
-	struct buf out;
-	buf_init(&out, 16 * 1024);
-	int found = 0, seen = 0, total = 0, stopped = 0;
-	for (int j = np - 1; j >= 0; j--)
-		total += strcmp(p[j].created, since) >= 0 && (p[j].status == PROJECT_OPEN ||
-							      p[j].status == PROJECT_AWARDED);
-	for (int j = np - 1; j >= 0 && found < 20; j--) {
-		if (strcmp(p[j].created, since) < 0 || (p[j].status != PROJECT_OPEN &&
-							 p[j].status != PROJECT_AWARDED))
-			continue;
-		if (matcher_group_exhausted(m, group) || mail_left(r) <= 0) {
-			stopped = 1;
-			break;
-		}
-		seen++;
-		char *text = profile_project_text(&p[j]);
-		int nl = 0, nh = n ? matcher_run(m, text, strlen(text), hits, n, lim, &nl) : 0;
-		free(text);
-		for (int h = 0; h < nh; h++)
-			hit[hits[h]] = 1;
-		const char *by = profile_matches(sub, &p[j], hit, sk, ex);
-		for (int h = 0; h < nh; h++)
-			hit[hits[h]] = 0;
-		if (by) {
-			buf_printf(&out, "%s#%lld %s (%s `%s`)", found ? " ; " : "", (long long)p[j].id,
-				   p[j].title, tr(r, "motif", "pattern"), by);
-			found++;
-		}
-	}
-	/* said before the list, which the transcript line may cut */
-	char stop[512] = "";
-	if (stopped)
-		snprintf(stop, sizeof stop, tr(r, " (arrêté après %d projets sur %d : vos motifs ont "
-					     "demandé plus de %d ms de calcul pour ce message ; "
-					     "simplifiez-les, par exemple une liste de mots : "
-					     "« skills php symfony »)", " (stopped after %d of %d "
-					     "projects: your patterns needed more than %d ms of "
-					     "matching for this mail; simplify them, for example a "
-					     "word list: \"skills php symfony\")"),
-			 seen, total, r->c->match_budget_mail_ms);
-	if (found)
-		result(r, line, tr(r, "%d projet(s) des 4 dernières semaines%s : %s",
-				   "%d project(s) of the last 4 weeks%s: %s"), found, stop, out.data);
-	else
-		result(r, line, "%s%s", tr(r, "aucun projet des 4 dernières semaines ne correspond à "
-					   "votre profil", "no project of the last 4 weeks matches your "
-					   "profile"), stop);
-	log_info("stage=robot subscriber=%lld test_projects=%d/%d cpu_ms=%lld%s", (long long)sub->id,
-		 seen, total, (long long)(matcher_group_spent(m, group) / 1000000),
-		 stopped ? " result=over-budget" : "");
-	buf_free(&out);
-	free(hits);
-	free(lim);
-	free(hit);
-	free(sk);
-	free(ex);
-	matcher_free(m);
+	struct test_scan t = { 0 };
+	buf_init(&t.out, 16 * 1024);
+	test_scan_projects(r, p, np, since, left, &t);
+	test_result(r, line, &t);
+	log_info("stage=robot subscriber=%lld test_projects=%d/%d cpu_ms=%lld%s", (long long)r->sub.id,
+		 t.seen, t.total, (long long)(t.spent_ns / 1000000), t.stopped ? " result=over-budget" : "");
+	buf_free(&t.out);
 	for (int j = 0; j < np; j++)
 		project_clear(&p[j]);
 	free(p);
@@ -355,207 +285,375 @@ static int probe_refuses(struct robot *r, const char *line, const char *pattern,
 	return rc != PROBE_OK;
 }
 
-static void run_command(struct robot *r, const struct command *cmd)
+/* ---------------------------------------------------------------- the commands */
+
+/* Each command function writes at most one transcript line and edits r->sub, which run_all
+ * saves; the pattern commands also write their patterns. */
+
+/* "Bonjour," or "merci" is not a command: nothing to say. */
+static void command_silent(struct robot *r, const struct command *cmd)
 {
-	struct subscriber *sub = &r->sub;
+	(void)r;
+	(void)cmd;
+}
+
+static void command_unknown(struct robot *r, const struct command *cmd)
+{
+	result(r, cmd->line, "%s", tr(r, "commande inconnue : les commandes sont subscribe, "
+				   "unsubscribe, skills, exclude, budget-min, language, frequency, "
+				   "day, remote-only, pause, resume, profile, test, help "
+				   "(exemple : « skills php symfony »)",
+				   "unknown command: the commands are subscribe, unsubscribe, "
+				   "skills, exclude, budget-min, language, frequency, day, "
+				   "remote-only, pause, resume, profile, test, help (example: "
+				   "\"skills php symfony\")"));
+}
+
+static void command_help(struct robot *r, const struct command *cmd)
+{
+	r->want_help = 1;
+	result(r, cmd->line, "%s", tr(r, "l'aide est ci-dessous", "the help is below"));
+}
+
+static void command_profile(struct robot *r, const struct command *cmd)
+{
+	r->want_profile = 1;
+	result(r, cmd->line, "%s", tr(r, "votre profil est ci-dessous", "your profile is below"));
+}
+
+/* `subscribe [NAME]`: the name, when given, replaces the one known. */
+static void command_subscribe(struct robot *r, const struct command *cmd)
+{
+	if (*cmd->args) {
+		free(r->sub.name);
+		r->sub.name = xstrdup(cmd->args);
+	}
+	result(r, cmd->line, "%s", tr(r, "vous êtes abonné(e)", "you are subscribed"));
+}
+
+static void command_unsubscribe(struct robot *r, const struct command *cmd)
+{
+	r->sub.status = SUB_UNSUBSCRIBED;
+	r->unsubscribed = 1;
+	result(r, cmd->line, "%s", tr(r, "vous êtes désabonné(e) : plus aucune sélection ne vous "
+				   "sera envoyée", "you are unsubscribed: no more selections will "
+				   "be sent to you"));
+}
+
+/* `skills P` / `exclude P`: a pattern of that kind, checked, probed for its cost and stored. */
+static void pattern_add(struct robot *r, const struct command *cmd, const char *kind,
+			struct strlist *l)
+{
 	const char *a = cmd->args;
 	char err[256], norm[4096];
-	switch (cmd->id) {
-	case C_GREETING:
-		return;	/* "Bonjour," is not a command: nothing to say */
-	case C_NONE:
-		result(r, cmd->line, "%s", tr(r, "commande inconnue : les commandes sont subscribe, "
-					   "unsubscribe, skills, exclude, budget-min, language, frequency, "
-					   "day, remote-only, pause, resume, profile, test, help "
-					   "(exemple : « skills php symfony »)",
-					   "unknown command: the commands are subscribe, unsubscribe, "
-					   "skills, exclude, budget-min, language, frequency, day, "
-					   "remote-only, pause, resume, profile, test, help (example: "
-					   "\"skills php symfony\")"));
-		return;
-	case C_HELP:
-		r->want_help = 1;
-		result(r, cmd->line, "%s", tr(r, "l'aide est ci-dessous", "the help is below"));
-		return;
-	case C_PROFILE:
-		r->want_profile = 1;
-		result(r, cmd->line, "%s", tr(r, "votre profil est ci-dessous", "your profile is below"));
-		return;
-	case C_SUBSCRIBE:
-		if (*a) {
-			free(sub->name);
-			sub->name = xstrdup(a);
-		}
-		result(r, cmd->line, "%s", tr(r, "vous êtes abonné(e)", "you are subscribed"));
-		break;
-	case C_UNSUBSCRIBE:
-		sub->status = SUB_UNSUBSCRIBED;
-		r->unsubscribed = 1;
-		result(r, cmd->line, "%s", tr(r, "vous êtes désabonné(e) : plus aucune sélection ne vous "
-					   "sera envoyée", "you are unsubscribed: no more selections will "
-					   "be sent to you"));
-		break;
-	case C_SKILLS:
-	case C_EXCLUDE: {
-		const char *kind = cmd->id == C_SKILLS ? "skills" : "exclude";
-		struct strlist *l = cmd->id == C_SKILLS ? &sub->skills : &sub->excludes;
-		if (!*a) {
-			result(r, cmd->line, "%s", tr(r, "il manque le motif (exemple : « skills php "
-						   "symfony » ou « skills \\b(php|symfony)\\b »)",
-						   "the pattern is missing (example: \"skills php symfony\" "
-						   "or \"skills \\b(php|symfony)\\b\")"));
-			return;
-		}
-		if (l->n >= MAX_PATTERNS) {
-			result(r, cmd->line, tr(r, "refusé : %d motifs au plus ; « clear %s » les efface",
-						"refused: at most %d patterns; \"clear %s\" removes them"),
-			       MAX_PATTERNS, kind);
-			return;
-		}
-		if (match_normalize(a, norm, sizeof norm, err, sizeof err) < 0) {
-			result(r, cmd->line, tr(r, "refusé : %s (exemple : « %s php symfony »)",
-						"refused: %s (example: \"%s php symfony\")"), err, kind);
-			return;
-		}
-		if (probe_refuses(r, cmd->line, a, kind))
-			return;
-		if (store_pattern_add(r->s, sub->id, kind, a) < 0) {
-			result(r, cmd->line, "%s", tr(r, "erreur interne, réessayez plus tard",
-						   "internal error, please try again later"));
-			return;
-		}
-		strlist_add(l, a);
-		result(r, cmd->line, tr(r, "motif ajouté, il s'écrit %s", "pattern added, it runs as %s"),
-		       norm);
+	if (!*a) {
+		result(r, cmd->line, "%s", tr(r, "il manque le motif (exemple : « skills php "
+					   "symfony » ou « skills \\b(php|symfony)\\b »)",
+					   "the pattern is missing (example: \"skills php symfony\" "
+					   "or \"skills \\b(php|symfony)\\b\")"));
 		return;
 	}
-	case C_CLEAR: {
-		char *w = money_lower(a);
-		const char *kind = strstr(w, "excl") ? "exclude" : (strstr(w, "skill") || strstr(w, "comp"))
-				   ? "skills" : NULL;
-		free(w);
-		if (!kind) {
-			result(r, cmd->line, "%s", tr(r, "précisez « clear skills » ou « clear exclude »",
-						   "say \"clear skills\" or \"clear exclude\""));
-			return;
-		}
-		store_patterns_clear(r->s, sub->id, kind);
-		strlist_clear(!strcmp(kind, "skills") ? &sub->skills : &sub->excludes);
-		result(r, cmd->line, "%s", tr(r, "motifs effacés", "patterns removed"));
+	if (l->n >= MAX_PATTERNS) {
+		result(r, cmd->line, tr(r, "refusé : %d motifs au plus ; « clear %s » les efface",
+					"refused: at most %d patterns; \"clear %s\" removes them"),
+		       MAX_PATTERNS, kind);
 		return;
 	}
-	case C_BUDGET: {
-		char *end;
-		double v = strtod(a, &end);
-		if (end == a || v < 0 || v > 1e9) {
-			result(r, cmd->line, "%s", tr(r, "refusé : un montant est attendu (exemple : "
-						   "« budget-min 500 EUR »)", "refused: an amount is "
-						   "expected (example: \"budget-min 500 EUR\")"));
-			return;
-		}
-		while (*end == ' ')
-			end++;
-		sub->budget_min = v;
-		free(sub->budget_currency);
-		char cur[4] = "EUR";
-		if (strlen(end) == 3)
-			for (int i = 0; i < 3; i++)
-				cur[i] = (char)toupper((unsigned char)end[i]);
-		sub->budget_currency = xstrdup(cur);
-		result(r, cmd->line, tr(r, "budget minimum : %.0f %s", "minimum budget: %.0f %s"), v, cur);
-		break;
-	}
-	case C_LANGUAGE: {
-		char *l = money_lower(a);
-		const char *v = !strncmp(l, "fr", 2) ? "fr" : !strncmp(l, "en", 2) || !strncmp(l, "an", 2)
-				? "en" : NULL;
-		free(l);
-		if (!v) {
-			result(r, cmd->line, "%s", tr(r, "refusé : fr ou en (exemple : « language en »)",
-						   "refused: fr or en (example: \"language fr\")"));
-			return;
-		}
-		free(sub->language);
-		sub->language = xstrdup(v);
-		result(r, cmd->line, tr(r, "vos courriels seront en %s", "your mails will be in %s"),
-		       !strcmp(v, "fr") ? tr(r, "français", "French") : tr(r, "anglais", "English"));
-		break;
-	}
-	case C_LANGUAGES: {
-		char *l = money_lower(a);
-		int fr = strstr(l, "fr") != NULL, en = strstr(l, "en") || strstr(l, "an");
-		free(l);
-		if (!fr && !en) {
-			result(r, cmd->line, "%s", tr(r, "refusé : fr, en ou « fr en »",
-						   "refused: fr, en or \"fr en\""));
-			return;
-		}
-		free(sub->languages);
-		sub->languages = xstrdup(fr && en ? "fr,en" : fr ? "fr" : "en");
-		result(r, cmd->line, tr(r, "projets en : %s", "projects in: %s"), sub->languages);
-		break;
-	}
-	case C_FREQUENCY: {
-		char *l = money_lower(a);
-		const char *v = strstr(l, "week") || strstr(l, "hebdo") ? "weekly"
-				: strstr(l, "dai") || strstr(l, "quotid") || strstr(l, "jour") ? "daily"
-				: strstr(l, "inst") || strstr(l, "imm") ? "instant" : NULL;
-		free(l);
-		if (!v) {
-			result(r, cmd->line, "%s", tr(r, "refusé : weekly, daily ou instant (hebdomadaire, "
-						   "quotidien, immédiat)", "refused: weekly, daily or "
-						   "instant"));
-			return;
-		}
-		free(sub->frequency);
-		sub->frequency = xstrdup(v);
-		result(r, cmd->line, tr(r, "fréquence : %s", "frequency: %s"), v);
-		break;
-	}
-	case C_DAY: {
-		int d = weekday_of(a);
-		if (d < 0) {
-			result(r, cmd->line, "%s", tr(r, "refusé : un jour de la semaine (exemple : "
-						   "« day lundi »)", "refused: a weekday (example: "
-						   "\"day monday\")"));
-			return;
-		}
-		sub->day = d;
-		result(r, cmd->line, "%s", tr(r, "jour de la sélection enregistré",
-					   "selection day saved"));
-		break;
-	}
-	case C_REMOTE: {
-		char *l = money_lower(a);
-		int off = !strcmp(l, "off") || !strcmp(l, "no") || !strcmp(l, "non");
-		free(l);
-		sub->remote_only = !off;
-		result(r, cmd->line, "%s", sub->remote_only
-		       ? tr(r, "seulement les projets à distance", "remote projects only")
-		       : tr(r, "tous les projets, à distance ou non", "all projects, remote or not"));
-		break;
-	}
-	case C_PAUSE:
-		sub->status = SUB_PAUSED;
-		result(r, cmd->line, "%s", tr(r, "sélections suspendues ; « resume » les reprend",
-					   "selections paused; \"resume\" starts them again"));
-		break;
-	case C_RESUME:
-		sub->status = SUB_ACTIVE;
-		result(r, cmd->line, "%s", tr(r, "sélections reprises", "selections resumed"));
-		break;
-	case C_TEST:
-		if (r->tested++)
-			result(r, cmd->line, "%s", tr(r, "déjà fait plus haut : « test » ne s'exécute "
-						   "qu'une fois par message", "already done above: "
-						   "\"test\" runs once a mail"));
-		else
-			run_test(r, cmd->line);
-		return;
-	case C_STOP:
+	if (match_normalize(a, norm, sizeof norm, err, sizeof err) < 0) {
+		result(r, cmd->line, tr(r, "refusé : %s (exemple : « %s php symfony »)",
+					"refused: %s (example: \"%s php symfony\")"), err, kind);
 		return;
 	}
+	if (probe_refuses(r, cmd->line, a, kind))
+		return;
+	if (store_pattern_add(r->s, r->sub.id, kind, a) < 0) {
+		result(r, cmd->line, "%s", tr(r, "erreur interne, réessayez plus tard",
+					   "internal error, please try again later"));
+		return;
+	}
+	strlist_add(l, a);
+	result(r, cmd->line, tr(r, "motif ajouté, il s'écrit %s", "pattern added, it runs as %s"),
+	       norm);
 }
+
+static void command_skills(struct robot *r, const struct command *cmd)
+{
+	pattern_add(r, cmd, "skills", &r->sub.skills);
+}
+
+static void command_exclude(struct robot *r, const struct command *cmd)
+{
+	pattern_add(r, cmd, "exclude", &r->sub.excludes);
+}
+
+/* `clear skills` / `clear exclude` (any word containing skill, comp or excl). */
+static void command_clear(struct robot *r, const struct command *cmd)
+{
+	char *w = money_lower(cmd->args);
+	const char *kind = strstr(w, "excl") ? "exclude" : (strstr(w, "skill") || strstr(w, "comp"))
+			   ? "skills" : NULL;
+	free(w);
+	if (!kind) {
+		result(r, cmd->line, "%s", tr(r, "précisez « clear skills » ou « clear exclude »",
+					   "say \"clear skills\" or \"clear exclude\""));
+		return;
+	}
+	store_patterns_clear(r->s, r->sub.id, kind);
+	strlist_clear(!strcmp(kind, "skills") ? &r->sub.skills : &r->sub.excludes);
+	result(r, cmd->line, "%s", tr(r, "motifs effacés", "patterns removed"));
+}
+
+/* `budget-min 500 [CUR]`: a three-letter word after the amount is its currency, else EUR. */
+static void command_budget(struct robot *r, const struct command *cmd)
+{
+	const char *a = cmd->args;
+	char *end;
+	double v = strtod(a, &end);
+	if (end == a || v < 0 || v > 1e9) {
+		result(r, cmd->line, "%s", tr(r, "refusé : un montant est attendu (exemple : "
+					   "« budget-min 500 EUR »)", "refused: an amount is "
+					   "expected (example: \"budget-min 500 EUR\")"));
+		return;
+	}
+	while (*end == ' ')
+		end++;
+	r->sub.budget_min = v;
+	free(r->sub.budget_currency);
+	char cur[4] = "EUR";
+	if (strlen(end) == 3)
+		for (int i = 0; i < 3; i++)
+			cur[i] = (char)toupper((unsigned char)end[i]);
+	r->sub.budget_currency = xstrdup(cur);
+	result(r, cmd->line, tr(r, "budget minimum : %.0f %s", "minimum budget: %.0f %s"), v, cur);
+}
+
+/* The language an argument names: "fr", "en" (English, anglais) or NULL. */
+static const char *language_of(const char *args)
+{
+	char *l = money_lower(args);
+	const char *v = !strncmp(l, "fr", 2) ? "fr" : !strncmp(l, "en", 2) || !strncmp(l, "an", 2)
+			? "en" : NULL;
+	free(l);
+	return v;
+}
+
+static void command_language(struct robot *r, const struct command *cmd)
+{
+	const char *v = language_of(cmd->args);
+	if (!v) {
+		result(r, cmd->line, "%s", tr(r, "refusé : fr ou en (exemple : « language en »)",
+					   "refused: fr or en (example: \"language fr\")"));
+		return;
+	}
+	free(r->sub.language);
+	r->sub.language = xstrdup(v);
+	result(r, cmd->line, tr(r, "vos courriels seront en %s", "your mails will be in %s"),
+	       !strcmp(v, "fr") ? tr(r, "français", "French") : tr(r, "anglais", "English"));
+}
+
+/* `languages fr en`: the languages of the projects selected. */
+static void command_languages(struct robot *r, const struct command *cmd)
+{
+	char *l = money_lower(cmd->args);
+	int fr = strstr(l, "fr") != NULL, en = strstr(l, "en") || strstr(l, "an");
+	free(l);
+	if (!fr && !en) {
+		result(r, cmd->line, "%s", tr(r, "refusé : fr, en ou « fr en »",
+					   "refused: fr, en or \"fr en\""));
+		return;
+	}
+	free(r->sub.languages);
+	r->sub.languages = xstrdup(fr && en ? "fr,en" : fr ? "fr" : "en");
+	result(r, cmd->line, tr(r, "projets en : %s", "projects in: %s"), r->sub.languages);
+}
+
+static void command_frequency(struct robot *r, const struct command *cmd)
+{
+	char *l = money_lower(cmd->args);
+	const char *v = strstr(l, "week") || strstr(l, "hebdo") ? "weekly"
+			: strstr(l, "dai") || strstr(l, "quotid") || strstr(l, "jour") ? "daily"
+			: strstr(l, "inst") || strstr(l, "imm") ? "instant" : NULL;
+	free(l);
+	if (!v) {
+		result(r, cmd->line, "%s", tr(r, "refusé : weekly, daily ou instant (hebdomadaire, "
+					   "quotidien, immédiat)", "refused: weekly, daily or "
+					   "instant"));
+		return;
+	}
+	free(r->sub.frequency);
+	r->sub.frequency = xstrdup(v);
+	result(r, cmd->line, tr(r, "fréquence : %s", "frequency: %s"), v);
+}
+
+static void command_day(struct robot *r, const struct command *cmd)
+{
+	int d = weekday_of(cmd->args);
+	if (d < 0) {
+		result(r, cmd->line, "%s", tr(r, "refusé : un jour de la semaine (exemple : "
+					   "« day lundi »)", "refused: a weekday (example: "
+					   "\"day monday\")"));
+		return;
+	}
+	r->sub.day = d;
+	result(r, cmd->line, "%s", tr(r, "jour de la sélection enregistré",
+				   "selection day saved"));
+}
+
+/* `remote-only` alone or with anything but off/no/non turns it on. */
+static void command_remote(struct robot *r, const struct command *cmd)
+{
+	char *l = money_lower(cmd->args);
+	int off = !strcmp(l, "off") || !strcmp(l, "no") || !strcmp(l, "non");
+	free(l);
+	r->sub.remote_only = !off;
+	result(r, cmd->line, "%s", r->sub.remote_only
+	       ? tr(r, "seulement les projets à distance", "remote projects only")
+	       : tr(r, "tous les projets, à distance ou non", "all projects, remote or not"));
+}
+
+static void command_pause(struct robot *r, const struct command *cmd)
+{
+	r->sub.status = SUB_PAUSED;
+	result(r, cmd->line, "%s", tr(r, "sélections suspendues ; « resume » les reprend",
+				   "selections paused; \"resume\" starts them again"));
+}
+
+static void command_resume(struct robot *r, const struct command *cmd)
+{
+	r->sub.status = SUB_ACTIVE;
+	result(r, cmd->line, "%s", tr(r, "sélections reprises", "selections resumed"));
+}
+
+/* `test` runs once a mail; a second `test` line says so. */
+static void command_test(struct robot *r, const struct command *cmd)
+{
+	if (r->tested++)
+		result(r, cmd->line, "%s", tr(r, "déjà fait plus haut : « test » ne s'exécute "
+					   "qu'une fois par message", "already done above: "
+					   "\"test\" runs once a mail"));
+	else
+		run_test(r, cmd->line);
+}
+
+/* ---------------------------------------------------------------- the command table */
+
+#define CMD_CHANGES_PROFILE 1u	/* needs a proven address: else a confirmation is asked */
+#define CMD_ENDS 2u		/* "merci": the lines below it are not read */
+
+/* Indexed by enum cmd. A line's first word (lower case, a trailing , . ! dropped) is looked
+ * up in `names`; C_NONE, a line no name matches, has none. */
+static const struct command_def {
+	const char *names[7];	/* NULL-terminated */
+	void (*run)(struct robot *r, const struct command *cmd);
+	unsigned flags;
+} command_table[C_COUNT] = {
+	[C_NONE] = { { NULL }, command_unknown, 0 },
+	[C_SUBSCRIBE] = { { "subscribe", "abonner", "s'abonner", "abonnement" }, command_subscribe,
+			  CMD_CHANGES_PROFILE },
+	[C_UNSUBSCRIBE] = { { "unsubscribe", "désabonner", "desabonner", "désinscrire" },
+			    command_unsubscribe, CMD_CHANGES_PROFILE },
+	[C_SKILLS] = { { "skills", "skill", "compétences", "competences", "compétence" },
+		       command_skills, CMD_CHANGES_PROFILE },
+	[C_EXCLUDE] = { { "exclude", "exclure" }, command_exclude, CMD_CHANGES_PROFILE },
+	[C_CLEAR] = { { "clear", "effacer" }, command_clear, CMD_CHANGES_PROFILE },
+	[C_BUDGET] = { { "budget-min", "budget" }, command_budget, CMD_CHANGES_PROFILE },
+	[C_LANGUAGE] = { { "language", "langue" }, command_language, CMD_CHANGES_PROFILE },
+	[C_LANGUAGES] = { { "languages", "langues" }, command_languages, CMD_CHANGES_PROFILE },
+	[C_FREQUENCY] = { { "frequency", "fréquence", "frequence" }, command_frequency,
+			  CMD_CHANGES_PROFILE },
+	[C_DAY] = { { "day", "jour" }, command_day, CMD_CHANGES_PROFILE },
+	[C_REMOTE] = { { "remote-only", "télétravail", "teletravail" }, command_remote,
+		       CMD_CHANGES_PROFILE },
+	[C_PAUSE] = { { "pause" }, command_pause, CMD_CHANGES_PROFILE },
+	[C_RESUME] = { { "resume", "reprendre" }, command_resume, CMD_CHANGES_PROFILE },
+	[C_PROFILE] = { { "profile", "profil" }, command_profile, 0 },
+	[C_TEST] = { { "test" }, command_test, 0 },
+	[C_HELP] = { { "help", "aide" }, command_help, 0 },
+	[C_STOP] = { { "thanks", "thank", "merci" }, command_silent, CMD_ENDS },
+	[C_GREETING] = { { "bonjour", "hello", "hi", "salut", "dear", "bonsoir" }, command_silent, 0 },
+};
+
+/* The command a line starts with (C_NONE when none), and in *args the rest after its word and
+ * any spaces or colons. */
+static enum cmd command_of(const char *line, const char **args)
+{
+	char word[40];
+	size_t n = strcspn(line, " \t:");
+	if (n == 0 || n >= sizeof word) {
+		*args = line;
+		return C_NONE;
+	}
+	memcpy(word, line, n);
+	word[n] = '\0';
+	char *l = money_lower(word);
+	size_t ln = strlen(l);
+	while (ln > 0 && (l[ln - 1] == ',' || l[ln - 1] == '.' || l[ln - 1] == '!'))
+		l[--ln] = '\0';
+	enum cmd id = C_NONE;
+	for (int c = 0; c < C_COUNT && id == C_NONE; c++)
+		for (int k = 0; command_table[c].names[k] && id == C_NONE; k++)
+			if (!strcmp(l, command_table[c].names[k]))
+				id = (enum cmd)c;
+	free(l);
+	const char *a = line + n;
+	while (*a == ' ' || *a == '\t' || *a == ':')
+		a++;
+	*args = a;
+	return id;
+}
+
+/* Reads the commands of the new text (or of the subject when the text has none), up to a line
+ * that ends them. */
+static void commands_parse(const struct message *m, struct commands *cs)
+{
+	const char *text = m->new_text && *m->new_text ? m->new_text : NULL;
+	char *subject = NULL;
+	if (!text) {
+		subject = extract_title(m->subject);
+		text = subject;
+	}
+	const char *p = text;
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		char *line = xstrndup(p, n);
+		char *t = str_trim(line);
+		if (*t) {
+			const char *args;
+			enum cmd id = command_of(t, &args);
+			if (command_table[id].flags & CMD_ENDS) {
+				free(line);
+				break;
+			}
+			if (cs->n < MAX_COMMANDS) {
+				cs->v[cs->n].id = id;
+				cs->v[cs->n].line = xstrdup(t);
+				cs->v[cs->n].args = xstrdup(args);
+				cs->n++;
+			} else {
+				cs->dropped++;
+			}
+		}
+		free(line);
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	free(subject);
+}
+
+/* 1 when the command changes the profile (so needs a proven address), else 0. */
+static int changes_profile(enum cmd id)
+{
+	return (command_table[id].flags & CMD_CHANGES_PROFILE) != 0;
+}
+
+/* Runs one command through its row of the table. */
+static void run_command(struct robot *r, const struct command *cmd)
+{
+	command_table[cmd->id].run(r, cmd);
+}
+
 
 /* The profile as text, in the robot's language (caller frees). */
 static char *profile_text(const struct robot *r)
@@ -651,14 +749,8 @@ static int run_all(struct robot *r, const struct commands *cs)
 	store_subscriber_touch(r->s, r->sub.id);	/* the subscriber is alive: they wrote */
 	enum sub_state before = r->sub.status;
 	for (int i = 0; i < cs->n; i++)
-		if (cs->v[i].id == C_LANGUAGE) {
-			char *l = money_lower(cs->v[i].args);
-			if (!strncmp(l, "fr", 2))
-				r->lang = "fr";
-			else if (!strncmp(l, "en", 2) || !strncmp(l, "an", 2))
-				r->lang = "en";
-			free(l);
-		}
+		if (cs->v[i].id == C_LANGUAGE && language_of(cs->v[i].args))
+			r->lang = language_of(cs->v[i].args);
 	for (int i = 0; i < cs->n; i++)
 		run_command(r, &cs->v[i]);
 	if (cs->dropped)

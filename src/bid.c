@@ -119,7 +119,7 @@ static int tell_freelancer(struct bidding *b, const char *to, const char *messag
 static int refuse(struct bidding *b, const char *to, const char *message, const char *key)
 {
 	int64_t cid;
-	if (b->public_flow && store_confirmation_insert(b->s, to, 0, "refusal", "", 0, &cid) < 0)
+	if (b->public_flow && store_confirmation_insert(b->s, to, 0, "refusal", "", 0, &cid, clock_now()) < 0)
 		return -1;
 	return tell_freelancer(b, to, message, NULL, key);
 }
@@ -237,7 +237,7 @@ static enum outcome public_bid(const struct config *c, struct store *s, const st
 		*outcome = xstrdup("bid:public:no-from");
 		return OUT_OK;
 	}
-	int recent = store_confirmations_recent(s, m->from);
+	int recent = store_confirmations_recent(s, m->from, clock_now());
 	if (recent < 0)
 		return OUT_TEMPFAIL;
 	if (recent > 0) {
@@ -281,7 +281,7 @@ static enum outcome public_bid(const struct config *c, struct store *s, const st
 	} else {
 		const char *lang = extract_language(m->new_text ? m->new_text : "");
 		if (store_subscriber_insert(s, m->from, m->from_name, lang ? lang : c->language,
-					    &sid) < 0)
+					    &sid, clock_now()) < 0)
 			return OUT_TEMPFAIL;
 	}
 	return bid_run(c, s, m, pid, sid, 1, outcome);
@@ -449,7 +449,7 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 		if (store_bid_held_count(s, pid, m->from, since, &on_project, &by_sender) < 0)
 			goto tempfail;
 		/* and one unanswered request a day to the subscriber, whoever sends in their name */
-		int asked = public_flow ? 0 : store_confirmations_recent(s, b.sub.address);
+		int asked = public_flow ? 0 : store_confirmations_recent(s, b.sub.address, clock_now());
 		if (asked < 0)
 			goto tempfail;
 		if (asked > 0) {
@@ -480,7 +480,7 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 	int64_t bid_id;
 	int replaced = 0;
 	if (store_bid_insert(s, pid, sid, m->from, bi, m->new_text, same ? "active" : "held",
-			     m->message_id, &bid_id, &replaced) < 0) {
+			     m->message_id, &bid_id, &replaced, clock_now()) < 0) {
 		free(terms);
 		goto tempfail;
 	}
@@ -491,7 +491,7 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 		/* ":subscribe": confirming it also makes the sender an active subscriber */
 		snprintf(payload, sizeof payload, "%lld%s", (long long)bid_id,
 			 public_flow ? ":subscribe" : "");
-		rc = store_confirmation_insert(s, b.sub.address, sid, "bid", payload, BID_HELD_TTL, &cid);
+		rc = store_confirmation_insert(s, b.sub.address, sid, "bid", payload, BID_HELD_TTL, &cid, clock_now());
 		if (rc == 0)
 			rc = ask_confirmation(&b, cid, bi, public_flow ? NULL : m->from,
 					      public_flow && strcmp(b.sub.status, "active"), NULL);
@@ -610,7 +610,7 @@ enum outcome bid_answer(const struct config *c, struct store *s, const struct co
 		/* purged, or decided already: nothing to do */
 		if (f)
 			bid_row_clear(&row);
-		if (store_confirmation_use(s, cf->id) < 0)
+		if (store_confirmation_use(s, cf->id, clock_now()) < 0)
 			return OUT_TEMPFAIL;
 		*outcome = xasprintf("robot:bid-not-held:%lld", (long long)bid_id);
 		return OUT_OK;
@@ -623,7 +623,7 @@ enum outcome bid_answer(const struct config *c, struct store *s, const struct co
 	b.lang = b.have_sub && b.sub.language ? b.sub.language : c->language;
 	int consent = bid_read_consent(m->new_text);
 	if (!b.have_sub || !b.have_proj) {
-		rc = store_confirmation_use(s, cf->id) < 0 ? -1 : 0;
+		rc = store_confirmation_use(s, cf->id, clock_now()) < 0 ? -1 : 0;
 		*outcome = xasprintf("robot:bid-orphan:%lld", (long long)bid_id);
 	} else if (consent == 0) {
 		/* neither yes nor no: the request again, saying what to write; it stays open */
@@ -633,7 +633,7 @@ enum outcome bid_answer(const struct config *c, struct store *s, const struct co
 				      "done."));
 		*outcome = xasprintf("robot:bid-unclear:%lld", (long long)bid_id);
 	} else if (consent < 0) {
-		rc = store_confirmation_use(s, cf->id) < 0 || store_bid_status(s, bid_id, "cancelled") < 0
+		rc = store_confirmation_use(s, cf->id, clock_now()) < 0 || store_bid_status(s, bid_id, "cancelled") < 0
 		     ? -1 : 0;
 		if (rc == 0)
 			rc = tell_freelancer(&b, b.sub.address, tr(&b, "Offre annulée : rien n'a été "
@@ -645,7 +645,7 @@ enum outcome bid_answer(const struct config *c, struct store *s, const struct co
 			 (long long)bid_id);
 		*outcome = xasprintf("robot:bid-cancelled:%lld", (long long)bid_id);
 	} else {
-		rc = store_confirmation_use(s, cf->id) < 0 ? -1 : 0;
+		rc = store_confirmation_use(s, cf->id, clock_now()) < 0 ? -1 : 0;
 		int joined = 0, replaced = 0;
 		if (rc == 0 && subscribe && strcmp(b.sub.status, "active")) {
 			/* subscribe-and-bid: the reply proved the address, the mail said so */

@@ -549,6 +549,8 @@ struct outbox_row {
 	char *next_attempt;
 };
 struct store;
+/* A function that records a time takes it as its last argument `now` (the caller's clock,
+ * clock_now(), or the time of the event it records): the store never reads a clock. */
 /* Opens (creating if asked) the database and applies pending migrations; NULL on error. */
 struct store *store_open(const char *path, int create);
 struct store *store_close(struct store *s);
@@ -571,28 +573,29 @@ int store_schema_version(struct store *s);
 int store_ingest_seen(struct store *s, const char *key);
 int store_ingest_record(struct store *s, const char *key, const char *spool_name,
 			const char *sha256, const char *message_id, const char *kind,
-			const char *result);
+			const char *result, time_t now);
 /* Posters who confirmed an address once. */
 int store_poster_confirmed(struct store *s, const char *address);
-int store_poster_confirm(struct store *s, const char *address);
-int store_project_status(struct store *s, int64_t id, const char *status);
+int store_poster_confirm(struct store *s, const char *address, time_t now);
+int store_project_status(struct store *s, int64_t id, const char *status, time_t now);
 /* Moves a project from status `from` to `to` if it is still `from` (a list read earlier may
  * be stale): 1 moved, 0 not (it changed meanwhile), -1 on error. */
-int store_project_status_move(struct store *s, int64_t id, const char *from, const char *to);
+int store_project_status_move(struct store *s, int64_t id, const char *from, const char *to,
+			      time_t now);
 /* One project by number; 1 found (into p, caller clears), 0 not, -1 error. */
 int store_project_get(struct store *s, int64_t id, struct project *p);
 /* A corrected post: new description, budget (NULL: none), deadline, skills, location, flags. */
 int store_project_update(struct store *s, int64_t id, const char *description,
 			 const struct money *budget, int deadline_days, const char *skills_json,
-			 const char *location, const char *flags_json);
+			 const char *location, const char *flags_json, time_t now);
 /* Notices sent once: 1 claimed now, 0 claimed before, -1 error. */
-int store_notice_claim(struct store *s, const char *kind, int64_t ref);
+int store_notice_claim(struct store *s, const char *kind, int64_t ref, time_t now);
 /* Whether the client answered any quote of a project (1, 0, -1); marking it. */
 int store_project_answered(struct store *s, int64_t id);
-int store_project_mark_answered(struct store *s, int64_t id);
+int store_project_mark_answered(struct store *s, int64_t id, time_t now);
 /* One rating per award: 1 recorded, 0 already rated, -1 error. */
 int store_rating_insert(struct store *s, int64_t bid, int64_t subscriber, int score,
-			const char *comment);
+			const char *comment, time_t now);
 /* A freelancer's record: average score, number of ratings, projects awarded. */
 int store_freelancer_record(struct store *s, int64_t subscriber, double *avg, int *ratings,
 			    int *completed);
@@ -629,7 +632,7 @@ void project_clear(struct project *p);
 /* Queues a rendered message; sets *id. 0 or -1. */
 int store_outbox_insert(struct store *s, const char *kind, const char *to,
 			const char *sender, const char *subject, const char *token,
-			const char *data, size_t len, int64_t *id);
+			const char *data, size_t len, int64_t *id, time_t now);
 /* Lists outbox rows; with state non-NULL only those in that state; with_data loads bodies. */
 int store_outbox_list(struct store *s, const char *state, int with_data, struct outbox_row **out);
 /* Claims, in one transaction, at most limit queued rows due at `due` (next attempt passed or
@@ -642,7 +645,7 @@ int store_outbox_release(struct store *s, const char *owner);
 /* The owners (new strings, at most max) of leases still running at now; count or -1. */
 int store_outbox_lease_owners(struct store *s, const char *now, char **owners, int max);
 /* Marks a row sent once (a replayed mark changes nothing), whoever holds its lease. */
-int store_outbox_mark_sent(struct store *s, int64_t id);
+int store_outbox_mark_sent(struct store *s, int64_t id, time_t now);
 /* Re-queues a row leased by owner for a later attempt, recording the error. */
 int store_outbox_retry(struct store *s, int64_t id, const char *owner, const char *next_attempt,
 		       const char *error);
@@ -657,14 +660,14 @@ int store_durability(struct store *s, enum store_durability d);
 int store_bid_count(struct store *s, int64_t project, int64_t except_subscriber);
 int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const char *address,
 		     const struct bid_info *bi, const char *text, const char *status,
-		     const char *message_id, int64_t *id, int *replaced);
+		     const char *message_id, int64_t *id, int *replaced, time_t now);
 int store_bid_get(struct store *s, int64_t id, struct bid_row *b);
 int store_bid_status(struct store *s, int64_t id, const char *status);
 int store_bid_list(struct store *s, int64_t project, struct bid_row **out);
 /* The id of this subscriber's active bid on a project in *id: 1, 0 when none, -1 on error. */
 int store_bid_current(struct store *s, int64_t project, int64_t subscriber, int64_t *id);
 /* Records a text the board relayed in a quote's conversation (bid); 0 or -1. */
-int store_relayed_add(struct store *s, int64_t bid, const char *body);
+int store_relayed_add(struct store *s, int64_t bid, const char *body, time_t now);
 /* Appends to out the texts relayed for bid, newest first, at most max of them and max_bytes in
  * all; returns how many out holds, or -1. */
 int store_relayed_list(struct store *s, int64_t bid, int max, size_t max_bytes,
@@ -681,7 +684,7 @@ int store_bid_held_count(struct store *s, int64_t project, const char *address, 
 void bid_row_clear(struct bid_row *b);
 /* Sets the state of a queued row leased by owner (sent or failed), recording the error. */
 int store_outbox_mark(struct store *s, int64_t id, const char *owner, const char *state,
-		      const char *error);
+		      const char *error, time_t now);
 void outbox_row_clear(struct outbox_row *r);
 int store_count(struct store *s, const char *table);
 /* A short text that changes whenever a project or a bid is added or changed (the daemon
@@ -698,7 +701,7 @@ int store_fetched_seen(struct store *s, const char *origin, const char *ident);
 /* Records that the message of this origin and identity is safe in the spool (committed at once
  * when no transaction is open).
  * 0 or -1. */
-int store_fetched_add(struct store *s, const char *origin, const char *ident);
+int store_fetched_add(struct store *s, const char *origin, const char *ident, time_t now);
 /* A consistent online copy of the database into PATH, taken in steps while writers go on,
  * written beside PATH, checked like store_check, then renamed; the size of the copy in the
  * backend's units (pages of SQLite), or -1. */
@@ -729,7 +732,7 @@ int store_address_bounce(struct store *s, const char *address, int hard, const c
 /* Subscribers: by address (or by id when address is NULL); 1 found, 0 not, -1 error. */
 int store_subscriber_find(struct store *s, const char *address, int64_t id, struct subscriber *sub);
 int store_subscriber_insert(struct store *s, const char *address, const char *name,
-			    const char *language, int64_t *id);
+			    const char *language, int64_t *id, time_t now);
 /* Saves the profile a command mail edits (name, language, frequency, day, remote_only,
  * budget, languages); never status, confirmed nor last_digest. 0 or -1. */
 int store_subscriber_profile_save(struct store *s, const struct subscriber *sub);
@@ -743,30 +746,33 @@ int store_subscriber_confirm(struct store *s, int64_t id, const char *from, cons
  * 1 set, 0 not (unsubscribed or paused meanwhile: the selection must not go), -1 on error. */
 int store_subscriber_digest_mark(struct store *s, int64_t id, const char *at);
 /* Records that the subscriber wrote to us (a reply, a command) now. */
-int store_subscriber_touch(struct store *s, int64_t id);
+int store_subscriber_touch(struct store *s, int64_t id, time_t now);
 /* The creation time of the latest confirmation of that action sent to address; 1, 0 none. */
 int store_confirmation_latest(struct store *s, const char *address, const char *action,
 			      char *created, size_t len);
 int store_subscriber_list(struct store *s, struct subscriber **out);
 void subscriber_clear(struct subscriber *sub);
-int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, const char *source);
+int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, const char *source,
+		      time_t now);
 int store_patterns_clear(struct store *s, int64_t subscriber, const char *kind);
 /* Marks a subscriber's pattern as reported for hitting a matching limit; 1 when it had not
  * been reported yet (tell the owner now), 0 when it had, -1 on error. */
-int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *source);
+int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *source, time_t now);
 /* Pending confirmations (double opt-in, commands from an unproven address). */
 int store_confirmation_insert(struct store *s, const char *address, int64_t subscriber,
-			      const char *action, const char *payload, long ttl, int64_t *id);
+			      const char *action, const char *payload, long ttl, int64_t *id,
+			      time_t now);
 int store_confirmation_get(struct store *s, int64_t id, struct confirmation *cf);
 /* Marks a confirmation used; 1 when it was unused, 0 when already used, -1 on error. */
-int store_confirmation_use(struct store *s, int64_t id);
+int store_confirmation_use(struct store *s, int64_t id, time_t now);
 /* How many unanswered confirmations (requests and refusals) went to address less than a day
  * (86,400 s) ago; -1 on error. */
-int store_confirmations_recent(struct store *s, const char *address);
+int store_confirmations_recent(struct store *s, const char *address, time_t now);
 void confirmation_clear(struct confirmation *cf);
 /* Claims a subscriber's period (2026-W10, 2026-03-02, p1042): 1 claimed now, 0 already
  * claimed (by an earlier or a concurrent run), -1 error. */
-int store_digest_claim(struct store *s, int64_t subscriber, const char *period, int projects);
+int store_digest_claim(struct store *s, int64_t subscriber, const char *period, int projects,
+		       time_t now);
 /* 1 when an address is disabled by bounces, 0 when not, -1 on error. */
 int store_address_disabled(struct store *s, const char *address);
 

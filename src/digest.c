@@ -198,7 +198,7 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 		char now[32];
 		clock_format_iso(r->now, now);
 		int active = rc == 0 ? store_subscriber_digest_mark(r->s, s->id, now) : -1;
-		int claimed = active == 1 ? store_digest_claim(r->s, s->id, period, n) : active;
+		int claimed = active == 1 ? store_digest_claim(r->s, s->id, period, n, clock_now()) : active;
 		if (claimed == 1)
 			rc = send_queue(c, r->s, instant ? "project_alert" : "digest", lang, &v, &o);
 		if (claimed == 0) {
@@ -242,7 +242,7 @@ static int claim_empty(struct digest_run *r, struct subscriber *s, const char *p
 	clock_format_iso(r->now, now);
 	int claimed = store_subscriber_digest_mark(r->s, s->id, now);
 	if (claimed == 1)
-		claimed = store_digest_claim(r->s, s->id, period, 0);
+		claimed = store_digest_claim(r->s, s->id, period, 0, clock_now());
 	if (claimed == 0) {
 		store_rollback(r->s);
 		return 0;
@@ -320,7 +320,7 @@ static int check_inactive(struct digest_run *r, struct subscriber *sub)
 	int64_t cid;
 	if (store_begin(r->s) < 0)
 		return -1;
-	if (store_confirmation_insert(r->s, sub->address, sub->id, "continue", "", PAUSE_AFTER, &cid) < 0) {
+	if (store_confirmation_insert(r->s, sub->address, sub->id, "continue", "", PAUSE_AFTER, &cid, clock_now()) < 0) {
 		store_rollback(r->s);
 		return -1;
 	}
@@ -412,7 +412,7 @@ static int report_budget(struct digest_run *r, const struct subscriber *sub, int
 				    "exclude\".", c->match_budget_pass_ms, worst.data ? worst.data : "");
 	buf_free(&worst);
 	int rc = store_begin(r->s);
-	int claimed = rc == 0 ? store_notice_claim(r->s, kind, sub->id) : -1;
+	int claimed = rc == 0 ? store_notice_claim(r->s, kind, sub->id, clock_now()) : -1;
 	if (claimed == 1)
 		rc = robot_notice(r, sub, lang, "profile", text, 0);
 	if (claimed < 0 || rc < 0 || store_commit(r->s) < 0) {
@@ -589,7 +589,7 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 				       : sub->excludes.v[k - sub->skills.n];
 			if (id < 0 || !limited[id] || strcmp(sub->status, "active") || over[i])
 				continue;
-			if (store_pattern_limit_report(s, sub->id, src) != 1 || report_limit(&r, sub, src) < 0)
+			if (store_pattern_limit_report(s, sub->id, src, clock_now()) != 1 || report_limit(&r, sub, src) < 0)
 				continue;
 		}
 		a += sub->skills.n;

@@ -79,7 +79,7 @@ static int ask_confirmation(const struct config *c, struct store *s, const struc
 	int64_t cid;
 	char idbuf[32];
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)p->id);
-	if (store_confirmation_insert(s, p->poster, 0, "post", idbuf, POST_CONFIRM_TTL, &cid) < 0)
+	if (store_confirmation_insert(s, p->poster, 0, "post", idbuf, POST_CONFIRM_TTL, &cid, clock_now()) < 0)
 		return -1;
 	char *key = keys_make("c", &cid, 1);
 	char *addr = keys_address(c, "robot", key);
@@ -194,7 +194,7 @@ int post_ask_waiting(const struct config *c, struct store *s)
 		if (!f)
 			continue;
 		/* still one unanswered request or refusal a day at most */
-		int recent = store_confirmations_recent(s, p.poster);
+		int recent = store_confirmations_recent(s, p.poster, clock_now());
 		int rc = recent;
 		if (recent == 0) {
 			rc = store_begin(s);
@@ -219,11 +219,11 @@ int post_ask_waiting(const struct config *c, struct store *s)
 
 int post_refusal_due(struct store *s, const char *address)
 {
-	int recent = store_confirmations_recent(s, address);
+	int recent = store_confirmations_recent(s, address, clock_now());
 	if (recent != 0)
 		return recent < 0 ? -1 : 0;
 	int64_t cid;
-	return store_confirmation_insert(s, address, 0, "refusal", "", 0, &cid) < 0 ? -1 : 1;
+	return store_confirmation_insert(s, address, 0, "refusal", "", 0, &cid, clock_now()) < 0 ? -1 : 1;
 }
 
 enum outcome post_handle(const struct config *c, struct store *s, struct message *m,
@@ -265,7 +265,7 @@ enum outcome post_handle(const struct config *c, struct store *s, struct message
 	int trusted = known && authenticated(c, m);
 	/* the From proves nothing yet: one unanswered request at a time to an address, and a day
 	 * at least between two; a post meanwhile waits, asked about when that one is answered */
-	int deferred = trusted ? 0 : store_confirmations_recent(s, m->from);
+	int deferred = trusted ? 0 : store_confirmations_recent(s, m->from, clock_now());
 	if (deferred < 0)
 		return OUT_TEMPFAIL;
 	if (deferred) {
@@ -354,9 +354,9 @@ static int post_confirm(const struct config *c, struct store *s, int64_t project
 		int scam = p.flags_json && strstr(p.flags_json, "suspected_scam");
 		free(p.status);
 		p.status = xstrdup(scam ? "held" : "open");
-		rc = store_project_status(s, p.id, p.status);
+		rc = store_project_status(s, p.id, p.status, clock_now());
 		if (rc == 0)
-			rc = store_poster_confirm(s, p.poster);
+			rc = store_poster_confirm(s, p.poster, clock_now());
 		if (rc == 0)
 			rc = acknowledge(c, s, &p, NULL);
 	}
@@ -368,7 +368,7 @@ enum outcome post_answer(const struct config *c, struct store *s, const struct c
 			 const struct message *m, char **outcome)
 {
 	int64_t pid = atoll(cf->payload ? cf->payload : "0");
-	if (store_confirmation_use(s, cf->id) < 0)
+	if (store_confirmation_use(s, cf->id, clock_now()) < 0)
 		return OUT_TEMPFAIL;
 	if (bid_read_consent(m->new_text) >= 0) {
 		int rc = post_confirm(c, s, pid, cf->address);
@@ -426,7 +426,7 @@ int post_moderate(const struct config *c, struct store *s, int64_t project_id, i
 		project_clear(&p);
 		return 2;	/* not waiting for a moderator */
 	}
-	rc = store_project_status(s, p.id, approve ? "open" : "rejected");
+	rc = store_project_status(s, p.id, approve ? "open" : "rejected", clock_now());
 	if (rc == 0 && approve) {
 		free(p.status);
 		p.status = xstrdup("open");
@@ -479,7 +479,7 @@ enum outcome post_reply(const struct config *c, struct store *s, struct message 
 	}
 	int rc = 0;
 	if (close) {
-		rc = store_project_status(s, p.id, "closed");
+		rc = store_project_status(s, p.id, "closed", clock_now());
 		struct bid_row *v;
 		int nb = rc == 0 ? store_bid_select(s, p.id, "active", &v) : -1;
 		for (int i = 0; i < nb; i++) {
@@ -520,9 +520,9 @@ enum outcome post_reply(const struct config *c, struct store *s, struct message 
 		/* the new text is scored as a new post: a scam waits for a moderator again */
 		int scam = strlist_contains(&pi->flags, "suspected_scam");
 		rc = store_project_update(s, p.id, pi->description, pi->has_budget ? &pi->budget : NULL,
-					  pi->deadline_days, skills, pi->location, flags);
+					  pi->deadline_days, skills, pi->location, flags, clock_now());
 		if (rc == 0 && scam)
-			rc = store_project_status(s, p.id, "held");
+			rc = store_project_status(s, p.id, "held", clock_now());
 		free(skills);
 		free(flags);
 		project_clear(&p);

@@ -132,7 +132,7 @@ static int relay_mail(struct talk *t, const char *to, const char *to_name, const
 	if (text) {
 		char *masked = quote_relayable(t->c, text, lang);
 		char *body = xasprintf("%s\n%s", message, masked);
-		int rc = store_relayed_add(t->s, t->bid.id, body);
+		int rc = store_relayed_add(t->s, t->bid.id, body, clock_now());
 		free(body);
 		free(masked);
 		if (rc < 0)
@@ -510,7 +510,7 @@ enum outcome quote_handle(const struct config *c, struct store *s, const struct 
 	}
 	int open = !strcmp(t.proj.status, "open");
 	if (client_side && open)
-		store_project_mark_answered(s, t.proj.id);	/* no more reminders */
+		store_project_mark_answered(s, t.proj.id, clock_now());	/* no more reminders */
 	int64_t id = t.bid.id;
 	char *qkey = keys_make("q", &id, 1), *rkey = keys_make("r", &id, 1);
 	int cmd = 0, quoted = 0;
@@ -534,7 +534,7 @@ enum outcome quote_handle(const struct config *c, struct store *s, const struct 
 		rc = tell_current(&t);
 		*outcome = xasprintf("quote:not-current:%s:%lld", t.bid.status, (long long)id);
 	} else if (cmd == 'a') {
-		rc = store_project_status(s, t.proj.id, "awarded");
+		rc = store_project_status(s, t.proj.id, "awarded", clock_now());
 		if (rc == 0)
 			rc = store_bid_status(s, id, "accepted");
 		if (rc == 0)
@@ -555,7 +555,7 @@ enum outcome quote_handle(const struct config *c, struct store *s, const struct 
 					  "luck with the next projects.", NULL);
 		*outcome = xasprintf("quote:declined:%lld", (long long)id);
 	} else if (cmd == 'c') {
-		rc = store_project_status(s, t.proj.id, "closed");
+		rc = store_project_status(s, t.proj.id, "closed", clock_now());
 		if (rc == 0)
 			rc = tell_others(&t, 0, "Le client a clos ce projet sans l'attribuer. Merci pour "
 					 "votre offre.", "The client closed this project without "

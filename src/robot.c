@@ -420,7 +420,7 @@ static void run_command(struct robot *r, const struct command *cmd)
 		}
 		if (probe_refuses(r, cmd->line, a, kind))
 			return;
-		if (store_pattern_add(r->s, sub->id, kind, a) < 0) {
+		if (store_pattern_add(r->s, sub->id, kind, a, clock_now()) < 0) {
 			result(r, cmd->line, "%s", tr(r, "erreur interne, réessayez plus tard",
 						   "internal error, please try again later"));
 			return;
@@ -651,7 +651,7 @@ static void robot_clear(struct robot *r)
  * whole transcript, not only of the lines after it. */
 static int run_all(struct robot *r, const struct commands *cs)
 {
-	store_subscriber_touch(r->s, r->sub.id);	/* the subscriber is alive: they wrote */
+	store_subscriber_touch(r->s, r->sub.id, clock_now());	/* the subscriber is alive: they wrote */
 	char before[32];
 	snprintf(before, sizeof before, "%s", r->sub.status ? r->sub.status : "");
 	for (int i = 0; i < cs->n; i++)
@@ -681,7 +681,7 @@ static int run_all(struct robot *r, const struct commands *cs)
 static enum outcome ask_confirmation(struct robot *r, const char *address, const char *action,
 				     const struct commands *cs, char **outcome)
 {
-	int recent = store_confirmations_recent(r->s, address);
+	int recent = store_confirmations_recent(r->s, address, clock_now());
 	if (recent < 0)
 		return OUT_TEMPFAIL;
 	if (recent > 0) {
@@ -697,7 +697,7 @@ static enum outcome ask_confirmation(struct robot *r, const char *address, const
 		buf_printf(&payload, "%s\n", cs->v[i].line);
 	int64_t cid;
 	if (store_confirmation_insert(r->s, address, r->sub.id, action, payload.data ? payload.data : "",
-				      CONFIRM_TTL, &cid) < 0) {
+				      CONFIRM_TTL, &cid, clock_now()) < 0) {
 		buf_free(&payload);
 		return OUT_TEMPFAIL;
 	}
@@ -814,7 +814,7 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 			confirmation_clear(&cf);
 			goto done;
 		}
-		store_confirmation_use(s, cf.id);
+		store_confirmation_use(s, cf.id, clock_now());
 		if (bid_read_consent(m->new_text) < 0) {
 			/* "it was not me": nothing is done */
 			result(&r, tr(&r, "confirmation", "confirmation"), "%s",
@@ -966,7 +966,7 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 		r.lang = r.sub.language;
 		if (only_reads(&cs)) {
 			/* reading one's own profile or the help goes to that address: no risk */
-			store_subscriber_touch(s, r.sub.id);
+			store_subscriber_touch(s, r.sub.id, clock_now());
 			if (answer_reads(&r, &cs) < 0)
 				goto tempfail;
 			*outcome = xasprintf("robot:read:%lld", (long long)r.sub.id);
@@ -978,7 +978,7 @@ enum outcome robot_handle(const struct config *c, struct store *s, const struct 
 	if (!f) {
 		int64_t id;
 		char *name = m->from_name ? xstrdup(m->from_name) : NULL;
-		if (store_subscriber_insert(s, from, name, r.lang, &id) < 0) {
+		if (store_subscriber_insert(s, from, name, r.lang, &id, clock_now()) < 0) {
 			free(name);
 			goto tempfail;
 		}

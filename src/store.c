@@ -5,6 +5,7 @@
  * Values only ever reach SQL through sqlite3_bind_*; every statement is a fixed text of the
  * table stmt_sql[], prepared once and cached (only migrations, the pragmas that set a value,
  * which act when prepared, and the check of a backup copy, on its own connection, are not).
+ * Times come from the callers (`now` arguments): the store reads no clock.
  */
 #include "bidmail.h"
 
@@ -573,35 +574,35 @@ int store_fetched_seen(struct store *s, const char *origin, const char *ident)
 	return sqlite3_changes(s->db) > 0;
 }
 
-int store_fetched_add(struct store *s, const char *origin, const char *ident)
+int store_fetched_add(struct store *s, const char *origin, const char *ident, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_FETCHED_ADD);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	bind_text(st, 1, origin);
 	bind_text(st, 2, ident);
-	bind_text(st, 3, now);
+	bind_text(st, 3, at);
 	return run(s, st, "fetched-add");
 }
 
 int store_ingest_record(struct store *s, const char *key, const char *spool_name,
 			const char *sha256, const char *message_id, const char *kind,
-			const char *result)
+			const char *result, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_INGEST_RECORD);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	bind_text(st, 1, key);
 	bind_text(st, 2, spool_name);
 	bind_text(st, 3, sha256);
 	bind_text(st, 4, message_id);
 	bind_text(st, 5, kind);
 	bind_text(st, 6, result);
-	bind_text(st, 7, now);
+	bind_text(st, 7, at);
 	return run(s, st, "ingest-record");
 }
 
@@ -804,19 +805,19 @@ void project_clear(struct project *p)
 
 int store_outbox_insert(struct store *s, const char *kind, const char *to, const char *sender,
 			const char *subject, const char *token, const char *data, size_t len,
-			int64_t *id)
+			int64_t *id, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_OUTBOX_INSERT);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	bind_text(st, 1, kind);
 	bind_text(st, 2, to);
 	bind_text(st, 3, sender);
 	bind_text(st, 4, subject);
 	bind_text(st, 5, token);
-	bind_text(st, 7, now);
+	bind_text(st, 7, at);
 	if (run(s, st, "outbox-insert") < 0)
 		return -1;
 	int64_t rowid = sqlite3_last_insert_rowid(s->db);
@@ -990,17 +991,17 @@ static int outbox_rows(struct store *s, sqlite3_stmt *st, int with_data, struct 
 }
 
 int store_outbox_mark(struct store *s, int64_t id, const char *owner, const char *state,
-		      const char *error)
+		      const char *error, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_OUTBOX_MARK);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, state);
 	bind_text(st, 3, error);
-	bind_text(st, 4, now);
+	bind_text(st, 4, at);
 	bind_text(st, 5, owner);
 	return run(s, st, "outbox-mark");
 }
@@ -1145,15 +1146,15 @@ int store_address_disabled(struct store *s, const char *address)
 	return d;
 }
 
-int store_outbox_mark_sent(struct store *s, int64_t id)
+int store_outbox_mark_sent(struct store *s, int64_t id, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_OUTBOX_SENT);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, now);
+	bind_text(st, 2, at);
 	return run(s, st, "outbox-sent");
 }
 
@@ -1218,17 +1219,17 @@ int store_subscriber_find(struct store *s, const char *address, int64_t id, stru
 }
 
 int store_subscriber_insert(struct store *s, const char *address, const char *name,
-			    const char *language, int64_t *id)
+			    const char *language, int64_t *id, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_INSERT);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	bind_text(st, 1, address);
 	bind_text(st, 2, name);
 	bind_text(st, 3, language);
-	bind_text(st, 4, now);
+	bind_text(st, 4, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -1237,15 +1238,15 @@ int store_subscriber_insert(struct store *s, const char *address, const char *na
 	return 0;
 }
 
-int store_subscriber_touch(struct store *s, int64_t id)
+int store_subscriber_touch(struct store *s, int64_t id, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_TOUCH);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, now);
+	bind_text(st, 2, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "subscriber-touch");
@@ -1333,17 +1334,18 @@ int store_subscriber_digest_mark(struct store *s, int64_t id, const char *at)
 	return subscriber_change(s, st, "subscriber-digest");
 }
 
-int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, const char *source)
+int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, const char *source,
+		      time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_PATTERN_ADD);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, subscriber);
 	bind_text(st, 2, kind);
 	bind_text(st, 3, source);
-	bind_text(st, 4, now);
+	bind_text(st, 4, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "pattern-add");
@@ -1414,21 +1416,21 @@ void subscriber_clear(struct subscriber *sub)
 }
 
 int store_confirmation_insert(struct store *s, const char *address, int64_t subscriber,
-			      const char *action, const char *payload, long ttl, int64_t *id)
+			      const char *action, const char *payload, long ttl, int64_t *id,
+			      time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_CONFIRMATION_INSERT);
 	if (!st)
 		return -1;
-	char now[32], exp[32];
-	time_t t = clock_now();
-	clock_format_iso(t, now);
-	clock_format_iso(t + ttl, exp);
+	char at[32], exp[32];
+	clock_format_iso(now, at);
+	clock_format_iso(now + ttl, exp);
 	bind_text(st, 1, address);
 	if (subscriber > 0)
 		sqlite3_bind_int64(st, 2, subscriber);
 	bind_text(st, 3, action);
 	bind_text(st, 4, payload);
-	bind_text(st, 5, now);
+	bind_text(st, 5, at);
 	bind_text(st, 6, exp);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -1462,24 +1464,24 @@ int store_confirmation_get(struct store *s, int64_t id, struct confirmation *cf)
 	return found;
 }
 
-int store_confirmation_use(struct store *s, int64_t id)
+int store_confirmation_use(struct store *s, int64_t id, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_CONFIRMATION_USE);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, now);
+	bind_text(st, 2, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : fail(s, rc, "confirmation-use");
 }
 
-int store_confirmations_recent(struct store *s, const char *address)
+int store_confirmations_recent(struct store *s, const char *address, time_t now)
 {
 	char since[32];
-	clock_format_iso(clock_now() - 86400, since);
+	clock_format_iso(now - 86400, since);
 	sqlite3_stmt *st = stmt(s, ST_CONFIRMATIONS_RECENT);
 	if (!st)
 		return -1;
@@ -1501,16 +1503,17 @@ void confirmation_clear(struct confirmation *cf)
 	memset(cf, 0, sizeof *cf);
 }
 
-int store_digest_claim(struct store *s, int64_t subscriber, const char *period, int projects)
+int store_digest_claim(struct store *s, int64_t subscriber, const char *period, int projects,
+		       time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_DIGEST_CLAIM);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, subscriber);
 	bind_text(st, 2, period);
-	bind_text(st, 3, now);
+	bind_text(st, 3, at);
 	sqlite3_bind_int(st, 4, projects);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -1519,16 +1522,16 @@ int store_digest_claim(struct store *s, int64_t subscriber, const char *period, 
 	return sqlite3_changes(s->db) == 1 ? 1 : 0;
 }
 
-int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *source)
+int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *source, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_PATTERN_LIMIT_REPORT);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, subscriber);
 	bind_text(st, 2, source);
-	bind_text(st, 3, now);
+	bind_text(st, 3, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -1553,7 +1556,7 @@ int store_bid_count(struct store *s, int64_t project, int64_t except_subscriber)
 
 int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const char *address,
 		     const struct bid_info *bi, const char *text, const char *status,
-		     const char *message_id, int64_t *id, int *replaced)
+		     const char *message_id, int64_t *id, int *replaced, time_t now)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -1572,8 +1575,8 @@ int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const
 	}
 	if (!(st = stmt(s, ST_BID_INSERT)))
 		return -1;
-	char now[32], ms[64] = "";
-	clock_format_iso(clock_now(), now);
+	char at[32], ms[64] = "";
+	clock_format_iso(now, at);
 	for (int i = 0; i < bi->n_milestones; i++) {
 		size_t l = strlen(ms);
 		snprintf(ms + l, sizeof ms - l, "%s%d", i ? "," : "", bi->milestones[i]);
@@ -1593,7 +1596,7 @@ int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const
 	bind_text(st, 11, text);
 	bind_text(st, 12, bi->why);
 	bind_text(st, 13, status);
-	bind_text(st, 14, now);
+	bind_text(st, 14, at);
 	bind_text(st, 15, message_id);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -1753,16 +1756,16 @@ int store_bid_current(struct store *s, int64_t project, int64_t subscriber, int6
 	return rc == SQLITE_ROW;
 }
 
-int store_relayed_add(struct store *s, int64_t bid, const char *body)
+int store_relayed_add(struct store *s, int64_t bid, const char *body, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_RELAYED_ADD);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, bid);
 	bind_text(st, 2, body);
-	bind_text(st, 3, now);
+	bind_text(st, 3, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "relayed-add");
@@ -1866,47 +1869,48 @@ int store_poster_confirmed(struct store *s, const char *address)
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "poster");
 }
 
-int store_poster_confirm(struct store *s, const char *address)
+int store_poster_confirm(struct store *s, const char *address, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_POSTER_CONFIRM);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	bind_text(st, 1, address);
-	bind_text(st, 2, now);
+	bind_text(st, 2, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "poster-confirm");
 }
 
-int store_project_status(struct store *s, int64_t id, const char *status)
+int store_project_status(struct store *s, int64_t id, const char *status, time_t now)
 {
 	/* the first time it opens is its publication */
 	sqlite3_stmt *st = stmt(s, ST_PROJECT_STATUS);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, status);
-	bind_text(st, 3, now);
+	bind_text(st, 3, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-status");
 }
 
-int store_project_status_move(struct store *s, int64_t id, const char *from, const char *to)
+int store_project_status_move(struct store *s, int64_t id, const char *from, const char *to,
+			      time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_PROJECT_STATUS_MOVE);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, from);
 	bind_text(st, 3, to);
-	bind_text(st, 4, now);
+	bind_text(st, 4, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -1914,16 +1918,16 @@ int store_project_status_move(struct store *s, int64_t id, const char *from, con
 	return sqlite3_changes(s->db) > 0;
 }
 
-int store_notice_claim(struct store *s, const char *kind, int64_t ref)
+int store_notice_claim(struct store *s, const char *kind, int64_t ref, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_NOTICE_CLAIM);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	bind_text(st, 1, kind);
 	sqlite3_bind_int64(st, 2, ref);
-	bind_text(st, 3, now);
+	bind_text(st, 3, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -1943,33 +1947,33 @@ int store_project_answered(struct store *s, int64_t id)
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? v : fail(s, rc, "project-answered");
 }
 
-int store_project_mark_answered(struct store *s, int64_t id)
+int store_project_mark_answered(struct store *s, int64_t id, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_PROJECT_MARK_ANSWERED);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, now);
+	bind_text(st, 2, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-mark-answered");
 }
 
 int store_rating_insert(struct store *s, int64_t bid, int64_t subscriber, int score,
-			const char *comment)
+			const char *comment, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_RATING_INSERT);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, bid);
 	sqlite3_bind_int64(st, 2, subscriber);
 	sqlite3_bind_int(st, 3, score);
 	bind_text(st, 4, comment);
-	bind_text(st, 5, now);
+	bind_text(st, 5, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -1996,13 +2000,13 @@ int store_freelancer_record(struct store *s, int64_t subscriber, double *avg, in
 
 int store_project_update(struct store *s, int64_t id, const char *description,
 			 const struct money *budget, int deadline_days, const char *skills_json,
-			 const char *location, const char *flags_json)
+			 const char *location, const char *flags_json, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_PROJECT_UPDATE);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, description);
 	if (budget) {
@@ -2017,7 +2021,7 @@ int store_project_update(struct store *s, int64_t id, const char *description,
 		sqlite3_bind_int(st, 8, deadline_days);
 	bind_text(st, 9, skills_json);
 	bind_text(st, 10, location);
-	bind_text(st, 11, now);
+	bind_text(st, 11, at);
 	bind_text(st, 12, flags_json ? flags_json : "[]");
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);

@@ -551,8 +551,18 @@ struct outbox_row {
 struct store;
 /* A function that records a time takes it as its last argument `now` (the caller's clock,
  * clock_now(), or the time of the event it records): the store never reads a clock. */
-/* Opens (creating if asked) the database and applies pending migrations; NULL on error. */
-struct store *store_open(const char *path, int create);
+/* The `database` value (store.c: a SQLite PATH, sqlite:PATH, sqlite:///PATH; other backends
+ * are refused): a new string with a relative file made absolute against dir, in the same form,
+ * or NULL and *why (static text) when this build cannot open it. */
+char *store_database_resolve(const char *value, const char *dir, const char **why);
+/* The local file a database value keeps its data in (a new string), NULL when it has none. */
+char *store_database_file(const char *database);
+/* Creates what a new database needs before store_open(..., 1): the folder of its file. 0 or
+ * -1 (errno set). */
+int store_prepare(const char *database);
+/* Opens (creating if asked) the database a `database` value names and applies pending
+ * migrations; NULL on error (logged). */
+struct store *store_open(const char *database, int create);
 struct store *store_close(struct store *s);
 int store_begin(struct store *s);
 int store_commit(struct store *s);
@@ -612,6 +622,10 @@ int store_project_sample(struct store *s, int n, struct strlist *out);
  * Count or -1. */
 int store_project_select(struct store *s, const char *status, const char *since, int with_text,
 			 struct project **out);
+/* One page of store_project_select: at most limit projects with an id above after (0: from
+ * the first), by id, into a new array; the count or -1 (fewer than limit: the last page). */
+int store_project_page(struct store *s, const char *status, const char *since, int with_text,
+		       int64_t after, int limit, struct project **out);
 /* The open projects published since open_since and the awarded ones published since
  * awarded_since (ISO; NULL: any), by id, into a new array; the count or -1. */
 int store_project_open_awarded(struct store *s, const char *open_since, const char *awarded_since,
@@ -635,6 +649,10 @@ int store_outbox_insert(struct store *s, const char *kind, const char *to,
 			const char *data, size_t len, int64_t *id, time_t now);
 /* Lists outbox rows; with state non-NULL only those in that state; with_data loads bodies. */
 int store_outbox_list(struct store *s, const char *state, int with_data, struct outbox_row **out);
+/* One page of store_outbox_list: at most limit rows with an id above after, by id, into a new
+ * array; the count or -1. */
+int store_outbox_page(struct store *s, const char *state, int with_data, int64_t after,
+		      int limit, struct outbox_row **out);
 /* Claims, in one transaction, at most limit queued rows due at `due` (next attempt passed or
  * unset; NULL: any) whose lease is free or expired at `now`, for owner until `until` (ISO
  * UTC); loads them, oldest first, into a new array (caller clears). The count or -1. */
@@ -675,6 +693,10 @@ int store_relayed_list(struct store *s, int64_t bid, int max, size_t max_bytes,
 /* A project's bids of one status (NULL: all), oldest first, into a new array (allocated even
  * for none; caller clears each row and frees it); the count or -1. */
 int store_bid_select(struct store *s, int64_t project, const char *status, struct bid_row **out);
+/* One page of store_bid_select: at most limit bids with an id above after, oldest first, into
+ * a new array (allocated even for none); the count or -1. */
+int store_bid_page(struct store *s, int64_t project, const char *status, int64_t after, int limit,
+		   struct bid_row **out);
 /* A held bid confirmed: active now, the subscriber's previous active bid on the project
  * replaced (*replaced says whether there was one). 1 done, 0 not held, -1 error. */
 int store_bid_activate(struct store *s, int64_t id, int *replaced);
@@ -750,7 +772,11 @@ int store_subscriber_touch(struct store *s, int64_t id, time_t now);
 /* The creation time of the latest confirmation of that action sent to address; 1, 0 none. */
 int store_confirmation_latest(struct store *s, const char *address, const char *action,
 			      char *created, size_t len);
+/* Every subscriber (patterns loaded), by id, into a new array; the count or -1. */
 int store_subscriber_list(struct store *s, struct subscriber **out);
+/* One page of store_subscriber_list: at most limit subscribers with an id above after, by id,
+ * into a new array; the count or -1. */
+int store_subscriber_page(struct store *s, int64_t after, int limit, struct subscriber **out);
 void subscriber_clear(struct subscriber *sub);
 int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, const char *source,
 		      time_t now);

@@ -226,13 +226,18 @@ static int journal_fold(struct smtp_run *run)
 	return rc;
 }
 
-/* The journal that versions before the spool one kept beside the database: folded like a
- * journal of ours, then removed once emptied by a sender that found no other one holding it
+/* The journal that versions before the spool one kept beside the database file: folded like
+ * a journal of ours, then removed once emptied by a sender that found no other one holding it
  * (an older sender still appending to it keeps it, and it is folded at the next pass). 0 when
- * there is none or it is folded, -1 when its marks could not be recorded. */
+ * there is none (nor a database file) or it is folded, -1 when its marks could not be
+ * recorded. */
 static int journal_fold_old(const struct smtp_run *run)
 {
-	char *path = xasprintf("%s.sent-journal", run->c->database);
+	char *file = store_database_file(run->c->database);
+	if (!file)
+		return 0;
+	char *path = xasprintf("%s.sent-journal", file);
+	free(file);
 	int fd = open(path, O_RDWR | O_CLOEXEC), rc = 0;
 	if (fd >= 0) {
 		flock(fd, LOCK_SH);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 static const char *const migrations[] = {
@@ -136,6 +137,11 @@ static const char *const migrations[] = {
 	" unit, deadline_days, skills, location, flags, (SELECT count(*) FROM bids b" \
 	" WHERE b.project = projects.id AND b.status = 'active'), updated, published" \
 	" FROM projects WHERE "
+/* lists are read in pages of rows by id: those after ?6, at most ?7 */
+#define PROJECT_PAGE " AND id > ?6 ORDER BY id LIMIT ?7"
+
+/* The rows a list function reads at once: a list of any length is read in pages (page_all). */
+#define STORE_PAGE 512
 
 enum stmt_id {
 	ST_INGEST_SEEN, ST_INGEST_RECORD, ST_PROJECT_INSERT, ST_OUTBOX_INSERT, ST_OUTBOX_MARK,
@@ -223,7 +229,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_OUTBOX_LIST] = "SELECT o.id, rcpt, sender, subject, kind, state, attempts, last_error,"
 		" created, token, CASE WHEN ?2 THEN m.message END, next_attempt"
 		" FROM outbox o LEFT JOIN outbox_message m ON m.id = o.id"
-		" WHERE ?1 IS NULL OR state = ?1 ORDER BY o.id",
+		" WHERE (?1 IS NULL OR state = ?1) AND o.id > ?3 ORDER BY o.id LIMIT ?4",
 	[ST_OUTBOX_OWNERS] = "SELECT DISTINCT lease_owner FROM outbox WHERE state = 'queued' AND"
 		" lease_owner IS NOT NULL AND lease_until >= ?1 LIMIT ?2",
 	[ST_OUTBOX_RECIPIENT] = "SELECT rcpt FROM outbox WHERE id = ?1",
@@ -260,7 +266,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		" 'disabled' ELSE s.status END, s.language, s.frequency, s.day,"
 		" s.remote_only, s.budget_min, s.budget_currency, s.languages,"
 		" s.created, s.confirmed, s.last_digest, s.last_activity FROM subscribers s"
-		" LEFT JOIN addresses a ON a.address = s.address ORDER BY s.id",
+		" LEFT JOIN addresses a ON a.address = s.address WHERE s.id > ?1"
+		" ORDER BY s.id LIMIT ?2",
 	[ST_CONFIRMATION_INSERT] = "INSERT INTO confirmations(address, subscriber, action,"
 		" payload, created, expires) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_CONFIRMATION_GET] = "SELECT address, subscriber, action, payload, expires, used"
@@ -295,7 +302,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_BID_SELECT] = "SELECT "
 		BID_COLUMNS
 		" FROM bids WHERE project = ?1 AND"
-		" (?2 IS NULL OR status = ?2) ORDER BY id",
+		" (?2 IS NULL OR status = ?2) AND id > ?3 ORDER BY id LIMIT ?4",
 	[ST_BID_CURRENT] = "SELECT id FROM bids WHERE project = ?1 AND subscriber = ?2"
 		" AND status = 'active' ORDER BY id DESC LIMIT 1",
 	[ST_RELAYED_ADD] = "INSERT INTO relayed(bid, body, created) VALUES(?1, ?2, ?3)",
@@ -329,14 +336,14 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		" deadline_days = ?8, skills = ?9, location = ?10, updated = ?11,"
 		" flags = ?12 WHERE id = ?1",
 	[ST_ADDRESSES_DISABLED] = "SELECT address FROM addresses WHERE disabled ORDER BY address",
-	[ST_PROJECT_BY_ID] = PROJECT_SELECT "id = ?1 ORDER BY id",
+	[ST_PROJECT_BY_ID] = PROJECT_SELECT "id = ?1" PROJECT_PAGE,
 	[ST_PROJECT_PENDING_OF] = PROJECT_SELECT "status = 'pending_confirmation' AND"
-		" poster = ?5 COLLATE NOCASE ORDER BY id",
+		" poster = ?5 COLLATE NOCASE" PROJECT_PAGE,
 	[ST_PROJECT_BY_STATUS_SINCE] = PROJECT_SELECT "status = ?2 AND"
-		" coalesce(published, created) >= ?3 ORDER BY id",
-	[ST_PROJECT_BY_STATUS] = PROJECT_SELECT "status = ?2 ORDER BY id",
-	[ST_PROJECT_SINCE] = PROJECT_SELECT "created >= ?3 ORDER BY id",
-	[ST_PROJECT_ALL] = PROJECT_SELECT "1 ORDER BY id",
+		" coalesce(published, created) >= ?3" PROJECT_PAGE,
+	[ST_PROJECT_BY_STATUS] = PROJECT_SELECT "status = ?2" PROJECT_PAGE,
+	[ST_PROJECT_SINCE] = PROJECT_SELECT "created >= ?3" PROJECT_PAGE,
+	[ST_PROJECT_ALL] = PROJECT_SELECT "1" PROJECT_PAGE,
 	[ST_SUBSCRIBER_BY_ADDRESS] = "SELECT " SUBSCRIBER_COLUMNS " FROM subscribers WHERE address = ?1",
 	[ST_SUBSCRIBER_BY_ID] = "SELECT " SUBSCRIBER_COLUMNS " FROM subscribers WHERE id = ?2",
 	[ST_PURGE_HELD_BIDS] = "DELETE FROM bids WHERE status = 'held' AND created < ?2",
@@ -440,8 +447,91 @@ static int migrate(struct store *s)
 	return 0;
 }
 
-struct store *store_open(const char *path, int create)
+/* ---------------------------------------------------------------- the database value */
+/* The `database` value names a backend and where its data is:
+ *   PATH                     a SQLite file (absolute, or relative to the config file's folder)
+ *   sqlite:PATH              the same, written as a URL (sqlite:var/bidmail.db, sqlite:/abs)
+ *   sqlite:///ABSOLUTE/PATH  the same (the empty host of a file URL)
+ *   postgresql://… postgres://…  a PostgreSQL server: refused, this build has no such backend
+ * A value is a URL when it starts with a scheme (a letter, then letters, digits, + - .) and a
+ * colon before any slash; any other value is a plain path (a file whose name has a colon
+ * before its first slash is written ./NAME or sqlite:NAME). A second backend is one more
+ * branch here and in store_open, behind the same functions. */
+enum db_backend { DB_SQLITE, DB_POSTGRES, DB_UNKNOWN };
+
+/* The backend of a database value and, for SQLite, its file (*path points into value); for
+ * DB_UNKNOWN *path is NULL and *why says what is accepted. */
+static enum db_backend database_parse(const char *value, const char **path, const char **why)
 {
+	size_t n = 0;
+	*path = NULL;
+	*why = NULL;
+	if ((value[0] >= 'a' && value[0] <= 'z') || (value[0] >= 'A' && value[0] <= 'Z'))
+		n = strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+	if (n == 0 || value[n] != ':') {
+		*path = value;
+		return DB_SQLITE;
+	}
+	const char *rest = value + n + 1;
+	if (n == 6 && !strncasecmp(value, "sqlite", 6)) {
+		if (!strncmp(rest, "///", 3))
+			*path = rest + 2;
+		else if (*rest && strncmp(rest, "//", 2))
+			*path = rest;
+		if (*path)
+			return DB_SQLITE;
+		*why = "sqlite: takes a file: sqlite:PATH or sqlite:///ABSOLUTE/PATH";
+		return DB_UNKNOWN;
+	}
+	if ((n == 10 && !strncasecmp(value, "postgresql", 10)) ||
+	    (n == 8 && !strncasecmp(value, "postgres", 8))) {
+		*why = "this build has no PostgreSQL backend (postgresql:// or "
+		       "postgres://); use a SQLite file: PATH, sqlite:PATH or sqlite:///PATH";
+		return DB_POSTGRES;
+	}
+	*why = "unknown scheme; expected PATH, sqlite:PATH or sqlite:///ABSOLUTE/PATH";
+	return DB_UNKNOWN;
+}
+
+char *store_database_resolve(const char *value, const char *dir, const char **why)
+{
+	const char *path;
+	if (database_parse(value, &path, why) != DB_SQLITE)
+		return NULL;
+	if (!*path || path[0] == '/')
+		return xstrdup(value);
+	/* relative: against dir, the URL form kept */
+	return xasprintf("%.*s%s/%s", (int)(path - value), value, dir, path);
+}
+
+char *store_database_file(const char *database)
+{
+	const char *path, *why;
+	if (database_parse(database, &path, &why) != DB_SQLITE || !*path)
+		return NULL;
+	return xstrdup(path);
+}
+
+int store_prepare(const char *database)
+{
+	char *file = store_database_file(database);
+	char *slash = file ? strrchr(file, '/') : NULL;
+	int rc = 0;
+	if (slash && slash != file) {
+		*slash = '\0';
+		rc = spool_mkdirs(file, 0750);
+	}
+	free(file);
+	return rc;
+}
+
+struct store *store_open(const char *database, int create)
+{
+	const char *path, *why;
+	if (database_parse(database, &path, &why) != DB_SQLITE) {
+		log_err("stage=store database=%s error=\"%s\"", database, why);
+		return NULL;
+	}
 	struct store *s = xcalloc(1, sizeof *s);
 	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
 	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
@@ -644,28 +734,105 @@ static char *col_text(sqlite3_stmt *st, int i)
 	return t ? xstrdup((const char *)t) : NULL;
 }
 
-static int project_rows(struct store *s, int64_t only, const char *poster, const char *status,
-			const char *since, int with_text, struct project **out);
+/* One page of a list: at most limit rows of sel with an id above after, by id, into a new
+ * array (*out); the count or -1. */
+typedef int (*page_fn)(struct store *s, const void *sel, int64_t after, int limit, void **out);
+
+/* Every row of a list, read page after page (ids are positive, and each row's struct starts
+ * with its int64_t id), into one new array, allocated even for none; the count or -1 (what
+ * was read is cleared). For a caller that needs the whole list at once. */
+static int page_all(struct store *s, page_fn page, const void *sel, size_t size,
+		    void (*clear)(void *row), void **out)
+{
+	char *all = xmalloc(size);
+	int n = 0;
+	int64_t after = 0;
+	for (;;) {
+		void *v = NULL;
+		int got = page(s, sel, after, STORE_PAGE, &v);
+		if (got < 0) {
+			while (n > 0)
+				clear(all + (size_t)--n * size);
+			free(all);
+			*out = NULL;
+			return -1;
+		}
+		all = xrealloc(all, ((size_t)n + (size_t)got + 1) * size);
+		if (got > 0)
+			memcpy(all + (size_t)n * size, v, (size_t)got * size);
+		free(v);
+		n += got;
+		if (got < STORE_PAGE)
+			break;
+		memcpy(&after, all + (size_t)(n - 1) * size, sizeof after);
+	}
+	*out = all;
+	return n;
+}
+
+/* A selection of projects (project_rows): by id (only >= 0), a poster's unconfirmed ones, or
+ * by status and time. */
+struct project_sel {
+	int64_t only;
+	const char *poster, *status, *since;
+	int with_text;
+};
+
+static int project_rows(struct store *s, const struct project_sel *q, int64_t after, int limit,
+			struct project **out);
+
+static int project_page(struct store *s, const void *sel, int64_t after, int limit, void **out)
+{
+	struct project *v = NULL;
+	int n = project_rows(s, sel, after, limit, &v);
+	*out = v;
+	return n;
+}
+
+static void project_clear_row(void *row)
+{
+	project_clear(row);
+}
+
+/* Every project of a selection, by id, into a new array; the count or -1. */
+static int project_all(struct store *s, const struct project_sel *q, struct project **out)
+{
+	void *v = NULL;
+	int n = page_all(s, project_page, q, sizeof **out, project_clear_row, &v);
+	*out = v;
+	return n;
+}
 
 int store_project_list(struct store *s, struct project **out)
 {
-	return project_rows(s, -1, NULL, NULL, NULL, 1, out);
+	const struct project_sel q = { -1, NULL, NULL, NULL, 1 };
+	return project_all(s, &q, out);
 }
 
 int store_project_select(struct store *s, const char *status, const char *since, int with_text,
 			 struct project **out)
 {
-	return project_rows(s, -1, NULL, status, since, with_text, out);
+	const struct project_sel q = { -1, NULL, status, since, with_text };
+	return project_all(s, &q, out);
+}
+
+int store_project_page(struct store *s, const char *status, const char *since, int with_text,
+		       int64_t after, int limit, struct project **out)
+{
+	const struct project_sel q = { -1, NULL, status, since, with_text };
+	return project_rows(s, &q, after, limit, out);
 }
 
 int store_project_open_awarded(struct store *s, const char *open_since, const char *awarded_since,
 			       int with_text, struct project **out)
 {
 	struct project *open, *awarded;
-	int no = project_rows(s, -1, NULL, "open", open_since, with_text, &open);
+	const struct project_sel qo = { -1, NULL, "open", open_since, with_text };
+	const struct project_sel qa = { -1, NULL, "awarded", awarded_since, with_text };
+	int no = project_all(s, &qo, &open);
 	if (no < 0)
 		return -1;
-	int na = project_rows(s, -1, NULL, "awarded", awarded_since, with_text, &awarded);
+	int na = project_all(s, &qa, &awarded);
 	if (na < 0) {
 		for (int i = 0; i < no; i++)
 			project_clear(&open[i]);
@@ -685,7 +852,8 @@ int store_project_open_awarded(struct store *s, const char *open_since, const ch
 
 int store_project_pending_of(struct store *s, const char *poster, struct project **out)
 {
-	return project_rows(s, -1, poster, NULL, NULL, 0, out);
+	const struct project_sel q = { -1, poster, NULL, NULL, 0 };
+	return project_all(s, &q, out);
 }
 
 int store_project_sample(struct store *s, int n, struct strlist *out)
@@ -708,7 +876,8 @@ int store_project_sample(struct store *s, int n, struct strlist *out)
 int store_project_get(struct store *s, int64_t id, struct project *p)
 {
 	struct project *v;
-	int n = project_rows(s, id, NULL, NULL, NULL, 1, &v);
+	const struct project_sel q = { id, NULL, NULL, NULL, 1 };
+	int n = project_rows(s, &q, 0, 1, &v);
 	if (n < 0)
 		return -1;
 	if (n == 1)
@@ -717,26 +886,29 @@ int store_project_get(struct store *s, int64_t id, struct project *p)
 	return n == 1;
 }
 
-/* Projects by id (only >= 0), a poster's unconfirmed ones, or by status and publication time
- * (its creation time for rows that never opened; NULL: any) or creation time alone; the WHERE
- * clause is one of fixed texts, so that SQLite uses an index. */
-static int project_rows(struct store *s, int64_t only, const char *poster, const char *status,
-			const char *since, int with_text, struct project **out)
+/* One page (ids above after, at most limit) of projects by id (only >= 0), a poster's
+ * unconfirmed ones, or by status and publication time (its creation time for rows that never
+ * opened; NULL: any) or creation time alone; the WHERE clause is one of fixed texts, so that
+ * SQLite uses an index. */
+static int project_rows(struct store *s, const struct project_sel *q, int64_t after, int limit,
+			struct project **out)
 {
 	*out = NULL;
-	enum stmt_id id = only >= 0 ? ST_PROJECT_BY_ID
-			  : poster ? ST_PROJECT_PENDING_OF
-			  : status && since ? ST_PROJECT_BY_STATUS_SINCE
-			  : status ? ST_PROJECT_BY_STATUS
-			  : since ? ST_PROJECT_SINCE : ST_PROJECT_ALL;
+	enum stmt_id id = q->only >= 0 ? ST_PROJECT_BY_ID
+			  : q->poster ? ST_PROJECT_PENDING_OF
+			  : q->status && q->since ? ST_PROJECT_BY_STATUS_SINCE
+			  : q->status ? ST_PROJECT_BY_STATUS
+			  : q->since ? ST_PROJECT_SINCE : ST_PROJECT_ALL;
 	sqlite3_stmt *st = stmt(s, id);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, only);
-	bind_text(st, 2, status);
-	bind_text(st, 3, since);
-	sqlite3_bind_int(st, 4, with_text);
-	bind_text(st, 5, poster);
+	sqlite3_bind_int64(st, 1, q->only);
+	bind_text(st, 2, q->status);
+	bind_text(st, 3, q->since);
+	sqlite3_bind_int(st, 4, q->with_text);
+	bind_text(st, 5, q->poster);
+	sqlite3_bind_int64(st, 6, after);
+	sqlite3_bind_int(st, 7, limit);
 	int n = 0, cap = 0, rc;
 	struct project *v = NULL;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -835,7 +1007,8 @@ int store_outbox_insert(struct store *s, const char *kind, const char *to, const
 
 static int outbox_rows(struct store *s, sqlite3_stmt *st, int with_data, struct outbox_row **out);
 
-int store_outbox_list(struct store *s, const char *state, int with_data, struct outbox_row **out)
+int store_outbox_page(struct store *s, const char *state, int with_data, int64_t after,
+		      int limit, struct outbox_row **out)
 {
 	*out = NULL;
 	sqlite3_stmt *st = stmt(s, ST_OUTBOX_LIST);
@@ -843,7 +1016,38 @@ int store_outbox_list(struct store *s, const char *state, int with_data, struct 
 		return -1;
 	bind_text(st, 1, state);
 	sqlite3_bind_int(st, 2, with_data);
+	sqlite3_bind_int64(st, 3, after);
+	sqlite3_bind_int(st, 4, limit);
 	return outbox_rows(s, st, with_data, out);
+}
+
+/* The selection of store_outbox_list, for page_all. */
+struct outbox_sel {
+	const char *state;
+	int with_data;
+};
+
+static int outbox_page(struct store *s, const void *sel, int64_t after, int limit, void **out)
+{
+	const struct outbox_sel *q = sel;
+	struct outbox_row *v = NULL;
+	int n = store_outbox_page(s, q->state, q->with_data, after, limit, &v);
+	*out = v;
+	return n;
+}
+
+static void outbox_clear_row(void *row)
+{
+	outbox_row_clear(row);
+}
+
+int store_outbox_list(struct store *s, const char *state, int with_data, struct outbox_row **out)
+{
+	const struct outbox_sel q = { state, with_data };
+	void *v = NULL;
+	int n = page_all(s, outbox_page, &q, sizeof **out, outbox_clear_row, &v);
+	*out = v;
+	return n;
 }
 
 static int64_t *outbox_claim_ids(struct store *s, const char *owner, const char *due,
@@ -1363,13 +1567,15 @@ int store_patterns_clear(struct store *s, int64_t subscriber, const char *kind)
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "patterns-clear");
 }
 
-int store_subscriber_list(struct store *s, struct subscriber **out)
+int store_subscriber_page(struct store *s, int64_t after, int limit, struct subscriber **out)
 {
 	*out = NULL;
 	/* an address disabled by bounces shows as `disabled` whatever the subscriber chose */
 	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_LIST);
 	if (!st)
 		return -1;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int(st, 2, limit);
 	int n = 0, cap = 0, rc;
 	struct subscriber *v = NULL;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1393,6 +1599,28 @@ int store_subscriber_list(struct store *s, struct subscriber **out)
 			free(v);
 			return -1;
 		}
+	*out = v;
+	return n;
+}
+
+static int subscriber_page(struct store *s, const void *sel, int64_t after, int limit, void **out)
+{
+	(void)sel;
+	struct subscriber *v = NULL;
+	int n = store_subscriber_page(s, after, limit, &v);
+	*out = v;
+	return n;
+}
+
+static void subscriber_clear_row(void *row)
+{
+	subscriber_clear(row);
+}
+
+int store_subscriber_list(struct store *s, struct subscriber **out)
+{
+	void *v = NULL;
+	int n = page_all(s, subscriber_page, NULL, sizeof **out, subscriber_clear_row, &v);
 	*out = v;
 	return n;
 }
@@ -1712,7 +1940,8 @@ int store_bid_held_count(struct store *s, int64_t project, const char *address, 
 	return rc == SQLITE_ROW ? 0 : fail(s, rc, "bid-held-count");
 }
 
-int store_bid_select(struct store *s, int64_t project, const char *status, struct bid_row **out)
+int store_bid_page(struct store *s, int64_t project, const char *status, int64_t after, int limit,
+		   struct bid_row **out)
 {
 	*out = NULL;
 	sqlite3_stmt *st = stmt(s, ST_BID_SELECT);
@@ -1720,6 +1949,8 @@ int store_bid_select(struct store *s, int64_t project, const char *status, struc
 		return -1;
 	sqlite3_bind_int64(st, 1, project);
 	bind_text(st, 2, status);
+	sqlite3_bind_int64(st, 3, after);
+	sqlite3_bind_int(st, 4, limit);
 	int n = 0, cap = 0, rc;
 	struct bid_row *v = xcalloc(1, sizeof *v);	/* allocated even for no bid */
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1736,6 +1967,35 @@ int store_bid_select(struct store *s, int64_t project, const char *status, struc
 		free(v);
 		return fail(s, rc, "bid-list");
 	}
+	*out = v;
+	return n;
+}
+
+/* The selection of store_bid_select, for page_all. */
+struct bid_sel {
+	int64_t project;
+	const char *status;
+};
+
+static int bid_page(struct store *s, const void *sel, int64_t after, int limit, void **out)
+{
+	const struct bid_sel *q = sel;
+	struct bid_row *v = NULL;
+	int n = store_bid_page(s, q->project, q->status, after, limit, &v);
+	*out = v;
+	return n;
+}
+
+static void bid_clear_row(void *row)
+{
+	bid_row_clear(row);
+}
+
+int store_bid_select(struct store *s, int64_t project, const char *status, struct bid_row **out)
+{
+	const struct bid_sel q = { project, status };
+	void *v = NULL;
+	int n = page_all(s, bid_page, &q, sizeof **out, bid_clear_row, &v);
 	*out = v;
 	return n;
 }

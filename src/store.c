@@ -739,12 +739,12 @@ static char *col_text(sqlite3_stmt *st, int i)
 typedef int (*page_fn)(struct store *s, const void *sel, int64_t after, int limit, void **out);
 
 /* Every row of a list, read page after page (ids are positive, and each row's struct starts
- * with its int64_t id), into one new array, allocated even for none; the count or -1 (what
- * was read is cleared). For a caller that needs the whole list at once. */
+ * with its int64_t id), into one new array (NULL for none, as the lists always gave); the
+ * count or -1 (what was read is cleared). For a caller that needs the whole list at once. */
 static int page_all(struct store *s, page_fn page, const void *sel, size_t size,
 		    void (*clear)(void *row), void **out)
 {
-	char *all = xmalloc(size);
+	char *all = NULL;
 	int n = 0;
 	int64_t after = 0;
 	for (;;) {
@@ -757,9 +757,10 @@ static int page_all(struct store *s, page_fn page, const void *sel, size_t size,
 			*out = NULL;
 			return -1;
 		}
-		all = xrealloc(all, ((size_t)n + (size_t)got + 1) * size);
-		if (got > 0)
+		if (got > 0) {
+			all = xrealloc(all, ((size_t)n + (size_t)got) * size);
 			memcpy(all + (size_t)n * size, v, (size_t)got * size);
+		}
 		free(v);
 		n += got;
 		if (got < STORE_PAGE)
@@ -1996,7 +1997,7 @@ int store_bid_select(struct store *s, int64_t project, const char *status, struc
 	const struct bid_sel q = { project, status };
 	void *v = NULL;
 	int n = page_all(s, bid_page, &q, sizeof **out, bid_clear_row, &v);
-	*out = v;
+	*out = n == 0 ? xcalloc(1, sizeof **out) : v;	/* allocated even for no bid */
 	return n;
 }
 

@@ -56,7 +56,12 @@ $(BUILD)/man/bidmail.conf.5: $(MAN_SRC)/bidmail.conf.5.head $(MAN_SRC)/conf-to-m
 $(BUILD)/unit: tests/unit.c $(filter-out $(BUILD)/main.o,$(OBJS))
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-unit: $(BUILD)/unit
+# The storage conformance table (every store_* function through the public API), built with
+# the unit tables; it reads the header to check that every store_* prototype has a case.
+$(BUILD)/store_conformance: tests/store_conformance.c $(filter-out $(BUILD)/main.o,$(OBJS))
+	$(CC) $(ALL_CFLAGS) -DSTORE_HEADER='"$(CURDIR)/src/bidmail.h"' $(LDFLAGS) -o $@ $^ $(LIBS)
+
+unit: $(BUILD)/unit $(BUILD)/store_conformance
 
 $(BUILD)/match_bench: bench/match_bench.c $(filter-out $(BUILD)/main.o,$(OBJS))
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -68,7 +73,8 @@ $(BUILD)/extract_bench: bench/extract_bench.c $(filter-out $(BUILD)/main.o,$(OBJ
 asan:
 	$(MAKE) BUILD=build-asan CC=clang \
 		CFLAGS='-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer' \
-		LDFLAGS='-fsanitize=address,undefined' build-asan/bidmail build-asan/unit
+		LDFLAGS='-fsanitize=address,undefined' build-asan/bidmail build-asan/unit \
+		build-asan/store_conformance
 
 # The same sources under ThreadSanitizer, in their own folder: the daemon's threads (ingest
 # prefetch and watchdog, fetch, LMTP, HTTP, SMTP connections). The runtime_ tests of

@@ -119,7 +119,7 @@ static int tell_freelancer(struct bidding *b, const char *to, const char *messag
 static int refuse(struct bidding *b, const char *to, const char *message, const char *key)
 {
 	int64_t cid;
-	if (b->public_flow && store_confirmation_insert(b->s, to, 0, "refusal", "", 0, &cid) < 0)
+	if (b->public_flow && store_confirmation_insert(b->s, to, 0, "refusal", "", 0, &cid, clock_now()) < 0)
 		return -1;
 	return tell_freelancer(b, to, message, NULL, key);
 }
@@ -258,7 +258,7 @@ enum outcome bid_public(struct handling *h)
 		h->result = xstrdup("bid:public:no-from");
 		return OUT_OK;
 	}
-	int recent = store_confirmations_recent(s, m->from);
+	int recent = store_confirmations_recent(s, m->from, clock_now());
 	if (recent < 0)
 		return OUT_TEMPFAIL;
 	if (recent > 0) {
@@ -292,7 +292,7 @@ enum outcome bid_public(struct handling *h)
 	} else {
 		const char *lang = extract_language(m->new_text ? m->new_text : "");
 		if (store_subscriber_insert(s, m->from, m->from_name, lang ? lang : c->language,
-					    &sid) < 0)
+					    &sid, clock_now()) < 0)
 			return OUT_TEMPFAIL;
 	}
 	return bid_run(c, s, m, pid, sid, 1, &h->result);
@@ -443,7 +443,7 @@ static int offer_check_held(struct offer *o, char **outcome)
 	if (store_bid_held_count(b->s, o->pid, m->from, since, &on_project, &by_sender) < 0)
 		return -1;
 	/* and one unanswered request a day to the subscriber, whoever sends in their name */
-	int asked = b->public_flow ? 0 : store_confirmations_recent(b->s, b->sub.address);
+	int asked = b->public_flow ? 0 : store_confirmations_recent(b->s, b->sub.address, clock_now());
 	if (asked < 0)
 		return -1;
 	if (asked > 0) {
@@ -480,7 +480,7 @@ static int offer_store(struct offer *o, char **outcome)
 	int64_t bid_id;
 	int replaced = 0;
 	if (store_bid_insert(b->s, o->pid, o->sid, m->from, bi, m->new_text,
-			     o->same ? BID_ACTIVE : BID_HELD, m->message_id, &bid_id, &replaced) < 0) {
+			     o->same ? BID_ACTIVE : BID_HELD, m->message_id, &bid_id, &replaced, clock_now()) < 0) {
 		free(terms);
 		return -1;
 	}
@@ -492,7 +492,7 @@ static int offer_store(struct offer *o, char **outcome)
 		snprintf(payload, sizeof payload, "%lld%s", (long long)bid_id,
 			 b->public_flow ? ":subscribe" : "");
 		rc = store_confirmation_insert(b->s, b->sub.address, o->sid, "bid", payload,
-					       BID_HELD_TTL, &cid);
+					       BID_HELD_TTL, &cid, clock_now());
 		if (rc == 0)
 			rc = ask_confirmation(b, cid, bi, b->public_flow ? NULL : m->from,
 					      b->public_flow && b->sub.status != SUB_ACTIVE, NULL);
@@ -642,7 +642,7 @@ int bid_read_consent(const char *text)
 /* The subscriber objected to held bid bid_id: cancelled, and they are told. 0 or -1. */
 static int held_bid_cancel(struct bidding *b, const struct confirmation *cf, int64_t bid_id)
 {
-	int rc = store_confirmation_use(b->s, cf->id) < 0 ||
+	int rc = store_confirmation_use(b->s, cf->id, clock_now()) < 0 ||
 		 store_bid_state_set(b->s, bid_id, BID_HELD, BID_CANCELLED) < 0 ? -1 : 0;
 	if (rc == 0)
 		rc = tell_freelancer(b, b->sub.address, tr(b, "Offre annulée : rien n'a été "
@@ -661,7 +661,7 @@ static int held_bid_confirm(struct bidding *b, const struct confirmation *cf,
 			    const struct bid_row *row, int subscribe)
 {
 	const struct config *c = b->c;
-	int rc = store_confirmation_use(b->s, cf->id) < 0 ? -1 : 0;
+	int rc = store_confirmation_use(b->s, cf->id, clock_now()) < 0 ? -1 : 0;
 	int joined = 0, replaced = 0;
 	if (rc == 0 && subscribe && b->sub.status != SUB_ACTIVE) {
 		/* subscribe-and-bid: the reply proved the address, the mail said so */
@@ -714,7 +714,7 @@ enum outcome bid_answer(const struct config *c, struct store *s, const struct co
 		/* purged, or decided already: nothing to do */
 		if (f)
 			bid_row_clear(&row);
-		if (store_confirmation_use(s, cf->id) < 0)
+		if (store_confirmation_use(s, cf->id, clock_now()) < 0)
 			return OUT_TEMPFAIL;
 		*outcome = xasprintf("robot:bid-not-held:%lld", (long long)bid_id);
 		return OUT_OK;
@@ -727,7 +727,7 @@ enum outcome bid_answer(const struct config *c, struct store *s, const struct co
 	b.lang = b.have_sub && b.sub.language ? b.sub.language : c->language;
 	int consent = bid_read_consent(m->new_text);
 	if (!b.have_sub || !b.have_proj) {
-		rc = store_confirmation_use(s, cf->id) < 0 ? -1 : 0;
+		rc = store_confirmation_use(s, cf->id, clock_now()) < 0 ? -1 : 0;
 		*outcome = xasprintf("robot:bid-orphan:%lld", (long long)bid_id);
 	} else if (consent == 0) {
 		/* neither yes nor no: the request again, saying what to write; it stays open */

@@ -628,8 +628,20 @@ struct outbox_row {
 	char *next_attempt;
 };
 struct store;
-/* Opens (creating if asked) the database and applies pending migrations; NULL on error. */
-struct store *store_open(const char *path, int create);
+/* A function that records a time takes it as its last argument `now` (the caller's clock,
+ * clock_now(), or the time of the event it records): the store never reads a clock. */
+/* The `database` value (store.c: a SQLite PATH, sqlite:PATH, sqlite:///PATH; other backends
+ * are refused): a new string with a relative file made absolute against dir, in the same form,
+ * or NULL and *why (static text) when this build cannot open it. */
+char *store_database_resolve(const char *value, const char *dir, const char **why);
+/* The local file a database value keeps its data in (a new string), NULL when it has none. */
+char *store_database_file(const char *database);
+/* Creates what a new database needs before store_open(..., 1): the folder of its file. 0 or
+ * -1 (errno set). */
+int store_prepare(const char *database);
+/* Opens (creating if asked) the database a `database` value names and applies pending
+ * migrations; NULL on error (logged). */
+struct store *store_open(const char *database, int create);
 struct store *store_close(struct store *s);
 int store_begin(struct store *s);
 int store_commit(struct store *s);
@@ -650,29 +662,29 @@ int store_schema_version(struct store *s);
 int store_ingest_seen(struct store *s, const char *key);
 int store_ingest_record(struct store *s, const char *key, const char *spool_name,
 			const char *sha256, const char *message_id, const char *kind,
-			const char *result);
+			const char *result, time_t now);
 /* Posters who confirmed an address once. */
 int store_poster_confirmed(struct store *s, const char *address);
-int store_poster_confirm(struct store *s, const char *address);
+int store_poster_confirm(struct store *s, const char *address, time_t now);
 /* Moves a project from state `from` to `to` if it is still `from` (a row read earlier may be
  * stale), its first opening being its publication: 1 moved, 0 not (it changed meanwhile), -1
  * on error or for a move the transition table refuses (logged with the reason). */
 int store_project_state_set(struct store *s, int64_t id, enum project_state from,
-			    enum project_state to);
+			    enum project_state to, time_t now);
 /* One project by number; 1 found (into p, caller clears), 0 not, -1 error. */
 int store_project_get(struct store *s, int64_t id, struct project *p);
 /* A corrected post: new description, budget (NULL: none), deadline, skills, location, flags. */
 int store_project_update(struct store *s, int64_t id, const char *description,
 			 const struct money *budget, int deadline_days, const char *skills_json,
-			 const char *location, const char *flags_json);
+			 const char *location, const char *flags_json, time_t now);
 /* Notices sent once: 1 claimed now, 0 claimed before, -1 error. */
-int store_notice_claim(struct store *s, const char *kind, int64_t ref);
+int store_notice_claim(struct store *s, const char *kind, int64_t ref, time_t now);
 /* Whether the client answered any quote of a project (1, 0, -1); marking it. */
 int store_project_answered(struct store *s, int64_t id);
-int store_project_mark_answered(struct store *s, int64_t id);
+int store_project_mark_answered(struct store *s, int64_t id, time_t now);
 /* One rating per award: 1 recorded, 0 already rated, -1 error. */
 int store_rating_insert(struct store *s, int64_t bid, int64_t subscriber, int score,
-			const char *comment);
+			const char *comment, time_t now);
 /* A freelancer's record: average score, number of ratings, projects awarded. */
 int store_freelancer_record(struct store *s, int64_t subscriber, double *avg, int *ratings,
 			    int *completed);
@@ -689,6 +701,10 @@ int store_project_sample(struct store *s, int n, struct strlist *out);
  * Count or -1. */
 int store_project_select(struct store *s, enum project_state status, const char *since,
 			 int with_text, struct project **out);
+/* One page of store_project_select: at most limit projects with an id above after (0: from
+ * the first), by id, into a new array; the count or -1 (fewer than limit: the last page). */
+int store_project_page(struct store *s, enum project_state status, const char *since,
+		       int with_text, int64_t after, int limit, struct project **out);
 /* The open projects published since open_since and the awarded ones published since
  * awarded_since (ISO; NULL: any), by id, into a new array; the count or -1. */
 int store_project_open_awarded(struct store *s, const char *open_since, const char *awarded_since,
@@ -709,11 +725,15 @@ void project_clear(struct project *p);
 /* Queues a rendered message; sets *id. 0 or -1. */
 int store_outbox_insert(struct store *s, const char *kind, const char *to,
 			const char *sender, const char *subject, const char *token,
-			const char *data, size_t len, int64_t *id);
+			const char *data, size_t len, int64_t *id, time_t now);
 /* Lists outbox rows; with a state other than OUTBOX_STATE_ANY only those in it; with_data loads
  * bodies. */
 int store_outbox_list(struct store *s, enum outbox_state state, int with_data,
 		      struct outbox_row **out);
+/* One page of store_outbox_list: at most limit rows with an id above after, by id, into a new
+ * array; the count or -1. */
+int store_outbox_page(struct store *s, enum outbox_state state, int with_data, int64_t after,
+		      int limit, struct outbox_row **out);
 /* Claims, in one transaction, at most limit queued rows due at `due` (next attempt passed or
  * unset; NULL: any) whose lease is free or expired at `now`, for owner until `until` (ISO
  * UTC); loads them, oldest first, into a new array (caller clears). The count or -1. */
@@ -724,7 +744,7 @@ int store_outbox_release(struct store *s, const char *owner);
 /* The owners (new strings, at most max) of leases still running at now; count or -1. */
 int store_outbox_lease_owners(struct store *s, const char *now, char **owners, int max);
 /* Marks a row sent once (a replayed mark changes nothing), whoever holds its lease. */
-int store_outbox_mark_sent(struct store *s, int64_t id);
+int store_outbox_mark_sent(struct store *s, int64_t id, time_t now);
 /* Re-queues a row leased by owner for a later attempt, recording the error. */
 int store_outbox_retry(struct store *s, int64_t id, const char *owner, const char *next_attempt,
 		       const char *error);
@@ -739,7 +759,7 @@ int store_durability(struct store *s, enum store_durability d);
 int store_bid_count(struct store *s, int64_t project, int64_t except_subscriber);
 int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const char *address,
 		     const struct bid_info *bi, const char *text, enum bid_state status,
-		     const char *message_id, int64_t *id, int *replaced);
+		     const char *message_id, int64_t *id, int *replaced, time_t now);
 int store_bid_get(struct store *s, int64_t id, struct bid_row *b);
 /* Moves a bid from state `from` to `to` if it is still `from`: 1 moved, 0 not (it changed
  * meanwhile), -1 on error or for a move the transition table refuses (logged). */
@@ -748,7 +768,7 @@ int store_bid_list(struct store *s, int64_t project, struct bid_row **out);
 /* The id of this subscriber's active bid on a project in *id: 1, 0 when none, -1 on error. */
 int store_bid_current(struct store *s, int64_t project, int64_t subscriber, int64_t *id);
 /* Records a text the board relayed in a quote's conversation (bid); 0 or -1. */
-int store_relayed_add(struct store *s, int64_t bid, const char *body);
+int store_relayed_add(struct store *s, int64_t bid, const char *body, time_t now);
 /* Appends to out the texts relayed for bid, newest first, at most max of them and max_bytes in
  * all; returns how many out holds, or -1. */
 int store_relayed_list(struct store *s, int64_t bid, int max, size_t max_bytes,
@@ -757,6 +777,10 @@ int store_relayed_list(struct store *s, int64_t bid, int max, size_t max_bytes,
  * (allocated even for none; caller clears each row and frees it); the count or -1. */
 int store_bid_select(struct store *s, int64_t project, enum bid_state status,
 		     struct bid_row **out);
+/* One page of store_bid_select: at most limit bids with an id above after, oldest first, into
+ * a new array (allocated even for none); the count or -1. */
+int store_bid_page(struct store *s, int64_t project, enum bid_state status, int64_t after,
+		   int limit, struct bid_row **out);
 /* A held bid confirmed: active now, the subscriber's previous active bid on the project
  * replaced (*replaced says whether there was one). 1 done, 0 not held, -1 error. */
 int store_bid_activate(struct store *s, int64_t id, int *replaced);
@@ -767,7 +791,7 @@ void bid_row_clear(struct bid_row *b);
 /* Sets the state of a queued row leased by owner (OUTBOX_SENT or OUTBOX_FAILED), recording the
  * error; -1 for another state (logged). */
 int store_outbox_mark(struct store *s, int64_t id, const char *owner, enum outbox_state state,
-		      const char *error);
+		      const char *error, time_t now);
 void outbox_row_clear(struct outbox_row *r);
 int store_count(struct store *s, const char *table);
 /* A short text that changes whenever a project or a bid is added or changed (the daemon
@@ -784,7 +808,7 @@ int store_fetched_seen(struct store *s, const char *origin, const char *ident);
 /* Records that the message of this origin and identity is safe in the spool (committed at once
  * when no transaction is open).
  * 0 or -1. */
-int store_fetched_add(struct store *s, const char *origin, const char *ident);
+int store_fetched_add(struct store *s, const char *origin, const char *ident, time_t now);
 /* A consistent online copy of the database into PATH, taken in steps while writers go on,
  * written beside PATH, checked like store_check, then renamed; the size of the copy in the
  * backend's units (pages of SQLite), or -1. */
@@ -815,7 +839,7 @@ int store_address_bounce(struct store *s, const char *address, int hard, const c
 /* Subscribers: by address (or by id when address is NULL); 1 found, 0 not, -1 error. */
 int store_subscriber_find(struct store *s, const char *address, int64_t id, struct subscriber *sub);
 int store_subscriber_insert(struct store *s, const char *address, const char *name,
-			    const char *language, int64_t *id);
+			    const char *language, int64_t *id, time_t now);
 /* Saves the profile a command mail edits (name, language, frequency, day, remote_only,
  * budget, languages); never status, confirmed nor last_digest. 0 or -1. */
 int store_subscriber_profile_save(struct store *s, const struct subscriber *sub);
@@ -832,30 +856,37 @@ int store_subscriber_confirm(struct store *s, int64_t id, enum sub_state from, c
  * 1 set, 0 not (unsubscribed or paused meanwhile: the selection must not go), -1 on error. */
 int store_subscriber_digest_mark(struct store *s, int64_t id, const char *at);
 /* Records that the subscriber wrote to us (a reply, a command) now. */
-int store_subscriber_touch(struct store *s, int64_t id);
+int store_subscriber_touch(struct store *s, int64_t id, time_t now);
 /* The creation time of the latest confirmation of that action sent to address; 1, 0 none. */
 int store_confirmation_latest(struct store *s, const char *address, const char *action,
 			      char *created, size_t len);
+/* Every subscriber (patterns loaded), by id, into a new array; the count or -1. */
 int store_subscriber_list(struct store *s, struct subscriber **out);
+/* One page of store_subscriber_list: at most limit subscribers with an id above after, by id,
+ * into a new array; the count or -1. */
+int store_subscriber_page(struct store *s, int64_t after, int limit, struct subscriber **out);
 void subscriber_clear(struct subscriber *sub);
-int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, const char *source);
+int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, const char *source,
+		      time_t now);
 int store_patterns_clear(struct store *s, int64_t subscriber, const char *kind);
 /* Marks a subscriber's pattern as reported for hitting a matching limit; 1 when it had not
  * been reported yet (tell the owner now), 0 when it had, -1 on error. */
-int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *source);
+int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *source, time_t now);
 /* Pending confirmations (double opt-in, commands from an unproven address). */
 int store_confirmation_insert(struct store *s, const char *address, int64_t subscriber,
-			      const char *action, const char *payload, long ttl, int64_t *id);
+			      const char *action, const char *payload, long ttl, int64_t *id,
+			      time_t now);
 int store_confirmation_get(struct store *s, int64_t id, struct confirmation *cf);
 /* Marks a confirmation used; 1 when it was unused, 0 when already used, -1 on error. */
-int store_confirmation_use(struct store *s, int64_t id);
+int store_confirmation_use(struct store *s, int64_t id, time_t now);
 /* How many unanswered confirmations (requests and refusals) went to address less than a day
  * (86,400 s) ago; -1 on error. */
-int store_confirmations_recent(struct store *s, const char *address);
+int store_confirmations_recent(struct store *s, const char *address, time_t now);
 void confirmation_clear(struct confirmation *cf);
 /* Claims a subscriber's period (2026-W10, 2026-03-02, p1042): 1 claimed now, 0 already
  * claimed (by an earlier or a concurrent run), -1 error. */
-int store_digest_claim(struct store *s, int64_t subscriber, const char *period, int projects);
+int store_digest_claim(struct store *s, int64_t subscriber, const char *period, int projects,
+		       time_t now);
 /* 1 when an address is disabled by bounces, 0 when not, -1 on error. */
 int store_address_disabled(struct store *s, const char *address);
 

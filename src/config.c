@@ -21,7 +21,7 @@
 #endif
 
 enum cfg_type { CFG_STRING, CFG_ADDRESS, CFG_PATH, CFG_SIZE, CFG_INT, CFG_BOOL, CFG_LANG,
-	       CFG_DURATION };
+	       CFG_DURATION, CFG_DATABASE };
 
 struct cfg_key {
 	const char *name;
@@ -38,7 +38,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "post_address", CFG_ADDRESS, "post@DOMAIN", OFF(post_address), 0, 0 },
 	{ "robot_address", CFG_ADDRESS, "robot@DOMAIN", OFF(robot_address), 0, 0 },
 	{ "bid_address", CFG_ADDRESS, "bid@DOMAIN", OFF(bid_address), 0, 0 },
-	{ "database", CFG_PATH, "var/bidmail.db", OFF(database), 0, 0 },
+	{ "database", CFG_DATABASE, "var/bidmail.db", OFF(database), 0, 0 },
 	{ "spool", CFG_PATH, "spool", OFF(spool), 0, 0 },
 	{ "smarthost", CFG_STRING, "", OFF(smarthost), 0, 0 },
 	{ "language", CFG_LANG, LANGUAGE_DEFAULT, OFF(language), 0, 0 },
@@ -293,6 +293,16 @@ static const char *cfg_set(struct config *c, const struct cfg_key *k, const char
 		free(*(char **)field);
 		*(char **)field = resolve_path(c, v);
 		return NULL;
+	case CFG_DATABASE: {
+		/* read by store.c: a file path or a URL-like value */
+		const char *why;
+		char *d = store_database_resolve(v, c->dir, &why);
+		if (!d)
+			return why;
+		free(*(char **)field);
+		*(char **)field = d;
+		return NULL;
+	}
 	case CFG_SIZE:
 		if (parse_size(v, (size_t *)field) < 0)
 			return "not a size (a number with an optional K, M or G suffix, e.g. 10M)";

@@ -172,7 +172,7 @@ static int queue_claimed(struct digest_run *r, struct subscriber *s, const char 
 	char now[32];
 	clock_format_iso(r->now, now);
 	int active = rc == 0 ? store_subscriber_digest_mark(r->s, s->id, now) : -1;
-	int claimed = active == 1 ? store_digest_claim(r->s, s->id, period, n) : active;
+	int claimed = active == 1 ? store_digest_claim(r->s, s->id, period, n, clock_now()) : active;
 	if (claimed == 1)
 		rc = send_queue(r->c, r->s, kind, lang, v, o);
 	if (claimed == 0) {
@@ -257,7 +257,7 @@ static int claim_empty(struct digest_run *r, struct subscriber *s, const char *p
 	clock_format_iso(r->now, now);
 	int claimed = store_subscriber_digest_mark(r->s, s->id, now);
 	if (claimed == 1)
-		claimed = store_digest_claim(r->s, s->id, period, 0);
+		claimed = store_digest_claim(r->s, s->id, period, 0, clock_now());
 	if (claimed == 0) {
 		store_rollback(r->s);
 		return 0;
@@ -335,7 +335,7 @@ static int check_inactive(struct digest_run *r, struct subscriber *sub)
 	int64_t cid;
 	if (store_begin(r->s) < 0)
 		return -1;
-	if (store_confirmation_insert(r->s, sub->address, sub->id, "continue", "", PAUSE_AFTER, &cid) < 0) {
+	if (store_confirmation_insert(r->s, sub->address, sub->id, "continue", "", PAUSE_AFTER, &cid, clock_now()) < 0) {
 		store_rollback(r->s);
 		return -1;
 	}
@@ -427,7 +427,7 @@ static int report_budget(struct digest_run *r, const struct subscriber *sub, int
 				    "exclude\".", c->match_budget_pass_ms, worst.data ? worst.data : "");
 	buf_free(&worst);
 	int rc = store_begin(r->s);
-	int claimed = rc == 0 ? store_notice_claim(r->s, kind, sub->id) : -1;
+	int claimed = rc == 0 ? store_notice_claim(r->s, kind, sub->id, clock_now()) : -1;
 	if (claimed == 1)
 		rc = robot_notice(r, sub, lang, "profile", text, 0);
 	if (claimed < 0 || rc < 0 || store_commit(r->s) < 0) {
@@ -605,7 +605,7 @@ static void digest_limits_report(struct digest_run *r)
 			const char *src = skill ? sub->skills.v[k] : sub->excludes.v[k - sub->skills.n];
 			if (id < 0 || !r->limited[id] || sub->status != SUB_ACTIVE || r->over[i])
 				continue;
-			if (store_pattern_limit_report(r->s, sub->id, src) == 1)
+			if (store_pattern_limit_report(r->s, sub->id, src, clock_now()) == 1)
 				report_limit(r, sub, src);
 		}
 		a += sub->skills.n;

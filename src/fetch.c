@@ -633,7 +633,7 @@ static int keep(const struct config *c, struct store *s, const char *origin, con
 	if (o != OUT_OK)
 		goto out;
 	/* safe on disk: now the ledger, so that it is not downloaded again */
-	if (store_fetched_add(s, origin, ident) < 0) {
+	if (store_fetched_add(s, origin, ident, clock_now()) < 0) {
 		log_err("stage=fetch origin=%s error=\"ledger: %s\" (a second copy will be a "
 			"duplicate)", full, store_errmsg(s));
 		goto out;

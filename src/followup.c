@@ -30,7 +30,7 @@ static int claimed(struct store *s, const char *kind, int64_t ref)
 {
 	if (store_begin(s) < 0)
 		return -1;
-	int c = store_notice_claim(s, kind, ref);
+	int c = store_notice_claim(s, kind, ref, clock_now());
 	if (c != 1) {
 		if (c < 0)
 			store_rollback(s);
@@ -133,7 +133,7 @@ int followup_run(const struct config *c, struct store *s, time_t now)
 			if (now >= created + c->project_ttl) {
 				int r = claimed(s, "expired", p[i].id);
 				/* only if still open: closed or awarded since the list was read, it stays */
-				int moved = r == 1 ? store_project_state_set(s, p[i].id, PROJECT_OPEN, PROJECT_EXPIRED) : 0;
+				int moved = r == 1 ? store_project_state_set(s, p[i].id, PROJECT_OPEN, PROJECT_EXPIRED, clock_now()) : 0;
 				if (r == 1 && moved == 0) {
 					store_rollback(s);
 					r = 0;
@@ -278,7 +278,7 @@ enum outcome rating_handle(struct handling *h)
 		while (*comment == ' ' || *comment == '/' || *comment == '5' || *comment == ',' ||
 		       *comment == '.' || *comment == '\n')
 			comment++;
-		int r = store_rating_insert(s, bid.id, bid.subscriber, score, comment);
+		int r = store_rating_insert(s, bid.id, bid.subscriber, score, comment, clock_now());
 		if (r < 0)
 			rc = -1;
 		*outcome = xasprintf("rating:%d:%s", score, r == 1 ? "recorded" : "already-rated");

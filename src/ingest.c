@@ -552,7 +552,7 @@ static void process(const struct config *c, struct store *s, struct job *j)
 		dispatch(c, s, j, m, k, &result);
 	if (j->out == OUT_OK) {
 		if (store_ingest_record(s, sp->key, sp->name, sp->sha256, m->message_id, kind,
-					result) < 0)
+					result, clock_now()) < 0)
 			j->out = store_error_is_transient(s) ? OUT_TEMPFAIL : OUT_PERMFAIL;
 		else
 			j->committed = 1;

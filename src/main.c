@@ -45,7 +45,7 @@ static int cmd_init(struct config *c, int argc, char **argv)
 	(void)argv;
 	if (spool_init(c) < 0)
 		return 1;
-	if (mkdir_parent(c->database) < 0) {
+	if (store_prepare(c->database) < 0) {
 		fprintf(stderr, "bidmail: cannot create the folder of %s: %s\n", c->database,
 			strerror(errno));
 		return 1;

@@ -79,7 +79,7 @@ static int ask_confirmation(const struct config *c, struct store *s, const struc
 	int64_t cid;
 	char idbuf[32];
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)p->id);
-	if (store_confirmation_insert(s, p->poster, 0, "post", idbuf, POST_CONFIRM_TTL, &cid) < 0)
+	if (store_confirmation_insert(s, p->poster, 0, "post", idbuf, POST_CONFIRM_TTL, &cid, clock_now()) < 0)
 		return -1;
 	char *key = keys_make("c", &cid, 1);
 	char *addr = keys_address(c, "robot", key);
@@ -198,7 +198,7 @@ int post_ask_waiting(const struct config *c, struct store *s)
 		if (!f)
 			continue;
 		/* still one unanswered request or refusal a day at most */
-		int recent = store_confirmations_recent(s, p.poster);
+		int recent = store_confirmations_recent(s, p.poster, clock_now());
 		int rc = recent;
 		if (recent == 0) {
 			rc = store_begin(s);
@@ -223,11 +223,11 @@ int post_ask_waiting(const struct config *c, struct store *s)
 
 int post_refusal_due(struct store *s, const char *address)
 {
-	int recent = store_confirmations_recent(s, address);
+	int recent = store_confirmations_recent(s, address, clock_now());
 	if (recent != 0)
 		return recent < 0 ? -1 : 0;
 	int64_t cid;
-	return store_confirmation_insert(s, address, 0, "refusal", "", 0, &cid) < 0 ? -1 : 1;
+	return store_confirmation_insert(s, address, 0, "refusal", "", 0, &cid, clock_now()) < 0 ? -1 : 1;
 }
 
 /* A reply to a post+KEY address whose key does not verify (forged or altered): refused, once a
@@ -319,7 +319,7 @@ static int post_admit(struct handling *h, int *trusted, int *deferred, enum outc
 	*trusted = known && authenticated(h->c, m);
 	/* the From proves nothing yet: one unanswered request at a time to an address, and a day
 	 * at least between two; a post meanwhile waits, asked about when that one is answered */
-	*deferred = *trusted ? 0 : store_confirmations_recent(h->s, m->from);
+	*deferred = *trusted ? 0 : store_confirmations_recent(h->s, m->from, clock_now());
 	int full = *deferred > 0 ? pending_full(h->s, m->from) : 0;
 	if (*deferred < 0 || full) {
 		if (full > 0)
@@ -410,9 +410,9 @@ static int post_confirm(const struct config *c, struct store *s, int64_t project
 	if (p.status == PROJECT_PENDING_CONFIRMATION && !strcasecmp(p.poster, address)) {
 		int scam = p.flags_json && strstr(p.flags_json, "suspected_scam");
 		p.status = scam ? PROJECT_HELD : PROJECT_OPEN;
-		rc = store_project_state_set(s, p.id, PROJECT_PENDING_CONFIRMATION, p.status) < 0 ? -1 : 0;
+		rc = store_project_state_set(s, p.id, PROJECT_PENDING_CONFIRMATION, p.status, clock_now()) < 0 ? -1 : 0;
 		if (rc == 0)
-			rc = store_poster_confirm(s, p.poster);
+			rc = store_poster_confirm(s, p.poster, clock_now());
 		if (rc == 0)
 			rc = acknowledge(c, s, &p, NULL);
 	}
@@ -424,7 +424,7 @@ enum outcome post_answer(const struct config *c, struct store *s, const struct c
 			 const struct message *m, char **outcome)
 {
 	int64_t pid = atoll(cf->payload ? cf->payload : "0");
-	if (store_confirmation_use(s, cf->id) < 0)
+	if (store_confirmation_use(s, cf->id, clock_now()) < 0)
 		return OUT_TEMPFAIL;
 	if (bid_read_consent(m->new_text) >= 0) {
 		int rc = post_confirm(c, s, pid, cf->address);
@@ -479,7 +479,7 @@ int post_moderate(const struct config *c, struct store *s, int64_t project_id, i
 		return 2;	/* not waiting for a moderator */
 	}
 	rc = store_project_state_set(s, p.id, PROJECT_HELD, approve ? PROJECT_OPEN
-				     : PROJECT_REJECTED) < 0 ? -1 : 0;
+				     : PROJECT_REJECTED, clock_now()) < 0 ? -1 : 0;
 	if (rc == 0 && approve) {
 		p.status = PROJECT_OPEN;
 		rc = acknowledge(c, s, &p, NULL);
@@ -550,7 +550,7 @@ static int tell_bidder_closed(const struct config *c, struct store *s, const str
 /* Closes project p at its poster's request; its active bidders are told. 0 or -1. */
 static int close_by_reply(const struct config *c, struct store *s, const struct project *p)
 {
-	int rc = store_project_state_set(s, p->id, PROJECT_OPEN, PROJECT_CLOSED) < 0 ? -1 : 0;
+	int rc = store_project_state_set(s, p->id, PROJECT_OPEN, PROJECT_CLOSED, clock_now()) < 0 ? -1 : 0;
 	struct bid_row *v;
 	int nb = rc == 0 ? store_bid_select(s, p->id, BID_ACTIVE, &v) : -1;
 	for (int i = 0; i < nb; i++) {
@@ -577,9 +577,9 @@ static int edit_by_reply(const struct config *c, struct store *s, const struct m
 	/* the new text is scored as a new post: a scam waits for a moderator again */
 	int scam = strlist_contains(&pi->flags, "suspected_scam");
 	int rc = store_project_update(s, p->id, pi->description, pi->has_budget ? &pi->budget : NULL,
-				      pi->deadline_days, skills, pi->location, flags);
+				      pi->deadline_days, skills, pi->location, flags, clock_now());
 	if (rc == 0 && scam)
-		rc = store_project_state_set(s, p->id, PROJECT_OPEN, PROJECT_HELD) < 0 ? -1 : 0;
+		rc = store_project_state_set(s, p->id, PROJECT_OPEN, PROJECT_HELD, clock_now()) < 0 ? -1 : 0;
 	free(skills);
 	free(flags);
 	project_clear(p);

@@ -132,7 +132,7 @@ static int relay_mail(struct talk *t, const char *to, const char *to_name, const
 	if (text) {
 		char *masked = quote_relayable(t->c, text, lang);
 		char *body = xasprintf("%s\n%s", message, masked);
-		int rc = store_relayed_add(t->s, t->bid.id, body);
+		int rc = store_relayed_add(t->s, t->bid.id, body, clock_now());
 		free(body);
 		free(masked);
 		if (rc < 0)
@@ -497,7 +497,7 @@ static int refuse_closed(struct talk *t, int client_side)
 /* The client's "accept": the project awarded to this bid, the others told. */
 static int accept_bid(struct talk *t, int64_t id)
 {
-	int rc = store_project_state_set(t->s, t->proj.id, PROJECT_OPEN, PROJECT_AWARDED) < 0 ? -1 : 0;
+	int rc = store_project_state_set(t->s, t->proj.id, PROJECT_OPEN, PROJECT_AWARDED, clock_now()) < 0 ? -1 : 0;
 	if (rc == 0)
 		rc = store_bid_state_set(t->s, id, BID_ACTIVE, BID_ACCEPTED) < 0 ? -1 : 0;
 	if (rc == 0)
@@ -526,7 +526,7 @@ static int decline_bid(struct talk *t, int64_t id)
 /* The client's "close": the project closed unawarded, the bidders told. */
 static int close_project(struct talk *t)
 {
-	int rc = store_project_state_set(t->s, t->proj.id, PROJECT_OPEN, PROJECT_CLOSED) < 0 ? -1 : 0;
+	int rc = store_project_state_set(t->s, t->proj.id, PROJECT_OPEN, PROJECT_CLOSED, clock_now()) < 0 ? -1 : 0;
 	if (rc == 0)
 		rc = tell_others(t, 0, "Le client a clos ce projet sans l'attribuer. Merci pour "
 				 "votre offre.", "The client closed this project without "
@@ -567,7 +567,7 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 	const char *text = m->new_text ? m->new_text : "";
 	int open = t->proj.status == PROJECT_OPEN;
 	if (client_side && open)
-		store_project_mark_answered(t->s, t->proj.id);	/* no more reminders */
+		store_project_mark_answered(t->s, t->proj.id, clock_now());	/* no more reminders */
 	int64_t id = t->bid.id;
 	int cmd = 0, quoted = 0, rc;
 	if (client_side && open) {

@@ -366,7 +366,7 @@ static void pattern_add(struct robot *r, const struct command *cmd, const char *
 	}
 	if (probe_refuses(r, cmd->line, a, kind))
 		return;
-	if (store_pattern_add(r->s, r->sub.id, kind, a) < 0) {
+	if (store_pattern_add(r->s, r->sub.id, kind, a, clock_now()) < 0) {
 		result(r, cmd->line, "%s", tr(r, "erreur interne, réessayez plus tard",
 					   "internal error, please try again later"));
 		return;
@@ -746,7 +746,7 @@ static void robot_clear(struct robot *r)
  * whole transcript, not only of the lines after it. */
 static int run_all(struct robot *r, const struct commands *cs)
 {
-	store_subscriber_touch(r->s, r->sub.id);	/* the subscriber is alive: they wrote */
+	store_subscriber_touch(r->s, r->sub.id, clock_now());	/* the subscriber is alive: they wrote */
 	enum sub_state before = r->sub.status;
 	for (int i = 0; i < cs->n; i++)
 		if (cs->v[i].id == C_LANGUAGE && language_of(cs->v[i].args))
@@ -770,7 +770,7 @@ static int run_all(struct robot *r, const struct commands *cs)
 static enum outcome ask_confirmation(struct robot *r, const char *address, const char *action,
 				     const struct commands *cs, char **outcome)
 {
-	int recent = store_confirmations_recent(r->s, address);
+	int recent = store_confirmations_recent(r->s, address, clock_now());
 	if (recent < 0)
 		return OUT_TEMPFAIL;
 	if (recent > 0) {
@@ -786,7 +786,7 @@ static enum outcome ask_confirmation(struct robot *r, const char *address, const
 		buf_printf(&payload, "%s\n", cs->v[i].line);
 	int64_t cid;
 	if (store_confirmation_insert(r->s, address, r->sub.id, action, payload.data ? payload.data : "",
-				      CONFIRM_TTL, &cid) < 0) {
+				      CONFIRM_TTL, &cid, clock_now()) < 0) {
 		buf_free(&payload);
 		return OUT_TEMPFAIL;
 	}
@@ -885,7 +885,7 @@ static enum outcome confirm_bid(struct robot *r, const struct confirmation *cf, 
 static enum outcome confirm_commands(struct robot *r, const struct confirmation *cf,
 				     char **outcome)
 {
-	store_confirmation_use(r->s, cf->id);
+	store_confirmation_use(r->s, cf->id, clock_now());
 	if (bid_read_consent(r->m->new_text) < 0) {
 		/* "it was not me": nothing is done */
 		result(r, tr(r, "confirmation", "confirmation"), "%s",
@@ -1152,7 +1152,7 @@ static enum outcome plain_subscriber(struct robot *r, struct commands *cs, char 
 	r->lang = r->sub.language;
 	if (only_reads(cs)) {
 		/* reading one's own profile or the help goes to that address: no risk */
-		store_subscriber_touch(r->s, r->sub.id);
+		store_subscriber_touch(r->s, r->sub.id, clock_now());
 		if (answer_reads(r, cs) < 0)
 			return OUT_TEMPFAIL;
 		*outcome = xasprintf("robot:read:%lld", (long long)r->sub.id);
@@ -1179,7 +1179,7 @@ static enum outcome plain_address(struct robot *r, struct commands *cs, char **o
 	if (!f) {
 		int64_t id;
 		char *name = r->m->from_name ? xstrdup(r->m->from_name) : NULL;
-		int rc = store_subscriber_insert(r->s, from, name, r->lang, &id);
+		int rc = store_subscriber_insert(r->s, from, name, r->lang, &id, clock_now());
 		free(name);
 		if (rc < 0 || store_subscriber_find(r->s, NULL, id, &r->sub) <= 0)
 			return OUT_TEMPFAIL;

@@ -102,7 +102,7 @@ static int send_files(const struct config *c, struct store *s)
 			struct outbox_row *r = &rows[i];
 			if (!compose_address_is_safe(r->to)) {
 				store_outbox_mark(s, r->id, owner, OUTBOX_FAILED,
-						  "recipient is not a plain address");
+						  "recipient is not a plain address", clock_now());
 				continue;
 			}
 			char *name = xasprintf("%010lld-%s.eml", (long long)r->id, r->token);
@@ -113,7 +113,7 @@ static int send_files(const struct config *c, struct store *s)
 				continue;
 			}
 			names[staged++] = name;
-			store_outbox_mark(s, r->id, owner, OUTBOX_SENT, NULL);
+			store_outbox_mark(s, r->id, owner, OUTBOX_SENT, NULL, clock_now());
 		}
 		/* the files get their names (durably) before the rows say `sent` */
 		if (n > 0 && rc == 0) {
@@ -205,7 +205,7 @@ static int journal_fold(struct smtp_run *run)
 		for (size_t i = 0; i < have && rc == 0; i++)
 			if (buf[i] == '\n') {
 				long long id = strtoll(buf + start, NULL, 10);
-				if (id > 0 && store_outbox_mark_sent(run->s, id) < 0)
+				if (id > 0 && store_outbox_mark_sent(run->s, id, clock_now()) < 0)
 					rc = -1;
 				start = i + 1;
 			}
@@ -226,13 +226,18 @@ static int journal_fold(struct smtp_run *run)
 	return rc;
 }
 
-/* The journal that versions before the spool one kept beside the database: folded like a
- * journal of ours, then removed once emptied by a sender that found no other one holding it
+/* The journal that versions before the spool one kept beside the database file: folded like
+ * a journal of ours, then removed once emptied by a sender that found no other one holding it
  * (an older sender still appending to it keeps it, and it is folded at the next pass). 0 when
- * there is none or it is folded, -1 when its marks could not be recorded. */
+ * there is none (nor a database file) or it is folded, -1 when its marks could not be
+ * recorded. */
 static int journal_fold_old(const struct smtp_run *run)
 {
-	char *path = xasprintf("%s.sent-journal", run->c->database);
+	char *file = store_database_file(run->c->database);
+	if (!file)
+		return 0;
+	char *path = xasprintf("%s.sent-journal", file);
+	free(file);
 	int fd = open(path, O_RDWR | O_CLOEXEC), rc = 0;
 	if (fd >= 0) {
 		flock(fd, LOCK_SH);
@@ -275,7 +280,7 @@ static void smtp_done(void *arg, struct outbox_row *row, enum smtp_result r, con
 		int n = snprintf(line, sizeof line, "%lld\n", (long long)row->id);
 		rc = run->journal >= 0 && write(run->journal, line, (size_t)n) == n ? 0 : -1;
 		if (rc < 0)	/* no journal: the mark goes straight to the database */
-			rc = store_outbox_mark_sent(run->s, row->id);
+			rc = store_outbox_mark_sent(run->s, row->id, clock_now());
 		run->sent++;
 		log_info("stage=send outbox=%lld transport=smtp kind=%s result=sent", (long long)row->id,
 			 row->kind);
@@ -284,7 +289,7 @@ static void smtp_done(void *arg, struct outbox_row *row, enum smtp_result r, con
 		if (created != (time_t)-1 && run->now - created >= run->c->max_queue_age) {
 			char *e = xasprintf("%s; given up after %ld s in the queue", why,
 					    run->c->max_queue_age);
-			rc = store_outbox_mark(run->s, row->id, run->owner, OUTBOX_FAILED, e);
+			rc = store_outbox_mark(run->s, row->id, run->owner, OUTBOX_FAILED, e, clock_now());
 			log_warn("stage=send outbox=%lld result=failed reason=\"%s\"", (long long)row->id, e);
 			free(e);
 			run->failed++;
@@ -297,7 +302,7 @@ static void smtp_done(void *arg, struct outbox_row *row, enum smtp_result r, con
 			run->retried++;
 		}
 	} else {
-		rc = store_outbox_mark(run->s, row->id, run->owner, OUTBOX_FAILED, why);
+		rc = store_outbox_mark(run->s, row->id, run->owner, OUTBOX_FAILED, why, clock_now());
 		log_warn("stage=send outbox=%lld result=failed reason=\"%s\"", (long long)row->id, why);
 		run->failed++;
 	}
@@ -379,7 +384,7 @@ int send_queue(const struct config *c, struct store *s, const char *kind, const 
 	char *data = compose_message(c, o, token, &len);
 	int64_t id = 0;
 	int rc = store_outbox_insert(s, kind, o->to, c->bounce_address, r.subject, token, data, len,
-				     &id);
+				     &id, clock_now());
 	/* while a message is handled, this line carries its msg=: the answer is traceable */
 	if (rc == 0)
 		log_info("stage=queue outbox=%lld kind=%s", (long long)id, kind);

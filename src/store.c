@@ -5,6 +5,7 @@
  * Values only ever reach SQL through sqlite3_bind_*; every statement is a fixed text of the
  * table stmt_sql[], prepared once and cached (only migrations, the pragmas that set a value,
  * which act when prepared, and the check of a backup copy, on its own connection, are not).
+ * Times come from the callers (`now` arguments): the store reads no clock.
  */
 #include "bidmail.h"
 
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 static const char *const migrations[] = {
@@ -135,6 +137,11 @@ static const char *const migrations[] = {
 	" unit, deadline_days, skills, location, flags, (SELECT count(*) FROM bids b" \
 	" WHERE b.project = projects.id AND b.status = 'active'), updated, published" \
 	" FROM projects WHERE "
+/* lists are read in pages of rows by id: those after ?6, at most ?7 */
+#define PROJECT_PAGE " AND id > ?6 ORDER BY id LIMIT ?7"
+
+/* The rows a list function reads at once: a list of any length is read in pages (page_all). */
+#define STORE_PAGE 512
 
 enum stmt_id {
 	ST_INGEST_SEEN, ST_INGEST_RECORD, ST_PROJECT_INSERT, ST_OUTBOX_INSERT, ST_OUTBOX_MARK,
@@ -222,7 +229,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_OUTBOX_LIST] = "SELECT o.id, rcpt, sender, subject, kind, state, attempts, last_error,"
 		" created, token, CASE WHEN ?2 THEN m.message END, next_attempt"
 		" FROM outbox o LEFT JOIN outbox_message m ON m.id = o.id"
-		" WHERE ?1 IS NULL OR state = ?1 ORDER BY o.id",
+		" WHERE (?1 IS NULL OR state = ?1) AND o.id > ?3 ORDER BY o.id LIMIT ?4",
 	[ST_OUTBOX_OWNERS] = "SELECT DISTINCT lease_owner FROM outbox WHERE state = 'queued' AND"
 		" lease_owner IS NOT NULL AND lease_until >= ?1 LIMIT ?2",
 	[ST_OUTBOX_RECIPIENT] = "SELECT rcpt FROM outbox WHERE id = ?1",
@@ -259,7 +266,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		" 'disabled' ELSE s.status END, s.language, s.frequency, s.day,"
 		" s.remote_only, s.budget_min, s.budget_currency, s.languages,"
 		" s.created, s.confirmed, s.last_digest, s.last_activity FROM subscribers s"
-		" LEFT JOIN addresses a ON a.address = s.address ORDER BY s.id",
+		" LEFT JOIN addresses a ON a.address = s.address WHERE s.id > ?1"
+		" ORDER BY s.id LIMIT ?2",
 	[ST_CONFIRMATION_INSERT] = "INSERT INTO confirmations(address, subscriber, action,"
 		" payload, created, expires) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_CONFIRMATION_GET] = "SELECT address, subscriber, action, payload, expires, used"
@@ -294,7 +302,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_BID_SELECT] = "SELECT "
 		BID_COLUMNS
 		" FROM bids WHERE project = ?1 AND"
-		" (?2 IS NULL OR status = ?2) ORDER BY id",
+		" (?2 IS NULL OR status = ?2) AND id > ?3 ORDER BY id LIMIT ?4",
 	[ST_BID_CURRENT] = "SELECT id FROM bids WHERE project = ?1 AND subscriber = ?2"
 		" AND status = 'active' ORDER BY id DESC LIMIT 1",
 	[ST_RELAYED_ADD] = "INSERT INTO relayed(bid, body, created) VALUES(?1, ?2, ?3)",
@@ -326,14 +334,14 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		" deadline_days = ?8, skills = ?9, location = ?10, updated = ?11,"
 		" flags = ?12 WHERE id = ?1",
 	[ST_ADDRESSES_DISABLED] = "SELECT address FROM addresses WHERE disabled ORDER BY address",
-	[ST_PROJECT_BY_ID] = PROJECT_SELECT "id = ?1 ORDER BY id",
+	[ST_PROJECT_BY_ID] = PROJECT_SELECT "id = ?1" PROJECT_PAGE,
 	[ST_PROJECT_PENDING_OF] = PROJECT_SELECT "status = 'pending_confirmation' AND"
-		" poster = ?5 COLLATE NOCASE ORDER BY id",
+		" poster = ?5 COLLATE NOCASE" PROJECT_PAGE,
 	[ST_PROJECT_BY_STATUS_SINCE] = PROJECT_SELECT "status = ?2 AND"
-		" coalesce(published, created) >= ?3 ORDER BY id",
-	[ST_PROJECT_BY_STATUS] = PROJECT_SELECT "status = ?2 ORDER BY id",
-	[ST_PROJECT_SINCE] = PROJECT_SELECT "created >= ?3 ORDER BY id",
-	[ST_PROJECT_ALL] = PROJECT_SELECT "1 ORDER BY id",
+		" coalesce(published, created) >= ?3" PROJECT_PAGE,
+	[ST_PROJECT_BY_STATUS] = PROJECT_SELECT "status = ?2" PROJECT_PAGE,
+	[ST_PROJECT_SINCE] = PROJECT_SELECT "created >= ?3" PROJECT_PAGE,
+	[ST_PROJECT_ALL] = PROJECT_SELECT "1" PROJECT_PAGE,
 	[ST_SUBSCRIBER_BY_ADDRESS] = "SELECT " SUBSCRIBER_COLUMNS " FROM subscribers WHERE address = ?1",
 	[ST_SUBSCRIBER_BY_ID] = "SELECT " SUBSCRIBER_COLUMNS " FROM subscribers WHERE id = ?2",
 	[ST_PURGE_HELD_BIDS] = "DELETE FROM bids WHERE status = 'held' AND created < ?2",
@@ -437,8 +445,91 @@ static int migrate(struct store *s)
 	return 0;
 }
 
-struct store *store_open(const char *path, int create)
+/* ---------------------------------------------------------------- the database value */
+/* The `database` value names a backend and where its data is:
+ *   PATH                     a SQLite file (absolute, or relative to the config file's folder)
+ *   sqlite:PATH              the same, written as a URL (sqlite:var/bidmail.db, sqlite:/abs)
+ *   sqlite:///ABSOLUTE/PATH  the same (the empty host of a file URL)
+ *   postgresql://… postgres://…  a PostgreSQL server: refused, this build has no such backend
+ * A value is a URL when it starts with a scheme (a letter, then letters, digits, + - .) and a
+ * colon before any slash; any other value is a plain path (a file whose name has a colon
+ * before its first slash is written ./NAME or sqlite:NAME). A second backend is one more
+ * branch here and in store_open, behind the same functions. */
+enum db_backend { DB_SQLITE, DB_POSTGRES, DB_UNKNOWN };
+
+/* The backend of a database value and, for SQLite, its file (*path points into value); for
+ * DB_UNKNOWN *path is NULL and *why says what is accepted. */
+static enum db_backend database_parse(const char *value, const char **path, const char **why)
 {
+	size_t n = 0;
+	*path = NULL;
+	*why = NULL;
+	if ((value[0] >= 'a' && value[0] <= 'z') || (value[0] >= 'A' && value[0] <= 'Z'))
+		n = strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+	if (n == 0 || value[n] != ':') {
+		*path = value;
+		return DB_SQLITE;
+	}
+	const char *rest = value + n + 1;
+	if (n == 6 && !strncasecmp(value, "sqlite", 6)) {
+		if (!strncmp(rest, "///", 3))
+			*path = rest + 2;
+		else if (*rest && strncmp(rest, "//", 2))
+			*path = rest;
+		if (*path)
+			return DB_SQLITE;
+		*why = "sqlite: takes a file: sqlite:PATH or sqlite:///ABSOLUTE/PATH";
+		return DB_UNKNOWN;
+	}
+	if ((n == 10 && !strncasecmp(value, "postgresql", 10)) ||
+	    (n == 8 && !strncasecmp(value, "postgres", 8))) {
+		*why = "this build has no PostgreSQL backend (postgresql:// or "
+		       "postgres://); use a SQLite file: PATH, sqlite:PATH or sqlite:///PATH";
+		return DB_POSTGRES;
+	}
+	*why = "unknown scheme; expected PATH, sqlite:PATH or sqlite:///ABSOLUTE/PATH";
+	return DB_UNKNOWN;
+}
+
+char *store_database_resolve(const char *value, const char *dir, const char **why)
+{
+	const char *path;
+	if (database_parse(value, &path, why) != DB_SQLITE)
+		return NULL;
+	if (!*path || path[0] == '/')
+		return xstrdup(value);
+	/* relative: against dir, the URL form kept */
+	return xasprintf("%.*s%s/%s", (int)(path - value), value, dir, path);
+}
+
+char *store_database_file(const char *database)
+{
+	const char *path, *why;
+	if (database_parse(database, &path, &why) != DB_SQLITE || !*path)
+		return NULL;
+	return xstrdup(path);
+}
+
+int store_prepare(const char *database)
+{
+	char *file = store_database_file(database);
+	char *slash = file ? strrchr(file, '/') : NULL;
+	int rc = 0;
+	if (slash && slash != file) {
+		*slash = '\0';
+		rc = spool_mkdirs(file, 0750);
+	}
+	free(file);
+	return rc;
+}
+
+struct store *store_open(const char *database, int create)
+{
+	const char *path, *why;
+	if (database_parse(database, &path, &why) != DB_SQLITE) {
+		log_err("stage=store database=%s error=\"%s\"", database, why);
+		return NULL;
+	}
 	struct store *s = xcalloc(1, sizeof *s);
 	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
 	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
@@ -571,35 +662,35 @@ int store_fetched_seen(struct store *s, const char *origin, const char *ident)
 	return sqlite3_changes(s->db) > 0;
 }
 
-int store_fetched_add(struct store *s, const char *origin, const char *ident)
+int store_fetched_add(struct store *s, const char *origin, const char *ident, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_FETCHED_ADD);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	bind_text(st, 1, origin);
 	bind_text(st, 2, ident);
-	bind_text(st, 3, now);
+	bind_text(st, 3, at);
 	return run(s, st, "fetched-add");
 }
 
 int store_ingest_record(struct store *s, const char *key, const char *spool_name,
 			const char *sha256, const char *message_id, const char *kind,
-			const char *result)
+			const char *result, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_INGEST_RECORD);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	bind_text(st, 1, key);
 	bind_text(st, 2, spool_name);
 	bind_text(st, 3, sha256);
 	bind_text(st, 4, message_id);
 	bind_text(st, 5, kind);
 	bind_text(st, 6, result);
-	bind_text(st, 7, now);
+	bind_text(st, 7, at);
 	return run(s, st, "ingest-record");
 }
 
@@ -789,30 +880,108 @@ static void col_copy(sqlite3_stmt *st, int i, char *to, size_t len)
 	snprintf(to, len, "%s", t ? (const char *)t : "");
 }
 
-static int project_rows(struct store *s, int64_t only, const char *poster, const char *status,
-			const char *since, int with_text, struct project **out);
+/* One page of a list: at most limit rows of sel with an id above after, by id, into a new
+ * array (*out); the count or -1. */
+typedef int (*page_fn)(struct store *s, const void *sel, int64_t after, int limit, void **out);
+
+/* Every row of a list, read page after page (ids are positive, and each row's struct starts
+ * with its int64_t id), into one new array (NULL for none, as the lists always gave); the
+ * count or -1 (what was read is cleared). For a caller that needs the whole list at once. */
+static int page_all(struct store *s, page_fn page, const void *sel, size_t size,
+		    void (*clear)(void *row), void **out)
+{
+	char *all = NULL;
+	int n = 0;
+	int64_t after = 0;
+	for (;;) {
+		void *v = NULL;
+		int got = page(s, sel, after, STORE_PAGE, &v);
+		if (got < 0) {
+			while (n > 0)
+				clear(all + (size_t)--n * size);
+			free(all);
+			*out = NULL;
+			return -1;
+		}
+		if (got > 0) {
+			all = xrealloc(all, ((size_t)n + (size_t)got) * size);
+			memcpy(all + (size_t)n * size, v, (size_t)got * size);
+		}
+		free(v);
+		n += got;
+		if (got < STORE_PAGE)
+			break;
+		memcpy(&after, all + (size_t)(n - 1) * size, sizeof after);
+	}
+	*out = all;
+	return n;
+}
+
+/* A selection of projects (project_rows): by id (only >= 0), a poster's unconfirmed ones, or
+ * by status and time. */
+struct project_sel {
+	int64_t only;
+	const char *poster, *status, *since;
+	int with_text;
+};
+
+static int project_rows(struct store *s, const struct project_sel *q, int64_t after, int limit,
+			struct project **out);
+
+static int project_page(struct store *s, const void *sel, int64_t after, int limit, void **out)
+{
+	struct project *v = NULL;
+	int n = project_rows(s, sel, after, limit, &v);
+	*out = v;
+	return n;
+}
+
+static void project_clear_row(void *row)
+{
+	project_clear(row);
+}
+
+/* Every project of a selection, by id, into a new array; the count or -1. */
+static int project_all(struct store *s, const struct project_sel *q, struct project **out)
+{
+	void *v = NULL;
+	int n = page_all(s, project_page, q, sizeof **out, project_clear_row, &v);
+	*out = v;
+	return n;
+}
 
 int store_project_list(struct store *s, struct project **out)
 {
-	return project_rows(s, -1, NULL, NULL, NULL, 1, out);
+	const struct project_sel q = { -1, NULL, NULL, NULL, 1 };
+	return project_all(s, &q, out);
 }
 
 int store_project_select(struct store *s, enum project_state status, const char *since,
 			 int with_text, struct project **out)
 {
-	return project_rows(s, -1, NULL, status == PROJECT_STATE_ANY ? NULL
-			    : store_project_state_name(status), since, with_text, out);
+	const struct project_sel q = { -1, NULL, status == PROJECT_STATE_ANY ? NULL
+				       : store_project_state_name(status), since, with_text };
+	return project_all(s, &q, out);
+}
+
+int store_project_page(struct store *s, enum project_state status, const char *since,
+		       int with_text, int64_t after, int limit, struct project **out)
+{
+	const struct project_sel q = { -1, NULL, status == PROJECT_STATE_ANY ? NULL
+				       : store_project_state_name(status), since, with_text };
+	return project_rows(s, &q, after, limit, out);
 }
 
 int store_project_open_awarded(struct store *s, const char *open_since, const char *awarded_since,
 			       int with_text, struct project **out)
 {
 	struct project *open, *awarded;
-	int no = project_rows(s, -1, NULL, project_names[PROJECT_OPEN], open_since, with_text, &open);
+	const struct project_sel qo = { -1, NULL, "open", open_since, with_text };
+	const struct project_sel qa = { -1, NULL, "awarded", awarded_since, with_text };
+	int no = project_all(s, &qo, &open);
 	if (no < 0)
 		return -1;
-	int na = project_rows(s, -1, NULL, project_names[PROJECT_AWARDED], awarded_since, with_text,
-			      &awarded);
+	int na = project_all(s, &qa, &awarded);
 	if (na < 0) {
 		for (int i = 0; i < no; i++)
 			project_clear(&open[i]);
@@ -832,7 +1001,8 @@ int store_project_open_awarded(struct store *s, const char *open_since, const ch
 
 int store_project_pending_of(struct store *s, const char *poster, struct project **out)
 {
-	return project_rows(s, -1, poster, NULL, NULL, 0, out);
+	const struct project_sel q = { -1, poster, NULL, NULL, 0 };
+	return project_all(s, &q, out);
 }
 
 int store_project_sample(struct store *s, int n, struct strlist *out)
@@ -855,7 +1025,8 @@ int store_project_sample(struct store *s, int n, struct strlist *out)
 int store_project_get(struct store *s, int64_t id, struct project *p)
 {
 	struct project *v;
-	int n = project_rows(s, id, NULL, NULL, NULL, 1, &v);
+	const struct project_sel q = { id, NULL, NULL, NULL, 1 };
+	int n = project_rows(s, &q, 0, 1, &v);
 	if (n < 0)
 		return -1;
 	if (n == 1)
@@ -864,26 +1035,29 @@ int store_project_get(struct store *s, int64_t id, struct project *p)
 	return n == 1;
 }
 
-/* Projects by id (only >= 0), a poster's unconfirmed ones, or by status and publication time
- * (its creation time for rows that never opened; NULL: any) or creation time alone; the WHERE
- * clause is one of fixed texts, so that SQLite uses an index. */
-static int project_rows(struct store *s, int64_t only, const char *poster, const char *status,
-			const char *since, int with_text, struct project **out)
+/* One page (ids above after, at most limit) of projects by id (only >= 0), a poster's
+ * unconfirmed ones, or by status and publication time (its creation time for rows that never
+ * opened; NULL: any) or creation time alone; the WHERE clause is one of fixed texts, so that
+ * SQLite uses an index. */
+static int project_rows(struct store *s, const struct project_sel *q, int64_t after, int limit,
+			struct project **out)
 {
 	*out = NULL;
-	enum stmt_id id = only >= 0 ? ST_PROJECT_BY_ID
-			  : poster ? ST_PROJECT_PENDING_OF
-			  : status && since ? ST_PROJECT_BY_STATUS_SINCE
-			  : status ? ST_PROJECT_BY_STATUS
-			  : since ? ST_PROJECT_SINCE : ST_PROJECT_ALL;
+	enum stmt_id id = q->only >= 0 ? ST_PROJECT_BY_ID
+			  : q->poster ? ST_PROJECT_PENDING_OF
+			  : q->status && q->since ? ST_PROJECT_BY_STATUS_SINCE
+			  : q->status ? ST_PROJECT_BY_STATUS
+			  : q->since ? ST_PROJECT_SINCE : ST_PROJECT_ALL;
 	sqlite3_stmt *st = stmt(s, id);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, only);
-	bind_text(st, 2, status);
-	bind_text(st, 3, since);
-	sqlite3_bind_int(st, 4, with_text);
-	bind_text(st, 5, poster);
+	sqlite3_bind_int64(st, 1, q->only);
+	bind_text(st, 2, q->status);
+	bind_text(st, 3, q->since);
+	sqlite3_bind_int(st, 4, q->with_text);
+	bind_text(st, 5, q->poster);
+	sqlite3_bind_int64(st, 6, after);
+	sqlite3_bind_int(st, 7, limit);
 	int n = 0, cap = 0, rc;
 	struct project *v = NULL;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -948,19 +1122,19 @@ void project_clear(struct project *p)
 
 int store_outbox_insert(struct store *s, const char *kind, const char *to, const char *sender,
 			const char *subject, const char *token, const char *data, size_t len,
-			int64_t *id)
+			int64_t *id, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_OUTBOX_INSERT);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	bind_text(st, 1, kind);
 	bind_text(st, 2, to);
 	bind_text(st, 3, sender);
 	bind_text(st, 4, subject);
 	bind_text(st, 5, token);
-	bind_text(st, 7, now);
+	bind_text(st, 7, at);
 	if (run(s, st, "outbox-insert") < 0)
 		return -1;
 	int64_t rowid = sqlite3_last_insert_rowid(s->db);
@@ -978,8 +1152,8 @@ int store_outbox_insert(struct store *s, const char *kind, const char *to, const
 
 static int outbox_rows(struct store *s, sqlite3_stmt *st, int with_data, struct outbox_row **out);
 
-int store_outbox_list(struct store *s, enum outbox_state state, int with_data,
-		      struct outbox_row **out)
+int store_outbox_page(struct store *s, enum outbox_state state, int with_data, int64_t after,
+		      int limit, struct outbox_row **out)
 {
 	*out = NULL;
 	sqlite3_stmt *st = stmt(s, ST_OUTBOX_LIST);
@@ -987,7 +1161,39 @@ int store_outbox_list(struct store *s, enum outbox_state state, int with_data,
 		return -1;
 	bind_text(st, 1, state == OUTBOX_STATE_ANY ? NULL : store_outbox_state_name(state));
 	sqlite3_bind_int(st, 2, with_data);
+	sqlite3_bind_int64(st, 3, after);
+	sqlite3_bind_int(st, 4, limit);
 	return outbox_rows(s, st, with_data, out);
+}
+
+/* The selection of store_outbox_list, for page_all. */
+struct outbox_sel {
+	enum outbox_state state;
+	int with_data;
+};
+
+static int outbox_page(struct store *s, const void *sel, int64_t after, int limit, void **out)
+{
+	const struct outbox_sel *q = sel;
+	struct outbox_row *v = NULL;
+	int n = store_outbox_page(s, q->state, q->with_data, after, limit, &v);
+	*out = v;
+	return n;
+}
+
+static void outbox_clear_row(void *row)
+{
+	outbox_row_clear(row);
+}
+
+int store_outbox_list(struct store *s, enum outbox_state state, int with_data,
+		      struct outbox_row **out)
+{
+	const struct outbox_sel q = { state, with_data };
+	void *v = NULL;
+	int n = page_all(s, outbox_page, &q, sizeof **out, outbox_clear_row, &v);
+	*out = v;
+	return n;
 }
 
 static int64_t *outbox_claim_ids(struct store *s, const char *owner, const char *due,
@@ -1135,19 +1341,19 @@ static int outbox_rows(struct store *s, sqlite3_stmt *st, int with_data, struct 
 }
 
 int store_outbox_mark(struct store *s, int64_t id, const char *owner, enum outbox_state state,
-		      const char *error)
+		      const char *error, time_t now)
 {
 	if (!store_outbox_state_legal(OUTBOX_QUEUED, state))
 		return state_refuse(s, "outbox", id, "queued", store_outbox_state_name(state));
 	sqlite3_stmt *st = stmt(s, ST_OUTBOX_MARK);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, store_outbox_state_name(state));
 	bind_text(st, 3, error);
-	bind_text(st, 4, now);
+	bind_text(st, 4, at);
 	bind_text(st, 5, owner);
 	return run(s, st, "outbox-mark");
 }
@@ -1291,15 +1497,15 @@ int store_address_disabled(struct store *s, const char *address)
 	return d;
 }
 
-int store_outbox_mark_sent(struct store *s, int64_t id)
+int store_outbox_mark_sent(struct store *s, int64_t id, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_OUTBOX_SENT);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, now);
+	bind_text(st, 2, at);
 	return run(s, st, "outbox-sent");
 }
 
@@ -1364,17 +1570,17 @@ int store_subscriber_find(struct store *s, const char *address, int64_t id, stru
 }
 
 int store_subscriber_insert(struct store *s, const char *address, const char *name,
-			    const char *language, int64_t *id)
+			    const char *language, int64_t *id, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_INSERT);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	bind_text(st, 1, address);
 	bind_text(st, 2, name);
 	bind_text(st, 3, language);
-	bind_text(st, 4, now);
+	bind_text(st, 4, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -1383,15 +1589,15 @@ int store_subscriber_insert(struct store *s, const char *address, const char *na
 	return 0;
 }
 
-int store_subscriber_touch(struct store *s, int64_t id)
+int store_subscriber_touch(struct store *s, int64_t id, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_TOUCH);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, now);
+	bind_text(st, 2, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "subscriber-touch");
@@ -1488,17 +1694,18 @@ int store_subscriber_digest_mark(struct store *s, int64_t id, const char *at)
 	return subscriber_change(s, st, "subscriber-digest");
 }
 
-int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, const char *source)
+int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, const char *source,
+		      time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_PATTERN_ADD);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, subscriber);
 	bind_text(st, 2, kind);
 	bind_text(st, 3, source);
-	bind_text(st, 4, now);
+	bind_text(st, 4, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "pattern-add");
@@ -1516,13 +1723,15 @@ int store_patterns_clear(struct store *s, int64_t subscriber, const char *kind)
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "patterns-clear");
 }
 
-int store_subscriber_list(struct store *s, struct subscriber **out)
+int store_subscriber_page(struct store *s, int64_t after, int limit, struct subscriber **out)
 {
 	*out = NULL;
 	/* an address disabled by bounces shows as `disabled` whatever the subscriber chose */
 	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_LIST);
 	if (!st)
 		return -1;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int(st, 2, limit);
 	int n = 0, cap = 0, rc;
 	struct subscriber *v = NULL;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1550,6 +1759,28 @@ int store_subscriber_list(struct store *s, struct subscriber **out)
 	return n;
 }
 
+static int subscriber_page(struct store *s, const void *sel, int64_t after, int limit, void **out)
+{
+	(void)sel;
+	struct subscriber *v = NULL;
+	int n = store_subscriber_page(s, after, limit, &v);
+	*out = v;
+	return n;
+}
+
+static void subscriber_clear_row(void *row)
+{
+	subscriber_clear(row);
+}
+
+int store_subscriber_list(struct store *s, struct subscriber **out)
+{
+	void *v = NULL;
+	int n = page_all(s, subscriber_page, NULL, sizeof **out, subscriber_clear_row, &v);
+	*out = v;
+	return n;
+}
+
 void subscriber_clear(struct subscriber *sub)
 {
 	free(sub->address);
@@ -1568,21 +1799,21 @@ void subscriber_clear(struct subscriber *sub)
 }
 
 int store_confirmation_insert(struct store *s, const char *address, int64_t subscriber,
-			      const char *action, const char *payload, long ttl, int64_t *id)
+			      const char *action, const char *payload, long ttl, int64_t *id,
+			      time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_CONFIRMATION_INSERT);
 	if (!st)
 		return -1;
-	char now[32], exp[32];
-	time_t t = clock_now();
-	clock_format_iso(t, now);
-	clock_format_iso(t + ttl, exp);
+	char at[32], exp[32];
+	clock_format_iso(now, at);
+	clock_format_iso(now + ttl, exp);
 	bind_text(st, 1, address);
 	if (subscriber > 0)
 		sqlite3_bind_int64(st, 2, subscriber);
 	bind_text(st, 3, action);
 	bind_text(st, 4, payload);
-	bind_text(st, 5, now);
+	bind_text(st, 5, at);
 	bind_text(st, 6, exp);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -1616,24 +1847,24 @@ int store_confirmation_get(struct store *s, int64_t id, struct confirmation *cf)
 	return found;
 }
 
-int store_confirmation_use(struct store *s, int64_t id)
+int store_confirmation_use(struct store *s, int64_t id, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_CONFIRMATION_USE);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, now);
+	bind_text(st, 2, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : fail(s, rc, "confirmation-use");
 }
 
-int store_confirmations_recent(struct store *s, const char *address)
+int store_confirmations_recent(struct store *s, const char *address, time_t now)
 {
 	char since[32];
-	clock_format_iso(clock_now() - 86400, since);
+	clock_format_iso(now - 86400, since);
 	sqlite3_stmt *st = stmt(s, ST_CONFIRMATIONS_RECENT);
 	if (!st)
 		return -1;
@@ -1655,16 +1886,17 @@ void confirmation_clear(struct confirmation *cf)
 	memset(cf, 0, sizeof *cf);
 }
 
-int store_digest_claim(struct store *s, int64_t subscriber, const char *period, int projects)
+int store_digest_claim(struct store *s, int64_t subscriber, const char *period, int projects,
+		       time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_DIGEST_CLAIM);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, subscriber);
 	bind_text(st, 2, period);
-	bind_text(st, 3, now);
+	bind_text(st, 3, at);
 	sqlite3_bind_int(st, 4, projects);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -1673,16 +1905,16 @@ int store_digest_claim(struct store *s, int64_t subscriber, const char *period, 
 	return sqlite3_changes(s->db) == 1 ? 1 : 0;
 }
 
-int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *source)
+int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *source, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_PATTERN_LIMIT_REPORT);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, subscriber);
 	bind_text(st, 2, source);
-	bind_text(st, 3, now);
+	bind_text(st, 3, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -1707,7 +1939,7 @@ int store_bid_count(struct store *s, int64_t project, int64_t except_subscriber)
 
 int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const char *address,
 		     const struct bid_info *bi, const char *text, enum bid_state status,
-		     const char *message_id, int64_t *id, int *replaced)
+		     const char *message_id, int64_t *id, int *replaced, time_t now)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -1728,8 +1960,8 @@ int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const
 	}
 	if (!(st = stmt(s, ST_BID_INSERT)))
 		return -1;
-	char now[32], ms[64] = "";
-	clock_format_iso(clock_now(), now);
+	char at[32], ms[64] = "";
+	clock_format_iso(now, at);
 	for (int i = 0; i < bi->n_milestones; i++) {
 		size_t l = strlen(ms);
 		snprintf(ms + l, sizeof ms - l, "%s%d", i ? "," : "", bi->milestones[i]);
@@ -1749,7 +1981,7 @@ int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const
 	bind_text(st, 11, text);
 	bind_text(st, 12, bi->why);
 	bind_text(st, 13, store_bid_state_name(status));
-	bind_text(st, 14, now);
+	bind_text(st, 14, at);
 	bind_text(st, 15, message_id);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -1871,8 +2103,8 @@ int store_bid_held_count(struct store *s, int64_t project, const char *address, 
 	return rc == SQLITE_ROW ? 0 : fail(s, rc, "bid-held-count");
 }
 
-int store_bid_select(struct store *s, int64_t project, enum bid_state state,
-		     struct bid_row **out)
+int store_bid_page(struct store *s, int64_t project, enum bid_state state, int64_t after,
+		   int limit, struct bid_row **out)
 {
 	const char *status = state == BID_STATE_ANY ? NULL : store_bid_state_name(state);
 	*out = NULL;
@@ -1881,6 +2113,8 @@ int store_bid_select(struct store *s, int64_t project, enum bid_state state,
 		return -1;
 	sqlite3_bind_int64(st, 1, project);
 	bind_text(st, 2, status);
+	sqlite3_bind_int64(st, 3, after);
+	sqlite3_bind_int(st, 4, limit);
 	int n = 0, cap = 0, rc;
 	struct bid_row *v = xcalloc(1, sizeof *v);	/* allocated even for no bid */
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1901,6 +2135,36 @@ int store_bid_select(struct store *s, int64_t project, enum bid_state state,
 	return n;
 }
 
+/* The selection of store_bid_select, for page_all. */
+struct bid_sel {
+	int64_t project;
+	enum bid_state status;
+};
+
+static int bid_page(struct store *s, const void *sel, int64_t after, int limit, void **out)
+{
+	const struct bid_sel *q = sel;
+	struct bid_row *v = NULL;
+	int n = store_bid_page(s, q->project, q->status, after, limit, &v);
+	*out = v;
+	return n;
+}
+
+static void bid_clear_row(void *row)
+{
+	bid_row_clear(row);
+}
+
+int store_bid_select(struct store *s, int64_t project, enum bid_state status,
+		     struct bid_row **out)
+{
+	const struct bid_sel q = { project, status };
+	void *v = NULL;
+	int n = page_all(s, bid_page, &q, sizeof **out, bid_clear_row, &v);
+	*out = n == 0 ? xcalloc(1, sizeof **out) : v;	/* allocated even for no bid */
+	return n;
+}
+
 int store_bid_current(struct store *s, int64_t project, int64_t subscriber, int64_t *id)
 {
 	sqlite3_stmt *st = stmt(s, ST_BID_CURRENT);
@@ -1917,16 +2181,16 @@ int store_bid_current(struct store *s, int64_t project, int64_t subscriber, int6
 	return rc == SQLITE_ROW;
 }
 
-int store_relayed_add(struct store *s, int64_t bid, const char *body)
+int store_relayed_add(struct store *s, int64_t bid, const char *body, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_RELAYED_ADD);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, bid);
 	bind_text(st, 2, body);
-	bind_text(st, 3, now);
+	bind_text(st, 3, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "relayed-add");
@@ -2029,22 +2293,22 @@ int store_poster_confirmed(struct store *s, const char *address)
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "poster");
 }
 
-int store_poster_confirm(struct store *s, const char *address)
+int store_poster_confirm(struct store *s, const char *address, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_POSTER_CONFIRM);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	bind_text(st, 1, address);
-	bind_text(st, 2, now);
+	bind_text(st, 2, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "poster-confirm");
 }
 
 int store_project_state_set(struct store *s, int64_t id, enum project_state from,
-			    enum project_state to)
+			    enum project_state to, time_t now)
 {
 	if (!store_project_state_legal(from, to))
 		return state_refuse(s, "project", id, store_project_state_name(from),
@@ -2053,12 +2317,12 @@ int store_project_state_set(struct store *s, int64_t id, enum project_state from
 	sqlite3_stmt *st = stmt(s, ST_PROJECT_STATUS);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, store_project_state_name(from));
 	bind_text(st, 3, store_project_state_name(to));
-	bind_text(st, 4, now);
+	bind_text(st, 4, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -2066,16 +2330,16 @@ int store_project_state_set(struct store *s, int64_t id, enum project_state from
 	return sqlite3_changes(s->db) > 0;
 }
 
-int store_notice_claim(struct store *s, const char *kind, int64_t ref)
+int store_notice_claim(struct store *s, const char *kind, int64_t ref, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_NOTICE_CLAIM);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	bind_text(st, 1, kind);
 	sqlite3_bind_int64(st, 2, ref);
-	bind_text(st, 3, now);
+	bind_text(st, 3, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -2095,33 +2359,33 @@ int store_project_answered(struct store *s, int64_t id)
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? v : fail(s, rc, "project-answered");
 }
 
-int store_project_mark_answered(struct store *s, int64_t id)
+int store_project_mark_answered(struct store *s, int64_t id, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_PROJECT_MARK_ANSWERED);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, now);
+	bind_text(st, 2, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-mark-answered");
 }
 
 int store_rating_insert(struct store *s, int64_t bid, int64_t subscriber, int score,
-			const char *comment)
+			const char *comment, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_RATING_INSERT);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, bid);
 	sqlite3_bind_int64(st, 2, subscriber);
 	sqlite3_bind_int(st, 3, score);
 	bind_text(st, 4, comment);
-	bind_text(st, 5, now);
+	bind_text(st, 5, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -2148,13 +2412,13 @@ int store_freelancer_record(struct store *s, int64_t subscriber, double *avg, in
 
 int store_project_update(struct store *s, int64_t id, const char *description,
 			 const struct money *budget, int deadline_days, const char *skills_json,
-			 const char *location, const char *flags_json)
+			 const char *location, const char *flags_json, time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_PROJECT_UPDATE);
 	if (!st)
 		return -1;
-	char now[32];
-	clock_format_iso(clock_now(), now);
+	char at[32];
+	clock_format_iso(now, at);
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, description);
 	if (budget) {
@@ -2169,7 +2433,7 @@ int store_project_update(struct store *s, int64_t id, const char *description,
 		sqlite3_bind_int(st, 8, deadline_days);
 	bind_text(st, 9, skills_json);
 	bind_text(st, 10, location);
-	bind_text(st, 11, now);
+	bind_text(st, 11, at);
 	bind_text(st, 12, flags_json ? flags_json : "[]");
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);

@@ -2,7 +2,8 @@
 # run.sh — the whole test suite: unit tables and end-to-end tests, first with ./bidmail, then
 # once more with the AddressSanitizer+UBSan build (build-asan/). Ends with the line
 # `N passed, N failed` (the sum of every part). Exit 0 only when nothing failed.
-# Expects `make bidmail unit asan` done (make check does it).
+# Expects `make bidmail unit asan` done (make check does it; unit builds the storage
+# conformance table too).
 set -u
 cd "$(dirname "$0")/.." || exit 2
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
@@ -25,8 +26,10 @@ part() {
 	failed=$((failed + f))
 }
 part ./build/unit
+part ./build/store_conformance
 part python3 tests/suite.py ./bidmail
 part ./build-asan/unit
+part ./build-asan/store_conformance
 part python3 tests/suite.py ./build-asan/bidmail --label asan:
 rm -f "$out"
 echo

@@ -1,0 +1,1649 @@
+/*
+ * store_conformance.c — what every storage backend must do: a table of {function, case}, one
+ * case per public store_* function of src/bidmail.h, each run on a fresh database through the
+ * public API only (no SQL, no file of the backend looked at), so that a second backend runs
+ * the same table. In: STORE_HEADER (the header, read to check that every store_* prototype has
+ * a case) and a temporary folder. Out: one line per case and `N passed, N failed`.
+ * The database of a case is made by fresh(): a second backend plugs in there.
+ */
+#include "../src/bidmail.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef STORE_HEADER
+#define STORE_HEADER "src/bidmail.h"
+#endif
+
+static char tmpdir[] = "/tmp/bidmail-conformance-XXXXXX";
+static char dbvalue[256];	/* the database value of the running case */
+
+#define CHECK(cond)                                                              \
+	do {                                                                     \
+		if (!(cond)) {                                                   \
+			printf("     %s:%d: %s\n", __FILE__, __LINE__, #cond);   \
+			return 1;                                                \
+		}                                                                \
+	} while (0)
+
+/* The clock of every case: the store never reads one, so the times it records are these. */
+#define T0 ((time_t)1772438400)		/* 2026-03-02T08:00:00Z */
+#define T0_ISO "2026-03-02T08:00:00Z"
+
+/* A fresh, empty database for case `name` (a SQLite file in the temporary folder; a second
+ * backend gives one of its own here, e.g. a new schema on a test server). */
+static struct store *fresh(const char *name)
+{
+	snprintf(dbvalue, sizeof dbvalue, "sqlite:%s/%s.db", tmpdir, name);
+	return store_open(dbvalue, 1);
+}
+
+/* ---------------------------------------------------------------- fixtures */
+
+static int64_t add_project(struct store *s, const char *title, const char *status,
+			   const char *poster, const char *created)
+{
+	struct project p;
+	memset(&p, 0, sizeof p);
+	p.title = (char *)title;
+	p.description = (char *)"Une description.";
+	p.poster = (char *)poster;
+	p.language = (char *)"fr";
+	p.status = (char *)status;
+	p.created = (char *)created;
+	p.deadline_days = -1;
+	p.budget_min = -1;
+	return store_project_insert(s, &p) < 0 ? -1 : p.id;
+}
+
+static int64_t add_subscriber(struct store *s, const char *address)
+{
+	int64_t id = -1;
+	return store_subscriber_insert(s, address, NULL, "fr", &id, T0) < 0 ? -1 : id;
+}
+
+static int64_t add_bid(struct store *s, int64_t project, int64_t sub, const char *status,
+		       double amount, time_t at)
+{
+	struct bid_info bi;
+	memset(&bi, 0, sizeof bi);
+	bi.has_amount = 1;
+	bi.amount.min = -1;
+	bi.amount.max = amount;
+	snprintf(bi.amount.currency, sizeof bi.amount.currency, "EUR");
+	bi.delivery_days = 10;
+	bi.followup_days = -1;
+	int64_t id = -1;
+	int replaced;
+	return store_bid_insert(s, project, sub, "f@example.net", &bi, "Mon offre", status, NULL,
+				&id, &replaced, at) < 0 ? -1 : id;
+}
+
+static int64_t add_outbox(struct store *s, const char *to)
+{
+	int64_t id = -1;
+	static const char msg[] = "Subject: x\r\n\r\nbody\r\n";
+	return store_outbox_insert(s, "test", to, "bounce@example.org", "x", "tok", msg,
+				   sizeof msg - 1, &id, T0) < 0 ? -1 : id;
+}
+
+static void free_projects(struct project *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		project_clear(&v[i]);
+	free(v);
+}
+
+static void free_bids(struct bid_row *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		bid_row_clear(&v[i]);
+	free(v);
+}
+
+static void free_outbox(struct outbox_row *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		outbox_row_clear(&v[i]);
+	free(v);
+}
+
+static void free_subscribers(struct subscriber *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		subscriber_clear(&v[i]);
+	free(v);
+}
+
+/* ---------------------------------------------------------------- opening, transactions */
+
+static int c_open(struct store *s)
+{
+	CHECK(s != NULL);
+	char missing[300];
+	snprintf(missing, sizeof missing, "%s/missing/none.db", tmpdir);
+	CHECK(store_open(missing, 0) == NULL);
+	CHECK(store_open("postgresql://db.example.org/bidmail", 1) == NULL);
+	return 0;
+}
+
+static int c_close(struct store *s)
+{
+	CHECK(store_close(NULL) == NULL);
+	CHECK(store_ingest_record(s, "k", "n", "h", NULL, "post", "ok", T0) == 0);
+	/* the value opens again, with what was written */
+	struct store *again = store_open(dbvalue, 0);
+	CHECK(again != NULL);
+	CHECK(store_ingest_seen(again, "k") == 1);
+	CHECK(store_close(again) == NULL);
+	return 0;
+}
+
+static int c_prepare(struct store *s)
+{
+	(void)s;
+	char value[300], file[300];
+	snprintf(value, sizeof value, "%s/deep/er/new.db", tmpdir);
+	CHECK(store_prepare(value) == 0);
+	struct store *n = store_open(value, 1);
+	CHECK(n != NULL);
+	store_close(n);
+	snprintf(file, sizeof file, "%s/deep/er/new.db", tmpdir);
+	unlink(file);
+	CHECK(store_prepare("postgresql://db.example.org/x") == 0);	/* nothing to make */
+	return 0;
+}
+
+static int c_database_resolve(struct store *s)
+{
+	(void)s;
+	static const struct { const char *value, *want; } rows[] = {
+		{ "var/bidmail.db", "/etc/b/var/bidmail.db" },
+		{ "/abs/bidmail.db", "/abs/bidmail.db" },
+		{ "sqlite:var/b.db", "sqlite:/etc/b/var/b.db" },
+		{ "sqlite:/abs/b.db", "sqlite:/abs/b.db" },
+		{ "sqlite:///abs/b.db", "sqlite:///abs/b.db" },
+		{ "./odd:name.db", "/etc/b/./odd:name.db" },
+		{ "postgresql://u@h/db", NULL },
+		{ "postgres://h/db", NULL },
+		{ "mysql://h/db", NULL },
+		{ "sqlite://host/b.db", NULL },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		const char *why = NULL;
+		char *got = store_database_resolve(rows[i].value, "/etc/b", &why);
+		int ok = rows[i].want ? got && !strcmp(got, rows[i].want) && !why : !got && why;
+		if (!ok)
+			printf("     resolve %s: got %s (%s)\n", rows[i].value, got ? got : "NULL",
+			       why ? why : "");
+		free(got);
+		CHECK(ok);
+	}
+	const char *why = NULL;
+	CHECK(!store_database_resolve("postgres://h/db", "/", &why) &&
+	      strstr(why, "no PostgreSQL backend"));
+	return 0;
+}
+
+static int c_database_file(struct store *s)
+{
+	(void)s;
+	static const struct { const char *value, *want; } rows[] = {
+		{ "/a/b.db", "/a/b.db" },
+		{ "sqlite:/a/b.db", "/a/b.db" },
+		{ "sqlite:///a/b.db", "/a/b.db" },
+		{ "postgresql://h/db", NULL },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char *got = store_database_file(rows[i].value);
+		int ok = rows[i].want ? got && !strcmp(got, rows[i].want) : !got;
+		free(got);
+		CHECK(ok);
+	}
+	return 0;
+}
+
+static int c_begin(struct store *s)
+{
+	CHECK(store_begin(s) == 0);
+	CHECK(store_ingest_record(s, "a", "n", "h", NULL, "post", "ok", T0) == 0);
+	CHECK(store_ingest_seen(s, "a") == 1);
+	CHECK(store_rollback(s) == 0);
+	CHECK(store_ingest_seen(s, "a") == 0);
+	return 0;
+}
+
+static int c_commit(struct store *s)
+{
+	CHECK(store_begin(s) == 0);
+	CHECK(store_ingest_record(s, "a", "n", "h", NULL, "post", "ok", T0) == 0);
+	CHECK(store_commit(s) == 0);
+	CHECK(store_rollback(s) == 0);	/* nothing open: nothing undone */
+	CHECK(store_ingest_seen(s, "a") == 1);
+	return 0;
+}
+
+static int c_rollback(struct store *s)
+{
+	CHECK(store_rollback(s) == 0);
+	CHECK(store_begin(s) == 0);
+	CHECK(add_subscriber(s, "r@example.net") > 0);
+	CHECK(store_rollback(s) == 0);
+	struct subscriber sub;
+	CHECK(store_subscriber_find(s, "r@example.net", 0, &sub) == 0);
+	return 0;
+}
+
+static int c_savepoint(struct store *s)
+{
+	CHECK(store_begin(s) == 0);
+	CHECK(store_savepoint(s) == 0);
+	CHECK(store_ingest_record(s, "kept", "n", "h", NULL, "post", "ok", T0) == 0);
+	CHECK(store_savepoint_release(s) == 0);
+	CHECK(store_savepoint(s) == 0);
+	CHECK(store_ingest_record(s, "undone", "n", "h", NULL, "post", "ok", T0) == 0);
+	CHECK(store_savepoint_rollback(s) == 0);
+	CHECK(store_commit(s) == 0);
+	CHECK(store_ingest_seen(s, "kept") == 1);
+	CHECK(store_ingest_seen(s, "undone") == 0);
+	return 0;
+}
+
+static int c_savepoint_release(struct store *s)
+{
+	CHECK(store_begin(s) == 0);
+	CHECK(store_savepoint(s) == 0);
+	CHECK(store_poster_confirm(s, "p@example.net", T0) == 0);
+	CHECK(store_savepoint_release(s) == 0);
+	CHECK(store_commit(s) == 0);
+	CHECK(store_poster_confirmed(s, "p@example.net") == 1);
+	return 0;
+}
+
+static int c_savepoint_rollback(struct store *s)
+{
+	CHECK(store_begin(s) == 0);
+	CHECK(store_poster_confirm(s, "kept@example.net", T0) == 0);
+	CHECK(store_savepoint(s) == 0);
+	CHECK(store_poster_confirm(s, "gone@example.net", T0) == 0);
+	CHECK(store_savepoint_rollback(s) == 0);
+	/* the transaction goes on after it */
+	CHECK(store_poster_confirm(s, "after@example.net", T0) == 0);
+	CHECK(store_commit(s) == 0);
+	CHECK(store_poster_confirmed(s, "kept@example.net") == 1);
+	CHECK(store_poster_confirmed(s, "gone@example.net") == 0);
+	CHECK(store_poster_confirmed(s, "after@example.net") == 1);
+	return 0;
+}
+
+static int c_durability(struct store *s)
+{
+	CHECK(store_durability(s, STORE_FAST) == 0);
+	CHECK(store_ingest_record(s, "fast", "n", "h", NULL, "post", "ok", T0) == 0);
+	CHECK(store_durability(s, STORE_DURABLE) == 0);
+	CHECK(store_ingest_record(s, "durable", "n", "h", NULL, "post", "ok", T0) == 0);
+	CHECK(store_ingest_seen(s, "fast") == 1 && store_ingest_seen(s, "durable") == 1);
+	return 0;
+}
+
+static int c_error_kind(struct store *s)
+{
+	CHECK(add_subscriber(s, "e@example.net") > 0);
+	CHECK(store_error_kind(s) == STORE_ERR_NONE);
+	int64_t id;
+	CHECK(store_subscriber_insert(s, "E@example.net", NULL, "fr", &id, T0) < 0);
+	CHECK(store_error_kind(s) == STORE_ERR_CONFLICT);
+	/* the kind is that of the last error: a success after it does not have to reset it */
+	CHECK(add_subscriber(s, "f@example.net") > 0);
+	return 0;
+}
+
+static int c_error_is_transient(struct store *s)
+{
+	int64_t id;
+	CHECK(add_subscriber(s, "e@example.net") > 0);
+	CHECK(store_subscriber_insert(s, "e@example.net", NULL, "fr", &id, T0) < 0);
+	CHECK(store_error_is_transient(s) == 0);
+	return 0;
+}
+
+static int c_errmsg(struct store *s)
+{
+	int64_t id;
+	CHECK(add_subscriber(s, "e@example.net") > 0);
+	CHECK(store_subscriber_insert(s, "e@example.net", NULL, "fr", &id, T0) < 0);
+	const char *m = store_errmsg(s);
+	CHECK(m && *m);
+	return 0;
+}
+
+static int c_schema_version(struct store *s)
+{
+	CHECK(store_schema_version(s) > 0);
+	return 0;
+}
+
+static int c_check(struct store *s)
+{
+	CHECK(store_check(s) == 0);
+	return 0;
+}
+
+static int c_backup(struct store *s)
+{
+	char copy[300];
+	snprintf(copy, sizeof copy, "%s/backup-copy.db", tmpdir);
+	CHECK(store_ingest_record(s, "b", "n", "h", NULL, "post", "ok", T0) == 0);
+	CHECK(store_backup(s, copy) > 0);
+	struct store *c = store_open(copy, 0);
+	CHECK(c != NULL);
+	int seen = store_ingest_seen(c, "b");
+	int ok = store_check(c);
+	store_close(c);
+	unlink(copy);
+	CHECK(seen == 1 && ok == 0);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- ingest, fetch, rates */
+
+static int c_ingest_seen(struct store *s)
+{
+	CHECK(store_ingest_seen(s, "k") == 0);
+	CHECK(store_ingest_record(s, "k", "n", "h", "<m@x>", "post", "ok", T0) == 0);
+	CHECK(store_ingest_seen(s, "k") == 1);
+	return 0;
+}
+
+static int c_ingest_record(struct store *s)
+{
+	CHECK(store_ingest_record(s, "k", "n", "h", NULL, "post", "ok", T0) == 0);
+	CHECK(store_count(s, "ingested") == 1);
+	CHECK(store_ingest_record(s, "k", "n", "h", NULL, "post", "ok", T0) < 0);	/* once */
+	CHECK(store_error_kind(s) == STORE_ERR_CONFLICT);
+	return 0;
+}
+
+static int c_fetched_seen(struct store *s)
+{
+	CHECK(store_fetched_seen(s, "imap://u@h/INBOX;UID=1", "100:ab") == 0);
+	CHECK(store_fetched_add(s, "imap://u@h/INBOX;UID=1", "100:ab", T0) == 0);
+	CHECK(store_fetched_seen(s, "imap://u@h/INBOX;UID=1", "100:ab") == 1);
+	CHECK(store_fetched_seen(s, "imap://u@h/INBOX;UID=1", "200:cd") == 0);	/* reused UID */
+	return 0;
+}
+
+static int c_fetched_add(struct store *s)
+{
+	CHECK(store_fetched_add(s, "pop3://u@h/1", "1:x", T0) == 0);
+	CHECK(store_fetched_add(s, "pop3://u@h/1", "1:x", T0) == 0);	/* twice: no error */
+	CHECK(store_fetched_seen(s, "pop3://u@h/1", "1:x") == 1);
+	return 0;
+}
+
+static int c_sender_hit(struct store *s)
+{
+	CHECK(store_sender_hit(s, "a@example.net", T0, 3600, 2) == 0);
+	CHECK(store_sender_hit(s, "a@example.net", T0 + 1, 3600, 2) == 0);
+	CHECK(store_sender_hit(s, "a@example.net", T0 + 2, 3600, 2) == 1);	/* tell once */
+	CHECK(store_sender_hit(s, "A@example.net", T0 + 3, 3600, 2) == 2);
+	CHECK(store_sender_hit(s, "a@example.net", T0 + 3601, 3600, 2) == 0);	/* new window */
+	CHECK(store_sender_hit(s, "b@example.net", T0 + 3, 3600, 2) == 0);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- posters, projects */
+
+static int c_poster_confirmed(struct store *s)
+{
+	CHECK(store_poster_confirmed(s, "p@example.net") == 0);
+	CHECK(store_poster_confirm(s, "p@example.net", T0) == 0);
+	CHECK(store_poster_confirmed(s, "P@EXAMPLE.NET") == 1);
+	return 0;
+}
+
+static int c_poster_confirm(struct store *s)
+{
+	CHECK(store_poster_confirm(s, "p@example.net", T0) == 0);
+	CHECK(store_poster_confirm(s, "p@example.net", T0 + 5) == 0);	/* again: no error */
+	CHECK(store_poster_confirmed(s, "p@example.net") == 1);
+	return 0;
+}
+
+static int c_project_insert(struct store *s)
+{
+	int64_t a = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t b = add_project(s, "B", "held", "c@example.net", T0_ISO);
+	CHECK(a > 0 && b > a);
+	struct project p;
+	CHECK(store_project_get(s, a, &p) == 1);
+	int ok = !strcmp(p.title, "A") && !strcmp(p.status, "open") &&
+		 p.published && !strcmp(p.published, T0_ISO) && p.bids == 0;
+	project_clear(&p);
+	CHECK(ok);
+	CHECK(store_project_get(s, b, &p) == 1);
+	ok = p.published == NULL;	/* held: not published yet */
+	project_clear(&p);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_project_get(struct store *s)
+{
+	int64_t a = add_project(s, "Titre", "open", "c@example.net", T0_ISO);
+	struct project p;
+	CHECK(store_project_get(s, a, &p) == 1);
+	int ok = p.id == a && !strcmp(p.description, "Une description.") &&
+		 !strcmp(p.poster, "c@example.net") && !strcmp(p.language, "fr") &&
+		 !strcmp(p.created, T0_ISO) && p.deadline_days == -1;
+	project_clear(&p);
+	CHECK(ok);
+	CHECK(store_project_get(s, a + 100, &p) == 0);
+	return 0;
+}
+
+static int c_project_status(struct store *s)
+{
+	int64_t a = add_project(s, "A", "pending_confirmation", "c@example.net", T0_ISO);
+	CHECK(store_project_status(s, a, "open", T0 + 60) == 0);
+	struct project p;
+	CHECK(store_project_get(s, a, &p) == 1);
+	int ok = !strcmp(p.status, "open") && p.published &&
+		 !strcmp(p.published, "2026-03-02T08:01:00Z") &&
+		 !strcmp(p.updated, "2026-03-02T08:01:00Z");
+	project_clear(&p);
+	CHECK(ok);
+	/* reopened later: published is the first opening */
+	CHECK(store_project_status(s, a, "closed", T0 + 120) == 0);
+	CHECK(store_project_status(s, a, "open", T0 + 180) == 0);
+	CHECK(store_project_get(s, a, &p) == 1);
+	ok = !strcmp(p.published, "2026-03-02T08:01:00Z");
+	project_clear(&p);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_project_status_move(struct store *s)
+{
+	int64_t a = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	CHECK(store_project_status_move(s, a, "open", "expired", T0) == 1);
+	CHECK(store_project_status_move(s, a, "open", "expired", T0) == 0);
+	struct project p;
+	CHECK(store_project_get(s, a, &p) == 1);
+	int ok = !strcmp(p.status, "expired");
+	project_clear(&p);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_project_update(struct store *s)
+{
+	int64_t a = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	struct money m = { 300, 500, "EUR", "HT", "day" };
+	CHECK(store_project_update(s, a, "Nouveau texte", &m, 14, "[\"php\"]", "Lyon", NULL,
+				   T0 + 3600) == 0);
+	struct project p;
+	CHECK(store_project_get(s, a, &p) == 1);
+	int ok = !strcmp(p.description, "Nouveau texte") && p.has_budget && p.budget_min == 300 &&
+		 p.budget_max == 500 && !strcmp(p.currency, "EUR") && !strcmp(p.tax, "HT") &&
+		 !strcmp(p.unit, "day") && p.deadline_days == 14 &&
+		 !strcmp(p.skills_json, "[\"php\"]") && !strcmp(p.location, "Lyon") &&
+		 !strcmp(p.flags_json, "[]") && !strcmp(p.updated, "2026-03-02T09:00:00Z");
+	project_clear(&p);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_notice_claim(struct store *s)
+{
+	CHECK(store_notice_claim(s, "expiry", 1001, T0) == 1);
+	CHECK(store_notice_claim(s, "expiry", 1001, T0 + 1) == 0);
+	CHECK(store_notice_claim(s, "reminder", 1001, T0) == 1);
+	return 0;
+}
+
+static int c_project_answered(struct store *s)
+{
+	int64_t a = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	CHECK(store_project_answered(s, a) == 0);
+	CHECK(store_project_mark_answered(s, a, T0) == 0);
+	CHECK(store_project_answered(s, a) == 1);
+	return 0;
+}
+
+static int c_project_mark_answered(struct store *s)
+{
+	int64_t a = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t b = add_project(s, "B", "open", "c@example.net", T0_ISO);
+	CHECK(store_project_mark_answered(s, a, T0) == 0);
+	CHECK(store_project_answered(s, a) == 1 && store_project_answered(s, b) == 0);
+	return 0;
+}
+
+static int c_project_list(struct store *s)
+{
+	int64_t a = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t b = add_project(s, "B", "held", "c@example.net", T0_ISO);
+	int64_t c = add_project(s, "C", "closed", "c@example.net", T0_ISO);
+	struct project *v;
+	int n = store_project_list(s, &v);
+	int ok = n == 3 && v[0].id == a && v[1].id == b && v[2].id == c && v[0].description;
+	free_projects(v, n);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_project_page(struct store *s)
+{
+	int64_t id[5];
+	for (int i = 0; i < 5; i++)
+		id[i] = add_project(s, "P", i == 2 ? "held" : "open", "c@example.net", T0_ISO);
+	struct project *v;
+	int n = store_project_page(s, "open", NULL, 0, 0, 2, &v);
+	int ok = n == 2 && v[0].id == id[0] && v[1].id == id[1] && !v[0].description;
+	free_projects(v, n);
+	CHECK(ok);
+	n = store_project_page(s, "open", NULL, 1, id[1], 2, &v);
+	ok = n == 2 && v[0].id == id[3] && v[1].id == id[4] && v[0].description;
+	free_projects(v, n);
+	CHECK(ok);
+	n = store_project_page(s, "open", NULL, 0, id[4], 2, &v);
+	free_projects(v, n);
+	CHECK(n == 0);
+	return 0;
+}
+
+static int c_project_sample(struct store *s)
+{
+	add_project(s, "Old", "open", "c@example.net", T0_ISO);
+	add_project(s, "Held", "held", "c@example.net", T0_ISO);
+	add_project(s, "New", "open", "c@example.net", T0_ISO);
+	struct strlist l = { 0 };
+	CHECK(store_project_sample(s, 1, &l) == 0);
+	int ok = l.n == 1 && !strncmp(l.v[0], "New\n", 4) && strstr(l.v[0], "Une description.");
+	strlist_clear(&l);
+	CHECK(ok);
+	CHECK(store_project_sample(s, 10, &l) == 0);
+	ok = l.n == 2;
+	strlist_clear(&l);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_project_select(struct store *s)
+{
+	int64_t a = add_project(s, "A", "open", "c@example.net", "2026-03-01T08:00:00Z");
+	add_project(s, "B", "held", "c@example.net", T0_ISO);
+	int64_t c = add_project(s, "C", "open", "c@example.net", T0_ISO);
+	struct project *v;
+	int n = store_project_select(s, "open", NULL, 1, &v);
+	int ok = n == 2 && v[0].id == a && v[1].id == c && v[0].description;
+	free_projects(v, n);
+	CHECK(ok);
+	n = store_project_select(s, "open", T0_ISO, 0, &v);
+	ok = n == 1 && v[0].id == c && !v[0].description;
+	free_projects(v, n);
+	CHECK(ok);
+	n = store_project_select(s, NULL, T0_ISO, 0, &v);
+	free_projects(v, n);
+	CHECK(n == 2);
+	return 0;
+}
+
+static int c_project_open_awarded(struct store *s)
+{
+	int64_t a = add_project(s, "A", "awarded", "c@example.net", T0_ISO);
+	int64_t b = add_project(s, "B", "open", "c@example.net", T0_ISO);
+	add_project(s, "C", "closed", "c@example.net", T0_ISO);
+	int64_t d = add_project(s, "D", "awarded", "c@example.net", T0_ISO);
+	struct project *v;
+	int n = store_project_open_awarded(s, NULL, NULL, 0, &v);
+	int ok = n == 3 && v[0].id == a && v[1].id == b && v[2].id == d;
+	free_projects(v, n);
+	CHECK(ok);
+	n = store_project_open_awarded(s, "2027-01-01T00:00:00Z", NULL, 0, &v);
+	ok = n == 2 && v[0].id == a && v[1].id == d;
+	free_projects(v, n);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_project_pending_of(struct store *s)
+{
+	int64_t a = add_project(s, "A", "pending_confirmation", "c@example.net", T0_ISO);
+	add_project(s, "B", "pending_confirmation", "other@example.net", T0_ISO);
+	add_project(s, "C", "open", "c@example.net", T0_ISO);
+	int64_t d = add_project(s, "D", "pending_confirmation", "c@example.net", T0_ISO);
+	struct project *v;
+	int n = store_project_pending_of(s, "C@Example.NET", &v);
+	int ok = n == 2 && v[0].id == a && v[1].id == d && !v[0].description;
+	free_projects(v, n);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_project_delete_pending(struct store *s)
+{
+	add_project(s, "A", "pending_confirmation", "c@example.net", T0_ISO);
+	add_project(s, "B", "pending_confirmation", "c@example.net", T0_ISO);
+	int64_t c = add_project(s, "C", "open", "c@example.net", T0_ISO);
+	CHECK(store_project_delete_pending(s, "c@EXAMPLE.net") == 2);
+	CHECK(store_project_delete_pending(s, "c@example.net") == 0);
+	struct project p;
+	CHECK(store_project_get(s, c, &p) == 1);
+	project_clear(&p);
+	return 0;
+}
+
+static int c_project_unasked(struct store *s)
+{
+	int64_t a = add_project(s, "A", "pending_confirmation", "c@example.net", T0_ISO);
+	add_project(s, "B", "pending_confirmation", "c@example.net", T0_ISO);
+	int64_t c = add_project(s, "C", "pending_confirmation", "d@example.net", T0_ISO);
+	int64_t ids[4];
+	CHECK(store_project_unasked(s, ids, 4) == 2);
+	CHECK(ids[0] == a && ids[1] == c);
+	CHECK(store_project_unasked(s, ids, 1) == 1);
+	/* a post request to c@ waits for an answer: its posts are not asked about */
+	int64_t cid;
+	CHECK(store_confirmation_insert(s, "c@example.net", 0, "post", "x", 3600, &cid, T0) == 0);
+	CHECK(store_project_unasked(s, ids, 4) == 1 && ids[0] == c);
+	return 0;
+}
+
+static int c_purge_expired(struct store *s)
+{
+	int64_t old = add_project(s, "Old", "pending_confirmation", "c@example.net",
+				  "2026-01-01T00:00:00Z");
+	int64_t young = add_project(s, "Young", "pending_confirmation", "c@example.net", T0_ISO);
+	int64_t open = add_project(s, "Open", "open", "c@example.net", "2026-01-01T00:00:00Z");
+	int64_t sub = add_subscriber(s, "f@example.net");
+	CHECK(add_bid(s, open, sub, "held", 100, T0 - 86400 * 30) > 0);
+	int64_t fresh_bid = add_bid(s, open, sub, "held", 100, T0);
+	CHECK(store_purge_expired(s, "2026-02-01T00:00:00Z", "2026-02-01T00:00:00Z") == 2);
+	struct project p;
+	CHECK(store_project_get(s, old, &p) == 0);
+	CHECK(store_project_get(s, young, &p) == 1);
+	project_clear(&p);
+	struct bid_row b;
+	CHECK(store_bid_get(s, fresh_bid, &b) == 1);
+	bid_row_clear(&b);
+	return 0;
+}
+
+static int c_count(struct store *s)
+{
+	add_project(s, "A", "open", "c@example.net", T0_ISO);
+	add_project(s, "B", "open", "c@example.net", T0_ISO);
+	CHECK(add_outbox(s, "a@example.net") > 0);
+	CHECK(add_subscriber(s, "s@example.net") > 0);
+	CHECK(store_count(s, "projects") == 2);
+	CHECK(store_count(s, "outbox") == 1);
+	CHECK(store_count(s, "subscribers") == 1);
+	CHECK(store_count(s, "ingested") == 0);
+	CHECK(store_count(s, "bids") == -1);	/* not a countable table */
+	return 0;
+}
+
+static int c_projects_version(struct store *s)
+{
+	int64_t a = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	char *v1 = store_projects_version(s);
+	CHECK(v1 != NULL);
+	int64_t sub = add_subscriber(s, "f@example.net");
+	add_bid(s, a, sub, "active", 100, T0);
+	char *v2 = store_projects_version(s);
+	store_project_status(s, a, "closed", T0);
+	char *v3 = store_projects_version(s);
+	int ok = v2 && v3 && strcmp(v1, v2) && strcmp(v2, v3);
+	char *v4 = store_projects_version(s);
+	ok = ok && v4 && !strcmp(v3, v4);	/* nothing changed: the same */
+	free(v1);
+	free(v2);
+	free(v3);
+	free(v4);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_status(struct store *s)
+{
+	add_project(s, "A", "pending_confirmation", "c@example.net", T0_ISO);
+	add_project(s, "B", "held", "c@example.net", T0_ISO);
+	add_subscriber(s, "pending@example.net");
+	CHECK(add_outbox(s, "a@example.net") > 0);
+	int dis;
+	CHECK(store_address_bounce(s, "gone@example.net", 1, "2026-03-02", 1, &dis) == 0);
+	struct store_status st;
+	CHECK(store_status(s, &st) == 0);
+	int ok = st.outbox_queued == 1 && st.outbox_failed == 0 && st.outbox_sent == 0 &&
+		 st.oldest_queued && !strcmp(st.oldest_queued, T0_ISO) && !st.last_digest &&
+		 st.pending_posts == 1 && st.held_posts == 1 && st.pending_subscribers == 1 &&
+		 st.disabled.n == 1 && !strcmp(st.disabled.v[0], "gone@example.net");
+	store_status_clear(&st);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_status_clear(struct store *s)
+{
+	struct store_status st;
+	CHECK(add_outbox(s, "a@example.net") > 0);
+	CHECK(store_status(s, &st) == 0);
+	store_status_clear(&st);
+	CHECK(st.oldest_queued == NULL && st.disabled.n == 0 && st.outbox_queued == 0);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- ratings */
+
+static int c_rating_insert(struct store *s)
+{
+	CHECK(store_rating_insert(s, 1, 7, 5, "Très bien", T0) == 1);
+	CHECK(store_rating_insert(s, 1, 7, 1, NULL, T0) == 0);	/* one per award */
+	return 0;
+}
+
+static int c_freelancer_record(struct store *s)
+{
+	int64_t p = add_project(s, "A", "awarded", "c@example.net", T0_ISO);
+	int64_t sub = add_subscriber(s, "f@example.net");
+	int64_t b = add_bid(s, p, sub, "active", 100, T0);
+	CHECK(store_bid_status(s, b, "accepted") == 0);
+	CHECK(store_rating_insert(s, b, sub, 4, NULL, T0) == 1);
+	CHECK(store_rating_insert(s, b + 1000, sub, 2, NULL, T0) == 1);
+	double avg = 0;
+	int ratings = 0, completed = 0;
+	CHECK(store_freelancer_record(s, sub, &avg, &ratings, &completed) == 0);
+	CHECK(avg == 3 && ratings == 2 && completed == 1);
+	CHECK(store_freelancer_record(s, sub + 1, &avg, &ratings, &completed) == 0);
+	CHECK(ratings == 0 && completed == 0);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- outbox */
+
+static int c_outbox_insert(struct store *s)
+{
+	int64_t a = add_outbox(s, "a@example.net");
+	int64_t b = add_outbox(s, "b@example.net");
+	CHECK(a > 0 && b > a);
+	struct outbox_row *v;
+	int n = store_outbox_list(s, NULL, 1, &v);
+	int ok = n == 2 && !strcmp(v[0].to, "a@example.net") && !strcmp(v[0].kind, "test") &&
+		 !strcmp(v[0].state, "queued") && !strcmp(v[0].created, T0_ISO) &&
+		 v[0].len == 20 && !memcmp(v[0].data, "Subject: x\r\n\r\nbody\r\n", 20) &&
+		 !strcmp(v[0].token, "tok") && !strcmp(v[0].sender, "bounce@example.org");
+	free_outbox(v, n);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_outbox_list(struct store *s)
+{
+	int64_t a = add_outbox(s, "a@example.net");
+	int64_t b = add_outbox(s, "b@example.net");
+	CHECK(store_outbox_mark_sent(s, a, T0) == 0);
+	struct outbox_row *v;
+	int n = store_outbox_list(s, "queued", 0, &v);
+	int ok = n == 1 && v[0].id == b && !v[0].data;
+	free_outbox(v, n);
+	CHECK(ok);
+	n = store_outbox_list(s, NULL, 0, &v);
+	ok = n == 2 && v[0].id == a && !strcmp(v[0].state, "sent");
+	free_outbox(v, n);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_outbox_page(struct store *s)
+{
+	int64_t id[3];
+	for (int i = 0; i < 3; i++)
+		id[i] = add_outbox(s, "a@example.net");
+	struct outbox_row *v;
+	int n = store_outbox_page(s, NULL, 1, 0, 2, &v);
+	int ok = n == 2 && v[0].id == id[0] && v[1].id == id[1] && v[1].data;
+	free_outbox(v, n);
+	CHECK(ok);
+	n = store_outbox_page(s, "queued", 0, id[1], 2, &v);
+	ok = n == 1 && v[0].id == id[2];
+	free_outbox(v, n);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_outbox_claim(struct store *s)
+{
+	int64_t a = add_outbox(s, "a@example.net");
+	int64_t b = add_outbox(s, "b@example.net");
+	int64_t c = add_outbox(s, "c@example.net");
+	struct outbox_row *v;
+	int n = store_outbox_claim(s, "one", NULL, T0_ISO, "2026-03-02T08:10:00Z", 2, &v);
+	int ok = n == 2 && v[0].id == a && v[1].id == b && v[0].data && v[0].len == 20;
+	free_outbox(v, n);
+	CHECK(ok);
+	/* leased rows are not claimed again before their lease ends */
+	n = store_outbox_claim(s, "two", NULL, T0_ISO, "2026-03-02T08:10:00Z", 5, &v);
+	ok = n == 1 && v[0].id == c;
+	free_outbox(v, n);
+	CHECK(ok);
+	n = store_outbox_claim(s, "two", NULL, "2026-03-02T08:11:00Z", "2026-03-02T08:20:00Z", 5,
+			       &v);
+	free_outbox(v, n);
+	CHECK(n == 3);	/* every lease expired */
+	return 0;
+}
+
+static int c_outbox_release(struct store *s)
+{
+	add_outbox(s, "a@example.net");
+	struct outbox_row *v;
+	int n = store_outbox_claim(s, "one", NULL, T0_ISO, "2026-03-02T09:00:00Z", 5, &v);
+	free_outbox(v, n);
+	CHECK(n == 1);
+	CHECK(store_outbox_release(s, "one") == 0);
+	n = store_outbox_claim(s, "two", NULL, T0_ISO, "2026-03-02T09:00:00Z", 5, &v);
+	free_outbox(v, n);
+	CHECK(n == 1);
+	return 0;
+}
+
+static int c_outbox_lease_owners(struct store *s)
+{
+	add_outbox(s, "a@example.net");
+	add_outbox(s, "b@example.net");
+	struct outbox_row *v;
+	int n = store_outbox_claim(s, "one", NULL, T0_ISO, "2026-03-02T09:00:00Z", 1, &v);
+	free_outbox(v, n);
+	n = store_outbox_claim(s, "two", NULL, T0_ISO, "2026-03-02T08:30:00Z", 1, &v);
+	free_outbox(v, n);
+	char *owners[4];
+	n = store_outbox_lease_owners(s, "2026-03-02T08:45:00Z", owners, 4);
+	int ok = n == 1 && !strcmp(owners[0], "one");
+	for (int i = 0; i < n; i++)
+		free(owners[i]);
+	CHECK(ok);
+	n = store_outbox_lease_owners(s, T0_ISO, owners, 4);
+	for (int i = 0; i < n; i++)
+		free(owners[i]);
+	CHECK(n == 2);
+	return 0;
+}
+
+static int c_outbox_mark_sent(struct store *s)
+{
+	int64_t a = add_outbox(s, "a@example.net");
+	CHECK(store_outbox_mark_sent(s, a, T0) == 0);
+	CHECK(store_outbox_mark_sent(s, a, T0 + 5) == 0);	/* replayed: no change */
+	struct outbox_row *v;
+	int n = store_outbox_list(s, NULL, 0, &v);
+	int ok = n == 1 && !strcmp(v[0].state, "sent") && v[0].attempts == 1;
+	free_outbox(v, n);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_outbox_retry(struct store *s)
+{
+	int64_t a = add_outbox(s, "a@example.net");
+	struct outbox_row *v;
+	int n = store_outbox_claim(s, "one", NULL, T0_ISO, "2026-03-02T09:00:00Z", 1, &v);
+	free_outbox(v, n);
+	CHECK(store_outbox_retry(s, a, "other", "2026-03-02T10:00:00Z", "busy") == 0);
+	n = store_outbox_list(s, NULL, 0, &v);
+	int ok = n == 1 && v[0].attempts == 0;	/* fenced: not the lease holder */
+	free_outbox(v, n);
+	CHECK(ok);
+	CHECK(store_outbox_retry(s, a, "one", "2026-03-02T10:00:00Z", "421 busy") == 0);
+	n = store_outbox_list(s, NULL, 0, &v);
+	ok = n == 1 && v[0].attempts == 1 && !strcmp(v[0].state, "queued") &&
+	     !strcmp(v[0].last_error, "421 busy") && !strcmp(v[0].next_attempt, "2026-03-02T10:00:00Z");
+	free_outbox(v, n);
+	CHECK(ok);
+	/* not due before its next attempt */
+	n = store_outbox_claim(s, "two", "2026-03-02T09:30:00Z", T0_ISO, "2026-03-02T09:40:00Z", 1,
+			       &v);
+	free_outbox(v, n);
+	CHECK(n == 0);
+	return 0;
+}
+
+static int c_outbox_mark(struct store *s)
+{
+	int64_t a = add_outbox(s, "a@example.net");
+	struct outbox_row *v;
+	int n = store_outbox_claim(s, "one", NULL, T0_ISO, "2026-03-02T09:00:00Z", 1, &v);
+	free_outbox(v, n);
+	CHECK(store_outbox_mark(s, a, "one", "failed", "550 no such user", T0) == 0);
+	n = store_outbox_list(s, "failed", 0, &v);
+	int ok = n == 1 && !strcmp(v[0].last_error, "550 no such user") && v[0].attempts == 1;
+	free_outbox(v, n);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_outbox_recipient(struct store *s)
+{
+	int64_t a = add_outbox(s, "rcpt@example.net");
+	char to[64];
+	CHECK(store_outbox_recipient(s, a, to, sizeof to) == 1 && !strcmp(to, "rcpt@example.net"));
+	CHECK(store_outbox_recipient(s, a + 10, to, sizeof to) == 0);
+	return 0;
+}
+
+static int c_outbox_bounce(struct store *s)
+{
+	int64_t a = add_outbox(s, "a@example.net");
+	CHECK(store_outbox_bounce(s, a, "5.1.1") == 0);
+	CHECK(store_outbox_bounce(s, a + 10, "5.1.1") == 0);	/* no row: nothing to record */
+	return 0;
+}
+
+/* ---------------------------------------------------------------- addresses */
+
+static int c_address_bounce(struct store *s)
+{
+	int dis = -1;
+	CHECK(store_address_bounce(s, "a@example.net", 0, "2026-03-02", 2, &dis) == 0 && !dis);
+	/* a burst the same day counts once */
+	CHECK(store_address_bounce(s, "a@example.net", 1, "2026-03-02", 2, &dis) == 0 && !dis);
+	CHECK(store_address_bounce(s, "a@example.net", 1, "2026-03-03", 2, &dis) == 0 && !dis);
+	CHECK(store_address_bounce(s, "A@example.net", 1, "2026-03-04", 2, &dis) == 0 && dis);
+	CHECK(store_address_bounce(s, "a@example.net", 1, "2026-03-05", 2, &dis) == 0 && !dis);
+	return 0;
+}
+
+static int c_address_disabled(struct store *s)
+{
+	int dis;
+	CHECK(store_address_disabled(s, "a@example.net") == 0);
+	CHECK(store_address_bounce(s, "a@example.net", 1, "2026-03-02", 1, &dis) == 0 && dis);
+	CHECK(store_address_disabled(s, "A@EXAMPLE.NET") == 1);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- subscribers */
+
+static int c_subscriber_insert(struct store *s)
+{
+	int64_t id;
+	CHECK(store_subscriber_insert(s, "s@example.net", "Sam", "en", &id, T0) == 0 && id > 0);
+	struct subscriber sub;
+	CHECK(store_subscriber_find(s, NULL, id, &sub) == 1);
+	int ok = !strcmp(sub.address, "s@example.net") && !strcmp(sub.name, "Sam") &&
+		 !strcmp(sub.language, "en") && !strcmp(sub.status, "pending") &&
+		 !strcmp(sub.created, T0_ISO) && sub.budget_min < 0;
+	subscriber_clear(&sub);
+	CHECK(ok);
+	CHECK(store_subscriber_insert(s, "S@EXAMPLE.NET", NULL, "fr", &id, T0) < 0);
+	return 0;
+}
+
+static int c_subscriber_find(struct store *s)
+{
+	int64_t id = add_subscriber(s, "s@example.net");
+	CHECK(store_pattern_add(s, id, "skill", "php", T0) == 0);
+	struct subscriber sub;
+	CHECK(store_subscriber_find(s, "S@Example.net", 0, &sub) == 1);
+	int ok = sub.id == id && sub.skills.n == 1 && !strcmp(sub.skills.v[0], "php");
+	subscriber_clear(&sub);
+	CHECK(ok);
+	CHECK(store_subscriber_find(s, "none@example.net", 0, &sub) == 0);
+	CHECK(store_subscriber_find(s, NULL, id + 5, &sub) == 0);
+	return 0;
+}
+
+static int c_subscriber_profile_save(struct store *s)
+{
+	int64_t id = add_subscriber(s, "s@example.net");
+	CHECK(store_subscriber_status_set(s, id, NULL, "active") == 1);
+	struct subscriber sub;
+	CHECK(store_subscriber_find(s, NULL, id, &sub) == 1);
+	free(sub.name);
+	sub.name = strdup("Sam");
+	free(sub.frequency);
+	sub.frequency = strdup("daily");
+	free(sub.status);
+	sub.status = strdup("unsubscribed");	/* never saved by a profile */
+	sub.day = 3;
+	sub.remote_only = 1;
+	sub.budget_min = 400;
+	sub.budget_currency = strdup("EUR");
+	free(sub.languages);
+	sub.languages = strdup("fr,en");
+	CHECK(store_subscriber_profile_save(s, &sub) == 0);
+	subscriber_clear(&sub);
+	CHECK(store_subscriber_find(s, NULL, id, &sub) == 1);
+	int ok = !strcmp(sub.name, "Sam") && !strcmp(sub.frequency, "daily") && sub.day == 3 &&
+		 sub.remote_only == 1 && sub.budget_min == 400 &&
+		 !strcmp(sub.budget_currency, "EUR") && !strcmp(sub.languages, "fr,en") &&
+		 !strcmp(sub.status, "active");
+	subscriber_clear(&sub);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_subscriber_status_set(struct store *s)
+{
+	int64_t id = add_subscriber(s, "s@example.net");
+	CHECK(store_subscriber_status_set(s, id, "pending", "active") == 1);
+	CHECK(store_subscriber_status_set(s, id, "pending", "paused") == 0);	/* not pending */
+	CHECK(store_subscriber_status_set(s, id, NULL, "active") == 0);	/* already */
+	CHECK(store_subscriber_status_set(s, id, NULL, "paused") == 1);
+	return 0;
+}
+
+static int c_subscriber_confirm(struct store *s)
+{
+	int64_t id = add_subscriber(s, "s@example.net");
+	CHECK(store_subscriber_confirm(s, id, "active", T0_ISO) == 0);
+	CHECK(store_subscriber_confirm(s, id, "pending", T0_ISO) == 1);
+	struct subscriber sub;
+	CHECK(store_subscriber_find(s, NULL, id, &sub) == 1);
+	int ok = !strcmp(sub.status, "active") && sub.confirmed && !strcmp(sub.confirmed, T0_ISO);
+	subscriber_clear(&sub);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_subscriber_digest_mark(struct store *s)
+{
+	int64_t id = add_subscriber(s, "s@example.net");
+	CHECK(store_subscriber_digest_mark(s, id, T0_ISO) == 0);	/* pending: not */
+	CHECK(store_subscriber_status_set(s, id, NULL, "active") == 1);
+	CHECK(store_subscriber_digest_mark(s, id, T0_ISO) == 1);
+	int dis;
+	CHECK(store_address_bounce(s, "s@example.net", 1, "2026-03-02", 1, &dis) == 0 && dis);
+	CHECK(store_subscriber_digest_mark(s, id, T0_ISO) == 0);	/* disabled by bounces */
+	return 0;
+}
+
+static int c_subscriber_touch(struct store *s)
+{
+	int64_t id = add_subscriber(s, "s@example.net");
+	CHECK(store_subscriber_touch(s, id, T0 + 60) == 0);
+	struct subscriber sub;
+	CHECK(store_subscriber_find(s, NULL, id, &sub) == 1);
+	int ok = sub.last_activity && !strcmp(sub.last_activity, "2026-03-02T08:01:00Z");
+	subscriber_clear(&sub);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_subscriber_list(struct store *s)
+{
+	int64_t a = add_subscriber(s, "a@example.net");
+	int64_t b = add_subscriber(s, "b@example.net");
+	CHECK(store_pattern_add(s, b, "exclude", "wordpress", T0) == 0);
+	int dis;
+	CHECK(store_address_bounce(s, "a@example.net", 1, "2026-03-02", 1, &dis) == 0);
+	struct subscriber *v;
+	int n = store_subscriber_list(s, &v);
+	int ok = n == 2 && v[0].id == a && !strcmp(v[0].status, "disabled") && v[1].id == b &&
+		 v[1].excludes.n == 1 && !strcmp(v[1].excludes.v[0], "wordpress");
+	free_subscribers(v, n);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_subscriber_page(struct store *s)
+{
+	int64_t id[3];
+	for (int i = 0; i < 3; i++) {
+		char a[32];
+		snprintf(a, sizeof a, "s%d@example.net", i);
+		id[i] = add_subscriber(s, a);
+	}
+	struct subscriber *v;
+	int n = store_subscriber_page(s, 0, 2, &v);
+	int ok = n == 2 && v[0].id == id[0] && v[1].id == id[1];
+	free_subscribers(v, n);
+	CHECK(ok);
+	n = store_subscriber_page(s, id[1], 2, &v);
+	ok = n == 1 && v[0].id == id[2];
+	free_subscribers(v, n);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_pattern_add(struct store *s)
+{
+	int64_t id = add_subscriber(s, "s@example.net");
+	CHECK(store_pattern_add(s, id, "skill", "php", T0) == 0);
+	CHECK(store_pattern_add(s, id, "skill", "symfony", T0) == 0);
+	CHECK(store_pattern_add(s, id, "exclude", "wordpress", T0) == 0);
+	struct subscriber sub;
+	CHECK(store_subscriber_find(s, NULL, id, &sub) == 1);
+	int ok = sub.skills.n == 2 && !strcmp(sub.skills.v[0], "php") &&
+		 !strcmp(sub.skills.v[1], "symfony") && sub.excludes.n == 1;
+	subscriber_clear(&sub);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_patterns_clear(struct store *s)
+{
+	int64_t id = add_subscriber(s, "s@example.net");
+	CHECK(store_pattern_add(s, id, "skill", "php", T0) == 0);
+	CHECK(store_pattern_add(s, id, "exclude", "wordpress", T0) == 0);
+	CHECK(store_patterns_clear(s, id, "skill") == 0);
+	struct subscriber sub;
+	CHECK(store_subscriber_find(s, NULL, id, &sub) == 1);
+	int ok = sub.skills.n == 0 && sub.excludes.n == 1;
+	subscriber_clear(&sub);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_pattern_limit_report(struct store *s)
+{
+	int64_t id = add_subscriber(s, "s@example.net");
+	CHECK(store_pattern_add(s, id, "skill", "(a+)+b", T0) == 0);
+	CHECK(store_pattern_limit_report(s, id, "(a+)+b", T0) == 1);
+	CHECK(store_pattern_limit_report(s, id, "(a+)+b", T0 + 1) == 0);
+	CHECK(store_pattern_limit_report(s, id, "other", T0) == 0);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- confirmations, digests */
+
+static int c_confirmation_insert(struct store *s)
+{
+	int64_t a, b;
+	CHECK(store_confirmation_insert(s, "c@example.net", 7, "subscribe", "{}", 3600, &a, T0) == 0);
+	CHECK(store_confirmation_insert(s, "c@example.net", 0, "post", NULL, 60, &b, T0) == 0);
+	CHECK(a > 0 && b > a);
+	struct confirmation cf;
+	CHECK(store_confirmation_get(s, a, &cf) == 1);
+	int ok = cf.id == a && !strcmp(cf.address, "c@example.net") && cf.subscriber == 7 &&
+		 !strcmp(cf.action, "subscribe") && !strcmp(cf.payload, "{}") &&
+		 !strcmp(cf.expires, "2026-03-02T09:00:00Z") && !cf.used;
+	confirmation_clear(&cf);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_confirmation_get(struct store *s)
+{
+	int64_t a;
+	struct confirmation cf;
+	CHECK(store_confirmation_get(s, 1, &cf) == 0);
+	CHECK(store_confirmation_insert(s, "c@example.net", 0, "post", "1001", 60, &a, T0) == 0);
+	CHECK(store_confirmation_get(s, a, &cf) == 1);
+	int ok = cf.subscriber == 0 && !strcmp(cf.payload, "1001");
+	confirmation_clear(&cf);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_confirmation_use(struct store *s)
+{
+	int64_t a;
+	CHECK(store_confirmation_insert(s, "c@example.net", 0, "post", "1", 60, &a, T0) == 0);
+	CHECK(store_confirmation_use(s, a, T0 + 30) == 1);
+	CHECK(store_confirmation_use(s, a, T0 + 40) == 0);
+	struct confirmation cf;
+	CHECK(store_confirmation_get(s, a, &cf) == 1);
+	int ok = cf.used && !strcmp(cf.used, "2026-03-02T08:00:30Z");
+	confirmation_clear(&cf);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_confirmations_recent(struct store *s)
+{
+	int64_t a, b;
+	CHECK(store_confirmation_insert(s, "c@example.net", 0, "post", "1", 60, &a, T0) == 0);
+	CHECK(store_confirmation_insert(s, "c@example.net", 0, "refusal", "", 0, &b, T0 + 60) == 0);
+	CHECK(store_confirmations_recent(s, "c@example.net", T0 + 3600) == 2);
+	CHECK(store_confirmation_use(s, a, T0 + 120) == 1);
+	CHECK(store_confirmations_recent(s, "c@example.net", T0 + 3600) == 1);	/* answered */
+	CHECK(store_confirmations_recent(s, "c@example.net", T0 + 86400 + 60) == 0);	/* a day */
+	CHECK(store_confirmations_recent(s, "d@example.net", T0) == 0);
+	return 0;
+}
+
+static int c_confirmation_latest(struct store *s)
+{
+	char at[32];
+	int64_t a;
+	CHECK(store_confirmation_latest(s, "c@example.net", "subscribe", at, sizeof at) == 0);
+	CHECK(store_confirmation_insert(s, "c@example.net", 0, "subscribe", "", 60, &a, T0) == 0);
+	CHECK(store_confirmation_insert(s, "c@example.net", 0, "subscribe", "", 60, &a, T0 + 60) == 0);
+	CHECK(store_confirmation_insert(s, "c@example.net", 0, "post", "", 60, &a, T0 + 120) == 0);
+	CHECK(store_confirmation_latest(s, "c@example.net", "subscribe", at, sizeof at) == 1);
+	CHECK(!strcmp(at, "2026-03-02T08:01:00Z"));
+	return 0;
+}
+
+static int c_digest_claim(struct store *s)
+{
+	CHECK(store_digest_claim(s, 7, "2026-W10", 3, T0) == 1);
+	CHECK(store_digest_claim(s, 7, "2026-W10", 3, T0 + 1) == 0);
+	CHECK(store_digest_claim(s, 7, "2026-W11", 0, T0) == 1);
+	struct store_status st;
+	CHECK(store_status(s, &st) == 0);
+	int ok = st.last_digest && !strcmp(st.last_digest, T0_ISO);
+	store_status_clear(&st);
+	CHECK(ok);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- bids */
+
+static int c_bid_count(struct store *s)
+{
+	int64_t p = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t a = add_subscriber(s, "a@example.net"), b = add_subscriber(s, "b@example.net");
+	add_bid(s, p, a, "active", 100, T0);
+	add_bid(s, p, b, "active", 200, T0);
+	add_bid(s, p, b, "held", 300, T0);
+	CHECK(store_bid_count(s, p, a) == 1);
+	CHECK(store_bid_count(s, p, 0) == 2);
+	return 0;
+}
+
+static int c_bid_insert(struct store *s)
+{
+	int64_t p = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t a = add_subscriber(s, "a@example.net");
+	struct bid_info bi;
+	memset(&bi, 0, sizeof bi);
+	bi.has_amount = 1;
+	bi.amount.max = 450;
+	snprintf(bi.amount.currency, sizeof bi.amount.currency, "EUR");
+	bi.delivery_days = 5;
+	bi.followup_days = -1;
+	int64_t id1, id2, id3;
+	int replaced = -1;
+	CHECK(store_bid_insert(s, p, a, "a@example.net", &bi, "un", "active", NULL, &id1, &replaced,
+			       T0) == 0 && replaced == 0);
+	CHECK(store_bid_insert(s, p, a, "a@example.net", &bi, "deux", "held", NULL, &id2, &replaced,
+			       T0) == 0 && replaced == 0);	/* held replaces nothing */
+	CHECK(store_bid_insert(s, p, a, "a@example.net", &bi, "trois", "active", "<m@x>", &id3,
+			       &replaced, T0) == 0 && replaced == 1);
+	struct bid_row b;
+	CHECK(store_bid_get(s, id1, &b) == 1);
+	int ok = !strcmp(b.status, "replaced");
+	bid_row_clear(&b);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_bid_get(struct store *s)
+{
+	int64_t p = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t a = add_subscriber(s, "a@example.net");
+	struct bid_info bi;
+	memset(&bi, 0, sizeof bi);
+	bi.has_amount = 1;
+	bi.amount.max = 450;
+	snprintf(bi.amount.currency, sizeof bi.amount.currency, "EUR");
+	snprintf(bi.amount.tax, sizeof bi.amount.tax, "HT");
+	snprintf(bi.amount.unit, sizeof bi.amount.unit, "day");
+	bi.delivery_days = 5;
+	bi.milestones[0] = 30;
+	bi.milestones[1] = 70;
+	bi.n_milestones = 2;
+	bi.followup_days = 7;
+	bi.why = (char *)"Expérience";
+	int64_t id;
+	int replaced;
+	CHECK(store_bid_insert(s, p, a, "a@example.net", &bi, "Mon offre", "active", NULL, &id,
+			       &replaced, T0) == 0);
+	struct bid_row b;
+	CHECK(store_bid_get(s, id, &b) == 1);
+	int ok = b.id == id && b.project == p && b.subscriber == a && b.info.has_amount &&
+		 b.info.amount.max == 450 && !strcmp(b.info.amount.currency, "EUR") &&
+		 !strcmp(b.info.amount.tax, "HT") && !strcmp(b.info.amount.unit, "day") &&
+		 b.info.delivery_days == 5 && b.info.n_milestones == 2 && b.info.milestones[1] == 70 &&
+		 b.info.followup_days == 7 && b.info.why && !strcmp(b.info.why, "Expérience") &&
+		 !strcmp(b.message, "Mon offre") && !strcmp(b.status, "active") &&
+		 !strcmp(b.created, T0_ISO);
+	bid_row_clear(&b);
+	CHECK(ok);
+	CHECK(store_bid_get(s, id + 1, &b) == 0);
+	return 0;
+}
+
+static int c_bid_status(struct store *s)
+{
+	int64_t p = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t b = add_bid(s, p, add_subscriber(s, "a@example.net"), "active", 1, T0);
+	CHECK(store_bid_status(s, b, "refused") == 0);
+	struct bid_row r;
+	CHECK(store_bid_get(s, b, &r) == 1);
+	int ok = !strcmp(r.status, "refused");
+	bid_row_clear(&r);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_bid_list(struct store *s)
+{
+	int64_t p = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t q = add_project(s, "B", "open", "c@example.net", T0_ISO);
+	int64_t a = add_subscriber(s, "a@example.net");
+	/* more than a page: nothing dropped */
+	CHECK(store_begin(s) == 0);
+	for (int i = 0; i < 1300; i++)
+		CHECK(add_bid(s, i % 3 ? p : q, a, "held", i, T0) > 0);
+	CHECK(store_commit(s) == 0);
+	struct bid_row *v;
+	int n = store_bid_list(s, p, &v);
+	int ok = n == 866;
+	for (int i = 1; ok && i < n; i++)
+		ok = v[i].id > v[i - 1].id && v[i].project == p;
+	free_bids(v, n);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_bid_page(struct store *s)
+{
+	int64_t p = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t a = add_subscriber(s, "a@example.net");
+	int64_t id[4];
+	for (int i = 0; i < 4; i++)
+		id[i] = add_bid(s, p, a, i == 1 ? "held" : "refused", i, T0);
+	struct bid_row *v;
+	int n = store_bid_page(s, p, "refused", 0, 2, &v);
+	int ok = n == 2 && v[0].id == id[0] && v[1].id == id[2];
+	free_bids(v, n);
+	CHECK(ok);
+	n = store_bid_page(s, p, NULL, id[1], 10, &v);
+	ok = n == 2 && v[0].id == id[2] && v[1].id == id[3];
+	free_bids(v, n);
+	CHECK(ok);
+	n = store_bid_page(s, p, NULL, id[3], 10, &v);
+	free_bids(v, n);
+	CHECK(n == 0);
+	return 0;
+}
+
+static int c_bid_select(struct store *s)
+{
+	int64_t p = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t a = add_subscriber(s, "a@example.net"), b = add_subscriber(s, "b@example.net");
+	int64_t x = add_bid(s, p, a, "active", 1, T0);
+	add_bid(s, p, b, "held", 2, T0);
+	int64_t z = add_bid(s, p, b, "active", 3, T0);
+	struct bid_row *v;
+	int n = store_bid_select(s, p, "active", &v);
+	int ok = v != NULL && n == 2 && v[0].id == x && v[1].id == z;
+	free_bids(v, n);
+	CHECK(ok);
+	n = store_bid_select(s, p + 1, NULL, &v);
+	ok = v != NULL && n == 0;	/* allocated even for none */
+	free_bids(v, n);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_bid_current(struct store *s)
+{
+	int64_t p = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t a = add_subscriber(s, "a@example.net");
+	int64_t id = 0;
+	CHECK(store_bid_current(s, p, a, &id) == 0);
+	add_bid(s, p, a, "active", 1, T0);
+	int64_t second = add_bid(s, p, a, "active", 2, T0);
+	add_bid(s, p, a, "held", 3, T0);
+	CHECK(store_bid_current(s, p, a, &id) == 1 && id == second);
+	return 0;
+}
+
+static int c_bid_activate(struct store *s)
+{
+	int64_t p = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t a = add_subscriber(s, "a@example.net");
+	int64_t old = add_bid(s, p, a, "active", 1, T0);
+	int64_t held = add_bid(s, p, a, "held", 2, T0);
+	int replaced = -1;
+	CHECK(store_bid_activate(s, held, &replaced) == 1 && replaced == 1);
+	CHECK(store_bid_activate(s, held, &replaced) == 0);	/* not held any more */
+	int64_t id;
+	CHECK(store_bid_current(s, p, a, &id) == 1 && id == held);
+	struct bid_row r;
+	CHECK(store_bid_get(s, old, &r) == 1);
+	int ok = !strcmp(r.status, "replaced");
+	bid_row_clear(&r);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_bid_held_count(struct store *s)
+{
+	int64_t p = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t q = add_project(s, "B", "open", "c@example.net", T0_ISO);
+	int64_t a = add_subscriber(s, "a@example.net");
+	add_bid(s, p, a, "held", 1, T0 - 7200);
+	add_bid(s, p, a, "held", 1, T0);
+	add_bid(s, q, a, "held", 1, T0);
+	add_bid(s, q, a, "active", 1, T0);
+	int on = -1, by = -1;
+	CHECK(store_bid_held_count(s, p, "f@example.net", "2026-03-02T07:00:00Z", &on, &by) == 0);
+	CHECK(on == 1 && by == 2);
+	return 0;
+}
+
+static int c_relayed_add(struct store *s)
+{
+	CHECK(store_relayed_add(s, 5, "Bonjour", T0) == 0);
+	struct strlist l = { 0 };
+	CHECK(store_relayed_list(s, 5, 10, 1000, &l) == 1);
+	int ok = !strcmp(l.v[0], "Bonjour");
+	strlist_clear(&l);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_relayed_list(struct store *s)
+{
+	CHECK(store_relayed_add(s, 5, "un", T0) == 0);
+	CHECK(store_relayed_add(s, 5, "deux", T0) == 0);
+	CHECK(store_relayed_add(s, 5, "trois", T0) == 0);
+	CHECK(store_relayed_add(s, 6, "autre", T0) == 0);
+	struct strlist l = { 0 };
+	CHECK(store_relayed_list(s, 5, 2, 1000, &l) == 2);
+	int ok = !strcmp(l.v[0], "trois") && !strcmp(l.v[1], "deux");
+	strlist_clear(&l);
+	CHECK(ok);
+	CHECK(store_relayed_list(s, 5, 10, 9, &l) == 2);	/* "trois" + "deux" = 9 bytes */
+	strlist_clear(&l);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- the table */
+
+static const struct {
+	const char *function;
+	int (*run)(struct store *s);
+} cases[] = {
+	{ "store_open", c_open },
+	{ "store_close", c_close },
+	{ "store_prepare", c_prepare },
+	{ "store_database_resolve", c_database_resolve },
+	{ "store_database_file", c_database_file },
+	{ "store_begin", c_begin },
+	{ "store_commit", c_commit },
+	{ "store_rollback", c_rollback },
+	{ "store_savepoint", c_savepoint },
+	{ "store_savepoint_release", c_savepoint_release },
+	{ "store_savepoint_rollback", c_savepoint_rollback },
+	{ "store_durability", c_durability },
+	{ "store_error_kind", c_error_kind },
+	{ "store_error_is_transient", c_error_is_transient },
+	{ "store_errmsg", c_errmsg },
+	{ "store_schema_version", c_schema_version },
+	{ "store_check", c_check },
+	{ "store_backup", c_backup },
+	{ "store_ingest_seen", c_ingest_seen },
+	{ "store_ingest_record", c_ingest_record },
+	{ "store_fetched_seen", c_fetched_seen },
+	{ "store_fetched_add", c_fetched_add },
+	{ "store_sender_hit", c_sender_hit },
+	{ "store_poster_confirmed", c_poster_confirmed },
+	{ "store_poster_confirm", c_poster_confirm },
+	{ "store_project_insert", c_project_insert },
+	{ "store_project_get", c_project_get },
+	{ "store_project_status", c_project_status },
+	{ "store_project_status_move", c_project_status_move },
+	{ "store_project_update", c_project_update },
+	{ "store_notice_claim", c_notice_claim },
+	{ "store_project_answered", c_project_answered },
+	{ "store_project_mark_answered", c_project_mark_answered },
+	{ "store_project_list", c_project_list },
+	{ "store_project_page", c_project_page },
+	{ "store_project_sample", c_project_sample },
+	{ "store_project_select", c_project_select },
+	{ "store_project_open_awarded", c_project_open_awarded },
+	{ "store_project_pending_of", c_project_pending_of },
+	{ "store_project_delete_pending", c_project_delete_pending },
+	{ "store_project_unasked", c_project_unasked },
+	{ "store_purge_expired", c_purge_expired },
+	{ "store_count", c_count },
+	{ "store_projects_version", c_projects_version },
+	{ "store_status", c_status },
+	{ "store_status_clear", c_status_clear },
+	{ "store_rating_insert", c_rating_insert },
+	{ "store_freelancer_record", c_freelancer_record },
+	{ "store_outbox_insert", c_outbox_insert },
+	{ "store_outbox_list", c_outbox_list },
+	{ "store_outbox_page", c_outbox_page },
+	{ "store_outbox_claim", c_outbox_claim },
+	{ "store_outbox_release", c_outbox_release },
+	{ "store_outbox_lease_owners", c_outbox_lease_owners },
+	{ "store_outbox_mark_sent", c_outbox_mark_sent },
+	{ "store_outbox_retry", c_outbox_retry },
+	{ "store_outbox_mark", c_outbox_mark },
+	{ "store_outbox_recipient", c_outbox_recipient },
+	{ "store_outbox_bounce", c_outbox_bounce },
+	{ "store_address_bounce", c_address_bounce },
+	{ "store_address_disabled", c_address_disabled },
+	{ "store_subscriber_insert", c_subscriber_insert },
+	{ "store_subscriber_find", c_subscriber_find },
+	{ "store_subscriber_profile_save", c_subscriber_profile_save },
+	{ "store_subscriber_status_set", c_subscriber_status_set },
+	{ "store_subscriber_confirm", c_subscriber_confirm },
+	{ "store_subscriber_digest_mark", c_subscriber_digest_mark },
+	{ "store_subscriber_touch", c_subscriber_touch },
+	{ "store_subscriber_list", c_subscriber_list },
+	{ "store_subscriber_page", c_subscriber_page },
+	{ "store_pattern_add", c_pattern_add },
+	{ "store_patterns_clear", c_patterns_clear },
+	{ "store_pattern_limit_report", c_pattern_limit_report },
+	{ "store_confirmation_insert", c_confirmation_insert },
+	{ "store_confirmation_get", c_confirmation_get },
+	{ "store_confirmation_use", c_confirmation_use },
+	{ "store_confirmations_recent", c_confirmations_recent },
+	{ "store_confirmation_latest", c_confirmation_latest },
+	{ "store_digest_claim", c_digest_claim },
+	{ "store_bid_count", c_bid_count },
+	{ "store_bid_insert", c_bid_insert },
+	{ "store_bid_get", c_bid_get },
+	{ "store_bid_status", c_bid_status },
+	{ "store_bid_list", c_bid_list },
+	{ "store_bid_page", c_bid_page },
+	{ "store_bid_select", c_bid_select },
+	{ "store_bid_current", c_bid_current },
+	{ "store_bid_activate", c_bid_activate },
+	{ "store_bid_held_count", c_bid_held_count },
+	{ "store_relayed_add", c_relayed_add },
+	{ "store_relayed_list", c_relayed_list },
+};
+#define N_CASES (sizeof cases / sizeof cases[0])
+
+static int has_case(const char *name)
+{
+	for (size_t i = 0; i < N_CASES; i++)
+		if (!strcmp(cases[i].function, name))
+			return 1;
+	return 0;
+}
+
+/* Every function the header declares (a line that starts a declaration and names store_*
+ * followed by '(') must have a case: the count of those without one, or -1 when the header
+ * cannot be read. */
+static int header_uncovered(const char *header, int *declared)
+{
+	FILE *f = fopen(header, "r");
+	if (!f)
+		return -1;
+	char line[1024];
+	int missing = 0;
+	*declared = 0;
+	while (fgets(line, sizeof line, f)) {
+		if (!((line[0] >= 'a' && line[0] <= 'z') || (line[0] >= 'A' && line[0] <= 'Z')))
+			continue;
+		for (char *p = strstr(line, "store_"); p; p = strstr(p + 1, "store_")) {
+			if (p > line && (p[-1] == '_' || (p[-1] >= 'a' && p[-1] <= 'z')))
+				continue;
+			size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz_0123456789");
+			if (p[n] != '(')
+				continue;
+			char name[128];
+			snprintf(name, sizeof name, "%.*s", (int)n, p);
+			(*declared)++;
+			if (!has_case(name)) {
+				printf("FAIL conformance: %s is declared in %s but has no case\n", name,
+				       header);
+				missing++;
+			}
+			break;
+		}
+	}
+	fclose(f);
+	return missing;
+}
+
+static int tmp_remove(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *only = argc > 1 ? argv[1] : NULL;
+	int passed = 0, failed = 0;
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 2;
+	}
+	log_set_max_priority(-1);	/* refused duplicates and bad values log errors by design */
+	int declared = 0;
+	int missing = header_uncovered(STORE_HEADER, &declared);
+	if (missing != 0) {
+		if (missing < 0)
+			printf("FAIL conformance: cannot read %s\n", STORE_HEADER);
+		failed++;
+	} else {
+		printf("ok   conformance/coverage (%d store_* functions declared, %zu cases)\n",
+		       declared, N_CASES);
+		passed++;
+	}
+	for (size_t i = 0; i < N_CASES; i++) {
+		if (only && !strstr(cases[i].function, only))
+			continue;
+		struct store *s = fresh(cases[i].function);
+		int bad = s ? cases[i].run(s) : 1;
+		store_close(s);
+		if (bad) {
+			printf("FAIL conformance/%s\n", cases[i].function);
+			failed++;
+		} else {
+			printf("ok   conformance/%s\n", cases[i].function);
+			passed++;
+		}
+	}
+	nftw(tmpdir, tmp_remove, 8, FTW_DEPTH | FTW_PHYS);
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,90 @@
+"""e2e/30_http.py — the one-click unsubscribe HTTP listener, and its rate limit.
+Run by suite.py in file order; each test's boards are removed after it (board.cleanup_boards).
+"""
+import base64, email, email.policy, email.utils, glob, json, os, random, shutil, signal, sqlite3, subprocess  # noqa: F401
+import socket, sys, tempfile, time  # noqa: F401
+
+from board import *  # noqa: F401,F403
+from board import BOARDS, HERE, ROOT, CORPUS  # noqa: F401
+from postfix import Postfix  # noqa: F401
+from dovecot import Dovecot  # noqa: F401
+import board
+
+
+def test_http_one_click_unsubscribe():
+    """`bidmail http` serves RFC 8058 one-click unsubscribe at the URL of List-Unsubscribe: a
+    GET shows a page with one button and changes nothing; a POST with
+    List-Unsubscribe=One-Click unsubscribes at once; a bad key gets 404, a large body 413, a
+    POST without the One-Click body 400, and none of them changes anything."""
+    b = Board("public_url = https://board.example.org/\n").init()
+    env = {"BIDMAIL_NOW": "2026-03-02T06:00:00Z"}
+    subscribe(b, "leo@dev.fr", "Léo", "skills traduction", env=env)
+    m = last_mail(b, "leo@dev.fr")
+    lu = str(m["List-Unsubscribe"])
+    expect(m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click", "no List-Unsubscribe-Post")
+    url = [u for u in lu.replace(" ", "").strip("<>").split(">,<") if u.startswith("https://")]
+    expect(len(url) == 1 and url[0].startswith("https://board.example.org/u/"), "List-Unsubscribe %r" % lu)
+    key = url[0].rsplit("/", 1)[1]
+    port = free_port()
+    p = subprocess.Popen([board.BIDMAIL, "--config", b.conf, "http", "--listen", "127.0.0.1:%d" % port],
+                         cwd=b.dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    base = "http://127.0.0.1:%d" % port
+    try:
+        def curl(*args):
+            r = subprocess.run(["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "--max-time", "10"]
+                               + list(args), capture_output=True, timeout=30)
+            body, _, code = r.stdout.decode("utf-8", "replace").rpartition("\n")
+            return int(code or 0), body
+        code = 0
+        for _ in range(100):
+            code, body = curl(base + "/u/" + key)
+            if code:
+                break
+            time.sleep(0.1)
+        expect(code == 200 and 'method="post"' in body and "Me désabonner" in body,
+               "GET: %d %r" % (code, body[:400]))
+        expect(subscribers(b)["leo@dev.fr"]["status"] == "active", "a GET unsubscribed")
+        code, _ = curl(base + "/u/" + key[:-2] + "xx")
+        expect(code == 404, "altered key: %d" % code)
+        code, _ = curl("-X", "POST", "-d", "List-Unsubscribe=One-Click", base + "/u/" + key[:-2] + "xx")
+        expect(code == 404, "POST with an altered key: %d" % code)
+        code, _ = curl("-X", "POST", "-d", "x" * 5000, base + "/u/" + key)
+        expect(code == 413, "large body: %d" % code)
+        code, _ = curl("-X", "POST", "-d", "", base + "/u/" + key)
+        expect(code == 400, "POST without One-Click: %d" % code)
+        expect(subscribers(b)["leo@dev.fr"]["status"] == "active", "a refused request unsubscribed")
+        code, body = curl("-X", "POST", "-d", "List-Unsubscribe=One-Click", base + "/u/" + key)
+        expect(code == 200 and "Désabonnement effectué" in body, "one-click POST: %d %r" % (code, body[:300]))
+        expect(subscribers(b)["leo@dev.fr"]["status"] == "unsubscribed", "not unsubscribed")
+    finally:
+        p.terminate()
+        try:
+            out, err = p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate(timeout=20)
+    text = err.decode("utf-8", "replace")
+    expect("Sanitizer" not in text and "runtime error:" not in text, "sanitizer: %s" % text[-2000:])
+    expect(p.returncode == 0, "http exited %d: %s" % (p.returncode, text[-500:]))
+    expect(key not in text, "the key reached the log")
+
+
+def test_http_rate_limited():
+    """Beyond http_rate_limit requests a second the endpoint answers 429 with Retry-After."""
+    b = Board("http_rate_limit = 5\n").init()
+    port = free_port()
+    p = subprocess.Popen([board.BIDMAIL, "--config", b.conf, "http", "--listen", "127.0.0.1:%d" % port],
+                         cwd=b.dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        url = "http://127.0.0.1:%d/u/nokey" % port
+        # wait for the listening socket without an HTTP request (a request would use the budget)
+        expect(wait_port(port), "http server not listening")
+        args = ["curl", "-s", "-w", "%{http_code}\n", "--max-time", "10"]
+        for _ in range(40):
+            args += ["-o", "/dev/null", url]
+        r = subprocess.run(args, capture_output=True, timeout=60)
+        codes = r.stdout.decode().split()
+        expect(len(codes) == 40 and codes[0] == "404" and "429" in codes, "codes: %r" % codes)
+    finally:
+        p.terminate()
+        p.communicate(timeout=20)

@@ -44,7 +44,7 @@ def test_store5_postgresql_refused_at_start():
                         ("sqlite://host/bidmail.db", "sqlite:///ABSOLUTE/PATH")):
         b = Board("database = %s\n" % value)
         try:
-            for cmd in (["init"], ["projects", "--json"], ["daemon"]):
+            for cmd in (["init"], ["projects", "--json"], ["run", "--once"]):
                 p = b.run(*cmd, check=False, timeout=30)
                 err = p.stderr.decode("utf-8", "replace")
                 expect(p.returncode != 0, "%s: `%s` exited 0" % (value, " ".join(cmd)))

@@ -81,7 +81,9 @@ static int64_t add_subscriber(struct store *s, const char *address)
 static int64_t add_bid(struct store *s, int64_t project, int64_t sub, enum bid_state status,
 		       double amount, time_t at)
 {
-	enum bid_state first = status == BID_HELD || status == BID_CANCELLED ? BID_HELD : BID_ACTIVE;
+	enum bid_state first = BID_ACTIVE;
+	if (status == BID_HELD || status == BID_CANCELLED)
+		first = BID_HELD;
 	struct bid_info bi;
 	memset(&bi, 0, sizeof bi);
 	bi.has_amount = 1;
@@ -413,6 +415,168 @@ static int c_sender_hit(struct store *s)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- states */
+
+/* The text of each value: the database's, the listings' and the JSON output's, so a contract. */
+static int c_project_state_name(struct store *s)
+{
+	(void)s;
+	static const struct { enum project_state st; const char *name; } rows[] = {
+		{ PROJECT_PENDING_CONFIRMATION, "pending_confirmation" }, { PROJECT_HELD, "held" },
+		{ PROJECT_OPEN, "open" }, { PROJECT_AWARDED, "awarded" },
+		{ PROJECT_CLOSED, "closed" }, { PROJECT_EXPIRED, "expired" },
+		{ PROJECT_REJECTED, "rejected" }, { PROJECT_STATE_UNKNOWN, "unknown" },
+		{ PROJECT_STATE_ANY, "unknown" }, { (enum project_state)99, "unknown" },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		CHECK(!strcmp(store_project_state_name(rows[i].st), rows[i].name));
+	return 0;
+}
+
+static int c_bid_state_name(struct store *s)
+{
+	(void)s;
+	static const struct { enum bid_state st; const char *name; } rows[] = {
+		{ BID_ACTIVE, "active" }, { BID_HELD, "held" }, { BID_REPLACED, "replaced" },
+		{ BID_CANCELLED, "cancelled" }, { BID_CLOSED, "closed" },
+		{ BID_ACCEPTED, "accepted" }, { BID_DECLINED, "declined" },
+		{ BID_STATE_UNKNOWN, "unknown" }, { BID_STATE_ANY, "unknown" },
+		{ (enum bid_state)99, "unknown" },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		CHECK(!strcmp(store_bid_state_name(rows[i].st), rows[i].name));
+	return 0;
+}
+
+static int c_sub_state_name(struct store *s)
+{
+	(void)s;
+	static const struct { enum sub_state st; const char *name; } rows[] = {
+		{ SUB_PENDING, "pending" }, { SUB_ACTIVE, "active" }, { SUB_PAUSED, "paused" },
+		{ SUB_UNSUBSCRIBED, "unsubscribed" }, { SUB_DISABLED, "disabled" },
+		{ SUB_STATE_UNKNOWN, "unknown" }, { SUB_STATE_ANY, "unknown" },
+		{ (enum sub_state)99, "unknown" },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		CHECK(!strcmp(store_sub_state_name(rows[i].st), rows[i].name));
+	return 0;
+}
+
+static int c_outbox_state_name(struct store *s)
+{
+	(void)s;
+	static const struct { enum outbox_state st; const char *name; } rows[] = {
+		{ OUTBOX_QUEUED, "queued" }, { OUTBOX_SENT, "sent" }, { OUTBOX_FAILED, "failed" },
+		{ OUTBOX_STATE_UNKNOWN, "unknown" }, { OUTBOX_STATE_ANY, "unknown" },
+		{ (enum outbox_state)99, "unknown" },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		CHECK(!strcmp(store_outbox_state_name(rows[i].st), rows[i].name));
+	return 0;
+}
+
+/* The transition table of an entity as the program is allowed to move it: the n pairs of
+ * moves, a from of `any` allowing every from (the _ANY value included). */
+struct move_spec { int from, to; };
+static int move_listed(const struct move_spec *moves, size_t n, int any, int from, int to)
+{
+	for (size_t i = 0; i < n; i++)
+		if (moves[i].to == to && (moves[i].from == from || moves[i].from == any))
+			return 1;
+	return 0;
+}
+
+/* Checks legal(from, to) against the spec for every pair of values, _UNKNOWN and _ANY
+ * included (last is the _ANY value); prints the first pair that differs. 0 or 1. */
+static int moves_check(const char *what, int (*legal)(int, int), const struct move_spec *moves,
+		       size_t n, int last)
+{
+	for (int from = 0; from <= last; from++)
+		for (int to = 0; to <= last; to++) {
+			int want = move_listed(moves, n, last, from, to);
+			if (legal(from, to) != want) {
+				printf("     %s %d -> %d: want %d\n", what, from, to, want);
+				return 1;
+			}
+		}
+	return 0;
+}
+
+static int project_legal(int from, int to)
+{
+	return store_project_state_legal((enum project_state)from, (enum project_state)to);
+}
+
+static int bid_legal(int from, int to)
+{
+	return store_bid_state_legal((enum bid_state)from, (enum bid_state)to);
+}
+
+static int sub_legal(int from, int to)
+{
+	return store_sub_state_legal((enum sub_state)from, (enum sub_state)to);
+}
+
+static int outbox_legal(int from, int to)
+{
+	return store_outbox_state_legal((enum outbox_state)from, (enum outbox_state)to);
+}
+
+static int c_project_state_legal(struct store *s)
+{
+	(void)s;
+	static const struct move_spec moves[] = {
+		{ PROJECT_PENDING_CONFIRMATION, PROJECT_OPEN },
+		{ PROJECT_PENDING_CONFIRMATION, PROJECT_HELD },
+		{ PROJECT_HELD, PROJECT_OPEN }, { PROJECT_HELD, PROJECT_REJECTED },
+		{ PROJECT_OPEN, PROJECT_AWARDED }, { PROJECT_OPEN, PROJECT_CLOSED },
+		{ PROJECT_OPEN, PROJECT_EXPIRED }, { PROJECT_OPEN, PROJECT_HELD },
+	};
+	CHECK(moves_check("project", project_legal, moves, sizeof moves / sizeof moves[0],
+			  PROJECT_STATE_ANY) == 0);
+	return 0;
+}
+
+static int c_bid_state_legal(struct store *s)
+{
+	(void)s;
+	static const struct move_spec moves[] = {
+		{ BID_HELD, BID_ACTIVE }, { BID_HELD, BID_CANCELLED },
+		{ BID_ACTIVE, BID_REPLACED }, { BID_ACTIVE, BID_ACCEPTED },
+		{ BID_ACTIVE, BID_DECLINED }, { BID_ACTIVE, BID_CLOSED },
+	};
+	CHECK(moves_check("bid", bid_legal, moves, sizeof moves / sizeof moves[0],
+			  BID_STATE_ANY) == 0);
+	return 0;
+}
+
+static int c_sub_state_legal(struct store *s)
+{
+	(void)s;
+	static const struct move_spec moves[] = {
+		{ SUB_PENDING, SUB_ACTIVE }, { SUB_ACTIVE, SUB_PAUSED }, { SUB_PAUSED, SUB_ACTIVE },
+		{ SUB_UNSUBSCRIBED, SUB_PENDING }, { SUB_UNSUBSCRIBED, SUB_ACTIVE },
+		{ SUB_STATE_ANY, SUB_UNSUBSCRIBED },	/* from whatever the row holds */
+	};
+	CHECK(moves_check("subscriber", sub_legal, moves, sizeof moves / sizeof moves[0],
+			  SUB_STATE_ANY) == 0);
+	CHECK(store_sub_state_legal(SUB_STATE_ANY, SUB_ACTIVE) == 0);
+	CHECK(store_sub_state_legal(SUB_DISABLED, SUB_UNSUBSCRIBED) == 1);
+	return 0;
+}
+
+static int c_outbox_state_legal(struct store *s)
+{
+	(void)s;
+	static const struct move_spec moves[] = {
+		{ OUTBOX_QUEUED, OUTBOX_SENT }, { OUTBOX_QUEUED, OUTBOX_FAILED },
+		{ OUTBOX_FAILED, OUTBOX_SENT },	/* the sent journal replayed after a crash */
+	};
+	CHECK(moves_check("outbox", outbox_legal, moves, sizeof moves / sizeof moves[0],
+			  OUTBOX_STATE_ANY) == 0);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- posters, projects */
 
 static int c_poster_confirmed(struct store *s)
@@ -446,6 +610,17 @@ static int c_project_insert(struct store *s)
 	ok = p.published == NULL;	/* held: not published yet */
 	project_clear(&p);
 	CHECK(ok);
+	/* a project is born pending, held or open, never in a later state: refused */
+	memset(&p, 0, sizeof p);
+	p.title = (char *)"C";
+	p.description = (char *)"Une description.";
+	p.poster = (char *)"c@example.net";
+	p.language = (char *)"fr";
+	p.status = PROJECT_AWARDED;
+	p.created = (char *)T0_ISO;
+	p.deadline_days = -1;
+	CHECK(store_project_insert(s, &p) == -1);
+	CHECK(store_count(s, "projects") == 2);
 	return 0;
 }
 
@@ -586,7 +761,8 @@ static int c_project_page(struct store *s)
 {
 	int64_t id[5];
 	for (int i = 0; i < 5; i++)
-		id[i] = add_project(s, "P", i == 2 ? PROJECT_HELD : PROJECT_OPEN, "c@example.net", T0_ISO);
+		id[i] = add_project(s, "P", i == 2 ? PROJECT_HELD : PROJECT_OPEN, "c@example.net",
+				    T0_ISO);
 	struct project *v;
 	int n = store_project_page(s, PROJECT_OPEN, NULL, 0, 0, 2, &v);
 	int ok = n == 2 && v[0].id == id[0] && v[1].id == id[1] && !v[0].description;
@@ -704,8 +880,10 @@ static int c_purge_expired(struct store *s)
 {
 	int64_t old = add_project(s, "Old", PROJECT_PENDING_CONFIRMATION, "c@example.net",
 				  "2026-01-01T00:00:00Z");
-	int64_t young = add_project(s, "Young", PROJECT_PENDING_CONFIRMATION, "c@example.net", T0_ISO);
-	int64_t open = add_project(s, "Open", PROJECT_OPEN, "c@example.net", "2026-01-01T00:00:00Z");
+	int64_t young = add_project(s, "Young", PROJECT_PENDING_CONFIRMATION, "c@example.net",
+				    T0_ISO);
+	int64_t open = add_project(s, "Open", PROJECT_OPEN, "c@example.net",
+				   "2026-01-01T00:00:00Z");
 	int64_t sub = add_subscriber(s, "f@example.net");
 	CHECK(add_bid(s, open, sub, BID_HELD, 100, T0 - 86400 * 30) > 0);
 	int64_t fresh_bid = add_bid(s, open, sub, BID_HELD, 100, T0);
@@ -964,9 +1142,18 @@ static int c_outbox_mark(struct store *s)
 	struct outbox_row *v;
 	int n = store_outbox_claim(s, "one", NULL, T0_ISO, "2026-03-02T09:00:00Z", 1, &v);
 	free_outbox(v, n);
+	/* only a move out of queued: refused, nothing changed */
+	CHECK(store_outbox_mark(s, a, "one", OUTBOX_QUEUED, "x", T0) == -1);
+	CHECK(store_outbox_mark(s, a, "one", OUTBOX_STATE_ANY, "x", T0) == -1);
+	/* a mark by another than the lease holder changes nothing */
+	store_outbox_mark(s, a, "other", OUTBOX_SENT, NULL, T0);
+	n = store_outbox_list(s, OUTBOX_QUEUED, 0, &v);
+	int ok = n == 1 && v[0].attempts == 0 && !v[0].last_error;
+	free_outbox(v, n);
+	CHECK(ok);
 	CHECK(store_outbox_mark(s, a, "one", OUTBOX_FAILED, "550 no such user", T0) == 0);
 	n = store_outbox_list(s, OUTBOX_FAILED, 0, &v);
-	int ok = n == 1 && !strcmp(v[0].last_error, "550 no such user") && v[0].attempts == 1;
+	ok = n == 1 && !strcmp(v[0].last_error, "550 no such user") && v[0].attempts == 1;
 	free_outbox(v, n);
 	CHECK(ok);
 	return 0;
@@ -1344,12 +1531,13 @@ static int c_bid_insert(struct store *s)
 	snprintf(bi.amount.currency, sizeof bi.amount.currency, "EUR");
 	bi.delivery_days = 5;
 	bi.followup_days = -1;
-	int64_t id1, id2, id3;
+	int64_t id1, id2, id3, id4 = -1;
 	int replaced = -1;
-	CHECK(store_bid_insert(s, p, a, "a@example.net", &bi, "un", BID_ACTIVE, NULL, &id1, &replaced,
-			       T0) == 0 && replaced == 0);
-	CHECK(store_bid_insert(s, p, a, "a@example.net", &bi, "deux", BID_HELD, NULL, &id2, &replaced,
-			       T0) == 0 && replaced == 0);	/* held replaces nothing */
+	CHECK(store_bid_insert(s, p, a, "a@example.net", &bi, "un", BID_ACTIVE, NULL, &id1,
+			       &replaced, T0) == 0 && replaced == 0);
+	/* held replaces nothing */
+	CHECK(store_bid_insert(s, p, a, "a@example.net", &bi, "deux", BID_HELD, NULL, &id2,
+			       &replaced, T0) == 0 && replaced == 0);
 	CHECK(store_bid_insert(s, p, a, "a@example.net", &bi, "trois", BID_ACTIVE, "<m@x>", &id3,
 			       &replaced, T0) == 0 && replaced == 1);
 	struct bid_row b;
@@ -1357,6 +1545,14 @@ static int c_bid_insert(struct store *s)
 	int ok = b.status == BID_REPLACED;
 	bid_row_clear(&b);
 	CHECK(ok);
+	/* a bid is born active or held, never in a later state: refused, nothing replaced */
+	CHECK(store_bid_insert(s, p, a, "a@example.net", &bi, "quatre", BID_ACCEPTED, NULL, &id4,
+			       &replaced, T0) == -1 && replaced == 0);
+	CHECK(store_bid_current(s, p, a, &id4) == 1 && id4 == id3);
+	struct bid_row *v;
+	int n = store_bid_list(s, p, &v);
+	free_bids(v, n);
+	CHECK(n == 3);
 	return 0;
 }
 
@@ -1600,6 +1796,14 @@ static const struct {
 	{ "store_fetched_seen", c_fetched_seen },
 	{ "store_fetched_add", c_fetched_add },
 	{ "store_sender_hit", c_sender_hit },
+	{ "store_project_state_name", c_project_state_name },
+	{ "store_bid_state_name", c_bid_state_name },
+	{ "store_sub_state_name", c_sub_state_name },
+	{ "store_outbox_state_name", c_outbox_state_name },
+	{ "store_project_state_legal", c_project_state_legal },
+	{ "store_bid_state_legal", c_bid_state_legal },
+	{ "store_sub_state_legal", c_sub_state_legal },
+	{ "store_outbox_state_legal", c_outbox_state_legal },
 	{ "store_poster_confirmed", c_poster_confirmed },
 	{ "store_poster_confirm", c_poster_confirm },
 	{ "store_project_insert", c_project_insert },

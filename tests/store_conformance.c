@@ -43,20 +43,31 @@ static struct store *fresh(const char *name)
 
 /* ---------------------------------------------------------------- fixtures */
 
-static int64_t add_project(struct store *s, const char *title, const char *status,
+/* A project in state `status`, reached the way the program reaches it: inserted pending,
+ * held or open, then moved by store_project_state_set (at T0) for the later states. */
+static int64_t add_project(struct store *s, const char *title, enum project_state status,
 			   const char *poster, const char *created)
 {
+	enum project_state first = status;
+	if (status == PROJECT_AWARDED || status == PROJECT_CLOSED || status == PROJECT_EXPIRED)
+		first = PROJECT_OPEN;
+	else if (status == PROJECT_REJECTED)
+		first = PROJECT_HELD;
 	struct project p;
 	memset(&p, 0, sizeof p);
 	p.title = (char *)title;
 	p.description = (char *)"Une description.";
 	p.poster = (char *)poster;
 	p.language = (char *)"fr";
-	p.status = (char *)status;
+	p.status = first;
 	p.created = (char *)created;
 	p.deadline_days = -1;
-	p.budget_min = -1;
-	return store_project_insert(s, &p) < 0 ? -1 : p.id;
+	p.budget.min = -1;
+	if (store_project_insert(s, &p) < 0)
+		return -1;
+	if (first != status && store_project_state_set(s, p.id, first, status, T0) != 1)
+		return -1;
+	return p.id;
 }
 
 static int64_t add_subscriber(struct store *s, const char *address)
@@ -65,9 +76,14 @@ static int64_t add_subscriber(struct store *s, const char *address)
 	return store_subscriber_insert(s, address, NULL, "fr", &id, T0) < 0 ? -1 : id;
 }
 
-static int64_t add_bid(struct store *s, int64_t project, int64_t sub, const char *status,
+/* A bid in state `status`: inserted active or held, then moved by store_bid_state_set (from
+ * held for cancelled, from active for the others). */
+static int64_t add_bid(struct store *s, int64_t project, int64_t sub, enum bid_state status,
 		       double amount, time_t at)
 {
+	enum bid_state first = BID_ACTIVE;
+	if (status == BID_HELD || status == BID_CANCELLED)
+		first = BID_HELD;
 	struct bid_info bi;
 	memset(&bi, 0, sizeof bi);
 	bi.has_amount = 1;
@@ -78,8 +94,12 @@ static int64_t add_bid(struct store *s, int64_t project, int64_t sub, const char
 	bi.followup_days = -1;
 	int64_t id = -1;
 	int replaced;
-	return store_bid_insert(s, project, sub, "f@example.net", &bi, "Mon offre", status, NULL,
-				&id, &replaced, at) < 0 ? -1 : id;
+	if (store_bid_insert(s, project, sub, "f@example.net", &bi, "Mon offre", first, NULL, &id,
+			     &replaced, at) < 0)
+		return -1;
+	if (first != status && store_bid_state_set(s, id, first, status) != 1)
+		return -1;
+	return id;
 }
 
 static int64_t add_outbox(struct store *s, const char *to)
@@ -395,6 +415,168 @@ static int c_sender_hit(struct store *s)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- states */
+
+/* The text of each value: the database's, the listings' and the JSON output's, so a contract. */
+static int c_project_state_name(struct store *s)
+{
+	(void)s;
+	static const struct { enum project_state st; const char *name; } rows[] = {
+		{ PROJECT_PENDING_CONFIRMATION, "pending_confirmation" }, { PROJECT_HELD, "held" },
+		{ PROJECT_OPEN, "open" }, { PROJECT_AWARDED, "awarded" },
+		{ PROJECT_CLOSED, "closed" }, { PROJECT_EXPIRED, "expired" },
+		{ PROJECT_REJECTED, "rejected" }, { PROJECT_STATE_UNKNOWN, "unknown" },
+		{ PROJECT_STATE_ANY, "unknown" }, { (enum project_state)99, "unknown" },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		CHECK(!strcmp(store_project_state_name(rows[i].st), rows[i].name));
+	return 0;
+}
+
+static int c_bid_state_name(struct store *s)
+{
+	(void)s;
+	static const struct { enum bid_state st; const char *name; } rows[] = {
+		{ BID_ACTIVE, "active" }, { BID_HELD, "held" }, { BID_REPLACED, "replaced" },
+		{ BID_CANCELLED, "cancelled" }, { BID_CLOSED, "closed" },
+		{ BID_ACCEPTED, "accepted" }, { BID_DECLINED, "declined" },
+		{ BID_STATE_UNKNOWN, "unknown" }, { BID_STATE_ANY, "unknown" },
+		{ (enum bid_state)99, "unknown" },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		CHECK(!strcmp(store_bid_state_name(rows[i].st), rows[i].name));
+	return 0;
+}
+
+static int c_sub_state_name(struct store *s)
+{
+	(void)s;
+	static const struct { enum sub_state st; const char *name; } rows[] = {
+		{ SUB_PENDING, "pending" }, { SUB_ACTIVE, "active" }, { SUB_PAUSED, "paused" },
+		{ SUB_UNSUBSCRIBED, "unsubscribed" }, { SUB_DISABLED, "disabled" },
+		{ SUB_STATE_UNKNOWN, "unknown" }, { SUB_STATE_ANY, "unknown" },
+		{ (enum sub_state)99, "unknown" },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		CHECK(!strcmp(store_sub_state_name(rows[i].st), rows[i].name));
+	return 0;
+}
+
+static int c_outbox_state_name(struct store *s)
+{
+	(void)s;
+	static const struct { enum outbox_state st; const char *name; } rows[] = {
+		{ OUTBOX_QUEUED, "queued" }, { OUTBOX_SENT, "sent" }, { OUTBOX_FAILED, "failed" },
+		{ OUTBOX_STATE_UNKNOWN, "unknown" }, { OUTBOX_STATE_ANY, "unknown" },
+		{ (enum outbox_state)99, "unknown" },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		CHECK(!strcmp(store_outbox_state_name(rows[i].st), rows[i].name));
+	return 0;
+}
+
+/* The transition table of an entity as the program is allowed to move it: the n pairs of
+ * moves, a from of `any` allowing every from (the _ANY value included). */
+struct move_spec { int from, to; };
+static int move_listed(const struct move_spec *moves, size_t n, int any, int from, int to)
+{
+	for (size_t i = 0; i < n; i++)
+		if (moves[i].to == to && (moves[i].from == from || moves[i].from == any))
+			return 1;
+	return 0;
+}
+
+/* Checks legal(from, to) against the spec for every pair of values, _UNKNOWN and _ANY
+ * included (last is the _ANY value); prints the first pair that differs. 0 or 1. */
+static int moves_check(const char *what, int (*legal)(int, int), const struct move_spec *moves,
+		       size_t n, int last)
+{
+	for (int from = 0; from <= last; from++)
+		for (int to = 0; to <= last; to++) {
+			int want = move_listed(moves, n, last, from, to);
+			if (legal(from, to) != want) {
+				printf("     %s %d -> %d: want %d\n", what, from, to, want);
+				return 1;
+			}
+		}
+	return 0;
+}
+
+static int project_legal(int from, int to)
+{
+	return store_project_state_legal((enum project_state)from, (enum project_state)to);
+}
+
+static int bid_legal(int from, int to)
+{
+	return store_bid_state_legal((enum bid_state)from, (enum bid_state)to);
+}
+
+static int sub_legal(int from, int to)
+{
+	return store_sub_state_legal((enum sub_state)from, (enum sub_state)to);
+}
+
+static int outbox_legal(int from, int to)
+{
+	return store_outbox_state_legal((enum outbox_state)from, (enum outbox_state)to);
+}
+
+static int c_project_state_legal(struct store *s)
+{
+	(void)s;
+	static const struct move_spec moves[] = {
+		{ PROJECT_PENDING_CONFIRMATION, PROJECT_OPEN },
+		{ PROJECT_PENDING_CONFIRMATION, PROJECT_HELD },
+		{ PROJECT_HELD, PROJECT_OPEN }, { PROJECT_HELD, PROJECT_REJECTED },
+		{ PROJECT_OPEN, PROJECT_AWARDED }, { PROJECT_OPEN, PROJECT_CLOSED },
+		{ PROJECT_OPEN, PROJECT_EXPIRED }, { PROJECT_OPEN, PROJECT_HELD },
+	};
+	CHECK(moves_check("project", project_legal, moves, sizeof moves / sizeof moves[0],
+			  PROJECT_STATE_ANY) == 0);
+	return 0;
+}
+
+static int c_bid_state_legal(struct store *s)
+{
+	(void)s;
+	static const struct move_spec moves[] = {
+		{ BID_HELD, BID_ACTIVE }, { BID_HELD, BID_CANCELLED },
+		{ BID_ACTIVE, BID_REPLACED }, { BID_ACTIVE, BID_ACCEPTED },
+		{ BID_ACTIVE, BID_DECLINED }, { BID_ACTIVE, BID_CLOSED },
+	};
+	CHECK(moves_check("bid", bid_legal, moves, sizeof moves / sizeof moves[0],
+			  BID_STATE_ANY) == 0);
+	return 0;
+}
+
+static int c_sub_state_legal(struct store *s)
+{
+	(void)s;
+	static const struct move_spec moves[] = {
+		{ SUB_PENDING, SUB_ACTIVE }, { SUB_ACTIVE, SUB_PAUSED }, { SUB_PAUSED, SUB_ACTIVE },
+		{ SUB_UNSUBSCRIBED, SUB_PENDING }, { SUB_UNSUBSCRIBED, SUB_ACTIVE },
+		{ SUB_STATE_ANY, SUB_UNSUBSCRIBED },	/* from whatever the row holds */
+	};
+	CHECK(moves_check("subscriber", sub_legal, moves, sizeof moves / sizeof moves[0],
+			  SUB_STATE_ANY) == 0);
+	CHECK(store_sub_state_legal(SUB_STATE_ANY, SUB_ACTIVE) == 0);
+	CHECK(store_sub_state_legal(SUB_DISABLED, SUB_UNSUBSCRIBED) == 1);
+	return 0;
+}
+
+static int c_outbox_state_legal(struct store *s)
+{
+	(void)s;
+	static const struct move_spec moves[] = {
+		{ OUTBOX_QUEUED, OUTBOX_SENT }, { OUTBOX_QUEUED, OUTBOX_FAILED },
+		{ OUTBOX_FAILED, OUTBOX_SENT },	/* the sent journal replayed after a crash */
+	};
+	CHECK(moves_check("outbox", outbox_legal, moves, sizeof moves / sizeof moves[0],
+			  OUTBOX_STATE_ANY) == 0);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- posters, projects */
 
 static int c_poster_confirmed(struct store *s)
@@ -415,12 +597,12 @@ static int c_poster_confirm(struct store *s)
 
 static int c_project_insert(struct store *s)
 {
-	int64_t a = add_project(s, "A", "open", "c@example.net", T0_ISO);
-	int64_t b = add_project(s, "B", "held", "c@example.net", T0_ISO);
+	int64_t a = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
+	int64_t b = add_project(s, "B", PROJECT_HELD, "c@example.net", T0_ISO);
 	CHECK(a > 0 && b > a);
 	struct project p;
 	CHECK(store_project_get(s, a, &p) == 1);
-	int ok = !strcmp(p.title, "A") && !strcmp(p.status, "open") &&
+	int ok = !strcmp(p.title, "A") && p.status == PROJECT_OPEN &&
 		 p.published && !strcmp(p.published, T0_ISO) && p.bids == 0;
 	project_clear(&p);
 	CHECK(ok);
@@ -428,12 +610,23 @@ static int c_project_insert(struct store *s)
 	ok = p.published == NULL;	/* held: not published yet */
 	project_clear(&p);
 	CHECK(ok);
+	/* a project is born pending, held or open, never in a later state: refused */
+	memset(&p, 0, sizeof p);
+	p.title = (char *)"C";
+	p.description = (char *)"Une description.";
+	p.poster = (char *)"c@example.net";
+	p.language = (char *)"fr";
+	p.status = PROJECT_AWARDED;
+	p.created = (char *)T0_ISO;
+	p.deadline_days = -1;
+	CHECK(store_project_insert(s, &p) == -1);
+	CHECK(store_count(s, "projects") == 2);
 	return 0;
 }
 
 static int c_project_get(struct store *s)
 {
-	int64_t a = add_project(s, "Titre", "open", "c@example.net", T0_ISO);
+	int64_t a = add_project(s, "Titre", PROJECT_OPEN, "c@example.net", T0_ISO);
 	struct project p;
 	CHECK(store_project_get(s, a, &p) == 1);
 	int ok = p.id == a && !strcmp(p.description, "Une description.") &&
@@ -445,53 +638,81 @@ static int c_project_get(struct store *s)
 	return 0;
 }
 
-static int c_project_status(struct store *s)
+static int c_project_state_set(struct store *s)
 {
-	int64_t a = add_project(s, "A", "pending_confirmation", "c@example.net", T0_ISO);
-	CHECK(store_project_status(s, a, "open", T0 + 60) == 0);
+	int64_t a = add_project(s, "A", PROJECT_PENDING_CONFIRMATION, "c@example.net", T0_ISO);
 	struct project p;
+	/* a legal move; the first opening is the publication */
+	CHECK(store_project_state_set(s, a, PROJECT_PENDING_CONFIRMATION, PROJECT_OPEN,
+				      T0 + 60) == 1);
 	CHECK(store_project_get(s, a, &p) == 1);
-	int ok = !strcmp(p.status, "open") && p.published &&
+	int ok = p.status == PROJECT_OPEN && p.published &&
 		 !strcmp(p.published, "2026-03-02T08:01:00Z") &&
 		 !strcmp(p.updated, "2026-03-02T08:01:00Z");
 	project_clear(&p);
 	CHECK(ok);
-	/* reopened later: published is the first opening */
-	CHECK(store_project_status(s, a, "closed", T0 + 120) == 0);
-	CHECK(store_project_status(s, a, "open", T0 + 180) == 0);
+	/* a stale `from` (legal, but the row has moved on): 0, nothing changed */
+	CHECK(store_project_state_set(s, a, PROJECT_PENDING_CONFIRMATION, PROJECT_HELD,
+				      T0 + 90) == 0);
+	/* illegal moves are refused whatever the row holds, nothing changed */
+	CHECK(store_project_state_set(s, a, PROJECT_OPEN, PROJECT_PENDING_CONFIRMATION,
+				      T0 + 100) == -1);
+	CHECK(store_project_state_set(s, a, PROJECT_OPEN, PROJECT_OPEN, T0 + 100) == -1);
+	CHECK(store_project_state_set(s, a, PROJECT_STATE_ANY, PROJECT_CLOSED, T0 + 100) == -1);
+	CHECK(store_project_state_set(s, a, PROJECT_OPEN, PROJECT_STATE_UNKNOWN, T0 + 100) == -1);
 	CHECK(store_project_get(s, a, &p) == 1);
-	ok = !strcmp(p.published, "2026-03-02T08:01:00Z");
+	ok = p.status == PROJECT_OPEN && !strcmp(p.updated, "2026-03-02T08:01:00Z");
 	project_clear(&p);
 	CHECK(ok);
-	return 0;
-}
-
-static int c_project_status_move(struct store *s)
-{
-	int64_t a = add_project(s, "A", "open", "c@example.net", T0_ISO);
-	CHECK(store_project_status_move(s, a, "open", "expired", T0) == 1);
-	CHECK(store_project_status_move(s, a, "open", "expired", T0) == 0);
-	struct project p;
+	/* held by a correction, approved again: published stays the first opening */
+	CHECK(store_project_state_set(s, a, PROJECT_OPEN, PROJECT_HELD, T0 + 120) == 1);
+	CHECK(store_project_state_set(s, a, PROJECT_HELD, PROJECT_OPEN, T0 + 180) == 1);
 	CHECK(store_project_get(s, a, &p) == 1);
-	int ok = !strcmp(p.status, "expired");
+	ok = p.status == PROJECT_OPEN && !strcmp(p.published, "2026-03-02T08:01:00Z") &&
+	     !strcmp(p.updated, "2026-03-02T08:03:00Z");
 	project_clear(&p);
 	CHECK(ok);
+	/* an end state has no way out */
+	CHECK(store_project_state_set(s, a, PROJECT_OPEN, PROJECT_EXPIRED, T0 + 240) == 1);
+	CHECK(store_project_state_set(s, a, PROJECT_OPEN, PROJECT_EXPIRED, T0 + 240) == 0);
+	CHECK(store_project_state_set(s, a, PROJECT_EXPIRED, PROJECT_OPEN, T0 + 300) == -1);
+	CHECK(store_project_get(s, a, &p) == 1);
+	ok = p.status == PROJECT_EXPIRED && !strcmp(p.updated, "2026-03-02T08:04:00Z");
+	project_clear(&p);
+	CHECK(ok);
+	/* no such project: nothing moved */
+	CHECK(store_project_state_set(s, a + 100, PROJECT_OPEN, PROJECT_CLOSED, T0) == 0);
 	return 0;
 }
 
 static int c_project_update(struct store *s)
 {
-	int64_t a = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t a = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
 	struct money m = { 300, 500, "EUR", "HT", "day" };
 	CHECK(store_project_update(s, a, "Nouveau texte", &m, 14, "[\"php\"]", "Lyon", NULL,
 				   T0 + 3600) == 0);
 	struct project p;
 	CHECK(store_project_get(s, a, &p) == 1);
-	int ok = !strcmp(p.description, "Nouveau texte") && p.has_budget && p.budget_min == 300 &&
-		 p.budget_max == 500 && !strcmp(p.currency, "EUR") && !strcmp(p.tax, "HT") &&
-		 !strcmp(p.unit, "day") && p.deadline_days == 14 &&
-		 !strcmp(p.skills_json, "[\"php\"]") && !strcmp(p.location, "Lyon") &&
-		 !strcmp(p.flags_json, "[]") && !strcmp(p.updated, "2026-03-02T09:00:00Z");
+	int ok = !strcmp(p.description, "Nouveau texte") && p.has_budget &&
+		 p.budget.min == 300 && p.budget.max == 500 && !strcmp(p.budget.currency, "EUR") &&
+		 !strcmp(p.budget.tax, "HT") && !strcmp(p.budget.unit, "day") &&
+		 p.deadline_days == 14 && !strcmp(p.skills_json, "[\"php\"]") &&
+		 !strcmp(p.location, "Lyon") && !strcmp(p.flags_json, "[]") &&
+		 !strcmp(p.updated, "2026-03-02T09:00:00Z");
+	project_clear(&p);
+	CHECK(ok);
+	/* a budget without a minimum, stated in nothing else */
+	struct money up_to = { -1, 800, "", "", "" };
+	CHECK(store_project_update(s, a, "Texte", &up_to, -1, "[]", NULL, NULL, T0 + 7200) == 0);
+	CHECK(store_project_get(s, a, &p) == 1);
+	ok = p.has_budget && p.budget.min < 0 && p.budget.max == 800 && !p.budget.currency[0] &&
+	     !p.budget.tax[0] && !p.budget.unit[0] && p.deadline_days == -1;
+	project_clear(&p);
+	CHECK(ok);
+	/* no budget */
+	CHECK(store_project_update(s, a, "Texte", NULL, -1, "[]", NULL, NULL, T0 + 7200) == 0);
+	CHECK(store_project_get(s, a, &p) == 1);
+	ok = !p.has_budget;
 	project_clear(&p);
 	CHECK(ok);
 	return 0;
@@ -507,7 +728,7 @@ static int c_notice_claim(struct store *s)
 
 static int c_project_answered(struct store *s)
 {
-	int64_t a = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t a = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
 	CHECK(store_project_answered(s, a) == 0);
 	CHECK(store_project_mark_answered(s, a, T0) == 0);
 	CHECK(store_project_answered(s, a) == 1);
@@ -516,8 +737,8 @@ static int c_project_answered(struct store *s)
 
 static int c_project_mark_answered(struct store *s)
 {
-	int64_t a = add_project(s, "A", "open", "c@example.net", T0_ISO);
-	int64_t b = add_project(s, "B", "open", "c@example.net", T0_ISO);
+	int64_t a = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
+	int64_t b = add_project(s, "B", PROJECT_OPEN, "c@example.net", T0_ISO);
 	CHECK(store_project_mark_answered(s, a, T0) == 0);
 	CHECK(store_project_answered(s, a) == 1 && store_project_answered(s, b) == 0);
 	return 0;
@@ -525,9 +746,9 @@ static int c_project_mark_answered(struct store *s)
 
 static int c_project_list(struct store *s)
 {
-	int64_t a = add_project(s, "A", "open", "c@example.net", T0_ISO);
-	int64_t b = add_project(s, "B", "held", "c@example.net", T0_ISO);
-	int64_t c = add_project(s, "C", "closed", "c@example.net", T0_ISO);
+	int64_t a = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
+	int64_t b = add_project(s, "B", PROJECT_HELD, "c@example.net", T0_ISO);
+	int64_t c = add_project(s, "C", PROJECT_CLOSED, "c@example.net", T0_ISO);
 	struct project *v;
 	int n = store_project_list(s, &v);
 	int ok = n == 3 && v[0].id == a && v[1].id == b && v[2].id == c && v[0].description;
@@ -540,17 +761,18 @@ static int c_project_page(struct store *s)
 {
 	int64_t id[5];
 	for (int i = 0; i < 5; i++)
-		id[i] = add_project(s, "P", i == 2 ? "held" : "open", "c@example.net", T0_ISO);
+		id[i] = add_project(s, "P", i == 2 ? PROJECT_HELD : PROJECT_OPEN, "c@example.net",
+				    T0_ISO);
 	struct project *v;
-	int n = store_project_page(s, "open", NULL, 0, 0, 2, &v);
+	int n = store_project_page(s, PROJECT_OPEN, NULL, 0, 0, 2, &v);
 	int ok = n == 2 && v[0].id == id[0] && v[1].id == id[1] && !v[0].description;
 	free_projects(v, n);
 	CHECK(ok);
-	n = store_project_page(s, "open", NULL, 1, id[1], 2, &v);
+	n = store_project_page(s, PROJECT_OPEN, NULL, 1, id[1], 2, &v);
 	ok = n == 2 && v[0].id == id[3] && v[1].id == id[4] && v[0].description;
 	free_projects(v, n);
 	CHECK(ok);
-	n = store_project_page(s, "open", NULL, 0, id[4], 2, &v);
+	n = store_project_page(s, PROJECT_OPEN, NULL, 0, id[4], 2, &v);
 	free_projects(v, n);
 	CHECK(n == 0);
 	return 0;
@@ -558,9 +780,9 @@ static int c_project_page(struct store *s)
 
 static int c_project_sample(struct store *s)
 {
-	add_project(s, "Old", "open", "c@example.net", T0_ISO);
-	add_project(s, "Held", "held", "c@example.net", T0_ISO);
-	add_project(s, "New", "open", "c@example.net", T0_ISO);
+	add_project(s, "Old", PROJECT_OPEN, "c@example.net", T0_ISO);
+	add_project(s, "Held", PROJECT_HELD, "c@example.net", T0_ISO);
+	add_project(s, "New", PROJECT_OPEN, "c@example.net", T0_ISO);
 	struct strlist l = { 0 };
 	CHECK(store_project_sample(s, 1, &l) == 0);
 	int ok = l.n == 1 && !strncmp(l.v[0], "New\n", 4) && strstr(l.v[0], "Une description.");
@@ -575,19 +797,19 @@ static int c_project_sample(struct store *s)
 
 static int c_project_select(struct store *s)
 {
-	int64_t a = add_project(s, "A", "open", "c@example.net", "2026-03-01T08:00:00Z");
-	add_project(s, "B", "held", "c@example.net", T0_ISO);
-	int64_t c = add_project(s, "C", "open", "c@example.net", T0_ISO);
+	int64_t a = add_project(s, "A", PROJECT_OPEN, "c@example.net", "2026-03-01T08:00:00Z");
+	add_project(s, "B", PROJECT_HELD, "c@example.net", T0_ISO);
+	int64_t c = add_project(s, "C", PROJECT_OPEN, "c@example.net", T0_ISO);
 	struct project *v;
-	int n = store_project_select(s, "open", NULL, 1, &v);
+	int n = store_project_select(s, PROJECT_OPEN, NULL, 1, &v);
 	int ok = n == 2 && v[0].id == a && v[1].id == c && v[0].description;
 	free_projects(v, n);
 	CHECK(ok);
-	n = store_project_select(s, "open", T0_ISO, 0, &v);
+	n = store_project_select(s, PROJECT_OPEN, T0_ISO, 0, &v);
 	ok = n == 1 && v[0].id == c && !v[0].description;
 	free_projects(v, n);
 	CHECK(ok);
-	n = store_project_select(s, NULL, T0_ISO, 0, &v);
+	n = store_project_select(s, PROJECT_STATE_ANY, T0_ISO, 0, &v);
 	free_projects(v, n);
 	CHECK(n == 2);
 	return 0;
@@ -595,10 +817,10 @@ static int c_project_select(struct store *s)
 
 static int c_project_open_awarded(struct store *s)
 {
-	int64_t a = add_project(s, "A", "awarded", "c@example.net", T0_ISO);
-	int64_t b = add_project(s, "B", "open", "c@example.net", T0_ISO);
-	add_project(s, "C", "closed", "c@example.net", T0_ISO);
-	int64_t d = add_project(s, "D", "awarded", "c@example.net", T0_ISO);
+	int64_t a = add_project(s, "A", PROJECT_AWARDED, "c@example.net", T0_ISO);
+	int64_t b = add_project(s, "B", PROJECT_OPEN, "c@example.net", T0_ISO);
+	add_project(s, "C", PROJECT_CLOSED, "c@example.net", T0_ISO);
+	int64_t d = add_project(s, "D", PROJECT_AWARDED, "c@example.net", T0_ISO);
 	struct project *v;
 	int n = store_project_open_awarded(s, NULL, NULL, 0, &v);
 	int ok = n == 3 && v[0].id == a && v[1].id == b && v[2].id == d;
@@ -613,10 +835,10 @@ static int c_project_open_awarded(struct store *s)
 
 static int c_project_pending_of(struct store *s)
 {
-	int64_t a = add_project(s, "A", "pending_confirmation", "c@example.net", T0_ISO);
-	add_project(s, "B", "pending_confirmation", "other@example.net", T0_ISO);
-	add_project(s, "C", "open", "c@example.net", T0_ISO);
-	int64_t d = add_project(s, "D", "pending_confirmation", "c@example.net", T0_ISO);
+	int64_t a = add_project(s, "A", PROJECT_PENDING_CONFIRMATION, "c@example.net", T0_ISO);
+	add_project(s, "B", PROJECT_PENDING_CONFIRMATION, "other@example.net", T0_ISO);
+	add_project(s, "C", PROJECT_OPEN, "c@example.net", T0_ISO);
+	int64_t d = add_project(s, "D", PROJECT_PENDING_CONFIRMATION, "c@example.net", T0_ISO);
 	struct project *v;
 	int n = store_project_pending_of(s, "C@Example.NET", &v);
 	int ok = n == 2 && v[0].id == a && v[1].id == d && !v[0].description;
@@ -627,9 +849,9 @@ static int c_project_pending_of(struct store *s)
 
 static int c_project_delete_pending(struct store *s)
 {
-	add_project(s, "A", "pending_confirmation", "c@example.net", T0_ISO);
-	add_project(s, "B", "pending_confirmation", "c@example.net", T0_ISO);
-	int64_t c = add_project(s, "C", "open", "c@example.net", T0_ISO);
+	add_project(s, "A", PROJECT_PENDING_CONFIRMATION, "c@example.net", T0_ISO);
+	add_project(s, "B", PROJECT_PENDING_CONFIRMATION, "c@example.net", T0_ISO);
+	int64_t c = add_project(s, "C", PROJECT_OPEN, "c@example.net", T0_ISO);
 	CHECK(store_project_delete_pending(s, "c@EXAMPLE.net") == 2);
 	CHECK(store_project_delete_pending(s, "c@example.net") == 0);
 	struct project p;
@@ -640,9 +862,9 @@ static int c_project_delete_pending(struct store *s)
 
 static int c_project_unasked(struct store *s)
 {
-	int64_t a = add_project(s, "A", "pending_confirmation", "c@example.net", T0_ISO);
-	add_project(s, "B", "pending_confirmation", "c@example.net", T0_ISO);
-	int64_t c = add_project(s, "C", "pending_confirmation", "d@example.net", T0_ISO);
+	int64_t a = add_project(s, "A", PROJECT_PENDING_CONFIRMATION, "c@example.net", T0_ISO);
+	add_project(s, "B", PROJECT_PENDING_CONFIRMATION, "c@example.net", T0_ISO);
+	int64_t c = add_project(s, "C", PROJECT_PENDING_CONFIRMATION, "d@example.net", T0_ISO);
 	int64_t ids[4];
 	CHECK(store_project_unasked(s, ids, 4) == 2);
 	CHECK(ids[0] == a && ids[1] == c);
@@ -656,13 +878,15 @@ static int c_project_unasked(struct store *s)
 
 static int c_purge_expired(struct store *s)
 {
-	int64_t old = add_project(s, "Old", "pending_confirmation", "c@example.net",
+	int64_t old = add_project(s, "Old", PROJECT_PENDING_CONFIRMATION, "c@example.net",
 				  "2026-01-01T00:00:00Z");
-	int64_t young = add_project(s, "Young", "pending_confirmation", "c@example.net", T0_ISO);
-	int64_t open = add_project(s, "Open", "open", "c@example.net", "2026-01-01T00:00:00Z");
+	int64_t young = add_project(s, "Young", PROJECT_PENDING_CONFIRMATION, "c@example.net",
+				    T0_ISO);
+	int64_t open = add_project(s, "Open", PROJECT_OPEN, "c@example.net",
+				   "2026-01-01T00:00:00Z");
 	int64_t sub = add_subscriber(s, "f@example.net");
-	CHECK(add_bid(s, open, sub, "held", 100, T0 - 86400 * 30) > 0);
-	int64_t fresh_bid = add_bid(s, open, sub, "held", 100, T0);
+	CHECK(add_bid(s, open, sub, BID_HELD, 100, T0 - 86400 * 30) > 0);
+	int64_t fresh_bid = add_bid(s, open, sub, BID_HELD, 100, T0);
 	CHECK(store_purge_expired(s, "2026-02-01T00:00:00Z", "2026-02-01T00:00:00Z") == 2);
 	struct project p;
 	CHECK(store_project_get(s, old, &p) == 0);
@@ -676,8 +900,8 @@ static int c_purge_expired(struct store *s)
 
 static int c_count(struct store *s)
 {
-	add_project(s, "A", "open", "c@example.net", T0_ISO);
-	add_project(s, "B", "open", "c@example.net", T0_ISO);
+	add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
+	add_project(s, "B", PROJECT_OPEN, "c@example.net", T0_ISO);
 	CHECK(add_outbox(s, "a@example.net") > 0);
 	CHECK(add_subscriber(s, "s@example.net") > 0);
 	CHECK(store_count(s, "projects") == 2);
@@ -690,15 +914,15 @@ static int c_count(struct store *s)
 
 static int c_projects_version(struct store *s)
 {
-	int64_t a = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t a = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
 	char *v1 = store_projects_version(s);
 	CHECK(v1 != NULL);
 	int64_t sub = add_subscriber(s, "f@example.net");
-	add_bid(s, a, sub, "active", 100, T0);
+	add_bid(s, a, sub, BID_ACTIVE, 100, T0);
 	char *v2 = store_projects_version(s);
-	store_project_status(s, a, "closed", T0);
+	int moved = store_project_state_set(s, a, PROJECT_OPEN, PROJECT_CLOSED, T0);
 	char *v3 = store_projects_version(s);
-	int ok = v2 && v3 && strcmp(v1, v2) && strcmp(v2, v3);
+	int ok = moved == 1 && v2 && v3 && strcmp(v1, v2) && strcmp(v2, v3);
 	char *v4 = store_projects_version(s);
 	ok = ok && v4 && !strcmp(v3, v4);	/* nothing changed: the same */
 	free(v1);
@@ -711,8 +935,8 @@ static int c_projects_version(struct store *s)
 
 static int c_status(struct store *s)
 {
-	add_project(s, "A", "pending_confirmation", "c@example.net", T0_ISO);
-	add_project(s, "B", "held", "c@example.net", T0_ISO);
+	add_project(s, "A", PROJECT_PENDING_CONFIRMATION, "c@example.net", T0_ISO);
+	add_project(s, "B", PROJECT_HELD, "c@example.net", T0_ISO);
 	add_subscriber(s, "pending@example.net");
 	CHECK(add_outbox(s, "a@example.net") > 0);
 	int dis;
@@ -749,10 +973,10 @@ static int c_rating_insert(struct store *s)
 
 static int c_freelancer_record(struct store *s)
 {
-	int64_t p = add_project(s, "A", "awarded", "c@example.net", T0_ISO);
+	int64_t p = add_project(s, "A", PROJECT_AWARDED, "c@example.net", T0_ISO);
 	int64_t sub = add_subscriber(s, "f@example.net");
-	int64_t b = add_bid(s, p, sub, "active", 100, T0);
-	CHECK(store_bid_status(s, b, "accepted") == 0);
+	int64_t b = add_bid(s, p, sub, BID_ACTIVE, 100, T0);
+	CHECK(store_bid_state_set(s, b, BID_ACTIVE, BID_ACCEPTED) == 1);
 	CHECK(store_rating_insert(s, b, sub, 4, NULL, T0) == 1);
 	CHECK(store_rating_insert(s, b + 1000, sub, 2, NULL, T0) == 1);
 	double avg = 0;
@@ -772,9 +996,9 @@ static int c_outbox_insert(struct store *s)
 	int64_t b = add_outbox(s, "b@example.net");
 	CHECK(a > 0 && b > a);
 	struct outbox_row *v;
-	int n = store_outbox_list(s, NULL, 1, &v);
+	int n = store_outbox_list(s, OUTBOX_STATE_ANY, 1, &v);
 	int ok = n == 2 && !strcmp(v[0].to, "a@example.net") && !strcmp(v[0].kind, "test") &&
-		 !strcmp(v[0].state, "queued") && !strcmp(v[0].created, T0_ISO) &&
+		 v[0].state == OUTBOX_QUEUED && !strcmp(v[0].created, T0_ISO) &&
 		 v[0].len == 20 && !memcmp(v[0].data, "Subject: x\r\n\r\nbody\r\n", 20) &&
 		 !strcmp(v[0].token, "tok") && !strcmp(v[0].sender, "bounce@example.org");
 	free_outbox(v, n);
@@ -788,12 +1012,12 @@ static int c_outbox_list(struct store *s)
 	int64_t b = add_outbox(s, "b@example.net");
 	CHECK(store_outbox_mark_sent(s, a, T0) == 0);
 	struct outbox_row *v;
-	int n = store_outbox_list(s, "queued", 0, &v);
+	int n = store_outbox_list(s, OUTBOX_QUEUED, 0, &v);
 	int ok = n == 1 && v[0].id == b && !v[0].data;
 	free_outbox(v, n);
 	CHECK(ok);
-	n = store_outbox_list(s, NULL, 0, &v);
-	ok = n == 2 && v[0].id == a && !strcmp(v[0].state, "sent");
+	n = store_outbox_list(s, OUTBOX_STATE_ANY, 0, &v);
+	ok = n == 2 && v[0].id == a && v[0].state == OUTBOX_SENT;
 	free_outbox(v, n);
 	CHECK(ok);
 	return 0;
@@ -805,11 +1029,11 @@ static int c_outbox_page(struct store *s)
 	for (int i = 0; i < 3; i++)
 		id[i] = add_outbox(s, "a@example.net");
 	struct outbox_row *v;
-	int n = store_outbox_page(s, NULL, 1, 0, 2, &v);
+	int n = store_outbox_page(s, OUTBOX_STATE_ANY, 1, 0, 2, &v);
 	int ok = n == 2 && v[0].id == id[0] && v[1].id == id[1] && v[1].data;
 	free_outbox(v, n);
 	CHECK(ok);
-	n = store_outbox_page(s, "queued", 0, id[1], 2, &v);
+	n = store_outbox_page(s, OUTBOX_QUEUED, 0, id[1], 2, &v);
 	ok = n == 1 && v[0].id == id[2];
 	free_outbox(v, n);
 	CHECK(ok);
@@ -880,8 +1104,8 @@ static int c_outbox_mark_sent(struct store *s)
 	CHECK(store_outbox_mark_sent(s, a, T0) == 0);
 	CHECK(store_outbox_mark_sent(s, a, T0 + 5) == 0);	/* replayed: no change */
 	struct outbox_row *v;
-	int n = store_outbox_list(s, NULL, 0, &v);
-	int ok = n == 1 && !strcmp(v[0].state, "sent") && v[0].attempts == 1;
+	int n = store_outbox_list(s, OUTBOX_STATE_ANY, 0, &v);
+	int ok = n == 1 && v[0].state == OUTBOX_SENT && v[0].attempts == 1;
 	free_outbox(v, n);
 	CHECK(ok);
 	return 0;
@@ -894,13 +1118,13 @@ static int c_outbox_retry(struct store *s)
 	int n = store_outbox_claim(s, "one", NULL, T0_ISO, "2026-03-02T09:00:00Z", 1, &v);
 	free_outbox(v, n);
 	CHECK(store_outbox_retry(s, a, "other", "2026-03-02T10:00:00Z", "busy") == 0);
-	n = store_outbox_list(s, NULL, 0, &v);
+	n = store_outbox_list(s, OUTBOX_STATE_ANY, 0, &v);
 	int ok = n == 1 && v[0].attempts == 0;	/* fenced: not the lease holder */
 	free_outbox(v, n);
 	CHECK(ok);
 	CHECK(store_outbox_retry(s, a, "one", "2026-03-02T10:00:00Z", "421 busy") == 0);
-	n = store_outbox_list(s, NULL, 0, &v);
-	ok = n == 1 && v[0].attempts == 1 && !strcmp(v[0].state, "queued") &&
+	n = store_outbox_list(s, OUTBOX_STATE_ANY, 0, &v);
+	ok = n == 1 && v[0].attempts == 1 && v[0].state == OUTBOX_QUEUED &&
 	     !strcmp(v[0].last_error, "421 busy") && !strcmp(v[0].next_attempt, "2026-03-02T10:00:00Z");
 	free_outbox(v, n);
 	CHECK(ok);
@@ -918,9 +1142,18 @@ static int c_outbox_mark(struct store *s)
 	struct outbox_row *v;
 	int n = store_outbox_claim(s, "one", NULL, T0_ISO, "2026-03-02T09:00:00Z", 1, &v);
 	free_outbox(v, n);
-	CHECK(store_outbox_mark(s, a, "one", "failed", "550 no such user", T0) == 0);
-	n = store_outbox_list(s, "failed", 0, &v);
-	int ok = n == 1 && !strcmp(v[0].last_error, "550 no such user") && v[0].attempts == 1;
+	/* only a move out of queued: refused, nothing changed */
+	CHECK(store_outbox_mark(s, a, "one", OUTBOX_QUEUED, "x", T0) == -1);
+	CHECK(store_outbox_mark(s, a, "one", OUTBOX_STATE_ANY, "x", T0) == -1);
+	/* a mark by another than the lease holder changes nothing */
+	store_outbox_mark(s, a, "other", OUTBOX_SENT, NULL, T0);
+	n = store_outbox_list(s, OUTBOX_QUEUED, 0, &v);
+	int ok = n == 1 && v[0].attempts == 0 && !v[0].last_error;
+	free_outbox(v, n);
+	CHECK(ok);
+	CHECK(store_outbox_mark(s, a, "one", OUTBOX_FAILED, "550 no such user", T0) == 0);
+	n = store_outbox_list(s, OUTBOX_FAILED, 0, &v);
+	ok = n == 1 && !strcmp(v[0].last_error, "550 no such user") && v[0].attempts == 1;
 	free_outbox(v, n);
 	CHECK(ok);
 	return 0;
@@ -975,7 +1208,7 @@ static int c_subscriber_insert(struct store *s)
 	struct subscriber sub;
 	CHECK(store_subscriber_find(s, NULL, id, &sub) == 1);
 	int ok = !strcmp(sub.address, "s@example.net") && !strcmp(sub.name, "Sam") &&
-		 !strcmp(sub.language, "en") && !strcmp(sub.status, "pending") &&
+		 !strcmp(sub.language, "en") && sub.status == SUB_PENDING &&
 		 !strcmp(sub.created, T0_ISO) && sub.budget_min < 0;
 	subscriber_clear(&sub);
 	CHECK(ok);
@@ -1000,15 +1233,14 @@ static int c_subscriber_find(struct store *s)
 static int c_subscriber_profile_save(struct store *s)
 {
 	int64_t id = add_subscriber(s, "s@example.net");
-	CHECK(store_subscriber_status_set(s, id, NULL, "active") == 1);
+	CHECK(store_subscriber_status_set(s, id, SUB_PENDING, SUB_ACTIVE) == 1);
 	struct subscriber sub;
 	CHECK(store_subscriber_find(s, NULL, id, &sub) == 1);
 	free(sub.name);
 	sub.name = strdup("Sam");
 	free(sub.frequency);
 	sub.frequency = strdup("daily");
-	free(sub.status);
-	sub.status = strdup("unsubscribed");	/* never saved by a profile */
+	sub.status = SUB_UNSUBSCRIBED;	/* never saved by a profile */
 	sub.day = 3;
 	sub.remote_only = 1;
 	sub.budget_min = 400;
@@ -1021,30 +1253,71 @@ static int c_subscriber_profile_save(struct store *s)
 	int ok = !strcmp(sub.name, "Sam") && !strcmp(sub.frequency, "daily") && sub.day == 3 &&
 		 sub.remote_only == 1 && sub.budget_min == 400 &&
 		 !strcmp(sub.budget_currency, "EUR") && !strcmp(sub.languages, "fr,en") &&
-		 !strcmp(sub.status, "active");
+		 sub.status == SUB_ACTIVE;
 	subscriber_clear(&sub);
 	CHECK(ok);
 	return 0;
 }
 
+/* The status of subscriber id in *st: 1 found, else 0 (-1 on error). */
+static int sub_state_of(struct store *s, int64_t id, enum sub_state *st)
+{
+	struct subscriber sub;
+	int found = store_subscriber_find(s, NULL, id, &sub);
+	if (found == 1) {
+		*st = sub.status;
+		subscriber_clear(&sub);
+	}
+	return found;
+}
+
 static int c_subscriber_status_set(struct store *s)
 {
 	int64_t id = add_subscriber(s, "s@example.net");
-	CHECK(store_subscriber_status_set(s, id, "pending", "active") == 1);
-	CHECK(store_subscriber_status_set(s, id, "pending", "paused") == 0);	/* not pending */
-	CHECK(store_subscriber_status_set(s, id, NULL, "active") == 0);	/* already */
-	CHECK(store_subscriber_status_set(s, id, NULL, "paused") == 1);
+	enum sub_state st = SUB_STATE_UNKNOWN;
+	CHECK(store_subscriber_status_set(s, id, SUB_PENDING, SUB_ACTIVE) == 1);
+	CHECK(sub_state_of(s, id, &st) == 1 && st == SUB_ACTIVE);
+	/* a stale `from`, or already there: 0 */
+	CHECK(store_subscriber_status_set(s, id, SUB_PENDING, SUB_ACTIVE) == 0);
+	CHECK(store_subscriber_status_set(s, id, SUB_ACTIVE, SUB_ACTIVE) == 0);
+	/* illegal moves are refused, nothing changed; only an unsubscribe may come from any */
+	CHECK(store_subscriber_status_set(s, id, SUB_ACTIVE, SUB_PENDING) == -1);
+	CHECK(store_subscriber_status_set(s, id, SUB_STATE_ANY, SUB_PAUSED) == -1);
+	CHECK(store_subscriber_status_set(s, id, SUB_ACTIVE, SUB_DISABLED) == -1);
+	CHECK(sub_state_of(s, id, &st) == 1 && st == SUB_ACTIVE);
+	CHECK(store_subscriber_status_set(s, id, SUB_ACTIVE, SUB_PAUSED) == 1);
+	CHECK(store_subscriber_status_set(s, id, SUB_STATE_ANY, SUB_UNSUBSCRIBED) == 1);
+	CHECK(store_subscriber_status_set(s, id, SUB_STATE_ANY, SUB_UNSUBSCRIBED) == 0);
+	CHECK(store_subscriber_status_set(s, id, SUB_UNSUBSCRIBED, SUB_PENDING) == 1);
+	CHECK(sub_state_of(s, id, &st) == 1 && st == SUB_PENDING);
+	CHECK(store_subscriber_status_set(s, id + 5, SUB_STATE_ANY, SUB_UNSUBSCRIBED) == 0);
 	return 0;
 }
 
 static int c_subscriber_confirm(struct store *s)
 {
 	int64_t id = add_subscriber(s, "s@example.net");
-	CHECK(store_subscriber_confirm(s, id, "active", T0_ISO) == 0);
-	CHECK(store_subscriber_confirm(s, id, "pending", T0_ISO) == 1);
+	CHECK(store_subscriber_confirm(s, id, SUB_ACTIVE, T0_ISO) == 0);	/* stale: pending */
+	/* a state that may not become active, or none named: refused */
+	CHECK(store_subscriber_confirm(s, id, SUB_DISABLED, T0_ISO) == -1);
+	CHECK(store_subscriber_confirm(s, id, SUB_STATE_ANY, T0_ISO) == -1);
+	CHECK(store_subscriber_confirm(s, id, SUB_PENDING, T0_ISO) == 1);
 	struct subscriber sub;
 	CHECK(store_subscriber_find(s, NULL, id, &sub) == 1);
-	int ok = !strcmp(sub.status, "active") && sub.confirmed && !strcmp(sub.confirmed, T0_ISO);
+	int ok = sub.status == SUB_ACTIVE && sub.confirmed && !strcmp(sub.confirmed, T0_ISO);
+	subscriber_clear(&sub);
+	CHECK(ok);
+	/* an active one is confirmed again */
+	CHECK(store_subscriber_confirm(s, id, SUB_ACTIVE, "2026-03-02T08:01:00Z") == 1);
+	CHECK(store_subscriber_find(s, NULL, id, &sub) == 1);
+	ok = sub.status == SUB_ACTIVE && !strcmp(sub.confirmed, "2026-03-02T08:01:00Z");
+	subscriber_clear(&sub);
+	CHECK(ok);
+	/* paused, then confirmed (a confirmed subscribe-and-bid) */
+	CHECK(store_subscriber_status_set(s, id, SUB_ACTIVE, SUB_PAUSED) == 1);
+	CHECK(store_subscriber_confirm(s, id, SUB_PAUSED, T0_ISO) == 1);
+	CHECK(store_subscriber_find(s, NULL, id, &sub) == 1);
+	ok = sub.status == SUB_ACTIVE;
 	subscriber_clear(&sub);
 	CHECK(ok);
 	return 0;
@@ -1054,7 +1327,7 @@ static int c_subscriber_digest_mark(struct store *s)
 {
 	int64_t id = add_subscriber(s, "s@example.net");
 	CHECK(store_subscriber_digest_mark(s, id, T0_ISO) == 0);	/* pending: not */
-	CHECK(store_subscriber_status_set(s, id, NULL, "active") == 1);
+	CHECK(store_subscriber_status_set(s, id, SUB_PENDING, SUB_ACTIVE) == 1);
 	CHECK(store_subscriber_digest_mark(s, id, T0_ISO) == 1);
 	int dis;
 	CHECK(store_address_bounce(s, "s@example.net", 1, "2026-03-02", 1, &dis) == 0 && dis);
@@ -1083,7 +1356,7 @@ static int c_subscriber_list(struct store *s)
 	CHECK(store_address_bounce(s, "a@example.net", 1, "2026-03-02", 1, &dis) == 0);
 	struct subscriber *v;
 	int n = store_subscriber_list(s, &v);
-	int ok = n == 2 && v[0].id == a && !strcmp(v[0].status, "disabled") && v[1].id == b &&
+	int ok = n == 2 && v[0].id == a && v[0].status == SUB_DISABLED && v[1].id == b &&
 		 v[1].excludes.n == 1 && !strcmp(v[1].excludes.v[0], "wordpress");
 	free_subscribers(v, n);
 	CHECK(ok);
@@ -1237,11 +1510,11 @@ static int c_digest_claim(struct store *s)
 
 static int c_bid_count(struct store *s)
 {
-	int64_t p = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t p = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
 	int64_t a = add_subscriber(s, "a@example.net"), b = add_subscriber(s, "b@example.net");
-	add_bid(s, p, a, "active", 100, T0);
-	add_bid(s, p, b, "active", 200, T0);
-	add_bid(s, p, b, "held", 300, T0);
+	add_bid(s, p, a, BID_ACTIVE, 100, T0);
+	add_bid(s, p, b, BID_ACTIVE, 200, T0);
+	add_bid(s, p, b, BID_HELD, 300, T0);
 	CHECK(store_bid_count(s, p, a) == 1);
 	CHECK(store_bid_count(s, p, 0) == 2);
 	return 0;
@@ -1249,7 +1522,7 @@ static int c_bid_count(struct store *s)
 
 static int c_bid_insert(struct store *s)
 {
-	int64_t p = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t p = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
 	int64_t a = add_subscriber(s, "a@example.net");
 	struct bid_info bi;
 	memset(&bi, 0, sizeof bi);
@@ -1258,25 +1531,34 @@ static int c_bid_insert(struct store *s)
 	snprintf(bi.amount.currency, sizeof bi.amount.currency, "EUR");
 	bi.delivery_days = 5;
 	bi.followup_days = -1;
-	int64_t id1, id2, id3;
+	int64_t id1, id2, id3, id4 = -1;
 	int replaced = -1;
-	CHECK(store_bid_insert(s, p, a, "a@example.net", &bi, "un", "active", NULL, &id1, &replaced,
-			       T0) == 0 && replaced == 0);
-	CHECK(store_bid_insert(s, p, a, "a@example.net", &bi, "deux", "held", NULL, &id2, &replaced,
-			       T0) == 0 && replaced == 0);	/* held replaces nothing */
-	CHECK(store_bid_insert(s, p, a, "a@example.net", &bi, "trois", "active", "<m@x>", &id3,
+	CHECK(store_bid_insert(s, p, a, "a@example.net", &bi, "un", BID_ACTIVE, NULL, &id1,
+			       &replaced, T0) == 0 && replaced == 0);
+	/* held replaces nothing */
+	CHECK(store_bid_insert(s, p, a, "a@example.net", &bi, "deux", BID_HELD, NULL, &id2,
+			       &replaced, T0) == 0 && replaced == 0);
+	CHECK(store_bid_insert(s, p, a, "a@example.net", &bi, "trois", BID_ACTIVE, "<m@x>", &id3,
 			       &replaced, T0) == 0 && replaced == 1);
 	struct bid_row b;
 	CHECK(store_bid_get(s, id1, &b) == 1);
-	int ok = !strcmp(b.status, "replaced");
+	int ok = b.status == BID_REPLACED;
 	bid_row_clear(&b);
 	CHECK(ok);
+	/* a bid is born active or held, never in a later state: refused, nothing replaced */
+	CHECK(store_bid_insert(s, p, a, "a@example.net", &bi, "quatre", BID_ACCEPTED, NULL, &id4,
+			       &replaced, T0) == -1 && replaced == 0);
+	CHECK(store_bid_current(s, p, a, &id4) == 1 && id4 == id3);
+	struct bid_row *v;
+	int n = store_bid_list(s, p, &v);
+	free_bids(v, n);
+	CHECK(n == 3);
 	return 0;
 }
 
 static int c_bid_get(struct store *s)
 {
-	int64_t p = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t p = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
 	int64_t a = add_subscriber(s, "a@example.net");
 	struct bid_info bi;
 	memset(&bi, 0, sizeof bi);
@@ -1293,7 +1575,7 @@ static int c_bid_get(struct store *s)
 	bi.why = (char *)"Expérience";
 	int64_t id;
 	int replaced;
-	CHECK(store_bid_insert(s, p, a, "a@example.net", &bi, "Mon offre", "active", NULL, &id,
+	CHECK(store_bid_insert(s, p, a, "a@example.net", &bi, "Mon offre", BID_ACTIVE, NULL, &id,
 			       &replaced, T0) == 0);
 	struct bid_row b;
 	CHECK(store_bid_get(s, id, &b) == 1);
@@ -1302,7 +1584,7 @@ static int c_bid_get(struct store *s)
 		 !strcmp(b.info.amount.tax, "HT") && !strcmp(b.info.amount.unit, "day") &&
 		 b.info.delivery_days == 5 && b.info.n_milestones == 2 && b.info.milestones[1] == 70 &&
 		 b.info.followup_days == 7 && b.info.why && !strcmp(b.info.why, "Expérience") &&
-		 !strcmp(b.message, "Mon offre") && !strcmp(b.status, "active") &&
+		 !strcmp(b.message, "Mon offre") && b.status == BID_ACTIVE &&
 		 !strcmp(b.created, T0_ISO);
 	bid_row_clear(&b);
 	CHECK(ok);
@@ -1310,28 +1592,55 @@ static int c_bid_get(struct store *s)
 	return 0;
 }
 
-static int c_bid_status(struct store *s)
+/* The state of bid id in *st: 1 found, else 0 (-1 on error). */
+static int bid_state_of(struct store *s, int64_t id, enum bid_state *st)
 {
-	int64_t p = add_project(s, "A", "open", "c@example.net", T0_ISO);
-	int64_t b = add_bid(s, p, add_subscriber(s, "a@example.net"), "active", 1, T0);
-	CHECK(store_bid_status(s, b, "refused") == 0);
 	struct bid_row r;
-	CHECK(store_bid_get(s, b, &r) == 1);
-	int ok = !strcmp(r.status, "refused");
-	bid_row_clear(&r);
-	CHECK(ok);
+	int found = store_bid_get(s, id, &r);
+	if (found == 1) {
+		*st = r.status;
+		bid_row_clear(&r);
+	}
+	return found;
+}
+
+static int c_bid_state_set(struct store *s)
+{
+	int64_t p = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
+	int64_t a = add_subscriber(s, "a@example.net");
+	int64_t b = add_bid(s, p, a, BID_ACTIVE, 1, T0);
+	enum bid_state st = BID_STATE_UNKNOWN;
+	/* a legal move */
+	CHECK(store_bid_state_set(s, b, BID_ACTIVE, BID_ACCEPTED) == 1);
+	CHECK(bid_state_of(s, b, &st) == 1 && st == BID_ACCEPTED);
+	/* a stale `from`: 0, nothing changed */
+	CHECK(store_bid_state_set(s, b, BID_ACTIVE, BID_DECLINED) == 0);
+	/* illegal moves are refused whatever the row holds, nothing changed */
+	CHECK(store_bid_state_set(s, b, BID_ACCEPTED, BID_ACTIVE) == -1);
+	CHECK(store_bid_state_set(s, b, BID_ACCEPTED, BID_ACCEPTED) == -1);
+	CHECK(store_bid_state_set(s, b, BID_STATE_ANY, BID_CLOSED) == -1);
+	CHECK(store_bid_state_set(s, b, BID_ACCEPTED, BID_STATE_UNKNOWN) == -1);
+	CHECK(bid_state_of(s, b, &st) == 1 && st == BID_ACCEPTED);
+	/* a held bid: the freelancer says no */
+	int64_t h = add_bid(s, p, a, BID_HELD, 2, T0);
+	CHECK(store_bid_state_set(s, h, BID_HELD, BID_DECLINED) == -1);
+	CHECK(store_bid_state_set(s, h, BID_HELD, BID_CANCELLED) == 1);
+	CHECK(bid_state_of(s, h, &st) == 1 && st == BID_CANCELLED);
+	CHECK(store_bid_state_set(s, h, BID_CANCELLED, BID_HELD) == -1);
+	/* no such bid: nothing moved */
+	CHECK(store_bid_state_set(s, h + 100, BID_ACTIVE, BID_CLOSED) == 0);
 	return 0;
 }
 
 static int c_bid_list(struct store *s)
 {
-	int64_t p = add_project(s, "A", "open", "c@example.net", T0_ISO);
-	int64_t q = add_project(s, "B", "open", "c@example.net", T0_ISO);
+	int64_t p = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
+	int64_t q = add_project(s, "B", PROJECT_OPEN, "c@example.net", T0_ISO);
 	int64_t a = add_subscriber(s, "a@example.net");
 	/* more than a page: nothing dropped */
 	CHECK(store_begin(s) == 0);
 	for (int i = 0; i < 1300; i++)
-		CHECK(add_bid(s, i % 3 ? p : q, a, "held", i, T0) > 0);
+		CHECK(add_bid(s, i % 3 ? p : q, a, BID_HELD, i, T0) > 0);
 	CHECK(store_commit(s) == 0);
 	struct bid_row *v;
 	int n = store_bid_list(s, p, &v);
@@ -1345,21 +1654,21 @@ static int c_bid_list(struct store *s)
 
 static int c_bid_page(struct store *s)
 {
-	int64_t p = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t p = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
 	int64_t a = add_subscriber(s, "a@example.net");
 	int64_t id[4];
 	for (int i = 0; i < 4; i++)
-		id[i] = add_bid(s, p, a, i == 1 ? "held" : "refused", i, T0);
+		id[i] = add_bid(s, p, a, i == 1 ? BID_HELD : BID_DECLINED, i, T0);
 	struct bid_row *v;
-	int n = store_bid_page(s, p, "refused", 0, 2, &v);
+	int n = store_bid_page(s, p, BID_DECLINED, 0, 2, &v);
 	int ok = n == 2 && v[0].id == id[0] && v[1].id == id[2];
 	free_bids(v, n);
 	CHECK(ok);
-	n = store_bid_page(s, p, NULL, id[1], 10, &v);
+	n = store_bid_page(s, p, BID_STATE_ANY, id[1], 10, &v);
 	ok = n == 2 && v[0].id == id[2] && v[1].id == id[3];
 	free_bids(v, n);
 	CHECK(ok);
-	n = store_bid_page(s, p, NULL, id[3], 10, &v);
+	n = store_bid_page(s, p, BID_STATE_ANY, id[3], 10, &v);
 	free_bids(v, n);
 	CHECK(n == 0);
 	return 0;
@@ -1367,17 +1676,17 @@ static int c_bid_page(struct store *s)
 
 static int c_bid_select(struct store *s)
 {
-	int64_t p = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t p = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
 	int64_t a = add_subscriber(s, "a@example.net"), b = add_subscriber(s, "b@example.net");
-	int64_t x = add_bid(s, p, a, "active", 1, T0);
-	add_bid(s, p, b, "held", 2, T0);
-	int64_t z = add_bid(s, p, b, "active", 3, T0);
+	int64_t x = add_bid(s, p, a, BID_ACTIVE, 1, T0);
+	add_bid(s, p, b, BID_HELD, 2, T0);
+	int64_t z = add_bid(s, p, b, BID_ACTIVE, 3, T0);
 	struct bid_row *v;
-	int n = store_bid_select(s, p, "active", &v);
+	int n = store_bid_select(s, p, BID_ACTIVE, &v);
 	int ok = v != NULL && n == 2 && v[0].id == x && v[1].id == z;
 	free_bids(v, n);
 	CHECK(ok);
-	n = store_bid_select(s, p + 1, NULL, &v);
+	n = store_bid_select(s, p + 1, BID_STATE_ANY, &v);
 	ok = v != NULL && n == 0;	/* allocated even for none */
 	free_bids(v, n);
 	CHECK(ok);
@@ -1386,23 +1695,23 @@ static int c_bid_select(struct store *s)
 
 static int c_bid_current(struct store *s)
 {
-	int64_t p = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t p = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
 	int64_t a = add_subscriber(s, "a@example.net");
 	int64_t id = 0;
 	CHECK(store_bid_current(s, p, a, &id) == 0);
-	add_bid(s, p, a, "active", 1, T0);
-	int64_t second = add_bid(s, p, a, "active", 2, T0);
-	add_bid(s, p, a, "held", 3, T0);
+	add_bid(s, p, a, BID_ACTIVE, 1, T0);
+	int64_t second = add_bid(s, p, a, BID_ACTIVE, 2, T0);
+	add_bid(s, p, a, BID_HELD, 3, T0);
 	CHECK(store_bid_current(s, p, a, &id) == 1 && id == second);
 	return 0;
 }
 
 static int c_bid_activate(struct store *s)
 {
-	int64_t p = add_project(s, "A", "open", "c@example.net", T0_ISO);
+	int64_t p = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
 	int64_t a = add_subscriber(s, "a@example.net");
-	int64_t old = add_bid(s, p, a, "active", 1, T0);
-	int64_t held = add_bid(s, p, a, "held", 2, T0);
+	int64_t old = add_bid(s, p, a, BID_ACTIVE, 1, T0);
+	int64_t held = add_bid(s, p, a, BID_HELD, 2, T0);
 	int replaced = -1;
 	CHECK(store_bid_activate(s, held, &replaced) == 1 && replaced == 1);
 	CHECK(store_bid_activate(s, held, &replaced) == 0);	/* not held any more */
@@ -1410,7 +1719,7 @@ static int c_bid_activate(struct store *s)
 	CHECK(store_bid_current(s, p, a, &id) == 1 && id == held);
 	struct bid_row r;
 	CHECK(store_bid_get(s, old, &r) == 1);
-	int ok = !strcmp(r.status, "replaced");
+	int ok = r.status == BID_REPLACED;
 	bid_row_clear(&r);
 	CHECK(ok);
 	return 0;
@@ -1418,13 +1727,13 @@ static int c_bid_activate(struct store *s)
 
 static int c_bid_held_count(struct store *s)
 {
-	int64_t p = add_project(s, "A", "open", "c@example.net", T0_ISO);
-	int64_t q = add_project(s, "B", "open", "c@example.net", T0_ISO);
+	int64_t p = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
+	int64_t q = add_project(s, "B", PROJECT_OPEN, "c@example.net", T0_ISO);
 	int64_t a = add_subscriber(s, "a@example.net");
-	add_bid(s, p, a, "held", 1, T0 - 7200);
-	add_bid(s, p, a, "held", 1, T0);
-	add_bid(s, q, a, "held", 1, T0);
-	add_bid(s, q, a, "active", 1, T0);
+	add_bid(s, p, a, BID_HELD, 1, T0 - 7200);
+	add_bid(s, p, a, BID_HELD, 1, T0);
+	add_bid(s, q, a, BID_HELD, 1, T0);
+	add_bid(s, q, a, BID_ACTIVE, 1, T0);
 	int on = -1, by = -1;
 	CHECK(store_bid_held_count(s, p, "f@example.net", "2026-03-02T07:00:00Z", &on, &by) == 0);
 	CHECK(on == 1 && by == 2);
@@ -1487,12 +1796,19 @@ static const struct {
 	{ "store_fetched_seen", c_fetched_seen },
 	{ "store_fetched_add", c_fetched_add },
 	{ "store_sender_hit", c_sender_hit },
+	{ "store_project_state_name", c_project_state_name },
+	{ "store_bid_state_name", c_bid_state_name },
+	{ "store_sub_state_name", c_sub_state_name },
+	{ "store_outbox_state_name", c_outbox_state_name },
+	{ "store_project_state_legal", c_project_state_legal },
+	{ "store_bid_state_legal", c_bid_state_legal },
+	{ "store_sub_state_legal", c_sub_state_legal },
+	{ "store_outbox_state_legal", c_outbox_state_legal },
 	{ "store_poster_confirmed", c_poster_confirmed },
 	{ "store_poster_confirm", c_poster_confirm },
 	{ "store_project_insert", c_project_insert },
 	{ "store_project_get", c_project_get },
-	{ "store_project_status", c_project_status },
-	{ "store_project_status_move", c_project_status_move },
+	{ "store_project_state_set", c_project_state_set },
 	{ "store_project_update", c_project_update },
 	{ "store_notice_claim", c_notice_claim },
 	{ "store_project_answered", c_project_answered },
@@ -1546,7 +1862,7 @@ static const struct {
 	{ "store_bid_count", c_bid_count },
 	{ "store_bid_insert", c_bid_insert },
 	{ "store_bid_get", c_bid_get },
-	{ "store_bid_status", c_bid_status },
+	{ "store_bid_state_set", c_bid_state_set },
 	{ "store_bid_list", c_bid_list },
 	{ "store_bid_page", c_bid_page },
 	{ "store_bid_select", c_bid_select },

@@ -762,7 +762,9 @@ int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const
 		     const char *message_id, int64_t *id, int *replaced, time_t now);
 int store_bid_get(struct store *s, int64_t id, struct bid_row *b);
 /* Moves a bid from state `from` to `to` if it is still `from`: 1 moved, 0 not (it changed
- * meanwhile), -1 on error or for a move the transition table refuses (logged). */
+ * meanwhile), -1 on error or for a move the transition table refuses (logged), and for held ->
+ * active, which store_bid_activate makes (it replaces the active bid too). A refusal sets
+ * store_error_kind to STORE_ERR_CONFLICT. */
 int store_bid_state_set(struct store *s, int64_t id, enum bid_state from, enum bid_state to);
 int store_bid_list(struct store *s, int64_t project, struct bid_row **out);
 /* The id of this subscriber's active bid on a project in *id: 1, 0 when none, -1 on error. */
@@ -789,7 +791,8 @@ int store_bid_held_count(struct store *s, int64_t project, const char *address, 
 			 int *on_project, int *by_sender);
 void bid_row_clear(struct bid_row *b);
 /* Sets the state of a queued row leased by owner (OUTBOX_SENT or OUTBOX_FAILED), recording the
- * error; -1 for another state (logged). */
+ * error: 1 moved, 0 not (no longer queued under that lease: logged), -1 on error or for another
+ * state (logged). */
 int store_outbox_mark(struct store *s, int64_t id, const char *owner, enum outbox_state state,
 		      const char *error, time_t now);
 void outbox_row_clear(struct outbox_row *r);

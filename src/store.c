@@ -1355,7 +1355,13 @@ int store_outbox_mark(struct store *s, int64_t id, const char *owner, enum outbo
 	bind_text(st, 3, error);
 	bind_text(st, 4, at);
 	bind_text(st, 5, owner);
-	return run(s, st, "outbox-mark");
+	if (run(s, st, "outbox-mark") < 0)
+		return -1;
+	if (sqlite3_changes(s->db) > 0)
+		return 1;
+	log_warn("stage=store outbox=%lld owner=%s result=stale reason=\"no longer queued under "
+		 "this lease\"", (long long)id, owner);
+	return 0;
 }
 
 int store_outbox_retry(struct store *s, int64_t id, const char *owner, const char *next_attempt,
@@ -2047,7 +2053,9 @@ int store_bid_get(struct store *s, int64_t id, struct bid_row *b)
 
 int store_bid_state_set(struct store *s, int64_t id, enum bid_state from, enum bid_state to)
 {
-	if (!store_bid_state_legal(from, to))
+	/* held -> active is legal, but only store_bid_activate makes it: it also replaces the
+	 * freelancer's active bid, which a bare state change would leave beside it */
+	if (!store_bid_state_legal(from, to) || (from == BID_HELD && to == BID_ACTIVE))
 		return state_refuse(s, "bid", id, store_bid_state_name(from),
 				    store_bid_state_name(to));
 	sqlite3_stmt *st = stmt(s, ST_BID_STATUS);

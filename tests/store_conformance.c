@@ -1146,12 +1146,12 @@ static int c_outbox_mark(struct store *s)
 	CHECK(store_outbox_mark(s, a, "one", OUTBOX_QUEUED, "x", T0) == -1);
 	CHECK(store_outbox_mark(s, a, "one", OUTBOX_STATE_ANY, "x", T0) == -1);
 	/* a mark by another than the lease holder changes nothing */
-	store_outbox_mark(s, a, "other", OUTBOX_SENT, NULL, T0);
+	CHECK(store_outbox_mark(s, a, "other", OUTBOX_SENT, NULL, T0) == 0);
 	n = store_outbox_list(s, OUTBOX_QUEUED, 0, &v);
 	int ok = n == 1 && v[0].attempts == 0 && !v[0].last_error;
 	free_outbox(v, n);
 	CHECK(ok);
-	CHECK(store_outbox_mark(s, a, "one", OUTBOX_FAILED, "550 no such user", T0) == 0);
+	CHECK(store_outbox_mark(s, a, "one", OUTBOX_FAILED, "550 no such user", T0) == 1);
 	n = store_outbox_list(s, OUTBOX_FAILED, 0, &v);
 	ok = n == 1 && !strcmp(v[0].last_error, "550 no such user") && v[0].attempts == 1;
 	free_outbox(v, n);
@@ -1624,6 +1624,7 @@ static int c_bid_state_set(struct store *s)
 	/* a held bid: the freelancer says no */
 	int64_t h = add_bid(s, p, a, BID_HELD, 2, T0);
 	CHECK(store_bid_state_set(s, h, BID_HELD, BID_DECLINED) == -1);
+	CHECK(store_bid_state_set(s, h, BID_HELD, BID_ACTIVE) == -1);	/* store_bid_activate's */
 	CHECK(store_bid_state_set(s, h, BID_HELD, BID_CANCELLED) == 1);
 	CHECK(bid_state_of(s, h, &st) == 1 && st == BID_CANCELLED);
 	CHECK(store_bid_state_set(s, h, BID_CANCELLED, BID_HELD) == -1);

@@ -108,6 +108,143 @@ static int projects_due(const struct config *c, struct store *s, time_t now, str
 	return store_project_open_awarded(s, NULL, since, 0, out);
 }
 
+/* One pass of followup_run: what every step reads, and how many notices it queued. */
+struct followup_pass {
+	const struct config *c;
+	struct store *s;
+	time_t now;
+	int days[8], nd;	/* reminder_days */
+	int done;
+};
+
+/* An open project past project_ttl: expired (only if still open: closed or awarded since the
+ * list was read, it stays) and its poster told. 0 or -1. */
+static int followup_expire(struct followup_pass *f, const struct project *p)
+{
+	int r = claimed(f->s, "expired", p->id);
+	int moved = r == 1 ? store_project_state_set(f->s, p->id, PROJECT_OPEN, PROJECT_EXPIRED,
+						     f->now) : 0;
+	if (r == 1 && moved == 0) {
+		store_rollback(f->s);
+		r = 0;
+	} else if (r == 1) {
+		r = finish(f->s, moved < 0 ? -1
+			   : notice(f->c, f->s, p, p->poster, p->poster_name, p->language,
+				    catalog_text(p->language, "followup.expired"), NULL, NULL));
+	}
+	f->done += r > 0;
+	return r < 0 ? -1 : 0;
+}
+
+/* The poster's warning, WARN_BEFORE the expiry of open project p. 0 or -1. */
+static int followup_warn(struct followup_pass *f, const struct project *p)
+{
+	int r = claimed(f->s, "expiry_warning", p->id);
+	if (r == 1)
+		r = finish(f->s, notice(f->c, f->s, p, p->poster, p->poster_name, p->language,
+					catalog_text(p->language, "followup.expiry_warning"), NULL,
+					NULL));
+	f->done += r > 0;
+	return r < 0 ? -1 : 0;
+}
+
+/* Reminders of open project p with active bids and no answer from the client: the client's on
+ * each of reminder_days after the first bid, and each freelancer's own follow-up date
+ * ("relance 7j"). 0 or -1. */
+static int followup_remind(struct followup_pass *f, const struct project *p)
+{
+	struct bid_row *bids;
+	int nb = store_bid_select(f->s, p->id, BID_ACTIVE, &bids);
+	if (nb < 0)
+		return -1;
+	int active = 0, rc = 0;
+	time_t first = 0;
+	for (int k = 0; k < nb; k++)
+		if (bids[k].status == BID_ACTIVE) {
+			time_t t = clock_parse_iso(bids[k].created);
+			if (!active || t < first)
+				first = t;
+			active++;
+		}
+	if (active && store_project_answered(f->s, p->id) == 0) {
+		for (int d = 0; d < f->nd && rc == 0; d++) {
+			if (f->now < first + f->days[d] * 86400L)
+				continue;
+			char kind[32];
+			snprintf(kind, sizeof kind, "reminder_%d", f->days[d]);
+			int r = claimed(f->s, kind, p->id);
+			if (r == 1)
+				r = finish(f->s, remind(f->c, f->s, p, bids, nb));
+			rc = r < 0 ? -1 : 0;
+			f->done += r > 0;
+		}
+		for (int k = 0; k < nb && rc == 0; k++) {
+			if (bids[k].status != BID_ACTIVE || bids[k].info.followup_days < 0)
+				continue;
+			time_t t = clock_parse_iso(bids[k].created);
+			if (f->now < t + bids[k].info.followup_days * 86400L)
+				continue;
+			int r = claimed(f->s, "followup", bids[k].id);
+			if (r == 1)
+				r = finish(f->s, remind(f->c, f->s, p, &bids[k], 1));
+			rc = r < 0 ? -1 : 0;
+			f->done += r > 0;
+		}
+	}
+	for (int k = 0; k < nb; k++)
+		bid_row_clear(&bids[k]);
+	free(bids);
+	return rc;
+}
+
+/* The client's rating request for awarded project p, rating_delay after the award. 0 or -1. */
+static int followup_rating(struct followup_pass *f, const struct project *p)
+{
+	struct bid_row *bids;
+	int nb = store_bid_select(f->s, p->id, BID_ACCEPTED, &bids);
+	if (nb < 0)
+		return -1;
+	int rc = 0;
+	for (int k = 0; k < nb && rc == 0; k++) {
+		if (bids[k].status != BID_ACCEPTED)
+			continue;
+		time_t awarded = clock_parse_iso(p->updated ? p->updated : p->created);
+		if (awarded == (time_t)-1 || f->now < awarded + f->c->rating_delay)
+			continue;
+		int64_t id = bids[k].id;
+		char *key = keys_make("t", &id, 1);
+		int r = claimed(f->s, "rating", id);
+		if (r == 1)
+			r = finish(f->s, notice(f->c, f->s, p, p->poster, p->poster_name, p->language,
+						catalog_text(p->language, "followup.rating_request"),
+						NULL, key));
+		free(key);
+		rc = r < 0 ? -1 : 0;
+		f->done += r > 0;
+	}
+	for (int k = 0; k < nb; k++)
+		bid_row_clear(&bids[k]);
+	free(bids);
+	return rc;
+}
+
+/* What is due for project p at f->now. 0 or -1. */
+static int followup_project(struct followup_pass *f, const struct project *p)
+{
+	time_t created = clock_parse_iso(p->created);
+	if (created == (time_t)-1)
+		return 0;
+	if (p->status == PROJECT_AWARDED)
+		return followup_rating(f, p);
+	if (p->status != PROJECT_OPEN)
+		return 0;
+	if (f->now >= created + f->c->project_ttl)
+		return followup_expire(f, p);
+	if (f->now >= created + f->c->project_ttl - WARN_BEFORE && followup_warn(f, p) < 0)
+		return -1;
+	return followup_remind(f, p);
+}
+
 int followup_run(const struct config *c, struct store *s, time_t now)
 {
 	if (purge(s, now) < 0 || post_ask_waiting(c, s) < 0)
@@ -116,125 +253,20 @@ int followup_run(const struct config *c, struct store *s, time_t now)
 	int np = projects_due(c, s, now, &p);
 	if (np < 0)
 		return -1;
-	int done = 0, rc = 0;
-	int days[8], nd = 0;
-	for (const char *q = c->reminder_days; *q && nd < 8;) {
-		days[nd++] = atoi(q);
+	struct followup_pass f = { .c = c, .s = s, .now = now };
+	for (const char *q = c->reminder_days; *q && f.nd < 8;) {
+		f.days[f.nd++] = atoi(q);
 		q += strcspn(q, ",");
 		if (*q)
 			q++;
 	}
-	for (int i = 0; i < np && rc == 0; i++) {
-		time_t created = clock_parse_iso(p[i].created);
-		if (created == (time_t)-1)
-			continue;
-		if (p[i].status == PROJECT_OPEN) {
-			/* expiry, and the warning 3 days before */
-			if (now >= created + c->project_ttl) {
-				int r = claimed(s, "expired", p[i].id);
-				/* only if still open: closed or awarded since the list was read, it stays */
-				int moved = r == 1 ? store_project_state_set(s, p[i].id, PROJECT_OPEN, PROJECT_EXPIRED, clock_now()) : 0;
-				if (r == 1 && moved == 0) {
-					store_rollback(s);
-					r = 0;
-				} else if (r == 1)
-					r = finish(s, moved < 0 ? -1
-						: notice(c, s, &p[i], p[i].poster, p[i].poster_name,
-							 p[i].language, catalog_text(p[i].language,
-							 "followup.expired"), NULL, NULL));
-				rc = r < 0 ? -1 : 0;
-				done += r > 0;
-				continue;
-			}
-			if (now >= created + c->project_ttl - WARN_BEFORE) {
-				int r = claimed(s, "expiry_warning", p[i].id);
-				if (r == 1)
-					r = finish(s, notice(c, s, &p[i], p[i].poster, p[i].poster_name,
-						       p[i].language, catalog_text(p[i].language,
-						       "followup.expiry_warning"), NULL, NULL));
-				rc = r < 0 ? -1 : 0;
-				done += r > 0;
-			}
-			/* reminders: pending quotes and no answer from the client */
-			struct bid_row *bids;
-			int nb = store_bid_select(s, p[i].id, BID_ACTIVE, &bids);
-			if (nb < 0) {
-				rc = -1;
-				break;
-			}
-			int active = 0;
-			time_t first = 0;
-			for (int k = 0; k < nb; k++)
-				if (bids[k].status == BID_ACTIVE) {
-					time_t t = clock_parse_iso(bids[k].created);
-					if (!active || t < first)
-						first = t;
-					active++;
-				}
-			int answered = store_project_answered(s, p[i].id);
-			if (active && answered == 0) {
-				for (int d = 0; d < nd && rc == 0; d++) {
-					if (now < first + days[d] * 86400L)
-						continue;
-					char kind[32];
-					snprintf(kind, sizeof kind, "reminder_%d", days[d]);
-					int r = claimed(s, kind, p[i].id);
-					if (r == 1)
-						r = finish(s, remind(c, s, &p[i], bids, nb));
-					rc = r < 0 ? -1 : 0;
-					done += r > 0;
-				}
-				/* a freelancer's own follow-up date ("relance 7j") */
-				for (int k = 0; k < nb && rc == 0; k++) {
-					if (bids[k].status != BID_ACTIVE || bids[k].info.followup_days < 0)
-						continue;
-					time_t t = clock_parse_iso(bids[k].created);
-					if (now < t + bids[k].info.followup_days * 86400L)
-						continue;
-					int r = claimed(s, "followup", bids[k].id);
-					if (r == 1)
-						r = finish(s, remind(c, s, &p[i], &bids[k], 1));
-					rc = r < 0 ? -1 : 0;
-					done += r > 0;
-				}
-			}
-			for (int k = 0; k < nb; k++)
-				bid_row_clear(&bids[k]);
-			free(bids);
-		} else if (p[i].status == PROJECT_AWARDED) {
-			/* the rating request, rating_delay after the award */
-			struct bid_row *bids;
-			int nb = store_bid_select(s, p[i].id, BID_ACCEPTED, &bids);
-			if (nb < 0) {
-				rc = -1;
-				break;
-			}
-			for (int k = 0; k < nb && rc == 0; k++) {
-				if (bids[k].status != BID_ACCEPTED)
-					continue;
-				time_t awarded = clock_parse_iso(p[i].updated ? p[i].updated : p[i].created);
-				if (awarded == (time_t)-1 || now < awarded + c->rating_delay)
-					continue;
-				int64_t id = bids[k].id;
-				char *key = keys_make("t", &id, 1);
-				int r = claimed(s, "rating", id);
-				if (r == 1)
-					r = finish(s, notice(c, s, &p[i], p[i].poster, p[i].poster_name, p[i].language,
-						       catalog_text(p[i].language, "followup.rating_request"),
-						       NULL, key));
-				free(key);
-				rc = r < 0 ? -1 : 0;
-				done += r > 0;
-			}
-			for (int k = 0; k < nb; k++)
-				bid_row_clear(&bids[k]);
-			free(bids);
-		}
-	}
+	int rc = 0;
+	for (int i = 0; i < np && rc == 0; i++)
+		rc = followup_project(&f, &p[i]);
 	for (int i = 0; i < np; i++)
 		project_clear(&p[i]);
 	free(p);
-	return rc < 0 ? -1 : done;
+	return rc < 0 ? -1 : f.done;
 }
 
 enum outcome rating_handle(struct handling *h)

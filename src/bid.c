@@ -37,11 +37,6 @@ struct bidding {
 	int public_flow;	/* from the public address: refusals count as requests */
 };
 
-static const char *tr(const struct bidding *b, const char *fr, const char *en)
-{
-	return !strcmp(b->lang, "fr") ? fr : en;
-}
-
 /* The value of 1 unit of currency cur in EUR from exchange_rates, or -1 when unknown. */
 static double rate_of(const struct config *c, const char *cur)
 {
@@ -72,11 +67,17 @@ static char *terms_text(const struct bidding *b, const struct bid_info *bi)
 	char *amount = money_format(&bi->amount, b->lang);
 	buf_puts(&t, amount);
 	free(amount);
-	if (bi->delivery_days >= 0)
-		buf_printf(&t, tr(b, ", livraison en %d jours", ", delivery in %d days"),
-			   bi->delivery_days);
+	if (bi->delivery_days >= 0) {
+		char days[16];
+		snprintf(days, sizeof days, "%d", bi->delivery_days);
+		struct vars v = { 0 };
+		vars_set(&v, "days", days);
+		char *d = catalog_format(b->lang, "bid.terms_delivery", &v);
+		buf_puts(&t, d);
+		free(d);
+	}
 	if (bi->n_milestones) {
-		buf_puts(&t, tr(b, ", paiement ", ", payment "));
+		buf_puts(&t, catalog_text(b->lang, "bid.terms_payment"));
 		for (int i = 0; i < bi->n_milestones; i++)
 			buf_printf(&t, "%s%d %%", i ? " / " : "", bi->milestones[i]);
 	}
@@ -159,8 +160,7 @@ static int send_quote(struct bidding *b, int64_t bid_id, const struct bid_info *
 		      const char *text, int updated)
 {
 	const struct config *c = b->c;
-	const char *lang = b->proj.language ? b->proj.language : c->language;
-	int fr = !strcmp(lang, "fr");
+	const char *lang = catalog_language_or(b->proj.language, c->language);
 	const char *saved = b->lang;
 	b->lang = lang;
 	char *terms = terms_text(b, bi);
@@ -170,7 +170,7 @@ static int send_quote(struct bidding *b, int64_t bid_id, const struct bid_info *
 	char id[32];
 	snprintf(id, sizeof id, "%lld", (long long)b->proj.id);
 	const char *who = b->sub.name && *b->sub.name ? b->sub.name
-			  : fr ? "Un prestataire" : "A freelancer";
+			  : catalog_text(lang, "bid.freelancer");
 	struct vars v = { 0 };
 	vars_set(&v, "board", c->board_name);
 	vars_set(&v, "project_id", id);
@@ -180,12 +180,15 @@ static int send_quote(struct bidding *b, int64_t bid_id, const struct bid_info *
 	double avg = 0;
 	int nrat = 0, completed = 0;
 	store_freelancer_record(b->s, b->sub.id, &avg, &nrat, &completed);
-	char rating[64], done[16];
-	if (nrat)
-		snprintf(rating, sizeof rating, fr ? "%.1f/5 (%d évaluation%s)" : "%.1f/5 (%d rating%s)",
-			 avg, nrat, nrat > 1 ? "s" : "");
-	else
-		snprintf(rating, sizeof rating, "%s", fr ? "pas encore évalué" : "not rated yet");
+	char average[32], count[16], done[16];
+	snprintf(average, sizeof average, "%.1f", avg);
+	snprintf(count, sizeof count, "%d", nrat);
+	struct vars rv = { 0 };
+	vars_set(&rv, "average", average);
+	vars_set(&rv, "count", count);
+	char *rating = nrat ? catalog_format(lang, nrat > 1 ? "bid.rating_many" : "bid.rating_one",
+					     &rv)
+			    : xstrdup(catalog_text(lang, "bid.not_rated"));
 	snprintf(done, sizeof done, "%d", completed);
 	vars_set(&v, "rating", rating);
 	vars_set(&v, "completed", done);
@@ -204,6 +207,7 @@ static int send_quote(struct bidding *b, int64_t bid_id, const struct bid_info *
 	};
 	int rc = send_queue(c, b->s, "bid_quote", lang, &v, &o);
 	free(shown);
+	free(rating);
 	free(terms);
 	free(qkey);
 	free(relay);
@@ -233,16 +237,9 @@ static int public_refuse(const struct config *c, struct store *s, const struct m
 			 int shown)
 {
 	struct bidding b = { .c = c, .s = s, .m = m, .public_flow = 1 };
-	const char *lang = extract_language(m->new_text ? m->new_text : "");
-	b.lang = lang ? lang : c->language;
-	return refuse(&b, m->from, !shown
-		      ? tr(&b, "Ce numéro de projet n'existe pas : aucune offre n'a été enregistrée. "
-			   "Utilisez le lien « faire une offre » de la page du projet.", "There is "
-			   "no project with this number: no bid was recorded. Use the \"bid\" "
-			   "link of the project's page.")
-		      : tr(&b, "Ce projet n'accepte plus d'offres (il est clos, attribué ou expiré) : "
-			   "aucune offre n'a été enregistrée.", "This project no longer takes bids "
-			   "(closed, awarded or expired): no bid was recorded."), NULL);
+	b.lang = catalog_language_or(extract_language(m->new_text ? m->new_text : ""), c->language);
+	return refuse(&b, m->from, catalog_text(b.lang, !shown ? "bid.no_such_project"
+						: "bid.public_not_open"), NULL);
 }
 
 /* A mail to a project's public bid address: the sender (a subscriber, or now a pending one)
@@ -303,9 +300,8 @@ enum outcome bid_refuse(struct handling *h)
 	const struct message *m = h->m;
 	int has_key = h->r->key != ROUTE_KEY_NONE;
 	struct bidding b = { .c = h->c, .s = h->s, .m = m };
-	b.lang = extract_language(m->new_text ? m->new_text : "");
-	if (!b.lang)
-		b.lang = h->c->language;
+	b.lang = catalog_language_or(extract_language(m->new_text ? m->new_text : ""),
+				     h->c->language);
 	/* no key, or a forged or altered one: explain once a day, never to a bounce */
 	if (!m->from || !compose_address_is_safe(m->from)) {
 		h->result = xstrdup("bid:no-key-no-from");
@@ -318,18 +314,8 @@ enum outcome bid_refuse(struct handling *h)
 		h->result = xstrdup(has_key ? "bid:bad-key-rate-limited" : "bid:no-key-rate-limited");
 		return OUT_OK;
 	}
-	int rc = tell_freelancer(&b, m->from,
-		has_key ? tr(&b, "Cette adresse d'offre n'est pas valide (modifiée ou incomplète) : "
-			     "aucune offre n'a été enregistrée. Répondez au message qui présente "
-			     "le projet, ou utilisez l'adresse d'offre qu'il donne.",
-			     "This bid address is not valid (altered or incomplete): no bid was "
-			     "recorded. Reply to the mail that presents the project, or use the "
-			     "bid address it gives.")
-			: tr(&b, "Pour faire une offre, répondez au message qui présente le projet "
-			     "(sélection ou alerte) : chaque projet a sa propre adresse d'offre.",
-			     "To bid, reply to the mail that presents the project (a selection "
-			     "or an alert): each project has its own bid address."),
-		NULL, NULL);
+	int rc = tell_freelancer(&b, m->from, catalog_text(b.lang, has_key ? "bid.bad_key"
+							   : "bid.no_key"), NULL, NULL);
 	h->result = xstrdup(has_key ? "bid:bad-key" : "bid:no-key");
 	return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
 }
@@ -380,14 +366,11 @@ static int offer_check_floor(struct offer *o, char **outcome)
 	double floor = floor_cfg ? floor_eur(c, floor_cfg) : -1;
 	if (!floor_cfg || rate <= 0 || floor <= 0 || ht * rate >= floor)
 		return 0;
-	char *msg = xasprintf(tr(b, "Votre tarif est sous le minimum de ce site (%s %s) : "
-				 "votre offre n'a pas été transmise. Renvoyez-la avec un tarif "
-				 "au moins égal.", "Your rate is under this board's minimum "
-				 "(%s %s): your bid was not passed on. Send it again with at "
-				 "least that rate."),
-			      floor_cfg, tr(b, !strcmp(bi->amount.unit, "hour") ? "HT de l'heure"
-						: "HT par jour", !strcmp(bi->amount.unit, "hour")
-						? "excl. VAT per hour" : "excl. VAT per day"));
+	struct vars v = { 0 };
+	vars_set(&v, "floor", floor_cfg);
+	vars_set(&v, "unit", catalog_text(b->lang, !strcmp(bi->amount.unit, "hour")
+					  ? "bid.floor_per_hour" : "bid.floor_per_day"));
+	char *msg = catalog_format(b->lang, "bid.under_floor", &v);
 	int rc = offer_refuse(o, msg, 1, "bid:refused:floor", outcome);
 	free(msg);
 	return rc;
@@ -399,23 +382,13 @@ static int offer_check(struct offer *o, char **outcome)
 {
 	struct bidding *b = &o->b;
 	if (b->proj.status != PROJECT_OPEN) {
-		int rc = refuse(b, o->to, tr(b, "Ce projet n'accepte plus d'offres (il est clos, "
-					 "attribué ou expiré) : votre offre n'a pas été "
-					 "transmise.", "This project no longer takes bids "
-					 "(closed, awarded or expired): your bid was not "
-					 "passed on."), NULL);
+		int rc = refuse(b, o->to, catalog_text(b->lang, "bid.not_open"), NULL);
 		*outcome = xasprintf("bid:refused:project-%s", store_project_state_name(b->proj.status));
 		return rc < 0 ? -1 : 1;
 	}
 	if (!o->bi || !o->bi->has_amount)
-		return offer_refuse(o, tr(b, "Nous n'avons pas compris le prix de votre offre : "
-					  "elle n'a pas été transmise. Répondez en écrivant "
-					  "votre prix et votre délai, par exemple « Je propose "
-					  "450 € HT, livraison en 5 jours ».",
-					  "We could not read the price of your bid: it was not "
-					  "passed on. Reply with your price and delay, for "
-					  "example \"My price is 450 EUR excl. VAT, delivery in "
-					  "5 days\"."), 1, "bid:no-price", outcome);
+		return offer_refuse(o, catalog_text(b->lang, "bid.no_price"), 1, "bid:no-price",
+				    outcome);
 	int r = offer_check_floor(o, outcome);
 	if (r != 0)
 		return r;
@@ -423,10 +396,8 @@ static int offer_check(struct offer *o, char **outcome)
 	if (active < 0)
 		return -1;
 	if (active >= b->c->bid_cap)
-		return offer_refuse(o, tr(b, "Ce projet a déjà reçu le nombre maximal d'offres : "
-					  "votre offre n'a pas été transmise.", "This project "
-					  "has already received the most bids it takes: your "
-					  "bid was not passed on."), 0, "bid:refused:full", outcome);
+		return offer_refuse(o, catalog_text(b->lang, "bid.full"), 0, "bid:refused:full",
+				    outcome);
 	return 0;
 }
 
@@ -457,14 +428,8 @@ static int offer_check_held(struct offer *o, char **outcome)
 	log_warn("stage=bid project=%lld result=held-cap held_on_project=%d "
 		 "held_by_sender=%d", (long long)o->pid, on_project, by_sender);
 	/* from a signed key and another From, nobody is told: the From proves nothing */
-	int rc = !b->public_flow ? 0 : refuse(b, o->to, tr(b, "Trop d'offres attendent "
-			 "déjà une confirmation (sur ce projet, ou envoyées depuis cette "
-			 "adresse) : celle-ci n'a pas été enregistrée. Répondez depuis "
-			 "votre adresse d'inscription au message qui présente le projet.",
-			 "Too many bids are already waiting for a confirmation (on this "
-			 "project, or sent from this address): this one was not recorded. "
-			 "Reply from your subscription address to the mail that presents "
-			 "the project."), NULL);
+	int rc = !b->public_flow ? 0
+		 : refuse(b, o->to, catalog_text(b->lang, "bid.held_cap"), NULL);
 	*outcome = xstrdup("bid:refused:held-cap");
 	return rc < 0 ? -1 : 1;
 }
@@ -498,15 +463,7 @@ static int offer_store(struct offer *o, char **outcome)
 					      b->public_flow && b->sub.status != SUB_ACTIVE, NULL);
 		*outcome = xasprintf("bid:held:%lld", (long long)bid_id);
 	} else {
-		char *msg = xstrdup(replaced
-			? tr(b, "Votre nouvelle offre remplace la précédente ; le client en est informé. "
-				"Pour la corriger encore, répondez à ce message.",
-				"Your new bid replaces the previous one; the client is told. To correct "
-				"it again, reply to this mail.")
-			: tr(b, "Votre offre est transmise au client. Pour la corriger, répondez à ce "
-				"message : la nouvelle remplacera celle-ci.",
-				"Your bid is passed on to the client. To correct it, reply to this mail: "
-				"the new one will replace it."));
+		char *msg = xstrdup(catalog_text(b->lang, replaced ? "bid.replaced" : "bid.passed_on"));
 		rc = tell_freelancer(b, o->to, msg, terms, o->key);
 		free(msg);
 		if (rc == 0)
@@ -524,9 +481,7 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 	struct offer o = { .b = { .c = c, .s = s, .m = m, .public_flow = public_flow },
 			   .pid = pid, .sid = sid };
 	struct bidding *b = &o.b;
-	b->lang = extract_language(m->new_text ? m->new_text : "");
-	if (!b->lang)
-		b->lang = c->language;
+	b->lang = catalog_language_or(extract_language(m->new_text ? m->new_text : ""), c->language);
 	struct bid_info *own = NULL;
 	int64_t kids[2] = { pid, sid };
 	char *keyp = keys_make("b", kids, 2);
@@ -537,7 +492,7 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 		return OUT_TEMPFAIL;
 	b->have_sub = f;
 	if (f && b->sub.language)
-		b->lang = b->sub.language;
+		b->lang = catalog_language_or(b->sub.language, c->language);
 	int rc = 0, fp = store_project_get(s, pid, &b->proj);
 	if (fp < 0) {
 		rc = -1;
@@ -645,11 +600,8 @@ static int held_bid_cancel(struct bidding *b, const struct confirmation *cf, int
 	int rc = store_confirmation_use(b->s, cf->id, clock_now()) < 0 ||
 		 store_bid_state_set(b->s, bid_id, BID_HELD, BID_CANCELLED) < 0 ? -1 : 0;
 	if (rc == 0)
-		rc = tell_freelancer(b, b->sub.address, tr(b, "Offre annulée : rien n'a été "
-				     "transmis au client, et votre offre précédente sur ce projet, "
-				     "s'il y en a une, reste valable.", "Bid cancelled: nothing was "
-				     "sent to the client, and your previous bid on this project, if "
-				     "any, still stands."), NULL, NULL);
+		rc = tell_freelancer(b, b->sub.address, catalog_text(b->lang, "bid.cancelled"),
+				     NULL, NULL);
 	log_info("stage=bid bid=%lld result=cancelled reason=\"the subscriber objected\"",
 		 (long long)bid_id);
 	return rc;
@@ -680,18 +632,12 @@ static int held_bid_confirm(struct bidding *b, const struct confirmation *cf,
 	char *terms = terms_text(b, &row->info);
 	int64_t ids[2] = { row->project, row->subscriber };
 	char *key = keys_make("b", ids, 2);
-	char *robot_help = xasprintf(tr(b, "Offre confirmée : elle est transmise au client. "
-				      "Vous êtes inscrit aux sélections : pour recevoir "
-				      "les projets qui vous correspondent, écrivez « aide » "
-				      "à %s.", "Bid confirmed: it is passed on to the client. "
-				      "You are subscribed to the selections: to receive the "
-				      "projects that match you, write \"help\" to %s."),
-				   c->robot_address);
+	struct vars v = { 0 };
+	vars_set(&v, "robot_address", c->robot_address);
+	char *robot_help = catalog_format(b->lang, "bid.confirmed_joined", &v);
 	if (rc == 0)
 		rc = tell_freelancer(b, b->sub.address, joined ? robot_help
-				     : tr(b, "Offre confirmée : elle est "
-				     "transmise au client.", "Bid confirmed: it is passed "
-				     "on to the client."), terms, key);
+				     : catalog_text(b->lang, "bid.confirmed"), terms, key);
 	free(robot_help);
 	if (rc == 0)
 		rc = send_quote(b, row->id, &row->info, row->message ? row->message : "",
@@ -724,7 +670,7 @@ enum outcome bid_answer(const struct config *c, struct store *s, const struct co
 	if (store_subscriber_find(s, NULL, row.subscriber, &b.sub) == 1)
 		b.have_sub = 1;
 	b.have_proj = store_project_get(s, row.project, &b.proj) == 1;
-	b.lang = b.have_sub && b.sub.language ? b.sub.language : c->language;
+	b.lang = catalog_language_or(b.have_sub ? b.sub.language : NULL, c->language);
 	int consent = bid_read_consent(m->new_text);
 	if (!b.have_sub || !b.have_proj) {
 		rc = store_confirmation_use(s, cf->id, clock_now()) < 0 ? -1 : 0;
@@ -732,9 +678,7 @@ enum outcome bid_answer(const struct config *c, struct store *s, const struct co
 	} else if (consent == 0) {
 		/* neither yes nor no: the request again, saying what to write; it stays open */
 		rc = ask_confirmation(&b, cf->id, &row.info, NULL, subscribe && b.sub.status !=
-				      SUB_ACTIVE, tr(&b, "Nous n'avons pas compris votre réponse : rien "
-				      "n'a été fait.", "We did not understand your answer: nothing was "
-				      "done."));
+				      SUB_ACTIVE, catalog_text(b.lang, "bid.unclear"));
 		*outcome = xasprintf("robot:bid-unclear:%lld", (long long)bid_id);
 	} else if (consent < 0) {
 		rc = held_bid_cancel(&b, cf, bid_id);

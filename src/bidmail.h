@@ -963,6 +963,8 @@ const char *catalog_text(const char *lang, const char *name);
 char *catalog_format(const char *lang, const char *name, const struct vars *v);
 /* 1 when the catalogue in use has language lang, else 0. */
 int catalog_language_known(const char *lang);
+/* lang when the catalogue in use has it, else fallback (borrowed; neither copied). */
+const char *catalog_language_or(const char *lang, const char *fallback);
 /* 1 when lang is a well-formed language name (a-z first, then a-z 0-9 - _, 2-15 bytes). */
 int catalog_language_name_ok(const char *lang);
 /* 1 when c's templates or template_override folder has lang/strings. */

@@ -570,6 +570,11 @@ int catalog_language_known(const char *lang)
 	return known;
 }
 
+const char *catalog_language_or(const char *lang, const char *fallback)
+{
+	return lang && catalog_language_known(lang) ? lang : fallback;
+}
+
 const char *catalog_text(const char *lang, const char *name)
 {
 	pthread_mutex_lock(&current_lock);

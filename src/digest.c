@@ -128,9 +128,12 @@ static void item_fill(const struct digest_run *r, const struct project *p, int64
 	char *id = xasprintf("%lld", (long long)p->id);
 	char *budget = money_format_budget(p, lang, MONEY_MAIL);
 	if (!budget)
-		budget = xstrdup(!strcmp(lang, "fr") ? "non précisé" : "not stated");
-	char *deadline = p->deadline_days >= 0
-			 ? xasprintf(!strcmp(lang, "fr") ? "%d jours" : "%d days", p->deadline_days)
+		budget = catalog_format(lang, "digest.budget_none", NULL);
+	char days[16];
+	snprintf(days, sizeof days, "%d", p->deadline_days);
+	struct vars dv = { 0 };
+	vars_set(&dv, "n", days);
+	char *deadline = p->deadline_days >= 0 ? catalog_format(lang, "digest.deadline_days", &dv)
 			 : xstrdup("");
 	char *bids = xasprintf("%d/%d", p->bids, c->bid_cap);
 	char *skills = skills_text(p->skills_json);
@@ -139,7 +142,7 @@ static void item_fill(const struct digest_run *r, const struct project *p, int64
 	char *bkey = keys_make("b", ids, 2);
 	char *baddr = keys_address(c, "bid", bkey);
 	char *link = xasprintf("mailto:%s?subject=Re:%%20%s%%20%lld", baddr,
-			       !strcmp(lang, "fr") ? "Projet" : "Project", (long long)p->id);
+			       catalog_text(lang, "mailto.digest_project"), (long long)p->id);
 	vars_set(item, "id", id);
 	vars_set(item, "title", p->title);
 	vars_set(item, "budget", budget);
@@ -195,7 +198,7 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 		    const char **why, int n, int instant)
 {
 	const struct config *c = r->c;
-	const char *lang = s->language && *s->language ? s->language : c->language;
+	const char *lang = catalog_language_or(s->language, c->language);
 	struct vars items[MAX_PER_DIGEST];
 	char *owned[MAX_PER_DIGEST * 9];
 	int no = 0;
@@ -330,8 +333,7 @@ static int check_inactive(struct digest_run *r, struct subscriber *sub)
 		return k < 0 ? -1 : 1;
 	}
 	const struct config *c = r->c;
-	const char *lang = sub->language && *sub->language ? sub->language : c->language;
-	int fr = !strcmp(lang, "fr");
+	const char *lang = catalog_language_or(sub->language, c->language);
 	int64_t cid;
 	if (store_begin(r->s) < 0)
 		return -1;
@@ -339,15 +341,11 @@ static int check_inactive(struct digest_run *r, struct subscriber *sub)
 		store_rollback(r->s);
 		return -1;
 	}
-	int rc = robot_notice(r, sub, lang,
-			      fr ? "toujours intéressé(e) ?" : "still interested?",
-			      fr ? "nous n'avons pas eu de nouvelles de vous depuis 8 semaines. "
-				   "Pour continuer à recevoir les sélections, répondez simplement à "
-				   "ce message (par exemple « resume »). Sans réponse sous 2 semaines, "
-				   "elles seront suspendues."
-				 : "we have not heard from you for 8 weeks. To keep receiving the "
-				   "selections, simply reply to this mail (for example \"resume\"). "
-				   "Without a reply within 2 weeks, they will be paused.", 1);
+	char *question = catalog_format(lang, "digest.still_interested", NULL);
+	char *result = catalog_format(lang, "digest.inactive", NULL);
+	int rc = robot_notice(r, sub, lang, question, result, 1);
+	free(question);
+	free(result);
 	if (rc < 0 || store_commit(r->s) < 0) {
 		store_rollback(r->s);
 		return -1;
@@ -359,16 +357,11 @@ static int check_inactive(struct digest_run *r, struct subscriber *sub)
 static int report_limit(struct digest_run *r, const struct subscriber *sub, const char *src)
 {
 	const struct config *c = r->c;
-	const char *lang = sub->language && *sub->language ? sub->language : c->language;
-	int fr = !strcmp(lang, "fr");
+	const char *lang = catalog_language_or(sub->language, c->language);
 	char *line = xasprintf("skills %s", src);
-	int rc = robot_notice(r, sub, lang, line,
-			      fr ? "ce motif demande trop de calcul sur certains projets : il y "
-				   "compte comme « ne correspond pas ». Simplifiez-le (par exemple "
-				   "une liste de mots : « skills php symfony »), puis « clear skills »."
-				 : "this pattern needs too much work on some projects: there it counts "
-				   "as \"no match\". Simplify it (for example a word list: \"skills php "
-				   "symfony\"), then \"clear skills\".", 0);
+	char *result = catalog_format(lang, "digest.pattern_limit", NULL);
+	int rc = robot_notice(r, sub, lang, line, result, 0);
+	free(result);
 	free(line);
 	return rc;
 }
@@ -379,8 +372,7 @@ static int report_budget(struct digest_run *r, const struct subscriber *sub, int
 			 int base_excl)
 {
 	const struct config *c = r->c;
-	const char *lang = sub->language && *sub->language ? sub->language : c->language;
-	int fr = !strcmp(lang, "fr");
+	const char *lang = catalog_language_or(sub->language, c->language);
 	/* once per profile: the notice is keyed on its patterns, so a new profile is told again */
 	struct buf prof, worst;
 	buf_init(&prof, 64 * 1024);
@@ -415,16 +407,12 @@ static int report_budget(struct digest_run *r, const struct subscriber *sub, int
 	hash_sha256_hex(prof.data ? prof.data : "", prof.len, sha);
 	snprintf(kind, sizeof kind, "match-budget:%.16s", sha);
 	buf_free(&prof);
-	char *text = xasprintf(fr ? "vos motifs ont demandé plus de %d ms de calcul pendant une "
-				    "préparation des sélections : le reste de la recherche a été "
-				    "sauté et rien ne vous a été envoyé cette fois-ci. Les plus "
-				    "coûteux : %s. Simplifiez-les (par exemple une liste de mots : "
-				    "« skills php symfony »), puis « clear skills » ou « clear exclude »."
-				  : "your patterns needed more than %d ms of matching in one selection "
-				    "pass: the rest of the search was skipped and nothing was sent to "
-				    "you this time. The costliest: %s. Simplify them (for example a word "
-				    "list: \"skills php symfony\"), then \"clear skills\" or \"clear "
-				    "exclude\".", c->match_budget_pass_ms, worst.data ? worst.data : "");
+	char ms[16];
+	snprintf(ms, sizeof ms, "%d", c->match_budget_pass_ms);
+	struct vars tv = { 0 };
+	vars_set(&tv, "ms", ms);
+	vars_set(&tv, "worst", worst.data ? worst.data : "");
+	char *text = catalog_format(lang, "digest.pattern_budget", &tv);
 	buf_free(&worst);
 	int rc = store_begin(r->s);
 	int claimed = rc == 0 ? store_notice_claim(r->s, kind, sub->id, clock_now()) : -1;

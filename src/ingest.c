@@ -362,23 +362,25 @@ static int over_rate(const struct config *c, struct store *s, const struct messa
 	if (hit <= 0)
 		return hit;
 	if (hit == 1) {
-		int fr = !strcmp(c->language, "fr");
 		long w = c->sender_rate_window;
-		char limit[16], window[48];
+		char limit[16], count[24];
 		snprintf(limit, sizeof limit, "%d", c->sender_rate_limit);
-		if (w % 86400 == 0)
-			snprintf(window, sizeof window, "%ld %s", w / 86400, fr ? "jour(s)" : "day(s)");
-		else if (w % 3600 == 0)
-			snprintf(window, sizeof window, "%ld %s", w / 3600, fr ? "heure(s)" : "hour(s)");
-		else
-			snprintf(window, sizeof window, "%ld minute(s)", (w + 59) / 60);
+		snprintf(count, sizeof count, "%ld", w % 86400 == 0 ? w / 86400
+			 : w % 3600 == 0 ? w / 3600 : (w + 59) / 60);
+		struct vars wv = { 0 };
+		vars_set(&wv, "n", count);
+		char *window = catalog_format(c->language, w % 86400 == 0 ? "ingest.window_days"
+					      : w % 3600 == 0 ? "ingest.window_hours"
+					      : "ingest.window_minutes", &wv);
 		struct vars v = { 0 };
 		vars_set(&v, "board", c->board_name);
 		vars_set(&v, "limit", limit);
 		vars_set(&v, "window", window);
 		vars_set(&v, "subject", "");	/* the From may be forged: nothing of the mail */
-		if (compose_address_is_safe(m->from) &&
-		    queue_reply(c, s, m, "rate_limited", c->language, &v, answer_from) < 0)
+		int rc = compose_address_is_safe(m->from) &&
+			 queue_reply(c, s, m, "rate_limited", c->language, &v, answer_from) < 0 ? -1 : 0;
+		free(window);
+		if (rc < 0)
 			return -1;
 		log_warn("msg=%.16s stage=ingest result=rate-limited limit=%d window=%lds told=yes",
 			 msg_key, c->sender_rate_limit, c->sender_rate_window);

@@ -240,9 +240,7 @@ enum outcome post_refuse_key(struct handling *h)
 	vars_set(&v, "board", h->c->board_name);
 	vars_set(&v, "subject", "");
 	vars_set(&v, "post_address", h->c->post_address);
-	vars_set(&v, "reason", "Cette adresse de réponse n'est pas valide (modifiée ou "
-		 "incomplète) : rien n'a été fait. / This reply address is not valid "
-		 "(altered or incomplete): nothing was done.");
+	vars_set(&v, "reason", catalog_text(h->c->language, "post.bad_key"));
 	struct project who = { .poster = m->from, .poster_name = m->from_name,
 			       .language = (char *)h->c->language };
 	h->result = xstrdup("post:bad-key");

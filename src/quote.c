@@ -86,7 +86,7 @@ static int drop_identity_parts(struct message *m)
 
 char *quote_relayable(const struct config *c, const char *text, const char *lang)
 {
-	return keys_mask(c, text, !strcmp(lang, "fr") ? "[adresse masquée]" : "[address removed]");
+	return keys_mask(c, text, catalog_text(lang, "quote.address_masked"));
 }
 
 int quote_notice(const struct config *c, struct store *s, const struct project *p, const char *to,
@@ -145,7 +145,22 @@ static int relay_mail(struct talk *t, const char *to, const char *to_name, const
 
 static const char *lang_of_sub(const struct talk *t)
 {
-	return t->have_sub && t->sub.language ? t->sub.language : t->c->language;
+	return catalog_language_or(t->have_sub ? t->sub.language : NULL, t->c->language);
+}
+
+/* The project's language when the catalogue has it, else the board's. */
+static const char *lang_of_project(const struct talk *t)
+{
+	return catalog_language_or(t->proj.language, t->c->language);
+}
+
+/* Appends catalogue text name in lang, filled from v, then a newline. */
+static void put_line(struct buf *b, const char *lang, const char *name, const struct vars *v)
+{
+	char *line = catalog_format(lang, name, v);
+	buf_puts(b, line);
+	buf_putc(b, '\n');
+	free(line);
 }
 
 /* The award: both sides get the other's contact, the price, the commission, the milestones. */
@@ -167,8 +182,7 @@ static int award(struct talk *t)
 	}
 	int rc = 0;
 	for (int side = 0; side < 2 && rc == 0; side++) {
-		const char *lang = side == 0 ? lang_of_sub(t) : t->proj.language;
-		int fr = !strcmp(lang, "fr");
+		const char *lang = side == 0 ? lang_of_sub(t) : lang_of_project(t);
 		struct buf b;
 		buf_init(&b, 16 * 1024);
 		char *price = money_format(&bi->amount, lang);
@@ -176,30 +190,46 @@ static int award(struct talk *t)
 		com.max = bi->amount.max * c->commission_percent / 100.0;
 		com.min = -1;
 		char *commission = money_format(&com, lang);
-		buf_printf(&b, fr ? "Prix convenu : %s\n" : "Agreed price: %s\n", price);
-		buf_printf(&b, fr ? "Commission de %s (%d %%) : %s\n" : "%s commission (%d%%): %s\n",
-			   c->board_name, c->commission_percent, commission);
+		char percent[16], days[16];
+		snprintf(percent, sizeof percent, "%d", c->commission_percent);
+		snprintf(days, sizeof days, "%d", bi->delivery_days);
+		struct vars lv = { 0 };
+		vars_set(&lv, "price", price);
+		vars_set(&lv, "board", c->board_name);
+		vars_set(&lv, "percent", percent);
+		vars_set(&lv, "commission", commission);
+		vars_set(&lv, "days", days);
+		put_line(&b, lang, "quote.award_price", &lv);
+		put_line(&b, lang, "quote.award_commission", &lv);
 		if (bi->delivery_days >= 0)
-			buf_printf(&b, fr ? "Délai : %d jours\n" : "Delivery: %d days\n", bi->delivery_days);
-		buf_puts(&b, fr ? "Échéancier :\n" : "Payment schedule:\n");
-		static const char *const fr_steps[] = { "à la commande", "à mi-parcours", "à la livraison" };
-		static const char *const en_steps[] = { "on order", "midway", "on delivery" };
+			put_line(&b, lang, "quote.award_delivery", &lv);
+		put_line(&b, lang, "quote.award_schedule", NULL);
+		static const char *const steps[] = { "quote.step_order", "quote.step_midway",
+						     "quote.step_delivery" };
 		for (int i = 0; i < n; i++) {
 			struct money part = bi->amount;
 			part.min = -1;
 			part.max = bi->amount.max * ms[i] / 100.0;
 			char *amount = money_format(&part, lang);
-			const char *when = n == 3 ? (fr ? fr_steps[i] : en_steps[i])
-				      : i == 0 ? (fr ? "à la commande" : "on order")
-				      : i == n - 1 ? (fr ? "à la livraison" : "on delivery")
-				      : (fr ? "étape intermédiaire" : "intermediate step");
-			buf_printf(&b, "  %d %% %s : %s\n", ms[i], when, amount);
+			const char *when = n == 3 ? steps[i] : i == 0 ? "quote.step_order"
+					   : i == n - 1 ? "quote.step_delivery" : "quote.step_intermediate";
+			char share[16];
+			snprintf(share, sizeof share, "%d", ms[i]);
+			struct vars sv = { 0 };
+			vars_set(&sv, "percent", share);
+			vars_set(&sv, "when", catalog_text(lang, when));
+			vars_set(&sv, "amount", amount);
+			buf_puts(&b, "  ");
+			put_line(&b, lang, "quote.award_step", &sv);
 			free(amount);
 		}
 		const char *contact_name = side == 0 ? t->proj.poster_name : t->sub.name;
 		const char *contact = side == 0 ? t->proj.poster : t->sub.address;
-		buf_printf(&b, fr ? "\nVotre contact : %s <%s>\n" : "\nYour contact: %s <%s>\n",
-			   contact_name ? contact_name : "", contact);
+		struct vars cv = { 0 };
+		vars_set(&cv, "name", contact_name ? contact_name : "");
+		vars_set(&cv, "address", contact);
+		buf_putc(&b, '\n');
+		put_line(&b, lang, "quote.award_contact", &cv);
 		struct vars v = { 0 };
 		char id[32];
 		snprintf(id, sizeof id, "%lld", (long long)t->proj.id);
@@ -221,7 +251,7 @@ static int award(struct talk *t)
 }
 
 /* Tells the other active bidders of a project (award or close). */
-static int tell_others(struct talk *t, int64_t except, const char *fr_msg, const char *en_msg)
+static int tell_others(struct talk *t, int64_t except, const char *name)
 {
 	struct bid_row *v;
 	int n = store_bid_list(t->s, t->proj.id, &v);
@@ -235,9 +265,8 @@ static int tell_others(struct talk *t, int64_t except, const char *fr_msg, const
 		struct subscriber o;
 		if (store_subscriber_find(t->s, NULL, v[i].subscriber, &o) != 1)
 			continue;
-		const char *lang = o.language ? o.language : t->c->language;
-		rc = relay_mail(t, o.address, o.name, lang, NULL, !strcmp(lang, "fr") ? fr_msg : en_msg,
-				NULL);
+		const char *lang = catalog_language_or(o.language, t->c->language);
+		rc = relay_mail(t, o.address, o.name, lang, NULL, catalog_text(lang, name), NULL);
 		subscriber_clear(&o);
 	}
 	for (int i = 0; i < n; i++)
@@ -345,8 +374,7 @@ static int u64_cmp(const void *a, const void *b)
 static void thread_shingles(struct talk *t, struct shingles *sh)
 {
 	const struct config *c = t->c;
-	const char *lang = t->proj.language ? t->proj.language : c->language;
-	int fr = !strcmp(lang, "fr");
+	const char *lang = lang_of_project(t);
 	char id[32];
 	snprintf(id, sizeof id, "%lld", (long long)t->proj.id);
 	char *qkey = keys_make("q", &t->bid.id, 1);
@@ -356,7 +384,7 @@ static void thread_shingles(struct talk *t, struct shingles *sh)
 	vars_set(&v, "project_id", id);
 	vars_set(&v, "title", t->proj.title);
 	vars_set(&v, "freelancer", t->sub.name && *t->sub.name ? t->sub.name
-				   : fr ? "Un prestataire" : "A freelancer");
+				   : catalog_text(lang, "bid.freelancer"));
 	vars_set(&v, "terms", "");
 	vars_set(&v, "rating", "");
 	vars_set(&v, "completed", "");
@@ -440,15 +468,12 @@ static int client_command(const char *text, const struct shingles *sh, int *quot
  * told which quote is current (its price, and that a reply to this notice acts on it). */
 static int tell_current(struct talk *t)
 {
-	const char *lang = t->proj.language ? t->proj.language : t->c->language;
-	int fr = !strcmp(lang, "fr");
+	const char *lang = lang_of_project(t);
 	enum bid_state st = t->bid.status;
-	const char *why = st == BID_REPLACED ? (fr ? "remplacée par une offre plus récente"
-						    : "replaced by a newer bid")
-			  : st == BID_DECLINED ? (fr ? "vous l'avez déclinée" : "you declined it")
-			  : st == BID_HELD ? (fr ? "pas encore confirmée par le prestataire"
-					  : "not yet confirmed by the freelancer")
-			  : (fr ? "retirée" : "withdrawn");
+	struct vars v = { 0 };
+	vars_set(&v, "why", catalog_text(lang, st == BID_REPLACED ? "quote.why_replaced"
+					 : st == BID_DECLINED ? "quote.why_declined"
+					 : st == BID_HELD ? "quote.why_held" : "quote.why_withdrawn"));
 	int64_t cur;
 	int f = store_bid_current(t->s, t->proj.id, t->bid.subscriber, &cur);
 	if (f < 0)
@@ -460,21 +485,12 @@ static int tell_current(struct talk *t)
 	if (f) {
 		char *price = money_format(&cb.info.amount, lang);
 		key = keys_make("q", &cur, 1);
-		msg = xasprintf(fr ? "Cette offre n'est plus valable (%s) : rien n'a été fait. "
-				     "L'offre actuelle de ce prestataire est de %s. Pour l'accepter, "
-				     "répondez à ce message par « accepter » sur une ligne seule "
-				     "(« refuser » pour la décliner)."
-				   : "This bid is no longer valid (%s): nothing was done. This "
-				     "freelancer's current bid is %s. To accept it, reply to this mail "
-				     "with \"accept\" on a line of its own (\"decline\" to decline it).",
-				why, price);
+		vars_set(&v, "price", price);
+		msg = catalog_format(lang, "quote.not_current", &v);
 		free(price);
 		bid_row_clear(&cb);
 	} else {
-		msg = xasprintf(fr ? "Cette offre n'est plus valable (%s) : rien n'a été fait. Ce "
-				     "prestataire n'a pas d'offre en cours sur ce projet."
-				   : "This bid is no longer valid (%s): nothing was done. This "
-				     "freelancer has no current bid on this project.", why);
+		msg = catalog_format(lang, "quote.not_current_none", &v);
 	}
 	int rc = relay_mail(t, t->proj.poster, t->proj.poster_name, lang, key, msg, NULL);
 	free(msg);
@@ -486,12 +502,9 @@ static int tell_current(struct talk *t)
 static int refuse_closed(struct talk *t, int client_side)
 {
 	const struct message *m = t->m;
-	int fr = !strcmp(client_side ? t->proj.language : lang_of_sub(t), "fr");
-	return relay_mail(t, m->from, m->from_name, fr ? "fr" : "en", NULL,
-			  fr ? "Ce projet est attribué ou clos : la messagerie par le site est fermée, "
-			       "votre message n'a pas été transmis."
-			     : "This project is awarded or closed: the conversation through the board "
-			       "is over, your message was not passed on.", NULL);
+	const char *lang = client_side ? lang_of_project(t) : lang_of_sub(t);
+	return relay_mail(t, m->from, m->from_name, lang, NULL, catalog_text(lang, "quote.closed"),
+			  NULL);
 }
 
 /* The client's "accept": the project awarded to this bid, the others told. */
@@ -503,9 +516,7 @@ static int accept_bid(struct talk *t, int64_t id)
 	if (rc == 0)
 		rc = award(t);
 	if (rc == 0)
-		rc = tell_others(t, id, "Le client a attribué ce projet à un autre prestataire. "
-				 "Merci pour votre offre.", "The client awarded this project to "
-				 "another freelancer. Thank you for your bid.");
+		rc = tell_others(t, id, "quote.awarded_other");
 	return rc;
 }
 
@@ -515,11 +526,7 @@ static int decline_bid(struct talk *t, int64_t id)
 	int rc = store_bid_state_set(t->s, id, BID_ACTIVE, BID_DECLINED) < 0 ? -1 : 0;
 	if (rc == 0)
 		rc = relay_mail(t, t->sub.address, t->sub.name, lang_of_sub(t), NULL,
-				!strcmp(lang_of_sub(t), "fr")
-				? "Le client a décliné votre offre. Merci de l'avoir proposée, et bonne "
-				  "chance pour les prochains projets."
-				: "The client declined your bid. Thank you for offering it, and good "
-				  "luck with the next projects.", NULL);
+				catalog_text(lang_of_sub(t), "quote.declined"), NULL);
 	return rc;
 }
 
@@ -528,9 +535,7 @@ static int close_project(struct talk *t)
 {
 	int rc = store_project_state_set(t->s, t->proj.id, PROJECT_OPEN, PROJECT_CLOSED, clock_now()) < 0 ? -1 : 0;
 	if (rc == 0)
-		rc = tell_others(t, 0, "Le client a clos ce projet sans l'attribuer. Merci pour "
-				 "votre offre.", "The client closed this project without "
-				 "awarding it. Thank you for your bid.");
+		rc = tell_others(t, 0, "quote.closed_unawarded");
 	return rc;
 }
 
@@ -540,21 +545,12 @@ static int relay_to_freelancer(struct talk *t, const char *text, int quoted, con
 			       const char *rkey)
 {
 	int rc = relay_mail(t, t->sub.address, t->sub.name, lang_of_sub(t), rkey,
-			    !strcmp(lang_of_sub(t), "fr") ? "Le client vous répond :"
-							  : "The client answers:", text);
+			    catalog_text(lang_of_sub(t), "quote.client_answers"), text);
 	if (rc == 0 && quoted) {
 		/* say why nothing was done, so that a command meant is written again */
-		int fr = !strcmp(t->proj.language, "fr");
-		rc = relay_mail(t, t->proj.poster, t->proj.poster_name, t->proj.language, qkey,
-				fr ? "Votre réponse contient une commande (« accepter », « refuser » "
-				     "ou « clôturer ») seulement dans le texte cité de nos messages : "
-				     "elle n'a pas été appliquée, votre message a été transmis. Pour "
-				     "l'appliquer, écrivez-la seule sur la première ligne de votre "
-				     "réponse."
-				   : "Your reply holds a command (\"accept\", \"decline\" or "
-				     "\"close\") only in the text quoted from our mails: it was not "
-				     "applied, your message was passed on. To apply it, write it alone "
-				     "on the first line of your reply.", NULL);
+		const char *lang = lang_of_project(t);
+		rc = relay_mail(t, t->proj.poster, t->proj.poster_name, lang, qkey,
+				catalog_text(lang, "quote.quoted_command"), NULL);
 	}
 	return rc;
 }
@@ -600,9 +596,8 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 		*outcome = xasprintf("quote:relayed-to-freelancer:%lld%s", (long long)id,
 				     quoted ? ":quoted-command-ignored" : "");
 	} else {
-		rc = relay_mail(t, t->proj.poster, t->proj.poster_name, t->proj.language, qkey,
-				!strcmp(t->proj.language, "fr") ? "Le prestataire vous répond :"
-								: "The freelancer answers:", text);
+		rc = relay_mail(t, t->proj.poster, t->proj.poster_name, lang_of_project(t), qkey,
+				catalog_text(lang_of_project(t), "quote.freelancer_answers"), text);
 		*outcome = xasprintf("quote:relayed-to-client:%lld", (long long)id);
 	}
 	free(qkey);

@@ -8,6 +8,8 @@
  * Every template is checked at start-up (render_check_all), in every language the catalogue
  * has (catalog.c): unknown variable or bad syntax is reported with file and line, never at
  * send time. A language with no template of its own for a kind is an error too.
+ * The language's typography (French no-break spaces) is applied to the templates' own text
+ * when they are loaded, never to the values put in.
  */
 #include "bidmail.h"
 
@@ -443,6 +445,20 @@ struct render_set {
 };
 static struct render_set *templates;	/* in use; read by the main thread only */
 
+/* The language's typography (catalog_typeset) on each section's literal text, before any
+ * variable is put in: the values (titles, addresses, URLs, catalogue texts) are left alone. */
+static void typeset_sections(struct tmpl *t, const char *lang)
+{
+	char **section[] = { &t->subject, &t->text, &t->html };
+	for (size_t i = 0; i < sizeof section / sizeof section[0]; i++) {
+		if (!*section[i])
+			continue;
+		char *typeset = catalog_typeset(lang, *section[i]);
+		free(*section[i]);
+		*section[i] = typeset;
+	}
+}
+
 static int load(const struct config *c, const char *kind, const char *lang, struct tmpl *t,
 		char **path_out)
 {
@@ -458,6 +474,7 @@ static int load(const struct config *c, const char *kind, const char *lang, stru
 		fprintf(stderr, "%s: %s\n", path, err);
 		goto out;
 	}
+	typeset_sections(t, lang);
 	rc = 0;
 out:
 	free(src);

@@ -134,12 +134,24 @@ class _SpaceFoldingContent(email.contentmanager.ContentManager):
         email.contentmanager.raw_data_manager.set_content(msg, obj, *args, **kw)
 
 
-FOLDING_POLICY = email.policy.default.clone(content_manager=_SpaceFoldingContent())
+class _SpaceFoldingPolicy(email.policy.EmailPolicy):
+    """The default policy, with the same folding of no-break spaces in decoded headers (the
+    Subject of a French template carries U+00A0 before ':')."""
+
+    def header_fetch_parse(self, name, value):
+        h = super().header_fetch_parse(name, value)
+        text = str(h)
+        if "\u00a0" not in text and "\u202f" not in text:
+            return h
+        return self.header_factory(name, text.replace("\u00a0", " ").replace("\u202f", " "))
+
+
+FOLDING_POLICY = _SpaceFoldingPolicy(content_manager=_SpaceFoldingContent())
 
 
 def read_mail(path):
     """The raw bytes of an outgoing mail and its parsed message, whose parts' get_content()
-    reads no-break spaces as plain ones."""
+    and decoded headers read no-break spaces as plain ones."""
     with open(path, "rb") as f:
         raw = f.read()
     return raw, email.message_from_bytes(raw, policy=FOLDING_POLICY)

@@ -570,6 +570,18 @@ int catalog_language_known(const char *lang)
 	return known;
 }
 
+void catalog_languages_known(const char *first, struct strlist *out)
+{
+	pthread_mutex_lock(&current_lock);
+	const struct catalog_set *set = current_locked();
+	if (lang_find(set, first))
+		strlist_add(out, first);
+	for (size_t i = 0; set && i < set->n; i++)
+		if (!first || strcmp(set->langs[i].lang, first))
+			strlist_add(out, set->langs[i].lang);
+	pthread_mutex_unlock(&current_lock);
+}
+
 const char *catalog_text(const char *lang, const char *name)
 {
 	pthread_mutex_lock(&current_lock);

@@ -430,9 +430,9 @@ static int language_word(const char *word, char *out, size_t outlen)
 	return rc;
 }
 
-/* The catalogue's languages for a refusal: the default first, joined by sep, the last two
- * by the language's "or" when or_last is set (caller frees). */
-static char *languages_list(const struct robot *r, const char *sep, int or_last)
+/* The catalogue's languages for a refusal: the default first, joined by ", ", the last two
+ * by the language's "or" (robot.list_or) when or_last is set (caller frees). */
+static char *languages_list(const struct robot *r, int or_last)
 {
 	struct strlist langs = { 0 };
 	catalog_languages_known(LANGUAGE_DEFAULT, &langs);
@@ -440,7 +440,7 @@ static char *languages_list(const struct robot *r, const char *sep, int or_last)
 	buf_init(&b, 4096);
 	size_t head = or_last && langs.n > 1 ? langs.n - 1 : langs.n;
 	for (size_t i = 0; i < head; i++)
-		buf_printf(&b, "%s%s", i ? sep : "", langs.v[i]);
+		buf_printf(&b, "%s%s", i ? ", " : "", langs.v[i]);
 	char *list = buf_steal(&b);
 	if (!list)
 		list = xstrdup("");
@@ -457,7 +457,7 @@ static void command_language(struct robot *r, const struct command *cmd)
 {
 	char v[16];
 	if (language_word(cmd->args, v, sizeof v) < 0) {
-		char *langs = languages_list(r, ", ", 1);
+		char *langs = languages_list(r, 1);
 		result_take(r, cmd->line, say(r, "robot.language_bad", "languages", langs, NULL));
 		free(langs);
 		return;
@@ -486,7 +486,7 @@ static void command_languages(struct robot *r, const struct command *cmd)
 			strlist_add(&got, w);
 	free(l);
 	if (!got.n) {
-		char *langs = languages_list(r, ", ", 0);
+		char *langs = languages_list(r, 0);
 		result_take(r, cmd->line, say(r, "robot.languages_bad", "languages", langs, NULL));
 		free(langs);
 		return;

@@ -98,6 +98,7 @@ int64_t clock_mono_ns(void);
 int64_t clock_mono_ms(void);
 
 /* ---------------------------------------------------------------- config.c */
+#define LANGUAGE_DEFAULT "fr"	/* the default `language`, listed first when one is refused */
 struct config {
 	char *file;		/* the config file read, or NULL when only defaults apply */
 	char *dir;		/* folder that relative paths are resolved against */
@@ -965,6 +966,9 @@ char *catalog_format(const char *lang, const char *name, const struct vars *v);
 int catalog_language_known(const char *lang);
 /* lang when the catalogue in use has it, else fallback (borrowed; neither copied). */
 const char *catalog_language_or(const char *lang, const char *fallback);
+/* Adds to out the languages of the catalogue in use: first (when it is one), then the
+ * others in name order (copies, out's to clear). */
+void catalog_languages_known(const char *first, struct strlist *out);
 /* 1 when lang is a well-formed language name (a-z first, then a-z 0-9 - _, 2-15 bytes). */
 int catalog_language_name_ok(const char *lang);
 /* 1 when c's templates or template_override folder has lang/strings. */

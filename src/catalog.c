@@ -575,6 +575,18 @@ const char *catalog_language_or(const char *lang, const char *fallback)
 	return lang && catalog_language_known(lang) ? lang : fallback;
 }
 
+void catalog_languages_known(const char *first, struct strlist *out)
+{
+	pthread_mutex_lock(&current_lock);
+	const struct catalog_set *set = current_locked();
+	if (lang_find(set, first))
+		strlist_add(out, first);
+	for (size_t i = 0; set && i < set->n; i++)
+		if (!first || strcmp(set->langs[i].lang, first))
+			strlist_add(out, set->langs[i].lang);
+	pthread_mutex_unlock(&current_lock);
+}
+
 const char *catalog_text(const char *lang, const char *name)
 {
 	pthread_mutex_lock(&current_lock);

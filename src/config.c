@@ -32,7 +32,6 @@ struct cfg_key {
 };
 
 #define OFF(f) offsetof(struct config, f)
-#define LANGUAGE_DEFAULT "fr"	/* listed first when a language is refused */
 static const struct cfg_key cfg_keys[] = {
 	{ "domain", CFG_STRING, "example.org", OFF(domain), 0, 0 },
 	{ "post_address", CFG_ADDRESS, "post@DOMAIN", OFF(post_address), 0, 0 },

@@ -1,7 +1,8 @@
 /*
  * robot.c — the mail command robot: subscribe (double opt-in), unsubscribe, skills/exclude
  * patterns, budget, languages, frequency, digest day, remote-only, pause/resume, profile, test,
- * help — in French or English, one command a line of the new text (or the subject).
+ * help — one command a line of the new text (or the subject), answered in the subscriber's
+ * language (any the catalogue has) with the catalogue's robot.* texts.
  * The commands are one table, command_table[]: each command's names, its flags (does it change
  * the profile, does it end the commands) and the one function that runs it.
  * Authority comes from signed reply addresses (robot+s-ID: this subscriber; robot+c-ID: this
@@ -61,6 +62,7 @@ struct robot {
 	struct vars items[MAX_COMMANDS + 2];
 	char *texts[2 * (MAX_COMMANDS + 2)];
 	int nitems, ntexts;
+	char lang_buf[16];		/* the language a `language` command set */
 	int want_help;
 	int want_profile;
 	int unsubscribed;
@@ -71,30 +73,43 @@ struct robot {
 	int have_sample;
 };
 
-static const char *tr(const struct robot *r, const char *fr, const char *en)
+#define RESULT_MAX 1023	/* bytes of one transcript result: longer ones are cut */
+
+/* The catalogue's text `name` in the robot's language, its placeholders filled from the
+ * NULL-terminated list of name, value pairs that follows (caller frees). */
+static char *say(const struct robot *r, const char *name, ...)
 {
-	return !strcmp(r->lang, "fr") ? fr : en;
+	struct vars v = { 0 };
+	va_list ap;
+	va_start(ap, name);
+	for (const char *k; (k = va_arg(ap, const char *)) != NULL;)
+		vars_set(&v, k, va_arg(ap, const char *));
+	va_end(ap);
+	return catalog_format(r->lang, name, &v);
 }
 
-static void result(struct robot *r, const char *line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void result(struct robot *r, const char *line, const char *fmt, ...)
+/* Adds the transcript line of `line`: its result text, which it takes (cut at RESULT_MAX). */
+static void result_take(struct robot *r, const char *line, char *text)
 {
-	if (r->nitems >= MAX_COMMANDS + 2)
+	if (r->nitems >= MAX_COMMANDS + 2) {
+		free(text);
 		return;
-	char buf[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	char *l = xstrdup(line), *b = xstrdup(buf);
+	}
+	if (strlen(text) > RESULT_MAX)
+		text[RESULT_MAX] = '\0';
+	char *l = xstrdup(line);
 	r->texts[r->ntexts++] = l;
-	r->texts[r->ntexts++] = b;
+	r->texts[r->ntexts++] = text;
 	memset(&r->items[r->nitems], 0, sizeof r->items[0]);
 	vars_set(&r->items[r->nitems], "command", l);
-	vars_set(&r->items[r->nitems], "result", b);
+	vars_set(&r->items[r->nitems], "result", text);
 	r->nitems++;
+}
+
+/* Adds the transcript line of `line`: the catalogue's text `name`, without placeholders. */
+static void result(struct robot *r, const char *line, const char *name)
+{
+	result_take(r, line, catalog_format(r->lang, name, NULL));
 }
 
 static int weekday_of(const char *w)
@@ -170,8 +185,12 @@ static void test_scan_projects(struct robot *r, struct project *p, int np, const
 		for (int h = 0; h < nh; h++)
 			hit[hits[h]] = 0;
 		if (by) {
-			buf_printf(&t->out, "%s#%lld %s (%s `%s`)", t->found ? " ; " : "",
-				   (long long)p[j].id, p[j].title, tr(r, "motif", "pattern"), by);
+			char id[24];
+			snprintf(id, sizeof id, "%lld", (long long)p[j].id);
+			char *item = say(r, "robot.test_match", "id", id, "title", p[j].title,
+					 "pattern", by, NULL);
+			buf_printf(&t->out, "%s%s", t->found ? " ; " : "", item);
+			free(item);
 			t->found++;
 		}
 	}
@@ -188,23 +207,19 @@ static void test_scan_projects(struct robot *r, struct project *p, int np, const
 static void test_result(struct robot *r, const char *line, const struct test_scan *t)
 {
 	/* said before the list, which the transcript line may cut */
-	char stop[512] = "";
-	if (t->stopped)
-		snprintf(stop, sizeof stop, tr(r, " (arrêté après %d projets sur %d : vos motifs ont "
-					     "demandé plus de %d ms de calcul pour ce message ; "
-					     "simplifiez-les, par exemple une liste de mots : "
-					     "« skills php symfony »)", " (stopped after %d of %d "
-					     "projects: your patterns needed more than %d ms of "
-					     "matching for this mail; simplify them, for example a "
-					     "word list: \"skills php symfony\")"),
-			 t->seen, t->total, r->c->match_budget_mail_ms);
+	char seen[16], total[16], ms[16], found[16];
+	snprintf(seen, sizeof seen, "%d", t->seen);
+	snprintf(total, sizeof total, "%d", t->total);
+	snprintf(ms, sizeof ms, "%d", r->c->match_budget_mail_ms);
+	snprintf(found, sizeof found, "%d", t->found);
+	char *stop = t->stopped ? say(r, "robot.test_stopped", "seen", seen, "total", total, "ms",
+				      ms, NULL) : xstrdup("");
 	if (t->found)
-		result(r, line, tr(r, "%d projet(s) des 4 dernières semaines%s : %s",
-				   "%d project(s) of the last 4 weeks%s: %s"), t->found, stop, t->out.data);
+		result_take(r, line, say(r, "robot.test_found", "n", found, "stop", stop, "list",
+					 t->out.data ? t->out.data : "", NULL));
 	else
-		result(r, line, "%s%s", tr(r, "aucun projet des 4 dernières semaines ne correspond à "
-					   "votre profil", "no project of the last 4 weeks matches your "
-					   "profile"), stop);
+		result_take(r, line, say(r, "robot.test_none", "stop", stop, NULL));
+	free(stop);
 }
 
 /* `test`: which of the last four weeks' projects the profile would have matched, and by which
@@ -214,18 +229,16 @@ static void run_test(struct robot *r, const char *line)
 	struct project *p;
 	int64_t left = mail_left(r);
 	if (left <= 0) {
-		result(r, line, tr(r, "pas fait : ce message a déjà utilisé son temps de calcul (%d ms) ; "
-				   "renvoyez « test » seul dans un autre message",
-				   "not done: this mail has used up its matching time (%d ms); send "
-				   "\"test\" alone in another mail"), r->c->match_budget_mail_ms);
+		char ms[16];
+		snprintf(ms, sizeof ms, "%d", r->c->match_budget_mail_ms);
+		result_take(r, line, say(r, "robot.test_no_time", "ms", ms, NULL));
 		return;
 	}
 	char since[32];
 	clock_format_iso(clock_now() - 28 * 86400L, since);
 	int np = test_projects(r->s, since, &p);
 	if (np < 0) {
-		result(r, line, "%s", tr(r, "erreur interne, réessayez plus tard",
-					 "internal error, please try again later"));
+		result(r, line, "robot.internal_error");
 		return;
 	}
 	struct test_scan t = { 0 };
@@ -258,30 +271,15 @@ static int probe_refuses(struct robot *r, const char *line, const char *pattern,
 		log_info("stage=robot subscriber=%lld result=pattern-refused probe=%s cpu_us=%lld",
 			 (long long)r->sub.id, rc == PROBE_LIMIT ? "limit" : rc == PROBE_SLOW ? "slow"
 			 : "mail-budget", (long long)(spent / 1000));
+	char us[16], ms[16];
+	snprintf(us, sizeof us, "%d", c->match_probe_us);
+	snprintf(ms, sizeof ms, "%d", c->match_budget_mail_ms);
 	if (rc == PROBE_LIMIT)
-		result(r, line, tr(r, "refusé : ce motif demande trop de calcul. Essayé sur un échantillon "
-				   "de projets (les plus récents du tableau et des textes types), il atteint "
-				   "la limite de calcul des expressions régulières : des quantificateurs "
-				   "imbriqués comme (\\w+\\s?)+ ou (a|aa)+ essaient un nombre exponentiel "
-				   "de façons. Simplifiez-le, par exemple une liste de mots : « %s php "
-				   "symfony »", "refused: this pattern needs too much work. Tried on a "
-				   "sample of projects (the board's newest and typical texts), it reaches the "
-				   "regular expression matching limit: nested quantifiers such as "
-				   "(\\w+\\s?)+ or (a|aa)+ try an exponential number of ways. Simplify it, "
-				   "for example a word list: \"%s php symfony\""), kind);
+		result_take(r, line, say(r, "robot.pattern_limit", "kind", kind, NULL));
 	else if (rc == PROBE_SLOW)
-		result(r, line, tr(r, "refusé : ce motif demande trop de calcul. Essayé sur un échantillon "
-				   "de projets (les plus récents du tableau et des textes types), il lui "
-				   "faut plus de %d µs par projet en moyenne. Simplifiez-le, par exemple une "
-				   "liste de mots : « %s php symfony »", "refused: this pattern needs too "
-				   "much work. Tried on a sample of projects (the board's newest and typical "
-				   "texts), it needs more than %d µs a project on average. Simplify it, for "
-				   "example a word list: \"%s php symfony\""), c->match_probe_us, kind);
+		result_take(r, line, say(r, "robot.pattern_slow", "us", us, "kind", kind, NULL));
 	else if (rc == PROBE_BUDGET)
-		result(r, line, tr(r, "refusé pour l'instant : ce message a utilisé son temps de calcul "
-				   "(%d ms) ; renvoyez ce motif dans un autre message",
-				   "refused for now: this mail has used up its matching time (%d ms); "
-				   "send this pattern in another mail"), c->match_budget_mail_ms);
+		result_take(r, line, say(r, "robot.pattern_no_time", "ms", ms, NULL));
 	return rc != PROBE_OK;
 }
 
@@ -299,26 +297,19 @@ static void command_silent(struct robot *r, const struct command *cmd)
 
 static void command_unknown(struct robot *r, const struct command *cmd)
 {
-	result(r, cmd->line, "%s", tr(r, "commande inconnue : les commandes sont subscribe, "
-				   "unsubscribe, skills, exclude, budget-min, language, frequency, "
-				   "day, remote-only, pause, resume, profile, test, help "
-				   "(exemple : « skills php symfony »)",
-				   "unknown command: the commands are subscribe, unsubscribe, "
-				   "skills, exclude, budget-min, language, frequency, day, "
-				   "remote-only, pause, resume, profile, test, help (example: "
-				   "\"skills php symfony\")"));
+	result(r, cmd->line, "robot.unknown");
 }
 
 static void command_help(struct robot *r, const struct command *cmd)
 {
 	r->want_help = 1;
-	result(r, cmd->line, "%s", tr(r, "l'aide est ci-dessous", "the help is below"));
+	result(r, cmd->line, "robot.help");
 }
 
 static void command_profile(struct robot *r, const struct command *cmd)
 {
 	r->want_profile = 1;
-	result(r, cmd->line, "%s", tr(r, "votre profil est ci-dessous", "your profile is below"));
+	result(r, cmd->line, "robot.profile");
 }
 
 /* `subscribe [NAME]`: the name, when given, replaces the one known. */
@@ -328,16 +319,14 @@ static void command_subscribe(struct robot *r, const struct command *cmd)
 		free(r->sub.name);
 		r->sub.name = xstrdup(cmd->args);
 	}
-	result(r, cmd->line, "%s", tr(r, "vous êtes abonné(e)", "you are subscribed"));
+	result(r, cmd->line, "robot.subscribed");
 }
 
 static void command_unsubscribe(struct robot *r, const struct command *cmd)
 {
 	r->sub.status = SUB_UNSUBSCRIBED;
 	r->unsubscribed = 1;
-	result(r, cmd->line, "%s", tr(r, "vous êtes désabonné(e) : plus aucune sélection ne vous "
-				   "sera envoyée", "you are unsubscribed: no more selections will "
-				   "be sent to you"));
+	result(r, cmd->line, "robot.unsubscribed");
 }
 
 /* `skills P` / `exclude P`: a pattern of that kind, checked, probed for its cost and stored. */
@@ -347,33 +336,29 @@ static void pattern_add(struct robot *r, const struct command *cmd, const char *
 	const char *a = cmd->args;
 	char err[256], norm[4096];
 	if (!*a) {
-		result(r, cmd->line, "%s", tr(r, "il manque le motif (exemple : « skills php "
-					   "symfony » ou « skills \\b(php|symfony)\\b »)",
-					   "the pattern is missing (example: \"skills php symfony\" "
-					   "or \"skills \\b(php|symfony)\\b\")"));
+		result(r, cmd->line, "robot.pattern_missing");
 		return;
 	}
 	if (l->n >= MAX_PATTERNS) {
-		result(r, cmd->line, tr(r, "refusé : %d motifs au plus ; « clear %s » les efface",
-					"refused: at most %d patterns; \"clear %s\" removes them"),
-		       MAX_PATTERNS, kind);
+		char max[16];
+		snprintf(max, sizeof max, "%d", MAX_PATTERNS);
+		result_take(r, cmd->line, say(r, "robot.pattern_too_many", "max", max, "kind", kind,
+					      NULL));
 		return;
 	}
 	if (match_normalize(a, norm, sizeof norm, err, sizeof err) < 0) {
-		result(r, cmd->line, tr(r, "refusé : %s (exemple : « %s php symfony »)",
-					"refused: %s (example: \"%s php symfony\")"), err, kind);
+		result_take(r, cmd->line, say(r, "robot.pattern_bad", "error", err, "kind", kind,
+					      NULL));
 		return;
 	}
 	if (probe_refuses(r, cmd->line, a, kind))
 		return;
 	if (store_pattern_add(r->s, r->sub.id, kind, a, clock_now()) < 0) {
-		result(r, cmd->line, "%s", tr(r, "erreur interne, réessayez plus tard",
-					   "internal error, please try again later"));
+		result(r, cmd->line, "robot.internal_error");
 		return;
 	}
 	strlist_add(l, a);
-	result(r, cmd->line, tr(r, "motif ajouté, il s'écrit %s", "pattern added, it runs as %s"),
-	       norm);
+	result_take(r, cmd->line, say(r, "robot.pattern_added", "pattern", norm, NULL));
 }
 
 static void command_skills(struct robot *r, const struct command *cmd)
@@ -394,13 +379,12 @@ static void command_clear(struct robot *r, const struct command *cmd)
 			   ? "skills" : NULL;
 	free(w);
 	if (!kind) {
-		result(r, cmd->line, "%s", tr(r, "précisez « clear skills » ou « clear exclude »",
-					   "say \"clear skills\" or \"clear exclude\""));
+		result(r, cmd->line, "robot.clear_which");
 		return;
 	}
 	store_patterns_clear(r->s, r->sub.id, kind);
 	strlist_clear(!strcmp(kind, "skills") ? &r->sub.skills : &r->sub.excludes);
-	result(r, cmd->line, "%s", tr(r, "motifs effacés", "patterns removed"));
+	result(r, cmd->line, "robot.cleared");
 }
 
 /* `budget-min 500 [CUR]`: a three-letter word after the amount is its currency, else EUR. */
@@ -410,9 +394,7 @@ static void command_budget(struct robot *r, const struct command *cmd)
 	char *end;
 	double v = strtod(a, &end);
 	if (end == a || v < 0 || v > 1e9) {
-		result(r, cmd->line, "%s", tr(r, "refusé : un montant est attendu (exemple : "
-					   "« budget-min 500 EUR »)", "refused: an amount is "
-					   "expected (example: \"budget-min 500 EUR\")"));
+		result(r, cmd->line, "robot.budget_bad");
 		return;
 	}
 	while (*end == ' ')
@@ -424,47 +406,100 @@ static void command_budget(struct robot *r, const struct command *cmd)
 		for (int i = 0; i < 3; i++)
 			cur[i] = (char)toupper((unsigned char)end[i]);
 	r->sub.budget_currency = xstrdup(cur);
-	result(r, cmd->line, tr(r, "budget minimum : %.0f %s", "minimum budget: %.0f %s"), v, cur);
+	char amount[32];
+	snprintf(amount, sizeof amount, "%.0f", v);
+	result_take(r, cmd->line, say(r, "robot.budget_set", "amount", amount, "currency", cur,
+				      NULL));
 }
 
-/* The language an argument names: "fr", "en" (English, anglais) or NULL. */
-static const char *language_of(const char *args)
+/* The catalogue's language that word names, into out (size outlen): a language code the
+ * catalogue has (xx), or, for fr and en, a word starting with fr or en/an (français, English,
+ * anglais). 0, or -1 when it names none. */
+static int language_word(const char *word, char *out, size_t outlen)
 {
-	char *l = money_lower(args);
-	const char *v = !strncmp(l, "fr", 2) ? "fr" : !strncmp(l, "en", 2) || !strncmp(l, "an", 2)
+	char *l = money_lower(word);
+	size_t n = strcspn(l, " \t,;");
+	l[n] = '\0';
+	const char *v = catalog_language_name_ok(l) && catalog_language_known(l) ? l
+			: !strncmp(l, "fr", 2) ? "fr" : !strncmp(l, "en", 2) || !strncmp(l, "an", 2)
 			? "en" : NULL;
+	int rc = v && catalog_language_known(v) && strlen(v) < outlen ? 0 : -1;
+	if (rc == 0)
+		memcpy(out, v, strlen(v) + 1);
 	free(l);
-	return v;
+	return rc;
+}
+
+/* The catalogue's languages for a refusal: the default first, joined by ", ", the last two
+ * by the language's "or" (robot.list_or) when or_last is set (caller frees). */
+static char *languages_list(const struct robot *r, int or_last)
+{
+	struct strlist langs = { 0 };
+	catalog_languages_known(LANGUAGE_DEFAULT, &langs);
+	struct buf b;
+	buf_init(&b, 4096);
+	size_t head = or_last && langs.n > 1 ? langs.n - 1 : langs.n;
+	for (size_t i = 0; i < head; i++)
+		buf_printf(&b, "%s%s", i ? ", " : "", langs.v[i]);
+	char *list = buf_steal(&b);
+	if (!list)
+		list = xstrdup("");
+	if (head < langs.n) {
+		char *joined = say(r, "robot.list_or", "list", list, "last", langs.v[head], NULL);
+		free(list);
+		list = joined;
+	}
+	strlist_clear(&langs);
+	return list;
 }
 
 static void command_language(struct robot *r, const struct command *cmd)
 {
-	const char *v = language_of(cmd->args);
-	if (!v) {
-		result(r, cmd->line, "%s", tr(r, "refusé : fr ou en (exemple : « language en »)",
-					   "refused: fr or en (example: \"language fr\")"));
+	char v[16];
+	if (language_word(cmd->args, v, sizeof v) < 0) {
+		char *langs = languages_list(r, 1);
+		result_take(r, cmd->line, say(r, "robot.language_bad", "languages", langs, NULL));
+		free(langs);
 		return;
 	}
 	free(r->sub.language);
 	r->sub.language = xstrdup(v);
-	result(r, cmd->line, tr(r, "vos courriels seront en %s", "your mails will be in %s"),
-	       !strcmp(v, "fr") ? tr(r, "français", "French") : tr(r, "anglais", "English"));
+	char *name = catalog_format(v, "robot.language_name", NULL);
+	result_take(r, cmd->line, say(r, "robot.language_set", "language", name, NULL));
+	free(name);
 }
 
-/* `languages fr en`: the languages of the projects selected. */
+/* `languages fr en`: the languages of the projects selected (fr and en first, as they were
+ * before the catalogue; any other in the order written). */
 static void command_languages(struct robot *r, const struct command *cmd)
 {
+	struct strlist got = { 0 };
 	char *l = money_lower(cmd->args);
-	int fr = strstr(l, "fr") != NULL, en = strstr(l, "en") || strstr(l, "an");
+	if (strstr(l, "fr") && catalog_language_known("fr"))
+		strlist_add(&got, "fr");
+	if ((strstr(l, "en") || strstr(l, "an")) && catalog_language_known("en"))
+		strlist_add(&got, "en");
+	char *save = NULL;
+	for (char *w = strtok_r(l, " \t,;", &save); w; w = strtok_r(NULL, " \t,;", &save))
+		if (catalog_language_name_ok(w) && catalog_language_known(w) &&
+		    !strlist_contains(&got, w))
+			strlist_add(&got, w);
 	free(l);
-	if (!fr && !en) {
-		result(r, cmd->line, "%s", tr(r, "refusé : fr, en ou « fr en »",
-					   "refused: fr, en or \"fr en\""));
+	if (!got.n) {
+		char *langs = languages_list(r, 0);
+		result_take(r, cmd->line, say(r, "robot.languages_bad", "languages", langs, NULL));
+		free(langs);
 		return;
 	}
+	struct buf b;
+	buf_init(&b, 4096);
+	for (size_t i = 0; i < got.n; i++)
+		buf_printf(&b, "%s%s", i ? "," : "", got.v[i]);
+	strlist_clear(&got);
 	free(r->sub.languages);
-	r->sub.languages = xstrdup(fr && en ? "fr,en" : fr ? "fr" : "en");
-	result(r, cmd->line, tr(r, "projets en : %s", "projects in: %s"), r->sub.languages);
+	r->sub.languages = buf_steal(&b);
+	result_take(r, cmd->line, say(r, "robot.languages_set", "languages", r->sub.languages,
+				      NULL));
 }
 
 static void command_frequency(struct robot *r, const struct command *cmd)
@@ -475,28 +510,23 @@ static void command_frequency(struct robot *r, const struct command *cmd)
 			: strstr(l, "inst") || strstr(l, "imm") ? "instant" : NULL;
 	free(l);
 	if (!v) {
-		result(r, cmd->line, "%s", tr(r, "refusé : weekly, daily ou instant (hebdomadaire, "
-					   "quotidien, immédiat)", "refused: weekly, daily or "
-					   "instant"));
+		result(r, cmd->line, "robot.frequency_bad");
 		return;
 	}
 	free(r->sub.frequency);
 	r->sub.frequency = xstrdup(v);
-	result(r, cmd->line, tr(r, "fréquence : %s", "frequency: %s"), v);
+	result_take(r, cmd->line, say(r, "robot.frequency_set", "frequency", v, NULL));
 }
 
 static void command_day(struct robot *r, const struct command *cmd)
 {
 	int d = weekday_of(cmd->args);
 	if (d < 0) {
-		result(r, cmd->line, "%s", tr(r, "refusé : un jour de la semaine (exemple : "
-					   "« day lundi »)", "refused: a weekday (example: "
-					   "\"day monday\")"));
+		result(r, cmd->line, "robot.day_bad");
 		return;
 	}
 	r->sub.day = d;
-	result(r, cmd->line, "%s", tr(r, "jour de la sélection enregistré",
-				   "selection day saved"));
+	result(r, cmd->line, "robot.day_set");
 }
 
 /* `remote-only` alone or with anything but off/no/non turns it on. */
@@ -506,31 +536,26 @@ static void command_remote(struct robot *r, const struct command *cmd)
 	int off = !strcmp(l, "off") || !strcmp(l, "no") || !strcmp(l, "non");
 	free(l);
 	r->sub.remote_only = !off;
-	result(r, cmd->line, "%s", r->sub.remote_only
-	       ? tr(r, "seulement les projets à distance", "remote projects only")
-	       : tr(r, "tous les projets, à distance ou non", "all projects, remote or not"));
+	result(r, cmd->line, r->sub.remote_only ? "robot.remote_on" : "robot.remote_off");
 }
 
 static void command_pause(struct robot *r, const struct command *cmd)
 {
 	r->sub.status = SUB_PAUSED;
-	result(r, cmd->line, "%s", tr(r, "sélections suspendues ; « resume » les reprend",
-				   "selections paused; \"resume\" starts them again"));
+	result(r, cmd->line, "robot.paused");
 }
 
 static void command_resume(struct robot *r, const struct command *cmd)
 {
 	r->sub.status = SUB_ACTIVE;
-	result(r, cmd->line, "%s", tr(r, "sélections reprises", "selections resumed"));
+	result(r, cmd->line, "robot.resumed");
 }
 
 /* `test` runs once a mail; a second `test` line says so. */
 static void command_test(struct robot *r, const struct command *cmd)
 {
 	if (r->tested++)
-		result(r, cmd->line, "%s", tr(r, "déjà fait plus haut : « test » ne s'exécute "
-					   "qu'une fois par message", "already done above: "
-					   "\"test\" runs once a mail"));
+		result(r, cmd->line, "robot.test_again");
 	else
 		run_test(r, cmd->line);
 }
@@ -661,15 +686,21 @@ static char *profile_text(const struct robot *r)
 	const struct subscriber *s = &r->sub;
 	struct buf b;
 	buf_init(&b, 64 * 1024);
-	buf_printf(&b, "%s: %s\n", tr(r, "Adresse", "Address"), s->address);
-	buf_printf(&b, "%s: %s\n", tr(r, "État", "Status"), store_sub_state_name(s->status));
+	char *address = say(r, "robot.profile_address", "address", s->address, NULL);
+	char *status = say(r, "robot.profile_status", "status", store_sub_state_name(s->status),
+			   NULL);
+	buf_printf(&b, "%s\n%s\n", address, status);
+	free(address);
+	free(status);
 	for (size_t i = 0; i < s->skills.n; i++)
 		buf_printf(&b, "skills %s\n", s->skills.v[i]);
 	for (size_t i = 0; i < s->excludes.n; i++)
 		buf_printf(&b, "exclude %s\n", s->excludes.v[i]);
-	if (!s->skills.n)
-		buf_printf(&b, "%s\n", tr(r, "(aucun motif : écrivez par exemple « skills php symfony »)",
-					  "(no pattern yet: write for example \"skills php symfony\")"));
+	if (!s->skills.n) {
+		char *none = say(r, "robot.profile_no_pattern", NULL);
+		buf_printf(&b, "%s\n", none);
+		free(none);
+	}
 	buf_printf(&b, "frequency %s\n", s->frequency);
 	static const char *const days[] = { "sunday", "monday", "tuesday", "wednesday",
 					    "thursday", "friday", "saturday" };
@@ -749,13 +780,17 @@ static int run_all(struct robot *r, const struct commands *cs)
 	store_subscriber_touch(r->s, r->sub.id, clock_now());	/* the subscriber is alive: they wrote */
 	enum sub_state before = r->sub.status;
 	for (int i = 0; i < cs->n; i++)
-		if (cs->v[i].id == C_LANGUAGE && language_of(cs->v[i].args))
-			r->lang = language_of(cs->v[i].args);
+		if (cs->v[i].id == C_LANGUAGE &&
+		    language_word(cs->v[i].args, r->lang_buf, sizeof r->lang_buf) == 0)
+			r->lang = r->lang_buf;
 	for (int i = 0; i < cs->n; i++)
 		run_command(r, &cs->v[i]);
 	if (cs->dropped)
-		result(r, "…", tr(r, "%d lignes de plus ignorées : 50 commandes au plus par message",
-				  "%d more lines ignored: at most 50 commands a message"), cs->dropped);
+	{
+		char n[16];
+		snprintf(n, sizeof n, "%d", cs->dropped);
+		result_take(r, "…", say(r, "robot.dropped", "n", n, NULL));
+	}
 	/* the columns the commands edit; the status only from the one read (pause, resume...) */
 	if (store_subscriber_profile_save(r->s, &r->sub) < 0)
 		return -1;
@@ -793,8 +828,7 @@ static enum outcome ask_confirmation(struct robot *r, const char *address, const
 	buf_free(&payload);
 	for (int i = 0; i < cs->n; i++)
 		if (cs->v[i].id != C_GREETING)
-			result(r, cs->v[i].line, "%s", tr(r, "sera fait quand vous aurez confirmé",
-							  "will be done once you confirm"));
+			result(r, cs->v[i].line, "robot.pending");
 	char *key = keys_make("c", &cid, 1);
 	int rc = reply(r, "robot_confirm", address, key);
 	free(key);
@@ -888,8 +922,9 @@ static enum outcome confirm_commands(struct robot *r, const struct confirmation 
 	store_confirmation_use(r->s, cf->id, clock_now());
 	if (bid_read_consent(r->m->new_text) < 0) {
 		/* "it was not me": nothing is done */
-		result(r, tr(r, "confirmation", "confirmation"), "%s",
-		       tr(r, "refusée : rien n'a été fait", "refused: nothing was done"));
+		char *label = say(r, "robot.confirmation", NULL);
+		result(r, label, "robot.confirmation_refused");
+		free(label);
 		int rc = reply(r, "robot_reply", cf->address, NULL);
 		*outcome = xasprintf("robot:confirmation-refused:%lld", (long long)cf->id);
 		return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
@@ -947,12 +982,9 @@ static enum outcome confirm_route(struct robot *r, const struct confirmation *cf
 static int confirm_stale(struct robot *r, const struct confirmation *cf, char **outcome)
 {
 	/* tell the address the confirmation was for, never the From of this mail */
-	result(r, tr(r, "confirmation", "confirmation"), "%s",
-	       cf->used ? tr(r, "déjà confirmée : rien à refaire", "already confirmed: "
-			     "nothing to do again")
-			: tr(r, "expirée (7 jours) : renvoyez « subscribe » à l'adresse "
-			     "du robot", "expired (7 days): send \"subscribe\" to the "
-			     "robot address again"));
+	char *label = say(r, "robot.confirmation", NULL);
+	result(r, label, cf->used ? "robot.confirmation_used" : "robot.confirmation_expired");
+	free(label);
 	*outcome = xstrdup(cf->used ? "robot:confirmation-used" : "robot:confirmation-expired");
 	return reply(r, "robot_reply", cf->address, NULL);
 }
@@ -1133,12 +1165,7 @@ enum outcome robot_bad_key(struct handling *h)
 	} else if (!due) {
 		h->result = xstrdup("robot:bad-key-rate-limited");
 	} else {
-		result(&r, h->r->key_text, "%s", tr(&r, "cette adresse de réponse n'est pas valide "
-			"(modifiée, incomplète ou d'un autre usage) : rien n'a été fait. "
-			"Écrivez « help » à l'adresse du robot.",
-			"this reply address is not valid (altered, incomplete or for "
-			"another use): nothing was done. Write \"help\" to the robot "
-			"address."));
+		result(&r, h->r->key_text, "robot.bad_key");
 		rc = reply(&r, "robot_reply", from, NULL);
 		h->result = xstrdup("robot:bad-key");
 	}

@@ -539,14 +539,31 @@ static void command_remote(struct robot *r, const struct command *cmd)
 	result(r, cmd->line, r->sub.remote_only ? "robot.remote_on" : "robot.remote_off");
 }
 
+/* 1 when the selections of r's subscriber can be paused or resumed: an unsubscribed or
+ * unconfirmed one is told why not (a stale confirmation answered after an unsubscribe must not
+ * pause, or bring back, an address that left). */
+static int selections_switchable(struct robot *r, const struct command *cmd)
+{
+	if (r->sub.status == SUB_UNSUBSCRIBED || r->sub.status == SUB_PENDING) {
+		result(r, cmd->line, r->sub.status == SUB_PENDING ? "robot.not_confirmed"
+							  : "robot.not_subscribed");
+		return 0;
+	}
+	return 1;
+}
+
 static void command_pause(struct robot *r, const struct command *cmd)
 {
+	if (!selections_switchable(r, cmd))
+		return;
 	r->sub.status = SUB_PAUSED;
 	result(r, cmd->line, "robot.paused");
 }
 
 static void command_resume(struct robot *r, const struct command *cmd)
 {
+	if (!selections_switchable(r, cmd))
+		return;
 	r->sub.status = SUB_ACTIVE;
 	result(r, cmd->line, "robot.resumed");
 }

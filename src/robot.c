@@ -66,6 +66,7 @@ struct robot {
 	int want_help;
 	int want_profile;
 	int unsubscribed;
+	enum sub_state stored;		/* the status before this mail's commands */
 	/* matching work of this mail: measured from its first pattern or test */
 	int64_t cpu_start;
 	int tested;			/* `test` runs once a mail */
@@ -539,14 +540,15 @@ static void command_remote(struct robot *r, const struct command *cmd)
 	result(r, cmd->line, r->sub.remote_only ? "robot.remote_on" : "robot.remote_off");
 }
 
-/* 1 when the selections of r's subscriber can be paused or resumed: an unsubscribed or
- * unconfirmed one is told why not (a stale confirmation answered after an unsubscribe must not
- * pause, or bring back, an address that left). */
+/* 1 when the selections of r's subscriber can be paused or resumed: one that was unsubscribed
+ * or unconfirmed before this mail is told why not (a stale confirmation answered after an
+ * unsubscribe must not pause, or bring back, an address that left); within one mail the
+ * commands apply in order. */
 static int selections_switchable(struct robot *r, const struct command *cmd)
 {
-	if (r->sub.status == SUB_UNSUBSCRIBED || r->sub.status == SUB_PENDING) {
-		result(r, cmd->line, r->sub.status == SUB_PENDING ? "robot.not_confirmed"
-							  : "robot.not_subscribed");
+	if (r->stored == SUB_UNSUBSCRIBED || r->stored == SUB_PENDING) {
+		result(r, cmd->line, r->stored == SUB_PENDING ? "robot.not_confirmed"
+							: "robot.not_subscribed");
 		return 0;
 	}
 	return 1;
@@ -796,6 +798,7 @@ static int run_all(struct robot *r, const struct commands *cs)
 {
 	store_subscriber_touch(r->s, r->sub.id, clock_now());	/* the subscriber is alive: they wrote */
 	enum sub_state before = r->sub.status;
+	r->stored = before;
 	for (int i = 0; i < cs->n; i++)
 		if (cs->v[i].id == C_LANGUAGE &&
 		    language_word(cs->v[i].args, r->lang_buf, sizeof r->lang_buf) == 0)

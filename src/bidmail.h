@@ -891,6 +891,9 @@ void confirmation_clear(struct confirmation *cf);
  * claimed (by an earlier or a concurrent run), -1 error. */
 int store_digest_claim(struct store *s, int64_t subscriber, const char *period, int projects,
 		       time_t now);
+/* 1 when a subscriber's period is claimed already (a run sent it, or found it empty), 0 when
+ * not, -1 on error. */
+int store_digest_claimed(struct store *s, int64_t subscriber, const char *period);
 /* 1 when an address is disabled by bounces, 0 when not, -1 on error. */
 int store_address_disabled(struct store *s, const char *address);
 
@@ -1211,10 +1214,13 @@ char *bid_public_address(const struct config *c, int64_t project);
  * by a placeholder in lang (caller frees). */
 char *quote_relayable(const struct config *c, const char *text, const char *lang);
 /* A notice about project p through the relay template (message, optional text, optional
- * reply key whose address becomes the Reply-To), queued to `to` in lang. 0 or -1. */
-int quote_notice(const struct config *c, struct store *s, const struct project *p, const char *to,
-		 const char *to_name, const char *lang, const char *message, const char *text,
-		 const char *reply_key, const struct message *with_attachments);
+ * reply key whose address becomes the Reply-To), queued to `to` in lang and recorded in the
+ * outbox as kind (reminder, expired, ...); quote (NULL: none) names the bid's thread in the
+ * subject. 0 or -1. */
+int quote_notice(const struct config *c, struct store *s, const char *kind,
+		 const struct project *p, const char *to, const char *to_name, const char *lang,
+		 const char *message, const char *text, const char *reply_key, const char *quote,
+		 const struct message *with_attachments);
 /* A reply on a quote's relay (bid+q-BID from the client, bid+r-BID from the freelancer): the
  * client's commands accept / decline / close, or a message relayed to the other side. */
 enum outcome quote_handle(struct handling *h);
@@ -1231,6 +1237,10 @@ enum outcome rating_handle(struct handling *h);
  * o->body is filled here) and queues it in the outbox, in the caller's transaction. 0 or -1. */
 int send_queue(const struct config *c, struct store *s, const char *kind, const char *lang,
 	       const struct vars *v, struct outgoing *o);
+/* send_queue with template tmpl, the outbox row recording what the mail is as kind (a
+ * reminder rendered by relay_message is kind "reminder"). 0 or -1. */
+int send_queue_as(const struct config *c, struct store *s, const char *tmpl, const char *kind,
+		  const char *lang, const struct vars *v, struct outgoing *o);
 /* Delivers queued outbox rows through the configured transport; returns the number sent or -1. */
 int send_outbox_flush(const struct config *c, struct store *s);
 

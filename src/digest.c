@@ -234,7 +234,10 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 	int rc = 1;
 	if (!r->dry_run) {
 		rc = queue_claimed(r, s, period, n, instant ? "project_alert" : "digest", lang, &v, &o);
+	} else if ((rc = store_digest_claimed(r->s, s->id, period)) != 0) {
+		rc = rc < 0 ? -1 : 0;	/* claimed already: a real run would send nothing */
 	} else {
+		rc = 1;
 		printf("%s %s: %d project%s%s\n", s->address, period, n, n == 1 ? "" : "s",
 		       instant ? " (instant)" : "");
 		for (int i = 0; i < n; i++)

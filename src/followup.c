@@ -17,11 +17,12 @@
 
 #define WARN_BEFORE (3 * 86400L)
 
-static int notice(const struct config *c, struct store *s, const struct project *p, const char *to,
-		  const char *to_name, const char *lang, const char *message, const char *text,
-		  const char *reply_key)
+/* A notice through the relay template, recorded in the outbox as kind (what the mail is). */
+static int notice(const struct config *c, struct store *s, const char *kind,
+		  const struct project *p, const char *to, const char *to_name, const char *lang,
+		  const char *message, const char *text, const char *reply_key)
 {
-	return quote_notice(c, s, p, to, to_name, lang, message, text, reply_key, NULL);
+	return quote_notice(c, s, kind, p, to, to_name, lang, message, text, reply_key, NULL, NULL);
 }
 
 /* Opens a transaction and claims (kind, ref): 1 claimed (go on, then finish()), 0 claimed
@@ -73,7 +74,7 @@ static int remind(const struct config *c, struct store *s, const struct project 
 		buf_putc(&b, '\n');
 		free(amount);
 	}
-	int rc = notice(c, s, p, p->poster, p->poster_name, p->language,
+	int rc = notice(c, s, "reminder", p, p->poster, p->poster_name, p->language,
 			catalog_text(p->language, "followup.remind"), b.data, NULL);
 	buf_free(&b);
 	return rc;
@@ -129,7 +130,7 @@ static int followup_expire(struct followup_pass *f, const struct project *p)
 		r = 0;
 	} else if (r == 1) {
 		r = finish(f->s, moved < 0 ? -1
-			   : notice(f->c, f->s, p, p->poster, p->poster_name, p->language,
+			   : notice(f->c, f->s, "expired", p, p->poster, p->poster_name, p->language,
 				    catalog_text(p->language, "followup.expired"), NULL, NULL));
 	}
 	f->done += r > 0;
@@ -141,7 +142,8 @@ static int followup_warn(struct followup_pass *f, const struct project *p)
 {
 	int r = claimed(f->s, "expiry_warning", p->id);
 	if (r == 1)
-		r = finish(f->s, notice(f->c, f->s, p, p->poster, p->poster_name, p->language,
+		r = finish(f->s, notice(f->c, f->s, "expiry_warning", p, p->poster,
+					p->poster_name, p->language,
 					catalog_text(p->language, "followup.expiry_warning"), NULL,
 					NULL));
 	f->done += r > 0;
@@ -215,7 +217,8 @@ static int followup_rating(struct followup_pass *f, const struct project *p)
 		char *key = keys_make("t", &id, 1);
 		int r = claimed(f->s, "rating", id);
 		if (r == 1)
-			r = finish(f->s, notice(f->c, f->s, p, p->poster, p->poster_name, p->language,
+			r = finish(f->s, notice(f->c, f->s, "rating_request", p, p->poster,
+						p->poster_name, p->language,
 						catalog_text(p->language, "followup.rating_request"),
 						NULL, key));
 		free(key);
@@ -301,8 +304,9 @@ enum outcome rating_handle(struct handling *h)
 	} else if (!score) {
 		int64_t id = bid.id;
 		char *key = keys_make("t", &id, 1);
-		rc = notice(c, s, proj, proj->poster, proj->poster_name, proj->language,
-			    catalog_text(proj->language, "followup.rating_no_score"), NULL, key);
+		rc = notice(c, s, "rating_no_score", proj, proj->poster, proj->poster_name,
+			    proj->language, catalog_text(proj->language, "followup.rating_no_score"),
+			    NULL, key);
 		free(key);
 		*outcome = xstrdup("rating:no-score");
 	} else {

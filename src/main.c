@@ -438,11 +438,15 @@ static int cmd_bids(struct config *c, int argc, char **argv)
 	} else {
 		printf("%-6s %-9s %-10s %-12s %-4s %-5s %s\n", "id", "status", "amount", "currency", "tax",
 		       "unit", "delivery");
-		for (int i = 0; i < n; i++)
-			printf("%-6lld %-9s %-10.2f %-12s %-4s %-5s %d\n", (long long)v[i].id,
+		for (int i = 0; i < n; i++) {
+			char days[16] = "-";	/* an unknown delivery */
+			if (v[i].info.delivery_days >= 0)
+				snprintf(days, sizeof days, "%d", v[i].info.delivery_days);
+			printf("%-6lld %-9s %-10.2f %-12s %-4s %-5s %s\n", (long long)v[i].id,
 			       store_bid_state_name(v[i].status), v[i].info.amount.max,
 			       v[i].info.amount.currency, v[i].info.amount.tax, v[i].info.amount.unit,
-			       v[i].info.delivery_days);
+			       days);
+		}
 	}
 	for (int i = 0; i < n; i++)
 		bid_row_clear(&v[i]);
@@ -450,7 +454,22 @@ static int cmd_bids(struct config *c, int argc, char **argv)
 	return 0;
 }
 
-/* `bidmail stats`: the market at a glance. */
+/* 1 when bid k of v (a project's bids, oldest first) is its freelancer's current bid: the
+ * newest of that freelancer's bids that was offered (not replaced, waiting for its
+ * confirmation, or cancelled). */
+static int bid_is_current(const struct bid_row *v, int n, int k)
+{
+	if (v[k].status == BID_REPLACED || v[k].status == BID_HELD || v[k].status == BID_CANCELLED)
+		return 0;
+	for (int j = k + 1; j < n; j++)
+		if (v[j].subscriber == v[k].subscriber && v[j].status != BID_REPLACED &&
+		    v[j].status != BID_HELD && v[j].status != BID_CANCELLED)
+			return 0;
+	return 1;
+}
+
+/* `bidmail stats`: the market at a glance. Every project counts in the total, each status
+ * named; bids and the bid/budget ratio count each freelancer's current bid only. */
 static int cmd_stats(struct config *c, int argc, char **argv)
 {
 	(void)argv;
@@ -465,44 +484,53 @@ static int cmd_stats(struct config *c, int argc, char **argv)
 		store_close(s);
 		return 1;
 	}
-	int open = 0, awarded = 0, closed = 0, expired = 0, bids = 0, decided = 0;
+	int by[PROJECT_STATE_UNKNOWN + 1] = { 0 }, bids = 0, rc = 0;
 	double ratio_sum = 0;
 	int ratio_n = 0;
 	for (int i = 0; i < n; i++) {
-		open += p[i].status == PROJECT_OPEN;
-		awarded += p[i].status == PROJECT_AWARDED;
-		closed += p[i].status == PROJECT_CLOSED;
-		expired += p[i].status == PROJECT_EXPIRED;
+		by[p[i].status <= PROJECT_STATE_UNKNOWN ? p[i].status : PROJECT_STATE_UNKNOWN]++;
 		struct bid_row *v;
 		int nb = store_bid_list(s, p[i].id, &v);
+		if (nb < 0)
+			rc = 1;
 		for (int k = 0; k < nb; k++) {
-			if (v[k].status != BID_REPLACED && v[k].status != BID_HELD)
-				bids++;
-			if (p[i].has_budget && p[i].budget.max > 0 && v[k].info.has_amount &&
+			int cur = bid_is_current(v, nb, k);
+			bids += cur;
+			if (cur && p[i].has_budget && p[i].budget.max > 0 && v[k].info.has_amount &&
 			    !strcmp(v[k].info.amount.unit, p[i].budget.unit[0] ? p[i].budget.unit : "total") &&
 			    !strcmp(v[k].info.amount.currency, p[i].budget.currency)) {
 				ratio_sum += v[k].info.amount.max / p[i].budget.max;
 				ratio_n++;
 			}
-			bid_row_clear(&v[k]);
 		}
+		for (int k = 0; k < nb; k++)
+			bid_row_clear(&v[k]);
 		if (nb >= 0)
 			free(v);
 	}
-	decided = awarded + closed + expired;
-	printf("projects: %d (open %d, awarded %d, closed %d, expired %d)\n", n, open, awarded,
-	       closed, expired);
-	printf("bids: %d (%.1f per project)\n", bids, n ? (double)bids / n : 0.0);
-	printf("award rate: %.0f%% of decided projects\n", decided ? 100.0 * awarded / decided : 0.0);
+	int awarded = by[PROJECT_AWARDED];
+	int decided = awarded + by[PROJECT_CLOSED] + by[PROJECT_EXPIRED];
+	printf("projects: %d (", n);
+	for (int st = 0, first = 1; st <= PROJECT_STATE_UNKNOWN; st++) {
+		if (st != PROJECT_STATE_UNKNOWN || by[st]) {
+			printf("%s%s %d", first ? "" : ", ", st == PROJECT_STATE_UNKNOWN ? "unknown"
+			       : store_project_state_name((enum project_state)st), by[st]);
+			first = 0;
+		}
+	}
+	printf(")\n");
+	printf("bids: %d current (%.1f per project)\n", bids, n ? (double)bids / n : 0.0);
+	printf("award rate: %.0f%% of decided projects (awarded / awarded + closed + expired)\n",
+	       decided ? 100.0 * awarded / decided : 0.0);
 	if (ratio_n)
-		printf("average bid against budget: %.0f%% (%d bids in the budget's currency and unit)\n",
+		printf("average bid against budget: %.0f%% (%d current bids in the budget's currency and unit)\n",
 		       100.0 * ratio_sum / ratio_n, ratio_n);
 	printf("subscribers: %d, outbox: %d\n", store_count(s, "subscribers"), store_count(s, "outbox"));
 	for (int i = 0; i < n; i++)
 		project_clear(&p[i]);
 	free(p);
 	store_close(s);
-	return 0;
+	return rc;
 }
 
 /* `bidmail moderate list|approve N|reject N "reason"` */
@@ -812,7 +840,8 @@ static const struct subcommand {
 	{ "bids", NULL, cmd_bids, "PROJECT [--json]", "the bids of a project", 0 },
 	{ "moderate", NULL, cmd_moderate, "list|approve N|reject N [REASON]",
 	  "decide on posts held as suspected scams", SUB_DATA | SUB_KEY },
-	{ "stats", NULL, cmd_stats, "", "open projects, bids, award rate, bids vs budget", 0 },
+	{ "stats", NULL, cmd_stats, "",
+	  "every project by status, award rate; current bids (each\nfreelancer's last offered one) per project, vs budget", 0 },
 	{ "status", NULL, cmd_status, "[--json]",
 	  "queue sizes, oldest pending, last digest run,\nbounce-disabled addresses", 0 },
 	{ "backup", NULL, cmd_backup, "FILE", "consistent online copy of the database", 0 },

@@ -540,7 +540,7 @@ static int tell_bidder_closed(const struct config *c, struct store *s, const str
 	struct outgoing o = { .from_name = c->board_name, .from = c->bid_address,
 			      .to_name = sub.name, .to = sub.address,
 			      .auto_submitted = "auto-generated" };
-	int rc = send_queue(c, s, "relay_message", sl, &vv, &o);
+	int rc = send_queue_as(c, s, "relay_message", "bidder_closed", sl, &vv, &o);
 	subscriber_clear(&sub);
 	return rc;
 }

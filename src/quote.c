@@ -89,9 +89,10 @@ char *quote_relayable(const struct config *c, const char *text, const char *lang
 	return keys_mask(c, text, catalog_text(lang, "quote.address_masked"));
 }
 
-int quote_notice(const struct config *c, struct store *s, const struct project *p, const char *to,
-		 const char *to_name, const char *lang, const char *message, const char *text,
-		 const char *reply_key, const struct message *with_attachments)
+int quote_notice(const struct config *c, struct store *s, const char *kind,
+		 const struct project *p, const char *to, const char *to_name, const char *lang,
+		 const char *message, const char *text, const char *reply_key, const char *quote,
+		 const struct message *with_attachments)
 {
 	char id[32], removed[16] = "";
 	snprintf(id, sizeof id, "%lld", (long long)p->id);
@@ -104,6 +105,7 @@ int quote_notice(const struct config *c, struct store *s, const struct project *
 	char *masked = quote_relayable(c, text ? text : "", lang ? lang : c->language);
 	vars_set(&v, "text", masked);
 	vars_set(&v, "reply_address", addr ? addr : "");
+	vars_set(&v, "quote", quote ? quote : "");
 	/* relayed messages keep their attachments (the original is parsed again, keeping them),
 	 * except those that would name the sender */
 	struct message *att = with_attachments && with_attachments->raw && with_attachments->n_attachments
@@ -117,30 +119,80 @@ int quote_notice(const struct config *c, struct store *s, const struct project *
 			      .to = to, .reply_to = addr, .auto_submitted = "auto-generated",
 			      .key_ref = reply_key, .attachments = att ? att->attachments : NULL,
 			      .n_attachments = att ? att->n_attachments : 0 };
-	int rc = send_queue(c, s, "relay_message", lang, &v, &o);
+	int rc = send_queue_as(c, s, "relay_message", kind, lang, &v, &o);
 	message_free(att);
 	free(masked);
 	free(addr);
 	return rc;
 }
 
-/* A mail on the relay: to, in lang, with a message and the counterpart's text. A relayed text
- * is remembered as part of the conversation (what the board sent in it). */
+/* Who wrote the mail in hand, as the other side may read it: its display name, else its
+ * address's local part (no +tag), with any address or board key in it masked (caller frees). */
+static char *sender_shown(struct talk *t, const char *lang)
+{
+	const struct message *m = t->m;
+	char *name;
+	if (m->from_name && *m->from_name)
+		name = xstrdup(m->from_name);
+	else {
+		const char *a = m->from ? m->from : "";
+		name = xasprintf("%.*s", (int)strcspn(a, "+@"), a);
+	}
+	char *keyless = quote_relayable(t->c, name, lang);
+	char *shown = export_mask_addresses(keyless, catalog_text(lang, "quote.address_masked"));
+	free(keyless);
+	free(name);
+	return shown;
+}
+
+/* The bid's thread as its subject names it: the quote's number and amount (caller frees). */
+static char *thread_quote(struct talk *t, const char *lang)
+{
+	char id[32];
+	snprintf(id, sizeof id, "%lld", (long long)t->bid.id);
+	char *price = t->bid.info.has_amount ? money_format(&t->bid.info.amount, lang) : NULL;
+	struct vars v = { 0 };
+	vars_set(&v, "bid", id);
+	vars_set(&v, "price", price ? price : "");
+	char *q = catalog_format(lang, price ? "quote.thread" : "quote.thread_no_price", &v);
+	free(price);
+	return q;
+}
+
+/* A mail on the relay: to, in lang, with a message and the counterpart's text; its subject
+ * names the bid's quote. A relayed text is remembered as part of the conversation (what the
+ * board sent in it), and its message names the sender: the client or the freelancer, by the
+ * side it goes to. */
 static int relay_mail(struct talk *t, const char *to, const char *to_name, const char *lang,
 		      const char *reply_key, const char *message, const char *text)
 {
+	char *named = NULL;
 	if (text) {
+		char *who = sender_shown(t, lang);
+		struct vars nv = { 0 };
+		vars_set(&nv, "name", who);
+		int to_freelancer = t->have_sub && t->sub.address && !strcasecmp(to, t->sub.address);
+		named = catalog_format(lang, to_freelancer ? "quote.named_client_answers"
+				       : "quote.named_freelancer_answers", &nv);
+		message = named;
+		free(who);
 		char *masked = quote_relayable(t->c, text, lang);
 		char *body = xasprintf("%s\n%s", message, masked);
 		int rc = store_relayed_add(t->s, t->bid.id, body, clock_now());
 		free(body);
 		free(masked);
-		if (rc < 0)
+		if (rc < 0) {
+			free(named);
 			return -1;
+		}
 	}
+	char *quote = thread_quote(t, lang);
 	/* a relayed text carries the sender's attachments; a notice carries none */
-	return quote_notice(t->c, t->s, &t->proj, to, to_name, lang, message, text, reply_key,
-			    text ? t->m : NULL);
+	int rc = quote_notice(t->c, t->s, text ? "relay_message" : "relay_notice", &t->proj, to,
+			      to_name, lang, message, text, reply_key, quote, text ? t->m : NULL);
+	free(quote);
+	free(named);
+	return rc;
 }
 
 static const char *lang_of_sub(const struct talk *t)
@@ -266,7 +318,8 @@ static int tell_others(struct talk *t, int64_t except, const char *name)
 		if (store_subscriber_find(t->s, NULL, v[i].subscriber, &o) != 1)
 			continue;
 		const char *lang = catalog_language_or(o.language, t->c->language);
-		rc = relay_mail(t, o.address, o.name, lang, NULL, catalog_text(lang, name), NULL);
+		rc = quote_notice(t->c, t->s, "bidder_closed", &t->proj, o.address, o.name, lang,
+				  catalog_text(lang, name), NULL, NULL, NULL, NULL);
 		subscriber_clear(&o);
 	}
 	for (int i = 0; i < n; i++)

@@ -57,7 +57,7 @@ static const struct tmpl_kind {
 			 NULL }, { { 0 } } },
 	{ "bid_quote", { "board", "project_id", "title", "freelancer", "terms", "rating",
 			 "completed", "text", "updated", "relay_address", NULL }, { { 0 } } },
-	{ "relay_message", { "board", "project_id", "title", "message", "text", "reply_address",
+	{ "relay_message", { "board", "project_id", "title", "message", "text", "reply_address", "quote",
 			     "removed", NULL }, { { 0 } } },
 	{ "award", { "board", "project_id", "title", "winner", "terms", NULL }, { { 0 } } },
 	{ "robot_welcome", { "board", "robot_address", "profile", "help", "confirm_address",

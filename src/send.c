@@ -375,8 +375,14 @@ static int send_smtp(const struct config *c, struct store *s)
 int send_queue(const struct config *c, struct store *s, const char *kind, const char *lang,
 	       const struct vars *v, struct outgoing *o)
 {
+	return send_queue_as(c, s, kind, kind, lang, v, o);
+}
+
+int send_queue_as(const struct config *c, struct store *s, const char *tmpl, const char *kind,
+		  const char *lang, const struct vars *v, struct outgoing *o)
+{
 	struct rendered r;
-	if (render_mail(c, kind, lang, v, &r) < 0)
+	if (render_mail(c, tmpl, lang, v, &r) < 0)
 		return -1;
 	o->body = &r;
 	char token[33];

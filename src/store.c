@@ -154,7 +154,7 @@ enum stmt_id {
 	ST_CONFIRMATION_LATEST, ST_SUBSCRIBER_PROFILE, ST_SUBSCRIBER_STATUS, ST_SUBSCRIBER_CONFIRM,
 	ST_SUBSCRIBER_DIGEST, ST_PATTERN_ADD, ST_PATTERNS_CLEAR, ST_SUBSCRIBER_LIST,
 	ST_CONFIRMATION_INSERT, ST_CONFIRMATION_GET, ST_CONFIRMATION_USE, ST_CONFIRMATIONS_RECENT,
-	ST_DIGEST_CLAIM, ST_PATTERN_LIMIT_REPORT, ST_BID_COUNT, ST_BID_REPLACE, ST_BID_INSERT,
+	ST_DIGEST_CLAIM, ST_DIGEST_CLAIMED, ST_PATTERN_LIMIT_REPORT, ST_BID_COUNT, ST_BID_REPLACE, ST_BID_INSERT,
 	ST_BID_GET, ST_BID_STATUS, ST_BID_ACTIVATE_REPLACE, ST_BID_ACTIVATE, ST_BID_HELD_COUNT,
 	ST_BID_SELECT, ST_BID_CURRENT, ST_RELAYED_ADD, ST_RELAYED_LIST, ST_PROJECT_DELETE_PENDING,
 	ST_PROJECT_UNASKED, ST_POSTER_CONFIRMED, ST_POSTER_CONFIRM, ST_PROJECT_STATUS,
@@ -277,6 +277,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		" AND created > ?2 AND used IS NULL",
 	[ST_DIGEST_CLAIM] = "INSERT OR IGNORE INTO digests(subscriber, period, claimed,"
 		" projects) VALUES(?1, ?2, ?3, ?4)",
+	[ST_DIGEST_CLAIMED] = "SELECT 1 FROM digests WHERE subscriber = ?1 AND period = ?2",
 	[ST_PATTERN_LIMIT_REPORT] = "UPDATE patterns SET limit_reported = ?3 WHERE subscriber = ?1"
 		" AND source = ?2 AND limit_reported IS NULL",
 	[ST_BID_COUNT] = "SELECT count(*) FROM bids WHERE project = ?1 AND"
@@ -1909,6 +1910,20 @@ int store_digest_claim(struct store *s, int64_t subscriber, const char *period, 
 	if (rc != SQLITE_DONE)
 		return fail(s, rc, "digest-claim");
 	return sqlite3_changes(s->db) == 1 ? 1 : 0;
+}
+
+int store_digest_claimed(struct store *s, int64_t subscriber, const char *period)
+{
+	sqlite3_stmt *st = stmt(s, ST_DIGEST_CLAIMED);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, subscriber);
+	bind_text(st, 2, period);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, rc, "digest-claimed");
+	return rc == SQLITE_ROW;
 }
 
 int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *source, time_t now)

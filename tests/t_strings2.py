@@ -94,7 +94,7 @@ def test_strings2_third_language_bid_quote_award_selection():
     b.deliver(raw, recipient=addr, sender="kim@client.example")
     b.run("run", "--once", env=env)
     relayed = s2_mail_to(b, "zed@dev.example", n)
-    expect(len(relayed) == 1 and "xx-The client answers:" in s2_text(relayed[0]),
+    expect(len(relayed) == 1 and "xx-Kim, the client, answers:" in s2_text(relayed[0]),
            "relay notice not in xx: %r" % [s2_text(m)[:400] for m in relayed])
     s2_only_xx(s2_text(relayed[0]), "relay")
     # the award: both sides get the terms in xx

@@ -1506,6 +1506,16 @@ static int c_digest_claim(struct store *s)
 	return 0;
 }
 
+static int c_digest_claimed(struct store *s)
+{
+	CHECK(store_digest_claimed(s, 7, "2026-W10") == 0);
+	CHECK(store_digest_claim(s, 7, "2026-W10", 0, T0) == 1);
+	CHECK(store_digest_claimed(s, 7, "2026-W10") == 1);
+	CHECK(store_digest_claimed(s, 7, "2026-W11") == 0);
+	CHECK(store_digest_claimed(s, 8, "2026-W10") == 0);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- bids */
 
 static int c_bid_count(struct store *s)
@@ -1860,6 +1870,7 @@ static const struct {
 	{ "store_confirmations_recent", c_confirmations_recent },
 	{ "store_confirmation_latest", c_confirmation_latest },
 	{ "store_digest_claim", c_digest_claim },
+	{ "store_digest_claimed", c_digest_claimed },
 	{ "store_bid_count", c_bid_count },
 	{ "store_bid_insert", c_bid_insert },
 	{ "store_bid_get", c_bid_get },

@@ -502,6 +502,18 @@ static int client_command(const char *text, const struct shingles *sh, int *quot
 	return cmd;
 }
 
+/* The number of words of letters in text. */
+static int in_words(const char *text)
+{
+	int n = 0, in = 0;
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		int letter = isalpha(*p) || *p >= 0x80;
+		n += letter && !in;
+		in = letter;
+	}
+	return n;
+}
+
 /* A command on the quote of a bid that is no longer current: nothing is done; the client is
  * told which quote is current (its price, and that a reply to this notice acts on it). */
 static int tell_current(struct talk *t)
@@ -643,7 +655,7 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 	if (client_side && open)
 		store_project_mark_answered(t->s, t->proj.id, clock_now());	/* no more reminders */
 	int64_t id = t->bid.id;
-	int cmd = 0, quoted = 0, natural = 0, rc;
+	int cmd = 0, quoted = 0, natural = 0, yes_only = 0, rc;
 	char *above = NULL, *words = NULL;
 	enum intent in = INTENT_NONE;
 	if (client_side && open) {
@@ -657,6 +669,7 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 		if (t->asked && !cmd && (in == INTENT_YES || (sure && in == (enum intent)t->asked))) {
 			in = (enum intent)t->asked;	/* the answer to our question: yes */
 			sure = 1;
+			yes_only = in_words(above) <= 2;	/* "oui", "yes please": nothing to pass on */
 		} else if (t->asked && !cmd && in == INTENT_NO) {
 			sure = 1;
 		}
@@ -664,7 +677,9 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 			cmd = in == INTENT_ACCEPT ? 'a' : in == INTENT_DECLINE ? 'd' : 'c';
 			natural = 1;
 			free(words);	/* all the client wrote goes with the notice */
-			words = *above ? xstrdup(above) : NULL;
+			char *all = xstrdup(above);
+			words = *str_trim(all) && !yes_only ? xstrdup(str_trim(all)) : NULL;
+			free(all);
 		} else if (!cmd && !sure && (in == INTENT_ACCEPT || in == INTENT_DECLINE ||
 					     in == INTENT_CLOSE)) {
 			cmd = 'q';	/* ask */

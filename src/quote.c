@@ -664,8 +664,9 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 		cmd = client_command(text, &sh, &quoted, &above, &words);
 		free(sh.v);
 		int sure = 0;
+		/* every language's phrases: a reply of a few words does not tell its language */
 		if (!cmd)
-			in = extract_intent_read(above, extract_language(above), &sure);
+			in = extract_intent_read(above, NULL, &sure);
 		if (t->asked && !cmd && (in == INTENT_YES || (sure && in == (enum intent)t->asked))) {
 			in = (enum intent)t->asked;	/* the answer to our question: yes */
 			sure = 1;

@@ -69,3 +69,22 @@ def test_intent_broken_file_refused_on_reload():
                "the reason does not name the file and line: %s" % err[-1500:])
     finally:
         d.stop()
+
+
+def test_intent_sentence_before_attribution_kept():
+    """A reply's last sentence just before the attribution ("On ne donnera pas suite.", "Le
+    projet est annulé.") stays in the new text.
+
+    Symptom: both were trimmed away, so a refusal or a closing reached no one. Cause: a line
+    starting with "On" or "Le" was joined over the blank line with "Le lun. … a écrit :" as one
+    wrapped attribution; a line that ends a sentence no longer starts one."""
+    b = Board().init()
+    for body in ("Bonjour,\n\nOn ne donnera pas suite, merci.", "Le projet est annulé."):
+        path = os.path.join(b.dir, "reply.eml")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("From: Jeanne <jeanne@client.fr>\nTo: bid@example.org\nSubject: Re: offre\n"
+                    "Content-Type: text/plain; charset=utf-8\n\n%s\n\n"
+                    "Le lun. 2 mars 2026 à 09:30, bidmail <bid@example.org> a écrit :\n"
+                    "> Nouvelle offre\n" % body)
+        text = json.loads(b.run("parse", path).stdout)["text"]
+        expect(text == body, "new text %r, want %r" % (text, body))

@@ -524,74 +524,9 @@ done:
 	return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
 }
 
-/* The length of the separator at p (ASCII other than letters, U+00A0-U+00BF such as « »,
- * U+2000-U+203F such as ’ and dashes), 0 on a letter. */
-static size_t separator(const char *p)
-{
-	const unsigned char *u = (const unsigned char *)p;
-	if (u[0] < 0x80)
-		return isalpha(u[0]) ? 0 : 1;
-	if (u[0] == 0xc2 && u[1] >= 0xa0 && u[1] <= 0xbf)
-		return 2;
-	if (u[0] == 0xe2 && u[1] == 0x80 && u[2])
-		return 3;
-	return 0;
-}
-
 int bid_read_consent(const char *text)
 {
-	/* words that object whatever surrounds them */
-	static const char *const objects[] = {
-		"non", "no", "nope", "jamais", "never", "annuler", "annule", "annulez", "cancel",
-		"arnaque", "fraude", "fraud", "scam", "faux", "fake", "stop", "refuse", "refuser", NULL };
-	/* negations: an objection just before a person ("ce n'est pas moi") or a confirming word
-	 * ("je ne confirme pas"); elsewhere ("oui, pas de souci", "n'hésitez pas") nothing */
-	static const char *const negations[] = {
-		"pas", "not", "ne", "didn", "don", "isn", "wasn", "dont", "didnt", NULL };
-	static const char *const confirms[] = {
-		"oui", "yes", "ok", "okay", "confirme", "confirmé", "confirmée", "confirmer",
-		"confirm", "confirmed", "confirms", "valide", "valider", "validé", "accord", "agree",
-		NULL };
-	/* after a negation, these say "not me" ("ce n'est pas moi", "wasn't me") */
-	static const char *const persons[] = { "moi", "me", "mine", "nous", "us", NULL };
-	char *l = money_lower(text ? text : "");
-	int objected = 0, confirmed = 0, refused = 0;
-	long words = 0, last_negation = -10;
-	/* words of the first 2,000 bytes */
-	for (size_t i = 0, n = strnlen(l, 2000); i < n && !refused;) {
-		while (i < n && separator(l + i))
-			i += separator(l + i);
-		size_t w = i;
-		while (i < n && !separator(l + i))
-			i++;
-		if (i == w)
-			continue;
-		words++;
-		if (i - w > 16)
-			continue;
-		char word[20];
-		snprintf(word, sizeof word, "%.*s", (int)(i - w), l + w);
-		int near_negation = words - last_negation <= 2;
-		for (int k = 0; objects[k]; k++)
-			objected |= !strcmp(word, objects[k]);
-		for (int k = 0; persons[k]; k++)
-			refused |= near_negation && !strcmp(word, persons[k]);	/* "pas moi" */
-		for (int k = 0; negations[k]; k++)
-			if (!strcmp(word, negations[k]))
-				last_negation = words;
-		for (int k = 0; confirms[k]; k++)
-			if (!strcmp(word, confirms[k])) {
-				if (near_negation)
-					refused = 1;	/* "ne confirme pas", "don't confirm" */
-				else
-					confirmed = 1;
-			}
-	}
-	free(l);
-	/* a confirming word beside an objecting one ("yes, no problem") is not clear either way:
-	 * the sender is asked again rather than acted against; a negation alone ("merci, pas de
-	 * souci") says nothing */
-	return refused ? -1 : objected ? (confirmed ? 0 : -1) : confirmed ? 1 : 0;
+	return extract_intent_consent(text);
 }
 
 /* The subscriber objected to held bid bid_id: cancelled, and they are told. 0 or -1. */

@@ -117,7 +117,7 @@ struct config {
 	int max_mime_parts;
 	long max_message_time;		/* seconds one message may take to prepare or act on */
 	char *templates;		/* the shipped template folder */
-	char *data_dir;			/* skills.txt, scam-rules.txt, locations.txt */
+	char *data_dir;			/* skills.txt, scam-rules.txt, locations.txt, intents.txt */
 	char *template_override;	/* operator's override folder, may be empty */
 	char *board_name;
 	int batch_size;
@@ -441,7 +441,7 @@ struct bid_info {
 	int followup_days;	/* "relance 7j": -1 when absent */
 	char *why;
 };
-/* Loads the data files (skills.txt, scam-rules.txt, locations.txt) from the configured
+/* Loads the data files (skills.txt, scam-rules.txt, locations.txt, intents.txt) from the configured
  * data_dir and uses them; 0, or -1 with file:line: reason on stderr (the old ones kept). */
 int extract_load(const struct config *c);
 struct extract_data;
@@ -503,6 +503,25 @@ char *extract_reply(const char *text, int is_forward);
 /* The same, knowing the sender's display name: a closing block that starts with it is the
  * signature too. sender_name may be NULL. */
 char *extract_reply_from(const char *text, int is_forward, const char *sender_name);
+
+/* ---------------------------------------------------------------- extract_intent.c */
+/* What a reply means (the phrases in data_dir/intents.txt). */
+enum intent { INTENT_NONE, INTENT_ACCEPT, INTENT_DECLINE, INTENT_CLOSE, INTENT_YES, INTENT_NO,
+	      INTENT_QUESTION };
+struct intent_data;
+/* The intent of text (a reply's new text) in lang (NULL: any language's phrases); *sure is 0
+ * when an act is hedged, conditional, negated or contradicted (the sender is to be asked). */
+enum intent extract_intent_read(const char *text, const char *lang, int *sure);
+/* A yes or no to a confirmation: 1 confirmed, -1 objected, 0 neither or both. */
+int extract_intent_consent(const char *text);
+/* The intent's name as logged ("accept", "none", ...), static. */
+const char *extract_intent_name(enum intent i);
+/* Reads an intents file; the caller owns the result; NULL with file:line: reason on stderr. */
+struct intent_data *extract_intent_load(const char *path);
+/* Frees d (NULL accepted); returns NULL. */
+struct intent_data *extract_intent_free(struct intent_data *d);
+/* The intents file in use (extract.c), or NULL before any data is loaded. */
+const struct intent_data *extract_data_intents(void);
 
 /* ---------------------------------------------------------------- store.c */
 /* The states of the rows. The database keeps them as the text after each value; store.c alone

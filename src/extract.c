@@ -81,7 +81,7 @@ struct phrase_table {
 	struct phrase_table *first_words;	/* first words of multi-word phrases */
 };
 
-/* The three data files, read whole into one value: a reload builds a new one and swaps it
+/* The data files, read whole into one value: a reload builds a new one and swaps it
  * in only when every file read cleanly (extract_data_use), so readers never see half of one. */
 struct extract_data {
 	struct phrase_table skills, places;
@@ -91,6 +91,7 @@ struct extract_data {
 		int weight[64];
 		struct strlist phrases[64];
 	} scam;
+	struct intent_data *intents;	/* intents.txt (extract_intent.c) */
 };
 
 /* the data in use (none before extract_load): swapped by the main thread between passes,
@@ -279,6 +280,7 @@ struct extract_data *extract_data_free(struct extract_data *d)
 	table_clear(&d->places);
 	for (int i = 0; i < d->scam.n; i++)
 		strlist_clear(&d->scam.phrases[i]);
+	extract_intent_free(d->intents);
 	free(d);
 	return NULL;
 }
@@ -289,7 +291,11 @@ struct extract_data *extract_data_load(const struct config *c)
 	char *sk = xasprintf("%s/skills.txt", c->data_dir);
 	char *sc = xasprintf("%s/scam-rules.txt", c->data_dir);
 	char *lo = xasprintf("%s/locations.txt", c->data_dir);
+	char *in = xasprintf("%s/intents.txt", c->data_dir);
 	int rc = load_table(sk, &d->skills) | load_scam(sc, d) | load_table(lo, &d->places);
+	if (!(d->intents = extract_intent_load(in)))
+		rc = -1;
+	free(in);
 	free(sk);
 	free(sc);
 	free(lo);
@@ -301,6 +307,11 @@ struct extract_data *extract_data_use(struct extract_data *d)
 	struct extract_data *old = data;
 	data = d ? d : &none;
 	return old == &none ? NULL : old;
+}
+
+const struct intent_data *extract_data_intents(void)
+{
+	return data->intents;
 }
 
 int extract_load(const struct config *c)

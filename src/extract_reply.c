@@ -156,9 +156,17 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 		lead++;
 	if (lead + 1 < n && s[lead] == '-' && s[lead + 1] == '-')
 		dashed = 1;
+	/* a sentence ended on line i ("On ne donnera pas suite.", "Le projet est annulé.") is the
+	 * reply's own text, not the start of an attribution wrapped onto the next lines */
+	size_t end = n;
+	while (end > 0 && is_space_byte((unsigned char)s[end - 1]))
+		end--;
+	int sentence_ends = end > 0 && strchr(".!?", s[end - 1]);
 	for (int k = i; k < nl && k < i + LOOKAHEAD; k++) {
 		if (l[k].blank && k > i)
 			continue;
+		if (k > i && sentence_ends)
+			return -1;
 		if (l[k].quoted && k > i) {
 			/* only "> wrote:" (a client wrapped the attribution into the quote) */
 			const char *q = memchr(l[k].s, '>', l[k].n);

@@ -420,6 +420,7 @@ static const struct route_row {
 	{ KIND_POST, ROUTE_KEY_NONE, 0, post_handle, NULL },
 	{ KIND_BID, ROUTE_KEY_VALID, 'q', quote_handle, NULL },
 	{ KIND_BID, ROUTE_KEY_VALID, 'r', quote_handle, NULL },
+	{ KIND_BID, ROUTE_KEY_VALID, 'a', quote_handle, NULL },
 	{ KIND_BID, ROUTE_KEY_VALID, 't', rating_handle, NULL },
 	{ KIND_BID, ROUTE_KEY_VALID, 'p', bid_public, NULL },
 	{ KIND_BID, ROUTE_KEY_VALID, 'b', bid_handle, NULL },

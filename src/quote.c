@@ -5,8 +5,12 @@
  * on a line of their own in the new text: accept/accepter (award: both get the other's contact
  * details, the price, the board's commission and the milestone schedule with each amount; the
  * other bidders are told), decline/refuser (the freelancer is told, politely), close/clôturer
- * (every bidder told). Anything else is relayed, quotes trimmed, the board's keys and tagged
- * addresses masked, signatures, keys and contact cards dropped from the attachments.
+ * (every bidder told). Without a command, the reply's intent (extract_intent.c) acts the same
+ * when it is sure ("j'accepte votre offre") and the client is told what was understood; when it
+ * is not (hedged, conditional, negated), one yes/no question goes to the client at bid+a-BID-ACT
+ * and its answer decides. The words around a command reach the freelancer in the notice.
+ * Anything else is relayed, quotes trimmed, the board's keys and tagged addresses masked,
+ * signatures, keys and contact cards dropped from the attachments.
  * A command counts only above any quoted copy of what the board sent in that conversation (the
  * quote re-rendered, the bid, the texts relayed), and only on the bid's current quote.
  * In: a reply to a relay address. Out: status changes and the mails they cause.
@@ -34,6 +38,7 @@ struct talk {
 	struct project proj;
 	struct subscriber sub;
 	int have_proj, have_sub;
+	int asked;		/* at bid+a-BID-ACT: the act the client was asked about (INTENT_*) */
 };
 
 /* Signatures, keys and contact cards: they name the sender (a certificate, a vCard, a key). */
@@ -215,8 +220,10 @@ static void put_line(struct buf *b, const char *lang, const char *name, const st
 	free(line);
 }
 
-/* The award: both sides get the other's contact, the price, the commission, the milestones. */
-static int award(struct talk *t)
+/* The award: both sides get the other's contact, the price, the commission, the milestones;
+ * the freelancer also gets the client's words (NULL: none), and with natural the client is
+ * told first that their reply was read as an acceptance. */
+static int award(struct talk *t, const char *words, int natural)
 {
 	const struct config *c = t->c;
 	struct bid_info *bi = &t->bid.info;
@@ -236,7 +243,11 @@ static int award(struct talk *t)
 	for (int side = 0; side < 2 && rc == 0; side++) {
 		const char *lang = side == 0 ? lang_of_sub(t) : lang_of_project(t);
 		struct buf b;
-		buf_init(&b, 16 * 1024);
+		buf_init(&b, 64 * 1024);
+		if (side == 1 && natural) {
+			put_line(&b, lang, "quote.understood_accept", NULL);
+			buf_putc(&b, '\n');
+		}
 		char *price = money_format(&bi->amount, lang);
 		struct money com = bi->amount;
 		com.max = bi->amount.max * c->commission_percent / 100.0;
@@ -282,6 +293,14 @@ static int award(struct talk *t)
 		vars_set(&cv, "address", contact);
 		buf_putc(&b, '\n');
 		put_line(&b, lang, "quote.award_contact", &cv);
+		if (side == 0 && words) {
+			char *masked = quote_relayable(c, words, lang);
+			buf_putc(&b, '\n');
+			put_line(&b, lang, "quote.client_adds", NULL);
+			buf_puts(&b, masked);
+			buf_putc(&b, '\n');
+			free(masked);
+		}
 		struct vars v = { 0 };
 		char id[32];
 		snprintf(id, sizeof id, "%lld", (long long)t->proj.id);
@@ -484,8 +503,10 @@ static int command_of(const char *s, size_t n)
 
 /* The client's command on a line of its own, or 0. The reply is quoted from its first run of
  * SHINGLE words that the board sent in the conversation; a command counts only above it.
- * *quoted is set when a command was found only below. */
-static int client_command(const char *text, const struct shingles *sh, int *quoted)
+ * *quoted is set when a command was found only below. *above gets the text above the quote,
+ * *words the same without the command's line (NULL when nothing is left); both owned. */
+static int client_command(const char *text, const struct shingles *sh, int *quoted, char **above,
+			  char **words)
 {
 	size_t max = strlen(text) / 2 + 1;
 	if (max > REPLY_WORDS)
@@ -504,17 +525,46 @@ static int client_command(const char *text, const struct shingles *sh, int *quot
 	free(h);
 	free(line);
 	int cmd = 0, ln = 0;
+	struct buf a, w;
+	buf_init(&a, strlen(text) + 1);
+	buf_init(&w, strlen(text) + 1);
 	for (const char *p = text; p && *p; ln++) {
 		const char *e = strchr(p, '\n');
 		size_t len = e ? (size_t)(e - p) : strlen(p);
 		int c = len < 64 ? command_of(p, len) : 0;
-		if (c && ln < quote && !cmd)
+		if (ln < quote) {
+			buf_append(&a, p, len);
+			buf_putc(&a, '\n');
+		}
+		if (c && ln < quote && !cmd) {
 			cmd = c;
-		else if (c && ln >= quote)
+		} else if (ln < quote) {
+			buf_append(&w, p, len);
+			buf_putc(&w, '\n');
+		}
+		if (c && ln >= quote)
 			*quoted = 1;
 		p = e ? e + 1 : NULL;
 	}
+	*above = xstrdup(a.data ? a.data : "");
+	char *rest = xstrdup(w.data ? w.data : "");
+	*words = *str_trim(rest) ? xstrdup(str_trim(rest)) : NULL;
+	free(rest);
+	buf_free(&a);
+	buf_free(&w);
 	return cmd;
+}
+
+/* The number of words of letters in text. */
+static int in_words(const char *text)
+{
+	int n = 0, in = 0;
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		int letter = isalpha(*p) || *p >= 0x80;
+		n += letter && !in;
+		in = letter;
+	}
+	return n;
 }
 
 /* A command on the quote of a bid that is no longer current: nothing is done; the client is
@@ -560,35 +610,75 @@ static int refuse_closed(struct talk *t, int client_side)
 			  NULL);
 }
 
-/* The client's "accept": the project awarded to this bid, the others told. */
-static int accept_bid(struct talk *t, int64_t id)
+/* The client's "accept": the project awarded to this bid, the others told; words (NULL:
+ * none) go to the freelancer; natural: the client's reply was read as an acceptance. */
+static int accept_bid(struct talk *t, int64_t id, const char *words, int natural)
 {
 	int rc = store_project_state_set(t->s, t->proj.id, PROJECT_OPEN, PROJECT_AWARDED, clock_now()) < 0 ? -1 : 0;
 	if (rc == 0)
 		rc = store_bid_state_set(t->s, id, BID_ACTIVE, BID_ACCEPTED) < 0 ? -1 : 0;
 	if (rc == 0)
-		rc = award(t);
+		rc = award(t, words, natural);
 	if (rc == 0)
 		rc = tell_others(t, id, "quote.awarded_other");
 	return rc;
 }
 
-/* The client's "decline": the bid declined, its freelancer told. */
-static int decline_bid(struct talk *t, int64_t id)
+/* The freelancer's name for the client, or the catalogue's word for one. */
+static const char *freelancer_name(const struct talk *t, const char *lang)
+{
+	return t->sub.name && *t->sub.name ? t->sub.name : catalog_text(lang, "bid.freelancer");
+}
+
+/* A notice to the client: catalogue text name, filled with the freelancer and the price. */
+static int tell_client(struct talk *t, const char *name, const char *reply_key)
+{
+	const char *lang = lang_of_project(t);
+	char *price = money_format(&t->bid.info.amount, lang);
+	struct vars v = { 0 };
+	vars_set(&v, "freelancer", freelancer_name(t, lang));
+	vars_set(&v, "price", price);
+	char *msg = catalog_format(lang, name, &v);
+	int rc = relay_mail(t, t->proj.poster, t->proj.poster_name, lang, reply_key, msg, NULL);
+	free(msg);
+	free(price);
+	return rc;
+}
+
+/* The client's "decline": the bid declined, its freelancer told (with the client's words, NULL
+ * for none); natural: the client is told their reply was read as a refusal. */
+static int decline_bid(struct talk *t, int64_t id, const char *words, int natural)
 {
 	int rc = store_bid_state_set(t->s, id, BID_ACTIVE, BID_DECLINED) < 0 ? -1 : 0;
 	if (rc == 0)
 		rc = relay_mail(t, t->sub.address, t->sub.name, lang_of_sub(t), NULL,
-				catalog_text(lang_of_sub(t), "quote.declined"), NULL);
+				catalog_text(lang_of_sub(t), "quote.declined"), words);
+	if (rc == 0 && natural)
+		rc = tell_client(t, "quote.understood_decline", NULL);
 	return rc;
 }
 
-/* The client's "close": the project closed unawarded, the bidders told. */
-static int close_project(struct talk *t)
+/* The client's "close": the project closed unawarded, the bidders told; natural: the client is
+ * told their reply was read as a closing. */
+static int close_project(struct talk *t, int natural)
 {
 	int rc = store_project_state_set(t->s, t->proj.id, PROJECT_OPEN, PROJECT_CLOSED, clock_now()) < 0 ? -1 : 0;
 	if (rc == 0)
 		rc = tell_others(t, 0, "quote.closed_unawarded");
+	if (rc == 0 && natural)
+		rc = tell_client(t, "quote.understood_close", NULL);
+	return rc;
+}
+
+/* One yes/no question to the client about act (INTENT_ACCEPT, _DECLINE, _CLOSE): its reply
+ * address bid+a-BID-ACT says which, and the answer is read by extract_intent_read. */
+static int ask_client(struct talk *t, enum intent act)
+{
+	int64_t ids[2] = { t->bid.id, act };
+	char *akey = keys_make("a", ids, 2);
+	int rc = tell_client(t, act == INTENT_ACCEPT ? "quote.ask_accept"
+			     : act == INTENT_DECLINE ? "quote.ask_decline" : "quote.ask_close", akey);
+	free(akey);
 	return rc;
 }
 
@@ -618,12 +708,40 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 	if (client_side && open)
 		store_project_mark_answered(t->s, t->proj.id, clock_now());	/* no more reminders */
 	int64_t id = t->bid.id;
-	int cmd = 0, quoted = 0, rc;
+	int cmd = 0, quoted = 0, natural = 0, yes_only = 0, rc;
+	char *above = NULL, *words = NULL;
+	enum intent in = INTENT_NONE;
 	if (client_side && open) {
 		struct shingles sh = { 0 };
 		thread_shingles(t, &sh);
-		cmd = client_command(text, &sh, &quoted);
+		cmd = client_command(text, &sh, &quoted, &above, &words);
 		free(sh.v);
+		int sure = 0;
+		/* every language's phrases: a reply of a few words does not tell its language */
+		if (!cmd)
+			in = extract_intent_read(above, NULL, &sure);
+		if (t->asked && !cmd && (in == INTENT_YES || (sure && in == (enum intent)t->asked))) {
+			in = (enum intent)t->asked;	/* the answer to our question: yes */
+			sure = 1;
+			yes_only = in_words(above) <= 2;	/* "oui", "yes please": nothing to pass on */
+		} else if (t->asked && !cmd && in == INTENT_NO) {
+			sure = 1;
+		}
+		if (!cmd && sure && (in == INTENT_ACCEPT || in == INTENT_DECLINE || in == INTENT_CLOSE)) {
+			cmd = in == INTENT_ACCEPT ? 'a' : in == INTENT_DECLINE ? 'd' : 'c';
+			natural = 1;
+			free(words);	/* all the client wrote goes with the notice */
+			char *all = xstrdup(above);
+			words = *str_trim(all) && !yes_only ? xstrdup(str_trim(all)) : NULL;
+			free(all);
+		} else if (!cmd && !sure && (in == INTENT_ACCEPT || in == INTENT_DECLINE ||
+					     in == INTENT_CLOSE)) {
+			cmd = 'q';	/* ask */
+		} else if (!cmd && t->asked && in == INTENT_NO) {
+			cmd = 'n';
+		}
+		log_info("stage=quote bid=%lld intent=%s%s", (long long)id, extract_intent_name(in),
+			 cmd == 'q' ? " sure=no" : "");
 	}
 	if (quoted)
 		log_info("stage=quote bid=%lld result=quoted-command-ignored", (long long)id);
@@ -636,14 +754,20 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 		*outcome = xasprintf("quote:not-current:%s:%lld", store_bid_state_name(t->bid.status),
 				     (long long)id);
 	} else if (cmd == 'a') {
-		rc = accept_bid(t, id);
+		rc = accept_bid(t, id, words, natural);
 		*outcome = xasprintf("quote:awarded:%lld", (long long)id);
 	} else if (cmd == 'd') {
-		rc = decline_bid(t, id);
+		rc = decline_bid(t, id, words, natural);
 		*outcome = xasprintf("quote:declined:%lld", (long long)id);
 	} else if (cmd == 'c') {
-		rc = close_project(t);
+		rc = close_project(t, natural);
 		*outcome = xasprintf("quote:closed:%lld", (long long)t->proj.id);
+	} else if (cmd == 'q') {
+		rc = ask_client(t, in);
+		*outcome = xasprintf("quote:asked:%s:%lld", extract_intent_name(in), (long long)id);
+	} else if (cmd == 'n') {
+		rc = tell_client(t, "quote.answer_no", qkey);
+		*outcome = xasprintf("quote:answer-no:%lld", (long long)id);
 	} else if (client_side) {
 		rc = relay_to_freelancer(t, text, quoted, qkey, rkey);
 		*outcome = xasprintf("quote:relayed-to-freelancer:%lld%s", (long long)id,
@@ -655,13 +779,17 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 	}
 	free(qkey);
 	free(rkey);
+	free(above);
+	free(words);
 	return rc;
 }
 
 enum outcome quote_handle(struct handling *h)
 {
 	struct talk t = { .c = h->c, .s = h->s, .m = h->m };
-	int client_side = h->r->purpose == 'q';
+	int client_side = h->r->purpose == 'q' || h->r->purpose == 'a';
+	if (h->r->purpose == 'a')
+		t.asked = (int)h->r->ids[1];
 	const struct message *m = h->m;
 	int f = store_bid_get(h->s, h->r->ids[0], &t.bid);
 	if (f < 0)

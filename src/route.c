@@ -25,6 +25,7 @@ static const struct purpose {
 	{ KIND_BID, 'b', 2 },		/* a bid from a selection or an alert: project, subscriber */
 	{ KIND_BID, 'q', 1 },		/* the client on a quote's relay: bid */
 	{ KIND_BID, 'r', 1 },		/* the freelancer on a quote's relay: bid */
+	{ KIND_BID, 'a', 2 },		/* the client's answer to a question on a quote: bid, act */
 	{ KIND_BID, 't', 1 },		/* a rating: bid */
 	{ KIND_COMMAND, 'u', 1 },	/* unsubscribe by mail: subscriber */
 	{ KIND_COMMAND, 'c', 1 },	/* a reply to a confirmation request: confirmation */

@@ -1025,6 +1025,90 @@ static void test_consent(void)
 	report("bid_read_consent", bad);
 }
 
+/* The intent of a client's reply to a quote (extract_intent.c, contrib/intents.txt): acts,
+ * refusals, closings, questions, negations, hedges and conditions, French and English. */
+static void test_intent(void)
+{
+	enum { N = INTENT_NONE, A = INTENT_ACCEPT, D = INTENT_DECLINE, C = INTENT_CLOSE,
+	       Y = INTENT_YES, O = INTENT_NO, Q = INTENT_QUESTION };
+	static const struct { const char *in; const char *lang; int want, sure; } rows[] = {
+		{ "Parfait, c'est d'accord : j'accepte votre offre.", "fr", A, 1 },
+		{ "j'accepte", "fr", A, 1 },
+		{ "J\u2019accepte votre devis, merci !", "fr", A, 1 },
+		{ "C'est d'accord pour votre devis.", "fr", A, 1 },
+		{ "ok pour moi", "fr", A, 1 },
+		{ "Bonjour, je valide votre devis. Cordialement", "fr", A, 1 },
+		{ "Nous retenons votre offre.", "fr", A, 1 },
+		{ "Marché conclu !", "fr", A, 1 },
+		{ "Let's go ahead.", "en", A, 1 },
+		{ "I accept your quote", "en", A, 1 },
+		{ "Agreed, you're hired!", "en", A, 1 },
+		{ "Great, let's do it.", "en", A, 1 },
+		{ "We accept. Could you start on Monday?", "en", A, 1 },
+		{ "Je refuse votre offre.", "fr", D, 1 },
+		{ "On ne donnera pas suite, merci.", "fr", D, 1 },
+		{ "Non merci, c'est trop cher.", "fr", D, 1 },
+		{ "Nous ne retenons pas votre proposition.", "fr", D, 1 },
+		{ "No thanks, too expensive.", "en", D, 1 },
+		{ "I decline, nice portfolio though.", "en", D, 1 },
+		{ "Not interested, sorry.", "en", D, 1 },
+		{ "We'll pass on this one.", "en", D, 1 },
+		{ "Je clôture le projet.", "fr", C, 1 },
+		{ "Le projet est annulé, désolé.", "fr", C, 1 },
+		{ "Plus besoin, nous avons trouvé en interne.", "fr", C, 1 },
+		{ "Please close the project.", "en", C, 1 },
+		{ "The project is cancelled.", "en", C, 1 },
+		/* negations: never an award; a negated acceptance is asked about as a refusal */
+		{ "Je n'accepte pas.", "fr", D, 0 },
+		{ "je ne vais pas accepter", "fr", D, 0 },
+		{ "J'accepte pas ce prix.", "fr", D, 0 },
+		{ "Je ne suis pas d'accord.", "fr", D, 0 },
+		{ "Pas d'accord.", "fr", D, 0 },
+		{ "I don't accept", "en", D, 0 },
+		{ "Not accepting this.", "en", D, 0 },
+		{ "We do not accept your quote.", "en", D, 0 },
+		{ "Je ne refuse pas, je réfléchis.", "fr", N, 0 },
+		/* questions: relayed, never acted on */
+		{ "Puis-je accepter plus tard ?", "fr", Q, 1 },
+		{ "Dois-je accepter maintenant", "fr", Q, 1 },
+		{ "Can I accept later?", "en", Q, 1 },
+		{ "Should I accept?", "en", Q, 1 },
+		{ "Pouvez-vous commencer lundi ?", "fr", Q, 1 },
+		{ "Could you start on Monday?", "en", Q, 1 },
+		/* hedged or conditional: an act, unsure (the client is asked) */
+		{ "Je pense que je vais accepter.", "fr", A, 0 },
+		{ "Peut-être, j'accepte.", "fr", A, 0 },
+		{ "J'accepte si vous livrez lundi.", "fr", A, 0 },
+		{ "I think I accept.", "en", A, 0 },
+		{ "I accept if you deliver by Monday.", "en", A, 0 },
+		{ "Maybe we'll go ahead next week.", "en", A, 0 },
+		{ "J'accepte. Non, finalement je refuse.", "fr", A, 0 },
+		/* yes and no (a confirmation's answer) */
+		{ "Oui", "fr", Y, 1 },
+		{ "Yes please", "en", Y, 1 },
+		{ "Non.", "fr", O, 1 },
+		{ "No", "en", O, 1 },
+		/* neither */
+		{ "Merci pour votre message, je reviens vers vous.", "fr", N, 0 },
+		{ "Thanks, I'll get back to you.", "en", N, 0 },
+		{ "Voici le cahier des charges.", "fr", N, 0 },
+		{ "", "fr", N, 0 },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		int sure;
+		enum intent got = extract_intent_read(rows[i].in, rows[i].lang, &sure);
+		if ((int)got != rows[i].want || sure != rows[i].sure) {
+			printf("     intent \"%s\": got %s%s, want %s%s\n", rows[i].in,
+			       extract_intent_name(got), sure ? "" : " (unsure)",
+			       extract_intent_name((enum intent)rows[i].want),
+			       rows[i].sure ? "" : " (unsure)");
+			bad++;
+		}
+	}
+	report("extract_intent_read", bad);
+}
+
 /* The store behind its backend-neutral names, on a database in a temporary folder: each step's
  * result and the class of the error it leaves (a duplicate is a conflict, not transient). */
 static void test_store_seam(void)
@@ -1193,7 +1277,7 @@ int main(int argc, char **argv)
 		return trim_file(argv[2], argc > 3 ? argv[3] : NULL);
 	/* the shipped catalogue (mail-templates/LANG/strings), which money formatting reads */
 	struct config cat_config;
-	if (config_load(&cat_config, NULL) < 0)
+	if (config_load(&cat_config, NULL) < 0 || extract_load(&cat_config) < 0)
 		return 1;
 	test_charset();
 	test_clock();
@@ -1216,6 +1300,7 @@ int main(int argc, char **argv)
 	test_mask_addresses();
 	test_fetch_url();
 	test_consent();
+	test_intent();
 	test_store_seam();
 	test_state_transitions();
 	config_clear(&cat_config);

@@ -1,0 +1,90 @@
+"""t_intent.py — the intent reader's data file (issue 13, item 3): contrib/intents.txt is the
+operator's to extend (a phrase added there is an acceptance on the next start or SIGHUP), a
+bad line refuses the reload with its file:line, and `make install` ships it (suite.py's
+install test lists it). The conversations themselves are cases 0100-0115. Exec'd in
+suite.py's namespace (Board, expect, runtime_board, RuntimeDaemon come from there)."""
+
+
+def intent_play(reply_text, extra_phrase):
+    """Case 0100 played on a board whose data_dir is a copy of contrib/ (extra_phrase, if any,
+    appended to its intents.txt), the client's reply to the quote being reply_text; returns
+    the project's status."""
+    import cases
+    tmp = tempfile.mkdtemp(prefix="intent-")
+    try:
+        folder = os.path.join(tmp, "case")
+        src = glob.glob(os.path.join(ROOT, "tests", "cases", "0100-*"))[0]
+        shutil.copytree(src, folder)
+        for f in glob.glob(os.path.join(folder, "expect", "*.mail")):
+            os.unlink(f)
+        data = os.path.join(tmp, "data")
+        os.makedirs(data)
+        for name in ("skills.txt", "scam-rules.txt", "locations.txt", "intents.txt"):
+            shutil.copy(os.path.join(ROOT, "contrib", name), data)
+        if extra_phrase:
+            with open(os.path.join(data, "intents.txt"), "a") as f:
+                f.write(extra_phrase + "\n")
+        with open(os.path.join(folder, "bidmail.conf"), "w") as f:
+            f.write("data_dir = %s\n" % data)
+        reply = os.path.join(folder, "06-reply.eml")
+        with open(reply, encoding="utf-8") as f:
+            raw = f.read()
+        with open(reply, "w", encoding="utf-8") as f:
+            f.write(raw.replace("Parfait, c'est d'accord : j'accepte votre offre.", reply_text))
+        with open(os.path.join(folder, "steps"), encoding="utf-8") as f:
+            steps = [l for l in f.read().splitlines() if not l.startswith("state ")]
+        with open(os.path.join(folder, "steps"), "w", encoding="utf-8") as f:
+            f.write("\n".join(steps) + "\n")
+        r = cases.CaseRun(folder)
+        r.update = True
+        try:
+            r.play()
+            return [p for p in r.b.projects() if p["id"] == 1001][0]["status"]
+        finally:
+            r.b.cleanup()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_intent_operator_phrase_accepts():
+    """A phrase an operator adds to intents.txt ("accept fr | zorbok") makes a reply that says
+    it an acceptance that awards the project; without it the same reply is only relayed."""
+    got = intent_play("Zorbok, on fonce.", None)
+    expect(got == "open", "awarded without the phrase: %s" % got)
+    got = intent_play("Zorbok, on fonce.", "accept fr | zorbok")
+    expect(got == "awarded", "the operator's phrase did not award: %s" % got)
+
+
+def test_intent_broken_file_refused_on_reload():
+    """A SIGHUP while intents.txt has a line of an unknown kind is refused, the log naming the
+    file and the line and what a line must be."""
+    b = runtime_board("poll_interval = 30\n")
+    d = RuntimeDaemon(b)
+    try:
+        with open(os.path.join(b.data, "intents.txt"), "a") as f:
+            f.write("acept | zorbok\n")
+        expect(d.reload() == "refused", "a broken intents.txt was accepted")
+        err = d.logged()
+        expect("intents.txt:" in err and "expected `kind [language] | phrase" in err,
+               "the reason does not name the file and line: %s" % err[-1500:])
+    finally:
+        d.stop()
+
+
+def test_intent_sentence_before_attribution_kept():
+    """A reply's last sentence just before the attribution ("On ne donnera pas suite.", "Le
+    projet est annulé.") stays in the new text.
+
+    Symptom: both were trimmed away, so a refusal or a closing reached no one. Cause: a line
+    starting with "On" or "Le" was joined over the blank line with "Le lun. … a écrit :" as one
+    wrapped attribution; a line that ends a sentence no longer starts one."""
+    b = Board().init()
+    for body in ("Bonjour,\n\nOn ne donnera pas suite, merci.", "Le projet est annulé."):
+        path = os.path.join(b.dir, "reply.eml")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("From: Jeanne <jeanne@client.fr>\nTo: bid@example.org\nSubject: Re: offre\n"
+                    "Content-Type: text/plain; charset=utf-8\n\n%s\n\n"
+                    "Le lun. 2 mars 2026 à 09:30, bidmail <bid@example.org> a écrit :\n"
+                    "> Nouvelle offre\n" % body)
+        text = json.loads(b.run("parse", path).stdout)["text"]
+        expect(text == body, "new text %r, want %r" % (text, body))

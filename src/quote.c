@@ -166,13 +166,15 @@ static char *thread_quote(struct talk *t, const char *lang)
 
 /* A mail on the relay: to, in lang, with a message and the counterpart's text; its subject
  * names the bid's quote. A relayed text is remembered as part of the conversation (what the
- * board sent in it), and its message names the sender: the client or the freelancer, by the
- * side it goes to. */
+ * board sent in it); without a message it is introduced by its sender's name, the client or
+ * the freelancer by the side it goes to (a notice with the client's words, as a refusal,
+ * keeps its own message). */
 static int relay_mail(struct talk *t, const char *to, const char *to_name, const char *lang,
 		      const char *reply_key, const char *message, const char *text)
 {
 	char *named = NULL;
-	if (text) {
+	if (text && !message) {
+		/* a relayed text is introduced by its sender's name */
 		char *who = sender_shown(t, lang);
 		struct vars nv = { 0 };
 		vars_set(&nv, "name", who);
@@ -181,6 +183,8 @@ static int relay_mail(struct talk *t, const char *to, const char *to_name, const
 				       : "quote.named_freelancer_answers", &nv);
 		message = named;
 		free(who);
+	}
+	if (text) {
 		char *masked = quote_relayable(t->c, text, lang);
 		char *body = xasprintf("%s\n%s", message, masked);
 		int rc = store_relayed_add(t->s, t->bid.id, body, clock_now());
@@ -687,8 +691,7 @@ static int ask_client(struct talk *t, enum intent act)
 static int relay_to_freelancer(struct talk *t, const char *text, int quoted, const char *qkey,
 			       const char *rkey)
 {
-	int rc = relay_mail(t, t->sub.address, t->sub.name, lang_of_sub(t), rkey,
-			    catalog_text(lang_of_sub(t), "quote.client_answers"), text);
+	int rc = relay_mail(t, t->sub.address, t->sub.name, lang_of_sub(t), rkey, NULL, text);
 	if (rc == 0 && quoted) {
 		/* say why nothing was done, so that a command meant is written again */
 		const char *lang = lang_of_project(t);
@@ -773,8 +776,8 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 		*outcome = xasprintf("quote:relayed-to-freelancer:%lld%s", (long long)id,
 				     quoted ? ":quoted-command-ignored" : "");
 	} else {
-		rc = relay_mail(t, t->proj.poster, t->proj.poster_name, lang_of_project(t), qkey,
-				catalog_text(lang_of_project(t), "quote.freelancer_answers"), text);
+		rc = relay_mail(t, t->proj.poster, t->proj.poster_name, lang_of_project(t), qkey, NULL,
+				text);
 		*outcome = xasprintf("quote:relayed-to-client:%lld", (long long)id);
 	}
 	free(qkey);

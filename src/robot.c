@@ -1040,8 +1040,9 @@ static int listed_chosen(const struct listed *l, const char *text)
 		while (sfx < 4 && isalpha((unsigned char)p[len + sfx]))
 			sfx++;
 		const char *after = p + len + sfx;
+		int decimal = (*after == ',' || *after == '.') && isdigit((unsigned char)after[1]);
 		if (len <= 2 && v >= 1 && v <= l->n && sfx < 4 && !isalnum((unsigned char)*after)
-		    && *after != ',' && *after != '.')
+		    && !decimal)
 			k = (int)v - 1;
 		p += len - 1;
 	}

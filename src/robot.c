@@ -10,7 +10,10 @@
  * nothing: anything beyond reading one's own profile is answered with a confirmation request to
  * that address (at most one a day), so nobody changes another person's profile by forging a From.
  * robot+d-ID (a selection's Reply-To) is the same as robot+s-ID, except that a reply naming a
- * project (#1042) is a bid on it, handed to bid.c.
+ * project (#1042) is a bid on it, handed to bid.c; a priced reply without commands is a bid on
+ * the only project the selection listed (store.c's selections) or the one its text names, else
+ * held while the subscriber is asked which (action bid-which); neither price nor command is
+ * answered with what to send.
  * In: a parsed command mail. Out: database changes and exactly one reply (transcript, welcome,
  * confirmation request or refusal), or none when the rate limit says so.
  */

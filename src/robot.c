@@ -1080,18 +1080,25 @@ static char *wrote_of(const char *text)
 {
 	struct buf b;
 	buf_init(&b, WROTE_MAX + 8);
-	for (const char *p = text; *p && b.len < WROTE_MAX;) {
+	int cut_short = 0;
+	for (const char *p = text; *p && !cut_short;) {
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
 		char *line = xstrndup(p, n);
 		char *t = str_trim(line);
 		const char *args;
-		if (*t && command_of(t, &args) != C_GREETING)
-			buf_printf(&b, "%s%.*s", b.len ? " " : "", (int)(WROTE_MAX - b.len), t);
+		if (*t && command_of(t, &args) != C_GREETING) {
+			size_t len = strlen(t), cut = WROTE_MAX - b.len;
+			if (cut < len)	/* never inside a UTF-8 sequence */
+				while (cut > 0 && ((unsigned char)t[cut] & 0xC0) == 0x80)
+					cut--;
+			buf_printf(&b, "%s%.*s", b.len ? " " : "", (int)(cut < len ? cut : len), t);
+			cut_short = cut < len || b.len >= WROTE_MAX;
+		}
 		free(line);
 		p += nl ? n + 1 : n;
 	}
-	if (b.len >= WROTE_MAX)
+	if (cut_short)
 		buf_puts(&b, "…");
 	char *out = buf_steal(&b);
 	return out ? out : xstrdup("");

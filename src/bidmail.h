@@ -913,6 +913,14 @@ int store_digest_claim(struct store *s, int64_t subscriber, const char *period, 
 /* 1 when a subscriber's period is claimed already (a run sent it, or found it empty), 0 when
  * not, -1 on error. */
 int store_digest_claimed(struct store *s, int64_t subscriber, const char *period);
+/* Records the n projects, in order, that the selection message_id listed to a subscriber.
+ * 0 or -1. */
+int store_selection_record(struct store *s, int64_t subscriber, const char *message_id,
+			   const int64_t *projects, int n, time_t now);
+/* The projects (at most max, in their order) of the subscriber's selection whose Message-ID is
+ * one of ids (the last matching first), else of their latest selection; the count or -1. */
+int store_selection_projects(struct store *s, int64_t subscriber, const char *const *ids,
+			     int nids, int64_t *out, int max);
 /* 1 when an address is disabled by bounces, 0 when not, -1 on error. */
 int store_address_disabled(struct store *s, const char *address);
 
@@ -1028,6 +1036,7 @@ struct outgoing {
 	const struct attachment *attachments;	/* with data: sent as multipart/mixed parts */
 	size_t n_attachments;
 	const struct rendered *body;
+	char token[33];		/* out: the Message-ID's local part, set by send_queue */
 };
 /* Builds a complete RFC 5322 message; sets token (hex id used in Message-ID); caller frees. */
 char *compose_message(const struct config *c, const struct outgoing *o, char token[33],

@@ -164,11 +164,13 @@ static void item_fill(const struct digest_run *r, const struct project *p, int64
 	owned[(*no)++] = skills;
 }
 
-/* Queues the mail v/o of template kind to subscriber s and claims its period (n projects) in
- * one transaction, if s is still active (an unsubscribe meanwhile wins: the claim and the mail
- * go back). 1 sent, 0 not (no longer active, or claimed already), -1 error. */
-static int queue_claimed(struct digest_run *r, struct subscriber *s, const char *period, int n,
-			 const char *kind, const char *lang, const struct vars *v, struct outgoing *o)
+/* Queues the mail v/o of template kind to subscriber s, records the n projects pids it lists
+ * and claims its period in one transaction, if s is still active (an unsubscribe meanwhile
+ * wins: the claim and the mail go back). 1 sent, 0 not (no longer active, or claimed
+ * already), -1 error. */
+static int queue_claimed(struct digest_run *r, struct subscriber *s, const char *period,
+			 const int64_t *pids, int n, const char *kind, const char *lang,
+			 const struct vars *v, struct outgoing *o)
 {
 	int rc = store_begin(r->s);
 	/* the row was loaded before this transaction: mark it only if it is still active */
@@ -178,6 +180,12 @@ static int queue_claimed(struct digest_run *r, struct subscriber *s, const char 
 	int claimed = active == 1 ? store_digest_claim(r->s, s->id, period, n, clock_now()) : active;
 	if (claimed == 1)
 		rc = send_queue(r->c, r->s, kind, lang, v, o);
+	if (claimed == 1 && rc == 0) {
+		/* a reply naming no project is read against the ones listed here */
+		char *mid = xasprintf("%s@%s", o->token, r->c->domain);
+		rc = store_selection_record(r->s, s->id, mid, pids, n, clock_now());
+		free(mid);
+	}
 	if (claimed == 0) {
 		store_rollback(r->s);
 		if (active == 0)
@@ -201,10 +209,13 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 	const char *lang = catalog_language_or(s->language, c->language);
 	struct vars items[MAX_PER_DIGEST];
 	char *owned[MAX_PER_DIGEST * 9];
+	int64_t pids[MAX_PER_DIGEST];
 	int no = 0;
 	int64_t sid = s->id;
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		item_fill(r, &r->projects[list[i]], sid, lang, why[i], &items[i], owned, &no);
+		pids[i] = r->projects[list[i]].id;
+	}
 	char count[16];
 	snprintf(count, sizeof count, "%d", n);
 	/* a reply to a selection: commands, or a bid when it names a project (#1042) */
@@ -233,7 +244,7 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 	};
 	int rc = 1;
 	if (!r->dry_run) {
-		rc = queue_claimed(r, s, period, n, instant ? "project_alert" : "digest", lang, &v, &o);
+		rc = queue_claimed(r, s, period, pids, n, instant ? "project_alert" : "digest", lang, &v, &o);
 	} else if ((rc = store_digest_claimed(r->s, s->id, period)) != 0) {
 		rc = rc < 0 ? -1 : 0;	/* claimed already: a real run would send nothing */
 	} else {

@@ -63,6 +63,9 @@ static const struct tmpl_kind {
 	{ "robot_welcome", { "board", "robot_address", "profile", "help", "confirm_address",
 			     "command_address", "name", NULL },
 	  { { "results", { "command", "result", NULL } } } },
+	{ "selection_reply", { "board", "name", "message", "wrote", "reply_address",
+			       NULL },
+	  { { "projects", { "id", "title", "rank", NULL } } } },
 };
 
 static const struct tmpl_kind *kind_find(const char *kind)

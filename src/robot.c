@@ -10,7 +10,10 @@
  * nothing: anything beyond reading one's own profile is answered with a confirmation request to
  * that address (at most one a day), so nobody changes another person's profile by forging a From.
  * robot+d-ID (a selection's Reply-To) is the same as robot+s-ID, except that a reply naming a
- * project (#1042) is a bid on it, handed to bid.c.
+ * project (#1042) is a bid on it, handed to bid.c; a priced reply without commands is a bid on
+ * the only project the selection listed (store.c's selections) or the one its text names, else
+ * held while the subscriber is asked which (action bid-which); neither price nor command is
+ * answered with what to send.
  * In: a parsed command mail. Out: database changes and exactly one reply (transcript, welcome,
  * confirmation request or refusal), or none when the rate limit says so.
  */
@@ -923,6 +926,229 @@ enum outcome robot_unsubscribe(struct handling *h)
 	return robot_end(&r, &cs, rc);
 }
 
+/* ---------------------------------------------------------------- replies to a selection */
+
+#define SELECTION_MAX 50	/* projects of one selection read back */
+#define WROTE_MAX 300		/* bytes of the sender's text restated in a reply */
+
+/* The projects a selection listed, in order, with their titles lower-cased for matching. */
+struct listed {
+	int64_t id[SELECTION_MAX];
+	char *title[SELECTION_MAX];	/* as published */
+	char *lower[SELECTION_MAX];	/* money_lower'd */
+	int n;
+};
+
+static void listed_clear(struct listed *l)
+{
+	for (int i = 0; i < l->n; i++) {
+		free(l->title[i]);
+		free(l->lower[i]);
+	}
+	l->n = 0;
+}
+
+/* Keeps the projects of ids that still exist, with their titles. 0 or -1. */
+static int listed_load(struct store *s, const int64_t *ids, int n, struct listed *l)
+{
+	l->n = 0;
+	for (int i = 0; i < n && l->n < SELECTION_MAX; i++) {
+		struct project p;
+		int f = store_project_get(s, ids[i], &p);
+		if (f < 0)
+			return -1;
+		if (!f)
+			continue;
+		l->id[l->n] = ids[i];
+		l->title[l->n] = xstrdup(p.title ? p.title : "");
+		l->lower[l->n] = money_lower(l->title[l->n]);
+		l->n++;
+		project_clear(&p);
+	}
+	return 0;
+}
+
+/* The projects of the selection mail m answers (In-Reply-To, then References, else the
+ * subscriber's latest selection). 0 or -1. */
+static int listed_of_reply(struct store *s, const struct message *m, int64_t sid,
+			   struct listed *l)
+{
+	const char *refs[102];
+	int nr = 0;
+	for (size_t i = 0; i < m->references.n && nr < 100; i++)
+		refs[nr++] = m->references.v[i];
+	if (m->in_reply_to)
+		refs[nr++] = m->in_reply_to;	/* looked at first */
+	int64_t ids[SELECTION_MAX];
+	int n = store_selection_projects(s, sid, refs, nr, ids, SELECTION_MAX);
+	return n < 0 ? -1 : listed_load(s, ids, n, l);
+}
+
+/* The value of the run of digits at p (at most 18), its length in *len. */
+static int64_t digits_at(const char *p, size_t *len)
+{
+	int64_t v = 0;
+	size_t n = 0;
+	while (isdigit((unsigned char)p[n]) && n < 18)
+		v = v * 10 + (p[n++] - '0');
+	*len = n;
+	return v;
+}
+
+/* Which listed project lower-cased text names: by its number or by quoting its title. The
+ * index, -1 when none, -2 when more than one. */
+static int listed_named(const struct listed *l, const char *text)
+{
+	int found = -1;
+	for (int i = 0; i < l->n; i++) {
+		int named = strlen(l->lower[i]) >= 4 && strstr(text, l->lower[i]) != NULL;
+		for (const char *p = text; *p && !named; p++) {
+			if (!isdigit((unsigned char)*p) || (p > text && isdigit((unsigned char)p[-1])))
+				continue;
+			size_t len;
+			named = digits_at(p, &len) == l->id[i] && !isdigit((unsigned char)p[len]);
+		}
+		if (named)
+			found = found == -1 ? i : -2;
+	}
+	return found;
+}
+
+/* 1 when the word of len bytes at w is a word of lower-cased title t. */
+static int title_has_word(const char *t, const char *w, size_t len)
+{
+	for (const char *p = t; (p = strstr(p, w)) != NULL; p++) {
+		int start = p == t || !isalnum((unsigned char)p[-1]);
+		int end = !isalnum((unsigned char)p[len]);
+		if (start && end && !strncmp(p, w, len))
+			return 1;
+	}
+	return 0;
+}
+
+/* Which listed project an answer to "which project?" picks: its number or title, its rank in
+ * the list ("2", "le 2e", "the 2nd"), else the one title sharing the most words of 4 letters
+ * or more with it ("the translation one"). The index, or -1. */
+static int listed_chosen(const struct listed *l, const char *text)
+{
+	char *t = money_lower(text);
+	int k = listed_named(l, t);
+	for (const char *p = t; k == -1 && *p; p++) {
+		if (!isdigit((unsigned char)*p) || (p > t && isalnum((unsigned char)p[-1])))
+			continue;
+		size_t len;
+		int64_t v = digits_at(p, &len);
+		/* a rank: a small number alone or with its ordinal suffix (2e, 2nd), not a price */
+		size_t sfx = 0;
+		while (sfx < 4 && isalpha((unsigned char)p[len + sfx]))
+			sfx++;
+		const char *after = p + len + sfx;
+		int decimal = (*after == ',' || *after == '.') && isdigit((unsigned char)after[1]);
+		if (len <= 2 && v >= 1 && v <= l->n && sfx < 4 && !isalnum((unsigned char)*after)
+		    && !decimal)
+			k = (int)v - 1;
+		p += len - 1;
+	}
+	int best = 0, pick = -1;
+	for (int i = 0; k == -1 && i < l->n; i++) {
+		int score = 0;
+		for (const char *p = t; *p;) {
+			size_t len = 0;
+			while (p[len] && (isalnum((unsigned char)p[len]) || (unsigned char)p[len] >= 0x80))
+				len++;
+			if (len >= 4 && len < 64) {
+				char w[64];
+				memcpy(w, p, len);
+				w[len] = '\0';
+				score += title_has_word(l->lower[i], w, len);
+			}
+			p += len ? len : 1;
+		}
+		if (score > best) {
+			best = score;
+			pick = i;
+		} else if (score && score == best) {
+			pick = -1;	/* two titles as close: not settled */
+		}
+	}
+	free(t);
+	return k != -1 ? k : pick;
+}
+/* The first lines of text (greetings aside), cut near WROTE_MAX bytes: what the sender wrote,
+ * restated (caller frees). */
+static char *wrote_of(const char *text)
+{
+	struct buf b;
+	buf_init(&b, WROTE_MAX + 8);
+	int cut_short = 0;
+	for (const char *p = text; *p && !cut_short;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		char *line = xstrndup(p, n);
+		char *t = str_trim(line);
+		const char *args;
+		if (*t && command_of(t, &args) != C_GREETING) {
+			size_t len = strlen(t), cut = WROTE_MAX - b.len;
+			if (cut < len)	/* never inside a UTF-8 sequence */
+				while (cut > 0 && ((unsigned char)t[cut] & 0xC0) == 0x80)
+					cut--;
+			buf_printf(&b, "%s%.*s", b.len ? " " : "", (int)(cut < len ? cut : len), t);
+			cut_short = cut < len || b.len >= WROTE_MAX;
+		}
+		free(line);
+		p += nl ? n + 1 : n;
+	}
+	if (cut_short)
+		buf_puts(&b, "…");
+	char *out = buf_steal(&b);
+	return out ? out : xstrdup("");
+}
+
+/* The reply about a mail to a selection: message, what was written, the listed projects when
+ * l, with Reply-To the confirmation key ckey (else the selection's own address). 0 or -1. */
+static int selection_answer(struct robot *r, const char *message, const struct listed *l,
+			    const char *ckey)
+{
+	const struct config *c = r->c;
+	int64_t sid = r->sub.id;
+	char *dkey = keys_make("d", &sid, 1);
+	char *raddr = keys_address(c, "robot", ckey ? ckey : dkey);
+	char *wrote = wrote_of(r->m->new_text ? r->m->new_text : "");
+	struct vars items[SELECTION_MAX];
+	char ids[SELECTION_MAX][24], ranks[SELECTION_MAX][8];
+	int n = l ? l->n : 0;
+	for (int i = 0; i < n; i++) {
+		memset(&items[i], 0, sizeof items[i]);
+		snprintf(ids[i], sizeof ids[i], "%lld", (long long)l->id[i]);
+		snprintf(ranks[i], sizeof ranks[i], "%d", i + 1);
+		vars_set(&items[i], "id", ids[i]);
+		vars_set(&items[i], "title", l->title[i]);
+		vars_set(&items[i], "rank", ranks[i]);
+	}
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "name", r->sub.name ? r->sub.name : "");
+	vars_set(&v, "message", message);
+	vars_set(&v, "wrote", wrote);
+	vars_set(&v, "reply_address", raddr);
+	vars_set_list(&v, "projects", items, n);
+	struct outgoing o = {
+		.from_name = c->board_name,
+		.from = c->robot_address,
+		.to_name = r->sub.name,
+		.to = r->sub.address,
+		.reply_to = raddr,
+		.in_reply_to = r->m->message_id_made_up ? NULL : r->m->message_id,
+		.auto_submitted = "auto-replied",
+		.key_ref = ckey ? ckey : dkey,
+	};
+	int rc = send_queue(c, r->s, "selection_reply", r->lang, &v, &o);
+	free(wrote);
+	free(raddr);
+	free(dkey);
+	return rc;
+}
+
 /* A confirmation of a post or a held bid: the answer decides (post.c, bid.c). */
 static enum outcome confirm_post(struct robot *r, const struct confirmation *cf, char **outcome)
 {
@@ -978,6 +1204,65 @@ static enum outcome confirm_commands(struct robot *r, const struct confirmation 
 	return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
 }
 
+/* The answer to "which project is your bid for?" (action bid-which): the project it picks gets
+ * the held bid, through bid.c's checks; an objection drops it; else the question again. */
+static enum outcome confirm_which(struct robot *r, const struct confirmation *cf, char **outcome)
+{
+	const char *p = cf->payload ? cf->payload : "";
+	const char *nl1 = strchr(p, '\n');
+	const char *nl2 = nl1 ? strchr(nl1 + 1, '\n') : NULL;
+	if (!nl2 || !r->have_sub) {
+		store_confirmation_use(r->s, cf->id, clock_now());
+		*outcome = xstrdup("robot:bid-which-orphan");
+		return OUT_OK;
+	}
+	int64_t ids[SELECTION_MAX];
+	int n = 0;
+	for (const char *q = nl1 + 1; q < nl2 && n < SELECTION_MAX; q++) {
+		ids[n++] = atoll(q);
+		while (q < nl2 && *q != ',')
+			q++;
+	}
+	struct listed l = { 0 };
+	if (listed_load(r->s, ids, n, &l) < 0)
+		return OUT_TEMPFAIL;
+	const char *answer = r->m->new_text ? r->m->new_text : "";
+	int k = listed_chosen(&l, answer);
+	int rc = 0;
+	enum outcome out = OUT_OK;
+	if (k >= 0) {
+		/* the held text, as if it had named the project; from whoever sent it */
+		char *from = xstrndup(p, (size_t)(nl1 - p));
+		char *text = xstrdup(nl2 + 1);
+		struct message held = *r->m;
+		held.new_text = text;
+		held.bid = NULL;
+		if (*from)
+			held.from = from;
+		rc = store_confirmation_use(r->s, cf->id, clock_now()) < 0 ? -1 : 0;
+		if (rc == 0)
+			out = bid_for(r->c, r->s, &held, l.id[k], cf->subscriber, outcome);
+		free(from);
+		free(text);
+	} else if (bid_read_consent(answer) < 0) {
+		rc = store_confirmation_use(r->s, cf->id, clock_now()) < 0 ? -1 : 0;
+		char *msg = say(r, "robot.selection_which_dropped", NULL);
+		if (rc == 0)
+			rc = selection_answer(r, msg, NULL, NULL);
+		free(msg);
+		*outcome = xasprintf("robot:bid-which-dropped:%lld", (long long)cf->id);
+	} else {
+		char *key = keys_make("c", &cf->id, 1);
+		char *msg = say(r, "robot.selection_which_again", NULL);
+		rc = selection_answer(r, msg, &l, key);
+		free(msg);
+		free(key);
+		*outcome = xasprintf("robot:bid-which-unclear:%lld", (long long)cf->id);
+	}
+	listed_clear(&l);
+	return rc < 0 ? OUT_TEMPFAIL : out;
+}
+
 /* What a confirmation request was for (its action) decides who acts on the reply; any other
  * action is a list of commands. */
 static const struct confirm_action {
@@ -986,6 +1271,7 @@ static const struct confirm_action {
 } confirm_actions[] = {
 	{ "post", confirm_post },
 	{ "bid", confirm_bid },
+	{ "bid-which", confirm_which },
 	{ "subscribe", confirm_commands },
 	{ "commands", confirm_commands },
 };
@@ -1154,17 +1440,108 @@ enum outcome robot_commands(struct handling *h)
 	return commands_of(h, h->r->ids[0]);
 }
 
+/* A priced reply to a selection that names no #N: a bid on the only project listed, or on the
+ * one it names; else held, and the subscriber asked which project (action "bid-which", its
+ * payload the sender, the listed numbers and the text). */
+static enum outcome selection_bid(struct robot *r, char **outcome)
+{
+	const struct message *m = r->m;
+	const char *text = m->new_text ? m->new_text : "";
+	struct listed l = { 0 };
+	int rc = listed_of_reply(r->s, m, r->sub.id, &l);
+	char *lower = money_lower(text);
+	int k = rc < 0 ? -1 : l.n == 1 ? 0 : listed_named(&l, lower);
+	free(lower);
+	enum outcome out = OUT_OK;
+	if (rc < 0) {
+		out = OUT_TEMPFAIL;
+	} else if (k >= 0) {
+		out = bid_for(r->c, r->s, m, l.id[k], r->sub.id, outcome);
+	} else if (l.n == 0) {
+		char *msg = say(r, "robot.selection_no_project", NULL);
+		rc = selection_answer(r, msg, NULL, NULL);
+		free(msg);
+		*outcome = xasprintf("robot:selection-bid-no-project:%lld", (long long)r->sub.id);
+	} else {
+		int same = m->from && !strcasecmp(m->from, r->sub.address);
+		/* from another From, one unanswered request a day, as for any held bid */
+		int recent = same ? 0 : store_confirmations_recent(r->s, r->sub.address, clock_now());
+		if (recent != 0) {
+			rc = recent < 0 ? -1 : 0;
+			*outcome = xstrdup("robot:selection-bid-rate-limited");
+			goto out;
+		}
+		struct buf payload;
+		buf_init(&payload, 128 * 1024);
+		buf_printf(&payload, "%s\n", m->from ? m->from : "");
+		for (int i = 0; i < l.n; i++)
+			buf_printf(&payload, "%s%lld", i ? "," : "", (long long)l.id[i]);
+		buf_printf(&payload, "\n%s", text);
+		int64_t cid;
+		rc = store_confirmation_insert(r->s, r->sub.address, r->sub.id, "bid-which",
+					       payload.data ? payload.data : "", BID_HELD_TTL, &cid,
+					       clock_now());
+		buf_free(&payload);
+		if (rc == 0) {
+			char *ckey = keys_make("c", &cid, 1);
+			char *msg = say(r, "robot.selection_which", NULL);
+			rc = selection_answer(r, msg, &l, ckey);
+			free(msg);
+			free(ckey);
+		}
+		*outcome = xasprintf("robot:selection-bid-which:%lld", (long long)cid);
+	}
+out:
+	listed_clear(&l);
+	return rc < 0 ? OUT_TEMPFAIL : out;
+}
+
+/* 1 when cs holds a command (greetings and unknown lines aside). */
+static int has_commands(const struct commands *cs)
+{
+	for (int i = 0; i < cs->n; i++)
+		if (cs->v[i].id != C_NONE && cs->v[i].id != C_GREETING)
+			return 1;
+	return 0;
+}
+
 enum outcome robot_selection_reply(struct handling *h)
 {
-	/* a reply to a selection: naming a project (#1042) makes it a bid on that project */
 	const struct message *m = h->m;
 	const char *t = m->new_text ? m->new_text : "";
 	const char *subj = m->subject ? m->subject : "";
 	const char *hash = strchr(t, '#') ? strchr(t, '#') : strchr(subj, '#');
 	if (hash && isdigit((unsigned char)hash[1]))
 		return bid_for(h->c, h->s, m, atoll(hash + 1), h->r->ids[0], &h->result);
-	/* otherwise: this subscriber's commands */
-	return commands_of(h, h->r->ids[0]);
+	struct robot r;
+	struct commands cs;
+	robot_begin(h, &r, &cs);
+	struct bid_info *bi = has_commands(&cs) ? NULL : extract_bid_text(t);
+	int priced = bi && bi->has_amount;
+	bid_info_free(bi);
+	int f = has_commands(&cs) ? 0 : store_subscriber_find(h->s, NULL, h->r->ids[0], &r.sub);
+	if (f < 0)
+		return robot_end(&r, &cs, -1);
+	r.have_sub = f;
+	if (!f || (r.sub.status != SUB_ACTIVE && r.sub.status != SUB_PAUSED)) {
+		/* commands, or no longer subscribed: this subscriber's commands, as robot+s-ID */
+		robot_end(&r, &cs, 0);
+		return commands_of(h, h->r->ids[0]);
+	}
+	r.lang = r.sub.language;
+	enum outcome out = OUT_OK;
+	if (priced) {
+		out = selection_bid(&r, &h->result);
+	} else {
+		/* neither a price nor a command: said so, with what to send */
+		char *msg = say(&r, "robot.selection_not_understood", NULL);
+		if (selection_answer(&r, msg, NULL, NULL) < 0)
+			out = OUT_TEMPFAIL;
+		free(msg);
+		h->result = xasprintf("robot:selection-not-understood:%lld", (long long)r.sub.id);
+	}
+	robot_end(&r, &cs, 0);
+	return out;
 }
 
 enum outcome robot_bad_key(struct handling *h)

@@ -388,6 +388,7 @@ int send_queue_as(const struct config *c, struct store *s, const char *tmpl, con
 	char token[33];
 	size_t len;
 	char *data = compose_message(c, o, token, &len);
+	snprintf(o->token, sizeof o->token, "%s", token);
 	int64_t id = 0;
 	int rc = store_outbox_insert(s, kind, o->to, c->bounce_address, r.subject, token, data, len,
 				     &id, clock_now());

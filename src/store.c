@@ -123,6 +123,12 @@ static const char *const migrations[] = {
 	 * unconfirmed posts and held bids purged by age */
 	("CREATE INDEX IF NOT EXISTS bids_address ON bids(address, status);"
 	 "CREATE INDEX IF NOT EXISTS projects_status ON projects(status, created);"),
+	/* 17: the projects each selection listed, in order, by its Message-ID: a reply to a
+	 * selection that names no project is read against them (robot.c) */
+	("CREATE TABLE selections(id INTEGER PRIMARY KEY, subscriber INTEGER NOT NULL,"
+	 " message_id TEXT NOT NULL, position INTEGER NOT NULL, project INTEGER NOT NULL,"
+	 " created TEXT NOT NULL);"
+	 "CREATE INDEX selections_message ON selections(subscriber, message_id);"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -154,7 +160,8 @@ enum stmt_id {
 	ST_CONFIRMATION_LATEST, ST_SUBSCRIBER_PROFILE, ST_SUBSCRIBER_STATUS, ST_SUBSCRIBER_CONFIRM,
 	ST_SUBSCRIBER_DIGEST, ST_PATTERN_ADD, ST_PATTERNS_CLEAR, ST_SUBSCRIBER_LIST,
 	ST_CONFIRMATION_INSERT, ST_CONFIRMATION_GET, ST_CONFIRMATION_USE, ST_CONFIRMATIONS_RECENT,
-	ST_DIGEST_CLAIM, ST_DIGEST_CLAIMED, ST_PATTERN_LIMIT_REPORT, ST_BID_COUNT, ST_BID_REPLACE, ST_BID_INSERT,
+	ST_DIGEST_CLAIM, ST_DIGEST_CLAIMED, ST_SELECTION_ADD, ST_SELECTION_OF, ST_SELECTION_LATEST,
+	ST_PATTERN_LIMIT_REPORT, ST_BID_COUNT, ST_BID_REPLACE, ST_BID_INSERT,
 	ST_BID_GET, ST_BID_STATUS, ST_BID_ACTIVATE_REPLACE, ST_BID_ACTIVATE, ST_BID_HELD_COUNT,
 	ST_BID_SELECT, ST_BID_CURRENT, ST_RELAYED_ADD, ST_RELAYED_LIST, ST_PROJECT_DELETE_PENDING,
 	ST_PROJECT_UNASKED, ST_POSTER_CONFIRMED, ST_POSTER_CONFIRM, ST_PROJECT_STATUS,
@@ -278,6 +285,13 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_DIGEST_CLAIM] = "INSERT OR IGNORE INTO digests(subscriber, period, claimed,"
 		" projects) VALUES(?1, ?2, ?3, ?4)",
 	[ST_DIGEST_CLAIMED] = "SELECT 1 FROM digests WHERE subscriber = ?1 AND period = ?2",
+	[ST_SELECTION_ADD] = "INSERT INTO selections(subscriber, message_id, position, project,"
+		" created) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[ST_SELECTION_OF] = "SELECT project FROM selections WHERE subscriber = ?1 AND"
+		" message_id = ?2 ORDER BY position LIMIT ?3",
+	[ST_SELECTION_LATEST] = "SELECT project FROM selections WHERE subscriber = ?1 AND"
+		" message_id = (SELECT message_id FROM selections WHERE subscriber = ?1"
+		" ORDER BY id DESC LIMIT 1) ORDER BY position LIMIT ?2",
 	[ST_PATTERN_LIMIT_REPORT] = "UPDATE patterns SET limit_reported = ?3 WHERE subscriber = ?1"
 		" AND source = ?2 AND limit_reported IS NULL",
 	[ST_BID_COUNT] = "SELECT count(*) FROM bids WHERE project = ?1 AND"
@@ -1924,6 +1938,67 @@ int store_digest_claimed(struct store *s, int64_t subscriber, const char *period
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return fail(s, rc, "digest-claimed");
 	return rc == SQLITE_ROW;
+}
+
+int store_selection_record(struct store *s, int64_t subscriber, const char *message_id,
+			   const int64_t *projects, int n, time_t now)
+{
+	sqlite3_stmt *st = stmt(s, ST_SELECTION_ADD);
+	if (!st)
+		return -1;
+	char at[32];
+	clock_format_iso(now, at);
+	for (int i = 0; i < n; i++) {
+		sqlite3_bind_int64(st, 1, subscriber);
+		bind_text(st, 2, message_id);
+		sqlite3_bind_int(st, 3, i);
+		sqlite3_bind_int64(st, 4, projects[i]);
+		bind_text(st, 5, at);
+		int rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return fail(s, rc, "selection-add");
+	}
+	return 0;
+}
+
+/* The projects of statement st (bound), at most max into out; the count or -1. */
+static int selection_read(struct store *s, sqlite3_stmt *st, int64_t *out, int max)
+{
+	int n = 0, rc;
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		out[n++] = sqlite3_column_int64(st, 0);
+	if (n < max && rc != SQLITE_DONE) {
+		sqlite3_reset(st);
+		return fail(s, rc, "selection-read");
+	}
+	sqlite3_reset(st);
+	return n;
+}
+
+int store_selection_projects(struct store *s, int64_t subscriber, const char *const *ids,
+			     int nids, int64_t *out, int max)
+{
+	sqlite3_stmt *st = stmt(s, ST_SELECTION_OF);
+	if (!st)
+		return -1;
+	/* the last reference is the most recent message of the thread */
+	for (int i = nids - 1; i >= 0; i--) {
+		if (!ids[i])
+			continue;
+		sqlite3_bind_int64(st, 1, subscriber);
+		bind_text(st, 2, ids[i]);
+		sqlite3_bind_int(st, 3, max);
+		int n = selection_read(s, st, out, max);
+		if (n != 0)
+			return n;
+	}
+	st = stmt(s, ST_SELECTION_LATEST);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, subscriber);
+	sqlite3_bind_int(st, 2, max);
+	return selection_read(s, st, out, max);
 }
 
 int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *source, time_t now)

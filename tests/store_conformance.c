@@ -1516,6 +1516,35 @@ static int c_digest_claimed(struct store *s)
 	return 0;
 }
 
+static int c_selection_record(struct store *s)
+{
+	int64_t a[] = { 12, 10, 11 }, b[] = { 20 };
+	int64_t got[8];
+	CHECK(store_selection_record(s, 7, "one@example.org", a, 3, T0) == 0);
+	CHECK(store_selection_record(s, 7, "two@example.org", b, 1, T0) == 0);
+	const char *ids[] = { "one@example.org" };
+	CHECK(store_selection_projects(s, 7, ids, 1, got, 8) == 3);
+	CHECK(got[0] == 12 && got[1] == 10 && got[2] == 11);
+	CHECK(store_selection_projects(s, 8, ids, 1, got, 8) == 0);
+	return 0;
+}
+
+static int c_selection_projects(struct store *s)
+{
+	int64_t a[] = { 1, 2, 3 }, b[] = { 4, 5 };
+	int64_t got[8];
+	CHECK(store_selection_record(s, 7, "old@example.org", a, 3, T0) == 0);
+	CHECK(store_selection_record(s, 7, "new@example.org", b, 2, T0) == 0);
+	/* no reference: the latest selection; an unknown one too; the last reference first */
+	CHECK(store_selection_projects(s, 7, NULL, 0, got, 8) == 2 && got[0] == 4);
+	const char *unknown[] = { "x@example.org" };
+	CHECK(store_selection_projects(s, 7, unknown, 1, got, 8) == 2 && got[1] == 5);
+	const char *refs[] = { "new@example.org", "old@example.org" };
+	CHECK(store_selection_projects(s, 7, refs, 2, got, 8) == 3 && got[2] == 3);
+	CHECK(store_selection_projects(s, 7, refs, 2, got, 2) == 2);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- bids */
 
 static int c_bid_count(struct store *s)
@@ -1871,6 +1900,8 @@ static const struct {
 	{ "store_confirmation_latest", c_confirmation_latest },
 	{ "store_digest_claim", c_digest_claim },
 	{ "store_digest_claimed", c_digest_claimed },
+	{ "store_selection_record", c_selection_record },
+	{ "store_selection_projects", c_selection_projects },
 	{ "store_bid_count", c_bid_count },
 	{ "store_bid_insert", c_bid_insert },
 	{ "store_bid_get", c_bid_get },

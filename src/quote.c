@@ -720,31 +720,36 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 		cmd = client_command(text, &sh, &quoted, &above, &words);
 		free(sh.v);
 		int sure = 0;
-		/* every language's phrases: a reply of a few words does not tell its language */
-		if (!cmd)
+		if (!cmd && t->asked) {
+			/* the answer to our one question is read as a yes or a no, and nothing else:
+			 * "oui, d'accord" to "do you decline?" is a yes to declining, not an award;
+			 * a yes with a condition or a doubt is no plain yes: asked again */
+			int c = extract_intent_consent(above);
+			enum intent act = extract_intent_read(above, NULL, &sure);
+			int hedged = !sure && act != INTENT_NONE;
+			in = (enum intent)t->asked;
+			if (c > 0 && !hedged) {
+				cmd = in == INTENT_ACCEPT ? 'a' : in == INTENT_DECLINE ? 'd' : 'c';
+				natural = 1;
+				yes_only = in_words(above) <= 2;	/* "oui", "yes please" */
+				free(words);
+				char *all = xstrdup(above);
+				words = *str_trim(all) && !yes_only ? xstrdup(str_trim(all)) : NULL;
+				free(all);
+			} else {
+				cmd = c < 0 ? 'n' : 'q';
+			}
+		} else if (!cmd) {
+			/* every language's phrases: a reply of a few words does not tell its language */
 			in = extract_intent_read(above, NULL, &sure);
-		if (t->asked && !cmd && (in == INTENT_YES || (sure && in == (enum intent)t->asked))) {
-			in = (enum intent)t->asked;	/* the answer to our question: yes */
-			sure = 1;
-			yes_only = in_words(above) <= 2;	/* "oui", "yes please": nothing to pass on */
-		} else if (t->asked && !cmd && in == INTENT_NO) {
-			sure = 1;
-		}
-		if (!cmd && sure && (in == INTENT_ACCEPT || in == INTENT_DECLINE || in == INTENT_CLOSE)) {
-			cmd = in == INTENT_ACCEPT ? 'a' : in == INTENT_DECLINE ? 'd' : 'c';
-			natural = 1;
-			free(words);	/* all the client wrote goes with the notice */
-			char *all = xstrdup(above);
-			words = *str_trim(all) && !yes_only ? xstrdup(str_trim(all)) : NULL;
-			free(all);
-		} else if (!cmd && !sure && (in == INTENT_ACCEPT || in == INTENT_DECLINE ||
-					     in == INTENT_CLOSE)) {
-			cmd = 'q';	/* ask */
-		} else if (!cmd && t->asked && in == INTENT_NO) {
-			cmd = 'n';
+			/* a reply that reads as an award, a refusal or a closing is relayed as it always
+			 * was, and the client is asked once, by yes or no, whether to do it: an act that
+			 * cannot be undone is never taken on a reading of free text alone */
+			if (in == INTENT_ACCEPT || in == INTENT_DECLINE || in == INTENT_CLOSE)
+				cmd = 'Q';
 		}
 		log_info("stage=quote bid=%lld intent=%s%s", (long long)id, extract_intent_name(in),
-			 cmd == 'q' ? " sure=no" : "");
+			 cmd == 'q' || cmd == 'Q' ? " asked=yes" : "");
 	}
 	if (quoted)
 		log_info("stage=quote bid=%lld result=quoted-command-ignored", (long long)id);
@@ -768,6 +773,12 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 	} else if (cmd == 'q') {
 		rc = ask_client(t, in);
 		*outcome = xasprintf("quote:asked:%s:%lld", extract_intent_name(in), (long long)id);
+	} else if (cmd == 'Q') {
+		rc = relay_to_freelancer(t, text, quoted, qkey, rkey);
+		if (rc == 0)
+			rc = ask_client(t, in);
+		*outcome = xasprintf("quote:relayed-and-asked:%s:%lld", extract_intent_name(in),
+				     (long long)id);
 	} else if (cmd == 'n') {
 		rc = tell_client(t, "quote.answer_no", qkey);
 		*outcome = xasprintf("quote:answer-no:%lld", (long long)id);

@@ -48,7 +48,8 @@ def intent_play(reply_text, extra_phrase):
 
 def test_intent_operator_phrase_accepts():
     """A phrase an operator adds to intents.txt ("accept fr | zorbok") makes a reply that says
-    it an acceptance that awards the project; without it the same reply is only relayed."""
+    it an acceptance: the client is asked once and their "Oui" awards the project; without the
+    phrase the same reply is only relayed, and the "Oui" after it too."""
     got = intent_play("Zorbok, on fonce.", None)
     expect(got == "open", "awarded without the phrase: %s" % got)
     got = intent_play("Zorbok, on fonce.", "accept fr | zorbok")

@@ -995,18 +995,58 @@ static int64_t digits_at(const char *p, size_t *len)
 	return v;
 }
 
-/* Which listed project lower-cased text names: by its number or by quoting its title. The
- * index, -1 when none, -2 when more than one. */
+/* 1 when the number at p in text is written as a project's: after '#', "n°", "no", "projet" or
+ * "project", or alone on its line ("1004" as an answer). A bare number beside words is a price,
+ * a delay or a quantity as often as a project ("pour 1004 € HT"). */
+static int number_marked(const char *text, const char *p, size_t len)
+{
+	const char *q = p;
+	while (q > text && (q[-1] == ' ' || q[-1] == '\t'))
+		q--;
+	if (q > text && q[-1] == '#')
+		return 1;
+	static const char *const marks[] = { "n°", "nº", "no", "no.", "projet", "project", "projets",
+					     "projects", "numéro", "number" };
+	for (size_t k = 0; k < sizeof marks / sizeof *marks; k++) {
+		size_t ml = strlen(marks[k]);
+		if ((size_t)(q - text) >= ml && !strncmp(q - ml, marks[k], ml) &&
+		    (q - ml == text || !isalnum((unsigned char)q[-(ptrdiff_t)ml - 1])))
+			return 1;
+	}
+	const char *b = p, *e = p + len;
+	while (b > text && b[-1] != '\n' && strchr(" \t#", b[-1]))
+		b--;
+	while (*e && *e != '\n' && strchr(" \t.!", *e))
+		e++;
+	return (b == text || b[-1] == '\n') && (!*e || *e == '\n');
+}
+
+/* 1 when lower-cased text quotes lower-cased title as whole words; a title of one word is too
+ * common a word to name a project by ("traduction"). */
+static int title_quoted(const char *text, const char *title)
+{
+	size_t tl = strlen(title);
+	if (tl < 4 || !strchr(title, ' '))
+		return 0;
+	for (const char *p = text; (p = strstr(p, title)) != NULL; p++)
+		if ((p == text || !isalnum((unsigned char)p[-1])) && !isalnum((unsigned char)p[tl]))
+			return 1;
+	return 0;
+}
+
+/* Which listed project lower-cased text names: by its number written as a project's, or by
+ * quoting its title. The index, -1 when none, -2 when more than one. */
 static int listed_named(const struct listed *l, const char *text)
 {
 	int found = -1;
 	for (int i = 0; i < l->n; i++) {
-		int named = strlen(l->lower[i]) >= 4 && strstr(text, l->lower[i]) != NULL;
+		int named = title_quoted(text, l->lower[i]);
 		for (const char *p = text; *p && !named; p++) {
 			if (!isdigit((unsigned char)*p) || (p > text && isdigit((unsigned char)p[-1])))
 				continue;
 			size_t len;
-			named = digits_at(p, &len) == l->id[i] && !isdigit((unsigned char)p[len]);
+			named = digits_at(p, &len) == l->id[i] && !isdigit((unsigned char)p[len]) &&
+				number_marked(text, p, len);
 		}
 		if (named)
 			found = found == -1 ? i : -2;
@@ -1496,11 +1536,28 @@ out:
 	return rc < 0 ? OUT_TEMPFAIL : out;
 }
 
-/* 1 when cs holds a command (greetings and unknown lines aside). */
+/* 1 when a budget command's argument is an amount and nothing else ("500", "500 EUR"): a line
+ * "Budget : 2 900 € HT, livraison en 10 jours" is a bid's price, not a profile's minimum. */
+static int budget_args_clean(const char *a)
+{
+	const char *p = a;
+	if (!isdigit((unsigned char)*p))
+		return 0;
+	while (isdigit((unsigned char)*p) || *p == '.' || *p == ',')
+		p++;
+	while (*p == ' ')
+		p++;
+	size_t n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+	return n == 0 || (n == 3 && !p[3]) ? !p[n] : 0;
+}
+
+/* 1 when cs holds a command (greetings, unknown lines and a budget line that is no plain
+ * amount aside). */
 static int has_commands(const struct commands *cs)
 {
 	for (int i = 0; i < cs->n; i++)
-		if (cs->v[i].id != C_NONE && cs->v[i].id != C_GREETING)
+		if (cs->v[i].id != C_NONE && cs->v[i].id != C_GREETING &&
+		    (cs->v[i].id != C_BUDGET || budget_args_clean(cs->v[i].args)))
 			return 1;
 	return 0;
 }

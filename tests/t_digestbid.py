@@ -94,3 +94,46 @@ def test_digestbid_unclear_answer_asks_again_and_keeps_the_bid_aside():
     b.run("run", "--once", env=env)
     bids = digestbid_bids(b)
     expect(bids == {"Refonte Symfony": 0, "Migration Symfony": 1}, "bids %r" % bids)
+
+
+def test_digestbid_budget_line_of_a_bid_is_not_a_profile_change():
+    """A reply to a selection that starts "Budget : 2 900 € HT, livraison en 10 jours." is not
+    the `budget` command: the profile's minimum stays unset, and the freelancer is answered
+    about their bid (a price written after "Budget" is the project's word, so they are told
+    what to send) instead of "budget minimum : 2 EUR". Found in review: the line ran
+    `budget-min` with 2 EUR and nothing else was said."""
+    b, weeks = digestbid_board()
+    raw, addr = reply_to(weeks[1], "Budget : 2 900 € HT, livraison en 10 jours.",
+                         sender="Léo <leo@dev.fr>")
+    b.deliver(raw, recipient=addr, sender="leo@dev.fr")
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-17T09:00:00Z"})
+    sub = subscribers(b)["leo@dev.fr"]
+    expect(sub["budget_min"] in (None, -1), "the profile's minimum changed: %r" % sub["budget_min"])
+    answer = last_mail(b, "leo@dev.fr").get_body(("plain",)).get_content()
+    expect("budget minimum" not in answer, "answered as a profile change: %r" % answer[:600])
+
+
+def test_digestbid_price_equal_to_a_project_number_is_no_project():
+    """A price that happens to equal a listed project's number ("pour 1002 € HT") does not
+    choose that project: with two projects listed the bid is held and the freelancer asked which
+    one. Found in review: the bid landed on #1002 and went to its client."""
+    b = Board().init()
+    t = {"BIDMAIL_NOW": "2026-03-04T10:00:00Z"}
+    subscribe(b, "leo@dev.fr", "Léo", "skills symfony", env=t)
+    for title in ("Site Symfony vitrine", "Appli Symfony mobile"):
+        publish(b, post_mail(subject=title, body="Projet en Symfony 6, budget 3 000 € HT.\n"),
+                env={"BIDMAIL_NOW": "2026-03-05T09:00:00Z"})
+    at = "2026-03-09T07:00:00Z"
+    b.run("digest", "--at", at, env={"BIDMAIL_NOW": at})
+    sel = last_mail(b, "leo@dev.fr")
+    ids = sorted(p["id"] for p in b.projects())
+    text = sel.get_body(("plain",)).get_content()
+    expect(all(("#%d" % i) in text for i in ids), "the selection lacks a project: %r" % text[:800])
+    raw, addr = reply_to(sel, "Je peux le faire pour %d € HT, en 5 jours." % ids[1],
+                         sender="Léo <leo@dev.fr>")
+    b.deliver(raw, recipient=addr, sender="leo@dev.fr")
+    b.run("run", "--once", env={"BIDMAIL_NOW": "2026-03-10T09:00:00Z"})
+    bids = {p["id"]: p["bids"] for p in b.projects()}
+    expect(bids == {ids[0]: 0, ids[1]: 0}, "a bid was placed: %r" % bids)
+    ask = last_mail(b, "leo@dev.fr").get_body(("plain",)).get_content()
+    expect(all(str(i) in ask for i in ids), "the freelancer was not asked which project: %r" % ask[:800])

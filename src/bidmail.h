@@ -921,6 +921,9 @@ int store_selection_record(struct store *s, int64_t subscriber, const char *mess
  * one of ids (the last matching first), else of their latest selection; the count or -1. */
 int store_selection_projects(struct store *s, int64_t subscriber, const char *const *ids,
 			     int nids, int64_t *out, int max);
+/* Forgets the selections recorded before `before` (ISO time): a reply to one of them is read
+ * against the latest. The number of rows deleted, or -1. */
+int store_selection_purge(struct store *s, const char *before);
 /* 1 when an address is disabled by bounces, 0 when not, -1 on error. */
 int store_address_disabled(struct store *s, const char *address);
 
@@ -1212,6 +1215,8 @@ int post_moderate(const struct config *c, struct store *s, int64_t project_id, i
 /* ---------------------------------------------------------------- bid.c */
 /* A held bid is purged this long after it came, unless its subscriber confirmed it. */
 #define BID_HELD_TTL (7 * 86400L)
+/* How long the projects a selection listed are kept, for a reply that names none. */
+#define SELECTION_KEEP (90 * 86400L)
 /* A mail to a project's signed bid address (bid+b-PROJECT-SUBSCRIBER): a bid (stored,
  * acknowledged, quoted to the client), or one explanation. */
 enum outcome bid_handle(struct handling *h);

@@ -88,7 +88,12 @@ static int purge(struct store *s, time_t now)
 	clock_format_iso(now - BID_HELD_TTL, bids);
 	if (store_begin(s) < 0)
 		return -1;
+	char selections[32];
+	clock_format_iso(now - SELECTION_KEEP, selections);
 	int n = store_purge_expired(s, posts, bids);
+	int ns = n < 0 ? -1 : store_selection_purge(s, selections);
+	if (ns < 0)
+		n = -1;
 	if (n < 0 || store_commit(s) < 0) {
 		store_rollback(s);
 		return -1;

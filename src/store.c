@@ -161,6 +161,7 @@ enum stmt_id {
 	ST_SUBSCRIBER_DIGEST, ST_PATTERN_ADD, ST_PATTERNS_CLEAR, ST_SUBSCRIBER_LIST,
 	ST_CONFIRMATION_INSERT, ST_CONFIRMATION_GET, ST_CONFIRMATION_USE, ST_CONFIRMATIONS_RECENT,
 	ST_DIGEST_CLAIM, ST_DIGEST_CLAIMED, ST_SELECTION_ADD, ST_SELECTION_OF, ST_SELECTION_LATEST,
+	ST_SELECTION_PURGE,
 	ST_PATTERN_LIMIT_REPORT, ST_BID_COUNT, ST_BID_REPLACE, ST_BID_INSERT,
 	ST_BID_GET, ST_BID_STATUS, ST_BID_ACTIVATE_REPLACE, ST_BID_ACTIVATE, ST_BID_HELD_COUNT,
 	ST_BID_SELECT, ST_BID_CURRENT, ST_RELAYED_ADD, ST_RELAYED_LIST, ST_PROJECT_DELETE_PENDING,
@@ -289,6 +290,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		" created) VALUES(?1, ?2, ?3, ?4, ?5)",
 	[ST_SELECTION_OF] = "SELECT project FROM selections WHERE subscriber = ?1 AND"
 		" message_id = ?2 ORDER BY position LIMIT ?3",
+	[ST_SELECTION_PURGE] = "DELETE FROM selections WHERE created < ?1",
 	[ST_SELECTION_LATEST] = "SELECT project FROM selections WHERE subscriber = ?1 AND"
 		" message_id = (SELECT message_id FROM selections WHERE subscriber = ?1"
 		" ORDER BY id DESC LIMIT 1) ORDER BY position LIMIT ?2",
@@ -1999,6 +2001,17 @@ int store_selection_projects(struct store *s, int64_t subscriber, const char *co
 	sqlite3_bind_int64(st, 1, subscriber);
 	sqlite3_bind_int(st, 2, max);
 	return selection_read(s, st, out, max);
+}
+
+int store_selection_purge(struct store *s, const char *before)
+{
+	sqlite3_stmt *st = stmt(s, ST_SELECTION_PURGE);
+	if (!st)
+		return -1;
+	bind_text(st, 1, before);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : fail(s, rc, "selection-purge");
 }
 
 int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *source, time_t now)

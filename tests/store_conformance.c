@@ -1529,6 +1529,19 @@ static int c_selection_record(struct store *s)
 	return 0;
 }
 
+static int c_selection_purge(struct store *s)
+{
+	int64_t a[] = { 1, 2 }, got[4];
+	CHECK(store_selection_record(s, 7, "old@example.org", a, 2, T0) == 0);
+	CHECK(store_selection_record(s, 8, "new@example.org", a, 1, T0 + 86400) == 0);
+	CHECK(store_selection_purge(s, "2026-03-02T12:00:00Z") == 2);
+	const char *ids[] = { "old@example.org" };
+	CHECK(store_selection_projects(s, 7, ids, 1, got, 4) == 0);
+	CHECK(store_selection_projects(s, 8, NULL, 0, got, 4) == 1);
+	CHECK(store_selection_purge(s, "2026-03-02T12:00:00Z") == 0);
+	return 0;
+}
+
 static int c_selection_projects(struct store *s)
 {
 	int64_t a[] = { 1, 2, 3 }, b[] = { 4, 5 };
@@ -1902,6 +1915,7 @@ static const struct {
 	{ "store_digest_claimed", c_digest_claimed },
 	{ "store_selection_record", c_selection_record },
 	{ "store_selection_projects", c_selection_projects },
+	{ "store_selection_purge", c_selection_purge },
 	{ "store_bid_count", c_bid_count },
 	{ "store_bid_insert", c_bid_insert },
 	{ "store_bid_get", c_bid_get },

@@ -466,6 +466,12 @@ char *extract_title(const char *subject);
 /* 1 when the subject says the mail is a forward (Fwd:, TR:, FW:, WG:, ...). */
 int extract_subject_is_forward(const char *subject);
 
+/* Calls line_fn(arg, line, path, lineno) for each line of data file path that is neither blank
+ * nor a `#` comment, trimmed (lines read max - 1 bytes at a time); 0, or -1 when the file cannot
+ * be read (said on stderr) or a call returned -1 (each says its own file:line). */
+int extract_data_lines(const char *path, size_t max, int (*line_fn)(void *arg, char *line,
+		       const char *path, int lineno), void *arg);
+
 /* ---------------------------------------------------------------- extract_money.c */
 /* A lower-case copy of text with the same byte offsets (ASCII and Latin-1 capitals). */
 char *money_lower(const char *text);

@@ -185,91 +185,98 @@ static int table_get(const struct phrase_table *t, const char *k, size_t n)
 	return -1;
 }
 
-/* Reads `canonical | alias | alias` lines into t; 0 or -1 (file:line on stderr). */
-static int load_table(const char *path, struct phrase_table *t)
+int extract_data_lines(const char *path, size_t max, int (*line_fn)(void *arg, char *line,
+		       const char *path, int lineno), void *arg)
 {
 	FILE *f = fopen(path, "r");
 	if (!f) {
 		fprintf(stderr, "%s: cannot read: %s\n", path, strerror(errno));
 		return -1;
 	}
-	char line[2048];
+	char *line = xmalloc(max);
 	int lineno = 0, rc = 0;
-	while (fgets(line, sizeof line, f)) {
+	while (fgets(line, (int)max, f)) {
 		lineno++;
 		char *s = str_trim(line);
-		if (!*s || *s == '#')
-			continue;
-		char *save = NULL, *tok = strtok_r(s, "|", &save);
-		char *canon = tok ? str_trim(tok) : NULL;
-		if (!canon || !*canon || !strchr(line + (canon - line), '\0')) {
-			fprintf(stderr, "%s:%d: expected `name | alias | ...`\n", path, lineno);
+		if (*s && *s != '#' && line_fn(arg, s, path, lineno) < 0)
 			rc = -1;
-			continue;
-		}
-		int searchable = *canon != '=';
-		if (!searchable)
-			canon++;
-		int idx = (int)t->values.n;
-		strlist_add(&t->values, canon);
-		strlist_add(&t->searchable, searchable ? "1" : "0");
-		char *lc = money_lower(canon);
-		table_put(t, lc, idx);
-		free(lc);
-		while ((tok = strtok_r(NULL, "|", &save)) != NULL) {
-			char *a = money_lower(str_trim(tok));
-			if (*a)
-				table_put(t, a, idx);
-			free(a);
-		}
 	}
+	free(line);
 	fclose(f);
 	return rc;
 }
 
-static int load_scam(const char *path, struct extract_data *d)
+/* One `canonical | alias | alias` line into the phrase table arg; 0 or -1 (file:line on
+ * stderr). */
+static int table_line(void *arg, char *s, const char *path, int lineno)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		fprintf(stderr, "%s: cannot read: %s\n", path, strerror(errno));
+	struct phrase_table *t = arg;
+	char *save = NULL, *tok = strtok_r(s, "|", &save);
+	char *canon = tok ? str_trim(tok) : NULL;
+	if (!canon || !*canon) {
+		fprintf(stderr, "%s:%d: expected `name | alias | ...`\n", path, lineno);
 		return -1;
 	}
-	char line[4096];
-	int lineno = 0, rc = 0;
-	d->scam.threshold = 6;
-	while (fgets(line, sizeof line, f)) {
-		lineno++;
-		char *s = str_trim(line);
-		if (!*s || *s == '#')
-			continue;
-		if (!strncmp(s, "threshold ", 10)) {
-			d->scam.threshold = atoi(s + 10);
-			if (d->scam.threshold < 1) {
-				fprintf(stderr, "%s:%d: threshold must be a positive number\n", path, lineno);
-				rc = -1;
-			}
-			continue;
-		}
-		char *save = NULL, *tok = strtok_r(s, "|", &save);
-		int w = tok ? atoi(tok) : 0;
-		if (w < 1 || w > 100 || d->scam.n >= 64) {
-			fprintf(stderr, "%s:%d: expected `weight | phrase | ...` (weight 1 to 100, "
-				"at most 64 rules)\n", path, lineno);
-			rc = -1;
-			continue;
-		}
-		d->scam.weight[d->scam.n] = w;
-		while ((tok = strtok_r(NULL, "|", &save)) != NULL) {
-			char *a = money_lower(str_trim(tok));
-			if (*a)
-				strlist_add_owned(&d->scam.phrases[d->scam.n], a);
-			else
-				free(a);
-		}
-		d->scam.n++;
+	int searchable = *canon != '=';
+	if (!searchable)
+		canon++;
+	int idx = (int)t->values.n;
+	strlist_add(&t->values, canon);
+	strlist_add(&t->searchable, searchable ? "1" : "0");
+	char *lc = money_lower(canon);
+	table_put(t, lc, idx);
+	free(lc);
+	while ((tok = strtok_r(NULL, "|", &save)) != NULL) {
+		char *a = money_lower(str_trim(tok));
+		if (*a)
+			table_put(t, a, idx);
+		free(a);
 	}
-	fclose(f);
-	return rc;
+	return 0;
+}
+
+/* Reads `canonical | alias | alias` lines into t; 0 or -1 (file:line on stderr). */
+static int load_table(const char *path, struct phrase_table *t)
+{
+	return extract_data_lines(path, 2048, table_line, t);
+}
+
+/* One line of scam-rules.txt (`threshold N` or `weight | phrase | ...`) into the extract data
+ * arg; 0 or -1 (file:line on stderr). */
+static int scam_line(void *arg, char *s, const char *path, int lineno)
+{
+	struct extract_data *d = arg;
+	if (!strncmp(s, "threshold ", 10)) {
+		d->scam.threshold = atoi(s + 10);
+		if (d->scam.threshold < 1) {
+			fprintf(stderr, "%s:%d: threshold must be a positive number\n", path, lineno);
+			return -1;
+		}
+		return 0;
+	}
+	char *save = NULL, *tok = strtok_r(s, "|", &save);
+	int w = tok ? atoi(tok) : 0;
+	if (w < 1 || w > 100 || d->scam.n >= 64) {
+		fprintf(stderr, "%s:%d: expected `weight | phrase | ...` (weight 1 to 100, "
+			"at most 64 rules)\n", path, lineno);
+		return -1;
+	}
+	d->scam.weight[d->scam.n] = w;
+	while ((tok = strtok_r(NULL, "|", &save)) != NULL) {
+		char *a = money_lower(str_trim(tok));
+		if (*a)
+			strlist_add_owned(&d->scam.phrases[d->scam.n], a);
+		else
+			free(a);
+	}
+	d->scam.n++;
+	return 0;
+}
+
+static int load_scam(const char *path, struct extract_data *d)
+{
+	d->scam.threshold = 6;
+	return extract_data_lines(path, 4096, scam_line, d);
 }
 
 struct extract_data *extract_data_free(struct extract_data *d)

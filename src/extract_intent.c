@@ -294,46 +294,41 @@ struct intent_data *extract_intent_free(struct intent_data *d)
 	return NULL;
 }
 
+/* One `kind [language] | phrase | ...` line into the intent data arg; 0 or -1 (file:line on
+ * stderr). */
+static int intent_line(void *arg, char *s, const char *path, int lineno)
+{
+	struct intent_data *d = arg;
+	char *save = NULL, *head = strtok_r(s, "|", &save);
+	char kind[32] = "", lang[16] = "";
+	int k = -1;
+	if (head && sscanf(head, "%31s %15s", kind, lang) >= 1)
+		for (int i = 0; i < K_COUNT; i++)
+			if (!strcmp(kind, kind_names[i]))
+				k = i;
+	if (k < 0) {
+		fprintf(stderr, "%s:%d: expected `kind [language] | phrase | ...` (kind: accept, "
+			"decline, close, yes, no, negation, person, question, hedge, condition)\n",
+			path, lineno);
+		return -1;
+	}
+	char *tok;
+	while ((tok = strtok_r(NULL, "|", &save)) != NULL) {
+		char *p = phrase_normalise(tok);
+		if (*p) {
+			strlist_add_owned(&d->phrase[k], p);
+			strlist_add(&d->lang[k], lang);
+		} else {
+			free(p);
+		}
+	}
+	return 0;
+}
+
 struct intent_data *extract_intent_load(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		fprintf(stderr, "%s: cannot read: %s\n", path, strerror(errno));
-		return NULL;
-	}
 	struct intent_data *d = xcalloc(1, sizeof *d);
-	char line[8192];
-	int lineno = 0, rc = 0;
-	while (fgets(line, sizeof line, f)) {
-		lineno++;
-		char *s = str_trim(line);
-		if (!*s || *s == '#')
-			continue;
-		char *save = NULL, *head = strtok_r(s, "|", &save);
-		char kind[32] = "", lang[16] = "";
-		int k = -1;
-		if (head && sscanf(head, "%31s %15s", kind, lang) >= 1)
-			for (int i = 0; i < K_COUNT; i++)
-				if (!strcmp(kind, kind_names[i]))
-					k = i;
-		if (k < 0) {
-			fprintf(stderr, "%s:%d: expected `kind [language] | phrase | ...` (kind: accept, "
-				"decline, close, yes, no, negation, person, question, hedge, condition)\n",
-				path, lineno);
-			rc = -1;
-			continue;
-		}
-		char *tok;
-		while ((tok = strtok_r(NULL, "|", &save)) != NULL) {
-			char *p = phrase_normalise(tok);
-			if (*p) {
-				strlist_add_owned(&d->phrase[k], p);
-				strlist_add(&d->lang[k], lang);
-			} else {
-				free(p);
-			}
-		}
-	}
-	fclose(f);
-	return rc ? extract_intent_free(d) : d;
+	if (extract_data_lines(path, 8192, intent_line, d) < 0)
+		return extract_intent_free(d);
+	return d;
 }

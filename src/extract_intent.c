@@ -24,11 +24,11 @@
 
 enum kind_of_phrase { K_ACCEPT, K_DECLINE, K_CLOSE, K_YES, K_NO, K_NEGATION, K_PERSON,
 		      K_QUESTION, K_HEDGE, K_CONDITION, K_ACCEPT_VERB, K_DECLINE_VERB,
-		      K_CLOSE_VERB, K_OBJECT, K_NOT_NEGATION, K_COUNT };
+		      K_CLOSE_VERB, K_OBJECT, K_NOT_NEGATION, K_RESERVE, K_COUNT };
 
 static const char *const kind_names[K_COUNT] = { "accept", "decline", "close", "yes", "no",
 	"negation", "person", "question", "hedge", "condition", "accept-verb", "decline-verb",
-	"close-verb", "object", "not-negation" };
+	"close-verb", "object", "not-negation", "reserve" };
 
 struct intent_data {
 	struct strlist phrase[K_COUNT];	/* normalised: words separated by one space */
@@ -178,13 +178,25 @@ static int sentence_has(const struct intent_data *d, int k, const char *lang, co
 	return 0;
 }
 
-/* Whether the sentence after s opens with a doubt or a condition ("Mais…", "Sauf si…"). */
+/* Whether the sentence after s opens with a doubt, a condition or a reserve ("Mais…"). */
 static int next_opens_doubt(const struct intent_data *d, const char *lang, const struct words *w,
 			    int s)
 {
 	for (size_t i = 0; i < w->n; i++)
 		if (w->sentence[i] == s + 1)
-			return kind_at(d, K_HEDGE, lang, w, i) || kind_at(d, K_CONDITION, lang, w, i);
+			return kind_at(d, K_HEDGE, lang, w, i) || kind_at(d, K_CONDITION, lang, w, i) ||
+			       kind_at(d, K_RESERVE, lang, w, i);
+	return 0;
+}
+
+/* Whether a reserve ("mais", "but") follows word i in its sentence: "I accept your quote but
+ * …" qualifies the act; "Thanks, but we'll pass" does not. */
+static int reserve_after(const struct intent_data *d, const char *lang, const struct words *w,
+			 size_t i)
+{
+	for (size_t j = i + 1; j < w->n && w->sentence[j] == w->sentence[i]; j++)
+		if (kind_at(d, K_RESERVE, lang, w, j))
+			return 1;
 	return 0;
 }
 
@@ -350,7 +362,7 @@ static enum intent act_reading(const struct intent_data *d, const char *lang,
 		*doubt = 1;	/* a negation elsewhere in the clause */
 	}
 	if (sentence_has(d, K_HEDGE, lang, w, s) || sentence_has(d, K_CONDITION, lang, w, s) ||
-	    next_opens_doubt(d, lang, w, s))
+	    next_opens_doubt(d, lang, w, s) || reserve_after(d, lang, w, a->i))
 		*doubt = 1;
 	if (got == INTENT_ACCEPT && names_price(w, s))
 		*doubt = 1;	/* a price of its own: a counter-offer */
@@ -476,7 +488,7 @@ static int intent_line(void *arg, char *s, const char *path, int lineno)
 	if (k < 0) {
 		fprintf(stderr, "%s:%d: expected `kind [language] | phrase | ...` (kind: accept, "
 			"decline, close, accept-verb, decline-verb, close-verb, object, yes, no, "
-			"negation, not-negation, person, question, hedge, condition)\n", path, lineno);
+			"negation, not-negation, person, question, hedge, reserve, condition)\n", path, lineno);
 		return -1;
 	}
 	char *tok;

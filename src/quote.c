@@ -657,8 +657,12 @@ static int decline_bid(struct talk *t, int64_t id, const char *words, int natura
 	if (rc == 0)
 		rc = relay_mail(t, t->sub.address, t->sub.name, lang_of_sub(t), NULL,
 				catalog_text(lang_of_sub(t), "quote.declined"), words);
-	if (rc == 0 && natural)
-		rc = tell_client(t, "quote.understood_decline", NULL);
+	if (rc == 0 && natural) {
+		/* a reply to it goes to the freelancer: "I did not mean it" reaches them */
+		char *qkey = keys_make("q", &id, 1);
+		rc = tell_client(t, "quote.understood_decline", qkey);
+		free(qkey);
+	}
 	return rc;
 }
 
@@ -701,6 +705,54 @@ static int relay_to_freelancer(struct talk *t, const char *text, int quoted, con
 	return rc;
 }
 
+/* The command letter of an act (INTENT_ACCEPT 'a', _DECLINE 'd', _CLOSE 'c'), 0 for others. */
+static int command_of_intent(enum intent in)
+{
+	return in == INTENT_ACCEPT ? 'a' : in == INTENT_DECLINE ? 'd' : in == INTENT_CLOSE ? 'c' : 0;
+}
+
+/* All the client wrote above the quote, trimmed, as the words that go with an act (NULL when
+ * nothing is left, or when it is only the "yes" itself); replaces *words. */
+static void words_all(char **words, const char *above, int yes_only)
+{
+	free(*words);
+	char *all = xstrdup(above);
+	*words = *str_trim(all) && !yes_only ? xstrdup(str_trim(all)) : NULL;
+	free(all);
+}
+
+/* The answer to our one question (t->asked), read as a yes or a no, and nothing else: "oui,
+ * d'accord" to "do you decline?" is a yes to declining, not an award; a yes with a condition,
+ * a doubt or a price of its own is no plain yes: asked again ('q'); a no is 'n'. */
+static int read_answer(struct talk *t, const char *above, char **words, int *natural)
+{
+	int sure = 0;
+	int c = extract_intent_consent(above);
+	enum intent act = extract_intent_read(above, NULL, &sure);
+	if (c <= 0 || (!sure && act != INTENT_NONE))
+		return c < 0 ? 'n' : 'q';
+	*natural = 1;
+	words_all(words, above, in_words(above) <= 2);	/* "oui", "yes please": nothing to add */
+	return command_of_intent((enum intent)t->asked);
+}
+
+/* A reply with no command, read by its intent (every language's phrases: a reply of a few
+ * words does not tell its language): a sure act is done ('a', 'd', 'c', the client told how
+ * it was read, all its words going with it); an unsure one is relayed and asked about ('Q');
+ * anything else is relayed (0). */
+static int read_reply(const char *above, char **words, int *natural, enum intent *in)
+{
+	int sure = 0;
+	*in = extract_intent_read(above, NULL, &sure);
+	int cmd = command_of_intent(*in);
+	if (cmd && sure) {
+		*natural = 2;
+		words_all(words, above, 0);
+		return cmd;
+	}
+	return cmd ? 'Q' : 0;
+}
+
 /* What the owner of the relay address wrote, acted on: a client's command, or the message
  * relayed to the other side. 0 or -1. */
 static int talk_act(struct talk *t, int client_side, char **outcome)
@@ -711,7 +763,7 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 	if (client_side && open)
 		store_project_mark_answered(t->s, t->proj.id, clock_now());	/* no more reminders */
 	int64_t id = t->bid.id;
-	int cmd = 0, quoted = 0, natural = 0, yes_only = 0, rc;
+	int cmd = 0, quoted = 0, natural = 0, rc;
 	char *above = NULL, *words = NULL;
 	enum intent in = INTENT_NONE;
 	if (client_side && open) {
@@ -719,37 +771,14 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 		thread_shingles(t, &sh);
 		cmd = client_command(text, &sh, &quoted, &above, &words);
 		free(sh.v);
-		int sure = 0;
 		if (!cmd && t->asked) {
-			/* the answer to our one question is read as a yes or a no, and nothing else:
-			 * "oui, d'accord" to "do you decline?" is a yes to declining, not an award;
-			 * a yes with a condition or a doubt is no plain yes: asked again */
-			int c = extract_intent_consent(above);
-			enum intent act = extract_intent_read(above, NULL, &sure);
-			int hedged = !sure && act != INTENT_NONE;
 			in = (enum intent)t->asked;
-			if (c > 0 && !hedged) {
-				cmd = in == INTENT_ACCEPT ? 'a' : in == INTENT_DECLINE ? 'd' : 'c';
-				natural = 1;
-				yes_only = in_words(above) <= 2;	/* "oui", "yes please" */
-				free(words);
-				char *all = xstrdup(above);
-				words = *str_trim(all) && !yes_only ? xstrdup(str_trim(all)) : NULL;
-				free(all);
-			} else {
-				cmd = c < 0 ? 'n' : 'q';
-			}
+			cmd = read_answer(t, above, &words, &natural);
 		} else if (!cmd) {
-			/* every language's phrases: a reply of a few words does not tell its language */
-			in = extract_intent_read(above, NULL, &sure);
-			/* a reply that reads as an award, a refusal or a closing is relayed as it always
-			 * was, and the client is asked once, by yes or no, whether to do it: an act that
-			 * cannot be undone is never taken on a reading of free text alone */
-			if (in == INTENT_ACCEPT || in == INTENT_DECLINE || in == INTENT_CLOSE)
-				cmd = 'Q';
+			cmd = read_reply(above, &words, &natural, &in);
 		}
-		log_info("stage=quote bid=%lld intent=%s%s", (long long)id, extract_intent_name(in),
-			 cmd == 'q' || cmd == 'Q' ? " asked=yes" : "");
+		log_info("stage=quote bid=%lld intent=%s%s%s", (long long)id, extract_intent_name(in),
+			 cmd == 'q' || cmd == 'Q' ? " asked=yes" : "", natural == 2 ? " read=sure" : "");
 	}
 	if (quoted)
 		log_info("stage=quote bid=%lld result=quoted-command-ignored", (long long)id);

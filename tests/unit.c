@@ -1147,6 +1147,10 @@ static void test_intent(void)
 		{ "Please accept my apologies for the delay.", "en", A, 0 },
 		/* two acts that differ */
 		{ "I accept your quote. Actually no, we'll pass.", "en", A, 0 },
+		/* a reserve before the act is politeness, after it a doubt */
+		{ "Thanks, but we'll pass.", "en", D, 1 },
+		{ "Merci, mais nous avons retenu un autre prestataire.", "fr", D, 1 },
+		{ "We accept your offer, however the deadline is too short.", "en", A, 0 },
 		/* politeness and neither */
 		{ "Merci pour votre offre, je vais réfléchir.", "fr", N, 0 },
 		{ "Thanks for your offer, I'll think about it.", "en", N, 0 },

@@ -1178,8 +1178,12 @@ void lmtp_stop(struct lmtp_server *srv);
 /* Writes the marketplace page of the open projects under dir (the formats asked: the HTML
  * site, projects.atom, projects.json). The number of open projects, or -1. */
 int export_run(const struct config *c, struct store *s, const char *dir, unsigned formats);
-/* text with every address-like word replaced by mark (caller frees). */
-char *export_mask_addresses(const char *text, const char *mark);
+
+/* ---------------------------------------------------------------- mask.c */
+/* text with its bidirectional controls removed, every address-like word replaced by
+ * address_mark and every phone number by phone_mark: what a third party may read of a user's
+ * text, on the page, in selections and alerts, quotes and relayed messages (caller frees). */
+char *mask_contacts(const char *text, const char *address_mark, const char *phone_mark);
 
 /* ---------------------------------------------------------------- http.c */
 struct http_server;

@@ -9,7 +9,8 @@
  * when it is sure ("j'accepte votre offre") and the client is told what was understood; when it
  * is not (hedged, conditional, negated), one yes/no question goes to the client at bid+a-BID-ACT
  * and its answer decides. The words around a command reach the freelancer in the notice.
- * Anything else is relayed, quotes trimmed, the board's keys and tagged addresses masked,
+ * Anything else is relayed, quotes trimmed, the board's keys, every address and every phone
+ * number masked (mask.c),
  * signatures, keys and contact cards dropped from the attachments.
  * A command counts only above any quoted copy of what the board sent in that conversation (the
  * quote re-rendered, the bid, the texts relayed), and only on the bid's current quote.
@@ -91,7 +92,11 @@ static int drop_identity_parts(struct message *m)
 
 char *quote_relayable(const struct config *c, const char *text, const char *lang)
 {
-	return keys_mask(c, text, catalog_text(lang, "quote.address_masked"));
+	const char *mark = catalog_text(lang, "quote.address_masked");
+	char *keyless = keys_mask(c, text, mark);
+	char *r = mask_contacts(keyless, mark, catalog_text(lang, "mask.phone_hidden"));
+	free(keyless);
+	return r;
 }
 
 int quote_notice(const struct config *c, struct store *s, const char *kind,
@@ -132,7 +137,8 @@ int quote_notice(const struct config *c, struct store *s, const char *kind,
 }
 
 /* Who wrote the mail in hand, as the other side may read it: its display name, else its
- * address's local part (no +tag), with any address or board key in it masked (caller frees). */
+ * address's local part (no +tag), with any address, phone number or board key in it masked
+ * (caller frees). */
 static char *sender_shown(struct talk *t, const char *lang)
 {
 	const struct message *m = t->m;
@@ -143,9 +149,7 @@ static char *sender_shown(struct talk *t, const char *lang)
 		const char *a = m->from ? m->from : "";
 		name = xasprintf("%.*s", (int)strcspn(a, "+@"), a);
 	}
-	char *keyless = quote_relayable(t->c, name, lang);
-	char *shown = export_mask_addresses(keyless, catalog_text(lang, "quote.address_masked"));
-	free(keyless);
+	char *shown = quote_relayable(t->c, name, lang);
 	free(name);
 	return shown;
 }

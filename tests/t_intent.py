@@ -47,9 +47,9 @@ def intent_play(reply_text, extra_phrase):
 
 
 def test_intent_operator_phrase_accepts():
-    """A phrase an operator adds to intents.txt ("accept fr | zorbok") makes a reply that says
-    it an acceptance: the client is asked once and their "Oui" awards the project; without the
-    phrase the same reply is only relayed, and the "Oui" after it too."""
+    """A phrase an operator adds to intents.txt ("accept fr | zorbok", a fixed formula) makes a
+    reply that says it a sure acceptance: the project is awarded at once; without the phrase
+    the same reply is only relayed."""
     got = intent_play("Zorbok, on fonce.", None)
     expect(got == "open", "awarded without the phrase: %s" % got)
     got = intent_play("Zorbok, on fonce.", "accept fr | zorbok")

@@ -895,7 +895,9 @@ static void test_typeset(void)
 	report("catalog_typeset", bad);
 }
 
-static void test_mask_addresses(void)
+/* mask_contacts (mask.c): addresses ([x]) and phone numbers ([p]) go, in every text a third
+ * party reads; amounts, dates, project numbers and company numbers stay. */
+static void test_mask_contacts(void)
 {
 	static const struct { const char *in, *want; } rows[] = {
 		{ "write to jeanne@client.fr.", "write to [x]." },
@@ -925,17 +927,46 @@ static void test_mask_addresses(void)
 		/* bidirectional controls go first: they cannot split an address or reorder a line */
 		{ "jean\xE2\x80\xAE@x.fr", "[x]" },
 		{ "a\xE2\x80\xAE" "b\xE2\x81\xA6" "c\xE2\x81\xA9" "d\xE2\x80\x8F" "e\xD8\x9C", "abcde" },
+		/* phone numbers: French, international, North American */
+		{ "Appelez-moi au 06 12 34 56 78.", "Appelez-moi au [p]." },
+		{ "tél. 06.12.34.56.78 ou 01-23-45-67-89", "tél. [p] ou [p]" },
+		{ "mobile : 0612345678", "mobile : [p]" },
+		{ "+33 6 12 34 56 78 (bureau)", "[p] (bureau)" },
+		{ "+33 (0)6 12 34 56 78", "[p]" },
+		{ "+33612345678, le soir", "[p], le soir" },
+		{ "0033 6 12 34 56 78", "[p]" },
+		{ "call (555) 123-4567 today", "call [p] today" },
+		{ "or 555-123-4567 or 555.123.4567", "or [p] or [p]" },
+		{ "+1 555 123 4567", "[p]" },
+		{ "1-555-123-4567", "[p]" },
+		{ "+44 20 7946 0958", "[p]" },
+		{ "06\xC2\xA0" "12\xC2\xA0" "34\xC2\xA0" "56\xC2\xA0" "78", "[p]" },
+		{ "Budget 2026 : 06 12 34 56 78", "Budget 2026 : [p]" },
+		{ "0612345678@sms.example.fr", "[x]" },
+		/* never masked: amounts, dates, times, project numbers, company numbers, versions */
+		{ "Budget : 2 900 \xE2\x82\xAC HT, livraison en 10 jours", "Budget : 2 900 \xE2\x82\xAC HT, livraison en 10 jours" },
+		{ "$2,900 for the API, 1 500 000 EUR total", "$2,900 for the API, 1 500 000 EUR total" },
+		{ "pour le 20/04/2026 ou le 2026-04-20 \xC3\xA0 10h30", "pour le 20/04/2026 ou le 2026-04-20 \xC3\xA0 10h30" },
+		{ "projet #1042, n\xC2\xB0 1043", "projet #1042, n\xC2\xB0 1043" },
+		{ "SIRET 362 521 879 00034, SIREN 362521879", "SIRET 362 521 879 00034, SIREN 362521879" },
+		{ "SIRET 36252187900034", "SIRET 36252187900034" },
+		{ "1 000 000 000 de vues", "1 000 000 000 de vues" },
+		{ "version 10.12.3, 04.03.2026", "version 10.12.3, 04.03.2026" },
+		{ "0612345678 \xE2\x82\xAC", "0612345678 \xE2\x82\xAC" },
+		{ "FR76 3000 6000 0112 3456 7890 189", "FR76 3000 6000 0112 3456 7890 189" },
+		{ "50 % \xC3\xA0 la commande, 20 % \xC3\xA0 mi-parcours", "50 % \xC3\xA0 la commande, 20 % \xC3\xA0 mi-parcours" },
+		{ "3x 12 pages, 1280x720", "3x 12 pages, 1280x720" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-		char *got = export_mask_addresses(rows[i].in, "[x]");
+		char *got = mask_contacts(rows[i].in, "[x]", "[p]");
 		if (strcmp(got, rows[i].want)) {
 			printf("     mask \"%s\": got \"%s\"\n", rows[i].in, got);
 			bad++;
 		}
 		free(got);
 	}
-	report("export_mask_addresses", bad);
+	report("mask_contacts", bad);
 }
 
 static void test_fetch_url(void)
@@ -1364,7 +1395,7 @@ int main(int argc, char **argv)
 	test_profile();
 	test_money_style();
 	test_typeset();
-	test_mask_addresses();
+	test_mask_contacts();
 	test_fetch_url();
 	test_consent();
 	test_intent();

@@ -24,11 +24,12 @@
 
 enum kind_of_phrase { K_ACCEPT, K_DECLINE, K_CLOSE, K_YES, K_NO, K_NEGATION, K_PERSON,
 		      K_QUESTION, K_HEDGE, K_CONDITION, K_ACCEPT_VERB, K_DECLINE_VERB,
-		      K_CLOSE_VERB, K_OBJECT, K_NOT_NEGATION, K_RESERVE, K_COUNT };
+		      K_CLOSE_VERB, K_OBJECT, K_NOT_NEGATION, K_RESERVE, K_AGREE,
+		      K_COUNT };
 
 static const char *const kind_names[K_COUNT] = { "accept", "decline", "close", "yes", "no",
 	"negation", "person", "question", "hedge", "condition", "accept-verb", "decline-verb",
-	"close-verb", "object", "not-negation", "reserve" };
+	"close-verb", "object", "not-negation", "reserve", "agree" };
 
 struct intent_data {
 	struct strlist phrase[K_COUNT];	/* normalised: words separated by one space */
@@ -290,9 +291,11 @@ struct act {
 	size_t i, m;
 	int which;	/* 0 accept, 1 decline, 2 close */
 	int formula;
+	int agree;	/* an agreement word: an acceptance only with its object */
 };
 
-/* The longest act phrase at word i (a formula wins a tie with a verb), or 0. */
+/* The longest act phrase at word i (a formula wins a tie with a verb, a verb with an
+ * agreement word), or 0. */
 static size_t act_at(const struct intent_data *d, const char *lang, const struct words *w,
 		     size_t i, struct act *a)
 {
@@ -306,6 +309,10 @@ static size_t act_at(const struct intent_data *d, const char *lang, const struct
 		if (v > best)
 			best = v, a->which = k, a->formula = 0;
 	}
+	size_t g = kind_at(d, K_AGREE, lang, w, i);
+	a->agree = g > best;
+	if (a->agree)
+		best = g, a->which = 0, a->formula = 0;
 	a->i = i;
 	a->m = best;
 	return best;
@@ -348,7 +355,7 @@ static enum intent act_reading(const struct intent_data *d, const char *lang,
 	for (size_t j = a->i; j < a->i + a->m; j++)
 		self |= word_is(d, K_NEGATION, w, j);
 	*weak = !a->formula && !has_object(d, lang, w, a->i, a->m) &&
-		(self || !alone_in_part(w, a->i, a->m));
+		(self || a->agree || !alone_in_part(w, a->i, a->m));
 	long i = (long)a->i, e = (long)(a->i + a->m);
 	int p = w->part[a->i];
 	if (!self && (negation_in(d, w, i - NEGATION_BEFORE, i, s, p) ||
@@ -488,7 +495,7 @@ static int intent_line(void *arg, char *s, const char *path, int lineno)
 	if (k < 0) {
 		fprintf(stderr, "%s:%d: expected `kind [language] | phrase | ...` (kind: accept, "
 			"decline, close, accept-verb, decline-verb, close-verb, object, yes, no, "
-			"negation, not-negation, person, question, hedge, reserve, condition)\n", path, lineno);
+			"agree, negation, not-negation, person, question, hedge, reserve, condition)\n", path, lineno);
 		return -1;
 	}
 	char *tok;

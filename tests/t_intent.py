@@ -89,3 +89,27 @@ def test_intent_sentence_before_attribution_kept():
                     "> Nouvelle offre\n" % body)
         text = json.loads(b.run("parse", path).stdout)["text"]
         expect(text == body, "new text %r, want %r" % (text, body))
+
+
+def test_intent_page_masks_phone_numbers():
+    """The exported page, feed and JSON of a project whose title and description give phone
+    numbers (French, international, North American) show none of them, and keep its budget,
+    its date and its company number (issue 13, item 14: one masking function, mask.c)."""
+    b = Board().init()
+    body = ("Bonjour,\nNous cherchons un traducteur, budget 2 900 € HT, pour le 20/04/2026.\n"
+            "Appelez le 06 12 34 56 78, le +33 6 12 34 56 78 ou le (555) 123-4567.\n"
+            "SIRET 362 521 879 00034.\n")
+    publish(b, post_mail(subject="Traduction, tel. +1 555 123 4567", body=body))
+    out = os.path.join(b.dir, "site")
+    b.run("export", "--out", out)
+    files = [os.path.join(t, f) for t, _, fs in os.walk(out) for f in fs]
+    expect(any(f.endswith("1001.html") for f in files), "no project page: %r" % files)
+    page = ""
+    for f in files:
+        data = open(f, encoding="utf-8").read()
+        for leak in ("12 34 56 78", "6 12 34", "123-4567", "555 123", "(555)"):
+            expect(leak not in data, "%s shows %r" % (os.path.relpath(f, out), leak))
+        if f.endswith("1001.html"):
+            page = data
+    for kept in ("2 900", "20/04/2026", "362 521 879 00034", "[numéro masqué]"):
+        expect(kept in page, "the page lost %r: %r" % (kept, page[:1500]))

@@ -1176,6 +1176,10 @@ static void test_intent(void)
 		{ "Parfait, je valide, envoyez-moi la facture.", "fr", A, 1 },
 		{ "Merci, accepter c'est possible, je regarde.", "fr", A, 0 },
 		{ "Please accept my apologies for the delay.", "en", A, 0 },
+		/* an agreement word needs its object, even alone */
+		{ "Parfait, c'est d'accord, on en reparle demain.", "fr", A, 0 },
+		{ "Agreed.", "en", A, 0 },
+		{ "D'accord pour votre devis.", "fr", A, 1 },
 		/* two acts that differ */
 		{ "I accept your quote. Actually no, we'll pass.", "en", A, 0 },
 		/* a reserve before the act is politeness, after it a doubt */

@@ -233,6 +233,8 @@ static size_t currency_at(const char *p)
 	return 0;
 }
 
+static int price_in(const char *l, size_t from, size_t to);
+
 /* Whether sentence s names a price of its own ("j'accepte à 700 €", "ok at $2,500"): a number
  * with a currency mark just before or after it. */
 static int names_price(const struct words *w, int s)
@@ -244,8 +246,13 @@ static int names_price(const struct words *w, int s)
 		else if (w->sentence[i] == s)
 			to = w->start[i] + w->len[i];
 	}
-	const char *l = w->lower;
-	for (size_t p = from; p < to + 8 && l[p]; p++) {
+	return price_in(w->lower, from, to + 8);
+}
+
+/* Whether bytes [from, to) of l hold a number with a currency mark just before or after it. */
+static int price_in(const char *l, size_t from, size_t to)
+{
+	for (size_t p = from; p < to && l[p]; p++) {
 		if (!isdigit((unsigned char)l[p]))
 			continue;
 		size_t q = p, b = p;
@@ -255,7 +262,7 @@ static int names_price(const struct words *w, int s)
 			b--;
 		if (currency_at(l + q) || (b > from && l[b - 1] == '$') ||
 		    (b >= from + 2 && !strncmp(l + b - 2, "\xC2\xA3", 2)) ||
-		    (q >= 2 && !strncmp(l + q - 1, "\xC2\xA0", 2) && currency_at(l + q + 1)))
+		    (!strncmp(l + q, "\xC2\xA0", 2) && currency_at(l + q + 2)))
 			return 1;
 		p = q;
 	}
@@ -381,11 +388,12 @@ static enum intent act_reading(const struct intent_data *d, const char *lang,
 static enum intent consent_reading(const struct intent_data *d, const char *lang,
 				   const struct words *w, int question, int *sure)
 {
-	int c = consent_of(d, w), doubt = 0;
-	for (int s = 0; s < w->sentences; s++) {
-		question |= w->asks[s] || sentence_has(d, K_QUESTION, lang, w, s);
-		doubt |= sentence_has(d, K_HEDGE, lang, w, s) ||
-			 sentence_has(d, K_CONDITION, lang, w, s) || names_price(w, s);
+	int c = consent_of(d, w), doubt = price_in(w->lower, 0, INTENT_BYTES);
+	for (int s = 0; s < w->sentences && !question; s++)
+		question = w->asks[s];
+	for (size_t i = 0; i < w->n; i++) {	/* one pass: a reply may have 800 sentences */
+		question |= kind_at(d, K_QUESTION, lang, w, i) > 0;
+		doubt |= kind_at(d, K_HEDGE, lang, w, i) || kind_at(d, K_CONDITION, lang, w, i);
 	}
 	enum intent r = c > 0 && !question ? INTENT_YES : c < 0 ? INTENT_NO
 			: question ? INTENT_QUESTION : INTENT_NONE;

@@ -7,11 +7,11 @@
  * other bidders are told), decline/refuser (the freelancer is told, politely), close/clôturer
  * (every bidder told). Without a command, the reply's intent (extract_intent.c) acts the same
  * when it is sure ("j'accepte votre offre") and the client is told what was understood; when it
- * is not (hedged, conditional, negated), one yes/no question goes to the client at bid+a-BID-ACT
- * and its answer decides. The words around a command reach the freelancer in the notice.
- * Anything else is relayed, quotes trimmed, the board's keys, every address and every phone
- * number masked (mask.c),
- * signatures, keys and contact cards dropped from the attachments.
+ * is not (hedged, conditional, negated, a verb without its object), the reply is relayed and one
+ * yes/no question goes to the client at bid+a-BID-ACT, and its answer decides. The words around
+ * a command reach the freelancer in the notice. Anything else is relayed, quotes trimmed, the
+ * board's keys, every address and every phone number masked (mask.c), signatures, keys and
+ * contact cards dropped from the attachments.
  * A command counts only above any quoted copy of what the board sent in that conversation (the
  * quote re-rendered, the bid, the texts relayed), and only on the bid's current quote.
  * In: a reply to a relay address. Out: status changes and the mails they cause.

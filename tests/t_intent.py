@@ -1,7 +1,8 @@
 """t_intent.py — the intent reader's data file (issue 13, item 3): contrib/intents.txt is the
 operator's to extend (a phrase added there is an acceptance on the next start or SIGHUP), a
 bad line refuses the reload with its file:line, and `make install` ships it (suite.py's
-install test lists it). The conversations themselves are cases 0100-0115. Exec'd in
+install test lists it). The conversations themselves are cases 0100-0124 (and 0280-0282 for
+the masking of addresses and phone numbers). Exec'd in
 suite.py's namespace (Board, expect, runtime_board, RuntimeDaemon come from there)."""
 
 

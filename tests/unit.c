@@ -1165,6 +1165,7 @@ static void test_intent(void)
 		{ "I accept your quote but the deadline must be the 20th.", "en", A, 0 },
 		{ "J'accepte votre offre, mais avant de signer j'aimerais voir un exemple.", "fr", A, 0 },
 		{ "J'accepte votre offre à 700 € au lieu de 900 €.", "fr", A, 0 },
+		{ "Ok pour votre devis à 650\u00a0€.", "fr", A, 0 },
 		{ "OK for me at $2,500 instead.", "en", Y, 0 },
 		{ "Oui, si vous livrez lundi.", "fr", Y, 0 },
 		{ "We accept your quote for $2,500.", "en", A, 0 },

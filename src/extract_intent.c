@@ -16,8 +16,9 @@
 
 #define INTENT_BYTES 4000	/* text read, at most */
 #define INTENT_WORDS 800	/* words of it, at most */
-#define NEGATION_BEFORE 3	/* a negation that many words before an act reverses it */
-#define NEGATION_AFTER 2	/* "j'accepte pas" */
+#define NEGATION_BEFORE 5	/* a negation that many words before an act, in its part of the
+				 * clause, reverses it: "I don't think we'll accept" */
+#define NEGATION_AFTER 1	/* "j'accepte pas"; not "j'accepte votre offre mais pas le délai" */
 #define OBJECT_AFTER 5		/* "j'accepte donc avec plaisir votre offre" */
 #define OBJECT_BEFORE 3		/* "votre devis est accepté" */
 #define ACTS_MAX 32		/* act phrases weighed in one reply */

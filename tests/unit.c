@@ -1181,6 +1181,15 @@ static void test_intent(void)
 		{ "Parfait, c'est d'accord, on en reparle demain.", "fr", A, 0 },
 		{ "Agreed.", "en", A, 0 },
 		{ "D'accord pour votre devis.", "fr", A, 1 },
+		{ "Bonjour, votre proposition nous convient.", "fr", A, 1 },
+		{ "OK, let's move forward with your proposal.", "en", A, 1 },
+		{ "J'accepte votre offre mais pas le délai.", "fr", A, 0 },
+		{ "I don't think we'll accept.", "en", D, 0 },
+		{ "Malheureusement votre devis dépasse notre budget.", "fr", D, 1 },
+		{ "We have decided not to move forward.", "en", D, 1 },
+		{ "Je ne valide pas ce devis en l'état.", "fr", D, 0 },
+		{ "Ok pour moi sur le principe, envoyez-moi un contrat.", "fr", A, 0 },
+		{ "Ne vous inquiétez pas, j'accepte votre offre.", "fr", A, 1 },
 		/* two acts that differ */
 		{ "I accept your quote. Actually no, we'll pass.", "en", A, 0 },
 		/* a reserve before the act is politeness, after it a doubt */

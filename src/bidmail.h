@@ -140,6 +140,8 @@ struct config {
 	char *min_daily_rate;		/* "160 EUR", excl. tax */
 	char *exchange_rates;		/* "2026-01-01 USD:0.92 ...": 1 CUR in EUR */
 	int commission_percent;
+	char *commission_payer;		/* "client", "freelancer" or "shared" */
+	char *payment_terms;		/* how and when the commission is paid, free text */
 	int match_budget_pass_ms;	/* PCRE2 time of one subscriber's patterns per digest pass */
 	int match_budget_mail_ms;	/* CPU of the matching work (probes, test) of a command mail */
 	int match_probe_us;		/* a new pattern's mean cost per sample text, at most */
@@ -1249,6 +1251,11 @@ enum outcome bid_answer(const struct config *c, struct store *s, const struct co
 char *bid_public_address(const struct config *c, int64_t project);
 
 /* ---------------------------------------------------------------- quote.c */
+/* When the awarded bid b is to be delivered: the award time plus its delivery delay in days
+ * (awarded as given); -1 when the bid states no delay. The one place that knows how. */
+time_t quote_delivery_date(const struct bid_row *b, time_t awarded);
+/* t as a date in words in lang ("19 mars 2026", "March 19, 2026"); caller frees. */
+char *quote_date_words(const char *lang, time_t t);
 /* text as the relay shows it to the other side: the board's keys and tagged addresses replaced
  * by a placeholder in lang (caller frees). */
 char *quote_relayable(const struct config *c, const char *text, const char *lang);

@@ -59,7 +59,7 @@ static const struct tmpl_kind {
 			 "completed", "text", "updated", "relay_address", NULL }, { { 0 } } },
 	{ "relay_message", { "board", "project_id", "title", "message", "text", "reply_address", "quote",
 			     "removed", NULL }, { { 0 } } },
-	{ "award", { "board", "project_id", "title", "winner", "terms", NULL }, { { 0 } } },
+	{ "award", { "board", "project_id", "title", "winner", "name", "other", "terms", NULL }, { { 0 } } },
 	{ "robot_welcome", { "board", "robot_address", "profile", "help", "confirm_address",
 			     "command_address", "name", NULL },
 	  { { "results", { "command", "result", NULL } } } },

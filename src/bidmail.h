@@ -1253,6 +1253,14 @@ char *bid_public_address(const struct config *c, int64_t project);
 /* ---------------------------------------------------------------- quote.c */
 /* When the awarded bid b is to be delivered: the award time plus its delivery delay in days
  * (awarded as given); -1 when the bid states no delay. The one place that knows how. */
+/* The client's command in line[0..n) ("accepter", "refuser 2", "close #1", "clôturer"): 'a',
+ * 'd', 'c' or 0; *number gets the number after it (0: none). */
+int quote_command_line(const char *line, size_t n, int *number);
+/* The client's command cmd ('a', 'd', 'c') on bid (for 'c', any bid of the project), given
+ * from a reminder: the same acts as on the quote's relay, the client's decline or close
+ * restated to them (an award by the award mail). 0 or -1; *outcome set (caller frees). */
+int quote_client_command(const struct config *c, struct store *s, const struct message *m,
+			 int64_t bid, int cmd, char **outcome);
 time_t quote_delivery_date(const struct bid_row *b, time_t awarded);
 /* t as a date in words in lang ("19 mars 2026", "March 19, 2026"); caller frees. */
 char *quote_date_words(const char *lang, time_t t);
@@ -1277,6 +1285,9 @@ enum outcome quote_handle(struct handling *h);
 int followup_run(const struct config *c, struct store *s, time_t now);
 /* A client's reply to a rating request (bid+t-BID): a score 1-5 and a comment. */
 enum outcome rating_handle(struct handling *h);
+/* bid+w-PROJECT-LIST: the client's answer to a reminder ("accepter 2", "refuser 1", "clôturer"),
+ * numbered as the reminder listed the quotes; anything else is answered with the list again. */
+enum outcome reminder_handle(struct handling *h);
 
 /* ---------------------------------------------------------------- send.c */
 /* Renders template kind in lang with v, composes it (o gives the addresses and threading;

@@ -912,6 +912,78 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 	return rc;
 }
 
+int quote_command_line(const char *line, size_t n, int *number)
+{
+	*number = 0;
+	while (n && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r' ||
+		     line[n - 1] == '.' || line[n - 1] == '!'))
+		n--;
+	size_t d = n;
+	while (d && line[d - 1] >= '0' && line[d - 1] <= '9')
+		d--;
+	if (d < n && n - d <= 3) {
+		*number = atoi(line + d);
+		n = d;
+		while (n && (line[n - 1] == ' ' || line[n - 1] == '#' || line[n - 1] == '\t'))
+			n--;
+		if (n >= 3 && !memcmp(line + n - 3, "n\xc2\xb0", 3))
+			n -= 3;	/* "accepter n° 2" */
+	}
+	return n ? command_of(line, n) : 0;
+}
+
+/* A decline or close restated to the client who answered from a reminder: name, filled with the
+ * freelancer and the price of the bid in hand. */
+static int restate_to_client(struct talk *t, const char *name)
+{
+	return tell_client(t, name, NULL);
+}
+
+int quote_client_command(const struct config *c, struct store *s, const struct message *m,
+			 int64_t bid, int cmd, char **outcome)
+{
+	struct talk t = { .c = c, .s = s, .m = m };
+	int f = store_bid_get(s, bid, &t.bid), rc = 0;
+	if (f != 1) {
+		*outcome = xstrdup("reminder:unknown-bid");
+		return f < 0 ? -1 : 0;
+	}
+	if (store_project_get(s, t.bid.project, &t.proj) != 1 ||
+	    store_subscriber_find(s, NULL, t.bid.subscriber, &t.sub) != 1) {
+		*outcome = xstrdup("reminder:orphan");
+		goto done;
+	}
+	t.have_proj = t.have_sub = 1;
+	store_project_mark_answered(s, t.proj.id, clock_now());
+	if (t.proj.status != PROJECT_OPEN) {
+		rc = refuse_closed(&t, 1);
+		*outcome = xstrdup("reminder:project-not-open");
+	} else if (cmd == 'c') {
+		rc = close_project(&t, 0);
+		if (rc == 0)
+			rc = restate_to_client(&t, "remind.closed");
+		*outcome = xasprintf("reminder:closed:%lld", (long long)t.proj.id);
+	} else if (t.bid.status != BID_ACTIVE) {
+		rc = tell_current(&t);
+		*outcome = xasprintf("reminder:not-current:%lld", (long long)bid);
+	} else if (cmd == 'a') {
+		rc = accept_bid(&t, bid, NULL, 0);
+		*outcome = xasprintf("reminder:awarded:%lld", (long long)bid);
+	} else {
+		rc = decline_bid(&t, bid, NULL, 0);
+		if (rc == 0)
+			rc = restate_to_client(&t, "remind.declined");
+		*outcome = xasprintf("reminder:declined:%lld", (long long)bid);
+	}
+done:
+	bid_row_clear(&t.bid);
+	if (t.have_proj)
+		project_clear(&t.proj);
+	if (t.have_sub)
+		subscriber_clear(&t.sub);
+	return rc;
+}
+
 enum outcome quote_handle(struct handling *h)
 {
 	struct talk t = { .c = h->c, .s = h->s, .m = h->m };

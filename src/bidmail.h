@@ -528,6 +528,18 @@ const char *extract_intent_name(enum intent i);
 struct intent_data *extract_intent_load(const char *path);
 /* Frees d (NULL accepted); returns NULL. */
 struct intent_data *extract_intent_free(struct intent_data *d);
+/* ---------------------------------------------------------------- extract_rating.c */
+/* A client's rating as people write it ("5/5 : impeccable", "4 étoiles", "★★★★☆", "note : 4",
+ * "4 out of 5", "4 stars – great"): the score 1-5, or 0 when the text holds none; *comment gets
+ * the words around it without the score (caller frees; NULL with no score). */
+int extract_rating(const char *text, char **comment);
+struct rating_data;
+/* Reads a ratings file; the caller owns the result; NULL with file:line: reason on stderr. */
+struct rating_data *extract_rating_load(const char *path);
+/* Frees d (NULL accepted); returns NULL. */
+struct rating_data *extract_rating_free(struct rating_data *d);
+/* The ratings file in use (extract.c), or NULL before any data is loaded. */
+const struct rating_data *extract_data_ratings(void);
 /* The intents file in use (extract.c), or NULL before any data is loaded. */
 const struct intent_data *extract_data_intents(void);
 

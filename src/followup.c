@@ -1,9 +1,11 @@
 /*
  * followup.c — what time brings: projects expire after project_ttl without award (the poster is
  * warned 3 days before); a client with pending quotes who has answered none is reminded after
- * each of reminder_days (and when a freelancer asked "relance 7j", then); rating_delay after an
- * award the client is asked to rate the freelancer, by replying with a score of 1 to 5 and a
- * comment. Each notice is claimed once (kind, object) in the transaction that queues it.
+ * each of reminder_days (and when a freelancer asked "relance 7j", then), in one mail that
+ * numbers the quotes and takes "accepter 2", "refuser 1" or "clôturer" in reply; an expired
+ * project's bidders are told; after the agreed delivery (at least rating_delay after an award)
+ * the client is asked to rate the freelancer, read as people write it (extract_rating.c), and
+ * thanked. Each notice is claimed once (kind, object) in the transaction that queues it.
  * Unconfirmed posts and held bids are purged at their expiry (POST_CONFIRM_TTL, BID_HELD_TTL);
  * a post that waited behind a refusal or another kind of request is asked about (post.c).
  * Only the rows a step needs are loaded: open projects, and awards young enough to be rated,
@@ -18,6 +20,7 @@
 #include <strings.h>
 
 #define WARN_BEFORE (3 * 86400L)
+#define RATING_WAIT (183 * 86400L)	/* awards looked at for a rating request, at most */
 
 /* A notice through the relay template, recorded in the outbox as kind (what the mail is). */
 static int notice(const struct config *c, struct store *s, const char *kind,
@@ -228,12 +231,14 @@ static int purge(struct store *s, time_t now)
 }
 
 /* The projects followup looks at: the open ones, and the awarded ones whose rating request
- * may still be due (awarded before expiry, so created within project_ttl + rating_delay, with
- * a week's margin for a stopped daemon). The count, or -1. */
+ * may still be due (awarded before expiry, so created within project_ttl + rating_delay, or
+ * + RATING_WAIT for a late delivery, with a week's margin for a stopped daemon). The count, or -1. */
 static int projects_due(const struct config *c, struct store *s, time_t now, struct project **out)
 {
 	char since[32];
-	clock_format_iso(now - c->project_ttl - c->rating_delay - 7 * 86400L, since);
+	/* a rating may wait for a delivery up to RATING_WAIT after the award */
+	long wait = c->rating_delay > RATING_WAIT ? c->rating_delay : RATING_WAIT;
+	clock_format_iso(now - c->project_ttl - wait - 7 * 86400L, since);
 	return store_project_open_awarded(s, NULL, since, 0, out);
 }
 
@@ -393,7 +398,20 @@ static int followup_remind(struct followup_pass *f, const struct project *p)
 	return rc;
 }
 
-/* The client's rating request for awarded project p, rating_delay after the award. 0 or -1. */
+/* When the rating of accepted bid b on project p is asked: rating_delay after the award, or
+ * the day after the agreed delivery date when that is later; -1 when unknown. */
+static time_t rating_due(const struct config *c, const struct project *p, const struct bid_row *b)
+{
+	time_t awarded = clock_parse_iso(p->updated ? p->updated : p->created);
+	if (awarded == (time_t)-1)
+		return (time_t)-1;
+	time_t delivery = quote_delivery_date(b, awarded);
+	time_t due = awarded + c->rating_delay;
+	return delivery != (time_t)-1 && delivery + 86400 > due ? delivery + 86400 : due;
+}
+
+/* The client's rating request for awarded project p, naming the freelancer, once it is due
+ * (rating_due). 0 or -1. */
 static int followup_rating(struct followup_pass *f, const struct project *p)
 {
 	struct bid_row *bids;
@@ -402,19 +420,25 @@ static int followup_rating(struct followup_pass *f, const struct project *p)
 		return -1;
 	int rc = 0;
 	for (int k = 0; k < nb && rc == 0; k++) {
-		if (bids[k].status != BID_ACCEPTED)
-			continue;
-		time_t awarded = clock_parse_iso(p->updated ? p->updated : p->created);
-		if (awarded == (time_t)-1 || f->now < awarded + f->c->rating_delay)
+		time_t due = bids[k].status == BID_ACCEPTED ? rating_due(f->c, p, &bids[k]) : -1;
+		if (due == (time_t)-1 || f->now < due)
 			continue;
 		int64_t id = bids[k].id;
 		char *key = keys_make("t", &id, 1);
 		int r = claimed(f->s, "rating", id);
-		if (r == 1)
+		if (r == 1) {
+			struct subscriber sub;
+			int found = store_subscriber_find(f->s, NULL, bids[k].subscriber, &sub) == 1;
+			const char *lang = catalog_language_or(p->language, f->c->language);
+			char *msg = project_text(f->c, p, "rate.request", "freelancer",
+						 found && sub.name && *sub.name ? sub.name
+						 : catalog_text(lang, "bid.freelancer"));
 			r = finish(f->s, notice(f->c, f->s, "rating_request", p, p->poster,
-						p->poster_name, p->language,
-						catalog_text(p->language, "followup.rating_request"),
-						NULL, key));
+						p->poster_name, p->language, msg, NULL, key));
+			free(msg);
+			if (found)
+				subscriber_clear(&sub);
+		}
 		free(key);
 		rc = r < 0 ? -1 : 0;
 		f->done += r > 0;
@@ -466,52 +490,64 @@ int followup_run(const struct config *c, struct store *s, time_t now)
 	return rc < 0 ? -1 : f.done;
 }
 
+/* The client's rating restated with thanks (score and comment), or, with no score read, how
+ * to write one, at the rating address again. 0 or -1. */
+static int rating_answer(const struct config *c, struct store *s, const struct project *p,
+			 const struct bid_row *bid, int score, const char *comment, int recorded)
+{
+	const char *lang = catalog_language_or(p->language, c->language);
+	struct subscriber sub;
+	int found = store_subscriber_find(s, NULL, bid->subscriber, &sub) == 1;
+	char n[16];
+	snprintf(n, sizeof n, "%d", score);
+	struct vars v = { 0 };
+	vars_set(&v, "freelancer", found && sub.name && *sub.name ? sub.name
+		 : catalog_text(lang, "bid.freelancer"));
+	vars_set(&v, "score", n);
+	vars_set(&v, "comment", comment ? comment : "");
+	const char *name = !score ? "rate.no_score" : !recorded ? "rate.already"
+			   : comment && *comment ? "rate.thanks" : "rate.thanks_no_comment";
+	char *msg = catalog_format(lang, name, &v);
+	int64_t id = bid->id;
+	char *key = score ? NULL : keys_make("t", &id, 1);
+	int rc = notice(c, s, score ? "rating_thanks" : "rating_no_score", p, p->poster,
+			p->poster_name, lang, msg, NULL, key);
+	free(key);
+	free(msg);
+	if (found)
+		subscriber_clear(&sub);
+	return rc;
+}
+
 enum outcome rating_handle(struct handling *h)
 {
-	const struct config *c = h->c;
-	struct store *s = h->s;
-	const struct message *m = h->m;
-	char **outcome = &h->result;
 	int64_t bid_id = h->r->ids[0];
 	struct bid_row bid;
-	int f = store_bid_get(s, bid_id, &bid);
+	int f = store_bid_get(h->s, bid_id, &bid);
 	if (f < 0)
 		return OUT_TEMPFAIL;
 	if (!f || bid.status != BID_ACCEPTED) {
 		if (f)
 			bid_row_clear(&bid);
-		*outcome = xstrdup("rating:not-an-award");
+		h->result = xstrdup("rating:not-an-award");
 		return OUT_OK;
 	}
 	struct project pr;
-	int np = store_project_get(s, bid.project, &pr), rc = 0;
-	struct project *proj = np == 1 ? &pr : NULL;
-	const char *text = m->new_text ? m->new_text : "";
-	while (*text == ' ' || *text == '\n')
-		text++;
-	int score = text[0] >= '1' && text[0] <= '5' && (text[1] == '\0' || text[1] == ' ' ||
-							  text[1] == '/' || text[1] == '\n' ||
-							  text[1] == ',' || text[1] == '.')
-		    ? text[0] - '0' : 0;
-	if (!proj || !m->from || strcasecmp(m->from, proj->poster)) {
-		*outcome = xstrdup("rating:not-the-client");	/* only the awarding client rates */
-	} else if (!score) {
-		int64_t id = bid.id;
-		char *key = keys_make("t", &id, 1);
-		rc = notice(c, s, "rating_no_score", proj, proj->poster, proj->poster_name,
-			    proj->language, catalog_text(proj->language, "followup.rating_no_score"),
-			    NULL, key);
-		free(key);
-		*outcome = xstrdup("rating:no-score");
+	int np = store_project_get(h->s, bid.project, &pr), rc = 0;
+	if (np != 1 || !h->m->from || strcasecmp(h->m->from, pr.poster)) {
+		h->result = xstrdup("rating:not-the-client");	/* only the awarding client rates */
 	} else {
-		const char *comment = text + 1;
-		while (*comment == ' ' || *comment == '/' || *comment == '5' || *comment == ',' ||
-		       *comment == '.' || *comment == '\n')
-			comment++;
-		int r = store_rating_insert(s, bid.id, bid.subscriber, score, comment, clock_now());
-		if (r < 0)
+		char *comment;
+		int score = extract_rating(h->m->new_text ? h->m->new_text : "", &comment);
+		int r = score ? store_rating_insert(h->s, bid.id, bid.subscriber, score,
+						    comment, clock_now()) : 0;
+		if (r >= 0)
+			rc = rating_answer(h->c, h->s, &pr, &bid, score, comment, r == 1);
+		else
 			rc = -1;
-		*outcome = xasprintf("rating:%d:%s", score, r == 1 ? "recorded" : "already-rated");
+		h->result = !score ? xstrdup("rating:no-score")
+			    : xasprintf("rating:%d:%s", score, r == 1 ? "recorded" : "already-rated");
+		free(comment);
 	}
 	if (np == 1)
 		project_clear(&pr);

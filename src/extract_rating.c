@@ -175,7 +175,7 @@ static char *comment_of(const char *text, size_t a, size_t b)
 		if (!moved)
 			break;
 	}
-	while (b > a && strchr(" \t\r\n:-,;(=", text[b - 1]))
+	while (b > a && strchr(" \t\r\n:-,;(=.", text[b - 1]))
 		b--;
 	return xstrndup(text + a, b - a);
 }

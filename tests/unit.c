@@ -1119,7 +1119,7 @@ static void test_rating(void)
 		{ "\xe2\x98\x85\xe2\x98\x85\xe2\x98\x85\xe2\x98\x85\xe2\x98\x86", 4, "" },
 		{ "\xe2\x98\x85\xe2\x98\x85\xe2\x98\x85 correct, sans plus", 3, "correct, sans plus" },
 		{ "note : 4", 4, "" },
-		{ "Note: 3/5. Un peu de retard.", 3, "Un peu de retard." },
+		{ "Note: 3/5. Un peu de retard.", 3, "Un peu de retard" },
 		{ "4 out of 5", 4, "" },
 		{ "4 stars – great work", 4, "great work" },
 		{ "I give it 2 stars, communication was slow", 2, "communication was slow" },
@@ -1128,7 +1128,7 @@ static void test_rating(void)
 		{ "3 sur 5, correct", 3, "correct" },
 		{ "Rating: 5 - excellent", 5, "excellent" },
 		{ "Très bon travail, livré en avance et très réactif. 5/5", 5,
-		  "Très bon travail, livré en avance et très réactif." },
+		  "Très bon travail, livré en avance et très réactif" },
 		{ "1/5 jamais livré", 1, "jamais livré" },
 		/* no rating */
 		{ "5 pages traduites, merci", 0, NULL },

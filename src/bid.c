@@ -464,6 +464,14 @@ static int offer_store(struct offer *o, char **outcome)
 		*outcome = xasprintf("bid:held:%lld", (long long)bid_id);
 	} else {
 		char *msg = xstrdup(catalog_text(b->lang, replaced ? "bid.replaced" : "bid.passed_on"));
+		if (bi->followup_days >= 0) {
+			/* "relance dans 7 jours": the freelancer is told when the client will be */
+			char *when = followup_scheduled(b->lang, bi->followup_days, clock_now());
+			char *both = xasprintf("%s\n\n%s", msg, when);
+			free(msg);
+			free(when);
+			msg = both;
+		}
 		rc = tell_freelancer(b, o->to, msg, terms, o->key);
 		free(msg);
 		if (rc == 0)

@@ -1300,6 +1300,9 @@ enum outcome rating_handle(struct handling *h);
 /* bid+w-PROJECT-LIST: the client's answer to a reminder ("accepter 2", "refuser 1", "clôturer"),
  * numbered as the reminder listed the quotes; anything else is answered with the list again. */
 enum outcome reminder_handle(struct handling *h);
+/* What a freelancer who asked for a follow-up in `days` is told when their bid is passed on:
+ * the date the client will be reminded, in lang (caller frees). */
+char *followup_scheduled(const char *lang, int days, time_t now);
 
 /* ---------------------------------------------------------------- send.c */
 /* Renders template kind in lang with v, composes it (o gives the addresses and threading;

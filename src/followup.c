@@ -206,6 +206,16 @@ static int tell_followup_done(const struct config *c, struct store *s, const str
 	return rc;
 }
 
+char *followup_scheduled(const char *lang, int days, time_t now)
+{
+	char *date = quote_date_words(lang, now + (time_t)days * 86400);
+	struct vars v = { 0 };
+	vars_set(&v, "date", date);
+	char *t = catalog_format(lang, "remind.followup_scheduled", &v);
+	free(date);
+	return t;
+}
+
 /* Deletes the unconfirmed posts and held bids past their expiry, in one transaction. */
 static int purge(struct store *s, time_t now)
 {

@@ -1262,6 +1262,11 @@ enum outcome bid_answer(const struct config *c, struct store *s, const struct co
 /* The public bid address of a project (bid+pID@DOMAIN), shown on the marketplace page. */
 char *bid_public_address(const struct config *c, int64_t project);
 
+/* A freelancer's record as a quote shows it ("4.5/5 (2 évaluations)", "pas encore évalué"),
+ * in lang; with rated, a catalogue name whose {{rating}} receives it (when rated at all);
+ * *completed (may be NULL) gets their completed projects. Caller frees. */
+char *bid_rating_text(struct store *s, int64_t subscriber, const char *lang, const char *rated,
+		      int *completed);
 /* ---------------------------------------------------------------- quote.c */
 /* When the awarded bid b is to be delivered: the award time plus its delivery delay in days
  * (awarded as given); -1 when the bid states no delay. The one place that knows how. */

@@ -95,7 +95,7 @@ static void remind_item(struct store *s, const char *lang, const struct bid_row 
 	vars_set(it, "freelancer", keep->v[keep->n - 1]);
 	if (found)
 		subscriber_clear(&sub);
-	char n[16], days[16], average[32], count[16];
+	char n[16], days[16];
 	snprintf(n, sizeof n, "%d", rank);
 	strlist_add(keep, n);
 	vars_set(it, "rank", keep->v[keep->n - 1]);
@@ -108,21 +108,7 @@ static void remind_item(struct store *s, const char *lang, const struct bid_row 
 			  ? catalog_format(lang, "remind.delivery", &dv)
 			  : xstrdup(catalog_text(lang, "remind.delivery_unknown")));
 	vars_set(it, "delivery", keep->v[keep->n - 1]);
-	double avg = 0;
-	int nrat = 0, completed = 0;
-	store_freelancer_record(s, b->subscriber, &avg, &nrat, &completed);
-	snprintf(average, sizeof average, "%.1f", avg);
-	snprintf(count, sizeof count, "%d", nrat);
-	struct vars rv = { 0 };
-	vars_set(&rv, "average", average);
-	vars_set(&rv, "count", count);
-	char *rating = nrat ? catalog_format(lang, nrat > 1 ? "bid.rating_many" : "bid.rating_one",
-					     &rv) : NULL;
-	struct vars nv = { 0 };
-	vars_set(&nv, "rating", rating);
-	strlist_add_owned(keep, rating ? catalog_format(lang, "remind.rated", &nv)
-			  : xstrdup(catalog_text(lang, "bid.not_rated")));
-	free(rating);
+	strlist_add_owned(keep, bid_rating_text(s, b->subscriber, lang, "remind.rated", NULL));
 	vars_set(it, "rating", keep->v[keep->n - 1]);
 }
 

@@ -41,6 +41,16 @@ struct talk {
 	int asked;		/* at bid+a-BID-ACT: the act the client was asked about (INTENT_*) */
 };
 
+/* Frees what a talk loaded (its bid always, its project and subscriber when loaded). */
+static void talk_clear(struct talk *t)
+{
+	bid_row_clear(&t->bid);
+	if (t->have_proj)
+		project_clear(&t->proj);
+	if (t->have_sub)
+		subscriber_clear(&t->sub);
+}
+
 /* Signatures, keys and contact cards: they name the sender (a certificate, a vCard, a key). */
 static int is_identity_part(const struct attachment *a)
 {
@@ -976,11 +986,7 @@ int quote_client_command(const struct config *c, struct store *s, const struct m
 		*outcome = xasprintf("reminder:declined:%lld", (long long)bid);
 	}
 done:
-	bid_row_clear(&t.bid);
-	if (t.have_proj)
-		project_clear(&t.proj);
-	if (t.have_sub)
-		subscriber_clear(&t.sub);
+	talk_clear(&t);
 	return rc;
 }
 
@@ -1013,10 +1019,6 @@ enum outcome quote_handle(struct handling *h)
 	}
 	rc = talk_act(&t, client_side, &h->result);
 done:
-	bid_row_clear(&t.bid);
-	if (t.have_proj)
-		project_clear(&t.proj);
-	if (t.have_sub)
-		subscriber_clear(&t.sub);
+	talk_clear(&t);
 	return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
 }

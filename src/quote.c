@@ -351,6 +351,20 @@ static void award_commission(struct buf *b, const struct config *c, const char *
 	free(net);
 }
 
+/* The next steps of one side (0: the freelancer, 1: the client), numbered, filled from v. */
+static void award_next(struct buf *b, const char *lang, int side, const struct vars *v)
+{
+	static const char *const next[2][3] = {
+		{ "award.next_freelancer_1", "award.next_freelancer_2", "award.next_freelancer_3" },
+		{ "award.next_client_1", "award.next_client_2", "award.next_client_3" } };
+	buf_putc(b, '\n');
+	put_line(b, lang, "award.next", NULL);
+	for (int i = 0; i < 3; i++) {
+		buf_printf(b, "  %d. ", i + 1);
+		put_line(b, lang, next[side][i], v);
+	}
+}
+
 /* The agreement as one side reads it (side 0: the freelancer, 1: the client): parties, project,
  * price, delivery, schedule, commission, next steps; caller frees. */
 static char *award_terms(struct talk *t, int side, const char *words, int natural,
@@ -393,15 +407,7 @@ static char *award_terms(struct talk *t, int side, const char *words, int natura
 	put_line(&b, lang, date ? "award.delivery_dated" : "award.delivery_unknown", &v);
 	award_schedule(&b, t->c, lang, bi, awarded, delivery);
 	award_commission(&b, t->c, lang, bi);
-	buf_putc(&b, '\n');
-	put_line(&b, lang, "award.next", NULL);
-	static const char *const next[2][3] = {
-		{ "award.next_freelancer_1", "award.next_freelancer_2", "award.next_freelancer_3" },
-		{ "award.next_client_1", "award.next_client_2", "award.next_client_3" } };
-	for (int i = 0; i < 3; i++) {
-		buf_printf(&b, "  %d. ", i + 1);
-		put_line(&b, lang, next[side][i], &v);
-	}
+	award_next(&b, lang, side, &v);
 	if (side == 0 && words) {
 		char *masked = quote_relayable(t->c, words, lang);
 		buf_putc(&b, '\n');

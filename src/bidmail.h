@@ -140,6 +140,8 @@ struct config {
 	char *min_daily_rate;		/* "160 EUR", excl. tax */
 	char *exchange_rates;		/* "2026-01-01 USD:0.92 ...": 1 CUR in EUR */
 	int commission_percent;
+	char *commission_payer;		/* "client", "freelancer" or "shared" */
+	char *payment_terms;		/* how and when the commission is paid, free text */
 	int match_budget_pass_ms;	/* PCRE2 time of one subscriber's patterns per digest pass */
 	int match_budget_mail_ms;	/* CPU of the matching work (probes, test) of a command mail */
 	int match_probe_us;		/* a new pattern's mean cost per sample text, at most */
@@ -526,6 +528,18 @@ const char *extract_intent_name(enum intent i);
 struct intent_data *extract_intent_load(const char *path);
 /* Frees d (NULL accepted); returns NULL. */
 struct intent_data *extract_intent_free(struct intent_data *d);
+/* ---------------------------------------------------------------- extract_rating.c */
+/* A client's rating as people write it ("5/5 : impeccable", "4 étoiles", "★★★★☆", "note : 4",
+ * "4 out of 5", "4 stars – great"): the score 1-5, or 0 when the text holds none; *comment gets
+ * the words around it without the score (caller frees; NULL with no score). */
+int extract_rating(const char *text, char **comment);
+struct rating_data;
+/* Reads a ratings file; the caller owns the result; NULL with file:line: reason on stderr. */
+struct rating_data *extract_rating_load(const char *path);
+/* Frees d (NULL accepted); returns NULL. */
+struct rating_data *extract_rating_free(struct rating_data *d);
+/* The ratings file in use (extract.c), or NULL before any data is loaded. */
+const struct rating_data *extract_data_ratings(void);
 /* The intents file in use (extract.c), or NULL before any data is loaded. */
 const struct intent_data *extract_data_intents(void);
 
@@ -1252,7 +1266,25 @@ enum outcome bid_answer(const struct config *c, struct store *s, const struct co
 /* The public bid address of a project (bid+pID@DOMAIN), shown on the marketplace page. */
 char *bid_public_address(const struct config *c, int64_t project);
 
+/* A freelancer's record as a quote shows it ("4.5/5 (2 évaluations)", "pas encore évalué"),
+ * in lang; with rated, a catalogue name whose {{rating}} receives it (when rated at all);
+ * *completed (may be NULL) gets their completed projects. Caller frees. */
+char *bid_rating_text(struct store *s, int64_t subscriber, const char *lang, const char *rated,
+		      int *completed);
 /* ---------------------------------------------------------------- quote.c */
+/* When the awarded bid b is to be delivered: the award time plus its delivery delay in days
+ * (awarded as given); -1 when the bid states no delay. The one place that knows how. */
+/* The client's command in line[0..n) ("accepter", "refuser 2", "close #1", "clôturer"): 'a',
+ * 'd', 'c' or 0; *number gets the number after it (0: none). */
+int quote_command_line(const char *line, size_t n, int *number);
+/* The client's command cmd ('a', 'd', 'c') on bid (for 'c', any bid of the project), given
+ * from a reminder: the same acts as on the quote's relay, the client's decline or close
+ * restated to them (an award by the award mail). 0 or -1; *outcome set (caller frees). */
+int quote_client_command(const struct config *c, struct store *s, const struct message *m,
+			 int64_t bid, int cmd, char **outcome);
+time_t quote_delivery_date(const struct bid_row *b, time_t awarded);
+/* t as a date in words in lang ("19 mars 2026", "March 19, 2026"); caller frees. */
+char *quote_date_words(const char *lang, time_t t);
 /* text as the relay shows it to the other side: the board's keys and tagged addresses replaced
  * by a placeholder in lang (caller frees). */
 char *quote_relayable(const struct config *c, const char *text, const char *lang);
@@ -1274,6 +1306,12 @@ enum outcome quote_handle(struct handling *h);
 int followup_run(const struct config *c, struct store *s, time_t now);
 /* A client's reply to a rating request (bid+t-BID): a score 1-5 and a comment. */
 enum outcome rating_handle(struct handling *h);
+/* bid+w-PROJECT-LIST: the client's answer to a reminder ("accepter 2", "refuser 1", "clôturer"),
+ * numbered as the reminder listed the quotes; anything else is answered with the list again. */
+enum outcome reminder_handle(struct handling *h);
+/* What a freelancer who asked for a follow-up in `days` is told when their bid is passed on:
+ * the date the client will be reminded, in lang (caller frees). */
+char *followup_scheduled(const char *lang, int days, time_t now);
 
 /* ---------------------------------------------------------------- send.c */
 /* Renders template kind in lang with v, composes it (o gives the addresses and threading;

@@ -92,6 +92,7 @@ struct extract_data {
 		struct strlist phrases[64];
 	} scam;
 	struct intent_data *intents;	/* intents.txt (extract_intent.c) */
+	struct rating_data *ratings;	/* ratings.txt (extract_rating.c) */
 };
 
 /* the data in use (none before extract_load): swapped by the main thread between passes,
@@ -288,6 +289,7 @@ struct extract_data *extract_data_free(struct extract_data *d)
 	for (int i = 0; i < d->scam.n; i++)
 		strlist_clear(&d->scam.phrases[i]);
 	extract_intent_free(d->intents);
+	extract_rating_free(d->ratings);
 	free(d);
 	return NULL;
 }
@@ -302,6 +304,10 @@ struct extract_data *extract_data_load(const struct config *c)
 	int rc = load_table(sk, &d->skills) | load_scam(sc, d) | load_table(lo, &d->places);
 	if (!(d->intents = extract_intent_load(in)))
 		rc = -1;
+	char *ra = xasprintf("%s/ratings.txt", c->data_dir);
+	if (!(d->ratings = extract_rating_load(ra)))
+		rc = -1;
+	free(ra);
 	free(in);
 	free(sk);
 	free(sc);
@@ -314,6 +320,11 @@ struct extract_data *extract_data_use(struct extract_data *d)
 	struct extract_data *old = data;
 	data = d ? d : &none;
 	return old == &none ? NULL : old;
+}
+
+const struct rating_data *extract_data_ratings(void)
+{
+	return data->ratings;
 }
 
 const struct intent_data *extract_data_intents(void)

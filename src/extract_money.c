@@ -366,7 +366,9 @@ static int find_mentions(const char *l, struct mention *out, int max, int bare_w
 
 /* Finds the nearest cue of a list that ends within `window` bytes before offset at, in the
  * same sentence. Returns the cue or NULL. */
-static const char *cue_before(const char *l, size_t at, const char *const *cues, size_t window)
+/* cue_before, with *end (when not NULL) set past the cue found. */
+static const char *cue_before_end(const char *l, size_t at, const char *const *cues,
+				  size_t window, size_t *end)
 {
 	size_t from = at > window ? at - window : 0;
 	const char *best = NULL;
@@ -393,7 +395,14 @@ static const char *cue_before(const char *l, size_t at, const char *const *cues,
 			}
 		}
 	}
+	if (end)
+		*end = best_end;
 	return best;
+}
+
+static const char *cue_before(const char *l, size_t at, const char *const *cues, size_t window)
+{
+	return cue_before_end(l, at, cues, window, NULL);
 }
 
 static const char *const budget_cues[] = {
@@ -608,8 +617,30 @@ static const char *const delivery_cues[] = {
 	"within", "in", "delivery", "deliver", "delivered", "turnaround", "deadline", "durée",
 	"duree", "réalisation", "realisation", "terminé", "termine", "finished", "done", "ready",
 	"prêt", "pret", "compter", "maximum", "max", NULL };
-static const char *const followup_cues[] = { "relance", "relancer", "follow-up", "follow up",
-					     "followup", "reminder", "rappel", NULL };
+static const char *const followup_cues[] = { "relance", "relancer", "relancez", "follow-up",
+					     "follow up", "followup", "reminder", "remind", "rappel",
+					     "rappeler", "rappelez", NULL };
+
+/* The delivery cues that only introduce a time ("dans 7 jours" after "relance" is still the
+ * follow-up's). */
+static const char *const delivery_prepositions[] = { "sous", "en", "dans", "d'ici", "within",
+						     "in", "compter", "maximum", "max", NULL };
+
+/* 1 when a delivery word other than a preposition is between from and at ("Rappel : livraison
+ * en 10 jours" is a delivery time, not a follow-up). */
+static int delivery_word_between(const char *l, size_t from, size_t at)
+{
+	for (int i = 0; delivery_cues[i]; i++) {
+		int prep = 0;
+		for (int j = 0; delivery_prepositions[j] && !prep; j++)
+			prep = !strcmp(delivery_cues[i], delivery_prepositions[j]);
+		const char *one[2] = { delivery_cues[i], NULL };
+		size_t end = 0;
+		if (!prep && at > from && cue_before_end(l, at, one, at - from, &end) && end > from)
+			return 1;
+	}
+	return 0;
+}
 
 int extract_duration_days(const char *text, int *followup_days)
 {
@@ -643,7 +674,11 @@ int extract_duration_days_lower(const char *l, int *followup_days)
 		if (!k || days <= 0 || days > 3650)
 			continue;
 		/* "400 €/jour" was an amount; "30 jours" after a currency is not a delay */
-		if (followup_days && cue_before(l, i, followup_cues, 16)) {
+		/* "remind the client in a week", "relancer le client dans une semaine"; a delivery
+		 * cue nearer the number wins ("Rappel : livraison en 10 jours") */
+		size_t fend = 0;
+		if (followup_days && cue_before_end(l, i, followup_cues, 32, &fend) &&
+		    !delivery_word_between(l, fend, i)) {
 			*followup_days = days;
 			i += (size_t)k - 1;
 			continue;

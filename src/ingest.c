@@ -422,6 +422,7 @@ static const struct route_row {
 	{ KIND_BID, ROUTE_KEY_VALID, 'r', quote_handle, NULL },
 	{ KIND_BID, ROUTE_KEY_VALID, 'a', quote_handle, NULL },
 	{ KIND_BID, ROUTE_KEY_VALID, 't', rating_handle, NULL },
+	{ KIND_BID, ROUTE_KEY_VALID, 'w', reminder_handle, NULL },
 	{ KIND_BID, ROUTE_KEY_VALID, 'p', bid_public, NULL },
 	{ KIND_BID, ROUTE_KEY_VALID, 'b', bid_handle, NULL },
 	{ KIND_BID, ROUTE_ANY, 0, bid_refuse, NULL },

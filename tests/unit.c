@@ -1221,6 +1221,55 @@ static void test_intent(void)
 	report("extract_intent_read", bad);
 }
 
+/* A client's rating as people write it (extract_rating.c, contrib/ratings.txt): the score and
+ * the comment without it; numbers that are no rating (pages, dates, days, prices) are none. */
+static void test_rating(void)
+{
+	static const struct { const char *in; int want; const char *comment; } rows[] = {
+		{ "Je mets 5/5 : traduction impeccable", 5, "traduction impeccable" },
+		{ "4 étoiles – très bien", 4, "très bien" },
+		{ "\xe2\x98\x85\xe2\x98\x85\xe2\x98\x85\xe2\x98\x85\xe2\x98\x86", 4, "" },
+		{ "\xe2\x98\x85\xe2\x98\x85\xe2\x98\x85 correct, sans plus", 3, "correct, sans plus" },
+		{ "note : 4", 4, "" },
+		{ "Note: 3/5. Un peu de retard.", 3, "Un peu de retard" },
+		{ "4 out of 5", 4, "" },
+		{ "4 stars – great work", 4, "great work" },
+		{ "I give it 2 stars, communication was slow", 2, "communication was slow" },
+		{ "5 Travail soigné, délais tenus", 5, "Travail soigné, délais tenus" },
+		{ "5", 5, "" },
+		{ "3 sur 5, correct", 3, "correct" },
+		{ "Rating: 5 - excellent", 5, "excellent" },
+		{ "Très bon travail, livré en avance et très réactif. 5/5", 5,
+		  "Très bon travail, livré en avance et très réactif" },
+		{ "1/5 jamais livré", 1, "jamais livré" },
+		/* no rating */
+		{ "5 pages traduites, merci", 0, NULL },
+		{ "Livré le 5 mai comme prévu", 0, NULL },
+		{ "Rendez-vous le 12/05 pour le bilan", 0, NULL },
+		{ "Merci, tout s'est bien passé", 0, NULL },
+		{ "3 jours de retard", 0, NULL },
+		{ "Payé 400 €, 2 jours de retard", 0, NULL },
+		{ "10/10", 0, NULL },
+		{ "7 stars", 0, NULL },
+		{ "We met 3 times", 0, NULL },
+		{ "", 0, NULL },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char *comment;
+		int got = extract_rating(rows[i].in, &comment);
+		if (got != rows[i].want || (rows[i].comment && (!comment ||
+		    strcmp(comment, rows[i].comment)))) {
+			printf("     rating \"%s\": got %d \"%s\", want %d \"%s\"\n", rows[i].in,
+			       got, comment ? comment : "(none)", rows[i].want,
+			       rows[i].comment ? rows[i].comment : "(none)");
+			bad++;
+		}
+		free(comment);
+	}
+	report("extract_rating", bad);
+}
+
 /* The store behind its backend-neutral names, on a database in a temporary folder: each step's
  * result and the class of the error it leaves (a duplicate is a conflict, not transient). */
 static void test_store_seam(void)
@@ -1413,6 +1462,7 @@ int main(int argc, char **argv)
 	test_fetch_url();
 	test_consent();
 	test_intent();
+	test_rating();
 	test_store_seam();
 	test_state_transitions();
 	config_clear(&cat_config);

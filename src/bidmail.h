@@ -509,6 +509,21 @@ char *extract_reply(const char *text, int is_forward);
 /* The same, knowing the sender's display name: a closing block that starts with it is the
  * signature too. sender_name may be NULL. */
 char *extract_reply_from(const char *text, int is_forward, const char *sender_name);
+/* The same, knowing the text the board sent that this reply answers (sent may be NULL): the
+ * first run of the reply's lines that repeats it (quoted or not, rewrapped, with or without an
+ * attribution or header block above it) is cut with what follows. */
+char *extract_reply_known(const char *text, int is_forward, const char *sender_name,
+			  const char *sent);
+/* m->new_text again with the board's text m answers (m->bid re-read from it). */
+struct message;
+void extract_reply_against(struct message *m, const char *sent);
+/* The phrases of data file path (contrib/reply-phrases.txt: `kind | phrase | ...`); NULL when
+ * it cannot be read or a line is wrong (said on stderr). */
+struct reply_data;
+struct reply_data *extract_reply_data_load(const char *path);
+struct reply_data *extract_reply_data_free(struct reply_data *d);
+/* The reply phrases in use (extract_load); NULL before. */
+const struct reply_data *extract_data_reply(void);
 
 /* ---------------------------------------------------------------- extract_intent.c */
 /* What a reply means (the phrases in data_dir/intents.txt). */

@@ -92,6 +92,7 @@ struct extract_data {
 		struct strlist phrases[64];
 	} scam;
 	struct intent_data *intents;	/* intents.txt (extract_intent.c) */
+	struct reply_data *reply;	/* reply-phrases.txt (extract_reply.c) */
 };
 
 /* the data in use (none before extract_load): swapped by the main thread between passes,
@@ -288,6 +289,7 @@ struct extract_data *extract_data_free(struct extract_data *d)
 	for (int i = 0; i < d->scam.n; i++)
 		strlist_clear(&d->scam.phrases[i]);
 	extract_intent_free(d->intents);
+	extract_reply_data_free(d->reply);
 	free(d);
 	return NULL;
 }
@@ -302,6 +304,10 @@ struct extract_data *extract_data_load(const struct config *c)
 	int rc = load_table(sk, &d->skills) | load_scam(sc, d) | load_table(lo, &d->places);
 	if (!(d->intents = extract_intent_load(in)))
 		rc = -1;
+	char *rp = xasprintf("%s/reply-phrases.txt", c->data_dir);
+	if (!(d->reply = extract_reply_data_load(rp)))
+		rc = -1;
+	free(rp);
 	free(in);
 	free(sk);
 	free(sc);
@@ -319,6 +325,11 @@ struct extract_data *extract_data_use(struct extract_data *d)
 const struct intent_data *extract_data_intents(void)
 {
 	return data->intents;
+}
+
+const struct reply_data *extract_data_reply(void)
+{
+	return data->reply;
 }
 
 int extract_load(const struct config *c)

@@ -35,34 +35,144 @@ static int is_space_byte(unsigned char c)
 	return c == ' ' || c == '\t' || c == '\r';
 }
 
-/* Copies a line with no-break spaces made plain, '*' and leading blanks/dashes dropped, lower
- * case ASCII: the form the header rules compare. */
+/* The lower-case form of the UTF-8 letter at s (n bytes left) into out; its length in *used,
+ * the bytes written returned. ASCII, Latin-1, Latin Extended-A, Cyrillic and Greek capitals. */
+static size_t lower_utf8(const unsigned char *s, size_t n, char *out, size_t *used)
+{
+	unsigned c = s[0];
+	*used = 1;
+	if (c < 0x80) {
+		out[0] = (char)tolower((int)c);
+		return 1;
+	}
+	if (n < 2 || (c & 0xE0) != 0xC0) {
+		out[0] = (char)c;
+		return 1;
+	}
+	unsigned cp = ((c & 0x1F) << 6) | (s[1] & 0x3F);
+	*used = 2;
+	if ((cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) || (cp >= 0x391 && cp <= 0x3A9) ||
+	    (cp >= 0x410 && cp <= 0x42F))
+		cp += 0x20;
+	else if (cp >= 0x400 && cp <= 0x40F)
+		cp += 0x50;
+	else if (((cp >= 0x100 && cp <= 0x137) || (cp >= 0x14A && cp <= 0x177)) && !(cp & 1))
+		cp += 1;
+	else if (cp >= 0x139 && cp <= 0x148 && (cp & 1))
+		cp += 1;
+	out[0] = (char)(0xC0 | (cp >> 6));
+	out[1] = (char)(0x80 | (cp & 0x3F));
+	return 2;
+}
+
+/* Copies a line with no-break spaces made plain, full-width colons made ':', '*' and leading
+ * blanks/dashes dropped, lower case (lower_utf8): the form the header rules compare. */
 static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop_dashes)
 {
 	size_t w = 0, i = 0;
 	while (i < n && (is_space_byte((unsigned char)s[i]) || (drop_dashes && s[i] == '-') ||
 			 s[i] == '*'))
 		i++;
-	for (; i < n && w + 1 < max; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] == 0xA0) {
-			out[w++] = ' ';
-			i++;
-		} else if (c == 0xE2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
-			   (unsigned char)s[i + 2] == 0xAF) {
+	while (i < n && w + 3 < max) {
+		const unsigned char *u = (const unsigned char *)s + i;
+		if (u[0] == 0xC2 && i + 1 < n && u[1] == 0xA0) {
 			out[w++] = ' ';
 			i += 2;
-		} else if (c == '*' || c == '\t' || c == '\r') {
-			if (c != '*')
+		} else if (u[0] == 0xE2 && i + 2 < n && u[1] == 0x80 && u[2] == 0xAF) {
+			out[w++] = ' ';
+			i += 3;
+		} else if (u[0] == 0xEF && i + 2 < n && u[1] == 0xBC && u[2] == 0x9A) {
+			out[w++] = ':';	/* U+FF1A, the full-width colon of CJK clients */
+			i += 3;
+		} else if (u[0] == '*' || u[0] == '\t' || u[0] == '\r') {
+			if (u[0] != '*')
 				out[w++] = ' ';
+			i++;
 		} else {
-			out[w++] = (char)tolower(c);
+			size_t used;
+			w += lower_utf8(u, n - i, out + w, &used);
+			i += used;
 		}
 	}
 	while (w > 0 && (out[w - 1] == ' ' || (drop_dashes && out[w - 1] == '-')))
 		w--;
 	out[w] = '\0';
 	return w;
+}
+
+/* ---------------------------------------------------------------- the phrases (data file) */
+
+enum rp_kind { RP_VERB, RP_OPENER, RP_FROM, RP_DATE, RP_TO, RP_SUBJECT, RP_CC, RP_CUT,
+	       RP_FORWARD, RP_MOBILE, RP_SIGNOFF, RP_NOTNAME, RP_COUNT };
+static const char *const rp_names[RP_COUNT] = {
+	"verb", "opener", "from", "date", "to", "subject", "cc", "cut", "forward", "mobile",
+	"signoff", "notname" };
+
+struct reply_data {
+	struct strlist p[RP_COUNT];	/* normalised phrases of each kind */
+};
+
+struct reply_data *extract_reply_data_free(struct reply_data *d)
+{
+	if (!d)
+		return NULL;
+	for (int k = 0; k < RP_COUNT; k++)
+		strlist_clear(&d->p[k]);
+	free(d);
+	return NULL;
+}
+
+/* One `kind | phrase | ...` line into the reply data arg; 0 or -1 (file:line on stderr). */
+static int reply_line(void *arg, char *s, const char *path, int lineno)
+{
+	struct reply_data *d = arg;
+	char *save = NULL, *head = strtok_r(s, "|", &save);
+	int k = -1;
+	head = head ? str_trim(head) : NULL;
+	for (int i = 0; head && i < RP_COUNT; i++)
+		if (!strcmp(head, rp_names[i]))
+			k = i;
+	if (k < 0) {
+		fprintf(stderr, "%s:%d: expected `kind | phrase | ...` (kind: verb, opener, from, "
+			"date, to, subject, cc, cut, forward, mobile, signoff, notname)\n", path,
+			lineno);
+		return -1;
+	}
+	char *tok, t[256];
+	while ((tok = strtok_r(NULL, "|", &save)) != NULL) {
+		tok = str_trim(tok);
+		if (normalise(tok, strlen(tok), t, sizeof t, 0))
+			strlist_add(&d->p[k], t);
+	}
+	return 0;
+}
+
+struct reply_data *extract_reply_data_load(const char *path)
+{
+	struct reply_data *d = xcalloc(1, sizeof *d);
+	if (extract_data_lines(path, 4096, reply_line, d) < 0)
+		return extract_reply_data_free(d);
+	return d;
+}
+
+/* The phrases of kind k in use (none before extract_load: the shapes alone apply). */
+static const struct strlist *phrases(enum rp_kind k)
+{
+	static const struct strlist empty;
+	const struct reply_data *d = extract_data_reply();
+	return d ? &d->p[k] : &empty;
+}
+
+/* 1 when t starts with a phrase of kind k followed by a space or the end (a whole word). */
+static int starts_with_word(const char *t, enum rp_kind k)
+{
+	const struct strlist *l = phrases(k);
+	for (size_t i = 0; i < l->n; i++) {
+		size_t pn = strlen(l->v[i]);
+		if (!strncmp(t, l->v[i], pn) && (t[pn] == ' ' || !t[pn]))
+			return 1;
+	}
+	return 0;
 }
 
 static int ends_with(const char *s, size_t n, const char *suffix)
@@ -79,37 +189,33 @@ static int has_digit(const char *s)
 	return 0;
 }
 
-/* Attribution verbs; the line must end with one of these, or with ':' with a verb inside
- * (Dutch/German put the name after the verb: "Op ... schreef X <x@y>:"). */
-static const char *const verbs[] = {
-	"wrote", "sent", "a écrit", "a ecrit", "schrieb", "escribió", "escribio", "ha scritto",
-	"schreef", "het volgende geschreven", "escreveu", "napisał", "skrev", "đã viết",
-	"kirjoitti", "yazdı", "writes", NULL };
-/* Words that open an attribution line. */
-static const char *const openers[] = {
-	"on ", "le ", "am ", "el ", "il ", "op ", "em ", "w dniu ", "den ", "på ", "vào ",
-	"sent from ", NULL };
+/* Sets *at_end when the text (end bytes) ends with an attribution verb (as a word), *inside
+ * when one stands elsewhere in it. */
+static void verbs_in(const char *j, size_t end, int *at_end, int *inside)
+{
+	const struct strlist *v = phrases(RP_VERB);
+	for (size_t i = 0; i < v->n; i++) {
+		size_t vn = strlen(v->v[i]);
+		if (ends_with(j, end, v->v[i]) && (end == vn || (unsigned char)j[end - vn - 1] >= 0x80 ||
+						   !isalnum((unsigned char)j[end - vn - 1])))
+			*at_end = 1;
+		else if (strstr(j, v->v[i]))
+			*inside = 1;
+	}
+}
 
 /* Is the joined text an attribution ("On <date>, <name> wrote:")? */
 static int is_attribution(const char *j, size_t n, int dashed, int single)
 {
 	if (n == 0 || n > MAX_HEADER_JOIN)
 		return 0;
-	int opener = 0;
-	for (int i = 0; openers[i]; i++)
-		if (!strncmp(j, openers[i], strlen(openers[i])))
-			opener = 1;
+	int opener = starts_with_word(j, RP_OPENER);
 	int colon = j[n - 1] == ':';
 	size_t end = colon ? n - 1 : n;
 	while (end > 0 && j[end - 1] == ' ')
 		end--;
 	int verb_at_end = 0, verb_inside = 0;
-	for (int i = 0; verbs[i]; i++) {
-		if (ends_with(j, end, verbs[i]))
-			verb_at_end = 1;
-		else if (strstr(j, verbs[i]))
-			verb_inside = 1;
-	}
+	verbs_in(j, end, &verb_at_end, &verb_inside);
 	int evidence = has_digit(j) || strchr(j, '@');
 	if (opener && evidence && ((verb_at_end && (colon || dashed)) || (verb_inside && colon)))
 		return 1;
@@ -142,8 +248,10 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 		while (k < l[i].n && (is_space_byte((unsigned char)l[i].s[k]) || l[i].s[k] == '*'))
 			k++;
 		unsigned char c = k < l[i].n ? (unsigned char)l[i].s[k] : 0;
-		if (!strchr("OoLlAaEeIiWwDdPpVvSs-", c) && !isdigit(c) && c < 0x80 &&
-		    !memchr(l[i].s, '@', l[i].n))
+		char w[64];
+		normalise(l[i].s + k, l[i].n - k < 60 ? l[i].n - k : 60, w, sizeof w, 0);
+		if (c != '-' && !isdigit(c) && c < 0x80 && !memchr(l[i].s, '@', l[i].n) &&
+		    !starts_with_word(w, RP_OPENER))
 			return -1;
 	}
 	char j[MAX_HEADER_JOIN + 64];
@@ -189,56 +297,37 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 			return k;
 		/* an attribution ends with ':' or a verb: stop at the first line that does not
 		 * continue a plausible one */
-		if (k == i && !dashed) {
-			int opener = 0;
-			for (int o = 0; openers[o]; o++)
-				if (!strncmp(j, openers[o], strlen(openers[o])))
-					opener = 1;
-			if (!opener && !isdigit((unsigned char)j[0]))
-				return -1;
-		}
+		if (k == i && !dashed && !starts_with_word(j, RP_OPENER) &&
+		    !isdigit((unsigned char)j[0]))
+			return -1;
 	}
 	return -1;
 }
 
-/* Outlook-style header keys: 1 from, 2 sent/date, 3 to, 4 subject, 5 cc; 0 otherwise. */
+/* Header keys (the data file's from, date, to, subject, cc): 1 from, 2 sent/date, 3 to,
+ * 4 subject, 5 cc; 0 otherwise. t is normalised; the key ends at a ':' within 24 bytes. */
 static int header_key(const char *t)
 {
-	static const struct { const char *k; int g; } keys[] = {
-		{ "from", 1 }, { "de", 1 }, { "von", 1 }, { "van", 1 }, { "da", 1 }, { "fra", 1 },
-		{ "från", 1 }, { "od", 1 }, { "date", 2 }, { "datum", 2 }, { "sent", 2 },
-		{ "envoyé", 2 }, { "envoye", 2 }, { "gesendet", 2 }, { "enviado", 2 },
-		{ "enviada", 2 }, { "inviato", 2 }, { "verzonden", 2 }, { "data", 2 }, { "sendt", 2 },
-		{ "skickat", 2 }, { "to", 3 }, { "à", 3 }, { "a", 3 }, { "an", 3 }, { "para", 3 },
-		{ "aan", 3 }, { "til", 3 }, { "till", 3 }, { "subject", 4 }, { "objet", 4 },
-		{ "betreff", 4 }, { "asunto", 4 }, { "oggetto", 4 }, { "onderwerp", 4 },
-		{ "assunto", 4 }, { "emne", 4 }, { "ämne", 4 }, { "temat", 4 }, { "cc", 5 },
-		{ "reply-to", 5 }, { "répondre à", 5 }, { "copie à", 5 },
-	};
 	const char *colon = strchr(t, ':');
-	if (!colon || colon - t > 16)
+	if (!colon || colon - t > 24)
 		return 0;
 	size_t kn = (size_t)(colon - t);
 	while (kn > 0 && t[kn - 1] == ' ')
 		kn--;
-	/* "À" is not lowered by tolower(): compare it by its bytes */
-	if (kn == 2 && !memcmp(t, "\xC3\x80", 2))
-		return 3;
-	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-		if (strlen(keys[i].k) == kn && !strncmp(t, keys[i].k, kn))
-			return keys[i].g;
+	for (int g = RP_FROM; g <= RP_CC; g++) {
+		const struct strlist *l = phrases((enum rp_kind)g);
+		for (size_t i = 0; i < l->n; i++)
+			if (strlen(l->v[i]) == kn && !strncmp(t, l->v[i], kn))
+				return g - RP_FROM + 1;
+	}
 	return 0;
 }
 
 /* An Outlook header block starting at line i: returns 1 when i opens one. */
 static int header_block_at(struct rline *l, int nl, int i)
 {
-	/* a header key ends with ':' within its first 20 bytes */
-	const char *colon = memchr(l[i].s, ':', l[i].n < 24 ? l[i].n : 24);
-	if (!colon)
-		return 0;
 	char t[256];
-	normalise(l[i].s, l[i].n, t, sizeof t, 0);
+	normalise(l[i].s, l[i].n < 200 ? l[i].n : 200, t, sizeof t, 0);
 	int g = header_key(t);
 	if (g != 1 && g != 2)
 		return 0;	/* a block opens with From: or Date: (and their translations) */
@@ -273,8 +362,6 @@ static int lone_key(const char *t)
 	size_t n = strlen(t);
 	if (n == 0 || n > 20 || strchr(t, ':'))
 		return 0;
-	if (!strcmp(t, "pour"))
-		return 3;
 	snprintf(k, sizeof k, "%s:", t);
 	return header_key(k);
 }
@@ -354,39 +441,26 @@ static int quoted_header_at(struct rline *l, int nl, int i)
 	return other <= 2;
 }
 
-/* "-----Original Message-----" and its translations (a cut); forwarded markers return 2. */
+/* "-----Original Message-----" and its translations (the data file's cut phrases: 1, the rest
+ * is quoted); forwarded markers (forward phrases) return 2; 0 otherwise. */
 static int separator_at(const struct rline *ln)
 {
 	char t[160];
 	if (ln->n > 150 || ln->n < 8)
 		return 0;
-	/* separators are framed by dashes or underscores, or hold a "message" word */
-	if (!memchr(ln->s, '-', ln->n < 12 ? ln->n : 12) && !memchr(ln->s, '_', ln->n < 12 ? ln->n : 12) &&
-	    !memmem(ln->s, ln->n, "essage", 6) && !memmem(ln->s, ln->n, "orward", 6) &&
-	    !memmem(ln->s, ln->n, "riginal", 7) && !memmem(ln->s, ln->n, "eitergeleitet", 13) &&
-	    !memmem(ln->s, ln->n, "essagem", 7) && !memmem(ln->s, ln->n, "ericht", 6))
-		return 0;
 	size_t lead = 0;
 	while (lead < ln->n && (ln->s[lead] == ' ' || ln->s[lead] == '\t'))
 		lead++;
 	int dashes = lead < ln->n && (ln->s[lead] == '-' || ln->s[lead] == '_');
-	normalise(ln->s, ln->n, t, sizeof t, 1);
-	static const char *const cuts[] = {
-		"original message", "reply message", "ursprüngliche nachricht", "antwort nachricht",
-		"oprindelig meddelelse", "message d'origine", "message d’origine", "message original",
-		"mensaje original", "messaggio originale", "oorspronkelijk bericht",
-		"mensagem original", "originalnachricht", "alkuperäinen viesti",
-		"original meddelelse", "opprinnelig melding", "ursprungligt meddelande", NULL };
-	static const char *const forwards[] = {
-		"forwarded message", "message transféré", "message transfere", "weitergeleitete nachricht",
-		"mensaje reenviado", "messaggio inoltrato", "doorgestuurd bericht",
-		"mensagem encaminhada", "begin forwarded message", "début du message réexpédié",
-		"forwarded by", NULL };
-	for (int i = 0; cuts[i]; i++)
-		if (strstr(t, cuts[i]) && (dashes || !strcmp(t, cuts[i])))
+	size_t tn = normalise(ln->s, ln->n, t, sizeof t, 1);
+	while (tn > 0 && (t[tn - 1] == ':' || t[tn - 1] == ' ' || t[tn - 1] == '_'))
+		t[--tn] = '\0';	/* "Begin forwarded message:", "____ Message ____" */
+	const struct strlist *cuts = phrases(RP_CUT), *fw = phrases(RP_FORWARD);
+	for (size_t i = 0; i < cuts->n; i++)
+		if (strstr(t, cuts->v[i]) && (dashes || !strcmp(t, cuts->v[i])))
 			return 1;
-	for (int i = 0; forwards[i]; i++)
-		if (strstr(t, forwards[i]) && strlen(t) < strlen(forwards[i]) + 40)
+	for (size_t i = 0; i < fw->n; i++)
+		if (strstr(t, fw->v[i]) && strlen(t) < strlen(fw->v[i]) + 40)
 			return 2;
 	return 0;
 }
@@ -476,22 +550,24 @@ static int remove_quote_run(struct rline *l, int nl, int i)
 
 /* ---------------------------------------------------------------- signatures */
 
-static int line_is(const struct rline *ln, const char *const *phrases, int allow_name)
+/* A sign-off line ("Regards", "Thanks!", "Regards, Roman"); not "Thanks for the update". */
+static int is_signoff(const struct rline *ln)
 {
 	char t[128];
 	if (ln->n > 100)
 		return 0;
 	size_t tn = normalise(ln->s, ln->n, t, sizeof t, 0);
-	for (int i = 0; phrases[i]; i++) {
-		size_t pn = strlen(phrases[i]);
-		if (tn < pn || strncmp(t, phrases[i], pn))
+	const struct strlist *so = phrases(RP_SIGNOFF);
+	for (size_t i = 0; i < so->n; i++) {
+		size_t pn = strlen(so->v[i]);
+		if (tn < pn || strncmp(t, so->v[i], pn))
 			continue;
 		const char *r = t + pn;
 		while (*r == ',' || *r == '.' || *r == '!' || *r == ' ')
 			r++;
 		if (!*r)
 			return 1;
-		if (!allow_name || r[-1] == '!' || r == t + pn)
+		if (r[-1] == '!' || r == t + pn || starts_with_word(r, RP_NOTNAME))
 			continue;
 		/* "Regards, Roman": a short name after the sign-off */
 		int words = 1;
@@ -504,30 +580,44 @@ static int line_is(const struct rline *ln, const char *const *phrases, int allow
 	return 0;
 }
 
-static const char *const signoffs[] = {
-	"thanks", "thank you", "many thanks", "thanks again", "regards", "best regards",
-	"kind regards", "warm regards", "best wishes", "best", "cheers", "sincerely",
-	"yours sincerely", "yours truly", "cordialement", "bien cordialement", "très cordialement",
-	"tres cordialement", "bien à vous", "bien a vous", "merci", "merci beaucoup",
-	"merci d'avance", "salutations", "sincères salutations", "bonne journée",
-	"bonne journee", "bonne soirée", "à bientôt", "a bientot", "mit freundlichen grüßen",
-	"viele grüße", "saludos", "un saludo", "cordiali saluti", "distinti saluti",
-	"met vriendelijke groet", "groeten", "atenciosamente", "abraços", NULL };
-
+/* A mobile or client footer (the data file's mobile phrases, as a prefix of the line once
+ * brackets, "<<", markdown links and <http...> links are removed): "Sent from my iPhone",
+ * "(sent from a phone)", "Get [Outlook for Android](https://aka.ms/x)". */
 static int is_mobile_signature(const struct rline *ln)
 {
-	static const char *const starts[] = {
-		"sent from ", "envoyé de ", "envoyé depuis ", "envoye de ", "enviado desde ",
-		"enviado do ", "enviado de ", "von meinem ", "gesendet von ", "inviato da ",
-		"verzonden vanaf ", "verzonden met ", "get outlook for ", "obtenir outlook pour ",
-		"télécharger outlook", "sent via ", "sent with ", NULL };
-	char t[128];
-	if (ln->n > 100)
+	char t[160], c[160];
+	if (ln->n > 140)
 		return 0;
 	normalise(ln->s, ln->n, t, sizeof t, 0);
-	for (int i = 0; starts[i]; i++)
-		if (!strncmp(t, starts[i], strlen(starts[i])))
-			return !strpbrk(t, ",;?");
+	size_t w = 0;
+	for (const char *p = t; *p && w + 1 < sizeof c; p++) {
+		if (*p == '<' && !strncmp(p, "<http", 5)) {
+			while (*p && *p != '>')
+				p++;
+			if (!*p)
+				break;
+		} else if (*p == '(' && !strncmp(p, "(http", 5)) {
+			while (*p && *p != ')')
+				p++;
+			if (!*p)
+				break;
+		} else if (!strchr("()[]<>", *p)) {
+			c[w++] = *p;
+		}
+	}
+	while (w > 0 && strchr(" .!", c[w - 1]))
+		w--;
+	c[w] = '\0';
+	const char *b = c;
+	while (*b == ' ')
+		b++;
+	int words = 1;
+	for (const char *p = b; *p; p++)
+		words += *p == ' ';
+	const struct strlist *m = phrases(RP_MOBILE);
+	for (size_t i = 0; i < m->n; i++)
+		if (!strncmp(b, m->v[i], strlen(m->v[i])))
+			return !strpbrk(b, ",;?") && words <= 14;
 	return 0;
 }
 
@@ -664,7 +754,7 @@ static int signature_start(struct rline *l, int nl, const char *sender)
 			start = k;
 		else if (is_mobile_signature(ln) && tail)
 			start = k;
-		else if (after <= 4 && line_is(ln, signoffs, 1))
+		else if (after <= 4 && is_signoff(ln))
 			start = k;
 		else if (is_dash_name(ln) && tail && !in_dash_run(l, idx, n, k))
 			start = k;
@@ -710,6 +800,13 @@ char *extract_reply(const char *text, int is_forward)
 
 char *extract_reply_from(const char *text, int is_forward, const char *sender_name)
 {
+	return extract_reply_known(text, is_forward, sender_name, NULL);
+}
+
+char *extract_reply_known(const char *text, int is_forward, const char *sender_name,
+			  const char *sent)
+{
+	(void)sent;
 	size_t len = strlen(text);
 	int nl = 1;
 	for (size_t k = 0; k < len; k++)

@@ -643,12 +643,12 @@ static void test_html_bound(void)
 	report("html_to_text (bounded input)", bad);
 }
 
-/* `unit trim FILE [SENDER]`: prints extract_reply of the file (the reply corpus harness). */
-static int trim_file(const char *path, const char *sender)
+/* The bytes of file path as UTF-8 (caller frees), NULL when it cannot be read. */
+static char *read_text(const char *path)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
-		return 1;
+		return NULL;
 	struct buf b;
 	buf_init(&b, 64 * 1024 * 1024);
 	char chunk[65536];
@@ -658,11 +658,27 @@ static int trim_file(const char *path, const char *sender)
 	fclose(f);
 	char *raw = buf_steal(&b);
 	char *text = charset_to_utf8("utf-8", raw, strlen(raw), NULL);
-	char *out = extract_reply_from(text, 0, sender);
+	free(raw);
+	return text;
+}
+
+/* `unit trim FILE [SENDER [SENT]]`: prints extract_reply of the file, with the shipped reply
+ * phrases, knowing the text the board sent when file SENT is given (the reply corpus harness). */
+static int trim_file(const char *path, const char *sender, const char *sent_path)
+{
+	struct config c;
+	if (config_load(&c, NULL) < 0 || extract_load(&c) < 0)
+		return 1;
+	char *text = read_text(path);
+	char *sent = sent_path ? read_text(sent_path) : NULL;
+	if (!text || (sent_path && !sent))
+		return 1;
+	char *out = extract_reply_known(text, 0, sender && *sender ? sender : NULL, sent);
 	fputs(out, stdout);
 	free(out);
 	free(text);
-	free(raw);
+	free(sent);
+	config_clear(&c);
 	return 0;
 }
 
@@ -1274,7 +1290,7 @@ static void test_state_transitions(void)
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "trim"))
-		return trim_file(argv[2], argc > 3 ? argv[3] : NULL);
+		return trim_file(argv[2], argc > 3 ? argv[3] : NULL, argc > 4 ? argv[4] : NULL);
 	/* the shipped catalogue (mail-templates/LANG/strings), which money formatting reads */
 	struct config cat_config;
 	if (config_load(&cat_config, NULL) < 0 || extract_load(&cat_config) < 0)

@@ -14,6 +14,7 @@
 #include "bidmail.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -478,6 +479,19 @@ static int is_rule_line(const struct rline *ln)
 	return marks >= 2;
 }
 
+/* A rule made of several runs of marks with blanks between ("-------  --------"): a table's. */
+static int is_table_rule(const struct rline *ln)
+{
+	int runs = 0, in = 0;
+	for (size_t k = 0; k < ln->n; k++) {
+		int mark = ln->s[k] == '-' || ln->s[k] == '_' || ln->s[k] == '=';
+		if (mark && !in)
+			runs++;
+		in = mark;
+	}
+	return runs >= 2;
+}
+
 /* Looks for an attribution that starts mid-line ("reply On <date>, X wrote:"); returns the
  * byte offset where it starts, or 0. */
 static size_t midline_attribution(struct rline *l, int nl, int i)
@@ -742,6 +756,7 @@ static int signature_start(struct rline *l, int nl, const char *sender)
 	int after = 0;		/* non-blank lines after the current position */
 	int next_content = n;	/* index (in idx) of the next non-blank line */
 	int contacts_only = 1;	/* every line after this one is an address, URL or phone */
+	size_t widest = 0;	/* the longest line after this one */
 	for (int k = n - 1; k > first_content; k--) {
 		struct rline *ln = &l[idx[k]];
 		if (ln->blank)
@@ -750,7 +765,10 @@ static int signature_start(struct rline *l, int nl, const char *sender)
 		int tail = next_content >= start || contacts_only;
 		int delim = (ln->n == 3 && !memcmp(ln->s, "-- ", 3)) ||
 			    (ln->n == 2 && !memcmp(ln->s, "--", 2));
-		if (delim || (is_rule_line(ln) && after > 0 && after <= 10))
+		/* a rule is a delimiter before short lines only (a name, a phone, links), and a
+		 * table's rule ("-------  --------") is none */
+		if (delim || (is_rule_line(ln) && !is_table_rule(ln) && after > 0 && after <= 10 &&
+			      widest <= 80))
 			start = k;
 		else if (is_mobile_signature(ln) && tail)
 			start = k;
@@ -761,6 +779,8 @@ static int signature_start(struct rline *l, int nl, const char *sender)
 		else if (after <= 5 && is_sender_line(ln, sender))
 			start = k;
 		after++;
+		if (ln->n > widest)
+			widest = ln->n;
 		next_content = k;
 		contacts_only = contacts_only && (is_contact_line(ln) || is_phone_line(ln));
 		if (after > 40)
@@ -803,10 +823,299 @@ char *extract_reply_from(const char *text, int is_forward, const char *sender_na
 	return extract_reply_known(text, is_forward, sender_name, NULL);
 }
 
-char *extract_reply_known(const char *text, int is_forward, const char *sender_name,
-			  const char *sent)
+/* ---------------------------------------------------------------- the attribution shape */
+
+/* 1 when t holds a time ("15:19", "18.30"), a year (19xx, 20xx, "2023年") or an address. */
+static int has_date_or_address(const char *t)
 {
-	(void)sent;
+	if (strchr(t, '@'))
+		return 1;
+	for (const char *p = t; *p; p++) {
+		if (!isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1]))
+			continue;
+		if ((p[2] == ':' || p[2] == '.') && isdigit((unsigned char)p[3]) &&
+		    isdigit((unsigned char)p[4]))
+			return 1;
+		if ((p[0] == '1' && p[1] == '9') || (p[0] == '2' && p[1] == '0'))
+			if (isdigit((unsigned char)p[2]) && isdigit((unsigned char)p[3]) &&
+			    !isdigit((unsigned char)p[4]))
+				return 1;
+	}
+	return 0;
+}
+
+/* 1 when line k is only the end of an address that the client wrapped into a quote mark
+ * (">:" or ">" under "... <john@example.com"). */
+static int is_wrapped_address_end(const struct rline *ln)
+{
+	size_t a = 0;
+	while (a < ln->n && is_space_byte((unsigned char)ln->s[a]))
+		a++;
+	size_t rest = ln->n - a;
+	return rest == 1 || (rest == 2 && ln->s[a + 1] == ':');
+}
+
+/* The next non-blank line after i (at most two blank lines between), or -1. */
+static int next_content_line(const struct rline *l, int nl, int i)
+{
+	int k = i + 1;
+	while (k < nl && k <= i + 3 && l[k].blank)
+		k++;
+	return k < nl && !l[k].blank ? k : -1;
+}
+
+/* An attribution recognised by its shape, in any language: a run of up to three lines (no blank
+ * line inside; a wrapped address may end on a "> :" line) that carries a date, a time, an
+ * address or an attribution verb, and ends with ':', an address or a verb, right before a '>'
+ * quote or a header block; before an unquoted old message only when it holds a verb or ends
+ * with a date and "<address>:". Returns its last line, or -1. */
+static int shape_attribution_at(struct rline *l, int nl, int i)
+{
+	if (l[i].quoted || l[i].n > 300)
+		return -1;
+	char j[MAX_HEADER_JOIN + 64];
+	size_t jn = 0;
+	for (int k = i; k < nl && k < i + 3; k++) {
+		if (l[k].blank || l[k].n > 300)
+			return -1;
+		int wrapped = k > i && l[k].quoted;
+		if (wrapped && (!is_wrapped_address_end(&l[k]) || !memchr(j, '<', jn)))
+			return -1;
+		if (jn && !wrapped)
+			j[jn++] = ' ';
+		jn += normalise(l[k].s, l[k].n, j + jn, sizeof j - jn, 0);
+		while (jn > 0 && j[jn - 1] == ' ')
+			jn--;
+		j[jn] = '\0';
+		if (jn == 0 || jn > MAX_HEADER_JOIN)
+			return -1;
+		int colon = j[jn - 1] == ':', at_end = 0, inside = 0;
+		size_t end = colon ? jn - 1 : jn;
+		while (end > 0 && j[end - 1] == ' ')
+			end--;
+		verbs_in(j, end, &at_end, &inside);
+		int addr_end = end > 0 && j[end - 1] == '>' && strchr(j, '@');
+		int evidence = at_end || inside || has_date_or_address(j);
+		if ((colon || addr_end || at_end) && evidence) {
+			int nx = next_content_line(l, nl, k);
+			if (nx < 0)
+				return -1;
+			/* "Thanks\nOn <date>, X wrote:": the attribution starts on the next line */
+			if (k > i && (attribution_at(l, nl, i + 1, 0) == k ||
+				      shape_attribution_at(l, nl, i + 1) == k))
+				return -1;
+			if (l[nx].quoted || header_block_at(l, nl, nx))
+				return k;
+			if (at_end || (inside && colon) || (addr_end && has_digit(j)))
+				return k;
+			return -1;
+		}
+		/* a line that ends a sentence and holds no date or address ends the run */
+		if (strchr(".!?", j[jn - 1]) && !has_date_or_address(j))
+			return -1;
+	}
+	return -1;
+}
+
+/* 1 when no line before i is kept with text: the reply has written nothing yet. */
+static int nothing_kept_before(const struct rline *l, int i)
+{
+	for (int k = 0; k < i; k++)
+		if (l[k].keep && !l[k].blank)
+			return 0;
+	return 1;
+}
+
+/* The header lines of a forwarded message from line i ("From: ...", "Date: ...", a wrapped
+ * value between them), removed with the blank lines after them; returns the next index. */
+static int drop_forward_headers(struct rline *l, int nl, int i)
+{
+	int k = i, keys = 0, gap = 0, last = i - 1;
+	while (k < nl && l[k].blank && k < i + 2)
+		k++;
+	for (; k < nl && !l[k].blank && k < i + 16; k++) {
+		char t[256];
+		normalise(l[k].s, l[k].n < 200 ? l[k].n : 200, t, sizeof t, 0);
+		if (header_key(t)) {
+			keys++;
+			gap = 0;
+			last = k;
+		} else if (++gap > 1) {
+			break;
+		}
+	}
+	if (keys < 2)
+		return i;
+	for (k = i; k <= last; k++)
+		l[k].keep = 0;
+	return drop_blanks_after(l, nl, last + 1);
+}
+
+/* ---------------------------------------------------------------- we know what we sent */
+
+#define SHINGLE_WORDS 4	/* words per shingle */
+#define COPY_MIN_WORDS 12	/* words in a row that make a copy of our text */
+
+struct words {
+	uint64_t *h;	/* the hash of each word, in order */
+	int *line;	/* the line each word is on */
+	size_t n, cap;
+};
+
+static int is_word_gap(unsigned char c)
+{
+	return is_space_byte(c) || c == '\n';
+}
+
+/* Appends the words of text s (quote marks at the start of each line skipped; case,
+ * punctuation at the edges of words and wrapping do not count) to w, on line `line`. */
+static void words_add(struct words *w, const char *s, size_t n, int line)
+{
+	static const char edge[] = "\"'()[]<>,.;:!?*";
+	size_t i = 0;
+	while (i < n) {
+		while (i < n && (is_word_gap((unsigned char)s[i]) || strchr(edge, s[i]) ||
+				 (s[i] == '>' && (i == 0 || s[i - 1] == '\n'))))
+			i++;
+		uint64_t h = 1469598103934665603ULL;
+		size_t start = i;
+		while (i < n && !is_word_gap((unsigned char)s[i])) {
+			unsigned char c = (unsigned char)s[i++];
+			if (!strchr(edge, (char)c))
+				h = (h ^ (uint64_t)tolower(c)) * 1099511628211ULL;
+		}
+		if (i == start)
+			continue;
+		if (w->n == w->cap) {
+			w->cap = w->cap ? w->cap * 2 : 256;
+			w->h = xrealloc(w->h, w->cap * sizeof *w->h);
+			w->line = xrealloc(w->line, w->cap * sizeof *w->line);
+		}
+		w->h[w->n] = h;
+		w->line[w->n++] = line;
+	}
+}
+
+static uint64_t shingle(const struct words *w, size_t i)
+{
+	uint64_t x = 0;
+	for (size_t k = 0; k < SHINGLE_WORDS; k++)
+		x = (x ^ w->h[i + k]) * 0x100000001b3ULL + k;
+	return x ? x : 1;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The first line of the reply's first run of COPY_MIN_WORDS words (or all of ours, when we
+ * sent fewer) that repeats the sent text in order; -1 when there is none. Linear in both
+ * texts (one sort of the sent text's shingles, one binary search per reply word). */
+static int copy_start(const struct rline *l, int nl, const char *sent)
+{
+	struct words ws = { 0 }, wr = { 0 };
+	words_add(&ws, sent, strlen(sent), 0);
+	int found = -1;
+	if (ws.n < SHINGLE_WORDS + 2)
+		goto out;
+	size_t ns = ws.n - SHINGLE_WORDS + 1;
+	uint64_t *set = xmalloc(ns * sizeof *set);
+	for (size_t i = 0; i < ns; i++)
+		set[i] = shingle(&ws, i);
+	qsort(set, ns, sizeof *set, u64_cmp);
+	for (int k = 0; k < nl; k++)
+		words_add(&wr, l[k].s, l[k].n, k);
+	size_t need = ws.n < COPY_MIN_WORDS ? ws.n : COPY_MIN_WORDS, run = 0;
+	for (size_t i = 0; i + SHINGLE_WORDS <= wr.n && found < 0; i++) {
+		uint64_t x = shingle(&wr, i);
+		run = bsearch(&x, set, ns, sizeof *set, u64_cmp) ? run + 1 : 0;
+		if (run && run + SHINGLE_WORDS - 1 >= need)
+			found = wr.line[i + 1 - run];
+	}
+	free(set);
+out:
+	free(ws.h);
+	free(ws.line);
+	free(wr.h);
+	free(wr.line);
+	return found;
+}
+
+/* 1 when the paragraph ending at line e is the header of a copy (an attribution or a block of
+ * "key: value" lines, in any language): every line has a ':' in its first 40 bytes, or the
+ * paragraph is at most three lines ending with ':' or '>'. */
+static int is_copy_header(const struct rline *l, int b, int e)
+{
+	int keyed = 1;
+	for (int k = b; k <= e; k++) {
+		const char *c = memchr(l[k].s, ':', l[k].n < 40 ? l[k].n : 40);
+		if (!c && !is_rule_line(&l[k]))
+			keyed = 0;
+	}
+	char last = l[e].n ? l[e].s[l[e].n - 1] : 0;
+	return keyed || (e - b < 3 && (last == ':' || last == '>'));
+}
+
+/* Where to cut the reply knowing what we sent: the copy's first line, moved up over the
+ * attribution or header block directly above it; nl when there is no copy, or when the copy
+ * is '>'-quoted and answered inline below (the quote rules handle those). */
+static int known_cut(const struct rline *l, int nl, const char *sent)
+{
+	int c = sent && *sent ? copy_start(l, nl, sent) : -1;
+	if (c < 0)
+		return nl;
+	if (l[c].quoted)
+		for (int k = c; k < nl; k++)
+			if (!l[k].quoted && !l[k].blank)
+				return nl;
+	int e = c - 1;
+	while (e >= 0 && l[e].blank)
+		e--;
+	int b = e;
+	while (b > 0 && !l[b - 1].blank && e - b < 7)
+		b--;
+	if (e >= 0 && (b > 0 || e < c - 1) && is_copy_header(l, b, e))
+		c = b;
+	return c;
+}
+
+/* ---------------------------------------------------------------- the pass */
+
+/* 1 when the line at s (n bytes, leading blanks skipped) is a Supercite quote ("C> ",
+ * "Bob> "): one to ten letters, then '>'. */
+static int is_supercite(const char *s, size_t n)
+{
+	size_t k = 0;
+	while (k < n && k < 10 && isalpha((unsigned char)s[k]))
+		k++;
+	return k > 0 && k < n && s[k] == '>' && (k + 1 == n || s[k + 1] == ' ');
+}
+
+/* A copy of text without zero-width spaces, joiners, BOMs and Gmail's U+1427 marker. */
+static char *strip_invisible(const char *text)
+{
+	size_t n = strlen(text), w = 0;
+	char *o = xmalloc(n + 1);
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *u = (const unsigned char *)text + i;
+		if (i + 2 < n && ((u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x8B && u[2] <= 0x8D) ||
+				  (u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0xA0) ||
+				  (u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) ||
+				  (u[0] == 0xE1 && u[1] == 0x90 && u[2] == 0xA7))) {
+			i += 2;
+			continue;
+		}
+		o[w++] = text[i];
+	}
+	o[w] = '\0';
+	return o;
+}
+
+/* The lines of text (borrowed pointers into it); their count in *count. */
+static struct rline *split_lines(const char *text, int *count)
+{
 	size_t len = strlen(text);
 	int nl = 1;
 	for (size_t k = 0; k < len; k++)
@@ -828,96 +1137,120 @@ char *extract_reply_known(const char *text, int is_forward, const char *sender_n
 		while (k < ll && is_space_byte((unsigned char)p[k]))
 			k++;
 		r->blank = k == ll;
-		r->quoted = k < ll && p[k] == '>';
+		r->quoted = k < ll && (p[k] == '>' || is_supercite(p + k, ll - k));
 		if (!e)
 			break;
 		p = e + 1;
 	}
-	int forwarded = is_forward;
+	*count = n;
+	return l;
+}
+
+/* The attribution of lines i..last (mid: it starts at that byte of line i) is removed with
+ * the '>' run after it (inline answers below stay), or with everything below when the old
+ * message is not quoted — unless the reply has said nothing yet: then the text below is the
+ * reply. Returns the index to go on from, or nl to stop. */
+static int drop_attribution(struct rline *l, int nl, int i, int last, size_t mid)
+{
+	int next = last + 1;
+	while (next < nl && l[next].blank)
+		next++;
+	if (mid) {
+		size_t keep = mid;
+		while (keep > 0 && (l[i].s[keep - 1] == ' ' || l[i].s[keep - 1] == '-'))
+			keep--;
+		l[i].cut = keep;
+		if (keep == 0)
+			l[i].keep = 0;
+	} else {
+		drop_lead_in(l, i);
+		l[i].keep = 0;
+	}
+	for (int k = i + 1; k <= last; k++)
+		l[k].keep = 0;
+	if (next < nl && l[next].quoted) {
+		for (int k = last + 1; k < next; k++)
+			l[k].keep = 0;
+		int end = remove_quote_run(l, nl, next);
+		return drop_blanks_after(l, nl, end) - 1;
+	}
+	if (!mid && nothing_kept_before(l, i) && next < nl && !header_block_at(l, nl, next))
+		return last;
+	for (int k = last + 1; k < nl; k++)
+		l[k].keep = 0;
+	return nl;
+}
+
+/* A '>' line at i: an isolated one between two text lines is text (">>> link <<<"); a '>'
+ * header block over an unquoted copy cuts the rest; otherwise the run goes. Returns the index
+ * to go on from, or nl to stop. */
+static int drop_quote(struct rline *l, int nl, int i, int forwarded)
+{
+	int single = (i + 1 >= nl || !l[i + 1].quoted) && i > 0 && !l[i - 1].blank &&
+		     !l[i - 1].quoted && i + 1 < nl && !l[i + 1].blank;
+	if (single)
+		return i;
+	if (!forwarded && quoted_header_at(l, nl, i)) {
+		cut_from(l, nl, i);
+		return nl;
+	}
+	int end = remove_quote_run(l, nl, i);
+	drop_blanks_after(l, nl, end);
+	return end - 1;
+}
+
+/* 1 when an old message starts at line i: an Outlook block, Orange's "Message du <date>"
+ * over one, or a Lotus Notes block (*from is where to cut). */
+static int old_message_at(struct rline *l, int nl, int i, int *from)
+{
+	*from = i;
+	if (header_block_at(l, nl, i))
+		return 1;
+	if (i + 1 < nl && l[i].n < 60 && header_block_at(l, nl, i + 1)) {
+		char t[64];
+		normalise(l[i].s, l[i].n, t, sizeof t, 0);
+		if ((!strncmp(t, "message du ", 11) || !strncmp(t, "message of ", 11)) &&
+		    has_digit(t))
+			return 1;
+	}
+	return (*from = lotus_block_at(l, nl, i)) >= 0;
+}
+
+/* The quotes, attributions, separators and old messages of l, marked not kept. */
+static void mark_quotes(struct rline *l, int n, int forwarded)
+{
 	for (int i = 0; i < n; i++) {
 		if (!l[i].keep || l[i].blank)
 			continue;
 		if (l[i].quoted) {
-			/* an isolated '>' line between two text lines is text (">>> link <<<") */
-			int single = (i + 1 >= n || !l[i + 1].quoted) && i > 0 && !l[i - 1].blank &&
-				     !l[i - 1].quoted && i + 1 < n && !l[i + 1].blank;
-			if (single)
-				continue;
-			if (!forwarded && quoted_header_at(l, n, i)) {
-				cut_from(l, n, i);
-				break;
-			}
-			int end = remove_quote_run(l, n, i);
-			drop_blanks_after(l, n, end);
-			i = end - 1;
+			i = drop_quote(l, n, i, forwarded);
 			continue;
 		}
-		int sep = separator_at(&l[i]);
+		int sep = separator_at(&l[i]), from;
 		if (sep == 2) {
 			forwarded = 1;	/* what follows is content the sender chose to send */
+			l[i].keep = 0;
+			drop_lead_in(l, i);
+			i = drop_forward_headers(l, n, i + 1) - 1;
 			continue;
 		}
-		if (sep == 1) {
-			cut_from(l, n, i);
-			break;
-		}
-		if (!forwarded && header_block_at(l, n, i)) {
-			cut_from(l, n, i);
-			break;
-		}
-		/* "Message du <date>" over a header block (Orange), and Lotus Notes' blocks */
-		if (!forwarded && i + 1 < n && l[i].n < 60 && header_block_at(l, n, i + 1)) {
-			char t[64];
-			normalise(l[i].s, l[i].n, t, sizeof t, 0);
-			if ((!strncmp(t, "message du ", 11) || !strncmp(t, "message of ", 11)) &&
-			    has_digit(t)) {
-				cut_from(l, n, i);
-				break;
-			}
-		}
-		int lotus = forwarded ? -1 : lotus_block_at(l, n, i);
-		if (lotus >= 0) {
-			cut_from(l, n, lotus);
-			break;
+		if (sep == 1 || (!forwarded && old_message_at(l, n, i, &from))) {
+			cut_from(l, n, sep == 1 ? i : from);
+			return;
 		}
 		/* "reply On <date>, X wrote:": the attribution may start mid-line */
 		size_t mid = midline_attribution(l, n, i);
 		int last = mid > 0 ? i : attribution_at(l, n, i, 0);
 		if (last < 0)
-			continue;
-		/* what follows the attribution: a '>' run (then inline answers may follow),
-		 * or an unquoted copy of the message (cut to the end) */
-		int next = last + 1;
-		while (next < n && l[next].blank)
-			next++;
-		if (mid) {
-			size_t keep = mid;
-			while (keep > 0 && (l[i].s[keep - 1] == ' ' || l[i].s[keep - 1] == '-'))
-				keep--;
-			l[i].cut = keep;
-			if (keep == 0)
-				l[i].keep = 0;
-		} else {
-			drop_lead_in(l, i);
-			l[i].keep = 0;
-		}
-		for (int k = i + 1; k <= last; k++)
-			l[k].keep = 0;
-		if (next < n && l[next].quoted) {
-			for (int k = last + 1; k < next; k++)
-				l[k].keep = 0;
-			int end = remove_quote_run(l, n, next);
-			end = drop_blanks_after(l, n, end);
-			i = end - 1;
-		} else {
-			for (int k = last + 1; k < n; k++)
-				l[k].keep = 0;
-			break;
-		}
+			last = shape_attribution_at(l, n, i);
+		if (last >= 0)
+			i = drop_attribution(l, n, i, last, mid);
 	}
-	int sig = signature_start(l, n, sender_name);
-	for (int k = sig; k < n; k++)
-		l[k].keep = 0;
+}
+
+/* The kept lines of l, joined, trailing blanks and blank lines removed (owned). */
+static char *kept_text(const struct rline *l, int n, size_t len)
+{
 	struct buf b;
 	buf_init(&b, len + 1);
 	int started = 0;
@@ -933,10 +1266,38 @@ char *extract_reply_known(const char *text, int is_forward, const char *sender_n
 		buf_append(&b, l[k].s, c);
 		buf_putc(&b, '\n');
 	}
-	free(l);
 	char *out = buf_steal(&b);
 	size_t on = strlen(out);
 	while (on > 0 && (out[on - 1] == '\n' || out[on - 1] == ' ' || out[on - 1] == '\t'))
 		out[--on] = '\0';
 	return out;
+}
+
+char *extract_reply_known(const char *text, int is_forward, const char *sender_name,
+			  const char *sent)
+{
+	char *clean = strip_invisible(text);
+	int n;
+	struct rline *l = split_lines(clean, &n);
+	n = known_cut(l, n, sent);	/* the copy of our text and what follows go */
+	mark_quotes(l, n, is_forward);
+	int sig = signature_start(l, n, sender_name);
+	for (int k = sig; k < n; k++)
+		l[k].keep = 0;
+	char *out = kept_text(l, n, strlen(clean));
+	free(l);
+	free(clean);
+	return out;
+}
+
+void extract_reply_against(struct message *m, const char *sent)
+{
+	char *t = extract_reply_known(m->text ? m->text : "", extract_subject_is_forward(m->subject),
+				      m->from_name, sent);
+	free(m->new_text);
+	m->new_text = t;
+	if (m->bid) {
+		bid_info_free(m->bid);
+		m->bid = extract_bid_text(t);
+	}
 }

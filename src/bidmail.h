@@ -874,6 +874,10 @@ int store_status(struct store *s, struct store_status *st);
 void store_status_clear(struct store_status *st);
 /* The recipient of outbox row id copied into to (size len); 1 found, 0 not, -1 error. */
 int store_outbox_recipient(struct store *s, int64_t id, char *to, size_t len);
+/* The message of the newest outbox row with token (the local part of its Message-ID), as a
+ * NUL-terminated copy in *data (caller frees), its length in *len; 1 found, 0 not, -1 error.
+ * Outbox rows are kept for good, so a reply to any mail the board sent finds it. */
+int store_outbox_message_by_token(struct store *s, const char *token, char **data, size_t *len);
 /* Records what came back for an outbox row. */
 int store_outbox_bounce(struct store *s, int64_t id, const char *status);
 /* Adds a bounce to an address's score (at most once per day): hard counts 1, soft 0.5.

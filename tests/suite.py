@@ -166,7 +166,7 @@ def test_migration_keeps_ingest_log():
         "ALTER TABLE projects DROP COLUMN published;"
         "ALTER TABLE outbox DROP COLUMN lease_owner; ALTER TABLE outbox DROP COLUMN lease_until;"
         "DROP TABLE relayed; DROP INDEX bids_address; DROP INDEX projects_status;"
-        "DROP TABLE selections;"
+        "DROP TABLE selections; DROP INDEX outbox_token;"
         "PRAGMA user_version = 9;")
     db.close()
     # the crash window: committed, but the file is still in new/ when the new version starts

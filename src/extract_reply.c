@@ -43,7 +43,7 @@ static size_t lower_utf8(const unsigned char *s, size_t n, char *out, size_t *us
 	unsigned c = s[0];
 	*used = 1;
 	if (c < 0x80) {
-		out[0] = (char)tolower((int)c);
+		out[0] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 		return 1;
 	}
 	if (n < 2 || (c & 0xE0) != 0xC0) {
@@ -111,6 +111,9 @@ static const char *const rp_names[RP_COUNT] = {
 
 struct reply_data {
 	struct strlist p[RP_COUNT];	/* normalised phrases of each kind */
+	int verb_from[257];	/* the verbs (sorted) whose first byte is c: verb_from[c] up to
+				 * verb_from[c + 1] */
+	size_t *verb_len;	/* the length of each verb */
 };
 
 struct reply_data *extract_reply_data_free(struct reply_data *d)
@@ -119,6 +122,7 @@ struct reply_data *extract_reply_data_free(struct reply_data *d)
 		return NULL;
 	for (int k = 0; k < RP_COUNT; k++)
 		strlist_clear(&d->p[k]);
+	free(d->verb_len);
 	free(d);
 	return NULL;
 }
@@ -148,11 +152,28 @@ static int reply_line(void *arg, char *s, const char *path, int lineno)
 	return 0;
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 struct reply_data *extract_reply_data_load(const char *path)
 {
 	struct reply_data *d = xcalloc(1, sizeof *d);
 	if (extract_data_lines(path, 4096, reply_line, d) < 0)
 		return extract_reply_data_free(d);
+	struct strlist *v = &d->p[RP_VERB];
+	if (v->n)
+		qsort(v->v, v->n, sizeof *v->v, str_cmp);
+	size_t k = 0;
+	for (int c = 0; c < 257; c++) {
+		while (k < v->n && (unsigned char)v->v[k][0] < c)
+			k++;
+		d->verb_from[c] = (int)k;
+	}
+	d->verb_len = xcalloc(v->n + 1, sizeof *d->verb_len);
+	for (k = 0; k < v->n; k++)
+		d->verb_len[k] = strlen(v->v[k]);
 	return d;
 }
 
@@ -176,10 +197,12 @@ static int starts_with_word(const char *t, enum rp_kind k)
 	return 0;
 }
 
-static int ends_with(const char *s, size_t n, const char *suffix)
+static int has_digit_n(const char *s, size_t n)
 {
-	size_t k = strlen(suffix);
-	return n >= k && !memcmp(s + n - k, suffix, k);
+	for (size_t i = 0; i < n; i++)
+		if (isdigit((unsigned char)s[i]))
+			return 1;
+	return 0;
 }
 
 static int has_digit(const char *s)
@@ -190,19 +213,41 @@ static int has_digit(const char *s)
 	return 0;
 }
 
-/* Sets *at_end when the text (end bytes) ends with an attribution verb (as a word), *inside
- * when one stands elsewhere in it. */
-static void verbs_in(const char *j, size_t end, int *at_end, int *inside)
+/* 1 when the text (end bytes) ends with an attribution verb, as a word. */
+static int verb_ends(const char *j, size_t end)
 {
-	const struct strlist *v = phrases(RP_VERB);
+	const struct reply_data *d = extract_data_reply();
+	if (!d || end == 0)
+		return 0;
+	const struct strlist *v = &d->p[RP_VERB];
 	for (size_t i = 0; i < v->n; i++) {
-		size_t vn = strlen(v->v[i]);
-		if (ends_with(j, end, v->v[i]) && (end == vn || (unsigned char)j[end - vn - 1] >= 0x80 ||
-						   !isalnum((unsigned char)j[end - vn - 1])))
-			*at_end = 1;
-		else if (strstr(j, v->v[i]))
-			*inside = 1;
+		size_t vn = d->verb_len[i];
+		if (vn > end || v->v[i][vn - 1] != j[end - 1] || memcmp(j + end - vn, v->v[i], vn))
+			continue;
+		if (end == vn || (unsigned char)j[end - vn - 1] >= 0x80 ||
+		    !isalnum((unsigned char)j[end - vn - 1]))
+			return 1;
 	}
+	return 0;
+}
+
+/* 1 when an attribution verb stands anywhere in the first end bytes of j: one pass over j,
+ * trying at each byte only the verbs that start with it. */
+static int verb_inside(const char *j, size_t end)
+{
+	const struct reply_data *d = extract_data_reply();
+	if (!d)
+		return 0;
+	const struct strlist *v = &d->p[RP_VERB];
+	for (size_t p = 0; p < end; p++) {
+		unsigned char c = (unsigned char)j[p];
+		for (int i = d->verb_from[c]; i < d->verb_from[c + 1]; i++) {
+			size_t vn = d->verb_len[i];
+			if (p + vn <= end && !memcmp(j + p, v->v[i], vn))
+				return 1;
+		}
+	}
+	return 0;
 }
 
 /* Is the joined text an attribution ("On <date>, <name> wrote:")? */
@@ -210,15 +255,17 @@ static int is_attribution(const char *j, size_t n, int dashed, int single)
 {
 	if (n == 0 || n > MAX_HEADER_JOIN)
 		return 0;
-	int opener = starts_with_word(j, RP_OPENER);
 	int colon = j[n - 1] == ':';
+	if (!colon && !dashed)
+		return 0;	/* every form below ends with ':' or is framed by dashes */
+	int opener = starts_with_word(j, RP_OPENER);
 	size_t end = colon ? n - 1 : n;
 	while (end > 0 && j[end - 1] == ' ')
 		end--;
-	int verb_at_end = 0, verb_inside = 0;
-	verbs_in(j, end, &verb_at_end, &verb_inside);
+	int verb_at_end = verb_ends(j, end);
 	int evidence = has_digit(j) || strchr(j, '@');
-	if (opener && evidence && ((verb_at_end && (colon || dashed)) || (verb_inside && colon)))
+	/* a verb at the end, or inside before the final ':' (Dutch, German: "Op ... schreef X:") */
+	if (opener && evidence && (verb_at_end || (colon && verb_inside(j, end))))
 		return 1;
 	/* "---- John Smith wrote ----" and "Name <a@b> wrote:" */
 	if (verb_at_end && dashed)
@@ -272,6 +319,8 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 		end--;
 	int sentence_ends = end > 0 && strchr(".!?", s[end - 1]);
 	for (int k = i; k < nl && k < i + LOOKAHEAD; k++) {
+		if (offset && k > i)
+			return -1;	/* one that starts mid-line ends on its line */
 		if (l[k].blank && k > i)
 			continue;
 		if (k > i && sentence_ends)
@@ -379,13 +428,16 @@ static int lotus_block_at(struct rline *l, int nl, int i)
 		char t[128];
 		if (l[k].quoted || l[k].n > 200)
 			return -1;
-		normalise(l[k].s, l[k].n, t, sizeof t, 0);
-		int g = k > i ? lone_key(t) : 0;
+		int g = 0;
+		if (k > i && l[k].n <= 40) {	/* a lone key is short: most lines are not read */
+			normalise(l[k].s, l[k].n, t, sizeof t, 0);
+			g = lone_key(t);
+		}
 		if (g == 3)
 			to = 1;
 		else if (g == 4 && to && date)
 			break;
-		else if (has_digit(t))
+		else if (has_digit_n(l[k].s, l[k].n < 128 ? l[k].n : 128))
 			date = 1;
 		if (k == i + 13 || k == nl - 1)
 			return -1;
@@ -502,12 +554,14 @@ static size_t midline_attribution(struct rline *l, int nl, int i)
 		n--;
 	if (n > 300 || n < 6 || s[n - 1] != ':')
 		return 0;
-	for (size_t k = 1; k + 3 < n; k++) {
+	int tries = 0;	/* a line full of "On " costs a few tries, not one per word */
+	for (size_t k = 1; k + 3 < n && tries < 4; k++) {
 		if ((s[k] == 'O' && s[k + 1] == 'n' && s[k + 2] == ' ') ||
 		    (s[k] == 'L' && s[k + 1] == 'e' && s[k + 2] == ' ')) {
 			char prev = s[k - 1];
 			if (prev != ' ' && prev != '-')
 				continue;
+			tries++;
 			if (attribution_at(l, nl, i, k) == i)
 				return k;
 		}
@@ -889,12 +943,13 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 		j[jn] = '\0';
 		if (jn == 0 || jn > MAX_HEADER_JOIN)
 			return -1;
-		int colon = j[jn - 1] == ':', at_end = 0, inside = 0;
+		int colon = j[jn - 1] == ':';
 		size_t end = colon ? jn - 1 : jn;
 		while (end > 0 && j[end - 1] == ' ')
 			end--;
-		verbs_in(j, end, &at_end, &inside);
+		int at_end = verb_ends(j, end);
 		int addr_end = end > 0 && j[end - 1] == '>' && strchr(j, '@');
+		int inside = colon && !at_end && verb_inside(j, end);
 		int evidence = at_end || inside || has_date_or_address(j);
 		if ((colon || addr_end || at_end) && evidence) {
 			int nx = next_content_line(l, nl, k);
@@ -917,11 +972,12 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 	return -1;
 }
 
-/* 1 when no line before i is kept with text: the reply has written nothing yet. */
-static int nothing_kept_before(const struct rline *l, int i)
+/* 1 when no line before i is kept with text: the reply has written nothing yet. *scan is
+ * where the last call stopped (lines are only ever dropped, so the walk is linear overall). */
+static int nothing_kept_before(const struct rline *l, int i, int *scan)
 {
-	for (int k = 0; k < i; k++)
-		if (l[k].keep && !l[k].blank)
+	for (; *scan < i; ++*scan)
+		if (l[*scan].keep && !l[*scan].blank)
 			return 0;
 	return 1;
 }
@@ -1150,7 +1206,7 @@ static struct rline *split_lines(const char *text, int *count)
  * the '>' run after it (inline answers below stay), or with everything below when the old
  * message is not quoted — unless the reply has said nothing yet: then the text below is the
  * reply. Returns the index to go on from, or nl to stop. */
-static int drop_attribution(struct rline *l, int nl, int i, int last, size_t mid)
+static int drop_attribution(struct rline *l, int nl, int i, int last, size_t mid, int *scan)
 {
 	int next = last + 1;
 	while (next < nl && l[next].blank)
@@ -1174,7 +1230,7 @@ static int drop_attribution(struct rline *l, int nl, int i, int last, size_t mid
 		int end = remove_quote_run(l, nl, next);
 		return drop_blanks_after(l, nl, end) - 1;
 	}
-	if (!mid && nothing_kept_before(l, i) && next < nl && !header_block_at(l, nl, next))
+	if (!mid && nothing_kept_before(l, i, scan) && next < nl && !header_block_at(l, nl, next))
 		return last;
 	for (int k = last + 1; k < nl; k++)
 		l[k].keep = 0;
@@ -1219,6 +1275,7 @@ static int old_message_at(struct rline *l, int nl, int i, int *from)
 /* The quotes, attributions, separators and old messages of l, marked not kept. */
 static void mark_quotes(struct rline *l, int n, int forwarded)
 {
+	int scan = 0;
 	for (int i = 0; i < n; i++) {
 		if (!l[i].keep || l[i].blank)
 			continue;
@@ -1244,7 +1301,7 @@ static void mark_quotes(struct rline *l, int n, int forwarded)
 		if (last < 0)
 			last = shape_attribution_at(l, n, i);
 		if (last >= 0)
-			i = drop_attribution(l, n, i, last, mid);
+			i = drop_attribution(l, n, i, last, mid, &scan);
 	}
 }
 

@@ -1043,6 +1043,42 @@ static void test_consent(void)
 
 /* The intent of a client's reply to a quote (extract_intent.c, contrib/intents.txt): acts,
  * refusals, closings, questions, negations, hedges and conditions, French and English. */
+/* Reply trimming (extract_reply.c, contrib/reply-phrases.txt): the shape of an attribution in
+ * any language, the copy of what we sent, and what must never be cut. The fixtures of
+ * tests/reply/ (tests/corpus_reply.py) hold the longer cases. */
+static void test_reply_trim(void)
+{
+	static const struct { const char *in, *sent, *want; } rows[] = {
+		/* an unknown language: the shape (address, ':', quote below) is enough */
+		{ "Yes.\n\nXyz 8.11.2023 Mary <m@x.org> qwerty:\n> Old?\n", NULL, "Yes." },
+		/* a wrapped address ending on a "> :" line */
+		{ "Ok.\n\nAm 1.2.2023 schrieb A <a@b.de\n>:\n\n> alt\n", NULL, "Ok." },
+		/* a sentence ending in ':' with a number is no attribution before plain text */
+		{ "My price for 3 pages:\n900 EUR.\n", NULL, "My price for 3 pages:\n900 EUR." },
+		/* a leading attribution over unquoted text: the text is the reply */
+		{ "On 1 May 2024, A <a@b.c> wrote:\nI can start Monday.\n", NULL, "I can start Monday." },
+		/* the copy of our text, unquoted and rewrapped, and what follows go */
+		{ "Fine.\n\nYour bid on project 1012 was sent to\nthe client: 900 EUR, 6 days. You will\n"
+		  "hear from us soon.\n", "Your bid on project 1012 was sent to the client: 900 EUR, 6 days.\n"
+		  "You will hear from us soon.\n", "Fine." },
+		/* a few of our words quoted in a sentence are no copy */
+		{ "About \"sent to the client\": when?\n", "Your bid on project 1012 was sent to the "
+		  "client: 900 EUR, 6 days.\n", "About \"sent to the client\": when?" },
+		/* zero-width spaces and Gmail's U+1427 go */
+		{ "Ok\u200b\n\u1427\n", NULL, "Ok" },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char *got = extract_reply_known(rows[i].in, 0, NULL, rows[i].sent);
+		if (strcmp(got, rows[i].want)) {
+			printf("  reply_trim row %zu: got %s\n", i, got);
+			bad++;
+		}
+		free(got);
+	}
+	report("reply_trim", bad);
+}
+
 static void test_intent(void)
 {
 	enum { N = INTENT_NONE, A = INTENT_ACCEPT, D = INTENT_DECLINE, C = INTENT_CLOSE,
@@ -1317,6 +1353,7 @@ int main(int argc, char **argv)
 	test_fetch_url();
 	test_consent();
 	test_intent();
+	test_reply_trim();
 	test_store_seam();
 	test_state_transitions();
 	config_clear(&cat_config);

@@ -1,15 +1,14 @@
 /*
  * extract_reply.c — the new text of a reply: what the sender wrote now, without the quoted
  * message and without the signature. In: UTF-8 text (HTML bodies arrive with their blockquotes
- * already turned into "> " lines by html.c). Out: an owned string.
- * One linear pass over lines with bounded look-ahead (at most 6 lines): no regular expressions,
- * no backtracking, so a 1 MB quote costs a few milliseconds.
- * Rules: attribution lines in FR/EN/DE/ES/IT/NL/PT (+PL/DA/SV/NO/VI), possibly wrapped over
- * up to 5 lines or starting mid-line; Outlook header blocks (From/Sent/To/Subject in many
- * languages), Lotus Notes blocks (address, date, then To and Subject alone on their lines),
- * a '>' run that is only such a header (Orange's "> Message du <date>") over an unquoted copy;
- * "-----Original Message-----" separators; ">" runs (inline answers between them
- * are kept); then signatures: "-- ", mobile footers, sign-offs, "-Name", a name+phone block.
+ * already turned into "> " lines by html.c), optionally the text the board sent that the reply
+ * answers. Out: an owned string.
+ * One linear pass over lines with bounded look-ahead (at most 6 lines, 14 for Lotus blocks):
+ * no regular expressions, no backtracking. Order: the copy of what we sent (a run of words
+ * repeating it, quoted or not) and all below it; then attributions (by their shape in any
+ * language, and by the phrases of contrib/reply-phrases.txt), header blocks, separators, '>'
+ * runs (inline answers between them kept); then signatures: "-- ", mobile footers, sign-offs,
+ * "-Name", a name+phone block, the sender's name.
  */
 #include "bidmail.h"
 

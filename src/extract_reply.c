@@ -897,6 +897,24 @@ static int has_date_or_address(const char *t)
 	return 0;
 }
 
+/* 1 when t opens with a numeric date ("2016-03-03", "03/03/2016", "3.3.2016") and a time. */
+static int starts_with_date(const char *t)
+{
+	size_t k = 0, digits = 0, seps = 0;
+	for (; t[k] && k < 12; k++) {
+		if (isdigit((unsigned char)t[k]))
+			digits++;
+		else if (t[k] == '-' || t[k] == '/' || t[k] == '.')
+			seps++;
+		else
+			break;
+	}
+	if (digits < 6 || seps != 2 || t[k] != ' ')
+		return 0;
+	return isdigit((unsigned char)t[k + 1]) && strchr(t + k, ':') &&
+	       strchr(t + k, ':') - (t + k) <= 4;
+}
+
 /* 1 when line k is only the end of an address that the client wrapped into a quote mark
  * (">:" or ">" under "... <john@example.com"). */
 static int is_wrapped_address_end(const struct rline *ln)
@@ -963,6 +981,13 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 			if (at_end || (inside && colon) || (addr_end && has_digit(j)))
 				return k;
 			return -1;
+		}
+		/* "2016-03-03 17:21 GMT+01:00 Some One" alone over a quote: a date and a time first */
+		if (k == i && isdigit((unsigned char)j[0]) && jn <= 100 && has_date_or_address(j) &&
+		    starts_with_date(j)) {
+			int nx = next_content_line(l, nl, k);
+			if (nx == k + 1 && l[nx].quoted)
+				return k;
 		}
 		/* a line that ends a sentence and holds no date or address ends the run */
 		if (strchr(".!?", j[jn - 1]) && !has_date_or_address(j))

@@ -1279,12 +1279,32 @@ static int drop_quote(struct rline *l, int nl, int i, int forwarded)
 	return end - 1;
 }
 
+/* An Outlook header block collapsed onto one line, as HTML bodies give it ("From: A [mailto:a@b]
+ * Sent: Monday ... To: B Subject: Re: x"): a from key first, then keys of two other fields. */
+static int inline_header_at(const struct rline *ln)
+{
+	char t[1024];
+	if (ln->n < 20 || ln->n > 1000)
+		return 0;
+	size_t tn = normalise(ln->s, ln->n, t, sizeof t, 0);
+	if (header_key(t) != 1)
+		return 0;
+	int groups = 0;
+	for (size_t k = 1; k + 1 < tn; k++)
+		if (t[k - 1] == ' ' && t[k] != ' ') {
+			int g = header_key(t + k);
+			if (g > 1)
+				groups |= 1 << g;
+		}
+	return __builtin_popcount((unsigned)groups) >= 2;
+}
+
 /* 1 when an old message starts at line i: an Outlook block, Orange's "Message du <date>"
  * over one, or a Lotus Notes block (*from is where to cut). */
 static int old_message_at(struct rline *l, int nl, int i, int *from)
 {
 	*from = i;
-	if (header_block_at(l, nl, i))
+	if (header_block_at(l, nl, i) || inline_header_at(&l[i]))
 		return 1;
 	if (i + 1 < nl && l[i].n < 60 && header_block_at(l, nl, i + 1)) {
 		char t[64];

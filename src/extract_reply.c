@@ -428,8 +428,11 @@ static int lotus_block_at(struct rline *l, int nl, int i)
 		if (l[k].quoted || l[k].n > 200)
 			return -1;
 		int g = 0;
-		if (k > i && l[k].n <= 40) {	/* a lone key is short: most lines are not read */
-			normalise(l[k].s, l[k].n, t, sizeof t, 0);
+		size_t lead = 0;
+		while (lead < l[k].n && is_space_byte((unsigned char)l[k].s[lead]))
+			lead++;
+		if (k > i && l[k].n - lead <= 40) {	/* a lone key is short: most lines are not read */
+			normalise(l[k].s + lead, l[k].n - lead, t, sizeof t, 0);
 			g = lone_key(t);
 		}
 		if (g == 3)
@@ -878,23 +881,31 @@ char *extract_reply_from(const char *text, int is_forward, const char *sender_na
 
 /* ---------------------------------------------------------------- the attribution shape */
 
-/* 1 when t holds a time ("15:19", "18.30"), a year (19xx, 20xx, "2023年") or an address. */
-static int has_date_or_address(const char *t)
+/* 1 when t holds a time ("15:19", "9:13", "18.30") or a year (19xx, 20xx, "2023年"), each
+ * standing apart (not inside a key or a number). */
+static int has_date(const char *t)
 {
-	if (strchr(t, '@'))
-		return 1;
 	for (const char *p = t; *p; p++) {
-		if (!isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1]))
+		if (!isdigit((unsigned char)p[0]) || (p > t && isalnum((unsigned char)p[-1])))
 			continue;
-		if ((p[2] == ':' || p[2] == '.') && isdigit((unsigned char)p[3]) &&
-		    isdigit((unsigned char)p[4]))
+		const char *q = p;
+		while (isdigit((unsigned char)*q) && q - p < 5)
+			q++;
+		size_t nd = (size_t)(q - p);
+		if ((nd == 1 || nd == 2) && (*q == ':' || *q == '.') && isdigit((unsigned char)q[1]) &&
+		    isdigit((unsigned char)q[2]) && !isdigit((unsigned char)q[3]))
 			return 1;
-		if ((p[0] == '1' && p[1] == '9') || (p[0] == '2' && p[1] == '0'))
-			if (isdigit((unsigned char)p[2]) && isdigit((unsigned char)p[3]) &&
-			    !isdigit((unsigned char)p[4]))
-				return 1;
+		if (nd == 4 && ((p[0] == '1' && p[1] == '9') || (p[0] == '2' && p[1] == '0')) &&
+		    ((unsigned char)*q >= 0x80 || !isalnum((unsigned char)*q)))
+			return 1;
 	}
 	return 0;
+}
+
+/* 1 when t holds a date or a time (has_date) or an address. */
+static int has_date_or_address(const char *t)
+{
+	return strchr(t, '@') || has_date(t);
 }
 
 /* 1 when t opens with a numeric date ("2016-03-03", "03/03/2016", "3.3.2016") and a time. */
@@ -978,7 +989,7 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 				return -1;
 			if (l[nx].quoted || header_block_at(l, nl, nx))
 				return k;
-			if (at_end || (inside && colon) || (addr_end && has_digit(j)))
+			if (at_end || (inside && colon) || (addr_end && has_date(j)))
 				return k;
 			return -1;
 		}
@@ -989,8 +1000,8 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 			if (nx == k + 1 && l[nx].quoted)
 				return k;
 		}
-		/* a line that ends a sentence and holds no date or address ends the run */
-		if (strchr(".!?", j[jn - 1]) && !has_date_or_address(j))
+		/* a line that ends a sentence and holds no date ends the run */
+		if (strchr(".!?", j[jn - 1]) && !has_date(j))
 			return -1;
 	}
 	return -1;
@@ -1042,25 +1053,38 @@ struct words {
 	size_t n, cap;
 };
 
-static int is_word_gap(unsigned char c)
+/* The length of the blank at s (n bytes left): ASCII blanks and line breaks, and the no-break,
+ * narrow, thin and ideographic spaces typesetting puts in our mails (the copy in a reply may
+ * have plain spaces there); 0 when s is no blank. */
+static size_t word_gap(const unsigned char *s, size_t n)
 {
-	return is_space_byte(c) || c == '\n';
+	if (is_space_byte(s[0]) || s[0] == '\n')
+		return 1;
+	if (n >= 2 && s[0] == 0xC2 && s[1] == 0xA0)
+		return 2;
+	if (n >= 3 && ((s[0] == 0xE2 && s[1] == 0x80 && (s[2] == 0xAF || s[2] == 0x89 ||
+							    s[2] == 0x8A)) ||
+		       (s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80)))
+		return 3;
+	return 0;
 }
 
 /* Appends the words of text s (quote marks at the start of each line skipped; case,
- * punctuation at the edges of words and wrapping do not count) to w, on line `line`. */
+ * punctuation at the edges of words, the kind of spaces and wrapping do not count) to w, on
+ * line `line`. */
 static void words_add(struct words *w, const char *s, size_t n, int line)
 {
 	static const char edge[] = "\"'()[]<>,.;:!?*";
-	size_t i = 0;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, g;
 	while (i < n) {
-		while (i < n && (is_word_gap((unsigned char)s[i]) || strchr(edge, s[i]) ||
+		while (i < n && ((g = word_gap(u + i, n - i)) || strchr(edge, s[i]) ||
 				 (s[i] == '>' && (i == 0 || s[i - 1] == '\n'))))
-			i++;
+			i += g ? g : 1;
 		uint64_t h = 1469598103934665603ULL;
 		size_t start = i;
-		while (i < n && !is_word_gap((unsigned char)s[i])) {
-			unsigned char c = (unsigned char)s[i++];
+		while (i < n && !word_gap(u + i, n - i)) {
+			unsigned char c = u[i++];
 			if (!strchr(edge, (char)c))
 				h = (h ^ (uint64_t)tolower(c)) * 1099511628211ULL;
 		}

@@ -1061,6 +1061,10 @@ static void test_reply_trim(void)
 		{ "Fine.\n\nYour bid on project 1012 was sent to\nthe client: 900 EUR, 6 days. You will\n"
 		  "hear from us soon.\n", "Your bid on project 1012 was sent to the client: 900 EUR, 6 days.\n"
 		  "You will hear from us soon.\n", "Fine." },
+		/* our mail's no-break spaces are plain spaces in the client's copy */
+		{ "Ok.\n\nPaul vous propose : 2 000 \u20ac HT, livraison en 20 jours avec deux\n"
+		  "corrections\n", "Paul vous propose\u202f: 2\u00a0000\u00a0\u20ac HT, livraison en 20 "
+		  "jours avec deux corrections\n", "Ok." },
 		/* a few of our words quoted in a sentence are no copy */
 		{ "About \"sent to the client\": when?\n", "Your bid on project 1012 was sent to the "
 		  "client: 900 EUR, 6 days.\n", "About \"sent to the client\": when?" },

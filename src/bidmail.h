@@ -511,6 +511,21 @@ char *extract_reply(const char *text, int is_forward);
 /* The same, knowing the sender's display name: a closing block that starts with it is the
  * signature too. sender_name may be NULL. */
 char *extract_reply_from(const char *text, int is_forward, const char *sender_name);
+/* The same, knowing the text the board sent that this reply answers (sent may be NULL): the
+ * first run of the reply's lines that repeats it (quoted or not, rewrapped, with or without an
+ * attribution or header block above it) is cut with what follows. */
+char *extract_reply_known(const char *text, int is_forward, const char *sender_name,
+			  const char *sent);
+/* m->new_text again with the board's text m answers (m->bid re-read from it). */
+struct message;
+void extract_reply_against(struct message *m, const char *sent);
+/* The phrases of data file path (contrib/reply-phrases.txt: `kind | phrase | ...`); NULL when
+ * it cannot be read or a line is wrong (said on stderr). */
+struct reply_data;
+struct reply_data *extract_reply_data_load(const char *path);
+struct reply_data *extract_reply_data_free(struct reply_data *d);
+/* The reply phrases in use (extract_load); NULL before. */
+const struct reply_data *extract_data_reply(void);
 
 /* ---------------------------------------------------------------- extract_intent.c */
 /* What a reply means (the phrases in data_dir/intents.txt). */
@@ -873,6 +888,10 @@ int store_status(struct store *s, struct store_status *st);
 void store_status_clear(struct store_status *st);
 /* The recipient of outbox row id copied into to (size len); 1 found, 0 not, -1 error. */
 int store_outbox_recipient(struct store *s, int64_t id, char *to, size_t len);
+/* The message of the newest outbox row with token (the local part of its Message-ID), as a
+ * NUL-terminated copy in *data (caller frees), its length in *len; 1 found, 0 not, -1 error.
+ * Outbox rows are kept for good, so a reply to any mail the board sent finds it. */
+int store_outbox_message_by_token(struct store *s, const char *token, char **data, size_t *len);
 /* Records what came back for an outbox row. */
 int store_outbox_bounce(struct store *s, int64_t id, const char *status);
 /* Adds a bounce to an address's score (at most once per day): hard counts 1, soft 0.5.

@@ -93,6 +93,7 @@ struct extract_data {
 	} scam;
 	struct intent_data *intents;	/* intents.txt (extract_intent.c) */
 	struct rating_data *ratings;	/* ratings.txt (extract_rating.c) */
+	struct reply_data *reply;	/* reply-phrases.txt (extract_reply.c) */
 };
 
 /* the data in use (none before extract_load): swapped by the main thread between passes,
@@ -290,6 +291,7 @@ struct extract_data *extract_data_free(struct extract_data *d)
 		strlist_clear(&d->scam.phrases[i]);
 	extract_intent_free(d->intents);
 	extract_rating_free(d->ratings);
+	extract_reply_data_free(d->reply);
 	free(d);
 	return NULL;
 }
@@ -308,6 +310,10 @@ struct extract_data *extract_data_load(const struct config *c)
 	if (!(d->ratings = extract_rating_load(ra)))
 		rc = -1;
 	free(ra);
+	char *rp = xasprintf("%s/reply-phrases.txt", c->data_dir);
+	if (!(d->reply = extract_reply_data_load(rp)))
+		rc = -1;
+	free(rp);
 	free(in);
 	free(sk);
 	free(sc);
@@ -330,6 +336,11 @@ const struct rating_data *extract_data_ratings(void)
 const struct intent_data *extract_data_intents(void)
 {
 	return data->intents;
+}
+
+const struct reply_data *extract_data_reply(void)
+{
+	return data->reply;
 }
 
 int extract_load(const struct config *c)

@@ -109,7 +109,8 @@ def test_man_pages_cover_every_command_and_key():
     expect(r.returncode == 0, "make install: %r" % r.stderr[-1000:])
     for f in ("bin/bidmail", "share/man/man1/bidmail.1", "share/man/man5/bidmail.conf.5",
               "share/bidmail/mail-templates/fr/post_ack.tmpl", "share/bidmail/data/skills.txt",
-              "share/bidmail/data/intents.txt", "share/bidmail/data/ratings.txt"):
+              "share/bidmail/data/intents.txt", "share/bidmail/data/ratings.txt",
+              "share/bidmail/data/reply-phrases.txt"):
         expect(os.path.isfile(os.path.join(dest, "usr/local", f)), "not installed: %s" % f)
 
 
@@ -166,7 +167,7 @@ def test_migration_keeps_ingest_log():
         "ALTER TABLE projects DROP COLUMN published;"
         "ALTER TABLE outbox DROP COLUMN lease_owner; ALTER TABLE outbox DROP COLUMN lease_until;"
         "DROP TABLE relayed; DROP INDEX bids_address; DROP INDEX projects_status;"
-        "DROP TABLE selections;"
+        "DROP TABLE selections; DROP INDEX outbox_token;"
         "PRAGMA user_version = 9;")
     db.close()
     # the crash window: committed, but the file is still in new/ when the new version starts

@@ -643,12 +643,12 @@ static void test_html_bound(void)
 	report("html_to_text (bounded input)", bad);
 }
 
-/* `unit trim FILE [SENDER]`: prints extract_reply of the file (the reply corpus harness). */
-static int trim_file(const char *path, const char *sender)
+/* The bytes of file path as UTF-8 (caller frees), NULL when it cannot be read. */
+static char *read_text(const char *path)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
-		return 1;
+		return NULL;
 	struct buf b;
 	buf_init(&b, 64 * 1024 * 1024);
 	char chunk[65536];
@@ -658,11 +658,27 @@ static int trim_file(const char *path, const char *sender)
 	fclose(f);
 	char *raw = buf_steal(&b);
 	char *text = charset_to_utf8("utf-8", raw, strlen(raw), NULL);
-	char *out = extract_reply_from(text, 0, sender);
+	free(raw);
+	return text;
+}
+
+/* `unit trim FILE [SENDER [SENT]]`: prints extract_reply of the file, with the shipped reply
+ * phrases, knowing the text the board sent when file SENT is given (the reply corpus harness). */
+static int trim_file(const char *path, const char *sender, const char *sent_path)
+{
+	struct config c;
+	if (config_load(&c, NULL) < 0 || extract_load(&c) < 0)
+		return 1;
+	char *text = read_text(path);
+	char *sent = sent_path ? read_text(sent_path) : NULL;
+	if (!text || (sent_path && !sent))
+		return 1;
+	char *out = extract_reply_known(text, 0, sender && *sender ? sender : NULL, sent);
 	fputs(out, stdout);
 	free(out);
 	free(text);
-	free(raw);
+	free(sent);
+	config_clear(&c);
 	return 0;
 }
 
@@ -1058,6 +1074,46 @@ static void test_consent(void)
 
 /* The intent of a client's reply to a quote (extract_intent.c, contrib/intents.txt): acts,
  * refusals, closings, questions, negations, hedges and conditions, French and English. */
+/* Reply trimming (extract_reply.c, contrib/reply-phrases.txt): the shape of an attribution in
+ * any language, the copy of what we sent, and what must never be cut. The fixtures of
+ * tests/reply/ (tests/corpus_reply.py) hold the longer cases. */
+static void test_reply_trim(void)
+{
+	static const struct { const char *in, *sent, *want; } rows[] = {
+		/* an unknown language: the shape (address, ':', quote below) is enough */
+		{ "Yes.\n\nXyz 8.11.2023 Mary <m@x.org> qwerty:\n> Old?\n", NULL, "Yes." },
+		/* a wrapped address ending on a "> :" line */
+		{ "Ok.\n\nAm 1.2.2023 schrieb A <a@b.de\n>:\n\n> alt\n", NULL, "Ok." },
+		/* a sentence ending in ':' with a number is no attribution before plain text */
+		{ "My price for 3 pages:\n900 EUR.\n", NULL, "My price for 3 pages:\n900 EUR." },
+		/* a leading attribution over unquoted text: the text is the reply */
+		{ "On 1 May 2024, A <a@b.c> wrote:\nI can start Monday.\n", NULL, "I can start Monday." },
+		/* the copy of our text, unquoted and rewrapped, and what follows go */
+		{ "Fine.\n\nYour bid on project 1012 was sent to\nthe client: 900 EUR, 6 days. You will\n"
+		  "hear from us soon.\n", "Your bid on project 1012 was sent to the client: 900 EUR, 6 days.\n"
+		  "You will hear from us soon.\n", "Fine." },
+		/* our mail's no-break spaces are plain spaces in the client's copy */
+		{ "Ok.\n\nPaul vous propose : 2 000 \u20ac HT, livraison en 20 jours avec deux\n"
+		  "corrections\n", "Paul vous propose\u202f: 2\u00a0000\u00a0\u20ac HT, livraison en 20 "
+		  "jours avec deux corrections\n", "Ok." },
+		/* a few of our words quoted in a sentence are no copy */
+		{ "About \"sent to the client\": when?\n", "Your bid on project 1012 was sent to the "
+		  "client: 900 EUR, 6 days.\n", "About \"sent to the client\": when?" },
+		/* zero-width spaces and Gmail's U+1427 go */
+		{ "Ok\u200b\n\u1427\n", NULL, "Ok" },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char *got = extract_reply_known(rows[i].in, 0, NULL, rows[i].sent);
+		if (strcmp(got, rows[i].want)) {
+			printf("  reply_trim row %zu: got %s\n", i, got);
+			bad++;
+		}
+		free(got);
+	}
+	report("reply_trim", bad);
+}
+
 static void test_intent(void)
 {
 	enum { N = INTENT_NONE, A = INTENT_ACCEPT, D = INTENT_DECLINE, C = INTENT_CLOSE,
@@ -1435,7 +1491,7 @@ static void test_state_transitions(void)
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "trim"))
-		return trim_file(argv[2], argc > 3 ? argv[3] : NULL);
+		return trim_file(argv[2], argc > 3 ? argv[3] : NULL, argc > 4 ? argv[4] : NULL);
 	/* the shipped catalogue (mail-templates/LANG/strings), which money formatting reads */
 	struct config cat_config;
 	if (config_load(&cat_config, NULL) < 0 || extract_load(&cat_config) < 0)
@@ -1463,6 +1519,7 @@ int main(int argc, char **argv)
 	test_consent();
 	test_intent();
 	test_rating();
+	test_reply_trim();
 	test_store_seam();
 	test_state_transitions();
 	config_clear(&cat_config);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 char *extract_title(const char *subject)
 {
@@ -92,6 +93,9 @@ struct extract_data {
 		struct strlist phrases[64];
 	} scam;
 	struct intent_data *intents;	/* intents.txt (extract_intent.c) */
+	struct strlist machine;	/* auto-replies.txt: phrases of robots' mail, lower case */
+	struct strlist machine_from;	/* its `from:` lines: robots' local parts */
+	char currency[4];	/* the board's (config currency) */
 };
 
 /* the data in use (none before extract_load): swapped by the main thread between passes,
@@ -279,6 +283,63 @@ static int load_scam(const char *path, struct extract_data *d)
 	return extract_data_lines(path, 4096, scam_line, d);
 }
 
+/* One line of auto-replies.txt (a phrase, or `from: local-part`) into the extract data arg;
+ * 0 or -1 (file:line on stderr). */
+static int machine_line(void *arg, char *s, const char *path, int lineno)
+{
+	struct extract_data *d = arg;
+	int from = !strncasecmp(s, "from:", 5);
+	char *v = str_trim(from ? s + 5 : s);
+	if (strlen(v) < (from ? 4u : 10u)) {
+		fprintf(stderr, "%s:%d: expected a phrase of 10 characters or more, or `from: "
+			"local-part`\n", path, lineno);
+		return -1;
+	}
+	strlist_add_owned(from ? &d->machine_from : &d->machine, money_lower(v));
+	return 0;
+}
+
+/* auto-replies.txt, when data_dir has one (an older data_dir has none: no phrase then). */
+static int load_machine(const struct config *c, struct extract_data *d)
+{
+	char *path = xasprintf("%s/auto-replies.txt", c->data_dir);
+	int rc = access(path, F_OK) == 0 ? extract_data_lines(path, 1024, machine_line, d) : 0;
+	free(path);
+	return rc;
+}
+
+const char *extract_board_currency(void)
+{
+	return data->currency[0] ? data->currency : "EUR";
+}
+
+int extract_is_machine_sender(const char *from)
+{
+	const char *at = from ? strrchr(from, '@') : NULL;
+	for (size_t i = 0; at && i < data->machine_from.n; i++) {
+		size_t n = strlen(data->machine_from.v[i]);
+		if ((size_t)(at - from) == n && !strncasecmp(from, data->machine_from.v[i], n))
+			return 1;
+	}
+	return 0;
+}
+
+int extract_is_machine_text(const char *text)
+{
+	if (!text || !data->machine.n)
+		return 0;
+	/* the top of the body: a quoted message further down is not the robot's */
+	size_t n = strnlen(text, 4096);
+	char *head = xstrndup(text, n);
+	char *l = money_lower(head);
+	int hit = 0;
+	for (size_t i = 0; i < data->machine.n && !hit; i++)
+		hit = strstr(l, data->machine.v[i]) != NULL;
+	free(l);
+	free(head);
+	return hit;
+}
+
 struct extract_data *extract_data_free(struct extract_data *d)
 {
 	if (!d)
@@ -288,6 +349,8 @@ struct extract_data *extract_data_free(struct extract_data *d)
 	for (int i = 0; i < d->scam.n; i++)
 		strlist_clear(&d->scam.phrases[i]);
 	extract_intent_free(d->intents);
+	strlist_clear(&d->machine);
+	strlist_clear(&d->machine_from);
 	free(d);
 	return NULL;
 }
@@ -302,6 +365,9 @@ struct extract_data *extract_data_load(const struct config *c)
 	int rc = load_table(sk, &d->skills) | load_scam(sc, d) | load_table(lo, &d->places);
 	if (!(d->intents = extract_intent_load(in)))
 		rc = -1;
+	if (load_machine(c, d) < 0)
+		rc = -1;
+	snprintf(d->currency, sizeof d->currency, "%s", c->currency ? c->currency : "EUR");
 	free(in);
 	free(sk);
 	free(sc);
@@ -682,7 +748,9 @@ static struct post_info *extract_post(const struct config *c, const struct messa
 	p->language = language_of_tokens(l, &tk);
 	if (!p->language)
 		p->language = c->language;
-	p->has_budget = extract_budget_lower(l, &p->budget);
+	char why[320];
+	p->has_budget = extract_budget_lower(l, &p->budget, why, sizeof why);
+	p->why = xstrdup(why);
 	int d = extract_duration_days_lower(l, NULL);
 	int dd = extract_deadline_date_lower(l, m->date >= 0 ? m->date : clock_now());
 	p->deadline_days = d >= 0 ? d : dd;
@@ -712,7 +780,7 @@ static struct bid_info *extract_bid(const struct message *m)
 struct bid_info *extract_bid_text(const char *text)
 {
 	struct bid_info *b = xcalloc(1, sizeof *b);
-	char why[160];
+	char why[320];
 	b->has_amount = extract_bid_amount(text, &b->amount, why, sizeof why);
 	b->why = xstrdup(why);
 	b->delivery_days = extract_duration_days(text, &b->followup_days);
@@ -741,6 +809,7 @@ struct post_info *post_info_free(struct post_info *p)
 	free(p->location);
 	strlist_clear(&p->flags);
 	strlist_clear(&p->scam_rules);
+	free(p->why);
 	free(p);
 	return NULL;
 }

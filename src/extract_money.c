@@ -114,6 +114,9 @@ static const char *parse_number(const char *p, double *value, int *kilo)
 			f /= 10;
 		}
 	}
+	/* the Swiss "8'500.–" / "8'500.-": no cents */
+	if ((*p == '.' || *p == ',') && (p[1] == '-' || !strncmp(p + 1, "–", 3)))
+		p += p[1] == '-' ? 2 : 4;
 	*kilo = 0;
 	const char *q = skip_blanks(p, 1);
 	if ((*q == 'k' || *q == 'K') && !isalpha((unsigned char)q[1])) {
@@ -128,7 +131,9 @@ static const char *parse_number(const char *p, double *value, int *kilo)
 static const struct { const char *w; const char *code; int before; } currencies[] = {
 	{ "€", "EUR", 1 }, { "eur", "EUR", 1 }, { "euros", "EUR", 0 }, { "euro", "EUR", 0 },
 	{ "us$", "USD", 1 }, { "usd", "USD", 1 }, { "$us", "USD", 0 }, { "ca$", "CAD", 1 },
-	{ "c$", "CAD", 1 }, { "cad", "CAD", 1 }, { "au$", "AUD", 1 }, { "aud", "AUD", 1 },
+	{ "c$", "CAD", 1 }, { "cad", "CAD", 1 }, { "can$", "CAD", 1 }, { "$ca", "CAD", 1 },
+	{ "$can", "CAD", 1 }, { "$ ca", "CAD", 0 }, { "$ cad", "CAD", 0 },
+	{ "dollars canadiens", "CAD", 0 }, { "canadian dollars", "CAD", 0 }, { "au$", "AUD", 1 }, { "aud", "AUD", 1 },
 	{ "$", "USD", 1 }, { "dollars", "USD", 0 }, { "dollar", "USD", 0 },
 	{ "£", "GBP", 1 }, { "gbp", "GBP", 1 }, { "pounds", "GBP", 0 }, { "livres sterling", "GBP", 0 },
 	{ "chf", "CHF", 1 }, { "francs suisses", "CHF", 0 }, { "fr.", "CHF", 1 },
@@ -181,51 +186,88 @@ static int word_at(const char *p, const char *w)
 	return !strncmp(p, w, n) && !is_word_byte((unsigned char)p[n]) ? (int)n : 0;
 }
 
-/* Tax and unit markers after an amount: "HT", "TTC", "/h", "par jour", "per month"... */
+/* Tax and unit markers after an amount: "HT", "TTC", "/h", "par jour", "per month", "/ mot"...
+ * `far` ones may follow a comma or a parenthesis: "2 000 €, TVA en sus". */
+static const struct marker { const char *w; const char *tax; const char *unit; int far; } marks[] = {
+	{ "hors taxes", "HT", NULL, 1 }, { "hors taxe", "HT", NULL, 1 }, { "hors tva", "HT", NULL, 1 },
+	{ "tva en sus", "HT", NULL, 1 }, { "tva en plus", "HT", NULL, 1 }, { "en sus", "HT", NULL, 0 },
+	{ "tva non comprise", "HT", NULL, 1 }, { "tva non incluse", "HT", NULL, 1 },
+	{ "plus tva", "HT", NULL, 1 }, { "plus vat", "HT", NULL, 1 }, { "vat extra", "HT", NULL, 1 },
+	{ "before tax", "HT", NULL, 1 }, { "pre-tax", "HT", NULL, 1 }, { "excl. tax", "HT", NULL, 1 },
+	{ "excluding tax", "HT", NULL, 1 }, { "plus tax", "HT", NULL, 1 },
+	{ "h.t.", "HT", NULL, 0 }, { "h.t", "HT", NULL, 0 }, { "ht", "HT", NULL, 0 },
+	{ "excl. vat", "HT", NULL, 1 }, { "excl vat", "HT", NULL, 1 }, { "excluding vat", "HT", NULL, 1 },
+	{ "ex vat", "HT", NULL, 1 }, { "ex. vat", "HT", NULL, 1 }, { "+ vat", "HT", NULL, 0 },
+	{ "+ tva", "HT", NULL, 0 }, { "+tva", "HT", NULL, 0 }, { "+vat", "HT", NULL, 0 },
+	{ "net", "HT", NULL, 0 }, { "netto", "HT", NULL, 0 }, { "brutto", "TTC", NULL, 0 },
+	{ "ttc", "TTC", NULL, 0 }, { "t.t.c.", "TTC", NULL, 0 }, { "tva comprise", "TTC", NULL, 1 },
+	{ "tva incluse", "TTC", NULL, 1 }, { "vat included", "TTC", NULL, 1 },
+	{ "incl. vat", "TTC", NULL, 1 }, { "including vat", "TTC", NULL, 1 },
+	{ "inc. vat", "TTC", NULL, 1 }, { "incl vat", "TTC", NULL, 1 },
+	{ "toutes taxes comprises", "TTC", NULL, 1 },
+	{ "/heure", NULL, "hour", 0 }, { "/hour", NULL, "hour", 0 }, { "/hr", NULL, "hour", 0 },
+	{ "/h", NULL, "hour", 0 }, { "de l'heure", NULL, "hour", 0 }, { "de l’heure", NULL, "hour", 0 },
+	{ "par heure", NULL, "hour", 0 }, { "per hour", NULL, "hour", 0 }, { "an hour", NULL, "hour", 0 },
+	{ "a hour", NULL, "hour", 0 }, { "hourly", NULL, "hour", 0 }, { "/jour", NULL, "day", 0 },
+	{ "/j", NULL, "day", 0 }, { "/day", NULL, "day", 0 }, { "par jour", NULL, "day", 0 },
+	{ "per day", NULL, "day", 0 }, { "a day", NULL, "day", 0 }, { "daily", NULL, "day", 0 },
+	{ "la journée", NULL, "day", 0 }, { "par journée", NULL, "day", 0 },
+	{ "/ jour", NULL, "day", 0 }, { "/ day", NULL, "day", 0 }, { "/ h", NULL, "hour", 0 },
+	{ "/ heure", NULL, "hour", 0 }, { "/ hour", NULL, "hour", 0 }, { "/mois", NULL, "month", 0 },
+	{ "/month", NULL, "month", 0 }, { "par mois", NULL, "month", 0 }, { "per month", NULL, "month", 0 },
+	{ "a month", NULL, "month", 0 }, { "monthly", NULL, "month", 0 }, { "mensuels", NULL, "month", 0 },
+	{ "mensuel", NULL, "month", 0 }, { "/ mois", NULL, "month", 0 }, { "/ month", NULL, "month", 0 },
+	{ "/semaine", NULL, "week", 0 }, { "/ semaine", NULL, "week", 0 }, { "/week", NULL, "week", 0 },
+	{ "/ week", NULL, "week", 0 }, { "par semaine", NULL, "week", 0 }, { "la semaine", NULL, "week", 0 },
+	{ "per week", NULL, "week", 0 }, { "a week", NULL, "week", 0 }, { "weekly", NULL, "week", 0 },
+	{ "/mot", NULL, "word", 0 }, { "/ mot", NULL, "word", 0 }, { "par mot", NULL, "word", 0 },
+	{ "le mot", NULL, "word", 0 }, { "du mot", NULL, "word", 0 }, { "/word", NULL, "word", 0 },
+	{ "/ word", NULL, "word", 0 }, { "per word", NULL, "word", 0 }, { "a word", NULL, "word", 0 },
+	{ "/page", NULL, "page", 0 }, { "/ page", NULL, "page", 0 }, { "par page", NULL, "page", 0 },
+	{ "la page", NULL, "page", 0 }, { "de la page", NULL, "page", 0 }, { "per page", NULL, "page", 0 },
+	{ "a page", NULL, "page", 0 }, { "/article", NULL, "article", 0 },
+	{ "/ article", NULL, "article", 0 }, { "par article", NULL, "article", 0 },
+	{ "l'article", NULL, "article", 0 }, { "l’article", NULL, "article", 0 },
+	{ "per article", NULL, "article", 0 }, { "an article", NULL, "article", 0 },
+	{ "/image", NULL, "image", 0 }, { "/ image", NULL, "image", 0 }, { "par image", NULL, "image", 0 },
+	{ "l'image", NULL, "image", 0 }, { "per image", NULL, "image", 0 }, { "/photo", NULL, "image", 0 },
+	{ "par photo", NULL, "image", 0 }, { "la photo", NULL, "image", 0 }, { "per photo", NULL, "image", 0 },
+	{ "/min", NULL, "minute", 0 }, { "/ min", NULL, "minute", 0 }, { "la minute", NULL, "minute", 0 },
+	{ "par minute", NULL, "minute", 0 }, { "per minute", NULL, "minute", 0 },
+	{ "/an", NULL, NULL, 0 }, { "au total", NULL, "total", 0 }, { "in total", NULL, "total", 0 },
+	{ "total", NULL, "total", 0 }, { "forfaitaire", NULL, "total", 0 }, { "le tout", NULL, "total", 0 },
+};
+
+/* The marker of the table at q, or NULL; only `far` ones when far is set. */
+static const struct marker *marker_at(const char *q, int far)
+{
+	for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+		size_t n = strlen(marks[i].w);
+		if ((far && !marks[i].far) || strncmp(q, marks[i].w, n))
+			continue;
+		if (is_word_byte((unsigned char)marks[i].w[n - 1]) && is_word_byte((unsigned char)q[n]))
+			continue;
+		return &marks[i];
+	}
+	return NULL;
+}
+
 static const char *read_markers(const char *p, struct money *m)
 {
-	static const struct { const char *w; const char *tax; const char *unit; } marks[] = {
-		{ "hors taxes", "HT", NULL }, { "hors taxe", "HT", NULL }, { "h.t.", "HT", NULL },
-		{ "h.t", "HT", NULL }, { "ht", "HT", NULL }, { "excl. vat", "HT", NULL },
-		{ "excl vat", "HT", NULL }, { "excluding vat", "HT", NULL }, { "ex vat", "HT", NULL },
-		{ "ex. vat", "HT", NULL }, { "+ vat", "HT", NULL }, { "+ tva", "HT", NULL },
-		{ "net", "HT", NULL }, { "netto", "HT", NULL }, { "brutto", "TTC", NULL },
-		{ "ttc", "TTC", NULL }, { "t.t.c.", "TTC", NULL },
-		{ "incl. vat", "TTC", NULL }, { "including vat", "TTC", NULL }, { "inc. vat", "TTC", NULL },
-		{ "incl vat", "TTC", NULL }, { "toutes taxes comprises", "TTC", NULL },
-		{ "/heure", NULL, "hour" }, { "/hour", NULL, "hour" }, { "/hr", NULL, "hour" },
-		{ "/h", NULL, "hour" }, { "de l'heure", NULL, "hour" }, { "de l’heure", NULL, "hour" },
-		{ "par heure", NULL, "hour" }, { "per hour", NULL, "hour" }, { "an hour", NULL, "hour" },
-		{ "a hour", NULL, "hour" }, { "hourly", NULL, "hour" }, { "/jour", NULL, "day" },
-		{ "/j", NULL, "day" }, { "/day", NULL, "day" }, { "par jour", NULL, "day" },
-		{ "per day", NULL, "day" }, { "a day", NULL, "day" }, { "daily", NULL, "day" },
-		{ "/ jour", NULL, "day" }, { "/ day", NULL, "day" }, { "/ h", NULL, "hour" },
-		{ "/ heure", NULL, "hour" }, { "/ hour", NULL, "hour" }, { "/mois", NULL, "month" },
-		{ "/month", NULL, "month" }, { "par mois", NULL, "month" }, { "per month", NULL, "month" },
-		{ "a month", NULL, "month" }, { "monthly", NULL, "month" }, { "mensuels", NULL, "month" },
-		{ "mensuel", NULL, "month" }, { "/ mois", NULL, "month" }, { "/ month", NULL, "month" },
-		{ "/an", NULL, NULL }, { "au total", NULL, "total" }, { "in total", NULL, "total" },
-		{ "total", NULL, "total" }, { "forfaitaire", NULL, "total" }, { "le tout", NULL, "total" },
-	};
 	for (int round = 0; round < 3; round++) {
 		const char *q = skip_blanks(p, 2);
-		int hit = 0;
-		for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
-			size_t n = strlen(marks[i].w);
-			if (strncmp(q, marks[i].w, n))
-				continue;
-			if (is_word_byte((unsigned char)marks[i].w[n - 1]) && is_word_byte((unsigned char)q[n]))
-				continue;
-			if (marks[i].tax && !m->tax[0])
-				snprintf(m->tax, sizeof m->tax, "%s", marks[i].tax);
-			if (marks[i].unit && !m->unit[0])
-				snprintf(m->unit, sizeof m->unit, "%s", marks[i].unit);
-			p = q + n;
-			hit = 1;
-			break;
+		const struct marker *mk = marker_at(q, 0);
+		if (!mk && (*q == ',' || *q == '(' || *q == '-')) {
+			q = skip_blanks(q + 1, 2);
+			mk = marker_at(q, 1);
 		}
-		if (!hit)
+		if (!mk)
 			break;
+		if (mk->tax && !m->tax[0])
+			snprintf(m->tax, sizeof m->tax, "%s", mk->tax);
+		if (mk->unit && !m->unit[0])
+			snprintf(m->unit, sizeof m->unit, "%s", mk->unit);
+		p = q + strlen(mk->w);
 	}
 	return p;
 }
@@ -251,6 +293,7 @@ struct mention {
 	size_t start, end;	/* offsets in the text */
 	int has_currency;
 	int range;
+	int kilo;		/* written with a k: "3-4k", "2k" */
 };
 
 /* Reads one amount (or a range) starting at offset i of the lower-cased text l. */
@@ -276,6 +319,7 @@ static int read_mention(const char *l, size_t i, struct mention *out)
 	if (!cl && kilo && (*after == 'k' || *after == 'K'))
 		e = after + 1;
 	out->has_currency = cl > 0;
+	out->kilo = kilo;
 	out->m.max = v;
 	out->m.min = -1;
 	e = read_markers(e, &out->m);
@@ -293,8 +337,12 @@ static int read_mention(const char *l, size_t i, struct mention *out)
 	if (conn) {
 		struct mention second;
 		const char *s2 = skip_blanks(r + conn, 2);
-		if (read_mention(l, (size_t)(s2 - l), &second) && !second.range &&
-		    (second.has_currency || out->has_currency) && second.m.max > v) {
+		/* "3-4k", "3 à 4 k": the k of the second is the first's too */
+		int ok = read_mention(l, (size_t)(s2 - l), &second) && !second.range &&
+			 (second.has_currency || !quantity_word(l + second.end));
+		if (ok && second.kilo && !kilo && v * 1000 <= second.m.max)
+			v *= 1000;
+		if (ok && second.m.max > v) {
 			out->m.min = v;
 			out->m.max = second.m.max;
 			if (!out->has_currency)
@@ -303,13 +351,114 @@ static int read_mention(const char *l, size_t i, struct mention *out)
 				memcpy(out->m.tax, second.m.tax, sizeof out->m.tax);
 			if (!out->m.unit[0])
 				memcpy(out->m.unit, second.m.unit, sizeof out->m.unit);
-			out->has_currency = 1;
+			out->has_currency = out->has_currency || second.has_currency;
+			out->kilo = out->kilo || second.kilo;
 			out->range = 1;
 			e = l + second.end;
 		}
 	}
 	out->end = (size_t)(e - l);
 	return 1;
+}
+
+/* The number words of French and English: a value, or a scale (100, 1000, 1e6). */
+static const struct { const char *w; int v; int scale; } number_words[] = {
+	{ "un", 1, 0 }, { "une", 1, 0 }, { "deux", 2, 0 }, { "trois", 3, 0 }, { "quatre", 4, 0 },
+	{ "cinq", 5, 0 }, { "six", 6, 0 }, { "sept", 7, 0 }, { "huit", 8, 0 }, { "neuf", 9, 0 },
+	{ "dix", 10, 0 }, { "onze", 11, 0 }, { "douze", 12, 0 }, { "treize", 13, 0 },
+	{ "quatorze", 14, 0 }, { "quinze", 15, 0 }, { "seize", 16, 0 }, { "vingt", 20, 0 },
+	{ "vingts", 20, 0 }, { "trente", 30, 0 }, { "quarante", 40, 0 }, { "cinquante", 50, 0 },
+	{ "soixante", 60, 0 }, { "cent", 0, 100 }, { "cents", 0, 100 }, { "mille", 0, 1000 },
+	{ "million", 0, 1000000 }, { "millions", 0, 1000000 },
+	{ "one", 1, 0 }, { "two", 2, 0 }, { "three", 3, 0 }, { "four", 4, 0 }, { "five", 5, 0 },
+	{ "seven", 7, 0 }, { "eight", 8, 0 }, { "nine", 9, 0 }, { "ten", 10, 0 },
+	{ "eleven", 11, 0 }, { "twelve", 12, 0 }, { "thirteen", 13, 0 }, { "fourteen", 14, 0 },
+	{ "fifteen", 15, 0 }, { "sixteen", 16, 0 }, { "seventeen", 17, 0 }, { "eighteen", 18, 0 },
+	{ "nineteen", 19, 0 }, { "twenty", 20, 0 }, { "thirty", 30, 0 }, { "forty", 40, 0 },
+	{ "fifty", 50, 0 }, { "sixty", 60, 0 }, { "seventy", 70, 0 }, { "eighty", 80, 0 },
+	{ "ninety", 90, 0 }, { "hundred", 0, 100 }, { "thousand", 0, 1000 },
+};
+
+/* The number word at p: its length, its value or scale; 0 when none. */
+static int number_word_at(const char *p, int *v, int *scale)
+{
+	for (size_t i = 0; i < sizeof number_words / sizeof number_words[0]; i++) {
+		int n = word_at(p, number_words[i].w);
+		if (n) {
+			*v = number_words[i].v;
+			*scale = number_words[i].scale;
+			return n;
+		}
+	}
+	return 0;
+}
+
+/* Reads an amount written in words ("deux mille", "mille cinq cents", "two thousand five
+ * hundred", "quatre-vingt-dix") at p: the length read (0 when none, or under ten). At most
+ * twelve words. */
+static size_t words_number(const char *p, double *value)
+{
+	double total = 0, cur = 0;
+	int last = 0, words = 0;
+	const char *q = p, *end = p;
+	if (word_at(q, "a"))
+		q = skip_blanks(q + 1, 2);	/* "a thousand" */
+	while (words < 12) {
+		int v, scale, n = number_word_at(q, &v, &scale);
+		if (!n)
+			break;
+		if (scale == 100)
+			cur = (cur > 0 ? cur : 1) * 100;
+		else if (scale) {
+			total += (cur > 0 ? cur : 1) * scale;
+			cur = 0;
+		} else if (v == 20 && last == 4)
+			cur += 76;	/* quatre-vingt(s) */
+		else
+			cur += v;
+		last = v;
+		words++;
+		end = q + n;
+		q = end;
+		if (*q == '-')
+			q++;
+		q = skip_blanks(q, 2);
+		int c = word_at(q, "et") ? 2 : word_at(q, "and") ? 3 : 0;
+		if (c && number_word_at(skip_blanks(q + c, 2), &v, &scale))
+			q = skip_blanks(q + c, 2);
+	}
+	*value = total + cur;
+	return words && *value >= 10 ? (size_t)(end - p) : 0;
+}
+
+/* An amount in words followed by its currency ("deux mille euros HT") at offset i of l;
+ * 1 with out filled. */
+static int read_words_mention(const char *l, size_t i, struct mention *out)
+{
+	double v;
+	size_t n = words_number(l + i, &v);
+	const char *code = NULL;
+	if (!n)
+		return 0;
+	const char *after = skip_blanks(l + i + n, 2);
+	size_t cl = match_currency(after, &code, 0);
+	if (!cl)
+		return 0;
+	memset(out, 0, sizeof *out);
+	out->start = i;
+	out->m.max = v;
+	out->m.min = -1;
+	snprintf(out->m.currency, sizeof out->m.currency, "%s", code);
+	out->has_currency = 1;
+	out->end = (size_t)(read_markers(after + cl, &out->m) - l);
+	return 1;
+}
+
+/* The units that make a bare number money ("400 par jour"); per-word or per-page rates need
+ * their currency. */
+static int unit_makes_money(const char *unit)
+{
+	return !strcmp(unit, "hour") || !strcmp(unit, "day") || !strcmp(unit, "month");
 }
 
 /* Finds the amounts of a text: those with a currency, and bare numbers that a marker
@@ -324,6 +473,11 @@ static int find_mentions(const char *l, struct mention *out, int max, int bare_w
 		if (i > 0 && (is_word_byte((unsigned char)l[i - 1]) || l[i - 1] == '#' ||
 			      l[i - 1] == '/' || l[i - 1] == '.' || l[i - 1] == ','))
 			continue;	/* inside a word, a #number, a date or a decimal */
+		if (isalpha(c) && strchr("udtqcsnhvmoefa", c) && n < max &&
+		    read_words_mention(l, i, &out[n])) {
+			i = out[n++].end - 1;
+			continue;
+		}
 		if (!isdigit(c) && !currency_first[c])
 			continue;
 		if (!isdigit(c)) {
@@ -352,7 +506,7 @@ static int find_mentions(const char *l, struct mention *out, int max, int bare_w
 		const char *e = l + m.end;
 		if (!m.has_currency && (*e == '/' || *e == ':' || *e == '-'))
 			continue;
-		if (m.has_currency || m.m.tax[0] || (m.m.unit[0] && strcmp(m.m.unit, "total"))) {
+		if (m.has_currency || m.m.tax[0] || unit_makes_money(m.m.unit)) {
 			out[n++] = m;
 			i = m.end > i ? m.end - 1 : i;
 		} else if (bare_with_cue && !quantity_word(l + m.end)) {
@@ -401,44 +555,175 @@ static const char *const budget_cues[] = {
 	"rate", "paid", "pay", "tjm", "jusqu'à", "jusqu’à", "up to", "maximum", "max", "entre",
 	"between", "de l'ordre de", "environ", "around", "about", NULL };
 
-int extract_budget(const char *text, struct money *out)
+/* ---------------------------------------------------------------- per-unit rates */
+
+/* The nouns that count a unit ("12 000 mots", "50 pages"), and the words after a count that
+ * make it a pace ("10 h par semaine"), not a quantity. */
+static const struct { const char *unit; const char *noun; } unit_nouns[] = {
+	{ "word", "mots" }, { "word", "words" }, { "word", "mot" }, { "word", "word" },
+	{ "page", "pages" }, { "page", "page" }, { "page", "feuillets" },
+	{ "article", "articles" }, { "article", "article" }, { "image", "images" },
+	{ "image", "photos" }, { "image", "visuels" }, { "minute", "minutes" }, { "minute", "min" },
+	{ "hour", "heures" }, { "hour", "hours" }, { "hour", "hrs" }, { "hour", "h" },
+	{ "day", "jours" }, { "day", "days" }, { "day", "journées" }, { "day", "j" },
+};
+static const char *const pace_words[] = { "par semaine", "per week", "a week", "/semaine",
+	"/ semaine", "/week", "par mois", "per month", "a month", "/mois", "par jour", "per day",
+	"a day", "/jour", "hebdomadaires", "weekly", "mensuelles", "monthly", NULL };
+static const char *const work_words[] = { "de travail", "of work", "au total", "in total",
+	"de mission", "de prestation", NULL };
+
+static int starts_with_any(const char *p, const char *const *list)
+{
+	for (int i = 0; list[i]; i++)
+		if (!strncmp(p, list[i], strlen(list[i])))
+			return 1;
+	return 0;
+}
+
+/* The quantity of `unit` stated in l outside the rate [skip_from, skip_to): a count > 1
+ * ("12 000 mots"), or -1; *pace set when the count is a pace ("10 h par semaine"). Hours and
+ * days count only as work ("20 heures de travail"): "sous 20 jours" is a delay. */
+static double unit_quantity(const char *l, const char *unit, size_t skip_from, size_t skip_to,
+			    int *pace)
+{
+	int timed = !strcmp(unit, "hour") || !strcmp(unit, "day");
+	*pace = 0;
+	for (size_t i = 0; l[i]; i++) {
+		if (!isdigit((unsigned char)l[i]) || (i > 0 && (is_word_byte((unsigned char)l[i - 1]) ||
+				l[i - 1] == '.' || l[i - 1] == ',')) || (i >= skip_from && i < skip_to))
+			continue;
+		double v;
+		int kilo;
+		const char *e = parse_number(l + i, &v, &kilo);
+		if (!e)
+			continue;
+		const char *q = skip_blanks(e, 2);
+		for (size_t k = 0; k < sizeof unit_nouns / sizeof unit_nouns[0]; k++) {
+			int n = strcmp(unit_nouns[k].unit, unit) ? 0 : word_at(q, unit_nouns[k].noun);
+			if (!n)
+				continue;
+			const char *after = skip_blanks(q + n, 2);
+			if (starts_with_any(after, pace_words))
+				*pace = 1;
+			else if (v > 1 && (!timed || starts_with_any(after, work_words)))
+				return v;
+			break;
+		}
+		i = (size_t)(e - l);
+		if (!l[i])
+			break;
+	}
+	return -1;
+}
+
+/* A per-unit rate (word, page, hour...) m read at ms: in a post, with its quantity stated, the
+ * total (unit total); else the rate kept. Says which in why. */
+static void rate_explain(const char *l, const struct mention *ms, struct money *m, int total,
+			 char *why, size_t why_len)
+{
+	if (!m->unit[0] || !strcmp(m->unit, "total") || !strcmp(m->unit, "month"))
+		return;
+	int pace;
+	double q = unit_quantity(l, m->unit, ms->start, ms->end, &pace);
+	size_t w = strlen(why);
+	int countable = strcmp(m->unit, "hour") && strcmp(m->unit, "day") && strcmp(m->unit, "week");
+	if (q > 0 && total && countable) {
+		snprintf(why + w, why_len - w, "; a rate per %s of %.10g times the %.10g stated: "
+			 "a total of %.10g", m->unit, m->max, q, m->max * q);
+		m->max *= q;
+		if (m->min >= 0)
+			m->min *= q;
+		snprintf(m->unit, sizeof m->unit, "total");
+	} else if (q > 0) {
+		snprintf(why + w, why_len - w, "; a rate per %s (%.10g stated: %.10g in all), kept "
+			 "as a rate", m->unit, q, m->max * q);
+	} else {
+		snprintf(why + w, why_len - w, "; a rate per %s, not a total: %s", m->unit,
+			 pace ? "the quantity stated is a pace" : "no quantity stated");
+	}
+}
+
+/* The board's currency for an amount written without one, said in why. */
+static void currency_explain(struct money *m, char *why, size_t why_len)
+{
+	if (m->currency[0])
+		return;
+	snprintf(m->currency, sizeof m->currency, "%s", extract_board_currency());
+	size_t w = strlen(why);
+	snprintf(why + w, why_len - w, "; no currency written: the board's (%s)", m->currency);
+}
+
+int extract_budget(const char *text, struct money *out, char *why, size_t why_len)
 {
 	char *l = money_lower(text);
-	int rc = extract_budget_lower(l, out);
+	int rc = extract_budget_lower(l, out, why, why_len);
 	free(l);
 	return rc;
 }
 
-int extract_budget_lower(const char *l, struct money *out)
+/* A bare range or a number with a k ("3-4k", "entre 3000 et 4000") that a budget cue
+ * introduces, not two years ("2025-2026"). */
+static int bare_budget(const char *l, const struct mention *m)
+{
+	if (m->has_currency || (!m->range && !m->kilo))
+		return 0;
+	if (!m->kilo && m->m.min >= 1900 && m->m.max <= 2100)
+		return 0;
+	return cue_before(l, m->start, budget_cues, 40) != NULL;
+}
+
+/* "Budget : 1500", a bare number right after the word budget: its index in ms, or -1. */
+static int budget_after_word(const char *l, struct mention *ms, int *n)
+{
+	for (const char *b = strstr(l, "budget"); b; b = strstr(b + 6, "budget")) {
+		const char *q = b + 6;
+		while (*q == ' ' || *q == ':' || *q == '\t' || (unsigned char)*q == 0xC2 ||
+		       (unsigned char)*q == 0xA0)
+			q++;
+		if (isdigit((unsigned char)*q) && *n < MAX_MENTIONS &&
+		    read_mention(l, (size_t)(q - l), &ms[*n]) && !quantity_word(l + ms[*n].end))
+			return (*n)++;
+	}
+	return -1;
+}
+
+int extract_budget_lower(const char *l, struct money *out, char *why, size_t why_len)
 {
 	struct mention ms[MAX_MENTIONS];
-	int n = find_mentions(l, ms, MAX_MENTIONS, 0);
+	int n = find_mentions(l, ms, MAX_MENTIONS, 1);
 	int pick = -1;
+	const char *cue = NULL;
 	for (int i = 0; i < n && pick < 0; i++) {
-		const char *cue = cue_before(l, ms[i].start, budget_cues, 40);
-		if (cue) {
+		int money = ms[i].has_currency || ms[i].m.tax[0] || unit_makes_money(ms[i].m.unit);
+		if (money && (cue = cue_before(l, ms[i].start, budget_cues, 40)) != NULL)
 			pick = i;
-			if (!strcmp(cue, "tjm") && !ms[i].m.unit[0])
-				snprintf(ms[i].m.unit, sizeof ms[i].m.unit, "day");
-		}
 	}
+	if (pick >= 0) {
+		snprintf(why, why_len, "budget word `%s` before the amount", cue);
+		if (!strcmp(cue, "tjm") && !ms[pick].m.unit[0])
+			snprintf(ms[pick].m.unit, sizeof ms[pick].m.unit, "day");
+	}
+	for (int i = 0; i < n && pick < 0; i++)
+		if (bare_budget(l, &ms[i])) {
+			pick = i;
+			snprintf(why, why_len, "a budget word before %s without a currency",
+				 ms[i].range ? "a range" : "a number with k");
+		}
+	if (pick < 0 && (pick = budget_after_word(l, ms, &n)) >= 0)
+		snprintf(why, why_len, "a number right after the word budget");
+	for (int i = 0; i < n && pick < 0; i++)
+		if (ms[i].has_currency || ms[i].m.tax[0] || unit_makes_money(ms[i].m.unit)) {
+			pick = i;
+			snprintf(why, why_len, "no budget word: the first amount");
+		}
 	if (pick < 0) {
-		/* "Budget : 1500", a bare number right after the word budget */
-		for (const char *b = strstr(l, "budget"); b && pick < 0; b = strstr(b + 6, "budget")) {
-			const char *q = b + 6;
-			while (*q == ' ' || *q == ':' || *q == '\t' || (unsigned char)*q == 0xC2 ||
-			       (unsigned char)*q == 0xA0)
-				q++;
-			if (isdigit((unsigned char)*q) && n < MAX_MENTIONS &&
-			    read_mention(l, (size_t)(q - l), &ms[n]) && !quantity_word(l + ms[n].end))
-				pick = n++;
-		}
-	}
-	if (pick < 0 && n > 0)
-		pick = 0;
-	if (pick < 0)
+		snprintf(why, why_len, "no amount with a currency, a tax marker or a budget word");
 		return 0;
+	}
 	*out = ms[pick].m;
+	rate_explain(l, &ms[pick], out, 1, why, why_len);
+	currency_explain(out, why, why_len);
 	if (!out->unit[0])
 		snprintf(out->unit, sizeof out->unit, "total");
 	return 1;
@@ -513,6 +798,8 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 	}
 	if (pick >= 0) {
 		*out = ms[pick].m;
+		rate_explain(l, &ms[pick], out, 0, why, why_len);
+		currency_explain(out, why, why_len);
 		if (ms[pick].range) {
 			/* a freelancer's range: the bid is its upper bound, said in why */
 			size_t w = strlen(why);
@@ -791,10 +1078,94 @@ int extract_deadline_date_lower(const char *l, time_t from)
 
 /* ---------------------------------------------------------------- milestones */
 
-int extract_milestones(const char *text, int *out, int max)
+/* Fractions in words, in 1200ths (a percent is 12): "un tiers", "la moitié", "a quarter". */
+static const struct { const char *w; int share; } fraction_words[] = {
+	{ "deux tiers", 800 }, { "two thirds", 800 }, { "two-thirds", 800 }, { "un tiers", 400 },
+	{ "1/3", 400 }, { "one third", 400 }, { "a third", 400 }, { "one-third", 400 },
+	{ "trois quarts", 900 }, { "three quarters", 900 }, { "un quart", 300 }, { "1/4", 300 },
+	{ "a quarter", 300 }, { "one quarter", 300 }, { "la moitié", 600 }, { "moitié", 600 },
+	{ "1/2", 600 }, { "half", 600 }, { "one half", 600 },
+};
+
+/* The share (in 1200ths) a payment plan names at p ("30 %", "un tiers"), its length in
+ * *len; 0 when none. */
+static int plan_share_at(const char *p, size_t *len)
+{
+	for (size_t i = 0; i < sizeof fraction_words / sizeof fraction_words[0]; i++) {
+		int n = word_at(p, fraction_words[i].w);
+		if (n) {
+			*len = (size_t)n;
+			return fraction_words[i].share;
+		}
+	}
+	if (!isdigit((unsigned char)*p))
+		return 0;
+	int v = 0, d = 0;
+	size_t j = 0;
+	while (isdigit((unsigned char)p[j]) && d < 3)
+		v = v * 10 + (p[j++] - '0'), d++;
+	*len = j;
+	const char *q = skip_blanks(p + j, 2);
+	if ((*q == '%' || !strncmp(q, "pour cent", 9) || !strncmp(q, "percent", 7)) && v > 0 &&
+	    v <= 100)
+		return v * 12;
+	return 0;
+}
+
+/* 1 when an up-front word follows within a few words: "à la commande", "d'acompte",
+ * "upfront". */
+static int upfront_after(const char *p)
+{
+	static const char *const words[] = { "commande", "acompte", "signature", "démarrage",
+		"upfront", "up front", "up-front", "deposit", "on signing", "to start", NULL };
+	for (int i = 0; words[i]; i++) {
+		const char *w = strstr(p, words[i]);
+		if (w && w - p <= 24)
+			return 1;
+	}
+	return 0;
+}
+
+/* The shares of one paragraph in 1200ths, in order, the rest ("solde") completing them; the
+ * count. */
+static int plan_shares(const char *para, int *vals, int cap)
 {
 	static const char *const rest_words[] = { "solde", "le reste", "reste", "balance",
 						  "remaining", "the rest", "rest", NULL };
+	int k = 0, sum = 0;
+	size_t last = 0;
+	for (size_t i = 0; para[i] && k < cap; i++) {
+		if (i > 0 && (is_word_byte((unsigned char)para[i - 1]) || para[i - 1] == '.' ||
+			      para[i - 1] == ','))
+			continue;
+		size_t n = 0;
+		int share = plan_share_at(para + i, &n);
+		if (share) {
+			vals[k++] = share;
+			sum += share;
+			last = i + n;
+		}
+		if (n)
+			i += n - 1;
+	}
+	if (k >= 1 && sum < 1200 && k < cap)
+		for (int i = 0; rest_words[i]; i++)
+			if (strstr(para + last, rest_words[i])) {
+				vals[k++] = 1200 - sum;
+				sum = 1200;
+				break;
+			}
+	/* one share paid up front ("la moitié à la commande", "30 % d'acompte"): the balance
+	 * is due at the end */
+	if (k == 1 && sum < 1200 && upfront_after(para + last)) {
+		vals[k++] = 1200 - sum;
+		sum = 1200;
+	}
+	return sum == 1200 ? k : 0;
+}
+
+int extract_milestones(const char *text, int *out, int max)
+{
 	static const char *const plan_words[] = {
 		"commande", "acompte", "signature", "démarrage", "demarrage", "début", "debut",
 		"mi-parcours", "milieu", "livraison", "solde", "réception", "reception", "order",
@@ -813,39 +1184,15 @@ int extract_milestones(const char *text, int *out, int max)
 		for (int i = 0; plan_words[i]; i++)
 			if (strstr(para, plan_words[i]))
 				plan = 1;
-		int vals[16], k = 0, sum = 0;
-		size_t last_pct = 0;
-		for (size_t i = 0; plan && para[i] && k < 16; i++) {
-			if (!isdigit((unsigned char)para[i]) ||
-			    (i > 0 && (isdigit((unsigned char)para[i - 1]) || para[i - 1] == '.' ||
-				       para[i - 1] == ',')))
-				continue;
-			int v = 0, d = 0;
-			size_t j = i;
-			while (isdigit((unsigned char)para[j]) && d < 3)
-				v = v * 10 + (para[j++] - '0'), d++;
-			const char *q = skip_blanks(para + j, 2);
-			if (*q == '%' || !strncmp(q, "pour cent", 9) || !strncmp(q, "percent", 7)) {
-				if (v > 0 && v <= 100) {
-					vals[k++] = v;
-					sum += v;
-					last_pct = (size_t)(q - para);
-				}
+		int vals[16];
+		int k = plan ? plan_shares(para, vals, 16) : 0;
+		if (k >= 2 && k <= max) {
+			/* whole percentages summing to 100: the last share takes the rounding */
+			int sum = 0;
+			for (int i = 0; i < k; i++) {
+				out[i] = i + 1 < k ? (vals[i] + 6) / 12 : 100 - sum;
+				sum += out[i];
 			}
-			i = j - 1; /* the loop's i++ lands on j, which may be the terminator */
-		}
-		if (plan && k >= 1 && sum < 100) {
-			for (int i = 0; rest_words[i]; i++) {
-				const char *r = strstr(para + last_pct, rest_words[i]);
-				if (r && k < 16) {
-					vals[k++] = 100 - sum;
-					sum = 100;
-					break;
-				}
-			}
-		}
-		if (plan && k >= 2 && sum == 100 && k <= max) {
-			memcpy(out, vals, (size_t)k * sizeof *vals);
 			best = k;
 		}
 		free(para);

@@ -523,6 +523,44 @@ static void find_phrases(const struct phrase_table *t, const char *l, struct str
 	tokens_clear(&tk);
 }
 
+/* Adds the canonical name of table value v to out, unless it is a canonical searched only as
+ * an alias (key of kn bytes being the canonical itself) outside explicit lines. */
+static void phrase_add(const struct phrase_table *t, int v, const char *key, size_t kn,
+		       struct strlist *out, int explicit_all)
+{
+	const char *canon = t->values.v[v];
+	/* "c", "go", "r": only as an alias or in an explicit skills line */
+	char *lc = money_lower(canon);
+	int is_canon_word = strlen(lc) == kn && !memcmp(lc, key, kn);
+	free(lc);
+	if (is_canon_word && t->searchable.v[v][0] == '0' && !explicit_all)
+		return;
+	if (!strlist_contains(out, canon))
+		strlist_add(out, canon);
+}
+
+/* A word written of several joined by / or + ("python/django", "react+node", "ux/ui" when
+ * not an entry itself): each part looked up alone, as in a skills line (a stack names
+ * skills: "react" there is React). A + ending a part stays (c++). */
+static void find_joined_parts(const struct phrase_table *t, const char *w, size_t n,
+			      struct strlist *out)
+{
+	size_t from = 0;
+	for (size_t i = 0; i <= n; i++) {
+		int cut = i == n || w[i] == '/' ||
+			  (w[i] == '+' && i + 1 < n && isalnum((unsigned char)w[i + 1]));
+		if (!cut)
+			continue;
+		size_t kn = i - from;
+		while (kn > 1 && w[from + kn - 1] == '.')
+			kn--;
+		int v = kn && kn < n ? table_get(t, w + from, kn) : -1;
+		if (v >= 0)
+			phrase_add(t, v, w + from, kn, out, 1);
+		from = i + 1;
+	}
+}
+
 static void find_phrases_in(const struct phrase_table *t, const char *l, const struct tokens *tk,
 			    struct strlist *out, int explicit_all)
 {
@@ -554,17 +592,12 @@ static void find_phrases_in(const struct phrase_table *t, const char *l, const s
 			while (kn > 1 && key[kn - 1] == '.' && w == 1)
 				kn--;
 			int v = table_get(t, key, kn);
-			if (v < 0)
+			if (v < 0) {
+				if (w == 1 && (memchr(key, '/', kn) || memchr(key, '+', kn)))
+					find_joined_parts(t, key, kn, out);
 				continue;
-			const char *canon = t->values.v[v];
-			/* "c", "go", "r": only as an alias or in an explicit skills line */
-			char *lc = money_lower(canon);
-			int is_canon_word = strlen(lc) == kn && !memcmp(lc, key, kn);
-			free(lc);
-			if (is_canon_word && t->searchable.v[v][0] == '0' && !explicit_all)
-				continue;
-			if (!strlist_contains(out, canon))
-				strlist_add(out, canon);
+			}
+			phrase_add(t, v, key, kn, out, explicit_all);
 			i += (size_t)w - 1;
 			break;
 		}

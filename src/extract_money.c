@@ -558,7 +558,8 @@ static const char *const budget_cues[] = {
 /* ---------------------------------------------------------------- per-unit rates */
 
 /* The nouns that count a unit ("12 000 mots", "50 pages"), and the words after a count that
- * make it a pace ("10 h par semaine"), not a quantity. */
+ * make it a pace or a count per item ("10 h par semaine", "1 500 words each"), not a total
+ * quantity. */
 static const struct { const char *unit; const char *noun; } unit_nouns[] = {
 	{ "word", "mots" }, { "word", "words" }, { "word", "mot" }, { "word", "word" },
 	{ "page", "pages" }, { "page", "page" }, { "page", "feuillets" },
@@ -569,7 +570,9 @@ static const struct { const char *unit; const char *noun; } unit_nouns[] = {
 };
 static const char *const pace_words[] = { "par semaine", "per week", "a week", "/semaine",
 	"/ semaine", "/week", "par mois", "per month", "a month", "/mois", "par jour", "per day",
-	"a day", "/jour", "hebdomadaires", "weekly", "mensuelles", "monthly", NULL };
+	"a day", "/jour", "hebdomadaires", "weekly", "mensuelles", "monthly", "each", "chacun",
+	"chacune", "par article", "per article", "par page", "per page", "par vidéo", "per video",
+	NULL };
 static const char *const work_words[] = { "de travail", "of work", "au total", "in total",
 	"de mission", "de prestation", NULL };
 

@@ -423,7 +423,9 @@ static size_t words_number(const char *p, double *value)
 		if (*q == '-')
 			q++;
 		q = skip_blanks(q, 2);
-		int c = word_at(q, "et") ? 2 : word_at(q, "and") ? 3 : 0;
+		/* "vingt et un", "one hundred and twenty"; "two and three" is two numbers */
+		int tens = last >= 20 && last <= 60 && last % 10 == 0;
+		int c = tens && word_at(q, "et") ? 2 : scale && word_at(q, "and") ? 3 : 0;
 		if (c && number_word_at(skip_blanks(q + c, 2), &v, &scale))
 			q = skip_blanks(q + c, 2);
 	}
@@ -441,13 +443,25 @@ static int read_words_mention(const char *l, size_t i, struct mention *out)
 	if (!n)
 		return 0;
 	const char *after = skip_blanks(l + i + n, 2);
+	double low = -1;
+	/* "trois cents à quatre cents euros": a range in words */
+	int conn = word_at(after, "à") ? 2 : word_at(after, "to") ? 2 : word_at(after, "et") ? 2
+		   : *after == '-' ? 1 : 0;
+	double v2;
+	size_t n2 = conn ? words_number(skip_blanks(after + conn, 2), &v2) : 0;
+	if (n2 && v2 > v) {
+		low = v;
+		v = v2;
+		after = skip_blanks(skip_blanks(after + conn, 2) + n2, 2);
+	}
 	size_t cl = match_currency(after, &code, 0);
 	if (!cl)
 		return 0;
 	memset(out, 0, sizeof *out);
 	out->start = i;
 	out->m.max = v;
-	out->m.min = -1;
+	out->m.min = low;
+	out->range = low >= 0;
 	snprintf(out->m.currency, sizeof out->m.currency, "%s", code);
 	out->has_currency = 1;
 	out->end = (size_t)(read_markers(after + cl, &out->m) - l);
@@ -634,9 +648,9 @@ static void rate_explain(const char *l, const struct mention *ms, struct money *
 	if (q > 0 && total && countable) {
 		snprintf(why + w, why_len - w, "; a rate per %s of %.10g times the %.10g stated: "
 			 "a total of %.10g", m->unit, m->max, q, m->max * q);
-		m->max *= q;
+		m->max = (double)(long long)(m->max * q * 100 + 0.5) / 100;
 		if (m->min >= 0)
-			m->min *= q;
+			m->min = (double)(long long)(m->min * q * 100 + 0.5) / 100;
 		snprintf(m->unit, sizeof m->unit, "total");
 	} else if (q > 0) {
 		snprintf(why + w, why_len - w, "; a rate per %s (%.10g stated: %.10g in all), kept "

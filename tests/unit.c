@@ -889,6 +889,12 @@ static void test_money_read(void)
 		{ 1, "Je vous propose trois mille cinq cents euros HT.", -1, 3500, "EUR", "HT",
 		  "total", "" },
 		{ 1, "I can do it for twelve hundred dollars.", -1, 1200, "USD", "", "total", "" },
+		{ 0, "Un budget de trois cents à quatre cents euros.", 300, 400, "EUR", "", "total", "" },
+		{ 0, "Budget : vingt et un mille euros.", -1, 21000, "EUR", "", "total", "" },
+		{ 0, "Between two and three thousand dollars.", -1, 3000, "USD", "", "total", "" },
+		{ 0, "Tarif : 0,12 €/mot pour environ 8 000 mots.", -1, 960, "EUR", "", "total",
+		  "a total of 960" },
+		{ 0, "Vingt pour cent du budget, 800 €.", -1, 800, "EUR", "", "total", "" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {

@@ -186,6 +186,14 @@ static int word_at(const char *p, const char *w)
 	return !strncmp(p, w, n) && !is_word_byte((unsigned char)p[n]) ? (int)n : 0;
 }
 
+static int starts_with_any(const char *p, const char *const *list)
+{
+	for (int i = 0; list[i]; i++)
+		if (!strncmp(p, list[i], strlen(list[i])))
+			return 1;
+	return 0;
+}
+
 /* Tax and unit markers after an amount: "HT", "TTC", "/h", "par jour", "per month", "/ mot"...
  * `far` ones may follow a comma or a parenthesis: "2 000 €, TVA en sus". */
 static const struct marker { const char *w; const char *tax; const char *unit; int far; } marks[] = {
@@ -238,6 +246,18 @@ static const struct marker { const char *w; const char *tax; const char *unit; i
 	{ "total", NULL, "total", 0 }, { "forfaitaire", NULL, "total", 0 }, { "le tout", NULL, "total", 0 },
 };
 
+/* 1 when a marker with an article ("la page", "le mot", "l'article") is followed by its
+ * complement ("la page d'accueil", "le mot de passe"): a noun of the sentence, no unit. */
+static int noun_goes_on(const char *w, const char *after)
+{
+	static const char *const articles[] = { "la ", "le ", "l'", "l’", "du ", "de la ", NULL };
+	static const char *const complements[] = { "d'", "d’", "de ", "du ", "des ", "à ", "web",
+						   "suivante", "précédente", NULL };
+	if (!starts_with_any(w, articles))
+		return 0;
+	return starts_with_any(skip_blanks(after, 2), complements);
+}
+
 /* The marker of the table at q, or NULL; only `far` ones when far is set. */
 static const struct marker *marker_at(const char *q, int far)
 {
@@ -247,6 +267,8 @@ static const struct marker *marker_at(const char *q, int far)
 			continue;
 		if (is_word_byte((unsigned char)marks[i].w[n - 1]) && is_word_byte((unsigned char)q[n]))
 			continue;
+		if (noun_goes_on(marks[i].w, q + n))
+			continue;	/* "500 € la page d'accueil" is no rate per page */
 		return &marks[i];
 	}
 	return NULL;
@@ -589,14 +611,6 @@ static const char *const pace_words[] = { "par semaine", "per week", "a week", "
 	NULL };
 static const char *const work_words[] = { "de travail", "of work", "au total", "in total",
 	"de mission", "de prestation", NULL };
-
-static int starts_with_any(const char *p, const char *const *list)
-{
-	for (int i = 0; list[i]; i++)
-		if (!strncmp(p, list[i], strlen(list[i])))
-			return 1;
-	return 0;
-}
 
 /* The quantity of `unit` stated in l outside the rate [skip_from, skip_to): a count > 1
  * ("12 000 mots"), or -1; *pace set when the count is a pace ("10 h par semaine"). Hours and

@@ -895,6 +895,8 @@ static void test_money_read(void)
 		{ 0, "Tarif : 0,12 €/mot pour environ 8 000 mots.", -1, 960, "EUR", "", "total",
 		  "a total of 960" },
 		{ 0, "Vingt pour cent du budget, 800 €.", -1, 800, "EUR", "", "total", "" },
+		{ 0, "Budget 500 € la page d'accueil comprise.", -1, 500, "EUR", "", "total", "" },
+		{ 0, "Saisie : 5 € la page, 200 pages.", -1, 1000, "EUR", "", "total", "a total of 1000" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {

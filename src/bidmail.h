@@ -443,7 +443,8 @@ struct bid_info {
 	int followup_days;	/* "relance 7j": -1 when absent */
 	char *why;
 };
-/* Loads the data files (skills.txt, scam-rules.txt, locations.txt, intents.txt) from the configured
+/* Loads the data files (skills.txt, scam-rules.txt, locations.txt, intents.txt, amounts.txt,
+ * auto-replies.txt when there) from the configured
  * data_dir and uses them; 0, or -1 with file:line: reason on stderr (the old ones kept). */
 int extract_load(const struct config *c);
 struct extract_data;
@@ -508,6 +509,14 @@ char *money_format(const struct money *m, const char *lang);
 struct project;
 /* Project p's budget in style st (caller frees); NULL when the post stated none. */
 char *money_format_budget(const struct project *p, const char *lang, enum money_style st);
+struct money_vocab;
+/* contrib/amounts.txt (the markers, units, number words and plan words around amounts) read
+ * whole; the caller owns it; NULL with file:line: reason on stderr. */
+struct money_vocab *money_vocab_load(const char *path);
+/* Frees mv (NULL accepted); returns NULL. */
+struct money_vocab *money_vocab_free(struct money_vocab *mv);
+/* The amounts vocabulary of the data in use (extract.c), NULL before any load. */
+const struct money_vocab *extract_data_money(void);
 /* A payment plan in percentages summing to 100 ("20 %, 40 %, solde"); returns the count. */
 int extract_milestones(const char *text, int *out, int max);
 

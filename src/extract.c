@@ -93,6 +93,7 @@ struct extract_data {
 		struct strlist phrases[64];
 	} scam;
 	struct intent_data *intents;	/* intents.txt (extract_intent.c) */
+	struct money_vocab *money;	/* amounts.txt (extract_money.c) */
 	struct strlist machine;	/* auto-replies.txt: phrases of robots' mail, lower case */
 	struct strlist machine_from;	/* its `from:` lines: robots' local parts */
 	char currency[4];	/* the board's (config currency) */
@@ -308,6 +309,11 @@ static int load_machine(const struct config *c, struct extract_data *d)
 	return rc;
 }
 
+const struct money_vocab *extract_data_money(void)
+{
+	return data->money;
+}
+
 const char *extract_board_currency(void)
 {
 	return data->currency[0] ? data->currency : "EUR";
@@ -349,6 +355,7 @@ struct extract_data *extract_data_free(struct extract_data *d)
 	for (int i = 0; i < d->scam.n; i++)
 		strlist_clear(&d->scam.phrases[i]);
 	extract_intent_free(d->intents);
+	money_vocab_free(d->money);
 	strlist_clear(&d->machine);
 	strlist_clear(&d->machine_from);
 	free(d);
@@ -367,6 +374,10 @@ struct extract_data *extract_data_load(const struct config *c)
 		rc = -1;
 	if (load_machine(c, d) < 0)
 		rc = -1;
+	char *am = xasprintf("%s/amounts.txt", c->data_dir);
+	if (!(d->money = money_vocab_load(am)))
+		rc = -1;
+	free(am);
 	snprintf(d->currency, sizeof d->currency, "%s", c->currency ? c->currency : "EUR");
 	free(in);
 	free(sk);

@@ -186,6 +186,150 @@ static int word_at(const char *p, const char *w)
 	return !strncmp(p, w, n) && !is_word_byte((unsigned char)p[n]) ? (int)n : 0;
 }
 
+/* ---------------------------------------------------------------- the words around amounts */
+
+/* contrib/amounts.txt, one list of phrases per kind (see its header). */
+enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBER, MV_SCALE,
+	       MV_SHARE, MV_UPFRONT, MV_REST, MV_PLAN, MV_KINDS };
+static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
+	"work", "number", "scale", "share", "upfront", "rest", "plan" };
+
+struct mv_phrase {
+	char *w;
+	size_t n;
+	char val[8];	/* tax, unit or counted unit */
+	int num;	/* number, scale, or share in 1200ths */
+};
+struct money_vocab {
+	struct mv_phrase *p[MV_KINDS];
+	size_t n[MV_KINDS], cap[MV_KINDS];
+};
+
+/* The value of a line's kind: its text (tax, unit, count) or number (number, scale, share as
+ * A/B); 0, or -1 when it is not one that kind takes. */
+static int mv_value(enum mv_kind k, const char *v, struct mv_phrase *ph)
+{
+	static const char *const units[] = { "hour", "day", "week", "month", "word", "page",
+		"article", "image", "minute", "total", "none", NULL };
+	int a = 0, b = 0;
+	switch (k) {
+	case MV_TAX:
+	case MV_TAX_FAR:
+		return strcmp(v, "HT") && strcmp(v, "TTC") ? -1
+		       : (snprintf(ph->val, sizeof ph->val, "%s", v), 0);
+	case MV_UNIT:
+	case MV_COUNT:
+		for (int i = 0; units[i]; i++)
+			if (!strcmp(v, units[i]))
+				return snprintf(ph->val, sizeof ph->val, "%s", v), 0;
+		return -1;
+	case MV_NUMBER:
+	case MV_SCALE:
+		ph->num = atoi(v);
+		return ph->num > 0 && ph->num <= 1000000 ? 0 : -1;
+	case MV_SHARE:
+		if (sscanf(v, "%d/%d", &a, &b) != 2 || a < 1 || b < 2 || a >= b || 1200 % b)
+			return -1;
+		ph->num = 1200 * a / b;
+		return 0;
+	default:
+		return *v ? -1 : 0;
+	}
+}
+
+/* One line of amounts.txt into the vocabulary arg; 0 or -1 (file:line on stderr). */
+static int mv_line(void *arg, char *s, const char *path, int lineno)
+{
+	struct money_vocab *mv = arg;
+	char *save = NULL, *head = strtok_r(s, "|", &save);
+	char *h = head ? str_trim(head) : "";
+	size_t kl = strcspn(h, " ");
+	const char *v = h[kl] ? str_trim(h + kl + 1) : "";
+	int k = 0;
+	while (k < MV_KINDS && (strlen(mv_names[k]) != kl || strncmp(h, mv_names[k], kl)))
+		k++;
+	struct mv_phrase ph = { 0 };
+	if (k == MV_KINDS || mv_value((enum mv_kind)k, v, &ph) < 0) {
+		fprintf(stderr, "%s:%d: expected `kind [value] | phrase | ...` (kinds: tax HT|TTC, "
+			"tax-far, unit U, count U, pace, work, number N, scale N, share A/B, upfront, "
+			"rest, plan)\n", path, lineno);
+		return -1;
+	}
+	for (char *tok; (tok = strtok_r(NULL, "|", &save)) != NULL;) {
+		char *w = money_lower(str_trim(tok));
+		if (!*w) {
+			free(w);
+			continue;
+		}
+		if (mv->n[k] == mv->cap[k]) {
+			mv->cap[k] = mv->cap[k] ? mv->cap[k] * 2 : 16;
+			mv->p[k] = xrealloc(mv->p[k], mv->cap[k] * sizeof *mv->p[k]);
+		}
+		ph.w = w;
+		ph.n = strlen(w);
+		mv->p[k][mv->n[k]++] = ph;
+	}
+	return 0;
+}
+
+struct money_vocab *money_vocab_free(struct money_vocab *mv)
+{
+	if (!mv)
+		return NULL;
+	for (int k = 0; k < MV_KINDS; k++) {
+		for (size_t i = 0; i < mv->n[k]; i++)
+			free(mv->p[k][i].w);
+		free(mv->p[k]);
+	}
+	free(mv);
+	return NULL;
+}
+
+struct money_vocab *money_vocab_load(const char *path)
+{
+	struct money_vocab *mv = xcalloc(1, sizeof *mv);
+	if (extract_data_lines(path, 4096, mv_line, mv) < 0)
+		return money_vocab_free(mv);
+	return mv;
+}
+
+/* The vocabulary in use (an empty one before any load). */
+static const struct money_vocab *vocab(void)
+{
+	static const struct money_vocab empty;
+	const struct money_vocab *mv = extract_data_money();
+	return mv ? mv : &empty;
+}
+
+/* The longest phrase of kind k that stands at p as whole words; NULL when none. */
+static const struct mv_phrase *vocab_at(enum mv_kind k, const char *p)
+{
+	const struct money_vocab *mv = vocab();
+	const struct mv_phrase *best = NULL;
+	for (size_t i = 0; i < mv->n[k]; i++) {
+		const struct mv_phrase *ph = &mv->p[k][i];
+		if ((best && ph->n <= best->n) || strncmp(p, ph->w, ph->n))
+			continue;
+		if (is_word_byte((unsigned char)ph->w[ph->n - 1]) && is_word_byte((unsigned char)p[ph->n]))
+			continue;
+		best = ph;
+	}
+	return best;
+}
+
+/* The first phrase of kind k found in text within `within` bytes of its start (any
+ * distance when within is 0), or NULL. */
+static const char *vocab_in(enum mv_kind k, const char *text, size_t within)
+{
+	const struct money_vocab *mv = vocab();
+	for (size_t i = 0; i < mv->n[k]; i++) {
+		const char *hit = strstr(text, mv->p[k][i].w);
+		if (hit && (!within || (size_t)(hit - text) <= within))
+			return hit;
+	}
+	return NULL;
+}
+
 static int starts_with_any(const char *p, const char *const *list)
 {
 	for (int i = 0; list[i]; i++)
@@ -193,58 +337,6 @@ static int starts_with_any(const char *p, const char *const *list)
 			return 1;
 	return 0;
 }
-
-/* Tax and unit markers after an amount: "HT", "TTC", "/h", "par jour", "per month", "/ mot"...
- * `far` ones may follow a comma or a parenthesis: "2 000 €, TVA en sus". */
-static const struct marker { const char *w; const char *tax; const char *unit; int far; } marks[] = {
-	{ "hors taxes", "HT", NULL, 1 }, { "hors taxe", "HT", NULL, 1 }, { "hors tva", "HT", NULL, 1 },
-	{ "tva en sus", "HT", NULL, 1 }, { "tva en plus", "HT", NULL, 1 }, { "en sus", "HT", NULL, 0 },
-	{ "tva non comprise", "HT", NULL, 1 }, { "tva non incluse", "HT", NULL, 1 },
-	{ "plus tva", "HT", NULL, 1 }, { "plus vat", "HT", NULL, 1 }, { "vat extra", "HT", NULL, 1 },
-	{ "before tax", "HT", NULL, 1 }, { "pre-tax", "HT", NULL, 1 }, { "excl. tax", "HT", NULL, 1 },
-	{ "excluding tax", "HT", NULL, 1 }, { "plus tax", "HT", NULL, 1 },
-	{ "h.t.", "HT", NULL, 0 }, { "h.t", "HT", NULL, 0 }, { "ht", "HT", NULL, 0 },
-	{ "excl. vat", "HT", NULL, 1 }, { "excl vat", "HT", NULL, 1 }, { "excluding vat", "HT", NULL, 1 },
-	{ "ex vat", "HT", NULL, 1 }, { "ex. vat", "HT", NULL, 1 }, { "+ vat", "HT", NULL, 0 },
-	{ "+ tva", "HT", NULL, 0 }, { "+tva", "HT", NULL, 0 }, { "+vat", "HT", NULL, 0 },
-	{ "net", "HT", NULL, 0 }, { "netto", "HT", NULL, 0 }, { "brutto", "TTC", NULL, 0 },
-	{ "ttc", "TTC", NULL, 0 }, { "t.t.c.", "TTC", NULL, 0 }, { "tva comprise", "TTC", NULL, 1 },
-	{ "tva incluse", "TTC", NULL, 1 }, { "vat included", "TTC", NULL, 1 },
-	{ "incl. vat", "TTC", NULL, 1 }, { "including vat", "TTC", NULL, 1 },
-	{ "inc. vat", "TTC", NULL, 1 }, { "incl vat", "TTC", NULL, 1 },
-	{ "toutes taxes comprises", "TTC", NULL, 1 },
-	{ "/heure", NULL, "hour", 0 }, { "/hour", NULL, "hour", 0 }, { "/hr", NULL, "hour", 0 },
-	{ "/h", NULL, "hour", 0 }, { "de l'heure", NULL, "hour", 0 }, { "de l’heure", NULL, "hour", 0 },
-	{ "par heure", NULL, "hour", 0 }, { "per hour", NULL, "hour", 0 }, { "an hour", NULL, "hour", 0 },
-	{ "a hour", NULL, "hour", 0 }, { "hourly", NULL, "hour", 0 }, { "/jour", NULL, "day", 0 },
-	{ "/j", NULL, "day", 0 }, { "/day", NULL, "day", 0 }, { "par jour", NULL, "day", 0 },
-	{ "per day", NULL, "day", 0 }, { "a day", NULL, "day", 0 }, { "daily", NULL, "day", 0 },
-	{ "la journée", NULL, "day", 0 }, { "par journée", NULL, "day", 0 },
-	{ "/ jour", NULL, "day", 0 }, { "/ day", NULL, "day", 0 }, { "/ h", NULL, "hour", 0 },
-	{ "/ heure", NULL, "hour", 0 }, { "/ hour", NULL, "hour", 0 }, { "/mois", NULL, "month", 0 },
-	{ "/month", NULL, "month", 0 }, { "par mois", NULL, "month", 0 }, { "per month", NULL, "month", 0 },
-	{ "a month", NULL, "month", 0 }, { "monthly", NULL, "month", 0 }, { "mensuels", NULL, "month", 0 },
-	{ "mensuel", NULL, "month", 0 }, { "/ mois", NULL, "month", 0 }, { "/ month", NULL, "month", 0 },
-	{ "/semaine", NULL, "week", 0 }, { "/ semaine", NULL, "week", 0 }, { "/week", NULL, "week", 0 },
-	{ "/ week", NULL, "week", 0 }, { "par semaine", NULL, "week", 0 }, { "la semaine", NULL, "week", 0 },
-	{ "per week", NULL, "week", 0 }, { "a week", NULL, "week", 0 }, { "weekly", NULL, "week", 0 },
-	{ "/mot", NULL, "word", 0 }, { "/ mot", NULL, "word", 0 }, { "par mot", NULL, "word", 0 },
-	{ "le mot", NULL, "word", 0 }, { "du mot", NULL, "word", 0 }, { "/word", NULL, "word", 0 },
-	{ "/ word", NULL, "word", 0 }, { "per word", NULL, "word", 0 }, { "a word", NULL, "word", 0 },
-	{ "/page", NULL, "page", 0 }, { "/ page", NULL, "page", 0 }, { "par page", NULL, "page", 0 },
-	{ "la page", NULL, "page", 0 }, { "de la page", NULL, "page", 0 }, { "per page", NULL, "page", 0 },
-	{ "a page", NULL, "page", 0 }, { "/article", NULL, "article", 0 },
-	{ "/ article", NULL, "article", 0 }, { "par article", NULL, "article", 0 },
-	{ "l'article", NULL, "article", 0 }, { "l’article", NULL, "article", 0 },
-	{ "per article", NULL, "article", 0 }, { "an article", NULL, "article", 0 },
-	{ "/image", NULL, "image", 0 }, { "/ image", NULL, "image", 0 }, { "par image", NULL, "image", 0 },
-	{ "l'image", NULL, "image", 0 }, { "per image", NULL, "image", 0 }, { "/photo", NULL, "image", 0 },
-	{ "par photo", NULL, "image", 0 }, { "la photo", NULL, "image", 0 }, { "per photo", NULL, "image", 0 },
-	{ "/min", NULL, "minute", 0 }, { "/ min", NULL, "minute", 0 }, { "la minute", NULL, "minute", 0 },
-	{ "par minute", NULL, "minute", 0 }, { "per minute", NULL, "minute", 0 },
-	{ "/an", NULL, NULL, 0 }, { "au total", NULL, "total", 0 }, { "in total", NULL, "total", 0 },
-	{ "total", NULL, "total", 0 }, { "forfaitaire", NULL, "total", 0 }, { "le tout", NULL, "total", 0 },
-};
 
 /* 1 when a marker with an article ("la page", "le mot", "l'article") is followed by its
  * complement ("la page d'accueil", "le mot de passe"): a noun of the sentence, no unit. */
@@ -258,38 +350,42 @@ static int noun_goes_on(const char *w, const char *after)
 	return starts_with_any(skip_blanks(after, 2), complements);
 }
 
-/* The marker of the table at q, or NULL; only `far` ones when far is set. */
-static const struct marker *marker_at(const char *q, int far)
+/* The tax or unit marker at q (amounts.txt tax, unit; only tax-far ones when far is set),
+ * its kind in *kind; NULL when none. */
+static const struct mv_phrase *marker_at(const char *q, int far, enum mv_kind *kind)
 {
-	for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
-		size_t n = strlen(marks[i].w);
-		if ((far && !marks[i].far) || strncmp(q, marks[i].w, n))
-			continue;
-		if (is_word_byte((unsigned char)marks[i].w[n - 1]) && is_word_byte((unsigned char)q[n]))
-			continue;
-		if (noun_goes_on(marks[i].w, q + n))
-			continue;	/* "500 € la page d'accueil" is no rate per page */
-		return &marks[i];
+	static const enum mv_kind near_kinds[] = { MV_TAX, MV_TAX_FAR, MV_UNIT };
+	const struct mv_phrase *best = NULL;
+	for (size_t i = far ? 1 : 0; i < (far ? 2u : 3u); i++) {
+		const struct mv_phrase *ph = vocab_at(near_kinds[i], q);
+		/* "500 € la page d'accueil" is no rate per page */
+		if (ph && (!best || ph->n > best->n) && !noun_goes_on(ph->w, q + ph->n)) {
+			best = ph;
+			*kind = near_kinds[i];
+		}
 	}
-	return NULL;
+	return best;
 }
 
+/* Tax and unit markers after an amount ("HT", "TTC", "/h", "par jour", "/ mot", ", TVA en
+ * sus"), at most three, into m; returns the position after them. */
 static const char *read_markers(const char *p, struct money *m)
 {
 	for (int round = 0; round < 3; round++) {
 		const char *q = skip_blanks(p, 2);
-		const struct marker *mk = marker_at(q, 0);
+		enum mv_kind kind = MV_UNIT;
+		const struct mv_phrase *mk = marker_at(q, 0, &kind);
 		if (!mk && (*q == ',' || *q == '(' || *q == '-')) {
 			q = skip_blanks(q + 1, 2);
-			mk = marker_at(q, 1);
+			mk = marker_at(q, 1, &kind);
 		}
 		if (!mk)
 			break;
-		if (mk->tax && !m->tax[0])
-			snprintf(m->tax, sizeof m->tax, "%s", mk->tax);
-		if (mk->unit && !m->unit[0])
-			snprintf(m->unit, sizeof m->unit, "%s", mk->unit);
-		p = q + strlen(mk->w);
+		if (kind != MV_UNIT && !m->tax[0])
+			snprintf(m->tax, sizeof m->tax, "%.3s", mk->val);
+		if (kind == MV_UNIT && !m->unit[0] && strcmp(mk->val, "none"))
+			snprintf(m->unit, sizeof m->unit, "%s", mk->val);
+		p = q + mk->n;
 	}
 	return p;
 }
@@ -383,36 +479,21 @@ static int read_mention(const char *l, size_t i, struct mention *out)
 	return 1;
 }
 
-/* The number words of French and English: a value, or a scale (100, 1000, 1e6). */
-static const struct { const char *w; int v; int scale; } number_words[] = {
-	{ "un", 1, 0 }, { "une", 1, 0 }, { "deux", 2, 0 }, { "trois", 3, 0 }, { "quatre", 4, 0 },
-	{ "cinq", 5, 0 }, { "six", 6, 0 }, { "sept", 7, 0 }, { "huit", 8, 0 }, { "neuf", 9, 0 },
-	{ "dix", 10, 0 }, { "onze", 11, 0 }, { "douze", 12, 0 }, { "treize", 13, 0 },
-	{ "quatorze", 14, 0 }, { "quinze", 15, 0 }, { "seize", 16, 0 }, { "vingt", 20, 0 },
-	{ "vingts", 20, 0 }, { "trente", 30, 0 }, { "quarante", 40, 0 }, { "cinquante", 50, 0 },
-	{ "soixante", 60, 0 }, { "cent", 0, 100 }, { "cents", 0, 100 }, { "mille", 0, 1000 },
-	{ "million", 0, 1000000 }, { "millions", 0, 1000000 },
-	{ "one", 1, 0 }, { "two", 2, 0 }, { "three", 3, 0 }, { "four", 4, 0 }, { "five", 5, 0 },
-	{ "seven", 7, 0 }, { "eight", 8, 0 }, { "nine", 9, 0 }, { "ten", 10, 0 },
-	{ "eleven", 11, 0 }, { "twelve", 12, 0 }, { "thirteen", 13, 0 }, { "fourteen", 14, 0 },
-	{ "fifteen", 15, 0 }, { "sixteen", 16, 0 }, { "seventeen", 17, 0 }, { "eighteen", 18, 0 },
-	{ "nineteen", 19, 0 }, { "twenty", 20, 0 }, { "thirty", 30, 0 }, { "forty", 40, 0 },
-	{ "fifty", 50, 0 }, { "sixty", 60, 0 }, { "seventy", 70, 0 }, { "eighty", 80, 0 },
-	{ "ninety", 90, 0 }, { "hundred", 0, 100 }, { "thousand", 0, 1000 },
-};
-
-/* The number word at p: its length, its value or scale; 0 when none. */
+/* The number word at p (amounts.txt number, scale): its length, its value or scale; 0 when
+ * none. */
 static int number_word_at(const char *p, int *v, int *scale)
 {
-	for (size_t i = 0; i < sizeof number_words / sizeof number_words[0]; i++) {
-		int n = word_at(p, number_words[i].w);
-		if (n) {
-			*v = number_words[i].v;
-			*scale = number_words[i].scale;
-			return n;
-		}
+	const struct mv_phrase *n = vocab_at(MV_NUMBER, p), *sc = vocab_at(MV_SCALE, p);
+	if (sc && (!n || sc->n >= n->n)) {
+		*v = 0;
+		*scale = sc->num;
+		return (int)sc->n;
 	}
-	return 0;
+	if (!n)
+		return 0;
+	*v = n->num;
+	*scale = 0;
+	return (int)n->n;
 }
 
 /* Reads an amount written in words ("deux mille", "mille cinq cents", "two thousand five
@@ -593,25 +674,6 @@ static const char *const budget_cues[] = {
 
 /* ---------------------------------------------------------------- per-unit rates */
 
-/* The nouns that count a unit ("12 000 mots", "50 pages"), and the words after a count that
- * make it a pace or a count per item ("10 h par semaine", "1 500 words each"), not a total
- * quantity. */
-static const struct { const char *unit; const char *noun; } unit_nouns[] = {
-	{ "word", "mots" }, { "word", "words" }, { "word", "mot" }, { "word", "word" },
-	{ "page", "pages" }, { "page", "page" }, { "page", "feuillets" },
-	{ "article", "articles" }, { "article", "article" }, { "image", "images" },
-	{ "image", "photos" }, { "image", "visuels" }, { "minute", "minutes" }, { "minute", "min" },
-	{ "hour", "heures" }, { "hour", "hours" }, { "hour", "hrs" }, { "hour", "h" },
-	{ "day", "jours" }, { "day", "days" }, { "day", "journées" }, { "day", "j" },
-};
-static const char *const pace_words[] = { "par semaine", "per week", "a week", "/semaine",
-	"/ semaine", "/week", "par mois", "per month", "a month", "/mois", "par jour", "per day",
-	"a day", "/jour", "hebdomadaires", "weekly", "mensuelles", "monthly", "each", "chacun",
-	"chacune", "par article", "per article", "par page", "per page", "par vidéo", "per video",
-	NULL };
-static const char *const work_words[] = { "de travail", "of work", "au total", "in total",
-	"de mission", "de prestation", NULL };
-
 /* The quantity of `unit` stated in l outside the rate [skip_from, skip_to): a count > 1
  * ("12 000 mots"), or -1; *pace set when the count is a pace ("10 h par semaine"). Hours and
  * days count only as work ("20 heures de travail"): "sous 20 jours" is a delay. */
@@ -630,16 +692,13 @@ static double unit_quantity(const char *l, const char *unit, size_t skip_from, s
 		if (!e)
 			continue;
 		const char *q = skip_blanks(e, 2);
-		for (size_t k = 0; k < sizeof unit_nouns / sizeof unit_nouns[0]; k++) {
-			int n = strcmp(unit_nouns[k].unit, unit) ? 0 : word_at(q, unit_nouns[k].noun);
-			if (!n)
-				continue;
-			const char *after = skip_blanks(q + n, 2);
-			if (starts_with_any(after, pace_words))
+		const struct mv_phrase *noun = vocab_at(MV_COUNT, q);
+		if (noun && !strcmp(noun->val, unit)) {
+			const char *after = skip_blanks(q + noun->n, 2);
+			if (vocab_at(MV_PACE, after))
 				*pace = 1;
-			else if (v > 1 && (!timed || starts_with_any(after, work_words)))
+			else if (v > 1 && (!timed || vocab_at(MV_WORK, after)))
 				return v;
-			break;
 		}
 		i = (size_t)(e - l);
 		if (!l[i])
@@ -1109,25 +1168,14 @@ int extract_deadline_date_lower(const char *l, time_t from)
 
 /* ---------------------------------------------------------------- milestones */
 
-/* Fractions in words, in 1200ths (a percent is 12): "un tiers", "la moitié", "a quarter". */
-static const struct { const char *w; int share; } fraction_words[] = {
-	{ "deux tiers", 800 }, { "two thirds", 800 }, { "two-thirds", 800 }, { "un tiers", 400 },
-	{ "1/3", 400 }, { "one third", 400 }, { "a third", 400 }, { "one-third", 400 },
-	{ "trois quarts", 900 }, { "three quarters", 900 }, { "un quart", 300 }, { "1/4", 300 },
-	{ "a quarter", 300 }, { "one quarter", 300 }, { "la moitié", 600 }, { "moitié", 600 },
-	{ "1/2", 600 }, { "half", 600 }, { "one half", 600 },
-};
-
 /* The share (in 1200ths) a payment plan names at p ("30 %", "un tiers"), its length in
  * *len; 0 when none. */
 static int plan_share_at(const char *p, size_t *len)
 {
-	for (size_t i = 0; i < sizeof fraction_words / sizeof fraction_words[0]; i++) {
-		int n = word_at(p, fraction_words[i].w);
-		if (n) {
-			*len = (size_t)n;
-			return fraction_words[i].share;
-		}
+	const struct mv_phrase *share = vocab_at(MV_SHARE, p);
+	if (share) {
+		*len = share->n;
+		return share->num;
 	}
 	if (!isdigit((unsigned char)*p))
 		return 0;
@@ -1143,26 +1191,10 @@ static int plan_share_at(const char *p, size_t *len)
 	return 0;
 }
 
-/* 1 when an up-front word follows within a few words: "à la commande", "d'acompte",
- * "upfront". */
-static int upfront_after(const char *p)
-{
-	static const char *const words[] = { "commande", "acompte", "signature", "démarrage",
-		"upfront", "up front", "up-front", "deposit", "on signing", "to start", NULL };
-	for (int i = 0; words[i]; i++) {
-		const char *w = strstr(p, words[i]);
-		if (w && w - p <= 24)
-			return 1;
-	}
-	return 0;
-}
-
 /* The shares of one paragraph in 1200ths, in order, the rest ("solde") completing them; the
  * count. */
 static int plan_shares(const char *para, int *vals, int cap)
 {
-	static const char *const rest_words[] = { "solde", "le reste", "reste", "balance",
-						  "remaining", "the rest", "rest", NULL };
 	int k = 0, sum = 0;
 	size_t last = 0;
 	for (size_t i = 0; para[i] && k < cap; i++) {
@@ -1179,16 +1211,13 @@ static int plan_shares(const char *para, int *vals, int cap)
 		if (n)
 			i += n - 1;
 	}
-	if (k >= 1 && sum < 1200 && k < cap)
-		for (int i = 0; rest_words[i]; i++)
-			if (strstr(para + last, rest_words[i])) {
-				vals[k++] = 1200 - sum;
-				sum = 1200;
-				break;
-			}
+	if (k >= 1 && sum < 1200 && k < cap && vocab_in(MV_REST, para + last, 0)) {
+		vals[k++] = 1200 - sum;
+		sum = 1200;
+	}
 	/* one share paid up front ("la moitié à la commande", "30 % d'acompte"): the balance
 	 * is due at the end */
-	if (k == 1 && sum < 1200 && upfront_after(para + last)) {
+	if (k == 1 && sum < 1200 && vocab_in(MV_UPFRONT, para + last, 24)) {
 		vals[k++] = 1200 - sum;
 		sum = 1200;
 	}
@@ -1197,12 +1226,6 @@ static int plan_shares(const char *para, int *vals, int cap)
 
 int extract_milestones(const char *text, int *out, int max)
 {
-	static const char *const plan_words[] = {
-		"commande", "acompte", "signature", "démarrage", "demarrage", "début", "debut",
-		"mi-parcours", "milieu", "livraison", "solde", "réception", "reception", "order",
-		"upfront", "up front", "deposit", "start", "midway", "halfway", "mid-project",
-		"delivery", "completion", "balance", "milestone", "jalon", "étape", "etape",
-		"paiement", "payment", "versement", NULL };
 	char *l = money_lower(text);
 	int best = 0;
 	/* each paragraph (or line run) is a candidate plan */
@@ -1211,10 +1234,7 @@ int extract_milestones(const char *text, int *out, int max)
 		const char *end = strstr(p, "\n\n");
 		size_t n = end ? (size_t)(end - p) : strlen(p);
 		char *para = xstrndup(p, n);
-		int plan = 0;
-		for (int i = 0; plan_words[i]; i++)
-			if (strstr(para, plan_words[i]))
-				plan = 1;
+		int plan = vocab_in(MV_PLAN, para, 0) != NULL;
 		int vals[16];
 		int k = plan ? plan_shares(para, vals, 16) : 0;
 		if (k >= 2 && k <= max) {

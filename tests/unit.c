@@ -6,6 +6,7 @@
 #include "../src/bidmail.h"
 
 #include <stdlib.h>
+#include <fcntl.h>
 #include <math.h>
 #include <string.h>
 #include <unistd.h>
@@ -915,6 +916,43 @@ static void test_money_read(void)
 	report("money_read (rates, ranges, taxes, currencies, words)", bad);
 }
 
+/* amounts.txt lines: a bad kind or value is refused with file:line, a good file loads. */
+static void test_money_vocab(void)
+{
+	static const struct { const char *line; int ok; } rows[] = {
+		{ "tax HT | hors taxes", 1 }, { "tax VAT | excl. vat", 0 }, { "unit word | /mot", 1 },
+		{ "unit furlong | /fl", 0 }, { "share 1/3 | un tiers", 1 }, { "share 3/2 | x", 0 },
+		{ "number 7 | sept", 1 }, { "number zero | zéro", 0 }, { "pace | par semaine", 1 },
+		{ "colour | red", 0 },
+	};
+	int bad = 0;
+	char path[] = "/tmp/bidmail-unit-amounts-XXXXXX";
+	int fd = mkstemp(path);
+	for (size_t i = 0; fd >= 0 && i < sizeof rows / sizeof rows[0]; i++) {
+		FILE *f = fopen(path, "w");
+		if (!f)
+			break;
+		fprintf(f, "# a comment\n%s\n", rows[i].line);
+		fclose(f);
+		int saved = dup(2), null = open("/dev/null", O_WRONLY);
+		dup2(null, 2);	/* the refusal's file:line goes to stderr */
+		struct money_vocab *mv = money_vocab_load(path);
+		dup2(saved, 2);
+		close(saved);
+		close(null);
+		if ((mv != NULL) != rows[i].ok) {
+			printf("     amounts.txt \"%s\": %s\n", rows[i].line, mv ? "loaded" : "refused");
+			bad++;
+		}
+		money_vocab_free(mv);
+	}
+	if (fd >= 0) {
+		close(fd);
+		unlink(path);
+	}
+	report("money_vocab_load (amounts.txt lines)", bad + (fd < 0));
+}
+
 /* extract_milestones: percentages and fractions in words, summing to 100. */
 static void test_milestones(void)
 {
@@ -1591,6 +1629,7 @@ int main(int argc, char **argv)
 	test_profile();
 	test_money_style();
 	test_money_read();
+	test_money_vocab();
 	test_milestones();
 	test_skills();
 	test_typeset();

@@ -190,9 +190,9 @@ static int word_at(const char *p, const char *w)
 
 /* contrib/amounts.txt, one list of phrases per kind (see its header). */
 enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBER, MV_SCALE,
-	       MV_SHARE, MV_UPFRONT, MV_REST, MV_PLAN, MV_KINDS };
+	       MV_SHARE, MV_UPFRONT, MV_REST, MV_PLAN, MV_ARTICLE, MV_COMPLEMENT, MV_KINDS };
 static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
-	"work", "number", "scale", "share", "upfront", "rest", "plan" };
+	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement" };
 
 struct mv_phrase {
 	char *w;
@@ -330,24 +330,21 @@ static const char *vocab_in(enum mv_kind k, const char *text, size_t within)
 	return NULL;
 }
 
-static int starts_with_any(const char *p, const char *const *list)
-{
-	for (int i = 0; list[i]; i++)
-		if (!strncmp(p, list[i], strlen(list[i])))
-			return 1;
-	return 0;
-}
-
-/* 1 when a marker with an article ("la page", "le mot", "l'article") is followed by its
- * complement ("la page d'accueil", "le mot de passe"): a noun of the sentence, no unit. */
+/* 1 when a unit marker with an article (amounts.txt article: "la page", "le mot") is followed
+ * by a complement ("la page d'accueil", "le mot de passe"): a noun of the sentence, no unit. */
 static int noun_goes_on(const char *w, const char *after)
 {
-	static const char *const articles[] = { "la ", "le ", "l'", "l’", "du ", "de la ", NULL };
-	static const char *const complements[] = { "d'", "d’", "de ", "du ", "des ", "à ", "web",
-						   "suivante", "précédente", NULL };
-	if (!starts_with_any(w, articles))
+	const struct money_vocab *mv = vocab();
+	int article = 0;
+	for (size_t i = 0; i < mv->n[MV_ARTICLE] && !article; i++)
+		article = !strncmp(w, mv->p[MV_ARTICLE][i].w, mv->p[MV_ARTICLE][i].n);
+	if (!article)
 		return 0;
-	return starts_with_any(skip_blanks(after, 2), complements);
+	after = skip_blanks(after, 2);
+	for (size_t i = 0; i < mv->n[MV_COMPLEMENT]; i++)
+		if (!strncmp(after, mv->p[MV_COMPLEMENT][i].w, mv->p[MV_COMPLEMENT][i].n))
+			return 1;
+	return 0;
 }
 
 /* The tax or unit marker at q (amounts.txt tax, unit; only tax-far ones when far is set),

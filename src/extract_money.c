@@ -833,6 +833,24 @@ static const char *const quoted_budget_cues[] = {
 	"budget indiqué", "budget annoncé", "budget prévu", "budget mentionné", "le budget",
 	"the budget", "budget", "vous proposez", "you offer", "you propose", NULL };
 
+/* The offer read at ms into out: a rate kept as a rate, the board's currency when none is
+ * written, a range's upper bound; each said in why. */
+static void bid_settle(const char *l, const struct mention *ms, struct money *out, char *why,
+		       size_t why_len)
+{
+	*out = ms->m;
+	rate_explain(l, ms, out, 0, why, why_len);
+	currency_explain(out, why, why_len);
+	if (ms->range) {
+		/* a freelancer's range: the bid is its upper bound, said in why */
+		size_t w = strlen(why);
+		snprintf(why + w, why_len - w, " (a range: its upper bound)");
+		out->min = -1;
+	}
+	if (!out->unit[0])
+		snprintf(out->unit, sizeof out->unit, "total");
+}
+
 int extract_bid_amount(const char *text, struct money *out, char *why, size_t why_len)
 {
 	char *l = money_lower(text);
@@ -884,17 +902,7 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 			 "in the new text");
 	}
 	if (pick >= 0) {
-		*out = ms[pick].m;
-		rate_explain(l, &ms[pick], out, 0, why, why_len);
-		currency_explain(out, why, why_len);
-		if (ms[pick].range) {
-			/* a freelancer's range: the bid is its upper bound, said in why */
-			size_t w = strlen(why);
-			snprintf(why + w, why_len - w, " (a range: its upper bound)");
-			out->min = -1;
-		}
-		if (!out->unit[0])
-			snprintf(out->unit, sizeof out->unit, "total");
+		bid_settle(l, &ms[pick], out, why, why_len);
 		rc = 1;
 	}
 	free(l);

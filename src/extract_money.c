@@ -1,10 +1,12 @@
 /*
  * extract_money.c — amounts, durations and payment plans read from free text in French and
  * English: "1 500 € HT", "€1,500", "EUR 1.250,50", "$2,000 - $3,000", "entre 2 000 et 3 000 €",
- * "2k€", "35 €/h", "TJM 400 €", "3 semaines", "10 jours ouvrés", "within 10 days", "avant le
- * 30 avril", "20 % à la commande, 40 % à mi-parcours, solde à la livraison".
- * In: UTF-8 text. Out: struct money / day counts / percentages, plus the rule that decided
- * (bid.why). One left-to-right scan; every look-ahead is bounded; no regular expressions.
+ * "2k€", "3-4k", "CHF 8'500.–", "deux mille euros", "35 €/h", "0,08 € / mot", "TJM 400 €",
+ * "3 semaines", "10 jours ouvrés", "within 10 days", "avant le 30 avril", "20 % à la commande,
+ * un tiers à mi-parcours, solde à la livraison".
+ * In: UTF-8 text, and contrib/amounts.txt (the words around amounts). Out: struct money / day
+ * counts / percentages, plus the rule that decided (bid.why, post.why). One left-to-right
+ * scan; every look-ahead is bounded; no regular expressions.
  */
 #include "bidmail.h"
 

@@ -1348,19 +1348,15 @@ char *money_format_style(const struct money *m, const char *lang, enum money_sty
 					  : site ? "money.incl_tax_site" : "money.incl_vat"));
 	else if (m->tax[0])
 		buf_printf(&out, " %s", m->tax);
-	static const struct { const char *unit, *mail, *site; } units[] = {
-		{ "hour", "money.per_hour", "money.per_hour_site" },
-		{ "day", "money.per_day", "money.per_day_site" },
-		{ "month", "money.per_month", "money.per_month_site" },
-		{ "week", "money.per_week", "money.per_week_site" },
-		{ "word", "money.per_word", "money.per_word_site" },
-		{ "page", "money.per_page", "money.per_page_site" },
-		{ "article", "money.per_article", "money.per_article_site" },
-		{ "image", "money.per_image", "money.per_image_site" },
-		{ "minute", "money.per_minute", "money.per_minute_site" } };
-	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-		if (!strcmp(m->unit, units[i].unit))
-			buf_printf(&out, " %s", catalog_text(lang, site ? units[i].site : units[i].mail));
+	/* a rate's unit: the catalogue's money.per_UNIT (money.per_UNIT_site on the site) */
+	static const char *const rate_units[] = { "hour", "day", "month", "week", "word", "page",
+						  "article", "image", "minute", NULL };
+	for (int i = 0; rate_units[i]; i++)
+		if (!strcmp(m->unit, rate_units[i])) {
+			char key[48];
+			snprintf(key, sizeof key, "money.per_%s%s", rate_units[i], site ? "_site" : "");
+			buf_printf(&out, " %s", catalog_text(lang, key));
+		}
 	return buf_steal(&out);
 }
 

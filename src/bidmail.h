@@ -138,6 +138,7 @@ struct config {
 	int bid_cap;			/* bids per project before it leaves the selections */
 	char *min_hourly_rate;		/* "20 EUR", excl. tax */
 	char *min_daily_rate;		/* "160 EUR", excl. tax */
+	char *currency;			/* the board's: amounts written without one */
 	char *exchange_rates;		/* "2026-01-01 USD:0.92 ...": 1 CUR in EUR */
 	int commission_percent;
 	char *commission_payer;		/* "client", "freelancer" or "shared" */
@@ -433,6 +434,7 @@ struct post_info {
 	struct strlist flags;	/* suspected_scam, urgent, no_budget */
 	int scam_score;
 	struct strlist scam_rules;	/* the phrases that scored, for the moderator */
+	char *why;		/* how the budget was read (rate, currency), "" when none */
 };
 struct bid_info {
 	int has_amount;
@@ -443,7 +445,8 @@ struct bid_info {
 	int followup_days;	/* "relance 7j": -1 when absent */
 	char *why;
 };
-/* Loads the data files (skills.txt, scam-rules.txt, locations.txt, intents.txt) from the configured
+/* Loads the data files (skills.txt, scam-rules.txt, locations.txt, intents.txt, amounts.txt,
+ * auto-replies.txt when there) from the configured
  * data_dir and uses them; 0, or -1 with file:line: reason on stderr (the old ones kept). */
 int extract_load(const struct config *c);
 struct extract_data;
@@ -461,6 +464,14 @@ void extract_message(const struct config *c, struct message *m, enum kind k);
 struct bid_info *extract_bid_text(const char *text);
 struct post_info *post_info_free(struct post_info *p);
 struct bid_info *bid_info_free(struct bid_info *b);
+/* The board's currency (config `currency`, EUR before any load), for amounts written
+ * without one. */
+const char *extract_board_currency(void);
+/* 1 when text (a body) says it is a machine's: a challenge-response anti-spam or another
+ * robot's phrase of auto-replies.txt. */
+int extract_is_machine_text(const char *text);
+/* 1 when the local part of from is a robot's of auto-replies.txt (noreply, ...). */
+int extract_is_machine_sender(const char *from);
 /* Guesses "fr" or "en" from the words of a text; NULL when it cannot tell. */
 const char *extract_language(const char *text);
 /* Returns the subject without Re:/Fwd:/TR:/Fw:/AW:/RE : prefixes (caller frees). */
@@ -478,7 +489,7 @@ int extract_data_lines(const char *path, size_t max, int (*line_fn)(void *arg, c
 /* A lower-case copy of text with the same byte offsets (ASCII and Latin-1 capitals). */
 char *money_lower(const char *text);
 /* The budget of a post; 1 when found. */
-int extract_budget(const char *text, struct money *out);
+int extract_budget(const char *text, struct money *out, char *why, size_t why_len);
 /* The amount a freelancer offers; 1 when found; why says which rule decided, in every case. */
 int extract_bid_amount(const char *text, struct money *out, char *why, size_t why_len);
 /* A delay in days ("3 semaines", "10 jours ouvrés", "within 10 days"), -1 when none; with
@@ -487,7 +498,7 @@ int extract_duration_days(const char *text, int *followup_days);
 /* Days from `from` to a date named after "avant le", "by", ... ("30 avril", "April 30"). */
 int extract_deadline_date(const char *text, time_t from);
 /* The same three on text already lower-cased by money_lower (no copy). */
-int extract_budget_lower(const char *l, struct money *out);
+int extract_budget_lower(const char *l, struct money *out, char *why, size_t why_len);
 int extract_duration_days_lower(const char *l, int *followup_days);
 int extract_deadline_date_lower(const char *l, time_t from);
 /* The house styles of amounts: the mails' ("1 500 € HT") and the static site's ("1500 EUR HT"). */
@@ -500,6 +511,14 @@ char *money_format(const struct money *m, const char *lang);
 struct project;
 /* Project p's budget in style st (caller frees); NULL when the post stated none. */
 char *money_format_budget(const struct project *p, const char *lang, enum money_style st);
+struct money_vocab;
+/* contrib/amounts.txt (the markers, units, number words and plan words around amounts) read
+ * whole; the caller owns it; NULL with file:line: reason on stderr. */
+struct money_vocab *money_vocab_load(const char *path);
+/* Frees mv (NULL accepted); returns NULL. */
+struct money_vocab *money_vocab_free(struct money_vocab *mv);
+/* The amounts vocabulary of the data in use (extract.c), NULL before any load. */
+const struct money_vocab *extract_data_money(void);
 /* A payment plan in percentages summing to 100 ("20 %, 40 %, solde"); returns the count. */
 int extract_milestones(const char *text, int *out, int max);
 

@@ -20,8 +20,7 @@ def intent_play(reply_text, extra_phrase):
             os.unlink(f)
         data = os.path.join(tmp, "data")
         os.makedirs(data)
-        for name in ("skills.txt", "scam-rules.txt", "locations.txt", "intents.txt", "ratings.txt",
-                     "reply-phrases.txt"):
+        for name in sorted(os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "contrib", "*.txt"))):
             shutil.copy(os.path.join(ROOT, "contrib", name), data)
         if extra_phrase:
             with open(os.path.join(data, "intents.txt"), "a") as f:

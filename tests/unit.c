@@ -6,6 +6,8 @@
 #include "../src/bidmail.h"
 
 #include <stdlib.h>
+#include <fcntl.h>
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -852,6 +854,220 @@ static void test_profile(void)
 	report("profile_matches", bad);
 }
 
+/* extract_budget (posts) and extract_bid_amount (bids): amounts as people write them, the
+ * unit and currency kept, and why saying how. */
+static void test_money_read(void)
+{
+	static const struct {
+		int bid;
+		const char *in;
+		double min, max;
+		const char *cur, *tax, *unit, *why;
+	} rows[] = {
+		/* per-unit rates: a total only from a stated quantity */
+		{ 0, "Traduction FR→EN de 12 000 mots, 0,08 € / mot.", -1, 960, "EUR", "", "total",
+		  "times the 12000 stated" },
+		{ 0, "Relecture de mémoire, 5 € la page.", -1, 5, "EUR", "", "page",
+		  "no quantity stated" },
+		{ 0, "Assistante, 25 € de l'heure, 10 h par semaine.", -1, 25, "EUR", "", "hour",
+		  "a pace" },
+		{ 0, "Blog posts: $0.10 per word, about 3,000 words a month.", -1, 0.1, "USD", "",
+		  "word", "a pace" },
+		{ 0, "Articles SEO payés 30 € par article, 10 articles à rédiger.", -1, 300, "EUR", "",
+		  "total", "a total of 300" },
+		{ 1, "Je vous propose 0,07 € par mot pour les 12 000 mots.", -1, 0.07, "EUR", "", "word",
+		  "840 in all" },
+		{ 1, "My rate is $0.12 a word.", -1, 0.12, "USD", "", "word", "not a total" },
+		/* ranges and thousands without a currency: the board's */
+		{ 0, "Nous avons un budget d'environ 3-4k pour la refonte.", 3000, 4000, "EUR", "",
+		  "total", "the board's (EUR)" },
+		{ 0, "Budget : 3 à 4 k selon les options.", 3000, 4000, "EUR", "", "total",
+		  "the board's" },
+		{ 0, "Un budget entre 3000 et 4000, livraison en 3 semaines.", 3000, 4000, "EUR", "",
+		  "total", "a range" },
+		{ 0, "Budget between 2 and 3 weeks of work, $1,500.", -1, 1500, "USD", "", "total",
+		  "" },
+		{ 0, "Budget 2025-2026 : 5 000 € HT.", -1, 5000, "EUR", "HT", "total", "" },
+		/* taxes and currencies */
+		{ 0, "Refonte du site vitrine, 2 500 € TVA en sus.", -1, 2500, "EUR", "HT", "total", "" },
+		{ 0, "Refonte : 2 500 €, TVA en sus.", -1, 2500, "EUR", "HT", "total", "" },
+		{ 0, "Budget 4 000 € hors TVA.", -1, 4000, "EUR", "HT", "total", "" },
+		{ 0, "Budget: 1,200 USD excl. VAT", -1, 1200, "USD", "HT", "total", "" },
+		{ 0, "Logo pour notre café, budget 800 $ CA.", -1, 800, "CAD", "", "total", "" },
+		{ 0, "Budget de 1 500 $ CAD.", -1, 1500, "CAD", "", "total", "" },
+		{ 0, "Budget 900 dollars canadiens", -1, 900, "CAD", "", "total", "" },
+		{ 0, "Budget CHF 8'500.– pour le site", -1, 8500, "CHF", "", "total", "" },
+		{ 0, "Budget 8’500.- CHF", -1, 8500, "CHF", "", "total", "" },
+		/* amounts in words */
+		{ 0, "Budget : deux mille euros.", -1, 2000, "EUR", "", "total", "" },
+		{ 0, "Nous pouvons mettre mille cinq cents € HT.", -1, 1500, "EUR", "HT", "total", "" },
+		{ 0, "Our budget is two thousand dollars.", -1, 2000, "USD", "", "total", "" },
+		{ 0, "Budget : quatre-vingt-dix euros la page.", -1, 90, "EUR", "", "page", "" },
+		{ 1, "Je vous propose trois mille cinq cents euros HT.", -1, 3500, "EUR", "HT",
+		  "total", "" },
+		{ 1, "I can do it for twelve hundred dollars.", -1, 1200, "USD", "", "total", "" },
+		{ 0, "Un budget de trois cents à quatre cents euros.", 300, 400, "EUR", "", "total", "" },
+		{ 0, "Budget : vingt et un mille euros.", -1, 21000, "EUR", "", "total", "" },
+		{ 0, "Between two and three thousand dollars.", -1, 3000, "USD", "", "total", "" },
+		{ 0, "Tarif : 0,12 €/mot pour environ 8 000 mots.", -1, 960, "EUR", "", "total",
+		  "a total of 960" },
+		{ 0, "Vingt pour cent du budget, 800 €.", -1, 800, "EUR", "", "total", "" },
+		{ 0, "Budget 500 € la page d'accueil comprise.", -1, 500, "EUR", "", "total", "" },
+		{ 0, "Saisie : 5 € la page, 200 pages.", -1, 1000, "EUR", "", "total", "a total of 1000" },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct money m;
+		char why[320] = "";
+		int ok = rows[i].bid ? extract_bid_amount(rows[i].in, &m, why, sizeof why)
+				     : extract_budget(rows[i].in, &m, why, sizeof why);
+		if (!ok || m.min != rows[i].min || fabs(m.max - rows[i].max) > 0.001 ||
+		    strcmp(m.currency, rows[i].cur) || strcmp(m.tax, rows[i].tax) ||
+		    strcmp(m.unit, rows[i].unit) || !strstr(why, rows[i].why)) {
+			printf("     money \"%s\": %d %g-%g %s %s %s (%s)\n", rows[i].in, ok, m.min,
+			       m.max, m.currency, m.tax, m.unit, why);
+			bad++;
+		}
+	}
+	report("money_read (rates, ranges, taxes, currencies, words)", bad);
+}
+
+/* amounts.txt lines: a bad kind or value is refused with file:line, a good file loads. */
+static void test_money_vocab(void)
+{
+	static const struct { const char *line; int ok; } rows[] = {
+		{ "tax HT | hors taxes", 1 }, { "tax VAT | excl. vat", 0 }, { "unit word | /mot", 1 },
+		{ "unit furlong | /fl", 0 }, { "share 1/3 | un tiers", 1 }, { "share 3/2 | x", 0 },
+		{ "number 7 | sept", 1 }, { "number zero | zéro", 0 }, { "pace | par semaine", 1 },
+		{ "colour | red", 0 },
+	};
+	int bad = 0;
+	char path[] = "/tmp/bidmail-unit-amounts-XXXXXX";
+	int fd = mkstemp(path);
+	for (size_t i = 0; fd >= 0 && i < sizeof rows / sizeof rows[0]; i++) {
+		FILE *f = fopen(path, "w");
+		if (!f)
+			break;
+		fprintf(f, "# a comment\n%s\n", rows[i].line);
+		fclose(f);
+		int saved = dup(2), null = open("/dev/null", O_WRONLY);
+		dup2(null, 2);	/* the refusal's file:line goes to stderr */
+		struct money_vocab *mv = money_vocab_load(path);
+		dup2(saved, 2);
+		close(saved);
+		close(null);
+		if ((mv != NULL) != rows[i].ok) {
+			printf("     amounts.txt \"%s\": %s\n", rows[i].line, mv ? "loaded" : "refused");
+			bad++;
+		}
+		money_vocab_free(mv);
+	}
+	if (fd >= 0) {
+		close(fd);
+		unlink(path);
+	}
+	report("money_vocab_load (amounts.txt lines)", bad + (fd < 0));
+}
+
+/* extract_milestones: percentages and fractions in words, summing to 100. */
+static void test_milestones(void)
+{
+	static const struct { const char *in; int n; int want[4]; } rows[] = {
+		{ "20 % à la commande, 40 % à mi-parcours, solde à la livraison", 3, { 20, 40, 40 } },
+		{ "Un tiers à la commande, un tiers à mi-parcours, le solde à la livraison.", 3,
+		  { 33, 33, 34 } },
+		{ "La moitié à la commande, la moitié à la livraison.", 2, { 50, 50 } },
+		{ "Paiement : la moitié à la commande.", 2, { 50, 50 } },
+		{ "Un quart à la signature, le reste à la livraison", 2, { 25, 75 } },
+		{ "Half upfront, the balance on delivery.", 2, { 50, 50 } },
+		{ "One third upfront, one third at midway, one third on delivery.", 3, { 33, 33, 34 } },
+		{ "A 30% deposit is needed to start.", 2, { 30, 70 } },
+		{ "Livraison en 10 jours, 20 % de remise.", 0, { 0 } },
+		{ "On behalf of the team, thank you for your order.", 0, { 0 } },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		int got[8];
+		int n = extract_milestones(rows[i].in, got, 8);
+		int same = n == rows[i].n;
+		for (int k = 0; same && k < n; k++)
+			same = got[k] == rows[i].want[k];
+		if (!same) {
+			printf("     milestones \"%s\": %d [", rows[i].in, n);
+			for (int k = 0; k < n; k++)
+				printf(" %d", got[k]);
+			printf(" ]\n");
+			bad++;
+		}
+	}
+	report("extract_milestones (percentages, fractions in words)", bad);
+}
+
+/* The skills of a post: written together ("Python/Django") split; the trades as well as
+ * software; and ordinary prose names none. */
+static void test_skills(void)
+{
+	static const struct { const char *in; const char *want; } rows[] = {
+		{ "Développeur Python/Django pour une API", "python,django,api" },
+		{ "Cherche dev React+Node pour une appli", "react,node.js" },
+		{ "Refonte UX/UI de notre appli mobile", "ui design,application mobile" },
+		{ "Besoin d'une télésecrétaire pour la prise de rendez-vous", "télésecrétariat,gestion d'agenda" },
+		{ "Traduction FR→EN d'un manuel technique", "traduction,traduction français-anglais" },
+		{ "Traduction de l'anglais vers le français", "traduction,traduction anglais-français" },
+		{ "Gestion de la paie pour 12 salariés", "paie" },
+		{ "Sous-titrage de vidéos YouTube et transcription d'interviews",
+		  "sous-titrage,youtube,transcription" },
+		{ "Macros VBA sous Excel", "vba,excel" },
+		{ "Site Webflow, maquettes sur Figma", "webflow,figma" },
+		{ "Community manager pour Instagram et LinkedIn", "community management" },
+		{ "Saisie de données dans notre CRM", "saisie,crm" },
+		{ "Secrétariat juridique et comptabilité", "secrétariat juridique,comptabilité" },
+		{ "Rédaction web : articles SEO pour WordPress", "rédaction web,wordpress" },
+		{ "Réponse aux appels d'offres publics", "appels d'offres" },
+		{ "Stack: Vue.js/Laravel, Docker+Kubernetes", "vue.js,laravel,docker,kubernetes" },
+		/* ordinary prose: no skill */
+		{ "Bonjour, j'ai bien reçu votre message et je vous remercie. Nous nous verrons "
+		  "mardi prochain pour en parler. Il fait beau aujourd'hui, le printemps arrive et "
+		  "la réunion de l'équipe aura lieu dans la grande salle. Je reste à votre "
+		  "disposition pour toute question. Bonne journée à vous.", "" },
+		{ "Hello, I hope this finds you well. Thanks for the update; I will go over the "
+		  "notes this evening and get back to you by Friday. The weather has been lovely "
+		  "and we spent the weekend by the sea. Let me know if anything changes. Best "
+		  "wishes to the family, and talk soon.", "" },
+		{ "Je paie mes factures à temps. Merci de votre patience, la correction viendra "
+		  "après la pause. Nous avons une réunion, puis un déjeuner au restaurant.", "" },
+	};
+	struct config c;
+	int bad = 0;
+	if (config_load(&c, NULL) < 0) {
+		report("skills", 1);
+		return;
+	}
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct message m = { 0 };
+		m.text = xstrdup(rows[i].in);
+		m.subject = xstrdup("x");
+		m.date = -1;
+		extract_message(&c, &m, KIND_POST);
+		struct buf got;
+		buf_init(&got, 4096);
+		for (size_t k = 0; m.post && k < m.post->skills.n; k++)
+			buf_printf(&got, "%s%s", k ? "," : "", m.post->skills.v[k]);
+		if (strcmp(got.data ? got.data : "", rows[i].want)) {
+			printf("     skills \"%.40s\": got \"%s\", want \"%s\"\n", rows[i].in,
+			       got.data ? got.data : "", rows[i].want);
+			bad++;
+		}
+		buf_free(&got);
+		m.post = post_info_free(m.post);
+		free(m.new_text);
+		free(m.text);
+		free(m.subject);
+	}
+	config_clear(&c);
+	report("skills (split, trades, none in prose)", bad);
+}
+
 /* money_format_style: the mails' and the site's styles of the same amounts. */
 static void test_money_style(void)
 {
@@ -866,6 +1082,10 @@ static void test_money_style(void)
 		  "1000–2500.50 GBP incl. tax an hour" },
 		{ -1, 12000, "", "", "month", "fr", "12 000 par mois", "12000 EUR par mois" },
 		{ 700, 700, "CHF", "", "", "en", "700 – 700 CHF", "700 CHF" },
+		{ -1, 0.08, "EUR", "", "word", "fr", "0,08 € par mot", "0.08 EUR par mot" },
+		{ -1, 5, "EUR", "HT", "page", "fr", "5 € HT par page", "5 EUR HT par page" },
+		{ -1, 0.1, "USD", "", "word", "en", "$0.10 per word", "0.10 USD a word" },
+		{ -1, 8500, "CAD", "", "", "en", "CA$8,500", "8500 CAD" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -1513,6 +1733,10 @@ int main(int argc, char **argv)
 	test_match_budget();
 	test_profile();
 	test_money_style();
+	test_money_read();
+	test_money_vocab();
+	test_milestones();
+	test_skills();
 	test_typeset();
 	test_mask_contacts();
 	test_fetch_url();

@@ -1071,6 +1071,31 @@ long smtp_time_bound(const struct config *c, int seconds);
  * alternation) and writes the regex that will run into out; 0, or -1 with a reason in err
  * (PCRE2's message and offset for a regex that does not compile). */
 int match_normalize(const char *input, char *out, size_t outlen, char *err, size_t errlen);
+/* What a pattern is: a word list matching any of its terms (words, or phrases in quotes:
+ * "traduction juridique", “…”, «…»), one matching all of them (opened by `tous:` or `all:`),
+ * or a regex. */
+enum match_form { MATCH_ANY, MATCH_ALL, MATCH_REGEX };
+/* The form of source and, for a word list, its terms as written, added to terms. */
+enum match_form match_terms(const char *source, struct strlist *terms);
+enum match_err { MATCH_ERR_NONE, MATCH_ERR_EMPTY, MATCH_ERR_LONG, MATCH_ERR_UTF8, MATCH_ERR_COMPILE,
+		 MATCH_ERR_EXPANDED };
+/* Why a pattern was refused: the kind, PCRE2's error code, offset and (English) message for a
+ * regex that does not compile, the length and the limit for one too long. */
+struct match_error {
+	enum match_err kind;
+	int code;
+	size_t offset, length, max;
+	char message[256];
+};
+/* As match_normalize, the reason in e (for the caller to say in the reply's language). */
+int match_check(const char *input, char *out, size_t outlen, struct match_error *e);
+/* The catalogue topic of a refusal ("empty", "too_long", "utf8", "missing_parenthesis"...),
+ * or NULL for a PCRE2 error without one (the caller says it generically, with the offset). */
+const char *match_error_topic(const struct match_error *e);
+/* What of pattern source occurs in text: a word list's terms that occur (as written in the
+ * pattern), a regex's matched texts (lower case), distinct, at most 3, added to out; the
+ * number in out. */
+int match_found(const char *source, const char *text, struct strlist *out);
 struct matcher;
 struct matcher *matcher_new(void);
 struct matcher *matcher_free(struct matcher *m);

@@ -459,6 +459,9 @@ void extract_message(const struct config *c, struct message *m, enum kind k);
 struct bid_info *extract_bid_text(const char *text);
 struct post_info *post_info_free(struct post_info *p);
 struct bid_info *bid_info_free(struct bid_info *b);
+/* The help sections (names of help-topics.txt) the phrases of text are about, added to out
+ * once each, in the order the text names them. */
+void extract_help_topics(const char *text, struct strlist *out);
 /* Guesses "fr" or "en" from the words of a text; NULL when it cannot tell. */
 const char *extract_language(const char *text);
 /* Returns the subject without Re:/Fwd:/TR:/Fw:/AW:/RE : prefixes (caller frees). */
@@ -1003,6 +1006,9 @@ const char *catalog_text(const char *lang, const char *name);
 char *catalog_format(const char *lang, const char *name, const struct vars *v);
 /* 1 when the catalogue in use has language lang, else 0. */
 int catalog_language_known(const char *lang);
+/* 1 when language lang's catalogue defines name (an optional text, such as a help section an
+ * operator listed), else 0. */
+int catalog_has(const char *lang, const char *name);
 /* lang when the catalogue in use has it, else fallback (borrowed; neither copied). */
 const char *catalog_language_or(const char *lang, const char *fallback);
 /* Adds to out the languages of the catalogue in use: first (when it is one), then the
@@ -1096,6 +1102,9 @@ const char *match_error_topic(const struct match_error *e);
  * pattern), a regex's matched texts (lower case), distinct, at most 3, added to out; the
  * number in out. */
 int match_found(const char *source, const char *text, struct strlist *out);
+/* match_found's terms joined by ", ", or the pattern itself when none is found (caller
+ * frees): what a selection or `test` says matched. */
+char *match_found_joined(const char *pattern, const char *text);
 struct matcher;
 struct matcher *matcher_new(void);
 struct matcher *matcher_free(struct matcher *m);

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 char *extract_title(const char *subject)
@@ -85,6 +86,7 @@ struct phrase_table {
  * in only when every file read cleanly (extract_data_use), so readers never see half of one. */
 struct extract_data {
 	struct phrase_table skills, places;
+	struct phrase_table help;	/* help-topics.txt: phrases → help sections (robot.c) */
 	struct {
 		int threshold;
 		int n;
@@ -285,6 +287,7 @@ struct extract_data *extract_data_free(struct extract_data *d)
 		return NULL;
 	table_clear(&d->skills);
 	table_clear(&d->places);
+	table_clear(&d->help);
 	for (int i = 0; i < d->scam.n; i++)
 		strlist_clear(&d->scam.phrases[i]);
 	extract_intent_free(d->intents);
@@ -302,6 +305,11 @@ struct extract_data *extract_data_load(const struct config *c)
 	int rc = load_table(sk, &d->skills) | load_scam(sc, d) | load_table(lo, &d->places);
 	if (!(d->intents = extract_intent_load(in)))
 		rc = -1;
+	/* optional: without it, a question is answered with the whole help */
+	char *he = xasprintf("%s/help-topics.txt", c->data_dir);
+	if (access(he, F_OK) == 0 && load_table(he, &d->help) < 0)
+		rc = -1;
+	free(he);
 	free(in);
 	free(sk);
 	free(sc);
@@ -503,6 +511,13 @@ static void find_phrases_in(const struct phrase_table *t, const char *l, const s
 			break;
 		}
 	}
+}
+
+void extract_help_topics(const char *text, struct strlist *out)
+{
+	char *l = money_lower(text);
+	find_phrases(&data->help, l, out, 1);
+	free(l);
 }
 
 /* Lines such as "Compétences : php, symfony" name skills directly. */

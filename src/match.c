@@ -126,8 +126,8 @@ static const char *all_mark(const char *p)
 	if (!n)
 		return NULL;
 	const char *q = p + n;
-	while (*q == ' ' || *q == '\t')
-		q++;
+	while (*q == ' ' || *q == '\t' || !strncmp(q, "\xC2\xA0", 2))
+		q += *q == ' ' || *q == '\t' ? 1 : 2;	/* a no-break space, as French typesets it */
 	return *q == ':' ? q + 1 : NULL;
 }
 
@@ -1032,6 +1032,19 @@ int match_found(const char *source, const char *text, struct strlist *out)
 	pcre2_match_context_free(mc);
 	strlist_clear(&terms);
 	return (int)out->n;
+}
+
+char *match_found_joined(const char *pattern, const char *text)
+{
+	struct strlist found = { 0 };
+	match_found(pattern, text, &found);
+	struct buf b;
+	buf_init(&b, 4096);
+	for (size_t i = 0; i < found.n; i++)
+		buf_printf(&b, "%s%s", i ? ", " : "", found.v[i]);
+	strlist_clear(&found);
+	char *out = buf_steal(&b);
+	return out ? out : xstrdup(pattern);
 }
 
 /* ---------------------------------------------------------------- the cost probe */

@@ -464,6 +464,10 @@ struct bid_info *bid_info_free(struct bid_info *b);
 void extract_help_topics(const char *text, struct strlist *out);
 /* Guesses "fr" or "en" from the words of a text; NULL when it cannot tell. */
 const char *extract_language(const char *text);
+/* The language mail m is written in: its new text's, else its subject's when the subject is
+ * the sender's own (no Re:, Fwd: …: a reply's subject is the board's words); NULL when
+ * neither tells. */
+const char *extract_language_of(const struct message *m);
 /* Returns the subject without Re:/Fwd:/TR:/Fw:/AW:/RE : prefixes (caller frees). */
 char *extract_title(const char *subject);
 /* 1 when the subject says the mail is a forward (Fwd:, TR:, FW:, WG:, ...). */
@@ -872,6 +876,11 @@ int store_address_bounce(struct store *s, const char *address, int hard, const c
 int store_subscriber_find(struct store *s, const char *address, int64_t id, struct subscriber *sub);
 int store_subscriber_insert(struct store *s, const char *address, const char *name,
 			    const char *language, int64_t *id, time_t now);
+/* 1 when subscriber id chose their language (`language`), 0 when not (or unknown), -1 on
+ * error: until they do, the robot answers in the language they write in. */
+int store_subscriber_language_chosen(struct store *s, int64_t id);
+/* Sets subscriber id's language as chosen by them. 0 or -1. */
+int store_subscriber_language_choose(struct store *s, int64_t id, const char *language);
 /* Saves the profile a command mail edits (name, language, frequency, day, remote_only,
  * budget, languages); never status, confirmed nor last_digest. 0 or -1. */
 int store_subscriber_profile_save(struct store *s, const struct subscriber *sub);

@@ -513,6 +513,24 @@ static void find_phrases_in(const struct phrase_table *t, const char *l, const s
 	}
 }
 
+const char *extract_language_of(const struct message *m)
+{
+	const char *lang = extract_language(m->new_text ? m->new_text : "");
+	if (lang || !m->subject)
+		return lang;
+	/* a reply's subject is the board's words ("Re: Réponse de bidmail"), not the sender's */
+	const char *p = m->subject;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	size_t n = strspn(p, "rReE");
+	const char *q = p + n;
+	while (*q == ' ')
+		q++;
+	if ((n == 2 && *q == ':') || extract_subject_is_forward(m->subject))
+		return NULL;
+	return extract_language(p);
+}
+
 void extract_help_topics(const char *text, struct strlist *out)
 {
 	char *l = money_lower(text);

@@ -71,6 +71,7 @@ struct robot {
 	struct strlist topics;		/* else the sections a question is about */
 	int question;			/* the mail held no command: read as a question */
 	const char *detected;		/* the language this mail is written in, or NULL */
+	int chose_language;		/* a `language` command of this mail was accepted */
 	int want_profile;
 	int unsubscribed;
 	enum sub_state stored;		/* the status before this mail's commands */
@@ -558,6 +559,7 @@ static void command_language(struct robot *r, const struct command *cmd)
 	}
 	free(r->sub.language);
 	r->sub.language = xstrdup(v);
+	r->chose_language = 1;
 	char *name = catalog_format(v, "robot.language_name", NULL);
 	result_take(r, cmd->line, say(r, "robot.language_set", "language", name, NULL));
 	free(name);
@@ -1019,11 +1021,32 @@ static int run_all(struct robot *r, const struct commands *cs)
 	/* the columns the commands edit; the status only from the one read (pause, resume...) */
 	if (store_subscriber_profile_save(r->s, &r->sub) < 0)
 		return -1;
+	if (r->chose_language &&
+	    store_subscriber_language_choose(r->s, r->sub.id, r->sub.language) < 0)
+		return -1;
 	if (before != r->sub.status &&
 	    store_subscriber_status_set(r->s, r->sub.id, before, r->sub.status) < 0 &&
 	    store_error_kind(r->s) != STORE_ERR_CONFLICT)
 		return -1;	/* a move the store refused (logged) leaves the status as it was */
 	return 0;
+}
+
+/* The reply's language once r's subscriber is known: the one they chose with `language`,
+ * else the one this mail is written in — which, when save is set (the mail came from their
+ * address), becomes their profile's, so that their selections follow it —, else their
+ * profile's. */
+static void language_settle(struct robot *r, int save)
+{
+	const char *d = r->detected;
+	if (d && (!r->sub.language || strcmp(d, r->sub.language)) &&
+	    store_subscriber_language_chosen(r->s, r->sub.id) == 0) {
+		free(r->sub.language);
+		r->sub.language = xstrdup(d);
+		if (save && store_subscriber_profile_save(r->s, &r->sub) < 0)
+			log_warn("stage=robot subscriber=%lld result=language-not-saved",
+				 (long long)r->sub.id);
+	}
+	r->lang = catalog_language_or(r->sub.language, r->c->language);
 }
 
 /* A confirmation request to an address that has not proved it owns it: at most one a day. */
@@ -1087,9 +1110,8 @@ static void robot_begin(struct handling *h, struct robot *r, struct commands *cs
 	r->s = h->s;
 	r->m = h->m;
 	memset(cs, 0, sizeof *cs);
-	r->lang = extract_language(h->m->new_text ? h->m->new_text : "");
-	if (!r->lang)
-		r->lang = h->c->language;
+	r->detected = catalog_language_or(extract_language_of(h->m), NULL);
+	r->lang = r->detected ? r->detected : h->c->language;
 	commands_parse(h->m, cs);
 }
 
@@ -1554,7 +1576,7 @@ static enum outcome confirm_answer(struct robot *r, const struct confirmation *c
 		return OUT_TEMPFAIL;
 	r->have_sub = found;
 	if (found)
-		r->lang = r->sub.language;
+		language_settle(r, 1);	/* only the address asked answers it */
 	if (cf->used || strcmp(now, cf->expires) > 0)
 		return confirm_stale(r, cf, outcome) < 0 ? OUT_TEMPFAIL : OUT_OK;
 	return confirm_route(r, cf, outcome);
@@ -1637,7 +1659,7 @@ static int subscriber_commands(struct robot *r, const struct commands *cs, int64
 		return 1;	/* no longer subscribed: as the plain robot address */
 	}
 	r->have_sub = 1;
-	r->lang = r->sub.language;
+	language_settle(r, from && !strcasecmp(from, r->sub.address));
 	if (!from || strcasecmp(from, r->sub.address)) {
 		/* the key is bound to its subscriber's address: from another From it
 		 * proves nothing, as the plain robot address (replies go to the
@@ -1831,7 +1853,7 @@ enum outcome robot_bad_key(struct handling *h)
  * address, anything else confirmed first. */
 static enum outcome plain_subscriber(struct robot *r, struct commands *cs, char **outcome)
 {
-	r->lang = r->sub.language;
+	language_settle(r, 0);	/* the From proves nothing: the profile is not changed */
 	if (only_reads(cs)) {
 		/* reading one's own profile or the help goes to that address: no risk */
 		store_subscriber_touch(r->s, r->sub.id, clock_now());

@@ -963,12 +963,14 @@ static int reply(struct robot *r, const char *kind, const char *to, const char *
 	vars_set(&v, "sections", sections);
 	vars_set(&v, "confirm_address", caddr ? caddr : "");
 	vars_set(&v, "command_address", saddr ? saddr : c->robot_address);
-	vars_set(&v, "name", r->have_sub && r->sub.name ? r->sub.name : "");
+	/* the name known, else (not subscribed) the one the sender gave */
+	const char *name = r->have_sub ? r->sub.name : r->m->from_name;
+	vars_set(&v, "name", name ? name : "");
 	vars_set_list(&v, "results", r->items, r->nitems);
 	struct outgoing o = {
 		.from_name = c->board_name,
 		.from = c->robot_address,
-		.to_name = r->have_sub ? r->sub.name : NULL,
+		.to_name = name,
 		.to = to,
 		.reply_to = caddr ? caddr : saddr,
 		.in_reply_to = r->m->message_id_made_up ? NULL : r->m->message_id,

@@ -415,7 +415,10 @@ static char *pattern_refusal(const struct robot *r, const char *a, const struct 
 	snprintf(length, sizeof length, "%zu", e->length);
 	snprintf(max, sizeof max, "%zu", e->max);
 	char *before = xstrndup(a, off);
-	char *text = say(r, name, "pos", pos, "before", before, "length", length, "max", max, NULL);
+	char *where = off ? say(r, "robot.pattern_where_after", "before", before, NULL)
+		      : say(r, "robot.pattern_where_start", NULL);
+	char *text = say(r, name, "pos", pos, "where", where, "length", length, "max", max, NULL);
+	free(where);
 	free(before);
 	return text;
 }

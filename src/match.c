@@ -999,6 +999,23 @@ static void found_matches(const char *regex, const char *text, size_t len, pcre2
 	pcre2_code_free(re);
 }
 
+/* 1 when term occurs in text (len bytes, folded its fold_text form) at word boundaries. */
+static int term_occurs(const char *folded, const unsigned char *text, size_t len,
+		       const char *term)
+{
+	char *t = fold_text(term, strlen(term));
+	size_t tl = strlen(t);
+	int found = 0;
+	for (const char *p = tl ? strstr(folded, t) : NULL; p && !found; p = strstr(p + 1, t)) {
+		size_t i = (size_t)(p - folded), n;
+		unsigned before = char_before(text, i);
+		unsigned after = i + tl < len ? utf8_decode(text + i + tl, len - i - tl, &n) : 0;
+		found = !(before && is_word_char(before)) && !(after && is_word_char(after));
+	}
+	free(t);
+	return found;
+}
+
 int match_found(const char *source, const char *text, struct strlist *out)
 {
 	struct strlist terms = { 0 };
@@ -1016,15 +1033,14 @@ int match_found(const char *source, const char *text, struct strlist *out)
 		text = fixed;
 		len = strlen(fixed);
 	}
-	/* a word list: each of its terms that occurs, as the pattern writes it */
-	for (size_t i = 0; form != MATCH_REGEX && i < terms.n && out->n < FOUND_MAX; i++) {
-		struct strlist one = { 0 };
-		if (match_check(terms.v[i], norm, sizeof norm, &e) == 0)
-			found_matches(norm, text, len, md, mc, &one);
-		if (one.n && !strlist_contains(out, terms.v[i]))
+	/* a word list: each of its terms that occurs, as the pattern writes it (the prefilter's
+	 * folding and word boundaries: no regex to compile per term) */
+	char *folded = form != MATCH_REGEX ? fold_text(text, len) : NULL;
+	for (size_t i = 0; folded && i < terms.n && out->n < FOUND_MAX; i++)
+		if (term_occurs(folded, (const unsigned char *)text, len, terms.v[i]) &&
+		    !strlist_contains(out, terms.v[i]))
 			strlist_add(out, terms.v[i]);
-		strlist_clear(&one);
-	}
+	free(folded);
 	if (form == MATCH_REGEX && match_check(source, norm, sizeof norm, &e) == 0)
 		found_matches(norm, text, len, md, mc, out);
 	free(fixed);

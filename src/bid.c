@@ -253,7 +253,7 @@ static int public_refuse(const struct config *c, struct store *s, const struct m
 			 int shown)
 {
 	struct bidding b = { .c = c, .s = s, .m = m, .public_flow = 1 };
-	b.lang = catalog_language_or(extract_language(m->new_text ? m->new_text : ""), c->language);
+	b.lang = catalog_language_or(extract_language_of(m), c->language);
 	return refuse(&b, m->from, catalog_text(b.lang, !shown ? "bid.no_such_project"
 						: "bid.public_not_open"), NULL);
 }
@@ -303,7 +303,7 @@ enum outcome bid_public(struct handling *h)
 		sid = sub.id;
 		subscriber_clear(&sub);
 	} else {
-		const char *lang = extract_language(m->new_text ? m->new_text : "");
+		const char *lang = extract_language_of(m);
 		if (store_subscriber_insert(s, m->from, m->from_name, lang ? lang : c->language,
 					    &sid, clock_now()) < 0)
 			return OUT_TEMPFAIL;
@@ -316,7 +316,7 @@ enum outcome bid_refuse(struct handling *h)
 	const struct message *m = h->m;
 	int has_key = h->r->key != ROUTE_KEY_NONE;
 	struct bidding b = { .c = h->c, .s = h->s, .m = m };
-	b.lang = catalog_language_or(extract_language(m->new_text ? m->new_text : ""),
+	b.lang = catalog_language_or(extract_language_of(m),
 				     h->c->language);
 	/* no key, or a forged or altered one: explain once a day, never to a bounce */
 	if (!m->from || !compose_address_is_safe(m->from)) {
@@ -505,7 +505,7 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 	struct offer o = { .b = { .c = c, .s = s, .m = m, .public_flow = public_flow },
 			   .pid = pid, .sid = sid };
 	struct bidding *b = &o.b;
-	b->lang = catalog_language_or(extract_language(m->new_text ? m->new_text : ""), c->language);
+	b->lang = catalog_language_or(extract_language_of(m), c->language);
 	struct bid_info *own = NULL;
 	int64_t kids[2] = { pid, sid };
 	char *keyp = keys_make("b", kids, 2);
@@ -515,7 +515,9 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 	if (f < 0)
 		return OUT_TEMPFAIL;
 	b->have_sub = f;
-	if (f && b->sub.language)
+	/* the language the bid is written in, unless the subscriber chose one (`language`) */
+	const char *written = catalog_language_or(extract_language_of(m), NULL);
+	if (f && b->sub.language && (!written || store_subscriber_language_chosen(s, sid) != 0))
 		b->lang = catalog_language_or(b->sub.language, c->language);
 	int rc = 0, fp = store_project_get(s, pid, &b->proj);
 	if (fp < 0) {
@@ -566,6 +568,40 @@ static int held_bid_cancel(struct bidding *b, const struct confirmation *cf, int
 	return rc;
 }
 
+/* With subscribe (the public address's flow), the subscriber of b, whose reply proved the
+ * address, becomes active: 1 when they joined now, 0 when not, -1 on error. */
+static int held_bid_join(struct bidding *b, int subscribe)
+{
+	if (!subscribe || b->sub.status == SUB_ACTIVE)
+		return 0;
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	if (store_subscriber_confirm(b->s, b->sub.id, b->sub.status, now) < 0)
+		return -1;
+	b->sub.status = SUB_ACTIVE;
+	free(b->sub.confirmed);
+	b->sub.confirmed = xstrdup(now);
+	return 1;
+}
+
+/* The subscriber answered held bid row with a new price: the held bid is cancelled and the
+ * answer is their bid, from their own address (the checks, the acknowledgement and the quote
+ * of any bid). 0 or -1. */
+static int held_bid_correct(struct bidding *b, const struct confirmation *cf,
+			    const struct bid_row *row, int subscribe, char **outcome)
+{
+	if (store_confirmation_use(b->s, cf->id, clock_now()) < 0 || held_bid_join(b, subscribe) < 0 ||
+	    store_bid_state_set(b->s, row->id, BID_HELD, BID_CANCELLED) < 0)
+		return -1;
+	log_info("stage=bid bid=%lld result=corrected reason=\"the answer to the confirmation "
+		 "named a new price\"", (long long)row->id);
+	struct message own = *b->m;
+	own.from = b->sub.address;
+	own.bid = NULL;
+	return bid_run(b->c, b->s, &own, row->project, row->subscriber, 0, outcome) == OUT_TEMPFAIL
+	       ? -1 : 0;
+}
+
 /* The subscriber confirmed held bid row: with subscribe (the public address's flow) they
  * become active; on an open project the bid is made active, acknowledged and quoted. 0 or -1. */
 static int held_bid_confirm(struct bidding *b, const struct confirmation *cf,
@@ -573,18 +609,9 @@ static int held_bid_confirm(struct bidding *b, const struct confirmation *cf,
 {
 	const struct config *c = b->c;
 	int rc = store_confirmation_use(b->s, cf->id, clock_now()) < 0 ? -1 : 0;
-	int joined = 0, replaced = 0;
-	if (rc == 0 && subscribe && b->sub.status != SUB_ACTIVE) {
-		/* subscribe-and-bid: the reply proved the address, the mail said so */
-		char now[32];
-		clock_format_iso(clock_now(), now);
-		if (store_subscriber_confirm(b->s, b->sub.id, b->sub.status, now) < 0)
-			rc = -1;
-		b->sub.status = SUB_ACTIVE;
-		free(b->sub.confirmed);
-		b->sub.confirmed = xstrdup(now);
-		joined = 1;
-	}
+	int replaced = 0, joined = rc == 0 ? held_bid_join(b, subscribe) : 0;
+	if (joined < 0)
+		rc = -1;
 	if (rc != 0 || b->proj.status != PROJECT_OPEN)
 		return rc;
 	rc = store_bid_activate(b->s, row->id, &replaced) < 0 ? -1 : 0;
@@ -631,9 +658,16 @@ enum outcome bid_answer(const struct config *c, struct store *s, const struct co
 	b.have_proj = store_project_get(s, row.project, &b.proj) == 1;
 	b.lang = catalog_language_or(b.have_sub ? b.sub.language : NULL, c->language);
 	int consent = bid_read_consent(m->new_text);
+	/* a price in the answer (and no "no"): the bid as corrected is the one confirmed */
+	struct bid_info *fresh = consent >= 0 ? extract_bid_text(m->new_text ? m->new_text : "")
+			       : NULL;
+	int corrects = fresh && fresh->has_amount;
+	bid_info_free(fresh);
 	if (!b.have_sub || !b.have_proj) {
 		rc = store_confirmation_use(s, cf->id, clock_now()) < 0 ? -1 : 0;
 		*outcome = xasprintf("robot:bid-orphan:%lld", (long long)bid_id);
+	} else if (corrects) {
+		rc = held_bid_correct(&b, cf, &row, subscribe, outcome);
 	} else if (consent == 0) {
 		/* neither yes nor no: the request again, saying what to write; it stays open */
 		rc = ask_confirmation(&b, cf->id, &row.info, NULL, subscribe && b.sub.status !=

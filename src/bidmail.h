@@ -472,8 +472,15 @@ const char *extract_board_currency(void);
 int extract_is_machine_text(const char *text);
 /* 1 when the local part of from is a robot's of auto-replies.txt (noreply, ...). */
 int extract_is_machine_sender(const char *from);
+/* The help sections (names of help-topics.txt) the phrases of text are about, added to out
+ * once each, in the order the text names them. */
+void extract_help_topics(const char *text, struct strlist *out);
 /* Guesses "fr" or "en" from the words of a text; NULL when it cannot tell. */
 const char *extract_language(const char *text);
+/* The language mail m is written in: its new text's, else its subject's when the subject is
+ * the sender's own (no Re:, Fwd: …: a reply's subject is the board's words); NULL when
+ * neither tells. */
+const char *extract_language_of(const struct message *m);
 /* Returns the subject without Re:/Fwd:/TR:/Fw:/AW:/RE : prefixes (caller frees). */
 char *extract_title(const char *subject);
 /* 1 when the subject says the mail is a forward (Fwd:, TR:, FW:, WG:, ...). */
@@ -921,6 +928,11 @@ int store_address_bounce(struct store *s, const char *address, int hard, const c
 int store_subscriber_find(struct store *s, const char *address, int64_t id, struct subscriber *sub);
 int store_subscriber_insert(struct store *s, const char *address, const char *name,
 			    const char *language, int64_t *id, time_t now);
+/* 1 when subscriber id chose their language (`language`), 0 when not (or unknown), -1 on
+ * error: until they do, the robot answers in the language they write in. */
+int store_subscriber_language_chosen(struct store *s, int64_t id);
+/* Sets subscriber id's language as chosen by them. 0 or -1. */
+int store_subscriber_language_choose(struct store *s, int64_t id, const char *language);
 /* Saves the profile a command mail edits (name, language, frequency, day, remote_only,
  * budget, languages); never status, confirmed nor last_digest. 0 or -1. */
 int store_subscriber_profile_save(struct store *s, const struct subscriber *sub);
@@ -1055,6 +1067,9 @@ const char *catalog_text(const char *lang, const char *name);
 char *catalog_format(const char *lang, const char *name, const struct vars *v);
 /* 1 when the catalogue in use has language lang, else 0. */
 int catalog_language_known(const char *lang);
+/* 1 when language lang's catalogue defines name (an optional text, such as a help section an
+ * operator listed), else 0. */
+int catalog_has(const char *lang, const char *name);
 /* lang when the catalogue in use has it, else fallback (borrowed; neither copied). */
 const char *catalog_language_or(const char *lang, const char *fallback);
 /* Adds to out the languages of the catalogue in use: first (when it is one), then the
@@ -1123,6 +1138,34 @@ long smtp_time_bound(const struct config *c, int seconds);
  * alternation) and writes the regex that will run into out; 0, or -1 with a reason in err
  * (PCRE2's message and offset for a regex that does not compile). */
 int match_normalize(const char *input, char *out, size_t outlen, char *err, size_t errlen);
+/* What a pattern is: a word list matching any of its terms (words, or phrases in quotes:
+ * "traduction juridique", “…”, «…»), one matching all of them (opened by `tous:` or `all:`),
+ * or a regex. */
+enum match_form { MATCH_ANY, MATCH_ALL, MATCH_REGEX };
+/* The form of source and, for a word list, its terms as written, added to terms. */
+enum match_form match_terms(const char *source, struct strlist *terms);
+enum match_err { MATCH_ERR_NONE, MATCH_ERR_EMPTY, MATCH_ERR_LONG, MATCH_ERR_UTF8, MATCH_ERR_COMPILE,
+		 MATCH_ERR_EXPANDED };
+/* Why a pattern was refused: the kind, PCRE2's error code, offset and (English) message for a
+ * regex that does not compile, the length and the limit for one too long. */
+struct match_error {
+	enum match_err kind;
+	int code;
+	size_t offset, length, max;
+	char message[256];
+};
+/* As match_normalize, the reason in e (for the caller to say in the reply's language). */
+int match_check(const char *input, char *out, size_t outlen, struct match_error *e);
+/* The catalogue topic of a refusal ("empty", "too_long", "utf8", "missing_parenthesis"...),
+ * or NULL for a PCRE2 error without one (the caller says it generically, with the offset). */
+const char *match_error_topic(const struct match_error *e);
+/* What of pattern source occurs in text: a word list's terms that occur (as written in the
+ * pattern), a regex's matched texts (lower case), distinct, at most 3, added to out; the
+ * number in out. */
+int match_found(const char *source, const char *text, struct strlist *out);
+/* match_found's terms joined by ", ", or the pattern itself when none is found (caller
+ * frees): what a selection or `test` says matched. */
+char *match_found_joined(const char *pattern, const char *text);
 struct matcher;
 struct matcher *matcher_new(void);
 struct matcher *matcher_free(struct matcher *m);

@@ -562,6 +562,15 @@ static const char *text_locked(const char *lang, const char *name)
 	return e ? e->text : name;
 }
 
+int catalog_has(const char *lang, const char *name)
+{
+	pthread_mutex_lock(&current_lock);
+	const struct catalog_lang *l = lang_find(current_locked(), lang);
+	int has = l && entry_find(l, name) != NULL;
+	pthread_mutex_unlock(&current_lock);
+	return has;
+}
+
 int catalog_language_known(const char *lang)
 {
 	pthread_mutex_lock(&current_lock);

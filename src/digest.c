@@ -123,8 +123,9 @@ static char *extract_of(const char *description, const char *lang)
 }
 
 /* Sets in item what a selection says of project p to subscriber sid in lang, why being the
- * pattern that matched; the strings it makes are added to owned (9 of them, *no counting) for
- * the caller to free, its bid address and key being owned[*no - 3] and owned[*no - 4]. */
+ * pattern that matched (the item says which of its words occur, never the whole list); the
+ * strings it makes are added to owned (10 of them, *no counting) for the caller to free, its
+ * bid address and key being owned[*no - 4] and owned[*no - 5]. */
 static void item_fill(const struct digest_run *r, const struct project *p, int64_t sid,
 		      const char *lang, const char *why, struct vars *item, char **owned, int *no)
 {
@@ -148,6 +149,9 @@ static void item_fill(const struct digest_run *r, const struct project *p, int64
 	char *baddr = keys_address(c, "bid", bkey);
 	char *link = xasprintf("mailto:%s?subject=Re:%%20%s%%20%lld", baddr,
 			       catalog_text(lang, "mailto.digest_project"), (long long)p->id);
+	char *text = profile_project_text(p);
+	char *found = match_found_joined(why, text);
+	free(text);
 	vars_set(item, "id", id);
 	vars_set(item, "title", p->title);
 	vars_set(item, "budget", budget);
@@ -155,7 +159,7 @@ static void item_fill(const struct digest_run *r, const struct project *p, int64
 	vars_set(item, "skills", skills);
 	vars_set(item, "bids", bids);
 	vars_set(item, "extract", extract);
-	vars_set(item, "why", why);
+	vars_set(item, "why", found);
 	vars_set(item, "bid_link", link);
 	vars_set(item, "bid_address", baddr);
 	owned[(*no)++] = id;
@@ -167,6 +171,7 @@ static void item_fill(const struct digest_run *r, const struct project *p, int64
 	owned[(*no)++] = baddr;
 	owned[(*no)++] = link;
 	owned[(*no)++] = skills;
+	owned[(*no)++] = found;
 }
 
 /* Queues the mail v/o of template kind to subscriber s, records the n projects pids it lists
@@ -213,7 +218,7 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 	const struct config *c = r->c;
 	const char *lang = catalog_language_or(s->language, c->language);
 	struct vars items[MAX_PER_DIGEST];
-	char *owned[MAX_PER_DIGEST * 9];
+	char *owned[MAX_PER_DIGEST * 10];
 	int64_t pids[MAX_PER_DIGEST];
 	int no = 0;
 	int64_t sid = s->id;

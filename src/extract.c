@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -86,6 +87,7 @@ struct phrase_table {
  * in only when every file read cleanly (extract_data_use), so readers never see half of one. */
 struct extract_data {
 	struct phrase_table skills, places;
+	struct phrase_table help;	/* help-topics.txt: phrases → help sections (robot.c) */
 	struct {
 		int threshold;
 		int n;
@@ -354,6 +356,7 @@ struct extract_data *extract_data_free(struct extract_data *d)
 		return NULL;
 	table_clear(&d->skills);
 	table_clear(&d->places);
+	table_clear(&d->help);
 	for (int i = 0; i < d->scam.n; i++)
 		strlist_clear(&d->scam.phrases[i]);
 	extract_intent_free(d->intents);
@@ -391,6 +394,11 @@ struct extract_data *extract_data_load(const struct config *c)
 		rc = -1;
 	free(am);
 	snprintf(d->currency, sizeof d->currency, "%s", c->currency ? c->currency : "EUR");
+	/* optional: without it, a question is answered with the whole help */
+	char *he = xasprintf("%s/help-topics.txt", c->data_dir);
+	if (access(he, F_OK) == 0 && load_table(he, &d->help) < 0)
+		rc = -1;
+	free(he);
 	free(in);
 	free(sk);
 	free(sc);
@@ -635,6 +643,31 @@ static void find_phrases_in(const struct phrase_table *t, const char *l, const s
 			break;
 		}
 	}
+}
+
+const char *extract_language_of(const struct message *m)
+{
+	const char *lang = extract_language(m->new_text ? m->new_text : "");
+	if (lang || !m->subject)
+		return lang;
+	/* a reply's subject is the board's words ("Re: Réponse de bidmail"), not the sender's */
+	const char *p = m->subject;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	size_t n = strspn(p, "rReE");
+	const char *q = p + n;
+	while (*q == ' ')
+		q++;
+	if ((n == 2 && *q == ':') || extract_subject_is_forward(m->subject))
+		return NULL;
+	return extract_language(p);
+}
+
+void extract_help_topics(const char *text, struct strlist *out)
+{
+	char *l = money_lower(text);
+	find_phrases(&data->help, l, out, 1);
+	free(l);
 }
 
 /* Lines such as "Compétences : php, symfony" name skills directly. */

@@ -21,6 +21,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_PATTERN_LEN 512
 #define MAX_PARENS 32
@@ -29,6 +30,8 @@
 #define HEAP_LIMIT_KB 8192
 #define MIN_LITERAL 2
 #define PROBE_TEXT_MAX 8192	/* bytes of each sample text the probe reads */
+#define FOUND_MAX 3		/* texts match_found reports */
+#define FOUND_LEN 60		/* bytes of each */
 
 /* ---------------------------------------------------------------- Unicode helpers */
 
@@ -101,20 +104,6 @@ static int is_word_list(const char *p)
 	return !strpbrk(p, "\\()[]{}|^$*?");
 }
 
-/* The next word of a word list (separated by blanks, commas, semicolons): its start, with its
- * length in *n; NULL at the end. */
-static const char *next_word(const char **p, size_t *n)
-{
-	while (**p == ' ' || **p == ',' || **p == ';' || **p == '\t')
-		(*p)++;
-	*n = strcspn(*p, " ,;\t");
-	if (!*n)
-		return NULL;
-	const char *w = *p;
-	*p += *n;
-	return w;
-}
-
 /* Appends a word, PCRE2-escaped, to b. */
 static void escape_word(struct buf *b, const char *w, size_t n)
 {
@@ -125,83 +114,229 @@ static void escape_word(struct buf *b, const char *w, size_t n)
 	}
 }
 
-int match_normalize(const char *input, char *out, size_t outlen, char *err, size_t errlen)
+/* ---------------------------------------------------------------- word lists */
+
+/* The "all of these words" mark that may open a word list: `tous:` or `all:` (any case,
+ * spaces before the colon); the text after it, or NULL when there is none. */
+static const char *all_mark(const char *p)
 {
-	size_t n = strlen(input);
-	if (n == 0) {
-		snprintf(err, errlen, "empty pattern (example: skills php symfony)");
-		return -1;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	size_t n = !strncasecmp(p, "tous", 4) ? 4 : !strncasecmp(p, "all", 3) ? 3 : 0;
+	if (!n)
+		return NULL;
+	const char *q = p + n;
+	while (*q == ' ' || *q == '\t' || !strncmp(q, "\xC2\xA0", 2))
+		q += *q == ' ' || *q == '\t' ? 1 : 2;	/* a no-break space, as French typesets it */
+	return *q == ':' ? q + 1 : NULL;
+}
+
+/* The length of the quote mark at p that opens a phrase (" “ «), 0 when none; its closing
+ * mark into *close. */
+static size_t quote_open(const char *p, const char **close)
+{
+	if (*p == '"') {
+		*close = "\"";
+		return 1;
 	}
-	if (n > MAX_PATTERN_LEN) {
-		snprintf(err, errlen, "pattern too long: %zu bytes, at most %d", n, MAX_PATTERN_LEN);
-		return -1;
+	if (!strncmp(p, "\xE2\x80\x9C", 3)) {	/* “ … ” */
+		*close = "\xE2\x80\x9D";
+		return 3;
 	}
-	if (!charset_is_utf8(input, n)) {
-		snprintf(err, errlen, "pattern is not valid UTF-8");
-		return -1;
+	if (!strncmp(p, "\xC2\xAB", 2)) {	/* « … » */
+		*close = "\xC2\xBB";
+		return 2;
 	}
-	struct buf b;
-	buf_init(&b, MAX_PATTERN_LEN * 4 + 64);
-	if (is_word_list(input)) {
-		/* "php symfony, mysql" -> (?<![\p{L}\p{N}])(?:php|symfony|mysql)(?![\p{L}\p{N}]) */
-		buf_puts(&b, "(?<![\\p{L}\\p{N}])(?:");
-		int words = 0;
-		const char *p = input, *w;
-		size_t wl;
-		while ((w = next_word(&p, &wl)) != NULL) {
-			if (words++)
-				buf_putc(&b, '|');
-			escape_word(&b, w, wl);
-		}
-		buf_puts(&b, ")(?![\\p{L}\\p{N}])");
-		if (!words) {
-			buf_free(&b);
-			snprintf(err, errlen, "empty pattern (example: skills php symfony)");
-			return -1;
-		}
-	} else {
-		buf_puts(&b, input);
+	return 0;
+}
+
+/* The next term of a word list: a word (up to a blank, comma or semicolon) or a quoted
+ * phrase (its inner blanks made one space each), into a new string; NULL at the end. */
+static char *next_term(const char **p)
+{
+	while (**p == ' ' || **p == ',' || **p == ';' || **p == '\t')
+		(*p)++;
+	const char *close;
+	size_t q = quote_open(*p, &close);
+	if (q) {
+		const char *s = *p + q, *e = strstr(s, close);
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		*p = e ? e + strlen(close) : s + n;
+		struct buf b;
+		buf_init(&b, n + 1);
+		for (size_t i = 0; i < n; i++)
+			if (s[i] != ' ' && s[i] != '\t')
+				buf_putc(&b, s[i]);
+			else if (b.len && b.data[b.len - 1] != ' ' && i + 1 < n)
+				buf_putc(&b, ' ');
+		char *t = buf_steal(&b);
+		return t ? t : next_term(p);	/* "" is no term */
 	}
-	/* compile once to refuse what PCRE2 refuses, with its message and offset */
+	size_t n = strcspn(*p, " ,;\t");
+	if (!n)
+		return NULL;
+	char *t = xstrndup(*p, n);
+	*p += n;
+	return t;
+}
+
+enum match_form match_terms(const char *source, struct strlist *terms)
+{
+	if (!is_word_list(source))
+		return MATCH_REGEX;
+	const char *rest = all_mark(source);
+	const char *p = rest ? rest : source;
+	for (char *t; (t = next_term(&p)) != NULL;)
+		strlist_add_owned(terms, t);
+	return rest ? MATCH_ALL : MATCH_ANY;
+}
+
+/* The regex of a word list: any of its terms at word boundaries, or (form MATCH_ALL) all of
+ * them, each looked ahead for from the start. 0, or -1 when it has no term. */
+static int word_list_regex(const char *input, struct buf *b)
+{
+	struct strlist terms = { 0 };
+	enum match_form form = match_terms(input, &terms);
+	if (form == MATCH_ALL)
+		buf_puts(b, "\\A");
+	else
+		buf_puts(b, "(?<![\\p{L}\\p{N}])(?:");
+	for (size_t i = 0; i < terms.n; i++) {
+		if (form == MATCH_ALL)
+			buf_puts(b, "(?=[\\s\\S]*?(?<![\\p{L}\\p{N}])");
+		else if (i)
+			buf_putc(b, '|');
+		escape_word(b, terms.v[i], strlen(terms.v[i]));
+		if (form == MATCH_ALL)
+			buf_puts(b, "(?![\\p{L}\\p{N}]))");
+	}
+	if (form != MATCH_ALL)
+		buf_puts(b, ")(?![\\p{L}\\p{N}])");
+	int n = (int)terms.n;
+	strlist_clear(&terms);
+	return n ? 0 : -1;
+}
+
+/* The catalogue topic of the PCRE2 errors people make most, NULL for the others. */
+static const char *compile_topic(int code)
+{
+	static const struct {
+		int code;
+		const char *topic;
+	} topics[] = {
+		{ PCRE2_ERROR_END_BACKSLASH, "end_backslash" },
+		{ PCRE2_ERROR_UNKNOWN_ESCAPE, "unknown_escape" },
+		{ PCRE2_ERROR_QUANTIFIER_OUT_OF_ORDER, "quantifier_order" },
+		{ PCRE2_ERROR_MISSING_SQUARE_BRACKET, "missing_bracket" },
+		{ PCRE2_ERROR_CLASS_RANGE_ORDER, "range_order" },
+		{ PCRE2_ERROR_QUANTIFIER_INVALID, "nothing_to_repeat" },
+		{ PCRE2_ERROR_MISSING_CLOSING_PARENTHESIS, "missing_parenthesis" },
+		{ PCRE2_ERROR_UNMATCHED_CLOSING_PARENTHESIS, "unmatched_parenthesis" },
+		{ PCRE2_ERROR_PARENTHESES_NEST_TOO_DEEP, "nested_too_deep" },
+		{ PCRE2_ERROR_LOOKBEHIND_NOT_FIXED_LENGTH, "lookbehind" },
+	};
+	for (size_t i = 0; i < sizeof topics / sizeof topics[0]; i++)
+		if (topics[i].code == code)
+			return topics[i].topic;
+	return NULL;
+}
+
+const char *match_error_topic(const struct match_error *e)
+{
+	switch (e->kind) {
+	case MATCH_ERR_NONE:
+		return NULL;
+	case MATCH_ERR_EMPTY:
+		return "empty";
+	case MATCH_ERR_LONG:
+		return "too_long";
+	case MATCH_ERR_UTF8:
+		return "utf8";
+	case MATCH_ERR_EXPANDED:
+		return "too_long";
+	case MATCH_ERR_COMPILE:
+		return compile_topic(e->code);
+	}
+	return NULL;
+}
+
+/* 0 when PCRE2 compiles the len bytes at re with the board's options, else -1 with e set. */
+static int compile_check(const char *re, size_t len, struct match_error *e)
+{
 	pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
 	pcre2_set_max_pattern_length(cc, MAX_PATTERN_LEN * 4 + 64);
 	pcre2_set_parens_nest_limit(cc, MAX_PARENS);
 	int code;
 	PCRE2_SIZE off;
-	pcre2_code *re = pcre2_compile((PCRE2_SPTR)b.data, b.len,
-				       PCRE2_CASELESS | PCRE2_UTF | PCRE2_UCP, &code, &off, cc);
+	pcre2_code *code_re = pcre2_compile((PCRE2_SPTR)re, len,
+					    PCRE2_CASELESS | PCRE2_UTF | PCRE2_UCP, &code, &off, cc);
 	pcre2_compile_context_free(cc);
-	if (!re) {
-		PCRE2_UCHAR msg[256];
-		pcre2_get_error_message(code, msg, sizeof msg);
-		snprintf(err, errlen, "the pattern does not compile: %s at offset %zu", (char *)msg,
-			 (size_t)off);
-		buf_free(&b);
-		return -1;
+	if (code_re) {
+		pcre2_code_free(code_re);
+		return 0;
 	}
-	pcre2_code_free(re);
-	if (b.len + 1 > outlen) {
-		snprintf(err, errlen, "pattern too long once expanded");
-		buf_free(&b);
+	e->kind = MATCH_ERR_COMPILE;
+	e->code = code;
+	e->offset = (size_t)off;
+	PCRE2_UCHAR msg[sizeof e->message];
+	pcre2_get_error_message(code, msg, sizeof msg);
+	snprintf(e->message, sizeof e->message, "%s", (char *)msg);
+	return -1;
+}
+
+int match_check(const char *input, char *out, size_t outlen, struct match_error *e)
+{
+	memset(e, 0, sizeof *e);
+	size_t n = strlen(input);
+	e->kind = n == 0 ? MATCH_ERR_EMPTY : n > MAX_PATTERN_LEN ? MATCH_ERR_LONG
+		  : !charset_is_utf8(input, n) ? MATCH_ERR_UTF8 : MATCH_ERR_NONE;
+	e->length = n;
+	e->max = MAX_PATTERN_LEN;
+	if (e->kind)
 		return -1;
-	}
-	memcpy(out, b.data, b.len + 1);
+	struct buf b;
+	buf_init(&b, MAX_PATTERN_LEN * 4 + 64);
+	if (is_word_list(input) && word_list_regex(input, &b) < 0)
+		e->kind = MATCH_ERR_EMPTY;
+	else if (!is_word_list(input))
+		buf_puts(&b, input);
+	/* compile once to refuse what PCRE2 refuses, with its error and offset */
+	if (!e->kind && compile_check(b.data, b.len, e) == 0 && b.len + 1 > outlen)
+		e->kind = MATCH_ERR_EXPANDED;
+	if (!e->kind)
+		memcpy(out, b.data, b.len + 1);
 	buf_free(&b);
-	return 0;
+	return e->kind ? -1 : 0;
+}
+
+int match_normalize(const char *input, char *out, size_t outlen, char *err, size_t errlen)
+{
+	struct match_error e;
+	if (match_check(input, out, outlen, &e) == 0)
+		return 0;
+	if (e.kind == MATCH_ERR_COMPILE)
+		snprintf(err, errlen, "the pattern does not compile: %s at offset %zu", e.message,
+			 e.offset);
+	else if (e.kind == MATCH_ERR_LONG)
+		snprintf(err, errlen, "pattern too long: %zu bytes, at most %d", e.length,
+			 MAX_PATTERN_LEN);
+	else
+		snprintf(err, errlen, "%s", e.kind == MATCH_ERR_UTF8 ? "pattern is not valid UTF-8"
+			 : e.kind == MATCH_ERR_EXPANDED ? "pattern too long once expanded"
+			 : "empty pattern (example: skills php symfony)");
+	return -1;
 }
 
 /* ---------------------------------------------------------------- literal extraction */
 
-/* The words of a normalised word-list pattern, lower case, into out. */
+/* The terms of a word-list pattern (words and phrases), lower case, into out. */
 static void word_list_literals(const char *input, struct strlist *out)
 {
-	const char *p = input, *w;
-	size_t wl;
-	while ((w = next_word(&p, &wl)) != NULL) {
-		char *word = xstrndup(w, wl);
-		strlist_add_owned(out, money_lower(word));
-		free(word);
-	}
+	struct strlist terms = { 0 };
+	match_terms(input, &terms);
+	for (size_t i = 0; i < terms.n; i++)
+		strlist_add_owned(out, money_lower(terms.v[i]));
+	strlist_clear(&terms);
 }
 
 /* 1 when a literal can stand for a caseless match: no byte the prefilter folding does not
@@ -548,10 +683,12 @@ int matcher_add(struct matcher *m, const char *source)
 		j = (j + 1) & (m->phcap - 1);
 	m->phash[j] = id;
 	p->normalized = xstrdup(norm);
-	p->word_list = is_word_list(source);
+	/* "all of these words" runs in PCRE2 where one of its words occurs */
+	int all = is_word_list(source) && all_mark(source);
+	p->word_list = is_word_list(source) && !all;
 	struct strlist lits = { 0 };
 	int ok;
-	if (p->word_list) {
+	if (p->word_list || all) {
 		word_list_literals(source, &lits);
 		ok = 1;
 		for (size_t i = 0; i < lits.n; i++)
@@ -563,16 +700,16 @@ int matcher_add(struct matcher *m, const char *source)
 	/* a word-list literal must be foldable; a one-letter word ("c", "r") is fine: the
 	 * boundary check decides */
 	for (size_t i = 0; ok && i < lits.n; i++)
-		if (p->word_list ? !literal_ok(lits.v[i]) && strlen(lits.v[i]) != 1
+		if (p->word_list || all ? !literal_ok(lits.v[i]) && strlen(lits.v[i]) != 1
 				 : !literal_ok(lits.v[i]))
 			ok = 0;
-	if (!ok || (p->word_list && lits.n == 0)) {
+	if (!ok || ((p->word_list || all) && lits.n == 0)) {
 		p->always = 1;
 		m->always = xrealloc(m->always, (size_t)(m->nalways + 1) * sizeof *m->always);
 		m->always[m->nalways++] = id;
 	} else {
 		for (size_t i = 0; i < lits.n; i++)
-			literal_add(m, lits.v[i], p->word_list, id);
+			literal_add(m, lits.v[i], p->word_list || all, id);
 	}
 	strlist_clear(&lits);
 	return id;
@@ -817,6 +954,113 @@ int matcher_run(struct matcher *m, const char *text, size_t len, int *matched, i
 int matcher_run_naive(struct matcher *m, int id, const char *text, size_t len)
 {
 	return run_pcre(m, id, text, len);
+}
+
+/* ---------------------------------------------------------------- what matched */
+
+/* 1 when the compiled re (match data md, limits mc) matches text from offset start, the match's
+ * bounds into ov; 0 when not (or on a limit). */
+static int found_at(pcre2_code *re, pcre2_match_data *md, pcre2_match_context *mc,
+		    const char *text, size_t len, size_t start)
+{
+	return pcre2_match(re, (PCRE2_SPTR)text, len, start, 0, md, mc) >= 0;
+}
+
+/* Compiles regex, NULL when it does not compile. */
+static pcre2_code *compile_plain(const char *regex)
+{
+	int code;
+	PCRE2_SIZE off;
+	return pcre2_compile((PCRE2_SPTR)regex, PCRE2_ZERO_TERMINATED,
+			     PCRE2_CASELESS | PCRE2_UTF | PCRE2_UCP, &code, &off, NULL);
+}
+
+/* The texts regex matched in text, distinct, at most FOUND_MAX, into out. */
+static void found_matches(const char *regex, const char *text, size_t len, pcre2_match_data *md,
+			  pcre2_match_context *mc, struct strlist *out)
+{
+	pcre2_code *re = compile_plain(regex);
+	size_t start = 0;
+	while (re && out->n < FOUND_MAX && start <= len && found_at(re, md, mc, text, len, start)) {
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+		size_t b = ov[0], e = ov[1] > ov[0] + FOUND_LEN ? ov[0] + FOUND_LEN : ov[1];
+		while (e > b && e < len && ((unsigned char)text[e] & 0xC0) == 0x80)
+			e--;
+		char *raw = xstrndup(text + b, e - b);
+		char *t = money_lower(raw);
+		free(raw);
+		if (e > b && !strlist_contains(out, t))
+			strlist_add(out, t);
+		free(t);
+		start = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+		while (start < len && ((unsigned char)text[start] & 0xC0) == 0x80)
+			start++;
+	}
+	pcre2_code_free(re);
+}
+
+/* 1 when term occurs in text (len bytes, folded its fold_text form) at word boundaries. */
+static int term_occurs(const char *folded, const unsigned char *text, size_t len,
+		       const char *term)
+{
+	char *t = fold_text(term, strlen(term));
+	size_t tl = strlen(t);
+	int found = 0;
+	for (const char *p = tl ? strstr(folded, t) : NULL; p && !found; p = strstr(p + 1, t)) {
+		size_t i = (size_t)(p - folded), n;
+		unsigned before = char_before(text, i);
+		unsigned after = i + tl < len ? utf8_decode(text + i + tl, len - i - tl, &n) : 0;
+		found = !(before && is_word_char(before)) && !(after && is_word_char(after));
+	}
+	free(t);
+	return found;
+}
+
+int match_found(const char *source, const char *text, struct strlist *out)
+{
+	struct strlist terms = { 0 };
+	enum match_form form = match_terms(source, &terms);
+	char norm[MAX_PATTERN_LEN * 4 + 64];
+	struct match_error e;
+	size_t len = strlen(text);
+	pcre2_match_context *mc = pcre2_match_context_create(NULL);
+	pcre2_set_match_limit(mc, MATCH_LIMIT);
+	pcre2_set_depth_limit(mc, DEPTH_LIMIT);
+	pcre2_set_heap_limit(mc, HEAP_LIMIT_KB);
+	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+	char *fixed = charset_is_utf8(text, len) ? NULL : charset_to_utf8("utf-8", text, len, NULL);
+	if (fixed) {
+		text = fixed;
+		len = strlen(fixed);
+	}
+	/* a word list: each of its terms that occurs, as the pattern writes it (the prefilter's
+	 * folding and word boundaries: no regex to compile per term) */
+	char *folded = form != MATCH_REGEX ? fold_text(text, len) : NULL;
+	for (size_t i = 0; folded && i < terms.n && out->n < FOUND_MAX; i++)
+		if (term_occurs(folded, (const unsigned char *)text, len, terms.v[i]) &&
+		    !strlist_contains(out, terms.v[i]))
+			strlist_add(out, terms.v[i]);
+	free(folded);
+	if (form == MATCH_REGEX && match_check(source, norm, sizeof norm, &e) == 0)
+		found_matches(norm, text, len, md, mc, out);
+	free(fixed);
+	pcre2_match_data_free(md);
+	pcre2_match_context_free(mc);
+	strlist_clear(&terms);
+	return (int)out->n;
+}
+
+char *match_found_joined(const char *pattern, const char *text)
+{
+	struct strlist found = { 0 };
+	match_found(pattern, text, &found);
+	struct buf b;
+	buf_init(&b, 4096);
+	for (size_t i = 0; i < found.n; i++)
+		buf_printf(&b, "%s%s", i ? ", " : "", found.v[i]);
+	strlist_clear(&found);
+	char *out = buf_steal(&b);
+	return out ? out : xstrdup(pattern);
 }
 
 /* ---------------------------------------------------------------- the cost probe */

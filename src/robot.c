@@ -66,7 +66,12 @@ struct robot {
 	char *texts[2 * (MAX_COMMANDS + 2)];
 	int nitems, ntexts;
 	char lang_buf[16];		/* the language a `language` command set */
-	int want_help;
+	int want_help;			/* the list of commands */
+	int all_sections;		/* every section of the help */
+	struct strlist topics;		/* else the sections a question is about */
+	int question;			/* the mail held no command: read as a question */
+	const char *detected;		/* the language this mail is written in, or NULL */
+	int chose_language;		/* a `language` command of this mail was accepted */
 	int want_profile;
 	int unsubscribed;
 	enum sub_state stored;		/* the status before this mail's commands */
@@ -182,7 +187,6 @@ static void test_scan_projects(struct robot *r, struct project *p, int np, const
 		t->seen++;
 		char *text = profile_project_text(&p[j]);
 		int nl = 0, nh = n ? matcher_run(m, text, strlen(text), hits, n, lim, &nl) : 0;
-		free(text);
 		for (int h = 0; h < nh; h++)
 			hit[hits[h]] = 1;
 		const char *by = profile_matches(sub, &p[j], hit, sk, ex);
@@ -191,12 +195,15 @@ static void test_scan_projects(struct robot *r, struct project *p, int np, const
 		if (by) {
 			char id[24];
 			snprintf(id, sizeof id, "%lld", (long long)p[j].id);
+			char *found = match_found_joined(by, text);
 			char *item = say(r, "robot.test_match", "id", id, "title", p[j].title,
-					 "pattern", by, NULL);
+					 "pattern", found, NULL);
+			free(found);
 			buf_printf(&t->out, "%s%s", t->found ? " ; " : "", item);
 			free(item);
 			t->found++;
 		}
+		free(text);
 	}
 	t->spent_ns = matcher_group_spent(m, group);
 	free(hits);
@@ -304,9 +311,14 @@ static void command_unknown(struct robot *r, const struct command *cmd)
 	result(r, cmd->line, "robot.unknown");
 }
 
+/* `help` alone: every section and the commands; `help bid` (any words): the sections they
+ * name, else all of them. */
 static void command_help(struct robot *r, const struct command *cmd)
 {
-	r->want_help = 1;
+	if (*cmd->args)
+		extract_help_topics(cmd->args, &r->topics);
+	r->all_sections = !*cmd->args || !r->topics.n;
+	r->want_help = r->all_sections;
 	result(r, cmd->line, "robot.help");
 }
 
@@ -333,12 +345,92 @@ static void command_unsubscribe(struct robot *r, const struct command *cmd)
 	result(r, cmd->line, "robot.unsubscribed");
 }
 
-/* `skills P` / `exclude P`: a pattern of that kind, checked, probed for its cost and stored. */
+/* A term of a word list as the reply shows it: a phrase in the language's quotes. */
+static void term_said(const struct robot *r, struct buf *b, const char *term)
+{
+	if (strchr(term, ' ')) {
+		char *q = say(r, "robot.term_phrase", "term", term, NULL);
+		buf_puts(b, q);
+		free(q);
+	} else {
+		buf_puts(b, term);
+	}
+}
+
+/* What pattern source of kind (skills or exclude) will match, in words — never the regex it
+ * becomes — with, for a list of several words, the forms for all of them and for a phrase
+ * (caller frees). */
+static char *pattern_said(const struct robot *r, const char *source, const char *kind)
+{
+	struct strlist terms = { 0 };
+	enum match_form form = match_terms(source, &terms);
+	struct buf list, words;
+	buf_init(&list, 8192);
+	buf_init(&words, 8192);
+	int phrases = 0;
+	for (size_t i = 0; i < terms.n; i++) {
+		buf_puts(&list, i ? ", " : "");
+		term_said(r, &list, terms.v[i]);
+		buf_printf(&words, "%s%s", i ? " " : "", terms.v[i]);
+		phrases += strchr(terms.v[i], ' ') != NULL;
+	}
+	int ex = !strcmp(kind, "exclude");
+	const char *name = form == MATCH_REGEX ? (ex ? "robot.exclude_regex" : "robot.pattern_regex")
+			   : form == MATCH_ALL ? (ex ? "robot.exclude_all" : "robot.pattern_all")
+			   : terms.n == 1 ? (ex ? "robot.exclude_one" : "robot.pattern_one")
+			   : ex ? "robot.exclude_any" : "robot.pattern_any";
+	char *said = say(r, name, "terms", list.data ? list.data : "", "pattern", source, NULL);
+	if (form == MATCH_ANY && terms.n >= 2 && !phrases) {
+		char *pair = xasprintf("%s %s", terms.v[0], terms.v[1]);
+		char *forms = say(r, "robot.pattern_forms", "kind", kind, "words", words.data,
+				  "phrase", pair, NULL);
+		char *both = xasprintf("%s%s", said, forms);
+		free(said);
+		free(forms);
+		free(pair);
+		said = both;
+	}
+	buf_free(&list);
+	buf_free(&words);
+	strlist_clear(&terms);
+	return said;
+}
+
+/* Why pattern a was refused, in the robot's language: the catalogue's sentence for the
+ * common PCRE2 errors, a generic one with the position for the others (caller frees). */
+static char *pattern_refusal(const struct robot *r, const char *a, const struct match_error *e)
+{
+	const char *topic = match_error_topic(e);
+	char name[96], pos[24], length[24], max[24];
+	snprintf(name, sizeof name, "robot.pattern_err_%s", topic ? topic : "other");
+	if (!catalog_has(r->lang, name))
+		snprintf(name, sizeof name, "robot.pattern_err_other");
+	size_t off = e->offset < strlen(a) ? e->offset : strlen(a);
+	while (off > 0 && ((unsigned char)a[off] & 0xC0) == 0x80)
+		off--;
+	size_t chars = 0;
+	for (size_t i = 0; i < off; i++)
+		chars += ((unsigned char)a[i] & 0xC0) != 0x80;
+	snprintf(pos, sizeof pos, "%zu", chars + 1);
+	snprintf(length, sizeof length, "%zu", e->length);
+	snprintf(max, sizeof max, "%zu", e->max);
+	char *before = xstrndup(a, off);
+	char *where = off ? say(r, "robot.pattern_where_after", "before", before, NULL)
+		      : say(r, "robot.pattern_where_start", NULL);
+	char *text = say(r, name, "pos", pos, "where", where, "length", length, "max", max, NULL);
+	free(where);
+	free(before);
+	return text;
+}
+
+/* `skills P` / `exclude P`: a pattern of that kind, checked, probed for its cost and stored;
+ * the reply says in words what it will match. */
 static void pattern_add(struct robot *r, const struct command *cmd, const char *kind,
 			struct strlist *l)
 {
 	const char *a = cmd->args;
-	char err[256], norm[4096];
+	char norm[4096];
+	struct match_error e;
 	if (!*a) {
 		result(r, cmd->line, "robot.pattern_missing");
 		return;
@@ -350,9 +442,11 @@ static void pattern_add(struct robot *r, const struct command *cmd, const char *
 					      NULL));
 		return;
 	}
-	if (match_normalize(a, norm, sizeof norm, err, sizeof err) < 0) {
-		result_take(r, cmd->line, say(r, "robot.pattern_bad", "error", err, "kind", kind,
+	if (match_check(a, norm, sizeof norm, &e) < 0) {
+		char *why = pattern_refusal(r, a, &e);
+		result_take(r, cmd->line, say(r, "robot.pattern_bad", "error", why, "kind", kind,
 					      NULL));
+		free(why);
 		return;
 	}
 	if (probe_refuses(r, cmd->line, a, kind))
@@ -362,7 +456,7 @@ static void pattern_add(struct robot *r, const struct command *cmd, const char *
 		return;
 	}
 	strlist_add(l, a);
-	result_take(r, cmd->line, say(r, "robot.pattern_added", "pattern", norm, NULL));
+	result_take(r, cmd->line, pattern_said(r, a, kind));
 }
 
 static void command_skills(struct robot *r, const struct command *cmd)
@@ -468,6 +562,7 @@ static void command_language(struct robot *r, const struct command *cmd)
 	}
 	free(r->sub.language);
 	r->sub.language = xstrdup(v);
+	r->chose_language = 1;
 	char *name = catalog_format(v, "robot.language_name", NULL);
 	result_take(r, cmd->line, say(r, "robot.language_set", "language", name, NULL));
 	free(name);
@@ -519,7 +614,10 @@ static void command_frequency(struct robot *r, const struct command *cmd)
 	}
 	free(r->sub.frequency);
 	r->sub.frequency = xstrdup(v);
-	result_take(r, cmd->line, say(r, "robot.frequency_set", "frequency", v, NULL));
+	char name[48];
+	snprintf(name, sizeof name, "robot.frequency_%s", v);
+	result_take(r, cmd->line, say(r, "robot.frequency_set", "frequency",
+				      catalog_text(r->lang, name), NULL));
 }
 
 static void command_day(struct robot *r, const struct command *cmd)
@@ -709,8 +807,10 @@ static char *profile_text(const struct robot *r)
 	struct buf b;
 	buf_init(&b, 64 * 1024);
 	char *address = say(r, "robot.profile_address", "address", s->address, NULL);
-	char *status = say(r, "robot.profile_status", "status", store_sub_state_name(s->status),
-			   NULL);
+	char name[48];
+	snprintf(name, sizeof name, "robot.status_%s", store_sub_state_name(s->status));
+	char *status = say(r, "robot.profile_status", "status", catalog_has(r->lang, name)
+			   ? catalog_text(r->lang, name) : store_sub_state_name(s->status), NULL);
 	buf_printf(&b, "%s\n%s\n", address, status);
 	free(address);
 	free(status);
@@ -738,12 +838,116 @@ static char *profile_text(const struct robot *r)
 	return buf_steal(&b);
 }
 
+/* ---------------------------------------------------------------- the help */
+
+/* The values the help's sections quote: the board's rules as configured. */
+static void help_vars(const struct robot *r, struct vars *v, char *cap, char *pct)
+{
+	const struct config *c = r->c;
+	snprintf(cap, 16, "%d", c->bid_cap);
+	snprintf(pct, 16, "%d", c->commission_percent);
+	vars_set(v, "board", c->board_name);
+	vars_set(v, "bid_cap", cap);
+	vars_set(v, "commission", pct);
+	vars_set(v, "floor_hour", c->min_hourly_rate);
+	vars_set(v, "floor_day", c->min_daily_rate);
+	vars_set(v, "post_address", c->post_address);
+	vars_set(v, "robot_address", c->robot_address);
+}
+
+/* The sections of the help to show, as one text in the robot's language: every section the
+ * catalogue's help.sections lists, or those of r->topics (caller frees; "" when none). */
+static char *help_sections_text(const struct robot *r)
+{
+	if (!r->all_sections && !r->topics.n)
+		return xstrdup("");
+	struct vars v = { 0 };
+	char cap[16], pct[16];
+	help_vars(r, &v, cap, pct);
+	struct buf b;
+	buf_init(&b, 64 * 1024);
+	char *list = xstrdup(catalog_text(r->lang, "help.sections")), *save = NULL;
+	for (char *t = strtok_r(list, " ,\t", &save); t; t = strtok_r(NULL, " ,\t", &save)) {
+		char name[80], title[96];
+		snprintf(name, sizeof name, "help.%s", t);
+		snprintf(title, sizeof title, "help.%s_title", t);
+		if ((!r->all_sections && !strlist_contains(&r->topics, t)) ||
+		    !catalog_has(r->lang, name) || !catalog_has(r->lang, title))
+			continue;
+		char *head = catalog_format(r->lang, title, &v);
+		char *text = catalog_format(r->lang, name, &v);
+		buf_printf(&b, "%s%s\n%s\n", b.len ? "\n" : "", head, text);
+		free(head);
+		free(text);
+	}
+	free(list);
+	char *out = buf_steal(&b);
+	return out ? out : xstrdup("");
+}
+
+/* The first line of a mail's text that is not a greeting, cut near 80 bytes at a character
+ * boundary (caller frees; NULL when there is none). */
+static char *question_line(const struct commands *cs)
+{
+	for (int i = 0; i < cs->n; i++) {
+		if (cs->v[i].id == C_GREETING)
+			continue;
+		const char *l = cs->v[i].line;
+		size_t n = strlen(l);
+		if (n <= 80)
+			return xstrdup(l);
+		n = 80;
+		while (n > 0 && ((unsigned char)l[n] & 0xC0) == 0x80)
+			n--;
+		char *cut = xstrndup(l, n);
+		char *out = xasprintf("%s…", cut);
+		free(cut);
+		return out;
+	}
+	return NULL;
+}
+
+/* A mail whose lines hold no command (greetings aside) is a question: it gets one transcript
+ * line and the help sections its words are about (help-topics.txt), all of them when it
+ * names none or when its subject asks for help; its lines are not run. */
+static void question_read(struct robot *r, struct commands *cs)
+{
+	for (int i = 0; i < cs->n; i++)
+		if (cs->v[i].id != C_NONE && cs->v[i].id != C_GREETING)
+			return;
+	char *what = question_line(cs);
+	if (!what)
+		return;
+	char *subject = extract_title(r->m->subject);
+	const char *args;
+	int asks_help = subject && command_of(str_trim(subject), &args) == C_HELP;
+	if (subject)
+		extract_help_topics(subject, &r->topics);
+	extract_help_topics(r->m->new_text ? r->m->new_text : "", &r->topics);
+	r->all_sections = asks_help || !r->topics.n;
+	r->want_help = r->all_sections;
+	r->question = 1;
+	result(r, asks_help ? subject : what, asks_help ? "robot.help" : r->topics.n
+	       ? "robot.question_topics" : "robot.question_none");
+	free(subject);
+	free(what);
+	commands_clear(cs);
+}
+
 /* ---------------------------------------------------------------- replies */
 
 static int reply(struct robot *r, const char *kind, const char *to, const char *confirm_key)
 {
 	const struct config *c = r->c;
 	struct vars v = { 0 };
+	if (!strcmp(kind, "robot_reply") && !r->nitems) {
+		/* nothing was read: say so, and the help */
+		char *label = say(r, "robot.empty_label", NULL);
+		result(r, label, "robot.nothing_understood");
+		free(label);
+		r->want_help = r->all_sections = 1;
+	}
+	char *sections = help_sections_text(r);
 	char *profile = r->have_sub ? profile_text(r) : xstrdup("");
 	char *skey = NULL, *saddr = NULL, *caddr = NULL, *ukey = NULL;
 	if (r->have_sub && r->sub.id > 0) {
@@ -759,14 +963,17 @@ static int reply(struct robot *r, const char *kind, const char *to, const char *
 	vars_set(&v, "profile", r->want_profile || !strcmp(kind, "robot_welcome") ? profile : "");
 	vars_set(&v, "help", r->want_help || !strcmp(kind, "robot_welcome") ||
 			     !strcmp(kind, "robot_confirm") ? "1" : "");
+	vars_set(&v, "sections", sections);
 	vars_set(&v, "confirm_address", caddr ? caddr : "");
 	vars_set(&v, "command_address", saddr ? saddr : c->robot_address);
-	vars_set(&v, "name", r->have_sub && r->sub.name ? r->sub.name : "");
+	/* the name known, else (not subscribed) the one the sender gave */
+	const char *name = r->have_sub ? r->sub.name : r->m->from_name;
+	vars_set(&v, "name", name ? name : "");
 	vars_set_list(&v, "results", r->items, r->nitems);
 	struct outgoing o = {
 		.from_name = c->board_name,
 		.from = c->robot_address,
-		.to_name = r->have_sub ? r->sub.name : NULL,
+		.to_name = name,
 		.to = to,
 		.reply_to = caddr ? caddr : saddr,
 		.in_reply_to = r->m->message_id_made_up ? NULL : r->m->message_id,
@@ -775,6 +982,7 @@ static int reply(struct robot *r, const char *kind, const char *to, const char *
 		.unsubscribe_key = !strcmp(kind, "robot_confirm") || r->unsubscribed ? NULL : ukey,
 	};
 	int rc = send_queue(c, r->s, kind, r->lang, &v, &o);
+	free(sections);
 	free(profile);
 	free(skey);
 	free(saddr);
@@ -790,6 +998,7 @@ static void robot_clear(struct robot *r)
 	if (r->have_sub)
 		subscriber_clear(&r->sub);
 	strlist_clear(&r->sample);
+	strlist_clear(&r->topics);
 	for (int i = 0; i < r->ntexts; i++)
 		free(r->texts[i]);
 	r->ntexts = r->nitems = 0;
@@ -817,11 +1026,32 @@ static int run_all(struct robot *r, const struct commands *cs)
 	/* the columns the commands edit; the status only from the one read (pause, resume...) */
 	if (store_subscriber_profile_save(r->s, &r->sub) < 0)
 		return -1;
+	if (r->chose_language &&
+	    store_subscriber_language_choose(r->s, r->sub.id, r->sub.language) < 0)
+		return -1;
 	if (before != r->sub.status &&
 	    store_subscriber_status_set(r->s, r->sub.id, before, r->sub.status) < 0 &&
 	    store_error_kind(r->s) != STORE_ERR_CONFLICT)
 		return -1;	/* a move the store refused (logged) leaves the status as it was */
 	return 0;
+}
+
+/* The reply's language once r's subscriber is known: the one they chose with `language`,
+ * else the one this mail is written in — which, when save is set (the mail came from their
+ * address), becomes their profile's, so that their selections follow it —, else their
+ * profile's. */
+static void language_settle(struct robot *r, int save)
+{
+	const char *d = r->detected;
+	if (d && (!r->sub.language || strcmp(d, r->sub.language)) &&
+	    store_subscriber_language_chosen(r->s, r->sub.id) == 0) {
+		free(r->sub.language);
+		r->sub.language = xstrdup(d);
+		if (save && store_subscriber_profile_save(r->s, &r->sub) < 0)
+			log_warn("stage=robot subscriber=%lld result=language-not-saved",
+				 (long long)r->sub.id);
+	}
+	r->lang = catalog_language_or(r->sub.language, r->c->language);
 }
 
 /* A confirmation request to an address that has not proved it owns it: at most one a day. */
@@ -873,8 +1103,6 @@ static int answer_reads(struct robot *r, const struct commands *cs)
 {
 	for (int i = 0; i < cs->n; i++)
 		run_command(r, &cs->v[i]);
-	if (cs->n == 0)
-		r->want_help = 1;
 	return reply(r, "robot_reply", r->sub.address, NULL);
 }
 
@@ -887,9 +1115,8 @@ static void robot_begin(struct handling *h, struct robot *r, struct commands *cs
 	r->s = h->s;
 	r->m = h->m;
 	memset(cs, 0, sizeof *cs);
-	r->lang = extract_language(h->m->new_text ? h->m->new_text : "");
-	if (!r->lang)
-		r->lang = h->c->language;
+	r->detected = catalog_language_or(extract_language_of(h->m), NULL);
+	r->lang = r->detected ? r->detected : h->c->language;
 	commands_parse(h->m, cs);
 }
 
@@ -1354,7 +1581,7 @@ static enum outcome confirm_answer(struct robot *r, const struct confirmation *c
 		return OUT_TEMPFAIL;
 	r->have_sub = found;
 	if (found)
-		r->lang = r->sub.language;
+		language_settle(r, 1);	/* only the address asked answers it */
 	if (cf->used || strcmp(now, cf->expires) > 0)
 		return confirm_stale(r, cf, outcome) < 0 ? OUT_TEMPFAIL : OUT_OK;
 	return confirm_route(r, cf, outcome);
@@ -1437,7 +1664,7 @@ static int subscriber_commands(struct robot *r, const struct commands *cs, int64
 		return 1;	/* no longer subscribed: as the plain robot address */
 	}
 	r->have_sub = 1;
-	r->lang = r->sub.language;
+	language_settle(r, from && !strcasecmp(from, r->sub.address));
 	if (!from || strcasecmp(from, r->sub.address)) {
 		/* the key is bound to its subscriber's address: from another From it
 		 * proves nothing, as the plain robot address (replies go to the
@@ -1465,6 +1692,7 @@ static enum outcome commands_of(struct handling *h, int64_t sid)
 	struct robot r;
 	struct commands cs;
 	robot_begin(h, &r, &cs);
+	question_read(&r, &cs);
 	enum outcome out = OUT_OK;
 	int k = subscriber_commands(&r, &cs, sid, &out, &h->result);
 	if (k == 1)
@@ -1630,7 +1858,7 @@ enum outcome robot_bad_key(struct handling *h)
  * address, anything else confirmed first. */
 static enum outcome plain_subscriber(struct robot *r, struct commands *cs, char **outcome)
 {
-	r->lang = r->sub.language;
+	language_settle(r, 0);	/* the From proves nothing: the profile is not changed */
 	if (only_reads(cs)) {
 		/* reading one's own profile or the help goes to that address: no risk */
 		store_subscriber_touch(r->s, r->sub.id, clock_now());
@@ -1640,6 +1868,44 @@ static enum outcome plain_subscriber(struct robot *r, struct commands *cs, char 
 		return OUT_OK;
 	}
 	return ask_confirmation(r, r->sub.address, "commands", cs, outcome);
+}
+
+/* 1 when cs asks for the help and nothing else (greetings aside). */
+static int asks_help_only(const struct commands *cs)
+{
+	int help = 0;
+	for (int i = 0; i < cs->n; i++) {
+		if (cs->v[i].id != C_HELP && cs->v[i].id != C_GREETING)
+			return 0;
+		help |= cs->v[i].id == C_HELP;
+	}
+	return help;
+}
+
+/* The help (or the sections a question is about) for an address that is not subscribed:
+ * answered to it, once a day at most, with how to subscribe; its subscription is not
+ * touched. */
+static enum outcome plain_help(struct robot *r, const struct commands *cs, const char *from,
+			       char **outcome)
+{
+	int due = post_refusal_due(r->s, from);
+	if (due < 0)
+		return OUT_TEMPFAIL;
+	if (!due) {
+		*outcome = xstrdup("robot:help-rate-limited");
+		return OUT_OK;
+	}
+	if (r->have_sub)
+		subscriber_clear(&r->sub);
+	r->have_sub = 0;
+	for (int i = 0; i < cs->n; i++)
+		run_command(r, &cs->v[i]);
+	char *label = say(r, "robot.subscribe_label", NULL);
+	result_take(r, label, say(r, "robot.how_to_subscribe", "robot_address",
+				  r->c->robot_address, NULL));
+	free(label);
+	*outcome = xstrdup(r->question ? "robot:question-answered" : "robot:help");
+	return reply(r, "robot_reply", from, NULL) < 0 ? OUT_TEMPFAIL : OUT_OK;
 }
 
 /* The plain robot address: the From proves nothing. A subscriber's reads are answered; a new
@@ -1657,6 +1923,8 @@ static enum outcome plain_address(struct robot *r, struct commands *cs, char **o
 	r->have_sub = f;
 	if (f && (r->sub.status == SUB_ACTIVE || r->sub.status == SUB_PAUSED))
 		return plain_subscriber(r, cs, outcome);
+	if (r->question || asks_help_only(cs))
+		return plain_help(r, cs, from, outcome);
 	if (!f) {
 		int64_t id;
 		char *name = r->m->from_name ? xstrdup(r->m->from_name) : NULL;
@@ -1678,6 +1946,7 @@ enum outcome robot_plain(struct handling *h)
 	struct robot r;
 	struct commands cs;
 	robot_begin(h, &r, &cs);
+	question_read(&r, &cs);
 	enum outcome out = plain_address(&r, &cs, &h->result);
 	robot_end(&r, &cs, 0);
 	return out;

@@ -129,9 +129,14 @@ static const char *const migrations[] = {
 	 " message_id TEXT NOT NULL, position INTEGER NOT NULL, project INTEGER NOT NULL,"
 	 " created TEXT NOT NULL);"
 	 "CREATE INDEX selections_message ON selections(subscriber, message_id);"),
-	/* 23: outbox rows by token (their Message-ID): a reply to one of our mails is trimmed
+	/* 18: outbox rows by token (their Message-ID): a reply to one of our mails is trimmed
 	 * knowing the text we sent (ingest.c, extract_reply_known) */
 	"CREATE INDEX IF NOT EXISTS outbox_token ON outbox(token);",
+	/* 19: whether a subscriber chose their language with `language`; until then
+	 * the robot answers in the language they write in. The subscribers from before keep the
+	 * language they have. */
+	("ALTER TABLE subscribers ADD COLUMN language_chosen INTEGER NOT NULL DEFAULT 0;"
+	 "UPDATE subscribers SET language_chosen = 1;"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -179,9 +184,13 @@ enum stmt_id {
 	ST_STATUS_LAST_DIGEST, ST_STATUS_PENDING_POSTS, ST_STATUS_HELD_POSTS,
 	ST_STATUS_PENDING_SUBSCRIBERS, ST_QUICK_CHECK,
 	ST_OUTBOX_BY_TOKEN,
+	ST_LANGUAGE_CHOSEN_GET, ST_LANGUAGE_CHOSEN_SET,
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
 };
 static const char *const stmt_sql[ST_COUNT_] = {
+	[ST_LANGUAGE_CHOSEN_GET] = "SELECT language_chosen FROM subscribers WHERE id = ?1",
+	[ST_LANGUAGE_CHOSEN_SET] = "UPDATE subscribers SET language = ?2, language_chosen = 1"
+				   " WHERE id = ?1",
 	[ST_INGEST_SEEN] = "SELECT 1 FROM ingested WHERE key = ?1",
 	[ST_INGEST_RECORD] = "INSERT INTO ingested(key, spool_name, sha256, message_id, kind,"
 			     " result, at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -2754,4 +2763,26 @@ int store_outbox_message_by_token(struct store *s, const char *token, char **dat
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return fail(s, rc, "outbox-by-token");
 	return found;
+}
+
+int store_subscriber_language_chosen(struct store *s, int64_t id)
+{
+	sqlite3_stmt *st = stmt(s, ST_LANGUAGE_CHOSEN_GET);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	int chosen = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) != 0 : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? chosen : fail(s, rc, "language-chosen");
+}
+
+int store_subscriber_language_choose(struct store *s, int64_t id, const char *language)
+{
+	sqlite3_stmt *st = stmt(s, ST_LANGUAGE_CHOSEN_SET);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, language);
+	return run(s, st, "language-choose") < 0 ? -1 : 0;
 }

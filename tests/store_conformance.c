@@ -1359,6 +1359,28 @@ static int c_subscriber_touch(struct store *s)
 	return 0;
 }
 
+static int c_subscriber_language_chosen(struct store *s)
+{
+	int64_t id = add_subscriber(s, "s@example.net");
+	CHECK(store_subscriber_language_chosen(s, id) == 0);	/* a new subscriber has not */
+	CHECK(store_subscriber_language_chosen(s, id + 100) == 0);	/* nor an unknown one */
+	CHECK(store_subscriber_language_choose(s, id, "en") == 0);
+	CHECK(store_subscriber_language_chosen(s, id) == 1);
+	return 0;
+}
+
+static int c_subscriber_language_choose(struct store *s)
+{
+	int64_t id = add_subscriber(s, "s@example.net");
+	CHECK(store_subscriber_language_choose(s, id, "en") == 0);
+	struct subscriber sub;
+	CHECK(store_subscriber_find(s, NULL, id, &sub) == 1);
+	int ok = sub.language && !strcmp(sub.language, "en");
+	subscriber_clear(&sub);
+	CHECK(ok && store_subscriber_language_chosen(s, id) == 1);
+	return 0;
+}
+
 static int c_subscriber_list(struct store *s)
 {
 	int64_t a = add_subscriber(s, "a@example.net");
@@ -1914,6 +1936,8 @@ static const struct {
 	{ "store_subscriber_confirm", c_subscriber_confirm },
 	{ "store_subscriber_digest_mark", c_subscriber_digest_mark },
 	{ "store_subscriber_touch", c_subscriber_touch },
+	{ "store_subscriber_language_chosen", c_subscriber_language_chosen },
+	{ "store_subscriber_language_choose", c_subscriber_language_choose },
 	{ "store_subscriber_list", c_subscriber_list },
 	{ "store_subscriber_page", c_subscriber_page },
 	{ "store_pattern_add", c_pattern_add },

@@ -168,6 +168,7 @@ def test_migration_keeps_ingest_log():
         "ALTER TABLE outbox DROP COLUMN lease_owner; ALTER TABLE outbox DROP COLUMN lease_until;"
         "DROP TABLE relayed; DROP INDEX bids_address; DROP INDEX projects_status;"
         "DROP TABLE selections; DROP INDEX outbox_token;"
+        "ALTER TABLE subscribers DROP COLUMN language_chosen;"
         "PRAGMA user_version = 9;")
     db.close()
     # the crash window: committed, but the file is still in new/ when the new version starts

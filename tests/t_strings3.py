@@ -73,7 +73,7 @@ def test_strings3_language_added_by_files_speaks_robot():
     expect("your mails will be in XX English" in res.get("language xx", ""),
            "the language line does not name xx in xx: %r" % res)
     text = s3_text(welcome)
-    expect("XX Address: %s\nXX Status: active\n" % addr in text and "language xx" in text,
+    expect("XX Address: %s\nXX Status: XX active\n" % addr in text and "language xx" in text,
            "profile not in xx: %r" % text[:800])
     expect("XX The commands, one a line" in text, "help not the xx template's: %r" % text[-900:])
     expect(subscribers(b)[addr]["language"] == "xx", "language not saved: %r" % subscribers(b)[addr])

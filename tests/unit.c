@@ -705,6 +705,18 @@ static void test_match(void)
 		{ "^Logo", "logo pour une association", 1 },
 		{ "(a+)+$", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", -1 },
 		{ "kotlin", "Appli \xE2\x84\xAAotlin (Kelvin sign)", 1 },
+		/* word-list forms: any of the words, all of them, an exact phrase */
+		{ "traduction juridique anglais", "Cours d'anglais pour enfants", 1 },
+		{ "tous: traduction juridique anglais", "Cours d'anglais pour enfants", 0 },
+		{ "tous: traduction juridique anglais", "Traduction juridique, de l'anglais", 1 },
+		{ "all: react typescript", "TypeScript and React front end", 1 },
+		{ "ALL : react typescript", "React Native app", 0 },
+		{ "tous: php", "Refonte en phpBB", 0 },
+		{ "\"traduction juridique\"", "Traduction juridique d'un contrat", 1 },
+		{ "\"traduction juridique\"", "Traduction d'un texte juridique", 0 },
+		{ "\xC2\xAB traduction  juridique \xC2\xBB anglais", "la traduction juridique", 1 },
+		{ "\xE2\x80\x9Clegal translation\xE2\x80\x9D", "Legal translation, EN>FR", 1 },
+		{ "tous: \"traduction juridique\" anglais", "Traduction juridique vers l'anglais", 1 },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -748,6 +760,31 @@ static void test_match(void)
 		strcat(deep, ")");
 	if (match_normalize(deep, norm, sizeof norm, err, sizeof err) == 0)
 		bad++, printf("     match: 40 nested parentheses accepted\n");
+	/* the all-of form stays within the match limit on a long text */
+	static char longtext[60000];
+	for (size_t i = 0; i + 8 < sizeof longtext; i += 7)
+		memcpy(longtext + i, "mots et ", 7);
+	strcpy(longtext + sizeof longtext - 20, " anglais fin");
+	struct matcher *lm = matcher_new();
+	int lid = matcher_add(lm, "tous: mots anglais");
+	if (matcher_run_naive(lm, lid, longtext, strlen(longtext)) != 1)
+		bad++, printf("     match: the all-of form on 60 KB did not match\n");
+	matcher_free(lm);
+	/* what a word list says it found, and the reason a regex is refused */
+	struct strlist found = { 0 };
+	match_found("traduction juridique anglais", "Cours d'ANGLAIS", &found);
+	if (found.n != 1 || strcmp(found.v[0], "anglais"))
+		bad++, printf("     match_found: want [anglais], got %zu\n", found.n);
+	strlist_clear(&found);
+	match_found("\\bphp\\d", "PHP8 et php7", &found);
+	if (found.n != 2 || strcmp(found.v[0], "php8") || strcmp(found.v[1], "php7"))
+		bad++, printf("     match_found: want [php8, php7], got %zu\n", found.n);
+	strlist_clear(&found);
+	struct match_error me;
+	if (match_check("(php|symfony", norm, sizeof norm, &me) == 0 ||
+	    !match_error_topic(&me) || strcmp(match_error_topic(&me), "missing_parenthesis") ||
+	    me.offset != 12)
+		bad++, printf("     match_check: a missing parenthesis not named\n");
 	report("matcher (prefilter agrees with PCRE2, limits)", bad);
 }
 

@@ -167,7 +167,7 @@ enum stmt_id {
 	ST_BID_SELECT, ST_BID_CURRENT, ST_RELAYED_ADD, ST_RELAYED_LIST, ST_PROJECT_DELETE_PENDING,
 	ST_PROJECT_UNASKED, ST_POSTER_CONFIRMED, ST_POSTER_CONFIRM, ST_PROJECT_STATUS,
 	ST_NOTICE_CLAIM, ST_PROJECT_ANSWERED, ST_PROJECT_MARK_ANSWERED,
-	ST_RATING_INSERT, ST_FREELANCER_RECORD, ST_PROJECT_UPDATE, ST_ADDRESSES_DISABLED,
+	ST_RATING_INSERT, ST_FREELANCER_RECORD, ST_PROJECT_UPDATE, ST_PROJECT_RETITLE, ST_ADDRESSES_DISABLED,
 	ST_PROJECT_BY_ID, ST_PROJECT_PENDING_OF, ST_PROJECT_BY_STATUS_SINCE, ST_PROJECT_BY_STATUS,
 	ST_PROJECT_SINCE, ST_PROJECT_ALL, ST_SUBSCRIBER_BY_ADDRESS, ST_SUBSCRIBER_BY_ID,
 	ST_PURGE_HELD_BIDS, ST_PURGE_PENDING_BIDS, ST_PURGE_PENDING_POSTS, ST_PROJECTS_VERSION,
@@ -350,6 +350,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		" budget_max = ?4, currency = ?5, tax = ?6, unit = ?7,"
 		" deadline_days = ?8, skills = ?9, location = ?10, updated = ?11,"
 		" flags = ?12 WHERE id = ?1",
+	[ST_PROJECT_RETITLE] = "UPDATE projects SET title = ?2, updated = ?3 WHERE id = ?1",
 	[ST_ADDRESSES_DISABLED] = "SELECT address FROM addresses WHERE disabled ORDER BY address",
 	[ST_PROJECT_BY_ID] = PROJECT_SELECT "id = ?1" PROJECT_PAGE,
 	[ST_PROJECT_PENDING_OF] = PROJECT_SELECT "status = 'pending_confirmation' AND"
@@ -2549,6 +2550,21 @@ int store_project_update(struct store *s, int64_t id, const char *description,
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-update");
+}
+
+int store_project_retitle(struct store *s, int64_t id, const char *title, time_t now)
+{
+	sqlite3_stmt *st = stmt(s, ST_PROJECT_RETITLE);
+	if (!st)
+		return -1;
+	char at[32];
+	clock_format_iso(now, at);
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, title);
+	bind_text(st, 3, at);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-retitle");
 }
 
 /* The structural check of a connection (its cached statement st, or a statement of its own

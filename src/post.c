@@ -100,6 +100,8 @@ static int ask_confirmation(const struct config *c, struct store *s, const struc
 enum field { F_TITLE, F_DESCRIPTION, F_BUDGET, F_DEADLINE, F_SKILLS, F_LOCATION, F_N };
 static const char *const field_label[F_N] = { "post.label_title", "post.label_description",
 	"post.label_budget", "post.label_deadline", "post.label_skills", "post.label_location" };
+static const char *const field_missing[F_N] = { "post.not_given", "post.not_given",
+	"post.not_given", "post.not_given", "post.not_given_skills", "post.not_given" };
 static const char *const field_hint[F_N] = { NULL, NULL, "post.hint_budget", "post.hint_deadline",
 	"post.hint_skills", "post.hint_location" };
 
@@ -138,10 +140,11 @@ static char *description_text(const char *d, const char *lang)
 		while (n > 0 && ((unsigned char)d[n] & 0xC0) == 0x80)
 			n--;
 	}
-	char *head = xstrndup(d, n);
-	for (char *q = head; *q; q++)
-		if (*q == '\n' || *q == '\t')
-			*q = ' ';
+	char *head = xstrndup(d, n), *w = head;
+	for (const char *q = head; *q; q++)	/* one line: each run of blanks one space */
+		if (!(*q == ' ' || *q == '\n' || *q == '\t') || (w > head && w[-1] != ' '))
+			*w++ = *q == '\n' || *q == '\t' ? ' ' : *q;
+	*w = '\0';
 	char nb[16];
 	snprintf(nb, sizeof nb, "%d", words);
 	struct vars v = { 0 };
@@ -211,7 +214,7 @@ static void ack_understood(const struct config *c, const struct project *p, stru
 		struct vars *it = &t->items[t->ni++];
 		t->value[f] = field_text(p, f, lang);
 		vars_set(it, "label", catalog_text(lang, field_label[f]));
-		vars_set(it, "value", t->value[f] ? t->value[f] : catalog_text(lang, "post.not_given"));
+		vars_set(it, "value", t->value[f] ? t->value[f] : catalog_text(lang, field_missing[f]));
 		vars_set(it, "hint", t->value[f] ? "" : catalog_text(lang, field_hint[f]));
 	}
 	vars_set_list(v, "understood", t->items, t->ni);
@@ -245,8 +248,8 @@ static int ack_changes(const struct project *before, const struct project *p,
 		t->after[f] = b;
 		struct vars *it = &t->changes[t->nc++];
 		vars_set(it, "label", catalog_text(lang, field_label[f]));
-		vars_set(it, "before", a ? a : catalog_text(lang, "post.not_given"));
-		vars_set(it, "after", b ? b : catalog_text(lang, "post.not_given"));
+		vars_set(it, "before", a ? a : catalog_text(lang, field_missing[f]));
+		vars_set(it, "after", b ? b : catalog_text(lang, field_missing[f]));
 	}
 	vars_set_list(v, "changes", t->changes, t->nc);
 	return t->nc;

@@ -110,7 +110,27 @@ static void apply_clause(struct post_edit *e, const char *what, int colon, const
 	}
 }
 
-/* Reads the labelled clauses of text: split at line ends and at ". ", "! ", "? ", "; ". */
+/* Where, in [rest, end), another label starts a word ("… et retirez wordpress"): that
+ * position, else end. */
+static const char *next_label(const char *rest, const char *end)
+{
+	for (const char *q = rest + 1; q < end; q++) {
+		if (q[-1] != ' ' || *q == ' ')
+			continue;
+		char *tail = xstrndup(q, (size_t)(end - q));
+		size_t len = 0;
+		const char *what = extract_correction_label(tail, &len);
+		int hit = what && (!strcmp(what, "add") || !strcmp(what, "remove") ||
+				   (len > 0 && tail[len - 1] == ':'));
+		free(tail);
+		if (hit)
+			return q;
+	}
+	return end;
+}
+
+/* Reads the labelled clauses of text: split at line ends, at ". ", "! ", "? ", "; ", and
+ * where another label starts. */
 static void read_labels(struct post_edit *e, const char *text, const struct post_info *pi)
 {
 	const char *p = text;
@@ -119,20 +139,24 @@ static void read_labels(struct post_edit *e, const char *text, const struct post
 		while (*end && *end != '\n' && !(strchr(".!?;", *end) &&
 						 (end[1] == ' ' || end[1] == '\n' || !end[1])))
 			end++;
-		const char *rest;
+		const char *rest, *next = *end ? end + 1 : end;
 		int colon = 0;
 		char *clause = xstrndup(p, (size_t)(end - p));
 		const char *what = clause_label(clause, &rest, &colon);
 		if (what) {
-			size_t off = (size_t)(rest - clause);
-			apply_clause(e, what, colon, p + off, end, pi);
+			const char *r = p + (rest - clause);
 			if (!strcmp(what, "description") && colon) {
+				apply_clause(e, what, colon, r, end, pi);
 				free(clause);
 				return;	/* the rest of the reply is the description */
 			}
+			const char *stop = next_label(r, end);
+			apply_clause(e, what, colon, r, stop, pi);
+			if (stop < end)
+				next = stop;
 		}
 		free(clause);
-		p = *end ? end + 1 : end;
+		p = next;
 	}
 }
 

@@ -5,8 +5,9 @@
  * "compétences : …", "lieu : …", "nouvelle description : …"), a verb that adds or removes
  * skills ("ajoutez Figma"), a place named; the description only under its label or when the
  * reply restates the whole project (POST_EDIT_REWRITE_WORDS words at least, and two thirds of
- * the current description's). In: the project as stored and the reply's post_info (read from
- * its new text only, never the quoted acknowledgement). Out: a struct post_edit.
+ * the current description's), or when the reply scores as a scam by itself. In: the project
+ * as stored and the reply's post_info (read from its new text only, never the quoted
+ * acknowledgement). Out: a struct post_edit.
  */
 #include "bidmail.h"
 
@@ -173,7 +174,10 @@ int post_edit_read(const struct project *old, const char *text, const struct pos
 	memset(e, 0, sizeof *e);
 	e->deadline_days = -1;
 	read_labels(e, text, pi);
-	if (!e->description && is_rewrite(old, text)) {
+	/* a reply that scores as a scam by itself is taken whole: the moderators judge the very
+	 * text sent */
+	if (!e->description && (is_rewrite(old, text) ||
+				strlist_contains(&pi->flags, "suspected_scam"))) {
 		e->rewrite = 1;
 		e->description = xstrdup(text);
 		if (!e->skills_set && pi->skills.n) {

@@ -1309,6 +1309,9 @@ static void test_post_edit(const struct config *c)
 		{ "Ajoutez que le site doit être prêt avant l'été, s'il vous plaît.", NULL, NULL, -1,
 		  -1, "wordpress,site web", 0, 0 },
 		{ "", NULL, NULL, -1, -1, "wordpress,site web", 0, 0 },
+		/* a short reply that scores as a scam is taken whole, for the moderators to judge */
+		{ "Gagnez jusqu'à 3000 €/mois depuis chez vous, sans expérience ! Frais "
+		  "d'inscription : 49 €.", NULL, NULL, 3000, -1, "wordpress,site web", 1, 1 },
 	};
 	struct project old = { .id = 1001, .title = "Site vitrine", .description = (char *)old_text,
 			       .deadline_days = -1, .skills_json = "[\"wordpress\",\"site web\"]" };

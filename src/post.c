@@ -71,6 +71,30 @@ static int queue_to_poster(const struct config *c, struct store *s, const struct
 	return send_queue(c, s, kind, p->language, v, &o);
 }
 
+/* A one-sentence mail (post_notice) to the poster of p: catalogue text name, with the
+ * project's number, title, the posting address and n (may be NULL). 0 or -1. */
+static int poster_notice(const struct config *c, struct store *s, const struct project *p,
+			 const char *name, const char *n, const char *in_reply_to)
+{
+	char idbuf[32];
+	snprintf(idbuf, sizeof idbuf, "%lld", (long long)p->id);
+	struct vars mv = { 0 };
+	vars_set(&mv, "id", idbuf);
+	vars_set(&mv, "title", p->title);
+	vars_set(&mv, "post_address", c->post_address);
+	vars_set(&mv, "n", n ? n : "");
+	char *text = catalog_format(p->language, name, &mv);
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "project_id", idbuf);
+	vars_set(&v, "title", p->title);
+	vars_set(&v, "poster_name", p->poster_name ? p->poster_name : "");
+	vars_set(&v, "message", text);
+	int rc = queue_to_poster(c, s, p, "post_notice", &v, in_reply_to, NULL, NULL);
+	free(text);
+	return rc;
+}
+
 /* The confirmation request for unconfirmed post p, through the robot's signed c-CID address;
  * nothing of the post (title, name, text) is repeated: the address may not be the poster's. */
 static int ask_confirmation(const struct config *c, struct store *s, const struct project *p,
@@ -794,21 +818,28 @@ static int tell_bidder_closed(const struct config *c, struct store *s, const str
 	return rc;
 }
 
-/* Closes project p at its poster's request; its active bidders are told. 0 or -1. */
-static int close_by_reply(const struct config *c, struct store *s, const struct project *p)
+/* Closes project p at its poster's request; its active bidders are told, and the poster told
+ * it was done and how many were told. 0 or -1. */
+static int close_by_reply(const struct config *c, struct store *s, const struct project *p,
+			  const char *in_reply_to)
 {
 	int rc = store_project_state_set(s, p->id, PROJECT_OPEN, PROJECT_CLOSED, clock_now()) < 0 ? -1 : 0;
 	struct bid_row *v;
-	int nb = rc == 0 ? store_bid_select(s, p->id, BID_ACTIVE, &v) : -1;
+	int nb = rc == 0 ? store_bid_select(s, p->id, BID_ACTIVE, &v) : -1, told = 0;
 	for (int i = 0; i < nb; i++) {
 		if (rc == 0 && v[i].status == BID_ACTIVE) {
 			rc = tell_bidder_closed(c, s, p, &v[i]);
 			store_bid_state_set(s, v[i].id, BID_ACTIVE, BID_CLOSED);
+			told++;
 		}
 		bid_row_clear(&v[i]);
 	}
 	if (nb >= 0)
 		free(v);	/* allocated even for no bid */
+	char n[16];
+	snprintf(n, sizeof n, "%d", told);
+	if (rc == 0)
+		rc = poster_notice(c, s, p, "post.closed_done", n, in_reply_to);
 	return rc;
 }
 
@@ -915,6 +946,18 @@ static int edit_by_reply(const struct config *c, struct store *s, const struct m
 	return rc;
 }
 
+/* Tells the poster of project p, no longer open, that a reply to its acknowledgement changes
+ * nothing, and why (held, awarded, closed, expired, rejected). 0 or -1. */
+static int tell_not_open(const struct config *c, struct store *s, const struct project *p,
+			 const char *in_reply_to)
+{
+	if (p->status == PROJECT_PENDING_CONFIRMATION)
+		return 0;	/* never acknowledged: no post+k address was given */
+	char name[48];
+	snprintf(name, sizeof name, "post.not_open_%s", store_project_state_name(p->status));
+	return poster_notice(c, s, p, name, NULL, in_reply_to);
+}
+
 enum outcome post_reply(struct handling *h)
 {
 	const struct config *c = h->c;
@@ -926,16 +969,23 @@ enum outcome post_reply(struct handling *h)
 	int f = store_project_get(s, project_id, &p);
 	if (f < 0)
 		return OUT_TEMPFAIL;
-	if (!f || !m->from || strcasecmp(m->from, p.poster) || p.status != PROJECT_OPEN) {
+	if (!f || !m->from || strcasecmp(m->from, p.poster)) {
 		*result = xstrdup(f ? "post-reply:refused" : "post-reply:unknown");
 		if (f)
 			project_clear(&p);
 		return OUT_OK;
 	}
+	if (p.status != PROJECT_OPEN) {
+		/* the poster is told why nothing changed */
+		int rc = tell_not_open(c, s, &p, m->message_id_made_up ? NULL : m->message_id);
+		*result = xasprintf("post-reply:not-open:%s", store_project_state_name(p.status));
+		project_clear(&p);
+		return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
+	}
 	const char *text = m->new_text ? m->new_text : "";
 	int rc = 0;
 	if (asks_close(text)) {
-		rc = close_by_reply(c, s, &p);
+		rc = close_by_reply(c, s, &p, m->message_id_made_up ? NULL : m->message_id);
 		*result = xasprintf("post:closed:%lld", (long long)p.id);
 	} else {
 		/* an empty reply too is answered with what can be changed */

@@ -49,6 +49,8 @@ static const struct tmpl_kind {
 				 "score", "threshold", NULL }, { { "rules", { "text", NULL } } } },
 	{ "moderation_done", { "board", "project_id", "title", "poster", "message", NULL },
 	  { { 0 } } },
+	{ "post_notice", { "board", "project_id", "title", "poster_name", "message", NULL },
+	  { { 0 } } },
 	{ "address_disabled", { "board", "address", "robot_address", NULL }, { { 0 } } },
 	{ "rate_limited", { "board", "limit", "window", "subject", NULL }, { { 0 } } },
 	{ "robot_confirm", { "board", "robot_address", "profile", "help", "confirm_address",

@@ -1244,6 +1244,10 @@ enum outcome post_reply(struct handling *h);
  * held, 0 no such project, -1 error. */
 int post_moderate(const struct config *c, struct store *s, int64_t project_id, int approve,
 		  const char *why, const char *moderator);
+/* Catalogue text name in lang about project p: {{id}}, {{title}}, {{poster}} and
+ * {{post_address}} filled, and any placeholder extra sets (NULL: none). The caller frees. */
+char *post_text(const struct config *c, const struct project *p, const char *lang,
+		const char *name, const struct vars *extra);
 /* Why project p is held, in lang: one line per scam rule that fired (its description, the
  * phrase found, its weight) and the score against the threshold; the caller frees. */
 char *post_held_why(const struct project *p, const char *lang);

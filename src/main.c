@@ -537,13 +537,7 @@ static int cmd_stats(struct config *c, int argc, char **argv)
  * (the rules that fired, the score against the threshold), in the board's language. */
 static void print_held(const struct config *c, const struct project *p)
 {
-	char id[32];
-	snprintf(id, sizeof id, "%lld", (long long)p->id);
-	struct vars v = { 0 };
-	vars_set(&v, "id", id);
-	vars_set(&v, "title", p->title);
-	vars_set(&v, "poster", p->poster);
-	char *line = catalog_format(c->language, "moderation.list_line", &v);
+	char *line = post_text(c, p, c->language, "moderation.list_line", NULL);
 	char *why = post_held_why(p, c->language);
 	printf("%s\n%s\n", line, why);
 	free(line);

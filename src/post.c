@@ -71,24 +71,43 @@ static int queue_to_poster(const struct config *c, struct store *s, const struct
 	return send_queue(c, s, kind, p->language, v, &o);
 }
 
-/* A one-sentence mail (post_notice) to the poster of p: catalogue text name, with the
- * project's number, title, the posting address and n (may be NULL). 0 or -1. */
-static int poster_notice(const struct config *c, struct store *s, const struct project *p,
-			 const char *name, const char *n, const char *in_reply_to)
+char *post_text(const struct config *c, const struct project *p, const char *lang,
+		const char *name, const struct vars *extra)
 {
 	char idbuf[32];
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)p->id);
-	struct vars mv = { 0 };
-	vars_set(&mv, "id", idbuf);
-	vars_set(&mv, "title", p->title);
-	vars_set(&mv, "post_address", c->post_address);
-	vars_set(&mv, "n", n ? n : "");
-	char *text = catalog_format(p->language, name, &mv);
 	struct vars v = { 0 };
-	vars_set(&v, "board", c->board_name);
-	vars_set(&v, "project_id", idbuf);
-	vars_set(&v, "title", p->title);
-	vars_set(&v, "poster_name", p->poster_name ? p->poster_name : "");
+	vars_set(&v, "id", idbuf);
+	vars_set(&v, "title", p->title ? p->title : "");
+	vars_set(&v, "poster", p->poster ? p->poster : "");
+	vars_set(&v, "post_address", c->post_address);
+	v.parent = extra;
+	return catalog_format(lang, name, &v);
+}
+
+/* The variables every mail about project p has. */
+static void ack_vars(const struct config *c, const struct project *p, char *idbuf, size_t n,
+		     struct vars *v)
+{
+	snprintf(idbuf, n, "%lld", (long long)p->id);
+	vars_set(v, "board", c->board_name);
+	vars_set(v, "project_id", idbuf);
+	vars_set(v, "title", p->title);
+	vars_set(v, "poster_name", p->poster_name ? p->poster_name : "");
+	vars_set(v, "post_address", c->post_address);
+	vars_set(v, "robot_address", c->robot_address);
+	vars_set(v, "date", p->created);
+}
+
+/* A one-sentence mail (post_notice) to the poster of p: catalogue text name (post_text, with
+ * {{n}} = n when not NULL). 0 or -1. */
+static int poster_notice(const struct config *c, struct store *s, const struct project *p,
+			 const char *name, const char *n, const char *in_reply_to)
+{
+	struct vars nv = { 0 }, v = { 0 };
+	vars_set(&nv, "n", n ? n : "");
+	char *text = post_text(c, p, p->language, name, &nv), idbuf[32];
+	ack_vars(c, p, idbuf, sizeof idbuf, &v);
 	vars_set(&v, "message", text);
 	int rc = queue_to_poster(c, s, p, "post_notice", &v, in_reply_to, NULL, NULL);
 	free(text);
@@ -279,18 +298,6 @@ static int ack_changes(const struct project *before, const struct project *p,
 	return t->nc;
 }
 
-static void ack_vars(const struct config *c, const struct project *p, char *idbuf, size_t n,
-		     struct vars *v)
-{
-	snprintf(idbuf, n, "%lld", (long long)p->id);
-	vars_set(v, "board", c->board_name);
-	vars_set(v, "project_id", idbuf);
-	vars_set(v, "title", p->title);
-	vars_set(v, "poster_name", p->poster_name ? p->poster_name : "");
-	vars_set(v, "post_address", c->post_address);
-	vars_set(v, "robot_address", c->robot_address);
-	vars_set(v, "date", p->created);
-}
 
 /* Why p is held, as the moderators read it: the rules' lines into items (texts into owned),
  * the threshold into th, and the score line (the caller frees). */
@@ -710,19 +717,13 @@ static int tell_moderator(const struct config *c, struct store *s, const char *m
 {
 	if (!moderator || !compose_address_is_safe(moderator))
 		return 0;
-	char idbuf[32];
-	snprintf(idbuf, sizeof idbuf, "%lld", (long long)id);
-	struct vars mv = { 0 };
-	vars_set(&mv, "id", idbuf);
-	vars_set(&mv, "title", p ? p->title : "");
-	vars_set(&mv, "poster", p ? p->poster : "");
-	vars_set(&mv, "reason", reason ? reason : "");
-	char *text = catalog_format(c->language, message, &mv);
-	struct vars v = { 0 };
-	vars_set(&v, "board", c->board_name);
-	vars_set(&v, "project_id", idbuf);
-	vars_set(&v, "title", p ? p->title : "");
-	vars_set(&v, "poster", p ? p->poster : "");
+	struct project unknown = { .id = id };
+	const struct project *q = p ? p : &unknown;
+	struct vars rv = { 0 }, v = { 0 };
+	vars_set(&rv, "reason", reason ? reason : "");
+	char *text = post_text(c, q, c->language, message, &rv), idbuf[32];
+	ack_vars(c, q, idbuf, sizeof idbuf, &v);
+	vars_set(&v, "poster", q->poster ? q->poster : "");
 	vars_set(&v, "message", text);
 	struct outgoing o = { .from_name = c->board_name, .from = c->robot_address,
 			      .to = moderator, .auto_submitted = "auto-replied" };

@@ -367,20 +367,25 @@ static int offer_refuse(struct offer *o, const char *message, int with_key, cons
 	return rc < 0 ? -1 : 1;
 }
 
+const char *bid_floor_under(const struct config *c, const struct money *m)
+{
+	const char *cur = m->currency[0] ? m->currency : "EUR";
+	double rate = rate_of(c, cur);
+	double ht = m->max / (!strcmp(m->tax, "TTC") ? 1.2 : 1.0);
+	const char *floor_cfg = !strcmp(m->unit, "hour") ? c->min_hourly_rate
+				: !strcmp(m->unit, "day") ? c->min_daily_rate : NULL;
+	double floor = floor_cfg ? floor_eur(c, floor_cfg) : -1;
+	return !floor_cfg || rate <= 0 || floor <= 0 || ht * rate >= floor ? NULL : floor_cfg;
+}
+
 /* A rate under the board's floor (min_hourly_rate, min_daily_rate), in EUR excl. tax:
  * refused (1); 0 when not, -1 on error. */
 static int offer_check_floor(struct offer *o, char **outcome)
 {
-	const struct config *c = o->b.c;
 	const struct bid_info *bi = o->bi;
 	struct bidding *b = &o->b;
-	const char *cur = bi->amount.currency[0] ? bi->amount.currency : "EUR";
-	double rate = rate_of(c, cur);
-	double ht = bi->amount.max / (!strcmp(bi->amount.tax, "TTC") ? 1.2 : 1.0);
-	const char *floor_cfg = !strcmp(bi->amount.unit, "hour") ? c->min_hourly_rate
-				: !strcmp(bi->amount.unit, "day") ? c->min_daily_rate : NULL;
-	double floor = floor_cfg ? floor_eur(c, floor_cfg) : -1;
-	if (!floor_cfg || rate <= 0 || floor <= 0 || ht * rate >= floor)
+	const char *floor_cfg = bid_floor_under(o->b.c, &bi->amount);
+	if (!floor_cfg)
 		return 0;
 	struct vars v = { 0 };
 	vars_set(&v, "floor", floor_cfg);

@@ -486,6 +486,29 @@ char *extract_title(const char *subject);
 /* 1 when the subject says the mail is a forward (Fwd:, TR:, FW:, WG:, ...). */
 int extract_subject_is_forward(const char *subject);
 
+/* The scam rules a title and text set off (scam-rules.txt), each with its weight, the phrase
+ * found and the rule's description in lang (else English; NULL when the rule has none). */
+#define SCAM_HITS_MAX 64
+struct scam_verdict {
+	int score, threshold;
+	int n;
+	struct { int weight; char *phrase, *description; } hit[SCAM_HITS_MAX];
+};
+/* Scores title and text against the scam rules into v (cleared with scam_verdict_clear);
+ * returns the score. */
+int extract_scam_verdict(const char *title, const char *text, const char *lang,
+			 struct scam_verdict *v);
+void scam_verdict_clear(struct scam_verdict *v);
+/* Adds to out the skills of the vocabulary (skills.txt) text names, canonical, none twice. */
+void extract_skills_in(const char *text, struct strlist *out);
+/* Adds to out the skills an explicit line of text lists ("Compétences : php, symfony");
+ * returns how many it added. */
+int extract_skills_listed(const char *text, struct strlist *out);
+/* The field a line of a poster's correction names by its first words (corrections.txt:
+ * "title", "description", "skills", "location", "add", "remove"), or NULL; *len is set to
+ * the length of those words and of a ':' after them. Borrowed. */
+const char *extract_correction_label(const char *line, size_t *len);
+
 /* Calls line_fn(arg, line, path, lineno) for each line of data file path that is neither blank
  * nor a `#` comment, trimmed (lines read max - 1 bytes at a time); 0, or -1 when the file cannot
  * be read (said on stderr) or a call returned -1 (each says its own file:line). */
@@ -754,6 +777,8 @@ int store_project_state_set(struct store *s, int64_t id, enum project_state from
 			    enum project_state to, time_t now);
 /* One project by number; 1 found (into p, caller clears), 0 not, -1 error. */
 int store_project_get(struct store *s, int64_t id, struct project *p);
+/* A corrected title (the poster's "titre : …"); 0 or -1. */
+int store_project_retitle(struct store *s, int64_t id, const char *title, time_t now);
 /* A corrected post: new description, budget (NULL: none), deadline, skills, location, flags. */
 int store_project_update(struct store *s, int64_t id, const char *description,
 			 const struct money *budget, int deadline_days, const char *skills_json,
@@ -1313,11 +1338,42 @@ enum outcome post_answer(const struct config *c, struct store *s, const struct c
 			 const struct message *m, char **outcome);
 /* The poster's reply to an acknowledgement (post+k-PROJECT): close, or the corrected post. */
 enum outcome post_reply(struct handling *h);
-/* A moderator's decision on a held project: 1 done, 2 not held, 0 no such project, -1 error. */
+/* A moderator's decision on a held project: the poster told; the moderator at address
+ * moderator (NULL: none, the command line) gets a confirmation of what was done. 1 done, 2 not
+ * held, 0 no such project, -1 error. */
 int post_moderate(const struct config *c, struct store *s, int64_t project_id, int approve,
-		  const char *why);
+		  const char *why, const char *moderator);
+/* Catalogue text name in lang about project p: {{id}}, {{title}}, {{poster}} and
+ * {{post_address}} filled, and any placeholder extra sets (NULL: none). The caller frees. */
+char *post_text(const struct config *c, const struct project *p, const char *lang,
+		const char *name, const struct vars *extra);
+/* Why project p is held, in lang: one line per scam rule that fired (its description, the
+ * phrase found, its weight) and the score against the threshold; the caller frees. */
+char *post_held_why(const struct project *p, const char *lang);
+
+/* ---------------------------------------------------------------- post_edit.c */
+/* What a poster's correction changes; NULL, -1 or unset members change nothing. */
+struct post_edit {
+	char *title, *description, *location;
+	int has_budget;
+	struct money budget;
+	int deadline_days;		/* -1: unchanged */
+	int skills_set;			/* the list is replaced by skills */
+	struct strlist skills, add, remove;
+	int rewrite;			/* the reply restated the whole project */
+};
+/* Reads the correction text (the reply's new text; pi its fields) of project old into e
+ * (cleared with post_edit_clear): 1 when it states at least one field, else 0. */
+int post_edit_read(const struct project *old, const char *text, const struct post_info *pi,
+		   struct post_edit *e);
+void post_edit_clear(struct post_edit *e);
+/* Adds to out the skills of old_json (JSON array) after e: replaced, added, removed. */
+void post_edit_skills(const char *old_json, const struct post_edit *e, struct strlist *out);
 
 /* ---------------------------------------------------------------- bid.c */
+/* The floor (min_hourly_rate or min_daily_rate, as configured) that hourly or daily amount m
+ * is under, in EUR excl. tax through exchange_rates; NULL when m is not under a floor. */
+const char *bid_floor_under(const struct config *c, const struct money *m);
 /* A held bid is purged this long after it came, unless its subscriber confirmed it. */
 #define BID_HELD_TTL (7 * 86400L)
 /* How long the projects a selection listed are kept, for a reply that names none. */

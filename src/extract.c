@@ -88,11 +88,13 @@ struct phrase_table {
 struct extract_data {
 	struct phrase_table skills, places;
 	struct phrase_table help;	/* help-topics.txt: phrases → help sections (robot.c) */
+	struct phrase_table corrections;	/* corrections.txt: the labels of a correction */
 	struct {
 		int threshold;
 		int n;
 		int weight[64];
 		struct strlist phrases[64];
+		struct strlist descriptions[64];	/* "LANG text", from `@LANG text` fields */
 	} scam;
 	struct intent_data *intents;	/* intents.txt (extract_intent.c) */
 	struct rating_data *ratings;	/* ratings.txt (extract_rating.c) */
@@ -250,8 +252,9 @@ static int load_table(const char *path, struct phrase_table *t)
 	return extract_data_lines(path, 2048, table_line, t);
 }
 
-/* One line of scam-rules.txt (`threshold N` or `weight | phrase | ...`) into the extract data
- * arg; 0 or -1 (file:line on stderr). */
+/* One line of scam-rules.txt (`threshold N` or `weight | phrase | ... | @LANG description`)
+ * into the extract data arg; a field `@fr text` is the rule's description for moderators in
+ * that language, not a phrase. 0 or -1 (file:line on stderr). */
 static int scam_line(void *arg, char *s, const char *path, int lineno)
 {
 	struct extract_data *d = arg;
@@ -272,7 +275,21 @@ static int scam_line(void *arg, char *s, const char *path, int lineno)
 	}
 	d->scam.weight[d->scam.n] = w;
 	while ((tok = strtok_r(NULL, "|", &save)) != NULL) {
-		char *a = money_lower(str_trim(tok));
+		char *t = str_trim(tok);
+		if (*t == '@') {
+			size_t ln = strcspn(t + 1, " \t");
+			if (ln < 2 || ln > 8 || !t[1 + ln]) {
+				fprintf(stderr, "%s:%d: expected `@LANG description` (e.g. `@en "
+					"work from home promised`)\n", path, lineno);
+				return -1;
+			}
+			char *lang = xstrndup(t + 1, ln);
+			char *e = xasprintf("%s %s", lang, str_trim(t + 1 + ln));
+			free(lang);
+			strlist_add_owned(&d->scam.descriptions[d->scam.n], e);
+			continue;
+		}
+		char *a = money_lower(t);
 		if (*a)
 			strlist_add_owned(&d->scam.phrases[d->scam.n], a);
 		else
@@ -357,8 +374,11 @@ struct extract_data *extract_data_free(struct extract_data *d)
 	table_clear(&d->skills);
 	table_clear(&d->places);
 	table_clear(&d->help);
-	for (int i = 0; i < d->scam.n; i++)
+	table_clear(&d->corrections);
+	for (int i = 0; i < d->scam.n; i++) {
 		strlist_clear(&d->scam.phrases[i]);
+		strlist_clear(&d->scam.descriptions[i]);
+	}
 	extract_intent_free(d->intents);
 	extract_rating_free(d->ratings);
 	extract_reply_data_free(d->reply);
@@ -376,7 +396,10 @@ struct extract_data *extract_data_load(const struct config *c)
 	char *sc = xasprintf("%s/scam-rules.txt", c->data_dir);
 	char *lo = xasprintf("%s/locations.txt", c->data_dir);
 	char *in = xasprintf("%s/intents.txt", c->data_dir);
-	int rc = load_table(sk, &d->skills) | load_scam(sc, d) | load_table(lo, &d->places);
+	char *co = xasprintf("%s/corrections.txt", c->data_dir);
+	int rc = load_table(sk, &d->skills) | load_scam(sc, d) | load_table(lo, &d->places) |
+		 load_table(co, &d->corrections);
+	free(co);
 	if (!(d->intents = extract_intent_load(in)))
 		rc = -1;
 	char *ra = xasprintf("%s/ratings.txt", c->data_dir);
@@ -739,6 +762,49 @@ static void explicit_skills(const char *l, struct strlist *out)
 	}
 }
 
+void extract_skills_in(const char *text, struct strlist *out)
+{
+	char *l = money_lower(text);
+	find_phrases(&data->skills, l, out, 1);
+	free(l);
+}
+
+int extract_skills_listed(const char *text, struct strlist *out)
+{
+	char *l = money_lower(text);
+	size_t before = out->n;
+	explicit_skills(l, out);
+	free(l);
+	return (int)(out->n - before);
+}
+
+const char *extract_correction_label(const char *line, size_t *len)
+{
+	char *l = money_lower(line);
+	size_t ends[6], ne = 0;
+	for (size_t i = 0; l[i] && ne < 6; i++)
+		if ((l[i] == ' ' || l[i] == ':' || l[i] == '\t') && i > 0 && l[i - 1] != ' ')
+			ends[ne++] = i;
+	if (ne < 6 && *l && l[strlen(l) - 1] != ' ')
+		ends[ne++] = strlen(l);
+	const char *what = NULL;
+	for (size_t k = ne; k-- > 0 && !what;) {
+		int v = table_get(&data->corrections, l, ends[k]);
+		if (v < 0)
+			continue;
+		what = data->corrections.values.v[v];
+		size_t n = ends[k];
+		while (l[n] == ' ' || l[n] == '\t' || (unsigned char)l[n] == 0xC2 ||
+		       (unsigned char)l[n] == 0xA0)
+			n++;
+		if (l[n] == ':')
+			n++;
+		*len = n;
+	}
+	free(l);
+	return what;
+}
+
 static char *find_location(const char *l, const struct tokens *tk)
 {
 	/* an explicit line first */
@@ -792,23 +858,76 @@ static char *find_location(const char *l, const struct tokens *tk)
 	return r;
 }
 
+/* The first phrase of scam rule i found in l (lower case) as whole words, or NULL. */
+static const char *scam_rule_hit(int i, const char *l)
+{
+	for (size_t k = 0; k < data->scam.phrases[i].n; k++) {
+		const char *ph = data->scam.phrases[i].v[k];
+		const char *hit = strstr(l, ph);
+		size_t pn = strlen(ph);
+		while (hit && ((hit > l && isalnum((unsigned char)hit[-1])) ||
+			       isalnum((unsigned char)hit[pn])))
+			hit = strstr(hit + 1, ph);
+		if (hit)
+			return ph;
+	}
+	return NULL;
+}
+
 static void score_scam(struct post_info *p, const char *l)
 {
-	for (int i = 0; i < data->scam.n; i++)
-		for (size_t k = 0; k < data->scam.phrases[i].n; k++) {
-
-			const char *ph = data->scam.phrases[i].v[k];
-			const char *hit = strstr(l, ph);
-			size_t pn = strlen(ph);
-			while (hit && ((hit > l && isalnum((unsigned char)hit[-1])) ||
-				       isalnum((unsigned char)hit[pn])))
-				hit = strstr(hit + 1, ph);
-			if (hit) {
-				p->scam_score += data->scam.weight[i];
-				strlist_add(&p->scam_rules, ph);
-				break;
-			}
+	for (int i = 0; i < data->scam.n; i++) {
+		const char *ph = scam_rule_hit(i, l);
+		if (ph) {
+			p->scam_score += data->scam.weight[i];
+			strlist_add(&p->scam_rules, ph);
 		}
+	}
+}
+
+/* The description of scam rule i in lang (else English, else the first given), or NULL. */
+static const char *scam_rule_description(int i, const char *lang)
+{
+	const struct strlist *d = &data->scam.descriptions[i];
+	const char *want[2] = { lang ? lang : "en", "en" };
+	for (int w = 0; w < 2; w++)
+		for (size_t k = 0; k < d->n; k++) {
+			size_t n = strlen(want[w]);
+			if (!strncmp(d->v[k], want[w], n) && d->v[k][n] == ' ')
+				return d->v[k] + n + 1;
+		}
+	return d->n ? strchr(d->v[0], ' ') + 1 : NULL;
+}
+
+int extract_scam_verdict(const char *title, const char *text, const char *lang,
+			 struct scam_verdict *v)
+{
+	memset(v, 0, sizeof *v);
+	v->threshold = data->scam.threshold;
+	char *all = xasprintf("%s\n%s", title ? title : "", text ? text : "");
+	char *l = money_lower(all);
+	for (int i = 0; i < data->scam.n && v->n < SCAM_HITS_MAX; i++) {
+		const char *ph = scam_rule_hit(i, l);
+		if (!ph)
+			continue;
+		const char *d = scam_rule_description(i, lang);
+		v->hit[v->n].weight = data->scam.weight[i];
+		v->hit[v->n].phrase = xstrdup(ph);
+		v->hit[v->n++].description = d ? xstrdup(d) : NULL;
+		v->score += data->scam.weight[i];
+	}
+	free(l);
+	free(all);
+	return v->score;
+}
+
+void scam_verdict_clear(struct scam_verdict *v)
+{
+	for (int i = 0; i < v->n; i++) {
+		free(v->hit[i].phrase);
+		free(v->hit[i].description);
+	}
+	v->n = 0;
 }
 
 static int has_word(const char *l, const char *w)

@@ -533,6 +533,17 @@ static int cmd_stats(struct config *c, int argc, char **argv)
 	return rc;
 }
 
+/* One held project of `moderate list`: the line that names it, then why it is held in words
+ * (the rules that fired, the score against the threshold), in the board's language. */
+static void print_held(const struct config *c, const struct project *p)
+{
+	char *line = post_text(c, p, c->language, "moderation.list_line", NULL);
+	char *why = post_held_why(p, c->language);
+	printf("%s\n%s\n", line, why);
+	free(line);
+	free(why);
+}
+
 /* `bidmail moderate list|approve N|reject N "reason"` */
 static int cmd_moderate(struct config *c, int argc, char **argv)
 {
@@ -544,11 +555,10 @@ static int cmd_moderate(struct config *c, int argc, char **argv)
 	int rc = 0;
 	if (!strcmp(argv[0], "list") && argc == 1) {
 		struct project *p;
-		int n = store_project_select(s, PROJECT_HELD, NULL, 0, &p);
+		int n = store_project_select(s, PROJECT_HELD, NULL, 1, &p);
 		for (int i = 0; i < n; i++) {
 			if (p[i].status == PROJECT_HELD)
-				printf("%lld  %s  <%s>  flags %s\n", (long long)p[i].id, p[i].title,
-				       p[i].poster, p[i].flags_json);
+				print_held(c, &p[i]);
 			project_clear(&p[i]);
 		}
 		if (n >= 0)
@@ -561,7 +571,8 @@ static int cmd_moderate(struct config *c, int argc, char **argv)
 			store_close(s);
 			return 1;
 		}
-		int r = post_moderate(c, s, atoll(argv[1]), approve, argc == 3 ? argv[2] : NULL);
+		int r = post_moderate(c, s, atoll(argv[1]), approve, argc == 3 ? argv[2] : NULL,
+				      NULL);
 		if (r < 0 || store_commit(s) < 0) {
 			store_rollback(s);
 			rc = 1;

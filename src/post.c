@@ -71,6 +71,49 @@ static int queue_to_poster(const struct config *c, struct store *s, const struct
 	return send_queue(c, s, kind, p->language, v, &o);
 }
 
+char *post_text(const struct config *c, const struct project *p, const char *lang,
+		const char *name, const struct vars *extra)
+{
+	char idbuf[32];
+	snprintf(idbuf, sizeof idbuf, "%lld", (long long)p->id);
+	struct vars v = { 0 };
+	vars_set(&v, "id", idbuf);
+	vars_set(&v, "title", p->title ? p->title : "");
+	vars_set(&v, "poster", p->poster ? p->poster : "");
+	vars_set(&v, "post_address", c->post_address);
+	v.parent = extra;
+	return catalog_format(lang, name, &v);
+}
+
+/* The variables every mail about project p has. */
+static void ack_vars(const struct config *c, const struct project *p, char *idbuf, size_t n,
+		     struct vars *v)
+{
+	snprintf(idbuf, n, "%lld", (long long)p->id);
+	vars_set(v, "board", c->board_name);
+	vars_set(v, "project_id", idbuf);
+	vars_set(v, "title", p->title);
+	vars_set(v, "poster_name", p->poster_name ? p->poster_name : "");
+	vars_set(v, "post_address", c->post_address);
+	vars_set(v, "robot_address", c->robot_address);
+	vars_set(v, "date", p->created);
+}
+
+/* A one-sentence mail (post_notice) to the poster of p: catalogue text name (post_text, with
+ * {{n}} = n when not NULL). 0 or -1. */
+static int poster_notice(const struct config *c, struct store *s, const struct project *p,
+			 const char *name, const char *n, const char *in_reply_to)
+{
+	struct vars nv = { 0 }, v = { 0 };
+	vars_set(&nv, "n", n ? n : "");
+	char *text = post_text(c, p, p->language, name, &nv), idbuf[32];
+	ack_vars(c, p, idbuf, sizeof idbuf, &v);
+	vars_set(&v, "message", text);
+	int rc = queue_to_poster(c, s, p, "post_notice", &v, in_reply_to, NULL, NULL);
+	free(text);
+	return rc;
+}
+
 /* The confirmation request for unconfirmed post p, through the robot's signed c-CID address;
  * nothing of the post (title, name, text) is repeated: the address may not be the poster's. */
 static int ask_confirmation(const struct config *c, struct store *s, const struct project *p,
@@ -96,94 +139,296 @@ static int ask_confirmation(const struct config *c, struct store *s, const struc
 	return rc;
 }
 
-/* The acknowledgement of a published (or held) project: what was understood, or, held, a
- * neutral word; moderators get a notice with a signed reply address. */
-static int acknowledge(const struct config *c, struct store *s, const struct project *p,
-		       const char *in_reply_to)
+/* The fields a poster's mails show, in this order. */
+enum field { F_TITLE, F_DESCRIPTION, F_BUDGET, F_DEADLINE, F_SKILLS, F_LOCATION, F_N };
+static const char *const field_label[F_N] = { "post.label_title", "post.label_description",
+	"post.label_budget", "post.label_deadline", "post.label_skills", "post.label_location" };
+static const char *const field_missing[F_N] = { "post.not_given", "post.not_given",
+	"post.not_given", "post.not_given", "post.not_given_skills", "post.not_given" };
+static const char *const field_hint[F_N] = { NULL, NULL, "post.hint_budget", "post.hint_deadline",
+	"post.hint_skills", "post.hint_location" };
+
+/* "php, site web" from ["php","site web"]; NULL for none. The caller frees. */
+static char *skills_text(const char *json)
 {
-	const char *lang = p->language;
-	int held = p->status == PROJECT_HELD;
-	char idbuf[32];
-	snprintf(idbuf, sizeof idbuf, "%lld", (long long)p->id);
-	struct vars v = { 0 };
-	vars_set(&v, "board", c->board_name);
-	vars_set(&v, "project_id", idbuf);
-	vars_set(&v, "title", p->title);
-	vars_set(&v, "poster_name", p->poster_name ? p->poster_name : "");
-	vars_set(&v, "post_address", c->post_address);
-	vars_set(&v, "robot_address", c->robot_address);
-	vars_set(&v, "date", p->created);
-	struct vars items[4];
-	memset(items, 0, sizeof items);
-	char *budget = NULL, *skill_list = NULL, *deadline = NULL;
-	int ni = 0;
-	if ((budget = money_format_budget(p, lang, MONEY_MAIL)) != NULL) {
-		vars_set(&items[ni], "label", catalog_text(lang, "post.label_budget"));
-		vars_set(&items[ni++], "value", budget);
+	struct strlist l = { 0 };
+	json_string_list(json, &l);
+	struct buf b;
+	buf_init(&b, 4096);
+	for (size_t i = 0; i < l.n; i++) {
+		buf_puts(&b, i ? ", " : "");
+		buf_puts(&b, l.v[i]);
 	}
-	if (p->deadline_days >= 0) {
+	strlist_clear(&l);
+	char *t = buf_steal(&b);
+	if (!*t) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* The start of a description on one line, with its word count ("Un site… (12 mots)"). */
+static char *description_text(const char *d, const char *lang)
+{
+	int words = 0, in = 0;
+	for (const char *q = d; *q; q++) {
+		int w = *q != ' ' && *q != '\n' && *q != '\t';
+		words += w && !in;
+		in = w;
+	}
+	size_t n = strlen(d);
+	if (n > 60) {
+		n = 60;
+		while (n > 0 && ((unsigned char)d[n] & 0xC0) == 0x80)
+			n--;
+	}
+	char *head = xstrndup(d, n), *w = head;
+	for (const char *q = head; *q; q++)	/* one line: each run of blanks one space */
+		if (!(*q == ' ' || *q == '\n' || *q == '\t') || (w > head && w[-1] != ' '))
+			*w++ = *q == '\n' || *q == '\t' ? ' ' : *q;
+	*w = '\0';
+	char nb[16];
+	snprintf(nb, sizeof nb, "%d", words);
+	struct vars v = { 0 };
+	vars_set(&v, "n", nb);
+	char *count = catalog_format(lang, "post.description_words", &v);
+	char *t = xasprintf("%s%s (%s)", str_trim(head), n < strlen(d) ? "…" : "", count);
+	free(count);
+	free(head);
+	return t;
+}
+
+/* Field f of project p as the poster's mails show it, in lang; NULL when p has none. The
+ * caller frees. */
+static char *field_text(const struct project *p, enum field f, const char *lang)
+{
+	switch (f) {
+	case F_TITLE:
+		return xstrdup(p->title);
+	case F_DESCRIPTION:
+		return p->description && *p->description ? description_text(p->description, lang)
+		       : NULL;
+	case F_BUDGET:
+		return money_format_budget(p, lang, MONEY_MAIL);
+	case F_DEADLINE: {
+		if (p->deadline_days < 0)
+			return NULL;
 		char n[16];
 		snprintf(n, sizeof n, "%d", p->deadline_days);
 		struct vars dv = { 0 };
 		vars_set(&dv, "n", n);
-		deadline = catalog_format(lang, "post.deadline_days", &dv);
-		vars_set(&items[ni], "label", catalog_text(lang, "post.label_deadline"));
-		vars_set(&items[ni++], "value", deadline);
+		return catalog_format(lang, "post.deadline_days", &dv);
 	}
-	if (p->skills_json && strcmp(p->skills_json, "[]")) {
-		struct buf sb;
-		buf_init(&sb, 4096);
-		for (const char *q = p->skills_json; *q; q++)
-			if (*q != '[' && *q != ']' && *q != '"')
-				buf_putc(&sb, *q == ',' ? ',' : *q);
-		skill_list = buf_steal(&sb);
-		for (char *q = skill_list; *q; q++)
-			if (*q == ',')
-				*q = ' ';	/* "php symfony" reads better than "php,symfony" */
-		vars_set(&items[ni], "label", catalog_text(lang, "post.label_skills"));
-		vars_set(&items[ni++], "value", skill_list);
+	case F_SKILLS:
+		return p->skills_json ? skills_text(p->skills_json) : NULL;
+	case F_LOCATION:
+		return !p->location ? NULL : xstrdup(!strcmp(p->location, "remote")
+			? catalog_text(lang, "post.remote") : p->location);
+	default:
+		return NULL;
 	}
-	if (p->location) {
-		vars_set(&items[ni], "label", catalog_text(lang, "post.label_location"));
-		vars_set(&items[ni++], "value", !strcmp(p->location, "remote")
-			 ? catalog_text(lang, "post.remote") : p->location);
+}
+
+/* The texts an acknowledgement borrows into its variables, freed by ack_texts_clear. */
+struct ack_texts {
+	char *value[F_N], *before[F_N], *after[F_N], *floor;
+	struct vars items[F_N], changes[F_N];
+	int ni, nc;
+};
+
+static void ack_texts_clear(struct ack_texts *t)
+{
+	for (int f = 0; f < F_N; f++) {
+		free(t->value[f]);
+		free(t->before[f]);
+		free(t->after[f]);
 	}
-	vars_set_list(&v, "understood", items, ni);
+	free(t->floor);
+}
+
+/* What project p says, budget to location, each field with its value or, missing, "not
+ * given" and how to add it by reply; and the floor note when its rate is under the floor. */
+static void ack_understood(const struct config *c, const struct project *p, struct ack_texts *t,
+			   struct vars *v)
+{
+	const char *lang = p->language;
+	for (int f = F_BUDGET; f < F_N; f++) {
+		struct vars *it = &t->items[t->ni++];
+		t->value[f] = field_text(p, f, lang);
+		vars_set(it, "label", catalog_text(lang, field_label[f]));
+		vars_set(it, "value", t->value[f] ? t->value[f] : catalog_text(lang, field_missing[f]));
+		vars_set(it, "hint", t->value[f] ? "" : catalog_text(lang, field_hint[f]));
+	}
+	vars_set_list(v, "understood", t->items, t->ni);
+	const char *floor = p->has_budget ? bid_floor_under(c, &p->budget) : NULL;
+	if (floor) {
+		struct vars fv = { 0 };
+		vars_set(&fv, "floor", floor);
+		vars_set(&fv, "unit", catalog_text(lang, !strcmp(p->budget.unit, "hour")
+						   ? "bid.floor_per_hour" : "bid.floor_per_day"));
+		t->floor = catalog_format(lang, "post.floor_note", &fv);
+	}
+	vars_set(v, "floor_note", t->floor ? t->floor : "");
+}
+
+/* The changes from before to p, field by field ("Budget : 500 € → 350 € TTC"); their count. */
+static int ack_changes(const struct project *before, const struct project *p,
+		       struct ack_texts *t, struct vars *v)
+{
+	const char *lang = p->language;
+	for (int f = 0; f < F_N; f++) {
+		char *a = field_text(before, f, lang), *b = field_text(p, f, lang);
+		int same = f == F_DESCRIPTION ? !strcmp(before->description ? before->description : "",
+							p->description ? p->description : "")
+			   : (!a && !b) || (a && b && !strcmp(a, b));
+		if (same) {
+			free(a);
+			free(b);
+			continue;
+		}
+		t->before[f] = a;
+		t->after[f] = b;
+		struct vars *it = &t->changes[t->nc++];
+		vars_set(it, "label", catalog_text(lang, field_label[f]));
+		vars_set(it, "before", a ? a : catalog_text(lang, field_missing[f]));
+		vars_set(it, "after", b ? b : catalog_text(lang, field_missing[f]));
+	}
+	vars_set_list(v, "changes", t->changes, t->nc);
+	return t->nc;
+}
+
+
+/* Why p is held, as the moderators read it: the rules' lines into items (texts into owned),
+ * the threshold into th, and the score line (the caller frees). */
+static char *held_reasons(const struct project *p, const char *lang, struct vars *items,
+			  struct strlist *owned, int *n, char th[16])
+{
+	struct scam_verdict sv;
+	extract_scam_verdict(p->title, p->description, lang, &sv);
+	*n = 0;
+	for (int i = 0; i < sv.n && i < 16; i++) {
+		char w[16];
+		snprintf(w, sizeof w, "%d", sv.hit[i].weight);
+		struct vars rv = { 0 };
+		vars_set(&rv, "description", sv.hit[i].description ? sv.hit[i].description : "");
+		vars_set(&rv, "phrase", sv.hit[i].phrase);
+		vars_set(&rv, "weight", w);
+		char *line = catalog_format(lang, sv.hit[i].description ? "moderation.rule"
+					    : "moderation.rule_phrase", &rv);
+		strlist_add_owned(owned, line);
+		memset(&items[*n], 0, sizeof items[*n]);
+		vars_set(&items[(*n)++], "text", line);
+	}
+	if (!sv.n) {
+		strlist_add(owned, catalog_text(lang, "moderation.no_rule"));
+		memset(&items[0], 0, sizeof items[0]);
+		vars_set(&items[(*n)++], "text", owned->v[owned->n - 1]);
+	}
+	char sc[16];
+	snprintf(sc, sizeof sc, "%d", sv.score);
+	snprintf(th, 16, "%d", sv.threshold);
+	struct vars scv = { 0 };
+	vars_set(&scv, "score", sc);
+	vars_set(&scv, "threshold", th);
+	scam_verdict_clear(&sv);
+	return catalog_format(lang, "moderation.score", &scv);
+}
+
+char *post_held_why(const struct project *p, const char *lang)
+{
+	struct vars items[16];
+	struct strlist owned = { 0 };
+	int n;
+	char th[16];
+	char *score = held_reasons(p, lang, items, &owned, &n, th);
+	struct buf b;
+	buf_init(&b, 64 * 1024);
+	for (int i = 0; i < n; i++) {
+		buf_puts(&b, "  - ");
+		buf_puts(&b, owned.v[i]);
+		buf_putc(&b, '\n');
+	}
+	buf_puts(&b, "  ");
+	buf_puts(&b, score);
+	free(score);
+	strlist_clear(&owned);
+	return buf_steal(&b);
+}
+
+/* The moderators' notice of held project p, with a signed reply address: the rules that
+ * fired, in words, and the score against the threshold. 0 or -1. */
+static int notify_moderators(const struct config *c, struct store *s, const struct project *p)
+{
+	int64_t id = p->id;
+	char *key = keys_make("v", &id, 1);
+	char *addr = keys_address(c, "robot", key);
+	char *copy = xstrdup(c->moderators), *save = NULL, idbuf[32], th[16];
+	snprintf(idbuf, sizeof idbuf, "%lld", (long long)p->id);
+	struct vars items[16];
+	struct strlist owned = { 0 };
+	int n, rc = 0;
+	char *score = held_reasons(p, c->language, items, &owned, &n, th);
+	struct vars mv = { 0 };
+	vars_set(&mv, "board", c->board_name);
+	vars_set(&mv, "project_id", idbuf);
+	vars_set(&mv, "title", p->title);
+	vars_set(&mv, "poster", p->poster);
+	vars_set(&mv, "description", p->description ? p->description : "");
+	vars_set(&mv, "flags", p->flags_json ? p->flags_json : "[]");
+	vars_set(&mv, "score", score);
+	vars_set(&mv, "threshold", th);
+	vars_set_list(&mv, "rules", items, n);
+	for (char *t = strtok_r(copy, ", ", &save); t && rc == 0; t = strtok_r(NULL, ", ", &save)) {
+		struct outgoing o = { .from_name = c->board_name, .from = c->robot_address,
+				      .to = t, .reply_to = addr, .auto_submitted = "auto-generated",
+				      .key_ref = key };
+		rc = send_queue(c, s, "moderation_notice", c->language, &mv, &o);
+	}
+	free(score);
+	strlist_clear(&owned);
+	free(copy);
+	free(key);
+	free(addr);
+	return rc;
+}
+
+/* The acknowledgement of a published (or held) project: what was understood and what is
+ * missing, or, held, a neutral word (moderators get a notice). kind is post_ack, or for a
+ * correction post_corrected (changes from before) or post_uncorrected. 0 or -1. */
+static int acknowledge_as(const struct config *c, struct store *s, const struct project *p,
+			  const char *in_reply_to, const char *kind, const struct project *before)
+{
+	int held = p->status == PROJECT_HELD;
+	char idbuf[32];
+	struct vars v = { 0 };
+	struct ack_texts t;
+	memset(&t, 0, sizeof t);
+	ack_vars(c, p, idbuf, sizeof idbuf, &v);
+	ack_understood(c, p, &t, &v);
+	if (before)
+		ack_changes(before, p, &t, &v);
+	else
+		vars_set_list(&v, "changes", NULL, 0);
 	/* a reply to the acknowledgement closes or corrects the project (post+k-ID) */
 	int64_t pid = p->id;
 	char *kkey = keys_make("k", &pid, 1);
 	char *kaddr = keys_address(c, "post", kkey);
 	/* a held post gets a neutral acknowledgement: nothing tells a scammer why */
-	int rc = queue_to_poster(c, s, p, held ? "post_held" : "post_ack", &v, in_reply_to,
+	int rc = queue_to_poster(c, s, p, held ? "post_held" : kind, &v, in_reply_to,
 				 held ? NULL : kaddr, held ? NULL : kkey);
 	free(kkey);
 	free(kaddr);
-	if (rc == 0 && held && *c->moderators) {
-		int64_t id = p->id;
-		char *key = keys_make("v", &id, 1);
-		char *addr = keys_address(c, "robot", key);
-		char *copy = xstrdup(c->moderators), *save = NULL;
-		struct vars mv = { 0 };
-		vars_set(&mv, "board", c->board_name);
-		vars_set(&mv, "project_id", idbuf);
-		vars_set(&mv, "title", p->title);
-		vars_set(&mv, "poster", p->poster);
-		vars_set(&mv, "description", p->description ? p->description : "");
-		vars_set(&mv, "flags", p->flags_json ? p->flags_json : "[]");
-		for (char *t = strtok_r(copy, ", ", &save); t && rc == 0; t = strtok_r(NULL, ", ", &save)) {
-			struct outgoing o = { .from_name = c->board_name, .from = c->robot_address,
-					      .to = t, .reply_to = addr, .auto_submitted = "auto-generated",
-					      .key_ref = key };
-			rc = send_queue(c, s, "moderation_notice", c->language, &mv, &o);
-		}
-		free(copy);
-		free(key);
-		free(addr);
-	}
-	free(budget);
-	free(skill_list);
-	free(deadline);
+	if (rc == 0 && held && *c->moderators)
+		rc = notify_moderators(c, s, p);
+	ack_texts_clear(&t);
 	return rc;
+}
+
+static int acknowledge(const struct config *c, struct store *s, const struct project *p,
+		       const char *in_reply_to)
+{
+	return acknowledge_as(c, s, p, in_reply_to, "post_ack", NULL);
 }
 
 int post_ask_waiting(const struct config *c, struct store *s)
@@ -464,20 +709,47 @@ enum outcome post_answer(const struct config *c, struct store *s, const struct c
 	return OUT_OK;
 }
 
+/* Tells moderator (by mail; NULL: nobody, the command line prints) what was done to project
+ * id (p: NULL when unknown): message is the catalogue's name for it. 0 or -1. */
+static int tell_moderator(const struct config *c, struct store *s, const char *moderator,
+			  int64_t id, const struct project *p, const char *message,
+			  const char *reason)
+{
+	if (!moderator || !compose_address_is_safe(moderator))
+		return 0;
+	struct project unknown = { .id = id };
+	const struct project *q = p ? p : &unknown;
+	struct vars rv = { 0 }, v = { 0 };
+	vars_set(&rv, "reason", reason ? reason : "");
+	char *text = post_text(c, q, c->language, message, &rv), idbuf[32];
+	ack_vars(c, q, idbuf, sizeof idbuf, &v);
+	vars_set(&v, "poster", q->poster ? q->poster : "");
+	vars_set(&v, "message", text);
+	struct outgoing o = { .from_name = c->board_name, .from = c->robot_address,
+			      .to = moderator, .auto_submitted = "auto-replied" };
+	int rc = send_queue(c, s, "moderation_done", c->language, &v, &o);
+	free(text);
+	return rc;
+}
+
 int post_moderate(const struct config *c, struct store *s, int64_t project_id, int approve,
-		  const char *why)
+		  const char *why, const char *moderator)
 {
 	struct project p;
 	int f = store_project_get(s, project_id, &p);
-	if (f <= 0)
-		return f == 0 ? 0 : -1;
-	int rc = 0;
-	if (p.status != PROJECT_HELD) {
-		project_clear(&p);
-		return 2;	/* not waiting for a moderator */
+	if (f < 0)
+		return -1;
+	if (!f || p.status != PROJECT_HELD) {
+		/* not waiting for a moderator: nothing done, and said so */
+		int rc = tell_moderator(c, s, moderator, project_id, f ? &p : NULL,
+					"moderation.not_held", NULL);
+		if (f)
+			project_clear(&p);
+		return rc < 0 ? -1 : f ? 2 : 0;
 	}
-	rc = store_project_state_set(s, p.id, PROJECT_HELD, approve ? PROJECT_OPEN
-				     : PROJECT_REJECTED, clock_now()) < 0 ? -1 : 0;
+	int rc = store_project_state_set(s, p.id, PROJECT_HELD, approve ? PROJECT_OPEN
+					 : PROJECT_REJECTED, clock_now()) < 0 ? -1 : 0;
+	const char *reason = why && *why ? why : catalog_text(p.language, "post.rejected_default");
 	if (rc == 0 && approve) {
 		p.status = PROJECT_OPEN;
 		rc = acknowledge(c, s, &p, NULL);
@@ -486,10 +758,12 @@ int post_moderate(const struct config *c, struct store *s, int64_t project_id, i
 		vars_set(&v, "board", c->board_name);
 		vars_set(&v, "subject", p.title);
 		vars_set(&v, "post_address", c->post_address);
-		vars_set(&v, "reason", why && *why ? why
-			 : catalog_text(p.language, "post.rejected_default"));
+		vars_set(&v, "reason", reason);
 		rc = queue_to_poster(c, s, &p, "post_rejected", &v, NULL, NULL, NULL);
 	}
+	if (rc == 0)
+		rc = tell_moderator(c, s, moderator, p.id, &p, approve ? "moderation.done_approved"
+				    : "moderation.done_rejected", reason);
 	log_info("stage=moderate project=%lld result=%s", (long long)p.id, approve ? "approved" : "rejected");
 	project_clear(&p);
 	return rc < 0 ? -1 : 1;
@@ -545,49 +819,144 @@ static int tell_bidder_closed(const struct config *c, struct store *s, const str
 	return rc;
 }
 
-/* Closes project p at its poster's request; its active bidders are told. 0 or -1. */
-static int close_by_reply(const struct config *c, struct store *s, const struct project *p)
+/* Closes project p at its poster's request; its active bidders are told, and the poster told
+ * it was done and how many were told. 0 or -1. */
+static int close_by_reply(const struct config *c, struct store *s, const struct project *p,
+			  const char *in_reply_to)
 {
 	int rc = store_project_state_set(s, p->id, PROJECT_OPEN, PROJECT_CLOSED, clock_now()) < 0 ? -1 : 0;
 	struct bid_row *v;
-	int nb = rc == 0 ? store_bid_select(s, p->id, BID_ACTIVE, &v) : -1;
+	int nb = rc == 0 ? store_bid_select(s, p->id, BID_ACTIVE, &v) : -1, told = 0;
 	for (int i = 0; i < nb; i++) {
 		if (rc == 0 && v[i].status == BID_ACTIVE) {
 			rc = tell_bidder_closed(c, s, p, &v[i]);
 			store_bid_state_set(s, v[i].id, BID_ACTIVE, BID_CLOSED);
+			told++;
 		}
 		bid_row_clear(&v[i]);
 	}
 	if (nb >= 0)
 		free(v);	/* allocated even for no bid */
+	char n[16];
+	snprintf(n, sizeof n, "%d", told);
+	if (rc == 0)
+		rc = poster_notice(c, s, p, "post.closed_done", n, in_reply_to);
 	return rc;
 }
 
-/* The corrected post m of project p (cleared here): new description and fields, same number,
- * scored again, and a new acknowledgement. 0 or -1. */
+/* The flags of project a after a correction e of before: no_budget follows the budget,
+ * urgent the new text when it was rewritten, suspected_scam the new title and text when they
+ * changed (*scam set), else kept. The caller frees. */
+static char *edit_flags(const struct project *before, const struct project *a,
+			const struct post_edit *e, const struct post_info *pi, int *scam)
+{
+	struct strlist old = { 0 }, out = { 0 };
+	json_string_list(before->flags_json, &old);
+	int retold = e->title || e->description;
+	*scam = 0;
+	if (retold) {
+		struct scam_verdict sv;
+		int score = extract_scam_verdict(a->title, a->description, NULL, &sv);
+		*scam = score >= sv.threshold;
+		scam_verdict_clear(&sv);
+	}
+	int urgent = e->rewrite ? strlist_contains(&pi->flags, "urgent")
+		     : strlist_contains(&old, "urgent");
+	if (*scam || (!retold && strlist_contains(&old, "suspected_scam")))
+		strlist_add(&out, "suspected_scam");
+	if (urgent)
+		strlist_add(&out, "urgent");
+	if (!a->has_budget)
+		strlist_add(&out, "no_budget");
+	char *j = json_array_text(&out);
+	strlist_clear(&old);
+	strlist_clear(&out);
+	return j;
+}
+
+/* Stores correction e of project p (a: p with e applied) and holds it when its new text
+ * scores as a scam; 0 or -1. */
+static int edit_store(struct store *s, const struct project *p, struct project *a,
+		      const struct post_edit *e, int scam)
+{
+	time_t now = clock_now();
+	int rc = e->title && strcmp(e->title, p->title)
+		 ? store_project_retitle(s, p->id, a->title, now) : 0;
+	if (rc == 0)
+		rc = store_project_update(s, p->id, a->description, a->has_budget ? &a->budget : NULL,
+					  a->deadline_days, a->skills_json, a->location,
+					  a->flags_json, now);
+	if (rc == 0 && scam) {
+		rc = store_project_state_set(s, p->id, PROJECT_OPEN, PROJECT_HELD, now) < 0 ? -1 : 0;
+		a->status = PROJECT_HELD;
+	}
+	return rc;
+}
+
+/* The correction m of project p (cleared by the caller): only the fields its new text states
+ * change (post_edit.c), the poster is told each change before → after, or, when nothing was
+ * recognised, what can be changed and how (the project unchanged). 0 or -1. */
 static int edit_by_reply(const struct config *c, struct store *s, const struct message *m,
 			 struct project *p, char **result)
 {
-	int64_t project_id = p->id;
-	const struct post_info *pi = m->post;
-	char *skills = json_array_text(&pi->skills);
-	char *flags = json_array_text(&pi->flags);
-	/* the new text is scored as a new post: a scam waits for a moderator again */
-	int scam = strlist_contains(&pi->flags, "suspected_scam");
-	int rc = store_project_update(s, p->id, pi->description, pi->has_budget ? &pi->budget : NULL,
-				      pi->deadline_days, skills, pi->location, flags, clock_now());
-	if (rc == 0 && scam)
-		rc = store_project_state_set(s, p->id, PROJECT_OPEN, PROJECT_HELD, clock_now()) < 0 ? -1 : 0;
-	free(skills);
-	free(flags);
-	project_clear(p);
-	if (rc == 0 && store_project_get(s, project_id, p) == 1)
-		rc = acknowledge(c, s, p, m->message_id_made_up ? NULL : m->message_id);
-	if (scam)
-		log_warn("stage=post project=%lld result=held reason=suspected_scam score=%d "
-			 "edit=yes", (long long)project_id, pi->scam_score);
-	*result = xasprintf("post:edited:%lld%s", (long long)project_id, scam ? ":held" : "");
+	/* read again from the new text alone: the subject repeats the acknowledgement's */
+	struct message tm = *m;
+	tm.subject = NULL;
+	tm.new_text = NULL;
+	tm.post = NULL;
+	extract_message(c, &tm, KIND_POST);
+	struct post_edit e;
+	int stated = post_edit_read(p, tm.new_text, tm.post, &e);
+	struct project a = *p;
+	struct strlist skills = { 0 };
+	post_edit_skills(p->skills_json, &e, &skills);
+	a.title = e.title && *e.title ? e.title : p->title;
+	a.description = e.description && *e.description ? e.description : p->description;
+	if (e.has_budget) {
+		a.has_budget = 1;
+		a.budget = e.budget;
+	}
+	if (e.deadline_days >= 0)
+		a.deadline_days = e.deadline_days;
+	a.location = e.location ? e.location : p->location;
+	a.skills_json = json_array_text(&skills);
+	int scam = 0;
+	a.flags_json = edit_flags(p, &a, &e, tm.post, &scam);
+	struct ack_texts probe;
+	memset(&probe, 0, sizeof probe);
+	struct vars pv = { 0 };
+	int changed = stated && ack_changes(p, &a, &probe, &pv) > 0;
+	ack_texts_clear(&probe);
+	const char *irt = m->message_id_made_up ? NULL : m->message_id;
+	int rc = changed ? edit_store(s, p, &a, &e, scam) : 0;
+	if (rc == 0)
+		rc = acknowledge_as(c, s, changed ? &a : p, irt,
+				    changed ? "post_corrected" : "post_uncorrected",
+				    changed ? p : NULL);
+	if (scam && changed)
+		log_warn("stage=post project=%lld result=held reason=suspected_scam edit=yes",
+			 (long long)p->id);
+	*result = xasprintf("post:%s:%lld%s", changed ? "edited" : "unchanged", (long long)p->id,
+			    scam && changed ? ":held" : "");
+	free(a.skills_json);
+	free(a.flags_json);
+	strlist_clear(&skills);
+	post_edit_clear(&e);
+	free(tm.new_text);
+	post_info_free(tm.post);
 	return rc;
+}
+
+/* Tells the poster of project p, no longer open, that a reply to its acknowledgement changes
+ * nothing, and why (held, awarded, closed, expired, rejected). 0 or -1. */
+static int tell_not_open(const struct config *c, struct store *s, const struct project *p,
+			 const char *in_reply_to)
+{
+	if (p->status == PROJECT_PENDING_CONFIRMATION)
+		return 0;	/* never acknowledged: no post+k address was given */
+	char name[48];
+	snprintf(name, sizeof name, "post.not_open_%s", store_project_state_name(p->status));
+	return poster_notice(c, s, p, name, NULL, in_reply_to);
 }
 
 enum outcome post_reply(struct handling *h)
@@ -601,21 +970,27 @@ enum outcome post_reply(struct handling *h)
 	int f = store_project_get(s, project_id, &p);
 	if (f < 0)
 		return OUT_TEMPFAIL;
-	if (!f || !m->from || strcasecmp(m->from, p.poster) || p.status != PROJECT_OPEN) {
+	if (!f || !m->from || strcasecmp(m->from, p.poster)) {
 		*result = xstrdup(f ? "post-reply:refused" : "post-reply:unknown");
 		if (f)
 			project_clear(&p);
 		return OUT_OK;
 	}
+	if (p.status != PROJECT_OPEN) {
+		/* the poster is told why nothing changed */
+		int rc = tell_not_open(c, s, &p, m->message_id_made_up ? NULL : m->message_id);
+		*result = xasprintf("post-reply:not-open:%s", store_project_state_name(p.status));
+		project_clear(&p);
+		return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
+	}
 	const char *text = m->new_text ? m->new_text : "";
 	int rc = 0;
 	if (asks_close(text)) {
-		rc = close_by_reply(c, s, &p);
+		rc = close_by_reply(c, s, &p, m->message_id_made_up ? NULL : m->message_id);
 		*result = xasprintf("post:closed:%lld", (long long)p.id);
-	} else if (m->post && *text) {
-		rc = edit_by_reply(c, s, m, &p, result);
 	} else {
-		*result = xstrdup("post-reply:empty");
+		/* an empty reply too is answered with what can be changed */
+		rc = edit_by_reply(c, s, m, &p, result);
 	}
 	project_clear(&p);
 	return rc < 0 ? OUT_TEMPFAIL : OUT_OK;

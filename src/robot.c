@@ -1641,7 +1641,8 @@ enum outcome robot_moderate(struct handling *h)
 		int approve = l[0] == 'a';
 		free(l);
 		int64_t id = h->r->ids[0];
-		rc = post_moderate(h->c, h->s, id, approve, approve ? NULL : decision->args);
+		rc = post_moderate(h->c, h->s, id, approve, approve ? NULL : decision->args,
+				   h->m->from);
 		h->result = xasprintf("moderate:%lld:%s", (long long)id,
 				      approve ? "approved" : "rejected");
 	}

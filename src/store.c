@@ -175,7 +175,8 @@ enum stmt_id {
 	ST_BID_SELECT, ST_BID_CURRENT, ST_RELAYED_ADD, ST_RELAYED_LIST, ST_PROJECT_DELETE_PENDING,
 	ST_PROJECT_UNASKED, ST_POSTER_CONFIRMED, ST_POSTER_CONFIRM, ST_PROJECT_STATUS,
 	ST_NOTICE_CLAIM, ST_PROJECT_ANSWERED, ST_PROJECT_MARK_ANSWERED,
-	ST_RATING_INSERT, ST_FREELANCER_RECORD, ST_PROJECT_UPDATE, ST_ADDRESSES_DISABLED,
+	ST_RATING_INSERT, ST_FREELANCER_RECORD, ST_PROJECT_UPDATE, ST_PROJECT_RETITLE,
+	ST_ADDRESSES_DISABLED,
 	ST_PROJECT_BY_ID, ST_PROJECT_PENDING_OF, ST_PROJECT_BY_STATUS_SINCE, ST_PROJECT_BY_STATUS,
 	ST_PROJECT_SINCE, ST_PROJECT_ALL, ST_SUBSCRIBER_BY_ADDRESS, ST_SUBSCRIBER_BY_ID,
 	ST_PURGE_HELD_BIDS, ST_PURGE_PENDING_BIDS, ST_PURGE_PENDING_POSTS, ST_PROJECTS_VERSION,
@@ -363,6 +364,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		" budget_max = ?4, currency = ?5, tax = ?6, unit = ?7,"
 		" deadline_days = ?8, skills = ?9, location = ?10, updated = ?11,"
 		" flags = ?12 WHERE id = ?1",
+	[ST_PROJECT_RETITLE] = "UPDATE projects SET title = ?2, updated = ?3 WHERE id = ?1",
 	[ST_ADDRESSES_DISABLED] = "SELECT address FROM addresses WHERE disabled ORDER BY address",
 	[ST_PROJECT_BY_ID] = PROJECT_SELECT "id = ?1" PROJECT_PAGE,
 	[ST_PROJECT_PENDING_OF] = PROJECT_SELECT "status = 'pending_confirmation' AND"
@@ -2307,19 +2309,27 @@ int store_bid_current(struct store *s, int64_t project, int64_t subscriber, int6
 	return rc == SQLITE_ROW;
 }
 
-int store_relayed_add(struct store *s, int64_t bid, const char *body, time_t now)
+/* Runs statement which with ?1 = id, ?2 = text and ?3 = now (ISO): 0, or -1 (logged as
+ * what). */
+static int exec_id_text_at(struct store *s, enum stmt_id which, int64_t id, const char *text,
+			   time_t now, const char *what)
 {
-	sqlite3_stmt *st = stmt(s, ST_RELAYED_ADD);
+	sqlite3_stmt *st = stmt(s, which);
 	if (!st)
 		return -1;
 	char at[32];
 	clock_format_iso(now, at);
-	sqlite3_bind_int64(st, 1, bid);
-	bind_text(st, 2, body);
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, text);
 	bind_text(st, 3, at);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "relayed-add");
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, what);
+}
+
+int store_relayed_add(struct store *s, int64_t bid, const char *body, time_t now)
+{
+	return exec_id_text_at(s, ST_RELAYED_ADD, bid, body, now, "relayed-add");
 }
 
 int store_relayed_list(struct store *s, int64_t bid, int max, size_t max_bytes,
@@ -2564,6 +2574,11 @@ int store_project_update(struct store *s, int64_t id, const char *description,
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-update");
+}
+
+int store_project_retitle(struct store *s, int64_t id, const char *title, time_t now)
+{
+	return exec_id_text_at(s, ST_PROJECT_RETITLE, id, title, now, "project-retitle");
 }
 
 /* The structural check of a connection (its cached statement st, or a statement of its own

@@ -22,8 +22,9 @@ Steps (one a line, words split as by the shell, `#` starts a comment):
 In an .eml or a step, {WHAT:REF} stands for a part of an outgoing mail already sent: REF is its
 number (1 = the first outgoing mail of the case) or an address (the last mail sent to it);
 WHAT is reply-to, message-id, references, subject, unsubscribe (the mailto address of
-List-Unsubscribe), quote (its text part quoted with "> "), text (its text part as it is, the
-unquoted copy Outlook puts under a reply) or file (its path).
+List-Unsubscribe), quote (its text part quoted with "> "), quote-qp (the same, encoded
+quoted-printable, for a part sent so), text (its text part as it is, the unquoted copy Outlook
+puts under a reply) or file (its path).
 
 Every outgoing mail is also checked for CRLF line ends, lines of at most 998 octets and exactly
 one recipient. Golden mails show the headers decoded and each part decoded, with Date (unless
@@ -32,13 +33,13 @@ spaces folded to spaces. BIDMAIL_CASES_UPDATE=1 rewrites the golden files from w
 does (state files keep the fields they list); review the diff before committing it.
 usage: cases.py BIDMAIL [SUBSTRING]  (or through suite.py: --only case_0001)
 """
-import difflib, email, email.policy, email.utils, glob, hashlib, json, os, re, shlex, sys
+import difflib, email, email.policy, email.utils, glob, hashlib, json, os, quopri, re, shlex, sys
 
 import board
 from board import Board, Failure, expect, read_mail
 
 CASES = os.path.join(board.HERE, "cases")
-PLACEHOLDER = re.compile(r"\{(reply-to|message-id|references|subject|unsubscribe|quote|text|file):([^{}\s]+)\}")
+PLACEHOLDER = re.compile(r"\{(reply-to|message-id|references|subject|unsubscribe|quote-qp|quote|text|file):([^{}\s]+)\}")
 PLACEHOLDER_BYTES = re.compile(PLACEHOLDER.pattern.encode())
 MAX_DIFF_LINES = 80
 
@@ -155,7 +156,10 @@ class CaseRun:
             return str(m["List-Unsubscribe"]).split("mailto:")[1].split("?")[0].split(">")[0]
         if what == "text":
             return "\n".join(m.get_body(("plain",)).get_content().splitlines())
-        return "\n".join("> " + l for l in m.get_body(("plain",)).get_content().splitlines())
+        quote = "\n".join("> " + l for l in m.get_body(("plain",)).get_content().splitlines())
+        if what == "quote-qp":
+            return quopri.encodestring(quote.encode("utf-8")).decode("ascii")
+        return quote
 
     def fill(self, text):
         return PLACEHOLDER.sub(lambda mo: self.value(mo.group(1), mo.group(2)), text)

@@ -685,6 +685,20 @@ static int c_project_state_set(struct store *s)
 	return 0;
 }
 
+static int c_project_retitle(struct store *s)
+{
+	int64_t a = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
+	CHECK(store_project_retitle(s, a, "Refonte du site", T0 + 3600) == 0);
+	struct project p;
+	CHECK(store_project_get(s, a, &p) == 1);
+	int ok = !strcmp(p.title, "Refonte du site") && !strcmp(p.updated, "2026-03-02T09:00:00Z");
+	project_clear(&p);
+	CHECK(ok);
+	/* no such project: nothing written, no error */
+	CHECK(store_project_retitle(s, a + 100, "X", T0) == 0);
+	return 0;
+}
+
 static int c_project_update(struct store *s)
 {
 	int64_t a = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
@@ -1897,6 +1911,7 @@ static const struct {
 	{ "store_project_get", c_project_get },
 	{ "store_project_state_set", c_project_state_set },
 	{ "store_project_update", c_project_update },
+	{ "store_project_retitle", c_project_retitle },
 	{ "store_notice_claim", c_notice_claim },
 	{ "store_project_answered", c_project_answered },
 	{ "store_project_mark_answered", c_project_mark_answered },

@@ -1745,6 +1745,92 @@ static void test_state_transitions(void)
 	report("state_transitions", bad);
 }
 
+/* What a poster's correction changes (post_edit.c): only the fields it states. Each row: the
+ * reply's new text, then what must come out — title and location (NULL: unchanged), the
+ * budget's maximum (-1: unchanged), the deadline in days (-1: unchanged), the skills after it
+ * (the project had "wordpress, site web"), whether the description is replaced. */
+static void test_post_edit(const struct config *c)
+{
+	static const char old_text[] = "Refaire le site vitrine de notre cabinet d'architectes, six "
+		"pages, une galerie de projets et un formulaire de contact, sous WordPress.";
+	static const struct {
+		const char *reply, *title, *location;
+		double budget;
+		int deadline;
+		const char *skills;
+		int description, stated;
+	} rows[] = {
+		{ "Petite correction : le budget est de 350 € TTC et c'est pour le 20 avril.", NULL,
+		  NULL, 350, 18, "wordpress,site web", 0, 1 },
+		{ "Quick correction: the budget is $1,200.", NULL, NULL, 1200, -1,
+		  "wordpress,site web", 0, 1 },
+		{ "Titre : Maquettes et site vitrine", "Maquettes et site vitrine", NULL, -1, -1,
+		  "wordpress,site web", 0, 1 },
+		{ "Ajoutez Figma, s'il vous plaît, et retirez wordpress.", NULL, NULL, -1, -1,
+		  "site web,figma", 0, 1 },
+		{ "Please add Figma.", NULL, NULL, -1, -1, "wordpress,site web,figma", 0, 1 },
+		{ "Compétences : php, symfony", NULL, NULL, -1, -1, "php,symfony", 0, 1 },
+		{ "skills: react", NULL, NULL, -1, -1, "react", 0, 1 },
+		{ "Lieu : télétravail", NULL, "remote", -1, -1, "wordpress,site web", 0, 1 },
+		{ "location: Lyon", NULL, "Lyon", -1, -1, "wordpress,site web", 0, 1 },
+		{ "Nouvelle description : un site de huit pages, avec un blog.", NULL, NULL, -1, -1,
+		  "wordpress,site web", 1, 1 },
+		/* a label without its colon is not a correction of that field */
+		{ "Le titre me va bien, merci.", NULL, NULL, -1, -1, "wordpress,site web", 0, 0 },
+		{ "Merci, c'est parfait !", NULL, NULL, -1, -1, "wordpress,site web", 0, 0 },
+		{ "Thanks! What happens next?", NULL, NULL, -1, -1, "wordpress,site web", 0, 0 },
+		/* "ajoutez" followed by a sentence, not skills: nothing added */
+		{ "Ajoutez que le site doit être prêt avant l'été, s'il vous plaît.", NULL, NULL, -1,
+		  -1, "wordpress,site web", 0, 0 },
+		{ "", NULL, NULL, -1, -1, "wordpress,site web", 0, 0 },
+		/* a short reply that scores as a scam is taken whole, for the moderators to judge */
+		{ "Gagnez jusqu'à 3000 €/mois depuis chez vous, sans expérience ! Frais "
+		  "d'inscription : 49 €.", NULL, NULL, 3000, -1, "wordpress,site web", 1, 1 },
+	};
+	struct project old = { .id = 1001, .title = "Site vitrine", .description = (char *)old_text,
+			       .deadline_days = -1, .skills_json = "[\"wordpress\",\"site web\"]" };
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct message m = { 0 };
+		m.text = (char *)rows[i].reply;
+		m.date = 1775116800;	/* 2026-04-02T08:00:00Z */
+		extract_message(c, &m, KIND_POST);
+		struct post_edit e;
+		int stated = post_edit_read(&old, m.new_text, m.post, &e);
+		struct strlist sk = { 0 };
+		post_edit_skills(old.skills_json, &e, &sk);
+		struct buf b;
+		buf_init(&b, 4096);
+		for (size_t k = 0; k < sk.n; k++) {
+			buf_puts(&b, k ? "," : "");
+			buf_puts(&b, sk.v[k]);
+		}
+		char *skills = buf_steal(&b);
+		int ok = stated == rows[i].stated &&
+			 (rows[i].title ? e.title && !strcmp(e.title, rows[i].title) : !e.title) &&
+			 (rows[i].location ? e.location && !strcmp(e.location, rows[i].location)
+			  : !e.location) &&
+			 (rows[i].budget < 0 ? !e.has_budget : e.has_budget &&
+			  e.budget.max == rows[i].budget) &&
+			 e.deadline_days == rows[i].deadline && !strcmp(skills, rows[i].skills) &&
+			 !!e.description == rows[i].description;
+		if (!ok) {
+			printf("     post_edit \"%s\": stated %d title %s location %s budget %g "
+			       "deadline %d skills %s description %d\n", rows[i].reply, stated,
+			       e.title ? e.title : "-", e.location ? e.location : "-",
+			       e.has_budget ? e.budget.max : -1, e.deadline_days, skills,
+			       !!e.description);
+			bad++;
+		}
+		free(skills);
+		strlist_clear(&sk);
+		post_edit_clear(&e);
+		free(m.new_text);
+		post_info_free(m.post);
+	}
+	report("post_edit", bad);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "trim"))
@@ -1783,6 +1869,7 @@ int main(int argc, char **argv)
 	test_reply_trim();
 	test_store_seam();
 	test_state_transitions();
+	test_post_edit(&cat_config);
 	config_clear(&cat_config);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

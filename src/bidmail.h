@@ -97,6 +97,35 @@ int64_t clock_mono_ns(void);
 /* The same in milliseconds (deadlines of reads, writes and passes). */
 int64_t clock_mono_ms(void);
 
+/* ---------------------------------------------------------------- date.c */
+/* Days are day numbers: days since 1970-01-01 of the board's calendar (the zone clock_set_zone
+ * set), -1 for none. Deadlines and deliveries are stored as their YYYY-MM-DD form. */
+#define DATE_NONE (-1000000)	/* date_days_left of no date */
+/* The day number of year-month-day, -1 when no such day (31 April). */
+long date_day_make(int year, int month, int day);
+/* The year, month (1-12) and day of the month of day number day. */
+void date_day_split(long day, int *year, int *month, int *mday);
+/* The day number of instant t in the board's time zone. */
+long date_day_of(time_t t);
+/* The last day of a month, as a day number (-1 when out of range). */
+long date_month_last(int year, int month);
+/* day as YYYY-MM-DD into out; "" when day < 0. */
+void date_day_format(long day, char out[11]);
+/* The day number of a YYYY-MM-DD string, -1 when it is none (NULL, "", malformed). */
+long date_day_parse(const char *s);
+/* Days from the day of now to date (YYYY-MM-DD): 0 on the day, negative once passed;
+ * DATE_NONE when date is none. */
+int date_days_left(const char *date, time_t now);
+/* The time a mail's dates are read relative to: its Date header when sane (not more than a
+ * day after its receipt, nor a month before), else its receipt. */
+time_t date_mail_time(time_t date, time_t received);
+/* date (YYYY-MM-DD) as a reader of lang writes it ("15 avril 2026"); caller frees; NULL when
+ * date is none. */
+char *date_text(const char *lang, const char *date);
+/* date_text with the days left from now ("15 avril 2026 (dans 19 jours)", today, passed);
+ * caller frees; NULL when date is none. */
+char *date_text_left(const char *lang, const char *date, time_t now);
+
 /* ---------------------------------------------------------------- config.c */
 #define LANGUAGE_DEFAULT "fr"	/* the default `language`, listed first when one is refused */
 struct config {
@@ -326,6 +355,7 @@ struct message {
 	char *reply_to;
 	char *subject;
 	time_t date;		/* -1 when missing or impossible */
+	time_t received;	/* when the board took it; 0: now (the dates in it are read from it) */
 	char *in_reply_to;
 	struct strlist references;
 	char *text;		/* body as UTF-8 */
@@ -424,7 +454,8 @@ struct post_info {
 	char *description;
 	int has_budget;
 	struct money budget;
-	int deadline_days;	/* -1: unknown */
+	int deadline_days;	/* days from the mail's day to deadline; -1: unknown */
+	char deadline[11];	/* the day it is wanted by, YYYY-MM-DD; "": unknown */
 	struct strlist skills;
 	const char *language;
 	char *location;
@@ -435,7 +466,8 @@ struct post_info {
 struct bid_info {
 	int has_amount;
 	struct money amount;
-	int delivery_days;	/* -1: unknown */
+	int delivery_days;	/* days from the bid's day to delivery; -1: unknown */
+	char delivery[11];	/* the day of delivery, YYYY-MM-DD; "": unknown or not read yet */
 	int milestones[8];
 	int n_milestones;
 	int followup_days;	/* "relance 7j": -1 when absent */
@@ -455,8 +487,16 @@ struct extract_data *extract_data_use(struct extract_data *d);
 struct extract_data *extract_data_free(struct extract_data *d);
 /* Fills m->new_text and, for posts and bids, m->post / m->bid. */
 void extract_message(const struct config *c, struct message *m, enum kind k);
-/* What a bid text offers (amount, delivery, milestones, why); caller frees with bid_info_free. */
+/* What a bid text offers (amount, delivery, milestones, why); caller frees with bid_info_free.
+ * Its delivery day is read relative to the day of `from` (-1: only the delay is read). */
 struct bid_info *extract_bid_text(const char *text);
+struct bid_info *extract_bid_text_at(const char *text, time_t from);
+/* The day a text names for a deadline or a delivery (extract_date.c, the words of dates.txt),
+ * relative to the day of from: a day number (date.c), or -1 when it names none that is sure. */
+long extract_date(const char *text, time_t from);
+/* Sets b->delivery (and b->delivery_days when only a day was given) from text, written at
+ * from; b->delivery stays "" when text names no delivery. */
+void extract_bid_delivery(struct bid_info *b, const char *text, time_t from);
 struct post_info *post_info_free(struct post_info *p);
 struct bid_info *bid_info_free(struct bid_info *b);
 /* Guesses "fr" or "en" from the words of a text; NULL when it cannot tell. */
@@ -471,6 +511,17 @@ int extract_subject_is_forward(const char *subject);
  * be read (said on stderr) or a call returned -1 (each says its own file:line). */
 int extract_data_lines(const char *path, size_t max, int (*line_fn)(void *arg, char *line,
 		       const char *path, int lineno), void *arg);
+
+/* ---------------------------------------------------------------- extract_date.c */
+struct date_data;
+/* The words of dates.txt at path (caller frees); NULL with file:line: reason on stderr. */
+struct date_data *extract_date_load(const char *path);
+struct date_data *extract_date_free(struct date_data *d);
+/* The day lower-cased text l names (money_lower) relative to day number today, by the words
+ * of d: a cued day ("pour le 15 avril"), else a part of a month ("fin avril"), else a phrase
+ * counted from today ("sous quinzaine", "fin du mois"), else a delay ("within 10 days").
+ * A day number, or -1 when none (a past day, a phrase it cannot place). */
+long extract_date_lower(const struct date_data *d, const char *l, long today);
 
 /* ---------------------------------------------------------------- extract_money.c */
 /* A lower-case copy of text with the same byte offsets (ASCII and Latin-1 capitals). */
@@ -595,7 +646,8 @@ struct project {
 	char *message_id;
 	int has_budget;
 	struct money budget;		/* budget.min < 0: no minimum */
-	int deadline_days;		/* -1: unknown */
+	int deadline_days;		/* days from its post to deadline; -1: unknown */
+	char deadline[11];		/* the day it is wanted by, YYYY-MM-DD; "": unknown */
 	char *skills_json;		/* JSON array text */
 	char *location;
 	char *flags_json;		/* JSON array text */
@@ -699,9 +751,11 @@ int store_project_state_set(struct store *s, int64_t id, enum project_state from
 			    enum project_state to, time_t now);
 /* One project by number; 1 found (into p, caller clears), 0 not, -1 error. */
 int store_project_get(struct store *s, int64_t id, struct project *p);
-/* A corrected post: new description, budget (NULL: none), deadline, skills, location, flags. */
+/* A corrected post: new description, budget (NULL: none), deadline (its days from the mail and
+ * its day, YYYY-MM-DD, NULL or "": none), skills, location, flags. */
 int store_project_update(struct store *s, int64_t id, const char *description,
-			 const struct money *budget, int deadline_days, const char *skills_json,
+			 const struct money *budget, int deadline_days, const char *deadline,
+			 const char *skills_json,
 			 const char *location, const char *flags_json, time_t now);
 /* Notices sent once: 1 claimed now, 0 claimed before, -1 error. */
 int store_notice_claim(struct store *s, const char *kind, int64_t ref, time_t now);

@@ -92,6 +92,7 @@ struct extract_data {
 		struct strlist phrases[64];
 	} scam;
 	struct intent_data *intents;	/* intents.txt (extract_intent.c) */
+	struct date_data *dates;	/* dates.txt (extract_date.c) */
 };
 
 /* the data in use (none before extract_load): swapped by the main thread between passes,
@@ -288,6 +289,7 @@ struct extract_data *extract_data_free(struct extract_data *d)
 	for (int i = 0; i < d->scam.n; i++)
 		strlist_clear(&d->scam.phrases[i]);
 	extract_intent_free(d->intents);
+	extract_date_free(d->dates);
 	free(d);
 	return NULL;
 }
@@ -299,9 +301,13 @@ struct extract_data *extract_data_load(const struct config *c)
 	char *sc = xasprintf("%s/scam-rules.txt", c->data_dir);
 	char *lo = xasprintf("%s/locations.txt", c->data_dir);
 	char *in = xasprintf("%s/intents.txt", c->data_dir);
+	char *da = xasprintf("%s/dates.txt", c->data_dir);
 	int rc = load_table(sk, &d->skills) | load_scam(sc, d) | load_table(lo, &d->places);
 	if (!(d->intents = extract_intent_load(in)))
 		rc = -1;
+	if (!(d->dates = extract_date_load(da)))
+		rc = -1;
+	free(da);
 	free(in);
 	free(sk);
 	free(sc);
@@ -683,9 +689,10 @@ static struct post_info *extract_post(const struct config *c, const struct messa
 	if (!p->language)
 		p->language = c->language;
 	p->has_budget = extract_budget_lower(l, &p->budget);
-	int d = extract_duration_days_lower(l, NULL);
-	int dd = extract_deadline_date_lower(l, m->date >= 0 ? m->date : clock_now());
-	p->deadline_days = d >= 0 ? d : dd;
+	time_t from = date_mail_time(m->date, m->received ? m->received : clock_now());
+	long today = date_day_of(from), day = extract_date_lower(data->dates, l, today);
+	date_day_format(day, p->deadline);
+	p->deadline_days = day >= 0 ? (int)(day - today) : -1;
 	explicit_skills(l, &p->skills);
 	find_phrases_in(&data->skills, l, &tk, &p->skills, 0);
 	p->location = find_location(l, &tk);
@@ -706,10 +713,16 @@ static struct post_info *extract_post(const struct config *c, const struct messa
 
 static struct bid_info *extract_bid(const struct message *m)
 {
-	return extract_bid_text(m->new_text ? m->new_text : "");
+	return extract_bid_text_at(m->new_text ? m->new_text : "",
+				   date_mail_time(m->date, m->received ? m->received : clock_now()));
 }
 
 struct bid_info *extract_bid_text(const char *text)
+{
+	return extract_bid_text_at(text, -1);
+}
+
+struct bid_info *extract_bid_text_at(const char *text, time_t from)
 {
 	struct bid_info *b = xcalloc(1, sizeof *b);
 	char why[160];
@@ -717,7 +730,25 @@ struct bid_info *extract_bid_text(const char *text)
 	b->why = xstrdup(why);
 	b->delivery_days = extract_duration_days(text, &b->followup_days);
 	b->n_milestones = extract_milestones(text, b->milestones, 8);
+	if (from >= 0)
+		extract_bid_delivery(b, text, from);
 	return b;
+}
+
+long extract_date(const char *text, time_t from)
+{
+	char *l = money_lower(text);
+	long day = extract_date_lower(data->dates, l, date_day_of(from));
+	free(l);
+	return day;
+}
+
+void extract_bid_delivery(struct bid_info *b, const char *text, time_t from)
+{
+	long today = date_day_of(from), day = extract_date(text, from);
+	date_day_format(day, b->delivery);
+	if (day >= 0)
+		b->delivery_days = (int)(day - today);
 }
 
 void extract_message(const struct config *c, struct message *m, enum kind k)

@@ -53,6 +53,7 @@ static json_t *post_json(const struct post_info *p)
 	json_object_set_new(o, "budget", p->has_budget ? money_json(&p->budget) : json_null());
 	json_object_set_new(o, "deadline_days", p->deadline_days >= 0
 			    ? json_integer(p->deadline_days) : json_null());
+	json_object_set_new(o, "deadline", p->deadline[0] ? json_string(p->deadline) : json_null());
 	json_object_set_new(o, "skills", strlist_json(&p->skills));
 	json_object_set_new(o, "language", str_or_null(p->language));
 	json_object_set_new(o, "location", str_or_null(p->location));
@@ -74,6 +75,7 @@ static json_t *bid_json(const struct bid_info *b)
 			    ? json_string(b->amount.unit) : json_null());
 	json_object_set_new(o, "delivery_days", b->delivery_days >= 0
 			    ? json_integer(b->delivery_days) : json_null());
+	json_object_set_new(o, "delivery", b->delivery[0] ? json_string(b->delivery) : json_null());
 	json_t *ms = json_array();
 	for (int i = 0; i < b->n_milestones; i++)
 		json_array_append_new(ms, json_integer(b->milestones[i]));

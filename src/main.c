@@ -224,6 +224,7 @@ static int cmd_parse(struct config *c, int argc, char **argv)
 		k = classify_message(c, m, rcpt ? rcpt : m->env.recipient);
 		if (as && (k == KIND_UNKNOWN || k == KIND_POST || k == KIND_BID))
 			k = !strcmp(as, "post") ? KIND_POST : KIND_BID;
+		m->received = m->date >= 0 ? m->date : 0;	/* a file: read as of its Date */
 		extract_message(c, m, k);
 	}
 	json_print_message(stdout, c, m, k, as);

@@ -358,6 +358,7 @@ enum outcome post_handle(struct handling *h)
 	p.has_budget = pi->has_budget;
 	p.budget = pi->budget;
 	p.deadline_days = pi->deadline_days;
+	snprintf(p.deadline, sizeof p.deadline, "%s", pi->deadline);
 	p.skills_json = skills;
 	p.location = pi->location;
 	p.flags_json = flags;
@@ -575,7 +576,7 @@ static int edit_by_reply(const struct config *c, struct store *s, const struct m
 	/* the new text is scored as a new post: a scam waits for a moderator again */
 	int scam = strlist_contains(&pi->flags, "suspected_scam");
 	int rc = store_project_update(s, p->id, pi->description, pi->has_budget ? &pi->budget : NULL,
-				      pi->deadline_days, skills, pi->location, flags, clock_now());
+				      pi->deadline_days, pi->deadline, skills, pi->location, flags, clock_now());
 	if (rc == 0 && scam)
 		rc = store_project_state_set(s, p->id, PROJECT_OPEN, PROJECT_HELD, clock_now()) < 0 ? -1 : 0;
 	free(skills);

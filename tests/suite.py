@@ -164,6 +164,7 @@ def test_migration_keeps_ingest_log():
         " window_start TEXT NOT NULL, count INTEGER NOT NULL, told TEXT);"
         "DROP TABLE fetched;"  # migration 11 and later did not exist at version 9
         "ALTER TABLE projects DROP COLUMN published;"
+        "ALTER TABLE projects DROP COLUMN deadline; ALTER TABLE bids DROP COLUMN delivery;"
         "ALTER TABLE outbox DROP COLUMN lease_owner; ALTER TABLE outbox DROP COLUMN lease_until;"
         "DROP TABLE relayed; DROP INDEX bids_address; DROP INDEX projects_status;"
         "DROP TABLE selections;"

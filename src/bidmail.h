@@ -125,6 +125,13 @@ char *date_text(const char *lang, const char *date);
 /* date_text with the days left from now ("15 avril 2026 (dans 19 jours)", today, passed);
  * caller frees; NULL when date is none. */
 char *date_text_left(const char *lang, const char *date, time_t now);
+struct project;
+/* The day project p is wanted by into out: its deadline, or for a row that only counted days,
+ * its creation day plus them. 1, or 0 with out "" when it has none. */
+int date_project_deadline(const struct project *p, char out[11]);
+/* The days left until date as the --json listings count them: 0 on the day and once passed,
+ * -1 when date is none. */
+int date_days_left_json(const char *date, time_t now);
 
 /* ---------------------------------------------------------------- config.c */
 #define LANGUAGE_DEFAULT "fr"	/* the default `language`, listed first when one is refused */
@@ -494,6 +501,8 @@ struct bid_info *extract_bid_text_at(const char *text, time_t from);
 /* The day a text names for a deadline or a delivery (extract_date.c, the words of dates.txt),
  * relative to the day of from: a day number (date.c), or -1 when it names none that is sure. */
 long extract_date(const char *text, time_t from);
+/* The time m's dates are read relative to (date_mail_time of its Date and its receipt). */
+time_t extract_mail_time(const struct message *m);
 /* Sets b->delivery (and b->delivery_days when only a day was given) from text, written at
  * from; b->delivery stays "" when text names no delivery. */
 void extract_bid_delivery(struct bid_info *b, const char *text, time_t from);
@@ -1231,7 +1240,8 @@ void lmtp_stop(struct lmtp_server *srv);
 #define EXPORT_JSON 4u
 /* Writes the marketplace page of the open projects under dir (the formats asked: the HTML
  * site, projects.atom, projects.json). The number of open projects, or -1. */
-int export_run(const struct config *c, struct store *s, const char *dir, unsigned formats);
+int export_run(const struct config *c, struct store *s, const char *dir, unsigned formats,
+	       time_t now);
 /* text with every address-like word replaced by mark (caller frees). */
 char *export_mask_addresses(const char *text, const char *mark);
 
@@ -1293,6 +1303,9 @@ enum outcome bid_for(const struct config *c, struct store *s, const struct messa
  * confirming word or a person ("je ne confirme pas", "pas moi", "not me"); 0 neither, or both
  * a confirming and an objecting word ("yes, no problem": not clear, ask again). */
 int bid_read_consent(const char *text);
+/* The day bid b is delivered by into out (YYYY-MM-DD): the day it named, or its delay counted
+ * from the day it was made. 1, or 0 with out "" when it said neither (the award mail's date). */
+int bid_delivery_date(const struct bid_row *b, char out[11]);
 /* The subscriber's reply m to the confirmation cf of a held bid: confirming, the bid is made
  * active (replacing their previous one), acknowledged and quoted, and with ":subscribe" (the
  * public address's flow) the subscriber is made active too; objecting, it is cancelled and
@@ -1363,14 +1376,16 @@ struct runtime *runtime_free(struct runtime *rt);
 /* Prints what the gateway understands of a message as one JSON object. */
 int json_print_message(FILE *out, const struct config *c, const struct message *m,
 		       enum kind k, const char *as);
-int json_print_projects(FILE *out, struct project *p, int n);
+/* `projects --json`: each project with created, published (null until it first opened) and
+ * its deadline, the days left counted at now. */
+int json_print_projects(FILE *out, struct project *p, int n, time_t now);
 /* The strings of a JSON array text (a project's skills) appended to out; 0, or -1. */
 int json_string_list(const char *text, struct strlist *out);
 /* The marketplace's projects.json: open projects without any poster data, each with its
  * masked description, its page's URL and its public bid address. */
 int json_print_public_projects(FILE *out, const struct config *c, struct project *p, int n,
 			       const char *const *descriptions, const char *const *urls,
-			       const char *const *bid_addresses);
+			       const char *const *bid_addresses, time_t now);
 int json_print_outbox(FILE *out, struct outbox_row *r, int n);
 int json_print_subscribers(FILE *out, struct subscriber *v, int n);
 int json_print_bids(FILE *out, struct bid_row *v, int n);

@@ -98,7 +98,7 @@ char *date_text(const char *lang, const char *date)
 	vars_set(&v, "day", day);
 	vars_set(&v, "month", catalog_text(lang, key));
 	vars_set(&v, "year", year);
-	return catalog_format(lang, "date.day", &v);
+	return catalog_format(lang, md == 1 ? "date.day_1" : "date.day", &v);
 }
 
 char *date_text_left(const char *lang, const char *date, time_t now)
@@ -116,4 +116,24 @@ char *date_text_left(const char *lang, const char *date, time_t now)
 				 : left == 0 ? "date.left_today" : "date.left_past", &v);
 	free(day);
 	return t;
+}
+
+int date_project_deadline(const struct project *p, char out[11])
+{
+	out[0] = '\0';
+	if (date_day_parse(p->deadline) >= 0) {
+		snprintf(out, 11, "%s", p->deadline);
+		return 1;
+	}
+	time_t created = p->created ? clock_parse_iso(p->created) : (time_t)-1;
+	if (p->deadline_days < 0 || created == (time_t)-1)
+		return 0;
+	date_day_format(date_day_of(created) + p->deadline_days, out);
+	return 1;
+}
+
+int date_days_left_json(const char *date, time_t now)
+{
+	int left = date_days_left(date, now);
+	return left == DATE_NONE ? -1 : left < 0 ? 0 : left;
 }

@@ -689,7 +689,7 @@ static struct post_info *extract_post(const struct config *c, const struct messa
 	if (!p->language)
 		p->language = c->language;
 	p->has_budget = extract_budget_lower(l, &p->budget);
-	time_t from = date_mail_time(m->date, m->received ? m->received : clock_now());
+	time_t from = extract_mail_time(m);
 	long today = date_day_of(from), day = extract_date_lower(data->dates, l, today);
 	date_day_format(day, p->deadline);
 	p->deadline_days = day >= 0 ? (int)(day - today) : -1;
@@ -714,7 +714,7 @@ static struct post_info *extract_post(const struct config *c, const struct messa
 static struct bid_info *extract_bid(const struct message *m)
 {
 	return extract_bid_text_at(m->new_text ? m->new_text : "",
-				   date_mail_time(m->date, m->received ? m->received : clock_now()));
+				   extract_mail_time(m));
 }
 
 struct bid_info *extract_bid_text(const char *text)
@@ -733,6 +733,11 @@ struct bid_info *extract_bid_text_at(const char *text, time_t from)
 	if (from >= 0)
 		extract_bid_delivery(b, text, from);
 	return b;
+}
+
+time_t extract_mail_time(const struct message *m)
+{
+	return date_mail_time(m->date, m->received ? m->received : clock_now());
 }
 
 long extract_date(const char *text, time_t from)

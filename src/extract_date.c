@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum date_kind { DK_MONTH, DK_WEEKDAY, DK_CUE, DK_START, DK_MID, DK_END, DK_IN, DK_MONTH_END,
-		 DK_YEAR_END, DK_COUNT };
-static const char *const kind_names[DK_COUNT] = { "month", "weekday", "cue", "start", "mid",
-						  "end", "in", "month-end", "year-end" };
+enum date_kind { DK_MONTH, DK_WEEKDAY, DK_ARTICLE, DK_CUE, DK_START, DK_MID, DK_END, DK_IN,
+		 DK_MONTH_END, DK_YEAR_END, DK_COUNT };
+static const char *const kind_names[DK_COUNT] = { "month", "weekday", "article", "cue", "start",
+						  "mid", "end", "in", "month-end", "year-end" };
 
 struct date_data {
 	struct strlist phrase[DK_COUNT];
@@ -50,7 +50,7 @@ static int date_line(void *arg, char *s, const char *path, int lineno)
 	if (k < 0 || (k == DK_MONTH && (got < 2 || n < 1 || n > 12)) ||
 	    ((k == DK_IN || k == DK_MONTH_END) && (got < 2 || n < 0 || n > 366))) {
 		fprintf(stderr, "%s:%d: expected `kind [N] | phrase | ...` (kind: month N, weekday, "
-			"cue, start, mid, end, in N, month-end N, year-end)\n", path, lineno);
+			"article, cue, start, mid, end, in N, month-end N, year-end)\n", path, lineno);
 		return -1;
 	}
 	char *tok;
@@ -111,7 +111,7 @@ static size_t blanks_at(const char *p)
 }
 
 /* The bytes phrase ph takes at p (a space in ph: any blanks; an apostrophe: ' or ’), 0 when it
- * is not there or does not end a word there. */
+ * is not there or, ending in a letter, does not end a word there. */
 static size_t phrase_at(const char *p, const char *ph)
 {
 	size_t k = 0;
@@ -129,8 +129,8 @@ static size_t phrase_at(const char *p, const char *ph)
 			return 0;
 		}
 	}
-	char last = ph[strlen(ph) - 1];
-	if (last != '-' && last != '\'' && last != '.' && word_byte((unsigned char)p[k]))
+	/* a phrase ending in a letter ends a word; one ending in -, ', . or a space need not */
+	if (word_byte((unsigned char)ph[strlen(ph) - 1]) && word_byte((unsigned char)p[k]))
 		return 0;
 	return k;
 }
@@ -272,7 +272,8 @@ static long day_at(const struct date_data *d, const char *p, long today)
 	return place(year_at(&p, 0), month, mday, today);
 }
 
-/* The day after cue text at p: blanks, a colon, a weekday ("lundi 15 avril"), then a day. */
+/* The day after cue text at p: blanks, a colon, an article, a weekday ("le lundi 15 avril",
+ * "the 15th of April"), then a day. */
 static long day_after_cue(const struct date_data *d, const char *p, long today)
 {
 	int n;
@@ -281,7 +282,10 @@ static long day_after_cue(const struct date_data *d, const char *p, long today)
 		p++;
 		p += blanks_at(p);
 	}
-	size_t w = kind_at(d, DK_WEEKDAY, p, &n);
+	size_t w = kind_at(d, DK_ARTICLE, p, &n);
+	if (w)
+		p += w + blanks_at(p + w);
+	w = kind_at(d, DK_WEEKDAY, p, &n);
 	if (w) {
 		p += w;
 		if (*p == ',')

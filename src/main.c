@@ -256,7 +256,7 @@ static int cmd_projects(struct config *c, int argc, char **argv)
 	if (n < 0)
 		return 1;
 	if (as_json) {
-		json_print_projects(stdout, p, n);
+		json_print_projects(stdout, p, n, clock_now());
 	} else {
 		printf("%-6s %-8s %-10s %-30s %s\n", "id", "status", "language", "poster", "title");
 		for (int i = 0; i < n; i++)
@@ -630,7 +630,8 @@ static int cmd_export(struct config *c, int argc, char **argv)
 	struct store *s = open_store(c);
 	if (!s)
 		return 1;
-	int n = export_run(c, s, out, formats ? formats : EXPORT_HTML | EXPORT_ATOM | EXPORT_JSON);
+	int n = export_run(c, s, out, formats ? formats : EXPORT_HTML | EXPORT_ATOM | EXPORT_JSON,
+			   clock_now());
 	store_close(s);
 	if (n < 0) {
 		fprintf(stderr, "bidmail: export to %s failed (see the log)\n", out);

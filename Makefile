@@ -127,6 +127,7 @@ install: bidmail man
 	install -m 644 mail-templates/en/*.tmpl mail-templates/en/strings $(DESTDIR)$(DATADIR)/mail-templates/en/
 	install -d $(DESTDIR)$(DATADIR)/data
 	install -m 644 contrib/skills.txt contrib/scam-rules.txt contrib/locations.txt contrib/intents.txt \
+		contrib/dates.txt \
 		$(DESTDIR)$(DATADIR)/data/
 	install -m 644 $(BUILD)/man/bidmail.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(BUILD)/man/bidmail.conf.5 $(DESTDIR)$(MANDIR)/man5/

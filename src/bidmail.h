@@ -153,7 +153,7 @@ struct config {
 	int max_mime_parts;
 	long max_message_time;		/* seconds one message may take to prepare or act on */
 	char *templates;		/* the shipped template folder */
-	char *data_dir;			/* skills.txt, scam-rules.txt, locations.txt, intents.txt */
+	char *data_dir;			/* skills, scam-rules, locations, intents, dates .txt */
 	char *template_override;	/* operator's override folder, may be empty */
 	char *board_name;
 	int batch_size;
@@ -480,7 +480,7 @@ struct bid_info {
 	int followup_days;	/* "relance 7j": -1 when absent */
 	char *why;
 };
-/* Loads the data files (skills.txt, scam-rules.txt, locations.txt, intents.txt) from the configured
+/* Loads the data files (skills, scam-rules, locations, intents, dates .txt) from the configured
  * data_dir and uses them; 0, or -1 with file:line: reason on stderr (the old ones kept). */
 int extract_load(const struct config *c);
 struct extract_data;

@@ -109,7 +109,7 @@ def test_man_pages_cover_every_command_and_key():
     expect(r.returncode == 0, "make install: %r" % r.stderr[-1000:])
     for f in ("bin/bidmail", "share/man/man1/bidmail.1", "share/man/man5/bidmail.conf.5",
               "share/bidmail/mail-templates/fr/post_ack.tmpl", "share/bidmail/data/skills.txt",
-              "share/bidmail/data/intents.txt"):
+              "share/bidmail/data/intents.txt", "share/bidmail/data/dates.txt"):
         expect(os.path.isfile(os.path.join(dest, "usr/local", f)), "not installed: %s" % f)
 
 

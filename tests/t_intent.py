@@ -19,7 +19,7 @@ def intent_play(reply_text, extra_phrase):
             os.unlink(f)
         data = os.path.join(tmp, "data")
         os.makedirs(data)
-        for name in ("skills.txt", "scam-rules.txt", "locations.txt", "intents.txt"):
+        for name in ("skills.txt", "scam-rules.txt", "locations.txt", "intents.txt", "dates.txt"):
             shutil.copy(os.path.join(ROOT, "contrib", name), data)
         if extra_phrase:
             with open(os.path.join(data, "intents.txt"), "a") as f:

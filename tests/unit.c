@@ -1307,6 +1307,7 @@ static void test_dates(void)
 		{ "2026-03-27", "Done by the end of next month.", "2026-04-30" },
 		{ "2026-03-27", "Avant la fin de l'année.", "2026-12-31" },
 		{ "2026-03-27", "C'est pour demain !", "2026-03-28" },
+		{ "2026-03-27", "Je commence demain, livraison en 3 semaines.", "2026-04-17" },
 		/* deliveries as bids write them */
 		{ "2026-03-27", "900 € HT, livraison le 10 avril.", "2026-04-10" },
 		{ "2026-03-27", "$2,900, delivered by April 10.", "2026-04-10" },

@@ -69,6 +69,9 @@ $(BUILD)/match_bench: bench/match_bench.c $(filter-out $(BUILD)/main.o,$(OBJS))
 $(BUILD)/extract_bench: bench/extract_bench.c $(filter-out $(BUILD)/main.o,$(OBJS))
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/reply_bench: bench/reply_bench.c $(filter-out $(BUILD)/main.o,$(OBJS))
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 # The same sources under AddressSanitizer and UBSan, in their own folder.
 asan:
 	$(MAKE) BUILD=build-asan CC=clang \
@@ -116,7 +119,7 @@ check: deps
 	./tests/run.sh
 
 bench: deps
-	$(MAKE) bidmail $(BUILD)/extract_bench $(BUILD)/match_bench
+	$(MAKE) bidmail $(BUILD)/extract_bench $(BUILD)/match_bench $(BUILD)/reply_bench
 	./bench/run.sh
 
 install: bidmail man
@@ -126,9 +129,7 @@ install: bidmail man
 	install -m 644 mail-templates/fr/*.tmpl mail-templates/fr/strings $(DESTDIR)$(DATADIR)/mail-templates/fr/
 	install -m 644 mail-templates/en/*.tmpl mail-templates/en/strings $(DESTDIR)$(DATADIR)/mail-templates/en/
 	install -d $(DESTDIR)$(DATADIR)/data
-	install -m 644 contrib/skills.txt contrib/scam-rules.txt contrib/locations.txt contrib/intents.txt \
-		contrib/dates.txt \
-		$(DESTDIR)$(DATADIR)/data/
+	install -m 644 contrib/*.txt $(DESTDIR)$(DATADIR)/data/
 	install -m 644 $(BUILD)/man/bidmail.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(BUILD)/man/bidmail.conf.5 $(DESTDIR)$(MANDIR)/man5/
 

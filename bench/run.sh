@@ -6,6 +6,8 @@
 # Maildir rename alone, nothing durable). Prints messages/s for both and the ratio.
 # Then the extraction benchmark (build/extract_bench): bidmail's MIME stage with and without
 # classification and extraction, beside the bare libetpan parse, on a corpus with bid replies.
+# Then the reply-trimming benchmark (build/reply_bench): pathological bodies of 100,000 lines,
+# trimmed and MIME-parsed, the ratio and the growth at 4x the lines (linear: about 4).
 # Then the SMTP benchmark (bench/smtp_bench.py): `bidmail send` beside smtp-source, best of 5.
 # usage: bench/run.sh [N]   (default 3000). Work files go to bench/out/.
 set -eu
@@ -64,6 +66,9 @@ PY
 # extraction: parse + classify + extract against the bare libetpan parse, same corpus, same process
 python3 bench/gen_corpus.py "$OUT/xcorpus" "$N" 7 --bids
 ./build/extract_bench "$OUT/xcorpus" 5
+
+# reply trimming on 100,000-line pathological bodies, beside the MIME parse of the same bodies
+./build/reply_bench 100000
 
 # SMTP: bidmail send against Postfix's smtp-source, same sink, same size, 1 and 4 connections
 python3 bench/smtp_bench.py ./bidmail "$OUT/smtp" 10000

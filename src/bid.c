@@ -159,6 +159,32 @@ static int ask_confirmation(struct bidding *b, int64_t cid, const struct bid_inf
 	return rc;
 }
 
+char *bid_rating_text(struct store *s, int64_t subscriber, const char *lang, const char *rated,
+		      int *completed)
+{
+	double avg = 0;
+	int nrat = 0, done = 0;
+	store_freelancer_record(s, subscriber, &avg, &nrat, &done);
+	if (completed)
+		*completed = done;
+	if (!nrat)
+		return xstrdup(catalog_text(lang, "bid.not_rated"));
+	char average[32], count[16];
+	snprintf(average, sizeof average, "%.1f", avg);
+	snprintf(count, sizeof count, "%d", nrat);
+	struct vars rv = { 0 };
+	vars_set(&rv, "average", average);
+	vars_set(&rv, "count", count);
+	char *rating = catalog_format(lang, nrat > 1 ? "bid.rating_many" : "bid.rating_one", &rv);
+	if (!rated)
+		return rating;
+	struct vars nv = { 0 };
+	vars_set(&nv, "rating", rating);
+	char *t = catalog_format(lang, rated, &nv);
+	free(rating);
+	return t;
+}
+
 /* The quote mail to the client; its Reply-To is the quote's relay address. */
 static int send_quote(struct bidding *b, int64_t bid_id, const struct bid_info *bi,
 		      const char *text, int updated)
@@ -181,18 +207,8 @@ static int send_quote(struct bidding *b, int64_t bid_id, const struct bid_info *
 	vars_set(&v, "title", b->proj.title);
 	vars_set(&v, "freelancer", who);
 	vars_set(&v, "terms", terms);
-	double avg = 0;
-	int nrat = 0, completed = 0;
-	store_freelancer_record(b->s, b->sub.id, &avg, &nrat, &completed);
-	char average[32], count[16], done[16];
-	snprintf(average, sizeof average, "%.1f", avg);
-	snprintf(count, sizeof count, "%d", nrat);
-	struct vars rv = { 0 };
-	vars_set(&rv, "average", average);
-	vars_set(&rv, "count", count);
-	char *rating = nrat ? catalog_format(lang, nrat > 1 ? "bid.rating_many" : "bid.rating_one",
-					     &rv)
-			    : xstrdup(catalog_text(lang, "bid.not_rated"));
+	int completed = 0;
+	char *rating = bid_rating_text(b->s, b->sub.id, lang, NULL, &completed), done[16];
 	snprintf(done, sizeof done, "%d", completed);
 	vars_set(&v, "rating", rating);
 	vars_set(&v, "completed", done);
@@ -468,6 +484,14 @@ static int offer_store(struct offer *o, char **outcome)
 		*outcome = xasprintf("bid:held:%lld", (long long)bid_id);
 	} else {
 		char *msg = xstrdup(catalog_text(b->lang, replaced ? "bid.replaced" : "bid.passed_on"));
+		if (bi->followup_days >= 0) {
+			/* "relance dans 7 jours": the freelancer is told when the client will be */
+			char *when = followup_scheduled(b->lang, bi->followup_days, clock_now());
+			char *both = xasprintf("%s\n\n%s", msg, when);
+			free(msg);
+			free(when);
+			msg = both;
+		}
 		rc = tell_freelancer(b, o->to, msg, terms, o->key);
 		free(msg);
 		if (rc == 0)

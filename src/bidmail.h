@@ -174,8 +174,11 @@ struct config {
 	int bid_cap;			/* bids per project before it leaves the selections */
 	char *min_hourly_rate;		/* "20 EUR", excl. tax */
 	char *min_daily_rate;		/* "160 EUR", excl. tax */
+	char *currency;			/* the board's: amounts written without one */
 	char *exchange_rates;		/* "2026-01-01 USD:0.92 ...": 1 CUR in EUR */
 	int commission_percent;
+	char *commission_payer;		/* "client", "freelancer" or "shared" */
+	char *payment_terms;		/* how and when the commission is paid, free text */
 	int match_budget_pass_ms;	/* PCRE2 time of one subscriber's patterns per digest pass */
 	int match_budget_mail_ms;	/* CPU of the matching work (probes, test) of a command mail */
 	int match_probe_us;		/* a new pattern's mean cost per sample text, at most */
@@ -469,6 +472,7 @@ struct post_info {
 	struct strlist flags;	/* suspected_scam, urgent, no_budget */
 	int scam_score;
 	struct strlist scam_rules;	/* the phrases that scored, for the moderator */
+	char *why;		/* how the budget was read (rate, currency), "" when none */
 };
 struct bid_info {
 	int has_amount;
@@ -480,7 +484,8 @@ struct bid_info {
 	int followup_days;	/* "relance 7j": -1 when absent */
 	char *why;
 };
-/* Loads the data files (skills, scam-rules, locations, intents, dates .txt) from the configured
+/* Loads the data files (skills.txt, scam-rules.txt, locations.txt, intents.txt, amounts.txt,
+ * dates.txt, auto-replies.txt when there) from the configured
  * data_dir and uses them; 0, or -1 with file:line: reason on stderr (the old ones kept). */
 int extract_load(const struct config *c);
 struct extract_data;
@@ -508,6 +513,14 @@ time_t extract_mail_time(const struct message *m);
 void extract_bid_delivery(struct bid_info *b, const char *text, time_t from);
 struct post_info *post_info_free(struct post_info *p);
 struct bid_info *bid_info_free(struct bid_info *b);
+/* The board's currency (config `currency`, EUR before any load), for amounts written
+ * without one. */
+const char *extract_board_currency(void);
+/* 1 when text (a body) says it is a machine's: a challenge-response anti-spam or another
+ * robot's phrase of auto-replies.txt. */
+int extract_is_machine_text(const char *text);
+/* 1 when the local part of from is a robot's of auto-replies.txt (noreply, ...). */
+int extract_is_machine_sender(const char *from);
 /* Guesses "fr" or "en" from the words of a text; NULL when it cannot tell. */
 const char *extract_language(const char *text);
 /* Returns the subject without Re:/Fwd:/TR:/Fw:/AW:/RE : prefixes (caller frees). */
@@ -536,7 +549,7 @@ long extract_date_lower(const struct date_data *d, const char *l, long today);
 /* A lower-case copy of text with the same byte offsets (ASCII and Latin-1 capitals). */
 char *money_lower(const char *text);
 /* The budget of a post; 1 when found. */
-int extract_budget(const char *text, struct money *out);
+int extract_budget(const char *text, struct money *out, char *why, size_t why_len);
 /* The amount a freelancer offers; 1 when found; why says which rule decided, in every case. */
 int extract_bid_amount(const char *text, struct money *out, char *why, size_t why_len);
 /* A delay in days ("3 semaines", "10 jours ouvrés", "within 10 days"), -1 when none; with
@@ -545,7 +558,7 @@ int extract_duration_days(const char *text, int *followup_days);
 /* Days from `from` to a date named after "avant le", "by", ... ("30 avril", "April 30"). */
 int extract_deadline_date(const char *text, time_t from);
 /* The same three on text already lower-cased by money_lower (no copy). */
-int extract_budget_lower(const char *l, struct money *out);
+int extract_budget_lower(const char *l, struct money *out, char *why, size_t why_len);
 int extract_duration_days_lower(const char *l, int *followup_days);
 int extract_deadline_date_lower(const char *l, time_t from);
 /* The house styles of amounts: the mails' ("1 500 € HT") and the static site's ("1500 EUR HT"). */
@@ -558,6 +571,14 @@ char *money_format(const struct money *m, const char *lang);
 struct project;
 /* Project p's budget in style st (caller frees); NULL when the post stated none. */
 char *money_format_budget(const struct project *p, const char *lang, enum money_style st);
+struct money_vocab;
+/* contrib/amounts.txt (the markers, units, number words and plan words around amounts) read
+ * whole; the caller owns it; NULL with file:line: reason on stderr. */
+struct money_vocab *money_vocab_load(const char *path);
+/* Frees mv (NULL accepted); returns NULL. */
+struct money_vocab *money_vocab_free(struct money_vocab *mv);
+/* The amounts vocabulary of the data in use (extract.c), NULL before any load. */
+const struct money_vocab *extract_data_money(void);
 /* A payment plan in percentages summing to 100 ("20 %, 40 %, solde"); returns the count. */
 int extract_milestones(const char *text, int *out, int max);
 
@@ -569,6 +590,21 @@ char *extract_reply(const char *text, int is_forward);
 /* The same, knowing the sender's display name: a closing block that starts with it is the
  * signature too. sender_name may be NULL. */
 char *extract_reply_from(const char *text, int is_forward, const char *sender_name);
+/* The same, knowing the text the board sent that this reply answers (sent may be NULL): the
+ * first run of the reply's lines that repeats it (quoted or not, rewrapped, with or without an
+ * attribution or header block above it) is cut with what follows. */
+char *extract_reply_known(const char *text, int is_forward, const char *sender_name,
+			  const char *sent);
+/* m->new_text again with the board's text m answers (m->bid re-read from it). */
+struct message;
+void extract_reply_against(struct message *m, const char *sent);
+/* The phrases of data file path (contrib/reply-phrases.txt: `kind | phrase | ...`); NULL when
+ * it cannot be read or a line is wrong (said on stderr). */
+struct reply_data;
+struct reply_data *extract_reply_data_load(const char *path);
+struct reply_data *extract_reply_data_free(struct reply_data *d);
+/* The reply phrases in use (extract_load); NULL before. */
+const struct reply_data *extract_data_reply(void);
 
 /* ---------------------------------------------------------------- extract_intent.c */
 /* What a reply means (the phrases in data_dir/intents.txt). */
@@ -586,6 +622,18 @@ const char *extract_intent_name(enum intent i);
 struct intent_data *extract_intent_load(const char *path);
 /* Frees d (NULL accepted); returns NULL. */
 struct intent_data *extract_intent_free(struct intent_data *d);
+/* ---------------------------------------------------------------- extract_rating.c */
+/* A client's rating as people write it ("5/5 : impeccable", "4 étoiles", "★★★★☆", "note : 4",
+ * "4 out of 5", "4 stars – great"): the score 1-5, or 0 when the text holds none; *comment gets
+ * the words around it without the score (caller frees; NULL with no score). */
+int extract_rating(const char *text, char **comment);
+struct rating_data;
+/* Reads a ratings file; the caller owns the result; NULL with file:line: reason on stderr. */
+struct rating_data *extract_rating_load(const char *path);
+/* Frees d (NULL accepted); returns NULL. */
+struct rating_data *extract_rating_free(struct rating_data *d);
+/* The ratings file in use (extract.c), or NULL before any data is loaded. */
+const struct rating_data *extract_data_ratings(void);
 /* The intents file in use (extract.c), or NULL before any data is loaded. */
 const struct intent_data *extract_data_intents(void);
 
@@ -922,6 +970,10 @@ int store_status(struct store *s, struct store_status *st);
 void store_status_clear(struct store_status *st);
 /* The recipient of outbox row id copied into to (size len); 1 found, 0 not, -1 error. */
 int store_outbox_recipient(struct store *s, int64_t id, char *to, size_t len);
+/* The message of the newest outbox row with token (the local part of its Message-ID), as a
+ * NUL-terminated copy in *data (caller frees), its length in *len; 1 found, 0 not, -1 error.
+ * Outbox rows are kept for good, so a reply to any mail the board sent finds it. */
+int store_outbox_message_by_token(struct store *s, const char *token, char **data, size_t *len);
 /* Records what came back for an outbox row. */
 int store_outbox_bounce(struct store *s, int64_t id, const char *status);
 /* Adds a bounce to an address's score (at most once per day): hard counts 1, soft 0.5.
@@ -1242,8 +1294,12 @@ void lmtp_stop(struct lmtp_server *srv);
  * site, projects.atom, projects.json). The number of open projects, or -1. */
 int export_run(const struct config *c, struct store *s, const char *dir, unsigned formats,
 	       time_t now);
-/* text with every address-like word replaced by mark (caller frees). */
-char *export_mask_addresses(const char *text, const char *mark);
+
+/* ---------------------------------------------------------------- mask.c */
+/* text with its bidirectional controls removed, every address-like word replaced by
+ * address_mark and every phone number by phone_mark: what a third party may read of a user's
+ * text, on the page, in selections and alerts, quotes and relayed messages (caller frees). */
+char *mask_contacts(const char *text, const char *address_mark, const char *phone_mark);
 
 /* ---------------------------------------------------------------- http.c */
 struct http_server;
@@ -1315,7 +1371,25 @@ enum outcome bid_answer(const struct config *c, struct store *s, const struct co
 /* The public bid address of a project (bid+pID@DOMAIN), shown on the marketplace page. */
 char *bid_public_address(const struct config *c, int64_t project);
 
+/* A freelancer's record as a quote shows it ("4.5/5 (2 évaluations)", "pas encore évalué"),
+ * in lang; with rated, a catalogue name whose {{rating}} receives it (when rated at all);
+ * *completed (may be NULL) gets their completed projects. Caller frees. */
+char *bid_rating_text(struct store *s, int64_t subscriber, const char *lang, const char *rated,
+		      int *completed);
 /* ---------------------------------------------------------------- quote.c */
+/* When the awarded bid b is to be delivered: the award time plus its delivery delay in days
+ * (awarded as given); -1 when the bid states no delay. The one place that knows how. */
+/* The client's command in line[0..n) ("accepter", "refuser 2", "close #1", "clôturer"): 'a',
+ * 'd', 'c' or 0; *number gets the number after it (0: none). */
+int quote_command_line(const char *line, size_t n, int *number);
+/* The client's command cmd ('a', 'd', 'c') on bid (for 'c', any bid of the project), given
+ * from a reminder: the same acts as on the quote's relay, the client's decline or close
+ * restated to them (an award by the award mail). 0 or -1; *outcome set (caller frees). */
+int quote_client_command(const struct config *c, struct store *s, const struct message *m,
+			 int64_t bid, int cmd, char **outcome);
+time_t quote_delivery_date(const struct bid_row *b, time_t awarded);
+/* t as a date in words in lang ("19 mars 2026", "March 19, 2026"); caller frees. */
+char *quote_date_words(const char *lang, time_t t);
 /* text as the relay shows it to the other side: the board's keys and tagged addresses replaced
  * by a placeholder in lang (caller frees). */
 char *quote_relayable(const struct config *c, const char *text, const char *lang);
@@ -1337,6 +1411,12 @@ enum outcome quote_handle(struct handling *h);
 int followup_run(const struct config *c, struct store *s, time_t now);
 /* A client's reply to a rating request (bid+t-BID): a score 1-5 and a comment. */
 enum outcome rating_handle(struct handling *h);
+/* bid+w-PROJECT-LIST: the client's answer to a reminder ("accepter 2", "refuser 1", "clôturer"),
+ * numbered as the reminder listed the quotes; anything else is answered with the list again. */
+enum outcome reminder_handle(struct handling *h);
+/* What a freelancer who asked for a follow-up in `days` is told when their bid is passed on:
+ * the date the client will be reminded, in lang (caller frees). */
+char *followup_scheduled(const char *lang, int days, time_t now);
 
 /* ---------------------------------------------------------------- send.c */
 /* Renders template kind in lang with v, composes it (o gives the addresses and threading;

@@ -70,9 +70,12 @@ static const struct cfg_key cfg_keys[] = {
 	{ "bid_cap", CFG_INT, "20", OFF(bid_cap), 1, 10000 },
 	{ "min_hourly_rate", CFG_STRING, "20 EUR", OFF(min_hourly_rate), 0, 0 },
 	{ "min_daily_rate", CFG_STRING, "160 EUR", OFF(min_daily_rate), 0, 0 },
+	{ "currency", CFG_STRING, "EUR", OFF(currency), 0, 0 },
 	{ "exchange_rates", CFG_STRING, "2026-01-01 USD:0.92 GBP:1.17 CHF:1.05 CAD:0.68 AUD:0.61 "
 	  "MAD:0.092 TND:0.29 XOF:0.0015 JPY:0.0062 INR:0.011", OFF(exchange_rates), 0, 0 },
 	{ "commission_percent", CFG_INT, "15", OFF(commission_percent), 0, 100 },
+	{ "commission_payer", CFG_STRING, "freelancer", OFF(commission_payer), 0, 0 },
+	{ "payment_terms", CFG_STRING, "", OFF(payment_terms), 0, 0 },
 	{ "match_budget_pass_ms", CFG_INT, "250", OFF(match_budget_pass_ms), 1, 600000 },
 	{ "match_budget_mail_ms", CFG_INT, "1000", OFF(match_budget_mail_ms), 1, 600000 },
 	{ "match_probe_us", CFG_INT, "100", OFF(match_probe_us), 1, 1000000 },
@@ -164,6 +167,13 @@ static int rate_ok(const char *v)
 		end++;
 	return strlen(end) == 3 && isupper((unsigned char)end[0]) && isupper((unsigned char)end[1]) &&
 	       isupper((unsigned char)end[2]);
+}
+
+/* An ISO 4217 code: three capitals. */
+static int currency_ok(const char *v)
+{
+	return strlen(v) == 3 && isupper((unsigned char)v[0]) && isupper((unsigned char)v[1]) &&
+	       isupper((unsigned char)v[2]);
 }
 
 static int milestones_ok(const char *v)
@@ -274,8 +284,13 @@ static const char *cfg_set(struct config *c, const struct cfg_key *k, const char
 		if ((!strcmp(k->name, "min_hourly_rate") || !strcmp(k->name, "min_daily_rate")) &&
 		    !rate_ok(v))
 			return "expected an amount and a currency, e.g. 20 EUR";
+		if (!strcmp(k->name, "currency") && !currency_ok(v))
+			return "expected an ISO 4217 code in capitals, e.g. EUR";
 		if (!strcmp(k->name, "milestones") && !milestones_ok(v))
 			return "expected percentages that sum to 100, e.g. 20,40,40";
+		if (!strcmp(k->name, "commission_payer") && strcmp(v, "client") &&
+		    strcmp(v, "freelancer") && strcmp(v, "shared"))
+			return "commission_payer must be client, freelancer or shared";
 		if (!strcmp(k->name, "reminder_days") && !days_ok(v))
 			return "expected days separated by commas, e.g. 3,10";
 		if (!strcmp(k->name, "exchange_rates") && !rates_ok(v))

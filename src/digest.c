@@ -102,15 +102,20 @@ static char *skills_text(const char *json)
 	return buf_steal(&b);
 }
 
-static char *extract_of(const char *text)
+/* The start of a description as a selection shows it, in lang: addresses and phone numbers
+ * masked (a subscriber is a third party to the poster), then cut at 240 bytes. */
+static char *extract_of(const char *description, const char *lang)
 {
+	char *text = mask_contacts(description, catalog_text(lang, "quote.address_masked"),
+				   catalog_text(lang, "mask.phone_hidden"));
 	size_t n = strlen(text);
 	if (n <= 240)
-		return xstrdup(text);
+		return text;
 	n = 240;
 	while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
 		n--;
 	char *e = xasprintf("%.*s…", (int)n, text);
+	free(text);
 	for (char *p = e; *p; p++)
 		if (*p == '\n')
 			*p = ' ';
@@ -135,7 +140,7 @@ static void item_fill(const struct digest_run *r, const struct project *p, int64
 		deadline = xstrdup("");
 	char *bids = xasprintf("%d/%d", p->bids, c->bid_cap);
 	char *skills = skills_text(p->skills_json);
-	char *extract = extract_of(p->description ? p->description : "");
+	char *extract = extract_of(p->description ? p->description : "", lang);
 	int64_t ids[2] = { p->id, sid };
 	char *bkey = keys_make("b", ids, 2);
 	char *baddr = keys_address(c, "bid", bkey);

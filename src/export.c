@@ -4,8 +4,8 @@
  * per project with a mailto: link to its public bid address, which starts the subscribe-and-
  * bid flow of bid.c; tags/SKILL.html, one page per skill), an Atom feed (projects.atom) and a
  * JSON file (projects.json). Inline CSS, no script, no outside resource.
- * Never an email address of a user: the poster is not exported, and an address written in a
- * description is masked. Each file is written beside its name and renamed (a web server never
+ * Never an email address or a phone number of a user: the poster is not exported, and an
+ * address or a phone number written in a description or a title is masked (mask.c). Each file is written beside its name and renamed (a web server never
  * serves half a page); pages of projects no longer open, and of skills no longer used, go.
  * In: the projects (store.c). Out: files under the export folder.
  */
@@ -38,138 +38,6 @@ struct site {
 static const char *T(const struct site *w, const char *name)
 {
 	return catalog_text(w->lang, name);
-}
-
-/* ---------------------------------------------------------------- text */
-
-static int local_byte(unsigned char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       (ch && strchr(".!#$%&'*+/=?^_`{|}~-", ch));
-}
-
-static int domain_byte(unsigned char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       ch == '.' || ch == '-';
-}
-
-/* The length of the UTF-8 letter at p that an internationalised address may hold (é, ß, я,
- * 日...), 0 for anything else: ASCII, invalid bytes, Latin-1 punctuation (« », NBSP), general
- * punctuation (… – ’), symbols, fullwidth forms and emoji. */
-static size_t letter_utf8(const unsigned char *p)
-{
-	unsigned cp;
-	size_t n;
-	if (p[0] >= 0xC2 && p[0] <= 0xDF)
-		cp = p[0] & 0x1Fu, n = 2;
-	else if (p[0] >= 0xE0 && p[0] <= 0xEF)
-		cp = p[0] & 0x0Fu, n = 3;
-	else if (p[0] >= 0xF0 && p[0] <= 0xF4)
-		cp = p[0] & 0x07u, n = 4;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xC0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3Fu);
-	}
-	if (cp < 0xC0 || cp == 0xD7 || cp == 0xF7 || (cp >= 0x2000 && cp <= 0x2BFF) ||
-	    (cp >= 0x3000 && cp <= 0x303F) || (cp >= 0xFE00 && cp <= 0xFFFF) ||
-	    (cp >= 0x1F000 && cp <= 0x1FFFF))
-		return 0;
-	return n;
-}
-
-/* Where the local part ending at p (the '@') starts, or p when there is none: atext and
- * UTF-8 letters, or a quoted string ("jean dupont"@x.fr) on one line. */
-static const char *local_start(const char *p, const char *floor)
-{
-	const char *s = p;
-	if (s > floor && s[-1] == '"') {
-		for (const char *q = s - 2; q >= floor && s - q < 130; q--) {
-			if (*q == '\n' || *q == '\r')
-				break;
-			if (*q == '"' && !(q > floor && q[-1] == '\\'))
-				return q + 1 == s - 1 ? p : q;	/* "" is no local part */
-		}
-		return p;
-	}
-	while (s > floor) {
-		if (local_byte((unsigned char)s[-1])) {
-			s--;
-			continue;
-		}
-		const char *q = s - 1;	/* the first byte of the UTF-8 sequence ending at s */
-		while (q > floor && s - q < 4 && ((unsigned char)*q & 0xC0) == 0x80)
-			q--;
-		if (letter_utf8((const unsigned char *)q) != (size_t)(s - q))
-			break;
-		s = q;
-	}
-	return s;
-}
-
-/* Where the domain starting at d (after the '@') ends, or d when there is none: a name of
- * ASCII and UTF-8 letters, with or without dots (localhost), or an address literal
- * ([192.0.2.1], [IPv6:2001:db8::1]). */
-static const char *domain_end(const char *d)
-{
-	if (*d == '[') {
-		const char *q = d + 1;
-		int digits = 0;
-		if (!strncasecmp(q, "IPv6:", 5))
-			q += 5;
-		for (; q - d < 64 && *q && (strchr("0123456789abcdefABCDEF.:", *q)); q++)
-			digits += *q >= '0' && *q <= '9';
-		return *q == ']' && digits ? q + 1 : d;
-	}
-	const char *e = d;
-	for (;;) {
-		size_t n;
-		if (domain_byte((unsigned char)*e))
-			e++;
-		else if ((n = letter_utf8((const unsigned char *)e)) > 0)
-			e += n;
-		else
-			break;
-	}
-	while (e > d && (e[-1] == '.' || e[-1] == '-'))
-		e--;	/* "write to a@b.fr." ends the sentence */
-	if (e > d && (*d == '.' || *d == '-'))
-		return d;
-	/* a dotless domain is a host name ("root@localhost"), never a number ("5@10", "C@2x") */
-	if (!memchr(d, '.', (size_t)(e - d)) && (unsigned char)*d < 0x80 && !isalpha((unsigned char)*d))
-		return d;
-	return e;
-}
-
-/* The text with every address-like word (local@domain, IDN, quoted, dotless or literal, and
- * a "mailto:" before it) replaced by a mark, and the bidirectional controls removed first
- * (they could split an address and reorder what a reader sees): the page must never show a
- * user's address. */
-char *export_mask_addresses(const char *text, const char *mark)
-{
-	char *clean = xstrdup(text);
-	charset_strip_controls(clean, 1);
-	struct buf b;
-	buf_init(&b, strlen(clean) * 2 + 64);
-	const char *p = clean, *copied = clean;
-	while ((p = strchr(p, '@')) != NULL) {
-		const char *s = local_start(p, copied), *e = domain_end(p + 1);
-		if (s == p || e == p + 1) {
-			p++;
-			continue;
-		}
-		if (s - copied >= 7 && !strncasecmp(s - 7, "mailto:", 7))
-			s -= 7;
-		buf_append(&b, copied, (size_t)(s - copied));
-		buf_puts(&b, mark);
-		copied = p = e;
-	}
-	buf_puts(&b, copied);
-	free(clean);
-	return buf_steal(&b);
 }
 
 /* A file name for a skill: a-z, 0-9 and '-' as they are, any other byte as _XX. */
@@ -599,10 +467,10 @@ int export_run(const struct config *c, struct store *s, const char *dir, unsigne
 	w.url = xcalloc((size_t)w.n + 1, sizeof *w.url);
 	w.bid = xcalloc((size_t)w.n + 1, sizeof *w.bid);
 	w.skills = xcalloc((size_t)w.n + 1, sizeof *w.skills);
-	const char *mark = T(&w, "site.address_hidden");
+	const char *mark = T(&w, "site.address_hidden"), *phone = T(&w, "mask.phone_hidden");
 	for (int i = 0; i < w.n; i++) {
-		w.desc[i] = export_mask_addresses(w.p[i].description ? w.p[i].description : "", mark);
-		char *title = export_mask_addresses(w.p[i].title ? w.p[i].title : "", mark);
+		w.desc[i] = mask_contacts(w.p[i].description ? w.p[i].description : "", mark, phone);
+		char *title = mask_contacts(w.p[i].title ? w.p[i].title : "", mark, phone);
 		free(w.p[i].title);
 		w.p[i].title = title;
 		if (w.p[i].location)	/* rows stored before controls were removed at decoding */

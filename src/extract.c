@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 char *extract_title(const char *subject)
 {
@@ -93,6 +94,12 @@ struct extract_data {
 	} scam;
 	struct intent_data *intents;	/* intents.txt (extract_intent.c) */
 	struct date_data *dates;	/* dates.txt (extract_date.c) */
+	struct rating_data *ratings;	/* ratings.txt (extract_rating.c) */
+	struct reply_data *reply;	/* reply-phrases.txt (extract_reply.c) */
+	struct money_vocab *money;	/* amounts.txt (extract_money.c) */
+	struct strlist machine;	/* auto-replies.txt: phrases of robots' mail, lower case */
+	struct strlist machine_from;	/* its `from:` lines: robots' local parts */
+	char currency[4];	/* the board's (config currency) */
 };
 
 /* the data in use (none before extract_load): swapped by the main thread between passes,
@@ -280,6 +287,68 @@ static int load_scam(const char *path, struct extract_data *d)
 	return extract_data_lines(path, 4096, scam_line, d);
 }
 
+/* One line of auto-replies.txt (a phrase, or `from: local-part`) into the extract data arg;
+ * 0 or -1 (file:line on stderr). */
+static int machine_line(void *arg, char *s, const char *path, int lineno)
+{
+	struct extract_data *d = arg;
+	int from = !strncasecmp(s, "from:", 5);
+	char *v = str_trim(from ? s + 5 : s);
+	if (strlen(v) < (from ? 4u : 10u)) {
+		fprintf(stderr, "%s:%d: expected a phrase of 10 characters or more, or `from: "
+			"local-part`\n", path, lineno);
+		return -1;
+	}
+	strlist_add_owned(from ? &d->machine_from : &d->machine, money_lower(v));
+	return 0;
+}
+
+/* auto-replies.txt, when data_dir has one (an older data_dir has none: no phrase then). */
+static int load_machine(const struct config *c, struct extract_data *d)
+{
+	char *path = xasprintf("%s/auto-replies.txt", c->data_dir);
+	int rc = access(path, F_OK) == 0 ? extract_data_lines(path, 1024, machine_line, d) : 0;
+	free(path);
+	return rc;
+}
+
+const struct money_vocab *extract_data_money(void)
+{
+	return data->money;
+}
+
+const char *extract_board_currency(void)
+{
+	return data->currency[0] ? data->currency : "EUR";
+}
+
+int extract_is_machine_sender(const char *from)
+{
+	const char *at = from ? strrchr(from, '@') : NULL;
+	for (size_t i = 0; at && i < data->machine_from.n; i++) {
+		size_t n = strlen(data->machine_from.v[i]);
+		if ((size_t)(at - from) == n && !strncasecmp(from, data->machine_from.v[i], n))
+			return 1;
+	}
+	return 0;
+}
+
+int extract_is_machine_text(const char *text)
+{
+	if (!text || !data->machine.n)
+		return 0;
+	/* the top of the body: a quoted message further down is not the robot's */
+	size_t n = strnlen(text, 4096);
+	char *head = xstrndup(text, n);
+	char *l = money_lower(head);
+	int hit = 0;
+	for (size_t i = 0; i < data->machine.n && !hit; i++)
+		hit = strstr(l, data->machine.v[i]) != NULL;
+	free(l);
+	free(head);
+	return hit;
+}
+
 struct extract_data *extract_data_free(struct extract_data *d)
 {
 	if (!d)
@@ -290,6 +359,11 @@ struct extract_data *extract_data_free(struct extract_data *d)
 		strlist_clear(&d->scam.phrases[i]);
 	extract_intent_free(d->intents);
 	extract_date_free(d->dates);
+	extract_rating_free(d->ratings);
+	extract_reply_data_free(d->reply);
+	money_vocab_free(d->money);
+	strlist_clear(&d->machine);
+	strlist_clear(&d->machine_from);
 	free(d);
 	return NULL;
 }
@@ -308,6 +382,21 @@ struct extract_data *extract_data_load(const struct config *c)
 	if (!(d->dates = extract_date_load(da)))
 		rc = -1;
 	free(da);
+	char *ra = xasprintf("%s/ratings.txt", c->data_dir);
+	if (!(d->ratings = extract_rating_load(ra)))
+		rc = -1;
+	free(ra);
+	char *rp = xasprintf("%s/reply-phrases.txt", c->data_dir);
+	if (!(d->reply = extract_reply_data_load(rp)))
+		rc = -1;
+	free(rp);
+	if (load_machine(c, d) < 0)
+		rc = -1;
+	char *am = xasprintf("%s/amounts.txt", c->data_dir);
+	if (!(d->money = money_vocab_load(am)))
+		rc = -1;
+	free(am);
+	snprintf(d->currency, sizeof d->currency, "%s", c->currency ? c->currency : "EUR");
 	free(in);
 	free(sk);
 	free(sc);
@@ -322,9 +411,19 @@ struct extract_data *extract_data_use(struct extract_data *d)
 	return old == &none ? NULL : old;
 }
 
+const struct rating_data *extract_data_ratings(void)
+{
+	return data->ratings;
+}
+
 const struct intent_data *extract_data_intents(void)
 {
 	return data->intents;
+}
+
+const struct reply_data *extract_data_reply(void)
+{
+	return data->reply;
 }
 
 int extract_load(const struct config *c)
@@ -463,6 +562,44 @@ static void find_phrases(const struct phrase_table *t, const char *l, struct str
 	tokens_clear(&tk);
 }
 
+/* Adds the canonical name of table value v to out, unless it is a canonical searched only as
+ * an alias (key of kn bytes being the canonical itself) outside explicit lines. */
+static void phrase_add(const struct phrase_table *t, int v, const char *key, size_t kn,
+		       struct strlist *out, int explicit_all)
+{
+	const char *canon = t->values.v[v];
+	/* "c", "go", "r": only as an alias or in an explicit skills line */
+	char *lc = money_lower(canon);
+	int is_canon_word = strlen(lc) == kn && !memcmp(lc, key, kn);
+	free(lc);
+	if (is_canon_word && t->searchable.v[v][0] == '0' && !explicit_all)
+		return;
+	if (!strlist_contains(out, canon))
+		strlist_add(out, canon);
+}
+
+/* A word written of several joined by / or + ("python/django", "react+node", "ux/ui" when
+ * not an entry itself): each part looked up alone, as in a skills line (a stack names
+ * skills: "react" there is React). A + ending a part stays (c++). */
+static void find_joined_parts(const struct phrase_table *t, const char *w, size_t n,
+			      struct strlist *out)
+{
+	size_t from = 0;
+	for (size_t i = 0; i <= n; i++) {
+		int cut = i == n || w[i] == '/' ||
+			  (w[i] == '+' && i + 1 < n && isalnum((unsigned char)w[i + 1]));
+		if (!cut)
+			continue;
+		size_t kn = i - from;
+		while (kn > 1 && w[from + kn - 1] == '.')
+			kn--;
+		int v = kn && kn < n ? table_get(t, w + from, kn) : -1;
+		if (v >= 0)
+			phrase_add(t, v, w + from, kn, out, 1);
+		from = i + 1;
+	}
+}
+
 static void find_phrases_in(const struct phrase_table *t, const char *l, const struct tokens *tk,
 			    struct strlist *out, int explicit_all)
 {
@@ -494,17 +631,12 @@ static void find_phrases_in(const struct phrase_table *t, const char *l, const s
 			while (kn > 1 && key[kn - 1] == '.' && w == 1)
 				kn--;
 			int v = table_get(t, key, kn);
-			if (v < 0)
+			if (v < 0) {
+				if (w == 1 && (memchr(key, '/', kn) || memchr(key, '+', kn)))
+					find_joined_parts(t, key, kn, out);
 				continue;
-			const char *canon = t->values.v[v];
-			/* "c", "go", "r": only as an alias or in an explicit skills line */
-			char *lc = money_lower(canon);
-			int is_canon_word = strlen(lc) == kn && !memcmp(lc, key, kn);
-			free(lc);
-			if (is_canon_word && t->searchable.v[v][0] == '0' && !explicit_all)
-				continue;
-			if (!strlist_contains(out, canon))
-				strlist_add(out, canon);
+			}
+			phrase_add(t, v, key, kn, out, explicit_all);
 			i += (size_t)w - 1;
 			break;
 		}
@@ -688,7 +820,9 @@ static struct post_info *extract_post(const struct config *c, const struct messa
 	p->language = language_of_tokens(l, &tk);
 	if (!p->language)
 		p->language = c->language;
-	p->has_budget = extract_budget_lower(l, &p->budget);
+	char why[320];
+	p->has_budget = extract_budget_lower(l, &p->budget, why, sizeof why);
+	p->why = xstrdup(why);
 	time_t from = extract_mail_time(m);
 	long today = date_day_of(from), day = extract_date_lower(data->dates, l, today);
 	date_day_format(day, p->deadline);
@@ -725,7 +859,7 @@ struct bid_info *extract_bid_text(const char *text)
 struct bid_info *extract_bid_text_at(const char *text, time_t from)
 {
 	struct bid_info *b = xcalloc(1, sizeof *b);
-	char why[160];
+	char why[320];
 	b->has_amount = extract_bid_amount(text, &b->amount, why, sizeof why);
 	b->why = xstrdup(why);
 	b->delivery_days = extract_duration_days(text, &b->followup_days);
@@ -777,6 +911,7 @@ struct post_info *post_info_free(struct post_info *p)
 	free(p->location);
 	strlist_clear(&p->flags);
 	strlist_clear(&p->scam_rules);
+	free(p->why);
 	free(p);
 	return NULL;
 }

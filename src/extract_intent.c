@@ -1,9 +1,11 @@
 /*
  * extract_intent.c — what a reply means: a client's acceptance, refusal or closing of a quote,
  * a yes or a no to a confirmation, a question, or none of these; and whether it is sure.
- * The phrases are data (intents.txt, loaded with the other data files); the mechanism is here:
- * words, sentences, negation before or just after an act, questions, hedges and conditions.
- * In: the new text of a reply (never its quoted part) and its language. Out: an intent.
+ * The phrases are data (intents.txt, loaded with the other data files); the mechanism is here.
+ * Sure is strict: a fixed formula ("j'accepte votre offre", "let's go ahead"), or an act verb
+ * with its object ("je valide votre devis"), in a clause with no negation, no question, no
+ * doubt, no condition and no price of its own; anything less is asked about, or is nothing.
+ * In: the new text of a reply (quoted lines skipped) and its language. Out: an intent.
  */
 #include "bidmail.h"
 
@@ -14,14 +16,21 @@
 
 #define INTENT_BYTES 4000	/* text read, at most */
 #define INTENT_WORDS 800	/* words of it, at most */
-#define NEGATION_BEFORE 3	/* a negation that many words before an act negates it */
-#define NEGATION_AFTER 2	/* "j'accepte pas" */
+#define NEGATION_BEFORE 5	/* a negation that many words before an act, in its part of the
+				 * clause, reverses it: "I don't think we'll accept" */
+#define NEGATION_AFTER 1	/* "j'accepte pas"; not "j'accepte votre offre mais pas le délai" */
+#define OBJECT_AFTER 5		/* "j'accepte donc avec plaisir votre offre" */
+#define OBJECT_BEFORE 3		/* "votre devis est accepté" */
+#define ACTS_MAX 32		/* act phrases weighed in one reply */
 
 enum kind_of_phrase { K_ACCEPT, K_DECLINE, K_CLOSE, K_YES, K_NO, K_NEGATION, K_PERSON,
-		      K_QUESTION, K_HEDGE, K_CONDITION, K_COUNT };
+		      K_QUESTION, K_HEDGE, K_CONDITION, K_ACCEPT_VERB, K_DECLINE_VERB,
+		      K_CLOSE_VERB, K_OBJECT, K_NOT_NEGATION, K_RESERVE, K_AGREE,
+		      K_COUNT };
 
 static const char *const kind_names[K_COUNT] = { "accept", "decline", "close", "yes", "no",
-	"negation", "person", "question", "hedge", "condition" };
+	"negation", "person", "question", "hedge", "condition", "accept-verb", "decline-verb",
+	"close-verb", "object", "not-negation", "reserve", "agree" };
 
 struct intent_data {
 	struct strlist phrase[K_COUNT];	/* normalised: words separated by one space */
@@ -42,16 +51,28 @@ static size_t separator(const char *p)
 	return 0;
 }
 
-/* The words of text (lower case), with the sentence each is in and whether that sentence
- * ends with a question mark; at most INTENT_WORDS words of the first INTENT_BYTES bytes. */
+/* The words of text (lower case), with the clause each is in: clauses end at . ! ? ; and at a
+ * blank line, not at a single line break (a client wraps a sentence: "We cannot\naccept").
+ * Lines quoted with '>' are skipped. At most INTENT_WORDS words of the first INTENT_BYTES. */
 struct words {
 	char *lower;
 	size_t start[INTENT_WORDS], len[INTENT_WORDS];
 	int sentence[INTENT_WORDS];
+	int part[INTENT_WORDS];		/* the part of the clause, between commas or colons */
+	unsigned char covered[INTENT_WORDS];	/* part of an act or a not-negation phrase */
 	int asks[INTENT_WORDS + 1];	/* per sentence: ends with '?' */
 	size_t n;
 	int sentences;
 };
+
+/* Whether the line break at p is followed by a blank line (or the end). */
+static int blank_line_after(const char *p)
+{
+	p++;
+	while (*p == ' ' || *p == '\t' || *p == '\r')
+		p++;
+	return *p == '\n' || !*p;
+}
 
 static void words_split(const char *text, struct words *w)
 {
@@ -60,27 +81,39 @@ static void words_split(const char *text, struct words *w)
 	w->n = 0;
 	w->sentences = 0;
 	memset(w->asks, 0, sizeof w->asks);
-	int sentence = 0, ended = 0;
+	memset(w->covered, 0, sizeof w->covered);
+	int sentence = 0, ended = 0, bol = 1, part = 0, cut = 0;
 	while (i < n && w->n < INTENT_WORDS) {
 		char ch = w->lower[i];
+		if (bol && ch == '>') {	/* a quoted line never counts */
+			i += strcspn(w->lower + i, "\n");
+			ended = 1;
+			continue;
+		}
+		bol = ch == '\n' || (bol && (ch == ' ' || ch == '\t' || ch == '\r'));
 		size_t sep = separator(w->lower + i);
 		if (sep) {
 			if (ch == '?' && sentence < INTENT_WORDS)
 				w->asks[sentence] = 1;
-			if (ch == '.' || ch == '!' || ch == '?' || ch == ';' || ch == '\n')
+			if (ch == '.' || ch == '!' || ch == '?' || ch == ';' ||
+			    (ch == '\n' && blank_line_after(w->lower + i)))
 				ended = 1;
+			cut |= ch == ',' || ch == ':' || ended;
 			i += sep;
 			continue;
 		}
 		if (ended) {
-			sentence += sentence < INTENT_WORDS - 1;
+			sentence += w->n && sentence < INTENT_WORDS - 1;
 			ended = 0;
 		}
+		part += cut && w->n;
+		cut = 0;
 		size_t s = i;
 		while (i < n && !separator(w->lower + i))
 			i++;
 		w->start[w->n] = s;
 		w->len[w->n] = i - s;
+		w->part[w->n] = part;
 		w->sentence[w->n++] = sentence;
 	}
 	w->sentences = w->n ? sentence + 1 : 0;
@@ -125,14 +158,14 @@ static int word_is(const struct intent_data *d, int k, const struct words *w, si
 	return kind_at(d, k, NULL, w, i) == 1;
 }
 
-/* Whether a negation is in the sentence of words [i, i+m) just before or just after them. */
-static int negated(const struct intent_data *d, const struct words *w, size_t i, size_t m)
+/* Whether a negation that no phrase accounts for is in words [from, to) of sentence s (and
+ * of part p of it, unless p is -1). */
+static int negation_in(const struct intent_data *d, const struct words *w, long from, long to,
+		       int s, int p)
 {
-	for (size_t j = i >= NEGATION_BEFORE ? i - NEGATION_BEFORE : 0; j < i; j++)
-		if (w->sentence[j] == w->sentence[i] && word_is(d, K_NEGATION, w, j))
-			return 1;
-	for (size_t j = i + m; j < i + m + NEGATION_AFTER && j < w->n; j++)
-		if (w->sentence[j] == w->sentence[i] && word_is(d, K_NEGATION, w, j))
+	for (long j = from < 0 ? 0 : from; j < to && j < (long)w->n; j++)
+		if (w->sentence[j] == s && (p < 0 || w->part[j] == p) && !w->covered[j] &&
+		    word_is(d, K_NEGATION, w, j))
 			return 1;
 	return 0;
 }
@@ -144,6 +177,96 @@ static int sentence_has(const struct intent_data *d, int k, const char *lang, co
 	for (size_t i = 0; i < w->n; i++)
 		if (w->sentence[i] == s && kind_at(d, k, lang, w, i))
 			return 1;
+	return 0;
+}
+
+/* Whether the sentence after s opens with a doubt, a condition or a reserve ("Mais…"). */
+static int next_opens_doubt(const struct intent_data *d, const char *lang, const struct words *w,
+			    int s)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (w->sentence[i] == s + 1)
+			return kind_at(d, K_HEDGE, lang, w, i) || kind_at(d, K_CONDITION, lang, w, i) ||
+			       kind_at(d, K_RESERVE, lang, w, i);
+	return 0;
+}
+
+/* Whether a reserve ("mais", "but") follows word i in its sentence: "I accept your quote but
+ * …" qualifies the act; "Thanks, but we'll pass" does not. */
+static int reserve_after(const struct intent_data *d, const char *lang, const struct words *w,
+			 size_t i)
+{
+	for (size_t j = i + 1; j < w->n && w->sentence[j] == w->sentence[i]; j++)
+		if (kind_at(d, K_RESERVE, lang, w, j))
+			return 1;
+	return 0;
+}
+
+/* Whether the object of an act ("votre offre", "the project") is within reach of the act at
+ * words [i, i+m), in its sentence. */
+static int has_object(const struct intent_data *d, const char *lang, const struct words *w,
+		      size_t i, size_t m)
+{
+	size_t from = i >= OBJECT_BEFORE ? i - OBJECT_BEFORE : 0;
+	for (size_t j = from; j < i + m + OBJECT_AFTER && j < w->n; j++)
+		if ((j < i || j >= i + m) && w->sentence[j] == w->sentence[i] &&
+		    kind_at(d, K_OBJECT, lang, w, j))
+			return 1;
+	return 0;
+}
+
+/* Whether words [i, i+m) are the whole of their part of the clause ("J'accepte.", "Oui, we
+ * accept, thanks"). */
+static int alone_in_part(const struct words *w, size_t i, size_t m)
+{
+	int p = w->part[i];
+	return (i == 0 || w->part[i - 1] != p) && (i + m >= w->n || w->part[i + m] != p);
+}
+
+/* The length of a currency mark at p ("€", "$", "£", "eur", "usd", "dollar"), or 0. */
+static size_t currency_at(const char *p)
+{
+	static const char *const marks[] = { "\xE2\x82\xAC", "$", "\xC2\xA3", "eur", "usd",
+					     "dollar", "k\xE2\x82\xAC", NULL };
+	for (int k = 0; marks[k]; k++)
+		if (!strncmp(p, marks[k], strlen(marks[k])))
+			return strlen(marks[k]);
+	return 0;
+}
+
+static int price_in(const char *l, size_t from, size_t to);
+
+/* Whether sentence s names a price of its own ("j'accepte à 700 €", "ok at $2,500"): a number
+ * with a currency mark just before or after it. */
+static int names_price(const struct words *w, int s)
+{
+	size_t from = 0, to = 0;
+	for (size_t i = 0; i < w->n; i++) {
+		if (w->sentence[i] < s)
+			from = w->start[i] + w->len[i];
+		else if (w->sentence[i] == s)
+			to = w->start[i] + w->len[i];
+	}
+	return price_in(w->lower, from, to + 8);
+}
+
+/* Whether bytes [from, to) of l hold a number with a currency mark just before or after it. */
+static int price_in(const char *l, size_t from, size_t to)
+{
+	for (size_t p = from; p < to && l[p]; p++) {
+		if (!isdigit((unsigned char)l[p]))
+			continue;
+		size_t q = p, b = p;
+		while (isdigit((unsigned char)l[q]) || l[q] == ',' || l[q] == '.' || l[q] == ' ')
+			q++;
+		while (b > from && (l[b - 1] == ' ' || (unsigned char)l[b - 1] == 0xA0))
+			b--;
+		if (currency_at(l + q) || (b > from && l[b - 1] == '$') ||
+		    (b >= from + 2 && !strncmp(l + b - 2, "\xC2\xA3", 2)) ||
+		    (!strncmp(l + q, "\xC2\xA0", 2) && currency_at(l + q + 2)))
+			return 1;
+		p = q;
+	}
 	return 0;
 }
 
@@ -171,6 +294,114 @@ static int consent_of(const struct intent_data *d, const struct words *w)
 	return refused ? -1 : objected ? (confirmed ? 0 : -1) : confirmed ? 1 : 0;
 }
 
+/* One act phrase of a reply: words [i, i+m), which act, a formula or a verb. */
+struct act {
+	size_t i, m;
+	int which;	/* 0 accept, 1 decline, 2 close */
+	int formula;
+	int agree;	/* an agreement word: an acceptance only with its object */
+};
+
+/* The longest act phrase at word i (a formula wins a tie with a verb, a verb with an
+ * agreement word), or 0. */
+static size_t act_at(const struct intent_data *d, const char *lang, const struct words *w,
+		     size_t i, struct act *a)
+{
+	static const int formulas[] = { K_ACCEPT, K_DECLINE, K_CLOSE };
+	static const int verbs[] = { K_ACCEPT_VERB, K_DECLINE_VERB, K_CLOSE_VERB };
+	size_t best = 0;
+	for (int k = 0; k < 3; k++) {
+		size_t f = kind_at(d, formulas[k], lang, w, i), v = kind_at(d, verbs[k], lang, w, i);
+		if (f > best)
+			best = f, a->which = k, a->formula = 1;
+		if (v > best)
+			best = v, a->which = k, a->formula = 0;
+	}
+	size_t g = kind_at(d, K_AGREE, lang, w, i);
+	a->agree = g > best;
+	if (a->agree)
+		best = g, a->which = 0, a->formula = 0;
+	a->i = i;
+	a->m = best;
+	return best;
+}
+
+/* The act phrases of w, their words marked covered, as are the not-negation phrases ("pas de
+ * souci", "no problem"); returns their count (at most ACTS_MAX). */
+static size_t acts_find(const struct intent_data *d, const char *lang, struct words *w,
+			struct act *acts)
+{
+	for (size_t i = 0; i < w->n; i++)
+		for (size_t m = kind_at(d, K_NOT_NEGATION, lang, w, i), j = 0; j < m; j++)
+			w->covered[i + j] = 1;
+	size_t n = 0;
+	for (size_t i = 0; i < w->n && n < ACTS_MAX;) {
+		if (!act_at(d, lang, w, i, &acts[n])) {
+			i++;
+			continue;
+		}
+		for (size_t j = 0; j < acts[n].m; j++)
+			w->covered[i + j] = 1;
+		i += acts[n++].m;
+	}
+	return n;
+}
+
+/* How act a reads: INTENT_QUESTION when asked about, INTENT_NONE when negated away, else its
+ * act (a negated acceptance reads as a refusal), with *doubt set when something in its clause
+ * makes it unsure, and *weak when it is a verb without its object (alone in its part of the
+ * clause, the verb is its own object: "J'accepte.", "I decline, nice portfolio though"). */
+static enum intent act_reading(const struct intent_data *d, const char *lang,
+			       const struct words *w, const struct act *a, int *doubt, int *weak)
+{
+	static const enum intent as[] = { INTENT_ACCEPT, INTENT_DECLINE, INTENT_CLOSE };
+	int s = w->sentence[a->i];
+	enum intent got = as[a->which];
+	if (w->asks[s] || sentence_has(d, K_QUESTION, lang, w, s))
+		return INTENT_QUESTION;	/* "puis-je accepter plus tard ?" */
+	int self = 0;	/* a phrase that holds its negation: "on ne donnera pas suite" */
+	for (size_t j = a->i; j < a->i + a->m; j++)
+		self |= word_is(d, K_NEGATION, w, j);
+	*weak = !a->formula && !has_object(d, lang, w, a->i, a->m) &&
+		(self || a->agree || !alone_in_part(w, a->i, a->m));
+	long i = (long)a->i, e = (long)(a->i + a->m);
+	int p = w->part[a->i];
+	if (!self && (negation_in(d, w, i - NEGATION_BEFORE, i, s, p) ||
+		      negation_in(d, w, e, e + NEGATION_AFTER, s, p))) {
+		/* "je n'accepte pas" asks about a refusal; "je ne refuse pas" is nothing */
+		if (got != INTENT_ACCEPT)
+			return INTENT_NONE;
+		got = INTENT_DECLINE;
+		*doubt = 1;
+	} else if (negation_in(d, w, self ? e + NEGATION_AFTER : 0, (long)w->n, s, -1)) {
+		*doubt = 1;	/* a negation elsewhere in the clause */
+	}
+	if (sentence_has(d, K_HEDGE, lang, w, s) || sentence_has(d, K_CONDITION, lang, w, s) ||
+	    next_opens_doubt(d, lang, w, s) || reserve_after(d, lang, w, a->i))
+		*doubt = 1;
+	if (got == INTENT_ACCEPT && names_price(w, s))
+		*doubt = 1;	/* a price of its own: a counter-offer */
+	return got;
+}
+
+/* The yes/no/question reading of a reply that holds no act; a yes with a doubt, a condition
+ * or a price of its own ("OK at $2,500 instead", "oui si vous livrez lundi") is not sure. */
+static enum intent consent_reading(const struct intent_data *d, const char *lang,
+				   const struct words *w, int question, int *sure)
+{
+	int c = consent_of(d, w), doubt = price_in(w->lower, 0, INTENT_BYTES);
+	for (int s = 0; s < w->sentences && !question; s++)
+		question = w->asks[s];
+	for (size_t i = 0; i < w->n; i++) {	/* one pass: a reply may have 800 sentences */
+		question |= kind_at(d, K_QUESTION, lang, w, i) > 0;
+		doubt |= kind_at(d, K_HEDGE, lang, w, i) || kind_at(d, K_CONDITION, lang, w, i);
+	}
+	enum intent r = c > 0 && !question ? INTENT_YES : c < 0 ? INTENT_NO
+			: question ? INTENT_QUESTION : INTENT_NONE;
+	*sure = r != INTENT_NONE && !(r == INTENT_YES && doubt);
+	return r;
+}
+
 enum intent extract_intent_read(const char *text, const char *lang, int *sure)
 {
 	const struct intent_data *d = extract_data_intents();
@@ -179,65 +410,29 @@ enum intent extract_intent_read(const char *text, const char *lang, int *sure)
 		return INTENT_NONE;
 	struct words *w = xcalloc(1, sizeof *w);
 	words_split(text, w);
+	struct act acts[ACTS_MAX];
+	size_t n = acts_find(d, lang, w, acts);
 	enum intent act = INTENT_NONE;
-	int acts = 0, unsure = 0, question = 0, negated_only = 0;
-	for (size_t i = 0; i < w->n;) {
-		static const int kinds[] = { K_ACCEPT, K_DECLINE, K_CLOSE };
-		static const enum intent as[] = { INTENT_ACCEPT, INTENT_DECLINE, INTENT_CLOSE };
-		size_t best = 0;
-		int which = -1;
-		for (int k = 0; k < 3; k++) {
-			size_t m = kind_at(d, kinds[k], lang, w, i);
-			if (m > best)
-				best = m, which = k;
-		}
-		if (!best) {
-			i++;
+	int count = 0, unsure = 0, question = 0, negated_only = 0, strong = 0;
+	for (size_t k = 0; k < n; k++) {
+		int doubt = 0, weak = 0;
+		enum intent got = act_reading(d, lang, w, &acts[k], &doubt, &weak);
+		question |= got == INTENT_QUESTION;
+		negated_only |= got == INTENT_NONE;
+		if (got == INTENT_QUESTION || got == INTENT_NONE)
 			continue;
-		}
-		int s = w->sentence[i];
-		enum intent got = as[which];
-		int doubt = 0;
-		if (w->asks[s] || sentence_has(d, K_QUESTION, lang, w, s)) {
-			question = 1;	/* "puis-je accepter plus tard ?" */
-			i += best;
-			continue;
-		}
-		if (negated(d, w, i, best)) {
-			/* "je n'accepte pas" reads as a refusal to confirm; a negated refusal or
-			 * closing ("je ne refuse pas") as nothing to act on */
-			if (got != INTENT_ACCEPT) {
-				negated_only = 1;
-				i += best;
-				continue;
-			}
-			got = INTENT_DECLINE;
-			doubt = 1;
-		}
-		if (sentence_has(d, K_HEDGE, lang, w, s) || sentence_has(d, K_CONDITION, lang, w, s))
-			doubt = 1;
-		if (acts && got != act)
+		if (count && got != act)
 			unsure = 1;	/* two different acts: the first is asked about */
-		if (!acts)
+		if (!count++)
 			act = got;
-		acts++;
 		unsure |= doubt;
-		i += best;
+		strong |= !weak;
 	}
-	enum intent r;
-	if (act != INTENT_NONE) {
-		r = act;
-		*sure = !unsure;
-	} else if (negated_only) {
-		r = INTENT_NONE;	/* not a yes or no either: "je ne refuse pas" */
-	} else {
-		int c = consent_of(d, w);
-		for (int s = 0; s < w->sentences && !question; s++)
-			question = w->asks[s] || sentence_has(d, K_QUESTION, lang, w, s);
-		r = c > 0 && !question ? INTENT_YES : c < 0 ? INTENT_NO : question ? INTENT_QUESTION
-		    : INTENT_NONE;
-		*sure = r != INTENT_NONE;
-	}
+	enum intent r = act;
+	if (act != INTENT_NONE)
+		*sure = !unsure && strong;	/* one act said in full, nothing against it */
+	else if (!negated_only)
+		r = consent_reading(d, lang, w, question, sure);
 	free(w->lower);
 	free(w);
 	return r;
@@ -308,8 +503,8 @@ static int intent_line(void *arg, char *s, const char *path, int lineno)
 				k = i;
 	if (k < 0) {
 		fprintf(stderr, "%s:%d: expected `kind [language] | phrase | ...` (kind: accept, "
-			"decline, close, yes, no, negation, person, question, hedge, condition)\n",
-			path, lineno);
+			"decline, close, accept-verb, decline-verb, close-verb, object, yes, no, "
+			"agree, negation, not-negation, person, question, hedge, reserve, condition)\n", path, lineno);
 		return -1;
 	}
 	char *tok;

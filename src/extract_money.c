@@ -1,10 +1,12 @@
 /*
  * extract_money.c — amounts, durations and payment plans read from free text in French and
  * English: "1 500 € HT", "€1,500", "EUR 1.250,50", "$2,000 - $3,000", "entre 2 000 et 3 000 €",
- * "2k€", "35 €/h", "TJM 400 €", "3 semaines", "10 jours ouvrés", "within 10 days", "avant le
- * 30 avril", "20 % à la commande, 40 % à mi-parcours, solde à la livraison".
- * In: UTF-8 text. Out: struct money / day counts / percentages, plus the rule that decided
- * (bid.why). One left-to-right scan; every look-ahead is bounded; no regular expressions.
+ * "2k€", "3-4k", "CHF 8'500.–", "deux mille euros", "35 €/h", "0,08 € / mot", "TJM 400 €",
+ * "3 semaines", "10 jours ouvrés", "within 10 days", "avant le 30 avril", "20 % à la commande,
+ * un tiers à mi-parcours, solde à la livraison".
+ * In: UTF-8 text, and contrib/amounts.txt (the words around amounts). Out: struct money / day
+ * counts / percentages, plus the rule that decided (bid.why, post.why). One left-to-right
+ * scan; every look-ahead is bounded; no regular expressions.
  */
 #include "bidmail.h"
 
@@ -114,6 +116,9 @@ static const char *parse_number(const char *p, double *value, int *kilo)
 			f /= 10;
 		}
 	}
+	/* the Swiss "8'500.–" / "8'500.-": no cents */
+	if ((*p == '.' || *p == ',') && (p[1] == '-' || !strncmp(p + 1, "–", 3)))
+		p += p[1] == '-' ? 2 : 4;
 	*kilo = 0;
 	const char *q = skip_blanks(p, 1);
 	if ((*q == 'k' || *q == 'K') && !isalpha((unsigned char)q[1])) {
@@ -128,7 +133,9 @@ static const char *parse_number(const char *p, double *value, int *kilo)
 static const struct { const char *w; const char *code; int before; } currencies[] = {
 	{ "€", "EUR", 1 }, { "eur", "EUR", 1 }, { "euros", "EUR", 0 }, { "euro", "EUR", 0 },
 	{ "us$", "USD", 1 }, { "usd", "USD", 1 }, { "$us", "USD", 0 }, { "ca$", "CAD", 1 },
-	{ "c$", "CAD", 1 }, { "cad", "CAD", 1 }, { "au$", "AUD", 1 }, { "aud", "AUD", 1 },
+	{ "c$", "CAD", 1 }, { "cad", "CAD", 1 }, { "can$", "CAD", 1 }, { "$ca", "CAD", 1 },
+	{ "$can", "CAD", 1 }, { "$ ca", "CAD", 0 }, { "$ cad", "CAD", 0 },
+	{ "dollars canadiens", "CAD", 0 }, { "canadian dollars", "CAD", 0 }, { "au$", "AUD", 1 }, { "aud", "AUD", 1 },
 	{ "$", "USD", 1 }, { "dollars", "USD", 0 }, { "dollar", "USD", 0 },
 	{ "£", "GBP", 1 }, { "gbp", "GBP", 1 }, { "pounds", "GBP", 0 }, { "livres sterling", "GBP", 0 },
 	{ "chf", "CHF", 1 }, { "francs suisses", "CHF", 0 }, { "fr.", "CHF", 1 },
@@ -181,51 +188,203 @@ static int word_at(const char *p, const char *w)
 	return !strncmp(p, w, n) && !is_word_byte((unsigned char)p[n]) ? (int)n : 0;
 }
 
-/* Tax and unit markers after an amount: "HT", "TTC", "/h", "par jour", "per month"... */
+/* ---------------------------------------------------------------- the words around amounts */
+
+/* contrib/amounts.txt, one list of phrases per kind (see its header). */
+enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBER, MV_SCALE,
+	       MV_SHARE, MV_UPFRONT, MV_REST, MV_PLAN, MV_ARTICLE, MV_COMPLEMENT, MV_KINDS };
+static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
+	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement" };
+
+struct mv_phrase {
+	char *w;
+	size_t n;
+	char val[8];	/* tax, unit or counted unit */
+	int num;	/* number, scale, or share in 1200ths */
+};
+struct money_vocab {
+	struct mv_phrase *p[MV_KINDS];
+	size_t n[MV_KINDS], cap[MV_KINDS];
+};
+
+/* The value of a line's kind: its text (tax, unit, count) or number (number, scale, share as
+ * A/B); 0, or -1 when it is not one that kind takes. */
+static int mv_value(enum mv_kind k, const char *v, struct mv_phrase *ph)
+{
+	static const char *const units[] = { "hour", "day", "week", "month", "word", "page",
+		"article", "image", "minute", "total", "none", NULL };
+	int a = 0, b = 0;
+	switch (k) {
+	case MV_TAX:
+	case MV_TAX_FAR:
+		return strcmp(v, "HT") && strcmp(v, "TTC") ? -1
+		       : (snprintf(ph->val, sizeof ph->val, "%s", v), 0);
+	case MV_UNIT:
+	case MV_COUNT:
+		for (int i = 0; units[i]; i++)
+			if (!strcmp(v, units[i]))
+				return snprintf(ph->val, sizeof ph->val, "%s", v), 0;
+		return -1;
+	case MV_NUMBER:
+	case MV_SCALE:
+		ph->num = atoi(v);
+		return ph->num > 0 && ph->num <= 1000000 ? 0 : -1;
+	case MV_SHARE:
+		if (sscanf(v, "%d/%d", &a, &b) != 2 || a < 1 || b < 2 || a >= b || 1200 % b)
+			return -1;
+		ph->num = 1200 * a / b;
+		return 0;
+	default:
+		return *v ? -1 : 0;
+	}
+}
+
+/* One line of amounts.txt into the vocabulary arg; 0 or -1 (file:line on stderr). */
+static int mv_line(void *arg, char *s, const char *path, int lineno)
+{
+	struct money_vocab *mv = arg;
+	char *save = NULL, *head = strtok_r(s, "|", &save);
+	char *h = head ? str_trim(head) : "";
+	size_t kl = strcspn(h, " ");
+	const char *v = h[kl] ? str_trim(h + kl + 1) : "";
+	int k = 0;
+	while (k < MV_KINDS && (strlen(mv_names[k]) != kl || strncmp(h, mv_names[k], kl)))
+		k++;
+	struct mv_phrase ph = { 0 };
+	if (k == MV_KINDS || mv_value((enum mv_kind)k, v, &ph) < 0) {
+		fprintf(stderr, "%s:%d: expected `kind [value] | phrase | ...` (kinds: tax HT|TTC, "
+			"tax-far, unit U, count U, pace, work, number N, scale N, share A/B, upfront, "
+			"rest, plan)\n", path, lineno);
+		return -1;
+	}
+	for (char *tok; (tok = strtok_r(NULL, "|", &save)) != NULL;) {
+		char *w = money_lower(str_trim(tok));
+		if (!*w) {
+			free(w);
+			continue;
+		}
+		if (mv->n[k] == mv->cap[k]) {
+			mv->cap[k] = mv->cap[k] ? mv->cap[k] * 2 : 16;
+			mv->p[k] = xrealloc(mv->p[k], mv->cap[k] * sizeof *mv->p[k]);
+		}
+		ph.w = w;
+		ph.n = strlen(w);
+		mv->p[k][mv->n[k]++] = ph;
+	}
+	return 0;
+}
+
+struct money_vocab *money_vocab_free(struct money_vocab *mv)
+{
+	if (!mv)
+		return NULL;
+	for (int k = 0; k < MV_KINDS; k++) {
+		for (size_t i = 0; i < mv->n[k]; i++)
+			free(mv->p[k][i].w);
+		free(mv->p[k]);
+	}
+	free(mv);
+	return NULL;
+}
+
+struct money_vocab *money_vocab_load(const char *path)
+{
+	struct money_vocab *mv = xcalloc(1, sizeof *mv);
+	if (extract_data_lines(path, 4096, mv_line, mv) < 0)
+		return money_vocab_free(mv);
+	return mv;
+}
+
+/* The vocabulary in use (an empty one before any load). */
+static const struct money_vocab *vocab(void)
+{
+	static const struct money_vocab empty;
+	const struct money_vocab *mv = extract_data_money();
+	return mv ? mv : &empty;
+}
+
+/* The longest phrase of kind k that stands at p as whole words; NULL when none. */
+static const struct mv_phrase *vocab_at(enum mv_kind k, const char *p)
+{
+	const struct money_vocab *mv = vocab();
+	const struct mv_phrase *best = NULL;
+	for (size_t i = 0; i < mv->n[k]; i++) {
+		const struct mv_phrase *ph = &mv->p[k][i];
+		if ((best && ph->n <= best->n) || strncmp(p, ph->w, ph->n))
+			continue;
+		if (is_word_byte((unsigned char)ph->w[ph->n - 1]) && is_word_byte((unsigned char)p[ph->n]))
+			continue;
+		best = ph;
+	}
+	return best;
+}
+
+/* The first phrase of kind k found in text within `within` bytes of its start (any
+ * distance when within is 0), or NULL. */
+static const char *vocab_in(enum mv_kind k, const char *text, size_t within)
+{
+	const struct money_vocab *mv = vocab();
+	for (size_t i = 0; i < mv->n[k]; i++) {
+		const char *hit = strstr(text, mv->p[k][i].w);
+		if (hit && (!within || (size_t)(hit - text) <= within))
+			return hit;
+	}
+	return NULL;
+}
+
+/* 1 when a unit marker with an article (amounts.txt article: "la page", "le mot") is followed
+ * by a complement ("la page d'accueil", "le mot de passe"): a noun of the sentence, no unit. */
+static int noun_goes_on(const char *w, const char *after)
+{
+	const struct money_vocab *mv = vocab();
+	int article = 0;
+	for (size_t i = 0; i < mv->n[MV_ARTICLE] && !article; i++)
+		article = !strncmp(w, mv->p[MV_ARTICLE][i].w, mv->p[MV_ARTICLE][i].n);
+	if (!article)
+		return 0;
+	after = skip_blanks(after, 2);
+	for (size_t i = 0; i < mv->n[MV_COMPLEMENT]; i++)
+		if (!strncmp(after, mv->p[MV_COMPLEMENT][i].w, mv->p[MV_COMPLEMENT][i].n))
+			return 1;
+	return 0;
+}
+
+/* The tax or unit marker at q (amounts.txt tax, unit; only tax-far ones when far is set),
+ * its kind in *kind; NULL when none. */
+static const struct mv_phrase *marker_at(const char *q, int far, enum mv_kind *kind)
+{
+	static const enum mv_kind near_kinds[] = { MV_TAX, MV_TAX_FAR, MV_UNIT };
+	const struct mv_phrase *best = NULL;
+	for (size_t i = far ? 1 : 0; i < (far ? 2u : 3u); i++) {
+		const struct mv_phrase *ph = vocab_at(near_kinds[i], q);
+		/* "500 € la page d'accueil" is no rate per page */
+		if (ph && (!best || ph->n > best->n) && !noun_goes_on(ph->w, q + ph->n)) {
+			best = ph;
+			*kind = near_kinds[i];
+		}
+	}
+	return best;
+}
+
+/* Tax and unit markers after an amount ("HT", "TTC", "/h", "par jour", "/ mot", ", TVA en
+ * sus"), at most three, into m; returns the position after them. */
 static const char *read_markers(const char *p, struct money *m)
 {
-	static const struct { const char *w; const char *tax; const char *unit; } marks[] = {
-		{ "hors taxes", "HT", NULL }, { "hors taxe", "HT", NULL }, { "h.t.", "HT", NULL },
-		{ "h.t", "HT", NULL }, { "ht", "HT", NULL }, { "excl. vat", "HT", NULL },
-		{ "excl vat", "HT", NULL }, { "excluding vat", "HT", NULL }, { "ex vat", "HT", NULL },
-		{ "ex. vat", "HT", NULL }, { "+ vat", "HT", NULL }, { "+ tva", "HT", NULL },
-		{ "net", "HT", NULL }, { "netto", "HT", NULL }, { "brutto", "TTC", NULL },
-		{ "ttc", "TTC", NULL }, { "t.t.c.", "TTC", NULL },
-		{ "incl. vat", "TTC", NULL }, { "including vat", "TTC", NULL }, { "inc. vat", "TTC", NULL },
-		{ "incl vat", "TTC", NULL }, { "toutes taxes comprises", "TTC", NULL },
-		{ "/heure", NULL, "hour" }, { "/hour", NULL, "hour" }, { "/hr", NULL, "hour" },
-		{ "/h", NULL, "hour" }, { "de l'heure", NULL, "hour" }, { "de l’heure", NULL, "hour" },
-		{ "par heure", NULL, "hour" }, { "per hour", NULL, "hour" }, { "an hour", NULL, "hour" },
-		{ "a hour", NULL, "hour" }, { "hourly", NULL, "hour" }, { "/jour", NULL, "day" },
-		{ "/j", NULL, "day" }, { "/day", NULL, "day" }, { "par jour", NULL, "day" },
-		{ "per day", NULL, "day" }, { "a day", NULL, "day" }, { "daily", NULL, "day" },
-		{ "/ jour", NULL, "day" }, { "/ day", NULL, "day" }, { "/ h", NULL, "hour" },
-		{ "/ heure", NULL, "hour" }, { "/ hour", NULL, "hour" }, { "/mois", NULL, "month" },
-		{ "/month", NULL, "month" }, { "par mois", NULL, "month" }, { "per month", NULL, "month" },
-		{ "a month", NULL, "month" }, { "monthly", NULL, "month" }, { "mensuels", NULL, "month" },
-		{ "mensuel", NULL, "month" }, { "/ mois", NULL, "month" }, { "/ month", NULL, "month" },
-		{ "/an", NULL, NULL }, { "au total", NULL, "total" }, { "in total", NULL, "total" },
-		{ "total", NULL, "total" }, { "forfaitaire", NULL, "total" }, { "le tout", NULL, "total" },
-	};
 	for (int round = 0; round < 3; round++) {
 		const char *q = skip_blanks(p, 2);
-		int hit = 0;
-		for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
-			size_t n = strlen(marks[i].w);
-			if (strncmp(q, marks[i].w, n))
-				continue;
-			if (is_word_byte((unsigned char)marks[i].w[n - 1]) && is_word_byte((unsigned char)q[n]))
-				continue;
-			if (marks[i].tax && !m->tax[0])
-				snprintf(m->tax, sizeof m->tax, "%s", marks[i].tax);
-			if (marks[i].unit && !m->unit[0])
-				snprintf(m->unit, sizeof m->unit, "%s", marks[i].unit);
-			p = q + n;
-			hit = 1;
-			break;
+		enum mv_kind kind = MV_UNIT;
+		const struct mv_phrase *mk = marker_at(q, 0, &kind);
+		if (!mk && (*q == ',' || *q == '(' || *q == '-')) {
+			q = skip_blanks(q + 1, 2);
+			mk = marker_at(q, 1, &kind);
 		}
-		if (!hit)
+		if (!mk)
 			break;
+		if (kind != MV_UNIT && !m->tax[0])
+			snprintf(m->tax, sizeof m->tax, "%.3s", mk->val);
+		if (kind == MV_UNIT && !m->unit[0] && strcmp(mk->val, "none"))
+			snprintf(m->unit, sizeof m->unit, "%s", mk->val);
+		p = q + mk->n;
 	}
 	return p;
 }
@@ -251,6 +410,7 @@ struct mention {
 	size_t start, end;	/* offsets in the text */
 	int has_currency;
 	int range;
+	int kilo;		/* written with a k: "3-4k", "2k" */
 };
 
 /* Reads one amount (or a range) starting at offset i of the lower-cased text l. */
@@ -276,6 +436,7 @@ static int read_mention(const char *l, size_t i, struct mention *out)
 	if (!cl && kilo && (*after == 'k' || *after == 'K'))
 		e = after + 1;
 	out->has_currency = cl > 0;
+	out->kilo = kilo;
 	out->m.max = v;
 	out->m.min = -1;
 	e = read_markers(e, &out->m);
@@ -293,8 +454,12 @@ static int read_mention(const char *l, size_t i, struct mention *out)
 	if (conn) {
 		struct mention second;
 		const char *s2 = skip_blanks(r + conn, 2);
-		if (read_mention(l, (size_t)(s2 - l), &second) && !second.range &&
-		    (second.has_currency || out->has_currency) && second.m.max > v) {
+		/* "3-4k", "3 à 4 k": the k of the second is the first's too */
+		int ok = read_mention(l, (size_t)(s2 - l), &second) && !second.range &&
+			 (second.has_currency || !quantity_word(l + second.end));
+		if (ok && second.kilo && !kilo && v * 1000 <= second.m.max)
+			v *= 1000;
+		if (ok && second.m.max > v) {
 			out->m.min = v;
 			out->m.max = second.m.max;
 			if (!out->has_currency)
@@ -303,13 +468,113 @@ static int read_mention(const char *l, size_t i, struct mention *out)
 				memcpy(out->m.tax, second.m.tax, sizeof out->m.tax);
 			if (!out->m.unit[0])
 				memcpy(out->m.unit, second.m.unit, sizeof out->m.unit);
-			out->has_currency = 1;
+			out->has_currency = out->has_currency || second.has_currency;
+			out->kilo = out->kilo || second.kilo;
 			out->range = 1;
 			e = l + second.end;
 		}
 	}
 	out->end = (size_t)(e - l);
 	return 1;
+}
+
+/* The number word at p (amounts.txt number, scale): its length, its value or scale; 0 when
+ * none. */
+static int number_word_at(const char *p, int *v, int *scale)
+{
+	const struct mv_phrase *n = vocab_at(MV_NUMBER, p), *sc = vocab_at(MV_SCALE, p);
+	if (sc && (!n || sc->n >= n->n)) {
+		*v = 0;
+		*scale = sc->num;
+		return (int)sc->n;
+	}
+	if (!n)
+		return 0;
+	*v = n->num;
+	*scale = 0;
+	return (int)n->n;
+}
+
+/* Reads an amount written in words ("deux mille", "mille cinq cents", "two thousand five
+ * hundred", "quatre-vingt-dix") at p: the length read (0 when none, or under ten). At most
+ * twelve words. */
+static size_t words_number(const char *p, double *value)
+{
+	double total = 0, cur = 0;
+	int last = 0, words = 0;
+	const char *q = p, *end = p;
+	if (word_at(q, "a"))
+		q = skip_blanks(q + 1, 2);	/* "a thousand" */
+	while (words < 12) {
+		int v, scale, n = number_word_at(q, &v, &scale);
+		if (!n)
+			break;
+		if (scale == 100)
+			cur = (cur > 0 ? cur : 1) * 100;
+		else if (scale) {
+			total += (cur > 0 ? cur : 1) * scale;
+			cur = 0;
+		} else if (v == 20 && last == 4)
+			cur += 76;	/* quatre-vingt(s) */
+		else
+			cur += v;
+		last = v;
+		words++;
+		end = q + n;
+		q = end;
+		if (*q == '-')
+			q++;
+		q = skip_blanks(q, 2);
+		/* "vingt et un", "one hundred and twenty"; "two and three" is two numbers */
+		int tens = last >= 20 && last <= 60 && last % 10 == 0;
+		int c = tens && word_at(q, "et") ? 2 : scale && word_at(q, "and") ? 3 : 0;
+		if (c && number_word_at(skip_blanks(q + c, 2), &v, &scale))
+			q = skip_blanks(q + c, 2);
+	}
+	*value = total + cur;
+	return words && *value >= 10 ? (size_t)(end - p) : 0;
+}
+
+/* An amount in words followed by its currency ("deux mille euros HT") at offset i of l;
+ * 1 with out filled. */
+static int read_words_mention(const char *l, size_t i, struct mention *out)
+{
+	double v;
+	size_t n = words_number(l + i, &v);
+	const char *code = NULL;
+	if (!n)
+		return 0;
+	const char *after = skip_blanks(l + i + n, 2);
+	double low = -1;
+	/* "trois cents à quatre cents euros": a range in words */
+	int conn = word_at(after, "à") ? 2 : word_at(after, "to") ? 2 : word_at(after, "et") ? 2
+		   : *after == '-' ? 1 : 0;
+	double v2;
+	size_t n2 = conn ? words_number(skip_blanks(after + conn, 2), &v2) : 0;
+	if (n2 && v2 > v) {
+		low = v;
+		v = v2;
+		after = skip_blanks(skip_blanks(after + conn, 2) + n2, 2);
+	}
+	size_t cl = match_currency(after, &code, 0);
+	if (!cl)
+		return 0;
+	memset(out, 0, sizeof *out);
+	out->start = i;
+	out->m.max = v;
+	out->m.min = low;
+	out->range = low >= 0;
+	snprintf(out->m.currency, sizeof out->m.currency, "%s", code);
+	out->has_currency = 1;
+	out->end = (size_t)(read_markers(after + cl, &out->m) - l);
+	return 1;
+}
+
+/* The units that make a bare number money ("400 par jour"); per-word or per-page rates need
+ * their currency. */
+static int unit_makes_money(const char *unit)
+{
+	return !strcmp(unit, "hour") || !strcmp(unit, "day") || !strcmp(unit, "month");
 }
 
 /* Finds the amounts of a text: those with a currency, and bare numbers that a marker
@@ -324,6 +589,11 @@ static int find_mentions(const char *l, struct mention *out, int max, int bare_w
 		if (i > 0 && (is_word_byte((unsigned char)l[i - 1]) || l[i - 1] == '#' ||
 			      l[i - 1] == '/' || l[i - 1] == '.' || l[i - 1] == ','))
 			continue;	/* inside a word, a #number, a date or a decimal */
+		if (isalpha(c) && strchr("udtqcsnhvmoefa", c) && n < max &&
+		    read_words_mention(l, i, &out[n])) {
+			i = out[n++].end - 1;
+			continue;
+		}
 		if (!isdigit(c) && !currency_first[c])
 			continue;
 		if (!isdigit(c)) {
@@ -352,7 +622,7 @@ static int find_mentions(const char *l, struct mention *out, int max, int bare_w
 		const char *e = l + m.end;
 		if (!m.has_currency && (*e == '/' || *e == ':' || *e == '-'))
 			continue;
-		if (m.has_currency || m.m.tax[0] || (m.m.unit[0] && strcmp(m.m.unit, "total"))) {
+		if (m.has_currency || m.m.tax[0] || unit_makes_money(m.m.unit)) {
 			out[n++] = m;
 			i = m.end > i ? m.end - 1 : i;
 		} else if (bare_with_cue && !quantity_word(l + m.end)) {
@@ -366,7 +636,9 @@ static int find_mentions(const char *l, struct mention *out, int max, int bare_w
 
 /* Finds the nearest cue of a list that ends within `window` bytes before offset at, in the
  * same sentence. Returns the cue or NULL. */
-static const char *cue_before(const char *l, size_t at, const char *const *cues, size_t window)
+/* cue_before, with *end (when not NULL) set past the cue found. */
+static const char *cue_before_end(const char *l, size_t at, const char *const *cues,
+				  size_t window, size_t *end)
 {
 	size_t from = at > window ? at - window : 0;
 	const char *best = NULL;
@@ -393,7 +665,14 @@ static const char *cue_before(const char *l, size_t at, const char *const *cues,
 			}
 		}
 	}
+	if (end)
+		*end = best_end;
 	return best;
+}
+
+static const char *cue_before(const char *l, size_t at, const char *const *cues, size_t window)
+{
+	return cue_before_end(l, at, cues, window, NULL);
 }
 
 static const char *const budget_cues[] = {
@@ -401,44 +680,148 @@ static const char *const budget_cues[] = {
 	"rate", "paid", "pay", "tjm", "jusqu'à", "jusqu’à", "up to", "maximum", "max", "entre",
 	"between", "de l'ordre de", "environ", "around", "about", NULL };
 
-int extract_budget(const char *text, struct money *out)
+/* ---------------------------------------------------------------- per-unit rates */
+
+/* The quantity of `unit` stated in l outside the rate [skip_from, skip_to): a count > 1
+ * ("12 000 mots"), or -1; *pace set when the count is a pace ("10 h par semaine"). Hours and
+ * days count only as work ("20 heures de travail"): "sous 20 jours" is a delay. */
+static double unit_quantity(const char *l, const char *unit, size_t skip_from, size_t skip_to,
+			    int *pace)
+{
+	int timed = !strcmp(unit, "hour") || !strcmp(unit, "day");
+	*pace = 0;
+	for (size_t i = 0; l[i]; i++) {
+		if (!isdigit((unsigned char)l[i]) || (i > 0 && (is_word_byte((unsigned char)l[i - 1]) ||
+				l[i - 1] == '.' || l[i - 1] == ',')) || (i >= skip_from && i < skip_to))
+			continue;
+		double v;
+		int kilo;
+		const char *e = parse_number(l + i, &v, &kilo);
+		if (!e)
+			continue;
+		const char *q = skip_blanks(e, 2);
+		const struct mv_phrase *noun = vocab_at(MV_COUNT, q);
+		if (noun && !strcmp(noun->val, unit)) {
+			const char *after = skip_blanks(q + noun->n, 2);
+			if (vocab_at(MV_PACE, after))
+				*pace = 1;
+			else if (v > 1 && (!timed || vocab_at(MV_WORK, after)))
+				return v;
+		}
+		i = (size_t)(e - l);
+		if (!l[i])
+			break;
+	}
+	return -1;
+}
+
+/* A per-unit rate (word, page, hour...) m read at ms: in a post, with its quantity stated, the
+ * total (unit total); else the rate kept. Says which in why. */
+static void rate_explain(const char *l, const struct mention *ms, struct money *m, int total,
+			 char *why, size_t why_len)
+{
+	if (!m->unit[0] || !strcmp(m->unit, "total") || !strcmp(m->unit, "month"))
+		return;
+	int pace;
+	double q = unit_quantity(l, m->unit, ms->start, ms->end, &pace);
+	size_t w = strlen(why);
+	int countable = strcmp(m->unit, "hour") && strcmp(m->unit, "day") && strcmp(m->unit, "week");
+	if (q > 0 && total && countable) {
+		snprintf(why + w, why_len - w, "; a rate per %s of %.10g times the %.10g stated: "
+			 "a total of %.10g", m->unit, m->max, q, m->max * q);
+		m->max = (double)(long long)(m->max * q * 100 + 0.5) / 100;
+		if (m->min >= 0)
+			m->min = (double)(long long)(m->min * q * 100 + 0.5) / 100;
+		snprintf(m->unit, sizeof m->unit, "total");
+	} else if (q > 0) {
+		snprintf(why + w, why_len - w, "; a rate per %s (%.10g stated: %.10g in all), kept "
+			 "as a rate", m->unit, q, m->max * q);
+	} else {
+		snprintf(why + w, why_len - w, "; a rate per %s, not a total: %s", m->unit,
+			 pace ? "the quantity stated is a pace" : "no quantity stated");
+	}
+}
+
+/* The board's currency for an amount written without one, said in why. */
+static void currency_explain(struct money *m, char *why, size_t why_len)
+{
+	if (m->currency[0])
+		return;
+	snprintf(m->currency, sizeof m->currency, "%s", extract_board_currency());
+	size_t w = strlen(why);
+	snprintf(why + w, why_len - w, "; no currency written: the board's (%s)", m->currency);
+}
+
+int extract_budget(const char *text, struct money *out, char *why, size_t why_len)
 {
 	char *l = money_lower(text);
-	int rc = extract_budget_lower(l, out);
+	int rc = extract_budget_lower(l, out, why, why_len);
 	free(l);
 	return rc;
 }
 
-int extract_budget_lower(const char *l, struct money *out)
+/* A bare range or a number with a k ("3-4k", "entre 3000 et 4000") that a budget cue
+ * introduces, not two years ("2025-2026"). */
+static int bare_budget(const char *l, const struct mention *m)
+{
+	if (m->has_currency || (!m->range && !m->kilo))
+		return 0;
+	if (!m->kilo && m->m.min >= 1900 && m->m.max <= 2100)
+		return 0;
+	return cue_before(l, m->start, budget_cues, 40) != NULL;
+}
+
+/* "Budget : 1500", a bare number right after the word budget: its index in ms, or -1. */
+static int budget_after_word(const char *l, struct mention *ms, int *n)
+{
+	for (const char *b = strstr(l, "budget"); b; b = strstr(b + 6, "budget")) {
+		const char *q = b + 6;
+		while (*q == ' ' || *q == ':' || *q == '\t' || (unsigned char)*q == 0xC2 ||
+		       (unsigned char)*q == 0xA0)
+			q++;
+		if (isdigit((unsigned char)*q) && *n < MAX_MENTIONS &&
+		    read_mention(l, (size_t)(q - l), &ms[*n]) && !quantity_word(l + ms[*n].end))
+			return (*n)++;
+	}
+	return -1;
+}
+
+int extract_budget_lower(const char *l, struct money *out, char *why, size_t why_len)
 {
 	struct mention ms[MAX_MENTIONS];
-	int n = find_mentions(l, ms, MAX_MENTIONS, 0);
+	int n = find_mentions(l, ms, MAX_MENTIONS, 1);
 	int pick = -1;
+	const char *cue = NULL;
 	for (int i = 0; i < n && pick < 0; i++) {
-		const char *cue = cue_before(l, ms[i].start, budget_cues, 40);
-		if (cue) {
+		int money = ms[i].has_currency || ms[i].m.tax[0] || unit_makes_money(ms[i].m.unit);
+		if (money && (cue = cue_before(l, ms[i].start, budget_cues, 40)) != NULL)
 			pick = i;
-			if (!strcmp(cue, "tjm") && !ms[i].m.unit[0])
-				snprintf(ms[i].m.unit, sizeof ms[i].m.unit, "day");
-		}
 	}
+	if (pick >= 0) {
+		snprintf(why, why_len, "budget word `%s` before the amount", cue);
+		if (!strcmp(cue, "tjm") && !ms[pick].m.unit[0])
+			snprintf(ms[pick].m.unit, sizeof ms[pick].m.unit, "day");
+	}
+	for (int i = 0; i < n && pick < 0; i++)
+		if (bare_budget(l, &ms[i])) {
+			pick = i;
+			snprintf(why, why_len, "a budget word before %s without a currency",
+				 ms[i].range ? "a range" : "a number with k");
+		}
+	if (pick < 0 && (pick = budget_after_word(l, ms, &n)) >= 0)
+		snprintf(why, why_len, "a number right after the word budget");
+	for (int i = 0; i < n && pick < 0; i++)
+		if (ms[i].has_currency || ms[i].m.tax[0] || unit_makes_money(ms[i].m.unit)) {
+			pick = i;
+			snprintf(why, why_len, "no budget word: the first amount");
+		}
 	if (pick < 0) {
-		/* "Budget : 1500", a bare number right after the word budget */
-		for (const char *b = strstr(l, "budget"); b && pick < 0; b = strstr(b + 6, "budget")) {
-			const char *q = b + 6;
-			while (*q == ' ' || *q == ':' || *q == '\t' || (unsigned char)*q == 0xC2 ||
-			       (unsigned char)*q == 0xA0)
-				q++;
-			if (isdigit((unsigned char)*q) && n < MAX_MENTIONS &&
-			    read_mention(l, (size_t)(q - l), &ms[n]) && !quantity_word(l + ms[n].end))
-				pick = n++;
-		}
-	}
-	if (pick < 0 && n > 0)
-		pick = 0;
-	if (pick < 0)
+		snprintf(why, why_len, "no amount with a currency, a tax marker or a budget word");
 		return 0;
+	}
 	*out = ms[pick].m;
+	rate_explain(l, &ms[pick], out, 1, why, why_len);
+	currency_explain(out, why, why_len);
 	if (!out->unit[0])
 		snprintf(out->unit, sizeof out->unit, "total");
 	return 1;
@@ -460,6 +843,24 @@ static const char *const quoted_budget_cues[] = {
 	"votre budget", "your budget", "budget de", "budget of", "budget :", "budget:",
 	"budget indiqué", "budget annoncé", "budget prévu", "budget mentionné", "le budget",
 	"the budget", "budget", "vous proposez", "you offer", "you propose", NULL };
+
+/* The offer read at ms into out: a rate kept as a rate, the board's currency when none is
+ * written, a range's upper bound; each said in why. */
+static void bid_settle(const char *l, const struct mention *ms, struct money *out, char *why,
+		       size_t why_len)
+{
+	*out = ms->m;
+	rate_explain(l, ms, out, 0, why, why_len);
+	currency_explain(out, why, why_len);
+	if (ms->range) {
+		/* a freelancer's range: the bid is its upper bound, said in why */
+		size_t w = strlen(why);
+		snprintf(why + w, why_len - w, " (a range: its upper bound)");
+		out->min = -1;
+	}
+	if (!out->unit[0])
+		snprintf(out->unit, sizeof out->unit, "total");
+}
 
 int extract_bid_amount(const char *text, struct money *out, char *why, size_t why_len)
 {
@@ -512,15 +913,7 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 			 "in the new text");
 	}
 	if (pick >= 0) {
-		*out = ms[pick].m;
-		if (ms[pick].range) {
-			/* a freelancer's range: the bid is its upper bound, said in why */
-			size_t w = strlen(why);
-			snprintf(why + w, why_len - w, " (a range: its upper bound)");
-			out->min = -1;
-		}
-		if (!out->unit[0])
-			snprintf(out->unit, sizeof out->unit, "total");
+		bid_settle(l, &ms[pick], out, why, why_len);
 		rc = 1;
 	}
 	free(l);
@@ -608,8 +1001,30 @@ static const char *const delivery_cues[] = {
 	"within", "in", "delivery", "deliver", "delivered", "turnaround", "deadline", "durée",
 	"duree", "réalisation", "realisation", "terminé", "termine", "finished", "done", "ready",
 	"prêt", "pret", "compter", "maximum", "max", NULL };
-static const char *const followup_cues[] = { "relance", "relancer", "follow-up", "follow up",
-					     "followup", "reminder", "rappel", NULL };
+static const char *const followup_cues[] = { "relance", "relancer", "relancez", "follow-up",
+					     "follow up", "followup", "reminder", "remind", "rappel",
+					     "rappeler", "rappelez", NULL };
+
+/* The delivery cues that only introduce a time ("dans 7 jours" after "relance" is still the
+ * follow-up's). */
+static const char *const delivery_prepositions[] = { "sous", "en", "dans", "d'ici", "within",
+						     "in", "compter", "maximum", "max", NULL };
+
+/* 1 when a delivery word other than a preposition is between from and at ("Rappel : livraison
+ * en 10 jours" is a delivery time, not a follow-up). */
+static int delivery_word_between(const char *l, size_t from, size_t at)
+{
+	for (int i = 0; delivery_cues[i]; i++) {
+		int prep = 0;
+		for (int j = 0; delivery_prepositions[j] && !prep; j++)
+			prep = !strcmp(delivery_cues[i], delivery_prepositions[j]);
+		const char *one[2] = { delivery_cues[i], NULL };
+		size_t end = 0;
+		if (!prep && at > from && cue_before_end(l, at, one, at - from, &end) && end > from)
+			return 1;
+	}
+	return 0;
+}
 
 int extract_duration_days(const char *text, int *followup_days)
 {
@@ -643,7 +1058,11 @@ int extract_duration_days_lower(const char *l, int *followup_days)
 		if (!k || days <= 0 || days > 3650)
 			continue;
 		/* "400 €/jour" was an amount; "30 jours" after a currency is not a delay */
-		if (followup_days && cue_before(l, i, followup_cues, 16)) {
+		/* "remind the client in a week", "relancer le client dans une semaine"; a delivery
+		 * cue nearer the number wins ("Rappel : livraison en 10 jours") */
+		size_t fend = 0;
+		if (followup_days && cue_before_end(l, i, followup_cues, 32, &fend) &&
+		    !delivery_word_between(l, fend, i)) {
 			*followup_days = days;
 			i += (size_t)k - 1;
 			continue;
@@ -791,16 +1210,64 @@ int extract_deadline_date_lower(const char *l, time_t from)
 
 /* ---------------------------------------------------------------- milestones */
 
+/* The share (in 1200ths) a payment plan names at p ("30 %", "un tiers"), its length in
+ * *len; 0 when none. */
+static int plan_share_at(const char *p, size_t *len)
+{
+	const struct mv_phrase *share = vocab_at(MV_SHARE, p);
+	if (share) {
+		*len = share->n;
+		return share->num;
+	}
+	if (!isdigit((unsigned char)*p))
+		return 0;
+	int v = 0, d = 0;
+	size_t j = 0;
+	while (isdigit((unsigned char)p[j]) && d < 3)
+		v = v * 10 + (p[j++] - '0'), d++;
+	*len = j;
+	const char *q = skip_blanks(p + j, 2);
+	if ((*q == '%' || !strncmp(q, "pour cent", 9) || !strncmp(q, "percent", 7)) && v > 0 &&
+	    v <= 100)
+		return v * 12;
+	return 0;
+}
+
+/* The shares of one paragraph in 1200ths, in order, the rest ("solde") completing them; the
+ * count. */
+static int plan_shares(const char *para, int *vals, int cap)
+{
+	int k = 0, sum = 0;
+	size_t last = 0;
+	for (size_t i = 0; para[i] && k < cap; i++) {
+		if (i > 0 && (is_word_byte((unsigned char)para[i - 1]) || para[i - 1] == '.' ||
+			      para[i - 1] == ','))
+			continue;
+		size_t n = 0;
+		int share = plan_share_at(para + i, &n);
+		if (share) {
+			vals[k++] = share;
+			sum += share;
+			last = i + n;
+		}
+		if (n)
+			i += n - 1;
+	}
+	if (k >= 1 && sum < 1200 && k < cap && vocab_in(MV_REST, para + last, 0)) {
+		vals[k++] = 1200 - sum;
+		sum = 1200;
+	}
+	/* one share paid up front ("la moitié à la commande", "30 % d'acompte"): the balance
+	 * is due at the end */
+	if (k == 1 && sum < 1200 && vocab_in(MV_UPFRONT, para + last, 24)) {
+		vals[k++] = 1200 - sum;
+		sum = 1200;
+	}
+	return sum == 1200 ? k : 0;
+}
+
 int extract_milestones(const char *text, int *out, int max)
 {
-	static const char *const rest_words[] = { "solde", "le reste", "reste", "balance",
-						  "remaining", "the rest", "rest", NULL };
-	static const char *const plan_words[] = {
-		"commande", "acompte", "signature", "démarrage", "demarrage", "début", "debut",
-		"mi-parcours", "milieu", "livraison", "solde", "réception", "reception", "order",
-		"upfront", "up front", "deposit", "start", "midway", "halfway", "mid-project",
-		"delivery", "completion", "balance", "milestone", "jalon", "étape", "etape",
-		"paiement", "payment", "versement", NULL };
 	char *l = money_lower(text);
 	int best = 0;
 	/* each paragraph (or line run) is a candidate plan */
@@ -809,43 +1276,16 @@ int extract_milestones(const char *text, int *out, int max)
 		const char *end = strstr(p, "\n\n");
 		size_t n = end ? (size_t)(end - p) : strlen(p);
 		char *para = xstrndup(p, n);
-		int plan = 0;
-		for (int i = 0; plan_words[i]; i++)
-			if (strstr(para, plan_words[i]))
-				plan = 1;
-		int vals[16], k = 0, sum = 0;
-		size_t last_pct = 0;
-		for (size_t i = 0; plan && para[i] && k < 16; i++) {
-			if (!isdigit((unsigned char)para[i]) ||
-			    (i > 0 && (isdigit((unsigned char)para[i - 1]) || para[i - 1] == '.' ||
-				       para[i - 1] == ',')))
-				continue;
-			int v = 0, d = 0;
-			size_t j = i;
-			while (isdigit((unsigned char)para[j]) && d < 3)
-				v = v * 10 + (para[j++] - '0'), d++;
-			const char *q = skip_blanks(para + j, 2);
-			if (*q == '%' || !strncmp(q, "pour cent", 9) || !strncmp(q, "percent", 7)) {
-				if (v > 0 && v <= 100) {
-					vals[k++] = v;
-					sum += v;
-					last_pct = (size_t)(q - para);
-				}
+		int plan = vocab_in(MV_PLAN, para, 0) != NULL;
+		int vals[16];
+		int k = plan ? plan_shares(para, vals, 16) : 0;
+		if (k >= 2 && k <= max) {
+			/* whole percentages summing to 100: the last share takes the rounding */
+			int sum = 0;
+			for (int i = 0; i < k; i++) {
+				out[i] = i + 1 < k ? (vals[i] + 6) / 12 : 100 - sum;
+				sum += out[i];
 			}
-			i = j - 1; /* the loop's i++ lands on j, which may be the terminator */
-		}
-		if (plan && k >= 1 && sum < 100) {
-			for (int i = 0; rest_words[i]; i++) {
-				const char *r = strstr(para + last_pct, rest_words[i]);
-				if (r && k < 16) {
-					vals[k++] = 100 - sum;
-					sum = 100;
-					break;
-				}
-			}
-		}
-		if (plan && k >= 2 && sum == 100 && k <= max) {
-			memcpy(out, vals, (size_t)k * sizeof *vals);
 			best = k;
 		}
 		free(para);
@@ -943,13 +1383,15 @@ char *money_format_style(const struct money *m, const char *lang, enum money_sty
 					  : site ? "money.incl_tax_site" : "money.incl_vat"));
 	else if (m->tax[0])
 		buf_printf(&out, " %s", m->tax);
-	static const struct { const char *unit, *mail, *site; } units[] = {
-		{ "hour", "money.per_hour", "money.per_hour_site" },
-		{ "day", "money.per_day", "money.per_day_site" },
-		{ "month", "money.per_month", "money.per_month_site" } };
-	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-		if (!strcmp(m->unit, units[i].unit))
-			buf_printf(&out, " %s", catalog_text(lang, site ? units[i].site : units[i].mail));
+	/* a rate's unit: the catalogue's money.per_UNIT (money.per_UNIT_site on the site) */
+	static const char *const rate_units[] = { "hour", "day", "month", "week", "word", "page",
+						  "article", "image", "minute", NULL };
+	for (int i = 0; rate_units[i]; i++)
+		if (!strcmp(m->unit, rate_units[i])) {
+			char key[48];
+			snprintf(key, sizeof key, "money.per_%s%s", rate_units[i], site ? "_site" : "");
+			buf_printf(&out, " %s", catalog_text(lang, key));
+		}
 	return buf_steal(&out);
 }
 

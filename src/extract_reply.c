@@ -1,19 +1,19 @@
 /*
  * extract_reply.c — the new text of a reply: what the sender wrote now, without the quoted
  * message and without the signature. In: UTF-8 text (HTML bodies arrive with their blockquotes
- * already turned into "> " lines by html.c). Out: an owned string.
- * One linear pass over lines with bounded look-ahead (at most 6 lines): no regular expressions,
- * no backtracking, so a 1 MB quote costs a few milliseconds.
- * Rules: attribution lines in FR/EN/DE/ES/IT/NL/PT (+PL/DA/SV/NO/VI), possibly wrapped over
- * up to 5 lines or starting mid-line; Outlook header blocks (From/Sent/To/Subject in many
- * languages), Lotus Notes blocks (address, date, then To and Subject alone on their lines),
- * a '>' run that is only such a header (Orange's "> Message du <date>") over an unquoted copy;
- * "-----Original Message-----" separators; ">" runs (inline answers between them
- * are kept); then signatures: "-- ", mobile footers, sign-offs, "-Name", a name+phone block.
+ * already turned into "> " lines by html.c), optionally the text the board sent that the reply
+ * answers. Out: an owned string.
+ * One linear pass over lines with bounded look-ahead (at most 6 lines, 14 for Lotus blocks):
+ * no regular expressions, no backtracking. Order: the copy of what we sent (a run of words
+ * repeating it, quoted or not) and all below it; then attributions (by their shape in any
+ * language, and by the phrases of contrib/reply-phrases.txt), header blocks, separators, '>'
+ * runs (inline answers between them kept); then signatures: "-- ", mobile footers, sign-offs,
+ * "-Name", a name+phone block, the sender's name.
  */
 #include "bidmail.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -35,28 +35,63 @@ static int is_space_byte(unsigned char c)
 	return c == ' ' || c == '\t' || c == '\r';
 }
 
-/* Copies a line with no-break spaces made plain, '*' and leading blanks/dashes dropped, lower
- * case ASCII: the form the header rules compare. */
+/* The lower-case form of the UTF-8 letter at s (n bytes left) into out; its length in *used,
+ * the bytes written returned. ASCII, Latin-1, Latin Extended-A, Cyrillic and Greek capitals. */
+static size_t lower_utf8(const unsigned char *s, size_t n, char *out, size_t *used)
+{
+	unsigned c = s[0];
+	*used = 1;
+	if (c < 0x80) {
+		out[0] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		return 1;
+	}
+	if (n < 2 || (c & 0xE0) != 0xC0) {
+		out[0] = (char)c;
+		return 1;
+	}
+	unsigned cp = ((c & 0x1F) << 6) | (s[1] & 0x3F);
+	*used = 2;
+	if ((cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) || (cp >= 0x391 && cp <= 0x3A9) ||
+	    (cp >= 0x410 && cp <= 0x42F))
+		cp += 0x20;
+	else if (cp >= 0x400 && cp <= 0x40F)
+		cp += 0x50;
+	else if (((cp >= 0x100 && cp <= 0x137) || (cp >= 0x14A && cp <= 0x177)) && !(cp & 1))
+		cp += 1;
+	else if (cp >= 0x139 && cp <= 0x148 && (cp & 1))
+		cp += 1;
+	out[0] = (char)(0xC0 | (cp >> 6));
+	out[1] = (char)(0x80 | (cp & 0x3F));
+	return 2;
+}
+
+/* Copies a line with no-break spaces made plain, full-width colons made ':', '*' and leading
+ * blanks/dashes dropped, lower case (lower_utf8): the form the header rules compare. */
 static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop_dashes)
 {
 	size_t w = 0, i = 0;
 	while (i < n && (is_space_byte((unsigned char)s[i]) || (drop_dashes && s[i] == '-') ||
 			 s[i] == '*'))
 		i++;
-	for (; i < n && w + 1 < max; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] == 0xA0) {
-			out[w++] = ' ';
-			i++;
-		} else if (c == 0xE2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
-			   (unsigned char)s[i + 2] == 0xAF) {
+	while (i < n && w + 3 < max) {
+		const unsigned char *u = (const unsigned char *)s + i;
+		if (u[0] == 0xC2 && i + 1 < n && u[1] == 0xA0) {
 			out[w++] = ' ';
 			i += 2;
-		} else if (c == '*' || c == '\t' || c == '\r') {
-			if (c != '*')
+		} else if (u[0] == 0xE2 && i + 2 < n && u[1] == 0x80 && u[2] == 0xAF) {
+			out[w++] = ' ';
+			i += 3;
+		} else if (u[0] == 0xEF && i + 2 < n && u[1] == 0xBC && u[2] == 0x9A) {
+			out[w++] = ':';	/* U+FF1A, the full-width colon of CJK clients */
+			i += 3;
+		} else if (u[0] == '*' || u[0] == '\t' || u[0] == '\r') {
+			if (u[0] != '*')
 				out[w++] = ' ';
+			i++;
 		} else {
-			out[w++] = (char)tolower(c);
+			size_t used;
+			w += lower_utf8(u, n - i, out + w, &used);
+			i += used;
 		}
 	}
 	while (w > 0 && (out[w - 1] == ' ' || (drop_dashes && out[w - 1] == '-')))
@@ -65,10 +100,108 @@ static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop
 	return w;
 }
 
-static int ends_with(const char *s, size_t n, const char *suffix)
+/* ---------------------------------------------------------------- the phrases (data file) */
+
+enum rp_kind { RP_VERB, RP_OPENER, RP_FROM, RP_DATE, RP_TO, RP_SUBJECT, RP_CC, RP_CUT,
+	       RP_FORWARD, RP_MOBILE, RP_SIGNOFF, RP_NOTNAME, RP_COUNT };
+static const char *const rp_names[RP_COUNT] = {
+	"verb", "opener", "from", "date", "to", "subject", "cc", "cut", "forward", "mobile",
+	"signoff", "notname" };
+
+struct reply_data {
+	struct strlist p[RP_COUNT];	/* normalised phrases of each kind */
+	int verb_from[257];	/* the verbs (sorted) whose first byte is c: verb_from[c] up to
+				 * verb_from[c + 1] */
+	size_t *verb_len;	/* the length of each verb */
+};
+
+struct reply_data *extract_reply_data_free(struct reply_data *d)
 {
-	size_t k = strlen(suffix);
-	return n >= k && !memcmp(s + n - k, suffix, k);
+	if (!d)
+		return NULL;
+	for (int k = 0; k < RP_COUNT; k++)
+		strlist_clear(&d->p[k]);
+	free(d->verb_len);
+	free(d);
+	return NULL;
+}
+
+/* One `kind | phrase | ...` line into the reply data arg; 0 or -1 (file:line on stderr). */
+static int reply_line(void *arg, char *s, const char *path, int lineno)
+{
+	struct reply_data *d = arg;
+	char *save = NULL, *head = strtok_r(s, "|", &save);
+	int k = -1;
+	head = head ? str_trim(head) : NULL;
+	for (int i = 0; head && i < RP_COUNT; i++)
+		if (!strcmp(head, rp_names[i]))
+			k = i;
+	if (k < 0) {
+		fprintf(stderr, "%s:%d: expected `kind | phrase | ...` (kind: verb, opener, from, "
+			"date, to, subject, cc, cut, forward, mobile, signoff, notname)\n", path,
+			lineno);
+		return -1;
+	}
+	char *tok, t[256];
+	while ((tok = strtok_r(NULL, "|", &save)) != NULL) {
+		tok = str_trim(tok);
+		if (normalise(tok, strlen(tok), t, sizeof t, 0))
+			strlist_add(&d->p[k], t);
+	}
+	return 0;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct reply_data *extract_reply_data_load(const char *path)
+{
+	struct reply_data *d = xcalloc(1, sizeof *d);
+	if (extract_data_lines(path, 4096, reply_line, d) < 0)
+		return extract_reply_data_free(d);
+	struct strlist *v = &d->p[RP_VERB];
+	if (v->n)
+		qsort(v->v, v->n, sizeof *v->v, str_cmp);
+	size_t k = 0;
+	for (int c = 0; c < 257; c++) {
+		while (k < v->n && (unsigned char)v->v[k][0] < c)
+			k++;
+		d->verb_from[c] = (int)k;
+	}
+	d->verb_len = xcalloc(v->n + 1, sizeof *d->verb_len);
+	for (k = 0; k < v->n; k++)
+		d->verb_len[k] = strlen(v->v[k]);
+	return d;
+}
+
+/* The phrases of kind k in use (none before extract_load: the shapes alone apply). */
+static const struct strlist *phrases(enum rp_kind k)
+{
+	static const struct strlist empty;
+	const struct reply_data *d = extract_data_reply();
+	return d ? &d->p[k] : &empty;
+}
+
+/* 1 when t starts with a phrase of kind k followed by a space or the end (a whole word). */
+static int starts_with_word(const char *t, enum rp_kind k)
+{
+	const struct strlist *l = phrases(k);
+	for (size_t i = 0; i < l->n; i++) {
+		size_t pn = strlen(l->v[i]);
+		if (!strncmp(t, l->v[i], pn) && (t[pn] == ' ' || !t[pn]))
+			return 1;
+	}
+	return 0;
+}
+
+static int has_digit_n(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (isdigit((unsigned char)s[i]))
+			return 1;
+	return 0;
 }
 
 static int has_digit(const char *s)
@@ -79,39 +212,59 @@ static int has_digit(const char *s)
 	return 0;
 }
 
-/* Attribution verbs; the line must end with one of these, or with ':' with a verb inside
- * (Dutch/German put the name after the verb: "Op ... schreef X <x@y>:"). */
-static const char *const verbs[] = {
-	"wrote", "sent", "a écrit", "a ecrit", "schrieb", "escribió", "escribio", "ha scritto",
-	"schreef", "het volgende geschreven", "escreveu", "napisał", "skrev", "đã viết",
-	"kirjoitti", "yazdı", "writes", NULL };
-/* Words that open an attribution line. */
-static const char *const openers[] = {
-	"on ", "le ", "am ", "el ", "il ", "op ", "em ", "w dniu ", "den ", "på ", "vào ",
-	"sent from ", NULL };
+/* 1 when the text (end bytes) ends with an attribution verb, as a word. */
+static int verb_ends(const char *j, size_t end)
+{
+	const struct reply_data *d = extract_data_reply();
+	if (!d || end == 0)
+		return 0;
+	const struct strlist *v = &d->p[RP_VERB];
+	for (size_t i = 0; i < v->n; i++) {
+		size_t vn = d->verb_len[i];
+		if (vn > end || v->v[i][vn - 1] != j[end - 1] || memcmp(j + end - vn, v->v[i], vn))
+			continue;
+		if (end == vn || (unsigned char)j[end - vn - 1] >= 0x80 ||
+		    !isalnum((unsigned char)j[end - vn - 1]))
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 when an attribution verb stands anywhere in the first end bytes of j: one pass over j,
+ * trying at each byte only the verbs that start with it. */
+static int verb_inside(const char *j, size_t end)
+{
+	const struct reply_data *d = extract_data_reply();
+	if (!d)
+		return 0;
+	const struct strlist *v = &d->p[RP_VERB];
+	for (size_t p = 0; p < end; p++) {
+		unsigned char c = (unsigned char)j[p];
+		for (int i = d->verb_from[c]; i < d->verb_from[c + 1]; i++) {
+			size_t vn = d->verb_len[i];
+			if (p + vn <= end && !memcmp(j + p, v->v[i], vn))
+				return 1;
+		}
+	}
+	return 0;
+}
 
 /* Is the joined text an attribution ("On <date>, <name> wrote:")? */
 static int is_attribution(const char *j, size_t n, int dashed, int single)
 {
 	if (n == 0 || n > MAX_HEADER_JOIN)
 		return 0;
-	int opener = 0;
-	for (int i = 0; openers[i]; i++)
-		if (!strncmp(j, openers[i], strlen(openers[i])))
-			opener = 1;
 	int colon = j[n - 1] == ':';
+	if (!colon && !dashed)
+		return 0;	/* every form below ends with ':' or is framed by dashes */
+	int opener = starts_with_word(j, RP_OPENER);
 	size_t end = colon ? n - 1 : n;
 	while (end > 0 && j[end - 1] == ' ')
 		end--;
-	int verb_at_end = 0, verb_inside = 0;
-	for (int i = 0; verbs[i]; i++) {
-		if (ends_with(j, end, verbs[i]))
-			verb_at_end = 1;
-		else if (strstr(j, verbs[i]))
-			verb_inside = 1;
-	}
+	int verb_at_end = verb_ends(j, end);
 	int evidence = has_digit(j) || strchr(j, '@');
-	if (opener && evidence && ((verb_at_end && (colon || dashed)) || (verb_inside && colon)))
+	/* a verb at the end, or inside before the final ':' (Dutch, German: "Op ... schreef X:") */
+	if (opener && evidence && (verb_at_end || (colon && verb_inside(j, end))))
 		return 1;
 	/* "---- John Smith wrote ----" and "Name <a@b> wrote:" */
 	if (verb_at_end && dashed)
@@ -142,8 +295,10 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 		while (k < l[i].n && (is_space_byte((unsigned char)l[i].s[k]) || l[i].s[k] == '*'))
 			k++;
 		unsigned char c = k < l[i].n ? (unsigned char)l[i].s[k] : 0;
-		if (!strchr("OoLlAaEeIiWwDdPpVvSs-", c) && !isdigit(c) && c < 0x80 &&
-		    !memchr(l[i].s, '@', l[i].n))
+		char w[64];
+		normalise(l[i].s + k, l[i].n - k < 60 ? l[i].n - k : 60, w, sizeof w, 0);
+		if (c != '-' && !isdigit(c) && c < 0x80 && !memchr(l[i].s, '@', l[i].n) &&
+		    !starts_with_word(w, RP_OPENER))
 			return -1;
 	}
 	char j[MAX_HEADER_JOIN + 64];
@@ -163,6 +318,8 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 		end--;
 	int sentence_ends = end > 0 && strchr(".!?", s[end - 1]);
 	for (int k = i; k < nl && k < i + LOOKAHEAD; k++) {
+		if (offset && k > i)
+			return -1;	/* one that starts mid-line ends on its line */
 		if (l[k].blank && k > i)
 			continue;
 		if (k > i && sentence_ends)
@@ -189,56 +346,37 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 			return k;
 		/* an attribution ends with ':' or a verb: stop at the first line that does not
 		 * continue a plausible one */
-		if (k == i && !dashed) {
-			int opener = 0;
-			for (int o = 0; openers[o]; o++)
-				if (!strncmp(j, openers[o], strlen(openers[o])))
-					opener = 1;
-			if (!opener && !isdigit((unsigned char)j[0]))
-				return -1;
-		}
+		if (k == i && !dashed && !starts_with_word(j, RP_OPENER) &&
+		    !isdigit((unsigned char)j[0]))
+			return -1;
 	}
 	return -1;
 }
 
-/* Outlook-style header keys: 1 from, 2 sent/date, 3 to, 4 subject, 5 cc; 0 otherwise. */
+/* Header keys (the data file's from, date, to, subject, cc): 1 from, 2 sent/date, 3 to,
+ * 4 subject, 5 cc; 0 otherwise. t is normalised; the key ends at a ':' within 24 bytes. */
 static int header_key(const char *t)
 {
-	static const struct { const char *k; int g; } keys[] = {
-		{ "from", 1 }, { "de", 1 }, { "von", 1 }, { "van", 1 }, { "da", 1 }, { "fra", 1 },
-		{ "från", 1 }, { "od", 1 }, { "date", 2 }, { "datum", 2 }, { "sent", 2 },
-		{ "envoyé", 2 }, { "envoye", 2 }, { "gesendet", 2 }, { "enviado", 2 },
-		{ "enviada", 2 }, { "inviato", 2 }, { "verzonden", 2 }, { "data", 2 }, { "sendt", 2 },
-		{ "skickat", 2 }, { "to", 3 }, { "à", 3 }, { "a", 3 }, { "an", 3 }, { "para", 3 },
-		{ "aan", 3 }, { "til", 3 }, { "till", 3 }, { "subject", 4 }, { "objet", 4 },
-		{ "betreff", 4 }, { "asunto", 4 }, { "oggetto", 4 }, { "onderwerp", 4 },
-		{ "assunto", 4 }, { "emne", 4 }, { "ämne", 4 }, { "temat", 4 }, { "cc", 5 },
-		{ "reply-to", 5 }, { "répondre à", 5 }, { "copie à", 5 },
-	};
 	const char *colon = strchr(t, ':');
-	if (!colon || colon - t > 16)
+	if (!colon || colon - t > 24)
 		return 0;
 	size_t kn = (size_t)(colon - t);
 	while (kn > 0 && t[kn - 1] == ' ')
 		kn--;
-	/* "À" is not lowered by tolower(): compare it by its bytes */
-	if (kn == 2 && !memcmp(t, "\xC3\x80", 2))
-		return 3;
-	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-		if (strlen(keys[i].k) == kn && !strncmp(t, keys[i].k, kn))
-			return keys[i].g;
+	for (int g = RP_FROM; g <= RP_CC; g++) {
+		const struct strlist *l = phrases((enum rp_kind)g);
+		for (size_t i = 0; i < l->n; i++)
+			if (strlen(l->v[i]) == kn && !strncmp(t, l->v[i], kn))
+				return g - RP_FROM + 1;
+	}
 	return 0;
 }
 
 /* An Outlook header block starting at line i: returns 1 when i opens one. */
 static int header_block_at(struct rline *l, int nl, int i)
 {
-	/* a header key ends with ':' within its first 20 bytes */
-	const char *colon = memchr(l[i].s, ':', l[i].n < 24 ? l[i].n : 24);
-	if (!colon)
-		return 0;
 	char t[256];
-	normalise(l[i].s, l[i].n, t, sizeof t, 0);
+	normalise(l[i].s, l[i].n < 200 ? l[i].n : 200, t, sizeof t, 0);
 	int g = header_key(t);
 	if (g != 1 && g != 2)
 		return 0;	/* a block opens with From: or Date: (and their translations) */
@@ -273,8 +411,6 @@ static int lone_key(const char *t)
 	size_t n = strlen(t);
 	if (n == 0 || n > 20 || strchr(t, ':'))
 		return 0;
-	if (!strcmp(t, "pour"))
-		return 3;
 	snprintf(k, sizeof k, "%s:", t);
 	return header_key(k);
 }
@@ -291,13 +427,19 @@ static int lotus_block_at(struct rline *l, int nl, int i)
 		char t[128];
 		if (l[k].quoted || l[k].n > 200)
 			return -1;
-		normalise(l[k].s, l[k].n, t, sizeof t, 0);
-		int g = k > i ? lone_key(t) : 0;
+		int g = 0;
+		size_t lead = 0;
+		while (lead < l[k].n && is_space_byte((unsigned char)l[k].s[lead]))
+			lead++;
+		if (k > i && l[k].n - lead <= 40) {	/* a lone key is short: most lines are not read */
+			normalise(l[k].s + lead, l[k].n - lead, t, sizeof t, 0);
+			g = lone_key(t);
+		}
 		if (g == 3)
 			to = 1;
 		else if (g == 4 && to && date)
 			break;
-		else if (has_digit(t))
+		else if (has_digit_n(l[k].s, l[k].n < 128 ? l[k].n : 128))
 			date = 1;
 		if (k == i + 13 || k == nl - 1)
 			return -1;
@@ -354,39 +496,26 @@ static int quoted_header_at(struct rline *l, int nl, int i)
 	return other <= 2;
 }
 
-/* "-----Original Message-----" and its translations (a cut); forwarded markers return 2. */
+/* "-----Original Message-----" and its translations (the data file's cut phrases: 1, the rest
+ * is quoted); forwarded markers (forward phrases) return 2; 0 otherwise. */
 static int separator_at(const struct rline *ln)
 {
 	char t[160];
 	if (ln->n > 150 || ln->n < 8)
 		return 0;
-	/* separators are framed by dashes or underscores, or hold a "message" word */
-	if (!memchr(ln->s, '-', ln->n < 12 ? ln->n : 12) && !memchr(ln->s, '_', ln->n < 12 ? ln->n : 12) &&
-	    !memmem(ln->s, ln->n, "essage", 6) && !memmem(ln->s, ln->n, "orward", 6) &&
-	    !memmem(ln->s, ln->n, "riginal", 7) && !memmem(ln->s, ln->n, "eitergeleitet", 13) &&
-	    !memmem(ln->s, ln->n, "essagem", 7) && !memmem(ln->s, ln->n, "ericht", 6))
-		return 0;
 	size_t lead = 0;
 	while (lead < ln->n && (ln->s[lead] == ' ' || ln->s[lead] == '\t'))
 		lead++;
 	int dashes = lead < ln->n && (ln->s[lead] == '-' || ln->s[lead] == '_');
-	normalise(ln->s, ln->n, t, sizeof t, 1);
-	static const char *const cuts[] = {
-		"original message", "reply message", "ursprüngliche nachricht", "antwort nachricht",
-		"oprindelig meddelelse", "message d'origine", "message d’origine", "message original",
-		"mensaje original", "messaggio originale", "oorspronkelijk bericht",
-		"mensagem original", "originalnachricht", "alkuperäinen viesti",
-		"original meddelelse", "opprinnelig melding", "ursprungligt meddelande", NULL };
-	static const char *const forwards[] = {
-		"forwarded message", "message transféré", "message transfere", "weitergeleitete nachricht",
-		"mensaje reenviado", "messaggio inoltrato", "doorgestuurd bericht",
-		"mensagem encaminhada", "begin forwarded message", "début du message réexpédié",
-		"forwarded by", NULL };
-	for (int i = 0; cuts[i]; i++)
-		if (strstr(t, cuts[i]) && (dashes || !strcmp(t, cuts[i])))
+	size_t tn = normalise(ln->s, ln->n, t, sizeof t, 1);
+	while (tn > 0 && (t[tn - 1] == ':' || t[tn - 1] == ' ' || t[tn - 1] == '_'))
+		t[--tn] = '\0';	/* "Begin forwarded message:", "____ Message ____" */
+	const struct strlist *cuts = phrases(RP_CUT), *fw = phrases(RP_FORWARD);
+	for (size_t i = 0; i < cuts->n; i++)
+		if (strstr(t, cuts->v[i]) && (dashes || !strcmp(t, cuts->v[i])))
 			return 1;
-	for (int i = 0; forwards[i]; i++)
-		if (strstr(t, forwards[i]) && strlen(t) < strlen(forwards[i]) + 40)
+	for (size_t i = 0; i < fw->n; i++)
+		if (strstr(t, fw->v[i]) && strlen(t) < strlen(fw->v[i]) + 40)
 			return 2;
 	return 0;
 }
@@ -404,6 +533,19 @@ static int is_rule_line(const struct rline *ln)
 	return marks >= 2;
 }
 
+/* A rule made of several runs of marks with blanks between ("-------  --------"): a table's. */
+static int is_table_rule(const struct rline *ln)
+{
+	int runs = 0, in = 0;
+	for (size_t k = 0; k < ln->n; k++) {
+		int mark = ln->s[k] == '-' || ln->s[k] == '_' || ln->s[k] == '=';
+		if (mark && !in)
+			runs++;
+		in = mark;
+	}
+	return runs >= 2;
+}
+
 /* Looks for an attribution that starts mid-line ("reply On <date>, X wrote:"); returns the
  * byte offset where it starts, or 0. */
 static size_t midline_attribution(struct rline *l, int nl, int i)
@@ -414,12 +556,14 @@ static size_t midline_attribution(struct rline *l, int nl, int i)
 		n--;
 	if (n > 300 || n < 6 || s[n - 1] != ':')
 		return 0;
-	for (size_t k = 1; k + 3 < n; k++) {
+	int tries = 0;	/* a line full of "On " costs a few tries, not one per word */
+	for (size_t k = 1; k + 3 < n && tries < 4; k++) {
 		if ((s[k] == 'O' && s[k + 1] == 'n' && s[k + 2] == ' ') ||
 		    (s[k] == 'L' && s[k + 1] == 'e' && s[k + 2] == ' ')) {
 			char prev = s[k - 1];
 			if (prev != ' ' && prev != '-')
 				continue;
+			tries++;
 			if (attribution_at(l, nl, i, k) == i)
 				return k;
 		}
@@ -476,22 +620,24 @@ static int remove_quote_run(struct rline *l, int nl, int i)
 
 /* ---------------------------------------------------------------- signatures */
 
-static int line_is(const struct rline *ln, const char *const *phrases, int allow_name)
+/* A sign-off line ("Regards", "Thanks!", "Regards, Roman"); not "Thanks for the update". */
+static int is_signoff(const struct rline *ln)
 {
 	char t[128];
 	if (ln->n > 100)
 		return 0;
 	size_t tn = normalise(ln->s, ln->n, t, sizeof t, 0);
-	for (int i = 0; phrases[i]; i++) {
-		size_t pn = strlen(phrases[i]);
-		if (tn < pn || strncmp(t, phrases[i], pn))
+	const struct strlist *so = phrases(RP_SIGNOFF);
+	for (size_t i = 0; i < so->n; i++) {
+		size_t pn = strlen(so->v[i]);
+		if (tn < pn || strncmp(t, so->v[i], pn))
 			continue;
 		const char *r = t + pn;
 		while (*r == ',' || *r == '.' || *r == '!' || *r == ' ')
 			r++;
 		if (!*r)
 			return 1;
-		if (!allow_name || r[-1] == '!' || r == t + pn)
+		if (r[-1] == '!' || r == t + pn || starts_with_word(r, RP_NOTNAME))
 			continue;
 		/* "Regards, Roman": a short name after the sign-off */
 		int words = 1;
@@ -504,30 +650,44 @@ static int line_is(const struct rline *ln, const char *const *phrases, int allow
 	return 0;
 }
 
-static const char *const signoffs[] = {
-	"thanks", "thank you", "many thanks", "thanks again", "regards", "best regards",
-	"kind regards", "warm regards", "best wishes", "best", "cheers", "sincerely",
-	"yours sincerely", "yours truly", "cordialement", "bien cordialement", "très cordialement",
-	"tres cordialement", "bien à vous", "bien a vous", "merci", "merci beaucoup",
-	"merci d'avance", "salutations", "sincères salutations", "bonne journée",
-	"bonne journee", "bonne soirée", "à bientôt", "a bientot", "mit freundlichen grüßen",
-	"viele grüße", "saludos", "un saludo", "cordiali saluti", "distinti saluti",
-	"met vriendelijke groet", "groeten", "atenciosamente", "abraços", NULL };
-
+/* A mobile or client footer (the data file's mobile phrases, as a prefix of the line once
+ * brackets, "<<", markdown links and <http...> links are removed): "Sent from my iPhone",
+ * "(sent from a phone)", "Get [Outlook for Android](https://aka.ms/x)". */
 static int is_mobile_signature(const struct rline *ln)
 {
-	static const char *const starts[] = {
-		"sent from ", "envoyé de ", "envoyé depuis ", "envoye de ", "enviado desde ",
-		"enviado do ", "enviado de ", "von meinem ", "gesendet von ", "inviato da ",
-		"verzonden vanaf ", "verzonden met ", "get outlook for ", "obtenir outlook pour ",
-		"télécharger outlook", "sent via ", "sent with ", NULL };
-	char t[128];
-	if (ln->n > 100)
+	char t[160], c[160];
+	if (ln->n > 140)
 		return 0;
 	normalise(ln->s, ln->n, t, sizeof t, 0);
-	for (int i = 0; starts[i]; i++)
-		if (!strncmp(t, starts[i], strlen(starts[i])))
-			return !strpbrk(t, ",;?");
+	size_t w = 0;
+	for (const char *p = t; *p && w + 1 < sizeof c; p++) {
+		if (*p == '<' && !strncmp(p, "<http", 5)) {
+			while (*p && *p != '>')
+				p++;
+			if (!*p)
+				break;
+		} else if (*p == '(' && !strncmp(p, "(http", 5)) {
+			while (*p && *p != ')')
+				p++;
+			if (!*p)
+				break;
+		} else if (!strchr("()[]<>", *p)) {
+			c[w++] = *p;
+		}
+	}
+	while (w > 0 && strchr(" .!", c[w - 1]))
+		w--;
+	c[w] = '\0';
+	const char *b = c;
+	while (*b == ' ')
+		b++;
+	int words = 1;
+	for (const char *p = b; *p; p++)
+		words += *p == ' ';
+	const struct strlist *m = phrases(RP_MOBILE);
+	for (size_t i = 0; i < m->n; i++)
+		if (!strncmp(b, m->v[i], strlen(m->v[i])))
+			return !strpbrk(b, ",;?") && words <= 14;
 	return 0;
 }
 
@@ -652,6 +812,7 @@ static int signature_start(struct rline *l, int nl, const char *sender)
 	int after = 0;		/* non-blank lines after the current position */
 	int next_content = n;	/* index (in idx) of the next non-blank line */
 	int contacts_only = 1;	/* every line after this one is an address, URL or phone */
+	size_t widest = 0;	/* the longest line after this one */
 	for (int k = n - 1; k > first_content; k--) {
 		struct rline *ln = &l[idx[k]];
 		if (ln->blank)
@@ -660,17 +821,22 @@ static int signature_start(struct rline *l, int nl, const char *sender)
 		int tail = next_content >= start || contacts_only;
 		int delim = (ln->n == 3 && !memcmp(ln->s, "-- ", 3)) ||
 			    (ln->n == 2 && !memcmp(ln->s, "--", 2));
-		if (delim || (is_rule_line(ln) && after > 0 && after <= 10))
+		/* a rule is a delimiter before short lines only (a name, a phone, links), and a
+		 * table's rule ("-------  --------") is none */
+		if (delim || (is_rule_line(ln) && !is_table_rule(ln) && after > 0 && after <= 10 &&
+			      widest <= 80))
 			start = k;
 		else if (is_mobile_signature(ln) && tail)
 			start = k;
-		else if (after <= 4 && line_is(ln, signoffs, 1))
+		else if (after <= 4 && is_signoff(ln))
 			start = k;
 		else if (is_dash_name(ln) && tail && !in_dash_run(l, idx, n, k))
 			start = k;
 		else if (after <= 5 && is_sender_line(ln, sender))
 			start = k;
 		after++;
+		if (ln->n > widest)
+			widest = ln->n;
 		next_content = k;
 		contacts_only = contacts_only && (is_contact_line(ln) || is_phone_line(ln));
 		if (after > 40)
@@ -710,6 +876,350 @@ char *extract_reply(const char *text, int is_forward)
 
 char *extract_reply_from(const char *text, int is_forward, const char *sender_name)
 {
+	return extract_reply_known(text, is_forward, sender_name, NULL);
+}
+
+/* ---------------------------------------------------------------- the attribution shape */
+
+/* 1 when t holds a time ("15:19", "9:13", "18.30") or a year (19xx, 20xx, "2023年"), each
+ * standing apart (not inside a key or a number). */
+static int has_date(const char *t)
+{
+	for (const char *p = t; *p; p++) {
+		if (!isdigit((unsigned char)p[0]) || (p > t && isalnum((unsigned char)p[-1])))
+			continue;
+		const char *q = p;
+		while (isdigit((unsigned char)*q) && q - p < 5)
+			q++;
+		size_t nd = (size_t)(q - p);
+		if ((nd == 1 || nd == 2) && (*q == ':' || *q == '.') && isdigit((unsigned char)q[1]) &&
+		    isdigit((unsigned char)q[2]) && !isdigit((unsigned char)q[3]))
+			return 1;
+		if (nd == 4 && ((p[0] == '1' && p[1] == '9') || (p[0] == '2' && p[1] == '0')) &&
+		    ((unsigned char)*q >= 0x80 || !isalnum((unsigned char)*q)))
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 when t holds a date or a time (has_date) or an address. */
+static int has_date_or_address(const char *t)
+{
+	return strchr(t, '@') || has_date(t);
+}
+
+/* 1 when t opens with a numeric date ("2016-03-03", "03/03/2016", "3.3.2016") and a time. */
+static int starts_with_date(const char *t)
+{
+	size_t k = 0, digits = 0, seps = 0;
+	for (; t[k] && k < 12; k++) {
+		if (isdigit((unsigned char)t[k]))
+			digits++;
+		else if (t[k] == '-' || t[k] == '/' || t[k] == '.')
+			seps++;
+		else
+			break;
+	}
+	if (digits < 6 || seps != 2 || t[k] != ' ')
+		return 0;
+	return isdigit((unsigned char)t[k + 1]) && strchr(t + k, ':') &&
+	       strchr(t + k, ':') - (t + k) <= 4;
+}
+
+/* 1 when line k is only the end of an address that the client wrapped into a quote mark
+ * (">:" or ">" under "... <john@example.com"). */
+static int is_wrapped_address_end(const struct rline *ln)
+{
+	size_t a = 0;
+	while (a < ln->n && is_space_byte((unsigned char)ln->s[a]))
+		a++;
+	size_t rest = ln->n - a;
+	return rest == 1 || (rest == 2 && ln->s[a + 1] == ':');
+}
+
+/* The next non-blank line after i (at most two blank lines between), or -1. */
+static int next_content_line(const struct rline *l, int nl, int i)
+{
+	int k = i + 1;
+	while (k < nl && k <= i + 3 && l[k].blank)
+		k++;
+	return k < nl && !l[k].blank ? k : -1;
+}
+
+/* An attribution recognised by its shape, in any language: a run of up to three lines (no blank
+ * line inside; a wrapped address may end on a "> :" line) that carries a date, a time, an
+ * address or an attribution verb, and ends with ':', an address or a verb, right before a '>'
+ * quote or a header block; before an unquoted old message only when it holds a verb or ends
+ * with a date and "<address>:". Returns its last line, or -1. */
+static int shape_attribution_at(struct rline *l, int nl, int i)
+{
+	if (l[i].quoted || l[i].n > 300)
+		return -1;
+	char j[MAX_HEADER_JOIN + 64];
+	size_t jn = 0;
+	for (int k = i; k < nl && k < i + 3; k++) {
+		if (l[k].blank || l[k].n > 300)
+			return -1;
+		int wrapped = k > i && l[k].quoted;
+		if (wrapped && (!is_wrapped_address_end(&l[k]) || !memchr(j, '<', jn)))
+			return -1;
+		if (jn && !wrapped)
+			j[jn++] = ' ';
+		jn += normalise(l[k].s, l[k].n, j + jn, sizeof j - jn, 0);
+		while (jn > 0 && j[jn - 1] == ' ')
+			jn--;
+		j[jn] = '\0';
+		if (jn == 0 || jn > MAX_HEADER_JOIN)
+			return -1;
+		int colon = j[jn - 1] == ':';
+		size_t end = colon ? jn - 1 : jn;
+		while (end > 0 && j[end - 1] == ' ')
+			end--;
+		int at_end = verb_ends(j, end);
+		int addr_end = end > 0 && j[end - 1] == '>' && strchr(j, '@');
+		int inside = colon && !at_end && verb_inside(j, end);
+		int evidence = at_end || inside || has_date_or_address(j);
+		if ((colon || addr_end || at_end) && evidence) {
+			int nx = next_content_line(l, nl, k);
+			if (nx < 0)
+				return -1;
+			/* "Thanks\nOn <date>, X wrote:": the attribution starts on the next line */
+			if (k > i && (attribution_at(l, nl, i + 1, 0) == k ||
+				      shape_attribution_at(l, nl, i + 1) == k))
+				return -1;
+			if (l[nx].quoted || header_block_at(l, nl, nx))
+				return k;
+			if (at_end || (inside && colon) || (addr_end && has_date(j)))
+				return k;
+			return -1;
+		}
+		/* "2016-03-03 17:21 GMT+01:00 Some One" alone over a quote: a date and a time first */
+		if (k == i && isdigit((unsigned char)j[0]) && jn <= 100 && has_date_or_address(j) &&
+		    starts_with_date(j)) {
+			int nx = next_content_line(l, nl, k);
+			if (nx == k + 1 && l[nx].quoted)
+				return k;
+		}
+		/* a line that ends a sentence and holds no date ends the run */
+		if (strchr(".!?", j[jn - 1]) && !has_date(j))
+			return -1;
+	}
+	return -1;
+}
+
+/* 1 when no line before i is kept with text: the reply has written nothing yet. *scan is
+ * where the last call stopped (lines are only ever dropped, so the walk is linear overall). */
+static int nothing_kept_before(const struct rline *l, int i, int *scan)
+{
+	for (; *scan < i; ++*scan)
+		if (l[*scan].keep && !l[*scan].blank)
+			return 0;
+	return 1;
+}
+
+/* The header lines of a forwarded message from line i ("From: ...", "Date: ...", a wrapped
+ * value between them), removed with the blank lines after them; returns the next index. */
+static int drop_forward_headers(struct rline *l, int nl, int i)
+{
+	int k = i, keys = 0, gap = 0, last = i - 1;
+	while (k < nl && l[k].blank && k < i + 2)
+		k++;
+	for (; k < nl && !l[k].blank && k < i + 16; k++) {
+		char t[256];
+		normalise(l[k].s, l[k].n < 200 ? l[k].n : 200, t, sizeof t, 0);
+		if (header_key(t)) {
+			keys++;
+			gap = 0;
+			last = k;
+		} else if (++gap > 1) {
+			break;
+		}
+	}
+	if (keys < 2)
+		return i;
+	for (k = i; k <= last; k++)
+		l[k].keep = 0;
+	return drop_blanks_after(l, nl, last + 1);
+}
+
+/* ---------------------------------------------------------------- we know what we sent */
+
+#define SHINGLE_WORDS 4	/* words per shingle */
+#define COPY_MIN_WORDS 12	/* words in a row that make a copy of our text */
+
+struct words {
+	uint64_t *h;	/* the hash of each word, in order */
+	int *line;	/* the line each word is on */
+	size_t n, cap;
+};
+
+/* The length of the blank at s (n bytes left): ASCII blanks and line breaks, and the no-break,
+ * narrow, thin and ideographic spaces typesetting puts in our mails (the copy in a reply may
+ * have plain spaces there); 0 when s is no blank. */
+static size_t word_gap(const unsigned char *s, size_t n)
+{
+	if (is_space_byte(s[0]) || s[0] == '\n')
+		return 1;
+	if (n >= 2 && s[0] == 0xC2 && s[1] == 0xA0)
+		return 2;
+	if (n >= 3 && ((s[0] == 0xE2 && s[1] == 0x80 && (s[2] == 0xAF || s[2] == 0x89 ||
+							    s[2] == 0x8A)) ||
+		       (s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80)))
+		return 3;
+	return 0;
+}
+
+/* Appends the words of text s (quote marks at the start of each line skipped; case,
+ * punctuation at the edges of words, the kind of spaces and wrapping do not count) to w, on
+ * line `line`. */
+static void words_add(struct words *w, const char *s, size_t n, int line)
+{
+	static const char edge[] = "\"'()[]<>,.;:!?*";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, g;
+	while (i < n) {
+		while (i < n && ((g = word_gap(u + i, n - i)) || strchr(edge, s[i]) ||
+				 (s[i] == '>' && (i == 0 || s[i - 1] == '\n'))))
+			i += g ? g : 1;
+		uint64_t h = 1469598103934665603ULL;
+		size_t start = i;
+		while (i < n && !word_gap(u + i, n - i)) {
+			unsigned char c = u[i++];
+			if (!strchr(edge, (char)c))
+				h = (h ^ (uint64_t)tolower(c)) * 1099511628211ULL;
+		}
+		if (i == start)
+			continue;
+		if (w->n == w->cap) {
+			w->cap = w->cap ? w->cap * 2 : 256;
+			w->h = xrealloc(w->h, w->cap * sizeof *w->h);
+			w->line = xrealloc(w->line, w->cap * sizeof *w->line);
+		}
+		w->h[w->n] = h;
+		w->line[w->n++] = line;
+	}
+}
+
+static uint64_t shingle(const struct words *w, size_t i)
+{
+	uint64_t x = 0;
+	for (size_t k = 0; k < SHINGLE_WORDS; k++)
+		x = (x ^ w->h[i + k]) * 0x100000001b3ULL + k;
+	return x ? x : 1;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The first line of the reply's first run of COPY_MIN_WORDS words (or all of ours, when we
+ * sent fewer) that repeats the sent text in order; -1 when there is none. Linear in both
+ * texts (one sort of the sent text's shingles, one binary search per reply word). */
+static int copy_start(const struct rline *l, int nl, const char *sent)
+{
+	struct words ws = { 0 }, wr = { 0 };
+	words_add(&ws, sent, strlen(sent), 0);
+	int found = -1;
+	if (ws.n < SHINGLE_WORDS + 2)
+		goto out;
+	size_t ns = ws.n - SHINGLE_WORDS + 1;
+	uint64_t *set = xmalloc(ns * sizeof *set);
+	for (size_t i = 0; i < ns; i++)
+		set[i] = shingle(&ws, i);
+	qsort(set, ns, sizeof *set, u64_cmp);
+	for (int k = 0; k < nl; k++)
+		words_add(&wr, l[k].s, l[k].n, k);
+	size_t need = ws.n < COPY_MIN_WORDS ? ws.n : COPY_MIN_WORDS, run = 0;
+	for (size_t i = 0; i + SHINGLE_WORDS <= wr.n && found < 0; i++) {
+		uint64_t x = shingle(&wr, i);
+		run = bsearch(&x, set, ns, sizeof *set, u64_cmp) ? run + 1 : 0;
+		if (run && run + SHINGLE_WORDS - 1 >= need)
+			found = wr.line[i + 1 - run];
+	}
+	free(set);
+out:
+	free(ws.h);
+	free(ws.line);
+	free(wr.h);
+	free(wr.line);
+	return found;
+}
+
+/* 1 when the paragraph ending at line e is the header of a copy (an attribution or a block of
+ * "key: value" lines, in any language): every line has a ':' in its first 40 bytes, or the
+ * paragraph is at most three lines ending with ':' or '>'. */
+static int is_copy_header(const struct rline *l, int b, int e)
+{
+	int keyed = 1;
+	for (int k = b; k <= e; k++) {
+		const char *c = memchr(l[k].s, ':', l[k].n < 40 ? l[k].n : 40);
+		if (!c && !is_rule_line(&l[k]))
+			keyed = 0;
+	}
+	char last = l[e].n ? l[e].s[l[e].n - 1] : 0;
+	return keyed || (e - b < 3 && (last == ':' || last == '>'));
+}
+
+/* Where to cut the reply knowing what we sent: the copy's first line, moved up over the
+ * attribution or header block directly above it; nl when there is no copy, or when the copy
+ * is '>'-quoted and answered inline below (the quote rules handle those). */
+static int known_cut(const struct rline *l, int nl, const char *sent)
+{
+	int c = sent && *sent ? copy_start(l, nl, sent) : -1;
+	if (c < 0)
+		return nl;
+	if (l[c].quoted)
+		for (int k = c; k < nl; k++)
+			if (!l[k].quoted && !l[k].blank)
+				return nl;
+	int e = c - 1;
+	while (e >= 0 && l[e].blank)
+		e--;
+	int b = e;
+	while (b > 0 && !l[b - 1].blank && e - b < 7)
+		b--;
+	if (e >= 0 && (b > 0 || e < c - 1) && is_copy_header(l, b, e))
+		c = b;
+	return c;
+}
+
+/* ---------------------------------------------------------------- the pass */
+
+/* 1 when the line at s (n bytes, leading blanks skipped) is a Supercite quote ("C> ",
+ * "Bob> "): one to ten letters, then '>'. */
+static int is_supercite(const char *s, size_t n)
+{
+	size_t k = 0;
+	while (k < n && k < 10 && isalpha((unsigned char)s[k]))
+		k++;
+	return k > 0 && k < n && s[k] == '>' && (k + 1 == n || s[k + 1] == ' ');
+}
+
+/* A copy of text without zero-width spaces, joiners, BOMs and Gmail's U+1427 marker. */
+static char *strip_invisible(const char *text)
+{
+	size_t n = strlen(text), w = 0;
+	char *o = xmalloc(n + 1);
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *u = (const unsigned char *)text + i;
+		if (i + 2 < n && ((u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x8B && u[2] <= 0x8D) ||
+				  (u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0xA0) ||
+				  (u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) ||
+				  (u[0] == 0xE1 && u[1] == 0x90 && u[2] == 0xA7))) {
+			i += 2;
+			continue;
+		}
+		o[w++] = text[i];
+	}
+	o[w] = '\0';
+	return o;
+}
+
+/* The lines of text (borrowed pointers into it); their count in *count. */
+static struct rline *split_lines(const char *text, int *count)
+{
 	size_t len = strlen(text);
 	int nl = 1;
 	for (size_t k = 0; k < len; k++)
@@ -731,96 +1241,141 @@ char *extract_reply_from(const char *text, int is_forward, const char *sender_na
 		while (k < ll && is_space_byte((unsigned char)p[k]))
 			k++;
 		r->blank = k == ll;
-		r->quoted = k < ll && p[k] == '>';
+		r->quoted = k < ll && (p[k] == '>' || is_supercite(p + k, ll - k));
 		if (!e)
 			break;
 		p = e + 1;
 	}
-	int forwarded = is_forward;
+	*count = n;
+	return l;
+}
+
+/* The attribution of lines i..last (mid: it starts at that byte of line i) is removed with
+ * the '>' run after it (inline answers below stay), or with everything below when the old
+ * message is not quoted — unless the reply has said nothing yet: then the text below is the
+ * reply. Returns the index to go on from, or nl to stop. */
+static int drop_attribution(struct rline *l, int nl, int i, int last, size_t mid, int *scan)
+{
+	int next = last + 1;
+	while (next < nl && l[next].blank)
+		next++;
+	if (mid) {
+		size_t keep = mid;
+		while (keep > 0 && (l[i].s[keep - 1] == ' ' || l[i].s[keep - 1] == '-'))
+			keep--;
+		l[i].cut = keep;
+		if (keep == 0)
+			l[i].keep = 0;
+	} else {
+		drop_lead_in(l, i);
+		l[i].keep = 0;
+	}
+	for (int k = i + 1; k <= last; k++)
+		l[k].keep = 0;
+	if (next < nl && l[next].quoted) {
+		for (int k = last + 1; k < next; k++)
+			l[k].keep = 0;
+		int end = remove_quote_run(l, nl, next);
+		return drop_blanks_after(l, nl, end) - 1;
+	}
+	if (!mid && nothing_kept_before(l, i, scan) && next < nl && !header_block_at(l, nl, next))
+		return last;
+	for (int k = last + 1; k < nl; k++)
+		l[k].keep = 0;
+	return nl;
+}
+
+/* A '>' line at i: an isolated one between two text lines is text (">>> link <<<"); a '>'
+ * header block over an unquoted copy cuts the rest; otherwise the run goes. Returns the index
+ * to go on from, or nl to stop. */
+static int drop_quote(struct rline *l, int nl, int i, int forwarded)
+{
+	int single = (i + 1 >= nl || !l[i + 1].quoted) && i > 0 && !l[i - 1].blank &&
+		     !l[i - 1].quoted && i + 1 < nl && !l[i + 1].blank;
+	if (single)
+		return i;
+	if (!forwarded && quoted_header_at(l, nl, i)) {
+		cut_from(l, nl, i);
+		return nl;
+	}
+	int end = remove_quote_run(l, nl, i);
+	drop_blanks_after(l, nl, end);
+	return end - 1;
+}
+
+/* An Outlook header block collapsed onto one line, as HTML bodies give it ("From: A [mailto:a@b]
+ * Sent: Monday ... To: B Subject: Re: x"): a from key first, then keys of two other fields. */
+static int inline_header_at(const struct rline *ln)
+{
+	char t[1024];
+	if (ln->n < 20 || ln->n > 1000)
+		return 0;
+	size_t tn = normalise(ln->s, ln->n, t, sizeof t, 0);
+	if (header_key(t) != 1)
+		return 0;
+	int groups = 0;
+	for (size_t k = 1; k + 1 < tn; k++)
+		if (t[k - 1] == ' ' && t[k] != ' ') {
+			int g = header_key(t + k);
+			if (g > 1)
+				groups |= 1 << g;
+		}
+	return __builtin_popcount((unsigned)groups) >= 2;
+}
+
+/* 1 when an old message starts at line i: an Outlook block, Orange's "Message du <date>"
+ * over one, or a Lotus Notes block (*from is where to cut). */
+static int old_message_at(struct rline *l, int nl, int i, int *from)
+{
+	*from = i;
+	if (header_block_at(l, nl, i) || inline_header_at(&l[i]))
+		return 1;
+	if (i + 1 < nl && l[i].n < 60 && header_block_at(l, nl, i + 1)) {
+		char t[64];
+		normalise(l[i].s, l[i].n, t, sizeof t, 0);
+		if ((!strncmp(t, "message du ", 11) || !strncmp(t, "message of ", 11)) &&
+		    has_digit(t))
+			return 1;
+	}
+	return (*from = lotus_block_at(l, nl, i)) >= 0;
+}
+
+/* The quotes, attributions, separators and old messages of l, marked not kept. */
+static void mark_quotes(struct rline *l, int n, int forwarded)
+{
+	int scan = 0;
 	for (int i = 0; i < n; i++) {
 		if (!l[i].keep || l[i].blank)
 			continue;
 		if (l[i].quoted) {
-			/* an isolated '>' line between two text lines is text (">>> link <<<") */
-			int single = (i + 1 >= n || !l[i + 1].quoted) && i > 0 && !l[i - 1].blank &&
-				     !l[i - 1].quoted && i + 1 < n && !l[i + 1].blank;
-			if (single)
-				continue;
-			if (!forwarded && quoted_header_at(l, n, i)) {
-				cut_from(l, n, i);
-				break;
-			}
-			int end = remove_quote_run(l, n, i);
-			drop_blanks_after(l, n, end);
-			i = end - 1;
+			i = drop_quote(l, n, i, forwarded);
 			continue;
 		}
-		int sep = separator_at(&l[i]);
+		int sep = separator_at(&l[i]), from;
 		if (sep == 2) {
 			forwarded = 1;	/* what follows is content the sender chose to send */
+			l[i].keep = 0;
+			drop_lead_in(l, i);
+			i = drop_forward_headers(l, n, i + 1) - 1;
 			continue;
 		}
-		if (sep == 1) {
-			cut_from(l, n, i);
-			break;
-		}
-		if (!forwarded && header_block_at(l, n, i)) {
-			cut_from(l, n, i);
-			break;
-		}
-		/* "Message du <date>" over a header block (Orange), and Lotus Notes' blocks */
-		if (!forwarded && i + 1 < n && l[i].n < 60 && header_block_at(l, n, i + 1)) {
-			char t[64];
-			normalise(l[i].s, l[i].n, t, sizeof t, 0);
-			if ((!strncmp(t, "message du ", 11) || !strncmp(t, "message of ", 11)) &&
-			    has_digit(t)) {
-				cut_from(l, n, i);
-				break;
-			}
-		}
-		int lotus = forwarded ? -1 : lotus_block_at(l, n, i);
-		if (lotus >= 0) {
-			cut_from(l, n, lotus);
-			break;
+		if (sep == 1 || (!forwarded && old_message_at(l, n, i, &from))) {
+			cut_from(l, n, sep == 1 ? i : from);
+			return;
 		}
 		/* "reply On <date>, X wrote:": the attribution may start mid-line */
 		size_t mid = midline_attribution(l, n, i);
 		int last = mid > 0 ? i : attribution_at(l, n, i, 0);
 		if (last < 0)
-			continue;
-		/* what follows the attribution: a '>' run (then inline answers may follow),
-		 * or an unquoted copy of the message (cut to the end) */
-		int next = last + 1;
-		while (next < n && l[next].blank)
-			next++;
-		if (mid) {
-			size_t keep = mid;
-			while (keep > 0 && (l[i].s[keep - 1] == ' ' || l[i].s[keep - 1] == '-'))
-				keep--;
-			l[i].cut = keep;
-			if (keep == 0)
-				l[i].keep = 0;
-		} else {
-			drop_lead_in(l, i);
-			l[i].keep = 0;
-		}
-		for (int k = i + 1; k <= last; k++)
-			l[k].keep = 0;
-		if (next < n && l[next].quoted) {
-			for (int k = last + 1; k < next; k++)
-				l[k].keep = 0;
-			int end = remove_quote_run(l, n, next);
-			end = drop_blanks_after(l, n, end);
-			i = end - 1;
-		} else {
-			for (int k = last + 1; k < n; k++)
-				l[k].keep = 0;
-			break;
-		}
+			last = shape_attribution_at(l, n, i);
+		if (last >= 0)
+			i = drop_attribution(l, n, i, last, mid, &scan);
 	}
-	int sig = signature_start(l, n, sender_name);
-	for (int k = sig; k < n; k++)
-		l[k].keep = 0;
+}
+
+/* The kept lines of l, joined, trailing blanks and blank lines removed (owned). */
+static char *kept_text(const struct rline *l, int n, size_t len)
+{
 	struct buf b;
 	buf_init(&b, len + 1);
 	int started = 0;
@@ -836,10 +1391,38 @@ char *extract_reply_from(const char *text, int is_forward, const char *sender_na
 		buf_append(&b, l[k].s, c);
 		buf_putc(&b, '\n');
 	}
-	free(l);
 	char *out = buf_steal(&b);
 	size_t on = strlen(out);
 	while (on > 0 && (out[on - 1] == '\n' || out[on - 1] == ' ' || out[on - 1] == '\t'))
 		out[--on] = '\0';
 	return out;
+}
+
+char *extract_reply_known(const char *text, int is_forward, const char *sender_name,
+			  const char *sent)
+{
+	char *clean = strip_invisible(text);
+	int n;
+	struct rline *l = split_lines(clean, &n);
+	n = known_cut(l, n, sent);	/* the copy of our text and what follows go */
+	mark_quotes(l, n, is_forward);
+	int sig = signature_start(l, n, sender_name);
+	for (int k = sig; k < n; k++)
+		l[k].keep = 0;
+	char *out = kept_text(l, n, strlen(clean));
+	free(l);
+	free(clean);
+	return out;
+}
+
+void extract_reply_against(struct message *m, const char *sent)
+{
+	char *t = extract_reply_known(m->text ? m->text : "", extract_subject_is_forward(m->subject),
+				      m->from_name, sent);
+	free(m->new_text);
+	m->new_text = t;
+	if (m->bid) {
+		bid_info_free(m->bid);
+		m->bid = extract_bid_text_at(t, extract_mail_time(m));
+	}
 }

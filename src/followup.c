@@ -1,9 +1,11 @@
 /*
  * followup.c — what time brings: projects expire after project_ttl without award (the poster is
  * warned 3 days before); a client with pending quotes who has answered none is reminded after
- * each of reminder_days (and when a freelancer asked "relance 7j", then); rating_delay after an
- * award the client is asked to rate the freelancer, by replying with a score of 1 to 5 and a
- * comment. Each notice is claimed once (kind, object) in the transaction that queues it.
+ * each of reminder_days (and when a freelancer asked "relance 7j", then), in one mail that
+ * numbers the quotes and takes "accepter 2", "refuser 1" or "clôturer" in reply; an expired
+ * project's bidders are told; after the agreed delivery (at least rating_delay after an award)
+ * the client is asked to rate the freelancer, read as people write it (extract_rating.c), and
+ * thanked. Each notice is claimed once (kind, object) in the transaction that queues it.
  * Unconfirmed posts and held bids are purged at their expiry (POST_CONFIRM_TTL, BID_HELD_TTL);
  * a post that waited behind a refusal or another kind of request is asked about (post.c).
  * Only the rows a step needs are loaded: open projects, and awards young enough to be rated,
@@ -12,10 +14,13 @@
  */
 #include "bidmail.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define WARN_BEFORE (3 * 86400L)
+#define RATING_WAIT (183 * 86400L)	/* awards looked at for a rating request, at most */
 
 /* A notice through the relay template, recorded in the outbox as kind (what the mail is). */
 static int notice(const struct config *c, struct store *s, const char *kind,
@@ -52,32 +57,149 @@ static int finish(struct store *s, int rc)
 	return 1;
 }
 
-static int remind(const struct config *c, struct store *s, const struct project *p,
-		  const struct bid_row *bids, int n)
+#define REMIND_LISTED 50	/* quotes listed in one reminder, at most */
+
+/* The fingerprint of a reminder's numbering: which active bids, in which order (oldest first).
+ * The reply key carries it, so that "accepter 2" is applied only to the list the client read. */
+static int64_t list_print(const struct bid_row *bids, int n)
 {
-	struct buf b;
-	buf_init(&b, 64 * 1024);
-	for (int i = 0; i < n; i++) {
+	uint64_t h = 1469598103934665603ULL;
+	for (int i = 0, k = 0; i < n && k < REMIND_LISTED; i++) {
 		if (bids[i].status != BID_ACTIVE)
 			continue;
-		char *amount = money_format(&bids[i].info.amount, p->language);
-		buf_printf(&b, "- %s", amount);
-		if (bids[i].info.delivery_days >= 0) {
-			char days[16];
-			snprintf(days, sizeof days, "%d", bids[i].info.delivery_days);
-			struct vars v = { 0 };
-			vars_set(&v, "n", days);
-			char *t = catalog_format(p->language, "followup.bid_days", &v);
-			buf_puts(&b, t);
-			free(t);
-		}
-		buf_putc(&b, '\n');
-		free(amount);
+		h = (h ^ (uint64_t)bids[i].id) * 1099511628211ULL;
+		k++;
 	}
-	int rc = notice(c, s, "reminder", p, p->poster, p->poster_name, p->language,
-			catalog_text(p->language, "followup.remind"), b.data, NULL);
-	buf_free(&b);
+	return (int64_t)(h & 0xffffffffffULL);	/* 40 bits: a short address */
+}
+
+/* The ids of the active bids of bids, in the reminder's order, into ids; their count. */
+static int listed_ids(const struct bid_row *bids, int n, int64_t *ids)
+{
+	int k = 0;
+	for (int i = 0; i < n && k < REMIND_LISTED; i++)
+		if (bids[i].status == BID_ACTIVE)
+			ids[k++] = bids[i].id;
+	return k;
+}
+
+/* One quote as the reminder lists it: rank, the freelancer's name, price, delay, rating; the
+ * strings it allocates are kept in keep. */
+static void remind_item(struct store *s, const char *lang, const struct bid_row *b, int rank,
+			struct vars *it, struct strlist *keep)
+{
+	struct subscriber sub;
+	int found = store_subscriber_find(s, NULL, b->subscriber, &sub) == 1;
+	strlist_add(keep, found && sub.name && *sub.name ? sub.name
+		    : catalog_text(lang, "bid.freelancer"));
+	vars_set(it, "freelancer", keep->v[keep->n - 1]);
+	if (found)
+		subscriber_clear(&sub);
+	char n[16], days[16];
+	snprintf(n, sizeof n, "%d", rank);
+	strlist_add(keep, n);
+	vars_set(it, "rank", keep->v[keep->n - 1]);
+	strlist_add_owned(keep, money_format(&b->info.amount, lang));
+	vars_set(it, "price", keep->v[keep->n - 1]);
+	snprintf(days, sizeof days, "%d", b->info.delivery_days);
+	struct vars dv = { 0 };
+	vars_set(&dv, "n", days);
+	strlist_add_owned(keep, b->info.delivery_days >= 0
+			  ? catalog_format(lang, "remind.delivery", &dv)
+			  : xstrdup(catalog_text(lang, "remind.delivery_unknown")));
+	vars_set(it, "delivery", keep->v[keep->n - 1]);
+	strlist_add_owned(keep, bid_rating_text(s, b->subscriber, lang, "remind.rated", NULL));
+	vars_set(it, "rating", keep->v[keep->n - 1]);
+}
+
+/* The reminder mail to project p's client: intro (already in p's language), the active quotes
+ * of bids numbered, the answers that work from it and its reply address bid+w-PROJECT-LIST,
+ * recorded in the outbox as kind. 0 or -1. */
+static int remind_mail(const struct config *c, struct store *s, const struct project *p,
+		       const struct bid_row *bids, int n, const char *intro, const char *kind)
+{
+	const char *lang = catalog_language_or(p->language, c->language);
+	struct vars items[REMIND_LISTED];
+	struct strlist keep = { 0 };
+	int k = 0;
+	for (int i = 0; i < n && k < REMIND_LISTED; i++)
+		if (bids[i].status == BID_ACTIVE) {
+			memset(&items[k], 0, sizeof items[k]);
+			remind_item(s, lang, &bids[i], k + 1, &items[k], &keep);
+			k++;
+		}
+	int64_t ids[2] = { p->id, list_print(bids, n) };
+	char *key = keys_make("w", ids, 2);
+	char *addr = keys_address(c, "bid", key);
+	char id[32], last[16];
+	snprintf(id, sizeof id, "%lld", (long long)p->id);
+	snprintf(last, sizeof last, "%d", k > 1 ? k : 1);
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "project_id", id);
+	vars_set(&v, "title", p->title);
+	vars_set(&v, "name", p->poster_name ? p->poster_name : "");
+	vars_set(&v, "message", intro);
+	vars_set(&v, "last", last);
+	vars_set(&v, "several", k > 1 ? "1" : "");
+	vars_set(&v, "reply_address", addr);
+	vars_set_list(&v, "quotes", items, k);
+	struct outgoing o = { .from_name = c->board_name, .from = c->bid_address,
+			      .to_name = p->poster_name, .to = p->poster, .reply_to = addr,
+			      .auto_submitted = "auto-generated", .key_ref = key };
+	int rc = send_queue_as(c, s, "reminder", kind, lang, &v, &o);
+	strlist_clear(&keep);
+	free(addr);
+	free(key);
 	return rc;
+}
+
+/* The catalogue text name in p's language, filled with the project and v's extra variable
+ * (name2 = value2, NULL for none); caller frees. */
+static char *project_text(const struct config *c, const struct project *p, const char *name,
+			  const char *name2, const char *value2)
+{
+	const char *lang = catalog_language_or(p->language, c->language);
+	char id[32];
+	snprintf(id, sizeof id, "%lld", (long long)p->id);
+	struct vars v = { 0 };
+	vars_set(&v, "project_id", id);
+	vars_set(&v, "title", p->title);
+	if (name2)
+		vars_set(&v, name2, value2);
+	return catalog_format(lang, name, &v);
+}
+
+/* The freelancer of bid b told that the client was reminded today, as they asked. 0 or -1. */
+static int tell_followup_done(const struct config *c, struct store *s, const struct project *p,
+			      const struct bid_row *b)
+{
+	struct subscriber sub;
+	if (store_subscriber_find(s, NULL, b->subscriber, &sub) != 1)
+		return 0;
+	const char *lang = catalog_language_or(sub.language, c->language);
+	char *price = money_format(&b->info.amount, lang);
+	struct vars v = { 0 };
+	vars_set(&v, "price", price);
+	char *msg = catalog_format(lang, "remind.followup_done", &v);
+	int64_t id = b->id;
+	char *rkey = keys_make("r", &id, 1);
+	int rc = notice(c, s, "followup_done", p, sub.address, sub.name, lang, msg, NULL, rkey);
+	free(rkey);
+	free(msg);
+	free(price);
+	subscriber_clear(&sub);
+	return rc;
+}
+
+char *followup_scheduled(const char *lang, int days, time_t now)
+{
+	char *date = quote_date_words(lang, now + (time_t)days * 86400);
+	struct vars v = { 0 };
+	vars_set(&v, "date", date);
+	char *t = catalog_format(lang, "remind.followup_scheduled", &v);
+	free(date);
+	return t;
 }
 
 /* Deletes the unconfirmed posts and held bids past their expiry, in one transaction. */
@@ -105,12 +227,14 @@ static int purge(struct store *s, time_t now)
 }
 
 /* The projects followup looks at: the open ones, and the awarded ones whose rating request
- * may still be due (awarded before expiry, so created within project_ttl + rating_delay, with
- * a week's margin for a stopped daemon). The count, or -1. */
+ * may still be due (awarded before expiry, so created within project_ttl + rating_delay, or
+ * + RATING_WAIT for a late delivery, with a week's margin for a stopped daemon). The count, or -1. */
 static int projects_due(const struct config *c, struct store *s, time_t now, struct project **out)
 {
 	char since[32];
-	clock_format_iso(now - c->project_ttl - c->rating_delay - 7 * 86400L, since);
+	/* a rating may wait for a delivery up to RATING_WAIT after the award */
+	long wait = c->rating_delay > RATING_WAIT ? c->rating_delay : RATING_WAIT;
+	clock_format_iso(now - c->project_ttl - wait - 7 * 86400L, since);
 	return store_project_open_awarded(s, NULL, since, 0, out);
 }
 
@@ -122,6 +246,28 @@ struct followup_pass {
 	int days[8], nd;	/* reminder_days */
 	int done;
 };
+
+/* Every active bidder of project p, just expired, told once; their bids leave active
+ * (closed). 0 or -1. */
+static int tell_bidders_expired(struct followup_pass *f, const struct project *p)
+{
+	struct bid_row *v;
+	int nb = store_bid_select(f->s, p->id, BID_ACTIVE, &v), rc = nb < 0 ? -1 : 0;
+	for (int i = 0; i < nb; i++) {
+		struct subscriber sub;
+		if (rc == 0 && v[i].status == BID_ACTIVE &&
+		    store_bid_state_set(f->s, v[i].id, BID_ACTIVE, BID_CLOSED) == 1 &&
+		    store_subscriber_find(f->s, NULL, v[i].subscriber, &sub) == 1) {
+			const char *lang = catalog_language_or(sub.language, f->c->language);
+			rc = notice(f->c, f->s, "bidder_expired", p, sub.address, sub.name, lang,
+				    catalog_text(lang, "remind.expired_bidder"), NULL, NULL);
+			subscriber_clear(&sub);
+		}
+		bid_row_clear(&v[i]);
+	}
+	free(v);
+	return rc;
+}
 
 /* An open project past project_ttl: expired (only if still open: closed or awarded since the
  * list was read, it stays) and its poster told. 0 or -1. */
@@ -136,7 +282,8 @@ static int followup_expire(struct followup_pass *f, const struct project *p)
 	} else if (r == 1) {
 		r = finish(f->s, moved < 0 ? -1
 			   : notice(f->c, f->s, "expired", p, p->poster, p->poster_name, p->language,
-				    catalog_text(p->language, "followup.expired"), NULL, NULL));
+				    catalog_text(p->language, "followup.expired"), NULL, NULL) < 0 ? -1
+			   : tell_bidders_expired(f, p));
 	}
 	f->done += r > 0;
 	return r < 0 ? -1 : 0;
@@ -155,48 +302,91 @@ static int followup_warn(struct followup_pass *f, const struct project *p)
 	return r < 0 ? -1 : 0;
 }
 
-/* Reminders of open project p with active bids and no answer from the client: the client's on
- * each of reminder_days after the first bid, and each freelancer's own follow-up date
- * ("relance 7j"). 0 or -1. */
+/* Claims the client's reminders due for project p in the open transaction: each of
+ * reminder_days after the first active bid (unless the client answered), and each active bid's
+ * own follow-up date ("relance dans 7 jours"), whose indices go to asked. How many were newly
+ * claimed (0: nothing to send), or -1. */
+static int remind_claims(struct followup_pass *f, const struct project *p,
+			 const struct bid_row *bids, int nb, int *asked, int *nasked)
+{
+	int active = 0, fresh = 0;
+	time_t first = 0;
+	for (int k = 0; k < nb; k++)
+		if (bids[k].status == BID_ACTIVE) {
+			time_t t = clock_parse_iso(bids[k].created);
+			if (!active++ || t < first)
+				first = t;
+		}
+	if (!active)
+		return 0;
+	int answered = store_project_answered(f->s, p->id);
+	if (answered < 0)
+		return -1;
+	for (int d = 0; d < f->nd && !answered; d++) {
+		if (f->now < first + f->days[d] * 86400L)
+			continue;
+		char kind[32];
+		snprintf(kind, sizeof kind, "reminder_%d", f->days[d]);
+		int r = store_notice_claim(f->s, kind, p->id, f->now);
+		if (r < 0)
+			return -1;
+		fresh += r;
+	}
+	for (int k = 0; k < nb; k++) {
+		if (bids[k].status != BID_ACTIVE || bids[k].info.followup_days < 0 ||
+		    f->now < clock_parse_iso(bids[k].created) + bids[k].info.followup_days * 86400L)
+			continue;
+		int r = store_notice_claim(f->s, "followup", bids[k].id, f->now);
+		if (r < 0)
+			return -1;
+		if (r == 1 && *nasked < REMIND_LISTED)
+			asked[(*nasked)++] = k;
+		fresh += r;
+	}
+	return fresh;
+}
+
+/* The intro of a reminder: plain, or naming the freelancer who asked for it (the first one;
+ * the others are in the list). Caller frees. */
+static char *remind_intro(struct followup_pass *f, const struct project *p,
+			  const struct bid_row *bids, const int *asked, int nasked)
+{
+	if (!nasked)
+		return project_text(f->c, p, "remind.intro", NULL, NULL);
+	struct subscriber sub;
+	const char *lang = catalog_language_or(p->language, f->c->language);
+	int found = store_subscriber_find(f->s, NULL, bids[asked[0]].subscriber, &sub) == 1;
+	char *msg = project_text(f->c, p, "remind.intro_followup", "freelancer",
+				 found && sub.name && *sub.name ? sub.name
+				 : catalog_text(lang, "bid.freelancer"));
+	if (found)
+		subscriber_clear(&sub);
+	return msg;
+}
+
+/* Reminders of open project p with active bids: whatever is due today (reminder_days with no
+ * answer from the client, freelancers' follow-up dates) makes ONE reminder to the client, and
+ * each freelancer whose follow-up it is is told it went. 0 or -1. */
 static int followup_remind(struct followup_pass *f, const struct project *p)
 {
 	struct bid_row *bids;
 	int nb = store_bid_select(f->s, p->id, BID_ACTIVE, &bids);
 	if (nb < 0)
 		return -1;
-	int active = 0, rc = 0;
-	time_t first = 0;
-	for (int k = 0; k < nb; k++)
-		if (bids[k].status == BID_ACTIVE) {
-			time_t t = clock_parse_iso(bids[k].created);
-			if (!active || t < first)
-				first = t;
-			active++;
+	int asked[REMIND_LISTED], nasked = 0, rc = store_begin(f->s);
+	if (rc == 0) {
+		int fresh = remind_claims(f, p, bids, nb, asked, &nasked);
+		rc = fresh < 0 ? -1 : 0;
+		if (fresh > 0) {
+			char *intro = remind_intro(f, p, bids, asked, nasked);
+			rc = remind_mail(f->c, f->s, p, bids, nb, intro,
+					 nasked ? "followup" : "reminder");
+			for (int i = 0; i < nasked && rc == 0; i++)
+				rc = tell_followup_done(f->c, f->s, p, &bids[asked[i]]);
+			free(intro);
 		}
-	if (active && store_project_answered(f->s, p->id) == 0) {
-		for (int d = 0; d < f->nd && rc == 0; d++) {
-			if (f->now < first + f->days[d] * 86400L)
-				continue;
-			char kind[32];
-			snprintf(kind, sizeof kind, "reminder_%d", f->days[d]);
-			int r = claimed(f->s, kind, p->id);
-			if (r == 1)
-				r = finish(f->s, remind(f->c, f->s, p, bids, nb));
-			rc = r < 0 ? -1 : 0;
-			f->done += r > 0;
-		}
-		for (int k = 0; k < nb && rc == 0; k++) {
-			if (bids[k].status != BID_ACTIVE || bids[k].info.followup_days < 0)
-				continue;
-			time_t t = clock_parse_iso(bids[k].created);
-			if (f->now < t + bids[k].info.followup_days * 86400L)
-				continue;
-			int r = claimed(f->s, "followup", bids[k].id);
-			if (r == 1)
-				r = finish(f->s, remind(f->c, f->s, p, &bids[k], 1));
-			rc = r < 0 ? -1 : 0;
-			f->done += r > 0;
-		}
+		rc = finish(f->s, rc) < 0 ? -1 : 0;
+		f->done += fresh > 0 && rc == 0;
 	}
 	for (int k = 0; k < nb; k++)
 		bid_row_clear(&bids[k]);
@@ -204,7 +394,20 @@ static int followup_remind(struct followup_pass *f, const struct project *p)
 	return rc;
 }
 
-/* The client's rating request for awarded project p, rating_delay after the award. 0 or -1. */
+/* When the rating of accepted bid b on project p is asked: rating_delay after the award, or
+ * the day after the agreed delivery date when that is later; -1 when unknown. */
+static time_t rating_due(const struct config *c, const struct project *p, const struct bid_row *b)
+{
+	time_t awarded = clock_parse_iso(p->updated ? p->updated : p->created);
+	if (awarded == (time_t)-1)
+		return (time_t)-1;
+	time_t delivery = quote_delivery_date(b, awarded);
+	time_t due = awarded + c->rating_delay;
+	return delivery != (time_t)-1 && delivery + 86400 > due ? delivery + 86400 : due;
+}
+
+/* The client's rating request for awarded project p, naming the freelancer, once it is due
+ * (rating_due). 0 or -1. */
 static int followup_rating(struct followup_pass *f, const struct project *p)
 {
 	struct bid_row *bids;
@@ -213,19 +416,25 @@ static int followup_rating(struct followup_pass *f, const struct project *p)
 		return -1;
 	int rc = 0;
 	for (int k = 0; k < nb && rc == 0; k++) {
-		if (bids[k].status != BID_ACCEPTED)
-			continue;
-		time_t awarded = clock_parse_iso(p->updated ? p->updated : p->created);
-		if (awarded == (time_t)-1 || f->now < awarded + f->c->rating_delay)
+		time_t due = bids[k].status == BID_ACCEPTED ? rating_due(f->c, p, &bids[k]) : -1;
+		if (due == (time_t)-1 || f->now < due)
 			continue;
 		int64_t id = bids[k].id;
 		char *key = keys_make("t", &id, 1);
 		int r = claimed(f->s, "rating", id);
-		if (r == 1)
+		if (r == 1) {
+			struct subscriber sub;
+			int found = store_subscriber_find(f->s, NULL, bids[k].subscriber, &sub) == 1;
+			const char *lang = catalog_language_or(p->language, f->c->language);
+			char *msg = project_text(f->c, p, "rate.request", "freelancer",
+						 found && sub.name && *sub.name ? sub.name
+						 : catalog_text(lang, "bid.freelancer"));
 			r = finish(f->s, notice(f->c, f->s, "rating_request", p, p->poster,
-						p->poster_name, p->language,
-						catalog_text(p->language, "followup.rating_request"),
-						NULL, key));
+						p->poster_name, p->language, msg, NULL, key));
+			free(msg);
+			if (found)
+				subscriber_clear(&sub);
+		}
 		free(key);
 		rc = r < 0 ? -1 : 0;
 		f->done += r > 0;
@@ -277,55 +486,173 @@ int followup_run(const struct config *c, struct store *s, time_t now)
 	return rc < 0 ? -1 : f.done;
 }
 
+/* The client's rating restated with thanks (score and comment), or, with no score read, how
+ * to write one, at the rating address again. 0 or -1. */
+static int rating_answer(const struct config *c, struct store *s, const struct project *p,
+			 const struct bid_row *bid, int score, const char *comment, int recorded)
+{
+	const char *lang = catalog_language_or(p->language, c->language);
+	struct subscriber sub;
+	int found = store_subscriber_find(s, NULL, bid->subscriber, &sub) == 1;
+	char n[16];
+	snprintf(n, sizeof n, "%d", score);
+	struct vars v = { 0 };
+	vars_set(&v, "freelancer", found && sub.name && *sub.name ? sub.name
+		 : catalog_text(lang, "bid.freelancer"));
+	vars_set(&v, "score", n);
+	vars_set(&v, "comment", comment ? comment : "");
+	const char *name = !score ? "rate.no_score" : !recorded ? "rate.already"
+			   : comment && *comment ? "rate.thanks" : "rate.thanks_no_comment";
+	char *msg = catalog_format(lang, name, &v);
+	int64_t id = bid->id;
+	char *key = score ? NULL : keys_make("t", &id, 1);
+	int rc = notice(c, s, score ? "rating_thanks" : "rating_no_score", p, p->poster,
+			p->poster_name, lang, msg, NULL, key);
+	free(key);
+	free(msg);
+	if (found)
+		subscriber_clear(&sub);
+	return rc;
+}
+
 enum outcome rating_handle(struct handling *h)
 {
-	const struct config *c = h->c;
-	struct store *s = h->s;
-	const struct message *m = h->m;
-	char **outcome = &h->result;
 	int64_t bid_id = h->r->ids[0];
 	struct bid_row bid;
-	int f = store_bid_get(s, bid_id, &bid);
+	int f = store_bid_get(h->s, bid_id, &bid);
 	if (f < 0)
 		return OUT_TEMPFAIL;
 	if (!f || bid.status != BID_ACCEPTED) {
 		if (f)
 			bid_row_clear(&bid);
-		*outcome = xstrdup("rating:not-an-award");
+		h->result = xstrdup("rating:not-an-award");
 		return OUT_OK;
 	}
 	struct project pr;
-	int np = store_project_get(s, bid.project, &pr), rc = 0;
-	struct project *proj = np == 1 ? &pr : NULL;
-	const char *text = m->new_text ? m->new_text : "";
-	while (*text == ' ' || *text == '\n')
-		text++;
-	int score = text[0] >= '1' && text[0] <= '5' && (text[1] == '\0' || text[1] == ' ' ||
-							  text[1] == '/' || text[1] == '\n' ||
-							  text[1] == ',' || text[1] == '.')
-		    ? text[0] - '0' : 0;
-	if (!proj || !m->from || strcasecmp(m->from, proj->poster)) {
-		*outcome = xstrdup("rating:not-the-client");	/* only the awarding client rates */
-	} else if (!score) {
-		int64_t id = bid.id;
-		char *key = keys_make("t", &id, 1);
-		rc = notice(c, s, "rating_no_score", proj, proj->poster, proj->poster_name,
-			    proj->language, catalog_text(proj->language, "followup.rating_no_score"),
-			    NULL, key);
-		free(key);
-		*outcome = xstrdup("rating:no-score");
+	int np = store_project_get(h->s, bid.project, &pr), rc = 0;
+	if (np != 1 || !h->m->from || strcasecmp(h->m->from, pr.poster)) {
+		h->result = xstrdup("rating:not-the-client");	/* only the awarding client rates */
 	} else {
-		const char *comment = text + 1;
-		while (*comment == ' ' || *comment == '/' || *comment == '5' || *comment == ',' ||
-		       *comment == '.' || *comment == '\n')
-			comment++;
-		int r = store_rating_insert(s, bid.id, bid.subscriber, score, comment, clock_now());
-		if (r < 0)
+		char *comment;
+		int score = extract_rating(h->m->new_text ? h->m->new_text : "", &comment);
+		int r = score ? store_rating_insert(h->s, bid.id, bid.subscriber, score,
+						    comment, clock_now()) : 0;
+		if (r >= 0)
+			rc = rating_answer(h->c, h->s, &pr, &bid, score, comment, r == 1);
+		else
 			rc = -1;
-		*outcome = xasprintf("rating:%d:%s", score, r == 1 ? "recorded" : "already-rated");
+		h->result = !score ? xstrdup("rating:no-score")
+			    : xasprintf("rating:%d:%s", score, r == 1 ? "recorded" : "already-rated");
+		free(comment);
 	}
 	if (np == 1)
 		project_clear(&pr);
 	bid_row_clear(&bid);
+	return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
+}
+
+#define REMIND_ANSWERS 8	/* commands read from one answer to a reminder */
+
+/* The commands of the client's answer to a reminder, one per line ("accepter 2", "refuser 1",
+ * "clôturer"), into cmd[] and num[]; their count. */
+static int remind_commands(const char *text, int *cmd, int *num)
+{
+	int n = 0;
+	for (const char *p = text; *p && n < REMIND_ANSWERS;) {
+		size_t len = strcspn(p, "\n");
+		const char *q = p;
+		while (len && (*q == ' ' || *q == '\t'))
+			q++, len--;
+		int c = len && len < 64 ? quote_command_line(q, len, &num[n]) : 0;
+		if (c)
+			cmd[n++] = c;
+		p = q + len;
+		if (*p)
+			p++;
+	}
+	return n;
+}
+
+/* The client's answer to a reminder checked against the list it numbered: the bid each
+ * command names into bid[] (for "clôturer", any bid of the project). 0 when all name one, else
+ * the catalogue name of the reason, with *bad the offending number. */
+static const char *remind_resolve(const struct bid_row *bids, int nb, int64_t print,
+				  const int *cmd, const int *num, int n, int64_t *bid, int *bad)
+{
+	int64_t ids[REMIND_LISTED];
+	int k = listed_ids(bids, nb, ids);
+	for (int i = 0; i < n; i++) {
+		*bad = num[i];
+		if (cmd[i] == 'c')
+			bid[i] = nb ? bids[0].id : 0;
+		else if (!num[i] && k == 1)
+			bid[i] = ids[0];
+		else if (!num[i])
+			return "remind.which";
+		else if (list_print(bids, nb) != print)
+			return "remind.changed";
+		else if (num[i] < 1 || num[i] > k)
+			return "remind.no_such";
+		else
+			bid[i] = ids[num[i] - 1];
+		if (!bid[i])
+			return "remind.unclear";
+	}
+	return n ? NULL : "remind.unclear";
+}
+
+/* Applies the resolved commands in order (an award or a closing ends the project: what follows
+ * is not applied); the outcome of the last. 0 or -1. */
+static int remind_apply(struct handling *h, const int *cmd, const int64_t *bid, int n)
+{
+	int rc = 0;
+	for (int i = 0; i < n && rc == 0; i++) {
+		free(h->result);
+		h->result = NULL;
+		rc = quote_client_command(h->c, h->s, h->m, bid[i], cmd[i], &h->result);
+		if (cmd[i] == 'a' || cmd[i] == 'c')
+			break;
+	}
+	return rc;
+}
+
+enum outcome reminder_handle(struct handling *h)
+{
+	struct project p;
+	int f = store_project_get(h->s, h->r->ids[0], &p);
+	if (f != 1) {
+		h->result = xstrdup("reminder:unknown-project");
+		return f < 0 ? OUT_TEMPFAIL : OUT_OK;
+	}
+	if (!h->m->from || strcasecmp(h->m->from, p.poster)) {
+		h->result = xstrdup("reminder:not-the-client");	/* only its client answers */
+		project_clear(&p);
+		return OUT_OK;
+	}
+	struct bid_row *bids;
+	int nb = store_bid_select(h->s, p.id, BID_STATE_ANY, &bids), rc = nb < 0 ? -1 : 0;
+	int cmd[REMIND_ANSWERS], num[REMIND_ANSWERS], bad = 0;
+	int64_t bid[REMIND_ANSWERS];
+	int n = nb < 0 ? 0 : remind_commands(h->m->new_text ? h->m->new_text : "", cmd, num);
+	const char *why = rc < 0 ? NULL : p.status != PROJECT_OPEN ? "remind.not_open"
+			  : remind_resolve(bids, nb, h->r->ids[1], cmd, num, n, bid, &bad);
+	if (rc == 0 && why) {
+		char number[16];
+		snprintf(number, sizeof number, "%d", bad);
+		char *msg = project_text(h->c, &p, why, "n", number);
+		rc = p.status == PROJECT_OPEN
+		     ? remind_mail(h->c, h->s, &p, bids, nb, msg, "reminder_answer")
+		     : notice(h->c, h->s, "reminder_answer", &p, p.poster, p.poster_name, p.language,
+			      msg, NULL, NULL);
+		free(msg);
+		h->result = xasprintf("reminder:%s", why + 7);
+	} else if (rc == 0) {
+		rc = remind_apply(h, cmd, bid, n);
+	}
+	for (int k = 0; k < nb; k++)
+		bid_row_clear(&bids[k]);
+	if (nb >= 0)
+		free(bids);
+	project_clear(&p);
 	return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
 }

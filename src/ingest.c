@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/inotify.h>
 #include <time.h>
 #include <unistd.h>
@@ -422,6 +423,7 @@ static const struct route_row {
 	{ KIND_BID, ROUTE_KEY_VALID, 'r', quote_handle, NULL },
 	{ KIND_BID, ROUTE_KEY_VALID, 'a', quote_handle, NULL },
 	{ KIND_BID, ROUTE_KEY_VALID, 't', rating_handle, NULL },
+	{ KIND_BID, ROUTE_KEY_VALID, 'w', reminder_handle, NULL },
 	{ KIND_BID, ROUTE_KEY_VALID, 'p', bid_public, NULL },
 	{ KIND_BID, ROUTE_KEY_VALID, 'b', bid_handle, NULL },
 	{ KIND_BID, ROUTE_ANY, 0, bid_refuse, NULL },
@@ -521,6 +523,45 @@ static void job_clear(struct job *j)
 	memset(j, 0, sizeof *j);
 }
 
+/* The token of a Message-ID the board made ("<token@domain>", domain ours) into tok; 1 or 0. */
+static int board_token(const struct config *c, const char *id, char *tok, size_t len)
+{
+	const char *at = id ? strrchr(id, '@') : NULL;
+	const char *start = id && *id == '<' ? id + 1 : id;
+	size_t dn = strlen(c->domain);
+	if (!at || at <= start || (size_t)(at - start) >= len || strncasecmp(at + 1, c->domain, dn) ||
+	    (at[1 + dn] != '>' && at[1 + dn] != '\0'))
+		return 0;
+	memcpy(tok, start, (size_t)(at - start));
+	tok[at - start] = '\0';
+	return 1;
+}
+
+/* When m answers a mail the board sent (In-Reply-To, else the newest References), its new
+ * text is trimmed again knowing our text: the copy of it in the reply goes, quoted or not. */
+static void trim_against_sent(const struct config *c, struct store *s, struct message *m)
+{
+	const char *refs[21];
+	int nr = 0;
+	if (m->in_reply_to)
+		refs[nr++] = m->in_reply_to;
+	for (size_t i = m->references.n; i > 0 && nr < 21; i--)
+		refs[nr++] = m->references.v[i - 1];
+	for (int i = 0; i < nr; i++) {
+		char tok[128], *data;
+		size_t len;
+		if (!board_token(c, refs[i], tok, sizeof tok) ||
+		    store_outbox_message_by_token(s, tok, &data, &len) != 1)
+			continue;
+		struct message *ours = mime_parse(data, len);
+		if (ours && ours->text)
+			extract_reply_against(m, ours->text);
+		message_free(ours);
+		free(data);
+		return;
+	}
+}
+
 /* Handles one prepared message inside the open transaction; sets j->out (and j->reason). */
 static void process(const struct config *c, struct store *s, struct job *j)
 {
@@ -543,6 +584,7 @@ static void process(const struct config *c, struct store *s, struct job *j)
 		return;
 	}
 	kind = kind_name(k);
+	trim_against_sent(c, s, m);
 	int limited = over_rate(c, s, m, sp->key, k, k == KIND_POST ? c->post_address :
 					 k == KIND_BID ? c->bid_address : c->robot_address, &result);
 	if (limited < 0) {

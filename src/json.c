@@ -51,6 +51,7 @@ static json_t *post_json(const struct post_info *p)
 	json_object_set_new(o, "title", str_or_null(p->title));
 	json_object_set_new(o, "description", str_or_null(p->description));
 	json_object_set_new(o, "budget", p->has_budget ? money_json(&p->budget) : json_null());
+	json_object_set_new(o, "why", str_or_null(p->why));
 	json_object_set_new(o, "deadline_days", p->deadline_days >= 0
 			    ? json_integer(p->deadline_days) : json_null());
 	json_object_set_new(o, "deadline", p->deadline[0] ? json_string(p->deadline) : json_null());

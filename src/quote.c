@@ -7,10 +7,11 @@
  * other bidders are told), decline/refuser (the freelancer is told, politely), close/clôturer
  * (every bidder told). Without a command, the reply's intent (extract_intent.c) acts the same
  * when it is sure ("j'accepte votre offre") and the client is told what was understood; when it
- * is not (hedged, conditional, negated), one yes/no question goes to the client at bid+a-BID-ACT
- * and its answer decides. The words around a command reach the freelancer in the notice.
- * Anything else is relayed, quotes trimmed, the board's keys and tagged addresses masked,
- * signatures, keys and contact cards dropped from the attachments.
+ * is not (hedged, conditional, negated, a verb without its object), the reply is relayed and one
+ * yes/no question goes to the client at bid+a-BID-ACT, and its answer decides. The words around
+ * a command reach the freelancer in the notice. Anything else is relayed, quotes trimmed, the
+ * board's keys, every address and every phone number masked (mask.c), signatures, keys and
+ * contact cards dropped from the attachments.
  * A command counts only above any quoted copy of what the board sent in that conversation (the
  * quote re-rendered, the bid, the texts relayed), and only on the bid's current quote.
  * In: a reply to a relay address. Out: status changes and the mails they cause.
@@ -40,6 +41,16 @@ struct talk {
 	int have_proj, have_sub;
 	int asked;		/* at bid+a-BID-ACT: the act the client was asked about (INTENT_*) */
 };
+
+/* Frees what a talk loaded (its bid always, its project and subscriber when loaded). */
+static void talk_clear(struct talk *t)
+{
+	bid_row_clear(&t->bid);
+	if (t->have_proj)
+		project_clear(&t->proj);
+	if (t->have_sub)
+		subscriber_clear(&t->sub);
+}
 
 /* Signatures, keys and contact cards: they name the sender (a certificate, a vCard, a key). */
 static int is_identity_part(const struct attachment *a)
@@ -91,7 +102,11 @@ static int drop_identity_parts(struct message *m)
 
 char *quote_relayable(const struct config *c, const char *text, const char *lang)
 {
-	return keys_mask(c, text, catalog_text(lang, "quote.address_masked"));
+	const char *mark = catalog_text(lang, "quote.address_masked");
+	char *keyless = keys_mask(c, text, mark);
+	char *r = mask_contacts(keyless, mark, catalog_text(lang, "mask.phone_hidden"));
+	free(keyless);
+	return r;
 }
 
 int quote_notice(const struct config *c, struct store *s, const char *kind,
@@ -132,7 +147,8 @@ int quote_notice(const struct config *c, struct store *s, const char *kind,
 }
 
 /* Who wrote the mail in hand, as the other side may read it: its display name, else its
- * address's local part (no +tag), with any address or board key in it masked (caller frees). */
+ * address's local part (no +tag), with any address, phone number or board key in it masked
+ * (caller frees). */
 static char *sender_shown(struct talk *t, const char *lang)
 {
 	const struct message *m = t->m;
@@ -143,9 +159,7 @@ static char *sender_shown(struct talk *t, const char *lang)
 		const char *a = m->from ? m->from : "";
 		name = xasprintf("%.*s", (int)strcspn(a, "+@"), a);
 	}
-	char *keyless = quote_relayable(t->c, name, lang);
-	char *shown = export_mask_addresses(keyless, catalog_text(lang, "quote.address_masked"));
-	free(keyless);
+	char *shown = quote_relayable(t->c, name, lang);
 	free(name);
 	return shown;
 }
@@ -224,87 +238,210 @@ static void put_line(struct buf *b, const char *lang, const char *name, const st
 	free(line);
 }
 
-/* The award: both sides get the other's contact, the price, the commission, the milestones;
+/* The freelancer's name for the client, or the catalogue's word for one. */
+static const char *freelancer_name(const struct talk *t, const char *lang)
+{
+	return t->sub.name && *t->sub.name ? t->sub.name : catalog_text(lang, "bid.freelancer");
+}
+
+time_t quote_delivery_date(const struct bid_row *b, time_t awarded)
+{
+	/* until delivery dates are stored: the award date plus the bid's delay in days */
+	if (!b || b->info.delivery_days < 0 || awarded == (time_t)-1)
+		return (time_t)-1;
+	return awarded + (time_t)b->info.delivery_days * 86400;
+}
+
+char *quote_date_words(const char *lang, time_t t)
+{
+	struct tm tm;
+	clock_local(t, &tm);
+	char day[16], year[16], month[32];
+	snprintf(day, sizeof day, "%d", tm.tm_mday);
+	snprintf(year, sizeof year, "%d", tm.tm_year + 1900);
+	snprintf(month, sizeof month, "award.month_%d", tm.tm_mon + 1);
+	struct vars v = { 0 };
+	vars_set(&v, "day", day);
+	vars_set(&v, "month", catalog_text(lang, month));
+	vars_set(&v, "year", year);
+	return catalog_format(lang, "award.date", &v);
+}
+
+/* A share of the price: percent of amount a (caller frees). */
+static char *money_share(const struct money *a, double percent, const char *lang)
+{
+	struct money part = *a;
+	part.min = -1;
+	part.max = a->max * percent / 100.0;
+	return money_format(&part, lang);
+}
+
+/* The payment plan of bid bi: the bid's, else the board's `milestones`; the count. */
+static int award_plan(const struct config *c, const struct bid_info *bi, int ms[8])
+{
+	int n = bi->n_milestones;
+	if (n) {
+		memcpy(ms, bi->milestones, 8 * sizeof *ms);
+		return n;
+	}
+	for (const char *p = c->milestones; *p && n < 8;) {
+		ms[n++] = atoi(p);
+		p += strcspn(p, ",");
+		if (*p)
+			p++;
+	}
+	return n;
+}
+
+/* The schedule: each step's share, when (its name and date: the first on the award date, the
+ * last on the delivery date, those between spread evenly) and its amount. */
+static void award_schedule(struct buf *b, const struct config *c, const char *lang,
+			   const struct bid_info *bi, time_t awarded, time_t delivery)
+{
+	int ms[8], n = award_plan(c, bi, ms);
+	put_line(b, lang, "quote.award_schedule", NULL);
+	for (int i = 0; i < n; i++) {
+		const char *when = i == 0 ? "quote.step_order" : i == n - 1 ? "quote.step_delivery"
+				   : n == 3 ? "quote.step_midway" : "quote.step_intermediate";
+		time_t at = i == 0 ? awarded : delivery == (time_t)-1 ? (time_t)-1
+			    : awarded + (delivery - awarded) * i / (n - 1);
+		char *amount = money_share(&bi->amount, ms[i], lang);
+		char *date = at == (time_t)-1 ? NULL : quote_date_words(lang, at);
+		char share[16];
+		snprintf(share, sizeof share, "%d", ms[i]);
+		struct vars sv = { 0 };
+		vars_set(&sv, "percent", share);
+		vars_set(&sv, "when", catalog_text(lang, when));
+		vars_set(&sv, "amount", amount);
+		vars_set(&sv, "date", date ? date : "");
+		buf_puts(b, "  ");
+		put_line(b, lang, date ? "award.step_dated" : "quote.award_step", &sv);
+		free(date);
+		free(amount);
+	}
+}
+
+/* The commission: its amount, who pays it (commission_payer) and how (payment_terms, else the
+ * catalogue's sentence for that payer). */
+static void award_commission(struct buf *b, const struct config *c, const char *lang,
+			     const struct bid_info *bi)
+{
+	char percent[16];
+	snprintf(percent, sizeof percent, "%d", c->commission_percent);
+	char *commission = money_share(&bi->amount, c->commission_percent, lang);
+	char *half = money_share(&bi->amount, c->commission_percent / 2.0, lang);
+	char *total = money_share(&bi->amount, 100.0 + c->commission_percent, lang);
+	char *net = money_share(&bi->amount, 100.0 - c->commission_percent, lang);
+	struct vars v = { 0 };
+	vars_set(&v, "board", c->board_name);
+	vars_set(&v, "percent", percent);
+	vars_set(&v, "commission", commission);
+	vars_set(&v, "half", half);
+	vars_set(&v, "total", total);
+	vars_set(&v, "net", net);
+	vars_set(&v, "terms", c->payment_terms);
+	const char *payer = c->commission_payer;
+	put_line(b, lang, "quote.award_commission", &v);
+	buf_puts(b, "  ");
+	put_line(b, lang, !strcmp(payer, "client") ? "award.payer_client"
+		 : !strcmp(payer, "shared") ? "award.payer_shared" : "award.payer_freelancer", &v);
+	buf_puts(b, "  ");
+	put_line(b, lang, *c->payment_terms ? "award.payment_terms"
+		 : !strcmp(payer, "client") ? "award.how_client"
+		 : !strcmp(payer, "shared") ? "award.how_shared" : "award.how_freelancer", &v);
+	free(commission);
+	free(half);
+	free(total);
+	free(net);
+}
+
+/* The next steps of one side (0: the freelancer, 1: the client), numbered, filled from v. */
+static void award_next(struct buf *b, const char *lang, int side, const struct vars *v)
+{
+	static const char *const next[2][3] = {
+		{ "award.next_freelancer_1", "award.next_freelancer_2", "award.next_freelancer_3" },
+		{ "award.next_client_1", "award.next_client_2", "award.next_client_3" } };
+	buf_putc(b, '\n');
+	put_line(b, lang, "award.next", NULL);
+	for (int i = 0; i < 3; i++) {
+		buf_printf(b, "  %d. ", i + 1);
+		put_line(b, lang, next[side][i], v);
+	}
+}
+
+/* The agreement as one side reads it (side 0: the freelancer, 1: the client): parties, project,
+ * price, delivery, schedule, commission, next steps; caller frees. */
+static char *award_terms(struct talk *t, int side, const char *words, int natural,
+			 time_t awarded, time_t delivery)
+{
+	const char *lang = side == 0 ? lang_of_sub(t) : lang_of_project(t);
+	struct bid_info *bi = &t->bid.info;
+	struct buf b;
+	buf_init(&b, 64 * 1024);
+	if (side == 1 && natural) {
+		put_line(&b, lang, "quote.understood_accept", NULL);
+		buf_putc(&b, '\n');
+	}
+	char id[32], days[16];
+	snprintf(id, sizeof id, "%lld", (long long)t->proj.id);
+	snprintf(days, sizeof days, "%d", bi->delivery_days);
+	char *price = money_format(&bi->amount, lang);
+	char *first = NULL;
+	int ms[8];
+	if (award_plan(t->c, bi, ms) > 0)
+		first = money_share(&bi->amount, ms[0], lang);
+	char *date = delivery == (time_t)-1 ? NULL : quote_date_words(lang, delivery);
+	struct vars v = { 0 };
+	vars_set(&v, "client", t->proj.poster_name && *t->proj.poster_name ? t->proj.poster_name
+		 : catalog_text(lang, "award.client_unnamed"));
+	vars_set(&v, "client_address", t->proj.poster);
+	vars_set(&v, "freelancer", freelancer_name(t, lang));
+	vars_set(&v, "freelancer_address", t->sub.address);
+	vars_set(&v, "project_id", id);
+	vars_set(&v, "title", t->proj.title);
+	vars_set(&v, "price", price);
+	vars_set(&v, "days", days);
+	vars_set(&v, "date", date ? date : "");
+	vars_set(&v, "first", first ? first : price);
+	vars_set(&v, "board", t->c->board_name);
+	put_line(&b, lang, "award.client", &v);
+	put_line(&b, lang, "award.freelancer", &v);
+	put_line(&b, lang, "award.project", &v);
+	put_line(&b, lang, "quote.award_price", &v);
+	put_line(&b, lang, date ? "award.delivery_dated" : "award.delivery_unknown", &v);
+	award_schedule(&b, t->c, lang, bi, awarded, delivery);
+	award_commission(&b, t->c, lang, bi);
+	award_next(&b, lang, side, &v);
+	if (side == 0 && words) {
+		char *masked = quote_relayable(t->c, words, lang);
+		buf_putc(&b, '\n');
+		put_line(&b, lang, "quote.client_adds", NULL);
+		buf_puts(&b, masked);
+		buf_putc(&b, '\n');
+		free(masked);
+	}
+	free(date);
+	free(first);
+	free(price);
+	return buf_steal(&b);
+}
+
+/* The award: both sides get the agreement summary (award_terms), addressed by name, with the
+ * other side as its Reply-To (the relay is closed once awarded: they write to each other);
  * the freelancer also gets the client's words (NULL: none), and with natural the client is
  * told first that their reply was read as an acceptance. */
 static int award(struct talk *t, const char *words, int natural)
 {
 	const struct config *c = t->c;
-	struct bid_info *bi = &t->bid.info;
-	int ms[8], n = bi->n_milestones;
-	if (n)
-		memcpy(ms, bi->milestones, sizeof ms);
-	else {
-		const char *p = c->milestones;
-		while (*p && n < 8) {
-			ms[n++] = atoi(p);
-			p += strcspn(p, ",");
-			if (*p)
-				p++;
-		}
-	}
+	time_t awarded = clock_now();
+	time_t delivery = quote_delivery_date(&t->bid, awarded);
 	int rc = 0;
 	for (int side = 0; side < 2 && rc == 0; side++) {
 		const char *lang = side == 0 ? lang_of_sub(t) : lang_of_project(t);
-		struct buf b;
-		buf_init(&b, 64 * 1024);
-		if (side == 1 && natural) {
-			put_line(&b, lang, "quote.understood_accept", NULL);
-			buf_putc(&b, '\n');
-		}
-		char *price = money_format(&bi->amount, lang);
-		struct money com = bi->amount;
-		com.max = bi->amount.max * c->commission_percent / 100.0;
-		com.min = -1;
-		char *commission = money_format(&com, lang);
-		char percent[16], days[16];
-		snprintf(percent, sizeof percent, "%d", c->commission_percent);
-		snprintf(days, sizeof days, "%d", bi->delivery_days);
-		struct vars lv = { 0 };
-		vars_set(&lv, "price", price);
-		vars_set(&lv, "board", c->board_name);
-		vars_set(&lv, "percent", percent);
-		vars_set(&lv, "commission", commission);
-		vars_set(&lv, "days", days);
-		put_line(&b, lang, "quote.award_price", &lv);
-		put_line(&b, lang, "quote.award_commission", &lv);
-		if (bi->delivery_days >= 0)
-			put_line(&b, lang, "quote.award_delivery", &lv);
-		put_line(&b, lang, "quote.award_schedule", NULL);
-		static const char *const steps[] = { "quote.step_order", "quote.step_midway",
-						     "quote.step_delivery" };
-		for (int i = 0; i < n; i++) {
-			struct money part = bi->amount;
-			part.min = -1;
-			part.max = bi->amount.max * ms[i] / 100.0;
-			char *amount = money_format(&part, lang);
-			const char *when = n == 3 ? steps[i] : i == 0 ? "quote.step_order"
-					   : i == n - 1 ? "quote.step_delivery" : "quote.step_intermediate";
-			char share[16];
-			snprintf(share, sizeof share, "%d", ms[i]);
-			struct vars sv = { 0 };
-			vars_set(&sv, "percent", share);
-			vars_set(&sv, "when", catalog_text(lang, when));
-			vars_set(&sv, "amount", amount);
-			buf_puts(&b, "  ");
-			put_line(&b, lang, "quote.award_step", &sv);
-			free(amount);
-		}
-		const char *contact_name = side == 0 ? t->proj.poster_name : t->sub.name;
-		const char *contact = side == 0 ? t->proj.poster : t->sub.address;
-		struct vars cv = { 0 };
-		vars_set(&cv, "name", contact_name ? contact_name : "");
-		vars_set(&cv, "address", contact);
-		buf_putc(&b, '\n');
-		put_line(&b, lang, "quote.award_contact", &cv);
-		if (side == 0 && words) {
-			char *masked = quote_relayable(c, words, lang);
-			buf_putc(&b, '\n');
-			put_line(&b, lang, "quote.client_adds", NULL);
-			buf_puts(&b, masked);
-			buf_putc(&b, '\n');
-			free(masked);
-		}
+		char *terms = award_terms(t, side, words, natural, awarded, delivery);
+		const char *client = t->proj.poster_name && *t->proj.poster_name
+				     ? t->proj.poster_name : "";
+		const char *freelancer = t->sub.name && *t->sub.name ? t->sub.name : "";
 		struct vars v = { 0 };
 		char id[32];
 		snprintf(id, sizeof id, "%lld", (long long)t->proj.id);
@@ -312,15 +449,18 @@ static int award(struct talk *t, const char *words, int natural)
 		vars_set(&v, "project_id", id);
 		vars_set(&v, "title", t->proj.title);
 		vars_set(&v, "winner", side == 0 ? "1" : "");
-		vars_set(&v, "terms", b.data);
+		vars_set(&v, "name", side == 0 ? freelancer : client);
+		vars_set(&v, "other", side == 0 ? (*client ? client : catalog_text(lang,
+						   "award.client_unnamed"))
+			 : freelancer_name(t, lang));
+		vars_set(&v, "terms", terms);
 		struct outgoing o = { .from_name = c->board_name, .from = c->bid_address,
 				      .to_name = side == 0 ? t->sub.name : t->proj.poster_name,
 				      .to = side == 0 ? t->sub.address : t->proj.poster,
+				      .reply_to = side == 0 ? t->proj.poster : t->sub.address,
 				      .auto_submitted = "auto-generated" };
 		rc = send_queue(c, t->s, "award", lang, &v, &o);
-		free(price);
-		free(commission);
-		buf_free(&b);
+		free(terms);
 	}
 	return rc;
 }
@@ -628,12 +768,6 @@ static int accept_bid(struct talk *t, int64_t id, const char *words, int natural
 	return rc;
 }
 
-/* The freelancer's name for the client, or the catalogue's word for one. */
-static const char *freelancer_name(const struct talk *t, const char *lang)
-{
-	return t->sub.name && *t->sub.name ? t->sub.name : catalog_text(lang, "bid.freelancer");
-}
-
 /* A notice to the client: catalogue text name, filled with the freelancer and the price. */
 static int tell_client(struct talk *t, const char *name, const char *reply_key)
 {
@@ -657,8 +791,12 @@ static int decline_bid(struct talk *t, int64_t id, const char *words, int natura
 	if (rc == 0)
 		rc = relay_mail(t, t->sub.address, t->sub.name, lang_of_sub(t), NULL,
 				catalog_text(lang_of_sub(t), "quote.declined"), words);
-	if (rc == 0 && natural)
-		rc = tell_client(t, "quote.understood_decline", NULL);
+	if (rc == 0 && natural) {
+		/* a reply to it goes to the freelancer: "I did not mean it" reaches them */
+		char *qkey = keys_make("q", &id, 1);
+		rc = tell_client(t, "quote.understood_decline", qkey);
+		free(qkey);
+	}
 	return rc;
 }
 
@@ -701,6 +839,54 @@ static int relay_to_freelancer(struct talk *t, const char *text, int quoted, con
 	return rc;
 }
 
+/* The command letter of an act (INTENT_ACCEPT 'a', _DECLINE 'd', _CLOSE 'c'), 0 for others. */
+static int command_of_intent(enum intent in)
+{
+	return in == INTENT_ACCEPT ? 'a' : in == INTENT_DECLINE ? 'd' : in == INTENT_CLOSE ? 'c' : 0;
+}
+
+/* All the client wrote above the quote, trimmed, as the words that go with an act (NULL when
+ * nothing is left, or when it is only the "yes" itself); replaces *words. */
+static void words_all(char **words, const char *above, int yes_only)
+{
+	free(*words);
+	char *all = xstrdup(above);
+	*words = *str_trim(all) && !yes_only ? xstrdup(str_trim(all)) : NULL;
+	free(all);
+}
+
+/* The answer to our one question (t->asked), read as a yes or a no, and nothing else: "oui,
+ * d'accord" to "do you decline?" is a yes to declining, not an award; a yes with a condition,
+ * a doubt or a price of its own is no plain yes: asked again ('q'); a no is 'n'. */
+static int read_answer(struct talk *t, const char *above, char **words, int *natural)
+{
+	int sure = 0;
+	int c = extract_intent_consent(above);
+	enum intent act = extract_intent_read(above, NULL, &sure);
+	if (c <= 0 || (!sure && act != INTENT_NONE))
+		return c < 0 ? 'n' : 'q';
+	*natural = 1;
+	words_all(words, above, in_words(above) <= 2);	/* "oui", "yes please": nothing to add */
+	return command_of_intent((enum intent)t->asked);
+}
+
+/* A reply with no command, read by its intent (every language's phrases: a reply of a few
+ * words does not tell its language): a sure act is done ('a', 'd', 'c', the client told how
+ * it was read, all its words going with it); an unsure one is relayed and asked about ('Q');
+ * anything else is relayed (0). */
+static int read_reply(const char *above, char **words, int *natural, enum intent *in)
+{
+	int sure = 0;
+	*in = extract_intent_read(above, NULL, &sure);
+	int cmd = command_of_intent(*in);
+	if (cmd && sure) {
+		*natural = 2;
+		words_all(words, above, 0);
+		return cmd;
+	}
+	return cmd ? 'Q' : 0;
+}
+
 /* What the owner of the relay address wrote, acted on: a client's command, or the message
  * relayed to the other side. 0 or -1. */
 static int talk_act(struct talk *t, int client_side, char **outcome)
@@ -711,7 +897,7 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 	if (client_side && open)
 		store_project_mark_answered(t->s, t->proj.id, clock_now());	/* no more reminders */
 	int64_t id = t->bid.id;
-	int cmd = 0, quoted = 0, natural = 0, yes_only = 0, rc;
+	int cmd = 0, quoted = 0, natural = 0, rc;
 	char *above = NULL, *words = NULL;
 	enum intent in = INTENT_NONE;
 	if (client_side && open) {
@@ -719,37 +905,14 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 		thread_shingles(t, &sh);
 		cmd = client_command(text, &sh, &quoted, &above, &words);
 		free(sh.v);
-		int sure = 0;
 		if (!cmd && t->asked) {
-			/* the answer to our one question is read as a yes or a no, and nothing else:
-			 * "oui, d'accord" to "do you decline?" is a yes to declining, not an award;
-			 * a yes with a condition or a doubt is no plain yes: asked again */
-			int c = extract_intent_consent(above);
-			enum intent act = extract_intent_read(above, NULL, &sure);
-			int hedged = !sure && act != INTENT_NONE;
 			in = (enum intent)t->asked;
-			if (c > 0 && !hedged) {
-				cmd = in == INTENT_ACCEPT ? 'a' : in == INTENT_DECLINE ? 'd' : 'c';
-				natural = 1;
-				yes_only = in_words(above) <= 2;	/* "oui", "yes please" */
-				free(words);
-				char *all = xstrdup(above);
-				words = *str_trim(all) && !yes_only ? xstrdup(str_trim(all)) : NULL;
-				free(all);
-			} else {
-				cmd = c < 0 ? 'n' : 'q';
-			}
+			cmd = read_answer(t, above, &words, &natural);
 		} else if (!cmd) {
-			/* every language's phrases: a reply of a few words does not tell its language */
-			in = extract_intent_read(above, NULL, &sure);
-			/* a reply that reads as an award, a refusal or a closing is relayed as it always
-			 * was, and the client is asked once, by yes or no, whether to do it: an act that
-			 * cannot be undone is never taken on a reading of free text alone */
-			if (in == INTENT_ACCEPT || in == INTENT_DECLINE || in == INTENT_CLOSE)
-				cmd = 'Q';
+			cmd = read_reply(above, &words, &natural, &in);
 		}
-		log_info("stage=quote bid=%lld intent=%s%s", (long long)id, extract_intent_name(in),
-			 cmd == 'q' || cmd == 'Q' ? " asked=yes" : "");
+		log_info("stage=quote bid=%lld intent=%s%s%s", (long long)id, extract_intent_name(in),
+			 cmd == 'q' || cmd == 'Q' ? " asked=yes" : "", natural == 2 ? " read=sure" : "");
 	}
 	if (quoted)
 		log_info("stage=quote bid=%lld result=quoted-command-ignored", (long long)id);
@@ -798,6 +961,74 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 	return rc;
 }
 
+int quote_command_line(const char *line, size_t n, int *number)
+{
+	*number = 0;
+	while (n && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r' ||
+		     line[n - 1] == '.' || line[n - 1] == '!'))
+		n--;
+	size_t d = n;
+	while (d && line[d - 1] >= '0' && line[d - 1] <= '9')
+		d--;
+	if (d < n && n - d <= 3) {
+		*number = atoi(line + d);
+		n = d;
+		while (n && (line[n - 1] == ' ' || line[n - 1] == '#' || line[n - 1] == '\t'))
+			n--;
+		if (n >= 3 && !memcmp(line + n - 3, "n\xc2\xb0", 3))
+			n -= 3;	/* "accepter n° 2" */
+	}
+	return n ? command_of(line, n) : 0;
+}
+
+/* A decline or close restated to the client who answered from a reminder: name, filled with the
+ * freelancer and the price of the bid in hand. */
+static int restate_to_client(struct talk *t, const char *name)
+{
+	return tell_client(t, name, NULL);
+}
+
+int quote_client_command(const struct config *c, struct store *s, const struct message *m,
+			 int64_t bid, int cmd, char **outcome)
+{
+	struct talk t = { .c = c, .s = s, .m = m };
+	int f = store_bid_get(s, bid, &t.bid), rc = 0;
+	if (f != 1) {
+		*outcome = xstrdup("reminder:unknown-bid");
+		return f < 0 ? -1 : 0;
+	}
+	if (store_project_get(s, t.bid.project, &t.proj) != 1 ||
+	    store_subscriber_find(s, NULL, t.bid.subscriber, &t.sub) != 1) {
+		*outcome = xstrdup("reminder:orphan");
+		goto done;
+	}
+	t.have_proj = t.have_sub = 1;
+	store_project_mark_answered(s, t.proj.id, clock_now());
+	if (t.proj.status != PROJECT_OPEN) {
+		rc = refuse_closed(&t, 1);
+		*outcome = xstrdup("reminder:project-not-open");
+	} else if (cmd == 'c') {
+		rc = close_project(&t, 0);
+		if (rc == 0)
+			rc = restate_to_client(&t, "remind.closed");
+		*outcome = xasprintf("reminder:closed:%lld", (long long)t.proj.id);
+	} else if (t.bid.status != BID_ACTIVE) {
+		rc = tell_current(&t);
+		*outcome = xasprintf("reminder:not-current:%lld", (long long)bid);
+	} else if (cmd == 'a') {
+		rc = accept_bid(&t, bid, NULL, 0);
+		*outcome = xasprintf("reminder:awarded:%lld", (long long)bid);
+	} else {
+		rc = decline_bid(&t, bid, NULL, 0);
+		if (rc == 0)
+			rc = restate_to_client(&t, "remind.declined");
+		*outcome = xasprintf("reminder:declined:%lld", (long long)bid);
+	}
+done:
+	talk_clear(&t);
+	return rc;
+}
+
 enum outcome quote_handle(struct handling *h)
 {
 	struct talk t = { .c = h->c, .s = h->s, .m = h->m };
@@ -827,10 +1058,6 @@ enum outcome quote_handle(struct handling *h)
 	}
 	rc = talk_act(&t, client_side, &h->result);
 done:
-	bid_row_clear(&t.bid);
-	if (t.have_proj)
-		project_clear(&t.proj);
-	if (t.have_sub)
-		subscriber_clear(&t.sub);
+	talk_clear(&t);
 	return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
 }

@@ -27,6 +27,7 @@ static const struct purpose {
 	{ KIND_BID, 'r', 1 },		/* the freelancer on a quote's relay: bid */
 	{ KIND_BID, 'a', 2 },		/* the client's answer to a question on a quote: bid, act */
 	{ KIND_BID, 't', 1 },		/* a rating: bid */
+	{ KIND_BID, 'w', 2 },		/* the client's answer to a reminder: project, its list */
 	{ KIND_COMMAND, 'u', 1 },	/* unsubscribe by mail: subscriber */
 	{ KIND_COMMAND, 'c', 1 },	/* a reply to a confirmation request: confirmation */
 	{ KIND_COMMAND, 'v', 1 },	/* a moderator's decision: project */

@@ -129,6 +129,9 @@ static const char *const migrations[] = {
 	 " message_id TEXT NOT NULL, position INTEGER NOT NULL, project INTEGER NOT NULL,"
 	 " created TEXT NOT NULL);"
 	 "CREATE INDEX selections_message ON selections(subscriber, message_id);"),
+	/* 23: outbox rows by token (their Message-ID): a reply to one of our mails is trimmed
+	 * knowing the text we sent (ingest.c, extract_reply_known) */
+	"CREATE INDEX IF NOT EXISTS outbox_token ON outbox(token);",
 	/* 18: deadlines and deliveries are days (YYYY-MM-DD), the days left being counted when a
 	 * mail or a page is made; the day counts of earlier rows become the day they pointed to,
 	 * counted from the row's creation */
@@ -184,6 +187,7 @@ enum stmt_id {
 	ST_STATUS_QUEUED, ST_STATUS_FAILED, ST_STATUS_SENT, ST_STATUS_OLDEST_QUEUED,
 	ST_STATUS_LAST_DIGEST, ST_STATUS_PENDING_POSTS, ST_STATUS_HELD_POSTS,
 	ST_STATUS_PENDING_SUBSCRIBERS, ST_QUICK_CHECK,
+	ST_OUTBOX_BY_TOKEN,
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
 };
 static const char *const stmt_sql[ST_COUNT_] = {
@@ -391,6 +395,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_STATUS_FAILED] = "SELECT count(*) FROM outbox WHERE state = 'failed'",
 	[ST_STATUS_SENT] = "SELECT count(*) FROM outbox WHERE state = 'sent'",
 	[ST_STATUS_OLDEST_QUEUED] = "SELECT min(created) FROM outbox WHERE state = 'queued'",
+	[ST_OUTBOX_BY_TOKEN] = "SELECT m.message FROM outbox o JOIN outbox_message m ON m.id = o.id"
+			       " WHERE o.token = ?1 ORDER BY o.id DESC LIMIT 1",
 	[ST_STATUS_LAST_DIGEST] = "SELECT max(claimed) FROM digests",
 	[ST_STATUS_PENDING_POSTS] = "SELECT count(*) FROM projects WHERE status = 'pending_confirmation'",
 	[ST_STATUS_HELD_POSTS] = "SELECT count(*) FROM projects WHERE status = 'held'",
@@ -2741,4 +2747,28 @@ int store_sender_hit(struct store *s, const char *address, time_t now, long wind
 	bind_text(st, 1, address);
 	bind_text(st, 2, nows);
 	return run(s, st, "sender rate") < 0 ? -1 : 1;
+}
+
+int store_outbox_message_by_token(struct store *s, const char *token, char **data, size_t *len)
+{
+	*data = NULL;
+	*len = 0;
+	sqlite3_stmt *st = stmt(s, ST_OUTBOX_BY_TOKEN);
+	if (!st)
+		return -1;
+	bind_text(st, 1, token);
+	int rc = sqlite3_step(st), found = 0;
+	if (rc == SQLITE_ROW) {
+		int n = sqlite3_column_bytes(st, 0);
+		*data = xmalloc((size_t)n + 1);
+		if (n > 0)
+			memcpy(*data, sqlite3_column_blob(st, 0), (size_t)n);
+		(*data)[n] = '\0';
+		*len = (size_t)n;
+		found = 1;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, rc, "outbox-by-token");
+	return found;
 }

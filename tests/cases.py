@@ -22,7 +22,8 @@ Steps (one a line, words split as by the shell, `#` starts a comment):
 In an .eml or a step, {WHAT:REF} stands for a part of an outgoing mail already sent: REF is its
 number (1 = the first outgoing mail of the case) or an address (the last mail sent to it);
 WHAT is reply-to, message-id, references, subject, unsubscribe (the mailto address of
-List-Unsubscribe), quote (its text part quoted with "> ") or file (its path).
+List-Unsubscribe), quote (its text part quoted with "> "), text (its text part as it is, the
+unquoted copy Outlook puts under a reply) or file (its path).
 
 Every outgoing mail is also checked for CRLF line ends, lines of at most 998 octets and exactly
 one recipient. Golden mails show the headers decoded and each part decoded, with Date (unless
@@ -37,7 +38,7 @@ import board
 from board import Board, Failure, expect, read_mail
 
 CASES = os.path.join(board.HERE, "cases")
-PLACEHOLDER = re.compile(r"\{(reply-to|message-id|references|subject|unsubscribe|quote|file):([^{}\s]+)\}")
+PLACEHOLDER = re.compile(r"\{(reply-to|message-id|references|subject|unsubscribe|quote|text|file):([^{}\s]+)\}")
 PLACEHOLDER_BYTES = re.compile(PLACEHOLDER.pattern.encode())
 MAX_DIFF_LINES = 80
 
@@ -152,6 +153,8 @@ class CaseRun:
             return str(m["Subject"])
         if what == "unsubscribe":
             return str(m["List-Unsubscribe"]).split("mailto:")[1].split("?")[0].split(">")[0]
+        if what == "text":
+            return "\n".join(m.get_body(("plain",)).get_content().splitlines())
         return "\n".join("> " + l for l in m.get_body(("plain",)).get_content().splitlines())
 
     def fill(self, text):

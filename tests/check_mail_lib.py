@@ -12,6 +12,9 @@ import json, os, subprocess, sys
 def lookup(got, path):
     cur = got
     for part in path.split("."):
+        if isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
+            cur = cur[int(part)]  # attachments.0.name
+            continue
         if not isinstance(cur, dict) or part not in cur:
             raise KeyError(path)
         cur = cur[part]

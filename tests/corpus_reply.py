@@ -10,6 +10,8 @@ drops it: a case passes when the reply equals the expected one, or equals it onc
 signature block is removed from it with the same trimmer); expected_signature_inline (text
 without the signature); signature/emails (P: no #sig#/#reply# line kept, every other line
 kept; stripped/: body minus signature, with the sender's name as a hint).
+bidmail's own fixtures (tests/reply/tuned and tests/reply/heldout, format in tests/reply/README.md):
+the reply must equal the expected one; the held-out rate is printed on its own line.
 Exits 1 when a suite is under --floor percent (default 95).
 usage: corpus_reply.py UNIT CORPUS_DIR [--floor PCT] [--verbose]
 """
@@ -18,11 +20,15 @@ import json, os, re, subprocess, sys, tempfile, time
 UNIT = None
 TMP = tempfile.mkdtemp(prefix="bidmail-reply-")
 
-def trim(text, sender=None):
+def trim(text, sender=None, sent=None):
     path = os.path.join(TMP, "in.txt")
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
-    args = [UNIT, "trim", path] + ([sender] if sender else [])
+    args = [UNIT, "trim", path] + ([sender or ""] if sender or sent else [])
+    if sent is not None:
+        with open(path + ".sent", "w", encoding="utf-8") as f:
+            f.write(sent)
+        args.append(path + ".sent")
     t = time.time()
     p = subprocess.run(args, capture_output=True, timeout=30)
     took = time.time() - t
@@ -136,6 +142,29 @@ def talon(base, fails):
             fails.append("talon-stripped %s: want tail %r got tail %r" % (name, want.strip()[-80:], reply.strip()[-80:]))
     return ok, total
 
+def fixture(path):
+    """The sections of a tests/reply fixture: {"input": ..., "reply": ..., ...}."""
+    sec, cur = {}, None
+    for line in open(path, encoding="utf-8").read().split("\n"):
+        if line.startswith("=== "):
+            cur = line[4:].strip()
+            sec[cur] = []
+        elif cur:
+            sec[cur].append(line)
+    return {k: "\n".join(v).rstrip("\n") for k, v in sec.items()}
+
+def own(base, fails):
+    ok = total = 0
+    for name in sorted(os.listdir(base)):
+        c = fixture(os.path.join(base, name))
+        reply, _ = trim(c["input"], c.get("sender", "").strip() or None, c.get("sent"))
+        total += 1
+        if rstrip_lines(reply) == rstrip_lines(c["reply"]):
+            ok += 1
+        else:
+            fails.append("own %s/%s: want %r got %r" % (os.path.basename(base), name, c["reply"][:150], reply[:150]))
+    return ok, total
+
 def main():
     global UNIT
     UNIT, corpus = sys.argv[1], sys.argv[2]
@@ -147,6 +176,12 @@ def main():
         ok, total = fn(os.path.join(corpus, "reply", sub), fails)
         pct = 100.0 * ok / total if total else 0
         print("corpus reply %-26s %3d/%3d pass (%.1f%%)" % (name, ok, total, pct))
+        good = good and pct >= floor
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reply")
+    for part in ("tuned", "heldout"):
+        ok, total = own(os.path.join(here, part), fails)
+        pct = 100.0 * ok / total if total else 0
+        print("corpus reply %-26s %3d/%3d pass (%.1f%%)" % ("bidmail " + part, ok, total, pct))
         good = good and pct >= floor
     for f in fails:
         print("  fails:", f)

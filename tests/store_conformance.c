@@ -1170,6 +1170,18 @@ static int c_outbox_recipient(struct store *s)
 	return 0;
 }
 
+static int c_outbox_message_by_token(struct store *s)
+{
+	int64_t a = add_outbox(s, "rcpt@example.net");
+	char *data = NULL;
+	size_t len = 0;
+	CHECK(a > 0 && store_outbox_message_by_token(s, "tok", &data, &len) == 1);
+	CHECK(data && len == strlen(data) && strstr(data, "body"));
+	free(data);
+	CHECK(store_outbox_message_by_token(s, "other", &data, &len) == 0 && !data && len == 0);
+	return 0;
+}
+
 static int c_outbox_bounce(struct store *s)
 {
 	int64_t a = add_outbox(s, "a@example.net");
@@ -1895,6 +1907,7 @@ static const struct {
 	{ "store_outbox_retry", c_outbox_retry },
 	{ "store_outbox_mark", c_outbox_mark },
 	{ "store_outbox_recipient", c_outbox_recipient },
+	{ "store_outbox_message_by_token", c_outbox_message_by_token },
 	{ "store_outbox_bounce", c_outbox_bounce },
 	{ "store_address_bounce", c_address_bounce },
 	{ "store_address_disabled", c_address_disabled },

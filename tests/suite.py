@@ -108,8 +108,9 @@ def test_man_pages_cover_every_command_and_key():
                        capture_output=True, timeout=300)
     expect(r.returncode == 0, "make install: %r" % r.stderr[-1000:])
     for f in ("bin/bidmail", "share/man/man1/bidmail.1", "share/man/man5/bidmail.conf.5",
-              "share/bidmail/mail-templates/fr/post_ack.tmpl", "share/bidmail/data/skills.txt",
-              "share/bidmail/data/intents.txt", "share/bidmail/data/dates.txt"):
+              "share/bidmail/mail-templates/fr/post_ack.tmpl") + tuple(
+                  "share/bidmail/data/" + os.path.basename(p)
+                  for p in glob.glob(os.path.join(ROOT, "contrib", "*.txt"))):
         expect(os.path.isfile(os.path.join(dest, "usr/local", f)), "not installed: %s" % f)
 
 
@@ -122,12 +123,13 @@ def test_migration_turns_day_counts_into_days():
     b.run("run", "--once")
     path = os.path.join(b.dir, "var", "bidmail.db")
     db = sqlite3.connect(path)
+    version = db.execute("PRAGMA user_version").fetchone()[0]  # migration 18 is the last one
     db.executescript(
         "ALTER TABLE projects DROP COLUMN deadline; ALTER TABLE bids DROP COLUMN delivery;"
         "UPDATE projects SET deadline_days = 21, created = '2026-03-02T09:00:00Z';"
         "INSERT INTO bids(project, subscriber, address, amount, delivery_days, status, created)"
         " SELECT id, 1, 'f@dev.fr', 900, 10, 'active', '2026-03-03T10:00:00Z' FROM projects;"
-        "PRAGMA user_version = 17;")
+        "PRAGMA user_version = %d;" % (version - 1))
     db.close()
     env = dict(os.environ, BIDMAIL_NOW="2026-03-16T10:00:00Z")
     got = json.loads(b.run("projects", "--json", env=env).stdout)
@@ -192,7 +194,7 @@ def test_migration_keeps_ingest_log():
         "ALTER TABLE projects DROP COLUMN deadline; ALTER TABLE bids DROP COLUMN delivery;"
         "ALTER TABLE outbox DROP COLUMN lease_owner; ALTER TABLE outbox DROP COLUMN lease_until;"
         "DROP TABLE relayed; DROP INDEX bids_address; DROP INDEX projects_status;"
-        "DROP TABLE selections;"
+        "DROP TABLE selections; DROP INDEX outbox_token;"
         "PRAGMA user_version = 9;")
     db.close()
     # the crash window: committed, but the file is still in new/ when the new version starts

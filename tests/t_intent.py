@@ -1,7 +1,8 @@
 """t_intent.py — the intent reader's data file (issue 13, item 3): contrib/intents.txt is the
 operator's to extend (a phrase added there is an acceptance on the next start or SIGHUP), a
 bad line refuses the reload with its file:line, and `make install` ships it (suite.py's
-install test lists it). The conversations themselves are cases 0100-0115. Exec'd in
+install test lists it). The conversations themselves are cases 0100-0124 (and 0280-0282 for
+the masking of addresses and phone numbers). Exec'd in
 suite.py's namespace (Board, expect, runtime_board, RuntimeDaemon come from there)."""
 
 
@@ -19,7 +20,7 @@ def intent_play(reply_text, extra_phrase):
             os.unlink(f)
         data = os.path.join(tmp, "data")
         os.makedirs(data)
-        for name in ("skills.txt", "scam-rules.txt", "locations.txt", "intents.txt", "dates.txt"):
+        for name in sorted(os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "contrib", "*.txt"))):
             shutil.copy(os.path.join(ROOT, "contrib", name), data)
         if extra_phrase:
             with open(os.path.join(data, "intents.txt"), "a") as f:
@@ -47,9 +48,9 @@ def intent_play(reply_text, extra_phrase):
 
 
 def test_intent_operator_phrase_accepts():
-    """A phrase an operator adds to intents.txt ("accept fr | zorbok") makes a reply that says
-    it an acceptance: the client is asked once and their "Oui" awards the project; without the
-    phrase the same reply is only relayed, and the "Oui" after it too."""
+    """A phrase an operator adds to intents.txt ("accept fr | zorbok", a fixed formula) makes a
+    reply that says it a sure acceptance: the project is awarded at once; without the phrase
+    the same reply is only relayed."""
     got = intent_play("Zorbok, on fonce.", None)
     expect(got == "open", "awarded without the phrase: %s" % got)
     got = intent_play("Zorbok, on fonce.", "accept fr | zorbok")
@@ -89,3 +90,27 @@ def test_intent_sentence_before_attribution_kept():
                     "> Nouvelle offre\n" % body)
         text = json.loads(b.run("parse", path).stdout)["text"]
         expect(text == body, "new text %r, want %r" % (text, body))
+
+
+def test_intent_page_masks_phone_numbers():
+    """The exported page, feed and JSON of a project whose title and description give phone
+    numbers (French, international, North American) show none of them, and keep its budget,
+    its date and its company number (issue 13, item 14: one masking function, mask.c)."""
+    b = Board().init()
+    body = ("Bonjour,\nNous cherchons un traducteur, budget 2 900 € HT, pour le 20/04/2026.\n"
+            "Appelez le 06 12 34 56 78, le +33 6 12 34 56 78 ou le (555) 123-4567.\n"
+            "SIRET 362 521 879 00034.\n")
+    publish(b, post_mail(subject="Traduction, tel. +1 555 123 4567", body=body))
+    out = os.path.join(b.dir, "site")
+    b.run("export", "--out", out)
+    files = [os.path.join(t, f) for t, _, fs in os.walk(out) for f in fs]
+    expect(any(f.endswith("1001.html") for f in files), "no project page: %r" % files)
+    page = ""
+    for f in files:
+        data = open(f, encoding="utf-8").read()
+        for leak in ("12 34 56 78", "6 12 34", "123-4567", "555 123", "(555)"):
+            expect(leak not in data, "%s shows %r" % (os.path.relpath(f, out), leak))
+        if f.endswith("1001.html"):
+            page = data
+    for kept in ("2 900", "20/04/2026", "362 521 879 00034", "[numéro masqué]"):
+        expect(kept in page, "the page lost %r: %r" % (kept, page[:1500]))

@@ -52,11 +52,14 @@ def qt_text(m):
     return m.get_body(("plain",)).get_content().replace("\r\n", "\n")
 
 
-def qt_client_reply(b, quote, body, hour=12):
-    """Jeanne answers the quote (its relay address) with body; returns the relay address."""
+def qt_client_reply(b, quote, body, hour=12, thread=True):
+    """Jeanne answers the quote (its relay address) with body; returns the relay address. Without
+    thread, the reply names no Message-ID (as some clients and forwards do): the trimming does
+    not know which of the board's mails it answers."""
     addr = email.utils.parseaddr(str(quote["Reply-To"]))[1]
+    refs = "In-Reply-To: %s\nReferences: %s\n" % (quote["Message-ID"], quote["Message-ID"])
     b.deliver(qt_mail("Jeanne <jeanne@client.fr>", addr, "Re: " + str(quote["Subject"]), body,
-                      "In-Reply-To: %s\nReferences: %s\n" % (quote["Message-ID"], quote["Message-ID"])),
+                      refs if thread else ""),
               recipient=addr, sender="jeanne@client.fr")
     qt_run(b, hour)
     return addr
@@ -102,14 +105,17 @@ def test_quoted_bid_commands_in_every_quoting_style_ignored():
     client answering with a copy of the quote that the trimming keeps or misses (no
     attribution, indented, Lotus Notes blocks, Orange's `> Message du`) awards, declines and
     closes nothing (the question above the copy is relayed; when the copy is kept, the client
-    is told a command in the quoted text was not applied); then `accepter` written above such a copy awards."""
+    is told a command in the quoted text was not applied); the same copy in a reply that names
+    the quote's Message-ID is cut knowing what the board sent (nothing to tell); then `accepter`
+    written above such a copy awards."""
     b, alert, quote = qt_board(QT_TRAP)
     try:
         qt = qt_text(quote)
         expect("\naccepter\n" in qt, "the trap is not in the quote: %r" % qt)
         for i, (name, style) in enumerate(QT_STYLES):
             n = len(b.outgoing())
-            qt_client_reply(b, quote, "Pouvez-vous commencer lundi (%d) ?\n%s\n" % (i, style(qt)), hour=12 + i)
+            qt_client_reply(b, quote, "Pouvez-vous commencer lundi (%d) ?\n%s\n" % (i, style(qt)), hour=12 + i,
+                            thread=False)
             p = b.projects()[0]
             bids = qt_bids(b)
             expect(p["status"] == "open" and all(s == "active" for s, _ in bids.values()),
@@ -124,6 +130,13 @@ def test_quoted_bid_commands_in_every_quoting_style_ignored():
             expect(len(told) == (0 if trimmed else 1) and
                    all("seulement dans le texte cité" in qt_text(m) for m in told),
                    "%s: the client was not told why nothing was done: %r" % (name, [str(m["To"]) for m in new]))
+        n = len(b.outgoing())
+        qt_client_reply(b, quote, "Pouvez-vous commencer mardi ?\n%s\n" % qt_style_unattributed(qt), hour=18)
+        new = [read_mail(f)[1] for f in b.outgoing()[n:]]
+        relayed = [m for m in new if m["To"].addresses[0].addr_spec == "paul@dev.fr"]
+        expect(len(new) == 1 and len(relayed) == 1 and "commencer mardi" in qt_text(relayed[0]) and
+               "Paul Dev vous propose" not in qt_text(relayed[0]),
+               "the copy of the quote was not cut knowing what we sent: %r" % [qt_text(m)[:600] for m in new])
         n = len(b.outgoing())
         qt_client_reply(b, quote, "Bonjour,\n\naccepter\n\nMerci.\n%s\n" % qt_style_unattributed(qt), hour=20)
         expect(b.projects()[0]["status"] == "awarded",
@@ -143,7 +156,8 @@ def test_quoted_lotus_and_orange_copies_not_relayed():
         styles = [s for s in QT_STYLES if s[0].startswith("Lotus") or s[0] == "Orange"] + \
             [("Orange unquoted", unquoted_orange)]
         for i, (name, style) in enumerate(styles):
-            qt_client_reply(b, quote, "Pouvez-vous commencer lundi (%d) ?\n%s\n" % (i, style(qt)), hour=12 + i)
+            qt_client_reply(b, quote, "Pouvez-vous commencer lundi (%d) ?\n%s\n" % (i, style(qt)), hour=12 + i,
+                            thread=False)
             t = qt_text(last_mail(b, "paul@dev.fr"))
             expect("commencer lundi (%d)" % i in t and "vous propose" not in t and "Message du" not in t
                    and "bid@example.org" not in t, "%s: the quoted copy was relayed: %r" % (name, t))

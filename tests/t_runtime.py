@@ -21,7 +21,7 @@ def runtime_board(extra=""):
     b = Board()
     data = os.path.join(b.dir, "data")
     os.makedirs(data)
-    for name in ("skills.txt", "scam-rules.txt", "locations.txt", "intents.txt", "dates.txt"):
+    for name in sorted(os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "contrib", "*.txt"))):
         shutil.copy(os.path.join(ROOT, "contrib", name), data)
     override = os.path.join(b.dir, "override")
     os.makedirs(os.path.join(override, "fr"))

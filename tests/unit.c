@@ -6,6 +6,8 @@
 #include "../src/bidmail.h"
 
 #include <stdlib.h>
+#include <fcntl.h>
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -643,12 +645,12 @@ static void test_html_bound(void)
 	report("html_to_text (bounded input)", bad);
 }
 
-/* `unit trim FILE [SENDER]`: prints extract_reply of the file (the reply corpus harness). */
-static int trim_file(const char *path, const char *sender)
+/* The bytes of file path as UTF-8 (caller frees), NULL when it cannot be read. */
+static char *read_text(const char *path)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
-		return 1;
+		return NULL;
 	struct buf b;
 	buf_init(&b, 64 * 1024 * 1024);
 	char chunk[65536];
@@ -658,11 +660,27 @@ static int trim_file(const char *path, const char *sender)
 	fclose(f);
 	char *raw = buf_steal(&b);
 	char *text = charset_to_utf8("utf-8", raw, strlen(raw), NULL);
-	char *out = extract_reply_from(text, 0, sender);
+	free(raw);
+	return text;
+}
+
+/* `unit trim FILE [SENDER [SENT]]`: prints extract_reply of the file, with the shipped reply
+ * phrases, knowing the text the board sent when file SENT is given (the reply corpus harness). */
+static int trim_file(const char *path, const char *sender, const char *sent_path)
+{
+	struct config c;
+	if (config_load(&c, NULL) < 0 || extract_load(&c) < 0)
+		return 1;
+	char *text = read_text(path);
+	char *sent = sent_path ? read_text(sent_path) : NULL;
+	if (!text || (sent_path && !sent))
+		return 1;
+	char *out = extract_reply_known(text, 0, sender && *sender ? sender : NULL, sent);
 	fputs(out, stdout);
 	free(out);
 	free(text);
-	free(raw);
+	free(sent);
+	config_clear(&c);
 	return 0;
 }
 
@@ -836,6 +854,220 @@ static void test_profile(void)
 	report("profile_matches", bad);
 }
 
+/* extract_budget (posts) and extract_bid_amount (bids): amounts as people write them, the
+ * unit and currency kept, and why saying how. */
+static void test_money_read(void)
+{
+	static const struct {
+		int bid;
+		const char *in;
+		double min, max;
+		const char *cur, *tax, *unit, *why;
+	} rows[] = {
+		/* per-unit rates: a total only from a stated quantity */
+		{ 0, "Traduction FR→EN de 12 000 mots, 0,08 € / mot.", -1, 960, "EUR", "", "total",
+		  "times the 12000 stated" },
+		{ 0, "Relecture de mémoire, 5 € la page.", -1, 5, "EUR", "", "page",
+		  "no quantity stated" },
+		{ 0, "Assistante, 25 € de l'heure, 10 h par semaine.", -1, 25, "EUR", "", "hour",
+		  "a pace" },
+		{ 0, "Blog posts: $0.10 per word, about 3,000 words a month.", -1, 0.1, "USD", "",
+		  "word", "a pace" },
+		{ 0, "Articles SEO payés 30 € par article, 10 articles à rédiger.", -1, 300, "EUR", "",
+		  "total", "a total of 300" },
+		{ 1, "Je vous propose 0,07 € par mot pour les 12 000 mots.", -1, 0.07, "EUR", "", "word",
+		  "840 in all" },
+		{ 1, "My rate is $0.12 a word.", -1, 0.12, "USD", "", "word", "not a total" },
+		/* ranges and thousands without a currency: the board's */
+		{ 0, "Nous avons un budget d'environ 3-4k pour la refonte.", 3000, 4000, "EUR", "",
+		  "total", "the board's (EUR)" },
+		{ 0, "Budget : 3 à 4 k selon les options.", 3000, 4000, "EUR", "", "total",
+		  "the board's" },
+		{ 0, "Un budget entre 3000 et 4000, livraison en 3 semaines.", 3000, 4000, "EUR", "",
+		  "total", "a range" },
+		{ 0, "Budget between 2 and 3 weeks of work, $1,500.", -1, 1500, "USD", "", "total",
+		  "" },
+		{ 0, "Budget 2025-2026 : 5 000 € HT.", -1, 5000, "EUR", "HT", "total", "" },
+		/* taxes and currencies */
+		{ 0, "Refonte du site vitrine, 2 500 € TVA en sus.", -1, 2500, "EUR", "HT", "total", "" },
+		{ 0, "Refonte : 2 500 €, TVA en sus.", -1, 2500, "EUR", "HT", "total", "" },
+		{ 0, "Budget 4 000 € hors TVA.", -1, 4000, "EUR", "HT", "total", "" },
+		{ 0, "Budget: 1,200 USD excl. VAT", -1, 1200, "USD", "HT", "total", "" },
+		{ 0, "Logo pour notre café, budget 800 $ CA.", -1, 800, "CAD", "", "total", "" },
+		{ 0, "Budget de 1 500 $ CAD.", -1, 1500, "CAD", "", "total", "" },
+		{ 0, "Budget 900 dollars canadiens", -1, 900, "CAD", "", "total", "" },
+		{ 0, "Budget CHF 8'500.– pour le site", -1, 8500, "CHF", "", "total", "" },
+		{ 0, "Budget 8’500.- CHF", -1, 8500, "CHF", "", "total", "" },
+		/* amounts in words */
+		{ 0, "Budget : deux mille euros.", -1, 2000, "EUR", "", "total", "" },
+		{ 0, "Nous pouvons mettre mille cinq cents € HT.", -1, 1500, "EUR", "HT", "total", "" },
+		{ 0, "Our budget is two thousand dollars.", -1, 2000, "USD", "", "total", "" },
+		{ 0, "Budget : quatre-vingt-dix euros la page.", -1, 90, "EUR", "", "page", "" },
+		{ 1, "Je vous propose trois mille cinq cents euros HT.", -1, 3500, "EUR", "HT",
+		  "total", "" },
+		{ 1, "I can do it for twelve hundred dollars.", -1, 1200, "USD", "", "total", "" },
+		{ 0, "Un budget de trois cents à quatre cents euros.", 300, 400, "EUR", "", "total", "" },
+		{ 0, "Budget : vingt et un mille euros.", -1, 21000, "EUR", "", "total", "" },
+		{ 0, "Between two and three thousand dollars.", -1, 3000, "USD", "", "total", "" },
+		{ 0, "Tarif : 0,12 €/mot pour environ 8 000 mots.", -1, 960, "EUR", "", "total",
+		  "a total of 960" },
+		{ 0, "Vingt pour cent du budget, 800 €.", -1, 800, "EUR", "", "total", "" },
+		{ 0, "Budget 500 € la page d'accueil comprise.", -1, 500, "EUR", "", "total", "" },
+		{ 0, "Saisie : 5 € la page, 200 pages.", -1, 1000, "EUR", "", "total", "a total of 1000" },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct money m;
+		char why[320] = "";
+		int ok = rows[i].bid ? extract_bid_amount(rows[i].in, &m, why, sizeof why)
+				     : extract_budget(rows[i].in, &m, why, sizeof why);
+		if (!ok || m.min != rows[i].min || fabs(m.max - rows[i].max) > 0.001 ||
+		    strcmp(m.currency, rows[i].cur) || strcmp(m.tax, rows[i].tax) ||
+		    strcmp(m.unit, rows[i].unit) || !strstr(why, rows[i].why)) {
+			printf("     money \"%s\": %d %g-%g %s %s %s (%s)\n", rows[i].in, ok, m.min,
+			       m.max, m.currency, m.tax, m.unit, why);
+			bad++;
+		}
+	}
+	report("money_read (rates, ranges, taxes, currencies, words)", bad);
+}
+
+/* amounts.txt lines: a bad kind or value is refused with file:line, a good file loads. */
+static void test_money_vocab(void)
+{
+	static const struct { const char *line; int ok; } rows[] = {
+		{ "tax HT | hors taxes", 1 }, { "tax VAT | excl. vat", 0 }, { "unit word | /mot", 1 },
+		{ "unit furlong | /fl", 0 }, { "share 1/3 | un tiers", 1 }, { "share 3/2 | x", 0 },
+		{ "number 7 | sept", 1 }, { "number zero | zéro", 0 }, { "pace | par semaine", 1 },
+		{ "colour | red", 0 },
+	};
+	int bad = 0;
+	char path[] = "/tmp/bidmail-unit-amounts-XXXXXX";
+	int fd = mkstemp(path);
+	for (size_t i = 0; fd >= 0 && i < sizeof rows / sizeof rows[0]; i++) {
+		FILE *f = fopen(path, "w");
+		if (!f)
+			break;
+		fprintf(f, "# a comment\n%s\n", rows[i].line);
+		fclose(f);
+		int saved = dup(2), null = open("/dev/null", O_WRONLY);
+		dup2(null, 2);	/* the refusal's file:line goes to stderr */
+		struct money_vocab *mv = money_vocab_load(path);
+		dup2(saved, 2);
+		close(saved);
+		close(null);
+		if ((mv != NULL) != rows[i].ok) {
+			printf("     amounts.txt \"%s\": %s\n", rows[i].line, mv ? "loaded" : "refused");
+			bad++;
+		}
+		money_vocab_free(mv);
+	}
+	if (fd >= 0) {
+		close(fd);
+		unlink(path);
+	}
+	report("money_vocab_load (amounts.txt lines)", bad + (fd < 0));
+}
+
+/* extract_milestones: percentages and fractions in words, summing to 100. */
+static void test_milestones(void)
+{
+	static const struct { const char *in; int n; int want[4]; } rows[] = {
+		{ "20 % à la commande, 40 % à mi-parcours, solde à la livraison", 3, { 20, 40, 40 } },
+		{ "Un tiers à la commande, un tiers à mi-parcours, le solde à la livraison.", 3,
+		  { 33, 33, 34 } },
+		{ "La moitié à la commande, la moitié à la livraison.", 2, { 50, 50 } },
+		{ "Paiement : la moitié à la commande.", 2, { 50, 50 } },
+		{ "Un quart à la signature, le reste à la livraison", 2, { 25, 75 } },
+		{ "Half upfront, the balance on delivery.", 2, { 50, 50 } },
+		{ "One third upfront, one third at midway, one third on delivery.", 3, { 33, 33, 34 } },
+		{ "A 30% deposit is needed to start.", 2, { 30, 70 } },
+		{ "Livraison en 10 jours, 20 % de remise.", 0, { 0 } },
+		{ "On behalf of the team, thank you for your order.", 0, { 0 } },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		int got[8];
+		int n = extract_milestones(rows[i].in, got, 8);
+		int same = n == rows[i].n;
+		for (int k = 0; same && k < n; k++)
+			same = got[k] == rows[i].want[k];
+		if (!same) {
+			printf("     milestones \"%s\": %d [", rows[i].in, n);
+			for (int k = 0; k < n; k++)
+				printf(" %d", got[k]);
+			printf(" ]\n");
+			bad++;
+		}
+	}
+	report("extract_milestones (percentages, fractions in words)", bad);
+}
+
+/* The skills of a post: written together ("Python/Django") split; the trades as well as
+ * software; and ordinary prose names none. */
+static void test_skills(void)
+{
+	static const struct { const char *in; const char *want; } rows[] = {
+		{ "Développeur Python/Django pour une API", "python,django,api" },
+		{ "Cherche dev React+Node pour une appli", "react,node.js" },
+		{ "Refonte UX/UI de notre appli mobile", "ui design,application mobile" },
+		{ "Besoin d'une télésecrétaire pour la prise de rendez-vous", "télésecrétariat,gestion d'agenda" },
+		{ "Traduction FR→EN d'un manuel technique", "traduction,traduction français-anglais" },
+		{ "Traduction de l'anglais vers le français", "traduction,traduction anglais-français" },
+		{ "Gestion de la paie pour 12 salariés", "paie" },
+		{ "Sous-titrage de vidéos YouTube et transcription d'interviews",
+		  "sous-titrage,youtube,transcription" },
+		{ "Macros VBA sous Excel", "vba,excel" },
+		{ "Site Webflow, maquettes sur Figma", "webflow,figma" },
+		{ "Community manager pour Instagram et LinkedIn", "community management" },
+		{ "Saisie de données dans notre CRM", "saisie,crm" },
+		{ "Secrétariat juridique et comptabilité", "secrétariat juridique,comptabilité" },
+		{ "Rédaction web : articles SEO pour WordPress", "rédaction web,wordpress" },
+		{ "Réponse aux appels d'offres publics", "appels d'offres" },
+		{ "Stack: Vue.js/Laravel, Docker+Kubernetes", "vue.js,laravel,docker,kubernetes" },
+		/* ordinary prose: no skill */
+		{ "Bonjour, j'ai bien reçu votre message et je vous remercie. Nous nous verrons "
+		  "mardi prochain pour en parler. Il fait beau aujourd'hui, le printemps arrive et "
+		  "la réunion de l'équipe aura lieu dans la grande salle. Je reste à votre "
+		  "disposition pour toute question. Bonne journée à vous.", "" },
+		{ "Hello, I hope this finds you well. Thanks for the update; I will go over the "
+		  "notes this evening and get back to you by Friday. The weather has been lovely "
+		  "and we spent the weekend by the sea. Let me know if anything changes. Best "
+		  "wishes to the family, and talk soon.", "" },
+		{ "Je paie mes factures à temps. Merci de votre patience, la correction viendra "
+		  "après la pause. Nous avons une réunion, puis un déjeuner au restaurant.", "" },
+	};
+	struct config c;
+	int bad = 0;
+	if (config_load(&c, NULL) < 0) {
+		report("skills", 1);
+		return;
+	}
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct message m = { 0 };
+		m.text = xstrdup(rows[i].in);
+		m.subject = xstrdup("x");
+		m.date = -1;
+		extract_message(&c, &m, KIND_POST);
+		struct buf got;
+		buf_init(&got, 4096);
+		for (size_t k = 0; m.post && k < m.post->skills.n; k++)
+			buf_printf(&got, "%s%s", k ? "," : "", m.post->skills.v[k]);
+		if (strcmp(got.data ? got.data : "", rows[i].want)) {
+			printf("     skills \"%.40s\": got \"%s\", want \"%s\"\n", rows[i].in,
+			       got.data ? got.data : "", rows[i].want);
+			bad++;
+		}
+		buf_free(&got);
+		m.post = post_info_free(m.post);
+		free(m.new_text);
+		free(m.text);
+		free(m.subject);
+	}
+	config_clear(&c);
+	report("skills (split, trades, none in prose)", bad);
+}
+
 /* money_format_style: the mails' and the site's styles of the same amounts. */
 static void test_money_style(void)
 {
@@ -850,6 +1082,10 @@ static void test_money_style(void)
 		  "1000–2500.50 GBP incl. tax an hour" },
 		{ -1, 12000, "", "", "month", "fr", "12 000 par mois", "12000 EUR par mois" },
 		{ 700, 700, "CHF", "", "", "en", "700 – 700 CHF", "700 CHF" },
+		{ -1, 0.08, "EUR", "", "word", "fr", "0,08 € par mot", "0.08 EUR par mot" },
+		{ -1, 5, "EUR", "HT", "page", "fr", "5 € HT par page", "5 EUR HT par page" },
+		{ -1, 0.1, "USD", "", "word", "en", "$0.10 per word", "0.10 USD a word" },
+		{ -1, 8500, "CAD", "", "", "en", "CA$8,500", "8500 CAD" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -895,7 +1131,9 @@ static void test_typeset(void)
 	report("catalog_typeset", bad);
 }
 
-static void test_mask_addresses(void)
+/* mask_contacts (mask.c): addresses ([x]) and phone numbers ([p]) go, in every text a third
+ * party reads; amounts, dates, project numbers and company numbers stay. */
+static void test_mask_contacts(void)
 {
 	static const struct { const char *in, *want; } rows[] = {
 		{ "write to jeanne@client.fr.", "write to [x]." },
@@ -925,17 +1163,46 @@ static void test_mask_addresses(void)
 		/* bidirectional controls go first: they cannot split an address or reorder a line */
 		{ "jean\xE2\x80\xAE@x.fr", "[x]" },
 		{ "a\xE2\x80\xAE" "b\xE2\x81\xA6" "c\xE2\x81\xA9" "d\xE2\x80\x8F" "e\xD8\x9C", "abcde" },
+		/* phone numbers: French, international, North American */
+		{ "Appelez-moi au 06 12 34 56 78.", "Appelez-moi au [p]." },
+		{ "tél. 06.12.34.56.78 ou 01-23-45-67-89", "tél. [p] ou [p]" },
+		{ "mobile : 0612345678", "mobile : [p]" },
+		{ "+33 6 12 34 56 78 (bureau)", "[p] (bureau)" },
+		{ "+33 (0)6 12 34 56 78", "[p]" },
+		{ "+33612345678, le soir", "[p], le soir" },
+		{ "0033 6 12 34 56 78", "[p]" },
+		{ "call (555) 123-4567 today", "call [p] today" },
+		{ "or 555-123-4567 or 555.123.4567", "or [p] or [p]" },
+		{ "+1 555 123 4567", "[p]" },
+		{ "1-555-123-4567", "[p]" },
+		{ "+44 20 7946 0958", "[p]" },
+		{ "06\xC2\xA0" "12\xC2\xA0" "34\xC2\xA0" "56\xC2\xA0" "78", "[p]" },
+		{ "Budget 2026 : 06 12 34 56 78", "Budget 2026 : [p]" },
+		{ "0612345678@sms.example.fr", "[x]" },
+		/* never masked: amounts, dates, times, project numbers, company numbers, versions */
+		{ "Budget : 2 900 \xE2\x82\xAC HT, livraison en 10 jours", "Budget : 2 900 \xE2\x82\xAC HT, livraison en 10 jours" },
+		{ "$2,900 for the API, 1 500 000 EUR total", "$2,900 for the API, 1 500 000 EUR total" },
+		{ "pour le 20/04/2026 ou le 2026-04-20 \xC3\xA0 10h30", "pour le 20/04/2026 ou le 2026-04-20 \xC3\xA0 10h30" },
+		{ "projet #1042, n\xC2\xB0 1043", "projet #1042, n\xC2\xB0 1043" },
+		{ "SIRET 362 521 879 00034, SIREN 362521879", "SIRET 362 521 879 00034, SIREN 362521879" },
+		{ "SIRET 36252187900034", "SIRET 36252187900034" },
+		{ "1 000 000 000 de vues", "1 000 000 000 de vues" },
+		{ "version 10.12.3, 04.03.2026", "version 10.12.3, 04.03.2026" },
+		{ "0612345678 \xE2\x82\xAC", "0612345678 \xE2\x82\xAC" },
+		{ "FR76 3000 6000 0112 3456 7890 189", "FR76 3000 6000 0112 3456 7890 189" },
+		{ "50 % \xC3\xA0 la commande, 20 % \xC3\xA0 mi-parcours", "50 % \xC3\xA0 la commande, 20 % \xC3\xA0 mi-parcours" },
+		{ "3x 12 pages, 1280x720", "3x 12 pages, 1280x720" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-		char *got = export_mask_addresses(rows[i].in, "[x]");
+		char *got = mask_contacts(rows[i].in, "[x]", "[p]");
 		if (strcmp(got, rows[i].want)) {
 			printf("     mask \"%s\": got \"%s\"\n", rows[i].in, got);
 			bad++;
 		}
 		free(got);
 	}
-	report("export_mask_addresses", bad);
+	report("mask_contacts", bad);
 }
 
 static void test_fetch_url(void)
@@ -1027,6 +1294,46 @@ static void test_consent(void)
 
 /* The intent of a client's reply to a quote (extract_intent.c, contrib/intents.txt): acts,
  * refusals, closings, questions, negations, hedges and conditions, French and English. */
+/* Reply trimming (extract_reply.c, contrib/reply-phrases.txt): the shape of an attribution in
+ * any language, the copy of what we sent, and what must never be cut. The fixtures of
+ * tests/reply/ (tests/corpus_reply.py) hold the longer cases. */
+static void test_reply_trim(void)
+{
+	static const struct { const char *in, *sent, *want; } rows[] = {
+		/* an unknown language: the shape (address, ':', quote below) is enough */
+		{ "Yes.\n\nXyz 8.11.2023 Mary <m@x.org> qwerty:\n> Old?\n", NULL, "Yes." },
+		/* a wrapped address ending on a "> :" line */
+		{ "Ok.\n\nAm 1.2.2023 schrieb A <a@b.de\n>:\n\n> alt\n", NULL, "Ok." },
+		/* a sentence ending in ':' with a number is no attribution before plain text */
+		{ "My price for 3 pages:\n900 EUR.\n", NULL, "My price for 3 pages:\n900 EUR." },
+		/* a leading attribution over unquoted text: the text is the reply */
+		{ "On 1 May 2024, A <a@b.c> wrote:\nI can start Monday.\n", NULL, "I can start Monday." },
+		/* the copy of our text, unquoted and rewrapped, and what follows go */
+		{ "Fine.\n\nYour bid on project 1012 was sent to\nthe client: 900 EUR, 6 days. You will\n"
+		  "hear from us soon.\n", "Your bid on project 1012 was sent to the client: 900 EUR, 6 days.\n"
+		  "You will hear from us soon.\n", "Fine." },
+		/* our mail's no-break spaces are plain spaces in the client's copy */
+		{ "Ok.\n\nPaul vous propose : 2 000 \u20ac HT, livraison en 20 jours avec deux\n"
+		  "corrections\n", "Paul vous propose\u202f: 2\u00a0000\u00a0\u20ac HT, livraison en 20 "
+		  "jours avec deux corrections\n", "Ok." },
+		/* a few of our words quoted in a sentence are no copy */
+		{ "About \"sent to the client\": when?\n", "Your bid on project 1012 was sent to the "
+		  "client: 900 EUR, 6 days.\n", "About \"sent to the client\": when?" },
+		/* zero-width spaces and Gmail's U+1427 go */
+		{ "Ok\u200b\n\u1427\n", NULL, "Ok" },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char *got = extract_reply_known(rows[i].in, 0, NULL, rows[i].sent);
+		if (strcmp(got, rows[i].want)) {
+			printf("  reply_trim row %zu: got %s\n", i, got);
+			bad++;
+		}
+		free(got);
+	}
+	report("reply_trim", bad);
+}
+
 static void test_intent(void)
 {
 	enum { N = INTENT_NONE, A = INTENT_ACCEPT, D = INTENT_DECLINE, C = INTENT_CLOSE,
@@ -1093,6 +1400,87 @@ static void test_intent(void)
 		{ "Thanks, I'll get back to you.", "en", N, 0 },
 		{ "Voici le cahier des charges.", "fr", N, 0 },
 		{ "", "fr", N, 0 },
+		/* session 5: the strict reader. Sure: a formula, or a verb with its object, or a
+		 * verb that is its whole clause; in French and English */
+		{ "Bonjour,\n\nJ'accepte votre proposition. Quand pouvez-vous commencer ?\n\nMarc", "fr", A, 1 },
+		{ "Votre devis est accepté, merci.", "fr", A, 1 },
+		{ "Oui, j'accepte.", "fr", A, 1 },
+		{ "C'est d'accord pour votre offre, bravo.", "fr", A, 1 },
+		{ "Nous validons votre devis.", "fr", A, 1 },
+		{ "Pas de souci, j'accepte votre offre.", "fr", A, 1 },
+		{ "I accept your offer. Looking forward to working with you.", "en", A, 1 },
+		{ "The job is yours!", "en", A, 1 },
+		{ "We approve your quote, please proceed.", "en", A, 1 },
+		{ "No problem, we accept your proposal.", "en", A, 1 },
+		{ "Nous avons retenu un autre prestataire, merci quand même.", "fr", D, 1 },
+		{ "On ne donnera pas suite.", "fr", D, 1 },
+		{ "Nous ne sommes pas intéressés, merci.", "fr", D, 1 },
+		{ "Je ne vais pas donner suite, merci.", "fr", D, 1 },
+		{ "We went with someone else, sorry.", "en", D, 1 },
+		{ "We won't go ahead with this.", "en", D, 1 },
+		{ "Je clôture l'annonce, merci à tous.", "fr", C, 1 },
+		{ "Nous n'avons plus besoin de ce travail.", "fr", C, 1 },
+		{ "Please close this project, we found someone internally.", "en", C, 1 },
+		{ "We no longer need this done.", "en", C, 1 },
+		/* never a sure act: negation anywhere in the clause, also across a line break */
+		{ "We cannot accept this price.", "en", D, 0 },
+		{ "We cannot\naccept this price.", "en", D, 0 },
+		{ "I'm not ready to accept your quote.", "en", D, 0 },
+		{ "Je ne peux pas accepter votre devis.", "fr", D, 0 },
+		{ "Je n'accepte pas\nvotre offre.", "fr", D, 0 },
+		{ "Je ne sais pas trop, j'accepte votre offre je crois.", "fr", A, 0 },
+		{ "I don't decline your quote, I need time.", "en", N, 0 },
+		/* questions */
+		{ "Pouvez-vous faire 700 € ?", "fr", Q, 1 },
+		{ "Can I accept tomorrow?", "en", Q, 1 },
+		{ "Est-ce que je peux accepter votre offre plus tard", "fr", Q, 1 },
+		{ "Do you accept a payment in two parts?", "en", Q, 1 },
+		/* conditions, doubt, a counter-price */
+		{ "Si vous pouvez faire 700 €, j'accepte.", "fr", A, 0 },
+		{ "I'd accept if you can deliver by Friday.", "en", A, 0 },
+		{ "I accept your quote but the deadline must be the 20th.", "en", A, 0 },
+		{ "J'accepte votre offre, mais avant de signer j'aimerais voir un exemple.", "fr", A, 0 },
+		{ "J'accepte votre offre à 700 € au lieu de 900 €.", "fr", A, 0 },
+		{ "Ok pour votre devis à 650\u00a0€.", "fr", A, 0 },
+		{ "OK for me at $2,500 instead.", "en", Y, 0 },
+		{ "Oui, si vous livrez lundi.", "fr", Y, 0 },
+		{ "We accept your quote for $2,500.", "en", A, 0 },
+		{ "J'accepte votre offre sous réserve de l'accord de mon associé.", "fr", A, 0 },
+		{ "I accept your quote.\nBut first, could we talk?", "en", A, 0 },
+		{ "J'accepte votre offre. Mais je veux une facture.", "fr", A, 0 },
+		{ "Maybe I accept your offer.", "en", A, 0 },
+		/* a verb without its object is asked about */
+		{ "Parfait, je valide, envoyez-moi la facture.", "fr", A, 1 },
+		{ "Merci, accepter c'est possible, je regarde.", "fr", A, 0 },
+		{ "Please accept my apologies for the delay.", "en", A, 0 },
+		/* an agreement word needs its object, even alone */
+		{ "Parfait, c'est d'accord, on en reparle demain.", "fr", A, 0 },
+		{ "Agreed.", "en", A, 0 },
+		{ "D'accord pour votre devis.", "fr", A, 1 },
+		{ "Bonjour, votre proposition nous convient.", "fr", A, 1 },
+		{ "OK, let's move forward with your proposal.", "en", A, 1 },
+		{ "J'accepte votre offre mais pas le délai.", "fr", A, 0 },
+		{ "I don't think we'll accept.", "en", D, 0 },
+		{ "Malheureusement votre devis dépasse notre budget.", "fr", D, 1 },
+		{ "We have decided not to move forward.", "en", D, 1 },
+		{ "Je ne valide pas ce devis en l'état.", "fr", D, 0 },
+		{ "Ok pour moi sur le principe, envoyez-moi un contrat.", "fr", A, 0 },
+		{ "Ne vous inquiétez pas, j'accepte votre offre.", "fr", A, 1 },
+		/* two acts that differ */
+		{ "I accept your quote. Actually no, we'll pass.", "en", A, 0 },
+		/* a reserve before the act is politeness, after it a doubt */
+		{ "Thanks, but we'll pass.", "en", D, 1 },
+		{ "Merci, mais nous avons retenu un autre prestataire.", "fr", D, 1 },
+		{ "We accept your offer, however the deadline is too short.", "en", A, 0 },
+		/* politeness and neither */
+		{ "Merci pour votre offre, je vais réfléchir.", "fr", N, 0 },
+		{ "Thanks for your offer, I'll think about it.", "en", N, 0 },
+		{ "Je reviens vers vous rapidement.", "fr", N, 0 },
+		{ "Thank you for your quote, I'm reviewing all the offers.", "en", N, 0 },
+		{ "Votre offre est intéressante.", "fr", N, 0 },
+		/* quoted lines never count */
+		{ "Merci.\n> j'accepte votre offre\n", "fr", N, 0 },
+		{ "Thanks!\n> I accept your quote", "en", N, 0 },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -1107,6 +1495,55 @@ static void test_intent(void)
 		}
 	}
 	report("extract_intent_read", bad);
+}
+
+/* A client's rating as people write it (extract_rating.c, contrib/ratings.txt): the score and
+ * the comment without it; numbers that are no rating (pages, dates, days, prices) are none. */
+static void test_rating(void)
+{
+	static const struct { const char *in; int want; const char *comment; } rows[] = {
+		{ "Je mets 5/5 : traduction impeccable", 5, "traduction impeccable" },
+		{ "4 étoiles – très bien", 4, "très bien" },
+		{ "\xe2\x98\x85\xe2\x98\x85\xe2\x98\x85\xe2\x98\x85\xe2\x98\x86", 4, "" },
+		{ "\xe2\x98\x85\xe2\x98\x85\xe2\x98\x85 correct, sans plus", 3, "correct, sans plus" },
+		{ "note : 4", 4, "" },
+		{ "Note: 3/5. Un peu de retard.", 3, "Un peu de retard" },
+		{ "4 out of 5", 4, "" },
+		{ "4 stars – great work", 4, "great work" },
+		{ "I give it 2 stars, communication was slow", 2, "communication was slow" },
+		{ "5 Travail soigné, délais tenus", 5, "Travail soigné, délais tenus" },
+		{ "5", 5, "" },
+		{ "3 sur 5, correct", 3, "correct" },
+		{ "Rating: 5 - excellent", 5, "excellent" },
+		{ "Très bon travail, livré en avance et très réactif. 5/5", 5,
+		  "Très bon travail, livré en avance et très réactif" },
+		{ "1/5 jamais livré", 1, "jamais livré" },
+		/* no rating */
+		{ "5 pages traduites, merci", 0, NULL },
+		{ "Livré le 5 mai comme prévu", 0, NULL },
+		{ "Rendez-vous le 12/05 pour le bilan", 0, NULL },
+		{ "Merci, tout s'est bien passé", 0, NULL },
+		{ "3 jours de retard", 0, NULL },
+		{ "Payé 400 €, 2 jours de retard", 0, NULL },
+		{ "10/10", 0, NULL },
+		{ "7 stars", 0, NULL },
+		{ "We met 3 times", 0, NULL },
+		{ "", 0, NULL },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char *comment;
+		int got = extract_rating(rows[i].in, &comment);
+		if (got != rows[i].want || (rows[i].comment && (!comment ||
+		    strcmp(comment, rows[i].comment)))) {
+			printf("     rating \"%s\": got %d \"%s\", want %d \"%s\"\n", rows[i].in,
+			       got, comment ? comment : "(none)", rows[i].want,
+			       rows[i].comment ? rows[i].comment : "(none)");
+			bad++;
+		}
+		free(comment);
+	}
+	report("extract_rating", bad);
 }
 
 /* The store behind its backend-neutral names, on a database in a temporary folder: each step's
@@ -1378,7 +1815,7 @@ static void test_date_text(void)
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "trim"))
-		return trim_file(argv[2], argc > 3 ? argv[3] : NULL);
+		return trim_file(argv[2], argc > 3 ? argv[3] : NULL, argc > 4 ? argv[4] : NULL);
 	/* the shipped catalogue (mail-templates/LANG/strings), which money formatting reads */
 	struct config cat_config;
 	if (config_load(&cat_config, NULL) < 0 || extract_load(&cat_config) < 0)
@@ -1400,13 +1837,19 @@ int main(int argc, char **argv)
 	test_match_budget();
 	test_profile();
 	test_money_style();
+	test_money_read();
+	test_money_vocab();
+	test_milestones();
+	test_skills();
 	test_typeset();
-	test_mask_addresses();
+	test_mask_contacts();
 	test_fetch_url();
 	test_consent();
 	test_intent();
 	test_dates();
 	test_date_text();
+	test_rating();
+	test_reply_trim();
 	test_store_seam();
 	test_state_transitions();
 	config_clear(&cat_config);

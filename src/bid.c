@@ -70,11 +70,15 @@ static char *terms_text(const struct bidding *b, const struct bid_info *bi)
 	if (bi->delivery_days >= 0) {
 		char days[16];
 		snprintf(days, sizeof days, "%d", bi->delivery_days);
+		char *on = date_text(b->lang, bi->delivery);
 		struct vars v = { 0 };
 		vars_set(&v, "days", days);
-		char *d = catalog_format(b->lang, "bid.terms_delivery", &v);
+		vars_set(&v, "date", on ? on : "");
+		char *d = catalog_format(b->lang, on ? "bid.terms_delivery_on" : "bid.terms_delivery",
+					 &v);
 		buf_puts(&t, d);
 		free(d);
+		free(on);
 	}
 	if (bi->n_milestones) {
 		buf_puts(&t, catalog_text(b->lang, "bid.terms_payment"));
@@ -539,7 +543,8 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 	o.same = !public_flow && m->from && !strcasecmp(m->from, b->sub.address);
 	/* a reply to a selection arrives as a command: read its bid here */
 	if (b->proj.status == PROJECT_OPEN)
-		own = m->bid ? NULL : extract_bid_text(m->new_text ? m->new_text : "");
+		own = m->bid ? NULL : extract_bid_text_at(m->new_text ? m->new_text : "",
+							  extract_mail_time(m));
 	o.bi = m->bid ? m->bid : own;
 	rc = offer_check(&o, outcome);
 	if (rc == 0 && !o.same)
@@ -558,6 +563,20 @@ done:
 int bid_read_consent(const char *text)
 {
 	return extract_intent_consent(text);
+}
+
+int bid_delivery_date(const struct bid_row *b, char out[11])
+{
+	out[0] = '\0';
+	if (date_day_parse(b->info.delivery) >= 0) {
+		snprintf(out, 11, "%s", b->info.delivery);
+		return 1;
+	}
+	time_t made = b->created ? clock_parse_iso(b->created) : (time_t)-1;
+	if (b->info.delivery_days < 0 || made == (time_t)-1)
+		return 0;
+	date_day_format(date_day_of(made) + b->info.delivery_days, out);
+	return 1;
 }
 
 /* The subscriber objected to held bid bid_id: cancelled, and they are told. 0 or -1. */

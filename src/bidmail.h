@@ -97,6 +97,42 @@ int64_t clock_mono_ns(void);
 /* The same in milliseconds (deadlines of reads, writes and passes). */
 int64_t clock_mono_ms(void);
 
+/* ---------------------------------------------------------------- date.c */
+/* Days are day numbers: days since 1970-01-01 of the board's calendar (the zone clock_set_zone
+ * set), -1 for none. Deadlines and deliveries are stored as their YYYY-MM-DD form. */
+#define DATE_NONE (-1000000)	/* date_days_left of no date */
+/* The day number of year-month-day, -1 when no such day (31 April). */
+long date_day_make(int year, int month, int day);
+/* The year, month (1-12) and day of the month of day number day. */
+void date_day_split(long day, int *year, int *month, int *mday);
+/* The day number of instant t in the board's time zone. */
+long date_day_of(time_t t);
+/* The last day of a month, as a day number (-1 when out of range). */
+long date_month_last(int year, int month);
+/* day as YYYY-MM-DD into out; "" when day < 0. */
+void date_day_format(long day, char out[11]);
+/* The day number of a YYYY-MM-DD string, -1 when it is none (NULL, "", malformed). */
+long date_day_parse(const char *s);
+/* Days from the day of now to date (YYYY-MM-DD): 0 on the day, negative once passed;
+ * DATE_NONE when date is none. */
+int date_days_left(const char *date, time_t now);
+/* The time a mail's dates are read relative to: its Date header when sane (not more than a
+ * day after its receipt, nor a month before), else its receipt. */
+time_t date_mail_time(time_t date, time_t received);
+/* date (YYYY-MM-DD) as a reader of lang writes it ("15 avril 2026"); caller frees; NULL when
+ * date is none. */
+char *date_text(const char *lang, const char *date);
+/* date_text with the days left from now ("15 avril 2026 (dans 19 jours)", today, passed);
+ * caller frees; NULL when date is none. */
+char *date_text_left(const char *lang, const char *date, time_t now);
+struct project;
+/* The day project p is wanted by into out: its deadline, or for a row that only counted days,
+ * its creation day plus them. 1, or 0 with out "" when it has none. */
+int date_project_deadline(const struct project *p, char out[11]);
+/* The days left until date as the --json listings count them: 0 on the day and once passed,
+ * -1 when date is none. */
+int date_days_left_json(const char *date, time_t now);
+
 /* ---------------------------------------------------------------- config.c */
 #define LANGUAGE_DEFAULT "fr"	/* the default `language`, listed first when one is refused */
 struct config {
@@ -117,7 +153,7 @@ struct config {
 	int max_mime_parts;
 	long max_message_time;		/* seconds one message may take to prepare or act on */
 	char *templates;		/* the shipped template folder */
-	char *data_dir;			/* skills.txt, scam-rules.txt, locations.txt, intents.txt */
+	char *data_dir;			/* skills, scam-rules, locations, intents, dates .txt */
 	char *template_override;	/* operator's override folder, may be empty */
 	char *board_name;
 	int batch_size;
@@ -329,6 +365,7 @@ struct message {
 	char *reply_to;
 	char *subject;
 	time_t date;		/* -1 when missing or impossible */
+	time_t received;	/* when the board took it; 0: now (the dates in it are read from it) */
 	char *in_reply_to;
 	struct strlist references;
 	char *text;		/* body as UTF-8 */
@@ -427,7 +464,8 @@ struct post_info {
 	char *description;
 	int has_budget;
 	struct money budget;
-	int deadline_days;	/* -1: unknown */
+	int deadline_days;	/* days from the mail's day to deadline; -1: unknown */
+	char deadline[11];	/* the day it is wanted by, YYYY-MM-DD; "": unknown */
 	struct strlist skills;
 	const char *language;
 	char *location;
@@ -439,14 +477,15 @@ struct post_info {
 struct bid_info {
 	int has_amount;
 	struct money amount;
-	int delivery_days;	/* -1: unknown */
+	int delivery_days;	/* days from the bid's day to delivery; -1: unknown */
+	char delivery[11];	/* the day of delivery, YYYY-MM-DD; "": unknown or not read yet */
 	int milestones[8];
 	int n_milestones;
 	int followup_days;	/* "relance 7j": -1 when absent */
 	char *why;
 };
 /* Loads the data files (skills.txt, scam-rules.txt, locations.txt, intents.txt, amounts.txt,
- * auto-replies.txt when there) from the configured
+ * dates.txt, auto-replies.txt when there) from the configured
  * data_dir and uses them; 0, or -1 with file:line: reason on stderr (the old ones kept). */
 int extract_load(const struct config *c);
 struct extract_data;
@@ -460,8 +499,18 @@ struct extract_data *extract_data_use(struct extract_data *d);
 struct extract_data *extract_data_free(struct extract_data *d);
 /* Fills m->new_text and, for posts and bids, m->post / m->bid. */
 void extract_message(const struct config *c, struct message *m, enum kind k);
-/* What a bid text offers (amount, delivery, milestones, why); caller frees with bid_info_free. */
+/* What a bid text offers (amount, delivery, milestones, why); caller frees with bid_info_free.
+ * Its delivery day is read relative to the day of `from` (-1: only the delay is read). */
 struct bid_info *extract_bid_text(const char *text);
+struct bid_info *extract_bid_text_at(const char *text, time_t from);
+/* The day a text names for a deadline or a delivery (extract_date.c, the words of dates.txt),
+ * relative to the day of from: a day number (date.c), or -1 when it names none that is sure. */
+long extract_date(const char *text, time_t from);
+/* The time m's dates are read relative to (date_mail_time of its Date and its receipt). */
+time_t extract_mail_time(const struct message *m);
+/* Sets b->delivery (and b->delivery_days when only a day was given) from text, written at
+ * from; b->delivery stays "" when text names no delivery. */
+void extract_bid_delivery(struct bid_info *b, const char *text, time_t from);
 struct post_info *post_info_free(struct post_info *p);
 struct bid_info *bid_info_free(struct bid_info *b);
 /* The board's currency (config `currency`, EUR before any load), for amounts written
@@ -514,6 +563,17 @@ const char *extract_correction_label(const char *line, size_t *len);
  * be read (said on stderr) or a call returned -1 (each says its own file:line). */
 int extract_data_lines(const char *path, size_t max, int (*line_fn)(void *arg, char *line,
 		       const char *path, int lineno), void *arg);
+
+/* ---------------------------------------------------------------- extract_date.c */
+struct date_data;
+/* The words of dates.txt at path (caller frees); NULL with file:line: reason on stderr. */
+struct date_data *extract_date_load(const char *path);
+struct date_data *extract_date_free(struct date_data *d);
+/* The day lower-cased text l names (money_lower) relative to day number today, by the words
+ * of d: a cued day ("pour le 15 avril"), else a part of a month ("fin avril"), else a phrase
+ * counted from today ("sous quinzaine", "fin du mois"), else a delay ("within 10 days").
+ * A day number, or -1 when none (a past day, a phrase it cannot place). */
+long extract_date_lower(const struct date_data *d, const char *l, long today);
 
 /* ---------------------------------------------------------------- extract_money.c */
 /* A lower-case copy of text with the same byte offsets (ASCII and Latin-1 capitals). */
@@ -673,7 +733,8 @@ struct project {
 	char *message_id;
 	int has_budget;
 	struct money budget;		/* budget.min < 0: no minimum */
-	int deadline_days;		/* -1: unknown */
+	int deadline_days;		/* days from its post to deadline; -1: unknown */
+	char deadline[11];		/* the day it is wanted by, YYYY-MM-DD; "": unknown */
 	char *skills_json;		/* JSON array text */
 	char *location;
 	char *flags_json;		/* JSON array text */
@@ -779,9 +840,11 @@ int store_project_state_set(struct store *s, int64_t id, enum project_state from
 int store_project_get(struct store *s, int64_t id, struct project *p);
 /* A corrected title (the poster's "titre : …"); 0 or -1. */
 int store_project_retitle(struct store *s, int64_t id, const char *title, time_t now);
-/* A corrected post: new description, budget (NULL: none), deadline, skills, location, flags. */
+/* A corrected post: new description, budget (NULL: none), deadline (its days from the mail and
+ * its day, YYYY-MM-DD, NULL or "": none), skills, location, flags. */
 int store_project_update(struct store *s, int64_t id, const char *description,
-			 const struct money *budget, int deadline_days, const char *skills_json,
+			 const struct money *budget, int deadline_days, const char *deadline,
+			 const char *skills_json,
 			 const char *location, const char *flags_json, time_t now);
 /* Notices sent once: 1 claimed now, 0 claimed before, -1 error. */
 int store_notice_claim(struct store *s, const char *kind, int64_t ref, time_t now);
@@ -1297,7 +1360,8 @@ void lmtp_stop(struct lmtp_server *srv);
 #define EXPORT_JSON 4u
 /* Writes the marketplace page of the open projects under dir (the formats asked: the HTML
  * site, projects.atom, projects.json). The number of open projects, or -1. */
-int export_run(const struct config *c, struct store *s, const char *dir, unsigned formats);
+int export_run(const struct config *c, struct store *s, const char *dir, unsigned formats,
+	       time_t now);
 
 /* ---------------------------------------------------------------- mask.c */
 /* text with its bidirectional controls removed, every address-like word replaced by
@@ -1358,6 +1422,7 @@ struct post_edit {
 	int has_budget;
 	struct money budget;
 	int deadline_days;		/* -1: unchanged */
+	char deadline[11];		/* its day, YYYY-MM-DD; "": unchanged */
 	int skills_set;			/* the list is replaced by skills */
 	struct strlist skills, add, remove;
 	int rewrite;			/* the reply restated the whole project */
@@ -1394,6 +1459,9 @@ enum outcome bid_for(const struct config *c, struct store *s, const struct messa
  * confirming word or a person ("je ne confirme pas", "pas moi", "not me"); 0 neither, or both
  * a confirming and an objecting word ("yes, no problem": not clear, ask again). */
 int bid_read_consent(const char *text);
+/* The day bid b is delivered by into out (YYYY-MM-DD): the day it named, or its delay counted
+ * from the day it was made. 1, or 0 with out "" when it said neither (the award mail's date). */
+int bid_delivery_date(const struct bid_row *b, char out[11]);
 /* The subscriber's reply m to the confirmation cf of a held bid: confirming, the bid is made
  * active (replacing their previous one), acknowledged and quoted, and with ":subscribe" (the
  * public address's flow) the subscriber is made active too; objecting, it is cancelled and
@@ -1419,6 +1487,9 @@ int quote_command_line(const char *line, size_t n, int *number);
  * restated to them (an award by the award mail). 0 or -1; *outcome set (caller frees). */
 int quote_client_command(const struct config *c, struct store *s, const struct message *m,
 			 int64_t bid, int cmd, char **outcome);
+/* The day bid b is to be delivered when awarded at awarded: the day its quote restated (a day
+ * it named, or its delay counted from the bid), else its delay counted from the award;
+ * (time_t)-1 when the bid gave neither. */
 time_t quote_delivery_date(const struct bid_row *b, time_t awarded);
 /* t as a date in words in lang ("19 mars 2026", "March 19, 2026"); caller frees. */
 char *quote_date_words(const char *lang, time_t t);
@@ -1488,14 +1559,16 @@ struct runtime *runtime_free(struct runtime *rt);
 /* Prints what the gateway understands of a message as one JSON object. */
 int json_print_message(FILE *out, const struct config *c, const struct message *m,
 		       enum kind k, const char *as);
-int json_print_projects(FILE *out, struct project *p, int n);
+/* `projects --json`: each project with created, published (null until it first opened) and
+ * its deadline, the days left counted at now. */
+int json_print_projects(FILE *out, struct project *p, int n, time_t now);
 /* The strings of a JSON array text (a project's skills) appended to out; 0, or -1. */
 int json_string_list(const char *text, struct strlist *out);
 /* The marketplace's projects.json: open projects without any poster data, each with its
  * masked description, its page's URL and its public bid address. */
 int json_print_public_projects(FILE *out, const struct config *c, struct project *p, int n,
 			       const char *const *descriptions, const char *const *urls,
-			       const char *const *bid_addresses);
+			       const char *const *bid_addresses, time_t now);
 int json_print_outbox(FILE *out, struct outbox_row *r, int n);
 int json_print_subscribers(FILE *out, struct subscriber *v, int n);
 int json_print_bids(FILE *out, struct bid_row *v, int n);

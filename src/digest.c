@@ -135,12 +135,10 @@ static void item_fill(const struct digest_run *r, const struct project *p, int64
 	char *budget = money_format_budget(p, lang, MONEY_MAIL);
 	if (!budget)
 		budget = catalog_format(lang, "digest.budget_none", NULL);
-	char days[16];
-	snprintf(days, sizeof days, "%d", p->deadline_days);
-	struct vars dv = { 0 };
-	vars_set(&dv, "n", days);
-	char *deadline = p->deadline_days >= 0 ? catalog_format(lang, "digest.deadline_days", &dv)
-			 : xstrdup("");
+	char day[11];
+	char *deadline = date_project_deadline(p, day) ? date_text_left(lang, day, r->now) : NULL;
+	if (!deadline)
+		deadline = xstrdup("");
 	char *bids = xasprintf("%d/%d", p->bids, c->bid_cap);
 	char *skills = skills_text(p->skills_json);
 	char *extract = extract_of(p->description ? p->description : "", lang);

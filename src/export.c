@@ -32,6 +32,7 @@ struct site {
 	char **bid;		/* each project's public bid address */
 	struct strlist *skills;	/* each project's skills */
 	struct strlist written;	/* relative paths written this run */
+	time_t now;		/* when the pages are made: the days left are counted from it */
 };
 
 static const char *T(const struct site *w, const char *name)
@@ -75,13 +76,19 @@ static void budget_text(const struct site *w, const struct project *p, struct bu
 	free(t);
 }
 
+/* "15 avril 2026 (dans 19 jours)", counted when the page is made. */
 static void deadline_text(const struct site *w, const struct project *p, struct buf *b)
 {
-	if (p->deadline_days < 0)
-		buf_puts(b, T(w, "site.deadline_none"));
-	else
-		buf_printf(b, "%d %s", p->deadline_days, p->deadline_days == 1 ? T(w, "site.day")
-									  : T(w, "site.days"));
+	char day[11];
+	char *t = date_project_deadline(p, day) ? date_text_left(w->lang, day, w->now) : NULL;
+	buf_puts(b, t ? t : T(w, "site.deadline_none"));
+	free(t);
+}
+
+/* When p became public: its publication, or its creation for rows that never said. */
+static const char *published_of(const struct project *p)
+{
+	return p->published ? p->published : p->created ? p->created : "";
 }
 
 /* ---------------------------------------------------------------- files */
@@ -231,7 +238,7 @@ static void projects_table(const struct site *w, struct buf *b, const char *root
 		buf_puts(b, "</td><td>");
 		skill_links(w, b, &w->skills[i], root);
 		buf_printf(b, "</td><td class=\"num\">%d / %d</td><td class=\"num\">%.10s</td></tr>\n",
-			   p->bids, w->c->bid_cap, p->created ? p->created : "");
+			   p->bids, w->c->bid_cap, published_of(p));
 	}
 	buf_puts(b, "</tbody>\n</table>\n");
 }
@@ -267,8 +274,7 @@ static int project_page(struct site *w, int i)
 	int full = p->bids >= w->c->bid_cap;
 	buf_printf(&b, "</dd>\n<dt>%s</dt><dd>%d / %d%s</dd>\n<dt>%s</dt><dd>%.10s</dd>\n</dl>\n",
 		   T(w, "site.bids"), p->bids, w->c->bid_cap,
-		   full ? T(w, "site.full") : "", T(w, "site.posted"),
-		   p->created ? p->created : "");
+		   full ? T(w, "site.full") : "", T(w, "site.posted"), published_of(p));
 	buf_printf(&b, "<h2>%s</h2>\n<div class=\"description\">", T(w, "site.description"));
 	render_html_escape(&b, w->desc[i]);
 	buf_puts(&b, "</div>\n");
@@ -385,7 +391,7 @@ static int write_atom(struct site *w)
 		buf_printf(&b, ",2026:bidmail/project/%lld</id>\n<updated>%s</updated>\n"
 			       "<published>%s</published>\n<link rel=\"alternate\" type=\"text/html\" "
 			       "href=\"", (long long)p->id, p->updated ? p->updated : updated,
-			   p->created ? p->created : updated);
+			   *published_of(p) ? published_of(p) : updated);
 		render_html_escape(&b, w->url[i]);
 		buf_puts(&b, "\"/>\n");
 		for (size_t k = 0; k < w->skills[i].n; k++) {
@@ -421,7 +427,7 @@ static int write_json(struct site *w)
 		return -1;
 	int rc = json_print_public_projects(f, w->c, w->p, w->n, (const char *const *)w->desc,
 					    (const char *const *)w->url,
-					    (const char *const *)w->bid);
+					    (const char *const *)w->bid, w->now);
 	if (fclose(f) != 0 || rc < 0) {
 		free(data);
 		return -1;
@@ -434,7 +440,8 @@ static int write_json(struct site *w)
 
 /* ---------------------------------------------------------------- the run */
 
-int export_run(const struct config *c, struct store *s, const char *dir, unsigned formats)
+int export_run(const struct config *c, struct store *s, const char *dir, unsigned formats,
+	       time_t now)
 {
 	struct project *all = NULL;
 	int total = store_project_select(s, PROJECT_OPEN, NULL, 1, &all);
@@ -446,7 +453,7 @@ int export_run(const struct config *c, struct store *s, const char *dir, unsigne
 		free(all);
 		return -1;
 	}
-	struct site w = { .c = c, .dir = dir, .lang = c->language };
+	struct site w = { .c = c, .dir = dir, .lang = c->language, .now = now };
 	w.p = xcalloc((size_t)total + 1, sizeof *w.p);
 	/* open projects, newest first */
 	for (int i = total - 1; i >= 0; i--) {

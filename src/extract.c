@@ -97,6 +97,7 @@ struct extract_data {
 		struct strlist descriptions[64];	/* "LANG text", from `@LANG text` fields */
 	} scam;
 	struct intent_data *intents;	/* intents.txt (extract_intent.c) */
+	struct date_data *dates;	/* dates.txt (extract_date.c) */
 	struct rating_data *ratings;	/* ratings.txt (extract_rating.c) */
 	struct reply_data *reply;	/* reply-phrases.txt (extract_reply.c) */
 	struct money_vocab *money;	/* amounts.txt (extract_money.c) */
@@ -380,6 +381,7 @@ struct extract_data *extract_data_free(struct extract_data *d)
 		strlist_clear(&d->scam.descriptions[i]);
 	}
 	extract_intent_free(d->intents);
+	extract_date_free(d->dates);
 	extract_rating_free(d->ratings);
 	extract_reply_data_free(d->reply);
 	money_vocab_free(d->money);
@@ -397,11 +399,15 @@ struct extract_data *extract_data_load(const struct config *c)
 	char *lo = xasprintf("%s/locations.txt", c->data_dir);
 	char *in = xasprintf("%s/intents.txt", c->data_dir);
 	char *co = xasprintf("%s/corrections.txt", c->data_dir);
+	char *da = xasprintf("%s/dates.txt", c->data_dir);
 	int rc = load_table(sk, &d->skills) | load_scam(sc, d) | load_table(lo, &d->places) |
 		 load_table(co, &d->corrections);
 	free(co);
 	if (!(d->intents = extract_intent_load(in)))
 		rc = -1;
+	if (!(d->dates = extract_date_load(da)))
+		rc = -1;
+	free(da);
 	char *ra = xasprintf("%s/ratings.txt", c->data_dir);
 	if (!(d->ratings = extract_rating_load(ra)))
 		rc = -1;
@@ -969,9 +975,10 @@ static struct post_info *extract_post(const struct config *c, const struct messa
 	char why[320];
 	p->has_budget = extract_budget_lower(l, &p->budget, why, sizeof why);
 	p->why = xstrdup(why);
-	int d = extract_duration_days_lower(l, NULL);
-	int dd = extract_deadline_date_lower(l, m->date >= 0 ? m->date : clock_now());
-	p->deadline_days = d >= 0 ? d : dd;
+	time_t from = extract_mail_time(m);
+	long today = date_day_of(from), day = extract_date_lower(data->dates, l, today);
+	date_day_format(day, p->deadline);
+	p->deadline_days = day >= 0 ? (int)(day - today) : -1;
 	explicit_skills(l, &p->skills);
 	find_phrases_in(&data->skills, l, &tk, &p->skills, 0);
 	p->location = find_location(l, &tk);
@@ -992,10 +999,16 @@ static struct post_info *extract_post(const struct config *c, const struct messa
 
 static struct bid_info *extract_bid(const struct message *m)
 {
-	return extract_bid_text(m->new_text ? m->new_text : "");
+	return extract_bid_text_at(m->new_text ? m->new_text : "",
+				   extract_mail_time(m));
 }
 
 struct bid_info *extract_bid_text(const char *text)
+{
+	return extract_bid_text_at(text, -1);
+}
+
+struct bid_info *extract_bid_text_at(const char *text, time_t from)
 {
 	struct bid_info *b = xcalloc(1, sizeof *b);
 	char why[320];
@@ -1003,7 +1016,30 @@ struct bid_info *extract_bid_text(const char *text)
 	b->why = xstrdup(why);
 	b->delivery_days = extract_duration_days(text, &b->followup_days);
 	b->n_milestones = extract_milestones(text, b->milestones, 8);
+	if (from >= 0)
+		extract_bid_delivery(b, text, from);
 	return b;
+}
+
+time_t extract_mail_time(const struct message *m)
+{
+	return date_mail_time(m->date, m->received ? m->received : clock_now());
+}
+
+long extract_date(const char *text, time_t from)
+{
+	char *l = money_lower(text);
+	long day = extract_date_lower(data->dates, l, date_day_of(from));
+	free(l);
+	return day;
+}
+
+void extract_bid_delivery(struct bid_info *b, const char *text, time_t from)
+{
+	long today = date_day_of(from), day = extract_date(text, from);
+	date_day_format(day, b->delivery);
+	if (day >= 0)
+		b->delivery_days = (int)(day - today);
 }
 
 void extract_message(const struct config *c, struct message *m, enum kind k)

@@ -1423,6 +1423,6 @@ void extract_reply_against(struct message *m, const char *sent)
 	m->new_text = t;
 	if (m->bid) {
 		bid_info_free(m->bid);
-		m->bid = extract_bid_text(t);
+		m->bid = extract_bid_text_at(t, extract_mail_time(m));
 	}
 }

@@ -929,17 +929,22 @@ static void on_signal(int sig)
 }
 
 /* The marketplace page (export_dir): rewritten when a project or a bid changed since the
- * last export (and at start); a failure is logged and tried again on the next change. */
+ * last export, when the day changed (and at start); a failure is logged and tried again on
+ * the next change. */
 static void export_if_changed(const struct config *c, struct store *s, char **last)
 {
 	if (!*c->export_dir)
 		return;
-	char *v = store_projects_version(s);
+	time_t now = clock_now();
+	char *rows = store_projects_version(s);
+	/* and every day: the pages count the days left to each deadline */
+	char *v = rows ? xasprintf("%s@%ld", rows, date_day_of(now)) : NULL;
+	free(rows);
 	if (!v || (*last && !strcmp(v, *last))) {
 		free(v);
 		return;
 	}
-	export_run(c, s, c->export_dir, EXPORT_HTML | EXPORT_ATOM | EXPORT_JSON);
+	export_run(c, s, c->export_dir, EXPORT_HTML | EXPORT_ATOM | EXPORT_JSON, now);
 	free(*last);
 	*last = v;
 }

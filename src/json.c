@@ -54,6 +54,7 @@ static json_t *post_json(const struct post_info *p)
 	json_object_set_new(o, "why", str_or_null(p->why));
 	json_object_set_new(o, "deadline_days", p->deadline_days >= 0
 			    ? json_integer(p->deadline_days) : json_null());
+	json_object_set_new(o, "deadline", p->deadline[0] ? json_string(p->deadline) : json_null());
 	json_object_set_new(o, "skills", strlist_json(&p->skills));
 	json_object_set_new(o, "language", str_or_null(p->language));
 	json_object_set_new(o, "location", str_or_null(p->location));
@@ -75,6 +76,7 @@ static json_t *bid_json(const struct bid_info *b)
 			    ? json_string(b->amount.unit) : json_null());
 	json_object_set_new(o, "delivery_days", b->delivery_days >= 0
 			    ? json_integer(b->delivery_days) : json_null());
+	json_object_set_new(o, "delivery", b->delivery[0] ? json_string(b->delivery) : json_null());
 	json_t *ms = json_array();
 	for (int i = 0; i < b->n_milestones; i++)
 		json_array_append_new(ms, json_integer(b->milestones[i]));
@@ -139,9 +141,12 @@ int json_print_message(FILE *out, const struct config *c, const struct message *
 }
 
 /* What a project asks for, the same in the CLI's listing and the public projects.json:
- * budget, deadline_days, skills, location (in that order). */
-static void terms_json(json_t *o, const struct project *p)
+ * budget, deadline_days (the days left at now, 0 once due), deadline (YYYY-MM-DD), skills,
+ * location (in that order). */
+static void terms_json(json_t *o, const struct project *p, time_t now)
 {
+	char day[11];
+	int has_day = date_project_deadline(p, day);
 	if (p->has_budget)
 		json_object_set_new(o, "budget", json_pack(
 			"{s:o, s:f, s:o, s:o, s:o}", "min",
@@ -150,14 +155,15 @@ static void terms_json(json_t *o, const struct project *p)
 			"tax", money_text(p->budget.tax), "unit", money_text(p->budget.unit)));
 	else
 		json_object_set_new(o, "budget", json_null());
-	json_object_set_new(o, "deadline_days", p->deadline_days >= 0
-			    ? json_integer(p->deadline_days) : json_null());
+	json_object_set_new(o, "deadline_days", has_day
+			    ? json_integer(date_days_left_json(day, now)) : json_null());
+	json_object_set_new(o, "deadline", has_day ? json_string(day) : json_null());
 	json_t *skills = p->skills_json ? json_loads(p->skills_json, 0, NULL) : NULL;
 	json_object_set_new(o, "skills", skills ? skills : json_array());
 	json_object_set_new(o, "location", str_or_null(p->location));
 }
 
-int json_print_projects(FILE *out, struct project *p, int n)
+int json_print_projects(FILE *out, struct project *p, int n, time_t now)
 {
 	json_t *a = json_array();
 	for (int i = 0; i < n; i++) {
@@ -169,7 +175,8 @@ int json_print_projects(FILE *out, struct project *p, int n)
 		json_object_set_new(o, "poster_name", str_or_null(p[i].poster_name));
 		json_object_set_new(o, "language", str_or_null(p[i].language));
 		json_object_set_new(o, "created", str_or_null(p[i].created));
-		terms_json(o, &p[i]);
+		json_object_set_new(o, "published", str_or_null(p[i].published));
+		terms_json(o, &p[i], now);
 		json_t *flags = p[i].flags_json ? json_loads(p[i].flags_json, 0, NULL) : NULL;
 		json_object_set_new(o, "flags", flags ? flags : json_array());
 		json_object_set_new(o, "bids", json_integer(p[i].bids));
@@ -197,7 +204,7 @@ int json_string_list(const char *text, struct strlist *out)
 
 int json_print_public_projects(FILE *out, const struct config *c, struct project *p, int n,
 			       const char *const *descriptions, const char *const *urls,
-			       const char *const *bid_addresses)
+			       const char *const *bid_addresses, time_t now)
 {
 	json_t *a = json_array();
 	for (int i = 0; i < n; i++) {
@@ -206,7 +213,8 @@ int json_print_public_projects(FILE *out, const struct config *c, struct project
 		json_object_set_new(o, "title", str_or_null(p[i].title));
 		json_object_set_new(o, "language", str_or_null(p[i].language));
 		json_object_set_new(o, "created", str_or_null(p[i].created));
-		terms_json(o, &p[i]);
+		json_object_set_new(o, "published", str_or_null(p[i].published));
+		terms_json(o, &p[i], now);
 		json_object_set_new(o, "bids", json_integer(p[i].bids));
 		json_object_set_new(o, "bid_cap", json_integer(c->bid_cap));
 		json_object_set_new(o, "description", str_or_null(descriptions[i]));
@@ -278,6 +286,9 @@ int json_print_bids(FILE *out, struct bid_row *v, int n)
 		json_object_set_new(o, "unit", b->amount.unit[0] ? json_string(b->amount.unit) : json_null());
 		json_object_set_new(o, "delivery_days", b->delivery_days >= 0
 				    ? json_integer(b->delivery_days) : json_null());
+		char day[11];
+		json_object_set_new(o, "delivery", bid_delivery_date(&v[i], day) ? json_string(day)
+										: json_null());
 		json_t *ms = json_array();
 		for (int k = 0; k < b->n_milestones; k++)
 			json_array_append_new(ms, json_integer(b->milestones[k]));

@@ -224,6 +224,7 @@ static int cmd_parse(struct config *c, int argc, char **argv)
 		k = classify_message(c, m, rcpt ? rcpt : m->env.recipient);
 		if (as && (k == KIND_UNKNOWN || k == KIND_POST || k == KIND_BID))
 			k = !strcmp(as, "post") ? KIND_POST : KIND_BID;
+		m->received = m->date >= 0 ? m->date : 0;	/* a file: read as of its Date */
 		extract_message(c, m, k);
 	}
 	json_print_message(stdout, c, m, k, as);
@@ -255,7 +256,7 @@ static int cmd_projects(struct config *c, int argc, char **argv)
 	if (n < 0)
 		return 1;
 	if (as_json) {
-		json_print_projects(stdout, p, n);
+		json_print_projects(stdout, p, n, clock_now());
 	} else {
 		printf("%-6s %-8s %-10s %-30s %s\n", "id", "status", "language", "poster", "title");
 		for (int i = 0; i < n; i++)
@@ -640,7 +641,8 @@ static int cmd_export(struct config *c, int argc, char **argv)
 	struct store *s = open_store(c);
 	if (!s)
 		return 1;
-	int n = export_run(c, s, out, formats ? formats : EXPORT_HTML | EXPORT_ATOM | EXPORT_JSON);
+	int n = export_run(c, s, out, formats ? formats : EXPORT_HTML | EXPORT_ATOM | EXPORT_JSON,
+			   clock_now());
 	store_close(s);
 	if (n < 0) {
 		fprintf(stderr, "bidmail: export to %s failed (see the log)\n", out);

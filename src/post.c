@@ -212,6 +212,8 @@ static char *field_text(const struct project *p, enum field f, const char *lang)
 	case F_BUDGET:
 		return money_format_budget(p, lang, MONEY_MAIL);
 	case F_DEADLINE: {
+		if (p->deadline[0])
+			return date_text_left(lang, p->deadline, clock_now());
 		if (p->deadline_days < 0)
 			return NULL;
 		char n[16];
@@ -603,6 +605,7 @@ enum outcome post_handle(struct handling *h)
 	p.has_budget = pi->has_budget;
 	p.budget = pi->budget;
 	p.deadline_days = pi->deadline_days;
+	snprintf(p.deadline, sizeof p.deadline, "%s", pi->deadline);
 	p.skills_json = skills;
 	p.location = pi->location;
 	p.flags_json = flags;
@@ -884,7 +887,7 @@ static int edit_store(struct store *s, const struct project *p, struct project *
 		 ? store_project_retitle(s, p->id, a->title, now) : 0;
 	if (rc == 0)
 		rc = store_project_update(s, p->id, a->description, a->has_budget ? &a->budget : NULL,
-					  a->deadline_days, a->skills_json, a->location,
+					  a->deadline_days, a->deadline, a->skills_json, a->location,
 					  a->flags_json, now);
 	if (rc == 0 && scam) {
 		rc = store_project_state_set(s, p->id, PROJECT_OPEN, PROJECT_HELD, now) < 0 ? -1 : 0;
@@ -916,8 +919,10 @@ static int edit_by_reply(const struct config *c, struct store *s, const struct m
 		a.has_budget = 1;
 		a.budget = e.budget;
 	}
-	if (e.deadline_days >= 0)
+	if (e.deadline_days >= 0 || e.deadline[0]) {
 		a.deadline_days = e.deadline_days;
+		snprintf(a.deadline, sizeof a.deadline, "%s", e.deadline);
+	}
 	a.location = e.location ? e.location : p->location;
 	a.skills_json = json_array_text(&skills);
 	int scam = 0;

@@ -191,9 +191,10 @@ int post_edit_read(const struct project *old, const char *text, const struct pos
 		e->budget = pi->budget;
 	}
 	e->deadline_days = pi->deadline_days;
+	snprintf(e->deadline, sizeof e->deadline, "%s", pi->deadline);
 	if (!e->location && pi->location)
 		e->location = xstrdup(pi->location);
-	return e->title || e->description || e->has_budget || e->deadline_days >= 0 ||
+	return e->title || e->description || e->has_budget || e->deadline_days >= 0 || e->deadline[0] ||
 	       e->skills_set || e->add.n || e->remove.n || e->location;
 }
 

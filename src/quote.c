@@ -246,8 +246,13 @@ static const char *freelancer_name(const struct talk *t, const char *lang)
 
 time_t quote_delivery_date(const struct bid_row *b, time_t awarded)
 {
-	/* until delivery dates are stored: the award date plus the bid's delay in days */
-	if (!b || b->info.delivery_days < 0 || awarded == (time_t)-1)
+	if (!b || awarded == (time_t)-1)
+		return (time_t)-1;
+	/* the day the quote restated to both sides ("livraison le 12 mars 2026 (dans 10
+	 * jours)"), which the client accepted; else the delay counted from the award */
+	if (date_day_parse(b->info.delivery) >= 0)
+		return awarded + (time_t)date_days_left(b->info.delivery, awarded) * 86400;
+	if (b->info.delivery_days < 0)
 		return (time_t)-1;
 	return awarded + (time_t)b->info.delivery_days * 86400;
 }
@@ -384,7 +389,9 @@ static char *award_terms(struct talk *t, int side, const char *words, int natura
 	}
 	char id[32], days[16];
 	snprintf(id, sizeof id, "%lld", (long long)t->proj.id);
-	snprintf(days, sizeof days, "%d", bi->delivery_days);
+	/* the days from the award to the delivery day, not the bid's own count */
+	snprintf(days, sizeof days, "%ld", delivery == (time_t)-1 ? (long)bi->delivery_days
+		 : date_day_of(delivery) - date_day_of(awarded));
 	char *price = money_format(&bi->amount, lang);
 	char *first = NULL;
 	int ms[8];

@@ -137,11 +137,20 @@ static const char *const migrations[] = {
 	 * language they have. */
 	("ALTER TABLE subscribers ADD COLUMN language_chosen INTEGER NOT NULL DEFAULT 0;"
 	 "UPDATE subscribers SET language_chosen = 1;"),
+	/* 20: deadlines and deliveries are days (YYYY-MM-DD), the days left being counted when a
+	 * mail or a page is made; the day counts of earlier rows become the day they pointed to,
+	 * counted from the row's creation */
+	("ALTER TABLE projects ADD COLUMN deadline TEXT;"
+	 "UPDATE projects SET deadline = date(created, '+' || deadline_days || ' days')"
+	 " WHERE deadline_days IS NOT NULL;"
+	 "ALTER TABLE bids ADD COLUMN delivery TEXT;"
+	 "UPDATE bids SET delivery = date(created, '+' || delivery_days || ' days')"
+	 " WHERE delivery_days IS NOT NULL;"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
 #define BID_COLUMNS "id, project, subscriber, amount, currency, tax, unit, delivery_days," \
-		    " milestones, followup_days, message, status, why, created"
+		    " milestones, followup_days, message, status, why, created, delivery"
 
 #define SUBSCRIBER_COLUMNS "id, address, name, status, language, frequency, day, remote_only," \
 	" budget_min, budget_currency, languages, created, confirmed, last_digest, last_activity"
@@ -149,7 +158,7 @@ static const char *const migrations[] = {
 #define PROJECT_SELECT "SELECT id, title, CASE WHEN ?4 THEN description END, poster," \
 	" poster_name, language, status, created, message_id, budget_min, budget_max, currency, tax," \
 	" unit, deadline_days, skills, location, flags, (SELECT count(*) FROM bids b" \
-	" WHERE b.project = projects.id AND b.status = 'active'), updated, published" \
+	" WHERE b.project = projects.id AND b.status = 'active'), updated, published, deadline" \
 	" FROM projects WHERE "
 /* lists are read in pages of rows by id: those after ?6, at most ?7 */
 #define PROJECT_PAGE " AND id > ?6 ORDER BY id LIMIT ?7"
@@ -198,8 +207,9 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_PROJECT_INSERT] = "INSERT INTO projects(title, description, poster, poster_name,"
 			      " language, status, created, updated, message_id, budget_min,"
 			      " budget_max, currency, tax, unit, deadline_days, skills, location,"
-			      " flags, published) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10,"
-			      " ?11, ?12, ?13, ?14, ?15, ?16, ?17, CASE WHEN ?6 = 'open' THEN ?7 END)",
+			      " flags, published, deadline) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8,"
+			      " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+			      " CASE WHEN ?6 = 'open' THEN ?7 END, ?18)",
 	[ST_OUTBOX_INSERT] = "INSERT INTO outbox(kind, rcpt, sender, subject, token, created)"
 			     " VALUES(?1, ?2, ?3, ?4, ?5, ?7)",
 	[ST_OUTBOX_MESSAGE] = "INSERT INTO outbox_message(id, message) VALUES(?1, ?2)",
@@ -316,8 +326,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		" AND subscriber = ?2 AND status = 'active'",
 	[ST_BID_INSERT] = "INSERT INTO bids(project, subscriber, address, amount, currency,"
 		" tax, unit, delivery_days, milestones, followup_days, message, why,"
-		" status, created, message_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-		" ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+		" status, created, message_id, delivery) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+		" ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
 	[ST_BID_GET] = "SELECT "
 		BID_COLUMNS
 		" FROM bids WHERE id = ?1",
@@ -363,7 +373,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_PROJECT_UPDATE] = "UPDATE projects SET description = ?2, budget_min = ?3,"
 		" budget_max = ?4, currency = ?5, tax = ?6, unit = ?7,"
 		" deadline_days = ?8, skills = ?9, location = ?10, updated = ?11,"
-		" flags = ?12 WHERE id = ?1",
+		" flags = ?12, deadline = ?13 WHERE id = ?1",
 	[ST_PROJECT_RETITLE] = "UPDATE projects SET title = ?2, updated = ?3 WHERE id = ?1",
 	[ST_ADDRESSES_DISABLED] = "SELECT address FROM addresses WHERE disabled ORDER BY address",
 	[ST_PROJECT_BY_ID] = PROJECT_SELECT "id = ?1" PROJECT_PAGE,
@@ -895,6 +905,7 @@ int store_project_insert(struct store *s, struct project *p)
 	bind_text(st, 15, p->skills_json ? p->skills_json : "[]");
 	bind_text(st, 16, p->location);
 	bind_text(st, 17, p->flags_json ? p->flags_json : "[]");
+	bind_text(st, 18, p->deadline[0] ? p->deadline : NULL);
 	if (run(s, st, "project-insert") < 0)
 		return -1;
 	p->id = sqlite3_last_insert_rowid(s->db);
@@ -1125,6 +1136,7 @@ static int project_rows(struct store *s, const struct project_sel *q, int64_t af
 		p->bids = sqlite3_column_int(st, 18);
 		p->updated = col_text(st, 19);
 		p->published = col_text(st, 20);
+		col_copy(st, 21, p->deadline, sizeof p->deadline);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -2109,6 +2121,7 @@ int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const
 	bind_text(st, 13, store_bid_state_name(status));
 	bind_text(st, 14, at);
 	bind_text(st, 15, message_id);
+	bind_text(st, 16, bi->delivery[0] ? bi->delivery : NULL);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -2151,6 +2164,8 @@ static void bid_read(sqlite3_stmt *st, struct bid_row *b)
 	b->status = col_state(st, 11, NAMES(bid_names));
 	b->info.why = col_text(st, 12);
 	b->created = col_text(st, 13);
+	if ((t = (const char *)sqlite3_column_text(st, 14)))
+		snprintf(b->info.delivery, sizeof b->info.delivery, "%s", t);
 }
 
 int store_bid_get(struct store *s, int64_t id, struct bid_row *b)
@@ -2547,8 +2562,9 @@ int store_freelancer_record(struct store *s, int64_t subscriber, double *avg, in
 }
 
 int store_project_update(struct store *s, int64_t id, const char *description,
-			 const struct money *budget, int deadline_days, const char *skills_json,
-			 const char *location, const char *flags_json, time_t now)
+			 const struct money *budget, int deadline_days, const char *deadline,
+			 const char *skills_json, const char *location, const char *flags_json,
+			 time_t now)
 {
 	sqlite3_stmt *st = stmt(s, ST_PROJECT_UPDATE);
 	if (!st)
@@ -2571,6 +2587,7 @@ int store_project_update(struct store *s, int64_t id, const char *description,
 	bind_text(st, 10, location);
 	bind_text(st, 11, at);
 	bind_text(st, 12, flags_json ? flags_json : "[]");
+	bind_text(st, 13, deadline && *deadline ? deadline : NULL);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-update");

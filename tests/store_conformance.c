@@ -703,28 +703,30 @@ static int c_project_update(struct store *s)
 {
 	int64_t a = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
 	struct money m = { 300, 500, "EUR", "HT", "day" };
-	CHECK(store_project_update(s, a, "Nouveau texte", &m, 14, "[\"php\"]", "Lyon", NULL,
-				   T0 + 3600) == 0);
+	CHECK(store_project_update(s, a, "Nouveau texte", &m, 14, "2026-03-16", "[\"php\"]",
+				   "Lyon", NULL, T0 + 3600) == 0);
 	struct project p;
 	CHECK(store_project_get(s, a, &p) == 1);
 	int ok = !strcmp(p.description, "Nouveau texte") && p.has_budget &&
 		 p.budget.min == 300 && p.budget.max == 500 && !strcmp(p.budget.currency, "EUR") &&
 		 !strcmp(p.budget.tax, "HT") && !strcmp(p.budget.unit, "day") &&
-		 p.deadline_days == 14 && !strcmp(p.skills_json, "[\"php\"]") &&
+		 p.deadline_days == 14 && !strcmp(p.deadline, "2026-03-16") &&
+		 !strcmp(p.skills_json, "[\"php\"]") &&
 		 !strcmp(p.location, "Lyon") && !strcmp(p.flags_json, "[]") &&
 		 !strcmp(p.updated, "2026-03-02T09:00:00Z");
 	project_clear(&p);
 	CHECK(ok);
 	/* a budget without a minimum, stated in nothing else */
 	struct money up_to = { -1, 800, "", "", "" };
-	CHECK(store_project_update(s, a, "Texte", &up_to, -1, "[]", NULL, NULL, T0 + 7200) == 0);
+	CHECK(store_project_update(s, a, "Texte", &up_to, -1, NULL, "[]", NULL, NULL,
+				   T0 + 7200) == 0);
 	CHECK(store_project_get(s, a, &p) == 1);
 	ok = p.has_budget && p.budget.min < 0 && p.budget.max == 800 && !p.budget.currency[0] &&
-	     !p.budget.tax[0] && !p.budget.unit[0] && p.deadline_days == -1;
+	     !p.budget.tax[0] && !p.budget.unit[0] && p.deadline_days == -1 && !p.deadline[0];
 	project_clear(&p);
 	CHECK(ok);
 	/* no budget */
-	CHECK(store_project_update(s, a, "Texte", NULL, -1, "[]", NULL, NULL, T0 + 7200) == 0);
+	CHECK(store_project_update(s, a, "Texte", NULL, -1, "", "[]", NULL, NULL, T0 + 7200) == 0);
 	CHECK(store_project_get(s, a, &p) == 1);
 	ok = !p.has_budget;
 	project_clear(&p);
@@ -1668,6 +1670,7 @@ static int c_bid_get(struct store *s)
 	snprintf(bi.amount.tax, sizeof bi.amount.tax, "HT");
 	snprintf(bi.amount.unit, sizeof bi.amount.unit, "day");
 	bi.delivery_days = 5;
+	snprintf(bi.delivery, sizeof bi.delivery, "2026-03-07");
 	bi.milestones[0] = 30;
 	bi.milestones[1] = 70;
 	bi.n_milestones = 2;
@@ -1682,7 +1685,8 @@ static int c_bid_get(struct store *s)
 	int ok = b.id == id && b.project == p && b.subscriber == a && b.info.has_amount &&
 		 b.info.amount.max == 450 && !strcmp(b.info.amount.currency, "EUR") &&
 		 !strcmp(b.info.amount.tax, "HT") && !strcmp(b.info.amount.unit, "day") &&
-		 b.info.delivery_days == 5 && b.info.n_milestones == 2 && b.info.milestones[1] == 70 &&
+		 b.info.delivery_days == 5 && !strcmp(b.info.delivery, "2026-03-07") &&
+		 b.info.n_milestones == 2 && b.info.milestones[1] == 70 &&
 		 b.info.followup_days == 7 && b.info.why && !strcmp(b.info.why, "Expérience") &&
 		 !strcmp(b.message, "Mon offre") && b.status == BID_ACTIVE &&
 		 !strcmp(b.created, T0_ISO);

@@ -114,6 +114,32 @@ def test_man_pages_cover_every_command_and_key():
         expect(os.path.isfile(os.path.join(dest, "usr/local", f)), "not installed: %s" % f)
 
 
+def test_migration_turns_day_counts_into_days():
+    """Migration 20: a project stored with a day count (deadline_days, before deadlines were
+    days) gets the day it pointed to, counted from its creation, and `projects --json` counts
+    the days left from the listing's clock; a bid's delivery_days becomes its delivery day."""
+    b = Board().init()
+    b.deliver(post_mail(msgid="<days@client.fr>", body="Traduction, délai 3 semaines.\n"))
+    b.run("run", "--once")
+    path = os.path.join(b.dir, "var", "bidmail.db")
+    db = sqlite3.connect(path)
+    version = db.execute("PRAGMA user_version").fetchone()[0]  # migration 20 is the last one
+    db.executescript(
+        "ALTER TABLE projects DROP COLUMN deadline; ALTER TABLE bids DROP COLUMN delivery;"
+        "UPDATE projects SET deadline_days = 21, created = '2026-03-02T09:00:00Z';"
+        "INSERT INTO bids(project, subscriber, address, amount, delivery_days, status, created)"
+        " SELECT id, 1, 'f@dev.fr', 900, 10, 'active', '2026-03-03T10:00:00Z' FROM projects;"
+        "PRAGMA user_version = %d;" % (version - 1))
+    db.close()
+    env = dict(os.environ, BIDMAIL_NOW="2026-03-16T10:00:00Z")
+    got = json.loads(b.run("projects", "--json", env=env).stdout)
+    expect(len(got) == 1 and got[0]["deadline"] == "2026-03-23" and got[0]["deadline_days"] == 7,
+           "migrated project: %r" % got)
+    bids = json.loads(b.run("bids", str(got[0]["id"]), "--json", env=env).stdout)
+    expect(len(bids) == 1 and bids[0]["delivery"] == "2026-03-13" and bids[0]["delivery_days"] == 10,
+           "migrated bid: %r" % bids)
+
+
 def test_init_idempotent():
     """init creates the spool folders and the database, and running it again changes nothing."""
     b = Board().init()
@@ -165,6 +191,7 @@ def test_migration_keeps_ingest_log():
         " window_start TEXT NOT NULL, count INTEGER NOT NULL, told TEXT);"
         "DROP TABLE fetched;"  # migration 11 and later did not exist at version 9
         "ALTER TABLE projects DROP COLUMN published;"
+        "ALTER TABLE projects DROP COLUMN deadline; ALTER TABLE bids DROP COLUMN delivery;"
         "ALTER TABLE outbox DROP COLUMN lease_owner; ALTER TABLE outbox DROP COLUMN lease_until;"
         "DROP TABLE relayed; DROP INDEX bids_address; DROP INDEX projects_status;"
         "DROP TABLE selections; DROP INDEX outbox_token;"

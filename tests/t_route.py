@@ -28,8 +28,10 @@ def route_reply(headers, body=ROUTE_FIX):
 def route_expect_corrected(b, what):
     p = b.projects()
     expect(len(p) == 1, "%s: taken for a new post: %r" % (what, [(x["id"], x["title"]) for x in p]))
-    expect(p[0]["budget"]["max"] == 3000.0 and p[0]["deadline_days"] == 42,
-           "%s: not corrected: budget %r, deadline %r" % (what, p[0]["budget"], p[0]["deadline_days"]))
+    # "délai 6 semaines" written on 4 March 2026: the day 15 April (deadline_days counts the days
+    # left when the listing runs)
+    expect(p[0]["budget"]["max"] == 3000.0 and p[0]["deadline"] == "2026-04-15",
+           "%s: not corrected: budget %r, deadline %r" % (what, p[0]["budget"], p[0]["deadline"]))
     body = last_mail(b, "jeanne@client.fr").get_body(("plain",)).get_content()
     expect("3 000 € HT" in body, "%s: the correction was not restated" % what)
 

@@ -1793,7 +1793,7 @@ static void test_post_edit(const struct config *c)
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
 		struct message m = { 0 };
 		m.text = (char *)rows[i].reply;
-		m.date = 1775116800;	/* 2026-04-02T08:00:00Z */
+		m.date = m.received = 1775116800;	/* 2026-04-02T08:00:00Z */
 		extract_message(c, &m, KIND_POST);
 		struct post_edit e;
 		int stated = post_edit_read(&old, m.new_text, m.post, &e);
@@ -1831,6 +1831,110 @@ static void test_post_edit(const struct config *c)
 	report("post_edit", bad);
 }
 
+/* The day a deadline or a delivery names (extract_date.c, contrib/dates.txt), read relative to
+ * the mail's day; "" when the text names none that is sure (no cue, a past day, a fuzzy
+ * phrase). Mails of Friday 27 March 2026 unless said. */
+static void test_dates(void)
+{
+	static const struct { const char *mail, *in, *want; } rows[] = {
+		{ "2026-03-27", "C'est pour le 15 avril.", "2026-04-15" },
+		{ "2026-03-27", "Le site doit être prêt pour fin avril au plus tard.", "2026-04-30" },
+		{ "2026-03-27", "Il nous le faut d'ici 3 semaines.", "2026-04-17" },
+		{ "2026-03-27", "Livraison sous quinzaine.", "2026-04-11" },
+		{ "2026-03-27", "Réponse sous huitaine.", "2026-04-04" },
+		{ "2026-03-27", "Pour début mai si possible.", "2026-05-01" },
+		{ "2026-03-27", "Mise en ligne mi-mai.", "2026-05-15" },
+		{ "2026-03-27", "We need it by mid-May.", "2026-05-15" },
+		{ "2026-03-27", "Must be live by the end of June.", "2026-06-30" },
+		{ "2026-03-27", "Proofreading within 10 days.", "2026-04-06" },
+		{ "2026-03-27", "Deadline: 2 weeks.", "2026-04-10" },
+		{ "2026-03-27", "À rendre en 10 jours ouvrés.", "2026-04-10" },
+		{ "2026-03-27", "Avant le 30/04 impérativement.", "2026-04-30" },
+		{ "2026-03-27", "Deadline: 4/15", "2026-04-15" },
+		{ "2026-03-27", "Délai : le lundi 13 avril.", "2026-04-13" },
+		{ "2026-03-27", "Ready by Monday, April 13th please.", "2026-04-13" },
+		{ "2026-03-27", "Due April 30, 2027.", "2027-04-30" },
+		{ "2026-03-27", "by the 15th of April", "2026-04-15" },
+		{ "2026-03-27", "Au plus tard le 1er mai.", "2026-05-01" },
+		{ "2026-03-27", "Le projet doit être terminé le 20 avril.", "2026-04-20" },
+		{ "2026-03-27", "Date limite : 2026-05-20", "2026-05-20" },
+		{ "2026-03-27", "D\u2019ici le 15 avril, merci.", "2026-04-15" },
+		{ "2026-03-27", "Pour fin d'avril.", "2026-04-30" },
+		{ "2026-03-27", "Launch in late June.", "2026-06-30" },
+		{ "2026-03-27", "Early May would be great.", "2026-05-01" },
+		{ "2026-03-27", "Launch mid-June 2027.", "2027-06-15" },
+		{ "2026-03-27", "À faire d'ici la fin du mois.", "2026-03-31" },
+		{ "2026-03-27", "Done by the end of next month.", "2026-04-30" },
+		{ "2026-03-27", "Avant la fin de l'année.", "2026-12-31" },
+		{ "2026-03-27", "C'est pour demain !", "2026-03-28" },
+		{ "2026-03-27", "Je commence demain, livraison en 3 semaines.", "2026-04-17" },
+		/* deliveries as bids write them */
+		{ "2026-03-27", "900 € HT, livraison le 10 avril.", "2026-04-10" },
+		{ "2026-03-27", "$2,900, delivered by April 10.", "2026-04-10" },
+		{ "2026-03-27", "Je peux le faire en 10 jours pour 500 €.", "2026-04-06" },
+		/* a year rolls over */
+		{ "2026-12-10", "Pour le 15 janvier.", "2027-01-15" },
+		{ "2026-12-20", "Pour début janvier.", "2027-01-01" },
+		{ "2026-12-20", "By the end of January.", "2027-01-31" },
+		{ "2026-12-20", "Pour fin décembre.", "2026-12-31" },
+		/* no day: fuzzy, past, impossible, or no cue */
+		{ "2026-03-27", "À livrer d'ici la rentrée.", "" },
+		{ "2026-03-27", "Pour cet été.", "" },
+		{ "2026-03-27", "Sometime next week.", "" },
+		{ "2026-03-27", "Dès que possible, c'est urgent.", "" },
+		{ "2026-03-27", "Bientôt.", "" },
+		{ "2026-03-27", "Le 15 avril nous en parlerons.", "" },
+		{ "2026-03-27", "Pour le 31 avril.", "" },
+		{ "2026-03-27", "Pour le 15 avril 2025.", "" },
+		{ "2026-03-27", "Pour fin février.", "" },
+		{ "2026-05-10", "Pour fin avril.", "" },
+		{ "2026-03-27", "Pour le 15 janvier.", "" },
+		{ "2026-03-27", "You may need a designer.", "" },
+		{ "2026-03-27", "Relance dans 7 jours si pas de réponse.", "" },
+		{ "2026-03-27", "Budget 3 000 € HT.", "" },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char iso[32], got[11];
+		snprintf(iso, sizeof iso, "%sT12:00:00Z", rows[i].mail);
+		date_day_format(extract_date(rows[i].in, clock_parse_iso(iso)), got);
+		if (strcmp(got, rows[i].want)) {
+			printf("     date \"%s\" (mail of %s): got \"%s\", want \"%s\"\n", rows[i].in,
+			       rows[i].mail, got, rows[i].want);
+			bad++;
+		}
+	}
+	report("extract_date", bad);
+}
+
+/* Days as the board writes them and counts them: the days left change with the day a mail
+ * is made, not with the day the deadline was read. */
+static void test_date_text(void)
+{
+	static const struct { const char *lang, *date, *now, *want; } rows[] = {
+		{ "fr", "2026-04-15", "2026-03-27T09:00:00Z", "15 avril 2026 (dans 19 jours)" },
+		{ "fr", "2026-04-15", "2026-04-03T09:00:00Z", "15 avril 2026 (dans 12 jours)" },
+		{ "fr", "2026-05-01", "2026-04-30T09:00:00Z", "1er mai 2026 (demain)" },
+		{ "fr", "2026-04-15", "2026-04-15T20:00:00Z", "15 avril 2026 (aujourd'hui)" },
+		{ "fr", "2026-04-15", "2026-04-16T09:00:00Z", "15 avril 2026 (date passée)" },
+		{ "en", "2026-04-15", "2026-03-27T09:00:00Z", "April 15, 2026 (19 days left)" },
+		{ "en", "2026-04-15", "2026-04-16T09:00:00Z", "April 15, 2026 (passed)" },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char *got = date_text_left(rows[i].lang, rows[i].date, clock_parse_iso(rows[i].now));
+		if (!got || strcmp(got, rows[i].want)) {
+			printf("     date_text_left(%s, %s, %s): got \"%s\", want \"%s\"\n",
+			       rows[i].lang, rows[i].date, rows[i].now, got ? got : "(null)",
+			       rows[i].want);
+			bad++;
+		}
+		free(got);
+	}
+	bad += date_text_left("fr", "", 0) != NULL || date_day_parse("2026-02-30") != -1;
+	report("date_text_left", bad);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "trim"))
@@ -1865,6 +1969,8 @@ int main(int argc, char **argv)
 	test_fetch_url();
 	test_consent();
 	test_intent();
+	test_dates();
+	test_date_text();
 	test_rating();
 	test_reply_trim();
 	test_store_seam();

@@ -1,0 +1,379 @@
+/*
+ * extract_date.c — the day a deadline or a delivery names, as people write it: "pour le 15
+ * avril", "fin avril au plus tard", "mi-May", "by the end of June", "sous quinzaine", "within
+ * 10 days", read relative to the mail's day. A phrase that cannot be placed gives no day.
+ * In: lower-cased text (money_lower), the mail's day number, the words of dates.txt.
+ * Out: a day number (date.c), or -1.
+ */
+#include "bidmail.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum date_kind { DK_MONTH, DK_WEEKDAY, DK_ARTICLE, DK_CUE, DK_START, DK_MID, DK_END, DK_IN,
+		 DK_MONTH_END, DK_YEAR_END, DK_COUNT };
+static const char *const kind_names[DK_COUNT] = { "month", "weekday", "article", "cue", "start",
+						  "mid", "end", "in", "month-end", "year-end" };
+
+struct date_data {
+	struct strlist phrase[DK_COUNT];
+	int *n[DK_COUNT];	/* the N of each phrase (month number, days, months) */
+	size_t cap[DK_COUNT];
+};
+
+/* A mentioned day not given with its year is at most this far ahead; further, it is a day
+ * that has just passed ("fin avril" written on 10 May), not next year's. */
+#define AHEAD_MAX 240
+/* A day given with its year is at most this far ahead. */
+#define YEARS_MAX (3 * 366)
+
+static void add_phrase(struct date_data *d, int k, int n, const char *ph)
+{
+	if (d->phrase[k].n == d->cap[k]) {
+		d->cap[k] = d->cap[k] ? d->cap[k] * 2 : 16;
+		d->n[k] = xrealloc(d->n[k], d->cap[k] * sizeof *d->n[k]);
+	}
+	d->n[k][d->phrase[k].n] = n;
+	strlist_add(&d->phrase[k], ph);
+}
+
+static int date_line(void *arg, char *s, const char *path, int lineno)
+{
+	struct date_data *d = arg;
+	char *save = NULL, *head = strtok_r(s, "|", &save);
+	char kind[32] = "";
+	int k = -1, n = 0, got = head ? sscanf(head, "%31s %d", kind, &n) : 0;
+	for (int i = 0; got >= 1 && i < DK_COUNT; i++)
+		if (!strcmp(kind, kind_names[i]))
+			k = i;
+	if (k < 0 || (k == DK_MONTH && (got < 2 || n < 1 || n > 12)) ||
+	    ((k == DK_IN || k == DK_MONTH_END) && (got < 2 || n < 0 || n > 366))) {
+		fprintf(stderr, "%s:%d: expected `kind [N] | phrase | ...` (kind: month N, weekday, "
+			"article, cue, start, mid, end, in N, month-end N, year-end)\n", path, lineno);
+		return -1;
+	}
+	char *tok;
+	while ((tok = strtok_r(NULL, "|", &save)) != NULL) {
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		size_t len = strlen(tok);
+		while (len && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+			tok[--len] = '\0';
+		if (len)
+			add_phrase(d, k, n, tok);
+	}
+	return 0;
+}
+
+struct date_data *extract_date_load(const char *path)
+{
+	struct date_data *d = xcalloc(1, sizeof *d);
+	if (extract_data_lines(path, 8192, date_line, d) < 0)
+		return extract_date_free(d);
+	return d;
+}
+
+struct date_data *extract_date_free(struct date_data *d)
+{
+	if (!d)
+		return NULL;
+	for (int k = 0; k < DK_COUNT; k++) {
+		strlist_clear(&d->phrase[k]);
+		free(d->n[k]);
+	}
+	free(d);
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- matching */
+
+static int word_byte(unsigned char c)
+{
+	return isalnum(c) || c >= 0x80;
+}
+
+/* The length of a run of blanks at p (spaces, tabs, line breaks, no-break spaces). */
+static size_t blanks_at(const char *p)
+{
+	size_t k = 0;
+	for (;;) {
+		if (p[k] == ' ' || p[k] == '\t' || p[k] == '\n' || p[k] == '\r')
+			k++;
+		else if ((unsigned char)p[k] == 0xC2 && (unsigned char)p[k + 1] == 0xA0)
+			k += 2;
+		else if ((unsigned char)p[k] == 0xE2 && (unsigned char)p[k + 1] == 0x80 &&
+			 ((unsigned char)p[k + 2] == 0xAF || (unsigned char)p[k + 2] == 0x89))
+			k += 3;
+		else
+			return k;
+	}
+}
+
+/* The bytes phrase ph takes at p (a space in ph: any blanks; an apostrophe: ' or ’), 0 when it
+ * is not there or, ending in a letter, does not end a word there. */
+static size_t phrase_at(const char *p, const char *ph)
+{
+	size_t k = 0;
+	for (const char *c = ph; *c; c++) {
+		if (*c == ' ') {
+			size_t b = blanks_at(p + k);
+			if (!b)
+				return 0;
+			k += b;
+		} else if (*c == '\'' && !strncmp(p + k, "\xe2\x80\x99", 3)) {
+			k += 3;
+		} else if (p[k] == *c) {
+			k++;
+		} else {
+			return 0;
+		}
+	}
+	/* a phrase ending in a letter ends a word; one ending in -, ', . or a space need not */
+	if (word_byte((unsigned char)ph[strlen(ph) - 1]) && word_byte((unsigned char)p[k]))
+		return 0;
+	return k;
+}
+
+/* The longest phrase of kind k at p: its length, and its N in *n. */
+static size_t kind_at(const struct date_data *d, int k, const char *p, int *n)
+{
+	size_t best = 0;
+	for (size_t i = 0; i < d->phrase[k].n; i++) {
+		size_t len = phrase_at(p, d->phrase[k].v[i]);
+		if (len > best) {
+			best = len;
+			*n = d->n[k][i];
+		}
+	}
+	return best;
+}
+
+/* Reads 1 to max digits at *p (not followed by another digit); the value, or -1. */
+static int number_at(const char **p, int max)
+{
+	int v = 0, k = 0;
+	while (k < max && isdigit((unsigned char)(*p)[k]))
+		v = v * 10 + ((*p)[k++] - '0');
+	if (!k || isdigit((unsigned char)(*p)[k]))
+		return -1;
+	*p += k;
+	return v;
+}
+
+/* A year after a day (" 2027", "/2027", "/27", ", 2027") at *p: the year or 0 (none). */
+static int year_at(const char **p, int slash)
+{
+	const char *q = *p;
+	if (slash && (*q == '/' || *q == '.')) {
+		q++;
+		int y = number_at(&q, 4);
+		if (y >= 0 && y < 100)
+			y += 2000;
+		if (y < 2000 || y > 2199)
+			return 0;
+		*p = q;
+		return y;
+	}
+	if (*q == ',')
+		q++;
+	q += blanks_at(q);
+	int y = number_at(&q, 4);
+	if (y < 2000 || y > 2199 || q - *p < 5)
+		return 0;
+	*p = q;
+	return y;
+}
+
+/* ---------------------------------------------------------------- placing a day */
+
+/* The day month/mday of year (0: the next one from today, this year or the next) as a day
+ * number; -1 when none, past, or too far ahead to be meant. */
+static long place(int year, int month, int mday, long today)
+{
+	int ty, tm, td;
+	date_day_split(today, &ty, &tm, &td);
+	if (year) {
+		long d = mday ? date_day_make(year, month, mday) : date_month_last(year, month);
+		return d < today || d > today + YEARS_MAX ? -1 : d;
+	}
+	for (int y = ty; y <= ty + 1; y++) {
+		long d = mday ? date_day_make(y, month, mday) : date_month_last(y, month);
+		if (d >= today)
+			return d - today > AHEAD_MAX ? -1 : d;
+	}
+	return -1;
+}
+
+/* "15 avril", "1er mai 2027", "15/04", "15.04.2027", "15th of April" at p (digits first). */
+static long day_first(const struct date_data *d, const char *p, long today)
+{
+	int mday = number_at(&p, 2), month = 0, year = 0;
+	if (mday < 1 || mday > 31)
+		return -1;
+	static const char *const ords[] = { "er", "st", "nd", "rd", "th", "e", NULL };
+	for (int i = 0; ords[i]; i++)
+		if (!strncmp(p, ords[i], strlen(ords[i])) &&
+		    !word_byte((unsigned char)p[strlen(ords[i])])) {
+			p += strlen(ords[i]);
+			break;
+		}
+	if ((*p == '/' || *p == '.') && isdigit((unsigned char)p[1])) {
+		p++;
+		month = number_at(&p, 2);
+		if (month > 12 && mday <= 12) {	/* 4/15: the American order */
+			int t = month;
+			month = mday;
+			mday = t;
+		}
+		year = year_at(&p, 1);
+	} else {
+		p += blanks_at(p);
+		size_t of = phrase_at(p, "of ");
+		if (!of)
+			of = phrase_at(p, "de ");
+		p += of;
+		size_t ml = kind_at(d, DK_MONTH, p, &month);
+		if (!ml)
+			return -1;
+		p += ml;
+		year = year_at(&p, 0);
+	}
+	if (month < 1 || month > 12)
+		return -1;
+	return place(year, month, mday, today);
+}
+
+/* "April 15", "April 15th, 2027", "2027-04-15", or day_first, at p. */
+static long day_at(const struct date_data *d, const char *p, long today)
+{
+	int month = 0;
+	if (isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1]) &&
+	    isdigit((unsigned char)p[2]) && isdigit((unsigned char)p[3]) && p[4] == '-') {
+		char iso[11];
+		snprintf(iso, sizeof iso, "%.10s", p);
+		long day = date_day_parse(iso);
+		return day < today || day > today + YEARS_MAX ? -1 : day;
+	}
+	if (isdigit((unsigned char)*p))
+		return day_first(d, p, today);
+	size_t ml = kind_at(d, DK_MONTH, p, &month);
+	if (!ml)
+		return -1;
+	p += ml;
+	p += blanks_at(p);
+	int mday = number_at(&p, 2);
+	if (mday < 1 || mday > 31)
+		return -1;
+	static const char *const ords[] = { "st", "nd", "rd", "th", NULL };
+	for (int i = 0; ords[i]; i++)
+		if (!strncmp(p, ords[i], 2) && !word_byte((unsigned char)p[2]))
+			p += 2;
+	return place(year_at(&p, 0), month, mday, today);
+}
+
+/* The day after cue text at p: blanks, a colon, an article, a weekday ("le lundi 15 avril",
+ * "the 15th of April"), then a day. */
+static long day_after_cue(const struct date_data *d, const char *p, long today)
+{
+	int n;
+	p += blanks_at(p);
+	if (*p == ':') {
+		p++;
+		p += blanks_at(p);
+	}
+	size_t w = kind_at(d, DK_ARTICLE, p, &n);
+	if (w)
+		p += w + blanks_at(p + w);
+	w = kind_at(d, DK_WEEKDAY, p, &n);
+	if (w) {
+		p += w;
+		if (*p == ',')
+			p++;
+		p += blanks_at(p);
+	}
+	return day_at(d, p, today);
+}
+
+/* "fin avril", "mi-mai 2027", "by the end of June" at p (a part, then a month). */
+static long month_part_at(const struct date_data *d, const char *p, long today)
+{
+	static const int parts[] = { DK_START, DK_MID, DK_END };
+	for (int i = 0; i < 3; i++) {
+		int n, month = 0;
+		size_t k = kind_at(d, parts[i], p, &n);
+		if (!k)
+			continue;
+		const char *q = p + k;
+		q += blanks_at(q);
+		size_t ml = kind_at(d, DK_MONTH, q, &month);
+		if (!ml)
+			continue;
+		q += ml;
+		int year = year_at(&q, 0);
+		return place(year, month, parts[i] == DK_START ? 1 : parts[i] == DK_MID ? 15 : 0,
+			     today);
+	}
+	return -1;
+}
+
+/* "sous quinzaine", "fin du mois", "end of the year" at p: a day counted from today. */
+static long relative_at(const struct date_data *d, const char *p, long today)
+{
+	int n, y, m, md;
+	date_day_split(today, &y, &m, &md);
+	if (kind_at(d, DK_MONTH_END, p, &n)) {
+		m += n;
+		y += (m - 1) / 12;
+		m = (m - 1) % 12 + 1;
+		return date_month_last(y, m);
+	}
+	if (kind_at(d, DK_YEAR_END, p, &n))
+		return date_day_make(y, 12, 31);
+	if (kind_at(d, DK_IN, p, &n))
+		return today + n;
+	return -1;
+}
+
+/* The first place in l where reader finds a day after (at) a word start; -1 when none. */
+static long first_of(const struct date_data *d, const char *l, long today,
+		     long (*reader)(const struct date_data *, const char *, long), int cue)
+{
+	for (const char *p = l; *p; p++) {
+		if (p > l && word_byte((unsigned char)p[-1]))
+			continue;
+		if (!word_byte((unsigned char)*p))
+			continue;
+		long day = -1;
+		if (cue) {
+			for (size_t i = 0; i < d->phrase[DK_CUE].n && day < 0; i++) {
+				size_t k = phrase_at(p, d->phrase[DK_CUE].v[i]);
+				if (k)
+					day = day_after_cue(d, p + k, today);
+			}
+		} else {
+			day = reader(d, p, today);
+		}
+		if (day >= 0)
+			return day;
+	}
+	return -1;
+}
+
+long extract_date_lower(const struct date_data *d, const char *l, long today)
+{
+	if (!d || today < 0)
+		return -1;
+	long day = first_of(d, l, today, NULL, 1);
+	if (day < 0)
+		day = first_of(d, l, today, month_part_at, 0);
+	if (day < 0)
+		day = first_of(d, l, today, relative_at, 0);
+	if (day < 0) {
+		int followup;	/* "relance dans 7 jours" is no delivery */
+		int n = extract_duration_days_lower(l, &followup);
+		if (n >= 0)
+			day = today + n;
+	}
+	return day;
+}

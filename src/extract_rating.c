@@ -15,8 +15,9 @@
 #define RATING_BYTES 4000	/* text read, at most */
 #define LEAD_WORDS 3		/* a text before the score of that many words is no comment */
 
-enum { R_SCALE, R_UNIT, R_LABEL, R_COUNT };
-static const char *const rating_kinds[R_COUNT] = { "scale", "unit", "label" };
+enum { R_SCALE, R_UNIT, R_LABEL, R_NEGATION, R_COUNT };
+static const char *const rating_kinds[R_COUNT] = { "scale", "unit", "label", "negation" };
+#define NEGATION_WORDS 4	/* a negation this many words before a score denies it */
 
 struct rating_data {
 	struct strlist words[R_COUNT];	/* lower case */
@@ -41,7 +42,8 @@ static int rating_line(void *arg, char *s, const char *path, int lineno)
 	while (k < R_COUNT && strcmp(kind, rating_kinds[k]))
 		k++;
 	if (k == R_COUNT) {
-		fprintf(stderr, "%s:%d: expected `scale|unit|label | word | ...`\n", path, lineno);
+		fprintf(stderr, "%s:%d: expected `scale|unit|label|negation | word | ...`\n", path,
+			lineno);
 		return -1;
 	}
 	while ((tok = strtok_r(NULL, "|", &save)) != NULL) {
@@ -145,6 +147,30 @@ static int score_at(const struct rating_data *d, const char *l, const char *orig
 	return *p - '0';
 }
 
+/* 1 when a negation word stands among the NEGATION_WORDS words before l[i] in its clause
+ * (up to . ! ? ; , : or a line break)
+ * ("je ne mettrais pas 5/5", "pas 5 étoiles"): that score is denied, not given. */
+static int negated(const struct rating_data *d, const char *l, size_t i)
+{
+	int words = 0;
+	while (i && words < NEGATION_WORDS && !strchr(".!?;,:\n", l[i - 1])) {
+		while (i && !is_word_char((unsigned char)l[i - 1]) && !strchr(".!?;,:\n", l[i - 1]))
+			i--;
+		if (!i || strchr(".!?;,:\n", l[i - 1]))
+			break;
+		size_t e = i;
+		while (i && is_word_char((unsigned char)l[i - 1]))
+			i--;
+		words++;
+		for (size_t j = 0; d && j < d->words[R_NEGATION].n; j++) {
+			const char *w = d->words[R_NEGATION].v[j];
+			if (strlen(w) == e - i && !strncmp(l + i, w, e - i))
+				return 1;
+		}
+	}
+	return 0;
+}
+
 /* A run of stars ★/☆ at l[i]: the count of ★ (1-5, in a run of at most 5), *end past it. */
 static int stars_at(const char *l, size_t i, size_t *end)
 {
@@ -201,19 +227,24 @@ int extract_rating(const char *text, char **comment)
 		*p = (char)tolower((unsigned char)*p);	/* ASCII only: offsets stay those of orig */
 	const struct rating_data *d = extract_data_ratings();
 	int score = 0;
-	size_t at = 0, end = 0;
+	size_t at = 0, end = 0, lead = 0;	/* lead: where the words before the score start */
 	for (size_t i = 0; l[i] && !score; i++) {
 		score = stars_at(l, i, &end);
 		if (!score)
 			score = score_at(d, l, orig, i, &end);
 		at = i;
+		if (score && negated(d, l, i)) {
+			score = 0;	/* denied: a later score of the text may be the one given */
+			i = end - 1;
+			lead = end;
+		}
 	}
 	if (score) {
 		/* the label before the score is no comment: the text before counts only when long */
 		char *after = comment_of(orig, end, strlen(orig));
-		if (!*after && words_in(orig, at) > LEAD_WORDS) {
+		if (!*after && words_in(orig + lead, at - lead) > LEAD_WORDS) {
 			free(after);
-			after = comment_of(orig, 0, at);
+			after = comment_of(orig, lead, at);
 		}
 		*comment = after;
 	}

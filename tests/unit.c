@@ -1555,7 +1555,12 @@ static void test_rating(void)
 		{ "Très bon travail, livré en avance et très réactif. 5/5", 5,
 		  "Très bon travail, livré en avance et très réactif" },
 		{ "1/5 jamais livré", 1, "jamais livré" },
+		{ "Je ne mettrais pas 5/5, plutôt 2/5.", 2, "" },
+		{ "I wouldn't give 5 stars: 3 stars, the delay was long", 3, "the delay was long" },
+		{ "Rien ne manque, 5/5", 5, "" },
+		{ "Il ne manquait rien : 5/5, parfait", 5, "parfait" },
 		/* no rating */
+		{ "Pas 5 étoiles, 3 tout au plus.", 0, NULL },
 		{ "5 pages traduites, merci", 0, NULL },
 		{ "Livré le 5 mai comme prévu", 0, NULL },
 		{ "Rendez-vous le 12/05 pour le bilan", 0, NULL },

@@ -538,10 +538,11 @@ static int cmd_stats(struct config *c, int argc, char **argv)
  * (the rules that fired, the score against the threshold), in the board's language. */
 static void print_held(const struct config *c, const struct project *p)
 {
-	char *line = post_text(c, p, c->language, "moderation.list_line", NULL);
+	/* the line scripts read since the first release, then the reasons in words, indented */
+	printf("%lld  %s  <%s>  flags %s\n", (long long)p->id, p->title, p->poster,
+	       p->flags_json ? p->flags_json : "[]");
 	char *why = post_held_why(p, c->language);
-	printf("%s\n%s\n", line, why);
-	free(line);
+	printf("%s\n", why);
 	free(why);
 }
 

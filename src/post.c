@@ -772,9 +772,6 @@ int post_moderate(const struct config *c, struct store *s, int64_t project_id, i
 	return rc < 0 ? -1 : 1;
 }
 
-/* The poster's reply to an acknowledgement (post+k-ID): `close`/`clôturer` on a line of its
- * own closes the project (bidders told); any other text is the corrected post: its fields are
- * read again and the poster gets a new acknowledgement restating them. */
 /* 1 when text has `close` (clôturer, cloturer, fermer) on a line of its own. */
 static int asks_close(const char *text)
 {
@@ -964,6 +961,9 @@ static int tell_not_open(const struct config *c, struct store *s, const struct p
 	return poster_notice(c, s, p, name, NULL, in_reply_to);
 }
 
+/* The poster's reply to an acknowledgement (post+k-ID): `close`/`clôturer` on a line of its
+ * own closes the project (bidders told); any other text is a correction of the fields it
+ * states (edit_by_reply); a project no longer open changes nothing and the poster is told why. */
 enum outcome post_reply(struct handling *h)
 {
 	const struct config *c = h->c;

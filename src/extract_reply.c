@@ -28,6 +28,7 @@ struct rline {
 	int blank;
 	int keep;
 	size_t cut;	/* keep only the first cut bytes (a header starting mid-line) */
+	int copy;	/* all its words repeat the text we sent (drop_known_copy) */
 };
 
 static int is_space_byte(unsigned char c)
@@ -1114,10 +1115,11 @@ static int u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The first line of the reply's first run of COPY_MIN_WORDS words (or all of ours, when we
- * sent fewer) that repeats the sent text in order; -1 when there is none. Linear in both
- * texts (one sort of the sent text's shingles, one binary search per reply word). */
-static int copy_start(const struct rline *l, int nl, const char *sent)
+/* Marks copy = 1 on each line of l whose words all lie in a run of COPY_MIN_WORDS words (or
+ * all of ours, when we sent fewer) repeating the sent text in order; returns the first such
+ * line, or -1. Linear in both texts (one sort of the sent text's shingles, one binary search
+ * per reply word). */
+static int copy_mark(struct rline *l, int nl, const char *sent)
 {
 	struct words ws = { 0 }, wr = { 0 };
 	words_add(&ws, sent, strlen(sent), 0);
@@ -1131,13 +1133,25 @@ static int copy_start(const struct rline *l, int nl, const char *sent)
 	qsort(set, ns, sizeof *set, u64_cmp);
 	for (int k = 0; k < nl; k++)
 		words_add(&wr, l[k].s, l[k].n, k);
+	char *covered = xcalloc(wr.n + 1, 1);
 	size_t need = ws.n < COPY_MIN_WORDS ? ws.n : COPY_MIN_WORDS, run = 0;
-	for (size_t i = 0; i + SHINGLE_WORDS <= wr.n && found < 0; i++) {
+	for (size_t i = 0; i + SHINGLE_WORDS <= wr.n; i++) {
 		uint64_t x = shingle(&wr, i);
 		run = bsearch(&x, set, ns, sizeof *set, u64_cmp) ? run + 1 : 0;
-		if (run && run + SHINGLE_WORDS - 1 >= need)
-			found = wr.line[i + 1 - run];
+		if (run && run + SHINGLE_WORDS - 1 >= need)	/* the run so far is a copy */
+			memset(covered + (i + 1 - run), 1, run + SHINGLE_WORDS - 1);
 	}
+	int *left = xcalloc((size_t)nl, sizeof *left);	/* words of each line not in a copy */
+	for (size_t i = 0; i < wr.n; i++)
+		left[wr.line[i]] += !covered[i];
+	for (size_t i = 0; i < wr.n; i++)
+		if (covered[i] && !left[wr.line[i]]) {
+			l[wr.line[i]].copy = 1;
+			if (found < 0)
+				found = wr.line[i];
+		}
+	free(left);
+	free(covered);
 	free(set);
 out:
 	free(ws.h);
@@ -1162,27 +1176,57 @@ static int is_copy_header(const struct rline *l, int b, int e)
 	return keyed || (e - b < 3 && (last == ':' || last == '>'));
 }
 
-/* Where to cut the reply knowing what we sent: the copy's first line, moved up over the
- * attribution or header block directly above it; nl when there is no copy, or when the copy
- * is '>'-quoted and answered inline below (the quote rules handle those). */
-static int known_cut(const struct rline *l, int nl, const char *sent)
+/* 1 when every line strictly between a and b is blank. */
+static int all_blank_between(const struct rline *l, int a, int b)
 {
-	int c = sent && *sent ? copy_start(l, nl, sent) : -1;
-	if (c < 0)
-		return nl;
-	if (l[c].quoted)
-		for (int k = c; k < nl; k++)
-			if (!l[k].quoted && !l[k].blank)
-				return nl;
+	for (int k = a + 1; k < b; k++)
+		if (!l[k].blank)
+			return 0;
+	return 1;
+}
+
+/* The copy starting at line c loses the attribution or header block directly above it (a
+ * paragraph, not the reply's first lines glued to the copy), and the rule line over that. */
+static void drop_copy_header(struct rline *l, int c)
+{
 	int e = c - 1;
 	while (e >= 0 && l[e].blank)
 		e--;
 	int b = e;
-	while (b > 0 && !l[b - 1].blank && e - b < 7)
+	while (b > 0 && !l[b - 1].blank && !l[b - 1].copy && e - b < 7)
 		b--;
-	if (e >= 0 && (b > 0 || e < c - 1) && is_copy_header(l, b, e))
-		c = b;
-	return c;
+	if (e < 0 || l[e].copy || !(b > 0 || e < c - 1) || !is_copy_header(l, b, e))
+		return;
+	for (int k = b; k < c; k++)
+		l[k].keep = 0;
+	drop_lead_in(l, b);
+}
+
+/* Knowing what we sent: the runs of the reply that copy it go, each with the attribution or
+ * header block right above it and the blank lines inside it; the reply's text around and
+ * between them stays. Nothing is done when the copy is '>'-quoted and answered inline below
+ * (the quote rules handle those). */
+static void drop_known_copy(struct rline *l, int nl, const char *sent)
+{
+	int c = sent && *sent ? copy_mark(l, nl, sent) : -1;
+	if (c < 0)
+		return;
+	if (l[c].quoted)
+		for (int k = c; k < nl; k++)
+			if (!l[k].quoted && !l[k].blank)
+				return;
+	int prev = -1;	/* the last copy line seen */
+	for (int k = 0; k < nl; k++) {
+		if (!l[k].copy)
+			continue;
+		int joined = prev >= 0 && all_blank_between(l, prev, k);
+		if (!joined)
+			drop_copy_header(l, k);
+		for (int j = joined ? prev + 1 : k; j <= k; j++)
+			l[j].keep = 0;
+		prev = k;
+	}
+	drop_blanks_after(l, nl, prev + 1);
 }
 
 /* ---------------------------------------------------------------- the pass */
@@ -1404,7 +1448,7 @@ char *extract_reply_known(const char *text, int is_forward, const char *sender_n
 	char *clean = strip_invisible(text);
 	int n;
 	struct rline *l = split_lines(clean, &n);
-	n = known_cut(l, n, sent);	/* the copy of our text and what follows go */
+	drop_known_copy(l, n, sent);	/* the copies of our text go, not what is between */
 	mark_quotes(l, n, is_forward);
 	int sig = signature_start(l, n, sender_name);
 	for (int k = sig; k < n; k++)

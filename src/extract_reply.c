@@ -4,11 +4,13 @@
  * already turned into "> " lines by html.c), optionally the text the board sent that the reply
  * answers. Out: an owned string.
  * One linear pass over lines with bounded look-ahead (at most 6 lines, 14 for Lotus blocks):
- * no regular expressions, no backtracking. Order: the copy of what we sent (a run of words
- * repeating it, quoted or not) and all below it; then attributions (by their shape in any
- * language, and by the phrases of contrib/reply-phrases.txt), header blocks, separators, '>'
- * runs (inline answers between them kept); then signatures: "-- ", mobile footers, sign-offs,
- * "-Name", a name+phone block, the sender's name.
+ * no regular expressions, no backtracking. Order: the copies of what we sent (runs of words
+ * repeating it, quoted or not, with the header above each; the text between them stays);
+ * then attributions (by their shape in any language, and by the phrases of
+ * contrib/reply-phrases.txt), header blocks, separators, '>' runs (inline answers between them
+ * kept); then signatures: "-- " or a rule over what reads as one (no amount, delay or numbered
+ * field, at most one sentence), mobile footers, sign-offs, "-Name", a name+phone block, the
+ * sender's name.
  */
 #include "bidmail.h"
 
@@ -785,6 +787,56 @@ static int is_sender_line(const struct rline *ln, const char *sender)
 	return first >= 3 && tn == first && !strncmp(t, s, first);
 }
 
+/* 1 when the line carries a term of a deal rather than a signature's detail: an amount or a
+ * delay (extract_money.c's readers), or a "Label: value" field holding a number — unless it
+ * is a phone number or an address. */
+static int is_terms_line(const struct rline *ln)
+{
+	char t[208];
+	if (ln->n >= sizeof t || is_phone_line(ln) || is_contact_line(ln) ||
+	    !has_digit_n(ln->s, ln->n))
+		return 0;
+	memcpy(t, ln->s, ln->n);
+	t[ln->n] = '\0';
+	const char *colon = memchr(t, ':', ln->n < 30 ? ln->n : 30);
+	if (colon && has_digit(colon + 1) && strncmp(colon, "://", 3))
+		return 1;
+	struct money m;
+	char why[64];
+	return extract_bid_amount(t, &m, why, sizeof why) || extract_duration_days(t, NULL) >= 0;
+}
+
+/* The sentences ended on the line: a '.', '!' or '?' after a letter, at the end or before a
+ * blank. */
+static int sentence_ends(const struct rline *ln)
+{
+	int n = 0;
+	for (size_t k = 1; k < ln->n; k++)
+		if (strchr(".!?", ln->s[k]) && isalpha((unsigned char)ln->s[k - 1]) &&
+		    (k + 1 == ln->n || ln->s[k + 1] == ' '))
+			n++;
+	if (ln->n > 1 && strchr(".!?", ln->s[ln->n - 1]) && !isalpha((unsigned char)ln->s[ln->n - 2]))
+		n++;
+	return n;
+}
+
+/* 1 when the kept lines idx[k+1..n-1] read like a signature, so that a rule or "-- " at idx[k]
+ * is its delimiter: no term of a deal (is_terms_line), at most one sentence of prose. */
+static int signature_follows(struct rline *l, const int *idx, int n, int k)
+{
+	int sentences = 0;
+	for (int j = k + 1; j < n; j++) {
+		const struct rline *ln = &l[idx[j]];
+		if (ln->blank)
+			continue;
+		if (ln->n > 200 || is_terms_line(ln))
+			return 0;	/* a paragraph or a term of the deal: the reply goes on */
+		if (!is_phone_line(ln) && !is_contact_line(ln))
+			sentences += sentence_ends(ln);
+	}
+	return sentences <= 1;
+}
+
 /* Index of the first signature line among the kept lines, or nl when there is none. */
 static int signature_start(struct rline *l, int nl, const char *sender)
 {
@@ -824,8 +876,8 @@ static int signature_start(struct rline *l, int nl, const char *sender)
 			    (ln->n == 2 && !memcmp(ln->s, "--", 2));
 		/* a rule is a delimiter before short lines only (a name, a phone, links), and a
 		 * table's rule ("-------  --------") is none */
-		if (delim || (is_rule_line(ln) && !is_table_rule(ln) && after > 0 && after <= 10 &&
-			      widest <= 80))
+		if ((delim || (is_rule_line(ln) && !is_table_rule(ln) && after > 0 && after <= 10 &&
+			       widest <= 80)) && signature_follows(l, idx, n, k))
 			start = k;
 		else if (is_mobile_signature(ln) && tail)
 			start = k;
@@ -1115,6 +1167,46 @@ static int u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The paragraph (run of non-blank lines) of each line: the index of its first line; owned. */
+static int *paragraphs(const struct rline *l, int nl)
+{
+	int *para = xcalloc((size_t)nl + 1, sizeof *para);
+	for (int k = 0; k < nl; k++)
+		para[k] = k > 0 && !l[k - 1].blank && !l[k].blank ? para[k - 1] : k;
+	return para;
+}
+
+/* Marks copy on the lines whose words (wr) are all covered by a copy of our text, except in a
+ * paragraph where new words stand between copied ones: our text edited by the sender (a
+ * correction), which stays whole. Returns the first copy line, or -1. */
+static int copy_lines(struct rline *l, int nl, const struct words *wr, const char *covered)
+{
+	int *para = paragraphs(l, nl), found = -1;
+	int *left = xcalloc((size_t)nl + 1, sizeof *left);	/* words of each line not copied */
+	char *edited = xcalloc((size_t)nl + 1, 1);	/* by the first line of a paragraph */
+	int gap_para = -1;	/* the paragraph where new words follow copied ones */
+	for (size_t i = 0; i < wr->n; i++) {
+		int p = para[wr->line[i]];
+		left[wr->line[i]] += !covered[i];
+		if (!covered[i] && i > 0 && covered[i - 1] && para[wr->line[i - 1]] == p)
+			gap_para = p;
+		else if (covered[i] && gap_para == p)
+			edited[p] = 1;
+	}
+	for (size_t i = 0; i < wr->n; i++) {
+		int k = wr->line[i];
+		if (covered[i] && !left[k] && !edited[para[k]]) {
+			l[k].copy = 1;
+			if (found < 0)
+				found = k;
+		}
+	}
+	free(edited);
+	free(left);
+	free(para);
+	return found;
+}
+
 /* Marks copy = 1 on each line of l whose words all lie in a run of COPY_MIN_WORDS words (or
  * all of ours, when we sent fewer) repeating the sent text in order; returns the first such
  * line, or -1. Linear in both texts (one sort of the sent text's shingles, one binary search
@@ -1141,16 +1233,7 @@ static int copy_mark(struct rline *l, int nl, const char *sent)
 		if (run && run + SHINGLE_WORDS - 1 >= need)	/* the run so far is a copy */
 			memset(covered + (i + 1 - run), 1, run + SHINGLE_WORDS - 1);
 	}
-	int *left = xcalloc((size_t)nl, sizeof *left);	/* words of each line not in a copy */
-	for (size_t i = 0; i < wr.n; i++)
-		left[wr.line[i]] += !covered[i];
-	for (size_t i = 0; i < wr.n; i++)
-		if (covered[i] && !left[wr.line[i]]) {
-			l[wr.line[i]].copy = 1;
-			if (found < 0)
-				found = wr.line[i];
-		}
-	free(left);
+	found = copy_lines(l, nl, &wr, covered);
 	free(covered);
 	free(set);
 out:

@@ -4,11 +4,13 @@
  * already turned into "> " lines by html.c), optionally the text the board sent that the reply
  * answers. Out: an owned string.
  * One linear pass over lines with bounded look-ahead (at most 6 lines, 14 for Lotus blocks):
- * no regular expressions, no backtracking. Order: the copy of what we sent (a run of words
- * repeating it, quoted or not) and all below it; then attributions (by their shape in any
- * language, and by the phrases of contrib/reply-phrases.txt), header blocks, separators, '>'
- * runs (inline answers between them kept); then signatures: "-- ", mobile footers, sign-offs,
- * "-Name", a name+phone block, the sender's name.
+ * no regular expressions, no backtracking. Order: the copies of what we sent (runs of words
+ * repeating it, quoted or not, with the header above each; the text between them stays);
+ * then attributions (by their shape in any language, and by the phrases of
+ * contrib/reply-phrases.txt), header blocks, separators, '>' runs (inline answers between them
+ * kept); then signatures: "-- " or a rule over what reads as one (no amount, delay or numbered
+ * field, at most one sentence), mobile footers, sign-offs, "-Name", a name+phone block, the
+ * sender's name.
  */
 #include "bidmail.h"
 
@@ -28,6 +30,7 @@ struct rline {
 	int blank;
 	int keep;
 	size_t cut;	/* keep only the first cut bytes (a header starting mid-line) */
+	int copy;	/* all its words repeat the text we sent (drop_known_copy) */
 };
 
 static int is_space_byte(unsigned char c)
@@ -784,6 +787,56 @@ static int is_sender_line(const struct rline *ln, const char *sender)
 	return first >= 3 && tn == first && !strncmp(t, s, first);
 }
 
+/* 1 when the line carries a term of a deal rather than a signature's detail: an amount or a
+ * delay (extract_money.c's readers), or a "Label: value" field holding a number — unless it
+ * is a phone number or an address. */
+static int is_terms_line(const struct rline *ln)
+{
+	char t[208];
+	if (ln->n >= sizeof t || is_phone_line(ln) || is_contact_line(ln) ||
+	    !has_digit_n(ln->s, ln->n))
+		return 0;
+	memcpy(t, ln->s, ln->n);
+	t[ln->n] = '\0';
+	const char *colon = memchr(t, ':', ln->n < 30 ? ln->n : 30);
+	if (colon && has_digit(colon + 1) && strncmp(colon, "://", 3))
+		return 1;
+	struct money m;
+	char why[64];
+	return extract_bid_amount(t, &m, why, sizeof why) || extract_duration_days(t, NULL) >= 0;
+}
+
+/* The sentences ended on the line: a '.', '!' or '?' after a letter, at the end or before a
+ * blank. */
+static int sentence_ends(const struct rline *ln)
+{
+	int n = 0;
+	for (size_t k = 1; k < ln->n; k++)
+		if (strchr(".!?", ln->s[k]) && isalpha((unsigned char)ln->s[k - 1]) &&
+		    (k + 1 == ln->n || ln->s[k + 1] == ' '))
+			n++;
+	if (ln->n > 1 && strchr(".!?", ln->s[ln->n - 1]) && !isalpha((unsigned char)ln->s[ln->n - 2]))
+		n++;
+	return n;
+}
+
+/* 1 when the kept lines idx[k+1..n-1] read like a signature, so that a rule or "-- " at idx[k]
+ * is its delimiter: no term of a deal (is_terms_line), at most one sentence of prose. */
+static int signature_follows(struct rline *l, const int *idx, int n, int k)
+{
+	int sentences = 0;
+	for (int j = k + 1; j < n; j++) {
+		const struct rline *ln = &l[idx[j]];
+		if (ln->blank)
+			continue;
+		if (ln->n > 200 || is_terms_line(ln))
+			return 0;	/* a paragraph or a term of the deal: the reply goes on */
+		if (!is_phone_line(ln) && !is_contact_line(ln))
+			sentences += sentence_ends(ln);
+	}
+	return sentences <= 1;
+}
+
 /* Index of the first signature line among the kept lines, or nl when there is none. */
 static int signature_start(struct rline *l, int nl, const char *sender)
 {
@@ -823,8 +876,8 @@ static int signature_start(struct rline *l, int nl, const char *sender)
 			    (ln->n == 2 && !memcmp(ln->s, "--", 2));
 		/* a rule is a delimiter before short lines only (a name, a phone, links), and a
 		 * table's rule ("-------  --------") is none */
-		if (delim || (is_rule_line(ln) && !is_table_rule(ln) && after > 0 && after <= 10 &&
-			      widest <= 80))
+		if ((delim || (is_rule_line(ln) && !is_table_rule(ln) && after > 0 && after <= 10 &&
+			       widest <= 80)) && signature_follows(l, idx, n, k))
 			start = k;
 		else if (is_mobile_signature(ln) && tail)
 			start = k;
@@ -1114,10 +1167,51 @@ static int u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The first line of the reply's first run of COPY_MIN_WORDS words (or all of ours, when we
- * sent fewer) that repeats the sent text in order; -1 when there is none. Linear in both
- * texts (one sort of the sent text's shingles, one binary search per reply word). */
-static int copy_start(const struct rline *l, int nl, const char *sent)
+/* The paragraph (run of non-blank lines) of each line: the index of its first line; owned. */
+static int *paragraphs(const struct rline *l, int nl)
+{
+	int *para = xcalloc((size_t)nl + 1, sizeof *para);
+	for (int k = 0; k < nl; k++)
+		para[k] = k > 0 && !l[k - 1].blank && !l[k].blank ? para[k - 1] : k;
+	return para;
+}
+
+/* Marks copy on the lines whose words (wr) are all covered by a copy of our text, except in a
+ * paragraph where new words stand between copied ones: our text edited by the sender (a
+ * correction), which stays whole. Returns the first copy line, or -1. */
+static int copy_lines(struct rline *l, int nl, const struct words *wr, const char *covered)
+{
+	int *para = paragraphs(l, nl), found = -1;
+	int *left = xcalloc((size_t)nl + 1, sizeof *left);	/* words of each line not copied */
+	char *edited = xcalloc((size_t)nl + 1, 1);	/* by the first line of a paragraph */
+	int gap_para = -1;	/* the paragraph where new words follow copied ones */
+	for (size_t i = 0; i < wr->n; i++) {
+		int p = para[wr->line[i]];
+		left[wr->line[i]] += !covered[i];
+		if (!covered[i] && i > 0 && covered[i - 1] && para[wr->line[i - 1]] == p)
+			gap_para = p;
+		else if (covered[i] && gap_para == p)
+			edited[p] = 1;
+	}
+	for (size_t i = 0; i < wr->n; i++) {
+		int k = wr->line[i];
+		if (covered[i] && !left[k] && !edited[para[k]]) {
+			l[k].copy = 1;
+			if (found < 0)
+				found = k;
+		}
+	}
+	free(edited);
+	free(left);
+	free(para);
+	return found;
+}
+
+/* Marks copy = 1 on each line of l whose words all lie in a run of COPY_MIN_WORDS words (or
+ * all of ours, when we sent fewer) repeating the sent text in order; returns the first such
+ * line, or -1. Linear in both texts (one sort of the sent text's shingles, one binary search
+ * per reply word). */
+static int copy_mark(struct rline *l, int nl, const char *sent)
 {
 	struct words ws = { 0 }, wr = { 0 };
 	words_add(&ws, sent, strlen(sent), 0);
@@ -1131,13 +1225,16 @@ static int copy_start(const struct rline *l, int nl, const char *sent)
 	qsort(set, ns, sizeof *set, u64_cmp);
 	for (int k = 0; k < nl; k++)
 		words_add(&wr, l[k].s, l[k].n, k);
+	char *covered = xcalloc(wr.n + 1, 1);
 	size_t need = ws.n < COPY_MIN_WORDS ? ws.n : COPY_MIN_WORDS, run = 0;
-	for (size_t i = 0; i + SHINGLE_WORDS <= wr.n && found < 0; i++) {
+	for (size_t i = 0; i + SHINGLE_WORDS <= wr.n; i++) {
 		uint64_t x = shingle(&wr, i);
 		run = bsearch(&x, set, ns, sizeof *set, u64_cmp) ? run + 1 : 0;
-		if (run && run + SHINGLE_WORDS - 1 >= need)
-			found = wr.line[i + 1 - run];
+		if (run && run + SHINGLE_WORDS - 1 >= need)	/* the run so far is a copy */
+			memset(covered + (i + 1 - run), 1, run + SHINGLE_WORDS - 1);
 	}
+	found = copy_lines(l, nl, &wr, covered);
+	free(covered);
 	free(set);
 out:
 	free(ws.h);
@@ -1162,27 +1259,57 @@ static int is_copy_header(const struct rline *l, int b, int e)
 	return keyed || (e - b < 3 && (last == ':' || last == '>'));
 }
 
-/* Where to cut the reply knowing what we sent: the copy's first line, moved up over the
- * attribution or header block directly above it; nl when there is no copy, or when the copy
- * is '>'-quoted and answered inline below (the quote rules handle those). */
-static int known_cut(const struct rline *l, int nl, const char *sent)
+/* 1 when every line strictly between a and b is blank. */
+static int all_blank_between(const struct rline *l, int a, int b)
 {
-	int c = sent && *sent ? copy_start(l, nl, sent) : -1;
-	if (c < 0)
-		return nl;
-	if (l[c].quoted)
-		for (int k = c; k < nl; k++)
-			if (!l[k].quoted && !l[k].blank)
-				return nl;
+	for (int k = a + 1; k < b; k++)
+		if (!l[k].blank)
+			return 0;
+	return 1;
+}
+
+/* The copy starting at line c loses the attribution or header block directly above it (a
+ * paragraph, not the reply's first lines glued to the copy), and the rule line over that. */
+static void drop_copy_header(struct rline *l, int c)
+{
 	int e = c - 1;
 	while (e >= 0 && l[e].blank)
 		e--;
 	int b = e;
-	while (b > 0 && !l[b - 1].blank && e - b < 7)
+	while (b > 0 && !l[b - 1].blank && !l[b - 1].copy && e - b < 7)
 		b--;
-	if (e >= 0 && (b > 0 || e < c - 1) && is_copy_header(l, b, e))
-		c = b;
-	return c;
+	if (e < 0 || l[e].copy || !(b > 0 || e < c - 1) || !is_copy_header(l, b, e))
+		return;
+	for (int k = b; k < c; k++)
+		l[k].keep = 0;
+	drop_lead_in(l, b);
+}
+
+/* Knowing what we sent: the runs of the reply that copy it go, each with the attribution or
+ * header block right above it and the blank lines inside it; the reply's text around and
+ * between them stays. Nothing is done when the copy is '>'-quoted and answered inline below
+ * (the quote rules handle those). */
+static void drop_known_copy(struct rline *l, int nl, const char *sent)
+{
+	int c = sent && *sent ? copy_mark(l, nl, sent) : -1;
+	if (c < 0)
+		return;
+	if (l[c].quoted)
+		for (int k = c; k < nl; k++)
+			if (!l[k].quoted && !l[k].blank)
+				return;
+	int prev = -1;	/* the last copy line seen */
+	for (int k = 0; k < nl; k++) {
+		if (!l[k].copy)
+			continue;
+		int joined = prev >= 0 && all_blank_between(l, prev, k);
+		if (!joined)
+			drop_copy_header(l, k);
+		for (int j = joined ? prev + 1 : k; j <= k; j++)
+			l[j].keep = 0;
+		prev = k;
+	}
+	drop_blanks_after(l, nl, prev + 1);
 }
 
 /* ---------------------------------------------------------------- the pass */
@@ -1404,7 +1531,7 @@ char *extract_reply_known(const char *text, int is_forward, const char *sender_n
 	char *clean = strip_invisible(text);
 	int n;
 	struct rline *l = split_lines(clean, &n);
-	n = known_cut(l, n, sent);	/* the copy of our text and what follows go */
+	drop_known_copy(l, n, sent);	/* the copies of our text go, not what is between */
 	mark_quotes(l, n, is_forward);
 	int sig = signature_start(l, n, sender_name);
 	for (int k = sig; k < n; k++)

@@ -1358,6 +1358,17 @@ static void test_reply_trim(void)
 		  "client: 900 EUR, 6 days.\n", "About \"sent to the client\": when?" },
 		/* zero-width spaces and Gmail's U+1427 go */
 		{ "Ok\u200b\n\u1427\n", NULL, "Ok" },
+		/* a rule (even "--") over a price or a delay is no signature delimiter */
+		{ "I can do it.\n\n--\nPrice: 900 EUR, delivery 10 days.\n", NULL,
+		  "I can do it.\n\n--\nPrice: 900 EUR, delivery 10 days." },
+		{ "Voici mon devis.\n\n-----\nTotal : 900 \u20ac HT\nD\u00e9lai : 10 jours\n", NULL,
+		  "Voici mon devis.\n\n-----\nTotal : 900 \u20ac HT\nD\u00e9lai : 10 jours" },
+		/* ... and still one over a name and a phone */
+		{ "Ok.\n\n-----\nJean Dupont\n06 12 34 56 78\n", NULL, "Ok." },
+		/* text written below a copy of ours stays */
+		{ "Your bid on project 1012 was sent to the client: 900 EUR, 6 days. You will hear "
+		  "from us soon.\n\nOK I accept, thanks.\n", "Your bid on project 1012 was sent to the "
+		  "client: 900 EUR, 6 days.\nYou will hear from us soon.\n", "OK I accept, thanks." },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {

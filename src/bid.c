@@ -99,7 +99,9 @@ static int tell_freelancer(struct bidding *b, const char *to, const char *messag
 	struct vars v = { 0 };
 	vars_set(&v, "board", c->board_name);
 	vars_set(&v, "project_id", b->have_proj ? id : "");
-	vars_set(&v, "title", b->have_proj ? b->proj.title : "");
+	/* the title as the alert showed it: its phone numbers and addresses masked */
+	char *title = b->have_proj && b->proj.title ? quote_relayable(c, b->proj.title, b->lang) : NULL;
+	vars_set(&v, "title", title ? title : "");
 	vars_set(&v, "message", message);
 	vars_set(&v, "terms", terms ? terms : "");
 	vars_set(&v, "name", b->have_sub && b->sub.name ? b->sub.name : "");
@@ -115,6 +117,7 @@ static int tell_freelancer(struct bidding *b, const char *to, const char *messag
 		.key_ref = key,
 	};
 	int rc = send_queue(c, b->s, "bid_reply", b->lang, &v, &o);
+	free(title);
 	free(addr);
 	return rc;
 }

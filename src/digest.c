@@ -102,12 +102,19 @@ static char *skills_text(const char *json)
 	return buf_steal(&b);
 }
 
-/* The start of a description as a selection shows it, in lang: addresses and phone numbers
- * masked (a subscriber is a third party to the poster), then cut at 240 bytes. */
+/* text with its addresses and phone numbers masked, in lang (a subscriber is a third party
+ * to the poster); caller frees. */
+static char *masked(const char *text, const char *lang)
+{
+	return mask_contacts(text, catalog_text(lang, "quote.address_masked"),
+			     catalog_text(lang, "mask.phone_hidden"));
+}
+
+/* The start of a description as a selection shows it, in lang: masked, then cut at 240
+ * bytes. */
 static char *extract_of(const char *description, const char *lang)
 {
-	char *text = mask_contacts(description, catalog_text(lang, "quote.address_masked"),
-				   catalog_text(lang, "mask.phone_hidden"));
+	char *text = masked(description, lang);
 	size_t n = strlen(text);
 	if (n <= 240)
 		return text;
@@ -124,8 +131,9 @@ static char *extract_of(const char *description, const char *lang)
 
 /* Sets in item what a selection says of project p to subscriber sid in lang, why being the
  * pattern that matched (the item says which of its words occur, never the whole list); the
- * strings it makes are added to owned (10 of them, *no counting) for the caller to free, its
- * bid address and key being owned[*no - 4] and owned[*no - 5]. */
+ * strings it makes are added to owned (11 of them, *no counting) for the caller to free, its
+ * bid address and key being owned[*no - 5] and owned[*no - 6]. The title is masked as the
+ * description is: a post's title may carry a phone number or an address too. */
 static void item_fill(const struct digest_run *r, const struct project *p, int64_t sid,
 		      const char *lang, const char *why, struct vars *item, char **owned, int *no)
 {
@@ -151,7 +159,8 @@ static void item_fill(const struct digest_run *r, const struct project *p, int64
 	char *found = match_found_joined(why, text);
 	free(text);
 	vars_set(item, "id", id);
-	vars_set(item, "title", p->title);
+	char *title = masked(p->title ? p->title : "", lang);
+	vars_set(item, "title", title);
 	vars_set(item, "budget", budget);
 	vars_set(item, "deadline", deadline);
 	vars_set(item, "skills", skills);
@@ -170,6 +179,7 @@ static void item_fill(const struct digest_run *r, const struct project *p, int64
 	owned[(*no)++] = link;
 	owned[(*no)++] = skills;
 	owned[(*no)++] = found;
+	owned[(*no)++] = title;
 }
 
 /* Queues the mail v/o of template kind to subscriber s, records the n projects pids it lists
@@ -216,7 +226,7 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 	const struct config *c = r->c;
 	const char *lang = catalog_language_or(s->language, c->language);
 	struct vars items[MAX_PER_DIGEST];
-	char *owned[MAX_PER_DIGEST * 10];
+	char *owned[MAX_PER_DIGEST * 11];
 	int64_t pids[MAX_PER_DIGEST];
 	int no = 0;
 	int64_t sid = s->id;

@@ -413,8 +413,9 @@ struct mention {
 	int kilo;		/* written with a k: "3-4k", "2k" */
 };
 
-/* Reads one amount (or a range) starting at offset i of the lower-cased text l. */
-static int read_mention(const char *l, size_t i, struct mention *out)
+/* Reads one amount, its currency and markers, no range, starting at offset i of the
+ * lower-cased text l. */
+static int read_single(const char *l, size_t i, struct mention *out)
 {
 	const char *p = l + i, *code = NULL;
 	memset(out, 0, sizeof *out);
@@ -440,8 +441,14 @@ static int read_mention(const char *l, size_t i, struct mention *out)
 	out->m.max = v;
 	out->m.min = -1;
 	e = read_markers(e, &out->m);
-	/* a range: "- 3 000 €", "à 5 000 euros", "to $3,000", "et 3 000 €" */
-	const char *r = skip_blanks(e, 2);
+	out->end = (size_t)(e - l);
+	return 1;
+}
+
+/* The length of a range connector at r ("-", "–", "à", "to", "et", "and", "jusqu'à"); 0 when
+ * none. */
+static size_t range_connector(const char *r)
+{
 	size_t conn = 0;
 	if (*r == '-')
 		conn = 1;
@@ -451,11 +458,44 @@ static int read_mention(const char *l, size_t i, struct mention *out)
 		conn = (size_t)(word_at(r, "à") ? 2 : word_at(r, "a") ? 1 : word_at(r, "to") ? 2
 				: word_at(r, "et") ? 2 : word_at(r, "and") ? 3
 				: word_at(r, "jusqu'à") ? 8 : 0);
+	return conn;
+}
+
+/* Whether the second amount of a range is itself the start of one ("3-4-5"): then the three
+ * are a chain, not a range. One step ahead only, so no recursion. */
+static int chain_follows(const char *l, const struct mention *second)
+{
+	const char *r = skip_blanks(l + second->end, 2);
+	size_t conn = range_connector(r);
+	struct mention third;
+	if (!conn || !read_single(l, (size_t)(skip_blanks(r + conn, 2) - l), &third))
+		return 0;
+	if (!third.has_currency && quantity_word(l + third.end))
+		return 0;
+	double v = second->m.max;
+	if (third.kilo && !second->kilo && v * 1000 <= third.m.max)
+		v *= 1000;
+	return third.m.max > v;
+}
+
+/* Reads one amount or a range ("- 3 000 €", "à 5 000 euros", "to $3,000", "et 3 000 €")
+ * starting at offset i of the lower-cased text l. The second amount is read without a range
+ * of its own: no recursion, whatever the text. */
+static int read_mention(const char *l, size_t i, struct mention *out)
+{
+	if (!read_single(l, i, out))
+		return 0;
+	const char *e = l + out->end;
+	const char *r = skip_blanks(e, 2);
+	size_t conn = range_connector(r);
+	double v = out->m.max;
+	int kilo = out->kilo;
 	if (conn) {
 		struct mention second;
 		const char *s2 = skip_blanks(r + conn, 2);
 		/* "3-4k", "3 à 4 k": the k of the second is the first's too */
-		int ok = read_mention(l, (size_t)(s2 - l), &second) && !second.range &&
+		int ok = read_single(l, (size_t)(s2 - l), &second) &&
+			 !chain_follows(l, &second) &&
 			 (second.has_currency || !quantity_word(l + second.end));
 		if (ok && second.kilo && !kilo && v * 1000 <= second.m.max)
 			v *= 1000;

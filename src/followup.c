@@ -585,6 +585,8 @@ static const char *remind_resolve(const struct bid_row *bids, int nb, int64_t pr
 		*bad = num[i];
 		if (cmd[i] == 'c')
 			bid[i] = nb ? bids[0].id : 0;
+		else if (!num[i] && k == 1 && list_print(bids, nb) != print)
+			return "remind.changed";	/* the one quote is not the one reminded of */
 		else if (!num[i] && k == 1)
 			bid[i] = ids[0];
 		else if (!num[i])

@@ -120,7 +120,9 @@ int quote_notice(const struct config *c, struct store *s, const char *kind,
 	struct vars v = { 0 };
 	vars_set(&v, "board", c->board_name);
 	vars_set(&v, "project_id", id);
-	vars_set(&v, "title", p->title);
+	/* the other side is a third party to what the title may carry (a phone, an address) */
+	char *title = quote_relayable(c, p->title ? p->title : "", lang ? lang : c->language);
+	vars_set(&v, "title", title);
 	vars_set(&v, "message", message);
 	char *masked = quote_relayable(c, text ? text : "", lang ? lang : c->language);
 	vars_set(&v, "text", masked);
@@ -142,6 +144,7 @@ int quote_notice(const struct config *c, struct store *s, const char *kind,
 	int rc = send_queue_as(c, s, "relay_message", kind, lang, &v, &o);
 	message_free(att);
 	free(masked);
+	free(title);
 	free(addr);
 	return rc;
 }

@@ -80,6 +80,7 @@ struct robot {
 	int tested;			/* `test` runs once a mail */
 	struct strlist sample;		/* the board's newest projects, for the cost probe */
 	int have_sample;
+	char *note;			/* a paragraph before the help sections, or NULL */
 };
 
 #define RESULT_MAX 1023	/* bytes of one transcript result: longer ones are cut */
@@ -885,13 +886,17 @@ static char *help_sections_text(const struct robot *r)
 	return out ? out : xstrdup("");
 }
 
-/* The first line of a mail's text that is not a greeting, cut near 80 bytes at a character
- * boundary (caller frees; NULL when there is none). */
+/* The first line of a mail's text that is not a greeting (else its first line, a greeting
+ * that may carry the question: "Hi, what is the commission?"), cut near 80 bytes at a
+ * character boundary (caller frees; NULL when there is none). */
 static char *question_line(const struct commands *cs)
 {
-	for (int i = 0; i < cs->n; i++) {
-		if (cs->v[i].id == C_GREETING)
-			continue;
+	int i = 0;
+	while (i < cs->n && cs->v[i].id == C_GREETING)
+		i++;
+	if (i == cs->n)
+		i = 0;
+	if (i < cs->n) {
 		const char *l = cs->v[i].line;
 		size_t n = strlen(l);
 		if (n <= 80)
@@ -915,12 +920,20 @@ static void question_read(struct robot *r, struct commands *cs)
 	for (int i = 0; i < cs->n; i++)
 		if (cs->v[i].id != C_NONE && cs->v[i].id != C_GREETING)
 			return;
-	char *what = question_line(cs);
-	if (!what)
-		return;
 	char *subject = extract_title(r->m->subject);
 	const char *args;
-	int asks_help = subject && command_of(str_trim(subject), &args) == C_HELP;
+	enum cmd sc = subject ? command_of(str_trim(subject), &args) : C_NONE;
+	int asks_help = sc == C_HELP;
+	/* greetings alone under a command subject ("Subject: subscribe"): that command's mail */
+	int greets_only = 1;
+	for (int i = 0; i < cs->n; i++)
+		greets_only &= cs->v[i].id == C_GREETING;
+	char *what = greets_only && sc != C_NONE && sc != C_HELP && sc != C_GREETING ? NULL
+		   : question_line(cs);
+	if (!what) {
+		free(subject);
+		return;
+	}
 	if (subject)
 		extract_help_topics(subject, &r->topics);
 	extract_help_topics(r->m->new_text ? r->m->new_text : "", &r->topics);
@@ -948,6 +961,11 @@ static int reply(struct robot *r, const char *kind, const char *to, const char *
 		r->want_help = r->all_sections = 1;
 	}
 	char *sections = help_sections_text(r);
+	if (r->note) {
+		char *both = xasprintf("%s\n\n%s", r->note, sections);
+		free(sections);
+		sections = both;
+	}
 	char *profile = r->have_sub ? profile_text(r) : xstrdup("");
 	char *skey = NULL, *saddr = NULL, *caddr = NULL, *ukey = NULL;
 	if (r->have_sub && r->sub.id > 0) {
@@ -999,6 +1017,8 @@ static void robot_clear(struct robot *r)
 		subscriber_clear(&r->sub);
 	strlist_clear(&r->sample);
 	strlist_clear(&r->topics);
+	free(r->note);
+	r->note = NULL;
 	for (int i = 0; i < r->ntexts; i++)
 		free(r->texts[i]);
 	r->ntexts = r->nitems = 0;
@@ -1901,10 +1921,8 @@ static enum outcome plain_help(struct robot *r, const struct commands *cs, const
 	r->have_sub = 0;
 	for (int i = 0; i < cs->n; i++)
 		run_command(r, &cs->v[i]);
-	char *label = say(r, "robot.subscribe_label", NULL);
-	result_take(r, label, say(r, "robot.how_to_subscribe", "robot_address",
-				  r->c->robot_address, NULL));
-	free(label);
+	/* a paragraph, not a transcript line: the sender wrote no such command */
+	r->note = say(r, "robot.not_subscribed_note", "robot_address", r->c->robot_address, NULL);
 	*outcome = xstrdup(r->question ? "robot:question-answered" : "robot:help");
 	return reply(r, "robot_reply", from, NULL) < 0 ? OUT_TEMPFAIL : OUT_OK;
 }

@@ -212,6 +212,33 @@ def test_bomb_html_names_and_attributes_bounded():
     expect(len(b.projects()) + len(reasons(b)) == 4, "lost: %r / %r" % (titles(b), reasons(b)))
 
 
+def test_bomb_range_chain_bounded():
+    """A body "Budget 3-3-3-…-4k" (300,000 range connectors): the amount reader read the
+    second half of a range with itself, once per connector, and overflowed its stack (parse
+    exit 139, the daemon killed). Now `parse` answers in seconds, the daemon stores it as a
+    post, and a real range still reads."""
+    b = Board().init()
+    raw = (bomb_head("Site chain") + "Content-Type: text/plain; charset=utf-8\n\nBudget "
+           + "3-" * 300000 + "4k\n")
+    path = os.path.join(b.dir, "chain.eml")
+    with open(path, "w") as f:
+        f.write(raw)
+    t = time.time()
+    p = b.run("parse", "--as", "post", path, timeout=60, check=False)
+    took = time.time() - t
+    print("     (parse in %.2f s)" % took)
+    expect(p.returncode == 0, "parse exited %d: %s" % (p.returncode, p.stderr[-300:]))
+    expect(json.loads(p.stdout)["post"] is not None, "no post read")
+    expect(took < 20, "the range chain took %.1f s" % took)
+    deliver_named(b, raw, "chain")
+    b.deliver(post_mail(subject="Projet après la chaîne", sender="apres@client.fr",
+                        body="Bonjour,\nUn site vitrine, budget 3-4k.\nMerci\n"))
+    p = b.run("run", "--once", timeout=300, check=False)
+    expect(p.returncode == 0, "run exited %d" % p.returncode)
+    expect("Projet après la chaîne" in titles(b), "projects %r" % titles(b))
+    expect(len(b.projects()) + len(reasons(b)) == 2, "lost: %r / %r" % (titles(b), reasons(b)))
+
+
 def prep_thread(pid):
     """The thread id of the prefetch (parsing) thread of process pid — named bidmail-prep,
     else (an older build) the busiest thread other than the main one — or None."""

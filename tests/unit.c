@@ -920,6 +920,8 @@ static void test_money_read(void)
 		  "total", "the board's (EUR)" },
 		{ 0, "Budget : 3 à 4 k selon les options.", 3000, 4000, "EUR", "", "total",
 		  "the board's" },
+		{ 0, "Budget 3-4k, délai 2 mois.", 3000, 4000, "EUR", "", "total", "the board's" },
+		{ 0, "Budget de 3 000 à 4 000 € HT.", 3000, 4000, "EUR", "HT", "total", "" },
 		{ 0, "Un budget entre 3000 et 4000, livraison en 3 semaines.", 3000, 4000, "EUR", "",
 		  "total", "a range" },
 		{ 0, "Budget between 2 and 3 weeks of work, $1,500.", -1, 1500, "USD", "", "total",

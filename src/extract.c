@@ -536,7 +536,8 @@ static const char *const english_words[] = {
 	"the", "and", "for", "with", "we", "you", "is", "are", "of", "to", "in", "our", "your",
 	"need", "project", "thanks", "hello", "hi", "regards", "looking", "this", "that", "will",
 	"be", "have", "a", "an", "on", "it", "please", "weeks", "days", "deadline", "need",
-	"needed", "want", "store", "by", "from", "can", "who", "some", NULL };
+	"needed", "want", "store", "by", "from", "can", "who", "some", "how", "do", "does", "my",
+	"what", "when", "where", "why", "i", "me", "would", "could", "should", NULL };
 
 static struct phrase_table stop_fr, stop_en;
 

@@ -578,6 +578,9 @@ long extract_date_lower(const struct date_data *d, const char *l, long today);
 /* ---------------------------------------------------------------- extract_money.c */
 /* A lower-case copy of text with the same byte offsets (ASCII and Latin-1 capitals). */
 char *money_lower(const char *text);
+/* The length of a currency the money reader knows at p (lower-cased text: "€", "chf", "gbp",
+ * "ca$"), 0 when none; *code set to its ISO code; want_before: only those written before. */
+size_t match_currency(const char *p, const char **code, int want_before);
 /* The budget of a post; 1 when found. */
 int extract_budget(const char *text, struct money *out, char *why, size_t why_len);
 /* The amount a freelancer offers; 1 when found; why says which rule decided, in every case. */

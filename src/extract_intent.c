@@ -25,12 +25,12 @@
 
 enum kind_of_phrase { K_ACCEPT, K_DECLINE, K_CLOSE, K_YES, K_NO, K_NEGATION, K_PERSON,
 		      K_QUESTION, K_HEDGE, K_CONDITION, K_ACCEPT_VERB, K_DECLINE_VERB,
-		      K_CLOSE_VERB, K_OBJECT, K_NOT_NEGATION, K_RESERVE, K_AGREE,
-		      K_COUNT };
+		      K_CLOSE_VERB, K_OBJECT, K_NOT_NEGATION, K_RESERVE, K_AGREE, K_LINK,
+		      K_TAIL, K_COUNT };
 
 static const char *const kind_names[K_COUNT] = { "accept", "decline", "close", "yes", "no",
 	"negation", "person", "question", "hedge", "condition", "accept-verb", "decline-verb",
-	"close-verb", "object", "not-negation", "reserve", "agree" };
+	"close-verb", "object", "not-negation", "reserve", "agree", "link", "tail" };
 
 struct intent_data {
 	struct strlist phrase[K_COUNT];	/* normalised: words separated by one space */
@@ -180,14 +180,20 @@ static int sentence_has(const struct intent_data *d, int k, const char *lang, co
 	return 0;
 }
 
-/* Whether the sentence after s opens with a doubt, a condition or a reserve ("Mais…"). */
+/* Whether the sentence after s holds a doubt or a condition ("Moi je ne suis pas sûr."), or
+ * opens with a reserve ("Mais…"). */
 static int next_opens_doubt(const struct intent_data *d, const char *lang, const struct words *w,
 			    int s)
 {
-	for (size_t i = 0; i < w->n; i++)
-		if (w->sentence[i] == s + 1)
-			return kind_at(d, K_HEDGE, lang, w, i) || kind_at(d, K_CONDITION, lang, w, i) ||
-			       kind_at(d, K_RESERVE, lang, w, i);
+	int first = 1;
+	for (size_t i = 0; i < w->n; i++) {
+		if (w->sentence[i] != s + 1)
+			continue;
+		if (kind_at(d, K_HEDGE, lang, w, i) || kind_at(d, K_CONDITION, lang, w, i) ||
+		    (first && kind_at(d, K_RESERVE, lang, w, i)))
+			return 1;
+		first = 0;
+	}
 	return 0;
 }
 
@@ -223,14 +229,13 @@ static int alone_in_part(const struct words *w, size_t i, size_t m)
 	return (i == 0 || w->part[i - 1] != p) && (i + m >= w->n || w->part[i + m] != p);
 }
 
-/* The length of a currency mark at p ("€", "$", "£", "eur", "usd", "dollar"), or 0. */
-static size_t currency_at(const char *p)
+/* Whether a currency the money reader knows ends at byte b of l, starting at from or after. */
+static int currency_before(const char *l, size_t from, size_t b)
 {
-	static const char *const marks[] = { "\xE2\x82\xAC", "$", "\xC2\xA3", "eur", "usd",
-					     "dollar", "k\xE2\x82\xAC", NULL };
-	for (int k = 0; marks[k]; k++)
-		if (!strncmp(p, marks[k], strlen(marks[k])))
-			return strlen(marks[k]);
+	const char *code;
+	for (size_t k = 1; k <= 12 && k <= b - from; k++)
+		if (match_currency(l + b - k, &code, 1) == k)
+			return 1;
 	return 0;
 }
 
@@ -250,20 +255,27 @@ static int names_price(const struct words *w, int s)
 	return price_in(w->lower, from, to + 8);
 }
 
-/* Whether bytes [from, to) of l hold a number with a currency mark just before or after it. */
+/* Whether bytes [from, to) of l hold a price: a number with a currency the money reader knows
+ * ("700 chf", "2,500 gbp", "$2,500", "ca$ 900") or a thousands mark ("2.5k") just after it, or
+ * a currency just before it. */
 static int price_in(const char *l, size_t from, size_t to)
 {
+	const char *code;
 	for (size_t p = from; p < to && l[p]; p++) {
 		if (!isdigit((unsigned char)l[p]))
 			continue;
 		size_t q = p, b = p;
-		while (isdigit((unsigned char)l[q]) || l[q] == ',' || l[q] == '.' || l[q] == ' ')
+		while (isdigit((unsigned char)l[q]) || l[q] == ',' || l[q] == '.' || l[q] == ' ' ||
+		       l[q] == '\'')
 			q++;
+		if (!strncmp(l + q, "\xC2\xA0", 2))
+			q += 2;
 		while (b > from && (l[b - 1] == ' ' || (unsigned char)l[b - 1] == 0xA0))
-			b--;
-		if (currency_at(l + q) || (b > from && l[b - 1] == '$') ||
-		    (b >= from + 2 && !strncmp(l + b - 2, "\xC2\xA3", 2)) ||
-		    (!strncmp(l + q, "\xC2\xA0", 2) && currency_at(l + q + 2)))
+			b -= (unsigned char)l[b - 1] == 0xA0 && b - 1 > from &&
+			     (unsigned char)l[b - 2] == 0xC2 ? 2 : 1;
+		if (l[q] == 'k' && !isalpha((unsigned char)l[q + 1]))
+			return 1;	/* "2.5k", "3k€" */
+		if (match_currency(l + q, &code, 0) || currency_before(l, from, b))
 			return 1;
 		p = q;
 	}
@@ -300,7 +312,55 @@ struct act {
 	int which;	/* 0 accept, 1 decline, 2 close */
 	int formula;
 	int agree;	/* an agreement word: an acceptance only with its object */
+	int open;	/* a formula followed by what it does not allow ("let's go ahead and …") */
 };
+
+/* Whether word j ends the part of the clause of word i (or the text). */
+static int part_ends(const struct words *w, size_t i, size_t j)
+{
+	return j >= w->n || w->sentence[j] != w->sentence[i] || w->part[j] != w->part[i];
+}
+
+/* Whether the formula at words [i, i+m) is followed by what it allows: the end of its part of
+ * the clause, else an object (after a link word or not: "count me in for the project"), then a
+ * tail or the end ("we'll pass on this one", "j'accepte votre offre, merci"). Not "it's a deal
+ * breaker", "go ahead and schedule a call", "pass your quote to our CFO". */
+static int formula_closed(const struct intent_data *d, const char *lang, const struct words *w,
+			  size_t i, size_t m)
+{
+	size_t j = i + m, k;
+	if (part_ends(w, i, j))
+		return 1;
+	if ((k = kind_at(d, K_TAIL, lang, w, j)) > 0 && part_ends(w, i, j + k))
+		return 1;
+	if (word_is(d, K_LINK, w, j) && kind_at(d, K_OBJECT, lang, w, j + 1) && !part_ends(w, i, j + 1))
+		j++;
+	if ((k = kind_at(d, K_OBJECT, lang, w, j)) == 0)
+		return 0;
+	j += k;
+	return part_ends(w, i, j) ||
+	       ((k = kind_at(d, K_TAIL, lang, w, j)) > 0 && part_ends(w, i, j + k));
+}
+
+/* Whether word i opens a quotation ("il m'a dit : « j'accepte »"): reported speech. */
+static int quoted_at(const struct words *w, size_t i)
+{
+	size_t b = w->start[i];
+	const char *l = w->lower;
+	for (;;) {	/* spaces, no-break ones included */
+		if (b >= 1 && l[b - 1] == ' ')
+			b--;
+		else if (b >= 2 && !strncmp(l + b - 2, "\xC2\xA0", 2))
+			b -= 2;
+		else if (b >= 3 && !strncmp(l + b - 3, "\xE2\x80\xAF", 3))
+			b -= 3;
+		else
+			break;
+	}
+	return (b >= 1 && l[b - 1] == '"') ||
+	       (b >= 2 && !strncmp(l + b - 2, "\xC2\xAB", 2)) ||	/* « */
+	       (b >= 3 && !strncmp(l + b - 3, "\xE2\x80\x9C", 3));	/* “ */
+}
 
 /* The longest act phrase at word i (a formula wins a tie with a verb, a verb with an
  * agreement word), or 0. */
@@ -340,7 +400,13 @@ static size_t acts_find(const struct intent_data *d, const char *lang, struct wo
 			i++;
 			continue;
 		}
-		for (size_t j = 0; j < acts[n].m; j++)
+		struct act *a = &acts[n];
+		a->open = a->formula && !formula_closed(d, lang, w, i, a->m);
+		if (a->open && a->which != 0) {
+			i += a->m;	/* "I'll pass this on to my manager": no refusal */
+			continue;
+		}
+		for (size_t j = 0; j < a->m; j++)
 			w->covered[i + j] = 1;
 		i += acts[n++].m;
 	}
@@ -362,8 +428,8 @@ static enum intent act_reading(const struct intent_data *d, const char *lang,
 	int self = 0;	/* a phrase that holds its negation: "on ne donnera pas suite" */
 	for (size_t j = a->i; j < a->i + a->m; j++)
 		self |= word_is(d, K_NEGATION, w, j);
-	*weak = !a->formula && !has_object(d, lang, w, a->i, a->m) &&
-		(self || a->agree || !alone_in_part(w, a->i, a->m));
+	*weak = a->open || (!a->formula && !has_object(d, lang, w, a->i, a->m) &&
+			     (self || a->agree || !alone_in_part(w, a->i, a->m)));
 	long i = (long)a->i, e = (long)(a->i + a->m);
 	int p = w->part[a->i];
 	if (!self && (negation_in(d, w, i - NEGATION_BEFORE, i, s, p) ||
@@ -377,7 +443,8 @@ static enum intent act_reading(const struct intent_data *d, const char *lang,
 		*doubt = 1;	/* a negation elsewhere in the clause */
 	}
 	if (sentence_has(d, K_HEDGE, lang, w, s) || sentence_has(d, K_CONDITION, lang, w, s) ||
-	    next_opens_doubt(d, lang, w, s) || reserve_after(d, lang, w, a->i))
+	    next_opens_doubt(d, lang, w, s) || reserve_after(d, lang, w, a->i) ||
+	    quoted_at(w, a->i))
 		*doubt = 1;
 	if (got == INTENT_ACCEPT && names_price(w, s))
 		*doubt = 1;	/* a price of its own: a counter-offer */
@@ -394,12 +461,26 @@ static enum intent consent_reading(const struct intent_data *d, const char *lang
 		question = w->asks[s];
 	for (size_t i = 0; i < w->n; i++) {	/* one pass: a reply may have 800 sentences */
 		question |= kind_at(d, K_QUESTION, lang, w, i) > 0;
-		doubt |= kind_at(d, K_HEDGE, lang, w, i) || kind_at(d, K_CONDITION, lang, w, i);
+		doubt |= kind_at(d, K_HEDGE, lang, w, i) || kind_at(d, K_CONDITION, lang, w, i) ||
+			 kind_at(d, K_RESERVE, lang, w, i);	/* "oui, mais pas avant…" */
 	}
 	enum intent r = c > 0 && !question ? INTENT_YES : c < 0 ? INTENT_NO
 			: question ? INTENT_QUESTION : INTENT_NONE;
 	*sure = r != INTENT_NONE && !(r == INTENT_YES && doubt);
 	return r;
+}
+
+/* Whether a reply holds a question mark, a question word or a reserve anywhere: then no act
+ * in it is sure ("We accept. Could you start Monday?", "Merci, mais…"). */
+static int asks_or_reserves(const struct intent_data *d, const char *lang, const struct words *w)
+{
+	for (int s = 0; s < w->sentences; s++)
+		if (w->asks[s])
+			return 1;
+	for (size_t i = 0; i < w->n; i++)
+		if (kind_at(d, K_QUESTION, lang, w, i) || kind_at(d, K_RESERVE, lang, w, i))
+			return 1;
+	return 0;
 }
 
 enum intent extract_intent_read(const char *text, const char *lang, int *sure)
@@ -429,8 +510,8 @@ enum intent extract_intent_read(const char *text, const char *lang, int *sure)
 		strong |= !weak;
 	}
 	enum intent r = act;
-	if (act != INTENT_NONE)
-		*sure = !unsure && strong;	/* one act said in full, nothing against it */
+	if (act != INTENT_NONE)	/* one act said in full, nothing against it anywhere */
+		*sure = !unsure && strong && !asks_or_reserves(d, lang, w);
 	else if (!negated_only)
 		r = consent_reading(d, lang, w, question, sure);
 	free(w->lower);
@@ -504,7 +585,8 @@ static int intent_line(void *arg, char *s, const char *path, int lineno)
 	if (k < 0) {
 		fprintf(stderr, "%s:%d: expected `kind [language] | phrase | ...` (kind: accept, "
 			"decline, close, accept-verb, decline-verb, close-verb, object, yes, no, "
-			"agree, negation, not-negation, person, question, hedge, reserve, condition)\n", path, lineno);
+			"agree, negation, not-negation, person, question, hedge, reserve, condition, "
+			"link, tail)\n", path, lineno);
 		return -1;
 	}
 	char *tok;

@@ -164,7 +164,7 @@ static void currency_table(void)
 }
 
 /* Matches a currency at p (lower-cased text); returns its length and sets the code. */
-static size_t match_currency(const char *p, const char **code, int want_before)
+size_t match_currency(const char *p, const char **code, int want_before)
 {
 	size_t best = 0;
 	for (size_t i = 0; i < sizeof currencies / sizeof currencies[0]; i++) {

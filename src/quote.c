@@ -867,14 +867,16 @@ static void words_all(char **words, const char *above, int yes_only)
 
 /* The answer to our one question (t->asked), read as a yes or a no, and nothing else: "oui,
  * d'accord" to "do you decline?" is a yes to declining, not an award; a yes with a condition,
- * a doubt or a price of its own is no plain yes: asked again ('q'); a no is 'n'. */
+ * a doubt, a reserve or a price of its own is no plain yes, and an answer that is neither yes
+ * nor no ("Pouvez-vous d'abord m'envoyer votre portfolio ?") none: both are relayed to the
+ * freelancer, as a plain reply is, and asked again ('Q'); a no is 'n'. */
 static int read_answer(struct talk *t, const char *above, char **words, int *natural)
 {
 	int sure = 0;
 	int c = extract_intent_consent(above);
 	enum intent act = extract_intent_read(above, NULL, &sure);
 	if (c <= 0 || (!sure && act != INTENT_NONE))
-		return c < 0 ? 'n' : 'q';
+		return c < 0 ? 'n' : 'Q';
 	*natural = 1;
 	words_all(words, above, in_words(above) <= 2);	/* "oui", "yes please": nothing to add */
 	return command_of_intent((enum intent)t->asked);
@@ -922,7 +924,7 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 			cmd = read_reply(above, &words, &natural, &in);
 		}
 		log_info("stage=quote bid=%lld intent=%s%s%s", (long long)id, extract_intent_name(in),
-			 cmd == 'q' || cmd == 'Q' ? " asked=yes" : "", natural == 2 ? " read=sure" : "");
+			 cmd == 'Q' ? " asked=yes" : "", natural == 2 ? " read=sure" : "");
 	}
 	if (quoted)
 		log_info("stage=quote bid=%lld result=quoted-command-ignored", (long long)id);
@@ -943,9 +945,6 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 	} else if (cmd == 'c') {
 		rc = close_project(t, natural);
 		*outcome = xasprintf("quote:closed:%lld", (long long)t->proj.id);
-	} else if (cmd == 'q') {
-		rc = ask_client(t, in);
-		*outcome = xasprintf("quote:asked:%s:%lld", extract_intent_name(in), (long long)id);
 	} else if (cmd == 'Q') {
 		rc = relay_to_freelancer(t, text, quoted, qkey, rkey);
 		if (rc == 0)

@@ -83,8 +83,13 @@ def test_forged_unconfirmed_posts_purged_and_not_loaded():
     pending = [p for p in b.projects() if p["status"] == "pending_confirmation"]
     expect(len(pending) == n, "pending posts: %d" % len(pending))
     rss = peak_rss_kb(b, "digest", "--at", "2026-03-02T11:00:00Z", env={"BIDMAIL_NOW": "2026-03-02T11:00:00Z"})
-    print("     (digest + followup with %d unconfirmed 3 MB posts: peak %d KB)" % (n, rss))
-    expect(rss < 30 * 1024, "the loop's steps loaded the unconfirmed posts: peak %d KB" % rss)
+    # the program with its data files and catalogue loaded, nothing else: a sanitizer build's
+    # own size varies, so the 30 MB of posts are looked for above it
+    own = peak_rss_kb(b, "check-config")
+    print("     (digest + followup with %d unconfirmed 3 MB posts: peak %d KB, check-config %d KB)"
+          % (n, rss, own))
+    expect(rss < own + 15 * 1024, "the loop's steps loaded the unconfirmed posts: peak %d KB,"
+           " %d KB for check-config" % (rss, own))
     # nor does a subscriber's `test` command (it loaded every project with its text: 30 MB here)
     subscribe(b, "paul@dev.fr", "Paul Dev", "skills site", env=t0)
     # the same pass with nothing to answer, measured here: a sanitizer build's own size varies

@@ -221,7 +221,8 @@ static int words_in(const char *s, size_t n)
 int extract_rating(const char *text, char **comment)
 {
 	*comment = NULL;
-	char *orig = xstrndup(text ? text : "", RATING_BYTES);
+	const char *t = text ? text : "";
+	char *orig = xstrndup(t, strnlen(t, RATING_BYTES));
 	char *l = xstrdup(orig);
 	for (char *p = l; *p; p++)
 		*p = (char)tolower((unsigned char)*p);	/* ASCII only: offsets stay those of orig */

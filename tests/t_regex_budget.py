@@ -213,7 +213,10 @@ def test_regex_digest_pass_bounded_and_owner_told_once():
         sel = regex_selections(b2, ok, before)
         expect(len(sel) == 1 and "#1991" in sel[0], "%s got %d selections" % (ok, len(sel)))
     told = regex_selections(b2, "evil@dev.fr", before)
-    expect(len(told) == 1 and "250 ms de calcul" in told[0] and "(a|aa)+$|zq" in told[0],
+    # the costliest patterns of the profile are named; which family ranks first is the
+    # machine's timing (under ASan three (a|a?)+$ tied at 20 ms)
+    expect(len(told) == 1 and "250 ms de calcul" in told[0] and
+           any("%s|zq" % f in told[0] for f in ("(a|aa)+$", "(a+)+$", "(a|a?)+$")),
            "the owner was told %d times: %r" % (len(told), told))
     at2 = {"BIDMAIL_NOW": "2026-03-09T07:01:00Z"}
     cpu2 = regex_timed(b2, "digest", "--at", "2026-03-09T07:01:00Z", env=at2)

@@ -55,12 +55,8 @@ static int date_line(void *arg, char *s, const char *path, int lineno)
 	}
 	char *tok;
 	while ((tok = strtok_r(NULL, "|", &save)) != NULL) {
-		while (*tok == ' ' || *tok == '\t')
-			tok++;
-		size_t len = strlen(tok);
-		while (len && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
-			tok[--len] = '\0';
-		if (len)
+		tok = str_trim(tok);
+		if (*tok)
 			add_phrase(d, k, n, tok);
 	}
 	return 0;

@@ -42,25 +42,38 @@ struct job {
  * stack overflow, say), caught on an alternate stack, or a message busy for longer than
  * max_message_time (a watchdog thread measures it) makes the process write a verdict naming
  * the message to spool/tmp/ingest.verdict and stop. The next start quarantines that file
- * with the verdict as its reason and goes on with the others. A kill from outside leaves no
- * verdict: the message is processed again, as before. */
+ * with the verdict as its reason and goes on with the others. A kill from outside (SIGKILL:
+ * the kernel's out-of-memory killer, an operator) leaves no verdict: the message is processed
+ * again. But a message still busy after KILL_MARK_AFTER seconds is marked by the watchdog in
+ * spool/tmp/ingest.inflight (cleared when its work ends): a start that finds a mark counts a
+ * kill on that message in spool/tmp/ingest.killed, and at KILLS_TO_QUARANTINE kills in a row
+ * the message is set aside with that reason, so that a message that always kills the board
+ * (by memory, say) cannot stop the others for ever. A kill -9 storm (milliseconds of work per
+ * message) never leaves a mark. */
 enum { SLOT_PREPARE, SLOT_PROCESS, N_SLOTS };
+#define KILL_MARK_AFTER 1	/* seconds busy on one message before it is marked */
+#define KILLS_TO_QUARANTINE 2	/* kills in a row while marked: set aside */
+#define MARK_SIZE 512		/* bytes of spool/tmp/ingest.inflight per slot */
 
 struct slot {
 	volatile sig_atomic_t busy;
 	char name[256];
 	struct timespec start;	/* CLOCK_MONOTONIC */
+	unsigned seq;		/* bumped for each message the slot takes */
+	unsigned marked;	/* the seq the watchdog marked, 0 for none */
 };
 
 static struct {
 	struct slot slot[N_SLOTS];
 	char verdict[1024], verdict_tmp[1024];	/* paths, ready for the fault handler */
+	char inflight[1024], killed[1024], killed_tmp[1024];
+	int mark_fd;		/* spool/tmp/ingest.inflight, or -1 */
 	long budget;
 	int stop;
 	pthread_t watchdog;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-} guard = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+} guard = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .mark_fd = -1 };
 
 static _Thread_local int my_slot = -1;	/* the slot this thread's current work is in */
 
@@ -154,6 +167,7 @@ static void slot_begin(int k, const char *name)
 	pthread_mutex_lock(&guard.mu);
 	snprintf(guard.slot[k].name, sizeof guard.slot[k].name, "%s", name);
 	clock_gettime(CLOCK_MONOTONIC, &guard.slot[k].start);
+	guard.slot[k].seq++;
 	guard.slot[k].busy = 1;
 	my_slot = k;
 	pthread_mutex_unlock(&guard.mu);
@@ -173,6 +187,77 @@ static double slot_end(int k)
 	return took;
 }
 
+/* Slot k's mark in spool/tmp/ingest.inflight (called by the watchdog, guard.mu held): its
+ * message's name once it has been busy KILL_MARK_AFTER seconds, cleared once it is not. */
+static void mark_update(int k, long took)
+{
+	struct slot *sl = &guard.slot[k];
+	int want = sl->busy && took >= KILL_MARK_AFTER;
+	if (guard.mark_fd < 0 || (want && sl->marked == sl->seq) || (!want && !sl->marked))
+		return;
+	char rec[MARK_SIZE] = { 0 };
+	if (want)
+		snprintf(rec, sizeof rec, "%s\n", sl->name);
+	if (pwrite(guard.mark_fd, rec, sizeof rec, (off_t)k * MARK_SIZE) == (ssize_t)sizeof rec)
+		sl->marked = want ? sl->seq : 0;
+}
+
+/* The kills counted so far on the message called name (spool/tmp/ingest.killed), 0 for none. */
+static int kills_of(const char *name)
+{
+	char text[512];
+	int fd = open(guard.killed, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof text - 1);
+	if (fd >= 0)
+		close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	size_t len = strcspn(text, "\n");
+	if (len != strlen(name) || strncmp(text, name, len))
+		return 0;
+	return atoi(text + len);
+}
+
+/* At a start: a mark left by the previous run names a message that was busy when the
+ * process was killed from outside. Counted; set aside at KILLS_TO_QUARANTINE in a row. */
+static void marks_recover(const struct config *c)
+{
+	char rec[MARK_SIZE * N_SLOTS + 1];
+	int fd = open(guard.inflight, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, rec, sizeof rec - 1);
+	if (fd >= 0)
+		close(fd);
+	for (int k = 0; n > 0 && k < N_SLOTS && (k + 1) * MARK_SIZE <= n; k++) {
+		char *name = rec + k * MARK_SIZE;
+		name[MARK_SIZE - 1] = '\0';
+		name[strcspn(name, "\n")] = '\0';
+		char *path = *name && *name != '.' && !strchr(name, '/')
+			? xasprintf("%s/incoming/new/%s", c->spool, name) : NULL;
+		int waiting = path && access(path, F_OK) == 0;
+		free(path);
+		if (!waiting)
+			continue;	/* its work had ended, or the file is gone */
+		int kills = kills_of(name) + 1;
+		if (kills < KILLS_TO_QUARANTINE) {
+			char *t = xasprintf("%s\n%d\n", name, kills);
+			spool_write_file(guard.killed, guard.killed_tmp, t, strlen(t), 0640, SPOOL_FSYNC);
+			free(t);
+			log_warn("stage=ingest spool=%s result=retried (the previous run was killed "
+				 "from outside while working on it for more than %d s; kill %d of %d "
+				 "before it is set aside)", name, KILL_MARK_AFTER, kills,
+				 KILLS_TO_QUARANTINE);
+			continue;
+		}
+		char *why = xasprintf("the board was killed from outside (out of memory, or by an "
+				      "operator) %d times in a row while %s it; it was set aside at the "
+				      "next start so that the others could go on", kills,
+				      k == SLOT_PREPARE ? "parsing" : "acting on");
+		if (spool_quarantine(c, name, why) == 0)
+			log_warn("stage=ingest spool=%s result=quarantined reason=\"%s\"", name, why);
+		free(why);
+		unlink(guard.killed);
+	}
+}
+
 static void *watchdog_run(void *arg)
 {
 	(void)arg;
@@ -190,6 +275,7 @@ static void *watchdog_run(void *arg)
 		for (int k = 0; k < N_SLOTS && !guard.stop; k++) {
 			struct slot *sl = &guard.slot[k];
 			long took = (long)(now.tv_sec - sl->start.tv_sec);
+			mark_update(k, took);
 			if (!sl->busy || took < guard.budget)
 				continue;
 			verdict_write(k, "over its time budget: still busy after ", took,
@@ -254,10 +340,19 @@ static struct altstack *guard_begin(const struct config *c)
 	pthread_mutex_lock(&guard.mu);
 	snprintf(guard.verdict, sizeof guard.verdict, "%s/tmp/ingest.verdict", c->spool);
 	snprintf(guard.verdict_tmp, sizeof guard.verdict_tmp, "%s/tmp/.ingest.verdict", c->spool);
+	snprintf(guard.inflight, sizeof guard.inflight, "%s/tmp/ingest.inflight", c->spool);
+	snprintf(guard.killed, sizeof guard.killed, "%s/tmp/ingest.killed", c->spool);
+	snprintf(guard.killed_tmp, sizeof guard.killed_tmp, "%s/tmp/.ingest.killed", c->spool);
 	guard.budget = c->max_message_time;
 	guard.stop = 0;
 	pthread_mutex_unlock(&guard.mu);
 	guard_recover(c);
+	marks_recover(c);
+	pthread_mutex_lock(&guard.mu);
+	for (int k = 0; k < N_SLOTS; k++)
+		guard.slot[k].marked = 0;
+	guard.mark_fd = open(guard.inflight, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	pthread_mutex_unlock(&guard.mu);
 	if (pthread_create(&guard.watchdog, NULL, watchdog_run, NULL) != 0)
 		guard.watchdog = 0;
 	return guard_thread_enter();
@@ -273,6 +368,13 @@ static void guard_end(struct altstack *stack)
 		pthread_join(guard.watchdog, NULL);
 		guard.watchdog = 0;
 	}
+	pthread_mutex_lock(&guard.mu);
+	if (guard.mark_fd >= 0) {
+		close(guard.mark_fd);
+		unlink(guard.inflight);	/* every message's work has ended */
+		guard.mark_fd = -1;
+	}
+	pthread_mutex_unlock(&guard.mu);
 	guard_thread_leave(stack);
 }
 

@@ -353,6 +353,42 @@ def test_bomb_kill9_while_parsing_is_not_a_verdict():
     expect(len(b.projects()) == 4, "projects %r" % titles(b))
 
 
+def test_bomb_killed_twice_while_busy_set_aside():
+    """A post that gets the board killed from outside while it works on it (the kernel's
+    out-of-memory killer, say: SIGKILL, no verdict possible) twice in a row, each time after
+    more than a second on it, is set aside at the next start with that reason; the posts
+    waiting behind it are stored. The watchdog's mark (spool/tmp/ingest.inflight) is what the
+    next start reads. A long parse is made by stopping the process (SIGSTOP) for 1.5 s while
+    it parses the slow post; the test kills only once the mark names the post."""
+    b, slow = slow_board()
+    mark = os.path.join(b.spool, "tmp", "ingest.inflight")
+    for kill in range(2):
+        started = time.time()
+        d, tid = start_on_slow(b)
+        os.kill(d.pid, signal.SIGSTOP)
+        time.sleep(1.5)
+        os.kill(d.pid, signal.SIGCONT)
+        marked = False
+        deadline = time.time() + 30
+        while time.time() < deadline and d.poll() is None and not marked:
+            try:  # this run's mark: the last run's stays until this one has read it
+                with open(mark, errors="replace") as f:
+                    marked = slow in f.read() and os.stat(mark).st_mtime > started + 1
+            except OSError:
+                pass
+            time.sleep(0.005)
+        d.kill()
+        d.wait()
+        expect(marked, "kill %d: the post was never marked busy (rc %r)" % (kill + 1, d.returncode))
+        expect(reasons(b) == {}, "set aside after %d kill(s): %r" % (kill + 1, reasons(b)))
+    b.run("run", "--once", timeout=120)
+    r = reasons(b)
+    expect(slow in r and "killed from outside" in r[slow] and "2 times" in r[slow],
+           "not set aside after two kills: %r" % r)
+    expect(titles(b) == ["Projet sain %d" % i for i in range(3)], "projects %r" % titles(b))
+    expect(not os.path.exists(mark), "the mark outlived a clean run")
+
+
 def test_bomb_parse_does_not_hold_the_write_lock():
     """While the parsing thread works on the slow post, with a post already handled in the
     batch, the database is not write-locked: another writer (the one-click endpoint, a

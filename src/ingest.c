@@ -189,10 +189,10 @@ static double slot_end(int k)
 
 /* Slot k's mark in spool/tmp/ingest.inflight (called by the watchdog, guard.mu held): its
  * message's name once it has been busy KILL_MARK_AFTER seconds, cleared once it is not. */
-static void mark_update(int k, long took)
+static void mark_update(int k, long took_ms)
 {
 	struct slot *sl = &guard.slot[k];
-	int want = sl->busy && took >= KILL_MARK_AFTER;
+	int want = sl->busy && took_ms >= KILL_MARK_AFTER * 1000L;
 	if (guard.mark_fd < 0 || (want && sl->marked == sl->seq) || (!want && !sl->marked))
 		return;
 	char rec[MARK_SIZE] = { 0 };
@@ -274,8 +274,10 @@ static void *watchdog_run(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		for (int k = 0; k < N_SLOTS && !guard.stop; k++) {
 			struct slot *sl = &guard.slot[k];
-			long took = (long)(now.tv_sec - sl->start.tv_sec);
-			mark_update(k, took);
+			long took_ms = (long)(now.tv_sec - sl->start.tv_sec) * 1000 +
+				       (now.tv_nsec - sl->start.tv_nsec) / 1000000;
+			long took = took_ms / 1000;
+			mark_update(k, took_ms);
 			if (!sl->busy || took < guard.budget)
 				continue;
 			verdict_write(k, "over its time budget: still busy after ", took,

@@ -43,6 +43,10 @@ void db_sql_clear(struct db_sql *sql);
  * stands for PRAGMA user_version. Static text. */
 const char *db_dialect_pg_prelude(void);
 
+/* The conflict key of a table of the schema (for INSERT OR REPLACE) and whether its `id` is
+ * an identity whose value an INSERT gives back; NULL for a table the dialect does not know. */
+const char *db_dialect_pg_table_key(const char *table, int *identity_id);
+
 /* The statement that records schema version v (PRAGMA user_version = v); owned. */
 char *db_dialect_pg_set_version(int v);
 

@@ -79,7 +79,9 @@ static void error_clear(struct db *db)
 	db->cls = DB_ERR_NONE;
 }
 
-/* Records the error of res (or of the connection when res has none); always -1. */
+/* Records the error of res (or of the connection when res has none); always -1. Only the
+ * errors of connecting are logged here: the caller logs the others once, knowing the message
+ * they concern, and an expected conflict is not an error to log at all. */
 static int error_set(struct db *db, const PGresult *res, const char *what)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -88,11 +90,17 @@ static int error_set(struct db *db, const PGresult *res, const char *what)
 		msg = db->conn ? PQerrorMessage(db->conn) : "no connection";
 	snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state ? state : "");
 	snprintf(db->errmsg, sizeof db->errmsg, "%s", msg);
-	db->errmsg[strcspn(db->errmsg, "\r\n")] = 0;
+	for (char *c = db->errmsg; *c; c++)	/* libpq's lines (one per host) on one line */
+		if (*c == '\r' || *c == '\n' || *c == '\t')
+			*c = ' ';
+	for (size_t n = strlen(db->errmsg); n > 0 && db->errmsg[n - 1] == ' '; n--)
+		db->errmsg[n - 1] = 0;
 	if (!db->conn || PQstatus(db->conn) == CONNECTION_BAD)
 		db->cls = DB_ERR_RECONNECT;
 	else
 		db->cls = state ? db_pg_classify(state) : DB_ERR_OTHER;
+	if (strcmp(what, "connect") && strcmp(what, "reconnect"))
+		return -1;
 	log_err("stage=store backend=postgresql op=%s sqlstate=%s error=\"%s\"", what,
 		db->sqlstate[0] ? db->sqlstate : "-", db->errmsg);
 	return -1;

@@ -48,6 +48,9 @@ static const struct {
 	  " VALUES(?1, ?2, ?3)", "INSERT INTO digests(subscriber, period, claimed) VALUES($1, $2,"
 	  " $3) ON CONFLICT (subscriber, period) DO UPDATE SET claimed = EXCLUDED.claimed",
 	  DB_SQL_STATEMENT },
+	{ "ignore-returning", "INSERT OR IGNORE INTO notices(kind, ref, sent) VALUES(?1, ?2, ?3)"
+	  " RETURNING sent", "INSERT INTO notices(kind, ref, sent) VALUES($1, $2, $3)  ON CONFLICT"
+	  " DO NOTHING RETURNING sent", DB_SQL_STATEMENT },
 	{ "insert-returns-id", "INSERT INTO bids(project, subscriber) VALUES(?1, ?2)",
 	  "INSERT INTO bids(project, subscriber) VALUES($1, $2) RETURNING id", DB_SQL_STATEMENT },
 	{ "identity", "CREATE TABLE x(id INTEGER PRIMARY KEY AUTOINCREMENT, b BLOB, r REAL,"
@@ -138,6 +141,32 @@ static void run_migrations(struct db *db, int pass)
 	db_pg_advisory_unlock(db, 0x6269646d61696c);
 }
 
+/* Every table the migrations made is in the dialect's table_keys[] (else an INSERT into it
+ * gets no RETURNING id), and the tables said to have an identity id have one. */
+static void check_tables(struct db *db)
+{
+	struct db_stmt *st = db_pg_stmt(db, DB_MAX_STMTS - 2, "SELECT t.table_name,"
+		" EXISTS (SELECT 1 FROM information_schema.columns c WHERE c.table_name ="
+		" t.table_name AND c.column_name = 'id' AND c.is_identity = 'YES')"
+		" FROM information_schema.tables t WHERE t.table_schema = 'public' AND"
+		" t.table_name <> 'schema_version' ORDER BY 1", 0);
+	int tables = 0, bad = 0;
+	char what[256] = "";
+	while (st && db_pg_step(st) == DB_STEP_ROW) {
+		int identity = 0;
+		const char *name = db_pg_column_text(st, 0);
+		const char *key = db_dialect_pg_table_key(name, &identity);
+		tables++;
+		if (!key || (identity && !db_pg_column_int(st, 1))) {
+			bad++;
+			snprintf(what + strlen(what), sizeof what - strlen(what), " %s", name);
+		}
+	}
+	db_pg_reset(st);
+	check(st && tables > 10 && !bad, "migrate/tables-known", "not in table_keys[] or no"
+	      " identity id:%s", what);
+}
+
 static int run_statements(const char *url)
 {
 	struct db *db = db_pg_open(url, NULL);
@@ -146,6 +175,7 @@ static int run_statements(const char *url)
 		return 1;
 	run_migrations(db, 0);
 	run_migrations(db, 1);
+	check_tables(db);
 	int translated = 0, overridden = 0;
 	for (int i = 0; i < store_statement_count(); i++) {
 		const char *src = store_statement_sql(i);

@@ -321,6 +321,12 @@ static int run_driver(const char *url)
 	ok = st && db_pg_step(st) == DB_STEP_ROW && !strcmp(db_pg_column_text(st, 0), "30s");
 	db_pg_reset(st);
 	check(ok, "driver/limits-set", "%s", db_pg_errmsg(db));
+	/* store.c binds its flags as integers where the server infers a boolean (CASE WHEN ?4) */
+	st = db_pg_stmt(db, S_SUM + 21, "SELECT CASE WHEN $1 THEN 'y' ELSE 'n' END", 0);
+	ok = st && db_pg_bind_int(st, 1, 1) == 0 && db_pg_step(st) == DB_STEP_ROW &&
+	     !strcmp(db_pg_column_text(st, 0), "y");
+	db_pg_reset(st);
+	check(ok, "driver/integer-bound-as-boolean", "%s", db_pg_errmsg(db));
 	driver_rows(db);
 	driver_conflicts(db);
 	driver_retry(url);

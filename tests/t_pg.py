@@ -58,10 +58,13 @@ def test_pg_driver():
     NULL, booleans), 23505 classed a conflict, ON CONFLICT DO NOTHING changing nothing, a
     savepoint keeping a transaction alive past a conflict, rows changed counted, the limits
     set on the session; and of two serializable transactions that conflict, the second gets
-    40001, classed retry, and succeeds when run again."""
+    40001, classed retry, and succeeds when run again. All through a two-host URL whose
+    first host refuses connections (target_session_attrs=read-write): libpq takes the next."""
     pg = Postgres()
     try:
-        _pg_run("driver", pg.url)
+        dead = free_port()
+        _pg_run("driver", "postgresql://bidmail@127.0.0.1:%d,127.0.0.1:%d/%s"
+                "?target_session_attrs=read-write&connect_timeout=5" % (dead, pg.port, pg.dbname))
     finally:
         pg.cleanup()
 

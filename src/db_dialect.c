@@ -525,8 +525,10 @@ static int translate_text(const char *src, enum db_sql_kind kind, struct db_sql 
 				buf_puts(text, ";\n");
 			buf_puts(text, r.out.data);
 		}
-		if (r.notes.len)
-			note(notes, r.notes.data);
+		char *save = NULL;
+		for (char *n = r.notes.len ? strtok_r(r.notes.data, ";", &save) : NULL; n;
+		     n = strtok_r(NULL, ";", &save))
+			note(notes, n + strspn(n, " "));
 		if (r.why.len)
 			note(why, r.why.data);
 		out->returns_id |= r.returns_id;

@@ -8,11 +8,13 @@ set -eu
 # fetch tests start privately (tests/dovecot.py): the system's Dovecot is kept from starting
 # during the installation (policy-rc.d), and openssl makes the tests' CA. chromium,
 # chromium-driver and python3-selenium (for the system Python) are the headless browser of the
-# page tests (tests/browser.py), tidy checks that the HTML validates.
+# page tests (tests/browser.py), tidy checks that the HTML validates. postgresql-15 and libpq-dev
+# are the second backend's server binaries and client library: the tests start a private server
+# (tests/pg.py, initdb into a temporary folder); the system's cluster is never started or used.
 PKGS="build-essential clang make pkg-config libetpan-dev libsqlite3-dev libpcre2-dev \
 libcurl4-gnutls-dev libjansson-dev libxml2-dev libgnutls28-dev sqlite3 python3 postfix groff-base swaks msmtp strace libmicrohttpd-dev curl \
 dovecot-imapd dovecot-pop3d openssl ca-certificates chromium chromium-driver python3-selenium \
-tidy fonts-dejavu-core"
+tidy fonts-dejavu-core postgresql-15 libpq-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -2818,3 +2818,26 @@ int store_subscriber_language_choose(struct store *s, int64_t id, const char *la
 	bind_text(st, 2, language);
 	return run(s, st, "language-choose") < 0 ? -1 : 0;
 }
+
+/* ---------------------------------------------------------------- the table, read-only */
+/* For the dialect check (tests/pg_dialect.c, declared in db.h): the statement texts by id
+ * (NULL for an id without one) and the migrations in order; static text. */
+int store_statement_count(void)
+{
+	return ST_COUNT_;
+}
+
+const char *store_statement_sql(int i)
+{
+	return i >= 0 && i < ST_COUNT_ ? stmt_sql[i] : NULL;
+}
+
+int store_migration_count(void)
+{
+	return N_MIGRATIONS;
+}
+
+const char *store_migration_sql(int i)
+{
+	return i >= 0 && i < N_MIGRATIONS ? migrations[i] : NULL;
+}

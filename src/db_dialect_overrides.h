@@ -1,0 +1,93 @@
+/* db_dialect_overrides.h — the hand translations of db_dialect.c's override table: each row
+ * is { SQLite text exactly as in src/store.c, PostgreSQL text, returns_id }, with why no rule
+ * does it. Included once, by db_dialect.c. A statement changed in store.c no longer matches
+ * its row here: tests/t_pg.py then reports it untranslatable or failing to prepare. */
+
+/* ST_OUTBOX_CLAIM: a batch claimed with FOR UPDATE SKIP LOCKED in a CTE (issue #16), not IN (subquery LIMIT) */
+{ "UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id IN"
+	  " (SELECT id FROM outbox WHERE state = 'queued' AND (?3 IS NULL OR"
+	  " next_attempt IS NULL OR next_attempt <= ?3) AND (lease_until IS NULL"
+	  " OR lease_until < ?4) ORDER BY id LIMIT ?5) RETURNING id",
+	  "WITH c AS (SELECT id FROM outbox WHERE state = 'queued' AND ($3::text IS NULL OR"
+	  " next_attempt IS NULL OR next_attempt <= $3) AND (lease_until IS NULL OR"
+	  " lease_until < $4) ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED)"
+	  " UPDATE outbox o SET lease_owner = $1, lease_until = $2 FROM c WHERE o.id = c.id"
+	  " RETURNING o.id", 0 },
+
+/* ST_SENDER_HIT: the existing row named by its table in DO UPDATE (else ambiguous with EXCLUDED) */
+{ "INSERT INTO sender_rates(address, window_start, count) VALUES(?1, ?2, 1)"
+	  " ON CONFLICT(address) DO UPDATE SET"
+	  " count = CASE WHEN window_start <= ?3 THEN 1 ELSE count + 1 END,"
+	  " told = CASE WHEN window_start <= ?3 THEN NULL ELSE told END,"
+	  " window_start = CASE WHEN window_start <= ?3 THEN ?2 ELSE window_start END"
+	  " RETURNING count, told",
+	  "INSERT INTO sender_rates(address, window_start, count) VALUES($1, $2, 1)"
+	  " ON CONFLICT(address) DO UPDATE SET"
+	  " count = CASE WHEN sender_rates.window_start <= $3 THEN 1"
+	  " ELSE sender_rates.count + 1 END,"
+	  " told = CASE WHEN sender_rates.window_start <= $3 THEN NULL ELSE sender_rates.told END,"
+	  " window_start = CASE WHEN sender_rates.window_start <= $3 THEN $2"
+	  " ELSE sender_rates.window_start END"
+	  " RETURNING count, told", 0 },
+
+/* ST_ADDRESS_BOUNCE: a flag is an integer, not a boolean */
+{ "UPDATE addresses SET score = score + CASE WHEN ?2 THEN 1.0 ELSE 0.5 END,"
+	  " hard = hard + (?2 != 0), soft = soft + (?2 = 0), last_bounce = ?3,"
+	  " last_scored_day = ?3 WHERE address = ?1 AND"
+	  " (last_scored_day IS NULL OR last_scored_day <> ?3)"
+	  " RETURNING score >= ?4 AND disabled = 0",
+	  "UPDATE addresses SET score = score + CASE WHEN $2::int <> 0 THEN 1.0 ELSE 0.5 END,"
+	  " hard = hard + ($2::int <> 0)::int, soft = soft + ($2::int = 0)::int, last_bounce = $3,"
+	  " last_scored_day = $3 WHERE address = $1 AND"
+	  " (last_scored_day IS NULL OR last_scored_day <> $3)"
+	  " RETURNING score >= $4 AND disabled = 0", 0 },
+
+/* ST_SUBSCRIBER_DIGEST: a flag is an integer, not a boolean */
+{ "UPDATE subscribers SET last_digest = ?2 WHERE id = ?1 AND"
+	  " status = 'active' AND NOT EXISTS (SELECT 1 FROM addresses a"
+	  " WHERE a.address = subscribers.address AND a.disabled)",
+	  "UPDATE subscribers SET last_digest = $2 WHERE id = $1 AND"
+	  " status = 'active' AND NOT EXISTS (SELECT 1 FROM addresses a"
+	  " WHERE a.address = subscribers.address AND a.disabled <> 0)", 0 },
+
+/* ST_SUBSCRIBER_LIST: a flag is an integer, not a boolean */
+{ "SELECT s.id, s.address, s.name, CASE WHEN a.disabled THEN"
+	  " 'disabled' ELSE s.status END, s.language, s.frequency, s.day,"
+	  " s.remote_only, s.budget_min, s.budget_currency, s.languages,"
+	  " s.created, s.confirmed, s.last_digest, s.last_activity FROM subscribers s"
+	  " LEFT JOIN addresses a ON a.address = s.address WHERE s.id > ?1"
+	  " ORDER BY s.id LIMIT ?2",
+	  "SELECT s.id, s.address, s.name, CASE WHEN a.disabled <> 0 THEN"
+	  " 'disabled' ELSE s.status END, s.language, s.frequency, s.day,"
+	  " s.remote_only, s.budget_min, s.budget_currency, s.languages,"
+	  " s.created, s.confirmed, s.last_digest, s.last_activity FROM subscribers s"
+	  " LEFT JOIN addresses a ON a.address = s.address WHERE s.id > $1"
+	  " ORDER BY s.id LIMIT $2", 0 },
+
+/* ST_ADDRESSES_DISABLED: a flag is an integer, not a boolean */
+{ "SELECT address FROM addresses WHERE disabled ORDER BY address",
+	  "SELECT address FROM addresses WHERE disabled <> 0 ORDER BY address", 0 },
+
+/* ST_PROJECTS_VERSION: total() and a boolean summed; INDEXED BY has no equivalent (the planner chooses) */
+{ "SELECT count(*) || ':' || coalesce(max(updated), '') || ':' ||"
+	  " total(id) || ':' || (SELECT count(*) || ':' || coalesce(max(id), 0) ||"
+	  " ':' || total(status = 'active') FROM bids INDEXED BY bids_project)"
+	  " FROM projects WHERE status = 'open'",
+	  "SELECT count(*) || ':' || coalesce(max(updated), '') || ':' ||"
+	  " coalesce(sum(id), 0) || ':' || (SELECT count(*) || ':' || coalesce(max(id), 0) ||"
+	  " ':' || count(*) FILTER (WHERE status = 'active') FROM bids)"
+	  " FROM projects WHERE status = 'open'", 0 },
+
+/* migration 20: date(x, '+' || n || ' days') is date arithmetic on ISO days */
+{ "ALTER TABLE projects ADD COLUMN deadline TEXT;"
+	  "UPDATE projects SET deadline = date(created, '+' || deadline_days || ' days')"
+	  " WHERE deadline_days IS NOT NULL;"
+	  "ALTER TABLE bids ADD COLUMN delivery TEXT;"
+	  "UPDATE bids SET delivery = date(created, '+' || delivery_days || ' days')"
+	  " WHERE delivery_days IS NOT NULL;",
+	  "ALTER TABLE projects ADD COLUMN deadline text;"
+	  "UPDATE projects SET deadline = to_char(left(created, 10)::date + deadline_days::int,"
+	  " 'YYYY-MM-DD') WHERE deadline_days IS NOT NULL;"
+	  "ALTER TABLE bids ADD COLUMN delivery text;"
+	  "UPDATE bids SET delivery = to_char(left(created, 10)::date + delivery_days::int,"
+	  " 'YYYY-MM-DD') WHERE delivery_days IS NOT NULL", 0 },

@@ -1,0 +1,93 @@
+# t_pg.py — the PostgreSQL backend's foundation (issue #16): the SQL dialect and the libpq
+# driver, held to their word against a private server (tests/pg.py) by build/pg_dialect
+# (tests/pg_dialect.c, `make pgcheck`): every migration of store.c translated and run, every
+# statement of its table translated and prepared, the driver's rows, conflicts, retries and
+# reconnection.
+import subprocess as _pg_subprocess
+
+from pg import Postgres
+
+
+def _pg_program():
+    """build/pg_dialect, built by `make pgcheck` when missing or older than its sources."""
+    p = _pg_subprocess.run(["make", "-s", "pgcheck"], cwd=ROOT, capture_output=True, timeout=600)
+    expect(p.returncode == 0, "make pgcheck failed: %s" % (p.stdout + p.stderr).decode()[-3000:])
+    return os.path.join(ROOT, "build", "pg_dialect")
+
+
+def _pg_run(*args, timeout=300):
+    """Runs pg_dialect with args; fails the test with its FAIL lines unless all passed."""
+    p = _pg_subprocess.run([_pg_program()] + list(args), capture_output=True, timeout=timeout)
+    out = p.stdout.decode(errors="replace")
+    fails = [l for l in out.splitlines() if l.startswith("FAIL") or l.startswith("     ")]
+    expect(p.returncode == 0 and " 0 failed" in out,
+           "pg_dialect %s:\n%s\n%s" % (args[0], "\n".join(fails[:60]),
+                                       p.stderr.decode(errors="replace")[-1500:]))
+    return out
+
+
+def test_pg_dialect_rules():
+    """The dialect's rules, one {label, SQLite, PostgreSQL} row each: ?N, INSERT OR IGNORE /
+    OR REPLACE, identity columns, sqlite_sequence, COLLATE NOCASE, the date functions on
+    'now', PRAGMA user_version, BEGIN IMMEDIATE; what has no rule is reported, not guessed."""
+    _pg_run("rules")
+
+
+def test_pg_dialect_statements_prepare():
+    """On a private PostgreSQL, every migration of store.c, translated, runs (under the
+    advisory lock, each with its schema_version row, and a second pass runs none), then every
+    statement of stmt_sql[], translated (or hand-translated in src/db_dialect_overrides.h),
+    is PREPARED by the server: none is left out."""
+    pg = Postgres()
+    try:
+        out = _pg_run("statements", pg.url)
+        expect("statements:" in out, "no statement count:\n%s" % out[-2000:])
+        ids = pg.psql("INSERT INTO projects(title, description, poster, language, created,"
+                      " updated) VALUES('t', 'd', 'P@x.org', 'fr', 'now', 'now') RETURNING id")
+        expect(ids.split()[0] == "1001", "first project id %r, not 1001" % ids)
+        same = pg.psql("INSERT INTO posters(address, confirmed) VALUES('Ann@X.org', 'n');"
+                       "SELECT count(*) FROM posters WHERE address = 'ann@x.org'")
+        expect(same.split()[-1] == "1", "COLLATE NOCASE lost: %r" % same)
+    finally:
+        pg.cleanup()
+
+
+def test_pg_driver():
+    """The libpq driver: an INSERT's RETURNING id read as the last insert id (ids from
+    1001), every column type read back (64-bit integers, doubles, blobs with NUL bytes,
+    NULL, booleans), 23505 classed a conflict, ON CONFLICT DO NOTHING changing nothing, a
+    savepoint keeping a transaction alive past a conflict, rows changed counted, the limits
+    set on the session; and of two serializable transactions that conflict, the second gets
+    40001, classed retry, and succeeds when run again. All through a two-host URL whose
+    first host refuses connections (target_session_attrs=read-write): libpq takes the next."""
+    pg = Postgres()
+    try:
+        dead = free_port()
+        _pg_run("driver", "postgresql://bidmail@127.0.0.1:%d,127.0.0.1:%d/%s"
+                "?target_session_attrs=read-write&connect_timeout=5" % (dead, pg.port, pg.dbname))
+    finally:
+        pg.cleanup()
+
+
+def test_pg_reconnect_after_restart():
+    """A connection whose server was restarted under it: the next statement fails with the
+    reconnect class, db_pg_reconnect connects again (bounded back-off), and the statement,
+    prepared on the old connection, is prepared again and runs."""
+    pg = Postgres()
+    proc = None
+    try:
+        proc = _pg_subprocess.Popen([_pg_program(), "reconnect", pg.url], stdin=_pg_subprocess.PIPE,
+                                    stdout=_pg_subprocess.PIPE, stderr=_pg_subprocess.PIPE)
+        first = proc.stdout.readline().decode()
+        ready = proc.stdout.readline().decode()
+        expect(first.startswith("ok") and ready.strip() == "ready", "before: %r %r" % (first, ready))
+        pg.restart()
+        out, err = proc.communicate(b"go\n", timeout=60)
+        out = out.decode(errors="replace")
+        expect(proc.returncode == 0 and " 0 failed" in out,
+               "after the restart:\n%s\n%s" % (out, err.decode(errors="replace")[-1500:]))
+    finally:
+        if proc and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        pg.cleanup()

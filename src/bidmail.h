@@ -319,7 +319,9 @@ void spool_ingest_key(const struct envelope *env, const void *data, size_t len, 
 /* Computes the replay key of a message delivered to recipient: the SHA-256 of the recipient,
  * its Message-ID and its bytes without the trace headers each relay adds (Received,
  * Return-Path, Delivered-To, DKIM-Signature...: spool.c lists them), CR LF read as LF; without
- * a Message-ID, of the recipient and those bytes alone (their Date and From among them). */
+ * a Message-ID, of the recipient and those bytes alone (their Date and From among them);
+ * "" (no replay key) with neither a Message-ID nor a Date: the same text sent twice on purpose
+ * could not be told from one message through two hosts. */
 void spool_replay_key(const char *recipient, const char *data, size_t len, char out[65]);
 /* The names of incoming/cur modified at or after since (0: all), sorted, at most max; 0 or -1. */
 int spool_list_cur(const struct config *c, time_t since, struct strlist *names, size_t max);

@@ -675,7 +675,8 @@ static void record(const struct config *c, struct store *s, struct job *j,
 		   const struct message *m, const char *kind, const char *result)
 {
 	const struct spooled *sp = j->sp;
-	struct ingest_row row = { .key = sp->key, .replay_key = sp->replay_key,
+	struct ingest_row row = { .key = sp->key,
+				  .replay_key = sp->replay_key[0] ? sp->replay_key : NULL,
 				  .spool_name = sp->name, .sha256 = sp->sha256,
 				  .message_id = m->message_id, .kind = kind, .result = result,
 				  .host = c->host_id };
@@ -700,7 +701,7 @@ static void process(const struct config *c, struct store *s, struct job *j)
 	struct message *m = j->m;
 	enum kind k = j->k;
 	int seen = store_ingest_seen(s, sp->key);
-	int replayed = seen ? 0 : store_ingest_replay_seen(s, sp->replay_key);
+	int replayed = seen || !sp->replay_key[0] ? 0 : store_ingest_replay_seen(s, sp->replay_key);
 	if (seen < 0 || replayed < 0) {
 		j->out = OUT_TEMPFAIL;
 		return;
@@ -1204,7 +1205,7 @@ static int reconcile_known(const struct config *c, struct store *s, const char *
 		return -1;
 	}
 	int known = store_ingest_seen(s, sp->key);
-	if (known == 0)
+	if (known == 0 && sp->replay_key[0])
 		known = store_ingest_replay_seen(s, sp->replay_key);
 	if (known < 0)
 		log_err("msg=%.16s stage=reconcile spool=%s error=\"%s\"", sp->key, name,

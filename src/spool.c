@@ -360,13 +360,14 @@ static void message_id_copy(const char *v, size_t n, char out[MESSAGE_ID_MAX + 1
 	out[w] = '\0';
 }
 
-/* Hashes the header fields of data that are not trace fields into h and finds the first
- * Message-ID; the offset where the body starts. */
+/* Hashes the header fields of data that are not trace fields into h, finds the first
+ * Message-ID and whether there is a Date; the offset where the body starts. */
 static size_t replay_headers(struct hash_ctx *h, const char *data, size_t len,
-			     char mid[MESSAGE_ID_MAX + 1])
+			     char mid[MESSAGE_ID_MAX + 1], int *dated)
 {
 	size_t at = 0;
 	mid[0] = '\0';
+	*dated = 0;
 	while (at < len && data[at] != '\n' && !(data[at] == '\r' && at + 1 < len &&
 						 data[at + 1] == '\n')) {
 		size_t end = at;	/* the field: its line and the continuation lines */
@@ -380,6 +381,8 @@ static size_t replay_headers(struct hash_ctx *h, const char *data, size_t len,
 			hash_lf(h, data + at, end - at);
 		if (colon && !mid[0] && nlen == 10 && !strncasecmp(data + at, "Message-ID", 10))
 			message_id_copy(colon + 1, end - nlen - 1 - at, mid);
+		if (colon && nlen == 4 && !strncasecmp(data + at, "Date", 4))
+			*dated = 1;
 		at = end;
 	}
 	return at;
@@ -388,13 +391,18 @@ static size_t replay_headers(struct hash_ctx *h, const char *data, size_t len,
 void spool_replay_key(const char *recipient, const char *data, size_t len, char out[65])
 {
 	char mid[MESSAGE_ID_MAX + 1], digest[65];
+	int dated;
 	struct hash_ctx *h = hash_sha256_begin();
-	size_t body = replay_headers(h, data, len, mid);
+	size_t body = replay_headers(h, data, len, mid, &dated);
 	size_t end = len;	/* a host may add or drop blank lines at the end */
 	while (end > body && strchr(" \t\r\n", data[end - 1]))
 		end--;
 	hash_lf(h, data + body, end - body);
 	hash_sha256_end(h, digest);
+	if (!mid[0] && !dated) {
+		out[0] = '\0';	/* a repetition could not be told from a replay */
+		return;
+	}
 	h = hash_sha256_begin();
 	hash_sha256_update(h, "replay\n", 7);
 	for (const char *r = recipient ? recipient : ""; *r; r++) {

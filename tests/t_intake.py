@@ -148,7 +148,8 @@ def test_intake_same_message_id_different_bodies():
 def test_intake_without_message_id():
     """Without a Message-ID the replay key is the recipient and the bytes without trace
     headers (Date and From among them): one post through two hosts is one project, two
-    different posts are two."""
+    different posts are two; with no Date either there is no replay key, and each copy is a
+    message of its own."""
     b, _ = intake_confirmed_board()
     same = intake_post("Sans identifiant", "Une traduction vers l'anglais.\n", None)
     b.deliver(MX1_TRACE + same)
@@ -157,6 +158,15 @@ def test_intake_without_message_id():
     intake_run(b)
     projects = [x for x in b.projects() if x["title"] == "Sans identifiant"]
     expect(len(projects) == 2, "projects: %r" % projects)
+    # with neither a Message-ID nor a Date, no replay key: the same text sent twice on
+    # purpose (a script, say) is two messages, as it was before the replay key
+    bare = ("From: Jeanne Client <jeanne@client.fr>\nTo: post@example.org\nSubject: Sans date\n"
+            "Content-Type: text/plain; charset=utf-8\n\nUne relecture de contrat.\n")
+    b.deliver(MX1_TRACE + bare)
+    b.deliver(MX2_TRACE + bare)
+    intake_run(b)
+    projects = [x for x in b.projects() if x["title"] == "Sans date"]
+    expect(len(projects) == 2, "without Message-ID nor Date: %r" % projects)
 
 
 def test_intake_host_id():

@@ -2,7 +2,8 @@
  * spool.c — the on-disk spool, Maildir protocol: incoming/{tmp,new,cur}, failed/ (quarantine,
  * NAME plus NAME.reason), outgoing/ (file transport) and tmp/ for atomic writes elsewhere.
  * In: messages on a file descriptor (deliver) or file names (the daemon).
- * Out: files written tmp -> fsync -> rename -> fsync(dir), so a crash never half-writes one.
+ * Out: files written tmp -> fsync -> rename -> fsync(dir), so a crash never half-writes one;
+ * each message's two keys (ingest key, replay key: the same message through another host).
  */
 #include "bidmail.h"
 

@@ -224,14 +224,18 @@ def test_intake_host_id():
 
 def test_intake_reconcile():
     """A lost commit (two posts whose ingested rows and projects are gone, their files in
-    incoming/cur): `reconcile` re-offers exactly those two (`--since` a later date: none),
-    `run --once` brings them back, the three others are not doubled, and a second
-    `reconcile` finds nothing."""
+    incoming/cur): `reconcile` re-offers exactly those two (`--since` a later date: none; a
+    copy known by its replay key alone stays), `run --once` brings them back, the others are
+    not doubled, and a second `reconcile` finds nothing."""
     b = Board().init()
     for i in range(5):
         b.deliver(intake_post("Projet %d" % i, "Description du projet %d.\n" % i, "<rec%d@client.fr>" % i))
+    twice = intake_post("Projet 5", "Reçu par deux hôtes.\n", "<rec5@client.fr>").replace(
+        "Jeanne Client <jeanne@client.fr>", "Paul Client <paul@client.fr>")
+    b.deliver(MX1_TRACE + twice)
+    b.deliver(MX2_TRACE + twice)	# in cur/, known by its replay key alone
     intake_run(b)
-    expect(len(b.projects()) == 5 and len(b.files("incoming/cur")) == 5, "first run")
+    expect(len(b.projects()) == 6 and len(b.files("incoming/cur")) == 7, "first run: %d projects, cur %r" % (len(b.projects()), b.files("incoming/cur")))
     db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"))
     lost = ("%rec1@client.fr%", "%rec3@client.fr%")
     for pat in lost:
@@ -243,11 +247,11 @@ def test_intake_reconcile():
     expect(out.strip() == "0 messages re-offered", "--since the future: %r" % out)
     out = b.run("reconcile").stdout.decode()
     expect(out.strip() == "2 messages re-offered", "reconcile: %r" % out)
-    expect(len(b.files("incoming/new")) == 2 and len(b.files("incoming/cur")) == 3,
+    expect(len(b.files("incoming/new")) == 2 and len(b.files("incoming/cur")) == 5,
            "spool: new %r" % b.files("incoming/new"))
     intake_run(b)
     titles = sorted(x["title"] for x in b.projects())
-    expect(titles == ["Projet %d" % i for i in range(5)], "projects: %r" % titles)
+    expect(titles == ["Projet %d" % i for i in range(6)], "projects: %r" % titles)
     out = b.run("reconcile").stdout.decode()
     expect(out.strip() == "0 messages re-offered", "second reconcile: %r" % out)
     p = b.run("reconcile", "--since", "yesterday", check=False)

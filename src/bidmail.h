@@ -193,6 +193,7 @@ struct config {
 	int sender_rate_limit;		/* mails one address may send per window */
 	long sender_rate_window;	/* seconds */
 	char *export_dir;		/* the marketplace page, kept current by the daemon; "" none */
+	char *host_id;			/* this host's name in the database ([A-Za-z0-9.-], <= 64) */
 	char *lmtp_listen;		/* HOST:PORT or /unix/socket of the LMTP listener, "" none */
 	int lmtp_timeout;		/* seconds for one command line, or for a message's data */
 	char *fetch_url;		/* imaps://USER@HOST[:PORT][/MAILBOX], pop3s://..., "" for none */
@@ -270,6 +271,7 @@ struct spooled {
 	size_t full_len;	/* on-disk size of the message, even when not read whole */
 	char sha256[65];
 	char key[65];		/* ingest key: SHA-256 of recipient and bytes */
+	char replay_key[65];	/* second key: the same message through another host */
 };
 int spool_init(const struct config *c);
 /* Reads a message from fd and stores it in incoming/ (Maildir protocol). Returns OUT_OK when
@@ -314,6 +316,20 @@ int spool_count(const struct config *c, const char *sub, time_t *oldest);
 int spool_sync_dir(const struct config *c, const char *sub);
 /* Computes the ingest key of bytes delivered to recipient. */
 void spool_ingest_key(const struct envelope *env, const void *data, size_t len, char out[65]);
+/* Computes the replay key of a message delivered to recipient: the SHA-256 of the recipient,
+ * its Message-ID and its bytes without the trace headers each relay adds (Received,
+ * Return-Path, Delivered-To, DKIM-Signature...: spool.c lists them), CR LF read as LF; without
+ * a Message-ID, of the recipient and those bytes alone (their Date and From among them);
+ * "" (no replay key) with neither a Message-ID nor a Date: the same text sent twice on purpose
+ * could not be told from one message through two hosts. */
+void spool_replay_key(const char *recipient, const char *data, size_t len, char out[65]);
+/* The names of incoming/cur modified at or after since (0: all), sorted, at most max; 0 or -1. */
+int spool_list_cur(const struct config *c, time_t since, struct strlist *names, size_t max);
+/* spool_read for a file of incoming/cur (as spool_list_cur names it). */
+struct spooled *spool_read_cur(const struct config *c, const char *name);
+/* Moves incoming/cur/NAME:2,S back to incoming/new/NAME in one rename (never over a file
+ * already there), for the next run to ingest; 0, or -1 with errno. */
+int spool_reoffer(const struct config *c, const char *name);
 
 /* ---------------------------------------------------------------- charset.c */
 /* Converts len bytes from the charset named label to UTF-8 with the WHATWG label rules
@@ -828,6 +844,16 @@ const char *store_errmsg(const struct store *s);
 int store_schema_version(struct store *s);
 /* 1 if an ingest key was already committed, 0 if not, -1 on error. */
 int store_ingest_seen(struct store *s, const char *key);
+/* 1 if a message with this replay key (spool_replay_key) was already committed, 0 if not, -1. */
+int store_ingest_replay_seen(struct store *s, const char *replay_key);
+/* One row of the ingest log; the strings are borrowed (replay_key, host may be NULL). */
+struct ingest_row {
+	const char *key, *replay_key, *spool_name, *sha256, *message_id, *kind, *result, *host;
+};
+/* Records a committed message unless its key or its replay key is already there (the unique
+ * constraints are the promise, across hosts too): 0 recorded, 1 already known (nothing
+ * written), -1 on error. */
+int store_ingest_record_once(struct store *s, const struct ingest_row *r, time_t now);
 int store_ingest_record(struct store *s, const char *key, const char *spool_name,
 			const char *sha256, const char *message_id, const char *kind,
 			const char *result, time_t now);
@@ -1541,6 +1567,11 @@ int send_outbox_flush(const struct config *c, struct store *s);
 int ingest_run_once(const struct config *c, struct store *s, volatile int *stop);
 /* The daemon loop: ingest, send, sleep until new files; returns on SIGTERM. */
 int ingest_daemon(struct config *c, const char *config_file);
+/* `bidmail reconcile`: re-offers (spool_reoffer) every file of incoming/cur modified at or
+ * after since (0: all) whose ingest key and replay key the database does not know (a commit
+ * lost in a failover). The number re-offered; *failed set on an error, which stops it (the
+ * files re-offered stay so: running it again goes on). */
+int ingest_reconcile(const struct config *c, struct store *s, time_t since, int *failed);
 
 /* ---------------------------------------------------------------- runtime.c */
 struct runtime;

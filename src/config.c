@@ -90,6 +90,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "sender_rate_limit", CFG_INT, "60", OFF(sender_rate_limit), 1, 1000000 },
 	{ "sender_rate_window", CFG_DURATION, "1h", OFF(sender_rate_window), 60, 7L * 86400 },
 	{ "export_dir", CFG_PATH, "", OFF(export_dir), 0, 0 },
+	/* "": the machine's hostname (config_load) */
+	{ "host_id", CFG_STRING, "", OFF(host_id), 0, 0 },
 	{ "lmtp_listen", CFG_STRING, "", OFF(lmtp_listen), 0, 0 },
 	{ "lmtp_timeout", CFG_INT, "300", OFF(lmtp_timeout), 1, 3600 },
 	{ "fetch_url", CFG_STRING, "", OFF(fetch_url), 0, 0 },
@@ -246,6 +248,29 @@ static int addresses_ok(const char *v)
 	return ok;
 }
 
+#define HOST_ID_MAX 64
+
+/* 1 when v is empty or a host_id: at most HOST_ID_MAX of [A-Za-z0-9.-]. */
+static int host_id_ok(const char *v)
+{
+	size_t n = strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-");
+	return !v[n] && n <= HOST_ID_MAX;
+}
+
+/* The default host_id: the machine's hostname, any other character made '-', cut at
+ * HOST_ID_MAX; "localhost" when it has none. */
+static char *host_id_default(void)
+{
+	char host[256] = "";
+	if (gethostname(host, sizeof host - 1) < 0 || !*host)
+		snprintf(host, sizeof host, "localhost");
+	host[HOST_ID_MAX] = '\0';
+	for (char *p = host; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
+			*p = '-';
+	return xstrdup(host);
+}
+
 static char *resolve_path(const struct config *c, const char *v)
 {
 	if (!*v || v[0] == '/')
@@ -296,6 +321,9 @@ static const char *cfg_set(struct config *c, const struct cfg_key *k, const char
 		if (!strcmp(k->name, "exchange_rates") && !rates_ok(v))
 			return "expected a date then CUR:rate pairs (value of 1 CUR in EUR), e.g. "
 			       "2026-01-01 USD:0.92 GBP:1.17";
+		if (!strcmp(k->name, "host_id") && !host_id_ok(v))
+			return "host_id is at most 64 letters, digits, dots and hyphens (empty: the "
+			       "machine's hostname)";
 		if (!strcmp(k->name, "moderators") && !addresses_ok(v))
 			return "expected plain addresses separated by commas or spaces";
 		if (!strcmp(k->name, "public_url") && *v && strncmp(v, "https://", 8))
@@ -541,6 +569,10 @@ int config_load(struct config *c, const char *file)
 		free(c->smtp_tls);
 		c->smtp_tls = xstrdup(!*c->smarthost || smarthost_is_loopback(c->smarthost)
 				      ? "opportunistic" : "required");
+	}
+	if (!*c->host_id) {
+		free(c->host_id);
+		c->host_id = host_id_default();
 	}
 	if (!*c->templates) {
 		free(c->templates);

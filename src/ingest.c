@@ -32,6 +32,7 @@ struct job {
 	enum outcome out;	/* OUT_PERMFAIL already from prepare(): quarantine */
 	char *reason;		/* why it is quarantined (PERMFAIL) */
 	int committed;		/* in the current transaction: move to cur/ after commit */
+	int replay;		/* known by its replay key at record time: its work is undone */
 };
 
 /* ------------------------------------------------------------------ the in-flight guard */
@@ -666,6 +667,29 @@ static void trim_against_sent(const struct config *c, struct store *s, struct me
 	}
 }
 
+/* Records the handled message in the ingest log. A row already there with its key or its
+ * replay key (another host committed the same message meanwhile: the unique constraints
+ * decide, not the look-up before) makes it a replay: j->replay, and its work is rolled back
+ * by the caller while the file goes to cur/. */
+static void record(const struct config *c, struct store *s, struct job *j,
+		   const struct message *m, const char *kind, const char *result)
+{
+	const struct spooled *sp = j->sp;
+	struct ingest_row row = { .key = sp->key,
+				  .replay_key = sp->replay_key[0] ? sp->replay_key : NULL,
+				  .spool_name = sp->name, .sha256 = sp->sha256,
+				  .message_id = m->message_id, .kind = kind, .result = result,
+				  .host = c->host_id };
+	int r = store_ingest_record_once(s, &row, clock_now());
+	if (r < 0)
+		j->out = store_error_is_transient(s) ? OUT_TEMPFAIL : OUT_PERMFAIL;
+	else
+		j->committed = 1;
+	j->replay = r == 1;
+	if (j->out == OUT_PERMFAIL && !j->reason)
+		j->reason = xasprintf("database: %s", store_errmsg(s));
+}
+
 /* Handles one prepared message inside the open transaction; sets j->out (and j->reason). */
 static void process(const struct config *c, struct store *s, struct job *j)
 {
@@ -677,12 +701,14 @@ static void process(const struct config *c, struct store *s, struct job *j)
 	struct message *m = j->m;
 	enum kind k = j->k;
 	int seen = store_ingest_seen(s, sp->key);
-	if (seen < 0) {
+	int replayed = seen || !sp->replay_key[0] ? 0 : store_ingest_replay_seen(s, sp->replay_key);
+	if (seen < 0 || replayed < 0) {
 		j->out = OUT_TEMPFAIL;
 		return;
 	}
-	if (seen) {
-		log_info("msg=%.16s stage=ingest spool=%s result=duplicate", sp->key, sp->name);
+	if (seen || replayed) {
+		log_info("msg=%.16s stage=ingest spool=%s result=duplicate%s", sp->key, sp->name,
+			 replayed ? " (same message through another host)" : "");
 		j->out = OUT_OK;
 		j->committed = 1;
 		return;
@@ -699,18 +725,11 @@ static void process(const struct config *c, struct store *s, struct job *j)
 		j->out = OUT_OK;
 	else
 		dispatch(c, s, j, m, k, &result);
-	if (j->out == OUT_OK) {
-		if (store_ingest_record(s, sp->key, sp->name, sp->sha256, m->message_id, kind,
-					result, clock_now()) < 0)
-			j->out = store_error_is_transient(s) ? OUT_TEMPFAIL : OUT_PERMFAIL;
-		else
-			j->committed = 1;
-		if (j->out == OUT_PERMFAIL && !j->reason)
-			j->reason = xasprintf("database: %s", store_errmsg(s));
-	}
+	if (j->out == OUT_OK)
+		record(c, s, j, m, kind, result);
 	if (j->out == OUT_OK)
 		log_info("msg=%.16s stage=ingest spool=%s kind=%s result=%s", sp->key, sp->name,
-			 kind, result);
+			 kind, j->replay ? "duplicate (same message through another host)" : result);
 	free(result);
 	j->m = message_free(m);
 }
@@ -929,7 +948,9 @@ static int run_batch(const struct config *c, struct store *s, struct prefetch *p
 		process(c, s, j);
 		slot_end(SLOT_PROCESS);
 		log_set_message(NULL);
-		if (j->out == OUT_OK) {
+		if (j->out == OUT_OK && j->replay) {
+			store_savepoint_rollback(s);	/* its work done once already */
+		} else if (j->out == OUT_OK) {
 			store_savepoint_release(s);
 		} else {
 			store_savepoint_rollback(s);
@@ -1128,7 +1149,8 @@ int ingest_daemon(struct config *c, const char *config_file)
 	th.fetcher = fetcher_start(c);
 	/* the LMTP listener, when lmtp_listen is set: like deliver, it only writes the spool */
 	th.lmtp = *c->lmtp_listen ? lmtp_start(c, c->lmtp_listen) : NULL;
-	log_info("stage=daemon result=started spool=%s database=%s", c->spool, c->database);
+	log_info("stage=daemon result=started host_id=%s spool=%s database=%s", c->host_id,
+		 c->spool, c->database);
 	time_t last_digest = 0;
 	char *export_version = NULL;
 	while (!stop_asked(&got_term)) {
@@ -1169,4 +1191,58 @@ int ingest_daemon(struct config *c, const char *config_file)
 	free(dir);
 	store_close(s);
 	return 0;
+}
+
+/* 1 when the database knows the message of this cur/ file by either key (or the file is
+ * gone, or is not mail), 0 if not, -1 on an error (logged). */
+static int reconcile_known(const struct config *c, struct store *s, const char *name)
+{
+	struct spooled *sp = spool_read_cur(c, name);
+	if (!sp) {
+		if (errno == ENOENT || errno == ENOMSG)
+			return 1;
+		log_err("stage=reconcile spool=%s error=\"%s\"", name, strerror(errno));
+		return -1;
+	}
+	int known = store_ingest_seen(s, sp->key);
+	if (known == 0 && sp->replay_key[0])
+		known = store_ingest_replay_seen(s, sp->replay_key);
+	if (known < 0)
+		log_err("msg=%.16s stage=reconcile spool=%s error=\"%s\"", sp->key, name,
+			store_errmsg(s));
+	spooled_free(sp);
+	return known;
+}
+
+int ingest_reconcile(const struct config *c, struct store *s, time_t since, int *failed)
+{
+	struct strlist names = { 0 };
+	int n = 0;
+	*failed = 0;
+	if (spool_list_cur(c, since, &names, 10000000) < 0) {
+		log_err("stage=reconcile error=\"cannot list %s/incoming/cur: %s\"", c->spool,
+			strerror(errno));
+		*failed = 1;
+		return 0;
+	}
+	for (size_t i = 0; i < names.n && !*failed; i++) {
+		int known = reconcile_known(c, s, names.v[i]);
+		if (known < 0)
+			*failed = 1;
+		if (known != 0)
+			continue;
+		if (spool_reoffer(c, names.v[i]) < 0) {
+			/* EEXIST: a copy already waits in new/, the next run takes it */
+			log_warn("stage=reconcile spool=%s error=\"cannot move back to new: %s\"",
+				 names.v[i], strerror(errno));
+			*failed = errno != EEXIST;
+			continue;
+		}
+		log_info("stage=reconcile spool=%s result=re-offered", names.v[i]);
+		n++;
+	}
+	strlist_clear(&names);
+	if (n)
+		spool_sync_dir(c, "incoming/new");
+	return n;
 }

@@ -669,6 +669,33 @@ static int cmd_fetch(struct config *c, int argc, char **argv)
 	return r >= 0 ? 0 : r == -2 ? 1 : EXIT_TEMPFAIL;
 }
 
+/* `reconcile [--since ISO-DATE]`: the files of incoming/cur the database does not know go
+ * back to incoming/new (a commit lost in a failover); the next run ingests them. */
+static int cmd_reconcile(struct config *c, int argc, char **argv)
+{
+	time_t since = 0;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--since") && i + 1 < argc) {
+			since = clock_parse_iso(argv[++i]);
+			if (since == (time_t)-1) {
+				fprintf(stderr, "bidmail reconcile: --since wants an ISO 8601 date or "
+					"time, e.g. 2026-12-01 or 2026-12-01T08:00:00Z\n");
+				return 2;
+			}
+		} else {
+			return usage();
+		}
+	}
+	struct store *s = open_store(c);
+	if (!s)
+		return EXIT_TEMPFAIL;
+	int failed = 0;
+	int n = ingest_reconcile(c, s, since, &failed);
+	store_close(s);
+	printf("%d message%s re-offered\n", n, n == 1 ? "" : "s");
+	return failed ? EXIT_TEMPFAIL : 0;
+}
+
 static volatile sig_atomic_t got_term;
 
 static void on_term(int sig)
@@ -858,6 +885,8 @@ static const struct subcommand {
 	  "every project by status, award rate; current bids (each\nfreelancer's last offered one) per project, vs budget", 0 },
 	{ "status", NULL, cmd_status, "[--json]",
 	  "queue sizes, oldest pending, last digest run,\nbounce-disabled addresses", 0 },
+	{ "reconcile", NULL, cmd_reconcile, "[--since ISO-DATE]",
+	  "re-offer the ingested files the database does not know", 0 },
 	{ "backup", NULL, cmd_backup, "FILE", "consistent online copy of the database", 0 },
 	{ "http", NULL, cmd_http, "[--listen HOST:PORT]", "serve one-click unsubscribe (RFC 8058)",
 	  SUB_KEY },

@@ -36,31 +36,29 @@
 #define FILE_LEASE 600		/* seconds: a file batch is written in far less */
 #define MAX_OWNERS 64		/* other senders' leases looked at per pass */
 
-/* This process's owner token, HOST:PID:RANDOM; the same for all its passes. */
-static const char *send_owner(void)
+/* This process's owner token, HOST_ID:PID:RANDOM (host_id has no ':'); the same for all its
+ * passes while host_id stays the same. */
+static const char *send_owner(const struct config *c)
 {
 	static char owner[128];
 	static pid_t pid;
-	if (pid != getpid()) {
-		char host[65] = "";
-		if (gethostname(host, sizeof host - 1) < 0 || !*host)
-			snprintf(host, sizeof host, "localhost");
-		host[strcspn(host, ":")] = '\0';
+	size_t hl = strlen(c->host_id);
+	if (pid != getpid() || strncmp(owner, c->host_id, hl) || owner[hl] != ':') {
 		char rnd[17];
 		hash_random_hex(rnd, 8);
 		pid = getpid();
-		snprintf(owner, sizeof owner, "%s:%ld:%s", host, (long)pid, rnd);
+		snprintf(owner, sizeof owner, "%s:%ld:%s", c->host_id, (long)pid, rnd);
 	}
 	return owner;
 }
 
 /* Frees the leases of senders of this host that no longer run (a crash, a kill -9): their
  * rows need not wait for the expiry. A process that runs, or of another host, keeps its. */
-static void send_reclaim_dead(struct store *s, const char *now)
+static void send_reclaim_dead(const struct config *c, struct store *s, const char *now)
 {
 	char *owners[MAX_OWNERS];
 	int n = store_outbox_lease_owners(s, now, owners, MAX_OWNERS);
-	const char *me = send_owner();
+	const char *me = send_owner(c);
 	size_t hl = strcspn(me, ":");
 	for (int i = 0; i < n; i++) {
 		const char *o = owners[i];
@@ -78,11 +76,11 @@ static void send_reclaim_dead(struct store *s, const char *now)
 
 static int send_files(const struct config *c, struct store *s)
 {
-	const char *owner = send_owner();
+	const char *owner = send_owner(c);
 	char now[32], until[32];
 	clock_format_iso(clock_now(), now);
 	clock_format_iso(clock_now() + FILE_LEASE, until);
-	send_reclaim_dead(s, now);
+	send_reclaim_dead(c, s, now);
 	char *dir = xasprintf("%s/outgoing", c->spool);
 	char **names = xcalloc(SEND_BATCH, sizeof *names);
 	int sent = 0, rc = 0;
@@ -315,7 +313,7 @@ static void smtp_done(void *arg, struct outbox_row *row, enum smtp_result r, con
 
 static int send_smtp(const struct config *c, struct store *s)
 {
-	struct smtp_run run = { .c = c, .s = s, .owner = send_owner(), .now = clock_now() };
+	struct smtp_run run = { .c = c, .s = s, .owner = send_owner(c), .now = clock_now() };
 	char now[32];
 	clock_format_iso(run.now, now);
 	char *jp = journal_path(c);
@@ -332,7 +330,7 @@ static int send_smtp(const struct config *c, struct store *s)
 			close(run.journal);
 		return -1;
 	}
-	send_reclaim_dead(s, now);
+	send_reclaim_dead(c, s, now);
 	/* retries and failures are their own commits, written to the OS at once */
 	store_durability(s, STORE_FAST);
 	long long end = (clock_mono_ms() / 1000) + SEND_PASS_SECONDS;

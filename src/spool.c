@@ -2,15 +2,18 @@
  * spool.c — the on-disk spool, Maildir protocol: incoming/{tmp,new,cur}, failed/ (quarantine,
  * NAME plus NAME.reason), outgoing/ (file transport) and tmp/ for atomic writes elsewhere.
  * In: messages on a file descriptor (deliver) or file names (the daemon).
- * Out: files written tmp -> fsync -> rename -> fsync(dir), so a crash never half-writes one.
+ * Out: files written tmp -> fsync -> rename -> fsync(dir), so a crash never half-writes one;
+ * each message's two keys (ingest key, replay key: the same message through another host).
  */
 #include "bidmail.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -303,6 +306,117 @@ void spool_ingest_key(const struct envelope *env, const void *data, size_t len, 
 	hash_sha256_end(h, out);
 }
 
+/* Trace header fields: each host a message passes through adds its own, so two copies of one
+ * message delivered to two hosts differ in these and in nothing else. A name ending in '*'
+ * is a prefix. DKIM-Signature is one: a relay may add its own signature (a list, an ARC
+ * sealer, a forwarding MX that signs what it relays), and a signature is computed from the
+ * header fields and the body, which stay in the digest; leaving every signature out thus
+ * never makes two different messages one, while keeping them would make a relayed copy
+ * another message. */
+static const char *const trace_fields[] = {
+	"Received", "X-Received", "Received-SPF", "Return-Path", "Delivered-To",
+	"X-Original-To", "X-Envelope-*", "Authentication-Results",
+	"X-Original-Authentication-Results", "ARC-*", "DKIM-Signature", "X-Spam-*",
+	"X-Virus-*", NULL,
+};
+#define MESSAGE_ID_MAX 998
+
+/* 1 when the header field of this name (len bytes) is a trace field. */
+static int trace_field(const char *name, size_t len)
+{
+	for (const char *const *t = trace_fields; *t; t++) {
+		size_t n = strlen(*t);
+		if ((*t)[n - 1] == '*' ? len >= n - 1 && !strncasecmp(name, *t, n - 1)
+		    : len == n && !strncasecmp(name, *t, n))
+			return 1;
+	}
+	return 0;
+}
+
+/* Feeds len bytes to h, a CR before LF left out. */
+static void hash_lf(struct hash_ctx *h, const char *p, size_t len)
+{
+	size_t from = 0;
+	for (size_t i = 0; i < len; i++)
+		if (p[i] == '\r' && i + 1 < len && p[i + 1] == '\n') {
+			hash_sha256_update(h, p + from, i - from);
+			from = i + 1;
+		}
+	hash_sha256_update(h, p + from, len - from);
+}
+
+/* The Message-ID in the field value v (n bytes, folded): what is inside <>, else the value
+ * without blanks; "" when none. */
+static void message_id_copy(const char *v, size_t n, char out[MESSAGE_ID_MAX + 1])
+{
+	size_t w = 0;
+	const char *lt = memchr(v, '<', n), *gt = lt ? memchr(lt, '>', n - (size_t)(lt - v)) : NULL;
+	if (lt && gt) {
+		v = lt + 1;
+		n = (size_t)(gt - lt - 1);
+	}
+	for (size_t i = 0; i < n && w < MESSAGE_ID_MAX; i++)
+		if ((unsigned char)v[i] > ' ')
+			out[w++] = v[i];
+	out[w] = '\0';
+}
+
+/* Hashes the header fields of data that are not trace fields into h, finds the first
+ * Message-ID and whether there is a Date; the offset where the body starts. */
+static size_t replay_headers(struct hash_ctx *h, const char *data, size_t len,
+			     char mid[MESSAGE_ID_MAX + 1], int *dated)
+{
+	size_t at = 0;
+	mid[0] = '\0';
+	*dated = 0;
+	while (at < len && data[at] != '\n' && !(data[at] == '\r' && at + 1 < len &&
+						 data[at + 1] == '\n')) {
+		size_t end = at;	/* the field: its line and the continuation lines */
+		do {
+			const char *nl = memchr(data + end, '\n', len - end);
+			end = nl ? (size_t)(nl - data) + 1 : len;
+		} while (end < len && (data[end] == ' ' || data[end] == '\t'));
+		const char *colon = memchr(data + at, ':', end - at);
+		size_t nlen = colon ? (size_t)(colon - (data + at)) : 0;
+		if (!colon || !trace_field(data + at, nlen))
+			hash_lf(h, data + at, end - at);
+		if (colon && !mid[0] && nlen == 10 && !strncasecmp(data + at, "Message-ID", 10))
+			message_id_copy(colon + 1, end - nlen - 1 - at, mid);
+		if (colon && nlen == 4 && !strncasecmp(data + at, "Date", 4))
+			*dated = 1;
+		at = end;
+	}
+	return at;
+}
+
+void spool_replay_key(const char *recipient, const char *data, size_t len, char out[65])
+{
+	char mid[MESSAGE_ID_MAX + 1], digest[65];
+	int dated;
+	struct hash_ctx *h = hash_sha256_begin();
+	size_t body = replay_headers(h, data, len, mid, &dated);
+	size_t end = len;	/* a host may add or drop blank lines at the end */
+	while (end > body && strchr(" \t\r\n", data[end - 1]))
+		end--;
+	hash_lf(h, data + body, end - body);
+	hash_sha256_end(h, digest);
+	if (!mid[0] && !dated) {
+		out[0] = '\0';	/* a repetition could not be told from a replay */
+		return;
+	}
+	h = hash_sha256_begin();
+	hash_sha256_update(h, "replay\n", 7);
+	for (const char *r = recipient ? recipient : ""; *r; r++) {
+		char lower = (char)tolower((unsigned char)*r);
+		hash_sha256_update(h, &lower, 1);
+	}
+	hash_sha256_update(h, mid[0] ? "\nmessage-id\n" : "\nno-message-id\n", mid[0] ? 12 : 15);
+	hash_sha256_update(h, mid, strlen(mid));
+	hash_sha256_update(h, "\n", 1);
+	hash_sha256_update(h, digest, 64);
+	hash_sha256_end(h, out);
+}
+
 enum outcome spool_deliver(const struct config *c, int in, const char *sender,
 			   const char *recipient, const char *origin)
 {
@@ -461,9 +575,9 @@ static void envelope_parse(const char *line, size_t len, struct envelope *env)
 	free(l);
 }
 
-struct spooled *spool_read(const struct config *c, const char *name)
+static struct spooled *spool_read_in(const struct config *c, const char *sub, const char *name)
 {
-	char *path = spool_path(c, "incoming/new", name);
+	char *path = spool_path(c, sub, name);
 	/* only a regular file is mail: a symlink is not followed, a FIFO does not block the
 	 * open, and anything that is not a regular file is reported as ENOMSG */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
@@ -523,7 +637,55 @@ struct spooled *spool_read(const struct config *c, const char *name)
 	s->data = data;
 	hash_sha256_hex(s->data, s->len, s->sha256);
 	spool_ingest_key(&s->env, s->data, s->len, s->key);
+	spool_replay_key(s->env.recipient, s->data, s->len, s->replay_key);
 	return s;
+}
+
+struct spooled *spool_read(const struct config *c, const char *name)
+{
+	return spool_read_in(c, "incoming/new", name);
+}
+
+struct spooled *spool_read_cur(const struct config *c, const char *name)
+{
+	return spool_read_in(c, "incoming/cur", name);
+}
+
+int spool_list_cur(const struct config *c, time_t since, struct strlist *names, size_t max)
+{
+	char *dir = spool_path(c, "incoming/cur", NULL);
+	DIR *d = opendir(dir);
+	free(dir);
+	if (!d)
+		return -1;
+	struct dirent *e;
+	struct stat st;
+	while ((e = readdir(d)) != NULL && names->n < max) {
+		if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || (since && st.st_mtime < since))
+			continue;
+		strlist_add(names, e->d_name);
+	}
+	closedir(d);
+	if (names->n > 1)
+		qsort(names->v, names->n, sizeof *names->v, name_cmp);
+	return 0;
+}
+
+int spool_reoffer(const struct config *c, const char *name)
+{
+	size_t n = strcspn(name, ":");	/* NAME:2,S as spool_done names it */
+	char *src = spool_path(c, "incoming/cur", name);
+	char *dst = xasprintf("%s/incoming/new/%.*s", c->spool, (int)n, name);
+	struct stat st;
+	int rc = -1;
+	if (n == 0 || lstat(dst, &st) == 0)
+		errno = EEXIST;
+	else if (rename(src, dst) == 0)
+		rc = 0;
+	free(src);
+	free(dst);
+	return rc;
 }
 
 struct spooled *spooled_free(struct spooled *s)

@@ -146,6 +146,15 @@ static const char *const migrations[] = {
 	 "ALTER TABLE bids ADD COLUMN delivery TEXT;"
 	 "UPDATE bids SET delivery = date(created, '+' || delivery_days || ' days')"
 	 " WHERE delivery_days IS NOT NULL;"),
+	/* 21-23: placeholders for the migrations of other branches of this session (due index,
+	 * follow-up times); the merge replaces each by the real one, keeping this numbering */
+	"SELECT 1;", "SELECT 1;", "SELECT 1;",
+	/* 24: the replay key (spool.c spool_replay_key: recipient, Message-ID and the bytes
+	 * without trace headers), unique, so that one message delivered through two hosts is
+	 * one; and the host_id of the host that took each message. Rows from before have none. */
+	("ALTER TABLE ingested ADD COLUMN replay_key TEXT;"
+	 "ALTER TABLE ingested ADD COLUMN host TEXT;"
+	 "CREATE UNIQUE INDEX IF NOT EXISTS ingested_replay_key ON ingested(replay_key);"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -167,7 +176,7 @@ static const char *const migrations[] = {
 #define STORE_PAGE 512
 
 enum stmt_id {
-	ST_INGEST_SEEN, ST_INGEST_RECORD, ST_PROJECT_INSERT, ST_OUTBOX_INSERT, ST_OUTBOX_MARK,
+	ST_INGEST_SEEN, ST_INGEST_RECORD, ST_INGEST_REPLAY_SEEN, ST_INGEST_RECORD_ONCE, ST_PROJECT_INSERT, ST_OUTBOX_INSERT, ST_OUTBOX_MARK,
 	ST_OUTBOX_RETRY, ST_OUTBOX_SENT, ST_OUTBOX_MESSAGE, ST_OUTBOX_CLAIM, ST_OUTBOX_ROW,
 	ST_OUTBOX_RELEASE,
 	ST_SENDER_HIT, ST_SENDER_TOLD, ST_FETCHED_SEEN, ST_FETCHED_ADOPT, ST_FETCHED_ADD,
@@ -204,6 +213,10 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_INGEST_SEEN] = "SELECT 1 FROM ingested WHERE key = ?1",
 	[ST_INGEST_RECORD] = "INSERT INTO ingested(key, spool_name, sha256, message_id, kind,"
 			     " result, at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_INGEST_REPLAY_SEEN] = "SELECT 1 FROM ingested WHERE replay_key = ?1",
+	[ST_INGEST_RECORD_ONCE] = "INSERT OR IGNORE INTO ingested(key, spool_name, sha256,"
+				  " message_id, kind, result, at, replay_key, host)"
+				  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[ST_PROJECT_INSERT] = "INSERT INTO projects(title, description, poster, poster_name,"
 			      " language, status, created, updated, message_id, budget_min,"
 			      " budget_max, currency, tax, unit, deadline_days, skills, location,"
@@ -682,6 +695,11 @@ int store_ingest_seen(struct store *s, const char *key)
 	return row_exists(s, ST_INGEST_SEEN, key, "ingest-seen");
 }
 
+int store_ingest_replay_seen(struct store *s, const char *replay_key)
+{
+	return row_exists(s, ST_INGEST_REPLAY_SEEN, replay_key, "ingest-replay-seen");
+}
+
 int store_fetched_seen(struct store *s, const char *origin, const char *ident)
 {
 	sqlite3_stmt *st = stmt(s, ST_FETCHED_SEEN);
@@ -736,6 +754,27 @@ int store_ingest_record(struct store *s, const char *key, const char *spool_name
 	bind_text(st, 6, result);
 	bind_text(st, 7, at);
 	return run(s, st, "ingest-record");
+}
+
+int store_ingest_record_once(struct store *s, const struct ingest_row *r, time_t now)
+{
+	sqlite3_stmt *st = stmt(s, ST_INGEST_RECORD_ONCE);
+	if (!st)
+		return -1;
+	char at[32];
+	clock_format_iso(now, at);
+	bind_text(st, 1, r->key);
+	bind_text(st, 2, r->spool_name);
+	bind_text(st, 3, r->sha256);
+	bind_text(st, 4, r->message_id);
+	bind_text(st, 5, r->kind);
+	bind_text(st, 6, r->result);
+	bind_text(st, 7, at);
+	bind_text(st, 8, r->replay_key);
+	bind_text(st, 9, r->host);
+	if (run(s, st, "ingest-record-once") < 0)
+		return -1;
+	return sqlite3_changes(s->db) > 0 ? 0 : 1;
 }
 
 /* ---------------------------------------------------------------- states */

@@ -387,6 +387,44 @@ static int c_ingest_record(struct store *s)
 	return 0;
 }
 
+static int c_ingest_replay_seen(struct store *s)
+{
+	struct ingest_row r = { .key = "k", .replay_key = "r", .spool_name = "n", .sha256 = "h",
+				.kind = "post", .result = "ok", .host = "mx1" };
+	CHECK(store_ingest_replay_seen(s, "r") == 0);
+	CHECK(store_ingest_record_once(s, &r, T0) == 0);
+	CHECK(store_ingest_replay_seen(s, "r") == 1);
+	CHECK(store_ingest_replay_seen(s, "k") == 0);	/* the keys are apart */
+	CHECK(store_ingest_seen(s, "k") == 1);
+	return 0;
+}
+
+static int c_ingest_record_once(struct store *s)
+{
+	struct ingest_row r = { .key = "k1", .replay_key = "r", .spool_name = "n", .sha256 = "h",
+				.kind = "post", .result = "ok", .host = "mx1" };
+	CHECK(store_ingest_record_once(s, &r, T0) == 0);
+	r.key = "k2";	/* the same message through another host: known by its replay key */
+	r.host = "mx2";
+	CHECK(store_ingest_record_once(s, &r, T0) == 1);
+	r.replay_key = "r2";	/* known by its key */
+	r.key = "k1";
+	CHECK(store_ingest_record_once(s, &r, T0) == 1);
+	CHECK(store_ingest_seen(s, "k2") == 0);
+	CHECK(store_count(s, "ingested") == 1);
+	r.key = "k3";	/* rows without a replay key (before migration 24) never clash */
+	r.replay_key = NULL;
+	CHECK(store_ingest_record_once(s, &r, T0) == 0);
+	r.key = "k4";
+	CHECK(store_ingest_record_once(s, &r, T0) == 0);
+	CHECK(store_count(s, "ingested") == 3);
+	/* a row written by store_ingest_record holds its key against it */
+	CHECK(store_ingest_record(s, "k5", "n", "h", NULL, "post", "ok", T0) == 0);
+	r.key = "k5";
+	CHECK(store_ingest_record_once(s, &r, T0) == 1);
+	return 0;
+}
+
 static int c_fetched_seen(struct store *s)
 {
 	CHECK(store_fetched_seen(s, "imap://u@h/INBOX;UID=1", "100:ab") == 0);
@@ -1898,6 +1936,8 @@ static const struct {
 	{ "store_backup", c_backup },
 	{ "store_ingest_seen", c_ingest_seen },
 	{ "store_ingest_record", c_ingest_record },
+	{ "store_ingest_replay_seen", c_ingest_replay_seen },
+	{ "store_ingest_record_once", c_ingest_record_once },
 	{ "store_fetched_seen", c_fetched_seen },
 	{ "store_fetched_add", c_fetched_add },
 	{ "store_sender_hit", c_sender_hit },

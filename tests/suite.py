@@ -123,13 +123,14 @@ def test_migration_turns_day_counts_into_days():
     b.run("run", "--once")
     path = os.path.join(b.dir, "var", "bidmail.db")
     db = sqlite3.connect(path)
-    version = db.execute("PRAGMA user_version").fetchone()[0]  # migration 20 is the last one
-    db.executescript(
+    db.executescript(  # back to version 19: migration 24 undone, then 20 (21-23: no-ops here)
+        "DROP INDEX ingested_replay_key; ALTER TABLE ingested DROP COLUMN replay_key;"
+        " ALTER TABLE ingested DROP COLUMN host;"
         "ALTER TABLE projects DROP COLUMN deadline; ALTER TABLE bids DROP COLUMN delivery;"
         "UPDATE projects SET deadline_days = 21, created = '2026-03-02T09:00:00Z';"
         "INSERT INTO bids(project, subscriber, address, amount, delivery_days, status, created)"
         " SELECT id, 1, 'f@dev.fr', 900, 10, 'active', '2026-03-03T10:00:00Z' FROM projects;"
-        "PRAGMA user_version = %d;" % (version - 1))
+        "PRAGMA user_version = 19;")
     db.close()
     env = dict(os.environ, BIDMAIL_NOW="2026-03-16T10:00:00Z")
     got = json.loads(b.run("projects", "--json", env=env).stdout)
@@ -185,7 +186,8 @@ def test_migration_keeps_ingest_log():
         "CREATE TABLE old_ingested(key TEXT PRIMARY KEY, spool_name TEXT NOT NULL,"
         " sha256 TEXT NOT NULL, message_id TEXT, kind TEXT NOT NULL, result TEXT NOT NULL,"
         " at TEXT NOT NULL);"
-        "INSERT INTO old_ingested SELECT * FROM ingested; DROP TABLE ingested;"
+        "INSERT INTO old_ingested SELECT key, spool_name, sha256, message_id, kind, result, at"
+        " FROM ingested; DROP TABLE ingested;"
         "ALTER TABLE old_ingested RENAME TO ingested; DROP TABLE sender_rates;"
         "CREATE TABLE sender_rates(address TEXT PRIMARY KEY COLLATE NOCASE,"
         " window_start TEXT NOT NULL, count INTEGER NOT NULL, told TEXT);"

@@ -20,6 +20,8 @@
 #include <string.h>
 #include <strings.h>
 
+static int has_date(const char *t);
+
 #define LOOKAHEAD 6
 #define MAX_HEADER_JOIN 600
 
@@ -31,6 +33,7 @@ struct rline {
 	int keep;
 	size_t cut;	/* keep only the first cut bytes (a header starting mid-line) */
 	int copy;	/* all its words repeat the text we sent (drop_known_copy) */
+	int kept0;	/* kept before mark_quotes ran (the never-lose fallback) */
 };
 
 static int is_space_byte(unsigned char c)
@@ -303,6 +306,8 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 		if (c != '-' && !isdigit(c) && c < 0x80 && !memchr(l[i].s, '@', l[i].n) &&
 		    !starts_with_word(w, RP_OPENER))
 			return -1;
+		if (c == '-' && (k + 1 >= l[i].n || l[i].s[k + 1] != '-'))
+			return -1;	/* "- le logo": a list item, not "---- X wrote ----" */
 	}
 	char j[MAX_HEADER_JOIN + 64];
 	size_t jn = 0;
@@ -347,6 +352,10 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 		if (is_attribution(j, jn, dashed && k == i, k == i) ||
 		    (k <= i + 1 && is_date_email(j, jn)))
 			return k;
+		/* a line ending with ':' that is no attribution introduces the reply's own list
+		 * ("Le 15 décembre, je peux livrer :"): the run cannot go on past it */
+		if (jn > 0 && j[jn - 1] == ':')
+			return -1;
 		/* an attribution ends with ':' or a verb: stop at the first line that does not
 		 * continue a plausible one */
 		if (k == i && !dashed && !starts_with_word(j, RP_OPENER) &&
@@ -375,14 +384,54 @@ static int header_key(const char *t)
 	return 0;
 }
 
+/* The value of a "Key: value" line (t normalised) whose key is one or two words without
+ * digits, in any script, at most 24 bytes; NULL when t is not one. */
+static const char *field_value(const char *t)
+{
+	const char *colon = strchr(t, ':');
+	if (!colon || colon == t || colon - t > 24 || colon[1] == '/')
+		return NULL;
+	int spaces = 0;
+	for (const char *p = t; p < colon; p++) {
+		if (isdigit((unsigned char)*p) || strchr(".,;!?()<>@\"", *p))
+			return NULL;
+		spaces += *p == ' ' && p + 1 < colon && p[1] != ' ';
+	}
+	return spaces <= 1 ? colon + 1 : NULL;
+}
+
+/* A header block known by its shape alone, its field names in no list (Indonesian "Dari: /
+ * Dikirim: / Kepada: / Perihal:"): 3 to 6 "Key: value" lines up to a blank line, the first
+ * value holding an address, the second a date or a time, no value an amount. */
+static int shape_header_block_at(const struct rline *l, int nl, int i)
+{
+	if (l[i].n > 200 || !memchr(l[i].s, '@', l[i].n) || !memchr(l[i].s, ':', l[i].n))
+		return 0;
+	int fields = 0;
+	for (int k = i; k < nl && !l[k].blank; k++) {
+		char t[256];
+		if (fields == 6 || l[k].quoted || l[k].n > 200)
+			return 0;
+		normalise(l[k].s, l[k].n, t, sizeof t, 0);
+		const char *v = field_value(t);
+		struct money m;
+		char why[64];
+		if (!v || (fields == 0 && !strchr(v, '@')) || (fields == 1 && !has_date(v)) ||
+		    extract_bid_amount(v, &m, why, sizeof why))
+			return 0;
+		fields++;
+	}
+	return fields >= 3;
+}
+
 /* An Outlook header block starting at line i: returns 1 when i opens one. */
 static int header_block_at(struct rline *l, int nl, int i)
 {
 	char t[256];
 	normalise(l[i].s, l[i].n < 200 ? l[i].n : 200, t, sizeof t, 0);
 	int g = header_key(t);
-	if (g != 1 && g != 2)
-		return 0;	/* a block opens with From: or Date: (and their translations) */
+	if (g != 1 && g != 2)	/* a block opens with From: or Date: (and their translations) */
+		return g == 0 && shape_header_block_at(l, nl, i);
 	int groups = 1 << g, keys = 1, at = strchr(t, '@') != NULL, gap = 0;
 	for (int k = i + 1; k < nl && k < i + LOOKAHEAD + 1; k++) {
 		if (l[k].blank)
@@ -1450,13 +1499,57 @@ static int inline_header_at(const struct rline *ln)
 	return __builtin_popcount((unsigned)groups) >= 2;
 }
 
-/* 1 when an old message starts at line i: an Outlook block, Orange's "Message du <date>"
- * over one, or a Lotus Notes block (*from is where to cut). */
+/* The lines from i that open with a known header key (any field: Thunderbird's table opens
+ * with "Betreff:"), at most LOOKAHEAD. */
+static int keyed_lines(const struct rline *l, int nl, int i)
+{
+	int k = i;
+	for (; k < nl && k < i + LOOKAHEAD && !l[k].blank; k++) {
+		char t[128];
+		normalise(l[k].s, l[k].n < 100 ? l[k].n : 100, t, sizeof t, 0);
+		if (!header_key(t))
+			break;
+	}
+	return k - i;
+}
+
+/* A few words framed by rules ("----- Mail original -----", "-------- Pesan asli --------"),
+ * without digits: the shape of an original-message separator in any language. */
+static int is_framed_line(const struct rline *ln)
+{
+	size_t a = 0, b = ln->n, marks = 0, words = 0;
+	if (ln->n > 80)
+		return 0;
+	while (a < b && (is_space_byte((unsigned char)ln->s[a]) || strchr("-_=", ln->s[a])))
+		marks += ln->s[a++] != ' ';
+	if (marks < 2)
+		return 0;
+	for (marks = 0; b > a && (is_space_byte((unsigned char)ln->s[b - 1]) ||
+				  strchr("-_=", ln->s[b - 1])); b--)
+		marks += ln->s[b - 1] != ' ';
+	if (marks < 2 || b == a)
+		return 0;
+	for (size_t k = a; k < b; k++) {
+		if (isdigit((unsigned char)ln->s[k]) || ln->s[k] == '@' || ln->s[k] == ':')
+			return 0;
+		words += ln->s[k] == ' ';
+	}
+	return words <= 4;
+}
+
+/* 1 when an old message starts at line i: an Outlook block (under a framed separator line, in
+ * any language), Orange's "Message du <date>" over one, or a Lotus Notes block (*from is where
+ * to cut). */
 static int old_message_at(struct rline *l, int nl, int i, int *from)
 {
 	*from = i;
 	if (header_block_at(l, nl, i) || inline_header_at(&l[i]))
 		return 1;
+	if (i + 1 < nl && is_framed_line(&l[i])) {
+		int nx = next_content_line(l, nl, i);
+		if (nx > 0 && nx <= i + 2 && (header_block_at(l, nl, nx) || keyed_lines(l, nl, nx) >= 2))
+			return 1;
+	}
 	if (i + 1 < nl && l[i].n < 60 && header_block_at(l, nl, i + 1)) {
 		char t[64];
 		normalise(l[i].s, l[i].n, t, sizeof t, 0);
@@ -1525,6 +1618,21 @@ static char *kept_text(const struct rline *l, int n, size_t len)
 	return out;
 }
 
+/* The never-lose fallback, when trimming left nothing: the lines before the first one that
+ * mark_quotes removed (the text written above the first quote, attribution or header block),
+ * as they were; "" when there are none (owned). */
+static char *text_before_first_cut(struct rline *l, int n, size_t len)
+{
+	int first = 0;
+	while (first < n && !(l[first].kept0 && !l[first].keep && !l[first].blank))
+		first++;
+	for (int k = 0; k < n; k++) {
+		l[k].keep = k < first && l[k].kept0;
+		l[k].cut = l[k].n;
+	}
+	return kept_text(l, n, len);
+}
+
 char *extract_reply_known(const char *text, int is_forward, const char *sender_name,
 			  const char *sent)
 {
@@ -1532,11 +1640,17 @@ char *extract_reply_known(const char *text, int is_forward, const char *sender_n
 	int n;
 	struct rline *l = split_lines(clean, &n);
 	drop_known_copy(l, n, sent);	/* the copies of our text go, not what is between */
+	for (int k = 0; k < n; k++)
+		l[k].kept0 = l[k].keep;
 	mark_quotes(l, n, is_forward);
 	int sig = signature_start(l, n, sender_name);
 	for (int k = sig; k < n; k++)
 		l[k].keep = 0;
 	char *out = kept_text(l, n, strlen(clean));
+	if (!*out) {
+		free(out);
+		out = text_before_first_cut(l, n, strlen(clean));
+	}
 	free(l);
 	free(clean);
 	return out;

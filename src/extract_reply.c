@@ -34,6 +34,9 @@ struct rline {
 	size_t cut;	/* keep only the first cut bytes (a header starting mid-line) */
 	int copy;	/* all its words repeat the text we sent (drop_known_copy) */
 	int kept0;	/* kept before mark_quotes ran (the never-lose fallback) */
+	char *norm;	/* its normalised form (normalise), computed once, on first use */
+	size_t nn, cap;	/* its length; the bytes norm can hold (at least n + 4) */
+	int normed;
 };
 
 static int is_space_byte(unsigned char c)
@@ -106,6 +109,42 @@ static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop
 	return w;
 }
 
+/* The normalised form of a line, computed on its first use and kept: the rules look at a line
+ * from several places (as a start, inside a look-ahead window), and read it once. */
+static const char *line_norm(struct rline *ln, size_t *len)
+{
+	if (!ln->normed) {
+		ln->nn = normalise(ln->s, ln->n, ln->norm, ln->cap, 0);
+		ln->normed = 1;
+	}
+	*len = ln->nn;
+	return ln->norm;
+}
+
+/* The same with leading and trailing dashes removed too (normalise's drop_dashes); its
+ * length in *len (not NUL-terminated at that length). */
+static const char *line_norm_dashless(struct rline *ln, size_t *len)
+{
+	size_t n;
+	const char *t = line_norm(ln, &n);
+	while (n > 0 && (*t == '-' || *t == ' '))
+		t++, n--;
+	while (n > 0 && (t[n - 1] == '-' || t[n - 1] == ' '))
+		n--;
+	*len = n;
+	return t;
+}
+
+/* Copies the first n bytes of t (at most max - 1) to out, NUL-terminated; returns the length. */
+static size_t copy_norm(char *out, size_t max, const char *t, size_t n)
+{
+	if (n >= max)
+		n = max - 1;
+	memcpy(out, t, n);
+	out[n] = '\0';
+	return n;
+}
+
 /* ---------------------------------------------------------------- the phrases (data file) */
 
 enum rp_kind { RP_VERB, RP_OPENER, RP_FROM, RP_DATE, RP_TO, RP_SUBJECT, RP_CC, RP_CUT,
@@ -119,14 +158,20 @@ struct reply_data {
 	int verb_from[257];	/* the verbs (sorted) whose first byte is c: verb_from[c] up to
 				 * verb_from[c + 1] */
 	size_t *verb_len;	/* the length of each verb */
+	size_t *len[RP_COUNT];	/* the length of each phrase of each kind */
+	int from[RP_COUNT][257];	/* each kind sorted: its phrases whose first byte is c are
+					 * from[k][c] up to from[k][c + 1] */
+	unsigned char key_first[256];	/* 1 for the first byte of a header-field name */
 };
 
 struct reply_data *extract_reply_data_free(struct reply_data *d)
 {
 	if (!d)
 		return NULL;
-	for (int k = 0; k < RP_COUNT; k++)
+	for (int k = 0; k < RP_COUNT; k++) {
 		strlist_clear(&d->p[k]);
+		free(d->len[k]);
+	}
 	free(d->verb_len);
 	free(d);
 	return NULL;
@@ -179,6 +224,23 @@ struct reply_data *extract_reply_data_load(const char *path)
 	d->verb_len = xcalloc(v->n + 1, sizeof *d->verb_len);
 	for (k = 0; k < v->n; k++)
 		d->verb_len[k] = strlen(v->v[k]);
+	for (int g = 0; g < RP_COUNT; g++) {
+		struct strlist *pl = &d->p[g];
+		if (pl->n)
+			qsort(pl->v, pl->n, sizeof *pl->v, str_cmp);
+		size_t f = 0;
+		for (int c = 0; c < 257; c++) {
+			while (f < pl->n && (unsigned char)pl->v[f][0] < c)
+				f++;
+			d->from[g][c] = (int)f;
+		}
+		d->len[g] = xcalloc(d->p[g].n + 1, sizeof *d->len[g]);
+		for (k = 0; k < d->p[g].n; k++) {
+			d->len[g][k] = strlen(d->p[g].v[k]);
+			if (g >= RP_FROM && g <= RP_CC)
+				d->key_first[(unsigned char)d->p[g].v[k][0]] = 1;
+		}
+	}
 	return d;
 }
 
@@ -193,11 +255,36 @@ static const struct strlist *phrases(enum rp_kind k)
 /* 1 when t starts with a phrase of kind k followed by a space or the end (a whole word). */
 static int starts_with_word(const char *t, enum rp_kind k)
 {
-	const struct strlist *l = phrases(k);
+	const struct reply_data *d = extract_data_reply();
+	if (!d)
+		return 0;
+	const struct strlist *l = &d->p[k];
 	for (size_t i = 0; i < l->n; i++) {
-		size_t pn = strlen(l->v[i]);
-		if (!strncmp(t, l->v[i], pn) && (t[pn] == ' ' || !t[pn]))
+		size_t pn = d->len[k][i];
+		if (t[0] == l->v[i][0] && !strncmp(t, l->v[i], pn) && (t[pn] == ' ' || !t[pn]))
 			return 1;
+	}
+	return 0;
+}
+
+/* 1 when a phrase of kind k at least min_len bytes long stands anywhere in t (tn bytes), or,
+ * with whole set, is all of t: one pass over t, trying at each byte only the phrases that
+ * start with it (the index built at load), their second byte compared before the rest. */
+static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_len, int whole)
+{
+	const struct reply_data *d = extract_data_reply();
+	if (!d)
+		return 0;
+	const struct strlist *l = &d->p[k];
+	for (size_t p = 0; p < (whole ? 1 : tn); p++) {
+		unsigned char c = (unsigned char)t[p];
+		for (int i = d->from[k][c]; i < d->from[k][c + 1]; i++) {
+			size_t vn = d->len[k][i];
+			if (vn < min_len || p + vn > tn || (whole && vn != tn) ||
+			    (vn > 1 && l->v[i][1] != t[p + 1]) || memcmp(t + p, l->v[i], vn))
+				continue;
+			return 1;
+		}
 	}
 	return 0;
 }
@@ -248,7 +335,8 @@ static int verb_inside(const char *j, size_t end)
 		unsigned char c = (unsigned char)j[p];
 		for (int i = d->verb_from[c]; i < d->verb_from[c + 1]; i++) {
 			size_t vn = d->verb_len[i];
-			if (p + vn <= end && !memcmp(j + p, v->v[i], vn))
+			if (p + vn <= end && (vn < 2 || v->v[i][1] == j[p + 1]) &&
+			    !memcmp(j + p, v->v[i], vn))
 				return 1;
 		}
 	}
@@ -302,7 +390,9 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 			k++;
 		unsigned char c = k < l[i].n ? (unsigned char)l[i].s[k] : 0;
 		char w[64];
-		normalise(l[i].s + k, l[i].n - k < 60 ? l[i].n - k : 60, w, sizeof w, 0);
+		size_t wn;
+		const char *nw = line_norm(&l[i], &wn);
+		copy_norm(w, 60, nw, wn);
 		if (c != '-' && !isdigit(c) && c < 0x80 && !memchr(l[i].s, '@', l[i].n) &&
 		    !starts_with_word(w, RP_OPENER))
 			return -1;
@@ -346,7 +436,13 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 			return -1;
 		if (jn)
 			j[jn++] = ' ';
-		jn += normalise(ls, ln, j + jn, sizeof j - jn, 1);
+		if (k == i && offset) {
+			jn += normalise(ls, ln, j + jn, sizeof j - jn, 1);
+		} else {
+			size_t dn;
+			const char *d = line_norm_dashless(&l[k], &dn);
+			jn += copy_norm(j + jn, sizeof j - jn - 3, d, dn);
+		}
 		if (jn > MAX_HEADER_JOIN)
 			return -1;
 		if (is_attribution(j, jn, dashed && k == i, k == i) ||
@@ -369,16 +465,19 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
  * 4 subject, 5 cc; 0 otherwise. t is normalised; the key ends at a ':' within 24 bytes. */
 static int header_key(const char *t)
 {
-	const char *colon = strchr(t, ':');
-	if (!colon || colon - t > 24)
+	const struct reply_data *d = extract_data_reply();
+	if (!d || !d->key_first[(unsigned char)t[0]])
+		return 0;
+	const char *colon = memchr(t, ':', strnlen(t, 25));
+	if (!colon)
 		return 0;
 	size_t kn = (size_t)(colon - t);
 	while (kn > 0 && t[kn - 1] == ' ')
 		kn--;
 	for (int g = RP_FROM; g <= RP_CC; g++) {
-		const struct strlist *l = phrases((enum rp_kind)g);
+		const struct strlist *l = &d->p[g];
 		for (size_t i = 0; i < l->n; i++)
-			if (strlen(l->v[i]) == kn && !strncmp(t, l->v[i], kn))
+			if (d->len[g][i] == kn && !memcmp(t, l->v[i], kn))
 				return g - RP_FROM + 1;
 	}
 	return 0;
@@ -403,7 +502,7 @@ static const char *field_value(const char *t)
 /* A header block known by its shape alone, its field names in no list (Indonesian "Dari: /
  * Dikirim: / Kepada: / Perihal:"): 3 to 6 "Key: value" lines up to a blank line, the first
  * value holding an address, the second a date or a time, no value an amount. */
-static int shape_header_block_at(const struct rline *l, int nl, int i)
+static int shape_header_block_at(struct rline *l, int nl, int i)
 {
 	if (l[i].n > 200 || !memchr(l[i].s, '@', l[i].n) || !memchr(l[i].s, ':', l[i].n))
 		return 0;
@@ -412,7 +511,9 @@ static int shape_header_block_at(const struct rline *l, int nl, int i)
 		char t[256];
 		if (fields == 6 || l[k].quoted || l[k].n > 200)
 			return 0;
-		normalise(l[k].s, l[k].n, t, sizeof t, 0);
+		size_t tn;
+		const char *nt = line_norm((struct rline *)&l[k], &tn);
+		copy_norm(t, sizeof t, nt, tn);
 		const char *v = field_value(t);
 		struct money m;
 		char why[64];
@@ -428,7 +529,9 @@ static int shape_header_block_at(const struct rline *l, int nl, int i)
 static int header_block_at(struct rline *l, int nl, int i)
 {
 	char t[256];
-	normalise(l[i].s, l[i].n < 200 ? l[i].n : 200, t, sizeof t, 0);
+	size_t tn;
+	const char *nt = line_norm(&l[i], &tn);
+	copy_norm(t, 201, nt, tn);
 	int g = header_key(t);
 	if (g != 1 && g != 2)	/* a block opens with From: or Date: (and their translations) */
 		return g == 0 && shape_header_block_at(l, nl, i);
@@ -436,7 +539,8 @@ static int header_block_at(struct rline *l, int nl, int i)
 	for (int k = i + 1; k < nl && k < i + LOOKAHEAD + 1; k++) {
 		if (l[k].blank)
 			break;
-		normalise(l[k].s, l[k].n, t, sizeof t, 0);
+		nt = line_norm(&l[k], &tn);
+		copy_norm(t, sizeof t - 3, nt, tn);
 		int h = header_key(t);
 		if (!h) {
 			if (++gap > 2)
@@ -509,6 +613,7 @@ static int lotus_block_at(struct rline *l, int nl, int i)
 static int quoted_header_at(struct rline *l, int nl, int i)
 {
 	struct rline dq[LOOKAHEAD + 4];
+	char dqn[LOOKAHEAD + 4][264];	/* the normalised forms of the unquoted lines */
 	int m = 0, k = i;
 	for (; k < nl && l[k].quoted && m < LOOKAHEAD + 4; k++) {
 		const char *q = l[k].s;
@@ -520,6 +625,11 @@ static int quoted_header_at(struct rline *l, int nl, int i)
 		dq[m].n = n;
 		dq[m].blank = n == 0;
 		dq[m].quoted = 0;
+		dq[m].norm = dqn[m];
+		dq[m].cap = sizeof dqn[m];
+		dq[m].normed = 0;
+		if (dq[m].n > sizeof dqn[m] - 4)
+			dq[m].n = sizeof dqn[m] - 4;
 		m++;
 	}
 	if (k < nl && l[k].quoted)
@@ -550,7 +660,7 @@ static int quoted_header_at(struct rline *l, int nl, int i)
 
 /* "-----Original Message-----" and its translations (the data file's cut phrases: 1, the rest
  * is quoted); forwarded markers (forward phrases) return 2; 0 otherwise. */
-static int separator_at(const struct rline *ln)
+static int separator_at(struct rline *ln)
 {
 	char t[160];
 	if (ln->n > 150 || ln->n < 8)
@@ -559,17 +669,14 @@ static int separator_at(const struct rline *ln)
 	while (lead < ln->n && (ln->s[lead] == ' ' || ln->s[lead] == '\t'))
 		lead++;
 	int dashes = lead < ln->n && (ln->s[lead] == '-' || ln->s[lead] == '_');
-	size_t tn = normalise(ln->s, ln->n, t, sizeof t, 1);
+	size_t dn;
+	const char *d = line_norm_dashless(ln, &dn);
+	size_t tn = copy_norm(t, sizeof t - 3, d, dn);
 	while (tn > 0 && (t[tn - 1] == ':' || t[tn - 1] == ' ' || t[tn - 1] == '_'))
 		t[--tn] = '\0';	/* "Begin forwarded message:", "____ Message ____" */
-	const struct strlist *cuts = phrases(RP_CUT), *fw = phrases(RP_FORWARD);
-	for (size_t i = 0; i < cuts->n; i++)
-		if (strstr(t, cuts->v[i]) && (dashes || !strcmp(t, cuts->v[i])))
-			return 1;
-	for (size_t i = 0; i < fw->n; i++)
-		if (strstr(t, fw->v[i]) && strlen(t) < strlen(fw->v[i]) + 40)
-			return 2;
-	return 0;
+	if (phrase_occurs(RP_CUT, t, tn, 0, !dashes))
+		return 1;
+	return phrase_occurs(RP_FORWARD, t, tn, tn >= 40 ? tn - 39 : 0, 0) ? 2 : 0;
 }
 
 static int is_rule_line(const struct rline *ln)
@@ -1067,7 +1174,9 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 			return -1;
 		if (jn && !wrapped)
 			j[jn++] = ' ';
-		jn += normalise(l[k].s, l[k].n, j + jn, sizeof j - jn, 0);
+		size_t kn;
+		const char *kt = line_norm(&l[k], &kn);
+		jn += copy_norm(j + jn, sizeof j - jn - 3, kt, kn);
 		while (jn > 0 && j[jn - 1] == ' ')
 			jn--;
 		j[jn] = '\0';
@@ -1176,18 +1285,21 @@ static size_t word_gap(const unsigned char *s, size_t n)
  * line `line`. */
 static void words_add(struct words *w, const char *s, size_t n, int line)
 {
-	static const char edge[] = "\"'()[]<>,.;:!?*";
+	static const char edges[] = "\"'()[]<>,.;:!?*";
+	static unsigned char edge[256];	/* 1 for the bytes of edges (filled on first use) */
+	if (!edge['*'])
+		for (const char *e = edges; *e; e++)
+			edge[(unsigned char)*e] = 1;
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, g;
 	while (i < n) {
-		while (i < n && ((g = word_gap(u + i, n - i)) || strchr(edge, s[i]) ||
-				 (s[i] == '>' && (i == 0 || s[i - 1] == '\n'))))
+		while (i < n && ((g = word_gap(u + i, n - i)) || edge[u[i]]))
 			i += g ? g : 1;
 		uint64_t h = 1469598103934665603ULL;
 		size_t start = i;
 		while (i < n && !word_gap(u + i, n - i)) {
 			unsigned char c = u[i++];
-			if (!strchr(edge, (char)c))
+			if (!edge[c])
 				h = (h ^ (uint64_t)tolower(c)) * 1099511628211ULL;
 		}
 		if (i == start)
@@ -1394,13 +1506,14 @@ static char *strip_invisible(const char *text)
 }
 
 /* The lines of text (borrowed pointers into it); their count in *count. */
-static struct rline *split_lines(const char *text, int *count)
+static struct rline *split_lines(const char *text, int *count, char **arena)
 {
 	size_t len = strlen(text);
 	int nl = 1;
 	for (size_t k = 0; k < len; k++)
 		nl += text[k] == '\n';
 	struct rline *l = xcalloc((size_t)nl, sizeof *l);
+	*arena = xmalloc(len + 4 * (size_t)nl + 4);	/* each line's normalised form, in place */
 	int n = 0;
 	const char *p = text;
 	while (n < nl) {
@@ -1413,6 +1526,8 @@ static struct rline *split_lines(const char *text, int *count)
 		r->n = ll;
 		r->keep = 1;
 		r->cut = ll;
+		r->norm = *arena + (p - text) + 4 * (size_t)n;
+		r->cap = ll + 4;
 		size_t k = 0;
 		while (k < ll && is_space_byte((unsigned char)p[k]))
 			k++;
@@ -1481,12 +1596,12 @@ static int drop_quote(struct rline *l, int nl, int i, int forwarded)
 
 /* An Outlook header block collapsed onto one line, as HTML bodies give it ("From: A [mailto:a@b]
  * Sent: Monday ... To: B Subject: Re: x"): a from key first, then keys of two other fields. */
-static int inline_header_at(const struct rline *ln)
+static int inline_header_at(struct rline *ln)
 {
-	char t[1024];
 	if (ln->n < 20 || ln->n > 1000)
 		return 0;
-	size_t tn = normalise(ln->s, ln->n, t, sizeof t, 0);
+	size_t tn;
+	const char *t = line_norm(ln, &tn);
 	if (header_key(t) != 1)
 		return 0;
 	int groups = 0;
@@ -1501,12 +1616,14 @@ static int inline_header_at(const struct rline *ln)
 
 /* The lines from i that open with a known header key (any field: Thunderbird's table opens
  * with "Betreff:"), at most LOOKAHEAD. */
-static int keyed_lines(const struct rline *l, int nl, int i)
+static int keyed_lines(struct rline *l, int nl, int i)
 {
 	int k = i;
 	for (; k < nl && k < i + LOOKAHEAD && !l[k].blank; k++) {
 		char t[128];
-		normalise(l[k].s, l[k].n < 100 ? l[k].n : 100, t, sizeof t, 0);
+		size_t tn;
+		const char *nt = line_norm(&l[k], &tn);
+		copy_norm(t, 101, nt, tn);
 		if (!header_key(t))
 			break;
 	}
@@ -1638,7 +1755,8 @@ char *extract_reply_known(const char *text, int is_forward, const char *sender_n
 {
 	char *clean = strip_invisible(text);
 	int n;
-	struct rline *l = split_lines(clean, &n);
+	char *arena;
+	struct rline *l = split_lines(clean, &n, &arena);
 	drop_known_copy(l, n, sent);	/* the copies of our text go, not what is between */
 	for (int k = 0; k < n; k++)
 		l[k].kept0 = l[k].keep;
@@ -1652,6 +1770,7 @@ char *extract_reply_known(const char *text, int is_forward, const char *sender_n
 		out = text_before_first_cut(l, n, strlen(clean));
 	}
 	free(l);
+	free(arena);
 	free(clean);
 	return out;
 }

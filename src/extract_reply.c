@@ -21,6 +21,7 @@
 #include <strings.h>
 
 static int has_date(const char *t);
+static int verb_ends(const char *j, size_t end);
 
 #define LOOKAHEAD 6
 #define MAX_HEADER_JOIN 600
@@ -37,6 +38,10 @@ struct rline {
 	char *norm;	/* its normalised form (normalise), computed once, on first use */
 	size_t nn, cap;	/* its length; the bytes norm can hold (at least n + 4) */
 	int normed;
+	int dated;	/* its normalised form holds a date or a time (has_date), an address */
+	int addressed;
+	int ender;	/* it could end an attribution: ends with ':', '>' or a verb (with or
+			 * without trailing dashes) */
 };
 
 static int is_space_byte(unsigned char c)
@@ -109,6 +114,22 @@ static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop
 	return w;
 }
 
+/* 1 when the normalised line t (n bytes) could be the last of an attribution: it ends, trailing
+ * dashes and blanks aside, with ':', '>' or an attribution verb. */
+static int line_ends_attribution(const char *t, size_t n)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		size_t e = n;
+		while (pass && e > 0 && (t[e - 1] == '-' || t[e - 1] == ' '))
+			e--;
+		if (e == 0)
+			continue;
+		if (t[e - 1] == ':' || t[e - 1] == '>' || verb_ends(t, e))
+			return 1;
+	}
+	return 0;
+}
+
 /* The normalised form of a line, computed on its first use and kept: the rules look at a line
  * from several places (as a start, inside a look-ahead window), and read it once. */
 static const char *line_norm(struct rline *ln, size_t *len)
@@ -116,6 +137,9 @@ static const char *line_norm(struct rline *ln, size_t *len)
 	if (!ln->normed) {
 		ln->nn = normalise(ln->s, ln->n, ln->norm, ln->cap, 0);
 		ln->normed = 1;
+		ln->dated = has_date(ln->norm);
+		ln->addressed = memchr(ln->norm, '@', ln->nn) != NULL;
+		ln->ender = line_ends_attribution(ln->norm, ln->nn);
 	}
 	*len = ln->nn;
 	return ln->norm;
@@ -158,6 +182,9 @@ struct reply_data {
 	int verb_from[257];	/* the verbs (sorted) whose first byte is c: verb_from[c] up to
 				 * verb_from[c + 1] */
 	size_t *verb_len;	/* the length of each verb */
+	int *by_last;	/* the verbs' indexes ordered by their last byte c: by_last[last_from[c]]
+			 * up to by_last[last_from[c + 1]] */
+	int last_from[257];
 	size_t *len[RP_COUNT];	/* the length of each phrase of each kind */
 	int from[RP_COUNT][257];	/* each kind sorted: its phrases whose first byte is c are
 					 * from[k][c] up to from[k][c + 1] */
@@ -173,6 +200,7 @@ struct reply_data *extract_reply_data_free(struct reply_data *d)
 		free(d->len[k]);
 	}
 	free(d->verb_len);
+	free(d->by_last);
 	free(d);
 	return NULL;
 }
@@ -224,6 +252,15 @@ struct reply_data *extract_reply_data_load(const char *path)
 	d->verb_len = xcalloc(v->n + 1, sizeof *d->verb_len);
 	for (k = 0; k < v->n; k++)
 		d->verb_len[k] = strlen(v->v[k]);
+	d->by_last = xcalloc(v->n + 1, sizeof *d->by_last);
+	size_t w = 0;
+	for (int c = 0; c < 256; c++) {
+		d->last_from[c] = (int)w;
+		for (k = 0; k < v->n; k++)
+			if ((unsigned char)v->v[k][d->verb_len[k] - 1] == c)
+				d->by_last[w++] = (int)k;
+	}
+	d->last_from[256] = (int)w;
 	for (int g = 0; g < RP_COUNT; g++) {
 		struct strlist *pl = &d->p[g];
 		if (pl->n)
@@ -312,9 +349,11 @@ static int verb_ends(const char *j, size_t end)
 	if (!d || end == 0)
 		return 0;
 	const struct strlist *v = &d->p[RP_VERB];
-	for (size_t i = 0; i < v->n; i++) {
+	unsigned char c = (unsigned char)j[end - 1];
+	for (int b = d->last_from[c]; b < d->last_from[c + 1]; b++) {
+		int i = d->by_last[b];
 		size_t vn = d->verb_len[i];
-		if (vn > end || v->v[i][vn - 1] != j[end - 1] || memcmp(j + end - vn, v->v[i], vn))
+		if (vn > end || memcmp(j + end - vn, v->v[i], vn))
 			continue;
 		if (end == vn || (unsigned char)j[end - vn - 1] >= 0x80 ||
 		    !isalnum((unsigned char)j[end - vn - 1]))
@@ -379,6 +418,17 @@ static int is_date_email(const char *j, size_t n)
 	return strchr(j, '@') && (j[n - 1] == ':' || j[n - 1] == '>');
 }
 
+/* 1 when one of the lines i .. i + span - 1 (a look-ahead window) could end an attribution
+ * (line_ends_attribution, read once per line): the windows that cannot are not joined. */
+static int ender_within(struct rline *l, int nl, int i, int span)
+{
+	size_t n;
+	for (int k = i; k < nl && k < i + span; k++)
+		if (!l[k].blank && (line_norm(&l[k], &n), l[k].ender))
+			return 1;
+	return 0;
+}
+
 /* The attribution starting at line i (joining up to LOOKAHEAD lines, blank ones skipped);
  * returns the index of its last line, or -1. */
 static int attribution_at(struct rline *l, int nl, int i, size_t offset)
@@ -409,6 +459,8 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 		lead++;
 	if (lead + 1 < n && s[lead] == '-' && s[lead + 1] == '-')
 		dashed = 1;
+	if (!dashed && !offset && !ender_within(l, nl, i, LOOKAHEAD))
+		return -1;	/* every form ends with ':', '>' or a verb, or is framed by dashes */
 	/* a sentence ended on line i ("On ne donnera pas suite.", "Le projet est annulé.") is the
 	 * reply's own text, not the start of an attribution wrapped onto the next lines */
 	size_t end = n;
@@ -588,7 +640,9 @@ static int lotus_block_at(struct rline *l, int nl, int i)
 		while (lead < l[k].n && is_space_byte((unsigned char)l[k].s[lead]))
 			lead++;
 		if (k > i && l[k].n - lead <= 40) {	/* a lone key is short: most lines are not read */
-			normalise(l[k].s + lead, l[k].n - lead, t, sizeof t, 0);
+			size_t tn;
+			const char *nt = line_norm(&l[k], &tn);
+			copy_norm(t, sizeof t, nt, tn);
 			g = lone_key(t);
 		}
 		if (g == 3)
@@ -715,6 +769,10 @@ static size_t midline_attribution(struct rline *l, int nl, int i)
 		n--;
 	if (n > 300 || n < 6 || s[n - 1] != ':')
 		return 0;
+	size_t tn;
+	const char *t = line_norm(&l[i], &tn);
+	if (!verb_inside(t, tn))
+		return 0;	/* every form of attribution holds a verb: none, no try */
 	int tries = 0;	/* a line full of "On " costs a few tries, not one per word */
 	for (size_t k = 1; k + 3 < n && tries < 4; k++) {
 		if ((s[k] == 'O' && s[k + 1] == 'n' && s[k + 2] == ' ') ||
@@ -1111,12 +1169,6 @@ static int has_date(const char *t)
 	return 0;
 }
 
-/* 1 when t holds a date or a time (has_date) or an address. */
-static int has_date_or_address(const char *t)
-{
-	return strchr(t, '@') || has_date(t);
-}
-
 /* 1 when t opens with a numeric date ("2016-03-03", "03/03/2016", "3.3.2016") and a time. */
 static int starts_with_date(const char *t)
 {
@@ -1164,8 +1216,13 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 {
 	if (l[i].quoted || l[i].n > 300)
 		return -1;
+	size_t n0;
+	const char *t0 = line_norm(&l[i], &n0);
+	if (!isdigit((unsigned char)t0[0]) && !ender_within(l, nl, i, 3))
+		return -1;	/* no line of the window can end one, and no date opens it */
 	char j[MAX_HEADER_JOIN + 64];
 	size_t jn = 0;
+	int dated = 0, addressed = 0;	/* has_date, '@' in the lines joined so far */
 	for (int k = i; k < nl && k < i + 3; k++) {
 		if (l[k].blank || l[k].n > 300)
 			return -1;
@@ -1177,6 +1234,8 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 		size_t kn;
 		const char *kt = line_norm(&l[k], &kn);
 		jn += copy_norm(j + jn, sizeof j - jn - 3, kt, kn);
+		dated |= l[k].dated;
+		addressed |= l[k].addressed;
 		while (jn > 0 && j[jn - 1] == ' ')
 			jn--;
 		j[jn] = '\0';
@@ -1187,9 +1246,9 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 		while (end > 0 && j[end - 1] == ' ')
 			end--;
 		int at_end = verb_ends(j, end);
-		int addr_end = end > 0 && j[end - 1] == '>' && strchr(j, '@');
+		int addr_end = end > 0 && j[end - 1] == '>' && addressed;
 		int inside = colon && !at_end && verb_inside(j, end);
-		int evidence = at_end || inside || has_date_or_address(j);
+		int evidence = at_end || inside || dated || addressed;
 		if ((colon || addr_end || at_end) && evidence) {
 			int nx = next_content_line(l, nl, k);
 			if (nx < 0)
@@ -1200,19 +1259,21 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 				return -1;
 			if (l[nx].quoted || header_block_at(l, nl, nx))
 				return k;
-			if (at_end || (inside && colon) || (addr_end && has_date(j)))
+			if (at_end || (inside && colon) || (addr_end && dated))
 				return k;
 			return -1;
 		}
+		if (colon)
+			return -1;	/* a line ending with ':' that is none ends the run */
 		/* "2016-03-03 17:21 GMT+01:00 Some One" alone over a quote: a date and a time first */
-		if (k == i && isdigit((unsigned char)j[0]) && jn <= 100 && has_date_or_address(j) &&
+		if (k == i && isdigit((unsigned char)j[0]) && jn <= 100 && (dated || addressed) &&
 		    starts_with_date(j)) {
 			int nx = next_content_line(l, nl, k);
 			if (nx == k + 1 && l[nx].quoted)
 				return k;
 		}
 		/* a line that ends a sentence and holds no date ends the run */
-		if (strchr(".!?", j[jn - 1]) && !has_date(j))
+		if (strchr(".!?", j[jn - 1]) && !dated)
 			return -1;
 	}
 	return -1;

@@ -40,6 +40,7 @@ struct rline {
 	int normed;
 	int dated;	/* its normalised form holds a date or a time (has_date), an address */
 	int addressed;
+	int verbed;	/* it holds an attribution verb: 1, 0, or -1 not looked at yet */
 	int ender;	/* it could end an attribution: ends with ':', '>' or a verb (with or
 			 * without trailing dashes) */
 };
@@ -89,7 +90,10 @@ static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop
 		i++;
 	while (i < n && w + 3 < max) {
 		const unsigned char *u = (const unsigned char *)s + i;
-		if (u[0] == 0xC2 && i + 1 < n && u[1] == 0xA0) {
+		if (u[0] < 0x80 && u[0] != '*' && u[0] != '\t' && u[0] != '\r') {
+			out[w++] = (char)(u[0] >= 'A' && u[0] <= 'Z' ? u[0] + 32 : u[0]);
+			i++;	/* plain ASCII, most of any mail */
+		} else if (u[0] == 0xC2 && i + 1 < n && u[1] == 0xA0) {
 			out[w++] = ' ';
 			i += 2;
 		} else if (u[0] == 0xE2 && i + 2 < n && u[1] == 0x80 && u[2] == 0xAF) {
@@ -188,6 +192,8 @@ struct reply_data {
 	size_t *len[RP_COUNT];	/* the length of each phrase of each kind */
 	int from[RP_COUNT][257];	/* each kind sorted: its phrases whose first byte is c are
 					 * from[k][c] up to from[k][c + 1] */
+	unsigned char (*pair)[8192];	/* per kind, a bit for each pair of first two bytes
+					 * some phrase opens with (NUL second byte: one-byte phrases) */
 	unsigned char key_first[256];	/* 1 for the first byte of a header-field name */
 };
 
@@ -201,6 +207,7 @@ struct reply_data *extract_reply_data_free(struct reply_data *d)
 	}
 	free(d->verb_len);
 	free(d->by_last);
+	free(d->pair);
 	free(d);
 	return NULL;
 }
@@ -271,6 +278,12 @@ struct reply_data *extract_reply_data_load(const char *path)
 				f++;
 			d->from[g][c] = (int)f;
 		}
+		if (!d->pair)
+			d->pair = xcalloc(RP_COUNT, sizeof *d->pair);
+		for (f = 0; f < pl->n; f++) {
+			unsigned pr = (unsigned char)pl->v[f][0] << 8 | (unsigned char)pl->v[f][1];
+			d->pair[g][pr >> 3] |= (unsigned char)(1u << (pr & 7));
+		}
 		d->len[g] = xcalloc(d->p[g].n + 1, sizeof *d->len[g]);
 		for (k = 0; k < d->p[g].n; k++) {
 			d->len[g][k] = strlen(d->p[g].v[k]);
@@ -304,6 +317,15 @@ static int starts_with_word(const char *t, enum rp_kind k)
 	return 0;
 }
 
+/* 1 when some phrase of kind k may open at t (n bytes left): its first two bytes are those of
+ * one (the pair bitmap; a one-byte phrase tested by its pair with NUL). */
+static inline int pair_opens(const unsigned char *pm, const char *t, size_t n)
+{
+	unsigned c = (unsigned)(unsigned char)t[0] << 8;
+	unsigned pr = c | (n > 1 ? (unsigned char)t[1] : 0u);
+	return (pm[pr >> 3] >> (pr & 7) & 1) || (pm[c >> 3] & 1);
+}
+
 /* 1 when a phrase of kind k at least min_len bytes long stands anywhere in t (tn bytes), or,
  * with whole set, is all of t: one pass over t, trying at each byte only the phrases that
  * start with it (the index built at load), their second byte compared before the rest. */
@@ -313,8 +335,11 @@ static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_le
 	if (!d)
 		return 0;
 	const struct strlist *l = &d->p[k];
+	const unsigned char *pm = d->pair[k];
 	for (size_t p = 0; p < (whole ? 1 : tn); p++) {
 		unsigned char c = (unsigned char)t[p];
+		if (!pair_opens(pm, t + p, tn - p))
+			continue;
 		for (int i = d->from[k][c]; i < d->from[k][c + 1]; i++) {
 			size_t vn = d->len[k][i];
 			if (vn < min_len || p + vn > tn || (whole && vn != tn) ||
@@ -370,8 +395,11 @@ static int verb_inside(const char *j, size_t end)
 	if (!d)
 		return 0;
 	const struct strlist *v = &d->p[RP_VERB];
+	const unsigned char *pm = d->pair[RP_VERB];
 	for (size_t p = 0; p < end; p++) {
 		unsigned char c = (unsigned char)j[p];
+		if (!pair_opens(pm, j + p, end - p))
+			continue;
 		for (int i = d->verb_from[c]; i < d->verb_from[c + 1]; i++) {
 			size_t vn = d->verb_len[i];
 			if (p + vn <= end && (vn < 2 || v->v[i][1] == j[p + 1]) &&
@@ -416,6 +444,17 @@ static int is_date_email(const char *j, size_t n)
 	    (j[4] != '-' && j[4] != '/'))
 		return 0;
 	return strchr(j, '@') && (j[n - 1] == ':' || j[n - 1] == '>');
+}
+
+/* 1 when the line holds an attribution verb anywhere (verb_inside, looked at once). */
+static int line_has_verb(struct rline *ln)
+{
+	if (ln->verbed < 0) {
+		size_t n;
+		const char *t = line_norm(ln, &n);
+		ln->verbed = verb_inside(t, n);
+	}
+	return ln->verbed;
 }
 
 /* 1 when one of the lines i .. i + span - 1 (a look-ahead window) could end an attribution
@@ -682,6 +721,7 @@ static int quoted_header_at(struct rline *l, int nl, int i)
 		dq[m].norm = dqn[m];
 		dq[m].cap = sizeof dqn[m];
 		dq[m].normed = 0;
+		dq[m].verbed = -1;
 		if (dq[m].n > sizeof dqn[m] - 4)
 			dq[m].n = sizeof dqn[m] - 4;
 		m++;
@@ -769,9 +809,7 @@ static size_t midline_attribution(struct rline *l, int nl, int i)
 		n--;
 	if (n > 300 || n < 6 || s[n - 1] != ':')
 		return 0;
-	size_t tn;
-	const char *t = line_norm(&l[i], &tn);
-	if (!verb_inside(t, tn))
+	if (!line_has_verb(&l[i]))
 		return 0;	/* every form of attribution holds a verb: none, no try */
 	int tries = 0;	/* a line full of "On " costs a few tries, not one per word */
 	for (size_t k = 1; k + 3 < n && tries < 4; k++) {
@@ -1247,7 +1285,8 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 			end--;
 		int at_end = verb_ends(j, end);
 		int addr_end = end > 0 && j[end - 1] == '>' && addressed;
-		int inside = colon && !at_end && verb_inside(j, end);
+		int inside = colon && !at_end && (k > i || line_has_verb(&l[i])) &&
+			     verb_inside(j, end);
 		int evidence = at_end || inside || dated || addressed;
 		if ((colon || addr_end || at_end) && evidence) {
 			int nx = next_content_line(l, nl, k);
@@ -1328,8 +1367,10 @@ struct words {
 /* The length of the blank at s (n bytes left): ASCII blanks and line breaks, and the no-break,
  * narrow, thin and ideographic spaces typesetting puts in our mails (the copy in a reply may
  * have plain spaces there); 0 when s is no blank. */
-static size_t word_gap(const unsigned char *s, size_t n)
+static inline size_t word_gap(const unsigned char *s, size_t n)
 {
+	if (s[0] > ' ' && s[0] < 0x80)
+		return 0;
 	if (is_space_byte(s[0]) || s[0] == '\n')
 		return 1;
 	if (n >= 2 && s[0] == 0xC2 && s[1] == 0xA0)
@@ -1586,6 +1627,7 @@ static struct rline *split_lines(const char *text, int *count, char **arena)
 		r->s = p;
 		r->n = ll;
 		r->keep = 1;
+		r->verbed = -1;
 		r->cut = ll;
 		r->norm = *arena + (p - text) + 4 * (size_t)n;
 		r->cap = ll + 4;

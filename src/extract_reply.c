@@ -40,6 +40,7 @@ struct rline {
 	int normed;
 	int dated;	/* its normalised form holds a date or a time (has_date), an address */
 	int addressed;
+	int digits;	/* it holds a digit */
 	int verbed;	/* it holds an attribution verb: 1, 0, or -1 not looked at yet */
 	int ender;	/* it could end an attribution: ends with ':', '>' or a verb (with or
 			 * without trailing dashes) */
@@ -143,6 +144,7 @@ static const char *line_norm(struct rline *ln, size_t *len)
 		ln->normed = 1;
 		ln->dated = has_date(ln->norm);
 		ln->addressed = memchr(ln->norm, '@', ln->nn) != NULL;
+		ln->digits = ln->nn > strcspn(ln->norm, "0123456789");
 		ln->ender = line_ends_attribution(ln->norm, ln->nn);
 	}
 	*len = ln->nn;
@@ -338,8 +340,8 @@ static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_le
 	const unsigned char *pm = d->pair[k];
 	for (size_t p = 0; p < (whole ? 1 : tn); p++) {
 		unsigned char c = (unsigned char)t[p];
-		if (!pair_opens(pm, t + p, tn - p))
-			continue;
+		if ((p > 0 && isalnum((unsigned char)t[p - 1])) || !pair_opens(pm, t + p, tn - p))
+			continue;	/* a phrase opens a word */
 		for (int i = d->from[k][c]; i < d->from[k][c + 1]; i++) {
 			size_t vn = d->len[k][i];
 			if (vn < min_len || p + vn > tn || (whole && vn != tn) ||
@@ -398,8 +400,8 @@ static int verb_inside(const char *j, size_t end)
 	const unsigned char *pm = d->pair[RP_VERB];
 	for (size_t p = 0; p < end; p++) {
 		unsigned char c = (unsigned char)j[p];
-		if (!pair_opens(pm, j + p, end - p))
-			continue;
+		if ((p > 0 && isalnum((unsigned char)j[p - 1])) || !pair_opens(pm, j + p, end - p))
+			continue;	/* a verb opens a word */
 		for (int i = d->verb_from[c]; i < d->verb_from[c + 1]; i++) {
 			size_t vn = d->verb_len[i];
 			if (p + vn <= end && (vn < 2 || v->v[i][1] == j[p + 1]) &&
@@ -675,11 +677,10 @@ static int lotus_block_at(struct rline *l, int nl, int i)
 		if (l[k].quoted || l[k].n > 200)
 			return -1;
 		int g = 0;
-		size_t lead = 0;
+		size_t lead = 0, tn;
 		while (lead < l[k].n && is_space_byte((unsigned char)l[k].s[lead]))
 			lead++;
 		if (k > i && l[k].n - lead <= 40) {	/* a lone key is short: most lines are not read */
-			size_t tn;
 			const char *nt = line_norm(&l[k], &tn);
 			copy_norm(t, sizeof t, nt, tn);
 			g = lone_key(t);
@@ -688,7 +689,7 @@ static int lotus_block_at(struct rline *l, int nl, int i)
 			to = 1;
 		else if (g == 4 && to && date)
 			break;
-		else if (has_digit_n(l[k].s, l[k].n < 128 ? l[k].n : 128))
+		else if ((line_norm(&l[k], &tn), l[k].digits))
 			date = 1;
 		if (k == i + 13 || k == nl - 1)
 			return -1;
@@ -1402,7 +1403,8 @@ static void words_add(struct words *w, const char *s, size_t n, int line)
 		while (i < n && !word_gap(u + i, n - i)) {
 			unsigned char c = u[i++];
 			if (!edge[c])
-				h = (h ^ (uint64_t)tolower(c)) * 1099511628211ULL;
+				h = (h ^ (uint64_t)(c >= 'A' && c <= 'Z' ? c + 32 : c)) *
+				    1099511628211ULL;
 		}
 		if (i == start)
 			continue;
@@ -1489,12 +1491,15 @@ static int copy_mark(struct rline *l, int nl, const char *sent)
 	for (int k = 0; k < nl; k++)
 		words_add(&wr, l[k].s, l[k].n, k);
 	char *covered = xcalloc(wr.n + 1, 1);
-	size_t need = ws.n < COPY_MIN_WORDS ? ws.n : COPY_MIN_WORDS, run = 0;
+	size_t need = ws.n < COPY_MIN_WORDS ? ws.n : COPY_MIN_WORDS, run = 0, marked = 0;
 	for (size_t i = 0; i + SHINGLE_WORDS <= wr.n; i++) {
 		uint64_t x = shingle(&wr, i);
 		run = bsearch(&x, set, ns, sizeof *set, u64_cmp) ? run + 1 : 0;
-		if (run && run + SHINGLE_WORDS - 1 >= need)	/* the run so far is a copy */
-			memset(covered + (i + 1 - run), 1, run + SHINGLE_WORDS - 1);
+		if (run && run + SHINGLE_WORDS - 1 >= need) {	/* the run so far is a copy */
+			size_t from = i + 1 - run > marked ? i + 1 - run : marked;
+			memset(covered + from, 1, i + SHINGLE_WORDS - from);
+			marked = i + SHINGLE_WORDS;	/* each word marked once: linear */
+		}
 	}
 	found = copy_lines(l, nl, &wr, covered);
 	free(covered);

@@ -83,16 +83,32 @@ static size_t lower_utf8(const unsigned char *s, size_t n, char *out, size_t *us
 
 /* Copies a line with no-break spaces made plain, full-width colons made ':', '*' and leading
  * blanks/dashes dropped, lower case (lower_utf8): the form the header rules compare. */
+/* The plain ASCII bytes normalise copies as they are, lowered: their lower form, 0 for the
+ * others (controls, '*', bytes of UTF-8 sequences); and the ASCII letters and digits. */
+static unsigned char ascii_plain[256], ascii_alnum[256];
+
+static void ascii_tables(void)
+{
+	if (ascii_plain['a'])
+		return;
+	for (int c = ' '; c < 0x7F; c++) {
+		ascii_plain[c] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		ascii_alnum[c] = (unsigned char)isalnum(c);
+	}
+	ascii_plain['*'] = 0;
+}
+
 static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop_dashes)
 {
 	size_t w = 0, i = 0;
+	ascii_tables();
 	while (i < n && (is_space_byte((unsigned char)s[i]) || (drop_dashes && s[i] == '-') ||
 			 s[i] == '*'))
 		i++;
 	while (i < n && w + 3 < max) {
 		const unsigned char *u = (const unsigned char *)s + i;
-		if (u[0] < 0x80 && u[0] != '*' && u[0] != '\t' && u[0] != '\r') {
-			out[w++] = (char)(u[0] >= 'A' && u[0] <= 'Z' ? u[0] + 32 : u[0]);
+		if (ascii_plain[u[0]]) {
+			out[w++] = (char)ascii_plain[u[0]];
 			i++;	/* plain ASCII, most of any mail */
 		} else if (u[0] == 0xC2 && i + 1 < n && u[1] == 0xA0) {
 			out[w++] = ' ';
@@ -340,7 +356,7 @@ static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_le
 	const unsigned char *pm = d->pair[k];
 	for (size_t p = 0; p < (whole ? 1 : tn); p++) {
 		unsigned char c = (unsigned char)t[p];
-		if ((p > 0 && isalnum((unsigned char)t[p - 1])) || !pair_opens(pm, t + p, tn - p))
+		if ((p > 0 && ascii_alnum[(unsigned char)t[p - 1]]) || !pair_opens(pm, t + p, tn - p))
 			continue;	/* a phrase opens a word */
 		for (int i = d->from[k][c]; i < d->from[k][c + 1]; i++) {
 			size_t vn = d->len[k][i];
@@ -400,7 +416,7 @@ static int verb_inside(const char *j, size_t end)
 	const unsigned char *pm = d->pair[RP_VERB];
 	for (size_t p = 0; p < end; p++) {
 		unsigned char c = (unsigned char)j[p];
-		if ((p > 0 && isalnum((unsigned char)j[p - 1])) || !pair_opens(pm, j + p, end - p))
+		if ((p > 0 && ascii_alnum[(unsigned char)j[p - 1]]) || !pair_opens(pm, j + p, end - p))
 			continue;	/* a verb opens a word */
 		for (int i = d->verb_from[c]; i < d->verb_from[c + 1]; i++) {
 			size_t vn = d->verb_len[i];

@@ -1442,10 +1442,22 @@ static uint64_t shingle(const struct words *w, size_t i)
 	return x ? x : 1;
 }
 
-static int u64_cmp(const void *a, const void *b)
+/* The shingles of the sent text in a table of mask + 1 slots (at least twice their count):
+ * one probe or two per word of the reply, whatever its length. */
+static void shingle_add(uint64_t *set, size_t mask, uint64_t x)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
+	size_t k = (size_t)(x ^ x >> 29) & mask;
+	while (set[k] && set[k] != x)
+		k = (k + 1) & mask;
+	set[k] = x;
+}
+
+static int shingle_in(const uint64_t *set, size_t mask, uint64_t x)
+{
+	for (size_t k = (size_t)(x ^ x >> 29) & mask; set[k]; k = (k + 1) & mask)
+		if (set[k] == x)
+			return 1;
+	return 0;
 }
 
 /* The paragraph (run of non-blank lines) of each line: the index of its first line; owned. */
@@ -1499,18 +1511,19 @@ static int copy_mark(struct rline *l, int nl, const char *sent)
 	int found = -1;
 	if (ws.n < SHINGLE_WORDS + 2)
 		goto out;
-	size_t ns = ws.n - SHINGLE_WORDS + 1;
-	uint64_t *set = xmalloc(ns * sizeof *set);
+	size_t ns = ws.n - SHINGLE_WORDS + 1, mask = 15;
+	while (mask < 2 * ns)
+		mask = mask * 2 + 1;
+	uint64_t *set = xcalloc(mask + 1, sizeof *set);	/* open addressing; 0 is empty */
 	for (size_t i = 0; i < ns; i++)
-		set[i] = shingle(&ws, i);
-	qsort(set, ns, sizeof *set, u64_cmp);
+		shingle_add(set, mask, shingle(&ws, i));
 	for (int k = 0; k < nl; k++)
 		words_add(&wr, l[k].s, l[k].n, k);
 	char *covered = xcalloc(wr.n + 1, 1);
 	size_t need = ws.n < COPY_MIN_WORDS ? ws.n : COPY_MIN_WORDS, run = 0, marked = 0;
 	for (size_t i = 0; i + SHINGLE_WORDS <= wr.n; i++) {
 		uint64_t x = shingle(&wr, i);
-		run = bsearch(&x, set, ns, sizeof *set, u64_cmp) ? run + 1 : 0;
+		run = shingle_in(set, mask, x) ? run + 1 : 0;
 		if (run && run + SHINGLE_WORDS - 1 >= need) {	/* the run so far is a copy */
 			size_t from = i + 1 - run > marked ? i + 1 - run : marked;
 			memset(covered + from, 1, i + SHINGLE_WORDS - from);
@@ -1615,7 +1628,7 @@ static char *strip_invisible(const char *text)
 	char *o = xmalloc(n + 1);
 	for (size_t i = 0; i < n; i++) {
 		const unsigned char *u = (const unsigned char *)text + i;
-		if (i + 2 < n && ((u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x8B && u[2] <= 0x8D) ||
+		if (u[0] >= 0xE1 && i + 2 < n && ((u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x8B && u[2] <= 0x8D) ||
 				  (u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0xA0) ||
 				  (u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) ||
 				  (u[0] == 0xE1 && u[1] == 0x90 && u[2] == 0xA7))) {
@@ -1633,8 +1646,9 @@ static struct rline *split_lines(const char *text, int *count, char **arena)
 {
 	size_t len = strlen(text);
 	int nl = 1;
-	for (size_t k = 0; k < len; k++)
-		nl += text[k] == '\n';
+	for (const char *e = memchr(text, '\n', len); e;
+	     e = memchr(e + 1, '\n', len - (size_t)(e + 1 - text)))
+		nl++;
 	struct rline *l = xcalloc((size_t)nl, sizeof *l);
 	*arena = xmalloc(len + 4 * (size_t)nl + 4);	/* each line's normalised form, in place */
 	int n = 0;

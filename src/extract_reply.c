@@ -42,6 +42,7 @@ struct rline {
 	int addressed;
 	int digits;	/* it holds a digit */
 	int verbed;	/* it holds an attribution verb: 1, 0, or -1 not looked at yet */
+	int lone;	/* the group of the header key alone on it (lone_key), -1 not looked at */
 	int ender;	/* it could end an attribution: ends with ':', '>' or a verb (with or
 			 * without trailing dashes) */
 };
@@ -143,7 +144,7 @@ static int line_ends_attribution(const char *t, size_t n)
 		size_t e = n;
 		while (pass && e > 0 && (t[e - 1] == '-' || t[e - 1] == ' '))
 			e--;
-		if (e == 0)
+		if (e == 0 || (pass && e == n))
 			continue;
 		if (t[e - 1] == ':' || t[e - 1] == '>' || verb_ends(t, e))
 			return 1;
@@ -516,7 +517,7 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 		lead++;
 	if (lead + 1 < n && s[lead] == '-' && s[lead + 1] == '-')
 		dashed = 1;
-	if (!dashed && !offset && !ender_within(l, nl, i, LOOKAHEAD))
+	if (!offset && !ender_within(l, nl, i, LOOKAHEAD))
 		return -1;	/* every form ends with ':', '>' or a verb, or is framed by dashes */
 	/* a sentence ended on line i ("On ne donnera pas suite.", "Le projet est annulé.") is the
 	 * reply's own text, not the start of an attribution wrapped onto the next lines */
@@ -693,14 +694,20 @@ static int lotus_block_at(struct rline *l, int nl, int i)
 		if (l[k].quoted || l[k].n > 200)
 			return -1;
 		int g = 0;
-		size_t lead = 0, tn;
-		while (lead < l[k].n && is_space_byte((unsigned char)l[k].s[lead]))
-			lead++;
-		if (k > i && l[k].n - lead <= 40) {	/* a lone key is short: most lines are not read */
-			const char *nt = line_norm(&l[k], &tn);
-			copy_norm(t, sizeof t, nt, tn);
-			g = lone_key(t);
+		size_t tn;
+		if (k > i && l[k].lone < 0) {	/* looked at once, whichever window reads it */
+			size_t lead = 0;
+			while (lead < l[k].n && is_space_byte((unsigned char)l[k].s[lead]))
+				lead++;
+			l[k].lone = 0;
+			if (l[k].n - lead <= 40) {	/* a lone key is short: most lines are not read */
+				const char *nt = line_norm(&l[k], &tn);
+				copy_norm(t, sizeof t, nt, tn);
+				l[k].lone = lone_key(t);
+			}
 		}
+		if (k > i)
+			g = l[k].lone;
 		if (g == 3)
 			to = 1;
 		else if (g == 4 && to && date)
@@ -739,6 +746,7 @@ static int quoted_header_at(struct rline *l, int nl, int i)
 		dq[m].cap = sizeof dqn[m];
 		dq[m].normed = 0;
 		dq[m].verbed = -1;
+		dq[m].lone = -1;
 		if (dq[m].n > sizeof dqn[m] - 4)
 			dq[m].n = sizeof dqn[m] - 4;
 		m++;
@@ -1663,6 +1671,7 @@ static struct rline *split_lines(const char *text, int *count, char **arena)
 		r->n = ll;
 		r->keep = 1;
 		r->verbed = -1;
+		r->lone = -1;
 		r->cut = ll;
 		r->norm = *arena + (p - text) + 4 * (size_t)n;
 		r->cap = ll + 4;

@@ -211,6 +211,7 @@ struct reply_data {
 	size_t *len[RP_COUNT];	/* the length of each phrase of each kind */
 	int from[RP_COUNT][257];	/* each kind sorted: its phrases whose first byte is c are
 					 * from[k][c] up to from[k][c + 1] */
+	size_t longest[RP_COUNT];	/* the length of the longest phrase of each kind */
 	unsigned char (*pair)[8192];	/* per kind, a bit for each pair of first two bytes
 					 * some phrase opens with (NUL second byte: one-byte phrases) */
 	unsigned char key_first[256];	/* 1 for the first byte of a header-field name */
@@ -306,6 +307,8 @@ struct reply_data *extract_reply_data_load(const char *path)
 		d->len[g] = xcalloc(d->p[g].n + 1, sizeof *d->len[g]);
 		for (k = 0; k < d->p[g].n; k++) {
 			d->len[g][k] = strlen(d->p[g].v[k]);
+			if (d->len[g][k] > d->longest[g])
+				d->longest[g] = d->len[g][k];
 			if (g >= RP_FROM && g <= RP_CC)
 				d->key_first[(unsigned char)d->p[g].v[k][0]] = 1;
 		}
@@ -355,6 +358,8 @@ static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_le
 		return 0;
 	const struct strlist *l = &d->p[k];
 	const unsigned char *pm = d->pair[k];
+	if (min_len > d->longest[k] || (whole && tn > d->longest[k]))
+		return 0;	/* no phrase is that long, or t longer than any */
 	for (size_t p = 0; p < (whole ? 1 : tn); p++) {
 		unsigned char c = (unsigned char)t[p];
 		if ((p > 0 && ascii_alnum[(unsigned char)t[p - 1]]) || !pair_opens(pm, t + p, tn - p))
@@ -1784,12 +1789,13 @@ static int is_framed_line(const struct rline *ln)
 	size_t a = 0, b = ln->n, marks = 0, words = 0;
 	if (ln->n > 80)
 		return 0;
-	while (a < b && (is_space_byte((unsigned char)ln->s[a]) || strchr("-_=", ln->s[a])))
+	while (a < b && (is_space_byte((unsigned char)ln->s[a]) || ln->s[a] == '-' ||
+			 ln->s[a] == '_' || ln->s[a] == '='))
 		marks += ln->s[a++] != ' ';
 	if (marks < 2)
 		return 0;
-	for (marks = 0; b > a && (is_space_byte((unsigned char)ln->s[b - 1]) ||
-				  strchr("-_=", ln->s[b - 1])); b--)
+	for (marks = 0; b > a && (is_space_byte((unsigned char)ln->s[b - 1]) || ln->s[b - 1] == '-' ||
+				  ln->s[b - 1] == '_' || ln->s[b - 1] == '='); b--)
 		marks += ln->s[b - 1] != ' ';
 	if (marks < 2 || b == a)
 		return 0;
@@ -1814,11 +1820,11 @@ static int old_message_at(struct rline *l, int nl, int i, int *from)
 		if (nx > 0 && nx <= i + 2 && (header_block_at(l, nl, nx) || keyed_lines(l, nl, nx) >= 2))
 			return 1;
 	}
-	if (i + 1 < nl && l[i].n < 60 && header_block_at(l, nl, i + 1)) {
-		char t[64];
-		normalise(l[i].s, l[i].n, t, sizeof t, 0);
+	if (i + 1 < nl && l[i].n < 60) {
+		size_t tn;
+		const char *t = line_norm(&l[i], &tn);
 		if ((!strncmp(t, "message du ", 11) || !strncmp(t, "message of ", 11)) &&
-		    has_digit(t))
+		    l[i].digits && header_block_at(l, nl, i + 1))
 			return 1;
 	}
 	return (*from = lotus_block_at(l, nl, i)) >= 0;

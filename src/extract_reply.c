@@ -4,7 +4,10 @@
  * already turned into "> " lines by html.c), optionally the text the board sent that the reply
  * answers. Out: an owned string.
  * One linear pass over lines with bounded look-ahead (at most 6 lines, 14 for Lotus blocks):
- * no regular expressions, no backtracking. Order: the copies of what we sent (runs of words
+ * no regular expressions, no backtracking. Each line is normalised once, on first use, with
+ * the flags the rules test (date, address, digit, verb, "could end an attribution"), so a
+ * window re-reads flags, not text; the phrase lists are indexed at load (first byte, pair of
+ * first bytes, last byte for verbs) and searched in one pass over a line, at word starts. Order: the copies of what we sent (runs of words
  * repeating it, quoted or not, with the header above each; the text between them stays);
  * then attributions (by their shape in any language, and by the phrases of
  * contrib/reply-phrases.txt), header blocks, separators, '>' runs (inline answers between them

@@ -1223,9 +1223,9 @@ char *extract_reply_from(const char *text, int is_forward, const char *sender_na
  * standing apart (not inside a key or a number). */
 static int has_date(const char *t)
 {
-	for (const char *p = t; *p; p++) {
-		if (!isdigit((unsigned char)p[0]) || (p > t && isalnum((unsigned char)p[-1])))
-			continue;
+	for (const char *p = strpbrk(t, "0123456789"); p; p = strpbrk(p + 1, "0123456789")) {
+		if (p > t && isalnum((unsigned char)p[-1]))
+			continue;	/* inside a key or a number */
 		const char *q = p;
 		while (isdigit((unsigned char)*q) && q - p < 5)
 			q++;

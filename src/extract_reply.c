@@ -7,8 +7,9 @@
  * no regular expressions, no backtracking. Each line is normalised once, on first use, with
  * the flags the rules test (date, address, digit, verb, "could end an attribution"), so a
  * window re-reads flags, not text; the phrase lists are indexed at load (first byte, pair of
- * first bytes, last byte for verbs) and searched in one pass over a line, at word starts. Order: the copies of what we sent (runs of words
- * repeating it, quoted or not, with the header above each; the text between them stays);
+ * first bytes, last byte for verbs) and searched in one pass over a line, at word starts.
+ * Order: the copies of what we sent (runs of words repeating it, quoted or not, with the
+ * header above each; the text between them stays);
  * then attributions (by their shape in any language, and by the phrases of
  * contrib/reply-phrases.txt), header blocks, separators, '>' runs (inline answers between them
  * kept); then signatures: "-- " or a rule over what reads as one (no amount, delay or numbered
@@ -497,24 +498,32 @@ static int ender_within(struct rline *l, int nl, int i, int span)
 
 /* The attribution starting at line i (joining up to LOOKAHEAD lines, blank ones skipped);
  * returns the index of its last line, or -1. */
+/* 1 when line i may open an attribution: it starts with an opener word, a date, dashes (not
+ * a "- " list item) or a non-ASCII letter, or holds an address; and a line of its look-ahead
+ * window could end one (ender_within). */
+static int attribution_may_start(struct rline *l, int nl, int i)
+{
+	size_t k = 0;
+	while (k < l[i].n && (is_space_byte((unsigned char)l[i].s[k]) || l[i].s[k] == '*'))
+		k++;
+	unsigned char c = k < l[i].n ? (unsigned char)l[i].s[k] : 0;
+	char w[64];
+	size_t wn;
+	const char *nw = line_norm(&l[i], &wn);
+	copy_norm(w, 60, nw, wn);
+	if (c != '-' && !isdigit(c) && c < 0x80 && !memchr(l[i].s, '@', l[i].n) &&
+	    !starts_with_word(w, RP_OPENER))
+		return 0;
+	if (c == '-' && (k + 1 >= l[i].n || l[i].s[k + 1] != '-'))
+		return 0;	/* "- le logo": a list item, not "---- X wrote ----" */
+	/* every form ends with ':', '>' or a verb (framed by dashes or not) */
+	return ender_within(l, nl, i, LOOKAHEAD);
+}
+
 static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 {
-	if (offset == 0) {
-		/* an attribution starts with an opener word, a date, dashes, or holds an address */
-		size_t k = 0;
-		while (k < l[i].n && (is_space_byte((unsigned char)l[i].s[k]) || l[i].s[k] == '*'))
-			k++;
-		unsigned char c = k < l[i].n ? (unsigned char)l[i].s[k] : 0;
-		char w[64];
-		size_t wn;
-		const char *nw = line_norm(&l[i], &wn);
-		copy_norm(w, 60, nw, wn);
-		if (c != '-' && !isdigit(c) && c < 0x80 && !memchr(l[i].s, '@', l[i].n) &&
-		    !starts_with_word(w, RP_OPENER))
-			return -1;
-		if (c == '-' && (k + 1 >= l[i].n || l[i].s[k + 1] != '-'))
-			return -1;	/* "- le logo": a list item, not "---- X wrote ----" */
-	}
+	if (offset == 0 && !attribution_may_start(l, nl, i))
+		return -1;
 	char j[MAX_HEADER_JOIN + 64];
 	size_t jn = 0;
 	int dashed = 0;
@@ -525,8 +534,6 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 		lead++;
 	if (lead + 1 < n && s[lead] == '-' && s[lead + 1] == '-')
 		dashed = 1;
-	if (!offset && !ender_within(l, nl, i, LOOKAHEAD))
-		return -1;	/* every form ends with ':', '>' or a verb, or is framed by dashes */
 	/* a sentence ended on line i ("On ne donnera pas suite.", "Le projet est annulé.") is the
 	 * reply's own text, not the start of an attribution wrapped onto the next lines */
 	size_t end = n;
@@ -1283,6 +1290,24 @@ static int next_content_line(const struct rline *l, int nl, int i)
  * address or an attribution verb, and ends with ':', an address or a verb, right before a '>'
  * quote or a header block; before an unquoted old message only when it holds a verb or ends
  * with a date and "<address>:". Returns its last line, or -1. */
+static int shape_attribution_at(struct rline *l, int nl, int i);
+
+/* The shape's run i..k has its evidence and ends like an attribution: k when a quote or a
+ * header block follows, or an unquoted old message with a verb in the run (verb) or a date and
+ * "<address>:" (addr_dated); -1 otherwise, and when the attribution starts on line i + 1
+ * ("Thanks" above "On <date>, X wrote:"). */
+static int shape_run_end(struct rline *l, int nl, int i, int k, int verb, int addr_dated)
+{
+	int nx = next_content_line(l, nl, k);
+	if (nx < 0)
+		return -1;
+	if (k > i && (attribution_at(l, nl, i + 1, 0) == k || shape_attribution_at(l, nl, i + 1) == k))
+		return -1;
+	if (l[nx].quoted || header_block_at(l, nl, nx))
+		return k;
+	return verb || addr_dated ? k : -1;
+}
+
 static int shape_attribution_at(struct rline *l, int nl, int i)
 {
 	if (l[i].quoted || l[i].n > 300)
@@ -1321,20 +1346,8 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 		int inside = colon && !at_end && (k > i || line_has_verb(&l[i])) &&
 			     verb_inside(j, end);
 		int evidence = at_end || inside || dated || addressed;
-		if ((colon || addr_end || at_end) && evidence) {
-			int nx = next_content_line(l, nl, k);
-			if (nx < 0)
-				return -1;
-			/* "Thanks\nOn <date>, X wrote:": the attribution starts on the next line */
-			if (k > i && (attribution_at(l, nl, i + 1, 0) == k ||
-				      shape_attribution_at(l, nl, i + 1) == k))
-				return -1;
-			if (l[nx].quoted || header_block_at(l, nl, nx))
-				return k;
-			if (at_end || (inside && colon) || (addr_end && dated))
-				return k;
-			return -1;
-		}
+		if ((colon || addr_end || at_end) && evidence)
+			return shape_run_end(l, nl, i, k, at_end || inside, addr_end && dated);
 		if (colon)
 			return -1;	/* a line ending with ':' that is none ends the run */
 		/* "2016-03-03 17:21 GMT+01:00 Some One" alone over a quote: a date and a time first */
@@ -1644,10 +1657,11 @@ static char *strip_invisible(const char *text)
 	char *o = xmalloc(n + 1);
 	for (size_t i = 0; i < n; i++) {
 		const unsigned char *u = (const unsigned char *)text + i;
-		if (u[0] >= 0xE1 && i + 2 < n && ((u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x8B && u[2] <= 0x8D) ||
-				  (u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0xA0) ||
-				  (u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) ||
-				  (u[0] == 0xE1 && u[1] == 0x90 && u[2] == 0xA7))) {
+		if (u[0] >= 0xE1 && i + 2 < n &&
+		    ((u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x8B && u[2] <= 0x8D) ||
+		     (u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0xA0) ||
+		     (u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) ||
+		     (u[0] == 0xE1 && u[1] == 0x90 && u[2] == 0xA7))) {
 			i += 2;
 			continue;
 		}

@@ -3,7 +3,7 @@
  * of the same bodies: shows that extract_reply stays linear (no shape costs more per line as
  * the body grows). Each shape is timed at N and 4N lines; prints the trimming time, the MIME
  * parse time and their ratio, and the growth of each from N to 4N (linear: about 4).
- * usage: reply_bench [LINES]   (default 100000)
+ * usage: reply_bench [LINES [SHAPE]]   (default 100000 lines, every shape)
  */
 #include "../src/bidmail.h"
 
@@ -62,11 +62,14 @@ static void measure(const char *body, double *trim, double *mime)
 int main(int argc, char **argv)
 {
 	int lines = argc > 1 ? atoi(argv[1]) : 100000;
+	int only = argc > 2 ? atoi(argv[2]) : -1;	/* one shape alone, for a profiler */
 	struct config c;
 	if (config_load(&c, NULL) < 0 || extract_load(&c) < 0)
 		return 1;
 	double worst = 0;
 	for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+		if (only >= 0 && (size_t)only != s)
+			continue;
 		double tr[2], mi[2];
 		for (int k = 0; k < 2; k++) {
 			char *body = body_of(shapes[s], k ? 4 * lines : lines);

@@ -4,8 +4,12 @@
  * already turned into "> " lines by html.c), optionally the text the board sent that the reply
  * answers. Out: an owned string.
  * One linear pass over lines with bounded look-ahead (at most 6 lines, 14 for Lotus blocks):
- * no regular expressions, no backtracking. Order: the copies of what we sent (runs of words
- * repeating it, quoted or not, with the header above each; the text between them stays);
+ * no regular expressions, no backtracking. Each line is normalised once, on first use, with
+ * the flags the rules test (date, address, digit, verb, "could end an attribution"), so a
+ * window re-reads flags, not text; the phrase lists are indexed at load (first byte, pair of
+ * first bytes, last byte for verbs) and searched in one pass over a line, at word starts.
+ * Order: the copies of what we sent (runs of words repeating it, quoted or not, with the
+ * header above each; the text between them stays);
  * then attributions (by their shape in any language, and by the phrases of
  * contrib/reply-phrases.txt), header blocks, separators, '>' runs (inline answers between them
  * kept); then signatures: "-- " or a rule over what reads as one (no amount, delay or numbered
@@ -20,6 +24,9 @@
 #include <string.h>
 #include <strings.h>
 
+static int has_date(const char *t);
+static int verb_ends(const char *j, size_t end);
+
 #define LOOKAHEAD 6
 #define MAX_HEADER_JOIN 600
 
@@ -31,6 +38,17 @@ struct rline {
 	int keep;
 	size_t cut;	/* keep only the first cut bytes (a header starting mid-line) */
 	int copy;	/* all its words repeat the text we sent (drop_known_copy) */
+	int kept0;	/* kept before mark_quotes ran (the never-lose fallback) */
+	char *norm;	/* its normalised form (normalise), computed once, on first use */
+	size_t nn, cap;	/* its length; the bytes norm can hold (at least n + 4) */
+	int normed;
+	int dated;	/* its normalised form holds a date or a time (has_date), an address */
+	int addressed;
+	int digits;	/* it holds a digit */
+	int verbed;	/* it holds an attribution verb: 1, 0, or -1 not looked at yet */
+	int lone;	/* the group of the header key alone on it (lone_key), -1 not looked at */
+	int ender;	/* it could end an attribution: ends with ':', '>' or a verb (with or
+			 * without trailing dashes) */
 };
 
 static int is_space_byte(unsigned char c)
@@ -70,15 +88,34 @@ static size_t lower_utf8(const unsigned char *s, size_t n, char *out, size_t *us
 
 /* Copies a line with no-break spaces made plain, full-width colons made ':', '*' and leading
  * blanks/dashes dropped, lower case (lower_utf8): the form the header rules compare. */
+/* The plain ASCII bytes normalise copies as they are, lowered: their lower form, 0 for the
+ * others (controls, '*', bytes of UTF-8 sequences); and the ASCII letters and digits. */
+static unsigned char ascii_plain[256], ascii_alnum[256];
+
+static void ascii_tables(void)
+{
+	if (ascii_plain['a'])
+		return;
+	for (int c = ' '; c < 0x7F; c++) {
+		ascii_plain[c] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		ascii_alnum[c] = (unsigned char)isalnum(c);
+	}
+	ascii_plain['*'] = 0;
+}
+
 static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop_dashes)
 {
 	size_t w = 0, i = 0;
+	ascii_tables();
 	while (i < n && (is_space_byte((unsigned char)s[i]) || (drop_dashes && s[i] == '-') ||
 			 s[i] == '*'))
 		i++;
 	while (i < n && w + 3 < max) {
 		const unsigned char *u = (const unsigned char *)s + i;
-		if (u[0] == 0xC2 && i + 1 < n && u[1] == 0xA0) {
+		if (ascii_plain[u[0]]) {
+			out[w++] = (char)ascii_plain[u[0]];
+			i++;	/* plain ASCII, most of any mail */
+		} else if (u[0] == 0xC2 && i + 1 < n && u[1] == 0xA0) {
 			out[w++] = ' ';
 			i += 2;
 		} else if (u[0] == 0xE2 && i + 2 < n && u[1] == 0x80 && u[2] == 0xAF) {
@@ -103,6 +140,62 @@ static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop
 	return w;
 }
 
+/* 1 when the normalised line t (n bytes) could be the last of an attribution: it ends, trailing
+ * dashes and blanks aside, with ':', '>' or an attribution verb. */
+static int line_ends_attribution(const char *t, size_t n)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		size_t e = n;
+		while (pass && e > 0 && (t[e - 1] == '-' || t[e - 1] == ' '))
+			e--;
+		if (e == 0 || (pass && e == n))
+			continue;
+		if (t[e - 1] == ':' || t[e - 1] == '>' || verb_ends(t, e))
+			return 1;
+	}
+	return 0;
+}
+
+/* The normalised form of a line, computed on its first use and kept: the rules look at a line
+ * from several places (as a start, inside a look-ahead window), and read it once. */
+static const char *line_norm(struct rline *ln, size_t *len)
+{
+	if (!ln->normed) {
+		ln->nn = normalise(ln->s, ln->n, ln->norm, ln->cap, 0);
+		ln->normed = 1;
+		ln->dated = has_date(ln->norm);
+		ln->addressed = memchr(ln->norm, '@', ln->nn) != NULL;
+		ln->digits = ln->nn > strcspn(ln->norm, "0123456789");
+		ln->ender = line_ends_attribution(ln->norm, ln->nn);
+	}
+	*len = ln->nn;
+	return ln->norm;
+}
+
+/* The same with leading and trailing dashes removed too (normalise's drop_dashes); its
+ * length in *len (not NUL-terminated at that length). */
+static const char *line_norm_dashless(struct rline *ln, size_t *len)
+{
+	size_t n;
+	const char *t = line_norm(ln, &n);
+	while (n > 0 && (*t == '-' || *t == ' '))
+		t++, n--;
+	while (n > 0 && (t[n - 1] == '-' || t[n - 1] == ' '))
+		n--;
+	*len = n;
+	return t;
+}
+
+/* Copies the first n bytes of t (at most max - 1) to out, NUL-terminated; returns the length. */
+static size_t copy_norm(char *out, size_t max, const char *t, size_t n)
+{
+	if (n >= max)
+		n = max - 1;
+	memcpy(out, t, n);
+	out[n] = '\0';
+	return n;
+}
+
 /* ---------------------------------------------------------------- the phrases (data file) */
 
 enum rp_kind { RP_VERB, RP_OPENER, RP_FROM, RP_DATE, RP_TO, RP_SUBJECT, RP_CC, RP_CUT,
@@ -116,15 +209,29 @@ struct reply_data {
 	int verb_from[257];	/* the verbs (sorted) whose first byte is c: verb_from[c] up to
 				 * verb_from[c + 1] */
 	size_t *verb_len;	/* the length of each verb */
+	int *by_last;	/* the verbs' indexes ordered by their last byte c: by_last[last_from[c]]
+			 * up to by_last[last_from[c + 1]] */
+	int last_from[257];
+	size_t *len[RP_COUNT];	/* the length of each phrase of each kind */
+	int from[RP_COUNT][257];	/* each kind sorted: its phrases whose first byte is c are
+					 * from[k][c] up to from[k][c + 1] */
+	size_t longest[RP_COUNT];	/* the length of the longest phrase of each kind */
+	unsigned char (*pair)[8192];	/* per kind, a bit for each pair of first two bytes
+					 * some phrase opens with (NUL second byte: one-byte phrases) */
+	unsigned char key_first[256];	/* 1 for the first byte of a header-field name */
 };
 
 struct reply_data *extract_reply_data_free(struct reply_data *d)
 {
 	if (!d)
 		return NULL;
-	for (int k = 0; k < RP_COUNT; k++)
+	for (int k = 0; k < RP_COUNT; k++) {
 		strlist_clear(&d->p[k]);
+		free(d->len[k]);
+	}
 	free(d->verb_len);
+	free(d->by_last);
+	free(d->pair);
 	free(d);
 	return NULL;
 }
@@ -176,6 +283,40 @@ struct reply_data *extract_reply_data_load(const char *path)
 	d->verb_len = xcalloc(v->n + 1, sizeof *d->verb_len);
 	for (k = 0; k < v->n; k++)
 		d->verb_len[k] = strlen(v->v[k]);
+	d->by_last = xcalloc(v->n + 1, sizeof *d->by_last);
+	size_t w = 0;
+	for (int c = 0; c < 256; c++) {
+		d->last_from[c] = (int)w;
+		for (k = 0; k < v->n; k++)
+			if ((unsigned char)v->v[k][d->verb_len[k] - 1] == c)
+				d->by_last[w++] = (int)k;
+	}
+	d->last_from[256] = (int)w;
+	for (int g = 0; g < RP_COUNT; g++) {
+		struct strlist *pl = &d->p[g];
+		if (pl->n)
+			qsort(pl->v, pl->n, sizeof *pl->v, str_cmp);
+		size_t f = 0;
+		for (int c = 0; c < 257; c++) {
+			while (f < pl->n && (unsigned char)pl->v[f][0] < c)
+				f++;
+			d->from[g][c] = (int)f;
+		}
+		if (!d->pair)
+			d->pair = xcalloc(RP_COUNT, sizeof *d->pair);
+		for (f = 0; f < pl->n; f++) {
+			unsigned pr = (unsigned char)pl->v[f][0] << 8 | (unsigned char)pl->v[f][1];
+			d->pair[g][pr >> 3] |= (unsigned char)(1u << (pr & 7));
+		}
+		d->len[g] = xcalloc(d->p[g].n + 1, sizeof *d->len[g]);
+		for (k = 0; k < d->p[g].n; k++) {
+			d->len[g][k] = strlen(d->p[g].v[k]);
+			if (d->len[g][k] > d->longest[g])
+				d->longest[g] = d->len[g][k];
+			if (g >= RP_FROM && g <= RP_CC)
+				d->key_first[(unsigned char)d->p[g].v[k][0]] = 1;
+		}
+	}
 	return d;
 }
 
@@ -190,11 +331,50 @@ static const struct strlist *phrases(enum rp_kind k)
 /* 1 when t starts with a phrase of kind k followed by a space or the end (a whole word). */
 static int starts_with_word(const char *t, enum rp_kind k)
 {
-	const struct strlist *l = phrases(k);
+	const struct reply_data *d = extract_data_reply();
+	if (!d)
+		return 0;
+	const struct strlist *l = &d->p[k];
 	for (size_t i = 0; i < l->n; i++) {
-		size_t pn = strlen(l->v[i]);
-		if (!strncmp(t, l->v[i], pn) && (t[pn] == ' ' || !t[pn]))
+		size_t pn = d->len[k][i];
+		if (t[0] == l->v[i][0] && !strncmp(t, l->v[i], pn) && (t[pn] == ' ' || !t[pn]))
 			return 1;
+	}
+	return 0;
+}
+
+/* 1 when some phrase of kind k may open at t (n bytes left): its first two bytes are those of
+ * one (the pair bitmap; a one-byte phrase tested by its pair with NUL). */
+static inline int pair_opens(const unsigned char *pm, const char *t, size_t n)
+{
+	unsigned c = (unsigned)(unsigned char)t[0] << 8;
+	unsigned pr = c | (n > 1 ? (unsigned char)t[1] : 0u);
+	return (pm[pr >> 3] >> (pr & 7) & 1) || (pm[c >> 3] & 1);
+}
+
+/* 1 when a phrase of kind k at least min_len bytes long stands anywhere in t (tn bytes), or,
+ * with whole set, is all of t: one pass over t, trying at each byte only the phrases that
+ * start with it (the index built at load), their second byte compared before the rest. */
+static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_len, int whole)
+{
+	const struct reply_data *d = extract_data_reply();
+	if (!d)
+		return 0;
+	const struct strlist *l = &d->p[k];
+	const unsigned char *pm = d->pair[k];
+	if (min_len > d->longest[k] || (whole && tn > d->longest[k]))
+		return 0;	/* no phrase is that long, or t longer than any */
+	for (size_t p = 0; p < (whole ? 1 : tn); p++) {
+		unsigned char c = (unsigned char)t[p];
+		if ((p > 0 && ascii_alnum[(unsigned char)t[p - 1]]) || !pair_opens(pm, t + p, tn - p))
+			continue;	/* a phrase opens a word */
+		for (int i = d->from[k][c]; i < d->from[k][c + 1]; i++) {
+			size_t vn = d->len[k][i];
+			if (vn < min_len || p + vn > tn || (whole && vn != tn) ||
+			    (vn > 1 && l->v[i][1] != t[p + 1]) || memcmp(t + p, l->v[i], vn))
+				continue;
+			return 1;
+		}
 	}
 	return 0;
 }
@@ -222,9 +402,11 @@ static int verb_ends(const char *j, size_t end)
 	if (!d || end == 0)
 		return 0;
 	const struct strlist *v = &d->p[RP_VERB];
-	for (size_t i = 0; i < v->n; i++) {
+	unsigned char c = (unsigned char)j[end - 1];
+	for (int b = d->last_from[c]; b < d->last_from[c + 1]; b++) {
+		int i = d->by_last[b];
 		size_t vn = d->verb_len[i];
-		if (vn > end || v->v[i][vn - 1] != j[end - 1] || memcmp(j + end - vn, v->v[i], vn))
+		if (vn > end || memcmp(j + end - vn, v->v[i], vn))
 			continue;
 		if (end == vn || (unsigned char)j[end - vn - 1] >= 0x80 ||
 		    !isalnum((unsigned char)j[end - vn - 1]))
@@ -241,11 +423,15 @@ static int verb_inside(const char *j, size_t end)
 	if (!d)
 		return 0;
 	const struct strlist *v = &d->p[RP_VERB];
+	const unsigned char *pm = d->pair[RP_VERB];
 	for (size_t p = 0; p < end; p++) {
 		unsigned char c = (unsigned char)j[p];
+		if ((p > 0 && ascii_alnum[(unsigned char)j[p - 1]]) || !pair_opens(pm, j + p, end - p))
+			continue;	/* a verb opens a word */
 		for (int i = d->verb_from[c]; i < d->verb_from[c + 1]; i++) {
 			size_t vn = d->verb_len[i];
-			if (p + vn <= end && !memcmp(j + p, v->v[i], vn))
+			if (p + vn <= end && (vn < 2 || v->v[i][1] == j[p + 1]) &&
+			    !memcmp(j + p, v->v[i], vn))
 				return 1;
 		}
 	}
@@ -288,22 +474,56 @@ static int is_date_email(const char *j, size_t n)
 	return strchr(j, '@') && (j[n - 1] == ':' || j[n - 1] == '>');
 }
 
+/* 1 when the line holds an attribution verb anywhere (verb_inside, looked at once). */
+static int line_has_verb(struct rline *ln)
+{
+	if (ln->verbed < 0) {
+		size_t n;
+		const char *t = line_norm(ln, &n);
+		ln->verbed = verb_inside(t, n);
+	}
+	return ln->verbed;
+}
+
+/* 1 when one of the lines i .. i + span - 1 (a look-ahead window) could end an attribution
+ * (line_ends_attribution, read once per line): the windows that cannot are not joined. */
+static int ender_within(struct rline *l, int nl, int i, int span)
+{
+	size_t n;
+	for (int k = i; k < nl && k < i + span; k++)
+		if (!l[k].blank && (line_norm(&l[k], &n), l[k].ender))
+			return 1;
+	return 0;
+}
+
 /* The attribution starting at line i (joining up to LOOKAHEAD lines, blank ones skipped);
  * returns the index of its last line, or -1. */
+/* 1 when line i may open an attribution: it starts with an opener word, a date, dashes (not
+ * a "- " list item) or a non-ASCII letter, or holds an address; and a line of its look-ahead
+ * window could end one (ender_within). */
+static int attribution_may_start(struct rline *l, int nl, int i)
+{
+	size_t k = 0;
+	while (k < l[i].n && (is_space_byte((unsigned char)l[i].s[k]) || l[i].s[k] == '*'))
+		k++;
+	unsigned char c = k < l[i].n ? (unsigned char)l[i].s[k] : 0;
+	char w[64];
+	size_t wn;
+	const char *nw = line_norm(&l[i], &wn);
+	copy_norm(w, 60, nw, wn);
+	if (c != '-' && !isdigit(c) && c < 0x80 && !memchr(l[i].s, '@', l[i].n) &&
+	    !starts_with_word(w, RP_OPENER))
+		return 0;
+	if (c == '-' && (k + 1 >= l[i].n || l[i].s[k + 1] != '-'))
+		return 0;	/* "- le logo": a list item, not "---- X wrote ----" */
+	/* every form ends with ':', '>' or a verb (framed by dashes or not) */
+	return ender_within(l, nl, i, LOOKAHEAD);
+}
+
 static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 {
-	if (offset == 0) {
-		/* an attribution starts with an opener word, a date, dashes, or holds an address */
-		size_t k = 0;
-		while (k < l[i].n && (is_space_byte((unsigned char)l[i].s[k]) || l[i].s[k] == '*'))
-			k++;
-		unsigned char c = k < l[i].n ? (unsigned char)l[i].s[k] : 0;
-		char w[64];
-		normalise(l[i].s + k, l[i].n - k < 60 ? l[i].n - k : 60, w, sizeof w, 0);
-		if (c != '-' && !isdigit(c) && c < 0x80 && !memchr(l[i].s, '@', l[i].n) &&
-		    !starts_with_word(w, RP_OPENER))
-			return -1;
-	}
+	if (offset == 0 && !attribution_may_start(l, nl, i))
+		return -1;
 	char j[MAX_HEADER_JOIN + 64];
 	size_t jn = 0;
 	int dashed = 0;
@@ -341,12 +561,22 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 			return -1;
 		if (jn)
 			j[jn++] = ' ';
-		jn += normalise(ls, ln, j + jn, sizeof j - jn, 1);
+		if (k == i && offset) {
+			jn += normalise(ls, ln, j + jn, sizeof j - jn, 1);
+		} else {
+			size_t dn;
+			const char *d = line_norm_dashless(&l[k], &dn);
+			jn += copy_norm(j + jn, sizeof j - jn - 3, d, dn);
+		}
 		if (jn > MAX_HEADER_JOIN)
 			return -1;
 		if (is_attribution(j, jn, dashed && k == i, k == i) ||
 		    (k <= i + 1 && is_date_email(j, jn)))
 			return k;
+		/* a line ending with ':' that is no attribution introduces the reply's own list
+		 * ("Le 15 décembre, je peux livrer :"): the run cannot go on past it */
+		if (jn > 0 && j[jn - 1] == ':')
+			return -1;
 		/* an attribution ends with ':' or a verb: stop at the first line that does not
 		 * continue a plausible one */
 		if (k == i && !dashed && !starts_with_word(j, RP_OPENER) &&
@@ -360,34 +590,82 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
  * 4 subject, 5 cc; 0 otherwise. t is normalised; the key ends at a ':' within 24 bytes. */
 static int header_key(const char *t)
 {
-	const char *colon = strchr(t, ':');
-	if (!colon || colon - t > 24)
+	const struct reply_data *d = extract_data_reply();
+	if (!d || !d->key_first[(unsigned char)t[0]])
+		return 0;
+	const char *colon = memchr(t, ':', strnlen(t, 25));
+	if (!colon)
 		return 0;
 	size_t kn = (size_t)(colon - t);
 	while (kn > 0 && t[kn - 1] == ' ')
 		kn--;
 	for (int g = RP_FROM; g <= RP_CC; g++) {
-		const struct strlist *l = phrases((enum rp_kind)g);
+		const struct strlist *l = &d->p[g];
 		for (size_t i = 0; i < l->n; i++)
-			if (strlen(l->v[i]) == kn && !strncmp(t, l->v[i], kn))
+			if (d->len[g][i] == kn && !memcmp(t, l->v[i], kn))
 				return g - RP_FROM + 1;
 	}
 	return 0;
+}
+
+/* The value of a "Key: value" line (t normalised) whose key is one or two words without
+ * digits, in any script, at most 24 bytes; NULL when t is not one. */
+static const char *field_value(const char *t)
+{
+	const char *colon = strchr(t, ':');
+	if (!colon || colon == t || colon - t > 24 || colon[1] == '/')
+		return NULL;
+	int spaces = 0;
+	for (const char *p = t; p < colon; p++) {
+		if (isdigit((unsigned char)*p) || strchr(".,;!?()<>@\"", *p))
+			return NULL;
+		spaces += *p == ' ' && p + 1 < colon && p[1] != ' ';
+	}
+	return spaces <= 1 ? colon + 1 : NULL;
+}
+
+/* A header block known by its shape alone, its field names in no list (Indonesian "Dari: /
+ * Dikirim: / Kepada: / Perihal:"): 3 to 6 "Key: value" lines up to a blank line, the first
+ * value holding an address, the second a date or a time, no value an amount. */
+static int shape_header_block_at(struct rline *l, int nl, int i)
+{
+	if (l[i].n > 200 || !memchr(l[i].s, '@', l[i].n) || !memchr(l[i].s, ':', l[i].n))
+		return 0;
+	int fields = 0;
+	for (int k = i; k < nl && !l[k].blank; k++) {
+		char t[256];
+		if (fields == 6 || l[k].quoted || l[k].n > 200)
+			return 0;
+		size_t tn;
+		const char *nt = line_norm((struct rline *)&l[k], &tn);
+		copy_norm(t, sizeof t, nt, tn);
+		const char *v = field_value(t);
+		struct money m;
+		char why[64];
+		if (!v || (fields == 0 && !strchr(v, '@')) || (fields == 1 && !has_date(v)) ||
+		    extract_bid_amount(v, &m, why, sizeof why))
+			return 0;
+		fields++;
+	}
+	return fields >= 3;
 }
 
 /* An Outlook header block starting at line i: returns 1 when i opens one. */
 static int header_block_at(struct rline *l, int nl, int i)
 {
 	char t[256];
-	normalise(l[i].s, l[i].n < 200 ? l[i].n : 200, t, sizeof t, 0);
+	size_t tn;
+	const char *nt = line_norm(&l[i], &tn);
+	copy_norm(t, 201, nt, tn);
 	int g = header_key(t);
-	if (g != 1 && g != 2)
-		return 0;	/* a block opens with From: or Date: (and their translations) */
+	if (g != 1 && g != 2)	/* a block opens with From: or Date: (and their translations) */
+		return g == 0 && shape_header_block_at(l, nl, i);
 	int groups = 1 << g, keys = 1, at = strchr(t, '@') != NULL, gap = 0;
 	for (int k = i + 1; k < nl && k < i + LOOKAHEAD + 1; k++) {
 		if (l[k].blank)
 			break;
-		normalise(l[k].s, l[k].n, t, sizeof t, 0);
+		nt = line_norm(&l[k], &tn);
+		copy_norm(t, sizeof t - 3, nt, tn);
 		int h = header_key(t);
 		if (!h) {
 			if (++gap > 2)
@@ -431,18 +709,25 @@ static int lotus_block_at(struct rline *l, int nl, int i)
 		if (l[k].quoted || l[k].n > 200)
 			return -1;
 		int g = 0;
-		size_t lead = 0;
-		while (lead < l[k].n && is_space_byte((unsigned char)l[k].s[lead]))
-			lead++;
-		if (k > i && l[k].n - lead <= 40) {	/* a lone key is short: most lines are not read */
-			normalise(l[k].s + lead, l[k].n - lead, t, sizeof t, 0);
-			g = lone_key(t);
+		size_t tn;
+		if (k > i && l[k].lone < 0) {	/* looked at once, whichever window reads it */
+			size_t lead = 0;
+			while (lead < l[k].n && is_space_byte((unsigned char)l[k].s[lead]))
+				lead++;
+			l[k].lone = 0;
+			if (l[k].n - lead <= 40) {	/* a lone key is short: most lines are not read */
+				const char *nt = line_norm(&l[k], &tn);
+				copy_norm(t, sizeof t, nt, tn);
+				l[k].lone = lone_key(t);
+			}
 		}
+		if (k > i)
+			g = l[k].lone;
 		if (g == 3)
 			to = 1;
 		else if (g == 4 && to && date)
 			break;
-		else if (has_digit_n(l[k].s, l[k].n < 128 ? l[k].n : 128))
+		else if ((line_norm(&l[k], &tn), l[k].digits))
 			date = 1;
 		if (k == i + 13 || k == nl - 1)
 			return -1;
@@ -460,6 +745,7 @@ static int lotus_block_at(struct rline *l, int nl, int i)
 static int quoted_header_at(struct rline *l, int nl, int i)
 {
 	struct rline dq[LOOKAHEAD + 4];
+	char dqn[LOOKAHEAD + 4][264];	/* the normalised forms of the unquoted lines */
 	int m = 0, k = i;
 	for (; k < nl && l[k].quoted && m < LOOKAHEAD + 4; k++) {
 		const char *q = l[k].s;
@@ -471,6 +757,13 @@ static int quoted_header_at(struct rline *l, int nl, int i)
 		dq[m].n = n;
 		dq[m].blank = n == 0;
 		dq[m].quoted = 0;
+		dq[m].norm = dqn[m];
+		dq[m].cap = sizeof dqn[m];
+		dq[m].normed = 0;
+		dq[m].verbed = -1;
+		dq[m].lone = -1;
+		if (dq[m].n > sizeof dqn[m] - 4)
+			dq[m].n = sizeof dqn[m] - 4;
 		m++;
 	}
 	if (k < nl && l[k].quoted)
@@ -501,7 +794,7 @@ static int quoted_header_at(struct rline *l, int nl, int i)
 
 /* "-----Original Message-----" and its translations (the data file's cut phrases: 1, the rest
  * is quoted); forwarded markers (forward phrases) return 2; 0 otherwise. */
-static int separator_at(const struct rline *ln)
+static int separator_at(struct rline *ln)
 {
 	char t[160];
 	if (ln->n > 150 || ln->n < 8)
@@ -510,17 +803,14 @@ static int separator_at(const struct rline *ln)
 	while (lead < ln->n && (ln->s[lead] == ' ' || ln->s[lead] == '\t'))
 		lead++;
 	int dashes = lead < ln->n && (ln->s[lead] == '-' || ln->s[lead] == '_');
-	size_t tn = normalise(ln->s, ln->n, t, sizeof t, 1);
+	size_t dn;
+	const char *d = line_norm_dashless(ln, &dn);
+	size_t tn = copy_norm(t, sizeof t - 3, d, dn);
 	while (tn > 0 && (t[tn - 1] == ':' || t[tn - 1] == ' ' || t[tn - 1] == '_'))
 		t[--tn] = '\0';	/* "Begin forwarded message:", "____ Message ____" */
-	const struct strlist *cuts = phrases(RP_CUT), *fw = phrases(RP_FORWARD);
-	for (size_t i = 0; i < cuts->n; i++)
-		if (strstr(t, cuts->v[i]) && (dashes || !strcmp(t, cuts->v[i])))
-			return 1;
-	for (size_t i = 0; i < fw->n; i++)
-		if (strstr(t, fw->v[i]) && strlen(t) < strlen(fw->v[i]) + 40)
-			return 2;
-	return 0;
+	if (phrase_occurs(RP_CUT, t, tn, 0, !dashes))
+		return 1;
+	return phrase_occurs(RP_FORWARD, t, tn, tn >= 40 ? tn - 39 : 0, 0) ? 2 : 0;
 }
 
 static int is_rule_line(const struct rline *ln)
@@ -559,6 +849,8 @@ static size_t midline_attribution(struct rline *l, int nl, int i)
 		n--;
 	if (n > 300 || n < 6 || s[n - 1] != ':')
 		return 0;
+	if (!line_has_verb(&l[i]))
+		return 0;	/* every form of attribution holds a verb: none, no try */
 	int tries = 0;	/* a line full of "On " costs a few tries, not one per word */
 	for (size_t k = 1; k + 3 < n && tries < 4; k++) {
 		if ((s[k] == 'O' && s[k + 1] == 'n' && s[k + 2] == ' ') ||
@@ -938,9 +1230,9 @@ char *extract_reply_from(const char *text, int is_forward, const char *sender_na
  * standing apart (not inside a key or a number). */
 static int has_date(const char *t)
 {
-	for (const char *p = t; *p; p++) {
-		if (!isdigit((unsigned char)p[0]) || (p > t && isalnum((unsigned char)p[-1])))
-			continue;
+	for (const char *p = strpbrk(t, "0123456789"); p; p = strpbrk(p + 1, "0123456789")) {
+		if (p > t && isalnum((unsigned char)p[-1]))
+			continue;	/* inside a key or a number */
 		const char *q = p;
 		while (isdigit((unsigned char)*q) && q - p < 5)
 			q++;
@@ -953,12 +1245,6 @@ static int has_date(const char *t)
 			return 1;
 	}
 	return 0;
-}
-
-/* 1 when t holds a date or a time (has_date) or an address. */
-static int has_date_or_address(const char *t)
-{
-	return strchr(t, '@') || has_date(t);
 }
 
 /* 1 when t opens with a numeric date ("2016-03-03", "03/03/2016", "3.3.2016") and a time. */
@@ -1004,12 +1290,35 @@ static int next_content_line(const struct rline *l, int nl, int i)
  * address or an attribution verb, and ends with ':', an address or a verb, right before a '>'
  * quote or a header block; before an unquoted old message only when it holds a verb or ends
  * with a date and "<address>:". Returns its last line, or -1. */
+static int shape_attribution_at(struct rline *l, int nl, int i);
+
+/* The shape's run i..k has its evidence and ends like an attribution: k when a quote or a
+ * header block follows, or an unquoted old message with a verb in the run (verb) or a date and
+ * "<address>:" (addr_dated); -1 otherwise, and when the attribution starts on line i + 1
+ * ("Thanks" above "On <date>, X wrote:"). */
+static int shape_run_end(struct rline *l, int nl, int i, int k, int verb, int addr_dated)
+{
+	int nx = next_content_line(l, nl, k);
+	if (nx < 0)
+		return -1;
+	if (k > i && (attribution_at(l, nl, i + 1, 0) == k || shape_attribution_at(l, nl, i + 1) == k))
+		return -1;
+	if (l[nx].quoted || header_block_at(l, nl, nx))
+		return k;
+	return verb || addr_dated ? k : -1;
+}
+
 static int shape_attribution_at(struct rline *l, int nl, int i)
 {
 	if (l[i].quoted || l[i].n > 300)
 		return -1;
+	size_t n0;
+	const char *t0 = line_norm(&l[i], &n0);
+	if (!isdigit((unsigned char)t0[0]) && !ender_within(l, nl, i, 3))
+		return -1;	/* no line of the window can end one, and no date opens it */
 	char j[MAX_HEADER_JOIN + 64];
 	size_t jn = 0;
+	int dated = 0, addressed = 0;	/* has_date, '@' in the lines joined so far */
 	for (int k = i; k < nl && k < i + 3; k++) {
 		if (l[k].blank || l[k].n > 300)
 			return -1;
@@ -1018,7 +1327,11 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 			return -1;
 		if (jn && !wrapped)
 			j[jn++] = ' ';
-		jn += normalise(l[k].s, l[k].n, j + jn, sizeof j - jn, 0);
+		size_t kn;
+		const char *kt = line_norm(&l[k], &kn);
+		jn += copy_norm(j + jn, sizeof j - jn - 3, kt, kn);
+		dated |= l[k].dated;
+		addressed |= l[k].addressed;
 		while (jn > 0 && j[jn - 1] == ' ')
 			jn--;
 		j[jn] = '\0';
@@ -1029,32 +1342,23 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 		while (end > 0 && j[end - 1] == ' ')
 			end--;
 		int at_end = verb_ends(j, end);
-		int addr_end = end > 0 && j[end - 1] == '>' && strchr(j, '@');
-		int inside = colon && !at_end && verb_inside(j, end);
-		int evidence = at_end || inside || has_date_or_address(j);
-		if ((colon || addr_end || at_end) && evidence) {
-			int nx = next_content_line(l, nl, k);
-			if (nx < 0)
-				return -1;
-			/* "Thanks\nOn <date>, X wrote:": the attribution starts on the next line */
-			if (k > i && (attribution_at(l, nl, i + 1, 0) == k ||
-				      shape_attribution_at(l, nl, i + 1) == k))
-				return -1;
-			if (l[nx].quoted || header_block_at(l, nl, nx))
-				return k;
-			if (at_end || (inside && colon) || (addr_end && has_date(j)))
-				return k;
-			return -1;
-		}
+		int addr_end = end > 0 && j[end - 1] == '>' && addressed;
+		int inside = colon && !at_end && (k > i || line_has_verb(&l[i])) &&
+			     verb_inside(j, end);
+		int evidence = at_end || inside || dated || addressed;
+		if ((colon || addr_end || at_end) && evidence)
+			return shape_run_end(l, nl, i, k, at_end || inside, addr_end && dated);
+		if (colon)
+			return -1;	/* a line ending with ':' that is none ends the run */
 		/* "2016-03-03 17:21 GMT+01:00 Some One" alone over a quote: a date and a time first */
-		if (k == i && isdigit((unsigned char)j[0]) && jn <= 100 && has_date_or_address(j) &&
+		if (k == i && isdigit((unsigned char)j[0]) && jn <= 100 && (dated || addressed) &&
 		    starts_with_date(j)) {
 			int nx = next_content_line(l, nl, k);
 			if (nx == k + 1 && l[nx].quoted)
 				return k;
 		}
 		/* a line that ends a sentence and holds no date ends the run */
-		if (strchr(".!?", j[jn - 1]) && !has_date(j))
+		if (strchr(".!?", j[jn - 1]) && !dated)
 			return -1;
 	}
 	return -1;
@@ -1109,8 +1413,10 @@ struct words {
 /* The length of the blank at s (n bytes left): ASCII blanks and line breaks, and the no-break,
  * narrow, thin and ideographic spaces typesetting puts in our mails (the copy in a reply may
  * have plain spaces there); 0 when s is no blank. */
-static size_t word_gap(const unsigned char *s, size_t n)
+static inline size_t word_gap(const unsigned char *s, size_t n)
 {
+	if (s[0] > ' ' && s[0] < 0x80)
+		return 0;
 	if (is_space_byte(s[0]) || s[0] == '\n')
 		return 1;
 	if (n >= 2 && s[0] == 0xC2 && s[1] == 0xA0)
@@ -1127,19 +1433,23 @@ static size_t word_gap(const unsigned char *s, size_t n)
  * line `line`. */
 static void words_add(struct words *w, const char *s, size_t n, int line)
 {
-	static const char edge[] = "\"'()[]<>,.;:!?*";
+	static const char edges[] = "\"'()[]<>,.;:!?*";
+	static unsigned char edge[256];	/* 1 for the bytes of edges (filled on first use) */
+	if (!edge['*'])
+		for (const char *e = edges; *e; e++)
+			edge[(unsigned char)*e] = 1;
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, g;
 	while (i < n) {
-		while (i < n && ((g = word_gap(u + i, n - i)) || strchr(edge, s[i]) ||
-				 (s[i] == '>' && (i == 0 || s[i - 1] == '\n'))))
+		while (i < n && ((g = word_gap(u + i, n - i)) || edge[u[i]]))
 			i += g ? g : 1;
 		uint64_t h = 1469598103934665603ULL;
 		size_t start = i;
 		while (i < n && !word_gap(u + i, n - i)) {
 			unsigned char c = u[i++];
-			if (!strchr(edge, (char)c))
-				h = (h ^ (uint64_t)tolower(c)) * 1099511628211ULL;
+			if (!edge[c])
+				h = (h ^ (uint64_t)(c >= 'A' && c <= 'Z' ? c + 32 : c)) *
+				    1099511628211ULL;
 		}
 		if (i == start)
 			continue;
@@ -1161,10 +1471,22 @@ static uint64_t shingle(const struct words *w, size_t i)
 	return x ? x : 1;
 }
 
-static int u64_cmp(const void *a, const void *b)
+/* The shingles of the sent text in a table of mask + 1 slots (at least twice their count):
+ * one probe or two per word of the reply, whatever its length. */
+static void shingle_add(uint64_t *set, size_t mask, uint64_t x)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
+	size_t k = (size_t)(x ^ x >> 29) & mask;
+	while (set[k] && set[k] != x)
+		k = (k + 1) & mask;
+	set[k] = x;
+}
+
+static int shingle_in(const uint64_t *set, size_t mask, uint64_t x)
+{
+	for (size_t k = (size_t)(x ^ x >> 29) & mask; set[k]; k = (k + 1) & mask)
+		if (set[k] == x)
+			return 1;
+	return 0;
 }
 
 /* The paragraph (run of non-blank lines) of each line: the index of its first line; owned. */
@@ -1218,20 +1540,24 @@ static int copy_mark(struct rline *l, int nl, const char *sent)
 	int found = -1;
 	if (ws.n < SHINGLE_WORDS + 2)
 		goto out;
-	size_t ns = ws.n - SHINGLE_WORDS + 1;
-	uint64_t *set = xmalloc(ns * sizeof *set);
+	size_t ns = ws.n - SHINGLE_WORDS + 1, mask = 15;
+	while (mask < 2 * ns)
+		mask = mask * 2 + 1;
+	uint64_t *set = xcalloc(mask + 1, sizeof *set);	/* open addressing; 0 is empty */
 	for (size_t i = 0; i < ns; i++)
-		set[i] = shingle(&ws, i);
-	qsort(set, ns, sizeof *set, u64_cmp);
+		shingle_add(set, mask, shingle(&ws, i));
 	for (int k = 0; k < nl; k++)
 		words_add(&wr, l[k].s, l[k].n, k);
 	char *covered = xcalloc(wr.n + 1, 1);
-	size_t need = ws.n < COPY_MIN_WORDS ? ws.n : COPY_MIN_WORDS, run = 0;
+	size_t need = ws.n < COPY_MIN_WORDS ? ws.n : COPY_MIN_WORDS, run = 0, marked = 0;
 	for (size_t i = 0; i + SHINGLE_WORDS <= wr.n; i++) {
 		uint64_t x = shingle(&wr, i);
-		run = bsearch(&x, set, ns, sizeof *set, u64_cmp) ? run + 1 : 0;
-		if (run && run + SHINGLE_WORDS - 1 >= need)	/* the run so far is a copy */
-			memset(covered + (i + 1 - run), 1, run + SHINGLE_WORDS - 1);
+		run = shingle_in(set, mask, x) ? run + 1 : 0;
+		if (run && run + SHINGLE_WORDS - 1 >= need) {	/* the run so far is a copy */
+			size_t from = i + 1 - run > marked ? i + 1 - run : marked;
+			memset(covered + from, 1, i + SHINGLE_WORDS - from);
+			marked = i + SHINGLE_WORDS;	/* each word marked once: linear */
+		}
 	}
 	found = copy_lines(l, nl, &wr, covered);
 	free(covered);
@@ -1331,10 +1657,11 @@ static char *strip_invisible(const char *text)
 	char *o = xmalloc(n + 1);
 	for (size_t i = 0; i < n; i++) {
 		const unsigned char *u = (const unsigned char *)text + i;
-		if (i + 2 < n && ((u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x8B && u[2] <= 0x8D) ||
-				  (u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0xA0) ||
-				  (u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) ||
-				  (u[0] == 0xE1 && u[1] == 0x90 && u[2] == 0xA7))) {
+		if (u[0] >= 0xE1 && i + 2 < n &&
+		    ((u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x8B && u[2] <= 0x8D) ||
+		     (u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0xA0) ||
+		     (u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) ||
+		     (u[0] == 0xE1 && u[1] == 0x90 && u[2] == 0xA7))) {
 			i += 2;
 			continue;
 		}
@@ -1345,13 +1672,15 @@ static char *strip_invisible(const char *text)
 }
 
 /* The lines of text (borrowed pointers into it); their count in *count. */
-static struct rline *split_lines(const char *text, int *count)
+static struct rline *split_lines(const char *text, int *count, char **arena)
 {
 	size_t len = strlen(text);
 	int nl = 1;
-	for (size_t k = 0; k < len; k++)
-		nl += text[k] == '\n';
+	for (const char *e = memchr(text, '\n', len); e;
+	     e = memchr(e + 1, '\n', len - (size_t)(e + 1 - text)))
+		nl++;
 	struct rline *l = xcalloc((size_t)nl, sizeof *l);
+	*arena = xmalloc(len + 4 * (size_t)nl + 4);	/* each line's normalised form, in place */
 	int n = 0;
 	const char *p = text;
 	while (n < nl) {
@@ -1363,7 +1692,11 @@ static struct rline *split_lines(const char *text, int *count)
 		r->s = p;
 		r->n = ll;
 		r->keep = 1;
+		r->verbed = -1;
+		r->lone = -1;
 		r->cut = ll;
+		r->norm = *arena + (p - text) + 4 * (size_t)n;
+		r->cap = ll + 4;
 		size_t k = 0;
 		while (k < ll && is_space_byte((unsigned char)p[k]))
 			k++;
@@ -1432,12 +1765,12 @@ static int drop_quote(struct rline *l, int nl, int i, int forwarded)
 
 /* An Outlook header block collapsed onto one line, as HTML bodies give it ("From: A [mailto:a@b]
  * Sent: Monday ... To: B Subject: Re: x"): a from key first, then keys of two other fields. */
-static int inline_header_at(const struct rline *ln)
+static int inline_header_at(struct rline *ln)
 {
-	char t[1024];
 	if (ln->n < 20 || ln->n > 1000)
 		return 0;
-	size_t tn = normalise(ln->s, ln->n, t, sizeof t, 0);
+	size_t tn;
+	const char *t = line_norm(ln, &tn);
 	if (header_key(t) != 1)
 		return 0;
 	int groups = 0;
@@ -1450,18 +1783,65 @@ static int inline_header_at(const struct rline *ln)
 	return __builtin_popcount((unsigned)groups) >= 2;
 }
 
-/* 1 when an old message starts at line i: an Outlook block, Orange's "Message du <date>"
- * over one, or a Lotus Notes block (*from is where to cut). */
+/* The lines from i that open with a known header key (any field: Thunderbird's table opens
+ * with "Betreff:"), at most LOOKAHEAD. */
+static int keyed_lines(struct rline *l, int nl, int i)
+{
+	int k = i;
+	for (; k < nl && k < i + LOOKAHEAD && !l[k].blank; k++) {
+		char t[128];
+		size_t tn;
+		const char *nt = line_norm(&l[k], &tn);
+		copy_norm(t, 101, nt, tn);
+		if (!header_key(t))
+			break;
+	}
+	return k - i;
+}
+
+/* A few words framed by rules ("----- Mail original -----", "-------- Pesan asli --------"),
+ * without digits: the shape of an original-message separator in any language. */
+static int is_framed_line(const struct rline *ln)
+{
+	size_t a = 0, b = ln->n, marks = 0, words = 0;
+	if (ln->n > 80)
+		return 0;
+	while (a < b && (is_space_byte((unsigned char)ln->s[a]) || ln->s[a] == '-' ||
+			 ln->s[a] == '_' || ln->s[a] == '='))
+		marks += ln->s[a++] != ' ';
+	if (marks < 2)
+		return 0;
+	for (marks = 0; b > a && (is_space_byte((unsigned char)ln->s[b - 1]) || ln->s[b - 1] == '-' ||
+				  ln->s[b - 1] == '_' || ln->s[b - 1] == '='); b--)
+		marks += ln->s[b - 1] != ' ';
+	if (marks < 2 || b == a)
+		return 0;
+	for (size_t k = a; k < b; k++) {
+		if (isdigit((unsigned char)ln->s[k]) || ln->s[k] == '@' || ln->s[k] == ':')
+			return 0;
+		words += ln->s[k] == ' ';
+	}
+	return words <= 4;
+}
+
+/* 1 when an old message starts at line i: an Outlook block (under a framed separator line, in
+ * any language), Orange's "Message du <date>" over one, or a Lotus Notes block (*from is where
+ * to cut). */
 static int old_message_at(struct rline *l, int nl, int i, int *from)
 {
 	*from = i;
 	if (header_block_at(l, nl, i) || inline_header_at(&l[i]))
 		return 1;
-	if (i + 1 < nl && l[i].n < 60 && header_block_at(l, nl, i + 1)) {
-		char t[64];
-		normalise(l[i].s, l[i].n, t, sizeof t, 0);
+	if (i + 1 < nl && is_framed_line(&l[i])) {
+		int nx = next_content_line(l, nl, i);
+		if (nx > 0 && nx <= i + 2 && (header_block_at(l, nl, nx) || keyed_lines(l, nl, nx) >= 2))
+			return 1;
+	}
+	if (i + 1 < nl && l[i].n < 60) {
+		size_t tn;
+		const char *t = line_norm(&l[i], &tn);
 		if ((!strncmp(t, "message du ", 11) || !strncmp(t, "message of ", 11)) &&
-		    has_digit(t))
+		    l[i].digits && header_block_at(l, nl, i + 1))
 			return 1;
 	}
 	return (*from = lotus_block_at(l, nl, i)) >= 0;
@@ -1525,19 +1905,42 @@ static char *kept_text(const struct rline *l, int n, size_t len)
 	return out;
 }
 
+/* The never-lose fallback, when trimming left nothing: the lines before the first one that
+ * mark_quotes removed (the text written above the first quote, attribution or header block),
+ * as they were; "" when there are none (owned). */
+static char *text_before_first_cut(struct rline *l, int n, size_t len)
+{
+	int first = 0;
+	while (first < n && !(l[first].kept0 && !l[first].keep && !l[first].blank))
+		first++;
+	for (int k = 0; k < n; k++) {
+		l[k].keep = k < first && l[k].kept0;
+		l[k].cut = l[k].n;
+	}
+	return kept_text(l, n, len);
+}
+
 char *extract_reply_known(const char *text, int is_forward, const char *sender_name,
 			  const char *sent)
 {
 	char *clean = strip_invisible(text);
 	int n;
-	struct rline *l = split_lines(clean, &n);
+	char *arena;
+	struct rline *l = split_lines(clean, &n, &arena);
 	drop_known_copy(l, n, sent);	/* the copies of our text go, not what is between */
+	for (int k = 0; k < n; k++)
+		l[k].kept0 = l[k].keep;
 	mark_quotes(l, n, is_forward);
 	int sig = signature_start(l, n, sender_name);
 	for (int k = sig; k < n; k++)
 		l[k].keep = 0;
 	char *out = kept_text(l, n, strlen(clean));
+	if (!*out) {
+		free(out);
+		out = text_before_first_cut(l, n, strlen(clean));
+	}
 	free(l);
+	free(arena);
 	free(clean);
 	return out;
 }

@@ -146,6 +146,26 @@ static const char *const migrations[] = {
 	 "ALTER TABLE bids ADD COLUMN delivery TEXT;"
 	 "UPDATE bids SET delivery = date(created, '+' || delivery_days || ' days')"
 	 " WHERE delivery_days IS NOT NULL;"),
+	/* 21: reserved for the subscribers' next_due index (issue 15, the digest's part) */
+	"",
+	/* 22: follow-ups by due time: next_followup is when followup.c must look at a project
+	 * again ('' as soon as it can, NULL never), set by followup.c after each look; a change
+	 * of what makes it due (its status, award time, a bid, its state, delivery or follow-up
+	 * date) sets it to '' in the same statement (the triggers), so that nothing due is missed.
+	 * Held bids and selections are purged by indexed age. */
+	("ALTER TABLE projects ADD COLUMN next_followup TEXT DEFAULT '';"
+	 "UPDATE projects SET next_followup = NULL WHERE status NOT IN ('open', 'awarded');"
+	 "CREATE INDEX IF NOT EXISTS projects_followup ON projects(next_followup);"
+	 "CREATE INDEX IF NOT EXISTS bids_status ON bids(status, created);"
+	 "CREATE INDEX IF NOT EXISTS selections_created ON selections(created);"
+	 "CREATE TRIGGER IF NOT EXISTS projects_followup_due AFTER UPDATE OF status, updated,"
+	 " created ON projects BEGIN UPDATE projects SET next_followup = '' WHERE id = NEW.id;"
+	 " END;"
+	 "CREATE TRIGGER IF NOT EXISTS bids_followup_new AFTER INSERT ON bids BEGIN"
+	 " UPDATE projects SET next_followup = '' WHERE id = NEW.project; END;"
+	 "CREATE TRIGGER IF NOT EXISTS bids_followup_due AFTER UPDATE OF project, status, created,"
+	 " followup_days, delivery_days, delivery ON bids BEGIN UPDATE projects SET"
+	 " next_followup = '' WHERE id IN (OLD.project, NEW.project); END;"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -189,6 +209,8 @@ enum stmt_id {
 	ST_PROJECT_BY_ID, ST_PROJECT_PENDING_OF, ST_PROJECT_BY_STATUS_SINCE, ST_PROJECT_BY_STATUS,
 	ST_PROJECT_SINCE, ST_PROJECT_ALL, ST_SUBSCRIBER_BY_ADDRESS, ST_SUBSCRIBER_BY_ID,
 	ST_PURGE_HELD_BIDS, ST_PURGE_PENDING_BIDS, ST_PURGE_PENDING_POSTS, ST_PROJECTS_VERSION,
+	ST_PROJECT_FOLLOWUP_DUE, ST_PROJECT_FOLLOWUP_SET, ST_FOLLOWUP_CONFIG_GET,
+	ST_FOLLOWUP_CONFIG_SET, ST_FOLLOWUP_RESCHEDULE,
 	ST_COUNT_PROJECTS, ST_COUNT_OUTBOX, ST_COUNT_INGESTED, ST_COUNT_SUBSCRIBERS,
 	ST_STATUS_QUEUED, ST_STATUS_FAILED, ST_STATUS_SENT, ST_STATUS_OLDEST_QUEUED,
 	ST_STATUS_LAST_DIGEST, ST_STATUS_PENDING_POSTS, ST_STATUS_HELD_POSTS,
@@ -314,7 +336,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		" created) VALUES(?1, ?2, ?3, ?4, ?5)",
 	[ST_SELECTION_OF] = "SELECT project FROM selections WHERE subscriber = ?1 AND"
 		" message_id = ?2 ORDER BY position LIMIT ?3",
-	[ST_SELECTION_PURGE] = "DELETE FROM selections WHERE created < ?1",
+	[ST_SELECTION_PURGE] = "DELETE FROM selections WHERE id IN (SELECT id FROM selections"
+		" INDEXED BY selections_created WHERE created < ?1 LIMIT 10000)",
 	[ST_SELECTION_LATEST] = "SELECT project FROM selections WHERE subscriber = ?1 AND"
 		" message_id = (SELECT message_id FROM selections WHERE subscriber = ?1"
 		" ORDER BY id DESC LIMIT 1) ORDER BY position LIMIT ?2",
@@ -386,6 +409,16 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_PROJECT_ALL] = PROJECT_SELECT "1" PROJECT_PAGE,
 	[ST_SUBSCRIBER_BY_ADDRESS] = "SELECT " SUBSCRIBER_COLUMNS " FROM subscribers WHERE address = ?1",
 	[ST_SUBSCRIBER_BY_ID] = "SELECT " SUBSCRIBER_COLUMNS " FROM subscribers WHERE id = ?2",
+	/* the projects due for a follow-up look (projects_followup), by id */
+	[ST_PROJECT_FOLLOWUP_DUE] = PROJECT_SELECT "id IN (SELECT id FROM projects INDEXED BY"
+		" projects_followup WHERE next_followup <= ?3)" PROJECT_PAGE,
+	[ST_PROJECT_FOLLOWUP_SET] = "UPDATE projects SET next_followup = ?2 WHERE id = ?1",
+	[ST_FOLLOWUP_CONFIG_GET] = "SELECT value FROM meta WHERE key = 'followup_config'",
+	[ST_FOLLOWUP_CONFIG_SET] = "INSERT OR REPLACE INTO meta(key, value)"
+		" VALUES('followup_config', ?1)",
+	[ST_FOLLOWUP_RESCHEDULE] = "UPDATE projects SET next_followup = '' WHERE status IN"
+		" ('open', 'awarded')",
+	/* purges read their rows by index (bids_status, projects_status) */
 	[ST_PURGE_HELD_BIDS] = "DELETE FROM bids WHERE status = 'held' AND created < ?2",
 	[ST_PURGE_PENDING_BIDS] = "DELETE FROM bids WHERE project IN (SELECT id FROM projects WHERE"
 		" status = 'pending_confirmation' AND created < ?1)",
@@ -969,6 +1002,8 @@ struct project_sel {
 	const char *poster, *status, *since;
 	int with_text;
 };
+/* only: not an id but the projects whose next_followup is due by since */
+#define PROJECT_SEL_DUE (-2)
 
 static int project_rows(struct store *s, const struct project_sel *q, int64_t after, int limit,
 			struct project **out);
@@ -1044,6 +1079,58 @@ int store_project_open_awarded(struct store *s, const char *open_since, const ch
 	return k;
 }
 
+int store_project_followup_due(struct store *s, const char *now, int64_t after, int limit,
+			       struct project **out)
+{
+	const struct project_sel q = { PROJECT_SEL_DUE, NULL, NULL, now, 0 };
+	return project_rows(s, &q, after, limit, out);
+}
+
+int store_project_followup_set(struct store *s, int64_t id, const char *next)
+{
+	sqlite3_stmt *st = stmt(s, ST_PROJECT_FOLLOWUP_SET);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, next);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "followup-set");
+}
+
+int store_followup_config(struct store *s, const char *fingerprint)
+{
+	sqlite3_stmt *st = stmt(s, ST_FOLLOWUP_CONFIG_GET);
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st), same = rc == SQLITE_ROW &&
+		 !strcmp((const char *)sqlite3_column_text(st, 0) ? (const char *)
+			 sqlite3_column_text(st, 0) : "", fingerprint);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, rc, "followup-config");
+	if (same)
+		return 0;
+	if (store_begin(s) < 0)
+		return -1;
+	sqlite3_stmt *up = stmt(s, ST_FOLLOWUP_RESCHEDULE), *set = stmt(s, ST_FOLLOWUP_CONFIG_SET);
+	rc = up && set ? sqlite3_step(up) : SQLITE_ERROR;
+	if (up)
+		sqlite3_reset(up);
+	if (rc == SQLITE_DONE) {
+		bind_text(set, 1, fingerprint);
+		rc = sqlite3_step(set);
+		sqlite3_reset(set);
+	}
+	if (rc != SQLITE_DONE) {
+		if (up && set)
+			fail(s, rc, "followup-reschedule");
+		store_rollback(s);
+		return -1;
+	}
+	return store_commit(s) < 0 ? -1 : 1;
+}
+
 int store_project_pending_of(struct store *s, const char *poster, struct project **out)
 {
 	const struct project_sel q = { -1, poster, NULL, NULL, 0 };
@@ -1089,6 +1176,7 @@ static int project_rows(struct store *s, const struct project_sel *q, int64_t af
 {
 	*out = NULL;
 	enum stmt_id id = q->only >= 0 ? ST_PROJECT_BY_ID
+			  : q->only == PROJECT_SEL_DUE ? ST_PROJECT_FOLLOWUP_DUE
 			  : q->poster ? ST_PROJECT_PENDING_OF
 			  : q->status && q->since ? ST_PROJECT_BY_STATUS_SINCE
 			  : q->status ? ST_PROJECT_BY_STATUS

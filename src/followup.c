@@ -510,18 +510,16 @@ static time_t next_rating(struct followup_pass *f, const struct project *p, time
 	return next;
 }
 
-/* Records when project id must be looked at again, read from its state now in one
- * transaction (a change of it meanwhile asks for a look of its own, by the triggers of
- * migration 22). 0 or -1. */
-static int followup_schedule(struct followup_pass *f, int64_t id)
+/* When project id must be looked at again, read from its state now (in the caller's
+ * transaction): its time into at, 1; 0 for never; -1 on error. */
+static int followup_next(struct followup_pass *f, int64_t id, char at[32])
 {
-	if (store_begin(f->s) < 0)
-		return -1;
 	struct project p;
 	int found = store_project_get(f->s, id, &p);
-	time_t created = found == 1 ? clock_parse_iso(p.created) : (time_t)-1, next = -1;
-	if (found == 1 && created != (time_t)-1 &&
-	    (p.status == PROJECT_OPEN || p.status == PROJECT_AWARDED)) {
+	if (found != 1)
+		return found;
+	time_t created = clock_parse_iso(p.created), next = -1;
+	if (created != (time_t)-1 && (p.status == PROJECT_OPEN || p.status == PROJECT_AWARDED)) {
 		int open = p.status == PROJECT_OPEN;
 		struct bid_row *bids;
 		int nb = store_bid_select(f->s, id, open ? BID_ACTIVE : BID_ACCEPTED, &bids);
@@ -532,13 +530,27 @@ static int followup_schedule(struct followup_pass *f, int64_t id)
 		if (nb >= 0)
 			free(bids);
 	}
-	if (found == 1)
-		project_clear(&p);
-	char at[32];
+	project_clear(&p);
 	if (next >= 0)
 		clock_format_iso(next, at);
-	int rc = found < 0 || next == (time_t)-2 ? -1
-		 : store_project_followup_set(f->s, id, next >= 0 ? at : NULL);
+	return next == (time_t)-2 ? -1 : next >= 0;
+}
+
+/* Records when each of the n projects looked at (ids) must be looked at again, read from
+ * their state now, in one transaction (one commit for the page: a change of one of them
+ * meanwhile asks for a look of its own, by the triggers of migration 22). 0 or -1. */
+static int followup_schedule(struct followup_pass *f, const int64_t *ids, int n)
+{
+	if (!n)
+		return 0;
+	if (store_begin(f->s) < 0)
+		return -1;
+	int rc = 0;
+	for (int i = 0; i < n && rc == 0; i++) {
+		char at[32];
+		int k = followup_next(f, ids[i], at);
+		rc = k < 0 ? -1 : store_project_followup_set(f->s, ids[i], k ? at : NULL);
+	}
 	return finish(f->s, rc) < 0 ? -1 : 0;
 }
 
@@ -579,12 +591,14 @@ int followup_run(const struct config *c, struct store *s, time_t now)
 		np = store_project_followup_due(s, nowiso, after, FOLLOWUP_PAGE, &p);
 		if (np < 0)
 			return -1;
-		for (int i = 0; i < np && rc == 0; i++) {
+		int64_t ids[FOLLOWUP_PAGE];
+		int done = 0;
+		for (int i = 0; i < np && rc == 0; i++, done++) {
 			rc = followup_project(&f, &p[i]);
-			if (rc == 0)
-				rc = followup_schedule(&f, p[i].id);
-			after = p[i].id;
+			ids[i] = after = p[i].id;
 		}
+		if (followup_schedule(&f, ids, rc == 0 ? done : done - 1) < 0)
+			rc = -1;
 		for (int i = 0; i < np; i++)
 			project_clear(&p[i]);
 		free(p);

@@ -11,6 +11,9 @@
 # Then the reply-trimming benchmark (build/reply_bench): pathological bodies of 100,000 lines,
 # trimmed and MIME-parsed, the ratio and the growth at 4x the lines (linear: about 4).
 # Then the SMTP benchmark (bench/smtp_bench.py): `bidmail send` beside smtp-source, best of 5.
+# Then the scale benchmarks on generated boards (bench/board.py): the weekly run beside its
+# floor (bench/digest_bench.py), the idle daemon (bench/idle_bench.py), instant alerts
+# (bench/alert_bench.py).
 # usage: bench/run.sh [N]   (default 3000). Work files go to bench/out/.
 set -eu
 cd "$(dirname "$0")/.."
@@ -83,3 +86,10 @@ python3 bench/smtp_bench.py ./bidmail "$OUT/smtp" 10000
 
 # matching: 100,000 profiles against 2,000 projects, beside the naive loop on 2% of them
 ./build/match_bench 100000 2000
+
+# scale (issue 15): the weekly run of 100,000 subscribers x 1,000 projects beside its floor,
+# the idle daemon's CPU per hour, the instant alerts' latency at 100,000 profiles
+# (make bench-scale SUBS=1000000 PROJECTS=10000 for the national board)
+python3 bench/digest_bench.py 100000 1000
+python3 bench/idle_bench.py 100000 1000
+python3 bench/alert_bench.py 100000

@@ -6,7 +6,7 @@ this week is already claimed, PROJECTS open projects published in the last six d
 `bidmail run` is started, left WARMUP seconds (its first passes look at everything once), then
 its CPU time (utime + stime of /proc/PID/stat, every thread) is read over SECONDS and scaled to
 an hour. Target: under 1 s per hour, whatever the size.
-usage: bench/idle_bench.py [SUBS [PROJECTS [SECONDS [WARMUP]]]]
+usage: bench/idle_bench.py [SUBS [PROJECTS [SECONDS [WARMUP]]]]   (BENCH_OUT: another work folder)
        (default 100000 1000 180 70; work in bench/out/idle)
 """
 import datetime
@@ -49,7 +49,7 @@ def main():
     a = [int(x) for x in sys.argv[1:]]
     nsubs, nproj, seconds, warmup = (a + [100000, 1000, 180, 70][len(a):])[:4]
     bidmail = os.environ.get("BIDMAIL", os.path.join(board.ROOT, "bidmail"))
-    out = os.path.join(board.ROOT, "bench", "out", "idle")
+    out = os.environ.get("BENCH_OUT", os.path.join(board.ROOT, "bench", "out", "idle"))
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     shutil.copy(bidmail, os.path.join(out, "bidmail.measured"))

@@ -371,20 +371,18 @@ static int cmd_subscribers(struct config *c, int argc, char **argv)
 	return n < 0 || rc < 0 ? 1 : 0;
 }
 
-/* Prints the active subscribers a project matches, the pattern of each, and the patterns that
- * hit a matching limit. */
-static void match_print(const struct project *proj, const struct subscriber *v, int ns)
+/* Prints the active subscribers of one page (v, ns) that project text matches, the pattern of
+ * each; adds them to *count and the patterns that hit a matching limit to limits. */
+static void match_page(const struct project *proj, const char *text, const struct subscriber *v,
+		       int ns, int *count, struct strlist *limits)
 {
-	char *text = profile_project_text(proj);
 	struct matcher *m = matcher_new();
-	int *skill_id = NULL, *excl_id = NULL;
 	size_t nsk = 0, nex = 0;
 	for (int i = 0; i < ns; i++) {
 		nsk += v[i].skills.n;
 		nex += v[i].excludes.n;
 	}
-	skill_id = xcalloc(nsk + 1, sizeof *skill_id);
-	excl_id = xcalloc(nex + 1, sizeof *excl_id);
+	int *skill_id = xcalloc(nsk + 1, sizeof *skill_id), *excl_id = xcalloc(nex + 1, sizeof *excl_id);
 	size_t a = 0, b = 0;
 	for (int i = 0; i < ns; i++) {
 		profile_add(m, -1, &v[i], skill_id + a, excl_id + b);
@@ -398,32 +396,28 @@ static void match_print(const struct project *proj, const struct subscriber *v, 
 	int nh = matcher_run(m, text, strlen(text), hits, n, lim, &nl);
 	for (int i = 0; i < nh; i++)
 		hit[hits[i]] = 1;
-	printf("project %lld: %s\n", (long long)proj->id, proj->title);
 	a = b = 0;
-	int count = 0;
 	for (int i = 0; i < ns; i++) {
 		const char *by = profile_matches(&v[i], proj, hit, skill_id + a, excl_id + b);
 		a += v[i].skills.n;
 		b += v[i].excludes.n;
 		if (by && v[i].status == SUB_ACTIVE) {
 			printf("  %s  matched by `%s`\n", v[i].address, by);
-			count++;
+			(*count)++;
 		}
 	}
-	printf("%d subscriber%s\n", count, count == 1 ? "" : "s");
 	for (int i = 0; i < nl; i++)
-		printf("  pattern `%s` hit a matching limit: counted as no match\n",
-		       matcher_source(m, lim[i]));
+		strlist_add(limits, matcher_source(m, lim[i]));
 	free(hits);
 	free(lim);
 	free(hit);
 	free(skill_id);
 	free(excl_id);
 	matcher_free(m);
-	free(text);
 }
 
-/* `bidmail match PROJECT`: the subscribers a project matches and the pattern of each. */
+/* `bidmail match PROJECT`: the subscribers a project matches and the pattern of each, the
+ * subscribers read and matched page after page (its memory does not grow with the board). */
 static int cmd_match(struct config *c, int argc, char **argv)
 {
 	if (argc != 1)
@@ -432,31 +426,42 @@ static int cmd_match(struct config *c, int argc, char **argv)
 	struct store *s = open_store(c);
 	if (!s)
 		return 1;
-	struct project *p;
-	int np = store_project_list(s, &p);
-	struct subscriber *v;
-	int ns = np >= 0 ? store_subscriber_list(s, &v) : -1;
-	store_close(s);
-	if (np < 0 || ns < 0)
+	struct project proj;
+	int found = store_project_get(s, want, &proj);
+	if (found != 1) {
+		if (found == 0)
+			fprintf(stderr, "bidmail match: no project %lld\n", want);
+		store_close(s);
 		return 1;
-	int rc = 1;
-	struct project *proj = NULL;
-	for (int i = 0; i < np; i++)
-		if (p[i].id == want)
-			proj = &p[i];
-	if (!proj) {
-		fprintf(stderr, "bidmail match: no project %lld\n", want);
-	} else {
-		match_print(proj, v, ns);
-		rc = 0;
 	}
-	for (int i = 0; i < np; i++)
-		project_clear(&p[i]);
-	free(p);
-	for (int i = 0; i < ns; i++)
-		subscriber_clear(&v[i]);
-	free(v);
-	return rc;
+	char *text = profile_project_text(&proj);
+	printf("project %lld: %s\n", (long long)proj.id, proj.title);
+	struct strlist limits = { 0 };
+	int64_t after = 0;
+	int n = LIST_PAGE, count = 0;
+	for (int page = 0; n == LIST_PAGE && page < 100000000; page++) {
+		struct subscriber *v;
+		n = store_subscriber_page(s, after, LIST_PAGE, &v);
+		if (n < 0)
+			break;
+		match_page(&proj, text, v, n, &count, &limits);
+		for (int i = 0; i < n; i++) {
+			after = v[i].id;
+			subscriber_clear(&v[i]);
+		}
+		free(v);
+	}
+	store_close(s);
+	if (n >= 0) {
+		printf("%d subscriber%s\n", count, count == 1 ? "" : "s");
+		for (size_t i = 0; i < limits.n; i++)
+			printf("  pattern `%s` hit a matching limit: counted as no match\n",
+			       limits.v[i]);
+	}
+	strlist_clear(&limits);
+	free(text);
+	project_clear(&proj);
+	return n < 0 ? 1 : 0;
 }
 
 static int cmd_bids(struct config *c, int argc, char **argv)

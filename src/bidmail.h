@@ -881,8 +881,8 @@ int store_project_page(struct store *s, enum project_state status, const char *s
  * awarded_since (ISO; NULL: any), by id, into a new array; the count or -1. */
 int store_project_open_awarded(struct store *s, const char *open_since, const char *awarded_since,
 			       int with_text, struct project **out);
-/* One page of the projects due for a follow-up look by now (ISO): next_followup set and at
- * most now (or '' for as soon as possible), with an id above after, by id, without
+/* One page of the projects due for a follow-up look by now (ISO): their follow-up time at most
+ * now ('' for as soon as possible), with an id above after, by id, without
  * descriptions, at most limit, into a new array; the count or -1. */
 int store_project_followup_due(struct store *s, const char *now, int64_t after, int limit,
 			       struct project **out);

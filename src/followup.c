@@ -8,8 +8,9 @@
  * thanked. Each notice is claimed once (kind, object) in the transaction that queues it.
  * Unconfirmed posts and held bids are purged at their expiry (POST_CONFIRM_TTL, BID_HELD_TTL);
  * a post that waited behind a refusal or another kind of request is asked about (post.c).
- * Each minute reads only what is due: the projects whose next_followup time (migration 22:
- * indexed, set here after each look, reset by any change of status, award or bids) has come,
+ * Each minute reads only what is due: the projects whose follow-up time (table followups,
+ * migration 22: indexed, set here after each look, asked again by triggers on any change of
+ * status, award or bids) has come,
  * without their descriptions, then their active or accepted bids; an idle board reads nothing.
  * In: the clock, projects, bids. Out: status changes and notices.
  */
@@ -580,7 +581,7 @@ int followup_run(const struct config *c, struct store *s, time_t now)
 	}
 	if (followup_settings(&f) < 0)
 		return -1;
-	/* only the projects whose next_followup is due (projects_followup), page after page;
+	/* only the projects whose follow-up time has come (followups_due), page after page;
 	 * each one looked at leaves the due set (its next time is later, or none) */
 	char nowiso[32];
 	clock_format_iso(now, nowiso);

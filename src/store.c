@@ -148,24 +148,31 @@ static const char *const migrations[] = {
 	 " WHERE delivery_days IS NOT NULL;"),
 	/* 21: reserved for the subscribers' next_due index (issue 15, the digest's part) */
 	"",
-	/* 22: follow-ups by due time: next_followup is when followup.c must look at a project
-	 * again ('' as soon as it can, NULL never), set by followup.c after each look; a change
-	 * of what makes it due (its status, award time, a bid, its state, delivery or follow-up
-	 * date) sets it to '' in the same statement (the triggers), so that nothing due is missed.
-	 * Held bids and selections are purged by indexed age. */
-	("ALTER TABLE projects ADD COLUMN next_followup TEXT DEFAULT '';"
-	 "UPDATE projects SET next_followup = NULL WHERE status NOT IN ('open', 'awarded');"
-	 "CREATE INDEX IF NOT EXISTS projects_followup ON projects(next_followup);"
+	/* 22: follow-ups by due time: followups(project, due) says when followup.c must look at a
+	 * project again ('' as soon as it can; no row: never), written by followup.c after each
+	 * look; a new project, a change of its status or award time, a bid placed or moved
+	 * (state, delivery or follow-up date) asks for a look in the same statement (the
+	 * triggers), so that nothing due is missed. Held bids and selections purged by indexed
+	 * age. Every statement may run again on a database that has them. */
+	("CREATE TABLE IF NOT EXISTS followups(project INTEGER PRIMARY KEY, due TEXT NOT NULL);"
+	 "CREATE INDEX IF NOT EXISTS followups_due ON followups(due);"
+	 "INSERT OR IGNORE INTO followups(project, due) SELECT id, '' FROM projects"
+	 " WHERE status IN ('open', 'awarded');"
 	 "CREATE INDEX IF NOT EXISTS bids_status ON bids(status, created);"
 	 "CREATE INDEX IF NOT EXISTS selections_created ON selections(created);"
+	 "CREATE TRIGGER IF NOT EXISTS projects_followup_new AFTER INSERT ON projects BEGIN"
+	 " INSERT OR REPLACE INTO followups(project, due) VALUES(NEW.id, ''); END;"
 	 "CREATE TRIGGER IF NOT EXISTS projects_followup_due AFTER UPDATE OF status, updated,"
-	 " created ON projects BEGIN UPDATE projects SET next_followup = '' WHERE id = NEW.id;"
-	 " END;"
+	 " created ON projects BEGIN INSERT OR REPLACE INTO followups(project, due)"
+	 " VALUES(NEW.id, ''); END;"
+	 "CREATE TRIGGER IF NOT EXISTS projects_followup_gone AFTER DELETE ON projects BEGIN"
+	 " DELETE FROM followups WHERE project = OLD.id; END;"
 	 "CREATE TRIGGER IF NOT EXISTS bids_followup_new AFTER INSERT ON bids BEGIN"
-	 " UPDATE projects SET next_followup = '' WHERE id = NEW.project; END;"
+	 " INSERT OR REPLACE INTO followups(project, due) VALUES(NEW.project, ''); END;"
 	 "CREATE TRIGGER IF NOT EXISTS bids_followup_due AFTER UPDATE OF project, status, created,"
-	 " followup_days, delivery_days, delivery ON bids BEGIN UPDATE projects SET"
-	 " next_followup = '' WHERE id IN (OLD.project, NEW.project); END;"),
+	 " followup_days, delivery_days, delivery ON bids BEGIN"
+	 " INSERT OR REPLACE INTO followups(project, due) VALUES(OLD.project, '');"
+	 " INSERT OR REPLACE INTO followups(project, due) VALUES(NEW.project, ''); END;"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -209,7 +216,8 @@ enum stmt_id {
 	ST_PROJECT_BY_ID, ST_PROJECT_PENDING_OF, ST_PROJECT_BY_STATUS_SINCE, ST_PROJECT_BY_STATUS,
 	ST_PROJECT_SINCE, ST_PROJECT_ALL, ST_SUBSCRIBER_BY_ADDRESS, ST_SUBSCRIBER_BY_ID,
 	ST_PURGE_HELD_BIDS, ST_PURGE_PENDING_BIDS, ST_PURGE_PENDING_POSTS, ST_PROJECTS_VERSION,
-	ST_PROJECT_FOLLOWUP_DUE, ST_PROJECT_FOLLOWUP_SET, ST_FOLLOWUP_CONFIG_GET,
+	ST_PROJECT_FOLLOWUP_DUE, ST_PROJECT_FOLLOWUP_SET, ST_PROJECT_FOLLOWUP_CLEAR,
+	ST_FOLLOWUP_CONFIG_GET,
 	ST_FOLLOWUP_CONFIG_SET, ST_FOLLOWUP_RESCHEDULE,
 	ST_COUNT_PROJECTS, ST_COUNT_OUTBOX, ST_COUNT_INGESTED, ST_COUNT_SUBSCRIBERS,
 	ST_STATUS_QUEUED, ST_STATUS_FAILED, ST_STATUS_SENT, ST_STATUS_OLDEST_QUEUED,
@@ -409,15 +417,17 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_PROJECT_ALL] = PROJECT_SELECT "1" PROJECT_PAGE,
 	[ST_SUBSCRIBER_BY_ADDRESS] = "SELECT " SUBSCRIBER_COLUMNS " FROM subscribers WHERE address = ?1",
 	[ST_SUBSCRIBER_BY_ID] = "SELECT " SUBSCRIBER_COLUMNS " FROM subscribers WHERE id = ?2",
-	/* the projects due for a follow-up look (projects_followup), by id */
-	[ST_PROJECT_FOLLOWUP_DUE] = PROJECT_SELECT "id IN (SELECT id FROM projects INDEXED BY"
-		" projects_followup WHERE next_followup <= ?3)" PROJECT_PAGE,
-	[ST_PROJECT_FOLLOWUP_SET] = "UPDATE projects SET next_followup = ?2 WHERE id = ?1",
+	/* the projects due for a follow-up look (followups_due), by id */
+	[ST_PROJECT_FOLLOWUP_DUE] = PROJECT_SELECT "id IN (SELECT project FROM followups"
+		" WHERE due <= ?3)" PROJECT_PAGE,
+	[ST_PROJECT_FOLLOWUP_SET] = "INSERT OR REPLACE INTO followups(project, due)"
+		" VALUES(?1, ?2)",
+	[ST_PROJECT_FOLLOWUP_CLEAR] = "DELETE FROM followups WHERE project = ?1",
 	[ST_FOLLOWUP_CONFIG_GET] = "SELECT value FROM meta WHERE key = 'followup_config'",
 	[ST_FOLLOWUP_CONFIG_SET] = "INSERT OR REPLACE INTO meta(key, value)"
 		" VALUES('followup_config', ?1)",
-	[ST_FOLLOWUP_RESCHEDULE] = "UPDATE projects SET next_followup = '' WHERE status IN"
-		" ('open', 'awarded')",
+	[ST_FOLLOWUP_RESCHEDULE] = "INSERT OR REPLACE INTO followups(project, due)"
+		" SELECT id, '' FROM projects WHERE status IN ('open', 'awarded')",
 	/* purges read their rows by index (bids_status, projects_status) */
 	[ST_PURGE_HELD_BIDS] = "DELETE FROM bids WHERE status = 'held' AND created < ?2",
 	[ST_PURGE_PENDING_BIDS] = "DELETE FROM bids WHERE project IN (SELECT id FROM projects WHERE"
@@ -1002,7 +1012,7 @@ struct project_sel {
 	const char *poster, *status, *since;
 	int with_text;
 };
-/* only: not an id but the projects whose next_followup is due by since */
+/* only: not an id but the projects whose follow-up time (followups) has come by since */
 #define PROJECT_SEL_DUE (-2)
 
 static int project_rows(struct store *s, const struct project_sel *q, int64_t after, int limit,
@@ -1088,11 +1098,12 @@ int store_project_followup_due(struct store *s, const char *now, int64_t after, 
 
 int store_project_followup_set(struct store *s, int64_t id, const char *next)
 {
-	sqlite3_stmt *st = stmt(s, ST_PROJECT_FOLLOWUP_SET);
+	sqlite3_stmt *st = stmt(s, next ? ST_PROJECT_FOLLOWUP_SET : ST_PROJECT_FOLLOWUP_CLEAR);
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, next);
+	if (next)
+		bind_text(st, 2, next);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "followup-set");

@@ -5,6 +5,7 @@
 #   make check      install missing packages, build, run the whole suite (plain, then ASan+UBSan)
 #   make pgcheck    the PostgreSQL driver and dialect check, build/pg_dialect (links libpq)
 #   make bench      build and run the benchmarks in bench/
+#   make bench-scale  the scale benchmarks alone (SUBS=100000 PROJECTS=1000 by default)
 #   make man        the man pages, in build/man/ (bidmail.conf.5 generated from the example)
 #   make install    PREFIX=/usr/local DESTDIR=   (honours CC, CFLAGS, CPPFLAGS, LDFLAGS)
 
@@ -138,6 +139,14 @@ bench: deps
 	$(MAKE) bidmail $(BUILD)/extract_bench $(BUILD)/match_bench $(BUILD)/reply_bench
 	./bench/run.sh
 
+# the scale benchmarks alone, sized: make bench-scale SUBS=1000000 PROJECTS=10000
+SUBS ?= 100000
+PROJECTS ?= 1000
+bench-scale: bidmail
+	python3 bench/digest_bench.py $(SUBS) $(PROJECTS)
+	python3 bench/idle_bench.py $(SUBS) $(PROJECTS)
+	python3 bench/alert_bench.py $(SUBS)
+
 install: bidmail man
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/mail-templates/fr \
 		$(DESTDIR)$(DATADIR)/mail-templates/en $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
@@ -152,4 +161,4 @@ install: bidmail man
 clean:
 	rm -rf build build-asan build-tsan build-fuzz bidmail tests/out bench/out bench/out.old.*
 
-.PHONY: all man unit pgcheck asan tsan fuzz deps run check bench install clean
+.PHONY: all man unit pgcheck asan tsan fuzz deps run check bench bench-scale install clean

@@ -907,6 +907,18 @@ int store_project_page(struct store *s, enum project_state status, const char *s
  * awarded_since (ISO; NULL: any), by id, into a new array; the count or -1. */
 int store_project_open_awarded(struct store *s, const char *open_since, const char *awarded_since,
 			       int with_text, struct project **out);
+/* One page of the projects due for a follow-up look by now (ISO): their follow-up time at most
+ * now ('' for as soon as possible), with an id above after, by id, without
+ * descriptions, at most limit, into a new array; the count or -1. */
+int store_project_followup_due(struct store *s, const char *now, int64_t after, int limit,
+			       struct project **out);
+/* When followup.c must look at project id again (ISO; NULL: never, until a change of its
+ * status, award, bids or their dates asks for a look). 0 or -1. */
+int store_project_followup_set(struct store *s, int64_t id, const char *next);
+/* The settings follow-up times are computed from (a fingerprint): when they are not those of
+ * the last pass, every open and awarded project is due for a look again. 1 rescheduled, 0 the
+ * same, -1 error. */
+int store_followup_config(struct store *s, const char *fingerprint);
 /* A poster's unconfirmed posts (pending_confirmation), oldest first, without descriptions,
  * into a new array; the count or -1. */
 int store_project_pending_of(struct store *s, const char *poster, struct project **out);

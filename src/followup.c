@@ -8,8 +8,10 @@
  * thanked. Each notice is claimed once (kind, object) in the transaction that queues it.
  * Unconfirmed posts and held bids are purged at their expiry (POST_CONFIRM_TTL, BID_HELD_TTL);
  * a post that waited behind a refusal or another kind of request is asked about (post.c).
- * Only the rows a step needs are loaded: open projects, and awards young enough to be rated,
- * without their descriptions; their active or accepted bids.
+ * Each minute reads only what is due: the projects whose follow-up time (table followups,
+ * migration 22: indexed, set here after each look, asked again by triggers on any change of
+ * status, award or bids) has come,
+ * without their descriptions, then their active or accepted bids; an idle board reads nothing.
  * In: the clock, projects, bids. Out: status changes and notices.
  */
 #include "bidmail.h"
@@ -226,16 +228,13 @@ static int purge(struct store *s, time_t now)
 	return 0;
 }
 
-/* The projects followup looks at: the open ones, and the awarded ones whose rating request
- * may still be due (awarded before expiry, so created within project_ttl + rating_delay, or
- * + RATING_WAIT for a late delivery, with a week's margin for a stopped daemon). The count, or -1. */
-static int projects_due(const struct config *c, struct store *s, time_t now, struct project **out)
+/* The oldest an awarded project may be (created at most this long before now) for its rating
+ * request to be asked: awarded before expiry, so created within project_ttl + rating_delay, or
+ * + RATING_WAIT for a late delivery, with a week's margin for a stopped daemon. */
+static long rating_window(const struct config *c)
 {
-	char since[32];
-	/* a rating may wait for a delivery up to RATING_WAIT after the award */
 	long wait = c->rating_delay > RATING_WAIT ? c->rating_delay : RATING_WAIT;
-	clock_format_iso(now - c->project_ttl - wait - 7 * 86400L, since);
-	return store_project_open_awarded(s, NULL, since, 0, out);
+	return c->project_ttl + wait + 7 * 86400L;
 }
 
 /* One pass of followup_run: what every step reads, and how many notices it queued. */
@@ -452,7 +451,7 @@ static int followup_project(struct followup_pass *f, const struct project *p)
 	if (created == (time_t)-1)
 		return 0;
 	if (p->status == PROJECT_AWARDED)
-		return followup_rating(f, p);
+		return f->now - created <= rating_window(f->c) ? followup_rating(f, p) : 0;
 	if (p->status != PROJECT_OPEN)
 		return 0;
 	if (f->now >= created + f->c->project_ttl)
@@ -462,13 +461,116 @@ static int followup_project(struct followup_pass *f, const struct project *p)
 	return followup_remind(f, p);
 }
 
+/* The earliest of *next and t when t is after now (what is due by now was done). */
+static void sooner(time_t *next, time_t t, time_t now)
+{
+	if (t > now && (*next == (time_t)-1 || t < *next))
+		*next = t;
+}
+
+/* When open project p (created at created) has something due next after f->now: its expiry,
+ * its warning, a reminder (unless the client answered), a freelancer's follow-up date; bids
+ * are its active ones. -1 for nothing, -2 on error. */
+static time_t next_open(struct followup_pass *f, const struct project *p, time_t created,
+			const struct bid_row *bids, int nb)
+{
+	time_t next = (time_t)-1, expiry = created + f->c->project_ttl, first = 0;
+	if (f->now >= expiry)
+		return next;	/* expired, or its expiry claimed before: nothing more */
+	sooner(&next, expiry, f->now);
+	sooner(&next, expiry - WARN_BEFORE, f->now);
+	int active = 0;
+	for (int k = 0; k < nb; k++) {
+		if (bids[k].status != BID_ACTIVE)
+			continue;
+		time_t t = clock_parse_iso(bids[k].created);
+		if (!active++ || t < first)
+			first = t;
+		if (bids[k].info.followup_days >= 0)
+			sooner(&next, t + bids[k].info.followup_days * 86400L, f->now);
+	}
+	int answered = active ? store_project_answered(f->s, p->id) : 1;
+	if (answered < 0)
+		return (time_t)-2;
+	for (int d = 0; d < f->nd && !answered; d++)
+		sooner(&next, first + f->days[d] * 86400L, f->now);
+	return next;
+}
+
+/* When awarded project p has a rating request due next after f->now (within the window of
+ * rating_window); bids are its accepted ones. -1 for nothing. */
+static time_t next_rating(struct followup_pass *f, const struct project *p, time_t created,
+			  const struct bid_row *bids, int nb)
+{
+	time_t next = (time_t)-1;
+	for (int k = 0; k < nb; k++) {
+		time_t due = bids[k].status == BID_ACCEPTED ? rating_due(f->c, p, &bids[k]) : -1;
+		if (due != (time_t)-1 && due - created <= rating_window(f->c))
+			sooner(&next, due, f->now);
+	}
+	return next;
+}
+
+/* When project id must be looked at again, read from its state now (in the caller's
+ * transaction): its time into at, 1; 0 for never; -1 on error. */
+static int followup_next(struct followup_pass *f, int64_t id, char at[32])
+{
+	struct project p;
+	int found = store_project_get(f->s, id, &p);
+	if (found != 1)
+		return found;
+	time_t created = clock_parse_iso(p.created), next = -1;
+	if (created != (time_t)-1 && (p.status == PROJECT_OPEN || p.status == PROJECT_AWARDED)) {
+		int open = p.status == PROJECT_OPEN;
+		struct bid_row *bids;
+		int nb = store_bid_select(f->s, id, open ? BID_ACTIVE : BID_ACCEPTED, &bids);
+		next = nb < 0 ? (time_t)-2 : open ? next_open(f, &p, created, bids, nb)
+		       : next_rating(f, &p, created, bids, nb);
+		for (int k = 0; k < nb; k++)
+			bid_row_clear(&bids[k]);
+		if (nb >= 0)
+			free(bids);
+	}
+	project_clear(&p);
+	if (next >= 0)
+		clock_format_iso(next, at);
+	return next == (time_t)-2 ? -1 : next >= 0;
+}
+
+/* Records when each of the n projects looked at (ids) must be looked at again, read from
+ * their state now, in one transaction (one commit for the page: a change of one of them
+ * meanwhile asks for a look of its own, by the triggers of migration 22). 0 or -1. */
+static int followup_schedule(struct followup_pass *f, const int64_t *ids, int n)
+{
+	if (!n)
+		return 0;
+	if (store_begin(f->s) < 0)
+		return -1;
+	int rc = 0;
+	for (int i = 0; i < n && rc == 0; i++) {
+		char at[32];
+		int k = followup_next(f, ids[i], at);
+		rc = k < 0 ? -1 : store_project_followup_set(f->s, ids[i], k ? at : NULL);
+	}
+	return finish(f->s, rc) < 0 ? -1 : 0;
+}
+
+#define FOLLOWUP_PAGE 256	/* due projects read at once */
+
+/* The settings due times are computed from: when they change, every open or awarded
+ * project is looked at again. */
+static int followup_settings(struct followup_pass *f)
+{
+	char *print = xasprintf("ttl=%ld reminders=%s rating=%ld", f->c->project_ttl,
+				f->c->reminder_days, f->c->rating_delay);
+	int rc = store_followup_config(f->s, print);
+	free(print);
+	return rc < 0 ? -1 : 0;
+}
+
 int followup_run(const struct config *c, struct store *s, time_t now)
 {
 	if (purge(s, now) < 0 || post_ask_waiting(c, s) < 0)
-		return -1;
-	struct project *p;
-	int np = projects_due(c, s, now, &p);
-	if (np < 0)
 		return -1;
 	struct followup_pass f = { .c = c, .s = s, .now = now };
 	for (const char *q = c->reminder_days; *q && f.nd < 8;) {
@@ -477,12 +579,31 @@ int followup_run(const struct config *c, struct store *s, time_t now)
 		if (*q)
 			q++;
 	}
-	int rc = 0;
-	for (int i = 0; i < np && rc == 0; i++)
-		rc = followup_project(&f, &p[i]);
-	for (int i = 0; i < np; i++)
-		project_clear(&p[i]);
-	free(p);
+	if (followup_settings(&f) < 0)
+		return -1;
+	/* only the projects whose follow-up time has come (followups_due), page after page;
+	 * each one looked at leaves the due set (its next time is later, or none) */
+	char nowiso[32];
+	clock_format_iso(now, nowiso);
+	int64_t after = 0;
+	int rc = 0, np = FOLLOWUP_PAGE;
+	for (int page = 0; rc == 0 && np == FOLLOWUP_PAGE && page < 1000000; page++) {
+		struct project *p;
+		np = store_project_followup_due(s, nowiso, after, FOLLOWUP_PAGE, &p);
+		if (np < 0)
+			return -1;
+		int64_t ids[FOLLOWUP_PAGE];
+		int done = 0;
+		for (int i = 0; i < np && rc == 0; i++, done++) {
+			rc = followup_project(&f, &p[i]);
+			ids[i] = after = p[i].id;
+		}
+		if (followup_schedule(&f, ids, rc == 0 ? done : done - 1) < 0)
+			rc = -1;
+		for (int i = 0; i < np; i++)
+			project_clear(&p[i]);
+		free(p);
+	}
 	return rc < 0 ? -1 : f.done;
 }
 

@@ -301,6 +301,42 @@ static int cmd_digest(struct config *c, int argc, char **argv)
 	return 0;
 }
 
+#define LIST_PAGE 512	/* rows a listing reads at once: its memory does not grow with the board */
+
+/* One subscriber as a line of `subscribers`. */
+static void subscriber_print(const struct subscriber *v)
+{
+	printf("%-6lld %-13s %-9s %-32s", (long long)v->id, store_sub_state_name(v->status),
+	       v->frequency, v->address);
+	for (size_t k = 0; k < v->skills.n; k++)
+		printf(" [%s]", v->skills.v[k]);
+	for (size_t k = 0; k < v->excludes.n; k++)
+		printf(" -[%s]", v->excludes.v[k]);
+	putchar('\n');
+}
+
+/* One page of the JSON array of `subscribers --json`: its elements (what
+ * json_print_subscribers writes between "[\n" and "\n]\n"), after the array's "[\n" for the
+ * first page, else after ",\n"; the pages and the closing "\n]\n" make the very bytes that
+ * one json_print_subscribers of the whole list would. 0 or -1. */
+static int subscribers_json_page(struct subscriber *v, int n, int first)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+	if (!m)
+		return -1;
+	json_print_subscribers(m, v, n);
+	if (fclose(m) != 0)
+		return -1;
+	/* "[\n  {...}\n]\n": the elements are what lies between the first and the last line */
+	int rc = len >= 5 && text[0] == '[' && text[1] == '\n' ? 0 : -1;
+	if (rc == 0)
+		printf("%s%.*s", first ? "[\n" : ",\n", (int)(len - 5), text + 2);
+	free(text);
+	return rc;
+}
+
 static int cmd_subscribers(struct config *c, int argc, char **argv)
 {
 	int as_json = json_flag(argc, argv);
@@ -309,45 +345,44 @@ static int cmd_subscribers(struct config *c, int argc, char **argv)
 	struct store *s = open_store(c);
 	if (!s)
 		return 1;
-	struct subscriber *v;
-	int n = store_subscriber_list(s, &v);
-	store_close(s);
-	if (n < 0)
-		return 1;
-	if (as_json) {
-		json_print_subscribers(stdout, v, n);
-	} else {
+	if (!as_json)
 		printf("%-6s %-13s %-9s %-32s %s\n", "id", "status", "frequency", "address", "patterns");
+	int64_t after = 0;
+	int n = LIST_PAGE, total = 0, rc = 0;
+	for (int page = 0; n == LIST_PAGE && rc == 0 && page < 100000000; page++) {
+		struct subscriber *v;
+		n = store_subscriber_page(s, after, LIST_PAGE, &v);
+		if (n < 0)
+			break;
+		if (as_json && n)
+			rc = subscribers_json_page(v, n, !total);
 		for (int i = 0; i < n; i++) {
-			printf("%-6lld %-13s %-9s %-32s", (long long)v[i].id,
-			       store_sub_state_name(v[i].status), v[i].frequency, v[i].address);
-			for (size_t k = 0; k < v[i].skills.n; k++)
-				printf(" [%s]", v[i].skills.v[k]);
-			for (size_t k = 0; k < v[i].excludes.n; k++)
-				printf(" -[%s]", v[i].excludes.v[k]);
-			putchar('\n');
+			if (!as_json)
+				subscriber_print(&v[i]);
+			after = v[i].id;
+			subscriber_clear(&v[i]);
 		}
+		free(v);
+		total += n;
 	}
-	for (int i = 0; i < n; i++)
-		subscriber_clear(&v[i]);
-	free(v);
-	return 0;
+	store_close(s);
+	if (as_json && n >= 0 && rc == 0)
+		fputs(total ? "\n]\n" : "[]\n", stdout);
+	return n < 0 || rc < 0 ? 1 : 0;
 }
 
-/* Prints the active subscribers a project matches, the pattern of each, and the patterns that
- * hit a matching limit. */
-static void match_print(const struct project *proj, const struct subscriber *v, int ns)
+/* Prints the active subscribers of one page (v, ns) that project text matches, the pattern of
+ * each; adds them to *count and the patterns that hit a matching limit to limits. */
+static void match_page(const struct project *proj, const char *text, const struct subscriber *v,
+		       int ns, int *count, struct strlist *limits)
 {
-	char *text = profile_project_text(proj);
 	struct matcher *m = matcher_new();
-	int *skill_id = NULL, *excl_id = NULL;
 	size_t nsk = 0, nex = 0;
 	for (int i = 0; i < ns; i++) {
 		nsk += v[i].skills.n;
 		nex += v[i].excludes.n;
 	}
-	skill_id = xcalloc(nsk + 1, sizeof *skill_id);
-	excl_id = xcalloc(nex + 1, sizeof *excl_id);
+	int *skill_id = xcalloc(nsk + 1, sizeof *skill_id), *excl_id = xcalloc(nex + 1, sizeof *excl_id);
 	size_t a = 0, b = 0;
 	for (int i = 0; i < ns; i++) {
 		profile_add(m, -1, &v[i], skill_id + a, excl_id + b);
@@ -361,32 +396,28 @@ static void match_print(const struct project *proj, const struct subscriber *v, 
 	int nh = matcher_run(m, text, strlen(text), hits, n, lim, &nl);
 	for (int i = 0; i < nh; i++)
 		hit[hits[i]] = 1;
-	printf("project %lld: %s\n", (long long)proj->id, proj->title);
 	a = b = 0;
-	int count = 0;
 	for (int i = 0; i < ns; i++) {
 		const char *by = profile_matches(&v[i], proj, hit, skill_id + a, excl_id + b);
 		a += v[i].skills.n;
 		b += v[i].excludes.n;
 		if (by && v[i].status == SUB_ACTIVE) {
 			printf("  %s  matched by `%s`\n", v[i].address, by);
-			count++;
+			(*count)++;
 		}
 	}
-	printf("%d subscriber%s\n", count, count == 1 ? "" : "s");
 	for (int i = 0; i < nl; i++)
-		printf("  pattern `%s` hit a matching limit: counted as no match\n",
-		       matcher_source(m, lim[i]));
+		strlist_add(limits, matcher_source(m, lim[i]));
 	free(hits);
 	free(lim);
 	free(hit);
 	free(skill_id);
 	free(excl_id);
 	matcher_free(m);
-	free(text);
 }
 
-/* `bidmail match PROJECT`: the subscribers a project matches and the pattern of each. */
+/* `bidmail match PROJECT`: the subscribers a project matches and the pattern of each, the
+ * subscribers read and matched page after page (its memory does not grow with the board). */
 static int cmd_match(struct config *c, int argc, char **argv)
 {
 	if (argc != 1)
@@ -395,31 +426,42 @@ static int cmd_match(struct config *c, int argc, char **argv)
 	struct store *s = open_store(c);
 	if (!s)
 		return 1;
-	struct project *p;
-	int np = store_project_list(s, &p);
-	struct subscriber *v;
-	int ns = np >= 0 ? store_subscriber_list(s, &v) : -1;
-	store_close(s);
-	if (np < 0 || ns < 0)
+	struct project proj;
+	int found = store_project_get(s, want, &proj);
+	if (found != 1) {
+		if (found == 0)
+			fprintf(stderr, "bidmail match: no project %lld\n", want);
+		store_close(s);
 		return 1;
-	int rc = 1;
-	struct project *proj = NULL;
-	for (int i = 0; i < np; i++)
-		if (p[i].id == want)
-			proj = &p[i];
-	if (!proj) {
-		fprintf(stderr, "bidmail match: no project %lld\n", want);
-	} else {
-		match_print(proj, v, ns);
-		rc = 0;
 	}
-	for (int i = 0; i < np; i++)
-		project_clear(&p[i]);
-	free(p);
-	for (int i = 0; i < ns; i++)
-		subscriber_clear(&v[i]);
-	free(v);
-	return rc;
+	char *text = profile_project_text(&proj);
+	printf("project %lld: %s\n", (long long)proj.id, proj.title);
+	struct strlist limits = { 0 };
+	int64_t after = 0;
+	int n = LIST_PAGE, count = 0;
+	for (int page = 0; n == LIST_PAGE && page < 100000000; page++) {
+		struct subscriber *v;
+		n = store_subscriber_page(s, after, LIST_PAGE, &v);
+		if (n < 0)
+			break;
+		match_page(&proj, text, v, n, &count, &limits);
+		for (int i = 0; i < n; i++) {
+			after = v[i].id;
+			subscriber_clear(&v[i]);
+		}
+		free(v);
+	}
+	store_close(s);
+	if (n >= 0) {
+		printf("%d subscriber%s\n", count, count == 1 ? "" : "s");
+		for (size_t i = 0; i < limits.n; i++)
+			printf("  pattern `%s` hit a matching limit: counted as no match\n",
+			       limits.v[i]);
+	}
+	strlist_clear(&limits);
+	free(text);
+	project_clear(&proj);
+	return n < 0 ? 1 : 0;
 }
 
 static int cmd_bids(struct config *c, int argc, char **argv)
@@ -471,6 +513,61 @@ static int bid_is_current(const struct bid_row *v, int n, int k)
 
 /* `bidmail stats`: the market at a glance. Every project counts in the total, each status
  * named; bids and the bid/budget ratio count each freelancer's current bid only. */
+/* What `stats` sums over the projects, page after page. */
+struct board_stats {
+	int n, by[PROJECT_STATE_UNKNOWN + 1], bids, ratio_n;
+	double ratio_sum;
+};
+
+/* Adds project p and its current bids to st. 0 or -1. */
+static int stats_add(struct store *s, const struct project *p, struct board_stats *st)
+{
+	st->n++;
+	st->by[p->status <= PROJECT_STATE_UNKNOWN ? p->status : PROJECT_STATE_UNKNOWN]++;
+	struct bid_row *v;
+	int nb = store_bid_list(s, p->id, &v);
+	for (int k = 0; k < nb; k++) {
+		int cur = bid_is_current(v, nb, k);
+		st->bids += cur;
+		if (cur && p->has_budget && p->budget.max > 0 && v[k].info.has_amount &&
+		    !strcmp(v[k].info.amount.unit, p->budget.unit[0] ? p->budget.unit : "total") &&
+		    !strcmp(v[k].info.amount.currency, p->budget.currency)) {
+			st->ratio_sum += v[k].info.amount.max / p->budget.max;
+			st->ratio_n++;
+		}
+	}
+	for (int k = 0; k < nb; k++)
+		bid_row_clear(&v[k]);
+	if (nb >= 0)
+		free(v);
+	return nb < 0 ? -1 : 0;
+}
+
+static void stats_print(struct store *s, const struct board_stats *st)
+{
+	int awarded = st->by[PROJECT_AWARDED];
+	int decided = awarded + st->by[PROJECT_CLOSED] + st->by[PROJECT_EXPIRED];
+	printf("projects: %d (", st->n);
+	for (int k = 0, first = 1; k <= PROJECT_STATE_UNKNOWN; k++) {
+		if (k != PROJECT_STATE_UNKNOWN || st->by[k]) {
+			printf("%s%s %d", first ? "" : ", ", k == PROJECT_STATE_UNKNOWN ? "unknown"
+			       : store_project_state_name((enum project_state)k), st->by[k]);
+			first = 0;
+		}
+	}
+	printf(")\n");
+	printf("bids: %d current (%.1f per project)\n", st->bids,
+	       st->n ? (double)st->bids / st->n : 0.0);
+	printf("award rate: %.0f%% of decided projects (awarded / awarded + closed + expired)\n",
+	       decided ? 100.0 * awarded / decided : 0.0);
+	if (st->ratio_n)
+		printf("average bid against budget: %.0f%% (%d current bids in the budget's currency and unit)\n",
+		       100.0 * st->ratio_sum / st->ratio_n, st->ratio_n);
+	printf("subscribers: %d, outbox: %d\n", store_count(s, "subscribers"), store_count(s, "outbox"));
+}
+
+/* `stats`: the projects read page after page without their descriptions, so that its memory
+ * does not grow with the board. */
 static int cmd_stats(struct config *c, int argc, char **argv)
 {
 	(void)argv;
@@ -479,59 +576,26 @@ static int cmd_stats(struct config *c, int argc, char **argv)
 	struct store *s = open_store(c);
 	if (!s)
 		return 1;
-	struct project *p;
-	int n = store_project_list(s, &p);
-	if (n < 0) {
-		store_close(s);
-		return 1;
-	}
-	int by[PROJECT_STATE_UNKNOWN + 1] = { 0 }, bids = 0, rc = 0;
-	double ratio_sum = 0;
-	int ratio_n = 0;
-	for (int i = 0; i < n; i++) {
-		by[p[i].status <= PROJECT_STATE_UNKNOWN ? p[i].status : PROJECT_STATE_UNKNOWN]++;
-		struct bid_row *v;
-		int nb = store_bid_list(s, p[i].id, &v);
-		if (nb < 0)
-			rc = 1;
-		for (int k = 0; k < nb; k++) {
-			int cur = bid_is_current(v, nb, k);
-			bids += cur;
-			if (cur && p[i].has_budget && p[i].budget.max > 0 && v[k].info.has_amount &&
-			    !strcmp(v[k].info.amount.unit, p[i].budget.unit[0] ? p[i].budget.unit : "total") &&
-			    !strcmp(v[k].info.amount.currency, p[i].budget.currency)) {
-				ratio_sum += v[k].info.amount.max / p[i].budget.max;
-				ratio_n++;
-			}
+	struct board_stats st = { 0 };
+	int64_t after = 0;
+	int n = LIST_PAGE, rc = 0;
+	for (int page = 0; n == LIST_PAGE && page < 100000000; page++) {
+		struct project *p;
+		n = store_project_page(s, PROJECT_STATE_ANY, NULL, 0, after, LIST_PAGE, &p);
+		if (n < 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			if (stats_add(s, &p[i], &st) < 0)
+				rc = 1;
+			after = p[i].id;
+			project_clear(&p[i]);
 		}
-		for (int k = 0; k < nb; k++)
-			bid_row_clear(&v[k]);
-		if (nb >= 0)
-			free(v);
+		free(p);
 	}
-	int awarded = by[PROJECT_AWARDED];
-	int decided = awarded + by[PROJECT_CLOSED] + by[PROJECT_EXPIRED];
-	printf("projects: %d (", n);
-	for (int st = 0, first = 1; st <= PROJECT_STATE_UNKNOWN; st++) {
-		if (st != PROJECT_STATE_UNKNOWN || by[st]) {
-			printf("%s%s %d", first ? "" : ", ", st == PROJECT_STATE_UNKNOWN ? "unknown"
-			       : store_project_state_name((enum project_state)st), by[st]);
-			first = 0;
-		}
-	}
-	printf(")\n");
-	printf("bids: %d current (%.1f per project)\n", bids, n ? (double)bids / n : 0.0);
-	printf("award rate: %.0f%% of decided projects (awarded / awarded + closed + expired)\n",
-	       decided ? 100.0 * awarded / decided : 0.0);
-	if (ratio_n)
-		printf("average bid against budget: %.0f%% (%d current bids in the budget's currency and unit)\n",
-		       100.0 * ratio_sum / ratio_n, ratio_n);
-	printf("subscribers: %d, outbox: %d\n", store_count(s, "subscribers"), store_count(s, "outbox"));
-	for (int i = 0; i < n; i++)
-		project_clear(&p[i]);
-	free(p);
+	if (n >= 0)
+		stats_print(s, &st);
 	store_close(s);
-	return rc;
+	return n < 0 ? 1 : rc;
 }
 
 /* One held project of `moderate list`: the line that names it, then why it is held in words

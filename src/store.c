@@ -146,9 +146,35 @@ static const char *const migrations[] = {
 	 "ALTER TABLE bids ADD COLUMN delivery TEXT;"
 	 "UPDATE bids SET delivery = date(created, '+' || delivery_days || ' days')"
 	 " WHERE delivery_days IS NOT NULL;"),
-	/* 21-23: placeholders for the migrations of other branches of this session (due index,
-	 * follow-up times); the merge replaces each by the real one, keeping this numbering */
-	"SELECT 1;", "SELECT 1;", "SELECT 1;",
+	/* 21: reserved for the subscribers' next_due index (issue 15, the digest's part) */
+	"SELECT 1;",
+	/* 22: follow-ups by due time: followups(project, due) says when followup.c must look at a
+	 * project again ('' as soon as it can; no row: never), written by followup.c after each
+	 * look; a new project, a change of its status or award time, a bid placed or moved
+	 * (state, delivery or follow-up date) asks for a look in the same statement (the
+	 * triggers), so that nothing due is missed. Held bids and selections purged by indexed
+	 * age. Every statement may run again on a database that has them. */
+	("CREATE TABLE IF NOT EXISTS followups(project INTEGER PRIMARY KEY, due TEXT NOT NULL);"
+	 "CREATE INDEX IF NOT EXISTS followups_due ON followups(due);"
+	 "INSERT OR IGNORE INTO followups(project, due) SELECT id, '' FROM projects"
+	 " WHERE status IN ('open', 'awarded');"
+	 "CREATE INDEX IF NOT EXISTS bids_status ON bids(status, created);"
+	 "CREATE INDEX IF NOT EXISTS selections_created ON selections(created);"
+	 "CREATE TRIGGER IF NOT EXISTS projects_followup_new AFTER INSERT ON projects BEGIN"
+	 " INSERT OR REPLACE INTO followups(project, due) VALUES(NEW.id, ''); END;"
+	 "CREATE TRIGGER IF NOT EXISTS projects_followup_due AFTER UPDATE OF status, updated,"
+	 " created ON projects BEGIN INSERT OR REPLACE INTO followups(project, due)"
+	 " VALUES(NEW.id, ''); END;"
+	 "CREATE TRIGGER IF NOT EXISTS projects_followup_gone AFTER DELETE ON projects BEGIN"
+	 " DELETE FROM followups WHERE project = OLD.id; END;"
+	 "CREATE TRIGGER IF NOT EXISTS bids_followup_new AFTER INSERT ON bids BEGIN"
+	 " INSERT OR REPLACE INTO followups(project, due) VALUES(NEW.project, ''); END;"
+	 "CREATE TRIGGER IF NOT EXISTS bids_followup_due AFTER UPDATE OF project, status, created,"
+	 " followup_days, delivery_days, delivery ON bids BEGIN"
+	 " INSERT OR REPLACE INTO followups(project, due) VALUES(OLD.project, '');"
+	 " INSERT OR REPLACE INTO followups(project, due) VALUES(NEW.project, ''); END;"),
+	/* 23: not used (a number kept for a branch of the same session) */
+	"SELECT 1;",
 	/* 24: the replay key (spool.c spool_replay_key: recipient, Message-ID and the bytes
 	 * without trace headers), unique, so that one message delivered through two hosts is
 	 * one; and the host_id of the host that took each message. Rows from before have none. */
@@ -198,6 +224,9 @@ enum stmt_id {
 	ST_PROJECT_BY_ID, ST_PROJECT_PENDING_OF, ST_PROJECT_BY_STATUS_SINCE, ST_PROJECT_BY_STATUS,
 	ST_PROJECT_SINCE, ST_PROJECT_ALL, ST_SUBSCRIBER_BY_ADDRESS, ST_SUBSCRIBER_BY_ID,
 	ST_PURGE_HELD_BIDS, ST_PURGE_PENDING_BIDS, ST_PURGE_PENDING_POSTS, ST_PROJECTS_VERSION,
+	ST_PROJECT_FOLLOWUP_DUE, ST_PROJECT_FOLLOWUP_SET, ST_PROJECT_FOLLOWUP_CLEAR,
+	ST_FOLLOWUP_CONFIG_GET,
+	ST_FOLLOWUP_CONFIG_SET, ST_FOLLOWUP_RESCHEDULE,
 	ST_COUNT_PROJECTS, ST_COUNT_OUTBOX, ST_COUNT_INGESTED, ST_COUNT_SUBSCRIBERS,
 	ST_STATUS_QUEUED, ST_STATUS_FAILED, ST_STATUS_SENT, ST_STATUS_OLDEST_QUEUED,
 	ST_STATUS_LAST_DIGEST, ST_STATUS_PENDING_POSTS, ST_STATUS_HELD_POSTS,
@@ -327,7 +356,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		" created) VALUES(?1, ?2, ?3, ?4, ?5)",
 	[ST_SELECTION_OF] = "SELECT project FROM selections WHERE subscriber = ?1 AND"
 		" message_id = ?2 ORDER BY position LIMIT ?3",
-	[ST_SELECTION_PURGE] = "DELETE FROM selections WHERE created < ?1",
+	[ST_SELECTION_PURGE] = "DELETE FROM selections WHERE id IN (SELECT id FROM selections"
+		" INDEXED BY selections_created WHERE created < ?1 LIMIT 10000)",
 	[ST_SELECTION_LATEST] = "SELECT project FROM selections WHERE subscriber = ?1 AND"
 		" message_id = (SELECT message_id FROM selections WHERE subscriber = ?1"
 		" ORDER BY id DESC LIMIT 1) ORDER BY position LIMIT ?2",
@@ -399,6 +429,18 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_PROJECT_ALL] = PROJECT_SELECT "1" PROJECT_PAGE,
 	[ST_SUBSCRIBER_BY_ADDRESS] = "SELECT " SUBSCRIBER_COLUMNS " FROM subscribers WHERE address = ?1",
 	[ST_SUBSCRIBER_BY_ID] = "SELECT " SUBSCRIBER_COLUMNS " FROM subscribers WHERE id = ?2",
+	/* the projects due for a follow-up look (followups_due), by id */
+	[ST_PROJECT_FOLLOWUP_DUE] = PROJECT_SELECT "id IN (SELECT project FROM followups"
+		" WHERE due <= ?3)" PROJECT_PAGE,
+	[ST_PROJECT_FOLLOWUP_SET] = "INSERT OR REPLACE INTO followups(project, due)"
+		" VALUES(?1, ?2)",
+	[ST_PROJECT_FOLLOWUP_CLEAR] = "DELETE FROM followups WHERE project = ?1",
+	[ST_FOLLOWUP_CONFIG_GET] = "SELECT value FROM meta WHERE key = 'followup_config'",
+	[ST_FOLLOWUP_CONFIG_SET] = "INSERT OR REPLACE INTO meta(key, value)"
+		" VALUES('followup_config', ?1)",
+	[ST_FOLLOWUP_RESCHEDULE] = "INSERT OR REPLACE INTO followups(project, due)"
+		" SELECT id, '' FROM projects WHERE status IN ('open', 'awarded')",
+	/* purges read their rows by index (bids_status, projects_status) */
 	[ST_PURGE_HELD_BIDS] = "DELETE FROM bids WHERE status = 'held' AND created < ?2",
 	[ST_PURGE_PENDING_BIDS] = "DELETE FROM bids WHERE project IN (SELECT id FROM projects WHERE"
 		" status = 'pending_confirmation' AND created < ?1)",
@@ -1008,6 +1050,8 @@ struct project_sel {
 	const char *poster, *status, *since;
 	int with_text;
 };
+/* only: not an id but the projects whose follow-up time (followups) has come by since */
+#define PROJECT_SEL_DUE (-2)
 
 static int project_rows(struct store *s, const struct project_sel *q, int64_t after, int limit,
 			struct project **out);
@@ -1083,6 +1127,59 @@ int store_project_open_awarded(struct store *s, const char *open_since, const ch
 	return k;
 }
 
+int store_project_followup_due(struct store *s, const char *now, int64_t after, int limit,
+			       struct project **out)
+{
+	const struct project_sel q = { PROJECT_SEL_DUE, NULL, NULL, now, 0 };
+	return project_rows(s, &q, after, limit, out);
+}
+
+int store_project_followup_set(struct store *s, int64_t id, const char *next)
+{
+	sqlite3_stmt *st = stmt(s, next ? ST_PROJECT_FOLLOWUP_SET : ST_PROJECT_FOLLOWUP_CLEAR);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if (next)
+		bind_text(st, 2, next);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "followup-set");
+}
+
+int store_followup_config(struct store *s, const char *fingerprint)
+{
+	sqlite3_stmt *st = stmt(s, ST_FOLLOWUP_CONFIG_GET);
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st), same = rc == SQLITE_ROW &&
+		 !strcmp((const char *)sqlite3_column_text(st, 0) ? (const char *)
+			 sqlite3_column_text(st, 0) : "", fingerprint);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, rc, "followup-config");
+	if (same)
+		return 0;
+	if (store_begin(s) < 0)
+		return -1;
+	sqlite3_stmt *up = stmt(s, ST_FOLLOWUP_RESCHEDULE), *set = stmt(s, ST_FOLLOWUP_CONFIG_SET);
+	rc = up && set ? sqlite3_step(up) : SQLITE_ERROR;
+	if (up)
+		sqlite3_reset(up);
+	if (rc == SQLITE_DONE) {
+		bind_text(set, 1, fingerprint);
+		rc = sqlite3_step(set);
+		sqlite3_reset(set);
+	}
+	if (rc != SQLITE_DONE) {
+		if (up && set)
+			fail(s, rc, "followup-reschedule");
+		store_rollback(s);
+		return -1;
+	}
+	return store_commit(s) < 0 ? -1 : 1;
+}
+
 int store_project_pending_of(struct store *s, const char *poster, struct project **out)
 {
 	const struct project_sel q = { -1, poster, NULL, NULL, 0 };
@@ -1128,6 +1225,7 @@ static int project_rows(struct store *s, const struct project_sel *q, int64_t af
 {
 	*out = NULL;
 	enum stmt_id id = q->only >= 0 ? ST_PROJECT_BY_ID
+			  : q->only == PROJECT_SEL_DUE ? ST_PROJECT_FOLLOWUP_DUE
 			  : q->poster ? ST_PROJECT_PENDING_OF
 			  : q->status && q->since ? ST_PROJECT_BY_STATUS_SINCE
 			  : q->status ? ST_PROJECT_BY_STATUS

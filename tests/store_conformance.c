@@ -887,6 +887,88 @@ static int c_project_open_awarded(struct store *s)
 	return 0;
 }
 
+/* A project is due for a follow-up look when inserted, when its status changes and when one of
+ * its bids is placed or moved (migration 22's triggers); not after a time set in the future,
+ * nor after NULL (never); it is due again once that time has come. */
+static int c_project_followup_due(struct store *s)
+{
+	int64_t a = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
+	int64_t b = add_project(s, "B", PROJECT_OPEN, "c@example.net", T0_ISO);
+	struct project *v;
+	int n = store_project_followup_due(s, T0_ISO, 0, 10, &v);
+	int ok = n == 2 && v[0].id == a && v[1].id == b && !v[0].description;
+	free_projects(v, n);
+	CHECK(ok);
+	n = store_project_followup_due(s, T0_ISO, a, 10, &v);	/* paged by id */
+	ok = n == 1 && v[0].id == b;
+	free_projects(v, n);
+	CHECK(ok);
+	CHECK(store_project_followup_set(s, a, "2026-03-10T00:00:00Z") == 0);
+	CHECK(store_project_followup_set(s, b, NULL) == 0);
+	n = store_project_followup_due(s, "2026-03-09T23:59:59Z", 0, 10, &v);
+	free_projects(v, n);
+	CHECK(n == 0);
+	n = store_project_followup_due(s, "2026-03-10T00:00:00Z", 0, 10, &v);
+	ok = n == 1 && v[0].id == a;
+	free_projects(v, n);
+	CHECK(ok);
+	int64_t sub = add_subscriber(s, "f@example.net");
+	int64_t bid = add_bid(s, b, sub, BID_ACTIVE, 100, T0);	/* a bid: b is due at once */
+	n = store_project_followup_due(s, T0_ISO, 0, 10, &v);
+	ok = n == 1 && v[0].id == b;
+	free_projects(v, n);
+	CHECK(ok);
+	CHECK(store_project_followup_set(s, b, NULL) == 0);
+	CHECK(store_bid_state_set(s, bid, BID_ACTIVE, BID_DECLINED) == 1);
+	n = store_project_followup_due(s, T0_ISO, 0, 10, &v);
+	free_projects(v, n);
+	CHECK(n == 1);
+	CHECK(store_project_followup_set(s, b, NULL) == 0);
+	CHECK(store_project_state_set(s, b, PROJECT_OPEN, PROJECT_CLOSED, T0) == 1);
+	n = store_project_followup_due(s, T0_ISO, 0, 10, &v);
+	free_projects(v, n);
+	CHECK(n == 1);
+	return 0;
+}
+
+static int c_project_followup_set(struct store *s)
+{
+	int64_t a = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
+	CHECK(store_project_followup_set(s, a, "2026-04-01T00:00:00Z") == 0);
+	struct project *v;
+	int n = store_project_followup_due(s, "2026-03-31T00:00:00Z", 0, 10, &v);
+	free_projects(v, n);
+	CHECK(n == 0);
+	CHECK(store_project_followup_set(s, a, "") == 0);	/* as soon as possible */
+	n = store_project_followup_due(s, "2000-01-01T00:00:00Z", 0, 10, &v);
+	free_projects(v, n);
+	CHECK(n == 1);
+	CHECK(store_project_followup_set(s, 999999, NULL) == 0);	/* no such project: nothing */
+	return 0;
+}
+
+/* A first fingerprint, or a different one, makes every open and awarded project due; the same
+ * one again changes nothing. */
+static int c_followup_config(struct store *s)
+{
+	int64_t a = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
+	int64_t c = add_project(s, "C", PROJECT_CLOSED, "c@example.net", T0_ISO);
+	CHECK(store_followup_config(s, "ttl=1") == 1);
+	CHECK(store_project_followup_set(s, a, NULL) == 0);
+	CHECK(store_project_followup_set(s, c, NULL) == 0);
+	CHECK(store_followup_config(s, "ttl=1") == 0);
+	struct project *v;
+	int n = store_project_followup_due(s, T0_ISO, 0, 10, &v);
+	free_projects(v, n);
+	CHECK(n == 0);
+	CHECK(store_followup_config(s, "ttl=2") == 1);
+	n = store_project_followup_due(s, T0_ISO, 0, 10, &v);
+	int ok = n == 1 && v[0].id == a;
+	free_projects(v, n);
+	CHECK(ok);
+	return 0;
+}
+
 static int c_project_pending_of(struct store *s)
 {
 	int64_t a = add_project(s, "A", PROJECT_PENDING_CONFIRMATION, "c@example.net", T0_ISO);
@@ -1964,6 +2046,9 @@ static const struct {
 	{ "store_project_sample", c_project_sample },
 	{ "store_project_select", c_project_select },
 	{ "store_project_open_awarded", c_project_open_awarded },
+	{ "store_project_followup_due", c_project_followup_due },
+	{ "store_project_followup_set", c_project_followup_set },
+	{ "store_followup_config", c_followup_config },
 	{ "store_project_pending_of", c_project_pending_of },
 	{ "store_project_delete_pending", c_project_delete_pending },
 	{ "store_project_unasked", c_project_unasked },

@@ -20,6 +20,7 @@
 
 #define DIGEST_HOUR 8
 #define MAX_PER_DIGEST 50
+#define TITLE_MAX 200		/* bytes of a title in a selection (with the 240 of an extract) */
 #define DIGEST_PAGE 5000		/* subscribers read, compiled and matched at once */
 #define WINDOW (35 * 86400L)		/* only open projects of the last five weeks are selected */
 
@@ -122,15 +123,14 @@ static char *masked(const char *text, const char *lang)
 			     catalog_text(lang, "mask.phone_hidden"));
 }
 
-/* The start of a description as a selection shows it, in lang: masked, then cut at 240
- * bytes. */
-static char *extract_of(const char *description, const char *lang)
+/* text cut at max bytes (on a character boundary) with "…", its line breaks made spaces;
+ * takes text, returns the caller's. */
+static char *cut_at(char *text, size_t max)
 {
-	char *text = masked(description, lang);
 	size_t n = strlen(text);
-	if (n <= 240)
+	if (n <= max)
 		return text;
-	n = 240;
+	n = max;
 	while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
 		n--;
 	char *e = xasprintf("%.*s…", (int)n, text);
@@ -139,6 +139,13 @@ static char *extract_of(const char *description, const char *lang)
 		if (*p == '\n')
 			*p = ' ';
 	return e;
+}
+
+/* The start of a description as a selection shows it, in lang: masked, then cut at 240
+ * bytes. */
+static char *extract_of(const char *description, const char *lang)
+{
+	return cut_at(masked(description, lang), 240);
 }
 
 /* Sets in item what a selection says of project p to subscriber sid in lang, why being the
@@ -171,7 +178,8 @@ static void item_fill(const struct digest_run *r, const struct project *p, int64
 	char *found = match_found_joined(why, text);
 	free(text);
 	vars_set(item, "id", id);
-	char *title = masked(p->title ? p->title : "", lang);
+	/* 50 items stay well under 100 KB: a title shown at most TITLE_MAX bytes */
+	char *title = cut_at(masked(p->title ? p->title : "", lang), TITLE_MAX);
 	vars_set(item, "title", title);
 	vars_set(item, "budget", budget);
 	vars_set(item, "deadline", deadline);

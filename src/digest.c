@@ -742,10 +742,9 @@ static int digest_selection(struct digest_run *r, int i, int base_skill, int bas
 static int digest_alert(struct digest_run *r, int i, int base_skill, int base_excl)
 {
 	struct subscriber *sub = &r->subs[i];
+	/* an address disabled by bounces reads as SUB_DISABLED (and the claim checks it again) */
 	if (sub->status != SUB_ACTIVE || !sub->skills.n || strcmp(sub->frequency, "instant"))
 		return 0;
-	if (store_address_disabled(r->s, sub->address) == 1)
-		return 0;	/* bounces disabled this address: no more alerts */
 	if (!r->dry_run) {
 		int k = check_inactive(r, sub);
 		if (k != 0)

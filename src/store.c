@@ -227,7 +227,7 @@ enum stmt_id {
 	ST_STATUS_PENDING_SUBSCRIBERS, ST_QUICK_CHECK,
 	ST_OUTBOX_BY_TOKEN,
 	ST_LANGUAGE_CHOSEN_GET, ST_LANGUAGE_CHOSEN_SET,
-	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
+	ST_BEGIN, ST_BEGIN_READ, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
 };
 static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_LANGUAGE_CHOSEN_GET] = "SELECT language_chosen FROM subscribers WHERE id = ?1",
@@ -281,6 +281,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_FETCHED_ADOPT] = "UPDATE fetched SET ident = ?2 WHERE origin = ?1 AND ident = ''",
 	[ST_FETCHED_ADD] = "INSERT OR IGNORE INTO fetched(origin, ident, spooled) VALUES(?1, ?2, ?3)",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_BEGIN_READ] = "BEGIN DEFERRED",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_SAVEPOINT] = "SAVEPOINT msg",
@@ -1924,7 +1925,29 @@ int store_project_news(struct store *s, const char *at, int64_t project)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : fail(s, rc, "project-news");
 }
 
+static int subscriber_rows_read(struct store *s, sqlite3_stmt *st, struct subscriber **out);
+
+/* A page and its patterns are read in one read transaction (one lock, one snapshot) when the
+ * caller holds none: thousands of pattern reads otherwise take the file lock each. */
 static int subscriber_rows(struct store *s, sqlite3_stmt *st, struct subscriber **out)
+{
+	int outer = sqlite3_get_autocommit(s->db);
+	if (outer && run(s, stmt(s, ST_BEGIN_READ), "begin-read") < 0) {
+		sqlite3_reset(st);
+		return -1;
+	}
+	int n = subscriber_rows_read(s, st, out);
+	if (outer && store_commit(s) < 0) {
+		for (int i = 0; i < n; i++)
+			subscriber_clear(&(*out)[i]);
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return n;
+}
+
+static int subscriber_rows_read(struct store *s, sqlite3_stmt *st, struct subscriber **out)
 {
 	*out = NULL;
 	int n = 0, cap = 0, rc;

@@ -1407,8 +1407,10 @@ struct http_server *http_start(const struct config *c, const char *listen);
 struct http_server *http_stop(struct http_server *h);
 
 /* ---------------------------------------------------------------- digest.c */
-/* Queues every selection due at `now` (weekly, daily) and every instant alert not yet sent;
- * with dry_run prints them instead. Returns the number of mails, or -1. */
+/* Queues every selection due at `now` (weekly, daily: the subscribers whose next_due has
+ * come, in pages) and the instant alerts of the projects published since the alerts'
+ * watermark; with dry_run prints them instead (nothing claimed or moved). An idle board costs
+ * three indexed reads. Returns the number of mails, or -1. */
 int digest_run(const struct config *c, struct store *s, time_t now, int dry_run);
 
 /* ---------------------------------------------------------------- post.c */

@@ -253,6 +253,17 @@ static char *more_line(const struct config *c, const char *lang, int more, const
 			      : "digest.more", &v);
 }
 
+/* What a dry run prints of a selection (or an alert) a real run would send now. */
+static void dry_print(const struct subscriber *s, const char *period, const struct vars *items,
+		      const char **why, int n, int more, int instant)
+{
+	printf("%s %s: %d project%s%s", s->address, period, n, n == 1 ? "" : "s",
+	       instant ? " (instant)" : "");
+	printf(more > 0 ? " (%d more not listed)\n" : "\n", more);
+	for (int i = 0; i < n; i++)
+		printf("  #%s %s  (matched by `%s`)\n", items[i].value[0], items[i].value[1], why[i]);
+}
+
 /* Queues the selection (or the instant alert) of one subscriber; claims the period in the same
  * transaction (a dry run prints it instead). Returns 1 sent, 0 nothing to send, -1 error. */
 static int send_one(struct digest_run *r, struct subscriber *s, const char *period, int *list,
@@ -304,12 +315,7 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 		rc = rc < 0 ? -1 : 0;	/* claimed already: a real run would send nothing */
 	} else {
 		rc = 1;
-		printf("%s %s: %d project%s%s", s->address, period, n, n == 1 ? "" : "s",
-		       instant ? " (instant)" : "");
-		printf(more > 0 ? " (%d more not listed)\n" : "\n", more);
-		for (int i = 0; i < n; i++)
-			printf("  #%s %s  (matched by `%s`)\n", items[i].value[0], items[i].value[1],
-			       why[i]);
+		dry_print(s, period, items, why, n, more, instant);
 	}
 	for (int i = 0; i < no; i++)
 		free(owned[i]);

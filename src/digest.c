@@ -48,6 +48,13 @@ static int period_due(const struct subscriber *s, time_t now, char *out, size_t 
 	return 0;
 }
 
+/* What one subscriber's selection lists (newest first) and how many matched in all. */
+struct pick {
+	int n, total;
+	int list[MAX_PER_DIGEST];
+	const char *why[MAX_PER_DIGEST];
+};
+
 struct digest_run {
 	const struct config *c;
 	struct store *s;
@@ -60,6 +67,8 @@ struct digest_run {
 	int *skill_ids, *excl_ids;	/* per subscriber, flattened */
 	int *groups;			/* per subscriber: matching budget group, or -1 */
 	unsigned char **hits;		/* per project, a bit per pattern id: matched */
+	int **hit_ids, *nhit;		/* per project, the pattern ids that matched */
+	struct pick *picks;		/* per subscriber of a selection page: what it gets */
 	int sent, claimed, empty;
 	struct subscriber *subs;
 	int ns;
@@ -78,6 +87,12 @@ struct digest_run {
 static const char *published_at(const struct project *p)
 {
 	return p->published ? p->published : p->created ? p->created : "";
+}
+
+/* The start of subscriber sub's window: its last selection, else its confirmation. */
+static const char *window_start(const struct subscriber *sub)
+{
+	return sub->last_digest ? sub->last_digest : sub->confirmed ? sub->confirmed : sub->created;
 }
 
 /* Whether project p goes to subscriber s: open, not full, and for their profile; the pattern
@@ -541,6 +556,8 @@ static void digest_projects_match(struct digest_run *r)
 	int np = r->npat;
 	size_t row = (size_t)np / 8 + 1;
 	r->hits = xcalloc((size_t)r->nproj + 1, sizeof *r->hits);
+	r->hit_ids = xcalloc((size_t)r->nproj + 1, sizeof *r->hit_ids);
+	r->nhit = xcalloc((size_t)r->nproj + 1, sizeof *r->nhit);
 	r->limited = xcalloc((size_t)np + 1, 1);
 	int *tmp = xcalloc((size_t)np + 1, sizeof *tmp), *lim = xcalloc((size_t)np + 1, sizeof *lim);
 	for (int j = 0; j < r->nproj; j++) {
@@ -552,6 +569,10 @@ static void digest_projects_match(struct digest_run *r)
 		int n = matcher_run(r->m, text, strlen(text), tmp, np, lim, &nl);
 		for (int k = 0; k < n; k++)
 			r->hits[j][tmp[k] >> 3] |= (unsigned char)(1u << (tmp[k] & 7));
+		r->nhit[j] = n;
+		r->hit_ids[j] = n ? xmalloc((size_t)n * sizeof **r->hit_ids) : NULL;
+		if (n)
+			memcpy(r->hit_ids[j], tmp, (size_t)n * sizeof *tmp);
 		for (int k = 0; k < nl; k++) {
 			if (!r->limited[lim[k]])
 				log_warn("stage=digest project=%lld pattern_id=%d result=limit "
@@ -575,8 +596,7 @@ static int digest_projects_pick(struct digest_run *r, int i, int base_skill, int
 	struct subscriber *sub = &r->subs[i];
 	/* a copy: sending an alert moves sub->last_digest on while the loop still reads it */
 	char since[32];
-	snprintf(since, sizeof since, "%s", sub->last_digest ? sub->last_digest
-		 : sub->confirmed ? sub->confirmed : sub->created);
+	snprintf(since, sizeof since, "%s", window_start(sub));
 	int instant = !strcmp(sub->frequency, "instant"), n = 0;
 	for (int j = r->nproj - 1; j >= 0; j--) {
 		const char *pub = published_at(&r->projects[j]);
@@ -701,6 +721,61 @@ static int due_flush(struct digest_run *r)
 	return rc;
 }
 
+/* Each selection subscriber of the page: the projects of its window [since, now) it wants,
+ * newest first, in r->picks (at most MAX_PER_DIGEST, all counted). Work proportional to the
+ * hits: a project is looked at only for the owners of the skill patterns it matched. */
+static void digest_page_pick(struct digest_run *r)
+{
+	int ns = r->ns, np = r->npat;
+	int *bs = xcalloc((size_t)ns + 1, sizeof *bs), *be = xcalloc((size_t)ns + 1, sizeof *be);
+	int *start = xcalloc((size_t)np + 2, sizeof *start);
+	int *stamp = xmalloc(((size_t)ns + 1) * sizeof *stamp);
+	for (int i = 0; i < ns; i++) {
+		const struct subscriber *sub = &r->subs[i];
+		bs[i + 1] = bs[i] + (int)sub->skills.n;
+		be[i + 1] = be[i] + (int)sub->excludes.n;
+		for (size_t k = 0; k < sub->skills.n; k++)
+			if (r->skill_ids[bs[i] + (int)k] >= 0)
+				start[r->skill_ids[bs[i] + (int)k] + 1]++;
+		stamp[i] = -1;
+	}
+	for (int k = 0; k < np; k++)
+		start[k + 1] += start[k];
+	int *owner = xcalloc((size_t)start[np] + 1, sizeof *owner);
+	int *fill = xcalloc((size_t)np + 1, sizeof *fill);
+	for (int i = 0; i < ns; i++)
+		for (int k = bs[i]; k < bs[i + 1]; k++)
+			if (r->skill_ids[k] >= 0)
+				owner[start[r->skill_ids[k]] + fill[r->skill_ids[k]]++] = i;
+	r->picks = xcalloc((size_t)ns + 1, sizeof *r->picks);
+	for (int j = r->nproj - 1; j >= 0; j--) {
+		const char *pub = published_at(&r->projects[j]);
+		if (strcmp(pub, r->nowiso) >= 0)
+			continue;	/* a selection's window ends before now */
+		for (int h = 0; h < r->nhit[j]; h++) {
+			int id = r->hit_ids[j][h];
+			for (int o = start[id]; o < start[id + 1]; o++) {
+				int i = owner[o];
+				if (stamp[i] == j || strcmp(pub, window_start(&r->subs[i])) < 0)
+					continue;
+				stamp[i] = j;
+				const char *w = project_wanted(r, &r->subs[i], bs[i], be[i], j);
+				struct pick *pk = &r->picks[i];
+				if (w && ++pk->total <= MAX_PER_DIGEST) {
+					pk->list[pk->n] = j;
+					pk->why[pk->n++] = w;
+				}
+			}
+		}
+	}
+	free(bs);
+	free(be);
+	free(start);
+	free(stamp);
+	free(owner);
+	free(fill);
+}
+
 /* Subscriber i's selection when one is due at r->now: claimed with its mail (an empty one
  * without), its next_due moved on; over budget it stays due (tried again next pass). 0 or -1. */
 static int digest_selection(struct digest_run *r, int i, int base_skill, int base_excl)
@@ -726,17 +801,13 @@ static int digest_selection(struct digest_run *r, int i, int base_skill, int bas
 	}
 	if (matcher_group_exhausted(r->m, r->groups[i]))
 		return digest_over_budget(r, i, base_skill, base_excl);
-	int list[MAX_PER_DIGEST], total = 0;
-	const char *why[MAX_PER_DIGEST];
-	int n = digest_projects_pick(r, i, base_skill, base_excl, list, why, &total);
-	if (n < 0)
-		return -1;
+	struct pick *pk = &r->picks[i];
 	int k = 0;
-	if (n == 0) {
+	if (pk->n == 0) {
 		r->empty++;	/* nothing matched: no mail */
 		k = claim_empty(r, sub, period);
 	} else {
-		k = send_one(r, sub, period, list, why, n, total - n, 0);
+		k = send_one(r, sub, period, pk->list, pk->why, pk->n, pk->total - pk->n, 0);
 		r->sent += k > 0;
 	}
 	if (k >= 0)
@@ -788,9 +859,17 @@ static void digest_limits_report(struct digest_run *r)
 /* Frees what a page holds: its subscribers, their matcher and the hits. */
 static void digest_page_clear(struct digest_run *r)
 {
-	for (int j = 0; r->hits && j < r->nproj; j++)
+	for (int j = 0; r->hits && j < r->nproj; j++) {
 		free(r->hits[j]);
+		free(r->hit_ids[j]);
+	}
 	free(r->hits);
+	free(r->hit_ids);
+	free(r->nhit);
+	free(r->picks);
+	r->hit_ids = NULL;
+	r->nhit = NULL;
+	r->picks = NULL;
 	free(r->skill_ids);
 	free(r->excl_ids);
 	free(r->groups);
@@ -835,6 +914,8 @@ static int digest_page_run(struct digest_run *r, int alerts)
 	digest_projects_match(r);
 	if (!r->dry_run)
 		digest_limits_report(r);
+	if (!alerts)
+		digest_page_pick(r);
 	int rc = 0;
 	size_t a = 0, b = 0;
 	for (int i = 0; i < r->ns && rc == 0; i++) {

@@ -775,6 +775,7 @@ struct subscriber {
 	char *languages;	/* project languages wanted: "fr,en", "" for all */
 	char *created, *confirmed, *last_digest;
 	char *last_activity;	/* the subscriber's last command mail or reply */
+	char *next_due;		/* weekly/daily: when the next selection may be due ("" now) */
 	struct strlist skills;
 	struct strlist excludes;
 };
@@ -1087,6 +1088,28 @@ int store_subscriber_list(struct store *s, struct subscriber **out);
 /* One page of store_subscriber_list: at most limit subscribers with an id above after, by id,
  * into a new array; the count or -1. */
 int store_subscriber_page(struct store *s, int64_t after, int limit, struct subscriber **out);
+/* At most limit subscribers whose next selection is due at now (next_due <= now), after the
+ * cursor (after_due, after) in (next_due, id) order, with their patterns, into a new array
+ * (caller frees with subscriber_clear); the count or -1. */
+int store_subscriber_due_page(struct store *s, const char *now, const char *after_due,
+			      int64_t after, int limit, struct subscriber **out);
+/* At most limit active instant subscribers with an id above after, by id, with their
+ * patterns; the count or -1. */
+int store_subscriber_instant_page(struct store *s, int64_t after, int limit,
+				  struct subscriber **out);
+/* The oldest start of a window (last selection, else confirmation, else creation) among the
+ * subscribers due at now, into out: 1, 0 when none is due (an indexed read), -1 on error. */
+int store_subscriber_due_oldest(struct store *s, const char *now, char *out, size_t len);
+/* Sets when subscriber id's next selection may be due (NULL: never, "" at the next pass), if
+ * it still is was (what the pass read: a change meanwhile wins). 1 set, 0 not, -1 error. */
+int store_subscriber_next_due_set(struct store *s, int64_t id, const char *at, const char *was);
+/* The instant alerts' watermark: the publication time and the highest project id the last
+ * alert pass read at that time. 1 found, 0 none yet, -1 error. */
+int store_alert_mark_get(struct store *s, char *at, size_t len, int64_t *project);
+int store_alert_mark_set(struct store *s, const char *at, int64_t project);
+/* 1 when an open project was published after the watermark (at, project), 0 when not (an
+ * indexed read), -1 on error. */
+int store_project_news(struct store *s, const char *at, int64_t project);
 void subscriber_clear(struct subscriber *sub);
 int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, const char *source,
 		      time_t now);
@@ -1344,6 +1367,11 @@ char *profile_project_text(const struct project *p);
  * did, an exclude did, or the budget, languages or remote-only say no. */
 const char *profile_matches(const struct subscriber *s, const struct project *p,
 			    const unsigned char *hits, const int *skill_ids, const int *excl_ids);
+/* profile_matches with the hits as a bitset (bit id of bits[id / 8]): the digest's pages keep
+ * a project's hits in npat / 8 bytes. */
+const char *profile_matches_bits(const struct subscriber *s, const struct project *p,
+				 const unsigned char *bits, const int *skill_ids,
+				 const int *excl_ids);
 
 /* ---------------------------------------------------------------- robot.c */
 /* The handlers of a command mail, by its key (route table rows): each runs what it may, queues
@@ -1417,8 +1445,10 @@ struct http_server *http_start(const struct config *c, const char *listen);
 struct http_server *http_stop(struct http_server *h);
 
 /* ---------------------------------------------------------------- digest.c */
-/* Queues every selection due at `now` (weekly, daily) and every instant alert not yet sent;
- * with dry_run prints them instead. Returns the number of mails, or -1. */
+/* Queues every selection due at `now` (weekly, daily: the subscribers whose next_due has
+ * come, in pages) and the instant alerts of the projects published since the alerts'
+ * watermark; with dry_run prints them instead (nothing claimed or moved). An idle board costs
+ * three indexed reads. Returns the number of mails, or -1. */
 int digest_run(const struct config *c, struct store *s, time_t now, int dry_run);
 
 /* ---------------------------------------------------------------- post.c */

@@ -35,7 +35,7 @@ static const struct table_key {
 	{ "notices", "kind, ref", 0 },		{ "ratings", "bid", 0 },
 	{ "sender_rates", "address", 0 },	{ "fetched", "origin, ident", 0 },
 	{ "relayed", "id", 1 },			{ "selections", "id", 1 },
-	{ "followups", "project", 0 },
+	{ "followups", "project", 0 },		{ "digest_marks", "name", 0 },
 };
 
 /* Hand translations, keyed by the SQLite text: what the rules cannot see (SQLite's integers

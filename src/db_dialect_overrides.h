@@ -50,20 +50,6 @@
 	  " status = 'active' AND NOT EXISTS (SELECT 1 FROM addresses a"
 	  " WHERE a.address = subscribers.address AND a.disabled <> 0)", 0 },
 
-/* ST_SUBSCRIBER_LIST: a flag is an integer, not a boolean */
-{ "SELECT s.id, s.address, s.name, CASE WHEN a.disabled THEN"
-	  " 'disabled' ELSE s.status END, s.language, s.frequency, s.day,"
-	  " s.remote_only, s.budget_min, s.budget_currency, s.languages,"
-	  " s.created, s.confirmed, s.last_digest, s.last_activity FROM subscribers s"
-	  " LEFT JOIN addresses a ON a.address = s.address WHERE s.id > ?1"
-	  " ORDER BY s.id LIMIT ?2",
-	  "SELECT s.id, s.address, s.name, CASE WHEN a.disabled <> 0 THEN"
-	  " 'disabled' ELSE s.status END, s.language, s.frequency, s.day,"
-	  " s.remote_only, s.budget_min, s.budget_currency, s.languages,"
-	  " s.created, s.confirmed, s.last_digest, s.last_activity FROM subscribers s"
-	  " LEFT JOIN addresses a ON a.address = s.address WHERE s.id > $1"
-	  " ORDER BY s.id LIMIT $2", 0 },
-
 /* ST_ADDRESSES_DISABLED: a flag is an integer, not a boolean */
 { "SELECT address FROM addresses WHERE disabled ORDER BY address",
 	  "SELECT address FROM addresses WHERE disabled <> 0 ORDER BY address", 0 },
@@ -138,3 +124,43 @@
 	  "CREATE OR REPLACE TRIGGER bids_followup_due AFTER UPDATE OF project, status, created,"
 	  " followup_days, delivery_days, delivery ON bids"
 	  " FOR EACH ROW EXECUTE FUNCTION bids_followup()", 0 },
+
+/* migration 21: SQLite's AFTER triggers that rewrite the row are BEFORE triggers here, setting NEW.next_due */
+{ "ALTER TABLE subscribers ADD COLUMN next_due TEXT;"
+	  "UPDATE subscribers SET next_due = '' WHERE status = 'active'"
+	  " AND frequency IN ('weekly', 'daily');"
+	  "CREATE INDEX subscribers_next_due ON subscribers(next_due, id);"
+	  "CREATE INDEX subscribers_instant ON subscribers(id) WHERE status = 'active'"
+	  " AND frequency = 'instant';"
+	  "CREATE INDEX projects_published ON projects(status, coalesce(published, created));"
+	  "CREATE TABLE digest_marks(name TEXT PRIMARY KEY, at TEXT NOT NULL,"
+	  " project INTEGER NOT NULL);"
+	  "CREATE TRIGGER subscribers_due_insert AFTER INSERT ON subscribers"
+	  " WHEN NEW.status = 'active' AND NEW.frequency IN ('weekly', 'daily')"
+	  " AND NEW.next_due IS NULL BEGIN"
+	  " UPDATE subscribers SET next_due = '' WHERE id = NEW.id; END;"
+	  "CREATE TRIGGER subscribers_due_update AFTER UPDATE OF status, frequency, day"
+	  " ON subscribers WHEN OLD.status IS NOT NEW.status OR OLD.frequency IS NOT NEW.frequency"
+	  " OR OLD.day IS NOT NEW.day BEGIN"
+	  " UPDATE subscribers SET next_due = CASE WHEN NEW.status = 'active'"
+	  " AND NEW.frequency IN ('weekly', 'daily') THEN '' ELSE NULL END WHERE id = NEW.id; END;",
+	  "ALTER TABLE subscribers ADD COLUMN next_due text;"
+	  "UPDATE subscribers SET next_due = '' WHERE status = 'active'"
+	  " AND frequency IN ('weekly', 'daily');"
+	  "CREATE INDEX subscribers_next_due ON subscribers(next_due, id);"
+	  "CREATE INDEX subscribers_instant ON subscribers(id) WHERE status = 'active'"
+	  " AND frequency = 'instant';"
+	  "CREATE INDEX projects_published ON projects(status, coalesce(published, created));"
+	  "CREATE TABLE digest_marks(name text PRIMARY KEY, at text NOT NULL,"
+	  " project bigint NOT NULL);"
+	  "CREATE OR REPLACE FUNCTION subscribers_due() RETURNS trigger LANGUAGE plpgsql AS"
+	  " $f$ BEGIN IF TG_OP = 'INSERT' THEN IF NEW.status = 'active' AND NEW.frequency IN"
+	  " ('weekly', 'daily') AND NEW.next_due IS NULL THEN NEW.next_due := ''; END IF;"
+	  " ELSE NEW.next_due := CASE WHEN NEW.status = 'active' AND NEW.frequency IN"
+	  " ('weekly', 'daily') THEN '' ELSE NULL END; END IF; RETURN NEW; END $f$;"
+	  "CREATE OR REPLACE TRIGGER subscribers_due_insert BEFORE INSERT ON subscribers"
+	  " FOR EACH ROW EXECUTE FUNCTION subscribers_due();"
+	  "CREATE OR REPLACE TRIGGER subscribers_due_update BEFORE UPDATE OF status, frequency, day"
+	  " ON subscribers FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR"
+	  " OLD.frequency IS DISTINCT FROM NEW.frequency OR OLD.day IS DISTINCT FROM NEW.day)"
+	  " EXECUTE FUNCTION subscribers_due()", 0 },

@@ -7,6 +7,10 @@
  * same transaction as the mail, so a killed run or two runs at once never send a period twice.
  * Each active subscriber's patterns share a matching budget per pass (match_budget_pass_ms,
  * measured): past it their matching stops, they get nothing this pass and are told once.
+ * Work proportional to news: a pass reads only the subscribers whose selection is due (an
+ * indexed next_due, kept by the store and moved on here) and, for the instant alerts, only
+ * the projects published since a watermark; both in pages of DIGEST_PAGE subscribers, one
+ * matcher per page, so memory is bounded by a page and the window's projects.
  * In: subscribers, projects, the clock. Out: digest and alert mails in the outbox.
  */
 #include "bidmail.h"
@@ -16,6 +20,9 @@
 
 #define DIGEST_HOUR 8
 #define MAX_PER_DIGEST 50
+#define TITLE_MAX 200		/* bytes of a title in a selection (with the 240 of an extract) */
+#define DIGEST_PAGE 5000		/* subscribers read, compiled and matched at once */
+#define WINDOW (35 * 86400L)		/* only open projects of the last five weeks are selected */
 
 /* The period a subscriber's selection at `now` belongs to: daily "2026-03-02" from 08:00,
  * weekly "2026-W10" from the subscriber's day at 08:00 until the end of that ISO week. 0 when
@@ -41,6 +48,13 @@ static int period_due(const struct subscriber *s, time_t now, char *out, size_t 
 	return 0;
 }
 
+/* What one subscriber's selection lists (newest first) and how many matched in all. */
+struct pick {
+	int n, total;
+	int list[MAX_PER_DIGEST];
+	const char *why[MAX_PER_DIGEST];
+};
+
 struct digest_run {
 	const struct config *c;
 	struct store *s;
@@ -52,20 +66,33 @@ struct digest_run {
 	struct matcher *m;
 	int *skill_ids, *excl_ids;	/* per subscriber, flattened */
 	int *groups;			/* per subscriber: matching budget group, or -1 */
-	unsigned char **hits;		/* per project, per pattern id: matched */
+	unsigned char **hits;		/* per project, a bit per pattern id: matched */
+	int **hit_ids, *nhit;		/* per project, the pattern ids that matched */
+	struct pick *picks;		/* per subscriber of a selection page: what it gets */
 	int sent, claimed, empty;
 	struct subscriber *subs;
 	int ns;
 	int npat;			/* patterns in the matcher */
 	unsigned char *limited;		/* per pattern id: hit a matching limit */
-	unsigned char *over;		/* per subscriber: over budget in this pass */
 	char nowiso[32];
+	int64_t *due_ids;		/* next_due moves of this page, written at its end */
+	char **due_at, **due_was;
+	int ndue;
+	char mark[32];			/* the alerts' watermark: publication time, project id */
+	int64_t mark_id;
+	int seen;			/* subscribers read in this pass */
 };
 
 /* When p was published (first opened); its creation time for rows that never said. */
 static const char *published_at(const struct project *p)
 {
 	return p->published ? p->published : p->created ? p->created : "";
+}
+
+/* The start of subscriber sub's window: its last selection, else its confirmation. */
+static const char *window_start(const struct subscriber *sub)
+{
+	return sub->last_digest ? sub->last_digest : sub->confirmed ? sub->confirmed : sub->created;
 }
 
 /* Whether project p goes to subscriber s: open, not full, and for their profile; the pattern
@@ -76,7 +103,8 @@ static const char *project_wanted(struct digest_run *r, const struct subscriber 
 	const struct project *p = &r->projects[j];
 	if (p->status != PROJECT_OPEN || p->bids >= r->c->bid_cap)
 		return NULL;	/* closed, or full: it leaves the selections */
-	return profile_matches(s, p, r->hits[j], r->skill_ids + base_skill, r->excl_ids + base_excl);
+	return profile_matches_bits(s, p, r->hits[j], r->skill_ids + base_skill,
+				    r->excl_ids + base_excl);
 }
 
 /* ["php","symfony"] -> "php, symfony" */
@@ -110,15 +138,14 @@ static char *masked(const char *text, const char *lang)
 			     catalog_text(lang, "mask.phone_hidden"));
 }
 
-/* The start of a description as a selection shows it, in lang: masked, then cut at 240
- * bytes. */
-static char *extract_of(const char *description, const char *lang)
+/* text cut at max bytes (on a character boundary) with "…", its line breaks made spaces;
+ * takes text, returns the caller's. */
+static char *cut_at(char *text, size_t max)
 {
-	char *text = masked(description, lang);
 	size_t n = strlen(text);
-	if (n <= 240)
+	if (n <= max)
 		return text;
-	n = 240;
+	n = max;
 	while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
 		n--;
 	char *e = xasprintf("%.*s…", (int)n, text);
@@ -127,6 +154,13 @@ static char *extract_of(const char *description, const char *lang)
 		if (*p == '\n')
 			*p = ' ';
 	return e;
+}
+
+/* The start of a description as a selection shows it, in lang: masked, then cut at 240
+ * bytes. */
+static char *extract_of(const char *description, const char *lang)
+{
+	return cut_at(masked(description, lang), 240);
 }
 
 /* Sets in item what a selection says of project p to subscriber sid in lang, why being the
@@ -159,7 +193,8 @@ static void item_fill(const struct digest_run *r, const struct project *p, int64
 	char *found = match_found_joined(why, text);
 	free(text);
 	vars_set(item, "id", id);
-	char *title = masked(p->title ? p->title : "", lang);
+	/* 50 items stay well under 100 KB: a title shown at most TITLE_MAX bytes */
+	char *title = cut_at(masked(p->title ? p->title : "", lang), TITLE_MAX);
 	vars_set(item, "title", title);
 	vars_set(item, "budget", budget);
 	vars_set(item, "deadline", deadline);
@@ -218,10 +253,36 @@ static int queue_claimed(struct digest_run *r, struct subscriber *s, const char 
 	return 1;
 }
 
+/* The line that ends a selection listing MAX_PER_DIGEST of more matches: how many more, where
+ * to see them (the board's page when public_url says where it is) and the `test` reply that
+ * lists them, in lang; caller frees. */
+static char *more_line(const struct config *c, const char *lang, int more, const char *saddr)
+{
+	char n[16];
+	snprintf(n, sizeof n, "%d", more);
+	struct vars v = { 0 };
+	vars_set(&v, "n", n);
+	vars_set(&v, "url", c->public_url ? c->public_url : "");
+	vars_set(&v, "command_address", saddr);
+	return catalog_format(lang, c->public_url && *c->public_url ? "digest.more_page"
+			      : "digest.more", &v);
+}
+
+/* What a dry run prints of a selection (or an alert) a real run would send now. */
+static void dry_print(const struct subscriber *s, const char *period, const struct vars *items,
+		      const char **why, int n, int more, int instant)
+{
+	printf("%s %s: %d project%s%s", s->address, period, n, n == 1 ? "" : "s",
+	       instant ? " (instant)" : "");
+	printf(more > 0 ? " (%d more not listed)\n" : "\n", more);
+	for (int i = 0; i < n; i++)
+		printf("  #%s %s  (matched by `%s`)\n", items[i].value[0], items[i].value[1], why[i]);
+}
+
 /* Queues the selection (or the instant alert) of one subscriber; claims the period in the same
  * transaction (a dry run prints it instead). Returns 1 sent, 0 nothing to send, -1 error. */
 static int send_one(struct digest_run *r, struct subscriber *s, const char *period, int *list,
-		    const char **why, int n, int instant)
+		    const char **why, int n, int more, int instant)
 {
 	const struct config *c = r->c;
 	const char *lang = catalog_language_or(s->language, c->language);
@@ -247,6 +308,8 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 	vars_set(&v, "command_address", saddr);
 	vars_set(&v, "robot_address", c->robot_address);
 	vars_set_list(&v, "projects", items, n);
+	char *more_text = more > 0 ? more_line(c, lang, more, saddr) : NULL;
+	vars_set(&v, "more", more_text ? more_text : "");
 	struct outgoing o = {
 		.from_name = c->board_name,
 		.from = c->robot_address,
@@ -267,14 +330,11 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 		rc = rc < 0 ? -1 : 0;	/* claimed already: a real run would send nothing */
 	} else {
 		rc = 1;
-		printf("%s %s: %d project%s%s\n", s->address, period, n, n == 1 ? "" : "s",
-		       instant ? " (instant)" : "");
-		for (int i = 0; i < n; i++)
-			printf("  #%s %s  (matched by `%s`)\n", items[i].value[0], items[i].value[1],
-			       why[i]);
+		dry_print(s, period, items, why, n, more, instant);
 	}
 	for (int i = 0; i < no; i++)
 		free(owned[i]);
+	free(more_text);
 	free(skey);
 	free(saddr);
 	free(ukey);
@@ -471,7 +531,6 @@ static void digest_profiles_add(struct digest_run *r)
 	r->skill_ids = xcalloc(nsk + 1, sizeof *r->skill_ids);
 	r->excl_ids = xcalloc(nex + 1, sizeof *r->excl_ids);
 	r->groups = xcalloc((size_t)r->ns + 1, sizeof *r->groups);
-	r->over = xcalloc((size_t)r->ns + 1, 1);
 	size_t a = 0, b = 0;
 	for (int i = 0; i < r->ns; i++) {
 		struct subscriber *sub = &r->subs[i];
@@ -490,33 +549,36 @@ static void digest_profiles_add(struct digest_run *r)
 	r->npat = matcher_count(r->m);
 }
 
-/* Each open project of the last five weeks matched once against every pattern: r->hits, and
- * r->limited for the patterns that hit a matching limit (logged once each). */
+/* Each open project of the run matched once against every pattern of the page: r->hits (a
+ * bit per pattern), and r->limited for the patterns that hit a matching limit (logged once). */
 static void digest_projects_match(struct digest_run *r)
 {
 	int np = r->npat;
-	char oldest[32];
-	clock_format_iso(r->now - 35 * 86400L, oldest);
+	size_t row = (size_t)np / 8 + 1;
 	r->hits = xcalloc((size_t)r->nproj + 1, sizeof *r->hits);
+	r->hit_ids = xcalloc((size_t)r->nproj + 1, sizeof *r->hit_ids);
+	r->nhit = xcalloc((size_t)r->nproj + 1, sizeof *r->nhit);
 	r->limited = xcalloc((size_t)np + 1, 1);
 	int *tmp = xcalloc((size_t)np + 1, sizeof *tmp), *lim = xcalloc((size_t)np + 1, sizeof *lim);
 	for (int j = 0; j < r->nproj; j++) {
-		struct project *p = &r->projects[j];
-		r->hits[j] = xcalloc((size_t)np + 1, 1);
-		if (p->status != PROJECT_OPEN || strcmp(published_at(p), oldest) < 0 || np == 0)
+		r->hits[j] = xcalloc(row, 1);
+		if (np == 0)
 			continue;
-		char *text = profile_project_text(p);
+		const char *text = r->texts[j];
 		int nl = 0;
 		int n = matcher_run(r->m, text, strlen(text), tmp, np, lim, &nl);
 		for (int k = 0; k < n; k++)
-			r->hits[j][tmp[k]] = 1;
+			r->hits[j][tmp[k] >> 3] |= (unsigned char)(1u << (tmp[k] & 7));
+		r->nhit[j] = n;
+		r->hit_ids[j] = n ? xmalloc((size_t)n * sizeof **r->hit_ids) : NULL;
+		if (n)
+			memcpy(r->hit_ids[j], tmp, (size_t)n * sizeof *tmp);
 		for (int k = 0; k < nl; k++) {
 			if (!r->limited[lim[k]])
 				log_warn("stage=digest project=%lld pattern_id=%d result=limit "
-					 "(counted as no match)", (long long)p->id, lim[k]);
+					 "(counted as no match)", (long long)r->projects[j].id, lim[k]);
 			r->limited[lim[k]] = 1;
 		}
-		free(text);
 	}
 	free(tmp);
 	free(lim);
@@ -524,17 +586,17 @@ static void digest_projects_match(struct digest_run *r)
 
 /* The projects published in subscriber i's window that it wants, newest first: an instant
  * subscriber's are each sent as their own alert (claimed as period p<ID>), the others' kept in
- * list/why (at most MAX_PER_DIGEST). The number kept, or -1 on error. A selection's window is
+ * list/why (at most MAX_PER_DIGEST, *total counting them all). The number kept, or -1 on error.
+ * A selection's window is
  * [since, now): a project published in the second of a claim belongs to the next one, whether
  * it came before or after it. An alert's is [since, now], each project being claimed alone. */
 static int digest_projects_pick(struct digest_run *r, int i, int base_skill, int base_excl,
-				int *list, const char **why)
+				int *list, const char **why, int *total)
 {
 	struct subscriber *sub = &r->subs[i];
 	/* a copy: sending an alert moves sub->last_digest on while the loop still reads it */
 	char since[32];
-	snprintf(since, sizeof since, "%s", sub->last_digest ? sub->last_digest
-		 : sub->confirmed ? sub->confirmed : sub->created);
+	snprintf(since, sizeof since, "%s", window_start(sub));
 	int instant = !strcmp(sub->frequency, "instant"), n = 0;
 	for (int j = r->nproj - 1; j >= 0; j--) {
 		const char *pub = published_at(&r->projects[j]);
@@ -549,11 +611,11 @@ static int digest_projects_pick(struct digest_run *r, int i, int base_skill, int
 			snprintf(period, sizeof period, "p%lld", (long long)r->projects[j].id);
 			int lst[1] = { j };
 			const char *wh[1] = { w };
-			int k = send_one(r, sub, period, lst, wh, 1, 1);
+			int k = send_one(r, sub, period, lst, wh, 1, 0, 1);
 			if (k < 0)
 				return -1;
 			r->sent += k > 0;
-		} else if (n < MAX_PER_DIGEST) {
+		} else if (++*total <= MAX_PER_DIGEST) {
 			list[n] = j;
 			why[n++] = w;
 		}
@@ -566,7 +628,6 @@ static int digest_projects_pick(struct digest_run *r, int i, int base_skill, int
 static int digest_over_budget(struct digest_run *r, int i, int base_skill, int base_excl)
 {
 	struct subscriber *sub = &r->subs[i];
-	r->over[i] = 1;
 	log_warn("stage=digest subscriber=%lld result=over-budget cpu_ms=%lld budget_ms=%d "
 		 "(matching skipped for this pass)", (long long)sub->id,
 		 (long long)(matcher_group_spent(r->m, r->groups[i]) / 1000000),
@@ -578,16 +639,189 @@ static int digest_over_budget(struct digest_run *r, int i, int base_skill, int b
 	return 0;
 }
 
-/* What subscriber i gets in this pass (its patterns' ids start at base_skill, base_excl):
- * nothing when not active, disabled, inactive or over budget; its alerts; its selection when
- * one is due (an empty one claimed without a mail). 0 or -1. */
-static int digest_subscriber(struct digest_run *r, int i, int base_skill, int base_excl)
+/* The UTC time of the board's local time want, found from hint (a zone's offset changes at
+ * most twice a year: a few corrections reach it). */
+static time_t local_to_utc(const struct tm *want, time_t hint)
+{
+	struct tm w = *want;
+	time_t target = timegm(&w), t = hint;
+	for (int i = 0; i < 4; i++) {
+		struct tm l;
+		clock_local(t, &l);
+		time_t diff = target - timegm(&l);
+		if (diff == 0)
+			break;
+		t += diff;
+	}
+	return t;
+}
+
+/* When subscriber s's next selection after now becomes due: the upcoming moment when none is
+ * due at now, else the next period's (daily: tomorrow 08:00; weekly: the day at 08:00 of the
+ * next ISO week). Always after now. */
+static time_t selection_next(const struct subscriber *s, time_t now)
+{
+	struct tm tm, want;
+	clock_local(now, &tm);
+	want = tm;
+	want.tm_hour = DIGEST_HOUR;
+	want.tm_min = want.tm_sec = 0;
+	if (!strcmp(s->frequency, "daily")) {
+		want.tm_mday += tm.tm_hour >= DIGEST_HOUR;
+	} else {
+		int today = tm.tm_wday == 0 ? 7 : tm.tm_wday, day = s->day == 0 ? 7 : s->day;
+		want.tm_mday += day - today;
+		if (today > day || (today == day && tm.tm_hour >= DIGEST_HOUR))
+			want.tm_mday += 7;
+	}
+	time_t t = local_to_utc(&want, now);
+	char period[32];
+	for (int i = 0; i < 240 && !period_due(s, t, period, sizeof period); i++)
+		t += 60;	/* 08:00 skipped by a clock change: the first minute after */
+	return t > now ? t : now + 60;
+}
+
+/* Records that subscriber sub's next selection may be due at t (0: never), written at the end
+ * of the page (store_subscriber_next_due_set: a change meanwhile wins). A dry run moves none. */
+static void due_move(struct digest_run *r, const struct subscriber *sub, time_t t)
+{
+	if (r->dry_run)
+		return;
+	if (!r->due_ids) {
+		r->due_ids = xcalloc(DIGEST_PAGE, sizeof *r->due_ids);
+		r->due_at = xcalloc(DIGEST_PAGE, sizeof *r->due_at);
+		r->due_was = xcalloc(DIGEST_PAGE, sizeof *r->due_was);
+	}
+	if (r->ndue >= DIGEST_PAGE)
+		return;	/* never: a page holds at most DIGEST_PAGE subscribers */
+	char at[32];
+	if (t)
+		clock_format_iso(t, at);
+	r->due_ids[r->ndue] = sub->id;
+	r->due_at[r->ndue] = t ? xstrdup(at) : NULL;
+	r->due_was[r->ndue++] = sub->next_due ? xstrdup(sub->next_due) : NULL;
+}
+
+/* Writes the page's next_due moves in one transaction. 0 or -1. */
+static int due_flush(struct digest_run *r)
+{
+	int rc = r->ndue ? store_begin(r->s) : 0;
+	for (int i = 0; i < r->ndue && rc == 0; i++)
+		rc = store_subscriber_next_due_set(r->s, r->due_ids[i], r->due_at[i],
+						   r->due_was[i]) < 0 ? -1 : 0;
+	if (r->ndue && (rc < 0 || store_commit(r->s) < 0)) {
+		store_rollback(r->s);
+		rc = -1;
+	}
+	for (int i = 0; i < r->ndue; i++) {
+		free(r->due_at[i]);
+		free(r->due_was[i]);
+	}
+	r->ndue = 0;
+	return rc;
+}
+
+/* Each selection subscriber of the page: the projects of its window [since, now) it wants,
+ * newest first, in r->picks (at most MAX_PER_DIGEST, all counted). Work proportional to the
+ * hits: a project is looked at only for the owners of the skill patterns it matched. */
+static void digest_page_pick(struct digest_run *r)
+{
+	int ns = r->ns, np = r->npat;
+	int *bs = xcalloc((size_t)ns + 1, sizeof *bs), *be = xcalloc((size_t)ns + 1, sizeof *be);
+	int *start = xcalloc((size_t)np + 2, sizeof *start);
+	int *stamp = xmalloc(((size_t)ns + 1) * sizeof *stamp);
+	for (int i = 0; i < ns; i++) {
+		const struct subscriber *sub = &r->subs[i];
+		bs[i + 1] = bs[i] + (int)sub->skills.n;
+		be[i + 1] = be[i] + (int)sub->excludes.n;
+		for (size_t k = 0; k < sub->skills.n; k++)
+			if (r->skill_ids[bs[i] + (int)k] >= 0)
+				start[r->skill_ids[bs[i] + (int)k] + 1]++;
+		stamp[i] = -1;
+	}
+	for (int k = 0; k < np; k++)
+		start[k + 1] += start[k];
+	int *owner = xcalloc((size_t)start[np] + 1, sizeof *owner);
+	int *fill = xcalloc((size_t)np + 1, sizeof *fill);
+	for (int i = 0; i < ns; i++)
+		for (int k = bs[i]; k < bs[i + 1]; k++)
+			if (r->skill_ids[k] >= 0)
+				owner[start[r->skill_ids[k]] + fill[r->skill_ids[k]]++] = i;
+	r->picks = xcalloc((size_t)ns + 1, sizeof *r->picks);
+	for (int j = r->nproj - 1; j >= 0; j--) {
+		const char *pub = published_at(&r->projects[j]);
+		if (strcmp(pub, r->nowiso) >= 0)
+			continue;	/* a selection's window ends before now */
+		for (int h = 0; h < r->nhit[j]; h++) {
+			int id = r->hit_ids[j][h];
+			for (int o = start[id]; o < start[id + 1]; o++) {
+				int i = owner[o];
+				if (stamp[i] == j || strcmp(pub, window_start(&r->subs[i])) < 0)
+					continue;
+				stamp[i] = j;
+				const char *w = project_wanted(r, &r->subs[i], bs[i], be[i], j);
+				struct pick *pk = &r->picks[i];
+				if (w && ++pk->total <= MAX_PER_DIGEST) {
+					pk->list[pk->n] = j;
+					pk->why[pk->n++] = w;
+				}
+			}
+		}
+	}
+	free(bs);
+	free(be);
+	free(start);
+	free(stamp);
+	free(owner);
+	free(fill);
+}
+
+/* Subscriber i's selection when one is due at r->now: claimed with its mail (an empty one
+ * without), its next_due moved on; over budget it stays due (tried again next pass). 0 or -1. */
+static int digest_selection(struct digest_run *r, int i, int base_skill, int base_excl)
 {
 	struct subscriber *sub = &r->subs[i];
-	if (sub->status != SUB_ACTIVE || !sub->skills.n)
+	char period[32];
+	int live = sub->status == SUB_ACTIVE || sub->status == SUB_DISABLED;
+	if (!strcmp(sub->frequency, "instant") || !live) {
+		due_move(r, sub, 0);	/* the store's triggers keep these NULL: repaired */
 		return 0;
-	if (store_address_disabled(r->s, sub->address) == 1)
-		return 0;	/* bounces disabled this address: no more selections */
+	}
+	time_t next = selection_next(sub, r->now);
+	if (sub->status != SUB_ACTIVE || !sub->skills.n || !period_due(sub, r->now, period,
+								      sizeof period) ||
+	    store_address_disabled(r->s, sub->address) == 1) {
+		due_move(r, sub, next);	/* not due yet, or nothing to send: the next moment */
+		return 0;
+	}
+	if (!r->dry_run) {
+		int k = check_inactive(r, sub);
+		if (k != 0)
+			return k < 0 ? -1 : 0;	/* paused now (next_due NULL by the store) */
+	}
+	if (matcher_group_exhausted(r->m, r->groups[i]))
+		return digest_over_budget(r, i, base_skill, base_excl);
+	struct pick *pk = &r->picks[i];
+	int k = 0;
+	if (pk->n == 0) {
+		r->empty++;	/* nothing matched: no mail */
+		k = claim_empty(r, sub, period);
+	} else {
+		k = send_one(r, sub, period, pk->list, pk->why, pk->n, pk->total - pk->n, 0);
+		r->sent += k > 0;
+	}
+	if (k >= 0)
+		due_move(r, sub, next);	/* claimed now, or already */
+	return k < 0 ? -1 : 0;
+}
+
+/* Instant subscriber i's alerts for the projects of the pass (each claimed as p<ID>). 0 or -1. */
+static int digest_alert(struct digest_run *r, int i, int base_skill, int base_excl)
+{
+	struct subscriber *sub = &r->subs[i];
+	/* an address disabled by bounces reads as SUB_DISABLED (and the claim checks it again) */
+	if (sub->status != SUB_ACTIVE || !sub->skills.n || strcmp(sub->frequency, "instant"))
+		return 0;
 	if (!r->dry_run) {
 		int k = check_inactive(r, sub);
 		if (k != 0)
@@ -595,25 +829,13 @@ static int digest_subscriber(struct digest_run *r, int i, int base_skill, int ba
 	}
 	if (matcher_group_exhausted(r->m, r->groups[i]))
 		return digest_over_budget(r, i, base_skill, base_excl);
-	int list[MAX_PER_DIGEST];
+	int list[MAX_PER_DIGEST], total = 0;
 	const char *why[MAX_PER_DIGEST];
-	int n = digest_projects_pick(r, i, base_skill, base_excl, list, why);
-	if (n < 0)
-		return -1;
-	char period[32];
-	if (!strcmp(sub->frequency, "instant") || !period_due(sub, r->now, period, sizeof period))
-		return 0;
-	if (n == 0) {
-		r->empty++;	/* nothing matched: no mail */
-		return claim_empty(r, sub, period) < 0 ? -1 : 0;
-	}
-	int k = send_one(r, sub, period, list, why, n, 0);
-	r->sent += k > 0;
-	return k < 0 ? -1 : 0;
+	return digest_projects_pick(r, i, base_skill, base_excl, list, why, &total) < 0 ? -1 : 0;
 }
 
-/* A pattern that hit a limit counts as no match; its active owners are told once each (not
- * those over budget in this pass). */
+/* A pattern that hit a limit counts as no match; its active owners in the page are told once
+ * each (not those over budget in this pass), before their selection. */
 static void digest_limits_report(struct digest_run *r)
 {
 	size_t a = 0, b = 0;
@@ -623,7 +845,8 @@ static void digest_limits_report(struct digest_run *r)
 			int skill = k < sub->skills.n;
 			int id = skill ? r->skill_ids[a + k] : r->excl_ids[b + k - sub->skills.n];
 			const char *src = skill ? sub->skills.v[k] : sub->excludes.v[k - sub->skills.n];
-			if (id < 0 || !r->limited[id] || sub->status != SUB_ACTIVE || r->over[i])
+			if (id < 0 || !r->limited[id] || sub->status != SUB_ACTIVE ||
+			    matcher_group_exhausted(r->m, r->groups[i]))
 				continue;
 			if (store_pattern_limit_report(r->s, sub->id, src, clock_now()) == 1)
 				report_limit(r, sub, src);
@@ -633,60 +856,202 @@ static void digest_limits_report(struct digest_run *r)
 	}
 }
 
-/* Frees what a run holds. */
-static void digest_run_clear(struct digest_run *r)
+/* Frees what a page holds: its subscribers, their matcher and the hits. */
+static void digest_page_clear(struct digest_run *r)
 {
-	for (int j = 0; j < r->nproj; j++) {
-		if (r->hits)
-			free(r->hits[j]);
-		project_clear(&r->projects[j]);
+	for (int j = 0; r->hits && j < r->nproj; j++) {
+		free(r->hits[j]);
+		free(r->hit_ids[j]);
 	}
 	free(r->hits);
-	free(r->projects);
+	free(r->hit_ids);
+	free(r->nhit);
+	free(r->picks);
+	r->hit_ids = NULL;
+	r->nhit = NULL;
+	r->picks = NULL;
 	free(r->skill_ids);
 	free(r->excl_ids);
 	free(r->groups);
-	free(r->over);
 	free(r->limited);
-	matcher_free(r->m);
+	r->m = matcher_free(r->m);
 	for (int i = 0; i < r->ns; i++)
 		subscriber_clear(&r->subs[i]);
 	free(r->subs);
+	r->hits = NULL;
+	r->skill_ids = r->excl_ids = r->groups = NULL;
+	r->limited = NULL;
+	r->subs = NULL;
+	r->ns = 0;
+}
+
+/* Frees what a run holds. */
+static void digest_run_clear(struct digest_run *r)
+{
+	digest_page_clear(r);
+	for (int j = 0; j < r->nproj; j++) {
+		project_clear(&r->projects[j]);
+		free(r->texts ? r->texts[j] : NULL);
+	}
+	free(r->projects);
+	free(r->texts);
+	r->projects = NULL;
+	r->texts = NULL;
+	r->nproj = 0;
+	free(r->due_ids);
+	free(r->due_at);
+	free(r->due_was);
+	r->due_ids = NULL;
+	r->due_at = r->due_was = NULL;
+}
+
+/* The page of subscribers in r->subs: one matcher for their profiles, the run's projects
+ * matched against it, then each one's selection (or alerts), the limits reported and the
+ * next_due moves written. 0 or -1. */
+static int digest_page_run(struct digest_run *r, int alerts)
+{
+	digest_profiles_add(r);
+	digest_projects_match(r);
+	if (!r->dry_run)
+		digest_limits_report(r);
+	if (!alerts)
+		digest_page_pick(r);
+	int rc = 0;
+	size_t a = 0, b = 0;
+	for (int i = 0; i < r->ns && rc == 0; i++) {
+		r->seen++;
+		progress("digest", (size_t)r->seen, (size_t)r->seen);
+		rc = alerts ? digest_alert(r, i, (int)a, (int)b) : digest_selection(r, i, (int)a,
+										    (int)b);
+		a += r->subs[i].skills.n;
+		b += r->subs[i].excludes.n;
+	}
+	if (due_flush(r) < 0)
+		rc = -1;
+	digest_page_clear(r);
+	return rc;
+}
+
+/* Loads the open projects published at or after since (and not after now) into r, with
+ * their texts; keep (when not NULL) says which to keep. The count or -1. */
+static int digest_projects_load(struct digest_run *r, const char *since,
+				int (*keep)(const struct digest_run *, const struct project *))
+{
+	struct project *v;
+	int n = store_project_select(r->s, PROJECT_OPEN, since, 1, &v);
+	if (n < 0)
+		return -1;
+	r->projects = xcalloc((size_t)n + 1, sizeof *r->projects);
+	r->texts = xcalloc((size_t)n + 1, sizeof *r->texts);
+	r->nproj = 0;
+	for (int j = 0; j < n; j++) {
+		if (strcmp(published_at(&v[j]), r->nowiso) > 0 || (keep && !keep(r, &v[j]))) {
+			project_clear(&v[j]);
+			continue;
+		}
+		r->texts[r->nproj] = profile_project_text(&v[j]);
+		r->projects[r->nproj++] = v[j];
+	}
+	free(v);
+	return r->nproj;
+}
+
+/* The weekly and daily selections due at r->now, page after page of due subscribers (in
+ * next_due order); nothing but an indexed read when none is due. 0 or -1. */
+static int digest_selections(struct digest_run *r)
+{
+	char oldest[32], floor[32];
+	int k = store_subscriber_due_oldest(r->s, r->nowiso, oldest, sizeof oldest);
+	if (k <= 0)
+		return k;
+	clock_format_iso(r->now - WINDOW, floor);
+	if (digest_projects_load(r, strcmp(oldest, floor) > 0 ? oldest : floor, NULL) < 0)
+		return -1;
+	char cur_due[32] = "";
+	int64_t cur_id = 0;
+	int rc = 0;
+	for (;;) {
+		r->ns = store_subscriber_due_page(r->s, r->nowiso, cur_due, cur_id, DIGEST_PAGE,
+						  &r->subs);
+		if (r->ns <= 0) {
+			rc = r->ns < 0 ? -1 : 0;
+			break;
+		}
+		struct subscriber *last = &r->subs[r->ns - 1];
+		snprintf(cur_due, sizeof cur_due, "%s", last->next_due ? last->next_due : "");
+		cur_id = last->id;
+		int full = r->ns == DIGEST_PAGE;
+		if ((rc = digest_page_run(r, 0)) < 0 || !full)
+			break;
+	}
+	digest_run_clear(r);
+	return rc;
+}
+
+/* Whether project p is news to the alert pass: published after the watermark. */
+static int after_mark(const struct digest_run *r, const struct project *p)
+{
+	int cmp = strcmp(published_at(p), r->mark);
+	return cmp > 0 || (cmp == 0 && p->id > r->mark_id);
+}
+
+/* The instant alerts of the projects published since the watermark, matched once against
+ * the active instant profiles, page after page; the watermark then moves to the newest one.
+ * Nothing but two indexed reads when nothing was published. 0 or -1. */
+static int digest_alerts(struct digest_run *r)
+{
+	int k = store_alert_mark_get(r->s, r->mark, sizeof r->mark, &r->mark_id);
+	if (k < 0)
+		return -1;
+	if (k == 0) {
+		clock_format_iso(r->now - WINDOW, r->mark);	/* first pass: the window */
+		r->mark_id = 0;
+	}
+	if ((k = store_project_news(r->s, r->mark, r->mark_id)) <= 0)
+		return k;
+	if (digest_projects_load(r, r->mark, after_mark) < 0)
+		return -1;
+	char mark[32];
+	snprintf(mark, sizeof mark, "%s", r->mark);
+	int64_t mark_id = r->mark_id;
+	for (int j = 0; j < r->nproj; j++) {
+		int cmp = strcmp(published_at(&r->projects[j]), mark);
+		if (cmp > 0 || (cmp == 0 && r->projects[j].id > mark_id)) {
+			snprintf(mark, sizeof mark, "%s", published_at(&r->projects[j]));
+			mark_id = r->projects[j].id;
+		}
+	}
+	int64_t after = 0;
+	int rc = 0;
+	while (r->nproj > 0) {
+		r->ns = store_subscriber_instant_page(r->s, after, DIGEST_PAGE, &r->subs);
+		if (r->ns <= 0) {
+			rc = r->ns < 0 ? -1 : 0;
+			break;
+		}
+		after = r->subs[r->ns - 1].id;
+		int full = r->ns == DIGEST_PAGE;
+		if ((rc = digest_page_run(r, 1)) < 0 || !full)
+			break;
+	}
+	if (rc == 0 && !r->dry_run && store_alert_mark_set(r->s, mark, mark_id) < 0)
+		rc = -1;
+	digest_run_clear(r);
+	return rc;
 }
 
 int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 {
 	struct digest_run r = { .c = c, .s = s, .now = now, .dry_run = dry_run };
-	r.ns = store_subscriber_list(s, &r.subs);
-	if (r.ns < 0)
-		return -1;
-	char recent[32];	/* only open projects of the last five weeks are ever selected */
-	clock_format_iso(now - 35 * 86400L, recent);
-	r.nproj = store_project_select(s, PROJECT_OPEN, recent, 1, &r.projects);
-	if (r.nproj < 0) {
-		r.nproj = 0;
-		digest_run_clear(&r);
-		return -1;
-	}
-	digest_profiles_add(&r);
-	digest_projects_match(&r);
 	clock_format_iso(now, r.nowiso);
-	int rc = 0;
-	size_t a = 0, b = 0;
-	for (int i = 0; i < r.ns && rc == 0; i++) {
-		progress("digest", (size_t)i + 1, (size_t)r.ns);
-		rc = digest_subscriber(&r, i, (int)a, (int)b);
-		a += r.subs[i].skills.n;
-		b += r.subs[i].excludes.n;
-	}
-	if (rc == 0 && !dry_run)
-		digest_limits_report(&r);
+	int rc = digest_alerts(&r);
+	if (rc == 0)
+		rc = digest_selections(&r);
 	if (r.sent || dry_run)
 		log_info("stage=digest at=%s sent=%d empty=%d%s", r.nowiso, r.sent, r.empty,
 			 dry_run ? " dry_run=yes" : "");
 	if (r.sent || r.empty || dry_run)
-		progress_end("digest: %d subscribers, %d selections %s, %d with nothing new", r.ns,
+		progress_end("digest: %d subscribers, %d selections %s, %d with nothing new", r.seen,
 			     r.sent, dry_run ? "due" : "queued", r.empty);
-	digest_run_clear(&r);
 	return rc < 0 ? -1 : r.sent;
 }

@@ -43,15 +43,35 @@ static int settings_allow(const struct subscriber *s, const struct project *p)
 	return 1;
 }
 
-const char *profile_matches(const struct subscriber *s, const struct project *p,
-			    const unsigned char *hits, const int *skill_ids, const int *excl_ids)
+/* Whether pattern id matched: hits holds a byte per pattern id, or a bit when bits. */
+static int hit(const unsigned char *hits, int bits, int id)
+{
+	return id >= 0 && (bits ? hits[id >> 3] >> (id & 7) & 1 : hits[id]);
+}
+
+static const char *matches_in(const struct subscriber *s, const struct project *p,
+			      const unsigned char *hits, int bits, const int *skill_ids,
+			      const int *excl_ids)
 {
 	for (size_t k = 0; k < s->excludes.n; k++)
-		if (excl_ids[k] >= 0 && hits[excl_ids[k]])
+		if (hit(hits, bits, excl_ids[k]))
 			return NULL;
 	const char *by = NULL;
 	for (size_t k = 0; k < s->skills.n && !by; k++)
-		if (skill_ids[k] >= 0 && hits[skill_ids[k]])
+		if (hit(hits, bits, skill_ids[k]))
 			by = s->skills.v[k];
 	return by && settings_allow(s, p) ? by : NULL;
+}
+
+const char *profile_matches(const struct subscriber *s, const struct project *p,
+			    const unsigned char *hits, const int *skill_ids, const int *excl_ids)
+{
+	return matches_in(s, p, hits, 0, skill_ids, excl_ids);
+}
+
+const char *profile_matches_bits(const struct subscriber *s, const struct project *p,
+				 const unsigned char *bits, const int *skill_ids,
+				 const int *excl_ids)
+{
+	return matches_in(s, p, bits, 1, skill_ids, excl_ids);
 }

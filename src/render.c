@@ -59,7 +59,7 @@ static const struct tmpl_kind {
 	{ "robot_reply", { "board", "robot_address", "profile", "help", "confirm_address",
 			   "command_address", "name", "sections", NULL },
 	  { { "results", { "command", "result", NULL } } } },
-	{ "digest", { "board", "name", "count", "command_address", "robot_address", NULL },
+	{ "digest", { "board", "name", "count", "command_address", "robot_address", "more", NULL },
 	  { { "projects", { "id", "title", "budget", "deadline", "skills", "bids", "extract", "why",
 			    "bid_link", "bid_address", NULL } } } },
 	{ "project_alert", { "board", "name", "count", "command_address", "robot_address", NULL },

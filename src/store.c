@@ -146,8 +146,29 @@ static const char *const migrations[] = {
 	 "ALTER TABLE bids ADD COLUMN delivery TEXT;"
 	 "UPDATE bids SET delivery = date(created, '+' || delivery_days || ' days')"
 	 " WHERE delivery_days IS NOT NULL;"),
-	/* 21: reserved for the subscribers' next_due index (issue 15, the digest's part) */
-	"SELECT 1;",
+	/* 21: work proportional to news (digest.c). next_due: when a weekly or daily subscriber's
+	 * next selection may be due, '' meaning "to be computed by the next pass", NULL for the
+	 * others; triggers keep it right whatever changes status, frequency or day (a row inserted
+	 * or edited directly too). The instant alerts' watermark (digest_marks), the active
+	 * instant subscribers by id, and the open projects by publication time, all indexed. */
+	("ALTER TABLE subscribers ADD COLUMN next_due TEXT;"
+	 "UPDATE subscribers SET next_due = '' WHERE status = 'active'"
+	 " AND frequency IN ('weekly', 'daily');"
+	 "CREATE INDEX subscribers_next_due ON subscribers(next_due, id);"
+	 "CREATE INDEX subscribers_instant ON subscribers(id) WHERE status = 'active'"
+	 " AND frequency = 'instant';"
+	 "CREATE INDEX projects_published ON projects(status, coalesce(published, created));"
+	 "CREATE TABLE digest_marks(name TEXT PRIMARY KEY, at TEXT NOT NULL,"
+	 " project INTEGER NOT NULL);"
+	 "CREATE TRIGGER subscribers_due_insert AFTER INSERT ON subscribers"
+	 " WHEN NEW.status = 'active' AND NEW.frequency IN ('weekly', 'daily')"
+	 " AND NEW.next_due IS NULL BEGIN"
+	 " UPDATE subscribers SET next_due = '' WHERE id = NEW.id; END;"
+	 "CREATE TRIGGER subscribers_due_update AFTER UPDATE OF status, frequency, day"
+	 " ON subscribers WHEN OLD.status IS NOT NEW.status OR OLD.frequency IS NOT NEW.frequency"
+	 " OR OLD.day IS NOT NEW.day BEGIN"
+	 " UPDATE subscribers SET next_due = CASE WHEN NEW.status = 'active'"
+	 " AND NEW.frequency IN ('weekly', 'daily') THEN '' ELSE NULL END WHERE id = NEW.id; END;"),
 	/* 22: follow-ups by due time: followups(project, due) says when followup.c must look at a
 	 * project again ('' as soon as it can; no row: never), written by followup.c after each
 	 * look; a new project, a change of its status or award time, a bid placed or moved
@@ -188,7 +209,8 @@ static const char *const migrations[] = {
 		    " milestones, followup_days, message, status, why, created, delivery"
 
 #define SUBSCRIBER_COLUMNS "id, address, name, status, language, frequency, day, remote_only," \
-	" budget_min, budget_currency, languages, created, confirmed, last_digest, last_activity"
+	" budget_min, budget_currency, languages, created, confirmed, last_digest, last_activity," \
+	" next_due"
 
 #define PROJECT_SELECT "SELECT id, title, CASE WHEN ?4 THEN description END, poster," \
 	" poster_name, language, status, created, message_id, budget_min, budget_max, currency, tax," \
@@ -197,6 +219,12 @@ static const char *const migrations[] = {
 	" FROM projects WHERE "
 /* lists are read in pages of rows by id: those after ?6, at most ?7 */
 #define PROJECT_PAGE " AND id > ?6 ORDER BY id LIMIT ?7"
+/* The subscribers as the lists read them: an address disabled by bounces shows as `disabled` */
+#define SUBSCRIBER_LIST_SELECT "SELECT s.id, s.address, s.name, CASE WHEN a.disabled <> 0 THEN" \
+	" 'disabled' ELSE s.status END, s.language, s.frequency, s.day," \
+	" s.remote_only, s.budget_min, s.budget_currency, s.languages," \
+	" s.created, s.confirmed, s.last_digest, s.last_activity, s.next_due FROM subscribers s" \
+	" LEFT JOIN addresses a ON a.address = s.address"
 
 /* The rows a list function reads at once: a list of any length is read in pages (page_all). */
 #define STORE_PAGE 512
@@ -212,7 +240,9 @@ enum stmt_id {
 	ST_CONFIRMATION_LATEST, ST_SUBSCRIBER_PROFILE, ST_SUBSCRIBER_STATUS, ST_SUBSCRIBER_CONFIRM,
 	ST_SUBSCRIBER_DIGEST, ST_PATTERN_ADD, ST_PATTERNS_CLEAR, ST_SUBSCRIBER_LIST,
 	ST_CONFIRMATION_INSERT, ST_CONFIRMATION_GET, ST_CONFIRMATION_USE, ST_CONFIRMATIONS_RECENT,
-	ST_DIGEST_CLAIM, ST_DIGEST_CLAIMED, ST_SELECTION_ADD, ST_SELECTION_OF, ST_SELECTION_LATEST,
+	ST_DIGEST_CLAIM, ST_DIGEST_CLAIMED, ST_SUBSCRIBER_DUE_PAGE, ST_SUBSCRIBER_DUE_OLDEST,
+	ST_SUBSCRIBER_NEXT_DUE, ST_SUBSCRIBER_INSTANT_PAGE, ST_ALERT_MARK_GET, ST_ALERT_MARK_SET,
+	ST_PROJECT_NEWS, ST_SELECTION_ADD, ST_SELECTION_OF, ST_SELECTION_LATEST,
 	ST_SELECTION_PURGE,
 	ST_PATTERN_LIMIT_REPORT, ST_BID_COUNT, ST_BID_REPLACE, ST_BID_INSERT,
 	ST_BID_GET, ST_BID_STATUS, ST_BID_ACTIVATE_REPLACE, ST_BID_ACTIVATE, ST_BID_HELD_COUNT,
@@ -233,7 +263,7 @@ enum stmt_id {
 	ST_STATUS_PENDING_SUBSCRIBERS, ST_QUICK_CHECK,
 	ST_OUTBOX_BY_TOKEN,
 	ST_LANGUAGE_CHOSEN_GET, ST_LANGUAGE_CHOSEN_SET,
-	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
+	ST_BEGIN, ST_BEGIN_READ, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
 };
 static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_LANGUAGE_CHOSEN_GET] = "SELECT language_chosen FROM subscribers WHERE id = ?1",
@@ -291,6 +321,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_FETCHED_ADOPT] = "UPDATE fetched SET ident = ?2 WHERE origin = ?1 AND ident = ''",
 	[ST_FETCHED_ADD] = "INSERT OR IGNORE INTO fetched(origin, ident, spooled) VALUES(?1, ?2, ?3)",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_BEGIN_READ] = "BEGIN DEFERRED",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_SAVEPOINT] = "SAVEPOINT msg",
@@ -336,12 +367,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_PATTERN_ADD] = "INSERT INTO patterns(subscriber, kind, source, created)"
 		" VALUES(?1, ?2, ?3, ?4)",
 	[ST_PATTERNS_CLEAR] = "DELETE FROM patterns WHERE subscriber = ?1 AND kind = ?2",
-	[ST_SUBSCRIBER_LIST] = "SELECT s.id, s.address, s.name, CASE WHEN a.disabled THEN"
-		" 'disabled' ELSE s.status END, s.language, s.frequency, s.day,"
-		" s.remote_only, s.budget_min, s.budget_currency, s.languages,"
-		" s.created, s.confirmed, s.last_digest, s.last_activity FROM subscribers s"
-		" LEFT JOIN addresses a ON a.address = s.address WHERE s.id > ?1"
-		" ORDER BY s.id LIMIT ?2",
+	[ST_SUBSCRIBER_LIST] = SUBSCRIBER_LIST_SELECT " WHERE s.id > ?1 ORDER BY s.id LIMIT ?2",
 	[ST_CONFIRMATION_INSERT] = "INSERT INTO confirmations(address, subscriber, action,"
 		" payload, created, expires) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_CONFIRMATION_GET] = "SELECT address, subscriber, action, payload, expires, used"
@@ -352,6 +378,20 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_DIGEST_CLAIM] = "INSERT OR IGNORE INTO digests(subscriber, period, claimed,"
 		" projects) VALUES(?1, ?2, ?3, ?4)",
 	[ST_DIGEST_CLAIMED] = "SELECT 1 FROM digests WHERE subscriber = ?1 AND period = ?2",
+	[ST_SUBSCRIBER_DUE_PAGE] = SUBSCRIBER_LIST_SELECT " WHERE s.next_due <= ?3"
+		" AND (s.next_due, s.id) > (?4, ?1) ORDER BY s.next_due, s.id LIMIT ?2",
+	[ST_SUBSCRIBER_DUE_OLDEST] = "SELECT min(coalesce(last_digest, confirmed, created))"
+		" FROM subscribers WHERE next_due <= ?1",
+	[ST_SUBSCRIBER_NEXT_DUE] = "UPDATE subscribers SET next_due = ?2 WHERE id = ?1"
+		" AND next_due IS NOT DISTINCT FROM ?3",
+	[ST_SUBSCRIBER_INSTANT_PAGE] = SUBSCRIBER_LIST_SELECT " WHERE s.status = 'active'"
+		" AND s.frequency = 'instant' AND s.id > ?1 ORDER BY s.id LIMIT ?2",
+	[ST_ALERT_MARK_GET] = "SELECT at, project FROM digest_marks WHERE name = 'alerts'",
+	[ST_ALERT_MARK_SET] = "INSERT OR REPLACE INTO digest_marks(name, at, project)"
+		" VALUES('alerts', ?1, ?2)",
+	[ST_PROJECT_NEWS] = "SELECT 1 FROM projects WHERE status = 'open' AND"
+		" coalesce(published, created) >= ?1 AND (coalesce(published, created) > ?1"
+		" OR id > ?2) LIMIT 1",
 	[ST_SELECTION_ADD] = "INSERT INTO selections(subscriber, message_id, position, project,"
 		" created) VALUES(?1, ?2, ?3, ?4, ?5)",
 	[ST_SELECTION_OF] = "SELECT project FROM selections WHERE subscriber = ?1 AND"
@@ -1718,6 +1758,7 @@ static void subscriber_read(sqlite3_stmt *st, struct subscriber *sub)
 	sub->confirmed = col_text(st, 12);
 	sub->last_digest = col_text(st, 13);
 	sub->last_activity = col_text(st, 14);
+	sub->next_due = col_text(st, 15);
 }
 
 static int patterns_load(struct store *s, struct subscriber *sub)
@@ -1912,6 +1953,10 @@ int store_patterns_clear(struct store *s, int64_t subscriber, const char *kind)
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "patterns-clear");
 }
 
+/* The subscribers statement st reads (its parameters bound), with their patterns, into a new
+ * array; the count or -1. */
+static int subscriber_rows(struct store *s, sqlite3_stmt *st, struct subscriber **out);
+
 int store_subscriber_page(struct store *s, int64_t after, int limit, struct subscriber **out)
 {
 	*out = NULL;
@@ -1921,6 +1966,125 @@ int store_subscriber_page(struct store *s, int64_t after, int limit, struct subs
 		return -1;
 	sqlite3_bind_int64(st, 1, after);
 	sqlite3_bind_int(st, 2, limit);
+	return subscriber_rows(s, st, out);
+}
+
+int store_subscriber_due_page(struct store *s, const char *now, const char *after_due,
+			      int64_t after, int limit, struct subscriber **out)
+{
+	*out = NULL;
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_DUE_PAGE);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int(st, 2, limit);
+	bind_text(st, 3, now);
+	bind_text(st, 4, after_due ? after_due : "");
+	return subscriber_rows(s, st, out);
+}
+
+int store_subscriber_instant_page(struct store *s, int64_t after, int limit,
+				  struct subscriber **out)
+{
+	*out = NULL;
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_INSTANT_PAGE);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int(st, 2, limit);
+	return subscriber_rows(s, st, out);
+}
+
+int store_subscriber_due_oldest(struct store *s, const char *now, char *out, size_t len)
+{
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_DUE_OLDEST);
+	if (!st)
+		return -1;
+	bind_text(st, 1, now);
+	int rc = sqlite3_step(st), found = 0;
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		snprintf(out, len, "%s", (const char *)sqlite3_column_text(st, 0));
+		found = 1;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? found : fail(s, rc, "subscriber-due-oldest");
+}
+
+int store_subscriber_next_due_set(struct store *s, int64_t id, const char *at, const char *was)
+{
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_NEXT_DUE);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, at);
+	bind_text(st, 3, was);
+	return subscriber_change(s, st, "subscriber-next-due");
+}
+
+int store_alert_mark_get(struct store *s, char *at, size_t len, int64_t *project)
+{
+	sqlite3_stmt *st = stmt(s, ST_ALERT_MARK_GET);
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st), found = 0;
+	if (rc == SQLITE_ROW) {
+		snprintf(at, len, "%s", (const char *)sqlite3_column_text(st, 0));
+		*project = sqlite3_column_int64(st, 1);
+		found = 1;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? found : fail(s, rc, "alert-mark-get");
+}
+
+int store_alert_mark_set(struct store *s, const char *at, int64_t project)
+{
+	sqlite3_stmt *st = stmt(s, ST_ALERT_MARK_SET);
+	if (!st)
+		return -1;
+	bind_text(st, 1, at);
+	sqlite3_bind_int64(st, 2, project);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "alert-mark-set");
+}
+
+int store_project_news(struct store *s, const char *at, int64_t project)
+{
+	sqlite3_stmt *st = stmt(s, ST_PROJECT_NEWS);
+	if (!st)
+		return -1;
+	bind_text(st, 1, at);
+	sqlite3_bind_int64(st, 2, project);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : fail(s, rc, "project-news");
+}
+
+static int subscriber_rows_read(struct store *s, sqlite3_stmt *st, struct subscriber **out);
+
+/* A page and its patterns are read in one read transaction (one lock, one snapshot) when the
+ * caller holds none: thousands of pattern reads otherwise take the file lock each. */
+static int subscriber_rows(struct store *s, sqlite3_stmt *st, struct subscriber **out)
+{
+	int outer = sqlite3_get_autocommit(s->db);
+	if (outer && run(s, stmt(s, ST_BEGIN_READ), "begin-read") < 0) {
+		sqlite3_reset(st);
+		return -1;
+	}
+	int n = subscriber_rows_read(s, st, out);
+	if (outer && store_commit(s) < 0) {
+		for (int i = 0; i < n; i++)
+			subscriber_clear(&(*out)[i]);
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return n;
+}
+
+static int subscriber_rows_read(struct store *s, sqlite3_stmt *st, struct subscriber **out)
+{
+	*out = NULL;
 	int n = 0, cap = 0, rc;
 	struct subscriber *v = NULL;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1982,6 +2146,7 @@ void subscriber_clear(struct subscriber *sub)
 	free(sub->confirmed);
 	free(sub->last_digest);
 	free(sub->last_activity);
+	free(sub->next_due);
 	strlist_clear(&sub->skills);
 	strlist_clear(&sub->excludes);
 	memset(sub, 0, sizeof *sub);

@@ -1553,6 +1553,132 @@ static int c_subscriber_page(struct store *s)
 	return 0;
 }
 
+/* A confirmed weekly subscriber is due at the next pass (next_due ""), by the store's
+ * trigger; the page reads only due rows, after a (next_due, id) cursor. */
+static int c_subscriber_due_page(struct store *s)
+{
+	int64_t a = add_subscriber(s, "a@example.net"), b = add_subscriber(s, "b@example.net");
+	add_subscriber(s, "c@example.net");	/* pending: never due */
+	CHECK(store_subscriber_confirm(s, a, SUB_PENDING, T0_ISO) == 1);
+	CHECK(store_subscriber_confirm(s, b, SUB_PENDING, T0_ISO) == 1);
+	CHECK(store_subscriber_next_due_set(s, b, "2026-03-09T07:00:00Z", "") == 1);
+	struct subscriber *v;
+	int n = store_subscriber_due_page(s, T0_ISO, "", 0, 10, &v);
+	int ok = n == 1 && v[0].id == a && v[0].next_due && !strcmp(v[0].next_due, "");
+	free_subscribers(v, n);
+	CHECK(ok);
+	n = store_subscriber_due_page(s, T0_ISO, "", a, 10, &v);
+	free_subscribers(v, n);
+	CHECK(n == 0);
+	n = store_subscriber_due_page(s, "2026-03-09T07:00:00Z", "", a, 10, &v);
+	ok = n == 1 && v[0].id == b;
+	free_subscribers(v, n);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_subscriber_instant_page(struct store *s)
+{
+	int64_t a = add_subscriber(s, "a@example.net"), b = add_subscriber(s, "b@example.net");
+	CHECK(store_subscriber_confirm(s, a, SUB_PENDING, T0_ISO) == 1);
+	CHECK(store_subscriber_confirm(s, b, SUB_PENDING, T0_ISO) == 1);
+	struct subscriber sub;
+	CHECK(store_subscriber_find(s, NULL, a, &sub) == 1);
+	free(sub.frequency);
+	sub.frequency = xstrdup("instant");
+	CHECK(store_subscriber_profile_save(s, &sub) == 0);
+	int ok = 1;
+	subscriber_clear(&sub);
+	CHECK(store_subscriber_find(s, NULL, a, &sub) == 1);
+	ok = sub.next_due == NULL;	/* instant: never due for a selection */
+	subscriber_clear(&sub);
+	CHECK(ok);
+	struct subscriber *v;
+	int n = store_subscriber_instant_page(s, 0, 10, &v);
+	ok = n == 1 && v[0].id == a;
+	free_subscribers(v, n);
+	CHECK(ok);
+	n = store_subscriber_instant_page(s, a, 10, &v);
+	free_subscribers(v, n);
+	CHECK(n == 0);
+	return 0;
+}
+
+static int c_subscriber_due_oldest(struct store *s)
+{
+	char at[32];
+	CHECK(store_subscriber_due_oldest(s, T0_ISO, at, sizeof at) == 0);
+	int64_t a = add_subscriber(s, "a@example.net");
+	CHECK(store_subscriber_confirm(s, a, SUB_PENDING, "2026-03-02T09:00:00Z") == 1);
+	CHECK(store_subscriber_due_oldest(s, T0_ISO, at, sizeof at) == 1);
+	CHECK(!strcmp(at, "2026-03-02T09:00:00Z"));
+	CHECK(store_subscriber_digest_mark(s, a, "2026-03-02T10:00:00Z") == 1);
+	CHECK(store_subscriber_due_oldest(s, T0_ISO, at, sizeof at) == 1);
+	CHECK(!strcmp(at, "2026-03-02T10:00:00Z"));
+	return 0;
+}
+
+/* Set only if it still holds what the pass read; a pause clears it (trigger), a resume makes
+ * it due again. */
+static int c_subscriber_next_due_set(struct store *s)
+{
+	int64_t a = add_subscriber(s, "a@example.net");
+	CHECK(store_subscriber_confirm(s, a, SUB_PENDING, T0_ISO) == 1);
+	CHECK(store_subscriber_next_due_set(s, a, "2026-03-09T07:00:00Z", "x") == 0);
+	CHECK(store_subscriber_next_due_set(s, a, "2026-03-09T07:00:00Z", "") == 1);
+	struct subscriber sub;
+	CHECK(store_subscriber_find(s, NULL, a, &sub) == 1);
+	int ok = sub.next_due && !strcmp(sub.next_due, "2026-03-09T07:00:00Z");
+	subscriber_clear(&sub);
+	CHECK(ok);
+	CHECK(store_subscriber_status_set(s, a, SUB_ACTIVE, SUB_PAUSED) == 1);
+	CHECK(store_subscriber_find(s, NULL, a, &sub) == 1);
+	ok = sub.next_due == NULL;
+	subscriber_clear(&sub);
+	CHECK(ok);
+	CHECK(store_subscriber_status_set(s, a, SUB_PAUSED, SUB_ACTIVE) == 1);
+	CHECK(store_subscriber_find(s, NULL, a, &sub) == 1);
+	ok = sub.next_due && !strcmp(sub.next_due, "");
+	subscriber_clear(&sub);
+	CHECK(ok);
+	return 0;
+}
+
+static int c_alert_mark_get(struct store *s)
+{
+	char at[32];
+	int64_t id = -1;
+	CHECK(store_alert_mark_get(s, at, sizeof at, &id) == 0);
+	CHECK(store_alert_mark_set(s, T0_ISO, 7) == 0);
+	CHECK(store_alert_mark_get(s, at, sizeof at, &id) == 1);
+	CHECK(!strcmp(at, T0_ISO) && id == 7);
+	return 0;
+}
+
+static int c_alert_mark_set(struct store *s)
+{
+	char at[32];
+	int64_t id = -1;
+	CHECK(store_alert_mark_set(s, T0_ISO, 7) == 0);
+	CHECK(store_alert_mark_set(s, "2026-03-02T09:00:00Z", 3) == 0);
+	CHECK(store_alert_mark_get(s, at, sizeof at, &id) == 1);
+	CHECK(!strcmp(at, "2026-03-02T09:00:00Z") && id == 3);
+	return 0;
+}
+
+/* News: an open project published after (at, id); a held one is not. */
+static int c_project_news(struct store *s)
+{
+	CHECK(store_project_news(s, "2026-03-01T00:00:00Z", 0) == 0);
+	int64_t p = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
+	add_project(s, "B", PROJECT_HELD, "c@example.net", "2026-03-03T00:00:00Z");
+	CHECK(store_project_news(s, "2026-03-01T00:00:00Z", 0) == 1);
+	CHECK(store_project_news(s, T0_ISO, p - 1) == 1);
+	CHECK(store_project_news(s, T0_ISO, p) == 0);
+	CHECK(store_project_news(s, "2026-03-02T09:00:00Z", 0) == 0);
+	return 0;
+}
+
 static int c_pattern_add(struct store *s)
 {
 	int64_t id = add_subscriber(s, "s@example.net");
@@ -2084,6 +2210,13 @@ static const struct {
 	{ "store_subscriber_language_choose", c_subscriber_language_choose },
 	{ "store_subscriber_list", c_subscriber_list },
 	{ "store_subscriber_page", c_subscriber_page },
+	{ "store_subscriber_due_page", c_subscriber_due_page },
+	{ "store_subscriber_instant_page", c_subscriber_instant_page },
+	{ "store_subscriber_due_oldest", c_subscriber_due_oldest },
+	{ "store_subscriber_next_due_set", c_subscriber_next_due_set },
+	{ "store_alert_mark_get", c_alert_mark_get },
+	{ "store_alert_mark_set", c_alert_mark_set },
+	{ "store_project_news", c_project_news },
 	{ "store_pattern_add", c_pattern_add },
 	{ "store_patterns_clear", c_patterns_clear },
 	{ "store_pattern_limit_report", c_pattern_limit_report },

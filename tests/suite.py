@@ -114,6 +114,14 @@ def test_man_pages_cover_every_command_and_key():
         expect(os.path.isfile(os.path.join(dest, "usr/local", f)), "not installed: %s" % f)
 
 
+# What migration 21 (next_due, the alerts' watermark and their indexes) added, dropped by the
+# tests that rebuild an older schema by hand.
+UNDO_MIGRATION_21 = (
+    "DROP TRIGGER subscribers_due_insert; DROP TRIGGER subscribers_due_update;"
+    "DROP INDEX subscribers_next_due; DROP INDEX subscribers_instant; DROP INDEX projects_published;"
+    "DROP TABLE digest_marks; ALTER TABLE subscribers DROP COLUMN next_due;")
+
+
 def test_migration_turns_day_counts_into_days():
     """Migration 20: a project stored with a day count (deadline_days, before deadlines were
     days) gets the day it pointed to, counted from its creation, and `projects --json` counts
@@ -123,14 +131,16 @@ def test_migration_turns_day_counts_into_days():
     b.run("run", "--once")
     path = os.path.join(b.dir, "var", "bidmail.db")
     db = sqlite3.connect(path)
-    db.executescript(  # back to version 19: migration 24 undone, then 20 (21-23: no-ops here)
+    db.executescript(  # back to version 19: migrations 24 and 21 undone, then 20 (22 and 23
+        # run again as they are)
         "DROP INDEX ingested_replay_key; ALTER TABLE ingested DROP COLUMN replay_key;"
-        " ALTER TABLE ingested DROP COLUMN host;"
+        " ALTER TABLE ingested DROP COLUMN host;" +
+        UNDO_MIGRATION_21 +
         "ALTER TABLE projects DROP COLUMN deadline; ALTER TABLE bids DROP COLUMN delivery;"
         "UPDATE projects SET deadline_days = 21, created = '2026-03-02T09:00:00Z';"
         "INSERT INTO bids(project, subscriber, address, amount, delivery_days, status, created)"
         " SELECT id, 1, 'f@dev.fr', 900, 10, 'active', '2026-03-03T10:00:00Z' FROM projects;"
-        "PRAGMA user_version = 19;")
+        "PRAGMA user_version = 19;")  # migrations 20 to 24 run again
     db.close()
     env = dict(os.environ, BIDMAIL_NOW="2026-03-16T10:00:00Z")
     got = json.loads(b.run("projects", "--json", env=env).stdout)
@@ -192,6 +202,7 @@ def test_migration_keeps_ingest_log():
         "CREATE TABLE sender_rates(address TEXT PRIMARY KEY COLLATE NOCASE,"
         " window_start TEXT NOT NULL, count INTEGER NOT NULL, told TEXT);"
         "DROP TABLE fetched;"  # migration 11 and later did not exist at version 9
+        + UNDO_MIGRATION_21 +
         "ALTER TABLE projects DROP COLUMN published;"
         "ALTER TABLE projects DROP COLUMN deadline; ALTER TABLE bids DROP COLUMN delivery;"
         "ALTER TABLE outbox DROP COLUMN lease_owner; ALTER TABLE outbox DROP COLUMN lease_until;"

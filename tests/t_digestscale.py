@@ -1,0 +1,124 @@
+"""t_digestscale.py — issue #15, selections whose work is proportional to news (digest.c): a
+selection lists at most 50 projects and then says how many more matched and where to see them,
+under 100 KB; the minute pass reads only what is due (next_due, kept by the store on every
+change); instant alerts match only what was published since the watermark. Boards are
+generated straight into the database where a conversation would be too long. Exec'd in
+suite.py's namespace."""
+import re, sqlite3
+
+
+def digestscale_copies(b, n, first_pub):
+    """Adds n copies of the board's only project, open, titled "Projet Symfony K" (K = 1..n),
+    published a minute apart from first_pub (2026-03-05T09:MM:00Z), straight into the
+    database."""
+    db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"))
+    cols = [r[1] for r in db.execute("PRAGMA table_info(projects)") if r[1] != "id"]
+    src = db.execute("SELECT id FROM projects").fetchone()[0]
+    with db:
+        for k in range(1, n + 1):
+            cur = db.execute("INSERT INTO projects(%s) SELECT %s FROM projects WHERE id = ?"
+                             % (", ".join(cols), ", ".join(cols)), (src,))
+            db.execute("UPDATE projects SET title = ?, published = ?, created = ? WHERE id = ?",
+                       ("Projet Symfony %d" % k, first_pub % (k // 60, k % 60),
+                        first_pub % (k // 60, k % 60), cur.lastrowid))
+    db.close()
+
+
+def digestscale_board(extra=""):
+    """A board where Léo (weekly, Symfony) is subscribed and 57 Symfony projects are open,
+    published after him."""
+    b = Board(extra).init()
+    subscribe(b, "leo@dev.fr", "Léo", "skills symfony", env={"BIDMAIL_NOW": "2026-03-04T10:00:00Z"})
+    publish(b, post_mail(subject="Refonte Symfony", body="Site en Symfony 6, budget 3 000 € HT.\n"),
+            env={"BIDMAIL_NOW": "2026-03-05T08:00:00Z"})
+    digestscale_copies(b, 56, "2026-03-05T1%d:%02d:00Z")
+    return b
+
+
+def test_digestscale_selection_lists_50_then_says_how_many_more():
+    """57 projects match: the selection lists the 50 newest, then one line saying 7 more matched
+    and that `test` to the subscriber's signed robot address shows them; the mail stays under
+    100 KB; the dry run says how many are not listed."""
+    b = digestscale_board()
+    dry = b.run("digest", "--at", "2026-03-09T07:00:00Z", "--dry-run",
+                env={"BIDMAIL_NOW": "2026-03-09T07:00:00Z"}).stdout.decode()
+    expect("leo@dev.fr 2026-W11: 50 projects (7 more not listed)" in dry, "dry run: %r" % dry[:300])
+    b.run("digest", "--at", "2026-03-09T07:00:00Z", env={"BIDMAIL_NOW": "2026-03-09T07:00:00Z"})
+    path = b.outgoing()[-1]
+    raw, m = read_mail(path)
+    text = m.get_body(("plain",)).get_content()
+    listed = re.findall(r"^#(\d+) ", text, re.M)
+    expect(len(listed) == 50, "projects listed: %d" % len(listed))
+    expect("Projet Symfony 56" in text and "Refonte Symfony" not in text,
+           "not the 50 newest first: %r" % listed[:3])
+    robot = email.utils.parseaddr(str(m["Reply-To"]))[1]
+    expect("7 autre(s) projet(s) correspondent à votre profil sans figurer ici" in text,
+           "no line for the 7 more: %r" % text[-800:])
+    expect("« test » à %s" % robot in " ".join(text.split()), "the line does not name the test reply")
+    html = m.get_body(("html",)).get_content()
+    expect("7 autre(s) projet(s)" in html, "the html part lacks the line")
+    expect(len(raw) < 100 * 1024, "selection of %d bytes" % len(raw))
+    expect(str(m["Subject"]).startswith("50 projet"), "subject %r" % str(m["Subject"]))
+
+
+def test_digestscale_more_line_names_the_board_page_in_english():
+    """With public_url set, the line names the board's page too; in English for an English
+    subscriber."""
+    b = digestscale_board("public_url = https://jobs.example.org/\nlanguage = en\n")
+    db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"))
+    with db:
+        db.execute("UPDATE subscribers SET language = 'en'")
+    db.close()
+    b.run("digest", "--at", "2026-03-09T07:00:00Z", env={"BIDMAIL_NOW": "2026-03-09T07:00:00Z"})
+    m = read_mail(b.outgoing()[-1])[1]
+    text = " ".join(m.get_body(("plain",)).get_content().split())
+    expect("7 more project(s) matched your profile and are not listed here: see every open project"
+           " on https://jobs.example.org/" in text, "line: %r" % text[-600:])
+
+
+def test_digestscale_idle_pass_reads_nothing_and_moves_next_due():
+    """After the weekly run each subscriber's next_due is next Monday 08:00 Paris; a pass in
+    between sends nothing; a pause clears next_due, a resume makes the subscriber due at the
+    next pass, which sends the week's selection if it was not sent."""
+    b = digestscale_board()
+    dbp = os.path.join(b.dir, "var", "bidmail.db")
+    b.run("digest", "--at", "2026-03-09T07:00:00Z", env={"BIDMAIL_NOW": "2026-03-09T07:00:00Z"})
+    due = sqlite3.connect(dbp).execute("SELECT next_due FROM subscribers").fetchall()
+    expect(due == [("2026-03-16T07:00:00Z",)], "next_due %r" % due)
+    n = len(b.outgoing())
+    b.run("digest", "--at", "2026-03-10T07:00:00Z", env={"BIDMAIL_NOW": "2026-03-10T07:00:00Z"})
+    expect(len(b.outgoing()) == n, "a pass with nothing due sent mail")
+    db = sqlite3.connect(dbp)
+    with db:
+        db.execute("UPDATE subscribers SET status = 'paused'")
+    expect(db.execute("SELECT next_due FROM subscribers").fetchall() == [(None,)], "paused but due")
+    with db:
+        db.execute("UPDATE subscribers SET status = 'active'")
+    expect(db.execute("SELECT next_due FROM subscribers").fetchall() == [("",)], "resumed, not due")
+    db.close()
+    b.run("digest", "--at", "2026-03-10T08:00:00Z", env={"BIDMAIL_NOW": "2026-03-10T08:00:00Z"})
+    expect(len(b.outgoing()) == n, "the week's selection sent twice after a resume")
+    due = sqlite3.connect(dbp).execute("SELECT next_due FROM subscribers").fetchall()
+    expect(due == [("2026-03-16T07:00:00Z",)], "next_due after resume %r" % due)
+
+
+def test_digestscale_instant_alerts_match_only_news():
+    """An instant subscriber gets one alert per new project; a pass with nothing published
+    since the watermark sends nothing, and a project published later is alerted once."""
+    b = Board().init()
+    subscribe(b, "ana@dev.fr", "Ana", "skills symfony\nfrequency instant",
+              env={"BIDMAIL_NOW": "2026-03-04T10:00:00Z"})
+    publish(b, post_mail(subject="Refonte Symfony", body="Site en Symfony 6, budget 3 000 € HT.\n"),
+            env={"BIDMAIL_NOW": "2026-03-05T08:00:00Z"})
+    alerts = lambda: [p for p in b.outgoing() if read_mail(p)[1]["To"].addresses[0].addr_spec == "ana@dev.fr"
+                      and "Symfony" in str(read_mail(p)[1]["Subject"])]
+    expect(len(alerts()) == 1, "alerts after the first project: %d" % len(alerts()))
+    mark = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db")).execute(
+        "SELECT at FROM digest_marks WHERE name = 'alerts'").fetchall()
+    expect(len(mark) == 1, "no watermark: %r" % mark)
+    b.run("digest", "--at", "2026-03-05T09:00:00Z", env={"BIDMAIL_NOW": "2026-03-05T09:00:00Z"})
+    expect(len(alerts()) == 1, "a pass with no news alerted again")
+    digestscale_copies(b, 1, "2026-03-05T1%d:%02d:00Z")
+    b.run("digest", "--at", "2026-03-05T11:00:00Z", env={"BIDMAIL_NOW": "2026-03-05T11:00:00Z"})
+    b.run("digest", "--at", "2026-03-05T11:01:00Z", env={"BIDMAIL_NOW": "2026-03-05T11:01:00Z"})
+    expect(len(alerts()) == 2, "alerts after the second project: %d" % len(alerts()))

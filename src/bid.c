@@ -9,6 +9,8 @@
  * The public bid address of a project (bid+pID, on the marketplace page): anyone may write to
  * it; the bid is held, the sender becomes a pending subscriber if unknown, and one reply to the
  * confirmation both proves the address and passes the bid on (subscribe-and-bid).
+ * A reply that says no ("je passe mon tour", "I can't do it for 900 €": extract_intent_no_bid)
+ * is no bid: the freelancer is told nothing was recorded and how to bid.
  * A held bid changes nothing until its subscriber confirms it with a confirming word (oui, yes,
  * confirme…); a reply that objects (non, jamais, not me…) cancels it. Held bids are capped per
  * project and per sending address, and purged after BID_HELD_TTL (followup.c); a sender gets at
@@ -429,6 +431,23 @@ static int offer_check(struct offer *o, char **outcome)
 	return 0;
 }
 
+/* A reply that says no to the project ("je passe mon tour", "I can't do it for less than
+ * 900 €") is no bid: nothing is stored nor passed on, and the freelancer is told so once, with
+ * how to bid if they meant to (the amount they named, if any, offered as an example; a reply
+ * to that mail is a bid on the project). 1, or -1 on error. */
+static int offer_declined(struct offer *o, char **outcome)
+{
+	struct bidding *b = &o->b;
+	char *amount = o->bi && o->bi->has_amount ? money_format(&o->bi->amount, b->lang) : NULL;
+	struct vars v = { 0 };
+	vars_set(&v, "amount", amount ? amount : "");
+	char *msg = catalog_format(b->lang, amount ? "bid.said_no_amount" : "bid.said_no", &v);
+	int rc = offer_refuse(o, msg, 1, "bid:said-no", outcome);
+	free(msg);
+	free(amount);
+	return rc;
+}
+
 /* Held bids wait for their subscriber: at most so many per project and per sender, and one
  * unanswered request a day to the subscriber. 1 when this one is not held (and why is said),
  * 0 when it may be, -1 on error. */
@@ -549,6 +568,11 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 		own = m->bid ? NULL : extract_bid_text_at(m->new_text ? m->new_text : "",
 							  extract_mail_time(m));
 	o.bi = m->bid ? m->bid : own;
+	if (b->proj.status == PROJECT_OPEN && m->new_text &&
+	    extract_intent_no_bid(m->new_text, NULL)) {
+		rc = offer_declined(&o, outcome) < 0 ? -1 : 0;
+		goto done;
+	}
 	rc = offer_check(&o, outcome);
 	if (rc == 0 && !o.same)
 		rc = offer_check_held(&o, outcome);

@@ -649,6 +649,10 @@ struct intent_data;
 enum intent extract_intent_read(const char *text, const char *lang, int *sure);
 /* A yes or no to a confirmation: 1 confirmed, -1 objected, 0 neither or both. */
 int extract_intent_consent(const char *text);
+/* 1 when a freelancer's reply to a project says no rather than bidding ("je passe mon tour",
+ * "I can't do it for less than 900 €"): a pass phrase or a negated ability verb (intents.txt),
+ * and no part of it offering a price without saying no; else 0. */
+int extract_intent_no_bid(const char *text, const char *lang);
 /* The intent's name as logged ("accept", "none", ...), static. */
 const char *extract_intent_name(enum intent i);
 /* Reads an intents file; the caller owns the result; NULL with file:line: reason on stderr. */

@@ -8,6 +8,8 @@
  * A freelancer's reply that says no to a project ("je passe mon tour", "I can't do it for
  * less than 900 €") is read with the same negation machinery: a `pass` phrase, or a `can`
  * verb negated, and no part of the reply that offers a price without saying no.
+ * A freelancer's withdrawal of a bid: a `withdraw-command` alone on the first line ("retirer",
+ * "withdraw #1001"), or a `withdraw` phrase ("je retire mon offre") neither negated nor asked.
  * In: the new text of a reply (quoted lines skipped) and its language. Out: an intent.
  */
 #include "bidmail.h"
@@ -29,11 +31,12 @@
 enum kind_of_phrase { K_ACCEPT, K_DECLINE, K_CLOSE, K_YES, K_NO, K_NEGATION, K_PERSON,
 		      K_QUESTION, K_HEDGE, K_CONDITION, K_ACCEPT_VERB, K_DECLINE_VERB,
 		      K_CLOSE_VERB, K_OBJECT, K_NOT_NEGATION, K_RESERVE, K_AGREE, K_LINK,
-		      K_TAIL, K_PASS, K_CAN, K_COUNT };
+		      K_TAIL, K_PASS, K_CAN, K_WITHDRAW, K_WITHDRAW_COMMAND, K_COUNT };
 
 static const char *const kind_names[K_COUNT] = { "accept", "decline", "close", "yes", "no",
 	"negation", "person", "question", "hedge", "condition", "accept-verb", "decline-verb",
-	"close-verb", "object", "not-negation", "reserve", "agree", "link", "tail", "pass", "can" };
+	"close-verb", "object", "not-negation", "reserve", "agree", "link", "tail", "pass", "can",
+	"withdraw", "withdraw-command" };
 
 struct intent_data {
 	struct strlist phrase[K_COUNT];	/* normalised: words separated by one space */
@@ -630,6 +633,90 @@ int extract_intent_no_bid(const char *text, const char *lang)
 	return no && !offers;
 }
 
+static char *phrase_normalise(const char *phrase);
+
+/* The project number "#1001" (or "n° 1001") names in text, 0 when none. */
+static long long number_named(const char *text)
+{
+	for (const char *p = text; p && *p; p++) {
+		const char *q = *p == '#' ? p + 1 : !strncmp(p, "n°", 3) ? p + 3 : NULL;
+		while (q && *q == ' ')
+			q++;
+		if (q && isdigit((unsigned char)*q))
+			return strtoll(q, NULL, 10);
+	}
+	return 0;
+}
+
+/* Whether the first line of text (quoted lines and blank ones skipped) is a withdraw-command
+ * alone, a project number after it allowed ("retirer #1001", "withdraw."). */
+static int command_line_withdraws(const struct intent_data *d, const char *text)
+{
+	const char *p = text;
+	for (int k = 0; *p && k < 50; k++) {
+		size_t n = strcspn(p, "\n");
+		size_t b = strspn(p, " \t\r");
+		if (b < n && p[b] != '>')
+			break;
+		p += n + (p[n] != '\0');
+	}
+	size_t n = strcspn(p, "\n");
+	if (n > 120)
+		return 0;
+	char *line = xstrndup(p, n);
+	char *cut = strchr(line, '#');
+	char *deg = strstr(line, "n°");
+	if (deg && (!cut || deg < cut))
+		cut = deg;
+	if (cut)
+		*cut = '\0';
+	char *norm = phrase_normalise(line);
+	int hit = 0;
+	for (size_t i = 0; i < d->phrase[K_WITHDRAW_COMMAND].n && !hit; i++)
+		hit = !strcmp(norm, d->phrase[K_WITHDRAW_COMMAND].v[i]);
+	free(norm);
+	free(line);
+	return hit;
+}
+
+/* Whether w holds a withdraw phrase that no negation reverses and no question asks about. */
+static int phrase_withdraws(const struct intent_data *d, const char *lang, struct words *w)
+{
+	not_negations_cover(d, lang, w);
+	for (size_t i = 0; i < w->n; i++) {
+		size_t m = kind_at(d, K_WITHDRAW, lang, w, i);
+		if (!m)
+			continue;
+		int s = w->sentence[i], p = w->part[i];
+		long at = (long)i, e = at + (long)m;
+		if (!w->asks[s] && !sentence_has(d, K_QUESTION, lang, w, s) &&
+		    !negation_in(d, w, at - NEGATION_BEFORE, at, s, p) &&
+		    !negation_in(d, w, e, e + NEGATION_AFTER, s, p))
+			return 1;
+		i += m - 1;
+	}
+	return 0;
+}
+
+int extract_intent_withdraw(const char *text, const char *lang, long long *project)
+{
+	const struct intent_data *d = extract_data_intents();
+	*project = 0;
+	if (!d || !text)
+		return 0;
+	int hit = command_line_withdraws(d, text);
+	if (!hit) {
+		struct words *w = xcalloc(1, sizeof *w);
+		words_split(text, w);
+		hit = phrase_withdraws(d, lang, w);
+		free(w->lower);
+		free(w);
+	}
+	if (hit)
+		*project = number_named(text);
+	return hit;
+}
+
 const char *extract_intent_name(enum intent i)
 {
 	static const char *const names[] = { "none", "accept", "decline", "close", "yes", "no",
@@ -684,7 +771,7 @@ static int intent_line(void *arg, char *s, const char *path, int lineno)
 		fprintf(stderr, "%s:%d: expected `kind [language] | phrase | ...` (kind: accept, "
 			"decline, close, accept-verb, decline-verb, close-verb, object, yes, no, "
 			"agree, negation, not-negation, person, question, hedge, reserve, condition, "
-			"link, tail, pass, can)\n", path, lineno);
+			"link, tail, pass, can, withdraw, withdraw-command)\n", path, lineno);
 		return -1;
 	}
 	char *tok;

@@ -11,7 +11,8 @@
  * yes/no question goes to the client at bid+a-BID-ACT, and its answer decides. The words around
  * a command reach the freelancer in the notice. Anything else is relayed, quotes trimmed, the
  * board's keys, every address and every phone number masked (mask.c), signatures, keys and
- * contact cards dropped from the attachments.
+ * contact cards dropped from the attachments. The freelancer's "retirer" / "je retire mon
+ * offre" withdraws the bid (bid_withdraw) instead of being relayed.
  * A command counts only above any quoted copy of what the board sent in that conversation (the
  * quote re-rendered, the bid, the texts relayed), and only on the bid's current quote.
  * In: a reply to a relay address. Out: status changes and the mails they cause.
@@ -909,6 +910,12 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 	if (client_side && open)
 		store_project_mark_answered(t->s, t->proj.id, clock_now());	/* no more reminders */
 	int64_t id = t->bid.id;
+	long long named = 0;
+	if (!client_side && extract_intent_withdraw(text, NULL, &named))
+		/* "je retire mon offre" to the client's relay: this quote's project, or the one
+		 * named */
+		return bid_withdraw(t->c, t->s, m, named > 0 ? named : t->proj.id, t->sub.id,
+				    outcome) == OUT_TEMPFAIL ? -1 : 0;
 	int cmd = 0, quoted = 0, natural = 0, rc;
 	char *above = NULL, *words = NULL;
 	enum intent in = INTENT_NONE;

@@ -421,7 +421,9 @@ int post_edit_read(const struct project *old, const char *text, const struct pos
 		}
 	}
 	struct money nb;
-	int said = correction_budget(text, &nb);
+	/* a reply restating the whole project is read as a post is; a correction, by the words
+	 * around its amounts */
+	int said = e->rewrite ? 0 : correction_budget(text, &nb);
 	if (said == 1 || (said == 0 && pi->has_budget)) {
 		e->has_budget = 1;
 		e->budget = said == 1 ? nb : pi->budget;

@@ -52,7 +52,8 @@ static char *cut_trimmed(const char *s, size_t n, size_t max)
 /* 1 for the fields of corrections.txt that qualify an amount rather than label a field. */
 static int is_amount_word(const char *what)
 {
-	return !strcmp(what, "old") || !strcmp(what, "old-before") || !strcmp(what, "now");
+	return !strcmp(what, "old") || !strcmp(what, "old-before") || !strcmp(what, "now") ||
+	       !strcmp(what, "from");
 }
 
 /* Where a label of corrections.txt starts clause c: at its start, or after a lead-in ending
@@ -175,7 +176,7 @@ static void read_labels(struct post_edit *e, const char *text, const struct post
 
 /* ---------------------------------------------------------------- the new budget */
 
-enum amount_tag { TAG_NONE, TAG_OLD, TAG_NOW };
+enum amount_tag { TAG_NONE, TAG_OLD, TAG_NOW, TAG_FROM };
 
 /* A part of the reply, between breaks and amount phrases, and what its phrase says of it. */
 struct segment {
@@ -241,7 +242,8 @@ static int segments_read(const char *l, struct segment *sg, int max)
 		}
 		n++;
 		sg[n] = (struct segment){ i + skip, i + skip,
-			!strcmp(what, "old") ? TAG_OLD : !strcmp(what, "now") ? TAG_NOW : TAG_NONE };
+			!strcmp(what, "old") ? TAG_OLD : !strcmp(what, "now") ? TAG_NOW
+			: !strcmp(what, "from") ? TAG_FROM : TAG_NONE };
 		i += skip;
 	}
 	sg[n].to = len;
@@ -308,6 +310,29 @@ static int segment_amounts(const char *text, const char *l, const struct segment
 	return n ? n : 1;
 }
 
+/* Weighs the k amounts m of a segment tagged tag: old ones counted in *olds, the others added
+ * to cur (*nc of them), and to now (*nn) when a phrase states them as the new value. */
+static void segment_weigh(enum amount_tag tag, struct money *m, int k, int *olds,
+			  struct money *cur, int *nc, struct money *now, int *nn)
+{
+	int first = 0;
+	if (tag == TAG_OLD) {
+		*olds += k;
+		return;
+	}
+	if (tag == TAG_FROM && k == 1 && m[0].min >= 0) {
+		m[0].min = -1;		/* "passe de 500 à 700 €": to 700 € */
+	} else if (tag == TAG_FROM && k > 0) {
+		(*olds)++;		/* "passe de 500 € à 700 €": the first is the old one */
+		first = 1;
+	}
+	for (int j = first; j < k; j++) {
+		money_add_distinct(cur, nc, &m[j]);
+		if (tag == TAG_NOW || tag == TAG_FROM)
+			money_add_distinct(now, nn, &m[j]);
+	}
+}
+
 /* The budget text states as the new value into *out: 1; 0 when it states none; -1 when it
  * names amounts and cannot tell which one is current (only old ones, or two current ones none
  * of which a `now` phrase introduces). */
@@ -321,14 +346,7 @@ static int correction_budget(const char *text, struct money *out)
 	for (int i = 0; i < n; i++) {
 		struct money m[POST_EDIT_SEGMENTS];
 		int k = segment_amounts(text, l, &sg[i], m, POST_EDIT_SEGMENTS);
-		for (int j = 0; j < k; j++) {
-			if (sg[i].tag == TAG_OLD)
-				olds++;
-			else
-				money_add_distinct(cur, &nc, &m[j]);
-			if (sg[i].tag == TAG_NOW)
-				money_add_distinct(now, &nn, &m[j]);
-		}
+		segment_weigh(sg[i].tag, m, k, &olds, cur, &nc, now, &nn);
 	}
 	free(l);
 	if (nc == 1 || (nc > 1 && nn == 1)) {

@@ -356,22 +356,75 @@ static int correction_budget(const char *text, struct money *out)
 	return nc > 1 || olds ? -1 : 0;
 }
 
-/* Line (n bytes) cut before the board's mark of an earlier budget correction, if any; *marked
- * set when there was one. The caller frees. */
-static char *line_unmarked(const char *line, size_t n, const char *prefix, int *marked)
+/* Where the clause that goes on from byte i of line ends: at , ; . ! ? before a blank (or the
+ * end), or at the end of the line. */
+static size_t clause_end(const char *line, size_t i)
 {
-	char *c = xstrndup(line, n);
-	char *m = *prefix ? strstr(c, prefix) : NULL;
-	*marked = m != NULL;
-	if (m) {
-		while (m > c && m[-1] == ' ')
-			m--;
-		*m = '\0';
-	}
-	return c;
+	for (; line[i]; i++)
+		if (strchr(",;.!?", line[i]) && (line[i + 1] == ' ' || !line[i + 1]))
+			break;
+	return i;
 }
 
-/* The description of old with each line that states its budget (or carries an earlier mark)
+/* Where in line the mark of a corrected budget goes: after the clause of its amount equal to
+ * old ("Budget 1 500 € HT[ mark], pour fin avril"); the end of the line when none is found. */
+static size_t mark_place(const char *line, const struct money *old)
+{
+	char *l = money_lower(line);
+	size_t len = strlen(l), at = len, start = 0, prev = (size_t)-1;
+	for (size_t i = 0; i <= len && at == len; i++) {
+		if (i < len && (i == 0 || !amount_starts(l, 0, i)))
+			continue;
+		size_t cut = i;
+		while (i < len && cut > start && !isspace((unsigned char)l[cut - 1]))
+			cut--;
+		char *piece = xstrndup(line + start, cut - start);
+		struct money m;
+		char why[200];
+		if (prev != (size_t)-1 && extract_budget(piece, &m, why, sizeof why) &&
+		    money_same(&m, old))
+			at = clause_end(line, prev);
+		free(piece);
+		start = cut;
+		prev = i;
+	}
+	free(l);
+	return at;
+}
+
+/* Appends line (n bytes) of a description to out with the mark of the budget corrected from
+ * old to nb: after the amount that states old, or where an earlier mark was (an earlier mark
+ * is taken out first; none when the line states nb). 1 when the line had or has a mark. */
+static int line_marked(struct buf *out, const char *line, size_t n, const char *prefix,
+		       const struct money *old, const struct money *nb, const char *mark)
+{
+	char *c = xstrndup(line, n);
+	size_t at = (size_t)-1;
+	char *m = *prefix ? strstr(c, prefix) : NULL;
+	if (m) {
+		char *e = strchr(m, ']');
+		size_t from = (size_t)(m - c), to = e ? (size_t)(e - c) + 1 : strlen(c);
+		while (from > 0 && c[from - 1] == ' ')
+			from--;
+		memmove(c + from, c + to, strlen(c + to) + 1);
+		at = from;
+	}
+	struct money got;
+	char why[200];
+	int read = extract_budget(c, &got, why, sizeof why);
+	if (read && money_same(&got, nb))
+		at = (size_t)-1;	/* the line states the new budget: no mark */
+	else if (at == (size_t)-1 && read && money_same(&got, old))
+		at = mark_place(c, old);
+	if (at != (size_t)-1)
+		buf_printf(out, "%.*s %s%s", (int)at, c, mark, c + at);
+	else
+		buf_puts(out, c);
+	free(c);
+	return m || at != (size_t)-1;
+}
+
+/* The description of old with the line that states its budget (or carries an earlier mark)
  * marked with the new budget nb ("Budget : 500 € HT [budget corrigé : 350 € TTC]"); NULL when
  * no line does. The caller frees. */
 static char *description_marked(const struct project *old, const struct money *nb)
@@ -389,17 +442,9 @@ static char *description_marked(const struct project *old, const struct money *n
 	int hits = 0;
 	for (const char *p = old->description; p && *p;) {
 		size_t n = strcspn(p, "\n");
-		int marked;
-		char *line = line_unmarked(p, n, str_trim(prefix), &marked);
-		struct money m;
-		char why[200];
-		int read = extract_budget(line, &m, why, sizeof why);
-		/* a line that states the new budget again loses its mark */
-		int mk = (marked || (read && money_same(&m, &old->budget))) &&
-			 !(read && money_same(&m, nb));
-		buf_printf(&out, "%s%s%s%s", line, mk ? " " : "", mk ? mark : "", p[n] ? "\n" : "");
-		hits += mk || marked;
-		free(line);
+		hits += line_marked(&out, p, n, str_trim(prefix), &old->budget, nb, mark);
+		if (p[n])
+			buf_putc(&out, '\n');
 		p += n + (p[n] != '\0');
 	}
 	free(prefix);

@@ -900,6 +900,18 @@ static int read_reply(const char *above, char **words, int *natural, enum intent
 	return cmd ? 'Q' : 0;
 }
 
+/* Whether the freelancer's text withdraws their bid ("je retire mon offre", `retirer #ID`): then
+ * it is done (bid_withdraw) on this quote's project or the one named, *rc set to 0 or -1. */
+static int withdraws(struct talk *t, const char *text, int *rc, char **outcome)
+{
+	long long named = 0;
+	if (!extract_intent_withdraw(text, NULL, &named))
+		return 0;
+	*rc = bid_withdraw(t->c, t->s, t->m, named > 0 ? named : t->proj.id, t->sub.id,
+			   outcome) == OUT_TEMPFAIL ? -1 : 0;
+	return 1;
+}
+
 /* What the owner of the relay address wrote, acted on: a client's command, or the message
  * relayed to the other side. 0 or -1. */
 static int talk_act(struct talk *t, int client_side, char **outcome)
@@ -910,13 +922,9 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 	if (client_side && open)
 		store_project_mark_answered(t->s, t->proj.id, clock_now());	/* no more reminders */
 	int64_t id = t->bid.id;
-	long long named = 0;
-	if (!client_side && extract_intent_withdraw(text, NULL, &named))
-		/* "je retire mon offre" to the client's relay: this quote's project, or the one
-		 * named */
-		return bid_withdraw(t->c, t->s, m, named > 0 ? named : t->proj.id, t->sub.id,
-				    outcome) == OUT_TEMPFAIL ? -1 : 0;
 	int cmd = 0, quoted = 0, natural = 0, rc;
+	if (!client_side && withdraws(t, text, &rc, outcome))
+		return rc;
 	char *above = NULL, *words = NULL;
 	enum intent in = INTENT_NONE;
 	if (client_side && open) {

@@ -9,6 +9,11 @@
  * The public bid address of a project (bid+pID, on the marketplace page): anyone may write to
  * it; the bid is held, the sender becomes a pending subscriber if unknown, and one reply to the
  * confirmation both proves the address and passes the bid on (subscribe-and-bid).
+ * A reply that says no ("je passe mon tour", "I can't do it for 900 €": extract_intent_no_bid)
+ * is no bid: the freelancer is told nothing was recorded and how to bid.
+ * A freelancer withdraws a bid by a reply (bid_withdraw: `retirer`, "je retire mon offre"): an
+ * active bid becomes cancelled and the client is told once, by name and quote; an awarded one
+ * stays (the freelancer is to write to the client).
  * A held bid changes nothing until its subscriber confirms it with a confirming word (oui, yes,
  * confirme…); a reply that objects (non, jamais, not me…) cancels it. Held bids are capped per
  * project and per sending address, and purged after BID_HELD_TTL (followup.c); a sender gets at
@@ -429,6 +434,23 @@ static int offer_check(struct offer *o, char **outcome)
 	return 0;
 }
 
+/* A reply that says no to the project ("je passe mon tour", "I can't do it for less than
+ * 900 €") is no bid: nothing is stored nor passed on, and the freelancer is told so once, with
+ * how to bid if they meant to (the amount they named, if any, offered as an example; a reply
+ * to that mail is a bid on the project). 1, or -1 on error. */
+static int offer_declined(struct offer *o, char **outcome)
+{
+	struct bidding *b = &o->b;
+	char *amount = o->bi && o->bi->has_amount ? money_format(&o->bi->amount, b->lang) : NULL;
+	struct vars v = { 0 };
+	vars_set(&v, "amount", amount ? amount : "");
+	char *msg = catalog_format(b->lang, amount ? "bid.said_no_amount" : "bid.said_no", &v);
+	int rc = offer_refuse(o, msg, 1, "bid:said-no", outcome);
+	free(msg);
+	free(amount);
+	return rc;
+}
+
 /* Held bids wait for their subscriber: at most so many per project and per sender, and one
  * unanswered request a day to the subscriber. 1 when this one is not held (and why is said),
  * 0 when it may be, -1 on error. */
@@ -510,6 +532,153 @@ static int offer_store(struct offer *o, char **outcome)
 	return rc;
 }
 
+/* The key of subscriber sid's bid address on project pid (b-PROJECT-SUBSCRIBER) into key. */
+static void bid_key(int64_t pid, int64_t sid, char *key, size_t len)
+{
+	int64_t kids[2] = { pid, sid };
+	char *k = keys_make("b", kids, 2);
+	snprintf(key, len, "%s", k);
+	free(k);
+}
+
+/* Loads subscriber sid into b and sets b's language: the one the mail is written in, unless
+ * the subscriber chose one (`language`). 1 found, 0 not (the mail's language), -1 on error. */
+static int bidding_load_sub(struct bidding *b, int64_t sid)
+{
+	const struct config *c = b->c;
+	b->lang = catalog_language_or(extract_language_of(b->m), c->language);
+	int f = store_subscriber_find(b->s, NULL, sid, &b->sub);
+	if (f < 0)
+		return -1;
+	b->have_sub = f;
+	const char *written = catalog_language_or(extract_language_of(b->m), NULL);
+	if (f && b->sub.language && (!written || store_subscriber_language_chosen(b->s, sid) != 0))
+		b->lang = catalog_language_or(b->sub.language, c->language);
+	return f;
+}
+
+/* Subscriber sid's bid on project pid that a withdrawal is about: the accepted one, else the
+ * active one, else a held one, into out (the caller clears it). 1, 0 when none, -1 on error. */
+static int withdraw_find(struct store *s, int64_t pid, int64_t sid, struct bid_row *out)
+{
+	static const enum bid_state order[] = { BID_ACCEPTED, BID_ACTIVE, BID_HELD };
+	struct bid_row *v;
+	int n = store_bid_select(s, pid, BID_STATE_ANY, &v), found = -1;
+	if (n < 0)
+		return -1;
+	for (size_t k = 0; k < sizeof order / sizeof order[0] && found < 0; k++)
+		for (int i = n - 1; i >= 0 && found < 0; i--)
+			if (v[i].subscriber == sid && v[i].status == order[k])
+				found = i;
+	for (int i = 0; i < n; i++)
+		if (i != found)
+			bid_row_clear(&v[i]);
+	if (found >= 0)
+		*out = v[found];
+	free(v);
+	return found >= 0;
+}
+
+/* The client of b's project told, once, that its freelancer withdrew the quote row: by name,
+ * the quote's number and terms. 0 or -1. */
+static int tell_client_withdrawn(struct bidding *b, const struct bid_row *row)
+{
+	const char *lang = catalog_language_or(b->proj.language, b->c->language);
+	const char *saved = b->lang;
+	b->lang = lang;
+	char *terms = terms_text(b, &row->info);
+	b->lang = saved;
+	char id[32];
+	snprintf(id, sizeof id, "%lld", (long long)row->id);
+	char *price = row->info.has_amount ? money_format(&row->info.amount, lang) : NULL;
+	struct vars qv = { 0 };
+	vars_set(&qv, "bid", id);
+	vars_set(&qv, "price", price ? price : "");
+	char *quote = catalog_format(lang, price ? "quote.thread" : "quote.thread_no_price", &qv);
+	struct vars v = { 0 };
+	vars_set(&v, "name", b->sub.name && *b->sub.name ? b->sub.name
+		 : catalog_text(lang, "bid.freelancer"));
+	vars_set(&v, "bid", id);
+	vars_set(&v, "terms", terms);
+	int others = store_bid_count(b->s, b->proj.id, -1);
+	char n[16];
+	snprintf(n, sizeof n, "%d", others);
+	vars_set(&v, "n", n);
+	char *head = catalog_format(lang, "bid.withdrawn_client", &v);
+	char *tail = catalog_format(lang, others > 0 ? "bid.withdrawn_others"
+				    : "bid.withdrawn_no_other", &v);
+	char *msg = xasprintf("%s %s", head, tail);
+	free(head);
+	free(tail);
+	int rc = others < 0 ? -1 : quote_notice(b->c, b->s, "bid_withdrawn", &b->proj, b->proj.poster,
+			      b->proj.poster_name, lang, msg, NULL, NULL, quote, NULL);
+	free(msg);
+	free(quote);
+	free(price);
+	free(terms);
+	return rc;
+}
+
+/* Withdraws bid row of b (found by withdraw_find): an active one cancelled and the client told,
+ * a held one cancelled, an accepted one kept (the freelancer is to write to the client); the
+ * freelancer told which. 0 or -1. */
+static int withdraw_row(struct bidding *b, const struct bid_row *row, const char *key,
+			char **outcome)
+{
+	int moved = row->status == BID_ACCEPTED ? 0
+		    : store_bid_state_set(b->s, row->id, row->status, BID_CANCELLED);
+	if (moved < 0)
+		return -1;
+	char *terms = terms_text(b, &row->info);
+	struct vars v = { 0 };
+	vars_set(&v, "terms", terms);
+	const char *name = row->status == BID_ACCEPTED ? "bid.withdraw_awarded"
+			   : !moved ? "bid.withdraw_nothing"
+			   : row->status == BID_ACTIVE ? "bid.withdrawn" : "bid.withdrawn_held";
+	char *msg = catalog_format(b->lang, name, &v);
+	int rc = tell_freelancer(b, b->sub.address, msg, NULL,
+				 row->status == BID_ACCEPTED ? NULL : key);
+	if (rc == 0 && moved && row->status == BID_ACTIVE)
+		rc = tell_client_withdrawn(b, row);
+	*outcome = xasprintf("bid:withdraw:%s:%lld", row->status == BID_ACCEPTED ? "awarded"
+			     : !moved ? "none" : row->status == BID_ACTIVE ? "withdrawn" : "held",
+			     (long long)row->id);
+	log_info("stage=bid bid=%lld result=%s", (long long)row->id, *outcome);
+	free(msg);
+	free(terms);
+	return rc;
+}
+
+enum outcome bid_withdraw(const struct config *c, struct store *s, const struct message *m,
+			  int64_t pid, int64_t sid, char **outcome)
+{
+	struct bidding b = { .c = c, .s = s, .m = m };
+	char key[80];
+	bid_key(pid, sid, key, sizeof key);
+	int rc = bidding_load_sub(&b, sid), fp = rc == 1 ? store_project_get(s, pid, &b.proj) : 0;
+	struct bid_row row;
+	int found = fp == 1 ? withdraw_find(s, pid, sid, &row) : 0;
+	b.have_proj = fp == 1;
+	if (rc < 0 || fp < 0 || found < 0) {
+		rc = -1;
+	} else if (rc == 0) {
+		*outcome = xstrdup("bid:withdraw:unknown-subscriber");
+	} else if (found) {
+		rc = withdraw_row(&b, &row, key, outcome);
+		bid_row_clear(&row);
+	} else {
+		/* no bid of theirs there (or no such project): nothing withdrawn, said so */
+		rc = tell_freelancer(&b, b.sub.address, catalog_text(b.lang, "bid.withdraw_nothing"),
+				     NULL, b.have_proj ? key : NULL);
+		*outcome = xasprintf("bid:withdraw:nothing:%lld", (long long)pid);
+	}
+	if (b.have_sub)
+		subscriber_clear(&b.sub);
+	if (b.have_proj)
+		project_clear(&b.proj);
+	return rc < 0 ? OUT_TEMPFAIL : OUT_OK;
+}
+
 /* A bid by subscriber sid on project pid: checked, then stored active or held. */
 static enum outcome bid_run(const struct config *c, struct store *s, const struct message *m,
 			    int64_t pid, int64_t sid, int public_flow, char **outcome)
@@ -517,20 +686,11 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 	struct offer o = { .b = { .c = c, .s = s, .m = m, .public_flow = public_flow },
 			   .pid = pid, .sid = sid };
 	struct bidding *b = &o.b;
-	b->lang = catalog_language_or(extract_language_of(m), c->language);
 	struct bid_info *own = NULL;
-	int64_t kids[2] = { pid, sid };
-	char *keyp = keys_make("b", kids, 2);
-	snprintf(o.key, sizeof o.key, "%s", keyp);
-	free(keyp);
-	int f = store_subscriber_find(s, NULL, sid, &b->sub);
+	bid_key(pid, sid, o.key, sizeof o.key);
+	int f = bidding_load_sub(b, sid);
 	if (f < 0)
 		return OUT_TEMPFAIL;
-	b->have_sub = f;
-	/* the language the bid is written in, unless the subscriber chose one (`language`) */
-	const char *written = catalog_language_or(extract_language_of(m), NULL);
-	if (f && b->sub.language && (!written || store_subscriber_language_chosen(s, sid) != 0))
-		b->lang = catalog_language_or(b->sub.language, c->language);
 	int rc = 0, fp = store_project_get(s, pid, &b->proj);
 	if (fp < 0) {
 		rc = -1;
@@ -544,11 +704,23 @@ static enum outcome bid_run(const struct config *c, struct store *s, const struc
 	}
 	/* From is not the key's subscriber (a forwarded selection, another mailbox): held */
 	o.same = !public_flow && m->from && !strcasecmp(m->from, b->sub.address);
+	long long named = 0;
+	if (o.same && extract_intent_withdraw(m->new_text, NULL, &named)) {
+		/* "retirer", "je retire mon offre": on this project, or on the one it names */
+		rc = bid_withdraw(c, s, m, named > 0 ? named : pid, sid, outcome) == OUT_TEMPFAIL
+		     ? -1 : 0;
+		goto done;
+	}
 	/* a reply to a selection arrives as a command: read its bid here */
 	if (b->proj.status == PROJECT_OPEN)
 		own = m->bid ? NULL : extract_bid_text_at(m->new_text ? m->new_text : "",
 							  extract_mail_time(m));
 	o.bi = m->bid ? m->bid : own;
+	if (b->proj.status == PROJECT_OPEN && m->new_text &&
+	    extract_intent_no_bid(m->new_text, NULL)) {
+		rc = offer_declined(&o, outcome) < 0 ? -1 : 0;
+		goto done;
+	}
 	rc = offer_check(&o, outcome);
 	if (rc == 0 && !o.same)
 		rc = offer_check_held(&o, outcome);

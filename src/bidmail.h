@@ -665,6 +665,14 @@ struct intent_data;
 enum intent extract_intent_read(const char *text, const char *lang, int *sure);
 /* A yes or no to a confirmation: 1 confirmed, -1 objected, 0 neither or both. */
 int extract_intent_consent(const char *text);
+/* 1 when a freelancer's reply to a project says no rather than bidding ("je passe mon tour",
+ * "I can't do it for less than 900 €"): a pass phrase or a negated ability verb (intents.txt),
+ * and no part of it offering a price without saying no; else 0. */
+int extract_intent_no_bid(const char *text, const char *lang);
+/* 1 when a freelancer's reply withdraws their bid: a withdraw-command alone on its first line
+ * ("retirer", "withdraw #1001") or a withdraw phrase ("je retire mon offre", "please cancel my
+ * bid") neither negated nor asked (intents.txt); *project the number it names ("#1001"), or 0. */
+int extract_intent_withdraw(const char *text, const char *lang, long long *project);
 /* The intent's name as logged ("accept", "none", ...), static. */
 const char *extract_intent_name(enum intent i);
 /* Reads an intents file; the caller owns the result; NULL with file:line: reason on stderr. */
@@ -706,7 +714,8 @@ enum bid_state {
 	BID_ACTIVE,		/* "active": the current bid of its freelancer on the project */
 	BID_HELD,		/* "held": waits for the freelancer's confirmation */
 	BID_REPLACED,		/* "replaced": by a newer bid of the same freelancer */
-	BID_CANCELLED,		/* "cancelled": the freelancer said no to the confirmation */
+	BID_CANCELLED,		/* "cancelled": the freelancer said no to the confirmation, or
+				 * withdrew the bid (`retirer`, "je retire mon offre") */
 	BID_CLOSED,		/* "closed": the project was closed or awarded to another */
 	BID_ACCEPTED,		/* "accepted": the award */
 	BID_DECLINED,		/* "declined": by the client */
@@ -1541,6 +1550,12 @@ enum outcome bid_answer(const struct config *c, struct store *s, const struct co
 			const struct message *m, char **outcome);
 /* The public bid address of a project (bid+pID@DOMAIN), shown on the marketplace page. */
 char *bid_public_address(const struct config *c, int64_t project);
+/* Subscriber sid withdraws their bid on project pid (m the mail that asks it): an active bid
+ * becomes cancelled, the freelancer is told and the client told once (by name, which quote); a
+ * held one is cancelled; an accepted one is kept and the freelancer told to write to the
+ * client; with none, the freelancer is told nothing was withdrawn. */
+enum outcome bid_withdraw(const struct config *c, struct store *s, const struct message *m,
+			  int64_t pid, int64_t sid, char **outcome);
 
 /* A freelancer's record as a quote shows it ("4.5/5 (2 évaluations)", "pas encore évalué"),
  * in lang; with rated, a catalogue name whose {{rating}} receives it (when rated at all);

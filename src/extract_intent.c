@@ -5,6 +5,11 @@
  * Sure is strict: a fixed formula ("j'accepte votre offre", "let's go ahead"), or an act verb
  * with its object ("je valide votre devis"), in a clause with no negation, no question, no
  * doubt, no condition and no price of its own; anything less is asked about, or is nothing.
+ * A freelancer's reply that says no to a project ("je passe mon tour", "I can't do it for
+ * less than 900 €") is read with the same negation machinery: a `pass` phrase, or a `can`
+ * verb negated, and no part of the reply that offers a price without saying no.
+ * A freelancer's withdrawal of a bid: a `withdraw-command` alone on the first line ("retirer",
+ * "withdraw #1001"), or a `withdraw` phrase ("je retire mon offre") neither negated nor asked.
  * In: the new text of a reply (quoted lines skipped) and its language. Out: an intent.
  */
 #include "bidmail.h"
@@ -26,11 +31,12 @@
 enum kind_of_phrase { K_ACCEPT, K_DECLINE, K_CLOSE, K_YES, K_NO, K_NEGATION, K_PERSON,
 		      K_QUESTION, K_HEDGE, K_CONDITION, K_ACCEPT_VERB, K_DECLINE_VERB,
 		      K_CLOSE_VERB, K_OBJECT, K_NOT_NEGATION, K_RESERVE, K_AGREE, K_LINK,
-		      K_TAIL, K_COUNT };
+		      K_TAIL, K_PASS, K_CAN, K_WITHDRAW, K_WITHDRAW_COMMAND, K_COUNT };
 
 static const char *const kind_names[K_COUNT] = { "accept", "decline", "close", "yes", "no",
 	"negation", "person", "question", "hedge", "condition", "accept-verb", "decline-verb",
-	"close-verb", "object", "not-negation", "reserve", "agree", "link", "tail" };
+	"close-verb", "object", "not-negation", "reserve", "agree", "link", "tail", "pass", "can",
+	"withdraw", "withdraw-command" };
 
 struct intent_data {
 	struct strlist phrase[K_COUNT];	/* normalised: words separated by one space */
@@ -386,14 +392,20 @@ static size_t act_at(const struct intent_data *d, const char *lang, const struct
 	return best;
 }
 
+/* Marks covered the words of the not-negation phrases of w ("pas de souci", "no problem"). */
+static void not_negations_cover(const struct intent_data *d, const char *lang, struct words *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		for (size_t m = kind_at(d, K_NOT_NEGATION, lang, w, i), j = 0; j < m; j++)
+			w->covered[i + j] = 1;
+}
+
 /* The act phrases of w, their words marked covered, as are the not-negation phrases ("pas de
  * souci", "no problem"); returns their count (at most ACTS_MAX). */
 static size_t acts_find(const struct intent_data *d, const char *lang, struct words *w,
 			struct act *acts)
 {
-	for (size_t i = 0; i < w->n; i++)
-		for (size_t m = kind_at(d, K_NOT_NEGATION, lang, w, i), j = 0; j < m; j++)
-			w->covered[i + j] = 1;
+	not_negations_cover(d, lang, w);
 	size_t n = 0;
 	for (size_t i = 0; i < w->n && n < ACTS_MAX;) {
 		if (!act_at(d, lang, w, i, &acts[n])) {
@@ -532,6 +544,179 @@ int extract_intent_consent(const char *text)
 	return c;
 }
 
+/* Whether words [i, i+m) hold a negation word themselves ("not for me", "cannot"). */
+static int negation_within(const struct intent_data *d, const struct words *w, size_t i,
+			   size_t m)
+{
+	for (size_t j = i; j < i + m && j < w->n; j++)
+		if (word_is(d, K_NEGATION, w, j))
+			return 1;
+	return 0;
+}
+
+/* Whether word i says no to the project: a `pass` phrase not negated ("je passe mon tour"; "je
+ * ne passe pas mon tour" does not), or a `can` verb negated ("je ne peux pas", "can't",
+ * "cannot"); not in a question ("Can't you raise the budget?"). Its length in *m, else 0. */
+static int says_no_at(const struct intent_data *d, const char *lang, const struct words *w,
+		      size_t i, size_t *m)
+{
+	int s = w->sentence[i], p = w->part[i];
+	long at = (long)i;
+	*m = 0;
+	if (w->asks[s] || sentence_has(d, K_QUESTION, lang, w, s))
+		return 0;
+	if ((*m = kind_at(d, K_PASS, lang, w, i)) > 0)
+		return negation_within(d, w, i, *m) ||
+		       !negation_in(d, w, at - NEGATION_BEFORE, at, s, p);
+	if ((*m = kind_at(d, K_CAN, lang, w, i)) > 0) {
+		long e = at + (long)*m;
+		return negation_within(d, w, i, *m) ||
+		       negation_in(d, w, at - NEGATION_BEFORE, at, s, p) ||
+		       negation_in(d, w, e, e + NEGATION_AFTER + 1, s, p);
+	}
+	return 0;
+}
+
+/* The pieces of w for a freelancer's no: its parts, cut again before a reserve ("je ne suis
+ * pas disponible avant mai mais je livre le 30 pour 900 €"); piece[i] for each word, and the
+ * count returned. */
+static int pieces_of(const struct intent_data *d, const char *lang, const struct words *w,
+		     int *piece)
+{
+	int n = 0;
+	for (size_t i = 0; i < w->n; i++) {
+		if (i && (w->part[i] != w->part[i - 1] || kind_at(d, K_RESERVE, lang, w, i)))
+			n++;
+		piece[i] = n;
+	}
+	return w->n ? n + 1 : 0;
+}
+
+/* The bytes of piece p: from the end of the piece before to the start of the next one. */
+static void piece_bytes(const struct words *w, const int *piece, int p, size_t *from,
+			size_t *to)
+{
+	*from = 0;
+	*to = strnlen(w->lower, INTENT_BYTES);
+	for (size_t i = 0; i < w->n; i++)
+		if (piece[i] < p) {
+			*from = w->start[i] + w->len[i];
+		} else if (piece[i] > p) {
+			*to = w->start[i];
+			break;
+		}
+}
+
+int extract_intent_no_bid(const char *text, const char *lang)
+{
+	const struct intent_data *d = extract_data_intents();
+	if (!d)
+		return 0;
+	struct words *w = xcalloc(1, sizeof *w);
+	words_split(text, w);
+	not_negations_cover(d, lang, w);
+	int *piece = xcalloc(w->n + 1, sizeof *piece);
+	int pieces = pieces_of(d, lang, w, piece), no = 0, offers = 0;
+	unsigned char *said_no = xcalloc((size_t)pieces + 1, 1);
+	for (size_t i = 0, m = 0; i < w->n; i += m ? m : 1)
+		if (says_no_at(d, lang, w, i, &m))
+			no = said_no[piece[i]] = 1;
+	for (int p = 0; p < pieces && no; p++) {
+		size_t from, to;
+		piece_bytes(w, piece, p, &from, &to);
+		offers += !said_no[p] && price_in(w->lower, from, to);
+	}
+	free(said_no);
+	free(piece);
+	free(w->lower);
+	free(w);
+	return no && !offers;
+}
+
+static char *phrase_normalise(const char *phrase);
+
+/* The project number "#1001" (or "n° 1001") names in text, 0 when none. */
+static long long number_named(const char *text)
+{
+	for (const char *p = text; p && *p; p++) {
+		const char *q = *p == '#' ? p + 1 : !strncmp(p, "n°", 3) ? p + 3 : NULL;
+		while (q && *q == ' ')
+			q++;
+		if (q && isdigit((unsigned char)*q))
+			return strtoll(q, NULL, 10);
+	}
+	return 0;
+}
+
+/* Whether the first line of text (quoted lines and blank ones skipped) is a withdraw-command
+ * alone, a project number after it allowed ("retirer #1001", "withdraw."). */
+static int command_line_withdraws(const struct intent_data *d, const char *text)
+{
+	const char *p = text;
+	for (int k = 0; *p && k < 50; k++) {
+		size_t n = strcspn(p, "\n");
+		size_t b = strspn(p, " \t\r");
+		if (b < n && p[b] != '>')
+			break;
+		p += n + (p[n] != '\0');
+	}
+	size_t n = strcspn(p, "\n");
+	if (n > 120)
+		return 0;
+	char *line = xstrndup(p, n);
+	char *cut = strchr(line, '#');
+	char *deg = strstr(line, "n°");
+	if (deg && (!cut || deg < cut))
+		cut = deg;
+	if (cut)
+		*cut = '\0';
+	char *norm = phrase_normalise(line);
+	int hit = 0;
+	for (size_t i = 0; i < d->phrase[K_WITHDRAW_COMMAND].n && !hit; i++)
+		hit = !strcmp(norm, d->phrase[K_WITHDRAW_COMMAND].v[i]);
+	free(norm);
+	free(line);
+	return hit;
+}
+
+/* Whether w holds a withdraw phrase that no negation reverses and no question asks about. */
+static int phrase_withdraws(const struct intent_data *d, const char *lang, struct words *w)
+{
+	not_negations_cover(d, lang, w);
+	for (size_t i = 0; i < w->n; i++) {
+		size_t m = kind_at(d, K_WITHDRAW, lang, w, i);
+		if (!m)
+			continue;
+		int s = w->sentence[i], p = w->part[i];
+		long at = (long)i, e = at + (long)m;
+		if (!w->asks[s] && !sentence_has(d, K_QUESTION, lang, w, s) &&
+		    !negation_in(d, w, at - NEGATION_BEFORE, at, s, p) &&
+		    !negation_in(d, w, e, e + NEGATION_AFTER, s, p))
+			return 1;
+		i += m - 1;
+	}
+	return 0;
+}
+
+int extract_intent_withdraw(const char *text, const char *lang, long long *project)
+{
+	const struct intent_data *d = extract_data_intents();
+	*project = 0;
+	if (!d || !text)
+		return 0;
+	int hit = command_line_withdraws(d, text);
+	if (!hit) {
+		struct words *w = xcalloc(1, sizeof *w);
+		words_split(text, w);
+		hit = phrase_withdraws(d, lang, w);
+		free(w->lower);
+		free(w);
+	}
+	if (hit)
+		*project = number_named(text);
+	return hit;
+}
+
 const char *extract_intent_name(enum intent i)
 {
 	static const char *const names[] = { "none", "accept", "decline", "close", "yes", "no",
@@ -586,7 +771,7 @@ static int intent_line(void *arg, char *s, const char *path, int lineno)
 		fprintf(stderr, "%s:%d: expected `kind [language] | phrase | ...` (kind: accept, "
 			"decline, close, accept-verb, decline-verb, close-verb, object, yes, no, "
 			"agree, negation, not-negation, person, question, hedge, reserve, condition, "
-			"link, tail)\n", path, lineno);
+			"link, tail, pass, can, withdraw, withdraw-command)\n", path, lineno);
 		return -1;
 	}
 	char *tok;

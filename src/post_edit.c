@@ -8,6 +8,10 @@
  * the current description's), or when the reply scores as a scam by itself. In: the project
  * as stored and the reply's post_info (read from its new text only, never the quoted
  * acknowledgement). Out: a struct post_edit.
+ * The new budget is the amount stated as current: one after an `old` phrase of corrections.txt
+ * ("n'est pas de", "instead of") or before an `old-before` one ("comme indiqué") is the old
+ * value; of two amounts left, one after a `now` phrase ("reste à", "but") wins, else the budget
+ * is left as it was. A description line stating the old budget is marked with the new one.
  */
 #include "bidmail.h"
 
@@ -17,6 +21,8 @@
 
 #define POST_EDIT_REWRITE_WORDS 40
 #define POST_EDIT_TITLE_MAX 120
+#define POST_EDIT_AMOUNT_BYTES 4000	/* reply bytes read for the budget, at most */
+#define POST_EDIT_SEGMENTS 32		/* parts of a reply weighed for the budget */
 
 static int count_words(const char *t)
 {
@@ -43,6 +49,13 @@ static char *cut_trimmed(const char *s, size_t n, size_t max)
 	return t;
 }
 
+/* 1 for the fields of corrections.txt that qualify an amount rather than label a field. */
+static int is_amount_word(const char *what)
+{
+	return !strcmp(what, "old") || !strcmp(what, "old-before") || !strcmp(what, "now") ||
+	       !strcmp(what, "from");
+}
+
 /* Where a label of corrections.txt starts clause c: at its start, or after a lead-in ending
  * with a colon ("Petite correction : ajoutez Figma"). The field or NULL; *rest after it. */
 static const char *clause_label(const char *c, const char **rest, int *colon)
@@ -52,7 +65,7 @@ static const char *clause_label(const char *c, const char **rest, int *colon)
 			c++;
 		size_t len = 0;
 		const char *what = extract_correction_label(c, &len);
-		if (what) {
+		if (what && !is_amount_word(what)) {
 			*colon = len > 0 && c[len - 1] == ':';
 			*rest = c + len;
 			return what;
@@ -161,6 +174,290 @@ static void read_labels(struct post_edit *e, const char *text, const struct post
 	}
 }
 
+/* ---------------------------------------------------------------- the new budget */
+
+enum amount_tag { TAG_NONE, TAG_OLD, TAG_NOW, TAG_FROM };
+
+/* A part of the reply, between breaks and amount phrases, and what its phrase says of it. */
+struct segment {
+	size_t from, to;
+	enum amount_tag tag;
+};
+
+/* 1 when a part of the reply ends at p: ", " "; " a sentence end, a line end, a bracket. */
+static int part_break(const char *p)
+{
+	if (*p == '\n' || *p == '(' || *p == ')' || *p == '[' || *p == ']')
+		return 1;
+	return strchr(",;.!?", *p) && *p && (p[1] == ' ' || p[1] == '\n' || !p[1]);
+}
+
+/* 1 when a word starts at l + i. */
+static int word_start(const char *l, size_t i)
+{
+	if (l[i] == ' ' || l[i] == '\n' || l[i] == '\t')
+		return 0;
+	return i == 0 || strchr(" \n\t,;:()[]\"'", l[i - 1]) != NULL;
+}
+
+/* The amount phrase of corrections.txt at l + i (old, old-before, now), *len its length. */
+static const char *amount_word_at(const char *l, size_t i, size_t len, size_t *wl)
+{
+	if (!word_start(l, i))
+		return NULL;
+	char *w = xstrndup(l + i, len - i < 80 ? len - i : 80);
+	const char *what = extract_correction_label(w, wl);
+	free(w);
+	return what && is_amount_word(what) && *wl > 0 ? what : NULL;
+}
+
+/* 1 when l holds only blanks in [from, to). */
+static int blank_between(const char *l, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++)
+		if (!isspace((unsigned char)l[i]))
+			return 0;
+	return 1;
+}
+
+/* Cuts lower-cased l into at most max segments; their count. */
+static int segments_read(const char *l, struct segment *sg, int max)
+{
+	int n = 0;
+	size_t len = strnlen(l, POST_EDIT_AMOUNT_BYTES), wl = 0;
+	sg[0] = (struct segment){ 0, 0, TAG_NONE };
+	for (size_t i = 0; i < len && n < max - 1;) {
+		const char *what = part_break(l + i) ? "" : amount_word_at(l, i, len, &wl);
+		if (!what) {
+			i++;
+			continue;
+		}
+		size_t skip = *what ? wl : 1;
+		sg[n].to = i;
+		if (!strcmp(what, "old-before")) {
+			/* "350 €, comme indiqué": the amount before, in this part or the last one */
+			int k = n > 0 && blank_between(l, sg[n].from, i) ? n - 1 : n;
+			if (sg[k].tag != TAG_NOW)
+				sg[k].tag = TAG_OLD;
+		}
+		n++;
+		sg[n] = (struct segment){ i + skip, i + skip,
+			!strcmp(what, "old") ? TAG_OLD : !strcmp(what, "now") ? TAG_NOW
+			: !strcmp(what, "from") ? TAG_FROM : TAG_NONE };
+		i += skip;
+	}
+	sg[n].to = len;
+	return n + 1;
+}
+
+/* 1 when a and b are the same amount. */
+static int money_same(const struct money *a, const struct money *b)
+{
+	return a->min == b->min && a->max == b->max && !strcmp(a->currency, b->currency) &&
+	       !strcmp(a->tax, b->tax) && !strcmp(a->unit, b->unit);
+}
+
+/* Adds m to v (n of them) unless it is there already. */
+static void money_add_distinct(struct money *v, int *n, const struct money *m)
+{
+	for (int i = 0; i < *n; i++)
+		if (money_same(&v[i], m))
+			return;
+	v[(*n)++] = *m;
+}
+
+/* Where the number at l + i starts a new amount: a digit that no digit precedes (blanks and
+ * currency signs between them skipped: "1 500", "1,500 $" are one number). */
+static int amount_starts(const char *l, size_t from, size_t i)
+{
+	if (!isdigit((unsigned char)l[i]) || (i > from && isdigit((unsigned char)l[i - 1])))
+		return 0;
+	if (i > from + 1 && strchr(",.'", l[i - 1]) && isdigit((unsigned char)l[i - 2]))
+		return 0;	/* "1,500", "12.50" */
+	size_t k = i;
+	while (k > from && (l[k - 1] == '$' || (unsigned char)l[k - 1] >= 0x80))
+		k--;	/* currency signs right before: "$", "€", "£" */
+	while (k > from && l[k - 1] == ' ')
+		k--;
+	return k == from || !isdigit((unsigned char)l[k - 1]);
+}
+
+/* The amounts segment sg of text (l its lower-cased copy) states, into m (at most max): its
+ * amount when it is a range or a single one, else one per number ("$1,500 or $1,800"). */
+static int segment_amounts(const char *text, const char *l, const struct segment *sg,
+			   struct money *m, int max)
+{
+	char why[200];
+	char *part = xstrndup(text + sg->from, sg->to - sg->from);
+	int found = extract_budget(part, &m[0], why, sizeof why);
+	free(part);
+	if (!found || m[0].min >= 0)
+		return found;
+	int n = 0;
+	size_t start = sg->from;
+	for (size_t i = sg->from; i <= sg->to && n < max; i++) {
+		if (i < sg->to && (i == sg->from || !amount_starts(l, sg->from, i)))
+			continue;
+		size_t cut = i;
+		while (i < sg->to && cut > start && !isspace((unsigned char)l[cut - 1]))
+			cut--;	/* the piece begins with the word of the number ("$1,800") */
+		char *piece = xstrndup(text + start, cut - start);
+		if (extract_budget(piece, &m[n], why, sizeof why))
+			money_add_distinct(m, &n, &m[n]);
+		free(piece);
+		start = cut;
+	}
+	return n ? n : 1;
+}
+
+/* Weighs the k amounts m of a segment tagged tag: old ones counted in *olds, the others added
+ * to cur (*nc of them), and to now (*nn) when a phrase states them as the new value. */
+static void segment_weigh(enum amount_tag tag, struct money *m, int k, int *olds,
+			  struct money *cur, int *nc, struct money *now, int *nn)
+{
+	int first = 0;
+	if (tag == TAG_OLD) {
+		*olds += k;
+		return;
+	}
+	if (tag == TAG_FROM && k == 1 && m[0].min >= 0) {
+		m[0].min = -1;		/* "passe de 500 à 700 €": to 700 € */
+	} else if (tag == TAG_FROM && k > 0) {
+		(*olds)++;		/* "passe de 500 € à 700 €": the first is the old one */
+		first = 1;
+	}
+	for (int j = first; j < k; j++) {
+		money_add_distinct(cur, nc, &m[j]);
+		if (tag == TAG_NOW || tag == TAG_FROM)
+			money_add_distinct(now, nn, &m[j]);
+	}
+}
+
+/* The budget text states as the new value into *out: 1; 0 when it states none; -1 when it
+ * names amounts and cannot tell which one is current (only old ones, or two current ones none
+ * of which a `now` phrase introduces). */
+static int correction_budget(const char *text, struct money *out)
+{
+	char *l = money_lower(text);
+	struct segment sg[POST_EDIT_SEGMENTS];
+	int n = segments_read(l, sg, POST_EDIT_SEGMENTS);
+	struct money cur[POST_EDIT_SEGMENTS], now[POST_EDIT_SEGMENTS];
+	int nc = 0, nn = 0, olds = 0;
+	for (int i = 0; i < n; i++) {
+		struct money m[POST_EDIT_SEGMENTS];
+		int k = segment_amounts(text, l, &sg[i], m, POST_EDIT_SEGMENTS);
+		segment_weigh(sg[i].tag, m, k, &olds, cur, &nc, now, &nn);
+	}
+	free(l);
+	if (nc == 1 || (nc > 1 && nn == 1)) {
+		*out = nc == 1 ? cur[0] : now[0];
+		return 1;
+	}
+	return nc > 1 || olds ? -1 : 0;
+}
+
+/* Where the clause that goes on from byte i of line ends: at , ; . ! ? before a blank (or the
+ * end), or at the end of the line. */
+static size_t clause_end(const char *line, size_t i)
+{
+	for (; line[i]; i++)
+		if (strchr(",;.!?", line[i]) && (line[i + 1] == ' ' || !line[i + 1]))
+			break;
+	return i;
+}
+
+/* Where in line the mark of a corrected budget goes: after the clause of its amount equal to
+ * old ("Budget 1 500 € HT[ mark], pour fin avril"); the end of the line when none is found. */
+static size_t mark_place(const char *line, const struct money *old)
+{
+	char *l = money_lower(line);
+	size_t len = strlen(l), at = len, start = 0, prev = (size_t)-1;
+	for (size_t i = 0; i <= len && at == len; i++) {
+		if (i < len && (i == 0 || !amount_starts(l, 0, i)))
+			continue;
+		size_t cut = i;
+		while (i < len && cut > start && !isspace((unsigned char)l[cut - 1]))
+			cut--;
+		char *piece = xstrndup(line + start, cut - start);
+		struct money m;
+		char why[200];
+		if (prev != (size_t)-1 && extract_budget(piece, &m, why, sizeof why) &&
+		    money_same(&m, old))
+			at = clause_end(line, prev);
+		free(piece);
+		start = cut;
+		prev = i;
+	}
+	free(l);
+	return at;
+}
+
+/* Appends line (n bytes) of a description to out with the mark of the budget corrected from
+ * old to nb: after the amount that states old, or where an earlier mark was (an earlier mark
+ * is taken out first; none when the line states nb). 1 when the line had or has a mark. */
+static int line_marked(struct buf *out, const char *line, size_t n, const char *prefix,
+		       const struct money *old, const struct money *nb, const char *mark)
+{
+	char *c = xstrndup(line, n);
+	size_t at = (size_t)-1;
+	char *m = *prefix ? strstr(c, prefix) : NULL;
+	if (m) {
+		char *e = strchr(m, ']');
+		size_t from = (size_t)(m - c), to = e ? (size_t)(e - c) + 1 : strlen(c);
+		while (from > 0 && c[from - 1] == ' ')
+			from--;
+		memmove(c + from, c + to, strlen(c + to) + 1);
+		at = from;
+	}
+	struct money got;
+	char why[200];
+	int read = extract_budget(c, &got, why, sizeof why);
+	if (read && money_same(&got, nb))
+		at = (size_t)-1;	/* the line states the new budget: no mark */
+	else if (at == (size_t)-1 && read && money_same(&got, old))
+		at = mark_place(c, old);
+	if (at != (size_t)-1)
+		buf_printf(out, "%.*s %s%s", (int)at, c, mark, c + at);
+	else
+		buf_puts(out, c);
+	free(c);
+	return m || at != (size_t)-1;
+}
+
+/* The description of old with the line that states its budget (or carries an earlier mark)
+ * marked with the new budget nb ("Budget : 500 € HT [budget corrigé : 350 € TTC]"); NULL when
+ * no line does. The caller frees. */
+static char *description_marked(const struct project *old, const struct money *nb)
+{
+	const char *lang = old->language ? old->language : "fr";
+	const char *fmt = catalog_text(lang, "post.budget_marked");
+	const char *brace = strstr(fmt, "{{");
+	char *prefix = xstrndup(fmt, brace ? (size_t)(brace - fmt) : strlen(fmt));
+	char *money = money_format(nb, lang);
+	struct vars v = { 0 };
+	vars_set(&v, "budget", money);
+	char *mark = catalog_format(lang, "post.budget_marked", &v);
+	struct buf out;
+	buf_init(&out, 128 * 1024);
+	int hits = 0;
+	for (const char *p = old->description; p && *p;) {
+		size_t n = strcspn(p, "\n");
+		hits += line_marked(&out, p, n, str_trim(prefix), &old->budget, nb, mark);
+		if (p[n])
+			buf_putc(&out, '\n');
+		p += n + (p[n] != '\0');
+	}
+	free(prefix);
+	free(money);
+	free(mark);
+	char *d = buf_steal(&out);
+	if (!hits) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
 /* 1 when the reply restates the whole project rather than correcting a field. */
 static int is_rewrite(const struct project *old, const char *text)
 {
@@ -186,10 +483,16 @@ int post_edit_read(const struct project *old, const char *text, const struct pos
 			e->skills_set = 1;
 		}
 	}
-	if (pi->has_budget) {
+	struct money nb;
+	/* a reply restating the whole project is read as a post is; a correction, by the words
+	 * around its amounts */
+	int said = e->rewrite ? 0 : correction_budget(text, &nb);
+	if (said == 1 || (said == 0 && pi->has_budget)) {
 		e->has_budget = 1;
-		e->budget = pi->budget;
+		e->budget = said == 1 ? nb : pi->budget;
 	}
+	if (e->has_budget && !e->description && old->has_budget && !money_same(&old->budget, &e->budget))
+		e->description = description_marked(old, &e->budget);
 	e->deadline_days = pi->deadline_days;
 	snprintf(e->deadline, sizeof e->deadline, "%s", pi->deadline);
 	if (!e->location && pi->location)

@@ -11,7 +11,8 @@
  * yes/no question goes to the client at bid+a-BID-ACT, and its answer decides. The words around
  * a command reach the freelancer in the notice. Anything else is relayed, quotes trimmed, the
  * board's keys, every address and every phone number masked (mask.c), signatures, keys and
- * contact cards dropped from the attachments.
+ * contact cards dropped from the attachments. The freelancer's "retirer" / "je retire mon
+ * offre" withdraws the bid (bid_withdraw) instead of being relayed.
  * A command counts only above any quoted copy of what the board sent in that conversation (the
  * quote re-rendered, the bid, the texts relayed), and only on the bid's current quote.
  * In: a reply to a relay address. Out: status changes and the mails they cause.
@@ -899,6 +900,18 @@ static int read_reply(const char *above, char **words, int *natural, enum intent
 	return cmd ? 'Q' : 0;
 }
 
+/* Whether the freelancer's text withdraws their bid ("je retire mon offre", `retirer #ID`): then
+ * it is done (bid_withdraw) on this quote's project or the one named, *rc set to 0 or -1. */
+static int withdraws(struct talk *t, const char *text, int *rc, char **outcome)
+{
+	long long named = 0;
+	if (!extract_intent_withdraw(text, NULL, &named))
+		return 0;
+	*rc = bid_withdraw(t->c, t->s, t->m, named > 0 ? named : t->proj.id, t->sub.id,
+			   outcome) == OUT_TEMPFAIL ? -1 : 0;
+	return 1;
+}
+
 /* What the owner of the relay address wrote, acted on: a client's command, or the message
  * relayed to the other side. 0 or -1. */
 static int talk_act(struct talk *t, int client_side, char **outcome)
@@ -910,6 +923,8 @@ static int talk_act(struct talk *t, int client_side, char **outcome)
 		store_project_mark_answered(t->s, t->proj.id, clock_now());	/* no more reminders */
 	int64_t id = t->bid.id;
 	int cmd = 0, quoted = 0, natural = 0, rc;
+	if (!client_side && withdraws(t, text, &rc, outcome))
+		return rc;
 	char *above = NULL, *words = NULL;
 	enum intent in = INTENT_NONE;
 	if (client_side && open) {

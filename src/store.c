@@ -898,6 +898,7 @@ static const struct move bid_moves[] = {
 	{ BID_ACTIVE, BID_ACCEPTED },		/* the client awarded it */
 	{ BID_ACTIVE, BID_DECLINED },		/* ... or declined it */
 	{ BID_ACTIVE, BID_CLOSED },		/* the project closed, or went to another */
+	{ BID_ACTIVE, BID_CANCELLED },		/* the freelancer withdrew it (`retirer`) */
 };
 static const struct move sub_moves[] = {
 	{ SUB_PENDING, SUB_ACTIVE },		/* double opt-in answered */

@@ -582,6 +582,7 @@ static int c_bid_state_legal(struct store *s)
 		{ BID_HELD, BID_ACTIVE }, { BID_HELD, BID_CANCELLED },
 		{ BID_ACTIVE, BID_REPLACED }, { BID_ACTIVE, BID_ACCEPTED },
 		{ BID_ACTIVE, BID_DECLINED }, { BID_ACTIVE, BID_CLOSED },
+		{ BID_ACTIVE, BID_CANCELLED },	/* withdrawn by its freelancer */
 	};
 	CHECK(moves_check("bid", bid_legal, moves, sizeof moves / sizeof moves[0],
 			  BID_STATE_ANY) == 0);
@@ -1978,6 +1979,12 @@ static int c_bid_state_set(struct store *s)
 	CHECK(store_bid_state_set(s, h, BID_HELD, BID_CANCELLED) == 1);
 	CHECK(bid_state_of(s, h, &st) == 1 && st == BID_CANCELLED);
 	CHECK(store_bid_state_set(s, h, BID_CANCELLED, BID_HELD) == -1);
+	/* an active bid withdrawn by its freelancer; a withdrawn bid stays so */
+	int64_t w = add_bid(s, p, a, BID_ACTIVE, 3, T0);
+	CHECK(store_bid_state_set(s, w, BID_ACTIVE, BID_CANCELLED) == 1);
+	CHECK(bid_state_of(s, w, &st) == 1 && st == BID_CANCELLED);
+	CHECK(store_bid_state_set(s, w, BID_CANCELLED, BID_ACTIVE) == -1);
+	CHECK(store_bid_state_set(s, w, BID_ACTIVE, BID_CANCELLED) == 0);
 	/* no such bid: nothing moved */
 	CHECK(store_bid_state_set(s, h + 100, BID_ACTIVE, BID_CLOSED) == 0);
 	return 0;

@@ -2,7 +2,7 @@
 operator's to extend (a phrase added there is an acceptance on the next start or SIGHUP), a
 bad line refuses the reload with its file:line, and `make install` ships it (suite.py's
 install test lists it). The conversations themselves are cases 0100-0124 (and 0280-0282 for
-the masking of addresses and phone numbers). Exec'd in
+the masking of addresses and phone numbers; 0502-0505 for a freelancer's no and withdrawal). Exec'd in
 suite.py's namespace (Board, expect, runtime_board, RuntimeDaemon come from there)."""
 
 
@@ -55,6 +55,77 @@ def test_intent_operator_phrase_accepts():
     expect(got == "open", "awarded without the phrase: %s" % got)
     got = intent_play("Zorbok, on fonce.", "accept fr | zorbok")
     expect(got == "awarded", "the operator's phrase did not award: %s" % got)
+
+
+def bid_play(case, mail, old, new, extra_phrase, last_step):
+    """Case `case` played on a board whose data_dir is a copy of contrib/ (extra_phrase, if any,
+    appended to its intents.txt), the text old of its mail `mail` replaced by new, up to and
+    including the step line last_step; returns the statuses of project 1001's bids."""
+    import cases
+    tmp = tempfile.mkdtemp(prefix="intent-bid-")
+    try:
+        folder = os.path.join(tmp, "case")
+        shutil.copytree(glob.glob(os.path.join(ROOT, "tests", "cases", case + "-*"))[0], folder)
+        shutil.rmtree(os.path.join(folder, "expect"))
+        os.makedirs(os.path.join(folder, "expect"))
+        data = os.path.join(tmp, "data")
+        os.makedirs(data)
+        for name in glob.glob(os.path.join(ROOT, "contrib", "*.txt")):
+            shutil.copy(name, data)
+        if extra_phrase:
+            with open(os.path.join(data, "intents.txt"), "a") as f:
+                f.write(extra_phrase + "\n")
+        with open(os.path.join(folder, "bidmail.conf"), "w") as f:
+            f.write("data_dir = %s\n" % data)
+        path = os.path.join(folder, mail)
+        with open(path, encoding="utf-8") as f:
+            raw = f.read()
+        expect(old in raw, "%s does not hold %r" % (mail, old))
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(raw.replace(old, new))
+        with open(os.path.join(folder, "steps"), encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        steps = [l for l in lines[:lines.index(last_step) + 1] if not l.startswith("state ")]
+        with open(os.path.join(folder, "steps"), "w", encoding="utf-8") as f:
+            f.write("\n".join(steps) + "\n")
+        r = cases.CaseRun(folder)
+        r.update = True
+        try:
+            r.play()
+            out = r.b.run("bids", "1001", "--json").stdout
+            return [b["status"] for b in json.loads(out)]
+        finally:
+            r.b.cleanup()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_intent_operator_phrase_says_no_to_a_project():
+    """A phrase an operator adds to intents.txt ("pass fr | zorbok") makes a freelancer's reply
+    that says it no bid, even with an amount in it; without the phrase the same reply is a
+    bid (case 0502's first reply)."""
+    old = "Désolé, je ne peux pas faire ce projet pour 900 €."
+    new = "Zorbok pour 900 € HT."
+    got = bid_play("0502", "04-no-at-a-price.eml", old, new, None, "deliver 04-no-at-a-price.eml")
+    expect(got == [], "the run before the reply was not what the test expects: %r" % got)
+    got = bid_play("0502", "04-no-at-a-price.eml", old, new, None, "state bids:1001 bids-1.json")
+    expect(got == ["active"], "without the phrase the reply made no bid: %r" % got)
+    got = bid_play("0502", "04-no-at-a-price.eml", old, new, "pass fr | zorbok",
+                   "state bids:1001 bids-1.json")
+    expect(got == [], "the operator's phrase did not stop the bid: %r" % got)
+
+
+def test_intent_operator_phrase_withdraws():
+    """A phrase an operator adds to intents.txt ("withdraw fr | je plie bagage") withdraws the
+    freelancer's bid when written in a reply to its acknowledgement (case 0504's first
+    withdrawal); without it the reply withdraws nothing."""
+    new = "Bon, je plie bagage."
+    got = bid_play("0504", "07-withdraw.eml", "\nretirer\n", "\n%s\n" % new, None,
+                   "state bids:1001 bids-1.json")
+    expect(got[1] != "cancelled", "withdrawn without the phrase: %r" % got)
+    got = bid_play("0504", "07-withdraw.eml", "\nretirer\n", "\n%s\n" % new,
+                   "withdraw fr | je plie bagage", "state bids:1001 bids-1.json")
+    expect(got == ["active", "cancelled"], "the operator's phrase did not withdraw: %r" % got)
 
 
 def test_intent_broken_file_refused_on_reload():

@@ -192,9 +192,10 @@ static int word_at(const char *p, const char *w)
 
 /* contrib/amounts.txt, one list of phrases per kind (see its header). */
 enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBER, MV_SCALE,
-	       MV_SHARE, MV_UPFRONT, MV_REST, MV_PLAN, MV_ARTICLE, MV_COMPLEMENT, MV_KINDS };
+	       MV_SHARE, MV_UPFRONT, MV_REST, MV_PLAN, MV_ARTICLE, MV_COMPLEMENT, MV_RATE, MV_KINDS };
 static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
-	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement" };
+	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement",
+	"rate" };
 
 struct mv_phrase {
 	char *w;
@@ -221,6 +222,7 @@ static int mv_value(enum mv_kind k, const char *v, struct mv_phrase *ph)
 		       : (snprintf(ph->val, sizeof ph->val, "%s", v), 0);
 	case MV_UNIT:
 	case MV_COUNT:
+	case MV_RATE:
 		for (int i = 0; units[i]; i++)
 			if (!strcmp(v, units[i]))
 				return snprintf(ph->val, sizeof ph->val, "%s", v), 0;
@@ -253,8 +255,8 @@ static int mv_line(void *arg, char *s, const char *path, int lineno)
 	struct mv_phrase ph = { 0 };
 	if (k == MV_KINDS || mv_value((enum mv_kind)k, v, &ph) < 0) {
 		fprintf(stderr, "%s:%d: expected `kind [value] | phrase | ...` (kinds: tax HT|TTC, "
-			"tax-far, unit U, count U, pace, work, number N, scale N, share A/B, upfront, "
-			"rest, plan)\n", path, lineno);
+			"tax-far, unit U, count U, rate U, pace, work, number N, scale N, share A/B, "
+			"upfront, rest, plan)\n", path, lineno);
 		return -1;
 	}
 	for (char *tok; (tok = strtok_r(NULL, "|", &save)) != NULL;) {
@@ -715,6 +717,41 @@ static const char *cue_before(const char *l, size_t at, const char *const *cues,
 	return cue_before_end(l, at, cues, window, NULL);
 }
 
+/* A rate's name written before the amount at offset at ("taux horaire", "TJM", "day rate",
+ * "prix au mot": amounts.txt rate), ending after offset after (the previous amount) and
+ * within 40 bytes, in the same sentence; the nearest one, or NULL. */
+static const struct mv_phrase *rate_before(const char *l, size_t at, size_t after)
+{
+	size_t from = at > 40 ? at - 40 : 0;
+	const struct mv_phrase *best = NULL;
+	if (from < after)
+		from = after;
+	for (size_t k = from; k < at; k++) {
+		if (l[k] == '\n' || (l[k] == '.' && l[k + 1] == ' ') || l[k] == ';')
+			best = NULL;	/* a sentence ends: a rate named before it is not this one's */
+		if (k > 0 && is_word_byte((unsigned char)l[k - 1]))
+			continue;
+		const struct mv_phrase *ph = vocab_at(MV_RATE, l + k);
+		if (ph && k + ph->n <= at)
+			best = ph;
+	}
+	return best;
+}
+
+/* The unit of a rate named before ms (rate_before) into m when no marker after the amount
+ * gave one (a marker wins: "tarif : 30 € par mot"); said in why. */
+static void rate_name_apply(const char *l, const struct mention *ms, size_t after,
+			    struct money *m, char *why, size_t why_len)
+{
+	const struct mv_phrase *ph = m->unit[0] ? NULL : rate_before(l, ms->start, after);
+	if (!ph)
+		return;
+	snprintf(m->unit, sizeof m->unit, "%s", ph->val);
+	size_t w = strlen(why);
+	snprintf(why + w, why_len - w, "; `%s` before it names a rate per %s", ph->w,
+		 ph->val);
+}
+
 static const char *const budget_cues[] = {
 	"budget", "enveloppe", "rémunération", "remuneration", "rémunéré", "tarif", "prix", "price",
 	"rate", "paid", "pay", "tjm", "jusqu'à", "jusqu’à", "up to", "maximum", "max", "entre",
@@ -839,8 +876,6 @@ int extract_budget_lower(const char *l, struct money *out, char *why, size_t why
 	}
 	if (pick >= 0) {
 		snprintf(why, why_len, "budget word `%s` before the amount", cue);
-		if (!strcmp(cue, "tjm") && !ms[pick].m.unit[0])
-			snprintf(ms[pick].m.unit, sizeof ms[pick].m.unit, "day");
 	}
 	for (int i = 0; i < n && pick < 0; i++)
 		if (bare_budget(l, &ms[i])) {
@@ -860,6 +895,7 @@ int extract_budget_lower(const char *l, struct money *out, char *why, size_t why
 		return 0;
 	}
 	*out = ms[pick].m;
+	rate_name_apply(l, &ms[pick], pick > 0 ? ms[pick - 1].end : 0, out, why, why_len);
 	rate_explain(l, &ms[pick], out, 1, why, why_len);
 	currency_explain(out, why, why_len);
 	if (!out->unit[0])
@@ -886,10 +922,11 @@ static const char *const quoted_budget_cues[] = {
 
 /* The offer read at ms into out: a rate kept as a rate, the board's currency when none is
  * written, a range's upper bound; each said in why. */
-static void bid_settle(const char *l, const struct mention *ms, struct money *out, char *why,
-		       size_t why_len)
+static void bid_settle(const char *l, const struct mention *ms, size_t after, struct money *out,
+		       char *why, size_t why_len)
 {
 	*out = ms->m;
+	rate_name_apply(l, ms, after, out, why, why_len);
 	rate_explain(l, ms, out, 0, why, why_len);
 	currency_explain(out, why, why_len);
 	if (ms->range) {
@@ -953,7 +990,7 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 			 "in the new text");
 	}
 	if (pick >= 0) {
-		bid_settle(l, &ms[pick], out, why, why_len);
+		bid_settle(l, &ms[pick], pick > 0 ? ms[pick - 1].end : 0, out, why, why_len);
 		rc = 1;
 	}
 	free(l);

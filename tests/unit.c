@@ -953,6 +953,32 @@ static void test_money_read(void)
 		{ 0, "Vingt pour cent du budget, 800 €.", -1, 800, "EUR", "", "total", "" },
 		{ 0, "Budget 500 € la page d'accueil comprise.", -1, 500, "EUR", "", "total", "" },
 		{ 0, "Saisie : 5 € la page, 200 pages.", -1, 1000, "EUR", "", "total", "a total of 1000" },
+		/* a rate named before its amount is a rate, never a total (the floor reads it) */
+		{ 1, "My hourly rate is $50.", -1, 50, "USD", "", "hour", "`hourly rate`" },
+		{ 1, "Mon taux horaire est de 45 €.", -1, 45, "EUR", "", "hour", "`taux horaire`" },
+		{ 1, "TJM 450 €", -1, 450, "EUR", "", "day", "`tjm`" },
+		{ 1, "TJM : 450 € HT", -1, 450, "EUR", "HT", "day", "`tjm`" },
+		{ 1, "Tarif journalier 400 €, dispo lundi.", -1, 400, "EUR", "", "day", "" },
+		{ 1, "My day rate is £350.", -1, 350, "GBP", "", "day", "`day rate`" },
+		{ 1, "Rate: 0.08 €/word", -1, 0.08, "EUR", "", "word", "" },
+		{ 1, "Je facture 30 € de l'heure.", -1, 30, "EUR", "", "hour", "" },
+		{ 1, "Prix au mot : 0,09 €", -1, 0.09, "EUR", "", "word", "`prix au mot`" },
+		{ 0, "Daily rate: 500 EUR excl. VAT, 3 months.", -1, 500, "EUR", "HT", "day", "" },
+		{ 0, "Tarif horaire : 25 € HT.", -1, 25, "EUR", "HT", "hour", "" },
+		/* the rate named in another sentence, or a marker after the amount, wins */
+		{ 1, "Le tarif journalier du marché est élevé. Je propose 2 000 € pour le tout.", -1,
+		  2000, "EUR", "", "total", "" },
+		{ 1, "Mon TJM habituel est élevé ; ici 3 000 € au total.", -1, 3000, "EUR", "",
+		  "total", "" },
+		/* the sign after the number, European thousands, codes, tax words, k */
+		{ 1, "I can do it for 1,800 € excl. VAT.", -1, 1800, "EUR", "HT", "total", "" },
+		{ 1, "2.500,00 EUR HT", -1, 2500, "EUR", "HT", "total", "" },
+		{ 1, "1 800,00 € HT", -1, 1800, "EUR", "HT", "total", "" },
+		{ 1, "My price: €1.800", -1, 1800, "EUR", "", "total", "" },
+		{ 1, "EUR 1,800.00", -1, 1800, "EUR", "", "total", "" },
+		{ 1, "1800 euros + VAT", -1, 1800, "EUR", "HT", "total", "" },
+		{ 1, "USD 2k", -1, 2000, "USD", "", "total", "" },
+		{ 0, "Budget: 1,800 € excl. VAT", -1, 1800, "EUR", "HT", "total", "" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {

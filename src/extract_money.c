@@ -9,6 +9,7 @@
  * scan; every look-ahead is bounded; no regular expressions.
  */
 #include "bidmail.h"
+#include "mask.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define MAX_MENTIONS 64
 
@@ -206,6 +208,7 @@ struct mv_phrase {
 struct money_vocab {
 	struct mv_phrase *p[MV_KINDS];
 	size_t n[MV_KINDS], cap[MV_KINDS];
+	struct mask_words *contacts;	/* mask-words.txt beside amounts.txt (mask.c) */
 };
 
 /* The value of a line's kind: its text (tax, unit, count) or number (number, scale, share as
@@ -285,16 +288,37 @@ struct money_vocab *money_vocab_free(struct money_vocab *mv)
 			free(mv->p[k][i].w);
 		free(mv->p[k]);
 	}
+	mask_words_free(mv->contacts);
 	free(mv);
 	return NULL;
+}
+
+/* The contact words of mask.c live in mask-words.txt in the folder of amounts.txt; an older
+ * data_dir has none (only the shapes are masked then). */
+static int contacts_load(struct money_vocab *mv, const char *amounts_path)
+{
+	const char *slash = strrchr(amounts_path, '/');
+	char *path = slash ? xasprintf("%.*s/mask-words.txt", (int)(slash - amounts_path),
+				       amounts_path)
+			   : xstrdup("mask-words.txt");
+	int rc = 0;
+	if (access(path, F_OK) == 0 && !(mv->contacts = mask_words_load(path)))
+		rc = -1;
+	free(path);
+	return rc;
 }
 
 struct money_vocab *money_vocab_load(const char *path)
 {
 	struct money_vocab *mv = xcalloc(1, sizeof *mv);
-	if (extract_data_lines(path, 4096, mv_line, mv) < 0)
+	if (extract_data_lines(path, 4096, mv_line, mv) < 0 || contacts_load(mv, path) < 0)
 		return money_vocab_free(mv);
 	return mv;
+}
+
+const struct mask_words *money_vocab_contacts(const struct money_vocab *mv)
+{
+	return mv ? mv->contacts : NULL;
 }
 
 /* The vocabulary in use (an empty one before any load). */

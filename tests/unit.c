@@ -2010,6 +2010,17 @@ static void test_dates(void)
 		{ "2026-03-27", "900 € HT, livraison le 10 avril.", "2026-04-10" },
 		{ "2026-03-27", "$2,900, delivered by April 10.", "2026-04-10" },
 		{ "2026-03-27", "Je peux le faire en 10 jours pour 500 €.", "2026-04-06" },
+		/* the Friday of this week or the next; none when this week's has passed */
+		{ "2026-03-27", "Needed by end of next week.", "2026-04-03" },
+		{ "2026-03-25", "D'ici la fin de la semaine prochaine.", "2026-04-03" },
+		{ "2026-03-25", "Pour la fin de semaine, merci.", "2026-03-27" },
+		{ "2026-03-25", "By the end of the week please.", "2026-03-27" },
+		{ "2026-03-28", "Pour la fin de semaine.", "" },
+		{ "2026-03-28", "By the end of next week.", "2026-04-03" },
+		{ "2026-03-27", "Pour fin juin.", "2026-06-30" },
+		{ "2026-03-27", "Within 3 weeks.", "2026-04-17" },
+		{ "2026-03-27", "ASAP please.", "" },
+		{ "2026-03-27", "Au plus vite.", "" },
 		/* a year rolls over */
 		{ "2026-12-10", "Pour le 15 janvier.", "2027-01-15" },
 		{ "2026-12-20", "Pour début janvier.", "2027-01-01" },

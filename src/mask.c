@@ -20,6 +20,9 @@
 #define PHONE_DIGITS 15		/* E.164: a number has at most 15 digits */
 #define PHONE_GROUPS 16		/* digit groups of one run looked at */
 #define PHONE_GAP 3		/* bytes between two groups: " ", " - ", ") ", NBSP */
+#define LOCAL_MAX 128		/* bytes of a local part looked at (RFC 5321: 64) */
+#define HANDLE_MAX 64		/* bytes of a messenger handle */
+#define LINK_MAX 512		/* bytes of a messenger link */
 
 /* ---------------------------------------------------------------- mask-words.txt */
 
@@ -198,7 +201,7 @@ static const char *local_start(const char *p, const char *floor)
 		}
 		return p;
 	}
-	while (s > floor) {
+	while (s > floor && p - s < LOCAL_MAX) {
 		if (local_byte((unsigned char)s[-1])) {
 			s--;
 			continue;
@@ -281,6 +284,8 @@ static size_t label_len(const char *p)
 {
 	size_t n = 0, k;
 	for (;;) {
+		if (n > 63)
+			return 0;	/* DNS: a label has at most 63 bytes */
 		if (isalnum((unsigned char)p[n]) || (p[n] == '-' && n > 0))
 			n++;
 		else if ((k = letter_utf8((const unsigned char *)p + n)) > 0)
@@ -365,7 +370,7 @@ static const char *disguised_local(const char *e, const char *floor)
 	if (s == e)
 		return e;
 	if (e - s == 1 && isalpha((unsigned char)*s))
-		while (s - floor >= 2 && s[-1] == ' ' && isalpha((unsigned char)s[-2]) &&
+		while (s - floor >= 2 && e - s < LOCAL_MAX && s[-1] == ' ' && isalpha((unsigned char)s[-2]) &&
 		       (s - 2 == floor || !word_byte((unsigned char)s[-3])))
 			s -= 2;
 	for (int i = 0; i < 3 && s - floor > 2 && s[-1] == ' '; i++) {
@@ -461,7 +466,7 @@ static const char *link_at(const char *p, const char *floor, const char **s)
 	if (!n || (p > floor && (p[-1] == '.' || p[-1] == '-')))
 		return p;
 	const char *e = p + n;
-	while (url_byte((unsigned char)*e))
+	while (url_byte((unsigned char)*e) && e - p < LINK_MAX)
 		e++;
 	while (e > p + n && strchr(".,;:!?", e[-1]))
 		e--;
@@ -500,8 +505,10 @@ static const char *handle_at(const char *p, const char *floor, const char **s)
 		q += *q == ':' || *q == '=' ? 1 : 3;
 	q += blanks_at(q);
 	const char *e = q;
-	while (handle_byte((unsigned char)*e))
+	while (handle_byte((unsigned char)*e) && e - q <= HANDLE_MAX)
 		e++;
+	if (e - q > HANDLE_MAX)
+		return p;
 	while (e > q && strchr(".:-", e[-1]))
 		e--;
 	if (e == q || isdigit((unsigned char)*q) || *q == '+' || *q == ':' ||

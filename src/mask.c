@@ -5,8 +5,9 @@
  * disguised ("jean [at] gmail [dot] com", "j e a n @ gmail . com", "jean arobase gmail point
  * com"); phone numbers told from amounts, dates, references and versions by their shape: "+"
  * or "00" and 8 to 15 digits, a national number with its trunk 0 (9 to 11 digits, one way of
- * grouping), a North American 3-3-4, or any 8 to 15 digits after a word such as "tél";
- * handles after "skype:" and links such as t.me/jean. The words are contrib/mask-words.txt.
+ * grouping), one grouped in pairs ("612 34 56 78"), a North American 3-3-4, or any 8 to 15
+ * digits after a word such as "tél"; handles after "skype:" and links such as t.me/jean.
+ * The words are contrib/mask-words.txt.
  * In: a text, the marks. Out: the masked text (the caller's).
  */
 #include "bidmail.h"
@@ -646,9 +647,23 @@ static int national_shape(const struct digit_run *r, int a, int b, int digits)
 	return 1;
 }
 
+/* A number grouped in pairs after a lead of at most 3 digits, 9 to 11 digits in one
+ * grouping ("612 34 56 78", "6 12 34 56 78"): amounts, dates and references are never
+ * written so. */
+static int pairs_shape(const struct digit_run *r, int a, int b, int digits)
+{
+	if (b - a < 3 || digits < 9 || digits > 11 || r->len[a] > 3 || !one_grouping(r, a, b))
+		return 0;
+	for (int i = a + 1; i <= b; i++)
+		if (r->len[i] != 2)
+			return 0;
+	return 1;
+}
+
 /* Whether groups [a, b] of r are a phone number: with '+' (only from the first group) or "00",
  * 8 to 15 digits; after a phone word (cued), 8 to 15 digits that are no thousands; a
- * national number (national_shape); a North American (555) 123-4567 or 1 555 123 4567. */
+ * national number (national_shape); one in pairs (pairs_shape); a North American (555)
+ * 123-4567 or 1 555 123 4567. */
 static int phone_shape(const struct digit_run *r, int a, int b, int cued)
 {
 	int digits = 0;
@@ -665,7 +680,7 @@ static int phone_shape(const struct digit_run *r, int a, int b, int cued)
 		return digits >= 8 + 2 * !(a == 0 && r->plus) && digits <= PHONE_DIGITS;
 	if (cued && digits >= 8 && digits <= PHONE_DIGITS && (digits > 8 || !thousands(r, a, b)))
 		return 1;
-	if (national_shape(r, a, b, digits))
+	if (national_shape(r, a, b, digits) || pairs_shape(r, a, b, digits))
 		return 1;
 	int k = b - a + 1;
 	if (k == 3 && r->len[a] == 3 && r->len[a + 1] == 3 && r->len[b] == 4)

@@ -1266,6 +1266,7 @@ static void test_mask_contacts(void)
 		{ "0033612345678 et 0044 20 7946 0958", "[p] et [p]" },
 		{ "+33 6 12 34 56 78 / 06 98 76 54 32", "[p] / [p]" },
 		{ "Appelez-moi au 0612345678 ou au 07 12 34 56 78.", "Appelez-moi au [p] ou au [p]." },
+		{ "ES 612 34 56 78, IT 333 123 4567, NL 06-12345678", "ES [p], IT [p], NL [p]" },
 		/* after a phone word, any 8 to 15 digits, glued or not */
 		{ "Tel0612345678", "Tel[p]" },
 		{ "t\xC3\xA9l:06.12.34.56.78", "t\xC3\xA9l:[p]" },
@@ -1302,6 +1303,7 @@ static void test_mask_contacts(void)
 		{ "carte 4970 1012 3456 7890", "carte 4970 1012 3456 7890" },
 		{ "mobile : 10 000 000 t\xC3\xA9l\xC3\xA9" "chargements", "mobile : 10 000 000 t\xC3\xA9l\xC3\xA9" "chargements" },
 		{ "population 1 234 567 890", "population 1 234 567 890" },
+		{ "score 12 34 56, 1 500 000 000 vues, 2026 04 15", "score 12 34 56, 1 500 000 000 vues, 2026 04 15" },
 		{ "v2.10.1, 1.0.0-rc1, version 0.12.345", "v2.10.1, 1.0.0-rc1, version 0.12.345" },
 		{ "Rendez-vous chez Paul point final.", "Rendez-vous chez Paul point final." },
 		{ "I work at google.com; portfolio at behance.net/jean", "I work at google.com; portfolio at behance.net/jean" },

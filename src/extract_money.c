@@ -973,6 +973,12 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 	int candidates = 0, first = -1;
 	for (int i = 0; i < n; i++) {
 		const char *strong = cue_before(l, ms[i].start, strong_offer_cues, 60);
+		/* a rate named before its amount is an offer as strong as "my rate": "TJM 100 €,
+		 * soit 1 000 €" is a day rate the floor must see, not a total of 1 000 */
+		const struct mv_phrase *named = ms[i].m.unit[0] ? NULL
+			: rate_before(l, ms[i].start, i > 0 ? ms[i - 1].end : 0);
+		if (named)
+			strong = named->w;
 		const char *weak = cue_before(l, ms[i].start, weak_offer_cues, 12);
 		const char *quoted = cue_before(l, ms[i].start, quoted_budget_cues, 40);
 		/* the budget quoted from the project is not an offer, unless an offer word is

@@ -965,6 +965,9 @@ static void test_money_read(void)
 		{ 1, "Prix au mot : 0,09 €", -1, 0.09, "EUR", "", "word", "`prix au mot`" },
 		{ 0, "Daily rate: 500 EUR excl. VAT, 3 months.", -1, 500, "EUR", "HT", "day", "" },
 		{ 0, "Tarif horaire : 25 € HT.", -1, 25, "EUR", "HT", "hour", "" },
+		/* a named rate then the total it makes: the rate is the bid, so the floor sees it */
+		{ 1, "TJM 100 €, soit 1 000 € pour 10 jours.", -1, 100, "EUR", "", "day", "`tjm`" },
+		{ 1, "My hourly rate is $15, so $600 for the 40 hours.", -1, 15, "USD", "", "hour", "" },
 		/* the rate named in another sentence, or a marker after the amount, wins */
 		{ 1, "Le tarif journalier du marché est élevé. Je propose 2 000 € pour le tout.", -1,
 		  2000, "EUR", "", "total", "" },

@@ -12,9 +12,10 @@
 #include <string.h>
 
 enum date_kind { DK_MONTH, DK_WEEKDAY, DK_ARTICLE, DK_CUE, DK_START, DK_MID, DK_END, DK_IN,
-		 DK_MONTH_END, DK_YEAR_END, DK_COUNT };
+		 DK_MONTH_END, DK_YEAR_END, DK_WEEK_END, DK_COUNT };
 static const char *const kind_names[DK_COUNT] = { "month", "weekday", "article", "cue", "start",
-						  "mid", "end", "in", "month-end", "year-end" };
+						  "mid", "end", "in", "month-end", "year-end",
+						  "week-end" };
 
 struct date_data {
 	struct strlist phrase[DK_COUNT];
@@ -48,9 +49,9 @@ static int date_line(void *arg, char *s, const char *path, int lineno)
 		if (!strcmp(kind, kind_names[i]))
 			k = i;
 	if (k < 0 || (k == DK_MONTH && (got < 2 || n < 1 || n > 12)) ||
-	    ((k == DK_IN || k == DK_MONTH_END) && (got < 2 || n < 0 || n > 366))) {
+	    ((k == DK_IN || k == DK_MONTH_END || k == DK_WEEK_END) && (got < 2 || n < 0 || n > 366))) {
 		fprintf(stderr, "%s:%d: expected `kind [N] | phrase | ...` (kind: month N, weekday, "
-			"article, cue, start, mid, end, in N, month-end N, year-end)\n", path, lineno);
+			"article, cue, start, mid, end, in N, month-end N, year-end, week-end N)\n", path, lineno);
 		return -1;
 	}
 	char *tok;
@@ -328,6 +329,12 @@ static long relative_at(const struct date_data *d, const char *p, long today)
 		return date_day_make(y, 12, 31);
 	if (kind_at(d, DK_IN, p, &n))
 		return today + n;
+	if (kind_at(d, DK_WEEK_END, p, &n)) {
+		/* the Friday of the week n weeks on (day 0, 1970-01-01, was a Thursday); none when
+		 * this week's has passed ("fin de semaine" written on a Saturday) */
+		long friday = today - (today + 3) % 7 + 4 + 7L * n;
+		return friday >= today ? friday : -1;
+	}
 	return -1;
 }
 

@@ -9,6 +9,7 @@
  * scan; every look-ahead is bounded; no regular expressions.
  */
 #include "bidmail.h"
+#include "mask.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define MAX_MENTIONS 64
 
@@ -192,9 +194,10 @@ static int word_at(const char *p, const char *w)
 
 /* contrib/amounts.txt, one list of phrases per kind (see its header). */
 enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBER, MV_SCALE,
-	       MV_SHARE, MV_UPFRONT, MV_REST, MV_PLAN, MV_ARTICLE, MV_COMPLEMENT, MV_KINDS };
+	       MV_SHARE, MV_UPFRONT, MV_REST, MV_PLAN, MV_ARTICLE, MV_COMPLEMENT, MV_RATE, MV_KINDS };
 static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
-	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement" };
+	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement",
+	"rate" };
 
 struct mv_phrase {
 	char *w;
@@ -205,6 +208,7 @@ struct mv_phrase {
 struct money_vocab {
 	struct mv_phrase *p[MV_KINDS];
 	size_t n[MV_KINDS], cap[MV_KINDS];
+	struct mask_words *contacts;	/* mask-words.txt beside amounts.txt (mask.c) */
 };
 
 /* The value of a line's kind: its text (tax, unit, count) or number (number, scale, share as
@@ -221,6 +225,7 @@ static int mv_value(enum mv_kind k, const char *v, struct mv_phrase *ph)
 		       : (snprintf(ph->val, sizeof ph->val, "%s", v), 0);
 	case MV_UNIT:
 	case MV_COUNT:
+	case MV_RATE:
 		for (int i = 0; units[i]; i++)
 			if (!strcmp(v, units[i]))
 				return snprintf(ph->val, sizeof ph->val, "%s", v), 0;
@@ -253,8 +258,8 @@ static int mv_line(void *arg, char *s, const char *path, int lineno)
 	struct mv_phrase ph = { 0 };
 	if (k == MV_KINDS || mv_value((enum mv_kind)k, v, &ph) < 0) {
 		fprintf(stderr, "%s:%d: expected `kind [value] | phrase | ...` (kinds: tax HT|TTC, "
-			"tax-far, unit U, count U, pace, work, number N, scale N, share A/B, upfront, "
-			"rest, plan)\n", path, lineno);
+			"tax-far, unit U, count U, rate U, pace, work, number N, scale N, share A/B, "
+			"upfront, rest, plan)\n", path, lineno);
 		return -1;
 	}
 	for (char *tok; (tok = strtok_r(NULL, "|", &save)) != NULL;) {
@@ -283,16 +288,37 @@ struct money_vocab *money_vocab_free(struct money_vocab *mv)
 			free(mv->p[k][i].w);
 		free(mv->p[k]);
 	}
+	mask_words_free(mv->contacts);
 	free(mv);
 	return NULL;
+}
+
+/* The contact words of mask.c live in mask-words.txt in the folder of amounts.txt; an older
+ * data_dir has none (only the shapes are masked then). */
+static int contacts_load(struct money_vocab *mv, const char *amounts_path)
+{
+	const char *slash = strrchr(amounts_path, '/');
+	char *path = slash ? xasprintf("%.*s/mask-words.txt", (int)(slash - amounts_path),
+				       amounts_path)
+			   : xstrdup("mask-words.txt");
+	int rc = 0;
+	if (access(path, F_OK) == 0 && !(mv->contacts = mask_words_load(path)))
+		rc = -1;
+	free(path);
+	return rc;
 }
 
 struct money_vocab *money_vocab_load(const char *path)
 {
 	struct money_vocab *mv = xcalloc(1, sizeof *mv);
-	if (extract_data_lines(path, 4096, mv_line, mv) < 0)
+	if (extract_data_lines(path, 4096, mv_line, mv) < 0 || contacts_load(mv, path) < 0)
 		return money_vocab_free(mv);
 	return mv;
+}
+
+const struct mask_words *money_vocab_contacts(const struct money_vocab *mv)
+{
+	return mv ? mv->contacts : NULL;
 }
 
 /* The vocabulary in use (an empty one before any load). */
@@ -715,6 +741,41 @@ static const char *cue_before(const char *l, size_t at, const char *const *cues,
 	return cue_before_end(l, at, cues, window, NULL);
 }
 
+/* A rate's name written before the amount at offset at ("taux horaire", "TJM", "day rate",
+ * "prix au mot": amounts.txt rate), ending after offset after (the previous amount) and
+ * within 40 bytes, in the same sentence; the nearest one, or NULL. */
+static const struct mv_phrase *rate_before(const char *l, size_t at, size_t after)
+{
+	size_t from = at > 40 ? at - 40 : 0;
+	const struct mv_phrase *best = NULL;
+	if (from < after)
+		from = after;
+	for (size_t k = from; k < at; k++) {
+		if (l[k] == '\n' || (l[k] == '.' && l[k + 1] == ' ') || l[k] == ';')
+			best = NULL;	/* a sentence ends: a rate named before it is not this one's */
+		if (k > 0 && is_word_byte((unsigned char)l[k - 1]))
+			continue;
+		const struct mv_phrase *ph = vocab_at(MV_RATE, l + k);
+		if (ph && k + ph->n <= at)
+			best = ph;
+	}
+	return best;
+}
+
+/* The unit of a rate named before ms (rate_before) into m when no marker after the amount
+ * gave one (a marker wins: "tarif : 30 € par mot"); said in why. */
+static void rate_name_apply(const char *l, const struct mention *ms, size_t after,
+			    struct money *m, char *why, size_t why_len)
+{
+	const struct mv_phrase *ph = m->unit[0] ? NULL : rate_before(l, ms->start, after);
+	if (!ph)
+		return;
+	snprintf(m->unit, sizeof m->unit, "%s", ph->val);
+	size_t w = strlen(why);
+	snprintf(why + w, why_len - w, "; `%s` before it names a rate per %s", ph->w,
+		 ph->val);
+}
+
 static const char *const budget_cues[] = {
 	"budget", "enveloppe", "rémunération", "remuneration", "rémunéré", "tarif", "prix", "price",
 	"rate", "paid", "pay", "tjm", "jusqu'à", "jusqu’à", "up to", "maximum", "max", "entre",
@@ -839,8 +900,6 @@ int extract_budget_lower(const char *l, struct money *out, char *why, size_t why
 	}
 	if (pick >= 0) {
 		snprintf(why, why_len, "budget word `%s` before the amount", cue);
-		if (!strcmp(cue, "tjm") && !ms[pick].m.unit[0])
-			snprintf(ms[pick].m.unit, sizeof ms[pick].m.unit, "day");
 	}
 	for (int i = 0; i < n && pick < 0; i++)
 		if (bare_budget(l, &ms[i])) {
@@ -860,6 +919,7 @@ int extract_budget_lower(const char *l, struct money *out, char *why, size_t why
 		return 0;
 	}
 	*out = ms[pick].m;
+	rate_name_apply(l, &ms[pick], pick > 0 ? ms[pick - 1].end : 0, out, why, why_len);
 	rate_explain(l, &ms[pick], out, 1, why, why_len);
 	currency_explain(out, why, why_len);
 	if (!out->unit[0])
@@ -886,10 +946,11 @@ static const char *const quoted_budget_cues[] = {
 
 /* The offer read at ms into out: a rate kept as a rate, the board's currency when none is
  * written, a range's upper bound; each said in why. */
-static void bid_settle(const char *l, const struct mention *ms, struct money *out, char *why,
-		       size_t why_len)
+static void bid_settle(const char *l, const struct mention *ms, size_t after, struct money *out,
+		       char *why, size_t why_len)
 {
 	*out = ms->m;
+	rate_name_apply(l, ms, after, out, why, why_len);
 	rate_explain(l, ms, out, 0, why, why_len);
 	currency_explain(out, why, why_len);
 	if (ms->range) {
@@ -912,6 +973,12 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 	int candidates = 0, first = -1;
 	for (int i = 0; i < n; i++) {
 		const char *strong = cue_before(l, ms[i].start, strong_offer_cues, 60);
+		/* a rate named before its amount is an offer as strong as "my rate": "TJM 100 €,
+		 * soit 1 000 €" is a day rate the floor must see, not a total of 1 000 */
+		const struct mv_phrase *named = ms[i].m.unit[0] ? NULL
+			: rate_before(l, ms[i].start, i > 0 ? ms[i - 1].end : 0);
+		if (named)
+			strong = named->w;
 		const char *weak = cue_before(l, ms[i].start, weak_offer_cues, 12);
 		const char *quoted = cue_before(l, ms[i].start, quoted_budget_cues, 40);
 		/* the budget quoted from the project is not an offer, unless an offer word is
@@ -953,7 +1020,7 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 			 "in the new text");
 	}
 	if (pick >= 0) {
-		bid_settle(l, &ms[pick], out, why, why_len);
+		bid_settle(l, &ms[pick], pick > 0 ? ms[pick - 1].end : 0, out, why, why_len);
 		rc = 1;
 	}
 	free(l);

@@ -930,7 +930,7 @@ static const struct subcommand {
 	{ "lmtp", NULL, cmd_lmtp, "[--listen HOST:PORT|PATH]",
 	  "take mail over LMTP (RFC 2033) until SIGTERM", 0 },
 	{ "export", NULL, cmd_export, "[--format html|atom|json] [--out DIR]",
-	  "write the marketplace page of the open projects", 0 },
+	  "write the marketplace page of the open projects", SUB_DATA },
 	{ "send", NULL, cmd_send, "[--once]", "deliver the outbox", SUB_DATA | SUB_KEY },
 	{ "parse", NULL, cmd_parse, "[--as post|bid] [--recipient ADDR] FILE",
 	  "print what the gateway understands, as JSON", SUB_DATA },

@@ -355,15 +355,17 @@ static long month_part_at(const struct date_data *d, const char *p, long today)
 static long relative_at(const struct date_data *d, const char *p, long today)
 {
 	int n, y, m, md;
-	date_day_split(today, &y, &m, &md);
 	if (kind_at(d, DK_MONTH_END, p, &n)) {
+		date_day_split(today, &y, &m, &md);	/* only on a phrase: this runs at every word */
 		m += n;
 		y += (m - 1) / 12;
 		m = (m - 1) % 12 + 1;
 		return date_month_last(y, m);
 	}
-	if (kind_at(d, DK_YEAR_END, p, &n))
+	if (kind_at(d, DK_YEAR_END, p, &n)) {
+		date_day_split(today, &y, &m, &md);
 		return date_day_make(y, 12, 31);
+	}
 	if (kind_at(d, DK_IN, p, &n))
 		return today + n;
 	if (kind_at(d, DK_WEEK_END, p, &n)) {

@@ -15,6 +15,7 @@
 # floor (bench/digest_bench.py), the idle daemon (bench/idle_bench.py), instant alerts
 # (bench/alert_bench.py).
 # usage: bench/run.sh [N]   (default 3000). Work files go to bench/out/.
+# BENCH_ONLY=ingest bench/run.sh [N] runs the ingest benchmark alone.
 set -eu
 cd "$(dirname "$0")/.."
 N=${1:-3000}
@@ -73,6 +74,7 @@ print("  bidmail run --once (end to end)                           : %8.0f messa
 print("  ratio end-to-end / ceiling                                : %8.2f (target >= 0.35)" % (rate / ceil))
 print("  ratio end-to-end / old ceiling (flattering)               : %8.2f" % (rate / old))
 PY
+[ "${BENCH_ONLY:-}" = ingest ] && exit 0
 
 # extraction: parse + classify + extract against the bare libetpan parse, same corpus, same process
 python3 bench/gen_corpus.py "$OUT/xcorpus" "$N" 7 --bids

@@ -95,6 +95,10 @@ struct extract_data {
 		int weight[64];
 		struct strlist phrases[64];
 		struct strlist descriptions[64];	/* "LANG text", from `@LANG text` fields */
+		/* per first byte, the phrases (rule, index) starting with it, in rule order:
+		 * one pass over the text tries only those (built once at load) */
+		struct scam_ref { int rule; size_t k; } *first[256];
+		size_t n_first[256];
 	} scam;
 	struct intent_data *intents;	/* intents.txt (extract_intent.c) */
 	struct date_data *dates;	/* dates.txt (extract_date.c) */
@@ -300,10 +304,25 @@ static int scam_line(void *arg, char *s, const char *path, int lineno)
 	return 0;
 }
 
+static void scam_index(struct extract_data *d)
+{
+	for (int i = 0; i < d->scam.n; i++)
+		for (size_t k = 0; k < d->scam.phrases[i].n; k++) {
+			unsigned char b = (unsigned char)d->scam.phrases[i].v[k][0];
+			size_t n = d->scam.n_first[b];
+			d->scam.first[b] = xrealloc(d->scam.first[b], (n + 1) * sizeof *d->scam.first[b]);
+			d->scam.first[b][n] = (struct scam_ref){ i, k };
+			d->scam.n_first[b] = n + 1;
+		}
+}
+
 static int load_scam(const char *path, struct extract_data *d)
 {
 	d->scam.threshold = 6;
-	return extract_data_lines(path, 4096, scam_line, d);
+	int rc = extract_data_lines(path, 4096, scam_line, d);
+	if (rc == 0)
+		scam_index(d);
+	return rc;
 }
 
 /* One line of auto-replies.txt (a phrase, or `from: local-part`) into the extract data arg;
@@ -380,6 +399,8 @@ struct extract_data *extract_data_free(struct extract_data *d)
 		strlist_clear(&d->scam.phrases[i]);
 		strlist_clear(&d->scam.descriptions[i]);
 	}
+	for (int b = 0; b < 256; b++)
+		free(d->scam.first[b]);
 	extract_intent_free(d->intents);
 	extract_date_free(d->dates);
 	extract_rating_free(d->ratings);
@@ -865,29 +886,37 @@ static char *find_location(const char *l, const struct tokens *tk)
 	return r;
 }
 
-/* The first phrase of scam rule i found in l (lower case) as whole words, or NULL. */
-static const char *scam_rule_hit(int i, const char *l)
+/* For each scam rule, the index of its first phrase (in file order) found in l (lower case)
+ * as whole words — not after nor before a letter or digit —, SIZE_MAX when none: one pass
+ * over l, trying at each place only the phrases that start with its byte. */
+static void scam_hits(const char *l, size_t best[64])
 {
-	for (size_t k = 0; k < data->scam.phrases[i].n; k++) {
-		const char *ph = data->scam.phrases[i].v[k];
-		const char *hit = strstr(l, ph);
-		size_t pn = strlen(ph);
-		while (hit && ((hit > l && isalnum((unsigned char)hit[-1])) ||
-			       isalnum((unsigned char)hit[pn])))
-			hit = strstr(hit + 1, ph);
-		if (hit)
-			return ph;
+	for (int i = 0; i < 64; i++)
+		best[i] = SIZE_MAX;
+	for (const char *q = l; *q; q++) {
+		if (q > l && isalnum((unsigned char)q[-1]))
+			continue;
+		unsigned char b = (unsigned char)*q;
+		for (size_t j = 0; j < data->scam.n_first[b]; j++) {
+			const struct scam_ref *r = &data->scam.first[b][j];
+			if (r->k >= best[r->rule])
+				continue;
+			const char *ph = data->scam.phrases[r->rule].v[r->k];
+			size_t pn = strlen(ph);
+			if (!strncmp(q, ph, pn) && !isalnum((unsigned char)q[pn]))
+				best[r->rule] = r->k;
+		}
 	}
-	return NULL;
 }
 
 static void score_scam(struct post_info *p, const char *l)
 {
+	size_t best[64];
+	scam_hits(l, best);
 	for (int i = 0; i < data->scam.n; i++) {
-		const char *ph = scam_rule_hit(i, l);
-		if (ph) {
+		if (best[i] != SIZE_MAX) {
 			p->scam_score += data->scam.weight[i];
-			strlist_add(&p->scam_rules, ph);
+			strlist_add(&p->scam_rules, data->scam.phrases[i].v[best[i]]);
 		}
 	}
 }
@@ -913,10 +942,12 @@ int extract_scam_verdict(const char *title, const char *text, const char *lang,
 	v->threshold = data->scam.threshold;
 	char *all = xasprintf("%s\n%s", title ? title : "", text ? text : "");
 	char *l = money_lower(all);
+	size_t best[64];
+	scam_hits(l, best);
 	for (int i = 0; i < data->scam.n && v->n < SCAM_HITS_MAX; i++) {
-		const char *ph = scam_rule_hit(i, l);
-		if (!ph)
+		if (best[i] == SIZE_MAX)
 			continue;
+		const char *ph = data->scam.phrases[i].v[best[i]];
 		const char *d = scam_rule_description(i, lang);
 		v->hit[v->n].weight = data->scam.weight[i];
 		v->hit[v->n].phrase = xstrdup(ph);

@@ -21,6 +21,10 @@ struct date_data {
 	struct strlist phrase[DK_COUNT];
 	int *n[DK_COUNT];	/* the N of each phrase (month number, days, months) */
 	size_t cap[DK_COUNT];
+	/* per kind and first byte, the phrases that can start with that byte, in file order
+	 * (built once at load: a word start tries only those) */
+	size_t *first[DK_COUNT][256];
+	size_t n_first[DK_COUNT][256];
 };
 
 /* A mentioned day not given with its year is at most this far ahead; further, it is a day
@@ -63,11 +67,38 @@ static int date_line(void *arg, char *s, const char *path, int lineno)
 	return 0;
 }
 
+static void index_add(struct date_data *d, int k, unsigned char b, size_t i)
+{
+	size_t n = d->n_first[k][b];
+	d->first[k][b] = xrealloc(d->first[k][b], (n + 1) * sizeof *d->first[k][b]);
+	d->first[k][b][n] = i;
+	d->n_first[k][b] = n + 1;
+}
+
+/* The bytes text matching phrase ph can start with (phrase_at's rules): its first byte; for
+ * an apostrophe also the first byte of ’; for a space the first byte of every blank. */
+static void index_phrase(struct date_data *d, int k, size_t i)
+{
+	unsigned char c = (unsigned char)d->phrase[k].v[i][0];
+	if (c == ' ') {
+		static const unsigned char blank_first[] = { ' ', '\t', '\n', '\r', 0xC2, 0xE2 };
+		for (size_t j = 0; j < sizeof blank_first; j++)
+			index_add(d, k, blank_first[j], i);
+		return;
+	}
+	index_add(d, k, c, i);
+	if (c == '\'')
+		index_add(d, k, 0xE2, i);
+}
+
 struct date_data *extract_date_load(const char *path)
 {
 	struct date_data *d = xcalloc(1, sizeof *d);
 	if (extract_data_lines(path, 8192, date_line, d) < 0)
 		return extract_date_free(d);
+	for (int k = 0; k < DK_COUNT; k++)
+		for (size_t i = 0; i < d->phrase[k].n; i++)
+			index_phrase(d, k, i);
 	return d;
 }
 
@@ -78,6 +109,8 @@ struct date_data *extract_date_free(struct date_data *d)
 	for (int k = 0; k < DK_COUNT; k++) {
 		strlist_clear(&d->phrase[k]);
 		free(d->n[k]);
+		for (int b = 0; b < 256; b++)
+			free(d->first[k][b]);
 	}
 	free(d);
 	return NULL;
@@ -85,9 +118,11 @@ struct date_data *extract_date_free(struct date_data *d)
 
 /* ---------------------------------------------------------------- matching */
 
-static int word_byte(unsigned char c)
+/* A letter, a digit or a byte of a UTF-8 sequence (ASCII tests, no ctype call: this runs at
+ * every byte of every mail). */
+static inline int word_byte(unsigned char c)
 {
-	return isalnum(c) || c >= 0x80;
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c >= 0x80;
 }
 
 /* The length of a run of blanks at p (spaces, tabs, line breaks, no-break spaces). */
@@ -136,7 +171,9 @@ static size_t phrase_at(const char *p, const char *ph)
 static size_t kind_at(const struct date_data *d, int k, const char *p, int *n)
 {
 	size_t best = 0;
-	for (size_t i = 0; i < d->phrase[k].n; i++) {
+	unsigned char b = (unsigned char)*p;
+	for (size_t j = 0; j < d->n_first[k][b]; j++) {
+		size_t i = d->first[k][b][j];
 		size_t len = phrase_at(p, d->phrase[k].v[i]);
 		if (len > best) {
 			best = len;
@@ -318,15 +355,17 @@ static long month_part_at(const struct date_data *d, const char *p, long today)
 static long relative_at(const struct date_data *d, const char *p, long today)
 {
 	int n, y, m, md;
-	date_day_split(today, &y, &m, &md);
 	if (kind_at(d, DK_MONTH_END, p, &n)) {
+		date_day_split(today, &y, &m, &md);	/* only on a phrase: this runs at every word */
 		m += n;
 		y += (m - 1) / 12;
 		m = (m - 1) % 12 + 1;
 		return date_month_last(y, m);
 	}
-	if (kind_at(d, DK_YEAR_END, p, &n))
+	if (kind_at(d, DK_YEAR_END, p, &n)) {
+		date_day_split(today, &y, &m, &md);
 		return date_day_make(y, 12, 31);
+	}
 	if (kind_at(d, DK_IN, p, &n))
 		return today + n;
 	if (kind_at(d, DK_WEEK_END, p, &n)) {
@@ -349,8 +388,9 @@ static long first_of(const struct date_data *d, const char *l, long today,
 			continue;
 		long day = -1;
 		if (cue) {
-			for (size_t i = 0; i < d->phrase[DK_CUE].n && day < 0; i++) {
-				size_t k = phrase_at(p, d->phrase[DK_CUE].v[i]);
+			unsigned char b = (unsigned char)*p;
+			for (size_t j = 0; j < d->n_first[DK_CUE][b] && day < 0; j++) {
+				size_t k = phrase_at(p, d->phrase[DK_CUE].v[d->first[DK_CUE][b][j]]);
 				if (k)
 					day = day_after_cue(d, p + k, today);
 			}

@@ -208,6 +208,10 @@ struct mv_phrase {
 struct money_vocab {
 	struct mv_phrase *p[MV_KINDS];
 	size_t n[MV_KINDS], cap[MV_KINDS];
+	/* per kind and first byte, the phrases starting with it, in file order (built at load:
+	 * vocab_at, tried at every word, looks at those only) */
+	size_t *first[MV_KINDS][256];
+	size_t n_first[MV_KINDS][256];
 	struct mask_words *contacts;	/* mask-words.txt beside amounts.txt (mask.c) */
 };
 
@@ -287,6 +291,8 @@ struct money_vocab *money_vocab_free(struct money_vocab *mv)
 		for (size_t i = 0; i < mv->n[k]; i++)
 			free(mv->p[k][i].w);
 		free(mv->p[k]);
+		for (int b = 0; b < 256; b++)
+			free(mv->first[k][b]);
 	}
 	mask_words_free(mv->contacts);
 	free(mv);
@@ -308,11 +314,24 @@ static int contacts_load(struct money_vocab *mv, const char *amounts_path)
 	return rc;
 }
 
+static void mv_index(struct money_vocab *mv)
+{
+	for (int k = 0; k < MV_KINDS; k++)
+		for (size_t i = 0; i < mv->n[k]; i++) {
+			unsigned char b = (unsigned char)mv->p[k][i].w[0];
+			size_t n = mv->n_first[k][b];
+			mv->first[k][b] = xrealloc(mv->first[k][b], (n + 1) * sizeof *mv->first[k][b]);
+			mv->first[k][b][n] = i;
+			mv->n_first[k][b] = n + 1;
+		}
+}
+
 struct money_vocab *money_vocab_load(const char *path)
 {
 	struct money_vocab *mv = xcalloc(1, sizeof *mv);
 	if (extract_data_lines(path, 4096, mv_line, mv) < 0 || contacts_load(mv, path) < 0)
 		return money_vocab_free(mv);
+	mv_index(mv);
 	return mv;
 }
 
@@ -334,8 +353,9 @@ static const struct mv_phrase *vocab_at(enum mv_kind k, const char *p)
 {
 	const struct money_vocab *mv = vocab();
 	const struct mv_phrase *best = NULL;
-	for (size_t i = 0; i < mv->n[k]; i++) {
-		const struct mv_phrase *ph = &mv->p[k][i];
+	unsigned char b = (unsigned char)*p;
+	for (size_t j = 0; j < mv->n_first[k][b]; j++) {
+		const struct mv_phrase *ph = &mv->p[k][mv->first[k][b][j]];
 		if ((best && ph->n <= best->n) || strncmp(p, ph->w, ph->n))
 			continue;
 		if (is_word_byte((unsigned char)ph->w[ph->n - 1]) && is_word_byte((unsigned char)p[ph->n]))

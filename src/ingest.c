@@ -51,7 +51,7 @@ struct job {
  * the message is set aside with that reason, so that a message that always kills the board
  * (by memory, say) cannot stop the others for ever. A kill -9 storm (milliseconds of work per
  * message) never leaves a mark. */
-enum { SLOT_PREPARE, SLOT_PROCESS, N_SLOTS };
+enum { SLOT_PREPARE, SLOT_PROCESS, SLOT_PREPARE_2, N_SLOTS };	/* PREPARE_2: the 2nd parser */
 #define KILL_MARK_AFTER 1	/* seconds busy on one message before it is marked */
 #define KILLS_TO_QUARANTINE 2	/* kills in a row while marked: set aside */
 #define MARK_SIZE 512		/* bytes of spool/tmp/ingest.inflight per slot */
@@ -109,7 +109,7 @@ static void verdict_write(int k, const char *what, long number, const char *unit
 	put_str(text, &n, sizeof text, what);
 	put_long(text, &n, sizeof text, number);
 	put_str(text, &n, sizeof text, unit);
-	put_str(text, &n, sizeof text, k == SLOT_PREPARE
+	put_str(text, &n, sizeof text, k != SLOT_PROCESS
 		? " while the board was parsing it (MIME, HTML, classification, extraction)"
 		: " while the board was acting on it");
 	put_str(text, &n, sizeof text, "; it was set aside at the next start so that the "
@@ -251,7 +251,7 @@ static void marks_recover(const struct config *c)
 		char *why = xasprintf("the board was killed from outside (out of memory, or by an "
 				      "operator) %d times in a row while %s it; it was set aside at the "
 				      "next start so that the others could go on", kills,
-				      k == SLOT_PREPARE ? "parsing" : "acting on");
+				      k != SLOT_PROCESS ? "parsing" : "acting on");
 		if (spool_quarantine(c, name, why) == 0)
 			log_warn("stage=ingest spool=%s result=quarantined reason=\"%s\"", name, why);
 		free(why);
@@ -605,13 +605,13 @@ static void prepare_message(const struct config *c, struct job *j, const char *n
 	extract_message(c, j->m, j->k);
 }
 
-/* prepare_message in the guard's prepare slot, and measured: over max_message_time, the
- * message is quarantined even when it finished. */
-static void prepare(const struct config *c, struct job *j, const char *name)
+/* prepare_message in the guard's prepare slot `slot` (one per parsing thread), and measured:
+ * over max_message_time, the message is quarantined even when it finished. */
+static void prepare(const struct config *c, struct job *j, const char *name, int slot)
 {
-	slot_begin(SLOT_PREPARE, name);
+	slot_begin(slot, name);
 	prepare_message(c, j, name);
-	double took = slot_end(SLOT_PREPARE);
+	double took = slot_end(slot);
 	if (j->sp && j->out != OUT_PERMFAIL && took >= (double)c->max_message_time) {
 		j->reason = xasprintf("over its time budget: parsing it took %.1f s (limit "
 				      "max_message_time is %ld s)", took, c->max_message_time);
@@ -744,11 +744,16 @@ static void quarantine(const struct config *c, struct job *j)
 			j->sp->key, j->sp->name, strerror(errno));
 }
 
-/* The prefetch stage: a second thread reads and prepares the waiting messages, in order,
- * while this one acts and commits (parsing and extraction are most of a message's CPU time;
- * the machine has more than one core). Bounded in messages and bytes. Nothing it does is
- * durable: a message it prepared and nobody took stays in new/ for the next run. */
+/* The prefetch stage: parsing threads read and prepare the waiting messages while this one
+ * acts and commits (parsing and extraction are most of a message's CPU time; the machine has
+ * more than one core). With a backlog (more messages than the ring holds) a second parsing
+ * thread joins: each thread claims the next message in spool order, and the ring hands them
+ * over in that order whatever order they finish in, so the messages are acted on in spool
+ * order as with one thread. Each thread has its own slot in the in-flight guard. Bounded in
+ * messages and bytes. Nothing it does is durable: a message prepared and not taken stays
+ * in new/ for the next run. */
 #define PREFETCH_BYTES (32u << 20)
+#define PREFETCH_THREADS 2
 
 /* 1 once *stop (a signal flag, or NULL for none) is set; atomic, as a signal handler in any
  * thread sets it. */
@@ -762,39 +767,89 @@ struct prefetch {
 	const struct strlist *names;
 	volatile int *stop;
 	struct job *ring;	/* cap slots; job i (in names order) lives at i % cap */
-	size_t cap, head, tail;	/* [head, tail): prepared, not yet taken */
+	char *done;		/* ring[i % cap] holds job i, prepared (i >= tail: out of order) */
+	size_t cap, head, tail;	/* [head, tail): prepared, in order, not yet taken */
+	size_t next;		/* the next job a parsing thread claims; [tail, next): claimed */
 	size_t bytes;		/* message bytes held in the ring */
-	int cancel, finished, threaded;
-	pthread_t thread;
+	int cancel, finished, threads, running;
+	pthread_t thread[PREFETCH_THREADS];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 };
 
+struct prefetch_worker {
+	struct prefetch *pf;
+	int slot;		/* its slot in the in-flight guard */
+};
+
+/* Claims the next job for a parsing thread (pf->mu held): its index, or SIZE_MAX when the
+ * stage is over (all claimed, cancelled, or a stop asked). Waits for room in the ring. */
+static size_t prefetch_claim(struct prefetch *pf)
+{
+	while (!pf->cancel && (pf->next - pf->head == pf->cap ||
+			       (pf->bytes >= PREFETCH_BYTES && pf->next > pf->head)))
+		pthread_cond_wait(&pf->cv, &pf->mu);
+	if (pf->cancel || stop_asked(pf->stop) || pf->next >= pf->names->n)
+		return SIZE_MAX;
+	return pf->next++;
+}
+
+/* Puts prepared job i in the ring (pf->mu held) and moves tail over the jobs now in order. */
+static void prefetch_put(struct prefetch *pf, size_t i, const struct job *j)
+{
+	pf->ring[i % pf->cap] = *j;
+	pf->done[i % pf->cap] = 1;
+	pf->bytes += j->sp ? j->sp->len : 0;
+	while (pf->tail < pf->next && pf->done[pf->tail % pf->cap]) {
+		pf->done[pf->tail % pf->cap] = 0;
+		pf->tail++;
+	}
+	pthread_cond_broadcast(&pf->cv);
+}
+
 static void *prefetch_run(void *arg)
 {
-	struct prefetch *pf = arg;
+	struct prefetch_worker *w = arg;
+	struct prefetch *pf = w->pf;
 	struct altstack *altstack = guard_thread_enter();
 	pthread_mutex_lock(&pf->mu);
-	for (size_t i = 0; i < pf->names->n; i++) {
-		while (!pf->cancel && (pf->tail - pf->head == pf->cap ||
-				       (pf->bytes >= PREFETCH_BYTES && pf->tail > pf->head)))
-			pthread_cond_wait(&pf->cv, &pf->mu);
-		if (pf->cancel || stop_asked(pf->stop))
-			break;
+	for (size_t i; (i = prefetch_claim(pf)) != SIZE_MAX;) {
 		pthread_mutex_unlock(&pf->mu);
 		struct job j;
-		prepare(pf->c, &j, pf->names->v[i]);
+		prepare(pf->c, &j, pf->names->v[i], w->slot);
 		pthread_mutex_lock(&pf->mu);
-		pf->ring[pf->tail % pf->cap] = j;
-		pf->tail++;
-		pf->bytes += j.sp ? j.sp->len : 0;
-		pthread_cond_broadcast(&pf->cv);
+		prefetch_put(pf, i, &j);
 	}
-	pf->finished = 1;
+	/* every job claimed is in the ring: the last thread out ends the stage */
+	if (--pf->running == 0)
+		pf->finished = 1;
 	pthread_cond_broadcast(&pf->cv);
 	pthread_mutex_unlock(&pf->mu);
 	guard_thread_leave(altstack);
+	free(w);
 	return NULL;
+}
+
+/* Starts parsing thread number k; 1, or 0 when it could not start. */
+static int prefetch_spawn(struct prefetch *pf, int k)
+{
+	static const int slots[PREFETCH_THREADS] = { SLOT_PREPARE, SLOT_PREPARE_2 };
+	static const char *const names[PREFETCH_THREADS] = { "bidmail-prep", "bidmail-prep2" };
+	struct prefetch_worker *w = xcalloc(1, sizeof *w);
+	w->pf = pf;
+	w->slot = slots[k];
+	pthread_mutex_lock(&pf->mu);
+	pf->running++;
+	pthread_mutex_unlock(&pf->mu);
+	if (pthread_create(&pf->thread[k], NULL, prefetch_run, w) != 0) {
+		pthread_mutex_lock(&pf->mu);
+		pf->running--;
+		pthread_mutex_unlock(&pf->mu);
+		free(w);
+		return 0;
+	}
+	pthread_setname_np(pf->thread[k], names[k]);	/* for top -H, and the tests */
+	return 1;
 }
 
 static void prefetch_start(struct prefetch *pf, const struct config *c, const struct strlist *names,
@@ -806,21 +861,25 @@ static void prefetch_start(struct prefetch *pf, const struct config *c, const st
 	pf->stop = stop;
 	pf->cap = 2 * (size_t)c->batch_size;
 	pf->ring = xcalloc(pf->cap, sizeof *pf->ring);
+	pf->done = xcalloc(pf->cap, 1);
 	pthread_mutex_init(&pf->mu, NULL);
 	pthread_cond_init(&pf->cv, NULL);
-	/* one message: no thread to start; a thread that cannot start: the same work inline */
-	pf->threaded = names->n > 1 && pthread_create(&pf->thread, NULL, prefetch_run, pf) == 0;
-	if (pf->threaded)
-		pthread_setname_np(pf->thread, "bidmail-prep");	/* for top -H, and the tests */
+	/* one message: no thread to start; a thread that cannot start: the same work inline;
+	 * the second parser only for a backlog longer than the ring */
+	if (names->n <= 1)
+		return;
+	int want = names->n > pf->cap ? PREFETCH_THREADS : 1;
+	while (pf->threads < want && prefetch_spawn(pf, pf->threads))
+		pf->threads++;
 }
 
 /* Takes the next prepared message into *j: 1, or 0 when there is none left. */
 static int prefetch_take(struct prefetch *pf, struct job *j)
 {
-	if (!pf->threaded) {
+	if (!pf->threads) {
 		if (pf->head >= pf->names->n)
 			return 0;
-		prepare(pf->c, j, pf->names->v[pf->head++]);
+		prepare(pf->c, j, pf->names->v[pf->head++], SLOT_PREPARE);
 		return 1;
 	}
 	pthread_mutex_lock(&pf->mu);
@@ -841,7 +900,7 @@ static int prefetch_take(struct prefetch *pf, struct job *j)
  * message is taken only then (a parse never runs while the write lock is held). */
 static int prefetch_ready(struct prefetch *pf)
 {
-	if (!pf->threaded)
+	if (!pf->threads)
 		return pf->head >= pf->names->n;	/* inline, the parse would run now */
 	pthread_mutex_lock(&pf->mu);
 	int ready = pf->head < pf->tail || pf->finished;
@@ -853,7 +912,7 @@ static int prefetch_ready(struct prefetch *pf)
  * finished or holds its byte bound), at most 20 ms: batches stay large when parsing keeps up. */
 static void prefetch_wait(struct prefetch *pf, size_t want)
 {
-	if (!pf->threaded)
+	if (!pf->threads)
 		return;
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -873,18 +932,20 @@ static void prefetch_wait(struct prefetch *pf, size_t want)
 /* Stops the thread and drops what it prepared and nobody took (still in new/). */
 static void prefetch_end(struct prefetch *pf)
 {
-	if (pf->threaded) {
+	if (pf->threads) {
 		pthread_mutex_lock(&pf->mu);
 		pf->cancel = 1;
 		pthread_cond_broadcast(&pf->cv);
 		pthread_mutex_unlock(&pf->mu);
-		pthread_join(pf->thread, NULL);
+		for (int k = 0; k < pf->threads; k++)
+			pthread_join(pf->thread[k], NULL);
 		for (size_t i = pf->head; i < pf->tail; i++)
 			job_clear(&pf->ring[i % pf->cap]);
 	}
 	pthread_mutex_destroy(&pf->mu);
 	pthread_cond_destroy(&pf->cv);
 	free(pf->ring);
+	free(pf->done);
 }
 
 /* Sets aside an entry of incoming/new that is not a regular file. */

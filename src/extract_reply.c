@@ -111,6 +111,15 @@ static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop
 			 s[i] == '*'))
 		i++;
 	while (i < n && w + 3 < max) {
+		/* a run of plain ASCII (most of any mail), bounded by the input and by max */
+		size_t lim = n - i < max - 3 - w ? n : i + (max - 3 - w);
+		unsigned char a;
+		while (i < lim && (a = ascii_plain[(unsigned char)s[i]]) != 0) {
+			out[w++] = (char)a;
+			i++;
+		}
+		if (i >= n || w + 3 >= max)
+			break;
 		const unsigned char *u = (const unsigned char *)s + i;
 		if (ascii_plain[u[0]]) {
 			out[w++] = (char)ascii_plain[u[0]];
@@ -158,16 +167,20 @@ static int line_ends_attribution(const char *t, size_t n)
 
 /* The normalised form of a line, computed on its first use and kept: the rules look at a line
  * from several places (as a start, inside a look-ahead window), and read it once. */
-static const char *line_norm(struct rline *ln, size_t *len)
+static __attribute__((noinline)) void line_norm_compute(struct rline *ln)
 {
-	if (!ln->normed) {
-		ln->nn = normalise(ln->s, ln->n, ln->norm, ln->cap, 0);
-		ln->normed = 1;
-		ln->dated = has_date(ln->norm);
-		ln->addressed = memchr(ln->norm, '@', ln->nn) != NULL;
-		ln->digits = ln->nn > strcspn(ln->norm, "0123456789");
-		ln->ender = line_ends_attribution(ln->norm, ln->nn);
-	}
+	ln->nn = normalise(ln->s, ln->n, ln->norm, ln->cap, 0);
+	ln->normed = 1;
+	ln->dated = has_date(ln->norm);
+	ln->addressed = memchr(ln->norm, '@', ln->nn) != NULL;
+	ln->digits = ln->nn > strcspn(ln->norm, "0123456789");
+	ln->ender = line_ends_attribution(ln->norm, ln->nn);
+}
+
+static inline const char *line_norm(struct rline *ln, size_t *len)
+{
+	if (!ln->normed)	/* the first use computes; the others read (most calls) */
+		line_norm_compute(ln);
 	*len = ln->nn;
 	return ln->norm;
 }
@@ -320,11 +333,14 @@ struct reply_data *extract_reply_data_load(const char *path)
 	return d;
 }
 
-/* The phrases of kind k in use (none before extract_load: the shapes alone apply). */
-static const struct strlist *phrases(enum rp_kind k)
+/* The phrases of kind k in use (none before extract_load: the shapes alone apply); those
+ * opening with byte c are the indexes *lo up to *hi. */
+static const struct strlist *phrases_opening(enum rp_kind k, unsigned char c, int *lo, int *hi)
 {
 	static const struct strlist empty;
 	const struct reply_data *d = extract_data_reply();
+	*lo = d ? d->from[k][c] : 0;
+	*hi = d ? d->from[k][c + 1] : 0;
 	return d ? &d->p[k] : &empty;
 }
 
@@ -335,9 +351,10 @@ static int starts_with_word(const char *t, enum rp_kind k)
 	if (!d)
 		return 0;
 	const struct strlist *l = &d->p[k];
-	for (size_t i = 0; i < l->n; i++) {
+	unsigned char c = (unsigned char)t[0];
+	for (int i = d->from[k][c]; i < d->from[k][c + 1]; i++) {	/* those opening with c */
 		size_t pn = d->len[k][i];
-		if (t[0] == l->v[i][0] && !strncmp(t, l->v[i], pn) && (t[pn] == ' ' || !t[pn]))
+		if (!strncmp(t, l->v[i], pn) && (t[pn] == ' ' || !t[pn]))
 			return 1;
 	}
 	return 0;
@@ -364,10 +381,15 @@ static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_le
 	const unsigned char *pm = d->pair[k];
 	if (min_len > d->longest[k] || (whole && tn > d->longest[k]))
 		return 0;	/* no phrase is that long, or t longer than any */
-	for (size_t p = 0; p < (whole ? 1 : tn); p++) {
+	size_t lim = whole ? 1 : tn;
+	for (size_t p = 0; p < lim; p++) {
+		while (p > 0 && p < lim && ascii_alnum[(unsigned char)t[p - 1]])
+			p++;	/* a phrase opens a word */
+		if (p >= lim)
+			break;
 		unsigned char c = (unsigned char)t[p];
-		if ((p > 0 && ascii_alnum[(unsigned char)t[p - 1]]) || !pair_opens(pm, t + p, tn - p))
-			continue;	/* a phrase opens a word */
+		if (!pair_opens(pm, t + p, tn - p))
+			continue;
 		for (int i = d->from[k][c]; i < d->from[k][c + 1]; i++) {
 			size_t vn = d->len[k][i];
 			if (vn < min_len || p + vn > tn || (whole && vn != tn) ||
@@ -406,7 +428,8 @@ static int verb_ends(const char *j, size_t end)
 	for (int b = d->last_from[c]; b < d->last_from[c + 1]; b++) {
 		int i = d->by_last[b];
 		size_t vn = d->verb_len[i];
-		if (vn > end || memcmp(j + end - vn, v->v[i], vn))
+		if (vn > end || (vn > 1 && v->v[i][vn - 2] != j[end - 2]) ||
+		    memcmp(j + end - vn, v->v[i], vn))
 			continue;
 		if (end == vn || (unsigned char)j[end - vn - 1] >= 0x80 ||
 		    !isalnum((unsigned char)j[end - vn - 1]))
@@ -425,9 +448,13 @@ static int verb_inside(const char *j, size_t end)
 	const struct strlist *v = &d->p[RP_VERB];
 	const unsigned char *pm = d->pair[RP_VERB];
 	for (size_t p = 0; p < end; p++) {
+		while (p > 0 && p < end && ascii_alnum[(unsigned char)j[p - 1]])
+			p++;	/* a verb opens a word */
+		if (p >= end)
+			break;
 		unsigned char c = (unsigned char)j[p];
-		if ((p > 0 && ascii_alnum[(unsigned char)j[p - 1]]) || !pair_opens(pm, j + p, end - p))
-			continue;	/* a verb opens a word */
+		if (!pair_opens(pm, j + p, end - p))
+			continue;
 		for (int i = d->verb_from[c]; i < d->verb_from[c + 1]; i++) {
 			size_t vn = d->verb_len[i];
 			if (p + vn <= end && (vn < 2 || v->v[i][1] == j[p + 1]) &&
@@ -599,9 +626,10 @@ static int header_key(const char *t)
 	size_t kn = (size_t)(colon - t);
 	while (kn > 0 && t[kn - 1] == ' ')
 		kn--;
+	unsigned char c = (unsigned char)t[0];
 	for (int g = RP_FROM; g <= RP_CC; g++) {
 		const struct strlist *l = &d->p[g];
-		for (size_t i = 0; i < l->n; i++)
+		for (int i = d->from[g][c]; i < d->from[g][c + 1]; i++)
 			if (d->len[g][i] == kn && !memcmp(t, l->v[i], kn))
 				return g - RP_FROM + 1;
 	}
@@ -922,8 +950,9 @@ static int is_signoff(const struct rline *ln)
 	if (ln->n > 100)
 		return 0;
 	size_t tn = normalise(ln->s, ln->n, t, sizeof t, 0);
-	const struct strlist *so = phrases(RP_SIGNOFF);
-	for (size_t i = 0; i < so->n; i++) {
+	int lo, hi;
+	const struct strlist *so = phrases_opening(RP_SIGNOFF, (unsigned char)t[0], &lo, &hi);
+	for (int i = lo; i < hi; i++) {
 		size_t pn = strlen(so->v[i]);
 		if (tn < pn || strncmp(t, so->v[i], pn))
 			continue;
@@ -979,8 +1008,9 @@ static int is_mobile_signature(const struct rline *ln)
 	int words = 1;
 	for (const char *p = b; *p; p++)
 		words += *p == ' ';
-	const struct strlist *m = phrases(RP_MOBILE);
-	for (size_t i = 0; i < m->n; i++)
+	int lo, hi;
+	const struct strlist *m = phrases_opening(RP_MOBILE, (unsigned char)*b, &lo, &hi);
+	for (int i = lo; i < hi; i++)
 		if (!strncmp(b, m->v[i], strlen(m->v[i])))
 			return !strpbrk(b, ",;?") && words <= 14;
 	return 0;
@@ -1431,25 +1461,47 @@ static inline size_t word_gap(const unsigned char *s, size_t n)
 /* Appends the words of text s (quote marks at the start of each line skipped; case,
  * punctuation at the edges of words, the kind of spaces and wrapping do not count) to w, on
  * line `line`. */
-static void words_add(struct words *w, const char *s, size_t n, int line)
+/* The class of each byte for words_add: WB_WORD hashed, WB_EDGE in a word but not hashed,
+ * WB_GAP a one-byte blank, WB_MAYBE the first byte of a blank when word_gap says so. */
+enum { WB_WORD, WB_EDGE, WB_GAP, WB_MAYBE };
+static unsigned char word_byte[256];
+
+static void word_bytes(void)
 {
 	static const char edges[] = "\"'()[]<>,.;:!?*";
-	static unsigned char edge[256];	/* 1 for the bytes of edges (filled on first use) */
-	if (!edge['*'])
-		for (const char *e = edges; *e; e++)
-			edge[(unsigned char)*e] = 1;
+	if (word_byte['*'])
+		return;
+	for (const char *e = edges; *e; e++)
+		word_byte[(unsigned char)*e] = WB_EDGE;
+	word_byte[' '] = word_byte['\t'] = word_byte['\r'] = word_byte['\n'] = WB_GAP;
+	word_byte[0xC2] = word_byte[0xE2] = word_byte[0xE3] = WB_MAYBE;
+}
+
+/* word_gap through the class table: the length of the blank at u[i] (n bytes in all), or 0. */
+static inline size_t gap_at(const unsigned char *u, size_t i, size_t n)
+{
+	unsigned char k = word_byte[u[i]];
+	return k == WB_GAP ? 1 : k == WB_MAYBE ? word_gap(u + i, n - i) : 0;
+}
+
+static void words_add(struct words *w, const char *s, size_t n, int line)
+{
+	word_bytes();
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, g;
 	while (i < n) {
-		while (i < n && ((g = word_gap(u + i, n - i)) || edge[u[i]]))
+		while (i < n && ((g = gap_at(u, i, n)) || word_byte[u[i]] == WB_EDGE))
 			i += g ? g : 1;
 		uint64_t h = 1469598103934665603ULL;
 		size_t start = i;
-		while (i < n && !word_gap(u + i, n - i)) {
-			unsigned char c = u[i++];
-			if (!edge[c])
+		while (i < n) {
+			unsigned char c = u[i], k = word_byte[c];
+			if (k == WB_GAP || (k == WB_MAYBE && word_gap(u + i, n - i)))
+				break;
+			if (k != WB_EDGE)
 				h = (h ^ (uint64_t)(c >= 'A' && c <= 'Z' ? c + 32 : c)) *
 				    1099511628211ULL;
+			i++;
 		}
 		if (i == start)
 			continue;
@@ -1657,6 +1709,15 @@ static char *strip_invisible(const char *text)
 	char *o = xmalloc(n + 1);
 	for (size_t i = 0; i < n; i++) {
 		const unsigned char *u = (const unsigned char *)text + i;
+		size_t run = 0;
+		while (i + run < n && u[run] < 0xE1)
+			run++;	/* no invisible character opens with these bytes */
+		if (run) {
+			memcpy(o + w, u, run);
+			w += run;
+			i += run - 1;
+			continue;
+		}
 		if (u[0] >= 0xE1 && i + 2 < n &&
 		    ((u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x8B && u[2] <= 0x8D) ||
 		     (u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0xA0) ||

@@ -49,6 +49,11 @@ struct rline {
 	int lone;	/* the group of the header key alone on it (lone_key), -1 not looked at */
 	int ender;	/* it could end an attribution: ends with ':', '>' or a verb (with or
 			 * without trailing dashes) */
+	const struct rline *twin;	/* the first of the lines just above with the same bytes:
+					 * what is known of a line by its bytes alone is read there */
+	int sep;	/* separator_at + 1, 0 not looked at */
+	int mid_known;	/* midline_attribution looked at, its offset in mid */
+	size_t mid;
 };
 
 static int is_space_byte(unsigned char c)
@@ -169,6 +174,19 @@ static int line_ends_attribution(const char *t, size_t n)
  * from several places (as a start, inside a look-ahead window), and read it once. */
 static __attribute__((noinline)) void line_norm_compute(struct rline *ln)
 {
+	const struct rline *tw = ln->twin;
+	if (tw) {	/* the same bytes: the same form and flags */
+		if (!tw->normed)
+			line_norm_compute((struct rline *)tw);
+		memcpy(ln->norm, tw->norm, tw->nn + 1);
+		ln->nn = tw->nn;
+		ln->normed = 1;
+		ln->dated = tw->dated;
+		ln->addressed = tw->addressed;
+		ln->digits = tw->digits;
+		ln->ender = tw->ender;
+		return;
+	}
 	ln->nn = normalise(ln->s, ln->n, ln->norm, ln->cap, 0);
 	ln->normed = 1;
 	ln->dated = has_date(ln->norm);
@@ -504,6 +522,8 @@ static int is_date_email(const char *j, size_t n)
 /* 1 when the line holds an attribution verb anywhere (verb_inside, looked at once). */
 static int line_has_verb(struct rline *ln)
 {
+	if (ln->verbed < 0 && ln->twin)
+		ln->verbed = line_has_verb((struct rline *)ln->twin);
 	if (ln->verbed < 0) {
 		size_t n;
 		const char *t = line_norm(ln, &n);
@@ -738,6 +758,8 @@ static int lotus_block_at(struct rline *l, int nl, int i)
 			return -1;
 		int g = 0;
 		size_t tn;
+		if (k > i && l[k].lone < 0 && l[k].twin && l[k].twin->lone >= 0)
+			l[k].lone = l[k].twin->lone;
 		if (k > i && l[k].lone < 0) {	/* looked at once, whichever window reads it */
 			size_t lead = 0;
 			while (lead < l[k].n && is_space_byte((unsigned char)l[k].s[lead]))
@@ -789,6 +811,9 @@ static int quoted_header_at(struct rline *l, int nl, int i)
 		dq[m].cap = sizeof dqn[m];
 		dq[m].normed = 0;
 		dq[m].verbed = -1;
+		dq[m].twin = NULL;
+		dq[m].sep = 0;
+		dq[m].mid_known = 0;
 		dq[m].lone = -1;
 		if (dq[m].n > sizeof dqn[m] - 4)
 			dq[m].n = sizeof dqn[m] - 4;
@@ -822,7 +847,7 @@ static int quoted_header_at(struct rline *l, int nl, int i)
 
 /* "-----Original Message-----" and its translations (the data file's cut phrases: 1, the rest
  * is quoted); forwarded markers (forward phrases) return 2; 0 otherwise. */
-static int separator_at(struct rline *ln)
+static int separator_of(struct rline *ln)
 {
 	char t[160];
 	if (ln->n > 150 || ln->n < 8)
@@ -839,6 +864,14 @@ static int separator_at(struct rline *ln)
 	if (phrase_occurs(RP_CUT, t, tn, 0, !dashes))
 		return 1;
 	return phrase_occurs(RP_FORWARD, t, tn, tn >= 40 ? tn - 39 : 0, 0) ? 2 : 0;
+}
+
+/* separator_at, read once per run of identical lines (it looks at the line's bytes alone). */
+static int separator_at(struct rline *ln)
+{
+	if (!ln->sep)
+		ln->sep = ln->twin && ln->twin->sep ? ln->twin->sep : separator_of(ln) + 1;
+	return ln->sep - 1;
 }
 
 static int is_rule_line(const struct rline *ln)
@@ -869,7 +902,7 @@ static int is_table_rule(const struct rline *ln)
 
 /* Looks for an attribution that starts mid-line ("reply On <date>, X wrote:"); returns the
  * byte offset where it starts, or 0. */
-static size_t midline_attribution(struct rline *l, int nl, int i)
+static size_t midline_attribution_of(struct rline *l, int nl, int i)
 {
 	const char *s = l[i].s;
 	size_t n = l[i].n;
@@ -892,6 +925,19 @@ static size_t midline_attribution(struct rline *l, int nl, int i)
 		}
 	}
 	return 0;
+}
+
+/* midline_attribution, read once per run of identical lines: one starting mid-line ends on
+ * its line, so the line's bytes alone decide. */
+static size_t midline_attribution(struct rline *l, int nl, int i)
+{
+	struct rline *ln = &l[i];
+	if (!ln->mid_known) {
+		const struct rline *tw = ln->twin;
+		ln->mid = tw && tw->mid_known ? tw->mid : midline_attribution_of(l, nl, i);
+		ln->mid_known = 1;
+	}
+	return ln->mid;
 }
 
 /* Removes the blank lines after index i (they belonged to the removed block). */
@@ -1763,6 +1809,13 @@ static struct rline *split_lines(const char *text, int *count, char **arena)
 			k++;
 		r->blank = k == ll;
 		r->quoted = k < ll && (p[k] == '>' || is_supercite(p + k, ll - k));
+		for (int d = 2; d <= 5 && d <= n && !r->blank; d++) {	/* l[n - d]: d - 1 lines up */
+			const struct rline *u = &l[n - d];
+			if (u->n == ll && !memcmp(u->s, p, ll)) {
+				r->twin = u->twin ? u->twin : u;
+				break;
+			}
+		}
 		if (!e)
 			break;
 		p = e + 1;

@@ -1561,6 +1561,32 @@ static void words_add(struct words *w, const char *s, size_t n, int line)
 	}
 }
 
+/* The words of every line of l into w, in order: a line with a twin copies its twin's. */
+static void lines_words_add(struct words *w, const struct rline *l, int nl)
+{
+	size_t *from = xcalloc((size_t)nl + 1, sizeof *from);	/* each line's first word */
+	for (int k = 0; k < nl; k++) {
+		from[k] = w->n;
+		if (!l[k].twin) {
+			words_add(w, l[k].s, l[k].n, k);
+			continue;
+		}
+		int t = (int)(l[k].twin - l);
+		size_t a = from[t], b = from[t + 1];
+		if (w->n + (b - a) > w->cap) {
+			while (w->n + (b - a) > w->cap)
+				w->cap = w->cap ? w->cap * 2 : 256;
+			w->h = xrealloc(w->h, w->cap * sizeof *w->h);
+			w->line = xrealloc(w->line, w->cap * sizeof *w->line);
+		}
+		memcpy(w->h + w->n, w->h + a, (b - a) * sizeof *w->h);
+		for (size_t i = 0; i < b - a; i++)
+			w->line[w->n + i] = k;
+		w->n += b - a;
+	}
+	free(from);
+}
+
 static uint64_t shingle(const struct words *w, size_t i)
 {
 	uint64_t x = 0;
@@ -1644,8 +1670,7 @@ static int copy_mark(struct rline *l, int nl, const char *sent)
 	uint64_t *set = xcalloc(mask + 1, sizeof *set);	/* open addressing; 0 is empty */
 	for (size_t i = 0; i < ns; i++)
 		shingle_add(set, mask, shingle(&ws, i));
-	for (int k = 0; k < nl; k++)
-		words_add(&wr, l[k].s, l[k].n, k);
+	lines_words_add(&wr, l, nl);
 	char *covered = xcalloc(wr.n + 1, 1);
 	size_t need = ws.n < COPY_MIN_WORDS ? ws.n : COPY_MIN_WORDS, run = 0, marked = 0;
 	for (size_t i = 0; i + SHINGLE_WORDS <= wr.n; i++) {

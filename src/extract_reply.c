@@ -698,13 +698,24 @@ static int shape_header_block_at(struct rline *l, int nl, int i)
 	return fields >= 3;
 }
 
+/* The normalised line nt (tn bytes, NUL-terminated) cut to max - 1 bytes: nt itself when it
+ * is shorter, else its copy in buf (max bytes). */
+static const char *norm_upto(const char *nt, size_t tn, char *buf, size_t max)
+{
+	if (tn < max)
+		return nt;
+	copy_norm(buf, max, nt, tn);
+	return buf;
+}
+
 /* An Outlook header block starting at line i: returns 1 when i opens one. */
 static int header_block_at(struct rline *l, int nl, int i)
 {
-	char t[256];
+	char tb[256];
+	const char *t;
 	size_t tn;
 	const char *nt = line_norm(&l[i], &tn);
-	copy_norm(t, 201, nt, tn);
+	t = norm_upto(nt, tn, tb, 201);
 	int g = header_key(t);
 	if (g != 1 && g != 2)	/* a block opens with From: or Date: (and their translations) */
 		return g == 0 && shape_header_block_at(l, nl, i);
@@ -713,7 +724,7 @@ static int header_block_at(struct rline *l, int nl, int i)
 		if (l[k].blank)
 			break;
 		nt = line_norm(&l[k], &tn);
-		copy_norm(t, sizeof t - 3, nt, tn);
+		t = norm_upto(nt, tn, tb, sizeof tb - 3);
 		int h = header_key(t);
 		if (!h) {
 			if (++gap > 2)
@@ -1781,6 +1792,9 @@ static char *strip_invisible(const char *text)
 	for (size_t i = 0; i < n; i++) {
 		const unsigned char *u = (const unsigned char *)text + i;
 		size_t run = 0;
+		uint64_t x;
+		while (i + run + 8 <= n && (memcpy(&x, u + run, 8), !(x & 0x8080808080808080ULL)))
+			run += 8;	/* eight ASCII bytes at a time */
 		while (i + run < n && u[run] < 0xE1)
 			run++;	/* no invisible character opens with these bytes */
 		if (run) {

@@ -8,6 +8,9 @@
  * the flags the rules test (date, address, digit, verb, "could end an attribution"), so a
  * window re-reads flags, not text; the phrase lists are indexed at load (first byte, pair of
  * first bytes, last byte for verbs) and searched in one pass over a line, at word starts.
+ * A line with the same bytes as one of the four above it (a "twin": repeated footers, rules,
+ * pasted runs) reads what is known of it by its bytes alone from the first of them: its
+ * normalised form and flags, verb, lone key, separator, mid-line attribution, word hashes.
  * Order: the copies of what we sent (runs of words repeating it, quoted or not, with the
  * header above each; the text between them stays);
  * then attributions (by their shape in any language, and by the phrases of

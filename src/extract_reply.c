@@ -57,6 +57,7 @@ struct rline {
 	int sep;	/* separator_at + 1, 0 not looked at */
 	int mid_known;	/* midline_attribution looked at, its offset in mid */
 	size_t mid;
+	int to_at;	/* next_to_line from this line + 1, 0 not looked at */
 };
 
 static int is_space_byte(unsigned char c)
@@ -758,35 +759,62 @@ static int lone_key(const char *t)
 	return header_key(k);
 }
 
+/* The group of the header key alone on line ln (lone_key), looked at once (or read from its
+ * twin), whichever window reads it. */
+static int line_lone(struct rline *ln)
+{
+	if (ln->lone < 0 && ln->twin && ln->twin->lone >= 0)
+		ln->lone = ln->twin->lone;
+	if (ln->lone < 0) {
+		size_t lead = 0, tn;
+		while (lead < ln->n && is_space_byte((unsigned char)ln->s[lead]))
+			lead++;
+		ln->lone = 0;
+		if (ln->n - lead <= 40) {	/* a lone key is short: most lines are not read */
+			char t[128];
+			const char *nt = line_norm(ln, &tn);
+			copy_norm(t, sizeof t, nt, tn);
+			ln->lone = lone_key(t);
+		}
+	}
+	return ln->lone;
+}
+
+/* The first line from k on that ends a Lotus window (quoted, over 200 bytes) or holds a lone
+ * To key (line_lone 3), or nl: each line is looked at once per body, the answer kept on the
+ * lines walked over (to_at). */
+static int next_to_line(struct rline *l, int nl, int k)
+{
+	int j = k;
+	while (j < nl && !l[j].to_at && !l[j].quoted && l[j].n <= 200 && line_lone(&l[j]) != 3)
+		j++;
+	int found = j >= nl ? nl : l[j].to_at ? l[j].to_at - 1 : j;
+	for (int m = k; m <= j && m < nl; m++)
+		l[m].to_at = found + 1;
+	return found;
+}
+
 /* A Lotus Notes header block from line i: the sender's address, then a date and the keys To
- * and Subject (in a language the header rules know), each key alone on its line. Returns the line to cut
- * from (the start of the sender's lines), or -1. */
+ * and Subject (in a language the header rules know), each key alone on its line. Returns the
+ * line to cut from (the start of the sender's lines), or -1. */
 static int lotus_block_at(struct rline *l, int nl, int i)
 {
 	if (l[i].n > 120 || !memchr(l[i].s, '@', l[i].n))
 		return -1;
+	/* the block ends at a Subject key after a To key: without a To key in the window (line
+	 * i + 12 at most, and one line left below it) before a line that ends it, there is none */
+	int last_to = i + 12 < nl - 2 ? i + 12 : nl - 2;
+	int to_line = i + 1 < nl ? next_to_line(l, nl, i + 1) : nl;
+	if (to_line > last_to || l[to_line].quoted || l[to_line].n > 200)
+		return -1;
 	int date = 0, to = 0;
 	for (int k = i; k < nl && k < i + 14; k++) {
-		char t[128];
 		if (l[k].quoted || l[k].n > 200)
 			return -1;
 		int g = 0;
 		size_t tn;
-		if (k > i && l[k].lone < 0 && l[k].twin && l[k].twin->lone >= 0)
-			l[k].lone = l[k].twin->lone;
-		if (k > i && l[k].lone < 0) {	/* looked at once, whichever window reads it */
-			size_t lead = 0;
-			while (lead < l[k].n && is_space_byte((unsigned char)l[k].s[lead]))
-				lead++;
-			l[k].lone = 0;
-			if (l[k].n - lead <= 40) {	/* a lone key is short: most lines are not read */
-				const char *nt = line_norm(&l[k], &tn);
-				copy_norm(t, sizeof t, nt, tn);
-				l[k].lone = lone_key(t);
-			}
-		}
 		if (k > i)
-			g = l[k].lone;
+			g = line_lone(&l[k]);
 		if (g == 3)
 			to = 1;
 		else if (g == 4 && to && date)
@@ -828,6 +856,7 @@ static int quoted_header_at(struct rline *l, int nl, int i)
 		dq[m].twin = NULL;
 		dq[m].sep = 0;
 		dq[m].mid_known = 0;
+		dq[m].to_at = 0;
 		dq[m].lone = -1;
 		if (dq[m].n > sizeof dqn[m] - 4)
 			dq[m].n = sizeof dqn[m] - 4;

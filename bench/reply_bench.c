@@ -3,7 +3,10 @@
  * of the same bodies: shows that extract_reply stays linear (no shape costs more per line as
  * the body grows). Each shape is timed at N and 4N lines; prints the trimming time, the MIME
  * parse time and their ratio, and the growth of each from N to 4N (linear: about 4).
- * usage: reply_bench [LINES [SHAPE]]   (default 100000 lines, every shape)
+ * usage: reply_bench [LINES [SHAPE [distinct]]]   (default 100000 lines, every shape)
+ * distinct: each repetition of the shape ends its lines with 0 to 4 blanks in turn, so that
+ * no line has a twin among the four above it (extract_reply's reading of repeated lines is
+ * out of play: the cost of the rules themselves).
  */
 #include "../src/bidmail.h"
 
@@ -29,15 +32,24 @@ static const char *const shapes[] = {
 	"Sent from my iPhone\n",
 };
 
-static char *body_of(const char *shape, int lines)
+static char *body_of(const char *shape, int lines, int distinct)
 {
 	struct buf b;
 	buf_init(&b, 256u * 1024 * 1024);
 	int per = 1;
 	for (const char *p = shape; *p; p++)
 		per += *p == '\n';
-	for (int i = 0; i < lines; i += per)
-		buf_append(&b, shape, strlen(shape));
+	for (int i = 0, r = 0; i < lines; i += per, r++) {
+		if (!distinct) {
+			buf_append(&b, shape, strlen(shape));
+			continue;
+		}
+		for (const char *p = shape; *p; p++) {
+			if (*p == '\n' && p > shape && p[-1] != '\n')
+				buf_append(&b, "    ", (size_t)(r % 5));
+			buf_putc(&b, *p);
+		}
+	}
 	return buf_steal(&b);
 }
 
@@ -63,6 +75,7 @@ int main(int argc, char **argv)
 {
 	int lines = argc > 1 ? atoi(argv[1]) : 100000;
 	int only = argc > 2 ? atoi(argv[2]) : -1;	/* one shape alone, for a profiler */
+	int distinct = argc > 3 && !strcmp(argv[3], "distinct");
 	struct config c;
 	if (config_load(&c, NULL) < 0 || extract_load(&c) < 0)
 		return 1;
@@ -72,7 +85,7 @@ int main(int argc, char **argv)
 			continue;
 		double tr[2], mi[2];
 		for (int k = 0; k < 2; k++) {
-			char *body = body_of(shapes[s], k ? 4 * lines : lines);
+			char *body = body_of(shapes[s], k ? 4 * lines : lines, distinct);
 			measure(body, &tr[k], &mi[k]);
 			free(body);
 		}

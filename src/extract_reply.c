@@ -8,6 +8,9 @@
  * the flags the rules test (date, address, digit, verb, "could end an attribution"), so a
  * window re-reads flags, not text; the phrase lists are indexed at load (first byte, pair of
  * first bytes, last byte for verbs) and searched in one pass over a line, at word starts.
+ * A line with the same bytes as one of the four above it (a "twin": repeated footers, rules,
+ * pasted runs) reads what is known of it by its bytes alone from the first of them: its
+ * normalised form and flags, verb, lone key, separator, mid-line attribution, word hashes.
  * Order: the copies of what we sent (runs of words repeating it, quoted or not, with the
  * header above each; the text between them stays);
  * then attributions (by their shape in any language, and by the phrases of
@@ -49,6 +52,12 @@ struct rline {
 	int lone;	/* the group of the header key alone on it (lone_key), -1 not looked at */
 	int ender;	/* it could end an attribution: ends with ':', '>' or a verb (with or
 			 * without trailing dashes) */
+	const struct rline *twin;	/* the first of the lines just above with the same bytes:
+					 * what is known of a line by its bytes alone is read there */
+	int sep;	/* separator_at + 1, 0 not looked at */
+	int mid_known;	/* midline_attribution looked at, its offset in mid */
+	size_t mid;
+	int to_at;	/* next_to_line from this line + 1, 0 not looked at */
 };
 
 static int is_space_byte(unsigned char c)
@@ -111,6 +120,15 @@ static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop
 			 s[i] == '*'))
 		i++;
 	while (i < n && w + 3 < max) {
+		/* a run of plain ASCII (most of any mail), bounded by the input and by max */
+		size_t lim = n - i < max - 3 - w ? n : i + (max - 3 - w);
+		unsigned char a;
+		while (i < lim && (a = ascii_plain[(unsigned char)s[i]]) != 0) {
+			out[w++] = (char)a;
+			i++;
+		}
+		if (i >= n || w + 3 >= max)
+			break;
 		const unsigned char *u = (const unsigned char *)s + i;
 		if (ascii_plain[u[0]]) {
 			out[w++] = (char)ascii_plain[u[0]];
@@ -158,16 +176,33 @@ static int line_ends_attribution(const char *t, size_t n)
 
 /* The normalised form of a line, computed on its first use and kept: the rules look at a line
  * from several places (as a start, inside a look-ahead window), and read it once. */
-static const char *line_norm(struct rline *ln, size_t *len)
+static __attribute__((noinline)) void line_norm_compute(struct rline *ln)
 {
-	if (!ln->normed) {
-		ln->nn = normalise(ln->s, ln->n, ln->norm, ln->cap, 0);
+	const struct rline *tw = ln->twin;
+	if (tw) {	/* the same bytes: the same form and flags */
+		if (!tw->normed)
+			line_norm_compute((struct rline *)tw);
+		memcpy(ln->norm, tw->norm, tw->nn + 1);
+		ln->nn = tw->nn;
 		ln->normed = 1;
-		ln->dated = has_date(ln->norm);
-		ln->addressed = memchr(ln->norm, '@', ln->nn) != NULL;
-		ln->digits = ln->nn > strcspn(ln->norm, "0123456789");
-		ln->ender = line_ends_attribution(ln->norm, ln->nn);
+		ln->dated = tw->dated;
+		ln->addressed = tw->addressed;
+		ln->digits = tw->digits;
+		ln->ender = tw->ender;
+		return;
 	}
+	ln->nn = normalise(ln->s, ln->n, ln->norm, ln->cap, 0);
+	ln->normed = 1;
+	ln->dated = has_date(ln->norm);
+	ln->addressed = memchr(ln->norm, '@', ln->nn) != NULL;
+	ln->digits = ln->nn > strcspn(ln->norm, "0123456789");
+	ln->ender = line_ends_attribution(ln->norm, ln->nn);
+}
+
+static inline const char *line_norm(struct rline *ln, size_t *len)
+{
+	if (!ln->normed)	/* the first use computes; the others read (most calls) */
+		line_norm_compute(ln);
 	*len = ln->nn;
 	return ln->norm;
 }
@@ -320,11 +355,14 @@ struct reply_data *extract_reply_data_load(const char *path)
 	return d;
 }
 
-/* The phrases of kind k in use (none before extract_load: the shapes alone apply). */
-static const struct strlist *phrases(enum rp_kind k)
+/* The phrases of kind k in use (none before extract_load: the shapes alone apply); those
+ * opening with byte c are the indexes *lo up to *hi. */
+static const struct strlist *phrases_opening(enum rp_kind k, unsigned char c, int *lo, int *hi)
 {
 	static const struct strlist empty;
 	const struct reply_data *d = extract_data_reply();
+	*lo = d ? d->from[k][c] : 0;
+	*hi = d ? d->from[k][c + 1] : 0;
 	return d ? &d->p[k] : &empty;
 }
 
@@ -335,9 +373,10 @@ static int starts_with_word(const char *t, enum rp_kind k)
 	if (!d)
 		return 0;
 	const struct strlist *l = &d->p[k];
-	for (size_t i = 0; i < l->n; i++) {
+	unsigned char c = (unsigned char)t[0];
+	for (int i = d->from[k][c]; i < d->from[k][c + 1]; i++) {	/* those opening with c */
 		size_t pn = d->len[k][i];
-		if (t[0] == l->v[i][0] && !strncmp(t, l->v[i], pn) && (t[pn] == ' ' || !t[pn]))
+		if (!strncmp(t, l->v[i], pn) && (t[pn] == ' ' || !t[pn]))
 			return 1;
 	}
 	return 0;
@@ -364,10 +403,15 @@ static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_le
 	const unsigned char *pm = d->pair[k];
 	if (min_len > d->longest[k] || (whole && tn > d->longest[k]))
 		return 0;	/* no phrase is that long, or t longer than any */
-	for (size_t p = 0; p < (whole ? 1 : tn); p++) {
+	size_t lim = whole ? 1 : tn;
+	for (size_t p = 0; p < lim; p++) {
+		while (p > 0 && p < lim && ascii_alnum[(unsigned char)t[p - 1]])
+			p++;	/* a phrase opens a word */
+		if (p >= lim)
+			break;
 		unsigned char c = (unsigned char)t[p];
-		if ((p > 0 && ascii_alnum[(unsigned char)t[p - 1]]) || !pair_opens(pm, t + p, tn - p))
-			continue;	/* a phrase opens a word */
+		if (!pair_opens(pm, t + p, tn - p))
+			continue;
 		for (int i = d->from[k][c]; i < d->from[k][c + 1]; i++) {
 			size_t vn = d->len[k][i];
 			if (vn < min_len || p + vn > tn || (whole && vn != tn) ||
@@ -406,7 +450,8 @@ static int verb_ends(const char *j, size_t end)
 	for (int b = d->last_from[c]; b < d->last_from[c + 1]; b++) {
 		int i = d->by_last[b];
 		size_t vn = d->verb_len[i];
-		if (vn > end || memcmp(j + end - vn, v->v[i], vn))
+		if (vn > end || (vn > 1 && v->v[i][vn - 2] != j[end - 2]) ||
+		    memcmp(j + end - vn, v->v[i], vn))
 			continue;
 		if (end == vn || (unsigned char)j[end - vn - 1] >= 0x80 ||
 		    !isalnum((unsigned char)j[end - vn - 1]))
@@ -425,9 +470,13 @@ static int verb_inside(const char *j, size_t end)
 	const struct strlist *v = &d->p[RP_VERB];
 	const unsigned char *pm = d->pair[RP_VERB];
 	for (size_t p = 0; p < end; p++) {
+		while (p > 0 && p < end && ascii_alnum[(unsigned char)j[p - 1]])
+			p++;	/* a verb opens a word */
+		if (p >= end)
+			break;
 		unsigned char c = (unsigned char)j[p];
-		if ((p > 0 && ascii_alnum[(unsigned char)j[p - 1]]) || !pair_opens(pm, j + p, end - p))
-			continue;	/* a verb opens a word */
+		if (!pair_opens(pm, j + p, end - p))
+			continue;
 		for (int i = d->verb_from[c]; i < d->verb_from[c + 1]; i++) {
 			size_t vn = d->verb_len[i];
 			if (p + vn <= end && (vn < 2 || v->v[i][1] == j[p + 1]) &&
@@ -477,6 +526,8 @@ static int is_date_email(const char *j, size_t n)
 /* 1 when the line holds an attribution verb anywhere (verb_inside, looked at once). */
 static int line_has_verb(struct rline *ln)
 {
+	if (ln->verbed < 0 && ln->twin)
+		ln->verbed = line_has_verb((struct rline *)ln->twin);
 	if (ln->verbed < 0) {
 		size_t n;
 		const char *t = line_norm(ln, &n);
@@ -599,9 +650,10 @@ static int header_key(const char *t)
 	size_t kn = (size_t)(colon - t);
 	while (kn > 0 && t[kn - 1] == ' ')
 		kn--;
+	unsigned char c = (unsigned char)t[0];
 	for (int g = RP_FROM; g <= RP_CC; g++) {
 		const struct strlist *l = &d->p[g];
-		for (size_t i = 0; i < l->n; i++)
+		for (int i = d->from[g][c]; i < d->from[g][c + 1]; i++)
 			if (d->len[g][i] == kn && !memcmp(t, l->v[i], kn))
 				return g - RP_FROM + 1;
 	}
@@ -650,13 +702,24 @@ static int shape_header_block_at(struct rline *l, int nl, int i)
 	return fields >= 3;
 }
 
+/* The normalised line nt (tn bytes, NUL-terminated) cut to max - 1 bytes: nt itself when it
+ * is shorter, else its copy in buf (max bytes). */
+static const char *norm_upto(const char *nt, size_t tn, char *buf, size_t max)
+{
+	if (tn < max)
+		return nt;
+	copy_norm(buf, max, nt, tn);
+	return buf;
+}
+
 /* An Outlook header block starting at line i: returns 1 when i opens one. */
 static int header_block_at(struct rline *l, int nl, int i)
 {
-	char t[256];
+	char tb[256];
+	const char *t;
 	size_t tn;
 	const char *nt = line_norm(&l[i], &tn);
-	copy_norm(t, 201, nt, tn);
+	t = norm_upto(nt, tn, tb, 201);
 	int g = header_key(t);
 	if (g != 1 && g != 2)	/* a block opens with From: or Date: (and their translations) */
 		return g == 0 && shape_header_block_at(l, nl, i);
@@ -665,7 +728,7 @@ static int header_block_at(struct rline *l, int nl, int i)
 		if (l[k].blank)
 			break;
 		nt = line_norm(&l[k], &tn);
-		copy_norm(t, sizeof t - 3, nt, tn);
+		t = norm_upto(nt, tn, tb, sizeof tb - 3);
 		int h = header_key(t);
 		if (!h) {
 			if (++gap > 2)
@@ -696,33 +759,62 @@ static int lone_key(const char *t)
 	return header_key(k);
 }
 
+/* The group of the header key alone on line ln (lone_key), looked at once (or read from its
+ * twin), whichever window reads it. */
+static int line_lone(struct rline *ln)
+{
+	if (ln->lone < 0 && ln->twin && ln->twin->lone >= 0)
+		ln->lone = ln->twin->lone;
+	if (ln->lone < 0) {
+		size_t lead = 0, tn;
+		while (lead < ln->n && is_space_byte((unsigned char)ln->s[lead]))
+			lead++;
+		ln->lone = 0;
+		if (ln->n - lead <= 40) {	/* a lone key is short: most lines are not read */
+			char t[128];
+			const char *nt = line_norm(ln, &tn);
+			copy_norm(t, sizeof t, nt, tn);
+			ln->lone = lone_key(t);
+		}
+	}
+	return ln->lone;
+}
+
+/* The first line from k on that ends a Lotus window (quoted, over 200 bytes) or holds a lone
+ * To key (line_lone 3), or nl: each line is looked at once per body, the answer kept on the
+ * lines walked over (to_at). */
+static int next_to_line(struct rline *l, int nl, int k)
+{
+	int j = k;
+	while (j < nl && !l[j].to_at && !l[j].quoted && l[j].n <= 200 && line_lone(&l[j]) != 3)
+		j++;
+	int found = j >= nl ? nl : l[j].to_at ? l[j].to_at - 1 : j;
+	for (int m = k; m <= j && m < nl; m++)
+		l[m].to_at = found + 1;
+	return found;
+}
+
 /* A Lotus Notes header block from line i: the sender's address, then a date and the keys To
- * and Subject (in a language the header rules know), each key alone on its line. Returns the line to cut
- * from (the start of the sender's lines), or -1. */
+ * and Subject (in a language the header rules know), each key alone on its line. Returns the
+ * line to cut from (the start of the sender's lines), or -1. */
 static int lotus_block_at(struct rline *l, int nl, int i)
 {
 	if (l[i].n > 120 || !memchr(l[i].s, '@', l[i].n))
 		return -1;
+	/* the block ends at a Subject key after a To key: without a To key in the window (line
+	 * i + 12 at most, and one line left below it) before a line that ends it, there is none */
+	int last_to = i + 12 < nl - 2 ? i + 12 : nl - 2;
+	int to_line = i + 1 < nl ? next_to_line(l, nl, i + 1) : nl;
+	if (to_line > last_to || l[to_line].quoted || l[to_line].n > 200)
+		return -1;
 	int date = 0, to = 0;
 	for (int k = i; k < nl && k < i + 14; k++) {
-		char t[128];
 		if (l[k].quoted || l[k].n > 200)
 			return -1;
 		int g = 0;
 		size_t tn;
-		if (k > i && l[k].lone < 0) {	/* looked at once, whichever window reads it */
-			size_t lead = 0;
-			while (lead < l[k].n && is_space_byte((unsigned char)l[k].s[lead]))
-				lead++;
-			l[k].lone = 0;
-			if (l[k].n - lead <= 40) {	/* a lone key is short: most lines are not read */
-				const char *nt = line_norm(&l[k], &tn);
-				copy_norm(t, sizeof t, nt, tn);
-				l[k].lone = lone_key(t);
-			}
-		}
 		if (k > i)
-			g = l[k].lone;
+			g = line_lone(&l[k]);
 		if (g == 3)
 			to = 1;
 		else if (g == 4 && to && date)
@@ -761,6 +853,10 @@ static int quoted_header_at(struct rline *l, int nl, int i)
 		dq[m].cap = sizeof dqn[m];
 		dq[m].normed = 0;
 		dq[m].verbed = -1;
+		dq[m].twin = NULL;
+		dq[m].sep = 0;
+		dq[m].mid_known = 0;
+		dq[m].to_at = 0;
 		dq[m].lone = -1;
 		if (dq[m].n > sizeof dqn[m] - 4)
 			dq[m].n = sizeof dqn[m] - 4;
@@ -794,7 +890,7 @@ static int quoted_header_at(struct rline *l, int nl, int i)
 
 /* "-----Original Message-----" and its translations (the data file's cut phrases: 1, the rest
  * is quoted); forwarded markers (forward phrases) return 2; 0 otherwise. */
-static int separator_at(struct rline *ln)
+static int separator_of(struct rline *ln)
 {
 	char t[160];
 	if (ln->n > 150 || ln->n < 8)
@@ -811,6 +907,14 @@ static int separator_at(struct rline *ln)
 	if (phrase_occurs(RP_CUT, t, tn, 0, !dashes))
 		return 1;
 	return phrase_occurs(RP_FORWARD, t, tn, tn >= 40 ? tn - 39 : 0, 0) ? 2 : 0;
+}
+
+/* separator_at, read once per run of identical lines (it looks at the line's bytes alone). */
+static int separator_at(struct rline *ln)
+{
+	if (!ln->sep)
+		ln->sep = ln->twin && ln->twin->sep ? ln->twin->sep : separator_of(ln) + 1;
+	return ln->sep - 1;
 }
 
 static int is_rule_line(const struct rline *ln)
@@ -841,7 +945,7 @@ static int is_table_rule(const struct rline *ln)
 
 /* Looks for an attribution that starts mid-line ("reply On <date>, X wrote:"); returns the
  * byte offset where it starts, or 0. */
-static size_t midline_attribution(struct rline *l, int nl, int i)
+static size_t midline_attribution_of(struct rline *l, int nl, int i)
 {
 	const char *s = l[i].s;
 	size_t n = l[i].n;
@@ -864,6 +968,19 @@ static size_t midline_attribution(struct rline *l, int nl, int i)
 		}
 	}
 	return 0;
+}
+
+/* midline_attribution, read once per run of identical lines: one starting mid-line ends on
+ * its line, so the line's bytes alone decide. */
+static size_t midline_attribution(struct rline *l, int nl, int i)
+{
+	struct rline *ln = &l[i];
+	if (!ln->mid_known) {
+		const struct rline *tw = ln->twin;
+		ln->mid = tw && tw->mid_known ? tw->mid : midline_attribution_of(l, nl, i);
+		ln->mid_known = 1;
+	}
+	return ln->mid;
 }
 
 /* Removes the blank lines after index i (they belonged to the removed block). */
@@ -922,8 +1039,9 @@ static int is_signoff(const struct rline *ln)
 	if (ln->n > 100)
 		return 0;
 	size_t tn = normalise(ln->s, ln->n, t, sizeof t, 0);
-	const struct strlist *so = phrases(RP_SIGNOFF);
-	for (size_t i = 0; i < so->n; i++) {
+	int lo, hi;
+	const struct strlist *so = phrases_opening(RP_SIGNOFF, (unsigned char)t[0], &lo, &hi);
+	for (int i = lo; i < hi; i++) {
 		size_t pn = strlen(so->v[i]);
 		if (tn < pn || strncmp(t, so->v[i], pn))
 			continue;
@@ -979,8 +1097,9 @@ static int is_mobile_signature(const struct rline *ln)
 	int words = 1;
 	for (const char *p = b; *p; p++)
 		words += *p == ' ';
-	const struct strlist *m = phrases(RP_MOBILE);
-	for (size_t i = 0; i < m->n; i++)
+	int lo, hi;
+	const struct strlist *m = phrases_opening(RP_MOBILE, (unsigned char)*b, &lo, &hi);
+	for (int i = lo; i < hi; i++)
 		if (!strncmp(b, m->v[i], strlen(m->v[i])))
 			return !strpbrk(b, ",;?") && words <= 14;
 	return 0;
@@ -1431,25 +1550,47 @@ static inline size_t word_gap(const unsigned char *s, size_t n)
 /* Appends the words of text s (quote marks at the start of each line skipped; case,
  * punctuation at the edges of words, the kind of spaces and wrapping do not count) to w, on
  * line `line`. */
-static void words_add(struct words *w, const char *s, size_t n, int line)
+/* The class of each byte for words_add: WB_WORD hashed, WB_EDGE in a word but not hashed,
+ * WB_GAP a one-byte blank, WB_MAYBE the first byte of a blank when word_gap says so. */
+enum { WB_WORD, WB_EDGE, WB_GAP, WB_MAYBE };
+static unsigned char word_byte[256];
+
+static void word_bytes(void)
 {
 	static const char edges[] = "\"'()[]<>,.;:!?*";
-	static unsigned char edge[256];	/* 1 for the bytes of edges (filled on first use) */
-	if (!edge['*'])
-		for (const char *e = edges; *e; e++)
-			edge[(unsigned char)*e] = 1;
+	if (word_byte['*'])
+		return;
+	for (const char *e = edges; *e; e++)
+		word_byte[(unsigned char)*e] = WB_EDGE;
+	word_byte[' '] = word_byte['\t'] = word_byte['\r'] = word_byte['\n'] = WB_GAP;
+	word_byte[0xC2] = word_byte[0xE2] = word_byte[0xE3] = WB_MAYBE;
+}
+
+/* word_gap through the class table: the length of the blank at u[i] (n bytes in all), or 0. */
+static inline size_t gap_at(const unsigned char *u, size_t i, size_t n)
+{
+	unsigned char k = word_byte[u[i]];
+	return k == WB_GAP ? 1 : k == WB_MAYBE ? word_gap(u + i, n - i) : 0;
+}
+
+static void words_add(struct words *w, const char *s, size_t n, int line)
+{
+	word_bytes();
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, g;
 	while (i < n) {
-		while (i < n && ((g = word_gap(u + i, n - i)) || edge[u[i]]))
+		while (i < n && ((g = gap_at(u, i, n)) || word_byte[u[i]] == WB_EDGE))
 			i += g ? g : 1;
 		uint64_t h = 1469598103934665603ULL;
 		size_t start = i;
-		while (i < n && !word_gap(u + i, n - i)) {
-			unsigned char c = u[i++];
-			if (!edge[c])
+		while (i < n) {
+			unsigned char c = u[i], k = word_byte[c];
+			if (k == WB_GAP || (k == WB_MAYBE && word_gap(u + i, n - i)))
+				break;
+			if (k != WB_EDGE)
 				h = (h ^ (uint64_t)(c >= 'A' && c <= 'Z' ? c + 32 : c)) *
 				    1099511628211ULL;
+			i++;
 		}
 		if (i == start)
 			continue;
@@ -1461,6 +1602,32 @@ static void words_add(struct words *w, const char *s, size_t n, int line)
 		w->h[w->n] = h;
 		w->line[w->n++] = line;
 	}
+}
+
+/* The words of every line of l into w, in order: a line with a twin copies its twin's. */
+static void lines_words_add(struct words *w, const struct rline *l, int nl)
+{
+	size_t *from = xcalloc((size_t)nl + 1, sizeof *from);	/* each line's first word */
+	for (int k = 0; k < nl; k++) {
+		from[k] = w->n;
+		if (!l[k].twin) {
+			words_add(w, l[k].s, l[k].n, k);
+			continue;
+		}
+		int t = (int)(l[k].twin - l);
+		size_t a = from[t], b = from[t + 1];
+		if (w->n + (b - a) > w->cap) {
+			while (w->n + (b - a) > w->cap)
+				w->cap = w->cap ? w->cap * 2 : 256;
+			w->h = xrealloc(w->h, w->cap * sizeof *w->h);
+			w->line = xrealloc(w->line, w->cap * sizeof *w->line);
+		}
+		memcpy(w->h + w->n, w->h + a, (b - a) * sizeof *w->h);
+		for (size_t i = 0; i < b - a; i++)
+			w->line[w->n + i] = k;
+		w->n += b - a;
+	}
+	free(from);
 }
 
 static uint64_t shingle(const struct words *w, size_t i)
@@ -1546,8 +1713,7 @@ static int copy_mark(struct rline *l, int nl, const char *sent)
 	uint64_t *set = xcalloc(mask + 1, sizeof *set);	/* open addressing; 0 is empty */
 	for (size_t i = 0; i < ns; i++)
 		shingle_add(set, mask, shingle(&ws, i));
-	for (int k = 0; k < nl; k++)
-		words_add(&wr, l[k].s, l[k].n, k);
+	lines_words_add(&wr, l, nl);
 	char *covered = xcalloc(wr.n + 1, 1);
 	size_t need = ws.n < COPY_MIN_WORDS ? ws.n : COPY_MIN_WORDS, run = 0, marked = 0;
 	for (size_t i = 0; i + SHINGLE_WORDS <= wr.n; i++) {
@@ -1657,6 +1823,18 @@ static char *strip_invisible(const char *text)
 	char *o = xmalloc(n + 1);
 	for (size_t i = 0; i < n; i++) {
 		const unsigned char *u = (const unsigned char *)text + i;
+		size_t run = 0;
+		uint64_t x;
+		while (i + run + 8 <= n && (memcpy(&x, u + run, 8), !(x & 0x8080808080808080ULL)))
+			run += 8;	/* eight ASCII bytes at a time */
+		while (i + run < n && u[run] < 0xE1)
+			run++;	/* no invisible character opens with these bytes */
+		if (run) {
+			memcpy(o + w, u, run);
+			w += run;
+			i += run - 1;
+			continue;
+		}
 		if (u[0] >= 0xE1 && i + 2 < n &&
 		    ((u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x8B && u[2] <= 0x8D) ||
 		     (u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0xA0) ||
@@ -1702,6 +1880,13 @@ static struct rline *split_lines(const char *text, int *count, char **arena)
 			k++;
 		r->blank = k == ll;
 		r->quoted = k < ll && (p[k] == '>' || is_supercite(p + k, ll - k));
+		for (int d = 2; d <= 5 && d <= n && !r->blank; d++) {	/* l[n - d]: d - 1 lines up */
+			const struct rline *u = &l[n - d];
+			if (u->n == ll && !memcmp(u->s, p, ll)) {
+				r->twin = u->twin ? u->twin : u;
+				break;
+			}
+		}
 		if (!e)
 			break;
 		p = e + 1;

@@ -9,7 +9,8 @@ Beside it, the floor: a second fresh board, the same number of outbox rows of th
 inserted in batches with sqlite3 (same schema, no matching, no rendering), written as files by
 `bidmail send`. Prints both rates, the ratio (target >= 0.50) and the peak RSS (target < 256 MB
 at 1,000,000 x 10,000).
-usage: bench/digest_bench.py [SUBS [PROJECTS]]   (default 100000 1000; work in bench/out/digest)
+usage: bench/digest_bench.py [SUBS [PROJECTS]]   (default 100000 1000; work in bench/out/digest,
+       or in BENCH_OUT)
 """
 import os
 import shutil
@@ -80,7 +81,7 @@ def main():
     nsubs = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
     nproj = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
     bidmail = os.environ.get("BIDMAIL", os.path.join(board.ROOT, "bidmail"))
-    out = os.path.join(board.ROOT, "bench", "out", "digest")
+    out = os.environ.get("BENCH_OUT", os.path.join(board.ROOT, "bench", "out", "digest"))
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     # a copy: a rebuild during the run (make bidmail) does not change the program measured

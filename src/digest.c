@@ -23,6 +23,7 @@
 #define TITLE_MAX 200		/* bytes of a title in a selection (with the 240 of an extract) */
 #define DIGEST_PAGE 5000		/* subscribers read, compiled and matched at once */
 #define WINDOW (35 * 86400L)		/* only open projects of the last five weeks are selected */
+#define ALERT_BATCH 500			/* instant alerts (claim + mail) committed together */
 
 /* The period a subscriber's selection at `now` belongs to: daily "2026-03-02" from 08:00,
  * weekly "2026-W10" from the subscriber's day at 08:00 until the end of that ISO week. 0 when
@@ -55,6 +56,13 @@ struct pick {
 	const char *why[MAX_PER_DIGEST];
 };
 
+/* What a selection shows of a project in one language, made once per run. */
+struct project_view {
+	char lang[16];			/* "": not made yet */
+	char *title, *extract, *budget, *deadline, *skills;
+};
+#define VIEW_LANGS 2			/* languages kept per project (others made per item) */
+
 struct digest_run {
 	const struct config *c;
 	struct store *s;
@@ -63,6 +71,7 @@ struct digest_run {
 	struct project *projects;
 	int nproj;
 	char **texts;
+	struct project_view (*views)[VIEW_LANGS];	/* per project of the run */
 	struct matcher *m;
 	int *skill_ids, *excl_ids;	/* per subscriber, flattened */
 	int *groups;			/* per subscriber: matching budget group, or -1 */
@@ -81,6 +90,8 @@ struct digest_run {
 	char mark[32];			/* the alerts' watermark: publication time, project id */
 	int64_t mark_id;
 	int seen;			/* subscribers read in this pass */
+	int batching;			/* alerts: several claims and their mails per commit */
+	int batch_open, batch_n;	/* the open batch transaction, its alerts */
 };
 
 /* When p was published (first opened); its creation time for rows that never said. */
@@ -168,33 +179,71 @@ static char *extract_of(const char *description, const char *lang)
  * strings it makes are added to owned (11 of them, *no counting) for the caller to free, its
  * bid address and key being owned[*no - 5] and owned[*no - 6]. The title is masked as the
  * description is: a post's title may carry a phone number or an address too. */
-static void item_fill(const struct digest_run *r, const struct project *p, int64_t sid,
-		      const char *lang, const char *why, struct vars *item, char **owned, int *no)
+static void view_fill(const struct digest_run *r, const struct project *p, const char *lang,
+		      struct project_view *pv)
+{
+	snprintf(pv->lang, sizeof pv->lang, "%s", lang);
+	pv->budget = money_format_budget(p, lang, MONEY_MAIL);
+	if (!pv->budget)
+		pv->budget = catalog_format(lang, "digest.budget_none", NULL);
+	char day[11];
+	pv->deadline = date_project_deadline(p, day) ? date_text_left(lang, day, r->now) : NULL;
+	if (!pv->deadline)
+		pv->deadline = xstrdup("");
+	pv->skills = skills_text(p->skills_json);
+	pv->extract = extract_of(p->description ? p->description : "", lang);
+	/* 50 items stay well under 100 KB: a title shown at most TITLE_MAX bytes */
+	pv->title = cut_at(masked(p->title ? p->title : "", lang), TITLE_MAX);
+}
+
+static void view_clear(struct project_view *pv)
+{
+	free(pv->budget);
+	free(pv->deadline);
+	free(pv->skills);
+	free(pv->extract);
+	free(pv->title);
+	memset(pv, 0, sizeof *pv);
+}
+
+/* What every subscriber reading lang is shown of project j of the run (masking a description
+ * once per run and language, not once per subscriber); a view of r's, or of *tmp when the
+ * run already keeps VIEW_LANGS languages of j (the caller clears *tmp). */
+static const struct project_view *project_view(struct digest_run *r, int j, const char *lang,
+					       struct project_view *tmp)
+{
+	struct project_view *v = r->views && strlen(lang) < sizeof v->lang ? r->views[j] : NULL;
+	for (int k = 0; v && k < VIEW_LANGS; k++) {
+		if (!v[k].lang[0])
+			view_fill(r, &r->projects[j], lang, &v[k]);
+		if (!strcmp(v[k].lang, lang))
+			return &v[k];
+	}
+	view_fill(r, &r->projects[j], lang, tmp);
+	return tmp;
+}
+
+static void item_fill(struct digest_run *r, int j, int64_t sid, const char *lang,
+		      const char *why, struct vars *item, char **owned, int *no)
 {
 	const struct config *c = r->c;
+	const struct project *p = &r->projects[j];
 	memset(item, 0, sizeof *item);
+	struct project_view tmp = { 0 };
+	const struct project_view *pv = project_view(r, j, lang, &tmp);
 	char *id = xasprintf("%lld", (long long)p->id);
-	char *budget = money_format_budget(p, lang, MONEY_MAIL);
-	if (!budget)
-		budget = catalog_format(lang, "digest.budget_none", NULL);
-	char day[11];
-	char *deadline = date_project_deadline(p, day) ? date_text_left(lang, day, r->now) : NULL;
-	if (!deadline)
-		deadline = xstrdup("");
+	char *budget = xstrdup(pv->budget), *deadline = xstrdup(pv->deadline);
 	char *bids = xasprintf("%d/%d", p->bids, c->bid_cap);
-	char *skills = skills_text(p->skills_json);
-	char *extract = extract_of(p->description ? p->description : "", lang);
+	char *skills = xstrdup(pv->skills), *extract = xstrdup(pv->extract);
+	char *title = xstrdup(pv->title);
+	view_clear(&tmp);
 	int64_t ids[2] = { p->id, sid };
 	char *bkey = keys_make("b", ids, 2);
 	char *baddr = keys_address(c, "bid", bkey);
 	char *link = xasprintf("mailto:%s?subject=Re:%%20%s%%20%lld", baddr,
 			       catalog_text(lang, "mailto.digest_project"), (long long)p->id);
-	char *text = profile_project_text(p);
-	char *found = match_found_joined(why, text);
-	free(text);
+	char *found = match_found_joined(why, r->texts[j]);
 	vars_set(item, "id", id);
-	/* 50 items stay well under 100 KB: a title shown at most TITLE_MAX bytes */
-	char *title = cut_at(masked(p->title ? p->title : "", lang), TITLE_MAX);
 	vars_set(item, "title", title);
 	vars_set(item, "budget", budget);
 	vars_set(item, "deadline", deadline);
@@ -221,11 +270,65 @@ static void item_fill(const struct digest_run *r, const struct project *p, int64
  * and claims its period in one transaction, if s is still active (an unsubscribe meanwhile
  * wins: the claim and the mail go back). 1 sent, 0 not (no longer active, or claimed
  * already), -1 error. */
+/* Commits the open batch of alerts (each claim with its mail: all or none of them). 0 or -1;
+ * on failure the batch is rolled back (unclaimed, it is sent by a later pass). */
+static int batch_commit(struct digest_run *r)
+{
+	if (!r->batch_open)
+		return 0;
+	r->batch_open = 0;
+	r->batch_n = 0;
+	if (store_commit(r->s) < 0) {
+		store_rollback(r->s);
+		return -1;
+	}
+	return 0;
+}
+
+/* Drops the open batch of alerts: none of its claims or mails happened. */
+static void batch_abort(struct digest_run *r)
+{
+	if (r->batch_open)
+		store_rollback(r->s);
+	r->batch_open = 0;
+	r->batch_n = 0;
+}
+
+/* The transaction of one claim and its mail: its own, or a savepoint of the alerts' batch. */
+static int claim_begin(struct digest_run *r)
+{
+	if (!r->batching)
+		return store_begin(r->s);
+	if (!r->batch_open) {
+		if (store_begin(r->s) < 0)
+			return -1;
+		r->batch_open = 1;
+	}
+	return store_savepoint(r->s);
+}
+
+/* Ends one claim: kept (commit, or release; the batch commits every ALERT_BATCH) or undone.
+ * 0 or -1. */
+static int claim_end(struct digest_run *r, int keep)
+{
+	if (!r->batching) {
+		if (keep && store_commit(r->s) == 0)
+			return 0;
+		store_rollback(r->s);
+		return keep ? -1 : 0;
+	}
+	if (!keep)
+		return store_savepoint_rollback(r->s);
+	if (store_savepoint_release(r->s) < 0)
+		return -1;
+	return ++r->batch_n >= ALERT_BATCH ? batch_commit(r) : 0;
+}
+
 static int queue_claimed(struct digest_run *r, struct subscriber *s, const char *period,
 			 const int64_t *pids, int n, const char *kind, const char *lang,
 			 const struct vars *v, struct outgoing *o)
 {
-	int rc = store_begin(r->s);
+	int rc = claim_begin(r);
 	/* the row was loaded before this transaction: mark it only if it is still active */
 	char now[32];
 	clock_format_iso(r->now, now);
@@ -240,17 +343,18 @@ static int queue_claimed(struct digest_run *r, struct subscriber *s, const char 
 		free(mid);
 	}
 	if (claimed == 0) {
-		store_rollback(r->s);
+		if (claim_end(r, 0) < 0)
+			return -1;
 		if (active == 0)
 			log_info("stage=digest subscriber=%lld period=%s result=skipped "
 				 "reason=\"no longer active\"", (long long)s->id, period);
 		return 0;
 	}
-	if (claimed < 0 || rc < 0 || store_commit(r->s) < 0) {
-		store_rollback(r->s);
+	if (claimed < 0 || rc < 0) {
+		claim_end(r, 0);
 		return -1;
 	}
-	return 1;
+	return claim_end(r, 1) < 0 ? -1 : 1;
 }
 
 /* The line that ends a selection listing MAX_PER_DIGEST of more matches: how many more, where
@@ -292,7 +396,7 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 	int no = 0;
 	int64_t sid = s->id;
 	for (int i = 0; i < n; i++) {
-		item_fill(r, &r->projects[list[i]], sid, lang, why[i], &items[i], owned, &no);
+		item_fill(r, list[i], sid, lang, why[i], &items[i], owned, &no);
 		pids[i] = r->projects[list[i]].id;
 	}
 	char count[16];
@@ -402,12 +506,23 @@ static int robot_notice(struct digest_run *r, const struct subscriber *sub, cons
 
 /* A subscriber silent for 8 weeks is asked whether to continue; silent 2 more weeks, paused.
  * Returns 0 (go on), 1 (asked or paused: no selection now), -1 (error). */
+static const char *last_sign_of_life(const struct subscriber *sub)
+{
+	return sub->last_activity ? sub->last_activity : sub->confirmed ? sub->confirmed
+		: sub->created;
+}
+
+/* Whether sub has been silent long enough for check_inactive to act (it may write then). */
+static int inactive_long(const struct digest_run *r, const struct subscriber *sub)
+{
+	time_t last = clock_parse_iso(last_sign_of_life(sub));
+	return last != (time_t)-1 && r->now - last >= INACTIVE_AFTER;
+}
+
 static int check_inactive(struct digest_run *r, struct subscriber *sub)
 {
-	const char *act = sub->last_activity ? sub->last_activity
-			  : sub->confirmed ? sub->confirmed : sub->created;
-	time_t last = clock_parse_iso(act);
-	if (last == (time_t)-1 || r->now - last < INACTIVE_AFTER)
+	const char *act = last_sign_of_life(sub);
+	if (!inactive_long(r, sub))
 		return 0;
 	char asked[32];
 	int found = store_confirmation_latest(r->s, sub->address, "continue", asked, sizeof asked);
@@ -822,12 +937,16 @@ static int digest_alert(struct digest_run *r, int i, int base_skill, int base_ex
 	/* an address disabled by bounces reads as SUB_DISABLED (and the claim checks it again) */
 	if (sub->status != SUB_ACTIVE || !sub->skills.n || strcmp(sub->frequency, "instant"))
 		return 0;
+	/* what may open a transaction of its own runs after the batch so far is committed */
+	int exhausted = matcher_group_exhausted(r->m, r->groups[i]);
+	if ((exhausted || inactive_long(r, sub)) && batch_commit(r) < 0)
+		return -1;
 	if (!r->dry_run) {
 		int k = check_inactive(r, sub);
 		if (k != 0)
 			return k < 0 ? -1 : 0;	/* paused now, or asked whether to continue */
 	}
-	if (matcher_group_exhausted(r->m, r->groups[i]))
+	if (exhausted)
 		return digest_over_budget(r, i, base_skill, base_excl);
 	int list[MAX_PER_DIGEST], total = 0;
 	const char *why[MAX_PER_DIGEST];
@@ -892,9 +1011,13 @@ static void digest_run_clear(struct digest_run *r)
 	for (int j = 0; j < r->nproj; j++) {
 		project_clear(&r->projects[j]);
 		free(r->texts ? r->texts[j] : NULL);
+		for (int k = 0; r->views && k < VIEW_LANGS; k++)
+			view_clear(&r->views[j][k]);
 	}
 	free(r->projects);
 	free(r->texts);
+	free(r->views);
+	r->views = NULL;
 	r->projects = NULL;
 	r->texts = NULL;
 	r->nproj = 0;
@@ -908,6 +1031,25 @@ static void digest_run_clear(struct digest_run *r)
 /* The page of subscribers in r->subs: one matcher for their profiles, the run's projects
  * matched against it, then each one's selection (or alerts), the limits reported and the
  * next_due moves written. 0 or -1. */
+/* Whether instant subscriber i of the page has anything to do in this alert pass: one of its
+ * skill patterns matched a project of the pass, or its matching ran out of budget. The others
+ * are not looked at (an alert pass costs its hits, not its profiles). */
+static int alert_candidate(const struct digest_run *r, int i, int base_skill)
+{
+	const struct subscriber *sub = &r->subs[i];
+	if (r->groups[i] < 0)
+		return 0;
+	if (matcher_group_exhausted(r->m, r->groups[i]))
+		return 1;
+	for (size_t k = 0; k < sub->skills.n; k++) {
+		int id = r->skill_ids[base_skill + (int)k];
+		for (int j = 0; id >= 0 && j < r->nproj; j++)
+			if (r->hits[j][id >> 3] & (1u << (id & 7)))
+				return 1;
+	}
+	return 0;
+}
+
 static int digest_page_run(struct digest_run *r, int alerts)
 {
 	digest_profiles_add(r);
@@ -921,11 +1063,17 @@ static int digest_page_run(struct digest_run *r, int alerts)
 	for (int i = 0; i < r->ns && rc == 0; i++) {
 		r->seen++;
 		progress("digest", (size_t)r->seen, (size_t)r->seen);
-		rc = alerts ? digest_alert(r, i, (int)a, (int)b) : digest_selection(r, i, (int)a,
-										    (int)b);
+		if (!alerts)
+			rc = digest_selection(r, i, (int)a, (int)b);
+		else if (alert_candidate(r, i, (int)a))
+			rc = digest_alert(r, i, (int)a, (int)b);
 		a += r->subs[i].skills.n;
 		b += r->subs[i].excludes.n;
 	}
+	if (rc == 0)
+		rc = batch_commit(r);
+	else
+		batch_abort(r);
 	if (due_flush(r) < 0)
 		rc = -1;
 	digest_page_clear(r);
@@ -943,6 +1091,7 @@ static int digest_projects_load(struct digest_run *r, const char *since,
 		return -1;
 	r->projects = xcalloc((size_t)n + 1, sizeof *r->projects);
 	r->texts = xcalloc((size_t)n + 1, sizeof *r->texts);
+	r->views = xcalloc((size_t)n + 1, sizeof *r->views);
 	r->nproj = 0;
 	for (int j = 0; j < n; j++) {
 		if (strcmp(published_at(&v[j]), r->nowiso) > 0 || (keep && !keep(r, &v[j]))) {
@@ -1009,6 +1158,8 @@ static int digest_alerts(struct digest_run *r)
 	}
 	if ((k = store_project_news(r->s, r->mark, r->mark_id)) <= 0)
 		return k;
+	int64_t t0 = clock_mono_ms(), c0 = clock_cpu_ns();
+	int sent0 = r->sent;
 	if (digest_projects_load(r, r->mark, after_mark) < 0)
 		return -1;
 	char mark[32];
@@ -1023,8 +1174,9 @@ static int digest_alerts(struct digest_run *r)
 	}
 	int64_t after = 0;
 	int rc = 0;
+	r->batching = !r->dry_run;
 	while (r->nproj > 0) {
-		r->ns = store_subscriber_instant_page(r->s, after, DIGEST_PAGE, &r->subs);
+		r->ns = store_subscriber_instant_batch(r->s, after, DIGEST_PAGE, &r->subs);
 		if (r->ns <= 0) {
 			rc = r->ns < 0 ? -1 : 0;
 			break;
@@ -1034,8 +1186,12 @@ static int digest_alerts(struct digest_run *r)
 		if ((rc = digest_page_run(r, 1)) < 0 || !full)
 			break;
 	}
+	r->batching = 0;
 	if (rc == 0 && !r->dry_run && store_alert_mark_set(r->s, mark, mark_id) < 0)
 		rc = -1;
+	log_info("stage=digest step=alerts projects=%d alerts=%d ms=%lld cpu_ms=%lld", r->nproj,
+		 r->sent - sent0, (long long)(clock_mono_ms() - t0),
+		 (long long)((clock_cpu_ns() - c0) / 1000000));
 	digest_run_clear(r);
 	return rc;
 }

@@ -263,6 +263,8 @@ enum stmt_id {
 	ST_STATUS_PENDING_SUBSCRIBERS, ST_QUICK_CHECK,
 	ST_OUTBOX_BY_TOKEN,
 	ST_LANGUAGE_CHOSEN_GET, ST_LANGUAGE_CHOSEN_SET,
+	/* W2B (issue 15): instant profiles with their patterns in one range read */
+	ST_PATTERNS_INSTANT_RANGE,
 	ST_BEGIN, ST_BEGIN_READ, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
 };
 static const char *const stmt_sql[ST_COUNT_] = {
@@ -508,6 +510,12 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_STATUS_HELD_POSTS] = "SELECT count(*) FROM projects WHERE status = 'held'",
 	[ST_STATUS_PENDING_SUBSCRIBERS] = "SELECT count(*) FROM subscribers WHERE status = 'pending'",
 	[ST_QUICK_CHECK] = "PRAGMA quick_check",
+	/* W2B (issue 15): the patterns of the active instant subscribers in (?1, ?2], by
+	 * subscriber then pattern id (the patterns_subscriber index, no sort) */
+	[ST_PATTERNS_INSTANT_RANGE] = "SELECT p.subscriber, p.kind, p.source FROM patterns p"
+		" JOIN subscribers s ON s.id = p.subscriber WHERE p.subscriber > ?1"
+		" AND p.subscriber <= ?2 AND s.status = 'active' AND s.frequency = 'instant'"
+		" ORDER BY p.subscriber, p.id",
 };
 
 struct store {
@@ -3143,4 +3151,80 @@ int store_migration_count(void)
 const char *store_migration_sql(int i)
 {
 	return i >= 0 && i < N_MIGRATIONS ? migrations[i] : NULL;
+}
+
+/* ---------------------------------------------------------------- W2B: instant profiles */
+/* (issue 15) The patterns of the page v[0..n) (ids ascending) from one range read, each
+ * subscriber's in id order as patterns_load reads them. 0 or -1. */
+static int patterns_range_load(struct store *s, struct subscriber *v, int n, int64_t after)
+{
+	sqlite3_stmt *st = stmt(s, ST_PATTERNS_INSTANT_RANGE);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, v[n - 1].id);
+	int rc, i = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		while (i < n && v[i].id < id)
+			i++;
+		if (i == n)
+			break;
+		if (v[i].id != id)
+			continue;	/* became instant since the page was read: not in it */
+		const char *kind = (const char *)sqlite3_column_text(st, 1);
+		strlist_add(!strcmp(kind, "exclude") ? &v[i].excludes : &v[i].skills,
+			    (const char *)sqlite3_column_text(st, 2));
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : fail(s, rc, "patterns-range");
+}
+
+/* The page's rows (statement st, bound), then their patterns in one range read. */
+static int instant_rows_read(struct store *s, sqlite3_stmt *st, int64_t after,
+			     struct subscriber **out)
+{
+	int n = 0, cap = 0, rc;
+	struct subscriber *v = NULL;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = xrealloc(v, (size_t)cap * sizeof *v);
+		}
+		subscriber_read(st, &v[n++]);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE || (n && patterns_range_load(s, v, n, after) < 0)) {
+		for (int i = 0; i < n; i++)
+			subscriber_clear(&v[i]);
+		free(v);
+		return rc != SQLITE_DONE ? fail(s, rc, "subscriber-instant") : -1;
+	}
+	*out = v;
+	return n;
+}
+
+int store_subscriber_instant_batch(struct store *s, int64_t after, int limit,
+				   struct subscriber **out)
+{
+	*out = NULL;
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_INSTANT_PAGE);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int(st, 2, limit);
+	int outer = sqlite3_get_autocommit(s->db);
+	if (outer && run(s, stmt(s, ST_BEGIN_READ), "begin-read") < 0) {
+		sqlite3_reset(st);
+		return -1;
+	}
+	int n = instant_rows_read(s, st, after, out);
+	if (outer && store_commit(s) < 0) {
+		for (int i = 0; i < n; i++)
+			subscriber_clear(&(*out)[i]);
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return n;
 }

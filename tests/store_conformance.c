@@ -1605,6 +1605,60 @@ static int c_subscriber_instant_page(struct store *s)
 	return 0;
 }
 
+/* An instant subscriber of the conformance set: confirmed, frequency instant, its patterns. */
+static int64_t add_instant(struct store *s, const char *address, const char *skill,
+			   const char *exclude, int instant)
+{
+	int64_t id = add_subscriber(s, address);
+	struct subscriber sub;
+	if (id < 0 || store_subscriber_confirm(s, id, SUB_PENDING, T0_ISO) != 1 ||
+	    store_subscriber_find(s, NULL, id, &sub) != 1)
+		return -1;
+	free(sub.frequency);
+	sub.frequency = xstrdup(instant ? "instant" : "weekly");
+	int rc = store_subscriber_profile_save(s, &sub);
+	subscriber_clear(&sub);
+	if (rc < 0 || store_pattern_add(s, id, "skill", skill, T0) < 0 ||
+	    (exclude && store_pattern_add(s, id, "exclude", exclude, T0) < 0))
+		return -1;
+	return id;
+}
+
+/* W2B (issue 15): the same page as store_subscriber_instant_page, patterns from one range
+ * read: a weekly subscriber between two instant ones lends them none of its patterns. */
+static int c_subscriber_instant_batch(struct store *s)
+{
+	int64_t a = add_instant(s, "a@example.net", "php", "wordpress", 1);
+	int64_t b = add_instant(s, "b@example.net", "rust", "cobol", 0);
+	int64_t c = add_instant(s, "c@example.net", "go", NULL, 1);
+	CHECK(a > 0 && b > 0 && c > 0);
+	CHECK(store_pattern_add(s, c, "skill", "python", T0) == 0);
+	struct subscriber *v, *w;
+	int n = store_subscriber_instant_batch(s, 0, 10, &v);
+	int m = store_subscriber_instant_page(s, 0, 10, &w);
+	int ok = n == 2 && m == 2 && v[0].id == a && v[1].id == c;
+	for (int i = 0; ok && i < n; i++) {
+		ok = v[i].skills.n == w[i].skills.n && v[i].excludes.n == w[i].excludes.n;
+		for (size_t k = 0; ok && k < v[i].skills.n; k++)
+			ok = !strcmp(v[i].skills.v[k], w[i].skills.v[k]);
+		for (size_t k = 0; ok && k < v[i].excludes.n; k++)
+			ok = !strcmp(v[i].excludes.v[k], w[i].excludes.v[k]);
+	}
+	ok = ok && v[1].skills.n == 2 && !strcmp(v[1].skills.v[1], "python") &&
+	     v[0].excludes.n == 1 && !strcmp(v[0].excludes.v[0], "wordpress");
+	free_subscribers(v, n);
+	free_subscribers(w, m);
+	CHECK(ok);
+	n = store_subscriber_instant_batch(s, a, 1, &v);
+	ok = n == 1 && v[0].id == c && v[0].skills.n == 2;
+	free_subscribers(v, n);
+	CHECK(ok);
+	n = store_subscriber_instant_batch(s, c, 10, &v);
+	free_subscribers(v, n);
+	CHECK(n == 0);
+	return 0;
+}
+
 static int c_subscriber_due_oldest(struct store *s)
 {
 	char at[32];
@@ -2219,6 +2273,7 @@ static const struct {
 	{ "store_subscriber_page", c_subscriber_page },
 	{ "store_subscriber_due_page", c_subscriber_due_page },
 	{ "store_subscriber_instant_page", c_subscriber_instant_page },
+	{ "store_subscriber_instant_batch", c_subscriber_instant_batch },
 	{ "store_subscriber_due_oldest", c_subscriber_due_oldest },
 	{ "store_subscriber_next_due_set", c_subscriber_next_due_set },
 	{ "store_alert_mark_get", c_alert_mark_get },

@@ -122,3 +122,62 @@ def test_digestscale_instant_alerts_match_only_news():
     b.run("digest", "--at", "2026-03-05T11:00:00Z", env={"BIDMAIL_NOW": "2026-03-05T11:00:00Z"})
     b.run("digest", "--at", "2026-03-05T11:01:00Z", env={"BIDMAIL_NOW": "2026-03-05T11:01:00Z"})
     expect(len(alerts()) == 2, "alerts after the second project: %d" % len(alerts()))
+
+
+def digestscale_instant_crowd(b, n, created):
+    """n instant subscribers (alert000@… on), active and confirmed at created, each with the
+    skills pattern symfony, straight into the database."""
+    db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"))
+    with db:
+        for i in range(n):
+            cur = db.execute("INSERT INTO subscribers(address, name, status, language, frequency,"
+                             " day, created, confirmed, last_activity, language_chosen)"
+                             " VALUES(?, ?, 'active', 'fr', 'instant', 1, ?, ?, ?, 1)",
+                             ("alert%04d@dev.fr" % i, "Dev %d" % i, created, created, created))
+            db.execute("INSERT INTO patterns(subscriber, kind, source, created)"
+                       " VALUES(?, 'skills', 'symfony', ?)", (cur.lastrowid, created))
+    db.close()
+
+
+def test_digestscale_alerts_batched_exactly_once_through_a_kill():
+    """1,200 instant profiles match a new project: the alert pass commits its claims and mails
+    in batches, and a pass killed (SIGKILL) after its first batch committed then run again
+    leaves each profile exactly one alert for it, claimed once, and nothing queued twice."""
+    b = Board().init()
+    subscribe(b, "ana@dev.fr", "Ana", "skills symfony\nfrequency instant",
+              env={"BIDMAIL_NOW": "2026-03-04T10:00:00Z"})
+    digestscale_instant_crowd(b, 1200, "2026-03-04T10:00:00Z")
+    publish(b, post_mail(subject="Refonte Symfony", body="Site en Symfony 6, budget 3 000 € HT.\n"),
+            env={"BIDMAIL_NOW": "2026-03-04T11:00:00Z"})
+    db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"), timeout=30)
+    first = db.execute("SELECT count(*) FROM outbox WHERE kind = 'project_alert'").fetchone()[0]
+    last = db.execute("SELECT max(id) FROM outbox").fetchone()[0]
+    digestscale_copies(b, 1, "2026-03-05T1%d:%02d:00Z")
+    env = dict(os.environ, BIDMAIL_NOW="2026-03-05T11:00:00Z")
+    p = subprocess.Popen([board.BIDMAIL, "--config", b.conf, "digest", "--at", "2026-03-05T11:00:00Z"],
+                         cwd=b.dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    queued = lambda: db.execute("SELECT count(*) FROM outbox WHERE kind = 'project_alert'"
+                                ).fetchone()[0] - first
+    for _ in range(600):
+        if p.poll() is not None or queued() > 0:
+            break
+        time.sleep(0.02)
+    killed = p.poll() is None
+    if killed:
+        p.kill()
+    p.wait(timeout=60)
+    partial = queued()
+    b.run("digest", "--at", "2026-03-05T11:01:00Z", env={"BIDMAIL_NOW": "2026-03-05T11:01:00Z"})
+    rows = db.execute("SELECT rcpt, count(*) FROM outbox WHERE kind = 'project_alert' AND id > ?"
+                      " GROUP BY rcpt", (last,)).fetchall()
+    claims = db.execute("SELECT subscriber, count(*) FROM digests WHERE period ="
+                        " 'p' || (SELECT max(id) FROM projects) GROUP BY subscriber").fetchall()
+    db.close()
+    expect(first == 1201, "alerts of the first project: %d" % first)
+    expect(0 < partial < 1201 or not killed, "killed pass: %d alerts before the kill" % partial)
+    expect(len(claims) == 1201 and all(n == 1 for _, n in claims),
+           "claims of the new project: %d subscribers, counts %r"
+           % (len(claims), sorted(set(n for _, n in claims))))
+    expect(len(rows) == 1201 and all(n == 1 for _, n in rows),
+           "alerts of the new project: %d recipients, counts %r"
+           % (len(rows), sorted(set(n for _, n in rows))))

@@ -1531,7 +1531,8 @@ static enum outcome confirm_which(struct robot *r, const struct confirmation *cf
 			out = bid_for(r->c, r->s, &held, l.id[k], cf->subscriber, outcome);
 		free(from);
 		free(text);
-	} else if (bid_read_consent(answer) < 0) {
+	} else if (bid_read_consent(answer) < 0 || extract_intent_no_bid(answer, NULL)) {
+		/* "non", or "je passe mon tour finalement": the bid put aside is dropped */
 		rc = store_confirmation_use(r->s, cf->id, clock_now()) < 0 ? -1 : 0;
 		char *msg = say(r, "robot.selection_which_dropped", NULL);
 		if (rc == 0)
@@ -1729,10 +1730,28 @@ enum outcome robot_commands(struct handling *h)
 	return commands_of(h, h->r->ids[0]);
 }
 
-/* A priced reply to a selection that names no #N: a bid on the only project listed, or on the
- * one it names; else held, and the subscriber asked which project (action "bid-which", its
- * payload the sender, the listed numbers and the text). */
-static enum outcome selection_bid(struct robot *r, char **outcome)
+/* The answer to a reply to a selection of several projects that says no ("not for 900 €",
+ * "je passe mon tour") and names none: nothing recorded, and how to bid if a bid was meant
+ * (the amount it named offered as the example), the projects listed. 0 or -1. */
+static int selection_said_no(struct robot *r, const struct listed *l, const char *text)
+{
+	struct bid_info *bi = extract_bid_text(text);
+	char *amount = bi && bi->has_amount ? money_format(&bi->amount, r->lang) : NULL;
+	bid_info_free(bi);
+	char *msg = amount ? say(r, "robot.selection_said_no_amount", "amount", amount, NULL)
+		    : say(r, "robot.selection_said_no", NULL);
+	int rc = selection_answer(r, msg, l, NULL);
+	log_info("stage=robot subscriber=%lld result=selection-said-no", (long long)r->sub.id);
+	free(msg);
+	free(amount);
+	return rc;
+}
+
+/* A priced reply to a selection that names no #N, or one that says no (said_no): a bid on the
+ * only project listed, or on the one it names (bid.c reads its no); else a no is answered
+ * once (selection_said_no), and a bid held, the subscriber asked which project (action
+ * "bid-which", its payload the sender, the listed numbers and the text). */
+static enum outcome selection_bid(struct robot *r, int said_no, char **outcome)
 {
 	const struct message *m = r->m;
 	const char *text = m->new_text ? m->new_text : "";
@@ -1746,6 +1765,9 @@ static enum outcome selection_bid(struct robot *r, char **outcome)
 		out = OUT_TEMPFAIL;
 	} else if (k >= 0) {
 		out = bid_for(r->c, r->s, m, l.id[k], r->sub.id, outcome);
+	} else if (said_no) {
+		rc = selection_said_no(r, l.n ? &l : NULL, text);
+		*outcome = xasprintf("robot:selection-said-no:%lld", (long long)r->sub.id);
 	} else if (l.n == 0) {
 		char *msg = say(r, "robot.selection_no_project", NULL);
 		rc = selection_answer(r, msg, NULL, NULL);
@@ -1824,6 +1846,8 @@ enum outcome robot_selection_reply(struct handling *h)
 	robot_begin(h, &r, &cs);
 	struct bid_info *bi = has_commands(&cs) ? NULL : extract_bid_text(t);
 	int priced = bi && bi->has_amount;
+	/* a no is read first: "not for 900 €" is no bid to place, on any project */
+	int said_no = !has_commands(&cs) && extract_intent_no_bid(t, NULL);
 	bid_info_free(bi);
 	int f = has_commands(&cs) ? 0 : store_subscriber_find(h->s, NULL, h->r->ids[0], &r.sub);
 	if (f < 0)
@@ -1836,8 +1860,8 @@ enum outcome robot_selection_reply(struct handling *h)
 	}
 	r.lang = r.sub.language;
 	enum outcome out = OUT_OK;
-	if (priced) {
-		out = selection_bid(&r, &h->result);
+	if (priced || said_no) {
+		out = selection_bid(&r, said_no, &h->result);
 	} else {
 		/* neither a price nor a command: said so, with what to send */
 		char *msg = say(&r, "robot.selection_not_understood", NULL);

@@ -36,6 +36,7 @@ struct command {
 	enum cmd id;
 	char *line;	/* as written */
 	char *args;	/* after the command word, trimmed */
+	char spelling;	/* the language of its word: 'e' English, 'f' French, '-' both */
 };
 
 struct commands {
@@ -687,42 +688,47 @@ static void command_test(struct robot *r, const struct command *cmd)
 #define CMD_ENDS 2u		/* "merci": the lines below it are not read */
 
 /* Indexed by enum cmd. A line's first word (lower case, a trailing , . ! dropped) is looked
- * up in `names`; C_NONE, a line no name matches, has none. */
+ * up in `names`; C_NONE, a line no name matches, has none. `spellings` gives each name's
+ * language, one letter a name: the words of a mail of commands only are its language. */
 static const struct command_def {
 	const char *names[7];	/* NULL-terminated */
+	const char *spellings;	/* 'e' English, 'f' French, '-' both ("budget", "test") */
 	void (*run)(struct robot *r, const struct command *cmd);
 	unsigned flags;
 } command_table[C_COUNT] = {
-	[C_NONE] = { { NULL }, command_unknown, 0 },
-	[C_SUBSCRIBE] = { { "subscribe", "abonner", "s'abonner", "abonnement" }, command_subscribe,
-			  CMD_CHANGES_PROFILE },
-	[C_UNSUBSCRIBE] = { { "unsubscribe", "désabonner", "desabonner", "désinscrire" },
+	[C_NONE] = { { NULL }, "", command_unknown, 0 },
+	[C_SUBSCRIBE] = { { "subscribe", "abonner", "s'abonner", "abonnement" }, "efff",
+			  command_subscribe, CMD_CHANGES_PROFILE },
+	[C_UNSUBSCRIBE] = { { "unsubscribe", "désabonner", "desabonner", "désinscrire" }, "efff",
 			    command_unsubscribe, CMD_CHANGES_PROFILE },
-	[C_SKILLS] = { { "skills", "skill", "compétences", "competences", "compétence" },
+	[C_SKILLS] = { { "skills", "skill", "compétences", "competences", "compétence" }, "eefff",
 		       command_skills, CMD_CHANGES_PROFILE },
-	[C_EXCLUDE] = { { "exclude", "exclure" }, command_exclude, CMD_CHANGES_PROFILE },
-	[C_CLEAR] = { { "clear", "effacer" }, command_clear, CMD_CHANGES_PROFILE },
-	[C_BUDGET] = { { "budget-min", "budget" }, command_budget, CMD_CHANGES_PROFILE },
-	[C_LANGUAGE] = { { "language", "langue" }, command_language, CMD_CHANGES_PROFILE },
-	[C_LANGUAGES] = { { "languages", "langues" }, command_languages, CMD_CHANGES_PROFILE },
-	[C_FREQUENCY] = { { "frequency", "fréquence", "frequence" }, command_frequency,
+	[C_EXCLUDE] = { { "exclude", "exclure" }, "ef", command_exclude, CMD_CHANGES_PROFILE },
+	[C_CLEAR] = { { "clear", "effacer" }, "ef", command_clear, CMD_CHANGES_PROFILE },
+	[C_BUDGET] = { { "budget-min", "budget" }, "--", command_budget, CMD_CHANGES_PROFILE },
+	[C_LANGUAGE] = { { "language", "langue" }, "ef", command_language, CMD_CHANGES_PROFILE },
+	[C_LANGUAGES] = { { "languages", "langues" }, "ef", command_languages,
 			  CMD_CHANGES_PROFILE },
-	[C_DAY] = { { "day", "jour" }, command_day, CMD_CHANGES_PROFILE },
-	[C_REMOTE] = { { "remote-only", "télétravail", "teletravail" }, command_remote,
+	[C_FREQUENCY] = { { "frequency", "fréquence", "frequence" }, "eff", command_frequency,
+			  CMD_CHANGES_PROFILE },
+	[C_DAY] = { { "day", "jour" }, "ef", command_day, CMD_CHANGES_PROFILE },
+	[C_REMOTE] = { { "remote-only", "télétravail", "teletravail" }, "eff", command_remote,
 		       CMD_CHANGES_PROFILE },
-	[C_PAUSE] = { { "pause" }, command_pause, CMD_CHANGES_PROFILE },
-	[C_RESUME] = { { "resume", "reprendre" }, command_resume, CMD_CHANGES_PROFILE },
-	[C_PROFILE] = { { "profile", "profil" }, command_profile, 0 },
-	[C_TEST] = { { "test" }, command_test, 0 },
-	[C_HELP] = { { "help", "aide" }, command_help, 0 },
-	[C_STOP] = { { "thanks", "thank", "merci" }, command_silent, CMD_ENDS },
-	[C_GREETING] = { { "bonjour", "hello", "hi", "salut", "dear", "bonsoir" }, command_silent, 0 },
+	[C_PAUSE] = { { "pause" }, "-", command_pause, CMD_CHANGES_PROFILE },
+	[C_RESUME] = { { "resume", "reprendre" }, "ef", command_resume, CMD_CHANGES_PROFILE },
+	[C_PROFILE] = { { "profile", "profil" }, "ef", command_profile, 0 },
+	[C_TEST] = { { "test" }, "-", command_test, 0 },
+	[C_HELP] = { { "help", "aide" }, "ef", command_help, 0 },
+	[C_STOP] = { { "thanks", "thank", "merci" }, "eef", command_silent, CMD_ENDS },
+	[C_GREETING] = { { "bonjour", "hello", "hi", "salut", "dear", "bonsoir" }, "feefef",
+			 command_silent, 0 },
 };
 
 /* The command a line starts with (C_NONE when none), and in *args the rest after its word and
- * any spaces or colons. */
-static enum cmd command_of(const char *line, const char **args)
+ * any spaces or colons, in *spelling the language of its word (command_def.spellings). */
+static enum cmd command_of(const char *line, const char **args, char *spelling)
 {
+	*spelling = '-';
 	char word[40];
 	size_t n = strcspn(line, " \t:");
 	if (n == 0 || n >= sizeof word) {
@@ -738,8 +744,10 @@ static enum cmd command_of(const char *line, const char **args)
 	enum cmd id = C_NONE;
 	for (int c = 0; c < C_COUNT && id == C_NONE; c++)
 		for (int k = 0; command_table[c].names[k] && id == C_NONE; k++)
-			if (!strcmp(l, command_table[c].names[k]))
+			if (!strcmp(l, command_table[c].names[k])) {
 				id = (enum cmd)c;
+				*spelling = command_table[c].spellings[k];
+			}
 	free(l);
 	const char *a = line + n;
 	while (*a == ' ' || *a == '\t' || *a == ':')
@@ -766,7 +774,8 @@ static void commands_parse(const struct message *m, struct commands *cs)
 		char *t = str_trim(line);
 		if (*t) {
 			const char *args;
-			enum cmd id = command_of(t, &args);
+			char spelling;
+			enum cmd id = command_of(t, &args, &spelling);
 			if (command_table[id].flags & CMD_ENDS) {
 				free(line);
 				break;
@@ -775,6 +784,7 @@ static void commands_parse(const struct message *m, struct commands *cs)
 				cs->v[cs->n].id = id;
 				cs->v[cs->n].line = xstrdup(t);
 				cs->v[cs->n].args = xstrdup(args);
+				cs->v[cs->n].spelling = spelling;
 				cs->n++;
 			} else {
 				cs->dropped++;
@@ -786,6 +796,21 @@ static void commands_parse(const struct message *m, struct commands *cs)
 		p = nl + 1;
 	}
 	free(subject);
+}
+
+/* The language the words of a mail of commands only are written in: "en" when every command
+ * word with a language is an English spelling, "fr" when every one is French, "" when they
+ * mix; NULL when a line is no command (the text then tells) or no word has a language. */
+static const char *commands_language(const struct commands *cs)
+{
+	int en = 0, fr = 0;
+	for (int i = 0; i < cs->n; i++) {
+		if (cs->v[i].id == C_NONE)
+			return NULL;
+		en += cs->v[i].spelling == 'e';
+		fr += cs->v[i].spelling == 'f';
+	}
+	return en && fr ? "" : en ? "en" : fr ? "fr" : NULL;
 }
 
 /* 1 when the command changes the profile (so needs a proven address), else 0. */
@@ -922,7 +947,8 @@ static void question_read(struct robot *r, struct commands *cs)
 			return;
 	char *subject = extract_title(r->m->subject);
 	const char *args;
-	enum cmd sc = subject ? command_of(str_trim(subject), &args) : C_NONE;
+	char spelling;
+	enum cmd sc = subject ? command_of(str_trim(subject), &args, &spelling) : C_NONE;
 	int asks_help = sc == C_HELP;
 	/* greetings alone under a command subject ("Subject: subscribe"): that command's mail */
 	int greets_only = 1;
@@ -1126,8 +1152,8 @@ static int answer_reads(struct robot *r, const struct commands *cs)
 	return reply(r, "robot_reply", r->sub.address, NULL);
 }
 
-/* The robot's work on one mail: r set up (its language guessed from the text, else the
- * board's), cs its commands read. */
+/* The robot's work on one mail: cs its commands read, r set up (its language that of its
+ * command words when it holds only commands, else guessed from the text, else the board's). */
 static void robot_begin(struct handling *h, struct robot *r, struct commands *cs)
 {
 	memset(r, 0, sizeof *r);
@@ -1135,9 +1161,13 @@ static void robot_begin(struct handling *h, struct robot *r, struct commands *cs
 	r->s = h->s;
 	r->m = h->m;
 	memset(cs, 0, sizeof *cs);
-	r->detected = catalog_language_or(extract_language_of(h->m), NULL);
-	r->lang = r->detected ? r->detected : h->c->language;
 	commands_parse(h->m, cs);
+	/* a mail of commands only is in the language of its command words; mixed ones, the
+	 * board's */
+	const char *spelled = commands_language(cs);
+	r->detected = spelled ? catalog_language_or(*spelled ? spelled : NULL, NULL)
+		      : catalog_language_or(extract_language_of(h->m), NULL);
+	r->lang = r->detected ? r->detected : h->c->language;
 }
 
 /* Ends what robot_begin began: OUT_TEMPFAIL when rc < 0, else OUT_OK. */
@@ -1374,7 +1404,8 @@ static char *wrote_of(const char *text)
 		char *line = xstrndup(p, n);
 		char *t = str_trim(line);
 		const char *args;
-		if (*t && command_of(t, &args) != C_GREETING) {
+		char spelling;
+		if (*t && command_of(t, &args, &spelling) != C_GREETING) {
 			size_t len = strlen(t), cut = WROTE_MAX - b.len;
 			if (cut < len)	/* never inside a UTF-8 sequence */
 				while (cut > 0 && ((unsigned char)t[cut] & 0xC0) == 0x80)

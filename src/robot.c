@@ -72,6 +72,7 @@ struct robot {
 	struct strlist topics;		/* else the sections a question is about */
 	int question;			/* the mail held no command: read as a question */
 	const char *detected;		/* the language this mail is written in, or NULL */
+	int spelled;			/* detected from its command words alone */
 	int chose_language;		/* a `language` command of this mail was accepted */
 	int want_profile;
 	int unsubscribed;
@@ -1085,10 +1086,11 @@ static int run_all(struct robot *r, const struct commands *cs)
 /* The reply's language once r's subscriber is known: the one they chose with `language`,
  * else the one this mail is written in — which, when save is set (the mail came from their
  * address), becomes their profile's, so that their selections follow it —, else their
- * profile's. */
+ * profile's. Command words alone are weak evidence (the French help teaches "skills",
+ * "frequency"): they give a language to a profile that has none, never change one. */
 static void language_settle(struct robot *r, int save)
 {
-	const char *d = r->detected;
+	const char *d = r->spelled && r->sub.language ? NULL : r->detected;
 	if (d && (!r->sub.language || strcmp(d, r->sub.language)) &&
 	    store_subscriber_language_chosen(r->s, r->sub.id) == 0) {
 		free(r->sub.language);
@@ -1165,6 +1167,7 @@ static void robot_begin(struct handling *h, struct robot *r, struct commands *cs
 	/* a mail of commands only is in the language of its command words; mixed ones, the
 	 * board's */
 	const char *spelled = commands_language(cs);
+	r->spelled = spelled != NULL;
 	r->detected = spelled ? catalog_language_or(*spelled ? spelled : NULL, NULL)
 		      : catalog_language_or(extract_language_of(h->m), NULL);
 	r->lang = r->detected ? r->detected : h->c->language;

@@ -391,7 +391,7 @@ const char *bid_floor_under(const struct config *c, const struct money *m)
 }
 
 /* A rate under the board's floor (min_hourly_rate, min_daily_rate), in EUR excl. tax:
- * refused (1); 0 when not, -1 on error. */
+ * refused (1), the rate as it was read restated ("$15 an hour"); 0 when not, -1 on error. */
 static int offer_check_floor(struct offer *o, char **outcome)
 {
 	const struct bid_info *bi = o->bi;
@@ -399,13 +399,16 @@ static int offer_check_floor(struct offer *o, char **outcome)
 	const char *floor_cfg = bid_floor_under(o->b.c, &bi->amount);
 	if (!floor_cfg)
 		return 0;
+	char *rate = money_format(&bi->amount, b->lang);
 	struct vars v = { 0 };
+	vars_set(&v, "rate", rate);
 	vars_set(&v, "floor", floor_cfg);
 	vars_set(&v, "unit", catalog_text(b->lang, !strcmp(bi->amount.unit, "hour")
 					  ? "bid.floor_per_hour" : "bid.floor_per_day"));
 	char *msg = catalog_format(b->lang, "bid.under_floor", &v);
 	int rc = offer_refuse(o, msg, 1, "bid:refused:floor", outcome);
 	free(msg);
+	free(rate);
 	return rc;
 }
 
@@ -513,7 +516,9 @@ static int offer_store(struct offer *o, char **outcome)
 					      b->public_flow && b->sub.status != SUB_ACTIVE, NULL);
 		*outcome = xasprintf("bid:held:%lld", (long long)bid_id);
 	} else {
-		char *msg = xstrdup(catalog_text(b->lang, replaced ? "bid.replaced" : "bid.passed_on"));
+		/* and how to take it back: one reply, `retirer` / `withdraw` */
+		char *msg = xasprintf("%s\n\n%s", catalog_text(b->lang, replaced ? "bid.replaced"
+					      : "bid.passed_on"), catalog_text(b->lang, "bid.how_to_withdraw"));
 		if (bi->followup_days >= 0) {
 			/* "relance dans 7 jours": the freelancer is told when the client will be */
 			char *when = followup_scheduled(b->lang, bi->followup_days, clock_now());

@@ -1501,6 +1501,7 @@ char *post_held_why(const struct project *p, const char *lang);
 
 /* ---------------------------------------------------------------- post_edit.c */
 /* What a poster's correction changes; NULL, -1 or unset members change nothing. */
+#define POST_EDIT_OPTIONS 4		/* amounts a question about an unclear budget lists */
 struct post_edit {
 	char *title, *description, *location;
 	int has_budget;
@@ -1510,6 +1511,9 @@ struct post_edit {
 	int skills_set;			/* the list is replaced by skills */
 	struct strlist skills, add, remove;
 	int rewrite;			/* the reply restated the whole project */
+	int budget_unclear;		/* several amounts, none stated as the budget: ask which */
+	struct money budget_options[POST_EDIT_OPTIONS];
+	int n_budget_options;
 };
 /* Reads the correction text (the reply's new text; pi its fields) of project old into e
  * (cleared with post_edit_clear): 1 when it states at least one field, else 0. */

@@ -274,15 +274,46 @@ static void ack_understood(const struct config *c, const struct project *p, stru
 	vars_set(v, "floor_note", t->floor ? t->floor : "");
 }
 
-/* The changes from before to p, field by field ("Budget : 500 € → 350 € TTC"); their count. */
+/* d without the marks of a corrected budget (" [budget corrigé : 350 €]", post.budget_marked
+ * in lang); the caller frees. */
+static char *description_unmarked(const char *d, const char *lang)
+{
+	const char *fmt = catalog_text(lang, "post.budget_marked");
+	const char *brace = strstr(fmt, "{{");
+	char *prefix = xstrndup(fmt, brace ? (size_t)(brace - fmt) : strlen(fmt));
+	char *out = xstrdup(d ? d : ""), *m;
+	size_t pl = strlen(prefix);
+	while (pl && (m = strstr(out, prefix)) != NULL) {
+		char *e = strchr(m, ']');
+		char *from = m, *to = e ? e + 1 : m + strlen(m);
+		while (from > out && from[-1] == ' ')
+			from--;
+		memmove(from, to, strlen(to) + 1);
+	}
+	free(prefix);
+	return out;
+}
+
+/* 1 when descriptions a and b differ only by the marks of a corrected budget (or not at all). */
+static int description_same(const char *a, const char *b, const char *lang)
+{
+	char *ua = description_unmarked(a, lang), *ub = description_unmarked(b, lang);
+	int same = !strcmp(ua, ub);
+	free(ua);
+	free(ub);
+	return same;
+}
+
+/* The changes from before to p, field by field ("Budget : 500 € → 350 € TTC"); their count.
+ * A description that only gained or lost the mark of a corrected budget is no change of its
+ * own: the budget's row says it. */
 static int ack_changes(const struct project *before, const struct project *p,
 		       struct ack_texts *t, struct vars *v)
 {
 	const char *lang = p->language;
 	for (int f = 0; f < F_N; f++) {
 		char *a = field_text(before, f, lang), *b = field_text(p, f, lang);
-		int same = f == F_DESCRIPTION ? !strcmp(before->description ? before->description : "",
-							p->description ? p->description : "")
+		int same = f == F_DESCRIPTION ? description_same(before->description, p->description, lang)
 			   : (!a && !b) || (a && b && !strcmp(a, b));
 		if (same) {
 			free(a);
@@ -397,9 +428,11 @@ static int notify_moderators(const struct config *c, struct store *s, const stru
 
 /* The acknowledgement of a published (or held) project: what was understood and what is
  * missing, or, held, a neutral word (moderators get a notice). kind is post_ack, or for a
- * correction post_corrected (changes from before) or post_uncorrected. 0 or -1. */
+ * correction post_corrected (changes from before) or post_uncorrected, with question (NULL:
+ * none) asking which of its amounts is the budget. 0 or -1. */
 static int acknowledge_as(const struct config *c, struct store *s, const struct project *p,
-			  const char *in_reply_to, const char *kind, const struct project *before)
+			  const char *in_reply_to, const char *kind, const struct project *before,
+			  const char *question)
 {
 	int held = p->status == PROJECT_HELD;
 	char idbuf[32];
@@ -407,6 +440,7 @@ static int acknowledge_as(const struct config *c, struct store *s, const struct 
 	struct ack_texts t;
 	memset(&t, 0, sizeof t);
 	ack_vars(c, p, idbuf, sizeof idbuf, &v);
+	vars_set(&v, "budget_question", question ? question : "");
 	ack_understood(c, p, &t, &v);
 	if (before)
 		ack_changes(before, p, &t, &v);
@@ -430,7 +464,7 @@ static int acknowledge_as(const struct config *c, struct store *s, const struct 
 static int acknowledge(const struct config *c, struct store *s, const struct project *p,
 		       const char *in_reply_to)
 {
-	return acknowledge_as(c, s, p, in_reply_to, "post_ack", NULL);
+	return acknowledge_as(c, s, p, in_reply_to, "post_ack", NULL, NULL);
 }
 
 int post_ask_waiting(const struct config *c, struct store *s)
@@ -893,6 +927,38 @@ static int edit_store(struct store *s, const struct project *p, struct project *
 	return rc;
 }
 
+/* The question to the poster of p when correction e names several amounts and none as the
+ * budget ("$1,500 or $1,800 with hosting"): which one; NULL when e's budget is clear. The
+ * answer, one amount alone, comes back as a correction. The caller frees. */
+static char *budget_question(const struct project *p, const struct post_edit *e)
+{
+	if (!e->budget_unclear || e->n_budget_options < 2)
+		return NULL;
+	const char *lang = p->language;
+	char *said[POST_EDIT_OPTIONS] = { 0 };
+	struct buf b;
+	buf_init(&b, 4096);
+	int n = e->n_budget_options;
+	for (int i = 0; i < n; i++) {
+		said[i] = money_format(&e->budget_options[i], lang);
+		if (i < n - 1)
+			buf_printf(&b, "%s%s", i ? ", " : "", said[i]);
+	}
+	char *head = buf_steal(&b);
+	struct vars lv = { 0 }, v = { 0 };
+	vars_set(&lv, "list", head);
+	vars_set(&lv, "last", said[n - 1]);
+	char *amounts = catalog_format(lang, "robot.list_or", &lv);
+	vars_set(&v, "amounts", amounts);
+	vars_set(&v, "example", said[n - 1]);
+	char *q = catalog_format(lang, "post.budget_which", &v);
+	free(amounts);
+	free(head);
+	for (int i = 0; i < n; i++)
+		free(said[i]);
+	return q;
+}
+
 /* The correction m of project p (cleared by the caller): only the fields its new text states
  * change (post_edit.c), the poster is told each change before → after, or, when nothing was
  * recognised, what can be changed and how (the project unchanged). 0 or -1. */
@@ -931,15 +997,20 @@ static int edit_by_reply(const struct config *c, struct store *s, const struct m
 	ack_texts_clear(&probe);
 	const char *irt = m->message_id_made_up ? NULL : m->message_id;
 	int rc = changed ? edit_store(s, p, &a, &e, scam) : 0;
+	char *question = budget_question(p, &e);
 	if (rc == 0)
 		rc = acknowledge_as(c, s, changed ? &a : p, irt,
 				    changed ? "post_corrected" : "post_uncorrected",
-				    changed ? p : NULL);
+				    changed ? p : NULL, question);
+	if (question)
+		log_info("stage=post project=%lld result=asked reason=\"several amounts, none stated "
+			 "as the budget\"", (long long)p->id);
+	free(question);
 	if (scam && changed)
 		log_warn("stage=post project=%lld result=held reason=suspected_scam edit=yes",
 			 (long long)p->id);
-	*result = xasprintf("post:%s:%lld%s", changed ? "edited" : "unchanged", (long long)p->id,
-			    scam && changed ? ":held" : "");
+	*result = xasprintf("post:%s:%lld%s%s", changed ? "edited" : "unchanged", (long long)p->id,
+			    scam && changed ? ":held" : "", e.budget_unclear ? ":budget-asked" : "");
 	free(a.skills_json);
 	free(a.flags_json);
 	strlist_clear(&skills);

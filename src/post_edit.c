@@ -11,7 +11,9 @@
  * The new budget is the amount stated as current: one after an `old` phrase of corrections.txt
  * ("n'est pas de", "instead of") or before an `old-before` one ("comme indiqué") is the old
  * value; of two amounts left, one after a `now` phrase ("reste à", "but") wins, else the budget
- * is left as it was. A description line stating the old budget is marked with the new one.
+ * is left as it was and the edit says which amounts to ask about (budget_unclear); the answer,
+ * one amount alone, is an ordinary correction. A description line stating the old budget is
+ * marked with the new one.
  */
 #include "bidmail.h"
 
@@ -335,8 +337,8 @@ static void segment_weigh(enum amount_tag tag, struct money *m, int k, int *olds
 
 /* The budget text states as the new value into *out: 1; 0 when it states none; -1 when it
  * names amounts and cannot tell which one is current (only old ones, or two current ones none
- * of which a `now` phrase introduces). */
-static int correction_budget(const char *text, struct money *out)
+ * of which a `now` phrase introduces: those, at most POST_EDIT_OPTIONS, into e's options). */
+static int correction_budget(const char *text, struct money *out, struct post_edit *e)
 {
 	char *l = money_lower(text);
 	struct segment sg[POST_EDIT_SEGMENTS];
@@ -352,6 +354,12 @@ static int correction_budget(const char *text, struct money *out)
 	if (nc == 1 || (nc > 1 && nn == 1)) {
 		*out = nc == 1 ? cur[0] : now[0];
 		return 1;
+	}
+	if (nc > 1) {
+		/* "$1,500 or $1,800 with hosting": the poster is asked which */
+		e->budget_unclear = 1;
+		for (int i = 0; i < nc && e->n_budget_options < POST_EDIT_OPTIONS; i++)
+			e->budget_options[e->n_budget_options++] = cur[i];
 	}
 	return nc > 1 || olds ? -1 : 0;
 }
@@ -486,7 +494,7 @@ int post_edit_read(const struct project *old, const char *text, const struct pos
 	struct money nb;
 	/* a reply restating the whole project is read as a post is; a correction, by the words
 	 * around its amounts */
-	int said = e->rewrite ? 0 : correction_budget(text, &nb);
+	int said = e->rewrite ? 0 : correction_budget(text, &nb, e);
 	if (said == 1 || (said == 0 && pi->has_budget)) {
 		e->has_budget = 1;
 		e->budget = said == 1 ? nb : pi->budget;

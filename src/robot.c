@@ -36,6 +36,7 @@ struct command {
 	enum cmd id;
 	char *line;	/* as written */
 	char *args;	/* after the command word, trimmed */
+	char spelling;	/* the language of its word: 'e' English, 'f' French, '-' both */
 };
 
 struct commands {
@@ -71,6 +72,7 @@ struct robot {
 	struct strlist topics;		/* else the sections a question is about */
 	int question;			/* the mail held no command: read as a question */
 	const char *detected;		/* the language this mail is written in, or NULL */
+	int spelled;			/* detected from its command words alone */
 	int chose_language;		/* a `language` command of this mail was accepted */
 	int want_profile;
 	int unsubscribed;
@@ -687,42 +689,47 @@ static void command_test(struct robot *r, const struct command *cmd)
 #define CMD_ENDS 2u		/* "merci": the lines below it are not read */
 
 /* Indexed by enum cmd. A line's first word (lower case, a trailing , . ! dropped) is looked
- * up in `names`; C_NONE, a line no name matches, has none. */
+ * up in `names`; C_NONE, a line no name matches, has none. `spellings` gives each name's
+ * language, one letter a name: the words of a mail of commands only are its language. */
 static const struct command_def {
 	const char *names[7];	/* NULL-terminated */
+	const char *spellings;	/* 'e' English, 'f' French, '-' both ("budget", "test") */
 	void (*run)(struct robot *r, const struct command *cmd);
 	unsigned flags;
 } command_table[C_COUNT] = {
-	[C_NONE] = { { NULL }, command_unknown, 0 },
-	[C_SUBSCRIBE] = { { "subscribe", "abonner", "s'abonner", "abonnement" }, command_subscribe,
-			  CMD_CHANGES_PROFILE },
-	[C_UNSUBSCRIBE] = { { "unsubscribe", "désabonner", "desabonner", "désinscrire" },
+	[C_NONE] = { { NULL }, "", command_unknown, 0 },
+	[C_SUBSCRIBE] = { { "subscribe", "abonner", "s'abonner", "abonnement" }, "efff",
+			  command_subscribe, CMD_CHANGES_PROFILE },
+	[C_UNSUBSCRIBE] = { { "unsubscribe", "désabonner", "desabonner", "désinscrire" }, "efff",
 			    command_unsubscribe, CMD_CHANGES_PROFILE },
-	[C_SKILLS] = { { "skills", "skill", "compétences", "competences", "compétence" },
+	[C_SKILLS] = { { "skills", "skill", "compétences", "competences", "compétence" }, "eefff",
 		       command_skills, CMD_CHANGES_PROFILE },
-	[C_EXCLUDE] = { { "exclude", "exclure" }, command_exclude, CMD_CHANGES_PROFILE },
-	[C_CLEAR] = { { "clear", "effacer" }, command_clear, CMD_CHANGES_PROFILE },
-	[C_BUDGET] = { { "budget-min", "budget" }, command_budget, CMD_CHANGES_PROFILE },
-	[C_LANGUAGE] = { { "language", "langue" }, command_language, CMD_CHANGES_PROFILE },
-	[C_LANGUAGES] = { { "languages", "langues" }, command_languages, CMD_CHANGES_PROFILE },
-	[C_FREQUENCY] = { { "frequency", "fréquence", "frequence" }, command_frequency,
+	[C_EXCLUDE] = { { "exclude", "exclure" }, "ef", command_exclude, CMD_CHANGES_PROFILE },
+	[C_CLEAR] = { { "clear", "effacer" }, "ef", command_clear, CMD_CHANGES_PROFILE },
+	[C_BUDGET] = { { "budget-min", "budget" }, "--", command_budget, CMD_CHANGES_PROFILE },
+	[C_LANGUAGE] = { { "language", "langue" }, "ef", command_language, CMD_CHANGES_PROFILE },
+	[C_LANGUAGES] = { { "languages", "langues" }, "ef", command_languages,
 			  CMD_CHANGES_PROFILE },
-	[C_DAY] = { { "day", "jour" }, command_day, CMD_CHANGES_PROFILE },
-	[C_REMOTE] = { { "remote-only", "télétravail", "teletravail" }, command_remote,
+	[C_FREQUENCY] = { { "frequency", "fréquence", "frequence" }, "eff", command_frequency,
+			  CMD_CHANGES_PROFILE },
+	[C_DAY] = { { "day", "jour" }, "ef", command_day, CMD_CHANGES_PROFILE },
+	[C_REMOTE] = { { "remote-only", "télétravail", "teletravail" }, "eff", command_remote,
 		       CMD_CHANGES_PROFILE },
-	[C_PAUSE] = { { "pause" }, command_pause, CMD_CHANGES_PROFILE },
-	[C_RESUME] = { { "resume", "reprendre" }, command_resume, CMD_CHANGES_PROFILE },
-	[C_PROFILE] = { { "profile", "profil" }, command_profile, 0 },
-	[C_TEST] = { { "test" }, command_test, 0 },
-	[C_HELP] = { { "help", "aide" }, command_help, 0 },
-	[C_STOP] = { { "thanks", "thank", "merci" }, command_silent, CMD_ENDS },
-	[C_GREETING] = { { "bonjour", "hello", "hi", "salut", "dear", "bonsoir" }, command_silent, 0 },
+	[C_PAUSE] = { { "pause" }, "-", command_pause, CMD_CHANGES_PROFILE },
+	[C_RESUME] = { { "resume", "reprendre" }, "ef", command_resume, CMD_CHANGES_PROFILE },
+	[C_PROFILE] = { { "profile", "profil" }, "ef", command_profile, 0 },
+	[C_TEST] = { { "test" }, "-", command_test, 0 },
+	[C_HELP] = { { "help", "aide" }, "ef", command_help, 0 },
+	[C_STOP] = { { "thanks", "thank", "merci" }, "eef", command_silent, CMD_ENDS },
+	[C_GREETING] = { { "bonjour", "hello", "hi", "salut", "dear", "bonsoir" }, "feefef",
+			 command_silent, 0 },
 };
 
 /* The command a line starts with (C_NONE when none), and in *args the rest after its word and
- * any spaces or colons. */
-static enum cmd command_of(const char *line, const char **args)
+ * any spaces or colons, in *spelling the language of its word (command_def.spellings). */
+static enum cmd command_of(const char *line, const char **args, char *spelling)
 {
+	*spelling = '-';
 	char word[40];
 	size_t n = strcspn(line, " \t:");
 	if (n == 0 || n >= sizeof word) {
@@ -738,8 +745,10 @@ static enum cmd command_of(const char *line, const char **args)
 	enum cmd id = C_NONE;
 	for (int c = 0; c < C_COUNT && id == C_NONE; c++)
 		for (int k = 0; command_table[c].names[k] && id == C_NONE; k++)
-			if (!strcmp(l, command_table[c].names[k]))
+			if (!strcmp(l, command_table[c].names[k])) {
 				id = (enum cmd)c;
+				*spelling = command_table[c].spellings[k];
+			}
 	free(l);
 	const char *a = line + n;
 	while (*a == ' ' || *a == '\t' || *a == ':')
@@ -766,7 +775,8 @@ static void commands_parse(const struct message *m, struct commands *cs)
 		char *t = str_trim(line);
 		if (*t) {
 			const char *args;
-			enum cmd id = command_of(t, &args);
+			char spelling;
+			enum cmd id = command_of(t, &args, &spelling);
 			if (command_table[id].flags & CMD_ENDS) {
 				free(line);
 				break;
@@ -775,6 +785,7 @@ static void commands_parse(const struct message *m, struct commands *cs)
 				cs->v[cs->n].id = id;
 				cs->v[cs->n].line = xstrdup(t);
 				cs->v[cs->n].args = xstrdup(args);
+				cs->v[cs->n].spelling = spelling;
 				cs->n++;
 			} else {
 				cs->dropped++;
@@ -786,6 +797,21 @@ static void commands_parse(const struct message *m, struct commands *cs)
 		p = nl + 1;
 	}
 	free(subject);
+}
+
+/* The language the words of a mail of commands only are written in: "en" when every command
+ * word with a language is an English spelling, "fr" when every one is French, "" when they
+ * mix; NULL when a line is no command (the text then tells) or no word has a language. */
+static const char *commands_language(const struct commands *cs)
+{
+	int en = 0, fr = 0;
+	for (int i = 0; i < cs->n; i++) {
+		if (cs->v[i].id == C_NONE)
+			return NULL;
+		en += cs->v[i].spelling == 'e';
+		fr += cs->v[i].spelling == 'f';
+	}
+	return en && fr ? "" : en ? "en" : fr ? "fr" : NULL;
 }
 
 /* 1 when the command changes the profile (so needs a proven address), else 0. */
@@ -922,7 +948,8 @@ static void question_read(struct robot *r, struct commands *cs)
 			return;
 	char *subject = extract_title(r->m->subject);
 	const char *args;
-	enum cmd sc = subject ? command_of(str_trim(subject), &args) : C_NONE;
+	char spelling;
+	enum cmd sc = subject ? command_of(str_trim(subject), &args, &spelling) : C_NONE;
 	int asks_help = sc == C_HELP;
 	/* greetings alone under a command subject ("Subject: subscribe"): that command's mail */
 	int greets_only = 1;
@@ -1059,10 +1086,11 @@ static int run_all(struct robot *r, const struct commands *cs)
 /* The reply's language once r's subscriber is known: the one they chose with `language`,
  * else the one this mail is written in — which, when save is set (the mail came from their
  * address), becomes their profile's, so that their selections follow it —, else their
- * profile's. */
+ * profile's. Command words alone are weak evidence (the French help teaches "skills",
+ * "frequency"): they give a language to a profile that has none, never change one. */
 static void language_settle(struct robot *r, int save)
 {
-	const char *d = r->detected;
+	const char *d = r->spelled && r->sub.language ? NULL : r->detected;
 	if (d && (!r->sub.language || strcmp(d, r->sub.language)) &&
 	    store_subscriber_language_chosen(r->s, r->sub.id) == 0) {
 		free(r->sub.language);
@@ -1126,8 +1154,8 @@ static int answer_reads(struct robot *r, const struct commands *cs)
 	return reply(r, "robot_reply", r->sub.address, NULL);
 }
 
-/* The robot's work on one mail: r set up (its language guessed from the text, else the
- * board's), cs its commands read. */
+/* The robot's work on one mail: cs its commands read, r set up (its language that of its
+ * command words when it holds only commands, else guessed from the text, else the board's). */
 static void robot_begin(struct handling *h, struct robot *r, struct commands *cs)
 {
 	memset(r, 0, sizeof *r);
@@ -1135,9 +1163,14 @@ static void robot_begin(struct handling *h, struct robot *r, struct commands *cs
 	r->s = h->s;
 	r->m = h->m;
 	memset(cs, 0, sizeof *cs);
-	r->detected = catalog_language_or(extract_language_of(h->m), NULL);
-	r->lang = r->detected ? r->detected : h->c->language;
 	commands_parse(h->m, cs);
+	/* a mail of commands only is in the language of its command words; mixed ones, the
+	 * board's */
+	const char *spelled = commands_language(cs);
+	r->spelled = spelled != NULL;
+	r->detected = spelled ? catalog_language_or(*spelled ? spelled : NULL, NULL)
+		      : catalog_language_or(extract_language_of(h->m), NULL);
+	r->lang = r->detected ? r->detected : h->c->language;
 }
 
 /* Ends what robot_begin began: OUT_TEMPFAIL when rc < 0, else OUT_OK. */
@@ -1374,7 +1407,8 @@ static char *wrote_of(const char *text)
 		char *line = xstrndup(p, n);
 		char *t = str_trim(line);
 		const char *args;
-		if (*t && command_of(t, &args) != C_GREETING) {
+		char spelling;
+		if (*t && command_of(t, &args, &spelling) != C_GREETING) {
 			size_t len = strlen(t), cut = WROTE_MAX - b.len;
 			if (cut < len)	/* never inside a UTF-8 sequence */
 				while (cut > 0 && ((unsigned char)t[cut] & 0xC0) == 0x80)
@@ -1531,7 +1565,8 @@ static enum outcome confirm_which(struct robot *r, const struct confirmation *cf
 			out = bid_for(r->c, r->s, &held, l.id[k], cf->subscriber, outcome);
 		free(from);
 		free(text);
-	} else if (bid_read_consent(answer) < 0) {
+	} else if (bid_read_consent(answer) < 0 || extract_intent_no_bid(answer, NULL)) {
+		/* "non", or "je passe mon tour finalement": the bid put aside is dropped */
 		rc = store_confirmation_use(r->s, cf->id, clock_now()) < 0 ? -1 : 0;
 		char *msg = say(r, "robot.selection_which_dropped", NULL);
 		if (rc == 0)
@@ -1729,10 +1764,28 @@ enum outcome robot_commands(struct handling *h)
 	return commands_of(h, h->r->ids[0]);
 }
 
-/* A priced reply to a selection that names no #N: a bid on the only project listed, or on the
- * one it names; else held, and the subscriber asked which project (action "bid-which", its
- * payload the sender, the listed numbers and the text). */
-static enum outcome selection_bid(struct robot *r, char **outcome)
+/* The answer to a reply to a selection of several projects that says no ("not for 900 €",
+ * "je passe mon tour") and names none: nothing recorded, and how to bid if a bid was meant
+ * (the amount it named offered as the example), the projects listed. 0 or -1. */
+static int selection_said_no(struct robot *r, const struct listed *l, const char *text)
+{
+	struct bid_info *bi = extract_bid_text(text);
+	char *amount = bi && bi->has_amount ? money_format(&bi->amount, r->lang) : NULL;
+	bid_info_free(bi);
+	char *msg = amount ? say(r, "robot.selection_said_no_amount", "amount", amount, NULL)
+		    : say(r, "robot.selection_said_no", NULL);
+	int rc = selection_answer(r, msg, l, NULL);
+	log_info("stage=robot subscriber=%lld result=selection-said-no", (long long)r->sub.id);
+	free(msg);
+	free(amount);
+	return rc;
+}
+
+/* A priced reply to a selection that names no #N, or one that says no (said_no): a bid on the
+ * only project listed, or on the one it names (bid.c reads its no); else a no is answered
+ * once (selection_said_no), and a bid held, the subscriber asked which project (action
+ * "bid-which", its payload the sender, the listed numbers and the text). */
+static enum outcome selection_bid(struct robot *r, int said_no, char **outcome)
 {
 	const struct message *m = r->m;
 	const char *text = m->new_text ? m->new_text : "";
@@ -1746,6 +1799,9 @@ static enum outcome selection_bid(struct robot *r, char **outcome)
 		out = OUT_TEMPFAIL;
 	} else if (k >= 0) {
 		out = bid_for(r->c, r->s, m, l.id[k], r->sub.id, outcome);
+	} else if (said_no) {
+		rc = selection_said_no(r, l.n ? &l : NULL, text);
+		*outcome = xasprintf("robot:selection-said-no:%lld", (long long)r->sub.id);
 	} else if (l.n == 0) {
 		char *msg = say(r, "robot.selection_no_project", NULL);
 		rc = selection_answer(r, msg, NULL, NULL);
@@ -1824,6 +1880,8 @@ enum outcome robot_selection_reply(struct handling *h)
 	robot_begin(h, &r, &cs);
 	struct bid_info *bi = has_commands(&cs) ? NULL : extract_bid_text(t);
 	int priced = bi && bi->has_amount;
+	/* a no is read first: "not for 900 €" is no bid to place, on any project */
+	int said_no = !has_commands(&cs) && extract_intent_no_bid(t, NULL);
 	bid_info_free(bi);
 	int f = has_commands(&cs) ? 0 : store_subscriber_find(h->s, NULL, h->r->ids[0], &r.sub);
 	if (f < 0)
@@ -1836,8 +1894,8 @@ enum outcome robot_selection_reply(struct handling *h)
 	}
 	r.lang = r.sub.language;
 	enum outcome out = OUT_OK;
-	if (priced) {
-		out = selection_bid(&r, &h->result);
+	if (priced || said_no) {
+		out = selection_bid(&r, said_no, &h->result);
 	} else {
 		/* neither a price nor a command: said so, with what to send */
 		char *msg = say(&r, "robot.selection_not_understood", NULL);

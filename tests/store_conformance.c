@@ -146,7 +146,8 @@ static int c_open(struct store *s)
 	char missing[300];
 	snprintf(missing, sizeof missing, "%s/missing/none.db", tmpdir);
 	CHECK(store_open(missing, 0) == NULL);
-	CHECK(store_open("postgresql://db.example.org/bidmail", 1) == NULL);
+	/* a server that is not there: refused at once (loopback, a closed port) */
+	CHECK(store_open("postgresql://bidmail@127.0.0.1:1/none?connect_timeout=2", 1) == NULL);
 	return 0;
 }
 
@@ -187,8 +188,8 @@ static int c_database_resolve(struct store *s)
 		{ "sqlite:/abs/b.db", "sqlite:/abs/b.db" },
 		{ "sqlite:///abs/b.db", "sqlite:///abs/b.db" },
 		{ "./odd:name.db", "/etc/b/./odd:name.db" },
-		{ "postgresql://u@h/db", NULL },
-		{ "postgres://h/db", NULL },
+		{ "postgresql://u@h/db", "postgresql://u@h/db" },
+		{ "postgres://h/db", "postgres://h/db" },
 		{ "mysql://h/db", NULL },
 		{ "sqlite://host/b.db", NULL },
 	};
@@ -202,9 +203,6 @@ static int c_database_resolve(struct store *s)
 		free(got);
 		CHECK(ok);
 	}
-	const char *why = NULL;
-	CHECK(!store_database_resolve("postgres://h/db", "/", &why) &&
-	      strstr(why, "no PostgreSQL backend"));
 	return 0;
 }
 

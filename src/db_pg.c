@@ -116,6 +116,14 @@ static void ms_text(char *out, size_t n, int ms, int fallback)
 	snprintf(out, n, "%d", ms > 0 ? ms : fallback);
 }
 
+/* The server's notices (a DROP that cascades, a ROLLBACK outside a transaction) are not the
+ * program's errors: dropped, where libpq would print them on stderr. */
+static void notice_drop(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 /* One connection attempt with the limits; the URL comes last so that its values win. */
 static PGconn *connect_once(const char *url, const struct db_limits *l)
 {
@@ -134,7 +142,10 @@ static PGconn *connect_once(const char *url, const struct db_limits *l)
 			       "options", "application_name", "client_encoding", "dbname", NULL };
 	const char *values[] = { ct, "1", "30", "10", "3", tcp, options, "bidmail", "UTF8", url,
 				 NULL };
-	return PQconnectdbParams(keys, values, 1);
+	PGconn *conn = PQconnectdbParams(keys, values, 1);
+	if (conn)
+		PQsetNoticeProcessor(conn, notice_drop, NULL);
+	return conn;
 }
 
 struct db *db_pg_open(const char *url, const struct db_limits *limits)

@@ -91,3 +91,25 @@ def test_pg_reconnect_after_restart():
             proc.kill()
             proc.wait(timeout=10)
         pg.cleanup()
+
+
+def test_pg_store_conformance():
+    """The storage conformance table (build/store_conformance, every store_* function through
+    the public API) on PostgreSQL: `database = postgresql://…` opens the second backend, the
+    migrations run translated, and every case, on a database emptied before it, passes as it
+    does on SQLite."""
+    p = _pg_subprocess.run(["make", "-s", "unit"], cwd=ROOT, capture_output=True, timeout=600)
+    expect(p.returncode == 0, "make unit failed: %s" % (p.stdout + p.stderr).decode()[-3000:])
+    pg = Postgres()
+    try:
+        p = _pg_subprocess.run([os.path.join(ROOT, "build", "store_conformance"), pg.url],
+                               capture_output=True, timeout=600)
+        out = p.stdout.decode(errors="replace")
+        fails = [l for l in out.splitlines() if not l.startswith("ok")]
+        expect("postgresql)" in out.splitlines()[0] if out else False,
+               "not run on PostgreSQL:\n%s" % out[:500])
+        expect(p.returncode == 0 and " 0 failed" in out,
+               "store_conformance on PostgreSQL:\n%s\n%s" % ("\n".join(fails[:80]),
+                                                            p.stderr.decode(errors="replace")[-1500:]))
+    finally:
+        pg.cleanup()

@@ -53,7 +53,6 @@ struct db {
 	struct db_limits lim;
 	unsigned gen;
 	struct db_stmt *stmts[DB_MAX_STMTS];
-	struct db_sql sql[DB_MAX_STMTS];	/* the translations of the seam's statements */
 	int changes;
 	int64_t last_id;
 	char errmsg[512];
@@ -192,10 +191,8 @@ struct db *db_pg_close(struct db *db)
 {
 	if (!db)
 		return NULL;
-	for (int i = 0; i < DB_MAX_STMTS; i++) {
+	for (int i = 0; i < DB_MAX_STMTS; i++)
 		stmt_free(db->stmts[i]);
-		db_sql_clear(&db->sql[i]);
-	}
 	if (db->conn)
 		PQfinish(db->conn);
 	free(db->url);
@@ -629,18 +626,19 @@ struct db_stmt *db_pg_prepare_sqlite(struct db *db, int id, const char *sqlite_s
 {
 	if (id < 0 || id >= DB_MAX_STMTS)
 		return NULL;
-	struct db_sql *t = &db->sql[id];
-	if (!t->text && !db->stmts[id]) {
-		db_sql_clear(t);
-		if (db_dialect_pg(sqlite_sql, DB_SQL_STATEMENT, t) == DB_UNTRANSLATABLE) {
-			snprintf(db->errmsg, sizeof db->errmsg, "statement %d untranslatable: %s", id,
-				 t->why ? t->why : "?");
-			db->cls = DB_ERR_OTHER;
-			db_sql_clear(t);
-			return NULL;
-		}
+	if (db->stmts[id])	/* translated and kept on first use */
+		return db_pg_stmt(db, id, NULL, 0);
+	struct db_sql t;
+	if (db_dialect_pg(sqlite_sql, DB_SQL_STATEMENT, &t) == DB_UNTRANSLATABLE) {
+		snprintf(db->errmsg, sizeof db->errmsg, "statement %d untranslatable: %s", id,
+			 t.why ? t.why : "?");
+		db->cls = DB_ERR_OTHER;
+		db_sql_clear(&t);
+		return NULL;
 	}
-	return db_pg_stmt(db, id, t->text ? t->text : sqlite_sql, t->returns_id);
+	struct db_stmt *st = db_pg_stmt(db, id, t.text, t.returns_id);
+	db_sql_clear(&t);
+	return st;
 }
 
 #define MIGRATION_LOCK 0x6269646d61696c	/* "bidmail" */

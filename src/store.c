@@ -2,10 +2,11 @@
  * store.c — every SQL statement of the program, through the database seam (db.h): SQLite
  * (db_sqlite.c) or PostgreSQL (db_pg.c, the statements translated by db_dialect.c).
  * In: the project's structs. Out: rows, as the project's structs. Schema changes are numbered
- * migrations applied in order (PRAGMA user_version), so an older database upgrades in place.
- * Values only ever reach SQL through db_bind_*; every statement is a fixed text of the
- * table stmt_sql[], prepared once and cached (only migrations, the pragmas that set a value,
- * which act when prepared, and the check of a backup copy, on its own connection, are not).
+ * migrations applied in order by the driver (db_migrate: PRAGMA user_version, or PostgreSQL's
+ * schema_version table), so an older database upgrades in place. Values only ever reach SQL
+ * through db_bind_*; every statement is a fixed text of the table stmt_sql[], in SQLite's
+ * dialect, prepared once per connection and cached by the driver (what is not a statement of
+ * this table, the engine's own features, is a driver call: durability, check, backup).
  * Times come from the callers (`now` arguments): the store reads no clock.
  */
 #include "bidmail.h"

@@ -13,15 +13,15 @@ CC      ?= cc
 PREFIX  ?= /usr/local
 DATADIR ?= $(PREFIX)/share/bidmail
 MANDIR  ?= $(PREFIX)/share/man
-PKGS     = sqlite3 jansson libxml-2.0 gnutls libcurl libpcre2-8 libmicrohttpd
+PKGS     = sqlite3 libpq jansson libxml-2.0 gnutls libcurl libpcre2-8 libmicrohttpd
 WARN     = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(CPPFLAGS) $(CFLAGS) \
 	-DBIDMAIL_DATADIR='"$(DATADIR)"' $(shell pkg-config --cflags $(PKGS))
 LIBS     = -letpan $(shell pkg-config --libs $(PKGS)) -lpthread
 
-# db_pg.c (libpq) is built on its own and linked only into pgcheck's program for now
-SRCS = $(filter-out src/db_pg.c,$(wildcard src/*.c))
+# every driver of the database seam is linked: db_sqlite.c (sqlite3) and db_pg.c (libpq)
+SRCS = $(wildcard src/*.c)
 BUILD ?= build
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
@@ -33,14 +33,11 @@ bidmail: $(BUILD)/bidmail
 $(BUILD)/bidmail: $(OBJS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
 
-$(BUILD)/%.o: src/%.c src/bidmail.h | $(BUILD)
+$(BUILD)/%.o: src/%.c src/bidmail.h src/db.h | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/db_dialect.o: src/db_dialect.c src/db.h src/db_dialect_overrides.h src/bidmail.h | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
-
-$(BUILD)/db_pg.o: src/db_pg.c src/db.h src/bidmail.h | $(BUILD)
-	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags libpq) -c -o $@ $<
 
 $(BUILD):
 	mkdir -p $@
@@ -74,9 +71,8 @@ unit: $(BUILD)/unit $(BUILD)/store_conformance
 
 # The PostgreSQL driver (db_pg.c) and the dialect held to their word against a private server
 # (tests/t_pg.py starts it with tests/pg.py and runs this program).
-$(BUILD)/pg_dialect: tests/pg_dialect.c $(BUILD)/db_pg.o $(filter-out $(BUILD)/main.o,$(OBJS))
-	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags libpq) $(LDFLAGS) -o $@ $^ $(LIBS) \
-		$(shell pkg-config --libs libpq)
+$(BUILD)/pg_dialect: tests/pg_dialect.c $(filter-out $(BUILD)/main.o,$(OBJS))
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 pgcheck: $(BUILD)/pg_dialect
 

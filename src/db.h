@@ -3,8 +3,11 @@
  * the SQL dialect step that turns store.c's SQLite statements into PostgreSQL's.
  * In: a `postgresql://` URL, statement ids with their SQL text, values to bind.
  * Out: rows, read column by column, and errors sorted into classes that say what to do next.
- * This session holds the PostgreSQL half (db_pg.c, the only file that includes libpq-fe.h) and
- * the dialect (db_dialect.c, pure C); store.c moves onto it in the next one.
+ * Two drivers: db_sqlite.c (the only file that includes sqlite3.h) and db_pg.c (the only file
+ * that includes libpq-fe.h); store.c uses only the db_* calls at the end of this file, which
+ * reach the driver of the connection through one table of functions (struct db_driver).
+ * Statements are always given in SQLite's text: the PostgreSQL driver translates them with
+ * the dialect (db_dialect.c, pure C) when it prepares them.
  */
 #ifndef BIDMAIL_DB_H
 #define BIDMAIL_DB_H
@@ -155,5 +158,135 @@ const char *db_pg_sqlstate(struct db *db);
 enum db_error db_pg_error_class(struct db *db);
 /* The class of a SQLSTATE (NULL or "": a lost connection). */
 enum db_error db_pg_classify(const char *sqlstate);
+
+/* The PostgreSQL driver's side of the seam (db_pg.c): its connection as a seam connection,
+ * the statement of the seam (SQLite text, translated on first use), and the migrations. */
+struct db *db_pg_connect(const char *url);
+struct db_stmt *db_pg_prepare_sqlite(struct db *db, int id, const char *sqlite_sql);
+int db_pg_migrate(struct db *db, const char *const *migrations, int n);
+
+/* ---------------------------------------------------------------- the seam, both drivers */
+
+/* The first member of every driver's struct db and struct db_stmt: the driver's functions.
+ * A pointer to a struct is a pointer to its first member, so the calls below reach them
+ * without knowing either driver's struct. */
+struct db_driver;
+struct db_head {
+	const struct db_driver *drv;
+};
+
+/* What a driver does; every entry is set. Text columns are borrowed until the next step or
+ * reset; text and blob bindings are copied. */
+struct db_driver {
+	const char *name;			/* "sqlite", "postgresql" */
+	struct db *(*close)(struct db *db);
+	struct db_stmt *(*prepare)(struct db *db, int id, const char *sqlite_sql);
+	int (*bind_int64)(struct db_stmt *st, int i, int64_t v);
+	int (*bind_int)(struct db_stmt *st, int i, int v);
+	int (*bind_double)(struct db_stmt *st, int i, double v);
+	int (*bind_text)(struct db_stmt *st, int i, const char *v);
+	int (*bind_blob)(struct db_stmt *st, int i, const void *v, size_t n);
+	int (*bind_null)(struct db_stmt *st, int i);
+	int (*step)(struct db_stmt *st);
+	void (*reset)(struct db_stmt *st);
+	int (*column_type)(struct db_stmt *st, int col);
+	int64_t (*column_int64)(struct db_stmt *st, int col);
+	int (*column_int)(struct db_stmt *st, int col);
+	double (*column_double)(struct db_stmt *st, int col);
+	const char *(*column_text)(struct db_stmt *st, int col);
+	const void *(*column_blob)(struct db_stmt *st, int col);
+	int (*column_bytes)(struct db_stmt *st, int col);
+	int (*changes)(struct db *db);
+	int64_t (*last_insert_id)(struct db *db);
+	int (*exec)(struct db *db, const char *sql);
+	int (*begin)(struct db *db, int serializable);
+	int (*commit)(struct db *db);
+	int (*rollback)(struct db *db);
+	int (*savepoint)(struct db *db, const char *name);
+	int (*release)(struct db *db, const char *name);
+	int (*rollback_to)(struct db *db, const char *name);
+	int (*in_transaction)(struct db *db);
+	const char *(*errmsg)(struct db *db);
+	enum db_error (*error_class)(struct db *db);
+	int (*reconnect)(struct db *db, int max_wait_ms);
+	int (*migrate)(struct db *db, const char *const *migrations, int n);
+	int (*schema_version)(struct db *db);
+	int (*set_durability)(struct db *db, int fast);
+	int (*check)(struct db *db);
+	int (*backup)(struct db *db, const char *path);
+};
+
+/* Opens a SQLite file (db_sqlite.c; create: make it when missing) with its durability and
+ * busy timeout set, or connects to a postgresql:// URL (db_pg.c). NULL with the reason logged. */
+struct db *db_sqlite_open(const char *path, int create);
+
+#define DB_DRV_(x) (((const struct db_head *)(const void *)(x))->drv)
+
+static inline const char *db_backend(struct db *db) { return DB_DRV_(db)->name; }
+static inline struct db *db_close(struct db *db) { return db ? DB_DRV_(db)->close(db) : NULL; }
+/* The statement id of this connection, prepared from sqlite_sql on first use (and again after
+ * a reconnect), reset with its bindings cleared. NULL on error (db_errmsg says why). */
+static inline struct db_stmt *db_prepare(struct db *db, int id, const char *sqlite_sql)
+{ return DB_DRV_(db)->prepare(db, id, sqlite_sql); }
+static inline int db_bind_int64(struct db_stmt *st, int i, int64_t v)
+{ return DB_DRV_(st)->bind_int64(st, i, v); }
+static inline int db_bind_int(struct db_stmt *st, int i, int v)
+{ return DB_DRV_(st)->bind_int(st, i, v); }
+static inline int db_bind_double(struct db_stmt *st, int i, double v)
+{ return DB_DRV_(st)->bind_double(st, i, v); }
+static inline int db_bind_text(struct db_stmt *st, int i, const char *v)
+{ return DB_DRV_(st)->bind_text(st, i, v); }
+static inline int db_bind_blob(struct db_stmt *st, int i, const void *v, size_t n)
+{ return DB_DRV_(st)->bind_blob(st, i, v, n); }
+static inline int db_bind_null(struct db_stmt *st, int i) { return DB_DRV_(st)->bind_null(st, i); }
+/* DB_STEP_ROW, DB_STEP_DONE or DB_STEP_ERROR (db_error_class says what to do). */
+static inline int db_step(struct db_stmt *st) { return DB_DRV_(st)->step(st); }
+static inline void db_reset(struct db_stmt *st) { DB_DRV_(st)->reset(st); }
+static inline int db_column_type(struct db_stmt *st, int c) { return DB_DRV_(st)->column_type(st, c); }
+static inline int64_t db_column_int64(struct db_stmt *st, int c)
+{ return DB_DRV_(st)->column_int64(st, c); }
+static inline int db_column_int(struct db_stmt *st, int c) { return DB_DRV_(st)->column_int(st, c); }
+static inline double db_column_double(struct db_stmt *st, int c)
+{ return DB_DRV_(st)->column_double(st, c); }
+static inline const char *db_column_text(struct db_stmt *st, int c)
+{ return DB_DRV_(st)->column_text(st, c); }
+static inline const void *db_column_blob(struct db_stmt *st, int c)
+{ return DB_DRV_(st)->column_blob(st, c); }
+static inline int db_column_bytes(struct db_stmt *st, int c) { return DB_DRV_(st)->column_bytes(st, c); }
+static inline int db_changes(struct db *db) { return DB_DRV_(db)->changes(db); }
+static inline int64_t db_last_insert_id(struct db *db) { return DB_DRV_(db)->last_insert_id(db); }
+/* A text of statements without parameters, in the driver's own dialect. 0 or -1. */
+static inline int db_exec(struct db *db, const char *sql) { return DB_DRV_(db)->exec(db, sql); }
+static inline int db_begin(struct db *db, int serializable)
+{ return DB_DRV_(db)->begin(db, serializable); }
+static inline int db_commit(struct db *db) { return DB_DRV_(db)->commit(db); }
+static inline int db_rollback(struct db *db) { return DB_DRV_(db)->rollback(db); }
+static inline int db_savepoint(struct db *db, const char *n) { return DB_DRV_(db)->savepoint(db, n); }
+static inline int db_release(struct db *db, const char *n) { return DB_DRV_(db)->release(db, n); }
+static inline int db_rollback_to(struct db *db, const char *n)
+{ return DB_DRV_(db)->rollback_to(db, n); }
+/* 1 inside a transaction (sqlite3_get_autocommit's opposite). */
+static inline int db_in_transaction(struct db *db) { return DB_DRV_(db)->in_transaction(db); }
+static inline const char *db_errmsg(struct db *db) { return DB_DRV_(db)->errmsg(db); }
+static inline enum db_error db_error_class(struct db *db) { return DB_DRV_(db)->error_class(db); }
+/* After DB_ERR_RECONNECT: connects again (bounded back-off); SQLite: nothing to do. 0 or -1. */
+static inline int db_reconnect(struct db *db, int max_wait_ms)
+{ return DB_DRV_(db)->reconnect(db, max_wait_ms); }
+/* Applies migrations[version .. n-1] (SQLite text), each in a transaction with its version;
+ * on PostgreSQL translated, under an advisory lock, after the prelude. 0 or -1 (logged). */
+static inline int db_migrate(struct db *db, const char *const *migrations, int n)
+{ return DB_DRV_(db)->migrate(db, migrations, n); }
+/* The number of migrations applied (PRAGMA user_version, the schema_version table); -1. */
+static inline int db_schema_version(struct db *db) { return DB_DRV_(db)->schema_version(db); }
+/* fast: SQLite's synchronous=NORMAL (a power cut may lose the last commits, never tear one),
+ * else FULL; PostgreSQL: synchronous_commit off / on for this session. 0 or -1. */
+static inline int db_set_durability(struct db *db, int fast)
+{ return DB_DRV_(db)->set_durability(db, fast); }
+/* The structural check: SQLite's quick_check; PostgreSQL: a query over the catalogue and
+ * every table. 0 when sound, -1 (logged) when not or when it cannot run. */
+static inline int db_check(struct db *db) { return DB_DRV_(db)->check(db); }
+/* A checked, self-contained copy at path (SQLite's backup API): its size in pages, or -1;
+ * PostgreSQL refuses (logged: pg_dump / pg_basebackup make its copies). */
+static inline int db_backup(struct db *db, const char *path) { return DB_DRV_(db)->backup(db, path); }
 
 #endif

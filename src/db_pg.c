@@ -29,6 +29,7 @@
 #define OID_NUMERIC 1700
 
 struct db_stmt {
+	struct db_head head;
 	struct db *db;
 	int id;
 	char *sql;
@@ -46,6 +47,7 @@ struct db_stmt {
 };
 
 struct db {
+	struct db_head head;
 	PGconn *conn;
 	char *url;
 	struct db_limits lim;
@@ -57,6 +59,8 @@ struct db {
 	char sqlstate[6];
 	enum db_error cls;
 };
+
+static const struct db_driver pg_driver;
 
 enum db_error db_pg_classify(const char *sqlstate)
 {
@@ -111,6 +115,14 @@ static void ms_text(char *out, size_t n, int ms, int fallback)
 	snprintf(out, n, "%d", ms > 0 ? ms : fallback);
 }
 
+/* The server's notices (a DROP that cascades, a ROLLBACK outside a transaction) are not the
+ * program's errors: dropped, where libpq would print them on stderr. */
+static void notice_drop(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 /* One connection attempt with the limits; the URL comes last so that its values win. */
 static PGconn *connect_once(const char *url, const struct db_limits *l)
 {
@@ -129,7 +141,10 @@ static PGconn *connect_once(const char *url, const struct db_limits *l)
 			       "options", "application_name", "client_encoding", "dbname", NULL };
 	const char *values[] = { ct, "1", "30", "10", "3", tcp, options, "bidmail", "UTF8", url,
 				 NULL };
-	return PQconnectdbParams(keys, values, 1);
+	PGconn *conn = PQconnectdbParams(keys, values, 1);
+	if (conn)
+		PQsetNoticeProcessor(conn, notice_drop, NULL);
+	return conn;
 }
 
 struct db *db_pg_open(const char *url, const struct db_limits *limits)
@@ -142,6 +157,7 @@ struct db *db_pg_open(const char *url, const struct db_limits *limits)
 	db->url = xstrdup(url);
 	if (limits)
 		db->lim = *limits;
+	db->head.drv = &pg_driver;
 	db->gen = 1;
 	db->conn = connect_once(url, &db->lim);
 	if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
@@ -270,6 +286,7 @@ struct db_stmt *db_pg_stmt(struct db *db, int id, const char *sql, int returns_i
 	struct db_stmt *st = db->stmts[id];
 	if (!st) {
 		st = db->stmts[id] = xcalloc(1, sizeof *st);
+		st->head.drv = &pg_driver;
 		st->db = db;
 		st->id = id;
 		st->sql = xstrdup(sql);
@@ -597,3 +614,170 @@ enum db_error db_pg_error_class(struct db *db)
 {
 	return db->cls;
 }
+
+/* ---------------------------------------------------------------- the seam's side */
+
+struct db *db_pg_connect(const char *url)
+{
+	return db_pg_open(url, NULL);
+}
+
+struct db_stmt *db_pg_prepare_sqlite(struct db *db, int id, const char *sqlite_sql)
+{
+	if (id < 0 || id >= DB_MAX_STMTS)
+		return NULL;
+	if (db->stmts[id])	/* translated and kept on first use */
+		return db_pg_stmt(db, id, NULL, 0);
+	struct db_sql t;
+	if (db_dialect_pg(sqlite_sql, DB_SQL_STATEMENT, &t) == DB_UNTRANSLATABLE) {
+		snprintf(db->errmsg, sizeof db->errmsg, "statement %d untranslatable: %s", id,
+			 t.why ? t.why : "?");
+		db->cls = DB_ERR_OTHER;
+		db_sql_clear(&t);
+		return NULL;
+	}
+	struct db_stmt *st = db_pg_stmt(db, id, t.text, t.returns_id);
+	db_sql_clear(&t);
+	return st;
+}
+
+#define MIGRATION_LOCK 0x6269646d61696c	/* "bidmail" */
+
+static int pg_schema_version(struct db *db)
+{
+	PGresult *res = db->conn ? PQexec(db->conn, "SELECT coalesce(max(version), 0) FROM"
+					  " schema_version") : NULL;
+	int v = res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+		? atoi(PQgetvalue(res, 0, 0)) : -1;
+	if (v < 0)
+		error_set(db, res, "schema-version");
+	PQclear(res);
+	return v;
+}
+
+/* Migration m (0-based), translated, in a transaction with its schema_version row. */
+static int migrate_one(struct db *db, const char *sqlite_sql, int m)
+{
+	struct db_sql t;
+	if (db_dialect_pg(sqlite_sql, DB_SQL_MIGRATION, &t) == DB_UNTRANSLATABLE) {
+		log_err("stage=store backend=postgresql migration=%d error=\"untranslatable: %s\"",
+			m + 1, t.why ? t.why : "?");
+		db_sql_clear(&t);
+		return -1;
+	}
+	char *set = db_dialect_pg_set_version(m + 1);
+	int ok = db_pg_begin(db, 0) == 0 && db_pg_exec(db, t.text) == 0 &&
+		 db_pg_exec(db, set) == 0 && db_pg_commit(db) == 0;
+	if (!ok) {
+		log_err("stage=store backend=postgresql migration=%d error=\"%s\"", m + 1, db->errmsg);
+		db_pg_rollback(db);
+	} else {
+		log_info("stage=store backend=postgresql migration=%d result=applied", m + 1);
+	}
+	free(set);
+	db_sql_clear(&t);
+	return ok ? 0 : -1;
+}
+
+/* Under the advisory lock, so that hosts starting together run each migration once. */
+int db_pg_migrate(struct db *db, const char *const *migrations, int n)
+{
+	if (db_pg_advisory_lock(db, MIGRATION_LOCK) < 0) {
+		log_err("stage=store backend=postgresql op=migrate error=\"%s\"", db->errmsg);
+		return -1;
+	}
+	int rc = 0;
+	if (db_pg_exec(db, db_dialect_pg_prelude()) < 0) {
+		log_err("stage=store backend=postgresql op=prelude error=\"%s\"", db->errmsg);
+		rc = -1;
+	}
+	int version = rc == 0 ? pg_schema_version(db) : -1;
+	if (version > n) {
+		log_err("stage=store error=\"database schema %d is newer than this program (%d)\"",
+			version, n);
+		rc = -1;
+	}
+	for (int m = version; rc == 0 && m >= 0 && m < n; m++)
+		rc = migrate_one(db, migrations[m], m);
+	if (version < 0)
+		rc = -1;
+	db_pg_advisory_unlock(db, MIGRATION_LOCK);
+	return rc;
+}
+
+static int pg_in_transaction(struct db *db)
+{
+	return db->conn && PQtransactionStatus(db->conn) != PQTRANS_IDLE;
+}
+
+static int pg_begin_default(struct db *db, int serializable)
+{
+	return db_pg_begin(db, serializable);
+}
+
+static int pg_set_durability(struct db *db, int fast)
+{
+	return db_pg_exec(db, fast ? "SET synchronous_commit = off" : "SET synchronous_commit = on");
+}
+
+/* A real query: the catalogue answers, and every table of the schema can be read through. */
+static int pg_check(struct db *db)
+{
+	static const char *const sql =
+		"DO $c$ DECLARE t record; BEGIN"
+		" FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() LOOP"
+		" EXECUTE format('SELECT count(*) FROM %I', t.tablename); END LOOP; END $c$";
+	if (exec_text(db, sql, "check") < 0) {
+		log_err("stage=store backend=postgresql op=check error=\"%s\"", db->errmsg);
+		return -1;
+	}
+	return 0;
+}
+
+static int pg_backup(struct db *db, const char *path)
+{
+	(void)db;
+	log_err("stage=backup backend=postgresql path=%s error=\"a PostgreSQL database is not"
+		" copied by bidmail: use pg_dump (a logical copy) or pg_basebackup (a physical one,"
+		" with WAL archiving for a point in time)\"", path);
+	return -1;
+}
+
+static const struct db_driver pg_driver = {
+	.name = "postgresql",
+	.close = db_pg_close,
+	.prepare = db_pg_prepare_sqlite,
+	.bind_int64 = db_pg_bind_int64,
+	.bind_int = db_pg_bind_int,
+	.bind_double = db_pg_bind_double,
+	.bind_text = db_pg_bind_text,
+	.bind_blob = db_pg_bind_blob,
+	.bind_null = db_pg_bind_null,
+	.step = db_pg_step,
+	.reset = db_pg_reset,
+	.column_type = db_pg_column_type,
+	.column_int64 = db_pg_column_int64,
+	.column_int = db_pg_column_int,
+	.column_double = db_pg_column_double,
+	.column_text = db_pg_column_text,
+	.column_blob = db_pg_column_blob,
+	.column_bytes = db_pg_column_bytes,
+	.changes = db_pg_changes,
+	.last_insert_id = db_pg_last_insert_id,
+	.exec = db_pg_exec,
+	.begin = pg_begin_default,
+	.commit = db_pg_commit,
+	.rollback = db_pg_rollback,
+	.savepoint = db_pg_savepoint,
+	.release = db_pg_release,
+	.rollback_to = db_pg_rollback_to,
+	.in_transaction = pg_in_transaction,
+	.errmsg = db_pg_errmsg,
+	.error_class = db_pg_error_class,
+	.reconnect = db_pg_reconnect,
+	.migrate = db_pg_migrate,
+	.schema_version = pg_schema_version,
+	.set_durability = pg_set_durability,
+	.check = pg_check,
+	.backup = pg_backup,
+};

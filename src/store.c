@@ -1,16 +1,18 @@
 /*
- * store.c — every SQL statement of the program, through sqlite3 (the only file that uses it).
+ * store.c — every SQL statement of the program, through the database seam (db.h): SQLite
+ * (db_sqlite.c) or PostgreSQL (db_pg.c, the statements translated by db_dialect.c).
  * In: the project's structs. Out: rows, as the project's structs. Schema changes are numbered
- * migrations applied in order (PRAGMA user_version), so an older database upgrades in place.
- * Values only ever reach SQL through sqlite3_bind_*; every statement is a fixed text of the
- * table stmt_sql[], prepared once and cached (only migrations, the pragmas that set a value,
- * which act when prepared, and the check of a backup copy, on its own connection, are not).
+ * migrations applied in order by the driver (db_migrate: PRAGMA user_version, or PostgreSQL's
+ * schema_version table), so an older database upgrades in place. Values only ever reach SQL
+ * through db_bind_*; every statement is a fixed text of the table stmt_sql[], in SQLite's
+ * dialect, prepared once per connection and cached by the driver (what is not a statement of
+ * this table, the engine's own features, is a driver call: durability, check, backup).
  * Times come from the callers (`now` arguments): the store reads no clock.
  */
 #include "bidmail.h"
+#include "db.h"
 
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -519,77 +521,50 @@ static const char *const stmt_sql[ST_COUNT_] = {
 };
 
 struct store {
-	sqlite3 *db;
-	sqlite3_stmt *stmts[ST_COUNT_];
-	int last_rc;
+	struct db *db;
+	enum db_error err;		/* the class of the last error, DB_ERR_NONE after a success */
 };
 
+_Static_assert(ST_COUNT_ <= DB_MAX_STMTS, "the driver caches every statement by id");
+
+/* Records the class of the driver's last error (a lost PostgreSQL connection is connected
+ * again, so that the next unit of work finds it); always -1. */
 static int fail(struct store *s, int rc, const char *what)
 {
-	s->last_rc = rc;
-	log_err("stage=store op=%s error=\"%s\"", what, sqlite3_errmsg(s->db));
+	(void)rc;
+	s->err = db_error_class(s->db);
+	if (s->err == DB_ERR_NONE)
+		s->err = DB_ERR_OTHER;
+	log_err("stage=store op=%s error=\"%s\"", what, db_errmsg(s->db));
+	if (s->err == DB_ERR_RECONNECT && db_reconnect(s->db, 5000) == 0)
+		s->err = DB_ERR_RECONNECT;	/* still reported: the transaction was lost */
 	return -1;
 }
 
-static sqlite3_stmt *stmt(struct store *s, enum stmt_id id)
+static struct db_stmt *stmt(struct store *s, enum stmt_id id)
 {
-	if (!s->stmts[id] &&
-	    sqlite3_prepare_v2(s->db, stmt_sql[id], -1, &s->stmts[id], NULL) != SQLITE_OK) {
-		fail(s, sqlite3_errcode(s->db), "prepare");
-		return NULL;
-	}
-	sqlite3_reset(s->stmts[id]);
-	sqlite3_clear_bindings(s->stmts[id]);
-	return s->stmts[id];
+	struct db_stmt *st = db_prepare(s->db, (int)id, stmt_sql[id]);
+	if (!st)
+		fail(s, DB_STEP_ERROR, "prepare");
+	return st;
 }
 
 /* Runs a statement that returns no rows; 0 or -1. */
-static int run(struct store *s, sqlite3_stmt *st, const char *what)
+static int run(struct store *s, struct db_stmt *st, const char *what)
 {
 	if (!st)
 		return -1;
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+	int rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_DONE && rc != DB_STEP_ROW)
 		return fail(s, rc, what);
-	s->last_rc = SQLITE_OK;
+	s->err = DB_ERR_NONE;
 	return 0;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
+static void bind_text(struct db_stmt *st, int i, const char *v)
 {
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-static int migrate(struct store *s)
-{
-	int version = store_schema_version(s);
-	if (version < 0)
-		return -1;
-	if (version > N_MIGRATIONS) {
-		log_err("stage=store error=\"database schema %d is newer than this program (%d)\"",
-			version, N_MIGRATIONS);
-		return -1;
-	}
-	for (int v = version; v < N_MIGRATIONS; v++) {
-		char *err = NULL;
-		char pragma[64];
-		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d;", v + 1);
-		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK ||
-		    sqlite3_exec(s->db, migrations[v], NULL, NULL, &err) != SQLITE_OK ||
-		    sqlite3_exec(s->db, pragma, NULL, NULL, &err) != SQLITE_OK ||
-		    sqlite3_exec(s->db, "COMMIT", NULL, NULL, &err) != SQLITE_OK) {
-			log_err("stage=store migration=%d error=\"%s\"", v + 1, err ? err : "?");
-			sqlite3_free(err);
-			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-			return -1;
-		}
-		log_info("stage=store migration=%d result=applied", v + 1);
-	}
-	return 0;
+	db_bind_text(st, i, v);
 }
 
 /* ---------------------------------------------------------------- the database value */
@@ -597,11 +572,11 @@ static int migrate(struct store *s)
  *   PATH                     a SQLite file (absolute, or relative to the config file's folder)
  *   sqlite:PATH              the same, written as a URL (sqlite:var/bidmail.db, sqlite:/abs)
  *   sqlite:///ABSOLUTE/PATH  the same (the empty host of a file URL)
- *   postgresql://… postgres://…  a PostgreSQL server: refused, this build has no such backend
+ *   postgresql://… postgres://…  a PostgreSQL server (libpq's URL: hosts, port, options)
  * A value is a URL when it starts with a scheme (a letter, then letters, digits, + - .) and a
  * colon before any slash; any other value is a plain path (a file whose name has a colon
- * before its first slash is written ./NAME or sqlite:NAME). A second backend is one more
- * branch here and in store_open, behind the same functions. */
+ * before its first slash is written ./NAME or sqlite:NAME). A third backend is one more
+ * branch here and in store_open, and one more driver behind db.h. */
 enum db_backend { DB_SQLITE, DB_POSTGRES, DB_UNKNOWN };
 
 /* The backend of a database value and, for SQLite, its file (*path points into value); for
@@ -630,8 +605,6 @@ static enum db_backend database_parse(const char *value, const char **path, cons
 	}
 	if ((n == 10 && !strncasecmp(value, "postgresql", 10)) ||
 	    (n == 8 && !strncasecmp(value, "postgres", 8))) {
-		*why = "this build has no PostgreSQL backend (postgresql:// or "
-		       "postgres://); use a SQLite file: PATH, sqlite:PATH or sqlite:///PATH";
 		return DB_POSTGRES;
 	}
 	*why = "unknown scheme; expected PATH, sqlite:PATH or sqlite:///ABSOLUTE/PATH";
@@ -641,7 +614,10 @@ static enum db_backend database_parse(const char *value, const char **path, cons
 char *store_database_resolve(const char *value, const char *dir, const char **why)
 {
 	const char *path;
-	if (database_parse(value, &path, why) != DB_SQLITE)
+	enum db_backend backend = database_parse(value, &path, why);
+	if (backend == DB_POSTGRES)
+		return xstrdup(value);	/* a URL: nothing relative in it */
+	if (backend != DB_SQLITE)
 		return NULL;
 	if (!*path || path[0] == '/')
 		return xstrdup(value);
@@ -673,29 +649,17 @@ int store_prepare(const char *database)
 struct store *store_open(const char *database, int create)
 {
 	const char *path, *why;
-	if (database_parse(database, &path, &why) != DB_SQLITE) {
+	enum db_backend backend = database_parse(database, &path, &why);
+	if (backend == DB_UNKNOWN) {
 		log_err("stage=store database=%s error=\"%s\"", database, why);
 		return NULL;
 	}
+	struct db *db = backend == DB_SQLITE ? db_sqlite_open(path, create) : db_pg_connect(database);
+	if (!db)
+		return NULL;
 	struct store *s = xcalloc(1, sizeof *s);
-	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
-	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-		log_err("stage=store path=%s error=\"%s\"", path,
-			s->db ? sqlite3_errmsg(s->db) : "cannot open");
-		sqlite3_close(s->db);
-		free(s);
-		return NULL;
-	}
-	sqlite3_busy_timeout(s->db, 10000);
-	char *err = NULL;
-	if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-				"PRAGMA foreign_keys=ON;", NULL, NULL, &err) != SQLITE_OK) {
-		log_err("stage=store path=%s error=\"%s\"", path, err ? err : "?");
-		sqlite3_free(err);
-		store_close(s);
-		return NULL;
-	}
-	if (migrate(s) < 0)
+	s->db = db;
+	if (db_migrate(s->db, migrations, N_MIGRATIONS) < 0)
 		return store_close(s);
 	return s;
 }
@@ -704,9 +668,7 @@ struct store *store_close(struct store *s)
 {
 	if (!s)
 		return NULL;
-	for (int i = 0; i < ST_COUNT_; i++)
-		sqlite3_finalize(s->stmts[i]);
-	sqlite3_close(s->db);
+	db_close(s->db);
 	free(s);
 	return NULL;
 }
@@ -718,7 +680,7 @@ int store_savepoint_release(struct store *s) { return run(s, stmt(s, ST_RELEASE)
 
 int store_rollback(struct store *s)
 {
-	if (sqlite3_get_autocommit(s->db))
+	if (!db_in_transaction(s->db))
 		return 0;
 	return run(s, stmt(s, ST_ROLLBACK), "rollback");
 }
@@ -732,16 +694,17 @@ int store_savepoint_rollback(struct store *s)
 
 enum store_error store_error_kind(const struct store *s)
 {
-	int rc = s->last_rc & 0xff;
-	if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE)
+	switch (s->err) {
+	case DB_ERR_NONE:
 		return STORE_ERR_NONE;
-	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_FULL ||
-	    rc == SQLITE_IOERR || rc == SQLITE_NOMEM || rc == SQLITE_CANTOPEN ||
-	    rc == SQLITE_PROTOCOL || rc == SQLITE_READONLY)
+	case DB_ERR_RETRY:
+	case DB_ERR_RECONNECT:
 		return STORE_ERR_TRANSIENT;
-	if (rc == SQLITE_CONSTRAINT)
+	case DB_ERR_CONFLICT:
 		return STORE_ERR_CONFLICT;
-	return STORE_ERR_FATAL;
+	default:
+		return STORE_ERR_FATAL;
+	}
 }
 
 int store_error_is_transient(const struct store *s)
@@ -751,31 +714,26 @@ int store_error_is_transient(const struct store *s)
 
 const char *store_errmsg(const struct store *s)
 {
-	return sqlite3_errmsg(s->db);
+	return db_errmsg(s->db);
 }
 
 int store_schema_version(struct store *s)
 {
-	sqlite3_stmt *st = stmt(s, ST_USER_VERSION);
-	if (!st)
-		return -1;
-	int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_reset(st);
-	return v;
+	return db_schema_version(s->db);
 }
 
 /* 1 when the cached statement id finds a row for key, 0 when not, -1 on error. */
 static int row_exists(struct store *s, enum stmt_id id, const char *key, const char *what)
 {
-	sqlite3_stmt *st = stmt(s, id);
+	struct db_stmt *st = stmt(s, id);
 	if (!st)
 		return -1;
 	bind_text(st, 1, key);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+	int rc = db_step(st);
+	db_reset(st);
+	if (rc == DB_STEP_ROW)
 		return 1;
-	if (rc == SQLITE_DONE)
+	if (rc == DB_STEP_DONE)
 		return 0;
 	return fail(s, rc, what);
 }
@@ -792,16 +750,16 @@ int store_ingest_replay_seen(struct store *s, const char *replay_key)
 
 int store_fetched_seen(struct store *s, const char *origin, const char *ident)
 {
-	sqlite3_stmt *st = stmt(s, ST_FETCHED_SEEN);
+	struct db_stmt *st = stmt(s, ST_FETCHED_SEEN);
 	if (!st)
 		return -1;
 	bind_text(st, 1, origin);
 	bind_text(st, 2, ident);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+	int rc = db_step(st);
+	db_reset(st);
+	if (rc == DB_STEP_ROW)
 		return 1;
-	if (rc != SQLITE_DONE)
+	if (rc != DB_STEP_DONE)
 		return fail(s, rc, "fetched-seen");
 	/* a row written before identities were recorded: the message seen there first */
 	st = stmt(s, ST_FETCHED_ADOPT);
@@ -811,12 +769,12 @@ int store_fetched_seen(struct store *s, const char *origin, const char *ident)
 	bind_text(st, 2, ident);
 	if (run(s, st, "fetched-adopt") < 0)
 		return -1;
-	return sqlite3_changes(s->db) > 0;
+	return db_changes(s->db) > 0;
 }
 
 int store_fetched_add(struct store *s, const char *origin, const char *ident, time_t now)
 {
-	sqlite3_stmt *st = stmt(s, ST_FETCHED_ADD);
+	struct db_stmt *st = stmt(s, ST_FETCHED_ADD);
 	if (!st)
 		return -1;
 	char at[32];
@@ -831,7 +789,7 @@ int store_ingest_record(struct store *s, const char *key, const char *spool_name
 			const char *sha256, const char *message_id, const char *kind,
 			const char *result, time_t now)
 {
-	sqlite3_stmt *st = stmt(s, ST_INGEST_RECORD);
+	struct db_stmt *st = stmt(s, ST_INGEST_RECORD);
 	if (!st)
 		return -1;
 	char at[32];
@@ -848,7 +806,7 @@ int store_ingest_record(struct store *s, const char *key, const char *spool_name
 
 int store_ingest_record_once(struct store *s, const struct ingest_row *r, time_t now)
 {
-	sqlite3_stmt *st = stmt(s, ST_INGEST_RECORD_ONCE);
+	struct db_stmt *st = stmt(s, ST_INGEST_RECORD_ONCE);
 	if (!st)
 		return -1;
 	char at[32];
@@ -864,7 +822,7 @@ int store_ingest_record_once(struct store *s, const struct ingest_row *r, time_t
 	bind_text(st, 9, r->host);
 	if (run(s, st, "ingest-record-once") < 0)
 		return -1;
-	return sqlite3_changes(s->db) > 0 ? 0 : 1;
+	return db_changes(s->db) > 0 ? 0 : 1;
 }
 
 /* ---------------------------------------------------------------- states */
@@ -929,9 +887,9 @@ static const char *state_name(const char *const *names, size_t n, int st)
 }
 
 /* The state whose name is column i (unknown: n, the _UNKNOWN value of every enum). */
-static int col_state(sqlite3_stmt *st, int i, const char *const *names, size_t n)
+static int col_state(struct db_stmt *st, int i, const char *const *names, size_t n)
 {
-	const char *t = (const char *)sqlite3_column_text(st, i);
+	const char *t = (const char *)db_column_text(st, i);
 	for (size_t k = 0; t && k < n; k++)
 		if (names[k] && !strcmp(t, names[k]))
 			return (int)k;
@@ -952,7 +910,7 @@ static int state_legal(const struct move *moves, size_t n, int any_value, int fr
 static int state_refuse(struct store *s, const char *what, int64_t id, const char *from,
 			const char *to)
 {
-	s->last_rc = SQLITE_CONSTRAINT;
+	s->err = DB_ERR_CONFLICT;
 	log_warn("stage=store %s=%lld from=%s to=%s result=refused reason=\"illegal transition\"",
 		 what, (long long)id, from, to);
 	return -1;
@@ -1011,7 +969,7 @@ int store_project_insert(struct store *s, struct project *p)
 	if (p->status != PROJECT_PENDING_CONFIRMATION && p->status != PROJECT_HELD &&
 	    p->status != PROJECT_OPEN)
 		return state_refuse(s, "project", 0, "new", store_project_state_name(p->status));
-	sqlite3_stmt *st = stmt(s, ST_PROJECT_INSERT);
+	struct db_stmt *st = stmt(s, ST_PROJECT_INSERT);
 	if (!st)
 		return -1;
 	bind_text(st, 1, p->title);
@@ -1024,34 +982,34 @@ int store_project_insert(struct store *s, struct project *p)
 	bind_text(st, 8, p->message_id);
 	if (p->has_budget) {
 		if (p->budget.min >= 0)
-			sqlite3_bind_double(st, 9, p->budget.min);
-		sqlite3_bind_double(st, 10, p->budget.max);
+			db_bind_double(st, 9, p->budget.min);
+		db_bind_double(st, 10, p->budget.max);
 	}
 	bind_text(st, 11, p->budget.currency[0] ? p->budget.currency : NULL);
 	bind_text(st, 12, p->budget.tax[0] ? p->budget.tax : NULL);
 	bind_text(st, 13, p->budget.unit[0] ? p->budget.unit : NULL);
 	if (p->deadline_days >= 0)
-		sqlite3_bind_int(st, 14, p->deadline_days);
+		db_bind_int(st, 14, p->deadline_days);
 	bind_text(st, 15, p->skills_json ? p->skills_json : "[]");
 	bind_text(st, 16, p->location);
 	bind_text(st, 17, p->flags_json ? p->flags_json : "[]");
 	bind_text(st, 18, p->deadline[0] ? p->deadline : NULL);
 	if (run(s, st, "project-insert") < 0)
 		return -1;
-	p->id = sqlite3_last_insert_rowid(s->db);
+	p->id = db_last_insert_id(s->db);
 	return 0;
 }
 
-static char *col_text(sqlite3_stmt *st, int i)
+static char *col_text(struct db_stmt *st, int i)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
+	const char *t = db_column_text(st, i);
 	return t ? xstrdup((const char *)t) : NULL;
 }
 
 /* Column i copied into a fixed field of a struct money ("" for NULL, cut at len). */
-static void col_copy(sqlite3_stmt *st, int i, char *to, size_t len)
+static void col_copy(struct db_stmt *st, int i, char *to, size_t len)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
+	const char *t = db_column_text(st, i);
 	snprintf(to, len, "%s", t ? (const char *)t : "");
 }
 
@@ -1185,42 +1143,42 @@ int store_project_followup_due(struct store *s, const char *now, int64_t after, 
 
 int store_project_followup_set(struct store *s, int64_t id, const char *next)
 {
-	sqlite3_stmt *st = stmt(s, next ? ST_PROJECT_FOLLOWUP_SET : ST_PROJECT_FOLLOWUP_CLEAR);
+	struct db_stmt *st = stmt(s, next ? ST_PROJECT_FOLLOWUP_SET : ST_PROJECT_FOLLOWUP_CLEAR);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	if (next)
 		bind_text(st, 2, next);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "followup-set");
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_STEP_DONE ? 0 : fail(s, rc, "followup-set");
 }
 
 int store_followup_config(struct store *s, const char *fingerprint)
 {
-	sqlite3_stmt *st = stmt(s, ST_FOLLOWUP_CONFIG_GET);
+	struct db_stmt *st = stmt(s, ST_FOLLOWUP_CONFIG_GET);
 	if (!st)
 		return -1;
-	int rc = sqlite3_step(st), same = rc == SQLITE_ROW &&
-		 !strcmp((const char *)sqlite3_column_text(st, 0) ? (const char *)
-			 sqlite3_column_text(st, 0) : "", fingerprint);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	int rc = db_step(st), same = rc == DB_STEP_ROW &&
+		 !strcmp((const char *)db_column_text(st, 0) ? (const char *)
+			 db_column_text(st, 0) : "", fingerprint);
+	db_reset(st);
+	if (rc != DB_STEP_ROW && rc != DB_STEP_DONE)
 		return fail(s, rc, "followup-config");
 	if (same)
 		return 0;
 	if (store_begin(s) < 0)
 		return -1;
-	sqlite3_stmt *up = stmt(s, ST_FOLLOWUP_RESCHEDULE), *set = stmt(s, ST_FOLLOWUP_CONFIG_SET);
-	rc = up && set ? sqlite3_step(up) : SQLITE_ERROR;
+	struct db_stmt *up = stmt(s, ST_FOLLOWUP_RESCHEDULE), *set = stmt(s, ST_FOLLOWUP_CONFIG_SET);
+	rc = up && set ? db_step(up) : DB_STEP_ERROR;
 	if (up)
-		sqlite3_reset(up);
-	if (rc == SQLITE_DONE) {
+		db_reset(up);
+	if (rc == DB_STEP_DONE) {
 		bind_text(set, 1, fingerprint);
-		rc = sqlite3_step(set);
-		sqlite3_reset(set);
+		rc = db_step(set);
+		db_reset(set);
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != DB_STEP_DONE) {
 		if (up && set)
 			fail(s, rc, "followup-reschedule");
 		store_rollback(s);
@@ -1238,18 +1196,18 @@ int store_project_pending_of(struct store *s, const char *poster, struct project
 int store_project_sample(struct store *s, int n, struct strlist *out)
 {
 	/* the text the digest matches (title, description, skills), 8,000 characters at most */
-	sqlite3_stmt *st = stmt(s, ST_PROJECT_SAMPLE);
+	struct db_stmt *st = stmt(s, ST_PROJECT_SAMPLE);
 	if (!st)
 		return -1;
-	sqlite3_bind_int(st, 1, n);
+	db_bind_int(st, 1, n);
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_STEP_ROW) {
 		char *t = col_text(st, 0);
 		if (t)
 			strlist_add_owned(out, t);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-sample");
+	db_reset(st);
+	return rc == DB_STEP_DONE ? 0 : fail(s, rc, "project-sample");
 }
 
 int store_project_get(struct store *s, int64_t id, struct project *p)
@@ -1279,26 +1237,26 @@ static int project_rows(struct store *s, const struct project_sel *q, int64_t af
 			  : q->status && q->since ? ST_PROJECT_BY_STATUS_SINCE
 			  : q->status ? ST_PROJECT_BY_STATUS
 			  : q->since ? ST_PROJECT_SINCE : ST_PROJECT_ALL;
-	sqlite3_stmt *st = stmt(s, id);
+	struct db_stmt *st = stmt(s, id);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, q->only);
+	db_bind_int64(st, 1, q->only);
 	bind_text(st, 2, q->status);
 	bind_text(st, 3, q->since);
-	sqlite3_bind_int(st, 4, q->with_text);
+	db_bind_int(st, 4, q->with_text);
 	bind_text(st, 5, q->poster);
-	sqlite3_bind_int64(st, 6, after);
-	sqlite3_bind_int(st, 7, limit);
+	db_bind_int64(st, 6, after);
+	db_bind_int(st, 7, limit);
 	int n = 0, cap = 0, rc;
 	struct project *v = NULL;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_STEP_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
 			v = xrealloc(v, (size_t)cap * sizeof *v);
 		}
 		struct project *p = &v[n++];
 		memset(p, 0, sizeof *p);
-		p->id = sqlite3_column_int64(st, 0);
+		p->id = db_column_int64(st, 0);
 		p->title = col_text(st, 1);
 		p->description = col_text(st, 2);
 		p->poster = col_text(st, 3);
@@ -1307,25 +1265,25 @@ static int project_rows(struct store *s, const struct project_sel *q, int64_t af
 		p->status = col_state(st, 6, NAMES(project_names));
 		p->created = col_text(st, 7);
 		p->message_id = col_text(st, 8);
-		p->has_budget = sqlite3_column_type(st, 10) != SQLITE_NULL;
-		p->budget.min = sqlite3_column_type(st, 9) != SQLITE_NULL
-				? sqlite3_column_double(st, 9) : -1;
-		p->budget.max = sqlite3_column_double(st, 10);
+		p->has_budget = db_column_type(st, 10) != DB_TYPE_NULL;
+		p->budget.min = db_column_type(st, 9) != DB_TYPE_NULL
+				? db_column_double(st, 9) : -1;
+		p->budget.max = db_column_double(st, 10);
 		col_copy(st, 11, p->budget.currency, sizeof p->budget.currency);
 		col_copy(st, 12, p->budget.tax, sizeof p->budget.tax);
 		col_copy(st, 13, p->budget.unit, sizeof p->budget.unit);
-		p->deadline_days = sqlite3_column_type(st, 14) != SQLITE_NULL
-				   ? sqlite3_column_int(st, 14) : -1;
+		p->deadline_days = db_column_type(st, 14) != DB_TYPE_NULL
+				   ? db_column_int(st, 14) : -1;
 		p->skills_json = col_text(st, 15);
 		p->location = col_text(st, 16);
 		p->flags_json = col_text(st, 17);
-		p->bids = sqlite3_column_int(st, 18);
+		p->bids = db_column_int(st, 18);
 		p->updated = col_text(st, 19);
 		p->published = col_text(st, 20);
 		col_copy(st, 21, p->deadline, sizeof p->deadline);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	db_reset(st);
+	if (rc != DB_STEP_DONE) {
 		for (int i = 0; i < n; i++)
 			project_clear(&v[i]);
 		free(v);
@@ -1356,7 +1314,7 @@ int store_outbox_insert(struct store *s, const char *kind, const char *to, const
 			const char *subject, const char *token, const char *data, size_t len,
 			int64_t *id, time_t now)
 {
-	sqlite3_stmt *st = stmt(s, ST_OUTBOX_INSERT);
+	struct db_stmt *st = stmt(s, ST_OUTBOX_INSERT);
 	if (!st)
 		return -1;
 	char at[32];
@@ -1369,12 +1327,12 @@ int store_outbox_insert(struct store *s, const char *kind, const char *to, const
 	bind_text(st, 7, at);
 	if (run(s, st, "outbox-insert") < 0)
 		return -1;
-	int64_t rowid = sqlite3_last_insert_rowid(s->db);
+	int64_t rowid = db_last_insert_id(s->db);
 	st = stmt(s, ST_OUTBOX_MESSAGE);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, rowid);
-	sqlite3_bind_blob(st, 2, data, (int)len, SQLITE_TRANSIENT);
+	db_bind_int64(st, 1, rowid);
+	db_bind_blob(st, 2, data, len);
 	if (run(s, st, "outbox-message") < 0)
 		return -1;
 	if (id)
@@ -1382,19 +1340,19 @@ int store_outbox_insert(struct store *s, const char *kind, const char *to, const
 	return 0;
 }
 
-static int outbox_rows(struct store *s, sqlite3_stmt *st, int with_data, struct outbox_row **out);
+static int outbox_rows(struct store *s, struct db_stmt *st, int with_data, struct outbox_row **out);
 
 int store_outbox_page(struct store *s, enum outbox_state state, int with_data, int64_t after,
 		      int limit, struct outbox_row **out)
 {
 	*out = NULL;
-	sqlite3_stmt *st = stmt(s, ST_OUTBOX_LIST);
+	struct db_stmt *st = stmt(s, ST_OUTBOX_LIST);
 	if (!st)
 		return -1;
 	bind_text(st, 1, state == OUTBOX_STATE_ANY ? NULL : store_outbox_state_name(state));
-	sqlite3_bind_int(st, 2, with_data);
-	sqlite3_bind_int64(st, 3, after);
-	sqlite3_bind_int(st, 4, limit);
+	db_bind_int(st, 2, with_data);
+	db_bind_int64(st, 3, after);
+	db_bind_int(st, 4, limit);
 	return outbox_rows(s, st, with_data, out);
 }
 
@@ -1431,7 +1389,7 @@ int store_outbox_list(struct store *s, enum outbox_state state, int with_data,
 static int64_t *outbox_claim_ids(struct store *s, const char *owner, const char *due,
 				 const char *now, const char *until, int limit, int *n)
 {
-	sqlite3_stmt *st = stmt(s, ST_OUTBOX_CLAIM);
+	struct db_stmt *st = stmt(s, ST_OUTBOX_CLAIM);
 	*n = 0;
 	if (!st)
 		return NULL;
@@ -1439,14 +1397,14 @@ static int64_t *outbox_claim_ids(struct store *s, const char *owner, const char 
 	bind_text(st, 2, until);
 	bind_text(st, 3, due);
 	bind_text(st, 4, now);
-	sqlite3_bind_int(st, 5, limit);
+	db_bind_int(st, 5, limit);
 	int64_t *ids = xcalloc((size_t)(limit > 0 ? limit : 1), sizeof *ids);
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = db_step(st)) == DB_STEP_ROW)
 		if (*n < limit)
-			ids[(*n)++] = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+			ids[(*n)++] = db_column_int64(st, 0);
+	db_reset(st);
+	if (rc != DB_STEP_DONE) {
 		fail(s, rc, "outbox-claim");
 		free(ids);
 		return NULL;
@@ -1454,7 +1412,7 @@ static int64_t *outbox_claim_ids(struct store *s, const char *owner, const char 
 	return ids;
 }
 
-static void outbox_row_read(sqlite3_stmt *st, int with_data, struct outbox_row *r);
+static void outbox_row_read(struct db_stmt *st, int with_data, struct outbox_row *r);
 
 static int cmp_id(const void *a, const void *b)
 {
@@ -1479,15 +1437,15 @@ int store_outbox_claim(struct store *s, const char *owner, const char *due, cons
 	struct outbox_row *v = xcalloc((size_t)(n > 0 ? n : 1), sizeof *v);
 	int got = 0;
 	for (int i = 0; i < n; i++) {
-		sqlite3_stmt *st = stmt(s, ST_OUTBOX_ROW);
+		struct db_stmt *st = stmt(s, ST_OUTBOX_ROW);
 		if (!st)
 			break;
-		sqlite3_bind_int64(st, 1, ids[i]);
-		int rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW)
+		db_bind_int64(st, 1, ids[i]);
+		int rc = db_step(st);
+		if (rc == DB_STEP_ROW)
 			outbox_row_read(st, 1, &v[got++]);
-		sqlite3_reset(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_reset(st);
+		if (rc != DB_STEP_ROW && rc != DB_STEP_DONE) {
 			fail(s, rc, "outbox-row");
 			break;
 		}
@@ -1500,7 +1458,7 @@ int store_outbox_claim(struct store *s, const char *owner, const char *due, cons
 
 int store_outbox_release(struct store *s, const char *owner)
 {
-	sqlite3_stmt *st = stmt(s, ST_OUTBOX_RELEASE);
+	struct db_stmt *st = stmt(s, ST_OUTBOX_RELEASE);
 	if (!st)
 		return -1;
 	bind_text(st, 1, owner);
@@ -1509,16 +1467,16 @@ int store_outbox_release(struct store *s, const char *owner)
 
 int store_outbox_lease_owners(struct store *s, const char *now, char **owners, int max)
 {
-	sqlite3_stmt *st = stmt(s, ST_OUTBOX_OWNERS);
+	struct db_stmt *st = stmt(s, ST_OUTBOX_OWNERS);
 	if (!st)
 		return -1;
 	bind_text(st, 1, now);
-	sqlite3_bind_int(st, 2, max);
+	db_bind_int(st, 2, max);
 	int n = 0, rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max)
+	while ((rc = db_step(st)) == DB_STEP_ROW && n < max)
 		owners[n++] = col_text(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+	db_reset(st);
+	if (rc != DB_STEP_DONE && rc != DB_STEP_ROW) {
 		while (n > 0)
 			free(owners[--n]);
 		return fail(s, rc, "outbox-owners");
@@ -1526,22 +1484,22 @@ int store_outbox_lease_owners(struct store *s, const char *now, char **owners, i
 	return n;
 }
 
-static void outbox_row_read(sqlite3_stmt *st, int with_data, struct outbox_row *r)
+static void outbox_row_read(struct db_stmt *st, int with_data, struct outbox_row *r)
 {
 	memset(r, 0, sizeof *r);
-	r->id = sqlite3_column_int64(st, 0);
+	r->id = db_column_int64(st, 0);
 	r->to = col_text(st, 1);
 	r->sender = col_text(st, 2);
 	r->subject = col_text(st, 3);
 	r->kind = col_text(st, 4);
 	r->state = col_state(st, 5, NAMES(outbox_names));
-	r->attempts = sqlite3_column_int(st, 6);
+	r->attempts = db_column_int(st, 6);
 	r->last_error = col_text(st, 7);
 	r->created = col_text(st, 8);
 	r->token = col_text(st, 9);
 	if (with_data) {
-		const void *b = sqlite3_column_blob(st, 10);
-		r->len = (size_t)sqlite3_column_bytes(st, 10);
+		const void *b = db_column_blob(st, 10);
+		r->len = (size_t)db_column_bytes(st, 10);
 		r->data = xmalloc(r->len + 1);
 		if (b)
 			memcpy(r->data, b, r->len);
@@ -1550,19 +1508,19 @@ static void outbox_row_read(sqlite3_stmt *st, int with_data, struct outbox_row *
 	r->next_attempt = col_text(st, 11);
 }
 
-static int outbox_rows(struct store *s, sqlite3_stmt *st, int with_data, struct outbox_row **out)
+static int outbox_rows(struct store *s, struct db_stmt *st, int with_data, struct outbox_row **out)
 {
 	int n = 0, cap = 0, rc;
 	struct outbox_row *v = NULL;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_STEP_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
 			v = xrealloc(v, (size_t)cap * sizeof *v);
 		}
 		outbox_row_read(st, with_data, &v[n++]);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	db_reset(st);
+	if (rc != DB_STEP_DONE) {
 		for (int i = 0; i < n; i++)
 			outbox_row_clear(&v[i]);
 		free(v);
@@ -1577,19 +1535,19 @@ int store_outbox_mark(struct store *s, int64_t id, const char *owner, enum outbo
 {
 	if (!store_outbox_state_legal(OUTBOX_QUEUED, state))
 		return state_refuse(s, "outbox", id, "queued", store_outbox_state_name(state));
-	sqlite3_stmt *st = stmt(s, ST_OUTBOX_MARK);
+	struct db_stmt *st = stmt(s, ST_OUTBOX_MARK);
 	if (!st)
 		return -1;
 	char at[32];
 	clock_format_iso(now, at);
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	bind_text(st, 2, store_outbox_state_name(state));
 	bind_text(st, 3, error);
 	bind_text(st, 4, at);
 	bind_text(st, 5, owner);
 	if (run(s, st, "outbox-mark") < 0)
 		return -1;
-	if (sqlite3_changes(s->db) > 0)
+	if (db_changes(s->db) > 0)
 		return 1;
 	log_warn("stage=store outbox=%lld owner=%s result=stale reason=\"no longer queued under "
 		 "this lease\"", (long long)id, owner);
@@ -1599,30 +1557,20 @@ int store_outbox_mark(struct store *s, int64_t id, const char *owner, enum outbo
 int store_outbox_retry(struct store *s, int64_t id, const char *owner, const char *next_attempt,
 		       const char *error)
 {
-	sqlite3_stmt *st = stmt(s, ST_OUTBOX_RETRY);
+	struct db_stmt *st = stmt(s, ST_OUTBOX_RETRY);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	bind_text(st, 2, next_attempt);
 	bind_text(st, 3, error);
 	bind_text(st, 4, owner);
 	return run(s, st, "outbox-retry");
 }
 
-/* A pragma that sets a value acts when it is prepared, not when it runs: never cached. In WAL
- * mode NORMAL writes each commit to the OS and fsyncs at checkpoints (a power cut may lose the
- * last commits, never tear one); FULL fsyncs every commit. */
+/* STORE_FAST lets the last commits be lost on a power cut (never torn); see db_set_durability. */
 int store_durability(struct store *s, enum store_durability d)
 {
-	char *err = NULL;
-	if (sqlite3_exec(s->db, d == STORE_FAST ? "PRAGMA synchronous=NORMAL"
-						 : "PRAGMA synchronous=FULL",
-			 NULL, NULL, &err) != SQLITE_OK) {
-		log_err("stage=store op=durability error=\"%s\"", err ? err : "?");
-		sqlite3_free(err);
-		return -1;
-	}
-	return 0;
+	return db_set_durability(s->db, d == STORE_FAST);
 }
 
 void outbox_row_clear(struct outbox_row *r)
@@ -1655,66 +1603,66 @@ int store_count(struct store *s, const char *table)
 
 int store_outbox_recipient(struct store *s, int64_t id, char *to, size_t len)
 {
-	sqlite3_stmt *st = stmt(s, ST_OUTBOX_RECIPIENT);
+	struct db_stmt *st = stmt(s, ST_OUTBOX_RECIPIENT);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	int rc = sqlite3_step(st), found = 0;
-	if (rc == SQLITE_ROW) {
-		snprintf(to, len, "%s", (const char *)sqlite3_column_text(st, 0));
+	db_bind_int64(st, 1, id);
+	int rc = db_step(st), found = 0;
+	if (rc == DB_STEP_ROW) {
+		snprintf(to, len, "%s", (const char *)db_column_text(st, 0));
 		found = 1;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_STEP_ROW && rc != DB_STEP_DONE)
 		return fail(s, rc, "outbox-recipient");
 	return found;
 }
 
 int store_outbox_bounce(struct store *s, int64_t id, const char *status)
 {
-	sqlite3_stmt *st = stmt(s, ST_OUTBOX_BOUNCE);
+	struct db_stmt *st = stmt(s, ST_OUTBOX_BOUNCE);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	bind_text(st, 2, status);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "outbox-bounce");
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_STEP_DONE ? 0 : fail(s, rc, "outbox-bounce");
 }
 
 int store_address_bounce(struct store *s, const char *address, int hard, const char *day,
 			 int threshold, int *disabled_now)
 {
 	*disabled_now = 0;
-	sqlite3_stmt *st = stmt(s, ST_ADDRESS_INSERT);
+	struct db_stmt *st = stmt(s, ST_ADDRESS_INSERT);
 	if (!st)
 		return -1;
 	bind_text(st, 1, address);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	int rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_DONE)
 		return fail(s, rc, "address-insert");
 	/* one bounce a day counts: a burst of copies of one failure is one failure */
 	if (!(st = stmt(s, ST_ADDRESS_BOUNCE)))
 		return -1;
 	bind_text(st, 1, address);
-	sqlite3_bind_int(st, 2, hard);
+	db_bind_int(st, 2, hard);
 	bind_text(st, 3, day);
-	sqlite3_bind_int(st, 4, threshold);
-	rc = sqlite3_step(st);
-	int reach = rc == SQLITE_ROW && sqlite3_column_int(st, 0);
-	while (rc == SQLITE_ROW)
-		rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	db_bind_int(st, 4, threshold);
+	rc = db_step(st);
+	int reach = rc == DB_STEP_ROW && db_column_int(st, 0);
+	while (rc == DB_STEP_ROW)
+		rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_DONE)
 		return fail(s, rc, "address-bounce");
 	if (reach) {
 		if (!(st = stmt(s, ST_ADDRESS_DISABLE)))
 			return -1;
 		bind_text(st, 1, address);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
+		rc = db_step(st);
+		db_reset(st);
+		if (rc != DB_STEP_DONE)
 			return fail(s, rc, "address-disable");
 		*disabled_now = 1;
 	}
@@ -1723,44 +1671,44 @@ int store_address_bounce(struct store *s, const char *address, int hard, const c
 
 int store_address_disabled(struct store *s, const char *address)
 {
-	sqlite3_stmt *st = stmt(s, ST_ADDRESS_DISABLED);
+	struct db_stmt *st = stmt(s, ST_ADDRESS_DISABLED);
 	if (!st)
 		return -1;
 	bind_text(st, 1, address);
-	int rc = sqlite3_step(st);
-	int d = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	int rc = db_step(st);
+	int d = rc == DB_STEP_ROW ? db_column_int(st, 0) : 0;
+	db_reset(st);
+	if (rc != DB_STEP_ROW && rc != DB_STEP_DONE)
 		return fail(s, rc, "address-disabled");
 	return d;
 }
 
 int store_outbox_mark_sent(struct store *s, int64_t id, time_t now)
 {
-	sqlite3_stmt *st = stmt(s, ST_OUTBOX_SENT);
+	struct db_stmt *st = stmt(s, ST_OUTBOX_SENT);
 	if (!st)
 		return -1;
 	char at[32];
 	clock_format_iso(now, at);
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	bind_text(st, 2, at);
 	return run(s, st, "outbox-sent");
 }
 
 /* ---------------------------------------------------------------- subscribers */
 
-static void subscriber_read(sqlite3_stmt *st, struct subscriber *sub)
+static void subscriber_read(struct db_stmt *st, struct subscriber *sub)
 {
 	memset(sub, 0, sizeof *sub);
-	sub->id = sqlite3_column_int64(st, 0);
+	sub->id = db_column_int64(st, 0);
 	sub->address = col_text(st, 1);
 	sub->name = col_text(st, 2);
 	sub->status = col_state(st, 3, NAMES(sub_names));
 	sub->language = col_text(st, 4);
 	sub->frequency = col_text(st, 5);
-	sub->day = sqlite3_column_int(st, 6);
-	sub->remote_only = sqlite3_column_int(st, 7);
-	sub->budget_min = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 8);
+	sub->day = db_column_int(st, 6);
+	sub->remote_only = db_column_int(st, 7);
+	sub->budget_min = db_column_type(st, 8) == DB_TYPE_NULL ? -1 : db_column_double(st, 8);
 	sub->budget_currency = col_text(st, 9);
 	sub->languages = col_text(st, 10);
 	sub->created = col_text(st, 11);
@@ -1772,36 +1720,36 @@ static void subscriber_read(sqlite3_stmt *st, struct subscriber *sub)
 
 static int patterns_load(struct store *s, struct subscriber *sub)
 {
-	sqlite3_stmt *st = stmt(s, ST_PATTERNS_LOAD);
+	struct db_stmt *st = stmt(s, ST_PATTERNS_LOAD);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, sub->id);
+	db_bind_int64(st, 1, sub->id);
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *kind = (const char *)sqlite3_column_text(st, 0);
+	while ((rc = db_step(st)) == DB_STEP_ROW) {
+		const char *kind = (const char *)db_column_text(st, 0);
 		strlist_add(!strcmp(kind, "exclude") ? &sub->excludes : &sub->skills,
-			    (const char *)sqlite3_column_text(st, 1));
+			    (const char *)db_column_text(st, 1));
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "patterns");
+	db_reset(st);
+	return rc == DB_STEP_DONE ? 0 : fail(s, rc, "patterns");
 }
 
 int store_subscriber_find(struct store *s, const char *address, int64_t id, struct subscriber *sub)
 {
-	sqlite3_stmt *st = stmt(s, address ? ST_SUBSCRIBER_BY_ADDRESS : ST_SUBSCRIBER_BY_ID);
+	struct db_stmt *st = stmt(s, address ? ST_SUBSCRIBER_BY_ADDRESS : ST_SUBSCRIBER_BY_ID);
 	if (!st)
 		return -1;
 	if (address)
 		bind_text(st, 1, address);
 	else
-		sqlite3_bind_int64(st, 2, id);
-	int rc = sqlite3_step(st), found = 0;
-	if (rc == SQLITE_ROW) {
+		db_bind_int64(st, 2, id);
+	int rc = db_step(st), found = 0;
+	if (rc == DB_STEP_ROW) {
 		subscriber_read(st, sub);
 		found = 1;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_STEP_ROW && rc != DB_STEP_DONE)
 		return fail(s, rc, "subscriber-find");
 	if (found && patterns_load(s, sub) < 0)
 		return -1;
@@ -1811,7 +1759,7 @@ int store_subscriber_find(struct store *s, const char *address, int64_t id, stru
 int store_subscriber_insert(struct store *s, const char *address, const char *name,
 			    const char *language, int64_t *id, time_t now)
 {
-	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_INSERT);
+	struct db_stmt *st = stmt(s, ST_SUBSCRIBER_INSERT);
 	if (!st)
 		return -1;
 	char at[32];
@@ -1820,76 +1768,76 @@ int store_subscriber_insert(struct store *s, const char *address, const char *na
 	bind_text(st, 2, name);
 	bind_text(st, 3, language);
 	bind_text(st, 4, at);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	int rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_DONE)
 		return fail(s, rc, "subscriber-insert");
-	*id = sqlite3_last_insert_rowid(s->db);
+	*id = db_last_insert_id(s->db);
 	return 0;
 }
 
 int store_subscriber_touch(struct store *s, int64_t id, time_t now)
 {
-	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_TOUCH);
+	struct db_stmt *st = stmt(s, ST_SUBSCRIBER_TOUCH);
 	if (!st)
 		return -1;
 	char at[32];
 	clock_format_iso(now, at);
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	bind_text(st, 2, at);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "subscriber-touch");
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_STEP_DONE ? 0 : fail(s, rc, "subscriber-touch");
 }
 
 int store_confirmation_latest(struct store *s, const char *address, const char *action,
 			      char *created, size_t len)
 {
-	sqlite3_stmt *st = stmt(s, ST_CONFIRMATION_LATEST);
+	struct db_stmt *st = stmt(s, ST_CONFIRMATION_LATEST);
 	if (!st)
 		return -1;
 	bind_text(st, 1, address);
 	bind_text(st, 2, action);
-	int rc = sqlite3_step(st), found = 0;
-	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-		snprintf(created, len, "%s", (const char *)sqlite3_column_text(st, 0));
+	int rc = db_step(st), found = 0;
+	if (rc == DB_STEP_ROW && db_column_type(st, 0) != DB_TYPE_NULL) {
+		snprintf(created, len, "%s", (const char *)db_column_text(st, 0));
 		found = 1;
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? found : fail(s, rc, "confirmation-latest");
+	db_reset(st);
+	return rc == DB_STEP_ROW || rc == DB_STEP_DONE ? found : fail(s, rc, "confirmation-latest");
 }
 
 /* The columns a command mail edits, never status, confirmed or last_digest: a profile saved
  * after a concurrent unsubscribe must not undo it. */
 int store_subscriber_profile_save(struct store *s, const struct subscriber *sub)
 {
-	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_PROFILE);
+	struct db_stmt *st = stmt(s, ST_SUBSCRIBER_PROFILE);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, sub->id);
+	db_bind_int64(st, 1, sub->id);
 	bind_text(st, 2, sub->name);
 	bind_text(st, 3, sub->language);
 	bind_text(st, 4, sub->frequency);
-	sqlite3_bind_int(st, 5, sub->day);
-	sqlite3_bind_int(st, 6, sub->remote_only);
+	db_bind_int(st, 5, sub->day);
+	db_bind_int(st, 6, sub->remote_only);
 	if (sub->budget_min >= 0)
-		sqlite3_bind_double(st, 7, sub->budget_min);
+		db_bind_double(st, 7, sub->budget_min);
 	bind_text(st, 8, sub->budget_currency);
 	bind_text(st, 9, sub->languages ? sub->languages : "");
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "subscriber-profile");
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_STEP_DONE ? 0 : fail(s, rc, "subscriber-profile");
 }
 
 /* Runs an UPDATE of one subscriber row; 1 when the row changed, 0 when its state did not
  * match the condition, -1 on error. */
-static int subscriber_change(struct store *s, sqlite3_stmt *st, const char *what)
+static int subscriber_change(struct store *s, struct db_stmt *st, const char *what)
 {
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	int rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_DONE)
 		return fail(s, rc, what);
-	return sqlite3_changes(s->db) > 0;
+	return db_changes(s->db) > 0;
 }
 
 int store_subscriber_status_set(struct store *s, int64_t id, enum sub_state from,
@@ -1900,10 +1848,10 @@ int store_subscriber_status_set(struct store *s, int64_t id, enum sub_state from
 	if (!store_sub_state_legal(from, to))
 		return state_refuse(s, "subscriber", id, from == SUB_STATE_ANY ? "any"
 				    : store_sub_state_name(from), store_sub_state_name(to));
-	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_STATUS);
+	struct db_stmt *st = stmt(s, ST_SUBSCRIBER_STATUS);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	bind_text(st, 2, from == SUB_STATE_ANY ? NULL : store_sub_state_name(from));
 	bind_text(st, 3, store_sub_state_name(to));
 	return subscriber_change(s, st, "subscriber-status");
@@ -1914,10 +1862,10 @@ int store_subscriber_confirm(struct store *s, int64_t id, enum sub_state from, c
 	/* an active subscriber answering an older request is confirmed again, nothing moves */
 	if (from != SUB_ACTIVE && !store_sub_state_legal(from, SUB_ACTIVE))
 		return state_refuse(s, "subscriber", id, store_sub_state_name(from), "active");
-	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_CONFIRM);
+	struct db_stmt *st = stmt(s, ST_SUBSCRIBER_CONFIRM);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	bind_text(st, 2, store_sub_state_name(from));
 	bind_text(st, 3, at);
 	return subscriber_change(s, st, "subscriber-confirm");
@@ -1925,10 +1873,10 @@ int store_subscriber_confirm(struct store *s, int64_t id, enum sub_state from, c
 
 int store_subscriber_digest_mark(struct store *s, int64_t id, const char *at)
 {
-	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_DIGEST);
+	struct db_stmt *st = stmt(s, ST_SUBSCRIBER_DIGEST);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	bind_text(st, 2, at);
 	return subscriber_change(s, st, "subscriber-digest");
 }
@@ -1936,45 +1884,45 @@ int store_subscriber_digest_mark(struct store *s, int64_t id, const char *at)
 int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, const char *source,
 		      time_t now)
 {
-	sqlite3_stmt *st = stmt(s, ST_PATTERN_ADD);
+	struct db_stmt *st = stmt(s, ST_PATTERN_ADD);
 	if (!st)
 		return -1;
 	char at[32];
 	clock_format_iso(now, at);
-	sqlite3_bind_int64(st, 1, subscriber);
+	db_bind_int64(st, 1, subscriber);
 	bind_text(st, 2, kind);
 	bind_text(st, 3, source);
 	bind_text(st, 4, at);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "pattern-add");
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_STEP_DONE ? 0 : fail(s, rc, "pattern-add");
 }
 
 int store_patterns_clear(struct store *s, int64_t subscriber, const char *kind)
 {
-	sqlite3_stmt *st = stmt(s, ST_PATTERNS_CLEAR);
+	struct db_stmt *st = stmt(s, ST_PATTERNS_CLEAR);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, subscriber);
+	db_bind_int64(st, 1, subscriber);
 	bind_text(st, 2, kind);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "patterns-clear");
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_STEP_DONE ? 0 : fail(s, rc, "patterns-clear");
 }
 
 /* The subscribers statement st reads (its parameters bound), with their patterns, into a new
  * array; the count or -1. */
-static int subscriber_rows(struct store *s, sqlite3_stmt *st, struct subscriber **out);
+static int subscriber_rows(struct store *s, struct db_stmt *st, struct subscriber **out);
 
 int store_subscriber_page(struct store *s, int64_t after, int limit, struct subscriber **out)
 {
 	*out = NULL;
 	/* an address disabled by bounces shows as `disabled` whatever the subscriber chose */
-	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_LIST);
+	struct db_stmt *st = stmt(s, ST_SUBSCRIBER_LIST);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, after);
-	sqlite3_bind_int(st, 2, limit);
+	db_bind_int64(st, 1, after);
+	db_bind_int(st, 2, limit);
 	return subscriber_rows(s, st, out);
 }
 
@@ -1982,11 +1930,11 @@ int store_subscriber_due_page(struct store *s, const char *now, const char *afte
 			      int64_t after, int limit, struct subscriber **out)
 {
 	*out = NULL;
-	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_DUE_PAGE);
+	struct db_stmt *st = stmt(s, ST_SUBSCRIBER_DUE_PAGE);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, after);
-	sqlite3_bind_int(st, 2, limit);
+	db_bind_int64(st, 1, after);
+	db_bind_int(st, 2, limit);
 	bind_text(st, 3, now);
 	bind_text(st, 4, after_due ? after_due : "");
 	return subscriber_rows(s, st, out);
@@ -1996,35 +1944,35 @@ int store_subscriber_instant_page(struct store *s, int64_t after, int limit,
 				  struct subscriber **out)
 {
 	*out = NULL;
-	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_INSTANT_PAGE);
+	struct db_stmt *st = stmt(s, ST_SUBSCRIBER_INSTANT_PAGE);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, after);
-	sqlite3_bind_int(st, 2, limit);
+	db_bind_int64(st, 1, after);
+	db_bind_int(st, 2, limit);
 	return subscriber_rows(s, st, out);
 }
 
 int store_subscriber_due_oldest(struct store *s, const char *now, char *out, size_t len)
 {
-	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_DUE_OLDEST);
+	struct db_stmt *st = stmt(s, ST_SUBSCRIBER_DUE_OLDEST);
 	if (!st)
 		return -1;
 	bind_text(st, 1, now);
-	int rc = sqlite3_step(st), found = 0;
-	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-		snprintf(out, len, "%s", (const char *)sqlite3_column_text(st, 0));
+	int rc = db_step(st), found = 0;
+	if (rc == DB_STEP_ROW && db_column_type(st, 0) != DB_TYPE_NULL) {
+		snprintf(out, len, "%s", (const char *)db_column_text(st, 0));
 		found = 1;
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? found : fail(s, rc, "subscriber-due-oldest");
+	db_reset(st);
+	return rc == DB_STEP_ROW || rc == DB_STEP_DONE ? found : fail(s, rc, "subscriber-due-oldest");
 }
 
 int store_subscriber_next_due_set(struct store *s, int64_t id, const char *at, const char *was)
 {
-	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_NEXT_DUE);
+	struct db_stmt *st = stmt(s, ST_SUBSCRIBER_NEXT_DUE);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	bind_text(st, 2, at);
 	bind_text(st, 3, was);
 	return subscriber_change(s, st, "subscriber-next-due");
@@ -2032,52 +1980,52 @@ int store_subscriber_next_due_set(struct store *s, int64_t id, const char *at, c
 
 int store_alert_mark_get(struct store *s, char *at, size_t len, int64_t *project)
 {
-	sqlite3_stmt *st = stmt(s, ST_ALERT_MARK_GET);
+	struct db_stmt *st = stmt(s, ST_ALERT_MARK_GET);
 	if (!st)
 		return -1;
-	int rc = sqlite3_step(st), found = 0;
-	if (rc == SQLITE_ROW) {
-		snprintf(at, len, "%s", (const char *)sqlite3_column_text(st, 0));
-		*project = sqlite3_column_int64(st, 1);
+	int rc = db_step(st), found = 0;
+	if (rc == DB_STEP_ROW) {
+		snprintf(at, len, "%s", (const char *)db_column_text(st, 0));
+		*project = db_column_int64(st, 1);
 		found = 1;
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? found : fail(s, rc, "alert-mark-get");
+	db_reset(st);
+	return rc == DB_STEP_ROW || rc == DB_STEP_DONE ? found : fail(s, rc, "alert-mark-get");
 }
 
 int store_alert_mark_set(struct store *s, const char *at, int64_t project)
 {
-	sqlite3_stmt *st = stmt(s, ST_ALERT_MARK_SET);
+	struct db_stmt *st = stmt(s, ST_ALERT_MARK_SET);
 	if (!st)
 		return -1;
 	bind_text(st, 1, at);
-	sqlite3_bind_int64(st, 2, project);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "alert-mark-set");
+	db_bind_int64(st, 2, project);
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_STEP_DONE ? 0 : fail(s, rc, "alert-mark-set");
 }
 
 int store_project_news(struct store *s, const char *at, int64_t project)
 {
-	sqlite3_stmt *st = stmt(s, ST_PROJECT_NEWS);
+	struct db_stmt *st = stmt(s, ST_PROJECT_NEWS);
 	if (!st)
 		return -1;
 	bind_text(st, 1, at);
-	sqlite3_bind_int64(st, 2, project);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : fail(s, rc, "project-news");
+	db_bind_int64(st, 2, project);
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_STEP_ROW ? 1 : rc == DB_STEP_DONE ? 0 : fail(s, rc, "project-news");
 }
 
-static int subscriber_rows_read(struct store *s, sqlite3_stmt *st, struct subscriber **out);
+static int subscriber_rows_read(struct store *s, struct db_stmt *st, struct subscriber **out);
 
 /* A page and its patterns are read in one read transaction (one lock, one snapshot) when the
  * caller holds none: thousands of pattern reads otherwise take the file lock each. */
-static int subscriber_rows(struct store *s, sqlite3_stmt *st, struct subscriber **out)
+static int subscriber_rows(struct store *s, struct db_stmt *st, struct subscriber **out)
 {
-	int outer = sqlite3_get_autocommit(s->db);
+	int outer = !db_in_transaction(s->db);
 	if (outer && run(s, stmt(s, ST_BEGIN_READ), "begin-read") < 0) {
-		sqlite3_reset(st);
+		db_reset(st);
 		return -1;
 	}
 	int n = subscriber_rows_read(s, st, out);
@@ -2091,20 +2039,20 @@ static int subscriber_rows(struct store *s, sqlite3_stmt *st, struct subscriber 
 	return n;
 }
 
-static int subscriber_rows_read(struct store *s, sqlite3_stmt *st, struct subscriber **out)
+static int subscriber_rows_read(struct store *s, struct db_stmt *st, struct subscriber **out)
 {
 	*out = NULL;
 	int n = 0, cap = 0, rc;
 	struct subscriber *v = NULL;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_STEP_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
 			v = xrealloc(v, (size_t)cap * sizeof *v);
 		}
 		subscriber_read(st, &v[n++]);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	db_reset(st);
+	if (rc != DB_STEP_DONE) {
 		for (int i = 0; i < n; i++)
 			subscriber_clear(&v[i]);
 		free(v);
@@ -2165,7 +2113,7 @@ int store_confirmation_insert(struct store *s, const char *address, int64_t subs
 			      const char *action, const char *payload, long ttl, int64_t *id,
 			      time_t now)
 {
-	sqlite3_stmt *st = stmt(s, ST_CONFIRMATION_INSERT);
+	struct db_stmt *st = stmt(s, ST_CONFIRMATION_INSERT);
 	if (!st)
 		return -1;
 	char at[32], exp[32];
@@ -2173,69 +2121,69 @@ int store_confirmation_insert(struct store *s, const char *address, int64_t subs
 	clock_format_iso(now + ttl, exp);
 	bind_text(st, 1, address);
 	if (subscriber > 0)
-		sqlite3_bind_int64(st, 2, subscriber);
+		db_bind_int64(st, 2, subscriber);
 	bind_text(st, 3, action);
 	bind_text(st, 4, payload);
 	bind_text(st, 5, at);
 	bind_text(st, 6, exp);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	int rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_DONE)
 		return fail(s, rc, "confirmation-insert");
-	*id = sqlite3_last_insert_rowid(s->db);
+	*id = db_last_insert_id(s->db);
 	return 0;
 }
 
 int store_confirmation_get(struct store *s, int64_t id, struct confirmation *cf)
 {
 	memset(cf, 0, sizeof *cf);
-	sqlite3_stmt *st = stmt(s, ST_CONFIRMATION_GET);
+	struct db_stmt *st = stmt(s, ST_CONFIRMATION_GET);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	int rc = sqlite3_step(st), found = 0;
-	if (rc == SQLITE_ROW) {
+	db_bind_int64(st, 1, id);
+	int rc = db_step(st), found = 0;
+	if (rc == DB_STEP_ROW) {
 		cf->id = id;
 		cf->address = col_text(st, 0);
-		cf->subscriber = sqlite3_column_int64(st, 1);
+		cf->subscriber = db_column_int64(st, 1);
 		cf->action = col_text(st, 2);
 		cf->payload = col_text(st, 3);
 		cf->expires = col_text(st, 4);
 		cf->used = col_text(st, 5);
 		found = 1;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_STEP_ROW && rc != DB_STEP_DONE)
 		return fail(s, rc, "confirmation-get");
 	return found;
 }
 
 int store_confirmation_use(struct store *s, int64_t id, time_t now)
 {
-	sqlite3_stmt *st = stmt(s, ST_CONFIRMATION_USE);
+	struct db_stmt *st = stmt(s, ST_CONFIRMATION_USE);
 	if (!st)
 		return -1;
 	char at[32];
 	clock_format_iso(now, at);
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	bind_text(st, 2, at);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : fail(s, rc, "confirmation-use");
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_STEP_DONE ? db_changes(s->db) : fail(s, rc, "confirmation-use");
 }
 
 int store_confirmations_recent(struct store *s, const char *address, time_t now)
 {
 	char since[32];
 	clock_format_iso(now - 86400, since);
-	sqlite3_stmt *st = stmt(s, ST_CONFIRMATIONS_RECENT);
+	struct db_stmt *st = stmt(s, ST_CONFIRMATIONS_RECENT);
 	if (!st)
 		return -1;
 	bind_text(st, 1, address);
 	bind_text(st, 2, since);
-	int rc = sqlite3_step(st);
-	int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_reset(st);
+	int rc = db_step(st);
+	int n = rc == DB_STEP_ROW ? db_column_int(st, 0) : -1;
+	db_reset(st);
 	return n < 0 ? fail(s, rc, "confirmations-recent") : n;
 }
 
@@ -2252,85 +2200,85 @@ void confirmation_clear(struct confirmation *cf)
 int store_digest_claim(struct store *s, int64_t subscriber, const char *period, int projects,
 		       time_t now)
 {
-	sqlite3_stmt *st = stmt(s, ST_DIGEST_CLAIM);
+	struct db_stmt *st = stmt(s, ST_DIGEST_CLAIM);
 	if (!st)
 		return -1;
 	char at[32];
 	clock_format_iso(now, at);
-	sqlite3_bind_int64(st, 1, subscriber);
+	db_bind_int64(st, 1, subscriber);
 	bind_text(st, 2, period);
 	bind_text(st, 3, at);
-	sqlite3_bind_int(st, 4, projects);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	db_bind_int(st, 4, projects);
+	int rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_DONE)
 		return fail(s, rc, "digest-claim");
-	return sqlite3_changes(s->db) == 1 ? 1 : 0;
+	return db_changes(s->db) == 1 ? 1 : 0;
 }
 
 int store_digest_claimed(struct store *s, int64_t subscriber, const char *period)
 {
-	sqlite3_stmt *st = stmt(s, ST_DIGEST_CLAIMED);
+	struct db_stmt *st = stmt(s, ST_DIGEST_CLAIMED);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, subscriber);
+	db_bind_int64(st, 1, subscriber);
 	bind_text(st, 2, period);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	int rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_ROW && rc != DB_STEP_DONE)
 		return fail(s, rc, "digest-claimed");
-	return rc == SQLITE_ROW;
+	return rc == DB_STEP_ROW;
 }
 
 int store_selection_record(struct store *s, int64_t subscriber, const char *message_id,
 			   const int64_t *projects, int n, time_t now)
 {
-	sqlite3_stmt *st = stmt(s, ST_SELECTION_ADD);
+	struct db_stmt *st = stmt(s, ST_SELECTION_ADD);
 	if (!st)
 		return -1;
 	char at[32];
 	clock_format_iso(now, at);
 	for (int i = 0; i < n; i++) {
-		sqlite3_bind_int64(st, 1, subscriber);
+		db_bind_int64(st, 1, subscriber);
 		bind_text(st, 2, message_id);
-		sqlite3_bind_int(st, 3, i);
-		sqlite3_bind_int64(st, 4, projects[i]);
+		db_bind_int(st, 3, i);
+		db_bind_int64(st, 4, projects[i]);
 		bind_text(st, 5, at);
-		int rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
+		int rc = db_step(st);
+		db_reset(st);
+		if (rc != DB_STEP_DONE)
 			return fail(s, rc, "selection-add");
 	}
 	return 0;
 }
 
 /* The projects of statement st (bound), at most max into out; the count or -1. */
-static int selection_read(struct store *s, sqlite3_stmt *st, int64_t *out, int max)
+static int selection_read(struct store *s, struct db_stmt *st, int64_t *out, int max)
 {
 	int n = 0, rc;
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		out[n++] = sqlite3_column_int64(st, 0);
-	if (n < max && rc != SQLITE_DONE) {
-		sqlite3_reset(st);
+	while (n < max && (rc = db_step(st)) == DB_STEP_ROW)
+		out[n++] = db_column_int64(st, 0);
+	if (n < max && rc != DB_STEP_DONE) {
+		db_reset(st);
 		return fail(s, rc, "selection-read");
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return n;
 }
 
 int store_selection_projects(struct store *s, int64_t subscriber, const char *const *ids,
 			     int nids, int64_t *out, int max)
 {
-	sqlite3_stmt *st = stmt(s, ST_SELECTION_OF);
+	struct db_stmt *st = stmt(s, ST_SELECTION_OF);
 	if (!st)
 		return -1;
 	/* the last reference is the most recent message of the thread */
 	for (int i = nids - 1; i >= 0; i--) {
 		if (!ids[i])
 			continue;
-		sqlite3_bind_int64(st, 1, subscriber);
+		db_bind_int64(st, 1, subscriber);
 		bind_text(st, 2, ids[i]);
-		sqlite3_bind_int(st, 3, max);
+		db_bind_int(st, 3, max);
 		int n = selection_read(s, st, out, max);
 		if (n != 0)
 			return n;
@@ -2338,51 +2286,51 @@ int store_selection_projects(struct store *s, int64_t subscriber, const char *co
 	st = stmt(s, ST_SELECTION_LATEST);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, subscriber);
-	sqlite3_bind_int(st, 2, max);
+	db_bind_int64(st, 1, subscriber);
+	db_bind_int(st, 2, max);
 	return selection_read(s, st, out, max);
 }
 
 int store_selection_purge(struct store *s, const char *before)
 {
-	sqlite3_stmt *st = stmt(s, ST_SELECTION_PURGE);
+	struct db_stmt *st = stmt(s, ST_SELECTION_PURGE);
 	if (!st)
 		return -1;
 	bind_text(st, 1, before);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : fail(s, rc, "selection-purge");
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_STEP_DONE ? db_changes(s->db) : fail(s, rc, "selection-purge");
 }
 
 int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *source, time_t now)
 {
-	sqlite3_stmt *st = stmt(s, ST_PATTERN_LIMIT_REPORT);
+	struct db_stmt *st = stmt(s, ST_PATTERN_LIMIT_REPORT);
 	if (!st)
 		return -1;
 	char at[32];
 	clock_format_iso(now, at);
-	sqlite3_bind_int64(st, 1, subscriber);
+	db_bind_int64(st, 1, subscriber);
 	bind_text(st, 2, source);
 	bind_text(st, 3, at);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	int rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_DONE)
 		return fail(s, rc, "pattern-limit");
-	return sqlite3_changes(s->db) > 0;
+	return db_changes(s->db) > 0;
 }
 
 /* ---------------------------------------------------------------- bids */
 
 int store_bid_count(struct store *s, int64_t project, int64_t except_subscriber)
 {
-	sqlite3_stmt *st = stmt(s, ST_BID_COUNT);
+	struct db_stmt *st = stmt(s, ST_BID_COUNT);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, project);
-	sqlite3_bind_int64(st, 2, except_subscriber);
-	int rc = sqlite3_step(st);
-	int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_reset(st);
+	db_bind_int64(st, 1, project);
+	db_bind_int64(st, 2, except_subscriber);
+	int rc = db_step(st);
+	int n = rc == DB_STEP_ROW ? db_column_int(st, 0) : -1;
+	db_reset(st);
 	return n < 0 ? fail(s, rc, "bid-count") : n;
 }
 
@@ -2390,7 +2338,7 @@ int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const
 		     const struct bid_info *bi, const char *text, enum bid_state status,
 		     const char *message_id, int64_t *id, int *replaced, time_t now)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc;
 	*replaced = 0;
 	if (status != BID_ACTIVE && status != BID_HELD)
@@ -2399,13 +2347,13 @@ int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const
 	if (status == BID_ACTIVE) {
 		if (!(st = stmt(s, ST_BID_REPLACE)))
 			return -1;
-		sqlite3_bind_int64(st, 1, project);
-		sqlite3_bind_int64(st, 2, subscriber);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
+		db_bind_int64(st, 1, project);
+		db_bind_int64(st, 2, subscriber);
+		rc = db_step(st);
+		db_reset(st);
+		if (rc != DB_STEP_DONE)
 			return fail(s, rc, "bid-replace");
-		*replaced = sqlite3_changes(s->db) > 0;
+		*replaced = db_changes(s->db) > 0;
 	}
 	if (!(st = stmt(s, ST_BID_INSERT)))
 		return -1;
@@ -2415,52 +2363,52 @@ int store_bid_insert(struct store *s, int64_t project, int64_t subscriber, const
 		size_t l = strlen(ms);
 		snprintf(ms + l, sizeof ms - l, "%s%d", i ? "," : "", bi->milestones[i]);
 	}
-	sqlite3_bind_int64(st, 1, project);
-	sqlite3_bind_int64(st, 2, subscriber);
+	db_bind_int64(st, 1, project);
+	db_bind_int64(st, 2, subscriber);
 	bind_text(st, 3, address);
-	sqlite3_bind_double(st, 4, bi->amount.max);
+	db_bind_double(st, 4, bi->amount.max);
 	bind_text(st, 5, bi->amount.currency[0] ? bi->amount.currency : NULL);
 	bind_text(st, 6, bi->amount.tax[0] ? bi->amount.tax : NULL);
 	bind_text(st, 7, bi->amount.unit[0] ? bi->amount.unit : NULL);
 	if (bi->delivery_days >= 0)
-		sqlite3_bind_int(st, 8, bi->delivery_days);
+		db_bind_int(st, 8, bi->delivery_days);
 	bind_text(st, 9, *ms ? ms : NULL);
 	if (bi->followup_days >= 0)
-		sqlite3_bind_int(st, 10, bi->followup_days);
+		db_bind_int(st, 10, bi->followup_days);
 	bind_text(st, 11, text);
 	bind_text(st, 12, bi->why);
 	bind_text(st, 13, store_bid_state_name(status));
 	bind_text(st, 14, at);
 	bind_text(st, 15, message_id);
 	bind_text(st, 16, bi->delivery[0] ? bi->delivery : NULL);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_DONE)
 		return fail(s, rc, "bid-insert");
-	*id = sqlite3_last_insert_rowid(s->db);
+	*id = db_last_insert_id(s->db);
 	return 0;
 }
 
 /* One row of BID_COLUMNS into b. */
-static void bid_read(sqlite3_stmt *st, struct bid_row *b)
+static void bid_read(struct db_stmt *st, struct bid_row *b)
 {
 	memset(b, 0, sizeof *b);
-	b->id = sqlite3_column_int64(st, 0);
-	b->project = sqlite3_column_int64(st, 1);
-	b->subscriber = sqlite3_column_int64(st, 2);
-	b->info.has_amount = sqlite3_column_type(st, 3) != SQLITE_NULL;
-	b->info.amount.max = sqlite3_column_double(st, 3);
+	b->id = db_column_int64(st, 0);
+	b->project = db_column_int64(st, 1);
+	b->subscriber = db_column_int64(st, 2);
+	b->info.has_amount = db_column_type(st, 3) != DB_TYPE_NULL;
+	b->info.amount.max = db_column_double(st, 3);
 	b->info.amount.min = -1;
 	const char *t;
-	if ((t = (const char *)sqlite3_column_text(st, 4)))
+	if ((t = (const char *)db_column_text(st, 4)))
 		snprintf(b->info.amount.currency, sizeof b->info.amount.currency, "%s", t);
-	if ((t = (const char *)sqlite3_column_text(st, 5)))
+	if ((t = (const char *)db_column_text(st, 5)))
 		snprintf(b->info.amount.tax, sizeof b->info.amount.tax, "%s", t);
-	if ((t = (const char *)sqlite3_column_text(st, 6)))
+	if ((t = (const char *)db_column_text(st, 6)))
 		snprintf(b->info.amount.unit, sizeof b->info.amount.unit, "%s", t);
-	b->info.delivery_days = sqlite3_column_type(st, 7) == SQLITE_NULL ? -1
-				: sqlite3_column_int(st, 7);
-	if ((t = (const char *)sqlite3_column_text(st, 8))) {
+	b->info.delivery_days = db_column_type(st, 7) == DB_TYPE_NULL ? -1
+				: db_column_int(st, 7);
+	if ((t = (const char *)db_column_text(st, 8))) {
 		const char *p = t;
 		while (*p && b->info.n_milestones < 8) {
 			b->info.milestones[b->info.n_milestones++] = atoi(p);
@@ -2469,30 +2417,30 @@ static void bid_read(sqlite3_stmt *st, struct bid_row *b)
 				p++;
 		}
 	}
-	b->info.followup_days = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1
-				: sqlite3_column_int(st, 9);
+	b->info.followup_days = db_column_type(st, 9) == DB_TYPE_NULL ? -1
+				: db_column_int(st, 9);
 	b->message = col_text(st, 10);
 	b->status = col_state(st, 11, NAMES(bid_names));
 	b->info.why = col_text(st, 12);
 	b->created = col_text(st, 13);
-	if ((t = (const char *)sqlite3_column_text(st, 14)))
+	if ((t = (const char *)db_column_text(st, 14)))
 		snprintf(b->info.delivery, sizeof b->info.delivery, "%s", t);
 }
 
 int store_bid_get(struct store *s, int64_t id, struct bid_row *b)
 {
 	memset(b, 0, sizeof *b);
-	sqlite3_stmt *st = stmt(s, ST_BID_GET);
+	struct db_stmt *st = stmt(s, ST_BID_GET);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	int rc = sqlite3_step(st), found = 0;
-	if (rc == SQLITE_ROW) {
+	db_bind_int64(st, 1, id);
+	int rc = db_step(st), found = 0;
+	if (rc == DB_STEP_ROW) {
 		found = 1;
 		bid_read(st, b);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_STEP_ROW && rc != DB_STEP_DONE)
 		return fail(s, rc, "bid-get");
 	return found;
 }
@@ -2504,57 +2452,57 @@ int store_bid_state_set(struct store *s, int64_t id, enum bid_state from, enum b
 	if (!store_bid_state_legal(from, to) || (from == BID_HELD && to == BID_ACTIVE))
 		return state_refuse(s, "bid", id, store_bid_state_name(from),
 				    store_bid_state_name(to));
-	sqlite3_stmt *st = stmt(s, ST_BID_STATUS);
+	struct db_stmt *st = stmt(s, ST_BID_STATUS);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	bind_text(st, 2, store_bid_state_name(from));
 	bind_text(st, 3, store_bid_state_name(to));
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	int rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_DONE)
 		return fail(s, rc, "bid-status");
-	return sqlite3_changes(s->db) > 0;
+	return db_changes(s->db) > 0;
 }
 
 int store_bid_activate(struct store *s, int64_t id, int *replaced)
 {
 	*replaced = 0;
-	sqlite3_stmt *st = stmt(s, ST_BID_ACTIVATE_REPLACE);
+	struct db_stmt *st = stmt(s, ST_BID_ACTIVATE_REPLACE);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	db_bind_int64(st, 1, id);
+	int rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_DONE)
 		return fail(s, rc, "bid-activate");
-	*replaced = sqlite3_changes(s->db) > 0;
+	*replaced = db_changes(s->db) > 0;
 	if (!(st = stmt(s, ST_BID_ACTIVATE)))
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	db_bind_int64(st, 1, id);
+	rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_DONE)
 		return fail(s, rc, "bid-activate");
-	return sqlite3_changes(s->db) > 0;
+	return db_changes(s->db) > 0;
 }
 
 int store_bid_held_count(struct store *s, int64_t project, const char *address, const char *since,
 			 int *on_project, int *by_sender)
 {
-	sqlite3_stmt *st = stmt(s, ST_BID_HELD_COUNT);
+	struct db_stmt *st = stmt(s, ST_BID_HELD_COUNT);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, project);
+	db_bind_int64(st, 1, project);
 	bind_text(st, 2, address);
 	bind_text(st, 3, since);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*on_project = sqlite3_column_int(st, 0);
-		*by_sender = sqlite3_column_int(st, 1);
+	int rc = db_step(st);
+	if (rc == DB_STEP_ROW) {
+		*on_project = db_column_int(st, 0);
+		*by_sender = db_column_int(st, 1);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : fail(s, rc, "bid-held-count");
+	db_reset(st);
+	return rc == DB_STEP_ROW ? 0 : fail(s, rc, "bid-held-count");
 }
 
 int store_bid_page(struct store *s, int64_t project, enum bid_state state, int64_t after,
@@ -2562,24 +2510,24 @@ int store_bid_page(struct store *s, int64_t project, enum bid_state state, int64
 {
 	const char *status = state == BID_STATE_ANY ? NULL : store_bid_state_name(state);
 	*out = NULL;
-	sqlite3_stmt *st = stmt(s, ST_BID_SELECT);
+	struct db_stmt *st = stmt(s, ST_BID_SELECT);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, project);
+	db_bind_int64(st, 1, project);
 	bind_text(st, 2, status);
-	sqlite3_bind_int64(st, 3, after);
-	sqlite3_bind_int(st, 4, limit);
+	db_bind_int64(st, 3, after);
+	db_bind_int(st, 4, limit);
 	int n = 0, cap = 0, rc;
 	struct bid_row *v = xcalloc(1, sizeof *v);	/* allocated even for no bid */
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_STEP_ROW) {
 		if (n + 1 >= cap) {
 			cap = cap ? cap * 2 : 16;
 			v = xrealloc(v, (size_t)cap * sizeof *v);
 		}
 		bid_read(st, &v[n++]);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	db_reset(st);
+	if (rc != DB_STEP_DONE) {
 		for (int i = 0; i < n; i++)
 			bid_row_clear(&v[i]);
 		free(v);
@@ -2621,18 +2569,18 @@ int store_bid_select(struct store *s, int64_t project, enum bid_state status,
 
 int store_bid_current(struct store *s, int64_t project, int64_t subscriber, int64_t *id)
 {
-	sqlite3_stmt *st = stmt(s, ST_BID_CURRENT);
+	struct db_stmt *st = stmt(s, ST_BID_CURRENT);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, project);
-	sqlite3_bind_int64(st, 2, subscriber);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_bind_int64(st, 1, project);
+	db_bind_int64(st, 2, subscriber);
+	int rc = db_step(st);
+	if (rc == DB_STEP_ROW)
+		*id = db_column_int64(st, 0);
+	db_reset(st);
+	if (rc != DB_STEP_ROW && rc != DB_STEP_DONE)
 		return fail(s, rc, "bid-current");
-	return rc == SQLITE_ROW;
+	return rc == DB_STEP_ROW;
 }
 
 /* Runs statement which with ?1 = id, ?2 = text and ?3 = now (ISO): 0, or -1 (logged as
@@ -2640,17 +2588,17 @@ int store_bid_current(struct store *s, int64_t project, int64_t subscriber, int6
 static int exec_id_text_at(struct store *s, enum stmt_id which, int64_t id, const char *text,
 			   time_t now, const char *what)
 {
-	sqlite3_stmt *st = stmt(s, which);
+	struct db_stmt *st = stmt(s, which);
 	if (!st)
 		return -1;
 	char at[32];
 	clock_format_iso(now, at);
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	bind_text(st, 2, text);
 	bind_text(st, 3, at);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, what);
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_STEP_DONE ? 0 : fail(s, rc, what);
 }
 
 int store_relayed_add(struct store *s, int64_t bid, const char *body, time_t now)
@@ -2661,23 +2609,23 @@ int store_relayed_add(struct store *s, int64_t bid, const char *body, time_t now
 int store_relayed_list(struct store *s, int64_t bid, int max, size_t max_bytes,
 		       struct strlist *out)
 {
-	sqlite3_stmt *st = stmt(s, ST_RELAYED_LIST);
+	struct db_stmt *st = stmt(s, ST_RELAYED_LIST);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, bid);
-	sqlite3_bind_int(st, 2, max);
+	db_bind_int64(st, 1, bid);
+	db_bind_int(st, 2, max);
 	size_t total = 0;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *t = (const char *)sqlite3_column_text(st, 0);
-		size_t n = (size_t)sqlite3_column_bytes(st, 0);
+	while ((rc = db_step(st)) == DB_STEP_ROW) {
+		const char *t = (const char *)db_column_text(st, 0);
+		size_t n = (size_t)db_column_bytes(st, 0);
 		if (!t || total + n > max_bytes)
 			break;
 		total += n;
 		strlist_add(out, t);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_STEP_ROW && rc != DB_STEP_DONE)
 		return fail(s, rc, "relayed-list");
 	return (int)out->n;
 }
@@ -2693,45 +2641,45 @@ int store_purge_expired(struct store *s, const char *posts_before, const char *b
 					      ST_PURGE_PENDING_POSTS };
 	int n = 0;
 	for (size_t i = 0; i < sizeof purge / sizeof purge[0]; i++) {
-		sqlite3_stmt *st = stmt(s, purge[i]);
+		struct db_stmt *st = stmt(s, purge[i]);
 		if (!st)
 			return -1;
 		bind_text(st, 1, posts_before);
 		bind_text(st, 2, bids_before);
-		int rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
+		int rc = db_step(st);
+		db_reset(st);
+		if (rc != DB_STEP_DONE)
 			return fail(s, rc, "purge");
 		if (i != 1)
-			n += sqlite3_changes(s->db);
+			n += db_changes(s->db);
 	}
 	return n;
 }
 
 int store_project_delete_pending(struct store *s, const char *poster)
 {
-	sqlite3_stmt *st = stmt(s, ST_PROJECT_DELETE_PENDING);
+	struct db_stmt *st = stmt(s, ST_PROJECT_DELETE_PENDING);
 	if (!st)
 		return -1;
 	bind_text(st, 1, poster);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : fail(s, rc, "project-delete");
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_STEP_DONE ? db_changes(s->db) : fail(s, rc, "project-delete");
 }
 
 int store_project_unasked(struct store *s, int64_t *ids, int max)
 {
 	/* the oldest unconfirmed post of each address that was never asked about, when no post
 	 * request to that address waits for an answer (answering it asks about the next) */
-	sqlite3_stmt *st = stmt(s, ST_PROJECT_UNASKED);
+	struct db_stmt *st = stmt(s, ST_PROJECT_UNASKED);
 	if (!st)
 		return -1;
-	sqlite3_bind_int(st, 1, max);
+	db_bind_int(st, 1, max);
 	int n = 0, rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max)
-		ids[n++] = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? n : fail(s, rc, "project-unasked");
+	while ((rc = db_step(st)) == DB_STEP_ROW && n < max)
+		ids[n++] = db_column_int64(st, 0);
+	db_reset(st);
+	return rc == DB_STEP_DONE || rc == DB_STEP_ROW ? n : fail(s, rc, "project-unasked");
 }
 
 void bid_row_clear(struct bid_row *b)
@@ -2744,29 +2692,29 @@ void bid_row_clear(struct bid_row *b)
 
 int store_poster_confirmed(struct store *s, const char *address)
 {
-	sqlite3_stmt *st = stmt(s, ST_POSTER_CONFIRMED);
+	struct db_stmt *st = stmt(s, ST_POSTER_CONFIRMED);
 	if (!st)
 		return -1;
 	bind_text(st, 1, address);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+	int rc = db_step(st);
+	db_reset(st);
+	if (rc == DB_STEP_ROW)
 		return 1;
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "poster");
+	return rc == DB_STEP_DONE ? 0 : fail(s, rc, "poster");
 }
 
 int store_poster_confirm(struct store *s, const char *address, time_t now)
 {
-	sqlite3_stmt *st = stmt(s, ST_POSTER_CONFIRM);
+	struct db_stmt *st = stmt(s, ST_POSTER_CONFIRM);
 	if (!st)
 		return -1;
 	char at[32];
 	clock_format_iso(now, at);
 	bind_text(st, 1, address);
 	bind_text(st, 2, at);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "poster-confirm");
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_STEP_DONE ? 0 : fail(s, rc, "poster-confirm");
 }
 
 int store_project_state_set(struct store *s, int64_t id, enum project_state from,
@@ -2776,100 +2724,100 @@ int store_project_state_set(struct store *s, int64_t id, enum project_state from
 		return state_refuse(s, "project", id, store_project_state_name(from),
 				    store_project_state_name(to));
 	/* the first time it opens is its publication */
-	sqlite3_stmt *st = stmt(s, ST_PROJECT_STATUS);
+	struct db_stmt *st = stmt(s, ST_PROJECT_STATUS);
 	if (!st)
 		return -1;
 	char at[32];
 	clock_format_iso(now, at);
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	bind_text(st, 2, store_project_state_name(from));
 	bind_text(st, 3, store_project_state_name(to));
 	bind_text(st, 4, at);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	int rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_DONE)
 		return fail(s, rc, "project-status");
-	return sqlite3_changes(s->db) > 0;
+	return db_changes(s->db) > 0;
 }
 
 int store_notice_claim(struct store *s, const char *kind, int64_t ref, time_t now)
 {
-	sqlite3_stmt *st = stmt(s, ST_NOTICE_CLAIM);
+	struct db_stmt *st = stmt(s, ST_NOTICE_CLAIM);
 	if (!st)
 		return -1;
 	char at[32];
 	clock_format_iso(now, at);
 	bind_text(st, 1, kind);
-	sqlite3_bind_int64(st, 2, ref);
+	db_bind_int64(st, 2, ref);
 	bind_text(st, 3, at);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	int rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_DONE)
 		return fail(s, rc, "notice-claim");
-	return sqlite3_changes(s->db) == 1 ? 1 : 0;
+	return db_changes(s->db) == 1 ? 1 : 0;
 }
 
 int store_project_answered(struct store *s, int64_t id)
 {
-	sqlite3_stmt *st = stmt(s, ST_PROJECT_ANSWERED);
+	struct db_stmt *st = stmt(s, ST_PROJECT_ANSWERED);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	int rc = sqlite3_step(st);
-	int v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? v : fail(s, rc, "project-answered");
+	db_bind_int64(st, 1, id);
+	int rc = db_step(st);
+	int v = rc == DB_STEP_ROW ? db_column_int(st, 0) : 0;
+	db_reset(st);
+	return rc == DB_STEP_ROW || rc == DB_STEP_DONE ? v : fail(s, rc, "project-answered");
 }
 
 int store_project_mark_answered(struct store *s, int64_t id, time_t now)
 {
-	sqlite3_stmt *st = stmt(s, ST_PROJECT_MARK_ANSWERED);
+	struct db_stmt *st = stmt(s, ST_PROJECT_MARK_ANSWERED);
 	if (!st)
 		return -1;
 	char at[32];
 	clock_format_iso(now, at);
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	bind_text(st, 2, at);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-mark-answered");
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_STEP_DONE ? 0 : fail(s, rc, "project-mark-answered");
 }
 
 int store_rating_insert(struct store *s, int64_t bid, int64_t subscriber, int score,
 			const char *comment, time_t now)
 {
-	sqlite3_stmt *st = stmt(s, ST_RATING_INSERT);
+	struct db_stmt *st = stmt(s, ST_RATING_INSERT);
 	if (!st)
 		return -1;
 	char at[32];
 	clock_format_iso(now, at);
-	sqlite3_bind_int64(st, 1, bid);
-	sqlite3_bind_int64(st, 2, subscriber);
-	sqlite3_bind_int(st, 3, score);
+	db_bind_int64(st, 1, bid);
+	db_bind_int64(st, 2, subscriber);
+	db_bind_int(st, 3, score);
 	bind_text(st, 4, comment);
 	bind_text(st, 5, at);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	int rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_DONE)
 		return fail(s, rc, "rating");
-	return sqlite3_changes(s->db) == 1 ? 1 : 0;
+	return db_changes(s->db) == 1 ? 1 : 0;
 }
 
 int store_freelancer_record(struct store *s, int64_t subscriber, double *avg, int *ratings,
 			    int *completed)
 {
-	sqlite3_stmt *st = stmt(s, ST_FREELANCER_RECORD);
+	struct db_stmt *st = stmt(s, ST_FREELANCER_RECORD);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, subscriber);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*avg = sqlite3_column_double(st, 0);
-		*ratings = sqlite3_column_int(st, 1);
-		*completed = sqlite3_column_int(st, 2);
+	db_bind_int64(st, 1, subscriber);
+	int rc = db_step(st);
+	if (rc == DB_STEP_ROW) {
+		*avg = db_column_double(st, 0);
+		*ratings = db_column_int(st, 1);
+		*completed = db_column_int(st, 2);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : fail(s, rc, "freelancer-record");
+	db_reset(st);
+	return rc == DB_STEP_ROW ? 0 : fail(s, rc, "freelancer-record");
 }
 
 int store_project_update(struct store *s, int64_t id, const char *description,
@@ -2877,31 +2825,31 @@ int store_project_update(struct store *s, int64_t id, const char *description,
 			 const char *skills_json, const char *location, const char *flags_json,
 			 time_t now)
 {
-	sqlite3_stmt *st = stmt(s, ST_PROJECT_UPDATE);
+	struct db_stmt *st = stmt(s, ST_PROJECT_UPDATE);
 	if (!st)
 		return -1;
 	char at[32];
 	clock_format_iso(now, at);
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	bind_text(st, 2, description);
 	if (budget) {
 		if (budget->min >= 0)
-			sqlite3_bind_double(st, 3, budget->min);
-		sqlite3_bind_double(st, 4, budget->max);
+			db_bind_double(st, 3, budget->min);
+		db_bind_double(st, 4, budget->max);
 		bind_text(st, 5, budget->currency[0] ? budget->currency : NULL);
 		bind_text(st, 6, budget->tax[0] ? budget->tax : NULL);
 		bind_text(st, 7, budget->unit[0] ? budget->unit : NULL);
 	}
 	if (deadline_days >= 0)
-		sqlite3_bind_int(st, 8, deadline_days);
+		db_bind_int(st, 8, deadline_days);
 	bind_text(st, 9, skills_json);
 	bind_text(st, 10, location);
 	bind_text(st, 11, at);
 	bind_text(st, 12, flags_json ? flags_json : "[]");
 	bind_text(st, 13, deadline && *deadline ? deadline : NULL);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "project-update");
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_STEP_DONE ? 0 : fail(s, rc, "project-update");
 }
 
 int store_project_retitle(struct store *s, int64_t id, const char *title, time_t now)
@@ -2909,86 +2857,14 @@ int store_project_retitle(struct store *s, int64_t id, const char *title, time_t
 	return exec_id_text_at(s, ST_PROJECT_RETITLE, id, title, now, "project-retitle");
 }
 
-/* The structural check of a connection (its cached statement st, or a statement of its own
- * when NULL): 0 when it answers "ok", -1 when it finds damage or cannot run. */
-static int check_result(sqlite3 *db, sqlite3_stmt *st)
-{
-	sqlite3_stmt *own = NULL;
-	if (!st && sqlite3_prepare_v2(db, stmt_sql[ST_QUICK_CHECK], -1, &own, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_stmt *q = st ? st : own;
-	const unsigned char *t = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_text(q, 0) : NULL;
-	int ok = t && !strcmp((const char *)t, "ok");
-	if (own)
-		sqlite3_finalize(own);
-	else
-		sqlite3_reset(q);
-	return ok ? 0 : -1;
-}
-
 int store_check(struct store *s)
 {
-	sqlite3_stmt *st = stmt(s, ST_QUICK_CHECK);
-	if (!st)
-		return -1;
-	if (check_result(s->db, st) < 0) {
-		log_err("stage=store op=check error=\"the database fails quick_check\"");
-		return -1;
-	}
-	return 0;
+	return db_check(s->db);
 }
 
 int store_backup(struct store *s, const char *path)
 {
-	size_t len = strlen(path);
-	char *tmp = xmalloc(len + 8);
-	snprintf(tmp, len + 8, "%s.tmp", path);
-	unlink(tmp);
-	sqlite3 *dst = NULL;
-	int pages = -1;
-	if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		log_err("stage=backup path=%s error=\"%s\"", tmp, dst ? sqlite3_errmsg(dst) : "cannot open");
-		goto out;
-	}
-	sqlite3_backup *b = sqlite3_backup_init(dst, "main", s->db, "main");
-	if (!b) {
-		log_err("stage=backup path=%s error=\"%s\"", tmp, sqlite3_errmsg(dst));
-		goto out;
-	}
-	/* in steps, so that the daemon's writers are never held up for the whole copy; a write
-	 * between steps restarts the copy, which the bounded loop turns into an error */
-	int rc = SQLITE_OK;
-	for (int round = 0; round < 100000 && (rc == SQLITE_OK || rc == SQLITE_BUSY ||
-					       rc == SQLITE_LOCKED); round++) {
-		rc = sqlite3_backup_step(b, 256);
-		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-			sqlite3_sleep(20);
-	}
-	pages = sqlite3_backup_pagecount(b);
-	sqlite3_backup_finish(b);
-	if (rc != SQLITE_DONE) {
-		log_err("stage=backup path=%s error=\"%s\"", tmp, sqlite3_errstr(rc));
-		pages = -1;
-		goto out;
-	}
-	if (check_result(dst, NULL) < 0) {
-		log_err("stage=backup path=%s error=\"the copy fails quick_check\"", tmp);
-		pages = -1;
-	}
-	/* a self-contained file: no -wal beside it */
-	if (pages >= 0 && sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) != SQLITE_OK)
-		pages = -1;
-out:
-	if (dst && sqlite3_close(dst) != SQLITE_OK)
-		pages = -1;
-	if (pages >= 0 && rename(tmp, path) < 0) {
-		log_err("stage=backup path=%s error=\"%s\"", path, strerror(errno));
-		pages = -1;
-	}
-	if (pages < 0)
-		unlink(tmp);
-	free(tmp);
-	return pages;
+	return db_backup(s->db, path);
 }
 
 char *store_projects_version(struct store *s)
@@ -3001,21 +2877,21 @@ char *store_projects_version(struct store *s)
 
 static char *scalar_text(struct store *s, enum stmt_id id)
 {
-	sqlite3_stmt *st = stmt(s, id);
+	struct db_stmt *st = stmt(s, id);
 	if (!st)
 		return NULL;
-	char *v = sqlite3_step(st) == SQLITE_ROW ? col_text(st, 0) : NULL;
-	sqlite3_reset(st);
+	char *v = db_step(st) == DB_STEP_ROW ? col_text(st, 0) : NULL;
+	db_reset(st);
 	return v;
 }
 
 static int scalar_int(struct store *s, enum stmt_id id)
 {
-	sqlite3_stmt *st = stmt(s, id);
+	struct db_stmt *st = stmt(s, id);
 	if (!st)
 		return -1;
-	int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_reset(st);
+	int n = db_step(st) == DB_STEP_ROW ? db_column_int(st, 0) : -1;
+	db_reset(st);
 	return n;
 }
 
@@ -3030,14 +2906,14 @@ int store_status(struct store *s, struct store_status *st)
 	st->pending_posts = scalar_int(s, ST_STATUS_PENDING_POSTS);
 	st->held_posts = scalar_int(s, ST_STATUS_HELD_POSTS);
 	st->pending_subscribers = scalar_int(s, ST_STATUS_PENDING_SUBSCRIBERS);
-	sqlite3_stmt *q = stmt(s, ST_ADDRESSES_DISABLED);
+	struct db_stmt *q = stmt(s, ST_ADDRESSES_DISABLED);
 	if (!q)
 		return -1;
 	int rc;
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+	while ((rc = db_step(q)) == DB_STEP_ROW)
 		strlist_add_owned(&st->disabled, col_text(q, 0));
-	sqlite3_reset(q);
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "status");
+	db_reset(q);
+	return rc == DB_STEP_DONE ? 0 : fail(s, rc, "status");
 }
 
 void store_status_clear(struct store_status *st)
@@ -3053,24 +2929,24 @@ int store_sender_hit(struct store *s, const char *address, time_t now, long wind
 	char nows[32], starts[32];
 	clock_format_iso(now, nows);
 	clock_format_iso(now - window, starts);
-	sqlite3_stmt *st = stmt(s, ST_SENDER_HIT);
+	struct db_stmt *st = stmt(s, ST_SENDER_HIT);
 	if (!st)
 		return -1;
 	bind_text(st, 1, address);
 	bind_text(st, 2, nows);
 	bind_text(st, 3, starts);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(st);
+	int rc = db_step(st);
+	if (rc != DB_STEP_ROW) {
+		db_reset(st);
 		return fail(s, rc, "sender rate");
 	}
-	int count = sqlite3_column_int(st, 0);
-	int told = sqlite3_column_type(st, 1) != SQLITE_NULL;
+	int count = db_column_int(st, 0);
+	int told = db_column_type(st, 1) != DB_TYPE_NULL;
 	/* RETURNING: the row is written when the statement runs to its end */
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = db_step(st)) == DB_STEP_ROW)
 		;
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_STEP_DONE)
 		return fail(s, rc, "sender rate");
 	if (count <= limit)
 		return 0;
@@ -3088,44 +2964,44 @@ int store_outbox_message_by_token(struct store *s, const char *token, char **dat
 {
 	*data = NULL;
 	*len = 0;
-	sqlite3_stmt *st = stmt(s, ST_OUTBOX_BY_TOKEN);
+	struct db_stmt *st = stmt(s, ST_OUTBOX_BY_TOKEN);
 	if (!st)
 		return -1;
 	bind_text(st, 1, token);
-	int rc = sqlite3_step(st), found = 0;
-	if (rc == SQLITE_ROW) {
-		int n = sqlite3_column_bytes(st, 0);
+	int rc = db_step(st), found = 0;
+	if (rc == DB_STEP_ROW) {
+		int n = db_column_bytes(st, 0);
 		*data = xmalloc((size_t)n + 1);
 		if (n > 0)
-			memcpy(*data, sqlite3_column_blob(st, 0), (size_t)n);
+			memcpy(*data, db_column_blob(st, 0), (size_t)n);
 		(*data)[n] = '\0';
 		*len = (size_t)n;
 		found = 1;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_STEP_ROW && rc != DB_STEP_DONE)
 		return fail(s, rc, "outbox-by-token");
 	return found;
 }
 
 int store_subscriber_language_chosen(struct store *s, int64_t id)
 {
-	sqlite3_stmt *st = stmt(s, ST_LANGUAGE_CHOSEN_GET);
+	struct db_stmt *st = stmt(s, ST_LANGUAGE_CHOSEN_GET);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	int rc = sqlite3_step(st);
-	int chosen = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) != 0 : 0;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? chosen : fail(s, rc, "language-chosen");
+	db_bind_int64(st, 1, id);
+	int rc = db_step(st);
+	int chosen = rc == DB_STEP_ROW ? db_column_int(st, 0) != 0 : 0;
+	db_reset(st);
+	return rc == DB_STEP_ROW || rc == DB_STEP_DONE ? chosen : fail(s, rc, "language-chosen");
 }
 
 int store_subscriber_language_choose(struct store *s, int64_t id, const char *language)
 {
-	sqlite3_stmt *st = stmt(s, ST_LANGUAGE_CHOSEN_SET);
+	struct db_stmt *st = stmt(s, ST_LANGUAGE_CHOSEN_SET);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	bind_text(st, 2, language);
 	return run(s, st, "language-choose") < 0 ? -1 : 0;
 }

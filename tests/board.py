@@ -38,11 +38,16 @@ def expect(cond, why):
 class Board:
     """A gateway in a temporary folder, with its own config."""
 
-    def __init__(self, extra=""):
+    def __init__(self, extra="", database=None):
+        """database: a `database` value (e.g. a postgresql:// URL) written before extra."""
         self.dir = tempfile.mkdtemp(prefix="bidmail-test-")
         self.conf = os.path.join(self.dir, "bidmail.conf")
+        self.database = database
         with open(self.conf, "w") as f:
-            f.write("templates = %s/mail-templates\n%s" % (ROOT, extra))
+            f.write("templates = %s/mail-templates\n" % ROOT)
+            if database:
+                f.write("database = %s\n" % database)
+            f.write(extra)
         self.spool = os.path.join(self.dir, "spool")
         BOARDS.append(self)
 

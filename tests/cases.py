@@ -31,7 +31,9 @@ one recipient. Golden mails show the headers decoded and each part decoded, with
 the step ran under `now`, which makes it exact), the board's Message-IDs, MIME boundaries and the MACs of signed keys normalised, and no-break
 spaces folded to spaces. BIDMAIL_CASES_UPDATE=1 rewrites the golden files from what the binary
 does (state files keep the fields they list); review the diff before committing it.
-usage: cases.py BIDMAIL [SUBSTRING]  (or through suite.py: --only case_0001)
+usage: cases.py BIDMAIL [SUBSTRING] [--postgresql]  (or through suite.py: --only case_0001)
+--postgresql plays every case on PostgreSQL: one private server (tests/pg.py), a fresh
+database per case (tests/t_pg.py's test_pg_cases does the same in the suite).
 """
 import difflib, email, email.policy, email.utils, glob, hashlib, json, os, quopri, re, shlex, sys
 
@@ -114,13 +116,13 @@ def diff(label, want, got):
 class CaseRun:
     """One case being played on a fresh board."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, database=None):
         self.folder = folder
         self.expect_dir = os.path.join(folder, "expect")
         self.update = os.environ.get("BIDMAIL_CASES_UPDATE") == "1"
         conf = os.path.join(folder, "bidmail.conf")
         extra = open(conf, encoding="utf-8").read() if os.path.exists(conf) else ""
-        self.b = Board(extra).init()
+        self.b = Board(extra, database=database).init()
         self.now = None
         self.sent = []  # (outgoing path, step number, step text, clock of that step)
         self.problems = []
@@ -272,8 +274,10 @@ def what_it_proves(folder):
         return f.readline().strip()
 
 
-def run_case(folder):
-    r = CaseRun(folder)
+def run_case(folder, database=None):
+    """Plays the case on a fresh board; database: its `database` value (a fresh PostgreSQL
+    database, say), else the board's own SQLite file."""
+    r = CaseRun(folder, database)
     try:
         r.play()
     finally:
@@ -289,24 +293,35 @@ def case_tests():
         name = "test_case_" + os.path.basename(folder).replace("-", "_")
         fn = (lambda f: lambda: run_case(f))(folder)
         fn.__doc__ = what_it_proves(folder)
+        fn.folder = folder
         tests[name] = fn
     return tests
 
 
 def main():
-    board.BIDMAIL = os.path.abspath(sys.argv[1])
-    only = sys.argv[2] if len(sys.argv) > 2 else ""
+    args = [a for a in sys.argv[1:] if a != "--postgresql"]
+    board.BIDMAIL = os.path.abspath(args[0])
+    only = args[1] if len(args) > 1 else ""
+    pg = None
+    if "--postgresql" in sys.argv:
+        from pg import Postgres
+        pg = Postgres()
     passed = failed = 0
     for name, fn in case_tests().items():
         if only not in name:
             continue
         try:
-            fn()
+            if pg:
+                run_case(fn.folder, database=pg.new_database(name.lower()))
+            else:
+                fn()
             passed += 1
             print("ok   %s" % name[5:], flush=True)
         except Failure as e:
             failed += 1
             print("FAIL %s: %s\n     (%s)" % (name[5:], e, fn.__doc__), flush=True)
+    if pg:
+        pg.cleanup()
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)
 

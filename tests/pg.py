@@ -96,6 +96,16 @@ class Postgres:
             raise RuntimeError("psql: %s" % p.stderr.decode())
         return p.stdout.decode()
 
+    def new_database(self, name):
+        """Creates database `name` (letters, digits, _) on this server; returns its URL."""
+        self._tool("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "bidmail", name,
+                   timeout=60)
+        return "postgresql://bidmail@127.0.0.1:%d/%s" % (self.port, name)
+
+    def drop_database(self, name):
+        self._tool("dropdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "bidmail",
+                   "--if-exists", name, timeout=60)
+
     def log_tail(self):
         try:
             with open(self.log, errors="replace") as f:

@@ -1,8 +1,8 @@
-# t_pg.py — the PostgreSQL backend's foundation (issue #16): the SQL dialect and the libpq
-# driver, held to their word against a private server (tests/pg.py) by build/pg_dialect
-# (tests/pg_dialect.c, `make pgcheck`): every migration of store.c translated and run, every
-# statement of its table translated and prepared, the driver's rows, conflicts, retries and
-# reconnection.
+# t_pg.py — the PostgreSQL backend (issue #16): the SQL dialect and the libpq driver, held to
+# their word against a private server (tests/pg.py) by build/pg_dialect (tests/pg_dialect.c,
+# `make pgcheck`): every migration of store.c translated and run, every statement of its table
+# translated and prepared, the driver's rows, conflicts, retries and reconnection; then the
+# storage conformance table and every conversation case on `database = postgresql://…`.
 import subprocess as _pg_subprocess
 
 from pg import Postgres
@@ -91,3 +91,73 @@ def test_pg_reconnect_after_restart():
             proc.kill()
             proc.wait(timeout=10)
         pg.cleanup()
+
+
+def test_pg_store_conformance():
+    """The storage conformance table (build/store_conformance, every store_* function through
+    the public API) on PostgreSQL: `database = postgresql://…` opens the second backend, the
+    migrations run translated, and every case, on a database emptied before it, passes as it
+    does on SQLite."""
+    p = _pg_subprocess.run(["make", "-s", "unit"], cwd=ROOT, capture_output=True, timeout=600)
+    expect(p.returncode == 0, "make unit failed: %s" % (p.stdout + p.stderr).decode()[-3000:])
+    pg = Postgres()
+    try:
+        p = _pg_subprocess.run([os.path.join(ROOT, "build", "store_conformance"), pg.url],
+                               capture_output=True, timeout=600)
+        out = p.stdout.decode(errors="replace")
+        fails = [l for l in out.splitlines() if not l.startswith("ok")]
+        expect("postgresql)" in out.splitlines()[0] if out else False,
+               "not run on PostgreSQL:\n%s" % out[:500])
+        expect(p.returncode == 0 and " 0 failed" in out,
+               "store_conformance on PostgreSQL:\n%s\n%s" % ("\n".join(fails[:80]),
+                                                            p.stderr.decode(errors="replace")[-1500:]))
+    finally:
+        pg.cleanup()
+
+
+# Cases that do not yet pass on PostgreSQL, each with the difference that stops it. Listed so
+# that the lead sees them; a case listed here that passes fails the test (take it off).
+PG_CASES_EXPECTED_TO_FAIL = {
+    "0520_hourly_rate_named_before_the_amount_under_the_floor_refused_en":
+        "not a PostgreSQL difference: fails the same on SQLite on main (its golden footer says"
+        " 'To correct your bid', bid.c's refuse() sends no terms since 96d1a1a: 'To bid on"
+        " this project')",
+    "0521_tjm_named_before_the_amount_under_the_day_floor_refused_fr":
+        "not a PostgreSQL difference: fails the same on SQLite on main (golden footer"
+        " 'corriger votre offre' against refuse()'s footer without terms, since 96d1a1a)",
+}
+
+
+def test_pg_cases():
+    """Every conversation case of tests/cases/ played on PostgreSQL (one private server, a
+    fresh database per case, the board's `database = postgresql://…`), with the same golden
+    mails and states as on SQLite: prints `N of M cases pass on PostgreSQL`; fails on any
+    case that does not pass, except those listed in PG_CASES_EXPECTED_TO_FAIL with their
+    reason (and fails when one of those passes)."""
+    import cases as _cases
+    expect(os.environ.get("BIDMAIL_CASES_UPDATE") != "1", "never rewrite goldens from PostgreSQL")
+    pg = Postgres()
+    failed, unexpected, fixed = {}, [], []
+    try:
+        tests = _cases.case_tests()
+        for name, fn in tests.items():
+            slug = name[len("test_case_"):]
+            try:
+                _cases.run_case(fn.folder, database=pg.new_database(name.lower()[:63]))
+                if slug in PG_CASES_EXPECTED_TO_FAIL:
+                    fixed.append(slug)
+            except Failure as e:
+                failed[slug] = str(e)
+                if slug not in PG_CASES_EXPECTED_TO_FAIL:
+                    unexpected.append(slug)
+            pg.drop_database(name.lower()[:63])
+    finally:
+        pg.cleanup()
+    print("     (%d of %d cases pass on PostgreSQL)" % (len(tests) - len(failed), len(tests)))
+    for slug in sorted(failed):
+        if slug in PG_CASES_EXPECTED_TO_FAIL:
+            print("     (expected to fail: %s: %s)" % (slug, PG_CASES_EXPECTED_TO_FAIL[slug]))
+    expect(not unexpected, "on PostgreSQL:\n%s" % "\n".join(
+        "%s: %s" % (s, failed[s][:1500]) for s in unexpected[:10]))
+    expect(not fixed, "now passing on PostgreSQL, take off PG_CASES_EXPECTED_TO_FAIL: %s"
+           % ", ".join(fixed))

@@ -72,7 +72,6 @@ struct robot {
 	struct strlist topics;		/* else the sections a question is about */
 	int question;			/* the mail held no command: read as a question */
 	const char *detected;		/* the language this mail is written in, or NULL */
-	int spelled;			/* detected from its command words alone */
 	int chose_language;		/* a `language` command of this mail was accepted */
 	int want_profile;
 	int unsubscribed;
@@ -693,33 +692,34 @@ static void command_test(struct robot *r, const struct command *cmd)
  * language, one letter a name: the words of a mail of commands only are its language. */
 static const struct command_def {
 	const char *names[7];	/* NULL-terminated */
-	const char *spellings;	/* 'e' English, 'f' French, '-' both ("budget", "test") */
+	const char *spellings;	/* 'e' English, 'f' French, '-' either: "budget", "test", and the
+				 * English names, which the French help teaches too */
 	void (*run)(struct robot *r, const struct command *cmd);
 	unsigned flags;
 } command_table[C_COUNT] = {
 	[C_NONE] = { { NULL }, "", command_unknown, 0 },
-	[C_SUBSCRIBE] = { { "subscribe", "abonner", "s'abonner", "abonnement" }, "efff",
+	[C_SUBSCRIBE] = { { "subscribe", "abonner", "s'abonner", "abonnement" }, "-fff",
 			  command_subscribe, CMD_CHANGES_PROFILE },
-	[C_UNSUBSCRIBE] = { { "unsubscribe", "désabonner", "desabonner", "désinscrire" }, "efff",
+	[C_UNSUBSCRIBE] = { { "unsubscribe", "désabonner", "desabonner", "désinscrire" }, "-fff",
 			    command_unsubscribe, CMD_CHANGES_PROFILE },
-	[C_SKILLS] = { { "skills", "skill", "compétences", "competences", "compétence" }, "eefff",
+	[C_SKILLS] = { { "skills", "skill", "compétences", "competences", "compétence" }, "--fff",
 		       command_skills, CMD_CHANGES_PROFILE },
-	[C_EXCLUDE] = { { "exclude", "exclure" }, "ef", command_exclude, CMD_CHANGES_PROFILE },
-	[C_CLEAR] = { { "clear", "effacer" }, "ef", command_clear, CMD_CHANGES_PROFILE },
+	[C_EXCLUDE] = { { "exclude", "exclure" }, "-f", command_exclude, CMD_CHANGES_PROFILE },
+	[C_CLEAR] = { { "clear", "effacer" }, "-f", command_clear, CMD_CHANGES_PROFILE },
 	[C_BUDGET] = { { "budget-min", "budget" }, "--", command_budget, CMD_CHANGES_PROFILE },
-	[C_LANGUAGE] = { { "language", "langue" }, "ef", command_language, CMD_CHANGES_PROFILE },
-	[C_LANGUAGES] = { { "languages", "langues" }, "ef", command_languages,
+	[C_LANGUAGE] = { { "language", "langue" }, "-f", command_language, CMD_CHANGES_PROFILE },
+	[C_LANGUAGES] = { { "languages", "langues" }, "-f", command_languages,
 			  CMD_CHANGES_PROFILE },
-	[C_FREQUENCY] = { { "frequency", "fréquence", "frequence" }, "eff", command_frequency,
+	[C_FREQUENCY] = { { "frequency", "fréquence", "frequence" }, "-ff", command_frequency,
 			  CMD_CHANGES_PROFILE },
-	[C_DAY] = { { "day", "jour" }, "ef", command_day, CMD_CHANGES_PROFILE },
-	[C_REMOTE] = { { "remote-only", "télétravail", "teletravail" }, "eff", command_remote,
+	[C_DAY] = { { "day", "jour" }, "-f", command_day, CMD_CHANGES_PROFILE },
+	[C_REMOTE] = { { "remote-only", "télétravail", "teletravail" }, "-ff", command_remote,
 		       CMD_CHANGES_PROFILE },
 	[C_PAUSE] = { { "pause" }, "-", command_pause, CMD_CHANGES_PROFILE },
-	[C_RESUME] = { { "resume", "reprendre" }, "ef", command_resume, CMD_CHANGES_PROFILE },
-	[C_PROFILE] = { { "profile", "profil" }, "ef", command_profile, 0 },
+	[C_RESUME] = { { "resume", "reprendre" }, "-f", command_resume, CMD_CHANGES_PROFILE },
+	[C_PROFILE] = { { "profile", "profil" }, "-f", command_profile, 0 },
 	[C_TEST] = { { "test" }, "-", command_test, 0 },
-	[C_HELP] = { { "help", "aide" }, "ef", command_help, 0 },
+	[C_HELP] = { { "help", "aide" }, "-f", command_help, 0 },
 	[C_STOP] = { { "thanks", "thank", "merci" }, "eef", command_silent, CMD_ENDS },
 	[C_GREETING] = { { "bonjour", "hello", "hi", "salut", "dear", "bonsoir" }, "feefef",
 			 command_silent, 0 },
@@ -1086,11 +1086,10 @@ static int run_all(struct robot *r, const struct commands *cs)
 /* The reply's language once r's subscriber is known: the one they chose with `language`,
  * else the one this mail is written in — which, when save is set (the mail came from their
  * address), becomes their profile's, so that their selections follow it —, else their
- * profile's. Command words alone are weak evidence (the French help teaches "skills",
- * "frequency"): they give a language to a profile that has none, never change one. */
+ * profile's. */
 static void language_settle(struct robot *r, int save)
 {
-	const char *d = r->spelled && r->sub.language ? NULL : r->detected;
+	const char *d = r->detected;
 	if (d && (!r->sub.language || strcmp(d, r->sub.language)) &&
 	    store_subscriber_language_chosen(r->s, r->sub.id) == 0) {
 		free(r->sub.language);
@@ -1167,7 +1166,6 @@ static void robot_begin(struct handling *h, struct robot *r, struct commands *cs
 	/* a mail of commands only is in the language of its command words; mixed ones, the
 	 * board's */
 	const char *spelled = commands_language(cs);
-	r->spelled = spelled != NULL;
 	r->detected = spelled ? catalog_language_or(*spelled ? spelled : NULL, NULL)
 		      : catalog_language_or(extract_language_of(h->m), NULL);
 	r->lang = r->detected ? r->detected : h->c->language;

@@ -3029,52 +3029,52 @@ const char *store_migration_sql(int i)
 	return i >= 0 && i < N_MIGRATIONS ? migrations[i] : NULL;
 }
 
-/* ---------------------------------------------------------------- W2B: instant profiles */
+/* ---------------------------------------------------------------- instant profiles, by page */
 /* (issue 15) The patterns of the page v[0..n) (ids ascending) from one range read, each
  * subscriber's in id order as patterns_load reads them. 0 or -1. */
 static int patterns_range_load(struct store *s, struct subscriber *v, int n, int64_t after)
 {
-	sqlite3_stmt *st = stmt(s, ST_PATTERNS_INSTANT_RANGE);
+	struct db_stmt *st = stmt(s, ST_PATTERNS_INSTANT_RANGE);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, after);
-	sqlite3_bind_int64(st, 2, v[n - 1].id);
+	db_bind_int64(st, 1, after);
+	db_bind_int64(st, 2, v[n - 1].id);
 	int rc, i = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
+	while ((rc = db_step(st)) == DB_STEP_ROW) {
+		int64_t id = db_column_int64(st, 0);
 		while (i < n && v[i].id < id)
 			i++;
 		if (i == n)
 			break;
 		if (v[i].id != id)
 			continue;	/* became instant since the page was read: not in it */
-		const char *kind = (const char *)sqlite3_column_text(st, 1);
+		const char *kind = (const char *)db_column_text(st, 1);
 		strlist_add(!strcmp(kind, "exclude") ? &v[i].excludes : &v[i].skills,
-			    (const char *)sqlite3_column_text(st, 2));
+			    (const char *)db_column_text(st, 2));
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : fail(s, rc, "patterns-range");
+	db_reset(st);
+	return rc == DB_STEP_DONE || rc == DB_STEP_ROW ? 0 : fail(s, rc, "patterns-range");
 }
 
 /* The page's rows (statement st, bound), then their patterns in one range read. */
-static int instant_rows_read(struct store *s, sqlite3_stmt *st, int64_t after,
+static int instant_rows_read(struct store *s, struct db_stmt *st, int64_t after,
 			     struct subscriber **out)
 {
 	int n = 0, cap = 0, rc;
 	struct subscriber *v = NULL;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_STEP_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			v = xrealloc(v, (size_t)cap * sizeof *v);
 		}
 		subscriber_read(st, &v[n++]);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE || (n && patterns_range_load(s, v, n, after) < 0)) {
+	db_reset(st);
+	if (rc != DB_STEP_DONE || (n && patterns_range_load(s, v, n, after) < 0)) {
 		for (int i = 0; i < n; i++)
 			subscriber_clear(&v[i]);
 		free(v);
-		return rc != SQLITE_DONE ? fail(s, rc, "subscriber-instant") : -1;
+		return rc != DB_STEP_DONE ? fail(s, rc, "subscriber-instant") : -1;
 	}
 	*out = v;
 	return n;
@@ -3084,14 +3084,14 @@ int store_subscriber_instant_batch(struct store *s, int64_t after, int limit,
 				   struct subscriber **out)
 {
 	*out = NULL;
-	sqlite3_stmt *st = stmt(s, ST_SUBSCRIBER_INSTANT_PAGE);
+	struct db_stmt *st = stmt(s, ST_SUBSCRIBER_INSTANT_PAGE);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, after);
-	sqlite3_bind_int(st, 2, limit);
-	int outer = sqlite3_get_autocommit(s->db);
+	db_bind_int64(st, 1, after);
+	db_bind_int(st, 2, limit);
+	int outer = !db_in_transaction(s->db);
 	if (outer && run(s, stmt(s, ST_BEGIN_READ), "begin-read") < 0) {
-		sqlite3_reset(st);
+		db_reset(st);
 		return -1;
 	}
 	int n = instant_rows_read(s, st, after, out);

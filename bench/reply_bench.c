@@ -7,11 +7,15 @@
  * distinct: each repetition of the shape ends its lines with 0 to 4 blanks in turn, so that
  * no line has a twin among the four above it (extract_reply's reading of repeated lines is
  * out of play: the cost of the rules themselves).
+ * Each figure is the best of ROUNDS runs (trimming and MIME parse alike): the machine is shared
+ * and a single run of a few milliseconds measures its neighbours as much as the code.
  */
 #include "../src/bidmail.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#define ROUNDS 5
 
 static double now(void)
 {
@@ -53,8 +57,9 @@ static char *body_of(const char *shape, int lines, int distinct)
 	return buf_steal(&b);
 }
 
-/* Seconds to trim body (knowing a sent text that shares words with it) and to MIME-parse it. */
-static void measure(const char *body, double *trim, double *mime)
+/* Seconds to trim body (knowing a sent text that shares words with it) and to MIME-parse it,
+ * one run of each. */
+static void measure_once(const char *body, double *trim, double *mime)
 {
 	static const char sent[] = "On Tue, Nov 7, 2023 at 10:00 AM John Doe wrote the quoted reply "
 				   "text From Sent not a header Thanks for the work so far\n";
@@ -69,6 +74,19 @@ static void measure(const char *body, double *trim, double *mime)
 	free(msg);
 	*trim = t1 - t0;
 	*mime = t3 - t2;
+}
+
+/* The same, best of ROUNDS runs of each. */
+static void measure(const char *body, double *trim, double *mime)
+{
+	for (int r = 0; r < ROUNDS; r++) {
+		double t, m;
+		measure_once(body, &t, &m);
+		if (!r || t < *trim)
+			*trim = t;
+		if (!r || m < *mime)
+			*mime = m;
+	}
 }
 
 int main(int argc, char **argv)

@@ -33,31 +33,32 @@ static int verb_ends(const char *j, size_t end);
 #define LOOKAHEAD 6
 #define MAX_HEADER_JOIN 600
 
-struct rline {
+struct rline {	/* packed: one per line of the body, often bigger than the line itself */
 	const char *s;	/* the line, without its line break */
-	size_t n;
-	int quoted;	/* starts with '>' after optional blanks */
-	int blank;
-	int keep;
-	size_t cut;	/* keep only the first cut bytes (a header starting mid-line) */
-	int copy;	/* all its words repeat the text we sent (drop_known_copy) */
-	int kept0;	/* kept before mark_quotes ran (the never-lose fallback) */
-	char *norm;	/* its normalised form (normalise), computed once, on first use */
-	size_t nn, cap;	/* its length; the bytes norm can hold (at least n + 4) */
-	int normed;
-	int dated;	/* its normalised form holds a date or a time (has_date), an address */
-	int addressed;
-	int digits;	/* it holds a digit */
-	int verbed;	/* it holds an attribution verb: 1, 0, or -1 not looked at yet */
-	int lone;	/* the group of the header key alone on it (lone_key), -1 not looked at */
-	int ender;	/* it could end an attribution: ends with ':', '>' or a verb (with or
-			 * without trailing dashes) */
+	char *norm;	/* its normalised form (normalise), computed once, on first use; a twin's
+			 * points to the first line's */
 	const struct rline *twin;	/* the first of the lines just above with the same bytes:
 					 * what is known of a line by its bytes alone is read there */
-	int sep;	/* separator_at + 1, 0 not looked at */
-	int mid_known;	/* midline_attribution looked at, its offset in mid */
-	size_t mid;
+	uint32_t n;
+	uint32_t cut;	/* keep only the first cut bytes (a header starting mid-line) */
+	uint32_t nn, cap;	/* the length of norm; the bytes norm can hold (at least n + 4) */
+	uint32_t mid;	/* midline_attribution's offset, when mid_known */
 	int to_at;	/* next_to_line from this line + 1, 0 not looked at */
+	signed char quoted;	/* starts with '>' after optional blanks */
+	signed char blank;
+	signed char keep;
+	signed char copy;	/* all its words repeat the text we sent (drop_known_copy) */
+	signed char kept0;	/* kept before mark_quotes ran (the never-lose fallback) */
+	signed char normed;
+	signed char dated;	/* its normalised form holds a date or a time (has_date), an address */
+	signed char addressed;
+	signed char digits;	/* it holds a digit */
+	signed char verbed;	/* it holds an attribution verb: 1, 0, or -1 not looked at yet */
+	signed char lone;	/* the group of the header key alone on it (lone_key), -1 not looked at */
+	signed char ender;	/* it could end an attribution: ends with ':', '>' or a verb (with or
+				 * without trailing dashes) */
+	signed char sep;	/* separator_at + 1, 0 not looked at */
+	signed char mid_known;	/* midline_attribution looked at, its offset in mid */
 };
 
 static int is_space_byte(unsigned char c)
@@ -182,7 +183,7 @@ static __attribute__((noinline)) void line_norm_compute(struct rline *ln)
 	if (tw) {	/* the same bytes: the same form and flags */
 		if (!tw->normed)
 			line_norm_compute((struct rline *)tw);
-		memcpy(ln->norm, tw->norm, tw->nn + 1);
+		ln->norm = tw->norm;	/* read only: shared, not copied */
 		ln->nn = tw->nn;
 		ln->normed = 1;
 		ln->dated = tw->dated;
@@ -1816,6 +1817,30 @@ static int is_supercite(const char *s, size_t n)
 	return k > 0 && k < n && s[k] == '>' && (k + 1 == n || s[k + 1] == ' ');
 }
 
+/* 1 when the three bytes at u open an invisible character strip_invisible removes. */
+static int is_invisible(const unsigned char *u)
+{
+	return (u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x8B && u[2] <= 0x8D) ||
+	       (u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0xA0) ||
+	       (u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) ||
+	       (u[0] == 0xE1 && u[1] == 0x90 && u[2] == 0xA7);
+}
+
+/* 1 when text (n bytes) holds an invisible character: most bodies hold none, and are read
+ * in place rather than copied. */
+static int any_invisible(const char *text, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)text;
+	for (size_t i = 0; i + 2 < n; i++) {
+		uint64_t x;
+		while (i + 8 <= n && (memcpy(&x, u + i, 8), !(x & 0x8080808080808080ULL)))
+			i += 8;	/* eight ASCII bytes at a time */
+		if (i + 2 < n && u[i] >= 0xE1 && is_invisible(u + i))
+			return 1;
+	}
+	return 0;
+}
+
 /* A copy of text without zero-width spaces, joiners, BOMs and Gmail's U+1427 marker. */
 static char *strip_invisible(const char *text)
 {
@@ -1835,11 +1860,7 @@ static char *strip_invisible(const char *text)
 			i += run - 1;
 			continue;
 		}
-		if (u[0] >= 0xE1 && i + 2 < n &&
-		    ((u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x8B && u[2] <= 0x8D) ||
-		     (u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0xA0) ||
-		     (u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) ||
-		     (u[0] == 0xE1 && u[1] == 0x90 && u[2] == 0xA7))) {
+		if (u[0] >= 0xE1 && i + 2 < n && is_invisible(u)) {
 			i += 2;
 			continue;
 		}
@@ -2108,7 +2129,9 @@ static char *text_before_first_cut(struct rline *l, int n, size_t len)
 char *extract_reply_known(const char *text, int is_forward, const char *sender_name,
 			  const char *sent)
 {
-	char *clean = strip_invisible(text);
+	size_t len = strlen(text);
+	char *owned = any_invisible(text, len) ? strip_invisible(text) : NULL;
+	const char *clean = owned ? owned : text;
 	int n;
 	char *arena;
 	struct rline *l = split_lines(clean, &n, &arena);
@@ -2119,14 +2142,15 @@ char *extract_reply_known(const char *text, int is_forward, const char *sender_n
 	int sig = signature_start(l, n, sender_name);
 	for (int k = sig; k < n; k++)
 		l[k].keep = 0;
-	char *out = kept_text(l, n, strlen(clean));
+	len = owned ? strlen(owned) : len;
+	char *out = kept_text(l, n, len);
 	if (!*out) {
 		free(out);
-		out = text_before_first_cut(l, n, strlen(clean));
+		out = text_before_first_cut(l, n, len);
 	}
 	free(l);
 	free(arena);
-	free(clean);
+	free(owned);
 	return out;
 }
 

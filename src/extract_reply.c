@@ -1605,6 +1605,18 @@ static void words_add(struct words *w, const char *s, size_t n, int line)
 	}
 }
 
+/* Room in w for every word of l at once (a word takes at least two bytes with its blank): no
+ * regrowth, no copy; the pages past the words never touched. */
+static void words_reserve(struct words *w, const struct rline *l, int nl)
+{
+	size_t most = 1;	/* the sum of n / 2 + 1 over the lines, without walking them */
+	if (nl > 0)
+		most += (size_t)(l[nl - 1].s + l[nl - 1].n - l[0].s) / 2 + (size_t)nl;
+	w->cap = most;
+	w->h = xrealloc(w->h, most * sizeof *w->h);
+	w->line = xrealloc(w->line, most * sizeof *w->line);
+}
+
 /* The words of every line of l into w, in order: a line with a twin copies its twin's. */
 static void lines_words_add(struct words *w, const struct rline *l, int nl)
 {
@@ -1629,6 +1641,21 @@ static void lines_words_add(struct words *w, const struct rline *l, int nl)
 		w->n += b - a;
 	}
 	free(from);
+}
+
+/* A filter of the sent text's words (one bit per word hash, 2^16 bits): a reply word whose
+ * bit is clear is not in it, and no shingle holding it can repeat ours (most reply words, the
+ * shingle of a window is computed only when its four words may all be ours). */
+#define WORD_FILTER_BITS 65536
+static void word_filter_fill(uint64_t *bits, const struct words *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		bits[(w->h[i] >> 48) / 64] |= 1ULL << (w->h[i] >> 48) % 64;
+}
+
+static inline int word_may_be_ours(const uint64_t *bits, uint64_t h)
+{
+	return (int)(bits[(h >> 48) / 64] >> (h >> 48) % 64 & 1);
 }
 
 static uint64_t shingle(const struct words *w, size_t i)
@@ -1714,19 +1741,31 @@ static int copy_mark(struct rline *l, int nl, const char *sent)
 	uint64_t *set = xcalloc(mask + 1, sizeof *set);	/* open addressing; 0 is empty */
 	for (size_t i = 0; i < ns; i++)
 		shingle_add(set, mask, shingle(&ws, i));
+	uint64_t *filter = xcalloc(WORD_FILTER_BITS / 64, sizeof *filter);
+	word_filter_fill(filter, &ws);
+	words_reserve(&wr, l, nl);
 	lines_words_add(&wr, l, nl);
 	char *covered = xcalloc(wr.n + 1, 1);
 	size_t need = ws.n < COPY_MIN_WORDS ? ws.n : COPY_MIN_WORDS, run = 0, marked = 0;
+	size_t foreign = SIZE_MAX;	/* the last word seen that is not ours */
+	for (size_t k = 0; k + 1 < SHINGLE_WORDS && k < wr.n; k++)
+		if (!word_may_be_ours(filter, wr.h[k]))
+			foreign = k;
 	for (size_t i = 0; i + SHINGLE_WORDS <= wr.n; i++) {
-		uint64_t x = shingle(&wr, i);
-		run = shingle_in(set, mask, x) ? run + 1 : 0;
+		if (!word_may_be_ours(filter, wr.h[i + SHINGLE_WORDS - 1]))
+			foreign = i + SHINGLE_WORDS - 1;
+		int ours = (foreign == SIZE_MAX || foreign < i) &&
+			   shingle_in(set, mask, shingle(&wr, i));
+		run = ours ? run + 1 : 0;
 		if (run && run + SHINGLE_WORDS - 1 >= need) {	/* the run so far is a copy */
 			size_t from = i + 1 - run > marked ? i + 1 - run : marked;
 			memset(covered + from, 1, i + SHINGLE_WORDS - from);
 			marked = i + SHINGLE_WORDS;	/* each word marked once: linear */
 		}
 	}
-	found = copy_lines(l, nl, &wr, covered);
+	if (marked)	/* some run repeats ours: which lines it covers whole */
+		found = copy_lines(l, nl, &wr, covered);
+	free(filter);
 	free(covered);
 	free(set);
 out:
@@ -1803,6 +1842,8 @@ static void drop_known_copy(struct rline *l, int nl, const char *sent)
 		prev = k;
 	}
 	drop_blanks_after(l, nl, prev + 1);
+	for (int k = 0; k < nl; k++)
+		l[k].kept0 = l[k].keep;
 }
 
 /* ---------------------------------------------------------------- the pass */
@@ -1891,6 +1932,7 @@ static struct rline *split_lines(const char *text, int *count, char **arena)
 		r->s = p;
 		r->n = ll;
 		r->keep = 1;
+		r->kept0 = 1;	/* drop_known_copy updates it when it removes lines */
 		r->verbed = -1;
 		r->lone = -1;
 		r->cut = ll;
@@ -2136,8 +2178,6 @@ char *extract_reply_known(const char *text, int is_forward, const char *sender_n
 	char *arena;
 	struct rline *l = split_lines(clean, &n, &arena);
 	drop_known_copy(l, n, sent);	/* the copies of our text go, not what is between */
-	for (int k = 0; k < n; k++)
-		l[k].kept0 = l[k].keep;
 	mark_quotes(l, n, is_forward);
 	int sig = signature_start(l, n, sender_name);
 	for (int k = sig; k < n; k++)

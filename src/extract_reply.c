@@ -1574,27 +1574,58 @@ static inline size_t gap_at(const unsigned char *u, size_t i, size_t n)
 	return k == WB_GAP ? 1 : k == WB_MAYBE ? word_gap(u + i, n - i) : 0;
 }
 
-static void words_add(struct words *w, const char *s, size_t n, int line)
+/* A filter of the sent text's words (one bit per word hash, 2^16 bits): a reply word whose
+ * bit is clear is not in it, and no shingle holding it can repeat ours (most reply words, the
+ * shingle of a window is computed only when its four words may all be ours). */
+#define WORD_FILTER_BITS 65536
+static void word_filter_fill(uint64_t *bits, const struct words *w)
 {
-	word_bytes();
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, g;
-	while (i < n) {
+	for (size_t i = 0; i < w->n; i++)
+		bits[(w->h[i] >> 48) / 64] |= 1ULL << (w->h[i] >> 48) % 64;
+}
+
+static inline int word_may_be_ours(const uint64_t *bits, uint64_t h)
+{
+	return (int)(bits[(h >> 48) / 64] >> (h >> 48) % 64 & 1);
+}
+
+/* The next word of u (n bytes) from *i: its hash in *h, *i past it; 0 when there is none. */
+static int next_word(const unsigned char *u, size_t n, size_t *at, uint64_t *h)
+{
+	size_t i = *at, g;
+	for (;;) {
 		while (i < n && ((g = gap_at(u, i, n)) || word_byte[u[i]] == WB_EDGE))
 			i += g ? g : 1;
-		uint64_t h = 1469598103934665603ULL;
+		if (i >= n) {
+			*at = i;
+			return 0;
+		}
+		uint64_t x = 1469598103934665603ULL;
 		size_t start = i;
 		while (i < n) {
 			unsigned char c = u[i], k = word_byte[c];
 			if (k == WB_GAP || (k == WB_MAYBE && word_gap(u + i, n - i)))
 				break;
 			if (k != WB_EDGE)
-				h = (h ^ (uint64_t)(c >= 'A' && c <= 'Z' ? c + 32 : c)) *
+				x = (x ^ (uint64_t)(c >= 'A' && c <= 'Z' ? c + 32 : c)) *
 				    1099511628211ULL;
 			i++;
 		}
 		if (i == start)
 			continue;
+		*at = i;
+		*h = x;
+		return 1;
+	}
+}
+
+static void words_add(struct words *w, const char *s, size_t n, int line)
+{
+	word_bytes();
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+	uint64_t h;
+	while (next_word(u, n, &i, &h)) {
 		if (w->n == w->cap) {
 			w->cap = w->cap ? w->cap * 2 : 256;
 			w->h = xrealloc(w->h, w->cap * sizeof *w->h);
@@ -1603,6 +1634,26 @@ static void words_add(struct words *w, const char *s, size_t n, int line)
 		w->h[w->n] = h;
 		w->line[w->n++] = line;
 	}
+}
+
+/* 1 when l holds need words in a row that may all be ours (filter): without them no run can
+ * repeat our text, and the reply's words need not be stored (one read of the text, no
+ * writes: most replies). */
+static int ours_run_possible(const struct rline *l, int nl, const uint64_t *filter, size_t need)
+{
+	size_t streak = 0;
+	word_bytes();
+	for (int k = 0; k < nl; k++) {
+		const unsigned char *u = (const unsigned char *)l[k].s;
+		size_t i = 0;
+		uint64_t h;
+		while (next_word(u, l[k].n, &i, &h)) {
+			streak = word_may_be_ours(filter, h) ? streak + 1 : 0;
+			if (streak >= need)
+				return 1;
+		}
+	}
+	return 0;
 }
 
 /* Room in w for every word of l at once (a word takes at least two bytes with its blank): no
@@ -1641,21 +1692,6 @@ static void lines_words_add(struct words *w, const struct rline *l, int nl)
 		w->n += b - a;
 	}
 	free(from);
-}
-
-/* A filter of the sent text's words (one bit per word hash, 2^16 bits): a reply word whose
- * bit is clear is not in it, and no shingle holding it can repeat ours (most reply words, the
- * shingle of a window is computed only when its four words may all be ours). */
-#define WORD_FILTER_BITS 65536
-static void word_filter_fill(uint64_t *bits, const struct words *w)
-{
-	for (size_t i = 0; i < w->n; i++)
-		bits[(w->h[i] >> 48) / 64] |= 1ULL << (w->h[i] >> 48) % 64;
-}
-
-static inline int word_may_be_ours(const uint64_t *bits, uint64_t h)
-{
-	return (int)(bits[(h >> 48) / 64] >> (h >> 48) % 64 & 1);
 }
 
 static uint64_t shingle(const struct words *w, size_t i)
@@ -1743,10 +1779,15 @@ static int copy_mark(struct rline *l, int nl, const char *sent)
 		shingle_add(set, mask, shingle(&ws, i));
 	uint64_t *filter = xcalloc(WORD_FILTER_BITS / 64, sizeof *filter);
 	word_filter_fill(filter, &ws);
+	size_t need = ws.n < COPY_MIN_WORDS ? ws.n : COPY_MIN_WORDS, run = 0, marked = 0;
+	if (!ours_run_possible(l, nl, filter, need)) {
+		free(filter);
+		free(set);
+		goto out;
+	}
 	words_reserve(&wr, l, nl);
 	lines_words_add(&wr, l, nl);
 	char *covered = xcalloc(wr.n + 1, 1);
-	size_t need = ws.n < COPY_MIN_WORDS ? ws.n : COPY_MIN_WORDS, run = 0, marked = 0;
 	size_t foreign = SIZE_MAX;	/* the last word seen that is not ours */
 	for (size_t k = 0; k + 1 < SHINGLE_WORDS && k < wr.n; k++)
 		if (!word_may_be_ours(filter, wr.h[k]))

@@ -1953,9 +1953,8 @@ static char *strip_invisible(const char *text)
 }
 
 /* The lines of text (borrowed pointers into it); their count in *count. */
-static struct rline *split_lines(const char *text, int *count, char **arena)
+static struct rline *split_lines(const char *text, size_t len, int *count, char **arena)
 {
-	size_t len = strlen(text);
 	int nl = 1;
 	for (const char *e = memchr(text, '\n', len); e;
 	     e = memchr(e + 1, '\n', len - (size_t)(e + 1 - text)))
@@ -1965,8 +1964,8 @@ static struct rline *split_lines(const char *text, int *count, char **arena)
 	int n = 0;
 	const char *p = text;
 	while (n < nl) {
-		const char *e = strchr(p, '\n');
-		size_t ll = e ? (size_t)(e - p) : strlen(p);
+		const char *e = memchr(p, '\n', len - (size_t)(p - text));
+		size_t ll = e ? (size_t)(e - p) : len - (size_t)(p - text);
 		if (ll > 0 && p[ll - 1] == '\r')
 			ll--;
 		struct rline *r = &l[n++];
@@ -2215,15 +2214,15 @@ char *extract_reply_known(const char *text, int is_forward, const char *sender_n
 	size_t len = strlen(text);
 	char *owned = any_invisible(text, len) ? strip_invisible(text) : NULL;
 	const char *clean = owned ? owned : text;
+	len = owned ? strlen(owned) : len;
 	int n;
 	char *arena;
-	struct rline *l = split_lines(clean, &n, &arena);
+	struct rline *l = split_lines(clean, len, &n, &arena);
 	drop_known_copy(l, n, sent);	/* the copies of our text go, not what is between */
 	mark_quotes(l, n, is_forward);
 	int sig = signature_start(l, n, sender_name);
 	for (int k = sig; k < n; k++)
 		l[k].keep = 0;
-	len = owned ? strlen(owned) : len;
 	char *out = kept_text(l, n, len);
 	if (!*out) {
 		free(out);

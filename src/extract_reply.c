@@ -640,12 +640,25 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 
 /* Header keys (the data file's from, date, to, subject, cc): 1 from, 2 sent/date, 3 to,
  * 4 subject, 5 cc; 0 otherwise. t is normalised; the key ends at a ':' within 24 bytes. */
+/* The first ':' of t within its first chars characters (UTF-8 code points, not bytes: an
+ * Arabic, Greek or Cyrillic key takes two bytes a letter, a CJK one three), or NULL. */
+static const char *colon_within(const char *t, size_t chars)
+{
+	for (size_t c = 0; *t; t++) {
+		if (*t == ':')
+			return t;
+		if (((unsigned char)*t & 0xC0) != 0x80 && ++c > chars)
+			return NULL;
+	}
+	return NULL;
+}
+
 static int header_key(const char *t)
 {
 	const struct reply_data *d = extract_data_reply();
 	if (!d || !d->key_first[(unsigned char)t[0]])
 		return 0;
-	const char *colon = memchr(t, ':', strnlen(t, 25));
+	const char *colon = colon_within(t, 25);
 	if (!colon)
 		return 0;
 	size_t kn = (size_t)(colon - t);
@@ -665,8 +678,8 @@ static int header_key(const char *t)
  * digits, in any script, at most 24 bytes; NULL when t is not one. */
 static const char *field_value(const char *t)
 {
-	const char *colon = strchr(t, ':');
-	if (!colon || colon == t || colon - t > 24 || colon[1] == '/')
+	const char *colon = colon_within(t, 24);
+	if (!colon || colon == t || colon[1] == '/')
 		return NULL;
 	int spaces = 0;
 	for (const char *p = t; p < colon; p++) {

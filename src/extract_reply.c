@@ -59,6 +59,7 @@ struct rline {	/* packed: one per line of the body, often bigger than the line i
 				 * without trailing dashes) */
 	signed char sep;	/* separator_at + 1, 0 not looked at */
 	signed char mid_known;	/* midline_attribution looked at, its offset in mid */
+	signed char hb;	/* header_block_at from this line: 0 not looked at, 1 no, 2 yes */
 };
 
 static int is_space_byte(unsigned char c)
@@ -222,8 +223,10 @@ static const char *line_norm_dashless(struct rline *ln, size_t *len)
 	return t;
 }
 
-/* Copies the first n bytes of t (at most max - 1) to out, NUL-terminated; returns the length. */
-static size_t copy_norm(char *out, size_t max, const char *t, size_t n)
+/* Copies the first n bytes of t (at most max - 1) to out, NUL-terminated; returns the length.
+ * Not inlined: inlined, gcc copies with "rep movsq", whose start-up costs more than the short
+ * lines it copies; libc's memcpy does not. */
+static __attribute__((noinline)) size_t copy_norm(char *out, size_t max, const char *t, size_t n)
 {
 	if (n >= max)
 		n = max - 1;
@@ -727,7 +730,18 @@ static const char *norm_upto(const char *nt, size_t tn, char *buf, size_t max)
 }
 
 /* An Outlook header block starting at line i: returns 1 when i opens one. */
+static int header_block_of(struct rline *l, int nl, int i);
+
+/* header_block_at reads only the lines from i (their bytes and normalised forms), never what
+ * the pass has dropped: its answer is kept on line i (asked up to three times a line). */
 static int header_block_at(struct rline *l, int nl, int i)
+{
+	if (!l[i].hb)
+		l[i].hb = (signed char)(1 + header_block_of(l, nl, i));
+	return l[i].hb - 1;
+}
+
+static int header_block_of(struct rline *l, int nl, int i)
 {
 	char tb[256];
 	const char *t;
@@ -872,6 +886,7 @@ static int quoted_header_at(struct rline *l, int nl, int i)
 		dq[m].mid_known = 0;
 		dq[m].to_at = 0;
 		dq[m].lone = -1;
+		dq[m].hb = 0;
 		if (dq[m].n > sizeof dqn[m] - 4)
 			dq[m].n = sizeof dqn[m] - 4;
 		m++;

@@ -1675,22 +1675,63 @@ static void words_add(struct words *w, const char *s, size_t n, int line)
 	}
 }
 
+/* How the words of a line stand against the filter: the run of words that may be ours at its
+ * start (lead) and at its end (trail), the longest inside (best), and whether all may be. */
+struct line_run {
+	int root;	/* the line read (a twin's first line), -1 none */
+	size_t lead, trail, best;
+	int all;
+};
+
+static void line_run_of(struct line_run *r, const struct rline *ln, const uint64_t *filter)
+{
+	const unsigned char *u = (const unsigned char *)ln->s;
+	size_t i = 0, cur = 0;
+	uint64_t h;
+	r->lead = r->best = 0;
+	r->all = 1;
+	while (next_word(u, ln->n, &i, &h)) {
+		if (word_may_be_ours(filter, h)) {
+			if (++cur > r->best)
+				r->best = cur;
+			continue;
+		}
+		if (r->all)
+			r->lead = cur;
+		r->all = 0;
+		cur = 0;
+	}
+	if (r->all)
+		r->lead = cur;
+	r->trail = cur;
+}
+
 /* 1 when l holds need words in a row that may all be ours (filter): without them no run can
  * repeat our text, and the reply's words need not be stored (one read of the text, no
- * writes: most replies). */
+ * writes: most replies). A twin is not read again: its first line's run is kept. */
 static int ours_run_possible(const struct rline *l, int nl, const uint64_t *filter, size_t need)
 {
+	struct line_run seen[8];
 	size_t streak = 0;
 	word_bytes();
+	for (int k = 0; k < 8; k++)
+		seen[k].root = -1;
 	for (int k = 0; k < nl; k++) {
-		const unsigned char *u = (const unsigned char *)l[k].s;
-		size_t i = 0;
-		uint64_t h;
-		while (next_word(u, l[k].n, &i, &h)) {
-			streak = word_may_be_ours(filter, h) ? streak + 1 : 0;
-			if (streak >= need)
-				return 1;
+		int root = l[k].twin ? (int)(l[k].twin - l) : k;
+		struct line_run *r = &seen[root & 7];
+		if (r->root != root) {
+			line_run_of(r, &l[root], filter);
+			r->root = root;
 		}
+		if (r->all) {
+			streak += r->lead;
+		} else {
+			if (streak + r->lead >= need || r->best >= need)
+				return 1;
+			streak = r->trail;
+		}
+		if (streak >= need)
+			return 1;
 	}
 	return 0;
 }

@@ -780,10 +780,12 @@ static int header_block_of(struct rline *l, int nl, int i)
 static int lone_key(const char *t)
 {
 	char k[40];
-	size_t n = strlen(t);
-	if (n == 0 || n > 20 || strchr(t, ':'))
+	size_t n = strnlen(t, 21);
+	if (n == 0 || n > 20 || memchr(t, ':', n))
 		return 0;
-	snprintf(k, sizeof k, "%s:", t);
+	memcpy(k, t, n);
+	k[n] = ':';
+	k[n + 1] = '\0';
 	return header_key(k);
 }
 
@@ -793,6 +795,8 @@ static int line_lone(struct rline *ln)
 {
 	if (ln->lone < 0 && ln->twin && ln->twin->lone >= 0)
 		ln->lone = ln->twin->lone;
+	if (ln->lone < 0 && ln->blank)
+		ln->lone = 0;	/* no key on a blank line: not normalised for that */
 	if (ln->lone < 0) {
 		size_t lead = 0, tn;
 		while (lead < ln->n && is_space_byte((unsigned char)ln->s[lead]))

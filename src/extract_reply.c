@@ -1444,13 +1444,16 @@ static int next_content_line(const struct rline *l, int nl, int i)
  * with a date and "<address>:". Returns its last line, or -1. */
 static int shape_attribution_at(struct rline *l, int nl, int i);
 
-/* 1 when line ln leaves an address open ("John <" wrapped before "john@x> wrote:"). */
-static int opens_address(const struct rline *ln)
+/* 1 when line ln leaves an address or a parenthesis open ("John <" wrapped before
+ * "john@x> wrote:", Hungarian "ezt írta (időpont: 2026. dec. 2., Sze" before "10:15):"). */
+static int leaves_open(const struct rline *ln)
 {
+	int angle = 0, paren = 0;
 	for (size_t k = ln->n; k > 0; k--) {
-		if (ln->s[k - 1] == '>')
-			return 0;
-		if (ln->s[k - 1] == '<')
+		char c = ln->s[k - 1];
+		angle += c == '>';
+		paren += c == ')';
+		if ((c == '<' && --angle < 0) || (c == '(' && --paren < 0))
 			return 1;
 	}
 	return 0;
@@ -1470,13 +1473,13 @@ static int lines_dated(const struct rline *l, int a, int b)
  * "<address>:" (addr_dated); -1 otherwise, and when the attribution starts on line i + 1
  * ("Thanks" above "On <date>, X wrote:") — not when what starts there is only the end of a
  * wrapped one: a verb without date, time or address ("…, Ayşe <a@b> şunu" / "yazdı:"), or the
- * rest of an address line i leaves open ("…, Νίκος <" / "nikos@x> έγραψε:"). */
+ * rest of an address or a parenthesis line i leaves open ("…, Νίκος <" / "nikos@x> έγραψε:"). */
 static int shape_run_end(struct rline *l, int nl, int i, int k, int verb, int addr_dated)
 {
 	int nx = next_content_line(l, nl, k);
 	if (nx < 0)
 		return -1;
-	if (k > i && lines_dated(l, i + 1, k) && !opens_address(&l[i]) &&
+	if (k > i && lines_dated(l, i + 1, k) && !leaves_open(&l[i]) &&
 	    (attribution_at(l, nl, i + 1, 0) == k || shape_attribution_at(l, nl, i + 1) == k))
 		return -1;
 	if (l[nx].quoted || header_block_at(l, nl, nx))

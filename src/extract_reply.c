@@ -1637,15 +1637,26 @@ static inline size_t gap_at(const unsigned char *u, size_t i, size_t n)
  * bit is clear is not in it, and no shingle holding it can repeat ours (most reply words, the
  * shingle of a window is computed only when its four words may all be ours). */
 #define WORD_FILTER_BITS 65536
+/* The filter bit of a word hash, mixed first: FNV's top bits are the same for every word of
+ * one byte ("a" would let "x", "y", "z" through). */
+static inline unsigned word_bit(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return (unsigned)(h >> 48);
+}
+
 static void word_filter_fill(uint64_t *bits, const struct words *w)
 {
 	for (size_t i = 0; i < w->n; i++)
-		bits[(w->h[i] >> 48) / 64] |= 1ULL << (w->h[i] >> 48) % 64;
+		bits[word_bit(w->h[i]) / 64] |= 1ULL << word_bit(w->h[i]) % 64;
 }
 
 static inline int word_may_be_ours(const uint64_t *bits, uint64_t h)
 {
-	return (int)(bits[(h >> 48) / 64] >> (h >> 48) % 64 & 1);
+	unsigned b = word_bit(h);
+	return (int)(bits[b / 64] >> b % 64 & 1);
 }
 
 /* The next word of u (n bytes) from *i: its hash in *h, *i past it; 0 when there is none. */

@@ -2279,11 +2279,12 @@ static void mark_quotes(struct rline *l, int n, int forwarded)
 	}
 }
 
-/* The kept lines of l, joined, trailing blanks and blank lines removed (owned). */
+/* The kept lines of l, joined, trailing blanks and blank lines removed (owned). Each kept line
+ * brings at most its bytes and a line break: len + 1 bytes hold them all, copied directly. */
 static char *kept_text(const struct rline *l, int n, size_t len)
 {
-	struct buf b;
-	buf_init(&b, len + 1);
+	char *out = xmalloc(len + 2);
+	size_t on = 0;
 	int started = 0;
 	for (int k = 0; k < n; k++) {
 		if (!l[k].keep)
@@ -2294,14 +2295,14 @@ static char *kept_text(const struct rline *l, int n, size_t len)
 		size_t c = l[k].cut;
 		while (c > 0 && is_space_byte((unsigned char)l[k].s[c - 1]))
 			c--;
-		buf_append(&b, l[k].s, c);
-		buf_putc(&b, '\n');
+		memcpy(out + on, l[k].s, c);
+		on += c;
+		out[on++] = '\n';
 	}
-	char *out = buf_steal(&b);
-	size_t on = strlen(out);
 	while (on > 0 && (out[on - 1] == '\n' || out[on - 1] == ' ' || out[on - 1] == '\t'))
-		out[--on] = '\0';
-	return out;
+		on--;
+	out[on] = '\0';
+	return len - on > 4096 ? xrealloc(out, on + 1) : out;	/* not the body's size for life */
 }
 
 /* The never-lose fallback, when trimming left nothing: the lines before the first one that

@@ -10,7 +10,11 @@
  * first bytes, last byte for verbs) and searched in one pass over a line, at word starts.
  * A line with the same bytes as one of the four above it (a "twin": repeated footers, rules,
  * pasted runs) reads what is known of it by its bytes alone from the first of them: its
- * normalised form and flags, verb, lone key, separator, mid-line attribution, word hashes.
+ * normalised form (shared, not copied) and flags, verb, lone key, separator, mid-line
+ * attribution, word hashes. A line's record is packed (64 bytes: often more than the line) and
+ * a body without invisible characters is read in place; whether a header block starts at a line
+ * is kept on it. The copy of what we sent is looked for only when the reply holds a run of
+ * words that a bit set of our words lets through (most replies: one read, nothing stored).
  * Order: the copies of what we sent (runs of words repeating it, quoted or not, with the
  * header above each; the text between them stays);
  * then attributions (by their shape in any language, and by the phrases of

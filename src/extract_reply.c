@@ -26,6 +26,7 @@
 #include "bidmail.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,15 +108,21 @@ static size_t lower_utf8(const unsigned char *s, size_t n, char *out, size_t *us
  * others (controls, '*', bytes of UTF-8 sequences); and the ASCII letters and digits. */
 static unsigned char ascii_plain[256], ascii_alnum[256];
 
-static void ascii_tables(void)
+/* Built once (pthread_once): two parsing threads may start together on a backlog. */
+static pthread_once_t ascii_once = PTHREAD_ONCE_INIT;
+
+static void ascii_tables_build(void)
 {
-	if (ascii_plain['a'])
-		return;
 	for (int c = ' '; c < 0x7F; c++) {
 		ascii_plain[c] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 		ascii_alnum[c] = (unsigned char)isalnum(c);
 	}
 	ascii_plain['*'] = 0;
+}
+
+static void ascii_tables(void)
+{
+	pthread_once(&ascii_once, ascii_tables_build);
 }
 
 static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop_dashes)
@@ -1619,15 +1626,20 @@ static inline size_t word_gap(const unsigned char *s, size_t n)
 enum { WB_WORD, WB_EDGE, WB_GAP, WB_MAYBE };
 static unsigned char word_byte[256];
 
-static void word_bytes(void)
+static pthread_once_t word_once = PTHREAD_ONCE_INIT;
+
+static void word_bytes_build(void)
 {
 	static const char edges[] = "\"'()[]<>,.;:!?*";
-	if (word_byte['*'])
-		return;
 	for (const char *e = edges; *e; e++)
 		word_byte[(unsigned char)*e] = WB_EDGE;
 	word_byte[' '] = word_byte['\t'] = word_byte['\r'] = word_byte['\n'] = WB_GAP;
 	word_byte[0xC2] = word_byte[0xE2] = word_byte[0xE3] = WB_MAYBE;
+}
+
+static void word_bytes(void)
+{
+	pthread_once(&word_once, word_bytes_build);
 }
 
 /* word_gap through the class table: the length of the blank at u[i] (n bytes in all), or 0. */

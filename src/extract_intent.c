@@ -44,7 +44,9 @@ struct intent_data {
 };
 
 /* The length of the separator at p (ASCII other than letters, U+00A0-U+00BF such as « »,
- * U+2000-U+203F such as ’ and dashes), 0 on a letter. */
+ * U+2000-U+203F such as ’ and dashes, the symbols and dingbats of U+2190-U+2BFF such as ★ and
+ * ✓, the variation selectors U+FE00-U+FE0F and emoji beyond U+FFFF such as 👍), 0 on a
+ * letter. */
 static size_t separator(const char *p)
 {
 	const unsigned char *u = (const unsigned char *)p;
@@ -54,6 +56,12 @@ static size_t separator(const char *p)
 		return 2;
 	if (u[0] == 0xe2 && u[1] == 0x80 && u[2])
 		return 3;
+	if (u[0] == 0xe2 && u[1] >= 0x86 && u[1] <= 0xaf && u[2])
+		return 3;
+	if (u[0] == 0xef && u[1] == 0xb8 && u[2] >= 0x80 && u[2] <= 0x8f)
+		return 3;
+	if (u[0] == 0xf0 && u[1] >= 0x9f && u[2] && u[3])
+		return 4;
 	return 0;
 }
 

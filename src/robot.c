@@ -1344,9 +1344,12 @@ static int title_has_word(const char *t, const char *w, size_t len)
 	return 0;
 }
 
+static int listed_by_words(const struct listed *l, const char *t);
+
 /* Which listed project an answer to "which project?" picks: its number or title, its rank in
- * the list ("2", "le 2e", "the 2nd"), else the one title sharing the most words of 4 letters
- * or more with it ("the translation one"). The index, or -1. */
+ * the list ("2", "le 2e", "the 2nd"), else the one title sharing the most with it in words of
+ * 4 letters or more or skill names ("the translation one"), a word weighing its length: "Pour la refonte"
+ * picks "Refonte Symfony" over "API PHP pour une appli". The index, or -1. */
 static int listed_chosen(const struct listed *l, const char *text)
 {
 	char *t = money_lower(text);
@@ -1367,18 +1370,41 @@ static int listed_chosen(const struct listed *l, const char *text)
 			k = (int)v - 1;
 		p += len - 1;
 	}
+	if (k == -1)
+		k = listed_by_words(l, t);
+	free(t);
+	return k;
+}
+
+/* 1 when w names a skill of the vocabulary (contrib/skills.txt: "api", "seo", "php"). */
+static int is_skill_word(const char *w)
+{
+	struct strlist found = { 0 };
+	extract_skills_in(w, &found);
+	int yes = found.n > 0;
+	strlist_clear(&found);
+	return yes;
+}
+
+/* The one listed title sharing the most with lower-cased t in words of 4 letters or more, or
+ * shorter skill names ("api"), a word weighing its length. The index, or -1 (none, or two as
+ * close). */
+static int listed_by_words(const struct listed *l, const char *t)
+{
 	int best = 0, pick = -1;
-	for (int i = 0; k == -1 && i < l->n; i++) {
+	for (int i = 0; i < l->n; i++) {
 		int score = 0;
 		for (const char *p = t; *p;) {
 			size_t len = 0;
 			while (p[len] && (isalnum((unsigned char)p[len]) || (unsigned char)p[len] >= 0x80))
 				len++;
-			if (len >= 4 && len < 64) {
+			if (len >= 2 && len < 64) {
 				char w[64];
 				memcpy(w, p, len);
 				w[len] = '\0';
-				score += title_has_word(l->lower[i], w, len);
+				/* "refonte" and "api" count, "les" does not */
+				if (len >= 4 || is_skill_word(w))
+					score += title_has_word(l->lower[i], w, len) * (int)len;
 			}
 			p += len ? len : 1;
 		}
@@ -1389,8 +1415,7 @@ static int listed_chosen(const struct listed *l, const char *text)
 			pick = -1;	/* two titles as close: not settled */
 		}
 	}
-	free(t);
-	return k != -1 ? k : pick;
+	return pick;
 }
 /* The first lines of text (greetings aside), cut near WROTE_MAX bytes: what the sender wrote,
  * restated (caller frees). */
@@ -1779,6 +1804,68 @@ static int selection_said_no(struct robot *r, const struct listed *l, const char
 	return rc;
 }
 
+/* The project a line of a reply to a selection names (number, quoted title, or title words),
+ * else -1. */
+static int line_project(const struct listed *l, const char *line)
+{
+	char *t = money_lower(line);
+	int k = listed_named(l, t);
+	if (k == -1)
+		k = listed_by_words(l, t);
+	free(t);
+	return k < 0 ? -1 : k;
+}
+
+/* A reply to a selection that prices two listed projects or more, each on lines of its own
+ * ("Pour l'API : 1 500 € HT, 2 semaines" / "Pour la refonte : 2 800 € HT"): one bid per
+ * project, each with its lines as its text. A priced line that names none belongs to the
+ * project named by the unpriced line above it (a heading). *done set when the reply was read
+ * so; 0 or -1. */
+static int selection_bids_split(struct robot *r, const struct listed *l, const char *text,
+				int *done, char **outcome)
+{
+	enum { SPLIT_MAX = 8 };
+	int pick[SPLIT_MAX], n = 0, heading = -1, rc = 0, spoiled = 0;
+	char *line[SPLIT_MAX];
+	*done = 0;
+	for (const char *p = text; *p && !spoiled;) {
+		size_t len = strcspn(p, "\n");
+		char *one = xstrndup(p, len);
+		struct bid_info *bi = extract_bid_text(one);
+		int k = line_project(l, one);
+		if (bi && bi->has_amount && n < SPLIT_MAX && (k >= 0 || heading >= 0)) {
+			pick[n] = k >= 0 ? k : heading;
+			line[n++] = one;
+			one = NULL;
+		} else if (bi && bi->has_amount) {
+			spoiled = 1;	/* a price for no project, or too many */
+		} else if (k >= 0) {
+			heading = k;
+		}
+		bid_info_free(bi);
+		free(one);
+		p += len + (p[len] == '\n');
+	}
+	int distinct = !spoiled && n >= 2;
+	for (int i = 0; distinct && i < n; i++)
+		for (int j = 0; j < i; j++)
+			distinct &= pick[i] != pick[j];
+	for (int i = 0; distinct && i < n && rc == 0; i++) {
+		struct message one = *r->m;
+		one.new_text = line[i];
+		one.bid = NULL;
+		char *said = NULL;
+		rc = bid_for(r->c, r->s, &one, l->id[pick[i]], r->sub.id, &said) == OUT_TEMPFAIL
+		     ? -1 : 0;
+		free(*outcome);
+		*outcome = said;
+	}
+	for (int i = 0; i < n; i++)
+		free(line[i]);
+	*done = distinct;
+	return rc;
+}
+
 /* A priced reply to a selection that names no #N, or one that says no (said_no): a bid on the
  * only project listed, or on the one it names (bid.c reads its no); else a no is answered
  * once (selection_said_no), and a bid held, the subscriber asked which project (action
@@ -1793,8 +1880,15 @@ static enum outcome selection_bid(struct robot *r, int said_no, char **outcome)
 	int k = rc < 0 ? -1 : l.n == 1 ? 0 : listed_named(&l, lower);
 	free(lower);
 	enum outcome out = OUT_OK;
+	int split = 0;
+	if (rc >= 0 && k < 0 && !said_no && l.n > 1 &&
+	    selection_bids_split(r, &l, text, &split, outcome) < 0)
+		rc = -1;
 	if (rc < 0) {
 		out = OUT_TEMPFAIL;
+	} else if (split) {
+		log_info("stage=robot subscriber=%lld result=selection-bids-split",
+			 (long long)r->sub.id);
 	} else if (k >= 0) {
 		out = bid_for(r->c, r->s, m, l.id[k], r->sub.id, outcome);
 	} else if (said_no) {

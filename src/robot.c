@@ -876,6 +876,10 @@ static void help_vars(const struct robot *r, struct vars *v, char *cap, char *pc
 	vars_set(v, "board", c->board_name);
 	vars_set(v, "bid_cap", cap);
 	vars_set(v, "commission", pct);
+	/* who pays it (commission_payer: client, freelancer or shared) */
+	char key[48];
+	snprintf(key, sizeof key, "help.payer_%s", c->commission_payer);
+	vars_set(v, "payer", catalog_text(r->lang, key));
 	vars_set(v, "floor_hour", c->min_hourly_rate);
 	vars_set(v, "floor_day", c->min_daily_rate);
 	vars_set(v, "post_address", c->post_address);

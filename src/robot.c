@@ -1105,14 +1105,33 @@ static void language_settle(struct robot *r, int save)
 	r->lang = catalog_language_or(r->sub.language, r->c->language);
 }
 
-/* A confirmation request to an address that has not proved it owns it: at most one a day. */
+/* 1 when the one request of the day to address is the help it was sent (plain_help's token,
+ * action "refusal"), which told it to reply with the lines to subscribe: that reply is then
+ * asked to confirm, once; 0 otherwise, -1 on error. */
+static int only_help_sent_today(struct robot *r, const char *address, int recent)
+{
+	char at[40];
+	if (recent != 1)
+		return 0;
+	int f = store_confirmation_latest(r->s, address, "refusal", at, sizeof at);
+	if (f <= 0)
+		return f;
+	time_t t = clock_parse_iso(at);
+	return t != (time_t)-1 && clock_now() - t < 24 * 3600;
+}
+
+/* A confirmation request to an address that has not proved it owns it: at most one a day
+ * (and one after the help a stranger was sent). */
 static enum outcome ask_confirmation(struct robot *r, const char *address, const char *action,
 				     const struct commands *cs, char **outcome)
 {
 	int recent = store_confirmations_recent(r->s, address, clock_now());
 	if (recent < 0)
 		return OUT_TEMPFAIL;
-	if (recent > 0) {
+	int after_help = only_help_sent_today(r, address, recent);
+	if (after_help < 0)
+		return OUT_TEMPFAIL;
+	if (recent > 0 && !after_help) {
 		log_info("stage=robot address=%s result=rate-limited reason=\"a confirmation was sent "
 			 "less than a day ago\"", address);
 		*outcome = xstrdup("robot:rate-limited");
@@ -1158,7 +1177,8 @@ static int answer_reads(struct robot *r, const struct commands *cs)
 }
 
 /* The robot's work on one mail: cs its commands read, r set up (its language that of its
- * command words when it holds only commands, else guessed from the text, else the board's). */
+ * command words when it holds only commands, else guessed from the text, else, in a reply,
+ * from the mail it quotes, else the board's). */
 static void robot_begin(struct handling *h, struct robot *r, struct commands *cs)
 {
 	memset(r, 0, sizeof *r);
@@ -1172,6 +1192,10 @@ static void robot_begin(struct handling *h, struct robot *r, struct commands *cs
 	const char *spelled = commands_language(cs);
 	r->detected = spelled ? catalog_language_or(*spelled ? spelled : NULL, NULL)
 		      : catalog_language_or(extract_language_of(h->m), NULL);
+	/* commands that say no language, in a reply: the language of the conversation, that of
+	 * the mail it quotes (ours, in the language we chose for the sender) */
+	if (!r->detected && h->m->in_reply_to && h->m->text)
+		r->detected = catalog_language_or(extract_language(h->m->text), NULL);
 	r->lang = r->detected ? r->detected : h->c->language;
 }
 
@@ -2057,6 +2081,28 @@ static int asks_help_only(const struct commands *cs)
 	return help;
 }
 
+/* The commands a stranger may send back to subscribe, filled from their mail: "subscribe"
+ * with their display name, then the skills of the vocabulary their text names ("I'm a React
+ * and Node.js developer": "skills react node.js"), one line each, indented (caller frees). */
+static char *signup_lines(const struct robot *r)
+{
+	struct buf b;
+	buf_init(&b, 4096);
+	const char *name = r->m->from_name;
+	int safe_name = name && *name && strlen(name) < 80 && !strpbrk(name, "\r\n@<>");
+	buf_printf(&b, "  subscribe%s%s", safe_name ? " " : "", safe_name ? name : "");
+	struct strlist found = { 0 };
+	extract_skills_in(r->m->new_text ? r->m->new_text : "", &found);
+	if (found.n) {
+		buf_puts(&b, "\n  skills");
+		for (size_t i = 0; i < found.n && i < 8; i++)
+			buf_printf(&b, " %s", found.v[i]);
+	}
+	strlist_clear(&found);
+	char *out = buf_steal(&b);
+	return out ? out : xstrdup("  subscribe");
+}
+
 /* The help (or the sections a question is about) for an address that is not subscribed:
  * answered to it, once a day at most, with how to subscribe; its subscription is not
  * touched. */
@@ -2076,7 +2122,10 @@ static enum outcome plain_help(struct robot *r, const struct commands *cs, const
 	for (int i = 0; i < cs->n; i++)
 		run_command(r, &cs->v[i]);
 	/* a paragraph, not a transcript line: the sender wrote no such command */
-	r->note = say(r, "robot.not_subscribed_note", "robot_address", r->c->robot_address, NULL);
+	char *lines = signup_lines(r);
+	r->note = say(r, "robot.not_subscribed_lines", "robot_address", r->c->robot_address,
+		      "lines", lines, NULL);
+	free(lines);
 	*outcome = xstrdup(r->question ? "robot:question-answered" : "robot:help");
 	return reply(r, "robot_reply", from, NULL) < 0 ? OUT_TEMPFAIL : OUT_OK;
 }

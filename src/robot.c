@@ -1177,8 +1177,7 @@ static int answer_reads(struct robot *r, const struct commands *cs)
 }
 
 /* The robot's work on one mail: cs its commands read, r set up (its language that of its
- * command words when it holds only commands, else guessed from the text, else, in a reply,
- * from the mail it quotes, else the board's). */
+ * command words when it holds only commands, else guessed from the text, else the board's). */
 static void robot_begin(struct handling *h, struct robot *r, struct commands *cs)
 {
 	memset(r, 0, sizeof *r);
@@ -1192,10 +1191,6 @@ static void robot_begin(struct handling *h, struct robot *r, struct commands *cs
 	const char *spelled = commands_language(cs);
 	r->detected = spelled ? catalog_language_or(*spelled ? spelled : NULL, NULL)
 		      : catalog_language_or(extract_language_of(h->m), NULL);
-	/* commands that say no language, in a reply: the language of the conversation, that of
-	 * the mail it quotes (ours, in the language we chose for the sender) */
-	if (!r->detected && h->m->in_reply_to && h->m->text)
-		r->detected = catalog_language_or(extract_language(h->m->text), NULL);
 	r->lang = r->detected ? r->detected : h->c->language;
 }
 
@@ -2148,6 +2143,12 @@ static enum outcome plain_address(struct robot *r, struct commands *cs, char **o
 	if (r->question || asks_help_only(cs))
 		return plain_help(r, cs, from, outcome);
 	if (!f) {
+		/* a stranger's commands that say no language, in a reply (to the help we sent
+		 * them): the language of the mail they quote, ours */
+		const char *quoted = r->m->in_reply_to && r->m->text
+				     ? catalog_language_or(extract_language(r->m->text), NULL) : NULL;
+		if (!r->detected && quoted)
+			r->lang = quoted;
 		int64_t id;
 		char *name = r->m->from_name ? xstrdup(r->m->from_name) : NULL;
 		int rc = store_subscriber_insert(r->s, from, name, r->lang, &id, clock_now());

@@ -674,6 +674,8 @@ int extract_intent_no_bid(const char *text, const char *lang);
  * bid") neither negated nor asked (intents.txt); *project the number it names ("#1001"), or 0. */
 int extract_intent_withdraw(const char *text, const char *lang, long long *project);
 /* The intent's name as logged ("accept", "none", ...), static. */
+/* 1 when word is a connector of intents.txt ("et", "and", "ou", "or"): no word of a list. */
+int extract_intent_connector(const char *word);
 const char *extract_intent_name(enum intent i);
 /* Reads an intents file; the caller owns the result; NULL with file:line: reason on stderr. */
 struct intent_data *extract_intent_load(const char *path);

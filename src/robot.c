@@ -425,23 +425,57 @@ static char *pattern_refusal(const struct robot *r, const char *a, const struct 
 	return text;
 }
 
+/* A word list without the words that only join its words ("react et typescript", "Vue.js /
+ * Nuxt": "react, typescript", "Vue.js, Nuxt"; intents.txt's connectors, lone punctuation);
+ * any other pattern as it is (caller frees). */
+static char *word_list_cleaned(const char *a)
+{
+	struct strlist terms = { 0 };
+	if (match_terms(a, &terms) != MATCH_ANY) {
+		strlist_clear(&terms);
+		return xstrdup(a);
+	}
+	struct buf b;
+	buf_init(&b, 8192);
+	int dropped = 0, kept = 0;
+	for (size_t i = 0; i < terms.n; i++) {
+		const char *t = terms.v[i];
+		int letters = 0;
+		for (const char *p = t; *p; p++)
+			letters |= isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80;
+		if (!letters || (!strchr(t, ' ') && extract_intent_connector(t))) {
+			dropped++;
+			continue;
+		}
+		buf_printf(&b, strchr(t, ' ') ? "%s\"%s\"" : "%s%s", kept++ ? ", " : "", t);
+	}
+	strlist_clear(&terms);
+	char *out = buf_steal(&b);
+	if (!dropped || !kept || !out) {
+		free(out);
+		return xstrdup(a);
+	}
+	return out;
+}
+
 /* `skills P` / `exclude P`: a pattern of that kind, checked, probed for its cost and stored;
  * the reply says in words what it will match. */
 static void pattern_add(struct robot *r, const struct command *cmd, const char *kind,
 			struct strlist *l)
 {
-	const char *a = cmd->args;
 	char norm[4096];
 	struct match_error e;
-	if (!*a) {
+	if (!*cmd->args) {
 		result(r, cmd->line, "robot.pattern_missing");
 		return;
 	}
+	char *a = word_list_cleaned(cmd->args);
 	if (l->n >= MAX_PATTERNS) {
 		char max[16];
 		snprintf(max, sizeof max, "%d", MAX_PATTERNS);
 		result_take(r, cmd->line, say(r, "robot.pattern_too_many", "max", max, "kind", kind,
 					      NULL));
+		free(a);
 		return;
 	}
 	if (match_check(a, norm, sizeof norm, &e) < 0) {
@@ -449,16 +483,21 @@ static void pattern_add(struct robot *r, const struct command *cmd, const char *
 		result_take(r, cmd->line, say(r, "robot.pattern_bad", "error", why, "kind", kind,
 					      NULL));
 		free(why);
+		free(a);
 		return;
 	}
-	if (probe_refuses(r, cmd->line, a, kind))
+	if (probe_refuses(r, cmd->line, a, kind)) {
+		free(a);
 		return;
+	}
 	if (store_pattern_add(r->s, r->sub.id, kind, a, clock_now()) < 0) {
 		result(r, cmd->line, "robot.internal_error");
+		free(a);
 		return;
 	}
 	strlist_add(l, a);
 	result_take(r, cmd->line, pattern_said(r, a, kind));
+	free(a);
 }
 
 static void command_skills(struct robot *r, const struct command *cmd)

@@ -85,6 +85,8 @@ static char *terms_text(const struct bidding *b, const struct bid_info *bi)
 		free(d);
 		free(on);
 	}
+	else
+		buf_puts(&t, catalog_text(b->lang, "bid.terms_no_delivery"));
 	if (bi->n_milestones) {
 		buf_puts(&t, catalog_text(b->lang, "bid.terms_payment"));
 		for (int i = 0; i < bi->n_milestones; i++)
@@ -519,6 +521,13 @@ static int offer_store(struct offer *o, char **outcome)
 		/* and how to take it back: one reply, `retirer` / `withdraw` */
 		char *msg = xasprintf("%s\n\n%s", catalog_text(b->lang, replaced ? "bid.replaced"
 					      : "bid.passed_on"), catalog_text(b->lang, "bid.how_to_withdraw"));
+		if (bi->delivery_days < 0) {
+			/* what was not found, and how to add it */
+			char *both = xasprintf("%s\n\n%s", msg,
+					       catalog_text(b->lang, "bid.no_delivery_hint"));
+			free(msg);
+			msg = both;
+		}
 		if (bi->followup_days >= 0) {
 			/* "relance dans 7 jours": the freelancer is told when the client will be */
 			char *when = followup_scheduled(b->lang, bi->followup_days, clock_now());

@@ -1513,6 +1513,9 @@ static void test_intent(void)
 		{ "Puis-je accepter plus tard ?", "fr", Q, 1 },
 		{ "Dois-je accepter maintenant", "fr", Q, 1 },
 		{ "Can I accept later?", "en", Q, 1 },
+		{ "Exactement.", "fr", Y, 1 },
+		{ "Correct.", "en", Y, 1 },
+		{ "I'm not sure.", "en", N, 0 },
 		{ "Should I accept?", "en", Q, 1 },
 		{ "Pouvez-vous commencer lundi ?", "fr", Q, 1 },
 		{ "Could you start on Monday?", "en", Q, 1 },
@@ -1682,6 +1685,9 @@ static void test_intent(void)
 		{ "We are cancelling the project.", "en", C, 1 },
 		{ "I don't accept your offer.", "en", D, 0 },
 		{ "Can I accept later?", "en", Q, 1 },
+		{ "Exactement.", "fr", Y, 1 },
+		{ "Correct.", "en", Y, 1 },
+		{ "I'm not sure.", "en", N, 0 },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {

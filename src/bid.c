@@ -392,6 +392,19 @@ const char *bid_floor_under(const struct config *c, const struct money *m)
 	return !floor_cfg || rate <= 0 || floor <= 0 || ht * rate >= floor ? NULL : floor_cfg;
 }
 
+char *bid_floor_text(const char *floor_cfg, const char *lang)
+{
+	char *end;
+	struct money m = { .min = -1, .max = strtod(floor_cfg ? floor_cfg : "", &end) };
+	while (*end == ' ')
+		end++;
+	if (strlen(end) != 3)
+		return xstrdup(floor_cfg ? floor_cfg : "");
+	for (int i = 0; i < 3; i++)
+		m.currency[i] = (char)toupper((unsigned char)end[i]);
+	return money_format(&m, lang);
+}
+
 /* A rate under the board's floor (min_hourly_rate, min_daily_rate), in EUR excl. tax:
  * refused (1), the rate as it was read restated ("$15 an hour"); 0 when not, -1 on error. */
 static int offer_check_floor(struct offer *o, char **outcome)
@@ -402,14 +415,16 @@ static int offer_check_floor(struct offer *o, char **outcome)
 	if (!floor_cfg)
 		return 0;
 	char *rate = money_format(&bi->amount, b->lang);
+	char *floor = bid_floor_text(floor_cfg, b->lang);
 	struct vars v = { 0 };
 	vars_set(&v, "rate", rate);
-	vars_set(&v, "floor", floor_cfg);
+	vars_set(&v, "floor", floor);
 	vars_set(&v, "unit", catalog_text(b->lang, !strcmp(bi->amount.unit, "hour")
 					  ? "bid.floor_per_hour" : "bid.floor_per_day"));
 	char *msg = catalog_format(b->lang, "bid.under_floor", &v);
 	int rc = offer_refuse(o, msg, 1, "bid:refused:floor", outcome);
 	free(msg);
+	free(floor);
 	free(rate);
 	return rc;
 }

@@ -1529,6 +1529,8 @@ void post_edit_skills(const char *old_json, const struct post_edit *e, struct st
 /* The floor (min_hourly_rate or min_daily_rate, as configured) that hourly or daily amount m
  * is under, in EUR excl. tax through exchange_rates; NULL when m is not under a floor. */
 const char *bid_floor_under(const struct config *c, const struct money *m);
+/* A floor as configured ("20 EUR") written in lang's typography ("20 €", "€20"); caller frees. */
+char *bid_floor_text(const char *floor_cfg, const char *lang);
 /* A held bid is purged this long after it came, unless its subscriber confirmed it. */
 #define BID_HELD_TTL (7 * 86400L)
 /* How long the projects a selection listed are kept, for a reply that names none. */

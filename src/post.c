@@ -266,10 +266,12 @@ static void ack_understood(const struct config *c, const struct project *p, stru
 	const char *floor = p->has_budget ? bid_floor_under(c, &p->budget) : NULL;
 	if (floor) {
 		struct vars fv = { 0 };
-		vars_set(&fv, "floor", floor);
+		char *shown = bid_floor_text(floor, lang);
+		vars_set(&fv, "floor", shown);
 		vars_set(&fv, "unit", catalog_text(lang, !strcmp(p->budget.unit, "hour")
 						   ? "bid.floor_per_hour" : "bid.floor_per_day"));
 		t->floor = catalog_format(lang, "post.floor_note", &fv);
+		free(shown);
 	}
 	vars_set(v, "floor_note", t->floor ? t->floor : "");
 }

@@ -906,8 +906,9 @@ static char *profile_text(const struct robot *r)
 
 /* ---------------------------------------------------------------- the help */
 
-/* The values the help's sections quote: the board's rules as configured. */
-static void help_vars(const struct robot *r, struct vars *v, char *cap, char *pct)
+/* The values the help's sections quote: the board's rules as configured (cap, pct and floors,
+ * 16, 16 and 128 bytes, hold the texts v points to). */
+static void help_vars(const struct robot *r, struct vars *v, char *cap, char *pct, char *floors)
 {
 	const struct config *c = r->c;
 	snprintf(cap, 16, "%d", c->bid_cap);
@@ -919,8 +920,15 @@ static void help_vars(const struct robot *r, struct vars *v, char *cap, char *pc
 	char key[48];
 	snprintf(key, sizeof key, "help.payer_%s", c->commission_payer);
 	vars_set(v, "payer", catalog_text(r->lang, key));
-	vars_set(v, "floor_hour", c->min_hourly_rate);
-	vars_set(v, "floor_day", c->min_daily_rate);
+	/* the floors as configured ("20 EUR"), in the reply's typography ("20 €", "€20") */
+	char *hour = bid_floor_text(c->min_hourly_rate, r->lang);
+	char *day = bid_floor_text(c->min_daily_rate, r->lang);
+	snprintf(floors, 64, "%s", hour);
+	snprintf(floors + 64, 64, "%s", day);
+	vars_set(v, "floor_hour", floors);
+	vars_set(v, "floor_day", floors + 64);
+	free(hour);
+	free(day);
 	vars_set(v, "post_address", c->post_address);
 	vars_set(v, "robot_address", c->robot_address);
 }
@@ -932,8 +940,8 @@ static char *help_sections_text(const struct robot *r)
 	if (!r->all_sections && !r->topics.n)
 		return xstrdup("");
 	struct vars v = { 0 };
-	char cap[16], pct[16];
-	help_vars(r, &v, cap, pct);
+	char cap[16], pct[16], floors[128];
+	help_vars(r, &v, cap, pct, floors);
 	struct buf b;
 	buf_init(&b, 64 * 1024);
 	char *list = xstrdup(catalog_text(r->lang, "help.sections")), *save = NULL;

@@ -1478,6 +1478,9 @@ enum outcome post_refuse_key(struct handling *h);
 /* 1 when address may be sent a refusal now (no request nor refusal went to it in the last
  * day; this one is recorded), 0 when not, -1 on error: a forged From is answered once a day. */
 int post_refusal_due(struct store *s, const char *address);
+/* The same, the mail recorded as action ("help": the help a stranger was sent, after which
+ * one confirmation request may still go the same day). */
+int post_refusal_due_as(struct store *s, const char *address, const char *action);
 /* Asks about the posts that wait with no request that will lead to them (deferred behind a
  * refusal or a request of another kind), keeping one request or refusal a day per address;
  * each in its own transaction. The number asked, or -1. */

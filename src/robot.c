@@ -1153,14 +1153,14 @@ static void language_settle(struct robot *r, int save)
 }
 
 /* 1 when the one request of the day to address is the help it was sent (plain_help's token,
- * action "refusal"), which told it to reply with the lines to subscribe: that reply is then
- * asked to confirm, once; 0 otherwise, -1 on error. */
+ * action "help"; not a refusal), which told it to reply with the lines to subscribe: that
+ * reply is then asked to confirm, once; 0 otherwise, -1 on error. */
 static int only_help_sent_today(struct robot *r, const char *address, int recent)
 {
 	char at[40];
 	if (recent != 1)
 		return 0;
-	int f = store_confirmation_latest(r->s, address, "refusal", at, sizeof at);
+	int f = store_confirmation_latest(r->s, address, "help", at, sizeof at);
 	if (f <= 0)
 		return f;
 	time_t t = clock_parse_iso(at);
@@ -2151,7 +2151,7 @@ static char *signup_lines(const struct robot *r)
 static enum outcome plain_help(struct robot *r, const struct commands *cs, const char *from,
 			       char **outcome)
 {
-	int due = post_refusal_due(r->s, from);
+	int due = post_refusal_due_as(r->s, from, "help");
 	if (due < 0)
 		return OUT_TEMPFAIL;
 	if (!due) {

@@ -85,6 +85,8 @@ static char *terms_text(const struct bidding *b, const struct bid_info *bi)
 		free(d);
 		free(on);
 	}
+	else
+		buf_puts(&t, catalog_text(b->lang, "bid.terms_no_delivery"));
 	if (bi->n_milestones) {
 		buf_puts(&t, catalog_text(b->lang, "bid.terms_payment"));
 		for (int i = 0; i < bi->n_milestones; i++)
@@ -390,6 +392,19 @@ const char *bid_floor_under(const struct config *c, const struct money *m)
 	return !floor_cfg || rate <= 0 || floor <= 0 || ht * rate >= floor ? NULL : floor_cfg;
 }
 
+char *bid_floor_text(const char *floor_cfg, const char *lang)
+{
+	char *end;
+	struct money m = { .min = -1, .max = strtod(floor_cfg ? floor_cfg : "", &end) };
+	while (*end == ' ')
+		end++;
+	if (strlen(end) != 3)
+		return xstrdup(floor_cfg ? floor_cfg : "");
+	for (int i = 0; i < 3; i++)
+		m.currency[i] = (char)toupper((unsigned char)end[i]);
+	return money_format(&m, lang);
+}
+
 /* A rate under the board's floor (min_hourly_rate, min_daily_rate), in EUR excl. tax:
  * refused (1), the rate as it was read restated ("$15 an hour"); 0 when not, -1 on error. */
 static int offer_check_floor(struct offer *o, char **outcome)
@@ -400,14 +415,16 @@ static int offer_check_floor(struct offer *o, char **outcome)
 	if (!floor_cfg)
 		return 0;
 	char *rate = money_format(&bi->amount, b->lang);
+	char *floor = bid_floor_text(floor_cfg, b->lang);
 	struct vars v = { 0 };
 	vars_set(&v, "rate", rate);
-	vars_set(&v, "floor", floor_cfg);
+	vars_set(&v, "floor", floor);
 	vars_set(&v, "unit", catalog_text(b->lang, !strcmp(bi->amount.unit, "hour")
 					  ? "bid.floor_per_hour" : "bid.floor_per_day"));
 	char *msg = catalog_format(b->lang, "bid.under_floor", &v);
 	int rc = offer_refuse(o, msg, 1, "bid:refused:floor", outcome);
 	free(msg);
+	free(floor);
 	free(rate);
 	return rc;
 }
@@ -519,6 +536,13 @@ static int offer_store(struct offer *o, char **outcome)
 		/* and how to take it back: one reply, `retirer` / `withdraw` */
 		char *msg = xasprintf("%s\n\n%s", catalog_text(b->lang, replaced ? "bid.replaced"
 					      : "bid.passed_on"), catalog_text(b->lang, "bid.how_to_withdraw"));
+		if (bi->delivery_days < 0) {
+			/* what was not found, and how to add it */
+			char *both = xasprintf("%s\n\n%s", msg,
+					       catalog_text(b->lang, "bid.no_delivery_hint"));
+			free(msg);
+			msg = both;
+		}
 		if (bi->followup_days >= 0) {
 			/* "relance dans 7 jours": the freelancer is told when the client will be */
 			char *when = followup_scheduled(b->lang, bi->followup_days, clock_now());

@@ -674,6 +674,8 @@ int extract_intent_no_bid(const char *text, const char *lang);
  * bid") neither negated nor asked (intents.txt); *project the number it names ("#1001"), or 0. */
 int extract_intent_withdraw(const char *text, const char *lang, long long *project);
 /* The intent's name as logged ("accept", "none", ...), static. */
+/* 1 when word is a connector of intents.txt ("et", "and", "ou", "or"): no word of a list. */
+int extract_intent_connector(const char *word);
 const char *extract_intent_name(enum intent i);
 /* Reads an intents file; the caller owns the result; NULL with file:line: reason on stderr. */
 struct intent_data *extract_intent_load(const char *path);
@@ -1476,6 +1478,9 @@ enum outcome post_refuse_key(struct handling *h);
 /* 1 when address may be sent a refusal now (no request nor refusal went to it in the last
  * day; this one is recorded), 0 when not, -1 on error: a forged From is answered once a day. */
 int post_refusal_due(struct store *s, const char *address);
+/* The same, the mail recorded as action ("help": the help a stranger was sent, after which
+ * one confirmation request may still go the same day). */
+int post_refusal_due_as(struct store *s, const char *address, const char *action);
 /* Asks about the posts that wait with no request that will lead to them (deferred behind a
  * refusal or a request of another kind), keeping one request or refusal a day per address;
  * each in its own transaction. The number asked, or -1. */
@@ -1527,6 +1532,8 @@ void post_edit_skills(const char *old_json, const struct post_edit *e, struct st
 /* The floor (min_hourly_rate or min_daily_rate, as configured) that hourly or daily amount m
  * is under, in EUR excl. tax through exchange_rates; NULL when m is not under a floor. */
 const char *bid_floor_under(const struct config *c, const struct money *m);
+/* A floor as configured ("20 EUR") written in lang's typography ("20 €", "€20"); caller frees. */
+char *bid_floor_text(const char *floor_cfg, const char *lang);
 /* A held bid is purged this long after it came, unless its subscriber confirmed it. */
 #define BID_HELD_TTL (7 * 86400L)
 /* How long the projects a selection listed are kept, for a reply that names none. */

@@ -31,12 +31,13 @@
 enum kind_of_phrase { K_ACCEPT, K_DECLINE, K_CLOSE, K_YES, K_NO, K_NEGATION, K_PERSON,
 		      K_QUESTION, K_HEDGE, K_CONDITION, K_ACCEPT_VERB, K_DECLINE_VERB,
 		      K_CLOSE_VERB, K_OBJECT, K_NOT_NEGATION, K_RESERVE, K_AGREE, K_LINK,
-		      K_TAIL, K_PASS, K_CAN, K_WITHDRAW, K_WITHDRAW_COMMAND, K_COUNT };
+		      K_TAIL, K_PASS, K_CAN, K_WITHDRAW, K_WITHDRAW_COMMAND, K_CONNECTOR,
+		      K_COUNT };
 
 static const char *const kind_names[K_COUNT] = { "accept", "decline", "close", "yes", "no",
 	"negation", "person", "question", "hedge", "condition", "accept-verb", "decline-verb",
 	"close-verb", "object", "not-negation", "reserve", "agree", "link", "tail", "pass", "can",
-	"withdraw", "withdraw-command" };
+	"withdraw", "withdraw-command", "connector" };
 
 struct intent_data {
 	struct strlist phrase[K_COUNT];	/* normalised: words separated by one space */
@@ -44,7 +45,9 @@ struct intent_data {
 };
 
 /* The length of the separator at p (ASCII other than letters, U+00A0-U+00BF such as « »,
- * U+2000-U+203F such as ’ and dashes), 0 on a letter. */
+ * U+2000-U+203F such as ’ and dashes, the symbols and dingbats of U+2190-U+2BFF such as ★ and
+ * ✓, the variation selectors U+FE00-U+FE0F and emoji beyond U+FFFF such as 👍), 0 on a
+ * letter. */
 static size_t separator(const char *p)
 {
 	const unsigned char *u = (const unsigned char *)p;
@@ -54,6 +57,12 @@ static size_t separator(const char *p)
 		return 2;
 	if (u[0] == 0xe2 && u[1] == 0x80 && u[2])
 		return 3;
+	if (u[0] == 0xe2 && u[1] >= 0x86 && u[1] <= 0xaf && u[2])
+		return 3;
+	if (u[0] == 0xef && u[1] == 0xb8 && u[2] >= 0x80 && u[2] <= 0x8f)
+		return 3;
+	if (u[0] == 0xf0 && u[1] >= 0x9f && u[2] && u[3])
+		return 4;
 	return 0;
 }
 
@@ -529,6 +538,17 @@ enum intent extract_intent_read(const char *text, const char *lang, int *sure)
 	free(w->lower);
 	free(w);
 	return r;
+}
+
+int extract_intent_connector(const char *word)
+{
+	const struct intent_data *d = extract_data_intents();
+	char *w = money_lower(word ? word : "");
+	int hit = 0;
+	for (size_t i = 0; d && i < d->phrase[K_CONNECTOR].n && !hit; i++)
+		hit = !strcmp(d->phrase[K_CONNECTOR].v[i], w);
+	free(w);
+	return hit;
 }
 
 int extract_intent_consent(const char *text)

@@ -266,10 +266,12 @@ static void ack_understood(const struct config *c, const struct project *p, stru
 	const char *floor = p->has_budget ? bid_floor_under(c, &p->budget) : NULL;
 	if (floor) {
 		struct vars fv = { 0 };
-		vars_set(&fv, "floor", floor);
+		char *shown = bid_floor_text(floor, lang);
+		vars_set(&fv, "floor", shown);
 		vars_set(&fv, "unit", catalog_text(lang, !strcmp(p->budget.unit, "hour")
 						   ? "bid.floor_per_hour" : "bid.floor_per_day"));
 		t->floor = catalog_format(lang, "post.floor_note", &fv);
+		free(shown);
 	}
 	vars_set(v, "floor_note", t->floor ? t->floor : "");
 }
@@ -504,11 +506,16 @@ int post_ask_waiting(const struct config *c, struct store *s)
 
 int post_refusal_due(struct store *s, const char *address)
 {
+	return post_refusal_due_as(s, address, "refusal");
+}
+
+int post_refusal_due_as(struct store *s, const char *address, const char *action)
+{
 	int recent = store_confirmations_recent(s, address, clock_now());
 	if (recent != 0)
 		return recent < 0 ? -1 : 0;
 	int64_t cid;
-	return store_confirmation_insert(s, address, 0, "refusal", "", 0, &cid, clock_now()) < 0 ? -1 : 1;
+	return store_confirmation_insert(s, address, 0, action, "", 0, &cid, clock_now()) < 0 ? -1 : 1;
 }
 
 /* A reply to a post+KEY address whose key does not verify (forged or altered): refused, once a

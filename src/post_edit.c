@@ -3,7 +3,7 @@
  * reply states change: a budget or a deadline read anywhere in its new text, a line (or a
  * sentence) starting with a label of contrib/corrections.txt and a colon ("titre : …",
  * "compétences : …", "lieu : …", "nouvelle description : …"), a verb that adds or removes
- * skills ("ajoutez Figma"), a place named; the description only under its label or when the
+ * skills ("ajoutez Figma", "remplacez WordPress par Shopify"), a place named; the description only under its label or when the
  * reply restates the whole project (POST_EDIT_REWRITE_WORDS words at least, and two thirds of
  * the current description's), or when the reply scores as a scam by itself. In: the project
  * as stored and the reply's post_info (read from its new text only, never the quoted
@@ -58,6 +58,32 @@ static int is_amount_word(const char *what)
 	       !strcmp(what, "from");
 }
 
+/* 1 for the fields of corrections.txt that label no field: the amount words, and the words
+ * that join a replacement's two sides ("par", "with"). */
+static int is_no_label(const char *what)
+{
+	return is_amount_word(what) || !strcmp(what, "replace-by");
+}
+
+/* Where, in rest[0..n), a `replace-by` word of corrections.txt starts a word ("WordPress par
+ * Shopify"): its offset, with *len its length; or n. */
+static size_t replace_by_at(const char *rest, size_t n, size_t *len)
+{
+	for (size_t i = 1; i < n; i++) {
+		if (rest[i - 1] != ' ' || rest[i] == ' ')
+			continue;
+		char *tail = xstrndup(rest + i, n - i);
+		size_t l = 0;
+		const char *what = extract_correction_label(tail, &l);
+		free(tail);
+		if (what && !strcmp(what, "replace-by")) {
+			*len = l;
+			return i;
+		}
+	}
+	return n;
+}
+
 /* Where a label of corrections.txt starts clause c: at its start, or after a lead-in ending
  * with a colon ("Petite correction : ajoutez Figma"). The field or NULL; *rest after it. */
 static const char *clause_label(const char *c, const char **rest, int *colon)
@@ -67,7 +93,7 @@ static const char *clause_label(const char *c, const char **rest, int *colon)
 			c++;
 		size_t len = 0;
 		const char *what = extract_correction_label(c, &len);
-		if (what && !is_amount_word(what)) {
+		if (what && !is_no_label(what)) {
 			*colon = len > 0 && c[len - 1] == ':';
 			*rest = c + len;
 			return what;
@@ -123,6 +149,16 @@ static void apply_clause(struct post_edit *e, const char *what, int colon, const
 		char *words = xstrndup(rest, n);
 		named_skills(words, !strcmp(what, "add") ? &e->add : &e->remove);
 		free(words);
+	} else if (!strcmp(what, "replace")) {
+		/* "remplacez WordPress par Shopify": the first removed, the second added */
+		size_t by = 0, at = replace_by_at(rest, n, &by);
+		if (at < n) {
+			char *old = xstrndup(rest, at), *new = xstrndup(rest + at + by, n - at - by);
+			named_skills(old, &e->remove);
+			named_skills(new, &e->add);
+			free(old);
+			free(new);
+		}
 	}
 }
 
@@ -137,7 +173,7 @@ static const char *next_label(const char *rest, const char *end)
 		size_t len = 0;
 		const char *what = extract_correction_label(tail, &len);
 		int hit = what && (!strcmp(what, "add") || !strcmp(what, "remove") ||
-				   (len > 0 && tail[len - 1] == ':'));
+				   !strcmp(what, "replace") || (len > 0 && tail[len - 1] == ':'));
 		free(tail);
 		if (hit)
 			return q;

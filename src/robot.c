@@ -425,23 +425,57 @@ static char *pattern_refusal(const struct robot *r, const char *a, const struct 
 	return text;
 }
 
+/* A word list without the words that only join its words ("react et typescript", "Vue.js /
+ * Nuxt": "react, typescript", "Vue.js, Nuxt"; intents.txt's connectors, lone punctuation);
+ * any other pattern as it is (caller frees). */
+static char *word_list_cleaned(const char *a)
+{
+	struct strlist terms = { 0 };
+	if (match_terms(a, &terms) != MATCH_ANY) {
+		strlist_clear(&terms);
+		return xstrdup(a);
+	}
+	struct buf b;
+	buf_init(&b, 8192);
+	int dropped = 0, kept = 0;
+	for (size_t i = 0; i < terms.n; i++) {
+		const char *t = terms.v[i];
+		int letters = 0;
+		for (const char *p = t; *p; p++)
+			letters |= isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80;
+		if (!letters || (!strchr(t, ' ') && extract_intent_connector(t))) {
+			dropped++;
+			continue;
+		}
+		buf_printf(&b, strchr(t, ' ') ? "%s\"%s\"" : "%s%s", kept++ ? ", " : "", t);
+	}
+	strlist_clear(&terms);
+	char *out = buf_steal(&b);
+	if (!dropped || !kept || !out) {
+		free(out);
+		return xstrdup(a);
+	}
+	return out;
+}
+
 /* `skills P` / `exclude P`: a pattern of that kind, checked, probed for its cost and stored;
  * the reply says in words what it will match. */
 static void pattern_add(struct robot *r, const struct command *cmd, const char *kind,
 			struct strlist *l)
 {
-	const char *a = cmd->args;
 	char norm[4096];
 	struct match_error e;
-	if (!*a) {
+	if (!*cmd->args) {
 		result(r, cmd->line, "robot.pattern_missing");
 		return;
 	}
+	char *a = word_list_cleaned(cmd->args);
 	if (l->n >= MAX_PATTERNS) {
 		char max[16];
 		snprintf(max, sizeof max, "%d", MAX_PATTERNS);
 		result_take(r, cmd->line, say(r, "robot.pattern_too_many", "max", max, "kind", kind,
 					      NULL));
+		free(a);
 		return;
 	}
 	if (match_check(a, norm, sizeof norm, &e) < 0) {
@@ -449,16 +483,21 @@ static void pattern_add(struct robot *r, const struct command *cmd, const char *
 		result_take(r, cmd->line, say(r, "robot.pattern_bad", "error", why, "kind", kind,
 					      NULL));
 		free(why);
+		free(a);
 		return;
 	}
-	if (probe_refuses(r, cmd->line, a, kind))
+	if (probe_refuses(r, cmd->line, a, kind)) {
+		free(a);
 		return;
+	}
 	if (store_pattern_add(r->s, r->sub.id, kind, a, clock_now()) < 0) {
 		result(r, cmd->line, "robot.internal_error");
+		free(a);
 		return;
 	}
 	strlist_add(l, a);
 	result_take(r, cmd->line, pattern_said(r, a, kind));
+	free(a);
 }
 
 static void command_skills(struct robot *r, const struct command *cmd)
@@ -867,8 +906,9 @@ static char *profile_text(const struct robot *r)
 
 /* ---------------------------------------------------------------- the help */
 
-/* The values the help's sections quote: the board's rules as configured. */
-static void help_vars(const struct robot *r, struct vars *v, char *cap, char *pct)
+/* The values the help's sections quote: the board's rules as configured (cap, pct and floors,
+ * 16, 16 and 128 bytes, hold the texts v points to). */
+static void help_vars(const struct robot *r, struct vars *v, char *cap, char *pct, char *floors)
 {
 	const struct config *c = r->c;
 	snprintf(cap, 16, "%d", c->bid_cap);
@@ -876,8 +916,19 @@ static void help_vars(const struct robot *r, struct vars *v, char *cap, char *pc
 	vars_set(v, "board", c->board_name);
 	vars_set(v, "bid_cap", cap);
 	vars_set(v, "commission", pct);
-	vars_set(v, "floor_hour", c->min_hourly_rate);
-	vars_set(v, "floor_day", c->min_daily_rate);
+	/* who pays it (commission_payer: client, freelancer or shared) */
+	char key[48];
+	snprintf(key, sizeof key, "help.payer_%s", c->commission_payer);
+	vars_set(v, "payer", catalog_text(r->lang, key));
+	/* the floors as configured ("20 EUR"), in the reply's typography ("20 €", "€20") */
+	char *hour = bid_floor_text(c->min_hourly_rate, r->lang);
+	char *day = bid_floor_text(c->min_daily_rate, r->lang);
+	snprintf(floors, 64, "%s", hour);
+	snprintf(floors + 64, 64, "%s", day);
+	vars_set(v, "floor_hour", floors);
+	vars_set(v, "floor_day", floors + 64);
+	free(hour);
+	free(day);
 	vars_set(v, "post_address", c->post_address);
 	vars_set(v, "robot_address", c->robot_address);
 }
@@ -889,8 +940,8 @@ static char *help_sections_text(const struct robot *r)
 	if (!r->all_sections && !r->topics.n)
 		return xstrdup("");
 	struct vars v = { 0 };
-	char cap[16], pct[16];
-	help_vars(r, &v, cap, pct);
+	char cap[16], pct[16], floors[128];
+	help_vars(r, &v, cap, pct, floors);
 	struct buf b;
 	buf_init(&b, 64 * 1024);
 	char *list = xstrdup(catalog_text(r->lang, "help.sections")), *save = NULL;
@@ -1101,14 +1152,33 @@ static void language_settle(struct robot *r, int save)
 	r->lang = catalog_language_or(r->sub.language, r->c->language);
 }
 
-/* A confirmation request to an address that has not proved it owns it: at most one a day. */
+/* 1 when the one request of the day to address is the help it was sent (plain_help's token,
+ * action "help"; not a refusal), which told it to reply with the lines to subscribe: that
+ * reply is then asked to confirm, once; 0 otherwise, -1 on error. */
+static int only_help_sent_today(struct robot *r, const char *address, int recent)
+{
+	char at[40];
+	if (recent != 1)
+		return 0;
+	int f = store_confirmation_latest(r->s, address, "help", at, sizeof at);
+	if (f <= 0)
+		return f;
+	time_t t = clock_parse_iso(at);
+	return t != (time_t)-1 && clock_now() - t < 24 * 3600;
+}
+
+/* A confirmation request to an address that has not proved it owns it: at most one a day
+ * (and one after the help a stranger was sent). */
 static enum outcome ask_confirmation(struct robot *r, const char *address, const char *action,
 				     const struct commands *cs, char **outcome)
 {
 	int recent = store_confirmations_recent(r->s, address, clock_now());
 	if (recent < 0)
 		return OUT_TEMPFAIL;
-	if (recent > 0) {
+	int after_help = only_help_sent_today(r, address, recent);
+	if (after_help < 0)
+		return OUT_TEMPFAIL;
+	if (recent > 0 && !after_help) {
 		log_info("stage=robot address=%s result=rate-limited reason=\"a confirmation was sent "
 			 "less than a day ago\"", address);
 		*outcome = xstrdup("robot:rate-limited");
@@ -1344,9 +1414,12 @@ static int title_has_word(const char *t, const char *w, size_t len)
 	return 0;
 }
 
+static int listed_by_words(const struct listed *l, const char *t);
+
 /* Which listed project an answer to "which project?" picks: its number or title, its rank in
- * the list ("2", "le 2e", "the 2nd"), else the one title sharing the most words of 4 letters
- * or more with it ("the translation one"). The index, or -1. */
+ * the list ("2", "le 2e", "the 2nd"), else the one title sharing the most with it in words of
+ * 4 letters or more or skill names ("the translation one"), a word weighing its length: "Pour la refonte"
+ * picks "Refonte Symfony" over "API PHP pour une appli". The index, or -1. */
 static int listed_chosen(const struct listed *l, const char *text)
 {
 	char *t = money_lower(text);
@@ -1367,18 +1440,41 @@ static int listed_chosen(const struct listed *l, const char *text)
 			k = (int)v - 1;
 		p += len - 1;
 	}
+	if (k == -1)
+		k = listed_by_words(l, t);
+	free(t);
+	return k;
+}
+
+/* 1 when w names a skill of the vocabulary (contrib/skills.txt: "api", "seo", "php"). */
+static int is_skill_word(const char *w)
+{
+	struct strlist found = { 0 };
+	extract_skills_in(w, &found);
+	int yes = found.n > 0;
+	strlist_clear(&found);
+	return yes;
+}
+
+/* The one listed title sharing the most with lower-cased t in words of 4 letters or more, or
+ * shorter skill names ("api"), a word weighing its length. The index, or -1 (none, or two as
+ * close). */
+static int listed_by_words(const struct listed *l, const char *t)
+{
 	int best = 0, pick = -1;
-	for (int i = 0; k == -1 && i < l->n; i++) {
+	for (int i = 0; i < l->n; i++) {
 		int score = 0;
 		for (const char *p = t; *p;) {
 			size_t len = 0;
 			while (p[len] && (isalnum((unsigned char)p[len]) || (unsigned char)p[len] >= 0x80))
 				len++;
-			if (len >= 4 && len < 64) {
+			if (len >= 2 && len < 64) {
 				char w[64];
 				memcpy(w, p, len);
 				w[len] = '\0';
-				score += title_has_word(l->lower[i], w, len);
+				/* "refonte" and "api" count, "les" does not */
+				if (len >= 4 || is_skill_word(w))
+					score += title_has_word(l->lower[i], w, len) * (int)len;
 			}
 			p += len ? len : 1;
 		}
@@ -1389,8 +1485,7 @@ static int listed_chosen(const struct listed *l, const char *text)
 			pick = -1;	/* two titles as close: not settled */
 		}
 	}
-	free(t);
-	return k != -1 ? k : pick;
+	return pick;
 }
 /* The first lines of text (greetings aside), cut near WROTE_MAX bytes: what the sender wrote,
  * restated (caller frees). */
@@ -1779,6 +1874,68 @@ static int selection_said_no(struct robot *r, const struct listed *l, const char
 	return rc;
 }
 
+/* The project a line of a reply to a selection names (number, quoted title, or title words),
+ * else -1. */
+static int line_project(const struct listed *l, const char *line)
+{
+	char *t = money_lower(line);
+	int k = listed_named(l, t);
+	if (k == -1)
+		k = listed_by_words(l, t);
+	free(t);
+	return k < 0 ? -1 : k;
+}
+
+/* A reply to a selection that prices two listed projects or more, each on lines of its own
+ * ("Pour l'API : 1 500 € HT, 2 semaines" / "Pour la refonte : 2 800 € HT"): one bid per
+ * project, each with its lines as its text. A priced line that names none belongs to the
+ * project named by the unpriced line above it (a heading). *done set when the reply was read
+ * so; 0 or -1. */
+static int selection_bids_split(struct robot *r, const struct listed *l, const char *text,
+				int *done, char **outcome)
+{
+	enum { SPLIT_MAX = 8 };
+	int pick[SPLIT_MAX], n = 0, heading = -1, rc = 0, spoiled = 0;
+	char *line[SPLIT_MAX];
+	*done = 0;
+	for (const char *p = text; *p && !spoiled;) {
+		size_t len = strcspn(p, "\n");
+		char *one = xstrndup(p, len);
+		struct bid_info *bi = extract_bid_text(one);
+		int k = line_project(l, one);
+		if (bi && bi->has_amount && n < SPLIT_MAX && (k >= 0 || heading >= 0)) {
+			pick[n] = k >= 0 ? k : heading;
+			line[n++] = one;
+			one = NULL;
+		} else if (bi && bi->has_amount) {
+			spoiled = 1;	/* a price for no project, or too many */
+		} else if (k >= 0) {
+			heading = k;
+		}
+		bid_info_free(bi);
+		free(one);
+		p += len + (p[len] == '\n');
+	}
+	int distinct = !spoiled && n >= 2;
+	for (int i = 0; distinct && i < n; i++)
+		for (int j = 0; j < i; j++)
+			distinct &= pick[i] != pick[j];
+	for (int i = 0; distinct && i < n && rc == 0; i++) {
+		struct message one = *r->m;
+		one.new_text = line[i];
+		one.bid = NULL;
+		char *said = NULL;
+		rc = bid_for(r->c, r->s, &one, l->id[pick[i]], r->sub.id, &said) == OUT_TEMPFAIL
+		     ? -1 : 0;
+		free(*outcome);
+		*outcome = said;
+	}
+	for (int i = 0; i < n; i++)
+		free(line[i]);
+	*done = distinct;
+	return rc;
+}
+
 /* A priced reply to a selection that names no #N, or one that says no (said_no): a bid on the
  * only project listed, or on the one it names (bid.c reads its no); else a no is answered
  * once (selection_said_no), and a bid held, the subscriber asked which project (action
@@ -1793,8 +1950,15 @@ static enum outcome selection_bid(struct robot *r, int said_no, char **outcome)
 	int k = rc < 0 ? -1 : l.n == 1 ? 0 : listed_named(&l, lower);
 	free(lower);
 	enum outcome out = OUT_OK;
+	int split = 0;
+	if (rc >= 0 && k < 0 && !said_no && l.n > 1 &&
+	    selection_bids_split(r, &l, text, &split, outcome) < 0)
+		rc = -1;
 	if (rc < 0) {
 		out = OUT_TEMPFAIL;
+	} else if (split) {
+		log_info("stage=robot subscriber=%lld result=selection-bids-split",
+			 (long long)r->sub.id);
 	} else if (k >= 0) {
 		out = bid_for(r->c, r->s, m, l.id[k], r->sub.id, outcome);
 	} else if (said_no) {
@@ -1959,13 +2123,35 @@ static int asks_help_only(const struct commands *cs)
 	return help;
 }
 
+/* The commands a stranger may send back to subscribe, filled from their mail: "subscribe"
+ * with their display name, then the skills of the vocabulary their text names ("I'm a React
+ * and Node.js developer": "skills react node.js"), one line each, indented (caller frees). */
+static char *signup_lines(const struct robot *r)
+{
+	struct buf b;
+	buf_init(&b, 4096);
+	const char *name = r->m->from_name;
+	int safe_name = name && *name && strlen(name) < 80 && !strpbrk(name, "\r\n@<>");
+	buf_printf(&b, "  subscribe%s%s", safe_name ? " " : "", safe_name ? name : "");
+	struct strlist found = { 0 };
+	extract_skills_in(r->m->new_text ? r->m->new_text : "", &found);
+	if (found.n) {
+		buf_puts(&b, "\n  skills");
+		for (size_t i = 0; i < found.n && i < 8; i++)
+			buf_printf(&b, " %s", found.v[i]);
+	}
+	strlist_clear(&found);
+	char *out = buf_steal(&b);
+	return out ? out : xstrdup("  subscribe");
+}
+
 /* The help (or the sections a question is about) for an address that is not subscribed:
  * answered to it, once a day at most, with how to subscribe; its subscription is not
  * touched. */
 static enum outcome plain_help(struct robot *r, const struct commands *cs, const char *from,
 			       char **outcome)
 {
-	int due = post_refusal_due(r->s, from);
+	int due = post_refusal_due_as(r->s, from, "help");
 	if (due < 0)
 		return OUT_TEMPFAIL;
 	if (!due) {
@@ -1978,7 +2164,10 @@ static enum outcome plain_help(struct robot *r, const struct commands *cs, const
 	for (int i = 0; i < cs->n; i++)
 		run_command(r, &cs->v[i]);
 	/* a paragraph, not a transcript line: the sender wrote no such command */
-	r->note = say(r, "robot.not_subscribed_note", "robot_address", r->c->robot_address, NULL);
+	char *lines = signup_lines(r);
+	r->note = say(r, "robot.not_subscribed_lines", "robot_address", r->c->robot_address,
+		      "lines", lines, NULL);
+	free(lines);
 	*outcome = xstrdup(r->question ? "robot:question-answered" : "robot:help");
 	return reply(r, "robot_reply", from, NULL) < 0 ? OUT_TEMPFAIL : OUT_OK;
 }
@@ -2001,6 +2190,12 @@ static enum outcome plain_address(struct robot *r, struct commands *cs, char **o
 	if (r->question || asks_help_only(cs))
 		return plain_help(r, cs, from, outcome);
 	if (!f) {
+		/* a stranger's commands that say no language, in a reply (to the help we sent
+		 * them): the language of the mail they quote, ours */
+		const char *quoted = r->m->in_reply_to && r->m->text
+				     ? catalog_language_or(extract_language(r->m->text), NULL) : NULL;
+		if (!r->detected && quoted)
+			r->lang = quoted;
 		int64_t id;
 		char *name = r->m->from_name ? xstrdup(r->m->from_name) : NULL;
 		int rc = store_subscriber_insert(r->s, from, name, r->lang, &id, clock_now());

@@ -273,9 +273,19 @@ static int names_price(const struct words *w, int s)
 /* Whether bytes [from, to) of l hold a price: a number with a currency the money reader knows
  * ("700 chf", "2,500 gbp", "$2,500", "ca$ 900") or a thousands mark ("2.5k") just after it, or
  * a currency just before it. */
+static int price_find(const char *l, size_t from, size_t to, size_t *at, size_t *end);
+
 static int price_in(const char *l, size_t from, size_t to)
 {
+	size_t at, end;
+	return price_find(l, from, to, &at, &end);
+}
+
+/* price_in's first price of [from, to): 1 with its bytes [*at, *end), else 0. */
+static int price_find(const char *l, size_t from, size_t to, size_t *at, size_t *end)
+{
 	const char *code;
+	size_t k;
 	for (size_t p = from; p < to && l[p]; p++) {
 		if (!isdigit((unsigned char)l[p]))
 			continue;
@@ -288,10 +298,15 @@ static int price_in(const char *l, size_t from, size_t to)
 		while (b > from && (l[b - 1] == ' ' || (unsigned char)l[b - 1] == 0xA0))
 			b -= (unsigned char)l[b - 1] == 0xA0 && b - 1 > from &&
 			     (unsigned char)l[b - 2] == 0xC2 ? 2 : 1;
-		if (l[q] == 'k' && !isalpha((unsigned char)l[q + 1]))
+		*at = b;
+		if (l[q] == 'k' && !isalpha((unsigned char)l[q + 1])) {
+			*end = q + 1;
 			return 1;	/* "2.5k", "3k€" */
-		if (match_currency(l + q, &code, 0) || currency_before(l, from, b))
+		}
+		if ((k = match_currency(l + q, &code, 0)) > 0 || currency_before(l, from, b)) {
+			*end = q + k;
 			return 1;
+		}
 		p = q;
 	}
 	return 0;
@@ -637,15 +652,36 @@ int extract_intent_no_bid(const char *text, const char *lang)
 	not_negations_cover(d, lang, w);
 	int *piece = xcalloc(w->n + 1, sizeof *piece);
 	int pieces = pieces_of(d, lang, w, piece), no = 0, offers = 0;
+	/* said_no[p]: 1 the piece says no, 2 only at a price ("pas pour 900 €", "not for $900"):
+	 * that price, excluded[p], is no offer, another price of the piece is ("ce sera 1 500 € et
+	 * pas pour 900 €") */
 	unsigned char *said_no = xcalloc((size_t)pieces + 1, 1);
-	for (size_t i = 0, m = 0; i < w->n; i += m ? m : 1)
-		if (says_no_at(d, lang, w, i, &m))
-			no = said_no[piece[i]] = 1;
+	size_t *excluded = xcalloc(2 * ((size_t)pieces + 1), sizeof *excluded);
+	for (size_t i = 0, m = 0; i < w->n; i += m ? m : 1) {
+		if (!says_no_at(d, lang, w, i, &m))
+			continue;
+		int p = piece[i];
+		size_t pe = w->start[i + m - 1] + w->len[i + m - 1], at, end, to;
+		piece_bytes(w, piece, p, &at, &to);
+		no = 1;
+		if (said_no[p] != 1 && price_find(w->lower, pe, to, &at, &end) && at <= pe + 12) {
+			said_no[p] = 2;
+			excluded[2 * p] = w->start[i];
+			excluded[2 * p + 1] = end;
+		} else {
+			said_no[p] = 1;
+		}
+	}
 	for (int p = 0; p < pieces && no; p++) {
 		size_t from, to;
 		piece_bytes(w, piece, p, &from, &to);
-		offers += !said_no[p] && price_in(w->lower, from, to);
+		if (!said_no[p])
+			offers += price_in(w->lower, from, to);
+		else if (said_no[p] == 2)
+			offers += price_in(w->lower, from, excluded[2 * p]) ||
+				  price_in(w->lower, excluded[2 * p + 1], to);
 	}
+	free(excluded);
 	free(said_no);
 	free(piece);
 	free(w->lower);

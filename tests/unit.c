@@ -1704,6 +1704,36 @@ static void test_intent(void)
 	report("extract_intent_read", bad);
 }
 
+/* A freelancer's reply that says no (extract_intent_no_bid): a pass phrase or a negated ability
+ * makes no bid, unless another part offers a price; a no at a price ("pas pour 900 €") leaves
+ * out only that price, so a counter-offer beside it is still a bid. */
+static void test_no_bid(void)
+{
+	static const struct {
+		const char *in;
+		int no;
+	} rows[] = {
+		{ "Je passe mon tour, désolé.", 1 },
+		{ "Pas pour 900 €, désolé.", 1 },
+		{ "Not for 900 EUR, sorry.", 1 },
+		{ "Je ne peux pas faire ce projet pour 900 €.", 1 },
+		{ "Bonjour, ce sera 1 500 € HT et pas pour 900 € comme dans l'annonce, livraison 15 jours.",
+		  0 },
+		{ "Je peux le faire pour 1 200 € HT (pas pour 900 €).", 0 },
+		{ "Not for $900, but I can do it for $1,400 in two weeks.", 0 },
+		{ "Pas disponible cette semaine, mais je propose 1 200 € HT.", 0 },
+		{ "Je peux le faire pour 900 €.", 0 },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		if (extract_intent_no_bid(rows[i].in, NULL) != rows[i].no) {
+			printf("     no bid \"%s\": got %d, want %d\n", rows[i].in, !rows[i].no,
+			       rows[i].no);
+			bad++;
+		}
+	report("extract_intent_no_bid", bad);
+}
+
 /* A client's rating as people write it (extract_rating.c, contrib/ratings.txt): the score and
  * the comment without it; numbers that are no rating (pages, dates, days, prices) are none. */
 static void test_rating(void)
@@ -2168,6 +2198,7 @@ int main(int argc, char **argv)
 	test_fetch_url();
 	test_consent();
 	test_intent();
+	test_no_bid();
 	test_dates();
 	test_date_text();
 	test_rating();

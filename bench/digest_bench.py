@@ -10,7 +10,7 @@ inserted in batches with sqlite3 (same schema, no matching, no rendering), writt
 `bidmail send`. Prints both rates, the ratio (target >= 0.50) and the peak RSS (target < 256 MB
 at 1,000,000 x 10,000).
 usage: bench/digest_bench.py [SUBS [PROJECTS]]   (default 100000 1000; work in bench/out/digest,
-       or in BENCH_OUT)
+       or in BENCH_OUT; BENCH_BOARDS: a folder keeping generated boards across runs)
 """
 import os
 import shutil
@@ -25,10 +25,19 @@ MONDAY = "2026-03-02T08:00:00+01:00"      # a Monday, 08:00 in the board's zone 
 WEEK_FROM = "2026-02-23T08:00:00+01:00"
 
 
+def schema_version(b):
+    """The migration level of a fresh board: a cached database is only reused at the same."""
+    db = sqlite3.connect(board.database(b))
+    v = db.execute("PRAGMA user_version").fetchone()[0]
+    db.close()
+    return v
+
+
 def weekly_run(bidmail, out, nsubs, nproj):
     b = os.path.join(out, "board")
     conf = board.init(bidmail, b)
-    gen = board.fill(b, nsubs, nproj, board.iso_epoch(WEEK_FROM), board.iso_epoch(MONDAY) - 3600)
+    key = "weekly-%d-%d-m%d" % (nsubs, nproj, schema_version(b))
+    gen = board.cached_fill(b, key, nsubs, nproj, board.iso_epoch(WEEK_FROM), board.iso_epoch(MONDAY) - 3600)
     print("  board: %d subscribers x %d projects generated in %.0f s, database %.0f MB"
           % (nsubs, nproj, gen, os.path.getsize(board.database(b)) / 1e6), flush=True)
     os.sync()

@@ -104,6 +104,9 @@ def cached_fill(board, key, *args, **kw):
         shutil.copy(database(board), kept + ".tmp")
         os.rename(kept + ".tmp", kept)
     else:
+        for side in ("-wal", "-shm"):
+            if os.path.exists(database(board) + side):
+                os.remove(database(board) + side)
         shutil.copy(kept, database(board))
     return time.time() - t0
 

@@ -170,6 +170,25 @@ def timed(argv, env=None):
     return wall, ru.ru_maxrss / 1024.0, out.decode(errors="replace")
 
 
+def timed_limit(argv, limit):
+    """Runs argv for at most limit seconds (then SIGKILL: what it committed stays, as after a
+    crash); (wall seconds, peak RSS in MB, whether it finished by itself)."""
+    import signal
+    t0 = time.time()
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = True
+    while p.poll() is None:
+        if time.time() - t0 > limit:
+            os.kill(p.pid, signal.SIGKILL)
+            done = False
+            break
+        time.sleep(0.2)
+    _, status, ru = os.wait4(p.pid, 0)
+    if done and status:
+        raise SystemExit("%s: exit status %d" % (" ".join(argv), status))
+    return time.time() - t0, ru.ru_maxrss / 1024.0, done
+
+
 def iso_epoch(s):
     """Epoch seconds of 'YYYY-MM-DDTHH:MM:SS+HH:MM'."""
     m = re.match(r"(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)([+-])(\d+):(\d+)$", s)

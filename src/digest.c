@@ -63,6 +63,11 @@ struct project_view {
 };
 #define VIEW_LANGS 2			/* languages kept per project (others made per item) */
 
+struct found_memo {
+	char *why, *found;		/* a pattern, the words of it found in the project */
+};
+#define FOUND_MEMO 4			/* patterns remembered per project (most recent first) */
+
 struct digest_run {
 	const struct config *c;
 	struct store *s;
@@ -72,6 +77,7 @@ struct digest_run {
 	int nproj;
 	char **texts;
 	struct project_view (*views)[VIEW_LANGS];	/* per project of the run */
+	struct found_memo (*found)[FOUND_MEMO];		/* per project of the run */
 	struct matcher *m;
 	int *skill_ids, *excl_ids;	/* per subscriber, flattened */
 	int *groups;			/* per subscriber: matching budget group, or -1 */
@@ -223,6 +229,26 @@ static const struct project_view *project_view(struct digest_run *r, int j, cons
 	return tmp;
 }
 
+/* The words of pattern why found in project j's text (match_found_joined), looked for once
+ * per run for each of the project's FOUND_MEMO latest patterns (every subscriber of a pattern
+ * is told the same words); caller frees. */
+static char *found_words(struct digest_run *r, int j, const char *why)
+{
+	struct found_memo *m = r->found ? r->found[j] : NULL;
+	for (int k = 0; m && k < FOUND_MEMO; k++)
+		if (m[k].why && !strcmp(m[k].why, why))
+			return xstrdup(m[k].found);
+	char *found = match_found_joined(why, r->texts[j]);
+	if (!m)
+		return found;
+	free(m[FOUND_MEMO - 1].why);
+	free(m[FOUND_MEMO - 1].found);
+	memmove(&m[1], &m[0], (FOUND_MEMO - 1) * sizeof *m);
+	m[0].why = xstrdup(why);
+	m[0].found = xstrdup(found);
+	return found;
+}
+
 static void item_fill(struct digest_run *r, int j, int64_t sid, const char *lang,
 		      const char *why, struct vars *item, char **owned, int *no)
 {
@@ -242,7 +268,7 @@ static void item_fill(struct digest_run *r, int j, int64_t sid, const char *lang
 	char *baddr = keys_address(c, "bid", bkey);
 	char *link = xasprintf("mailto:%s?subject=Re:%%20%s%%20%lld", baddr,
 			       catalog_text(lang, "mailto.digest_project"), (long long)p->id);
-	char *found = match_found_joined(why, r->texts[j]);
+	char *found = found_words(r, j, why);
 	vars_set(item, "id", id);
 	vars_set(item, "title", title);
 	vars_set(item, "budget", budget);
@@ -1013,11 +1039,17 @@ static void digest_run_clear(struct digest_run *r)
 		free(r->texts ? r->texts[j] : NULL);
 		for (int k = 0; r->views && k < VIEW_LANGS; k++)
 			view_clear(&r->views[j][k]);
+		for (int k = 0; r->found && k < FOUND_MEMO; k++) {
+			free(r->found[j][k].why);
+			free(r->found[j][k].found);
+		}
 	}
 	free(r->projects);
 	free(r->texts);
 	free(r->views);
+	free(r->found);
 	r->views = NULL;
+	r->found = NULL;
 	r->projects = NULL;
 	r->texts = NULL;
 	r->nproj = 0;
@@ -1092,6 +1124,7 @@ static int digest_projects_load(struct digest_run *r, const char *since,
 	r->projects = xcalloc((size_t)n + 1, sizeof *r->projects);
 	r->texts = xcalloc((size_t)n + 1, sizeof *r->texts);
 	r->views = xcalloc((size_t)n + 1, sizeof *r->views);
+	r->found = xcalloc((size_t)n + 1, sizeof *r->found);
 	r->nproj = 0;
 	for (int j = 0; j < n; j++) {
 		if (strcmp(published_at(&v[j]), r->nowiso) > 0 || (keep && !keep(r, &v[j]))) {

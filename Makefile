@@ -136,6 +136,8 @@ bench: deps
 	./bench/run.sh
 
 # the scale benchmarks alone, sized: make bench-scale SUBS=1000000 PROJECTS=10000
+# (BENCH_BOARDS=DIR keeps the generated boards for the next run; BENCH_LIMIT=SECONDS samples a
+# weekly run too large for the disk: 1,000,000 x 10,000 queues about 77 GB of selections)
 SUBS ?= 100000
 PROJECTS ?= 1000
 bench-scale: bidmail

@@ -172,31 +172,45 @@ char *compose_address(const char *name, const char *addr)
 	return r;
 }
 
+/* Whether p starts a bidirectional control (charset_bidi_control), tested only on the two lead
+ * bytes such a control can have. */
+static size_t qp_bidi(const unsigned char *p)
+{
+	return *p == 0xD8 || *p == 0xE2 ? charset_bidi_control((const char *)p) : 0;
+}
+
 void compose_encode_qp(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t col = 0;
+	char out[256];	/* encoded bytes gathered, appended to b when nearly full */
+	size_t n = 0, col = 0;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (n > sizeof out - 8) {
+			buf_append(b, out, n);
+			n = 0;
+		}
 		if (*p == '\n') {
-			buf_puts(b, "\r\n");
+			out[n++] = '\r';
+			out[n++] = '\n';
 			col = 0;
 			continue;
 		}
 		if (*p == '\r')
 			continue;
-		size_t bidi = charset_bidi_control((const char *)p);
+		size_t bidi = qp_bidi(p);
 		if (bidi) {
 			p += bidi - 1;	/* no bidirectional override reaches a reader */
 			continue;
 		}
 		const unsigned char *q = p + 1;
-		while (charset_bidi_control((const char *)q))
-			q += charset_bidi_control((const char *)q);
+		while (qp_bidi(q))
+			q += qp_bidi(q);
 		int end = q[0] == '\n' || q[0] == '\0' || (q[0] == '\r' && (q[1] == '\n' || !q[1]));
 		int literal = (*p >= 33 && *p <= 126 && *p != '=') || ((*p == ' ' || *p == '\t') && !end);
 		size_t w = literal ? 1 : 3;
 		if (col + w > 75) {
-			buf_puts(b, "=\r\n");
+			memcpy(out + n, "=\r\n", 3);
+			n += 3;
 			col = 0;
 		}
 		/* a leading dot or F (of "From ") is encoded so no transport ever alters the line;
@@ -204,13 +218,15 @@ void compose_encode_qp(struct buf *b, const char *s)
 		if (col == 0 && (*p == '.' || *p == 'F'))
 			literal = 0, w = 3;
 		if (literal) {
-			buf_putc(b, (char)*p);
+			out[n++] = (char)*p;
 		} else {
-			char e[3] = { '=', hex[*p >> 4], hex[*p & 15] };
-			buf_append(b, e, 3);
+			out[n++] = '=';
+			out[n++] = hex[*p >> 4];
+			out[n++] = hex[*p & 15];
 		}
 		col += w;
 	}
+	buf_append(b, out, n);
 }
 
 static void add_header(struct buf *b, const char *name, const char *raw)

@@ -23,7 +23,7 @@
 #define TITLE_MAX 200		/* bytes of a title in a selection (with the 240 of an extract) */
 #define DIGEST_PAGE 5000		/* subscribers read, compiled and matched at once */
 #define WINDOW (35 * 86400L)		/* only open projects of the last five weeks are selected */
-#define ALERT_BATCH 500			/* instant alerts (claim + mail) committed together */
+#define CLAIM_BATCH 500			/* claims with their mails (alerts, selections) per commit */
 
 /* The period a subscriber's selection at `now` belongs to: daily "2026-03-02" from 08:00,
  * weekly "2026-W10" from the subscriber's day at 08:00 until the end of that ISO week. 0 when
@@ -63,6 +63,11 @@ struct project_view {
 };
 #define VIEW_LANGS 2			/* languages kept per project (others made per item) */
 
+struct found_memo {
+	char *why, *found;		/* a pattern, the words of it found in the project */
+};
+#define FOUND_MEMO 4			/* patterns remembered per project (most recent first) */
+
 struct digest_run {
 	const struct config *c;
 	struct store *s;
@@ -72,6 +77,7 @@ struct digest_run {
 	int nproj;
 	char **texts;
 	struct project_view (*views)[VIEW_LANGS];	/* per project of the run */
+	struct found_memo (*found)[FOUND_MEMO];		/* per project of the run */
 	struct matcher *m;
 	int *skill_ids, *excl_ids;	/* per subscriber, flattened */
 	int *groups;			/* per subscriber: matching budget group, or -1 */
@@ -90,7 +96,7 @@ struct digest_run {
 	char mark[32];			/* the alerts' watermark: publication time, project id */
 	int64_t mark_id;
 	int seen;			/* subscribers read in this pass */
-	int batching;			/* alerts: several claims and their mails per commit */
+	int batching;			/* several claims and their mails per commit */
 	int batch_open, batch_n;	/* the open batch transaction, its alerts */
 };
 
@@ -223,6 +229,26 @@ static const struct project_view *project_view(struct digest_run *r, int j, cons
 	return tmp;
 }
 
+/* The words of pattern why found in project j's text (match_found_joined), looked for once
+ * per run for each of the project's FOUND_MEMO latest patterns (every subscriber of a pattern
+ * is told the same words); caller frees. */
+static char *found_words(struct digest_run *r, int j, const char *why)
+{
+	struct found_memo *m = r->found ? r->found[j] : NULL;
+	for (int k = 0; m && k < FOUND_MEMO; k++)
+		if (m[k].why && !strcmp(m[k].why, why))
+			return xstrdup(m[k].found);
+	char *found = match_found_joined(why, r->texts[j]);
+	if (!m)
+		return found;
+	free(m[FOUND_MEMO - 1].why);
+	free(m[FOUND_MEMO - 1].found);
+	memmove(&m[1], &m[0], (FOUND_MEMO - 1) * sizeof *m);
+	m[0].why = xstrdup(why);
+	m[0].found = xstrdup(found);
+	return found;
+}
+
 static void item_fill(struct digest_run *r, int j, int64_t sid, const char *lang,
 		      const char *why, struct vars *item, char **owned, int *no)
 {
@@ -242,7 +268,7 @@ static void item_fill(struct digest_run *r, int j, int64_t sid, const char *lang
 	char *baddr = keys_address(c, "bid", bkey);
 	char *link = xasprintf("mailto:%s?subject=Re:%%20%s%%20%lld", baddr,
 			       catalog_text(lang, "mailto.digest_project"), (long long)p->id);
-	char *found = match_found_joined(why, r->texts[j]);
+	char *found = found_words(r, j, why);
 	vars_set(item, "id", id);
 	vars_set(item, "title", title);
 	vars_set(item, "budget", budget);
@@ -307,7 +333,7 @@ static int claim_begin(struct digest_run *r)
 	return store_savepoint(r->s);
 }
 
-/* Ends one claim: kept (commit, or release; the batch commits every ALERT_BATCH) or undone.
+/* Ends one claim: kept (commit, or release; the batch commits every CLAIM_BATCH) or undone.
  * 0 or -1. */
 static int claim_end(struct digest_run *r, int keep)
 {
@@ -321,7 +347,7 @@ static int claim_end(struct digest_run *r, int keep)
 		return store_savepoint_rollback(r->s);
 	if (store_savepoint_release(r->s) < 0)
 		return -1;
-	return ++r->batch_n >= ALERT_BATCH ? batch_commit(r) : 0;
+	return ++r->batch_n >= CLAIM_BATCH ? batch_commit(r) : 0;
 }
 
 static int queue_claimed(struct digest_run *r, struct subscriber *s, const char *period,
@@ -450,22 +476,18 @@ static int claim_empty(struct digest_run *r, struct subscriber *s, const char *p
 {
 	if (r->dry_run)
 		return 0;
-	if (store_begin(r->s) < 0)
+	if (claim_begin(r) < 0)
 		return -1;
 	char now[32];
 	clock_format_iso(r->now, now);
 	int claimed = store_subscriber_digest_mark(r->s, s->id, now);
 	if (claimed == 1)
 		claimed = store_digest_claim(r->s, s->id, period, 0, clock_now());
-	if (claimed == 0) {
-		store_rollback(r->s);
-		return 0;
+	if (claimed <= 0) {
+		int undone = claim_end(r, 0);
+		return claimed < 0 || undone < 0 ? -1 : 0;
 	}
-	if (claimed < 0 || store_commit(r->s) < 0) {
-		store_rollback(r->s);
-		return -1;
-	}
-	return 0;
+	return claim_end(r, 1);
 }
 
 #define INACTIVE_AFTER (56 * 86400L)	/* 8 weeks without a reply or a command */
@@ -909,12 +931,16 @@ static int digest_selection(struct digest_run *r, int i, int base_skill, int bas
 		due_move(r, sub, next);	/* not due yet, or nothing to send: the next moment */
 		return 0;
 	}
+	/* what may open a transaction of its own runs after the batch so far is committed */
+	int exhausted = matcher_group_exhausted(r->m, r->groups[i]);
+	if ((exhausted || inactive_long(r, sub)) && batch_commit(r) < 0)
+		return -1;
 	if (!r->dry_run) {
 		int k = check_inactive(r, sub);
 		if (k != 0)
 			return k < 0 ? -1 : 0;	/* paused now (next_due NULL by the store) */
 	}
-	if (matcher_group_exhausted(r->m, r->groups[i]))
+	if (exhausted)
 		return digest_over_budget(r, i, base_skill, base_excl);
 	struct pick *pk = &r->picks[i];
 	int k = 0;
@@ -1013,11 +1039,17 @@ static void digest_run_clear(struct digest_run *r)
 		free(r->texts ? r->texts[j] : NULL);
 		for (int k = 0; r->views && k < VIEW_LANGS; k++)
 			view_clear(&r->views[j][k]);
+		for (int k = 0; r->found && k < FOUND_MEMO; k++) {
+			free(r->found[j][k].why);
+			free(r->found[j][k].found);
+		}
 	}
 	free(r->projects);
 	free(r->texts);
 	free(r->views);
+	free(r->found);
 	r->views = NULL;
+	r->found = NULL;
 	r->projects = NULL;
 	r->texts = NULL;
 	r->nproj = 0;
@@ -1092,6 +1124,7 @@ static int digest_projects_load(struct digest_run *r, const char *since,
 	r->projects = xcalloc((size_t)n + 1, sizeof *r->projects);
 	r->texts = xcalloc((size_t)n + 1, sizeof *r->texts);
 	r->views = xcalloc((size_t)n + 1, sizeof *r->views);
+	r->found = xcalloc((size_t)n + 1, sizeof *r->found);
 	r->nproj = 0;
 	for (int j = 0; j < n; j++) {
 		if (strcmp(published_at(&v[j]), r->nowiso) > 0 || (keep && !keep(r, &v[j]))) {
@@ -1119,6 +1152,7 @@ static int digest_selections(struct digest_run *r)
 	char cur_due[32] = "";
 	int64_t cur_id = 0;
 	int rc = 0;
+	r->batching = !r->dry_run;	/* claims and their mails commit CLAIM_BATCH at a time */
 	for (;;) {
 		r->ns = store_subscriber_due_page(r->s, r->nowiso, cur_due, cur_id, DIGEST_PAGE,
 						  &r->subs);
@@ -1133,6 +1167,7 @@ static int digest_selections(struct digest_run *r)
 		if ((rc = digest_page_run(r, 0)) < 0 || !full)
 			break;
 	}
+	r->batching = 0;
 	digest_run_clear(r);
 	return rc;
 }

@@ -124,16 +124,17 @@ def test_digestscale_instant_alerts_match_only_news():
     expect(len(alerts()) == 2, "alerts after the second project: %d" % len(alerts()))
 
 
-def digestscale_instant_crowd(b, n, created):
-    """n instant subscribers (alert000@… on), active and confirmed at created, each with the
-    skills pattern symfony, straight into the database."""
+def digestscale_instant_crowd(b, n, created, frequency="instant"):
+    """n instant (or frequency) subscribers (alert000@… on), active and confirmed at created,
+    each with the skills pattern symfony, straight into the database."""
     db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"))
     with db:
         for i in range(n):
             cur = db.execute("INSERT INTO subscribers(address, name, status, language, frequency,"
                              " day, created, confirmed, last_activity, language_chosen)"
-                             " VALUES(?, ?, 'active', 'fr', 'instant', 1, ?, ?, ?, 1)",
-                             ("alert%04d@dev.fr" % i, "Dev %d" % i, created, created, created))
+                             " VALUES(?, ?, 'active', 'fr', ?, 1, ?, ?, ?, 1)",
+                             ("alert%04d@dev.fr" % i, "Dev %d" % i, frequency, created, created,
+                              created))
             db.execute("INSERT INTO patterns(subscriber, kind, source, created)"
                        " VALUES(?, 'skills', 'symfony', ?)", (cur.lastrowid, created))
     db.close()
@@ -180,4 +181,44 @@ def test_digestscale_alerts_batched_exactly_once_through_a_kill():
            % (len(claims), sorted(set(n for _, n in claims))))
     expect(len(rows) == 1201 and all(n == 1 for _, n in rows),
            "alerts of the new project: %d recipients, counts %r"
+           % (len(rows), sorted(set(n for _, n in rows))))
+
+
+def test_digestscale_weekly_batched_exactly_once_through_a_kill():
+    """1,200 weekly profiles are due on Monday: the weekly run commits its claims and mails in
+    batches, and a run killed (SIGKILL) after its first batch committed then run again leaves
+    each subscriber exactly one selection, claimed once."""
+    b = Board().init()
+    digestscale_instant_crowd(b, 1200, "2026-03-02T10:00:00Z", frequency="weekly")
+    publish(b, post_mail(subject="Refonte Symfony", body="Site en Symfony 6, budget 3 000 € HT.\n"),
+            env={"BIDMAIL_NOW": "2026-03-05T08:00:00Z"})
+    db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"), timeout=30)
+    last = db.execute("SELECT max(id) FROM outbox").fetchone()[0]
+    at = "2026-03-09T07:00:00Z"	# Monday 08:00 Paris
+    env = dict(os.environ, BIDMAIL_NOW=at)
+    p = subprocess.Popen([board.BIDMAIL, "--config", b.conf, "digest", "--at", at],
+                         cwd=b.dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    queued = lambda: db.execute("SELECT count(*) FROM outbox WHERE kind = 'digest'").fetchone()[0]
+    for _ in range(600):
+        if p.poll() is not None or queued() > 0:
+            break
+        time.sleep(0.02)
+    killed = p.poll() is None
+    if killed:
+        p.kill()
+    p.wait(timeout=60)
+    partial = queued()
+    b.run("digest", "--at", "2026-03-09T07:01:00Z", env={"BIDMAIL_NOW": "2026-03-09T07:01:00Z"})
+    rows = db.execute("SELECT rcpt, count(*) FROM outbox WHERE kind = 'digest' AND id > ?"
+                      " GROUP BY rcpt", (last,)).fetchall()
+    claims = db.execute("SELECT subscriber, count(*) FROM digests WHERE period = '2026-W11'"
+                        " GROUP BY subscriber").fetchall()
+    db.close()
+    expect(0 < partial < 1200 or not killed, "killed run: %d selections before the kill" % partial)
+    expect(partial % 500 == 0 or not killed, "a kill left a partial batch: %d" % partial)
+    expect(len(claims) == 1200 and all(n == 1 for _, n in claims),
+           "claims of the week: %d subscribers, counts %r"
+           % (len(claims), sorted(set(n for _, n in claims))))
+    expect(len(rows) == 1200 and all(n == 1 for _, n in rows),
+           "selections of the week: %d recipients, counts %r"
            % (len(rows), sorted(set(n for _, n in rows))))

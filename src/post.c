@@ -1009,7 +1009,7 @@ static int edit_by_reply(const struct config *c, struct store *s, const struct m
 		rc = acknowledge_as(c, s, changed ? &a : p, irt,
 				    changed ? "post_corrected" : "post_uncorrected",
 				    changed ? p : NULL, question);
-	if (question)
+	if (question && rc == 0)
 		log_info("stage=post project=%lld result=asked reason=\"several amounts, none stated "
 			 "as the budget\"", (long long)p->id);
 	free(question);
@@ -1017,7 +1017,7 @@ static int edit_by_reply(const struct config *c, struct store *s, const struct m
 		log_warn("stage=post project=%lld result=held reason=suspected_scam edit=yes",
 			 (long long)p->id);
 	*result = xasprintf("post:%s:%lld%s%s", changed ? "edited" : "unchanged", (long long)p->id,
-			    scam && changed ? ":held" : "", e.budget_unclear ? ":budget-asked" : "");
+			    scam && changed ? ":held" : "", e.budget_unclear && rc == 0 ? ":budget-asked" : "");
 	free(a.skills_json);
 	free(a.flags_json);
 	strlist_clear(&skills);

@@ -100,7 +100,7 @@ struct extract_data {
 		struct strlist descriptions[64];	/* "LANG text", from `@LANG text` fields */
 		/* per first byte, the phrases (rule, index) starting with it, in rule order:
 		 * one pass over the text tries only those (built once at load) */
-		struct scam_ref { int rule; size_t k; } *first[256];
+		struct scam_ref { int rule; size_t k, len; } *first[256];
 		size_t n_first[256];
 	} scam;
 	struct intent_data *intents;	/* intents.txt (extract_intent.c) */
@@ -330,7 +330,7 @@ static void scam_index(struct extract_data *d)
 			unsigned char b = (unsigned char)d->scam.phrases[i].v[k][0];
 			size_t n = d->scam.n_first[b];
 			d->scam.first[b] = xrealloc(d->scam.first[b], (n + 1) * sizeof *d->scam.first[b]);
-			d->scam.first[b][n] = (struct scam_ref){ i, k };
+			d->scam.first[b][n] = (struct scam_ref){ i, k, strlen(d->scam.phrases[i].v[k]) };
 			d->scam.n_first[b] = n + 1;
 		}
 }
@@ -932,6 +932,12 @@ static char *find_location(const char *l, const struct tokens *tk)
 	return r;
 }
 
+/* isalnum in the C locale (the program's), without a call: it runs at every byte. */
+static inline int ascii_alnum(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
 /* For each scam rule, the index of its first phrase (in file order) found in l (lower case)
  * as whole words — not after nor before a letter or digit —, SIZE_MAX when none: one pass
  * over l, trying at each place only the phrases that start with its byte. */
@@ -940,7 +946,7 @@ static void scam_hits(const char *l, size_t best[64])
 	for (int i = 0; i < 64; i++)
 		best[i] = SIZE_MAX;
 	for (const char *q = l; *q; q++) {
-		if (q > l && isalnum((unsigned char)q[-1]))
+		if (q > l && ascii_alnum((unsigned char)q[-1]))
 			continue;
 		unsigned char b = (unsigned char)*q;
 		for (size_t j = 0; j < data->scam.n_first[b]; j++) {
@@ -948,8 +954,9 @@ static void scam_hits(const char *l, size_t best[64])
 			if (r->k >= best[r->rule])
 				continue;
 			const char *ph = data->scam.phrases[r->rule].v[r->k];
-			size_t pn = strlen(ph);
-			if (!strncmp(q, ph, pn) && !isalnum((unsigned char)q[pn]))
+			size_t pn = r->len;
+			if ((pn < 2 || q[1] == ph[1]) && !strncmp(q, ph, pn) &&
+			    !ascii_alnum((unsigned char)q[pn]))
 				best[r->rule] = r->k;
 		}
 	}

@@ -358,7 +358,8 @@ static const struct mv_phrase *vocab_at(enum mv_kind k, const char *p)
 	unsigned char b = (unsigned char)*p;
 	for (size_t j = 0; j < mv->n_first[k][b]; j++) {
 		const struct mv_phrase *ph = &mv->p[k][mv->first[k][b][j]];
-		if ((best && ph->n <= best->n) || strncmp(p, ph->w, ph->n))
+		if ((best && ph->n <= best->n) || (ph->n > 1 && p[1] != ph->w[1]) ||
+		    strncmp(p, ph->w, ph->n))
 			continue;
 		if (is_word_byte((unsigned char)ph->w[ph->n - 1]) && is_word_byte((unsigned char)p[ph->n]))
 			continue;

@@ -508,9 +508,16 @@ int extract_load(const struct config *c)
 
 /* ---------------------------------------------------------------- posts */
 
-static int token_byte(unsigned char c)
+/* isalnum in the C locale (the program's), without a call: it runs at every byte. */
+static inline int ascii_alnum(unsigned char c)
 {
-	return isalnum(c) || c >= 0x80 || c == '+' || c == '#';
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+static inline int token_byte(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c >= 0x80 ||
+	       c == '+' || c == '#';
 }
 
 /* Splits lower-cased text into words (letters, digits, UTF-8, and + # . - inside words such
@@ -531,7 +538,7 @@ static size_t tokenize(const char *l, size_t *starts, size_t *lens, size_t max)
 			if (token_byte(d)) {
 				i++;
 			} else if ((d == '.' || d == '-' || d == '/') && i + 1 < len &&
-				   isalnum((unsigned char)l[i + 1])) {
+				   ascii_alnum((unsigned char)l[i + 1])) {
 				i++;
 			} else {
 				break;
@@ -930,12 +937,6 @@ static char *find_location(const char *l, const struct tokens *tk)
 		r = xstrdup(found.v[0]);
 	strlist_clear(&found);
 	return r;
-}
-
-/* isalnum in the C locale (the program's), without a call: it runs at every byte. */
-static inline int ascii_alnum(unsigned char c)
-{
-	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
 }
 
 /* For each scam rule, the index of its first phrase (in file order) found in l (lower case)

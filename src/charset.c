@@ -94,9 +94,13 @@ static char *from_cp1252(const char *data, size_t len)
 	buf_init(&b, len * 3 + 1);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)data[i];
-		if (ch < 0x80)
-			buf_append(&b, &data[i], 1);
-		else if (ch < 0xA0)
+		if (ch < 0x80) {
+			size_t k = i + 1;	/* the run of ASCII, copied at once */
+			while (k < len && (unsigned char)data[k] < 0x80)
+				k++;
+			buf_append(&b, data + i, k - i);
+			i = k - 1;
+		} else if (ch < 0xA0)
 			put_utf8(&b, cp1252_high[ch - 0x80]);
 		else
 			put_utf8(&b, ch);
@@ -114,8 +118,11 @@ static char *from_utf8_lossy(const char *data, size_t len, int *repaired)
 	while (i < len) {
 		size_t k = p[i] < 0x80 ? 1 : utf8_seq(p + i, len - i);
 		if (k) {
-			buf_append(&b, data + i, k);
-			i += k;
+			size_t run = i + k;	/* the run of valid sequences, copied at once */
+			while (run < len && (k = p[run] < 0x80 ? 1 : utf8_seq(p + run, len - run)))
+				run += k;
+			buf_append(&b, data + i, run - i);
+			i = run;
 		} else {
 			buf_append(&b, "\xEF\xBF\xBD", 3);
 			*repaired = 1;

@@ -65,7 +65,7 @@ struct db *db_sqlite_open(const char *path, int create)
 	}
 	sqlite3_busy_timeout(db->conn, 10000);
 	char *err = NULL;
-	if (sqlite3_exec(db->conn, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	if (sqlite3_exec(db->conn, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;"
 				   "PRAGMA foreign_keys=ON;", NULL, NULL, &err) != SQLITE_OK) {
 		log_err("stage=store path=%s error=\"%s\"", path, err ? err : "?");
 		sqlite3_free(err);

@@ -75,12 +75,15 @@ int extract_subject_is_forward(const char *subject)
 /* A table of phrases (lower case) mapped to a value index, looked up by exact key. */
 struct phrase_table {
 	char **key;
+	uint32_t *hash;		/* hash_str of each key: a probe compares it first */
 	int *value;
 	size_t n, cap;		/* open addressing, cap a power of two */
 	struct strlist values;	/* canonical names */
 	struct strlist searchable;	/* "1" when the canonical itself is searched in text */
 	int max_words;
-	struct phrase_table *first_words;	/* first words of multi-word phrases */
+	/* the word prefixes of multi-word phrases ("saisie", "saisie de" of "saisie de
+	 * données"): a longer key is tried only after a prefix of it */
+	struct phrase_table *first_words;
 };
 
 /* The data files, read whole into one value: a reload builds a new one and swaps it
@@ -97,7 +100,7 @@ struct extract_data {
 		struct strlist descriptions[64];	/* "LANG text", from `@LANG text` fields */
 		/* per first byte, the phrases (rule, index) starting with it, in rule order:
 		 * one pass over the text tries only those (built once at load) */
-		struct scam_ref { int rule; size_t k; } *first[256];
+		struct scam_ref { int rule; size_t k, len; } *first[256];
 		size_t n_first[256];
 	} scam;
 	struct intent_data *intents;	/* intents.txt (extract_intent.c) */
@@ -132,6 +135,7 @@ static void table_clear(struct phrase_table *t)
 	for (size_t i = 0; i < t->cap; i++)
 		free(t->key[i]);
 	free(t->key);
+	free(t->hash);
 	free(t->value);
 	strlist_clear(&t->values);
 	strlist_clear(&t->searchable);
@@ -143,29 +147,35 @@ static void table_put(struct phrase_table *t, const char *k, int v)
 	if ((t->n + 1) * 2 > t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 512;
 		char **nk = xcalloc(cap, sizeof *nk);
+		uint32_t *nh = xcalloc(cap, sizeof *nh);
 		int *nv = xcalloc(cap, sizeof *nv);
 		for (size_t i = 0; i < t->cap; i++) {
 			if (!t->key[i])
 				continue;
-			size_t j = hash_str(t->key[i], strlen(t->key[i])) & (cap - 1);
+			size_t j = t->hash[i] & (cap - 1);
 			while (nk[j])
 				j = (j + 1) & (cap - 1);
 			nk[j] = t->key[i];
+			nh[j] = t->hash[i];
 			nv[j] = t->value[i];
 		}
 		free(t->key);
+		free(t->hash);
 		free(t->value);
 		t->key = nk;
+		t->hash = nh;
 		t->value = nv;
 		t->cap = cap;
 	}
-	size_t j = hash_str(k, strlen(k)) & (t->cap - 1);
+	uint32_t h = hash_str(k, strlen(k));
+	size_t j = h & (t->cap - 1);
 	while (t->key[j]) {
 		if (!strcmp(t->key[j], k))
 			return;	/* first definition wins */
 		j = (j + 1) & (t->cap - 1);
 	}
 	t->key[j] = xstrdup(k);
+	t->hash[j] = h;
 	t->value[j] = v;
 	t->n++;
 	int words = 1;
@@ -174,31 +184,40 @@ static void table_put(struct phrase_table *t, const char *k, int v)
 	if (words > t->max_words)
 		t->max_words = words;
 	if (words > 1) {
-		/* remember the first word: only tokens that start a phrase try longer keys */
+		/* remember its word prefixes: only words that start a phrase try longer keys */
 		if (!t->first_words)
 			t->first_words = xcalloc(1, sizeof *t->first_words);
-		char *fw = xstrndup(k, strcspn(k, " "));
-		table_put(t->first_words, fw, 0);
-		free(fw);
+		for (const char *sp = strchr(k, ' '); sp; sp = strchr(sp + 1, ' ')) {
+			char *fw = xstrndup(k, (size_t)(sp - k));
+			table_put(t->first_words, fw, 0);
+			free(fw);
+		}
 	}
 }
 
-static int table_get(const struct phrase_table *t, const char *k, size_t n)
+/* The value of key k (n bytes, h its hash_str) in t, -1 when absent. */
+static int table_get_hashed(const struct phrase_table *t, const char *k, size_t n, uint32_t h)
 {
 	if (!t->cap)
 		return -1;
-	size_t j = hash_str(k, n) & (t->cap - 1);
+	size_t j = h & (t->cap - 1);
 	while (t->key[j]) {
 		/* no strlen per probe: the key is walked only as far as it matches */
 		const char *key = t->key[j];
 		size_t i = 0;
-		while (i < n && key[i] && key[i] == k[i])
-			i++;
-		if (i == n && !key[n])
+		if (t->hash[j] == h)
+			while (i < n && key[i] && key[i] == k[i])
+				i++;
+		if (t->hash[j] == h && i == n && !key[n])
 			return t->value[j];
 		j = (j + 1) & (t->cap - 1);
 	}
 	return -1;
+}
+
+static int table_get(const struct phrase_table *t, const char *k, size_t n)
+{
+	return table_get_hashed(t, k, n, hash_str(k, n));
 }
 
 int extract_data_lines(const char *path, size_t max, int (*line_fn)(void *arg, char *line,
@@ -311,7 +330,7 @@ static void scam_index(struct extract_data *d)
 			unsigned char b = (unsigned char)d->scam.phrases[i].v[k][0];
 			size_t n = d->scam.n_first[b];
 			d->scam.first[b] = xrealloc(d->scam.first[b], (n + 1) * sizeof *d->scam.first[b]);
-			d->scam.first[b][n] = (struct scam_ref){ i, k };
+			d->scam.first[b][n] = (struct scam_ref){ i, k, strlen(d->scam.phrases[i].v[k]) };
 			d->scam.n_first[b] = n + 1;
 		}
 }
@@ -489,9 +508,16 @@ int extract_load(const struct config *c)
 
 /* ---------------------------------------------------------------- posts */
 
-static int token_byte(unsigned char c)
+/* isalnum in the C locale (the program's), without a call: it runs at every byte. */
+static inline int ascii_alnum(unsigned char c)
 {
-	return isalnum(c) || c >= 0x80 || c == '+' || c == '#';
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+static inline int token_byte(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c >= 0x80 ||
+	       c == '+' || c == '#';
 }
 
 /* Splits lower-cased text into words (letters, digits, UTF-8, and + # . - inside words such
@@ -512,7 +538,7 @@ static size_t tokenize(const char *l, size_t *starts, size_t *lens, size_t max)
 			if (token_byte(d)) {
 				i++;
 			} else if ((d == '.' || d == '-' || d == '/') && i + 1 < len &&
-				   isalnum((unsigned char)l[i + 1])) {
+				   ascii_alnum((unsigned char)l[i + 1])) {
 				i++;
 			} else {
 				break;
@@ -527,6 +553,7 @@ static size_t tokenize(const char *l, size_t *starts, size_t *lens, size_t max)
 
 struct tokens {
 	size_t *st, *ln;
+	uint32_t *h;		/* hash_str of each token: one hash for every table it is looked up in */
 	size_t n;
 };
 
@@ -536,12 +563,16 @@ static void tokens_make(struct tokens *tk, const char *l)
 	tk->st = xmalloc(cap * sizeof *tk->st);
 	tk->ln = xmalloc(cap * sizeof *tk->ln);
 	tk->n = tokenize(l, tk->st, tk->ln, cap);
+	tk->h = xmalloc((tk->n + 1) * sizeof *tk->h);
+	for (size_t i = 0; i < tk->n; i++)
+		tk->h[i] = hash_str(l + tk->st[i], tk->ln[i]);
 }
 
 static void tokens_clear(struct tokens *tk)
 {
 	free(tk->st);
 	free(tk->ln);
+	free(tk->h);
 }
 
 static void find_phrases_in(const struct phrase_table *t, const char *l, const struct tokens *tk,
@@ -579,9 +610,9 @@ static const char *language_of_tokens(const char *l, const struct tokens *tk)
 	for (size_t i = 0; i < tk->n && i < 200; i++) {
 		const char *w = l + tk->st[i];
 		size_t n = tk->ln[i];
-		if (table_get(&stop_fr, w, n) >= 0)
+		if (table_get_hashed(&stop_fr, w, n, tk->h[i]) >= 0)
 			fr += 2;
-		if (table_get(&stop_en, w, n) >= 0)
+		if (table_get_hashed(&stop_en, w, n, tk->h[i]) >= 0)
 			en += 2;
 		for (size_t k = 0; k + 1 < n; k++)
 			if ((unsigned char)w[k] == 0xC3 &&
@@ -653,43 +684,65 @@ static void find_joined_parts(const struct phrase_table *t, const char *w, size_
 	}
 }
 
+/* The longest key of t (up to t->max_words words, MAX_KEY_WORDS at most) that can start at
+ * token i: words are added while the words so far are a prefix of a phrase. The key of each
+ * length w into key (klen[w] bytes, hash kh[w]); returns that number of words (1 when
+ * only the token itself can match, 0 when even it is too long for key). */
+#define MAX_KEY_WORDS 128	/* a word and a space each: as many as key holds */
+static int key_reach(const struct phrase_table *t, const char *l, const struct tokens *tk,
+		     size_t i, char key[256], size_t klen[MAX_KEY_WORDS + 1],
+		     uint32_t kh[MAX_KEY_WORDS + 1])
+{
+	int maxw = t->max_words < MAX_KEY_WORDS ? t->max_words : MAX_KEY_WORDS;
+	size_t kn = 0;
+	uint32_t h = 2166136261u;
+	int w = 0;
+	while (w < maxw && i + (size_t)w < tk->n) {
+		size_t tl = tk->ln[i + (size_t)w];
+		if (kn + tl + 1 >= 256)
+			break;	/* too long for key: so are the longer ones */
+		if (w)
+			key[kn++] = ' ';
+		memcpy(key + kn, l + tk->st[i + (size_t)w], tl);
+		kn += tl;
+		w++;
+		klen[w] = kn;
+		h = w == 1 ? tk->h[i] : hash_str(key, kn);
+		kh[w] = h;
+		if (w == maxw || !t->first_words || table_get_hashed(t->first_words, key, kn, h) < 0)
+			break;	/* no phrase goes on from these words */
+	}
+	return w;
+}
+
 static void find_phrases_in(const struct phrase_table *t, const char *l, const struct tokens *tk,
 			    struct strlist *out, int explicit_all)
 {
-	const size_t *st = tk->st, *ln = tk->ln;
 	size_t n = tk->n;
 	char key[256];
+	size_t klen[MAX_KEY_WORDS + 1];
+	uint32_t kh[MAX_KEY_WORDS + 1];
 	for (size_t i = 0; i < n; i++) {
-		int maxw = t->first_words && table_get(t->first_words, l + st[i], ln[i]) >= 0
-			   ? t->max_words : 1;
-		for (int w = maxw; w >= 1; w--) {
-			if (i + (size_t)w > n)
-				continue;
-			size_t kn = 0;
-			int ok = 1;
-			for (int k = 0; k < w && ok; k++) {
-				size_t tl = ln[i + (size_t)k];
-				if (kn + tl + 1 >= sizeof key) {
-					ok = 0;
-					break;
-				}
-				if (k)
-					key[kn++] = ' ';
-				memcpy(key + kn, l + st[i + (size_t)k], tl);
-				kn += tl;
+		int reach = key_reach(t, l, tk, i, key, klen, kh);
+		for (int w = reach; w >= 1; w--) {
+			const char *kp = key;
+			size_t kn = klen[w];
+			uint32_t h = kh[w];
+			if (w == 1) {
+				/* a word ending a sentence: "php." is php */
+				kp = l + tk->st[i];
+				while (kn > 1 && kp[kn - 1] == '.')
+					kn--;
+				if (kn != klen[1])
+					h = hash_str(kp, kn);
 			}
-			if (!ok)
-				continue;
-			/* a word ending a sentence: "php." is php */
-			while (kn > 1 && key[kn - 1] == '.' && w == 1)
-				kn--;
-			int v = table_get(t, key, kn);
+			int v = table_get_hashed(t, kp, kn, h);
 			if (v < 0) {
-				if (w == 1 && (memchr(key, '/', kn) || memchr(key, '+', kn)))
-					find_joined_parts(t, key, kn, out);
+				if (w == 1 && (memchr(kp, '/', kn) || memchr(kp, '+', kn)))
+					find_joined_parts(t, kp, kn, out);
 				continue;
 			}
-			phrase_add(t, v, key, kn, out, explicit_all);
+			phrase_add(t, v, kp, kn, out, explicit_all);
 			i += (size_t)w - 1;
 			break;
 		}
@@ -894,7 +947,7 @@ static void scam_hits(const char *l, size_t best[64])
 	for (int i = 0; i < 64; i++)
 		best[i] = SIZE_MAX;
 	for (const char *q = l; *q; q++) {
-		if (q > l && isalnum((unsigned char)q[-1]))
+		if (q > l && ascii_alnum((unsigned char)q[-1]))
 			continue;
 		unsigned char b = (unsigned char)*q;
 		for (size_t j = 0; j < data->scam.n_first[b]; j++) {
@@ -902,8 +955,9 @@ static void scam_hits(const char *l, size_t best[64])
 			if (r->k >= best[r->rule])
 				continue;
 			const char *ph = data->scam.phrases[r->rule].v[r->k];
-			size_t pn = strlen(ph);
-			if (!strncmp(q, ph, pn) && !isalnum((unsigned char)q[pn]))
+			size_t pn = r->len;
+			if ((pn < 2 || q[1] == ph[1]) && !strncmp(q, ph, pn) &&
+			    !ascii_alnum((unsigned char)q[pn]))
 				best[r->rule] = r->k;
 		}
 	}

@@ -25,7 +25,16 @@ struct date_data {
 	 * (built once at load: a word start tries only those) */
 	size_t *first[DK_COUNT][256];
 	size_t n_first[DK_COUNT][256];
+	/* the first words of the phrases tried at a word start (the starting kinds below): a
+	 * word start whose word is none of them starts no date, and every reader skips it */
+	char **head;		/* open addressing, head_cap slots (a power of two) */
+	size_t head_cap, n_head;
+	int head_none;		/* a starting phrase has no first word: nothing is skipped */
 };
+
+/* The kinds whose phrases a reader tries at a word start (first_of). */
+static const int starting_kinds[] = { DK_CUE, DK_START, DK_MID, DK_END, DK_IN, DK_MONTH_END,
+				      DK_YEAR_END, DK_WEEK_END };
 
 /* A mentioned day not given with its year is at most this far ahead; further, it is a day
  * that has just passed ("fin avril" written on 10 May), not next year's. */
@@ -91,6 +100,76 @@ static void index_phrase(struct date_data *d, int k, size_t i)
 		index_add(d, k, 0xE2, i);
 }
 
+/* The first word at p: the bytes up to the first that is not a letter, a digit or part of a
+ * UTF-8 sequence, or that starts a blank or an apostrophe (phrase_at's rules: a phrase that
+ * matches at p has the same first word as p). */
+static size_t head_len(const char *p)
+{
+	size_t k = 0;
+	for (;;) {
+		unsigned char c = (unsigned char)p[k];
+		if (!((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c >= 0x80))
+			return k;
+		if (c == 0xC2 && (unsigned char)p[k + 1] == 0xA0)
+			return k;
+		if (c == 0xE2 && (unsigned char)p[k + 1] == 0x80 &&
+		    ((unsigned char)p[k + 2] == 0x99 || (unsigned char)p[k + 2] == 0xAF ||
+		     (unsigned char)p[k + 2] == 0x89))
+			return k;
+		k++;
+	}
+}
+
+static size_t head_hash(const char *w, size_t n)
+{
+	size_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)w[i]) * 16777619u;
+	return h;
+}
+
+/* The slot of first word w (n bytes) in d->head: where it is, or the empty slot for it. */
+static size_t head_slot(const struct date_data *d, const char *w, size_t n)
+{
+	size_t j = head_hash(w, n) & (d->head_cap - 1);
+	while (d->head[j] && (strlen(d->head[j]) != n || memcmp(d->head[j], w, n)))
+		j = (j + 1) & (d->head_cap - 1);
+	return j;
+}
+
+static void head_add(struct date_data *d, const char *ph)
+{
+	size_t n = head_len(ph);
+	if (!n) {
+		d->head_none = 1;
+		return;
+	}
+	if ((d->n_head + 1) * 2 > d->head_cap) {
+		char **old = d->head;
+		size_t old_cap = d->head_cap;
+		d->head_cap = old_cap ? old_cap * 2 : 64;
+		d->head = xcalloc(d->head_cap, sizeof *d->head);
+		for (size_t i = 0; i < old_cap; i++)
+			if (old[i])
+				d->head[head_slot(d, old[i], strlen(old[i]))] = old[i];
+		free(old);
+	}
+	size_t j = head_slot(d, ph, n);
+	if (!d->head[j]) {
+		d->head[j] = xstrndup(ph, n);
+		d->n_head++;
+	}
+}
+
+/* 1 when a starting phrase can match at word start p. */
+static int head_known(const struct date_data *d, const char *p)
+{
+	size_t n = head_len(p);
+	if (d->head_none || !n)
+		return 1;
+	return d->head_cap && d->head[head_slot(d, p, n)] != NULL;
+}
+
 struct date_data *extract_date_load(const char *path)
 {
 	struct date_data *d = xcalloc(1, sizeof *d);
@@ -99,6 +178,9 @@ struct date_data *extract_date_load(const char *path)
 	for (int k = 0; k < DK_COUNT; k++)
 		for (size_t i = 0; i < d->phrase[k].n; i++)
 			index_phrase(d, k, i);
+	for (size_t s = 0; s < sizeof starting_kinds / sizeof starting_kinds[0]; s++)
+		for (size_t i = 0; i < d->phrase[starting_kinds[s]].n; i++)
+			head_add(d, d->phrase[starting_kinds[s]].v[i]);
 	return d;
 }
 
@@ -112,6 +194,9 @@ struct date_data *extract_date_free(struct date_data *d)
 		for (int b = 0; b < 256; b++)
 			free(d->first[k][b]);
 	}
+	for (size_t i = 0; i < d->head_cap; i++)
+		free(d->head[i]);
+	free(d->head);
 	free(d);
 	return NULL;
 }
@@ -377,15 +462,30 @@ static long relative_at(const struct date_data *d, const char *p, long today)
 	return -1;
 }
 
-/* The first place in l where reader finds a day after (at) a word start; -1 when none. */
-static long first_of(const struct date_data *d, const char *l, long today,
-		     long (*reader)(const struct date_data *, const char *, long), int cue)
+/* The word starts of l where a starting phrase can stand (head_known), in text order, into a
+ * new array; their count in *n. */
+static size_t *word_starts(const struct date_data *d, const char *l, size_t *n)
 {
-	for (const char *p = l; *p; p++) {
+	size_t len = strlen(l), cap = len / 2 + 1, k = 0;
+	size_t *at = xmalloc(cap * sizeof *at);
+	for (const char *p = l; *p && k < cap; p++) {
 		if (p > l && word_byte((unsigned char)p[-1]))
 			continue;
-		if (!word_byte((unsigned char)*p))
-			continue;
+		if (word_byte((unsigned char)*p) && head_known(d, p))
+			at[k++] = (size_t)(p - l);
+	}
+	*n = k;
+	return at;
+}
+
+/* The first of the word starts at[0..n) of l where reader finds a day (cue: a cue phrase then
+ * a day, day_after_cue); -1 when none. */
+static long first_of(const struct date_data *d, const char *l, const size_t *at, size_t n,
+		     long today, long (*reader)(const struct date_data *, const char *, long),
+		     int cue)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *p = l + at[i];
 		long day = -1;
 		if (cue) {
 			unsigned char b = (unsigned char)*p;
@@ -407,11 +507,14 @@ long extract_date_lower(const struct date_data *d, const char *l, long today)
 {
 	if (!d || today < 0)
 		return -1;
-	long day = first_of(d, l, today, NULL, 1);
+	size_t starts;
+	size_t *at = word_starts(d, l, &starts);
+	long day = first_of(d, l, at, starts, today, NULL, 1);
 	if (day < 0)
-		day = first_of(d, l, today, month_part_at, 0);
+		day = first_of(d, l, at, starts, today, month_part_at, 0);
 	if (day < 0)
-		day = first_of(d, l, today, relative_at, 0);
+		day = first_of(d, l, at, starts, today, relative_at, 0);
+	free(at);
 	if (day < 0) {
 		int followup;	/* "relance dans 7 jours" is no delivery */
 		int n = extract_duration_days_lower(l, &followup);

@@ -42,9 +42,11 @@ char *money_lower(const char *text)
 	return l;
 }
 
-static int is_word_byte(unsigned char c)
+/* A letter, a digit or a byte of a UTF-8 sequence (isalnum in the C locale, without a call:
+ * this runs at every byte of every mail). */
+static inline int is_word_byte(unsigned char c)
 {
-	return isalnum(c) || c >= 0x80;
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c >= 0x80;
 }
 
 /* Skips blanks, including U+00A0 and U+202F; returns the new position. */
@@ -356,7 +358,8 @@ static const struct mv_phrase *vocab_at(enum mv_kind k, const char *p)
 	unsigned char b = (unsigned char)*p;
 	for (size_t j = 0; j < mv->n_first[k][b]; j++) {
 		const struct mv_phrase *ph = &mv->p[k][mv->first[k][b][j]];
-		if ((best && ph->n <= best->n) || strncmp(p, ph->w, ph->n))
+		if ((best && ph->n <= best->n) || (ph->n > 1 && p[1] != ph->w[1]) ||
+		    strncmp(p, ph->w, ph->n))
 			continue;
 		if (is_word_byte((unsigned char)ph->w[ph->n - 1]) && is_word_byte((unsigned char)p[ph->n]))
 			continue;
@@ -1063,6 +1066,8 @@ static int number_word(const char *p, int *value)
 		{ "trente", 30 }, { "thirty", 30 }, { "quelques", 3 }, { "few", 3 },
 	};
 	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+		if (words[i].w[0] != *p)
+			continue;	/* the first byte decides most: no strlen nor strncmp */
 		int n = word_at(p, words[i].w);
 		if (n) {
 			*value = words[i].v;
@@ -1101,6 +1106,8 @@ static int read_duration(const char *p, int *days, int *working, int *hours)
 	}
 	const char *u = skip_blanks(q, 2);
 	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+		if (units[i].w[0] != *u)
+			continue;
 		int k = word_at(u, units[i].w);
 		if (!k)
 			continue;

@@ -1066,6 +1066,10 @@ static int ingest_spool(const struct config *c, struct store *s, volatile int *s
 		}
 		struct prefetch pf;
 		prefetch_start(&pf, c, &names, stop);
+		/* a backlog longer than the ring, answered through files: each batch's answers
+		 * are written (committed rows only, send.c) while the parsing threads go on, not
+		 * all at the end with the parsers idle */
+		int send_between = !*c->smarthost && names.n > pf.cap;
 		size_t taken = 0;
 		int r = 0;
 		while (taken < names.n && !stop_asked(stop)) {
@@ -1077,6 +1081,8 @@ static int ingest_spool(const struct config *c, struct store *s, volatile int *s
 			progress("spool", taken, names.n);
 			if (taken == before)
 				break;	/* the prefetch stage stopped early */
+			if (send_between && r > 0)
+				send_outbox_flush(c, s);
 		}
 		prefetch_end(&pf);
 		strlist_clear(&names);

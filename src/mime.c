@@ -1091,6 +1091,38 @@ static const unsigned char b64_char[256] = {
 	['='] = 2,
 };
 
+/* The bytes of the base64 alphabet in p[0..n) into *chars, the '=' among them into *pad (as
+ * b64_char counts them), sixteen bytes at a time with the vector extensions of gcc and clang:
+ * this runs over every attachment (20-200 KB of base64) that the gateway does not decode. */
+static void b64_count(const unsigned char *p, size_t n, size_t *chars, size_t *pad)
+{
+	typedef unsigned char v16 __attribute__((vector_size(16)));
+	size_t c = 0, q = 0, i = 0;
+	while (n - i >= 16) {
+		v16 acc_c = { 0 }, acc_q = { 0 };	/* per lane, at most 255 rounds */
+		for (int r = 0; r < 255 && n - i >= 16; r++, i += 16) {
+			v16 b, lower;
+			memcpy(&b, p + i, sizeof b);
+			lower = b | 0x20;
+			v16 letter = (v16)(lower >= 'a') & (v16)(lower <= 'z');
+			v16 digit = (v16)(b >= '/') & (v16)(b <= '9');	/* '/' and 0-9 */
+			v16 eq = (v16)(b == '=');
+			acc_c -= letter | digit | (v16)(b == '+') | eq;	/* a match is 0xFF: -1 */
+			acc_q -= eq;
+		}
+		for (size_t k = 0; k < sizeof acc_c; k++) {
+			c += acc_c[k];
+			q += acc_q[k];
+		}
+	}
+	for (; i < n; i++) {
+		c += b64_char[p[i]] != 0;
+		q += b64_char[p[i]] == 2;
+	}
+	*chars = c;
+	*pad = q;
+}
+
 /* Transfer-decodes a single part into an owned buffer; *n gets its length. */
 static char *part_decode(struct walk *w, const struct mailmime *mime, size_t *n)
 {
@@ -1114,10 +1146,9 @@ static char *part_decode(struct walk *w, const struct mailmime *mime, size_t *n)
 	mailmime_decoded_part_free(r);
 	if (mech == MAILMIME_MECHANISM_BASE64) {
 		/* a base64 body whose length is not a multiple of 4 was cut short */
-		size_t chars = 0;
-		const unsigned char *p = (const unsigned char *)d->dt_data.dt_text.dt_data;
-		for (size_t i = 0; i < d->dt_data.dt_text.dt_length; i++)
-			chars += b64_char[p[i]] != 0;
+		size_t chars, pad;
+		b64_count((const unsigned char *)d->dt_data.dt_text.dt_data,
+			  d->dt_data.dt_text.dt_length, &chars, &pad);
 		if (chars % 4 != 0)
 			strlist_add(&w->m->errors, "body: truncated base64, decoded what was there");
 	}
@@ -1289,12 +1320,9 @@ static size_t decoded_size(struct walk *w, struct mailmime *mime)
 	const struct mailmime_data *d = mime->mm_data.mm_single;
 	if (enc && enc->enc_type == MAILMIME_MECHANISM_BASE64 && d &&
 	    d->dt_type == MAILMIME_DATA_TEXT && d->dt_data.dt_text.dt_data) {
-		size_t chars = 0, pad = 0;
-		const unsigned char *p = (const unsigned char *)d->dt_data.dt_text.dt_data;
-		for (size_t i = 0; i < d->dt_data.dt_text.dt_length; i++) {
-			chars += b64_char[p[i]] != 0;
-			pad += b64_char[p[i]] == 2;
-		}
+		size_t chars, pad;
+		b64_count((const unsigned char *)d->dt_data.dt_text.dt_data,
+			  d->dt_data.dt_text.dt_length, &chars, &pad);
 		size_t full = chars / 4 * 3, rest = chars % 4;
 		size_t n = full + (rest >= 2 ? rest - 1 : 0);
 		return n >= pad ? n - (pad > 2 ? 2 : pad) : 0;

@@ -235,7 +235,7 @@ enum stmt_id {
 	ST_INGEST_SEEN, ST_INGEST_RECORD, ST_INGEST_REPLAY_SEEN, ST_INGEST_RECORD_ONCE, ST_PROJECT_INSERT, ST_OUTBOX_INSERT, ST_OUTBOX_MARK,
 	ST_OUTBOX_RETRY, ST_OUTBOX_SENT, ST_OUTBOX_MESSAGE, ST_OUTBOX_CLAIM, ST_OUTBOX_ROW,
 	ST_OUTBOX_RELEASE,
-	ST_SENDER_HIT, ST_SENDER_TOLD, ST_FETCHED_SEEN, ST_FETCHED_ADOPT, ST_FETCHED_ADD,
+	ST_SENDER_HIT, ST_SENDER_TOLD, ST_FETCHED_SEEN, ST_FETCHED_ADOPT, ST_FETCHED_ADD, ST_FETCHED_ALL,
 	ST_USER_VERSION, ST_PROJECT_SAMPLE, ST_OUTBOX_LIST, ST_OUTBOX_OWNERS, ST_OUTBOX_RECIPIENT,
 	ST_OUTBOX_BOUNCE, ST_ADDRESS_INSERT, ST_ADDRESS_BOUNCE, ST_ADDRESS_DISABLE,
 	ST_ADDRESS_DISABLED, ST_PATTERNS_LOAD, ST_SUBSCRIBER_INSERT, ST_SUBSCRIBER_TOUCH,
@@ -324,6 +324,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_FETCHED_SEEN] = "SELECT 1 FROM fetched WHERE origin = ?1 AND ident = ?2",
 	[ST_FETCHED_ADOPT] = "UPDATE fetched SET ident = ?2 WHERE origin = ?1 AND ident = ''",
 	[ST_FETCHED_ADD] = "INSERT OR IGNORE INTO fetched(origin, ident, spooled) VALUES(?1, ?2, ?3)",
+	[ST_FETCHED_ALL] = "SELECT origin, ident, spooled FROM fetched ORDER BY origin, ident",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_BEGIN_READ] = "BEGIN DEFERRED",
 	[ST_COMMIT] = "COMMIT",
@@ -783,6 +784,32 @@ int store_fetched_add(struct store *s, const char *origin, const char *ident, ti
 	bind_text(st, 2, ident);
 	bind_text(st, 3, at);
 	return run(s, st, "fetched-add");
+}
+
+static char *col_text(struct db_stmt *st, int i);
+
+int store_fetched_each(struct store *s,
+		       int (*fn)(const char *origin, const char *ident, const char *spooled, void *arg),
+		       void *arg)
+{
+	struct db_stmt *st = stmt(s, ST_FETCHED_ALL);
+	if (!st)
+		return -1;
+	int n = 0, rc;
+	while ((rc = db_step(st)) == DB_STEP_ROW) {
+		char *origin = col_text(st, 0), *ident = col_text(st, 1), *at = col_text(st, 2);
+		int r = fn(origin ? origin : "", ident ? ident : "", at ? at : "", arg);
+		free(origin);
+		free(ident);
+		free(at);
+		if (r < 0) {
+			db_reset(st);
+			return -1;
+		}
+		n++;
+	}
+	db_reset(st);
+	return rc == DB_STEP_DONE ? n : fail(s, rc, "fetched-each");
 }
 
 int store_ingest_record(struct store *s, const char *key, const char *spool_name,

@@ -104,6 +104,17 @@ static int send_files(const struct config *c, struct store *s)
 				continue;
 			}
 			char *name = xasprintf("%010lld-%s.eml", (long long)r->id, r->token);
+			char *path = xasprintf("%s/%s", dir, name);
+			int written = access(path, F_OK) == 0;
+			free(path);
+			if (written) {
+				/* published by a pass whose commit was lost (a failover): not twice */
+				store_outbox_mark(s, r->id, owner, OUTBOX_SENT, NULL, clock_now());
+				log_info("stage=send transport=file file=%s result=sent already=yes",
+					 name);
+				free(name);
+				continue;
+			}
 			if (spool_stage(dir, name, r->data, r->len) < 0) {
 				log_err("stage=send outbox=%lld transport=file error=\"%s\" "
 					"result=deferred", (long long)r->id, strerror(errno));

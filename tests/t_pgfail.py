@@ -8,8 +8,8 @@ import subprocess as _pgf_sp
 
 from pg import Postgres, Standby, pg_start_with, pg_trust_network
 
-PGF_POSTS_FIRST = 80	# posts in the spools before the fault
-PGF_POSTS_DURING = 40	# posts delivered while the database is away
+PGF_POSTS_FIRST = 300	# posts in the spools before the fault
+PGF_POSTS_DURING = 60	# posts delivered while the database is away
 PGF_SETTLE_S = 240	# the most a run may take to settle after the fault
 
 
@@ -90,10 +90,10 @@ def _pgf_settled(pg, boards, want_projects):
         return False
 
 
-def _pgf_wait(cond, seconds):
+def _pgf_wait(cond, seconds, step=0.5):
     end = time.time() + seconds
     while time.time() < end and not cond():
-        time.sleep(0.5)
+        time.sleep(step)
     return cond()
 
 
@@ -195,7 +195,8 @@ def test_pg_partition_host_cut_off():
         _pgf_posts(a, PGF_POSTS_FIRST, "avant")
         daemon = _PgfDaemon(a, netns=ns.name)
         half = PGF_POSTS_FIRST // 3
-        expect(_pgf_wait(lambda: _pgf_count(pg, "SELECT count(*) FROM projects") >= half, 120),
+        expect(_pgf_wait(lambda: _pgf_count(pg, "SELECT count(*) FROM projects") >= half, 120,
+                         0.05),
                "the host in its namespace did not ingest: %s" % daemon.logged()[-1500:])
         before = len(daemon.logged())
         ns.cut()
@@ -230,6 +231,7 @@ def test_pg_partition_host_cut_off():
         rows, doubled = _pgf_check_once(pg, [a, b], n, allowed_doubles=leased)
         print("     (partition: seen in %.1f s; %d rows leased at the cut, taken over; %d rows,"
               " %d written twice)" % (took, len(leased), len(rows), len(doubled)))
+        print("     (first words of the cut host: %s)" % log[before:before + 600].replace("\n", " | "))
     finally:
         if daemon:
             daemon.stop()
@@ -252,17 +254,24 @@ def _pgf_failover(sync):
            "&connect_timeout=2" % (primary.port, standby.port, primary.dbname))
     hosts = [Board("host_id = host-%d\npoll_interval = 1\n" % i, database=url).init()
              for i in (1, 2)]
-    daemons = []
+    daemons, feeders = [], []
     try:
-        for i, h in enumerate(hosts):
-            _pgf_posts(h, PGF_POSTS_FIRST // 2, "h%d-avant" % i)
+        import threading
         daemons = [_PgfDaemon(h) for h in hosts]
+        # the load: posts arriving all along, on both hosts, before, during and after the kill
+        feeders = [threading.Thread(target=_pgf_posts, daemon=True,
+                                    args=(h, (PGF_POSTS_FIRST + PGF_POSTS_DURING) // 2, "h%d" % i))
+                   for i, h in enumerate(hosts)]
+        for t in feeders:
+            t.start()
         expect(_pgf_wait(lambda: _pgf_count(primary, "SELECT count(*) FROM projects")
-                         >= PGF_POSTS_FIRST // 3, 120), "no ingest before the failover")
+                         >= PGF_POSTS_FIRST // 3, 120, 0.05), "no ingest before the failover")
         primary.stop(sig=signal.SIGKILL)
-        for i, h in enumerate(hosts):
-            _pgf_posts(h, PGF_POSTS_DURING // 2, "h%d-pendant" % i)
+        at_kill = sum(len(h.files("incoming/new")) + len(h.files("incoming/cur")) for h in hosts)
+        expect(any(t.is_alive() for t in feeders), "the primary was killed after the load")
         standby.promote()
+        for t in feeders:
+            t.join(timeout=120)
         n = PGF_POSTS_FIRST + PGF_POSTS_DURING
         settled = _pgf_wait(lambda: _pgf_settled(standby, hosts, n), PGF_SETTLE_S if sync else 60)
         if sync:
@@ -273,8 +282,11 @@ def _pgf_failover(sync):
         daemons = []
         for lg in logs:
             expect("op=reconnect attempts=" in lg, "no reconnection logged: %s" % lg[-1500:])
-        return primary, standby, hosts, n
+        again = sum(lg.count("result=sent already=yes") for lg in logs)
+        return primary, standby, hosts, n, (at_kill, again)
     except BaseException:
+        for t in feeders:
+            t.join(timeout=120)
         for d in daemons:
             d.stop()
         primary.cleanup()
@@ -289,13 +301,15 @@ def test_pg_failover_synchronous_standby():
     promoted: the daemons reconnect to it (libpq takes the next host), and nothing is lost
     (one project per post, every sent row's mail written) nor doubled; `reconcile` finds
     nothing to re-offer on either host."""
-    primary, standby, hosts, n = _pgf_failover(sync=True)
+    primary, standby, hosts, n, (at_kill, again) = _pgf_failover(sync=True)
     try:
         rows, doubled = _pgf_check_once(standby, hosts, n)
         offered = [h.run("reconcile").stdout.decode().strip() for h in hosts]
         expect(offered == ["0 messages re-offered"] * 2, "reconcile after a synchronous "
                "failover: %r" % offered)
-        print("     (synchronous failover: %d projects, %d rows, nothing re-offered)" % (n, len(rows)))
+        print("     (synchronous failover: %d posts delivered at the kill; %d projects, %d rows,"
+              " nothing re-offered; %d files found already written, not written again)"
+              % (at_kill, n, len(rows), again))
     finally:
         primary.cleanup()
         standby.cleanup()
@@ -308,7 +322,7 @@ def test_pg_failover_asynchronous_standby_reconcile():
     whose ingest key the promoted database does not know; the next run ingests them: one
     project per post again (or, when nothing was lost in the run, reconcile re-offers nothing
     and the counts already match)."""
-    primary, standby, hosts, n = _pgf_failover(sync=False)
+    primary, standby, hosts, n, (at_kill, again) = _pgf_failover(sync=False)
     try:
         before = _pgf_count(standby, "SELECT count(*) FROM projects")
         offered = 0
@@ -322,8 +336,9 @@ def test_pg_failover_asynchronous_standby_reconcile():
         expect(after == n, "after reconcile: %d projects of %d" % (after, n))
         titles = standby.psql("SELECT title FROM projects").splitlines()
         expect(len(set(titles)) == n, "a project twice after reconcile")
-        print("     (asynchronous failover: %d of %d projects after the promotion, %d re-offered,"
-              " %d after reconcile)" % (before, n, offered, after))
+        print("     (asynchronous failover: %d posts delivered at the kill; %d of %d projects after"
+              " the promotion, %d re-offered, %d after reconcile)" % (at_kill, before, n,
+                                                                   offered, after))
     finally:
         primary.cleanup()
         standby.cleanup()

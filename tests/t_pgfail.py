@@ -282,7 +282,8 @@ def _pgf_failover(sync):
         daemons = []
         for lg in logs:
             expect("op=reconnect attempts=" in lg, "no reconnection logged: %s" % lg[-1500:])
-        again = sum(lg.count("result=sent already=yes") for lg in logs)
+        again = sum(lg.count("result=sent already=yes") + lg.count("result=journaled")
+                    for lg in logs)
         return primary, standby, hosts, n, (at_kill, again)
     except BaseException:
         for t in feeders:
@@ -308,7 +309,7 @@ def test_pg_failover_synchronous_standby():
         expect(offered == ["0 messages re-offered"] * 2, "reconcile after a synchronous "
                "failover: %r" % offered)
         print("     (synchronous failover: %d posts delivered at the kill; %d projects, %d rows,"
-              " nothing re-offered; %d files found already written, not written again)"
+              " nothing re-offered; %d passes lost their commit, no file written twice)"
               % (at_kill, n, len(rows), again))
     finally:
         primary.cleanup()

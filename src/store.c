@@ -524,6 +524,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 struct store {
 	struct db *db;
 	enum db_error err;		/* the class of the last error, DB_ERR_NONE after a success */
+	int in_tx;		/* between store_begin and its commit or rollback */
+	int tx_lost;		/* the connection was lost in it: no statement until it ends */
 };
 
 _Static_assert(ST_COUNT_ <= DB_MAX_STMTS, "the driver caches every statement by id");
@@ -537,6 +539,8 @@ static int fail(struct store *s, int rc, const char *what)
 	if (s->err == DB_ERR_NONE)
 		s->err = DB_ERR_OTHER;
 	log_err("stage=store op=%s error=\"%s\"", what, db_errmsg(s->db));
+	if (s->err == DB_ERR_RECONNECT && s->in_tx)
+		s->tx_lost = 1;	/* the rest of it would run, committed, on the new connection */
 	if (s->err == DB_ERR_RECONNECT && db_reconnect(s->db, 5000) == 0)
 		s->err = DB_ERR_RECONNECT;	/* still reported: the transaction was lost */
 	return -1;
@@ -544,6 +548,10 @@ static int fail(struct store *s, int rc, const char *what)
 
 static struct db_stmt *stmt(struct store *s, enum stmt_id id)
 {
+	if (s->tx_lost && id != ST_BEGIN) {
+		s->err = DB_ERR_RECONNECT;
+		return NULL;
+	}
 	struct db_stmt *st = db_prepare(s->db, (int)id, stmt_sql[id]);
 	if (!st)
 		fail(s, DB_STEP_ERROR, "prepare");
@@ -674,14 +682,30 @@ struct store *store_close(struct store *s)
 	return NULL;
 }
 
-int store_begin(struct store *s) { return run(s, stmt(s, ST_BEGIN), "begin"); }
-int store_commit(struct store *s) { return run(s, stmt(s, ST_COMMIT), "commit"); }
+int store_begin(struct store *s)
+{
+	s->tx_lost = 0;
+	int rc = run(s, stmt(s, ST_BEGIN), "begin");
+	s->in_tx = rc == 0;
+	return rc;
+}
+
+/* A transaction whose connection was lost fails to commit (none of it was kept). */
+int store_commit(struct store *s)
+{
+	int rc = s->tx_lost ? -1 : run(s, stmt(s, ST_COMMIT), "commit");
+	if (rc == 0 || s->tx_lost)
+		s->tx_lost = s->in_tx = 0;
+	return rc;
+}
 int store_savepoint(struct store *s) { return run(s, stmt(s, ST_SAVEPOINT), "savepoint"); }
 int store_savepoint_release(struct store *s) { return run(s, stmt(s, ST_RELEASE), "release"); }
 
 int store_rollback(struct store *s)
 {
-	if (!db_in_transaction(s->db))
+	int lost = s->tx_lost;
+	s->tx_lost = s->in_tx = 0;
+	if (lost || !db_in_transaction(s->db))
 		return 0;
 	return run(s, stmt(s, ST_ROLLBACK), "rollback");
 }

@@ -204,7 +204,9 @@ def test_pg_partition_host_cut_off():
         leased = set(int(x) for x in pg.psql(
             "SELECT id FROM outbox WHERE state = 'queued' AND lease_owner LIKE 'host-a:%'").split())
         _pgf_posts(a, PGF_POSTS_DURING, "pendant")
-        saw = daemon.wait_for(lambda: "backend=postgresql" in daemon.logged()[before:], 60)
+        import re as _re
+        gone = _re.compile(r"stage=store .*error=|backend=postgresql .*error=")
+        saw = daemon.wait_for(lambda: gone.search(daemon.logged()[before:]), 60)
         took = time.time() - t_cut
         expect(saw, "no database error logged by the cut host within 60 s: %s"
                % daemon.logged()[before:][-1500:])
@@ -231,7 +233,8 @@ def test_pg_partition_host_cut_off():
         rows, doubled = _pgf_check_once(pg, [a, b], n, allowed_doubles=leased)
         print("     (partition: seen in %.1f s; %d rows leased at the cut, taken over; %d rows,"
               " %d written twice)" % (took, len(leased), len(rows), len(doubled)))
-        print("     (first words of the cut host: %s)" % log[before:before + 600].replace("\n", " | "))
+        first = gone.search(log[before:])
+        print("     (the cut host's first error: %s)" % log[before + first.start():].split("\n")[0][:300])
     finally:
         if daemon:
             daemon.stop()
@@ -343,3 +346,22 @@ def test_pg_failover_asynchronous_standby_reconcile():
     finally:
         primary.cleanup()
         standby.cleanup()
+
+
+# ---------------------------------------------------------------- backup on PostgreSQL
+
+def test_pg_backup_points_to_pg_dump():
+    """`bidmail backup FILE` on `database = postgresql://…` copies nothing and pretends
+    nothing: exit 1, a sentence naming pg_dump and pg_basebackup, no FILE written."""
+    pg = Postgres()
+    try:
+        b = Board(database=pg.url).init()
+        out = os.path.join(b.dir, "copy.db")
+        p = b.run("backup", out, check=False)
+        err = p.stderr.decode()
+        expect(p.returncode == 1, "backup on PostgreSQL exited %d: %s" % (p.returncode, err[-500:]))
+        expect("pg_dump" in err and "pg_basebackup" in err, "no pointer to the tools: %r" % err[-500:])
+        expect(not os.path.exists(out), "a file was written")
+        expect(not p.stdout.strip(), "it said it copied: %r" % p.stdout)
+    finally:
+        pg.cleanup()

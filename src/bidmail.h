@@ -1034,6 +1034,11 @@ int store_fetched_seen(struct store *s, const char *origin, const char *ident);
  * when no transaction is open).
  * 0 or -1. */
 int store_fetched_add(struct store *s, const char *origin, const char *ident, time_t now);
+/* Calls fn with every row of the ledger the database kept before fetch.c kept its own (read
+ * once, at an upgrade); a negative return of fn stops. The number of rows, or -1. */
+int store_fetched_each(struct store *s,
+		       int (*fn)(const char *origin, const char *ident, const char *spooled, void *arg),
+		       void *arg);
 /* A consistent online copy of the database into PATH, taken in steps while writers go on,
  * written beside PATH, checked like store_check, then renamed; the size of the copy in the
  * backend's units (pages of SQLite), or -1. */

@@ -8,11 +8,13 @@
  * time, stopped at once by fetcher_stop; POP3 listings are read and checked here.
  * Each message is in the spool (fsynced) before it is marked \Seen or deleted; its origin
  * (UIDVALIDITY:UID or UIDL) and identity (size, Message-ID digest: known before the
- * download) are its ingest key and its row in the `fetched` ledger, so that it is fetched
- * once, and another message under a reused UID is fetched too. A cut anywhere loses nothing:
+ * download) are its ingest key and its line in the host's ledger (fetch_ledger.c, a file of
+ * the spool: fetching never needs the database), so that it is fetched once, and another
+ * message under a reused UID is fetched too. A cut anywhere loses nothing:
  * stored but not yet in the ledger, it is fetched again, a duplicate that ingest ignores.
  */
 #include "bidmail.h"
+#include "fetch_ledger.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -604,7 +606,8 @@ static void ident_of(unsigned long long size, const char *head, size_t len, char
 
 /* Stores one downloaded message in the spool, then its origin and identity in the ledger.
  * 0, or -1 (transient). */
-static int keep(const struct config *c, struct store *s, const char *origin, const char *ident,
+static int keep(const struct config *c, struct fetch_ledger *l, const char *origin,
+		const char *ident,
 		const char *data, size_t len)
 {
 	char *full = xasprintf("%s/%s", origin, ident);
@@ -633,9 +636,9 @@ static int keep(const struct config *c, struct store *s, const char *origin, con
 	if (o != OUT_OK)
 		goto out;
 	/* safe on disk: now the ledger, so that it is not downloaded again */
-	if (store_fetched_add(s, origin, ident, clock_now()) < 0) {
+	if (fetch_ledger_add(l, origin, ident, clock_now()) < 0) {
 		log_err("stage=fetch origin=%s error=\"ledger: %s\" (a second copy will be a "
-			"duplicate)", full, store_errmsg(s));
+			"duplicate)", full, fetch_ledger_error(l));
 		goto out;
 	}
 	log_info("stage=fetch origin=%s size=%zu result=spooled", full, len);
@@ -651,7 +654,7 @@ out:
 
 struct session {
 	const struct config *c;
-	struct store *s;
+	struct fetch_ledger *l;
 	struct fetch_url u;
 	struct wire w;
 	mailimap *imap;
@@ -890,7 +893,7 @@ static int imap_download(struct session *ss, uint32_t uid, uint32_t size, const 
 	if (b) {
 		struct mailimap_msg_att_body_section *bs = b->att_data.att_body_section;
 		size_t len = bs->sec_body_part ? bs->sec_length : 0;
-		rc = keep(c, ss->s, origin, ident, bs->sec_body_part ? bs->sec_body_part : "",
+		rc = keep(c, ss->l, origin, ident, bs->sec_body_part ? bs->sec_body_part : "",
 			  len < most ? len : most);
 		if (rc < 0)
 			snprintf(ss->err, sizeof ss->err, "cannot store a fetched message (see above)");
@@ -962,9 +965,9 @@ static int imap_pass(struct session *ss, volatile int *stop)
 			continue;
 		snprintf(id, sizeof id, "%u:%u", validity, uid);
 		char *origin = origin_of(&ss->u, id);
-		int seen = store_fetched_seen(ss->s, origin, ident);
+		int seen = fetch_ledger_seen(ss->l, origin, ident);
 		if (seen < 0) {
-			snprintf(ss->err, sizeof ss->err, "ledger: %s", store_errmsg(ss->s));
+			snprintf(ss->err, sizeof ss->err, "ledger: %s", fetch_ledger_error(ss->l));
 			free(origin);
 			rc = -1;
 			break;
@@ -1244,7 +1247,7 @@ static int pop_download(struct session *ss, const struct pop_msg *m, const char 
 	int r = pop_command(ss, bytes, "RETR %lu", m->n);
 	long long total = r == 0 ? pop_body(ss, &b) : -1;
 	if (total >= 0) {
-		r = keep(c, ss->s, origin, ident, b.data ? b.data : "", b.len);
+		r = keep(c, ss->l, origin, ident, b.data ? b.data : "", b.len);
 		if (r < 0)
 			snprintf(ss->err, sizeof ss->err, "cannot store a fetched message (see above)");
 	}
@@ -1306,9 +1309,9 @@ static int pop_pass(struct session *ss, volatile int *stop)
 			break;
 		}
 		char *origin = origin_of(&ss->u, msgs[i].uidl);
-		int seen = store_fetched_seen(ss->s, origin, ident);
+		int seen = fetch_ledger_seen(ss->l, origin, ident);
 		if (seen < 0)
-			snprintf(ss->err, sizeof ss->err, "ledger: %s", store_errmsg(ss->s));
+			snprintf(ss->err, sizeof ss->err, "ledger: %s", fetch_ledger_error(ss->l));
 		int k = seen < 0 ? -1 : seen ? 0 : pop_download(ss, &msgs[i], origin, ident);
 		free(origin);
 		if (k < 0) {
@@ -1333,11 +1336,12 @@ static int pop_pass(struct session *ss, volatile int *stop)
 
 /* ---------------------------------------------------------------- sessions */
 
-static int session_open(struct session *ss, const struct config *c, struct store *s, int stop_fd)
+static int session_open(struct session *ss, const struct config *c, struct fetch_ledger *l,
+			int stop_fd)
 {
 	memset(ss, 0, sizeof *ss);
 	ss->c = c;
-	ss->s = s;
+	ss->l = l;
 	ss->w.fd = -1;
 	ss->w.stop_fd = stop_fd;
 	ss->w.silence_ms = c->fetch_timeout * 1000;
@@ -1388,9 +1392,12 @@ int fetch_once(const struct config *c, struct store *s)
 		log_err("stage=fetch error=\"fetch_url is not set\"");
 		return -2;
 	}
+	struct fetch_ledger *l = fetch_ledger_open(c, s);
+	if (!l)
+		return -1;
 	struct session ss;
 	char *where = fetch_url_redacted(c->fetch_url);
-	int r = session_open(&ss, c, s, -1);
+	int r = session_open(&ss, c, l, -1);
 	if (r == 0)
 		r = ss.u.imap ? imap_pass(&ss, NULL) : pop_pass(&ss, NULL);
 	if (r < 0) {
@@ -1402,6 +1409,7 @@ int fetch_once(const struct config *c, struct store *s)
 	}
 	free(where);
 	session_close(&ss, r >= 0 && !ss.pop);
+	fetch_ledger_free(l);
 	return r;
 }
 
@@ -1409,7 +1417,7 @@ int fetch_once(const struct config *c, struct store *s)
 
 struct fetcher {
 	const struct config *c;
-	struct store *s;
+	struct fetch_ledger *l;
 	char *where;
 	pthread_t thread;
 	volatile int stop;	/* set by fetcher_stop in another thread: atomic loads and store */
@@ -1436,7 +1444,7 @@ static void *fetcher_run(void *arg)
 	long backoff = 1;
 	while (!stopping(f)) {
 		struct session ss;
-		int r = session_open(&ss, f->c, f->s, f->stop_pipe[0]);
+		int r = session_open(&ss, f->c, f->l, f->stop_pipe[0]);
 		while (r == 0 && !stopping(f)) {
 			int n = ss.u.imap ? imap_pass(&ss, &f->stop) : pop_pass(&ss, &f->stop);
 			if (n < 0) {
@@ -1455,7 +1463,7 @@ static void *fetcher_run(void *arg)
 					session_close(&ss, 1);
 					nap(f, f->c->fetch_interval);
 					if (!stopping(f))
-						r = session_open(&ss, f->c, f->s, f->stop_pipe[0]);
+						r = session_open(&ss, f->c, f->l, f->stop_pipe[0]);
 					continue;
 				}
 				nap(f, f->c->fetch_interval);
@@ -1486,11 +1494,10 @@ struct fetcher *fetcher_start(const struct config *c)
 		free(f);
 		return NULL;
 	}
-	f->s = store_open(c->database, 0);
+	f->l = fetch_ledger_open(c, NULL);	/* the database only once, at an upgrade */
 	f->where = fetch_url_redacted(c->fetch_url);
-	if (!f->s || pthread_create(&f->thread, NULL, fetcher_run, f) != 0) {
-		if (f->s)
-			store_close(f->s);
+	if (!f->l || pthread_create(&f->thread, NULL, fetcher_run, f) != 0) {
+		fetch_ledger_free(f->l);
 		close(f->stop_pipe[0]);
 		close(f->stop_pipe[1]);
 		free(f->where);
@@ -1512,7 +1519,7 @@ void fetcher_stop(struct fetcher *f)
 	pthread_join(f->thread, NULL);
 	close(f->stop_pipe[0]);
 	close(f->stop_pipe[1]);
-	store_close(f->s);
+	fetch_ledger_free(f->l);
 	free(f->where);
 	free(f);
 }

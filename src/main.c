@@ -728,11 +728,7 @@ static int cmd_fetch(struct config *c, int argc, char **argv)
 		fprintf(stderr, "bidmail: fetch_url is not set in the configuration\n");
 		return 1;
 	}
-	struct store *s = open_store(c);
-	if (!s)
-		return EXIT_TEMPFAIL;
-	int r = fetch_once(c, s);
-	store_close(s);
+	int r = fetch_once(c, NULL);	/* the database only once, at an upgrade */
 	return r >= 0 ? 0 : r == -2 ? 1 : EXIT_TEMPFAIL;
 }
 

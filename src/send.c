@@ -74,16 +74,23 @@ static void send_reclaim_dead(const struct config *c, struct store *s, const cha
 	}
 }
 
+static int files_journal_fold(const struct config *c, struct store *s);
+static int files_journal_note(const struct config *c, const int64_t *ids, size_t n);
+
 static int send_files(const struct config *c, struct store *s)
 {
 	const char *owner = send_owner(c);
 	char now[32], until[32];
 	clock_format_iso(clock_now(), now);
 	clock_format_iso(clock_now() + FILE_LEASE, until);
+	/* files published by a pass whose commit was lost (a failover) are sent: marked first */
+	if (files_journal_fold(c, s) < 0)
+		return -1;
 	send_reclaim_dead(c, s, now);
 	char *dir = xasprintf("%s/outgoing", c->spool);
 	char **names = xcalloc(SEND_BATCH, sizeof *names);
-	int sent = 0, rc = 0;
+	int64_t *ids = xcalloc(SEND_BATCH, sizeof *ids);
+	int sent = 0, rc = 0, kept = 0;
 	/* a batch at a time: claimed (committed), staged, named, then marked sent; rows that
 	 * could not be staged stay claimed until the end of the pass */
 	for (int round = 0; round < 100000 && rc == 0; round++) {
@@ -104,12 +111,24 @@ static int send_files(const struct config *c, struct store *s)
 				continue;
 			}
 			char *name = xasprintf("%010lld-%s.eml", (long long)r->id, r->token);
+			char *path = xasprintf("%s/%s", dir, name);
+			int written = access(path, F_OK) == 0;
+			free(path);
+			if (written) {
+				/* published by a pass whose commit was lost (a failover): not twice */
+				store_outbox_mark(s, r->id, owner, OUTBOX_SENT, NULL, clock_now());
+				log_info("stage=send transport=file file=%s result=sent already=yes",
+					 name);
+				free(name);
+				continue;
+			}
 			if (spool_stage(dir, name, r->data, r->len) < 0) {
 				log_err("stage=send outbox=%lld transport=file error=\"%s\" "
 					"result=deferred", (long long)r->id, strerror(errno));
 				free(name);
 				continue;
 			}
+			ids[staged] = r->id;
 			names[staged++] = name;
 			store_outbox_mark(s, r->id, owner, OUTBOX_SENT, NULL, clock_now());
 		}
@@ -121,7 +140,10 @@ static int send_files(const struct config *c, struct store *s)
 				store_rollback(s);
 				rc = -1;
 			} else if (store_commit(s) < 0) {
+				/* the files are out, their marks lost: the journal says they are sent,
+				 * and the leases stay ours until it is folded (no other host takes them) */
 				store_rollback(s);
+				kept = files_journal_note(c, ids, staged) == 0;
 				rc = -1;
 			} else {
 				for (size_t k = 0; k < staged; k++)
@@ -138,7 +160,9 @@ static int send_files(const struct config *c, struct store *s)
 			break;
 	}
 	/* what was not written waits for the next pass, for any sender */
-	store_outbox_release(s, owner);
+	if (!kept)
+		store_outbox_release(s, owner);
+	free(ids);
 	free(names);
 	free(dir);
 	return rc < 0 ? -1 : sent;
@@ -267,6 +291,49 @@ static long backoff(const struct config *c, int attempts)
 	hash_random(&r, sizeof r);
 	long jitter = d / 4 > 0 ? (long)(r % (unsigned)(d / 2 + 1)) - d / 4 : 0;
 	return d + jitter > 1 ? d + jitter : 1;
+}
+
+/* The file transport's use of the sent journal: ids appended (fsynced) when their files were
+ * published but the commit of their marks failed. 0 or -1. */
+static int files_journal_note(const struct config *c, const int64_t *ids, size_t n)
+{
+	char *jp = journal_path(c);
+	int fd = open(jp, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	int rc = fd < 0 ? -1 : 0;
+	if (fd >= 0)
+		flock(fd, LOCK_SH);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char line[32];
+		int len = snprintf(line, sizeof line, "%lld\n", (long long)ids[i]);
+		rc = write(fd, line, (size_t)len) == len ? 0 : -1;
+	}
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -1;
+	if (rc < 0)
+		log_err("stage=send error=\"cannot note %zu published files in %s: %s\"", n, jp,
+			strerror(errno));
+	else
+		log_warn("stage=send transport=file result=journaled files=%zu reason=\"their marks "
+			 "were not committed\"", n);
+	if (fd >= 0)
+		close(fd);
+	free(jp);
+	return rc;
+}
+
+/* Folds the sent journal before a file pass (as send_smtp does). 0 or -1. */
+static int files_journal_fold(const struct config *c, struct store *s)
+{
+	struct smtp_run run = { .c = c, .s = s, .owner = send_owner(c), .now = clock_now() };
+	char *jp = journal_path(c);
+	run.journal = open(jp, O_RDWR | O_APPEND | O_CLOEXEC);
+	free(jp);
+	if (run.journal < 0)
+		return 0;	/* no journal: nothing was noted in it */
+	flock(run.journal, LOCK_SH);
+	int rc = journal_fold(&run);
+	close(run.journal);
+	return rc;
 }
 
 static void smtp_done(void *arg, struct outbox_row *row, enum smtp_result r, const char *why)

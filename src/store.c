@@ -235,7 +235,7 @@ enum stmt_id {
 	ST_INGEST_SEEN, ST_INGEST_RECORD, ST_INGEST_REPLAY_SEEN, ST_INGEST_RECORD_ONCE, ST_PROJECT_INSERT, ST_OUTBOX_INSERT, ST_OUTBOX_MARK,
 	ST_OUTBOX_RETRY, ST_OUTBOX_SENT, ST_OUTBOX_MESSAGE, ST_OUTBOX_CLAIM, ST_OUTBOX_ROW,
 	ST_OUTBOX_RELEASE,
-	ST_SENDER_HIT, ST_SENDER_TOLD, ST_FETCHED_SEEN, ST_FETCHED_ADOPT, ST_FETCHED_ADD,
+	ST_SENDER_HIT, ST_SENDER_TOLD, ST_FETCHED_SEEN, ST_FETCHED_ADOPT, ST_FETCHED_ADD, ST_FETCHED_ALL,
 	ST_USER_VERSION, ST_PROJECT_SAMPLE, ST_OUTBOX_LIST, ST_OUTBOX_OWNERS, ST_OUTBOX_RECIPIENT,
 	ST_OUTBOX_BOUNCE, ST_ADDRESS_INSERT, ST_ADDRESS_BOUNCE, ST_ADDRESS_DISABLE,
 	ST_ADDRESS_DISABLED, ST_PATTERNS_LOAD, ST_SUBSCRIBER_INSERT, ST_SUBSCRIBER_TOUCH,
@@ -324,6 +324,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_FETCHED_SEEN] = "SELECT 1 FROM fetched WHERE origin = ?1 AND ident = ?2",
 	[ST_FETCHED_ADOPT] = "UPDATE fetched SET ident = ?2 WHERE origin = ?1 AND ident = ''",
 	[ST_FETCHED_ADD] = "INSERT OR IGNORE INTO fetched(origin, ident, spooled) VALUES(?1, ?2, ?3)",
+	[ST_FETCHED_ALL] = "SELECT origin, ident, spooled FROM fetched ORDER BY origin, ident",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_BEGIN_READ] = "BEGIN DEFERRED",
 	[ST_COMMIT] = "COMMIT",
@@ -523,6 +524,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 struct store {
 	struct db *db;
 	enum db_error err;		/* the class of the last error, DB_ERR_NONE after a success */
+	int in_tx;		/* between store_begin and its commit or rollback */
+	int tx_lost;		/* the connection was lost in it: no statement until it ends */
 };
 
 _Static_assert(ST_COUNT_ <= DB_MAX_STMTS, "the driver caches every statement by id");
@@ -536,6 +539,8 @@ static int fail(struct store *s, int rc, const char *what)
 	if (s->err == DB_ERR_NONE)
 		s->err = DB_ERR_OTHER;
 	log_err("stage=store op=%s error=\"%s\"", what, db_errmsg(s->db));
+	if (s->err == DB_ERR_RECONNECT && s->in_tx)
+		s->tx_lost = 1;	/* the rest of it would run, committed, on the new connection */
 	if (s->err == DB_ERR_RECONNECT && db_reconnect(s->db, 5000) == 0)
 		s->err = DB_ERR_RECONNECT;	/* still reported: the transaction was lost */
 	return -1;
@@ -543,6 +548,10 @@ static int fail(struct store *s, int rc, const char *what)
 
 static struct db_stmt *stmt(struct store *s, enum stmt_id id)
 {
+	if (s->tx_lost && id != ST_BEGIN) {
+		s->err = DB_ERR_RECONNECT;
+		return NULL;
+	}
 	struct db_stmt *st = db_prepare(s->db, (int)id, stmt_sql[id]);
 	if (!st)
 		fail(s, DB_STEP_ERROR, "prepare");
@@ -673,14 +682,30 @@ struct store *store_close(struct store *s)
 	return NULL;
 }
 
-int store_begin(struct store *s) { return run(s, stmt(s, ST_BEGIN), "begin"); }
-int store_commit(struct store *s) { return run(s, stmt(s, ST_COMMIT), "commit"); }
+int store_begin(struct store *s)
+{
+	s->tx_lost = 0;
+	int rc = run(s, stmt(s, ST_BEGIN), "begin");
+	s->in_tx = rc == 0;
+	return rc;
+}
+
+/* A transaction whose connection was lost fails to commit (none of it was kept). */
+int store_commit(struct store *s)
+{
+	int rc = s->tx_lost ? -1 : run(s, stmt(s, ST_COMMIT), "commit");
+	if (rc == 0 || s->tx_lost)
+		s->tx_lost = s->in_tx = 0;
+	return rc;
+}
 int store_savepoint(struct store *s) { return run(s, stmt(s, ST_SAVEPOINT), "savepoint"); }
 int store_savepoint_release(struct store *s) { return run(s, stmt(s, ST_RELEASE), "release"); }
 
 int store_rollback(struct store *s)
 {
-	if (!db_in_transaction(s->db))
+	int lost = s->tx_lost;
+	s->tx_lost = s->in_tx = 0;
+	if (lost || !db_in_transaction(s->db))
 		return 0;
 	return run(s, stmt(s, ST_ROLLBACK), "rollback");
 }
@@ -783,6 +808,32 @@ int store_fetched_add(struct store *s, const char *origin, const char *ident, ti
 	bind_text(st, 2, ident);
 	bind_text(st, 3, at);
 	return run(s, st, "fetched-add");
+}
+
+static char *col_text(struct db_stmt *st, int i);
+
+int store_fetched_each(struct store *s,
+		       int (*fn)(const char *origin, const char *ident, const char *spooled, void *arg),
+		       void *arg)
+{
+	struct db_stmt *st = stmt(s, ST_FETCHED_ALL);
+	if (!st)
+		return -1;
+	int n = 0, rc;
+	while ((rc = db_step(st)) == DB_STEP_ROW) {
+		char *origin = col_text(st, 0), *ident = col_text(st, 1), *at = col_text(st, 2);
+		int r = fn(origin ? origin : "", ident ? ident : "", at ? at : "", arg);
+		free(origin);
+		free(ident);
+		free(at);
+		if (r < 0) {
+			db_reset(st);
+			return -1;
+		}
+		n++;
+	}
+	db_reset(st);
+	return rc == DB_STEP_DONE ? n : fail(s, rc, "fetched-each");
 }
 
 int store_ingest_record(struct store *s, const char *key, const char *spool_name,

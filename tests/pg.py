@@ -116,3 +116,81 @@ class Postgres:
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- for t_pgfail.py (issue 16)
+
+def pg_start_with(pg, hosts="127.0.0.1", settings=(), wait=30):
+    """Starts pg's server (stopped) as Postgres.start does, listening on hosts (a comma list:
+    127.0.0.1 and addresses the test made), with settings ("name=value", given after the
+    defaults of Postgres.start, so they win: e.g. synchronous_commit=on)."""
+    args = [os.path.join(pg.bin, "postgres"), "-D", pg.data, "-h", hosts, "-p", str(pg.port),
+            "-k", pg.dir, "-c", "fsync=off", "-c", "synchronous_commit=off",
+            "-c", "full_page_writes=off"]
+    for s in settings:
+        args += ["-c", s]
+    logf = open(pg.log, "ab")
+    pg.proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, cwd=pg.dir,
+                               **pg.run_as)
+    logf.close()
+    deadline = time.time() + wait
+    while time.time() < deadline:
+        if pg.proc.poll() is not None:
+            raise RuntimeError("postgres exited: %s" % pg.log_tail())
+        p = subprocess.run([os.path.join(pg.bin, "pg_isready"), "-h", "127.0.0.1",
+                            "-p", str(pg.port), "-U", "bidmail", "-d", "postgres"],
+                           capture_output=True, timeout=10)
+        if p.returncode == 0:
+            return
+        time.sleep(0.1)
+    raise RuntimeError("postgres not ready in %ds: %s" % (wait, pg.log_tail()))
+
+
+def pg_trust_network(pg, network):
+    """Lets the clients of network (e.g. 10.231.7.0/30, a veth pair the test made) in, as
+    loopback's are (trust); takes effect at the next start."""
+    with open(os.path.join(pg.data, "pg_hba.conf"), "a") as f:
+        f.write("host all all %s trust\n" % network)
+
+
+class Standby(Postgres):
+    """A streaming standby of primary: `pg_basebackup -R` (the standby.signal and
+    primary_conninfo written) into its own temporary folder, started on its own free port on
+    127.0.0.1, waited for. When sync, the primary names every standby in
+    synchronous_standby_names (reloaded): its commits wait for this one."""
+
+    def __init__(self, primary, sync=True, settings=()):
+        self.bin = primary.bin
+        self.dir = tempfile.mkdtemp(prefix="bidmail-pg-standby-")
+        self.data = os.path.join(self.dir, "data")
+        self.log = os.path.join(self.dir, "postgres.log")
+        self.port = free_port()
+        self.dbname = primary.dbname
+        self.proc = None
+        self.run_as = primary.run_as
+        if self.run_as:
+            os.chown(self.dir, self.run_as["user"], self.run_as["group"])
+        self.url = "postgresql://bidmail@127.0.0.1:%d/%s" % (self.port, self.dbname)
+        self._tool("pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port), "-U", "bidmail",
+                   "-D", self.data, "-R", "-X", "stream", "--no-sync", timeout=120)
+        pg_start_with(self, settings=settings)
+        primary.psql("ALTER SYSTEM SET synchronous_standby_names = '%s'" % ("*" if sync else ""))
+        primary.psql("SELECT pg_reload_conf()")
+        deadline = time.time() + 30
+        want = "sync" if sync else "async"
+        while time.time() < deadline:
+            if primary.psql("SELECT sync_state FROM pg_stat_replication").split() == [want]:
+                return
+            time.sleep(0.2)
+        raise RuntimeError("the standby is not %s: %r" % (
+            want, primary.psql("SELECT application_name, state, sync_state FROM pg_stat_replication")))
+
+    def promote(self, wait=30):
+        """pg_ctl promote, then waits until the server accepts writes."""
+        self._tool("pg_ctl", "promote", "-D", self.data, "-w", "-t", str(wait), timeout=wait + 10)
+        deadline = time.time() + wait
+        while time.time() < deadline:
+            if self.psql("SELECT pg_is_in_recovery()").strip() == "f":
+                return
+            time.sleep(0.2)
+        raise RuntimeError("still in recovery after promote: %s" % self.log_tail())

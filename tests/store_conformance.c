@@ -459,6 +459,25 @@ static int c_fetched_add(struct store *s)
 	return 0;
 }
 
+static int fetched_count(const char *origin, const char *ident, const char *spooled, void *arg)
+{
+	int *n = arg;
+	if (!strcmp(origin, "pop3://u@h/2") && !strcmp(ident, "") && *spooled)
+		n[1]++;
+	n[0]++;
+	return 0;
+}
+
+static int c_fetched_each(struct store *s)
+{
+	int n[2] = { 0, 0 };
+	CHECK(store_fetched_each(s, fetched_count, n) == 0 && n[0] == 0);
+	CHECK(store_fetched_add(s, "pop3://u@h/1", "1:x", T0) == 0);
+	CHECK(store_fetched_add(s, "pop3://u@h/2", "", T0) == 0);	/* from before identities */
+	CHECK(store_fetched_each(s, fetched_count, n) == 2 && n[0] == 2 && n[1] == 1);
+	return 0;
+}
+
 static int c_sender_hit(struct store *s)
 {
 	CHECK(store_sender_hit(s, "a@example.net", T0, 3600, 2) == 0);
@@ -2226,6 +2245,7 @@ static const struct {
 	{ "store_ingest_record_once", c_ingest_record_once },
 	{ "store_fetched_seen", c_fetched_seen },
 	{ "store_fetched_add", c_fetched_add },
+	{ "store_fetched_each", c_fetched_each },
 	{ "store_sender_hit", c_sender_hit },
 	{ "store_project_state_name", c_project_state_name },
 	{ "store_bid_state_name", c_bid_state_name },

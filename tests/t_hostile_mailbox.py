@@ -643,28 +643,42 @@ def test_mailbox_answers_without_data():
 
 
 def test_mailbox_ledger_rows_from_before_are_adopted():
-    """A ledger row from before identities were recorded (identity '', as the migration
-    leaves it) stands for the message found under its origin: after the upgrade, a POP3
-    message kept on the server is not downloaded again, and the row takes its identity."""
+    """An upgrade: the ledger was the database's `fetched` table, and a row from before
+    identities were recorded has the identity ''. At the first fetch without the spool's ledger
+    file, the table's rows are imported once: the POP3 message kept on the server is not
+    downloaded again, and its origin takes the identity found under it (a line of the file)."""
     pop = FakePop([(1, "kept-uidl", imap_mail("Gardé", "<kept@client.fr>"))])
     srv = HostileServer(pop)
     try:
         b = mailbox_board("pop3://board@127.0.0.1:%d" % srv.port, "fetch_tls = no\n")
         b.run("fetch")
         expect(len(b.files("incoming/new")) == 1, "not fetched")
+        ledger = os.path.join(b.spool, "fetch", "ledger")
+        with open(ledger) as f:
+            lines = [l.rstrip("\n").split("\t") for l in f if not l.startswith("#")]
+        expect(len(lines) == 1, "ledger lines: %r" % lines)
+        origin, ident = lines[0][0], lines[0][1]
         db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"))
-        ident = db.execute("SELECT ident FROM fetched").fetchone()[0]
-        db.execute("UPDATE fetched SET ident = ''")
+        expect(db.execute("SELECT count(*) FROM fetched").fetchone()[0] == 0,
+               "fetch wrote in the database")
+        db.execute("INSERT INTO fetched(origin, ident, spooled) VALUES(?, '', "
+                   "'2025-01-01T00:00:00Z')", (origin,))
         db.commit()
         db.close()
+        os.unlink(ledger)
         retr = len([l for l in srv.commands if l.startswith("RETR")])
         b.run("fetch")
         expect(len([l for l in srv.commands if l.startswith("RETR")]) == retr, "downloaded again")
         expect(len(b.files("incoming/new")) == 1, "stored again")
-        db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"))
-        rows = db.execute("SELECT ident FROM fetched").fetchall()
-        db.close()
-        expect(rows == [(ident,)], "ledger rows: %r (want %r)" % (rows, ident))
+        with open(ledger) as f:
+            text = f.read()
+        expect("#imported\n" in text, "no import mark: %r" % text)
+        expect("%s\t%s\t" % (origin, ident) in text, "not adopted: %r" % text)
+        b.run("fetch")
+        expect(len([l for l in srv.commands if l.startswith("RETR")]) == retr,
+               "downloaded again after the import")
+        with open(ledger) as f:
+            expect(f.read() == text, "imported twice")
     finally:
         srv.stop()
 

@@ -240,3 +240,93 @@ def test_daemon_fetches_in_idle_and_survives_server_restart():
     expect(rc == 0, "exit %d after SIGTERM" % rc)
     expect("stage=fetch" in err and "retry_in=" in err, "no retry logged: %s" % err[-1500:])
     expect(dv.password not in err, "password in the log")
+
+
+def test_fetch_without_the_database():
+    """Fetching never touches the database (issue 16): with the database gone, `bidmail fetch`
+    still stores every message in the spool (exit 0) and its ledger is a file of the spool
+    (spool/fetch/ledger); a second pass stores nothing; no database file is made. With the
+    database back, the spooled mail becomes projects, and the rows of the old ledger are
+    imported then (once: an "#imported" line)."""
+    dv = Dovecot().start()
+    try:
+        for i in range(3):
+            dv.put(post_mail(subject="Projet sans base %d" % i, msgid="<nodb%d@client.fr>" % i))
+        b = fetch_board(dv, dv.url("imaps"))
+        db = os.path.join(b.dir, "var", "bidmail.db")
+        expect(os.path.exists(db), "no database after init at %s" % db)
+        os.rename(db, db + ".away")
+        p = b.run("fetch")
+        expect(len(spooled_bodies(b)) == 3, "spooled %d" % len(b.files("incoming/new")))
+        expect(not os.path.exists(db), "fetch made a database")
+        ledger = os.path.join(b.spool, "fetch", "ledger")
+        with open(ledger) as f:
+            lines = [l for l in f.read().splitlines() if not l.startswith("#")]
+        expect(len(lines) == 3 and all(l.count("\t") == 2 for l in lines), "ledger: %r" % lines)
+        expect("imported at the next start" in p.stderr.decode(), "no word of the import put off")
+        b.run("fetch")
+        expect(len(b.files("incoming/new")) == 3, "second fetch stored again")
+        os.rename(db + ".away", db)
+        b.run("fetch")
+        with open(ledger) as f:
+            expect(f.read().count("#imported\n") == 1, "not imported once")
+        b.run("run", "--once")
+        expect(len(b.projects()) == 3, "projects: %r" % b.projects())
+    finally:
+        dv.cleanup()
+
+
+def test_fetch_two_hosts_one_mailbox_one_project_each():
+    """Two fetchers (two hosts: own config, spool and ledger) on one Dovecot mailbox and one
+    database. Over POP3 with fetch_after = seen both download every message (nothing on the
+    server says it was taken), at the same time; over IMAP both race for the unseen ones.
+    Each host ingests its own spool: one project per message, whichever host stored it,
+    the second copy a no-op of the replay key."""
+    dv = Dovecot().start()
+    try:
+        n = 12
+        for i in range(n):
+            dv.put(post_mail(subject="Projet partagé %d" % i, msgid="<shared%d@client.fr>" % i,
+                             sender="Client %d <client%d@client.fr>" % (i, i)))
+        a = fetch_board(dv, dv.url("pop3s"))
+        db = os.path.join(a.dir, "var", "bidmail.db")
+        b = Board("fetch_url = %s\nfetch_password = %s\nfetch_ca_file = %s\n"
+                  % (dv.url("pop3s"), dv.password, dv.ca), database=db).init()
+        procs = [subprocess.Popen([board.BIDMAIL, "--config", h.conf, "fetch"], cwd=h.dir,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                 for h in (a, b)]
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            expect(p.returncode == 0, "fetch exited %d: %s" % (p.returncode, err.decode()[-800:]))
+        expect(len(a.files("incoming/new")) == n and len(b.files("incoming/new")) == n,
+               "spooled %d and %d" % (len(a.files("incoming/new")), len(b.files("incoming/new"))))
+        for h in (a, b):
+            h.run("run", "--once")
+        titles = sorted(pr["title"] for pr in a.projects())
+        expect(len(titles) == n and len(set(titles)) == n, "projects: %r" % titles)
+        expect(len(a.files("incoming/new")) == 0 and len(b.files("incoming/new")) == 0,
+               "left unread")
+        # IMAP: new arrivals, both hosts at once; whatever each took, one project per message
+        for i in range(n):
+            dv.put(post_mail(subject="Projet IMAP partagé %d" % i, msgid="<ishared%d@client.fr>" % i,
+                             sender="Cliente %d <cliente%d@client.fr>" % (i, i)))
+        for h in (a, b):
+            with open(h.conf) as f:
+                text = f.read()
+            with open(h.conf, "w") as f:
+                f.write(text.replace(dv.url("pop3s"), dv.url("imaps")))
+        procs = [subprocess.Popen([board.BIDMAIL, "--config", h.conf, "fetch"], cwd=h.dir,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                 for h in (a, b)]
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            expect(p.returncode == 0, "fetch exited %d: %s" % (p.returncode, err.decode()[-800:]))
+        got = len(a.files("incoming/new")) + len(b.files("incoming/new"))
+        expect(got >= n, "spooled %d of %d" % (got, n))
+        for h in (a, b):
+            h.run("run", "--once")
+        titles = [pr["title"] for pr in a.projects()]
+        expect(len(titles) == 2 * n and len(set(titles)) == 2 * n,
+               "projects: %d (%d distinct), %d copies spooled" % (len(titles), len(set(titles)), got))
+    finally:
+        dv.cleanup()

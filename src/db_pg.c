@@ -66,7 +66,12 @@ enum db_error db_pg_classify(const char *sqlstate)
 {
 	if (!sqlstate || !*sqlstate)
 		return DB_ERR_RECONNECT;
-	if (!strcmp(sqlstate, "40001") || !strcmp(sqlstate, "40P01"))
+	/* a serialization failure, a deadlock, a lock or statement timeout, resources short (53xxx:
+	 * disk full, out of memory), or the aborted transaction after one of them: the message is
+	 * tried again (SQLite's BUSY, FULL and NOMEM are transient too), never set aside */
+	if (!strcmp(sqlstate, "40001") || !strcmp(sqlstate, "40P01") ||
+	    !strcmp(sqlstate, "55P03") || !strcmp(sqlstate, "57014") ||
+	    !strncmp(sqlstate, "53", 2) || !strcmp(sqlstate, "25P02"))
 		return DB_ERR_RETRY;
 	if (!strncmp(sqlstate, "08", 2) || !strcmp(sqlstate, "57P01") ||
 	    !strcmp(sqlstate, "57P02") || !strcmp(sqlstate, "57P03") || !strcmp(sqlstate, "25006"))

@@ -4,6 +4,7 @@
  * `N passed, N failed`; exit 1 on any failure.
  */
 #include "../src/bidmail.h"
+#include "../src/db.h"
 
 #include <stdlib.h>
 #include <fcntl.h>
@@ -1704,6 +1705,30 @@ static void test_intent(void)
 	report("extract_intent_read", bad);
 }
 
+/* PostgreSQL's errors in the driver's classes (db_pg_classify): what is tried again (the message
+ * stays in the spool), what reconnects, what is a conflict, what is fatal. */
+static void test_pg_classes(void)
+{
+	static const struct {
+		const char *state;
+		enum db_error want;
+	} rows[] = {
+		{ "40001", DB_ERR_RETRY }, { "40P01", DB_ERR_RETRY }, { "55P03", DB_ERR_RETRY },
+		{ "57014", DB_ERR_RETRY }, { "53100", DB_ERR_RETRY }, { "53200", DB_ERR_RETRY },
+		{ "25P02", DB_ERR_RETRY }, { "08006", DB_ERR_RECONNECT }, { "57P01", DB_ERR_RECONNECT },
+		{ "25006", DB_ERR_RECONNECT }, { "", DB_ERR_RECONNECT }, { "23505", DB_ERR_CONFLICT },
+		{ "42601", DB_ERR_OTHER }, { "22P02", DB_ERR_OTHER },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		if (db_pg_classify(rows[i].state) != rows[i].want) {
+			printf("     sqlstate %s: class %d, want %d\n", rows[i].state,
+			       (int)db_pg_classify(rows[i].state), (int)rows[i].want);
+			bad++;
+		}
+	report("db_pg_classify", bad);
+}
+
 /* A freelancer's reply that says no (extract_intent_no_bid): a pass phrase or a negated ability
  * makes no bid, unless another part offers a price; a no at a price ("pas pour 900 €") leaves
  * out only that price, so a counter-offer beside it is still a bid. */
@@ -2199,6 +2224,7 @@ int main(int argc, char **argv)
 	test_consent();
 	test_intent();
 	test_no_bid();
+	test_pg_classes();
 	test_dates();
 	test_date_text();
 	test_rating();

@@ -1184,6 +1184,26 @@ static void daemon_reload(struct config *c, const char *config_file, struct daem
 	log_info("stage=daemon result=reloaded");
 }
 
+/* The daemon's store. A SQLite file that cannot be opened will not open by waiting: NULL at once.
+ * A PostgreSQL server may be starting, failing over or cut off: tried again with back-off (1 s
+ * doubling to 30 s) until it answers or SIGTERM, while mail waits in the spool. */
+static struct store *daemon_store_open(const struct config *c)
+{
+	int pause = 1;
+	for (;;) {
+		struct store *s = store_open(c->database, 0);
+		if (s || strncmp(c->database, "postgres", 8) || stop_asked(&got_term))
+			return s;
+		log_warn("stage=daemon result=waiting reason=\"database not reached, trying again in "
+			 "%d s; mail waits in the spool\"", pause);
+		for (int i = 0; i < pause * 10 && !stop_asked(&got_term); i++) {
+			struct timespec t = { 0, 100000000L };
+			nanosleep(&t, NULL);
+		}
+		pause = pause < 16 ? pause * 2 : 30;
+	}
+}
+
 int ingest_daemon(struct config *c, const char *config_file)
 {
 	if (wake_pipe[0] < 0 && pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
@@ -1194,28 +1214,32 @@ int ingest_daemon(struct config *c, const char *config_file)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	struct store *s = store_open(c->database, 0);
-	if (!s)
+	/* the LMTP listener and the fetcher only write the spool: they start before the database
+	 * is reached, so that a database server away at start makes no MTA wait or bounce */
+	struct daemon_threads th = { 0 };
+	th.fetcher = fetcher_start(c);
+	th.lmtp = *c->lmtp_listen ? lmtp_start(c, c->lmtp_listen) : NULL;
+	struct store *s = daemon_store_open(c);
+	if (!s) {
+		fetcher_stop(th.fetcher);
+		lmtp_stop(th.lmtp);
 		return -1;
+	}
 	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	char *dir = xasprintf("%s/incoming/new", c->spool);
 	if (fd >= 0 && inotify_add_watch(fd, dir, IN_MOVED_TO | IN_CREATE) < 0) {
 		close(fd);
 		fd = -1;
 	}
-	struct daemon_threads th = { 0 };
 	if (*c->http_listen && !(th.http = http_start(c, c->http_listen))) {
 		if (fd >= 0)
 			close(fd);
+		fetcher_stop(th.fetcher);
+		lmtp_stop(th.lmtp);
 		store_close(s);
 		free(dir);
 		return -1;
 	}
-	/* mail from a mailbox, when fetch_url is set: a thread of its own (its failures are
-	 * logged and retried, never fatal: mail may also come through deliver) */
-	th.fetcher = fetcher_start(c);
-	/* the LMTP listener, when lmtp_listen is set: like deliver, it only writes the spool */
-	th.lmtp = *c->lmtp_listen ? lmtp_start(c, c->lmtp_listen) : NULL;
 	log_info("stage=daemon result=started host_id=%s spool=%s database=%s", c->host_id,
 		 c->spool, c->database);
 	time_t last_digest = 0;

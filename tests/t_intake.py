@@ -256,3 +256,46 @@ def test_intake_reconcile():
     expect(out.strip() == "0 messages re-offered", "second reconcile: %r" % out)
     p = b.run("reconcile", "--since", "yesterday", check=False)
     expect(p.returncode == 2, "--since yesterday: exit %d" % p.returncode)
+
+
+def test_intake_daemon_listens_while_postgresql_is_away():
+    """The daemon on a PostgreSQL URL whose server does not answer (127.0.0.1, a free port)
+    still starts its LMTP listener: a mail is taken (250) and waits in the spool while the
+    daemon tries the database again with back-off (logged as waiting), and SIGTERM stops it at
+    once; nothing is bounced, nothing lost."""
+    import smtplib
+    dbport, lport = free_port(), free_port()
+    # a board made once (its key, its spool), whose database server is then away at a restart
+    b = Board("domain = example.org\nlmtp_listen = 127.0.0.1:%d\n" % lport).init()
+    with open(b.conf) as f:
+        conf = f.read()
+    with open(b.conf, "w") as f:
+        f.write("database = postgresql://bidmail@127.0.0.1:%d/bidmail?connect_timeout=1\n%s"
+                % (dbport, conf))
+    p = subprocess.Popen([board.BIDMAIL, "--config", b.conf, "run"], cwd=b.dir,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        expect(wait_port(lport), "no LMTP listener while the database is away")
+        l = smtplib.LMTP("127.0.0.1", lport, timeout=30)
+        try:
+            refused = l.sendmail("jeanne@client.fr", ["post@example.org"],
+                                 intake_post("Traduction juridique", "Bonjour,\nun contrat.\n",
+                                             "<away-1@client.fr>").encode())
+        finally:
+            l.quit()
+        expect(refused == {}, "LMTP refused: %r" % refused)
+        new = os.path.join(b.spool, "incoming", "new")
+        expect(len(os.listdir(new)) == 1, "spooled: %r" % os.listdir(new))
+        time.sleep(1.5)
+        expect(p.poll() is None, "the daemon exited while the database was away")
+    finally:
+        p.terminate()
+        try:
+            err = p.communicate(timeout=15)[1].decode("utf-8", "replace")
+        except subprocess.TimeoutExpired:
+            p.kill()
+            raise Failure("the daemon did not stop on SIGTERM while waiting for the database")
+    expect("result=waiting" in err and "mail waits in the spool" in err,
+           "no waiting line in the log: %r" % err[-800:])
+    expect("Sanitizer" not in err and "runtime error:" not in err, "sanitizer: %s" % err[-2000:])
+    b.cleanup()

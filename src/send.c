@@ -33,6 +33,11 @@
 #define SMTP_BATCH 2000
 #define SEND_PASS_SECONDS 60	/* a pass starts no SMTP transaction after this */
 #define LEASE_MARGIN 60		/* seconds a lease outlasts the longest pass */
+/* An SMTP lease lasts smtp_time_bound(): the pass's time, plus 4 smtp_timeout (connect,
+ * greeting, each command and QUIT may each take that long), plus the largest message at the
+ * slowest rate accepted, plus LEASE_MARGIN: longer than the longest SMTP timeout can hold a
+ * row, so that no live sender's row is ever taken over. On PostgreSQL its start is the
+ * database's clock (store.c), so hosts whose clocks differ agree on when it ends. */
 #define FILE_LEASE 600		/* seconds: a file batch is written in far less */
 #define MAX_OWNERS 64		/* other senders' leases looked at per pass */
 
@@ -50,6 +55,15 @@ static const char *send_owner(const struct config *c)
 		snprintf(owner, sizeof owner, "%s:%ld:%s", c->host_id, (long)pid, rnd);
 	}
 	return owner;
+}
+
+/* The reaper: re-queues the rows whose lease expired (their owner, on any host, died or was
+ * cut off), so that they are counted as queued and sent once by whoever claims them next. */
+static void send_reap(struct store *s, const char *now)
+{
+	int n = store_outbox_reap(s, now);
+	if (n > 0)
+		log_info("stage=send result=reaped rows=%d", n);
 }
 
 /* Frees the leases of senders of this host that no longer run (a crash, a kill -9): their
@@ -81,6 +95,7 @@ static int send_files(const struct config *c, struct store *s)
 	clock_format_iso(clock_now(), now);
 	clock_format_iso(clock_now() + FILE_LEASE, until);
 	send_reclaim_dead(c, s, now);
+	send_reap(s, now);
 	char *dir = xasprintf("%s/outgoing", c->spool);
 	char **names = xcalloc(SEND_BATCH, sizeof *names);
 	int sent = 0, rc = 0;
@@ -331,6 +346,7 @@ static int send_smtp(const struct config *c, struct store *s)
 		return -1;
 	}
 	send_reclaim_dead(c, s, now);
+	send_reap(s, now);
 	/* retries and failures are their own commits, written to the OS at once */
 	store_durability(s, STORE_FAST);
 	long long end = (clock_mono_ms() / 1000) + SEND_PASS_SECONDS;

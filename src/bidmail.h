@@ -965,6 +965,13 @@ int store_outbox_release(struct store *s, const char *owner);
 int store_outbox_lease_owners(struct store *s, const char *now, char **owners, int max);
 /* H16a (issue 16). 1 when the database is a server several hosts may share (PostgreSQL). */
 int store_is_shared(const struct store *s);
+/* 1 when the last error asks for the whole transaction to run again (PostgreSQL 40001, a
+ * serialization failure, or 40P01, a deadlock), 0 otherwise. */
+int store_error_is_retry(const struct store *s);
+/* Locks project id for the rest of the transaction (PostgreSQL: SELECT … FOR UPDATE; SQLite's
+ * single writer needs none), the parent of a check-then-act: 1, 0 when there is no such
+ * project, -1 on error. */
+int store_project_lock(struct store *s, int64_t id);
 /* Re-queues the rows whose lease expired at now (the database's clock on PostgreSQL): their
  * owner died. The count or -1. */
 int store_outbox_reap(struct store *s, const char *now);

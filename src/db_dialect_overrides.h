@@ -53,6 +53,17 @@
 	  "UPDATE digest_shards SET lease_until = " PG_LEASE_UNTIL("$4", "$5")
 	  " WHERE period = $1 AND shard = $2 AND owner = $3", 0 },
 
+/* ST_PROJECT_LOCK: the row lock on the parent of a check-then-act (the bid cap) */
+{ "SELECT id FROM projects WHERE id = ?1",
+	  "SELECT id FROM projects WHERE id = $1 FOR UPDATE", 0 },
+
+/* ST_CONFIRMATION_GET: a confirmation is used once: the row is locked when read, so that a
+ * second answer handled at the same time on another host waits, then reads it used */
+{ "SELECT address, subscriber, action, payload, expires, used"
+	  " FROM confirmations WHERE id = ?1",
+	  "SELECT address, subscriber, action, payload, expires, used"
+	  " FROM confirmations WHERE id = $1 FOR UPDATE", 0 },
+
 /* ST_SENDER_HIT: the existing row named by its table in DO UPDATE (else ambiguous with EXCLUDED) */
 { "INSERT INTO sender_rates(address, window_start, count) VALUES(?1, ?2, 1)"
 	  " ON CONFLICT(address) DO UPDATE SET"

@@ -274,7 +274,7 @@ enum stmt_id {
 	ST_PATTERNS_INSTANT_RANGE,
 	/* H16a (issue 16): leases on the database's clock, the reaper, the weekly run's shards */
 	ST_OUTBOX_REAP, ST_SHARD_ENSURE, ST_SHARD_CLAIM, ST_SHARD_RENEW, ST_SHARD_RELEASE,
-	ST_SHARD_OWNER, ST_SUBSCRIBER_DUE_SHARD,
+	ST_SHARD_OWNER, ST_SUBSCRIBER_DUE_SHARD, ST_PROJECT_LOCK,
 	ST_BEGIN, ST_BEGIN_READ, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
 };
 static const char *const stmt_sql[ST_COUNT_] = {
@@ -543,6 +543,9 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_SUBSCRIBER_DUE_SHARD] = SUBSCRIBER_LIST_SELECT " WHERE s.next_due <= ?3"
 		" AND (s.next_due, s.id) > (?4, ?1) AND s.id % ?5 = ?6"
 		" ORDER BY s.next_due, s.id LIMIT ?2",
+	/* the parent row of a check-then-act (the bid cap): FOR UPDATE on PostgreSQL, so that
+	 * under READ COMMITTED the count that follows sees every bid committed before it */
+	[ST_PROJECT_LOCK] = "SELECT id FROM projects WHERE id = ?1",
 };
 
 struct store {
@@ -2350,6 +2353,8 @@ int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *
 
 int store_bid_count(struct store *s, int64_t project, int64_t except_subscriber)
 {
+	if (store_project_lock(s, project) < 0)
+		return -1;
 	struct db_stmt *st = stmt(s, ST_BID_COUNT);
 	if (!st)
 		return -1;
@@ -3140,6 +3145,27 @@ int store_subscriber_instant_batch(struct store *s, int64_t after, int limit,
 int store_is_shared(const struct store *s)
 {
 	return s->shared;
+}
+
+int store_error_is_retry(const struct store *s)
+{
+	return s->err == DB_ERR_RETRY;
+}
+
+int store_project_lock(struct store *s, int64_t id)
+{
+	struct db_stmt *st = stmt(s, ST_PROJECT_LOCK);
+	if (!st)
+		return -1;
+	db_bind_int64(st, 1, id);
+	int rc = db_step(st), found = rc == DB_STEP_ROW;
+	while (rc == DB_STEP_ROW)
+		rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_DONE)
+		return fail(s, rc, "project-lock");
+	s->err = DB_ERR_NONE;
+	return found;
 }
 
 int store_outbox_reap(struct store *s, const char *now)

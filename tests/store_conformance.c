@@ -2212,6 +2212,30 @@ static int c_is_shared(struct store *s)
 	return 0;
 }
 
+static int c_error_is_retry(struct store *s)
+{
+	int64_t id;
+	CHECK(add_subscriber(s, "e@example.net") > 0);
+	CHECK(store_error_is_retry(s) == 0);
+	CHECK(store_subscriber_insert(s, "e@example.net", NULL, "fr", &id, T0) < 0);
+	CHECK(store_error_is_retry(s) == 0);	/* a conflict is no reason to run it again */
+	return 0;
+}
+
+/* The lock itself is seen by tests/t_multihost.py (two hosts, one project); here: it finds
+ * the row, inside a transaction and out of one. */
+static int c_project_lock(struct store *s)
+{
+	int64_t a = add_project(s, "A", PROJECT_OPEN, "c@example.net", T0_ISO);
+	CHECK(store_project_lock(s, a) == 1);
+	CHECK(store_project_lock(s, a + 1000) == 0);
+	CHECK(store_begin(s) == 0);
+	CHECK(store_project_lock(s, a) == 1);
+	CHECK(store_bid_count(s, a, -1) == 0);
+	CHECK(store_commit(s) == 0);
+	return 0;
+}
+
 static int c_outbox_reap(struct store *s)
 {
 	add_outbox(s, "a@example.net");
@@ -2419,6 +2443,8 @@ static const struct {
 	{ "store_relayed_list", c_relayed_list },
 	/* H16a (issue 16) */
 	{ "store_is_shared", c_is_shared },
+	{ "store_error_is_retry", c_error_is_retry },
+	{ "store_project_lock", c_project_lock },
 	{ "store_outbox_reap", c_outbox_reap },
 	{ "store_shard_claim", c_shard_claim },
 	{ "store_shard_renew", c_shard_renew },

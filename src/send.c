@@ -31,6 +31,8 @@
 
 #define SEND_BATCH 256	/* at most the number of files spool_stage can hold */
 #define SMTP_BATCH 2000
+#define SHARED_BATCH_PER_CONNECTION 50	/* on a shared database: rows claimed per connection,
+					 * so that the hosts' senders share the queue */
 #define SEND_PASS_SECONDS 60	/* a pass starts no SMTP transaction after this */
 #define LEASE_MARGIN 60		/* seconds a lease outlasts the longest pass */
 /* An SMTP lease lasts smtp_time_bound(): the pass's time, plus 4 smtp_timeout (connect,
@@ -350,6 +352,9 @@ static int send_smtp(const struct config *c, struct store *s)
 	/* retries and failures are their own commits, written to the OS at once */
 	store_durability(s, STORE_FAST);
 	long long end = (clock_mono_ms() / 1000) + SEND_PASS_SECONDS;
+	int batch = store_is_shared(s) ? SHARED_BATCH_PER_CONNECTION * c->smtp_connections : SMTP_BATCH;
+	if (batch > SMTP_BATCH || batch < 1)
+		batch = SMTP_BATCH;
 	for (int round = 0; round < 1000; round++) {
 		int left = (int)(end - (clock_mono_ms() / 1000));
 		if (left <= 0)
@@ -360,7 +365,7 @@ static int send_smtp(const struct config *c, struct store *s)
 		clock_format_iso(t, lease_now);
 		clock_format_iso(t + smtp_time_bound(c, left) + LEASE_MARGIN, until);
 		struct outbox_row *rows;
-		int n = store_outbox_claim(s, run.owner, now, lease_now, until, SMTP_BATCH, &rows);
+		int n = store_outbox_claim(s, run.owner, now, lease_now, until, batch, &rows);
 		if (n <= 0) {
 			free(rows);
 			break;
@@ -374,7 +379,7 @@ static int send_smtp(const struct config *c, struct store *s)
 		for (int i = 0; i < n; i++)
 			outbox_row_clear(&rows[i]);
 		free(rows);
-		if (run.sent + run.retried + run.failed == before || n < SMTP_BATCH)
+		if (run.sent + run.retried + run.failed == before || n < batch)
 			break;
 	}
 	store_durability(s, STORE_DURABLE);

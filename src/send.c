@@ -349,6 +349,13 @@ static int send_smtp(const struct config *c, struct store *s)
 	}
 	send_reclaim_dead(c, s, now);
 	send_reap(s, now);
+	/* on a shared database another host may take this sender's leases over, and it cannot
+	 * read this host's journal: each acceptance is marked in the database at once, so that
+	 * a takeover resends at most the mails in flight */
+	if (store_is_shared(s) && run.journal >= 0) {
+		close(run.journal);
+		run.journal = -1;
+	}
 	/* retries and failures are their own commits, written to the OS at once */
 	store_durability(s, STORE_FAST);
 	long long end = (clock_mono_ms() / 1000) + SEND_PASS_SECONDS;

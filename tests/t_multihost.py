@@ -325,8 +325,9 @@ def _mh_sent_ids(path):
 
 def test_multihost_pg_three_senders_one_killed():
     """3,000 queued mails, three hosts sending to one smtp-sink at once (`send --once`, two
-    SMTP connections each), one SIGKILLed mid-pass and restarted (it frees its dead leases at
-    once: same host_id, pid gone): every mail reaches the sink; the only ones that arrive
+    SMTP connections each), one SIGKILLed mid-pass and not back: when its leases end (made
+    to end at once), another host's reaper re-queues its rows and sends them; every mail
+    reaches the sink, the killed host restarted finds nothing left; the only ones that arrive
     twice, and the only rows two hosts' logs say they sent, are at most the killed sender's
     in flight (one per connection): no row was claimed by two live hosts. On a shared
     database a sender claims 50 rows per connection at a time, so the three share the queue."""
@@ -358,7 +359,16 @@ def test_multihost_pg_three_senders_one_killed():
         for p in procs:
             p.wait(timeout=300)
         expect(killed, "mx2 ended before it could be killed")
-        held = _mh_count(pg, "SELECT count(*) FROM outbox WHERE lease_owner LIKE 'mx2.example.org:%'")
+        mine = "FROM outbox WHERE lease_owner LIKE 'mx2.example.org:%'"
+        held = _mh_count(pg, "SELECT count(*) " + mine)
+        # mx2 does not come back: its leases end (made to end now, on the database's clock)
+        # and mx1's reaper re-queues them; mx2 restarted later finds nothing of its own left
+        pg.psql("UPDATE outbox SET lease_until = '2000-01-01T00:00:00Z'"
+                " WHERE lease_owner LIKE 'mx2.example.org:%'")
+        p = boards[0].run("send", "--once", env={"BIDMAIL_NOW": "2026-03-02T08:00:00Z"}, timeout=300)
+        reaped = p.stderr.decode("utf-8", "replace")
+        with open(logs[0], "ab") as f:
+            f.write(p.stderr)
         p = boards[1].run("send", "--once", env={"BIDMAIL_NOW": "2026-03-02T08:00:00Z"}, timeout=300)
         with open(os.path.join(boards[1].dir, "send-again.log"), "wb") as f:
             f.write(p.stderr)
@@ -376,6 +386,9 @@ def test_multihost_pg_three_senders_one_killed():
         shared = (mx1 & mx3) | (mx1 & mx2) | (mx2 & mx3)
         print("     (%d mails, 3 senders: %d/%d/%d; mx2 killed holding %d leases; %d sent twice)"
               % (n, len(mx1), len(mx2), len(mx3), held, doubles))
+        expect(held == 0 or "result=reaped rows=%d" % held in reaped,
+               "mx1 did not reap mx2's %d leases: %r" % (held, [l for l in reaped.splitlines()
+                                                               if "reap" in l]))
         expect(len(subjects) == n, "distinct mails received: %d of %d" % (len(subjects), n))
         expect(doubles <= 2, "%d resends, more than the killed sender's 2 in flight" % doubles)
         expect(not (mx1 & mx3) and len(shared) <= 2, "rows sent by two hosts: %r" % sorted(shared)[:10])

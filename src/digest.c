@@ -1115,7 +1115,9 @@ static int digest_projects_load(struct digest_run *r, const char *since,
  * expires (at once by a restart of the same host: its dead pid is seen). Sharing saves work
  * only: the per-subscriber-and-period claim (store_digest_claim) stays the guarantee of
  * exactly one selection, whoever reads a subscriber. */
-#define DIGEST_SHARDS 8		/* shards of a run on a shared database */
+#define DIGEST_SHARDS 8		/* shards of a run on a shared database... */
+#define SHARD_FROM 2000		/* ...of at least this many subscribers (a smaller run is quick,
+				 * and keeps one order: next_due, id) */
 #define SHARD_LEASE 300		/* seconds a shard is held, renewed after every page */
 
 /* This process's shard owner token, HOST_ID:PID:RANDOM (host_id has no ':'). */
@@ -1205,9 +1207,17 @@ static int digest_shard_pages(struct digest_run *r, const char *period, int n, i
  * started at once begin on different shards. 0 or -1. */
 static int digest_shards(struct digest_run *r)
 {
-	int n = store_is_shared(r->s) && !r->dry_run ? DIGEST_SHARDS : 1;
-	char period[16];
-	snprintf(period, sizeof period, "%.10s", r->nowiso);	/* the run's day */
+	int n = 1;
+	if (store_is_shared(r->s) && !r->dry_run) {
+		int subs = store_count(r->s, "subscribers");
+		if (subs < 0)
+			return -1;
+		n = subs >= SHARD_FROM ? DIGEST_SHARDS : 1;
+	}
+	/* the run's day and its number of shards: hosts that count differently never share a
+	 * claim row */
+	char period[24];
+	snprintf(period, sizeof period, "%.10s/%d", r->nowiso, n);
 	unsigned h = 5381;
 	for (const char *p = shard_owner(r->c); *p; p++)
 		h = h * 33 + (unsigned char)*p;

@@ -140,6 +140,16 @@ def _mh_answers(boards):
     return per, [n for n, hosts in where.items() if len(hosts) > 1]
 
 
+def _mh_clean_logs(boards):
+    """Fails on a sanitizer report in any log of the hosts' daemons, digests and senders."""
+    for b in boards:
+        for path in glob.glob(os.path.join(b.dir, "*.log")):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+            if "Sanitizer" in text or "runtime error:" in text:
+                raise Failure("sanitizer report in %s:\n%s" % (path, text[-3000:]))
+
+
 def _mh_cleanup(pg, boards):
     for b in boards:
         _mh_stop(b, signal.SIGKILL)
@@ -174,6 +184,7 @@ def test_multihost_pg_same_mail_through_two_hosts_is_one_project():
         expect(projects == 1 and ingested == 1, "projects %d, ingested %d" % (projects, ingested))
         expect(per == {sender: 1} and not twice, "answers %r, on two hosts %r" % (per, twice))
         expect("same message through another host" in logs, "no duplicate logged")
+        _mh_clean_logs(boards)
     finally:
         _mh_cleanup(pg, boards)
 
@@ -231,6 +242,7 @@ def test_multihost_pg_spread_with_one_host_killed():
         expect(max(per.values()) == 1, "answered twice: %r" % [a for a, c in per.items() if c > 1][:5])
         expect(not twice, "files on two hosts: %r" % twice[:5])
         expect(all(("mx%d.example.org|" % i) in hosts for i in (1, 2, 3)), "a host took none: %r" % hosts)
+        _mh_clean_logs(boards)
     finally:
         _mh_cleanup(pg, boards)
 
@@ -309,6 +321,7 @@ def test_multihost_pg_weekly_run_shared_with_one_killed():
                [l for l in takeover.splitlines() if "shard" in l])
         left = _mh_count(pg, "SELECT count(*) FROM digest_shards WHERE owner IS NOT NULL")
         expect(left == 0, "%d shards still held" % left)
+        _mh_clean_logs(boards)
     finally:
         _mh_cleanup(pg, boards)
 
@@ -393,6 +406,7 @@ def test_multihost_pg_three_senders_one_killed():
         expect(doubles <= 2, "%d resends, more than the killed sender's 2 in flight" % doubles)
         expect(not (mx1 & mx3) and len(shared) <= 2, "rows sent by two hosts: %r" % sorted(shared)[:10])
         expect(mx1 and mx3, "a sender sent nothing: %d/%d" % (len(mx1), len(mx3)))
+        _mh_clean_logs(boards)
     finally:
         _mh_cleanup(pg, boards)
         sink.cleanup()

@@ -92,7 +92,10 @@ static int cmd_deliver(struct config *c, int argc, char **argv)
 static struct store *open_store(const struct config *c)
 {
 	struct store *s = store_open(c->database, 0);
-	if (!s)
+	/* a server that does not answer is no missing `init`: the driver's line above says why */
+	if (!s && !strncmp(c->database, "postgres", 8))
+		fprintf(stderr, "bidmail: cannot open %s (see the error above)\n", c->database);
+	else if (!s)
 		fprintf(stderr, "bidmail: cannot open %s (run `bidmail init` first)\n", c->database);
 	return s;
 }

@@ -117,15 +117,7 @@ def test_pg_store_conformance():
 
 # Cases that do not yet pass on PostgreSQL, each with the difference that stops it. Listed so
 # that the lead sees them; a case listed here that passes fails the test (take it off).
-PG_CASES_EXPECTED_TO_FAIL = {
-    "0520_hourly_rate_named_before_the_amount_under_the_floor_refused_en":
-        "not a PostgreSQL difference: fails the same on SQLite on main (its golden footer says"
-        " 'To correct your bid', bid.c's refuse() sends no terms since 96d1a1a: 'To bid on"
-        " this project')",
-    "0521_tjm_named_before_the_amount_under_the_day_floor_refused_fr":
-        "not a PostgreSQL difference: fails the same on SQLite on main (golden footer"
-        " 'corriger votre offre' against refuse()'s footer without terms, since 96d1a1a)",
-}
+PG_CASES_EXPECTED_TO_FAIL = {}
 
 
 def test_pg_cases():

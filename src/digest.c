@@ -5,6 +5,8 @@
  * languages and remote-only respected), newest first, each with why it matched.
  * Exactly once: a row per subscriber and period (2026-W10, 2026-03-02, p1042) is claimed in the
  * same transaction as the mail, so a killed run or two runs at once never send a period twice.
+ * Several hosts on one PostgreSQL share a large run: it is split in shards, each claimed with a
+ * lease (digest_shards), a killed host's shard taken over when its lease ends.
  * Each active subscriber's patterns share a matching budget per pass (match_budget_pass_ms,
  * measured): past it their matching stops, they get nothing this pass and are told once.
  * Work proportional to news: a pass reads only the subscribers whose selection is due (an

@@ -965,6 +965,34 @@ int store_outbox_claim(struct store *s, const char *owner, const char *due, cons
 int store_outbox_release(struct store *s, const char *owner);
 /* The owners (new strings, at most max) of leases still running at now; count or -1. */
 int store_outbox_lease_owners(struct store *s, const char *now, char **owners, int max);
+/* H16a (issue 16). 1 when the database is a server several hosts may share (PostgreSQL). */
+int store_is_shared(const struct store *s);
+/* 1 when the last error asks for the whole transaction to run again (PostgreSQL 40001, a
+ * serialization failure, or 40P01, a deadlock), 0 otherwise. */
+int store_error_is_retry(const struct store *s);
+/* Locks project id for the rest of the transaction (PostgreSQL: SELECT … FOR UPDATE; SQLite's
+ * single writer needs none), the parent of a check-then-act: 1, 0 when there is no such
+ * project, -1 on error. */
+int store_project_lock(struct store *s, int64_t id);
+/* Re-queues the rows whose lease expired at now (the database's clock on PostgreSQL): their
+ * owner died. The count or -1. */
+int store_outbox_reap(struct store *s, const char *now);
+/* Claims shard `shard` of the weekly run `period` for owner until `until` when its lease is
+ * free or expired at now (PostgreSQL: the database's clock, SKIP LOCKED): 1 claimed, 0 held by
+ * another sender, -1 error. Renew: 1 still ours (lease moved on), 0 lost. Release: the lease
+ * freed, `done` recorded; 1, 0 (not ours) or -1. */
+int store_shard_claim(struct store *s, const char *period, int shard, const char *owner,
+		      const char *now, const char *until);
+int store_shard_renew(struct store *s, const char *period, int shard, const char *owner,
+		      const char *now, const char *until);
+int store_shard_release(struct store *s, const char *period, int shard, const char *owner,
+			const char *done);
+/* The owner of a held shard into out: 1, 0 when it is free, -1 on error. */
+int store_shard_owner(struct store *s, const char *period, int shard, char *out, size_t len);
+/* store_subscriber_due_page limited to the subscribers whose id % shards is shard. */
+int store_subscriber_due_shard(struct store *s, const char *now, const char *after_due,
+			       int64_t after, int shards, int shard, int limit,
+			       struct subscriber **out);
 /* Marks a row sent once (a replayed mark changes nothing), whoever holds its lease. */
 int store_outbox_mark_sent(struct store *s, int64_t id, time_t now);
 /* Re-queues a row leased by owner for a later attempt, recording the error. */

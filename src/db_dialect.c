@@ -36,6 +36,7 @@ static const struct table_key {
 	{ "sender_rates", "address", 0 },	{ "fetched", "origin, ident", 0 },
 	{ "relayed", "id", 1 },			{ "selections", "id", 1 },
 	{ "followups", "project", 0 },		{ "digest_marks", "name", 0 },
+	{ "digest_shards", "period, shard", 0 },
 };
 
 /* Hand translations, keyed by the SQLite text: what the rules cannot see (SQLite's integers

@@ -3,16 +3,66 @@
  * does it. Included once, by db_dialect.c. A statement changed in store.c no longer matches
  * its row here: tests/t_pg.py then reports it untranslatable or failing to prepare. */
 
-/* ST_OUTBOX_CLAIM: a batch claimed with FOR UPDATE SKIP LOCKED in a CTE (issue #16), not IN (subquery LIMIT) */
+/* H16a (issue 16): lease times on the database's clock, so that hosts whose clocks differ
+ * never take each other's running leases. PG_NOW_ISO is now() as store.c writes times
+ * (ISO 8601 UTC, seconds); PG_LEASE_UNTIL(u, n) is now() plus the lease length the host chose
+ * (its `until` u minus its `now` n). Everything else keeps the host's time (BIDMAIL_NOW). */
+#define PG_NOW_ISO "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#define PG_LEASE_UNTIL(u, n) "to_char((now() AT TIME ZONE 'UTC') + (" u "::timestamptz - " n \
+	"::timestamptz), 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+/* ST_OUTBOX_CLAIM: a batch claimed with FOR UPDATE SKIP LOCKED in a CTE (issue #16), not IN
+ * (subquery LIMIT); the lease compared with and set from the database's clock (?3, when a
+ * retry is due, stays the host's) */
 { "UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id IN"
 	  " (SELECT id FROM outbox WHERE state = 'queued' AND (?3 IS NULL OR"
 	  " next_attempt IS NULL OR next_attempt <= ?3) AND (lease_until IS NULL"
 	  " OR lease_until < ?4) ORDER BY id LIMIT ?5) RETURNING id",
 	  "WITH c AS (SELECT id FROM outbox WHERE state = 'queued' AND ($3::text IS NULL OR"
 	  " next_attempt IS NULL OR next_attempt <= $3) AND (lease_until IS NULL OR"
-	  " lease_until < $4) ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED)"
-	  " UPDATE outbox o SET lease_owner = $1, lease_until = $2 FROM c WHERE o.id = c.id"
-	  " RETURNING o.id", 0 },
+	  " lease_until < " PG_NOW_ISO ") ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED)"
+	  " UPDATE outbox o SET lease_owner = $1, lease_until = " PG_LEASE_UNTIL("$2", "$4")
+	  " FROM c WHERE o.id = c.id RETURNING o.id", 0 },
+
+/* ST_OUTBOX_OWNERS: the leases still running by the database's clock ($1 unused) */
+{ "SELECT DISTINCT lease_owner FROM outbox WHERE state = 'queued' AND"
+	  " lease_owner IS NOT NULL AND lease_until >= ?1 LIMIT ?2",
+	  "SELECT DISTINCT lease_owner FROM outbox WHERE state = 'queued' AND"
+	  " lease_owner IS NOT NULL AND lease_until >= " PG_NOW_ISO " LIMIT $2", 0 },
+
+/* ST_OUTBOX_REAP: expired by the database's clock ($1, the host's, unused); rows a sender
+ * holds locked are skipped, never waited for */
+{ "UPDATE outbox SET lease_owner = NULL, lease_until = NULL"
+	  " WHERE state = 'queued' AND lease_until < ?1",
+	  "WITH c AS (SELECT id FROM outbox WHERE state = 'queued' AND lease_until < " PG_NOW_ISO
+	  " FOR UPDATE SKIP LOCKED)"
+	  " UPDATE outbox o SET lease_owner = NULL, lease_until = NULL FROM c WHERE o.id = c.id", 0 },
+
+/* ST_SHARD_CLAIM: one shard of the weekly run, SKIP LOCKED, on the database's clock */
+{ "UPDATE digest_shards SET owner = ?3, lease_until = ?4"
+	  " WHERE period = ?1 AND shard = ?2 AND (lease_until IS NULL OR lease_until < ?5)"
+	  " RETURNING shard",
+	  "WITH c AS (SELECT period, shard FROM digest_shards WHERE period = $1 AND shard = $2"
+	  " AND (lease_until IS NULL OR lease_until < " PG_NOW_ISO ") FOR UPDATE SKIP LOCKED)"
+	  " UPDATE digest_shards d SET owner = $3, lease_until = " PG_LEASE_UNTIL("$4", "$5")
+	  " FROM c WHERE d.period = c.period AND d.shard = c.shard RETURNING d.shard", 0 },
+
+/* ST_SHARD_RENEW: the lease moved on from the database's clock */
+{ "UPDATE digest_shards SET lease_until = max(?4, ?5)"
+	  " WHERE period = ?1 AND shard = ?2 AND owner = ?3",
+	  "UPDATE digest_shards SET lease_until = " PG_LEASE_UNTIL("$4", "$5")
+	  " WHERE period = $1 AND shard = $2 AND owner = $3", 0 },
+
+/* ST_PROJECT_LOCK: the row lock on the parent of a check-then-act (the bid cap) */
+{ "SELECT id FROM projects WHERE id = ?1",
+	  "SELECT id FROM projects WHERE id = $1 FOR UPDATE", 0 },
+
+/* ST_CONFIRMATION_GET: a confirmation is used once: the row is locked when read, so that a
+ * second answer handled at the same time on another host waits, then reads it used */
+{ "SELECT address, subscriber, action, payload, expires, used"
+	  " FROM confirmations WHERE id = ?1",
+	  "SELECT address, subscriber, action, payload, expires, used"
+	  " FROM confirmations WHERE id = $1 FOR UPDATE", 0 },
 
 /* ST_SENDER_HIT: the existing row named by its table in DO UPDATE (else ambiguous with EXCLUDED) */
 { "INSERT INTO sender_rates(address, window_start, count) VALUES(?1, ?2, 1)"

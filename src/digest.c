@@ -5,6 +5,8 @@
  * languages and remote-only respected), newest first, each with why it matched.
  * Exactly once: a row per subscriber and period (2026-W10, 2026-03-02, p1042) is claimed in the
  * same transaction as the mail, so a killed run or two runs at once never send a period twice.
+ * Several hosts on one PostgreSQL share a large run: it is split in shards, each claimed with a
+ * lease (digest_shards), a killed host's shard taken over when its lease ends.
  * Each active subscriber's patterns share a matching budget per pass (match_budget_pass_ms,
  * measured): past it their matching stops, they get nothing this pass and are told once.
  * Work proportional to news: a pass reads only the subscribers whose selection is due (an
@@ -15,8 +17,11 @@
  */
 #include "bidmail.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DIGEST_HOUR 8
 #define MAX_PER_DIGEST 50
@@ -1138,8 +1143,141 @@ static int digest_projects_load(struct digest_run *r, const char *since,
 	return r->nproj;
 }
 
-/* The weekly and daily selections due at r->now, page after page of due subscribers (in
- * next_due order); nothing but an indexed read when none is due. 0 or -1. */
+/* ------------------------------------------------------------------ H16a (issue 16): shards
+ * The weekly and daily run split in shards (subscriber id modulo DIGEST_SHARDS on a shared
+ * database, one shard on SQLite), each claimed with a lease before it is read, so that
+ * hosts started at once share the run and a killed host's shard is taken over when its lease
+ * expires (at once by a restart of the same host: its dead pid is seen). Sharing saves work
+ * only: the per-subscriber-and-period claim (store_digest_claim) stays the guarantee of
+ * exactly one selection, whoever reads a subscriber. */
+#define DIGEST_SHARDS 8		/* shards of a run on a shared database... */
+#define SHARD_FROM 2000		/* ...of at least this many subscribers (a smaller run is quick,
+				 * and keeps one order: next_due, id) */
+#define SHARD_LEASE 300		/* seconds a shard is held, renewed after every page */
+
+/* This process's shard owner token, HOST_ID:PID:RANDOM (host_id has no ':'). */
+static const char *shard_owner(const struct config *c)
+{
+	static char owner[128];
+	static pid_t pid;
+	if (pid != getpid()) {
+		char rnd[17];
+		hash_random_hex(rnd, 8);
+		pid = getpid();
+		snprintf(owner, sizeof owner, "%s:%ld:%s", c->host_id, (long)pid, rnd);
+	}
+	return owner;
+}
+
+/* 1 when holder is another process of this host (same host_id) that no longer runs. */
+static int shard_holder_dead(const char *holder, const char *me)
+{
+	size_t hl = strcspn(me, ":");
+	if (strncmp(holder, me, hl + 1) || !strcmp(holder, me))
+		return 0;
+	char *end = NULL;
+	long pid = strtol(holder + hl + 1, &end, 10);
+	if (pid <= 0 || !end || *end != ':')
+		return 0;
+	return pid == (long)getpid() || (kill((pid_t)pid, 0) < 0 && errno == ESRCH);
+}
+
+/* The lease times of a claim or a renewal: the host's now and now + SHARD_LEASE (on
+ * PostgreSQL only the length counts: the database's clock starts it). */
+static void shard_times(char now[32], char until[32])
+{
+	time_t t = clock_now();
+	clock_format_iso(t, now);
+	clock_format_iso(t + SHARD_LEASE, until);
+}
+
+/* Claims shard k of period for this process: 1, 0 (another live process has it), -1. */
+static int shard_take(struct digest_run *r, const char *period, int k)
+{
+	const char *me = shard_owner(r->c);
+	char now[32], until[32], holder[128];
+	shard_times(now, until);
+	int got = store_shard_claim(r->s, period, k, me, now, until);
+	if (got == 0 && store_shard_owner(r->s, period, k, holder, sizeof holder) == 1 &&
+	    shard_holder_dead(holder, me) &&
+	    store_shard_release(r->s, period, k, holder, NULL) == 1) {
+		log_info("stage=digest shard=%s/%d result=reclaimed owner=%s", period, k, holder);
+		got = store_shard_claim(r->s, period, k, me, now, until);
+	}
+	return got;
+}
+
+/* The due subscribers of shard k of n, page after page in next_due order; the shard's lease
+ * is renewed after each page, and the shard left when it was lost. 0 or -1. */
+static int digest_shard_pages(struct digest_run *r, const char *period, int n, int k)
+{
+	char cur_due[32] = "";
+	int64_t cur_id = 0;
+	int rc = 0;
+	for (;;) {
+		r->ns = n == 1 ? store_subscriber_due_page(r->s, r->nowiso, cur_due, cur_id,
+							   DIGEST_PAGE, &r->subs)
+			       : store_subscriber_due_shard(r->s, r->nowiso, cur_due, cur_id, n, k,
+							    DIGEST_PAGE, &r->subs);
+		if (r->ns <= 0)
+			return r->ns < 0 ? -1 : 0;
+		struct subscriber *last = &r->subs[r->ns - 1];
+		snprintf(cur_due, sizeof cur_due, "%s", last->next_due ? last->next_due : "");
+		cur_id = last->id;
+		int full = r->ns == DIGEST_PAGE;
+		if ((rc = digest_page_run(r, 0)) < 0 || !full)
+			return rc;
+		char now[32], until[32];
+		shard_times(now, until);
+		if (!r->dry_run &&
+		    store_shard_renew(r->s, period, k, shard_owner(r->c), now, until) != 1) {
+			log_warn("stage=digest shard=%s/%d result=lost (its lease was taken over)",
+				 period, k);
+			return 0;
+		}
+	}
+}
+
+/* Every shard of the run this process can claim, from an offset of its own so that hosts
+ * started at once begin on different shards. 0 or -1. */
+static int digest_shards(struct digest_run *r)
+{
+	int n = 1;
+	if (store_is_shared(r->s) && !r->dry_run) {
+		int subs = store_count(r->s, "subscribers");
+		if (subs < 0)
+			return -1;
+		n = subs >= SHARD_FROM ? DIGEST_SHARDS : 1;
+	}
+	/* the run's day and its number of shards: hosts that count differently never share a
+	 * claim row */
+	char period[24];
+	snprintf(period, sizeof period, "%.10s/%d", r->nowiso, n);
+	unsigned h = 5381;
+	for (const char *p = shard_owner(r->c); *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	int rc = 0, done = 0;
+	for (int i = 0; i < n && rc == 0; i++) {
+		int k = (int)((h + (unsigned)i) % (unsigned)n);
+		int got = r->dry_run ? 1 : shard_take(r, period, k);
+		if (got <= 0) {
+			rc = got;
+			continue;
+		}
+		rc = digest_shard_pages(r, period, n, k);
+		char now[32], until[32];
+		shard_times(now, until);
+		if (!r->dry_run && store_shard_release(r->s, period, k, shard_owner(r->c), now) < 0)
+			rc = -1;
+		done++;
+	}
+	if (n > 1)
+		log_info("stage=digest period=%s shards=%d/%d", period, done, n);
+	return rc;
+}
+
+/* The weekly and daily selections due at r->now, shard after shard (digest_shards); nothing
+ * but an indexed read when none is due. 0 or -1. */
 static int digest_selections(struct digest_run *r)
 {
 	char oldest[32], floor[32];
@@ -1149,24 +1287,8 @@ static int digest_selections(struct digest_run *r)
 	clock_format_iso(r->now - WINDOW, floor);
 	if (digest_projects_load(r, strcmp(oldest, floor) > 0 ? oldest : floor, NULL) < 0)
 		return -1;
-	char cur_due[32] = "";
-	int64_t cur_id = 0;
-	int rc = 0;
 	r->batching = !r->dry_run;	/* claims and their mails commit CLAIM_BATCH at a time */
-	for (;;) {
-		r->ns = store_subscriber_due_page(r->s, r->nowiso, cur_due, cur_id, DIGEST_PAGE,
-						  &r->subs);
-		if (r->ns <= 0) {
-			rc = r->ns < 0 ? -1 : 0;
-			break;
-		}
-		struct subscriber *last = &r->subs[r->ns - 1];
-		snprintf(cur_due, sizeof cur_due, "%s", last->next_due ? last->next_due : "");
-		cur_id = last->id;
-		int full = r->ns == DIGEST_PAGE;
-		if ((rc = digest_page_run(r, 0)) < 0 || !full)
-			break;
-	}
+	int rc = digest_shards(r);
 	r->batching = 0;
 	digest_run_clear(r);
 	return rc;

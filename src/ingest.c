@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <sys/inotify.h>
 #include <time.h>
+#include <time.h>
 #include <unistd.h>
 
 struct job {
@@ -734,6 +735,36 @@ static void process(const struct config *c, struct store *s, struct job *j)
 	j->m = message_free(m);
 }
 
+/* H16a (issue 16): on PostgreSQL a deadlock (40P01) or a serialization failure (40001) undoes
+ * the message's work; it runs again, from its spool file, in a fresh savepoint, at most
+ * PROCESS_TRIES times with a short growing pause, before it is left in the spool (TEMPFAIL). */
+#define PROCESS_TRIES 4
+
+static void process_retrying(const struct config *c, struct store *s, struct job *j)
+{
+	for (int attempt = 1;; attempt++) {
+		process(c, s, j);
+		if (j->out != OUT_TEMPFAIL || !store_error_is_retry(s) || attempt >= PROCESS_TRIES)
+			return;
+		log_warn("msg=%.16s stage=ingest spool=%s result=retry attempt=%d reason=\"%s\"",
+			 j->sp->key, j->sp->name, attempt, store_errmsg(s));
+		if (store_savepoint_rollback(s) < 0 || store_savepoint(s) < 0)
+			return;
+		char *name = xstrdup(j->sp->name);
+		job_clear(j);
+		unsigned r;
+		hash_random(&r, sizeof r);
+		struct timespec pause = { 0, (long)(attempt * 20 + (int)(r % 30)) * 1000000L };
+		nanosleep(&pause, NULL);
+		prepare_message(c, j, name);
+		free(name);
+		if (!j->sp) {
+			j->out = OUT_TEMPFAIL;
+			return;
+		}
+	}
+}
+
 static void quarantine(const struct config *c, struct job *j)
 {
 	if (spool_quarantine(c, j->sp->name, j->reason) == 0)
@@ -1006,9 +1037,14 @@ static int run_batch(const struct config *c, struct store *s, struct prefetch *p
 		}
 		log_set_message(j->sp->key);
 		slot_begin(SLOT_PROCESS, j->sp->name);
-		process(c, s, j);
+		process_retrying(c, s, j);
 		slot_end(SLOT_PROCESS);
 		log_set_message(NULL);
+		if (!j->sp) {		/* gone from the spool while it was retried */
+			store_savepoint_rollback(s);
+			tempfail = 1;
+			break;
+		}
 		if (j->out == OUT_OK && j->replay) {
 			store_savepoint_rollback(s);	/* its work done once already */
 		} else if (j->out == OUT_OK) {

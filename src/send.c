@@ -31,8 +31,15 @@
 
 #define SEND_BATCH 256	/* at most the number of files spool_stage can hold */
 #define SMTP_BATCH 2000
+#define SHARED_BATCH_PER_CONNECTION 50	/* on a shared database: rows claimed per connection,
+					 * so that the hosts' senders share the queue */
 #define SEND_PASS_SECONDS 60	/* a pass starts no SMTP transaction after this */
 #define LEASE_MARGIN 60		/* seconds a lease outlasts the longest pass */
+/* An SMTP lease lasts smtp_time_bound(): the pass's time, plus 4 smtp_timeout (connect,
+ * greeting, each command and QUIT may each take that long), plus the largest message at the
+ * slowest rate accepted, plus LEASE_MARGIN: longer than the longest SMTP timeout can hold a
+ * row, so that no live sender's row is ever taken over. On PostgreSQL its start is the
+ * database's clock (store.c), so hosts whose clocks differ agree on when it ends. */
 #define FILE_LEASE 600		/* seconds: a file batch is written in far less */
 #define MAX_OWNERS 64		/* other senders' leases looked at per pass */
 
@@ -50,6 +57,15 @@ static const char *send_owner(const struct config *c)
 		snprintf(owner, sizeof owner, "%s:%ld:%s", c->host_id, (long)pid, rnd);
 	}
 	return owner;
+}
+
+/* The reaper: re-queues the rows whose lease expired (their owner, on any host, died or was
+ * cut off), so that they are counted as queued and sent once by whoever claims them next. */
+static void send_reap(struct store *s, const char *now)
+{
+	int n = store_outbox_reap(s, now);
+	if (n > 0)
+		log_info("stage=send result=reaped rows=%d", n);
 }
 
 /* Frees the leases of senders of this host that no longer run (a crash, a kill -9): their
@@ -87,6 +103,7 @@ static int send_files(const struct config *c, struct store *s)
 	if (files_journal_fold(c, s) < 0)
 		return -1;
 	send_reclaim_dead(c, s, now);
+	send_reap(s, now);
 	char *dir = xasprintf("%s/outgoing", c->spool);
 	char **names = xcalloc(SEND_BATCH, sizeof *names);
 	int64_t *ids = xcalloc(SEND_BATCH, sizeof *ids);
@@ -398,9 +415,20 @@ static int send_smtp(const struct config *c, struct store *s)
 		return -1;
 	}
 	send_reclaim_dead(c, s, now);
+	send_reap(s, now);
+	/* on a shared database another host may take this sender's leases over, and it cannot
+	 * read this host's journal: each acceptance is marked in the database at once, so that
+	 * a takeover resends at most the mails in flight */
+	if (store_is_shared(s) && run.journal >= 0) {
+		close(run.journal);
+		run.journal = -1;
+	}
 	/* retries and failures are their own commits, written to the OS at once */
 	store_durability(s, STORE_FAST);
 	long long end = (clock_mono_ms() / 1000) + SEND_PASS_SECONDS;
+	int batch = store_is_shared(s) ? SHARED_BATCH_PER_CONNECTION * c->smtp_connections : SMTP_BATCH;
+	if (batch > SMTP_BATCH || batch < 1)
+		batch = SMTP_BATCH;
 	for (int round = 0; round < 1000; round++) {
 		int left = (int)(end - (clock_mono_ms() / 1000));
 		if (left <= 0)
@@ -411,7 +439,7 @@ static int send_smtp(const struct config *c, struct store *s)
 		clock_format_iso(t, lease_now);
 		clock_format_iso(t + smtp_time_bound(c, left) + LEASE_MARGIN, until);
 		struct outbox_row *rows;
-		int n = store_outbox_claim(s, run.owner, now, lease_now, until, SMTP_BATCH, &rows);
+		int n = store_outbox_claim(s, run.owner, now, lease_now, until, batch, &rows);
 		if (n <= 0) {
 			free(rows);
 			break;
@@ -425,7 +453,7 @@ static int send_smtp(const struct config *c, struct store *s)
 		for (int i = 0; i < n; i++)
 			outbox_row_clear(&rows[i]);
 		free(rows);
-		if (run.sent + run.retried + run.failed == before || n < SMTP_BATCH)
+		if (run.sent + run.retried + run.failed == before || n < batch)
 			break;
 	}
 	store_durability(s, STORE_DURABLE);

@@ -204,6 +204,11 @@ static const char *const migrations[] = {
 	("ALTER TABLE ingested ADD COLUMN replay_key TEXT;"
 	 "ALTER TABLE ingested ADD COLUMN host TEXT;"
 	 "CREATE UNIQUE INDEX IF NOT EXISTS ingested_replay_key ON ingested(replay_key);"),
+	/* 25: the weekly run in shards (digest.c): a host claims (period, shard) with a lease
+	 * before it reads that shard's due subscribers, so that three hosts share one run and a
+	 * killed host's shard is taken over when its lease expires */
+	("CREATE TABLE IF NOT EXISTS digest_shards(period TEXT NOT NULL, shard INTEGER NOT NULL,"
+	 " owner TEXT, lease_until TEXT, done TEXT, PRIMARY KEY(period, shard));"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -267,6 +272,9 @@ enum stmt_id {
 	ST_LANGUAGE_CHOSEN_GET, ST_LANGUAGE_CHOSEN_SET,
 	/* W2B (issue 15): instant profiles with their patterns in one range read */
 	ST_PATTERNS_INSTANT_RANGE,
+	/* H16a (issue 16): leases on the database's clock, the reaper, the weekly run's shards */
+	ST_OUTBOX_REAP, ST_SHARD_ENSURE, ST_SHARD_CLAIM, ST_SHARD_RENEW, ST_SHARD_RELEASE,
+	ST_SHARD_OWNER, ST_SUBSCRIBER_DUE_SHARD, ST_PROJECT_LOCK,
 	ST_BEGIN, ST_BEGIN_READ, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
 };
 static const char *const stmt_sql[ST_COUNT_] = {
@@ -519,6 +527,26 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		" JOIN subscribers s ON s.id = p.subscriber WHERE p.subscriber > ?1"
 		" AND p.subscriber <= ?2 AND s.status = 'active' AND s.frequency = 'instant'"
 		" ORDER BY p.subscriber, p.id",
+	/* H16a (issue 16): on PostgreSQL every lease time below is the database's clock
+	 * (db_dialect_overrides.h): ?N "now" is the host's, kept by SQLite only */
+	[ST_OUTBOX_REAP] = "UPDATE outbox SET lease_owner = NULL, lease_until = NULL"
+		" WHERE state = 'queued' AND lease_until < ?1",
+	[ST_SHARD_ENSURE] = "INSERT OR IGNORE INTO digest_shards(period, shard) VALUES(?1, ?2)",
+	[ST_SHARD_CLAIM] = "UPDATE digest_shards SET owner = ?3, lease_until = ?4"
+		" WHERE period = ?1 AND shard = ?2 AND (lease_until IS NULL OR lease_until < ?5)"
+		" RETURNING shard",
+	[ST_SHARD_RENEW] = "UPDATE digest_shards SET lease_until = max(?4, ?5)"
+		" WHERE period = ?1 AND shard = ?2 AND owner = ?3",
+	[ST_SHARD_RELEASE] = "UPDATE digest_shards SET owner = NULL, lease_until = NULL, done = ?4"
+		" WHERE period = ?1 AND shard = ?2 AND owner = ?3",
+	[ST_SHARD_OWNER] = "SELECT owner FROM digest_shards WHERE period = ?1 AND shard = ?2"
+		" AND owner IS NOT NULL",
+	[ST_SUBSCRIBER_DUE_SHARD] = SUBSCRIBER_LIST_SELECT " WHERE s.next_due <= ?3"
+		" AND (s.next_due, s.id) > (?4, ?1) AND s.id % ?5 = ?6"
+		" ORDER BY s.next_due, s.id LIMIT ?2",
+	/* the parent row of a check-then-act (the bid cap): FOR UPDATE on PostgreSQL, so that
+	 * under READ COMMITTED the count that follows sees every bid committed before it */
+	[ST_PROJECT_LOCK] = "SELECT id FROM projects WHERE id = ?1",
 };
 
 struct store {
@@ -526,6 +554,7 @@ struct store {
 	enum db_error err;		/* the class of the last error, DB_ERR_NONE after a success */
 	int in_tx;		/* between store_begin and its commit or rollback */
 	int tx_lost;		/* the connection was lost in it: no statement until it ends */
+	int shared;			/* a database server several hosts may share (PostgreSQL) */
 };
 
 _Static_assert(ST_COUNT_ <= DB_MAX_STMTS, "the driver caches every statement by id");
@@ -668,6 +697,7 @@ struct store *store_open(const char *database, int create)
 		return NULL;
 	struct store *s = xcalloc(1, sizeof *s);
 	s->db = db;
+	s->shared = backend == DB_POSTGRES;
 	if (db_migrate(s->db, migrations, N_MIGRATIONS) < 0)
 		return store_close(s);
 	return s;
@@ -2374,6 +2404,8 @@ int store_pattern_limit_report(struct store *s, int64_t subscriber, const char *
 
 int store_bid_count(struct store *s, int64_t project, int64_t except_subscriber)
 {
+	if (store_project_lock(s, project) < 0)
+		return -1;
 	struct db_stmt *st = stmt(s, ST_BID_COUNT);
 	if (!st)
 		return -1;
@@ -3154,4 +3186,135 @@ int store_subscriber_instant_batch(struct store *s, int64_t after, int limit,
 		return -1;
 	}
 	return n;
+}
+
+/* ------------------------------------------------------------------ H16a (issue 16): leases
+ * that hold across hosts. On PostgreSQL the lease times are the database's clock (the
+ * overrides of db_dialect_overrides.h read now() and keep only the length of a lease from the
+ * host's `until` minus its `now`); SQLite, one host, keeps the times it is given. */
+
+int store_is_shared(const struct store *s)
+{
+	return s->shared;
+}
+
+int store_error_is_retry(const struct store *s)
+{
+	return s->err == DB_ERR_RETRY;
+}
+
+int store_project_lock(struct store *s, int64_t id)
+{
+	struct db_stmt *st = stmt(s, ST_PROJECT_LOCK);
+	if (!st)
+		return -1;
+	db_bind_int64(st, 1, id);
+	int rc = db_step(st), found = rc == DB_STEP_ROW;
+	while (rc == DB_STEP_ROW)
+		rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_DONE)
+		return fail(s, rc, "project-lock");
+	s->err = DB_ERR_NONE;
+	return found;
+}
+
+int store_outbox_reap(struct store *s, const char *now)
+{
+	struct db_stmt *st = stmt(s, ST_OUTBOX_REAP);
+	if (!st)
+		return -1;
+	bind_text(st, 1, now);
+	if (run(s, st, "outbox-reap") < 0)
+		return -1;
+	return (int)db_changes(s->db);
+}
+
+int store_shard_claim(struct store *s, const char *period, int shard, const char *owner,
+		      const char *now, const char *until)
+{
+	struct db_stmt *st = stmt(s, ST_SHARD_ENSURE);
+	if (!st)
+		return -1;
+	bind_text(st, 1, period);
+	db_bind_int(st, 2, shard);
+	if (run(s, st, "shard-ensure") < 0 || !(st = stmt(s, ST_SHARD_CLAIM)))
+		return -1;
+	bind_text(st, 1, period);
+	db_bind_int(st, 2, shard);
+	bind_text(st, 3, owner);
+	bind_text(st, 4, until);
+	bind_text(st, 5, now);
+	int rc = db_step(st), got = rc == DB_STEP_ROW;
+	while (rc == DB_STEP_ROW)
+		rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_DONE)
+		return fail(s, rc, "shard-claim");
+	s->err = DB_ERR_NONE;
+	return got;
+}
+
+int store_shard_renew(struct store *s, const char *period, int shard, const char *owner,
+		      const char *now, const char *until)
+{
+	struct db_stmt *st = stmt(s, ST_SHARD_RENEW);
+	if (!st)
+		return -1;
+	bind_text(st, 1, period);
+	db_bind_int(st, 2, shard);
+	bind_text(st, 3, owner);
+	bind_text(st, 4, until);
+	bind_text(st, 5, now);
+	if (run(s, st, "shard-renew") < 0)
+		return -1;
+	return db_changes(s->db) > 0;
+}
+
+int store_shard_release(struct store *s, const char *period, int shard, const char *owner,
+			const char *done)
+{
+	struct db_stmt *st = stmt(s, ST_SHARD_RELEASE);
+	if (!st)
+		return -1;
+	bind_text(st, 1, period);
+	db_bind_int(st, 2, shard);
+	bind_text(st, 3, owner);
+	bind_text(st, 4, done);
+	if (run(s, st, "shard-release") < 0)
+		return -1;
+	return db_changes(s->db) > 0;
+}
+
+int store_shard_owner(struct store *s, const char *period, int shard, char *out, size_t len)
+{
+	struct db_stmt *st = stmt(s, ST_SHARD_OWNER);
+	if (!st)
+		return -1;
+	bind_text(st, 1, period);
+	db_bind_int(st, 2, shard);
+	int rc = db_step(st), found = 0;
+	if (rc == DB_STEP_ROW) {
+		snprintf(out, len, "%s", (const char *)db_column_text(st, 0));
+		found = 1;
+	}
+	db_reset(st);
+	return rc == DB_STEP_ROW || rc == DB_STEP_DONE ? found : fail(s, rc, "shard-owner");
+}
+
+int store_subscriber_due_shard(struct store *s, const char *now, const char *after_due,
+			       int64_t after, int shards, int shard, int limit,
+			       struct subscriber **out)
+{
+	*out = NULL;
+	struct db_stmt *st = stmt(s, ST_SUBSCRIBER_DUE_SHARD);
+	if (!st)
+		return -1;
+	db_bind_int64(st, 1, after);
+	db_bind_int(st, 2, limit);
+	bind_text(st, 3, now);
+	bind_text(st, 4, after_due ? after_due : "");
+	db_bind_int(st, 5, shards);
+	db_bind_int(st, 6, shard);
+	return subscriber_rows(s, st, out);
 }

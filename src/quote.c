@@ -765,13 +765,25 @@ static int refuse_closed(struct talk *t, int client_side)
 			  NULL);
 }
 
+/* A state change read as possible (project open, bid active) that changed no row: another mail
+ * — on another host, under READ COMMITTED — changed it first. -1: the message's work is undone
+ * and it is tried again from the spool, where the state it then reads answers it. */
+static int moved(struct talk *t, int n, const char *what)
+{
+	if (n == 0)
+		log_warn("stage=quote project=%lld result=raced what=%s reason=\"changed by another "
+			 "mail meanwhile: tried again\"", (long long)t->proj.id, what);
+	return n == 1 ? 0 : -1;
+}
+
 /* The client's "accept": the project awarded to this bid, the others told; words (NULL:
  * none) go to the freelancer; natural: the client's reply was read as an acceptance. */
 static int accept_bid(struct talk *t, int64_t id, const char *words, int natural)
 {
-	int rc = store_project_state_set(t->s, t->proj.id, PROJECT_OPEN, PROJECT_AWARDED, clock_now()) < 0 ? -1 : 0;
+	int rc = moved(t, store_project_state_set(t->s, t->proj.id, PROJECT_OPEN, PROJECT_AWARDED,
+						  clock_now()), "project");
 	if (rc == 0)
-		rc = store_bid_state_set(t->s, id, BID_ACTIVE, BID_ACCEPTED) < 0 ? -1 : 0;
+		rc = moved(t, store_bid_state_set(t->s, id, BID_ACTIVE, BID_ACCEPTED), "bid");
 	if (rc == 0)
 		rc = award(t, words, natural);
 	if (rc == 0)
@@ -798,7 +810,7 @@ static int tell_client(struct talk *t, const char *name, const char *reply_key)
  * for none); natural: the client is told their reply was read as a refusal. */
 static int decline_bid(struct talk *t, int64_t id, const char *words, int natural)
 {
-	int rc = store_bid_state_set(t->s, id, BID_ACTIVE, BID_DECLINED) < 0 ? -1 : 0;
+	int rc = moved(t, store_bid_state_set(t->s, id, BID_ACTIVE, BID_DECLINED), "bid");
 	if (rc == 0)
 		rc = relay_mail(t, t->sub.address, t->sub.name, lang_of_sub(t), NULL,
 				catalog_text(lang_of_sub(t), "quote.declined"), words);
@@ -815,7 +827,8 @@ static int decline_bid(struct talk *t, int64_t id, const char *words, int natura
  * told their reply was read as a closing. */
 static int close_project(struct talk *t, int natural)
 {
-	int rc = store_project_state_set(t->s, t->proj.id, PROJECT_OPEN, PROJECT_CLOSED, clock_now()) < 0 ? -1 : 0;
+	int rc = moved(t, store_project_state_set(t->s, t->proj.id, PROJECT_OPEN, PROJECT_CLOSED,
+						  clock_now()), "project");
 	if (rc == 0)
 		rc = tell_others(t, 0, "quote.closed_unawarded");
 	if (rc == 0 && natural)

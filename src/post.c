@@ -697,7 +697,8 @@ static int post_confirm(const struct config *c, struct store *s, int64_t project
 	if (p.status == PROJECT_PENDING_CONFIRMATION && !strcasecmp(p.poster, address)) {
 		int scam = p.flags_json && strstr(p.flags_json, "suspected_scam");
 		p.status = scam ? PROJECT_HELD : PROJECT_OPEN;
-		rc = store_project_state_set(s, p.id, PROJECT_PENDING_CONFIRMATION, p.status, clock_now()) < 0 ? -1 : 0;
+		/* != 1: another mail (another host) confirmed it meanwhile: tried again, it reads so */
+		rc = store_project_state_set(s, p.id, PROJECT_PENDING_CONFIRMATION, p.status, clock_now()) != 1 ? -1 : 0;
 		if (rc == 0)
 			rc = store_poster_confirm(s, p.poster, clock_now());
 		if (rc == 0)
@@ -792,7 +793,7 @@ int post_moderate(const struct config *c, struct store *s, int64_t project_id, i
 		return rc < 0 ? -1 : f ? 2 : 0;
 	}
 	int rc = store_project_state_set(s, p.id, PROJECT_HELD, approve ? PROJECT_OPEN
-					 : PROJECT_REJECTED, clock_now()) < 0 ? -1 : 0;
+					 : PROJECT_REJECTED, clock_now()) != 1 ? -1 : 0;
 	const char *reason = why && *why ? why : catalog_text(p.language, "post.rejected_default");
 	if (rc == 0 && approve) {
 		p.status = PROJECT_OPEN;
@@ -865,7 +866,7 @@ static int tell_bidder_closed(const struct config *c, struct store *s, const str
 static int close_by_reply(const struct config *c, struct store *s, const struct project *p,
 			  const char *in_reply_to)
 {
-	int rc = store_project_state_set(s, p->id, PROJECT_OPEN, PROJECT_CLOSED, clock_now()) < 0 ? -1 : 0;
+	int rc = store_project_state_set(s, p->id, PROJECT_OPEN, PROJECT_CLOSED, clock_now()) != 1 ? -1 : 0;
 	struct bid_row *v;
 	int nb = rc == 0 ? store_bid_select(s, p->id, BID_ACTIVE, &v) : -1, told = 0;
 	for (int i = 0; i < nb; i++) {

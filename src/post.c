@@ -853,6 +853,7 @@ static int tell_bidder_closed(const struct config *c, struct store *s, const str
 	vars_set(&vv, "message", catalog_text(sl, "post.closed_unawarded"));
 	vars_set(&vv, "text", "");
 	vars_set(&vv, "reply_address", "");
+	vars_set(&vv, "name", sub.name ? sub.name : "");
 	struct outgoing o = { .from_name = c->board_name, .from = c->bid_address,
 			      .to_name = sub.name, .to = sub.address,
 			      .auto_submitted = "auto-generated" };

@@ -138,6 +138,7 @@ int quote_notice(const struct config *c, struct store *s, const char *kind,
 	if (dropped)
 		snprintf(removed, sizeof removed, "%d", dropped);
 	vars_set(&v, "removed", removed);
+	vars_set(&v, "name", to_name ? to_name : "");	/* the greeting's */
 	struct outgoing o = { .from_name = c->board_name, .from = c->bid_address, .to_name = to_name,
 			      .to = to, .reply_to = addr, .auto_submitted = "auto-generated",
 			      .key_ref = reply_key, .attachments = att ? att->attachments : NULL,

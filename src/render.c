@@ -70,7 +70,7 @@ static const struct tmpl_kind {
 	{ "bid_quote", { "board", "project_id", "title", "freelancer", "terms", "rating",
 			 "completed", "text", "updated", "relay_address", NULL }, { { 0 } } },
 	{ "relay_message", { "board", "project_id", "title", "message", "text", "reply_address", "quote",
-			     "removed", NULL }, { { 0 } } },
+			     "removed", "name", NULL }, { { 0 } } },
 	{ "reminder", { "board", "project_id", "title", "name", "message", "last", "several",
 			"reply_address", NULL },
 	  { { "quotes", { "rank", "freelancer", "price", "delivery", "rating", NULL } } } },

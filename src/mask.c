@@ -6,7 +6,8 @@
  * com"); phone numbers told from amounts, dates, references and versions by their shape: "+"
  * or "00" and 8 to 15 digits, a national number with its trunk 0 (9 to 11 digits, one way of
  * grouping), one grouped in pairs ("612 34 56 78"), a North American 3-3-4, or any 8 to 15
- * digits after a word such as "tél"; handles after "skype:" and links such as t.me/jean.
+ * digits after a word such as "tél", or seven number words in a row ("zéro six douze…");
+ * handles after "skype:" and links such as t.me/jean.
  * The words are contrib/mask-words.txt.
  * In: a text, the marks. Out: the masked text (the caller's).
  */
@@ -28,9 +29,9 @@
 /* ---------------------------------------------------------------- mask-words.txt */
 
 enum mw_kind { MW_AT, MW_AT_WEAK, MW_DOT, MW_TLD, MW_PROVIDER, MW_CUE, MW_HANDLE, MW_NOT_HANDLE,
-	       MW_LINK, MW_REFERENCE, MW_NOT_LABEL, MW_KINDS };
+	       MW_LINK, MW_REFERENCE, MW_NOT_LABEL, MW_NUMBER, MW_KINDS };
 static const char *const mw_names[MW_KINDS] = { "at", "at-weak", "dot", "tld", "provider", "cue",
-	"handle", "not-handle", "link", "reference", "not-label" };
+	"handle", "not-handle", "link", "reference", "not-label", "number" };
 
 struct mask_words {
 	struct strlist w[MW_KINDS];
@@ -783,6 +784,57 @@ static char *mask_phones(const char *text, const char *mark)
 	return buf_steal(&b);
 }
 
+/* ---------------------------------------------------------------- numbers spelled out */
+
+#define SPELLED_MIN 7		/* number words in a row that spell a phone number */
+
+/* The end of the run of number words at p ("zéro six, douze trente-quatre…", "oh six one
+ * two…"): words of kind `number` joined by blanks, commas, hyphens, dots or "et"/"and"; *count
+ * their number. p itself when no number word starts there. */
+static const char *spelled_run(const char *p, const char *floor, int *count)
+{
+	const char *e = p, *q = p;
+	*count = 0;
+	for (;;) {
+		size_t n = word_at(q, floor, MW_NUMBER);
+		if (!n) {
+			if (*count && (!strncasecmp(q, "et ", 3) || !strncasecmp(q, "and ", 4))) {
+				q += *q == 'e' || *q == 'E' ? 3 : 4;
+				continue;
+			}
+			return e;
+		}
+		(*count)++;
+		e = q + n;
+		q = e;
+		while (*q == ' ' || *q == ',' || *q == '-' || *q == '.' || *q == '\t' ||
+		       !strncmp(q, "\xC2\xA0", 2))
+			q += !strncmp(q, "\xC2\xA0", 2) ? 2 : 1;
+	}
+}
+
+/* A phone number written in words: SPELLED_MIN number words or more in a row (an amount in
+ * words has "mille", "cents", "thousand" between its numbers, a date its month). */
+static char *mask_spelled(const char *text, const char *mark)
+{
+	struct buf b;
+	buf_init(&b, strlen(text) + strlen(mark) + 64);
+	const char *p = text, *copied = text;
+	while (*p) {
+		int count;
+		const char *e = word_byte((unsigned char)*p) ? spelled_run(p, copied, &count) : p;
+		if (e == p || count < SPELLED_MIN) {
+			p = e > p ? e : p + 1;
+			continue;
+		}
+		buf_append(&b, copied, (size_t)(p - copied));
+		buf_puts(&b, mark);
+		copied = p = e;
+	}
+	buf_puts(&b, copied);
+	return buf_steal(&b);
+}
+
 char *mask_contacts(const char *text, const char *address_mark, const char *phone_mark)
 {
 	char *clean = xstrdup(text ? text : "");
@@ -790,7 +842,9 @@ char *mask_contacts(const char *text, const char *address_mark, const char *phon
 	char *d = mask_disguised(clean, address_mark);
 	char *a = mask_addresses(d, address_mark);
 	char *h = mask_handles(a, address_mark);
-	char *r = mask_phones(h, phone_mark);
+	char *ph = mask_phones(h, phone_mark);
+	char *r = mask_spelled(ph, phone_mark);
+	free(ph);
 	free(h);
 	free(a);
 	free(d);

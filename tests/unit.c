@@ -1233,6 +1233,13 @@ static void test_mask_contacts(void)
 		{ "jean\xE2\x80\xAE@x.fr", "[x]" },
 		{ "a\xE2\x80\xAE" "b\xE2\x81\xA6" "c\xE2\x81\xA9" "d\xE2\x80\x8F" "e\xD8\x9C", "abcde" },
 		/* phone numbers: French, international, North American */
+		/* written in words: seven number words in a row; amounts and dates in words stay */
+		{ "Appelez le z\xC3\xA9ro six, douze, trente-quatre, cinquante-six, soixante-dix-huit.",
+		  "Appelez le [p]." },
+		{ "call oh seven seven double nine, one two three four five", "call [p]" },
+		{ "budget : deux mille cinq cents euros, livraison le vingt-trois mars",
+		  "budget : deux mille cinq cents euros, livraison le vingt-trois mars" },
+		{ "un, deux ou trois jours", "un, deux ou trois jours" },
 		{ "Appelez-moi au 06 12 34 56 78.", "Appelez-moi au [p]." },
 		{ "tél. 06.12.34.56.78 ou 01-23-45-67-89", "tél. [p] ou [p]" },
 		{ "mobile : 0612345678", "mobile : [p]" },

@@ -14,6 +14,10 @@
 # Then the scale benchmarks on generated boards (bench/board.py): the weekly run beside its
 # floor (bench/digest_bench.py), the idle daemon (bench/idle_bench.py), instant alerts
 # (bench/alert_bench.py).
+# Last, when PostgreSQL 15 is installed (initdb and pg_ctl of /usr/lib/postgresql/15/bin, as
+# tests/pg.py finds them), the several-hosts benchmarks (bench/pg_bench.py, issue 16): ingest on
+# 1-3 hosts, outbox claims with 1-8 senders (double claims: 0), the weekly run of 100,000
+# subscribers on 3 hosts, each beside single-host SQLite in the same run.
 # usage: bench/run.sh [N]   (default 3000). Work files go to bench/out/.
 # BENCH_ONLY=ingest bench/run.sh [N] runs the ingest benchmark alone.
 set -eu
@@ -95,3 +99,11 @@ python3 bench/smtp_bench.py ./bidmail "$OUT/smtp" 10000
 python3 bench/digest_bench.py 100000 1000
 python3 bench/idle_bench.py 100000 1000
 python3 bench/alert_bench.py 100000
+
+# several hosts on one PostgreSQL (issue 16), only when PostgreSQL 15 is installed
+PGBIN=/usr/lib/postgresql/15/bin
+if [ -x "$PGBIN/initdb" ] && [ -x "$PGBIN/pg_ctl" ]; then
+	python3 bench/pg_bench.py "$N" 20000 100000 1000
+else
+	echo "pg benchmark skipped: no $PGBIN/initdb or pg_ctl (contrib/install-deps.sh installs postgresql-15)"
+fi

@@ -673,6 +673,11 @@ int extract_intent_no_bid(const char *text, const char *lang);
  * ("retirer", "withdraw #1001") or a withdraw phrase ("je retire mon offre", "please cancel my
  * bid") neither negated nor asked (intents.txt); *project the number it names ("#1001"), or 0. */
 int extract_intent_withdraw(const char *text, const char *lang, long long *project);
+/* Where name (name_len bytes: a freelancer's full or first name) is written in text as whole
+ * words, case- and accent-insensitively ("anna" finds "d'Anna", "Helene" finds "Hélène"), with
+ * *len its length in text; NULL when it is not. */
+const char *extract_intent_find_name(const char *text, const char *name, size_t name_len,
+				     size_t *len);
 /* The intent's name as logged ("accept", "none", ...), static. */
 /* 1 when word is a connector of intents.txt ("et", "and", "ou", "or"): no word of a list. */
 int extract_intent_connector(const char *word);
@@ -1621,6 +1626,11 @@ int quote_command_line(const char *line, size_t n, int *number);
  * restated to them (an award by the award mail). 0 or -1; *outcome set (caller frees). */
 int quote_client_command(const struct config *c, struct store *s, const struct message *m,
 			 int64_t bid, int cmd, char **outcome);
+/* The one yes/no question of the quote flow about act (INTENT_ACCEPT, _DECLINE) on bid, asked
+ * to the client who answered a reminder naming its freelancer without a sure act; its answer
+ * is read on the quote's relay. 0 or -1; *outcome set (caller frees). */
+int quote_client_ask(const struct config *c, struct store *s, const struct message *m,
+		     int64_t bid, enum intent act, char **outcome);
 /* The day bid b is to be delivered when awarded at awarded: the day its quote restated (a day
  * it named, or its delay counted from the bid), else its delay counted from the award;
  * (time_t)-1 when the bid gave neither. */

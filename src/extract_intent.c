@@ -850,3 +850,55 @@ struct intent_data *extract_intent_load(const char *path)
 		return extract_intent_free(d);
 	return d;
 }
+
+/* The letter at *p folded to lower-case ASCII (Latin-1 letters without their accent: "É" is
+ * 'e'), *p moved past it; 0 at the end. Other bytes are returned as they are. */
+static int fold_letter(const unsigned char **p)
+{
+	static const char latin[33] = "aaaaaaaceeeeiiiidnooooo*ouuuuy*s";
+	const unsigned char *s = *p;
+	if (!*s)
+		return 0;
+	if (s[0] == 0xc3 && s[1] >= 0x80 && s[1] <= 0xbf) {
+		*p = s + 2;
+		return s[1] == 0xbf ? 'y' : latin[(s[1] - 0x80) & 0x1f];
+	}
+	*p = s + 1;
+	return tolower(*s);
+}
+
+/* Whether the byte is part of a word (letters, digits, any byte of a UTF-8 sequence). */
+static int word_byte(unsigned char c)
+{
+	return isalnum(c) || c >= 0x80;
+}
+
+/* The length in text's bytes of name matched at t, or 0 (folded, and ending a word). */
+static size_t name_at(const unsigned char *t, const unsigned char *name, size_t name_len)
+{
+	const unsigned char *n = name, *end = name + name_len, *s = t;
+	while (n < end) {
+		int a = fold_letter(&n), b = fold_letter(&s);
+		if (!b || a != b)
+			return 0;
+	}
+	return word_byte(*s) ? 0 : (size_t)(s - t);
+}
+
+const char *extract_intent_find_name(const char *text, const char *name, size_t name_len,
+				     size_t *len)
+{
+	const unsigned char *t = (const unsigned char *)text;
+	if (!name_len)
+		return NULL;
+	for (size_t i = 0; t[i] && i < INTENT_BYTES; i++) {
+		if (i && word_byte(t[i - 1]))
+			continue;	/* names start words */
+		size_t n = name_at(t + i, (const unsigned char *)name, name_len);
+		if (n) {
+			*len = n;
+			return text + i;
+		}
+	}
+	return NULL;
+}

@@ -739,6 +739,103 @@ static int remind_apply(struct handling *h, const int *cmd, const int64_t *bid, 
 	return rc;
 }
 
+/* Whether text names the freelancer of bid b: 2 by their full name, 1 by their first name, 0
+ * not; *at and *len where. -1 when the store fails. */
+static int remind_names(struct store *s, const struct bid_row *b, const char *text,
+			const char **at, size_t *len)
+{
+	struct subscriber sub;
+	int f = store_subscriber_find(s, NULL, b->subscriber, &sub);
+	if (f != 1)
+		return f < 0 ? -1 : 0;
+	int named = 0;
+	const char *name = sub.name ? sub.name : "";
+	size_t first = strcspn(name, " \t");
+	if ((*at = extract_intent_find_name(text, name, strlen(name), len)))
+		named = 2;
+	else if (first >= 2 && (*at = extract_intent_find_name(text, name, first, len)))
+		named = 1;
+	subscriber_clear(&sub);
+	return named;
+}
+
+/* The one listed bid whose freelancer text names (a full name wins over first names it
+ * shares: "Anna Web" among Anna Web and Anna Dev): its index in bids, -1 when none, -2 when
+ * several, -3 when the store fails; *at and *len where the name is written. */
+static int remind_named(struct store *s, const struct bid_row *bids, int nb, const char *text,
+			const char **at, size_t *len)
+{
+	int pick = -1, full = -1, nnamed = 0, nfull = 0;
+	const char *full_at = NULL;
+	size_t full_len = 0;
+	for (int i = 0, k = 0; i < nb && k < REMIND_LISTED; i++) {
+		if (bids[i].status != BID_ACTIVE)
+			continue;
+		k++;
+		const char *a;
+		size_t l;
+		int r = remind_names(s, &bids[i], text, &a, &l);
+		if (r < 0)
+			return -3;
+		if (r && !nnamed++) {
+			pick = i, *at = a, *len = l;
+		}
+		if (r == 2 && !nfull++) {
+			full = i, full_at = a, full_len = l;
+		}
+	}
+	if (nnamed > 1 && nfull == 1 && full_at) {
+		/* the others only by a first name inside the full one */
+		pick = full, *at = full_at, *len = full_len;
+		for (int i = 0, k = 0; i < nb && k < REMIND_LISTED; i++) {
+			if (bids[i].status != BID_ACTIVE || (k++, i == full))
+				continue;
+			const char *a;
+			size_t l;
+			int r = remind_names(s, &bids[i], text, &a, &l);
+			if (r && (a < full_at || a >= full_at + full_len))
+				return -2;
+		}
+		return pick;
+	}
+	return nnamed > 1 ? -2 : pick;
+}
+
+/* The client's answer to a reminder naming a freelancer instead of a number ("je retiens
+ * l'offre d'Anna", "let's go with Paul Dev"): the name stands for that quote, as an object of
+ * the act ("offer" in its place), and the text is read by the intent reader. A sure act is
+ * applied; an unsure one asked about once (quote_client_ask). 1 when handled, 0 when the
+ * answer holds no acceptance or refusal, -1 when the store fails; *why the catalogue name of
+ * the answer when none or several freelancers are named. */
+static int remind_by_name(struct handling *h, const struct bid_row *bids, int nb,
+			  const char *text, const char **why)
+{
+	int sure = 0;
+	enum intent in = extract_intent_read(text, NULL, &sure);
+	if (in != INTENT_ACCEPT && in != INTENT_DECLINE)
+		return 0;
+	const char *at = NULL;
+	size_t len = 0;
+	int i = remind_named(h->s, bids, nb, text, &at, &len);
+	if (i < -2)
+		return -1;
+	if (i < 0) {
+		*why = i == -1 ? "remind.which" : "remind.names";
+		return 0;
+	}
+	char *object = xasprintf("%.*s offer%s", (int)(at - text), text, at + len);
+	in = extract_intent_read(object, NULL, &sure);
+	free(object);
+	log_info("stage=reminder project=%lld bid=%lld named=yes intent=%s%s",
+		 (long long)bids[i].project, (long long)bids[i].id, extract_intent_name(in),
+		 sure ? " read=sure" : "");
+	int cmd = in == INTENT_ACCEPT ? 'a' : in == INTENT_DECLINE ? 'd' : 0;
+	int rc = cmd && sure ? remind_apply(h, &cmd, &bids[i].id, 1)
+		 : quote_client_ask(h->c, h->s, h->m, bids[i].id, cmd == 'd' ? INTENT_DECLINE
+				    : INTENT_ACCEPT, &h->result);
+	return rc < 0 ? -1 : 1;
+}
+
 enum outcome reminder_handle(struct handling *h)
 {
 	struct project p;
@@ -759,7 +856,14 @@ enum outcome reminder_handle(struct handling *h)
 	int n = nb < 0 ? 0 : remind_commands(h->m->new_text ? h->m->new_text : "", cmd, num);
 	const char *why = rc < 0 ? NULL : p.status != PROJECT_OPEN ? "remind.not_open"
 			  : remind_resolve(bids, nb, h->r->ids[1], cmd, num, n, bid, &bad);
-	if (rc == 0 && why) {
+	int named = 0;
+	if (rc == 0 && n == 0 && p.status == PROJECT_OPEN) {
+		named = remind_by_name(h, bids, nb, h->m->new_text ? h->m->new_text : "", &why);
+		rc = named < 0 ? -1 : 0;
+	}
+	if (named) {
+		/* acted on, or asked about, by the freelancer's name */
+	} else if (rc == 0 && why) {
 		char number[16];
 		snprintf(number, sizeof number, "%d", bad);
 		char *msg = project_text(h->c, &p, why, "n", number);

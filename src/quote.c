@@ -1067,6 +1067,38 @@ done:
 	return rc;
 }
 
+int quote_client_ask(const struct config *c, struct store *s, const struct message *m,
+		     int64_t bid, enum intent act, char **outcome)
+{
+	struct talk t = { .c = c, .s = s, .m = m };
+	int f = store_bid_get(s, bid, &t.bid), rc = 0;
+	if (f != 1) {
+		*outcome = xstrdup("reminder:unknown-bid");
+		return f < 0 ? -1 : 0;
+	}
+	if (store_project_get(s, t.bid.project, &t.proj) != 1 ||
+	    store_subscriber_find(s, NULL, t.bid.subscriber, &t.sub) != 1) {
+		*outcome = xstrdup("reminder:orphan");
+		goto done;
+	}
+	t.have_proj = t.have_sub = 1;
+	store_project_mark_answered(s, t.proj.id, clock_now());
+	if (t.proj.status != PROJECT_OPEN) {
+		rc = refuse_closed(&t, 1);
+		*outcome = xstrdup("reminder:project-not-open");
+	} else if (t.bid.status != BID_ACTIVE) {
+		rc = tell_current(&t);
+		*outcome = xasprintf("reminder:not-current:%lld", (long long)bid);
+	} else {
+		rc = ask_client(&t, act);
+		*outcome = xasprintf("reminder:asked:%s:%lld", extract_intent_name(act),
+				     (long long)bid);
+	}
+done:
+	talk_clear(&t);
+	return rc;
+}
+
 enum outcome quote_handle(struct handling *h)
 {
 	struct talk t = { .c = h->c, .s = h->s, .m = h->m };

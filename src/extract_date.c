@@ -12,10 +12,10 @@
 #include <string.h>
 
 enum date_kind { DK_MONTH, DK_WEEKDAY, DK_ARTICLE, DK_CUE, DK_START, DK_MID, DK_END, DK_IN,
-		 DK_MONTH_END, DK_YEAR_END, DK_WEEK_END, DK_COUNT };
+		 DK_MONTH_END, DK_YEAR_END, DK_WEEK_END, DK_NEXT, DK_COUNT };
 static const char *const kind_names[DK_COUNT] = { "month", "weekday", "article", "cue", "start",
 						  "mid", "end", "in", "month-end", "year-end",
-						  "week-end" };
+						  "week-end", "next" };
 
 struct date_data {
 	struct strlist phrase[DK_COUNT];
@@ -61,9 +61,9 @@ static int date_line(void *arg, char *s, const char *path, int lineno)
 	for (int i = 0; got >= 1 && i < DK_COUNT; i++)
 		if (!strcmp(kind, kind_names[i]))
 			k = i;
-	if (k < 0 || (k == DK_MONTH && (got < 2 || n < 1 || n > 12)) ||
+	if (k < 0 || (k == DK_MONTH && (got < 2 || n < 1 || n > 12)) || (k == DK_WEEKDAY && (n < 0 || n > 7)) ||
 	    ((k == DK_IN || k == DK_MONTH_END || k == DK_WEEK_END) && (got < 2 || n < 0 || n > 366))) {
-		fprintf(stderr, "%s:%d: expected `kind [N] | phrase | ...` (kind: month N, weekday, "
+		fprintf(stderr, "%s:%d: expected `kind [N] | phrase | ...` (kind: month N, weekday [N], next, "
 			"article, cue, start, mid, end, in N, month-end N, year-end, week-end N)\n", path, lineno);
 		return -1;
 	}
@@ -391,8 +391,31 @@ static long day_at(const struct date_data *d, const char *p, long today)
 	return place(year_at(&p, 0), month, mday, today);
 }
 
+/* 1 when p is an hour ("10h", "9:30"), not a day, after a weekday ("pour lundi 10h"). */
+static int time_at(const char *p)
+{
+	int k = 0;
+	while (k < 2 && isdigit((unsigned char)p[k]))
+		k++;
+	return k && (p[k] == 'h' || p[k] == ':');
+}
+
+/* The day weekday wd (1 Monday .. 7 Sunday) names after a cue, from today (day 0, 1970-01-01,
+ * was a Thursday): the next such day, 1 to 7 days on (a weekday named on that same weekday is
+ * next week's); with next ("next Monday", "vendredi prochain"), that day of the week after the
+ * mail's week (the same as the next one when it is already past this week). */
+static long weekday_day(int wd, int next, long today)
+{
+	int cur = (int)((today + 3) % 7) + 1;
+	if (next)
+		return today - (cur - 1) + 7 + (wd - 1);
+	int ahead = (wd - cur + 7) % 7;
+	return today + (ahead ? ahead : 7);
+}
+
 /* The day after cue text at p: blanks, a colon, an article, a weekday ("le lundi 15 avril",
- * "the 15th of April"), then a day. */
+ * "the 15th of April"), then a day; or a weekday alone, with next ("pour vendredi prochain",
+ * "by next Monday"): weekday_day. */
 static long day_after_cue(const struct date_data *d, const char *p, long today)
 {
 	int n;
@@ -404,14 +427,23 @@ static long day_after_cue(const struct date_data *d, const char *p, long today)
 	size_t w = kind_at(d, DK_ARTICLE, p, &n);
 	if (w)
 		p += w + blanks_at(p + w);
-	w = kind_at(d, DK_WEEKDAY, p, &n);
+	int next = 0, wd = 0;
+	w = kind_at(d, DK_NEXT, p, &n);	/* "by next Monday" */
 	if (w) {
-		p += w;
-		if (*p == ',')
-			p++;
-		p += blanks_at(p);
+		next = 1;
+		p += w + blanks_at(p + w);
 	}
-	return day_at(d, p, today);
+	w = kind_at(d, DK_WEEKDAY, p, &wd);
+	if (!w)
+		return next ? -1 : day_at(d, p, today);
+	p += w;
+	const char *after = p + blanks_at(p);
+	if (*p == ',')
+		p++;
+	p += blanks_at(p);
+	if (!wd || isdigit((unsigned char)*p) || kind_at(d, DK_MONTH, p, &n))
+		return wd && time_at(p) ? weekday_day(wd, next, today) : day_at(d, p, today);
+	return weekday_day(wd, next || kind_at(d, DK_NEXT, after, &n), today);	/* "vendredi prochain" */
 }
 
 /* "fin avril", "mi-mai 2027", "by the end of June" at p (a part, then a month). */

@@ -1026,25 +1026,39 @@ static int restate_to_client(struct talk *t, const char *name)
 	return tell_client(t, name, NULL);
 }
 
+/* The talk of a client's answer to a reminder about bid: 1 ready (project open, the answer
+ * marked), else handled — unknown bid, orphan, project no longer open (the client told) — with
+ * *outcome and *rc set; t is the caller's to clear. */
+static int reminder_talk(struct talk *t, int64_t bid, char **outcome, int *rc)
+{
+	int f = store_bid_get(t->s, bid, &t->bid);
+	*rc = f < 0 ? -1 : 0;
+	if (f != 1) {
+		*outcome = xstrdup("reminder:unknown-bid");
+		return 0;
+	}
+	if (store_project_get(t->s, t->bid.project, &t->proj) != 1 ||
+	    store_subscriber_find(t->s, NULL, t->bid.subscriber, &t->sub) != 1) {
+		*outcome = xstrdup("reminder:orphan");
+		return 0;
+	}
+	t->have_proj = t->have_sub = 1;
+	store_project_mark_answered(t->s, t->proj.id, clock_now());
+	if (t->proj.status != PROJECT_OPEN) {
+		*rc = refuse_closed(t, 1);
+		*outcome = xstrdup("reminder:project-not-open");
+		return 0;
+	}
+	return 1;
+}
+
 int quote_client_command(const struct config *c, struct store *s, const struct message *m,
 			 int64_t bid, int cmd, char **outcome)
 {
 	struct talk t = { .c = c, .s = s, .m = m };
-	int f = store_bid_get(s, bid, &t.bid), rc = 0;
-	if (f != 1) {
-		*outcome = xstrdup("reminder:unknown-bid");
-		return f < 0 ? -1 : 0;
-	}
-	if (store_project_get(s, t.bid.project, &t.proj) != 1 ||
-	    store_subscriber_find(s, NULL, t.bid.subscriber, &t.sub) != 1) {
-		*outcome = xstrdup("reminder:orphan");
-		goto done;
-	}
-	t.have_proj = t.have_sub = 1;
-	store_project_mark_answered(s, t.proj.id, clock_now());
-	if (t.proj.status != PROJECT_OPEN) {
-		rc = refuse_closed(&t, 1);
-		*outcome = xstrdup("reminder:project-not-open");
+	int rc;
+	if (!reminder_talk(&t, bid, outcome, &rc)) {
+		/* nothing more to do: reminder_talk answered */
 	} else if (cmd == 'c') {
 		rc = close_project(&t, 0);
 		if (rc == 0)
@@ -1062,7 +1076,6 @@ int quote_client_command(const struct config *c, struct store *s, const struct m
 			rc = restate_to_client(&t, "remind.declined");
 		*outcome = xasprintf("reminder:declined:%lld", (long long)bid);
 	}
-done:
 	talk_clear(&t);
 	return rc;
 }
@@ -1071,21 +1084,9 @@ int quote_client_ask(const struct config *c, struct store *s, const struct messa
 		     int64_t bid, enum intent act, char **outcome)
 {
 	struct talk t = { .c = c, .s = s, .m = m };
-	int f = store_bid_get(s, bid, &t.bid), rc = 0;
-	if (f != 1) {
-		*outcome = xstrdup("reminder:unknown-bid");
-		return f < 0 ? -1 : 0;
-	}
-	if (store_project_get(s, t.bid.project, &t.proj) != 1 ||
-	    store_subscriber_find(s, NULL, t.bid.subscriber, &t.sub) != 1) {
-		*outcome = xstrdup("reminder:orphan");
-		goto done;
-	}
-	t.have_proj = t.have_sub = 1;
-	store_project_mark_answered(s, t.proj.id, clock_now());
-	if (t.proj.status != PROJECT_OPEN) {
-		rc = refuse_closed(&t, 1);
-		*outcome = xstrdup("reminder:project-not-open");
+	int rc;
+	if (!reminder_talk(&t, bid, outcome, &rc)) {
+		/* nothing more to do: reminder_talk answered */
 	} else if (t.bid.status != BID_ACTIVE) {
 		rc = tell_current(&t);
 		*outcome = xasprintf("reminder:not-current:%lld", (long long)bid);
@@ -1094,7 +1095,6 @@ int quote_client_ask(const struct config *c, struct store *s, const struct messa
 		*outcome = xasprintf("reminder:asked:%s:%lld", extract_intent_name(act),
 				     (long long)bid);
 	}
-done:
 	talk_clear(&t);
 	return rc;
 }

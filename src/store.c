@@ -2098,18 +2098,23 @@ int store_project_news(struct store *s, const char *at, int64_t project)
 	return rc == DB_STEP_ROW ? 1 : rc == DB_STEP_DONE ? 0 : fail(s, rc, "project-news");
 }
 
-static int subscriber_rows_read(struct store *s, struct db_stmt *st, struct subscriber **out);
+static int subscriber_rows_read(struct store *s, struct db_stmt *st, int64_t after,
+				struct subscriber **out);
 
-/* A page and its patterns are read in one read transaction (one lock, one snapshot) when the
- * caller holds none: thousands of pattern reads otherwise take the file lock each. */
-static int subscriber_rows(struct store *s, struct db_stmt *st, struct subscriber **out)
+/* A page and its patterns (read by reader; after: the id the page starts after) are read in
+ * one read transaction (one lock, one snapshot) when the caller holds none: thousands of
+ * pattern reads otherwise take the file lock each. */
+static int subscriber_rows_with(struct store *s, struct db_stmt *st, int64_t after,
+				int (*reader)(struct store *, struct db_stmt *, int64_t,
+					      struct subscriber **),
+				struct subscriber **out)
 {
 	int outer = !db_in_transaction(s->db);
 	if (outer && run(s, stmt(s, ST_BEGIN_READ), "begin-read") < 0) {
 		db_reset(st);
 		return -1;
 	}
-	int n = subscriber_rows_read(s, st, out);
+	int n = reader(s, st, after, out);
 	if (outer && store_commit(s) < 0) {
 		for (int i = 0; i < n; i++)
 			subscriber_clear(&(*out)[i]);
@@ -2120,32 +2125,55 @@ static int subscriber_rows(struct store *s, struct db_stmt *st, struct subscribe
 	return n;
 }
 
-static int subscriber_rows_read(struct store *s, struct db_stmt *st, struct subscriber **out)
+static int subscriber_rows(struct store *s, struct db_stmt *st, struct subscriber **out)
 {
-	*out = NULL;
+	return subscriber_rows_with(s, st, 0, subscriber_rows_read, out);
+}
+
+/* Frees the n subscribers of v; -1. */
+static int subscribers_drop(struct subscriber *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		subscriber_clear(&v[i]);
+	free(v);
+	return -1;
+}
+
+/* The rows of statement st (bound) as subscribers, without their patterns, in *v: their count,
+ * or -1 (what names the failure). */
+static int subscriber_rows_fetch(struct store *s, struct db_stmt *st, struct subscriber **v,
+				 const char *what)
+{
 	int n = 0, cap = 0, rc;
-	struct subscriber *v = NULL;
+	*v = NULL;
 	while ((rc = db_step(st)) == DB_STEP_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
-			v = xrealloc(v, (size_t)cap * sizeof *v);
+			*v = xrealloc(*v, (size_t)cap * sizeof **v);
 		}
-		subscriber_read(st, &v[n++]);
+		subscriber_read(st, &(*v)[n++]);
 	}
 	db_reset(st);
 	if (rc != DB_STEP_DONE) {
-		for (int i = 0; i < n; i++)
-			subscriber_clear(&v[i]);
-		free(v);
-		return fail(s, rc, "subscriber-list");
+		subscribers_drop(*v, n);
+		*v = NULL;
+		return fail(s, rc, what);
 	}
+	return n;
+}
+
+static int subscriber_rows_read(struct store *s, struct db_stmt *st, int64_t after,
+				struct subscriber **out)
+{
+	(void)after;
+	struct subscriber *v;
+	*out = NULL;
+	int n = subscriber_rows_fetch(s, st, &v, "subscriber-list");
+	if (n < 0)
+		return -1;
 	for (int i = 0; i < n; i++)
-		if (patterns_load(s, &v[i]) < 0) {
-			for (int k = 0; k < n; k++)
-				subscriber_clear(&v[k]);
-			free(v);
-			return -1;
-		}
+		if (patterns_load(s, &v[i]) < 0)
+			return subscribers_drop(v, n);
 	*out = v;
 	return n;
 }
@@ -3143,22 +3171,13 @@ static int patterns_range_load(struct store *s, struct subscriber *v, int n, int
 static int instant_rows_read(struct store *s, struct db_stmt *st, int64_t after,
 			     struct subscriber **out)
 {
-	int n = 0, cap = 0, rc;
-	struct subscriber *v = NULL;
-	while ((rc = db_step(st)) == DB_STEP_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			v = xrealloc(v, (size_t)cap * sizeof *v);
-		}
-		subscriber_read(st, &v[n++]);
-	}
-	db_reset(st);
-	if (rc != DB_STEP_DONE || (n && patterns_range_load(s, v, n, after) < 0)) {
-		for (int i = 0; i < n; i++)
-			subscriber_clear(&v[i]);
-		free(v);
-		return rc != DB_STEP_DONE ? fail(s, rc, "subscriber-instant") : -1;
-	}
+	struct subscriber *v;
+	*out = NULL;
+	int n = subscriber_rows_fetch(s, st, &v, "subscriber-instant");
+	if (n < 0)
+		return -1;
+	if (n && patterns_range_load(s, v, n, after) < 0)
+		return subscribers_drop(v, n);
 	*out = v;
 	return n;
 }
@@ -3172,20 +3191,7 @@ int store_subscriber_instant_batch(struct store *s, int64_t after, int limit,
 		return -1;
 	db_bind_int64(st, 1, after);
 	db_bind_int(st, 2, limit);
-	int outer = !db_in_transaction(s->db);
-	if (outer && run(s, stmt(s, ST_BEGIN_READ), "begin-read") < 0) {
-		db_reset(st);
-		return -1;
-	}
-	int n = instant_rows_read(s, st, after, out);
-	if (outer && store_commit(s) < 0) {
-		for (int i = 0; i < n; i++)
-			subscriber_clear(&(*out)[i]);
-		free(*out);
-		*out = NULL;
-		return -1;
-	}
-	return n;
+	return subscriber_rows_with(s, st, after, instant_rows_read, out);
 }
 
 /* ------------------------------------------------------------------ H16a (issue 16): leases

@@ -1648,6 +1648,12 @@ int quote_notice(const struct config *c, struct store *s, const char *kind,
 		 const struct project *p, const char *to, const char *to_name, const char *lang,
 		 const char *message, const char *text, const char *reply_key, const char *quote,
 		 const struct message *with_attachments);
+/* The language to write to sub, the freelancer of bid b (NULL: none) in: the one they chose
+ * (`language`); until they choose, the one their quote is written in (an English quote is
+ * answered in English whatever language the profile got at subscription); else the profile's,
+ * else the board's. Borrowed. */
+const char *quote_bidder_language(const struct config *c, struct store *s,
+				  const struct subscriber *sub, const struct bid_row *b);
 /* A reply on a quote's relay (bid+q-BID from the client, bid+r-BID from the freelancer): the
  * client's commands accept / decline / close, or a message relayed to the other side. */
 enum outcome quote_handle(struct handling *h);

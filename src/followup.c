@@ -179,7 +179,7 @@ static int tell_followup_done(const struct config *c, struct store *s, const str
 	struct subscriber sub;
 	if (store_subscriber_find(s, NULL, b->subscriber, &sub) != 1)
 		return 0;
-	const char *lang = catalog_language_or(sub.language, c->language);
+	const char *lang = quote_bidder_language(c, s, &sub, b);
 	char *price = money_format(&b->info.amount, lang);
 	struct vars v = { 0 };
 	vars_set(&v, "price", price);
@@ -257,7 +257,7 @@ static int tell_bidders_expired(struct followup_pass *f, const struct project *p
 		if (rc == 0 && v[i].status == BID_ACTIVE &&
 		    store_bid_state_set(f->s, v[i].id, BID_ACTIVE, BID_CLOSED) == 1 &&
 		    store_subscriber_find(f->s, NULL, v[i].subscriber, &sub) == 1) {
-			const char *lang = catalog_language_or(sub.language, f->c->language);
+			const char *lang = quote_bidder_language(f->c, f->s, &sub, &v[i]);
 			rc = notice(f->c, f->s, "bidder_expired", p, sub.address, sub.name, lang,
 				    catalog_text(lang, "remind.expired_bidder"), NULL, NULL);
 			subscriber_clear(&sub);
@@ -801,6 +801,26 @@ static int remind_named(struct store *s, const struct bid_row *bids, int nb, con
 	return nnamed > 1 ? -2 : pick;
 }
 
+/* The first name of the first listed freelancer with a name (for the example of
+ * remind.nobody), NULL when none has one or the store fails; caller frees. */
+static char *remind_first_name(struct store *s, const struct bid_row *bids, int nb)
+{
+	char *first = NULL;
+	for (int i = 0, k = 0; i < nb && k < REMIND_LISTED && !first; i++) {
+		if (bids[i].status != BID_ACTIVE)
+			continue;
+		k++;
+		struct subscriber sub;
+		if (store_subscriber_find(s, NULL, bids[i].subscriber, &sub) != 1)
+			continue;
+		size_t n = sub.name ? strcspn(sub.name, " \t") : 0;
+		if (n >= 2)
+			first = xasprintf("%.*s", (int)n, sub.name);
+		subscriber_clear(&sub);
+	}
+	return first;
+}
+
 /* The client's answer to a reminder naming a freelancer instead of a number ("je retiens
  * l'offre d'Anna", "let's go with Paul Dev"): the name stands for that quote, as an object of
  * the act ("offer" in its place), and the text is read by the intent reader. A sure act is
@@ -820,7 +840,7 @@ static int remind_by_name(struct handling *h, const struct bid_row *bids, int nb
 	if (i < -2)
 		return -1;
 	if (i < 0) {
-		*why = i == -1 ? "remind.which" : "remind.names";
+		*why = i == -1 ? "remind.nobody" : "remind.names";
 		return 0;
 	}
 	char *object = xasprintf("%.*s offer%s", (int)(at - text), text, at + len);
@@ -866,7 +886,12 @@ enum outcome reminder_handle(struct handling *h)
 	} else if (rc == 0 && why) {
 		char number[16];
 		snprintf(number, sizeof number, "%d", bad);
-		char *msg = project_text(h->c, &p, why, "n", number);
+		char *first = !strcmp(why, "remind.nobody") ? remind_first_name(h->s, bids, nb) : NULL;
+		if (!strcmp(why, "remind.nobody") && !first)
+			why = "remind.which";	/* no name to give as the example */
+		char *msg = first ? project_text(h->c, &p, why, "first", first)
+			    : project_text(h->c, &p, why, "n", number);
+		free(first);
 		rc = p.status == PROJECT_OPEN
 		     ? remind_mail(h->c, h->s, &p, bids, nb, msg, "reminder_answer")
 		     : notice(h->c, h->s, "reminder_answer", &p, p.poster, p.poster_name, p.language,

@@ -843,9 +843,7 @@ static int tell_bidder_closed(const struct config *c, struct store *s, const str
 		return 0;
 	char id[32];
 	snprintf(id, sizeof id, "%lld", (long long)p->id);
-	/* no language: French; one the catalogue lacks: English */
-	const char *sl = !sub.language ? "fr"
-		: catalog_language_known(sub.language) ? sub.language : "en";
+	const char *sl = quote_bidder_language(c, s, &sub, v);
 	struct vars vv = { 0 };
 	vars_set(&vv, "board", c->board_name);
 	vars_set(&vv, "project_id", id);

@@ -223,9 +223,22 @@ static int relay_mail(struct talk *t, const char *to, const char *to_name, const
 	return rc;
 }
 
+const char *quote_bidder_language(const struct config *c, struct store *s,
+				  const struct subscriber *sub, const struct bid_row *b)
+{
+	const char *lang = sub ? sub->language : NULL;
+	if (sub && b && b->message && *b->message &&
+	    store_subscriber_language_chosen(s, sub->id) == 0) {
+		const char *wrote = extract_language(b->message);
+		if (wrote && catalog_language_known(wrote))
+			lang = wrote;
+	}
+	return catalog_language_or(lang, c->language);
+}
+
 static const char *lang_of_sub(const struct talk *t)
 {
-	return catalog_language_or(t->have_sub ? t->sub.language : NULL, t->c->language);
+	return quote_bidder_language(t->c, t->s, t->have_sub ? &t->sub : NULL, &t->bid);
 }
 
 /* The project's language when the catalogue has it, else the board's. */
@@ -492,7 +505,7 @@ static int tell_others(struct talk *t, int64_t except, const char *name)
 		struct subscriber o;
 		if (store_subscriber_find(t->s, NULL, v[i].subscriber, &o) != 1)
 			continue;
-		const char *lang = catalog_language_or(o.language, t->c->language);
+		const char *lang = quote_bidder_language(t->c, t->s, &o, &v[i]);
 		rc = quote_notice(t->c, t->s, "bidder_closed", &t->proj, o.address, o.name, lang,
 				  catalog_text(lang, name), NULL, NULL, NULL, NULL);
 		subscriber_clear(&o);

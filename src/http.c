@@ -8,7 +8,8 @@
  * read), headers within the connection memory limit (16 KB), 64 connections, 8 per client
  * address, 5 s idle and 10 s in all per connection, http_rate_limit requests a second per
  * client (then 429). The client is the peer's address (an IPv6 one by its /64), or, from a
- * proxy on loopback, the last address of X-Forwarded-For (the one the proxy saw).
+ * proxy on loopback, the last address of X-Forwarded-For (the one the proxy saw) when it is a
+ * numeric address (an IPv6 one by its /64 too); anything else there leaves the peer the client.
  */
 #include "bidmail.h"
 
@@ -163,12 +164,27 @@ static void client_of(struct MHD_Connection *conn, char *out, size_t len)
 	if (xff && *xff) {
 		const char *last = strrchr(xff, ',');
 		last = last ? last + 1 : xff;
-		while (*last == ' ')
+		while (*last == ' ' || *last == '\t')
 			last++;
-		size_t n = strcspn(last, " ");
-		if (n && n < len) {
-			memcpy(out, last, n);
-			out[n] = '\0';
+		size_t n = strcspn(last, " \t");
+		char ip[INET6_ADDRSTRLEN];
+		struct in_addr f4;
+		struct in6_addr f6;
+		if (n && n < sizeof ip) {
+			memcpy(ip, last, n);
+			ip[n] = '\0';
+			/* only a numeric address counts (anything else is the proxy's client "?"
+			 * or a forgery: the peer stays the client); an IPv6 one by its /64 */
+			if (inet_pton(AF_INET, ip, &f4) == 1) {
+				inet_ntop(AF_INET, &f4, out, (socklen_t)len);
+			} else if (inet_pton(AF_INET6, ip, &f6) == 1) {
+				if (IN6_IS_ADDR_V4MAPPED(&f6)) {
+					inet_ntop(AF_INET, f6.s6_addr + 12, out, (socklen_t)len);
+				} else {
+					memset(f6.s6_addr + 8, 0, 8);
+					inet_ntop(AF_INET6, &f6, out, (socklen_t)len);
+				}
+			}
 		}
 	}
 }

@@ -88,3 +88,37 @@ def test_http_rate_limited():
     finally:
         p.terminate()
         p.communicate(timeout=20)
+
+
+def test_http_forwarded_for_counts_numeric_addresses_only():
+    """From a proxy on loopback, the last X-Forwarded-For entry is the client only when it is a
+    numeric address, an IPv6 one by its /64: twelve IPv4 clients are counted apart (no 429 at a
+    limit of 5), while twelve forged non-addresses, or twelve addresses of one IPv6 /64, count
+    as one client and are refused."""
+    import http.client
+    b = Board("http_rate_limit = 5\n").init()
+    port = free_port()
+    p = subprocess.Popen([board.BIDMAIL, "--config", b.conf, "http", "--listen", "127.0.0.1:%d" % port],
+                         cwd=b.dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def codes(forwarded):
+        out = []
+        for f in forwarded:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            c.request("GET", "/u/nokey", headers={"X-Forwarded-For": "198.51.100.7, " + f})
+            out.append(c.getresponse().status)
+            c.close()
+        return out
+    try:
+        expect(wait_port(port), "http server not listening")
+        apart = codes(["203.0.113.%d" % i for i in range(1, 13)])
+        expect(apart == [404] * 12, "distinct IPv4 clients were limited together: %r" % apart)
+        time.sleep(1.1)     # a new rate window (the limit counts per second)
+        forged = codes(["client-%d" % i for i in range(1, 13)])
+        expect(429 in forged, "forged X-Forwarded-For values escaped the limit: %r" % forged)
+        time.sleep(1.1)
+        one64 = codes(["2001:db8:1:2::%x" % i for i in range(1, 13)])
+        expect(429 in one64, "one IPv6 /64 escaped the limit: %r" % one64)
+    finally:
+        p.terminate()
+        p.communicate(timeout=20)

@@ -804,20 +804,36 @@ static void process(const struct config *c, struct store *s, struct job *j)
 }
 
 /* H16a (issue 16): on PostgreSQL a deadlock (40P01) or a serialization failure (40001) undoes
- * the message's work; it runs again, from its spool file, in a fresh savepoint, at most
- * PROCESS_TRIES times with a short growing pause, before it is left in the spool (TEMPFAIL). */
+ * the message's work, and the whole transaction runs again: its savepoint is rolled back, the
+ * messages before it in the batch (before[0..n_before)) are committed, so that no lock or
+ * snapshot of theirs is held, and the message runs again, from its spool file, in a new
+ * transaction, at most PROCESS_TRIES times with a short growing pause, before it is left in
+ * the spool (TEMPFAIL). Returns 0, or -1 when no transaction could be opened again: then none
+ * is open and the messages before it are no longer counted committed (they stay in new/, and
+ * replaying the ones whose commit went through is a no-op). */
 #define PROCESS_TRIES 4
 
-static void process_retrying(const struct config *c, struct store *s, struct job *j)
+static int process_retrying(const struct config *c, struct store *s, struct job *j,
+			    struct job *before, int n_before)
 {
 	for (int attempt = 1;; attempt++) {
 		process(c, s, j);
 		if (j->out != OUT_TEMPFAIL || !store_error_is_retry(s) || attempt >= PROCESS_TRIES)
-			return;
-		log_warn("msg=%.16s stage=ingest spool=%s result=retry attempt=%d reason=\"%s\"",
-			 j->sp->key, j->sp->name, attempt, store_errmsg(s));
-		if (store_savepoint_rollback(s) < 0 || store_savepoint(s) < 0)
-			return;
+			return 0;
+		log_warn("msg=%.16s stage=ingest spool=%s result=retry attempt=%d reason=\"%s\" "
+			 "(the transaction runs again)", j->sp->key, j->sp->name, attempt,
+			 store_errmsg(s));
+		if (store_savepoint_rollback(s) < 0 || store_commit(s) < 0 || store_begin(s) < 0) {
+			store_rollback(s);
+			for (int i = 0; i < n_before; i++)
+				before[i].committed = 0;
+			j->out = OUT_TEMPFAIL;
+			return -1;
+		}
+		if (store_savepoint(s) < 0) {
+			j->out = OUT_TEMPFAIL;
+			return 0;
+		}
 		char *name = xstrdup(j->sp->name);
 		job_clear(j);
 		unsigned r;
@@ -828,7 +844,7 @@ static void process_retrying(const struct config *c, struct store *s, struct job
 		free(name);
 		if (!j->sp) {
 			j->out = OUT_TEMPFAIL;
-			return;
+			return 0;
 		}
 	}
 }
@@ -1106,9 +1122,15 @@ static int run_batch(const struct config *c, struct store *s, struct prefetch *p
 		}
 		log_set_message(j->sp->key);
 		slot_begin(SLOT_PROCESS, j->sp->name);
-		process_retrying(c, s, j);
+		int renewed = process_retrying(c, s, j, jobs, n - 1);
 		slot_end(SLOT_PROCESS);
 		log_set_message(NULL);
+		if (renewed < 0) {	/* no transaction open: nothing of this batch is moved */
+			j->committed = 0;
+			open = 0;
+			tempfail = 1;
+			break;
+		}
 		if (!j->sp) {		/* gone from the spool while it was retried */
 			store_savepoint_rollback(s);
 			tempfail = 1;

@@ -153,3 +153,69 @@ def test_pg_cases():
         "%s: %s" % (s, failed[s][:1500]) for s in unexpected[:10]))
     expect(not fixed, "now passing on PostgreSQL, take off PG_CASES_EXPECTED_TO_FAIL: %s"
            % ", ".join(fixed))
+
+
+def _pg_fault_trigger(pg, sqlstate, title):
+    """A plpgsql trigger on projects that raises SQLSTATE sqlstate for the project called
+    title, on its first insert only: the attempts are counted by a sequence, which a rollback
+    does not undo, and the transaction id of each of the first two attempts is kept in
+    sequences fault_tx1 and fault_tx2."""
+    pg.psql("CREATE SEQUENCE fault_attempts; CREATE SEQUENCE fault_tx1; CREATE SEQUENCE fault_tx2;"
+            "CREATE FUNCTION fault() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " DECLARE n bigint; BEGIN"
+            " IF NEW.title <> '%s' THEN RETURN NEW; END IF;"
+            " n := nextval('fault_attempts');"
+            " IF n <= 2 THEN PERFORM setval('fault_tx' || n, txid_current()); END IF;"
+            " IF n = 1 THEN"
+            "  RAISE EXCEPTION 'injected by the test (%s)' USING ERRCODE = '%s';"
+            " END IF; RETURN NEW; END $$;"
+            "CREATE TRIGGER fault BEFORE INSERT ON projects FOR EACH ROW EXECUTE FUNCTION fault()"
+            % (title, sqlstate, sqlstate))
+
+
+def test_pg_deadlock_and_serialization_failure_retry_the_transaction():
+    """A real 40001 (serialization failure) and a real 40P01 (deadlock), raised by PostgreSQL
+    itself from a trigger the test installs, on the first insert of the second of three posts
+    ingested in one batch: the whole transaction runs again (the post before it committed,
+    the failing post redone from its spool file in a new transaction: the trigger sees
+    another transaction id), and each of the three
+    posts is ingested exactly once: three projects, three ingest keys, three answers, the
+    spool's new/ empty, nothing quarantined; the log says retry attempt=1 with the server's
+    error."""
+    pg = Postgres()
+    try:
+        for sqlstate in ("40001", "40P01"):
+            name = "retry_%s" % sqlstate.lower()
+            url = pg.new_database(name)
+            b = Board(database=url).init()
+            pg.dbname = name
+            _pg_fault_trigger(pg, sqlstate, "Projet retry 1")
+            for i in range(3):
+                b.deliver(post_mail(subject="Projet retry %d" % i, sender="r%d@client.fr" % i))
+            p = b.run("run", "--once", timeout=120)
+            err = p.stderr.decode("utf-8", "replace")
+            attempts = int(pg.psql("SELECT last_value FROM fault_attempts").split()[0])
+            tx = pg.psql("SELECT (SELECT last_value FROM fault_tx1), (SELECT last_value FROM"
+                         " fault_tx2)").split()[0].split("|")
+            titles = sorted(x["title"] for x in b.projects())
+            keys = int(pg.psql("SELECT count(*) FROM ingested").split()[0])
+            answers = sorted(o["to"] for o in b.outbox())
+            print("     (%s: %d inserts of the failing post, %d projects, %d ingest keys, %d "
+                  "answers)" % (sqlstate, attempts, len(titles), keys, len(answers)))
+            expect(attempts == 2, "%s: the failing post was inserted %d times, want 2 (fail, "
+                   "retry)" % (sqlstate, attempts))
+            expect(tx[0] != tx[1], "%s: the retry ran in the same transaction (%r)" % (sqlstate, tx))
+            expect("result=retry attempt=1" in err and "injected by the test (%s)" % sqlstate in err,
+                   "%s: no retry logged: %s" % (sqlstate, err[-1500:]))
+            expect(titles == ["Projet retry %d" % i for i in range(3)],
+                   "%s: projects %r" % (sqlstate, titles))
+            expect(keys == 3, "%s: %d ingest keys, want 3" % (sqlstate, keys))
+            expect(answers == ["r%d@client.fr" % i for i in range(3)],
+                   "%s: answers %r" % (sqlstate, answers))
+            expect(b.files("incoming/new") == [] and len(b.files("incoming/cur")) == 3,
+                   "%s: spool new %r cur %r" % (sqlstate, b.files("incoming/new"),
+                                                 b.files("incoming/cur")))
+            expect(b.files("failed") == [], "%s: quarantined %r" % (sqlstate, b.files("failed")))
+            b.cleanup()
+    finally:
+        pg.cleanup()

@@ -1359,6 +1359,46 @@ static void export_if_changed(const struct config *c, struct store *s, char **la
 	*last = v;
 }
 
+/* H4 (issue 16): what the tables keep. The weekly run's shard claims serve only the run of
+ * their day: kept SHARD_KEEP. A relayed text serves the reading of replies in its quote's
+ * conversation, which can come as long as the project lives (project_ttl) and a little after:
+ * kept project_ttl + RELAY_MARGIN once its project is no longer open. An ingest key makes a
+ * replay a no-op: of a spool file between its commit and its move (seconds), of the same mail
+ * through another MX (an MTA retries for 5 days at most: Postfix's maximal_queue_lifetime,
+ * Exim's and sendmail's are shorter or equal), and of a cur/ file re-offered by reconcile
+ * (which looks no further back than the same horizon): kept project_ttl + RELAY_MARGIN too,
+ * 37 days by default, seven times the longest retry. */
+#define PURGE_EVERY 3600
+#define SHARD_KEEP (28 * 86400L)
+#define RELAY_MARGIN (7 * 86400L)
+
+/* The first instant whose relayed texts and ingest keys are still kept. */
+static time_t keep_horizon(const struct config *c, time_t now)
+{
+	return now - c->project_ttl - RELAY_MARGIN;
+}
+
+/* The hourly purge, in one transaction; failures are logged and tried again next hour. */
+static void purge_run(const struct config *c, struct store *s, time_t now)
+{
+	char day[32], before[32];
+	clock_format_iso(now - SHARD_KEEP, day);
+	day[10] = '\0';
+	clock_format_iso(keep_horizon(c, now), before);
+	if (store_begin(s) < 0)
+		return;
+	int keys = 0;
+	int shards = store_shard_purge(s, day);
+	int relayed = shards < 0 ? -1 : store_relayed_purge(s, before, &keys);
+	if (relayed < 0 || store_commit(s) < 0) {
+		log_err("stage=purge error=\"%s\" result=retried (next hour)", store_errmsg(s));
+		store_rollback(s);
+		return;
+	}
+	log_info("stage=purge shards=%d relayed=%d ingest_keys=%d shards_before=%s "
+		 "relayed_before=%s", shards, relayed, keys, day, before);
+}
+
 /* The daemon's threads that read the configuration. */
 struct daemon_threads {
 	struct fetcher *fetcher;
@@ -1460,7 +1500,7 @@ int ingest_daemon(struct config *c, const char *config_file)
 	}
 	log_info("stage=daemon result=started host_id=%s spool=%s database=%s", c->host_id,
 		 c->spool, c->database);
-	time_t last_digest = 0;
+	time_t last_digest = 0, last_purge = 0;
 	char *export_version = NULL;
 	while (!stop_asked(&got_term)) {
 		if (__atomic_exchange_n(&got_hup, 0, __ATOMIC_ACQ_REL))
@@ -1472,6 +1512,10 @@ int ingest_daemon(struct config *c, const char *config_file)
 			digest_run(c, s, t, 0);
 			followup_run(c, s, t);
 			last_digest = t;
+		}
+		if (t - last_purge >= PURGE_EVERY) {
+			purge_run(c, s, t);
+			last_purge = t;
 		}
 		send_outbox_flush(c, s);
 		export_if_changed(c, s, &export_version);
@@ -1528,6 +1572,11 @@ int ingest_reconcile(const struct config *c, struct store *s, time_t since, int 
 	struct strlist names = { 0 };
 	int n = 0;
 	*failed = 0;
+	/* older files' keys may have been purged (purge_run): they were committed long ago (the
+	 * files' times are the system's clock) */
+	time_t horizon = keep_horizon(c, time(NULL));
+	if (since < horizon)
+		since = horizon;
 	if (spool_list_cur(c, since, &names, 10000000) < 0) {
 		log_err("stage=reconcile error=\"cannot list %s/incoming/cur: %s\"", c->spool,
 			strerror(errno));

@@ -219,3 +219,51 @@ def test_pg_deadlock_and_serialization_failure_retry_the_transaction():
             b.cleanup()
     finally:
         pg.cleanup()
+
+
+def test_pg_daemon_purges_shards_relayed_texts_and_ingest_keys():
+    """The daemon's hourly purge on PostgreSQL (it runs once at start): on 2026-03-02 with
+    project_ttl 30 days, the weekly run's shard claims of the days before 2026-02-02 (28
+    days) are deleted and those of that day and after kept; relayed texts and ingest keys
+    older than 37 days (project_ttl + 7) are deleted (the texts' bid has no open project) and
+    the newer ones kept; the log says what went. (That a text whose project is still open is
+    kept, on both backends: store_conformance's store_relayed_purge row.)"""
+    pg = Postgres()
+    d = None
+    try:
+        b = Board("project_ttl = 30d\npoll_interval = 1\n", database=pg.url).init()
+        pg.psql("INSERT INTO digest_shards(period, shard, done) VALUES"
+                " ('2026-01-05/8', 0, '2026-01-05T08:00:00Z'), ('2026-02-01/8', 3, NULL),"
+                " ('2026-02-02/1', 0, '2026-02-02T08:00:00Z'), ('2026-03-02/8', 0, NULL);"
+                "INSERT INTO relayed(bid, body, created) VALUES"
+                " (424242, 'old', '2026-01-20T08:00:00Z'), (424242, 'new', '2026-02-20T08:00:00Z');"
+                "INSERT INTO ingested(key, spool_name, sha256, kind, result, at) VALUES"
+                " ('old-key', 'n1', 'h', 'post', 'ok', '2026-01-20T08:00:00Z'),"
+                " ('new-key', 'n2', 'h', 'post', 'ok', '2026-02-20T08:00:00Z')")
+        log = os.path.join(b.dir, "daemon.log")
+        env = dict(os.environ, BIDMAIL_NOW="2026-03-02T08:00:00Z")
+        with open(log, "wb") as f:
+            d = _pg_subprocess.Popen([BIDMAIL, "--config", b.conf, "run"], cwd=b.dir, env=env,
+                                     stdout=f, stderr=f)
+        text = ""
+        for _ in range(600):  # at most 60 s
+            with open(log, errors="replace") as f:
+                text = f.read()
+            if "stage=purge" in text or d.poll() is not None:
+                break
+            time.sleep(0.1)
+        d.terminate()
+        d.wait(timeout=60)
+        expect("stage=purge shards=2 relayed=1 ingest_keys=1" in text,
+               "no purge logged as expected:\n%s" % text[-2000:])
+        shards = pg.psql("SELECT period FROM digest_shards ORDER BY period").split()
+        relayed = pg.psql("SELECT body FROM relayed ORDER BY id").split()
+        keys = pg.psql("SELECT key FROM ingested ORDER BY key").split()
+        expect(shards == ["2026-02-02/1", "2026-03-02/8"], "shards %r" % shards)
+        expect(relayed == ["new"], "relayed %r" % relayed)
+        expect(keys == ["new-key"], "ingest keys %r" % keys)
+    finally:
+        if d and d.poll() is None:
+            d.kill()
+            d.wait()
+        pg.cleanup()

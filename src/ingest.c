@@ -1367,7 +1367,11 @@ static void export_if_changed(const struct config *c, struct store *s, char **la
  * through another MX (an MTA retries for 5 days at most: Postfix's maximal_queue_lifetime,
  * Exim's and sendmail's are shorter or equal), and of a cur/ file re-offered by reconcile
  * (which looks no further back than the same horizon): kept project_ttl + RELAY_MARGIN too,
- * 37 days by default, seven times the longest retry. */
+ * 37 days by default, seven times the longest retry. A sent outbox row (and its message)
+ * serves the trimming of replies to it (trim_against_sent: the board's own text, found by the
+ * reply's In-Reply-To or References) and the matching of its bounces (VERP, within an MTA's
+ * 5 days): replies come while the project lives, so it is kept to the same horizon. A reply
+ * later than that is trimmed by the generic quote rules only. */
 #define PURGE_EVERY 3600
 #define SHARD_KEEP (28 * 86400L)
 #define RELAY_MARGIN (7 * 86400L)
@@ -1390,13 +1394,14 @@ static void purge_run(const struct config *c, struct store *s, time_t now)
 	int keys = 0;
 	int shards = store_shard_purge(s, day);
 	int relayed = shards < 0 ? -1 : store_relayed_purge(s, before, &keys);
-	if (relayed < 0 || store_commit(s) < 0) {
+	int sent = relayed < 0 ? -1 : store_outbox_purge(s, before);
+	if (sent < 0 || store_commit(s) < 0) {
 		log_err("stage=purge error=\"%s\" result=retried (next hour)", store_errmsg(s));
 		store_rollback(s);
 		return;
 	}
-	log_info("stage=purge shards=%d relayed=%d ingest_keys=%d shards_before=%s "
-		 "relayed_before=%s", shards, relayed, keys, day, before);
+	log_info("stage=purge shards=%d relayed=%d ingest_keys=%d outbox_sent=%d shards_before=%s "
+		 "before=%s", shards, relayed, keys, sent, day, before);
 }
 
 /* The daemon's threads that read the configuration. */

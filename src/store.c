@@ -276,7 +276,7 @@ enum stmt_id {
 	ST_OUTBOX_REAP, ST_SHARD_ENSURE, ST_SHARD_CLAIM, ST_SHARD_RENEW, ST_SHARD_RELEASE,
 	ST_SHARD_OWNER, ST_SUBSCRIBER_DUE_SHARD, ST_PROJECT_LOCK,
 	/* H4 (issue 16): the hourly purges (block at the end of this file) */
-	ST_SHARD_PURGE, ST_RELAYED_PURGE, ST_INGEST_PURGE,
+	ST_SHARD_PURGE, ST_RELAYED_PURGE, ST_INGEST_PURGE, ST_OUTBOX_PURGE_MESSAGE, ST_OUTBOX_PURGE,
 	ST_BEGIN, ST_BEGIN_READ, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
 };
 static const char *const stmt_sql[ST_COUNT_] = {
@@ -557,6 +557,12 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		" ON p.id = b.project WHERE b.id = r.bid AND p.status = 'open') LIMIT 10000)",
 	[ST_INGEST_PURGE] = "DELETE FROM ingested WHERE key IN (SELECT key FROM ingested"
 		" WHERE at < ?1 LIMIT 10000)",
+	/* the same 10,000 oldest sent rows, their message first (the outbox_state index, in id
+	 * order: the oldest first) */
+	[ST_OUTBOX_PURGE_MESSAGE] = "DELETE FROM outbox_message WHERE id IN (SELECT id FROM outbox"
+		" WHERE state = 'sent' AND sent < ?1 ORDER BY id LIMIT 10000)",
+	[ST_OUTBOX_PURGE] = "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
+		" WHERE state = 'sent' AND sent < ?1 ORDER BY id LIMIT 10000)",
 };
 
 struct store {
@@ -3353,7 +3359,7 @@ static int purge_rows(struct store *s, enum stmt_id which, const char *before, c
 			return fail(s, rc, what);
 		int n = db_changes(s->db);
 		total += n;
-		if (n < 10000 || which == ST_SHARD_PURGE)
+		if (n < 10000 || which == ST_SHARD_PURGE || which == ST_OUTBOX_PURGE_MESSAGE)
 			break;
 	}
 	return total;
@@ -3371,4 +3377,26 @@ int store_relayed_purge(struct store *s, const char *before, int *ingest_keys)
 	if (ingest_keys)
 		*ingest_keys = keys;
 	return keys < 0 ? -1 : relayed;
+}
+
+int store_outbox_purge(struct store *s, const char *before)
+{
+	int total = 0;
+	for (int round = 0; round < 100; round++) {
+		if (purge_rows(s, ST_OUTBOX_PURGE_MESSAGE, before, "outbox-purge") < 0)
+			return -1;
+		struct db_stmt *st = stmt(s, ST_OUTBOX_PURGE);
+		if (!st)
+			return -1;
+		bind_text(st, 1, before);
+		int rc = db_step(st);
+		db_reset(st);
+		if (rc != DB_STEP_DONE)
+			return fail(s, rc, "outbox-purge");
+		int n = db_changes(s->db);
+		total += n;
+		if (n < 10000)
+			break;
+	}
+	return total;
 }

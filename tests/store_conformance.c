@@ -2382,6 +2382,28 @@ static int c_relayed_purge(struct store *s)
 	return 0;
 }
 
+static int c_outbox_purge(struct store *s)
+{
+	int64_t old = add_outbox(s, "old@example.net"), recent = add_outbox(s, "new@example.net");
+	int64_t queued = add_outbox(s, "wait@example.net");
+	CHECK(old > 0 && recent > 0 && queued > 0);
+	CHECK(store_outbox_mark_sent(s, old, T0 - 40 * 86400L) == 0);
+	CHECK(store_outbox_mark_sent(s, recent, T0) == 0);
+	/* sent before T0 - 30 days: the old row and its message; the recent and the queued stay */
+	CHECK(store_outbox_purge(s, "2026-01-31T08:00:00Z") == 1);
+	char to[320];
+	CHECK(store_outbox_recipient(s, old, to, sizeof to) == 0);
+	CHECK(store_outbox_recipient(s, recent, to, sizeof to) == 1);
+	CHECK(store_outbox_recipient(s, queued, to, sizeof to) == 1);
+	char *data;
+	size_t len;
+	CHECK(store_outbox_message_by_token(s, "tok", &data, &len) == 1);
+	free(data);
+	CHECK(store_count(s, "outbox") == 2);
+	CHECK(store_outbox_purge(s, "2026-01-31T08:00:00Z") == 0);
+	return 0;
+}
+
 static const struct {
 	const char *function;
 	int (*run)(struct store *s);
@@ -2518,6 +2540,7 @@ static const struct {
 	{ "store_shard_owner", c_shard_owner },
 	{ "store_shard_purge", c_shard_purge },
 	{ "store_relayed_purge", c_relayed_purge },
+	{ "store_outbox_purge", c_outbox_purge },
 	{ "store_subscriber_due_shard", c_subscriber_due_shard },
 };
 #define N_CASES (sizeof cases / sizeof cases[0])

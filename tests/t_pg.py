@@ -221,12 +221,13 @@ def test_pg_deadlock_and_serialization_failure_retry_the_transaction():
         pg.cleanup()
 
 
-def test_pg_daemon_purges_shards_relayed_texts_and_ingest_keys():
+def test_pg_daemon_purges_shards_relayed_texts_ingest_keys_and_sent_outbox():
     """The daemon's hourly purge on PostgreSQL (it runs once at start): on 2026-03-02 with
     project_ttl 30 days, the weekly run's shard claims of the days before 2026-02-02 (28
     days) are deleted and those of that day and after kept; relayed texts and ingest keys
     older than 37 days (project_ttl + 7) are deleted (the texts' bid has no open project) and
-    the newer ones kept; the log says what went. (That a text whose project is still open is
+    the newer ones kept; so are the outbox rows sent before that horizon, with their message,
+    while a newer sent row and an old failed one stay; the log says what went. (That a text whose project is still open is
     kept, on both backends: store_conformance's store_relayed_purge row.)"""
     pg = Postgres()
     d = None
@@ -239,7 +240,15 @@ def test_pg_daemon_purges_shards_relayed_texts_and_ingest_keys():
                 " (424242, 'old', '2026-01-20T08:00:00Z'), (424242, 'new', '2026-02-20T08:00:00Z');"
                 "INSERT INTO ingested(key, spool_name, sha256, kind, result, at) VALUES"
                 " ('old-key', 'n1', 'h', 'post', 'ok', '2026-01-20T08:00:00Z'),"
-                " ('new-key', 'n2', 'h', 'post', 'ok', '2026-02-20T08:00:00Z')")
+                " ('new-key', 'n2', 'h', 'post', 'ok', '2026-02-20T08:00:00Z');"
+                "INSERT INTO outbox(id, kind, rcpt, sender, subject, token, created, state, sent)"
+                " VALUES (501, 't', 'old@example.net', 'b@example.org', 's', 't1',"
+                " '2026-01-20T08:00:00Z', 'sent', '2026-01-20T08:01:00Z'),"
+                " (502, 't', 'new@example.net', 'b@example.org', 's', 't2',"
+                " '2026-02-20T08:00:00Z', 'sent', '2026-02-20T08:01:00Z'),"
+                " (503, 't', 'failed@example.net', 'b@example.org', 's', 't3',"
+                " '2026-01-20T08:00:00Z', 'failed', NULL);"
+                "INSERT INTO outbox_message(id, message) VALUES (501, 'x'), (502, 'x'), (503, 'x')")
         log = os.path.join(b.dir, "daemon.log")
         env = dict(os.environ, BIDMAIL_NOW="2026-03-02T08:00:00Z")
         with open(log, "wb") as f:
@@ -254,7 +263,7 @@ def test_pg_daemon_purges_shards_relayed_texts_and_ingest_keys():
             time.sleep(0.1)
         d.terminate()
         d.wait(timeout=60)
-        expect("stage=purge shards=2 relayed=1 ingest_keys=1" in text,
+        expect("stage=purge shards=2 relayed=1 ingest_keys=1 outbox_sent=1" in text,
                "no purge logged as expected:\n%s" % text[-2000:])
         shards = pg.psql("SELECT period FROM digest_shards ORDER BY period").split()
         relayed = pg.psql("SELECT body FROM relayed ORDER BY id").split()
@@ -262,6 +271,10 @@ def test_pg_daemon_purges_shards_relayed_texts_and_ingest_keys():
         expect(shards == ["2026-02-02/1", "2026-03-02/8"], "shards %r" % shards)
         expect(relayed == ["new"], "relayed %r" % relayed)
         expect(keys == ["new-key"], "ingest keys %r" % keys)
+        outbox = pg.psql("SELECT id FROM outbox ORDER BY id").split()
+        messages = pg.psql("SELECT id FROM outbox_message ORDER BY id").split()
+        expect(outbox == ["502", "503"] and messages == ["502", "503"],
+               "outbox %r, messages %r" % (outbox, messages))
     finally:
         if d and d.poll() is None:
             d.kill()

@@ -8,7 +8,9 @@
  * any move, and a replayed message whose ingest key is committed is a no-op: a SIGKILL at
  * any instant loses nothing and doubles nothing. Bad input is quarantined with a reason; a
  * message whose parse or handling crashes the process or runs over max_message_time is named
- * in a verdict file and quarantined at the next start (the in-flight guard below).
+ * in a verdict file and quarantined at the next start; one that gets the process killed from
+ * outside is tried alone in a separate process, and set aside if killed there too (the
+ * in-flight guard below).
  */
 #include "bidmail.h"
 
@@ -39,8 +41,7 @@ struct job {
 /* ------------------------------------------------------------------ the in-flight guard */
 
 /* While a message is prepared (parsed, classified, extracted: the prefetch thread) or acted
- * on (this thread), its spool name sits in a slot, in memory only: nothing is written while
- * all goes well. A fault in that work (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT: a parser's
+ * on (this thread), its spool name sits in a slot (and in the mark file below). A fault in that work (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT: a parser's
  * stack overflow, say), caught on an alternate stack, or a message busy for longer than
  * max_message_time (a watchdog thread measures it) makes the process write a verdict naming
  * the message to spool/tmp/ingest.verdict and stop. The next start quarantines that file
@@ -1215,9 +1216,10 @@ static int suspect_try(const struct config *c, const char *name, volatile int *s
 
 /* The suspects (guard.suspect), before the others: each tried in a child process (killed
  * there too: set aside), then processed alone, its own parse and its own transaction, so that
- * a kill during its work is counted on it only. Returns the number handled, or -1 on a
- * transient failure. */
-static int ingest_suspects(const struct config *c, struct store *s, volatile int *stop)
+ * a kill during its work is counted on it only. Adds the number handled to *handled; returns
+ * 0, or -1 on a transient failure (the others then wait: the suspects go first). */
+static int ingest_suspects(const struct config *c, struct store *s, volatile int *stop,
+			   int *handled)
 {
 	int total = 0, r = 0;
 	for (int i = 0; i < guard.n_suspects && r >= 0 && !stop_asked(stop); i++) {
@@ -1259,18 +1261,16 @@ static int ingest_suspects(const struct config *c, struct store *s, volatile int
 	}
 	suspects_load(c);	/* those processed to their end leave the list */
 	suspects_save();
-	return r < 0 && !total ? -1 : total;
+	*handled += total;
+	return r < 0 ? -1 : 0;
 }
 
 /* ingest_run_once inside the guard. */
 static int ingest_spool(const struct config *c, struct store *s, volatile int *stop)
 {
 	int total = 0;
-	if (guard.n_suspects) {
-		total = ingest_suspects(c, s, stop);
-		if (total < 0)
-			return -1;
-	}
+	if (guard.n_suspects && ingest_suspects(c, s, stop, &total) < 0)
+		return total ? total : -1;
 	for (;;) {
 		struct strlist names = { 0 };
 		if (spool_list_new(c, &names, 100000) < 0) {

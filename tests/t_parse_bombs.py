@@ -440,6 +440,34 @@ def test_bomb_killed_twice_set_aside_at_its_trial():
     expect(read_marks(b) is None, "the mark outlived a clean run")
 
 
+def test_bomb_killed_after_its_trial_passed_set_aside_at_five():
+    """A post whose trial in a separate process passes but that still gets the board killed
+    while the board works on it alone (a kill that depends on the daemon, not the parse)
+    is set aside after five such kills, the reason saying so; until then it stays waiting,
+    and the posts behind it are stored once it is set aside."""
+    b, slow = slow_board()
+    d, tid = start_on_slow(b)
+    d.kill()
+    d.wait()
+    path = os.path.join(b.spool, "tmp", "ingest.killed")
+    for kill in range(5):
+        d, tid = start_on_slow(b)  # after its trial, alone, in the parsing thread
+        d.kill()
+        d.wait()
+        with open(path) as f:
+            line = f.read().strip()
+        expect(line == "1 %d %s" % (kill + 1, slow), "after kill %d: ingest.killed %r"
+               % (kill + 1, line))
+        expect(reasons(b) == {} and titles(b) == [], "kill %d: %r / %r"
+               % (kill + 1, reasons(b), titles(b)))
+    b.run("run", "--once", timeout=120)
+    r = reasons(b)
+    expect(slow in r and "5 times" in r[slow] and "after a trial parse" in r[slow],
+           "not set aside after five kills past its trial: %r" % r)
+    expect(titles(b) == ["Projet sain %d" % i for i in range(3)], "projects %r" % titles(b))
+    expect(read_killed(b) == {}, "ingest.killed left: %r" % read_killed(b))
+
+
 def test_bomb_parse_does_not_hold_the_write_lock():
     """While the parsing thread works on the slow post, with a post already handled in the
     batch, the database is not write-locked: another writer (the one-click endpoint, a

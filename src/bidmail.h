@@ -1199,6 +1199,17 @@ int store_selection_projects(struct store *s, int64_t subscriber, const char *co
 /* Forgets the selections recorded before `before` (ISO time): a reply to one of them is read
  * against the latest. The number of rows deleted, or -1. */
 int store_selection_purge(struct store *s, const char *before);
+/* Deletes the weekly run's shard claims of the days before before_day (YYYY-MM-DD): a
+ * day's claims serve only that day's run. Returns the rows deleted, or -1. */
+int store_shard_purge(struct store *s, const char *before_day);
+/* Deletes the relayed texts created before `before` (ISO time) whose project is no longer
+ * open, and the ingest keys recorded before it (*ingest_keys: how many, -1 on error). Returns
+ * the relayed texts deleted, or -1. The caller picks a horizon past any redelivery. */
+int store_relayed_purge(struct store *s, const char *before, int *ingest_keys);
+/* Deletes the outbox rows sent before `before` (ISO time), with their message: replies to
+ * them are trimmed against them, bounces matched to them, for as long as the caller keeps
+ * them. Queued and failed rows stay. Returns the rows deleted, or -1. */
+int store_outbox_purge(struct store *s, const char *before);
 /* 1 when an address is disabled by bounces, 0 when not, -1 on error. */
 int store_address_disabled(struct store *s, const char *address);
 

@@ -8,7 +8,9 @@
  * any move, and a replayed message whose ingest key is committed is a no-op: a SIGKILL at
  * any instant loses nothing and doubles nothing. Bad input is quarantined with a reason; a
  * message whose parse or handling crashes the process or runs over max_message_time is named
- * in a verdict file and quarantined at the next start (the in-flight guard below).
+ * in a verdict file and quarantined at the next start; one that gets the process killed from
+ * outside is tried alone in a separate process, and set aside if killed there too (the
+ * in-flight guard below).
  */
 #include "bidmail.h"
 
@@ -21,7 +23,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/inotify.h>
-#include <time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,30 +41,41 @@ struct job {
 /* ------------------------------------------------------------------ the in-flight guard */
 
 /* While a message is prepared (parsed, classified, extracted: the prefetch thread) or acted
- * on (this thread), its spool name sits in a slot, in memory only: nothing is written while
- * all goes well. A fault in that work (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT: a parser's
+ * on (this thread), its spool name sits in a slot (and in the mark file below). A fault in that work (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT: a parser's
  * stack overflow, say), caught on an alternate stack, or a message busy for longer than
  * max_message_time (a watchdog thread measures it) makes the process write a verdict naming
  * the message to spool/tmp/ingest.verdict and stop. The next start quarantines that file
  * with the verdict as its reason and goes on with the others. A kill from outside (SIGKILL:
- * the kernel's out-of-memory killer, an operator) leaves no verdict: the message is processed
- * again. But a message still busy after KILL_MARK_AFTER seconds is marked by the watchdog in
- * spool/tmp/ingest.inflight (cleared when its work ends): a start that finds a mark counts a
- * kill on that message in spool/tmp/ingest.killed, and at KILLS_TO_QUARANTINE kills in a row
- * the message is set aside with that reason, so that a message that always kills the board
- * (by memory, say) cannot stop the others for ever. A kill -9 storm (milliseconds of work per
- * message) never leaves a mark. */
+ * the kernel's out-of-memory killer, an operator) leaves no verdict, but it leaves a mark:
+ * each slot's message is named in spool/tmp/ingest.inflight from the moment its work begins
+ * until it ends (a pwrite each way, no fsync: a killed process's writes survive it). A start
+ * that finds a mark naming a message still in new/ counts a first kill on it and makes it a
+ * suspect (spool/tmp/ingest.killed). Before anything else, each suspect is parsed alone in a
+ * separate process (a trial: fork, prepare, _exit): if that process is killed too (the
+ * out-of-memory killer takes the process that balloons), the message has killed the gateway
+ * twice and is set aside in failed/ with that reason, at once. The trial cannot be killed by
+ * what killed the daemon by chance (an operator's kill -9 storm names the daemon's pid), so an
+ * innocent suspect passes it; it is then processed alone in the daemon, and leaves the list
+ * at the end of its work. A suspect whose trial passed and that still gets the daemon killed
+ * while it works on it (acting on it, say) is set aside after KILLS_AFTER_TRIAL such kills.
+ * A message that kills the board, however fast, stops it twice at most. */
 enum { SLOT_PREPARE, SLOT_PROCESS, SLOT_PREPARE_2, N_SLOTS };	/* PREPARE_2: the 2nd parser */
-#define KILL_MARK_AFTER 1	/* seconds busy on one message before it is marked */
-#define KILLS_TO_QUARANTINE 2	/* kills in a row while marked: set aside */
+#define KILLS_TO_QUARANTINE 2	/* the daemon's kill and the trial's: set aside */
+#define KILLS_AFTER_TRIAL 5	/* kills while working on a suspect whose trial passed */
 #define MARK_SIZE 512		/* bytes of spool/tmp/ingest.inflight per slot */
+#define MAX_SUSPECTS 64		/* lines kept in spool/tmp/ingest.killed */
+
+/* A message named by a mark at a start: "kills passed name" in spool/tmp/ingest.killed. */
+struct suspect {
+	char name[256];
+	int kills;		/* the daemon's kill, and the trial's */
+	int passed;		/* 0 before its trial; then 1 + the kills counted since */
+};
 
 struct slot {
 	volatile sig_atomic_t busy;
 	char name[256];
 	struct timespec start;	/* CLOCK_MONOTONIC */
-	unsigned seq;		/* bumped for each message the slot takes */
-	unsigned marked;	/* the seq the watchdog marked, 0 for none */
 };
 
 static struct {
@@ -70,6 +83,8 @@ static struct {
 	char verdict[1024], verdict_tmp[1024];	/* paths, ready for the fault handler */
 	char inflight[1024], killed[1024], killed_tmp[1024];
 	int mark_fd;		/* spool/tmp/ingest.inflight, or -1 */
+	struct suspect suspect[MAX_SUSPECTS];	/* killed while marked: tried and processed alone */
+	int n_suspects;
 	long budget;
 	int stop;
 	pthread_t watchdog;
@@ -164,12 +179,139 @@ static void guard_thread_leave(struct altstack *a)
 	free(a);
 }
 
+/* Slot k's mark in spool/tmp/ingest.inflight: the name of the message whose work begins,
+ * or NULL to clear it when the work ends (guard.mu held). Not synced: it has to outlive the
+ * process, not the machine. */
+static void mark_write(int k, const char *name)
+{
+	if (guard.mark_fd < 0)
+		return;
+	char rec[MARK_SIZE] = { 0 };
+	if (name)
+		snprintf(rec, sizeof rec, "%s\n", name);
+	if (pwrite(guard.mark_fd, rec, sizeof rec, (off_t)k * MARK_SIZE) != (ssize_t)sizeof rec)
+		log_warn("stage=ingest warning=\"cannot write %s: %s\"", guard.inflight,
+			 strerror(errno));
+}
+
+/* 1 when name is a plain spool name still waiting in incoming/new. */
+static int waiting_in_new(const struct config *c, const char *name)
+{
+	if (!*name || *name == '.' || strchr(name, '/'))
+		return 0;
+	char *path = xasprintf("%s/incoming/new/%s", c->spool, name);
+	int waiting = access(path, F_OK) == 0;
+	free(path);
+	return waiting;
+}
+
+/* Reads spool/tmp/ingest.killed into guard.suspect: the suspects still waiting. */
+static void suspects_load(const struct config *c)
+{
+	guard.n_suspects = 0;
+	char text[MAX_SUSPECTS * 280];
+	int fd = open(guard.killed, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof text - 1);
+	if (fd >= 0)
+		close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	for (char *line = text, *next; *line && guard.n_suspects < MAX_SUSPECTS; line = next) {
+		next = line + strcspn(line, "\n");
+		if (*next)
+			*next++ = '\0';
+		struct suspect *x = &guard.suspect[guard.n_suspects];
+		int used = 0;
+		if (sscanf(line, "%d %d %n", &x->kills, &x->passed, &used) != 2 || !used ||
+		    x->kills <= 0 || x->passed < 0 || strlen(line + used) >= sizeof x->name ||
+		    !waiting_in_new(c, line + used))
+			continue;	/* processed to its end since, gone, or not ours */
+		snprintf(x->name, sizeof x->name, "%s", line + used);
+		guard.n_suspects++;
+	}
+}
+
+/* Writes guard.suspect back to spool/tmp/ingest.killed (removed when there is none). */
+static void suspects_save(void)
+{
+	if (!guard.n_suspects) {
+		unlink(guard.killed);
+		return;
+	}
+	size_t cap = (size_t)guard.n_suspects * 300 + 1, at = 0;
+	char *text = xmalloc(cap);
+	for (int i = 0; i < guard.n_suspects; i++)
+		at += (size_t)snprintf(text + at, cap - at, "%d %d %s\n", guard.suspect[i].kills,
+				       guard.suspect[i].passed, guard.suspect[i].name);
+	spool_write_file(guard.killed, guard.killed_tmp, text, at, 0640, SPOOL_FSYNC);
+	free(text);
+}
+
+/* Sets suspect i aside in failed/ with the reason why, and drops it from the list. */
+static void suspect_quarantine(const struct config *c, int i, const char *why)
+{
+	const char *name = guard.suspect[i].name;
+	if (spool_quarantine(c, name, why) == 0)
+		log_warn("stage=ingest spool=%s result=quarantined reason=\"%s\"", name, why);
+	else if (errno != ENOENT)
+		log_err("stage=ingest spool=%s error=\"cannot quarantine: %s\"", name,
+			strerror(errno));
+	guard.suspect[i] = guard.suspect[--guard.n_suspects];
+}
+
+/* At a start: a mark left by the previous run names a message that was being worked on when
+ * the process was killed from outside: a suspect, with its first kill; one whose trial has
+ * passed counts the kills since, and is set aside at KILLS_AFTER_TRIAL. */
+static void marks_recover(const struct config *c)
+{
+	suspects_load(c);
+	char rec[MARK_SIZE * N_SLOTS + 1];
+	int fd = open(guard.inflight, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, rec, sizeof rec - 1);
+	if (fd >= 0)
+		close(fd);
+	for (int k = 0; n > 0 && k < N_SLOTS && (k + 1) * MARK_SIZE <= n; k++) {
+		char *name = rec + k * MARK_SIZE;
+		name[MARK_SIZE - 1] = '\0';
+		name[strcspn(name, "\n")] = '\0';
+		if (!waiting_in_new(c, name) || strlen(name) >= sizeof guard.suspect[0].name)
+			continue;	/* its work had ended, or the file is gone */
+		int i = 0;
+		while (i < guard.n_suspects && strcmp(guard.suspect[i].name, name))
+			i++;
+		if (i == guard.n_suspects) {
+			if (i == MAX_SUSPECTS)
+				continue;
+			memset(&guard.suspect[i], 0, sizeof guard.suspect[i]);
+			snprintf(guard.suspect[i].name, sizeof guard.suspect[i].name, "%s", name);
+			guard.suspect[i].kills = 1;
+			guard.n_suspects++;
+			log_warn("stage=ingest spool=%s result=suspect (the previous run was killed "
+				 "from outside while %s it; it is tried alone in a separate process "
+				 "before anything else)", name, k != SLOT_PROCESS ? "parsing" : "acting on");
+			continue;
+		}
+		if (!guard.suspect[i].passed)
+			continue;	/* killed while its trial ran: tried again */
+		if (++guard.suspect[i].passed <= KILLS_AFTER_TRIAL)
+			continue;
+		char *why = xasprintf("it killed the gateway %d times: the board was killed from "
+				      "outside (out of memory, or by an operator) %d times while %s it "
+				      "alone, after a trial parse in a separate process had passed; it "
+				      "was set aside at the next start so that the others could go on",
+				      guard.suspect[i].passed - 1, guard.suspect[i].passed - 1,
+				      k != SLOT_PROCESS ? "parsing" : "acting on");
+		suspect_quarantine(c, i, why);
+		free(why);
+	}
+	suspects_save();
+}
+
 static void slot_begin(int k, const char *name)
 {
 	pthread_mutex_lock(&guard.mu);
 	snprintf(guard.slot[k].name, sizeof guard.slot[k].name, "%s", name);
 	clock_gettime(CLOCK_MONOTONIC, &guard.slot[k].start);
-	guard.slot[k].seq++;
+	mark_write(k, name);
 	guard.slot[k].busy = 1;
 	my_slot = k;
 	pthread_mutex_unlock(&guard.mu);
@@ -182,82 +324,12 @@ static double slot_end(int k)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&guard.mu);
 	guard.slot[k].busy = 0;
+	mark_write(k, NULL);
 	my_slot = -1;
 	double took = (double)(now.tv_sec - guard.slot[k].start.tv_sec) +
 		      (double)(now.tv_nsec - guard.slot[k].start.tv_nsec) / 1e9;
 	pthread_mutex_unlock(&guard.mu);
 	return took;
-}
-
-/* Slot k's mark in spool/tmp/ingest.inflight (called by the watchdog, guard.mu held): its
- * message's name once it has been busy KILL_MARK_AFTER seconds, cleared once it is not. */
-static void mark_update(int k, long took_ms)
-{
-	struct slot *sl = &guard.slot[k];
-	int want = sl->busy && took_ms >= KILL_MARK_AFTER * 1000L;
-	if (guard.mark_fd < 0 || (want && sl->marked == sl->seq) || (!want && !sl->marked))
-		return;
-	char rec[MARK_SIZE] = { 0 };
-	if (want)
-		snprintf(rec, sizeof rec, "%s\n", sl->name);
-	if (pwrite(guard.mark_fd, rec, sizeof rec, (off_t)k * MARK_SIZE) == (ssize_t)sizeof rec)
-		sl->marked = want ? sl->seq : 0;
-}
-
-/* The kills counted so far on the message called name (spool/tmp/ingest.killed), 0 for none. */
-static int kills_of(const char *name)
-{
-	char text[512];
-	int fd = open(guard.killed, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof text - 1);
-	if (fd >= 0)
-		close(fd);
-	text[n > 0 ? n : 0] = '\0';
-	size_t len = strcspn(text, "\n");
-	if (len != strlen(name) || strncmp(text, name, len))
-		return 0;
-	return atoi(text + len);
-}
-
-/* At a start: a mark left by the previous run names a message that was busy when the
- * process was killed from outside. Counted; set aside at KILLS_TO_QUARANTINE in a row. */
-static void marks_recover(const struct config *c)
-{
-	char rec[MARK_SIZE * N_SLOTS + 1];
-	int fd = open(guard.inflight, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, rec, sizeof rec - 1);
-	if (fd >= 0)
-		close(fd);
-	for (int k = 0; n > 0 && k < N_SLOTS && (k + 1) * MARK_SIZE <= n; k++) {
-		char *name = rec + k * MARK_SIZE;
-		name[MARK_SIZE - 1] = '\0';
-		name[strcspn(name, "\n")] = '\0';
-		char *path = *name && *name != '.' && !strchr(name, '/')
-			? xasprintf("%s/incoming/new/%s", c->spool, name) : NULL;
-		int waiting = path && access(path, F_OK) == 0;
-		free(path);
-		if (!waiting)
-			continue;	/* its work had ended, or the file is gone */
-		int kills = kills_of(name) + 1;
-		if (kills < KILLS_TO_QUARANTINE) {
-			char *t = xasprintf("%s\n%d\n", name, kills);
-			spool_write_file(guard.killed, guard.killed_tmp, t, strlen(t), 0640, SPOOL_FSYNC);
-			free(t);
-			log_warn("stage=ingest spool=%s result=retried (the previous run was killed "
-				 "from outside while working on it for more than %d s; kill %d of %d "
-				 "before it is set aside)", name, KILL_MARK_AFTER, kills,
-				 KILLS_TO_QUARANTINE);
-			continue;
-		}
-		char *why = xasprintf("the board was killed from outside (out of memory, or by an "
-				      "operator) %d times in a row while %s it; it was set aside at the "
-				      "next start so that the others could go on", kills,
-				      k != SLOT_PROCESS ? "parsing" : "acting on");
-		if (spool_quarantine(c, name, why) == 0)
-			log_warn("stage=ingest spool=%s result=quarantined reason=\"%s\"", name, why);
-		free(why);
-		unlink(guard.killed);
-	}
 }
 
 static void *watchdog_run(void *arg)
@@ -279,7 +351,6 @@ static void *watchdog_run(void *arg)
 			long took_ms = (long)(now.tv_sec - sl->start.tv_sec) * 1000 +
 				       (now.tv_nsec - sl->start.tv_nsec) / 1000000;
 			long took = took_ms / 1000;
-			mark_update(k, took_ms);
 			if (!sl->busy || took < guard.budget)
 				continue;
 			verdict_write(k, "over its time budget: still busy after ", took,
@@ -353,8 +424,6 @@ static struct altstack *guard_begin(const struct config *c)
 	guard_recover(c);
 	marks_recover(c);
 	pthread_mutex_lock(&guard.mu);
-	for (int k = 0; k < N_SLOTS; k++)
-		guard.slot[k].marked = 0;
 	guard.mark_fd = open(guard.inflight, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	pthread_mutex_unlock(&guard.mu);
 	if (pthread_create(&guard.watchdog, NULL, watchdog_run, NULL) != 0)
@@ -736,20 +805,36 @@ static void process(const struct config *c, struct store *s, struct job *j)
 }
 
 /* H16a (issue 16): on PostgreSQL a deadlock (40P01) or a serialization failure (40001) undoes
- * the message's work; it runs again, from its spool file, in a fresh savepoint, at most
- * PROCESS_TRIES times with a short growing pause, before it is left in the spool (TEMPFAIL). */
+ * the message's work, and the whole transaction runs again: its savepoint is rolled back, the
+ * messages before it in the batch (before[0..n_before)) are committed, so that no lock or
+ * snapshot of theirs is held, and the message runs again, from its spool file, in a new
+ * transaction, at most PROCESS_TRIES times with a short growing pause, before it is left in
+ * the spool (TEMPFAIL). Returns 0, or -1 when no transaction could be opened again: then none
+ * is open and the messages before it are no longer counted committed (they stay in new/, and
+ * replaying the ones whose commit went through is a no-op). */
 #define PROCESS_TRIES 4
 
-static void process_retrying(const struct config *c, struct store *s, struct job *j)
+static int process_retrying(const struct config *c, struct store *s, struct job *j,
+			    struct job *before, int n_before)
 {
 	for (int attempt = 1;; attempt++) {
 		process(c, s, j);
 		if (j->out != OUT_TEMPFAIL || !store_error_is_retry(s) || attempt >= PROCESS_TRIES)
-			return;
-		log_warn("msg=%.16s stage=ingest spool=%s result=retry attempt=%d reason=\"%s\"",
-			 j->sp->key, j->sp->name, attempt, store_errmsg(s));
-		if (store_savepoint_rollback(s) < 0 || store_savepoint(s) < 0)
-			return;
+			return 0;
+		log_warn("msg=%.16s stage=ingest spool=%s result=retry attempt=%d reason=\"%s\" "
+			 "(the transaction runs again)", j->sp->key, j->sp->name, attempt,
+			 store_errmsg(s));
+		if (store_savepoint_rollback(s) < 0 || store_commit(s) < 0 || store_begin(s) < 0) {
+			store_rollback(s);
+			for (int i = 0; i < n_before; i++)
+				before[i].committed = 0;
+			j->out = OUT_TEMPFAIL;
+			return -1;
+		}
+		if (store_savepoint(s) < 0) {
+			j->out = OUT_TEMPFAIL;
+			return 0;
+		}
 		char *name = xstrdup(j->sp->name);
 		job_clear(j);
 		unsigned r;
@@ -760,7 +845,7 @@ static void process_retrying(const struct config *c, struct store *s, struct job
 		free(name);
 		if (!j->sp) {
 			j->out = OUT_TEMPFAIL;
-			return;
+			return 0;
 		}
 	}
 }
@@ -884,7 +969,7 @@ static int prefetch_spawn(struct prefetch *pf, int k)
 }
 
 static void prefetch_start(struct prefetch *pf, const struct config *c, const struct strlist *names,
-			   volatile int *stop)
+			   volatile int *stop, int alone)
 {
 	memset(pf, 0, sizeof *pf);
 	pf->c = c;
@@ -895,9 +980,10 @@ static void prefetch_start(struct prefetch *pf, const struct config *c, const st
 	pf->done = xcalloc(pf->cap, 1);
 	pthread_mutex_init(&pf->mu, NULL);
 	pthread_cond_init(&pf->cv, NULL);
-	/* one message: no thread to start; a thread that cannot start: the same work inline;
-	 * the second parser only for a backlog longer than the ring */
-	if (names->n <= 1)
+	/* one message: no thread to start (but a suspect is parsed in the parsing thread, as
+	 * when it was marked); a thread that cannot start: the same work inline; the second
+	 * parser only for a backlog longer than the ring */
+	if (names->n <= 1 && !alone)
 		return;
 	int want = names->n > pf->cap ? PREFETCH_THREADS : 1;
 	while (pf->threads < want && prefetch_spawn(pf, pf->threads))
@@ -1037,9 +1123,15 @@ static int run_batch(const struct config *c, struct store *s, struct prefetch *p
 		}
 		log_set_message(j->sp->key);
 		slot_begin(SLOT_PROCESS, j->sp->name);
-		process_retrying(c, s, j);
+		int renewed = process_retrying(c, s, j, jobs, n - 1);
 		slot_end(SLOT_PROCESS);
 		log_set_message(NULL);
+		if (renewed < 0) {	/* no transaction open: nothing of this batch is moved */
+			j->committed = 0;
+			open = 0;
+			tempfail = 1;
+			break;
+		}
 		if (!j->sp) {		/* gone from the spool while it was retried */
 			store_savepoint_rollback(s);
 			tempfail = 1;
@@ -1085,10 +1177,100 @@ static int run_batch(const struct config *c, struct store *s, struct prefetch *p
 	return tempfail ? -1 : handled;
 }
 
+/* The trial of a suspect: prepare (read, limits, parse, classify, extract) in a child
+ * process, which writes nothing, waited for at most max_message_time + 5 s. Returns the
+ * signal that killed it, 0 when it ended by itself, or -1 when there was no trial (fork
+ * failed, over time: the child is then killed, or a stop asked). */
+static int suspect_try(const struct config *c, const char *name, volatile int *stop)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		static const int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+		for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+			signal(sigs[i], SIG_DFL);	/* a crash here is the trial's answer, not a verdict */
+		guard.mark_fd = -1;
+		struct job j;
+		prepare_message(c, &j, name);
+		_exit(0);
+	}
+	int status = 0;
+	long waited_ms = 0, limit_ms = (c->max_message_time + 5) * 1000L;
+	pid_t got;
+	while ((got = waitpid(pid, &status, WNOHANG)) == 0 && waited_ms < limit_ms &&
+	       !stop_asked(stop)) {
+		struct timespec t = { 0, 10 * 1000 * 1000 };
+		nanosleep(&t, NULL);
+		waited_ms += 10;
+	}
+	if (got == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		return -1;
+	}
+	if (got < 0)
+		return -1;
+	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
+
+/* The suspects (guard.suspect), before the others: each tried in a child process (killed
+ * there too: set aside), then processed alone, its own parse and its own transaction, so that
+ * a kill during its work is counted on it only. Adds the number handled to *handled; returns
+ * 0, or -1 on a transient failure (the others then wait: the suspects go first). */
+static int ingest_suspects(const struct config *c, struct store *s, volatile int *stop,
+			   int *handled)
+{
+	int total = 0, r = 0;
+	for (int i = 0; i < guard.n_suspects && r >= 0 && !stop_asked(stop); i++) {
+		struct suspect *x = &guard.suspect[i];
+		if (!waiting_in_new(c, x->name))
+			continue;
+		if (!x->passed) {
+			log_info("stage=ingest spool=%s result=trying-alone (suspect: parsed in a "
+				 "separate process first)", x->name);
+			int sig = suspect_try(c, x->name, stop);
+			if (sig > 0) {
+				char *why = xasprintf("it killed the gateway twice: the board was killed "
+						      "while it worked on it, and the separate process "
+						      "that then parsed it alone was killed too (signal %d); "
+						      "it was set aside so that the others could go on",
+						      sig);
+				suspect_quarantine(c, i--, why);
+				free(why);
+				suspects_save();
+				total++;
+				continue;
+			}
+			if (stop_asked(stop))
+				break;
+			x->passed = 1;	/* from now on its kills count towards KILLS_AFTER_TRIAL */
+			suspects_save();
+		}
+		struct strlist one = { 0 };
+		strlist_add(&one, x->name);
+		log_info("stage=ingest spool=%s result=processing-alone (suspect)", x->name);
+		struct prefetch pf;
+		prefetch_start(&pf, c, &one, stop, 1);
+		size_t taken = 0;
+		r = run_batch(c, s, &pf, &taken, stop);
+		prefetch_end(&pf);
+		strlist_clear(&one);
+		if (r > 0)
+			total += r;
+	}
+	suspects_load(c);	/* those processed to their end leave the list */
+	suspects_save();
+	*handled += total;
+	return r < 0 ? -1 : 0;
+}
+
 /* ingest_run_once inside the guard. */
 static int ingest_spool(const struct config *c, struct store *s, volatile int *stop)
 {
 	int total = 0;
+	if (guard.n_suspects && ingest_suspects(c, s, stop, &total) < 0)
+		return total ? total : -1;
 	for (;;) {
 		struct strlist names = { 0 };
 		if (spool_list_new(c, &names, 100000) < 0) {
@@ -1101,7 +1283,7 @@ static int ingest_spool(const struct config *c, struct store *s, volatile int *s
 			return total;
 		}
 		struct prefetch pf;
-		prefetch_start(&pf, c, &names, stop);
+		prefetch_start(&pf, c, &names, stop, 0);
 		/* a backlog longer than the ring, answered through files: each batch's answers
 		 * are written (committed rows only, send.c) while the parsing threads go on, not
 		 * all at the end with the parsers idle */
@@ -1175,6 +1357,51 @@ static void export_if_changed(const struct config *c, struct store *s, char **la
 	export_run(c, s, c->export_dir, EXPORT_HTML | EXPORT_ATOM | EXPORT_JSON, now);
 	free(*last);
 	*last = v;
+}
+
+/* H4 (issue 16): what the tables keep. The weekly run's shard claims serve only the run of
+ * their day: kept SHARD_KEEP. A relayed text serves the reading of replies in its quote's
+ * conversation, which can come as long as the project lives (project_ttl) and a little after:
+ * kept project_ttl + RELAY_MARGIN once its project is no longer open. An ingest key makes a
+ * replay a no-op: of a spool file between its commit and its move (seconds), of the same mail
+ * through another MX (an MTA retries for 5 days at most: Postfix's maximal_queue_lifetime,
+ * Exim's and sendmail's are shorter or equal), and of a cur/ file re-offered by reconcile
+ * (which looks no further back than the same horizon): kept project_ttl + RELAY_MARGIN too,
+ * 37 days by default, seven times the longest retry. A sent outbox row (and its message)
+ * serves the trimming of replies to it (trim_against_sent: the board's own text, found by the
+ * reply's In-Reply-To or References) and the matching of its bounces (VERP, within an MTA's
+ * 5 days): replies come while the project lives, so it is kept to the same horizon. A reply
+ * later than that is trimmed by the generic quote rules only. */
+#define PURGE_EVERY 3600
+#define SHARD_KEEP (28 * 86400L)
+#define RELAY_MARGIN (7 * 86400L)
+
+/* The first instant whose relayed texts and ingest keys are still kept. */
+static time_t keep_horizon(const struct config *c, time_t now)
+{
+	return now - c->project_ttl - RELAY_MARGIN;
+}
+
+/* The hourly purge, in one transaction; failures are logged and tried again next hour. */
+static void purge_run(const struct config *c, struct store *s, time_t now)
+{
+	char day[32], before[32];
+	clock_format_iso(now - SHARD_KEEP, day);
+	day[10] = '\0';
+	clock_format_iso(keep_horizon(c, now), before);
+	if (store_begin(s) < 0)
+		return;
+	int keys = 0;
+	int shards = store_shard_purge(s, day);
+	int relayed = shards < 0 ? -1 : store_relayed_purge(s, before, &keys);
+	int sent = relayed < 0 ? -1 : store_outbox_purge(s, before);
+	if (sent < 0 || store_commit(s) < 0) {
+		log_err("stage=purge error=\"%s\" result=retried (next hour)", store_errmsg(s));
+		store_rollback(s);
+		return;
+	}
+	log_info("stage=purge shards=%d relayed=%d ingest_keys=%d outbox_sent=%d shards_before=%s "
+		 "before=%s", shards, relayed, keys, sent, day, before);
 }
 
 /* The daemon's threads that read the configuration. */
@@ -1278,7 +1505,7 @@ int ingest_daemon(struct config *c, const char *config_file)
 	}
 	log_info("stage=daemon result=started host_id=%s spool=%s database=%s", c->host_id,
 		 c->spool, c->database);
-	time_t last_digest = 0;
+	time_t last_digest = 0, last_purge = 0;
 	char *export_version = NULL;
 	while (!stop_asked(&got_term)) {
 		if (__atomic_exchange_n(&got_hup, 0, __ATOMIC_ACQ_REL))
@@ -1290,6 +1517,10 @@ int ingest_daemon(struct config *c, const char *config_file)
 			digest_run(c, s, t, 0);
 			followup_run(c, s, t);
 			last_digest = t;
+		}
+		if (t - last_purge >= PURGE_EVERY) {
+			purge_run(c, s, t);
+			last_purge = t;
 		}
 		send_outbox_flush(c, s);
 		export_if_changed(c, s, &export_version);
@@ -1346,6 +1577,11 @@ int ingest_reconcile(const struct config *c, struct store *s, time_t since, int 
 	struct strlist names = { 0 };
 	int n = 0;
 	*failed = 0;
+	/* older files' keys may have been purged (purge_run): they were committed long ago (the
+	 * files' times are the system's clock) */
+	time_t horizon = keep_horizon(c, time(NULL));
+	if (since < horizon)
+		since = horizon;
 	if (spool_list_cur(c, since, &names, 10000000) < 0) {
 		log_err("stage=reconcile error=\"cannot list %s/incoming/cur: %s\"", c->spool,
 			strerror(errno));

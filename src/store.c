@@ -275,6 +275,8 @@ enum stmt_id {
 	/* H16a (issue 16): leases on the database's clock, the reaper, the weekly run's shards */
 	ST_OUTBOX_REAP, ST_SHARD_ENSURE, ST_SHARD_CLAIM, ST_SHARD_RENEW, ST_SHARD_RELEASE,
 	ST_SHARD_OWNER, ST_SUBSCRIBER_DUE_SHARD, ST_PROJECT_LOCK,
+	/* H4 (issue 16): the hourly purges (block at the end of this file) */
+	ST_SHARD_PURGE, ST_RELAYED_PURGE, ST_INGEST_PURGE, ST_OUTBOX_PURGE_MESSAGE, ST_OUTBOX_PURGE,
 	ST_BEGIN, ST_BEGIN_READ, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
 };
 static const char *const stmt_sql[ST_COUNT_] = {
@@ -547,6 +549,20 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	/* the parent row of a check-then-act (the bid cap): FOR UPDATE on PostgreSQL, so that
 	 * under READ COMMITTED the count that follows sees every bid committed before it */
 	[ST_PROJECT_LOCK] = "SELECT id FROM projects WHERE id = ?1",
+	/* H4 (issue 16): the hourly purges, each bounded to 10,000 rows a call. A shard's period
+	 * begins with its run's day (digest.c: YYYY-MM-DD/n): compared as text with a day. */
+	[ST_SHARD_PURGE] = "DELETE FROM digest_shards WHERE period < ?1",
+	[ST_RELAYED_PURGE] = "DELETE FROM relayed WHERE id IN (SELECT r.id FROM relayed r"
+		" WHERE r.created < ?1 AND NOT EXISTS (SELECT 1 FROM bids b JOIN projects p"
+		" ON p.id = b.project WHERE b.id = r.bid AND p.status = 'open') LIMIT 10000)",
+	[ST_INGEST_PURGE] = "DELETE FROM ingested WHERE key IN (SELECT key FROM ingested"
+		" WHERE at < ?1 LIMIT 10000)",
+	/* the same 10,000 oldest sent rows, their message first (the outbox_state index, in id
+	 * order: the oldest first) */
+	[ST_OUTBOX_PURGE_MESSAGE] = "DELETE FROM outbox_message WHERE id IN (SELECT id FROM outbox"
+		" WHERE state = 'sent' AND sent < ?1 ORDER BY id LIMIT 10000)",
+	[ST_OUTBOX_PURGE] = "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
+		" WHERE state = 'sent' AND sent < ?1 ORDER BY id LIMIT 10000)",
 };
 
 struct store {
@@ -3323,4 +3339,64 @@ int store_subscriber_due_shard(struct store *s, const char *now, const char *aft
 	db_bind_int(st, 5, shards);
 	db_bind_int(st, 6, shard);
 	return subscriber_rows(s, st, out);
+}
+
+/* ------------------------------------------------------------------ H4 (issue 16): purges */
+
+/* Runs purge statement which with before bound as ?1 until it deletes nothing or 100 calls;
+ * returns the rows deleted, or -1 (logged). */
+static int purge_rows(struct store *s, enum stmt_id which, const char *before, const char *what)
+{
+	int total = 0;
+	for (int round = 0; round < 100; round++) {
+		struct db_stmt *st = stmt(s, which);
+		if (!st)
+			return -1;
+		bind_text(st, 1, before);
+		int rc = db_step(st);
+		db_reset(st);
+		if (rc != DB_STEP_DONE)
+			return fail(s, rc, what);
+		int n = db_changes(s->db);
+		total += n;
+		if (n < 10000 || which == ST_SHARD_PURGE || which == ST_OUTBOX_PURGE_MESSAGE)
+			break;
+	}
+	return total;
+}
+
+int store_shard_purge(struct store *s, const char *before_day)
+{
+	return purge_rows(s, ST_SHARD_PURGE, before_day, "shard-purge");
+}
+
+int store_relayed_purge(struct store *s, const char *before, int *ingest_keys)
+{
+	int relayed = purge_rows(s, ST_RELAYED_PURGE, before, "relayed-purge");
+	int keys = relayed < 0 ? -1 : purge_rows(s, ST_INGEST_PURGE, before, "ingest-purge");
+	if (ingest_keys)
+		*ingest_keys = keys;
+	return keys < 0 ? -1 : relayed;
+}
+
+int store_outbox_purge(struct store *s, const char *before)
+{
+	int total = 0;
+	for (int round = 0; round < 100; round++) {
+		if (purge_rows(s, ST_OUTBOX_PURGE_MESSAGE, before, "outbox-purge") < 0)
+			return -1;
+		struct db_stmt *st = stmt(s, ST_OUTBOX_PURGE);
+		if (!st)
+			return -1;
+		bind_text(st, 1, before);
+		int rc = db_step(st);
+		db_reset(st);
+		if (rc != DB_STEP_DONE)
+			return fail(s, rc, "outbox-purge");
+		int n = db_changes(s->db);
+		total += n;
+		if (n < 10000)
+			break;
+	}
+	return total;
 }

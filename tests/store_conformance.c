@@ -2336,6 +2336,74 @@ static int c_subscriber_due_shard(struct store *s)
 	return 0;
 }
 
+/* H4 (issue 16): the hourly purges */
+static int c_shard_purge(struct store *s)
+{
+	char o[64];
+	CHECK(store_shard_claim(s, "2026-02-01/8", 0, "one", T0_ISO, "2026-03-02T08:05:00Z") == 1);
+	CHECK(store_shard_claim(s, "2026-02-01/8", 1, "one", T0_ISO, "2026-03-02T08:05:00Z") == 1);
+	CHECK(store_shard_claim(s, "2026-02-02/1", 0, "one", T0_ISO, "2026-03-02T08:05:00Z") == 1);
+	CHECK(store_shard_claim(s, "2026-02-03/8", 0, "one", T0_ISO, "2026-03-02T08:05:00Z") == 1);
+	/* the days before 2026-02-02 go; that day and after stay */
+	CHECK(store_shard_purge(s, "2026-02-02") == 2);
+	CHECK(store_shard_owner(s, "2026-02-01/8", 0, o, sizeof o) == 0);
+	CHECK(store_shard_owner(s, "2026-02-02/1", 0, o, sizeof o) == 1 && !strcmp(o, "one"));
+	CHECK(store_shard_owner(s, "2026-02-03/8", 0, o, sizeof o) == 1);
+	CHECK(store_shard_purge(s, "2026-02-02") == 0);
+	return 0;
+}
+
+static int c_relayed_purge(struct store *s)
+{
+	time_t old = T0 - 40 * 86400L;
+	int64_t sub = add_subscriber(s, "f@example.net");
+	int64_t open = add_project(s, "Ouvert", PROJECT_OPEN, "c@example.org", T0_ISO);
+	int64_t gone = add_project(s, "Fini", PROJECT_EXPIRED, "d@example.org", T0_ISO);
+	int64_t b_open = add_bid(s, open, sub, BID_ACTIVE, 100, T0);
+	int64_t b_gone = add_bid(s, gone, sub, BID_ACTIVE, 100, T0);
+	CHECK(sub > 0 && open > 0 && gone > 0 && b_open > 0 && b_gone > 0);
+	CHECK(store_relayed_add(s, b_open, "vieux, projet ouvert", old) == 0);
+	CHECK(store_relayed_add(s, b_gone, "vieux, projet fini", old) == 0);
+	CHECK(store_relayed_add(s, b_gone, "récent, projet fini", T0) == 0);
+	CHECK(store_ingest_record(s, "old-key", "n1", "h", NULL, "post", "ok", old) == 0);
+	CHECK(store_ingest_record(s, "new-key", "n2", "h", NULL, "post", "ok", T0) == 0);
+	int keys = -2;
+	/* before T0 - 30 days: the old text of the project no longer open, and the old key */
+	CHECK(store_relayed_purge(s, "2026-01-31T08:00:00Z", &keys) == 1);
+	CHECK(keys == 1);
+	struct strlist l = { 0 };
+	CHECK(store_relayed_list(s, b_open, 10, 1000, &l) == 1);
+	strlist_clear(&l);
+	CHECK(store_relayed_list(s, b_gone, 10, 1000, &l) == 1 && !strcmp(l.v[0], "récent, projet fini"));
+	strlist_clear(&l);
+	CHECK(store_ingest_seen(s, "old-key") == 0);
+	CHECK(store_ingest_seen(s, "new-key") == 1);
+	CHECK(store_relayed_purge(s, "2026-01-31T08:00:00Z", &keys) == 0 && keys == 0);
+	return 0;
+}
+
+static int c_outbox_purge(struct store *s)
+{
+	int64_t old = add_outbox(s, "old@example.net"), recent = add_outbox(s, "new@example.net");
+	int64_t queued = add_outbox(s, "wait@example.net");
+	CHECK(old > 0 && recent > 0 && queued > 0);
+	CHECK(store_outbox_mark_sent(s, old, T0 - 40 * 86400L) == 0);
+	CHECK(store_outbox_mark_sent(s, recent, T0) == 0);
+	/* sent before T0 - 30 days: the old row and its message; the recent and the queued stay */
+	CHECK(store_outbox_purge(s, "2026-01-31T08:00:00Z") == 1);
+	char to[320];
+	CHECK(store_outbox_recipient(s, old, to, sizeof to) == 0);
+	CHECK(store_outbox_recipient(s, recent, to, sizeof to) == 1);
+	CHECK(store_outbox_recipient(s, queued, to, sizeof to) == 1);
+	char *data;
+	size_t len;
+	CHECK(store_outbox_message_by_token(s, "tok", &data, &len) == 1);
+	free(data);
+	CHECK(store_count(s, "outbox") == 2);
+	CHECK(store_outbox_purge(s, "2026-01-31T08:00:00Z") == 0);
+	return 0;
+}
+
 static const struct {
 	const char *function;
 	int (*run)(struct store *s);
@@ -2470,6 +2538,9 @@ static const struct {
 	{ "store_shard_renew", c_shard_renew },
 	{ "store_shard_release", c_shard_release },
 	{ "store_shard_owner", c_shard_owner },
+	{ "store_shard_purge", c_shard_purge },
+	{ "store_relayed_purge", c_relayed_purge },
+	{ "store_outbox_purge", c_outbox_purge },
 	{ "store_subscriber_due_shard", c_subscriber_due_shard },
 };
 #define N_CASES (sizeof cases / sizeof cases[0])

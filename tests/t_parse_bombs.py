@@ -341,57 +341,131 @@ def test_bomb_over_time_budget_quarantined():
     expect(titles(b) == ["Projet sain %d" % i for i in range(3)], "projects %r" % titles(b))
 
 
+def read_marks(b):
+    """The in-flight marks (spool/tmp/ingest.inflight): one name per guard slot, '' when the
+    slot is idle, or None when there is no mark file."""
+    try:
+        with open(os.path.join(b.spool, "tmp", "ingest.inflight"), "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    return [raw[k:k + 512].split(b"\0")[0].decode("utf-8", "replace").strip()
+            for k in range(0, len(raw), 512)]
+
+
+def read_killed(b):
+    """spool/tmp/ingest.killed as {name: kills}, {} when absent."""
+    try:
+        with open(os.path.join(b.spool, "tmp", "ingest.killed")) as f:
+            return {l.split(" ", 2)[2]: int(l.split(" ", 2)[0])
+                    for l in f.read().splitlines() if l.count(" ") >= 2}
+    except OSError:
+        return {}
+
+
 def test_bomb_kill9_while_parsing_is_not_a_verdict():
-    """A SIGKILL from outside while a post is parsed (an operator, a kill -9 storm) leaves no
-    verdict: the next start processes that post as any other, nothing is quarantined."""
+    """A SIGKILL from outside while a post is parsed (an operator, a kill -9) leaves no
+    verdict, only a mark: the next start makes that post a suspect, tries it in a separate
+    process (which passes), processes it alone first, and, its work ended, stores it and
+    forgets it; nothing is quarantined."""
     b, slow = slow_board()
     d, tid = start_on_slow(b)
     d.kill()
     d.wait()
+    marks = read_marks(b)
+    expect(marks and slow in marks, "the post in work was not marked: %r" % marks)
     b.run("run", "--once", timeout=120)
     expect(reasons(b) == {}, "quarantined after a plain kill: %r" % reasons(b))
     expect(len(b.projects()) == 4, "projects %r" % titles(b))
+    expect(read_killed(b) == {}, "the kill outlived the post's work: %r" % read_killed(b))
+    expect(read_marks(b) is None, "the mark outlived a clean run")
 
 
-def test_bomb_killed_twice_while_busy_set_aside():
-    """A post that gets the board killed from outside while it works on it (the kernel's
-    out-of-memory killer, say: SIGKILL, no verdict possible) twice in a row, each time after
-    more than a second on it, is set aside at the next start with that reason; the posts
-    waiting behind it are stored. The watchdog's mark (spool/tmp/ingest.inflight) is what the
-    next start reads. A long parse is made by stopping the process (SIGSTOP) for 1.5 s while
-    it parses the slow post; the test kills only once the mark names the post."""
+def children_of(pid):
+    """The pids of the child processes of pid (every thread's list), [] when it is gone."""
+    out = []
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                out += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return out
+
+
+def test_bomb_killed_twice_set_aside_at_its_trial():
+    """A post that gets the board killed from outside while it parses it (the kernel's
+    out-of-memory killer, say: SIGKILL, no verdict possible), however soon (here 0.1 s of CPU
+    into its parse), is named by the mark written before its work began. The next start makes
+    it a suspect (spool/tmp/ingest.killed) and, before anything else, parses it alone in a
+    separate process; that process is killed too (SIGKILL, as the killer would take the
+    process that balloons): the post is set aside at once with a reason saying it killed the
+    gateway twice, nothing lost (the file is in failed/), and the same run stores the three
+    posts waiting behind it."""
     b, slow = slow_board()
-    mark = os.path.join(b.spool, "tmp", "ingest.inflight")
-    for kill in range(2):
-        started = time.time()
-        d, tid = start_on_slow(b)
-        os.kill(d.pid, signal.SIGSTOP)
-        time.sleep(1.5)
-        marked, seen = False, None
-        for _ in range(500):  # let it run 20 ms at a time, stopped while the mark is read
-            os.kill(d.pid, signal.SIGCONT)
-            time.sleep(0.02)
-            os.kill(d.pid, signal.SIGSTOP)
-            try:  # this run's mark: the last run's stays until this one has read it
-                with open(mark, errors="replace") as f:
-                    seen = (f.read().strip("\0\n"), os.stat(mark).st_mtime - started)
-                marked = slow in seen[0] and seen[1] > 0
-            except OSError:
-                pass
-            if marked or d.poll() is not None:
-                break
+    d, tid = start_on_slow(b)
+    d.kill()
+    d.wait()
+    expect(reasons(b) == {}, "set aside after one kill: %r" % reasons(b))
+    d = subprocess.Popen([BIDMAIL, "--config", b.conf, "run", "--once"], cwd=b.dir,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    trial, killed, stored = None, None, None
+    for _ in range(6000):  # at most 30 s
+        kids = children_of(d.pid)
+        if kids:
+            killed, stored = read_killed(b), titles(b)
+            trial = kids[0]
+            os.kill(trial, signal.SIGKILL)
+            break
+        if d.poll() is not None:
+            break
+        time.sleep(0.005)
+    try:
+        out, err = d.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
         d.kill()
         d.wait()
-        err = d.stderr.read().decode("utf-8", "replace")
-        expect(marked, "kill %d: the post was never marked busy (rc %r, mark %r): %s"
-               % (kill + 1, d.returncode, seen, err[-800:]))
-        expect(reasons(b) == {}, "set aside after %d kill(s): %r" % (kill + 1, reasons(b)))
+        raise Failure("the run did not end after its trial was killed")
+    err = err.decode("utf-8", "replace")
+    expect(trial, "no trial process was seen (rc %r): %s" % (d.returncode, err[-800:]))
+    expect(d.returncode == 0, "run exited %r: %s" % (d.returncode, err[-800:]))
+    expect(killed == {slow: 1}, "the first kill was not counted on the post: %r" % killed)
+    expect(stored == [], "posts stored before the suspect's trial: %r" % stored)
+    r = reasons(b)
+    expect(slow in r and "killed the gateway twice" in r[slow] and "signal 9" in r[slow],
+           "not set aside after its trial was killed: %r" % r)
+    expect(os.path.exists(os.path.join(b.spool, "failed", slow)), "the post itself is not in failed/")
+    expect(titles(b) == ["Projet sain %d" % i for i in range(3)], "projects %r" % titles(b))
+    expect(read_killed(b) == {}, "ingest.killed left: %r" % read_killed(b))
+    expect(read_marks(b) is None, "the mark outlived a clean run")
+
+
+def test_bomb_killed_after_its_trial_passed_set_aside_at_five():
+    """A post whose trial in a separate process passes but that still gets the board killed
+    while the board works on it alone (a kill that depends on the daemon, not the parse)
+    is set aside after five such kills, the reason saying so; until then it stays waiting,
+    and the posts behind it are stored once it is set aside."""
+    b, slow = slow_board()
+    d, tid = start_on_slow(b)
+    d.kill()
+    d.wait()
+    path = os.path.join(b.spool, "tmp", "ingest.killed")
+    for kill in range(5):
+        d, tid = start_on_slow(b)  # after its trial, alone, in the parsing thread
+        d.kill()
+        d.wait()
+        with open(path) as f:
+            line = f.read().strip()
+        expect(line == "1 %d %s" % (kill + 1, slow), "after kill %d: ingest.killed %r"
+               % (kill + 1, line))
+        expect(reasons(b) == {} and titles(b) == [], "kill %d: %r / %r"
+               % (kill + 1, reasons(b), titles(b)))
     b.run("run", "--once", timeout=120)
     r = reasons(b)
-    expect(slow in r and "killed from outside" in r[slow] and "2 times" in r[slow],
-           "not set aside after two kills: %r" % r)
+    expect(slow in r and "5 times" in r[slow] and "after a trial parse" in r[slow],
+           "not set aside after five kills past its trial: %r" % r)
     expect(titles(b) == ["Projet sain %d" % i for i in range(3)], "projects %r" % titles(b))
-    expect(not os.path.exists(mark), "the mark outlived a clean run")
+    expect(read_killed(b) == {}, "ingest.killed left: %r" % read_killed(b))
 
 
 def test_bomb_parse_does_not_hold_the_write_lock():

@@ -153,3 +153,130 @@ def test_pg_cases():
         "%s: %s" % (s, failed[s][:1500]) for s in unexpected[:10]))
     expect(not fixed, "now passing on PostgreSQL, take off PG_CASES_EXPECTED_TO_FAIL: %s"
            % ", ".join(fixed))
+
+
+def _pg_fault_trigger(pg, sqlstate, title):
+    """A plpgsql trigger on projects that raises SQLSTATE sqlstate for the project called
+    title, on its first insert only: the attempts are counted by a sequence, which a rollback
+    does not undo, and the transaction id of each of the first two attempts is kept in
+    sequences fault_tx1 and fault_tx2."""
+    pg.psql("CREATE SEQUENCE fault_attempts; CREATE SEQUENCE fault_tx1; CREATE SEQUENCE fault_tx2;"
+            "CREATE FUNCTION fault() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " DECLARE n bigint; BEGIN"
+            " IF NEW.title <> '%s' THEN RETURN NEW; END IF;"
+            " n := nextval('fault_attempts');"
+            " IF n <= 2 THEN PERFORM setval('fault_tx' || n, txid_current()); END IF;"
+            " IF n = 1 THEN"
+            "  RAISE EXCEPTION 'injected by the test (%s)' USING ERRCODE = '%s';"
+            " END IF; RETURN NEW; END $$;"
+            "CREATE TRIGGER fault BEFORE INSERT ON projects FOR EACH ROW EXECUTE FUNCTION fault()"
+            % (title, sqlstate, sqlstate))
+
+
+def test_pg_deadlock_and_serialization_failure_retry_the_transaction():
+    """A real 40001 (serialization failure) and a real 40P01 (deadlock), raised by PostgreSQL
+    itself from a trigger the test installs, on the first insert of the second of three posts
+    ingested in one batch: the whole transaction runs again (the post before it committed,
+    the failing post redone from its spool file in a new transaction: the trigger sees
+    another transaction id), and each of the three
+    posts is ingested exactly once: three projects, three ingest keys, three answers, the
+    spool's new/ empty, nothing quarantined; the log says retry attempt=1 with the server's
+    error."""
+    pg = Postgres()
+    try:
+        for sqlstate in ("40001", "40P01"):
+            name = "retry_%s" % sqlstate.lower()
+            url = pg.new_database(name)
+            b = Board(database=url).init()
+            pg.dbname = name
+            _pg_fault_trigger(pg, sqlstate, "Projet retry 1")
+            for i in range(3):
+                b.deliver(post_mail(subject="Projet retry %d" % i, sender="r%d@client.fr" % i))
+            p = b.run("run", "--once", timeout=120)
+            err = p.stderr.decode("utf-8", "replace")
+            attempts = int(pg.psql("SELECT last_value FROM fault_attempts").split()[0])
+            tx = pg.psql("SELECT (SELECT last_value FROM fault_tx1), (SELECT last_value FROM"
+                         " fault_tx2)").split()[0].split("|")
+            titles = sorted(x["title"] for x in b.projects())
+            keys = int(pg.psql("SELECT count(*) FROM ingested").split()[0])
+            answers = sorted(o["to"] for o in b.outbox())
+            print("     (%s: %d inserts of the failing post, %d projects, %d ingest keys, %d "
+                  "answers)" % (sqlstate, attempts, len(titles), keys, len(answers)))
+            expect(attempts == 2, "%s: the failing post was inserted %d times, want 2 (fail, "
+                   "retry)" % (sqlstate, attempts))
+            expect(tx[0] != tx[1], "%s: the retry ran in the same transaction (%r)" % (sqlstate, tx))
+            expect("result=retry attempt=1" in err and "injected by the test (%s)" % sqlstate in err,
+                   "%s: no retry logged: %s" % (sqlstate, err[-1500:]))
+            expect(titles == ["Projet retry %d" % i for i in range(3)],
+                   "%s: projects %r" % (sqlstate, titles))
+            expect(keys == 3, "%s: %d ingest keys, want 3" % (sqlstate, keys))
+            expect(answers == ["r%d@client.fr" % i for i in range(3)],
+                   "%s: answers %r" % (sqlstate, answers))
+            expect(b.files("incoming/new") == [] and len(b.files("incoming/cur")) == 3,
+                   "%s: spool new %r cur %r" % (sqlstate, b.files("incoming/new"),
+                                                 b.files("incoming/cur")))
+            expect(b.files("failed") == [], "%s: quarantined %r" % (sqlstate, b.files("failed")))
+            b.cleanup()
+    finally:
+        pg.cleanup()
+
+
+def test_pg_daemon_purges_shards_relayed_texts_ingest_keys_and_sent_outbox():
+    """The daemon's hourly purge on PostgreSQL (it runs once at start): on 2026-03-02 with
+    project_ttl 30 days, the weekly run's shard claims of the days before 2026-02-02 (28
+    days) are deleted and those of that day and after kept; relayed texts and ingest keys
+    older than 37 days (project_ttl + 7) are deleted (the texts' bid has no open project) and
+    the newer ones kept; so are the outbox rows sent before that horizon, with their message,
+    while a newer sent row and an old failed one stay; the log says what went. (That a text whose project is still open is
+    kept, on both backends: store_conformance's store_relayed_purge row.)"""
+    pg = Postgres()
+    d = None
+    try:
+        b = Board("project_ttl = 30d\npoll_interval = 1\n", database=pg.url).init()
+        pg.psql("INSERT INTO digest_shards(period, shard, done) VALUES"
+                " ('2026-01-05/8', 0, '2026-01-05T08:00:00Z'), ('2026-02-01/8', 3, NULL),"
+                " ('2026-02-02/1', 0, '2026-02-02T08:00:00Z'), ('2026-03-02/8', 0, NULL);"
+                "INSERT INTO relayed(bid, body, created) VALUES"
+                " (424242, 'old', '2026-01-20T08:00:00Z'), (424242, 'new', '2026-02-20T08:00:00Z');"
+                "INSERT INTO ingested(key, spool_name, sha256, kind, result, at) VALUES"
+                " ('old-key', 'n1', 'h', 'post', 'ok', '2026-01-20T08:00:00Z'),"
+                " ('new-key', 'n2', 'h', 'post', 'ok', '2026-02-20T08:00:00Z');"
+                "INSERT INTO outbox(id, kind, rcpt, sender, subject, token, created, state, sent)"
+                " VALUES (501, 't', 'old@example.net', 'b@example.org', 's', 't1',"
+                " '2026-01-20T08:00:00Z', 'sent', '2026-01-20T08:01:00Z'),"
+                " (502, 't', 'new@example.net', 'b@example.org', 's', 't2',"
+                " '2026-02-20T08:00:00Z', 'sent', '2026-02-20T08:01:00Z'),"
+                " (503, 't', 'failed@example.net', 'b@example.org', 's', 't3',"
+                " '2026-01-20T08:00:00Z', 'failed', NULL);"
+                "INSERT INTO outbox_message(id, message) VALUES (501, 'x'), (502, 'x'), (503, 'x')")
+        log = os.path.join(b.dir, "daemon.log")
+        env = dict(os.environ, BIDMAIL_NOW="2026-03-02T08:00:00Z")
+        with open(log, "wb") as f:
+            d = _pg_subprocess.Popen([BIDMAIL, "--config", b.conf, "run"], cwd=b.dir, env=env,
+                                     stdout=f, stderr=f)
+        text = ""
+        for _ in range(600):  # at most 60 s
+            with open(log, errors="replace") as f:
+                text = f.read()
+            if "stage=purge" in text or d.poll() is not None:
+                break
+            time.sleep(0.1)
+        d.terminate()
+        d.wait(timeout=60)
+        expect("stage=purge shards=2 relayed=1 ingest_keys=1 outbox_sent=1" in text,
+               "no purge logged as expected:\n%s" % text[-2000:])
+        shards = pg.psql("SELECT period FROM digest_shards ORDER BY period").split()
+        relayed = pg.psql("SELECT body FROM relayed ORDER BY id").split()
+        keys = pg.psql("SELECT key FROM ingested ORDER BY key").split()
+        expect(shards == ["2026-02-02/1", "2026-03-02/8"], "shards %r" % shards)
+        expect(relayed == ["new"], "relayed %r" % relayed)
+        expect(keys == ["new-key"], "ingest keys %r" % keys)
+        outbox = pg.psql("SELECT id FROM outbox ORDER BY id").split()
+        messages = pg.psql("SELECT id FROM outbox_message ORDER BY id").split()
+        expect(outbox == ["502", "503"] and messages == ["502", "503"],
+               "outbox %r, messages %r" % (outbox, messages))
+    finally:
+        if d and d.poll() is None:
+            d.kill()
+            d.wait()
+        pg.cleanup()

@@ -1149,15 +1149,27 @@ static int is_mobile_signature(const struct rline *ln)
 	return 0;
 }
 
-/* "-Roman", "- roman", "-Abhishek Kona": a dash and one to three words. */
+/* The length of the dash at s (n bytes left): 1 for '-', 3 for the figure, en and em dashes
+ * and the horizontal bar (U+2012 to U+2015) typesetting and phones put there; 0 otherwise. */
+static size_t dash_at(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	if (n >= 1 && u[0] == '-')
+		return 1;
+	return n >= 3 && u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x92 && u[2] <= 0x95 ? 3 : 0;
+}
+
+/* "-Roman", "- roman", "-Abhishek Kona", "— Léa", "– Tom Becker": a dash and one to three
+ * words. */
 static int is_dash_name(const struct rline *ln)
 {
 	size_t o = ln->n > 0 && ln->s[0] == ' ' ? 1 : 0;
-	if (ln->n < o + 2 || ln->n > 40 || ln->s[o] != '-' || ln->s[o + 1] == '-' ||
-	    ln->s[o + 1] == '>')
+	size_t d = dash_at(ln->s + o, ln->n - o);
+	if (!d || ln->n < o + d + 1 || ln->n > 40 || dash_at(ln->s + o + d, ln->n - o - d) ||
+	    ln->s[o + d] == '>')
 		return 0;
 	int words = 0, in = 0;
-	for (size_t k = o + 1; k < ln->n; k++) {
+	for (size_t k = o + d; k < ln->n; k++) {
 		char c = ln->s[k];
 		if (c == ' ') {
 			in = 0;
@@ -1182,7 +1194,7 @@ static int in_dash_run(struct rline *l, const int *idx, int n, int k)
 		if (j >= 0 && j < n) {
 			const struct rline *o = &l[idx[j]];
 			size_t s0 = o->n > 0 && o->s[0] == ' ' ? 1 : 0;
-			if (o->n > s0 && o->s[s0] == '-')
+			if (dash_at(o->s + s0, o->n - s0))
 				return 1;
 		}
 	}

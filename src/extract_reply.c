@@ -1090,8 +1090,9 @@ static int is_signoff(const struct rline *ln)
 		if (tn < pn || strncmp(t, so->v[i], pn))
 			continue;
 		const char *r = t + pn;
-		while (*r == ',' || *r == '.' || *r == '!' || *r == ' ')
-			r++;
+		while (*r == ',' || *r == '.' || *r == '!' || *r == ' ' ||
+		       !strncmp(r, "\xE3\x80\x82", 3) || !strncmp(r, "\xEF\xBC\x81", 3))
+			r += (unsigned char)*r >= 0x80 ? 3 : 1;	/* CJK '。' and '！' too */
 		if (!*r)
 			return 1;
 		if (r[-1] == '!' || r == t + pn || starts_with_word(r, RP_NOTNAME))

@@ -2275,10 +2275,11 @@ static int old_message_at(struct rline *l, int nl, int i, int *from)
 	return (*from = lotus_block_at(l, nl, i)) >= 0;
 }
 
-/* The quotes, attributions, separators and old messages of l, marked not kept. */
-static void mark_quotes(struct rline *l, int n, int forwarded)
+/* The quotes, attributions, separators and old messages of l, marked not kept; returns the
+ * line of the first forwarded-message separator, or n when there is none. */
+static int mark_quotes(struct rline *l, int n, int forwarded)
 {
-	int scan = 0;
+	int scan = 0, fwd = n;
 	for (int i = 0; i < n; i++) {
 		if (!l[i].keep || l[i].blank)
 			continue;
@@ -2289,6 +2290,8 @@ static void mark_quotes(struct rline *l, int n, int forwarded)
 		int sep = separator_at(&l[i]), from;
 		if (sep == 2) {
 			forwarded = 1;	/* what follows is content the sender chose to send */
+			if (fwd == n)
+				fwd = i;
 			l[i].keep = 0;
 			drop_lead_in(l, i);
 			i = drop_forward_headers(l, n, i + 1) - 1;
@@ -2296,7 +2299,7 @@ static void mark_quotes(struct rline *l, int n, int forwarded)
 		}
 		if (sep == 1 || (!forwarded && old_message_at(l, n, i, &from))) {
 			cut_from(l, n, sep == 1 ? i : from);
-			return;
+			return fwd;
 		}
 		/* "reply On <date>, X wrote:": the attribution may start mid-line */
 		size_t mid = midline_attribution(l, n, i);
@@ -2306,6 +2309,7 @@ static void mark_quotes(struct rline *l, int n, int forwarded)
 		if (last >= 0)
 			i = drop_attribution(l, n, i, last, mid, &scan);
 	}
+	return fwd;
 }
 
 /* The kept lines of l, joined, trailing blanks and blank lines removed (owned). Each kept line
@@ -2360,9 +2364,10 @@ char *extract_reply_known(const char *text, int is_forward, const char *sender_n
 	char *arena;
 	struct rline *l = split_lines(clean, len, &n, &arena);
 	drop_known_copy(l, n, sent);	/* the copies of our text go, not what is between */
-	mark_quotes(l, n, is_forward);
-	int sig = signature_start(l, n, sender_name);
-	for (int k = sig; k < n; k++)
+	/* a forward's signature is the note's: the forwarded body is content, kept whole */
+	int fwd = mark_quotes(l, n, is_forward);
+	int sig = signature_start(l, fwd, sender_name);
+	for (int k = sig; k < fwd; k++)
 		l[k].keep = 0;
 	char *out = kept_text(l, n, len);
 	if (!*out) {

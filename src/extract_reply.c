@@ -1305,6 +1305,22 @@ static int signature_follows(struct rline *l, const int *idx, int n, int k)
 	return sentences <= 1;
 }
 
+/* 1 when a rule line stands among the kept lines idx[0..k-1] with text between it and idx[k]:
+ * the rule at idx[k] closes a framed block (options, a table), it delimits no signature. */
+static int rule_above(struct rline *l, const int *idx, int k)
+{
+	int text = 0;
+	for (int j = k - 1; j >= 0 && j >= k - 40; j--) {
+		const struct rline *ln = &l[idx[j]];
+		if (ln->blank)
+			continue;
+		if (is_rule_line(ln))
+			return text;
+		text = 1;
+	}
+	return 0;
+}
+
 /* Index of the first signature line among the kept lines, or nl when there is none. */
 static int signature_start(struct rline *l, int nl, const char *sender)
 {
@@ -1345,7 +1361,8 @@ static int signature_start(struct rline *l, int nl, const char *sender)
 		/* a rule is a delimiter before short lines only (a name, a phone, links), and a
 		 * table's rule ("-------  --------") is none */
 		if ((delim || (is_rule_line(ln) && !is_table_rule(ln) && after > 0 && after <= 10 &&
-			       widest <= 80)) && signature_follows(l, idx, n, k))
+			       widest <= 80 && !rule_above(l, idx, k))) &&
+		    signature_follows(l, idx, n, k))
 			start = k;
 		else if (is_mobile_signature(ln) && tail)
 			start = k;

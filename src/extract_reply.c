@@ -249,10 +249,10 @@ static __attribute__((noinline)) size_t copy_norm(char *out, size_t max, const c
 /* ---------------------------------------------------------------- the phrases (data file) */
 
 enum rp_kind { RP_VERB, RP_OPENER, RP_FROM, RP_DATE, RP_TO, RP_SUBJECT, RP_CC, RP_CUT,
-	       RP_FORWARD, RP_MOBILE, RP_SIGNOFF, RP_NOTNAME, RP_COUNT };
+	       RP_FORWARD, RP_MOBILE, RP_SIGNOFF, RP_NOTNAME, RP_DEVICE, RP_MOBILE_END, RP_COUNT };
 static const char *const rp_names[RP_COUNT] = {
 	"verb", "opener", "from", "date", "to", "subject", "cc", "cut", "forward", "mobile",
-	"signoff", "notname" };
+	"signoff", "notname", "device", "mobile-end" };
 
 struct reply_data {
 	struct strlist p[RP_COUNT];	/* normalised phrases of each kind */
@@ -298,7 +298,8 @@ static int reply_line(void *arg, char *s, const char *path, int lineno)
 			k = i;
 	if (k < 0) {
 		fprintf(stderr, "%s:%d: expected `kind | phrase | ...` (kind: verb, opener, from, "
-			"date, to, subject, cc, cut, forward, mobile, signoff, notname)\n", path,
+			"date, to, subject, cc, cut, forward, mobile, signoff, notname, device, "
+			"mobile-end)\n", path,
 			lineno);
 		return -1;
 	}
@@ -434,6 +435,23 @@ static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_le
 				continue;
 			return 1;
 		}
+	}
+	return 0;
+}
+
+/* 1 when t (tn bytes) ends with a phrase of kind k that opens a word (or follows a letter of a
+ * script without spaces: "iPhoneから送信"). */
+static int phrase_ends(enum rp_kind k, const char *t, size_t tn)
+{
+	const struct reply_data *d = extract_data_reply();
+	if (!d)
+		return 0;
+	const struct strlist *l = &d->p[k];
+	for (size_t i = 0; i < l->n; i++) {
+		size_t vn = d->len[k][i];
+		if (vn <= tn && !memcmp(t + tn - vn, l->v[i], vn) &&
+		    (vn == tn || !ascii_alnum[(unsigned char)t[tn - vn - 1]]))
+			return 1;
 	}
 	return 0;
 }
@@ -1055,8 +1073,22 @@ static void cut_from(struct rline *l, int nl, int i)
 		l[k].keep = 0;
 }
 
+/* 1 when the line ends with '.', '?', '!' or ':' (trailing blanks aside, '?' in CJK too):
+ * what follows it is no wrapped rest of it. */
+static int ends_sentence(const struct rline *ln)
+{
+	size_t e = ln->n;
+	while (e > 0 && is_space_byte((unsigned char)ln->s[e - 1]))
+		e--;
+	if (e >= 3 && (!memcmp(ln->s + e - 3, "\xEF\xBC\x9F", 3) ||
+		       !memcmp(ln->s + e - 3, "\xE3\x80\x82", 3)))
+		return 1;	/* '？' and '。' */
+	return e > 0 && strchr(".?!:", ln->s[e - 1]);
+}
+
 /* Removes a '>' run starting at i; a non-quoted line squeezed between two quoted lines with
- * no blank line around it is a wrapped link of the quote. Returns the index after it. */
+ * no blank line around it is a wrapped link of the quote, unless the quoted line above it ends
+ * a sentence or a question (then it is an answer typed under it). Returns the index after it. */
 static int remove_quote_run(struct rline *l, int nl, int i)
 {
 	while (i < nl) {
@@ -1065,7 +1097,7 @@ static int remove_quote_run(struct rline *l, int nl, int i)
 			continue;
 		}
 		if (!l[i].blank && i > 0 && l[i - 1].quoted && i + 1 < nl && l[i + 1].quoted &&
-		    l[i].n < 100) {
+		    l[i].n < 100 && !ends_sentence(&l[i - 1])) {
 			l[i++].keep = 0;
 			continue;
 		}
@@ -1142,12 +1174,19 @@ static int is_mobile_signature(const struct rline *ln)
 	int words = 1;
 	for (const char *p = b; *p; p++)
 		words += *p == ' ';
+	if (strpbrk(b, ",;?"))
+		return 0;
 	int lo, hi;
 	const struct strlist *m = phrases_opening(RP_MOBILE, (unsigned char)*b, &lo, &hi);
 	for (int i = lo; i < hi; i++)
 		if (!strncmp(b, m->v[i], strlen(m->v[i])))
-			return !strpbrk(b, ",;?") && words <= 14;
-	return 0;
+			return words <= 14;
+	/* the verb last ("Az iPhone-omról küldve", "iPadから送信"): a short line that ends with
+	 * a mobile-end phrase and names a device or a client */
+	size_t bn = strlen(b);
+	if (words > 8 || strchr(b, ':') || !phrase_ends(RP_MOBILE_END, b, bn))
+		return 0;
+	return phrase_occurs(RP_DEVICE, b, bn, 0, 0);
 }
 
 /* The length of the dash at s (n bytes left): 1 for '-', 3 for the figure, en and em dashes
@@ -1379,6 +1418,22 @@ static int signature_start(struct rline *l, int nl, const char *sender)
 		contacts_only = contacts_only && (is_contact_line(ln) || is_phone_line(ln));
 		if (after > 40)
 			break;
+	}
+	/* a reply that opens with "-- " over a quote it does not answer holds only a signature
+	 * when what follows reads as one and stands in one piece (no text below a removed quote: a
+	 * bottom-posted answer); without a quote below, "--" and a name are all there is: kept */
+	const struct rline *fl = &l[idx[first_content]];
+	int quote_below = 0;
+	for (int k = idx[n - 1] + 1; k < nl && !quote_below; k++)
+		quote_below = !l[k].keep && !l[k].blank;
+	if (start == n && quote_below && ((fl->n == 3 && !memcmp(fl->s, "-- ", 3)) ||
+					  (fl->n == 2 && !memcmp(fl->s, "--", 2))) &&
+	    signature_follows(l, idx, n, first_content)) {
+		int whole = 1;
+		for (int k = first_content + 1; k < n; k++)
+			whole = whole && idx[k] == idx[k - 1] + 1;
+		if (whole)
+			start = first_content;
 	}
 	/* a trailing name + phone block: the last paragraph, if it holds a phone line */
 	int para = n;
@@ -2190,13 +2245,15 @@ static int drop_attribution(struct rline *l, int nl, int i, int last, size_t mid
 	return nl;
 }
 
-/* A '>' line at i: an isolated one between two text lines is text (">>> link <<<"); a '>'
+/* A '>' line at i: an isolated one between two text lines is text (">>> link <<<"), unless
+ * the line above answers a quoted line above it; a '>'
  * header block over an unquoted copy cuts the rest; otherwise the run goes. Returns the index
  * to go on from, or nl to stop. */
 static int drop_quote(struct rline *l, int nl, int i, int forwarded)
 {
 	int single = (i + 1 >= nl || !l[i + 1].quoted) && i > 0 && !l[i - 1].blank &&
-		     !l[i - 1].quoted && i + 1 < nl && !l[i + 1].blank;
+		     !l[i - 1].quoted && i + 1 < nl && !l[i + 1].blank &&
+		     !(i > 1 && l[i - 2].quoted);	/* not in a run of answers under questions */
 	if (single)
 		return i;
 	if (!forwarded && quoted_header_at(l, nl, i)) {
@@ -2357,16 +2414,25 @@ static char *kept_text(const struct rline *l, int n, size_t len)
 
 /* The never-lose fallback, when trimming left nothing: the lines before the first one that
  * mark_quotes removed (the text written above the first quote, attribution or header block),
- * as they were; "" when there are none (owned). */
+ * as they were; "" when there are none, or when they are only a signature under its "-- "
+ * delimiter or mobile footers: those are no text the sender wrote now (owned). */
 static char *text_before_first_cut(struct rline *l, int n, size_t len)
 {
-	int first = 0;
+	int first = 0, lead = -1, footers = 1;
 	while (first < n && !(l[first].kept0 && !l[first].keep && !l[first].blank))
 		first++;
 	for (int k = 0; k < n; k++) {
 		l[k].keep = k < first && l[k].kept0;
 		l[k].cut = l[k].n;
+		if (!l[k].keep || l[k].blank)
+			continue;
+		if (lead < 0)
+			lead = k;
+		footers = footers && is_mobile_signature(&l[k]);
 	}
+	if (lead >= 0 && (footers || (l[lead].n == 3 && !memcmp(l[lead].s, "-- ", 3)) ||
+			  (l[lead].n == 2 && !memcmp(l[lead].s, "--", 2))))
+		return xstrdup("");
 	return kept_text(l, n, len);
 }
 

@@ -1199,6 +1199,18 @@ static size_t dash_at(const char *s, size_t n)
 	return n >= 3 && u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x92 && u[2] <= 0x95 ? 3 : 0;
 }
 
+/* 1 when the line is a signature delimiter: "-- ", "--", or one en or em dash alone (what
+ * an HTML body's "-- " becomes once typeset, "— "). */
+static int is_sig_delimiter(const struct rline *ln)
+{
+	if ((ln->n == 3 && !memcmp(ln->s, "-- ", 3)) || (ln->n == 2 && !memcmp(ln->s, "--", 2)))
+		return 1;
+	size_t e = ln->n;
+	while (e > 0 && is_space_byte((unsigned char)ln->s[e - 1]))
+		e--;
+	return e == 3 && dash_at(ln->s, 3) == 3;
+}
+
 /* "-Roman", "- roman", "-Abhishek Kona", "— Léa", "– Tom Becker": a dash and one to three
  * words. */
 static int is_dash_name(const struct rline *ln)
@@ -1395,8 +1407,7 @@ static int signature_start(struct rline *l, int nl, const char *sender)
 			continue;
 		/* the rest is already signature, empty, or contact lines: closing lines join it */
 		int tail = next_content >= start || contacts_only;
-		int delim = (ln->n == 3 && !memcmp(ln->s, "-- ", 3)) ||
-			    (ln->n == 2 && !memcmp(ln->s, "--", 2));
+		int delim = is_sig_delimiter(ln);
 		/* a rule is a delimiter before short lines only (a name, a phone, links), and a
 		 * table's rule ("-------  --------") is none */
 		if ((delim || (is_rule_line(ln) && !is_table_rule(ln) && after > 0 && after <= 10 &&
@@ -1426,8 +1437,7 @@ static int signature_start(struct rline *l, int nl, const char *sender)
 	int quote_below = 0;
 	for (int k = idx[n - 1] + 1; k < nl && !quote_below; k++)
 		quote_below = !l[k].keep && !l[k].blank;
-	if (start == n && quote_below && ((fl->n == 3 && !memcmp(fl->s, "-- ", 3)) ||
-					  (fl->n == 2 && !memcmp(fl->s, "--", 2))) &&
+	if (start == n && quote_below && is_sig_delimiter(fl) &&
 	    signature_follows(l, idx, n, first_content)) {
 		int whole = 1;
 		for (int k = first_content + 1; k < n; k++)
@@ -2430,8 +2440,7 @@ static char *text_before_first_cut(struct rline *l, int n, size_t len)
 			lead = k;
 		footers = footers && is_mobile_signature(&l[k]);
 	}
-	if (lead >= 0 && (footers || (l[lead].n == 3 && !memcmp(l[lead].s, "-- ", 3)) ||
-			  (l[lead].n == 2 && !memcmp(l[lead].s, "--", 2))))
+	if (lead >= 0 && (footers || is_sig_delimiter(&l[lead])))
 		return xstrdup("");
 	return kept_text(l, n, len);
 }

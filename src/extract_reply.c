@@ -770,11 +770,26 @@ static int header_block_at(struct rline *l, int nl, int i)
 	return l[i].hb - 1;
 }
 
+/* 1 when the line holds a colon, ASCII or full-width (what normalise makes ':'): every
+ * "Key: value" form needs one, so a line without is read no further by those rules. */
+static int line_has_colon(const struct rline *ln)
+{
+	if (memchr(ln->s, ':', ln->n))
+		return 1;
+	for (const char *p = memchr(ln->s, 0xEF, ln->n); p && p + 2 < ln->s + ln->n;
+	     p = memchr(p + 1, 0xEF, (size_t)(ln->s + ln->n - p - 1)))
+		if ((unsigned char)p[1] == 0xBC && (unsigned char)p[2] == 0x9A)
+			return 1;
+	return 0;
+}
+
 static int header_block_of(struct rline *l, int nl, int i)
 {
 	char tb[256];
 	const char *t;
 	size_t tn;
+	if (!line_has_colon(&l[i]))
+		return 0;	/* no key opens it, known or by its shape */
 	const char *nt = line_norm(&l[i], &tn);
 	t = norm_upto(nt, tn, tb, 201);
 	int g = header_key(t);
@@ -2279,7 +2294,7 @@ static int drop_quote(struct rline *l, int nl, int i, int forwarded)
  * Sent: Monday ... To: B Subject: Re: x"): a from key first, then keys of two other fields. */
 static int inline_header_at(struct rline *ln)
 {
-	if (ln->n < 20 || ln->n > 1000)
+	if (ln->n < 20 || ln->n > 1000 || !line_has_colon(ln))
 		return 0;
 	size_t tn;
 	const char *t = line_norm(ln, &tn);

@@ -269,6 +269,8 @@ struct reply_data {
 	unsigned char (*pair)[8192];	/* per kind, a bit for each pair of first two bytes
 					 * some phrase opens with (NUL second byte: one-byte phrases) */
 	unsigned char key_first[256];	/* 1 for the first byte of a header-field name */
+	uint64_t key_lens[256];	/* the lengths (bit n: n bytes, 63: longer) of the header-field
+				 * names whose first byte is c */
 };
 
 struct reply_data *extract_reply_data_free(struct reply_data *d)
@@ -364,8 +366,11 @@ struct reply_data *extract_reply_data_load(const char *path)
 			d->len[g][k] = strlen(d->p[g].v[k]);
 			if (d->len[g][k] > d->longest[g])
 				d->longest[g] = d->len[g][k];
-			if (g >= RP_FROM && g <= RP_CC)
-				d->key_first[(unsigned char)d->p[g].v[k][0]] = 1;
+			if (g >= RP_FROM && g <= RP_CC) {
+				unsigned char c0 = (unsigned char)d->p[g].v[k][0];
+				d->key_first[c0] = 1;
+				d->key_lens[c0] |= 1ULL << (d->len[g][k] < 63 ? d->len[g][k] : 63);
+			}
 		}
 	}
 	return d;
@@ -417,9 +422,10 @@ static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_le
 		return 0;
 	const struct strlist *l = &d->p[k];
 	const unsigned char *pm = d->pair[k];
-	if (min_len > d->longest[k] || (whole && tn > d->longest[k]))
+	if (min_len > d->longest[k] || min_len > tn || (whole && tn > d->longest[k]))
 		return 0;	/* no phrase is that long, or t longer than any */
-	size_t lim = whole ? 1 : tn;
+	/* a phrase of min_len bytes or more opens before lim */
+	size_t lim = whole ? 1 : tn - (min_len > 1 ? min_len - 1 : 0);
 	for (size_t p = 0; p < lim; p++) {
 		while (p > 0 && p < lim && ascii_alnum[(unsigned char)t[p - 1]])
 			p++;	/* a phrase opens a word */
@@ -697,6 +703,8 @@ static int header_key(const char *t)
 	while (kn > 0 && t[kn - 1] == ' ')
 		kn--;
 	unsigned char c = (unsigned char)t[0];
+	if (!(d->key_lens[c] >> (kn < 63 ? kn : 63) & 1))
+		return 0;	/* no name of that length opens with that byte */
 	for (int g = RP_FROM; g <= RP_CC; g++) {
 		const struct strlist *l = &d->p[g];
 		for (int i = d->from[g][c]; i < d->from[g][c + 1]; i++)

@@ -1743,11 +1743,14 @@ static inline size_t word_gap(const unsigned char *s, size_t n)
  * WB_GAP a one-byte blank, WB_MAYBE the first byte of a blank when word_gap says so. */
 enum { WB_WORD, WB_EDGE, WB_GAP, WB_MAYBE };
 static unsigned char word_byte[256];
+static unsigned char word_lower[256];	/* each byte as hashed: ASCII capitals lowered */
 
 static pthread_once_t word_once = PTHREAD_ONCE_INIT;
 
 static void word_bytes_build(void)
 {
+	for (int c = 0; c < 256; c++)
+		word_lower[c] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 	static const char edges[] = "\"'()[]<>,.;:!?*";
 	for (const char *e = edges; *e; e++)
 		word_byte[(unsigned char)*e] = WB_EDGE;
@@ -1808,11 +1811,15 @@ static int next_word(const unsigned char *u, size_t n, size_t *at, uint64_t *h)
 		size_t start = i;
 		while (i < n) {
 			unsigned char c = u[i], k = word_byte[c];
+			if (k == WB_WORD) {	/* most bytes: hashed, lowered */
+				x = (x ^ word_lower[c]) * 1099511628211ULL;
+				i++;
+				continue;
+			}
 			if (k == WB_GAP || (k == WB_MAYBE && word_gap(u + i, n - i)))
 				break;
 			if (k != WB_EDGE)
-				x = (x ^ (uint64_t)(c >= 'A' && c <= 'Z' ? c + 32 : c)) *
-				    1099511628211ULL;
+				x = (x ^ c) * 1099511628211ULL;	/* the first byte of a UTF-8 letter */
 			i++;
 		}
 		if (i == start)

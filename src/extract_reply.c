@@ -1304,6 +1304,46 @@ static int is_phone_line(const struct rline *ln)
 	return digits >= 9 && letters <= 12;
 }
 
+static int is_terms_line(const struct rline *ln);
+static int sentence_ends(const struct rline *ln);
+
+/* A signature laid out on one line, its parts between " | ", " · " or " • " ("Léa Martin |
+ * Développeuse web | 06 12 34 56 78"): two separators or more, short parts without a
+ * sentence or an amount, one of them a phone number, an address or a web address. */
+static int is_contact_segments(const struct rline *ln)
+{
+	static const char *const seps[] = { " | ", " \xC2\xB7 ", " \xE2\x80\xA2 " };
+	if (ln->n > 160)
+		return 0;
+	int parts = 0, contact = 0;
+	const char *p = ln->s, *end = ln->s + ln->n;
+	while (p < end) {
+		const char *q = end;
+		size_t sl = 0;
+		for (size_t k = 0; k < sizeof seps / sizeof *seps; k++) {
+			const char *f = memmem(p, (size_t)(end - p), seps[k], strlen(seps[k]));
+			if (f && f < q) {
+				q = f;
+				sl = strlen(seps[k]);
+			}
+		}
+		struct rline part = { .s = p, .n = (uint32_t)(q - p) };
+		while (part.n && part.s[0] == ' ')
+			part.s++, part.n--;
+		if (part.n == 0 || part.n > 40 || sentence_ends(&part))
+			return 0;
+		if (is_phone_line(&part) || is_contact_line(&part))
+			contact = 1;
+		else if (has_digit_n(part.s, part.n) && is_terms_line(&part))
+			return 0;	/* "900 € HT | 10 jours | …": the terms of a deal */
+		parts++;
+		p = q + sl;
+		if (!sl)
+			break;
+	}
+	return parts >= 3 && contact;
+}
+
 /* 1 when the line holds the sender's display name (or its first word of 3+ letters, alone). */
 static int is_sender_line(const struct rline *ln, const char *sender)
 {
@@ -1468,6 +1508,12 @@ static int signature_start(struct rline *l, int nl, const char *sender)
 		if (whole)
 			start = first_content;
 	}
+	/* a one-line contact signature last ("Léa Martin | Développeuse | 06 12 34 56 78") */
+	int last = n - 1;
+	while (last > first_content && l[idx[last]].blank)
+		last--;
+	if (last > first_content && last < start && is_contact_segments(&l[idx[last]]))
+		start = last;
 	/* a trailing name + phone block: the last paragraph, if it holds a phone line */
 	int para = n;
 	for (int k = n - 1; k > first_content; k--) {

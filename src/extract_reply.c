@@ -1388,6 +1388,20 @@ static int is_terms_line(const struct rline *ln)
 	return extract_bid_amount(t, &m, why, sizeof why) || extract_duration_days(t, NULL) >= 0;
 }
 
+/* 1 when the line states an amount or a delay (extract_money.c's readers), phone number or
+ * not: a paragraph holding one is the terms of a deal, not a name + phone signature. */
+static int holds_terms(const struct rline *ln)
+{
+	char t[208];
+	if (ln->n >= sizeof t || !has_digit_n(ln->s, ln->n))
+		return 0;
+	memcpy(t, ln->s, ln->n);
+	t[ln->n] = '\0';
+	struct money m;
+	char why[64];
+	return extract_bid_amount(t, &m, why, sizeof why) || extract_duration_days(t, NULL) >= 0;
+}
+
 /* The sentences ended on the line: a '.', '!' or '?' after a letter, at the end or before a
  * blank. */
 static int sentence_ends(const struct rline *ln)
@@ -1523,11 +1537,13 @@ static int signature_start(struct rline *l, int nl, const char *sender)
 		}
 	}
 	if (para < n && para > first_content && n - para <= 6) {
-		int phone = 0;
-		for (int k = para; k < n; k++)
+		int phone = 0, terms = 0;
+		for (int k = para; k < n; k++) {
 			if (is_phone_line(&l[idx[k]]))
 				phone = 1;
-		if (phone && para < start)
+			terms = terms || holds_terms(&l[idx[k]]);
+		}
+		if (phone && !terms && para < start)
 			start = para;
 	}
 	/* a dash-name line right before a signature already found belongs to it */

@@ -2348,14 +2348,13 @@ static int drop_attribution(struct rline *l, int nl, int i, int last, size_t mid
 }
 
 /* A '>' line at i: an isolated one between two text lines is text (">>> link <<<"), unless
- * the line above answers a quoted line above it; a '>'
- * header block over an unquoted copy cuts the rest; otherwise the run goes. Returns the index
- * to go on from, or nl to stop. */
-static int drop_quote(struct rline *l, int nl, int i, int forwarded)
+ * a quote came before it (quoted: the reply answers between quotes, and this is one more
+ * question); a '>' header block over an unquoted copy cuts the rest; otherwise the run goes.
+ * Returns the index to go on from, or nl to stop. */
+static int drop_quote(struct rline *l, int nl, int i, int forwarded, int quoted)
 {
 	int single = (i + 1 >= nl || !l[i + 1].quoted) && i > 0 && !l[i - 1].blank &&
-		     !l[i - 1].quoted && i + 1 < nl && !l[i + 1].blank &&
-		     !(i > 1 && l[i - 2].quoted);	/* not in a run of answers under questions */
+		     !l[i - 1].quoted && i + 1 < nl && !l[i + 1].blank && !quoted;
 	if (single)
 		return i;
 	if (!forwarded && quoted_header_at(l, nl, i)) {
@@ -2455,12 +2454,14 @@ static int old_message_at(struct rline *l, int nl, int i, int *from)
  * line of the first forwarded-message separator, or n when there is none. */
 static int mark_quotes(struct rline *l, int n, int forwarded)
 {
-	int scan = 0, fwd = n;
+	int scan = 0, fwd = n, quoted = 0, qscan = 0;	/* quoted: a '>' line above i */
 	for (int i = 0; i < n; i++) {
 		if (!l[i].keep || l[i].blank)
 			continue;
 		if (l[i].quoted) {
-			i = drop_quote(l, n, i, forwarded);
+			for (; qscan < i && !quoted; qscan++)
+				quoted = l[qscan].quoted;
+			i = drop_quote(l, n, i, forwarded, quoted);
 			continue;
 		}
 		int sep = separator_at(&l[i]), from;

@@ -493,6 +493,7 @@ static int verb_ends(const char *j, size_t end)
 		    memcmp(j + end - vn, v->v[i], vn))
 			continue;
 		if (end == vn || (unsigned char)j[end - vn - 1] >= 0x80 ||
+		    (unsigned char)v->v[i][0] >= 0xE3 ||	/* CJK: no spaces ("09:41写道") */
 		    !isalnum((unsigned char)j[end - vn - 1]))
 			return 1;
 	}
@@ -1678,6 +1679,43 @@ static int shape_run_end(struct rline *l, int nl, int i, int k, int verb, int ad
 	return verb || addr_dated ? k : -1;
 }
 
+/* 1 when j (n bytes) holds an address as mail clients write it in an attribution, between
+ * '<' and '>' or '(' and ')' ("Budi <budi@example.id>", "(miren@example.eus)"), not bare as
+ * prose writes it. */
+static int client_address(const char *j, size_t n)
+{
+	for (const char *a = memchr(j, '@', n); a; a = memchr(a + 1, '@', n - (size_t)(a + 1 - j))) {
+		const char *o = a, *c = a;
+		while (o > j && o[-1] != ' ' && o[-1] != '<' && o[-1] != '(')
+			o--;
+		while (c < j + n && *c != ' ' && *c != '>' && *c != ')')
+			c++;
+		if (o > j && c < j + n && ((o[-1] == '<' && *c == '>') || (o[-1] == '(' && *c == ')')))
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 when the next content line after k opens a list item ("- ", "* ", "• ", "1." or "1)"):
+ * a line ending with ':' over it introduces the reply's own list. */
+static int list_follows(const struct rline *l, int nl, int k)
+{
+	int nx = next_content_line(l, nl, k);
+	if (nx < 0)
+		return 0;
+	const char *s = l[nx].s;
+	size_t n = l[nx].n, a = 0;
+	while (a < n && is_space_byte((unsigned char)s[a]))
+		a++;
+	if (a < n && (s[a] == '-' || s[a] == '*' || dash_at(s + a, n - a) ||
+		      (n - a >= 3 && !memcmp(s + a, "\xE2\x80\xA2", 3))))
+		return 1;
+	size_t d = a;
+	while (d < n && isdigit((unsigned char)s[d]))
+		d++;
+	return d > a && d < n && (s[d] == '.' || s[d] == ')');
+}
+
 static int shape_attribution_at(struct rline *l, int nl, int i)
 {
 	if (l[i].quoted || l[i].n > 300)
@@ -1717,7 +1755,9 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 			     verb_inside(j, end);
 		int evidence = at_end || inside || dated || addressed;
 		if ((colon || addr_end || at_end) && evidence)
-			return shape_run_end(l, nl, i, k, at_end || inside, addr_end && dated);
+			return shape_run_end(l, nl, i, k, at_end || inside,
+					     dated && (addr_end || (colon && client_address(j, jn) &&
+								    !list_follows(l, nl, k))));
 		if (colon)
 			return -1;	/* a line ending with ':' that is none ends the run */
 		/* "2016-03-03 17:21 GMT+01:00 Some One" alone over a quote: a date and a time first */

@@ -249,10 +249,10 @@ static __attribute__((noinline)) size_t copy_norm(char *out, size_t max, const c
 /* ---------------------------------------------------------------- the phrases (data file) */
 
 enum rp_kind { RP_VERB, RP_OPENER, RP_FROM, RP_DATE, RP_TO, RP_SUBJECT, RP_CC, RP_CUT,
-	       RP_FORWARD, RP_MOBILE, RP_SIGNOFF, RP_NOTNAME, RP_COUNT };
+	       RP_FORWARD, RP_MOBILE, RP_SIGNOFF, RP_NOTNAME, RP_DEVICE, RP_MOBILE_END, RP_COUNT };
 static const char *const rp_names[RP_COUNT] = {
 	"verb", "opener", "from", "date", "to", "subject", "cc", "cut", "forward", "mobile",
-	"signoff", "notname" };
+	"signoff", "notname", "device", "mobile-end" };
 
 struct reply_data {
 	struct strlist p[RP_COUNT];	/* normalised phrases of each kind */
@@ -269,6 +269,8 @@ struct reply_data {
 	unsigned char (*pair)[8192];	/* per kind, a bit for each pair of first two bytes
 					 * some phrase opens with (NUL second byte: one-byte phrases) */
 	unsigned char key_first[256];	/* 1 for the first byte of a header-field name */
+	uint64_t key_lens[256];	/* the lengths (bit n: n bytes, 63: longer) of the header-field
+				 * names whose first byte is c */
 };
 
 struct reply_data *extract_reply_data_free(struct reply_data *d)
@@ -298,7 +300,8 @@ static int reply_line(void *arg, char *s, const char *path, int lineno)
 			k = i;
 	if (k < 0) {
 		fprintf(stderr, "%s:%d: expected `kind | phrase | ...` (kind: verb, opener, from, "
-			"date, to, subject, cc, cut, forward, mobile, signoff, notname)\n", path,
+			"date, to, subject, cc, cut, forward, mobile, signoff, notname, device, "
+			"mobile-end)\n", path,
 			lineno);
 		return -1;
 	}
@@ -363,8 +366,11 @@ struct reply_data *extract_reply_data_load(const char *path)
 			d->len[g][k] = strlen(d->p[g].v[k]);
 			if (d->len[g][k] > d->longest[g])
 				d->longest[g] = d->len[g][k];
-			if (g >= RP_FROM && g <= RP_CC)
-				d->key_first[(unsigned char)d->p[g].v[k][0]] = 1;
+			if (g >= RP_FROM && g <= RP_CC) {
+				unsigned char c0 = (unsigned char)d->p[g].v[k][0];
+				d->key_first[c0] = 1;
+				d->key_lens[c0] |= 1ULL << (d->len[g][k] < 63 ? d->len[g][k] : 63);
+			}
 		}
 	}
 	return d;
@@ -416,9 +422,10 @@ static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_le
 		return 0;
 	const struct strlist *l = &d->p[k];
 	const unsigned char *pm = d->pair[k];
-	if (min_len > d->longest[k] || (whole && tn > d->longest[k]))
+	if (min_len > d->longest[k] || min_len > tn || (whole && tn > d->longest[k]))
 		return 0;	/* no phrase is that long, or t longer than any */
-	size_t lim = whole ? 1 : tn;
+	/* a phrase of min_len bytes or more opens before lim */
+	size_t lim = whole ? 1 : tn - (min_len > 1 ? min_len - 1 : 0);
 	for (size_t p = 0; p < lim; p++) {
 		while (p > 0 && p < lim && ascii_alnum[(unsigned char)t[p - 1]])
 			p++;	/* a phrase opens a word */
@@ -434,6 +441,23 @@ static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_le
 				continue;
 			return 1;
 		}
+	}
+	return 0;
+}
+
+/* 1 when t (tn bytes) ends with a phrase of kind k that opens a word (or follows a letter of a
+ * script without spaces: "iPhoneから送信"). */
+static int phrase_ends(enum rp_kind k, const char *t, size_t tn)
+{
+	const struct reply_data *d = extract_data_reply();
+	if (!d)
+		return 0;
+	const struct strlist *l = &d->p[k];
+	for (size_t i = 0; i < l->n; i++) {
+		size_t vn = d->len[k][i];
+		if (vn <= tn && !memcmp(t + tn - vn, l->v[i], vn) &&
+		    (vn == tn || !ascii_alnum[(unsigned char)t[tn - vn - 1]]))
+			return 1;
 	}
 	return 0;
 }
@@ -469,6 +493,7 @@ static int verb_ends(const char *j, size_t end)
 		    memcmp(j + end - vn, v->v[i], vn))
 			continue;
 		if (end == vn || (unsigned char)j[end - vn - 1] >= 0x80 ||
+		    (unsigned char)v->v[i][0] >= 0xE3 ||	/* CJK: no spaces ("09:41写道") */
 		    !isalnum((unsigned char)j[end - vn - 1]))
 			return 1;
 	}
@@ -679,6 +704,8 @@ static int header_key(const char *t)
 	while (kn > 0 && t[kn - 1] == ' ')
 		kn--;
 	unsigned char c = (unsigned char)t[0];
+	if (!(d->key_lens[c] >> (kn < 63 ? kn : 63) & 1))
+		return 0;	/* no name of that length opens with that byte */
 	for (int g = RP_FROM; g <= RP_CC; g++) {
 		const struct strlist *l = &d->p[g];
 		for (int i = d->from[g][c]; i < d->from[g][c + 1]; i++)
@@ -752,11 +779,26 @@ static int header_block_at(struct rline *l, int nl, int i)
 	return l[i].hb - 1;
 }
 
+/* 1 when the line holds a colon, ASCII or full-width (what normalise makes ':'): every
+ * "Key: value" form needs one, so a line without is read no further by those rules. */
+static int line_has_colon(const struct rline *ln)
+{
+	if (memchr(ln->s, ':', ln->n))
+		return 1;
+	for (const char *p = memchr(ln->s, 0xEF, ln->n); p && p + 2 < ln->s + ln->n;
+	     p = memchr(p + 1, 0xEF, (size_t)(ln->s + ln->n - p - 1)))
+		if ((unsigned char)p[1] == 0xBC && (unsigned char)p[2] == 0x9A)
+			return 1;
+	return 0;
+}
+
 static int header_block_of(struct rline *l, int nl, int i)
 {
 	char tb[256];
 	const char *t;
 	size_t tn;
+	if (!line_has_colon(&l[i]))
+		return 0;	/* no key opens it, known or by its shape */
 	const char *nt = line_norm(&l[i], &tn);
 	t = norm_upto(nt, tn, tb, 201);
 	int g = header_key(t);
@@ -1055,8 +1097,22 @@ static void cut_from(struct rline *l, int nl, int i)
 		l[k].keep = 0;
 }
 
+/* 1 when the line ends with '.', '?', '!' or ':' (trailing blanks aside, '?' in CJK too):
+ * what follows it is no wrapped rest of it. */
+static int ends_sentence(const struct rline *ln)
+{
+	size_t e = ln->n;
+	while (e > 0 && is_space_byte((unsigned char)ln->s[e - 1]))
+		e--;
+	if (e >= 3 && (!memcmp(ln->s + e - 3, "\xEF\xBC\x9F", 3) ||
+		       !memcmp(ln->s + e - 3, "\xE3\x80\x82", 3)))
+		return 1;	/* '？' and '。' */
+	return e > 0 && strchr(".?!:", ln->s[e - 1]);
+}
+
 /* Removes a '>' run starting at i; a non-quoted line squeezed between two quoted lines with
- * no blank line around it is a wrapped link of the quote. Returns the index after it. */
+ * no blank line around it is a wrapped link of the quote, unless the quoted line above it ends
+ * a sentence or a question (then it is an answer typed under it). Returns the index after it. */
 static int remove_quote_run(struct rline *l, int nl, int i)
 {
 	while (i < nl) {
@@ -1065,7 +1121,7 @@ static int remove_quote_run(struct rline *l, int nl, int i)
 			continue;
 		}
 		if (!l[i].blank && i > 0 && l[i - 1].quoted && i + 1 < nl && l[i + 1].quoted &&
-		    l[i].n < 100) {
+		    l[i].n < 100 && !ends_sentence(&l[i - 1])) {
 			l[i++].keep = 0;
 			continue;
 		}
@@ -1090,8 +1146,9 @@ static int is_signoff(const struct rline *ln)
 		if (tn < pn || strncmp(t, so->v[i], pn))
 			continue;
 		const char *r = t + pn;
-		while (*r == ',' || *r == '.' || *r == '!' || *r == ' ')
-			r++;
+		while (*r == ',' || *r == '.' || *r == '!' || *r == ' ' ||
+		       !strncmp(r, "\xE3\x80\x82", 3) || !strncmp(r, "\xEF\xBC\x81", 3))
+			r += (unsigned char)*r >= 0x80 ? 3 : 1;	/* CJK '。' and '！' too */
 		if (!*r)
 			return 1;
 		if (r[-1] == '!' || r == t + pn || starts_with_word(r, RP_NOTNAME))
@@ -1141,23 +1198,54 @@ static int is_mobile_signature(const struct rline *ln)
 	int words = 1;
 	for (const char *p = b; *p; p++)
 		words += *p == ' ';
+	if (strpbrk(b, ",;?"))
+		return 0;
 	int lo, hi;
 	const struct strlist *m = phrases_opening(RP_MOBILE, (unsigned char)*b, &lo, &hi);
 	for (int i = lo; i < hi; i++)
 		if (!strncmp(b, m->v[i], strlen(m->v[i])))
-			return !strpbrk(b, ",;?") && words <= 14;
-	return 0;
+			return words <= 14;
+	/* the verb last ("Az iPhone-omról küldve", "iPadから送信"): a short line that ends with
+	 * a mobile-end phrase and names a device or a client */
+	size_t bn = strlen(b);
+	if (words > 8 || strchr(b, ':') || !phrase_ends(RP_MOBILE_END, b, bn))
+		return 0;
+	return phrase_occurs(RP_DEVICE, b, bn, 0, 0);
 }
 
-/* "-Roman", "- roman", "-Abhishek Kona": a dash and one to three words. */
+/* The length of the dash at s (n bytes left): 1 for '-', 3 for the figure, en and em dashes
+ * and the horizontal bar (U+2012 to U+2015) typesetting and phones put there; 0 otherwise. */
+static size_t dash_at(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	if (n >= 1 && u[0] == '-')
+		return 1;
+	return n >= 3 && u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x92 && u[2] <= 0x95 ? 3 : 0;
+}
+
+/* 1 when the line is a signature delimiter: "-- ", "--", or one en or em dash alone (what
+ * an HTML body's "-- " becomes once typeset, "— "). */
+static int is_sig_delimiter(const struct rline *ln)
+{
+	if ((ln->n == 3 && !memcmp(ln->s, "-- ", 3)) || (ln->n == 2 && !memcmp(ln->s, "--", 2)))
+		return 1;
+	size_t e = ln->n;
+	while (e > 0 && is_space_byte((unsigned char)ln->s[e - 1]))
+		e--;
+	return e == 3 && dash_at(ln->s, 3) == 3;
+}
+
+/* "-Roman", "- roman", "-Abhishek Kona", "— Léa", "– Tom Becker": a dash and one to three
+ * words. */
 static int is_dash_name(const struct rline *ln)
 {
 	size_t o = ln->n > 0 && ln->s[0] == ' ' ? 1 : 0;
-	if (ln->n < o + 2 || ln->n > 40 || ln->s[o] != '-' || ln->s[o + 1] == '-' ||
-	    ln->s[o + 1] == '>')
+	size_t d = dash_at(ln->s + o, ln->n - o);
+	if (!d || ln->n < o + d + 1 || ln->n > 40 || dash_at(ln->s + o + d, ln->n - o - d) ||
+	    ln->s[o + d] == '>')
 		return 0;
 	int words = 0, in = 0;
-	for (size_t k = o + 1; k < ln->n; k++) {
+	for (size_t k = o + d; k < ln->n; k++) {
 		char c = ln->s[k];
 		if (c == ' ') {
 			in = 0;
@@ -1182,7 +1270,7 @@ static int in_dash_run(struct rline *l, const int *idx, int n, int k)
 		if (j >= 0 && j < n) {
 			const struct rline *o = &l[idx[j]];
 			size_t s0 = o->n > 0 && o->s[0] == ' ' ? 1 : 0;
-			if (o->n > s0 && o->s[s0] == '-')
+			if (dash_at(o->s + s0, o->n - s0))
 				return 1;
 		}
 	}
@@ -1215,6 +1303,46 @@ static int is_phone_line(const struct rline *ln)
 			letters++;
 	}
 	return digits >= 9 && letters <= 12;
+}
+
+static int is_terms_line(const struct rline *ln);
+static int sentence_ends(const struct rline *ln);
+
+/* A signature laid out on one line, its parts between " | ", " · " or " • " ("Léa Martin |
+ * Développeuse web | 06 12 34 56 78"): two separators or more, short parts without a
+ * sentence or an amount, one of them a phone number, an address or a web address. */
+static int is_contact_segments(const struct rline *ln)
+{
+	static const char *const seps[] = { " | ", " \xC2\xB7 ", " \xE2\x80\xA2 " };
+	if (ln->n > 160)
+		return 0;
+	int parts = 0, contact = 0;
+	const char *p = ln->s, *end = ln->s + ln->n;
+	while (p < end) {
+		const char *q = end;
+		size_t sl = 0;
+		for (size_t k = 0; k < sizeof seps / sizeof *seps; k++) {
+			const char *f = memmem(p, (size_t)(end - p), seps[k], strlen(seps[k]));
+			if (f && f < q) {
+				q = f;
+				sl = strlen(seps[k]);
+			}
+		}
+		struct rline part = { .s = p, .n = (uint32_t)(q - p) };
+		while (part.n && part.s[0] == ' ')
+			part.s++, part.n--;
+		if (part.n == 0 || part.n > 40 || sentence_ends(&part))
+			return 0;
+		if (is_phone_line(&part) || is_contact_line(&part))
+			contact = 1;
+		else if (has_digit_n(part.s, part.n) && is_terms_line(&part))
+			return 0;	/* "900 € HT | 10 jours | …": the terms of a deal */
+		parts++;
+		p = q + sl;
+		if (!sl)
+			break;
+	}
+	return parts >= 3 && contact;
 }
 
 /* 1 when the line holds the sender's display name (or its first word of 3+ letters, alone). */
@@ -1261,6 +1389,20 @@ static int is_terms_line(const struct rline *ln)
 	return extract_bid_amount(t, &m, why, sizeof why) || extract_duration_days(t, NULL) >= 0;
 }
 
+/* 1 when the line states an amount or a delay (extract_money.c's readers), phone number or
+ * not: a paragraph holding one is the terms of a deal, not a name + phone signature. */
+static int holds_terms(const struct rline *ln)
+{
+	char t[208];
+	if (ln->n >= sizeof t || !has_digit_n(ln->s, ln->n))
+		return 0;
+	memcpy(t, ln->s, ln->n);
+	t[ln->n] = '\0';
+	struct money m;
+	char why[64];
+	return extract_bid_amount(t, &m, why, sizeof why) || extract_duration_days(t, NULL) >= 0;
+}
+
 /* The sentences ended on the line: a '.', '!' or '?' after a letter, at the end or before a
  * blank. */
 static int sentence_ends(const struct rline *ln)
@@ -1290,6 +1432,22 @@ static int signature_follows(struct rline *l, const int *idx, int n, int k)
 			sentences += sentence_ends(ln);
 	}
 	return sentences <= 1;
+}
+
+/* 1 when a rule line stands among the kept lines idx[0..k-1] with text between it and idx[k]:
+ * the rule at idx[k] closes a framed block (options, a table), it delimits no signature. */
+static int rule_above(struct rline *l, const int *idx, int k)
+{
+	int text = 0;
+	for (int j = k - 1; j >= 0 && j >= k - 40; j--) {
+		const struct rline *ln = &l[idx[j]];
+		if (ln->blank)
+			continue;
+		if (is_rule_line(ln))
+			return text;
+		text = 1;
+	}
+	return 0;
 }
 
 /* Index of the first signature line among the kept lines, or nl when there is none. */
@@ -1327,12 +1485,12 @@ static int signature_start(struct rline *l, int nl, const char *sender)
 			continue;
 		/* the rest is already signature, empty, or contact lines: closing lines join it */
 		int tail = next_content >= start || contacts_only;
-		int delim = (ln->n == 3 && !memcmp(ln->s, "-- ", 3)) ||
-			    (ln->n == 2 && !memcmp(ln->s, "--", 2));
+		int delim = is_sig_delimiter(ln);
 		/* a rule is a delimiter before short lines only (a name, a phone, links), and a
 		 * table's rule ("-------  --------") is none */
 		if ((delim || (is_rule_line(ln) && !is_table_rule(ln) && after > 0 && after <= 10 &&
-			       widest <= 80)) && signature_follows(l, idx, n, k))
+			       widest <= 80 && !rule_above(l, idx, k))) &&
+		    signature_follows(l, idx, n, k))
 			start = k;
 		else if (is_mobile_signature(ln) && tail)
 			start = k;
@@ -1350,6 +1508,27 @@ static int signature_start(struct rline *l, int nl, const char *sender)
 		if (after > 40)
 			break;
 	}
+	/* a reply that opens with "-- " over a quote it does not answer holds only a signature
+	 * when what follows reads as one and stands in one piece (no text below a removed quote: a
+	 * bottom-posted answer); without a quote below, "--" and a name are all there is: kept */
+	const struct rline *fl = &l[idx[first_content]];
+	int quote_below = 0;
+	for (int k = idx[n - 1] + 1; k < nl && !quote_below; k++)
+		quote_below = !l[k].keep && !l[k].blank;
+	if (start == n && quote_below && is_sig_delimiter(fl) &&
+	    signature_follows(l, idx, n, first_content)) {
+		int whole = 1;
+		for (int k = first_content + 1; k < n; k++)
+			whole = whole && idx[k] == idx[k - 1] + 1;
+		if (whole)
+			start = first_content;
+	}
+	/* a one-line contact signature last ("Léa Martin | Développeuse | 06 12 34 56 78") */
+	int last = n - 1;
+	while (last > first_content && l[idx[last]].blank)
+		last--;
+	if (last > first_content && last < start && is_contact_segments(&l[idx[last]]))
+		start = last;
 	/* a trailing name + phone block: the last paragraph, if it holds a phone line */
 	int para = n;
 	for (int k = n - 1; k > first_content; k--) {
@@ -1359,11 +1538,13 @@ static int signature_start(struct rline *l, int nl, const char *sender)
 		}
 	}
 	if (para < n && para > first_content && n - para <= 6) {
-		int phone = 0;
-		for (int k = para; k < n; k++)
+		int phone = 0, terms = 0;
+		for (int k = para; k < n; k++) {
 			if (is_phone_line(&l[idx[k]]))
 				phone = 1;
-		if (phone && para < start)
+			terms = terms || holds_terms(&l[idx[k]]);
+		}
+		if (phone && !terms && para < start)
 			start = para;
 	}
 	/* a dash-name line right before a signature already found belongs to it */
@@ -1498,6 +1679,43 @@ static int shape_run_end(struct rline *l, int nl, int i, int k, int verb, int ad
 	return verb || addr_dated ? k : -1;
 }
 
+/* 1 when j (n bytes) holds an address as mail clients write it in an attribution, between
+ * '<' and '>' or '(' and ')' ("Budi <budi@example.id>", "(miren@example.eus)"), not bare as
+ * prose writes it. */
+static int client_address(const char *j, size_t n)
+{
+	for (const char *a = memchr(j, '@', n); a; a = memchr(a + 1, '@', n - (size_t)(a + 1 - j))) {
+		const char *o = a, *c = a;
+		while (o > j && o[-1] != ' ' && o[-1] != '<' && o[-1] != '(')
+			o--;
+		while (c < j + n && *c != ' ' && *c != '>' && *c != ')')
+			c++;
+		if (o > j && c < j + n && ((o[-1] == '<' && *c == '>') || (o[-1] == '(' && *c == ')')))
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 when the next content line after k opens a list item ("- ", "* ", "• ", "1." or "1)"):
+ * a line ending with ':' over it introduces the reply's own list. */
+static int list_follows(const struct rline *l, int nl, int k)
+{
+	int nx = next_content_line(l, nl, k);
+	if (nx < 0)
+		return 0;
+	const char *s = l[nx].s;
+	size_t n = l[nx].n, a = 0;
+	while (a < n && is_space_byte((unsigned char)s[a]))
+		a++;
+	if (a < n && (s[a] == '-' || s[a] == '*' || dash_at(s + a, n - a) ||
+		      (n - a >= 3 && !memcmp(s + a, "\xE2\x80\xA2", 3))))
+		return 1;
+	size_t d = a;
+	while (d < n && isdigit((unsigned char)s[d]))
+		d++;
+	return d > a && d < n && (s[d] == '.' || s[d] == ')');
+}
+
 static int shape_attribution_at(struct rline *l, int nl, int i)
 {
 	if (l[i].quoted || l[i].n > 300)
@@ -1537,7 +1755,9 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 			     verb_inside(j, end);
 		int evidence = at_end || inside || dated || addressed;
 		if ((colon || addr_end || at_end) && evidence)
-			return shape_run_end(l, nl, i, k, at_end || inside, addr_end && dated);
+			return shape_run_end(l, nl, i, k, at_end || inside,
+					     dated && (addr_end || (colon && client_address(j, jn) &&
+								    !list_follows(l, nl, k))));
 		if (colon)
 			return -1;	/* a line ending with ':' that is none ends the run */
 		/* "2016-03-03 17:21 GMT+01:00 Some One" alone over a quote: a date and a time first */
@@ -1625,11 +1845,14 @@ static inline size_t word_gap(const unsigned char *s, size_t n)
  * WB_GAP a one-byte blank, WB_MAYBE the first byte of a blank when word_gap says so. */
 enum { WB_WORD, WB_EDGE, WB_GAP, WB_MAYBE };
 static unsigned char word_byte[256];
+static unsigned char word_lower[256];	/* each byte as hashed: ASCII capitals lowered */
 
 static pthread_once_t word_once = PTHREAD_ONCE_INIT;
 
 static void word_bytes_build(void)
 {
+	for (int c = 0; c < 256; c++)
+		word_lower[c] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 	static const char edges[] = "\"'()[]<>,.;:!?*";
 	for (const char *e = edges; *e; e++)
 		word_byte[(unsigned char)*e] = WB_EDGE;
@@ -1690,11 +1913,15 @@ static int next_word(const unsigned char *u, size_t n, size_t *at, uint64_t *h)
 		size_t start = i;
 		while (i < n) {
 			unsigned char c = u[i], k = word_byte[c];
+			if (k == WB_WORD) {	/* most bytes: hashed, lowered */
+				x = (x ^ word_lower[c]) * 1099511628211ULL;
+				i++;
+				continue;
+			}
 			if (k == WB_GAP || (k == WB_MAYBE && word_gap(u + i, n - i)))
 				break;
 			if (k != WB_EDGE)
-				x = (x ^ (uint64_t)(c >= 'A' && c <= 'Z' ? c + 32 : c)) *
-				    1099511628211ULL;
+				x = (x ^ c) * 1099511628211ULL;	/* the first byte of a UTF-8 letter */
 			i++;
 		}
 		if (i == start)
@@ -2160,13 +2387,14 @@ static int drop_attribution(struct rline *l, int nl, int i, int last, size_t mid
 	return nl;
 }
 
-/* A '>' line at i: an isolated one between two text lines is text (">>> link <<<"); a '>'
- * header block over an unquoted copy cuts the rest; otherwise the run goes. Returns the index
- * to go on from, or nl to stop. */
-static int drop_quote(struct rline *l, int nl, int i, int forwarded)
+/* A '>' line at i: an isolated one between two text lines is text (">>> link <<<"), unless
+ * a quote came before it (quoted: the reply answers between quotes, and this is one more
+ * question); a '>' header block over an unquoted copy cuts the rest; otherwise the run goes.
+ * Returns the index to go on from, or nl to stop. */
+static int drop_quote(struct rline *l, int nl, int i, int forwarded, int quoted)
 {
 	int single = (i + 1 >= nl || !l[i + 1].quoted) && i > 0 && !l[i - 1].blank &&
-		     !l[i - 1].quoted && i + 1 < nl && !l[i + 1].blank;
+		     !l[i - 1].quoted && i + 1 < nl && !l[i + 1].blank && !quoted;
 	if (single)
 		return i;
 	if (!forwarded && quoted_header_at(l, nl, i)) {
@@ -2182,7 +2410,7 @@ static int drop_quote(struct rline *l, int nl, int i, int forwarded)
  * Sent: Monday ... To: B Subject: Re: x"): a from key first, then keys of two other fields. */
 static int inline_header_at(struct rline *ln)
 {
-	if (ln->n < 20 || ln->n > 1000)
+	if (ln->n < 20 || ln->n > 1000 || !line_has_colon(ln))
 		return 0;
 	size_t tn;
 	const char *t = line_norm(ln, &tn);
@@ -2262,20 +2490,25 @@ static int old_message_at(struct rline *l, int nl, int i, int *from)
 	return (*from = lotus_block_at(l, nl, i)) >= 0;
 }
 
-/* The quotes, attributions, separators and old messages of l, marked not kept. */
-static void mark_quotes(struct rline *l, int n, int forwarded)
+/* The quotes, attributions, separators and old messages of l, marked not kept; returns the
+ * line of the first forwarded-message separator, or n when there is none. */
+static int mark_quotes(struct rline *l, int n, int forwarded)
 {
-	int scan = 0;
+	int scan = 0, fwd = n, quoted = 0, qscan = 0;	/* quoted: a '>' line above i */
 	for (int i = 0; i < n; i++) {
 		if (!l[i].keep || l[i].blank)
 			continue;
 		if (l[i].quoted) {
-			i = drop_quote(l, n, i, forwarded);
+			for (; qscan < i && !quoted; qscan++)
+				quoted = l[qscan].quoted;
+			i = drop_quote(l, n, i, forwarded, quoted);
 			continue;
 		}
 		int sep = separator_at(&l[i]), from;
 		if (sep == 2) {
 			forwarded = 1;	/* what follows is content the sender chose to send */
+			if (fwd == n)
+				fwd = i;
 			l[i].keep = 0;
 			drop_lead_in(l, i);
 			i = drop_forward_headers(l, n, i + 1) - 1;
@@ -2283,7 +2516,7 @@ static void mark_quotes(struct rline *l, int n, int forwarded)
 		}
 		if (sep == 1 || (!forwarded && old_message_at(l, n, i, &from))) {
 			cut_from(l, n, sep == 1 ? i : from);
-			return;
+			return fwd;
 		}
 		/* "reply On <date>, X wrote:": the attribution may start mid-line */
 		size_t mid = midline_attribution(l, n, i);
@@ -2293,6 +2526,7 @@ static void mark_quotes(struct rline *l, int n, int forwarded)
 		if (last >= 0)
 			i = drop_attribution(l, n, i, last, mid, &scan);
 	}
+	return fwd;
 }
 
 /* The kept lines of l, joined, trailing blanks and blank lines removed (owned). Each kept line
@@ -2323,16 +2557,24 @@ static char *kept_text(const struct rline *l, int n, size_t len)
 
 /* The never-lose fallback, when trimming left nothing: the lines before the first one that
  * mark_quotes removed (the text written above the first quote, attribution or header block),
- * as they were; "" when there are none (owned). */
+ * as they were; "" when there are none, or when they are only a signature under its "-- "
+ * delimiter or mobile footers: those are no text the sender wrote now (owned). */
 static char *text_before_first_cut(struct rline *l, int n, size_t len)
 {
-	int first = 0;
+	int first = 0, lead = -1, footers = 1;
 	while (first < n && !(l[first].kept0 && !l[first].keep && !l[first].blank))
 		first++;
 	for (int k = 0; k < n; k++) {
 		l[k].keep = k < first && l[k].kept0;
 		l[k].cut = l[k].n;
+		if (!l[k].keep || l[k].blank)
+			continue;
+		if (lead < 0)
+			lead = k;
+		footers = footers && is_mobile_signature(&l[k]);
 	}
+	if (lead >= 0 && (footers || is_sig_delimiter(&l[lead])))
+		return xstrdup("");
 	return kept_text(l, n, len);
 }
 
@@ -2347,9 +2589,10 @@ char *extract_reply_known(const char *text, int is_forward, const char *sender_n
 	char *arena;
 	struct rline *l = split_lines(clean, len, &n, &arena);
 	drop_known_copy(l, n, sent);	/* the copies of our text go, not what is between */
-	mark_quotes(l, n, is_forward);
-	int sig = signature_start(l, n, sender_name);
-	for (int k = sig; k < n; k++)
+	/* a forward's signature is the note's: the forwarded body is content, kept whole */
+	int fwd = mark_quotes(l, n, is_forward);
+	int sig = signature_start(l, fwd, sender_name);
+	for (int k = sig; k < fwd; k++)
 		l[k].keep = 0;
 	char *out = kept_text(l, n, len);
 	if (!*out) {

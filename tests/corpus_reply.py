@@ -178,7 +178,7 @@ def main():
         print("corpus reply %-26s %3d/%3d pass (%.1f%%)" % (name, ok, total, pct))
         good = good and pct >= floor
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reply")
-    for part in ("tuned", "heldout", "heldout2", "heldout3", "heldout4"):
+    for part in ("tuned", "heldout", "heldout2", "heldout3", "heldout4", "heldout5"):
         if not os.path.isdir(os.path.join(here, part)):
             continue
         ok, total = own(os.path.join(here, part), fails)

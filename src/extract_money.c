@@ -196,10 +196,11 @@ static int word_at(const char *p, const char *w)
 
 /* contrib/amounts.txt, one list of phrases per kind (see its header). */
 enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBER, MV_SCALE,
-	       MV_SHARE, MV_UPFRONT, MV_REST, MV_PLAN, MV_ARTICLE, MV_COMPLEMENT, MV_RATE, MV_KINDS };
+	       MV_SHARE, MV_UPFRONT, MV_REST, MV_PLAN, MV_ARTICLE, MV_COMPLEMENT, MV_RATE,
+	       MV_NEGATION, MV_LIMIT, MV_NOT_NEGATION, MV_CLAUSE, MV_FOLLOWUP, MV_EFFORT, MV_KINDS };
 static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
 	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement",
-	"rate" };
+	"rate", "negation", "limit", "not-negation", "clause", "followup", "effort" };
 
 struct mv_phrase {
 	char *w;
@@ -265,7 +266,8 @@ static int mv_line(void *arg, char *s, const char *path, int lineno)
 	if (k == MV_KINDS || mv_value((enum mv_kind)k, v, &ph) < 0) {
 		fprintf(stderr, "%s:%d: expected `kind [value] | phrase | ...` (kinds: tax HT|TTC, "
 			"tax-far, unit U, count U, rate U, pace, work, number N, scale N, share A/B, "
-			"upfront, rest, plan)\n", path, lineno);
+			"upfront, rest, plan, article, complement, negation, limit, not-negation, "
+			"clause, followup, effort)\n", path, lineno);
 		return -1;
 	}
 	for (char *tok; (tok = strtok_r(NULL, "|", &save)) != NULL;) {
@@ -967,6 +969,69 @@ static const char *const quoted_budget_cues[] = {
 	"budget indiqué", "budget annoncé", "budget prévu", "budget mentionné", "le budget",
 	"the budget", "budget", "vous proposez", "you offer", "you propose", NULL };
 
+/* ---------------------------------------------------------------- refused prices */
+
+/* 1 when a clause ends at l + i: . ! ? ; : or a comma before a blank, a line break, or a
+ * clause word of amounts.txt ("mais", "but") starting a word there. */
+static int clause_break(const char *l, size_t i)
+{
+	char c = l[i];
+	if (c == '\n' || c == '!' || c == '?' || c == ';')
+		return 1;
+	if ((c == '.' || c == ',' || c == ':') && (l[i + 1] == ' ' || l[i + 1] == '\n' || !l[i + 1]))
+		return 1;
+	return (i == 0 || !is_word_byte((unsigned char)l[i - 1])) && vocab_at(MV_CLAUSE, l + i);
+}
+
+/* The start of the clause that holds offset at, looking back at most 160 bytes. */
+static size_t clause_start(const char *l, size_t at)
+{
+	size_t from = at > 160 ? at - 160 : 0;
+	for (size_t i = at; i > from; i--)
+		if (clause_break(l, i - 1)) {
+			const struct mv_phrase *w = vocab_at(MV_CLAUSE, l + i - 1);
+			return i - 1 + (w && (i < 2 || !is_word_byte((unsigned char)l[i - 2])) ? w->n : 1);
+		}
+	return from;
+}
+
+/* The negation that refuses the amount at offset at, or NULL when the amount is offered. The
+ * rule: a negation word of amounts.txt (`negation`: "pas", "not", "n't", "cannot") in the
+ * amount's clause, before it, refuses it ("je ne peux pas le faire pour 900 €", "I won't do it
+ * for $500") unless a limit word (`limit`: "moins de", "below", "less than") stands between
+ * the negation and the amount: refusing to go lower offers that amount ("pas moins de 900 €",
+ * "I can't go below $900"). Idioms (`not-negation`: "pas de souci", "no problem") negate
+ * nothing. */
+static const char *amount_refused(const char *l, size_t at)
+{
+	size_t cs = clause_start(l, at);
+	const struct mv_phrase *neg = NULL;
+	size_t neg_at = 0;
+	for (size_t i = cs; i < at; i++) {
+		int start = i == 0 || !is_word_byte((unsigned char)l[i - 1]);
+		if (start) {
+			const struct mv_phrase *idiom = vocab_at(MV_NOT_NEGATION, l + i);
+			if (idiom) {
+				i += idiom->n - 1;
+				continue;
+			}
+		}
+		const struct mv_phrase *w = vocab_at(MV_NEGATION, l + i);
+		/* a phrase written with an apostrophe first ("n't") may end a word: "can't" */
+		if (w && (start || w->w[1] == '\'' || (unsigned char)w->w[1] == 0xE2)) {
+			neg = w;
+			neg_at = i + w->n;
+			i += w->n - 1;
+		}
+	}
+	if (!neg)
+		return NULL;
+	for (size_t i = neg_at; i < at; i++)
+		if ((i == 0 || !is_word_byte((unsigned char)l[i - 1])) && vocab_at(MV_LIMIT, l + i))
+			return NULL;
+	return neg->w;
+}
+
 /* The offer read at ms into out: a rate kept as a rate, the board's currency when none is
  * written, a range's upper bound; each said in why. */
 static void bid_settle(const char *l, const struct mention *ms, size_t after, struct money *out,
@@ -994,7 +1059,17 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 	int pick = -1, strength = 0;
 	const char *cue = NULL;
 	int candidates = 0, first = -1;
+	const char *refused = NULL;
+	int refused_at = 0;
 	for (int i = 0; i < n; i++) {
+		const char *neg = amount_refused(l, ms[i].start);
+		if (neg) {
+			if (!refused) {
+				refused = neg;
+				refused_at = i;
+			}
+			continue;	/* "je ne peux pas le faire pour 900 €": no offer */
+		}
 		const char *strong = cue_before(l, ms[i].start, strong_offer_cues, 60);
 		/* a rate named before its amount is an offer as strong as "my rate": "TJM 100 €,
 		 * soit 1 000 €" is a day rate the floor must see, not a total of 1 000 */
@@ -1038,6 +1113,10 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 		snprintf(why, why_len, "several amounts and no offer word: the first one");
 	} else if (pick >= 0) {
 		snprintf(why, why_len, "offer word `%s` before the amount", cue);
+	} else if (refused) {
+		int len = (int)(ms[refused_at].end - ms[refused_at].start);
+		snprintf(why, why_len, "no amount offered: `%s` before `%.*s` refuses it in the same "
+			 "clause", refused, len > 40 ? 40 : len, text + ms[refused_at].start);
 	} else {
 		snprintf(why, why_len, "no amount with a currency, a tax marker or an offer word "
 			 "in the new text");

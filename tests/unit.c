@@ -892,6 +892,54 @@ static void test_profile(void)
 	report("profile_matches", bad);
 }
 
+/* The negation rule of extract_bid_amount: a price the freelancer refuses in the clause that
+ * holds it is no offer (-1: no amount, and why says which word refused it); refusing to go
+ * below or above an amount offers that amount. */
+static void test_bid_refused(void)
+{
+	static const struct { const char *in; double want; } rows[] = {
+		/* refused: no amount */
+		{ "Je ne peux pas faire ce projet pour 900 €.", -1 },
+		{ "Désolé, je ne le ferai pas pour 900 € HT.", -1 },
+		{ "Non, pas pour 900 €.", -1 },
+		{ "Je peux pas le faire à 600 €, c'est trop juste.", -1 },
+		{ "Sorry, I won't do it for $500.", -1 },
+		{ "I can't do this for $500, it's far too little.", -1 },
+		{ "I cannot take it on for €400.", -1 },
+		{ "Impossible de le faire pour 300 €.", -1 },
+		/* a floor or a cap: an offer of that amount */
+		{ "I can't go below $900.", 900 },
+		{ "Pas moins de 900 €.", 900 },
+		{ "Je ne descendrai pas en dessous de 1 200 € HT.", 1200 },
+		{ "Je ne peux pas faire moins de 800 €.", 800 },
+		{ "I won't do it for less than $700.", 700 },
+		{ "Not less than €650 for this one.", 650 },
+		{ "Je ne peux pas dépasser 1 500 €.", 1500 },
+		/* the negation in another clause, or an idiom: the offer stands */
+		{ "Je ne peux pas le faire pour 500 €, mais je peux pour 700 €.", 700 },
+		{ "Not $500 but $650.", 650 },
+		{ "Pas de souci, je propose 900 €.", 900 },
+		{ "Pas de problème pour 900 €.", 900 },
+		{ "No problem, I can do it for $800.", 800 },
+		{ "Je ne suis pas disponible avant lundi. Je propose 900 €.", 900 },
+		{ "N'hésitez pas : mon tarif est de 450 € HT.", 450 },
+		{ "Don't hesitate to ask, my price is $1,000.", 1000 },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct money m;
+		char why[320] = "";
+		int ok = extract_bid_amount(rows[i].in, &m, why, sizeof why);
+		double got = ok ? m.max : -1;
+		if (fabs(got - rows[i].want) > 0.001 || (!ok && !strstr(why, "refuses"))) {
+			printf("     refused \"%s\": got %g, want %g (%s)\n", rows[i].in, got,
+			       rows[i].want, why);
+			bad++;
+		}
+	}
+	report("bid_refused", bad);
+}
+
 /* extract_budget (posts) and extract_bid_amount (bids): amounts as people write them, the
  * unit and currency kept, and why saying how. */
 static void test_money_read(void)
@@ -2252,6 +2300,7 @@ int main(int argc, char **argv)
 	test_profile();
 	test_money_style();
 	test_money_read();
+	test_bid_refused();
 	test_money_vocab();
 	test_milestones();
 	test_skills();

@@ -461,7 +461,8 @@ static int offer_check(struct offer *o, char **outcome)
 static int offer_declined(struct offer *o, char **outcome)
 {
 	struct bidding *b = &o->b;
-	char *amount = o->bi && o->bi->has_amount ? money_format(&o->bi->amount, b->lang) : NULL;
+	char *amount = o->bi && (o->bi->has_amount || o->bi->refused)
+		       ? money_format(&o->bi->amount, b->lang) : NULL;
 	struct vars v = { 0 };
 	vars_set(&v, "amount", amount ? amount : "");
 	char *msg = catalog_format(b->lang, amount ? "bid.said_no_amount" : "bid.said_no", &v);

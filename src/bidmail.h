@@ -492,7 +492,8 @@ struct post_info {
 };
 struct bid_info {
 	int has_amount;
-	struct money amount;
+	struct money amount;	/* the offer; with refused (and no has_amount), the price named */
+	int refused;		/* the only price named is refused ("pas pour 900 €"): no offer */
 	int delivery_days;	/* days from the bid's day to delivery; -1: unknown */
 	char delivery[11];	/* the day of delivery, YYYY-MM-DD; "": unknown or not read yet */
 	int milestones[8];
@@ -599,7 +600,9 @@ char *money_lower(const char *text);
 size_t match_currency(const char *p, const char **code, int want_before);
 /* The budget of a post; 1 when found. */
 int extract_budget(const char *text, struct money *out, char *why, size_t why_len);
-/* The amount a freelancer offers; 1 when found; why says which rule decided, in every case. */
+/* The amount a freelancer offers: 1 when found; -1 when the only price named is refused in its
+ * clause ("je ne peux pas le faire pour 900 €": that price in *out, no offer); 0 when none;
+ * why says which rule decided, in every case. */
 int extract_bid_amount(const char *text, struct money *out, char *why, size_t why_len);
 /* A delay in days ("3 semaines", "10 jours ouvrés", "within 10 days"), -1 when none; with
  * followup_days, "relance 7j" is read there instead. */

@@ -1098,7 +1098,9 @@ struct bid_info *extract_bid_text_at(const char *text, time_t from)
 {
 	struct bid_info *b = xcalloc(1, sizeof *b);
 	char why[320];
-	b->has_amount = extract_bid_amount(text, &b->amount, why, sizeof why);
+	int rc = extract_bid_amount(text, &b->amount, why, sizeof why);
+	b->has_amount = rc > 0;
+	b->refused = rc < 0;
 	b->why = xstrdup(why);
 	b->delivery_days = extract_duration_days(text, &b->followup_days);
 	b->n_milestones = extract_milestones(text, b->milestones, 8);

@@ -1124,6 +1124,11 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 	if (pick >= 0) {
 		bid_settle(l, &ms[pick], pick > 0 ? ms[pick - 1].end : 0, out, why, why_len);
 		rc = 1;
+	} else if (refused) {
+		/* no offer: the refused price into out, for the answer that names it */
+		bid_settle(l, &ms[refused_at], refused_at > 0 ? ms[refused_at - 1].end : 0, out,
+			   why, why_len);
+		rc = -1;
 	}
 	free(l);
 	return rc;

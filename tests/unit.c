@@ -930,7 +930,7 @@ static void test_bid_refused(void)
 		struct money m;
 		char why[320] = "";
 		int ok = extract_bid_amount(rows[i].in, &m, why, sizeof why);
-		double got = ok ? m.max : -1;
+		double got = ok > 0 ? m.max : -1;
 		if (fabs(got - rows[i].want) > 0.001 || (!ok && !strstr(why, "refuses"))) {
 			printf("     refused \"%s\": got %g, want %g (%s)\n", rows[i].in, got,
 			       rows[i].want, why);

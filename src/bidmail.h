@@ -591,6 +591,14 @@ struct date_data *extract_date_free(struct date_data *d);
  * counted from today ("sous quinzaine", "fin du mois"), else a delay ("within 10 days").
  * A day number, or -1 when none (a past day, a phrase it cannot place). */
 long extract_date_lower(const struct date_data *d, const char *l, long today);
+/* extract_date_lower, saying in why (why_len bytes, "" when the day came from a delay or none)
+ * which words placed the day and how ("`semaine 16`: the Friday of ISO week 16 of 2026").
+ * A follow-up request's day ("relance-moi vendredi") is never read as the day. */
+long extract_date_explain(const struct date_data *d, const char *l, long today, char *why,
+			  size_t why_len);
+/* The day a follow-up request of l names ("ping me Friday", "relance-moi lundi", "chase them
+ * next week": in a week), relative to today; -1 when none. */
+long extract_followup_day(const struct date_data *d, const char *l, long today);
 
 /* ---------------------------------------------------------------- extract_money.c */
 /* A lower-case copy of text with the same byte offsets (ASCII and Latin-1 capitals). */
@@ -612,6 +620,12 @@ int extract_deadline_date(const char *text, time_t from);
 /* The same three on text already lower-cased by money_lower (no copy). */
 int extract_budget_lower(const char *l, struct money *out, char *why, size_t why_len);
 int extract_duration_days_lower(const char *l, int *followup_days);
+/* extract_duration_days_lower, with *effort set to 1 when the delay is the work's effort
+ * ("mission de 20 jours", "20 days of work": amounts.txt effort, work), 0 otherwise. */
+int extract_duration_read_lower(const char *l, int *followup_days, int *effort);
+/* The length of a follow-up request (amounts.txt followup: "relance-moi", "ping me") at p,
+ * lower-cased text at a word start; 0 when none. */
+size_t money_followup_at(const char *p);
 int extract_deadline_date_lower(const char *l, time_t from);
 /* The house styles of amounts: the mails' ("1 500 € HT") and the static site's ("1500 EUR HT"). */
 enum money_style { MONEY_MAIL, MONEY_SITE };

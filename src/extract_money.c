@@ -1219,9 +1219,53 @@ static const char *const delivery_cues[] = {
 	"within", "in", "delivery", "deliver", "delivered", "turnaround", "deadline", "durée",
 	"duree", "réalisation", "realisation", "terminé", "termine", "finished", "done", "ready",
 	"prêt", "pret", "compter", "maximum", "max", NULL };
-static const char *const followup_cues[] = { "relance", "relancer", "relancez", "follow-up",
-					     "follow up", "followup", "reminder", "remind", "rappel",
-					     "rappeler", "rappelez", NULL };
+size_t money_followup_at(const char *p)
+{
+	const struct mv_phrase *w = vocab_at(MV_FOLLOWUP, p);
+	return w ? w->n : 0;
+}
+
+/* The nearest follow-up request (amounts.txt followup) that ends within window bytes before
+ * offset at, in the same sentence: 1 and *end past it, or 0. */
+static int followup_before(const char *l, size_t at, size_t window, size_t *end)
+{
+	size_t from = at > window ? at - window : 0;
+	*end = 0;
+	for (size_t k = from; k < at; k++) {
+		if (k > 0 && is_word_byte((unsigned char)l[k - 1]))
+			continue;
+		const struct mv_phrase *w = vocab_at(MV_FOLLOWUP, l + k);
+		if (!w || k + w->n > at)
+			continue;
+		int broken = 0;
+		for (size_t q = k + w->n; q < at && !broken; q++)
+			broken = (l[q] == '.' && (l[q + 1] == ' ' || l[q + 1] == '\n')) ||
+				 (l[q] == '\n' && q + 1 < at && l[q + 1] == '\n');
+		if (!broken && k + w->n > *end)
+			*end = k + w->n;
+	}
+	return *end > 0;
+}
+
+/* 1 when the delay of k bytes at offset i of l is an effort: a `work` phrase right after it
+ * ("20 jours de travail", "20 days of work") or an `effort` phrase right before it ("mission
+ * de 20 jours"). */
+static int effort_at(const char *l, size_t i, int k)
+{
+	const char *after = skip_blanks(l + i + k, 2);
+	if (vocab_at(MV_WORK, after))
+		return 1;
+	const struct money_vocab *mv = vocab();
+	for (size_t j = 0; j < mv->n[MV_EFFORT]; j++) {
+		size_t n = mv->p[MV_EFFORT][j].n, b = i;
+		while (b > 0 && l[b - 1] == ' ')
+			b--;
+		if (b >= n && !strncmp(l + b - n, mv->p[MV_EFFORT][j].w, n) &&
+		    (b == n || !is_word_byte((unsigned char)l[b - n - 1])))
+			return 1;
+	}
+	return 0;
+}
 
 /* The delivery cues that only introduce a time ("dans 7 jours" after "relance" is still the
  * follow-up's). */
@@ -1254,8 +1298,14 @@ int extract_duration_days(const char *text, int *followup_days)
 
 int extract_duration_days_lower(const char *l, int *followup_days)
 {
+	int effort;
+	return extract_duration_read_lower(l, followup_days, &effort);
+}
+
+int extract_duration_read_lower(const char *l, int *followup_days, int *effort)
+{
 	size_t len = strlen(l);
-	int best = -1, best_cued = 0;
+	int best = -1, best_cued = 0, best_effort = 0;
 	if (followup_days)
 		*followup_days = -1;
 	for (size_t i = 0; i < len; i++) {
@@ -1279,7 +1329,7 @@ int extract_duration_days_lower(const char *l, int *followup_days)
 		/* "remind the client in a week", "relancer le client dans une semaine"; a delivery
 		 * cue nearer the number wins ("Rappel : livraison en 10 jours") */
 		size_t fend = 0;
-		if (followup_days && cue_before_end(l, i, followup_cues, 32, &fend) &&
+		if (followup_days && followup_before(l, i, 32, &fend) &&
 		    !delivery_word_between(l, fend, i)) {
 			*followup_days = days;
 			i += (size_t)k - 1;
@@ -1290,12 +1340,17 @@ int extract_duration_days_lower(const char *l, int *followup_days)
 			i += (size_t)k - 1;
 			continue;	/* "à 14h" is a time of day, "en 48h" a delay */
 		}
-		if (best < 0 || (cued && !best_cued)) {
+		/* a delivery delay beats an effort ("mission de 20 jours, livraison sous 30
+		 * jours"); at equal standing a cued one wins, else the first */
+		int eff = effort_at(l, i, k);
+		if (best < 0 || (best_effort && !eff) || (eff == best_effort && cued && !best_cued)) {
 			best = days;
 			best_cued = cued;
+			best_effort = eff;
 		}
 		i += (size_t)k - 1;
 	}
+	*effort = best >= 0 && best_effort;
 	return best;
 }
 

@@ -409,6 +409,7 @@ struct date_note {
 	const char *rule;	/* "iso-week", "week", "weekday", "weekday-next-week" */
 	int n;			/* the week number or the weeks on; the weekday (1 Monday) */
 	int year;		/* of an ISO week */
+	const char *end;	/* past the words that placed the day, NULL: not known */
 };
 
 static void note_set(struct date_note *note, const char *rule, int n, int year)
@@ -417,7 +418,31 @@ static void note_set(struct date_note *note, const char *rule, int n, int year)
 		note->rule = rule;
 		note->n = n;
 		note->year = year;
+		note->end = NULL;
 	}
+}
+
+/* 1 when p starts a day written as day_at reads it ("15 avril", "13/04", "April 13"), not
+ * another number ("d'ici jeudi, 300 €"). */
+static int day_written_at(const struct date_data *d, const char *p)
+{
+	int n;
+	if (!isdigit((unsigned char)*p))
+		return kind_at(d, DK_MONTH, p, &n) != 0;
+	const char *q = p;
+	if (number_at(&q, 4) > 31 && *q == '-')
+		return 1;	/* 2026-04-13 */
+	q = p;
+	if (number_at(&q, 2) < 0)
+		return 0;
+	if ((*q == '/' || *q == '.') && isdigit((unsigned char)q[1]))
+		return 1;
+	while (*q >= 'a' && *q <= 'z' && q - p < 6)
+		q++;	/* 1er, 13th */
+	q += blanks_at(q);
+	if (!strncmp(q, "of ", 3) || !strncmp(q, "de ", 3))
+		q += 3;
+	return kind_at(d, DK_MONTH, q, &n) != 0;
 }
 
 /* The day weekday wd (1 Monday .. 7 Sunday) names after a cue, from today (day 0, 1970-01-01,
@@ -453,9 +478,12 @@ static long iso_week_friday(int year, int week)
 static long week_at(const struct date_data *d, const char *p, long today, struct date_note *note)
 {
 	int n;
-	if (kind_at(d, DK_WEEK, p, &n)) {
+	size_t wl = kind_at(d, DK_WEEK, p, &n);
+	if (wl) {
 		long friday = today - (today + 3) % 7 + 4 + 7L * n;
 		note_set(note, "week", n, 0);
+		if (note)
+			note->end = p + wl;
 		return friday >= today ? friday : -1;
 	}
 	unsigned char b = (unsigned char)*p;
@@ -482,6 +510,8 @@ static long week_at(const struct date_data *d, const char *p, long today, struct
 			long friday = iso_week_friday(y, week);
 			if (friday >= today) {
 				note_set(note, "iso-week", week, y);
+				if (note)
+					note->end = q;
 				return friday - today > WEEK_AHEAD ? -1 : friday;
 			}
 		}
@@ -523,17 +553,22 @@ static long day_after_cue(const struct date_data *d, const char *p, long today,
 	if (!w)
 		return next || next_week ? -1 : day_at(d, p, today);
 	p += w;
-	const char *after = p + blanks_at(p);
+	const char *wend = p, *after = p + blanks_at(p);
 	if (*p == ',')
 		p++;
 	p += blanks_at(p);
 	if (!wd || isdigit((unsigned char)*p) || kind_at(d, DK_MONTH, p, &n)) {
-		if (!wd || !time_at(p))
+		if (!wd || (!time_at(p) && day_written_at(d, p)))
 			return day_at(d, p, today);
-	} else if (kind_at(d, DK_NEXT_WEEK, after, &n)) {
-		next_week = 1;	/* "vendredi de la semaine prochaine" */
 	}
+	size_t nl = 0;
+	if (!next && !next_week && (nl = kind_at(d, DK_NEXT_WEEK, after, &n)) != 0)
+		next_week = 1;	/* "vendredi de la semaine prochaine" */
+	else if (!next && !next_week)
+		nl = kind_at(d, DK_NEXT, after, &n);	/* "vendredi prochain" */
 	note_set(note, next_week ? "weekday-next-week" : "weekday", wd, 0);
+	if (note)
+		note->end = nl ? after + nl : wend;
 	return weekday_day(wd, next_week, today);	/* "vendredi prochain": the next Friday */
 }
 
@@ -653,8 +688,13 @@ static void date_explain(const char *l, size_t where, const struct date_note *no
 	static const char *const days[] = { "", "Monday", "Tuesday", "Wednesday", "Thursday",
 					    "Friday", "Saturday", "Sunday" };
 	size_t k = 0;
-	while (k < 48 && l[where + k] && !strchr(".,;!?\n", l[where + k]))
-		k++;
+	int words = 0;
+	if (note->end && note->end > l + where && note->end - (l + where) <= 60)
+		k = (size_t)(note->end - (l + where));
+	else
+		while (k < 48 && l[where + k] && !strchr(".,;!?\n", l[where + k]) &&
+		       (l[where + k] != ' ' || ++words < 5))
+			k++;
 	while (k > 0 && ((unsigned char)l[where + k] & 0xC0) == 0x80)
 		k--;	/* never cut a character */
 	int w = snprintf(why, n, "`%.*s`", (int)k, l + where);

@@ -892,6 +892,50 @@ static void test_profile(void)
 	report("profile_matches", bad);
 }
 
+/* A bid's delivery and follow-up (extract_bid_text_at), written on Monday 6 April 2026: an
+ * explicit day beats a delay and an effort; an effort alone is the delay, said in why; a
+ * follow-up request's delay or day is the follow-up, never the delivery. Each row: the text,
+ * the delivery day ("" none), the follow-up in days (-1 none), a piece of why ("" any). */
+static void test_bid_delivery(void)
+{
+	static const struct { const char *in, *delivery; int followup; const char *why; } rows[] = {
+		{ "Mission de 20 jours, je peux livrer semaine 16 pour 2000 €.", "2026-04-17", -1,
+		  "ISO week 16" },
+		{ "20 days of work, delivered by April 30, $4,000.", "2026-04-30", -1, "" },
+		{ "20 jours de travail, 6 000 € HT.", "2026-04-26", -1, "effort" },
+		{ "20 days of work, $4,000 in total.", "2026-04-26", -1, "effort" },
+		{ "Une mission de 10 jours pour 4 500 € HT.", "2026-04-16", -1, "effort" },
+		{ "Mission de 20 jours, livraison sous 30 jours, 5 000 €.", "2026-05-06", -1, "" },
+		{ "Je propose 800 €, livraison en 10 jours.", "2026-04-16", -1, "" },
+		{ "Je propose 700 €, relance-moi dans 7 jours.", "", 7, "" },
+		{ "Je propose 500 €, livraison en 10 jours. Relance 7j si pas de réponse.",
+		  "2026-04-16", 7, "" },
+		{ "$900, delivered next week. Nudge me in a week.", "2026-04-17", 7, "next week" },
+		{ "$900 by Tuesday, ping me Friday.", "2026-04-07", 4, "Tuesday" },
+		{ "€950, delivered in 2 weeks. Ping me Friday.", "2026-04-20", 4, "" },
+		{ "Quote: $1,500, delivery in 10 days. Chase them next week if no answer.",
+		  "2026-04-16", 7, "" },
+		{ "Follow up in 10 days please. My rate: $40/hour.", "", 10, "" },
+		{ "Je vous propose 1 200 € HT, livraison vendredi prochain. Relancez le client lundi.",
+		  "2026-04-10", 7, "next Friday" },
+		{ "Livraison le 30 avril, relance-moi vendredi. 900 €.", "2026-04-30", 4, "" },
+		{ "Rappel : livraison en 10 jours, 600 €.", "2026-04-16", -1, "" },
+	};
+	int bad = 0;
+	time_t monday = clock_parse_iso("2026-04-06T09:00:00Z");
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct bid_info *b = extract_bid_text_at(rows[i].in, monday);
+		if (strcmp(b->delivery, rows[i].delivery) || b->followup_days != rows[i].followup ||
+		    !strstr(b->why, rows[i].why)) {
+			printf("     delivery \"%s\": delivery \"%s\" followup %d (%s)\n", rows[i].in,
+			       b->delivery, b->followup_days, b->why);
+			bad++;
+		}
+		bid_info_free(b);
+	}
+	report("bid_delivery", bad);
+}
+
 /* The negation rule of extract_bid_amount: a price the freelancer refuses in the clause that
  * holds it is no offer (-1: no amount, and why says which word refused it); refusing to go
  * below or above an amount offers that amount. */
@@ -2340,6 +2384,7 @@ int main(int argc, char **argv)
 	test_money_style();
 	test_money_read();
 	test_bid_refused();
+	test_bid_delivery();
 	test_money_vocab();
 	test_milestones();
 	test_skills();

@@ -626,6 +626,9 @@ int extract_duration_read_lower(const char *l, int *followup_days, int *effort);
 /* The length of a follow-up request (amounts.txt followup: "relance-moi", "ping me") at p,
  * lower-cased text at a word start; 0 when none. */
 size_t money_followup_at(const char *p);
+/* 1 when a limit word of amounts.txt ("moins de", "below", "less than") starts a word of
+ * lower-cased l in [from, to): a refusal to go past an amount, which offers it. */
+int money_limit_in(const char *l, size_t from, size_t to);
 int extract_deadline_date_lower(const char *l, time_t from);
 /* The house styles of amounts: the mails' ("1 500 € HT") and the static site's ("1500 EUR HT"). */
 enum money_style { MONEY_MAIL, MONEY_SITE };

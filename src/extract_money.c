@@ -1219,6 +1219,14 @@ static const char *const delivery_cues[] = {
 	"within", "in", "delivery", "deliver", "delivered", "turnaround", "deadline", "durée",
 	"duree", "réalisation", "realisation", "terminé", "termine", "finished", "done", "ready",
 	"prêt", "pret", "compter", "maximum", "max", NULL };
+int money_limit_in(const char *l, size_t from, size_t to)
+{
+	for (size_t i = from; i < to && l[i]; i++)
+		if ((i == 0 || !is_word_byte((unsigned char)l[i - 1])) && vocab_at(MV_LIMIT, l + i))
+			return 1;
+	return 0;
+}
+
 size_t money_followup_at(const char *p)
 {
 	const struct mv_phrase *w = vocab_at(MV_FOLLOWUP, p);

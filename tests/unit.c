@@ -1847,6 +1847,12 @@ static void test_no_bid(void)
 		{ "Not for $900, but I can do it for $1,400 in two weeks.", 0 },
 		{ "Pas disponible cette semaine, mais je propose 1 200 € HT.", 0 },
 		{ "Je peux le faire pour 900 €.", 0 },
+		/* refusing to go lower is an offer of that price (the negation rule of bids) */
+		{ "I can't go below $900.", 0 },
+		{ "Pas moins de 900 €.", 0 },
+		{ "I can't do it for less than $900.", 0 },
+		{ "Je ne peux pas faire moins de 900 €.", 0 },
+		{ "Je ne descendrai pas en dessous de 900 € HT.", 0 },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)

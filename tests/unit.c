@@ -959,6 +959,12 @@ static void test_bid_refused(void)
 		{ "I won't do it for less than $700.", 700 },
 		{ "Not less than €650 for this one.", 650 },
 		{ "Je ne peux pas dépasser 1 500 €.", 1500 },
+		{ "Je peux pas faire mieux que 900 €.", 900 },
+		{ "I can't do it cheaper than $900.", 900 },
+		{ "Je ne pourrai pas commencer avant le 10 avril pour 900 €.", 900 },
+		{ "Pas de TVA 900 € net.", 900 },
+		{ "I am unable to do it for $500.", -1 },
+		{ "No, not for €500.", -1 },
 		/* the negation in another clause, or an idiom: the offer stands */
 		{ "Je ne peux pas le faire pour 500 €, mais je peux pour 700 €.", 700 },
 		{ "Not $500 but $650.", 650 },

@@ -964,6 +964,10 @@ static void test_bid_refused(void)
 		{ "Je ne pourrai pas commencer avant le 10 avril pour 900 €.", 900 },
 		{ "Pas de TVA 900 € net.", 900 },
 		{ "I am unable to do it for $500.", -1 },
+		{ "Je ne peux pas faire le logo et le site pour 900 €.", -1 },
+		{ "I can't do the logo and the site for $900.", -1 },
+		{ "I'm not free on Monday and my price is $900.", 900 },
+		{ "Je ne suis pas libre lundi et je propose 900 €.", 900 },
 		{ "No, not for €500.", -1 },
 		/* the negation in another clause, or an idiom: the offer stands */
 		{ "Je ne peux pas le faire pour 500 €, mais je peux pour 700 €.", 700 },

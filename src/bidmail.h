@@ -587,8 +587,9 @@ struct date_data;
 struct date_data *extract_date_load(const char *path);
 struct date_data *extract_date_free(struct date_data *d);
 /* The day lower-cased text l names (money_lower) relative to day number today, by the words
- * of d: a cued day ("pour le 15 avril"), else a part of a month ("fin avril"), else a phrase
- * counted from today ("sous quinzaine", "fin du mois"), else a delay ("within 10 days").
+ * of d: a cued day ("pour le 15 avril", "livraison semaine 16", "by Friday", "ready next
+ * week"), else a part of a month ("fin avril"), else a phrase counted from today ("sous
+ * quinzaine", "fin du mois"), else a delay ("within 10 days").
  * A day number, or -1 when none (a past day, a phrase it cannot place). */
 long extract_date_lower(const struct date_data *d, const char *l, long today);
 /* extract_date_lower, saying in why (why_len bytes, "" when the day came from a delay or none)

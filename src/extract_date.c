@@ -1,9 +1,10 @@
 /*
  * extract_date.c — the day a deadline or a delivery names, as people write it: "pour le 15
  * avril", "fin avril au plus tard", "mi-May", "by the end of June", "sous quinzaine", "within
- * 10 days", read relative to the mail's day. A phrase that cannot be placed gives no day.
+ * 10 days", "semaine 16", "next week", "vendredi prochain", read relative to the mail's day.
+ * A phrase that cannot be placed gives no day; a follow-up request's day is the follow-up's.
  * In: lower-cased text (money_lower), the mail's day number, the words of dates.txt.
- * Out: a day number (date.c), or -1.
+ * Out: a day number (date.c), or -1, and why: the words that placed it and how.
  */
 #include "bidmail.h"
 

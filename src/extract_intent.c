@@ -690,7 +690,14 @@ int extract_intent_no_bid(const char *text, const char *lang)
 	free(piece);
 	free(w->lower);
 	free(w);
-	return no && !offers;
+	if (!no) {
+		/* "I won't do it for 900 €": the only price is refused in its clause (the negation
+		 * rule of bids), a no at that price */
+		struct money m;
+		char why[320];
+		return extract_bid_amount(text, &m, why, sizeof why) < 0;
+	}
+	return !offers;
 }
 
 static char *phrase_normalise(const char *phrase);

@@ -1857,7 +1857,11 @@ static void test_no_bid(void)
 		{ "Not for $900, but I can do it for $1,400 in two weeks.", 0 },
 		{ "Pas disponible cette semaine, mais je propose 1 200 € HT.", 0 },
 		{ "Je peux le faire pour 900 €.", 0 },
-		/* refusing to go lower is an offer of that price (the negation rule of bids) */
+		/* a price refused in its clause is a no at that price, and refusing to go lower
+		 * is an offer of that price (the negation rule of bids) */
+		{ "Sorry, I won't do it for 900 €.", 1 },
+		{ "I am unable to do it for $500.", 1 },
+		{ "Impossible de le faire pour 300 €.", 1 },
 		{ "I can't go below $900.", 0 },
 		{ "Pas moins de 900 €.", 0 },
 		{ "I can't do it for less than $900.", 0 },

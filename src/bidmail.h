@@ -630,6 +630,9 @@ size_t money_followup_at(const char *p);
 /* 1 when a limit word of amounts.txt ("moins de", "below", "less than") starts a word of
  * lower-cased l in [from, to): a refusal to go past an amount, which offers it. */
 int money_limit_in(const char *l, size_t from, size_t to);
+/* The negation word that refuses what stands at offset at of lower-cased l (an amount, a day:
+ * the negation rule of bids, amounts.txt negation, limit, not-negation, clause), or NULL. */
+const char *money_refused_at(const char *l, size_t at);
 int extract_deadline_date_lower(const char *l, time_t from);
 /* The house styles of amounts: the mails' ("1 500 € HT") and the static site's ("1500 EUR HT"). */
 enum money_style { MONEY_MAIL, MONEY_SITE };

@@ -653,9 +653,15 @@ static long first_of(const struct date_data *d, const char *l, const size_t *at,
 				size_t k = phrase_at(p, d->phrase[DK_CUE].v[d->first[DK_CUE][b][j]]);
 				if (k)
 					day = day_after_cue(d, p + k, today, note);
+				/* "ce n'est pas pour le 15 avril", "not by April 15": refused (a
+				 * limit in the cue, "pas avant le 20 avril", keeps it) */
+				if (day >= 0 && money_refused_at(l, at[i] + k))
+					day = -1;
 			}
 		} else {
 			day = reader(d, p, today);
+			if (day >= 0 && money_refused_at(l, at[i]))
+				day = -1;
 		}
 		if (day >= 0) {
 			*where = at[i];

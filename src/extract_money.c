@@ -1219,6 +1219,11 @@ static const char *const delivery_cues[] = {
 	"within", "in", "delivery", "deliver", "delivered", "turnaround", "deadline", "durée",
 	"duree", "réalisation", "realisation", "terminé", "termine", "finished", "done", "ready",
 	"prêt", "pret", "compter", "maximum", "max", NULL };
+const char *money_refused_at(const char *l, size_t at)
+{
+	return amount_refused(l, at);
+}
+
 int money_limit_in(const char *l, size_t from, size_t to)
 {
 	for (size_t i = from; i < to && l[i]; i++)

@@ -2151,6 +2151,13 @@ static void test_post_edit(const struct config *c)
 		{ "The budget is not $350, it's $500.", NULL, NULL, 500, -1, "wordpress,site web", 0,
 		  1 },
 		{ "Budget 500 € (et non 350 €).", NULL, NULL, 500, -1, "wordpress,site web", 0, 1 },
+		/* a negated day is not the new deadline either; a week is read as a day */
+		{ "Ce n'est pas pour le 15 avril mais pour le 20 avril.", NULL, NULL, -1, 18,
+		  "wordpress,site web", 0, 1 },
+		{ "Pas pour le 15 avril : pour le 20 avril.", NULL, NULL, -1, 18,
+		  "wordpress,site web", 0, 1 },
+		{ "Not by April 15, by April 20.", NULL, NULL, -1, 18, "wordpress,site web", 0, 1 },
+		{ "C'est pour la semaine 16.", NULL, NULL, -1, 15, "wordpress,site web", 0, 1 },
 		/* a label without its colon is not a correction of that field */
 		{ "Le titre me va bien, merci.", NULL, NULL, -1, -1, "wordpress,site web", 0, 0 },
 		{ "Merci, c'est parfait !", NULL, NULL, -1, -1, "wordpress,site web", 0, 0 },
@@ -2295,6 +2302,11 @@ static void test_dates(void)
 		{ "2026-04-06", "Je suis en congés la semaine prochaine.", "" },
 		{ "2026-04-06", "Pour mon Galaxy S16.", "" },
 		{ "2026-04-06", "Livraison semaine 16-17 à confirmer.", "2026-04-17" },
+		/* a day refused in its clause is none; refusing to go before it keeps it */
+		{ "2026-04-06", "Ce n'est pas pour le 15 avril.", "" },
+		{ "2026-04-06", "Not by April 15.", "" },
+		{ "2026-04-06", "Pas pour le 15 avril, pour le 20 avril.", "2026-04-20" },
+		{ "2026-04-06", "Je ne peux pas livrer avant le 20 avril.", "2026-04-20" },
 		/* a follow-up request's day is no delivery */
 		{ "2026-04-06", "Relance-moi vendredi.", "" },
 		{ "2026-04-06", "Ping me next week.", "" },

@@ -1110,7 +1110,10 @@ static void test_money_vocab(void)
 		{ "tax HT | hors taxes", 1 }, { "tax VAT | excl. vat", 0 }, { "unit word | /mot", 1 },
 		{ "unit furlong | /fl", 0 }, { "share 1/3 | un tiers", 1 }, { "share 3/2 | x", 0 },
 		{ "number 7 | sept", 1 }, { "number zero | zéro", 0 }, { "pace | par semaine", 1 },
-		{ "colour | red", 0 },
+		{ "colour | red", 0 }, { "negation | pas | n't", 1 }, { "negation 2 | pas", 0 },
+		{ "limit | moins de", 1 }, { "not-negation | pas de souci", 1 },
+		{ "clause | mais", 1 }, { "followup | ping me", 1 }, { "followup 7 | x", 0 },
+		{ "effort | mission de", 1 },
 	};
 	int bad = 0;
 	char path[] = "/tmp/bidmail-unit-amounts-XXXXXX";
@@ -1138,6 +1141,44 @@ static void test_money_vocab(void)
 		unlink(path);
 	}
 	report("money_vocab_load (amounts.txt lines)", bad + (fd < 0));
+}
+
+/* dates.txt lines: the kinds and their numbers (extract_date_load refuses a bad line). */
+static void test_date_vocab(void)
+{
+	static const struct { const char *line; int ok; } rows[] = {
+		{ "month 4 | avril", 1 }, { "month 13 | x", 0 }, { "weekday 5 | vendredi", 1 },
+		{ "next | prochain", 1 }, { "next-week | de la semaine prochaine", 1 },
+		{ "week 1 | la semaine prochaine", 1 }, { "week | next week", 0 },
+		{ "week 400 | x", 0 }, { "week-number | semaine | s", 1 },
+		{ "week-end 1 | end of next week", 1 }, { "fortnight | x", 0 },
+	};
+	int bad = 0;
+	char path[] = "/tmp/bidmail-unit-dates-XXXXXX";
+	int fd = mkstemp(path);
+	for (size_t i = 0; fd >= 0 && i < sizeof rows / sizeof rows[0]; i++) {
+		FILE *f = fopen(path, "w");
+		if (!f)
+			break;
+		fprintf(f, "# a comment\n%s\n", rows[i].line);
+		fclose(f);
+		int saved = dup(2), null = open("/dev/null", O_WRONLY);
+		dup2(null, 2);	/* the refusal's file:line goes to stderr */
+		struct date_data *d = extract_date_load(path);
+		dup2(saved, 2);
+		close(saved);
+		close(null);
+		if ((d != NULL) != rows[i].ok) {
+			printf("     dates.txt \"%s\": %s\n", rows[i].line, d ? "loaded" : "refused");
+			bad++;
+		}
+		extract_date_free(d);
+	}
+	if (fd >= 0) {
+		close(fd);
+		unlink(path);
+	}
+	report("extract_date_load (dates.txt lines)", bad + (fd < 0));
 }
 
 /* extract_milestones: percentages and fractions in words, summing to 100. */
@@ -2418,6 +2459,7 @@ int main(int argc, char **argv)
 	test_bid_refused();
 	test_bid_delivery();
 	test_money_vocab();
+	test_date_vocab();
 	test_milestones();
 	test_skills();
 	test_typeset();

@@ -454,14 +454,15 @@ static int offer_check(struct offer *o, char **outcome)
 	return 0;
 }
 
-/* A reply that says no to the project ("je passe mon tour", "I can't do it for less than
- * 900 €") is no bid: nothing is stored nor passed on, and the freelancer is told so once, with
+/* A reply that says no to the project ("je passe mon tour", "I won't do it for 900 €") is no
+ * bid: nothing is stored nor passed on, and the freelancer is told so once, with
  * how to bid if they meant to (the amount they named, if any, offered as an example; a reply
  * to that mail is a bid on the project). 1, or -1 on error. */
 static int offer_declined(struct offer *o, char **outcome)
 {
 	struct bidding *b = &o->b;
-	char *amount = o->bi && o->bi->has_amount ? money_format(&o->bi->amount, b->lang) : NULL;
+	char *amount = o->bi && (o->bi->has_amount || o->bi->refused)
+		       ? money_format(&o->bi->amount, b->lang) : NULL;
 	struct vars v = { 0 };
 	vars_set(&v, "amount", amount ? amount : "");
 	char *msg = catalog_format(b->lang, amount ? "bid.said_no_amount" : "bid.said_no", &v);

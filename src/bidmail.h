@@ -492,7 +492,8 @@ struct post_info {
 };
 struct bid_info {
 	int has_amount;
-	struct money amount;
+	struct money amount;	/* the offer; with refused (and no has_amount), the price named */
+	int refused;		/* the only price named is refused ("pas pour 900 €"): no offer */
 	int delivery_days;	/* days from the bid's day to delivery; -1: unknown */
 	char delivery[11];	/* the day of delivery, YYYY-MM-DD; "": unknown or not read yet */
 	int milestones[8];
@@ -586,10 +587,19 @@ struct date_data;
 struct date_data *extract_date_load(const char *path);
 struct date_data *extract_date_free(struct date_data *d);
 /* The day lower-cased text l names (money_lower) relative to day number today, by the words
- * of d: a cued day ("pour le 15 avril"), else a part of a month ("fin avril"), else a phrase
- * counted from today ("sous quinzaine", "fin du mois"), else a delay ("within 10 days").
+ * of d: a cued day ("pour le 15 avril", "livraison semaine 16", "by Friday", "ready next
+ * week"), else a part of a month ("fin avril"), else a phrase counted from today ("sous
+ * quinzaine", "fin du mois"), else a delay ("within 10 days").
  * A day number, or -1 when none (a past day, a phrase it cannot place). */
 long extract_date_lower(const struct date_data *d, const char *l, long today);
+/* extract_date_lower, saying in why (why_len bytes, "" when the day came from a delay or none)
+ * which words placed the day and how ("`semaine 16`: the Friday of ISO week 16 of 2026").
+ * A follow-up request's day ("relance-moi vendredi") is never read as the day. */
+long extract_date_explain(const struct date_data *d, const char *l, long today, char *why,
+			  size_t why_len);
+/* The day a follow-up request of l names ("ping me Friday", "relance-moi lundi", "chase them
+ * next week": in a week), relative to today; -1 when none. */
+long extract_followup_day(const struct date_data *d, const char *l, long today);
 
 /* ---------------------------------------------------------------- extract_money.c */
 /* A lower-case copy of text with the same byte offsets (ASCII and Latin-1 capitals). */
@@ -599,7 +609,9 @@ char *money_lower(const char *text);
 size_t match_currency(const char *p, const char **code, int want_before);
 /* The budget of a post; 1 when found. */
 int extract_budget(const char *text, struct money *out, char *why, size_t why_len);
-/* The amount a freelancer offers; 1 when found; why says which rule decided, in every case. */
+/* The amount a freelancer offers: 1 when found; -1 when the only price named is refused in its
+ * clause ("je ne peux pas le faire pour 900 €": that price in *out, no offer); 0 when none;
+ * why says which rule decided, in every case. */
 int extract_bid_amount(const char *text, struct money *out, char *why, size_t why_len);
 /* A delay in days ("3 semaines", "10 jours ouvrés", "within 10 days"), -1 when none; with
  * followup_days, "relance 7j" is read there instead. */
@@ -609,6 +621,18 @@ int extract_deadline_date(const char *text, time_t from);
 /* The same three on text already lower-cased by money_lower (no copy). */
 int extract_budget_lower(const char *l, struct money *out, char *why, size_t why_len);
 int extract_duration_days_lower(const char *l, int *followup_days);
+/* extract_duration_days_lower, with *effort set to 1 when the delay is the work's effort
+ * ("mission de 20 jours", "20 days of work": amounts.txt effort, work), 0 otherwise. */
+int extract_duration_read_lower(const char *l, int *followup_days, int *effort);
+/* The length of a follow-up request (amounts.txt followup: "relance-moi", "ping me") at p,
+ * lower-cased text at a word start; 0 when none. */
+size_t money_followup_at(const char *p);
+/* 1 when a limit word of amounts.txt ("moins de", "below", "less than") starts a word of
+ * lower-cased l in [from, to): a refusal to go past an amount, which offers it. */
+int money_limit_in(const char *l, size_t from, size_t to);
+/* The negation word that refuses what stands at offset at of lower-cased l (an amount, a day:
+ * the negation rule of bids, amounts.txt negation, limit, not-negation, clause), or NULL. */
+const char *money_refused_at(const char *l, size_t at);
 int extract_deadline_date_lower(const char *l, time_t from);
 /* The house styles of amounts: the mails' ("1 500 € HT") and the static site's ("1500 EUR HT"). */
 enum money_style { MONEY_MAIL, MONEY_SITE };

@@ -1062,9 +1062,16 @@ static struct post_info *extract_post(const struct config *c, const struct messa
 	p->has_budget = extract_budget_lower(l, &p->budget, why, sizeof why);
 	p->why = xstrdup(why);
 	time_t from = extract_mail_time(m);
-	long today = date_day_of(from), day = extract_date_lower(data->dates, l, today);
+	char dwhy[160];
+	long today = date_day_of(from);
+	long day = extract_date_explain(data->dates, l, today, dwhy, sizeof dwhy);
 	date_day_format(day, p->deadline);
 	p->deadline_days = day >= 0 ? (int)(day - today) : -1;
+	if (day >= 0 && dwhy[0]) {
+		char *w = xasprintf("%s%sdeadline from %s", p->why, p->why[0] ? "; " : "", dwhy);
+		free(p->why);
+		p->why = w;
+	}
 	explicit_skills(l, &p->skills);
 	find_phrases_in(&data->skills, l, &tk, &p->skills, 0);
 	p->location = find_location(l, &tk);
@@ -1098,12 +1105,38 @@ struct bid_info *extract_bid_text_at(const char *text, time_t from)
 {
 	struct bid_info *b = xcalloc(1, sizeof *b);
 	char why[320];
-	b->has_amount = extract_bid_amount(text, &b->amount, why, sizeof why);
+	int rc = extract_bid_amount(text, &b->amount, why, sizeof why);
+	b->has_amount = rc > 0;
+	b->refused = rc < 0;
 	b->why = xstrdup(why);
-	b->delivery_days = extract_duration_days(text, &b->followup_days);
+	char *l = money_lower(text);
+	int effort = 0;
+	b->delivery_days = extract_duration_read_lower(l, &b->followup_days, &effort);
 	b->n_milestones = extract_milestones(text, b->milestones, 8);
-	if (from >= 0)
-		extract_bid_delivery(b, text, from);
+	char dwhy[160] = "";
+	if (from >= 0) {
+		long today = date_day_of(from);
+		long day = extract_date_explain(data ? data->dates : NULL, l, today, dwhy,
+						sizeof dwhy);
+		date_day_format(day, b->delivery);
+		if (day >= 0)
+			b->delivery_days = (int)(day - today);
+		long f = b->followup_days < 0 && data ? extract_followup_day(data->dates, l, today)
+			 : -1;
+		if (f > today)
+			b->followup_days = (int)(f - today);	/* "ping me Friday" */
+	}
+	char *w = NULL;
+	if (dwhy[0])
+		w = xasprintf("%s; delivery from %s", b->why, dwhy);
+	else if (effort && b->delivery_days >= 0)
+		w = xasprintf("%s; delivery read from the effort (%d days of work): no delivery day "
+			      "stated", b->why, b->delivery_days);
+	if (w) {
+		free(b->why);
+		b->why = w;
+	}
+	free(l);
 	return b;
 }
 

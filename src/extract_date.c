@@ -1,9 +1,10 @@
 /*
  * extract_date.c — the day a deadline or a delivery names, as people write it: "pour le 15
  * avril", "fin avril au plus tard", "mi-May", "by the end of June", "sous quinzaine", "within
- * 10 days", read relative to the mail's day. A phrase that cannot be placed gives no day.
+ * 10 days", "semaine 16", "next week", "vendredi prochain", read relative to the mail's day.
+ * A phrase that cannot be placed gives no day; a follow-up request's day is the follow-up's.
  * In: lower-cased text (money_lower), the mail's day number, the words of dates.txt.
- * Out: a day number (date.c), or -1.
+ * Out: a day number (date.c), or -1, and why: the words that placed it and how.
  */
 #include "bidmail.h"
 
@@ -12,10 +13,12 @@
 #include <string.h>
 
 enum date_kind { DK_MONTH, DK_WEEKDAY, DK_ARTICLE, DK_CUE, DK_START, DK_MID, DK_END, DK_IN,
-		 DK_MONTH_END, DK_YEAR_END, DK_WEEK_END, DK_NEXT, DK_COUNT };
+		 DK_MONTH_END, DK_YEAR_END, DK_WEEK_END, DK_NEXT, DK_NEXT_WEEK, DK_WEEK,
+		 DK_WEEK_NUMBER, DK_COUNT };
 static const char *const kind_names[DK_COUNT] = { "month", "weekday", "article", "cue", "start",
 						  "mid", "end", "in", "month-end", "year-end",
-						  "week-end", "next" };
+						  "week-end", "next", "next-week", "week",
+						  "week-number" };
 
 struct date_data {
 	struct strlist phrase[DK_COUNT];
@@ -62,9 +65,11 @@ static int date_line(void *arg, char *s, const char *path, int lineno)
 		if (!strcmp(kind, kind_names[i]))
 			k = i;
 	if (k < 0 || (k == DK_MONTH && (got < 2 || n < 1 || n > 12)) || (k == DK_WEEKDAY && (n < 0 || n > 7)) ||
-	    ((k == DK_IN || k == DK_MONTH_END || k == DK_WEEK_END) && (got < 2 || n < 0 || n > 366))) {
+	    ((k == DK_IN || k == DK_MONTH_END || k == DK_WEEK_END || k == DK_WEEK) &&
+	     (got < 2 || n < 0 || n > 366))) {
 		fprintf(stderr, "%s:%d: expected `kind [N] | phrase | ...` (kind: month N, weekday [N], next, "
-			"article, cue, start, mid, end, in N, month-end N, year-end, week-end N)\n", path, lineno);
+			"next-week, article, cue, start, mid, end, in N, month-end N, year-end, week-end N, "
+			"week N, week-number)\n", path, lineno);
 		return -1;
 	}
 	char *tok;
@@ -400,50 +405,172 @@ static int time_at(const char *p)
 	return k && (p[k] == 'h' || p[k] == ':');
 }
 
+/* What placed a day, for why: the rule (NULL: the words themselves say it) and its number. */
+struct date_note {
+	const char *rule;	/* "iso-week", "week", "weekday", "weekday-next-week" */
+	int n;			/* the week number or the weeks on; the weekday (1 Monday) */
+	int year;		/* of an ISO week */
+	const char *end;	/* past the words that placed the day, NULL: not known */
+};
+
+static void note_set(struct date_note *note, const char *rule, int n, int year)
+{
+	if (note) {
+		note->rule = rule;
+		note->n = n;
+		note->year = year;
+		note->end = NULL;
+	}
+}
+
+/* 1 when p starts a day written as day_at reads it ("15 avril", "13/04", "April 13"), not
+ * another number ("d'ici jeudi, 300 €"). */
+static int day_written_at(const struct date_data *d, const char *p)
+{
+	int n;
+	if (!isdigit((unsigned char)*p))
+		return kind_at(d, DK_MONTH, p, &n) != 0;
+	const char *q = p;
+	if (number_at(&q, 4) > 31 && *q == '-')
+		return 1;	/* 2026-04-13 */
+	q = p;
+	if (number_at(&q, 2) < 0)
+		return 0;
+	if ((*q == '/' || *q == '.') && isdigit((unsigned char)q[1]))
+		return 1;
+	while (*q >= 'a' && *q <= 'z' && q - p < 6)
+		q++;	/* 1er, 13th */
+	q += blanks_at(q);
+	if (!strncmp(q, "of ", 3) || !strncmp(q, "de ", 3))
+		q += 3;
+	return kind_at(d, DK_MONTH, q, &n) != 0;
+}
+
 /* The day weekday wd (1 Monday .. 7 Sunday) names after a cue, from today (day 0, 1970-01-01,
  * was a Thursday): the next such day, 1 to 7 days on (a weekday named on that same weekday is
- * next week's); with next ("next Monday", "vendredi prochain"), that day of the week after the
- * mail's week (the same as the next one when it is already past this week). */
-static long weekday_day(int wd, int next, long today)
+ * next week's; "vendredi prochain", "next Friday" too: dates.txt `next`); with next_week
+ * ("vendredi de la semaine prochaine", "Friday of next week": `next-week`), that day of the
+ * week after the mail's week. */
+static long weekday_day(int wd, int next_week, long today)
 {
 	int cur = (int)((today + 3) % 7) + 1;
-	if (next)
+	if (next_week)
 		return today - (cur - 1) + 7 + (wd - 1);
 	int ahead = (wd - cur + 7) % 7;
 	return today + (ahead ? ahead : 7);
 }
 
-/* The day after cue text at p: blanks, a colon, an article, a weekday ("le lundi 15 avril",
- * "the 15th of April"), then a day; or a weekday alone, with next ("pour vendredi prochain",
- * "by next Monday"): weekday_day. */
-static long day_after_cue(const struct date_data *d, const char *p, long today)
+/* The Friday of ISO week `week` of ISO year `year` (its week 1 holds 4 January), -1 when that
+ * year has no such week. */
+static long iso_week_friday(int year, int week)
+{
+	long jan4 = date_day_make(year, 1, 4), next4 = date_day_make(year + 1, 1, 4);
+	long monday = jan4 - (jan4 + 3) % 7, next_monday = next4 - (next4 + 3) % 7;
+	long d = monday + 7L * (week - 1);
+	return week < 1 || d >= next_monday ? -1 : d + 4;
+}
+
+/* A week at p: "semaine 16", "S16", "sem. 16", "week 16" (dates.txt `week-number`, then the
+ * number: the Friday of that ISO week, this year's or, once passed, next year's when at most
+ * WEEK_AHEAD days ahead), or "cette semaine", "la semaine prochaine", "next week" (`week N`:
+ * the Friday of the mail's week N weeks on; none when this week's Friday has passed). -1 when
+ * none. */
+#define WEEK_AHEAD 275	/* about nine months */
+static long week_at(const struct date_data *d, const char *p, long today, struct date_note *note)
 {
 	int n;
+	size_t wl = kind_at(d, DK_WEEK, p, &n);
+	if (wl) {
+		long friday = today - (today + 3) % 7 + 4 + 7L * n;
+		note_set(note, "week", n, 0);
+		if (note)
+			note->end = p + wl;
+		return friday >= today ? friday : -1;
+	}
+	unsigned char b = (unsigned char)*p;
+	for (size_t j = 0; j < d->n_first[DK_WEEK_NUMBER][b]; j++) {
+		const char *ph = d->phrase[DK_WEEK_NUMBER].v[d->first[DK_WEEK_NUMBER][b][j]];
+		size_t k = 0;
+		for (const char *c = ph; *c; c++) {	/* the phrase, then blanks or a digit */
+			size_t bl = *c == ' ' ? blanks_at(p + k) : 0;
+			if (*c == ' ' ? !bl : p[k] != *c) {
+				k = 0;
+				break;
+			}
+			k += *c == ' ' ? bl : 1;
+		}
+		if (!k || (word_byte((unsigned char)p[k]) && !isdigit((unsigned char)p[k])))
+			continue;
+		const char *q = p + k + blanks_at(p + k);
+		int week = number_at(&q, 2);
+		if (week < 1 || week > 53 || word_byte((unsigned char)*q))
+			continue;
+		int ty, tm, td;
+		date_day_split(today, &ty, &tm, &td);
+		for (int y = ty - 1; y <= ty + 1; y++) {
+			long friday = iso_week_friday(y, week);
+			if (friday >= today) {
+				note_set(note, "iso-week", week, y);
+				if (note)
+					note->end = q;
+				return friday - today > WEEK_AHEAD ? -1 : friday;
+			}
+		}
+	}
+	return -1;
+}
+
+/* The day after cue text at p: blanks, a colon, a week (week_at), an article, a weekday ("le
+ * lundi 15 avril", "the 15th of April"), then a day; or a weekday alone, with next or next-week
+ * ("pour vendredi prochain", "by next Monday", "lundi de la semaine prochaine"):
+ * weekday_day. */
+static long day_after_cue(const struct date_data *d, const char *p, long today,
+			  struct date_note *note)
+{
+	int n;
+	note_set(note, NULL, 0, 0);
 	p += blanks_at(p);
 	if (*p == ':') {
 		p++;
 		p += blanks_at(p);
 	}
+	long day = week_at(d, p, today, note);	/* "cette semaine", "semaine 16" */
+	if (day >= 0 || (note && note->rule))
+		return day;
 	size_t w = kind_at(d, DK_ARTICLE, p, &n);
 	if (w)
 		p += w + blanks_at(p + w);
-	int next = 0, wd = 0;
-	w = kind_at(d, DK_NEXT, p, &n);	/* "by next Monday" */
-	if (w) {
-		next = 1;
+	day = week_at(d, p, today, note);	/* "la semaine 16", "la semaine prochaine" */
+	if (day >= 0 || (note && note->rule))
+		return day;
+	int next = 0, next_week = 0, wd = 0;
+	if ((w = kind_at(d, DK_NEXT_WEEK, p, &n)) != 0)
+		next_week = 1;
+	else if ((w = kind_at(d, DK_NEXT, p, &n)) != 0)
+		next = 1;	/* "by next Monday" */
+	if (w)
 		p += w + blanks_at(p + w);
-	}
 	w = kind_at(d, DK_WEEKDAY, p, &wd);
 	if (!w)
-		return next ? -1 : day_at(d, p, today);
+		return next || next_week ? -1 : day_at(d, p, today);
 	p += w;
-	const char *after = p + blanks_at(p);
+	const char *wend = p, *after = p + blanks_at(p);
 	if (*p == ',')
 		p++;
 	p += blanks_at(p);
-	if (!wd || isdigit((unsigned char)*p) || kind_at(d, DK_MONTH, p, &n))
-		return wd && time_at(p) ? weekday_day(wd, next, today) : day_at(d, p, today);
-	return weekday_day(wd, next || kind_at(d, DK_NEXT, after, &n), today);	/* "vendredi prochain" */
+	if (!wd || isdigit((unsigned char)*p) || kind_at(d, DK_MONTH, p, &n)) {
+		if (!wd || (!time_at(p) && day_written_at(d, p)))
+			return day_at(d, p, today);
+	}
+	size_t nl = 0;
+	if (!next && !next_week && (nl = kind_at(d, DK_NEXT_WEEK, after, &n)) != 0)
+		next_week = 1;	/* "vendredi de la semaine prochaine" */
+	else if (!next && !next_week)
+		nl = kind_at(d, DK_NEXT, after, &n);	/* "vendredi prochain" */
+	note_set(note, next_week ? "weekday-next-week" : "weekday", wd, 0);
+	if (note)
+		note->end = nl ? after + nl : wend;
+	return weekday_day(wd, next_week, today);	/* "vendredi prochain": the next Friday */
 }
 
 /* "fin avril", "mi-mai 2027", "by the end of June" at p (a part, then a month). */
@@ -511,10 +638,11 @@ static size_t *word_starts(const struct date_data *d, const char *l, size_t *n)
 }
 
 /* The first of the word starts at[0..n) of l where reader finds a day (cue: a cue phrase then
- * a day, day_after_cue); -1 when none. */
+ * a day, day_after_cue, its rule in *note); -1 when none. *where: the word start it was read
+ * at. */
 static long first_of(const struct date_data *d, const char *l, const size_t *at, size_t n,
 		     long today, long (*reader)(const struct date_data *, const char *, long),
-		     int cue)
+		     int cue, struct date_note *note, size_t *where)
 {
 	for (size_t i = 0; i < n; i++) {
 		const char *p = l + at[i];
@@ -524,34 +652,129 @@ static long first_of(const struct date_data *d, const char *l, const size_t *at,
 			for (size_t j = 0; j < d->n_first[DK_CUE][b] && day < 0; j++) {
 				size_t k = phrase_at(p, d->phrase[DK_CUE].v[d->first[DK_CUE][b][j]]);
 				if (k)
-					day = day_after_cue(d, p + k, today);
+					day = day_after_cue(d, p + k, today, note);
+				/* "ce n'est pas pour le 15 avril", "not by April 15": refused (a
+				 * limit in the cue, "pas avant le 20 avril", keeps it) */
+				if (day >= 0 && money_refused_at(l, at[i] + k))
+					day = -1;
 			}
 		} else {
 			day = reader(d, p, today);
+			if (day >= 0 && money_refused_at(l, at[i]))
+				day = -1;
 		}
-		if (day >= 0)
+		if (day >= 0) {
+			*where = at[i];
 			return day;
+		}
 	}
 	return -1;
 }
 
-long extract_date_lower(const struct date_data *d, const char *l, long today)
+/* A copy of l where each follow-up request (amounts.txt `followup`: "relance-moi vendredi",
+ * "ping me next week") is blanked up to the end of its clause: its day is no delivery. */
+static char *followups_blanked(const char *l)
 {
+	char *c = xstrdup(l);
+	for (size_t i = 0; c[i]; i++) {
+		if ((i && word_byte((unsigned char)c[i - 1])) || !money_followup_at(c + i))
+			continue;
+		while (c[i] && c[i] != '\n' && c[i] != '!' && c[i] != '?' && c[i] != ';' &&
+		       !((c[i] == '.' || c[i] == ',') && (c[i + 1] == ' ' || c[i + 1] == '\n' || !c[i + 1])))
+			c[i++] = ' ';
+		if (!c[i])
+			break;
+	}
+	return c;
+}
+
+/* Says in why (n bytes) how the day was read at l + where: the words, and the rule of note. */
+static void date_explain(const char *l, size_t where, const struct date_note *note, char *why,
+			 size_t n)
+{
+	static const char *const days[] = { "", "Monday", "Tuesday", "Wednesday", "Thursday",
+					    "Friday", "Saturday", "Sunday" };
+	size_t k = 0;
+	int words = 0;
+	if (note->end && note->end > l + where && note->end - (l + where) <= 60)
+		k = (size_t)(note->end - (l + where));
+	else
+		while (k < 48 && l[where + k] && !strchr(".,;!?\n", l[where + k]) &&
+		       (l[where + k] != ' ' || ++words < 5))
+			k++;
+	while (k > 0 && ((unsigned char)l[where + k] & 0xC0) == 0x80)
+		k--;	/* never cut a character */
+	int w = snprintf(why, n, "`%.*s`", (int)k, l + where);
+	if (w < 0 || (size_t)w >= n || !note->rule)
+		return;
+	if (!strcmp(note->rule, "iso-week"))
+		snprintf(why + w, n - w, ": the Friday of ISO week %d of %d", note->n, note->year);
+	else if (!strcmp(note->rule, "week"))
+		snprintf(why + w, n - w, ": the Friday of %s", note->n == 0 ? "this week"
+			 : note->n == 1 ? "next week" : "a later week");
+	else if (!strcmp(note->rule, "weekday"))
+		snprintf(why + w, n - w, ": the next %s after the mail's day", days[note->n]);
+	else
+		snprintf(why + w, n - w, ": %s of the week after the mail's", days[note->n]);
+}
+
+long extract_date_explain(const struct date_data *d, const char *l0, long today, char *why,
+			  size_t why_len)
+{
+	if (why_len)
+		why[0] = '\0';
 	if (!d || today < 0)
 		return -1;
-	size_t starts;
+	char *l = followups_blanked(l0);
+	size_t starts, where = 0;
 	size_t *at = word_starts(d, l, &starts);
-	long day = first_of(d, l, at, starts, today, NULL, 1);
+	struct date_note note = { 0 };
+	long day = first_of(d, l, at, starts, today, NULL, 1, &note, &where);
+	if (day < 0) {
+		note.rule = NULL;
+		day = first_of(d, l, at, starts, today, month_part_at, 0, &note, &where);
+	}
 	if (day < 0)
-		day = first_of(d, l, at, starts, today, month_part_at, 0);
-	if (day < 0)
-		day = first_of(d, l, at, starts, today, relative_at, 0);
+		day = first_of(d, l, at, starts, today, relative_at, 0, &note, &where);
+	if (day >= 0 && why_len)
+		date_explain(l, where, &note, why, why_len);
 	free(at);
+	free(l);
 	if (day < 0) {
 		int followup;	/* "relance dans 7 jours" is no delivery */
-		int n = extract_duration_days_lower(l, &followup);
+		int n = extract_duration_days_lower(l0, &followup);
 		if (n >= 0)
 			day = today + n;
 	}
 	return day;
+}
+
+long extract_date_lower(const struct date_data *d, const char *l, long today)
+{
+	return extract_date_explain(d, l, today, NULL, 0);
+}
+
+long extract_followup_day(const struct date_data *d, const char *l, long today)
+{
+	if (!d || today < 0)
+		return -1;
+	for (size_t i = 0; l[i]; i++) {
+		size_t k;
+		if ((i && word_byte((unsigned char)l[i - 1])) || !(k = money_followup_at(l + i)))
+			continue;
+		struct date_note note = { 0 };
+		long day = day_after_cue(d, l + i + k, today, &note);
+		if (day < 0) {	/* "relance-moi pour vendredi", "follow up by Friday" */
+			const char *p = l + i + k + blanks_at(l + i + k);
+			int n;
+			size_t c = kind_at(d, DK_CUE, p, &n);
+			if (c)
+				day = day_after_cue(d, p + c, today, &note);
+		}
+		if (day >= 0 && note.rule && !strcmp(note.rule, "week") && note.n > 0)
+			day = today + 7L * note.n;	/* "chase them next week": in a week */
+		if (day >= 0)
+			return day;
+	}
+	return -1;
 }

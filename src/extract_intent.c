@@ -6,8 +6,9 @@
  * with its object ("je valide votre devis"), in a clause with no negation, no question, no
  * doubt, no condition and no price of its own; anything less is asked about, or is nothing.
  * A freelancer's reply that says no to a project ("je passe mon tour", "I can't do it for
- * less than 900 €") is read with the same negation machinery: a `pass` phrase, or a `can`
- * verb negated, and no part of the reply that offers a price without saying no.
+ * 900 €") is read with the same negation machinery: a `pass` phrase, or a `can` verb negated,
+ * and no part of the reply that offers a price without saying no; a limit word of amounts.txt
+ * between the no and a price ("I can't go below $900") makes it an offer of that price.
  * A freelancer's withdrawal of a bid: a `withdraw-command` alone on the first line ("retirer",
  * "withdraw #1001"), or a `withdraw` phrase ("je retire mon offre") neither negated nor asked.
  * In: the new text of a reply (quoted lines skipped) and its language. Out: an intent.
@@ -663,6 +664,9 @@ int extract_intent_no_bid(const char *text, const char *lang)
 		int p = piece[i];
 		size_t pe = w->start[i + m - 1] + w->len[i + m - 1], at, end, to;
 		piece_bytes(w, piece, p, &at, &to);
+		size_t lat, lend;
+		if (price_find(w->lower, pe, to, &lat, &lend) && money_limit_in(w->lower, pe, lat))
+			continue;	/* "I can't go below $900": an offer of 900 */
 		no = 1;
 		if (said_no[p] != 1 && price_find(w->lower, pe, to, &at, &end) && at <= pe + 12) {
 			said_no[p] = 2;
@@ -686,7 +690,14 @@ int extract_intent_no_bid(const char *text, const char *lang)
 	free(piece);
 	free(w->lower);
 	free(w);
-	return no && !offers;
+	if (!no) {
+		/* "I won't do it for 900 €": the only price is refused in its clause (the negation
+		 * rule of bids), a no at that price */
+		struct money m;
+		char why[320];
+		return extract_bid_amount(text, &m, why, sizeof why) < 0;
+	}
+	return !offers;
 }
 
 static char *phrase_normalise(const char *phrase);

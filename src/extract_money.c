@@ -196,10 +196,11 @@ static int word_at(const char *p, const char *w)
 
 /* contrib/amounts.txt, one list of phrases per kind (see its header). */
 enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBER, MV_SCALE,
-	       MV_SHARE, MV_UPFRONT, MV_REST, MV_PLAN, MV_ARTICLE, MV_COMPLEMENT, MV_RATE, MV_KINDS };
+	       MV_SHARE, MV_UPFRONT, MV_REST, MV_PLAN, MV_ARTICLE, MV_COMPLEMENT, MV_RATE,
+	       MV_NEGATION, MV_LIMIT, MV_NOT_NEGATION, MV_CLAUSE, MV_FOLLOWUP, MV_EFFORT, MV_KINDS };
 static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
 	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement",
-	"rate" };
+	"rate", "negation", "limit", "not-negation", "clause", "followup", "effort" };
 
 struct mv_phrase {
 	char *w;
@@ -265,7 +266,8 @@ static int mv_line(void *arg, char *s, const char *path, int lineno)
 	if (k == MV_KINDS || mv_value((enum mv_kind)k, v, &ph) < 0) {
 		fprintf(stderr, "%s:%d: expected `kind [value] | phrase | ...` (kinds: tax HT|TTC, "
 			"tax-far, unit U, count U, rate U, pace, work, number N, scale N, share A/B, "
-			"upfront, rest, plan)\n", path, lineno);
+			"upfront, rest, plan, article, complement, negation, limit, not-negation, "
+			"clause, followup, effort)\n", path, lineno);
 		return -1;
 	}
 	for (char *tok; (tok = strtok_r(NULL, "|", &save)) != NULL;) {
@@ -967,6 +969,69 @@ static const char *const quoted_budget_cues[] = {
 	"budget indiqué", "budget annoncé", "budget prévu", "budget mentionné", "le budget",
 	"the budget", "budget", "vous proposez", "you offer", "you propose", NULL };
 
+/* ---------------------------------------------------------------- refused prices */
+
+/* 1 when a clause ends at l + i: . ! ? ; : or a comma before a blank, a line break, or a
+ * clause word of amounts.txt ("mais", "but") starting a word there. */
+static int clause_break(const char *l, size_t i)
+{
+	char c = l[i];
+	if (c == '\n' || c == '!' || c == '?' || c == ';')
+		return 1;
+	if ((c == '.' || c == ',' || c == ':') && (l[i + 1] == ' ' || l[i + 1] == '\n' || !l[i + 1]))
+		return 1;
+	return (i == 0 || !is_word_byte((unsigned char)l[i - 1])) && vocab_at(MV_CLAUSE, l + i);
+}
+
+/* The start of the clause that holds offset at, looking back at most 160 bytes. */
+static size_t clause_start(const char *l, size_t at)
+{
+	size_t from = at > 160 ? at - 160 : 0;
+	for (size_t i = at; i > from; i--)
+		if (clause_break(l, i - 1)) {
+			const struct mv_phrase *w = vocab_at(MV_CLAUSE, l + i - 1);
+			return i - 1 + (w && (i < 2 || !is_word_byte((unsigned char)l[i - 2])) ? w->n : 1);
+		}
+	return from;
+}
+
+/* The negation that refuses the amount at offset at, or NULL when the amount is offered. The
+ * rule: a negation word of amounts.txt (`negation`: "pas", "not", "n't", "cannot") in the
+ * amount's clause, before it, refuses it ("je ne peux pas le faire pour 900 €", "I won't do it
+ * for $500") unless a limit word (`limit`: "moins de", "below", "less than") stands between
+ * the negation and the amount: refusing to go lower offers that amount ("pas moins de 900 €",
+ * "I can't go below $900"). Idioms (`not-negation`: "pas de souci", "no problem") negate
+ * nothing. */
+static const char *amount_refused(const char *l, size_t at)
+{
+	size_t cs = clause_start(l, at);
+	const struct mv_phrase *neg = NULL;
+	size_t neg_at = 0;
+	for (size_t i = cs; i < at; i++) {
+		int start = i == 0 || !is_word_byte((unsigned char)l[i - 1]);
+		if (start) {
+			const struct mv_phrase *idiom = vocab_at(MV_NOT_NEGATION, l + i);
+			if (idiom) {
+				i += idiom->n - 1;
+				continue;
+			}
+		}
+		const struct mv_phrase *w = vocab_at(MV_NEGATION, l + i);
+		/* a phrase written with an apostrophe first ("n't") may end a word: "can't" */
+		if (w && (start || w->w[1] == '\'' || (unsigned char)w->w[1] == 0xE2)) {
+			neg = w;
+			neg_at = i + w->n;
+			i += w->n - 1;
+		}
+	}
+	if (!neg)
+		return NULL;
+	for (size_t i = neg_at; i < at; i++)
+		if ((i == 0 || !is_word_byte((unsigned char)l[i - 1])) && vocab_at(MV_LIMIT, l + i))
+			return NULL;
+	return neg->w;
+}
+
 /* The offer read at ms into out: a rate kept as a rate, the board's currency when none is
  * written, a range's upper bound; each said in why. */
 static void bid_settle(const char *l, const struct mention *ms, size_t after, struct money *out,
@@ -994,7 +1059,17 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 	int pick = -1, strength = 0;
 	const char *cue = NULL;
 	int candidates = 0, first = -1;
+	const char *refused = NULL;
+	int refused_at = 0;
 	for (int i = 0; i < n; i++) {
+		const char *neg = amount_refused(l, ms[i].start);
+		if (neg) {
+			if (!refused) {
+				refused = neg;
+				refused_at = i;
+			}
+			continue;	/* "je ne peux pas le faire pour 900 €": no offer */
+		}
 		const char *strong = cue_before(l, ms[i].start, strong_offer_cues, 60);
 		/* a rate named before its amount is an offer as strong as "my rate": "TJM 100 €,
 		 * soit 1 000 €" is a day rate the floor must see, not a total of 1 000 */
@@ -1038,6 +1113,10 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 		snprintf(why, why_len, "several amounts and no offer word: the first one");
 	} else if (pick >= 0) {
 		snprintf(why, why_len, "offer word `%s` before the amount", cue);
+	} else if (refused) {
+		int len = (int)(ms[refused_at].end - ms[refused_at].start);
+		snprintf(why, why_len, "no amount offered: `%s` before `%.*s` refuses it in the same "
+			 "clause", refused, len > 40 ? 40 : len, text + ms[refused_at].start);
 	} else {
 		snprintf(why, why_len, "no amount with a currency, a tax marker or an offer word "
 			 "in the new text");
@@ -1045,6 +1124,11 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 	if (pick >= 0) {
 		bid_settle(l, &ms[pick], pick > 0 ? ms[pick - 1].end : 0, out, why, why_len);
 		rc = 1;
+	} else if (refused) {
+		/* no offer: the refused price into out, for the answer that names it */
+		bid_settle(l, &ms[refused_at], refused_at > 0 ? ms[refused_at - 1].end : 0, out,
+			   why, why_len);
+		rc = -1;
 	}
 	free(l);
 	return rc;
@@ -1135,9 +1219,66 @@ static const char *const delivery_cues[] = {
 	"within", "in", "delivery", "deliver", "delivered", "turnaround", "deadline", "durée",
 	"duree", "réalisation", "realisation", "terminé", "termine", "finished", "done", "ready",
 	"prêt", "pret", "compter", "maximum", "max", NULL };
-static const char *const followup_cues[] = { "relance", "relancer", "relancez", "follow-up",
-					     "follow up", "followup", "reminder", "remind", "rappel",
-					     "rappeler", "rappelez", NULL };
+const char *money_refused_at(const char *l, size_t at)
+{
+	return amount_refused(l, at);
+}
+
+int money_limit_in(const char *l, size_t from, size_t to)
+{
+	for (size_t i = from; i < to && l[i]; i++)
+		if ((i == 0 || !is_word_byte((unsigned char)l[i - 1])) && vocab_at(MV_LIMIT, l + i))
+			return 1;
+	return 0;
+}
+
+size_t money_followup_at(const char *p)
+{
+	const struct mv_phrase *w = vocab_at(MV_FOLLOWUP, p);
+	return w ? w->n : 0;
+}
+
+/* The nearest follow-up request (amounts.txt followup) that ends within window bytes before
+ * offset at, in the same sentence: 1 and *end past it, or 0. */
+static int followup_before(const char *l, size_t at, size_t window, size_t *end)
+{
+	size_t from = at > window ? at - window : 0;
+	*end = 0;
+	for (size_t k = from; k < at; k++) {
+		if (k > 0 && is_word_byte((unsigned char)l[k - 1]))
+			continue;
+		const struct mv_phrase *w = vocab_at(MV_FOLLOWUP, l + k);
+		if (!w || k + w->n > at)
+			continue;
+		int broken = 0;
+		for (size_t q = k + w->n; q < at && !broken; q++)
+			broken = (l[q] == '.' && (l[q + 1] == ' ' || l[q + 1] == '\n')) ||
+				 (l[q] == '\n' && q + 1 < at && l[q + 1] == '\n');
+		if (!broken && k + w->n > *end)
+			*end = k + w->n;
+	}
+	return *end > 0;
+}
+
+/* 1 when the delay of k bytes at offset i of l is an effort: a `work` phrase right after it
+ * ("20 jours de travail", "20 days of work") or an `effort` phrase right before it ("mission
+ * de 20 jours"). */
+static int effort_at(const char *l, size_t i, int k)
+{
+	const char *after = skip_blanks(l + i + k, 2);
+	if (vocab_at(MV_WORK, after))
+		return 1;
+	const struct money_vocab *mv = vocab();
+	for (size_t j = 0; j < mv->n[MV_EFFORT]; j++) {
+		size_t n = mv->p[MV_EFFORT][j].n, b = i;
+		while (b > 0 && l[b - 1] == ' ')
+			b--;
+		if (b >= n && !strncmp(l + b - n, mv->p[MV_EFFORT][j].w, n) &&
+		    (b == n || !is_word_byte((unsigned char)l[b - n - 1])))
+			return 1;
+	}
+	return 0;
+}
 
 /* The delivery cues that only introduce a time ("dans 7 jours" after "relance" is still the
  * follow-up's). */
@@ -1170,8 +1311,14 @@ int extract_duration_days(const char *text, int *followup_days)
 
 int extract_duration_days_lower(const char *l, int *followup_days)
 {
+	int effort;
+	return extract_duration_read_lower(l, followup_days, &effort);
+}
+
+int extract_duration_read_lower(const char *l, int *followup_days, int *effort)
+{
 	size_t len = strlen(l);
-	int best = -1, best_cued = 0;
+	int best = -1, best_cued = 0, best_effort = 0;
 	if (followup_days)
 		*followup_days = -1;
 	for (size_t i = 0; i < len; i++) {
@@ -1195,7 +1342,7 @@ int extract_duration_days_lower(const char *l, int *followup_days)
 		/* "remind the client in a week", "relancer le client dans une semaine"; a delivery
 		 * cue nearer the number wins ("Rappel : livraison en 10 jours") */
 		size_t fend = 0;
-		if (followup_days && cue_before_end(l, i, followup_cues, 32, &fend) &&
+		if (followup_days && followup_before(l, i, 32, &fend) &&
 		    !delivery_word_between(l, fend, i)) {
 			*followup_days = days;
 			i += (size_t)k - 1;
@@ -1206,12 +1353,17 @@ int extract_duration_days_lower(const char *l, int *followup_days)
 			i += (size_t)k - 1;
 			continue;	/* "à 14h" is a time of day, "en 48h" a delay */
 		}
-		if (best < 0 || (cued && !best_cued)) {
+		/* a delivery delay beats an effort ("mission de 20 jours, livraison sous 30
+		 * jours"); at equal standing a cued one wins, else the first */
+		int eff = effort_at(l, i, k);
+		if (best < 0 || (best_effort && !eff) || (eff == best_effort && cued && !best_cued)) {
 			best = days;
 			best_cued = cued;
+			best_effort = eff;
 		}
 		i += (size_t)k - 1;
 	}
+	*effort = best >= 0 && best_effort;
 	return best;
 }
 

@@ -74,6 +74,8 @@ static json_t *bid_json(const struct bid_info *b)
 			    ? json_string(b->amount.tax) : json_null());
 	json_object_set_new(o, "unit", b->has_amount && b->amount.unit[0]
 			    ? json_string(b->amount.unit) : json_null());
+	if (b->refused)
+		json_object_set_new(o, "refused_amount", json_real(b->amount.max));
 	json_object_set_new(o, "delivery_days", b->delivery_days >= 0
 			    ? json_integer(b->delivery_days) : json_null());
 	json_object_set_new(o, "delivery", b->delivery[0] ? json_string(b->delivery) : json_null());

@@ -1863,7 +1863,8 @@ enum outcome robot_commands(struct handling *h)
 static int selection_said_no(struct robot *r, const struct listed *l, const char *text)
 {
 	struct bid_info *bi = extract_bid_text(text);
-	char *amount = bi && bi->has_amount ? money_format(&bi->amount, r->lang) : NULL;
+	char *amount = bi && (bi->has_amount || bi->refused)
+		       ? money_format(&bi->amount, r->lang) : NULL;
 	bid_info_free(bi);
 	char *msg = amount ? say(r, "robot.selection_said_no_amount", "amount", amount, NULL)
 		    : say(r, "robot.selection_said_no", NULL);

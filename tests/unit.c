@@ -892,6 +892,108 @@ static void test_profile(void)
 	report("profile_matches", bad);
 }
 
+/* A bid's delivery and follow-up (extract_bid_text_at), written on Monday 6 April 2026: an
+ * explicit day beats a delay and an effort; an effort alone is the delay, said in why; a
+ * follow-up request's delay or day is the follow-up, never the delivery. Each row: the text,
+ * the delivery day ("" none), the follow-up in days (-1 none), a piece of why ("" any). */
+static void test_bid_delivery(void)
+{
+	static const struct { const char *in, *delivery; int followup; const char *why; } rows[] = {
+		{ "Mission de 20 jours, je peux livrer semaine 16 pour 2000 €.", "2026-04-17", -1,
+		  "ISO week 16" },
+		{ "20 days of work, delivered by April 30, $4,000.", "2026-04-30", -1, "" },
+		{ "20 jours de travail, 6 000 € HT.", "2026-04-26", -1, "effort" },
+		{ "20 days of work, $4,000 in total.", "2026-04-26", -1, "effort" },
+		{ "Une mission de 10 jours pour 4 500 € HT.", "2026-04-16", -1, "effort" },
+		{ "Mission de 20 jours, livraison sous 30 jours, 5 000 €.", "2026-05-06", -1, "" },
+		{ "Je propose 800 €, livraison en 10 jours.", "2026-04-16", -1, "" },
+		{ "Je propose 700 €, relance-moi dans 7 jours.", "", 7, "" },
+		{ "Je propose 500 €, livraison en 10 jours. Relance 7j si pas de réponse.",
+		  "2026-04-16", 7, "" },
+		{ "$900, delivered next week. Nudge me in a week.", "2026-04-17", 7, "next week" },
+		{ "$900 by Tuesday, ping me Friday.", "2026-04-07", 4, "Tuesday" },
+		{ "€950, delivered in 2 weeks. Ping me Friday.", "2026-04-20", 4, "" },
+		{ "Quote: $1,500, delivery in 10 days. Chase them next week if no answer.",
+		  "2026-04-16", 7, "" },
+		{ "Follow up in 10 days please. My rate: $40/hour.", "", 10, "" },
+		{ "Je vous propose 1 200 € HT, livraison vendredi prochain. Relancez le client lundi.",
+		  "2026-04-10", 7, "next Friday" },
+		{ "Livraison le 30 avril, relance-moi vendredi. 900 €.", "2026-04-30", 4, "" },
+		{ "Rappel : livraison en 10 jours, 600 €.", "2026-04-16", -1, "" },
+	};
+	int bad = 0;
+	time_t monday = clock_parse_iso("2026-04-06T09:00:00Z");
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct bid_info *b = extract_bid_text_at(rows[i].in, monday);
+		if (strcmp(b->delivery, rows[i].delivery) || b->followup_days != rows[i].followup ||
+		    !strstr(b->why, rows[i].why)) {
+			printf("     delivery \"%s\": delivery \"%s\" followup %d (%s)\n", rows[i].in,
+			       b->delivery, b->followup_days, b->why);
+			bad++;
+		}
+		bid_info_free(b);
+	}
+	report("bid_delivery", bad);
+}
+
+/* The negation rule of extract_bid_amount: a price the freelancer refuses in the clause that
+ * holds it is no offer (-1: no amount, and why says which word refused it); refusing to go
+ * below or above an amount offers that amount. */
+static void test_bid_refused(void)
+{
+	static const struct { const char *in; double want; } rows[] = {
+		/* refused: no amount */
+		{ "Je ne peux pas faire ce projet pour 900 €.", -1 },
+		{ "Désolé, je ne le ferai pas pour 900 € HT.", -1 },
+		{ "Non, pas pour 900 €.", -1 },
+		{ "Je peux pas le faire à 600 €, c'est trop juste.", -1 },
+		{ "Sorry, I won't do it for $500.", -1 },
+		{ "I can't do this for $500, it's far too little.", -1 },
+		{ "I cannot take it on for €400.", -1 },
+		{ "Impossible de le faire pour 300 €.", -1 },
+		/* a floor or a cap: an offer of that amount */
+		{ "I can't go below $900.", 900 },
+		{ "Pas moins de 900 €.", 900 },
+		{ "Je ne descendrai pas en dessous de 1 200 € HT.", 1200 },
+		{ "Je ne peux pas faire moins de 800 €.", 800 },
+		{ "I won't do it for less than $700.", 700 },
+		{ "Not less than €650 for this one.", 650 },
+		{ "Je ne peux pas dépasser 1 500 €.", 1500 },
+		{ "Je peux pas faire mieux que 900 €.", 900 },
+		{ "I can't do it cheaper than $900.", 900 },
+		{ "Je ne pourrai pas commencer avant le 10 avril pour 900 €.", 900 },
+		{ "Pas de TVA 900 € net.", 900 },
+		{ "I am unable to do it for $500.", -1 },
+		{ "Je ne peux pas faire le logo et le site pour 900 €.", -1 },
+		{ "I can't do the logo and the site for $900.", -1 },
+		{ "I'm not free on Monday and my price is $900.", 900 },
+		{ "Je ne suis pas libre lundi et je propose 900 €.", 900 },
+		{ "No, not for €500.", -1 },
+		/* the negation in another clause, or an idiom: the offer stands */
+		{ "Je ne peux pas le faire pour 500 €, mais je peux pour 700 €.", 700 },
+		{ "Not $500 but $650.", 650 },
+		{ "Pas de souci, je propose 900 €.", 900 },
+		{ "Pas de problème pour 900 €.", 900 },
+		{ "No problem, I can do it for $800.", 800 },
+		{ "Je ne suis pas disponible avant lundi. Je propose 900 €.", 900 },
+		{ "N'hésitez pas : mon tarif est de 450 € HT.", 450 },
+		{ "Don't hesitate to ask, my price is $1,000.", 1000 },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct money m;
+		char why[320] = "";
+		int ok = extract_bid_amount(rows[i].in, &m, why, sizeof why);
+		double got = ok > 0 ? m.max : -1;
+		if (fabs(got - rows[i].want) > 0.001 || (!ok && !strstr(why, "refuses"))) {
+			printf("     refused \"%s\": got %g, want %g (%s)\n", rows[i].in, got,
+			       rows[i].want, why);
+			bad++;
+		}
+	}
+	report("bid_refused", bad);
+}
+
 /* extract_budget (posts) and extract_bid_amount (bids): amounts as people write them, the
  * unit and currency kept, and why saying how. */
 static void test_money_read(void)
@@ -1008,7 +1110,10 @@ static void test_money_vocab(void)
 		{ "tax HT | hors taxes", 1 }, { "tax VAT | excl. vat", 0 }, { "unit word | /mot", 1 },
 		{ "unit furlong | /fl", 0 }, { "share 1/3 | un tiers", 1 }, { "share 3/2 | x", 0 },
 		{ "number 7 | sept", 1 }, { "number zero | zéro", 0 }, { "pace | par semaine", 1 },
-		{ "colour | red", 0 },
+		{ "colour | red", 0 }, { "negation | pas | n't", 1 }, { "negation 2 | pas", 0 },
+		{ "limit | moins de", 1 }, { "not-negation | pas de souci", 1 },
+		{ "clause | mais", 1 }, { "followup | ping me", 1 }, { "followup 7 | x", 0 },
+		{ "effort | mission de", 1 },
 	};
 	int bad = 0;
 	char path[] = "/tmp/bidmail-unit-amounts-XXXXXX";
@@ -1036,6 +1141,44 @@ static void test_money_vocab(void)
 		unlink(path);
 	}
 	report("money_vocab_load (amounts.txt lines)", bad + (fd < 0));
+}
+
+/* dates.txt lines: the kinds and their numbers (extract_date_load refuses a bad line). */
+static void test_date_vocab(void)
+{
+	static const struct { const char *line; int ok; } rows[] = {
+		{ "month 4 | avril", 1 }, { "month 13 | x", 0 }, { "weekday 5 | vendredi", 1 },
+		{ "next | prochain", 1 }, { "next-week | de la semaine prochaine", 1 },
+		{ "week 1 | la semaine prochaine", 1 }, { "week | next week", 0 },
+		{ "week 400 | x", 0 }, { "week-number | semaine | s", 1 },
+		{ "week-end 1 | end of next week", 1 }, { "fortnight | x", 0 },
+	};
+	int bad = 0;
+	char path[] = "/tmp/bidmail-unit-dates-XXXXXX";
+	int fd = mkstemp(path);
+	for (size_t i = 0; fd >= 0 && i < sizeof rows / sizeof rows[0]; i++) {
+		FILE *f = fopen(path, "w");
+		if (!f)
+			break;
+		fprintf(f, "# a comment\n%s\n", rows[i].line);
+		fclose(f);
+		int saved = dup(2), null = open("/dev/null", O_WRONLY);
+		dup2(null, 2);	/* the refusal's file:line goes to stderr */
+		struct date_data *d = extract_date_load(path);
+		dup2(saved, 2);
+		close(saved);
+		close(null);
+		if ((d != NULL) != rows[i].ok) {
+			printf("     dates.txt \"%s\": %s\n", rows[i].line, d ? "loaded" : "refused");
+			bad++;
+		}
+		extract_date_free(d);
+	}
+	if (fd >= 0) {
+		close(fd);
+		unlink(path);
+	}
+	report("extract_date_load (dates.txt lines)", bad + (fd < 0));
 }
 
 /* extract_milestones: percentages and fractions in words, summing to 100. */
@@ -1755,6 +1898,16 @@ static void test_no_bid(void)
 		{ "Not for $900, but I can do it for $1,400 in two weeks.", 0 },
 		{ "Pas disponible cette semaine, mais je propose 1 200 € HT.", 0 },
 		{ "Je peux le faire pour 900 €.", 0 },
+		/* a price refused in its clause is a no at that price, and refusing to go lower
+		 * is an offer of that price (the negation rule of bids) */
+		{ "Sorry, I won't do it for 900 €.", 1 },
+		{ "I am unable to do it for $500.", 1 },
+		{ "Impossible de le faire pour 300 €.", 1 },
+		{ "I can't go below $900.", 0 },
+		{ "Pas moins de 900 €.", 0 },
+		{ "I can't do it for less than $900.", 0 },
+		{ "Je ne peux pas faire moins de 900 €.", 0 },
+		{ "Je ne descendrai pas en dessous de 900 € HT.", 0 },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
@@ -2025,6 +2178,27 @@ static void test_post_edit(const struct config *c)
 		{ "location: Lyon", NULL, "Lyon", -1, -1, "wordpress,site web", 0, 1 },
 		{ "Nouvelle description : un site de huit pages, avec un blog.", NULL, NULL, -1, -1,
 		  "wordpress,site web", 1, 1 },
+		/* a negated or replaced amount is not the new value (corrections.txt old, now) */
+		{ "Le budget n'est pas de 350 €, il reste à 500 €.", NULL, NULL, 500, -1,
+		  "wordpress,site web", 0, 1 },
+		{ "Au lieu de 350 €, 500 €.", NULL, NULL, 500, -1, "wordpress,site web", 0, 1 },
+		{ "Instead of $350, $500.", NULL, NULL, 500, -1, "wordpress,site web", 0, 1 },
+		{ "Budget : 350 € → 500 €", NULL, NULL, 500, -1, "wordpress,site web", 0, 1 },
+		{ "Budget: 350 -> 500 €", NULL, NULL, 500, -1, "wordpress,site web", 0, 1 },
+		{ "Le budget passe de 350 € à 500 €.", NULL, NULL, 500, -1, "wordpress,site web", 0,
+		  1 },
+		{ "Pas 350 € mais 500 €, désolé pour l'erreur.", NULL, NULL, 500, -1,
+		  "wordpress,site web", 0, 1 },
+		{ "The budget is not $350, it's $500.", NULL, NULL, 500, -1, "wordpress,site web", 0,
+		  1 },
+		{ "Budget 500 € (et non 350 €).", NULL, NULL, 500, -1, "wordpress,site web", 0, 1 },
+		/* a negated day is not the new deadline either; a week is read as a day */
+		{ "Ce n'est pas pour le 15 avril mais pour le 20 avril.", NULL, NULL, -1, 18,
+		  "wordpress,site web", 0, 1 },
+		{ "Pas pour le 15 avril : pour le 20 avril.", NULL, NULL, -1, 18,
+		  "wordpress,site web", 0, 1 },
+		{ "Not by April 15, by April 20.", NULL, NULL, -1, 18, "wordpress,site web", 0, 1 },
+		{ "C'est pour la semaine 16.", NULL, NULL, -1, 15, "wordpress,site web", 0, 1 },
 		/* a label without its colon is not a correction of that field */
 		{ "Le titre me va bien, merci.", NULL, NULL, -1, -1, "wordpress,site web", 0, 0 },
 		{ "Merci, c'est parfait !", NULL, NULL, -1, -1, "wordpress,site web", 0, 0 },
@@ -2129,16 +2303,60 @@ static void test_dates(void)
 		{ "2026-03-25", "By the end of the week please.", "2026-03-27" },
 		{ "2026-03-28", "Pour la fin de semaine.", "" },
 		{ "2026-03-28", "By the end of next week.", "2026-04-03" },
-		/* a day name after a cue: the next such day (the same day: next week's); with
-		 * next / prochain, that day of the week after the mail's; without a cue, none */
+		/* a day name after a cue: the next such day (the same day: next week's), with
+		 * next / prochain too (dates.txt next); with de la semaine prochaine / of next
+		 * week, that day of the week after the mail's; without a cue, none */
 		{ "2026-03-25", "C'est pour vendredi.", "2026-03-27" },
 		{ "2026-03-27", "C'est pour vendredi.", "2026-04-03" },
-		{ "2026-03-25", "Pour vendredi prochain, merci.", "2026-04-03" },
+		{ "2026-03-25", "Pour vendredi prochain, merci.", "2026-03-27" },
+		{ "2026-04-06", "Livraison vendredi prochain.", "2026-04-10" },
+		{ "2026-04-10", "Livraison vendredi prochain.", "2026-04-17" },
+		{ "2026-04-06", "Je peux livrer lundi.", "2026-04-13" },
+		{ "2026-04-06", "D'ici jeudi, c'est possible.", "2026-04-09" },
+		{ "2026-04-06", "Ready next Friday.", "2026-04-10" },
+		{ "2026-04-06", "By Tuesday if that works.", "2026-04-07" },
+		{ "2026-04-06", "Pour vendredi de la semaine prochaine.", "2026-04-17" },
+		{ "2026-04-06", "Pour le vendredi de la semaine prochaine.", "2026-04-17" },
+		{ "2026-04-06", "Due Friday next week.", "2026-04-17" },
+		{ "2026-04-06", "Due Friday of next week.", "2026-04-17" },
+		/* ISO weeks after a cue: the Friday of the week (week 16 of 2026: 13-19 April);
+		 * this week, next week; a passed week is next year's within about nine months */
+		{ "2026-04-06", "Je peux livrer semaine 16.", "2026-04-17" },
+		{ "2026-04-06", "Livraison S16.", "2026-04-17" },
+		{ "2026-04-06", "Livraison s 16 au plus tard.", "2026-04-17" },
+		{ "2026-04-06", "Délai : sem. 16", "2026-04-17" },
+		{ "2026-04-06", "Pour la semaine 16.", "2026-04-17" },
+		{ "2026-04-06", "Deadline: week 16.", "2026-04-17" },
+		{ "2026-04-06", "Delivered in week 16.", "2026-04-17" },
+		{ "2026-04-06", "Livraison semaine 15.", "2026-04-10" },
+		{ "2026-04-06", "C'est à livrer cette semaine.", "2026-04-10" },
+		{ "2026-04-06", "Pour la semaine prochaine.", "2026-04-17" },
+		{ "2026-04-06", "Ready next week.", "2026-04-17" },
+		{ "2026-04-06", "Due this week.", "2026-04-10" },
+		{ "2026-04-11", "Pour cette semaine.", "" },
+		{ "2026-04-06", "Pour fin de semaine prochaine.", "2026-04-17" },
+		{ "2026-04-06", "Deadline week 2.", "" },
+		{ "2026-04-06", "Livraison semaine 14.", "" },
+		{ "2026-11-16", "Livraison semaine 3.", "2027-01-22" },
+		{ "2026-12-30", "Livraison S1.", "2027-01-08" },
+		{ "2026-04-06", "Livraison semaine 54.", "" },
+		{ "2026-04-06", "Je suis en congés la semaine prochaine.", "" },
+		{ "2026-04-06", "Pour mon Galaxy S16.", "" },
+		{ "2026-04-06", "Livraison semaine 16-17 à confirmer.", "2026-04-17" },
+		/* a day refused in its clause is none; refusing to go before it keeps it */
+		{ "2026-04-06", "Ce n'est pas pour le 15 avril.", "" },
+		{ "2026-04-06", "Not by April 15.", "" },
+		{ "2026-04-06", "Pas pour le 15 avril, pour le 20 avril.", "2026-04-20" },
+		{ "2026-04-06", "Je ne peux pas livrer avant le 20 avril.", "2026-04-20" },
+		/* a follow-up request's day is no delivery */
+		{ "2026-04-06", "Relance-moi vendredi.", "" },
+		{ "2026-04-06", "Ping me next week.", "" },
+		{ "2026-04-06", "Livraison le 30 avril, relance-moi vendredi.", "2026-04-30" },
 		{ "2026-03-25", "D'ici lundi si possible.", "2026-03-30" },
 		{ "2026-03-25", "Pour lundi 10h.", "2026-03-30" },
 		{ "2026-03-25", "We need it by Friday.", "2026-03-27" },
 		{ "2026-03-25", "Due next Monday.", "2026-03-30" },
-		{ "2026-03-25", "Ready by next Friday please.", "2026-04-03" },
+		{ "2026-03-25", "Ready by next Friday please.", "2026-03-27" },
 		{ "2026-03-25", "Avant la fin de la semaine prochaine.", "2026-04-03" },
 		{ "2026-03-25", "End of next week.", "2026-04-03" },
 		{ "2026-03-25", "Friday's meeting went well.", "" },
@@ -2238,7 +2456,10 @@ int main(int argc, char **argv)
 	test_profile();
 	test_money_style();
 	test_money_read();
+	test_bid_refused();
+	test_bid_delivery();
 	test_money_vocab();
+	test_date_vocab();
 	test_milestones();
 	test_skills();
 	test_typeset();

@@ -185,6 +185,74 @@ def test_digestscale_alerts_batched_exactly_once_through_a_kill():
            % (len(rows), sorted(set(n for _, n in rows))))
 
 
+def digestscale_instant_holders(b, rows, created):
+    """Instant subscribers straight into the database: rows of (address, [(kind, source)]);
+    their ids."""
+    db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"))
+    ids = []
+    with db:
+        for addr, pats in rows:
+            cur = db.execute("INSERT INTO subscribers(address, name, status, language, frequency,"
+                             " day, created, confirmed, last_activity, language_chosen)"
+                             " VALUES(?, ?, 'active', 'fr', 'instant', 1, ?, ?, ?, 1)",
+                             (addr, addr.split("@")[0], created, created, created))
+            ids.append(cur.lastrowid)
+            for kind, src in pats:
+                db.execute("INSERT INTO patterns(subscriber, kind, source, created)"
+                           " VALUES(?, ?, ?, ?)", (cur.lastrowid, kind, src, created))
+    db.close()
+    return ids
+
+
+def test_digestscale_alerts_read_only_the_holders_of_matched_texts():
+    """H3 (issue 15): the alert pass matches each distinct pattern text once (pattern_texts,
+    migration 26, kept by triggers) and reads only the instant profiles holding a text that
+    matched: 200 holders of symfony are alerted, 300 holders of cobol are not even read; a
+    holder whose exclude matches is read but not alerted, a pattern edited or deleted straight
+    in the database moves its holder in or out, and the texts' counts stay those of the
+    patterns."""
+    b = Board().init()
+    t = "2026-03-04T10:00:00Z"
+    sym = digestscale_instant_holders(b, [("sym%03d@dev.fr" % i, [("skills", "symfony")])
+                                          for i in range(200)], t)
+    digestscale_instant_holders(b, [("cob%03d@dev.fr" % i, [("skills", "cobol")])
+                                    for i in range(300)], t)
+    digestscale_instant_holders(b, [("excl@dev.fr", [("skills", "symfony"),
+                                                     ("exclude", "refonte")]),
+                                    ("moved@dev.fr", [("skills", "fortran")]),
+                                    ("gone@dev.fr", [("skills", "symfony")])], t)
+    db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"), timeout=30)
+    with db:
+        db.execute("UPDATE patterns SET source = 'symfony' WHERE source = 'fortran'")
+        db.execute("DELETE FROM patterns WHERE subscriber ="
+                   " (SELECT id FROM subscribers WHERE address = 'gone@dev.fr')")
+        db.execute("UPDATE subscribers SET status = 'paused' WHERE id = ?", (sym[0],))
+    texts = dict(db.execute("SELECT source, refs FROM pattern_texts").fetchall())
+    counts = dict(db.execute("SELECT source, count(*) FROM patterns GROUP BY source").fetchall())
+    expect(texts == counts, "pattern_texts %r, patterns %r" % (texts, counts))
+    publish(b, post_mail(subject="Refonte Symfony", body="Site en Symfony 6, budget 3 000 € HT.\n"),
+            env={"BIDMAIL_NOW": "2026-03-04T11:00:00Z"})
+    first = set(r[0] for r in db.execute("SELECT rcpt FROM outbox WHERE kind = 'project_alert'"))
+    # a project the excluded holder wants: without the exclude's word
+    digestscale_copies(b, 1, "2026-03-05T1%d:%02d:00Z")
+    db.execute("UPDATE projects SET title = 'Projet Symfony', description = 'Site en Symfony 6.'"
+               " WHERE id = (SELECT max(id) FROM projects)")
+    db.commit()
+    last = db.execute("SELECT max(id) FROM outbox").fetchone()[0]
+    p = b.run("digest", "--at", "2026-03-05T11:00:00Z", env={"BIDMAIL_NOW": "2026-03-05T11:00:00Z"})
+    log = [l for l in p.stderr.decode().splitlines() if "step=alerts" in l]
+    second = db.execute("SELECT rcpt FROM outbox WHERE kind = 'project_alert' AND id > ?",
+                        (last,)).fetchall()
+    db.close()
+    want = set("sym%03d@dev.fr" % i for i in range(1, 200)) | {"moved@dev.fr"}
+    expect(first == want, "alerted: %d, not wanted %r, missing %r"
+           % (len(first), sorted(first - want)[:5], sorted(want - first)[:5]))
+    expect(set(r[0] for r in second) == want | {"excl@dev.fr"},
+           "second project alerted %d (excl: %r)" % (len(second), ("excl@dev.fr",) in second))
+    # 199 active symfony holders, the moved one and the excluded one: no cobol holder read
+    expect(len(log) == 1 and "profiles=201 " in log[0], "the pass's log: %r" % log)
+
+
 def test_digestscale_weekly_batched_exactly_once_through_a_kill():
     """1,200 weekly profiles are due on Monday: the weekly run commits its claims and mails in
     batches, and a run killed (SIGKILL) after its first batch committed then run again leaves

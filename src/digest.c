@@ -102,6 +102,7 @@ struct digest_run {
 	int64_t mark_id;
 	int seen;			/* subscribers read in this pass */
 	int batching;			/* several claims and their mails per commit */
+	int dropping, dropped;		/* a failing claim drops only itself (the alerts); how many */
 	int batch_open, batch_n;	/* the open batch transaction, its alerts */
 };
 
@@ -382,8 +383,18 @@ static int queue_claimed(struct digest_run *r, struct subscriber *s, const char 
 		return 0;
 	}
 	if (claimed < 0 || rc < 0) {
-		claim_end(r, 0);
-		return -1;
+		/* in the alert pass one claim that fails drops only itself, its savepoint undone
+		 * and the batch going on; a transient error, or a batch that cannot go on, still
+		 * ends the pass (what it committed stays, the rest is done by the next one) */
+		int transient = store_error_is_transient(r->s);
+		char why[160];
+		snprintf(why, sizeof why, "%s", store_errmsg(r->s));
+		if (claim_end(r, 0) < 0 || !r->dropping || !r->batch_open || transient)
+			return -1;
+		r->dropped++;
+		log_warn("stage=digest subscriber=%lld period=%s result=dropped reason=\"%s\"",
+			 (long long)s->id, period, why);
+		return 0;
 	}
 	return claim_end(r, 1) < 0 ? -1 : 1;
 }
@@ -1417,18 +1428,19 @@ static int digest_alerts(struct digest_run *r)
 	}
 	int64_t *owners = NULL;
 	int nown = r->nproj > 0 ? alert_owners(r, &owners) : 0, rc = nown < 0 ? -1 : 0;
-	r->batching = !r->dry_run;
+	r->batching = r->dropping = !r->dry_run;
+	int dropped0 = r->dropped;
 	for (int o = 0; rc == 0 && o < nown; o += DIGEST_PAGE) {
 		int n = nown - o < DIGEST_PAGE ? nown - o : DIGEST_PAGE;
 		r->ns = store_subscriber_instant_ids(r->s, owners + o, n, &r->subs);
 		rc = r->ns < 0 ? -1 : r->ns > 0 ? digest_page_run(r, 1) : 0;
 	}
 	free(owners);
-	r->batching = 0;
+	r->batching = r->dropping = 0;
 	if (rc == 0 && !r->dry_run && store_alert_mark_set(r->s, mark, mark_id) < 0)
 		rc = -1;
-	log_info("stage=digest step=alerts projects=%d profiles=%d alerts=%d ms=%lld cpu_ms=%lld",
-		 r->nproj, nown, r->sent - sent0, (long long)(clock_mono_ms() - t0),
+	log_info("stage=digest step=alerts projects=%d profiles=%d alerts=%d dropped=%d ms=%lld"
+		 " cpu_ms=%lld", r->nproj, nown, r->sent - sent0, r->dropped - dropped0, (long long)(clock_mono_ms() - t0),
 		 (long long)((clock_cpu_ns() - c0) / 1000000));
 	digest_run_clear(r);
 	return rc;

@@ -253,6 +253,42 @@ def test_digestscale_alerts_read_only_the_holders_of_matched_texts():
     expect(len(log) == 1 and "profiles=201 " in log[0], "the pass's log: %r" % log)
 
 
+def test_digestscale_alert_claim_that_fails_drops_only_itself():
+    """H3 (issue 15): in the alert pass a claim that fails (here a trigger refuses one
+    subscriber's claim row) is undone alone, logged result=dropped, and counted dropped=1 on
+    the pass's line: the 300 other holders get their alert, each once, the watermark moves
+    on, and the next pass neither retries nor sends again."""
+    b = Board().init()
+    t = "2026-03-04T10:00:00Z"
+    ids = digestscale_instant_holders(b, [("h%03d@dev.fr" % i, [("skills", "symfony")])
+                                          for i in range(301)], t)
+    bad = ids[150]
+    db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"), timeout=30)
+    with db:
+        db.execute("CREATE TRIGGER test_refuse_claim BEFORE INSERT ON digests"
+                   " WHEN NEW.subscriber = %d BEGIN SELECT RAISE(ABORT, 'refused by the test');"
+                   " END" % bad)
+    publish(b, post_mail(subject="Refonte Symfony", body="Site en Symfony 6, budget 3 000 € HT.\n"),
+            env={"BIDMAIL_NOW": "2026-03-04T11:00:00Z"})
+    digestscale_copies(b, 1, "2026-03-05T1%d:%02d:00Z")
+    last = db.execute("SELECT max(id) FROM outbox").fetchone()[0]
+    p = b.run("digest", "--at", "2026-03-05T11:00:00Z", env={"BIDMAIL_NOW": "2026-03-05T11:00:00Z"})
+    err = p.stderr.decode()
+    q = b.run("digest", "--at", "2026-03-05T11:01:00Z", env={"BIDMAIL_NOW": "2026-03-05T11:01:00Z"})
+    rows = db.execute("SELECT rcpt, count(*) FROM outbox WHERE kind = 'project_alert' AND id > ?"
+                      " GROUP BY rcpt", (last,)).fetchall()
+    db.close()
+    dropped = [l for l in err.splitlines() if "result=dropped" in l]
+    expect(len(dropped) == 1 and "subscriber=%d " % bad in dropped[0]
+           and "refused by the test" in dropped[0], "dropped lines: %r" % dropped)
+    expect(re.search(r"step=alerts projects=1 profiles=301 alerts=300 dropped=1 ", err),
+           "the pass's line: %r" % [l for l in err.splitlines() if "step=alerts" in l])
+    got = dict(rows)
+    expect(len(got) == 300 and set(got.values()) == {1} and "h150@dev.fr" not in got,
+           "alerts: %d recipients, counts %r" % (len(got), sorted(set(got.values()))))
+    expect("step=alerts" not in q.stderr.decode(), "the next pass ran the alerts again")
+
+
 def test_digestscale_weekly_batched_exactly_once_through_a_kill():
     """1,200 weekly profiles are due on Monday: the weekly run commits its claims and mails in
     batches, and a run killed (SIGKILL) after its first batch committed then run again leaves

@@ -289,6 +289,30 @@ def test_digestscale_alert_claim_that_fails_drops_only_itself():
     expect("step=alerts" not in q.stderr.decode(), "the next pass ran the alerts again")
 
 
+def test_digestscale_alert_pass_over_budget_holder_told_once():
+    """H3 (issue 15): an instant profile whose 20 patterns explode on the new projects (a run
+    of `a`) matches none of them, yet the alert pass still reads it (its texts spent their
+    share of the budget) and tells its owner once that matching was stopped; the ordinary
+    instant subscriber gets one alert per project."""
+    b = Board().init()
+    env = {"BIDMAIL_NOW": REGEX_NOW}
+    subscribe(b, "ok1@dev.fr", "Ok1", "skills site\nfrequency instant", env=env)
+    subscribe(b, "evil@dev.fr", "Evil", "language fr\nfrequency instant\n"
+              + regex_profile_lines(regex_a_run_patterns(20)), env=env)
+    expect(regex_profile_size(b, "evil@dev.fr") == 20, "profile not set")
+    before = len(b.outgoing())
+    regex_insert_projects(b, 200, a_run=True)
+    p = b.run("digest", "--at", "2026-03-05T10:00:00Z", env={"BIDMAIL_NOW": "2026-03-05T10:00:00Z"})
+    b.run("digest", "--at", "2026-03-05T10:01:00Z", env={"BIDMAIL_NOW": "2026-03-05T10:01:00Z"})
+    line = [l for l in p.stderr.decode().splitlines() if "step=alerts" in l]
+    ok = regex_selections(b, "ok1@dev.fr", before)
+    told = regex_selections(b, "evil@dev.fr", before)
+    expect(len(ok) == 200, "ok1 got %d alerts (%r)" % (len(ok), line))
+    expect(len(told) == 1 and "250 ms de calcul" in told[0],
+           "the owner was told %d times: %r" % (len(told), [t[:200] for t in told]))
+    expect(line and "profiles=2 " in line[0], "the pass's line: %r" % line)
+
+
 def test_digestscale_weekly_batched_exactly_once_through_a_kill():
     """1,200 weekly profiles are due on Monday: the weekly run commits its claims and mails in
     batches, and a run killed (SIGKILL) after its first batch committed then run again leaves

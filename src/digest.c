@@ -12,7 +12,9 @@
  * Work proportional to news: a pass reads only the subscribers whose selection is due (an
  * indexed next_due, kept by the store and moved on here) and, for the instant alerts, only
  * the projects published since a watermark; both in pages of DIGEST_PAGE subscribers, one
- * matcher per page, so memory is bounded by a page and the window's projects.
+ * matcher per page, so memory is bounded by a page and the window's projects. An alert pass
+ * first matches each distinct pattern text once (pattern_texts) and reads only the instant
+ * profiles holding one that matched; a claim of it that fails drops only itself.
  * In: subscribers, projects, the clock. Out: digest and alert mails in the outbox.
  */
 #include "bidmail.h"
@@ -1440,8 +1442,8 @@ static int digest_alerts(struct digest_run *r)
 	if (rc == 0 && !r->dry_run && store_alert_mark_set(r->s, mark, mark_id) < 0)
 		rc = -1;
 	log_info("stage=digest step=alerts projects=%d profiles=%d alerts=%d dropped=%d ms=%lld"
-		 " cpu_ms=%lld", r->nproj, nown, r->sent - sent0, r->dropped - dropped0, (long long)(clock_mono_ms() - t0),
-		 (long long)((clock_cpu_ns() - c0) / 1000000));
+		 " cpu_ms=%lld", r->nproj, nown, r->sent - sent0, r->dropped - dropped0,
+		 (long long)(clock_mono_ms() - t0), (long long)((clock_cpu_ns() - c0) / 1000000));
 	digest_run_clear(r);
 	return rc;
 }

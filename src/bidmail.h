@@ -1184,6 +1184,18 @@ int store_subscriber_next_due_set(struct store *s, int64_t id, const char *at, c
  * alert pass read at that time. 1 found, 0 none yet, -1 error. */
 int store_alert_mark_get(struct store *s, char *at, size_t len, int64_t *project);
 int store_alert_mark_set(struct store *s, const char *at, int64_t project);
+/* At most limit distinct pattern texts with an id above after, by id: their ids in ids and
+ * their texts in texts (the caller's to free); the count or -1. */
+int store_pattern_texts_page(struct store *s, int64_t after, int limit, int64_t *ids,
+			     char **texts);
+/* Appends to *ids (of *n, room for *cap, grown as needed; the caller's) the active instant
+ * subscribers that hold a skills pattern of text text (any pattern when any_kind). 0 or -1. */
+int store_pattern_owners_instant(struct store *s, const char *text, int any_kind,
+				 int64_t **ids, int *n, int *cap);
+/* The subscribers of ids[0..n) still active and instant, in that order, with their patterns,
+ * read in one read transaction, in *out (the caller's); the count or -1. */
+int store_subscriber_instant_ids(struct store *s, const int64_t *ids, int n,
+				 struct subscriber **out);
 /* 1 when an open project was published after the watermark (at, project), 0 when not (an
  * indexed read), -1 on error. */
 int store_project_news(struct store *s, const char *at, int64_t project);

@@ -37,6 +37,7 @@ static const struct table_key {
 	{ "relayed", "id", 1 },			{ "selections", "id", 1 },
 	{ "followups", "project", 0 },		{ "digest_marks", "name", 0 },
 	{ "digest_shards", "period, shard", 0 },
+	{ "pattern_texts", "id", 1 },		/* H3 (issue 15), migration 26 */
 };
 
 /* Hand translations, keyed by the SQLite text: what the rules cannot see (SQLite's integers

@@ -12,7 +12,9 @@
  * Work proportional to news: a pass reads only the subscribers whose selection is due (an
  * indexed next_due, kept by the store and moved on here) and, for the instant alerts, only
  * the projects published since a watermark; both in pages of DIGEST_PAGE subscribers, one
- * matcher per page, so memory is bounded by a page and the window's projects.
+ * matcher per page, so memory is bounded by a page and the window's projects. An alert pass
+ * first matches each distinct pattern text once (pattern_texts) and reads only the instant
+ * profiles holding one that matched; a claim of it that fails drops only itself.
  * In: subscribers, projects, the clock. Out: digest and alert mails in the outbox.
  */
 #include "bidmail.h"
@@ -102,6 +104,7 @@ struct digest_run {
 	int64_t mark_id;
 	int seen;			/* subscribers read in this pass */
 	int batching;			/* several claims and their mails per commit */
+	int dropping, dropped;		/* a failing claim drops only itself (the alerts); how many */
 	int batch_open, batch_n;	/* the open batch transaction, its alerts */
 };
 
@@ -382,8 +385,18 @@ static int queue_claimed(struct digest_run *r, struct subscriber *s, const char 
 		return 0;
 	}
 	if (claimed < 0 || rc < 0) {
-		claim_end(r, 0);
-		return -1;
+		/* in the alert pass one claim that fails drops only itself, its savepoint undone
+		 * and the batch going on; a transient error, or a batch that cannot go on, still
+		 * ends the pass (what it committed stays, the rest is done by the next one) */
+		int transient = store_error_is_transient(r->s);
+		char why[160];
+		snprintf(why, sizeof why, "%s", store_errmsg(r->s));
+		if (claim_end(r, 0) < 0 || !r->dropping || !r->batch_open || transient)
+			return -1;
+		r->dropped++;
+		log_warn("stage=digest subscriber=%lld period=%s result=dropped reason=\"%s\"",
+			 (long long)s->id, period, why);
+		return 0;
 	}
 	return claim_end(r, 1) < 0 ? -1 : 1;
 }
@@ -1301,9 +1314,95 @@ static int after_mark(const struct digest_run *r, const struct project *p)
 	return cmp > 0 || (cmp == 0 && p->id > r->mark_id);
 }
 
-/* The instant alerts of the projects published since the watermark, matched once against
- * the active instant profiles, page after page; the watermark then moves to the newest one.
- * Nothing but two indexed reads when nothing was published. 0 or -1. */
+#define TEXT_PAGE 5000		/* distinct pattern texts compiled and matched at once */
+#define COSTLY_SHARE 20		/* a profile holds at most 20 patterns (10 skills, 10 excludes):
+				 * a text that costs a 20th of the pass budget may exhaust one */
+
+static int id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The owners of the texts of one page of pattern texts that this pass must look at: a text
+ * that matched one of the pass's projects (its skills owners), or that hit a matching limit
+ * or spent a COSTLY_SHARE of the pass budget (all its owners: they may be over budget or have
+ * a limit to be told of). Appended to *ids. 0 or -1. */
+static int alert_texts_owners(struct digest_run *r, char **texts, int n, int64_t **ids,
+			      int *nids, int *cap)
+{
+	struct matcher *m = matcher_new();
+	int *pid = xcalloc((size_t)n + 1, sizeof *pid), *grp = xcalloc((size_t)n + 1, sizeof *grp);
+	for (int k = 0; k < n; k++) {
+		grp[k] = matcher_group_new(m, (int64_t)r->c->match_budget_pass_ms * 1000000
+					   / COSTLY_SHARE);
+		if ((pid[k] = matcher_add(m, texts[k])) >= 0)
+			matcher_group_add(m, grp[k], pid[k]);
+	}
+	int np = matcher_count(m);
+	unsigned char *hit = xcalloc((size_t)np + 1, 1);	/* 1 matched, 2 limited */
+	int *tmp = xcalloc((size_t)np + 1, sizeof *tmp), *lim = xcalloc((size_t)np + 1, sizeof *lim);
+	for (int j = 0; j < r->nproj && np; j++) {
+		int nl = 0;
+		int got = matcher_run(m, r->texts[j], strlen(r->texts[j]), tmp, np, lim, &nl);
+		for (int k = 0; k < got; k++)
+			hit[tmp[k]] |= 1;
+		for (int k = 0; k < nl; k++)
+			hit[lim[k]] |= 2;
+	}
+	int rc = 0;
+	for (int k = 0; k < n && rc == 0; k++) {
+		if (pid[k] < 0)
+			continue;	/* never compiles: never matches */
+		int all = (hit[pid[k]] & 2) || matcher_group_exhausted(m, grp[k]);
+		if (all || (hit[pid[k]] & 1))
+			rc = store_pattern_owners_instant(r->s, texts[k], all, ids, nids, cap);
+	}
+	free(tmp);
+	free(lim);
+	free(hit);
+	free(pid);
+	free(grp);
+	matcher_free(m);
+	return rc;
+}
+
+/* The active instant subscribers the pass must look at (alert_texts_owners), every distinct
+ * pattern text matched once against the pass's projects: ascending ids, each once, in *out
+ * (the caller's). The count or -1. */
+static int alert_owners(struct digest_run *r, int64_t **out)
+{
+	int64_t *tid = xcalloc(TEXT_PAGE, sizeof *tid), after = 0, *ids = NULL;
+	char **texts = xcalloc(TEXT_PAGE, sizeof *texts);
+	int n, nids = 0, cap = 0, rc = 0;
+	while (rc == 0 && (n = store_pattern_texts_page(r->s, after, TEXT_PAGE, tid, texts)) > 0) {
+		after = tid[n - 1];
+		rc = alert_texts_owners(r, texts, n, &ids, &nids, &cap);
+		for (int k = 0; k < n; k++)
+			free(texts[k]);
+		if (n < TEXT_PAGE)
+			break;
+	}
+	free(tid);
+	free(texts);
+	if (rc < 0 || n < 0) {
+		free(ids);
+		return -1;
+	}
+	if (nids)
+		qsort(ids, (size_t)nids, sizeof *ids, id_cmp);
+	int u = 0;
+	for (int k = 0; k < nids; k++)
+		if (u == 0 || ids[k] != ids[u - 1])
+			ids[u++] = ids[k];
+	*out = ids;
+	return u;
+}
+
+/* The instant alerts of the projects published since the watermark: every distinct pattern
+ * text matched once against them, then the owners of those that matched read and matched
+ * again with their whole profiles, page after page (alert_owners); the watermark then moves
+ * to the newest one. Nothing but two indexed reads when nothing was published. 0 or -1. */
 static int digest_alerts(struct digest_run *r)
 {
 	int k = store_alert_mark_get(r->s, r->mark, sizeof r->mark, &r->mark_id);
@@ -1329,26 +1428,22 @@ static int digest_alerts(struct digest_run *r)
 			mark_id = r->projects[j].id;
 		}
 	}
-	int64_t after = 0;
-	int rc = 0;
-	r->batching = !r->dry_run;
-	while (r->nproj > 0) {
-		r->ns = store_subscriber_instant_batch(r->s, after, DIGEST_PAGE, &r->subs);
-		if (r->ns <= 0) {
-			rc = r->ns < 0 ? -1 : 0;
-			break;
-		}
-		after = r->subs[r->ns - 1].id;
-		int full = r->ns == DIGEST_PAGE;
-		if ((rc = digest_page_run(r, 1)) < 0 || !full)
-			break;
+	int64_t *owners = NULL;
+	int nown = r->nproj > 0 ? alert_owners(r, &owners) : 0, rc = nown < 0 ? -1 : 0;
+	r->batching = r->dropping = !r->dry_run;
+	int dropped0 = r->dropped;
+	for (int o = 0; rc == 0 && o < nown; o += DIGEST_PAGE) {
+		int n = nown - o < DIGEST_PAGE ? nown - o : DIGEST_PAGE;
+		r->ns = store_subscriber_instant_ids(r->s, owners + o, n, &r->subs);
+		rc = r->ns < 0 ? -1 : r->ns > 0 ? digest_page_run(r, 1) : 0;
 	}
-	r->batching = 0;
+	free(owners);
+	r->batching = r->dropping = 0;
 	if (rc == 0 && !r->dry_run && store_alert_mark_set(r->s, mark, mark_id) < 0)
 		rc = -1;
-	log_info("stage=digest step=alerts projects=%d alerts=%d ms=%lld cpu_ms=%lld", r->nproj,
-		 r->sent - sent0, (long long)(clock_mono_ms() - t0),
-		 (long long)((clock_cpu_ns() - c0) / 1000000));
+	log_info("stage=digest step=alerts projects=%d profiles=%d alerts=%d dropped=%d ms=%lld"
+		 " cpu_ms=%lld", r->nproj, nown, r->sent - sent0, r->dropped - dropped0,
+		 (long long)(clock_mono_ms() - t0), (long long)((clock_cpu_ns() - c0) / 1000000));
 	digest_run_clear(r);
 	return rc;
 }

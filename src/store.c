@@ -209,6 +209,31 @@ static const char *const migrations[] = {
 	 * killed host's shard is taken over when its lease expires */
 	("CREATE TABLE IF NOT EXISTS digest_shards(period TEXT NOT NULL, shard INTEGER NOT NULL,"
 	 " owner TEXT, lease_until TEXT, done TEXT, PRIMARY KEY(period, shard));"),
+	/* 26: the patterns by text (issue 15, the alert pass at a million profiles): each
+	 * distinct pattern text once, with the number of pattern rows that hold it, kept by
+	 * triggers whatever writes the patterns; and the patterns by text, so that the owners
+	 * of a text that matched a new project are found by an indexed read */
+	("CREATE TABLE IF NOT EXISTS pattern_texts(id INTEGER PRIMARY KEY,"
+	 " source TEXT NOT NULL UNIQUE, refs INTEGER NOT NULL);"
+	 "INSERT OR IGNORE INTO pattern_texts(source, refs)"
+	 " SELECT source, count(*) FROM patterns GROUP BY source;"
+	 "CREATE INDEX IF NOT EXISTS patterns_source ON patterns(source, subscriber);"
+	 "CREATE TRIGGER IF NOT EXISTS patterns_text_new AFTER INSERT ON patterns BEGIN"
+	 " INSERT INTO pattern_texts(source, refs) VALUES(NEW.source, 1)"
+	 " ON CONFLICT(source) DO UPDATE SET refs = refs + 1; END;"
+	 "CREATE TRIGGER IF NOT EXISTS patterns_text_gone AFTER DELETE ON patterns BEGIN"
+	 " UPDATE pattern_texts SET refs = refs - 1 WHERE source = OLD.source;"
+	 " DELETE FROM pattern_texts WHERE source = OLD.source AND refs <= 0; END;"
+	 "CREATE TRIGGER IF NOT EXISTS patterns_text_moved AFTER UPDATE OF source ON patterns"
+	 " WHEN OLD.source IS NOT NEW.source BEGIN"
+	 " UPDATE pattern_texts SET refs = refs - 1 WHERE source = OLD.source;"
+	 " DELETE FROM pattern_texts WHERE source = OLD.source AND refs <= 0;"
+	 " INSERT INTO pattern_texts(source, refs) VALUES(NEW.source, 1)"
+	 " ON CONFLICT(source) DO UPDATE SET refs = refs + 1; END;"),
+	/* 27: the hourly purges (issue 16) find what is old by index, not by a scan of every
+	 * ingest key and every sent row each hour */
+	"CREATE INDEX IF NOT EXISTS ingested_at ON ingested(at);"
+	"CREATE INDEX IF NOT EXISTS outbox_sent ON outbox(state, sent);",
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -277,6 +302,8 @@ enum stmt_id {
 	ST_SHARD_OWNER, ST_SUBSCRIBER_DUE_SHARD, ST_PROJECT_LOCK,
 	/* H4 (issue 16): the hourly purges (block at the end of this file) */
 	ST_SHARD_PURGE, ST_RELAYED_PURGE, ST_INGEST_PURGE, ST_OUTBOX_PURGE_MESSAGE, ST_OUTBOX_PURGE,
+	/* H3 (issue 15): the alert pass reads pattern texts, then only the owners of those matched */
+	ST_PATTERN_TEXTS_PAGE, ST_PATTERN_OWNERS_INSTANT, ST_SUBSCRIBER_INSTANT_ONE,
 	ST_BEGIN, ST_BEGIN_READ, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
 };
 static const char *const stmt_sql[ST_COUNT_] = {
@@ -563,6 +590,16 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		" WHERE state = 'sent' AND sent < ?1 ORDER BY id LIMIT 10000)",
 	[ST_OUTBOX_PURGE] = "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
 		" WHERE state = 'sent' AND sent < ?1 ORDER BY id LIMIT 10000)",
+	/* H3 (issue 15): the distinct pattern texts by id, in pages (migration 26) */
+	[ST_PATTERN_TEXTS_PAGE] = "SELECT id, source FROM pattern_texts WHERE id > ?1"
+		" ORDER BY id LIMIT ?2",
+	/* the active instant subscribers with a pattern of text ?1 (not an exclude unless ?2) */
+	[ST_PATTERN_OWNERS_INSTANT] = "SELECT DISTINCT p.subscriber FROM patterns p"
+		" JOIN subscribers s ON s.id = p.subscriber WHERE p.source = ?1"
+		" AND (p.kind <> 'exclude' OR ?2 <> 0) AND s.status = 'active'"
+		" AND s.frequency = 'instant'",
+	[ST_SUBSCRIBER_INSTANT_ONE] = SUBSCRIBER_LIST_SELECT " WHERE s.id = ?1"
+		" AND s.status = 'active' AND s.frequency = 'instant'",
 };
 
 struct store {
@@ -3399,4 +3436,92 @@ int store_outbox_purge(struct store *s, const char *before)
 			break;
 	}
 	return total;
+}
+
+/* ------------------------------------------------------- H3 (issue 15): alerts by pattern text
+ * The alert pass matches each distinct pattern text once (pattern_texts, migration 26, kept
+ * by triggers), then reads only the active instant subscribers owning a text that matched:
+ * an alert pass costs its hits, not the board's profiles. */
+int store_pattern_texts_page(struct store *s, int64_t after, int limit, int64_t *ids,
+			     char **texts)
+{
+	struct db_stmt *st = stmt(s, ST_PATTERN_TEXTS_PAGE);
+	if (!st)
+		return -1;
+	db_bind_int64(st, 1, after);
+	db_bind_int(st, 2, limit);
+	int n = 0, rc;
+	while (n < limit && (rc = db_step(st)) == DB_STEP_ROW) {
+		ids[n] = db_column_int64(st, 0);
+		texts[n++] = xstrdup((const char *)db_column_text(st, 1));
+	}
+	db_reset(st);
+	if (n < limit && rc != DB_STEP_DONE) {
+		for (int i = 0; i < n; i++)
+			free(texts[i]);
+		return fail(s, rc, "pattern-texts");
+	}
+	return n;
+}
+
+int store_pattern_owners_instant(struct store *s, const char *text, int any_kind,
+				 int64_t **ids, int *n, int *cap)
+{
+	struct db_stmt *st = stmt(s, ST_PATTERN_OWNERS_INSTANT);
+	if (!st)
+		return -1;
+	bind_text(st, 1, text);
+	db_bind_int(st, 2, any_kind);
+	int rc;
+	while ((rc = db_step(st)) == DB_STEP_ROW) {
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 1024;
+			*ids = xrealloc(*ids, (size_t)*cap * sizeof **ids);
+		}
+		(*ids)[(*n)++] = db_column_int64(st, 0);
+	}
+	db_reset(st);
+	return rc == DB_STEP_DONE ? 0 : fail(s, rc, "pattern-owners");
+}
+
+/* The subscribers ids[0..n) that are still active and instant, with their patterns. */
+static int instant_ids_read(struct store *s, const int64_t *ids, int n, struct subscriber **out)
+{
+	struct db_stmt *st = stmt(s, ST_SUBSCRIBER_INSTANT_ONE);
+	if (!st)
+		return -1;
+	struct subscriber *v = xcalloc((size_t)n + 1, sizeof *v);
+	int got = 0;
+	for (int i = 0; i < n; i++) {
+		db_bind_int64(st, 1, ids[i]);
+		int rc = db_step(st);
+		if (rc == DB_STEP_ROW)
+			subscriber_read(st, &v[got]);
+		db_reset(st);
+		if (rc != DB_STEP_ROW && rc != DB_STEP_DONE) {
+			fail(s, rc, "subscriber-instant-one");
+			return subscribers_drop(v, got);
+		}
+		if (rc == DB_STEP_ROW && patterns_load(s, &v[got++]) < 0)
+			return subscribers_drop(v, got);
+	}
+	*out = v;
+	return got;
+}
+
+int store_subscriber_instant_ids(struct store *s, const int64_t *ids, int n,
+				 struct subscriber **out)
+{
+	*out = NULL;
+	int outer = !db_in_transaction(s->db);
+	if (outer && run(s, stmt(s, ST_BEGIN_READ), "begin-read") < 0)
+		return -1;
+	int got = instant_ids_read(s, ids, n, out);
+	if (outer && store_commit(s) < 0) {
+		if (got > 0)
+			subscribers_drop(*out, got);
+		*out = NULL;
+		return -1;
+	}
+	return got;
 }

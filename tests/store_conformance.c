@@ -1698,6 +1698,84 @@ static int c_subscriber_instant_batch(struct store *s)
 	return 0;
 }
 
+/* H3 (issue 15): the distinct pattern texts, kept by the triggers of migration 26: a text
+ * held twice is one row, and leaves when its last holder drops it. */
+static int c_pattern_texts_page(struct store *s)
+{
+	int64_t a = add_instant(s, "a@example.net", "php", "wordpress", 1);
+	int64_t b = add_instant(s, "b@example.net", "php", NULL, 1);
+	CHECK(a > 0 && b > 0);
+	int64_t ids[8];
+	char *t[8];
+	int n = store_pattern_texts_page(s, 0, 8, ids, t);
+	int ok = n == 2 && !strcmp(t[0], "php") && !strcmp(t[1], "wordpress") && ids[0] < ids[1];
+	for (int i = 0; i < n; i++)
+		free(t[i]);
+	CHECK(ok);
+	n = store_pattern_texts_page(s, ids[0], 8, ids, t);
+	ok = n == 1 && !strcmp(t[0], "wordpress");
+	for (int i = 0; i < n; i++)
+		free(t[i]);
+	CHECK(ok);
+	CHECK(store_patterns_clear(s, a, "exclude") == 0);
+	CHECK(store_patterns_clear(s, b, "skill") == 0);
+	n = store_pattern_texts_page(s, 0, 8, ids, t);
+	ok = n == 1 && !strcmp(t[0], "php");	/* a still holds php */
+	for (int i = 0; i < n; i++)
+		free(t[i]);
+	CHECK(ok);
+	CHECK(store_patterns_clear(s, a, "skill") == 0);
+	CHECK(store_pattern_texts_page(s, 0, 8, ids, t) == 0);
+	return 0;
+}
+
+/* The active instant holders of a text: not a weekly one, not a paused one, an exclude's
+ * holder only when asked for any kind; appended to what the list holds. */
+static int c_pattern_owners_instant(struct store *s)
+{
+	int64_t a = add_instant(s, "a@example.net", "php", "go", 1);
+	int64_t b = add_instant(s, "b@example.net", "php", NULL, 0);
+	int64_t c = add_instant(s, "c@example.net", "go", NULL, 1);
+	int64_t d = add_instant(s, "d@example.net", "php", NULL, 1);
+	CHECK(a > 0 && b > 0 && c > 0 && d > 0);
+	CHECK(store_subscriber_status_set(s, d, SUB_ACTIVE, SUB_PAUSED) == 1);
+	int64_t *ids = NULL;
+	int n = 0, cap = 0;
+	CHECK(store_pattern_owners_instant(s, "php", 0, &ids, &n, &cap) == 0);
+	int ok = n == 1 && ids[0] == a;
+	CHECK(store_pattern_owners_instant(s, "go", 0, &ids, &n, &cap) == 0);
+	ok = ok && n == 2 && ids[1] == c;
+	CHECK(store_pattern_owners_instant(s, "go", 1, &ids, &n, &cap) == 0);
+	ok = ok && n == 4 && ((ids[2] == a && ids[3] == c) || (ids[2] == c && ids[3] == a));
+	CHECK(store_pattern_owners_instant(s, "rust", 1, &ids, &n, &cap) == 0);
+	ok = ok && n == 4;
+	free(ids);
+	CHECK(ok);
+	return 0;
+}
+
+/* Subscribers by id with their patterns, only those still active and instant. */
+static int c_subscriber_instant_ids(struct store *s)
+{
+	int64_t a = add_instant(s, "a@example.net", "php", "wordpress", 1);
+	int64_t b = add_instant(s, "b@example.net", "rust", NULL, 0);
+	int64_t c = add_instant(s, "c@example.net", "go", NULL, 1);
+	CHECK(a > 0 && b > 0 && c > 0);
+	CHECK(store_pattern_add(s, c, "skill", "python", T0) == 0);
+	int64_t want[4] = { a, b, c, c + 100 };
+	struct subscriber *v;
+	int n = store_subscriber_instant_ids(s, want, 4, &v);
+	int ok = n == 2 && v[0].id == a && v[1].id == c && v[0].skills.n == 1 &&
+		 v[0].excludes.n == 1 && !strcmp(v[0].excludes.v[0], "wordpress") &&
+		 v[1].skills.n == 2 && !strcmp(v[1].skills.v[1], "python") &&
+		 !strcmp(v[1].frequency, "instant");
+	free_subscribers(v, n);
+	CHECK(ok);
+	CHECK(store_subscriber_instant_ids(s, want + 1, 1, &v) == 0);
+	free(v);
+	return 0;
+}
+
 static int c_subscriber_due_oldest(struct store *s)
 {
 	char at[32];
@@ -2499,6 +2577,9 @@ static const struct {
 	{ "store_subscriber_due_page", c_subscriber_due_page },
 	{ "store_subscriber_instant_page", c_subscriber_instant_page },
 	{ "store_subscriber_instant_batch", c_subscriber_instant_batch },
+	{ "store_subscriber_instant_ids", c_subscriber_instant_ids },
+	{ "store_pattern_texts_page", c_pattern_texts_page },
+	{ "store_pattern_owners_instant", c_pattern_owners_instant },
 	{ "store_subscriber_due_oldest", c_subscriber_due_oldest },
 	{ "store_subscriber_next_due_set", c_subscriber_next_due_set },
 	{ "store_alert_mark_get", c_alert_mark_get },

@@ -185,6 +185,134 @@ def test_digestscale_alerts_batched_exactly_once_through_a_kill():
            % (len(rows), sorted(set(n for _, n in rows))))
 
 
+def digestscale_instant_holders(b, rows, created):
+    """Instant subscribers straight into the database: rows of (address, [(kind, source)]);
+    their ids."""
+    db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"))
+    ids = []
+    with db:
+        for addr, pats in rows:
+            cur = db.execute("INSERT INTO subscribers(address, name, status, language, frequency,"
+                             " day, created, confirmed, last_activity, language_chosen)"
+                             " VALUES(?, ?, 'active', 'fr', 'instant', 1, ?, ?, ?, 1)",
+                             (addr, addr.split("@")[0], created, created, created))
+            ids.append(cur.lastrowid)
+            for kind, src in pats:
+                db.execute("INSERT INTO patterns(subscriber, kind, source, created)"
+                           " VALUES(?, ?, ?, ?)", (cur.lastrowid, kind, src, created))
+    db.close()
+    return ids
+
+
+def test_digestscale_alerts_read_only_the_holders_of_matched_texts():
+    """H3 (issue 15): the alert pass matches each distinct pattern text once (pattern_texts,
+    migration 26, kept by triggers) and reads only the instant profiles holding a text that
+    matched: 200 holders of symfony are alerted, 300 holders of cobol are not even read; a
+    holder whose exclude matches is read but not alerted, a pattern edited or deleted straight
+    in the database moves its holder in or out, and the texts' counts stay those of the
+    patterns."""
+    b = Board().init()
+    t = "2026-03-04T10:00:00Z"
+    sym = digestscale_instant_holders(b, [("sym%03d@dev.fr" % i, [("skills", "symfony")])
+                                          for i in range(200)], t)
+    digestscale_instant_holders(b, [("cob%03d@dev.fr" % i, [("skills", "cobol")])
+                                    for i in range(300)], t)
+    digestscale_instant_holders(b, [("excl@dev.fr", [("skills", "symfony"),
+                                                     ("exclude", "refonte")]),
+                                    ("moved@dev.fr", [("skills", "fortran")]),
+                                    ("gone@dev.fr", [("skills", "symfony")])], t)
+    db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"), timeout=30)
+    with db:
+        db.execute("UPDATE patterns SET source = 'symfony' WHERE source = 'fortran'")
+        db.execute("DELETE FROM patterns WHERE subscriber ="
+                   " (SELECT id FROM subscribers WHERE address = 'gone@dev.fr')")
+        db.execute("UPDATE subscribers SET status = 'paused' WHERE id = ?", (sym[0],))
+    texts = dict(db.execute("SELECT source, refs FROM pattern_texts").fetchall())
+    counts = dict(db.execute("SELECT source, count(*) FROM patterns GROUP BY source").fetchall())
+    expect(texts == counts, "pattern_texts %r, patterns %r" % (texts, counts))
+    publish(b, post_mail(subject="Refonte Symfony", body="Site en Symfony 6, budget 3 000 € HT.\n"),
+            env={"BIDMAIL_NOW": "2026-03-04T11:00:00Z"})
+    first = set(r[0] for r in db.execute("SELECT rcpt FROM outbox WHERE kind = 'project_alert'"))
+    # a project the excluded holder wants: without the exclude's word
+    digestscale_copies(b, 1, "2026-03-05T1%d:%02d:00Z")
+    db.execute("UPDATE projects SET title = 'Projet Symfony', description = 'Site en Symfony 6.'"
+               " WHERE id = (SELECT max(id) FROM projects)")
+    db.commit()
+    last = db.execute("SELECT max(id) FROM outbox").fetchone()[0]
+    p = b.run("digest", "--at", "2026-03-05T11:00:00Z", env={"BIDMAIL_NOW": "2026-03-05T11:00:00Z"})
+    log = [l for l in p.stderr.decode().splitlines() if "step=alerts" in l]
+    second = db.execute("SELECT rcpt FROM outbox WHERE kind = 'project_alert' AND id > ?",
+                        (last,)).fetchall()
+    db.close()
+    want = set("sym%03d@dev.fr" % i for i in range(1, 200)) | {"moved@dev.fr"}
+    expect(first == want, "alerted: %d, not wanted %r, missing %r"
+           % (len(first), sorted(first - want)[:5], sorted(want - first)[:5]))
+    expect(set(r[0] for r in second) == want | {"excl@dev.fr"},
+           "second project alerted %d (excl: %r)" % (len(second), ("excl@dev.fr",) in second))
+    # 199 active symfony holders, the moved one and the excluded one: no cobol holder read
+    expect(len(log) == 1 and "profiles=201 " in log[0], "the pass's log: %r" % log)
+
+
+def test_digestscale_alert_claim_that_fails_drops_only_itself():
+    """H3 (issue 15): in the alert pass a claim that fails (here a trigger refuses one
+    subscriber's claim row) is undone alone, logged result=dropped, and counted dropped=1 on
+    the pass's line: the 300 other holders get their alert, each once, the watermark moves
+    on, and the next pass neither retries nor sends again."""
+    b = Board().init()
+    t = "2026-03-04T10:00:00Z"
+    ids = digestscale_instant_holders(b, [("h%03d@dev.fr" % i, [("skills", "symfony")])
+                                          for i in range(301)], t)
+    bad = ids[150]
+    db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"), timeout=30)
+    with db:
+        db.execute("CREATE TRIGGER test_refuse_claim BEFORE INSERT ON digests"
+                   " WHEN NEW.subscriber = %d BEGIN SELECT RAISE(ABORT, 'refused by the test');"
+                   " END" % bad)
+    publish(b, post_mail(subject="Refonte Symfony", body="Site en Symfony 6, budget 3 000 € HT.\n"),
+            env={"BIDMAIL_NOW": "2026-03-04T11:00:00Z"})
+    digestscale_copies(b, 1, "2026-03-05T1%d:%02d:00Z")
+    last = db.execute("SELECT max(id) FROM outbox").fetchone()[0]
+    p = b.run("digest", "--at", "2026-03-05T11:00:00Z", env={"BIDMAIL_NOW": "2026-03-05T11:00:00Z"})
+    err = p.stderr.decode()
+    q = b.run("digest", "--at", "2026-03-05T11:01:00Z", env={"BIDMAIL_NOW": "2026-03-05T11:01:00Z"})
+    rows = db.execute("SELECT rcpt, count(*) FROM outbox WHERE kind = 'project_alert' AND id > ?"
+                      " GROUP BY rcpt", (last,)).fetchall()
+    db.close()
+    dropped = [l for l in err.splitlines() if "result=dropped" in l]
+    expect(len(dropped) == 1 and "subscriber=%d " % bad in dropped[0]
+           and "refused by the test" in dropped[0], "dropped lines: %r" % dropped)
+    expect(re.search(r"step=alerts projects=1 profiles=301 alerts=300 dropped=1 ", err),
+           "the pass's line: %r" % [l for l in err.splitlines() if "step=alerts" in l])
+    got = dict(rows)
+    expect(len(got) == 300 and set(got.values()) == {1} and "h150@dev.fr" not in got,
+           "alerts: %d recipients, counts %r" % (len(got), sorted(set(got.values()))))
+    expect("step=alerts" not in q.stderr.decode(), "the next pass ran the alerts again")
+
+
+def test_digestscale_alert_pass_over_budget_holder_told_once():
+    """H3 (issue 15): an instant profile whose 20 patterns explode on the new projects (a run
+    of `a`) matches none of them, yet the alert pass still reads it (its texts spent their
+    share of the budget) and tells its owner once that matching was stopped; the ordinary
+    instant subscriber gets one alert per project."""
+    b = Board().init()
+    env = {"BIDMAIL_NOW": REGEX_NOW}
+    subscribe(b, "ok1@dev.fr", "Ok1", "skills site\nfrequency instant", env=env)
+    subscribe(b, "evil@dev.fr", "Evil", "language fr\nfrequency instant\n"
+              + regex_profile_lines(regex_a_run_patterns(20)), env=env)
+    expect(regex_profile_size(b, "evil@dev.fr") == 20, "profile not set")
+    before = len(b.outgoing())
+    regex_insert_projects(b, 200, a_run=True)
+    p = b.run("digest", "--at", "2026-03-05T10:00:00Z", env={"BIDMAIL_NOW": "2026-03-05T10:00:00Z"})
+    b.run("digest", "--at", "2026-03-05T10:01:00Z", env={"BIDMAIL_NOW": "2026-03-05T10:01:00Z"})
+    line = [l for l in p.stderr.decode().splitlines() if "step=alerts" in l]
+    ok = regex_selections(b, "ok1@dev.fr", before)
+    told = regex_selections(b, "evil@dev.fr", before)
+    expect(len(ok) == 200, "ok1 got %d alerts (%r)" % (len(ok), line))
+    expect(len(told) == 1 and "250 ms de calcul" in told[0],
+           "the owner was told %d times: %r" % (len(told), [t[:200] for t in told]))
+    expect(line and "profiles=2 " in line[0], "the pass's line: %r" % line)
+
+
 def test_digestscale_weekly_batched_exactly_once_through_a_kill():
     """1,200 weekly profiles are due on Monday: the weekly run commits its claims and mails in
     batches, and a run killed (SIGKILL) after its first batch committed then run again leaves

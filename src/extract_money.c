@@ -1622,14 +1622,14 @@ static void format_number(double v, const char *lang, enum money_style st, char 
 /*
  * The one money formatter, in two house styles, with the words and separators of lang's
  * catalogue (number.*, money.*). MONEY_MAIL (the mails): grouped digits, a currency symbol
- * ($ and £ before the amount where money.symbol_before is yes), "1 500 – 2 000 € HT",
+ * (€, $ and £ before the amount where money.symbol_before is yes), "1 500 – 2 000 € HT",
  * "per hour". MONEY_SITE (the static site, whose pages and tests pin it): plain digits and
  * the ISO code (EUR when none was stated), "400–600 EUR par jour", "excl. tax", "an hour".
  */
 char *money_format_style(const struct money *m, const char *lang, enum money_style st)
 {
 	static const struct { const char *code, *sym; int before; } syms[] = {
-		{ "EUR", "€", 0 }, { "USD", "$", 1 }, { "GBP", "£", 1 }, { "CHF", "CHF", 0 },
+		{ "EUR", "€", 1 }, { "USD", "$", 1 }, { "GBP", "£", 1 }, { "CHF", "CHF", 0 },
 		{ "CAD", "CA$", 1 }, { "MAD", "MAD", 0 },
 	};
 	int site = st == MONEY_SITE;

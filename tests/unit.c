@@ -1298,6 +1298,8 @@ static void test_money_style(void)
 		{ -1, 5, "EUR", "HT", "page", "fr", "5 € HT par page", "5 EUR HT par page" },
 		{ -1, 0.1, "USD", "", "word", "en", "$0.10 per word", "0.10 USD a word" },
 		{ -1, 8500, "CAD", "", "", "en", "CA$8,500", "8500 CAD" },
+		{ -1, 1800, "EUR", "HT", "", "en", "€1,800 excl. VAT", "1800 EUR excl. tax" },
+		{ 2000, 3000, "EUR", "", "", "en", "€2,000 – €3,000", "2000–3000 EUR" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {

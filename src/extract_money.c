@@ -197,10 +197,11 @@ static int word_at(const char *p, const char *w)
 /* contrib/amounts.txt, one list of phrases per kind (see its header). */
 enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBER, MV_SCALE,
 	       MV_SHARE, MV_UPFRONT, MV_REST, MV_PLAN, MV_ARTICLE, MV_COMPLEMENT, MV_RATE,
-	       MV_NEGATION, MV_LIMIT, MV_NOT_NEGATION, MV_CLAUSE, MV_FOLLOWUP, MV_EFFORT, MV_KINDS };
+	       MV_NEGATION, MV_LIMIT, MV_NOT_NEGATION, MV_CLAUSE, MV_FOLLOWUP, MV_EFFORT, MV_REFUSAL,
+	       MV_KINDS };
 static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
 	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement",
-	"rate", "negation", "limit", "not-negation", "clause", "followup", "effort" };
+	"rate", "negation", "limit", "not-negation", "clause", "followup", "effort", "refusal" };
 
 struct mv_phrase {
 	char *w;
@@ -995,11 +996,61 @@ static size_t clause_start(const char *l, size_t at)
 	return from;
 }
 
+/* 1 when the negation at l + ns (n bytes, ending before at) refuses: a refusal word of
+ * amounts.txt among the three words before it (the part of its own word before "n't" counts:
+ * "ca|n't", "wo|n't") or the three after it (before at), or the negation itself a refusal
+ * ("cannot", "unable to"); without one, only when an offer word or the amount follows at once
+ * ("pas pour 900 €", "not for $500", "not $500 but $650"). */
+static int negation_refuses(const char *l, size_t cs, size_t ns, size_t n, size_t at)
+{
+	if (vocab_at(MV_REFUSAL, l + ns) && vocab_at(MV_REFUSAL, l + ns)->n >= n)
+		return 1;
+	size_t i = ns;
+	if (i > cs && is_word_byte((unsigned char)l[i - 1])) {
+		/* "n't" inside its word: the part before it is the negated verb ("ca", "wo") */
+		while (i > cs && is_word_byte((unsigned char)l[i - 1]))
+			i--;
+		const struct money_vocab *mv = vocab();
+		for (size_t k = 0; k < mv->n[MV_REFUSAL]; k++)
+			if (mv->p[MV_REFUSAL][k].n == ns - i &&
+			    !strncmp(l + i, mv->p[MV_REFUSAL][k].w, ns - i))
+				return 1;
+	}
+	for (int words = 0; words < 3 && i > cs; words++) {
+		while (i > cs && !is_word_byte((unsigned char)l[i - 1]) && l[i - 1] != '\'')
+			i--;
+		while (i > cs && (is_word_byte((unsigned char)l[i - 1])))
+			i--;
+		if (vocab_at(MV_REFUSAL, l + i))
+			return 1;
+	}
+	i = ns + n;
+	while (i < at && (l[i] == ' ' || l[i] == '\n'))
+		i++;
+	if (i == at)
+		return 1;	/* "not $500", "pas 900 €" */
+	for (size_t k = 0; weak_offer_cues[k]; k++)
+		if (word_at(l + i, weak_offer_cues[k]))
+			return 1;
+	if (word_at(l + i, "by"))
+		return 1;	/* a day refused: "not by April 15" */
+	for (int words = 0; words < 3 && i < at; words++) {
+		if (vocab_at(MV_REFUSAL, l + i))
+			return 1;
+		while (i < at && is_word_byte((unsigned char)l[i]))
+			i++;
+		while (i < at && !is_word_byte((unsigned char)l[i]))
+			i++;
+	}
+	return 0;
+}
+
 /* The negation that refuses the amount at offset at, or NULL when the amount is offered. The
  * rule: a negation word of amounts.txt (`negation`: "pas", "not", "n't", "cannot") in the
- * amount's clause, before it, refuses it ("je ne peux pas le faire pour 900 €", "I won't do it
- * for $500") unless a limit word (`limit`: "moins de", "below", "less than") stands between
- * the negation and the amount: refusing to go lower offers that amount ("pas moins de 900 €",
+ * amount's clause, before it, that negates doing or taking the work (`refusal`, see
+ * negation_refuses), refuses it ("je ne peux pas le faire pour 900 €", "I won't do it for
+ * $500") unless a limit word (`limit`: "moins de", "below", "less than") stands between the
+ * negation and the amount: refusing to go lower offers that amount ("pas moins de 900 €",
  * "I can't go below $900"). Idioms (`not-negation`: "pas de souci", "no problem") negate
  * nothing. */
 static const char *amount_refused(const char *l, size_t at)
@@ -1019,8 +1070,10 @@ static const char *amount_refused(const char *l, size_t at)
 		const struct mv_phrase *w = vocab_at(MV_NEGATION, l + i);
 		/* a phrase written with an apostrophe first ("n't") may end a word: "can't" */
 		if (w && (start || w->w[1] == '\'' || (unsigned char)w->w[1] == 0xE2)) {
-			neg = w;
-			neg_at = i + w->n;
+			if (negation_refuses(l, cs, i, w->n, at)) {
+				neg = w;
+				neg_at = i + w->n;
+			}
 			i += w->n - 1;
 		}
 	}

@@ -1205,10 +1205,12 @@ static int is_mobile_signature(const struct rline *ln)
 	for (int i = lo; i < hi; i++)
 		if (!strncmp(b, m->v[i], strlen(m->v[i])))
 			return words <= 14;
-	/* the verb last ("Az iPhone-omról küldve", "iPadから送信"): a short line that ends with
-	 * a mobile-end phrase and names a device or a client */
+	/* the verb last ("Az iPhone-omról küldve", "iPadから送信"): a line of at most four words
+	 * that ends with a mobile-end phrase and names a device or a client (a sentence such as
+	 * "Le devis mobile est envoyé" or "le lien Gmail vous a été envoyé" is longer or says
+	 * more than where it was sent from) */
 	size_t bn = strlen(b);
-	if (words > 8 || strchr(b, ':') || !phrase_ends(RP_MOBILE_END, b, bn))
+	if (words > 4 || strchr(b, ':') || !phrase_ends(RP_MOBILE_END, b, bn))
 		return 0;
 	return phrase_occurs(RP_DEVICE, b, bn, 0, 0);
 }

@@ -173,6 +173,14 @@ static void client_of(struct MHD_Connection *conn, char *out, size_t len)
 		if (n && n < sizeof ip) {
 			memcpy(ip, last, n);
 			ip[n] = '\0';
+			/* a proxy may add the port: "203.0.113.5:51234", "[2001:db8::1]:443" */
+			char *colon = strchr(ip, ':');
+			if (ip[0] == '[' && strchr(ip, ']')) {
+				*strchr(ip, ']') = '\0';
+				memmove(ip, ip + 1, strlen(ip));
+			} else if (colon && !strchr(colon + 1, ':')) {
+				*colon = '\0';
+			}
 			/* only a numeric address counts (anything else is the proxy's client "?"
 			 * or a forgery: the peer stays the client); an IPv6 one by its /64 */
 			if (inet_pton(AF_INET, ip, &f4) == 1) {

@@ -3505,6 +3505,10 @@ static int instant_ids_read(struct store *s, const int64_t *ids, int n, struct s
 		if (rc == DB_STEP_ROW && patterns_load(s, &v[got++]) < 0)
 			return subscribers_drop(v, got);
 	}
+	if (!got) {
+		free(v);	/* every owner gone inactive since the texts were read: no page */
+		v = NULL;
+	}
 	*out = v;
 	return got;
 }

@@ -911,6 +911,11 @@ static void test_bid_delivery(void)
 		{ "Je propose 500 €, livraison en 10 jours. Relance 7j si pas de réponse.",
 		  "2026-04-16", 7, "" },
 		{ "$900, delivered next week. Nudge me in a week.", "2026-04-17", 7, "next week" },
+		/* a reminder noun, or following up with the work, asks for no follow-up */
+		{ "Rappel : livraison le 15 avril, 900 € HT.", "2026-04-15", -1, "" },
+		{ "As a reminder the site will be delivered by April 24 for 900 EUR.", "2026-04-24", -1,
+		  "" },
+		{ "I'll follow up with the final files by Friday, price 900 EUR.", "2026-04-10", -1, "" },
 		{ "$900 by Tuesday, ping me Friday.", "2026-04-07", 4, "Tuesday" },
 		{ "€950, delivered in 2 weeks. Ping me Friday.", "2026-04-20", 4, "" },
 		{ "Quote: $1,500, delivery in 10 days. Chase them next week if no answer.",
@@ -978,6 +983,20 @@ static void test_bid_refused(void)
 		{ "Je ne suis pas disponible avant lundi. Je propose 900 €.", 900 },
 		{ "N'hésitez pas : mon tarif est de 450 € HT.", 450 },
 		{ "Don't hesitate to ask, my price is $1,000.", 1000 },
+		/* a negation of something else than doing or taking the work refuses nothing */
+		{ "I don't mind doing it for €900.", 900 },
+		{ "Don't worry I can do it for €900", 900 },
+		{ "I can't wait to start on this for €900", 900 },
+		{ "Hosting is not included in the €900.", 900 },
+		{ "L'hébergement n'est pas compris dans les 900 € HT.", 900 },
+		{ "N'hésite pas à me dire si 900 € te va.", 900 },
+		{ "Pas de difficulté pour 900 € HT.", 900 },
+		{ "I don't charge VAT so the total is €900.", 900 },
+		{ "Je ne peux pas faire moins cher que 900 € HT.", 900 },
+		{ "Je ne peux pas aller sous 900 € HT.", 900 },
+		{ "I won’t do it for $500.", -1 },
+		{ "I'm not doing it for $500.", -1 },
+		{ "Je ne vais pas le faire pour 900 €.", -1 },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -2347,6 +2366,12 @@ static void test_dates(void)
 		{ "2026-04-06", "Livraison semaine 16-17 à confirmer.", "2026-04-17" },
 		/* a day refused in its clause is none; refusing to go before it keeps it */
 		{ "2026-04-06", "Ce n'est pas pour le 15 avril.", "" },
+		/* a negation of something else than the day leaves it */
+		{ "2026-04-06", "Livraison pas plus tard que le 15 avril.", "2026-04-15" },
+		{ "2026-04-06", "Delivery not later than April 15.", "2026-04-15" },
+		{ "2026-04-06", "Je ne sais pas si c'est faisable pour le 15 avril.", "2026-04-15" },
+		{ "2026-04-06", "Pas de rush pour le 15 avril.", "2026-04-15" },
+		{ "2026-04-06", "Not by April 15, sorry.", "" },
 		{ "2026-04-06", "Not by April 15.", "" },
 		{ "2026-04-06", "Pas pour le 15 avril, pour le 20 avril.", "2026-04-20" },
 		{ "2026-04-06", "Je ne peux pas livrer avant le 20 avril.", "2026-04-20" },

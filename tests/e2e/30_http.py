@@ -119,6 +119,10 @@ def test_http_forwarded_for_counts_numeric_addresses_only():
         time.sleep(1.1)
         one64 = codes(["2001:db8:1:2::%x" % i for i in range(1, 13)])
         expect(429 in one64, "one IPv6 /64 escaped the limit: %r" % one64)
+        time.sleep(1.1)
+        ported = codes(["203.0.113.%d:%d" % (i, 40000 + i) for i in range(1, 7)] +
+                       ["[2001:db8:%x::1]:443" % i for i in range(1, 7)])
+        expect(ported == [404] * 12, "clients written with a port were limited together: %r" % ported)
     finally:
         p.terminate()
         p.communicate(timeout=20)

@@ -1180,8 +1180,8 @@ static int run_batch(const struct config *c, struct store *s, struct prefetch *p
 /* The trial of a suspect: prepare (read, limits, parse, classify, extract) in a child
  * process, which writes nothing, waited for at most max_message_time + 5 s. Returns the
  * signal that killed it, 0 when it ended by itself, -2 when it was still parsing after
- * max_message_time + 5 s (the child is then killed), or -1 when there was no trial (fork or
- * waitpid failed, a stop asked). */
+ * max_message_time + 5 s (the child is then killed; taken as passed), or -1 when there was no
+ * trial (fork or waitpid failed, a stop asked). */
 static int suspect_try(const struct config *c, const char *name, volatile int *stop)
 {
 	pid_t pid = fork();
@@ -1208,6 +1208,8 @@ static int suspect_try(const struct config *c, const char *name, volatile int *s
 	if (got == 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
+		/* over time (a slow parse, a loaded or sanitizer build): no kill; processed
+		 * alone, its own max_message_time watchdog decides */
 		return stop_asked(stop) ? -1 : -2;
 	}
 	if (got < 0)
@@ -1232,23 +1234,18 @@ static int ingest_suspects(const struct config *c, struct store *s, volatile int
 				 "separate process first)", x->name);
 			int sig = suspect_try(c, x->name, stop);
 			if (sig == -1 && !stop_asked(stop)) {
-				/* no trial (fork failed: memory is short): it is not taken as passed;
-				 * the suspects go first, so the others wait for the next pass */
-				log_err("stage=ingest spool=%s result=trial-failed error=%s (tried "
-					  "again at the next pass)", x->name, strerror(errno));
-				r = -1;
-				break;
+				/* no trial (fork failed: memory is short): not taken as passed, and
+				 * not processed; its trial is tried again at the next pass */
+				log_err("stage=ingest spool=%s result=trial-failed error=\"%s\" (tried "
+					"again at the next pass)", x->name, strerror(errno));
+				continue;
 			}
-			if (sig > 0 || sig == -2) {
-				char *why = sig > 0
-					? xasprintf("it killed the gateway twice: the board was killed "
-						    "while it worked on it, and the separate process "
-						    "that then parsed it alone was killed too (signal %d); "
-						    "it was set aside so that the others could go on", sig)
-					: xasprintf("the board was killed while it worked on it, and the "
-						    "separate process that then parsed it alone was still "
-						    "parsing it after %ld s; it was set aside so that the "
-						    "others could go on", c->max_message_time + 5);
+			if (sig > 0) {
+				char *why = xasprintf("it killed the gateway twice: the board was killed "
+						      "while it worked on it, and the separate process "
+						      "that then parsed it alone was killed too (signal %d); "
+						      "it was set aside so that the others could go on",
+						      sig);
 				suspect_quarantine(c, i--, why);
 				free(why);
 				suspects_save();

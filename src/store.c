@@ -3380,21 +3380,30 @@ int store_subscriber_due_shard(struct store *s, const char *now, const char *aft
 
 /* ------------------------------------------------------------------ H4 (issue 16): purges */
 
-/* Runs purge statement which with before bound as ?1 until it deletes nothing or 100 calls;
- * returns the rows deleted, or -1 (logged). */
+/* One call of purge statement which with before bound as ?1: the rows deleted, or -1
+ * (logged). */
+static int purge_once(struct store *s, enum stmt_id which, const char *before, const char *what)
+{
+	struct db_stmt *st = stmt(s, which);
+	if (!st)
+		return -1;
+	bind_text(st, 1, before);
+	int rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_DONE)
+		return fail(s, rc, what);
+	return db_changes(s->db);
+}
+
+/* Runs purge statement which until it deletes fewer than a batch (10,000) or 100 calls (once
+ * for the statements without a batch limit); returns the rows deleted, or -1 (logged). */
 static int purge_rows(struct store *s, enum stmt_id which, const char *before, const char *what)
 {
 	int total = 0;
 	for (int round = 0; round < 100; round++) {
-		struct db_stmt *st = stmt(s, which);
-		if (!st)
+		int n = purge_once(s, which, before, what);
+		if (n < 0)
 			return -1;
-		bind_text(st, 1, before);
-		int rc = db_step(st);
-		db_reset(st);
-		if (rc != DB_STEP_DONE)
-			return fail(s, rc, what);
-		int n = db_changes(s->db);
 		total += n;
 		if (n < 10000 || which == ST_SHARD_PURGE || which == ST_OUTBOX_PURGE_MESSAGE)
 			break;
@@ -3416,21 +3425,15 @@ int store_relayed_purge(struct store *s, const char *before, int *ingest_keys)
 	return keys < 0 ? -1 : relayed;
 }
 
+/* The bodies of the batch of sent rows first (their rows name them), then the rows. */
 int store_outbox_purge(struct store *s, const char *before)
 {
 	int total = 0;
 	for (int round = 0; round < 100; round++) {
-		if (purge_rows(s, ST_OUTBOX_PURGE_MESSAGE, before, "outbox-purge") < 0)
+		int n = purge_once(s, ST_OUTBOX_PURGE_MESSAGE, before, "outbox-purge") < 0 ? -1
+			: purge_once(s, ST_OUTBOX_PURGE, before, "outbox-purge");
+		if (n < 0)
 			return -1;
-		struct db_stmt *st = stmt(s, ST_OUTBOX_PURGE);
-		if (!st)
-			return -1;
-		bind_text(st, 1, before);
-		int rc = db_step(st);
-		db_reset(st);
-		if (rc != DB_STEP_DONE)
-			return fail(s, rc, "outbox-purge");
-		int n = db_changes(s->db);
 		total += n;
 		if (n < 10000)
 			break;

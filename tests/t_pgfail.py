@@ -56,13 +56,27 @@ class _PgfDaemon:
             try:
                 self.p.wait(timeout=60)
             except _pgf_sp.TimeoutExpired:
+                stacks = _pgf_stacks(self.p.pid)
                 self.p.kill()
                 self.p.wait(timeout=10)
-                raise Failure("the daemon did not stop on SIGTERM: %s" % self.logged()[-1500:])
+                raise Failure("the daemon did not stop on SIGTERM: %s\n(its threads: %s)"
+                              % (self.logged()[-1500:], stacks))
         text = self.logged()
         self.log.close()
         expect("Sanitizer" not in text and "runtime error:" not in text, text[-3000:])
         return text
+
+
+def _pgf_stacks(pid):
+    """Where each thread of a daemon that does not stop is (gdb, bounded), for the report."""
+    try:
+        p = _pgf_sp.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt 25"],
+                        capture_output=True, timeout=60)
+        lines = [ln for ln in p.stdout.decode(errors="replace").splitlines()
+                 if ln.startswith(("Thread ", "#"))]
+        return "\n".join(lines)[-6000:] or "gdb printed nothing"
+    except (OSError, _pgf_sp.TimeoutExpired) as e:
+        return "gdb could not attach: %s" % e
 
 
 def _pgf_count(pg, sql):
@@ -237,7 +251,10 @@ def test_pg_partition_host_cut_off():
         print("     (the cut host's first error: %s)" % log[before + first.start():].split("\n")[0][:300])
     finally:
         if daemon:
-            daemon.stop()
+            try:
+                daemon.stop()
+            except Failure as e:	# the failure that brought us here is the one to report
+                print("     (and then: %s)" % str(e)[:8000])
         ns.remove()
         if pg:
             pg.cleanup()

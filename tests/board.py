@@ -18,6 +18,14 @@ LABEL = ""
 BOARDS = []
 
 
+def log_file(path):
+    """A new, empty file for a daemon's stderr, opened for appending (O_APPEND) and reading:
+    the daemon shares the open file (and its offset), and reading it back seeks; appending
+    keeps each line the daemon writes at the end whatever the reader did."""
+    open(path, "w").close()
+    return open(path, "a+", encoding="utf-8", errors="replace")
+
+
 def cleanup_boards():
     """Removes the folder of every Board made since the last call, unless BIDMAIL_TEST_KEEP."""
     while BOARDS:

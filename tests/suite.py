@@ -18,7 +18,7 @@ sys.path.insert(0, HERE)
 import board  # noqa: E402
 from board import (Board, Failure, expect, post_mail, publish, read_mail, robot_mail,  # noqa: E402,F401
                    deliver_robot, last_mail, reply_to, subscribers, subscribe, smtp_board, wait_port,
-                   lmtp_server, Sink, free_port)
+                   lmtp_server, Sink, free_port, log_file)
 from postfix import Postfix  # noqa: E402,F401
 from dovecot import Dovecot  # noqa: E402,F401
 ROOT = os.path.dirname(HERE)

@@ -499,7 +499,7 @@ def test_mailbox_daemon_stops_promptly_during_trickle():
     srv = HostileServer(lambda c: c.trickle(b"* OK " + b"t" * 500 + b"\r\n"), seconds=90)
     b = mailbox_board("imap://board@127.0.0.1:%d/INBOX" % srv.port,
                       "fetch_tls = no\npoll_interval = 1\n")
-    log = open(os.path.join(b.dir, "daemon.log"), "w+")
+    log = log_file(os.path.join(b.dir, "daemon.log"))
     d = subprocess.Popen([BIDMAIL, "--config", b.conf, "run"], stderr=log, cwd=b.dir)
 
     def wait_for(cond, seconds):

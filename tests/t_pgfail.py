@@ -28,7 +28,8 @@ class _PgfDaemon:
 
     def __init__(self, b, netns=None, env=None):
         self.b = b
-        self.log = open(os.path.join(b.dir, "daemon.log"), "w+", encoding="utf-8", errors="replace")
+        # appended to (O_APPEND): the daemon shares this file's offset, which logged() moves
+        self.log = log_file(os.path.join(b.dir, "daemon.log"))
         e = dict(os.environ)
         e.update(env or {})
         cmd = [BIDMAIL, "--config", b.conf, "run"]

@@ -37,7 +37,8 @@ class RuntimeDaemon:
 
     def __init__(self, b, env=None):
         self.b = b
-        self.log = open(os.path.join(b.dir, "daemon.log"), "w+", encoding="utf-8", errors="replace")
+        # appended to (O_APPEND): the daemon shares this file's offset, which logged() moves
+        self.log = log_file(os.path.join(b.dir, "daemon.log"))
         e = dict(os.environ)
         e.update(env or {})
         self.p = subprocess.Popen([BIDMAIL, "--config", b.conf, "run"], stderr=self.log,

@@ -1122,10 +1122,55 @@ static void test_money_read(void)
 	report("money_read (rates, ranges, taxes, currencies, words)", bad);
 }
 
+/* One line of a vocabulary file and whether its loader must take it. */
+struct vocab_row {
+	const char *line;
+	int ok;
+};
+
+static void *load_money_vocab(const char *path) { return money_vocab_load(path); }
+static void free_money_vocab(void *v) { money_vocab_free(v); }
+static void *load_date_vocab(const char *path) { return extract_date_load(path); }
+static void free_date_vocab(void *v) { extract_date_free(v); }
+
+/* Writes each row alone (after a comment) in a file and loads it: the rows whose loader's
+ * answer (loaded or refused, its file:line on stderr, silenced) is not the expected one are
+ * printed; their count, or 1 when no file could be made. */
+static int vocab_rows_check(const char *file, const struct vocab_row *rows, size_t n,
+			    void *(*load)(const char *), void (*unload)(void *))
+{
+	int bad = 0;
+	char path[] = "/tmp/bidmail-unit-vocab-XXXXXX";
+	int fd = mkstemp(path);
+	for (size_t i = 0; fd >= 0 && i < n; i++) {
+		FILE *f = fopen(path, "w");
+		if (!f)
+			break;
+		fprintf(f, "# a comment\n%s\n", rows[i].line);
+		fclose(f);
+		int saved = dup(2), null = open("/dev/null", O_WRONLY);
+		dup2(null, 2);
+		void *v = load(path);
+		dup2(saved, 2);
+		close(saved);
+		close(null);
+		if ((v != NULL) != rows[i].ok) {
+			printf("     %s \"%s\": %s\n", file, rows[i].line, v ? "loaded" : "refused");
+			bad++;
+		}
+		unload(v);
+	}
+	if (fd < 0)
+		return 1;
+	close(fd);
+	unlink(path);
+	return bad;
+}
+
 /* amounts.txt lines: a bad kind or value is refused with file:line, a good file loads. */
 static void test_money_vocab(void)
 {
-	static const struct { const char *line; int ok; } rows[] = {
+	static const struct vocab_row rows[] = {
 		{ "tax HT | hors taxes", 1 }, { "tax VAT | excl. vat", 0 }, { "unit word | /mot", 1 },
 		{ "unit furlong | /fl", 0 }, { "share 1/3 | un tiers", 1 }, { "share 3/2 | x", 0 },
 		{ "number 7 | sept", 1 }, { "number zero | zéro", 0 }, { "pace | par semaine", 1 },
@@ -1134,70 +1179,24 @@ static void test_money_vocab(void)
 		{ "clause | mais", 1 }, { "followup | ping me", 1 }, { "followup 7 | x", 0 },
 		{ "effort | mission de", 1 },
 	};
-	int bad = 0;
-	char path[] = "/tmp/bidmail-unit-amounts-XXXXXX";
-	int fd = mkstemp(path);
-	for (size_t i = 0; fd >= 0 && i < sizeof rows / sizeof rows[0]; i++) {
-		FILE *f = fopen(path, "w");
-		if (!f)
-			break;
-		fprintf(f, "# a comment\n%s\n", rows[i].line);
-		fclose(f);
-		int saved = dup(2), null = open("/dev/null", O_WRONLY);
-		dup2(null, 2);	/* the refusal's file:line goes to stderr */
-		struct money_vocab *mv = money_vocab_load(path);
-		dup2(saved, 2);
-		close(saved);
-		close(null);
-		if ((mv != NULL) != rows[i].ok) {
-			printf("     amounts.txt \"%s\": %s\n", rows[i].line, mv ? "loaded" : "refused");
-			bad++;
-		}
-		money_vocab_free(mv);
-	}
-	if (fd >= 0) {
-		close(fd);
-		unlink(path);
-	}
-	report("money_vocab_load (amounts.txt lines)", bad + (fd < 0));
+	report("money_vocab_load (amounts.txt lines)",
+	       vocab_rows_check("amounts.txt", rows, sizeof rows / sizeof rows[0], load_money_vocab,
+				free_money_vocab));
 }
 
 /* dates.txt lines: the kinds and their numbers (extract_date_load refuses a bad line). */
 static void test_date_vocab(void)
 {
-	static const struct { const char *line; int ok; } rows[] = {
+	static const struct vocab_row rows[] = {
 		{ "month 4 | avril", 1 }, { "month 13 | x", 0 }, { "weekday 5 | vendredi", 1 },
 		{ "next | prochain", 1 }, { "next-week | de la semaine prochaine", 1 },
 		{ "week 1 | la semaine prochaine", 1 }, { "week | next week", 0 },
 		{ "week 400 | x", 0 }, { "week-number | semaine | s", 1 },
 		{ "week-end 1 | end of next week", 1 }, { "fortnight | x", 0 },
 	};
-	int bad = 0;
-	char path[] = "/tmp/bidmail-unit-dates-XXXXXX";
-	int fd = mkstemp(path);
-	for (size_t i = 0; fd >= 0 && i < sizeof rows / sizeof rows[0]; i++) {
-		FILE *f = fopen(path, "w");
-		if (!f)
-			break;
-		fprintf(f, "# a comment\n%s\n", rows[i].line);
-		fclose(f);
-		int saved = dup(2), null = open("/dev/null", O_WRONLY);
-		dup2(null, 2);	/* the refusal's file:line goes to stderr */
-		struct date_data *d = extract_date_load(path);
-		dup2(saved, 2);
-		close(saved);
-		close(null);
-		if ((d != NULL) != rows[i].ok) {
-			printf("     dates.txt \"%s\": %s\n", rows[i].line, d ? "loaded" : "refused");
-			bad++;
-		}
-		extract_date_free(d);
-	}
-	if (fd >= 0) {
-		close(fd);
-		unlink(path);
-	}
-	report("extract_date_load (dates.txt lines)", bad + (fd < 0));
+	report("extract_date_load (dates.txt lines)",
+	       vocab_rows_check("dates.txt", rows, sizeof rows / sizeof rows[0], load_date_vocab,
+				free_date_vocab));
 }
 
 /* extract_milestones: percentages and fractions in words, summing to 100. */

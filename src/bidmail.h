@@ -867,6 +867,9 @@ int store_prepare(const char *database);
 /* Opens (creating if asked) the database a `database` value names and applies pending
  * migrations; NULL on error (logged). */
 struct store *store_open(const char *database, int create);
+/* The daemon's stop flag (SIGTERM): once set, a lost PostgreSQL connection is not waited
+ * for any more (db_set_stop_flag). Set once, before the store is used by several threads. */
+void store_set_stop_flag(volatile int *flag);
 struct store *store_close(struct store *s);
 int store_begin(struct store *s);
 int store_commit(struct store *s);

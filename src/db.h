@@ -101,6 +101,11 @@ struct db *db_pg_close(struct db *db);
  * max_wait_ms in all; every statement is prepared again on first use. 0 or -1. */
 int db_pg_reconnect(struct db *db, int max_wait_ms);
 
+/* A flag (a daemon's SIGTERM, set atomically) that, once set, ends every reconnect's waiting:
+ * no attempt is begun after it, so that a daemon cut off from its database stops at once
+ * (its mail waits in the spool). Set once, before any thread uses a connection; NULL: none. */
+void db_set_stop_flag(volatile int *flag);
+
 /* The statement `id` (0 <= id < DB_MAX_STMTS) of this connection, prepared from sql (already in
  * PostgreSQL's dialect) on first use and after a reconnect, reset with its bindings cleared:
  * as store.c's stmt(). NULL on error (db_pg_errmsg says why). Borrowed from the connection. */

@@ -205,17 +205,39 @@ struct db *db_pg_close(struct db *db)
 	return NULL;
 }
 
+static volatile int *stop_flag;
+
+void db_set_stop_flag(volatile int *flag)
+{
+	stop_flag = flag;
+}
+
+static int stopping(void)
+{
+	return stop_flag && __atomic_load_n(stop_flag, __ATOMIC_ACQUIRE);
+}
+
+/* Sleeps ms in slices of at most 100 ms, ending early once a stop is asked. */
 static void sleep_ms(int ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	while (ms > 0 && !stopping()) {
+		int slice = ms < 100 ? ms : 100;
+		struct timespec ts = { 0, (long)slice * 1000000L };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		ms -= slice;
+	}
 }
 
 int db_pg_reconnect(struct db *db, int max_wait_ms)
 {
 	int waited = 0, delay = 100;
 	for (int attempt = 0; attempt < 1000; attempt++) {
+		if (stopping()) {
+			log_warn("stage=store backend=postgresql op=reconnect result=abandoned "
+				 "reason=\"stopping: what was not committed waits in the spool\"");
+			break;
+		}
 		if (db->conn)
 			PQfinish(db->conn);
 		db->conn = connect_once(db->url, &db->lim);

@@ -1487,6 +1487,7 @@ int ingest_daemon(struct config *c, const char *config_file)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	store_set_stop_flag(&got_term);	/* a database away does not hold a stop */
 	/* the LMTP listener and the fetcher only write the spool: they start before the database
 	 * is reached, so that a database server away at start makes no MTA wait or bounce */
 	struct daemon_threads th = { 0 };

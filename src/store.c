@@ -737,6 +737,11 @@ int store_prepare(const char *database)
 	return rc;
 }
 
+void store_set_stop_flag(volatile int *flag)
+{
+	db_set_stop_flag(flag);
+}
+
 struct store *store_open(const char *database, int create)
 {
 	const char *path, *why;

@@ -189,8 +189,9 @@ def test_pg_partition_host_cut_off():
     pair) is cut off mid-run, silently (its packets dropped). Mail delivered to it meanwhile
     waits in its spool (deliver exits 0); its daemon sees the database gone within the
     timeouts (tcp_user_timeout, keepalives, statement_timeout) and claims nothing more;
-    another host's sender takes over the rows it had leased (once its lease expired: that
-    host's clock set past FILE_LEASE); healed, the host reconnects and reads its spool. Then
+    another host's sender takes over the rows it had leased (once its lease expired: the
+    leases' end times, on the database's clock, moved past); SIGTERM is not held by the
+    reconnecting; healed, the host reconnects and reads its spool. Then
     one project per post, every answer written once — two files of one row only for a row
     the cut host had leased (in flight) at the cut."""
     if os.geteuid() != 0:
@@ -231,6 +232,11 @@ def test_pg_partition_host_cut_off():
         time.sleep(3)
         expect(len(a.outgoing()) == files, "the cut host went on sending")
         expect(a.files("incoming/new"), "the mail delivered during the cut was not kept")
+        # the leases run on the database's clock: its FILE_LEASE (600 s) passing is their
+        # end times moved into the past; the other host's reaper, on the database's clock
+        # too, then takes them over (its own clock set past the lease as well)
+        pg.psql("UPDATE outbox SET lease_until = '2000-01-01T00:00:00Z'"
+                " WHERE state = 'queued' AND lease_owner LIKE 'host-a:%'")
         later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 660))
         b.run("run", "--once", env={"BIDMAIL_NOW": later})
         left = set(int(x) for x in pg.psql(
@@ -255,6 +261,61 @@ def test_pg_partition_host_cut_off():
             try:
                 daemon.stop()
             except Failure as e:	# the failure that brought us here is the one to report
+                print("     (and then: %s)" % str(e)[:8000])
+        ns.remove()
+        if pg:
+            pg.cleanup()
+
+
+def test_pg_partition_sigterm_not_held_by_reconnecting():
+    """A host cut off (as above) and asked to stop while its daemon is reconnecting: it stops
+    within 15 s (one connection attempt, connect_timeout 3 s, may be under way), where waiting
+    out each statement's reconnect (up to 5 s of back-off and seven 3-s attempts each) took
+    minutes; the mail it had not committed stays in its spool (incoming/new)."""
+    if os.geteuid() != 0:
+        raise Failure("the partition test needs root (network namespaces)")
+    ns = _PgfNetns()
+    pg = daemon = None
+    try:
+        pg = Postgres()
+        pg.stop()
+        pg_trust_network(pg, ns.network)
+        pg_start_with(pg, hosts="127.0.0.1,%s" % ns.root_addr)
+        cut_url = ("postgresql://bidmail@%s:%d/%s?connect_timeout=3&tcp_user_timeout=4000"
+                   "&keepalives_idle=2&keepalives_interval=1&keepalives_count=2"
+                   % (ns.root_addr, pg.port, pg.dbname))
+        a = Board("host_id = host-a\npoll_interval = 1\n", database=cut_url).init()
+        daemon = _PgfDaemon(a, netns=ns.name)
+        _pgf_posts(a, 5, "avant")
+        expect(_pgf_wait(lambda: _pgf_count(pg, "SELECT count(*) FROM projects") >= 5, 60, 0.1),
+               "the host in its namespace did not ingest: %s" % daemon.logged()[-1500:])
+        before = len(daemon.logged())
+        ns.cut()
+        _pgf_posts(a, 20, "pendant")
+        import re as _re
+        lost = _re.compile(r"op=reconnect sqlstate=")
+        expect(daemon.wait_for(lambda: lost.search(daemon.logged()[before:]), 60),
+               "no failed reconnection logged within 60 s: %s" % daemon.logged()[before:][-1500:])
+        t0 = time.time()
+        daemon.p.send_signal(signal.SIGTERM)
+        try:
+            daemon.p.wait(timeout=15)
+        except _pgf_sp.TimeoutExpired:
+            raise Failure("the daemon cut off from its database did not stop within 15 s of "
+                          "SIGTERM: %s\n(its threads: %s)" % (daemon.logged()[-1500:],
+                                                              _pgf_stacks(daemon.p.pid)))
+        took = time.time() - t0
+        log = daemon.stop()
+        daemon = None
+        expect("result=stopped" in log, "no stop logged: %s" % log[-1500:])
+        expect(a.files("incoming/new"), "the mail delivered during the cut was not kept")
+        print("     (stopped %.1f s after SIGTERM, cut off; %d messages wait in the spool)"
+              % (took, len(a.files("incoming/new"))))
+    finally:
+        if daemon:
+            try:
+                daemon.stop()
+            except Failure as e:
                 print("     (and then: %s)" % str(e)[:8000])
         ns.remove()
         if pg:

@@ -184,6 +184,18 @@ class _PgfNetns:
         self.made = False
 
 
+def _pgf_serve_namespace(pg, ns):
+    """Restarts pg listening on loopback and on the root side of ns's veth, trusting ns's
+    network; returns the URL a host inside ns uses, with timeouts short enough for a test
+    (connect 3 s, unacknowledged data 4 s, keepalives after 2 s)."""
+    pg.stop()
+    pg_trust_network(pg, ns.network)
+    pg_start_with(pg, hosts="127.0.0.1,%s" % ns.root_addr)
+    return ("postgresql://bidmail@%s:%d/%s?connect_timeout=3&tcp_user_timeout=4000"
+            "&keepalives_idle=2&keepalives_interval=1&keepalives_count=2"
+            % (ns.root_addr, pg.port, pg.dbname))
+
+
 def test_pg_partition_host_cut_off():
     """A host (its daemon in its own network namespace, the database reached over a veth
     pair) is cut off mid-run, silently (its packets dropped). Mail delivered to it meanwhile
@@ -200,12 +212,7 @@ def test_pg_partition_host_cut_off():
     pg = daemon = None
     try:
         pg = Postgres()
-        pg.stop()
-        pg_trust_network(pg, ns.network)
-        pg_start_with(pg, hosts="127.0.0.1,%s" % ns.root_addr)
-        cut_url = ("postgresql://bidmail@%s:%d/%s?connect_timeout=3&tcp_user_timeout=4000"
-                   "&keepalives_idle=2&keepalives_interval=1&keepalives_count=2"
-                   % (ns.root_addr, pg.port, pg.dbname))
+        cut_url = _pgf_serve_namespace(pg, ns)
         a = Board("host_id = host-a\npoll_interval = 1\n", database=cut_url).init()
         b = Board("host_id = host-b\n", database=pg.url).init()
         _pgf_posts(a, PGF_POSTS_FIRST, "avant")
@@ -278,12 +285,7 @@ def test_pg_partition_sigterm_not_held_by_reconnecting():
     pg = daemon = None
     try:
         pg = Postgres()
-        pg.stop()
-        pg_trust_network(pg, ns.network)
-        pg_start_with(pg, hosts="127.0.0.1,%s" % ns.root_addr)
-        cut_url = ("postgresql://bidmail@%s:%d/%s?connect_timeout=3&tcp_user_timeout=4000"
-                   "&keepalives_idle=2&keepalives_interval=1&keepalives_count=2"
-                   % (ns.root_addr, pg.port, pg.dbname))
+        cut_url = _pgf_serve_namespace(pg, ns)
         a = Board("host_id = host-a\npoll_interval = 1\n", database=cut_url).init()
         daemon = _PgfDaemon(a, netns=ns.name)
         _pgf_posts(a, 5, "avant")

@@ -241,9 +241,21 @@ def test_pg_partition_host_cut_off():
         expect(a.files("incoming/new"), "the mail delivered during the cut was not kept")
         # the leases run on the database's clock: its FILE_LEASE (600 s) passing is their
         # end times moved into the past; the other host's reaper, on the database's clock
-        # too, then takes them over (its own clock set past the lease as well)
-        pg.psql("UPDATE outbox SET lease_until = '2000-01-01T00:00:00Z'"
-                " WHERE state = 'queued' AND lease_owner LIKE 'host-a:%'")
+        # too, then takes them over (its own clock set past the lease as well). A pass cut in
+        # the middle keeps its rows locked by its session on the server, which the server
+        # ends after idle_in_transaction_session_timeout (60 s): until then neither this
+        # update nor the reaper (SKIP LOCKED) has them
+        def age_leases():
+            try:
+                pg.psql("SET lock_timeout = '2s'; UPDATE outbox SET lease_until ="
+                        " '2000-01-01T00:00:00Z' WHERE state = 'queued'"
+                        " AND lease_owner LIKE 'host-a:%'")
+                return True
+            except RuntimeError:	# 55P03: the cut session still holds them
+                return False
+        expect(_pgf_wait(age_leases, 120, 1), "the cut host's rows stayed locked for 120 s")
+        if leased:
+            print("     (the cut host's rows were free %.0f s after the cut)" % (time.time() - t_cut))
         later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 660))
         b.run("run", "--once", env={"BIDMAIL_NOW": later})
         left = set(int(x) for x in pg.psql(

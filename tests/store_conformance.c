@@ -322,6 +322,21 @@ static int c_durability(struct store *s)
 	return 0;
 }
 
+/* The stop flag ends only a lost connection's reconnect waiting (tests/t_pgfail.py shows it on
+ * a partition): set, and even raised, a healthy store goes on working. */
+static int c_set_stop_flag(struct store *s)
+{
+	static volatile int stop;
+	stop = 0;
+	store_set_stop_flag(&stop);
+	CHECK(store_ingest_record(s, "before-stop", "n", "h", NULL, "post", "ok", T0) == 0);
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	CHECK(store_ingest_record(s, "stop-asked", "n", "h", NULL, "post", "ok", T0) == 0);
+	CHECK(store_ingest_seen(s, "before-stop") == 1 && store_ingest_seen(s, "stop-asked") == 1);
+	store_set_stop_flag(NULL);
+	return 0;
+}
+
 static int c_error_kind(struct store *s)
 {
 	CHECK(add_subscriber(s, "e@example.net") > 0);
@@ -2499,6 +2514,7 @@ static const struct {
 	{ "store_savepoint_release", c_savepoint_release },
 	{ "store_savepoint_rollback", c_savepoint_rollback },
 	{ "store_durability", c_durability },
+	{ "store_set_stop_flag", c_set_stop_flag },
 	{ "store_error_kind", c_error_kind },
 	{ "store_error_is_transient", c_error_is_transient },
 	{ "store_errmsg", c_errmsg },

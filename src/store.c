@@ -3390,14 +3390,9 @@ int store_subscriber_due_shard(struct store *s, const char *now, const char *aft
 static int purge_once(struct store *s, enum stmt_id which, const char *before, const char *what)
 {
 	struct db_stmt *st = stmt(s, which);
-	if (!st)
-		return -1;
-	bind_text(st, 1, before);
-	int rc = db_step(st);
-	db_reset(st);
-	if (rc != DB_STEP_DONE)
-		return fail(s, rc, what);
-	return db_changes(s->db);
+	if (st)
+		bind_text(st, 1, before);
+	return run(s, st, what) < 0 ? -1 : db_changes(s->db);
 }
 
 /* Runs purge statement which until it deletes fewer than a batch (10,000) or 100 calls (once

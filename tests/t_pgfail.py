@@ -196,14 +196,26 @@ def _pgf_serve_namespace(pg, ns):
             % (ns.root_addr, pg.port, pg.dbname))
 
 
+def _pgf_teardown(daemon, ns, pg):
+    """Stops what a partition test started; a daemon that will not stop is printed, not
+    raised: the failure that brought the test here is the one to report."""
+    if daemon:
+        try:
+            daemon.stop()
+        except Failure as e:
+            print("     (and then: %s)" % str(e)[:8000])
+    ns.remove()
+    if pg:
+        pg.cleanup()
+
+
 def test_pg_partition_host_cut_off():
     """A host (its daemon in its own network namespace, the database reached over a veth
     pair) is cut off mid-run, silently (its packets dropped). Mail delivered to it meanwhile
     waits in its spool (deliver exits 0); its daemon sees the database gone within the
     timeouts (tcp_user_timeout, keepalives, statement_timeout) and claims nothing more;
     another host's sender takes over the rows it had leased (once its lease expired: the
-    leases' end times, on the database's clock, moved past); SIGTERM is not held by the
-    reconnecting; healed, the host reconnects and reads its spool. Then
+    leases' end times, on the database's clock, moved past); healed, the host reconnects and reads its spool. Then
     one project per post, every answer written once — two files of one row only for a row
     the cut host had leased (in flight) at the cut."""
     if os.geteuid() != 0:
@@ -276,14 +288,7 @@ def test_pg_partition_host_cut_off():
         first = gone.search(log[before:])
         print("     (the cut host's first error: %s)" % log[before + first.start():].split("\n")[0][:300])
     finally:
-        if daemon:
-            try:
-                daemon.stop()
-            except Failure as e:	# the failure that brought us here is the one to report
-                print("     (and then: %s)" % str(e)[:8000])
-        ns.remove()
-        if pg:
-            pg.cleanup()
+        _pgf_teardown(daemon, ns, pg)
 
 
 def test_pg_partition_sigterm_not_held_by_reconnecting():
@@ -326,14 +331,7 @@ def test_pg_partition_sigterm_not_held_by_reconnecting():
         print("     (stopped %.1f s after SIGTERM, cut off; %d messages wait in the spool)"
               % (took, len(a.files("incoming/new"))))
     finally:
-        if daemon:
-            try:
-                daemon.stop()
-            except Failure as e:
-                print("     (and then: %s)" % str(e)[:8000])
-        ns.remove()
-        if pg:
-            pg.cleanup()
+        _pgf_teardown(daemon, ns, pg)
 
 
 # ---------------------------------------------------------------- (b, c) failovers

@@ -22,7 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,7 +50,7 @@ struct job {
  * the message to spool/tmp/ingest.verdict and stop. The next start quarantines that file
  * with the verdict as its reason and goes on with the others. A kill from outside (SIGKILL:
  * the kernel's out-of-memory killer, an operator) leaves no verdict, but it leaves a mark:
- * each slot's message is named in spool/tmp/ingest.inflight from the moment its work begins
+ * each slot's message is named in spool/tmp/ingest.inflight.PID from the moment its work begins
  * until it ends (a pwrite each way, no fsync: a killed process's writes survive it). A start
  * that finds a mark naming a message still in new/ counts a first kill on it and makes it a
  * suspect (spool/tmp/ingest.killed). Before anything else, each suspect is parsed alone in a
@@ -62,7 +65,7 @@ struct job {
 enum { SLOT_PREPARE, SLOT_PROCESS, SLOT_PREPARE_2, N_SLOTS };	/* PREPARE_2: the 2nd parser */
 #define KILLS_TO_QUARANTINE 2	/* the daemon's kill and the trial's: set aside */
 #define KILLS_AFTER_TRIAL 5	/* kills while working on a suspect whose trial passed */
-#define MARK_SIZE 512		/* bytes of spool/tmp/ingest.inflight per slot */
+#define MARK_SIZE 512		/* bytes of spool/tmp/ingest.inflight.PID per slot */
 #define MAX_SUSPECTS 64		/* lines kept in spool/tmp/ingest.killed */
 
 /* A message named by a mark at a start: "kills passed name" in spool/tmp/ingest.killed. */
@@ -82,7 +85,7 @@ static struct {
 	struct slot slot[N_SLOTS];
 	char verdict[1024], verdict_tmp[1024];	/* paths, ready for the fault handler */
 	char inflight[1024], killed[1024], killed_tmp[1024];
-	int mark_fd;		/* spool/tmp/ingest.inflight, or -1 */
+	int mark_fd;		/* spool/tmp/ingest.inflight.PID, locked, or -1 */
 	struct suspect suspect[MAX_SUSPECTS];	/* killed while marked: tried and processed alone */
 	int n_suspects;
 	long budget;
@@ -179,7 +182,7 @@ static void guard_thread_leave(struct altstack *a)
 	free(a);
 }
 
-/* Slot k's mark in spool/tmp/ingest.inflight: the name of the message whose work begins,
+/* Slot k's mark in spool/tmp/ingest.inflight.PID: the name of the message whose work begins,
  * or NULL to clear it when the work ends (guard.mu held). Not synced: it has to outlive the
  * process, not the machine. */
 static void mark_write(int k, const char *name)
@@ -258,17 +261,12 @@ static void suspect_quarantine(const struct config *c, int i, const char *why)
 	guard.suspect[i] = guard.suspect[--guard.n_suspects];
 }
 
-/* At a start: a mark left by the previous run names a message that was being worked on when
- * the process was killed from outside: a suspect, with its first kill; one whose trial has
- * passed counts the kills since, and is set aside at KILLS_AFTER_TRIAL. */
-static void marks_recover(const struct config *c)
+/* The kills that mark file's records name: a suspect, with its first kill; one whose trial
+ * has passed counts the kills since, and is set aside at KILLS_AFTER_TRIAL. */
+static void marks_count(const struct config *c, int fd)
 {
-	suspects_load(c);
 	char rec[MARK_SIZE * N_SLOTS + 1];
-	int fd = open(guard.inflight, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, rec, sizeof rec - 1);
-	if (fd >= 0)
-		close(fd);
+	ssize_t n = pread(fd, rec, sizeof rec - 1, 0);
 	for (int k = 0; n > 0 && k < N_SLOTS && (k + 1) * MARK_SIZE <= n; k++) {
 		char *name = rec + k * MARK_SIZE;
 		name[MARK_SIZE - 1] = '\0';
@@ -303,7 +301,75 @@ static void marks_recover(const struct config *c)
 		suspect_quarantine(c, i, why);
 		free(why);
 	}
+}
+
+/* 1 when a spool/tmp entry is an ingester's mark file: ingest.inflight.PID (or the single
+ * ingest.inflight of the versions before per-process marks). */
+static int is_mark_file(const char *name)
+{
+	return !strcmp(name, "ingest.inflight") || !strncmp(name, "ingest.inflight.", 16);
+}
+
+/* At a start: every ingester (the daemon, a `bidmail ingest` beside it) keeps its marks in a
+ * file of its own, spool/tmp/ingest.inflight.PID, under an exclusive flock for as long as it
+ * works. A mark file whose lock can be taken was left by a process that is gone: killed from
+ * outside while it worked on what the file names. Those are counted (marks_count) and
+ * removed; a live ingester's file is left alone, so a second ingester never takes the
+ * message the first is working on for one that killed it. spool/tmp/ingest.lock serialises
+ * this read-modify-write of ingest.killed between ingesters starting together. */
+static void marks_recover(const struct config *c)
+{
+	char *dir = xasprintf("%s/tmp", c->spool), *lock = xasprintf("%s/ingest.lock", dir);
+	int lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (lock_fd >= 0)
+		while (flock(lock_fd, LOCK_EX) < 0 && errno == EINTR)
+			;
+	suspects_load(c);
+	DIR *d = opendir(dir);
+	for (struct dirent *e; d && (e = readdir(d));) {
+		if (!is_mark_file(e->d_name))
+			continue;
+		char *path = xasprintf("%s/%s", dir, e->d_name);
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		struct stat st;
+		/* a lock taken on a file already unlinked: another start has counted it */
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 &&
+		    st.st_nlink > 0) {
+			marks_count(c, fd);
+			unlink(path);
+		}
+		if (fd >= 0)
+			close(fd);
+		free(path);
+	}
+	if (d)
+		closedir(d);
 	suspects_save();
+	if (lock_fd >= 0)
+		close(lock_fd);	/* and its lock */
+	free(lock);
+	free(dir);
+}
+
+/* This process's mark file, locked before it takes its name (a starting ingester never sees
+ * it unlocked): created as .ingest.inflight.PID, locked, renamed. -1 when it cannot be made
+ * (logged: the guard then works without marks). */
+static int mark_file_open(void)
+{
+	char tmp[1100];
+	char *slash = strrchr(guard.inflight, '/');
+	snprintf(tmp, sizeof tmp, "%.*s/.%s", (int)(slash - guard.inflight), guard.inflight,
+		 slash + 1);
+	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd >= 0 && (flock(fd, LOCK_EX) < 0 || rename(tmp, guard.inflight) < 0)) {
+		unlink(tmp);
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		log_warn("stage=ingest warning=\"cannot make %s: %s\" (the work goes on without "
+			 "in-flight marks)", guard.inflight, strerror(errno));
+	return fd;
 }
 
 static void slot_begin(int k, const char *name)
@@ -415,7 +481,8 @@ static struct altstack *guard_begin(const struct config *c)
 	pthread_mutex_lock(&guard.mu);
 	snprintf(guard.verdict, sizeof guard.verdict, "%s/tmp/ingest.verdict", c->spool);
 	snprintf(guard.verdict_tmp, sizeof guard.verdict_tmp, "%s/tmp/.ingest.verdict", c->spool);
-	snprintf(guard.inflight, sizeof guard.inflight, "%s/tmp/ingest.inflight", c->spool);
+	snprintf(guard.inflight, sizeof guard.inflight, "%s/tmp/ingest.inflight.%ld", c->spool,
+		 (long)getpid());
 	snprintf(guard.killed, sizeof guard.killed, "%s/tmp/ingest.killed", c->spool);
 	snprintf(guard.killed_tmp, sizeof guard.killed_tmp, "%s/tmp/.ingest.killed", c->spool);
 	guard.budget = c->max_message_time;
@@ -424,7 +491,7 @@ static struct altstack *guard_begin(const struct config *c)
 	guard_recover(c);
 	marks_recover(c);
 	pthread_mutex_lock(&guard.mu);
-	guard.mark_fd = open(guard.inflight, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	guard.mark_fd = mark_file_open();
 	pthread_mutex_unlock(&guard.mu);
 	if (pthread_create(&guard.watchdog, NULL, watchdog_run, NULL) != 0)
 		guard.watchdog = 0;
@@ -443,8 +510,8 @@ static void guard_end(struct altstack *stack)
 	}
 	pthread_mutex_lock(&guard.mu);
 	if (guard.mark_fd >= 0) {
-		close(guard.mark_fd);
 		unlink(guard.inflight);	/* every message's work has ended */
+		close(guard.mark_fd);
 		guard.mark_fd = -1;
 	}
 	pthread_mutex_unlock(&guard.mu);

@@ -342,15 +342,23 @@ def test_bomb_over_time_budget_quarantined():
 
 
 def read_marks(b):
-    """The in-flight marks (spool/tmp/ingest.inflight): one name per guard slot, '' when the
-    slot is idle, or None when there is no mark file."""
-    try:
-        with open(os.path.join(b.spool, "tmp", "ingest.inflight"), "rb") as f:
-            raw = f.read()
-    except OSError:
+    """The in-flight marks of every ingester (spool/tmp/ingest.inflight.PID): one name per
+    guard slot, '' when the slot is idle, all files' slots in one list; None when there is no
+    mark file."""
+    tmp = os.path.join(b.spool, "tmp")
+    files = sorted(n for n in os.listdir(tmp) if n.startswith("ingest.inflight"))
+    if not files:
         return None
-    return [raw[k:k + 512].split(b"\0")[0].decode("utf-8", "replace").strip()
-            for k in range(0, len(raw), 512)]
+    marks = []
+    for n in files:
+        try:
+            with open(os.path.join(tmp, n), "rb") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        marks += [raw[k:k + 512].split(b"\0")[0].decode("utf-8", "replace").strip()
+                  for k in range(0, len(raw), 512)]
+    return marks
 
 
 def read_killed(b):
@@ -379,6 +387,43 @@ def test_bomb_kill9_while_parsing_is_not_a_verdict():
     expect(len(b.projects()) == 4, "projects %r" % titles(b))
     expect(read_killed(b) == {}, "the kill outlived the post's work: %r" % read_killed(b))
     expect(read_marks(b) is None, "the mark outlived a clean run")
+
+
+def test_bomb_second_ingester_does_not_suspect_the_first():
+    """Two ingesters on one spool (the daemon and a `run --once` beside it): each keeps its
+    marks in its own locked file, so the second one, started while the first parses a post,
+    neither takes that post for one that killed a run (no suspect, no trial) nor wipes the
+    first's mark; the first's file, left by its kill, is taken up by the next start, and a
+    clean run leaves no mark file."""
+    b, slow = slow_board()
+    d, tid = start_on_slow(b)
+    second = None
+    try:
+        second, tid2 = start_on_slow(b)
+        marks = read_marks(b)
+        first_alive = d.poll() is None
+        expect(marks and marks.count(slow) == 2,
+               "both ingesters' marks do not name the post (first alive: %r): %r"
+               % (first_alive, marks))
+    finally:
+        d.kill()
+        d.wait()
+    try:
+        out, err = second.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        second.kill()
+        second.wait()
+        raise Failure("the second ingester did not end")
+    err = err.decode("utf-8", "replace")
+    expect(second.returncode == 0, "second run exited %r: %s" % (second.returncode, err[-800:]))
+    expect("result=suspect" not in err and "trying-alone" not in err,
+           "the second ingester suspected the first's post: %s" % err[-800:])
+    expect(read_killed(b) == {}, "a suspect was recorded: %r" % read_killed(b))
+    b.run("run", "--once", timeout=120)
+    expect(reasons(b) == {}, "quarantined: %r" % reasons(b))
+    expect(len(b.projects()) == 4, "projects %r" % titles(b))
+    expect(read_marks(b) is None, "a mark file outlived a clean run: %r"
+           % os.listdir(os.path.join(b.spool, "tmp")))
 
 
 def children_of(pid):

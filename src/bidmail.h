@@ -1238,6 +1238,9 @@ int store_selection_projects(struct store *s, int64_t subscriber, const char *co
 /* Forgets the selections recorded before `before` (ISO time): a reply to one of them is read
  * against the latest. The number of rows deleted, or -1. */
 int store_selection_purge(struct store *s, const char *before);
+/* The three purges below delete in rounds of at most 10,000 rows; outside a transaction
+ * (store_begin) each round commits on its own, so that a purge of millions of rows never
+ * holds the write lock for long; inside one, the caller's commit decides. */
 /* Deletes the weekly run's shard claims of the days before before_day (YYYY-MM-DD): a
  * day's claims serve only that day's run. Returns the rows deleted, or -1. */
 int store_shard_purge(struct store *s, const char *before_day);

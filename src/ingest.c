@@ -1459,22 +1459,21 @@ static time_t keep_horizon(const struct config *c, time_t now)
 	return now - c->project_ttl - RELAY_MARGIN;
 }
 
-/* The hourly purge, in one transaction; failures are logged and tried again next hour. */
+/* The hourly purge, each round of at most 10,000 rows committed on its own (ingest and
+ * the senders wait for one round at most); a failure is logged and the rest tried again next
+ * hour (the rounds already committed stay purged). */
 static void purge_run(const struct config *c, struct store *s, time_t now)
 {
 	char day[32], before[32];
 	clock_format_iso(now - SHARD_KEEP, day);
 	day[10] = '\0';
 	clock_format_iso(keep_horizon(c, now), before);
-	if (store_begin(s) < 0)
-		return;
 	int keys = 0;
 	int shards = store_shard_purge(s, day);
 	int relayed = shards < 0 ? -1 : store_relayed_purge(s, before, &keys);
 	int sent = relayed < 0 ? -1 : store_outbox_purge(s, before);
-	if (sent < 0 || store_commit(s) < 0) {
+	if (sent < 0) {
 		log_err("stage=purge error=\"%s\" result=retried (next hour)", store_errmsg(s));
-		store_rollback(s);
 		return;
 	}
 	log_info("stage=purge shards=%d relayed=%d ingest_keys=%d outbox_sent=%d shards_before=%s "

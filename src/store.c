@@ -3395,17 +3395,38 @@ static int purge_once(struct store *s, enum stmt_id which, const char *before, c
 	return run(s, st, what) < 0 ? -1 : db_changes(s->db);
 }
 
-/* Runs purge statement which until it deletes fewer than a batch (10,000) or 100 calls (once
- * for the statements without a batch limit); returns the rows deleted, or -1 (logged). */
-static int purge_rows(struct store *s, enum stmt_id which, const char *before, const char *what)
+/* A purge round: statement which, then statement then when it is not ST_COUNT_ (the outbox
+ * bodies, then their rows), committed on its own when the caller has no transaction open, so
+ * that a long purge holds the write lock for one round at a time, never for its whole run.
+ * The rows the last statement deleted, or -1 (logged, the round rolled back). */
+static int purge_round(struct store *s, enum stmt_id which, enum stmt_id then,
+		       const char *before, const char *what)
+{
+	int own = !s->in_tx;
+	if (own && store_begin(s) < 0)
+		return -1;
+	int n = purge_once(s, which, before, what);
+	if (n >= 0 && then != ST_COUNT_)
+		n = purge_once(s, then, before, what);
+	if (own && (n < 0 || store_commit(s) < 0)) {
+		store_rollback(s);
+		return -1;
+	}
+	return n;
+}
+
+/* Runs purge rounds until one deletes fewer than a batch (10,000) or 100 rounds (once for the
+ * statement without a batch limit); returns the rows deleted, or -1 (logged). */
+static int purge_rows(struct store *s, enum stmt_id which, enum stmt_id then, const char *before,
+		      const char *what)
 {
 	int total = 0;
 	for (int round = 0; round < 100; round++) {
-		int n = purge_once(s, which, before, what);
+		int n = purge_round(s, which, then, before, what);
 		if (n < 0)
 			return -1;
 		total += n;
-		if (n < 10000 || which == ST_SHARD_PURGE || which == ST_OUTBOX_PURGE_MESSAGE)
+		if (n < 10000 || which == ST_SHARD_PURGE)
 			break;
 	}
 	return total;
@@ -3413,32 +3434,24 @@ static int purge_rows(struct store *s, enum stmt_id which, const char *before, c
 
 int store_shard_purge(struct store *s, const char *before_day)
 {
-	return purge_rows(s, ST_SHARD_PURGE, before_day, "shard-purge");
+	return purge_rows(s, ST_SHARD_PURGE, ST_COUNT_, before_day, "shard-purge");
 }
 
 int store_relayed_purge(struct store *s, const char *before, int *ingest_keys)
 {
-	int relayed = purge_rows(s, ST_RELAYED_PURGE, before, "relayed-purge");
-	int keys = relayed < 0 ? -1 : purge_rows(s, ST_INGEST_PURGE, before, "ingest-purge");
+	int relayed = purge_rows(s, ST_RELAYED_PURGE, ST_COUNT_, before, "relayed-purge");
+	int keys = relayed < 0 ? -1 : purge_rows(s, ST_INGEST_PURGE, ST_COUNT_, before,
+						   "ingest-purge");
 	if (ingest_keys)
 		*ingest_keys = keys;
 	return keys < 0 ? -1 : relayed;
 }
 
-/* The bodies of the batch of sent rows first (their rows name them), then the rows. */
+/* The bodies of the batch of sent rows first (their rows name them), then the rows: one
+ * round, so that no row outlives its body. */
 int store_outbox_purge(struct store *s, const char *before)
 {
-	int total = 0;
-	for (int round = 0; round < 100; round++) {
-		int n = purge_once(s, ST_OUTBOX_PURGE_MESSAGE, before, "outbox-purge") < 0 ? -1
-			: purge_once(s, ST_OUTBOX_PURGE, before, "outbox-purge");
-		if (n < 0)
-			return -1;
-		total += n;
-		if (n < 10000)
-			break;
-	}
-	return total;
+	return purge_rows(s, ST_OUTBOX_PURGE_MESSAGE, ST_OUTBOX_PURGE, before, "outbox-purge");
 }
 
 /* ------------------------------------------------------- H3 (issue 15): alerts by pattern text

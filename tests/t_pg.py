@@ -280,3 +280,52 @@ def test_pg_daemon_purges_shards_relayed_texts_ingest_keys_and_sent_outbox():
             d.kill()
             d.wait()
         pg.cleanup()
+
+
+def test_pg_purge_commits_each_round():
+    """The hourly purge deletes in rounds of 10,000 rows, each committed on its own, so that
+    a purge of millions of sent rows never holds its locks for the whole run: with 25,000 old
+    sent outbox rows and a trigger that fails the deletion of one row of the third round, the
+    two rounds before it stay purged (20,000 rows and their messages, the oldest first), the
+    third is rolled back whole (no row left without its message), and the log says the purge
+    is tried again."""
+    pg = Postgres()
+    d = None
+    try:
+        b = Board("project_ttl = 30d\npoll_interval = 1\n", database=pg.url).init()
+        pg.psql("INSERT INTO outbox(id, kind, rcpt, sender, subject, token, created, state, sent)"
+                " SELECT g, 't', 'r' || g || '@example.net', 'b@example.org', 's', 't' || g,"
+                " '2026-01-20T08:00:00Z', 'sent', '2026-01-20T08:01:00Z'"
+                " FROM generate_series(1001, 26000) g;"
+                "INSERT INTO outbox_message(id, message)"
+                " SELECT g, 'x' FROM generate_series(1001, 26000) g;"
+                "CREATE FUNCTION refuse_21500() RETURNS trigger LANGUAGE plpgsql AS $$"
+                " BEGIN IF OLD.id = 21500 THEN RAISE EXCEPTION 'refused by the test'; END IF;"
+                " RETURN OLD; END $$;"
+                "CREATE TRIGGER refuse BEFORE DELETE ON outbox FOR EACH ROW"
+                " EXECUTE FUNCTION refuse_21500()")
+        log = os.path.join(b.dir, "daemon.log")
+        env = dict(os.environ, BIDMAIL_NOW="2026-03-02T08:00:00Z")
+        with open(log, "wb") as f:
+            d = _pg_subprocess.Popen([BIDMAIL, "--config", b.conf, "run"], cwd=b.dir, env=env,
+                                     stdout=f, stderr=f)
+        text = ""
+        for _ in range(1200):  # at most 120 s
+            with open(log, errors="replace") as f:
+                text = f.read()
+            if "stage=purge" in text or d.poll() is not None:
+                break
+            time.sleep(0.1)
+        d.terminate()
+        d.wait(timeout=60)
+        expect("stage=purge error=" in text and "refused by the test" in text and
+               "result=retried" in text, "the failed round was not logged:\n%s" % text[-2000:])
+        left = pg.psql("SELECT count(*), min(id) FROM outbox").strip().split("|")
+        messages = pg.psql("SELECT count(*), min(id) FROM outbox_message").strip().split("|")
+        expect(left == ["5000", "21001"], "outbox rows left (count, first id): %r" % left)
+        expect(messages == ["5000", "21001"], "outbox messages left: %r" % messages)
+    finally:
+        if d and d.poll() is None:
+            d.kill()
+            d.wait()
+        pg.cleanup()

@@ -1739,6 +1739,9 @@ int send_outbox_flush(const struct config *c, struct store *s);
 /* ---------------------------------------------------------------- ingest.c */
 /* Processes every message waiting in the spool. Returns the number processed, -1 on error. */
 int ingest_run_once(const struct config *c, struct store *s, volatile int *stop);
+/* `bidmail ingest-trial NAME` (unlisted; the in-flight guard's trial of a suspect, in a
+ * process of its own): prepares spool/incoming/new/NAME and writes nothing; returns 0. */
+int ingest_trial(const struct config *c, const char *name);
 /* The daemon loop: ingest, send, sleep until new files; returns on SIGTERM. */
 int ingest_daemon(struct config *c, const char *config_file);
 /* `bidmail reconcile`: re-offers (spool_reoffer) every file of incoming/cur modified at or

@@ -14,15 +14,16 @@
  */
 #include "bidmail.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <dirent.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -50,12 +51,12 @@ struct job {
  * the message to spool/tmp/ingest.verdict and stop. The next start quarantines that file
  * with the verdict as its reason and goes on with the others. A kill from outside (SIGKILL:
  * the kernel's out-of-memory killer, an operator) leaves no verdict, but it leaves a mark:
- * each slot's message is named in spool/tmp/ingest.inflight.PID from the moment its work begins
- * until it ends (a pwrite each way, no fsync: a killed process's writes survive it). A start
+ * each slot's message is named in spool/tmp/ingest.inflight.PID from the moment its work
+ * begins until it ends (a pwrite each way, no fsync: a killed process's writes survive it). A start
  * that finds a mark naming a message still in new/ counts a first kill on it and makes it a
  * suspect (spool/tmp/ingest.killed). Before anything else, each suspect is parsed alone in a
- * separate process (a trial: fork, prepare, _exit): if that process is killed too (the
- * out-of-memory killer takes the process that balloons), the message has killed the gateway
+ * separate process (a trial: `bidmail ingest-trial`, spawned): if that process is killed too
+ * (the out-of-memory killer takes the process that balloons), the message has killed the gateway
  * twice and is set aside in failed/ with that reason, at once. The trial cannot be killed by
  * what killed the daemon by chance (an operator's kill -9 storm names the daemon's pid), so an
  * innocent suspect passes it; it is then processed alone in the daemon, and leaves the list
@@ -1244,27 +1245,23 @@ static int run_batch(const struct config *c, struct store *s, struct prefetch *p
 	return tempfail ? -1 : handled;
 }
 
-/* The trial of a suspect: prepare (read, limits, parse, classify, extract) in a child
- * process, which writes nothing, waited for at most max_message_time + 5 s. Returns the
- * signal that killed it, 0 when it ended by itself, -2 when it was still parsing after
- * max_message_time + 5 s (the child is then killed; taken as passed), or -1 when there was no
- * trial (fork or waitpid failed, a stop asked). */
-static int suspect_try(const struct config *c, const char *name, volatile int *stop)
+/* `bidmail ingest-trial NAME`: the trial's own process, started by suspect_try. Prepares
+ * spool/incoming/new/NAME as the daemon would (read, limits, parse, classify, extract) and
+ * writes nothing; 0 once that work has ended, whatever it found. */
+int ingest_trial(const struct config *c, const char *name)
 {
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		static const int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
-		for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-			signal(sigs[i], SIG_DFL);	/* a crash here is the trial's answer, not a verdict */
-		guard.mark_fd = -1;
-		struct job j;
-		prepare_message(c, &j, name);
-		_exit(0);
-	}
+	struct job j;
+	prepare_message(c, &j, name);
+	job_clear(&j);
+	return 0;
+}
+
+/* Waits for the trial process pid, at most limit_ms or until a stop is asked (then it is
+ * killed, *over set when it was the time); its wait status, or -1 when waitpid failed. */
+static int trial_wait(pid_t pid, long limit_ms, volatile int *stop, int *over)
+{
 	int status = 0;
-	long waited_ms = 0, limit_ms = (c->max_message_time + 5) * 1000L;
+	long waited_ms = 0;
 	pid_t got;
 	while ((got = waitpid(pid, &status, WNOHANG)) == 0 && waited_ms < limit_ms &&
 	       !stop_asked(stop)) {
@@ -1272,19 +1269,102 @@ static int suspect_try(const struct config *c, const char *name, volatile int *s
 		nanosleep(&t, NULL);
 		waited_ms += 10;
 	}
+	*over = got == 0 && !stop_asked(stop);
 	if (got == 0) {
 		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		/* over time (a slow parse, a loaded or sanitizer build): no kill; processed
-		 * alone, its own max_message_time watchdog decides */
-		return stop_asked(stop) ? -1 : -2;
+		got = waitpid(pid, &status, 0);
 	}
-	if (got < 0)
-		return -1;
-	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	return got < 0 ? -1 : status;
 }
 
-/* The suspects (guard.suspect), before the others: each tried in a child process (killed
+/* The trial of a suspect: `bidmail ingest-trial NAME` run from this very executable
+ * (/proc/self/exe, spawned: a fresh process of its own size, not a copy of the threaded
+ * daemon, which a fork would make, with its memory counted twice and its locks possibly held
+ * by threads that are not there), waited for at most max_message_time + 5 s. Returns the
+ * signal that killed it, 0 when it ended its work, -2 when it was still parsing after
+ * max_message_time + 5 s (it is then killed; taken as passed), or -1 when there was no trial
+ * (why says what: it could not start, it ended without its work, a stop asked). */
+static int suspect_try(const struct config *c, const char *name, volatile int *stop,
+		       char *why, size_t why_len)
+{
+	char *argv[6];
+	int n = 0;
+	argv[n++] = "bidmail";
+	if (c->file) {
+		argv[n++] = "--config";
+		argv[n++] = c->file;
+	}
+	argv[n++] = "ingest-trial";
+	argv[n++] = (char *)name;
+	argv[n] = NULL;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	pid_t pid;
+	int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0) {
+		snprintf(why, why_len, "cannot start the trial process: %s", strerror(rc));
+		return -1;
+	}
+	int over = 0;
+	int status = trial_wait(pid, (c->max_message_time + 5) * 1000L, stop, &over);
+	if (over)
+		return -2;	/* a slow parse, a loaded or sanitizer build: no kill; processed
+				 * alone, its own max_message_time watchdog decides */
+	if (status < 0 || stop_asked(stop)) {
+		snprintf(why, why_len, "%s", status < 0 ? strerror(errno) : "a stop was asked");
+		return -1;
+	}
+	if (WIFSIGNALED(status))
+		return WTERMSIG(status);
+	if (WEXITSTATUS(status) != 0) {
+		snprintf(why, why_len, "the trial process ended with status %d before its work "
+			 "(its configuration or data files could not be read)", WEXITSTATUS(status));
+		return -1;
+	}
+	return 0;
+}
+
+/* Suspect i's trial, when it has not passed one: 1 when it is to be processed alone now
+ * (passed, now or before), 0 when not (set aside: *total counts it; or its trial could not
+ * run: it waits, untouched, for the next pass; or a stop was asked). */
+static int suspect_judge(const struct config *c, int i, volatile int *stop, int *total)
+{
+	struct suspect *x = &guard.suspect[i];
+	if (x->passed)
+		return 1;
+	log_info("stage=ingest spool=%s result=trying-alone (suspect: parsed in a separate "
+		 "process first)", x->name);
+	char why[256] = "";
+	int sig = suspect_try(c, x->name, stop, why, sizeof why);
+	if (stop_asked(stop))
+		return 0;
+	if (sig == -1) {
+		/* no trial (it could not start: memory is short, say): not taken as passed, and
+		 * not processed (drop_suspects leaves it waiting); tried again at the next pass */
+		log_err("stage=ingest spool=%s result=trial-failed error=\"%s\" (tried again at "
+			"the next pass; the other messages go on)", x->name, why);
+		return 0;
+	}
+	if (sig > 0) {
+		char *reason = xasprintf("it killed the gateway twice: the board was killed while "
+					 "it worked on it, and the separate process that then "
+					 "parsed it alone was killed too (signal %d); it was set "
+					 "aside so that the others could go on", sig);
+		suspect_quarantine(c, i, reason);
+		free(reason);
+		suspects_save();
+		(*total)++;
+		return 0;
+	}
+	x->passed = 1;	/* from now on its kills count towards KILLS_AFTER_TRIAL */
+	suspects_save();
+	return 1;
+}
+
+/* The suspects (guard.suspect), before the others: each tried in a separate process (killed
  * there too: set aside), then processed alone, its own parse and its own transaction, so that
  * a kill during its work is counted on it only. Adds the number handled to *handled; returns
  * 0, or -1 on a transient failure (the others then wait: the suspects go first). */
@@ -1293,40 +1373,15 @@ static int ingest_suspects(const struct config *c, struct store *s, volatile int
 {
 	int total = 0, r = 0;
 	for (int i = 0; i < guard.n_suspects && r >= 0 && !stop_asked(stop); i++) {
-		struct suspect *x = &guard.suspect[i];
-		if (!waiting_in_new(c, x->name))
+		int n = guard.n_suspects;
+		if (!waiting_in_new(c, guard.suspect[i].name) || !suspect_judge(c, i, stop, &total)) {
+			if (guard.n_suspects < n)
+				i--;	/* set aside: the last one took its place */
 			continue;
-		if (!x->passed) {
-			log_info("stage=ingest spool=%s result=trying-alone (suspect: parsed in a "
-				 "separate process first)", x->name);
-			int sig = suspect_try(c, x->name, stop);
-			if (sig == -1 && !stop_asked(stop)) {
-				/* no trial (fork failed: memory is short): not taken as passed, and
-				 * not processed; its trial is tried again at the next pass */
-				log_err("stage=ingest spool=%s result=trial-failed error=\"%s\" (tried "
-					"again at the next pass)", x->name, strerror(errno));
-				continue;
-			}
-			if (sig > 0) {
-				char *why = xasprintf("it killed the gateway twice: the board was killed "
-						      "while it worked on it, and the separate process "
-						      "that then parsed it alone was killed too (signal %d); "
-						      "it was set aside so that the others could go on",
-						      sig);
-				suspect_quarantine(c, i--, why);
-				free(why);
-				suspects_save();
-				total++;
-				continue;
-			}
-			if (stop_asked(stop))
-				break;
-			x->passed = 1;	/* from now on its kills count towards KILLS_AFTER_TRIAL */
-			suspects_save();
 		}
 		struct strlist one = { 0 };
-		strlist_add(&one, x->name);
-		log_info("stage=ingest spool=%s result=processing-alone (suspect)", x->name);
+		strlist_add(&one, guard.suspect[i].name);
+		log_info("stage=ingest spool=%s result=processing-alone (suspect)", one.v[0]);
 		struct prefetch pf;
 		prefetch_start(&pf, c, &one, stop, 1);
 		size_t taken = 0;
@@ -1342,6 +1397,24 @@ static int ingest_suspects(const struct config *c, struct store *s, volatile int
 	return r < 0 ? -1 : 0;
 }
 
+/* Drops from names the suspects still on the list after ingest_suspects: those whose trial
+ * could not run, or whose turn a stop cut short. They wait, untouched, for their trial at the
+ * next pass, rather than being parsed in a batch with the others. */
+static void drop_suspects(struct strlist *names)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < names->n; i++) {
+		int suspect = 0;
+		for (int k = 0; k < guard.n_suspects && !suspect; k++)
+			suspect = !strcmp(names->v[i], guard.suspect[k].name);
+		if (suspect)
+			free(names->v[i]);
+		else
+			names->v[kept++] = names->v[i];
+	}
+	names->n = kept;
+}
+
 /* ingest_run_once inside the guard. */
 static int ingest_spool(const struct config *c, struct store *s, volatile int *stop)
 {
@@ -1355,6 +1428,7 @@ static int ingest_spool(const struct config *c, struct store *s, volatile int *s
 				strerror(errno));
 			return -1;
 		}
+		drop_suspects(&names);
 		if (names.n == 0) {
 			strlist_clear(&names);
 			return total;

@@ -171,6 +171,14 @@ static char *read_file(const char *path, size_t max, size_t *len, size_t *full)
 	return buf_steal(&b);
 }
 
+/* The in-flight guard's trial of a suspect (ingest.c): started by the daemon itself. */
+static int cmd_ingest_trial(struct config *c, int argc, char **argv)
+{
+	if (argc != 1)
+		return usage();
+	return ingest_trial(c, argv[0]);
+}
+
 static int cmd_parse(struct config *c, int argc, char **argv)
 {
 	const char *as = NULL, *rcpt = NULL, *file = NULL;
@@ -957,6 +965,9 @@ static const struct subcommand {
 	  SUB_DATA },
 	{ "version", "--version", cmd_version, "", "print the version", SUB_NO_CONFIG },
 	{ "help", "--help", cmd_help, "", "print this list", SUB_NO_CONFIG | SUB_UNLISTED },
+	{ "ingest-trial", NULL, cmd_ingest_trial, "NAME",
+	  "parse one spool file alone, writing nothing (the in-flight guard's trial)",
+	  SUB_DATA | SUB_UNLISTED },
 };
 
 #define HELP_COLUMN 41	/* where the help lines start */

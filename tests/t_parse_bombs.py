@@ -485,6 +485,35 @@ def test_bomb_killed_twice_set_aside_at_its_trial():
     expect(read_marks(b) is None, "the mark outlived a clean run")
 
 
+def test_bomb_trial_that_cannot_run_leaves_the_suspect_waiting():
+    """A suspect whose trial process cannot do its work (here the board runs under the
+    dynamic loader, so the trial it starts from its own executable is the loader, which
+    refuses its arguments: as a trial that cannot start when memory is short) is neither taken
+    as passed nor parsed with the others: the run says the trial failed and will be tried
+    again, stores the three posts behind it, and leaves the suspect waiting in new/ with its
+    one kill; the next ordinary run tries it, it passes and is stored."""
+    repo = os.path.dirname(os.path.abspath(BIDMAIL))
+    b, slow = slow_board("data_dir = %s/contrib\ntemplates = %s/mail-templates\n"
+                         % (repo, repo))
+    d, tid = start_on_slow(b)
+    d.kill()
+    d.wait()
+    loader = "/lib64/ld-linux-x86-64.so.2"
+    p = subprocess.run([loader, BIDMAIL, "--config", b.conf, "run", "--once"], cwd=b.dir,
+                       capture_output=True, timeout=120)
+    err = p.stderr.decode("utf-8", "replace")
+    expect(p.returncode == 0, "run under the loader exited %r: %s" % (p.returncode, err[-800:]))
+    expect("result=trial-failed" in err and "ended with status 1" in err,
+           "no failed trial logged: %s" % err[-800:])
+    expect(titles(b) == ["Projet sain %d" % i for i in range(3)], "projects %r" % titles(b))
+    expect(slow in b.files("incoming/new"), "the suspect left new/ without a trial")
+    expect(read_killed(b) == {slow: 1}, "the suspect's record changed: %r" % read_killed(b))
+    expect(reasons(b) == {}, "quarantined: %r" % reasons(b))
+    b.run("run", "--once", timeout=120)
+    expect(len(b.projects()) == 4, "projects after its trial %r" % titles(b))
+    expect(read_killed(b) == {} and reasons(b) == {}, "left: %r %r" % (read_killed(b), reasons(b)))
+
+
 def test_bomb_killed_after_its_trial_passed_set_aside_at_five():
     """A post whose trial in a separate process passes but that still gets the board killed
     while the board works on it alone (a kill that depends on the daemon, not the parse)

@@ -316,12 +316,13 @@ static int is_mark_file(const char *name)
  * works. A mark file whose lock can be taken was left by a process that is gone: killed from
  * outside while it worked on what the file names. Those are counted (marks_count) and
  * removed; a live ingester's file is left alone, so a second ingester never takes the
- * message the first is working on for one that killed it. spool/tmp/ingest.lock serialises
- * this read-modify-write of ingest.killed between ingesters starting together. */
+ * message the first is working on for one that killed it. A flock on the spool/tmp folder
+ * itself serialises this read-modify-write of ingest.killed between ingesters starting
+ * together (no lock file is left behind). */
 static void marks_recover(const struct config *c)
 {
-	char *dir = xasprintf("%s/tmp", c->spool), *lock = xasprintf("%s/ingest.lock", dir);
-	int lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	char *dir = xasprintf("%s/tmp", c->spool);
+	int lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);	/* the folder is the lock */
 	if (lock_fd >= 0)
 		while (flock(lock_fd, LOCK_EX) < 0 && errno == EINTR)
 			;
@@ -348,7 +349,6 @@ static void marks_recover(const struct config *c)
 	suspects_save();
 	if (lock_fd >= 0)
 		close(lock_fd);	/* and its lock */
-	free(lock);
 	free(dir);
 }
 

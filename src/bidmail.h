@@ -976,10 +976,13 @@ int store_project_unasked(struct store *s, int64_t *ids, int max);
  * bids_before (ISO times); the number of rows purged, or -1. */
 int store_purge_expired(struct store *s, const char *posts_before, const char *bids_before);
 void project_clear(struct project *p);
-/* Queues a rendered message; sets *id. 0 or -1. */
+/* Queues a rendered message; sets *id. 0 or -1. share, when not NULL or empty, names the
+ * mails that share most of their text (an instant alert's project and language): that text
+ * is stored once and this mail packed against it; every read gives the mail back byte for
+ * byte. */
 int store_outbox_insert(struct store *s, const char *kind, const char *to,
 			const char *sender, const char *subject, const char *token,
-			const char *data, size_t len, int64_t *id, time_t now);
+			const char *data, size_t len, const char *share, int64_t *id, time_t now);
 /* Lists outbox rows; with a state other than OUTBOX_STATE_ANY only those in it; with_data loads
  * bodies. */
 int store_outbox_list(struct store *s, enum outbox_state state, int with_data,
@@ -1370,11 +1373,25 @@ struct outgoing {
 	const struct attachment *attachments;	/* with data: sent as multipart/mixed parts */
 	size_t n_attachments;
 	const struct rendered *body;
+	const char *share;	/* the mails sharing most of this one's text (store_outbox_insert) */
 	char token[33];		/* out: the Message-ID's local part, set by send_queue */
 };
 /* Builds a complete RFC 5322 message; sets token (hex id used in Message-ID); caller frees. */
 char *compose_message(const struct config *c, const struct outgoing *o, char token[33],
 		      size_t *len);
+
+/* ---------------------------------------------------------------- outbox_pack.c */
+/* The lines of a reference mail, by hash; ref must outlive it. NULL when it is too long. */
+struct pack_index *pack_index_new(const char *ref, size_t len);
+void pack_index_free(struct pack_index *ix);
+/* msg packed against the index's reference (runs of its whole lines that the reference has,
+ * literal bytes between them); caller frees. */
+char *pack_encode(const struct pack_index *ix, const char *msg, size_t len, size_t *out_len);
+/* 1 when data is a packed mail (it begins with a NUL byte and the pack's mark). */
+int pack_is_packed(const char *data, size_t len);
+/* The mail a packed one stands for, NUL-terminated (caller frees), or NULL when data is not
+ * a well-formed pack of that reference. */
+char *pack_decode(const char *data, size_t len, const char *ref, size_t ref_len, size_t *out_len);
 
 /* ---------------------------------------------------------------- smtp.c */
 enum smtp_result { SMTP_SENT, SMTP_RETRY, SMTP_FAILED };

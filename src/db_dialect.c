@@ -38,6 +38,7 @@ static const struct table_key {
 	{ "followups", "project", 0 },		{ "digest_marks", "name", 0 },
 	{ "digest_shards", "period, shard", 0 },
 	{ "pattern_texts", "id", 1 },		/* H3 (issue 15), migration 26 */
+	{ "outbox_part", "id", 1 },		/* migration 28 */
 };
 
 /* Hand translations, keyed by the SQLite text: what the rules cannot see (SQLite's integers

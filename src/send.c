@@ -484,7 +484,7 @@ int send_queue_as(const struct config *c, struct store *s, const char *tmpl, con
 	snprintf(o->token, sizeof o->token, "%s", token);
 	int64_t id = 0;
 	int rc = store_outbox_insert(s, kind, o->to, c->bounce_address, r.subject, token, data, len,
-				     &id, clock_now());
+				     o->share, &id, clock_now());
 	/* while a message is handled, this line carries its msg=: the answer is traceable */
 	if (rc == 0)
 		log_info("stage=queue outbox=%lld kind=%s", (long long)id, kind);

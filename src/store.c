@@ -234,6 +234,14 @@ static const char *const migrations[] = {
 	 * ingest key and every sent row each hour */
 	"CREATE INDEX IF NOT EXISTS ingested_at ON ingested(at);"
 	"CREATE INDEX IF NOT EXISTS outbox_sent ON outbox(state, sent);",
+	/* 28: mails that share most of their text (the instant alerts of one project in one
+	 * language) store it once: outbox_message.message is then packed (outbox_pack.c)
+	 * against the outbox_part it names */
+	"CREATE TABLE IF NOT EXISTS outbox_part(id INTEGER PRIMARY KEY, body BLOB NOT NULL,"
+	" created TEXT NOT NULL);"
+	"ALTER TABLE outbox_message ADD COLUMN part INTEGER;"
+	"CREATE INDEX IF NOT EXISTS outbox_message_part ON outbox_message(part)"
+	" WHERE part IS NOT NULL;",
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -304,6 +312,8 @@ enum stmt_id {
 	ST_SHARD_PURGE, ST_RELAYED_PURGE, ST_INGEST_PURGE, ST_OUTBOX_PURGE_MESSAGE, ST_OUTBOX_PURGE,
 	/* H3 (issue 15): the alert pass reads pattern texts, then only the owners of those matched */
 	ST_PATTERN_TEXTS_PAGE, ST_PATTERN_OWNERS_INSTANT, ST_SUBSCRIBER_INSTANT_ONE,
+	/* migration 28: shared texts of the outbox */
+	ST_OUTBOX_PART_INSERT, ST_OUTBOX_MESSAGE_PACKED, ST_OUTBOX_PART_PURGE, ST_COUNT_OUTBOX_PART,
 	ST_BEGIN, ST_BEGIN_READ, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
 };
 static const char *const stmt_sql[ST_COUNT_] = {
@@ -346,8 +356,9 @@ static const char *const stmt_sql[ST_COUNT_] = {
 			    " next_attempt IS NULL OR next_attempt <= ?3) AND (lease_until IS NULL"
 			    " OR lease_until < ?4) ORDER BY id LIMIT ?5) RETURNING id",
 	[ST_OUTBOX_ROW] = "SELECT o.id, rcpt, sender, subject, kind, state, attempts, last_error,"
-			  " created, token, m.message, next_attempt"
-			  " FROM outbox o JOIN outbox_message m ON m.id = o.id WHERE o.id = ?1",
+			  " o.created, token, m.message, next_attempt, p.body"
+			  " FROM outbox o JOIN outbox_message m ON m.id = o.id"
+			  " LEFT JOIN outbox_part p ON p.id = m.part WHERE o.id = ?1",
 	[ST_OUTBOX_RELEASE] = "UPDATE outbox SET lease_owner = NULL, lease_until = NULL"
 			      " WHERE lease_owner = ?1 AND state = 'queued'",
 	/* a new window when none is open; ISO UTC strings compare as times */
@@ -374,8 +385,10 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		" char(10) || skills FROM projects WHERE status = 'open'"
 		" ORDER BY id DESC LIMIT ?1",
 	[ST_OUTBOX_LIST] = "SELECT o.id, rcpt, sender, subject, kind, state, attempts, last_error,"
-		" created, token, CASE WHEN ?2 THEN m.message END, next_attempt"
+		" o.created, token, CASE WHEN ?2 THEN m.message END, next_attempt,"
+		" CASE WHEN ?2 THEN p.body END"
 		" FROM outbox o LEFT JOIN outbox_message m ON m.id = o.id"
+		" LEFT JOIN outbox_part p ON p.id = m.part"
 		" WHERE (?1 IS NULL OR state = ?1) AND o.id > ?3 ORDER BY o.id LIMIT ?4",
 	[ST_OUTBOX_OWNERS] = "SELECT DISTINCT lease_owner FROM outbox WHERE state = 'queued' AND"
 		" lease_owner IS NOT NULL AND lease_until >= ?1 LIMIT ?2",
@@ -543,7 +556,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_STATUS_FAILED] = "SELECT count(*) FROM outbox WHERE state = 'failed'",
 	[ST_STATUS_SENT] = "SELECT count(*) FROM outbox WHERE state = 'sent'",
 	[ST_STATUS_OLDEST_QUEUED] = "SELECT min(created) FROM outbox WHERE state = 'queued'",
-	[ST_OUTBOX_BY_TOKEN] = "SELECT m.message FROM outbox o JOIN outbox_message m ON m.id = o.id"
+	[ST_OUTBOX_BY_TOKEN] = "SELECT m.message, p.body FROM outbox o JOIN outbox_message m"
+			       " ON m.id = o.id LEFT JOIN outbox_part p ON p.id = m.part"
 			       " WHERE o.token = ?1 ORDER BY o.id DESC LIMIT 1",
 	[ST_STATUS_LAST_DIGEST] = "SELECT max(claimed) FROM digests",
 	[ST_STATUS_PENDING_POSTS] = "SELECT count(*) FROM projects WHERE status = 'pending_confirmation'",
@@ -600,6 +614,14 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		" AND s.frequency = 'instant'",
 	[ST_SUBSCRIBER_INSTANT_ONE] = SUBSCRIBER_LIST_SELECT " WHERE s.id = ?1"
 		" AND s.status = 'active' AND s.frequency = 'instant'",
+	[ST_OUTBOX_PART_INSERT] = "INSERT INTO outbox_part(body, created) VALUES(?1, ?2)",
+	[ST_COUNT_OUTBOX_PART] = "SELECT count(*) FROM outbox_part",
+	[ST_OUTBOX_MESSAGE_PACKED] = "INSERT INTO outbox_message(id, message, part)"
+		" VALUES(?1, ?2, ?3)",
+	/* the shared texts no message names any more (their messages purged) */
+	[ST_OUTBOX_PART_PURGE] = "DELETE FROM outbox_part WHERE id IN (SELECT p.id FROM"
+		" outbox_part p WHERE p.created < ?1 AND NOT EXISTS (SELECT 1 FROM outbox_message m"
+		" WHERE m.part = p.id) LIMIT 10000)",
 };
 
 struct store {
@@ -608,9 +630,12 @@ struct store {
 	int in_tx;		/* between store_begin and its commit or rollback */
 	int tx_lost;		/* the connection was lost in it: no statement until it ends */
 	int shared;			/* a database server several hosts may share (PostgreSQL) */
+	struct share_cache *share;	/* the shared texts of this connection's outbox inserts */
 };
 
 _Static_assert(ST_COUNT_ <= DB_MAX_STMTS, "the driver caches every statement by id");
+
+static void share_forget(struct store *s);
 
 /* Records the class of the driver's last error (a lost PostgreSQL connection is connected
  * again, so that the next unit of work finds it); always -1. */
@@ -765,6 +790,7 @@ struct store *store_close(struct store *s)
 {
 	if (!s)
 		return NULL;
+	share_forget(s);
 	db_close(s->db);
 	free(s);
 	return NULL;
@@ -782,6 +808,8 @@ int store_begin(struct store *s)
 int store_commit(struct store *s)
 {
 	int rc = s->tx_lost ? -1 : run(s, stmt(s, ST_COMMIT), "commit");
+	if (rc < 0)
+		share_forget(s);
 	if (rc == 0 || s->tx_lost)
 		s->tx_lost = s->in_tx = 0;
 	return rc;
@@ -791,6 +819,7 @@ int store_savepoint_release(struct store *s) { return run(s, stmt(s, ST_RELEASE)
 
 int store_rollback(struct store *s)
 {
+	share_forget(s);	/* the parts it inserted may be gone */
 	int lost = s->tx_lost;
 	s->tx_lost = s->in_tx = 0;
 	if (lost || !db_in_transaction(s->db))
@@ -800,6 +829,7 @@ int store_rollback(struct store *s)
 
 int store_savepoint_rollback(struct store *s)
 {
+	share_forget(s);
 	if (run(s, stmt(s, ST_ROLLBACK_TO), "rollback-to") < 0)
 		return -1;
 	return store_savepoint_release(s);
@@ -1449,9 +1479,140 @@ void project_clear(struct project *p)
 	memset(p, 0, sizeof *p);
 }
 
+/* ------------------------------------------------------ migration 28: the outbox's shared texts
+ * The first mail queued under a share key (an alert's project and language) is stored whole
+ * as an outbox_part, the reference; it and every later one under that key are packed against
+ * it (outbox_pack.c). The references of this connection are kept here, SHARE_SLOTS at most
+ * (the least recently used goes); a rollback forgets them all, as the parts it inserted may
+ * be gone with it. */
+#define SHARE_SLOTS 16
+
+struct share_entry {
+	char key[96];
+	int64_t part;
+	char *body;
+	size_t len;
+	struct pack_index *ix;
+	unsigned long used;
+};
+
+struct share_cache {
+	struct share_entry e[SHARE_SLOTS];
+	unsigned long clock;
+};
+
+static void share_forget(struct store *s)
+{
+	if (!s->share)
+		return;
+	for (int i = 0; i < SHARE_SLOTS; i++) {
+		free(s->share->e[i].body);
+		pack_index_free(s->share->e[i].ix);
+	}
+	free(s->share);
+	s->share = NULL;
+}
+
+/* The reference of share key `key`, inserting data as the key's reference when it has none
+ * yet; NULL when the mail is not to be packed (*err 0) or the insert failed (*err 1). */
+static struct share_entry *share_get(struct store *s, const char *key, const char *data,
+				     size_t len, const char *at, int *err)
+{
+	*err = 0;
+	if (strlen(key) >= sizeof s->share->e[0].key)
+		return NULL;
+	if (!s->share)
+		s->share = xcalloc(1, sizeof *s->share);
+	struct share_entry *e = NULL, *oldest = &s->share->e[0];
+	for (int i = 0; i < SHARE_SLOTS && !e; i++) {
+		struct share_entry *x = &s->share->e[i];
+		if (x->ix && !strcmp(x->key, key))
+			e = x;
+		else if (x->used < oldest->used)
+			oldest = x;
+	}
+	if (!e) {
+		struct db_stmt *st = stmt(s, ST_OUTBOX_PART_INSERT);
+		if (st) {
+			db_bind_blob(st, 1, data, len);
+			bind_text(st, 2, at);
+		}
+		if (run(s, st, "outbox-part") < 0) {
+			*err = 1;
+			return NULL;
+		}
+		e = oldest;
+		free(e->body);
+		pack_index_free(e->ix);
+		snprintf(e->key, sizeof e->key, "%s", key);
+		e->part = db_last_insert_id(s->db);
+		e->body = xmalloc(len + 1);
+		memcpy(e->body, data, len);
+		e->len = len;
+		e->ix = pack_index_new(e->body, len);
+	}
+	e->used = ++s->share->clock;
+	return e->ix ? e : NULL;
+}
+
+/* The mail that column col of st's row stands for (whole, or packed against the shared text
+ * in column ref_col): a NUL-terminated copy in *out, its length in *out_len. A pack that does
+ * not unpack (its part gone, a damaged row) is logged and read as an empty mail. The packed
+ * bytes are copied before the shared text is read: a driver may keep one blob per row. */
+static void message_read(struct db_stmt *st, int col, int ref_col, int64_t id, char **out,
+			 size_t *out_len)
+{
+	size_t n = (size_t)db_column_bytes(st, col);
+	const void *b = db_column_blob(st, col);
+	*out = xmalloc(n + 1);
+	if (b && n)
+		memcpy(*out, b, n);
+	(*out)[n] = '\0';
+	*out_len = n;
+	if (!pack_is_packed(*out, n))
+		return;
+	char *packed = *out;
+	size_t rn = (size_t)db_column_bytes(st, ref_col);
+	*out = pack_decode(packed, n, db_column_blob(st, ref_col), rn, out_len);
+	free(packed);
+	if (*out)
+		return;
+	log_err("stage=store op=outbox-unpack outbox=%lld error=\"its shared text is missing or "
+		"damaged\"", (long long)id);
+	*out = xstrdup("");
+	*out_len = 0;
+}
+
+/* Inserts outbox row rowid's message, packed when share names a reference it shares lines
+ * with. 0 or -1. */
+static int outbox_message_insert(struct store *s, int64_t rowid, const char *data, size_t len,
+				 const char *share, const char *at)
+{
+	int err = 0;
+	struct share_entry *e = share && *share ? share_get(s, share, data, len, at, &err) : NULL;
+	if (err)
+		return -1;
+	size_t plen = 0;
+	char *packed = e ? pack_encode(e->ix, data, len, &plen) : NULL;
+	if (packed && plen >= len) {	/* nothing shared after all */
+		free(packed);
+		packed = NULL;
+	}
+	struct db_stmt *st = stmt(s, packed ? ST_OUTBOX_MESSAGE_PACKED : ST_OUTBOX_MESSAGE);
+	if (st) {
+		db_bind_int64(st, 1, rowid);
+		db_bind_blob(st, 2, packed ? packed : data, packed ? plen : len);
+		if (packed)
+			db_bind_int64(st, 3, e->part);
+	}
+	int rc = run(s, st, "outbox-message");
+	free(packed);
+	return rc < 0 ? -1 : 0;
+}
+
 int store_outbox_insert(struct store *s, const char *kind, const char *to, const char *sender,
 			const char *subject, const char *token, const char *data, size_t len,
-			int64_t *id, time_t now)
+			const char *share, int64_t *id, time_t now)
 {
 	struct db_stmt *st = stmt(s, ST_OUTBOX_INSERT);
 	if (!st)
@@ -1467,12 +1628,7 @@ int store_outbox_insert(struct store *s, const char *kind, const char *to, const
 	if (run(s, st, "outbox-insert") < 0)
 		return -1;
 	int64_t rowid = db_last_insert_id(s->db);
-	st = stmt(s, ST_OUTBOX_MESSAGE);
-	if (!st)
-		return -1;
-	db_bind_int64(st, 1, rowid);
-	db_bind_blob(st, 2, data, len);
-	if (run(s, st, "outbox-message") < 0)
+	if (outbox_message_insert(s, rowid, data, len, share, at) < 0)
 		return -1;
 	if (id)
 		*id = rowid;
@@ -1636,14 +1792,8 @@ static void outbox_row_read(struct db_stmt *st, int with_data, struct outbox_row
 	r->last_error = col_text(st, 7);
 	r->created = col_text(st, 8);
 	r->token = col_text(st, 9);
-	if (with_data) {
-		const void *b = db_column_blob(st, 10);
-		r->len = (size_t)db_column_bytes(st, 10);
-		r->data = xmalloc(r->len + 1);
-		if (b)
-			memcpy(r->data, b, r->len);
-		r->data[r->len] = '\0';
-	}
+	if (with_data)
+		message_read(st, 10, 12, r->id, &r->data, &r->len);
 	r->next_attempt = col_text(st, 11);
 }
 
@@ -1731,9 +1881,10 @@ static char *scalar_text(struct store *s, enum stmt_id id);
 
 int store_count(struct store *s, const char *table)
 {
-	static const char *const allowed[] = { "projects", "outbox", "ingested", "subscribers", NULL };
+	static const char *const allowed[] = { "projects", "outbox", "ingested", "subscribers",
+					       "outbox_part", NULL };
 	static const enum stmt_id counts[] = { ST_COUNT_PROJECTS, ST_COUNT_OUTBOX, ST_COUNT_INGESTED,
-					       ST_COUNT_SUBSCRIBERS };
+					       ST_COUNT_SUBSCRIBERS, ST_COUNT_OUTBOX_PART };
 	for (int i = 0; allowed[i]; i++)
 		if (!strcmp(table, allowed[i]))
 			return scalar_int(s, counts[i]);
@@ -3139,12 +3290,7 @@ int store_outbox_message_by_token(struct store *s, const char *token, char **dat
 	bind_text(st, 1, token);
 	int rc = db_step(st), found = 0;
 	if (rc == DB_STEP_ROW) {
-		int n = db_column_bytes(st, 0);
-		*data = xmalloc((size_t)n + 1);
-		if (n > 0)
-			memcpy(*data, db_column_blob(st, 0), (size_t)n);
-		(*data)[n] = '\0';
-		*len = (size_t)n;
+		message_read(st, 0, 1, 0, data, len);
 		found = 1;
 	}
 	db_reset(st);
@@ -3451,7 +3597,11 @@ int store_relayed_purge(struct store *s, const char *before, int *ingest_keys)
  * round, so that no row outlives its body. */
 int store_outbox_purge(struct store *s, const char *before)
 {
-	return purge_rows(s, ST_OUTBOX_PURGE_MESSAGE, ST_OUTBOX_PURGE, before, "outbox-purge");
+	int n = purge_rows(s, ST_OUTBOX_PURGE_MESSAGE, ST_OUTBOX_PURGE, before, "outbox-purge");
+	/* then the shared texts no message names any more (migration 28) */
+	if (n >= 0 && purge_rows(s, ST_OUTBOX_PART_PURGE, ST_COUNT_, before, "outbox-part-purge") < 0)
+		return -1;
+	return n;
 }
 
 /* ------------------------------------------------------- H3 (issue 15): alerts by pattern text

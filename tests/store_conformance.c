@@ -122,7 +122,7 @@ static int64_t add_outbox(struct store *s, const char *to)
 	int64_t id = -1;
 	static const char msg[] = "Subject: x\r\n\r\nbody\r\n";
 	return store_outbox_insert(s, "test", to, "bounce@example.org", "x", "tok", msg,
-				   sizeof msg - 1, &id, T0) < 0 ? -1 : id;
+				   sizeof msg - 1, NULL, &id, T0) < 0 ? -1 : id;
 }
 
 static void free_projects(struct project *v, int n)
@@ -1191,6 +1191,76 @@ static int c_outbox_insert(struct store *s)
 		 !strcmp(v[0].token, "tok") && !strcmp(v[0].sender, "bounce@example.org");
 	free_outbox(v, n);
 	CHECK(ok);
+	return 0;
+}
+
+/* An alert of project p to `to`: headers and a greeting of its own, then forty lines that
+ * every alert of p shares, then a line of its own. Caller frees. */
+static char *alert_text(int p, const char *to)
+{
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	buf_printf(&b, "To: %s\r\nMessage-ID: <%s.%d@example.org>\r\n\r\nBonjour %s,\r\n", to,
+		   to, p, to);
+	for (int i = 0; i < 40; i++)
+		buf_printf(&b, "Project %d, line %d of the description that every alert shares\r\n",
+			   p, i);
+	buf_printf(&b, "(matched your pattern for %s)\r\n", to);
+	return buf_steal(&b);
+}
+
+/* Queues alert_text(p, to) under share key `share`; the row id or -1. */
+static int64_t add_shared(struct store *s, int p, const char *to, const char *share)
+{
+	char *m = alert_text(p, to);
+	int64_t id = -1;
+	int rc = store_outbox_insert(s, "project_alert", to, "bounce@example.org", "x", to, m,
+				     strlen(m), share, &id, T0);
+	free(m);
+	return rc < 0 ? -1 : id;
+}
+
+/* Every queued row reads back as the mail queued, byte for byte (list and by token). */
+static int shared_read_back(struct store *s, int n_expected, const int *project)
+{
+	struct outbox_row *v;
+	int n = store_outbox_list(s, OUTBOX_STATE_ANY, 1, &v), ok = n >= 0, k = 0;
+	for (int i = 0; ok && i < n; i++) {
+		if (strcmp(v[i].kind, "project_alert"))
+			continue;	/* another case's rows, in the same database */
+		ok = k < n_expected;
+		char *m = alert_text(ok ? project[k++] : 0, v[i].to), *d = NULL;
+		size_t len = 0;
+		ok = v[i].len == strlen(m) && !memcmp(v[i].data, m, v[i].len) &&
+		     store_outbox_message_by_token(s, v[i].to, &d, &len) == 1 && len == strlen(m) &&
+		     !memcmp(d, m, len);
+		free(d);
+		free(m);
+	}
+	free_outbox(v, n);
+	return ok && k == n_expected;
+}
+
+/* Mails queued under a share key: one shared text per key, each mail read back whole; a
+ * rollback that took a key's first mail (and its shared text) away leaves the next mail of
+ * that key whole too. */
+static int c_outbox_insert_shared(struct store *s)
+{
+	static const int project[] = { 1, 1, 2, 1, 3 };
+	CHECK(add_shared(s, 1, "a@example.net", "alert/1/fr") > 0);
+	CHECK(add_shared(s, 1, "b@example.net", "alert/1/fr") > 0);
+	CHECK(add_shared(s, 2, "c@example.net", "alert/2/fr") > 0);
+	CHECK(store_count(s, "outbox_part") == 2);
+	CHECK(store_begin(s) == 0);
+	CHECK(add_shared(s, 3, "x@example.net", "alert/3/fr") > 0);
+	CHECK(add_shared(s, 1, "d@example.net", "alert/1/fr") > 0);
+	CHECK(store_rollback(s) == 0);
+	CHECK(store_count(s, "outbox_part") == 2);
+	CHECK(add_shared(s, 1, "d@example.net", "alert/1/fr") > 0);
+	CHECK(add_shared(s, 3, "e@example.net", "alert/3/fr") > 0);
+	/* the rollback forgot every reference: alert/1 has a second one, alert/3 its first */
+	CHECK(store_count(s, "outbox_part") == 4);
+	CHECK(shared_read_back(s, 5, project));
 	return 0;
 }
 
@@ -2494,6 +2564,21 @@ static int c_outbox_purge(struct store *s)
 	free(data);
 	CHECK(store_count(s, "outbox") == 2);
 	CHECK(store_outbox_purge(s, "2026-01-31T08:00:00Z") == 0);
+	/* a shared text goes with the last sent row that names it, not before */
+	int64_t a1 = add_shared(s, 1, "a@example.net", "alert/1/fr");
+	int64_t a2 = add_shared(s, 1, "b@example.net", "alert/1/fr");
+	CHECK(a1 > 0 && a2 > 0 && store_count(s, "outbox_part") == 1);
+	CHECK(store_outbox_mark_sent(s, a1, T0 - 40 * 86400L) == 0);
+	CHECK(store_outbox_purge(s, "2026-03-03T08:00:00Z") == 2);	/* recent and a1 */
+	CHECK(store_count(s, "outbox_part") == 1);
+	char *m = alert_text(1, "b@example.net");
+	CHECK(store_outbox_message_by_token(s, "b@example.net", &data, &len) == 1 &&
+	      len == strlen(m) && !memcmp(data, m, len));
+	free(m);
+	free(data);
+	CHECK(store_outbox_mark_sent(s, a2, T0 - 40 * 86400L) == 0);
+	CHECK(store_outbox_purge(s, "2026-03-03T08:00:00Z") == 1);
+	CHECK(store_count(s, "outbox_part") == 0);
 	return 0;
 }
 
@@ -2638,6 +2723,7 @@ static const struct {
 	{ "store_shard_purge", c_shard_purge },
 	{ "store_relayed_purge", c_relayed_purge },
 	{ "store_outbox_purge", c_outbox_purge },
+	{ "store_outbox_insert", c_outbox_insert_shared },
 	{ "store_subscriber_due_shard", c_subscriber_due_shard },
 };
 #define N_CASES (sizeof cases / sizeof cases[0])

@@ -121,6 +121,11 @@ UNDO_MIGRATION_21 = (
     "DROP INDEX subscribers_next_due; DROP INDEX subscribers_instant; DROP INDEX projects_published;"
     "DROP TABLE digest_marks; ALTER TABLE subscribers DROP COLUMN next_due;")
 
+# What migration 28 (the outbox's shared texts) added: dropped by the same tests.
+UNDO_MIGRATION_28 = (
+    "DROP INDEX outbox_message_part; ALTER TABLE outbox_message DROP COLUMN part;"
+    "DROP TABLE outbox_part;")
+
 
 def test_migration_turns_day_counts_into_days():
     """Migration 20: a project stored with a day count (deadline_days, before deadlines were
@@ -135,7 +140,7 @@ def test_migration_turns_day_counts_into_days():
         # run again as they are)
         "DROP INDEX ingested_replay_key; ALTER TABLE ingested DROP COLUMN replay_key;"
         " ALTER TABLE ingested DROP COLUMN host;" +
-        UNDO_MIGRATION_21 +
+        UNDO_MIGRATION_21 + UNDO_MIGRATION_28 +
         "ALTER TABLE projects DROP COLUMN deadline; ALTER TABLE bids DROP COLUMN delivery;"
         "UPDATE projects SET deadline_days = 21, created = '2026-03-02T09:00:00Z';"
         "INSERT INTO bids(project, subscriber, address, amount, delivery_days, status, created)"
@@ -202,7 +207,7 @@ def test_migration_keeps_ingest_log():
         "CREATE TABLE sender_rates(address TEXT PRIMARY KEY COLLATE NOCASE,"
         " window_start TEXT NOT NULL, count INTEGER NOT NULL, told TEXT);"
         "DROP TABLE fetched;"  # migration 11 and later did not exist at version 9
-        + UNDO_MIGRATION_21 +
+        + UNDO_MIGRATION_21 + UNDO_MIGRATION_28 +
         "ALTER TABLE projects DROP COLUMN published;"
         "ALTER TABLE projects DROP COLUMN deadline; ALTER TABLE bids DROP COLUMN delivery;"
         "ALTER TABLE outbox DROP COLUMN lease_owner; ALTER TABLE outbox DROP COLUMN lease_until;"

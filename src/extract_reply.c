@@ -7,7 +7,8 @@
  * no regular expressions, no backtracking. Each line is normalised once, on first use, with
  * the flags the rules test (date, address, digit, verb, "could end an attribution"), so a
  * window re-reads flags, not text; the phrase lists are indexed at load (first byte, pair of
- * first bytes, last byte for verbs) and searched in one pass over a line, at word starts.
+ * first bytes, last byte for verbs) and searched in one pass over a line, at word starts (a
+ * phrase that ends with a letter of a spaced script up to a word end, unless marked '*').
  * A line with the same bytes as one of the four above it (a "twin": repeated footers, rules,
  * pasted runs) reads what is known of it by its bytes alone from the first of them: its
  * normalised form (shared, not copied) and flags, verb, lone key, separator, mid-line
@@ -266,6 +267,8 @@ struct reply_data {
 	int from[RP_COUNT][257];	/* each kind sorted: its phrases whose first byte is c are
 					 * from[k][c] up to from[k][c + 1] */
 	size_t longest[RP_COUNT];	/* the length of the longest phrase of each kind */
+	unsigned char *word_end[RP_COUNT];	/* per phrase, 1 when it must end a word (it ends
+						 * with a letter of a spaced script, no '*') */
 	unsigned char (*pair)[8192];	/* per kind, a bit for each pair of first two bytes
 					 * some phrase opens with (NUL second byte: one-byte phrases) */
 	unsigned char key_first[256];	/* 1 for the first byte of a header-field name */
@@ -280,6 +283,7 @@ struct reply_data *extract_reply_data_free(struct reply_data *d)
 	for (int k = 0; k < RP_COUNT; k++) {
 		strlist_clear(&d->p[k]);
 		free(d->len[k]);
+		free(d->word_end[k]);
 	}
 	free(d->verb_len);
 	free(d->by_last);
@@ -308,10 +312,56 @@ static int reply_line(void *arg, char *s, const char *path, int lineno)
 	char *tok, t[256];
 	while ((tok = strtok_r(NULL, "|", &save)) != NULL) {
 		tok = str_trim(tok);
-		if (normalise(tok, strlen(tok), t, sizeof t, 0))
+		size_t tn = strlen(tok), stem = tn > 0 && tok[tn - 1] == '*';
+		size_t w = normalise(tok, tn - stem, t, sizeof t - 1, 0);
+		if (w && stem)	/* kept as a mark: no normalised line holds a '*' */
+			memcpy(t + w, "*", 2);
+		if (w)
 			strlist_add(&d->p[k], t);
 	}
 	return 0;
+}
+
+/* 1 when the byte c opens a letter of a script that parts its words with spaces: ASCII
+ * letters and digits, and the two-byte UTF-8 letters of Latin, Greek and Cyrillic (lead bytes
+ * 0xC3 to 0xD3). Hebrew and Arabic (prefixes glued to the next word: "נשלח מה-iPhone") and
+ * the scripts without spaces (CJK, Thai) are not. */
+static int spaced_letter(unsigned char c)
+{
+	return ascii_alnum[c] || (c >= 0xC3 && c <= 0xD3);
+}
+
+/* 1 when phrase p (n bytes) must be followed by a word end where it stands: it ends with a
+ * letter of a spaced script ("mobil" is not the start of "mobilité"). */
+static int phrase_needs_word_end(const char *p, size_t n)
+{
+	size_t last = n;
+	while (last > 0 && ((unsigned char)p[last - 1] & 0xC0) == 0x80)
+		last--;	/* back to the lead byte of the last character */
+	return last > 0 && spaced_letter((unsigned char)p[last - 1]);
+}
+
+/* The word-end needs of the phrases of kind g (sorted): a phrase the data file ends with '*'
+ * ("telefonom*": Hungarian "telefonomról") opens a word and may go on; it loses the mark. */
+static void phrases_word_ends(struct reply_data *d, int g)
+{
+	struct strlist *pl = &d->p[g];
+	d->word_end[g] = xcalloc(pl->n + 1, 1);
+	for (size_t f = 0; f < pl->n; f++) {
+		size_t n = strlen(pl->v[f]);
+		if (n > 1 && pl->v[f][n - 1] == '*')
+			pl->v[f][n - 1] = '\0';
+		else
+			d->word_end[g][f] = (unsigned char)phrase_needs_word_end(pl->v[f], n);
+	}
+}
+
+/* 1 when phrase i of kind k, found at t[at..end), stands as whole words: it needs no word end
+ * (phrases_word_ends) or none of t's letters follows it. */
+static inline int phrase_whole_at(const struct reply_data *d, enum rp_kind k, int i,
+				  const char *t, size_t end, size_t tn)
+{
+	return !d->word_end[k][i] || end >= tn || !spaced_letter((unsigned char)t[end]);
 }
 
 static int str_cmp(const void *a, const void *b)
@@ -349,6 +399,7 @@ struct reply_data *extract_reply_data_load(const char *path)
 		struct strlist *pl = &d->p[g];
 		if (pl->n)
 			qsort(pl->v, pl->n, sizeof *pl->v, str_cmp);
+		phrases_word_ends(d, g);
 		size_t f = 0;
 		for (int c = 0; c < 257; c++) {
 			while (f < pl->n && (unsigned char)pl->v[f][0] < c)
@@ -403,6 +454,22 @@ static int starts_with_word(const char *t, enum rp_kind k)
 	return 0;
 }
 
+/* 1 when t (tn bytes) opens with a phrase of kind k as whole words (phrase_whole_at). */
+static int phrase_opens(enum rp_kind k, const char *t, size_t tn)
+{
+	const struct reply_data *d = extract_data_reply();
+	if (!d)
+		return 0;
+	const struct strlist *l = &d->p[k];
+	unsigned char c = (unsigned char)t[0];
+	for (int i = d->from[k][c]; i < d->from[k][c + 1]; i++) {
+		size_t pn = d->len[k][i];
+		if (pn <= tn && !memcmp(t, l->v[i], pn) && phrase_whole_at(d, k, i, t, pn, tn))
+			return 1;
+	}
+	return 0;
+}
+
 /* 1 when some phrase of kind k may open at t (n bytes left): its first two bytes are those of
  * one (the pair bitmap; a one-byte phrase tested by its pair with NUL). */
 static inline int pair_opens(const unsigned char *pm, const char *t, size_t n)
@@ -412,9 +479,10 @@ static inline int pair_opens(const unsigned char *pm, const char *t, size_t n)
 	return (pm[pr >> 3] >> (pr & 7) & 1) || (pm[c >> 3] & 1);
 }
 
-/* 1 when a phrase of kind k at least min_len bytes long stands anywhere in t (tn bytes), or,
- * with whole set, is all of t: one pass over t, trying at each byte only the phrases that
- * start with it (the index built at load), their second byte compared before the rest. */
+/* 1 when a phrase of kind k at least min_len bytes long stands anywhere in t (tn bytes) as
+ * whole words (phrase_whole_at), or, with whole set, is all of t: one pass over t, trying at
+ * each byte only the phrases that start with it (the index built at load), their second byte
+ * compared before the rest. */
 static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_len, int whole)
 {
 	const struct reply_data *d = extract_data_reply();
@@ -437,7 +505,8 @@ static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_le
 		for (int i = d->from[k][c]; i < d->from[k][c + 1]; i++) {
 			size_t vn = d->len[k][i];
 			if (vn < min_len || p + vn > tn || (whole && vn != tn) ||
-			    (vn > 1 && l->v[i][1] != t[p + 1]) || memcmp(t + p, l->v[i], vn))
+			    (vn > 1 && l->v[i][1] != t[p + 1]) || memcmp(t + p, l->v[i], vn) ||
+			    !phrase_whole_at(d, k, i, t, p + vn, tn))
 				continue;
 			return 1;
 		}
@@ -1200,11 +1269,8 @@ static int is_mobile_signature(const struct rline *ln)
 		words += *p == ' ';
 	if (strpbrk(b, ",;?"))
 		return 0;
-	int lo, hi;
-	const struct strlist *m = phrases_opening(RP_MOBILE, (unsigned char)*b, &lo, &hi);
-	for (int i = lo; i < hi; i++)
-		if (!strncmp(b, m->v[i], strlen(m->v[i])))
-			return words <= 14;
+	if (phrase_opens(RP_MOBILE, b, strlen(b)))
+		return words <= 14;
 	/* the verb last ("Az iPhone-omról küldve", "iPadから送信"): a line of at most four words
 	 * that ends with a mobile-end phrase and names a device or a client (a sentence such as
 	 * "Le devis mobile est envoyé" or "le lien Gmail vous a été envoyé" is longer or says

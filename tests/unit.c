@@ -1635,6 +1635,11 @@ static void test_reply_trim(void)
 		{ "Ok.\n\nGesendet von Outlook f\u00fcr Android\n", NULL, "Ok." },
 		{ "Ok.\n\nGet Outlook for iOS\n", NULL, "Ok." },
 		{ "Ok.\n\nTelefonomr\u00f3l k\u00fcldve\n", NULL, "Ok." },
+		/* Thai Gmail: "เมื่อ <date> เวลา <time> <name> <address> เขียนว่า:" */
+		{ "\u0e15\u0e01\u0e25\u0e07\n\n\u0e40\u0e21\u0e37\u0e48\u0e2d \u0e1e. 3 "
+		  "\u0e18.\u0e04. 2026 \u0e40\u0e27\u0e25\u0e32 10:00 John <j@x.com> "
+		  "\u0e40\u0e02\u0e35\u0e22\u0e19\u0e27\u0e48\u0e32:\n\n> \u0e23\u0e32\u0e04\u0e32?\n",
+		  NULL, "\u0e15\u0e01\u0e25\u0e07" },
 		/* text written below a copy of ours stays */
 		{ "Your bid on project 1012 was sent to the client: 900 EUR, 6 days. You will hear "
 		  "from us soon.\n\nOK I accept, thanks.\n", "Your bid on project 1012 was sent to the "

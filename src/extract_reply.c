@@ -34,6 +34,7 @@
 #include <strings.h>
 
 static int has_date(const char *t);
+static unsigned char phrase_kinds_opening(const char *t, size_t n);
 static int verb_ends(const char *j, size_t end);
 
 #define LOOKAHEAD 6
@@ -56,9 +57,10 @@ struct rline {	/* packed: one per line of the body, often bigger than the line i
 	signed char copy;	/* all its words repeat the text we sent (drop_known_copy) */
 	signed char kept0;	/* kept before mark_quotes ran (the never-lose fallback) */
 	signed char normed;
-	signed char dated;	/* its normalised form holds a date or a time (has_date), an address */
-	signed char addressed;
-	signed char digits;	/* it holds a digit */
+	signed char dated;	/* its normalised form holds a date or a time (has_date) */
+	unsigned char seen;	/* what its normalised form holds: SEEN_AT, SEEN_DIGIT, SEEN_COLON */
+	unsigned char opens;	/* the phrase kinds whose first two bytes open one of its words
+				 * (OPENS_*): a kind not there stands nowhere in it */
 	signed char verbed;	/* it holds an attribution verb: 1, 0, or -1 not looked at yet */
 	signed char lone;	/* the group of the header key alone on it (lone_key), -1 not looked at */
 	signed char ender;	/* it could end an attribution: ends with ':', '>' or a verb (with or
@@ -67,6 +69,9 @@ struct rline {	/* packed: one per line of the body, often bigger than the line i
 	signed char mid_known;	/* midline_attribution looked at, its offset in mid */
 	signed char hb;	/* header_block_at from this line: 0 not looked at, 1 no, 2 yes */
 };
+
+enum { SEEN_AT = 1, SEEN_DIGIT = 2, SEEN_COLON = 4 };
+enum { OPENS_VERB = 1, OPENS_CUT = 2, OPENS_FORWARD = 4 };
 
 static int is_space_byte(unsigned char c)
 {
@@ -108,6 +113,7 @@ static size_t lower_utf8(const unsigned char *s, size_t n, char *out, size_t *us
 /* The plain ASCII bytes normalise copies as they are, lowered: their lower form, 0 for the
  * others (controls, '*', bytes of UTF-8 sequences); and the ASCII letters and digits. */
 static unsigned char ascii_plain[256], ascii_alnum[256];
+static unsigned char ascii_seen[256];	/* SEEN_AT for '@', SEEN_DIGIT, SEEN_COLON for ':' */
 
 /* Built once (pthread_once): two parsing threads may start together on a backlog. */
 static pthread_once_t ascii_once = PTHREAD_ONCE_INIT;
@@ -117,6 +123,7 @@ static void ascii_tables_build(void)
 	for (int c = ' '; c < 0x7F; c++) {
 		ascii_plain[c] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 		ascii_alnum[c] = (unsigned char)isalnum(c);
+		ascii_seen[c] = c == '@' ? SEEN_AT : c == ':' ? SEEN_COLON : isdigit(c) ? SEEN_DIGIT : 0;
 	}
 	ascii_plain['*'] = 0;
 }
@@ -126,9 +133,45 @@ static void ascii_tables(void)
 	pthread_once(&ascii_once, ascii_tables_build);
 }
 
-static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop_dashes)
+#define ONES8 0x0101010101010101ULL
+#define HIGH8 0x8080808080808080ULL
+
+/* The bytes of x (all ASCII) that are c: their high bits (exact as a whole: 0 or not). */
+static inline uint64_t bytes_equal(uint64_t x, unsigned c)
+{
+	uint64_t v = x ^ (ONES8 * c);
+	return (v - ONES8) & ~v & HIGH8;
+}
+
+/* The bytes of x (all ASCII) from lo to hi: their high bits. */
+static inline uint64_t bytes_within(uint64_t x, unsigned lo, unsigned hi)
+{
+	return ((x + ONES8 * (0x80 - lo)) ^ (x + ONES8 * (0x7F - hi))) & HIGH8;
+}
+
+/* normalise's run of plain ASCII eight bytes at a time: when the eight bytes at s are all
+ * plain (ascii_plain: printable, no '*'), writes their lower form to out, adds their SEEN_*
+ * flags to *seen and returns 1; 0 otherwise (nothing written). */
+static inline int ascii8_plain(const char *s, char *out, unsigned *seen)
+{
+	uint64_t x;
+	memcpy(&x, s, 8);
+	if ((x & HIGH8) || (((x - ONES8 * 0x20) & ~x & HIGH8)) || bytes_equal(x, 0x7F) ||
+	    bytes_equal(x, '*'))
+		return 0;
+	x |= bytes_within(x, 'A', 'Z') >> 2;	/* 0x80 >> 2: 0x20, capitals lowered */
+	memcpy(out, &x, 8);
+	*seen |= (bytes_equal(x, '@') ? SEEN_AT : 0) | (bytes_equal(x, ':') ? SEEN_COLON : 0) |
+		 (bytes_within(x, '0', '9') ? SEEN_DIGIT : 0);
+	return 1;
+}
+
+/* normalise, and the SEEN_* flags of what it wrote in *seen. */
+static size_t normalise_seen(const char *s, size_t n, char *out, size_t max, int drop_dashes,
+			     unsigned *seen)
 {
 	size_t w = 0, i = 0;
+	unsigned got = 0;
 	ascii_tables();
 	while (i < n && (is_space_byte((unsigned char)s[i]) || (drop_dashes && s[i] == '-') ||
 			 s[i] == '*'))
@@ -137,8 +180,13 @@ static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop
 		/* a run of plain ASCII (most of any mail), bounded by the input and by max */
 		size_t lim = n - i < max - 3 - w ? n : i + (max - 3 - w);
 		unsigned char a;
+		while (i + 8 <= lim && ascii8_plain(s + i, out + w, &got)) {
+			i += 8;
+			w += 8;
+		}
 		while (i < lim && (a = ascii_plain[(unsigned char)s[i]]) != 0) {
 			out[w++] = (char)a;
+			got |= ascii_seen[a];
 			i++;
 		}
 		if (i >= n || w + 3 >= max)
@@ -146,6 +194,7 @@ static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop
 		const unsigned char *u = (const unsigned char *)s + i;
 		if (ascii_plain[u[0]]) {
 			out[w++] = (char)ascii_plain[u[0]];
+			got |= ascii_seen[u[0]];
 			i++;	/* plain ASCII, most of any mail */
 		} else if (u[0] == 0xC2 && i + 1 < n && u[1] == 0xA0) {
 			out[w++] = ' ';
@@ -155,6 +204,7 @@ static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop
 			i += 3;
 		} else if (u[0] == 0xEF && i + 2 < n && u[1] == 0xBC && u[2] == 0x9A) {
 			out[w++] = ':';	/* U+FF1A, the full-width colon of CJK clients */
+			got |= SEEN_COLON;
 			i += 3;
 		} else if (u[0] == '*' || u[0] == '\t' || u[0] == '\r') {
 			if (u[0] != '*')
@@ -169,7 +219,14 @@ static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop
 	while (w > 0 && (out[w - 1] == ' ' || (drop_dashes && out[w - 1] == '-')))
 		w--;
 	out[w] = '\0';
+	*seen = got;	/* the blanks and dashes dropped at the end are none of them */
 	return w;
+}
+
+static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop_dashes)
+{
+	unsigned seen;
+	return normalise_seen(s, n, out, max, drop_dashes, &seen);
 }
 
 /* 1 when the normalised line t (n bytes) could be the last of an attribution: it ends, trailing
@@ -200,16 +257,17 @@ static __attribute__((noinline)) void line_norm_compute(struct rline *ln)
 		ln->nn = tw->nn;
 		ln->normed = 1;
 		ln->dated = tw->dated;
-		ln->addressed = tw->addressed;
-		ln->digits = tw->digits;
+		ln->seen = tw->seen;
+		ln->opens = tw->opens;
 		ln->ender = tw->ender;
 		return;
 	}
-	ln->nn = normalise(ln->s, ln->n, ln->norm, ln->cap, 0);
+	unsigned seen;
+	ln->nn = normalise_seen(ln->s, ln->n, ln->norm, ln->cap, 0, &seen);
 	ln->normed = 1;
-	ln->dated = has_date(ln->norm);
-	ln->addressed = memchr(ln->norm, '@', ln->nn) != NULL;
-	ln->digits = ln->nn > strcspn(ln->norm, "0123456789");
+	ln->seen = (unsigned char)seen;
+	ln->dated = (seen & SEEN_DIGIT) && has_date(ln->norm);	/* no digit, no date */
+	ln->opens = phrase_kinds_opening(ln->norm, ln->nn);
 	ln->ender = line_ends_attribution(ln->norm, ln->nn);
 }
 
@@ -271,6 +329,9 @@ struct reply_data {
 						 * with a letter of a spaced script, no '*') */
 	unsigned char (*pair)[8192];	/* per kind, a bit for each pair of first two bytes
 					 * some phrase opens with (NUL second byte: one-byte phrases) */
+	unsigned char pair_kinds[65536];	/* per pair of first two bytes (NUL second byte:
+						 * one-byte phrases), the OPENS_* kinds of the
+						 * phrases that open with it */
 	unsigned char key_first[256];	/* 1 for the first byte of a header-field name */
 	uint64_t key_lens[256];	/* the lengths (bit n: n bytes, 63: longer) of the header-field
 				 * names whose first byte is c */
@@ -408,9 +469,12 @@ struct reply_data *extract_reply_data_load(const char *path)
 		}
 		if (!d->pair)
 			d->pair = xcalloc(RP_COUNT, sizeof *d->pair);
+		unsigned opens = g == RP_VERB ? OPENS_VERB : g == RP_CUT ? OPENS_CUT :
+				 g == RP_FORWARD ? OPENS_FORWARD : 0;
 		for (f = 0; f < pl->n; f++) {
 			unsigned pr = (unsigned char)pl->v[f][0] << 8 | (unsigned char)pl->v[f][1];
 			d->pair[g][pr >> 3] |= (unsigned char)(1u << (pr & 7));
+			d->pair_kinds[pr] |= (unsigned char)opens;
 		}
 		d->len[g] = xcalloc(d->p[g].n + 1, sizeof *d->len[g]);
 		for (k = 0; k < d->p[g].n; k++) {
@@ -479,6 +543,27 @@ static inline int pair_opens(const unsigned char *pm, const char *t, size_t n)
 	return (pm[pr >> 3] >> (pr & 7) & 1) || (pm[c >> 3] & 1);
 }
 
+/* The OPENS_* kinds some phrase of which may open a word of the normalised line t (n bytes,
+ * NUL-terminated): one pass, one look-up a word. A kind not returned stands nowhere in t nor
+ * in any part of it cut at blanks or dashes (verb_inside, phrase_occurs need not look). */
+static unsigned char phrase_kinds_opening(const char *t, size_t n)
+{
+	const struct reply_data *d = extract_data_reply();
+	if (!d)
+		return 0;
+	const unsigned char *u = (const unsigned char *)t;
+	unsigned kinds = 0;
+	int in_word = 0;
+	for (size_t p = 0; p < n; p++) {
+		if (!in_word) {
+			unsigned c = (unsigned)u[p] << 8;
+			kinds |= d->pair_kinds[c | u[p + 1]] | d->pair_kinds[c];
+		}
+		in_word = ascii_alnum[u[p]];
+	}
+	return (unsigned char)kinds;
+}
+
 /* 1 when a phrase of kind k at least min_len bytes long stands anywhere in t (tn bytes) as
  * whole words (phrase_whole_at), or, with whole set, is all of t: one pass over t, trying at
  * each byte only the phrases that start with it (the index built at load), their second byte
@@ -494,13 +579,12 @@ static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_le
 		return 0;	/* no phrase is that long, or t longer than any */
 	/* a phrase of min_len bytes or more opens before lim */
 	size_t lim = whole ? 1 : tn - (min_len > 1 ? min_len - 1 : 0);
+	int in_word = 0;
 	for (size_t p = 0; p < lim; p++) {
-		while (p > 0 && p < lim && ascii_alnum[(unsigned char)t[p - 1]])
-			p++;	/* a phrase opens a word */
-		if (p >= lim)
-			break;
 		unsigned char c = (unsigned char)t[p];
-		if (!pair_opens(pm, t + p, tn - p))
+		int opens = !in_word;	/* a phrase opens a word */
+		in_word = ascii_alnum[c];
+		if (!opens || !pair_opens(pm, t + p, tn - p))
 			continue;
 		for (int i = d->from[k][c]; i < d->from[k][c + 1]; i++) {
 			size_t vn = d->len[k][i];
@@ -578,13 +662,12 @@ static int verb_inside(const char *j, size_t end)
 		return 0;
 	const struct strlist *v = &d->p[RP_VERB];
 	const unsigned char *pm = d->pair[RP_VERB];
+	int in_word = 0;
 	for (size_t p = 0; p < end; p++) {
-		while (p > 0 && p < end && ascii_alnum[(unsigned char)j[p - 1]])
-			p++;	/* a verb opens a word */
-		if (p >= end)
-			break;
 		unsigned char c = (unsigned char)j[p];
-		if (!pair_opens(pm, j + p, end - p))
+		int opens = !in_word;	/* a verb opens a word */
+		in_word = ascii_alnum[c];
+		if (!opens || !pair_opens(pm, j + p, end - p))
 			continue;
 		for (int i = d->verb_from[c]; i < d->verb_from[c + 1]; i++) {
 			size_t vn = d->verb_len[i];
@@ -640,7 +723,7 @@ static int line_has_verb(struct rline *ln)
 	if (ln->verbed < 0) {
 		size_t n;
 		const char *t = line_norm(ln, &n);
-		ln->verbed = verb_inside(t, n);
+		ln->verbed = (ln->opens & OPENS_VERB) && verb_inside(t, n);
 	}
 	return ln->verbed;
 }
@@ -973,7 +1056,7 @@ static int lotus_block_at(struct rline *l, int nl, int i)
 			to = 1;
 		else if (g == 4 && to && date)
 			break;
-		else if ((line_norm(&l[k], &tn), l[k].digits))
+		else if ((line_norm(&l[k], &tn), l[k].seen & SEEN_DIGIT))
 			date = 1;
 		if (k == i + 13 || k == nl - 1)
 			return -1;
@@ -1056,12 +1139,15 @@ static int separator_of(struct rline *ln)
 	int dashes = lead < ln->n && (ln->s[lead] == '-' || ln->s[lead] == '_');
 	size_t dn;
 	const char *d = line_norm_dashless(ln, &dn);
+	if (!(ln->opens & (OPENS_CUT | OPENS_FORWARD)))
+		return 0;	/* no such phrase opens a word of the line */
 	size_t tn = copy_norm(t, sizeof t - 3, d, dn);
 	while (tn > 0 && (t[tn - 1] == ':' || t[tn - 1] == ' ' || t[tn - 1] == '_'))
 		t[--tn] = '\0';	/* "Begin forwarded message:", "____ Message ____" */
-	if (phrase_occurs(RP_CUT, t, tn, 0, !dashes))
+	if ((ln->opens & OPENS_CUT) && phrase_occurs(RP_CUT, t, tn, 0, !dashes))
 		return 1;
-	return phrase_occurs(RP_FORWARD, t, tn, tn >= 40 ? tn - 39 : 0, 0) ? 2 : 0;
+	return (ln->opens & OPENS_FORWARD) &&
+	       phrase_occurs(RP_FORWARD, t, tn, tn >= 40 ? tn - 39 : 0, 0) ? 2 : 0;
 }
 
 /* separator_at, read once per run of identical lines (it looks at the line's bytes alone). */
@@ -1723,7 +1809,7 @@ static int leaves_open(const struct rline *ln)
 static int lines_dated(const struct rline *l, int a, int b)
 {
 	for (int k = a; k <= b; k++)
-		if (l[k].dated || l[k].addressed)
+		if (l[k].dated || (l[k].seen & SEEN_AT))
 			return 1;
 	return 0;
 }
@@ -1807,7 +1893,7 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 		const char *kt = line_norm(&l[k], &kn);
 		jn += copy_norm(j + jn, sizeof j - jn - 3, kt, kn);
 		dated |= l[k].dated;
-		addressed |= l[k].addressed;
+		addressed |= (l[k].seen & SEEN_AT) != 0;
 		while (jn > 0 && j[jn - 1] == ' ')
 			jn--;
 		j[jn] = '\0';
@@ -1981,11 +2067,15 @@ static int next_word(const unsigned char *u, size_t n, size_t *at, uint64_t *h)
 		size_t start = i;
 		while (i < n) {
 			unsigned char c = u[i], k = word_byte[c];
-			if (k == WB_WORD) {	/* most bytes: hashed, lowered */
+			while (k == WB_WORD) {	/* most bytes: hashed, lowered */
 				x = (x ^ word_lower[c]) * 1099511628211ULL;
-				i++;
-				continue;
+				if (++i == n)
+					break;
+				c = u[i];
+				k = word_byte[c];
 			}
+			if (i == n)
+				break;
 			if (k == WB_GAP || (k == WB_MAYBE && word_gap(u + i, n - i)))
 				break;
 			if (k != WB_EDGE)
@@ -1998,6 +2088,61 @@ static int next_word(const unsigned char *u, size_t n, size_t *at, uint64_t *h)
 		*h = x;
 		return 1;
 	}
+}
+
+/* The next word of u (n bytes) from *at as next_word reads it, without its hash: its first
+ * byte (lowered) in *first, the number of bytes it hashes in *len; *at past it, the word at
+ * *start. 0 when there is none. */
+static inline __attribute__((always_inline)) int
+next_word_shape(const unsigned char *u, size_t n, size_t *at, size_t *start, unsigned *first,
+		size_t *len)
+{
+	size_t i = *at, g, hashed = 0;
+	while (i < n && ((g = gap_at(u, i, n)) || word_byte[u[i]] == WB_EDGE))
+		i += g ? g : 1;
+	if (i >= n) {
+		*at = i;
+		return 0;
+	}
+	*start = i;
+	*first = word_lower[u[i]];
+	while (i < n) {
+		unsigned char k = word_byte[u[i]];
+		if (k == WB_GAP || (k == WB_MAYBE && word_gap(u + i, n - i)))
+			break;
+		hashed += k != WB_EDGE;
+		i++;
+	}
+	*at = i;
+	*len = hashed;
+	return 1;
+}
+
+/* The hash next_word gives the word u[a..b) (next_word_shape's). */
+static uint64_t word_hash(const unsigned char *u, size_t a, size_t b)
+{
+	uint64_t x = 1469598103934665603ULL;
+	for (; a < b; a++)
+		if (word_byte[u[a]] != WB_EDGE)
+			x = (x ^ word_lower[u[a]]) * 1099511628211ULL;
+	return x;
+}
+
+/* The shapes of the sent text's words: bit len (31: longer) of shape[c] for a word of len
+ * hashed bytes opening with byte c. A reply word whose shape is not there is none of ours,
+ * known without hashing it (most reply words). */
+struct word_shapes {
+	uint32_t len_bits[256];
+};
+
+static void word_shapes_fill(struct word_shapes *ws, const char *text)
+{
+	const unsigned char *u = (const unsigned char *)text;
+	size_t n = strlen(text), i = 0, start, len;
+	unsigned first;
+	memset(ws, 0, sizeof *ws);
+	while (next_word_shape(u, n, &i, &start, &first, &len))
+		ws->len_bits[first] |= 1u << (len < 31 ? len : 31);
 }
 
 static void words_add(struct words *w, const char *s, size_t n, int line)
@@ -2025,15 +2170,17 @@ struct line_run {
 	int all;
 };
 
-static void line_run_of(struct line_run *r, const struct rline *ln, const uint64_t *filter)
+static void line_run_of(struct line_run *r, const struct rline *ln, const uint64_t *filter,
+			const struct word_shapes *ws)
 {
 	const unsigned char *u = (const unsigned char *)ln->s;
-	size_t i = 0, cur = 0;
-	uint64_t h;
+	size_t i = 0, cur = 0, start, len;
+	unsigned first;
 	r->lead = r->best = 0;
 	r->all = 1;
-	while (next_word(u, ln->n, &i, &h)) {
-		if (word_may_be_ours(filter, h)) {
+	while (next_word_shape(u, ln->n, &i, &start, &first, &len)) {
+		if ((ws->len_bits[first] >> (len < 31 ? len : 31) & 1) &&
+		    word_may_be_ours(filter, word_hash(u, start, i))) {
 			if (++cur > r->best)
 				r->best = cur;
 			continue;
@@ -2051,7 +2198,8 @@ static void line_run_of(struct line_run *r, const struct rline *ln, const uint64
 /* 1 when l holds need words in a row that may all be ours (filter): without them no run can
  * repeat our text, and the reply's words need not be stored (one read of the text, no
  * writes: most replies). A twin is not read again: its first line's run is kept. */
-static int ours_run_possible(const struct rline *l, int nl, const uint64_t *filter, size_t need)
+static int ours_run_possible(const struct rline *l, int nl, const uint64_t *filter,
+			     const struct word_shapes *ws, size_t need)
 {
 	struct line_run seen[8];
 	size_t streak = 0;
@@ -2062,7 +2210,7 @@ static int ours_run_possible(const struct rline *l, int nl, const uint64_t *filt
 		int root = l[k].twin ? (int)(l[k].twin - l) : k;
 		struct line_run *r = &seen[root & 7];
 		if (r->root != root) {
-			line_run_of(r, &l[root], filter);
+			line_run_of(r, &l[root], filter, ws);
 			r->root = root;
 		}
 		if (r->all) {
@@ -2201,8 +2349,10 @@ static int copy_mark(struct rline *l, int nl, const char *sent)
 		shingle_add(set, mask, shingle(&ws, i));
 	uint64_t *filter = xcalloc(WORD_FILTER_BITS / 64, sizeof *filter);
 	word_filter_fill(filter, &ws);
+	struct word_shapes shapes;
+	word_shapes_fill(&shapes, sent);
 	size_t need = ws.n < COPY_MIN_WORDS ? ws.n : COPY_MIN_WORDS, run = 0, marked = 0;
-	if (!ours_run_possible(l, nl, filter, need)) {
+	if (!ours_run_possible(l, nl, filter, &shapes, need)) {
 		free(filter);
 		free(set);
 		goto out;
@@ -2552,7 +2702,7 @@ static int old_message_at(struct rline *l, int nl, int i, int *from)
 		size_t tn;
 		const char *t = line_norm(&l[i], &tn);
 		if ((!strncmp(t, "message du ", 11) || !strncmp(t, "message of ", 11)) &&
-		    l[i].digits && header_block_at(l, nl, i + 1))
+		    (l[i].seen & SEEN_DIGIT) && header_block_at(l, nl, i + 1))
 			return 1;
 	}
 	return (*from = lotus_block_at(l, nl, i)) >= 0;

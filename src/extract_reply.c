@@ -835,13 +835,13 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
  * Arabic, Greek or Cyrillic key takes two bytes a letter, a CJK one three), or NULL. */
 static const char *colon_within(const char *t, size_t chars)
 {
-	for (size_t c = 0; *t; t++) {
-		if (*t == ':')
-			return t;
+	const char *colon = strchr(t, ':');
+	if (!colon || (size_t)(colon - t) <= chars)
+		return colon;	/* no more characters before it than bytes */
+	for (size_t c = 0; t < colon; t++)
 		if (((unsigned char)*t & 0xC0) != 0x80 && ++c > chars)
 			return NULL;
-	}
-	return NULL;
+	return colon;
 }
 
 static int header_key(const char *t)
@@ -2053,7 +2053,8 @@ static inline int word_may_be_ours(const uint64_t *bits, uint64_t h)
 }
 
 /* The next word of u (n bytes) from *i: its hash in *h, *i past it; 0 when there is none. */
-static int next_word(const unsigned char *u, size_t n, size_t *at, uint64_t *h)
+static inline __attribute__((always_inline)) int next_word(const unsigned char *u, size_t n,
+							    size_t *at, uint64_t *h)
 {
 	size_t i = *at, g;
 	for (;;) {
@@ -2090,61 +2091,6 @@ static int next_word(const unsigned char *u, size_t n, size_t *at, uint64_t *h)
 	}
 }
 
-/* The next word of u (n bytes) from *at as next_word reads it, without its hash: its first
- * byte (lowered) in *first, the number of bytes it hashes in *len; *at past it, the word at
- * *start. 0 when there is none. */
-static inline __attribute__((always_inline)) int
-next_word_shape(const unsigned char *u, size_t n, size_t *at, size_t *start, unsigned *first,
-		size_t *len)
-{
-	size_t i = *at, g, hashed = 0;
-	while (i < n && ((g = gap_at(u, i, n)) || word_byte[u[i]] == WB_EDGE))
-		i += g ? g : 1;
-	if (i >= n) {
-		*at = i;
-		return 0;
-	}
-	*start = i;
-	*first = word_lower[u[i]];
-	while (i < n) {
-		unsigned char k = word_byte[u[i]];
-		if (k == WB_GAP || (k == WB_MAYBE && word_gap(u + i, n - i)))
-			break;
-		hashed += k != WB_EDGE;
-		i++;
-	}
-	*at = i;
-	*len = hashed;
-	return 1;
-}
-
-/* The hash next_word gives the word u[a..b) (next_word_shape's). */
-static uint64_t word_hash(const unsigned char *u, size_t a, size_t b)
-{
-	uint64_t x = 1469598103934665603ULL;
-	for (; a < b; a++)
-		if (word_byte[u[a]] != WB_EDGE)
-			x = (x ^ word_lower[u[a]]) * 1099511628211ULL;
-	return x;
-}
-
-/* The shapes of the sent text's words: bit len (31: longer) of shape[c] for a word of len
- * hashed bytes opening with byte c. A reply word whose shape is not there is none of ours,
- * known without hashing it (most reply words). */
-struct word_shapes {
-	uint32_t len_bits[256];
-};
-
-static void word_shapes_fill(struct word_shapes *ws, const char *text)
-{
-	const unsigned char *u = (const unsigned char *)text;
-	size_t n = strlen(text), i = 0, start, len;
-	unsigned first;
-	memset(ws, 0, sizeof *ws);
-	while (next_word_shape(u, n, &i, &start, &first, &len))
-		ws->len_bits[first] |= 1u << (len < 31 ? len : 31);
-}
-
 static void words_add(struct words *w, const char *s, size_t n, int line)
 {
 	word_bytes();
@@ -2170,17 +2116,15 @@ struct line_run {
 	int all;
 };
 
-static void line_run_of(struct line_run *r, const struct rline *ln, const uint64_t *filter,
-			const struct word_shapes *ws)
+static void line_run_of(struct line_run *r, const struct rline *ln, const uint64_t *filter)
 {
 	const unsigned char *u = (const unsigned char *)ln->s;
-	size_t i = 0, cur = 0, start, len;
-	unsigned first;
+	size_t i = 0, cur = 0;
+	uint64_t h;
 	r->lead = r->best = 0;
 	r->all = 1;
-	while (next_word_shape(u, ln->n, &i, &start, &first, &len)) {
-		if ((ws->len_bits[first] >> (len < 31 ? len : 31) & 1) &&
-		    word_may_be_ours(filter, word_hash(u, start, i))) {
+	while (next_word(u, ln->n, &i, &h)) {
+		if (word_may_be_ours(filter, h)) {
 			if (++cur > r->best)
 				r->best = cur;
 			continue;
@@ -2198,8 +2142,7 @@ static void line_run_of(struct line_run *r, const struct rline *ln, const uint64
 /* 1 when l holds need words in a row that may all be ours (filter): without them no run can
  * repeat our text, and the reply's words need not be stored (one read of the text, no
  * writes: most replies). A twin is not read again: its first line's run is kept. */
-static int ours_run_possible(const struct rline *l, int nl, const uint64_t *filter,
-			     const struct word_shapes *ws, size_t need)
+static int ours_run_possible(const struct rline *l, int nl, const uint64_t *filter, size_t need)
 {
 	struct line_run seen[8];
 	size_t streak = 0;
@@ -2210,7 +2153,7 @@ static int ours_run_possible(const struct rline *l, int nl, const uint64_t *filt
 		int root = l[k].twin ? (int)(l[k].twin - l) : k;
 		struct line_run *r = &seen[root & 7];
 		if (r->root != root) {
-			line_run_of(r, &l[root], filter, ws);
+			line_run_of(r, &l[root], filter);
 			r->root = root;
 		}
 		if (r->all) {
@@ -2349,10 +2292,8 @@ static int copy_mark(struct rline *l, int nl, const char *sent)
 		shingle_add(set, mask, shingle(&ws, i));
 	uint64_t *filter = xcalloc(WORD_FILTER_BITS / 64, sizeof *filter);
 	word_filter_fill(filter, &ws);
-	struct word_shapes shapes;
-	word_shapes_fill(&shapes, sent);
 	size_t need = ws.n < COPY_MIN_WORDS ? ws.n : COPY_MIN_WORDS, run = 0, marked = 0;
-	if (!ours_run_possible(l, nl, filter, &shapes, need)) {
+	if (!ours_run_possible(l, nl, filter, need)) {
 		free(filter);
 		free(set);
 		goto out;

@@ -5,7 +5,8 @@
  * answers. Out: an owned string.
  * One linear pass over lines with bounded look-ahead (at most 6 lines, 14 for Lotus blocks):
  * no regular expressions, no backtracking. Each line is normalised once, on first use, with
- * the flags the rules test (date, address, digit, verb, "could end an attribution"), so a
+ * the flags the rules test (date, address, digit, colon, verb, "could end an attribution",
+ * the phrase kinds that may open one of its words), plain ASCII eight bytes at a time, so a
  * window re-reads flags, not text; the phrase lists are indexed at load (first byte, pair of
  * first bytes, last byte for verbs) and searched in one pass over a line, at word starts (a
  * phrase that ends with a letter of a spaced script up to a word end, unless marked '*').

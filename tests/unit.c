@@ -1640,6 +1640,12 @@ static void test_reply_trim(void)
 		  "\u0e18.\u0e04. 2026 \u0e40\u0e27\u0e25\u0e32 10:00 John <j@x.com> "
 		  "\u0e40\u0e02\u0e35\u0e22\u0e19\u0e27\u0e48\u0e32:\n\n> \u0e23\u0e32\u0e04\u0e32?\n",
 		  NULL, "\u0e15\u0e01\u0e25\u0e07" },
+		/* capitals are lowered eight bytes at a time as one byte at a time: an attribution
+		 * and an Outlook block in capitals still go */
+		{ "Ok.\n\nON TUE, NOV 7, 2023 AT 10:00 AM JOHN DOE <JOHN@DOE.COM> WROTE:\n> old\n",
+		  NULL, "Ok." },
+		{ "Ok.\n\nFROM: JOHN DOE [MAILTO:JOHN@DOE.COM]\nSENT: TUESDAY, NOVEMBER 7, 2023 "
+		  "10:00 AM\nTO: BOARD\nSUBJECT: RE: LOGO\n\nold text\n", NULL, "Ok." },
 		/* text written below a copy of ours stays */
 		{ "Your bid on project 1012 was sent to the client: 900 EUR, 6 days. You will hear "
 		  "from us soon.\n\nOK I accept, thanks.\n", "Your bid on project 1012 was sent to the "

@@ -754,9 +754,10 @@ static int attribution_may_start(struct rline *l, int nl, int i)
 	char w[64];
 	size_t wn;
 	const char *nw = line_norm(&l[i], &wn);
-	copy_norm(w, 60, nw, wn);
+	if (wn >= 60)	/* an opener is looked for in the first 59 bytes */
+		nw = (copy_norm(w, 60, nw, wn), w);
 	if (c != '-' && !isdigit(c) && c < 0x80 && !memchr(l[i].s, '@', l[i].n) &&
-	    !starts_with_word(w, RP_OPENER))
+	    !starts_with_word(nw, RP_OPENER))
 		return 0;
 	if (c == '-' && (k + 1 >= l[i].n || l[i].s[k + 1] != '-'))
 		return 0;	/* "- le logo": a list item, not "---- X wrote ----" */

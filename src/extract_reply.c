@@ -5,9 +5,11 @@
  * answers. Out: an owned string.
  * One linear pass over lines with bounded look-ahead (at most 6 lines, 14 for Lotus blocks):
  * no regular expressions, no backtracking. Each line is normalised once, on first use, with
- * the flags the rules test (date, address, digit, verb, "could end an attribution"), so a
+ * the flags the rules test (date, address, digit, colon, verb, "could end an attribution",
+ * the phrase kinds that may open one of its words), plain ASCII eight bytes at a time, so a
  * window re-reads flags, not text; the phrase lists are indexed at load (first byte, pair of
- * first bytes, last byte for verbs) and searched in one pass over a line, at word starts.
+ * first bytes, last byte for verbs) and searched in one pass over a line, at word starts (a
+ * phrase that ends with a letter of a spaced script up to a word end, unless marked '*').
  * A line with the same bytes as one of the four above it (a "twin": repeated footers, rules,
  * pasted runs) reads what is known of it by its bytes alone from the first of them: its
  * normalised form (shared, not copied) and flags, verb, lone key, separator, mid-line
@@ -33,6 +35,7 @@
 #include <strings.h>
 
 static int has_date(const char *t);
+static unsigned char phrase_kinds_opening(const char *t, size_t n);
 static int verb_ends(const char *j, size_t end);
 
 #define LOOKAHEAD 6
@@ -55,9 +58,10 @@ struct rline {	/* packed: one per line of the body, often bigger than the line i
 	signed char copy;	/* all its words repeat the text we sent (drop_known_copy) */
 	signed char kept0;	/* kept before mark_quotes ran (the never-lose fallback) */
 	signed char normed;
-	signed char dated;	/* its normalised form holds a date or a time (has_date), an address */
-	signed char addressed;
-	signed char digits;	/* it holds a digit */
+	signed char dated;	/* its normalised form holds a date or a time (has_date) */
+	unsigned char seen;	/* what its normalised form holds: SEEN_AT, SEEN_DIGIT, SEEN_COLON */
+	unsigned char opens;	/* the phrase kinds whose first two bytes open one of its words
+				 * (OPENS_*): a kind not there stands nowhere in it */
 	signed char verbed;	/* it holds an attribution verb: 1, 0, or -1 not looked at yet */
 	signed char lone;	/* the group of the header key alone on it (lone_key), -1 not looked at */
 	signed char ender;	/* it could end an attribution: ends with ':', '>' or a verb (with or
@@ -66,6 +70,9 @@ struct rline {	/* packed: one per line of the body, often bigger than the line i
 	signed char mid_known;	/* midline_attribution looked at, its offset in mid */
 	signed char hb;	/* header_block_at from this line: 0 not looked at, 1 no, 2 yes */
 };
+
+enum { SEEN_AT = 1, SEEN_DIGIT = 2, SEEN_COLON = 4 };
+enum { OPENS_VERB = 1, OPENS_CUT = 2, OPENS_FORWARD = 4 };
 
 static int is_space_byte(unsigned char c)
 {
@@ -107,6 +114,7 @@ static size_t lower_utf8(const unsigned char *s, size_t n, char *out, size_t *us
 /* The plain ASCII bytes normalise copies as they are, lowered: their lower form, 0 for the
  * others (controls, '*', bytes of UTF-8 sequences); and the ASCII letters and digits. */
 static unsigned char ascii_plain[256], ascii_alnum[256];
+static unsigned char ascii_seen[256];	/* SEEN_AT for '@', SEEN_DIGIT, SEEN_COLON for ':' */
 
 /* Built once (pthread_once): two parsing threads may start together on a backlog. */
 static pthread_once_t ascii_once = PTHREAD_ONCE_INIT;
@@ -116,6 +124,7 @@ static void ascii_tables_build(void)
 	for (int c = ' '; c < 0x7F; c++) {
 		ascii_plain[c] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 		ascii_alnum[c] = (unsigned char)isalnum(c);
+		ascii_seen[c] = c == '@' ? SEEN_AT : c == ':' ? SEEN_COLON : isdigit(c) ? SEEN_DIGIT : 0;
 	}
 	ascii_plain['*'] = 0;
 }
@@ -125,9 +134,45 @@ static void ascii_tables(void)
 	pthread_once(&ascii_once, ascii_tables_build);
 }
 
-static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop_dashes)
+#define ONES8 0x0101010101010101ULL
+#define HIGH8 0x8080808080808080ULL
+
+/* The bytes of x (all ASCII) that are c: their high bits (exact as a whole: 0 or not). */
+static inline uint64_t bytes_equal(uint64_t x, unsigned c)
+{
+	uint64_t v = x ^ (ONES8 * c);
+	return (v - ONES8) & ~v & HIGH8;
+}
+
+/* The bytes of x (all ASCII) from lo to hi: their high bits. */
+static inline uint64_t bytes_within(uint64_t x, unsigned lo, unsigned hi)
+{
+	return ((x + ONES8 * (0x80 - lo)) ^ (x + ONES8 * (0x7F - hi))) & HIGH8;
+}
+
+/* normalise's run of plain ASCII eight bytes at a time: when the eight bytes at s are all
+ * plain (ascii_plain: printable, no '*'), writes their lower form to out, adds their SEEN_*
+ * flags to *seen and returns 1; 0 otherwise (nothing written). */
+static inline int ascii8_plain(const char *s, char *out, unsigned *seen)
+{
+	uint64_t x;
+	memcpy(&x, s, 8);
+	if ((x & HIGH8) || (((x - ONES8 * 0x20) & ~x & HIGH8)) || bytes_equal(x, 0x7F) ||
+	    bytes_equal(x, '*'))
+		return 0;
+	x |= bytes_within(x, 'A', 'Z') >> 2;	/* 0x80 >> 2: 0x20, capitals lowered */
+	memcpy(out, &x, 8);
+	*seen |= (bytes_equal(x, '@') ? SEEN_AT : 0) | (bytes_equal(x, ':') ? SEEN_COLON : 0) |
+		 (bytes_within(x, '0', '9') ? SEEN_DIGIT : 0);
+	return 1;
+}
+
+/* normalise, and the SEEN_* flags of what it wrote in *seen. */
+static size_t normalise_seen(const char *s, size_t n, char *out, size_t max, int drop_dashes,
+			     unsigned *seen)
 {
 	size_t w = 0, i = 0;
+	unsigned got = 0;
 	ascii_tables();
 	while (i < n && (is_space_byte((unsigned char)s[i]) || (drop_dashes && s[i] == '-') ||
 			 s[i] == '*'))
@@ -136,8 +181,13 @@ static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop
 		/* a run of plain ASCII (most of any mail), bounded by the input and by max */
 		size_t lim = n - i < max - 3 - w ? n : i + (max - 3 - w);
 		unsigned char a;
+		while (i + 8 <= lim && ascii8_plain(s + i, out + w, &got)) {
+			i += 8;
+			w += 8;
+		}
 		while (i < lim && (a = ascii_plain[(unsigned char)s[i]]) != 0) {
 			out[w++] = (char)a;
+			got |= ascii_seen[a];
 			i++;
 		}
 		if (i >= n || w + 3 >= max)
@@ -145,6 +195,7 @@ static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop
 		const unsigned char *u = (const unsigned char *)s + i;
 		if (ascii_plain[u[0]]) {
 			out[w++] = (char)ascii_plain[u[0]];
+			got |= ascii_seen[u[0]];
 			i++;	/* plain ASCII, most of any mail */
 		} else if (u[0] == 0xC2 && i + 1 < n && u[1] == 0xA0) {
 			out[w++] = ' ';
@@ -154,6 +205,7 @@ static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop
 			i += 3;
 		} else if (u[0] == 0xEF && i + 2 < n && u[1] == 0xBC && u[2] == 0x9A) {
 			out[w++] = ':';	/* U+FF1A, the full-width colon of CJK clients */
+			got |= SEEN_COLON;
 			i += 3;
 		} else if (u[0] == '*' || u[0] == '\t' || u[0] == '\r') {
 			if (u[0] != '*')
@@ -168,7 +220,14 @@ static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop
 	while (w > 0 && (out[w - 1] == ' ' || (drop_dashes && out[w - 1] == '-')))
 		w--;
 	out[w] = '\0';
+	*seen = got;	/* the blanks and dashes dropped at the end are none of them */
 	return w;
+}
+
+static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop_dashes)
+{
+	unsigned seen;
+	return normalise_seen(s, n, out, max, drop_dashes, &seen);
 }
 
 /* 1 when the normalised line t (n bytes) could be the last of an attribution: it ends, trailing
@@ -199,16 +258,17 @@ static __attribute__((noinline)) void line_norm_compute(struct rline *ln)
 		ln->nn = tw->nn;
 		ln->normed = 1;
 		ln->dated = tw->dated;
-		ln->addressed = tw->addressed;
-		ln->digits = tw->digits;
+		ln->seen = tw->seen;
+		ln->opens = tw->opens;
 		ln->ender = tw->ender;
 		return;
 	}
-	ln->nn = normalise(ln->s, ln->n, ln->norm, ln->cap, 0);
+	unsigned seen;
+	ln->nn = normalise_seen(ln->s, ln->n, ln->norm, ln->cap, 0, &seen);
 	ln->normed = 1;
-	ln->dated = has_date(ln->norm);
-	ln->addressed = memchr(ln->norm, '@', ln->nn) != NULL;
-	ln->digits = ln->nn > strcspn(ln->norm, "0123456789");
+	ln->seen = (unsigned char)seen;
+	ln->dated = (seen & SEEN_DIGIT) && has_date(ln->norm);	/* no digit, no date */
+	ln->opens = phrase_kinds_opening(ln->norm, ln->nn);
 	ln->ender = line_ends_attribution(ln->norm, ln->nn);
 }
 
@@ -266,8 +326,13 @@ struct reply_data {
 	int from[RP_COUNT][257];	/* each kind sorted: its phrases whose first byte is c are
 					 * from[k][c] up to from[k][c + 1] */
 	size_t longest[RP_COUNT];	/* the length of the longest phrase of each kind */
+	unsigned char *word_end[RP_COUNT];	/* per phrase, 1 when it must end a word (it ends
+						 * with a letter of a spaced script, no '*') */
 	unsigned char (*pair)[8192];	/* per kind, a bit for each pair of first two bytes
 					 * some phrase opens with (NUL second byte: one-byte phrases) */
+	unsigned char pair_kinds[65536];	/* per pair of first two bytes (NUL second byte:
+						 * one-byte phrases), the OPENS_* kinds of the
+						 * phrases that open with it */
 	unsigned char key_first[256];	/* 1 for the first byte of a header-field name */
 	uint64_t key_lens[256];	/* the lengths (bit n: n bytes, 63: longer) of the header-field
 				 * names whose first byte is c */
@@ -280,6 +345,7 @@ struct reply_data *extract_reply_data_free(struct reply_data *d)
 	for (int k = 0; k < RP_COUNT; k++) {
 		strlist_clear(&d->p[k]);
 		free(d->len[k]);
+		free(d->word_end[k]);
 	}
 	free(d->verb_len);
 	free(d->by_last);
@@ -308,10 +374,56 @@ static int reply_line(void *arg, char *s, const char *path, int lineno)
 	char *tok, t[256];
 	while ((tok = strtok_r(NULL, "|", &save)) != NULL) {
 		tok = str_trim(tok);
-		if (normalise(tok, strlen(tok), t, sizeof t, 0))
+		size_t tn = strlen(tok), stem = tn > 0 && tok[tn - 1] == '*';
+		size_t w = normalise(tok, tn - stem, t, sizeof t - 1, 0);
+		if (w && stem)	/* kept as a mark: no normalised line holds a '*' */
+			memcpy(t + w, "*", 2);
+		if (w)
 			strlist_add(&d->p[k], t);
 	}
 	return 0;
+}
+
+/* 1 when the byte c opens a letter of a script that parts its words with spaces: ASCII
+ * letters and digits, and the two-byte UTF-8 letters of Latin, Greek and Cyrillic (lead bytes
+ * 0xC3 to 0xD3). Hebrew and Arabic (prefixes glued to the next word: "נשלח מה-iPhone") and
+ * the scripts without spaces (CJK, Thai) are not. */
+static int spaced_letter(unsigned char c)
+{
+	return ascii_alnum[c] || (c >= 0xC3 && c <= 0xD3);
+}
+
+/* 1 when phrase p (n bytes) must be followed by a word end where it stands: it ends with a
+ * letter of a spaced script ("mobil" is not the start of "mobilité"). */
+static int phrase_needs_word_end(const char *p, size_t n)
+{
+	size_t last = n;
+	while (last > 0 && ((unsigned char)p[last - 1] & 0xC0) == 0x80)
+		last--;	/* back to the lead byte of the last character */
+	return last > 0 && spaced_letter((unsigned char)p[last - 1]);
+}
+
+/* The word-end needs of the phrases of kind g (sorted): a phrase the data file ends with '*'
+ * ("telefonom*": Hungarian "telefonomról") opens a word and may go on; it loses the mark. */
+static void phrases_word_ends(struct reply_data *d, int g)
+{
+	struct strlist *pl = &d->p[g];
+	d->word_end[g] = xcalloc(pl->n + 1, 1);
+	for (size_t f = 0; f < pl->n; f++) {
+		size_t n = strlen(pl->v[f]);
+		if (n > 1 && pl->v[f][n - 1] == '*')
+			pl->v[f][n - 1] = '\0';
+		else
+			d->word_end[g][f] = (unsigned char)phrase_needs_word_end(pl->v[f], n);
+	}
+}
+
+/* 1 when phrase i of kind k, found at t[at..end), stands as whole words: it needs no word end
+ * (phrases_word_ends) or none of t's letters follows it. */
+static inline int phrase_whole_at(const struct reply_data *d, enum rp_kind k, int i,
+				  const char *t, size_t end, size_t tn)
+{
+	return !d->word_end[k][i] || end >= tn || !spaced_letter((unsigned char)t[end]);
 }
 
 static int str_cmp(const void *a, const void *b)
@@ -349,6 +461,7 @@ struct reply_data *extract_reply_data_load(const char *path)
 		struct strlist *pl = &d->p[g];
 		if (pl->n)
 			qsort(pl->v, pl->n, sizeof *pl->v, str_cmp);
+		phrases_word_ends(d, g);
 		size_t f = 0;
 		for (int c = 0; c < 257; c++) {
 			while (f < pl->n && (unsigned char)pl->v[f][0] < c)
@@ -357,9 +470,12 @@ struct reply_data *extract_reply_data_load(const char *path)
 		}
 		if (!d->pair)
 			d->pair = xcalloc(RP_COUNT, sizeof *d->pair);
+		unsigned opens = g == RP_VERB ? OPENS_VERB : g == RP_CUT ? OPENS_CUT :
+				 g == RP_FORWARD ? OPENS_FORWARD : 0;
 		for (f = 0; f < pl->n; f++) {
 			unsigned pr = (unsigned char)pl->v[f][0] << 8 | (unsigned char)pl->v[f][1];
 			d->pair[g][pr >> 3] |= (unsigned char)(1u << (pr & 7));
+			d->pair_kinds[pr] |= (unsigned char)opens;
 		}
 		d->len[g] = xcalloc(d->p[g].n + 1, sizeof *d->len[g]);
 		for (k = 0; k < d->p[g].n; k++) {
@@ -403,6 +519,22 @@ static int starts_with_word(const char *t, enum rp_kind k)
 	return 0;
 }
 
+/* 1 when t (tn bytes) opens with a phrase of kind k as whole words (phrase_whole_at). */
+static int phrase_opens(enum rp_kind k, const char *t, size_t tn)
+{
+	const struct reply_data *d = extract_data_reply();
+	if (!d)
+		return 0;
+	const struct strlist *l = &d->p[k];
+	unsigned char c = (unsigned char)t[0];
+	for (int i = d->from[k][c]; i < d->from[k][c + 1]; i++) {
+		size_t pn = d->len[k][i];
+		if (pn <= tn && !memcmp(t, l->v[i], pn) && phrase_whole_at(d, k, i, t, pn, tn))
+			return 1;
+	}
+	return 0;
+}
+
 /* 1 when some phrase of kind k may open at t (n bytes left): its first two bytes are those of
  * one (the pair bitmap; a one-byte phrase tested by its pair with NUL). */
 static inline int pair_opens(const unsigned char *pm, const char *t, size_t n)
@@ -412,9 +544,31 @@ static inline int pair_opens(const unsigned char *pm, const char *t, size_t n)
 	return (pm[pr >> 3] >> (pr & 7) & 1) || (pm[c >> 3] & 1);
 }
 
-/* 1 when a phrase of kind k at least min_len bytes long stands anywhere in t (tn bytes), or,
- * with whole set, is all of t: one pass over t, trying at each byte only the phrases that
- * start with it (the index built at load), their second byte compared before the rest. */
+/* The OPENS_* kinds some phrase of which may open a word of the normalised line t (n bytes,
+ * NUL-terminated): one pass, one look-up a word. A kind not returned stands nowhere in t nor
+ * in any part of it cut at blanks or dashes (verb_inside, phrase_occurs need not look). */
+static unsigned char phrase_kinds_opening(const char *t, size_t n)
+{
+	const struct reply_data *d = extract_data_reply();
+	if (!d)
+		return 0;
+	const unsigned char *u = (const unsigned char *)t;
+	unsigned kinds = 0;
+	int in_word = 0;
+	for (size_t p = 0; p < n; p++) {
+		if (!in_word) {
+			unsigned c = (unsigned)u[p] << 8;
+			kinds |= d->pair_kinds[c | u[p + 1]] | d->pair_kinds[c];
+		}
+		in_word = ascii_alnum[u[p]];
+	}
+	return (unsigned char)kinds;
+}
+
+/* 1 when a phrase of kind k at least min_len bytes long stands anywhere in t (tn bytes) as
+ * whole words (phrase_whole_at), or, with whole set, is all of t: one pass over t, trying at
+ * each byte only the phrases that start with it (the index built at load), their second byte
+ * compared before the rest. */
 static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_len, int whole)
 {
 	const struct reply_data *d = extract_data_reply();
@@ -426,18 +580,18 @@ static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_le
 		return 0;	/* no phrase is that long, or t longer than any */
 	/* a phrase of min_len bytes or more opens before lim */
 	size_t lim = whole ? 1 : tn - (min_len > 1 ? min_len - 1 : 0);
+	int in_word = 0;
 	for (size_t p = 0; p < lim; p++) {
-		while (p > 0 && p < lim && ascii_alnum[(unsigned char)t[p - 1]])
-			p++;	/* a phrase opens a word */
-		if (p >= lim)
-			break;
 		unsigned char c = (unsigned char)t[p];
-		if (!pair_opens(pm, t + p, tn - p))
+		int opens = !in_word;	/* a phrase opens a word */
+		in_word = ascii_alnum[c];
+		if (!opens || !pair_opens(pm, t + p, tn - p))
 			continue;
 		for (int i = d->from[k][c]; i < d->from[k][c + 1]; i++) {
 			size_t vn = d->len[k][i];
 			if (vn < min_len || p + vn > tn || (whole && vn != tn) ||
-			    (vn > 1 && l->v[i][1] != t[p + 1]) || memcmp(t + p, l->v[i], vn))
+			    (vn > 1 && l->v[i][1] != t[p + 1]) || memcmp(t + p, l->v[i], vn) ||
+			    !phrase_whole_at(d, k, i, t, p + vn, tn))
 				continue;
 			return 1;
 		}
@@ -509,13 +663,12 @@ static int verb_inside(const char *j, size_t end)
 		return 0;
 	const struct strlist *v = &d->p[RP_VERB];
 	const unsigned char *pm = d->pair[RP_VERB];
+	int in_word = 0;
 	for (size_t p = 0; p < end; p++) {
-		while (p > 0 && p < end && ascii_alnum[(unsigned char)j[p - 1]])
-			p++;	/* a verb opens a word */
-		if (p >= end)
-			break;
 		unsigned char c = (unsigned char)j[p];
-		if (!pair_opens(pm, j + p, end - p))
+		int opens = !in_word;	/* a verb opens a word */
+		in_word = ascii_alnum[c];
+		if (!opens || !pair_opens(pm, j + p, end - p))
 			continue;
 		for (int i = d->verb_from[c]; i < d->verb_from[c + 1]; i++) {
 			size_t vn = d->verb_len[i];
@@ -571,7 +724,7 @@ static int line_has_verb(struct rline *ln)
 	if (ln->verbed < 0) {
 		size_t n;
 		const char *t = line_norm(ln, &n);
-		ln->verbed = verb_inside(t, n);
+		ln->verbed = (ln->opens & OPENS_VERB) && verb_inside(t, n);
 	}
 	return ln->verbed;
 }
@@ -601,9 +754,10 @@ static int attribution_may_start(struct rline *l, int nl, int i)
 	char w[64];
 	size_t wn;
 	const char *nw = line_norm(&l[i], &wn);
-	copy_norm(w, 60, nw, wn);
+	if (wn >= 60)	/* an opener is looked for in the first 59 bytes */
+		nw = (copy_norm(w, 60, nw, wn), w);
 	if (c != '-' && !isdigit(c) && c < 0x80 && !memchr(l[i].s, '@', l[i].n) &&
-	    !starts_with_word(w, RP_OPENER))
+	    !starts_with_word(nw, RP_OPENER))
 		return 0;
 	if (c == '-' && (k + 1 >= l[i].n || l[i].s[k + 1] != '-'))
 		return 0;	/* "- le logo": a list item, not "---- X wrote ----" */
@@ -683,13 +837,13 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
  * Arabic, Greek or Cyrillic key takes two bytes a letter, a CJK one three), or NULL. */
 static const char *colon_within(const char *t, size_t chars)
 {
-	for (size_t c = 0; *t; t++) {
-		if (*t == ':')
-			return t;
+	const char *colon = strchr(t, ':');
+	if (!colon || (size_t)(colon - t) <= chars)
+		return colon;	/* no more characters before it than bytes */
+	for (size_t c = 0; t < colon; t++)
 		if (((unsigned char)*t & 0xC0) != 0x80 && ++c > chars)
 			return NULL;
-	}
-	return NULL;
+	return colon;
 }
 
 static int header_key(const char *t)
@@ -904,7 +1058,7 @@ static int lotus_block_at(struct rline *l, int nl, int i)
 			to = 1;
 		else if (g == 4 && to && date)
 			break;
-		else if ((line_norm(&l[k], &tn), l[k].digits))
+		else if ((line_norm(&l[k], &tn), l[k].seen & SEEN_DIGIT))
 			date = 1;
 		if (k == i + 13 || k == nl - 1)
 			return -1;
@@ -987,12 +1141,15 @@ static int separator_of(struct rline *ln)
 	int dashes = lead < ln->n && (ln->s[lead] == '-' || ln->s[lead] == '_');
 	size_t dn;
 	const char *d = line_norm_dashless(ln, &dn);
+	if (!(ln->opens & (OPENS_CUT | OPENS_FORWARD)))
+		return 0;	/* no such phrase opens a word of the line */
 	size_t tn = copy_norm(t, sizeof t - 3, d, dn);
 	while (tn > 0 && (t[tn - 1] == ':' || t[tn - 1] == ' ' || t[tn - 1] == '_'))
 		t[--tn] = '\0';	/* "Begin forwarded message:", "____ Message ____" */
-	if (phrase_occurs(RP_CUT, t, tn, 0, !dashes))
+	if ((ln->opens & OPENS_CUT) && phrase_occurs(RP_CUT, t, tn, 0, !dashes))
 		return 1;
-	return phrase_occurs(RP_FORWARD, t, tn, tn >= 40 ? tn - 39 : 0, 0) ? 2 : 0;
+	return (ln->opens & OPENS_FORWARD) &&
+	       phrase_occurs(RP_FORWARD, t, tn, tn >= 40 ? tn - 39 : 0, 0) ? 2 : 0;
 }
 
 /* separator_at, read once per run of identical lines (it looks at the line's bytes alone). */
@@ -1200,11 +1357,8 @@ static int is_mobile_signature(const struct rline *ln)
 		words += *p == ' ';
 	if (strpbrk(b, ",;?"))
 		return 0;
-	int lo, hi;
-	const struct strlist *m = phrases_opening(RP_MOBILE, (unsigned char)*b, &lo, &hi);
-	for (int i = lo; i < hi; i++)
-		if (!strncmp(b, m->v[i], strlen(m->v[i])))
-			return words <= 14;
+	if (phrase_opens(RP_MOBILE, b, strlen(b)))
+		return words <= 14;
 	/* the verb last ("Az iPhone-omról küldve", "iPadから送信"): a line of at most four words
 	 * that ends with a mobile-end phrase and names a device or a client (a sentence such as
 	 * "Le devis mobile est envoyé" or "le lien Gmail vous a été envoyé" is longer or says
@@ -1657,7 +1811,7 @@ static int leaves_open(const struct rline *ln)
 static int lines_dated(const struct rline *l, int a, int b)
 {
 	for (int k = a; k <= b; k++)
-		if (l[k].dated || l[k].addressed)
+		if (l[k].dated || (l[k].seen & SEEN_AT))
 			return 1;
 	return 0;
 }
@@ -1741,7 +1895,7 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 		const char *kt = line_norm(&l[k], &kn);
 		jn += copy_norm(j + jn, sizeof j - jn - 3, kt, kn);
 		dated |= l[k].dated;
-		addressed |= l[k].addressed;
+		addressed |= (l[k].seen & SEEN_AT) != 0;
 		while (jn > 0 && j[jn - 1] == ' ')
 			jn--;
 		j[jn] = '\0';
@@ -1901,7 +2055,8 @@ static inline int word_may_be_ours(const uint64_t *bits, uint64_t h)
 }
 
 /* The next word of u (n bytes) from *i: its hash in *h, *i past it; 0 when there is none. */
-static int next_word(const unsigned char *u, size_t n, size_t *at, uint64_t *h)
+static inline __attribute__((always_inline)) int next_word(const unsigned char *u, size_t n,
+							    size_t *at, uint64_t *h)
 {
 	size_t i = *at, g;
 	for (;;) {
@@ -1915,11 +2070,15 @@ static int next_word(const unsigned char *u, size_t n, size_t *at, uint64_t *h)
 		size_t start = i;
 		while (i < n) {
 			unsigned char c = u[i], k = word_byte[c];
-			if (k == WB_WORD) {	/* most bytes: hashed, lowered */
+			while (k == WB_WORD) {	/* most bytes: hashed, lowered */
 				x = (x ^ word_lower[c]) * 1099511628211ULL;
-				i++;
-				continue;
+				if (++i == n)
+					break;
+				c = u[i];
+				k = word_byte[c];
 			}
+			if (i == n)
+				break;
 			if (k == WB_GAP || (k == WB_MAYBE && word_gap(u + i, n - i)))
 				break;
 			if (k != WB_EDGE)
@@ -2486,7 +2645,7 @@ static int old_message_at(struct rline *l, int nl, int i, int *from)
 		size_t tn;
 		const char *t = line_norm(&l[i], &tn);
 		if ((!strncmp(t, "message du ", 11) || !strncmp(t, "message of ", 11)) &&
-		    l[i].digits && header_block_at(l, nl, i + 1))
+		    (l[i].seen & SEEN_DIGIT) && header_block_at(l, nl, i + 1))
 			return 1;
 	}
 	return (*from = lotus_block_at(l, nl, i)) >= 0;

@@ -1622,6 +1622,30 @@ static void test_reply_trim(void)
 		  "Voici mon devis.\n\n-----\nTotal : 900 \u20ac HT\nD\u00e9lai : 10 jours" },
 		/* ... and still one over a name and a phone */
 		{ "Ok.\n\n-----\nJean Dupont\n06 12 34 56 78\n", NULL, "Ok." },
+		/* device and client words match whole words: a bid line naming iOS or mobile apps,
+		 * or a short line whose word only starts like a device, is no footer */
+		{ "Ok.\n\nI am an iOS developer, mobile apps are my thing\n", NULL,
+		  "Ok.\n\nI am an iOS developer, mobile apps are my thing" },
+		{ "Ok.\n\nDossier mobilit\u00e9 envoy\u00e9\n", NULL,
+		  "Ok.\n\nDossier mobilit\u00e9 envoy\u00e9" },
+		{ "Ok.\n\nSent without changes\n", NULL, "Ok.\n\nSent without changes" },
+		/* ... and the footers still go */
+		{ "Ok.\n\nEnvoy\u00e9 de mon iPhone\n", NULL, "Ok." },
+		{ "Ok.\n\nSendt fra min iPad\n", NULL, "Ok." },
+		{ "Ok.\n\nGesendet von Outlook f\u00fcr Android\n", NULL, "Ok." },
+		{ "Ok.\n\nGet Outlook for iOS\n", NULL, "Ok." },
+		{ "Ok.\n\nTelefonomr\u00f3l k\u00fcldve\n", NULL, "Ok." },
+		/* Thai Gmail: "เมื่อ <date> เวลา <time> <name> <address> เขียนว่า:" */
+		{ "\u0e15\u0e01\u0e25\u0e07\n\n\u0e40\u0e21\u0e37\u0e48\u0e2d \u0e1e. 3 "
+		  "\u0e18.\u0e04. 2026 \u0e40\u0e27\u0e25\u0e32 10:00 John <j@x.com> "
+		  "\u0e40\u0e02\u0e35\u0e22\u0e19\u0e27\u0e48\u0e32:\n\n> \u0e23\u0e32\u0e04\u0e32?\n",
+		  NULL, "\u0e15\u0e01\u0e25\u0e07" },
+		/* capitals are lowered eight bytes at a time as one byte at a time: an attribution
+		 * and an Outlook block in capitals still go */
+		{ "Ok.\n\nON TUE, NOV 7, 2023 AT 10:00 AM JOHN DOE <JOHN@DOE.COM> WROTE:\n> old\n",
+		  NULL, "Ok." },
+		{ "Ok.\n\nFROM: JOHN DOE [MAILTO:JOHN@DOE.COM]\nSENT: TUESDAY, NOVEMBER 7, 2023 "
+		  "10:00 AM\nTO: BOARD\nSUBJECT: RE: LOGO\n\nold text\n", NULL, "Ok." },
 		/* text written below a copy of ours stays */
 		{ "Your bid on project 1012 was sent to the client: 900 EUR, 6 days. You will hear "
 		  "from us soon.\n\nOK I accept, thanks.\n", "Your bid on project 1012 was sent to the "

@@ -997,6 +997,33 @@ static void test_bid_refused(void)
 		{ "I won’t do it for $500.", -1 },
 		{ "I'm not doing it for $500.", -1 },
 		{ "Je ne vais pas le faire pour 900 €.", -1 },
+		/* a negation after the amount, in its clause, refuses it when it has no other
+		 * object; a judgement of the price (too-low) anywhere in the clause does too */
+		{ "Pour 900 € je ne peux pas, mais pour 1 100 € oui.", 1100 },
+		{ "900 € ce n'est pas possible ; 1 100 € oui.", 1100 },
+		{ "900 € pas possible, 1 100 € oui.", 1100 },
+		{ "Not at 900, I could do 1,100 EUR.", 1100 },
+		{ "Not at 900 €, I could do 1,100 EUR.", 1100 },
+		{ "I can't do it for $900, but for $1,100 I can.", 1100 },
+		{ "Impossible à 900 €, je peux à 1 100 €.", 1100 },
+		{ "900 € c'est trop bas pour ce travail, je propose 1 200 €.", 1200 },
+		{ "$900 is too low for me, I'd do it for $1,200.", 1200 },
+		{ "$900 doesn't work for me, $1,200 does.", 1200 },
+		{ "Pour 900 € je ne peux pas.", -1 },
+		{ "For $900 I can't do it, sorry.", -1 },
+		{ "900 € ce n'est malheureusement pas possible pour moi.", -1 },
+		{ "$900 is too low.", -1 },
+		/* a negation after the amount about something else: the amount is offered */
+		{ "Pour 900 € je ne peux pas commencer avant lundi.", 900 },
+		{ "For $900 I can't start before Monday.", 900 },
+		{ "Pour 900 € je ne fais pas le logo.", 900 },
+		{ "For $900 I won't do the logo too.", 900 },
+		{ "I can do it for $900 and can't go lower.", 900 },
+		{ "900 € HT je ne peux pas faire moins.", 900 },
+		{ "Je propose 900 € et pas un centime de moins.", 900 },
+		{ "I cannot start before Monday, price 900 €.", 900 },
+		{ "900 € et je ne peux pas commencer avant lundi.", 900 },
+		{ "900 € which is not negotiable.", 900 },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -1928,6 +1955,12 @@ static void test_no_bid(void)
 		{ "I can't do it for less than $900.", 0 },
 		{ "Je ne peux pas faire moins de 900 €.", 0 },
 		{ "Je ne descendrai pas en dessous de 900 € HT.", 0 },
+		/* a refusal after the amount, then a price offered: a bid of that price */
+		{ "Pour 900 € je ne peux pas, mais pour 1 100 € oui.", 0 },
+		{ "900 € ce n'est pas possible ; 1 100 € oui.", 0 },
+		{ "Not at 900, I could do 1,100 EUR.", 0 },
+		{ "900 € ce n'est pas possible.", 1 },
+		{ "$900 is too low for me.", 1 },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)

@@ -1096,7 +1096,7 @@ static const char *too_low_in(const char *l, size_t from, size_t to)
  * "faire", "pour moi", "à ce prix") or refusal words: "pour 900 € je ne peux pas", "$900 I
  * can't do it", "900 € ce n'est pas possible"; not "pour 900 € je ne fais pas le logo", "for
  * $900 I can't start before Monday". */
-static const char *refused_after(const char *l, size_t from, size_t ce)
+static const char *refused_after(const char *l, size_t from, size_t ce, size_t *neg_at)
 {
 	for (size_t i = from; i < ce; i++) {
 		const struct mv_phrase *idiom, *w = negation_at(l, i, &idiom);
@@ -1126,8 +1126,10 @@ static const char *refused_after(const char *l, size_t from, size_t ce)
 				other = 1;
 			}
 		}
-		if (refuses && !other)
+		if (refuses && !other) {
+			*neg_at = i;
 			return w->w;
+		}
 		i += w->n - 1;
 	}
 	return NULL;
@@ -1141,7 +1143,9 @@ static const char *refused_after(const char *l, size_t from, size_t ce)
  * pour 900 €", "I won't do it for $500") unless a limit word (`limit`: "moins de", "below",
  * "less than") stands between the negation and the amount: refusing to go lower offers that
  * amount ("pas moins de 900 €", "I can't go below $900"); or one after it whose refusal has
- * no other object (refused_after: "pour 900 € je ne peux pas"). Idioms (`not-negation`: "pas
+ * no other object (refused_after: "pour 900 € je ne peux pas"), in its clause or in the
+ * first words of the part after a comma when no strong offer word names the amount ("pour
+ * 900 €, je ne peux pas"). Idioms (`not-negation`: "pas
  * de souci", "no problem") negate nothing. end SIZE_MAX: the end is not known, the words
  * before only. */
 static const char *amount_refused(const char *l, size_t at, size_t end, int *after)
@@ -1175,7 +1179,20 @@ static const char *amount_refused(const char *l, size_t at, size_t end, int *aft
 			neg = NULL;
 	if (neg)
 		return neg->w;
-	const char *w = end == SIZE_MAX ? NULL : refused_after(l, end, ce);
+	if (end == SIZE_MAX)
+		return NULL;
+	size_t na;
+	const char *w = refused_after(l, end, ce, &na);
+	if (!w && l[ce] == ',' && !cue_before(l, at, strong_offer_cues, 60)) {
+		/* the part after a comma a refusal by itself: "pour 900 €, je ne peux pas", "900 €,
+		 * ce n'est pas possible" (not "je propose 900 €, je ne peux pas faire moins") */
+		size_t ps = ce + 1, words = 0;
+		w = refused_after(l, ps, clause_end(l, ps), &na);
+		for (size_t i = ps; w && i < na; i++)
+			if (is_word_byte((unsigned char)l[i]) && !is_word_byte((unsigned char)l[i - 1]) &&
+			    l[i - 1] != '\'' && ++words > 4)
+				w = NULL;	/* the negation in the part's first words */
+	}
 	*after = w != NULL;
 	return w;
 }
@@ -1265,9 +1282,9 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 		snprintf(why, why_len, "offer word `%s` before the amount", cue);
 	} else if (refused) {
 		int len = (int)(ms[refused_at].end - ms[refused_at].start);
-		snprintf(why, why_len, "no amount offered: `%s` %s `%.*s` refuses it in the same "
-			 "clause", refused, refused_after_it ? "after" : "before", len > 40 ? 40 : len,
-			 text + ms[refused_at].start);
+		snprintf(why, why_len, "no amount offered: `%s` %s `%.*s` refuses it%s", refused,
+			 refused_after_it ? "after" : "before", len > 40 ? 40 : len,
+			 text + ms[refused_at].start, refused_after_it ? "" : " in the same clause");
 	} else {
 		snprintf(why, why_len, "no amount with a currency, a tax marker or an offer word "
 			 "in the new text");
@@ -1374,6 +1391,16 @@ const char *money_refused_at(const char *l, size_t at)
 {
 	int after;
 	return amount_refused(l, at, SIZE_MAX, &after);
+}
+
+size_t money_clause_start(const char *l, size_t at)
+{
+	return clause_start(l, at);
+}
+
+size_t money_clause_end(const char *l, size_t at)
+{
+	return clause_end(l, at);
 }
 
 int money_limit_in(const char *l, size_t from, size_t to)

@@ -925,6 +925,12 @@ static void test_bid_delivery(void)
 		  "2026-04-10", 7, "next Friday" },
 		{ "Livraison le 30 avril, relance-moi vendredi. 900 €.", "2026-04-30", 4, "" },
 		{ "Rappel : livraison en 10 jours, 600 €.", "2026-04-16", -1, "" },
+		/* a start named (availability) before a delay: the delay counts from it */
+		{ "Busy until Monday, then I can deliver within 5 days for $800.", "2026-04-18", -1,
+		  "counted from the start" },
+		{ "I cannot start before Monday, price 900 €.", "", -1, "" },
+		{ "Pour 900 € je ne peux pas, mais pour 1 100 € oui, je vous livre vendredi prochain.",
+		  "2026-04-10", -1, "vendredi prochain" },
 	};
 	int bad = 0;
 	time_t monday = clock_parse_iso("2026-04-06T09:00:00Z");
@@ -2446,6 +2452,44 @@ static void test_dates(void)
 		{ "2026-03-27", "You may need a designer.", "" },
 		{ "2026-03-27", "Relance dans 7 jours si pas de réponse.", "" },
 		{ "2026-03-27", "Budget 3 000 € HT.", "" },
+		/* a day named without a cue in a delivery statement (dates.txt delivery) is the
+		 * delivery; elsewhere it is none */
+		{ "2026-04-06", "Je vous livre le site vendredi prochain.", "2026-04-10" },
+		{ "2026-04-06", "I'll deliver next Friday.", "2026-04-10" },
+		{ "2026-04-06", "Vendredi prochain je vous livre la maquette.", "2026-04-10" },
+		{ "2026-04-06", "I'll send you the final files next Tuesday.", "2026-04-07" },
+		{ "2026-04-06", "Je vous livre la V1 la semaine prochaine.", "2026-04-17" },
+		{ "2026-04-06", "Next Friday works for a call.", "" },
+		{ "2026-04-06", "Next Monday we talk.", "" },
+		{ "2026-04-06", "Je vous livre lundi.", "" },
+		/* a day after an availability word is the start: a delay counts from it, and
+		 * without one there is no delivery day */
+		{ "2026-04-06", "Je suis pris jusqu'à la semaine prochaine, puis livraison sous 10 jours.",
+		  "2026-04-23" },
+		{ "2026-04-06", "I'm booked until next week, then delivery within 10 days.", "2026-04-23" },
+		{ "2026-04-06", "Busy until April 20, then delivered in 2 weeks.", "2026-05-04" },
+		{ "2026-04-06", "I can start next Monday and deliver within 3 weeks.", "2026-05-04" },
+		{ "2026-04-06", "Je peux commencer lundi, livraison en 10 jours.", "2026-04-23" },
+		{ "2026-04-06", "I'm booked until next week.", "" },
+		{ "2026-04-06", "I cannot start before Monday.", "" },
+		{ "2026-04-06", "Je ne pourrai pas commencer avant le 20 avril.", "" },
+		{ "2026-04-06", "The project should start before May 1.", "" },
+		{ "2026-04-08", "Pas disponible cette semaine, livraison en 10 jours.", "2026-04-18" },
+		{ "2026-04-06", "Je suis disponible pour livrer le 15 avril.", "2026-04-15" },
+		{ "2026-04-06", "Le site doit être disponible avant le 15 avril.", "2026-04-15" },
+		/* thanks and wishes name no day (dates.txt not-date) */
+		{ "2026-04-06", "Merci pour cette semaine !", "" },
+		{ "2026-04-06", "Merci pour cette semaine d'échanges, livraison sous 10 jours.",
+		  "2026-04-16" },
+		{ "2026-04-06", "Bonne fin de semaine !", "" },
+		{ "2026-04-06", "Thanks for this week, have a nice weekend.", "" },
+		/* a week counted in the project (dates.txt week-of) is no ISO week */
+		{ "2026-12-03", "Done in week 2 of the project.", "" },
+		{ "2026-12-03", "Livraison en semaine 2 du projet.", "" },
+		{ "2026-12-03", "Maquettes livrées semaine 2 après le démarrage.", "" },
+		{ "2026-12-03", "Livraison semaine 2.", "2027-01-15" },
+		{ "2026-04-06", "Livraison en semaine 16.", "2026-04-17" },
+		{ "2026-04-06", "Livraison semaine 16 de préférence.", "2026-04-17" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {

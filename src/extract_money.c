@@ -198,11 +198,11 @@ static int word_at(const char *p, const char *w)
 enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBER, MV_SCALE,
 	       MV_SHARE, MV_UPFRONT, MV_REST, MV_PLAN, MV_ARTICLE, MV_COMPLEMENT, MV_RATE,
 	       MV_NEGATION, MV_LIMIT, MV_NOT_NEGATION, MV_CLAUSE, MV_FOLLOWUP, MV_EFFORT, MV_REFUSAL,
-	       MV_TOO_LOW, MV_REFUSED_AFTER, MV_KINDS };
+	       MV_TOO_LOW, MV_REFUSED_AFTER, MV_CONDITION, MV_KINDS };
 static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
 	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement",
 	"rate", "negation", "limit", "not-negation", "clause", "followup", "effort", "refusal",
-	"too-low", "refused-after" };
+	"too-low", "refused-after", "condition" };
 
 struct mv_phrase {
 	char *w;
@@ -269,7 +269,7 @@ static int mv_line(void *arg, char *s, const char *path, int lineno)
 		fprintf(stderr, "%s:%d: expected `kind [value] | phrase | ...` (kinds: tax HT|TTC, "
 			"tax-far, unit U, count U, rate U, pace, work, number N, scale N, share A/B, "
 			"upfront, rest, plan, article, complement, negation, limit, not-negation, "
-			"clause, followup, effort, refusal, too-low, refused-after)\n", path, lineno);
+			"clause, followup, effort, refusal, too-low, refused-after, condition)\n", path, lineno);
 		return -1;
 	}
 	for (char *tok; (tok = strtok_r(NULL, "|", &save)) != NULL;) {
@@ -1089,13 +1089,26 @@ static const char *too_low_in(const char *l, size_t from, size_t to)
 	return NULL;
 }
 
+/* The offset of the first phrase of kind k at a word start of l in [from, to), its end in
+ * *end; 0 when none (then *end is untouched), else 1. */
+static int money_vocab_in(const char *l, enum mv_kind k, size_t from, size_t to, size_t *end)
+{
+	for (size_t i = from; i < to; i++)
+		if ((i == 0 || !is_word_byte((unsigned char)l[i - 1])) && vocab_at(k, l + i)) {
+			*end = i + vocab_at(k, l + i)->n;
+			return 1;
+		}
+	return 0;
+}
+
 /* The negation after an amount, in l from `from` (the amount's end) to ce (its clause's end),
  * that refuses it, or NULL: one that negates doing or taking the work (a refusal word before
  * it, after the amount, or among the words after it, or the negation itself one) and is
  * followed in the clause only by words that give it no other object (`refused-after`: "le",
- * "faire", "pour moi", "à ce prix") or refusal words: "pour 900 € je ne peux pas", "$900 I
- * can't do it", "900 € ce n'est pas possible"; not "pour 900 € je ne fais pas le logo", "for
- * $900 I can't start before Monday". */
+ * "faire", "pour moi", "à ce prix") or refusal words, with no condition word (`condition`:
+ * "si", "if") before it: "pour 900 € je ne peux pas", "$900 I can't do it", "900 € ce n'est
+ * pas possible"; not "pour 900 € je ne fais pas le logo", "for $900 I can't start before
+ * Monday", "ou 900 € si ce n'est pas possible". */
 static const char *refused_after(const char *l, size_t from, size_t ce, size_t *neg_at)
 {
 	for (size_t i = from; i < ce; i++) {
@@ -1126,7 +1139,8 @@ static const char *refused_after(const char *l, size_t from, size_t ce, size_t *
 				other = 1;
 			}
 		}
-		if (refuses && !other) {
+		size_t cend;
+		if (refuses && !other && !money_vocab_in(l, MV_CONDITION, from, i, &cend)) {
 			*neg_at = i;
 			return w->w;
 		}
@@ -1183,9 +1197,15 @@ static const char *amount_refused(const char *l, size_t at, size_t end, int *aft
 		return NULL;
 	size_t na;
 	const char *w = refused_after(l, end, ce, &na);
-	if (!w && l[ce] == ',' && !cue_before(l, at, strong_offer_cues, 60)) {
-		/* the part after a comma a refusal by itself: "pour 900 €, je ne peux pas", "900 €,
-		 * ce n'est pas possible" (not "je propose 900 €, je ne peux pas faire moins") */
+	size_t k = end;
+	while (k < ce && (l[k] == ' ' || l[k] == '\n'))
+		k++;
+	if (k < ce && (vocab_at(MV_TAX, l + k) || vocab_at(MV_TAX_FAR, l + k)))
+		k += (vocab_at(MV_TAX, l + k) ? vocab_at(MV_TAX, l + k) : vocab_at(MV_TAX_FAR, l + k))->n;
+	if (!w && l[ce] == ',' && k >= ce && !cue_before(l, at, strong_offer_cues, 60)) {
+		/* the amount alone before a comma, the part after it a refusal by itself: "pour
+		 * 900 €, je ne peux pas", "900 €, ce n'est pas possible" (not "je propose 900 €, je
+		 * ne peux pas faire moins", "900 € c'est mon minimum, je ne peux pas") */
 		size_t ps = ce + 1, words = 0;
 		w = refused_after(l, ps, clause_end(l, ps), &na);
 		for (size_t i = ps; w && i < na; i++)

@@ -1030,6 +1030,13 @@ static void test_bid_refused(void)
 		{ "I cannot start before Monday, price 900 €.", 900 },
 		{ "900 € et je ne peux pas commencer avant lundi.", 900 },
 		{ "900 € which is not negotiable.", 900 },
+		{ "Je propose 1 200 €, ou 900 € si ce n'est pas possible.", 1200 },
+		{ "Ou bien 900 € si ce n'est pas possible.", 900 },
+		{ "$900 if that is not possible.", 900 },
+		{ "900 € c'est mon minimum, je ne peux pas.", 900 },
+		{ "Pour 900 €, je ne peux pas, mais pour 1 100 € oui.", 1100 },
+		{ "900 € HT, ce n'est pas possible pour moi. 1 200 € HT.", 1200 },
+		{ "900 €, pas moins.", 900 },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -2457,7 +2464,8 @@ static void test_dates(void)
 		{ "2026-04-06", "Je vous livre le site vendredi prochain.", "2026-04-10" },
 		{ "2026-04-06", "I'll deliver next Friday.", "2026-04-10" },
 		{ "2026-04-06", "Vendredi prochain je vous livre la maquette.", "2026-04-10" },
-		{ "2026-04-06", "I'll send you the final files next Tuesday.", "2026-04-07" },
+		{ "2026-04-06", "I'll hand over the final files next Tuesday.", "2026-04-07" },
+		{ "2026-04-06", "Je vous envoie un devis détaillé la semaine prochaine.", "" },
 		{ "2026-04-06", "Je vous livre la V1 la semaine prochaine.", "2026-04-17" },
 		{ "2026-04-06", "Next Friday works for a call.", "" },
 		{ "2026-04-06", "Next Monday we talk.", "" },

@@ -409,10 +409,12 @@ static int time_at(const char *p)
 
 /* What placed a day, for why: the rule (NULL: the words themselves say it) and its number. */
 struct date_note {
-	const char *rule;	/* "iso-week", "week", "weekday", "weekday-next-week" */
+	const char *rule;	/* "iso-week", "week", "weekday", "weekday-next-week",
+				 * "weekday-after-start", "project-week" */
 	int n;			/* the week number or the weeks on; the weekday (1 Monday) */
 	int year;		/* of an ISO week */
 	const char *end;	/* past the words that placed the day, NULL: not known */
+	long from;		/* "weekday-after-start": the start it follows */
 };
 
 static void note_set(struct date_note *note, const char *rule, int n, int year)
@@ -839,6 +841,29 @@ static long delivery_day(const struct date_data *d, const char *l, const size_t 
 	return -1;
 }
 
+/* The day the work starts that l names anywhere (a day after an availability word, with a cue
+ * or without: "je peux commencer lundi", "booked until next week"), as start_keep keeps it;
+ * -1 when none. For a weekday read as the next one ("livraison vendredi prochain") that would
+ * come before the start. */
+static long start_named(const struct date_data *d, const char *l, long today)
+{
+	struct date_start start = { .day = -1 };
+	struct date_note note;
+	for (size_t i = 0; l[i] && start.day < 0; i++) {
+		if ((i && word_byte((unsigned char)l[i - 1])) || !word_byte((unsigned char)l[i]))
+			continue;
+		const char *end;
+		int bare, n;
+		long day = named_day_at(d, l + i, today, &note, &end, &bare);
+		size_t k = kind_at(d, DK_CUE, l + i, &n);
+		if (day < 0 && k)
+			day = day_after_cue(d, l + i + k, today, &note);
+		if (day >= 0 && availability_before(d, l, i, i + k))
+			start_keep(&start, day, i, &note, today);
+	}
+	return start.day;
+}
+
 /* A copy of l where each follow-up request (amounts.txt `followup`: "relance-moi vendredi",
  * "ping me next week") is blanked up to the end of its clause: its day is no delivery; and
  * each phrase of dates.txt not-date ("merci pour", "bonne fin de semaine"), which names no
@@ -893,6 +918,11 @@ static void date_explain(const char *l, size_t where, const struct date_note *no
 			 : note->n == 1 ? "next week" : "a later week");
 	else if (!strcmp(note->rule, "weekday"))
 		snprintf(why + w, n - w, ": the next %s after the mail's day", days[note->n]);
+	else if (!strcmp(note->rule, "weekday-after-start")) {
+		char iso[11];
+		date_day_format(note->from, iso);
+		snprintf(why + w, n - w, ": the next %s after the start on %s", days[note->n], iso);
+	}
 	else
 		snprintf(why + w, n - w, ": %s of the week after the mail's", days[note->n]);
 }
@@ -930,6 +960,15 @@ long extract_date_explain(const struct date_data *d, const char *l0, long today,
 				every[all++] = i;
 		day = delivery_day(d, l, every, all, today, &note, &where, &start);
 		free(every);
+	}
+	long began;
+	if (day >= 0 && note.rule && !strcmp(note.rule, "weekday") &&
+	    (began = start_named(d, l, today)) > day) {
+		/* "je peux commencer lundi, livraison vendredi prochain": the Friday after the
+		 * start, not before it */
+		day = weekday_day(note.n, 0, began);
+		note.rule = "weekday-after-start";
+		note.from = began;
 	}
 	if (day >= 0 && why_len)
 		date_explain(l, where, &note, why, why_len);

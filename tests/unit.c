@@ -2484,6 +2484,10 @@ static void test_dates(void)
 		{ "2026-04-06", "The project should start before May 1.", "" },
 		{ "2026-04-08", "Pas disponible cette semaine, livraison en 10 jours.", "2026-04-18" },
 		{ "2026-04-06", "Je suis disponible pour livrer le 15 avril.", "2026-04-15" },
+		/* a weekday read as the next one never falls before the start */
+		{ "2026-04-08", "Je peux commencer lundi, livraison vendredi prochain.", "2026-04-17" },
+		{ "2026-04-09", "I'm busy until Wednesday, ready by Friday.", "2026-04-17" },
+		{ "2026-04-06", "Je peux commencer mardi, livraison vendredi.", "2026-04-10" },
 		{ "2026-04-06", "Le site doit être disponible avant le 15 avril.", "2026-04-15" },
 		/* thanks and wishes name no day (dates.txt not-date) */
 		{ "2026-04-06", "Merci pour cette semaine !", "" },

@@ -633,6 +633,11 @@ int money_limit_in(const char *l, size_t from, size_t to);
 /* The negation word that refuses what stands at offset at of lower-cased l (an amount, a day:
  * the negation rule of bids, amounts.txt negation, limit, not-negation, clause), or NULL. */
 const char *money_refused_at(const char *l, size_t at);
+/* The start and the end of the clause of lower-cased l that holds offset at (the clauses of
+ * the negation rule: . ! ? ; : a comma before a blank, a line break, amounts.txt clause words),
+ * looking at most 160 bytes away. */
+size_t money_clause_start(const char *l, size_t at);
+size_t money_clause_end(const char *l, size_t at);
 int extract_deadline_date_lower(const char *l, time_t from);
 /* The house styles of amounts: the mails' ("1 500 € HT") and the static site's ("1500 EUR HT"). */
 enum money_style { MONEY_MAIL, MONEY_SITE };

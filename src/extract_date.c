@@ -2,7 +2,8 @@
  * extract_date.c — the day a deadline or a delivery names, as people write it: "pour le 15
  * avril", "fin avril au plus tard", "mi-May", "by the end of June", "sous quinzaine", "within
  * 10 days", "semaine 16", "next week", "vendredi prochain", read relative to the mail's day.
- * A phrase that cannot be placed gives no day; a follow-up request's day is the follow-up's.
+ * A phrase that cannot be placed gives no day; a follow-up request's day is the follow-up's;
+ * a day the work starts on ("booked until next week") is no delivery, a delay counts from it.
  * In: lower-cased text (money_lower), the mail's day number, the words of dates.txt.
  * Out: a day number (date.c), or -1, and why: the words that placed it and how.
  */
@@ -14,11 +15,12 @@
 
 enum date_kind { DK_MONTH, DK_WEEKDAY, DK_ARTICLE, DK_CUE, DK_START, DK_MID, DK_END, DK_IN,
 		 DK_MONTH_END, DK_YEAR_END, DK_WEEK_END, DK_NEXT, DK_NEXT_WEEK, DK_WEEK,
-		 DK_WEEK_NUMBER, DK_COUNT };
+		 DK_WEEK_NUMBER, DK_WEEK_OF, DK_AVAILABILITY, DK_DELIVERY, DK_NOT_DATE, DK_COUNT };
 static const char *const kind_names[DK_COUNT] = { "month", "weekday", "article", "cue", "start",
 						  "mid", "end", "in", "month-end", "year-end",
 						  "week-end", "next", "next-week", "week",
-						  "week-number" };
+						  "week-number", "week-of", "availability",
+						  "delivery", "not-date" };
 
 struct date_data {
 	struct strlist phrase[DK_COUNT];
@@ -69,7 +71,7 @@ static int date_line(void *arg, char *s, const char *path, int lineno)
 	     (got < 2 || n < 0 || n > 366))) {
 		fprintf(stderr, "%s:%d: expected `kind [N] | phrase | ...` (kind: month N, weekday [N], next, "
 			"next-week, article, cue, start, mid, end, in N, month-end N, year-end, week-end N, "
-			"week N, week-number)\n", path, lineno);
+			"week N, week-number, week-of, availability, delivery, not-date)\n", path, lineno);
 		return -1;
 	}
 	char *tok;
@@ -407,10 +409,12 @@ static int time_at(const char *p)
 
 /* What placed a day, for why: the rule (NULL: the words themselves say it) and its number. */
 struct date_note {
-	const char *rule;	/* "iso-week", "week", "weekday", "weekday-next-week" */
+	const char *rule;	/* "iso-week", "week", "weekday", "weekday-next-week",
+				 * "weekday-after-start", "project-week" */
 	int n;			/* the week number or the weeks on; the weekday (1 Monday) */
 	int year;		/* of an ISO week */
 	const char *end;	/* past the words that placed the day, NULL: not known */
+	long from;		/* "weekday-after-start": the start it follows */
 };
 
 static void note_set(struct date_note *note, const char *rule, int n, int year)
@@ -505,6 +509,11 @@ static long week_at(const struct date_data *d, const char *p, long today, struct
 		int week = number_at(&q, 2);
 		if (week < 1 || week > 53 || word_byte((unsigned char)*q))
 			continue;
+		if (kind_at(d, DK_WEEK_OF, q + blanks_at(q), &n)) {
+			/* "in week 2 of the project": a week counted from the start, no ISO week */
+			note_set(note, "project-week", week, 0);
+			return -1;
+		}
 		int ty, tm, td;
 		date_day_split(today, &ty, &tm, &td);
 		for (int y = ty - 1; y <= ty + 1; y++) {
@@ -637,12 +646,73 @@ static size_t *word_starts(const struct date_data *d, const char *l, size_t *n)
 	return at;
 }
 
+/* The offset of the last (or, first set, the first) phrase of kind k at a word start of l in
+ * [from, to), its end in *end; SIZE_MAX when none. */
+static size_t kind_in(const struct date_data *d, int k, const char *l, size_t from, size_t to,
+		      int first, size_t *end)
+{
+	size_t found = SIZE_MAX;
+	int n;
+	for (size_t i = from; i < to && l[i]; i++) {
+		if (i && word_byte((unsigned char)l[i - 1]))
+			continue;
+		size_t len = kind_at(d, k, l + i, &n);
+		if (!len)
+			continue;
+		found = i;
+		*end = i + len;
+		if (first)
+			break;
+		i += len - 1;
+	}
+	return found;
+}
+
+/* 1 when the day read at offset at of l is when the work can start, not its delivery: an
+ * availability word of dates.txt ("je suis pris", "booked", "start") before it in its
+ * clause, with no delivery word between it and cue_end, the end of the day's cue or its start
+ * ("je suis disponible pour livrer le 15 avril" is a delivery). */
+static int availability_before(const struct date_data *d, const char *l, size_t at,
+			       size_t cue_end)
+{
+	size_t end, dend, cs = money_clause_start(l, at);
+	size_t a = kind_in(d, DK_AVAILABILITY, l, cs, at, 0, &end);
+	return a != SIZE_MAX && kind_in(d, DK_DELIVERY, l, end, cue_end, 1, &dend) == SIZE_MAX;
+}
+
+/* The day the work can start, when a text says it (availability_before): its day (-1 none),
+ * where it was read and how. */
+struct date_start {
+	long day;
+	size_t where;
+	struct date_note note;
+};
+
+/* Keeps the day the work starts, read at where with note (NULL: no rule), in start unless one
+ * is kept already: a week's start is its Monday ("booked until next week"), never before
+ * today ("pas disponible cette semaine"). */
+static void start_keep(struct date_start *start, long day, size_t where,
+		       const struct date_note *note, long today)
+{
+	if (start->day >= 0)
+		return;
+	if (note && note->rule && (!strcmp(note->rule, "week") || !strcmp(note->rule, "iso-week")))
+		day -= 4;	/* the Friday read: its week's Monday */
+	start->day = day < today ? today : day;
+	start->where = where;
+	if (note)
+		start->note = *note;
+	else
+		note_set(&start->note, NULL, 0, 0);
+}
+
 /* The first of the word starts at[0..n) of l where reader finds a day (cue: a cue phrase then
  * a day, day_after_cue, its rule in *note); -1 when none. *where: the word start it was read
- * at. */
+ * at. A day refused in its clause is none; a day the work starts on (availability_before) is
+ * none either, the first one kept in *start. */
 static long first_of(const struct date_data *d, const char *l, const size_t *at, size_t n,
 		     long today, long (*reader)(const struct date_data *, const char *, long),
-		     int cue, struct date_note *note, size_t *where)
+		     int cue, struct date_note *note, size_t *where, struct date_start *start)
 {
 	for (size_t i = 0; i < n; i++) {
 		const char *p = l + at[i];
@@ -657,11 +727,19 @@ static long first_of(const struct date_data *d, const char *l, const size_t *at,
 				 * limit in the cue, "pas avant le 20 avril", keeps it) */
 				if (day >= 0 && money_refused_at(l, at[i] + k))
 					day = -1;
+				if (day >= 0 && availability_before(d, l, at[i], at[i] + k)) {
+					start_keep(start, day, at[i], note, today);
+					day = -1;	/* "je suis pris jusqu'au 15 avril" */
+				}
 			}
 		} else {
 			day = reader(d, p, today);
 			if (day >= 0 && money_refused_at(l, at[i]))
 				day = -1;
+			if (day >= 0 && availability_before(d, l, at[i], at[i])) {
+				start_keep(start, day, at[i], NULL, today);
+				day = -1;
+			}
 		}
 		if (day >= 0) {
 			*where = at[i];
@@ -671,13 +749,139 @@ static long first_of(const struct date_data *d, const char *l, const size_t *at,
 	return -1;
 }
 
+/* A day named at p without a cue, as delivery_day reads it: a weekday with next or next-week
+ * ("vendredi prochain", "next Friday", "lundi de la semaine prochaine"), a week ("la semaine
+ * prochaine", "next week", "semaine 16") or a date ("15 avril", "April 15"); -1 when none, its
+ * rule in *note and its end in *end. A weekday alone ("Friday's meeting") is read too, *bare
+ * set: it may say when the work starts, never its delivery. */
+static long named_day_at(const struct date_data *d, const char *p, long today,
+			 struct date_note *note, const char **end, int *bare)
+{
+	int n, wd = 0;
+	*bare = 0;
+	note_set(note, NULL, 0, 0);
+	long day = week_at(d, p, today, note);
+	if (day >= 0 || note->rule) {
+		*end = note->end;
+		return note->end ? day : -1;
+	}
+	size_t w;
+	int next_week = 0;
+	if ((w = kind_at(d, DK_NEXT_WEEK, p, &n)) != 0 || (w = kind_at(d, DK_NEXT, p, &n)) != 0) {
+		next_week = kind_at(d, DK_NEXT_WEEK, p, &n) != 0;
+		const char *q = p + w + blanks_at(p + w);
+		size_t k = kind_at(d, DK_WEEKDAY, q, &wd);
+		if (!k || !wd)
+			return -1;
+		*end = q + k;
+	} else if ((w = kind_at(d, DK_WEEKDAY, p, &wd)) != 0 && wd) {
+		const char *q = p + w + blanks_at(p + w);
+		size_t k;
+		if ((k = kind_at(d, DK_NEXT_WEEK, q, &n)) != 0)
+			next_week = 1;
+		else if (!(k = kind_at(d, DK_NEXT, q, &n)))
+			*bare = 1;	/* "lundi": a start only ("je peux commencer lundi") */
+		*end = k ? q + k : p + w;
+	} else {
+		if (!day_written_at(d, p))
+			return -1;
+		day = day_at(d, p, today);
+		*end = p;
+		while (**end && !strchr(".,;!?\n", **end) && *end - p < 24)
+			(*end)++;
+		return day;
+	}
+	note_set(note, next_week ? "weekday-next-week" : "weekday", wd, 0);
+	note->end = *end;
+	return weekday_day(wd, next_week, today);
+}
+
+/* The first day named without a cue (named_day_at) in a delivery statement: a delivery word of
+ * dates.txt ("je vous livre", "I'll deliver", "livraison") in its clause, at most 60 bytes
+ * before it with no availability word between, or at most 60 bytes after it ("vendredi
+ * prochain je vous livre la maquette"); not refused. -1 when none; where and how it was read
+ * in *where and *note. A day named after an availability word (availability_before: "je peux
+ * commencer lundi", "start next Monday") is the start, the first one kept in *start. */
+static long delivery_day(const struct date_data *d, const char *l, const size_t *at, size_t n,
+			 long today, struct date_note *note, size_t *where, struct date_start *start)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *p = l + at[i], *end = NULL;
+		int bare;
+		long day = named_day_at(d, p, today, note, &end, &bare);
+		if (day < 0 || !end)
+			continue;
+		if (availability_before(d, l, at[i], at[i])) {
+			/* "je peux commencer lundi", "start next Monday" */
+			start_keep(start, day, at[i], note, today);
+			continue;
+		}
+		if (bare)
+			continue;
+		size_t cs = money_clause_start(l, at[i]), from = at[i] > 60 ? at[i] - 60 : 0;
+		size_t e = (size_t)(end - l), ce = money_clause_end(l, e), de;
+		if (from < cs)
+			from = cs;
+		size_t before = kind_in(d, DK_DELIVERY, l, from, at[i], 0, &de);
+		int delivery = before != SIZE_MAX &&
+			       kind_in(d, DK_AVAILABILITY, l, de, at[i], 1, &de) == SIZE_MAX;
+		size_t shown = delivery ? before : at[i];
+		if (!delivery && kind_in(d, DK_DELIVERY, l, e, ce < e + 60 ? ce : e + 60, 1, &de) !=
+				 SIZE_MAX)
+			delivery = 1;
+		if (!delivery || money_refused_at(l, at[i]))
+			continue;
+		/* why shows the delivery word too when it comes first ("livre … vendredi
+		 * prochain") */
+		*where = shown;
+		if (!note->end)
+			note->end = end;
+		return day;
+	}
+	return -1;
+}
+
+/* The day the work starts that l names anywhere (a day after an availability word, with a cue
+ * or without: "je peux commencer lundi", "booked until next week"), as start_keep keeps it;
+ * -1 when none. For a weekday read as the next one ("livraison vendredi prochain") that would
+ * come before the start. */
+static long start_named(const struct date_data *d, const char *l, long today)
+{
+	struct date_start start = { .day = -1 };
+	struct date_note note;
+	for (size_t i = 0; l[i] && start.day < 0; i++) {
+		if ((i && word_byte((unsigned char)l[i - 1])) || !word_byte((unsigned char)l[i]))
+			continue;
+		const char *end;
+		int bare, n;
+		long day = named_day_at(d, l + i, today, &note, &end, &bare);
+		size_t k = kind_at(d, DK_CUE, l + i, &n);
+		if (day < 0 && k)
+			day = day_after_cue(d, l + i + k, today, &note);
+		if (day >= 0 && availability_before(d, l, i, i + k))
+			start_keep(&start, day, i, &note, today);
+	}
+	return start.day;
+}
+
 /* A copy of l where each follow-up request (amounts.txt `followup`: "relance-moi vendredi",
- * "ping me next week") is blanked up to the end of its clause: its day is no delivery. */
-static char *followups_blanked(const char *l)
+ * "ping me next week") is blanked up to the end of its clause: its day is no delivery; and
+ * each phrase of dates.txt not-date ("merci pour", "bonne fin de semaine"), which names no
+ * day. */
+static char *followups_blanked(const struct date_data *d, const char *l)
 {
 	char *c = xstrdup(l);
 	for (size_t i = 0; c[i]; i++) {
-		if ((i && word_byte((unsigned char)c[i - 1])) || !money_followup_at(c + i))
+		int n;
+		size_t k;
+		if (i && word_byte((unsigned char)c[i - 1]))
+			continue;
+		if ((k = kind_at(d, DK_NOT_DATE, c + i, &n)) != 0) {
+			memset(c + i, ' ', k);
+			i += k - 1;
+			continue;
+		}
+		if (!money_followup_at(c + i))
 			continue;
 		while (c[i] && c[i] != '\n' && c[i] != '!' && c[i] != '?' && c[i] != ';' &&
 		       !((c[i] == '.' || c[i] == ',') && (c[i + 1] == ' ' || c[i + 1] == '\n' || !c[i + 1])))
@@ -714,6 +918,11 @@ static void date_explain(const char *l, size_t where, const struct date_note *no
 			 : note->n == 1 ? "next week" : "a later week");
 	else if (!strcmp(note->rule, "weekday"))
 		snprintf(why + w, n - w, ": the next %s after the mail's day", days[note->n]);
+	else if (!strcmp(note->rule, "weekday-after-start")) {
+		char iso[11];
+		date_day_format(note->from, iso);
+		snprintf(why + w, n - w, ": the next %s after the start on %s", days[note->n], iso);
+	}
 	else
 		snprintf(why + w, n - w, ": %s of the week after the mail's", days[note->n]);
 }
@@ -725,27 +934,62 @@ long extract_date_explain(const struct date_data *d, const char *l0, long today,
 		why[0] = '\0';
 	if (!d || today < 0)
 		return -1;
-	char *l = followups_blanked(l0);
+	char *l = followups_blanked(d, l0);
 	size_t starts, where = 0;
 	size_t *at = word_starts(d, l, &starts);
 	struct date_note note = { 0 };
-	long day = first_of(d, l, at, starts, today, NULL, 1, &note, &where);
+	struct date_start start = { .day = -1 };
+	int n;
+	long day = first_of(d, l, at, starts, today, NULL, 1, &note, &where, &start);
 	if (day < 0) {
 		note.rule = NULL;
-		day = first_of(d, l, at, starts, today, month_part_at, 0, &note, &where);
+		day = first_of(d, l, at, starts, today, month_part_at, 0, &note, &where, &start);
 	}
-	if (day < 0)
-		day = first_of(d, l, at, starts, today, relative_at, 0, &note, &where);
+	if (day < 0) {
+		day = first_of(d, l, at, starts, today, relative_at, 0, &note, &where, &start);
+		if (day >= 0 && start.day >= 0 && kind_at(d, DK_IN, l + where, &n))
+			day = start.day + n;	/* "pris jusqu'au 10, puis sous quinzaine" */
+	}
+	if (day < 0) {
+		/* the delivery statements without a cue: a whole-text scan, words starts
+		 * included that no starting phrase opens ("je vous livre vendredi prochain") */
+		size_t all = 0, cap = strlen(l) / 2 + 1;
+		size_t *every = xmalloc(cap * sizeof *every);
+		for (size_t i = 0; l[i] && all < cap; i++)
+			if ((!i || !word_byte((unsigned char)l[i - 1])) && word_byte((unsigned char)l[i]))
+				every[all++] = i;
+		day = delivery_day(d, l, every, all, today, &note, &where, &start);
+		free(every);
+	}
+	long began;
+	if (day >= 0 && note.rule && !strcmp(note.rule, "weekday") &&
+	    (began = start_named(d, l, today)) > day) {
+		/* "je peux commencer lundi, livraison vendredi prochain": the Friday after the
+		 * start, not before it */
+		day = weekday_day(note.n, 0, began);
+		note.rule = "weekday-after-start";
+		note.from = began;
+	}
 	if (day >= 0 && why_len)
 		date_explain(l, where, &note, why, why_len);
+	int followup, delay = -1;
+	if (day < 0)	/* "relance dans 7 jours" is no delivery */
+		delay = extract_duration_days_lower(l0, &followup);
+	if (start.day == today)
+		start.day = -1;	/* a start today: the delay counts from the mail's day */
+	if (day < 0 && start.day >= 0 && delay >= 0 && why_len) {
+		/* "je suis pris jusqu'à la semaine prochaine, puis livraison sous 10 jours" */
+		char words[120], iso[11];
+		start.note.rule = NULL;	/* the words only: the start is the day written below */
+		date_explain(l, start.where, &start.note, words, sizeof words);
+		date_day_format(start.day, iso);
+		snprintf(why, why_len, "a delay of %d days counted from the start on %s (%s)", delay,
+			 iso, words);
+	}
+	if (day < 0 && delay >= 0)
+		day = (start.day >= 0 ? start.day : today) + delay;
 	free(at);
 	free(l);
-	if (day < 0) {
-		int followup;	/* "relance dans 7 jours" is no delivery */
-		int n = extract_duration_days_lower(l0, &followup);
-		if (n >= 0)
-			day = today + n;
-	}
 	return day;
 }
 

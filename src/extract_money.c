@@ -198,10 +198,11 @@ static int word_at(const char *p, const char *w)
 enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBER, MV_SCALE,
 	       MV_SHARE, MV_UPFRONT, MV_REST, MV_PLAN, MV_ARTICLE, MV_COMPLEMENT, MV_RATE,
 	       MV_NEGATION, MV_LIMIT, MV_NOT_NEGATION, MV_CLAUSE, MV_FOLLOWUP, MV_EFFORT, MV_REFUSAL,
-	       MV_KINDS };
+	       MV_TOO_LOW, MV_REFUSED_AFTER, MV_CONDITION, MV_KINDS };
 static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
 	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement",
-	"rate", "negation", "limit", "not-negation", "clause", "followup", "effort", "refusal" };
+	"rate", "negation", "limit", "not-negation", "clause", "followup", "effort", "refusal",
+	"too-low", "refused-after", "condition" };
 
 struct mv_phrase {
 	char *w;
@@ -268,7 +269,7 @@ static int mv_line(void *arg, char *s, const char *path, int lineno)
 		fprintf(stderr, "%s:%d: expected `kind [value] | phrase | ...` (kinds: tax HT|TTC, "
 			"tax-far, unit U, count U, rate U, pace, work, number N, scale N, share A/B, "
 			"upfront, rest, plan, article, complement, negation, limit, not-negation, "
-			"clause, followup, effort)\n", path, lineno);
+			"clause, followup, effort, refusal, too-low, refused-after, condition)\n", path, lineno);
 		return -1;
 	}
 	for (char *tok; (tok = strtok_r(NULL, "|", &save)) != NULL;) {
@@ -996,15 +997,20 @@ static size_t clause_start(const char *l, size_t at)
 	return from;
 }
 
-/* 1 when the negation at l + ns (n bytes, ending before at) refuses: a refusal word of
- * amounts.txt among the three words before it (the part of its own word before "n't" counts:
- * "ca|n't", "wo|n't") or the three after it (before at), or the negation itself a refusal
- * ("cannot", "unable to"); without one, only when an offer word or the amount follows at once
- * ("pas pour 900 €", "not for $500", "not $500 but $650"). */
-static int negation_refuses(const char *l, size_t cs, size_t ns, size_t n, size_t at)
+/* The end of the clause that holds offset at: where the next clause_break is, looking on at
+ * most 160 bytes. */
+static size_t clause_end(const char *l, size_t at)
 {
-	if (vocab_at(MV_REFUSAL, l + ns) && vocab_at(MV_REFUSAL, l + ns)->n >= n)
-		return 1;
+	size_t i = at;
+	while (l[i] && i < at + 160 && !clause_break(l, i))
+		i++;
+	return i;
+}
+
+/* 1 when a refusal word of amounts.txt stands among the three words before the negation at
+ * l + ns, not before cs (the part of its own word before "n't" counts: "ca|n't", "wo|n't"). */
+static int refusal_before(const char *l, size_t cs, size_t ns)
+{
 	size_t i = ns;
 	if (i > cs && is_word_byte((unsigned char)l[i - 1])) {
 		/* "n't" inside its word: the part before it is the negated verb ("ca", "wo") */
@@ -1024,7 +1030,21 @@ static int negation_refuses(const char *l, size_t cs, size_t ns, size_t n, size_
 		if (vocab_at(MV_REFUSAL, l + i))
 			return 1;
 	}
-	i = ns + n;
+	return 0;
+}
+
+/* 1 when the negation at l + ns (n bytes, ending before at) refuses: a refusal word of
+ * amounts.txt among the three words before it (refusal_before) or the three after it (before
+ * at), or the negation itself a refusal ("cannot", "unable to"); without one, only when an
+ * offer word or the amount follows at once ("pas pour 900 €", "not for $500", "not $500 but
+ * $650"). */
+static int negation_refuses(const char *l, size_t cs, size_t ns, size_t n, size_t at)
+{
+	if (vocab_at(MV_REFUSAL, l + ns) && vocab_at(MV_REFUSAL, l + ns)->n >= n)
+		return 1;
+	if (refusal_before(l, cs, ns))
+		return 1;
+	size_t i = ns + n;
 	while (i < at && (l[i] == ' ' || l[i] == '\n'))
 		i++;
 	if (i == at)
@@ -1045,31 +1065,122 @@ static int negation_refuses(const char *l, size_t cs, size_t ns, size_t n, size_
 	return 0;
 }
 
-/* The negation that refuses the amount at offset at, or NULL when the amount is offered. The
- * rule: a negation word of amounts.txt (`negation`: "pas", "not", "n't", "cannot") in the
- * amount's clause, before it, that negates doing or taking the work (`refusal`, see
- * negation_refuses), refuses it ("je ne peux pas le faire pour 900 €", "I won't do it for
- * $500") unless a limit word (`limit`: "moins de", "below", "less than") stands between the
- * negation and the amount: refusing to go lower offers that amount ("pas moins de 900 €",
- * "I can't go below $900"). Idioms (`not-negation`: "pas de souci", "no problem") negate
- * nothing. */
-static const char *amount_refused(const char *l, size_t at)
+/* The negation phrase at l + i, a word start or a phrase that may end a word ("n't"), or
+ * NULL; an idiom there (`not-negation`) in *idiom instead. */
+static const struct mv_phrase *negation_at(const char *l, size_t i,
+					   const struct mv_phrase **idiom)
+{
+	int start = i == 0 || !is_word_byte((unsigned char)l[i - 1]);
+	*idiom = start ? vocab_at(MV_NOT_NEGATION, l + i) : NULL;
+	if (*idiom)
+		return NULL;
+	const struct mv_phrase *w = vocab_at(MV_NEGATION, l + i);
+	/* a phrase written with an apostrophe first ("n't") may end a word: "can't" */
+	return w && (start || w->w[1] == '\'' || (unsigned char)w->w[1] == 0xE2) ? w : NULL;
+}
+
+/* The judgement of a price (`too-low`: "trop bas", "too low") at a word start of l in [from,
+ * to), or NULL. */
+static const char *too_low_in(const char *l, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++)
+		if ((i == 0 || !is_word_byte((unsigned char)l[i - 1])) && vocab_at(MV_TOO_LOW, l + i))
+			return vocab_at(MV_TOO_LOW, l + i)->w;
+	return NULL;
+}
+
+/* The offset of the first phrase of kind k at a word start of l in [from, to), its end in
+ * *end; 0 when none (then *end is untouched), else 1. */
+static int money_vocab_in(const char *l, enum mv_kind k, size_t from, size_t to, size_t *end)
+{
+	for (size_t i = from; i < to; i++)
+		if ((i == 0 || !is_word_byte((unsigned char)l[i - 1])) && vocab_at(k, l + i)) {
+			*end = i + vocab_at(k, l + i)->n;
+			return 1;
+		}
+	return 0;
+}
+
+/* The negation after an amount, in l from `from` (the amount's end) to ce (its clause's end),
+ * that refuses it, or NULL: one that negates doing or taking the work (a refusal word before
+ * it, after the amount, or among the words after it, or the negation itself one) and is
+ * followed in the clause only by words that give it no other object (`refused-after`: "le",
+ * "faire", "pour moi", "à ce prix") or refusal words, with no condition word (`condition`:
+ * "si", "if") before it: "pour 900 € je ne peux pas", "$900 I can't do it", "900 € ce n'est
+ * pas possible"; not "pour 900 € je ne fais pas le logo", "for $900 I can't start before
+ * Monday", "ou 900 € si ce n'est pas possible". */
+static const char *refused_after(const char *l, size_t from, size_t ce, size_t *neg_at)
+{
+	for (size_t i = from; i < ce; i++) {
+		const struct mv_phrase *idiom, *w = negation_at(l, i, &idiom);
+		if (idiom) {
+			i += idiom->n - 1;
+			continue;
+		}
+		if (!w)
+			continue;
+		int refuses = (vocab_at(MV_REFUSAL, l + i) && vocab_at(MV_REFUSAL, l + i)->n >= w->n) ||
+			      refusal_before(l, from, i);
+		size_t j = i + w->n;
+		int other = 0;
+		while (j < ce && !other) {
+			if (!is_word_byte((unsigned char)l[j]) && l[j] != '\'') {
+				j++;
+				continue;
+			}
+			const struct mv_phrase *r = vocab_at(MV_REFUSAL, l + j);
+			const struct mv_phrase *t = vocab_at(MV_REFUSED_AFTER, l + j);
+			if (r && (!t || r->n >= t->n)) {
+				refuses = 1;
+				j += r->n;
+			} else if (t) {
+				j += t->n;
+			} else {
+				other = 1;
+			}
+		}
+		size_t cend;
+		if (refuses && !other && !money_vocab_in(l, MV_CONDITION, from, i, &cend)) {
+			*neg_at = i;
+			return w->w;
+		}
+		i += w->n - 1;
+	}
+	return NULL;
+}
+
+/* The words that refuse the amount at offsets [at, end) of l, or NULL when the amount is
+ * offered; *after set when they follow it. The rule: a judgement of the price (`too-low`:
+ * "trop bas", "too low") anywhere in the amount's clause refuses it; so does a negation word
+ * of amounts.txt (`negation`: "pas", "not", "n't", "cannot") in the clause, before it, that
+ * negates doing or taking the work (`refusal`, see negation_refuses: "je ne peux pas le faire
+ * pour 900 €", "I won't do it for $500") unless a limit word (`limit`: "moins de", "below",
+ * "less than") stands between the negation and the amount: refusing to go lower offers that
+ * amount ("pas moins de 900 €", "I can't go below $900"); or one after it whose refusal has
+ * no other object (refused_after: "pour 900 € je ne peux pas"), in its clause or in the
+ * first words of the part after a comma when no strong offer word names the amount ("pour
+ * 900 €, je ne peux pas"). Idioms (`not-negation`: "pas
+ * de souci", "no problem") negate nothing. end SIZE_MAX: the end is not known, the words
+ * before only. */
+static const char *amount_refused(const char *l, size_t at, size_t end, int *after)
 {
 	size_t cs = clause_start(l, at);
 	const struct mv_phrase *neg = NULL;
 	size_t neg_at = 0;
+	*after = 0;
+	size_t ce = end == SIZE_MAX ? at : clause_end(l, end);
+	const char *low = too_low_in(l, cs, at);
+	if (!low && end != SIZE_MAX && (low = too_low_in(l, end, ce)) != NULL)
+		*after = 1;
+	if (low)
+		return low;
 	for (size_t i = cs; i < at; i++) {
-		int start = i == 0 || !is_word_byte((unsigned char)l[i - 1]);
-		if (start) {
-			const struct mv_phrase *idiom = vocab_at(MV_NOT_NEGATION, l + i);
-			if (idiom) {
-				i += idiom->n - 1;
-				continue;
-			}
+		const struct mv_phrase *idiom, *w = negation_at(l, i, &idiom);
+		if (idiom) {
+			i += idiom->n - 1;
+			continue;
 		}
-		const struct mv_phrase *w = vocab_at(MV_NEGATION, l + i);
-		/* a phrase written with an apostrophe first ("n't") may end a word: "can't" */
-		if (w && (start || w->w[1] == '\'' || (unsigned char)w->w[1] == 0xE2)) {
+		if (w) {
 			if (negation_refuses(l, cs, i, w->n, at)) {
 				neg = w;
 				neg_at = i + w->n;
@@ -1077,12 +1188,33 @@ static const char *amount_refused(const char *l, size_t at)
 			i += w->n - 1;
 		}
 	}
-	if (!neg)
-		return NULL;
-	for (size_t i = neg_at; i < at; i++)
+	for (size_t i = neg_at; neg && i < at; i++)
 		if ((i == 0 || !is_word_byte((unsigned char)l[i - 1])) && vocab_at(MV_LIMIT, l + i))
-			return NULL;
-	return neg->w;
+			neg = NULL;
+	if (neg)
+		return neg->w;
+	if (end == SIZE_MAX)
+		return NULL;
+	size_t na;
+	const char *w = refused_after(l, end, ce, &na);
+	size_t k = end;
+	while (k < ce && (l[k] == ' ' || l[k] == '\n'))
+		k++;
+	if (k < ce && (vocab_at(MV_TAX, l + k) || vocab_at(MV_TAX_FAR, l + k)))
+		k += (vocab_at(MV_TAX, l + k) ? vocab_at(MV_TAX, l + k) : vocab_at(MV_TAX_FAR, l + k))->n;
+	if (!w && l[ce] == ',' && k >= ce && !cue_before(l, at, strong_offer_cues, 60)) {
+		/* the amount alone before a comma, the part after it a refusal by itself: "pour
+		 * 900 €, je ne peux pas", "900 €, ce n'est pas possible" (not "je propose 900 €, je
+		 * ne peux pas faire moins", "900 € c'est mon minimum, je ne peux pas") */
+		size_t ps = ce + 1, words = 0;
+		w = refused_after(l, ps, clause_end(l, ps), &na);
+		for (size_t i = ps; w && i < na; i++)
+			if (is_word_byte((unsigned char)l[i]) && !is_word_byte((unsigned char)l[i - 1]) &&
+			    l[i - 1] != '\'' && ++words > 4)
+				w = NULL;	/* the negation in the part's first words */
+	}
+	*after = w != NULL;
+	return w;
 }
 
 /* The offer read at ms into out: a rate kept as a rate, the board's currency when none is
@@ -1113,13 +1245,15 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 	const char *cue = NULL;
 	int candidates = 0, first = -1;
 	const char *refused = NULL;
-	int refused_at = 0;
+	int refused_at = 0, refused_after_it = 0;
 	for (int i = 0; i < n; i++) {
-		const char *neg = amount_refused(l, ms[i].start);
+		int after;
+		const char *neg = amount_refused(l, ms[i].start, ms[i].end, &after);
 		if (neg) {
 			if (!refused) {
 				refused = neg;
 				refused_at = i;
+				refused_after_it = after;
 			}
 			continue;	/* "je ne peux pas le faire pour 900 €": no offer */
 		}
@@ -1168,8 +1302,9 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 		snprintf(why, why_len, "offer word `%s` before the amount", cue);
 	} else if (refused) {
 		int len = (int)(ms[refused_at].end - ms[refused_at].start);
-		snprintf(why, why_len, "no amount offered: `%s` before `%.*s` refuses it in the same "
-			 "clause", refused, len > 40 ? 40 : len, text + ms[refused_at].start);
+		snprintf(why, why_len, "no amount offered: `%s` %s `%.*s` refuses it%s", refused,
+			 refused_after_it ? "after" : "before", len > 40 ? 40 : len,
+			 text + ms[refused_at].start, refused_after_it ? "" : " in the same clause");
 	} else {
 		snprintf(why, why_len, "no amount with a currency, a tax marker or an offer word "
 			 "in the new text");
@@ -1274,7 +1409,18 @@ static const char *const delivery_cues[] = {
 	"prêt", "pret", "compter", "maximum", "max", NULL };
 const char *money_refused_at(const char *l, size_t at)
 {
-	return amount_refused(l, at);
+	int after;
+	return amount_refused(l, at, SIZE_MAX, &after);
+}
+
+size_t money_clause_start(const char *l, size_t at)
+{
+	return clause_start(l, at);
+}
+
+size_t money_clause_end(const char *l, size_t at)
+{
+	return clause_end(l, at);
 }
 
 int money_limit_in(const char *l, size_t from, size_t to)

@@ -925,6 +925,12 @@ static void test_bid_delivery(void)
 		  "2026-04-10", 7, "next Friday" },
 		{ "Livraison le 30 avril, relance-moi vendredi. 900 €.", "2026-04-30", 4, "" },
 		{ "Rappel : livraison en 10 jours, 600 €.", "2026-04-16", -1, "" },
+		/* a start named (availability) before a delay: the delay counts from it */
+		{ "Busy until Monday, then I can deliver within 5 days for $800.", "2026-04-18", -1,
+		  "counted from the start" },
+		{ "I cannot start before Monday, price 900 €.", "", -1, "" },
+		{ "Pour 900 € je ne peux pas, mais pour 1 100 € oui, je vous livre vendredi prochain.",
+		  "2026-04-10", -1, "vendredi prochain" },
 	};
 	int bad = 0;
 	time_t monday = clock_parse_iso("2026-04-06T09:00:00Z");
@@ -997,6 +1003,40 @@ static void test_bid_refused(void)
 		{ "I won’t do it for $500.", -1 },
 		{ "I'm not doing it for $500.", -1 },
 		{ "Je ne vais pas le faire pour 900 €.", -1 },
+		/* a negation after the amount, in its clause, refuses it when it has no other
+		 * object; a judgement of the price (too-low) anywhere in the clause does too */
+		{ "Pour 900 € je ne peux pas, mais pour 1 100 € oui.", 1100 },
+		{ "900 € ce n'est pas possible ; 1 100 € oui.", 1100 },
+		{ "900 € pas possible, 1 100 € oui.", 1100 },
+		{ "Not at 900, I could do 1,100 EUR.", 1100 },
+		{ "Not at 900 €, I could do 1,100 EUR.", 1100 },
+		{ "I can't do it for $900, but for $1,100 I can.", 1100 },
+		{ "Impossible à 900 €, je peux à 1 100 €.", 1100 },
+		{ "900 € c'est trop bas pour ce travail, je propose 1 200 €.", 1200 },
+		{ "$900 is too low for me, I'd do it for $1,200.", 1200 },
+		{ "$900 doesn't work for me, $1,200 does.", 1200 },
+		{ "Pour 900 € je ne peux pas.", -1 },
+		{ "For $900 I can't do it, sorry.", -1 },
+		{ "900 € ce n'est malheureusement pas possible pour moi.", -1 },
+		{ "$900 is too low.", -1 },
+		/* a negation after the amount about something else: the amount is offered */
+		{ "Pour 900 € je ne peux pas commencer avant lundi.", 900 },
+		{ "For $900 I can't start before Monday.", 900 },
+		{ "Pour 900 € je ne fais pas le logo.", 900 },
+		{ "For $900 I won't do the logo too.", 900 },
+		{ "I can do it for $900 and can't go lower.", 900 },
+		{ "900 € HT je ne peux pas faire moins.", 900 },
+		{ "Je propose 900 € et pas un centime de moins.", 900 },
+		{ "I cannot start before Monday, price 900 €.", 900 },
+		{ "900 € et je ne peux pas commencer avant lundi.", 900 },
+		{ "900 € which is not negotiable.", 900 },
+		{ "Je propose 1 200 €, ou 900 € si ce n'est pas possible.", 1200 },
+		{ "Ou bien 900 € si ce n'est pas possible.", 900 },
+		{ "$900 if that is not possible.", 900 },
+		{ "900 € c'est mon minimum, je ne peux pas.", 900 },
+		{ "Pour 900 €, je ne peux pas, mais pour 1 100 € oui.", 1100 },
+		{ "900 € HT, ce n'est pas possible pour moi. 1 200 € HT.", 1200 },
+		{ "900 €, pas moins.", 900 },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -1952,6 +1992,12 @@ static void test_no_bid(void)
 		{ "I can't do it for less than $900.", 0 },
 		{ "Je ne peux pas faire moins de 900 €.", 0 },
 		{ "Je ne descendrai pas en dessous de 900 € HT.", 0 },
+		/* a refusal after the amount, then a price offered: a bid of that price */
+		{ "Pour 900 € je ne peux pas, mais pour 1 100 € oui.", 0 },
+		{ "900 € ce n'est pas possible ; 1 100 € oui.", 0 },
+		{ "Not at 900, I could do 1,100 EUR.", 0 },
+		{ "900 € ce n'est pas possible.", 1 },
+		{ "$900 is too low for me.", 1 },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
@@ -2437,6 +2483,49 @@ static void test_dates(void)
 		{ "2026-03-27", "You may need a designer.", "" },
 		{ "2026-03-27", "Relance dans 7 jours si pas de réponse.", "" },
 		{ "2026-03-27", "Budget 3 000 € HT.", "" },
+		/* a day named without a cue in a delivery statement (dates.txt delivery) is the
+		 * delivery; elsewhere it is none */
+		{ "2026-04-06", "Je vous livre le site vendredi prochain.", "2026-04-10" },
+		{ "2026-04-06", "I'll deliver next Friday.", "2026-04-10" },
+		{ "2026-04-06", "Vendredi prochain je vous livre la maquette.", "2026-04-10" },
+		{ "2026-04-06", "I'll hand over the final files next Tuesday.", "2026-04-07" },
+		{ "2026-04-06", "Je vous envoie un devis détaillé la semaine prochaine.", "" },
+		{ "2026-04-06", "Je vous livre la V1 la semaine prochaine.", "2026-04-17" },
+		{ "2026-04-06", "Next Friday works for a call.", "" },
+		{ "2026-04-06", "Next Monday we talk.", "" },
+		{ "2026-04-06", "Je vous livre lundi.", "" },
+		/* a day after an availability word is the start: a delay counts from it, and
+		 * without one there is no delivery day */
+		{ "2026-04-06", "Je suis pris jusqu'à la semaine prochaine, puis livraison sous 10 jours.",
+		  "2026-04-23" },
+		{ "2026-04-06", "I'm booked until next week, then delivery within 10 days.", "2026-04-23" },
+		{ "2026-04-06", "Busy until April 20, then delivered in 2 weeks.", "2026-05-04" },
+		{ "2026-04-06", "I can start next Monday and deliver within 3 weeks.", "2026-05-04" },
+		{ "2026-04-06", "Je peux commencer lundi, livraison en 10 jours.", "2026-04-23" },
+		{ "2026-04-06", "I'm booked until next week.", "" },
+		{ "2026-04-06", "I cannot start before Monday.", "" },
+		{ "2026-04-06", "Je ne pourrai pas commencer avant le 20 avril.", "" },
+		{ "2026-04-06", "The project should start before May 1.", "" },
+		{ "2026-04-08", "Pas disponible cette semaine, livraison en 10 jours.", "2026-04-18" },
+		{ "2026-04-06", "Je suis disponible pour livrer le 15 avril.", "2026-04-15" },
+		/* a weekday read as the next one never falls before the start */
+		{ "2026-04-08", "Je peux commencer lundi, livraison vendredi prochain.", "2026-04-17" },
+		{ "2026-04-09", "I'm busy until Wednesday, ready by Friday.", "2026-04-17" },
+		{ "2026-04-06", "Je peux commencer mardi, livraison vendredi.", "2026-04-10" },
+		{ "2026-04-06", "Le site doit être disponible avant le 15 avril.", "2026-04-15" },
+		/* thanks and wishes name no day (dates.txt not-date) */
+		{ "2026-04-06", "Merci pour cette semaine !", "" },
+		{ "2026-04-06", "Merci pour cette semaine d'échanges, livraison sous 10 jours.",
+		  "2026-04-16" },
+		{ "2026-04-06", "Bonne fin de semaine !", "" },
+		{ "2026-04-06", "Thanks for this week, have a nice weekend.", "" },
+		/* a week counted in the project (dates.txt week-of) is no ISO week */
+		{ "2026-12-03", "Done in week 2 of the project.", "" },
+		{ "2026-12-03", "Livraison en semaine 2 du projet.", "" },
+		{ "2026-12-03", "Maquettes livrées semaine 2 après le démarrage.", "" },
+		{ "2026-12-03", "Livraison semaine 2.", "2027-01-15" },
+		{ "2026-04-06", "Livraison en semaine 16.", "2026-04-17" },
+		{ "2026-04-06", "Livraison semaine 16 de préférence.", "2026-04-17" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {

@@ -26,6 +26,7 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -68,12 +69,14 @@ enum { SLOT_PREPARE, SLOT_PROCESS, SLOT_PREPARE_2, N_SLOTS };	/* PREPARE_2: the 
 #define KILLS_AFTER_TRIAL 5	/* kills while working on a suspect whose trial passed */
 #define MARK_SIZE 512		/* bytes of spool/tmp/ingest.inflight.PID per slot */
 #define MAX_SUSPECTS 64		/* lines kept in spool/tmp/ingest.killed */
+#define TRIAL_TRIES 3		/* trials that cannot run before a suspect goes on without one */
 
 /* A message named by a mark at a start: "kills passed name" in spool/tmp/ingest.killed. */
 struct suspect {
 	char name[256];
 	int kills;		/* the daemon's kill, and the trial's */
 	int passed;		/* 0 before its trial; then 1 + the kills counted since */
+	int untried;		/* trials that could not run, in this process (not saved) */
 };
 
 struct slot {
@@ -209,9 +212,13 @@ static int waiting_in_new(const struct config *c, const char *name)
 	return waiting;
 }
 
-/* Reads spool/tmp/ingest.killed into guard.suspect: the suspects still waiting. */
+/* Reads spool/tmp/ingest.killed into guard.suspect: the suspects still waiting (each keeps
+ * the count of its trials that could not run, which only this process knows). */
 static void suspects_load(const struct config *c)
 {
+	static struct suspect before[MAX_SUSPECTS];
+	int n_before = guard.n_suspects;
+	memcpy(before, guard.suspect, sizeof before);
 	guard.n_suspects = 0;
 	char text[MAX_SUSPECTS * 280];
 	int fd = open(guard.killed, O_RDONLY | O_CLOEXEC);
@@ -230,6 +237,10 @@ static void suspects_load(const struct config *c)
 		    !waiting_in_new(c, line + used))
 			continue;	/* processed to its end since, gone, or not ours */
 		snprintf(x->name, sizeof x->name, "%s", line + used);
+		x->untried = 0;
+		for (int i = 0; i < n_before; i++)
+			if (!strcmp(before[i].name, x->name))
+				x->untried = before[i].untried;
 		guard.n_suspects++;
 	}
 }
@@ -329,15 +340,18 @@ static void marks_recover(const struct config *c)
 	suspects_load(c);
 	DIR *d = opendir(dir);
 	for (struct dirent *e; d && (e = readdir(d));) {
-		if (!is_mark_file(e->d_name))
+		int made = !strncmp(e->d_name, ".ingest.inflight.", 17);	/* being made */
+		if (!made && !is_mark_file(e->d_name))
 			continue;
 		char *path = xasprintf("%s/%s", dir, e->d_name);
-		int fd = open(path, O_RDWR | O_CLOEXEC);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
 		struct stat st;
-		/* a lock taken on a file already unlinked: another start has counted it */
+		/* a lock taken on a file already unlinked: another start has counted it; one left
+		 * half made by a process killed as it started names nothing */
 		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 &&
 		    st.st_nlink > 0) {
-			marks_count(c, fd);
+			if (!made)
+				marks_count(c, fd);
 			unlink(path);
 		}
 		if (fd >= 0)
@@ -362,11 +376,15 @@ static int mark_file_open(void)
 	snprintf(tmp, sizeof tmp, "%.*s/.%s", (int)(slash - guard.inflight), guard.inflight,
 		 slash + 1);
 	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd >= 0 && (flock(fd, LOCK_EX) < 0 || rename(tmp, guard.inflight) < 0)) {
+	/* link, not rename: a live file of that name (an ingester of the same pid in another
+	 * namespace) is never replaced */
+	if (fd >= 0 && (flock(fd, LOCK_EX) < 0 || link(tmp, guard.inflight) < 0)) {
 		unlink(tmp);
 		close(fd);
 		fd = -1;
 	}
+	if (fd >= 0)
+		unlink(tmp);
 	if (fd < 0)
 		log_warn("stage=ingest warning=\"cannot make %s: %s\" (the work goes on without "
 			 "in-flight marks)", guard.inflight, strerror(errno));
@@ -1250,10 +1268,26 @@ static int run_batch(const struct config *c, struct store *s, struct prefetch *p
  * writes nothing; 0 once that work has ended, whatever it found. */
 int ingest_trial(const struct config *c, const char *name)
 {
+	/* a stop or a reload aimed at every bidmail process is not this message's doing: the
+	 * daemon decides (it kills its trial when it stops), and the trial dies with it */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	struct job j;
 	prepare_message(c, &j, name);
+	int read = j.sp != NULL;
 	job_clear(&j);
-	return 0;
+	return read ? 0 : 1;	/* unreadable: no trial (the spool it was asked for is not ours) */
+}
+
+/* 1 for the signals a message can bring on its trial: a crash of the parser, or SIGKILL (the
+ * out-of-memory killer takes the process that balloons). A stop or a reload sent to every
+ * bidmail process (SIGTERM, SIGHUP, ...) is no verdict on the message. */
+static int trial_killer(int sig)
+{
+	return sig == SIGKILL || sig == SIGSEGV || sig == SIGBUS || sig == SIGABRT ||
+	       sig == SIGFPE || sig == SIGILL;
 }
 
 /* Waits for the trial process pid, at most limit_ms or until a stop is asked (then it is
@@ -1272,7 +1306,8 @@ static int trial_wait(pid_t pid, long limit_ms, volatile int *stop, int *over)
 	*over = got == 0 && !stop_asked(stop);
 	if (got == 0) {
 		kill(pid, SIGKILL);
-		got = waitpid(pid, &status, 0);
+		while ((got = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+			;
 	}
 	return got < 0 ? -1 : status;
 }
@@ -1301,9 +1336,14 @@ static int suspect_try(const struct config *c, const char *name, volatile int *s
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawnattr_t at;	/* its own process group: a signal to the daemon's is not for it */
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&at, 0);
 	pid_t pid;
-	int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ);
+	int rc = posix_spawn(&pid, "/proc/self/exe", &fa, &at, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
 	if (rc != 0) {
 		snprintf(why, why_len, "cannot start the trial process: %s", strerror(rc));
 		return -1;
@@ -1317,8 +1357,13 @@ static int suspect_try(const struct config *c, const char *name, volatile int *s
 		snprintf(why, why_len, "%s", status < 0 ? strerror(errno) : "a stop was asked");
 		return -1;
 	}
-	if (WIFSIGNALED(status))
+	if (WIFSIGNALED(status) && trial_killer(WTERMSIG(status)))
 		return WTERMSIG(status);
+	if (WIFSIGNALED(status)) {
+		snprintf(why, why_len, "the trial process was stopped by signal %d, which is not the "
+			 "message's doing", WTERMSIG(status));
+		return -1;
+	}
 	if (WEXITSTATUS(status) != 0) {
 		snprintf(why, why_len, "the trial process ended with status %d before its work "
 			 "(its configuration or data files could not be read)", WEXITSTATUS(status));
@@ -1341,13 +1386,16 @@ static int suspect_judge(const struct config *c, int i, volatile int *stop, int 
 	int sig = suspect_try(c, x->name, stop, why, sizeof why);
 	if (stop_asked(stop))
 		return 0;
-	if (sig == -1) {
+	if (sig == -1 && ++x->untried < TRIAL_TRIES) {
 		/* no trial (it could not start: memory is short, say): not taken as passed, and
 		 * not processed (drop_suspects leaves it waiting); tried again at the next pass */
 		log_err("stage=ingest spool=%s result=trial-failed error=\"%s\" (tried again at "
 			"the next pass; the other messages go on)", x->name, why);
 		return 0;
 	}
+	if (sig == -1)	/* no trial can run here (no /proc, a policy): the mail is not left */
+		log_err("stage=ingest spool=%s result=trial-failed error=\"%s\" (%d times: "
+			"processed alone without a trial)", x->name, why, x->untried);
 	if (sig > 0) {
 		char *reason = xasprintf("it killed the gateway twice: the board was killed while "
 					 "it worked on it, and the separate process that then "

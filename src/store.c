@@ -239,7 +239,7 @@ static const char *const migrations[] = {
 	 * against the outbox_part it names */
 	"CREATE TABLE IF NOT EXISTS outbox_part(id INTEGER PRIMARY KEY, body BLOB NOT NULL,"
 	" created TEXT NOT NULL);"
-	"ALTER TABLE outbox_message ADD COLUMN part INTEGER;"
+	"ALTER TABLE outbox_message ADD COLUMN part INTEGER REFERENCES outbox_part(id);"
 	"CREATE INDEX IF NOT EXISTS outbox_message_part ON outbox_message(part)"
 	" WHERE part IS NOT NULL;",
 };
@@ -648,6 +648,8 @@ static int fail(struct store *s, int rc, const char *what)
 	log_err("stage=store op=%s error=\"%s\"", what, db_errmsg(s->db));
 	if (s->err == DB_ERR_RECONNECT && s->in_tx)
 		s->tx_lost = 1;	/* the rest of it would run, committed, on the new connection */
+	if (s->err == DB_ERR_RECONNECT)
+		share_forget(s);	/* a failover may have lost the shared texts it inserted */
 	if (s->err == DB_ERR_RECONNECT && db_reconnect(s->db, 5000) == 0)
 		s->err = DB_ERR_RECONNECT;	/* still reported: the transaction was lost */
 	return -1;
@@ -1486,6 +1488,7 @@ void project_clear(struct project *p)
  * (the least recently used goes); a rollback forgets them all, as the parts it inserted may
  * be gone with it. */
 #define SHARE_SLOTS 16
+#define SHARE_FOR 3600	/* far inside any purge horizon: a reference never outlives its part */
 
 struct share_entry {
 	char key[96];
@@ -1494,6 +1497,7 @@ struct share_entry {
 	size_t len;
 	struct pack_index *ix;
 	unsigned long used;
+	time_t made;		/* CLOCK_MONOTONIC seconds: a reference serves SHARE_FOR at most */
 };
 
 struct share_cache {
@@ -1523,10 +1527,12 @@ static struct share_entry *share_get(struct store *s, const char *key, const cha
 		return NULL;
 	if (!s->share)
 		s->share = xcalloc(1, sizeof *s->share);
+	struct timespec mono;
+	clock_gettime(CLOCK_MONOTONIC, &mono);
 	struct share_entry *e = NULL, *oldest = &s->share->e[0];
 	for (int i = 0; i < SHARE_SLOTS && !e; i++) {
 		struct share_entry *x = &s->share->e[i];
-		if (x->ix && !strcmp(x->key, key))
+		if (x->ix && !strcmp(x->key, key) && mono.tv_sec - x->made < SHARE_FOR)
 			e = x;
 		else if (x->used < oldest->used)
 			oldest = x;
@@ -1550,17 +1556,19 @@ static struct share_entry *share_get(struct store *s, const char *key, const cha
 		memcpy(e->body, data, len);
 		e->len = len;
 		e->ix = pack_index_new(e->body, len);
+		e->made = mono.tv_sec;
 	}
 	e->used = ++s->share->clock;
 	return e->ix ? e : NULL;
 }
 
 /* The mail that column col of st's row stands for (whole, or packed against the shared text
- * in column ref_col): a NUL-terminated copy in *out, its length in *out_len. A pack that does
- * not unpack (its part gone, a damaged row) is logged and read as an empty mail. The packed
- * bytes are copied before the shared text is read: a driver may keep one blob per row. */
-static void message_read(struct db_stmt *st, int col, int ref_col, int64_t id, char **out,
-			 size_t *out_len)
+ * in column ref_col): a NUL-terminated copy in *out, its length in *out_len; 0. A pack that
+ * does not unpack (its part gone, a damaged row) is logged, gives an empty text and -1: never
+ * sent (store_outbox_claim fails its row). The packed bytes are copied before the shared text
+ * is read: a driver may keep one blob per row. */
+static int message_read(struct db_stmt *st, int col, int ref_col, int64_t id, char **out,
+			size_t *out_len)
 {
 	size_t n = (size_t)db_column_bytes(st, col);
 	const void *b = db_column_blob(st, col);
@@ -1570,17 +1578,18 @@ static void message_read(struct db_stmt *st, int col, int ref_col, int64_t id, c
 	(*out)[n] = '\0';
 	*out_len = n;
 	if (!pack_is_packed(*out, n))
-		return;
+		return 0;
 	char *packed = *out;
 	size_t rn = (size_t)db_column_bytes(st, ref_col);
 	*out = pack_decode(packed, n, db_column_blob(st, ref_col), rn, out_len);
 	free(packed);
 	if (*out)
-		return;
+		return 0;
 	log_err("stage=store op=outbox-unpack outbox=%lld error=\"its shared text is missing or "
 		"damaged\"", (long long)id);
 	*out = xstrdup("");
 	*out_len = 0;
+	return -1;
 }
 
 /* Inserts outbox row rowid's message, packed when share names a reference it shares lines
@@ -1707,7 +1716,7 @@ static int64_t *outbox_claim_ids(struct store *s, const char *owner, const char 
 	return ids;
 }
 
-static void outbox_row_read(struct db_stmt *st, int with_data, struct outbox_row *r);
+static int outbox_row_read(struct db_stmt *st, int with_data, struct outbox_row *r);
 
 static int cmp_id(const void *a, const void *b)
 {
@@ -1736,10 +1745,16 @@ int store_outbox_claim(struct store *s, const char *owner, const char *due, cons
 		if (!st)
 			break;
 		db_bind_int64(st, 1, ids[i]);
-		int rc = db_step(st);
-		if (rc == DB_STEP_ROW)
-			outbox_row_read(st, 1, &v[got++]);
+		int rc = db_step(st), unreadable = 0;
+		if (rc == DB_STEP_ROW && outbox_row_read(st, 1, &v[got++]) < 0) {
+			outbox_row_clear(&v[--got]);
+			unreadable = 1;
+		}
 		db_reset(st);
+		if (unreadable)	/* never sent empty: failed, with why */
+			store_outbox_mark(s, ids[i], owner, OUTBOX_FAILED, "its stored text cannot be "
+					  "read back (its shared part is missing or damaged)",
+					  clock_now());
 		if (rc != DB_STEP_ROW && rc != DB_STEP_DONE) {
 			fail(s, rc, "outbox-row");
 			break;
@@ -1779,7 +1794,8 @@ int store_outbox_lease_owners(struct store *s, const char *now, char **owners, i
 	return n;
 }
 
-static void outbox_row_read(struct db_stmt *st, int with_data, struct outbox_row *r)
+/* Reads one outbox row; 0, or -1 when its mail cannot be read back (message_read). */
+static int outbox_row_read(struct db_stmt *st, int with_data, struct outbox_row *r)
 {
 	memset(r, 0, sizeof *r);
 	r->id = db_column_int64(st, 0);
@@ -1792,9 +1808,9 @@ static void outbox_row_read(struct db_stmt *st, int with_data, struct outbox_row
 	r->last_error = col_text(st, 7);
 	r->created = col_text(st, 8);
 	r->token = col_text(st, 9);
-	if (with_data)
-		message_read(st, 10, 12, r->id, &r->data, &r->len);
+	int rc = with_data ? message_read(st, 10, 12, r->id, &r->data, &r->len) : 0;
 	r->next_attempt = col_text(st, 11);
+	return rc;
 }
 
 static int outbox_rows(struct store *s, struct db_stmt *st, int with_data, struct outbox_row **out)
@@ -3290,8 +3306,7 @@ int store_outbox_message_by_token(struct store *s, const char *token, char **dat
 	bind_text(st, 1, token);
 	int rc = db_step(st), found = 0;
 	if (rc == DB_STEP_ROW) {
-		message_read(st, 0, 1, 0, data, len);
-		found = 1;
+		found = message_read(st, 0, 1, 0, data, len) == 0;
 	}
 	db_reset(st);
 	if (rc != DB_STEP_ROW && rc != DB_STEP_DONE)
@@ -3598,10 +3613,13 @@ int store_relayed_purge(struct store *s, const char *before, int *ingest_keys)
 int store_outbox_purge(struct store *s, const char *before)
 {
 	int n = purge_rows(s, ST_OUTBOX_PURGE_MESSAGE, ST_OUTBOX_PURGE, before, "outbox-purge");
-	/* then the shared texts no message names any more (migration 28) */
-	if (n >= 0 && purge_rows(s, ST_OUTBOX_PART_PURGE, ST_COUNT_, before, "outbox-part-purge") < 0)
-		return -1;
-	return n;
+	/* then the shared texts no message names any more (migration 28), which this
+	 * connection's references then no longer name either */
+	int parts = n < 0 ? -1 : purge_rows(s, ST_OUTBOX_PART_PURGE, ST_COUNT_, before,
+					    "outbox-part-purge");
+	if (parts != 0)
+		share_forget(s);
+	return parts < 0 ? -1 : n;
 }
 
 /* ------------------------------------------------------- H3 (issue 15): alerts by pattern text

@@ -1261,6 +1261,17 @@ static int c_outbox_insert_shared(struct store *s)
 	/* the rollback forgot every reference: alert/1 has a second one, alert/3 its first */
 	CHECK(store_count(s, "outbox_part") == 4);
 	CHECK(shared_read_back(s, 5, project));
+	/* a savepoint undone with the first mail of a key (its shared text with it) */
+	static const int more[] = { 1, 1, 2, 1, 3, 4, 4 };
+	CHECK(store_begin(s) == 0 && store_savepoint(s) == 0);
+	CHECK(add_shared(s, 4, "f@example.net", "alert/4/fr") > 0);
+	CHECK(store_savepoint_rollback(s) == 0 && store_savepoint(s) == 0);
+	CHECK(add_shared(s, 4, "f@example.net", "alert/4/fr") > 0);
+	CHECK(store_savepoint_release(s) == 0);
+	CHECK(add_shared(s, 4, "g@example.net", "alert/4/fr") > 0);
+	CHECK(store_commit(s) == 0);
+	CHECK(store_count(s, "outbox_part") == 5);
+	CHECK(shared_read_back(s, 7, more));
 	return 0;
 }
 

@@ -352,3 +352,39 @@ def test_digestscale_weekly_batched_exactly_once_through_a_kill():
     expect(len(rows) == 1200 and all(n == 1 for _, n in rows),
            "selections of the week: %d recipients, counts %r"
            % (len(rows), sorted(set(n for _, n in rows))))
+
+
+def test_digestscale_alerts_store_their_shared_text_once():
+    """The 40 instant alerts of one project are stored once whole (outbox_part, migration 28)
+    and each packed against it: the packed rows together weigh less than a third of the mails
+    they stand for (what is left is what each has of its own: headers with its keys, greeting,
+    addresses), and every mail written to spool/outgoing is whole: its own greeting and the
+    project's text."""
+    b = Board().init()
+    digestscale_instant_crowd(b, 40, "2026-03-04T10:00:00Z")
+    publish(b, post_mail(subject="Refonte Symfony", body="Site en Symfony 6, budget 3 000 € HT. "
+                         "Reprise du back-office, des exports et de l'API de paiement.\n"),
+            env={"BIDMAIL_NOW": "2026-03-04T11:00:00Z"})
+    db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"))
+    rows = db.execute("SELECT o.rcpt, length(m.message), m.part FROM outbox o JOIN outbox_message m"
+                      " ON m.id = o.id WHERE o.kind = 'project_alert'").fetchall()
+    parts = db.execute("SELECT count(*) FROM outbox_part").fetchone()[0]
+    db.close()
+    expect(len(rows) == 40, "alerts queued: %d" % len(rows))
+    expect(parts == 1 and all(r[2] is not None for r in rows),
+           "shared texts %d, rows without one %d" % (parts, sum(r[2] is None for r in rows)))
+    mails = {}
+    for p in b.outgoing():
+        raw, m = read_mail(p)
+        to = m["To"].addresses[0].addr_spec
+        if to.startswith("alert"):
+            mails[to] = (raw, m)
+    expect(len(mails) == 40, "alert files written: %d" % len(mails))
+    whole = sum(len(raw) for raw, _ in mails.values())
+    packed = sum(r[1] for r in rows)
+    expect(packed * 3 < whole, "packed rows %d bytes for %d bytes of mail" % (packed, whole))
+    for to, (raw, m) in mails.items():
+        text = m.get_body(("plain",)).get_content()
+        n = int(to[5:9])
+        expect("Dev %d" % n in text and "Reprise du back-office" in text and "Symfony" in text,
+               "%s: %r" % (to, text[:400]))

@@ -1270,9 +1270,15 @@ int ingest_trial(const struct config *c, const char *name)
 {
 	/* a stop or a reload aimed at every bidmail process is not this message's doing: the
 	 * daemon decides (it kills its trial when it stops), and the trial dies with it */
-	signal(SIGHUP, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);	/* held since its start (suspect_try): dropped now */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
+	sigset_t held;
+	sigemptyset(&held);
+	sigaddset(&held, SIGHUP);
+	sigaddset(&held, SIGINT);
+	sigaddset(&held, SIGTERM);
+	sigprocmask(SIG_UNBLOCK, &held, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	struct job j;
 	prepare_message(c, &j, name);
@@ -1336,9 +1342,17 @@ static int suspect_try(const struct config *c, const char *name, volatile int *s
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawnattr_t at;	/* its own process group: a signal to the daemon's is not for it */
+	/* its own process group (a signal to the daemon's is not for it), and a stop or reload
+	 * held back until it ignores them (ingest_trial) */
+	posix_spawnattr_t at;
 	posix_spawnattr_init(&at);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+	sigset_t held;
+	sigemptyset(&held);
+	sigaddset(&held, SIGHUP);
+	sigaddset(&held, SIGINT);
+	sigaddset(&held, SIGTERM);
+	posix_spawnattr_setsigmask(&at, &held);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
 	posix_spawnattr_setpgroup(&at, 0);
 	pid_t pid;
 	int rc = posix_spawn(&pid, "/proc/self/exe", &fa, &at, argv, environ);

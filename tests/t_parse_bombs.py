@@ -538,8 +538,7 @@ def test_bomb_reload_signal_to_the_trial_is_no_verdict():
             kids = children_of(d.pid)
             if kids:
                 trial = kids[0]
-                time.sleep(0.05)  # past its start: its own handlers are set
-                os.kill(trial, sig)
+                os.kill(trial, sig)  # at once: a HUP is held back until the trial ignores it
                 break
             if d.poll() is not None:
                 break

@@ -212,6 +212,33 @@ static int waiting_in_new(const struct config *c, const char *name)
 	return waiting;
 }
 
+/* The suspects of spool/tmp/ingest.killed still waiting in new/, at most max, into out. */
+static int suspects_read(const struct config *c, struct suspect *out, int max)
+{
+	int n_out = 0;
+	char text[MAX_SUSPECTS * 280];
+	int fd = open(guard.killed, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof text - 1);
+	if (fd >= 0)
+		close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	for (char *line = text, *next; *line && n_out < max; line = next) {
+		next = line + strcspn(line, "\n");
+		if (*next)
+			*next++ = '\0';
+		struct suspect *x = &out[n_out];
+		int used = 0;
+		memset(x, 0, sizeof *x);
+		if (sscanf(line, "%d %d %n", &x->kills, &x->passed, &used) != 2 || !used ||
+		    x->kills <= 0 || x->passed < 0 || strlen(line + used) >= sizeof x->name ||
+		    !waiting_in_new(c, line + used))
+			continue;	/* processed to its end since, gone, or not ours */
+		snprintf(x->name, sizeof x->name, "%s", line + used);
+		n_out++;
+	}
+	return n_out;
+}
+
 /* Reads spool/tmp/ingest.killed into guard.suspect: the suspects still waiting (each keeps
  * the count of its trials that could not run, which only this process knows). */
 static void suspects_load(const struct config *c)
@@ -219,46 +246,61 @@ static void suspects_load(const struct config *c)
 	static struct suspect before[MAX_SUSPECTS];
 	int n_before = guard.n_suspects;
 	memcpy(before, guard.suspect, sizeof before);
-	guard.n_suspects = 0;
-	char text[MAX_SUSPECTS * 280];
-	int fd = open(guard.killed, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof text - 1);
-	if (fd >= 0)
-		close(fd);
-	text[n > 0 ? n : 0] = '\0';
-	for (char *line = text, *next; *line && guard.n_suspects < MAX_SUSPECTS; line = next) {
-		next = line + strcspn(line, "\n");
-		if (*next)
-			*next++ = '\0';
-		struct suspect *x = &guard.suspect[guard.n_suspects];
-		int used = 0;
-		if (sscanf(line, "%d %d %n", &x->kills, &x->passed, &used) != 2 || !used ||
-		    x->kills <= 0 || x->passed < 0 || strlen(line + used) >= sizeof x->name ||
-		    !waiting_in_new(c, line + used))
-			continue;	/* processed to its end since, gone, or not ours */
-		snprintf(x->name, sizeof x->name, "%s", line + used);
-		x->untried = 0;
+	guard.n_suspects = suspects_read(c, guard.suspect, MAX_SUSPECTS);
+	for (int k = 0; k < guard.n_suspects; k++)
 		for (int i = 0; i < n_before; i++)
-			if (!strcmp(before[i].name, x->name))
-				x->untried = before[i].untried;
-		guard.n_suspects++;
-	}
+			if (!strcmp(before[i].name, guard.suspect[k].name))
+				guard.suspect[k].untried = before[i].untried;
 }
 
-/* Writes guard.suspect back to spool/tmp/ingest.killed (removed when there is none). */
-static void suspects_save(void)
+/* Writes guard.suspect back to spool/tmp/ingest.killed (removed when there is none), with
+ * the suspects another ingester recorded there meanwhile (those this one knows are written
+ * as it knows them; one processed or set aside has left new/ and is not read back). The
+ * caller holds the spool/tmp lock. */
+static void suspects_write(const struct config *c)
 {
-	if (!guard.n_suspects) {
-		unlink(guard.killed);
-		return;
-	}
-	size_t cap = (size_t)guard.n_suspects * 300 + 1, at = 0;
+	static struct suspect file[MAX_SUSPECTS];
+	int n_file = suspects_read(c, file, MAX_SUSPECTS), n = 0;
+	size_t cap = (size_t)(guard.n_suspects + n_file) * 300 + 1, at = 0;
 	char *text = xmalloc(cap);
-	for (int i = 0; i < guard.n_suspects; i++)
-		at += (size_t)snprintf(text + at, cap - at, "%d %d %s\n", guard.suspect[i].kills,
-				       guard.suspect[i].passed, guard.suspect[i].name);
-	spool_write_file(guard.killed, guard.killed_tmp, text, at, 0640, SPOOL_FSYNC);
+	for (int i = 0; i < guard.n_suspects + n_file; i++) {
+		const struct suspect *x = i < guard.n_suspects ? &guard.suspect[i]
+						: &file[i - guard.n_suspects];
+		int known = 0;
+		for (int k = 0; i >= guard.n_suspects && k < guard.n_suspects && !known; k++)
+			known = !strcmp(guard.suspect[k].name, x->name);
+		if (known || n == MAX_SUSPECTS)
+			continue;
+		at += (size_t)snprintf(text + at, cap - at, "%d %d %s\n", x->kills, x->passed,
+				       x->name);
+		n++;
+	}
+	if (n)
+		spool_write_file(guard.killed, guard.killed_tmp, text, at, 0640, SPOOL_FSYNC);
+	else
+		unlink(guard.killed);
 	free(text);
+}
+
+/* The spool/tmp folder locked (the ingesters' lock on their shared files); its fd, or -1. */
+static int spool_tmp_lock(const struct config *c)
+{
+	char *dir = xasprintf("%s/tmp", c->spool);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd >= 0)
+		while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
+			;
+	return fd;
+}
+
+/* suspects_write under the spool/tmp lock. */
+static void suspects_save(const struct config *c)
+{
+	int lock = spool_tmp_lock(c);
+	suspects_write(c);
+	if (lock >= 0)
+		close(lock);
 }
 
 /* Sets suspect i aside in failed/ with the reason why, and drops it from the list. */
@@ -333,10 +375,7 @@ static int is_mark_file(const char *name)
 static void marks_recover(const struct config *c)
 {
 	char *dir = xasprintf("%s/tmp", c->spool);
-	int lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);	/* the folder is the lock */
-	if (lock_fd >= 0)
-		while (flock(lock_fd, LOCK_EX) < 0 && errno == EINTR)
-			;
+	int lock_fd = spool_tmp_lock(c);	/* the folder is the lock */
 	suspects_load(c);
 	DIR *d = opendir(dir);
 	for (struct dirent *e; d && (e = readdir(d));) {
@@ -360,7 +399,7 @@ static void marks_recover(const struct config *c)
 	}
 	if (d)
 		closedir(d);
-	suspects_save();
+	suspects_write(c);
 	if (lock_fd >= 0)
 		close(lock_fd);	/* and its lock */
 	free(dir);
@@ -1417,12 +1456,12 @@ static int suspect_judge(const struct config *c, int i, volatile int *stop, int 
 					 "aside so that the others could go on", sig);
 		suspect_quarantine(c, i, reason);
 		free(reason);
-		suspects_save();
+		suspects_save(c);
 		(*total)++;
 		return 0;
 	}
 	x->passed = 1;	/* from now on its kills count towards KILLS_AFTER_TRIAL */
-	suspects_save();
+	suspects_save(c);
 	return 1;
 }
 
@@ -1454,7 +1493,7 @@ static int ingest_suspects(const struct config *c, struct store *s, volatile int
 			total += r;
 	}
 	suspects_load(c);	/* those processed to their end leave the list */
-	suspects_save();
+	suspects_save(c);
 	*handled += total;
 	return r < 0 ? -1 : 0;
 }

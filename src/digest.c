@@ -473,9 +473,10 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 	};
 	/* the alerts of one project in one language share all but a few lines: stored once */
 	char share[64];
-	snprintf(share, sizeof share, "alert/%lld/%s", n > 0 ? (long long)pids[0] : 0LL, lang);
-	if (instant && n == 1)
+	if (instant && n == 1) {
+		snprintf(share, sizeof share, "alert/%lld/%s", (long long)pids[0], lang);
 		o.share = share;
+	}
 	int rc = 1;
 	if (!r->dry_run) {
 		rc = queue_claimed(r, s, period, pids, n, instant ? "project_alert" : "digest", lang, &v, &o);

@@ -438,6 +438,32 @@ def children_of(pid):
     return out
 
 
+def run_signalling_trial(b, sig, at_trial=lambda: None):
+    """Runs `run --once` and, the moment its trial process appears (at most 30 s), calls
+    at_trial() and sends the trial sig. Returns (the run's process, ended; the trial's pid or
+    None; at_trial's result; the run's stderr)."""
+    d = subprocess.Popen([BIDMAIL, "--config", b.conf, "run", "--once"], cwd=b.dir,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    trial, seen = None, None
+    for _ in range(6000):  # at most 30 s
+        kids = children_of(d.pid)
+        if kids:
+            seen = at_trial()
+            trial = kids[0]
+            os.kill(trial, sig)
+            break
+        if d.poll() is not None:
+            break
+        time.sleep(0.005)
+    try:
+        out, err = d.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        d.kill()
+        d.wait()
+        raise Failure("the run did not end after its trial got signal %d" % sig)
+    return d, trial, seen, err.decode("utf-8", "replace")
+
+
 def test_bomb_killed_twice_set_aside_at_its_trial():
     """A post that gets the board killed from outside while it parses it (the kernel's
     out-of-memory killer, say: SIGKILL, no verdict possible), however soon (here 0.1 s of CPU
@@ -452,26 +478,9 @@ def test_bomb_killed_twice_set_aside_at_its_trial():
     d.kill()
     d.wait()
     expect(reasons(b) == {}, "set aside after one kill: %r" % reasons(b))
-    d = subprocess.Popen([BIDMAIL, "--config", b.conf, "run", "--once"], cwd=b.dir,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    trial, killed, stored = None, None, None
-    for _ in range(6000):  # at most 30 s
-        kids = children_of(d.pid)
-        if kids:
-            killed, stored = read_killed(b), titles(b)
-            trial = kids[0]
-            os.kill(trial, signal.SIGKILL)
-            break
-        if d.poll() is not None:
-            break
-        time.sleep(0.005)
-    try:
-        out, err = d.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        d.kill()
-        d.wait()
-        raise Failure("the run did not end after its trial was killed")
-    err = err.decode("utf-8", "replace")
+    d, trial, seen, err = run_signalling_trial(b, signal.SIGKILL,
+                                               lambda: (read_killed(b), titles(b)))
+    killed, stored = seen or (None, None)
     expect(trial, "no trial process was seen (rc %r): %s" % (d.returncode, err[-800:]))
     expect(d.returncode == 0, "run exited %r: %s" % (d.returncode, err[-800:]))
     expect(killed == {slow: 1}, "the first kill was not counted on the post: %r" % killed)
@@ -531,25 +540,7 @@ def test_bomb_reload_signal_to_the_trial_is_no_verdict():
         d, tid = start_on_slow(b)
         d.kill()
         d.wait()
-        d = subprocess.Popen([BIDMAIL, "--config", b.conf, "run", "--once"], cwd=b.dir,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        trial = None
-        for _ in range(6000):  # at most 30 s
-            kids = children_of(d.pid)
-            if kids:
-                trial = kids[0]
-                os.kill(trial, sig)  # at once: a HUP is held back until the trial ignores it
-                break
-            if d.poll() is not None:
-                break
-            time.sleep(0.005)
-        try:
-            out, err = d.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            d.kill()
-            d.wait()
-            raise Failure("the run did not end after its trial got signal %d" % sig)
-        err = err.decode("utf-8", "replace")
+        d, trial, _, err = run_signalling_trial(b, sig)  # at once: a HUP is held back
         expect(trial, "no trial process was seen (rc %r): %s" % (d.returncode, err[-800:]))
         expect(d.returncode == 0, "run exited %r: %s" % (d.returncode, err[-800:]))
         expect(reasons(b) == {}, "signal %d: quarantined %r" % (sig, reasons(b)))

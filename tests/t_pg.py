@@ -221,6 +221,31 @@ def test_pg_deadlock_and_serialization_failure_retry_the_transaction():
         pg.cleanup()
 
 
+def _pg_purge_at_start(b, seconds):
+    """Starts the daemon of board b on 2026-03-02T08:00:00Z until it logs its first purge (it
+    purges at start; at most `seconds`), stops it, and returns its log."""
+    log = os.path.join(b.dir, "daemon.log")
+    env = dict(os.environ, BIDMAIL_NOW="2026-03-02T08:00:00Z")
+    with open(log, "wb") as f:
+        d = _pg_subprocess.Popen([BIDMAIL, "--config", b.conf, "run"], cwd=b.dir, env=env,
+                                 stdout=f, stderr=f)
+    text = ""
+    try:
+        for _ in range(seconds * 10):
+            with open(log, errors="replace") as f:
+                text = f.read()
+            if "stage=purge" in text or d.poll() is not None:
+                break
+            time.sleep(0.1)
+        d.terminate()
+        d.wait(timeout=60)
+    finally:
+        if d.poll() is None:
+            d.kill()
+            d.wait()
+    return text
+
+
 def test_pg_daemon_purges_shards_relayed_texts_ingest_keys_and_sent_outbox():
     """The daemon's hourly purge on PostgreSQL (it runs once at start): on 2026-03-02 with
     project_ttl 30 days, the weekly run's shard claims of the days before 2026-02-02 (28
@@ -230,7 +255,6 @@ def test_pg_daemon_purges_shards_relayed_texts_ingest_keys_and_sent_outbox():
     while a newer sent row and an old failed one stay; the log says what went. (That a text whose project is still open is
     kept, on both backends: store_conformance's store_relayed_purge row.)"""
     pg = Postgres()
-    d = None
     try:
         b = Board("project_ttl = 30d\npoll_interval = 1\n", database=pg.url).init()
         pg.psql("INSERT INTO digest_shards(period, shard, done) VALUES"
@@ -249,20 +273,7 @@ def test_pg_daemon_purges_shards_relayed_texts_ingest_keys_and_sent_outbox():
                 " (503, 't', 'failed@example.net', 'b@example.org', 's', 't3',"
                 " '2026-01-20T08:00:00Z', 'failed', NULL);"
                 "INSERT INTO outbox_message(id, message) VALUES (501, 'x'), (502, 'x'), (503, 'x')")
-        log = os.path.join(b.dir, "daemon.log")
-        env = dict(os.environ, BIDMAIL_NOW="2026-03-02T08:00:00Z")
-        with open(log, "wb") as f:
-            d = _pg_subprocess.Popen([BIDMAIL, "--config", b.conf, "run"], cwd=b.dir, env=env,
-                                     stdout=f, stderr=f)
-        text = ""
-        for _ in range(600):  # at most 60 s
-            with open(log, errors="replace") as f:
-                text = f.read()
-            if "stage=purge" in text or d.poll() is not None:
-                break
-            time.sleep(0.1)
-        d.terminate()
-        d.wait(timeout=60)
+        text = _pg_purge_at_start(b, 60)
         expect("stage=purge shards=2 relayed=1 ingest_keys=1 outbox_sent=1" in text,
                "no purge logged as expected:\n%s" % text[-2000:])
         shards = pg.psql("SELECT period FROM digest_shards ORDER BY period").split()
@@ -276,9 +287,6 @@ def test_pg_daemon_purges_shards_relayed_texts_ingest_keys_and_sent_outbox():
         expect(outbox == ["502", "503"] and messages == ["502", "503"],
                "outbox %r, messages %r" % (outbox, messages))
     finally:
-        if d and d.poll() is None:
-            d.kill()
-            d.wait()
         pg.cleanup()
 
 
@@ -290,7 +298,6 @@ def test_pg_purge_commits_each_round():
     third is rolled back whole (no row left without its message), and the log says the purge
     is tried again."""
     pg = Postgres()
-    d = None
     try:
         b = Board("project_ttl = 30d\npoll_interval = 1\n", database=pg.url).init()
         pg.psql("INSERT INTO outbox(id, kind, rcpt, sender, subject, token, created, state, sent)"
@@ -304,20 +311,7 @@ def test_pg_purge_commits_each_round():
                 " RETURN OLD; END $$;"
                 "CREATE TRIGGER refuse BEFORE DELETE ON outbox FOR EACH ROW"
                 " EXECUTE FUNCTION refuse_21500()")
-        log = os.path.join(b.dir, "daemon.log")
-        env = dict(os.environ, BIDMAIL_NOW="2026-03-02T08:00:00Z")
-        with open(log, "wb") as f:
-            d = _pg_subprocess.Popen([BIDMAIL, "--config", b.conf, "run"], cwd=b.dir, env=env,
-                                     stdout=f, stderr=f)
-        text = ""
-        for _ in range(1200):  # at most 120 s
-            with open(log, errors="replace") as f:
-                text = f.read()
-            if "stage=purge" in text or d.poll() is not None:
-                break
-            time.sleep(0.1)
-        d.terminate()
-        d.wait(timeout=60)
+        text = _pg_purge_at_start(b, 120)
         expect("stage=purge error=" in text and "refused by the test" in text and
                "result=retried" in text, "the failed round was not logged:\n%s" % text[-2000:])
         left = pg.psql("SELECT count(*), min(id) FROM outbox").strip().split("|")
@@ -325,7 +319,4 @@ def test_pg_purge_commits_each_round():
         expect(left == ["5000", "21001"], "outbox rows left (count, first id): %r" % left)
         expect(messages == ["5000", "21001"], "outbox messages left: %r" % messages)
     finally:
-        if d and d.poll() is None:
-            d.kill()
-            d.wait()
         pg.cleanup()

@@ -209,6 +209,13 @@ def _pgf_teardown(daemon, ns, pg):
         pg.cleanup()
 
 
+def _pgf_cut_host(pg, ns):
+    """Board host-a (poll_interval 1), whose database is pg served into namespace ns: the host
+    the partition tests cut off."""
+    return Board("host_id = host-a\npoll_interval = 1\n",
+                 database=_pgf_serve_namespace(pg, ns)).init()
+
+
 def test_pg_partition_host_cut_off():
     """A host (its daemon in its own network namespace, the database reached over a veth
     pair) is cut off mid-run, silently (its packets dropped). Mail delivered to it meanwhile
@@ -224,8 +231,7 @@ def test_pg_partition_host_cut_off():
     pg = daemon = None
     try:
         pg = Postgres()
-        cut_url = _pgf_serve_namespace(pg, ns)
-        a = Board("host_id = host-a\npoll_interval = 1\n", database=cut_url).init()
+        a = _pgf_cut_host(pg, ns)
         b = Board("host_id = host-b\n", database=pg.url).init()
         _pgf_posts(a, PGF_POSTS_FIRST, "avant")
         daemon = _PgfDaemon(a, netns=ns.name)
@@ -302,8 +308,7 @@ def test_pg_partition_sigterm_not_held_by_reconnecting():
     pg = daemon = None
     try:
         pg = Postgres()
-        cut_url = _pgf_serve_namespace(pg, ns)
-        a = Board("host_id = host-a\npoll_interval = 1\n", database=cut_url).init()
+        a = _pgf_cut_host(pg, ns)
         daemon = _PgfDaemon(a, netns=ns.name)
         _pgf_posts(a, 5, "avant")
         expect(_pgf_wait(lambda: _pgf_count(pg, "SELECT count(*) FROM projects") >= 5, 60, 0.1),

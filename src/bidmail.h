@@ -1162,6 +1162,9 @@ int store_subscriber_confirm(struct store *s, int64_t id, enum sub_state from, c
 /* Sets last_digest to `at` if the subscriber is still active and not disabled by bounces:
  * 1 set, 0 not (unsubscribed or paused meanwhile: the selection must not go), -1 on error. */
 int store_subscriber_digest_mark(struct store *s, int64_t id, const char *at);
+/* Whether an instant alert may still go to the subscriber: active and not disabled by bounces
+ * (1), or not (0); -1 on error. Reads the row (FOR SHARE on PostgreSQL), leaves last_digest. */
+int store_subscriber_alertable(struct store *s, int64_t id);
 /* Records that the subscriber wrote to us (a reply, a command) now. */
 int store_subscriber_touch(struct store *s, int64_t id, time_t now);
 /* The creation time of the latest confirmation of that action sent to address; 1, 0 none. */

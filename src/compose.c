@@ -240,7 +240,10 @@ char *compose_message(const struct config *c, const struct outgoing *o, char tok
 	struct buf b;
 	buf_init(&b, 64 * 1024 * 1024);
 	char date[48], boundary[40];
-	hash_random_hex(token, 16);
+	/* the token (Message-ID, outbox key) begins with the time, so that the outbox's index
+	 * on it grows at its end rather than at a random page per mail; 96 random bits follow */
+	snprintf(token, 9, "%08llx", (unsigned long long)clock_now() & 0xffffffffULL);
+	hash_random_hex(token + 8, 12);
 	clock_format_rfc5322(clock_now(), date);
 	snprintf(boundary, sizeof boundary, "=_bidmail_%.20s", token);
 

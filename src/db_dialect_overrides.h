@@ -100,6 +100,16 @@
 	  " status = 'active' AND NOT EXISTS (SELECT 1 FROM addresses a"
 	  " WHERE a.address = subscribers.address AND a.disabled <> 0)", 0 },
 
+/* ST_SUBSCRIBER_ALERTABLE: the row locked FOR SHARE (an unsubscribe on another host waits
+ * for the alert's commit, or is seen by it); a flag is an integer, not a boolean */
+{ "SELECT 1 FROM subscribers WHERE id = ?1 AND"
+	  " status = 'active' AND NOT EXISTS (SELECT 1 FROM addresses a"
+	  " WHERE a.address = subscribers.address AND a.disabled)",
+	  "SELECT 1 FROM subscribers WHERE id = $1 AND"
+	  " status = 'active' AND NOT EXISTS (SELECT 1 FROM addresses a"
+	  " WHERE a.address = subscribers.address AND a.disabled <> 0)"
+	  " FOR SHARE OF subscribers", 0 },
+
 /* ST_ADDRESSES_DISABLED: a flag is an integer, not a boolean */
 { "SELECT address FROM addresses WHERE disabled ORDER BY address",
 	  "SELECT address FROM addresses WHERE disabled <> 0 ORDER BY address", 0 },

@@ -366,7 +366,10 @@ static int queue_claimed(struct digest_run *r, struct subscriber *s, const char 
 	/* the row was loaded before this transaction: mark it only if it is still active */
 	char now[32];
 	clock_format_iso(r->now, now);
-	int active = rc == 0 ? store_subscriber_digest_mark(r->s, s->id, now) : -1;
+	/* an alert reads the row; a selection moves last_digest, the start of the next window */
+	int alert = !strcmp(kind, "project_alert");
+	int active = rc != 0 ? -1 : alert ? store_subscriber_alertable(r->s, s->id)
+		: store_subscriber_digest_mark(r->s, s->id, now);
 	int claimed = active == 1 ? store_digest_claim(r->s, s->id, period, n, clock_now()) : active;
 	if (claimed == 1)
 		rc = send_queue(r->c, r->s, kind, lang, v, o);

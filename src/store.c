@@ -314,6 +314,7 @@ enum stmt_id {
 	ST_PATTERN_TEXTS_PAGE, ST_PATTERN_OWNERS_INSTANT, ST_SUBSCRIBER_INSTANT_ONE,
 	/* migration 28: shared texts of the outbox */
 	ST_OUTBOX_PART_INSERT, ST_OUTBOX_MESSAGE_PACKED, ST_OUTBOX_PART_PURGE, ST_COUNT_OUTBOX_PART,
+	ST_SUBSCRIBER_ALERTABLE,
 	ST_BEGIN, ST_BEGIN_READ, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT_
 };
 static const char *const stmt_sql[ST_COUNT_] = {
@@ -409,9 +410,12 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_SUBSCRIBER_TOUCH] = "UPDATE subscribers SET last_activity = ?2 WHERE id = ?1",
 	[ST_CONFIRMATION_LATEST] = "SELECT max(created) FROM confirmations WHERE address = ?1"
 		" AND action = ?2",
+	/* a subscriber leaving instant alerts (which do not move last_digest) starts the window
+	 * of its first selection now: what was new before went out as alerts */
 	[ST_SUBSCRIBER_PROFILE] = "UPDATE subscribers SET name = ?2, language = ?3, frequency = ?4,"
 		" day = ?5, remote_only = ?6, budget_min = ?7, budget_currency = ?8,"
-		" languages = ?9 WHERE id = ?1",
+		" languages = ?9, last_digest = CASE WHEN frequency = 'instant' AND"
+		" ?4 <> 'instant' THEN ?10 ELSE last_digest END WHERE id = ?1",
 	[ST_SUBSCRIBER_STATUS] = "UPDATE subscribers SET status = ?3 WHERE id = ?1 AND"
 		" (?2 IS NULL OR status = ?2) AND status <> ?3",
 	[ST_SUBSCRIBER_CONFIRM] = "UPDATE subscribers SET status = 'active', confirmed = ?3"
@@ -615,6 +619,12 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_SUBSCRIBER_INSTANT_ONE] = SUBSCRIBER_LIST_SELECT " WHERE s.id = ?1"
 		" AND s.status = 'active' AND s.frequency = 'instant'",
 	[ST_OUTBOX_PART_INSERT] = "INSERT INTO outbox_part(body, created) VALUES(?1, ?2)",
+	/* whether an instant alert may still go: read, not written (an UPDATE of every
+	 * alerted subscriber's row dirtied a page of the table per alert); locked FOR SHARE on
+	 * PostgreSQL, so that an unsubscribe waits for the alert's commit or is seen by it */
+	[ST_SUBSCRIBER_ALERTABLE] = "SELECT 1 FROM subscribers WHERE id = ?1 AND"
+		" status = 'active' AND NOT EXISTS (SELECT 1 FROM addresses a"
+		" WHERE a.address = subscribers.address AND a.disabled)",
 	[ST_COUNT_OUTBOX_PART] = "SELECT count(*) FROM outbox_part",
 	[ST_OUTBOX_MESSAGE_PACKED] = "INSERT INTO outbox_message(id, message, part)"
 		" VALUES(?1, ?2, ?3)",
@@ -2130,6 +2140,9 @@ int store_subscriber_profile_save(struct store *s, const struct subscriber *sub)
 		db_bind_double(st, 7, sub->budget_min);
 	bind_text(st, 8, sub->budget_currency);
 	bind_text(st, 9, sub->languages ? sub->languages : "");
+	char now[32];
+	clock_format_iso(clock_now(), now);
+	bind_text(st, 10, now);
 	int rc = db_step(st);
 	db_reset(st);
 	return rc == DB_STEP_DONE ? 0 : fail(s, rc, "subscriber-profile");
@@ -2185,6 +2198,19 @@ int store_subscriber_digest_mark(struct store *s, int64_t id, const char *at)
 	db_bind_int64(st, 1, id);
 	bind_text(st, 2, at);
 	return subscriber_change(s, st, "subscriber-digest");
+}
+
+int store_subscriber_alertable(struct store *s, int64_t id)
+{
+	struct db_stmt *st = stmt(s, ST_SUBSCRIBER_ALERTABLE);
+	if (!st)
+		return -1;
+	db_bind_int64(st, 1, id);
+	int rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_STEP_ROW && rc != DB_STEP_DONE)
+		return fail(s, rc, "subscriber-alertable");
+	return rc == DB_STEP_ROW;
 }
 
 int store_pattern_add(struct store *s, int64_t subscriber, const char *kind, const char *source,

@@ -1537,7 +1537,22 @@ static int c_subscriber_profile_save(struct store *s)
 	int ok = !strcmp(sub.name, "Sam") && !strcmp(sub.frequency, "daily") && sub.day == 3 &&
 		 sub.remote_only == 1 && sub.budget_min == 400 &&
 		 !strcmp(sub.budget_currency, "EUR") && !strcmp(sub.languages, "fr,en") &&
-		 sub.status == SUB_ACTIVE;
+		 sub.status == SUB_ACTIVE && !sub.last_digest;
+	subscriber_clear(&sub);
+	CHECK(ok);
+	/* leaving instant alerts (which leave last_digest) starts the next window now */
+	char before[32];
+	clock_format_iso(clock_now(), before);
+	CHECK(store_subscriber_find(s, NULL, id, &sub) == 1);
+	free(sub.frequency);
+	sub.frequency = strdup("instant");
+	CHECK(store_subscriber_profile_save(s, &sub) == 0);
+	free(sub.frequency);
+	sub.frequency = strdup("weekly");
+	CHECK(store_subscriber_profile_save(s, &sub) == 0);
+	subscriber_clear(&sub);
+	CHECK(store_subscriber_find(s, NULL, id, &sub) == 1);
+	ok = sub.last_digest && strcmp(sub.last_digest, before) >= 0;
 	subscriber_clear(&sub);
 	CHECK(ok);
 	return 0;
@@ -1616,6 +1631,24 @@ static int c_subscriber_digest_mark(struct store *s)
 	int dis;
 	CHECK(store_address_bounce(s, "s@example.net", 1, "2026-03-02", 1, &dis) == 0 && dis);
 	CHECK(store_subscriber_digest_mark(s, id, T0_ISO) == 0);	/* disabled by bounces */
+	return 0;
+}
+
+static int c_subscriber_alertable(struct store *s)
+{
+	int64_t id = add_subscriber(s, "s@example.net");
+	CHECK(store_subscriber_alertable(s, id) == 0);	/* pending: not */
+	CHECK(store_subscriber_status_set(s, id, SUB_PENDING, SUB_ACTIVE) == 1);
+	CHECK(store_subscriber_alertable(s, id) == 1);
+	struct subscriber sub;
+	CHECK(store_subscriber_find(s, NULL, id, &sub) == 1);
+	int unmarked = !sub.last_digest;	/* read, not written */
+	subscriber_clear(&sub);
+	CHECK(unmarked);
+	int dis;
+	CHECK(store_address_bounce(s, "s@example.net", 1, "2026-03-02", 1, &dis) == 0 && dis);
+	CHECK(store_subscriber_alertable(s, id) == 0);	/* disabled by bounces */
+	CHECK(store_subscriber_alertable(s, id + 1000) == 0);	/* no such subscriber */
 	return 0;
 }
 
@@ -2681,6 +2714,7 @@ static const struct {
 	{ "store_subscriber_status_set", c_subscriber_status_set },
 	{ "store_subscriber_confirm", c_subscriber_confirm },
 	{ "store_subscriber_digest_mark", c_subscriber_digest_mark },
+	{ "store_subscriber_alertable", c_subscriber_alertable },
 	{ "store_subscriber_touch", c_subscriber_touch },
 	{ "store_subscriber_language_chosen", c_subscriber_language_chosen },
 	{ "store_subscriber_language_choose", c_subscriber_language_choose },

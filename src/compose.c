@@ -197,6 +197,13 @@ void compose_encode_qp(struct buf *b, const char *s)
 		}
 		if (*p == '\r')
 			continue;
+		/* the common byte: printable, inside a line, no soft break due (what the general
+		 * path below decides for it too, without its look-ahead) */
+		if (*p >= 33 && *p <= 126 && *p != '=' && col > 0 && col < 75) {
+			out[n++] = (char)*p;
+			col++;
+			continue;
+		}
 		size_t bidi = qp_bidi(p);
 		if (bidi) {
 			p += bidi - 1;	/* no bidirectional override reaches a reader */

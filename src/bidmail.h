@@ -66,8 +66,10 @@ void log_set_max_priority(int priority);
 /* The message this thread handles (its ingest key; NULL when done): every line that does
  * not name a message gets msg=<its first 16 characters>. */
 void log_set_message(const char *key);
-/* A long operation's progress on a terminal (stderr, redrawn in place; nothing when stderr
- * is not a terminal), then its summary line. */
+
+/* A long operation's progress on a terminal (stderr, redrawn in place at most five times a
+ * second; nothing when stderr is not a terminal; total 0: not known ahead, the count alone),
+ * then its summary line. */
 void progress(const char *what, size_t done, size_t total);
 void progress_end(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -77,23 +77,26 @@ void log_msg(int priority, const char *fmt, ...)
 }
 
 /* Progress goes to stderr only when it is a terminal (never into logs or pipes), redrawn in
- * place at most five times a second; the final count is always drawn. */
+ * place at most five times a second; the final count of a known total is always drawn. */
 static double progress_last;
 static int progress_shown;
 
 void progress(const char *what, size_t done, size_t total)
 {
-	if (!isatty(STDERR_FILENO))
-		return;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	double t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-	if (done < total && t - progress_last < 0.2)
+	if ((done < total || !total) && t - progress_last < 0.2)
 		return;
-	progress_last = t;
+	progress_last = t;	/* whether stderr is a terminal is asked at most as often */
+	if (!isatty(STDERR_FILENO))
+		return;
 	progress_shown = 1;
-	fprintf(stderr, "\r%s: %zu/%zu (%d%%)\033[K", what, done, total,
-		total ? (int)(done * 100 / total) : 100);
+	if (!total)
+		fprintf(stderr, "\r%s: %zu\033[K", what, done);
+	else
+		fprintf(stderr, "\r%s: %zu/%zu (%d%%)\033[K", what, done, total,
+			(int)(done * 100 / total));
 	fflush(stderr);
 }
 

@@ -1037,6 +1037,27 @@ static void test_bid_refused(void)
 		{ "Pour 900 €, je ne peux pas, mais pour 1 100 € oui.", 1100 },
 		{ "900 € HT, ce n'est pas possible pour moi. 1 200 € HT.", 1200 },
 		{ "900 €, pas moins.", 900 },
+		/* an amount put as a question, or ending its sentence, refused by the next part
+		 * (a bare no, a refusal in its first words, a judgement of the price); the offer
+		 * is the amount after an offer word ("il faudrait", "it would take", "I'd need") */
+		{ "900 € ? Non, je ne peux pas, il faudrait 1 200 €.", 1200 },
+		{ "$900? No, I can't do it for that, it would take $1,200.", 1200 },
+		{ "900 € ? Non, je ne peux pas. 1 200 € minimum.", 1200 },
+		{ "$900? I can't do it for that. $1,200 is my floor.", 1200 },
+		{ "Pour 900 € ? Non.", -1 },
+		{ "For $900? Nope.", -1 },
+		{ "Pour 900 € ? C'est trop bas. 1 150 € me semble juste.", 1150 },
+		{ "For $900? That's too low for this, $1,300 would be fair.", 1300 },
+		{ "Pour 900 €. Non, ce n'est pas possible pour moi. 1 100 € HT.", 1100 },
+		{ "Il me faudrait 1 200 € pour le tout.", 1200 },
+		{ "I'd need $2,400 for the build, hosting is $20 a month.", 2400 },
+		/* the next part refuses something else, or asks, or judges another amount */
+		{ "Je peux le faire pour 900 €. Je ne peux pas commencer avant lundi.", 900 },
+		{ "Would €900 work for you? I can start Monday.", 900 },
+		{ "Pour 900 € ? Oui, sans problème.", 900 },
+		{ "Je peux le faire pour 900 €. Votre budget de 600 € est trop bas.", 900 },
+		{ "For $900? Sure, I can't wait to start.", 900 },
+		{ "Mon prix : 900 €. Je ne peux pas descendre.", 900 },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -1217,7 +1238,10 @@ static void test_money_vocab(void)
 		{ "colour | red", 0 }, { "negation | pas | n't", 1 }, { "negation 2 | pas", 0 },
 		{ "limit | moins de", 1 }, { "not-negation | pas de souci", 1 },
 		{ "clause | mais", 1 }, { "followup | ping me", 1 }, { "followup 7 | x", 0 },
-		{ "effort | mission de", 1 },
+		{ "effort | mission de", 1 }, { "offer | il faudrait | it would take", 1 },
+		{ "offer 2 | je propose", 0 }, { "offer-near | pour", 1 }, { "quoted | votre budget", 1 },
+		{ "reference | n°", 1 }, { "budget | environ", 1 }, { "no | non | nope", 1 },
+		{ "no x | non", 0 },
 	};
 	report("money_vocab_load (amounts.txt lines)",
 	       vocab_rows_check("amounts.txt", rows, sizeof rows / sizeof rows[0], load_money_vocab,

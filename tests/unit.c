@@ -1257,6 +1257,8 @@ static void test_date_vocab(void)
 		{ "week 1 | la semaine prochaine", 1 }, { "week | next week", 0 },
 		{ "week 400 | x", 0 }, { "week-number | semaine | s", 1 },
 		{ "week-end 1 | end of next week", 1 }, { "fortnight | x", 0 },
+		{ "after | suivant | after", 1 }, { "day 1 | demain | tomorrow", 1 }, { "day | x", 0 },
+		{ "day 400 | x", 0 },
 	};
 	report("extract_date_load (dates.txt lines)",
 	       vocab_rows_check("dates.txt", rows, sizeof rows / sizeof rows[0], load_date_vocab,
@@ -2405,7 +2407,28 @@ static void test_dates(void)
 		{ "2026-03-27", "Done by the end of next month.", "2026-04-30" },
 		{ "2026-03-27", "Avant la fin de l'année.", "2026-12-31" },
 		{ "2026-03-27", "C'est pour demain !", "2026-03-28" },
-		{ "2026-03-27", "Je commence demain, livraison en 3 semaines.", "2026-04-17" },
+		/* demain after an availability word is the start: the delay counts from it */
+		{ "2026-03-27", "Je commence demain, livraison en 3 semaines.", "2026-04-18" },
+		{ "2026-04-06", "Je peux commencer demain, livraison sous 10 jours.", "2026-04-17" },
+		{ "2026-04-06", "I can start tomorrow and deliver within a week.", "2026-04-14" },
+		{ "2026-04-06", "Je peux commencer demain.", "" },
+		{ "2026-04-06", "Je vous livre demain.", "2026-04-07" },
+		{ "2026-04-06", "On en reparle demain.", "" },
+		{ "2026-04-06", "Je peux démarrer après-demain, livraison en 2 semaines.",
+		  "2026-04-22" },
+		/* a weekday placed after a stated day (dates.txt after): the start, else the day
+		 * written before; alone, no day */
+		{ "2026-04-06", "I can start on the 10th, ready the Friday after.", "2026-04-17" },
+		{ "2026-04-06", "I can start on April 10, ready the Friday after.", "2026-04-17" },
+		{ "2026-04-06", "Je peux commencer le 10 avril, prêt le vendredi suivant.",
+		  "2026-04-17" },
+		{ "2026-04-06", "Je peux commencer le 10, prêt le vendredi suivant.", "2026-04-17" },
+		{ "2026-04-06", "Maquette le 14 avril, site livré le vendredi suivant.", "2026-04-17" },
+		{ "2026-04-06", "Ready the Friday after.", "" },
+		{ "2026-04-06", "Début le 13, livraison 10 jours après.", "2026-04-23" },
+		{ "2026-04-20", "Start on the 2nd, delivery the Monday after.", "2026-05-04" },
+		{ "2026-04-06", "Pour le 15, merci.", "2026-04-15" },
+		{ "2026-04-06", "Pour le 10 pages.", "" },
 		/* deliveries as bids write them */
 		{ "2026-03-27", "900 € HT, livraison le 10 avril.", "2026-04-10" },
 		{ "2026-03-27", "$2,900, delivered by April 10.", "2026-04-10" },

@@ -199,12 +199,12 @@ enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBE
 	       MV_SHARE, MV_UPFRONT, MV_REST, MV_PLAN, MV_ARTICLE, MV_COMPLEMENT, MV_RATE,
 	       MV_NEGATION, MV_LIMIT, MV_NOT_NEGATION, MV_CLAUSE, MV_FOLLOWUP, MV_EFFORT, MV_REFUSAL,
 	       MV_TOO_LOW, MV_REFUSED_AFTER, MV_CONDITION, MV_OFFER, MV_OFFER_NEAR, MV_BUDGET,
-	       MV_QUOTED, MV_REFERENCE, MV_NO, MV_KINDS };
+	       MV_QUOTED, MV_REFERENCE, MV_NO, MV_AGREE, MV_KINDS };
 static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
 	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement",
 	"rate", "negation", "limit", "not-negation", "clause", "followup", "effort", "refusal",
 	"too-low", "refused-after", "condition", "offer", "offer-near", "budget", "quoted",
-	"reference", "no" };
+	"reference", "no", "agree" };
 
 struct mv_phrase {
 	char *w;
@@ -272,7 +272,7 @@ static int mv_line(void *arg, char *s, const char *path, int lineno)
 			"tax-far, unit U, count U, rate U, pace, work, number N, scale N, share A/B, "
 			"upfront, rest, plan, article, complement, negation, limit, not-negation, "
 			"clause, followup, effort, refusal, too-low, refused-after, condition, offer, "
-			"offer-near, budget, quoted, reference, no)\n", path, lineno);
+			"offer-near, budget, quoted, reference, no, agree)\n", path, lineno);
 		return -1;
 	}
 	for (char *tok; (tok = strtok_r(NULL, "|", &save)) != NULL;) {
@@ -1248,6 +1248,24 @@ static const char *amount_refused(const char *l, size_t at, size_t end, int *aft
 	return w;
 }
 
+/* The agreement (amounts.txt agree: "me convient", "works for me", "d'accord pour") that
+ * accepts the project's budget quoted at ms, in its clause, before or after it: the quoted
+ * budget is then the offer ("votre budget de 1 500 € me convient", "OK with your budget of
+ * $1,500"); NULL when none. A refused one never gets here (amount_refused comes first). */
+static const char *budget_agreed(const char *l, const struct mention *ms)
+{
+	size_t cs = clause_start(l, ms->start), ce = clause_end(l, ms->end);
+	for (size_t i = cs; i < ce; i++) {
+		if (i == ms->start)
+			i = ms->end;
+		const struct mv_phrase *ph = (i == 0 || !is_word_byte((unsigned char)l[i - 1]))
+					     ? vocab_at(MV_AGREE, l + i) : NULL;
+		if (ph && (i >= ms->end || i + ph->n <= ms->start))
+			return ph->w;
+	}
+	return NULL;
+}
+
 /* The offer read at ms into out: a rate kept as a rate, the board's currency when none is
  * written, a range's upper bound; each said in why. */
 static void bid_settle(const char *l, const struct mention *ms, size_t after, struct money *out,
@@ -1272,7 +1290,7 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 	char *l = money_lower(text);
 	struct mention ms[MAX_MENTIONS];
 	int n = find_mentions(l, ms, MAX_MENTIONS, 1);
-	int pick = -1, strength = 0;
+	int pick = -1, strength = 0, cue_agrees = 0;
 	const char *cue = NULL;
 	int candidates = 0, first = -1;
 	const char *refused = NULL;
@@ -1299,18 +1317,24 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 		const char *quoted = cue_before(l, ms[i].start, MV_QUOTED, 40);
 		/* the budget quoted from the project is not an offer, unless an offer word is
 		 * closer to the amount */
+		const char *agreed = quoted ? budget_agreed(l, &ms[i]) : NULL;
+		if (agreed)
+			strong = agreed;	/* "votre budget de 1 500 € me convient" */
 		if (quoted && !strong && !weak)
 			continue;
-		if (quoted && strong) {
+		if (quoted && strong && !agreed) {
 			const char *qp = strstr(l + (ms[i].start > 60 ? ms[i].start - 60 : 0), quoted);
 			const char *sp = strstr(l + (ms[i].start > 60 ? ms[i].start - 60 : 0), strong);
 			if (qp && sp && qp > sp)
 				continue;
 		}
+		/* a bare number needs an offer word just before it; a number with k or a range
+		 * of them ("pour 3-4k") an offer word before it, weak or strong */
 		if (!ms[i].has_currency && !ms[i].m.tax[0] &&
-		    (!cue_before(l, ms[i].start, MV_OFFER, 16) ||
-		     cue_before(l, ms[i].start, MV_REFERENCE, 14)))
-			continue;	/* a bare number needs an offer word just before it */
+		    (!(ms[i].kilo && (strong || weak)) &&
+		     (!cue_before(l, ms[i].start, MV_OFFER, 16) ||
+		      cue_before(l, ms[i].start, MV_REFERENCE, 14))))
+			continue;
 		candidates++;
 		if (first < 0)
 			first = i;
@@ -1320,6 +1344,7 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 			strength = s;
 			pick = i;
 			cue = strong ? strong : weak;
+			cue_agrees = agreed != NULL;
 		}
 	}
 	int rc = 0;
@@ -1329,6 +1354,8 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 	} else if (pick < 0 && candidates > 1) {
 		pick = first;
 		snprintf(why, why_len, "several amounts and no offer word: the first one");
+	} else if (pick >= 0 && cue_agrees) {
+		snprintf(why, why_len, "the project's budget quoted, accepted by `%s`", cue);
 	} else if (pick >= 0) {
 		snprintf(why, why_len, "offer word `%s` before the amount", cue);
 	} else if (refused) {
@@ -1532,7 +1559,9 @@ static int delivery_word_between(const char *l, size_t from, size_t at)
 }
 
 /* 1 when the word before offset i of l (past blanks) ends an amount: a currency word or sign
- * ("20 € a month", "20 dollars a week") or a number written after its sign ("$20 a month"). */
+ * ("20 € a month", "20 dollars a week") or a number written after its sign ("$20 a month");
+ * or a count of amounts.txt after a number ("20 hours a week"): then what follows is a rate
+ * or a pace, no delay. */
 static int after_amount(const char *l, size_t i)
 {
 	size_t e = i;
@@ -1547,7 +1576,14 @@ static int after_amount(const char *l, size_t i)
 	size_t cl = match_currency(l + b, &code, 0);
 	if (cl && b + cl == e)
 		return 1;	/* "€", "euros", "usd" */
-	return cl && isdigit((unsigned char)l[b + cl]) && isdigit((unsigned char)l[e - 1]);
+	if (cl && isdigit((unsigned char)l[b + cl]) && isdigit((unsigned char)l[e - 1]))
+		return 1;
+	/* a count before it ("20 hours a week", "3 articles a month"): a pace */
+	const struct mv_phrase *noun = vocab_at(MV_COUNT, l + b);
+	size_t nb = b;
+	while (nb > 0 && (l[nb - 1] == ' ' || l[nb - 1] == '\t'))
+		nb--;
+	return noun && b + noun->n == e && nb < b && nb > 0 && isdigit((unsigned char)l[nb - 1]);
 }
 
 int extract_duration_days(const char *text, int *followup_days)
@@ -1589,7 +1625,7 @@ int extract_duration_read_lower(const char *l, int *followup_days, int *effort)
 			continue;
 		if (after_amount(l, i)) {
 			i += (size_t)k - 1;
-			continue;	/* "$20 a month", "15 € an hour": a rate, no delay */
+			continue;	/* "$20 a month", "20 hours a week": a rate, no delay */
 		}
 		/* "remind the client in a week", "relancer le client dans une semaine"; a delivery
 		 * cue nearer the number wins ("Rappel : livraison en 10 jours") */

@@ -1058,6 +1058,14 @@ static void test_bid_refused(void)
 		{ "Je peux le faire pour 900 €. Votre budget de 600 € est trop bas.", 900 },
 		{ "For $900? Sure, I can't wait to start.", 900 },
 		{ "Mon prix : 900 €. Je ne peux pas descendre.", 900 },
+		/* the project's budget quoted back and accepted (amounts.txt agree) is the offer;
+		 * refused, it is not */
+		{ "Votre budget de 1 500 € me convient.", 1500 },
+		{ "OK with your budget of $1,500.", 1500 },
+		{ "D'accord pour le budget de 1 500 € HT.", 1500 },
+		{ "Votre budget de 1 500 € ne me convient pas, il me faudrait 2 000 €.", 2000 },
+		{ "Your budget of $1,500 doesn't work for me.", -1 },
+		{ "Je peux vous faire ça pour 3-4k.", 4000 },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -1239,6 +1247,7 @@ static void test_money_vocab(void)
 		{ "limit | moins de", 1 }, { "not-negation | pas de souci", 1 },
 		{ "clause | mais", 1 }, { "followup | ping me", 1 }, { "followup 7 | x", 0 },
 		{ "effort | mission de", 1 }, { "offer | il faudrait | it would take", 1 },
+		{ "agree | me convient | works for me", 1 },
 		{ "offer 2 | je propose", 0 }, { "offer-near | pour", 1 }, { "quoted | votre budget", 1 },
 		{ "reference | n°", 1 }, { "budget | environ", 1 }, { "no | non | nope", 1 },
 		{ "no x | non", 0 },

@@ -144,6 +144,7 @@ static const struct { const char *w; const char *code; int before; } currencies[
 	{ "£", "GBP", 1 }, { "gbp", "GBP", 1 }, { "pounds", "GBP", 0 }, { "livres sterling", "GBP", 0 },
 	{ "chf", "CHF", 1 }, { "francs suisses", "CHF", 0 }, { "fr.", "CHF", 1 },
 	{ "mad", "MAD", 1 }, { "dirhams", "MAD", 0 }, { "dirham", "MAD", 0 }, { "dh", "MAD", 0 },
+	{ "dhs", "MAD", 0 },
 	{ "tnd", "TND", 1 }, { "dinars", "TND", 0 }, { "xof", "XOF", 1 }, { "fcfa", "XOF", 0 },
 	{ "cfa", "XOF", 0 }, { "dzd", "DZD", 1 }, { "jpy", "JPY", 1 }, { "¥", "JPY", 1 },
 	{ "inr", "INR", 1 }, { "₹", "INR", 1 }, { "sek", "SEK", 0 }, { "nok", "NOK", 0 },
@@ -199,12 +200,12 @@ enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBE
 	       MV_SHARE, MV_UPFRONT, MV_REST, MV_PLAN, MV_ARTICLE, MV_COMPLEMENT, MV_RATE,
 	       MV_NEGATION, MV_LIMIT, MV_NOT_NEGATION, MV_CLAUSE, MV_FOLLOWUP, MV_EFFORT, MV_REFUSAL,
 	       MV_TOO_LOW, MV_REFUSED_AFTER, MV_CONDITION, MV_OFFER, MV_OFFER_NEAR, MV_BUDGET,
-	       MV_QUOTED, MV_REFERENCE, MV_NO, MV_AGREE, MV_KINDS };
+	       MV_QUOTED, MV_REFERENCE, MV_NO, MV_AGREE, MV_NOT_SHARE, MV_KINDS };
 static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
 	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement",
 	"rate", "negation", "limit", "not-negation", "clause", "followup", "effort", "refusal",
 	"too-low", "refused-after", "condition", "offer", "offer-near", "budget", "quoted",
-	"reference", "no", "agree" };
+	"reference", "no", "agree", "not-share" };
 
 struct mv_phrase {
 	char *w;
@@ -272,7 +273,7 @@ static int mv_line(void *arg, char *s, const char *path, int lineno)
 			"tax-far, unit U, count U, rate U, pace, work, number N, scale N, share A/B, "
 			"upfront, rest, plan, article, complement, negation, limit, not-negation, "
 			"clause, followup, effort, refusal, too-low, refused-after, condition, offer, "
-			"offer-near, budget, quoted, reference, no, agree)\n", path, lineno);
+			"offer-near, budget, quoted, reference, no, agree, not-share)\n", path, lineno);
 		return -1;
 	}
 	for (char *tok; (tok = strtok_r(NULL, "|", &save)) != NULL;) {
@@ -1099,7 +1100,7 @@ static const char *too_low_in(const char *l, size_t from, size_t to)
  * *end; 0 when none (then *end is untouched), else 1. */
 static int money_vocab_in(const char *l, enum mv_kind k, size_t from, size_t to, size_t *end)
 {
-	for (size_t i = from; i < to; i++)
+	for (size_t i = from; i < to && l[i]; i++)
 		if ((i == 0 || !is_word_byte((unsigned char)l[i - 1])) && vocab_at(k, l + i)) {
 			*end = i + vocab_at(k, l + i)->n;
 			return 1;
@@ -1170,6 +1171,8 @@ static const char *next_part_refuses(const char *l, size_t ce)
 	if (no && ps + no->n >= pe) {
 		if (l[ce] == '?')
 			return no->w;	/* "900 € ? Non." */
+		if (!l[pe])
+			return NULL;
 		ps = pe + 1;	/* "900 €. Non, je ne peux pas" */
 		pe = clause_end(l, ps);
 	}
@@ -1812,14 +1815,19 @@ static int plan_share_at(const char *p, size_t *len)
 static int plan_shares(const char *para, int *vals, int cap)
 {
 	int k = 0, sum = 0;
-	size_t last = 0;
+	size_t last = 0, first = 0, e;
 	for (size_t i = 0; para[i] && k < cap; i++) {
 		if (i > 0 && (is_word_byte((unsigned char)para[i - 1]) || para[i - 1] == '.' ||
 			      para[i - 1] == ','))
 			continue;
 		size_t n = 0;
 		int share = plan_share_at(para + i, &n);
+		if (share && (money_vocab_in(para, MV_NOT_SHARE, i > 20 ? i - 20 : 0, i, &e) ||
+			      money_vocab_in(para, MV_NOT_SHARE, i + n, i + n + 12, &e)))
+			share = 0;	/* "une remise de 10 %", "20 % de TVA": no payment */
 		if (share) {
+			if (!k)
+				first = i;
 			vals[k++] = share;
 			sum += share;
 			last = i + n;
@@ -1831,9 +1839,11 @@ static int plan_shares(const char *para, int *vals, int cap)
 		vals[k++] = 1200 - sum;
 		sum = 1200;
 	}
-	/* one share paid up front ("la moitié à la commande", "30 % d'acompte"): the balance
-	 * is due at the end */
-	if (k == 1 && sum < 1200 && vocab_in(MV_UPFRONT, para + last, 24)) {
+	/* one share paid up front ("la moitié à la commande", "30 % d'acompte", "un acompte de
+	 * 30 %"): the balance is due at the end */
+	if (k == 1 && sum < 1200 && (vocab_in(MV_UPFRONT, para + last, 24) ||
+				     money_vocab_in(para, MV_UPFRONT, first > 24 ? first - 24 : 0,
+						    first, &e))) {
 		vals[k++] = 1200 - sum;
 		sum = 1200;
 	}

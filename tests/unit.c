@@ -1172,6 +1172,9 @@ static void test_money_read(void)
 		{ 1, "EUR 1,800.00", -1, 1800, "EUR", "", "total", "" },
 		{ 1, "1800 euros + VAT", -1, 1800, "EUR", "HT", "total", "" },
 		{ 1, "USD 2k", -1, 2000, "USD", "", "total", "" },
+		{ 1, "Je propose 15 000 dhs.", -1, 15000, "MAD", "", "total", "" },
+		{ 1, "Je facture à l'heure : 35 € HT.", -1, 35, "EUR", "HT", "hour", "" },
+		{ 1, "I charge by the hour, $45.", -1, 45, "USD", "", "hour", "`by the hour`" },
 		{ 0, "Budget: 1,800 € excl. VAT", -1, 1800, "EUR", "HT", "total", "" },
 	};
 	int bad = 0;
@@ -1287,6 +1290,9 @@ static void test_milestones(void)
 		{ "Half upfront, the balance on delivery.", 2, { 50, 50 } },
 		{ "One third upfront, one third at midway, one third on delivery.", 3, { 33, 33, 34 } },
 		{ "A 30% deposit is needed to start.", 2, { 30, 70 } },
+		{ "Prix : 3 000 €, dont un acompte de 30 %.", 2, { 30, 70 } },
+		{ "I'd need a deposit of 40%, rest on delivery.", 2, { 40, 60 } },
+		{ "Une remise de 10 % sur la commande.", 0, { 0 } },
 		{ "Livraison en 10 jours, 20 % de remise.", 0, { 0 } },
 		{ "On behalf of the team, thank you for your order.", 0, { 0 } },
 	};

@@ -113,12 +113,10 @@ static const char *parse_number(const char *p, double *value, int *kilo)
 	}
 	if ((*p == ',' || *p == '.') && isdigit((unsigned char)p[1]) &&
 	    (!isdigit((unsigned char)p[2]) || !isdigit((unsigned char)p[3]))) {
-		double f = 0.1;
-		p++;
-		for (int i = 0; i < 2 && isdigit((unsigned char)*p); i++, p++) {
-			v += (*p - '0') * f;
-			f /= 10;
-		}
+		int cents = 0, i = 0;
+		for (p++; i < 2 && isdigit((unsigned char)*p); i++, p++)
+			cents = cents * 10 + (*p - '0');
+		v += (i == 1 ? cents * 10 : cents) / 100.0;	/* in cents: 0.15, not 0.1500…2 */
 	}
 	/* the Swiss "8'500.–" / "8'500.-": no cents */
 	if ((*p == '.' || *p == ',') && (p[1] == '-' || !strncmp(p + 1, "–", 3)))
@@ -556,6 +554,9 @@ static int read_mention(const char *l, size_t i, struct mention *out)
 			 (second.has_currency || !quantity_word(l + second.end));
 		if (ok && second.kilo && !kilo && v * 1000 <= second.m.max)
 			v *= 1000;
+		else if (ok && !kilo && v < 1000 && v == (double)(long long)v &&
+			 v * 1000 <= second.m.max && v * 10000 > second.m.max)
+			v *= 1000;	/* "3-4 000 €", "entre 5 et 10 000 €": thousands both */
 		if (ok && second.m.max > v) {
 			out->m.min = v;
 			out->m.max = second.m.max;
@@ -632,12 +633,29 @@ static size_t words_number(const char *p, double *value)
 	return words && *value >= 10 ? (size_t)(end - p) : 0;
 }
 
+/* 1 when the word right before offset i of l is the end of a fraction (amounts.txt share:
+ * "two and a half thousand", "deux mille et demi"): the number in words after it is not the
+ * whole amount, so none is read rather than a wrong one. */
+static int share_before(const char *l, size_t i)
+{
+	size_t e = i;
+	while (e > 0 && l[e - 1] == ' ')
+		e--;
+	size_t b = e;
+	while (b > 0 && is_word_byte((unsigned char)l[b - 1]))
+		b--;
+	if (b == e)
+		return 0;
+	const struct mv_phrase *ph = vocab_at(MV_SHARE, l + b);
+	return ph && b + ph->n == e;
+}
+
 /* An amount in words followed by its currency ("deux mille euros HT") at offset i of l;
  * 1 with out filled. */
 static int read_words_mention(const char *l, size_t i, struct mention *out)
 {
 	double v;
-	size_t n = words_number(l + i, &v);
+	size_t n = share_before(l, i) ? 0 : words_number(l + i, &v);
 	const char *code = NULL;
 	if (!n)
 		return 0;
@@ -854,12 +872,14 @@ static double unit_quantity(const char *l, const char *unit, size_t skip_from, s
 			continue;
 		const char *q = skip_blanks(e, 2);
 		const struct mv_phrase *noun = vocab_at(MV_COUNT, q);
-		if (noun && !strcmp(noun->val, unit)) {
+		/* hours of audio or video for a rate per minute: 60 minutes each */
+		int hours = noun && !strcmp(unit, "minute") && !strcmp(noun->val, "hour");
+		if (noun && (hours || !strcmp(noun->val, unit))) {
 			const char *after = skip_blanks(q + noun->n, 2);
 			if (vocab_at(MV_PACE, after))
 				*pace = 1;
-			else if (v > 1 && (!timed || vocab_at(MV_WORK, after)))
-				return v;
+			else if ((v > 1 || hours) && (!timed || vocab_at(MV_WORK, after)))
+				return hours ? v * 60 : v;
 		}
 		i = (size_t)(e - l);
 		if (!l[i])

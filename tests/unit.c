@@ -1173,6 +1173,15 @@ static void test_money_read(void)
 		{ 1, "1800 euros + VAT", -1, 1800, "EUR", "HT", "total", "" },
 		{ 1, "USD 2k", -1, 2000, "USD", "", "total", "" },
 		{ 1, "Je propose 15 000 dhs.", -1, 15000, "MAD", "", "total", "" },
+		/* thousands written once for both ends of a range */
+		{ 0, "Budget : 3-4 000 € HT.", 3000, 4000, "EUR", "HT", "total", "" },
+		{ 0, "Budget : entre 5 et 10 000 €.", 5000, 10000, "EUR", "", "total", "" },
+		{ 0, "Budget 800 - 1 500 €.", 800, 1500, "EUR", "", "total", "" },
+		{ 0, "Budget 1,50 - 2 € le mot.", 1.5, 2, "EUR", "", "word", "" },
+		/* a rate per minute with hours stated: 60 minutes each */
+		{ 0, "Transcription de 5 heures d'audio, 1,20 € la minute.", -1, 360, "EUR", "",
+		  "total", "times the 300 stated" },
+		{ 1, "My rate is $0.15/word.", -1, 0.15, "USD", "", "word", "" },
 		{ 1, "Je facture à l'heure : 35 € HT.", -1, 35, "EUR", "HT", "hour", "" },
 		{ 1, "I charge by the hour, $45.", -1, 45, "USD", "", "hour", "`by the hour`" },
 		{ 0, "Budget: 1,800 € excl. VAT", -1, 1800, "EUR", "HT", "total", "" },

@@ -1184,9 +1184,10 @@ static const char *refused_after(const char *l, size_t from, size_t ce, size_t *
  * no alone refuses an amount put as a question ("900 € ? Non."). NULL when none. */
 static const char *next_part_refuses(const char *l, size_t ce)
 {
-	size_t ps = ce + 1, pe = clause_end(l, ps), na;
-	while (ps < pe && (l[ps] == ' ' || l[ps] == '\t'))
-		ps++;
+	size_t ps = ce + 1;
+	while (l[ps] && strchr("?!. \t", l[ps]))
+		ps++;	/* "$900?! No way." */
+	size_t pe = clause_end(l, ps), na;
 	const struct mv_phrase *no = vocab_at(MV_NO, l + ps);
 	if (no && ps + no->n >= pe) {
 		if (l[ce] == '?')
@@ -1265,6 +1266,13 @@ static const char *amount_refused(const char *l, size_t at, size_t end, int *aft
 		k++;
 	if (k < ce && (vocab_at(MV_TAX, l + k) || vocab_at(MV_TAX_FAR, l + k)))
 		k += (vocab_at(MV_TAX, l + k) ? vocab_at(MV_TAX, l + k) : vocab_at(MV_TAX_FAR, l + k))->n;
+	/* a question may hold a few words after its amount ("900 € pour tout ça ?") */
+	for (int words = 0; l[ce] == '?' && k < ce && words < 4; words++) {
+		while (k < ce && (is_word_byte((unsigned char)l[k]) || l[k] == '\''))
+			k++;
+		while (k < ce && !is_word_byte((unsigned char)l[k]))
+			k++;
+	}
 	if (!w && l[ce] && strchr(",?.!", l[ce]) && k >= ce && !cue_before(l, at, MV_OFFER, 60))
 		w = next_part_refuses(l, ce);
 	*after = w != NULL;

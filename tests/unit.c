@@ -1060,6 +1060,10 @@ static void test_bid_refused(void)
 		{ "Mon prix : 900 €. Je ne peux pas descendre.", 900 },
 		/* the project's budget quoted back and accepted (amounts.txt agree) is the offer;
 		 * refused, it is not */
+		{ "À 900 € ? Pas question, c'est 1 400 € minimum.", 1400 },
+		{ "$900?! No way. $1,500 and we have a deal.", 1500 },
+		{ "900 € pour tout ça ? Non merci. Je peux faire 1 350 €.", 1350 },
+		{ "Could I do it for $900 too? No problem.", 900 },
 		{ "Votre budget de 1 500 € me convient.", 1500 },
 		{ "OK with your budget of $1,500.", 1500 },
 		{ "D'accord pour le budget de 1 500 € HT.", 1500 },

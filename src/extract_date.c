@@ -16,12 +16,13 @@
 enum date_kind { DK_MONTH, DK_WEEKDAY, DK_ARTICLE, DK_CUE, DK_START, DK_MID, DK_END, DK_IN,
 		 DK_MONTH_END, DK_YEAR_END, DK_WEEK_END, DK_NEXT, DK_NEXT_WEEK, DK_WEEK,
 		 DK_WEEK_NUMBER, DK_WEEK_OF, DK_AVAILABILITY, DK_DELIVERY, DK_NOT_DATE, DK_AFTER,
-		 DK_DAY, DK_COUNT };
+		 DK_DAY, DK_FOLLOWING, DK_COUNT };
 static const char *const kind_names[DK_COUNT] = { "month", "weekday", "article", "cue", "start",
 						  "mid", "end", "in", "month-end", "year-end",
 						  "week-end", "next", "next-week", "week",
 						  "week-number", "week-of", "availability",
-						  "delivery", "not-date", "after", "day" };
+						  "delivery", "not-date", "after", "day",
+						  "following" };
 
 struct date_data {
 	struct strlist phrase[DK_COUNT];
@@ -72,7 +73,8 @@ static int date_line(void *arg, char *s, const char *path, int lineno)
 	     (got < 2 || n < 0 || n > 366))) {
 		fprintf(stderr, "%s:%d: expected `kind [N] | phrase | ...` (kind: month N, weekday [N], next, "
 			"next-week, article, cue, start, mid, end, in N, month-end N, year-end, week-end N, "
-			"week N, week-number, week-of, availability, delivery, not-date, after, day N)\n",
+			"week N, week-number, week-of, availability, delivery, not-date, after, day N, "
+			"following)\n",
 			path, lineno);
 		return -1;
 	}
@@ -598,6 +600,14 @@ static long day_after_cue(const struct date_data *d, const char *p, long today,
 		return today + n;	/* "livraison demain", "ready tomorrow" */
 	}
 	int next = 0, next_week = 0, wd = 0;
+	size_t fl = kind_at(d, DK_FOLLOWING, p, &n);
+	if (fl && kind_at(d, DK_WEEKDAY, p + fl + blanks_at(p + fl), &wd) && wd) {
+		note_set(note, "weekday-after", wd, 0);	/* "by the following Friday" */
+		if (note)
+			note->end = p + fl + blanks_at(p + fl) + kind_at(d, DK_WEEKDAY,
+						p + fl + blanks_at(p + fl), &n);
+		return weekday_day(wd, 0, today);
+	}
 	if ((w = kind_at(d, DK_NEXT_WEEK, p, &n)) != 0)
 		next_week = 1;
 	else if ((w = kind_at(d, DK_NEXT, p, &n)) != 0)
@@ -827,6 +837,15 @@ static long named_day_at(const struct date_data *d, const char *p, long today,
 		if (!k || !wd)
 			return -1;
 		*end = q + k;
+	} else if ((w = kind_at(d, DK_FOLLOWING, p, &n)) != 0) {
+		const char *q = p + w + blanks_at(p + w);
+		size_t k = kind_at(d, DK_WEEKDAY, q, &wd);
+		if (!k || !wd)
+			return -1;
+		*end = q + k;	/* "the following Friday": placed later */
+		note_set(note, "weekday-after", wd, 0);
+		note->end = *end;
+		return weekday_day(wd, 0, today);
 	} else if ((w = kind_at(d, DK_DAY, p, &n)) != 0) {
 		*end = p + w;	/* "je peux commencer demain", "I'll deliver tomorrow" */
 		note->end = *end;

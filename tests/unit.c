@@ -1283,7 +1283,7 @@ static void test_date_vocab(void)
 		{ "week 400 | x", 0 }, { "week-number | semaine | s", 1 },
 		{ "week-end 1 | end of next week", 1 }, { "fortnight | x", 0 },
 		{ "after | suivant | after", 1 }, { "day 1 | demain | tomorrow", 1 }, { "day | x", 0 },
-		{ "day 400 | x", 0 },
+		{ "day 400 | x", 0 }, { "following | the following", 1 },
 	};
 	report("extract_date_load (dates.txt lines)",
 	       vocab_rows_check("dates.txt", rows, sizeof rows / sizeof rows[0], load_date_vocab,
@@ -2453,6 +2453,9 @@ static void test_dates(void)
 		{ "2026-04-06", "Je peux commencer le 10, prêt le vendredi suivant.", "2026-04-17" },
 		{ "2026-04-06", "Maquette le 14 avril, site livré le vendredi suivant.", "2026-04-17" },
 		{ "2026-04-06", "Ready the Friday after.", "" },
+		{ "2026-04-06", "I can start Monday and have it done by the following Friday.",
+		  "2026-04-17" },
+		{ "2026-04-06", "Done by the following Friday.", "" },
 		{ "2026-04-06", "Début le 13, livraison 10 jours après.", "2026-04-23" },
 		{ "2026-04-20", "Start on the 2nd, delivery the Monday after.", "2026-05-04" },
 		{ "2026-04-06", "Pour le 15, merci.", "2026-04-15" },

@@ -15,12 +15,14 @@
 
 enum date_kind { DK_MONTH, DK_WEEKDAY, DK_ARTICLE, DK_CUE, DK_START, DK_MID, DK_END, DK_IN,
 		 DK_MONTH_END, DK_YEAR_END, DK_WEEK_END, DK_NEXT, DK_NEXT_WEEK, DK_WEEK,
-		 DK_WEEK_NUMBER, DK_WEEK_OF, DK_AVAILABILITY, DK_DELIVERY, DK_NOT_DATE, DK_COUNT };
+		 DK_WEEK_NUMBER, DK_WEEK_OF, DK_AVAILABILITY, DK_DELIVERY, DK_NOT_DATE, DK_AFTER,
+		 DK_DAY, DK_FOLLOWING, DK_COUNT };
 static const char *const kind_names[DK_COUNT] = { "month", "weekday", "article", "cue", "start",
 						  "mid", "end", "in", "month-end", "year-end",
 						  "week-end", "next", "next-week", "week",
 						  "week-number", "week-of", "availability",
-						  "delivery", "not-date" };
+						  "delivery", "not-date", "after", "day",
+						  "following" };
 
 struct date_data {
 	struct strlist phrase[DK_COUNT];
@@ -67,11 +69,13 @@ static int date_line(void *arg, char *s, const char *path, int lineno)
 		if (!strcmp(kind, kind_names[i]))
 			k = i;
 	if (k < 0 || (k == DK_MONTH && (got < 2 || n < 1 || n > 12)) || (k == DK_WEEKDAY && (n < 0 || n > 7)) ||
-	    ((k == DK_IN || k == DK_MONTH_END || k == DK_WEEK_END || k == DK_WEEK) &&
+	    ((k == DK_IN || k == DK_MONTH_END || k == DK_WEEK_END || k == DK_WEEK || k == DK_DAY) &&
 	     (got < 2 || n < 0 || n > 366))) {
 		fprintf(stderr, "%s:%d: expected `kind [N] | phrase | ...` (kind: month N, weekday [N], next, "
 			"next-week, article, cue, start, mid, end, in N, month-end N, year-end, week-end N, "
-			"week N, week-number, week-of, availability, delivery, not-date)\n", path, lineno);
+			"week N, week-number, week-of, availability, delivery, not-date, after, day N, "
+			"following)\n",
+			path, lineno);
 		return -1;
 	}
 	char *tok;
@@ -331,19 +335,43 @@ static long place(int year, int month, int mday, long today)
 	return -1;
 }
 
-/* "15 avril", "1er mai 2027", "15/04", "15.04.2027", "15th of April" at p (digits first). */
+/* The next day numbered mday of a month from today (this month's when it has not passed, else
+ * the next month that has one): "the 10th", "le 10" with no month; -1 when none. */
+static long month_day_place(int mday, long today)
+{
+	int y, m, td;
+	date_day_split(today, &y, &m, &td);
+	for (int i = 0; i < 3; i++, m = m % 12 + 1, y += m == 1) {
+		if (mday > date_month_last(y, m) - date_day_make(y, m, 1) + 1)
+			continue;
+		long day = date_day_make(y, m, mday);
+		if (day >= today)
+			return day;
+	}
+	return -1;
+}
+
+/* The length of an ordinal suffix at p ("er", "st", "nd", "rd", "th", "e") ending a word, 0
+ * when none. */
+static size_t ordinal_at(const char *p)
+{
+	static const char *const ords[] = { "er", "st", "nd", "rd", "th", "e", NULL };
+	for (int i = 0; ords[i]; i++)
+		if (!strncmp(p, ords[i], strlen(ords[i])) &&
+		    !word_byte((unsigned char)p[strlen(ords[i])]))
+			return strlen(ords[i]);
+	return 0;
+}
+
+/* "15 avril", "1er mai 2027", "15/04", "15.04.2027", "15th of April" at p (digits first);
+ * an ordinal day with no month ("the 10th", "le 1er") is the next such day of a month. */
 static long day_first(const struct date_data *d, const char *p, long today)
 {
 	int mday = number_at(&p, 2), month = 0, year = 0;
 	if (mday < 1 || mday > 31)
 		return -1;
-	static const char *const ords[] = { "er", "st", "nd", "rd", "th", "e", NULL };
-	for (int i = 0; ords[i]; i++)
-		if (!strncmp(p, ords[i], strlen(ords[i])) &&
-		    !word_byte((unsigned char)p[strlen(ords[i])])) {
-			p += strlen(ords[i]);
-			break;
-		}
+	size_t ord = ordinal_at(p);
+	p += ord;
 	if ((*p == '/' || *p == '.') && isdigit((unsigned char)p[1])) {
 		p++;
 		month = number_at(&p, 2);
@@ -361,7 +389,7 @@ static long day_first(const struct date_data *d, const char *p, long today)
 		p += of;
 		size_t ml = kind_at(d, DK_MONTH, p, &month);
 		if (!ml)
-			return -1;
+			return ord > 1 ? month_day_place(mday, today) : -1;	/* "e": no date */
 		p += ml;
 		year = year_at(&p, 0);
 	}
@@ -410,11 +438,12 @@ static int time_at(const char *p)
 /* What placed a day, for why: the rule (NULL: the words themselves say it) and its number. */
 struct date_note {
 	const char *rule;	/* "iso-week", "week", "weekday", "weekday-next-week",
-				 * "weekday-after-start", "project-week" */
+				 * "weekday-after" (placed by weekday_after: then
+				 * "weekday-after-start" or "-day"), "project-week" */
 	int n;			/* the week number or the weeks on; the weekday (1 Monday) */
 	int year;		/* of an ISO week */
 	const char *end;	/* past the words that placed the day, NULL: not known */
-	long from;		/* "weekday-after-start": the start it follows */
+	long from;		/* "weekday-after-start"/"-day": the day it follows */
 };
 
 static void note_set(struct date_note *note, const char *rule, int n, int year)
@@ -442,12 +471,12 @@ static int day_written_at(const struct date_data *d, const char *p)
 		return 0;
 	if ((*q == '/' || *q == '.') && isdigit((unsigned char)q[1]))
 		return 1;
-	while (*q >= 'a' && *q <= 'z' && q - p < 6)
-		q++;	/* 1er, 13th */
-	q += blanks_at(q);
-	if (!strncmp(q, "of ", 3) || !strncmp(q, "de ", 3))
-		q += 3;
-	return kind_at(d, DK_MONTH, q, &n) != 0;
+	size_t ord = ordinal_at(q);
+	q += ord;	/* 1er, 13th */
+	const char *after = q + blanks_at(q);
+	if (!strncmp(after, "of ", 3) || !strncmp(after, "de ", 3))
+		after += 3;
+	return kind_at(d, DK_MONTH, after, &n) != 0 || ord > 1;	/* "the 10th" */
 }
 
 /* The day weekday wd (1 Monday .. 7 Sunday) names after a cue, from today (day 0, 1970-01-01,
@@ -529,6 +558,18 @@ static long week_at(const struct date_data *d, const char *p, long today, struct
 	return -1;
 }
 
+/* "le 10" after a cue and its article, with no month: a day number alone that ends its
+ * clause ("prêt le 10.", "pour le 15, merci") is the next such day of a month; -1 otherwise
+ * ("pour le 10 pages"). */
+static long article_day_at(const char *p, long today)
+{
+	int mday = number_at(&p, 2);
+	p += blanks_at(p);
+	if (mday < 1 || mday > 31 || (*p && !strchr(".,;!?\n)", *p)))
+		return -1;
+	return month_day_place(mday, today);
+}
+
 /* The day after cue text at p: blanks, a colon, a week (week_at), an article, a weekday ("le
  * lundi 15 avril", "the 15th of April"), then a day; or a weekday alone, with next or next-week
  * ("pour vendredi prochain", "by next Monday", "lundi de la semaine prochaine"):
@@ -547,12 +588,26 @@ static long day_after_cue(const struct date_data *d, const char *p, long today,
 	if (day >= 0 || (note && note->rule))
 		return day;
 	size_t w = kind_at(d, DK_ARTICLE, p, &n);
+	int article = w != 0;
 	if (w)
 		p += w + blanks_at(p + w);
 	day = week_at(d, p, today, note);	/* "la semaine 16", "la semaine prochaine" */
 	if (day >= 0 || (note && note->rule))
 		return day;
+	if ((w = kind_at(d, DK_DAY, p, &n)) != 0) {
+		if (note)
+			note->end = p + w;
+		return today + n;	/* "livraison demain", "ready tomorrow" */
+	}
 	int next = 0, next_week = 0, wd = 0;
+	size_t fl = kind_at(d, DK_FOLLOWING, p, &n);
+	if (fl && kind_at(d, DK_WEEKDAY, p + fl + blanks_at(p + fl), &wd) && wd) {
+		note_set(note, "weekday-after", wd, 0);	/* "by the following Friday" */
+		if (note)
+			note->end = p + fl + blanks_at(p + fl) + kind_at(d, DK_WEEKDAY,
+						p + fl + blanks_at(p + fl), &n);
+		return weekday_day(wd, 0, today);
+	}
 	if ((w = kind_at(d, DK_NEXT_WEEK, p, &n)) != 0)
 		next_week = 1;
 	else if ((w = kind_at(d, DK_NEXT, p, &n)) != 0)
@@ -560,8 +615,10 @@ static long day_after_cue(const struct date_data *d, const char *p, long today,
 	if (w)
 		p += w + blanks_at(p + w);
 	w = kind_at(d, DK_WEEKDAY, p, &wd);
+	if (!w && (next || next_week))
+		return -1;
 	if (!w)
-		return next || next_week ? -1 : day_at(d, p, today);
+		return article && (day = day_at(d, p, today)) < 0 ? article_day_at(p, today) : day_at(d, p, today);
 	p += w;
 	const char *wend = p, *after = p + blanks_at(p);
 	if (*p == ',')
@@ -572,6 +629,12 @@ static long day_after_cue(const struct date_data *d, const char *p, long today,
 			return day_at(d, p, today);
 	}
 	size_t nl = 0;
+	if (!next && !next_week && (nl = kind_at(d, DK_AFTER, after, &n)) != 0) {
+		note_set(note, "weekday-after", wd, 0);	/* "le vendredi suivant": placed later */
+		if (note)
+			note->end = after + nl;
+		return weekday_day(wd, 0, today);
+	}
 	if (!next && !next_week && (nl = kind_at(d, DK_NEXT_WEEK, after, &n)) != 0)
 		next_week = 1;	/* "vendredi de la semaine prochaine" */
 	else if (!next && !next_week)
@@ -774,9 +837,28 @@ static long named_day_at(const struct date_data *d, const char *p, long today,
 		if (!k || !wd)
 			return -1;
 		*end = q + k;
+	} else if ((w = kind_at(d, DK_FOLLOWING, p, &n)) != 0) {
+		const char *q = p + w + blanks_at(p + w);
+		size_t k = kind_at(d, DK_WEEKDAY, q, &wd);
+		if (!k || !wd)
+			return -1;
+		*end = q + k;	/* "the following Friday": placed later */
+		note_set(note, "weekday-after", wd, 0);
+		note->end = *end;
+		return weekday_day(wd, 0, today);
+	} else if ((w = kind_at(d, DK_DAY, p, &n)) != 0) {
+		*end = p + w;	/* "je peux commencer demain", "I'll deliver tomorrow" */
+		note->end = *end;
+		return today + n;
 	} else if ((w = kind_at(d, DK_WEEKDAY, p, &wd)) != 0 && wd) {
 		const char *q = p + w + blanks_at(p + w);
 		size_t k;
+		if ((k = kind_at(d, DK_AFTER, q, &n)) != 0) {
+			*end = q + k;	/* "the Friday after": placed later */
+			note_set(note, "weekday-after", wd, 0);
+			note->end = *end;
+			return weekday_day(wd, 0, today);
+		}
 		if ((k = kind_at(d, DK_NEXT_WEEK, q, &n)) != 0)
 			next_week = 1;
 		else if (!(k = kind_at(d, DK_NEXT, q, &n)))
@@ -845,7 +927,9 @@ static long delivery_day(const struct date_data *d, const char *l, const size_t 
  * or without: "je peux commencer lundi", "booked until next week"), as start_keep keeps it;
  * -1 when none. For a weekday read as the next one ("livraison vendredi prochain") that would
  * come before the start. */
-static long start_named(const struct date_data *d, const char *l, long today)
+/* start_named, the start (where and how it was read) into *start. */
+static long start_found(const struct date_data *d, const char *l, long today,
+			struct date_start *out)
 {
 	struct date_start start = { .day = -1 };
 	struct date_note note;
@@ -856,12 +940,56 @@ static long start_named(const struct date_data *d, const char *l, long today)
 		int bare, n;
 		long day = named_day_at(d, l + i, today, &note, &end, &bare);
 		size_t k = kind_at(d, DK_CUE, l + i, &n);
-		if (day < 0 && k)
-			day = day_after_cue(d, l + i + k, today, &note);
+		if (day < 0 && (k || kind_at(d, DK_ARTICLE, l + i, &n)))
+			day = day_after_cue(d, l + i + k, today, &note);	/* "commencer le 10" */
 		if (day >= 0 && availability_before(d, l, i, i + k))
 			start_keep(&start, day, i, &note, today);
 	}
+	*out = start;
 	return start.day;
+}
+
+static long start_named(const struct date_data *d, const char *l, long today)
+{
+	struct date_start start;
+	return start_found(d, l, today, &start);
+}
+
+/* The last day written before offset where of l (day_written_at: "le 10 avril", "April 10",
+ * "the 10th"), -1 when none. */
+static long day_stated_before(const struct date_data *d, const char *l, size_t where, long today)
+{
+	long last = -1;
+	for (size_t i = 0; i < where && l[i]; i++) {
+		if ((i && word_byte((unsigned char)l[i - 1])) || !word_byte((unsigned char)l[i]) ||
+		    !day_written_at(d, l + i))
+			continue;
+		long day = day_at(d, l + i, today);
+		if (day >= 0)
+			last = day;
+	}
+	return last;
+}
+
+/* A weekday placed after a stated day ("start on the 10th, ready the Friday after", "livraison
+ * de la maquette le 10 avril, le site le vendredi suivant"): the next such weekday after the
+ * start named (start_named), else after the last day written before it; -1 when there is
+ * none, for "the Friday after" alone names no day. */
+static long weekday_after(const struct date_data *d, const char *l, size_t where, long today,
+			  struct date_note *note)
+{
+	long ref = start_named(d, l, today);
+	note->rule = "weekday-after-start";
+	if (ref < 0) {
+		ref = day_stated_before(d, l, where, today);
+		note->rule = "weekday-after-day";
+	}
+	if (ref < 0) {
+		note->rule = NULL;
+		return -1;
+	}
+	note->from = ref;
+	return weekday_day(note->n, 0, ref);
 }
 
 /* A copy of l where each follow-up request (amounts.txt `followup`: "relance-moi vendredi",
@@ -918,10 +1046,11 @@ static void date_explain(const char *l, size_t where, const struct date_note *no
 			 : note->n == 1 ? "next week" : "a later week");
 	else if (!strcmp(note->rule, "weekday"))
 		snprintf(why + w, n - w, ": the next %s after the mail's day", days[note->n]);
-	else if (!strcmp(note->rule, "weekday-after-start")) {
+	else if (!strncmp(note->rule, "weekday-after-", 14)) {
 		char iso[11];
 		date_day_format(note->from, iso);
-		snprintf(why + w, n - w, ": the next %s after the start on %s", days[note->n], iso);
+		snprintf(why + w, n - w, ": the next %s after the %s on %s", days[note->n],
+			 !strcmp(note->rule, "weekday-after-start") ? "start" : "day stated", iso);
 	}
 	else
 		snprintf(why + w, n - w, ": %s of the week after the mail's", days[note->n]);
@@ -962,6 +1091,8 @@ long extract_date_explain(const struct date_data *d, const char *l0, long today,
 		free(every);
 	}
 	long began;
+	if (day >= 0 && note.rule && !strcmp(note.rule, "weekday-after"))
+		day = weekday_after(d, l, where, today, &note);
 	if (day >= 0 && note.rule && !strcmp(note.rule, "weekday") &&
 	    (began = start_named(d, l, today)) > day) {
 		/* "je peux commencer lundi, livraison vendredi prochain": the Friday after the
@@ -975,6 +1106,8 @@ long extract_date_explain(const struct date_data *d, const char *l0, long today,
 	int followup, delay = -1;
 	if (day < 0)	/* "relance dans 7 jours" is no delivery */
 		delay = extract_duration_days_lower(l0, &followup);
+	if (day < 0 && start.day < 0)
+		start_found(d, l, today, &start);	/* "début le 13, livraison 10 jours après" */
 	if (start.day == today)
 		start.day = -1;	/* a start today: the delay counts from the mail's day */
 	if (day < 0 && start.day >= 0 && delay >= 0 && why_len) {

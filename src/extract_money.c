@@ -113,12 +113,10 @@ static const char *parse_number(const char *p, double *value, int *kilo)
 	}
 	if ((*p == ',' || *p == '.') && isdigit((unsigned char)p[1]) &&
 	    (!isdigit((unsigned char)p[2]) || !isdigit((unsigned char)p[3]))) {
-		double f = 0.1;
-		p++;
-		for (int i = 0; i < 2 && isdigit((unsigned char)*p); i++, p++) {
-			v += (*p - '0') * f;
-			f /= 10;
-		}
+		int cents = 0, i = 0;
+		for (p++; i < 2 && isdigit((unsigned char)*p); i++, p++)
+			cents = cents * 10 + (*p - '0');
+		v += (i == 1 ? cents * 10 : cents) / 100.0;	/* in cents: 0.15, not 0.1500…2 */
 	}
 	/* the Swiss "8'500.–" / "8'500.-": no cents */
 	if ((*p == '.' || *p == ',') && (p[1] == '-' || !strncmp(p + 1, "–", 3)))
@@ -144,6 +142,7 @@ static const struct { const char *w; const char *code; int before; } currencies[
 	{ "£", "GBP", 1 }, { "gbp", "GBP", 1 }, { "pounds", "GBP", 0 }, { "livres sterling", "GBP", 0 },
 	{ "chf", "CHF", 1 }, { "francs suisses", "CHF", 0 }, { "fr.", "CHF", 1 },
 	{ "mad", "MAD", 1 }, { "dirhams", "MAD", 0 }, { "dirham", "MAD", 0 }, { "dh", "MAD", 0 },
+	{ "dhs", "MAD", 0 },
 	{ "tnd", "TND", 1 }, { "dinars", "TND", 0 }, { "xof", "XOF", 1 }, { "fcfa", "XOF", 0 },
 	{ "cfa", "XOF", 0 }, { "dzd", "DZD", 1 }, { "jpy", "JPY", 1 }, { "¥", "JPY", 1 },
 	{ "inr", "INR", 1 }, { "₹", "INR", 1 }, { "sek", "SEK", 0 }, { "nok", "NOK", 0 },
@@ -198,11 +197,13 @@ static int word_at(const char *p, const char *w)
 enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBER, MV_SCALE,
 	       MV_SHARE, MV_UPFRONT, MV_REST, MV_PLAN, MV_ARTICLE, MV_COMPLEMENT, MV_RATE,
 	       MV_NEGATION, MV_LIMIT, MV_NOT_NEGATION, MV_CLAUSE, MV_FOLLOWUP, MV_EFFORT, MV_REFUSAL,
-	       MV_TOO_LOW, MV_REFUSED_AFTER, MV_CONDITION, MV_KINDS };
+	       MV_TOO_LOW, MV_REFUSED_AFTER, MV_CONDITION, MV_OFFER, MV_OFFER_NEAR, MV_BUDGET,
+	       MV_QUOTED, MV_REFERENCE, MV_NO, MV_AGREE, MV_NOT_SHARE, MV_KINDS };
 static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
 	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement",
 	"rate", "negation", "limit", "not-negation", "clause", "followup", "effort", "refusal",
-	"too-low", "refused-after", "condition" };
+	"too-low", "refused-after", "condition", "offer", "offer-near", "budget", "quoted",
+	"reference", "no", "agree", "not-share" };
 
 struct mv_phrase {
 	char *w;
@@ -269,7 +270,8 @@ static int mv_line(void *arg, char *s, const char *path, int lineno)
 		fprintf(stderr, "%s:%d: expected `kind [value] | phrase | ...` (kinds: tax HT|TTC, "
 			"tax-far, unit U, count U, rate U, pace, work, number N, scale N, share A/B, "
 			"upfront, rest, plan, article, complement, negation, limit, not-negation, "
-			"clause, followup, effort, refusal, too-low, refused-after, condition)\n", path, lineno);
+			"clause, followup, effort, refusal, too-low, refused-after, condition, offer, "
+			"offer-near, budget, quoted, reference, no, agree, not-share)\n", path, lineno);
 		return -1;
 	}
 	for (char *tok; (tok = strtok_r(NULL, "|", &save)) != NULL;) {
@@ -552,6 +554,9 @@ static int read_mention(const char *l, size_t i, struct mention *out)
 			 (second.has_currency || !quantity_word(l + second.end));
 		if (ok && second.kilo && !kilo && v * 1000 <= second.m.max)
 			v *= 1000;
+		else if (ok && !kilo && v < 1000 && v == (double)(long long)v &&
+			 v * 1000 <= second.m.max && v * 10000 > second.m.max)
+			v *= 1000;	/* "3-4 000 €", "entre 5 et 10 000 €": thousands both */
 		if (ok && second.m.max > v) {
 			out->m.min = v;
 			out->m.max = second.m.max;
@@ -628,12 +633,29 @@ static size_t words_number(const char *p, double *value)
 	return words && *value >= 10 ? (size_t)(end - p) : 0;
 }
 
+/* 1 when the word right before offset i of l is the end of a fraction (amounts.txt share:
+ * "two and a half thousand", "deux mille et demi"): the number in words after it is not the
+ * whole amount, so none is read rather than a wrong one. */
+static int share_before(const char *l, size_t i)
+{
+	size_t e = i;
+	while (e > 0 && l[e - 1] == ' ')
+		e--;
+	size_t b = e;
+	while (b > 0 && is_word_byte((unsigned char)l[b - 1]))
+		b--;
+	if (b == e)
+		return 0;
+	const struct mv_phrase *ph = vocab_at(MV_SHARE, l + b);
+	return ph && b + ph->n == e;
+}
+
 /* An amount in words followed by its currency ("deux mille euros HT") at offset i of l;
  * 1 with out filled. */
 static int read_words_mention(const char *l, size_t i, struct mention *out)
 {
 	double v;
-	size_t n = words_number(l + i, &v);
+	size_t n = share_before(l, i) ? 0 : words_number(l + i, &v);
 	const char *code = NULL;
 	if (!n)
 		return 0;
@@ -727,9 +749,18 @@ static int find_mentions(const char *l, struct mention *out, int max, int bare_w
 	return n;
 }
 
-/* Finds the nearest cue of a list that ends within `window` bytes before offset at, in the
- * same sentence. Returns the cue or NULL. */
-/* cue_before, with *end (when not NULL) set past the cue found. */
+/* 1 when a sentence ends between offsets from and at of l (". " or a blank line). */
+static int sentence_broken(const char *l, size_t from, size_t at)
+{
+	for (size_t q = from; q < at; q++)
+		if ((l[q] == '.' && (l[q + 1] == ' ' || l[q + 1] == '\n')) ||
+		    (l[q] == '\n' && q + 1 < at && l[q + 1] == '\n'))
+			return 1;
+	return 0;
+}
+
+/* The nearest cue of a list that ends within `window` bytes before offset at, in the same
+ * sentence, or NULL; *end (when not NULL) set past it. */
 static const char *cue_before_end(const char *l, size_t at, const char *const *cues,
 				  size_t window, size_t *end)
 {
@@ -746,13 +777,7 @@ static const char *cue_before_end(const char *l, size_t at, const char *const *c
 			if (is_word_byte((unsigned char)cues[i][cn - 1]) && is_word_byte((unsigned char)l[k + cn]))
 				continue;
 			/* no sentence end between the cue and the amount */
-			int broken = 0;
-			for (size_t q = k + cn; q < at; q++)
-				if (l[q] == '.' && (l[q + 1] == ' ' || l[q + 1] == '\n'))
-					broken = 1;
-				else if (l[q] == '\n' && q + 1 < at && l[q + 1] == '\n')
-					broken = 1;
-			if (!broken && k + cn > best_end) {
+			if (k + cn > best_end && !sentence_broken(l, k + cn, at)) {
 				best = cues[i];
 				best_end = k + cn;
 			}
@@ -763,9 +788,32 @@ static const char *cue_before_end(const char *l, size_t at, const char *const *c
 	return best;
 }
 
-static const char *cue_before(const char *l, size_t at, const char *const *cues, size_t window)
+/* The nearest phrase of kind k of amounts.txt (offer, offer-near, budget, quoted, reference)
+ * that starts a word and ends within `window` bytes before offset at, in the same sentence
+ * (the longest where several end there), or NULL; *end (when not NULL) set past it. */
+static const char *vocab_before(const char *l, size_t at, enum mv_kind k, size_t window,
+				size_t *end)
 {
-	return cue_before_end(l, at, cues, window, NULL);
+	size_t from = at > window ? at - window : 0, best_end = 0;
+	const char *best = NULL;
+	for (size_t i = from; i < at; i++) {
+		if (i > 0 && is_word_byte((unsigned char)l[i - 1]))
+			continue;
+		const struct mv_phrase *ph = vocab_at(k, l + i);
+		if (ph && i + ph->n <= at && i + ph->n > best_end &&
+		    !sentence_broken(l, i + ph->n, at)) {
+			best = ph->w;
+			best_end = i + ph->n;
+		}
+	}
+	if (end)
+		*end = best_end;
+	return best;
+}
+
+static const char *cue_before(const char *l, size_t at, enum mv_kind k, size_t window)
+{
+	return vocab_before(l, at, k, window, NULL);
 }
 
 /* A rate's name written before the amount at offset at ("taux horaire", "TJM", "day rate",
@@ -803,11 +851,6 @@ static void rate_name_apply(const char *l, const struct mention *ms, size_t afte
 		 ph->val);
 }
 
-static const char *const budget_cues[] = {
-	"budget", "enveloppe", "rémunération", "remuneration", "rémunéré", "tarif", "prix", "price",
-	"rate", "paid", "pay", "tjm", "jusqu'à", "jusqu’à", "up to", "maximum", "max", "entre",
-	"between", "de l'ordre de", "environ", "around", "about", NULL };
-
 /* ---------------------------------------------------------------- per-unit rates */
 
 /* The quantity of `unit` stated in l outside the rate [skip_from, skip_to): a count > 1
@@ -829,12 +872,14 @@ static double unit_quantity(const char *l, const char *unit, size_t skip_from, s
 			continue;
 		const char *q = skip_blanks(e, 2);
 		const struct mv_phrase *noun = vocab_at(MV_COUNT, q);
-		if (noun && !strcmp(noun->val, unit)) {
+		/* hours of audio or video for a rate per minute: 60 minutes each */
+		int hours = noun && !strcmp(unit, "minute") && !strcmp(noun->val, "hour");
+		if (noun && (hours || !strcmp(noun->val, unit))) {
 			const char *after = skip_blanks(q + noun->n, 2);
 			if (vocab_at(MV_PACE, after))
 				*pace = 1;
-			else if (v > 1 && (!timed || vocab_at(MV_WORK, after)))
-				return v;
+			else if ((v > 1 || hours) && (!timed || vocab_at(MV_WORK, after)))
+				return hours ? v * 60 : v;
 		}
 		i = (size_t)(e - l);
 		if (!l[i])
@@ -896,7 +941,7 @@ static int bare_budget(const char *l, const struct mention *m)
 		return 0;
 	if (!m->kilo && m->m.min >= 1900 && m->m.max <= 2100)
 		return 0;
-	return cue_before(l, m->start, budget_cues, 40) != NULL;
+	return cue_before(l, m->start, MV_BUDGET, 40) != NULL;
 }
 
 /* "Budget : 1500", a bare number right after the word budget: its index in ms, or -1. */
@@ -922,7 +967,7 @@ int extract_budget_lower(const char *l, struct money *out, char *why, size_t why
 	const char *cue = NULL;
 	for (int i = 0; i < n && pick < 0; i++) {
 		int money = ms[i].has_currency || ms[i].m.tax[0] || unit_makes_money(ms[i].m.unit);
-		if (money && (cue = cue_before(l, ms[i].start, budget_cues, 40)) != NULL)
+		if (money && (cue = cue_before(l, ms[i].start, MV_BUDGET, 40)) != NULL)
 			pick = i;
 	}
 	if (pick >= 0) {
@@ -953,23 +998,6 @@ int extract_budget_lower(const char *l, struct money *out, char *why, size_t why
 		snprintf(out->unit, sizeof out->unit, "total");
 	return 1;
 }
-
-static const char *const strong_offer_cues[] = {
-	"je vous propose", "je propose", "vous propose", "proposition", "mon offre", "mon devis",
-	"mon tarif", "mon prix", "ma proposition", "mon forfait", "notre offre", "notre devis",
-	"notre tarif", "nous proposons", "propose", "forfait", "prix fixe", "prix global",
-	"prix total", "montant", "devis", "tarif", "prix", "coût", "cout", "my quote", "our quote",
-	"quote", "my price", "my rate", "my bid", "my offer", "i propose", "i offer", "we offer",
-	"i can do it for", "i can do this for", "i could do it for", "i'd do it for", "fixed price",
-	"flat fee", "total price", "price", "rate", "cost", "offer", "bid", "i charge", "je facture",
-	NULL };
-static const char *const weak_offer_cues[] = { "pour", "for", "à", "at", "soit", "total", NULL };
-static const char *const reference_words[] = { "projet", "project", "n°", "no.", "numéro",
-					       "numero", "number", "réf", "ref", "annonce", "#", NULL };
-static const char *const quoted_budget_cues[] = {
-	"votre budget", "your budget", "budget de", "budget of", "budget :", "budget:",
-	"budget indiqué", "budget annoncé", "budget prévu", "budget mentionné", "le budget",
-	"the budget", "budget", "vous proposez", "you offer", "you propose", NULL };
 
 /* ---------------------------------------------------------------- refused prices */
 
@@ -1049,9 +1077,8 @@ static int negation_refuses(const char *l, size_t cs, size_t ns, size_t n, size_
 		i++;
 	if (i == at)
 		return 1;	/* "not $500", "pas 900 €" */
-	for (size_t k = 0; weak_offer_cues[k]; k++)
-		if (word_at(l + i, weak_offer_cues[k]))
-			return 1;
+	if (i < at && vocab_at(MV_OFFER_NEAR, l + i))
+		return 1;
 	if (word_at(l + i, "by"))
 		return 1;	/* a day refused: "not by April 15" */
 	for (int words = 0; words < 3 && i < at; words++) {
@@ -1093,7 +1120,7 @@ static const char *too_low_in(const char *l, size_t from, size_t to)
  * *end; 0 when none (then *end is untouched), else 1. */
 static int money_vocab_in(const char *l, enum mv_kind k, size_t from, size_t to, size_t *end)
 {
-	for (size_t i = from; i < to; i++)
+	for (size_t i = from; i < to && l[i]; i++)
 		if ((i == 0 || !is_word_byte((unsigned char)l[i - 1])) && vocab_at(k, l + i)) {
 			*end = i + vocab_at(k, l + i)->n;
 			return 1;
@@ -1149,6 +1176,42 @@ static const char *refused_after(const char *l, size_t from, size_t ce, size_t *
 	return NULL;
 }
 
+/* The refusal word of the part of l that starts after the clause break at ce, when that part
+ * refuses by itself the amount ending right before ce (no offer word names it: the caller
+ * checks): a refusal in its first four words whose negation has no other object ("pour 900 €,
+ * je ne peux pas", "$900? I can't do it for that"), or a judgement of the price ("900 € ?
+ * C'est trop bas."), after a bare no (amounts.txt no: "900 € ? Non, je ne peux pas"); a bare
+ * no alone refuses an amount put as a question ("900 € ? Non."). NULL when none. */
+static const char *next_part_refuses(const char *l, size_t ce)
+{
+	size_t ps = ce + 1;
+	while (l[ps] && strchr("?!. \t", l[ps]))
+		ps++;	/* "$900?! No way." */
+	size_t pe = clause_end(l, ps), na;
+	const struct mv_phrase *no = vocab_at(MV_NO, l + ps);
+	if (no && ps + no->n >= pe) {
+		if (l[ce] == '?')
+			return no->w;	/* "900 € ? Non." */
+		if (!l[pe])
+			return NULL;
+		ps = pe + 1;	/* "900 €. Non, je ne peux pas" */
+		pe = clause_end(l, ps);
+	}
+	size_t lend = ps;
+	const char *w = refused_after(l, ps, pe, &na);
+	if (!w && money_vocab_in(l, MV_TOO_LOW, ps, pe, &lend)) {
+		w = too_low_in(l, ps, pe);
+		na = lend;
+	}
+	size_t words = 0;
+	for (size_t i = ps; w && i < na; i++)
+		if (isdigit((unsigned char)l[i]) ||
+		    (is_word_byte((unsigned char)l[i]) && !is_word_byte((unsigned char)l[i - 1]) &&
+		     l[i - 1] != '\'' && ++words > 4))
+			w = NULL;	/* in the part's first words, no amount of its own before */
+	return w;
+}
+
 /* The words that refuse the amount at offsets [at, end) of l, or NULL when the amount is
  * offered; *after set when they follow it. The rule: a judgement of the price (`too-low`:
  * "trop bas", "too low") anywhere in the amount's clause refuses it; so does a negation word
@@ -1157,9 +1220,10 @@ static const char *refused_after(const char *l, size_t from, size_t ce, size_t *
  * pour 900 €", "I won't do it for $500") unless a limit word (`limit`: "moins de", "below",
  * "less than") stands between the negation and the amount: refusing to go lower offers that
  * amount ("pas moins de 900 €", "I can't go below $900"); or one after it whose refusal has
- * no other object (refused_after: "pour 900 € je ne peux pas"), in its clause or in the
- * first words of the part after a comma when no strong offer word names the amount ("pour
- * 900 €, je ne peux pas"). Idioms (`not-negation`: "pas
+ * no other object (refused_after: "pour 900 € je ne peux pas"), in its clause or, when the
+ * amount ends its clause and no offer word names it, by the part after it (next_part_refuses:
+ * "pour 900 €, je ne peux pas", "900 € ? Non, je ne peux pas", "$900? I can't do it for
+ * that"). Idioms (`not-negation`: "pas
  * de souci", "no problem") negate nothing. end SIZE_MAX: the end is not known, the words
  * before only. */
 static const char *amount_refused(const char *l, size_t at, size_t end, int *after)
@@ -1202,19 +1266,35 @@ static const char *amount_refused(const char *l, size_t at, size_t end, int *aft
 		k++;
 	if (k < ce && (vocab_at(MV_TAX, l + k) || vocab_at(MV_TAX_FAR, l + k)))
 		k += (vocab_at(MV_TAX, l + k) ? vocab_at(MV_TAX, l + k) : vocab_at(MV_TAX_FAR, l + k))->n;
-	if (!w && l[ce] == ',' && k >= ce && !cue_before(l, at, strong_offer_cues, 60)) {
-		/* the amount alone before a comma, the part after it a refusal by itself: "pour
-		 * 900 €, je ne peux pas", "900 €, ce n'est pas possible" (not "je propose 900 €, je
-		 * ne peux pas faire moins", "900 € c'est mon minimum, je ne peux pas") */
-		size_t ps = ce + 1, words = 0;
-		w = refused_after(l, ps, clause_end(l, ps), &na);
-		for (size_t i = ps; w && i < na; i++)
-			if (is_word_byte((unsigned char)l[i]) && !is_word_byte((unsigned char)l[i - 1]) &&
-			    l[i - 1] != '\'' && ++words > 4)
-				w = NULL;	/* the negation in the part's first words */
+	/* a question may hold a few words after its amount ("900 € pour tout ça ?") */
+	for (int words = 0; l[ce] == '?' && k < ce && words < 4; words++) {
+		while (k < ce && (is_word_byte((unsigned char)l[k]) || l[k] == '\''))
+			k++;
+		while (k < ce && !is_word_byte((unsigned char)l[k]))
+			k++;
 	}
+	if (!w && l[ce] && strchr(",?.!", l[ce]) && k >= ce && !cue_before(l, at, MV_OFFER, 60))
+		w = next_part_refuses(l, ce);
 	*after = w != NULL;
 	return w;
+}
+
+/* The agreement (amounts.txt agree: "me convient", "works for me", "d'accord pour") that
+ * accepts the project's budget quoted at ms, in its clause, before or after it: the quoted
+ * budget is then the offer ("votre budget de 1 500 € me convient", "OK with your budget of
+ * $1,500"); NULL when none. A refused one never gets here (amount_refused comes first). */
+static const char *budget_agreed(const char *l, const struct mention *ms)
+{
+	size_t cs = clause_start(l, ms->start), ce = clause_end(l, ms->end);
+	for (size_t i = cs; i < ce; i++) {
+		if (i == ms->start)
+			i = ms->end;
+		const struct mv_phrase *ph = (i == 0 || !is_word_byte((unsigned char)l[i - 1]))
+					     ? vocab_at(MV_AGREE, l + i) : NULL;
+		if (ph && (i >= ms->end || i + ph->n <= ms->start))
+			return ph->w;
+	}
+	return NULL;
 }
 
 /* The offer read at ms into out: a rate kept as a rate, the board's currency when none is
@@ -1241,7 +1321,7 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 	char *l = money_lower(text);
 	struct mention ms[MAX_MENTIONS];
 	int n = find_mentions(l, ms, MAX_MENTIONS, 1);
-	int pick = -1, strength = 0;
+	int pick = -1, strength = 0, cue_agrees = 0;
 	const char *cue = NULL;
 	int candidates = 0, first = -1;
 	const char *refused = NULL;
@@ -1257,29 +1337,35 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 			}
 			continue;	/* "je ne peux pas le faire pour 900 €": no offer */
 		}
-		const char *strong = cue_before(l, ms[i].start, strong_offer_cues, 60);
+		const char *strong = cue_before(l, ms[i].start, MV_OFFER, 60);
 		/* a rate named before its amount is an offer as strong as "my rate": "TJM 100 €,
 		 * soit 1 000 €" is a day rate the floor must see, not a total of 1 000 */
 		const struct mv_phrase *named = ms[i].m.unit[0] ? NULL
 			: rate_before(l, ms[i].start, i > 0 ? ms[i - 1].end : 0);
 		if (named)
 			strong = named->w;
-		const char *weak = cue_before(l, ms[i].start, weak_offer_cues, 12);
-		const char *quoted = cue_before(l, ms[i].start, quoted_budget_cues, 40);
+		const char *weak = cue_before(l, ms[i].start, MV_OFFER_NEAR, 12);
+		const char *quoted = cue_before(l, ms[i].start, MV_QUOTED, 40);
 		/* the budget quoted from the project is not an offer, unless an offer word is
 		 * closer to the amount */
+		const char *agreed = quoted ? budget_agreed(l, &ms[i]) : NULL;
+		if (agreed)
+			strong = agreed;	/* "votre budget de 1 500 € me convient" */
 		if (quoted && !strong && !weak)
 			continue;
-		if (quoted && strong) {
+		if (quoted && strong && !agreed) {
 			const char *qp = strstr(l + (ms[i].start > 60 ? ms[i].start - 60 : 0), quoted);
 			const char *sp = strstr(l + (ms[i].start > 60 ? ms[i].start - 60 : 0), strong);
 			if (qp && sp && qp > sp)
 				continue;
 		}
+		/* a bare number needs an offer word just before it; a number with k or a range
+		 * of them ("pour 3-4k") an offer word before it, weak or strong */
 		if (!ms[i].has_currency && !ms[i].m.tax[0] &&
-		    (!cue_before(l, ms[i].start, strong_offer_cues, 16) ||
-		     cue_before(l, ms[i].start, reference_words, 14)))
-			continue;	/* a bare number needs an offer word just before it */
+		    (!(ms[i].kilo && (strong || weak)) &&
+		     (!cue_before(l, ms[i].start, MV_OFFER, 16) ||
+		      cue_before(l, ms[i].start, MV_REFERENCE, 14))))
+			continue;
 		candidates++;
 		if (first < 0)
 			first = i;
@@ -1289,6 +1375,7 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 			strength = s;
 			pick = i;
 			cue = strong ? strong : weak;
+			cue_agrees = agreed != NULL;
 		}
 	}
 	int rc = 0;
@@ -1298,6 +1385,8 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 	} else if (pick < 0 && candidates > 1) {
 		pick = first;
 		snprintf(why, why_len, "several amounts and no offer word: the first one");
+	} else if (pick >= 0 && cue_agrees) {
+		snprintf(why, why_len, "the project's budget quoted, accepted by `%s`", cue);
 	} else if (pick >= 0) {
 		snprintf(why, why_len, "offer word `%s` before the amount", cue);
 	} else if (refused) {
@@ -1500,6 +1589,34 @@ static int delivery_word_between(const char *l, size_t from, size_t at)
 	return 0;
 }
 
+/* 1 when the word before offset i of l (past blanks) ends an amount: a currency word or sign
+ * ("20 € a month", "20 dollars a week") or a number written after its sign ("$20 a month");
+ * or a count of amounts.txt after a number ("20 hours a week"): then what follows is a rate
+ * or a pace, no delay. */
+static int after_amount(const char *l, size_t i)
+{
+	size_t e = i;
+	while (e > 0 && (l[e - 1] == ' ' || l[e - 1] == '\t'))
+		e--;
+	if (e == i || e == 0)
+		return 0;
+	size_t b = e;
+	while (b > 0 && e - b < 16 && l[b - 1] != ' ' && l[b - 1] != '\t' && l[b - 1] != '\n')
+		b--;
+	const char *code = NULL;
+	size_t cl = match_currency(l + b, &code, 0);
+	if (cl && b + cl == e)
+		return 1;	/* "€", "euros", "usd" */
+	if (cl && isdigit((unsigned char)l[b + cl]) && isdigit((unsigned char)l[e - 1]))
+		return 1;
+	/* a count before it ("20 hours a week", "3 articles a month"): a pace */
+	const struct mv_phrase *noun = vocab_at(MV_COUNT, l + b);
+	size_t nb = b;
+	while (nb > 0 && (l[nb - 1] == ' ' || l[nb - 1] == '\t'))
+		nb--;
+	return noun && b + noun->n == e && nb < b && nb > 0 && isdigit((unsigned char)l[nb - 1]);
+}
+
 int extract_duration_days(const char *text, int *followup_days)
 {
 	char *l = money_lower(text);
@@ -1537,7 +1654,10 @@ int extract_duration_read_lower(const char *l, int *followup_days, int *effort)
 		int k = read_duration(l + i, &days, &working, &hours);
 		if (!k || days <= 0 || days > 3650)
 			continue;
-		/* "400 €/jour" was an amount; "30 jours" after a currency is not a delay */
+		if (after_amount(l, i)) {
+			i += (size_t)k - 1;
+			continue;	/* "$20 a month", "20 hours a week": a rate, no delay */
+		}
 		/* "remind the client in a week", "relancer le client dans une semaine"; a delivery
 		 * cue nearer the number wins ("Rappel : livraison en 10 jours") */
 		size_t fend = 0;
@@ -1547,7 +1667,7 @@ int extract_duration_read_lower(const char *l, int *followup_days, int *effort)
 			i += (size_t)k - 1;
 			continue;
 		}
-		int cued = cue_before(l, i, delivery_cues, 30) != NULL;
+		int cued = cue_before_end(l, i, delivery_cues, 30, NULL) != NULL;
 		if (hours && !cued) {
 			i += (size_t)k - 1;
 			continue;	/* "à 14h" is a time of day, "en 48h" a delay */
@@ -1723,14 +1843,19 @@ static int plan_share_at(const char *p, size_t *len)
 static int plan_shares(const char *para, int *vals, int cap)
 {
 	int k = 0, sum = 0;
-	size_t last = 0;
+	size_t last = 0, first = 0, e;
 	for (size_t i = 0; para[i] && k < cap; i++) {
 		if (i > 0 && (is_word_byte((unsigned char)para[i - 1]) || para[i - 1] == '.' ||
 			      para[i - 1] == ','))
 			continue;
 		size_t n = 0;
 		int share = plan_share_at(para + i, &n);
+		if (share && (money_vocab_in(para, MV_NOT_SHARE, i > 20 ? i - 20 : 0, i, &e) ||
+			      money_vocab_in(para, MV_NOT_SHARE, i + n, i + n + 12, &e)))
+			share = 0;	/* "une remise de 10 %", "20 % de TVA": no payment */
 		if (share) {
+			if (!k)
+				first = i;
 			vals[k++] = share;
 			sum += share;
 			last = i + n;
@@ -1742,9 +1867,11 @@ static int plan_shares(const char *para, int *vals, int cap)
 		vals[k++] = 1200 - sum;
 		sum = 1200;
 	}
-	/* one share paid up front ("la moitié à la commande", "30 % d'acompte"): the balance
-	 * is due at the end */
-	if (k == 1 && sum < 1200 && vocab_in(MV_UPFRONT, para + last, 24)) {
+	/* one share paid up front ("la moitié à la commande", "30 % d'acompte", "un acompte de
+	 * 30 %"): the balance is due at the end */
+	if (k == 1 && sum < 1200 && (vocab_in(MV_UPFRONT, para + last, 24) ||
+				     money_vocab_in(para, MV_UPFRONT, first > 24 ? first - 24 : 0,
+						    first, &e))) {
 		vals[k++] = 1200 - sum;
 		sum = 1200;
 	}

@@ -1037,6 +1037,39 @@ static void test_bid_refused(void)
 		{ "Pour 900 €, je ne peux pas, mais pour 1 100 € oui.", 1100 },
 		{ "900 € HT, ce n'est pas possible pour moi. 1 200 € HT.", 1200 },
 		{ "900 €, pas moins.", 900 },
+		/* an amount put as a question, or ending its sentence, refused by the next part
+		 * (a bare no, a refusal in its first words, a judgement of the price); the offer
+		 * is the amount after an offer word ("il faudrait", "it would take", "I'd need") */
+		{ "900 € ? Non, je ne peux pas, il faudrait 1 200 €.", 1200 },
+		{ "$900? No, I can't do it for that, it would take $1,200.", 1200 },
+		{ "900 € ? Non, je ne peux pas. 1 200 € minimum.", 1200 },
+		{ "$900? I can't do it for that. $1,200 is my floor.", 1200 },
+		{ "Pour 900 € ? Non.", -1 },
+		{ "For $900? Nope.", -1 },
+		{ "Pour 900 € ? C'est trop bas. 1 150 € me semble juste.", 1150 },
+		{ "For $900? That's too low for this, $1,300 would be fair.", 1300 },
+		{ "Pour 900 €. Non, ce n'est pas possible pour moi. 1 100 € HT.", 1100 },
+		{ "Il me faudrait 1 200 € pour le tout.", 1200 },
+		{ "I'd need $2,400 for the build, hosting is $20 a month.", 2400 },
+		/* the next part refuses something else, or asks, or judges another amount */
+		{ "Je peux le faire pour 900 €. Je ne peux pas commencer avant lundi.", 900 },
+		{ "Would €900 work for you? I can start Monday.", 900 },
+		{ "Pour 900 € ? Oui, sans problème.", 900 },
+		{ "Je peux le faire pour 900 €. Votre budget de 600 € est trop bas.", 900 },
+		{ "For $900? Sure, I can't wait to start.", 900 },
+		{ "Mon prix : 900 €. Je ne peux pas descendre.", 900 },
+		/* the project's budget quoted back and accepted (amounts.txt agree) is the offer;
+		 * refused, it is not */
+		{ "À 900 € ? Pas question, c'est 1 400 € minimum.", 1400 },
+		{ "$900?! No way. $1,500 and we have a deal.", 1500 },
+		{ "900 € pour tout ça ? Non merci. Je peux faire 1 350 €.", 1350 },
+		{ "Could I do it for $900 too? No problem.", 900 },
+		{ "Votre budget de 1 500 € me convient.", 1500 },
+		{ "OK with your budget of $1,500.", 1500 },
+		{ "D'accord pour le budget de 1 500 € HT.", 1500 },
+		{ "Votre budget de 1 500 € ne me convient pas, il me faudrait 2 000 €.", 2000 },
+		{ "Your budget of $1,500 doesn't work for me.", -1 },
+		{ "Je peux vous faire ça pour 3-4k.", 4000 },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -1143,6 +1176,18 @@ static void test_money_read(void)
 		{ 1, "EUR 1,800.00", -1, 1800, "EUR", "", "total", "" },
 		{ 1, "1800 euros + VAT", -1, 1800, "EUR", "HT", "total", "" },
 		{ 1, "USD 2k", -1, 2000, "USD", "", "total", "" },
+		{ 1, "Je propose 15 000 dhs.", -1, 15000, "MAD", "", "total", "" },
+		/* thousands written once for both ends of a range */
+		{ 0, "Budget : 3-4 000 € HT.", 3000, 4000, "EUR", "HT", "total", "" },
+		{ 0, "Budget : entre 5 et 10 000 €.", 5000, 10000, "EUR", "", "total", "" },
+		{ 0, "Budget 800 - 1 500 €.", 800, 1500, "EUR", "", "total", "" },
+		{ 0, "Budget 1,50 - 2 € le mot.", 1.5, 2, "EUR", "", "word", "" },
+		/* a rate per minute with hours stated: 60 minutes each */
+		{ 0, "Transcription de 5 heures d'audio, 1,20 € la minute.", -1, 360, "EUR", "",
+		  "total", "times the 300 stated" },
+		{ 1, "My rate is $0.15/word.", -1, 0.15, "USD", "", "word", "" },
+		{ 1, "Je facture à l'heure : 35 € HT.", -1, 35, "EUR", "HT", "hour", "" },
+		{ 1, "I charge by the hour, $45.", -1, 45, "USD", "", "hour", "`by the hour`" },
 		{ 0, "Budget: 1,800 € excl. VAT", -1, 1800, "EUR", "HT", "total", "" },
 	};
 	int bad = 0;
@@ -1217,7 +1262,11 @@ static void test_money_vocab(void)
 		{ "colour | red", 0 }, { "negation | pas | n't", 1 }, { "negation 2 | pas", 0 },
 		{ "limit | moins de", 1 }, { "not-negation | pas de souci", 1 },
 		{ "clause | mais", 1 }, { "followup | ping me", 1 }, { "followup 7 | x", 0 },
-		{ "effort | mission de", 1 },
+		{ "effort | mission de", 1 }, { "offer | il faudrait | it would take", 1 },
+		{ "agree | me convient | works for me", 1 },
+		{ "offer 2 | je propose", 0 }, { "offer-near | pour", 1 }, { "quoted | votre budget", 1 },
+		{ "reference | n°", 1 }, { "budget | environ", 1 }, { "no | non | nope", 1 },
+		{ "no x | non", 0 },
 	};
 	report("money_vocab_load (amounts.txt lines)",
 	       vocab_rows_check("amounts.txt", rows, sizeof rows / sizeof rows[0], load_money_vocab,
@@ -1233,6 +1282,8 @@ static void test_date_vocab(void)
 		{ "week 1 | la semaine prochaine", 1 }, { "week | next week", 0 },
 		{ "week 400 | x", 0 }, { "week-number | semaine | s", 1 },
 		{ "week-end 1 | end of next week", 1 }, { "fortnight | x", 0 },
+		{ "after | suivant | after", 1 }, { "day 1 | demain | tomorrow", 1 }, { "day | x", 0 },
+		{ "day 400 | x", 0 }, { "following | the following", 1 },
 	};
 	report("extract_date_load (dates.txt lines)",
 	       vocab_rows_check("dates.txt", rows, sizeof rows / sizeof rows[0], load_date_vocab,
@@ -1252,6 +1303,9 @@ static void test_milestones(void)
 		{ "Half upfront, the balance on delivery.", 2, { 50, 50 } },
 		{ "One third upfront, one third at midway, one third on delivery.", 3, { 33, 33, 34 } },
 		{ "A 30% deposit is needed to start.", 2, { 30, 70 } },
+		{ "Prix : 3 000 €, dont un acompte de 30 %.", 2, { 30, 70 } },
+		{ "I'd need a deposit of 40%, rest on delivery.", 2, { 40, 60 } },
+		{ "Une remise de 10 % sur la commande.", 0, { 0 } },
 		{ "Livraison en 10 jours, 20 % de remise.", 0, { 0 } },
 		{ "On behalf of the team, thank you for your order.", 0, { 0 } },
 	};
@@ -2381,7 +2435,31 @@ static void test_dates(void)
 		{ "2026-03-27", "Done by the end of next month.", "2026-04-30" },
 		{ "2026-03-27", "Avant la fin de l'année.", "2026-12-31" },
 		{ "2026-03-27", "C'est pour demain !", "2026-03-28" },
-		{ "2026-03-27", "Je commence demain, livraison en 3 semaines.", "2026-04-17" },
+		/* demain after an availability word is the start: the delay counts from it */
+		{ "2026-03-27", "Je commence demain, livraison en 3 semaines.", "2026-04-18" },
+		{ "2026-04-06", "Je peux commencer demain, livraison sous 10 jours.", "2026-04-17" },
+		{ "2026-04-06", "I can start tomorrow and deliver within a week.", "2026-04-14" },
+		{ "2026-04-06", "Je peux commencer demain.", "" },
+		{ "2026-04-06", "Je vous livre demain.", "2026-04-07" },
+		{ "2026-04-06", "On en reparle demain.", "" },
+		{ "2026-04-06", "Je peux démarrer après-demain, livraison en 2 semaines.",
+		  "2026-04-22" },
+		/* a weekday placed after a stated day (dates.txt after): the start, else the day
+		 * written before; alone, no day */
+		{ "2026-04-06", "I can start on the 10th, ready the Friday after.", "2026-04-17" },
+		{ "2026-04-06", "I can start on April 10, ready the Friday after.", "2026-04-17" },
+		{ "2026-04-06", "Je peux commencer le 10 avril, prêt le vendredi suivant.",
+		  "2026-04-17" },
+		{ "2026-04-06", "Je peux commencer le 10, prêt le vendredi suivant.", "2026-04-17" },
+		{ "2026-04-06", "Maquette le 14 avril, site livré le vendredi suivant.", "2026-04-17" },
+		{ "2026-04-06", "Ready the Friday after.", "" },
+		{ "2026-04-06", "I can start Monday and have it done by the following Friday.",
+		  "2026-04-17" },
+		{ "2026-04-06", "Done by the following Friday.", "" },
+		{ "2026-04-06", "Début le 13, livraison 10 jours après.", "2026-04-23" },
+		{ "2026-04-20", "Start on the 2nd, delivery the Monday after.", "2026-05-04" },
+		{ "2026-04-06", "Pour le 15, merci.", "2026-04-15" },
+		{ "2026-04-06", "Pour le 10 pages.", "" },
 		/* deliveries as bids write them */
 		{ "2026-03-27", "900 € HT, livraison le 10 avril.", "2026-04-10" },
 		{ "2026-03-27", "$2,900, delivered by April 10.", "2026-04-10" },

@@ -309,10 +309,10 @@ static __attribute__((noinline)) size_t copy_norm(char *out, size_t max, const c
 /* ---------------------------------------------------------------- the phrases (data file) */
 
 enum rp_kind { RP_VERB, RP_OPENER, RP_FROM, RP_DATE, RP_TO, RP_SUBJECT, RP_CC, RP_CUT,
-	       RP_FORWARD, RP_MOBILE, RP_SIGNOFF, RP_NOTNAME, RP_DEVICE, RP_MOBILE_END, RP_COUNT };
+	       RP_FORWARD, RP_MOBILE, RP_SIGNOFF, RP_NOTNAME, RP_DEVICE, RP_MOBILE_END, RP_SELF, RP_COUNT };
 static const char *const rp_names[RP_COUNT] = {
 	"verb", "opener", "from", "date", "to", "subject", "cc", "cut", "forward", "mobile",
-	"signoff", "notname", "device", "mobile-end" };
+	"signoff", "notname", "device", "mobile-end", "self" };
 
 struct reply_data {
 	struct strlist p[RP_COUNT];	/* normalised phrases of each kind */
@@ -367,7 +367,7 @@ static int reply_line(void *arg, char *s, const char *path, int lineno)
 	if (k < 0) {
 		fprintf(stderr, "%s:%d: expected `kind | phrase | ...` (kind: verb, opener, from, "
 			"date, to, subject, cc, cut, forward, mobile, signoff, notname, device, "
-			"mobile-end)\n", path,
+			"mobile-end, self)\n", path,
 			lineno);
 		return -1;
 	}
@@ -1872,6 +1872,14 @@ static int list_follows(const struct rline *l, int nl, int k)
 	return d > a && d < n && (s[d] == '.' || s[d] == ')');
 }
 
+/* 1 when the joined run j (n bytes) speaks of the writer or the reader (a word of kind self:
+ * "As I wrote:", "Comme je l'ai écrit :", "Wie ich schrieb:", "Comme il vous l'a écrit :"):
+ * a run whose only evidence is its verb then names no author, and is the reply's own sentence. */
+static int names_no_one(const char *j, size_t n)
+{
+	return phrase_occurs(RP_SELF, j, n, 1, 0);
+}
+
 static int shape_attribution_at(struct rline *l, int nl, int i)
 {
 	if (l[i].quoted || l[i].n > 300)
@@ -1909,7 +1917,7 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 		int addr_end = end > 0 && j[end - 1] == '>' && addressed;
 		int inside = colon && !at_end && (k > i || line_has_verb(&l[i])) &&
 			     verb_inside(j, end);
-		int evidence = at_end || inside || dated || addressed;
+		int evidence = dated || addressed || ((at_end || inside) && !names_no_one(j, end));
 		if ((colon || addr_end || at_end) && evidence)
 			return shape_run_end(l, nl, i, k, at_end || inside,
 					     dated && (addr_end || (colon && client_address(j, jn) &&

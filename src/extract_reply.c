@@ -326,6 +326,7 @@ struct reply_data {
 	int from[RP_COUNT][257];	/* each kind sorted: its phrases whose first byte is c are
 					 * from[k][c] up to from[k][c + 1] */
 	size_t longest[RP_COUNT];	/* the length of the longest phrase of each kind */
+	size_t shortest[RP_COUNT];	/* and of the shortest (0: the kind has none) */
 	unsigned char *word_end[RP_COUNT];	/* per phrase, 1 when it must end a word (it ends
 						 * with a letter of a spaced script, no '*') */
 	unsigned char (*pair)[8192];	/* per kind, a bit for each pair of first two bytes
@@ -482,6 +483,8 @@ struct reply_data *extract_reply_data_load(const char *path)
 			d->len[g][k] = strlen(d->p[g].v[k]);
 			if (d->len[g][k] > d->longest[g])
 				d->longest[g] = d->len[g][k];
+			if (!k || d->len[g][k] < d->shortest[g])
+				d->shortest[g] = d->len[g][k];
 			if (g >= RP_FROM && g <= RP_CC) {
 				unsigned char c0 = (unsigned char)d->p[g].v[k][0];
 				d->key_first[c0] = 1;
@@ -578,7 +581,11 @@ static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_le
 	const unsigned char *pm = d->pair[k];
 	if (min_len > d->longest[k] || min_len > tn || (whole && tn > d->longest[k]))
 		return 0;	/* no phrase is that long, or t longer than any */
-	/* a phrase of min_len bytes or more opens before lim */
+	/* a phrase of min_len bytes or more (and no shorter than the shortest) opens before lim */
+	if (min_len < d->shortest[k])
+		min_len = d->shortest[k];
+	if (min_len > tn)
+		return 0;
 	size_t lim = whole ? 1 : tn - (min_len > 1 ? min_len - 1 : 0);
 	int in_word = 0;
 	for (size_t p = 0; p < lim; p++) {
@@ -765,6 +772,23 @@ static int attribution_may_start(struct rline *l, int nl, int i)
 	return ender_within(l, nl, i, LOOKAHEAD);
 }
 
+/* 1 when a line of the window of attribution_at from line i (blank ones after i skipped)
+ * ends, dashes aside, with ':' (or '>', on i and i + 1): a run framed by no dashes is an
+ * attribution only where the joined text ends so (is_attribution, is_date_email), so without
+ * such a line none is joined. */
+static int window_may_close(struct rline *l, int nl, int i)
+{
+	for (int k = i; k < nl && k < i + LOOKAHEAD; k++) {
+		if (l[k].blank && k > i)
+			continue;
+		size_t dn;
+		const char *d = line_norm_dashless(&l[k], &dn);
+		if (dn && (d[dn - 1] == ':' || (k <= i + 1 && d[dn - 1] == '>')))
+			return 1;
+	}
+	return 0;
+}
+
 static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 {
 	if (offset == 0 && !attribution_may_start(l, nl, i))
@@ -779,6 +803,8 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 		lead++;
 	if (lead + 1 < n && s[lead] == '-' && s[lead + 1] == '-')
 		dashed = 1;
+	if (offset == 0 && !dashed && !window_may_close(l, nl, i))
+		return -1;
 	/* a sentence ended on line i ("On ne donnera pas suite.", "Le projet est annulé.") is the
 	 * reply's own text, not the start of an attribution wrapped onto the next lines */
 	size_t end = n;

@@ -1898,12 +1898,56 @@ static int list_follows(const struct rline *l, int nl, int k)
 	return d > a && d < n && (s[d] == '.' || s[d] == ')');
 }
 
-/* 1 when the joined run j (n bytes) speaks of the writer or the reader (a word of kind self:
- * "As I wrote:", "Comme je l'ai écrit :", "Wie ich schrieb:", "Comme il vous l'a écrit :"):
- * a run whose only evidence is its verb then names no author, and is the reply's own sentence. */
-static int names_no_one(const char *j, size_t n)
+/* 1 when the word at s (n bytes) opens with a capital: an ASCII one, or a letter lower_utf8
+ * changes. */
+static int opens_capital(const char *s, size_t n)
 {
-	return phrase_occurs(RP_SELF, j, n, 1, 0);
+	char low[4];
+	size_t used;
+	size_t w = lower_utf8((const unsigned char *)s, n, low, &used);
+	return n > 0 && (w != used || memcmp(low, s, w));
+}
+
+/* 1 when the blank-separated word at s (n bytes) is a pronoun of kind self as written: in lower
+ * case, or with a capital when the next word (next, nn bytes; nn 0 for none) has none ("I
+ * wrote", "Ich schrieb"); a capital before a capitalised word is a name ("Ella Moreau", "Lei
+ * Wang"). */
+static int self_word(const char *s, size_t n, const char *next, size_t nn)
+{
+	char w[64];
+	size_t wn = normalise(s, n, w, sizeof w, 0);
+	if (!wn || !phrase_opens(RP_SELF, w, wn))
+		return 0;
+	return !opens_capital(s, n) || !nn || !opens_capital(next, nn);
+}
+
+/* 1 when lines i..k of l (joined as j, n bytes) speak of the writer or the reader, a word of
+ * kind self standing in them (self_word): "As I wrote:", "Comme je l'ai écrit :", "Wie ich
+ * schrieb:", "Comme il vous l'a écrit :". A run whose only evidence is its verb then names no
+ * author, and is the reply's own sentence. */
+static int names_no_one(const struct rline *l, int i, int k, const char *j, size_t n)
+{
+	if (!phrase_occurs(RP_SELF, j, n, 1, 0))
+		return 0;	/* no such word anywhere: the words need not be read */
+	const char *prev = NULL;
+	size_t pn = 0;
+	for (int m = i; m <= k; m++) {
+		const char *s = l[m].s, *e = s + l[m].n;
+		while (s < e) {
+			while (s < e && is_space_byte((unsigned char)*s))
+				s++;
+			const char *w = s;
+			while (s < e && !is_space_byte((unsigned char)*s))
+				s++;
+			if (s == w)
+				break;
+			if (prev && self_word(prev, pn, w, (size_t)(s - w)))
+				return 1;
+			prev = w;
+			pn = (size_t)(s - w);
+		}
+	}
+	return prev && self_word(prev, pn, NULL, 0);
 }
 
 static int shape_attribution_at(struct rline *l, int nl, int i)
@@ -1943,7 +1987,8 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 		int addr_end = end > 0 && j[end - 1] == '>' && addressed;
 		int inside = colon && !at_end && (k > i || line_has_verb(&l[i])) &&
 			     verb_inside(j, end);
-		int evidence = dated || addressed || ((at_end || inside) && !names_no_one(j, end));
+		int evidence = dated || addressed ||
+			       ((at_end || inside) && !names_no_one(l, i, k, j, end));
 		if ((colon || addr_end || at_end) && evidence)
 			return shape_run_end(l, nl, i, k, at_end || inside,
 					     dated && (addr_end || (colon && client_address(j, jn) &&

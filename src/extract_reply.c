@@ -20,8 +20,9 @@
  * Order: the copies of what we sent (runs of words repeating it, quoted or not, with the
  * header above each; the text between them stays);
  * then attributions (by their shape in any language, and by the phrases of
- * contrib/reply-phrases.txt), header blocks, separators, '>' runs (inline answers between them
- * kept); then signatures: "-- " or a rule over what reads as one (no amount, delay or numbered
+ * contrib/reply-phrases.txt; a run whose only evidence is its verb and that speaks of the writer
+ * or the reader, "As I wrote:", is the reply's own sentence), header blocks, separators, '>' runs
+ * (inline answers between them kept); then signatures: "-- " or a rule over what reads as one (no amount, delay or numbered
  * field, at most one sentence), mobile footers, sign-offs, "-Name", a name+phone block, the
  * sender's name.
  */

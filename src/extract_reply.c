@@ -20,8 +20,9 @@
  * Order: the copies of what we sent (runs of words repeating it, quoted or not, with the
  * header above each; the text between them stays);
  * then attributions (by their shape in any language, and by the phrases of
- * contrib/reply-phrases.txt), header blocks, separators, '>' runs (inline answers between them
- * kept); then signatures: "-- " or a rule over what reads as one (no amount, delay or numbered
+ * contrib/reply-phrases.txt; a run whose only evidence is its verb and that speaks of the writer
+ * or the reader, "As I wrote:", is the reply's own sentence), header blocks, separators, '>' runs
+ * (inline answers between them kept); then signatures: "-- " or a rule over what reads as one (no amount, delay or numbered
  * field, at most one sentence), mobile footers, sign-offs, "-Name", a name+phone block, the
  * sender's name.
  */
@@ -309,10 +310,10 @@ static __attribute__((noinline)) size_t copy_norm(char *out, size_t max, const c
 /* ---------------------------------------------------------------- the phrases (data file) */
 
 enum rp_kind { RP_VERB, RP_OPENER, RP_FROM, RP_DATE, RP_TO, RP_SUBJECT, RP_CC, RP_CUT,
-	       RP_FORWARD, RP_MOBILE, RP_SIGNOFF, RP_NOTNAME, RP_DEVICE, RP_MOBILE_END, RP_COUNT };
+	       RP_FORWARD, RP_MOBILE, RP_SIGNOFF, RP_NOTNAME, RP_DEVICE, RP_MOBILE_END, RP_SELF, RP_COUNT };
 static const char *const rp_names[RP_COUNT] = {
 	"verb", "opener", "from", "date", "to", "subject", "cc", "cut", "forward", "mobile",
-	"signoff", "notname", "device", "mobile-end" };
+	"signoff", "notname", "device", "mobile-end", "self" };
 
 struct reply_data {
 	struct strlist p[RP_COUNT];	/* normalised phrases of each kind */
@@ -326,6 +327,7 @@ struct reply_data {
 	int from[RP_COUNT][257];	/* each kind sorted: its phrases whose first byte is c are
 					 * from[k][c] up to from[k][c + 1] */
 	size_t longest[RP_COUNT];	/* the length of the longest phrase of each kind */
+	size_t shortest[RP_COUNT];	/* and of the shortest (0: the kind has none) */
 	unsigned char *word_end[RP_COUNT];	/* per phrase, 1 when it must end a word (it ends
 						 * with a letter of a spaced script, no '*') */
 	unsigned char (*pair)[8192];	/* per kind, a bit for each pair of first two bytes
@@ -367,7 +369,7 @@ static int reply_line(void *arg, char *s, const char *path, int lineno)
 	if (k < 0) {
 		fprintf(stderr, "%s:%d: expected `kind | phrase | ...` (kind: verb, opener, from, "
 			"date, to, subject, cc, cut, forward, mobile, signoff, notname, device, "
-			"mobile-end)\n", path,
+			"mobile-end, self)\n", path,
 			lineno);
 		return -1;
 	}
@@ -482,6 +484,8 @@ struct reply_data *extract_reply_data_load(const char *path)
 			d->len[g][k] = strlen(d->p[g].v[k]);
 			if (d->len[g][k] > d->longest[g])
 				d->longest[g] = d->len[g][k];
+			if (!k || d->len[g][k] < d->shortest[g])
+				d->shortest[g] = d->len[g][k];
 			if (g >= RP_FROM && g <= RP_CC) {
 				unsigned char c0 = (unsigned char)d->p[g].v[k][0];
 				d->key_first[c0] = 1;
@@ -578,7 +582,11 @@ static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_le
 	const unsigned char *pm = d->pair[k];
 	if (min_len > d->longest[k] || min_len > tn || (whole && tn > d->longest[k]))
 		return 0;	/* no phrase is that long, or t longer than any */
-	/* a phrase of min_len bytes or more opens before lim */
+	/* a phrase of min_len bytes or more (and no shorter than the shortest) opens before lim */
+	if (min_len < d->shortest[k])
+		min_len = d->shortest[k];
+	if (min_len > tn)
+		return 0;
 	size_t lim = whole ? 1 : tn - (min_len > 1 ? min_len - 1 : 0);
 	int in_word = 0;
 	for (size_t p = 0; p < lim; p++) {
@@ -765,6 +773,23 @@ static int attribution_may_start(struct rline *l, int nl, int i)
 	return ender_within(l, nl, i, LOOKAHEAD);
 }
 
+/* 1 when a line of the window of attribution_at from line i (blank ones after i skipped)
+ * ends, dashes aside, with ':' (or '>', on i and i + 1): a run framed by no dashes is an
+ * attribution only where the joined text ends so (is_attribution, is_date_email), so without
+ * such a line none is joined. */
+static int window_may_close(struct rline *l, int nl, int i)
+{
+	for (int k = i; k < nl && k < i + LOOKAHEAD; k++) {
+		if (l[k].blank && k > i)
+			continue;
+		size_t dn;
+		const char *d = line_norm_dashless(&l[k], &dn);
+		if (dn && (d[dn - 1] == ':' || (k <= i + 1 && d[dn - 1] == '>')))
+			return 1;
+	}
+	return 0;
+}
+
 static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 {
 	if (offset == 0 && !attribution_may_start(l, nl, i))
@@ -779,6 +804,8 @@ static int attribution_at(struct rline *l, int nl, int i, size_t offset)
 		lead++;
 	if (lead + 1 < n && s[lead] == '-' && s[lead + 1] == '-')
 		dashed = 1;
+	if (offset == 0 && !dashed && !window_may_close(l, nl, i))
+		return -1;
 	/* a sentence ended on line i ("On ne donnera pas suite.", "Le projet est annulé.") is the
 	 * reply's own text, not the start of an attribution wrapped onto the next lines */
 	size_t end = n;
@@ -1872,6 +1899,58 @@ static int list_follows(const struct rline *l, int nl, int k)
 	return d > a && d < n && (s[d] == '.' || s[d] == ')');
 }
 
+/* 1 when the word at s (n bytes) opens with a capital: an ASCII one, or a letter lower_utf8
+ * changes. */
+static int opens_capital(const char *s, size_t n)
+{
+	char low[4];
+	size_t used;
+	size_t w = lower_utf8((const unsigned char *)s, n, low, &used);
+	return n > 0 && (w != used || memcmp(low, s, w));
+}
+
+/* 1 when the blank-separated word at s (n bytes) is a pronoun of kind self as written: in lower
+ * case, or with a capital when the next word (next, nn bytes; nn 0 for none) has none ("I
+ * wrote", "Ich schrieb"); a capital before a capitalised word is a name ("Ella Moreau", "Lei
+ * Wang"). */
+static int self_word(const char *s, size_t n, const char *next, size_t nn)
+{
+	char w[64];
+	size_t wn = normalise(s, n, w, sizeof w, 0);
+	if (!wn || !phrase_opens(RP_SELF, w, wn))
+		return 0;
+	return !opens_capital(s, n) || !nn || !opens_capital(next, nn);
+}
+
+/* 1 when lines i..k of l (joined as j, n bytes) speak of the writer or the reader, a word of
+ * kind self standing in them (self_word): "As I wrote:", "Comme je l'ai écrit :", "Wie ich
+ * schrieb:", "Comme il vous l'a écrit :". A run whose only evidence is its verb then names no
+ * author, and is the reply's own sentence. */
+static int names_no_one(const struct rline *l, int i, int k, const char *j, size_t n)
+{
+	if (!phrase_occurs(RP_SELF, j, n, 1, 0))
+		return 0;	/* no such word anywhere: the words need not be read */
+	const char *prev = NULL;
+	size_t pn = 0;
+	for (int m = i; m <= k; m++) {
+		const char *s = l[m].s, *e = s + l[m].n;
+		while (s < e) {
+			while (s < e && is_space_byte((unsigned char)*s))
+				s++;
+			const char *w = s;
+			while (s < e && !is_space_byte((unsigned char)*s))
+				s++;
+			if (s == w)
+				break;
+			if (prev && self_word(prev, pn, w, (size_t)(s - w)))
+				return 1;
+			prev = w;
+			pn = (size_t)(s - w);
+		}
+	}
+	return prev && self_word(prev, pn, NULL, 0);
+}
+
 static int shape_attribution_at(struct rline *l, int nl, int i)
 {
 	if (l[i].quoted || l[i].n > 300)
@@ -1909,7 +1988,8 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 		int addr_end = end > 0 && j[end - 1] == '>' && addressed;
 		int inside = colon && !at_end && (k > i || line_has_verb(&l[i])) &&
 			     verb_inside(j, end);
-		int evidence = at_end || inside || dated || addressed;
+		int evidence = dated || addressed ||
+			       ((at_end || inside) && !names_no_one(l, i, k, j, end));
 		if ((colon || addr_end || at_end) && evidence)
 			return shape_run_end(l, nl, i, k, at_end || inside,
 					     dated && (addr_end || (colon && client_address(j, jn) &&

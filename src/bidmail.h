@@ -1150,7 +1150,9 @@ int store_subscriber_language_chosen(struct store *s, int64_t id);
 /* Sets subscriber id's language as chosen by them. 0 or -1. */
 int store_subscriber_language_choose(struct store *s, int64_t id, const char *language);
 /* Saves the profile a command mail edits (name, language, frequency, day, remote_only,
- * budget, languages); never status, confirmed nor last_digest. 0 or -1. */
+ * budget, languages); never status nor confirmed. An active subscriber leaving instant
+ * alerts gets last_digest = the alerts' watermark (or now, if earlier): its first selection
+ * starts where the alerts stopped. 0 or -1. */
 int store_subscriber_profile_save(struct store *s, const struct subscriber *sub);
 /* Moves a subscriber's status from `from` (SUB_STATE_ANY: any) to `to`: 1 moved, 0 when the
  * row's status was not `from` (changed meanwhile) or already `to`, -1 on error or for a move

@@ -252,7 +252,7 @@ char *compose_message(const struct config *c, const struct outgoing *o, char tok
 	snprintf(token, 9, "%08llx", (unsigned long long)clock_now() & 0xffffffffULL);
 	hash_random_hex(token + 8, 12);
 	clock_format_rfc5322(clock_now(), date);
-	snprintf(boundary, sizeof boundary, "=_bidmail_%.20s", token);
+	snprintf(boundary, sizeof boundary, "=_bidmail_%.20s", token + 8);	/* random part */
 
 	char *from = compose_address(o->from_name, o->from);
 	char *to = compose_address(o->to_name, o->to);
@@ -306,7 +306,7 @@ char *compose_message(const struct config *c, const struct outgoing *o, char tok
 	add_header(&b, "Auto-Submitted", o->auto_submitted ? o->auto_submitted : "auto-generated");
 	add_header(&b, "X-Loop", c->robot_address);
 	char mixed[48];
-	snprintf(mixed, sizeof mixed, "=_bidmail_mixed_%.16s", token);
+	snprintf(mixed, sizeof mixed, "=_bidmail_mixed_%.16s", token + 8);
 	int with_files = 0;
 	for (size_t i = 0; i < o->n_attachments; i++)
 		with_files |= o->attachments[i].data != NULL;

@@ -100,6 +100,18 @@
 	  " status = 'active' AND NOT EXISTS (SELECT 1 FROM addresses a"
 	  " WHERE a.address = subscribers.address AND a.disabled <> 0)", 0 },
 
+/* ST_SUBSCRIBER_PROFILE: least() (PostgreSQL's two-argument min, NULLs ignored) */
+{ "UPDATE subscribers SET name = ?2, language = ?3, frequency = ?4,"
+	  " day = ?5, remote_only = ?6, budget_min = ?7, budget_currency = ?8,"
+	  " languages = ?9, last_digest = CASE WHEN frequency = 'instant' AND"
+	  " ?4 <> 'instant' AND status = 'active' THEN coalesce(min((SELECT at FROM"
+	  " digest_marks WHERE name = 'alerts'), ?10), ?10) ELSE last_digest END WHERE id = ?1",
+	  "UPDATE subscribers SET name = $2, language = $3, frequency = $4,"
+	  " day = $5, remote_only = $6, budget_min = $7, budget_currency = $8,"
+	  " languages = $9, last_digest = CASE WHEN frequency = 'instant' AND"
+	  " $4 <> 'instant' AND status = 'active' THEN least((SELECT at FROM"
+	  " digest_marks WHERE name = 'alerts'), $10) ELSE last_digest END WHERE id = $1", 0 },
+
 /* ST_SUBSCRIBER_ALERTABLE: the row locked FOR SHARE (an unsubscribe on another host waits
  * for the alert's commit, or is seen by it); a flag is an integer, not a boolean */
 { "SELECT 1 FROM subscribers WHERE id = ?1 AND"

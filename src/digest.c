@@ -758,7 +758,7 @@ static int digest_projects_pick(struct digest_run *r, int i, int base_skill, int
 				int *list, const char **why, int *total)
 {
 	struct subscriber *sub = &r->subs[i];
-	/* a copy: sending an alert moves sub->last_digest on while the loop still reads it */
+	/* a copy of the window's start, whatever the claims below change in sub */
 	char since[32];
 	snprintf(since, sizeof since, "%s", window_start(sub));
 	int instant = !strcmp(sub->frequency, "instant"), n = 0;

@@ -78,8 +78,8 @@ void log_msg(int priority, const char *fmt, ...)
 
 /* Progress goes to stderr only when it is a terminal (never into logs or pipes), redrawn in
  * place at most five times a second; the final count of a known total is always drawn. */
-static double progress_last;
-static int progress_shown;
+static _Thread_local double progress_last;	/* per thread: whoever draws, no race */
+static _Thread_local int progress_shown;
 
 void progress(const char *what, size_t done, size_t total)
 {

@@ -410,12 +410,14 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_SUBSCRIBER_TOUCH] = "UPDATE subscribers SET last_activity = ?2 WHERE id = ?1",
 	[ST_CONFIRMATION_LATEST] = "SELECT max(created) FROM confirmations WHERE address = ?1"
 		" AND action = ?2",
-	/* a subscriber leaving instant alerts (which do not move last_digest) starts the window
-	 * of its first selection now: what was new before went out as alerts */
+	/* an active subscriber leaving instant alerts (which do not move last_digest) starts
+	 * the window of its first selection where the alerts stopped: the alerts' watermark,
+	 * or now if that is later (a project at the mark may come twice, none is lost) */
 	[ST_SUBSCRIBER_PROFILE] = "UPDATE subscribers SET name = ?2, language = ?3, frequency = ?4,"
 		" day = ?5, remote_only = ?6, budget_min = ?7, budget_currency = ?8,"
 		" languages = ?9, last_digest = CASE WHEN frequency = 'instant' AND"
-		" ?4 <> 'instant' THEN ?10 ELSE last_digest END WHERE id = ?1",
+		" ?4 <> 'instant' AND status = 'active' THEN coalesce(min((SELECT at FROM"
+		" digest_marks WHERE name = 'alerts'), ?10), ?10) ELSE last_digest END WHERE id = ?1",
 	[ST_SUBSCRIBER_STATUS] = "UPDATE subscribers SET status = ?3 WHERE id = ?1 AND"
 		" (?2 IS NULL OR status = ?2) AND status <> ?3",
 	[ST_SUBSCRIBER_CONFIRM] = "UPDATE subscribers SET status = 'active', confirmed = ?3"
@@ -2123,7 +2125,8 @@ int store_confirmation_latest(struct store *s, const char *address, const char *
 	return rc == DB_STEP_ROW || rc == DB_STEP_DONE ? found : fail(s, rc, "confirmation-latest");
 }
 
-/* The columns a command mail edits, never status, confirmed or last_digest: a profile saved
+/* The columns a command mail edits, never status or confirmed (last_digest only when an
+ * active subscriber leaves instant alerts: ST_SUBSCRIBER_PROFILE): a profile saved
  * after a concurrent unsubscribe must not undo it. */
 int store_subscriber_profile_save(struct store *s, const struct subscriber *sub)
 {

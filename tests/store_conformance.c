@@ -1514,6 +1514,42 @@ static int c_subscriber_find(struct store *s)
 	return 0;
 }
 
+/* Saves subscriber id's profile with frequency f. 0 or -1. */
+static int frequency_save(struct store *s, int64_t id, const char *f)
+{
+	struct subscriber sub;
+	if (store_subscriber_find(s, NULL, id, &sub) != 1)
+		return -1;
+	free(sub.frequency);
+	sub.frequency = strdup(f);
+	int rc = store_subscriber_profile_save(s, &sub);
+	subscriber_clear(&sub);
+	return rc;
+}
+
+/* Whether subscriber id's last_digest is want (NULL: none): 1, 0, or -1. */
+static int last_digest_is(struct store *s, int64_t id, const char *want)
+{
+	struct subscriber sub;
+	if (store_subscriber_find(s, NULL, id, &sub) != 1)
+		return -1;
+	int ok = want ? sub.last_digest && !strcmp(sub.last_digest, want) : !sub.last_digest;
+	subscriber_clear(&sub);
+	return ok;
+}
+
+/* Whether subscriber id's last_digest is within [lo, hi]: 1, 0, or -1. */
+static int last_digest_between(struct store *s, int64_t id, const char *lo, const char *hi)
+{
+	struct subscriber sub;
+	if (store_subscriber_find(s, NULL, id, &sub) != 1)
+		return -1;
+	int ok = sub.last_digest && strcmp(sub.last_digest, lo) >= 0 &&
+		 strcmp(sub.last_digest, hi) <= 0;
+	subscriber_clear(&sub);
+	return ok;
+}
+
 static int c_subscriber_profile_save(struct store *s)
 {
 	int64_t id = add_subscriber(s, "s@example.net");
@@ -1540,21 +1576,23 @@ static int c_subscriber_profile_save(struct store *s)
 		 sub.status == SUB_ACTIVE && !sub.last_digest;
 	subscriber_clear(&sub);
 	CHECK(ok);
-	/* leaving instant alerts (which leave last_digest) starts the next window now */
-	char before[32];
+	/* entering instant alerts leaves last_digest; leaving them starts the next window now
+	 * when no alert pass ran, else at the alerts' watermark */
+	char before[32], after[32];
 	clock_format_iso(clock_now(), before);
-	CHECK(store_subscriber_find(s, NULL, id, &sub) == 1);
-	free(sub.frequency);
-	sub.frequency = strdup("instant");
-	CHECK(store_subscriber_profile_save(s, &sub) == 0);
-	free(sub.frequency);
-	sub.frequency = strdup("weekly");
-	CHECK(store_subscriber_profile_save(s, &sub) == 0);
-	subscriber_clear(&sub);
-	CHECK(store_subscriber_find(s, NULL, id, &sub) == 1);
-	ok = sub.last_digest && strcmp(sub.last_digest, before) >= 0;
-	subscriber_clear(&sub);
-	CHECK(ok);
+	CHECK(frequency_save(s, id, "instant") == 0 && last_digest_is(s, id, NULL) == 1);
+	CHECK(frequency_save(s, id, "weekly") == 0);
+	clock_format_iso(clock_now() + 1, after);
+	CHECK(last_digest_between(s, id, before, after) == 1);
+	CHECK(store_alert_mark_set(s, "2026-03-01T10:00:00Z", 1001) == 0);
+	CHECK(frequency_save(s, id, "instant") == 0 && frequency_save(s, id, "daily") == 0);
+	CHECK(last_digest_is(s, id, "2026-03-01T10:00:00Z") == 1);
+	CHECK(frequency_save(s, id, "weekly") == 0);	/* not leaving instant: kept */
+	CHECK(last_digest_is(s, id, "2026-03-01T10:00:00Z") == 1);
+	/* a pending subscriber's window starts at its confirmation: nothing set */
+	int64_t p = add_subscriber(s, "p@example.net");
+	CHECK(frequency_save(s, p, "instant") == 0 && frequency_save(s, p, "weekly") == 0);
+	CHECK(last_digest_is(s, p, NULL) == 1);
 	return 0;
 }
 

@@ -68,7 +68,7 @@ void log_set_max_priority(int priority);
 void log_set_message(const char *key);
 
 /* A long operation's progress on a terminal (stderr, redrawn in place at most five times a
- * second; nothing when stderr is not a terminal; total 0: not known ahead, the count alone),
+ * second until done == total; nothing when stderr is not a terminal, asked once per thread),
  * then its summary line. */
 void progress(const char *what, size_t done, size_t total);
 void progress_end(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1121,7 +1121,7 @@ static int digest_page_run(struct digest_run *r, int alerts)
 	size_t a = 0, b = 0;
 	for (int i = 0; i < r->ns && rc == 0; i++) {
 		r->seen++;
-		progress("digest", (size_t)r->seen, 0);	/* the total is not known ahead */
+		progress("digest", (size_t)r->seen, (size_t)r->seen);
 		if (!alerts)
 			rc = digest_selection(r, i, (int)a, (int)b);
 		else if (alert_candidate(r, i, (int)a))

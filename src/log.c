@@ -80,23 +80,23 @@ void log_msg(int priority, const char *fmt, ...)
  * place at most five times a second; the final count of a known total is always drawn. */
 static _Thread_local double progress_last;	/* per thread: whoever draws, no race */
 static _Thread_local int progress_shown;
+static _Thread_local int progress_tty = -1;	/* stderr a terminal: asked once */
 
 void progress(const char *what, size_t done, size_t total)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	double t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-	if ((done < total || !total) && t - progress_last < 0.2)
+	if (done < total && t - progress_last < 0.2)
 		return;
-	progress_last = t;	/* whether stderr is a terminal is asked at most as often */
-	if (!isatty(STDERR_FILENO))
+	progress_last = t;
+	if (progress_tty < 0)
+		progress_tty = isatty(STDERR_FILENO);
+	if (!progress_tty)
 		return;
 	progress_shown = 1;
-	if (!total)
-		fprintf(stderr, "\r%s: %zu\033[K", what, done);
-	else
-		fprintf(stderr, "\r%s: %zu/%zu (%d%%)\033[K", what, done, total,
-			(int)(done * 100 / total));
+	fprintf(stderr, "\r%s: %zu/%zu (%d%%)\033[K", what, done, total,
+		total ? (int)(done * 100 / total) : 100);
 	fflush(stderr);
 }
 

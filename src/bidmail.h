@@ -1386,6 +1386,8 @@ struct outgoing {
 	size_t n_attachments;
 	const struct rendered *body;
 	const char *share;	/* the mails sharing most of this one's text (store_outbox_insert) */
+	int quiet;		/* no stage=queue line: the caller logs the outbox ids it queued */
+	int64_t outbox_id;	/* out: the outbox row, set by send_queue */
 	char token[33];		/* out: the Message-ID's local part, set by send_queue */
 };
 /* Builds a complete RFC 5322 message; sets token (hex id used in Message-ID); caller frees. */

@@ -65,7 +65,11 @@ struct db *db_sqlite_open(const char *path, int create)
 	}
 	sqlite3_busy_timeout(db->conn, 10000);
 	char *err = NULL;
+	/* the WAL is copied back every 10,000 pages (about 40 MB) rather than SQLite's 1,000: a
+	 * bulk pass (the alerts, a weekly run) rewrites its indexes' last pages once per 40 MB
+	 * instead of ten times */
 	if (sqlite3_exec(db->conn, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;"
+				   " PRAGMA wal_autocheckpoint=10000;"
 				   "PRAGMA foreign_keys=ON;", NULL, NULL, &err) != SQLITE_OK) {
 		log_err("stage=store path=%s error=\"%s\"", path, err ? err : "?");
 		sqlite3_free(err);

@@ -105,6 +105,7 @@ struct digest_run {
 	int seen;			/* subscribers read in this pass */
 	int batching;			/* several claims and their mails per commit */
 	int dropping, dropped;		/* a failing claim drops only itself (the alerts); how many */
+	int64_t first_row, last_row;	/* the outbox rows the alert pass queued (its log line) */
 	int batch_open, batch_n;	/* the open batch transaction, its alerts */
 };
 
@@ -480,9 +481,15 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 		snprintf(share, sizeof share, "alert/%lld/%s", (long long)pids[0], lang);
 		o.share = share;
 	}
+	o.quiet = instant;	/* one line for the pass, not one per alert */
 	int rc = 1;
 	if (!r->dry_run) {
 		rc = queue_claimed(r, s, period, pids, n, instant ? "project_alert" : "digest", lang, &v, &o);
+		if (rc == 1 && instant) {
+			if (!r->first_row)
+				r->first_row = o.outbox_id;
+			r->last_row = o.outbox_id;
+		}
 	} else if ((rc = store_digest_claimed(r->s, s->id, period)) != 0) {
 		rc = rc < 0 ? -1 : 0;	/* claimed already: a real run would send nothing */
 	} else {
@@ -1441,6 +1448,7 @@ static int digest_alerts(struct digest_run *r)
 	int nown = r->nproj > 0 ? alert_owners(r, &owners) : 0, rc = nown < 0 ? -1 : 0;
 	r->batching = r->dropping = !r->dry_run;
 	int dropped0 = r->dropped;
+	r->first_row = r->last_row = 0;
 	for (int o = 0; rc == 0 && o < nown; o += DIGEST_PAGE) {
 		int n = nown - o < DIGEST_PAGE ? nown - o : DIGEST_PAGE;
 		r->ns = store_subscriber_instant_ids(r->s, owners + o, n, &r->subs);
@@ -1450,8 +1458,9 @@ static int digest_alerts(struct digest_run *r)
 	r->batching = r->dropping = 0;
 	if (rc == 0 && !r->dry_run && store_alert_mark_set(r->s, mark, mark_id) < 0)
 		rc = -1;
-	log_info("stage=digest step=alerts projects=%d profiles=%d alerts=%d dropped=%d ms=%lld"
-		 " cpu_ms=%lld", r->nproj, nown, r->sent - sent0, r->dropped - dropped0,
+	log_info("stage=digest step=alerts projects=%d profiles=%d alerts=%d dropped=%d"
+		 " outbox=%lld-%lld ms=%lld cpu_ms=%lld", r->nproj, nown, r->sent - sent0,
+		 r->dropped - dropped0, (long long)r->first_row, (long long)r->last_row,
 		 (long long)(clock_mono_ms() - t0), (long long)((clock_cpu_ns() - c0) / 1000000));
 	digest_run_clear(r);
 	return rc;

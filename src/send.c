@@ -485,8 +485,10 @@ int send_queue_as(const struct config *c, struct store *s, const char *tmpl, con
 	int64_t id = 0;
 	int rc = store_outbox_insert(s, kind, o->to, c->bounce_address, r.subject, token, data, len,
 				     o->share, &id, clock_now());
-	/* while a message is handled, this line carries its msg=: the answer is traceable */
-	if (rc == 0)
+	/* while a message is handled, this line carries its msg=: the answer is traceable (the
+	 * alert pass says the range of its rows once instead) */
+	o->outbox_id = rc == 0 ? id : 0;
+	if (rc == 0 && !o->quiet)
 		log_info("stage=queue outbox=%lld kind=%s", (long long)id, kind);
 	free(data);
 	rendered_clear(&r);

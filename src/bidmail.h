@@ -475,7 +475,8 @@ struct money {
 	double min, max;
 	char currency[4];	/* ISO 4217, "" when not stated */
 	char tax[4];		/* "HT", "TTC" or "" */
-	char unit[8];		/* "total", "hour", "day", "month" or "" */
+	char unit[24];		/* "total", "hour", "day", "month", "word"..., the noun of a
+				 * rate per item as written ("fiche", "product"), or "" */
 };
 struct post_info {
 	char *title;
@@ -661,6 +662,13 @@ struct money_vocab *money_vocab_free(struct money_vocab *mv);
 const struct money_vocab *extract_data_money(void);
 /* A payment plan in percentages summing to 100 ("20 %, 40 %, solde"); returns the count. */
 int extract_milestones(const char *text, int *out, int max);
+/* A payment plan written in amounts ("acompte de 500 € puis 1 000 € à la livraison") or as a
+ * count of instalments ("payable en trois fois") in lower-cased l, around the amount m read
+ * from it: m becomes the plan's total when it was one of its instalments (N × m for "en 3
+ * versements de 400 €"); the shares in whole percentages summing to 100 into out (at most
+ * max); why (why_len bytes, appended to) says it. Returns the count of shares, 0 when none. */
+int extract_plan_lower(const char *l, struct money *m, int *out, int max, char *why,
+		       size_t why_len);
 
 /* ---------------------------------------------------------------- extract_reply.c */
 /* The new text of a reply: quotes (attributions, Outlook blocks, '>' runs) and the signature

@@ -198,12 +198,13 @@ enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBE
 	       MV_SHARE, MV_UPFRONT, MV_REST, MV_PLAN, MV_ARTICLE, MV_COMPLEMENT, MV_RATE,
 	       MV_NEGATION, MV_LIMIT, MV_NOT_NEGATION, MV_CLAUSE, MV_FOLLOWUP, MV_EFFORT, MV_REFUSAL,
 	       MV_TOO_LOW, MV_REFUSED_AFTER, MV_CONDITION, MV_OFFER, MV_OFFER_NEAR, MV_BUDGET,
-	       MV_QUOTED, MV_REFERENCE, MV_NO, MV_AGREE, MV_NOT_SHARE, MV_KINDS };
+	       MV_QUOTED, MV_REFERENCE, MV_NO, MV_AGREE, MV_NOT_SHARE,
+	       MV_PER, MV_NOT_UNIT, MV_INSTALMENTS, MV_KINDS };
 static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
 	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement",
 	"rate", "negation", "limit", "not-negation", "clause", "followup", "effort", "refusal",
 	"too-low", "refused-after", "condition", "offer", "offer-near", "budget", "quoted",
-	"reference", "no", "agree", "not-share" };
+	"reference", "no", "agree", "not-share", "per", "not-unit", "instalments" };
 
 struct mv_phrase {
 	char *w;
@@ -271,7 +272,8 @@ static int mv_line(void *arg, char *s, const char *path, int lineno)
 			"tax-far, unit U, count U, rate U, pace, work, number N, scale N, share A/B, "
 			"upfront, rest, plan, article, complement, negation, limit, not-negation, "
 			"clause, followup, effort, refusal, too-low, refused-after, condition, offer, "
-			"offer-near, budget, quoted, reference, no, agree, not-share)\n", path, lineno);
+			"offer-near, budget, quoted, reference, no, agree, not-share, per, not-unit, "
+			"instalments)\n", path, lineno);
 		return -1;
 	}
 	for (char *tok; (tok = strtok_r(NULL, "|", &save)) != NULL;) {
@@ -421,9 +423,80 @@ static const struct mv_phrase *marker_at(const char *q, int far, enum mv_kind *k
 	return best;
 }
 
+/* The length of the noun at p (letters, UTF-8 bytes, inner hyphens: "fiche", "e-book"), 0
+ * when it is none or longer than a unit holds. */
+static size_t noun_len(const char *p)
+{
+	size_t k = 0;
+	while (is_word_byte((unsigned char)p[k]) || (p[k] == '-' && k && is_word_byte((unsigned char)p[k + 1])))
+		if (isdigit((unsigned char)p[k++]))
+			return 0;
+	return k >= 2 && k < sizeof ((struct money *)0)->unit ? k : 0;
+}
+
+/* 1 when the noun w (n bytes) stands in l elsewhere than at skip in the plural (+s, +x,
+ * +es) or after a number ("300 fiches", "250 products", "3 logos"): the items it names are
+ * many. */
+static int noun_many(const char *l, const char *w, size_t n, const char *skip)
+{
+	for (const char *h = strstr(l, w); h; h = strstr(h + 1, w)) {
+		if (h == skip || (h > l && is_word_byte((unsigned char)h[-1])))
+			continue;
+		const char *e = h + n;
+		if (*e == 's' || *e == 'x')
+			e++;
+		else if (e[0] == 'e' && e[1] == 's')
+			e += 2;
+		if (is_word_byte((unsigned char)*e))
+			continue;
+		if (e > h + n)
+			return 1;
+		const char *b = h;
+		while (b > l && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		if (b < h && b > l && isdigit((unsigned char)b[-1]))
+			return 1;
+	}
+	return 0;
+}
+
+/* A rate per item outside the fixed units (amounts.txt per, then a noun: "2 € la fiche",
+ * "15 € par séance", "$3 per product", "4 €/fiche"): the noun into m's unit, the length
+ * read; 0 when none. A noun of amounts.txt not-unit ("par virement", "per year", "par
+ * exemple") is none; after an article ("la", "le") the noun must be many in l (noun_many),
+ * and not go on with a complement ("500 € le logo", "le site de la mairie" name one thing). */
+static size_t per_item_at(const char *l, const char *q, struct money *m)
+{
+	const struct mv_phrase *per = vocab_at(MV_PER, q);
+	if (!per)
+		return 0;
+	const char *w = skip_blanks(q + per->n, 2);
+	size_t n = noun_len(w);
+	if (!n || vocab_at(MV_NOT_UNIT, w) || vocab_at(MV_NUMBER, w) || vocab_at(MV_SCALE, w))
+		return 0;
+	const char *code;
+	if (match_currency(w, &code, 0) == n)
+		return 0;
+	const struct money_vocab *mv = vocab();
+	int article = 0;
+	for (size_t i = 0; i < mv->n[MV_ARTICLE] && !article; i++)
+		article = !strncmp(per->w, mv->p[MV_ARTICLE][i].w, mv->p[MV_ARTICLE][i].n) &&
+			  mv->p[MV_ARTICLE][i].n == per->n;
+	if (article) {
+		char *noun = xstrndup(w, n);
+		int many = noun_many(l, noun, n, w);
+		free(noun);
+		if (!many || noun_goes_on(per->w, w + n))
+			return 0;
+	}
+	snprintf(m->unit, sizeof m->unit, "%.*s", (int)n, w);
+	return (size_t)(w + n - q);
+}
+
 /* Tax and unit markers after an amount ("HT", "TTC", "/h", "par jour", "/ mot", ", TVA en
- * sus"), at most three, into m; returns the position after them. */
-static const char *read_markers(const char *p, struct money *m)
+ * sus"), at most three, into m, and a rate per item of another noun (per_item_at); returns
+ * the position after them. l is the whole text. */
+static const char *read_markers(const char *l, const char *p, struct money *m)
 {
 	for (int round = 0; round < 3; round++) {
 		const char *q = skip_blanks(p, 2);
@@ -433,8 +506,13 @@ static const char *read_markers(const char *p, struct money *m)
 			q = skip_blanks(q + 1, 2);
 			mk = marker_at(q, 1, &kind);
 		}
-		if (!mk)
-			break;
+		if (!mk) {
+			size_t k = m->unit[0] ? 0 : per_item_at(l, skip_blanks(p, 2), m);
+			if (!k)
+				break;
+			p = skip_blanks(p, 2) + k;
+			continue;
+		}
 		if (kind != MV_UNIT && !m->tax[0])
 			snprintf(m->tax, sizeof m->tax, "%.3s", mk->val);
 		if (kind == MV_UNIT && !m->unit[0] && strcmp(mk->val, "none"))
@@ -452,7 +530,8 @@ static int quantity_word(const char *p)
 		"characters", "signes", "fiches", "produits", "products", "articles", "photos",
 		"images", "vidéos", "videos", "heures", "hours", "hrs", "jours", "days", "semaines",
 		"weeks", "mois", "months", "ans", "years", "minutes", "min", "personnes", "people",
-		"ème", "e ", "er ", "h ", "x ", NULL };
+		"ème", "e ", "er ", "h ", "x ", "fois", "versements", "mensualités", "échéances",
+		"instalments", "installments", "payments", NULL };
 	const char *q = skip_blanks(p, 2);
 	for (int i = 0; words[i]; i++)
 		if (!strncmp(q, words[i], strlen(words[i])))
@@ -495,7 +574,7 @@ static int read_single(const char *l, size_t i, struct mention *out)
 	out->kilo = kilo;
 	out->m.max = v;
 	out->m.min = -1;
-	e = read_markers(e, &out->m);
+	e = read_markers(l, e, &out->m);
 	out->end = (size_t)(e - l);
 	return 1;
 }
@@ -681,7 +760,7 @@ static int read_words_mention(const char *l, size_t i, struct mention *out)
 	out->range = low >= 0;
 	snprintf(out->m.currency, sizeof out->m.currency, "%s", code);
 	out->has_currency = 1;
-	out->end = (size_t)(read_markers(after + cl, &out->m) - l);
+	out->end = (size_t)(read_markers(l, after + cl, &out->m) - l);
 	return 1;
 }
 
@@ -853,13 +932,96 @@ static void rate_name_apply(const char *l, const struct mention *ms, size_t afte
 
 /* ---------------------------------------------------------------- per-unit rates */
 
+/* The number (digits or a number word, more than one) that ends at offset e of l, past
+ * blanks; 0 when none. */
+static int number_ending_at(const char *l, size_t e)
+{
+	while (e > 0 && l[e - 1] == ' ')
+		e--;
+	size_t b = e;
+	while (b > 0 && isdigit((unsigned char)l[b - 1]) && e - b < 4)
+		b--;
+	if (b < e)
+		return b == 0 || !is_word_byte((unsigned char)l[b - 1]) ? atoi(l + b) : 0;
+	while (b > 0 && is_word_byte((unsigned char)l[b - 1]))
+		b--;
+	int v = 0, sc = 0;
+	size_t n = b < e ? (size_t)number_word_at(l + b, &v, &sc) : 0;
+	return n && b + n == e && !sc && v > 1 ? v : 0;
+}
+
+/* How many items the count at offset i of l measures each: the number before a noun of one
+ * to three words and "de" / "of" / "d'une durée de" ("3 vidéos de 10 minutes", "three
+ * videos of 10 minutes"), or right before the count when a hyphen ties it to its noun
+ * ("three 10-minute videos"); 1 when none. */
+static double items_before(const char *l, size_t i, int hyphen)
+{
+	size_t b = i;
+	while (b > 0 && l[b - 1] == ' ')
+		b--;
+	if (hyphen) {
+		int v = number_ending_at(l, b);
+		return v > 1 ? v : 1;
+	}
+	static const char *const links[] = { "d'une durée de", "d’une durée de", "de", "d'", "d’",
+					     "of", "lasting", NULL };
+	size_t k = 0;
+	for (int j = 0; links[j] && !k; j++) {
+		size_t n = strlen(links[j]);
+		if (b >= n && !strncmp(l + b - n, links[j], n) &&
+		    (b == n || !is_word_byte((unsigned char)l[b - n - 1])))
+			k = n;
+	}
+	if (!k)
+		return 1;
+	b -= k;
+	for (int words = 0; words < 3; words++) {
+		while (b > 0 && l[b - 1] == ' ')
+			b--;
+		size_t e = b;
+		while (b > 0 && is_word_byte((unsigned char)l[b - 1]) && !isdigit((unsigned char)l[b - 1]))
+			b--;
+		if (b == e)
+			return 1;
+		int v = number_ending_at(l, b);
+		if (v > 1)
+			return v;
+	}
+	return 1;
+}
+
+/* 1 when the noun at q is `unit` (n bytes), singular or plural (+s, +x, +es); its length in
+ * *len. */
+static int unit_noun_at(const char *q, const char *unit, size_t *len)
+{
+	size_t n = strlen(unit);
+	if (strncmp(q, unit, n))
+		return 0;
+	const char *e = q + n;
+	if (*e == 's' || *e == 'x')
+		e++;
+	else if (e[0] == 'e' && e[1] == 's')
+		e += 2;
+	if (is_word_byte((unsigned char)*e))
+		return 0;
+	*len = (size_t)(e - q);
+	return 1;
+}
+
 /* The quantity of `unit` stated in l outside the rate [skip_from, skip_to): a count > 1
- * ("12 000 mots"), or -1; *pace set when the count is a pace ("10 h par semaine"). Hours and
- * days count only as work ("20 heures de travail"): "sous 20 jours" is a delay. */
+ * ("12 000 mots", "300 fiches" for a rate per fiche), times the items it measures each ("3
+ * vidéos de 10 minutes": 30), or -1; *pace set when the count is a pace ("10 h par
+ * semaine"). Hours and days count only as work ("20 heures de travail"): "sous 20 jours" is
+ * a delay. */
 static double unit_quantity(const char *l, const char *unit, size_t skip_from, size_t skip_to,
 			    int *pace)
 {
 	int timed = !strcmp(unit, "hour") || !strcmp(unit, "day");
+	static const char *const fixed[] = { "hour", "day", "week", "month", "word", "page",
+		"article", "image", "minute", "total", NULL };
+	int generic = 1;
+	for (int j = 0; fixed[j] && generic; j++)
+		generic = strcmp(unit, fixed[j]) != 0;
 	*pace = 0;
 	for (size_t i = 0; l[i]; i++) {
 		if (!isdigit((unsigned char)l[i]) || (i > 0 && (is_word_byte((unsigned char)l[i - 1]) ||
@@ -871,15 +1033,23 @@ static double unit_quantity(const char *l, const char *unit, size_t skip_from, s
 		if (!e)
 			continue;
 		const char *q = skip_blanks(e, 2);
-		const struct mv_phrase *noun = vocab_at(MV_COUNT, q);
+		int hyphen = *q == '-' && q == e;
+		if (hyphen)
+			q++;	/* "three 10-minute videos" */
+		const struct mv_phrase *noun = generic ? NULL : vocab_at(MV_COUNT, q);
+		size_t gl = 0;
+		int gen = generic && unit_noun_at(q, unit, &gl);
 		/* hours of audio or video for a rate per minute: 60 minutes each */
 		int hours = noun && !strcmp(unit, "minute") && !strcmp(noun->val, "hour");
-		if (noun && (hours || !strcmp(noun->val, unit))) {
-			const char *after = skip_blanks(q + noun->n, 2);
-			if (vocab_at(MV_PACE, after))
+		if (gen || (noun && (hours || !strcmp(noun->val, unit)))) {
+			const char *after = skip_blanks(q + (gen ? gl : noun->n), 2);
+			double items = items_before(l, i, hyphen);
+			const struct mv_phrase *pc = vocab_at(MV_PACE, after);
+			/* "3 vidéos de 10 minutes chacune": each, of the items counted before */
+			if (pc && !(items > 1 && (!strncmp(pc->w, "chacun", 6) || !strcmp(pc->w, "each"))))
 				*pace = 1;
-			else if ((v > 1 || hours) && (!timed || vocab_at(MV_WORK, after)))
-				return hours ? v * 60 : v;
+			else if ((v > 1 || hours || items > 1) && (!timed || vocab_at(MV_WORK, after)))
+				return (hours ? v * 60 : v) * items;
 		}
 		i = (size_t)(e - l);
 		if (!l[i])
@@ -996,6 +1166,8 @@ int extract_budget_lower(const char *l, struct money *out, char *why, size_t why
 	currency_explain(out, why, why_len);
 	if (!out->unit[0])
 		snprintf(out->unit, sizeof out->unit, "total");
+	int shares[16];
+	extract_plan_lower(l, out, shares, 16, why, why_len);
 	return 1;
 }
 
@@ -1907,6 +2079,168 @@ int extract_milestones(const char *text, int *out, int max)
 	}
 	free(l);
 	return best;
+}
+
+/* The whole percentages of parts[0..k) of total, the last taking the rounding, into out. */
+static int plan_percentages(const double *parts, int k, double total, int *out, int max)
+{
+	if (k < 2 || k > max || total <= 0)
+		return 0;
+	int sum = 0;
+	for (int i = 0; i < k; i++) {
+		out[i] = i + 1 < k ? (int)(parts[i] * 100 / total + 0.5) : 100 - sum;
+		if (out[i] <= 0)
+			return 0;
+		sum += out[i];
+	}
+	return k;
+}
+
+/* 1 when the amount ms of l is an instalment: a phrase of amounts.txt plan within 24 bytes
+ * before it or 30 after it, in its clause ("acompte de 500 €", "500 € à la commande", "puis
+ * 1 000 € à la livraison", "$500 deposit", "$1,000 on delivery"), not refused. */
+static int instalment_at(const char *l, const struct mention *ms)
+{
+	size_t cs = clause_start(l, ms->start), ce = clause_end(l, ms->end), e;
+	size_t from = ms->start > 24 ? ms->start - 24 : 0, to = ms->end + 30;
+	if (from < cs)
+		from = cs;
+	if (to > ce)
+		to = ce;
+	int after;
+	return (money_vocab_in(l, MV_PLAN, from, ms->start, &e) ||
+		money_vocab_in(l, MV_PLAN, ms->end, to, &e)) &&
+	       !amount_refused(l, ms->start, ms->end, &after);
+}
+
+/* A count of instalments in l ("payable en trois fois", "in 3 instalments", "en 4
+ * versements de 300 €"): N from 2 to 12 written before a phrase of amounts.txt instalments,
+ * after "en", "in", "over", "sur" or before "de"/"of" and an amount; 0 when none. *each set
+ * to the offset right after "de"/"of" (where the amount of one instalment starts), else
+ * SIZE_MAX. */
+static int instalment_count(const char *l, size_t *each)
+{
+	*each = SIZE_MAX;
+	for (size_t i = 1; l[i]; i++) {
+		if (is_word_byte((unsigned char)l[i - 1]))
+			continue;
+		const struct mv_phrase *w = vocab_at(MV_INSTALMENTS, l + i);
+		if (!w)
+			continue;
+		int nb = number_ending_at(l, i);
+		if (nb < 2 || nb > 12)
+			continue;
+		size_t b = i;
+		while (b > 0 && l[b - 1] == ' ')
+			b--;
+		while (b > 0 && is_word_byte((unsigned char)l[b - 1]))
+			b--;	/* the number */
+		while (b > 0 && l[b - 1] == ' ')
+			b--;
+		static const char *const preps[] = { "en", "in", "over", "sur", NULL };
+		int prep = 0;
+		for (int j = 0; preps[j] && !prep; j++) {
+			size_t n = strlen(preps[j]);
+			prep = b >= n && !strncmp(l + b - n, preps[j], n) &&
+			       (b == n || !is_word_byte((unsigned char)l[b - n - 1]));
+		}
+		const char *a = skip_blanks(l + i + w->n, 2);
+		int of = word_at(a, "de") ? 2 : word_at(a, "of") ? 2 : 0;
+		if (!prep && !of)
+			continue;
+		if (of)
+			*each = (size_t)(skip_blanks(a + of, 2) - l);
+		return nb;
+	}
+	return 0;
+}
+
+int extract_plan_lower(const char *l, struct money *m, int *out, int max, char *why,
+		       size_t why_len)
+{
+	struct mention ms[MAX_MENTIONS];
+	int n = find_mentions(l, ms, MAX_MENTIONS, 0), k = 0, self = -1, shares = 0;
+	double parts[16], sum = 0;
+	size_t w = strlen(why);
+	for (int i = 0; i < n && k < 16; i++) {
+		int lump = !ms[i].m.unit[0] || !strcmp(ms[i].m.unit, "total");
+		if (!ms[i].has_currency || ms[i].range || !lump ||
+		    strcmp(ms[i].m.currency, m->currency) || !instalment_at(l, &ms[i]))
+			continue;
+		if (k && sentence_broken(l, ms[i - 1].end, ms[i].start) && self < 0)
+			k = 0, sum = 0;	/* a plan is written in one sentence */
+		if (ms[i].m.max == m->max && self < 0)
+			self = k;
+		parts[k++] = ms[i].m.max;
+		sum += ms[i].m.max;
+	}
+	int lumped = !m->unit[0] || !strcmp(m->unit, "total");
+	if (k >= 2 && self >= 0 && lumped) {
+		/* "acompte de 500 € puis 1 000 € à la livraison": the total of the plan */
+		snprintf(why + w, why_len - w, "; a payment plan of %d instalments (", k);
+		for (int i = 0; i < k; i++) {
+			w = strlen(why);
+			snprintf(why + w, why_len - w, "%s%.10g", i ? " + " : "", parts[i]);
+		}
+		m->max = sum;
+		m->min = -1;
+		shares = plan_percentages(parts, k, sum, out, max);
+		w = strlen(why);
+		snprintf(why + w, why_len - w, "): a total of %.10g", sum);
+	} else if (k >= 2 && lumped && sum == m->max) {
+		shares = plan_percentages(parts, k, sum, out, max);
+		snprintf(why + w, why_len - w, "; a payment plan of %d instalments adding up to it",
+			 k);
+	} else if (k == 1 && lumped && self < 0 && parts[0] < m->max) {
+		/* "1 500 € : 500 € d'acompte, le solde à la livraison" */
+		size_t e;
+		const char *last = NULL;
+		for (int i = 0; i < n && !last; i++)
+			if (ms[i].m.max == parts[0] && money_vocab_in(l, MV_REST, ms[i].end,
+								      ms[i].end + 80, &e))
+				last = l;
+		if (last) {
+			double two[2] = { parts[0], m->max - parts[0] };
+			shares = plan_percentages(two, 2, m->max, out, max);
+			snprintf(why + w, why_len - w, "; %.10g up front, the balance after", parts[0]);
+		}
+	}
+	size_t each;
+	int count = shares ? 0 : instalment_count(l, &each);
+	if (count) {
+		int mine = 0;
+		for (int i = 0; i < n && each != SIZE_MAX && !mine; i++)
+			mine = ms[i].start == each && ms[i].m.max == m->max && !ms[i].range;
+		w = strlen(why);
+		if (mine && lumped) {
+			/* "en 3 versements de 400 €": 1 200 in all */
+			m->max *= count;
+			m->min = -1;
+			snprintf(why + w, why_len - w, "; %d instalments of %.10g: a total of %.10g",
+				 count, m->max / count, m->max);
+		} else {
+			snprintf(why + w, why_len - w, "; payable in %d instalments", count);
+		}
+		if (lumped && count <= max) {
+			int sum_pct = 0;
+			for (int i = 0; i < count; i++) {
+				out[i] = i + 1 < count ? 100 / count : 100 - sum_pct;
+				sum_pct += out[i];
+			}
+			shares = count;
+		}
+	}
+	if (shares) {
+		w = strlen(why);
+		snprintf(why + w, why_len - w, " (");
+		for (int i = 0; i < shares; i++) {
+			w = strlen(why);
+			snprintf(why + w, why_len - w, "%s%d %%", i ? " / " : "", out[i]);
+		}
+		w = strlen(why);
+		snprintf(why + w, why_len - w, ")");
+	}
+	return shares;
 }
 
 /* Formats a number the way a reader of lang expects, with the catalogue's number.group and

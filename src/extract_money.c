@@ -2096,21 +2096,40 @@ static int plan_percentages(const double *parts, int k, double total, int *out, 
 	return k;
 }
 
-/* 1 when the amount ms of l is an instalment: a phrase of amounts.txt plan within 24 bytes
- * before it or 30 after it, in its clause ("acompte de 500 €", "500 € à la commande", "puis
- * 1 000 € à la livraison", "$500 deposit", "$1,000 on delivery"), not refused. */
-static int instalment_at(const char *l, const struct mention *ms)
+/* 1 when the amount ms[i] of l is an instalment: a phrase of amounts.txt plan within 24 bytes
+ * before it or 30 after it, in its clause, nearer to it than to any other amount of that
+ * clause in ms[0..n) ("acompte de 500 €", "500 € à la commande", "puis 1 000 € à la livraison", "$500 deposit",
+ * "$1,000 on delivery": a word serves one amount only), not refused. */
+static int instalment_at(const char *l, const struct mention *ms, int n, int i)
 {
-	size_t cs = clause_start(l, ms->start), ce = clause_end(l, ms->end), e;
-	size_t from = ms->start > 24 ? ms->start - 24 : 0, to = ms->end + 30;
+	size_t cs = clause_start(l, ms[i].start), ce = clause_end(l, ms[i].end);
+	size_t from = ms[i].start > 24 ? ms[i].start - 24 : 0, to = ms[i].end + 30;
 	if (from < cs)
 		from = cs;
 	if (to > ce)
 		to = ce;
-	int after;
-	return (money_vocab_in(l, MV_PLAN, from, ms->start, &e) ||
-		money_vocab_in(l, MV_PLAN, ms->end, to, &e)) &&
-	       !amount_refused(l, ms->start, ms->end, &after);
+	int after, found = 0;
+	for (size_t x = from; x < to && l[x] && !found; x++) {
+		if ((x >= ms[i].start && x < ms[i].end) || (x > 0 && is_word_byte((unsigned char)l[x - 1])))
+			continue;
+		const struct mv_phrase *ph = vocab_at(MV_PLAN, l + x);
+		if (!ph)
+			continue;
+		size_t xe = x + ph->n, best = SIZE_MAX;
+		int near = -1;
+		for (int j = 0; j < n; j++) {
+			if (j != i && (clause_start(l, ms[j].start) > x || clause_end(l, ms[j].end) < xe))
+				continue;	/* another clause's amount: the word is not its */
+			size_t dist = xe <= ms[j].start ? ms[j].start - xe
+				      : x >= ms[j].end ? x - ms[j].end : SIZE_MAX;
+			if (dist < best) {
+				best = dist;
+				near = j;
+			}
+		}
+		found = near == i;
+	}
+	return found && !amount_refused(l, ms[i].start, ms[i].end, &after);
 }
 
 /* A count of instalments in l ("payable en trois fois", "in 3 instalments", "en 4
@@ -2165,7 +2184,7 @@ int extract_plan_lower(const char *l, struct money *m, int *out, int max, char *
 	for (int i = 0; i < n && k < 16; i++) {
 		int lump = !ms[i].m.unit[0] || !strcmp(ms[i].m.unit, "total");
 		if (!ms[i].has_currency || ms[i].range || !lump ||
-		    strcmp(ms[i].m.currency, m->currency) || !instalment_at(l, &ms[i]))
+		    strcmp(ms[i].m.currency, m->currency) || !instalment_at(l, ms, n, i))
 			continue;
 		if (k && sentence_broken(l, ms[i - 1].end, ms[i].start) && self < 0)
 			k = 0, sum = 0;	/* a plan is written in one sentence */

@@ -619,8 +619,6 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 /* A delay in days ("3 semaines", "10 jours ouvrés", "within 10 days"), -1 when none; with
  * followup_days, "relance 7j" is read there instead. */
 int extract_duration_days(const char *text, int *followup_days);
-/* Days from `from` to a date named after "avant le", "by", ... ("30 avril", "April 30"). */
-int extract_deadline_date(const char *text, time_t from);
 /* The same three on text already lower-cased by money_lower (no copy). */
 int extract_budget_lower(const char *l, struct money *out, char *why, size_t why_len);
 int extract_duration_days_lower(const char *l, int *followup_days);
@@ -641,7 +639,6 @@ const char *money_refused_at(const char *l, size_t at);
  * looking at most 160 bytes away. */
 size_t money_clause_start(const char *l, size_t at);
 size_t money_clause_end(const char *l, size_t at);
-int extract_deadline_date_lower(const char *l, time_t from);
 /* The house styles of amounts: the mails' ("1 500 € HT") and the static site's ("1500 EUR HT"). */
 enum money_style { MONEY_MAIL, MONEY_SITE };
 /* An amount for a reader of lang in style st, the one money formatter (caller frees). */

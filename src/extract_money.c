@@ -13,7 +13,6 @@
 
 #include <ctype.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -132,59 +131,6 @@ static const char *parse_number(const char *p, double *value, int *kilo)
 	return p;
 }
 
-static const struct { const char *w; const char *code; int before; } currencies[] = {
-	{ "€", "EUR", 1 }, { "eur", "EUR", 1 }, { "euros", "EUR", 0 }, { "euro", "EUR", 0 },
-	{ "us$", "USD", 1 }, { "usd", "USD", 1 }, { "$us", "USD", 0 }, { "ca$", "CAD", 1 },
-	{ "c$", "CAD", 1 }, { "cad", "CAD", 1 }, { "can$", "CAD", 1 }, { "$ca", "CAD", 1 },
-	{ "$can", "CAD", 1 }, { "$ ca", "CAD", 0 }, { "$ cad", "CAD", 0 },
-	{ "dollars canadiens", "CAD", 0 }, { "canadian dollars", "CAD", 0 }, { "au$", "AUD", 1 }, { "aud", "AUD", 1 },
-	{ "$", "USD", 1 }, { "dollars", "USD", 0 }, { "dollar", "USD", 0 },
-	{ "£", "GBP", 1 }, { "gbp", "GBP", 1 }, { "pounds", "GBP", 0 }, { "livres sterling", "GBP", 0 },
-	{ "chf", "CHF", 1 }, { "francs suisses", "CHF", 0 }, { "fr.", "CHF", 1 },
-	{ "mad", "MAD", 1 }, { "dirhams", "MAD", 0 }, { "dirham", "MAD", 0 }, { "dh", "MAD", 0 },
-	{ "dhs", "MAD", 0 },
-	{ "tnd", "TND", 1 }, { "dinars", "TND", 0 }, { "xof", "XOF", 1 }, { "fcfa", "XOF", 0 },
-	{ "cfa", "XOF", 0 }, { "dzd", "DZD", 1 }, { "jpy", "JPY", 1 }, { "¥", "JPY", 1 },
-	{ "inr", "INR", 1 }, { "₹", "INR", 1 }, { "sek", "SEK", 0 }, { "nok", "NOK", 0 },
-	{ "dkk", "DKK", 0 }, { "pln", "PLN", 0 }, { "zł", "PLN", 0 }, { "brl", "BRL", 1 },
-	{ "r$", "BRL", 1 },
-};
-
-/* 1 for the bytes a currency word or symbol can start with. */
-static unsigned char currency_first[256];
-
-static void fill_currency_first(void)
-{
-	for (size_t i = 0; i < sizeof currencies / sizeof currencies[0]; i++)
-		currency_first[(unsigned char)currencies[i].w[0]] = 1;
-}
-
-/* filled once, whatever thread extracts first (ingest parses in a second thread) */
-static void currency_table(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, fill_currency_first);
-}
-
-/* Matches a currency at p (lower-cased text); returns its length and sets the code. */
-size_t match_currency(const char *p, const char **code, int want_before)
-{
-	size_t best = 0;
-	for (size_t i = 0; i < sizeof currencies / sizeof currencies[0]; i++) {
-		if (want_before && !currencies[i].before)
-			continue;
-		size_t n = strlen(currencies[i].w);
-		if (n <= best || strncmp(p, currencies[i].w, n))
-			continue;
-		/* words must end at a word boundary; symbols need not */
-		if (isalpha((unsigned char)currencies[i].w[n - 1]) && is_word_byte((unsigned char)p[n]))
-			continue;
-		best = n;
-		*code = currencies[i].code;
-	}
-	return best;
-}
-
 static int word_at(const char *p, const char *w)
 {
 	size_t n = strlen(w);
@@ -199,12 +145,16 @@ enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBE
 	       MV_NEGATION, MV_LIMIT, MV_NOT_NEGATION, MV_CLAUSE, MV_FOLLOWUP, MV_EFFORT, MV_REFUSAL,
 	       MV_TOO_LOW, MV_REFUSED_AFTER, MV_CONDITION, MV_OFFER, MV_OFFER_NEAR, MV_BUDGET,
 	       MV_QUOTED, MV_REFERENCE, MV_NO, MV_AGREE, MV_NOT_SHARE,
-	       MV_PER, MV_NOT_UNIT, MV_INSTALMENTS, MV_KINDS };
+	       MV_PER, MV_NOT_UNIT, MV_INSTALMENTS, MV_CURRENCY, MV_CURRENCY_BEFORE, MV_DURATION,
+	       MV_DURATION_WORKING, MV_DURATION_HOURS, MV_DELAY_NUMBER, MV_DELAY_CUE,
+	       MV_DELAY_PREP, MV_KINDS };
 static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
 	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement",
 	"rate", "negation", "limit", "not-negation", "clause", "followup", "effort", "refusal",
 	"too-low", "refused-after", "condition", "offer", "offer-near", "budget", "quoted",
-	"reference", "no", "agree", "not-share", "per", "not-unit", "instalments" };
+	"reference", "no", "agree", "not-share", "per", "not-unit", "instalments", "currency",
+	"currency-before", "duration", "duration-working", "duration-hours", "delay-number",
+	"delay-cue", "delay-preposition" };
 
 struct mv_phrase {
 	char *w;
@@ -219,6 +169,9 @@ struct money_vocab {
 	 * vocab_at, tried at every word, looks at those only) */
 	size_t *first[MV_KINDS][256];
 	size_t n_first[MV_KINDS][256];
+	unsigned char currency_first[256];	/* bytes a currency can start with */
+	unsigned char delay_first[256];		/* bytes a delay's number word can start with */
+	unsigned char unit_first[256];		/* bytes a delay's unit can start with */
 	struct mask_words *contacts;	/* mask-words.txt beside amounts.txt (mask.c) */
 };
 
@@ -245,6 +198,17 @@ static int mv_value(enum mv_kind k, const char *v, struct mv_phrase *ph)
 	case MV_SCALE:
 		ph->num = atoi(v);
 		return ph->num > 0 && ph->num <= 1000000 ? 0 : -1;
+	case MV_CURRENCY:
+	case MV_CURRENCY_BEFORE:
+		for (int i = 0; i < 3; i++)
+			if (v[i] < 'A' || v[i] > 'Z')
+				return -1;
+		return v[3] ? -1 : (snprintf(ph->val, sizeof ph->val, "%s", v), 0);
+	case MV_DURATION:
+	case MV_DURATION_WORKING:
+	case MV_DELAY_NUMBER:
+		ph->num = atoi(v);
+		return ph->num > 0 && ph->num <= 366 ? 0 : -1;
 	case MV_SHARE:
 		if (sscanf(v, "%d/%d", &a, &b) != 2 || a < 1 || b < 2 || a >= b || 1200 % b)
 			return -1;
@@ -273,7 +237,9 @@ static int mv_line(void *arg, char *s, const char *path, int lineno)
 			"upfront, rest, plan, article, complement, negation, limit, not-negation, "
 			"clause, followup, effort, refusal, too-low, refused-after, condition, offer, "
 			"offer-near, budget, quoted, reference, no, agree, not-share, per, not-unit, "
-			"instalments)\n", path, lineno);
+			"instalments, currency XXX, currency-before XXX, duration N, "
+			"duration-working N, duration-hours, delay-number N, delay-cue, "
+			"delay-preposition)\n", path, lineno);
 		return -1;
 	}
 	for (char *tok; (tok = strtok_r(NULL, "|", &save)) != NULL;) {
@@ -329,6 +295,12 @@ static void mv_index(struct money_vocab *mv)
 	for (int k = 0; k < MV_KINDS; k++)
 		for (size_t i = 0; i < mv->n[k]; i++) {
 			unsigned char b = (unsigned char)mv->p[k][i].w[0];
+			if (k == MV_CURRENCY || k == MV_CURRENCY_BEFORE)
+				mv->currency_first[b] = 1;
+			if (k == MV_DELAY_NUMBER)
+				mv->delay_first[b] = 1;
+			if (k == MV_DURATION || k == MV_DURATION_WORKING || k == MV_DURATION_HOURS)
+				mv->unit_first[b] = 1;
 			size_t n = mv->n_first[k][b];
 			mv->first[k][b] = xrealloc(mv->first[k][b], (n + 1) * sizeof *mv->first[k][b]);
 			mv->first[k][b][n] = i;
@@ -387,6 +359,28 @@ static const char *vocab_in(enum mv_kind k, const char *text, size_t within)
 			return hit;
 	}
 	return NULL;
+}
+
+/* Matches a currency at p (lower-cased text; amounts.txt currency, and currency-before for
+ * the words that may also stand before the amount, the only ones when want_before is set):
+ * the length of the longest, its code in *code; 0 when none. A word must end at a word
+ * boundary, a symbol need not ("€1,500"). */
+size_t match_currency(const char *p, const char **code, int want_before)
+{
+	const struct money_vocab *mv = vocab();
+	unsigned char b = (unsigned char)*p;
+	size_t best = 0;
+	for (int k = want_before ? MV_CURRENCY_BEFORE : MV_CURRENCY; k <= MV_CURRENCY_BEFORE; k++)
+		for (size_t j = 0; j < mv->n_first[k][b]; j++) {
+			const struct mv_phrase *ph = &mv->p[k][mv->first[k][b][j]];
+			if (ph->n <= best || strncmp(p, ph->w, ph->n))
+				continue;
+			if (isalpha((unsigned char)ph->w[ph->n - 1]) && is_word_byte((unsigned char)p[ph->n]))
+				continue;
+			best = ph->n;
+			*code = ph->val;
+		}
+	return best;
 }
 
 /* 1 when a unit marker with an article (amounts.txt article: "la page", "le mot") is followed
@@ -776,7 +770,7 @@ static int unit_makes_money(const char *unit)
 static int find_mentions(const char *l, struct mention *out, int max, int bare_with_cue)
 {
 	int n = 0;
-	currency_table();
+	const unsigned char *currency_first = vocab()->currency_first;
 	size_t len = strlen(l);
 	for (size_t i = 0; i < len && n < max; i++) {
 		unsigned char c = (unsigned char)l[i];
@@ -836,35 +830,6 @@ static int sentence_broken(const char *l, size_t from, size_t at)
 		    (l[q] == '\n' && q + 1 < at && l[q + 1] == '\n'))
 			return 1;
 	return 0;
-}
-
-/* The nearest cue of a list that ends within `window` bytes before offset at, in the same
- * sentence, or NULL; *end (when not NULL) set past it. */
-static const char *cue_before_end(const char *l, size_t at, const char *const *cues,
-				  size_t window, size_t *end)
-{
-	size_t from = at > window ? at - window : 0;
-	const char *best = NULL;
-	size_t best_end = 0;
-	for (int i = 0; cues[i]; i++) {
-		size_t cn = strlen(cues[i]);
-		for (size_t k = from; k + cn <= at; k++) {
-			if (strncmp(l + k, cues[i], cn))
-				continue;
-			if (k > 0 && is_word_byte((unsigned char)l[k - 1]))
-				continue;
-			if (is_word_byte((unsigned char)cues[i][cn - 1]) && is_word_byte((unsigned char)l[k + cn]))
-				continue;
-			/* no sentence end between the cue and the amount */
-			if (k + cn > best_end && !sentence_broken(l, k + cn, at)) {
-				best = cues[i];
-				best_end = k + cn;
-			}
-		}
-	}
-	if (end)
-		*end = best_end;
-	return best;
 }
 
 /* The nearest phrase of kind k of amounts.txt (offer, offer-near, budget, quoted, reference)
@@ -1585,43 +1550,22 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 
 /* ---------------------------------------------------------------- durations */
 
+/* A number word of a delay at p (amounts.txt delay-number: "deux", "a", "quelques"): its
+ * length and value; 0 when none. */
 static int number_word(const char *p, int *value)
 {
-	/* first letters of the words below: most positions are rejected by one test */
-	if (!strchr("udotqcfsnhvaq", *p) || !*p)
+	if (!vocab()->delay_first[(unsigned char)*p])
+		return 0;	/* most positions are rejected by one test */
+	const struct mv_phrase *ph = vocab_at(MV_DELAY_NUMBER, p);
+	if (!ph || is_word_byte((unsigned char)p[ph->n]))
 		return 0;
-	static const struct { const char *w; int v; } words[] = {
-		{ "un", 1 }, { "une", 1 }, { "one", 1 }, { "a", 1 }, { "an", 1 }, { "deux", 2 },
-		{ "two", 2 }, { "trois", 3 }, { "three", 3 }, { "quatre", 4 }, { "four", 4 },
-		{ "cinq", 5 }, { "five", 5 }, { "six", 6 }, { "sept", 7 }, { "seven", 7 },
-		{ "huit", 8 }, { "eight", 8 }, { "neuf", 9 }, { "nine", 9 }, { "dix", 10 },
-		{ "ten", 10 }, { "quinze", 15 }, { "fifteen", 15 }, { "vingt", 20 }, { "twenty", 20 },
-		{ "trente", 30 }, { "thirty", 30 }, { "quelques", 3 }, { "few", 3 },
-	};
-	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
-		if (words[i].w[0] != *p)
-			continue;	/* the first byte decides most: no strlen nor strncmp */
-		int n = word_at(p, words[i].w);
-		if (n) {
-			*value = words[i].v;
-			return n;
-		}
-	}
-	return 0;
+	*value = ph->num;
+	return (int)ph->n;
 }
 
 /* Reads "N unit" at p; returns the length read and the number of days, or 0. */
 static int read_duration(const char *p, int *days, int *working, int *hours)
 {
-	static const struct { const char *w; int mul; int hours; } units[] = {
-		{ "jours ouvrés", 1, 0 }, { "jours ouvrables", 1, 0 }, { "jours ouvres", 1, 0 },
-		{ "business days", 1, 0 }, { "working days", 1, 0 }, { "jours", 1, 0 },
-		{ "journées", 1, 0 }, { "jour", 1, 0 }, { "days", 1, 0 }, { "day", 1, 0 },
-		{ "j", 1, 0 }, { "d", 1, 0 }, { "semaines", 7, 0 }, { "semaine", 7, 0 },
-		{ "weeks", 7, 0 }, { "week", 7, 0 }, { "sem", 7, 0 }, { "mois", 30, 0 },
-		{ "months", 30, 0 }, { "month", 30, 0 }, { "heures", 0, 1 }, { "hours", 0, 1 },
-		{ "h", 0, 1 },
-	};
 	const char *q = p;
 	int v = 0, n = 0;
 	while (isdigit((unsigned char)*q) && n < 4) {
@@ -1638,36 +1582,37 @@ static int read_duration(const char *p, int *days, int *working, int *hours)
 		return 0;
 	}
 	const char *u = skip_blanks(q, 2);
-	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-		if (units[i].w[0] != *u)
-			continue;
-		int k = word_at(u, units[i].w);
-		if (!k)
-			continue;
-		if (n == 0 && (units[i].w[1] == '\0'))
-			return 0;	/* "a d": not a duration */
-		*hours = units[i].hours;
-		if (units[i].hours) {
-			if (v < 1 || v > 2000)
-				return 0;
-			*days = (v + 23) / 24;
-		} else {
-			*days = v * units[i].mul;
+	/* the longest unit of amounts.txt duration, duration-working, duration-hours */
+	static const enum mv_kind kinds[] = { MV_DURATION, MV_DURATION_WORKING, MV_DURATION_HOURS };
+	const struct mv_phrase *unit = NULL;
+	enum mv_kind kind = MV_DURATION;
+	for (int i = 0; i < 3; i++) {
+		const struct mv_phrase *ph = vocab_at(kinds[i], u);
+		if (ph && is_word_byte((unsigned char)u[ph->n]))
+			ph = NULL;
+		if (ph && (!unit || ph->n > unit->n)) {
+			unit = ph;
+			kind = kinds[i];
 		}
-		*working = strstr(units[i].w, "ouvr") || strstr(units[i].w, "business") ||
-			   strstr(units[i].w, "working");
-		if (*working)
-			*days = (*days * 7 + 4) / 5;
-		return (int)(u + k - p);
 	}
-	return 0;
+	if (!unit)
+		return 0;
+	if (n == 0 && unit->n == 1)
+		return 0;	/* "a d": not a duration */
+	*hours = kind == MV_DURATION_HOURS;
+	if (*hours) {
+		if (v < 1 || v > 2000)
+			return 0;
+		*days = (v + 23) / 24;
+	} else {
+		*days = v * unit->num;
+	}
+	*working = kind == MV_DURATION_WORKING;
+	if (*working)
+		*days = (*days * 7 + 4) / 5;
+	return (int)(u + unit->n - p);
 }
 
-static const char *const delivery_cues[] = {
-	"délai", "delai", "livraison", "livré", "livre", "livrer", "sous", "en", "dans", "d'ici",
-	"within", "in", "delivery", "deliver", "delivered", "turnaround", "deadline", "durée",
-	"duree", "réalisation", "realisation", "terminé", "termine", "finished", "done", "ready",
-	"prêt", "pret", "compter", "maximum", "max", NULL };
 const char *money_refused_at(const char *l, size_t at)
 {
 	int after;
@@ -1740,22 +1685,16 @@ static int effort_at(const char *l, size_t i, int k)
 	return 0;
 }
 
-/* The delivery cues that only introduce a time ("dans 7 jours" after "relance" is still the
- * follow-up's). */
-static const char *const delivery_prepositions[] = { "sous", "en", "dans", "d'ici", "within",
-						     "in", "compter", "maximum", "max", NULL };
-
-/* 1 when a delivery word other than a preposition is between from and at ("Rappel : livraison
- * en 10 jours" is a delivery time, not a follow-up). */
+/* 1 when a delivery word other than a preposition (amounts.txt delay-cue, not
+ * delay-preposition) is between from and at, in the same sentence as at ("Rappel :
+ * livraison en 10 jours" is a delivery time, not a follow-up). */
 static int delivery_word_between(const char *l, size_t from, size_t at)
 {
-	for (int i = 0; delivery_cues[i]; i++) {
-		int prep = 0;
-		for (int j = 0; delivery_prepositions[j] && !prep; j++)
-			prep = !strcmp(delivery_cues[i], delivery_prepositions[j]);
-		const char *one[2] = { delivery_cues[i], NULL };
-		size_t end = 0;
-		if (!prep && at > from && cue_before_end(l, at, one, at - from, &end) && end > from)
+	for (size_t i = from; i < at; i++) {
+		if (i > 0 && is_word_byte((unsigned char)l[i - 1]))
+			continue;
+		const struct mv_phrase *ph = vocab_at(MV_DELAY_CUE, l + i);
+		if (ph && i + ph->n <= at && !sentence_broken(l, i + ph->n, at))
 			return 1;
 	}
 	return 0;
@@ -1814,12 +1753,13 @@ int extract_duration_read_lower(const char *l, int *followup_days, int *effort)
 			continue;
 		if (!isdigit((unsigned char)l[i])) {
 			/* a number word: only when the next word looks like a time unit */
-			if (!strchr("udotqcfsnhvaq", l[i]))
+			const struct money_vocab *mv = vocab();
+			if (!mv->delay_first[(unsigned char)l[i]])
 				continue;
 			size_t k = i;
 			while (k < len && is_word_byte((unsigned char)l[k]))
 				k++;
-			if (k >= len || l[k] != ' ' || !strchr("jsmwdh", l[k + 1]))
+			if (k >= len || l[k] != ' ' || !mv->unit_first[(unsigned char)l[k + 1]])
 				continue;
 		}
 		int days, working, hours;
@@ -1839,7 +1779,7 @@ int extract_duration_read_lower(const char *l, int *followup_days, int *effort)
 			i += (size_t)k - 1;
 			continue;
 		}
-		int cued = cue_before_end(l, i, delivery_cues, 30, NULL) != NULL;
+		int cued = cue_before(l, i, MV_DELAY_CUE, 30) || cue_before(l, i, MV_DELAY_PREP, 30);
 		if (hours && !cued) {
 			i += (size_t)k - 1;
 			continue;	/* "à 14h" is a time of day, "en 48h" a delay */
@@ -1856,133 +1796,6 @@ int extract_duration_read_lower(const char *l, int *followup_days, int *effort)
 	}
 	*effort = best >= 0 && best_effort;
 	return best;
-}
-
-/* ---------------------------------------------------------------- dates */
-
-static int month_of(const char *p, int *len)
-{
-	if (!*p || !strchr("jfmasondé", *p))
-		return 0;
-	static const struct { const char *w; int m; } months[] = {
-		{ "janvier", 1 }, { "janv.", 1 }, { "janv", 1 }, { "january", 1 }, { "jan", 1 },
-		{ "février", 2 }, { "fevrier", 2 }, { "févr", 2 }, { "february", 2 }, { "feb", 2 },
-		{ "mars", 3 }, { "march", 3 }, { "mar", 3 }, { "avril", 4 }, { "april", 4 },
-		{ "apr", 4 }, { "avr", 4 }, { "mai", 5 }, { "may", 5 }, { "juin", 6 }, { "june", 6 },
-		{ "jun", 6 }, { "juillet", 7 }, { "july", 7 }, { "jul", 7 }, { "juil", 7 },
-		{ "août", 8 }, { "aout", 8 }, { "august", 8 }, { "aug", 8 }, { "septembre", 9 },
-		{ "september", 9 }, { "sept", 9 }, { "sep", 9 }, { "octobre", 10 }, { "october", 10 },
-		{ "oct", 10 }, { "novembre", 11 }, { "november", 11 }, { "nov", 11 },
-		{ "décembre", 12 }, { "decembre", 12 }, { "december", 12 }, { "déc", 12 },
-		{ "dec", 12 },
-	};
-	for (size_t i = 0; i < sizeof months / sizeof months[0]; i++) {
-		int n = word_at(p, months[i].w);
-		if (!n && months[i].w[strlen(months[i].w) - 1] == '.' &&
-		    !strncmp(p, months[i].w, strlen(months[i].w)))
-			n = (int)strlen(months[i].w);
-		if (n) {
-			*len = n;
-			return months[i].m;
-		}
-	}
-	return 0;
-}
-
-/* Calendar days from the day of `from` to the next day/month (this year, else next year). */
-static int days_until(time_t from, int day, int month)
-{
-	struct tm tm;
-	gmtime_r(&from, &tm);
-	struct tm today = { 0 };
-	today.tm_year = tm.tm_year;
-	today.tm_mon = tm.tm_mon;
-	today.tm_mday = tm.tm_mday;
-	time_t start = timegm(&today);
-	for (int y = tm.tm_year; y <= tm.tm_year + 1; y++) {
-		struct tm t = { 0 };
-		t.tm_year = y;
-		t.tm_mon = month - 1;
-		t.tm_mday = day;
-		time_t when = timegm(&t);
-		if (t.tm_mday != day)
-			return -1;	/* 31 April */
-		if (when >= start)
-			return (int)((when - start) / 86400);
-	}
-	return -1;
-}
-
-/* Reads "30 avril", "30/04", "April 30" at p; 1 with day and month set. */
-static int read_date(const char *p, int *day, int *month)
-{
-	int ml = 0;
-	*day = *month = 0;
-	if (isdigit((unsigned char)*p)) {
-		*day = *p++ - '0';
-		if (isdigit((unsigned char)*p))
-			*day = *day * 10 + (*p++ - '0');
-		if (!strncmp(p, "er", 2))
-			p += 2;
-		if (*p == '/' && isdigit((unsigned char)p[1])) {
-			/* 30/04: day first, as in French and British usage */
-			*month = p[1] - '0';
-			if (isdigit((unsigned char)p[2]))
-				*month = *month * 10 + (p[2] - '0');
-		} else {
-			*month = month_of(skip_blanks(p, 1), &ml);
-		}
-	} else if ((*month = month_of(p, &ml)) > 0) {
-		const char *q = skip_blanks(p + ml, 1);
-		if (!isdigit((unsigned char)*q))
-			return 0;
-		*day = *q - '0';
-		if (isdigit((unsigned char)q[1]))
-			*day = *day * 10 + (q[1] - '0');
-	}
-	return *day >= 1 && *day <= 31 && *month >= 1 && *month <= 12;
-}
-
-static const char *const date_cues[] = { "avant le ", "d'ici le ", "pour le ", "au plus tard le ",
-					    "jusqu'au ", "by ", "before ", "due ", "until ",
-					    "deadline: ", "deadline ", "date limite : ", "date limite ",
-					    NULL };
-
-int extract_deadline_date(const char *text, time_t from)
-{
-	char *l = money_lower(text);
-	int rc = extract_deadline_date_lower(l, from);
-	free(l);
-	return rc;
-}
-
-int extract_deadline_date_lower(const char *l, time_t from)
-{
-	int result = -1;
-	const char *first = NULL;
-	/* the earliest date introduced by a cue */
-	for (int i = 0; date_cues[i]; i++) {
-		size_t cn = strlen(date_cues[i]);
-		for (const char *p = strstr(l, date_cues[i]); p; p = strstr(p + cn, date_cues[i])) {
-			if (p > l && is_word_byte((unsigned char)p[-1]))
-				continue;
-			const char *q = skip_blanks(p + cn, 2);
-			if (!strncmp(q, "le ", 3))
-				q += 3;
-			int day, month;
-			if (!read_date(q, &day, &month))
-				continue;
-			if (!first || p < first) {
-				int d = days_until(from, day, month);
-				if (d >= 0) {
-					first = p;
-					result = d;
-				}
-			}
-			break;
-		}
-	}
-	return result;
 }
 
 /* ---------------------------------------------------------------- milestones */

@@ -2164,12 +2164,16 @@ char *money_format_style(const struct money *m, const char *lang, enum money_sty
 	/* a rate's unit: the catalogue's money.per_UNIT (money.per_UNIT_site on the site) */
 	static const char *const rate_units[] = { "hour", "day", "month", "week", "word", "page",
 						  "article", "image", "minute", NULL };
-	for (int i = 0; rate_units[i]; i++)
+	int named = !m->unit[0] || !strcmp(m->unit, "total") || !strcmp(m->unit, "none");
+	for (int i = 0; rate_units[i] && !named; i++)
 		if (!strcmp(m->unit, rate_units[i])) {
 			char key[48];
 			snprintf(key, sizeof key, "money.per_%s%s", rate_units[i], site ? "_site" : "");
 			buf_printf(&out, " %s", catalog_text(lang, key));
+			named = 1;
 		}
+	if (!named)
+		buf_printf(&out, " / %s", m->unit);	/* a rate per item as written: "2 € / fiche" */
 	return buf_steal(&out);
 }
 

@@ -147,14 +147,14 @@ enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBE
 	       MV_QUOTED, MV_REFERENCE, MV_NO, MV_AGREE, MV_NOT_SHARE,
 	       MV_PER, MV_NOT_UNIT, MV_INSTALMENTS, MV_CURRENCY, MV_CURRENCY_BEFORE, MV_DURATION,
 	       MV_DURATION_WORKING, MV_DURATION_HOURS, MV_DELAY_NUMBER, MV_DELAY_CUE,
-	       MV_DELAY_PREP, MV_KINDS };
+	       MV_DELAY_PREP, MV_ITEM, MV_KINDS };
 static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
 	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement",
 	"rate", "negation", "limit", "not-negation", "clause", "followup", "effort", "refusal",
 	"too-low", "refused-after", "condition", "offer", "offer-near", "budget", "quoted",
 	"reference", "no", "agree", "not-share", "per", "not-unit", "instalments", "currency",
 	"currency-before", "duration", "duration-working", "duration-hours", "delay-number",
-	"delay-cue", "delay-preposition" };
+	"delay-cue", "delay-preposition", "item" };
 
 struct mv_phrase {
 	char *w;
@@ -239,7 +239,7 @@ static int mv_line(void *arg, char *s, const char *path, int lineno)
 			"offer-near, budget, quoted, reference, no, agree, not-share, per, not-unit, "
 			"instalments, currency XXX, currency-before XXX, duration N, "
 			"duration-working N, duration-hours, delay-number N, delay-cue, "
-			"delay-preposition)\n", path, lineno);
+			"delay-preposition, item)\n", path, lineno);
 		return -1;
 	}
 	for (char *tok; (tok = strtok_r(NULL, "|", &save)) != NULL;) {
@@ -476,7 +476,9 @@ static size_t per_item_at(const char *l, const char *q, struct money *m)
 	for (size_t i = 0; i < mv->n[MV_ARTICLE] && !article; i++)
 		article = !strncmp(per->w, mv->p[MV_ARTICLE][i].w, mv->p[MV_ARTICLE][i].n) &&
 			  mv->p[MV_ARTICLE][i].n == per->n;
-	if (article) {
+	if (!strcmp(per->w, "a") || !strcmp(per->w, "an"))
+		article = 1;	/* "$4 a piece", "$3 a product" */
+	if (article && !vocab_at(MV_ITEM, w)) {
 		char *noun = xstrndup(w, n);
 		int many = noun_many(l, noun, n, w);
 		free(noun);
@@ -928,8 +930,9 @@ static double items_before(const char *l, size_t i, int hyphen)
 		int v = number_ending_at(l, b);
 		return v > 1 ? v : 1;
 	}
-	static const char *const links[] = { "d'une durée de", "d’une durée de", "de", "d'", "d’",
-					     "of", "lasting", NULL };
+	static const char *const links[] = { "d'une durée de", "d’une durée de", "d'environ",
+					     "d’environ", "de", "d'", "d’", "of about", "of around",
+					     "of roughly", "of", "lasting", "lasting about", NULL };
 	size_t k = 0;
 	for (int j = 0; links[j] && !k; j++) {
 		size_t n = strlen(links[j]);
@@ -987,16 +990,31 @@ static double unit_quantity(const char *l, const char *unit, size_t skip_from, s
 	int generic = 1;
 	for (int j = 0; fixed[j] && generic; j++)
 		generic = strcmp(unit, fixed[j]) != 0;
+	int item = generic && vocab_at(MV_ITEM, unit) && strlen(unit) == vocab_at(MV_ITEM, unit)->n;
 	*pace = 0;
 	for (size_t i = 0; l[i]; i++) {
-		if (!isdigit((unsigned char)l[i]) || (i > 0 && (is_word_byte((unsigned char)l[i - 1]) ||
-				l[i - 1] == '.' || l[i - 1] == ',')) || (i >= skip_from && i < skip_to))
+		if ((i > 0 && (is_word_byte((unsigned char)l[i - 1]) || l[i - 1] == '.' ||
+			       l[i - 1] == ',')) || (i >= skip_from && i < skip_to))
 			continue;
 		double v;
-		int kilo;
-		const char *e = parse_number(l + i, &v, &kilo);
+		int kilo, wv, ws, wn = isdigit((unsigned char)l[i]) ? 0 : number_word_at(l + i, &wv, &ws);
+		const char *e = wn && !ws ? l + i + wn : parse_number(l + i, &v, &kilo);
 		if (!e)
-			continue;
+			continue;	/* "5 entretiens d'une heure": a number in words counts too */
+		if (wn)
+			v = wv;
+		if (item && !wn && v > 1) {
+			/* "200 tee-shirts, 10 € l'unité": the count of any plural noun that counts
+			 * no fixed unit */
+			const char *q = skip_blanks(e, 2);
+			size_t nl = noun_len(q);
+			const char *code;
+			if (nl > 2 && (q[nl - 1] == 's' || q[nl - 1] == 'x') && !vocab_at(MV_COUNT, q) &&
+			    !vocab_at(MV_DURATION, q) && !vocab_at(MV_DURATION_HOURS, q) &&
+			    !vocab_at(MV_INSTALMENTS, q) && !match_currency(q, &code, 0) &&
+			    !vocab_at(MV_PACE, skip_blanks(q + nl, 2)))
+				return v;
+		}
 		const char *q = skip_blanks(e, 2);
 		int hyphen = *q == '-' && q == e;
 		if (hyphen)
@@ -1010,9 +1028,8 @@ static double unit_quantity(const char *l, const char *unit, size_t skip_from, s
 			const char *after = skip_blanks(q + (gen ? gl : noun->n), 2);
 			double items = items_before(l, i, hyphen);
 			const struct mv_phrase *pc = vocab_at(MV_PACE, after);
-			/* "3 vidéos de 10 minutes chacune": each, of the items counted before */
-			if (pc && !(items > 1 && (!strncmp(pc->w, "chacun", 6) || !strcmp(pc->w, "each"))))
-				*pace = 1;
+			if (pc)
+				*pace = 1;	/* "1,500 words each": a count per item, no total */
 			else if ((v > 1 || hours || items > 1) && (!timed || vocab_at(MV_WORK, after)))
 				return (hours ? v * 60 : v) * items;
 		}
@@ -1909,6 +1926,23 @@ static int plan_percentages(const double *parts, int k, double total, int *out, 
 	return k;
 }
 
+/* 1 when the bytes of l from `from` to `to` (a plan word's end, an amount's start) tie them:
+ * blanks and at most one of "de", "d'", "of", "du", ":", "(". */
+static int tied_before(const char *l, size_t from, size_t to)
+{
+	static const char *const ties[] = { "de", "d'", "d’", "of", "du", ":", "(", NULL };
+	const char *p = skip_blanks(l + from, 4);
+	for (int i = 0; ties[i] && p < l + to; i++) {
+		size_t n = strlen(ties[i]);
+		if (!strncmp(p, ties[i], n) && (!is_word_byte((unsigned char)ties[i][n - 1]) ||
+						 !is_word_byte((unsigned char)p[n]))) {
+			p = skip_blanks(p + n, 4);
+			break;
+		}
+	}
+	return p >= l + to;
+}
+
 /* 1 when the amount ms[i] of l is an instalment: a phrase of amounts.txt plan within 24 bytes
  * before it or 30 after it, in its clause, nearer to it than to any other amount of that
  * clause in ms[0..n) ("acompte de 500 €", "500 € à la commande", "puis 1 000 € à la livraison", "$500 deposit",
@@ -1933,7 +1967,11 @@ static int instalment_at(const char *l, const struct mention *ms, int n, int i)
 		for (int j = 0; j < n; j++) {
 			if (j != i && (clause_start(l, ms[j].start) > x || clause_end(l, ms[j].end) < xe))
 				continue;	/* another clause's amount: the word is not its */
-			size_t dist = xe <= ms[j].start ? ms[j].start - xe
+			/* a word before an amount is its own only when tied to it ("acompte de
+			 * 500 €", "a deposit of $500", "acompte : 500 €"); else it follows the
+			 * amount before it ("500 € à la signature et 500 € ...") */
+			size_t dist = xe <= ms[j].start ? (tied_before(l, xe, ms[j].start)
+							   ? ms[j].start - xe : SIZE_MAX / 2 + ms[j].start - xe)
 				      : x >= ms[j].end ? x - ms[j].end : SIZE_MAX;
 			if (dist < best) {
 				best = dist;

@@ -4,9 +4,12 @@
  * "2k€", "3-4k", "CHF 8'500.–", "deux mille euros", "35 €/h", "0,08 € / mot", "TJM 400 €",
  * "3 semaines", "10 jours ouvrés", "within 10 days", "avant le 30 avril", "20 % à la commande,
  * un tiers à mi-parcours, solde à la livraison".
- * In: UTF-8 text, and contrib/amounts.txt (the words around amounts). Out: struct money / day
- * counts / percentages, plus the rule that decided (bid.why, post.why). One left-to-right
- * scan; every look-ahead is bounded; no regular expressions.
+ * "2 € la fiche" for 300 fiches, "acompte de 500 € puis 1 000 € à la livraison", "payable en
+ * trois fois".
+ * In: UTF-8 text, and contrib/amounts.txt (the words around amounts, the currencies, the words
+ * of delays). Out: struct money / day counts / percentages, plus the rule that decided
+ * (bid.why, post.why). One left-to-right scan; every look-ahead is bounded; no regular
+ * expressions.
  */
 #include "bidmail.h"
 #include "mask.h"

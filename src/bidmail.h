@@ -475,7 +475,8 @@ struct money {
 	double min, max;
 	char currency[4];	/* ISO 4217, "" when not stated */
 	char tax[4];		/* "HT", "TTC" or "" */
-	char unit[8];		/* "total", "hour", "day", "month" or "" */
+	char unit[24];		/* "total", "hour", "day", "month", "word"..., the noun of a
+				 * rate per item as written ("fiche", "product"), or "" */
 };
 struct post_info {
 	char *title;
@@ -618,8 +619,6 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 /* A delay in days ("3 semaines", "10 jours ouvrés", "within 10 days"), -1 when none; with
  * followup_days, "relance 7j" is read there instead. */
 int extract_duration_days(const char *text, int *followup_days);
-/* Days from `from` to a date named after "avant le", "by", ... ("30 avril", "April 30"). */
-int extract_deadline_date(const char *text, time_t from);
 /* The same three on text already lower-cased by money_lower (no copy). */
 int extract_budget_lower(const char *l, struct money *out, char *why, size_t why_len);
 int extract_duration_days_lower(const char *l, int *followup_days);
@@ -640,7 +639,6 @@ const char *money_refused_at(const char *l, size_t at);
  * looking at most 160 bytes away. */
 size_t money_clause_start(const char *l, size_t at);
 size_t money_clause_end(const char *l, size_t at);
-int extract_deadline_date_lower(const char *l, time_t from);
 /* The house styles of amounts: the mails' ("1 500 € HT") and the static site's ("1500 EUR HT"). */
 enum money_style { MONEY_MAIL, MONEY_SITE };
 /* An amount for a reader of lang in style st, the one money formatter (caller frees). */
@@ -661,6 +659,13 @@ struct money_vocab *money_vocab_free(struct money_vocab *mv);
 const struct money_vocab *extract_data_money(void);
 /* A payment plan in percentages summing to 100 ("20 %, 40 %, solde"); returns the count. */
 int extract_milestones(const char *text, int *out, int max);
+/* A payment plan written in amounts ("acompte de 500 € puis 1 000 € à la livraison") or as a
+ * count of instalments ("payable en trois fois") in lower-cased l, around the amount m read
+ * from it: m becomes the plan's total when it was one of its instalments (N × m for "en 3
+ * versements de 400 €"); the shares in whole percentages summing to 100 into out (at most
+ * max); why (why_len bytes, appended to) says it. Returns the count of shares, 0 when none. */
+int extract_plan_lower(const char *l, struct money *m, int *out, int max, char *why,
+		       size_t why_len);
 
 /* ---------------------------------------------------------------- extract_reply.c */
 /* The new text of a reply: quotes (attributions, Outlook blocks, '>' runs) and the signature

@@ -1108,11 +1108,17 @@ struct bid_info *extract_bid_text_at(const char *text, time_t from)
 	int rc = extract_bid_amount(text, &b->amount, why, sizeof why);
 	b->has_amount = rc > 0;
 	b->refused = rc < 0;
-	b->why = xstrdup(why);
 	char *l = money_lower(text);
+	int shares[8], n_shares = b->has_amount ? extract_plan_lower(l, &b->amount, shares, 8, why,
+								     sizeof why) : 0;
+	b->why = xstrdup(why);
 	int effort = 0;
 	b->delivery_days = extract_duration_read_lower(l, &b->followup_days, &effort);
 	b->n_milestones = extract_milestones(text, b->milestones, 8);
+	if (!b->n_milestones && n_shares) {
+		memcpy(b->milestones, shares, (size_t)n_shares * sizeof *shares);
+		b->n_milestones = n_shares;	/* "acompte de 500 € puis 1 000 € à la livraison" */
+	}
 	char dwhy[160] = "";
 	if (from >= 0) {
 		long today = date_day_of(from);

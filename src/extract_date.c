@@ -16,13 +16,13 @@
 enum date_kind { DK_MONTH, DK_WEEKDAY, DK_ARTICLE, DK_CUE, DK_START, DK_MID, DK_END, DK_IN,
 		 DK_MONTH_END, DK_YEAR_END, DK_WEEK_END, DK_NEXT, DK_NEXT_WEEK, DK_WEEK,
 		 DK_WEEK_NUMBER, DK_WEEK_OF, DK_AVAILABILITY, DK_DELIVERY, DK_NOT_DATE, DK_AFTER,
-		 DK_DAY, DK_FOLLOWING, DK_COUNT };
+		 DK_DAY, DK_FOLLOWING, DK_HOLIDAY, DK_START_CUE, DK_COUNT };
 static const char *const kind_names[DK_COUNT] = { "month", "weekday", "article", "cue", "start",
 						  "mid", "end", "in", "month-end", "year-end",
 						  "week-end", "next", "next-week", "week",
 						  "week-number", "week-of", "availability",
 						  "delivery", "not-date", "after", "day",
-						  "following" };
+						  "following", "holiday", "start-cue" };
 
 struct date_data {
 	struct strlist phrase[DK_COUNT];
@@ -41,7 +41,7 @@ struct date_data {
 
 /* The kinds whose phrases a reader tries at a word start (first_of). */
 static const int starting_kinds[] = { DK_CUE, DK_START, DK_MID, DK_END, DK_IN, DK_MONTH_END,
-				      DK_YEAR_END, DK_WEEK_END };
+				      DK_YEAR_END, DK_WEEK_END, DK_START_CUE };
 
 /* A mentioned day not given with its year is at most this far ahead; further, it is a day
  * that has just passed ("fin avril" written on 10 May), not next year's. */
@@ -70,11 +70,13 @@ static int date_line(void *arg, char *s, const char *path, int lineno)
 			k = i;
 	if (k < 0 || (k == DK_MONTH && (got < 2 || n < 1 || n > 12)) || (k == DK_WEEKDAY && (n < 0 || n > 7)) ||
 	    ((k == DK_IN || k == DK_MONTH_END || k == DK_WEEK_END || k == DK_WEEK || k == DK_DAY) &&
-	     (got < 2 || n < 0 || n > 366))) {
+	     (got < 2 || n < 0 || n > 366)) ||
+	    (k == DK_HOLIDAY && (got < 2 || n / 100 < 1 || n / 100 > 12 || n % 100 < 1 ||
+				 n % 100 > 31))) {
 		fprintf(stderr, "%s:%d: expected `kind [N] | phrase | ...` (kind: month N, weekday [N], next, "
 			"next-week, article, cue, start, mid, end, in N, month-end N, year-end, week-end N, "
 			"week N, week-number, week-of, availability, delivery, not-date, after, day N, "
-			"following)\n",
+			"following, holiday MMDD, start-cue)\n",
 			path, lineno);
 		return -1;
 	}
@@ -599,6 +601,17 @@ static long day_after_cue(const struct date_data *d, const char *p, long today,
 			note->end = p + w;
 		return today + n;	/* "livraison demain", "ready tomorrow" */
 	}
+	if ((w = kind_at(d, DK_HOLIDAY, p, &n)) != 0) {
+		/* "avant Noël", "by Christmas": this year's, or next year's once passed */
+		int y, m, md;
+		date_day_split(today, &y, &m, &md);
+		long hd = date_day_make(y, n / 100, n % 100);
+		if (hd < today)
+			hd = date_day_make(y + 1, n / 100, n % 100);
+		if (note)
+			note->end = p + w;
+		return hd;
+	}
 	int next = 0, next_week = 0, wd = 0;
 	size_t fl = kind_at(d, DK_FOLLOWING, p, &n);
 	if (fl && kind_at(d, DK_WEEKDAY, p + fl + blanks_at(p + fl), &wd) && wd) {
@@ -769,6 +782,15 @@ static void start_keep(struct date_start *start, long day, size_t where,
 		note_set(&start->note, NULL, 0, 0);
 }
 
+/* The day after a start cue at p ("à partir du 20", "dès le 4 mai", "starting May 4"): as
+ * after a cue, or a day number alone ending its clause; -1 when none. */
+static long start_cue_day(const struct date_data *d, const char *p, long today,
+			  struct date_note *note)
+{
+	long day = day_after_cue(d, p, today, note);
+	return day >= 0 ? day : article_day_at(p + blanks_at(p), today);
+}
+
 /* The first of the word starts at[0..n) of l where reader finds a day (cue: a cue phrase then
  * a day, day_after_cue, its rule in *note); -1 when none. *where: the word start it was read
  * at. A day refused in its clause is none; a day the work starts on (availability_before) is
@@ -780,6 +802,16 @@ static long first_of(const struct date_data *d, const char *l, const size_t *at,
 	for (size_t i = 0; i < n; i++) {
 		const char *p = l + at[i];
 		long day = -1;
+		size_t sk;
+		int sn;
+		if (cue && (sk = kind_at(d, DK_START_CUE, p, &sn)) != 0) {
+			/* "à partir du 20", "starting May 4": the day the work starts */
+			long sday = start_cue_day(d, p + sk, today, note);
+			if (sday >= 0) {
+				start_keep(start, sday, at[i], note, today);
+				continue;
+			}
+		}
 		if (cue) {
 			unsigned char b = (unsigned char)*p;
 			for (size_t j = 0; j < d->n_first[DK_CUE][b] && day < 0; j++) {
@@ -939,7 +971,11 @@ static long start_found(const struct date_data *d, const char *l, long today,
 		const char *end;
 		int bare, n;
 		long day = named_day_at(d, l + i, today, &note, &end, &bare);
-		size_t k = kind_at(d, DK_CUE, l + i, &n);
+		size_t k = kind_at(d, DK_CUE, l + i, &n), sk = kind_at(d, DK_START_CUE, l + i, &n);
+		if (sk && (day = start_cue_day(d, l + i + sk, today, &note)) >= 0) {
+			start_keep(&start, day, i, &note, today);	/* "à partir du 20" */
+			continue;
+		}
 		if (day < 0 && (k || kind_at(d, DK_ARTICLE, l + i, &n)))
 			day = day_after_cue(d, l + i + k, today, &note);	/* "commencer le 10" */
 		if (day >= 0 && availability_before(d, l, i, i + k))

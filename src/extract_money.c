@@ -4,16 +4,18 @@
  * "2k€", "3-4k", "CHF 8'500.–", "deux mille euros", "35 €/h", "0,08 € / mot", "TJM 400 €",
  * "3 semaines", "10 jours ouvrés", "within 10 days", "avant le 30 avril", "20 % à la commande,
  * un tiers à mi-parcours, solde à la livraison".
- * In: UTF-8 text, and contrib/amounts.txt (the words around amounts). Out: struct money / day
- * counts / percentages, plus the rule that decided (bid.why, post.why). One left-to-right
- * scan; every look-ahead is bounded; no regular expressions.
+ * "2 € la fiche" for 300 fiches, "acompte de 500 € puis 1 000 € à la livraison", "payable en
+ * trois fois".
+ * In: UTF-8 text, and contrib/amounts.txt (the words around amounts, the currencies, the words
+ * of delays). Out: struct money / day counts / percentages, plus the rule that decided
+ * (bid.why, post.why). One left-to-right scan; every look-ahead is bounded; no regular
+ * expressions.
  */
 #include "bidmail.h"
 #include "mask.h"
 
 #include <ctype.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -132,59 +134,6 @@ static const char *parse_number(const char *p, double *value, int *kilo)
 	return p;
 }
 
-static const struct { const char *w; const char *code; int before; } currencies[] = {
-	{ "€", "EUR", 1 }, { "eur", "EUR", 1 }, { "euros", "EUR", 0 }, { "euro", "EUR", 0 },
-	{ "us$", "USD", 1 }, { "usd", "USD", 1 }, { "$us", "USD", 0 }, { "ca$", "CAD", 1 },
-	{ "c$", "CAD", 1 }, { "cad", "CAD", 1 }, { "can$", "CAD", 1 }, { "$ca", "CAD", 1 },
-	{ "$can", "CAD", 1 }, { "$ ca", "CAD", 0 }, { "$ cad", "CAD", 0 },
-	{ "dollars canadiens", "CAD", 0 }, { "canadian dollars", "CAD", 0 }, { "au$", "AUD", 1 }, { "aud", "AUD", 1 },
-	{ "$", "USD", 1 }, { "dollars", "USD", 0 }, { "dollar", "USD", 0 },
-	{ "£", "GBP", 1 }, { "gbp", "GBP", 1 }, { "pounds", "GBP", 0 }, { "livres sterling", "GBP", 0 },
-	{ "chf", "CHF", 1 }, { "francs suisses", "CHF", 0 }, { "fr.", "CHF", 1 },
-	{ "mad", "MAD", 1 }, { "dirhams", "MAD", 0 }, { "dirham", "MAD", 0 }, { "dh", "MAD", 0 },
-	{ "dhs", "MAD", 0 },
-	{ "tnd", "TND", 1 }, { "dinars", "TND", 0 }, { "xof", "XOF", 1 }, { "fcfa", "XOF", 0 },
-	{ "cfa", "XOF", 0 }, { "dzd", "DZD", 1 }, { "jpy", "JPY", 1 }, { "¥", "JPY", 1 },
-	{ "inr", "INR", 1 }, { "₹", "INR", 1 }, { "sek", "SEK", 0 }, { "nok", "NOK", 0 },
-	{ "dkk", "DKK", 0 }, { "pln", "PLN", 0 }, { "zł", "PLN", 0 }, { "brl", "BRL", 1 },
-	{ "r$", "BRL", 1 },
-};
-
-/* 1 for the bytes a currency word or symbol can start with. */
-static unsigned char currency_first[256];
-
-static void fill_currency_first(void)
-{
-	for (size_t i = 0; i < sizeof currencies / sizeof currencies[0]; i++)
-		currency_first[(unsigned char)currencies[i].w[0]] = 1;
-}
-
-/* filled once, whatever thread extracts first (ingest parses in a second thread) */
-static void currency_table(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, fill_currency_first);
-}
-
-/* Matches a currency at p (lower-cased text); returns its length and sets the code. */
-size_t match_currency(const char *p, const char **code, int want_before)
-{
-	size_t best = 0;
-	for (size_t i = 0; i < sizeof currencies / sizeof currencies[0]; i++) {
-		if (want_before && !currencies[i].before)
-			continue;
-		size_t n = strlen(currencies[i].w);
-		if (n <= best || strncmp(p, currencies[i].w, n))
-			continue;
-		/* words must end at a word boundary; symbols need not */
-		if (isalpha((unsigned char)currencies[i].w[n - 1]) && is_word_byte((unsigned char)p[n]))
-			continue;
-		best = n;
-		*code = currencies[i].code;
-	}
-	return best;
-}
-
 static int word_at(const char *p, const char *w)
 {
 	size_t n = strlen(w);
@@ -198,12 +147,17 @@ enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBE
 	       MV_SHARE, MV_UPFRONT, MV_REST, MV_PLAN, MV_ARTICLE, MV_COMPLEMENT, MV_RATE,
 	       MV_NEGATION, MV_LIMIT, MV_NOT_NEGATION, MV_CLAUSE, MV_FOLLOWUP, MV_EFFORT, MV_REFUSAL,
 	       MV_TOO_LOW, MV_REFUSED_AFTER, MV_CONDITION, MV_OFFER, MV_OFFER_NEAR, MV_BUDGET,
-	       MV_QUOTED, MV_REFERENCE, MV_NO, MV_AGREE, MV_NOT_SHARE, MV_KINDS };
+	       MV_QUOTED, MV_REFERENCE, MV_NO, MV_AGREE, MV_NOT_SHARE,
+	       MV_PER, MV_NOT_UNIT, MV_INSTALMENTS, MV_CURRENCY, MV_CURRENCY_BEFORE, MV_DURATION,
+	       MV_DURATION_WORKING, MV_DURATION_HOURS, MV_DELAY_NUMBER, MV_DELAY_CUE,
+	       MV_DELAY_PREP, MV_ITEM, MV_KINDS };
 static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
 	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement",
 	"rate", "negation", "limit", "not-negation", "clause", "followup", "effort", "refusal",
 	"too-low", "refused-after", "condition", "offer", "offer-near", "budget", "quoted",
-	"reference", "no", "agree", "not-share" };
+	"reference", "no", "agree", "not-share", "per", "not-unit", "instalments", "currency",
+	"currency-before", "duration", "duration-working", "duration-hours", "delay-number",
+	"delay-cue", "delay-preposition", "item" };
 
 struct mv_phrase {
 	char *w;
@@ -218,6 +172,9 @@ struct money_vocab {
 	 * vocab_at, tried at every word, looks at those only) */
 	size_t *first[MV_KINDS][256];
 	size_t n_first[MV_KINDS][256];
+	unsigned char currency_first[256];	/* bytes a currency can start with */
+	unsigned char delay_first[256];		/* bytes a delay's number word can start with */
+	unsigned char unit_first[256];		/* bytes a delay's unit can start with */
 	struct mask_words *contacts;	/* mask-words.txt beside amounts.txt (mask.c) */
 };
 
@@ -244,6 +201,17 @@ static int mv_value(enum mv_kind k, const char *v, struct mv_phrase *ph)
 	case MV_SCALE:
 		ph->num = atoi(v);
 		return ph->num > 0 && ph->num <= 1000000 ? 0 : -1;
+	case MV_CURRENCY:
+	case MV_CURRENCY_BEFORE:
+		for (int i = 0; i < 3; i++)
+			if (v[i] < 'A' || v[i] > 'Z')
+				return -1;
+		return v[3] ? -1 : (snprintf(ph->val, sizeof ph->val, "%s", v), 0);
+	case MV_DURATION:
+	case MV_DURATION_WORKING:
+	case MV_DELAY_NUMBER:
+		ph->num = atoi(v);
+		return ph->num > 0 && ph->num <= 366 ? 0 : -1;
 	case MV_SHARE:
 		if (sscanf(v, "%d/%d", &a, &b) != 2 || a < 1 || b < 2 || a >= b || 1200 % b)
 			return -1;
@@ -271,7 +239,10 @@ static int mv_line(void *arg, char *s, const char *path, int lineno)
 			"tax-far, unit U, count U, rate U, pace, work, number N, scale N, share A/B, "
 			"upfront, rest, plan, article, complement, negation, limit, not-negation, "
 			"clause, followup, effort, refusal, too-low, refused-after, condition, offer, "
-			"offer-near, budget, quoted, reference, no, agree, not-share)\n", path, lineno);
+			"offer-near, budget, quoted, reference, no, agree, not-share, per, not-unit, "
+			"instalments, currency XXX, currency-before XXX, duration N, "
+			"duration-working N, duration-hours, delay-number N, delay-cue, "
+			"delay-preposition, item)\n", path, lineno);
 		return -1;
 	}
 	for (char *tok; (tok = strtok_r(NULL, "|", &save)) != NULL;) {
@@ -327,6 +298,12 @@ static void mv_index(struct money_vocab *mv)
 	for (int k = 0; k < MV_KINDS; k++)
 		for (size_t i = 0; i < mv->n[k]; i++) {
 			unsigned char b = (unsigned char)mv->p[k][i].w[0];
+			if (k == MV_CURRENCY || k == MV_CURRENCY_BEFORE)
+				mv->currency_first[b] = 1;
+			if (k == MV_DELAY_NUMBER)
+				mv->delay_first[b] = 1;
+			if (k == MV_DURATION || k == MV_DURATION_WORKING || k == MV_DURATION_HOURS)
+				mv->unit_first[b] = 1;
 			size_t n = mv->n_first[k][b];
 			mv->first[k][b] = xrealloc(mv->first[k][b], (n + 1) * sizeof *mv->first[k][b]);
 			mv->first[k][b][n] = i;
@@ -387,6 +364,28 @@ static const char *vocab_in(enum mv_kind k, const char *text, size_t within)
 	return NULL;
 }
 
+/* Matches a currency at p (lower-cased text; amounts.txt currency, and currency-before for
+ * the words that may also stand before the amount, the only ones when want_before is set):
+ * the length of the longest, its code in *code; 0 when none. A word must end at a word
+ * boundary, a symbol need not ("€1,500"). */
+size_t match_currency(const char *p, const char **code, int want_before)
+{
+	const struct money_vocab *mv = vocab();
+	unsigned char b = (unsigned char)*p;
+	size_t best = 0;
+	for (int k = want_before ? MV_CURRENCY_BEFORE : MV_CURRENCY; k <= MV_CURRENCY_BEFORE; k++)
+		for (size_t j = 0; j < mv->n_first[k][b]; j++) {
+			const struct mv_phrase *ph = &mv->p[k][mv->first[k][b][j]];
+			if (ph->n <= best || strncmp(p, ph->w, ph->n))
+				continue;
+			if (isalpha((unsigned char)ph->w[ph->n - 1]) && is_word_byte((unsigned char)p[ph->n]))
+				continue;
+			best = ph->n;
+			*code = ph->val;
+		}
+	return best;
+}
+
 /* 1 when a unit marker with an article (amounts.txt article: "la page", "le mot") is followed
  * by a complement ("la page d'accueil", "le mot de passe"): a noun of the sentence, no unit. */
 static int noun_goes_on(const char *w, const char *after)
@@ -421,9 +420,82 @@ static const struct mv_phrase *marker_at(const char *q, int far, enum mv_kind *k
 	return best;
 }
 
+/* The length of the noun at p (letters, UTF-8 bytes, inner hyphens: "fiche", "e-book"), 0
+ * when it is none or longer than a unit holds. */
+static size_t noun_len(const char *p)
+{
+	size_t k = 0;
+	while (is_word_byte((unsigned char)p[k]) || (p[k] == '-' && k && is_word_byte((unsigned char)p[k + 1])))
+		if (isdigit((unsigned char)p[k++]))
+			return 0;
+	return k >= 2 && k < sizeof ((struct money *)0)->unit ? k : 0;
+}
+
+/* 1 when the noun w (n bytes) stands in l elsewhere than at skip in the plural (+s, +x,
+ * +es) or after a number ("300 fiches", "250 products", "3 logos"): the items it names are
+ * many. */
+static int noun_many(const char *l, const char *w, size_t n, const char *skip)
+{
+	for (const char *h = strstr(l, w); h; h = strstr(h + 1, w)) {
+		if (h == skip || (h > l && is_word_byte((unsigned char)h[-1])))
+			continue;
+		const char *e = h + n;
+		if (*e == 's' || *e == 'x')
+			e++;
+		else if (e[0] == 'e' && e[1] == 's')
+			e += 2;
+		if (is_word_byte((unsigned char)*e))
+			continue;
+		if (e > h + n)
+			return 1;
+		const char *b = h;
+		while (b > l && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		if (b < h && b > l && isdigit((unsigned char)b[-1]))
+			return 1;
+	}
+	return 0;
+}
+
+/* A rate per item outside the fixed units (amounts.txt per, then a noun: "2 € la fiche",
+ * "15 € par séance", "$3 per product", "4 €/fiche"): the noun into m's unit, the length
+ * read; 0 when none. A noun of amounts.txt not-unit ("par virement", "per year", "par
+ * exemple") is none; after an article ("la", "le") the noun must be many in l (noun_many),
+ * and not go on with a complement ("500 € le logo", "le site de la mairie" name one thing). */
+static size_t per_item_at(const char *l, const char *q, struct money *m)
+{
+	const struct mv_phrase *per = vocab_at(MV_PER, q);
+	if (!per)
+		return 0;
+	const char *w = skip_blanks(q + per->n, 2);
+	size_t n = noun_len(w);
+	if (!n || vocab_at(MV_NOT_UNIT, w) || vocab_at(MV_NUMBER, w) || vocab_at(MV_SCALE, w))
+		return 0;
+	const char *code;
+	if (match_currency(w, &code, 0) == n)
+		return 0;
+	const struct money_vocab *mv = vocab();
+	int article = 0;
+	for (size_t i = 0; i < mv->n[MV_ARTICLE] && !article; i++)
+		article = !strncmp(per->w, mv->p[MV_ARTICLE][i].w, mv->p[MV_ARTICLE][i].n) &&
+			  mv->p[MV_ARTICLE][i].n == per->n;
+	if (!strcmp(per->w, "a") || !strcmp(per->w, "an"))
+		article = 1;	/* "$4 a piece", "$3 a product" */
+	if (article && !vocab_at(MV_ITEM, w)) {
+		char *noun = xstrndup(w, n);
+		int many = noun_many(l, noun, n, w);
+		free(noun);
+		if (!many || noun_goes_on(per->w, w + n))
+			return 0;
+	}
+	snprintf(m->unit, sizeof m->unit, "%.*s", (int)n, w);
+	return (size_t)(w + n - q);
+}
+
 /* Tax and unit markers after an amount ("HT", "TTC", "/h", "par jour", "/ mot", ", TVA en
- * sus"), at most three, into m; returns the position after them. */
-static const char *read_markers(const char *p, struct money *m)
+ * sus"), at most three, into m, and a rate per item of another noun (per_item_at); returns
+ * the position after them. l is the whole text. */
+static const char *read_markers(const char *l, const char *p, struct money *m)
 {
 	for (int round = 0; round < 3; round++) {
 		const char *q = skip_blanks(p, 2);
@@ -433,8 +505,13 @@ static const char *read_markers(const char *p, struct money *m)
 			q = skip_blanks(q + 1, 2);
 			mk = marker_at(q, 1, &kind);
 		}
-		if (!mk)
-			break;
+		if (!mk) {
+			size_t k = m->unit[0] ? 0 : per_item_at(l, skip_blanks(p, 2), m);
+			if (!k)
+				break;
+			p = skip_blanks(p, 2) + k;
+			continue;
+		}
 		if (kind != MV_UNIT && !m->tax[0])
 			snprintf(m->tax, sizeof m->tax, "%.3s", mk->val);
 		if (kind == MV_UNIT && !m->unit[0] && strcmp(mk->val, "none"))
@@ -452,7 +529,8 @@ static int quantity_word(const char *p)
 		"characters", "signes", "fiches", "produits", "products", "articles", "photos",
 		"images", "vidéos", "videos", "heures", "hours", "hrs", "jours", "days", "semaines",
 		"weeks", "mois", "months", "ans", "years", "minutes", "min", "personnes", "people",
-		"ème", "e ", "er ", "h ", "x ", NULL };
+		"ème", "e ", "er ", "h ", "x ", "fois", "versements", "mensualités", "échéances",
+		"instalments", "installments", "payments", NULL };
 	const char *q = skip_blanks(p, 2);
 	for (int i = 0; words[i]; i++)
 		if (!strncmp(q, words[i], strlen(words[i])))
@@ -495,7 +573,7 @@ static int read_single(const char *l, size_t i, struct mention *out)
 	out->kilo = kilo;
 	out->m.max = v;
 	out->m.min = -1;
-	e = read_markers(e, &out->m);
+	e = read_markers(l, e, &out->m);
 	out->end = (size_t)(e - l);
 	return 1;
 }
@@ -681,7 +759,7 @@ static int read_words_mention(const char *l, size_t i, struct mention *out)
 	out->range = low >= 0;
 	snprintf(out->m.currency, sizeof out->m.currency, "%s", code);
 	out->has_currency = 1;
-	out->end = (size_t)(read_markers(after + cl, &out->m) - l);
+	out->end = (size_t)(read_markers(l, after + cl, &out->m) - l);
 	return 1;
 }
 
@@ -697,7 +775,7 @@ static int unit_makes_money(const char *unit)
 static int find_mentions(const char *l, struct mention *out, int max, int bare_with_cue)
 {
 	int n = 0;
-	currency_table();
+	const unsigned char *currency_first = vocab()->currency_first;
 	size_t len = strlen(l);
 	for (size_t i = 0; i < len && n < max; i++) {
 		unsigned char c = (unsigned char)l[i];
@@ -757,35 +835,6 @@ static int sentence_broken(const char *l, size_t from, size_t at)
 		    (l[q] == '\n' && q + 1 < at && l[q + 1] == '\n'))
 			return 1;
 	return 0;
-}
-
-/* The nearest cue of a list that ends within `window` bytes before offset at, in the same
- * sentence, or NULL; *end (when not NULL) set past it. */
-static const char *cue_before_end(const char *l, size_t at, const char *const *cues,
-				  size_t window, size_t *end)
-{
-	size_t from = at > window ? at - window : 0;
-	const char *best = NULL;
-	size_t best_end = 0;
-	for (int i = 0; cues[i]; i++) {
-		size_t cn = strlen(cues[i]);
-		for (size_t k = from; k + cn <= at; k++) {
-			if (strncmp(l + k, cues[i], cn))
-				continue;
-			if (k > 0 && is_word_byte((unsigned char)l[k - 1]))
-				continue;
-			if (is_word_byte((unsigned char)cues[i][cn - 1]) && is_word_byte((unsigned char)l[k + cn]))
-				continue;
-			/* no sentence end between the cue and the amount */
-			if (k + cn > best_end && !sentence_broken(l, k + cn, at)) {
-				best = cues[i];
-				best_end = k + cn;
-			}
-		}
-	}
-	if (end)
-		*end = best_end;
-	return best;
 }
 
 /* The nearest phrase of kind k of amounts.txt (offer, offer-near, budget, quoted, reference)
@@ -853,33 +902,139 @@ static void rate_name_apply(const char *l, const struct mention *ms, size_t afte
 
 /* ---------------------------------------------------------------- per-unit rates */
 
+/* The number (digits or a number word, more than one) that ends at offset e of l, past
+ * blanks; 0 when none. */
+static int number_ending_at(const char *l, size_t e)
+{
+	while (e > 0 && l[e - 1] == ' ')
+		e--;
+	size_t b = e;
+	while (b > 0 && isdigit((unsigned char)l[b - 1]) && e - b < 4)
+		b--;
+	if (b < e)
+		return b == 0 || !is_word_byte((unsigned char)l[b - 1]) ? atoi(l + b) : 0;
+	while (b > 0 && is_word_byte((unsigned char)l[b - 1]))
+		b--;
+	int v = 0, sc = 0;
+	size_t n = b < e ? (size_t)number_word_at(l + b, &v, &sc) : 0;
+	return n && b + n == e && !sc && v > 1 ? v : 0;
+}
+
+/* How many items the count at offset i of l measures each: the number before a noun of one
+ * to three words and "de" / "of" / "d'une durée de" ("3 vidéos de 10 minutes", "three
+ * videos of 10 minutes"), or right before the count when a hyphen ties it to its noun
+ * ("three 10-minute videos"); 1 when none. */
+static double items_before(const char *l, size_t i, int hyphen)
+{
+	size_t b = i;
+	while (b > 0 && l[b - 1] == ' ')
+		b--;
+	if (hyphen) {
+		int v = number_ending_at(l, b);
+		return v > 1 ? v : 1;
+	}
+	static const char *const links[] = { "d'une durée de", "d’une durée de", "d'environ",
+					     "d’environ", "de", "d'", "d’", "of about", "of around",
+					     "of roughly", "of", "lasting", "lasting about", NULL };
+	size_t k = 0;
+	for (int j = 0; links[j] && !k; j++) {
+		size_t n = strlen(links[j]);
+		if (b >= n && !strncmp(l + b - n, links[j], n) &&
+		    (b == n || !is_word_byte((unsigned char)l[b - n - 1])))
+			k = n;
+	}
+	if (!k)
+		return 1;
+	b -= k;
+	for (int words = 0; words < 3; words++) {
+		while (b > 0 && l[b - 1] == ' ')
+			b--;
+		size_t e = b;
+		while (b > 0 && is_word_byte((unsigned char)l[b - 1]) && !isdigit((unsigned char)l[b - 1]))
+			b--;
+		if (b == e)
+			return 1;
+		int v = number_ending_at(l, b);
+		if (v > 1)
+			return v;
+	}
+	return 1;
+}
+
+/* 1 when the noun at q is `unit` (n bytes), singular or plural (+s, +x, +es); its length in
+ * *len. */
+static int unit_noun_at(const char *q, const char *unit, size_t *len)
+{
+	size_t n = strlen(unit);
+	if (strncmp(q, unit, n))
+		return 0;
+	const char *e = q + n;
+	if (*e == 's' || *e == 'x')
+		e++;
+	else if (e[0] == 'e' && e[1] == 's')
+		e += 2;
+	if (is_word_byte((unsigned char)*e))
+		return 0;
+	*len = (size_t)(e - q);
+	return 1;
+}
+
 /* The quantity of `unit` stated in l outside the rate [skip_from, skip_to): a count > 1
- * ("12 000 mots"), or -1; *pace set when the count is a pace ("10 h par semaine"). Hours and
- * days count only as work ("20 heures de travail"): "sous 20 jours" is a delay. */
+ * ("12 000 mots", "300 fiches" for a rate per fiche), times the items it measures each ("3
+ * vidéos de 10 minutes": 30), or -1; *pace set when the count is a pace ("10 h par
+ * semaine"). Hours and days count only as work ("20 heures de travail"): "sous 20 jours" is
+ * a delay. */
 static double unit_quantity(const char *l, const char *unit, size_t skip_from, size_t skip_to,
 			    int *pace)
 {
 	int timed = !strcmp(unit, "hour") || !strcmp(unit, "day");
+	static const char *const fixed[] = { "hour", "day", "week", "month", "word", "page",
+		"article", "image", "minute", "total", NULL };
+	int generic = 1;
+	for (int j = 0; fixed[j] && generic; j++)
+		generic = strcmp(unit, fixed[j]) != 0;
+	int item = generic && vocab_at(MV_ITEM, unit) && strlen(unit) == vocab_at(MV_ITEM, unit)->n;
 	*pace = 0;
 	for (size_t i = 0; l[i]; i++) {
-		if (!isdigit((unsigned char)l[i]) || (i > 0 && (is_word_byte((unsigned char)l[i - 1]) ||
-				l[i - 1] == '.' || l[i - 1] == ',')) || (i >= skip_from && i < skip_to))
+		if ((i > 0 && (is_word_byte((unsigned char)l[i - 1]) || l[i - 1] == '.' ||
+			       l[i - 1] == ',')) || (i >= skip_from && i < skip_to))
 			continue;
 		double v;
-		int kilo;
-		const char *e = parse_number(l + i, &v, &kilo);
+		int kilo, wv, ws, wn = isdigit((unsigned char)l[i]) ? 0 : number_word_at(l + i, &wv, &ws);
+		const char *e = wn && !ws ? l + i + wn : parse_number(l + i, &v, &kilo);
 		if (!e)
-			continue;
+			continue;	/* "5 entretiens d'une heure": a number in words counts too */
+		if (wn)
+			v = wv;
+		if (item && !wn && v > 1) {
+			/* "200 tee-shirts, 10 € l'unité": the count of any plural noun that counts
+			 * no fixed unit */
+			const char *q = skip_blanks(e, 2);
+			size_t nl = noun_len(q);
+			const char *code;
+			if (nl > 2 && (q[nl - 1] == 's' || q[nl - 1] == 'x') && !vocab_at(MV_COUNT, q) &&
+			    !vocab_at(MV_DURATION, q) && !vocab_at(MV_DURATION_HOURS, q) &&
+			    !vocab_at(MV_INSTALMENTS, q) && !match_currency(q, &code, 0) &&
+			    !vocab_at(MV_PACE, skip_blanks(q + nl, 2)))
+				return v;
+		}
 		const char *q = skip_blanks(e, 2);
-		const struct mv_phrase *noun = vocab_at(MV_COUNT, q);
+		int hyphen = *q == '-' && q == e;
+		if (hyphen)
+			q++;	/* "three 10-minute videos" */
+		const struct mv_phrase *noun = generic ? NULL : vocab_at(MV_COUNT, q);
+		size_t gl = 0;
+		int gen = generic && unit_noun_at(q, unit, &gl);
 		/* hours of audio or video for a rate per minute: 60 minutes each */
 		int hours = noun && !strcmp(unit, "minute") && !strcmp(noun->val, "hour");
-		if (noun && (hours || !strcmp(noun->val, unit))) {
-			const char *after = skip_blanks(q + noun->n, 2);
-			if (vocab_at(MV_PACE, after))
-				*pace = 1;
-			else if ((v > 1 || hours) && (!timed || vocab_at(MV_WORK, after)))
-				return hours ? v * 60 : v;
+		if (gen || (noun && (hours || !strcmp(noun->val, unit)))) {
+			const char *after = skip_blanks(q + (gen ? gl : noun->n), 2);
+			double items = items_before(l, i, hyphen);
+			const struct mv_phrase *pc = vocab_at(MV_PACE, after);
+			if (pc)
+				*pace = 1;	/* "1,500 words each": a count per item, no total */
+			else if ((v > 1 || hours || items > 1) && (!timed || vocab_at(MV_WORK, after)))
+				return (hours ? v * 60 : v) * items;
 		}
 		i = (size_t)(e - l);
 		if (!l[i])
@@ -996,6 +1151,8 @@ int extract_budget_lower(const char *l, struct money *out, char *why, size_t why
 	currency_explain(out, why, why_len);
 	if (!out->unit[0])
 		snprintf(out->unit, sizeof out->unit, "total");
+	int shares[16];
+	extract_plan_lower(l, out, shares, 16, why, why_len);
 	return 1;
 }
 
@@ -1413,43 +1570,22 @@ int extract_bid_amount(const char *text, struct money *out, char *why, size_t wh
 
 /* ---------------------------------------------------------------- durations */
 
+/* A number word of a delay at p (amounts.txt delay-number: "deux", "a", "quelques"): its
+ * length and value; 0 when none. */
 static int number_word(const char *p, int *value)
 {
-	/* first letters of the words below: most positions are rejected by one test */
-	if (!strchr("udotqcfsnhvaq", *p) || !*p)
+	if (!vocab()->delay_first[(unsigned char)*p])
+		return 0;	/* most positions are rejected by one test */
+	const struct mv_phrase *ph = vocab_at(MV_DELAY_NUMBER, p);
+	if (!ph || is_word_byte((unsigned char)p[ph->n]))
 		return 0;
-	static const struct { const char *w; int v; } words[] = {
-		{ "un", 1 }, { "une", 1 }, { "one", 1 }, { "a", 1 }, { "an", 1 }, { "deux", 2 },
-		{ "two", 2 }, { "trois", 3 }, { "three", 3 }, { "quatre", 4 }, { "four", 4 },
-		{ "cinq", 5 }, { "five", 5 }, { "six", 6 }, { "sept", 7 }, { "seven", 7 },
-		{ "huit", 8 }, { "eight", 8 }, { "neuf", 9 }, { "nine", 9 }, { "dix", 10 },
-		{ "ten", 10 }, { "quinze", 15 }, { "fifteen", 15 }, { "vingt", 20 }, { "twenty", 20 },
-		{ "trente", 30 }, { "thirty", 30 }, { "quelques", 3 }, { "few", 3 },
-	};
-	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
-		if (words[i].w[0] != *p)
-			continue;	/* the first byte decides most: no strlen nor strncmp */
-		int n = word_at(p, words[i].w);
-		if (n) {
-			*value = words[i].v;
-			return n;
-		}
-	}
-	return 0;
+	*value = ph->num;
+	return (int)ph->n;
 }
 
 /* Reads "N unit" at p; returns the length read and the number of days, or 0. */
 static int read_duration(const char *p, int *days, int *working, int *hours)
 {
-	static const struct { const char *w; int mul; int hours; } units[] = {
-		{ "jours ouvrés", 1, 0 }, { "jours ouvrables", 1, 0 }, { "jours ouvres", 1, 0 },
-		{ "business days", 1, 0 }, { "working days", 1, 0 }, { "jours", 1, 0 },
-		{ "journées", 1, 0 }, { "jour", 1, 0 }, { "days", 1, 0 }, { "day", 1, 0 },
-		{ "j", 1, 0 }, { "d", 1, 0 }, { "semaines", 7, 0 }, { "semaine", 7, 0 },
-		{ "weeks", 7, 0 }, { "week", 7, 0 }, { "sem", 7, 0 }, { "mois", 30, 0 },
-		{ "months", 30, 0 }, { "month", 30, 0 }, { "heures", 0, 1 }, { "hours", 0, 1 },
-		{ "h", 0, 1 },
-	};
 	const char *q = p;
 	int v = 0, n = 0;
 	while (isdigit((unsigned char)*q) && n < 4) {
@@ -1466,36 +1602,37 @@ static int read_duration(const char *p, int *days, int *working, int *hours)
 		return 0;
 	}
 	const char *u = skip_blanks(q, 2);
-	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-		if (units[i].w[0] != *u)
-			continue;
-		int k = word_at(u, units[i].w);
-		if (!k)
-			continue;
-		if (n == 0 && (units[i].w[1] == '\0'))
-			return 0;	/* "a d": not a duration */
-		*hours = units[i].hours;
-		if (units[i].hours) {
-			if (v < 1 || v > 2000)
-				return 0;
-			*days = (v + 23) / 24;
-		} else {
-			*days = v * units[i].mul;
+	/* the longest unit of amounts.txt duration, duration-working, duration-hours */
+	static const enum mv_kind kinds[] = { MV_DURATION, MV_DURATION_WORKING, MV_DURATION_HOURS };
+	const struct mv_phrase *unit = NULL;
+	enum mv_kind kind = MV_DURATION;
+	for (int i = 0; i < 3; i++) {
+		const struct mv_phrase *ph = vocab_at(kinds[i], u);
+		if (ph && is_word_byte((unsigned char)u[ph->n]))
+			ph = NULL;
+		if (ph && (!unit || ph->n > unit->n)) {
+			unit = ph;
+			kind = kinds[i];
 		}
-		*working = strstr(units[i].w, "ouvr") || strstr(units[i].w, "business") ||
-			   strstr(units[i].w, "working");
-		if (*working)
-			*days = (*days * 7 + 4) / 5;
-		return (int)(u + k - p);
 	}
-	return 0;
+	if (!unit)
+		return 0;
+	if (n == 0 && unit->n == 1)
+		return 0;	/* "a d": not a duration */
+	*hours = kind == MV_DURATION_HOURS;
+	if (*hours) {
+		if (v < 1 || v > 2000)
+			return 0;
+		*days = (v + 23) / 24;
+	} else {
+		*days = v * unit->num;
+	}
+	*working = kind == MV_DURATION_WORKING;
+	if (*working)
+		*days = (*days * 7 + 4) / 5;
+	return (int)(u + unit->n - p);
 }
 
-static const char *const delivery_cues[] = {
-	"délai", "delai", "livraison", "livré", "livre", "livrer", "sous", "en", "dans", "d'ici",
-	"within", "in", "delivery", "deliver", "delivered", "turnaround", "deadline", "durée",
-	"duree", "réalisation", "realisation", "terminé", "termine", "finished", "done", "ready",
-	"prêt", "pret", "compter", "maximum", "max", NULL };
 const char *money_refused_at(const char *l, size_t at)
 {
 	int after;
@@ -1568,22 +1705,16 @@ static int effort_at(const char *l, size_t i, int k)
 	return 0;
 }
 
-/* The delivery cues that only introduce a time ("dans 7 jours" after "relance" is still the
- * follow-up's). */
-static const char *const delivery_prepositions[] = { "sous", "en", "dans", "d'ici", "within",
-						     "in", "compter", "maximum", "max", NULL };
-
-/* 1 when a delivery word other than a preposition is between from and at ("Rappel : livraison
- * en 10 jours" is a delivery time, not a follow-up). */
+/* 1 when a delivery word other than a preposition (amounts.txt delay-cue, not
+ * delay-preposition) is between from and at, in the same sentence as at ("Rappel :
+ * livraison en 10 jours" is a delivery time, not a follow-up). */
 static int delivery_word_between(const char *l, size_t from, size_t at)
 {
-	for (int i = 0; delivery_cues[i]; i++) {
-		int prep = 0;
-		for (int j = 0; delivery_prepositions[j] && !prep; j++)
-			prep = !strcmp(delivery_cues[i], delivery_prepositions[j]);
-		const char *one[2] = { delivery_cues[i], NULL };
-		size_t end = 0;
-		if (!prep && at > from && cue_before_end(l, at, one, at - from, &end) && end > from)
+	for (size_t i = from; i < at; i++) {
+		if (i > 0 && is_word_byte((unsigned char)l[i - 1]))
+			continue;
+		const struct mv_phrase *ph = vocab_at(MV_DELAY_CUE, l + i);
+		if (ph && i + ph->n <= at && !sentence_broken(l, i + ph->n, at))
 			return 1;
 	}
 	return 0;
@@ -1642,12 +1773,13 @@ int extract_duration_read_lower(const char *l, int *followup_days, int *effort)
 			continue;
 		if (!isdigit((unsigned char)l[i])) {
 			/* a number word: only when the next word looks like a time unit */
-			if (!strchr("udotqcfsnhvaq", l[i]))
+			const struct money_vocab *mv = vocab();
+			if (!mv->delay_first[(unsigned char)l[i]])
 				continue;
 			size_t k = i;
 			while (k < len && is_word_byte((unsigned char)l[k]))
 				k++;
-			if (k >= len || l[k] != ' ' || !strchr("jsmwdh", l[k + 1]))
+			if (k >= len || l[k] != ' ' || !mv->unit_first[(unsigned char)l[k + 1]])
 				continue;
 		}
 		int days, working, hours;
@@ -1667,7 +1799,7 @@ int extract_duration_read_lower(const char *l, int *followup_days, int *effort)
 			i += (size_t)k - 1;
 			continue;
 		}
-		int cued = cue_before_end(l, i, delivery_cues, 30, NULL) != NULL;
+		int cued = cue_before(l, i, MV_DELAY_CUE, 30) || cue_before(l, i, MV_DELAY_PREP, 30);
 		if (hours && !cued) {
 			i += (size_t)k - 1;
 			continue;	/* "à 14h" is a time of day, "en 48h" a delay */
@@ -1684,133 +1816,6 @@ int extract_duration_read_lower(const char *l, int *followup_days, int *effort)
 	}
 	*effort = best >= 0 && best_effort;
 	return best;
-}
-
-/* ---------------------------------------------------------------- dates */
-
-static int month_of(const char *p, int *len)
-{
-	if (!*p || !strchr("jfmasondé", *p))
-		return 0;
-	static const struct { const char *w; int m; } months[] = {
-		{ "janvier", 1 }, { "janv.", 1 }, { "janv", 1 }, { "january", 1 }, { "jan", 1 },
-		{ "février", 2 }, { "fevrier", 2 }, { "févr", 2 }, { "february", 2 }, { "feb", 2 },
-		{ "mars", 3 }, { "march", 3 }, { "mar", 3 }, { "avril", 4 }, { "april", 4 },
-		{ "apr", 4 }, { "avr", 4 }, { "mai", 5 }, { "may", 5 }, { "juin", 6 }, { "june", 6 },
-		{ "jun", 6 }, { "juillet", 7 }, { "july", 7 }, { "jul", 7 }, { "juil", 7 },
-		{ "août", 8 }, { "aout", 8 }, { "august", 8 }, { "aug", 8 }, { "septembre", 9 },
-		{ "september", 9 }, { "sept", 9 }, { "sep", 9 }, { "octobre", 10 }, { "october", 10 },
-		{ "oct", 10 }, { "novembre", 11 }, { "november", 11 }, { "nov", 11 },
-		{ "décembre", 12 }, { "decembre", 12 }, { "december", 12 }, { "déc", 12 },
-		{ "dec", 12 },
-	};
-	for (size_t i = 0; i < sizeof months / sizeof months[0]; i++) {
-		int n = word_at(p, months[i].w);
-		if (!n && months[i].w[strlen(months[i].w) - 1] == '.' &&
-		    !strncmp(p, months[i].w, strlen(months[i].w)))
-			n = (int)strlen(months[i].w);
-		if (n) {
-			*len = n;
-			return months[i].m;
-		}
-	}
-	return 0;
-}
-
-/* Calendar days from the day of `from` to the next day/month (this year, else next year). */
-static int days_until(time_t from, int day, int month)
-{
-	struct tm tm;
-	gmtime_r(&from, &tm);
-	struct tm today = { 0 };
-	today.tm_year = tm.tm_year;
-	today.tm_mon = tm.tm_mon;
-	today.tm_mday = tm.tm_mday;
-	time_t start = timegm(&today);
-	for (int y = tm.tm_year; y <= tm.tm_year + 1; y++) {
-		struct tm t = { 0 };
-		t.tm_year = y;
-		t.tm_mon = month - 1;
-		t.tm_mday = day;
-		time_t when = timegm(&t);
-		if (t.tm_mday != day)
-			return -1;	/* 31 April */
-		if (when >= start)
-			return (int)((when - start) / 86400);
-	}
-	return -1;
-}
-
-/* Reads "30 avril", "30/04", "April 30" at p; 1 with day and month set. */
-static int read_date(const char *p, int *day, int *month)
-{
-	int ml = 0;
-	*day = *month = 0;
-	if (isdigit((unsigned char)*p)) {
-		*day = *p++ - '0';
-		if (isdigit((unsigned char)*p))
-			*day = *day * 10 + (*p++ - '0');
-		if (!strncmp(p, "er", 2))
-			p += 2;
-		if (*p == '/' && isdigit((unsigned char)p[1])) {
-			/* 30/04: day first, as in French and British usage */
-			*month = p[1] - '0';
-			if (isdigit((unsigned char)p[2]))
-				*month = *month * 10 + (p[2] - '0');
-		} else {
-			*month = month_of(skip_blanks(p, 1), &ml);
-		}
-	} else if ((*month = month_of(p, &ml)) > 0) {
-		const char *q = skip_blanks(p + ml, 1);
-		if (!isdigit((unsigned char)*q))
-			return 0;
-		*day = *q - '0';
-		if (isdigit((unsigned char)q[1]))
-			*day = *day * 10 + (q[1] - '0');
-	}
-	return *day >= 1 && *day <= 31 && *month >= 1 && *month <= 12;
-}
-
-static const char *const date_cues[] = { "avant le ", "d'ici le ", "pour le ", "au plus tard le ",
-					    "jusqu'au ", "by ", "before ", "due ", "until ",
-					    "deadline: ", "deadline ", "date limite : ", "date limite ",
-					    NULL };
-
-int extract_deadline_date(const char *text, time_t from)
-{
-	char *l = money_lower(text);
-	int rc = extract_deadline_date_lower(l, from);
-	free(l);
-	return rc;
-}
-
-int extract_deadline_date_lower(const char *l, time_t from)
-{
-	int result = -1;
-	const char *first = NULL;
-	/* the earliest date introduced by a cue */
-	for (int i = 0; date_cues[i]; i++) {
-		size_t cn = strlen(date_cues[i]);
-		for (const char *p = strstr(l, date_cues[i]); p; p = strstr(p + cn, date_cues[i])) {
-			if (p > l && is_word_byte((unsigned char)p[-1]))
-				continue;
-			const char *q = skip_blanks(p + cn, 2);
-			if (!strncmp(q, "le ", 3))
-				q += 3;
-			int day, month;
-			if (!read_date(q, &day, &month))
-				continue;
-			if (!first || p < first) {
-				int d = days_until(from, day, month);
-				if (d >= 0) {
-					first = p;
-					result = d;
-				}
-			}
-			break;
-		}
-	}
-	return result;
 }
 
 /* ---------------------------------------------------------------- milestones */
@@ -1909,6 +1914,208 @@ int extract_milestones(const char *text, int *out, int max)
 	return best;
 }
 
+/* The whole percentages of parts[0..k) of total, the last taking the rounding, into out. */
+static int plan_percentages(const double *parts, int k, double total, int *out, int max)
+{
+	if (k < 2 || k > max || total <= 0)
+		return 0;
+	int sum = 0;
+	for (int i = 0; i < k; i++) {
+		out[i] = i + 1 < k ? (int)(parts[i] * 100 / total + 0.5) : 100 - sum;
+		if (out[i] <= 0)
+			return 0;
+		sum += out[i];
+	}
+	return k;
+}
+
+/* 1 when the bytes of l from `from` to `to` (a plan word's end, an amount's start) tie them:
+ * blanks and at most one of "de", "d'", "of", "du", ":", "(". */
+static int tied_before(const char *l, size_t from, size_t to)
+{
+	static const char *const ties[] = { "de", "d'", "d’", "of", "du", ":", "(", NULL };
+	const char *p = skip_blanks(l + from, 4);
+	for (int i = 0; ties[i] && p < l + to; i++) {
+		size_t n = strlen(ties[i]);
+		if (!strncmp(p, ties[i], n) && (!is_word_byte((unsigned char)ties[i][n - 1]) ||
+						 !is_word_byte((unsigned char)p[n]))) {
+			p = skip_blanks(p + n, 4);
+			break;
+		}
+	}
+	return p >= l + to;
+}
+
+/* 1 when the amount ms[i] of l is an instalment: a phrase of amounts.txt plan within 24 bytes
+ * before it or 30 after it, in its clause, nearer to it than to any other amount of that
+ * clause in ms[0..n) ("acompte de 500 €", "500 € à la commande", "puis 1 000 € à la livraison", "$500 deposit",
+ * "$1,000 on delivery": a word serves one amount only), not refused. */
+static int instalment_at(const char *l, const struct mention *ms, int n, int i)
+{
+	size_t cs = clause_start(l, ms[i].start), ce = clause_end(l, ms[i].end);
+	size_t from = ms[i].start > 24 ? ms[i].start - 24 : 0, to = ms[i].end + 30;
+	if (from < cs)
+		from = cs;
+	if (to > ce)
+		to = ce;
+	int after, found = 0;
+	for (size_t x = from; x < to && l[x] && !found; x++) {
+		if ((x >= ms[i].start && x < ms[i].end) || (x > 0 && is_word_byte((unsigned char)l[x - 1])))
+			continue;
+		const struct mv_phrase *ph = vocab_at(MV_PLAN, l + x);
+		if (!ph)
+			continue;
+		size_t xe = x + ph->n, best = SIZE_MAX;
+		int near = -1;
+		for (int j = 0; j < n; j++) {
+			if (j != i && (clause_start(l, ms[j].start) > x || clause_end(l, ms[j].end) < xe))
+				continue;	/* another clause's amount: the word is not its */
+			/* a word before an amount is its own only when tied to it ("acompte de
+			 * 500 €", "a deposit of $500", "acompte : 500 €"); else it follows the
+			 * amount before it ("500 € à la signature et 500 € ...") */
+			size_t dist = xe <= ms[j].start ? (tied_before(l, xe, ms[j].start)
+							   ? ms[j].start - xe : SIZE_MAX / 2 + ms[j].start - xe)
+				      : x >= ms[j].end ? x - ms[j].end : SIZE_MAX;
+			if (dist < best) {
+				best = dist;
+				near = j;
+			}
+		}
+		found = near == i;
+	}
+	return found && !amount_refused(l, ms[i].start, ms[i].end, &after);
+}
+
+/* A count of instalments in l ("payable en trois fois", "in 3 instalments", "en 4
+ * versements de 300 €"): N from 2 to 12 written before a phrase of amounts.txt instalments,
+ * after "en", "in", "over", "sur" or before "de"/"of" and an amount; 0 when none. *each set
+ * to the offset right after "de"/"of" (where the amount of one instalment starts), else
+ * SIZE_MAX. */
+static int instalment_count(const char *l, size_t *each)
+{
+	*each = SIZE_MAX;
+	for (size_t i = 1; l[i]; i++) {
+		if (is_word_byte((unsigned char)l[i - 1]))
+			continue;
+		const struct mv_phrase *w = vocab_at(MV_INSTALMENTS, l + i);
+		if (!w)
+			continue;
+		int nb = number_ending_at(l, i);
+		if (nb < 2 || nb > 12)
+			continue;
+		size_t b = i;
+		while (b > 0 && l[b - 1] == ' ')
+			b--;
+		while (b > 0 && is_word_byte((unsigned char)l[b - 1]))
+			b--;	/* the number */
+		while (b > 0 && l[b - 1] == ' ')
+			b--;
+		static const char *const preps[] = { "en", "in", "over", "sur", NULL };
+		int prep = 0;
+		for (int j = 0; preps[j] && !prep; j++) {
+			size_t n = strlen(preps[j]);
+			prep = b >= n && !strncmp(l + b - n, preps[j], n) &&
+			       (b == n || !is_word_byte((unsigned char)l[b - n - 1]));
+		}
+		const char *a = skip_blanks(l + i + w->n, 2);
+		int of = word_at(a, "de") ? 2 : word_at(a, "of") ? 2 : 0;
+		if (!prep && !of)
+			continue;
+		if (of)
+			*each = (size_t)(skip_blanks(a + of, 2) - l);
+		return nb;
+	}
+	return 0;
+}
+
+int extract_plan_lower(const char *l, struct money *m, int *out, int max, char *why,
+		       size_t why_len)
+{
+	struct mention ms[MAX_MENTIONS];
+	int n = find_mentions(l, ms, MAX_MENTIONS, 0), k = 0, self = -1, shares = 0;
+	double parts[16], sum = 0;
+	size_t w = strlen(why);
+	for (int i = 0; i < n && k < 16; i++) {
+		int lump = !ms[i].m.unit[0] || !strcmp(ms[i].m.unit, "total");
+		if (!ms[i].has_currency || ms[i].range || !lump ||
+		    strcmp(ms[i].m.currency, m->currency) || !instalment_at(l, ms, n, i))
+			continue;
+		if (k && sentence_broken(l, ms[i - 1].end, ms[i].start) && self < 0)
+			k = 0, sum = 0;	/* a plan is written in one sentence */
+		if (ms[i].m.max == m->max && self < 0)
+			self = k;
+		parts[k++] = ms[i].m.max;
+		sum += ms[i].m.max;
+	}
+	int lumped = !m->unit[0] || !strcmp(m->unit, "total");
+	if (k >= 2 && self >= 0 && lumped) {
+		/* "acompte de 500 € puis 1 000 € à la livraison": the total of the plan */
+		snprintf(why + w, why_len - w, "; a payment plan of %d instalments (", k);
+		for (int i = 0; i < k; i++) {
+			w = strlen(why);
+			snprintf(why + w, why_len - w, "%s%.10g", i ? " + " : "", parts[i]);
+		}
+		m->max = sum;
+		m->min = -1;
+		shares = plan_percentages(parts, k, sum, out, max);
+		w = strlen(why);
+		snprintf(why + w, why_len - w, "): a total of %.10g", sum);
+	} else if (k >= 2 && lumped && sum == m->max) {
+		shares = plan_percentages(parts, k, sum, out, max);
+		snprintf(why + w, why_len - w, "; a payment plan of %d instalments adding up to it",
+			 k);
+	} else if (k == 1 && lumped && self < 0 && parts[0] < m->max) {
+		/* "1 500 € : 500 € d'acompte, le solde à la livraison" */
+		size_t e;
+		const char *last = NULL;
+		for (int i = 0; i < n && !last; i++)
+			if (ms[i].m.max == parts[0] && money_vocab_in(l, MV_REST, ms[i].end,
+								      ms[i].end + 80, &e))
+				last = l;
+		if (last) {
+			double two[2] = { parts[0], m->max - parts[0] };
+			shares = plan_percentages(two, 2, m->max, out, max);
+			snprintf(why + w, why_len - w, "; %.10g up front, the balance after", parts[0]);
+		}
+	}
+	size_t each;
+	int count = shares ? 0 : instalment_count(l, &each);
+	if (count) {
+		int mine = 0;
+		for (int i = 0; i < n && each != SIZE_MAX && !mine; i++)
+			mine = ms[i].start == each && ms[i].m.max == m->max && !ms[i].range;
+		w = strlen(why);
+		if (mine && lumped) {
+			/* "en 3 versements de 400 €": 1 200 in all */
+			m->max *= count;
+			m->min = -1;
+			snprintf(why + w, why_len - w, "; %d instalments of %.10g: a total of %.10g",
+				 count, m->max / count, m->max);
+		} else {
+			snprintf(why + w, why_len - w, "; payable in %d instalments", count);
+		}
+		if (lumped && count <= max) {
+			int sum_pct = 0;
+			for (int i = 0; i < count; i++) {
+				out[i] = i + 1 < count ? 100 / count : 100 - sum_pct;
+				sum_pct += out[i];
+			}
+			shares = count;
+		}
+	}
+	if (shares) {
+		w = strlen(why);
+		snprintf(why + w, why_len - w, " (");
+		for (int i = 0; i < shares; i++) {
+			w = strlen(why);
+			snprintf(why + w, why_len - w, "%s%d %%", i ? " / " : "", out[i]);
+		}
+		w = strlen(why);
+		snprintf(why + w, why_len - w, ")");
+	}
+	return shares;
+}
+
 /* Formats a number the way a reader of lang expects, with the catalogue's number.group and
  * number.decimal: "1 500", "1 250,50" / "1,500", "1,250.50"; in the site's style, digits
  * only: "1500", "1250.50". */
@@ -1998,12 +2205,16 @@ char *money_format_style(const struct money *m, const char *lang, enum money_sty
 	/* a rate's unit: the catalogue's money.per_UNIT (money.per_UNIT_site on the site) */
 	static const char *const rate_units[] = { "hour", "day", "month", "week", "word", "page",
 						  "article", "image", "minute", NULL };
-	for (int i = 0; rate_units[i]; i++)
+	int named = !m->unit[0] || !strcmp(m->unit, "total") || !strcmp(m->unit, "none");
+	for (int i = 0; rate_units[i] && !named; i++)
 		if (!strcmp(m->unit, rate_units[i])) {
 			char key[48];
 			snprintf(key, sizeof key, "money.per_%s%s", rate_units[i], site ? "_site" : "");
 			buf_printf(&out, " %s", catalog_text(lang, key));
+			named = 1;
 		}
+	if (!named)
+		buf_printf(&out, " / %s", m->unit);	/* a rate per item as written: "2 € / fiche" */
 	return buf_steal(&out);
 }
 

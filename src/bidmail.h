@@ -1314,6 +1314,9 @@ struct render_set *render_set_use(struct render_set *set);
 struct render_set *render_set_free(struct render_set *set);
 /* Appends s to b with & < > " ' escaped: for HTML text and attributes, and XML (Atom). */
 void render_html_escape(struct buf *b, const char *s);
+/* Loads the templates now if no set is in use yet (render_mail does it otherwise), so that a
+ * thread started afterwards only reads them. */
+void render_ready(const struct config *c);
 /* Renders template kind in language lang; 0 or -1 (reason logged). */
 int render_mail(const struct config *c, const char *kind, const char *lang,
 		const struct vars *v, struct rendered *out);
@@ -1761,14 +1764,31 @@ enum outcome reminder_handle(struct handling *h);
 char *followup_scheduled(const char *lang, int days, time_t now);
 
 /* ---------------------------------------------------------------- send.c */
-/* Renders template kind in lang with v, composes it (o gives the addresses and threading;
- * o->body is filled here) and queues it in the outbox, in the caller's transaction. 0 or -1. */
+/* Renders template kind in lang with v, composes it (o gives the addresses and threading)
+ * and queues it in the outbox, in the caller's transaction. 0 or -1. */
 int send_queue(const struct config *c, struct store *s, const char *kind, const char *lang,
 	       const struct vars *v, struct outgoing *o);
 /* send_queue with template tmpl, the outbox row recording what the mail is as kind (a
  * reminder rendered by relay_message is kind "reminder"). 0 or -1. */
 int send_queue_as(const struct config *c, struct store *s, const char *tmpl, const char *kind,
 		  const char *lang, const struct vars *v, struct outgoing *o);
+/* A mail rendered and composed but not yet queued: what send_queue_made stores. Made by any
+ * thread (rendering and composing read only what the main thread loaded before), queued by the
+ * store's thread in its transaction. */
+struct made_mail {
+	char *data;		/* the whole RFC 5322 message */
+	size_t len;
+	char *subject;		/* as rendered (the outbox row's subject) */
+	char token[33];		/* the Message-ID's local part */
+};
+/* Renders template tmpl in lang with v and composes it with o's addresses into m. 0 or -1. */
+int send_make(const struct config *c, const char *tmpl, const char *lang, const struct vars *v,
+	      const struct outgoing *o, struct made_mail *m);
+/* Queues made mail m in the outbox as kind to o->to (o->share, o->quiet; sets o->token and
+ * o->outbox_id), in the caller's transaction. 0 or -1. */
+int send_queue_made(const struct config *c, struct store *s, const char *kind,
+		    const struct made_mail *m, struct outgoing *o);
+void made_mail_clear(struct made_mail *m);
 /* Delivers queued outbox rows through the configured transport; returns the number sent or -1. */
 int send_outbox_flush(const struct config *c, struct store *s);
 

@@ -57,7 +57,9 @@ struct db *db_sqlite_open(const char *path, int create)
 {
 	struct db *db = xcalloc(1, sizeof *db);
 	db->head.drv = &sqlite_driver;
-	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+	/* a connection is only ever used by the thread that opened it (every thread that needs
+	 * the database opens its own): SQLite's per-call mutex is not needed */
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
 	if (sqlite3_open_v2(path, &db->conn, flags, NULL) != SQLITE_OK) {
 		log_err("stage=store path=%s error=\"%s\"", path,
 			db->conn ? sqlite3_errmsg(db->conn) : "cannot open");

@@ -20,6 +20,7 @@
 #include "bidmail.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,8 @@ struct digest_run {
 	int dropping, dropped;		/* a failing claim drops only itself (the alerts); how many */
 	int64_t first_row, last_row;	/* the outbox rows the alert pass queued (its log line) */
 	int batch_open, batch_n;	/* the open batch transaction, its alerts */
+	pthread_mutex_t memo_lock;	/* views and found: the preparer fills them too */
+	struct preparer *prep;		/* the page's mails made ahead, or NULL */
 };
 
 /* When p was published (first opened); its creation time for rows that never said. */
@@ -265,19 +268,21 @@ static void item_fill(struct digest_run *r, int j, int64_t sid, const char *lang
 	const struct project *p = &r->projects[j];
 	memset(item, 0, sizeof *item);
 	struct project_view tmp = { 0 };
+	pthread_mutex_lock(&r->memo_lock);
 	const struct project_view *pv = project_view(r, j, lang, &tmp);
-	char *id = xasprintf("%lld", (long long)p->id);
 	char *budget = xstrdup(pv->budget), *deadline = xstrdup(pv->deadline);
-	char *bids = xasprintf("%d/%d", p->bids, c->bid_cap);
 	char *skills = xstrdup(pv->skills), *extract = xstrdup(pv->extract);
 	char *title = xstrdup(pv->title);
+	char *found = found_words(r, j, why);
+	pthread_mutex_unlock(&r->memo_lock);
 	view_clear(&tmp);
+	char *id = xasprintf("%lld", (long long)p->id);
+	char *bids = xasprintf("%d/%d", p->bids, c->bid_cap);
 	int64_t ids[2] = { p->id, sid };
 	char *bkey = keys_make("b", ids, 2);
 	char *baddr = keys_address(c, "bid", bkey);
 	char *link = xasprintf("mailto:%s?subject=Re:%%20%s%%20%lld", baddr,
 			       catalog_text(lang, "mailto.digest_project"), (long long)p->id);
-	char *found = found_words(r, j, why);
 	vars_set(item, "id", id);
 	vars_set(item, "title", title);
 	vars_set(item, "budget", budget);
@@ -360,8 +365,8 @@ static int claim_end(struct digest_run *r, int keep)
 }
 
 static int queue_claimed(struct digest_run *r, struct subscriber *s, const char *period,
-			 const int64_t *pids, int n, const char *kind, const char *lang,
-			 const struct vars *v, struct outgoing *o)
+			 const int64_t *pids, int n, const char *kind, const struct made_mail *m,
+			 struct outgoing *o)
 {
 	int rc = claim_begin(r);
 	/* the row was loaded before this transaction: mark it only if it is still active */
@@ -373,7 +378,7 @@ static int queue_claimed(struct digest_run *r, struct subscriber *s, const char 
 		: store_subscriber_digest_mark(r->s, s->id, now);
 	int claimed = active == 1 ? store_digest_claim(r->s, s->id, period, n, clock_now()) : active;
 	if (claimed == 1)
-		rc = send_queue(r->c, r->s, kind, lang, v, o);
+		rc = send_queue_made(r->c, r->s, kind, m, o);
 	if (claimed == 1 && rc == 0) {
 		/* a reply naming no project is read against the ones listed here */
 		char *mid = xasprintf("%s@%s", o->token, r->c->domain);
@@ -431,22 +436,20 @@ static void dry_print(const struct subscriber *s, const char *period, const stru
 		printf("  #%s %s  (matched by `%s`)\n", items[i].value[0], items[i].value[1], why[i]);
 }
 
-/* Queues the selection (or the instant alert) of one subscriber; claims the period in the same
- * transaction (a dry run prints it instead). Returns 1 sent, 0 nothing to send, -1 error. */
-static int send_one(struct digest_run *r, struct subscriber *s, const char *period, int *list,
-		    const char **why, int n, int more, int instant)
+/* Makes the mail of one subscriber's selection (or instant alert) of the n projects list
+ * (why: the pattern of each) into m: its items, keys, template and quoted-printable. Any
+ * thread: the run's memos are shared under memo_lock, the rest is read only. 0 or -1. */
+static int mail_make(struct digest_run *r, const struct subscriber *s, const int *list,
+		     const char *const *why, int n, int more, int instant, struct made_mail *m)
 {
 	const struct config *c = r->c;
 	const char *lang = catalog_language_or(s->language, c->language);
 	struct vars items[MAX_PER_DIGEST];
 	char *owned[MAX_PER_DIGEST * 11];
-	int64_t pids[MAX_PER_DIGEST];
 	int no = 0;
 	int64_t sid = s->id;
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n; i++)
 		item_fill(r, list[i], sid, lang, why[i], &items[i], owned, &no);
-		pids[i] = r->projects[list[i]].id;
-	}
 	char count[16];
 	snprintf(count, sizeof count, "%d", n);
 	/* a reply to a selection: commands, or a bid when it names a project (#1042) */
@@ -475,33 +478,226 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 		.key_ref = instant ? owned[5] : skey,
 		.unsubscribe_key = ukey,
 	};
-	/* the alerts of one project in one language share all but a few lines: stored once */
-	char share[64];
-	if (instant && n == 1) {
-		snprintf(share, sizeof share, "alert/%lld/%s", (long long)pids[0], lang);
-		o.share = share;
-	}
-	o.quiet = instant;	/* one line for the pass, not one per alert */
-	int rc = 1;
-	if (!r->dry_run) {
-		rc = queue_claimed(r, s, period, pids, n, instant ? "project_alert" : "digest", lang, &v, &o);
-		if (rc == 1 && instant) {
-			if (!r->first_row)
-				r->first_row = o.outbox_id;
-			r->last_row = o.outbox_id;
-		}
-	} else if ((rc = store_digest_claimed(r->s, s->id, period)) != 0) {
-		rc = rc < 0 ? -1 : 0;	/* claimed already: a real run would send nothing */
-	} else {
-		rc = 1;
-		dry_print(s, period, items, why, n, more, instant);
-	}
+	int rc = send_make(c, instant ? "project_alert" : "digest", lang, &v, &o, m);
 	for (int i = 0; i < no; i++)
 		free(owned[i]);
 	free(more_text);
 	free(skey);
 	free(saddr);
 	free(ukey);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- the preparer
+ * While this thread claims and stores a page's mails (SQLite's statements, one core), a
+ * second one renders and composes the next ones (templates, quoted-printable): the mails the
+ * page's loop is expected to send, in the order it sends them, at most AHEAD made before
+ * the loop takes them. The loop takes a made mail only when it is the one it would make
+ * (same subscriber, period and projects); one it no longer sends (an unsubscribe meanwhile)
+ * is dropped, one it did not expect is made here. Nothing is claimed or stored there. */
+#define AHEAD 64
+
+struct ahead {
+	int i;				/* the subscriber of the page */
+	char period[32];
+	const int *list;		/* the projects, newest first, and each one's pattern */
+	const char *const *why;
+	int n, more, instant;
+	int one;			/* an alert's project (list points here) */
+	const char *one_why;
+	int rc;
+	struct made_mail m;
+};
+
+struct preparer {
+	struct digest_run *r;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t made, taken;
+	struct ahead *jobs;
+	int njobs, cap;
+	int next;			/* jobs below it taken or dropped by the loop */
+	int nmade;			/* jobs below it made */
+	int stop;
+	int loop_waits, maker_waits;	/* who sleeps on the condition: woken only then */
+};
+
+static void *preparer_main(void *arg)
+{
+	struct preparer *p = arg;
+	for (int k = 0; k < p->njobs; k++) {
+		pthread_mutex_lock(&p->lock);
+		p->nmade = k;
+		if (p->loop_waits)
+			pthread_cond_signal(&p->made);
+		if (!p->stop && k - p->next >= AHEAD) {
+			/* full: sleeps until the loop has taken half of what is made */
+			p->maker_waits = 1;
+			while (!p->stop && k - p->next > AHEAD / 2)
+				pthread_cond_wait(&p->taken, &p->lock);
+			p->maker_waits = 0;
+		}
+		int stop = p->stop;
+		pthread_mutex_unlock(&p->lock);
+		if (stop)
+			return NULL;
+		struct ahead *a = &p->jobs[k];
+		a->rc = mail_make(p->r, &p->r->subs[a->i], a->list, a->why, a->n, a->more,
+				  a->instant, &a->m);
+	}
+	pthread_mutex_lock(&p->lock);
+	p->nmade = p->njobs;
+	if (p->loop_waits)
+		pthread_cond_signal(&p->made);
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* Adds the mail the loop is expected to send to subscriber i for period. */
+static void preparer_add(struct preparer *p, int i, const char *period, const int *list,
+			 const char *const *why, int n, int more, int instant)
+{
+	if (p->njobs == p->cap) {
+		p->cap = p->cap ? 2 * p->cap : 256;
+		p->jobs = xrealloc(p->jobs, (size_t)p->cap * sizeof *p->jobs);
+	}
+	struct ahead *a = &p->jobs[p->njobs++];
+	memset(a, 0, sizeof *a);
+	a->i = i;
+	snprintf(a->period, sizeof a->period, "%s", period);
+	a->list = list;
+	a->why = why;
+	a->n = n;
+	a->more = more;
+	a->instant = instant;
+}
+
+/* The made mail for subscriber i's period with these projects, moved into m: 1, or 0 when
+ * none was made for it (the caller makes it). The jobs before it are dropped. */
+static int preparer_take(struct preparer *p, int i, const char *period, const int *list,
+			 int n, struct made_mail *m)
+{
+	int k = p->next;
+	while (k < p->njobs && p->jobs[k].i <= i &&
+	       (p->jobs[k].i < i || strcmp(p->jobs[k].period, period)))
+		k++;
+	if (k >= p->njobs || p->jobs[k].i != i)
+		return 0;
+	struct ahead *a = &p->jobs[k];
+	int same = a->n == n;
+	for (int t = 0; same && t < n; t++)
+		same = a->list[t] == list[t];
+	pthread_mutex_lock(&p->lock);
+	p->loop_waits = 1;
+	while (p->nmade <= k)
+		pthread_cond_wait(&p->made, &p->lock);
+	p->loop_waits = 0;
+	for (int t = p->next; t < k; t++)
+		made_mail_clear(&p->jobs[t].m);
+	p->next = k + 1;
+	if (p->maker_waits && p->nmade - p->next <= AHEAD / 2)
+		pthread_cond_signal(&p->taken);
+	pthread_mutex_unlock(&p->lock);
+	if (!same || a->rc < 0) {
+		made_mail_clear(&a->m);
+		return 0;
+	}
+	*m = a->m;
+	memset(&a->m, 0, sizeof a->m);
+	return 1;
+}
+
+/* Starts the second thread on the jobs added (none: nothing started). 0, or -1 when no
+ * thread could start (the loop makes every mail itself). */
+static int preparer_start(struct preparer *p)
+{
+	if (!p->njobs)
+		return 0;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->made, NULL);
+	pthread_cond_init(&p->taken, NULL);
+	if (pthread_create(&p->thread, NULL, preparer_main, p) != 0) {
+		pthread_mutex_destroy(&p->lock);
+		pthread_cond_destroy(&p->made);
+		pthread_cond_destroy(&p->taken);
+		p->njobs = 0;
+		return -1;
+	}
+	return 1;
+}
+
+/* Stops the thread (what it made and the loop did not take is dropped) and frees p. */
+static void preparer_free(struct preparer *p)
+{
+	if (!p)
+		return;
+	if (p->njobs) {
+		pthread_mutex_lock(&p->lock);
+		p->stop = 1;
+		pthread_cond_signal(&p->taken);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->thread, NULL);
+		for (int t = p->next; t < p->nmade; t++)
+			made_mail_clear(&p->jobs[t].m);
+		pthread_mutex_destroy(&p->lock);
+		pthread_cond_destroy(&p->made);
+		pthread_cond_destroy(&p->taken);
+	}
+	free(p->jobs);
+	free(p);
+}
+
+/* What a dry run prints of a selection or an alert: the items a real run would list. */
+static int dry_one(struct digest_run *r, struct subscriber *s, const char *period, const int *list,
+		   const char *const *why, int n, int more, int instant)
+{
+	int rc = store_digest_claimed(r->s, s->id, period);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;	/* claimed already: a real run would send nothing */
+	const char *lang = catalog_language_or(s->language, r->c->language);
+	struct vars items[MAX_PER_DIGEST];
+	char *owned[MAX_PER_DIGEST * 11];
+	const char *whys[MAX_PER_DIGEST];
+	int no = 0;
+	for (int i = 0; i < n; i++) {
+		item_fill(r, list[i], s->id, lang, why[i], &items[i], owned, &no);
+		whys[i] = why[i];
+	}
+	dry_print(s, period, items, whys, n, more, instant);
+	for (int i = 0; i < no; i++)
+		free(owned[i]);
+	return 1;
+}
+
+/* Queues the selection (or the instant alert) of one subscriber; claims the period in the same
+ * transaction (a dry run prints it instead). Returns 1 sent, 0 nothing to send, -1 error. */
+static int send_one(struct digest_run *r, struct subscriber *s, const char *period,
+		    const int *list, const char *const *why, int n, int more, int instant)
+{
+	if (r->dry_run)
+		return dry_one(r, s, period, list, why, n, more, instant);
+	const char *lang = catalog_language_or(s->language, r->c->language);
+	int64_t pids[MAX_PER_DIGEST];
+	for (int i = 0; i < n; i++)
+		pids[i] = r->projects[list[i]].id;
+	struct made_mail m;
+	if ((!r->prep || !preparer_take(r->prep, (int)(s - r->subs), period, list, n, &m)) &&
+	    mail_make(r, s, list, why, n, more, instant, &m) < 0)
+		return -1;
+	struct outgoing o = { .to = s->address, .quiet = instant };	/* one line per pass */
+	/* the alerts of one project in one language share all but a few lines: stored once */
+	char share[64];
+	if (instant && n == 1) {
+		snprintf(share, sizeof share, "alert/%lld/%s", (long long)pids[0], lang);
+		o.share = share;
+	}
+	int rc = queue_claimed(r, s, period, pids, n, instant ? "project_alert" : "digest", &m, &o);
+	made_mail_clear(&m);
+	if (rc == 1 && instant) {
+		if (!r->first_row)
+			r->first_row = o.outbox_id;
+		r->last_row = o.outbox_id;
+	}
 	return rc;
 }
 
@@ -761,6 +957,19 @@ static void digest_projects_match(struct digest_run *r)
  * A selection's window is
  * [since, now): a project published in the second of a claim belongs to the next one, whether
  * it came before or after it. An alert's is [since, now], each project being claimed alone. */
+/* Whether project j of the run goes to sub in its window [since, now] (an instant one's
+ * includes now): the pattern that matched it, or NULL. */
+static const char *window_wanted(struct digest_run *r, const struct subscriber *sub,
+				 const char *since, int instant, int base_skill, int base_excl,
+				 int j)
+{
+	const char *pub = published_at(&r->projects[j]);
+	int after = strcmp(pub, r->nowiso);
+	if (strcmp(pub, since) < 0 || after > 0 || (after == 0 && !instant))
+		return NULL;
+	return project_wanted(r, sub, base_skill, base_excl, j);
+}
+
 static int digest_projects_pick(struct digest_run *r, int i, int base_skill, int base_excl,
 				int *list, const char **why, int *total)
 {
@@ -770,11 +979,7 @@ static int digest_projects_pick(struct digest_run *r, int i, int base_skill, int
 	snprintf(since, sizeof since, "%s", window_start(sub));
 	int instant = !strcmp(sub->frequency, "instant"), n = 0;
 	for (int j = r->nproj - 1; j >= 0; j--) {
-		const char *pub = published_at(&r->projects[j]);
-		int after = strcmp(pub, r->nowiso);
-		if (strcmp(pub, since) < 0 || after > 0 || (after == 0 && !instant))
-			continue;
-		const char *w = project_wanted(r, sub, base_skill, base_excl, j);
+		const char *w = window_wanted(r, sub, since, instant, base_skill, base_excl, j);
 		if (!w)
 			continue;
 		if (instant) {
@@ -1116,6 +1321,67 @@ static int alert_candidate(const struct digest_run *r, int i, int base_skill)
 	return 0;
 }
 
+/* Whether the page's loop will try to send to subscriber i at all, as far as can be told
+ * before it runs (what it reads from the store may still say no). */
+static int page_may_send(struct digest_run *r, int i, int alerts, int base_skill)
+{
+	const struct subscriber *sub = &r->subs[i];
+	int instant = !strcmp(sub->frequency, "instant");
+	if (sub->status != SUB_ACTIVE || !sub->skills.n || instant != alerts ||
+	    (alerts && !alert_candidate(r, i, base_skill)))
+		return 0;
+	return !matcher_group_exhausted(r->m, r->groups[i]) && !inactive_long(r, sub);
+}
+
+/* The mails the page's loop is expected to send, in its order, made ahead on a second thread
+ * (the preparer); none in a dry run. */
+static void page_prepare(struct digest_run *r, int alerts)
+{
+	if (r->dry_run)
+		return;
+	struct preparer *p = xcalloc(1, sizeof *p);
+	p->r = r;
+	size_t a = 0, b = 0;
+	for (int i = 0; i < r->ns; i++) {
+		const struct subscriber *sub = &r->subs[i];
+		char period[32];
+		if (!page_may_send(r, i, alerts, (int)a))
+			;
+		else if (!alerts) {
+			const struct pick *pk = &r->picks[i];
+			if (pk->n && period_due(sub, r->now, period, sizeof period))
+				preparer_add(p, i, period, pk->list, pk->why, pk->n,
+					     pk->total - pk->n, 0);
+		} else {
+			char since[32];
+			snprintf(since, sizeof since, "%s", window_start(sub));
+			for (int j = r->nproj - 1; j >= 0; j--) {
+				const char *w = window_wanted(r, sub, since, 1, (int)a, (int)b, j);
+				if (!w)
+					continue;
+				snprintf(period, sizeof period, "p%lld", (long long)r->projects[j].id);
+				preparer_add(p, i, period, NULL, NULL, 1, 0, 1);
+				struct ahead *last = &p->jobs[p->njobs - 1];
+				last->one = j;
+				last->one_why = w;
+			}
+		}
+		a += sub->skills.n;
+		b += sub->excludes.n;
+	}
+	/* an alert's list points into its job, where it stays (jobs no longer move) */
+	for (int k = 0; k < p->njobs; k++)
+		if (p->jobs[k].instant) {
+			p->jobs[k].list = &p->jobs[k].one;
+			p->jobs[k].why = &p->jobs[k].one_why;
+		}
+	if (preparer_start(p) <= 0) {
+		preparer_free(p);
+		return;
+	}
+	r->prep = p;
+}
+
 static int digest_page_run(struct digest_run *r, int alerts)
 {
 	digest_profiles_add(r);
@@ -1124,6 +1390,7 @@ static int digest_page_run(struct digest_run *r, int alerts)
 		digest_limits_report(r);
 	if (!alerts)
 		digest_page_pick(r);
+	page_prepare(r, alerts);
 	int rc = 0;
 	size_t a = 0, b = 0;
 	for (int i = 0; i < r->ns && rc == 0; i++) {
@@ -1136,6 +1403,8 @@ static int digest_page_run(struct digest_run *r, int alerts)
 		a += r->subs[i].skills.n;
 		b += r->subs[i].excludes.n;
 	}
+	preparer_free(r->prep);
+	r->prep = NULL;
 	if (rc == 0)
 		rc = batch_commit(r);
 	else
@@ -1469,6 +1738,8 @@ static int digest_alerts(struct digest_run *r)
 int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 {
 	struct digest_run r = { .c = c, .s = s, .now = now, .dry_run = dry_run };
+	pthread_mutex_init(&r.memo_lock, NULL);
+	render_ready(c);	/* the templates loaded here, before the preparer reads them */
 	clock_format_iso(now, r.nowiso);
 	int rc = digest_alerts(&r);
 	if (rc == 0)
@@ -1479,5 +1750,6 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 	if (r.sent || r.empty || dry_run)
 		progress_end("digest: %d subscribers, %d selections %s, %d with nothing new", r.seen,
 			     r.sent, dry_run ? "due" : "queued", r.empty);
+	pthread_mutex_destroy(&r.memo_lock);
 	return rc < 0 ? -1 : r.sent;
 }

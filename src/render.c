@@ -461,7 +461,9 @@ struct render_set {
 	struct cached *cache;
 	size_t n_cached;
 };
-static struct render_set *templates;	/* in use; read by the main thread only */
+/* in use: swapped by the main thread between passes, read by it and by the digest's preparer
+ * thread (which render_ready's caller starts only after the set is loaded) */
+static struct render_set *templates;
 
 /* The language's typography (catalog_typeset) on each section's literal text, before any
  * variable is put in: the values (titles, addresses, URLs, catalogue texts) are left alone. */
@@ -567,6 +569,15 @@ int render_check_all(const struct config *c)
 	return 0;
 }
 
+void render_ready(const struct config *c)
+{
+	if (!templates) {	/* a command run without render_check_all */
+		struct catalog_set *cat = catalog_set_load(c);
+		templates = render_set_load(c, cat);
+		catalog_set_free(cat);
+	}
+}
+
 int render_mail(const struct config *c, const char *kind, const char *lang,
 		const struct vars *v, struct rendered *out)
 {
@@ -582,11 +593,7 @@ int render_mail(const struct config *c, const char *kind, const char *lang,
 		lang = c->language;
 	char *path = template_path(c, lang, kind);
 	const struct tmpl *tp = NULL;
-	if (!templates) {	/* a command run without render_check_all */
-		struct catalog_set *cat = catalog_set_load(c);
-		templates = render_set_load(c, cat);
-		catalog_set_free(cat);
-	}
+	render_ready(c);
 	for (size_t i = 0; templates && i < templates->n_cached && !tp; i++)
 		if (!strcmp(templates->cache[i].path, path))
 			tp = &templates->cache[i].t;

@@ -471,28 +471,52 @@ int send_queue(const struct config *c, struct store *s, const char *kind, const 
 	return send_queue_as(c, s, kind, kind, lang, v, o);
 }
 
-int send_queue_as(const struct config *c, struct store *s, const char *tmpl, const char *kind,
-		  const char *lang, const struct vars *v, struct outgoing *o)
+int send_make(const struct config *c, const char *tmpl, const char *lang, const struct vars *v,
+	      const struct outgoing *o, struct made_mail *m)
 {
+	memset(m, 0, sizeof *m);
 	struct rendered r;
 	if (render_mail(c, tmpl, lang, v, &r) < 0)
 		return -1;
-	o->body = &r;
-	char token[33];
-	size_t len;
-	char *data = compose_message(c, o, token, &len);
-	snprintf(o->token, sizeof o->token, "%s", token);
+	struct outgoing with = *o;
+	with.body = &r;
+	m->data = compose_message(c, &with, m->token, &m->len);
+	m->subject = r.subject;
+	r.subject = NULL;
+	rendered_clear(&r);
+	return 0;
+}
+
+int send_queue_made(const struct config *c, struct store *s, const char *kind,
+		    const struct made_mail *m, struct outgoing *o)
+{
+	snprintf(o->token, sizeof o->token, "%s", m->token);
 	int64_t id = 0;
-	int rc = store_outbox_insert(s, kind, o->to, c->bounce_address, r.subject, token, data, len,
-				     o->share, &id, clock_now());
+	int rc = store_outbox_insert(s, kind, o->to, c->bounce_address, m->subject, m->token,
+				     m->data, m->len, o->share, &id, clock_now());
 	/* while a message is handled, this line carries its msg=: the answer is traceable (the
 	 * alert pass says the range of its rows once instead) */
 	o->outbox_id = rc == 0 ? id : 0;
 	if (rc == 0 && !o->quiet)
 		log_info("stage=queue outbox=%lld kind=%s", (long long)id, kind);
-	free(data);
-	rendered_clear(&r);
-	o->body = NULL;
+	return rc;
+}
+
+void made_mail_clear(struct made_mail *m)
+{
+	free(m->data);
+	free(m->subject);
+	memset(m, 0, sizeof *m);
+}
+
+int send_queue_as(const struct config *c, struct store *s, const char *tmpl, const char *kind,
+		  const char *lang, const struct vars *v, struct outgoing *o)
+{
+	struct made_mail m;
+	if (send_make(c, tmpl, lang, v, o, &m) < 0)
+		return -1;
+	int rc = send_queue_made(c, s, kind, &m, o);
+	made_mail_clear(&m);
 	return rc;
 }
 

@@ -525,30 +525,28 @@ struct preparer {
 static void *preparer_main(void *arg)
 {
 	struct preparer *p = arg;
-	for (int k = 0; k < p->njobs; k++) {
-		pthread_mutex_lock(&p->lock);
-		p->nmade = k;
-		if (p->loop_waits)
-			pthread_cond_signal(&p->made);
-		if (!p->stop && k - p->next >= AHEAD) {
+	pthread_mutex_lock(&p->lock);
+	for (int k = 0; k < p->njobs && !p->stop; k++) {
+		if (k - p->next >= AHEAD) {
 			/* full: sleeps until the loop has taken half of what is made */
 			p->maker_waits = 1;
 			while (!p->stop && k - p->next > AHEAD / 2)
 				pthread_cond_wait(&p->taken, &p->lock);
 			p->maker_waits = 0;
 		}
-		int stop = p->stop;
-		pthread_mutex_unlock(&p->lock);
-		if (stop)
-			return NULL;
 		struct ahead *a = &p->jobs[k];
-		a->rc = mail_make(p->r, &p->r->subs[a->i], a->list, a->why, a->n, a->more,
-				  a->instant, &a->m);
+		if (!p->stop && k >= p->next) {	/* not dropped by the loop already */
+			pthread_mutex_unlock(&p->lock);
+			a->rc = mail_make(p->r, &p->r->subs[a->i], a->list, a->why, a->n,
+					  a->more, a->instant, &a->m);
+			pthread_mutex_lock(&p->lock);
+			if (k < p->next)	/* dropped while it was made */
+				made_mail_clear(&a->m);
+		}
+		p->nmade = k + 1;
+		if (p->loop_waits)
+			pthread_cond_signal(&p->made);
 	}
-	pthread_mutex_lock(&p->lock);
-	p->nmade = p->njobs;
-	if (p->loop_waits)
-		pthread_cond_signal(&p->made);
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
 }
@@ -588,12 +586,19 @@ static int preparer_take(struct preparer *p, int i, const char *period, const in
 	for (int t = 0; same && t < n; t++)
 		same = a->list[t] == list[t];
 	pthread_mutex_lock(&p->lock);
-	p->loop_waits = 1;
-	while (p->nmade <= k)
-		pthread_cond_wait(&p->made, &p->lock);
-	p->loop_waits = 0;
-	for (int t = p->next; t < k; t++)
+	/* the jobs before k are dropped: those made are freed here, the maker skips the others
+	 * (and frees the one it is making) */
+	for (int t = p->next; t < k && t < p->nmade; t++)
 		made_mail_clear(&p->jobs[t].m);
+	p->next = k;
+	if (p->nmade <= k) {
+		if (p->maker_waits)
+			pthread_cond_signal(&p->taken);
+		p->loop_waits = 1;
+		while (p->nmade <= k)
+			pthread_cond_wait(&p->made, &p->lock);
+		p->loop_waits = 0;
+	}
 	p->next = k + 1;
 	if (p->maker_waits && p->nmade - p->next <= AHEAD / 2)
 		pthread_cond_signal(&p->taken);

@@ -388,3 +388,49 @@ def test_digestscale_alerts_store_their_shared_text_once():
         n = int(to[5:9])
         expect("Dev %d" % n in text and "Reprise du back-office" in text and "Symfony" in text,
                "%s: %r" % (to, text[:400]))
+
+
+def test_digestscale_mails_made_ahead_for_subscribers_disabled_meanwhile_are_dropped():
+    """The second thread makes a page's selections ahead of the loop that claims them (at
+    most 64 ahead). Here the first claim of the week disables the addresses of the next 150
+    subscribers (a trigger stands for bounces arriving meanwhile): their selections, made
+    ahead, are dropped unsent, the run does not wait on them, and the 49 others each get
+    their own selection once (To: the subscriber it was made for)."""
+    b = Board().init()
+    digestscale_instant_crowd(b, 200, "2026-03-02T10:00:00Z", frequency="weekly")
+    publish(b, post_mail(subject="Refonte Symfony", body="Site en Symfony 6, budget 3 000 € HT.\n"),
+            env={"BIDMAIL_NOW": "2026-03-05T08:00:00Z"})
+    db = sqlite3.connect(os.path.join(b.dir, "var", "bidmail.db"), timeout=30)
+    ids = [r[0] for r in db.execute("SELECT id FROM subscribers WHERE address LIKE 'alert%'"
+                                    " ORDER BY id")]
+    with db:
+        db.execute("CREATE TRIGGER test_bounces_meanwhile AFTER INSERT ON digests"
+                   " WHEN NEW.subscriber = %d BEGIN"
+                   " INSERT INTO addresses(address, disabled) SELECT address, 1 FROM subscribers"
+                   " WHERE id > %d AND id <= %d; END" % (ids[0], ids[0], ids[150]))
+    last = db.execute("SELECT max(id) FROM outbox").fetchone()[0]
+    at = "2026-03-09T07:00:00Z"	# Monday 08:00 Paris
+    p = subprocess.run([board.BIDMAIL, "--config", b.conf, "digest", "--at", at], cwd=b.dir,
+                       env=dict(os.environ, BIDMAIL_NOW=at), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=120)
+    rows = db.execute("SELECT rcpt, count(*) FROM outbox WHERE kind = 'digest' AND id > ?"
+                      " GROUP BY rcpt", (last,)).fetchall()
+    db.close()
+    expect(p.returncode == 0, "digest: %r" % p.stderr.decode()[-500:])
+    want = {"alert%04d@dev.fr" % 0} | {"alert%04d@dev.fr" % i for i in range(151, 200)}
+    got = dict(rows)
+    expect(set(got) == want and set(got.values()) == {1},
+           "selections: %d recipients (%r...), counts %r"
+           % (len(got), sorted(set(got) ^ want)[:4], sorted(set(got.values()))))
+    greeted = 0
+    for path in b.outgoing():
+        raw, m = read_mail(path)
+        to = email.utils.parseaddr(str(m["To"]))[1]
+        if not to.startswith("alert"):
+            continue
+        expect(to in want, "a selection went to %s" % to)
+        text = m.get_body(("plain",)).get_content()
+        expect(re.search(r"\bDev %d\b" % int(to[5:9]), text),
+               "%s's selection greets someone else: %r" % (to, text[:80]))
+        greeted += 1
+    expect(greeted == len(want), "selections written as files: %d" % greeted)

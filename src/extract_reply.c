@@ -640,7 +640,8 @@ static int has_digit(const char *s)
 	return 0;
 }
 
-/* 1 when the text (end bytes) ends with an attribution verb, as a word. */
+/* The length of the attribution verb, as a word, with which the text (end bytes) ends; 0 when
+ * it ends with none. */
 static int verb_ends(const char *j, size_t end)
 {
 	const struct reply_data *d = extract_data_reply();
@@ -657,7 +658,7 @@ static int verb_ends(const char *j, size_t end)
 		if (end == vn || (unsigned char)j[end - vn - 1] >= 0x80 ||
 		    (unsigned char)v->v[i][0] >= 0xE3 ||	/* CJK: no spaces ("09:41写道") */
 		    !isalnum((unsigned char)j[end - vn - 1]))
-			return 1;
+			return (int)vn;
 	}
 	return 0;
 }
@@ -1951,6 +1952,30 @@ static int names_no_one(const struct rline *l, int i, int k, const char *j, size
 	return prev && self_word(prev, pn, NULL, 0);
 }
 
+/* 1 when line i (normalised as j, end bytes before its final ':') is Thunderbird's shortest
+ * attribution, "<author> <verb>:" ("Ella wrote:", "Ella a écrit :"), right over a '>' quote:
+ * one word before the verb (vn bytes at the end of j), written with a capital. The author
+ * stands where a name stands even when the word is a pronoun elsewhere ("Ella", Spanish
+ * "she"); "As I wrote:" has two words before its verb. */
+static int author_wrote(const struct rline *l, int nl, int i, const char *j, size_t end,
+			size_t vn)
+{
+	if (!vn || vn >= end)
+		return 0;
+	size_t a = end - vn;
+	while (a > 0 && j[a - 1] == ' ')
+		a--;
+	if (a == 0 || memchr(j, ' ', a))
+		return 0;
+	int nx = next_content_line(l, nl, i);
+	if (nx < 0 || !l[nx].quoted)
+		return 0;
+	size_t k = 0;
+	while (k < l[i].n && is_space_byte((unsigned char)l[i].s[k]))
+		k++;
+	return opens_capital(l[i].s + k, l[i].n - k);
+}
+
 static int shape_attribution_at(struct rline *l, int nl, int i)
 {
 	if (l[i].quoted || l[i].n > 300)
@@ -1989,7 +2014,8 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 		int inside = colon && !at_end && (k > i || line_has_verb(&l[i])) &&
 			     verb_inside(j, end);
 		int evidence = dated || addressed ||
-			       ((at_end || inside) && !names_no_one(l, i, k, j, end));
+			       ((at_end || inside) && !names_no_one(l, i, k, j, end)) ||
+			       (k == i && colon && author_wrote(l, nl, i, j, end, (size_t)at_end));
 		if ((colon || addr_end || at_end) && evidence)
 			return shape_run_end(l, nl, i, k, at_end || inside,
 					     dated && (addr_end || (colon && client_address(j, jn) &&
@@ -2593,6 +2619,113 @@ static struct rline *split_lines(const char *text, size_t len, int *count, char 
 	return l;
 }
 
+/* The length of j (n bytes) without the time some clients write after the verb: a
+ * parenthesis holding a digit (Hungarian "ezt írta (időpont: 2023. nov. 8., Sze, 15:20)"), or
+ * an opener word and words that all hold a digit (IBM Notes' "wrote on 08/11/2023 15:20:41");
+ * n when it ends with neither. */
+static size_t without_time_after_verb(const char *j, size_t n)
+{
+	size_t e = n;
+	if (e > 0 && j[e - 1] == ')') {
+		size_t o = e - 1;
+		while (o > 0 && j[o - 1] != '(' && j[o - 1] != ')')
+			o--;
+		if (o == 0 || j[o - 1] != '(' || !has_digit_n(j + o, e - 1 - o))
+			return n;
+		e = o - 1;
+	} else {
+		int words = 0;
+		for (;;) {	/* words holding a digit, from the end */
+			size_t w = e;
+			while (w > 0 && j[w - 1] != ' ')
+				w--;
+			if (w == e || !has_digit_n(j + w, e - w))
+				break;
+			words++;
+			e = w;
+			while (e > 0 && j[e - 1] == ' ')
+				e--;
+		}
+		size_t w = e;
+		while (w > 0 && j[w - 1] != ' ')
+			w--;
+		char word[32];
+		if (!words || e - w >= sizeof word - 1)
+			return n;
+		memcpy(word, j + w, e - w);
+		word[e - w] = '\0';
+		if (!phrase_opens(RP_OPENER, word, e - w))
+			return n;
+		e = w;
+	}
+	while (e > 0 && j[e - 1] == ' ')
+		e--;
+	return e;
+}
+
+/* 1 when the normalised text j (n bytes) ends, a ':' and blanks aside, with an attribution
+ * verb (the time after it aside: without_time_after_verb) or with an address between '<' and
+ * '>'. */
+static int ends_with_verb_or_address(const char *j, size_t n)
+{
+	while (n > 0 && j[n - 1] == ' ')
+		n--;
+	if (n > 0 && j[n - 1] == ':')
+		n--;
+	while (n > 0 && j[n - 1] == ' ')
+		n--;
+	if (n == 0)
+		return 0;
+	if (verb_ends(j, n) || verb_ends(j, without_time_after_verb(j, n)))
+		return 1;
+	if (j[n - 1] != '>')
+		return 0;
+	size_t o = n - 1;
+	while (o > 0 && j[o - 1] != '<' && j[o - 1] != ' ')
+		o--;
+	if (o > 1 && j[o - 1] == ' ' && j[o - 2] == '<')
+		o--;	/* "Hans Müller <" / "hans@example.de>:", joined with a blank */
+	return o > 0 && j[o - 1] == '<' && memchr(j + o, '@', n - 1 - o);
+}
+
+/* 1 when the attribution found at lines i..last (from byte mid of line i) may stand over what
+ * follows it: always over a '>' quote or a header block; over an unquoted old message (or
+ * nothing) only when the run carries a date, a time or an address and its last line ends with
+ * an attribution verb or an '<address>', a ':' after either or not ("Le 3 déc. 2026 à 10:00,
+ * Marc <marc@x.fr> a écrit :"). "Réunion du 3/12 à 10:00, Marc a écrit le compte rendu :" is
+ * the reply's own sentence: cutting there would lose the text under it. */
+static int attribution_fits(struct rline *l, int nl, int i, int last, size_t mid)
+{
+	int nx = last + 1;	/* as drop_attribution finds it */
+	while (nx < nl && l[nx].blank)
+		nx++;
+	if (nx < nl && (l[nx].quoted || header_block_at(l, nl, nx)))
+		return 1;
+	char j[MAX_HEADER_JOIN + 64];
+	size_t jn = 0;
+	int evidence = 0;
+	for (int k = i; k <= last && jn < MAX_HEADER_JOIN; k++) {
+		if (l[k].blank)
+			continue;
+		size_t dn;
+		const char *d;
+		char part[MAX_HEADER_JOIN + 4];
+		if (k == i && mid) {
+			size_t pn = l[i].n - mid < MAX_HEADER_JOIN ? l[i].n - mid : MAX_HEADER_JOIN;
+			dn = normalise(l[i].s + mid, pn, part, sizeof part, 1);
+			d = part;
+			evidence |= memchr(d, '@', dn) || has_date(d);
+		} else {
+			d = line_norm_dashless(&l[k], &dn);
+			evidence |= l[k].dated || (l[k].seen & SEEN_AT);
+		}
+		if (jn && !l[k].quoted)
+			j[jn++] = ' ';
+		jn += copy_norm(j + jn, sizeof j - jn - 3, d, dn);
+	}
+	return evidence && ends_with_verb_or_address(j, jn);
+}
+
 /* The attribution of lines i..last (mid: it starts at that byte of line i) is removed with
  * the '>' run after it (inline answers below stay), or with everything below when the old
  * message is not quoted — unless the reply has said nothing yet: then the text below is the
@@ -2762,8 +2895,11 @@ static int mark_quotes(struct rline *l, int n, int forwarded)
 		/* "reply On <date>, X wrote:": the attribution may start mid-line */
 		size_t mid = midline_attribution(l, n, i);
 		int last = mid > 0 ? i : attribution_at(l, n, i, 0);
-		if (last < 0)
-			last = shape_attribution_at(l, n, i);
+		if (last >= 0 && !attribution_fits(l, n, i, last, mid))
+			last = -1, mid = 0;
+		if (last < 0 && (last = shape_attribution_at(l, n, i)) >= 0 &&
+		    !attribution_fits(l, n, i, last, 0))
+			last = -1;
 		if (last >= 0)
 			i = drop_attribution(l, n, i, last, mid, &scan);
 	}

@@ -65,14 +65,16 @@ struct rline {	/* packed: one per line of the body, often bigger than the line i
 				 * (OPENS_*): a kind not there stands nowhere in it */
 	signed char verbed;	/* it holds an attribution verb: 1, 0, or -1 not looked at yet */
 	signed char lone;	/* the group of the header key alone on it (lone_key), -1 not looked at */
-	signed char ender;	/* it could end an attribution: ends with ':', '>' or a verb (with or
-				 * without trailing dashes) */
+	signed char ender;	/* ENDS_ATTRIBUTION: it could end an attribution, ending with ':',
+				 * '>' or a verb (with or without trailing dashes); ENDS_COLON,
+				 * ENDS_ANGLE: its last byte, trailing dashes aside, is ':' or '>' */
 	signed char sep;	/* separator_at + 1, 0 not looked at */
 	signed char mid_known;	/* midline_attribution looked at, its offset in mid */
 	signed char hb;	/* header_block_at from this line: 0 not looked at, 1 no, 2 yes */
 };
 
 enum { SEEN_AT = 1, SEEN_DIGIT = 2, SEEN_COLON = 4 };
+enum { ENDS_ATTRIBUTION = 1, ENDS_COLON = 2, ENDS_ANGLE = 4 };	/* rline.ender */
 enum { OPENS_VERB = 1, OPENS_CUT = 2, OPENS_FORWARD = 4 };
 
 static int is_space_byte(unsigned char c)
@@ -231,14 +233,13 @@ static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop
 	return normalise_seen(s, n, out, max, drop_dashes, &seen);
 }
 
-/* 1 when the normalised line t (n bytes) could be the last of an attribution: it ends, trailing
- * dashes and blanks aside, with ':', '>' or an attribution verb. */
-static int line_ends_attribution(const char *t, size_t n)
+/* 1 when the normalised line t (n bytes; dn without its trailing dashes and blanks) could be
+ * the last of an attribution: it ends, trailing dashes and blanks aside or not, with ':', '>'
+ * or an attribution verb. */
+static int line_ends_attribution(const char *t, size_t n, size_t dn)
 {
 	for (int pass = 0; pass < 2; pass++) {
-		size_t e = n;
-		while (pass && e > 0 && (t[e - 1] == '-' || t[e - 1] == ' '))
-			e--;
+		size_t e = pass ? dn : n;
 		if (e == 0 || (pass && e == n))
 			continue;
 		if (t[e - 1] == ':' || t[e - 1] == '>' || verb_ends(t, e))
@@ -270,7 +271,14 @@ static __attribute__((noinline)) void line_norm_compute(struct rline *ln)
 	ln->seen = (unsigned char)seen;
 	ln->dated = (seen & SEEN_DIGIT) && has_date(ln->norm);	/* no digit, no date */
 	ln->opens = phrase_kinds_opening(ln->norm, ln->nn);
-	ln->ender = line_ends_attribution(ln->norm, ln->nn);
+	size_t e = ln->nn;	/* its last byte, trailing dashes and blanks aside */
+	while (e > 0 && (ln->norm[e - 1] == '-' || ln->norm[e - 1] == ' '))
+		e--;
+	ln->ender = (signed char)line_ends_attribution(ln->norm, ln->nn, e);
+	if (e > 0 && ln->norm[e - 1] == ':')
+		ln->ender |= ENDS_COLON;
+	else if (e > 0 && ln->norm[e - 1] == '>')
+		ln->ender |= ENDS_ANGLE;
 }
 
 static inline const char *line_norm(struct rline *ln, size_t *len)
@@ -744,7 +752,7 @@ static int ender_within(struct rline *l, int nl, int i, int span)
 {
 	size_t n;
 	for (int k = i; k < nl && k < i + span; k++)
-		if (!l[k].blank && (line_norm(&l[k], &n), l[k].ender))
+		if (!l[k].blank && (line_norm(&l[k], &n), l[k].ender & ENDS_ATTRIBUTION))
 			return 1;
 	return 0;
 }
@@ -784,8 +792,8 @@ static int window_may_close(struct rline *l, int nl, int i)
 		if (l[k].blank && k > i)
 			continue;
 		size_t dn;
-		const char *d = line_norm_dashless(&l[k], &dn);
-		if (dn && (d[dn - 1] == ':' || (k <= i + 1 && d[dn - 1] == '>')))
+		line_norm(&l[k], &dn);	/* the ENDS_* flags read, not the text */
+		if ((l[k].ender & ENDS_COLON) || (k <= i + 1 && (l[k].ender & ENDS_ANGLE)))
 			return 1;
 	}
 	return 0;
@@ -2701,6 +2709,11 @@ static int attribution_fits(struct rline *l, int nl, int i, int last, size_t mid
 		nx++;
 	if (nx < nl && (l[nx].quoted || header_block_at(l, nl, nx)))
 		return 1;
+	if (last == i && !mid) {	/* one line: its flags and its text, nothing joined */
+		size_t dn;
+		const char *d = line_norm_dashless(&l[i], &dn);
+		return (l[i].dated || (l[i].seen & SEEN_AT)) && ends_with_verb_or_address(d, dn);
+	}
 	char j[MAX_HEADER_JOIN + 64];
 	size_t jn = 0;
 	int evidence = 0;

@@ -876,6 +876,11 @@ static const char *colon_within(const char *t, size_t chars)
 	const char *colon = strchr(t, ':');
 	if (!colon || (size_t)(colon - t) <= chars)
 		return colon;	/* no more characters before it than bytes */
+	size_t a = 0;
+	while (a <= chars && (unsigned char)t[a] < 0x80)
+		a++;
+	if (a > chars)
+		return NULL;	/* chars + 1 ASCII bytes, as many characters, before it */
 	for (size_t c = 0; t < colon; t++)
 		if (((unsigned char)*t & 0xC0) != 0x80 && ++c > chars)
 			return NULL;

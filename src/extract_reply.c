@@ -2689,7 +2689,10 @@ static int ends_with_verb_or_address(const char *j, size_t n)
 		n--;
 	if (n == 0)
 		return 0;
-	if (verb_ends(j, n) || verb_ends(j, without_time_after_verb(j, n)))
+	if (verb_ends(j, n))
+		return 1;
+	size_t e = without_time_after_verb(j, n);
+	if (e < n && verb_ends(j, e))
 		return 1;
 	if (j[n - 1] != '>')
 		return 0;

@@ -71,7 +71,10 @@ struct rline {	/* packed: one per line of the body, often bigger than the line i
 	signed char sep;	/* separator_at + 1, 0 not looked at */
 	signed char mid_known;	/* midline_attribution looked at, its offset in mid */
 	signed char hb;	/* header_block_at from this line: 0 not looked at, 1 no, 2 yes */
+	signed char vae;	/* its dashless form ends_with_verb_or_address: 0 not looked at, 1
+				 * no, 2 yes (a twin's read from its first line) */
 };
+_Static_assert(sizeof(struct rline) == 64, "a line's record is one cache line");
 
 enum { SEEN_AT = 1, SEEN_DIGIT = 2, SEEN_COLON = 4 };
 enum { ENDS_ATTRIBUTION = 1, ENDS_COLON = 2, ENDS_ANGLE = 4 };	/* rline.ender */
@@ -2720,7 +2723,15 @@ static int attribution_fits(struct rline *l, int nl, int i, int last, size_t mid
 	if (last == i && !mid) {	/* one line: its flags and its text, nothing joined */
 		size_t dn;
 		const char *d = line_norm_dashless(&l[i], &dn);
-		return (l[i].dated || (l[i].seen & SEEN_AT)) && ends_with_verb_or_address(d, dn);
+		if (!(l[i].dated || (l[i].seen & SEEN_AT)))
+			return 0;
+		struct rline *tw = (struct rline *)l[i].twin;
+		if (!l[i].vae)
+			l[i].vae = tw && tw->vae ? tw->vae :
+				   (signed char)(1 + ends_with_verb_or_address(d, dn));
+		if (tw && !tw->vae)
+			tw->vae = l[i].vae;
+		return l[i].vae - 1;
 	}
 	char j[MAX_HEADER_JOIN + 64];
 	size_t jn = 0;

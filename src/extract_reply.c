@@ -599,21 +599,22 @@ static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_le
 	if (min_len > tn)
 		return 0;
 	size_t lim = whole ? 1 : tn - (min_len > 1 ? min_len - 1 : 0);
-	int in_word = 0;
-	for (size_t p = 0; p < lim; p++) {
+	for (size_t p = 0; p < lim;) {	/* p: a byte that follows no letter or digit */
 		unsigned char c = (unsigned char)t[p];
-		int opens = !in_word;	/* a phrase opens a word */
-		in_word = ascii_alnum[c];
-		if (!opens || !pair_opens(pm, t + p, tn - p))
-			continue;
-		for (int i = d->from[k][c]; i < d->from[k][c + 1]; i++) {
-			size_t vn = d->len[k][i];
-			if (vn < min_len || p + vn > tn || (whole && vn != tn) ||
-			    (vn > 1 && l->v[i][1] != t[p + 1]) || memcmp(t + p, l->v[i], vn) ||
-			    !phrase_whole_at(d, k, i, t, p + vn, tn))
-				continue;
-			return 1;
-		}
+		if (pair_opens(pm, t + p, tn - p))
+			for (int i = d->from[k][c]; i < d->from[k][c + 1]; i++) {
+				size_t vn = d->len[k][i];
+				if (vn < min_len || p + vn > tn || (whole && vn != tn) ||
+				    (vn > 1 && l->v[i][1] != t[p + 1]) ||
+				    memcmp(t + p, l->v[i], vn) ||
+				    !phrase_whole_at(d, k, i, t, p + vn, tn))
+					continue;
+				return 1;
+			}
+		if (ascii_alnum[c])	/* the rest of the word, and the byte that ends it */
+			while (++p < lim && ascii_alnum[(unsigned char)t[p]])
+				;
+		p++;
 	}
 	return 0;
 }
@@ -683,19 +684,19 @@ static int verb_inside(const char *j, size_t end)
 		return 0;
 	const struct strlist *v = &d->p[RP_VERB];
 	const unsigned char *pm = d->pair[RP_VERB];
-	int in_word = 0;
-	for (size_t p = 0; p < end; p++) {
+	for (size_t p = 0; p < end;) {	/* p: a byte that follows no letter or digit */
 		unsigned char c = (unsigned char)j[p];
-		int opens = !in_word;	/* a verb opens a word */
-		in_word = ascii_alnum[c];
-		if (!opens || !pair_opens(pm, j + p, end - p))
-			continue;
-		for (int i = d->verb_from[c]; i < d->verb_from[c + 1]; i++) {
-			size_t vn = d->verb_len[i];
-			if (p + vn <= end && (vn < 2 || v->v[i][1] == j[p + 1]) &&
-			    !memcmp(j + p, v->v[i], vn))
-				return 1;
-		}
+		if (pair_opens(pm, j + p, end - p))
+			for (int i = d->verb_from[c]; i < d->verb_from[c + 1]; i++) {
+				size_t vn = d->verb_len[i];
+				if (p + vn <= end && (vn < 2 || v->v[i][1] == j[p + 1]) &&
+				    !memcmp(j + p, v->v[i], vn))
+					return 1;
+			}
+		if (ascii_alnum[c])	/* the rest of the word, and the byte that ends it */
+			while (++p < end && ascii_alnum[(unsigned char)j[p]])
+				;
+		p++;
 	}
 	return 0;
 }

@@ -21,7 +21,9 @@
  * header above each; the text between them stays);
  * then attributions (by their shape in any language, and by the phrases of
  * contrib/reply-phrases.txt; a run whose only evidence is its verb and that speaks of the writer
- * or the reader, "As I wrote:", is the reply's own sentence), header blocks, separators, '>' runs
+ * or the reader, "As I wrote:", is the reply's own sentence; over an unquoted old message a run
+ * must carry a date, a time or an address and end with its verb or an "<address>"), header
+ * blocks, separators, '>' runs
  * (inline answers between them kept); then signatures: "-- " or a rule over what reads as one (no amount, delay or numbered
  * field, at most one sentence), mobile footers, sign-offs, "-Name", a name+phone block, the
  * sender's name.
@@ -1834,7 +1836,8 @@ static int next_content_line(const struct rline *l, int nl, int i)
  * line inside; a wrapped address may end on a "> :" line) that carries a date, a time, an
  * address or an attribution verb, and ends with ':', an address or a verb, right before a '>'
  * quote or a header block; before an unquoted old message only when it holds a verb or ends
- * with a date and "<address>:". Returns its last line, or -1. */
+ * with a date and "<address>:" (and, as for every attribution there, attribution_fits).
+ * Returns its last line, or -1. */
 static int shape_attribution_at(struct rline *l, int nl, int i);
 
 /* 1 when line ln leaves an address or a parenthesis open ("John <" wrapped before

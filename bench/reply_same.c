@@ -4,7 +4,7 @@
  * In: a list file, one item a line: "PATH [SENDER_PATH|-] [SENT_PATH|-] [FWD]" (the body,
  * the sender's name, the text we sent, 1 for a forward). Out, on stdout: for each item
  * "=== PATH" and the trimmed text.
- * usage: reply_same LIST > out.txt
+ * usage: reply_same LIST > out.txt   (bench/reply_same_items.py DIR writes a LIST: DIR/list)
  */
 #include "../src/bidmail.h"
 

@@ -85,6 +85,9 @@ $(BUILD)/extract_bench: bench/extract_bench.c $(filter-out $(BUILD)/main.o,$(OBJ
 $(BUILD)/reply_bench: bench/reply_bench.c $(filter-out $(BUILD)/main.o,$(OBJS))
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/reply_same: bench/reply_same.c $(filter-out $(BUILD)/main.o,$(OBJS))
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 # The same sources under AddressSanitizer and UBSan, in their own folder.
 asan:
 	$(MAKE) BUILD=build-asan CC=clang \

@@ -3,7 +3,9 @@
  * of the same bodies: shows that extract_reply stays linear (no shape costs more per line as
  * the body grows). Each shape is timed at N and 4N lines; prints the trimming time, the MIME
  * parse time and their ratio, and the growth of each from N to 4N (linear: about 4).
- * usage: reply_bench [LINES [SHAPE [distinct]]]   (default 100000 lines, every shape)
+ * usage: reply_bench [LINES [SHAPE [distinct|repeated [once]]]]   (default 100000 lines, every
+ * shape; "once": one run of each at LINES alone, for callgrind, whose instruction counts the
+ * machine's load does not change)
  * distinct: each repetition of the shape ends its lines with 0 to 4 blanks in turn, so that
  * no line has a twin among the four above it (extract_reply's reading of repeated lines is
  * out of play: the cost of the rules themselves).
@@ -96,6 +98,7 @@ int main(int argc, char **argv)
 	int lines = argc > 1 ? atoi(argv[1]) : 100000;
 	int only = argc > 2 ? atoi(argv[2]) : -1;	/* one shape alone, for a profiler */
 	int distinct = argc > 3 && !strcmp(argv[3], "distinct");
+	int once = argc > 4 && !strcmp(argv[4], "once");
 	struct config c;
 	if (config_load(&c, NULL) < 0 || extract_load(&c) < 0)
 		return 1;
@@ -103,10 +106,13 @@ int main(int argc, char **argv)
 	for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
 		if (only >= 0 && (size_t)only != s)
 			continue;
-		double tr[2], mi[2];
-		for (int k = 0; k < 2; k++) {
+		double tr[2] = { 0, 0 }, mi[2] = { 0, 0 };
+		for (int k = 0; k < (once ? 1 : 2); k++) {
 			char *body = body_of(shapes[s], k ? 4 * lines : lines, distinct);
-			measure(body, &tr[k], &mi[k]);
+			if (once)
+				measure_once(body, &tr[k], &mi[k]);
+			else
+				measure(body, &tr[k], &mi[k]);
 			free(body);
 		}
 		double ratio = tr[0] / (mi[0] > 1e-9 ? mi[0] : 1e-9);

@@ -21,7 +21,9 @@
  * header above each; the text between them stays);
  * then attributions (by their shape in any language, and by the phrases of
  * contrib/reply-phrases.txt; a run whose only evidence is its verb and that speaks of the writer
- * or the reader, "As I wrote:", is the reply's own sentence), header blocks, separators, '>' runs
+ * or the reader, "As I wrote:", is the reply's own sentence; over an unquoted old message a run
+ * must carry a date, a time or an address and end with its verb or an "<address>"), header
+ * blocks, separators, '>' runs
  * (inline answers between them kept); then signatures: "-- " or a rule over what reads as one (no amount, delay or numbered
  * field, at most one sentence), mobile footers, sign-offs, "-Name", a name+phone block, the
  * sender's name.
@@ -65,14 +67,19 @@ struct rline {	/* packed: one per line of the body, often bigger than the line i
 				 * (OPENS_*): a kind not there stands nowhere in it */
 	signed char verbed;	/* it holds an attribution verb: 1, 0, or -1 not looked at yet */
 	signed char lone;	/* the group of the header key alone on it (lone_key), -1 not looked at */
-	signed char ender;	/* it could end an attribution: ends with ':', '>' or a verb (with or
-				 * without trailing dashes) */
+	signed char ender;	/* ENDS_ATTRIBUTION: it could end an attribution, ending with ':',
+				 * '>' or a verb (with or without trailing dashes); ENDS_COLON,
+				 * ENDS_ANGLE: its last byte, trailing dashes aside, is ':' or '>' */
 	signed char sep;	/* separator_at + 1, 0 not looked at */
 	signed char mid_known;	/* midline_attribution looked at, its offset in mid */
 	signed char hb;	/* header_block_at from this line: 0 not looked at, 1 no, 2 yes */
+	signed char vae;	/* its dashless form ends_with_verb_or_address: 0 not looked at, 1
+				 * no, 2 yes (a twin's read from its first line) */
 };
+_Static_assert(sizeof(struct rline) == 64, "a line's record is one cache line");
 
 enum { SEEN_AT = 1, SEEN_DIGIT = 2, SEEN_COLON = 4 };
+enum { ENDS_ATTRIBUTION = 1, ENDS_COLON = 2, ENDS_ANGLE = 4 };	/* rline.ender */
 enum { OPENS_VERB = 1, OPENS_CUT = 2, OPENS_FORWARD = 4 };
 
 static int is_space_byte(unsigned char c)
@@ -231,14 +238,13 @@ static size_t normalise(const char *s, size_t n, char *out, size_t max, int drop
 	return normalise_seen(s, n, out, max, drop_dashes, &seen);
 }
 
-/* 1 when the normalised line t (n bytes) could be the last of an attribution: it ends, trailing
- * dashes and blanks aside, with ':', '>' or an attribution verb. */
-static int line_ends_attribution(const char *t, size_t n)
+/* 1 when the normalised line t (n bytes; dn without its trailing dashes and blanks) could be
+ * the last of an attribution: it ends, trailing dashes and blanks aside or not, with ':', '>'
+ * or an attribution verb. */
+static int line_ends_attribution(const char *t, size_t n, size_t dn)
 {
 	for (int pass = 0; pass < 2; pass++) {
-		size_t e = n;
-		while (pass && e > 0 && (t[e - 1] == '-' || t[e - 1] == ' '))
-			e--;
+		size_t e = pass ? dn : n;
 		if (e == 0 || (pass && e == n))
 			continue;
 		if (t[e - 1] == ':' || t[e - 1] == '>' || verb_ends(t, e))
@@ -270,7 +276,14 @@ static __attribute__((noinline)) void line_norm_compute(struct rline *ln)
 	ln->seen = (unsigned char)seen;
 	ln->dated = (seen & SEEN_DIGIT) && has_date(ln->norm);	/* no digit, no date */
 	ln->opens = phrase_kinds_opening(ln->norm, ln->nn);
-	ln->ender = line_ends_attribution(ln->norm, ln->nn);
+	size_t e = ln->nn;	/* its last byte, trailing dashes and blanks aside */
+	while (e > 0 && (ln->norm[e - 1] == '-' || ln->norm[e - 1] == ' '))
+		e--;
+	ln->ender = (signed char)line_ends_attribution(ln->norm, ln->nn, e);
+	if (e > 0 && ln->norm[e - 1] == ':')
+		ln->ender |= ENDS_COLON;
+	else if (e > 0 && ln->norm[e - 1] == '>')
+		ln->ender |= ENDS_ANGLE;
 }
 
 static inline const char *line_norm(struct rline *ln, size_t *len)
@@ -588,21 +601,22 @@ static int phrase_occurs(enum rp_kind k, const char *t, size_t tn, size_t min_le
 	if (min_len > tn)
 		return 0;
 	size_t lim = whole ? 1 : tn - (min_len > 1 ? min_len - 1 : 0);
-	int in_word = 0;
-	for (size_t p = 0; p < lim; p++) {
+	for (size_t p = 0; p < lim;) {	/* p: a byte that follows no letter or digit */
 		unsigned char c = (unsigned char)t[p];
-		int opens = !in_word;	/* a phrase opens a word */
-		in_word = ascii_alnum[c];
-		if (!opens || !pair_opens(pm, t + p, tn - p))
-			continue;
-		for (int i = d->from[k][c]; i < d->from[k][c + 1]; i++) {
-			size_t vn = d->len[k][i];
-			if (vn < min_len || p + vn > tn || (whole && vn != tn) ||
-			    (vn > 1 && l->v[i][1] != t[p + 1]) || memcmp(t + p, l->v[i], vn) ||
-			    !phrase_whole_at(d, k, i, t, p + vn, tn))
-				continue;
-			return 1;
-		}
+		if (pair_opens(pm, t + p, tn - p))
+			for (int i = d->from[k][c]; i < d->from[k][c + 1]; i++) {
+				size_t vn = d->len[k][i];
+				if (vn < min_len || p + vn > tn || (whole && vn != tn) ||
+				    (vn > 1 && l->v[i][1] != t[p + 1]) ||
+				    memcmp(t + p, l->v[i], vn) ||
+				    !phrase_whole_at(d, k, i, t, p + vn, tn))
+					continue;
+				return 1;
+			}
+		if (ascii_alnum[c])	/* the rest of the word, and the byte that ends it */
+			while (++p < lim && ascii_alnum[(unsigned char)t[p]])
+				;
+		p++;
 	}
 	return 0;
 }
@@ -640,7 +654,8 @@ static int has_digit(const char *s)
 	return 0;
 }
 
-/* 1 when the text (end bytes) ends with an attribution verb, as a word. */
+/* The length of the attribution verb, as a word, with which the text (end bytes) ends; 0 when
+ * it ends with none. */
 static int verb_ends(const char *j, size_t end)
 {
 	const struct reply_data *d = extract_data_reply();
@@ -657,7 +672,7 @@ static int verb_ends(const char *j, size_t end)
 		if (end == vn || (unsigned char)j[end - vn - 1] >= 0x80 ||
 		    (unsigned char)v->v[i][0] >= 0xE3 ||	/* CJK: no spaces ("09:41写道") */
 		    !isalnum((unsigned char)j[end - vn - 1]))
-			return 1;
+			return (int)vn;
 	}
 	return 0;
 }
@@ -671,19 +686,19 @@ static int verb_inside(const char *j, size_t end)
 		return 0;
 	const struct strlist *v = &d->p[RP_VERB];
 	const unsigned char *pm = d->pair[RP_VERB];
-	int in_word = 0;
-	for (size_t p = 0; p < end; p++) {
+	for (size_t p = 0; p < end;) {	/* p: a byte that follows no letter or digit */
 		unsigned char c = (unsigned char)j[p];
-		int opens = !in_word;	/* a verb opens a word */
-		in_word = ascii_alnum[c];
-		if (!opens || !pair_opens(pm, j + p, end - p))
-			continue;
-		for (int i = d->verb_from[c]; i < d->verb_from[c + 1]; i++) {
-			size_t vn = d->verb_len[i];
-			if (p + vn <= end && (vn < 2 || v->v[i][1] == j[p + 1]) &&
-			    !memcmp(j + p, v->v[i], vn))
-				return 1;
-		}
+		if (pair_opens(pm, j + p, end - p))
+			for (int i = d->verb_from[c]; i < d->verb_from[c + 1]; i++) {
+				size_t vn = d->verb_len[i];
+				if (p + vn <= end && (vn < 2 || v->v[i][1] == j[p + 1]) &&
+				    !memcmp(j + p, v->v[i], vn))
+					return 1;
+			}
+		if (ascii_alnum[c])	/* the rest of the word, and the byte that ends it */
+			while (++p < end && ascii_alnum[(unsigned char)j[p]])
+				;
+		p++;
 	}
 	return 0;
 }
@@ -743,7 +758,7 @@ static int ender_within(struct rline *l, int nl, int i, int span)
 {
 	size_t n;
 	for (int k = i; k < nl && k < i + span; k++)
-		if (!l[k].blank && (line_norm(&l[k], &n), l[k].ender))
+		if (!l[k].blank && (line_norm(&l[k], &n), l[k].ender & ENDS_ATTRIBUTION))
 			return 1;
 	return 0;
 }
@@ -783,8 +798,8 @@ static int window_may_close(struct rline *l, int nl, int i)
 		if (l[k].blank && k > i)
 			continue;
 		size_t dn;
-		const char *d = line_norm_dashless(&l[k], &dn);
-		if (dn && (d[dn - 1] == ':' || (k <= i + 1 && d[dn - 1] == '>')))
+		line_norm(&l[k], &dn);	/* the ENDS_* flags read, not the text */
+		if ((l[k].ender & ENDS_COLON) || (k <= i + 1 && (l[k].ender & ENDS_ANGLE)))
 			return 1;
 	}
 	return 0;
@@ -867,6 +882,11 @@ static const char *colon_within(const char *t, size_t chars)
 	const char *colon = strchr(t, ':');
 	if (!colon || (size_t)(colon - t) <= chars)
 		return colon;	/* no more characters before it than bytes */
+	size_t a = 0;
+	while (a <= chars && (unsigned char)t[a] < 0x80)
+		a++;
+	if (a > chars)
+		return NULL;	/* chars + 1 ASCII bytes, as many characters, before it */
 	for (size_t c = 0; t < colon; t++)
 		if (((unsigned char)*t & 0xC0) != 0x80 && ++c > chars)
 			return NULL;
@@ -1816,7 +1836,8 @@ static int next_content_line(const struct rline *l, int nl, int i)
  * line inside; a wrapped address may end on a "> :" line) that carries a date, a time, an
  * address or an attribution verb, and ends with ':', an address or a verb, right before a '>'
  * quote or a header block; before an unquoted old message only when it holds a verb or ends
- * with a date and "<address>:". Returns its last line, or -1. */
+ * with a date and "<address>:" (and, as for every attribution there, attribution_fits).
+ * Returns its last line, or -1. */
 static int shape_attribution_at(struct rline *l, int nl, int i);
 
 /* 1 when line ln leaves an address or a parenthesis open ("John <" wrapped before
@@ -1951,6 +1972,30 @@ static int names_no_one(const struct rline *l, int i, int k, const char *j, size
 	return prev && self_word(prev, pn, NULL, 0);
 }
 
+/* 1 when line i (normalised as j, end bytes before its final ':') is Thunderbird's shortest
+ * attribution, "<author> <verb>:" ("Ella wrote:", "Ella a écrit :"), right over a '>' quote:
+ * one word before the verb (vn bytes at the end of j), written with a capital. The author
+ * stands where a name stands even when the word is a pronoun elsewhere ("Ella", Spanish
+ * "she"); "As I wrote:" has two words before its verb. */
+static int author_wrote(const struct rline *l, int nl, int i, const char *j, size_t end,
+			size_t vn)
+{
+	if (!vn || vn >= end)
+		return 0;
+	size_t a = end - vn;
+	while (a > 0 && j[a - 1] == ' ')
+		a--;
+	if (a == 0 || memchr(j, ' ', a))
+		return 0;
+	int nx = next_content_line(l, nl, i);
+	if (nx < 0 || !l[nx].quoted)
+		return 0;
+	size_t k = 0;
+	while (k < l[i].n && is_space_byte((unsigned char)l[i].s[k]))
+		k++;
+	return opens_capital(l[i].s + k, l[i].n - k);
+}
+
 static int shape_attribution_at(struct rline *l, int nl, int i)
 {
 	if (l[i].quoted || l[i].n > 300)
@@ -1989,7 +2034,8 @@ static int shape_attribution_at(struct rline *l, int nl, int i)
 		int inside = colon && !at_end && (k > i || line_has_verb(&l[i])) &&
 			     verb_inside(j, end);
 		int evidence = dated || addressed ||
-			       ((at_end || inside) && !names_no_one(l, i, k, j, end));
+			       ((at_end || inside) && !names_no_one(l, i, k, j, end)) ||
+			       (k == i && colon && author_wrote(l, nl, i, j, end, (size_t)at_end));
 		if ((colon || addr_end || at_end) && evidence)
 			return shape_run_end(l, nl, i, k, at_end || inside,
 					     dated && (addr_end || (colon && client_address(j, jn) &&
@@ -2593,6 +2639,129 @@ static struct rline *split_lines(const char *text, size_t len, int *count, char 
 	return l;
 }
 
+/* The length of j (n bytes) without the time some clients write after the verb: a
+ * parenthesis holding a digit (Hungarian "ezt írta (időpont: 2023. nov. 8., Sze, 15:20)"), or
+ * an opener word and words that all hold a digit (IBM Notes' "wrote on 08/11/2023 15:20:41");
+ * n when it ends with neither. */
+static size_t without_time_after_verb(const char *j, size_t n)
+{
+	size_t e = n;
+	if (e > 0 && j[e - 1] == ')') {
+		size_t o = e - 1;
+		while (o > 0 && j[o - 1] != '(' && j[o - 1] != ')')
+			o--;
+		if (o == 0 || j[o - 1] != '(' || !has_digit_n(j + o, e - 1 - o))
+			return n;
+		e = o - 1;
+	} else {
+		int words = 0;
+		for (;;) {	/* words holding a digit, from the end */
+			size_t w = e;
+			while (w > 0 && j[w - 1] != ' ')
+				w--;
+			if (w == e || !has_digit_n(j + w, e - w))
+				break;
+			words++;
+			e = w;
+			while (e > 0 && j[e - 1] == ' ')
+				e--;
+		}
+		size_t w = e;
+		while (w > 0 && j[w - 1] != ' ')
+			w--;
+		char word[32];
+		if (!words || e - w >= sizeof word - 1)
+			return n;
+		memcpy(word, j + w, e - w);
+		word[e - w] = '\0';
+		if (!phrase_opens(RP_OPENER, word, e - w))
+			return n;
+		e = w;
+	}
+	while (e > 0 && j[e - 1] == ' ')
+		e--;
+	return e;
+}
+
+/* 1 when the normalised text j (n bytes) ends, a ':' and blanks aside, with an attribution
+ * verb (the time after it aside: without_time_after_verb) or with an address between '<' and
+ * '>'. */
+static int ends_with_verb_or_address(const char *j, size_t n)
+{
+	while (n > 0 && j[n - 1] == ' ')
+		n--;
+	if (n > 0 && j[n - 1] == ':')
+		n--;
+	while (n > 0 && j[n - 1] == ' ')
+		n--;
+	if (n == 0)
+		return 0;
+	if (verb_ends(j, n))
+		return 1;
+	size_t e = without_time_after_verb(j, n);
+	if (e < n && verb_ends(j, e))
+		return 1;
+	if (j[n - 1] != '>')
+		return 0;
+	size_t o = n - 1;
+	while (o > 0 && j[o - 1] != '<' && j[o - 1] != ' ')
+		o--;
+	if (o > 1 && j[o - 1] == ' ' && j[o - 2] == '<')
+		o--;	/* "Hans Müller <" / "hans@example.de>:", joined with a blank */
+	return o > 0 && j[o - 1] == '<' && memchr(j + o, '@', n - 1 - o);
+}
+
+/* 1 when the attribution found at lines i..last (from byte mid of line i) may stand over what
+ * follows it: always over a '>' quote or a header block; over an unquoted old message (or
+ * nothing) only when the run carries a date, a time or an address and its last line ends with
+ * an attribution verb or an '<address>', a ':' after either or not ("Le 3 déc. 2026 à 10:00,
+ * Marc <marc@x.fr> a écrit :"). "Réunion du 3/12 à 10:00, Marc a écrit le compte rendu :" is
+ * the reply's own sentence: cutting there would lose the text under it. */
+static int attribution_fits(struct rline *l, int nl, int i, int last, size_t mid)
+{
+	int nx = last + 1;	/* as drop_attribution finds it */
+	while (nx < nl && l[nx].blank)
+		nx++;
+	if (nx < nl && (l[nx].quoted || header_block_at(l, nl, nx)))
+		return 1;
+	if (last == i && !mid) {	/* one line: its flags and its text, nothing joined */
+		size_t dn;
+		const char *d = line_norm_dashless(&l[i], &dn);
+		if (!(l[i].dated || (l[i].seen & SEEN_AT)))
+			return 0;
+		struct rline *tw = (struct rline *)l[i].twin;
+		if (!l[i].vae)
+			l[i].vae = tw && tw->vae ? tw->vae :
+				   (signed char)(1 + ends_with_verb_or_address(d, dn));
+		if (tw && !tw->vae)
+			tw->vae = l[i].vae;
+		return l[i].vae - 1;
+	}
+	char j[MAX_HEADER_JOIN + 64];
+	size_t jn = 0;
+	int evidence = 0;
+	for (int k = i; k <= last && jn < MAX_HEADER_JOIN; k++) {
+		if (l[k].blank)
+			continue;
+		size_t dn;
+		const char *d;
+		char part[MAX_HEADER_JOIN + 4];
+		if (k == i && mid) {
+			size_t pn = l[i].n - mid < MAX_HEADER_JOIN ? l[i].n - mid : MAX_HEADER_JOIN;
+			dn = normalise(l[i].s + mid, pn, part, sizeof part, 1);
+			d = part;
+			evidence |= memchr(d, '@', dn) || has_date(d);
+		} else {
+			d = line_norm_dashless(&l[k], &dn);
+			evidence |= l[k].dated || (l[k].seen & SEEN_AT);
+		}
+		if (jn && !l[k].quoted)
+			j[jn++] = ' ';
+		jn += copy_norm(j + jn, sizeof j - jn - 3, d, dn);
+	}
+	return evidence && ends_with_verb_or_address(j, jn);
+}
+
 /* The attribution of lines i..last (mid: it starts at that byte of line i) is removed with
  * the '>' run after it (inline answers below stay), or with everything below when the old
  * message is not quoted — unless the reply has said nothing yet: then the text below is the
@@ -2762,8 +2931,11 @@ static int mark_quotes(struct rline *l, int n, int forwarded)
 		/* "reply On <date>, X wrote:": the attribution may start mid-line */
 		size_t mid = midline_attribution(l, n, i);
 		int last = mid > 0 ? i : attribution_at(l, n, i, 0);
-		if (last < 0)
-			last = shape_attribution_at(l, n, i);
+		if (last >= 0 && !attribution_fits(l, n, i, last, mid))
+			last = -1, mid = 0;
+		if (last < 0 && (last = shape_attribution_at(l, n, i)) >= 0 &&
+		    !attribution_fits(l, n, i, last, 0))
+			last = -1;
 		if (last >= 0)
 			i = drop_attribution(l, n, i, last, mid, &scan);
 	}

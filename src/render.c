@@ -153,10 +153,10 @@ static const char *vars_get(const struct vars *v, const char *name, size_t n)
 {
 	for (; v; v = v->parent) {
 		for (int i = 0; i < v->n; i++)
-			if (strlen(v->name[i]) == n && !strncmp(v->name[i], name, n))
+			if (!strncmp(v->name[i], name, n) && !v->name[i][n])
 				return v->value[i] ? v->value[i] : "";
 		for (int i = 0; i < v->nlists; i++)
-			if (strlen(v->list[i].name) == n && !strncmp(v->list[i].name, name, n))
+			if (!strncmp(v->list[i].name, name, n) && !v->list[i].name[n])
 				return v->list[i].n ? "1" : "";
 	}
 	return NULL;
@@ -167,7 +167,7 @@ static int vars_get_list(const struct vars *v, const char *name, size_t n,
 {
 	for (; v; v = v->parent)
 		for (int i = 0; i < v->nlists; i++)
-			if (strlen(v->list[i].name) == n && !strncmp(v->list[i].name, name, n)) {
+			if (!strncmp(v->list[i].name, name, n) && !v->list[i].name[n]) {
 				*items = v->list[i].items;
 				return v->list[i].n;
 			}
@@ -275,6 +275,13 @@ static int tmpl_split(const char *src, struct tmpl *t, char *err, size_t errlen)
 void render_html_escape(struct buf *b, const char *s)
 {
 	for (; *s; s++) {
+		size_t plain = strcspn(s, "&<>\"'");	/* the bytes kept as they are, at once */
+		if (plain) {
+			buf_append(b, s, plain);
+			s += plain;
+			if (!*s)
+				break;
+		}
 		switch (*s) {
 		case '&': buf_puts(b, "&amp;"); break;
 		case '<': buf_puts(b, "&lt;"); break;
@@ -429,11 +436,15 @@ static int expand_scoped(const char *src, int first_line, struct scope *sc, cons
 			p = end + 2;
 			continue;
 		}
-		if (*p == '\n')
+		/* the literal text up to the next tag, appended at once */
+		const char *q = p + 1;
+		while (*q && !(q[0] == '{' && q[1] == '{'))
+			q++;
+		for (const char *c = p; (c = memchr(c, '\n', (size_t)(q - c))) != NULL; c++)
 			line++;
 		if (v && active)
-			buf_putc(out, *p);
-		p++;
+			buf_append(out, p, (size_t)(q - p));
+		p = q;
 	}
 	if (depth) {
 		snprintf(err, errlen, "line %d: {{#if}} not closed", line);

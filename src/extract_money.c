@@ -150,14 +150,14 @@ enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBE
 	       MV_QUOTED, MV_REFERENCE, MV_NO, MV_AGREE, MV_NOT_SHARE,
 	       MV_PER, MV_NOT_UNIT, MV_INSTALMENTS, MV_CURRENCY, MV_CURRENCY_BEFORE, MV_DURATION,
 	       MV_DURATION_WORKING, MV_DURATION_HOURS, MV_DELAY_NUMBER, MV_DELAY_CUE,
-	       MV_DELAY_PREP, MV_ITEM, MV_KINDS };
+	       MV_DELAY_PREP, MV_ITEM, MV_PER_COUNT, MV_EACH, MV_UNIT_OF, MV_KINDS };
 static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
 	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement",
 	"rate", "negation", "limit", "not-negation", "clause", "followup", "effort", "refusal",
 	"too-low", "refused-after", "condition", "offer", "offer-near", "budget", "quoted",
 	"reference", "no", "agree", "not-share", "per", "not-unit", "instalments", "currency",
 	"currency-before", "duration", "duration-working", "duration-hours", "delay-number",
-	"delay-cue", "delay-preposition", "item" };
+	"delay-cue", "delay-preposition", "item", "per-count", "each", "unit-of" };
 
 struct mv_phrase {
 	char *w;
@@ -242,7 +242,7 @@ static int mv_line(void *arg, char *s, const char *path, int lineno)
 			"offer-near, budget, quoted, reference, no, agree, not-share, per, not-unit, "
 			"instalments, currency XXX, currency-before XXX, duration N, "
 			"duration-working N, duration-hours, delay-number N, delay-cue, "
-			"delay-preposition, item)\n", path, lineno);
+			"delay-preposition, item, per-count, each, unit-of)\n", path, lineno);
 		return -1;
 	}
 	for (char *tok; (tok = strtok_r(NULL, "|", &save)) != NULL;) {
@@ -387,7 +387,9 @@ size_t match_currency(const char *p, const char **code, int want_before)
 }
 
 /* 1 when a unit marker with an article (amounts.txt article: "la page", "le mot") is followed
- * by a complement ("la page d'accueil", "le mot de passe"): a noun of the sentence, no unit. */
+ * by a complement ("la page d'accueil", "le mot de passe"): a noun of the sentence, no unit;
+ * unless the complement names what the unit measures (amounts.txt unit-of: "la minute de
+ * vidéo", "la page de texte"). */
 static int noun_goes_on(const char *w, const char *after)
 {
 	const struct money_vocab *mv = vocab();
@@ -397,9 +399,13 @@ static int noun_goes_on(const char *w, const char *after)
 	if (!article)
 		return 0;
 	after = skip_blanks(after, 2);
-	for (size_t i = 0; i < mv->n[MV_COMPLEMENT]; i++)
-		if (!strncmp(after, mv->p[MV_COMPLEMENT][i].w, mv->p[MV_COMPLEMENT][i].n))
-			return 1;
+	for (size_t i = 0; i < mv->n[MV_COMPLEMENT]; i++) {
+		const struct mv_phrase *c = &mv->p[MV_COMPLEMENT][i];
+		if (strncmp(after, c->w, c->n))
+			continue;
+		const char *of = skip_blanks(after + c->n, 2);
+		return !vocab_at(MV_UNIT_OF, of);
+	}
 	return 0;
 }
 
@@ -492,14 +498,66 @@ static size_t per_item_at(const char *l, const char *q, struct money *m)
 	return (size_t)(w + n - q);
 }
 
+static size_t words_number(const char *p, double *value);
+
+/* Skips blanks and at most one line break (a sentence wrapped by the mail client). */
+static const char *blank_or_break(const char *p)
+{
+	p = skip_blanks(p, 4);
+	if (*p == '\r')
+		p++;
+	if (*p == '\n')
+		p = skip_blanks(p + 1, 4);
+	return p;
+}
+
+/* A rate per a counted quantity of a unit after an amount (amounts.txt per-count, a number
+ * over 1 in digits or words, a count noun: "$50 per 1,000 words", "15 € les 1000 mots", "0,10
+ * € / 100 mots", "20 € par tranche de mille mots"): the unit into m, the amount (and a
+ * range's low end) divided by the number, so that m is a rate per unit, the number in
+ * *per_n; the length read, 0 when none. Hours and days are no such unit ("500 € par 5 jours"
+ * says no rate). */
+static size_t per_count_at(const char *q, struct money *m, double *per_n)
+{
+	const struct mv_phrase *per = vocab_at(MV_PER_COUNT, q);
+	if (!per)
+		return 0;
+	const char *p = blank_or_break(q + per->n), *e;
+	double v = 0;
+	int kilo;
+	size_t wn;
+	if (isdigit((unsigned char)*p))
+		e = parse_number(p, &v, &kilo);
+	else
+		e = (wn = words_number(p, &v)) ? p + wn : NULL;	/* "per thousand words" */
+	if (!e || v < 2 || v > 1000000 || v != (double)(long long)v)
+		return 0;
+	const char *w = blank_or_break(e);
+	const struct mv_phrase *noun = vocab_at(MV_COUNT, w);
+	if (!noun || !strcmp(noun->val, "hour") || !strcmp(noun->val, "day"))
+		return 0;
+	snprintf(m->unit, sizeof m->unit, "%s", noun->val);
+	m->max /= v;
+	if (m->min >= 0)
+		m->min /= v;
+	*per_n = v;
+	return (size_t)(w + noun->n - q);
+}
+
 /* Tax and unit markers after an amount ("HT", "TTC", "/h", "par jour", "/ mot", ", TVA en
- * sus"), at most three, into m, and a rate per item of another noun (per_item_at); returns
- * the position after them. l is the whole text. */
-static const char *read_markers(const char *l, const char *p, struct money *m)
+ * sus"), at most three, into m, a rate per a counted quantity (per_count_at, its number in
+ * *per_n) and a rate per item of another noun (per_item_at); returns the position after
+ * them. l is the whole text. */
+static const char *read_markers(const char *l, const char *p, struct money *m, double *per_n)
 {
 	for (int round = 0; round < 3; round++) {
 		const char *q = skip_blanks(p, 2);
 		enum mv_kind kind = MV_UNIT;
+		size_t pc = m->unit[0] ? 0 : per_count_at(q, m, per_n);
+		if (pc) {
+			p = q + pc;
+			continue;
+		}
 		const struct mv_phrase *mk = marker_at(q, 0, &kind);
 		if (!mk && (*q == ',' || *q == '(' || *q == '-')) {
 			q = skip_blanks(q + 1, 2);
@@ -544,6 +602,7 @@ struct mention {
 	int has_currency;
 	int range;
 	int kilo;		/* written with a k: "3-4k", "2k" */
+	double per_n;		/* "$50 per 1,000 words": 1000 (m is per word), else 0 */
 };
 
 /* Reads one amount, its currency and markers, no range, starting at offset i of the
@@ -573,7 +632,7 @@ static int read_single(const char *l, size_t i, struct mention *out)
 	out->kilo = kilo;
 	out->m.max = v;
 	out->m.min = -1;
-	e = read_markers(l, e, &out->m);
+	e = read_markers(l, e, &out->m, &out->per_n);
 	out->end = (size_t)(e - l);
 	return 1;
 }
@@ -630,6 +689,8 @@ static int read_mention(const char *l, size_t i, struct mention *out)
 		int ok = read_single(l, (size_t)(s2 - l), &second) &&
 			 !chain_follows(l, &second) &&
 			 (second.has_currency || !quantity_word(l + second.end));
+		if (ok && second.per_n > 0 && !out->m.unit[0])
+			v /= second.per_n;	/* "10 à 15 € les 1000 mots": per word both */
 		if (ok && second.kilo && !kilo && v * 1000 <= second.m.max)
 			v *= 1000;
 		else if (ok && !kilo && v < 1000 && v == (double)(long long)v &&
@@ -642,8 +703,10 @@ static int read_mention(const char *l, size_t i, struct mention *out)
 				memcpy(out->m.currency, second.m.currency, sizeof out->m.currency);
 			if (!out->m.tax[0])
 				memcpy(out->m.tax, second.m.tax, sizeof out->m.tax);
-			if (!out->m.unit[0])
+			if (!out->m.unit[0]) {
 				memcpy(out->m.unit, second.m.unit, sizeof out->m.unit);
+				out->per_n = second.per_n;
+			}
 			out->has_currency = out->has_currency || second.has_currency;
 			out->kilo = out->kilo || second.kilo;
 			out->range = 1;
@@ -759,7 +822,7 @@ static int read_words_mention(const char *l, size_t i, struct mention *out)
 	out->range = low >= 0;
 	snprintf(out->m.currency, sizeof out->m.currency, "%s", code);
 	out->has_currency = 1;
-	out->end = (size_t)(read_markers(l, after + cl, &out->m) - l);
+	out->end = (size_t)(read_markers(l, after + cl, &out->m, &out->per_n) - l);
 	return 1;
 }
 
@@ -920,6 +983,25 @@ static int number_ending_at(const char *l, size_t e)
 	return n && b + n == e && !sc && v > 1 ? v : 0;
 }
 
+/* The number (over 1) before a noun of one to three words that ends at offset b of l
+ * ("3 vidéos", "four short videos"); 1 when none. */
+static double items_counted_before(const char *l, size_t b)
+{
+	for (int words = 0; words < 3; words++) {
+		while (b > 0 && l[b - 1] == ' ')
+			b--;
+		size_t e = b;
+		while (b > 0 && is_word_byte((unsigned char)l[b - 1]) && !isdigit((unsigned char)l[b - 1]))
+			b--;
+		if (b == e)
+			return 1;
+		int v = number_ending_at(l, b);
+		if (v > 1)
+			return v;
+	}
+	return 1;
+}
+
 /* How many items the count at offset i of l measures each: the number before a noun of one
  * to three words and "de" / "of" / "d'une durée de" ("3 vidéos de 10 minutes", "three
  * videos of 10 minutes"), or right before the count when a hyphen ties it to its noun
@@ -946,19 +1028,28 @@ static double items_before(const char *l, size_t i, int hyphen)
 	if (!k)
 		return 1;
 	b -= k;
-	for (int words = 0; words < 3; words++) {
-		while (b > 0 && l[b - 1] == ' ')
-			b--;
-		size_t e = b;
-		while (b > 0 && is_word_byte((unsigned char)l[b - 1]) && !isdigit((unsigned char)l[b - 1]))
-			b--;
-		if (b == e)
-			return 1;
-		int v = number_ending_at(l, b);
-		if (v > 1)
-			return v;
-	}
-	return 1;
+	return items_counted_before(l, b);
+}
+
+/* How many items a count per item at offset i of l measures, with its amounts.txt each word
+ * ("10 minutes chacune", "5 minutes each"): items_before, or the number before a noun of one
+ * to three words and "(", ",", ":" or a dash ("3 vidéos (10 minutes chacune)", "4 videos, 5
+ * minutes each"); 1 when none. */
+static double items_listed_before(const char *l, size_t i)
+{
+	double items = items_before(l, i, 0);
+	if (items > 1)
+		return items;
+	size_t b = i;
+	while (b > 0 && l[b - 1] == ' ')
+		b--;
+	if (b > 0 && strchr("(,:-", l[b - 1]))
+		b--;
+	else if (b >= 3 && (!strncmp(l + b - 3, "–", 3) || !strncmp(l + b - 3, "—", 3)))
+		b -= 3;
+	else
+		return 1;
+	return items_counted_before(l, b);
 }
 
 /* 1 when the noun at q is `unit` (n bytes), singular or plural (+s, +x, +es); its length in
@@ -1031,7 +1122,10 @@ static double unit_quantity(const char *l, const char *unit, size_t skip_from, s
 			const char *after = skip_blanks(q + (gen ? gl : noun->n), 2);
 			double items = items_before(l, i, hyphen);
 			const struct mv_phrase *pc = vocab_at(MV_PACE, after);
-			if (pc)
+			double listed = vocab_at(MV_EACH, after) ? items_listed_before(l, i) : 1;
+			if (listed > 1 && v > 0)
+				return v * listed;	/* "4 videos, 5 minutes each": 20 */
+			if (pc || vocab_at(MV_EACH, after))
 				*pace = 1;	/* "1,500 words each": a count per item, no total */
 			else if ((v > 1 || hours || items > 1) && (!timed || vocab_at(MV_WORK, after)))
 				return (hours ? v * 60 : v) * items;
@@ -1050,6 +1144,11 @@ static void rate_explain(const char *l, const struct mention *ms, struct money *
 {
 	if (!m->unit[0] || !strcmp(m->unit, "total") || !strcmp(m->unit, "month"))
 		return;
+	if (ms->per_n > 0) {
+		size_t pw = strlen(why);
+		snprintf(why + pw, why_len - pw, "; %.10g per %.10g %ss: %.10g per %s",
+			 m->max * ms->per_n, ms->per_n, m->unit, m->max, m->unit);
+	}
 	int pace;
 	double q = unit_quantity(l, m->unit, ms->start, ms->end, &pace);
 	size_t w = strlen(why);
@@ -2121,15 +2220,26 @@ int extract_plan_lower(const char *l, struct money *m, int *out, int max, char *
  * only: "1500", "1250.50". */
 static void format_number(double v, const char *lang, enum money_style st, char *out, size_t len)
 {
+	/* a rate under a unit of money that cents would round away ("15 € les 1000 mots" is
+	 * 0.015 a word): up to four decimals */
+	long long tenk = (long long)(v * 10000 + 0.5);
+	int fine = v < 1 && tenk % 100 != 0;
 	if (st == MONEY_SITE) {
 		if (v == (double)(long long)v)
 			snprintf(out, len, "%lld", (long long)v);
+		else if (fine)
+			snprintf(out, len, "%.*f", tenk % 10 ? 4 : 3, v);
 		else
 			snprintf(out, len, "%.2f", v);
 		return;
 	}
 	const char *group = catalog_text(lang, "number.group");
 	const char *decimal = catalog_text(lang, "number.decimal");
+	if (fine) {
+		snprintf(out, len, "0%s%0*lld", decimal, tenk % 10 ? 4 : 3,
+			 tenk % 10 ? tenk : tenk / 10);
+		return;
+	}
 	long long whole = (long long)v;
 	int cents = (int)((v - (double)whole) * 100 + 0.5);
 	if (cents == 100) {

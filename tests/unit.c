@@ -1189,6 +1189,24 @@ static void test_money_read(void)
 		{ 1, "Je facture à l'heure : 35 € HT.", -1, 35, "EUR", "HT", "hour", "" },
 		{ 1, "I charge by the hour, $45.", -1, 45, "USD", "", "hour", "`by the hour`" },
 		{ 0, "Budget: 1,800 € excl. VAT", -1, 1800, "EUR", "HT", "total", "" },
+		/* a rate per a number of units: per unit, the total from the quantity stated */
+		{ 0, "Traduction, 15 € les 1000 mots.", -1, 0.015, "EUR", "", "word",
+		  "15 per 1000 words: 0.015 per word" },
+		{ 0, "Copywriting at $50 per 1,000 words for 12,000 words.", -1, 600, "USD", "",
+		  "total", "times the 12000 stated: a total of 600" },
+		{ 0, "Relecture de 40 000 mots, 0,10 € / 100 mots.", -1, 40, "EUR", "", "total",
+		  "0.1 per 100 words" },
+		{ 0, "Budget : 20 € par tranche de mille mots.", -1, 0.02, "EUR", "", "word", "" },
+		{ 0, "Entre 10 et 15 € les 1000 mots.", 0.01, 0.015, "EUR", "", "word", "" },
+		{ 1, "Je propose 12 € les 1000 mots.", -1, 0.012, "EUR", "", "word", "" },
+		/* no rate: days are no counted unit, "les" needs a number */
+		{ 0, "Budget 500 € par 5 jours de travail.", -1, 500, "EUR", "", "total", "" },
+		/* items times their length per item ("each", "chacune") */
+		{ 0, "3 vidéos (10 minutes chacune) à 6 € la minute.", -1, 180, "EUR", "", "total",
+		  "times the 30 stated" },
+		{ 0, "4 videos, 5 minutes each, $8 per minute.", -1, 160, "USD", "", "total",
+		  "times the 20 stated" },
+		{ 0, "Videos of 5 minutes each, $8 per minute.", -1, 8, "USD", "", "minute", "pace" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -1276,6 +1294,9 @@ static void test_money_vocab(void)
 		{ "delay-preposition | sous", 1 }, { "per | la | par", 1 }, { "not-unit | virement", 1 },
 		{ "item | unité", 1 }, { "instalments | fois | versements", 1 },
 		{ "instalments 3 | fois", 0 },
+		{ "per-count | les | per", 1 }, { "per-count 1000 | les", 0 },
+		{ "each | chacune | each", 1 }, { "each 2 | chacune", 0 },
+		{ "unit-of | vidéo | audio", 1 }, { "unit-of minute | vidéo", 0 },
 	};
 	report("money_vocab_load (amounts.txt lines)",
 	       vocab_rows_check("amounts.txt", rows, sizeof rows / sizeof rows[0], load_money_vocab,
@@ -1424,6 +1445,10 @@ static void test_money_style(void)
 		{ -1, 8500, "CAD", "", "", "en", "CA$8,500", "8500 CAD" },
 		{ -1, 1800, "EUR", "HT", "", "en", "€1,800 excl. VAT", "1800 EUR excl. tax" },
 		{ 2000, 3000, "EUR", "", "", "en", "€2,000 – €3,000", "2000–3000 EUR" },
+		/* a rate per word from "15 € les 1000 mots": decimals that cents would lose */
+		{ -1, 0.015, "EUR", "", "word", "fr", "0,015 € par mot", "0.015 EUR par mot" },
+		{ -1, 0.001, "EUR", "", "word", "fr", "0,001 € par mot", "0.001 EUR par mot" },
+		{ -1, 0.0125, "USD", "", "word", "en", "$0.0125 per word", "0.0125 USD a word" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {

@@ -515,8 +515,9 @@ static const char *blank_or_break(const char *p)
  * over 1 in digits or words, a count noun: "$50 per 1,000 words", "15 € les 1000 mots", "0,10
  * € / 100 mots", "20 € par tranche de mille mots"): the unit into m, the amount (and a
  * range's low end) divided by the number, so that m is a rate per unit, the number in
- * *per_n; the length read, 0 when none. Hours and days are no such unit ("500 € par 5 jours"
- * says no rate). */
+ * *per_n; the length read, 0 when none. Words are counted so by trade; another unit only by
+ * a round hundred or more ("5 € les 100 photos"): "300 € les 10 articles" is the price of
+ * those ten. Hours and days are no such unit ("500 € par 5 jours" says no rate). */
 static size_t per_count_at(const char *q, struct money *m, double *per_n)
 {
 	const struct mv_phrase *per = vocab_at(MV_PER_COUNT, q);
@@ -536,6 +537,11 @@ static size_t per_count_at(const char *q, struct money *m, double *per_n)
 	const struct mv_phrase *noun = vocab_at(MV_COUNT, w);
 	if (!noun || !strcmp(noun->val, "hour") || !strcmp(noun->val, "day"))
 		return 0;
+	long long nn = (long long)v;
+	while (nn % 10 == 0)
+		nn /= 10;
+	if (strcmp(noun->val, "word") && (v < 100 || nn != 1))
+		return 0;	/* "300 € les 10 articles" is the price of those ten */
 	snprintf(m->unit, sizeof m->unit, "%s", noun->val);
 	m->max /= v;
 	if (m->min >= 0)

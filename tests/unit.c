@@ -1201,6 +1201,7 @@ static void test_money_read(void)
 		{ 1, "Je propose 12 € les 1000 mots.", -1, 0.012, "EUR", "", "word", "" },
 		/* no rate: days are no counted unit, "les" needs a number */
 		{ 0, "Budget 500 € par 5 jours de travail.", -1, 500, "EUR", "", "total", "" },
+		{ 0, "Budget : 300 € les 10 articles.", -1, 300, "EUR", "", "total", "" },
 		/* items times their length per item ("each", "chacune") */
 		{ 0, "3 vidéos (10 minutes chacune) à 6 € la minute.", -1, 180, "EUR", "", "total",
 		  "times the 30 stated" },

@@ -2091,6 +2091,60 @@ static int instalment_at(const char *l, const struct mention *ms, int n, int i)
 	return found && !amount_refused(l, ms[i].start, ms[i].end, &after);
 }
 
+/* 1 when the amount ms[i] of l is the value of a line labelled with a payment-plan word: the
+ * text of its line before it, or of the line above when the amount starts its line, ends with
+ * a colon or a dash, is at most 60 bytes, holds a phrase of amounts.txt plan, no not-share
+ * word and no other amount of ms[0..n) ("Acompte : 500 €", "Solde à la livraison : 1 000 €",
+ * "- Deposit: $500", "Paiement à la commande :\n500 €"); "Frais de livraison : 50 €" is a
+ * fee, no instalment. */
+static int plan_label_at(const char *l, const struct mention *ms, int n, int i)
+{
+	size_t ls = ms[i].start, e;
+	while (ls > 0 && l[ls - 1] != '\n')
+		ls--;
+	e = ms[i].start;
+	while (e > ls && (l[e - 1] == ' ' || l[e - 1] == '\t'))
+		e--;
+	size_t from = ls;
+	if (e == ls) {
+		/* the amount starts its line: the label is the line above */
+		if (ls < 2)
+			return 0;
+		e = ls - 1;
+		if (e > 0 && l[e - 1] == '\r')
+			e--;
+		from = e;
+		while (from > 0 && l[from - 1] != '\n')
+			from--;
+		while (e > from && (l[e - 1] == ' ' || l[e - 1] == '\t' || l[e - 1] == '\r'))
+			e--;
+	}
+	if (e > from && (l[e - 1] == ':' || l[e - 1] == '-'))
+		e--;
+	else if (e >= from + 3 && (!strncmp(l + e - 3, "–", 3) || !strncmp(l + e - 3, "—", 3)))
+		e -= 3;
+	else
+		return 0;
+	if (e <= from || e - from > 60)
+		return 0;
+	for (int j = 0; j < n; j++)
+		if (j != i && ms[j].start < e && ms[j].end > from)
+			return 0;
+	int plan = 0;
+	for (size_t x = from; x < e; x++) {
+		if (x > 0 && is_word_byte((unsigned char)l[x - 1]))
+			continue;
+		const struct mv_phrase *ph = vocab_at(MV_PLAN, l + x);
+		if (ph) {
+			plan = 1;
+			x += ph->n - 1;	/* "remise des fichiers" is a plan word, no discount */
+		} else if (vocab_at(MV_NOT_SHARE, l + x)) {
+			return 0;
+		}
+	}
+	return plan;
+}
+
 /* A count of instalments in l ("payable en trois fois", "in 3 instalments", "en 4
  * versements de 300 €"): N from 2 to 12 written before a phrase of amounts.txt instalments,
  * after "en", "in", "over", "sur" or before "de"/"of" and an amount; 0 when none. *each set
@@ -2140,13 +2194,21 @@ int extract_plan_lower(const char *l, struct money *m, int *out, int max, char *
 	int n = find_mentions(l, ms, MAX_MENTIONS, 0), k = 0, self = -1, shares = 0;
 	double parts[16], sum = 0;
 	size_t w = strlen(why);
+	int labelled = 0, after;
 	for (int i = 0; i < n && k < 16; i++) {
 		int lump = !ms[i].m.unit[0] || !strcmp(ms[i].m.unit, "total");
 		if (!ms[i].has_currency || ms[i].range || !lump ||
-		    strcmp(ms[i].m.currency, m->currency) || !instalment_at(l, ms, n, i))
+		    strcmp(ms[i].m.currency, m->currency))
 			continue;
-		if (k && sentence_broken(l, ms[i - 1].end, ms[i].start) && self < 0)
-			k = 0, sum = 0;	/* a plan is written in one sentence */
+		int label = plan_label_at(l, ms, n, i) &&
+			    !amount_refused(l, ms[i].start, ms[i].end, &after);
+		if (!label && !instalment_at(l, ms, n, i))
+			continue;
+		/* a plan is written in one sentence, or as lines labelled one by one */
+		if (k && sentence_broken(l, ms[i - 1].end, ms[i].start) && self < 0 &&
+		    !(label && labelled))
+			k = 0, sum = 0;
+		labelled = label;
 		if (ms[i].m.max == m->max && self < 0)
 			self = k;
 		parts[k++] = ms[i].m.max;

@@ -1318,6 +1318,11 @@ static void test_date_vocab(void)
 		{ "holiday 1224 | noël", 1 }, { "holiday 214 | saint-valentin", 1 },
 		{ "holiday 1324 | x", 0 }, { "holiday 1232 | x", 0 }, { "holiday | noël", 0 },
 		{ "start-cue | à partir du", 1 },
+		{ "in-month | en | in", 1 }, { "in-month 2 | en", 0 },
+		{ "month-tail | au plus tard", 1 }, { "month-before | avant", 1 },
+		{ "month-word | sept | may", 1 }, { "month-word 9 | sept", 0 },
+		{ "easter 0 | pâques", 1 }, { "easter 1 | lundi de pâques", 1 },
+		{ "easter | pâques", 0 }, { "easter 400 | x", 0 },
 	};
 	report("extract_date_load (dates.txt lines)",
 	       vocab_rows_check("dates.txt", rows, sizeof rows / sizeof rows[0], load_date_vocab,
@@ -2642,6 +2647,35 @@ static void test_dates(void)
 		{ "2026-12-03", "Livraison semaine 2.", "2027-01-15" },
 		{ "2026-04-06", "Livraison en semaine 16.", "2026-04-17" },
 		{ "2026-04-06", "Livraison semaine 16 de préférence.", "2026-04-17" },
+		/* a month named alone after a cue, or after en / in (dates.txt in-month) with a
+		 * cue or in a delivery statement: its last day; before it (month-before): the
+		 * day before it; passed or too far: none */
+		{ "2026-03-27", "Le site est pour mai.", "2026-05-31" },
+		{ "2026-03-27", "Livraison en mai, merci.", "2026-05-31" },
+		{ "2026-03-27", "Nous en avons besoin d'ici mai au plus tard.", "2026-05-31" },
+		{ "2026-03-27", "We need it by May.", "2026-05-31" },
+		{ "2026-03-27", "It must be ready in May.", "2026-05-31" },
+		{ "2026-03-27", "Je vous livre le site en juin.", "2026-06-30" },
+		{ "2026-03-27", "Courant mai.", "2026-05-31" },
+		{ "2026-03-27", "Avant mai si possible.", "2026-04-30" },
+		{ "2026-03-27", "Before May, please.", "2026-04-30" },
+		{ "2026-05-02", "Avant mai si possible.", "" },
+		{ "2026-03-27", "Pour mars.", "2026-03-31" },
+		{ "2026-03-27", "Pour février.", "" },
+		{ "2026-03-27", "Pour mars 2027.", "2027-03-31" },
+		{ "2026-03-27", "Le projet a démarré en mai.", "" },
+		{ "2026-03-27", "Une salle pour sept personnes.", "" },
+		{ "2026-03-27", "Delivery may take two weeks.", "2026-04-10" },	/* the delay, no May */
+		{ "2026-03-27", "Je suis disponible en mai.", "" },
+		/* Easter (dates.txt easter): Easter Sunday of the year, by the computus */
+		{ "2026-03-02", "D'ici Pâques, merci.", "2026-04-05" },
+		{ "2026-04-06", "D'ici Pâques, merci.", "2027-03-28" },
+		{ "2027-01-10", "Before Easter please.", "2027-03-28" },
+		{ "2025-01-10", "Pour Pâques.", "2025-04-20" },
+		{ "2024-01-10", "By Easter.", "2024-03-31" },
+		{ "2038-01-10", "Avant Pâques.", "2038-04-25" },
+		{ "2026-03-02", "Ready by Easter Monday.", "2026-04-06" },
+		{ "2026-03-02", "Joyeuses Pâques à tous !", "" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {

@@ -2187,6 +2187,12 @@ static int instalment_count(const char *l, size_t *each)
 	return 0;
 }
 
+int extract_installments_lower(const char *l)
+{
+	size_t each;
+	return instalment_count(l, &each);
+}
+
 int extract_plan_lower(const char *l, struct money *m, int *out, int max, char *why,
 		       size_t why_len)
 {

@@ -676,12 +676,18 @@ static long day_after_cue(const struct date_data *d, const char *p, long today,
 		 * named after it), this year's or next year's once passed */
 		int y, m, md;
 		date_day_split(today, &y, &m, &md);
-		long ed = easter_sunday(y) + n;
-		if (ed < today)
+		const char *yp = p + w;
+		int year = year_at(&yp, 0);	/* "avant Pâques 2027" */
+		long ed = easter_sunday(year ? year : y) + n;
+		if (year && (ed < today || ed > today + YEARS_MAX))
+			return -1;
+		if (year)
+			y = year;
+		else if (ed < today)
 			ed = easter_sunday(++y) + n;
 		note_set(note, "easter", n, y);
 		if (note)
-			note->end = p + w;
+			note->end = year ? yp : p + w;
 		return ed;
 	}
 	int next = 0, next_week = 0, wd = 0;
@@ -702,8 +708,8 @@ static long day_after_cue(const struct date_data *d, const char *p, long today,
 	w = kind_at(d, DK_WEEKDAY, p, &wd);
 	if (!w && (next || next_week))
 		return -1;
-	if (!w && !article && (day = day_at(d, p, today)) < 0)
-		return month_alone_at(d, p, today, note);	/* "pour mai", "ready in May" */
+	if (!w && (!article || kind_at(d, DK_IN_MONTH, p, &n)) && (day = day_at(d, p, today)) < 0)
+		return month_alone_at(d, p, today, note);	/* "pour mai", "pour le mois de mai" */
 	if (!w)
 		return article && (day = day_at(d, p, today)) < 0 ? article_day_at(p, today) : day_at(d, p, today);
 	p += w;

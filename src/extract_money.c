@@ -150,14 +150,16 @@ enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBE
 	       MV_QUOTED, MV_REFERENCE, MV_NO, MV_AGREE, MV_NOT_SHARE,
 	       MV_PER, MV_NOT_UNIT, MV_INSTALMENTS, MV_CURRENCY, MV_CURRENCY_BEFORE, MV_DURATION,
 	       MV_DURATION_WORKING, MV_DURATION_HOURS, MV_DELAY_NUMBER, MV_DELAY_CUE,
-	       MV_DELAY_PREP, MV_ITEM, MV_PER_COUNT, MV_EACH, MV_UNIT_OF, MV_KINDS };
+	       MV_DELAY_PREP, MV_ITEM, MV_PER_COUNT, MV_EACH, MV_UNIT_OF,
+	       MV_PER_ROUND, MV_KINDS };
 static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
 	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement",
 	"rate", "negation", "limit", "not-negation", "clause", "followup", "effort", "refusal",
 	"too-low", "refused-after", "condition", "offer", "offer-near", "budget", "quoted",
 	"reference", "no", "agree", "not-share", "per", "not-unit", "instalments", "currency",
 	"currency-before", "duration", "duration-working", "duration-hours", "delay-number",
-	"delay-cue", "delay-preposition", "item", "per-count", "each", "unit-of" };
+	"delay-cue", "delay-preposition", "item", "per-count", "each", "unit-of",
+	"per-round" };
 
 struct mv_phrase {
 	char *w;
@@ -242,7 +244,8 @@ static int mv_line(void *arg, char *s, const char *path, int lineno)
 			"offer-near, budget, quoted, reference, no, agree, not-share, per, not-unit, "
 			"instalments, currency XXX, currency-before XXX, duration N, "
 			"duration-working N, duration-hours, delay-number N, delay-cue, "
-			"delay-preposition, item, per-count, each, unit-of)\n", path, lineno);
+			"delay-preposition, item, per-count, each, unit-of, per-round)\n", path,
+			lineno);
 		return -1;
 	}
 	for (char *tok; (tok = strtok_r(NULL, "|", &save)) != NULL;) {
@@ -515,12 +518,18 @@ static const char *blank_or_break(const char *p)
  * over 1 in digits or words, a count noun: "$50 per 1,000 words", "15 € les 1000 mots", "0,10
  * € / 100 mots", "20 € par tranche de mille mots"): the unit into m, the amount (and a
  * range's low end) divided by the number, so that m is a rate per unit, the number in
- * *per_n; the length read, 0 when none. Words are counted so by trade; another unit only by
+ * *per_n; the length read, 0 when none. After a per-round word ("15 € pour 1000 mots",
+ * "$8 for 100 words") only per 100 or 1,000, the bases of a rate: "500 € pour 10 000 mots"
+ * is the price of those words. Words are counted so by trade; another unit only by
  * a round hundred or more ("5 € les 100 photos"): "300 € les 10 articles" is the price of
  * those ten. Hours and days are no such unit ("500 € par 5 jours" says no rate). */
 static size_t per_count_at(const char *q, struct money *m, double *per_n)
 {
-	const struct mv_phrase *per = vocab_at(MV_PER_COUNT, q);
+	const struct mv_phrase *per = vocab_at(MV_PER_COUNT, q), *round = vocab_at(MV_PER_ROUND, q);
+	if (round && (!per || round->n > per->n))
+		per = round;
+	else
+		round = NULL;
 	if (!per)
 		return 0;
 	const char *p = blank_or_break(q + per->n), *e;
@@ -531,8 +540,9 @@ static size_t per_count_at(const char *q, struct money *m, double *per_n)
 		e = parse_number(p, &v, &kilo);
 	else
 		e = (wn = words_number(p, &v)) ? p + wn : NULL;	/* "per thousand words" */
-	if (!e || v < 2 || v > 1000000 || v != (double)(long long)v)
-		return 0;
+	if (!e || v < 2 || v > 1000000 || v != (double)(long long)v ||
+	    (round && v != 100 && v != 1000))
+		return 0;	/* "500 € pour 10 000 mots" is the price of those words */
 	const char *w = blank_or_break(e);
 	const struct mv_phrase *noun = vocab_at(MV_COUNT, w);
 	if (!noun || !strcmp(noun->val, "hour") || !strcmp(noun->val, "day"))

@@ -1202,6 +1202,11 @@ static void test_money_read(void)
 		/* no rate: days are no counted unit, "les" needs a number */
 		{ 0, "Budget 500 € par 5 jours de travail.", -1, 500, "EUR", "", "total", "" },
 		{ 0, "Budget : 300 € les 10 articles.", -1, 300, "EUR", "", "total", "" },
+		/* "pour" / "for" (amounts.txt per-round): a rate only per 100 or 1,000 */
+		{ 0, "Je facture 15 € pour 1000 mots.", -1, 0.015, "EUR", "", "word", "" },
+		{ 0, "Budget : 500 € pour 10 000 mots.", -1, 500, "EUR", "", "total", "" },
+		{ 0, "Traduction de 8 000 mots, 12 € pour 1 000 mots.", -1, 96, "EUR", "", "total",
+		  "times the 8000 stated" },
 		/* items times their length per item ("each", "chacune") */
 		{ 0, "3 vidéos (10 minutes chacune) à 6 € la minute.", -1, 180, "EUR", "", "total",
 		  "times the 30 stated" },
@@ -1298,6 +1303,7 @@ static void test_money_vocab(void)
 		{ "per-count | les | per", 1 }, { "per-count 1000 | les", 0 },
 		{ "each | chacune | each", 1 }, { "each 2 | chacune", 0 },
 		{ "unit-of | vidéo | audio", 1 }, { "unit-of minute | vidéo", 0 },
+		{ "per-round | pour | for", 1 },
 	};
 	report("money_vocab_load (amounts.txt lines)",
 	       vocab_rows_check("amounts.txt", rows, sizeof rows / sizeof rows[0], load_money_vocab,
@@ -2676,6 +2682,10 @@ static void test_dates(void)
 		{ "2038-01-10", "Avant Pâques.", "2038-04-25" },
 		{ "2026-03-02", "Ready by Easter Monday.", "2026-04-06" },
 		{ "2026-03-02", "Joyeuses Pâques à tous !", "" },
+		{ "2026-03-02", "Avant Pâques 2027.", "2027-03-28" },
+		{ "2026-03-02", "Avant Pâques 2025.", "" },
+		{ "2026-03-27", "C'est pour le mois de mai.", "2026-05-31" },
+		{ "2026-03-27", "Livraison souhaitée en mai.", "2026-05-31" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {

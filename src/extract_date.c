@@ -17,7 +17,7 @@ enum date_kind { DK_MONTH, DK_WEEKDAY, DK_ARTICLE, DK_CUE, DK_START, DK_MID, DK_
 		 DK_MONTH_END, DK_YEAR_END, DK_WEEK_END, DK_NEXT, DK_NEXT_WEEK, DK_WEEK,
 		 DK_WEEK_NUMBER, DK_WEEK_OF, DK_AVAILABILITY, DK_DELIVERY, DK_NOT_DATE, DK_AFTER,
 		 DK_DAY, DK_FOLLOWING, DK_HOLIDAY, DK_START_CUE, DK_IN_MONTH, DK_MONTH_TAIL,
-		 DK_MONTH_BEFORE, DK_EASTER, DK_MONTH_WORD, DK_COUNT };
+		 DK_MONTH_BEFORE, DK_EASTER, DK_MONTH_WORD, DK_MONTH_OR, DK_COUNT };
 static const char *const kind_names[DK_COUNT] = { "month", "weekday", "article", "cue", "start",
 						  "mid", "end", "in", "month-end", "year-end",
 						  "week-end", "next", "next-week", "week",
@@ -25,7 +25,7 @@ static const char *const kind_names[DK_COUNT] = { "month", "weekday", "article",
 						  "delivery", "not-date", "after", "day",
 						  "following", "holiday", "start-cue",
 						  "in-month", "month-tail", "month-before",
-						  "easter", "month-word" };
+						  "easter", "month-word", "month-or" };
 
 struct date_data {
 	struct strlist phrase[DK_COUNT];
@@ -78,12 +78,12 @@ static int date_line(void *arg, char *s, const char *path, int lineno)
 				 n % 100 > 31)) ||
 	    (k == DK_EASTER && (got < 2 || n < -60 || n > 70)) ||
 	    ((k == DK_IN_MONTH || k == DK_MONTH_TAIL || k == DK_MONTH_BEFORE ||
-	      k == DK_MONTH_WORD) && got >= 2)) {
+	      k == DK_MONTH_WORD || k == DK_MONTH_OR) && got >= 2)) {
 		fprintf(stderr, "%s:%d: expected `kind [N] | phrase | ...` (kind: month N, weekday [N], next, "
 			"next-week, article, cue, start, mid, end, in N, month-end N, year-end, week-end N, "
 			"week N, week-number, week-of, availability, delivery, not-date, after, day N, "
 			"following, holiday MMDD, start-cue, in-month, month-tail, month-before, "
-			"easter N, month-word)\n",
+			"easter N, month-word, month-or)\n",
 			path, lineno);
 		return -1;
 	}
@@ -607,10 +607,23 @@ static long month_alone_at(const struct date_data *d, const char *p, long today,
 	if (!ml)
 		return -1;
 	const char *q = p + ml;
-	int year = year_at(&q, 0);
+	int year = year_at(&q, 0), m2 = 0;
 	const char *end = q;
 	while (*q == ' ' || *q == '\t')
 		q++;
+	size_t ow = kind_at(d, DK_MONTH_OR, q, &n), m2l;
+	const char *q2 = q + ow + blanks_at(q + ow);
+	if (ow && (m2l = kind_at(d, DK_MONTH, q2, &m2)) != 0 && !word_byte((unsigned char)q2[m2l])) {
+		/* "mai ou juin", "May or June": the later one, the day it is wanted by */
+		q = q2 + m2l;
+		year = year_at(&q, 0);
+		end = q;
+		month = m2;
+		p = q2;	/* the later name, whether it is also a word */
+		ml = m2l;
+		while (*q == ' ' || *q == '\t')
+			q++;
+	}
 	int ambiguous = kind_at(d, DK_MONTH_WORD, p, &n) == ml;
 	if (isdigit((unsigned char)*q) || (ambiguous && word_byte((unsigned char)*q) &&
 					    !kind_at(d, DK_MONTH_TAIL, q, &n)))

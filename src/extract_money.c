@@ -519,7 +519,7 @@ static const char *blank_or_break(const char *p)
  * € / 100 mots", "20 € par tranche de mille mots"): the unit into m, the amount (and a
  * range's low end) divided by the number, so that m is a rate per unit, the number in
  * *per_n; the length read, 0 when none. After a per-round word ("15 € pour 1000 mots",
- * "$8 for 100 words") only per 100 or 1,000, the bases of a rate: "500 € pour 10 000 mots"
+ * "$8 for 100 words") only words per 100 or 1,000, the bases of a rate: "500 € pour 10 000 mots"
  * is the price of those words. Words are counted so by trade; another unit only by
  * a round hundred or more ("5 € les 100 photos"): "300 € les 10 articles" is the price of
  * those ten. Hours and days are no such unit ("500 € par 5 jours" says no rate). */
@@ -545,8 +545,9 @@ static size_t per_count_at(const char *q, struct money *m, double *per_n)
 		return 0;	/* "500 € pour 10 000 mots" is the price of those words */
 	const char *w = blank_or_break(e);
 	const struct mv_phrase *noun = vocab_at(MV_COUNT, w);
-	if (!noun || !strcmp(noun->val, "hour") || !strcmp(noun->val, "day"))
-		return 0;
+	if (!noun || !strcmp(noun->val, "hour") || !strcmp(noun->val, "day") ||
+	    (round && strcmp(noun->val, "word")))
+		return 0;	/* "5 000 € pour 1000 pages": the price of a book */
 	long long nn = (long long)v;
 	while (nn % 10 == 0)
 		nn /= 10;

@@ -1205,6 +1205,7 @@ static void test_money_read(void)
 		/* "pour" / "for" (amounts.txt per-round): a rate only per 100 or 1,000 */
 		{ 0, "Je facture 15 € pour 1000 mots.", -1, 0.015, "EUR", "", "word", "" },
 		{ 0, "Budget : 500 € pour 10 000 mots.", -1, 500, "EUR", "", "total", "" },
+		{ 0, "Mise en page, 5 000 € pour 1000 pages.", -1, 5000, "EUR", "", "total", "" },
 		{ 0, "Traduction de 8 000 mots, 12 € pour 1 000 mots.", -1, 96, "EUR", "", "total",
 		  "times the 8000 stated" },
 		/* items times their length per item ("each", "chacune") */
@@ -1327,6 +1328,7 @@ static void test_date_vocab(void)
 		{ "in-month | en | in", 1 }, { "in-month 2 | en", 0 },
 		{ "month-tail | au plus tard", 1 }, { "month-before | avant", 1 },
 		{ "month-word | sept | may", 1 }, { "month-word 9 | sept", 0 },
+		{ "month-or | ou | or", 1 }, { "month-or 2 | ou", 0 },
 		{ "easter 0 | pâques", 1 }, { "easter 1 | lundi de pâques", 1 },
 		{ "easter | pâques", 0 }, { "easter 400 | x", 0 },
 	};
@@ -2686,6 +2688,10 @@ static void test_dates(void)
 		{ "2026-03-02", "Avant Pâques 2025.", "" },
 		{ "2026-03-27", "C'est pour le mois de mai.", "2026-05-31" },
 		{ "2026-03-27", "Livraison souhaitée en mai.", "2026-05-31" },
+		/* two months (dates.txt month-or): the later one */
+		{ "2026-03-27", "Livraison en mai ou juin.", "2026-06-30" },
+		{ "2026-03-27", "Ready by May or June.", "2026-06-30" },
+		{ "2026-03-27", "Pour mai-juin.", "2026-06-30" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {

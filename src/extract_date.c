@@ -613,6 +613,9 @@ static long month_alone_at(const struct date_data *d, const char *p, long today,
 		q++;
 	size_t ow = kind_at(d, DK_MONTH_OR, q, &n), m2l;
 	const char *q2 = q + ow + blanks_at(q + ow);
+	size_t iw = ow ? kind_at(d, DK_IN_MONTH, q2, &n) : 0;
+	if (iw)
+		q2 += iw + blanks_at(q2 + iw);	/* "en mai ou en juin" */
 	if (ow && (m2l = kind_at(d, DK_MONTH, q2, &m2)) != 0 && !word_byte((unsigned char)q2[m2l])) {
 		/* "mai ou juin", "May or June": the later one, the day it is wanted by */
 		q = q2 + m2l;

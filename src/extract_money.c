@@ -1087,6 +1087,38 @@ static int unit_noun_at(const char *q, const char *unit, size_t *len)
 	return 1;
 }
 
+/* 1 when the number at offset i of l is the base of another rate ("5 € les 1000 mots" in
+ * "15 € les 1000 mots, relecture 5 € les 1000 mots"): right after a per-count or per-round
+ * word that follows an amount (a digit, a currency or a tax marker before it), so it counts
+ * nothing. */
+static int rate_base_at(const char *l, size_t i)
+{
+	size_t from = i > 32 ? i - 32 : 0;
+	for (size_t x = from; x < i; x++) {
+		if (x > 0 && is_word_byte((unsigned char)l[x - 1]))
+			continue;
+		const struct mv_phrase *per = vocab_at(MV_PER_COUNT, l + x), *r = vocab_at(MV_PER_ROUND, l + x);
+		if (r && (!per || r->n > per->n))
+			per = r;
+		if (!per || blank_or_break(l + x + per->n) != l + i)
+			continue;
+		size_t e = x;
+		while (e > 0 && (l[e - 1] == ' ' || l[e - 1] == '\t'))
+			e--;
+		if (e > 0 && isdigit((unsigned char)l[e - 1]))
+			return 1;	/* "15 les 1000 mots" after its currency was read */
+		size_t b = e;
+		while (b > 0 && (is_word_byte((unsigned char)l[b - 1]) || l[b - 1] == '.' ||
+				 l[b - 1] == '$'))
+			b--;
+		const char *code;
+		if (b < e && (match_currency(l + b, &code, 0) == e - b ||
+			      (vocab_at(MV_TAX, l + b) && vocab_at(MV_TAX, l + b)->n == e - b)))
+			return 1;
+	}
+	return 0;
+}
+
 /* The quantity of `unit` stated in l outside the rate [skip_from, skip_to): a count > 1
  * ("12 000 mots", "300 fiches" for a rate per fiche), times the items it measures each ("3
  * vidéos de 10 minutes": 30), or -1; *pace set when the count is a pace ("10 h par
@@ -1114,6 +1146,12 @@ static double unit_quantity(const char *l, const char *unit, size_t skip_from, s
 			continue;	/* "5 entretiens d'une heure": a number in words counts too */
 		if (wn)
 			v = wv;
+		if (rate_base_at(l, i)) {
+			i = (size_t)(e - l);	/* "… et 5 € les 1000 mots": another rate's base */
+			if (!l[i])
+				break;
+			continue;
+		}
 		if (item && !wn && v > 1) {
 			/* "200 tee-shirts, 10 € l'unité": the count of any plural noun that counts
 			 * no fixed unit */

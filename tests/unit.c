@@ -1206,6 +1206,11 @@ static void test_money_read(void)
 		{ 0, "Je facture 15 € pour 1000 mots.", -1, 0.015, "EUR", "", "word", "" },
 		{ 0, "Budget : 500 € pour 10 000 mots.", -1, 500, "EUR", "", "total", "" },
 		{ 0, "Mise en page, 5 000 € pour 1000 pages.", -1, 5000, "EUR", "", "total", "" },
+		/* the base of another rate counts nothing: no total from "les 1000 mots" */
+		{ 0, "Traduction : 15 € les 1000 mots ; relecture : 5 € les 1000 mots.", -1, 0.015,
+		  "EUR", "", "word", "no quantity stated" },
+		{ 0, "Traduction : 15 € les 1000 mots ; relecture : 5 € HT les 1000 mots ; 9 000 mots.",
+		  -1, 135, "EUR", "", "total", "times the 9000 stated" },
 		{ 0, "Traduction de 8 000 mots, 12 € pour 1 000 mots.", -1, 96, "EUR", "", "total",
 		  "times the 8000 stated" },
 		/* items times their length per item ("each", "chacune") */
@@ -2692,6 +2697,7 @@ static void test_dates(void)
 		{ "2026-03-27", "Livraison en mai ou juin.", "2026-06-30" },
 		{ "2026-03-27", "Ready by May or June.", "2026-06-30" },
 		{ "2026-03-27", "Pour mai-juin.", "2026-06-30" },
+		{ "2026-03-27", "Livraison en mai ou en juin.", "2026-06-30" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {

@@ -1,7 +1,8 @@
 /*
  * extract_date.c — the day a deadline or a delivery names, as people write it: "pour le 15
  * avril", "fin avril au plus tard", "mi-May", "by the end of June", "sous quinzaine", "within
- * 10 days", "semaine 16", "next week", "vendredi prochain", read relative to the mail's day.
+ * 10 days", "semaine 16", "next week", "vendredi prochain", "pour mai", "d'ici Pâques", read
+ * relative to the mail's day.
  * A phrase that cannot be placed gives no day; a follow-up request's day is the follow-up's;
  * a day the work starts on ("booked until next week") is no delivery, a delay counts from it.
  * In: lower-cased text (money_lower), the mail's day number, the words of dates.txt.

@@ -4,8 +4,9 @@
  * "2k€", "3-4k", "CHF 8'500.–", "deux mille euros", "35 €/h", "0,08 € / mot", "TJM 400 €",
  * "3 semaines", "10 jours ouvrés", "within 10 days", "avant le 30 avril", "20 % à la commande,
  * un tiers à mi-parcours, solde à la livraison".
- * "2 € la fiche" for 300 fiches, "acompte de 500 € puis 1 000 € à la livraison", "payable en
- * trois fois".
+ * "2 € la fiche" for 300 fiches, "$50 per 1,000 words", "4 videos, 5 minutes each", "acompte de
+ * 500 € puis 1 000 € à la livraison" (or "Acompte : 500 €" on its own line), "payable en trois
+ * fois".
  * In: UTF-8 text, and contrib/amounts.txt (the words around amounts, the currencies, the words
  * of delays). Out: struct money / day counts / percentages, plus the rule that decided
  * (bid.why, post.why). One left-to-right scan; every look-ahead is bounded; no regular

@@ -152,7 +152,7 @@ enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBE
 	       MV_PER, MV_NOT_UNIT, MV_INSTALMENTS, MV_CURRENCY, MV_CURRENCY_BEFORE, MV_DURATION,
 	       MV_DURATION_WORKING, MV_DURATION_HOURS, MV_DELAY_NUMBER, MV_DELAY_CUE,
 	       MV_DELAY_PREP, MV_ITEM, MV_PER_COUNT, MV_EACH, MV_UNIT_OF,
-	       MV_PER_ROUND, MV_KINDS };
+	       MV_PER_ROUND, MV_APPROX, MV_KINDS };
 static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
 	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement",
 	"rate", "negation", "limit", "not-negation", "clause", "followup", "effort", "refusal",
@@ -160,7 +160,7 @@ static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count
 	"reference", "no", "agree", "not-share", "per", "not-unit", "instalments", "currency",
 	"currency-before", "duration", "duration-working", "duration-hours", "delay-number",
 	"delay-cue", "delay-preposition", "item", "per-count", "each", "unit-of",
-	"per-round" };
+	"per-round", "approx" };
 
 struct mv_phrase {
 	char *w;
@@ -245,7 +245,7 @@ static int mv_line(void *arg, char *s, const char *path, int lineno)
 			"offer-near, budget, quoted, reference, no, agree, not-share, per, not-unit, "
 			"instalments, currency XXX, currency-before XXX, duration N, "
 			"duration-working N, duration-hours, delay-number N, delay-cue, "
-			"delay-preposition, item, per-count, each, unit-of, per-round)\n", path,
+			"delay-preposition, item, per-count, each, unit-of, per-round, approx)\n", path,
 			lineno);
 		return -1;
 	}
@@ -1020,6 +1020,32 @@ static double items_counted_before(const char *l, size_t b)
 	return 1;
 }
 
+/* The items counted before a length that ends at offset b of l after "(", ",", ":" or a dash,
+ * and perhaps an amounts.txt approx word ("3 vidéos (10 minutes", "4 videos, 5 minutes", "6
+ * episodes, about 40 minutes"): items_counted_before; 1 when none. */
+static double items_punct_before(const char *l, size_t b)
+{
+	while (b > 0 && l[b - 1] == ' ')
+		b--;
+	for (size_t x = b > 24 ? b - 24 : 0; x < b; x++) {
+		const struct mv_phrase *ap = (x == 0 || !is_word_byte((unsigned char)l[x - 1]))
+					     ? vocab_at(MV_APPROX, l + x) : NULL;
+		if (ap && x + ap->n == b) {
+			b = x;	/* "about 40 minutes each" */
+			while (b > 0 && l[b - 1] == ' ')
+				b--;
+			break;
+		}
+	}
+	if (b > 0 && strchr("(,:-", l[b - 1]))
+		b--;
+	else if (b >= 3 && (!strncmp(l + b - 3, "–", 3) || !strncmp(l + b - 3, "—", 3)))
+		b -= 3;
+	else
+		return 1;
+	return items_counted_before(l, b);
+}
+
 /* How many items the count at offset i of l measures each: the number before a noun of one
  * to three words and "de" / "of" / "d'une durée de" ("3 vidéos de 10 minutes", "three
  * videos of 10 minutes"), or right before the count when a hyphen ties it to its noun
@@ -1046,6 +1072,14 @@ static double items_before(const char *l, size_t i, int hyphen)
 	if (!k)
 		return 1;
 	b -= k;
+	while (b > 0 && l[b - 1] == ' ')
+		b--;
+	size_t w = b;
+	while (w > 0 && is_word_byte((unsigned char)l[w - 1]))
+		w--;
+	const struct mv_phrase *each = w < b ? vocab_at(MV_EACH, l + w) : NULL;
+	if (each && w + each->n == b)
+		return items_punct_before(l, w);	/* "5 tutoriels, chacun de 8 minutes" */
 	return items_counted_before(l, b);
 }
 
@@ -1056,18 +1090,7 @@ static double items_before(const char *l, size_t i, int hyphen)
 static double items_listed_before(const char *l, size_t i)
 {
 	double items = items_before(l, i, 0);
-	if (items > 1)
-		return items;
-	size_t b = i;
-	while (b > 0 && l[b - 1] == ' ')
-		b--;
-	if (b > 0 && strchr("(,:-", l[b - 1]))
-		b--;
-	else if (b >= 3 && (!strncmp(l + b - 3, "–", 3) || !strncmp(l + b - 3, "—", 3)))
-		b -= 3;
-	else
-		return 1;
-	return items_counted_before(l, b);
+	return items > 1 ? items : items_punct_before(l, i);
 }
 
 /* 1 when the noun at q is `unit` (n bytes), singular or plural (+s, +x, +es); its length in

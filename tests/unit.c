@@ -1219,6 +1219,10 @@ static void test_money_read(void)
 		{ 0, "4 videos, 5 minutes each, $8 per minute.", -1, 160, "USD", "", "total",
 		  "times the 20 stated" },
 		{ 0, "Videos of 5 minutes each, $8 per minute.", -1, 8, "USD", "", "minute", "pace" },
+		{ 0, "6 podcast episodes, about 40 minutes each. $2 per minute.", -1, 480, "USD", "",
+		  "total", "times the 240 stated" },
+		{ 0, "Montage : 5 tutoriels, chacun de 8 minutes, 4 € la minute.", -1, 160, "EUR", "",
+		  "total", "times the 40 stated" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -1309,7 +1313,7 @@ static void test_money_vocab(void)
 		{ "per-count | les | per", 1 }, { "per-count 1000 | les", 0 },
 		{ "each | chacune | each", 1 }, { "each 2 | chacune", 0 },
 		{ "unit-of | vidéo | audio", 1 }, { "unit-of minute | vidéo", 0 },
-		{ "per-round | pour | for", 1 },
+		{ "per-round | pour | for", 1 }, { "approx | environ | about", 1 },
 	};
 	report("money_vocab_load (amounts.txt lines)",
 	       vocab_rows_check("amounts.txt", rows, sizeof rows / sizeof rows[0], load_money_vocab,

@@ -2695,6 +2695,7 @@ static void test_dates(void)
 		{ "2026-03-02", "Joyeuses Pâques à tous !", "" },
 		{ "2026-03-02", "Avant Pâques 2027.", "2027-03-28" },
 		{ "2026-03-02", "Avant Pâques 2025.", "" },
+		{ "2026-03-02", "Avant les vacances de Pâques.", "" },
 		{ "2026-03-27", "C'est pour le mois de mai.", "2026-05-31" },
 		{ "2026-03-27", "Livraison souhaitée en mai.", "2026-05-31" },
 		/* two months (dates.txt month-or): the later one */

@@ -492,6 +492,7 @@ struct post_info {
 	int scam_score;
 	struct strlist scam_rules;	/* the phrases that scored, for the moderator */
 	char *why;		/* how the budget was read (rate, currency), "" when none */
+	int installments;	/* "payable en trois fois": 3; 0 when no count is stated */
 };
 struct bid_info {
 	int has_amount;
@@ -503,6 +504,7 @@ struct bid_info {
 	int n_milestones;
 	int followup_days;	/* "relance 7j": -1 when absent */
 	char *why;
+	int installments;	/* "in 3 instalments": 3; 0 when no count is stated */
 };
 /* Loads the data files (skills.txt, scam-rules.txt, locations.txt, intents.txt, amounts.txt,
  * dates.txt, auto-replies.txt when there) from the configured
@@ -666,6 +668,9 @@ int extract_milestones(const char *text, int *out, int max);
  * max); why (why_len bytes, appended to) says it. Returns the count of shares, 0 when none. */
 int extract_plan_lower(const char *l, struct money *m, int *out, int max, char *why,
 		       size_t why_len);
+/* The count of instalments lower-cased l states ("payable en trois fois", "in 3 instalments",
+ * "en 4 versements de 300 €"), 2 to 12; 0 when none. */
+int extract_installments_lower(const char *l);
 
 /* ---------------------------------------------------------------- extract_reply.c */
 /* The new text of a reply: quotes (attributions, Outlook blocks, '>' runs) and the signature

@@ -1061,6 +1061,7 @@ static struct post_info *extract_post(const struct config *c, const struct messa
 	char why[320];
 	p->has_budget = extract_budget_lower(l, &p->budget, why, sizeof why);
 	p->why = xstrdup(why);
+	p->installments = extract_installments_lower(l);
 	time_t from = extract_mail_time(m);
 	char dwhy[160];
 	long today = date_day_of(from);
@@ -1112,6 +1113,7 @@ struct bid_info *extract_bid_text_at(const char *text, time_t from)
 	int shares[8], n_shares = b->has_amount ? extract_plan_lower(l, &b->amount, shares, 8, why,
 								     sizeof why) : 0;
 	b->why = xstrdup(why);
+	b->installments = extract_installments_lower(l);
 	int effort = 0;
 	b->delivery_days = extract_duration_read_lower(l, &b->followup_days, &effort);
 	b->n_milestones = extract_milestones(text, b->milestones, 8);

@@ -1,7 +1,8 @@
 /*
  * extract_date.c — the day a deadline or a delivery names, as people write it: "pour le 15
  * avril", "fin avril au plus tard", "mi-May", "by the end of June", "sous quinzaine", "within
- * 10 days", "semaine 16", "next week", "vendredi prochain", read relative to the mail's day.
+ * 10 days", "semaine 16", "next week", "vendredi prochain", "pour mai", "d'ici Pâques", read
+ * relative to the mail's day.
  * A phrase that cannot be placed gives no day; a follow-up request's day is the follow-up's;
  * a day the work starts on ("booked until next week") is no delivery, a delay counts from it.
  * In: lower-cased text (money_lower), the mail's day number, the words of dates.txt.
@@ -16,13 +17,16 @@
 enum date_kind { DK_MONTH, DK_WEEKDAY, DK_ARTICLE, DK_CUE, DK_START, DK_MID, DK_END, DK_IN,
 		 DK_MONTH_END, DK_YEAR_END, DK_WEEK_END, DK_NEXT, DK_NEXT_WEEK, DK_WEEK,
 		 DK_WEEK_NUMBER, DK_WEEK_OF, DK_AVAILABILITY, DK_DELIVERY, DK_NOT_DATE, DK_AFTER,
-		 DK_DAY, DK_FOLLOWING, DK_HOLIDAY, DK_START_CUE, DK_COUNT };
+		 DK_DAY, DK_FOLLOWING, DK_HOLIDAY, DK_START_CUE, DK_IN_MONTH, DK_MONTH_TAIL,
+		 DK_MONTH_BEFORE, DK_EASTER, DK_MONTH_WORD, DK_MONTH_OR, DK_COUNT };
 static const char *const kind_names[DK_COUNT] = { "month", "weekday", "article", "cue", "start",
 						  "mid", "end", "in", "month-end", "year-end",
 						  "week-end", "next", "next-week", "week",
 						  "week-number", "week-of", "availability",
 						  "delivery", "not-date", "after", "day",
-						  "following", "holiday", "start-cue" };
+						  "following", "holiday", "start-cue",
+						  "in-month", "month-tail", "month-before",
+						  "easter", "month-word", "month-or" };
 
 struct date_data {
 	struct strlist phrase[DK_COUNT];
@@ -41,7 +45,7 @@ struct date_data {
 
 /* The kinds whose phrases a reader tries at a word start (first_of). */
 static const int starting_kinds[] = { DK_CUE, DK_START, DK_MID, DK_END, DK_IN, DK_MONTH_END,
-				      DK_YEAR_END, DK_WEEK_END, DK_START_CUE };
+				      DK_YEAR_END, DK_WEEK_END, DK_START_CUE, DK_IN_MONTH };
 
 /* A mentioned day not given with its year is at most this far ahead; further, it is a day
  * that has just passed ("fin avril" written on 10 May), not next year's. */
@@ -72,11 +76,15 @@ static int date_line(void *arg, char *s, const char *path, int lineno)
 	    ((k == DK_IN || k == DK_MONTH_END || k == DK_WEEK_END || k == DK_WEEK || k == DK_DAY) &&
 	     (got < 2 || n < 0 || n > 366)) ||
 	    (k == DK_HOLIDAY && (got < 2 || n / 100 < 1 || n / 100 > 12 || n % 100 < 1 ||
-				 n % 100 > 31))) {
+				 n % 100 > 31)) ||
+	    (k == DK_EASTER && (got < 2 || n < -60 || n > 70)) ||
+	    ((k == DK_IN_MONTH || k == DK_MONTH_TAIL || k == DK_MONTH_BEFORE ||
+	      k == DK_MONTH_WORD || k == DK_MONTH_OR) && got >= 2)) {
 		fprintf(stderr, "%s:%d: expected `kind [N] | phrase | ...` (kind: month N, weekday [N], next, "
 			"next-week, article, cue, start, mid, end, in N, month-end N, year-end, week-end N, "
 			"week N, week-number, week-of, availability, delivery, not-date, after, day N, "
-			"following, holiday MMDD, start-cue)\n",
+			"following, holiday MMDD, start-cue, in-month, month-tail, month-before, "
+			"easter N, month-word, month-or)\n",
 			path, lineno);
 		return -1;
 	}
@@ -572,6 +580,74 @@ static long article_day_at(const char *p, long today)
 	return month_day_place(mday, today);
 }
 
+/* Easter Sunday of year y (the Gregorian computus, Meeus/Jones/Butcher) as a day number. */
+static long easter_sunday(int y)
+{
+	int a = y % 19, b = y / 100, c = y % 100, d = b / 4, e = b % 4, f = (b + 8) / 25;
+	int g = (b - f + 1) / 3, h = (19 * a + b - d - g + 15) % 30, i = c / 4, k = c % 4;
+	int l = (32 + 2 * e + 2 * i - h - k) % 7, m = (a + 11 * h + 22 * l) / 451;
+	int month = (h + l - 7 * m + 114) / 31, mday = (h + l - 7 * m + 114) % 31 + 1;
+	return date_day_make(y, month, mday);
+}
+
+/* A month named alone at p ("mai", "May 2027", an in-month phrase before it: "en mai", "in
+ * May"): its last day, the next one (place); -1 when none, when a number follows (day_at
+ * reads a day), or, for a name that is also another word (dates.txt month-word: "sept",
+ * "may", "march"), when a word follows that makes it that word ("pour sept personnes",
+ * "delivery may take"): then only the end of the line or the text, punctuation, a year or a
+ * month-tail phrase ("au plus tard", "at the latest") may follow. Its rule "month" (n the
+ * month) and end in *note. */
+static long month_alone_at(const struct date_data *d, const char *p, long today,
+			   struct date_note *note)
+{
+	int month = 0, n;
+	size_t w = kind_at(d, DK_IN_MONTH, p, &n);
+	if (w)
+		p += w + blanks_at(p + w);	/* "en mai", "in May", "au mois de mai" */
+	size_t ml = kind_at(d, DK_MONTH, p, &month);
+	if (!ml)
+		return -1;
+	const char *q = p + ml;
+	int year = year_at(&q, 0), m2 = 0;
+	const char *end = q;
+	while (*q == ' ' || *q == '\t')
+		q++;
+	size_t ow = kind_at(d, DK_MONTH_OR, q, &n), m2l;
+	const char *q2 = q + ow + blanks_at(q + ow);
+	size_t iw = ow ? kind_at(d, DK_IN_MONTH, q2, &n) : 0;
+	if (iw)
+		q2 += iw + blanks_at(q2 + iw);	/* "en mai ou en juin" */
+	if (ow && (m2l = kind_at(d, DK_MONTH, q2, &m2)) != 0 && !word_byte((unsigned char)q2[m2l])) {
+		/* "mai ou juin", "May or June": the later one, the day it is wanted by */
+		q = q2 + m2l;
+		year = year_at(&q, 0);
+		end = q;
+		month = m2;
+		p = q2;	/* the later name, whether it is also a word */
+		ml = m2l;
+		while (*q == ' ' || *q == '\t')
+			q++;
+	}
+	int ambiguous = kind_at(d, DK_MONTH_WORD, p, &n) == ml;
+	if (isdigit((unsigned char)*q) || (ambiguous && word_byte((unsigned char)*q) &&
+					    !kind_at(d, DK_MONTH_TAIL, q, &n)))
+		return -1;
+	long day = place(year, month, 0, today);
+	if (day >= 0 && note) {
+		note_set(note, "month", month, 0);
+		note->end = end;
+	}
+	return day;
+}
+
+/* The first day of the month of day (a day number). */
+static long month_first(long day)
+{
+	int y, m, md;
+	date_day_split(day, &y, &m, &md);
+	return date_day_make(y, m, 1);
+}
+
 /* The day after cue text at p: blanks, a colon, a week (week_at), an article, a weekday ("le
  * lundi 15 avril", "the 15th of April"), then a day; or a weekday alone, with next or next-week
  * ("pour vendredi prochain", "by next Monday", "lundi de la semaine prochaine"):
@@ -612,6 +688,25 @@ static long day_after_cue(const struct date_data *d, const char *p, long today,
 			note->end = p + w;
 		return hd;
 	}
+	if ((w = kind_at(d, DK_EASTER, p, &n)) != 0) {
+		/* "d'ici Pâques", "before Easter": Easter Sunday (N days after it for the days
+		 * named after it), this year's or next year's once passed */
+		int y, m, md;
+		date_day_split(today, &y, &m, &md);
+		const char *yp = p + w;
+		int year = year_at(&yp, 0);	/* "avant Pâques 2027" */
+		long ed = easter_sunday(year ? year : y) + n;
+		if (year && (ed < today || ed > today + YEARS_MAX))
+			return -1;
+		if (year)
+			y = year;
+		else if (ed < today)
+			ed = easter_sunday(++y) + n;
+		note_set(note, "easter", n, y);
+		if (note)
+			note->end = year ? yp : p + w;
+		return ed;
+	}
 	int next = 0, next_week = 0, wd = 0;
 	size_t fl = kind_at(d, DK_FOLLOWING, p, &n);
 	if (fl && kind_at(d, DK_WEEKDAY, p + fl + blanks_at(p + fl), &wd) && wd) {
@@ -630,6 +725,8 @@ static long day_after_cue(const struct date_data *d, const char *p, long today,
 	w = kind_at(d, DK_WEEKDAY, p, &wd);
 	if (!w && (next || next_week))
 		return -1;
+	if (!w && (!article || kind_at(d, DK_IN_MONTH, p, &n)) && (day = day_at(d, p, today)) < 0)
+		return month_alone_at(d, p, today, note);	/* "pour mai", "pour le mois de mai" */
 	if (!w)
 		return article && (day = day_at(d, p, today)) < 0 ? article_day_at(p, today) : day_at(d, p, today);
 	p += w;
@@ -774,6 +871,8 @@ static void start_keep(struct date_start *start, long day, size_t where,
 		return;
 	if (note && note->rule && (!strcmp(note->rule, "week") || !strcmp(note->rule, "iso-week")))
 		day -= 4;	/* the Friday read: its week's Monday */
+	if (note && note->rule && !strcmp(note->rule, "month"))
+		day = month_first(day);	/* "disponible en mai": from the 1st */
 	start->day = day < today ? today : day;
 	start->where = where;
 	if (note)
@@ -818,6 +917,15 @@ static long first_of(const struct date_data *d, const char *l, const size_t *at,
 				size_t k = phrase_at(p, d->phrase[DK_CUE].v[d->first[DK_CUE][b][j]]);
 				if (k)
 					day = day_after_cue(d, p + k, today, note);
+				int bn;
+				if (day >= 0 && note && note->rule && !strcmp(note->rule, "month") &&
+				    kind_at(d, DK_MONTH_BEFORE, p, &bn) >= k) {
+					/* "avant mai", "before May": the last day before it */
+					day = month_first(day) - 1;
+					note->rule = day < today ? NULL : "month-before";
+					if (day < today)
+						day = -1;
+				}
 				/* "ce n'est pas pour le 15 avril", "not by April 15": refused (a
 				 * limit in the cue, "pas avant le 20 avril", keeps it) */
 				if (day >= 0 && money_refused_at(l, at[i] + k))
@@ -825,6 +933,20 @@ static long first_of(const struct date_data *d, const char *l, const size_t *at,
 				if (day >= 0 && availability_before(d, l, at[i], at[i] + k)) {
 					start_keep(start, day, at[i], note, today);
 					day = -1;	/* "je suis pris jusqu'au 15 avril" */
+				}
+			}
+			size_t cs, de;
+			if (day < 0 && kind_at(d, DK_IN_MONTH, p, &sn) &&
+			    (cs = money_clause_start(l, at[i]),
+			     kind_in(d, DK_DELIVERY, l, cs + 60 < at[i] ? at[i] - 60 : cs, at[i], 0,
+				     &de) != SIZE_MAX) &&
+			    (day = month_alone_at(d, p, today, note)) >= 0) {
+				/* "livraison des fichiers en mai": a delivery word in the clause */
+				if (money_refused_at(l, at[i]))
+					day = -1;
+				else if (availability_before(d, l, at[i], at[i])) {
+					start_keep(start, day, at[i], note, today);
+					day = -1;
 				}
 			}
 		} else {
@@ -896,6 +1018,10 @@ static long named_day_at(const struct date_data *d, const char *p, long today,
 		else if (!(k = kind_at(d, DK_NEXT, q, &n)))
 			*bare = 1;	/* "lundi": a start only ("je peux commencer lundi") */
 		*end = k ? q + k : p + w;
+	} else if (kind_at(d, DK_IN_MONTH, p, &n)) {
+		day = month_alone_at(d, p, today, note);	/* "je vous livre en mai" */
+		*end = note->end;
+		return day >= 0 && *end ? day : -1;
 	} else {
 		if (!day_written_at(d, p))
 			return -1;
@@ -1075,7 +1201,20 @@ static void date_explain(const char *l, size_t where, const struct date_note *no
 	int w = snprintf(why, n, "`%.*s`", (int)k, l + where);
 	if (w < 0 || (size_t)w >= n || !note->rule)
 		return;
-	if (!strcmp(note->rule, "iso-week"))
+	static const char *const months[] = { "", "January", "February", "March", "April", "May",
+					      "June", "July", "August", "September", "October",
+					      "November", "December" };
+	if (!strcmp(note->rule, "month") && note->n >= 1 && note->n <= 12)
+		snprintf(why + w, n - w, ": the last day of %s", months[note->n]);
+	else if (!strcmp(note->rule, "month-before"))
+		snprintf(why + w, n - w, ": the last day before that month");
+	else if (!strcmp(note->rule, "easter") && note->n == 1)
+		snprintf(why + w, n - w, ": the day after Easter Sunday %d", note->year);
+	else if (!strcmp(note->rule, "easter") && note->n)
+		snprintf(why + w, n - w, ": %d days after Easter Sunday %d", note->n, note->year);
+	else if (!strcmp(note->rule, "easter"))
+		snprintf(why + w, n - w, ": Easter Sunday %d", note->year);
+	else if (!strcmp(note->rule, "iso-week"))
 		snprintf(why + w, n - w, ": the Friday of ISO week %d of %d", note->n, note->year);
 	else if (!strcmp(note->rule, "week"))
 		snprintf(why + w, n - w, ": the Friday of %s", note->n == 0 ? "this week"

@@ -4,8 +4,9 @@
  * "2k€", "3-4k", "CHF 8'500.–", "deux mille euros", "35 €/h", "0,08 € / mot", "TJM 400 €",
  * "3 semaines", "10 jours ouvrés", "within 10 days", "avant le 30 avril", "20 % à la commande,
  * un tiers à mi-parcours, solde à la livraison".
- * "2 € la fiche" for 300 fiches, "acompte de 500 € puis 1 000 € à la livraison", "payable en
- * trois fois".
+ * "2 € la fiche" for 300 fiches, "$50 per 1,000 words", "4 videos, 5 minutes each", "acompte de
+ * 500 € puis 1 000 € à la livraison" (or "Acompte : 500 €" on its own line), "payable en trois
+ * fois".
  * In: UTF-8 text, and contrib/amounts.txt (the words around amounts, the currencies, the words
  * of delays). Out: struct money / day counts / percentages, plus the rule that decided
  * (bid.why, post.why). One left-to-right scan; every look-ahead is bounded; no regular
@@ -150,14 +151,16 @@ enum mv_kind { MV_TAX, MV_TAX_FAR, MV_UNIT, MV_COUNT, MV_PACE, MV_WORK, MV_NUMBE
 	       MV_QUOTED, MV_REFERENCE, MV_NO, MV_AGREE, MV_NOT_SHARE,
 	       MV_PER, MV_NOT_UNIT, MV_INSTALMENTS, MV_CURRENCY, MV_CURRENCY_BEFORE, MV_DURATION,
 	       MV_DURATION_WORKING, MV_DURATION_HOURS, MV_DELAY_NUMBER, MV_DELAY_CUE,
-	       MV_DELAY_PREP, MV_ITEM, MV_KINDS };
+	       MV_DELAY_PREP, MV_ITEM, MV_PER_COUNT, MV_EACH, MV_UNIT_OF,
+	       MV_PER_ROUND, MV_APPROX, MV_KINDS };
 static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count", "pace",
 	"work", "number", "scale", "share", "upfront", "rest", "plan", "article", "complement",
 	"rate", "negation", "limit", "not-negation", "clause", "followup", "effort", "refusal",
 	"too-low", "refused-after", "condition", "offer", "offer-near", "budget", "quoted",
 	"reference", "no", "agree", "not-share", "per", "not-unit", "instalments", "currency",
 	"currency-before", "duration", "duration-working", "duration-hours", "delay-number",
-	"delay-cue", "delay-preposition", "item" };
+	"delay-cue", "delay-preposition", "item", "per-count", "each", "unit-of",
+	"per-round", "approx" };
 
 struct mv_phrase {
 	char *w;
@@ -242,7 +245,8 @@ static int mv_line(void *arg, char *s, const char *path, int lineno)
 			"offer-near, budget, quoted, reference, no, agree, not-share, per, not-unit, "
 			"instalments, currency XXX, currency-before XXX, duration N, "
 			"duration-working N, duration-hours, delay-number N, delay-cue, "
-			"delay-preposition, item)\n", path, lineno);
+			"delay-preposition, item, per-count, each, unit-of, per-round, approx)\n", path,
+			lineno);
 		return -1;
 	}
 	for (char *tok; (tok = strtok_r(NULL, "|", &save)) != NULL;) {
@@ -387,7 +391,9 @@ size_t match_currency(const char *p, const char **code, int want_before)
 }
 
 /* 1 when a unit marker with an article (amounts.txt article: "la page", "le mot") is followed
- * by a complement ("la page d'accueil", "le mot de passe"): a noun of the sentence, no unit. */
+ * by a complement ("la page d'accueil", "le mot de passe"): a noun of the sentence, no unit;
+ * unless the complement names what the unit measures (amounts.txt unit-of: "la minute de
+ * vidéo", "la page de texte"). */
 static int noun_goes_on(const char *w, const char *after)
 {
 	const struct money_vocab *mv = vocab();
@@ -397,9 +403,13 @@ static int noun_goes_on(const char *w, const char *after)
 	if (!article)
 		return 0;
 	after = skip_blanks(after, 2);
-	for (size_t i = 0; i < mv->n[MV_COMPLEMENT]; i++)
-		if (!strncmp(after, mv->p[MV_COMPLEMENT][i].w, mv->p[MV_COMPLEMENT][i].n))
-			return 1;
+	for (size_t i = 0; i < mv->n[MV_COMPLEMENT]; i++) {
+		const struct mv_phrase *c = &mv->p[MV_COMPLEMENT][i];
+		if (strncmp(after, c->w, c->n))
+			continue;
+		const char *of = skip_blanks(after + c->n, 2);
+		return !vocab_at(MV_UNIT_OF, of);
+	}
 	return 0;
 }
 
@@ -492,14 +502,80 @@ static size_t per_item_at(const char *l, const char *q, struct money *m)
 	return (size_t)(w + n - q);
 }
 
+static size_t words_number(const char *p, double *value);
+
+/* Skips blanks and at most one line break (a sentence wrapped by the mail client). */
+static const char *blank_or_break(const char *p)
+{
+	p = skip_blanks(p, 4);
+	if (*p == '\r')
+		p++;
+	if (*p == '\n')
+		p = skip_blanks(p + 1, 4);
+	return p;
+}
+
+/* A rate per a counted quantity of a unit after an amount (amounts.txt per-count, a number
+ * over 1 in digits or words, a count noun: "$50 per 1,000 words", "15 € les 1000 mots", "0,10
+ * € / 100 mots", "20 € par tranche de mille mots"): the unit into m, the amount (and a
+ * range's low end) divided by the number, so that m is a rate per unit, the number in
+ * *per_n; the length read, 0 when none. After a per-round word ("15 € pour 1000 mots",
+ * "$8 for 100 words") only words per 100 or 1,000, the bases of a rate: "500 € pour 10 000 mots"
+ * is the price of those words. Words are counted so by trade; another unit only by
+ * a round hundred or more ("5 € les 100 photos"): "300 € les 10 articles" is the price of
+ * those ten. Hours and days are no such unit ("500 € par 5 jours" says no rate). */
+static size_t per_count_at(const char *q, struct money *m, double *per_n)
+{
+	const struct mv_phrase *per = vocab_at(MV_PER_COUNT, q), *round = vocab_at(MV_PER_ROUND, q);
+	if (round && (!per || round->n > per->n))
+		per = round;
+	else
+		round = NULL;
+	if (!per)
+		return 0;
+	const char *p = blank_or_break(q + per->n), *e;
+	double v = 0;
+	int kilo;
+	size_t wn;
+	if (isdigit((unsigned char)*p))
+		e = parse_number(p, &v, &kilo);
+	else
+		e = (wn = words_number(p, &v)) ? p + wn : NULL;	/* "per thousand words" */
+	if (!e || v < 2 || v > 1000000 || v != (double)(long long)v ||
+	    (round && v != 100 && v != 1000))
+		return 0;	/* "500 € pour 10 000 mots" is the price of those words */
+	const char *w = blank_or_break(e);
+	const struct mv_phrase *noun = vocab_at(MV_COUNT, w);
+	if (!noun || !strcmp(noun->val, "hour") || !strcmp(noun->val, "day") ||
+	    (round && strcmp(noun->val, "word")))
+		return 0;	/* "5 000 € pour 1000 pages": the price of a book */
+	long long nn = (long long)v;
+	while (nn % 10 == 0)
+		nn /= 10;
+	if (strcmp(noun->val, "word") && (v < 100 || nn != 1))
+		return 0;	/* "300 € les 10 articles" is the price of those ten */
+	snprintf(m->unit, sizeof m->unit, "%s", noun->val);
+	m->max /= v;
+	if (m->min >= 0)
+		m->min /= v;
+	*per_n = v;
+	return (size_t)(w + noun->n - q);
+}
+
 /* Tax and unit markers after an amount ("HT", "TTC", "/h", "par jour", "/ mot", ", TVA en
- * sus"), at most three, into m, and a rate per item of another noun (per_item_at); returns
- * the position after them. l is the whole text. */
-static const char *read_markers(const char *l, const char *p, struct money *m)
+ * sus"), at most three, into m, a rate per a counted quantity (per_count_at, its number in
+ * *per_n) and a rate per item of another noun (per_item_at); returns the position after
+ * them. l is the whole text. */
+static const char *read_markers(const char *l, const char *p, struct money *m, double *per_n)
 {
 	for (int round = 0; round < 3; round++) {
 		const char *q = skip_blanks(p, 2);
 		enum mv_kind kind = MV_UNIT;
+		size_t pc = m->unit[0] ? 0 : per_count_at(q, m, per_n);
+		if (pc) {
+			p = q + pc;
+			continue;
+		}
 		const struct mv_phrase *mk = marker_at(q, 0, &kind);
 		if (!mk && (*q == ',' || *q == '(' || *q == '-')) {
 			q = skip_blanks(q + 1, 2);
@@ -544,6 +620,7 @@ struct mention {
 	int has_currency;
 	int range;
 	int kilo;		/* written with a k: "3-4k", "2k" */
+	double per_n;		/* "$50 per 1,000 words": 1000 (m is per word), else 0 */
 };
 
 /* Reads one amount, its currency and markers, no range, starting at offset i of the
@@ -573,7 +650,7 @@ static int read_single(const char *l, size_t i, struct mention *out)
 	out->kilo = kilo;
 	out->m.max = v;
 	out->m.min = -1;
-	e = read_markers(l, e, &out->m);
+	e = read_markers(l, e, &out->m, &out->per_n);
 	out->end = (size_t)(e - l);
 	return 1;
 }
@@ -630,6 +707,8 @@ static int read_mention(const char *l, size_t i, struct mention *out)
 		int ok = read_single(l, (size_t)(s2 - l), &second) &&
 			 !chain_follows(l, &second) &&
 			 (second.has_currency || !quantity_word(l + second.end));
+		if (ok && second.per_n > 0 && !out->m.unit[0])
+			v /= second.per_n;	/* "10 à 15 € les 1000 mots": per word both */
 		if (ok && second.kilo && !kilo && v * 1000 <= second.m.max)
 			v *= 1000;
 		else if (ok && !kilo && v < 1000 && v == (double)(long long)v &&
@@ -642,8 +721,10 @@ static int read_mention(const char *l, size_t i, struct mention *out)
 				memcpy(out->m.currency, second.m.currency, sizeof out->m.currency);
 			if (!out->m.tax[0])
 				memcpy(out->m.tax, second.m.tax, sizeof out->m.tax);
-			if (!out->m.unit[0])
+			if (!out->m.unit[0]) {
 				memcpy(out->m.unit, second.m.unit, sizeof out->m.unit);
+				out->per_n = second.per_n;
+			}
 			out->has_currency = out->has_currency || second.has_currency;
 			out->kilo = out->kilo || second.kilo;
 			out->range = 1;
@@ -759,7 +840,7 @@ static int read_words_mention(const char *l, size_t i, struct mention *out)
 	out->range = low >= 0;
 	snprintf(out->m.currency, sizeof out->m.currency, "%s", code);
 	out->has_currency = 1;
-	out->end = (size_t)(read_markers(l, after + cl, &out->m) - l);
+	out->end = (size_t)(read_markers(l, after + cl, &out->m, &out->per_n) - l);
 	return 1;
 }
 
@@ -920,6 +1001,51 @@ static int number_ending_at(const char *l, size_t e)
 	return n && b + n == e && !sc && v > 1 ? v : 0;
 }
 
+/* The number (over 1) before a noun of one to three words that ends at offset b of l
+ * ("3 vidéos", "four short videos"); 1 when none. */
+static double items_counted_before(const char *l, size_t b)
+{
+	for (int words = 0; words < 3; words++) {
+		while (b > 0 && l[b - 1] == ' ')
+			b--;
+		size_t e = b;
+		while (b > 0 && is_word_byte((unsigned char)l[b - 1]) && !isdigit((unsigned char)l[b - 1]))
+			b--;
+		if (b == e)
+			return 1;
+		int v = number_ending_at(l, b);
+		if (v > 1)
+			return v;
+	}
+	return 1;
+}
+
+/* The items counted before a length that ends at offset b of l after "(", ",", ":" or a dash,
+ * and perhaps an amounts.txt approx word ("3 vidéos (10 minutes", "4 videos, 5 minutes", "6
+ * episodes, about 40 minutes"): items_counted_before; 1 when none. */
+static double items_punct_before(const char *l, size_t b)
+{
+	while (b > 0 && l[b - 1] == ' ')
+		b--;
+	for (size_t x = b > 24 ? b - 24 : 0; x < b; x++) {
+		const struct mv_phrase *ap = (x == 0 || !is_word_byte((unsigned char)l[x - 1]))
+					     ? vocab_at(MV_APPROX, l + x) : NULL;
+		if (ap && x + ap->n == b) {
+			b = x;	/* "about 40 minutes each" */
+			while (b > 0 && l[b - 1] == ' ')
+				b--;
+			break;
+		}
+	}
+	if (b > 0 && strchr("(,:-", l[b - 1]))
+		b--;
+	else if (b >= 3 && (!strncmp(l + b - 3, "–", 3) || !strncmp(l + b - 3, "—", 3)))
+		b -= 3;
+	else
+		return 1;
+	return items_counted_before(l, b);
+}
+
 /* How many items the count at offset i of l measures each: the number before a noun of one
  * to three words and "de" / "of" / "d'une durée de" ("3 vidéos de 10 minutes", "three
  * videos of 10 minutes"), or right before the count when a hyphen ties it to its noun
@@ -946,19 +1072,25 @@ static double items_before(const char *l, size_t i, int hyphen)
 	if (!k)
 		return 1;
 	b -= k;
-	for (int words = 0; words < 3; words++) {
-		while (b > 0 && l[b - 1] == ' ')
-			b--;
-		size_t e = b;
-		while (b > 0 && is_word_byte((unsigned char)l[b - 1]) && !isdigit((unsigned char)l[b - 1]))
-			b--;
-		if (b == e)
-			return 1;
-		int v = number_ending_at(l, b);
-		if (v > 1)
-			return v;
-	}
-	return 1;
+	while (b > 0 && l[b - 1] == ' ')
+		b--;
+	size_t w = b;
+	while (w > 0 && is_word_byte((unsigned char)l[w - 1]))
+		w--;
+	const struct mv_phrase *each = w < b ? vocab_at(MV_EACH, l + w) : NULL;
+	if (each && w + each->n == b)
+		return items_punct_before(l, w);	/* "5 tutoriels, chacun de 8 minutes" */
+	return items_counted_before(l, b);
+}
+
+/* How many items a count per item at offset i of l measures, with its amounts.txt each word
+ * ("10 minutes chacune", "5 minutes each"): items_before, or the number before a noun of one
+ * to three words and "(", ",", ":" or a dash ("3 vidéos (10 minutes chacune)", "4 videos, 5
+ * minutes each"); 1 when none. */
+static double items_listed_before(const char *l, size_t i)
+{
+	double items = items_before(l, i, 0);
+	return items > 1 ? items : items_punct_before(l, i);
 }
 
 /* 1 when the noun at q is `unit` (n bytes), singular or plural (+s, +x, +es); its length in
@@ -977,6 +1109,38 @@ static int unit_noun_at(const char *q, const char *unit, size_t *len)
 		return 0;
 	*len = (size_t)(e - q);
 	return 1;
+}
+
+/* 1 when the number at offset i of l is the base of another rate ("5 € les 1000 mots" in
+ * "15 € les 1000 mots, relecture 5 € les 1000 mots"): right after a per-count or per-round
+ * word that follows an amount (a digit, a currency or a tax marker before it), so it counts
+ * nothing. */
+static int rate_base_at(const char *l, size_t i)
+{
+	size_t from = i > 32 ? i - 32 : 0;
+	for (size_t x = from; x < i; x++) {
+		if (x > 0 && is_word_byte((unsigned char)l[x - 1]))
+			continue;
+		const struct mv_phrase *per = vocab_at(MV_PER_COUNT, l + x), *r = vocab_at(MV_PER_ROUND, l + x);
+		if (r && (!per || r->n > per->n))
+			per = r;
+		if (!per || blank_or_break(l + x + per->n) != l + i)
+			continue;
+		size_t e = x;
+		while (e > 0 && (l[e - 1] == ' ' || l[e - 1] == '\t'))
+			e--;
+		if (e > 0 && isdigit((unsigned char)l[e - 1]))
+			return 1;	/* "15 les 1000 mots" after its currency was read */
+		size_t b = e;
+		while (b > 0 && (is_word_byte((unsigned char)l[b - 1]) || l[b - 1] == '.' ||
+				 l[b - 1] == '$'))
+			b--;
+		const char *code;
+		if (b < e && (match_currency(l + b, &code, 0) == e - b ||
+			      (vocab_at(MV_TAX, l + b) && vocab_at(MV_TAX, l + b)->n == e - b)))
+			return 1;
+	}
+	return 0;
 }
 
 /* The quantity of `unit` stated in l outside the rate [skip_from, skip_to): a count > 1
@@ -1006,6 +1170,12 @@ static double unit_quantity(const char *l, const char *unit, size_t skip_from, s
 			continue;	/* "5 entretiens d'une heure": a number in words counts too */
 		if (wn)
 			v = wv;
+		if (rate_base_at(l, i)) {
+			i = (size_t)(e - l);	/* "… et 5 € les 1000 mots": another rate's base */
+			if (!l[i])
+				break;
+			continue;
+		}
 		if (item && !wn && v > 1) {
 			/* "200 tee-shirts, 10 € l'unité": the count of any plural noun that counts
 			 * no fixed unit */
@@ -1031,7 +1201,10 @@ static double unit_quantity(const char *l, const char *unit, size_t skip_from, s
 			const char *after = skip_blanks(q + (gen ? gl : noun->n), 2);
 			double items = items_before(l, i, hyphen);
 			const struct mv_phrase *pc = vocab_at(MV_PACE, after);
-			if (pc)
+			double listed = vocab_at(MV_EACH, after) ? items_listed_before(l, i) : 1;
+			if (listed > 1 && v > 0)
+				return v * listed;	/* "4 videos, 5 minutes each": 20 */
+			if (pc || vocab_at(MV_EACH, after))
 				*pace = 1;	/* "1,500 words each": a count per item, no total */
 			else if ((v > 1 || hours || items > 1) && (!timed || vocab_at(MV_WORK, after)))
 				return (hours ? v * 60 : v) * items;
@@ -1050,6 +1223,11 @@ static void rate_explain(const char *l, const struct mention *ms, struct money *
 {
 	if (!m->unit[0] || !strcmp(m->unit, "total") || !strcmp(m->unit, "month"))
 		return;
+	if (ms->per_n > 0) {
+		size_t pw = strlen(why);
+		snprintf(why + pw, why_len - pw, "; %.10g per %.10g %ss: %.10g per %s",
+			 m->max * ms->per_n, ms->per_n, m->unit, m->max, m->unit);
+	}
 	int pace;
 	double q = unit_quantity(l, m->unit, ms->start, ms->end, &pace);
 	size_t w = strlen(why);
@@ -1986,6 +2164,60 @@ static int instalment_at(const char *l, const struct mention *ms, int n, int i)
 	return found && !amount_refused(l, ms[i].start, ms[i].end, &after);
 }
 
+/* 1 when the amount ms[i] of l is the value of a line labelled with a payment-plan word: the
+ * text of its line before it, or of the line above when the amount starts its line, ends with
+ * a colon or a dash, is at most 60 bytes, holds a phrase of amounts.txt plan, no not-share
+ * word and no other amount of ms[0..n) ("Acompte : 500 €", "Solde à la livraison : 1 000 €",
+ * "- Deposit: $500", "Paiement à la commande :\n500 €"); "Frais de livraison : 50 €" is a
+ * fee, no instalment. */
+static int plan_label_at(const char *l, const struct mention *ms, int n, int i)
+{
+	size_t ls = ms[i].start, e;
+	while (ls > 0 && l[ls - 1] != '\n')
+		ls--;
+	e = ms[i].start;
+	while (e > ls && (l[e - 1] == ' ' || l[e - 1] == '\t'))
+		e--;
+	size_t from = ls;
+	if (e == ls) {
+		/* the amount starts its line: the label is the line above */
+		if (ls < 2)
+			return 0;
+		e = ls - 1;
+		if (e > 0 && l[e - 1] == '\r')
+			e--;
+		from = e;
+		while (from > 0 && l[from - 1] != '\n')
+			from--;
+		while (e > from && (l[e - 1] == ' ' || l[e - 1] == '\t' || l[e - 1] == '\r'))
+			e--;
+	}
+	if (e > from && (l[e - 1] == ':' || l[e - 1] == '-'))
+		e--;
+	else if (e >= from + 3 && (!strncmp(l + e - 3, "–", 3) || !strncmp(l + e - 3, "—", 3)))
+		e -= 3;
+	else
+		return 0;
+	if (e <= from || e - from > 60)
+		return 0;
+	for (int j = 0; j < n; j++)
+		if (j != i && ms[j].start < e && ms[j].end > from)
+			return 0;
+	int plan = 0;
+	for (size_t x = from; x < e; x++) {
+		if (x > 0 && is_word_byte((unsigned char)l[x - 1]))
+			continue;
+		const struct mv_phrase *ph = vocab_at(MV_PLAN, l + x);
+		if (ph) {
+			plan = 1;
+			x += ph->n - 1;	/* "remise des fichiers" is a plan word, no discount */
+		} else if (vocab_at(MV_NOT_SHARE, l + x)) {
+			return 0;
+		}
+	}
+	return plan;
+}
+
 /* A count of instalments in l ("payable en trois fois", "in 3 instalments", "en 4
  * versements de 300 €"): N from 2 to 12 written before a phrase of amounts.txt instalments,
  * after "en", "in", "over", "sur" or before "de"/"of" and an amount; 0 when none. *each set
@@ -2028,6 +2260,12 @@ static int instalment_count(const char *l, size_t *each)
 	return 0;
 }
 
+int extract_installments_lower(const char *l)
+{
+	size_t each;
+	return instalment_count(l, &each);
+}
+
 int extract_plan_lower(const char *l, struct money *m, int *out, int max, char *why,
 		       size_t why_len)
 {
@@ -2035,13 +2273,21 @@ int extract_plan_lower(const char *l, struct money *m, int *out, int max, char *
 	int n = find_mentions(l, ms, MAX_MENTIONS, 0), k = 0, self = -1, shares = 0;
 	double parts[16], sum = 0;
 	size_t w = strlen(why);
+	int labelled = 0, after;
 	for (int i = 0; i < n && k < 16; i++) {
 		int lump = !ms[i].m.unit[0] || !strcmp(ms[i].m.unit, "total");
 		if (!ms[i].has_currency || ms[i].range || !lump ||
-		    strcmp(ms[i].m.currency, m->currency) || !instalment_at(l, ms, n, i))
+		    strcmp(ms[i].m.currency, m->currency))
 			continue;
-		if (k && sentence_broken(l, ms[i - 1].end, ms[i].start) && self < 0)
-			k = 0, sum = 0;	/* a plan is written in one sentence */
+		int label = plan_label_at(l, ms, n, i) &&
+			    !amount_refused(l, ms[i].start, ms[i].end, &after);
+		if (!label && !instalment_at(l, ms, n, i))
+			continue;
+		/* a plan is written in one sentence, or as lines labelled one by one */
+		if (k && sentence_broken(l, ms[i - 1].end, ms[i].start) && self < 0 &&
+		    !(label && labelled))
+			k = 0, sum = 0;
+		labelled = label;
 		if (ms[i].m.max == m->max && self < 0)
 			self = k;
 		parts[k++] = ms[i].m.max;
@@ -2121,15 +2367,26 @@ int extract_plan_lower(const char *l, struct money *m, int *out, int max, char *
  * only: "1500", "1250.50". */
 static void format_number(double v, const char *lang, enum money_style st, char *out, size_t len)
 {
+	/* a rate under a unit of money that cents would round away ("15 € les 1000 mots" is
+	 * 0.015 a word): up to four decimals */
+	long long tenk = (long long)(v * 10000 + 0.5);
+	int fine = v < 1 && tenk % 100 != 0;
 	if (st == MONEY_SITE) {
 		if (v == (double)(long long)v)
 			snprintf(out, len, "%lld", (long long)v);
+		else if (fine)
+			snprintf(out, len, "%.*f", tenk % 10 ? 4 : 3, v);
 		else
 			snprintf(out, len, "%.2f", v);
 		return;
 	}
 	const char *group = catalog_text(lang, "number.group");
 	const char *decimal = catalog_text(lang, "number.decimal");
+	if (fine) {
+		snprintf(out, len, "0%s%0*lld", decimal, tenk % 10 ? 4 : 3,
+			 tenk % 10 ? tenk : tenk / 10);
+		return;
+	}
 	long long whole = (long long)v;
 	int cents = (int)((v - (double)whole) * 100 + 0.5);
 	if (cents == 100) {

@@ -61,6 +61,7 @@ static json_t *post_json(const struct post_info *p)
 	json_object_set_new(o, "flags", strlist_json(&p->flags));
 	json_object_set_new(o, "scam_score", json_integer(p->scam_score));
 	json_object_set_new(o, "scam_rules", strlist_json(&p->scam_rules));
+	json_object_set_new(o, "installments", json_integer(p->installments));
 	return o;
 }
 
@@ -86,6 +87,7 @@ static json_t *bid_json(const struct bid_info *b)
 	json_object_set_new(o, "followup_days", b->followup_days >= 0
 			    ? json_integer(b->followup_days) : json_null());
 	json_object_set_new(o, "why", str_or_null(b->why));
+	json_object_set_new(o, "installments", json_integer(b->installments));
 	return o;
 }
 

@@ -1189,6 +1189,40 @@ static void test_money_read(void)
 		{ 1, "Je facture à l'heure : 35 € HT.", -1, 35, "EUR", "HT", "hour", "" },
 		{ 1, "I charge by the hour, $45.", -1, 45, "USD", "", "hour", "`by the hour`" },
 		{ 0, "Budget: 1,800 € excl. VAT", -1, 1800, "EUR", "HT", "total", "" },
+		/* a rate per a number of units: per unit, the total from the quantity stated */
+		{ 0, "Traduction, 15 € les 1000 mots.", -1, 0.015, "EUR", "", "word",
+		  "15 per 1000 words: 0.015 per word" },
+		{ 0, "Copywriting at $50 per 1,000 words for 12,000 words.", -1, 600, "USD", "",
+		  "total", "times the 12000 stated: a total of 600" },
+		{ 0, "Relecture de 40 000 mots, 0,10 € / 100 mots.", -1, 40, "EUR", "", "total",
+		  "0.1 per 100 words" },
+		{ 0, "Budget : 20 € par tranche de mille mots.", -1, 0.02, "EUR", "", "word", "" },
+		{ 0, "Entre 10 et 15 € les 1000 mots.", 0.01, 0.015, "EUR", "", "word", "" },
+		{ 1, "Je propose 12 € les 1000 mots.", -1, 0.012, "EUR", "", "word", "" },
+		/* no rate: days are no counted unit, "les" needs a number */
+		{ 0, "Budget 500 € par 5 jours de travail.", -1, 500, "EUR", "", "total", "" },
+		{ 0, "Budget : 300 € les 10 articles.", -1, 300, "EUR", "", "total", "" },
+		/* "pour" / "for" (amounts.txt per-round): a rate only per 100 or 1,000 */
+		{ 0, "Je facture 15 € pour 1000 mots.", -1, 0.015, "EUR", "", "word", "" },
+		{ 0, "Budget : 500 € pour 10 000 mots.", -1, 500, "EUR", "", "total", "" },
+		{ 0, "Mise en page, 5 000 € pour 1000 pages.", -1, 5000, "EUR", "", "total", "" },
+		/* the base of another rate counts nothing: no total from "les 1000 mots" */
+		{ 0, "Traduction : 15 € les 1000 mots ; relecture : 5 € les 1000 mots.", -1, 0.015,
+		  "EUR", "", "word", "no quantity stated" },
+		{ 0, "Traduction : 15 € les 1000 mots ; relecture : 5 € HT les 1000 mots ; 9 000 mots.",
+		  -1, 135, "EUR", "", "total", "times the 9000 stated" },
+		{ 0, "Traduction de 8 000 mots, 12 € pour 1 000 mots.", -1, 96, "EUR", "", "total",
+		  "times the 8000 stated" },
+		/* items times their length per item ("each", "chacune") */
+		{ 0, "3 vidéos (10 minutes chacune) à 6 € la minute.", -1, 180, "EUR", "", "total",
+		  "times the 30 stated" },
+		{ 0, "4 videos, 5 minutes each, $8 per minute.", -1, 160, "USD", "", "total",
+		  "times the 20 stated" },
+		{ 0, "Videos of 5 minutes each, $8 per minute.", -1, 8, "USD", "", "minute", "pace" },
+		{ 0, "6 podcast episodes, about 40 minutes each. $2 per minute.", -1, 480, "USD", "",
+		  "total", "times the 240 stated" },
+		{ 0, "Montage : 5 tutoriels, chacun de 8 minutes, 4 € la minute.", -1, 160, "EUR", "",
+		  "total", "times the 40 stated" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -1276,6 +1310,10 @@ static void test_money_vocab(void)
 		{ "delay-preposition | sous", 1 }, { "per | la | par", 1 }, { "not-unit | virement", 1 },
 		{ "item | unité", 1 }, { "instalments | fois | versements", 1 },
 		{ "instalments 3 | fois", 0 },
+		{ "per-count | les | per", 1 }, { "per-count 1000 | les", 0 },
+		{ "each | chacune | each", 1 }, { "each 2 | chacune", 0 },
+		{ "unit-of | vidéo | audio", 1 }, { "unit-of minute | vidéo", 0 },
+		{ "per-round | pour | for", 1 }, { "approx | environ | about", 1 },
 	};
 	report("money_vocab_load (amounts.txt lines)",
 	       vocab_rows_check("amounts.txt", rows, sizeof rows / sizeof rows[0], load_money_vocab,
@@ -1296,6 +1334,12 @@ static void test_date_vocab(void)
 		{ "holiday 1224 | noël", 1 }, { "holiday 214 | saint-valentin", 1 },
 		{ "holiday 1324 | x", 0 }, { "holiday 1232 | x", 0 }, { "holiday | noël", 0 },
 		{ "start-cue | à partir du", 1 },
+		{ "in-month | en | in", 1 }, { "in-month 2 | en", 0 },
+		{ "month-tail | au plus tard", 1 }, { "month-before | avant", 1 },
+		{ "month-word | sept | may", 1 }, { "month-word 9 | sept", 0 },
+		{ "month-or | ou | or", 1 }, { "month-or 2 | ou", 0 },
+		{ "easter 0 | pâques", 1 }, { "easter 1 | lundi de pâques", 1 },
+		{ "easter | pâques", 0 }, { "easter 400 | x", 0 },
 	};
 	report("extract_date_load (dates.txt lines)",
 	       vocab_rows_check("dates.txt", rows, sizeof rows / sizeof rows[0], load_date_vocab,
@@ -1424,6 +1468,10 @@ static void test_money_style(void)
 		{ -1, 8500, "CAD", "", "", "en", "CA$8,500", "8500 CAD" },
 		{ -1, 1800, "EUR", "HT", "", "en", "€1,800 excl. VAT", "1800 EUR excl. tax" },
 		{ 2000, 3000, "EUR", "", "", "en", "€2,000 – €3,000", "2000–3000 EUR" },
+		/* a rate per word from "15 € les 1000 mots": decimals that cents would lose */
+		{ -1, 0.015, "EUR", "", "word", "fr", "0,015 € par mot", "0.015 EUR par mot" },
+		{ -1, 0.001, "EUR", "", "word", "fr", "0,001 € par mot", "0.001 EUR par mot" },
+		{ -1, 0.0125, "USD", "", "word", "en", "$0.0125 per word", "0.0125 USD a word" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -2616,6 +2664,45 @@ static void test_dates(void)
 		{ "2026-12-03", "Livraison semaine 2.", "2027-01-15" },
 		{ "2026-04-06", "Livraison en semaine 16.", "2026-04-17" },
 		{ "2026-04-06", "Livraison semaine 16 de préférence.", "2026-04-17" },
+		/* a month named alone after a cue, or after en / in (dates.txt in-month) with a
+		 * cue or in a delivery statement: its last day; before it (month-before): the
+		 * day before it; passed or too far: none */
+		{ "2026-03-27", "Le site est pour mai.", "2026-05-31" },
+		{ "2026-03-27", "Livraison en mai, merci.", "2026-05-31" },
+		{ "2026-03-27", "Nous en avons besoin d'ici mai au plus tard.", "2026-05-31" },
+		{ "2026-03-27", "We need it by May.", "2026-05-31" },
+		{ "2026-03-27", "It must be ready in May.", "2026-05-31" },
+		{ "2026-03-27", "Je vous livre le site en juin.", "2026-06-30" },
+		{ "2026-03-27", "Courant mai.", "2026-05-31" },
+		{ "2026-03-27", "Avant mai si possible.", "2026-04-30" },
+		{ "2026-03-27", "Before May, please.", "2026-04-30" },
+		{ "2026-05-02", "Avant mai si possible.", "" },
+		{ "2026-03-27", "Pour mars.", "2026-03-31" },
+		{ "2026-03-27", "Pour février.", "" },
+		{ "2026-03-27", "Pour mars 2027.", "2027-03-31" },
+		{ "2026-03-27", "Le projet a démarré en mai.", "" },
+		{ "2026-03-27", "Une salle pour sept personnes.", "" },
+		{ "2026-03-27", "Delivery may take two weeks.", "2026-04-10" },	/* the delay, no May */
+		{ "2026-03-27", "Je suis disponible en mai.", "" },
+		/* Easter (dates.txt easter): Easter Sunday of the year, by the computus */
+		{ "2026-03-02", "D'ici Pâques, merci.", "2026-04-05" },
+		{ "2026-04-06", "D'ici Pâques, merci.", "2027-03-28" },
+		{ "2027-01-10", "Before Easter please.", "2027-03-28" },
+		{ "2025-01-10", "Pour Pâques.", "2025-04-20" },
+		{ "2024-01-10", "By Easter.", "2024-03-31" },
+		{ "2038-01-10", "Avant Pâques.", "2038-04-25" },
+		{ "2026-03-02", "Ready by Easter Monday.", "2026-04-06" },
+		{ "2026-03-02", "Joyeuses Pâques à tous !", "" },
+		{ "2026-03-02", "Avant Pâques 2027.", "2027-03-28" },
+		{ "2026-03-02", "Avant Pâques 2025.", "" },
+		{ "2026-03-02", "Avant les vacances de Pâques.", "" },
+		{ "2026-03-27", "C'est pour le mois de mai.", "2026-05-31" },
+		{ "2026-03-27", "Livraison souhaitée en mai.", "2026-05-31" },
+		/* two months (dates.txt month-or): the later one */
+		{ "2026-03-27", "Livraison en mai ou juin.", "2026-06-30" },
+		{ "2026-03-27", "Ready by May or June.", "2026-06-30" },
+		{ "2026-03-27", "Pour mai-juin.", "2026-06-30" },
+		{ "2026-03-27", "Livraison en mai ou en juin.", "2026-06-30" },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {

@@ -179,10 +179,16 @@ static size_t qp_bidi(const unsigned char *p)
 	return *p == 0xD8 || *p == 0xE2 ? charset_bidi_control((const char *)p) : 0;
 }
 
+/* A byte quoted-printable keeps as it is inside a line: printable ASCII but `=`. */
+static int qp_plain(unsigned char c)
+{
+	return c >= 33 && c <= 126 && c != '=';
+}
+
 void compose_encode_qp(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	char out[256];	/* encoded bytes gathered, appended to b when nearly full */
+	char out[1024];	/* encoded bytes gathered, appended to b when nearly full */
 	size_t n = 0, col = 0;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (n > sizeof out - 8) {
@@ -197,11 +203,18 @@ void compose_encode_qp(struct buf *b, const char *s)
 		}
 		if (*p == '\r')
 			continue;
-		/* the common byte: printable, inside a line, no soft break due (what the general
-		 * path below decides for it too, without its look-ahead) */
-		if (*p >= 33 && *p <= 126 && *p != '=' && col > 0 && col < 75) {
-			out[n++] = (char)*p;
-			col++;
+		/* the common bytes: printable, inside a line, no soft break due (what the general
+		 * path below decides for each, without its look-ahead), copied as a run */
+		if (qp_plain(*p) && col > 0 && col < 75) {
+			size_t lim = 75 - col, k = 1;
+			if (lim > sizeof out - 8 - n)
+				lim = sizeof out - 8 - n;
+			while (k < lim && qp_plain(p[k]))
+				k++;
+			memcpy(out + n, p, k);
+			n += k;
+			col += k;
+			p += k - 1;
 			continue;
 		}
 		size_t bidi = qp_bidi(p);

@@ -15,6 +15,8 @@
  * matcher per page, so memory is bounded by a page and the window's projects. An alert pass
  * first matches each distinct pattern text once (pattern_texts) and reads only the instant
  * profiles holding one that matched; a claim of it that fails drops only itself.
+ * Two threads: while this one claims and stores a page's mails, the preparer renders and
+ * encodes the next ones (it claims and stores nothing).
  * In: subscribers, projects, the clock. Out: digest and alert mails in the outbox.
  */
 #include "bidmail.h"
@@ -956,14 +958,8 @@ static void digest_projects_match(struct digest_run *r)
 	free(lim);
 }
 
-/* The projects published in subscriber i's window that it wants, newest first: an instant
- * subscriber's are each sent as their own alert (claimed as period p<ID>), the others' kept in
- * list/why (at most MAX_PER_DIGEST, *total counting them all). The number kept, or -1 on error.
- * A selection's window is
- * [since, now): a project published in the second of a claim belongs to the next one, whether
- * it came before or after it. An alert's is [since, now], each project being claimed alone. */
-/* Whether project j of the run goes to sub in its window [since, now] (an instant one's
- * includes now): the pattern that matched it, or NULL. */
+/* Whether project j of the run goes to sub in its window [since, now) ([since, now] for an
+ * instant one): the pattern that matched it, or NULL. */
 static const char *window_wanted(struct digest_run *r, const struct subscriber *sub,
 				 const char *since, int instant, int base_skill, int base_excl,
 				 int j)
@@ -975,6 +971,12 @@ static const char *window_wanted(struct digest_run *r, const struct subscriber *
 	return project_wanted(r, sub, base_skill, base_excl, j);
 }
 
+/* The projects published in subscriber i's window that it wants, newest first: an instant
+ * subscriber's are each sent as their own alert (claimed as period p<ID>), the others' kept in
+ * list/why (at most MAX_PER_DIGEST, *total counting them all). The number kept, or -1 on error.
+ * A selection's window is
+ * [since, now): a project published in the second of a claim belongs to the next one, whether
+ * it came before or after it. An alert's is [since, now], each project being claimed alone. */
 static int digest_projects_pick(struct digest_run *r, int i, int base_skill, int base_excl,
 				int *list, const char **why, int *total)
 {

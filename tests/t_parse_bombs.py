@@ -397,6 +397,9 @@ def test_bomb_second_ingester_does_not_suspect_the_first():
     clean run leaves no mark file."""
     b, slow = slow_board()
     d, tid = start_on_slow(b)
+    # held in the middle of that post (SIGSTOP) while the second starts: on a loaded machine
+    # the first would otherwise finish the post first and prove nothing
+    os.kill(d.pid, signal.SIGSTOP)
     second = None
     try:
         second, tid2 = start_on_slow(b)

@@ -571,13 +571,12 @@ static unsigned char phrase_kinds_opening(const char *t, size_t n)
 		return 0;
 	const unsigned char *u = (const unsigned char *)t;
 	unsigned kinds = 0;
-	int in_word = 0;
-	for (size_t p = 0; p < n; p++) {
-		if (!in_word) {
-			unsigned c = (unsigned)u[p] << 8;
-			kinds |= d->pair_kinds[c | u[p + 1]] | d->pair_kinds[c];
-		}
-		in_word = ascii_alnum[u[p]];
+	for (size_t p = 0; p < n; p++) {	/* p: a byte that follows no letter or digit */
+		unsigned c = (unsigned)u[p] << 8;
+		kinds |= d->pair_kinds[c | u[p + 1]] | d->pair_kinds[c];
+		if (ascii_alnum[u[p]])	/* the rest of the word (t[n] is NUL), and its end */
+			while (ascii_alnum[u[++p]])
+				;
 	}
 	return (unsigned char)kinds;
 }
@@ -2127,19 +2126,27 @@ static inline size_t word_gap(const unsigned char *s, size_t n)
  * WB_GAP a one-byte blank, WB_MAYBE the first byte of a blank when word_gap says so. */
 enum { WB_WORD, WB_EDGE, WB_GAP, WB_MAYBE };
 static unsigned char word_byte[256];
-static unsigned char word_lower[256];	/* each byte as hashed: ASCII capitals lowered */
+/* Each byte as next_word reads it in one load: below WC_EDGE the byte as hashed (ASCII
+ * capitals lowered), else WC_EDGE, WC_GAP or WC_MAYBE. NUL is a gap: the byte after a line
+ * (a line break or the text's NUL) ends its last word without a bound check. */
+enum { WC_EDGE = 0x100, WC_GAP = 0x200, WC_MAYBE = 0x300 };
+static uint16_t word_code[256];
 
 static pthread_once_t word_once = PTHREAD_ONCE_INIT;
 
 static void word_bytes_build(void)
 {
-	for (int c = 0; c < 256; c++)
-		word_lower[c] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 	static const char edges[] = "\"'()[]<>,.;:!?*";
 	for (const char *e = edges; *e; e++)
 		word_byte[(unsigned char)*e] = WB_EDGE;
 	word_byte[' '] = word_byte['\t'] = word_byte['\r'] = word_byte['\n'] = WB_GAP;
 	word_byte[0xC2] = word_byte[0xE2] = word_byte[0xE3] = WB_MAYBE;
+	for (int c = 0; c < 256; c++) {
+		static const uint16_t code[] = { 0, WC_EDGE, WC_GAP, WC_MAYBE };
+		word_code[c] = word_byte[c] == WB_WORD ?
+			(uint16_t)(c >= 'A' && c <= 'Z' ? c + 32 : c) : code[word_byte[c]];
+	}
+	word_code[0] = WC_GAP;	/* never inside a line (the text is a C string) */
 }
 
 static void word_bytes(void)
@@ -2180,43 +2187,37 @@ static inline int word_may_be_ours(const uint64_t *bits, uint64_t h)
 	return (int)(bits[b / 64] >> b % 64 & 1);
 }
 
-/* The next word of u (n bytes) from *i: its hash in *h, *i past it; 0 when there is none. */
+/* The next word of u (n bytes, u[n] a line break or NUL) from *i: its hash in *h, *i past
+ * it; 0 when there is none. */
 static inline __attribute__((always_inline)) int next_word(const unsigned char *u, size_t n,
 							    size_t *at, uint64_t *h)
 {
 	size_t i = *at, g;
+	while (i < n && ((g = gap_at(u, i, n)) || word_byte[u[i]] == WB_EDGE))
+		i += g ? g : 1;
+	if (i >= n) {
+		*at = i;
+		return 0;
+	}
+	uint64_t x = 1469598103934665603ULL;
 	for (;;) {
-		while (i < n && ((g = gap_at(u, i, n)) || word_byte[u[i]] == WB_EDGE))
-			i += g ? g : 1;
-		if (i >= n) {
-			*at = i;
-			return 0;
-		}
-		uint64_t x = 1469598103934665603ULL;
-		size_t start = i;
-		while (i < n) {
-			unsigned char c = u[i], k = word_byte[c];
-			while (k == WB_WORD) {	/* most bytes: hashed, lowered */
-				x = (x ^ word_lower[c]) * 1099511628211ULL;
-				if (++i == n)
-					break;
-				c = u[i];
-				k = word_byte[c];
-			}
-			if (i == n)
-				break;
-			if (k == WB_GAP || (k == WB_MAYBE && word_gap(u + i, n - i)))
-				break;
-			if (k != WB_EDGE)
-				x = (x ^ c) * 1099511628211ULL;	/* the first byte of a UTF-8 letter */
+		unsigned e;
+		while ((e = word_code[u[i]]) < WC_EDGE) {	/* most bytes: hashed, lowered */
+			x = (x ^ e) * 1099511628211ULL;
 			i++;
 		}
-		if (i == start)
-			continue;
-		*at = i;
-		*h = x;
-		return 1;
+		if (e == WC_GAP || i >= n)	/* u[n] is a gap: the loop stops there */
+			break;
+		if (e == WC_MAYBE) {
+			if (word_gap(u + i, n - i))
+				break;
+			x = (x ^ u[i]) * 1099511628211ULL;	/* the first byte of a UTF-8 letter */
+		}
+		i++;
 	}
+	*at = i;
+	*h = x;
+	return 1;
 }
 
 static void words_add(struct words *w, const char *s, size_t n, int line)

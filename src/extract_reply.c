@@ -2154,13 +2154,6 @@ static void word_bytes(void)
 	pthread_once(&word_once, word_bytes_build);
 }
 
-/* word_gap through the class table: the length of the blank at u[i] (n bytes in all), or 0. */
-static inline size_t gap_at(const unsigned char *u, size_t i, size_t n)
-{
-	unsigned char k = word_byte[u[i]];
-	return k == WB_GAP ? 1 : k == WB_MAYBE ? word_gap(u + i, n - i) : 0;
-}
-
 /* A filter of the sent text's words (one bit per word hash, 2^16 bits): a reply word whose
  * bit is clear is not in it, and no shingle holding it can repeat ours (most reply words, the
  * shingle of a window is computed only when its four words may all be ours). */
@@ -2193,15 +2186,20 @@ static inline __attribute__((always_inline)) int next_word(const unsigned char *
 							    size_t *at, uint64_t *h)
 {
 	size_t i = *at, g;
-	while (i < n && ((g = gap_at(u, i, n)) || word_byte[u[i]] == WB_EDGE))
-		i += g ? g : 1;
+	unsigned e;
+	for (; i < n; i += g) {	/* the blanks and edges before it */
+		e = word_code[u[i]];
+		if (e < WC_EDGE || (e == WC_MAYBE && !(g = word_gap(u + i, n - i))))
+			break;
+		if (e != WC_MAYBE)
+			g = 1;
+	}
 	if (i >= n) {
 		*at = i;
 		return 0;
 	}
 	uint64_t x = 1469598103934665603ULL;
 	for (;;) {
-		unsigned e;
 		while ((e = word_code[u[i]]) < WC_EDGE) {	/* most bytes: hashed, lowered */
 			x = (x ^ e) * 1099511628211ULL;
 			i++;

@@ -80,7 +80,7 @@ _Static_assert(sizeof(struct rline) == 64, "a line's record is one cache line");
 
 enum { SEEN_AT = 1, SEEN_DIGIT = 2, SEEN_COLON = 4 };
 enum { ENDS_ATTRIBUTION = 1, ENDS_COLON = 2, ENDS_ANGLE = 4 };	/* rline.ender */
-enum { OPENS_VERB = 1, OPENS_CUT = 2, OPENS_FORWARD = 4 };
+enum { OPENS_VERB = 1, OPENS_CUT = 2, OPENS_FORWARD = 4, OPENS_LONG = 0x80 };
 
 static int is_space_byte(unsigned char c)
 {
@@ -345,9 +345,14 @@ struct reply_data {
 						 * with a letter of a spaced script, no '*') */
 	unsigned char (*pair)[8192];	/* per kind, a bit for each pair of first two bytes
 					 * some phrase opens with (NUL second byte: one-byte phrases) */
-	unsigned char pair_kinds[65536];	/* per pair of first two bytes (NUL second byte:
-						 * one-byte phrases), the OPENS_* kinds of the
-						 * phrases that open with it */
+	unsigned char pair_kinds[65536];	/* per pair of first two bytes, the OPENS_* kinds
+						 * of the phrases of one byte (whatever the second)
+						 * or two that open with it, and OPENS_LONG when a
+						 * longer one does */
+	unsigned char pair_long[65536];	/* the kinds of those longer phrases */
+	unsigned char triple_kinds[4096];	/* by triple_slot of their first three bytes, the
+						 * OPENS_* kinds of those phrases (shared slots:
+						 * a filter, never a miss) */
 	unsigned char key_first[256];	/* 1 for the first byte of a header-field name */
 	uint64_t key_lens[256];	/* the lengths (bit n: n bytes, 63: longer) of the header-field
 				 * names whose first byte is c */
@@ -441,6 +446,12 @@ static inline int phrase_whole_at(const struct reply_data *d, enum rp_kind k, in
 	return !d->word_end[k][i] || end >= tn || !spaced_letter((unsigned char)t[end]);
 }
 
+/* The slot in triple_kinds of the three bytes pr (first two) and c. */
+static inline unsigned triple_slot(unsigned pr, unsigned c)
+{
+	return (unsigned)(((uint32_t)(pr << 8 | c) * 0x9E3779B1u) >> 20);
+}
+
 static int str_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -488,9 +499,20 @@ struct reply_data *extract_reply_data_load(const char *path)
 		unsigned opens = g == RP_VERB ? OPENS_VERB : g == RP_CUT ? OPENS_CUT :
 				 g == RP_FORWARD ? OPENS_FORWARD : 0;
 		for (f = 0; f < pl->n; f++) {
-			unsigned pr = (unsigned char)pl->v[f][0] << 8 | (unsigned char)pl->v[f][1];
+			const unsigned char *pv = (const unsigned char *)pl->v[f];
+			unsigned pr = (unsigned)pv[0] << 8 | pv[1];
 			d->pair[g][pr >> 3] |= (unsigned char)(1u << (pr & 7));
-			d->pair_kinds[pr] |= (unsigned char)opens;
+			if (!pv[1])	/* a one-byte phrase: whatever follows its byte */
+				for (unsigned x = 0; x < 256; x++)
+					d->pair_kinds[pr | x] |= (unsigned char)opens;
+			if (!pv[1] || !pv[2]) {
+				d->pair_kinds[pr] |= (unsigned char)opens;
+				continue;
+			}
+			d->pair_long[pr] |= (unsigned char)opens;
+			if (opens)
+				d->pair_kinds[pr] |= OPENS_LONG;
+			d->triple_kinds[triple_slot(pr, pv[2])] |= (unsigned char)opens;
 		}
 		d->len[g] = xcalloc(d->p[g].n + 1, sizeof *d->len[g]);
 		for (k = 0; k < d->p[g].n; k++) {
@@ -562,8 +584,10 @@ static inline int pair_opens(const unsigned char *pm, const char *t, size_t n)
 }
 
 /* The OPENS_* kinds some phrase of which may open a word of the normalised line t (n bytes,
- * NUL-terminated): one pass, one look-up a word. A kind not returned stands nowhere in t nor
- * in any part of it cut at blanks or dashes (verb_inside, phrase_occurs need not look). */
+ * NUL-terminated): one pass, one look-up a word (two where a longer phrase opens with its
+ * first two bytes: their third must be one of such a phrase's too). A kind not returned
+ * stands nowhere in t nor in any part of it cut at blanks or dashes (verb_inside,
+ * phrase_occurs need not look). */
 static unsigned char phrase_kinds_opening(const char *t, size_t n)
 {
 	const struct reply_data *d = extract_data_reply();
@@ -572,13 +596,17 @@ static unsigned char phrase_kinds_opening(const char *t, size_t n)
 	const unsigned char *u = (const unsigned char *)t;
 	unsigned kinds = 0;
 	for (size_t p = 0; p < n; p++) {	/* p: a byte that follows no letter or digit */
-		unsigned c = (unsigned)u[p] << 8;
-		kinds |= d->pair_kinds[c | u[p + 1]] | d->pair_kinds[c];
+		unsigned pr = (unsigned)u[p] << 8 | u[p + 1], k = d->pair_kinds[pr];
+		kinds |= k;
+		if ((k & OPENS_LONG) && (d->pair_long[pr] & ~kinds))	/* one not found yet;
+									 * u[p + 2]: in t or its NUL */
+			kinds |= d->pair_long[pr] &
+				 (u[p + 2] ? d->triple_kinds[triple_slot(pr, u[p + 2])] : 0xFF);
 		if (ascii_alnum[u[p]])	/* the rest of the word (t[n] is NUL), and its end */
 			while (ascii_alnum[u[++p]])
 				;
 	}
-	return (unsigned char)kinds;
+	return (unsigned char)(kinds & ~(unsigned)OPENS_LONG);
 }
 
 /* 1 when a phrase of kind k at least min_len bytes long stands anywhere in t (tn bytes) as

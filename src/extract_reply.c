@@ -2264,33 +2264,121 @@ static void words_add(struct words *w, const char *s, size_t n, int line)
 }
 
 /* How the words of a line stand against the filter: the run of words that may be ours at its
- * start (lead) and at its end (trail), the longest inside (best), and whether all may be. */
+ * start (lead) and at its end (trail), the longest inside (best; a shorter one when none
+ * between its first and last foreign words can be as long as the need it was read for), and
+ * whether all may be. */
 struct line_run {
 	int root;	/* the line read (a twin's first line), -1 none */
 	size_t lead, trail, best;
 	int all;
 };
 
-static void line_run_of(struct line_run *r, const struct rline *ln, const uint64_t *filter)
+/* The word in u[a, b) (no gap inside; edges not hashed) as next_word hashes it, in *h; 0 when
+ * it holds edges only (no word). */
+static int word_hash_at(const unsigned char *u, size_t a, size_t b, uint64_t *h)
+{
+	uint64_t x = 1469598103934665603ULL;
+	int any = 0;
+	for (size_t k = a; k < b; k++) {
+		unsigned e = word_code[u[k]];
+		if (e < WC_EDGE) {
+			x = (x ^ e) * 1099511628211ULL;
+			any = 1;
+		}
+	}
+	*h = x;
+	return any;
+}
+
+/* The run of words at the end of u[i, n) (u[i] a blank, or i == n) that may all be ours
+ * (filter), read from the end, in *trail; returns where the last word that may not be ours
+ * starts (i when there is none), or SIZE_MAX when a byte that is not ASCII stands in what it
+ * read (a blank may be more than one byte there: next_word must read it). */
+static size_t run_from_end(const unsigned char *u, size_t i, size_t n, const uint64_t *filter,
+			   size_t *trail)
+{
+	size_t end = n;
+	*trail = 0;
+	for (;;) {
+		size_t b = end, a;
+		while (b > i && word_code[u[b - 1]] == WC_GAP)
+			b--;
+		for (a = b; a > i && word_code[u[a - 1]] != WC_GAP; a--)
+			if (u[a - 1] >= 0x80)
+				return SIZE_MAX;
+		if (a == b)
+			return i;
+		end = a;
+		uint64_t h;
+		if (!word_hash_at(u, a, b, &h))
+			continue;	/* edges alone are no word */
+		if (!word_may_be_ours(filter, h))
+			return a;
+		++*trail;
+	}
+}
+
+/* The blanks in u[i, e) (no line break nor NUL there), counted up to most or a little past
+ * (a byte that may be in a blank of several bytes counted as one or more): at least the words
+ * there, each having one before it when u[i] is a blank. */
+static size_t blanks_within(const unsigned char *u, size_t i, size_t e, size_t most)
+{
+	size_t gaps = 0, k = i;
+	for (; k + 8 <= e && gaps < most; k += 8) {	/* eight at a time: ' ', '\t', '\r' and
+							 * any byte over 0x7F, counted over
+							 * (bytes_equal may flag more past one) */
+		uint64_t x;
+		memcpy(&x, u + k, 8);
+		uint64_t m = (x & HIGH8) | bytes_equal(x, ' ') | bytes_equal(x, '\t') |
+			     bytes_equal(x, '\r');
+		gaps += (size_t)(((m >> 7) * ONES8) >> 56);
+	}
+	for (; k < e && gaps < most; k++)
+		gaps += word_code[u[k]] >= WC_GAP;
+	return gaps;
+}
+
+/* line_run_of: the words up to the first that may not be ours give lead. When the words after
+ * it are too few to hold a run of need but more than a couple, the run at the end is read from
+ * the end (most lines of many short words: two or three words hashed, not all); else they are
+ * read in order. */
+static void line_run_of(struct line_run *r, const struct rline *ln, const uint64_t *filter,
+			size_t need)
 {
 	const unsigned char *u = (const unsigned char *)ln->s;
-	size_t i = 0, cur = 0;
+	size_t i = 0, cur = 0, n = ln->n;
 	uint64_t h;
-	r->lead = r->best = 0;
 	r->all = 1;
-	while (next_word(u, ln->n, &i, &h)) {
+	while (next_word(u, n, &i, &h)) {
+		if (!word_may_be_ours(filter, h)) {
+			r->all = 0;
+			break;
+		}
+		cur++;
+	}
+	r->lead = r->best = r->trail = cur;
+	if (r->all)
+		return;
+	size_t e = n, trail, gaps = 0;
+	while (e > i + 16 && word_code[u[e - 1]] == WC_GAP)
+		e--;
+	if (e >= i + 16)	/* a short rest is read in order at once */
+		gaps = blanks_within(u, i, e, need);
+	if (gaps >= 3 && gaps < need && run_from_end(u, i, e, filter, &trail) != SIZE_MAX) {
+		r->trail = trail;	/* and no run after the first foreign word reaches need */
+		if (trail > r->best)
+			r->best = trail;
+		return;
+	}
+	cur = 0;	/* the words after the first foreign one, in order */
+	while (next_word(u, n, &i, &h)) {
 		if (word_may_be_ours(filter, h)) {
 			if (++cur > r->best)
 				r->best = cur;
 			continue;
 		}
-		if (r->all)
-			r->lead = cur;
-		r->all = 0;
 		cur = 0;
 	}
-	if (r->all)
-		r->lead = cur;
 	r->trail = cur;
 }
 
@@ -2308,7 +2396,7 @@ static int ours_run_possible(const struct rline *l, int nl, const uint64_t *filt
 		int root = l[k].twin ? (int)(l[k].twin - l) : k;
 		struct line_run *r = &seen[root & 7];
 		if (r->root != root) {
-			line_run_of(r, &l[root], filter);
+			line_run_of(r, &l[root], filter, need);
 			r->root = root;
 		}
 		if (r->all) {

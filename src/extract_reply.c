@@ -2227,21 +2227,22 @@ static inline __attribute__((always_inline)) int next_word(const unsigned char *
 		return 0;
 	}
 	uint64_t x = 1469598103934665603ULL;
+	const unsigned char *p = u + i, *end = u + n;	/* a pointer: one induction variable */
 	for (;;) {
-		while ((e = word_code[u[i]]) < WC_EDGE) {	/* most bytes: hashed, lowered */
+		while ((e = word_code[*p]) < WC_EDGE) {	/* most bytes: hashed, lowered */
 			x = (x ^ e) * 1099511628211ULL;
-			i++;
+			p++;
 		}
-		if (e == WC_GAP || i >= n)	/* u[n] is a gap: the loop stops there */
+		if (e == WC_GAP || p >= end)	/* u[n] is a gap: the loop stops there */
 			break;
 		if (e == WC_MAYBE) {
-			if (word_gap(u + i, n - i))
+			if (word_gap(p, (size_t)(end - p)))
 				break;
-			x = (x ^ u[i]) * 1099511628211ULL;	/* the first byte of a UTF-8 letter */
+			x = (x ^ *p) * 1099511628211ULL;	/* the first byte of a UTF-8 letter */
 		}
-		i++;
+		p++;
 	}
-	*at = i;
+	*at = (size_t)(p - u);
 	*h = x;
 	return 1;
 }

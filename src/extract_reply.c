@@ -595,15 +595,17 @@ static unsigned char phrase_kinds_opening(const char *t, size_t n)
 		return 0;
 	const unsigned char *u = (const unsigned char *)t;
 	unsigned kinds = 0;
-	for (size_t p = 0; p < n; p++) {	/* p: a byte that follows no letter or digit */
-		unsigned pr = (unsigned)u[p] << 8 | u[p + 1], k = d->pair_kinds[pr];
+	for (const unsigned char *p = u, *e = u + n; p < e; p++) {	/* p: a byte that
+									 * follows no letter
+									 * or digit */
+		unsigned pr = (unsigned)p[0] << 8 | p[1], k = d->pair_kinds[pr];
 		kinds |= k;
 		if ((k & OPENS_LONG) && (d->pair_long[pr] & ~kinds))	/* one not found yet;
-									 * u[p + 2]: in t or its NUL */
+									 * p[2]: in t or its NUL */
 			kinds |= d->pair_long[pr] &
-				 (u[p + 2] ? d->triple_kinds[triple_slot(pr, u[p + 2])] : 0xFF);
-		if (ascii_alnum[u[p]])	/* the rest of the word (t[n] is NUL), and its end */
-			while (ascii_alnum[u[++p]])
+				 (p[2] ? d->triple_kinds[triple_slot(pr, p[2])] : 0xFF);
+		if (ascii_alnum[*p])	/* the rest of the word (t[n] is NUL), and its end */
+			while (ascii_alnum[*++p])
 				;
 	}
 	return (unsigned char)(kinds & ~(unsigned)OPENS_LONG);

@@ -336,6 +336,8 @@ struct reply_data {
 	int *by_last;	/* the verbs' indexes ordered by their last byte c: by_last[last_from[c]]
 			 * up to by_last[last_from[c + 1]] */
 	int last_from[257];
+	uint16_t *by_last_c2;	/* the byte before the last of each verb in by_last's order
+				 * (256 for a verb of one byte) */
 	size_t *len[RP_COUNT];	/* the length of each phrase of each kind */
 	int from[RP_COUNT][257];	/* each kind sorted: its phrases whose first byte is c are
 					 * from[k][c] up to from[k][c + 1] */
@@ -369,6 +371,7 @@ struct reply_data *extract_reply_data_free(struct reply_data *d)
 	}
 	free(d->verb_len);
 	free(d->by_last);
+	free(d->by_last_c2);
 	free(d->pair);
 	free(d);
 	return NULL;
@@ -483,6 +486,11 @@ struct reply_data *extract_reply_data_load(const char *path)
 				d->by_last[w++] = (int)k;
 	}
 	d->last_from[256] = (int)w;
+	d->by_last_c2 = xcalloc(v->n + 1, sizeof *d->by_last_c2);
+	for (size_t b = 0; b < w; b++) {
+		size_t vn = d->verb_len[d->by_last[b]];
+		d->by_last_c2[b] = vn > 1 ? (unsigned char)v->v[d->by_last[b]][vn - 2] : 256;
+	}
 	for (int g = 0; g < RP_COUNT; g++) {
 		struct strlist *pl = &d->p[g];
 		if (pl->n)
@@ -692,7 +700,10 @@ static int verb_ends(const char *j, size_t end)
 		return 0;
 	const struct strlist *v = &d->p[RP_VERB];
 	unsigned char c = (unsigned char)j[end - 1];
+	unsigned c2 = end > 1 ? (unsigned char)j[end - 2] : 257;	/* 257: no verb's */
 	for (int b = d->last_from[c]; b < d->last_from[c + 1]; b++) {
+		if (d->by_last_c2[b] != c2 && d->by_last_c2[b] != 256)
+			continue;	/* the byte before the last differs (a compact read) */
 		int i = d->by_last[b];
 		size_t vn = d->verb_len[i];
 		if (vn > end || (vn > 1 && v->v[i][vn - 2] != j[end - 2]) ||

@@ -2242,9 +2242,11 @@ static inline __attribute__((always_inline)) int next_word(const unsigned char *
 	uint64_t x = 1469598103934665603ULL;
 	const unsigned char *p = u + i, *end = u + n;	/* a pointer: one induction variable */
 	for (;;) {
-		while ((e = word_code[*p]) < WC_EDGE) {	/* most bytes: hashed, lowered */
-			x = (x ^ e) * 1099511628211ULL;
-			p++;
+		e = word_code[*p];
+		while (e < WC_EDGE) {	/* most bytes: hashed, lowered */
+			x ^= e;
+			x *= 1099511628211ULL;
+			e = word_code[*++p];
 		}
 		if (e == WC_GAP || p >= end)	/* u[n] is a gap: the loop stops there */
 			break;

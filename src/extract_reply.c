@@ -159,19 +159,22 @@ static inline uint64_t bytes_within(uint64_t x, unsigned lo, unsigned hi)
 }
 
 /* normalise's run of plain ASCII eight bytes at a time: when the eight bytes at s are all
- * plain (ascii_plain: printable, no '*'), writes their lower form to out, adds their SEEN_*
- * flags to *seen and returns 1; 0 otherwise (nothing written). */
-static inline int ascii8_plain(const char *s, char *out, unsigned *seen)
+ * plain (ascii_plain: printable, no '*'), writes their lower form to out, adds to seen[0..2]
+ * the bytes that are '@', ':' and digits (high bits; normalise_seen makes SEEN_* of them once)
+ * and returns 1; 0 otherwise (nothing written). */
+static inline int ascii8_plain(const char *s, char *out, uint64_t *seen)
 {
 	uint64_t x;
 	memcpy(&x, s, 8);
-	if ((x & HIGH8) || (((x - ONES8 * 0x20) & ~x & HIGH8)) || bytes_equal(x, 0x7F) ||
+	/* 0x7F and over: (x + 1) or x has the high bit (no carry leaves a byte under 0x80) */
+	if ((((x + ONES8) | x) & HIGH8) || (((x - ONES8 * 0x20) & ~x & HIGH8)) ||
 	    bytes_equal(x, '*'))
 		return 0;
 	x |= bytes_within(x, 'A', 'Z') >> 2;	/* 0x80 >> 2: 0x20, capitals lowered */
 	memcpy(out, &x, 8);
-	*seen |= (bytes_equal(x, '@') ? SEEN_AT : 0) | (bytes_equal(x, ':') ? SEEN_COLON : 0) |
-		 (bytes_within(x, '0', '9') ? SEEN_DIGIT : 0);
+	seen[0] |= bytes_equal(x, '@');
+	seen[1] |= bytes_equal(x, ':');
+	seen[2] |= bytes_within(x, '0', '9');
 	return 1;
 }
 
@@ -181,6 +184,7 @@ static size_t normalise_seen(const char *s, size_t n, char *out, size_t max, int
 {
 	size_t w = 0, i = 0;
 	unsigned got = 0;
+	uint64_t seen8[3] = { 0, 0, 0 };	/* what the eight-byte runs held (ascii8_plain) */
 	ascii_tables();
 	while (i < n && (is_space_byte((unsigned char)s[i]) || (drop_dashes && s[i] == '-') ||
 			 s[i] == '*'))
@@ -189,7 +193,7 @@ static size_t normalise_seen(const char *s, size_t n, char *out, size_t max, int
 		/* a run of plain ASCII (most of any mail), bounded by the input and by max */
 		size_t lim = n - i < max - 3 - w ? n : i + (max - 3 - w);
 		unsigned char a;
-		while (i + 8 <= lim && ascii8_plain(s + i, out + w, &got)) {
+		while (i + 8 <= lim && ascii8_plain(s + i, out + w, seen8)) {
 			i += 8;
 			w += 8;
 		}
@@ -228,6 +232,7 @@ static size_t normalise_seen(const char *s, size_t n, char *out, size_t max, int
 	while (w > 0 && (out[w - 1] == ' ' || (drop_dashes && out[w - 1] == '-')))
 		w--;
 	out[w] = '\0';
+	got |= (seen8[0] ? SEEN_AT : 0) | (seen8[1] ? SEEN_COLON : 0) | (seen8[2] ? SEEN_DIGIT : 0);
 	*seen = got;	/* the blanks and dashes dropped at the end are none of them */
 	return w;
 }

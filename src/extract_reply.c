@@ -2414,6 +2414,8 @@ static int ours_run_possible(const struct rline *l, int nl, const uint64_t *filt
 	for (int k = 0; k < 8; k++)
 		seen[k].root = -1;
 	for (int k = 0; k < nl; k++) {
+		if (l[k].blank)
+			continue;	/* blanks alone: no word, the streak goes on */
 		int root = l[k].twin ? (int)(l[k].twin - l) : k;
 		struct line_run *r = &seen[root & 7];
 		if (r->root != root) {

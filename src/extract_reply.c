@@ -2205,13 +2205,10 @@ static void word_bytes(void)
  * shingle of a window is computed only when its four words may all be ours). */
 #define WORD_FILTER_BITS 65536
 /* The filter bit of a word hash, mixed first: FNV's top bits are the same for every word of
- * one byte ("a" would let "x", "y", "z" through). */
+ * one byte ("a" would let "x", "y", "z" through); a product's top bits hang on all of its. */
 static inline unsigned word_bit(uint64_t h)
 {
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return (unsigned)(h >> 48);
+	return (unsigned)((h * 0x9E3779B97F4A7C15ULL) >> 48);	/* top bits: all of h's */
 }
 
 static void word_filter_fill(uint64_t *bits, const struct words *w)

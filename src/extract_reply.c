@@ -80,7 +80,7 @@ _Static_assert(sizeof(struct rline) == 64, "a line's record is one cache line");
 
 enum { SEEN_AT = 1, SEEN_DIGIT = 2, SEEN_COLON = 4 };
 enum { ENDS_ATTRIBUTION = 1, ENDS_COLON = 2, ENDS_ANGLE = 4 };	/* rline.ender */
-enum { OPENS_VERB = 1, OPENS_CUT = 2, OPENS_FORWARD = 4 };
+enum { OPENS_VERB = 1, OPENS_CUT = 2, OPENS_FORWARD = 4, OPENS_LONG = 0x80 };
 
 static int is_space_byte(unsigned char c)
 {
@@ -159,19 +159,22 @@ static inline uint64_t bytes_within(uint64_t x, unsigned lo, unsigned hi)
 }
 
 /* normalise's run of plain ASCII eight bytes at a time: when the eight bytes at s are all
- * plain (ascii_plain: printable, no '*'), writes their lower form to out, adds their SEEN_*
- * flags to *seen and returns 1; 0 otherwise (nothing written). */
-static inline int ascii8_plain(const char *s, char *out, unsigned *seen)
+ * plain (ascii_plain: printable, no '*'), writes their lower form to out, adds to seen[0..2]
+ * the bytes that are '@', ':' and digits (high bits; normalise_seen makes SEEN_* of them once)
+ * and returns 1; 0 otherwise (nothing written). */
+static inline int ascii8_plain(const char *s, char *out, uint64_t *seen)
 {
 	uint64_t x;
 	memcpy(&x, s, 8);
-	if ((x & HIGH8) || (((x - ONES8 * 0x20) & ~x & HIGH8)) || bytes_equal(x, 0x7F) ||
+	/* 0x7F and over: (x + 1) or x has the high bit (no carry leaves a byte under 0x80) */
+	if ((((x + ONES8) | x) & HIGH8) || (((x - ONES8 * 0x20) & ~x & HIGH8)) ||
 	    bytes_equal(x, '*'))
 		return 0;
 	x |= bytes_within(x, 'A', 'Z') >> 2;	/* 0x80 >> 2: 0x20, capitals lowered */
 	memcpy(out, &x, 8);
-	*seen |= (bytes_equal(x, '@') ? SEEN_AT : 0) | (bytes_equal(x, ':') ? SEEN_COLON : 0) |
-		 (bytes_within(x, '0', '9') ? SEEN_DIGIT : 0);
+	seen[0] |= bytes_equal(x, '@');
+	seen[1] |= bytes_equal(x, ':');
+	seen[2] |= bytes_within(x, '0', '9');
 	return 1;
 }
 
@@ -181,6 +184,7 @@ static size_t normalise_seen(const char *s, size_t n, char *out, size_t max, int
 {
 	size_t w = 0, i = 0;
 	unsigned got = 0;
+	uint64_t seen8[3] = { 0, 0, 0 };	/* what the eight-byte runs held (ascii8_plain) */
 	ascii_tables();
 	while (i < n && (is_space_byte((unsigned char)s[i]) || (drop_dashes && s[i] == '-') ||
 			 s[i] == '*'))
@@ -189,7 +193,7 @@ static size_t normalise_seen(const char *s, size_t n, char *out, size_t max, int
 		/* a run of plain ASCII (most of any mail), bounded by the input and by max */
 		size_t lim = n - i < max - 3 - w ? n : i + (max - 3 - w);
 		unsigned char a;
-		while (i + 8 <= lim && ascii8_plain(s + i, out + w, &got)) {
+		while (i + 8 <= lim && ascii8_plain(s + i, out + w, seen8)) {
 			i += 8;
 			w += 8;
 		}
@@ -228,6 +232,7 @@ static size_t normalise_seen(const char *s, size_t n, char *out, size_t max, int
 	while (w > 0 && (out[w - 1] == ' ' || (drop_dashes && out[w - 1] == '-')))
 		w--;
 	out[w] = '\0';
+	got |= (seen8[0] ? SEEN_AT : 0) | (seen8[1] ? SEEN_COLON : 0) | (seen8[2] ? SEEN_DIGIT : 0);
 	*seen = got;	/* the blanks and dashes dropped at the end are none of them */
 	return w;
 }
@@ -336,6 +341,8 @@ struct reply_data {
 	int *by_last;	/* the verbs' indexes ordered by their last byte c: by_last[last_from[c]]
 			 * up to by_last[last_from[c + 1]] */
 	int last_from[257];
+	uint16_t *by_last_c2;	/* the byte before the last of each verb in by_last's order
+				 * (256 for a verb of one byte) */
 	size_t *len[RP_COUNT];	/* the length of each phrase of each kind */
 	int from[RP_COUNT][257];	/* each kind sorted: its phrases whose first byte is c are
 					 * from[k][c] up to from[k][c + 1] */
@@ -345,9 +352,14 @@ struct reply_data {
 						 * with a letter of a spaced script, no '*') */
 	unsigned char (*pair)[8192];	/* per kind, a bit for each pair of first two bytes
 					 * some phrase opens with (NUL second byte: one-byte phrases) */
-	unsigned char pair_kinds[65536];	/* per pair of first two bytes (NUL second byte:
-						 * one-byte phrases), the OPENS_* kinds of the
-						 * phrases that open with it */
+	unsigned char pair_kinds[65536];	/* per pair of first two bytes, the OPENS_* kinds
+						 * of the phrases of one byte (whatever the second)
+						 * or two that open with it, and OPENS_LONG when a
+						 * longer one does */
+	unsigned char pair_long[65536];	/* the kinds of those longer phrases */
+	unsigned char triple_kinds[4096];	/* by triple_slot of their first three bytes, the
+						 * OPENS_* kinds of those phrases (shared slots:
+						 * a filter, never a miss) */
 	unsigned char key_first[256];	/* 1 for the first byte of a header-field name */
 	uint64_t key_lens[256];	/* the lengths (bit n: n bytes, 63: longer) of the header-field
 				 * names whose first byte is c */
@@ -364,6 +376,7 @@ struct reply_data *extract_reply_data_free(struct reply_data *d)
 	}
 	free(d->verb_len);
 	free(d->by_last);
+	free(d->by_last_c2);
 	free(d->pair);
 	free(d);
 	return NULL;
@@ -441,6 +454,12 @@ static inline int phrase_whole_at(const struct reply_data *d, enum rp_kind k, in
 	return !d->word_end[k][i] || end >= tn || !spaced_letter((unsigned char)t[end]);
 }
 
+/* The slot in triple_kinds of the three bytes pr (first two) and c. */
+static inline unsigned triple_slot(unsigned pr, unsigned c)
+{
+	return (unsigned)(((uint32_t)(pr << 8 | c) * 0x9E3779B1u) >> 20);
+}
+
 static int str_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -472,6 +491,11 @@ struct reply_data *extract_reply_data_load(const char *path)
 				d->by_last[w++] = (int)k;
 	}
 	d->last_from[256] = (int)w;
+	d->by_last_c2 = xcalloc(v->n + 1, sizeof *d->by_last_c2);
+	for (size_t b = 0; b < w; b++) {
+		size_t vn = d->verb_len[d->by_last[b]];
+		d->by_last_c2[b] = vn > 1 ? (unsigned char)v->v[d->by_last[b]][vn - 2] : 256;
+	}
 	for (int g = 0; g < RP_COUNT; g++) {
 		struct strlist *pl = &d->p[g];
 		if (pl->n)
@@ -488,9 +512,20 @@ struct reply_data *extract_reply_data_load(const char *path)
 		unsigned opens = g == RP_VERB ? OPENS_VERB : g == RP_CUT ? OPENS_CUT :
 				 g == RP_FORWARD ? OPENS_FORWARD : 0;
 		for (f = 0; f < pl->n; f++) {
-			unsigned pr = (unsigned char)pl->v[f][0] << 8 | (unsigned char)pl->v[f][1];
+			const unsigned char *pv = (const unsigned char *)pl->v[f];
+			unsigned pr = (unsigned)pv[0] << 8 | pv[1];
 			d->pair[g][pr >> 3] |= (unsigned char)(1u << (pr & 7));
-			d->pair_kinds[pr] |= (unsigned char)opens;
+			if (!pv[1])	/* a one-byte phrase: whatever follows its byte */
+				for (unsigned x = 0; x < 256; x++)
+					d->pair_kinds[pr | x] |= (unsigned char)opens;
+			if (!pv[1] || !pv[2]) {
+				d->pair_kinds[pr] |= (unsigned char)opens;
+				continue;
+			}
+			d->pair_long[pr] |= (unsigned char)opens;
+			if (opens)
+				d->pair_kinds[pr] |= OPENS_LONG;
+			d->triple_kinds[triple_slot(pr, pv[2])] |= (unsigned char)opens;
 		}
 		d->len[g] = xcalloc(d->p[g].n + 1, sizeof *d->len[g]);
 		for (k = 0; k < d->p[g].n; k++) {
@@ -562,8 +597,10 @@ static inline int pair_opens(const unsigned char *pm, const char *t, size_t n)
 }
 
 /* The OPENS_* kinds some phrase of which may open a word of the normalised line t (n bytes,
- * NUL-terminated): one pass, one look-up a word. A kind not returned stands nowhere in t nor
- * in any part of it cut at blanks or dashes (verb_inside, phrase_occurs need not look). */
+ * NUL-terminated): one pass, one look-up a word (two where a longer phrase opens with its
+ * first two bytes: their third must be one of such a phrase's too). A kind not returned
+ * stands nowhere in t nor in any part of it cut at blanks or dashes (verb_inside,
+ * phrase_occurs need not look). */
 static unsigned char phrase_kinds_opening(const char *t, size_t n)
 {
 	const struct reply_data *d = extract_data_reply();
@@ -571,15 +608,20 @@ static unsigned char phrase_kinds_opening(const char *t, size_t n)
 		return 0;
 	const unsigned char *u = (const unsigned char *)t;
 	unsigned kinds = 0;
-	int in_word = 0;
-	for (size_t p = 0; p < n; p++) {
-		if (!in_word) {
-			unsigned c = (unsigned)u[p] << 8;
-			kinds |= d->pair_kinds[c | u[p + 1]] | d->pair_kinds[c];
-		}
-		in_word = ascii_alnum[u[p]];
+	for (const unsigned char *p = u, *e = u + n; p < e; p++) {	/* p: a byte that
+									 * follows no letter
+									 * or digit */
+		unsigned pr = (unsigned)p[0] << 8 | p[1], k = d->pair_kinds[pr];
+		kinds |= k;
+		if ((k & OPENS_LONG) && (d->pair_long[pr] & ~kinds))	/* one not found yet;
+									 * p[2]: in t or its NUL */
+			kinds |= d->pair_long[pr] &
+				 (p[2] ? d->triple_kinds[triple_slot(pr, p[2])] : 0xFF);
+		if (ascii_alnum[*p])	/* the rest of the word (t[n] is NUL), and its end */
+			while (ascii_alnum[*++p])
+				;
 	}
-	return (unsigned char)kinds;
+	return (unsigned char)(kinds & ~(unsigned)OPENS_LONG);
 }
 
 /* 1 when a phrase of kind k at least min_len bytes long stands anywhere in t (tn bytes) as
@@ -663,7 +705,10 @@ static int verb_ends(const char *j, size_t end)
 		return 0;
 	const struct strlist *v = &d->p[RP_VERB];
 	unsigned char c = (unsigned char)j[end - 1];
+	unsigned c2 = end > 1 ? (unsigned char)j[end - 2] : 257;	/* 257: no verb's */
 	for (int b = d->last_from[c]; b < d->last_from[c + 1]; b++) {
+		if (d->by_last_c2[b] != c2 && d->by_last_c2[b] != 256)
+			continue;	/* the byte before the last differs (a compact read) */
 		int i = d->by_last[b];
 		size_t vn = d->verb_len[i];
 		if (vn > end || (vn > 1 && v->v[i][vn - 2] != j[end - 2]) ||
@@ -2127,19 +2172,27 @@ static inline size_t word_gap(const unsigned char *s, size_t n)
  * WB_GAP a one-byte blank, WB_MAYBE the first byte of a blank when word_gap says so. */
 enum { WB_WORD, WB_EDGE, WB_GAP, WB_MAYBE };
 static unsigned char word_byte[256];
-static unsigned char word_lower[256];	/* each byte as hashed: ASCII capitals lowered */
+/* Each byte as next_word reads it in one load: below WC_EDGE the byte as hashed (ASCII
+ * capitals lowered), else WC_EDGE, WC_GAP or WC_MAYBE. NUL is a gap: the byte after a line
+ * (a line break or the text's NUL) ends its last word without a bound check. */
+enum { WC_EDGE = 0x100, WC_GAP = 0x200, WC_MAYBE = 0x300 };
+static uint16_t word_code[256];
 
 static pthread_once_t word_once = PTHREAD_ONCE_INIT;
 
 static void word_bytes_build(void)
 {
-	for (int c = 0; c < 256; c++)
-		word_lower[c] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 	static const char edges[] = "\"'()[]<>,.;:!?*";
 	for (const char *e = edges; *e; e++)
 		word_byte[(unsigned char)*e] = WB_EDGE;
 	word_byte[' '] = word_byte['\t'] = word_byte['\r'] = word_byte['\n'] = WB_GAP;
 	word_byte[0xC2] = word_byte[0xE2] = word_byte[0xE3] = WB_MAYBE;
+	for (int c = 0; c < 256; c++) {
+		static const uint16_t code[] = { 0, WC_EDGE, WC_GAP, WC_MAYBE };
+		word_code[c] = word_byte[c] == WB_WORD ?
+			(uint16_t)(c >= 'A' && c <= 'Z' ? c + 32 : c) : code[word_byte[c]];
+	}
+	word_code[0] = WC_GAP;	/* never inside a line (the text is a C string) */
 }
 
 static void word_bytes(void)
@@ -2147,25 +2200,15 @@ static void word_bytes(void)
 	pthread_once(&word_once, word_bytes_build);
 }
 
-/* word_gap through the class table: the length of the blank at u[i] (n bytes in all), or 0. */
-static inline size_t gap_at(const unsigned char *u, size_t i, size_t n)
-{
-	unsigned char k = word_byte[u[i]];
-	return k == WB_GAP ? 1 : k == WB_MAYBE ? word_gap(u + i, n - i) : 0;
-}
-
 /* A filter of the sent text's words (one bit per word hash, 2^16 bits): a reply word whose
  * bit is clear is not in it, and no shingle holding it can repeat ours (most reply words, the
  * shingle of a window is computed only when its four words may all be ours). */
 #define WORD_FILTER_BITS 65536
 /* The filter bit of a word hash, mixed first: FNV's top bits are the same for every word of
- * one byte ("a" would let "x", "y", "z" through). */
+ * one byte ("a" would let "x", "y", "z" through); a product's top bits hang on all of its. */
 static inline unsigned word_bit(uint64_t h)
 {
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return (unsigned)(h >> 48);
+	return (unsigned)((h * 0x9E3779B97F4A7C15ULL) >> 48);	/* top bits: all of h's */
 }
 
 static void word_filter_fill(uint64_t *bits, const struct words *w)
@@ -2180,43 +2223,45 @@ static inline int word_may_be_ours(const uint64_t *bits, uint64_t h)
 	return (int)(bits[b / 64] >> b % 64 & 1);
 }
 
-/* The next word of u (n bytes) from *i: its hash in *h, *i past it; 0 when there is none. */
+/* The next word of u (n bytes, u[n] a line break or NUL) from *i: its hash in *h, *i past
+ * it; 0 when there is none. */
 static inline __attribute__((always_inline)) int next_word(const unsigned char *u, size_t n,
 							    size_t *at, uint64_t *h)
 {
 	size_t i = *at, g;
-	for (;;) {
-		while (i < n && ((g = gap_at(u, i, n)) || word_byte[u[i]] == WB_EDGE))
-			i += g ? g : 1;
-		if (i >= n) {
-			*at = i;
-			return 0;
-		}
-		uint64_t x = 1469598103934665603ULL;
-		size_t start = i;
-		while (i < n) {
-			unsigned char c = u[i], k = word_byte[c];
-			while (k == WB_WORD) {	/* most bytes: hashed, lowered */
-				x = (x ^ word_lower[c]) * 1099511628211ULL;
-				if (++i == n)
-					break;
-				c = u[i];
-				k = word_byte[c];
-			}
-			if (i == n)
-				break;
-			if (k == WB_GAP || (k == WB_MAYBE && word_gap(u + i, n - i)))
-				break;
-			if (k != WB_EDGE)
-				x = (x ^ c) * 1099511628211ULL;	/* the first byte of a UTF-8 letter */
-			i++;
-		}
-		if (i == start)
-			continue;
-		*at = i;
-		*h = x;
-		return 1;
+	unsigned e;
+	for (; i < n; i += g) {	/* the blanks and edges before it */
+		e = word_code[u[i]];
+		if (e < WC_EDGE || (e == WC_MAYBE && !(g = word_gap(u + i, n - i))))
+			break;
+		if (e != WC_MAYBE)
+			g = 1;
 	}
+	if (i >= n) {
+		*at = i;
+		return 0;
+	}
+	uint64_t x = 1469598103934665603ULL;
+	const unsigned char *p = u + i, *end = u + n;	/* a pointer: one induction variable */
+	for (;;) {
+		e = word_code[*p];
+		while (e < WC_EDGE) {	/* most bytes: hashed, lowered */
+			x ^= e;
+			x *= 1099511628211ULL;
+			e = word_code[*++p];
+		}
+		if (e == WC_GAP || p >= end)	/* u[n] is a gap: the loop stops there */
+			break;
+		if (e == WC_MAYBE) {
+			if (word_gap(p, (size_t)(end - p)))
+				break;
+			x = (x ^ *p) * 1099511628211ULL;	/* the first byte of a UTF-8 letter */
+		}
+		p++;
+	}
+	*at = (size_t)(p - u);
+	*h = x;
+	return 1;
 }
 
 static void words_add(struct words *w, const char *s, size_t n, int line)
@@ -2237,33 +2282,121 @@ static void words_add(struct words *w, const char *s, size_t n, int line)
 }
 
 /* How the words of a line stand against the filter: the run of words that may be ours at its
- * start (lead) and at its end (trail), the longest inside (best), and whether all may be. */
+ * start (lead) and at its end (trail), the longest inside (best; a shorter one when none
+ * between its first and last foreign words can be as long as the need it was read for), and
+ * whether all may be. */
 struct line_run {
 	int root;	/* the line read (a twin's first line), -1 none */
 	size_t lead, trail, best;
 	int all;
 };
 
-static void line_run_of(struct line_run *r, const struct rline *ln, const uint64_t *filter)
+/* The word in u[a, b) (no gap inside; edges not hashed) as next_word hashes it, in *h; 0 when
+ * it holds edges only (no word). */
+static int word_hash_at(const unsigned char *u, size_t a, size_t b, uint64_t *h)
+{
+	uint64_t x = 1469598103934665603ULL;
+	int any = 0;
+	for (size_t k = a; k < b; k++) {
+		unsigned e = word_code[u[k]];
+		if (e < WC_EDGE) {
+			x = (x ^ e) * 1099511628211ULL;
+			any = 1;
+		}
+	}
+	*h = x;
+	return any;
+}
+
+/* The run of words at the end of u[i, n) (u[i] a blank, or i == n) that may all be ours
+ * (filter), read from the end, in *trail; returns where the last word that may not be ours
+ * starts (i when there is none), or SIZE_MAX when a byte that is not ASCII stands in what it
+ * read (a blank may be more than one byte there: next_word must read it). */
+static size_t run_from_end(const unsigned char *u, size_t i, size_t n, const uint64_t *filter,
+			   size_t *trail)
+{
+	size_t end = n;
+	*trail = 0;
+	for (;;) {
+		size_t b = end, a;
+		while (b > i && word_code[u[b - 1]] == WC_GAP)
+			b--;
+		for (a = b; a > i && word_code[u[a - 1]] != WC_GAP; a--)
+			if (u[a - 1] >= 0x80)
+				return SIZE_MAX;
+		if (a == b)
+			return i;
+		end = a;
+		uint64_t h;
+		if (!word_hash_at(u, a, b, &h))
+			continue;	/* edges alone are no word */
+		if (!word_may_be_ours(filter, h))
+			return a;
+		++*trail;
+	}
+}
+
+/* The blanks in u[i, e) (no line break nor NUL there), counted up to most or a little past
+ * (a byte that may be in a blank of several bytes counted as one or more): at least the words
+ * there, each having one before it when u[i] is a blank. */
+static size_t blanks_within(const unsigned char *u, size_t i, size_t e, size_t most)
+{
+	size_t gaps = 0, k = i;
+	for (; k + 8 <= e && gaps < most; k += 8) {	/* eight at a time: ' ', '\t', '\r' and
+							 * any byte over 0x7F, counted over
+							 * (bytes_equal may flag more past one) */
+		uint64_t x;
+		memcpy(&x, u + k, 8);
+		uint64_t m = (x & HIGH8) | bytes_equal(x, ' ') | bytes_equal(x, '\t') |
+			     bytes_equal(x, '\r');
+		gaps += (size_t)(((m >> 7) * ONES8) >> 56);
+	}
+	for (; k < e && gaps < most; k++)
+		gaps += word_code[u[k]] >= WC_GAP;
+	return gaps;
+}
+
+/* line_run_of: the words up to the first that may not be ours give lead. When the words after
+ * it are too few to hold a run of need but more than a couple, the run at the end is read from
+ * the end (most lines of many short words: two or three words hashed, not all); else they are
+ * read in order. */
+static void line_run_of(struct line_run *r, const struct rline *ln, const uint64_t *filter,
+			size_t need)
 {
 	const unsigned char *u = (const unsigned char *)ln->s;
-	size_t i = 0, cur = 0;
+	size_t i = 0, cur = 0, n = ln->n;
 	uint64_t h;
-	r->lead = r->best = 0;
 	r->all = 1;
-	while (next_word(u, ln->n, &i, &h)) {
+	while (next_word(u, n, &i, &h)) {
+		if (!word_may_be_ours(filter, h)) {
+			r->all = 0;
+			break;
+		}
+		cur++;
+	}
+	r->lead = r->best = r->trail = cur;
+	if (r->all)
+		return;
+	size_t e = n, trail, gaps = 0;
+	while (e > i + 16 && word_code[u[e - 1]] == WC_GAP)
+		e--;
+	if (e >= i + 16)	/* a short rest is read in order at once */
+		gaps = blanks_within(u, i, e, need);
+	if (gaps >= 3 && gaps < need && run_from_end(u, i, e, filter, &trail) != SIZE_MAX) {
+		r->trail = trail;	/* and no run after the first foreign word reaches need */
+		if (trail > r->best)
+			r->best = trail;
+		return;
+	}
+	cur = 0;	/* the words after the first foreign one, in order */
+	while (next_word(u, n, &i, &h)) {
 		if (word_may_be_ours(filter, h)) {
 			if (++cur > r->best)
 				r->best = cur;
 			continue;
 		}
-		if (r->all)
-			r->lead = cur;
-		r->all = 0;
 		cur = 0;
 	}
-	if (r->all)
-		r->lead = cur;
 	r->trail = cur;
 }
 
@@ -2278,10 +2411,12 @@ static int ours_run_possible(const struct rline *l, int nl, const uint64_t *filt
 	for (int k = 0; k < 8; k++)
 		seen[k].root = -1;
 	for (int k = 0; k < nl; k++) {
+		if (l[k].blank)
+			continue;	/* blanks alone: no word, the streak goes on */
 		int root = l[k].twin ? (int)(l[k].twin - l) : k;
 		struct line_run *r = &seen[root & 7];
 		if (r->root != root) {
-			line_run_of(r, &l[root], filter);
+			line_run_of(r, &l[root], filter, need);
 			r->root = root;
 		}
 		if (r->all) {

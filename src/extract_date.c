@@ -36,6 +36,9 @@ struct date_data {
 	 * (built once at load: a word start tries only those) */
 	size_t *first[DK_COUNT][256];
 	size_t n_first[DK_COUNT][256];
+	/* per first two bytes of a text (first << 8 | second), the kinds (bit k) a phrase of
+	 * which can start there: kind_at returns at once for the others (built once at load) */
+	uint32_t pair[65536];
 	/* the first words of the phrases tried at a word start (the starting kinds below): a
 	 * word start whose word is none of them starts no date, and every reader skips it */
 	char **head;		/* open addressing, head_cap slots (a power of two) */
@@ -97,6 +100,16 @@ static int date_line(void *arg, char *s, const char *path, int lineno)
 	return 0;
 }
 
+/* Marks kind k as possible after first byte b and any of the second bytes of set (n bytes;
+ * NULL: any byte). */
+static void pair_add(struct date_data *d, int k, unsigned char b, const unsigned char *set,
+		     size_t n)
+{
+	for (unsigned s = 0; s < 256; s++)
+		if (!set || memchr(set, (int)s, n))
+			d->pair[(size_t)b << 8 | s] |= 1u << k;
+}
+
 static void index_add(struct date_data *d, int k, unsigned char b, size_t i)
 {
 	size_t n = d->n_first[k][b];
@@ -109,16 +122,33 @@ static void index_add(struct date_data *d, int k, unsigned char b, size_t i)
  * an apostrophe also the first byte of ’; for a space the first byte of every blank. */
 static void index_phrase(struct date_data *d, int k, size_t i)
 {
-	unsigned char c = (unsigned char)d->phrase[k].v[i][0];
+	static const unsigned char blank_first[] = { ' ', '\t', '\n', '\r', 0xC2, 0xE2 };
+	static const unsigned char apostrophe_first[] = { '\'', 0xE2 };
+	const unsigned char *ph = (const unsigned char *)d->phrase[k].v[i];
+	unsigned char c = ph[0];
 	if (c == ' ') {
-		static const unsigned char blank_first[] = { ' ', '\t', '\n', '\r', 0xC2, 0xE2 };
-		for (size_t j = 0; j < sizeof blank_first; j++)
+		for (size_t j = 0; j < sizeof blank_first; j++) {
 			index_add(d, k, blank_first[j], i);
+			pair_add(d, k, blank_first[j], NULL, 0);
+		}
 		return;
 	}
 	index_add(d, k, c, i);
-	if (c == '\'')
+	if (c == '\'') {
 		index_add(d, k, 0xE2, i);
+		pair_add(d, k, '\'', NULL, 0);
+		pair_add(d, k, 0xE2, NULL, 0);
+		return;
+	}
+	/* the second byte text matching ph can have (phrase_at's rules, as for the first) */
+	if (ph[1] == '\0')
+		pair_add(d, k, c, NULL, 0);
+	else if (ph[1] == ' ')
+		pair_add(d, k, c, blank_first, sizeof blank_first);
+	else if (ph[1] == '\'')
+		pair_add(d, k, c, apostrophe_first, sizeof apostrophe_first);
+	else
+		pair_add(d, k, c, &ph[1], 1);
 }
 
 /* The first word at p: the bytes up to the first that is not a letter, a digit or part of a
@@ -273,8 +303,8 @@ static size_t phrase_at(const char *p, const char *ph)
 	return k;
 }
 
-/* The longest phrase of kind k at p: its length, and its N in *n. */
-static size_t kind_at(const struct date_data *d, int k, const char *p, int *n)
+/* kind_at's scan of the phrases of kind k that start with the byte at p. */
+static size_t kind_scan(const struct date_data *d, int k, const char *p, int *n)
 {
 	size_t best = 0;
 	unsigned char b = (unsigned char)*p;
@@ -287,6 +317,16 @@ static size_t kind_at(const struct date_data *d, int k, const char *p, int *n)
 		}
 	}
 	return best;
+}
+
+/* The longest phrase of kind k at p: its length, and its N in *n (0 at once when no phrase of
+ * the kind starts with p's first two bytes: most word starts, for most kinds). */
+static inline size_t kind_at(const struct date_data *d, int k, const char *p, int *n)
+{
+	unsigned char b = (unsigned char)*p;
+	if (!(d->pair[(size_t)b << 8 | (unsigned char)(b ? p[1] : 0)] >> k & 1))
+		return 0;
+	return kind_scan(d, k, p, n);
 }
 
 /* Reads 1 to max digits at *p (not followed by another digit); the value, or -1. */

@@ -1031,6 +1031,18 @@ static int has_word(const char *l, const char *w)
 	return 0;
 }
 
+/* A new string: a, a line break, then b (what xasprintf("%s\n%s") makes, without its
+ * formatting pass over a whole mail). */
+static char *join_lines(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+	char *r = xmalloc(na + nb + 2);
+	memcpy(r, a, na);
+	r[na] = '\n';
+	memcpy(r + na + 1, b, nb + 1);
+	return r;
+}
+
 static struct post_info *extract_post(const struct config *c, const struct message *m)
 {
 	struct post_info *p = xcalloc(1, sizeof *p);
@@ -1051,7 +1063,7 @@ static struct post_info *extract_post(const struct config *c, const struct messa
 		p->title = xstrndup(t, n);
 	}
 	p->description = xstrdup(text);
-	char *all = xasprintf("%s\n%s", p->title, text);
+	char *all = join_lines(p->title, text);
 	char *l = money_lower(all);
 	struct tokens tk;
 	tokens_make(&tk, l);

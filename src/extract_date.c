@@ -881,6 +881,24 @@ static size_t kind_in(const struct date_data *d, int k, const char *l, size_t fr
 	return found;
 }
 
+/* The kinds among want (bit k for kind k) with a phrase at some word start of l: one pass
+ * over l for all of them. */
+static uint32_t kinds_present(const struct date_data *d, const char *l, uint32_t want)
+{
+	uint32_t found = 0;
+	int n;
+	for (size_t i = 0; l[i] && found != want; i++) {
+		if (i && word_byte((unsigned char)l[i - 1]))
+			continue;
+		unsigned char b = (unsigned char)l[i];
+		uint32_t m = d->pair[(size_t)b << 8 | (unsigned char)l[i + 1]] & want & ~found;
+		for (int k = 0; m; k++, m >>= 1)
+			if ((m & 1) && kind_scan(d, k, l + i, &n))
+				found |= 1u << k;
+	}
+	return found;
+}
+
 /* 1 when the day read at offset at of l is when the work can start, not its delivery: an
  * availability word of dates.txt ("je suis pris", "booked", "start") before it in its
  * clause, with no delivery word between it and cue_end, the end of the day's cue or its start
@@ -1017,6 +1035,13 @@ static long named_day_at(const struct date_data *d, const char *p, long today,
 	int n, wd = 0;
 	*bare = 0;
 	note_set(note, NULL, 0, 0);
+	/* every reading below starts with a phrase of one of these kinds or a digit */
+	static const uint32_t named_kinds = 1u << DK_WEEK | 1u << DK_WEEK_NUMBER |
+		1u << DK_NEXT_WEEK | 1u << DK_NEXT | 1u << DK_FOLLOWING | 1u << DK_DAY |
+		1u << DK_WEEKDAY | 1u << DK_IN_MONTH | 1u << DK_MONTH;
+	unsigned char b = (unsigned char)*p;
+	if (!isdigit(b) && !(d->pair[(size_t)b << 8 | (unsigned char)(b ? p[1] : 0)] & named_kinds))
+		return -1;
 	long day = week_at(d, p, today, note);
 	if (day >= 0 || note->rule) {
 		*end = note->end;
@@ -1125,8 +1150,10 @@ static long delivery_day(const struct date_data *d, const char *l, const size_t 
  * or without: "je peux commencer lundi", "booked until next week"), as start_keep keeps it;
  * -1 when none. For a weekday read as the next one ("livraison vendredi prochain") that would
  * come before the start. */
-/* start_named, the start (where and how it was read) into *start. */
-static long start_found(const struct date_data *d, const char *l, long today,
+/* start_named, the start (where and how it was read) into *out. avail: 0 when l has no
+ * availability word (availability_before is never true there): only a start cue keeps a
+ * day, and the other word starts are skipped. */
+static long start_found(const struct date_data *d, const char *l, long today, int avail,
 			struct date_start *out)
 {
 	struct date_start start = { .day = -1 };
@@ -1136,6 +1163,8 @@ static long start_found(const struct date_data *d, const char *l, long today,
 			continue;
 		const char *end;
 		int bare, n;
+		if (!avail && !kind_at(d, DK_START_CUE, l + i, &n))
+			continue;
 		long day = named_day_at(d, l + i, today, &note, &end, &bare);
 		size_t k = kind_at(d, DK_CUE, l + i, &n), sk = kind_at(d, DK_START_CUE, l + i, &n);
 		if (sk && (day = start_cue_day(d, l + i + sk, today, &note)) >= 0) {
@@ -1154,7 +1183,8 @@ static long start_found(const struct date_data *d, const char *l, long today,
 static long start_named(const struct date_data *d, const char *l, long today)
 {
 	struct date_start start;
-	return start_found(d, l, today, &start);
+	int avail = kinds_present(d, l, 1u << DK_AVAILABILITY) != 0;
+	return start_found(d, l, today, avail, &start);
 }
 
 /* The last day written before offset where of l (day_written_at: "le 10 avril", "April 10",
@@ -1284,6 +1314,7 @@ long extract_date_explain(const struct date_data *d, const char *l0, long today,
 	struct date_note note = { 0 };
 	struct date_start start = { .day = -1 };
 	int n;
+	uint32_t present = kinds_present(d, l, 1u << DK_AVAILABILITY | 1u << DK_DELIVERY);
 	long day = first_of(d, l, at, starts, today, NULL, 1, &note, &where, &start);
 	if (day < 0) {
 		note.rule = NULL;
@@ -1296,14 +1327,18 @@ long extract_date_explain(const struct date_data *d, const char *l0, long today,
 	}
 	if (day < 0) {
 		/* the delivery statements without a cue: a whole-text scan, words starts
-		 * included that no starting phrase opens ("je vous livre vendredi prochain") */
-		size_t all = 0, cap = strlen(l) / 2 + 1;
-		size_t *every = xmalloc(cap * sizeof *every);
-		for (size_t i = 0; l[i] && all < cap; i++)
-			if ((!i || !word_byte((unsigned char)l[i - 1])) && word_byte((unsigned char)l[i]))
-				every[all++] = i;
-		day = delivery_day(d, l, every, all, today, &note, &where, &start);
-		free(every);
+		 * included that no starting phrase opens ("je vous livre vendredi prochain");
+		 * it reads a day only after an availability word or near a delivery word */
+		if (present) {
+			size_t all = 0, cap = strlen(l) / 2 + 1;
+			size_t *every = xmalloc(cap * sizeof *every);
+			for (size_t i = 0; l[i] && all < cap; i++)
+				if ((!i || !word_byte((unsigned char)l[i - 1])) &&
+				    word_byte((unsigned char)l[i]))
+					every[all++] = i;
+			day = delivery_day(d, l, every, all, today, &note, &where, &start);
+			free(every);
+		}
 	}
 	long began;
 	if (day >= 0 && note.rule && !strcmp(note.rule, "weekday-after"))
@@ -1322,7 +1357,8 @@ long extract_date_explain(const struct date_data *d, const char *l0, long today,
 	if (day < 0)	/* "relance dans 7 jours" is no delivery */
 		delay = extract_duration_days_lower(l0, &followup);
 	if (day < 0 && start.day < 0)
-		start_found(d, l, today, &start);	/* "début le 13, livraison 10 jours après" */
+		/* "début le 13, livraison 10 jours après" */
+		start_found(d, l, today, (present >> DK_AVAILABILITY) & 1, &start);
 	if (start.day == today)
 		start.day = -1;	/* a start today: the delay counts from the mail's day */
 	if (day < 0 && start.day >= 0 && delay >= 0 && why_len) {

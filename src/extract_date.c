@@ -36,6 +36,9 @@ struct date_data {
 	 * (built once at load: a word start tries only those) */
 	size_t *first[DK_COUNT][256];
 	size_t n_first[DK_COUNT][256];
+	/* beside each, the second byte text matching that phrase has, 0 when it varies (a
+	 * blank, an apostrophe, a one-byte phrase): the scan skips the others without a call */
+	unsigned char *second[DK_COUNT][256];
 	/* per first two bytes of a text (first << 8 | second), the kinds (bit k) a phrase of
 	 * which can start there: kind_at returns at once for the others (built once at load) */
 	uint32_t pair[65536];
@@ -113,8 +116,14 @@ static void pair_add(struct date_data *d, int k, unsigned char b, const unsigned
 static void index_add(struct date_data *d, int k, unsigned char b, size_t i)
 {
 	size_t n = d->n_first[k][b];
+	const char *ph = d->phrase[k].v[i];
+	unsigned char sec = (unsigned char)ph[1];
+	if ((unsigned char)ph[0] != b || sec == ' ' || sec == '\'')
+		sec = 0;	/* a blank or ’ at b, or a blank or an apostrophe second */
 	d->first[k][b] = xrealloc(d->first[k][b], (n + 1) * sizeof *d->first[k][b]);
+	d->second[k][b] = xrealloc(d->second[k][b], (n + 1) * sizeof *d->second[k][b]);
 	d->first[k][b][n] = i;
+	d->second[k][b][n] = sec;
 	d->n_first[k][b] = n + 1;
 }
 
@@ -242,8 +251,10 @@ struct date_data *extract_date_free(struct date_data *d)
 	for (int k = 0; k < DK_COUNT; k++) {
 		strlist_clear(&d->phrase[k]);
 		free(d->n[k]);
-		for (int b = 0; b < 256; b++)
+		for (int b = 0; b < 256; b++) {
 			free(d->first[k][b]);
+			free(d->second[k][b]);
+		}
 	}
 	for (size_t i = 0; i < d->head_cap; i++)
 		free(d->head[i]);
@@ -307,8 +318,11 @@ static size_t phrase_at(const char *p, const char *ph)
 static size_t kind_scan(const struct date_data *d, int k, const char *p, int *n)
 {
 	size_t best = 0;
-	unsigned char b = (unsigned char)*p;
+	unsigned char b = (unsigned char)*p, b2 = (unsigned char)p[1];
+	const unsigned char *sec = d->second[k][b];
 	for (size_t j = 0; j < d->n_first[k][b]; j++) {
+		if (sec[j] && sec[j] != b2)
+			continue;
 		size_t i = d->first[k][b][j];
 		size_t len = phrase_at(p, d->phrase[k].v[i]);
 		if (len > best) {

@@ -112,6 +112,10 @@ struct extract_data {
 	struct reply_data *reply;	/* reply-phrases.txt (extract_reply.c) */
 	struct money_vocab *money;	/* amounts.txt (extract_money.c) */
 	struct strlist machine;	/* auto-replies.txt: phrases of robots' mail, lower case */
+	/* per first byte, the indexes of the machine phrases that start with it */
+	size_t *machine_first[256];
+	size_t n_machine_first[256];
+	uint64_t machine_pair[1024];	/* bit (first << 8 | second) of each machine phrase */
 	struct strlist machine_from;	/* its `from:` lines: robots' local parts */
 	char currency[4];	/* the board's (config currency) */
 };
@@ -370,6 +374,15 @@ static int load_machine(const struct config *c, struct extract_data *d)
 	char *path = xasprintf("%s/auto-replies.txt", c->data_dir);
 	int rc = access(path, F_OK) == 0 ? extract_data_lines(path, 1024, machine_line, d) : 0;
 	free(path);
+	for (size_t i = 0; rc == 0 && i < d->machine.n; i++) {
+		unsigned char b = (unsigned char)d->machine.v[i][0];
+		size_t n = d->n_machine_first[b];
+		d->machine_first[b] = xrealloc(d->machine_first[b], (n + 1) * sizeof **d->machine_first);
+		d->machine_first[b][n] = i;
+		d->n_machine_first[b] = n + 1;
+		size_t pr = (size_t)b << 8 | (unsigned char)d->machine.v[i][1];
+		d->machine_pair[pr >> 6] |= 1ull << (pr & 63);
+	}
 	return rc;
 }
 
@@ -403,8 +416,18 @@ int extract_is_machine_text(const char *text)
 	char *head = xstrndup(text, n);
 	char *l = money_lower(head);
 	int hit = 0;
-	for (size_t i = 0; i < data->machine.n && !hit; i++)
-		hit = strstr(l, data->machine.v[i]) != NULL;
+	/* one pass: at each byte, the phrases that start with it (every phrase has 10 bytes or
+	 * more, so its second byte is compared first) */
+	for (const char *q = l; *q && !hit; q++) {
+		unsigned char b = (unsigned char)*q;
+		size_t pr = (size_t)b << 8 | (unsigned char)q[1];
+		if (!(data->machine_pair[pr >> 6] >> (pr & 63) & 1))
+			continue;
+		for (size_t j = 0; j < data->n_machine_first[b] && !hit; j++) {
+			const char *ph = data->machine.v[data->machine_first[b][j]];
+			hit = q[1] == ph[1] && !strncmp(q, ph, strlen(ph));
+		}
+	}
 	free(l);
 	free(head);
 	return hit;
@@ -430,6 +453,8 @@ struct extract_data *extract_data_free(struct extract_data *d)
 	extract_reply_data_free(d->reply);
 	money_vocab_free(d->money);
 	strlist_clear(&d->machine);
+	for (int b = 0; b < 256; b++)
+		free(d->machine_first[b]);
 	strlist_clear(&d->machine_from);
 	free(d);
 	return NULL;

@@ -105,6 +105,8 @@ struct extract_data {
 		 * one pass over the text tries only those (built once at load) */
 		struct scam_ref { int rule; size_t k, len; } *first[256];
 		size_t n_first[256];
+		uint64_t pair[1024];	/* bit (first << 8 | second) of each phrase, any second
+					 * for a one-byte phrase: most places are skipped at once */
 	} scam;
 	struct intent_data *intents;	/* intents.txt (extract_intent.c) */
 	struct date_data *dates;	/* dates.txt (extract_date.c) */
@@ -340,6 +342,12 @@ static void scam_index(struct extract_data *d)
 			d->scam.first[b] = xrealloc(d->scam.first[b], (n + 1) * sizeof *d->scam.first[b]);
 			d->scam.first[b][n] = (struct scam_ref){ i, k, strlen(d->scam.phrases[i].v[k]) };
 			d->scam.n_first[b] = n + 1;
+			const char *ph = d->scam.phrases[i].v[k];
+			for (unsigned s2 = 0; s2 < 256; s2++)
+				if (!ph[0] || !ph[1] || (unsigned char)ph[1] == s2) {
+					size_t pr = (size_t)b << 8 | s2;
+					d->scam.pair[pr >> 6] |= 1ull << (pr & 63);
+				}
 		}
 }
 
@@ -979,6 +987,9 @@ static void scam_hits(const char *l, size_t best[64])
 		if (q > l && ascii_alnum((unsigned char)q[-1]))
 			continue;
 		unsigned char b = (unsigned char)*q;
+		size_t pr = (size_t)b << 8 | (unsigned char)q[1];
+		if (!(data->scam.pair[pr >> 6] >> (pr & 63) & 1))
+			continue;
 		for (size_t j = 0; j < data->scam.n_first[b]; j++) {
 			const struct scam_ref *r = &data->scam.first[b][j];
 			if (r->k >= best[r->rule])

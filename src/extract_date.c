@@ -858,17 +858,27 @@ static long relative_at(const struct date_data *d, const char *p, long today)
 }
 
 /* The word starts of l where a starting phrase can stand (head_known), in text order, into a
- * new array; their count in *n. */
-static size_t *word_starts(const struct date_data *d, const char *l, size_t *n)
+ * new array; their count in *n. In the same pass, the kinds among want (bit k for kind k)
+ * with a phrase at some word start of l into *present (kinds_present's answer). */
+static size_t *word_starts(const struct date_data *d, const char *l, uint32_t want,
+			   uint32_t *present, size_t *n)
 {
 	size_t len = strlen(l), cap = len / 2 + 1, k = 0;
 	size_t *at = xmalloc(cap * sizeof *at);
-	for (const char *p = l; *p && k < cap; p++) {
+	uint32_t found = 0;
+	int kn;
+	for (const char *p = l; *p; p++) {
 		if (p > l && word_byte((unsigned char)p[-1]))
 			continue;
-		if (word_byte((unsigned char)*p) && head_known(d, p))
+		uint32_t m = d->pair[(size_t)(unsigned char)*p << 8 | (unsigned char)p[1]] & want &
+			     ~found;
+		for (int kind = 0; m; kind++, m >>= 1)
+			if ((m & 1) && kind_scan(d, kind, p, &kn))
+				found |= 1u << kind;
+		if (k < cap && word_byte((unsigned char)*p) && head_known(d, p))
 			at[k++] = (size_t)(p - l);
 	}
+	*present = found;
 	*n = k;
 	return at;
 }
@@ -1324,11 +1334,12 @@ long extract_date_explain(const struct date_data *d, const char *l0, long today,
 		return -1;
 	char *l = followups_blanked(d, l0);
 	size_t starts, where = 0;
-	size_t *at = word_starts(d, l, &starts);
+	uint32_t present;
+	size_t *at = word_starts(d, l, 1u << DK_AVAILABILITY | 1u << DK_DELIVERY, &present,
+				 &starts);
 	struct date_note note = { 0 };
 	struct date_start start = { .day = -1 };
 	int n;
-	uint32_t present = kinds_present(d, l, 1u << DK_AVAILABILITY | 1u << DK_DELIVERY);
 	long day = first_of(d, l, at, starts, today, NULL, 1, &note, &where, &start);
 	if (day < 0) {
 		note.rule = NULL;

@@ -78,6 +78,9 @@ struct phrase_table {
 	uint32_t *hash;		/* hash_str of each key: a probe compares it first */
 	int *value;
 	size_t n, cap;		/* open addressing, cap a power of two */
+	/* bit (hash >> 16) set for each key's hash: a word no key has is refused with one look
+	 * in these 8 KB instead of a probe of the slots (most words of a mail are in no table) */
+	uint64_t seen[1024];
 	struct strlist values;	/* canonical names */
 	struct strlist searchable;	/* "1" when the canonical itself is searched in text */
 	int max_words;
@@ -102,6 +105,8 @@ struct extract_data {
 		 * one pass over the text tries only those (built once at load) */
 		struct scam_ref { int rule; size_t k, len; } *first[256];
 		size_t n_first[256];
+		uint64_t pair[1024];	/* bit (first << 8 | second) of each phrase, any second
+					 * for a one-byte phrase: most places are skipped at once */
 	} scam;
 	struct intent_data *intents;	/* intents.txt (extract_intent.c) */
 	struct date_data *dates;	/* dates.txt (extract_date.c) */
@@ -109,6 +114,10 @@ struct extract_data {
 	struct reply_data *reply;	/* reply-phrases.txt (extract_reply.c) */
 	struct money_vocab *money;	/* amounts.txt (extract_money.c) */
 	struct strlist machine;	/* auto-replies.txt: phrases of robots' mail, lower case */
+	/* per first byte, the indexes of the machine phrases that start with it */
+	size_t *machine_first[256];
+	size_t n_machine_first[256];
+	uint64_t machine_pair[1024];	/* bit (first << 8 | second) of each machine phrase */
 	struct strlist machine_from;	/* its `from:` lines: robots' local parts */
 	char currency[4];	/* the board's (config currency) */
 };
@@ -176,6 +185,7 @@ static void table_put(struct phrase_table *t, const char *k, int v)
 	}
 	t->key[j] = xstrdup(k);
 	t->hash[j] = h;
+	t->seen[h >> 22] |= 1ull << (h >> 16 & 63);
 	t->value[j] = v;
 	t->n++;
 	int words = 1;
@@ -198,7 +208,7 @@ static void table_put(struct phrase_table *t, const char *k, int v)
 /* The value of key k (n bytes, h its hash_str) in t, -1 when absent. */
 static int table_get_hashed(const struct phrase_table *t, const char *k, size_t n, uint32_t h)
 {
-	if (!t->cap)
+	if (!t->cap || !(t->seen[h >> 22] >> (h >> 16 & 63) & 1))
 		return -1;
 	size_t j = h & (t->cap - 1);
 	while (t->key[j]) {
@@ -332,6 +342,12 @@ static void scam_index(struct extract_data *d)
 			d->scam.first[b] = xrealloc(d->scam.first[b], (n + 1) * sizeof *d->scam.first[b]);
 			d->scam.first[b][n] = (struct scam_ref){ i, k, strlen(d->scam.phrases[i].v[k]) };
 			d->scam.n_first[b] = n + 1;
+			const char *ph = d->scam.phrases[i].v[k];
+			for (unsigned s2 = 0; s2 < 256; s2++)
+				if (!ph[0] || !ph[1] || (unsigned char)ph[1] == s2) {
+					size_t pr = (size_t)b << 8 | s2;
+					d->scam.pair[pr >> 6] |= 1ull << (pr & 63);
+				}
 		}
 }
 
@@ -366,6 +382,15 @@ static int load_machine(const struct config *c, struct extract_data *d)
 	char *path = xasprintf("%s/auto-replies.txt", c->data_dir);
 	int rc = access(path, F_OK) == 0 ? extract_data_lines(path, 1024, machine_line, d) : 0;
 	free(path);
+	for (size_t i = 0; rc == 0 && i < d->machine.n; i++) {
+		unsigned char b = (unsigned char)d->machine.v[i][0];
+		size_t n = d->n_machine_first[b];
+		d->machine_first[b] = xrealloc(d->machine_first[b], (n + 1) * sizeof **d->machine_first);
+		d->machine_first[b][n] = i;
+		d->n_machine_first[b] = n + 1;
+		size_t pr = (size_t)b << 8 | (unsigned char)d->machine.v[i][1];
+		d->machine_pair[pr >> 6] |= 1ull << (pr & 63);
+	}
 	return rc;
 }
 
@@ -399,8 +424,18 @@ int extract_is_machine_text(const char *text)
 	char *head = xstrndup(text, n);
 	char *l = money_lower(head);
 	int hit = 0;
-	for (size_t i = 0; i < data->machine.n && !hit; i++)
-		hit = strstr(l, data->machine.v[i]) != NULL;
+	/* one pass: at each byte, the phrases that start with it (every phrase has 10 bytes or
+	 * more, so its second byte is compared first) */
+	for (const char *q = l; *q && !hit; q++) {
+		unsigned char b = (unsigned char)*q;
+		size_t pr = (size_t)b << 8 | (unsigned char)q[1];
+		if (!(data->machine_pair[pr >> 6] >> (pr & 63) & 1))
+			continue;
+		for (size_t j = 0; j < data->n_machine_first[b] && !hit; j++) {
+			const char *ph = data->machine.v[data->machine_first[b][j]];
+			hit = q[1] == ph[1] && !strncmp(q, ph, strlen(ph));
+		}
+	}
 	free(l);
 	free(head);
 	return hit;
@@ -426,6 +461,8 @@ struct extract_data *extract_data_free(struct extract_data *d)
 	extract_reply_data_free(d->reply);
 	money_vocab_free(d->money);
 	strlist_clear(&d->machine);
+	for (int b = 0; b < 256; b++)
+		free(d->machine_first[b]);
 	strlist_clear(&d->machine_from);
 	free(d);
 	return NULL;
@@ -950,6 +987,9 @@ static void scam_hits(const char *l, size_t best[64])
 		if (q > l && ascii_alnum((unsigned char)q[-1]))
 			continue;
 		unsigned char b = (unsigned char)*q;
+		size_t pr = (size_t)b << 8 | (unsigned char)q[1];
+		if (!(data->scam.pair[pr >> 6] >> (pr & 63) & 1))
+			continue;
 		for (size_t j = 0; j < data->scam.n_first[b]; j++) {
 			const struct scam_ref *r = &data->scam.first[b][j];
 			if (r->k >= best[r->rule])
@@ -1031,6 +1071,18 @@ static int has_word(const char *l, const char *w)
 	return 0;
 }
 
+/* A new string: a, a line break, then b (what xasprintf("%s\n%s") makes, without its
+ * formatting pass over a whole mail). */
+static char *join_lines(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+	char *r = xmalloc(na + nb + 2);
+	memcpy(r, a, na);
+	r[na] = '\n';
+	memcpy(r + na + 1, b, nb + 1);
+	return r;
+}
+
 static struct post_info *extract_post(const struct config *c, const struct message *m)
 {
 	struct post_info *p = xcalloc(1, sizeof *p);
@@ -1051,7 +1103,7 @@ static struct post_info *extract_post(const struct config *c, const struct messa
 		p->title = xstrndup(t, n);
 	}
 	p->description = xstrdup(text);
-	char *all = xasprintf("%s\n%s", p->title, text);
+	char *all = join_lines(p->title, text);
 	char *l = money_lower(all);
 	struct tokens tk;
 	tokens_make(&tk, l);

@@ -36,6 +36,12 @@ struct date_data {
 	 * (built once at load: a word start tries only those) */
 	size_t *first[DK_COUNT][256];
 	size_t n_first[DK_COUNT][256];
+	/* beside each, the second byte text matching that phrase has, 0 when it varies (a
+	 * blank, an apostrophe, a one-byte phrase): the scan skips the others without a call */
+	unsigned char *second[DK_COUNT][256];
+	/* per first two bytes of a text (first << 8 | second), the kinds (bit k) a phrase of
+	 * which can start there: kind_at returns at once for the others (built once at load) */
+	uint32_t pair[65536];
 	/* the first words of the phrases tried at a word start (the starting kinds below): a
 	 * word start whose word is none of them starts no date, and every reader skips it */
 	char **head;		/* open addressing, head_cap slots (a power of two) */
@@ -97,11 +103,27 @@ static int date_line(void *arg, char *s, const char *path, int lineno)
 	return 0;
 }
 
+/* Marks kind k as possible after first byte b and any of the second bytes of set (n bytes;
+ * NULL: any byte). */
+static void pair_add(struct date_data *d, int k, unsigned char b, const unsigned char *set,
+		     size_t n)
+{
+	for (unsigned s = 0; s < 256; s++)
+		if (!set || memchr(set, (int)s, n))
+			d->pair[(size_t)b << 8 | s] |= 1u << k;
+}
+
 static void index_add(struct date_data *d, int k, unsigned char b, size_t i)
 {
 	size_t n = d->n_first[k][b];
+	const char *ph = d->phrase[k].v[i];
+	unsigned char sec = (unsigned char)ph[1];
+	if ((unsigned char)ph[0] != b || sec == ' ' || sec == '\'')
+		sec = 0;	/* a blank or ’ at b, or a blank or an apostrophe second */
 	d->first[k][b] = xrealloc(d->first[k][b], (n + 1) * sizeof *d->first[k][b]);
+	d->second[k][b] = xrealloc(d->second[k][b], (n + 1) * sizeof *d->second[k][b]);
 	d->first[k][b][n] = i;
+	d->second[k][b][n] = sec;
 	d->n_first[k][b] = n + 1;
 }
 
@@ -109,16 +131,33 @@ static void index_add(struct date_data *d, int k, unsigned char b, size_t i)
  * an apostrophe also the first byte of ’; for a space the first byte of every blank. */
 static void index_phrase(struct date_data *d, int k, size_t i)
 {
-	unsigned char c = (unsigned char)d->phrase[k].v[i][0];
+	static const unsigned char blank_first[] = { ' ', '\t', '\n', '\r', 0xC2, 0xE2 };
+	static const unsigned char apostrophe_first[] = { '\'', 0xE2 };
+	const unsigned char *ph = (const unsigned char *)d->phrase[k].v[i];
+	unsigned char c = ph[0];
 	if (c == ' ') {
-		static const unsigned char blank_first[] = { ' ', '\t', '\n', '\r', 0xC2, 0xE2 };
-		for (size_t j = 0; j < sizeof blank_first; j++)
+		for (size_t j = 0; j < sizeof blank_first; j++) {
 			index_add(d, k, blank_first[j], i);
+			pair_add(d, k, blank_first[j], NULL, 0);
+		}
 		return;
 	}
 	index_add(d, k, c, i);
-	if (c == '\'')
+	if (c == '\'') {
 		index_add(d, k, 0xE2, i);
+		pair_add(d, k, '\'', NULL, 0);
+		pair_add(d, k, 0xE2, NULL, 0);
+		return;
+	}
+	/* the second byte text matching ph can have (phrase_at's rules, as for the first) */
+	if (ph[1] == '\0')
+		pair_add(d, k, c, NULL, 0);
+	else if (ph[1] == ' ')
+		pair_add(d, k, c, blank_first, sizeof blank_first);
+	else if (ph[1] == '\'')
+		pair_add(d, k, c, apostrophe_first, sizeof apostrophe_first);
+	else
+		pair_add(d, k, c, &ph[1], 1);
 }
 
 /* The first word at p: the bytes up to the first that is not a letter, a digit or part of a
@@ -212,8 +251,10 @@ struct date_data *extract_date_free(struct date_data *d)
 	for (int k = 0; k < DK_COUNT; k++) {
 		strlist_clear(&d->phrase[k]);
 		free(d->n[k]);
-		for (int b = 0; b < 256; b++)
+		for (int b = 0; b < 256; b++) {
 			free(d->first[k][b]);
+			free(d->second[k][b]);
+		}
 	}
 	for (size_t i = 0; i < d->head_cap; i++)
 		free(d->head[i]);
@@ -273,12 +314,15 @@ static size_t phrase_at(const char *p, const char *ph)
 	return k;
 }
 
-/* The longest phrase of kind k at p: its length, and its N in *n. */
-static size_t kind_at(const struct date_data *d, int k, const char *p, int *n)
+/* kind_at's scan of the phrases of kind k that start with the byte at p. */
+static size_t kind_scan(const struct date_data *d, int k, const char *p, int *n)
 {
 	size_t best = 0;
-	unsigned char b = (unsigned char)*p;
+	unsigned char b = (unsigned char)*p, b2 = (unsigned char)p[1];
+	const unsigned char *sec = d->second[k][b];
 	for (size_t j = 0; j < d->n_first[k][b]; j++) {
+		if (sec[j] && sec[j] != b2)
+			continue;
 		size_t i = d->first[k][b][j];
 		size_t len = phrase_at(p, d->phrase[k].v[i]);
 		if (len > best) {
@@ -287,6 +331,16 @@ static size_t kind_at(const struct date_data *d, int k, const char *p, int *n)
 		}
 	}
 	return best;
+}
+
+/* The longest phrase of kind k at p: its length, and its N in *n (0 at once when no phrase of
+ * the kind starts with p's first two bytes: most word starts, for most kinds). */
+static inline size_t kind_at(const struct date_data *d, int k, const char *p, int *n)
+{
+	unsigned char b = (unsigned char)*p;
+	if (!(d->pair[(size_t)b << 8 | (unsigned char)(b ? p[1] : 0)] >> k & 1))
+		return 0;
+	return kind_scan(d, k, p, n);
 }
 
 /* Reads 1 to max digits at *p (not followed by another digit); the value, or -1. */
@@ -804,17 +858,27 @@ static long relative_at(const struct date_data *d, const char *p, long today)
 }
 
 /* The word starts of l where a starting phrase can stand (head_known), in text order, into a
- * new array; their count in *n. */
-static size_t *word_starts(const struct date_data *d, const char *l, size_t *n)
+ * new array; their count in *n. In the same pass, the kinds among want (bit k for kind k)
+ * with a phrase at some word start of l into *present (kinds_present's answer). */
+static size_t *word_starts(const struct date_data *d, const char *l, uint32_t want,
+			   uint32_t *present, size_t *n)
 {
 	size_t len = strlen(l), cap = len / 2 + 1, k = 0;
 	size_t *at = xmalloc(cap * sizeof *at);
-	for (const char *p = l; *p && k < cap; p++) {
+	uint32_t found = 0;
+	int kn;
+	for (const char *p = l; *p; p++) {
 		if (p > l && word_byte((unsigned char)p[-1]))
 			continue;
-		if (word_byte((unsigned char)*p) && head_known(d, p))
+		uint32_t m = d->pair[(size_t)(unsigned char)*p << 8 | (unsigned char)p[1]] & want &
+			     ~found;
+		for (int kind = 0; m; kind++, m >>= 1)
+			if ((m & 1) && kind_scan(d, kind, p, &kn))
+				found |= 1u << kind;
+		if (k < cap && word_byte((unsigned char)*p) && head_known(d, p))
 			at[k++] = (size_t)(p - l);
 	}
+	*present = found;
 	*n = k;
 	return at;
 }
@@ -837,6 +901,24 @@ static size_t kind_in(const struct date_data *d, int k, const char *l, size_t fr
 		if (first)
 			break;
 		i += len - 1;
+	}
+	return found;
+}
+
+/* The kinds among want (bit k for kind k) with a phrase at some word start of l: one pass
+ * over l for all of them. */
+static uint32_t kinds_present(const struct date_data *d, const char *l, uint32_t want)
+{
+	uint32_t found = 0;
+	int n;
+	for (size_t i = 0; l[i] && found != want; i++) {
+		if (i && word_byte((unsigned char)l[i - 1]))
+			continue;
+		unsigned char b = (unsigned char)l[i];
+		uint32_t m = d->pair[(size_t)b << 8 | (unsigned char)l[i + 1]] & want & ~found;
+		for (int k = 0; m; k++, m >>= 1)
+			if ((m & 1) && kind_scan(d, k, l + i, &n))
+				found |= 1u << k;
 	}
 	return found;
 }
@@ -977,6 +1059,13 @@ static long named_day_at(const struct date_data *d, const char *p, long today,
 	int n, wd = 0;
 	*bare = 0;
 	note_set(note, NULL, 0, 0);
+	/* every reading below starts with a phrase of one of these kinds or a digit */
+	static const uint32_t named_kinds = 1u << DK_WEEK | 1u << DK_WEEK_NUMBER |
+		1u << DK_NEXT_WEEK | 1u << DK_NEXT | 1u << DK_FOLLOWING | 1u << DK_DAY |
+		1u << DK_WEEKDAY | 1u << DK_IN_MONTH | 1u << DK_MONTH;
+	unsigned char b = (unsigned char)*p;
+	if (!isdigit(b) && !(d->pair[(size_t)b << 8 | (unsigned char)(b ? p[1] : 0)] & named_kinds))
+		return -1;
 	long day = week_at(d, p, today, note);
 	if (day >= 0 || note->rule) {
 		*end = note->end;
@@ -1085,8 +1174,10 @@ static long delivery_day(const struct date_data *d, const char *l, const size_t 
  * or without: "je peux commencer lundi", "booked until next week"), as start_keep keeps it;
  * -1 when none. For a weekday read as the next one ("livraison vendredi prochain") that would
  * come before the start. */
-/* start_named, the start (where and how it was read) into *start. */
-static long start_found(const struct date_data *d, const char *l, long today,
+/* start_named, the start (where and how it was read) into *out. avail: 0 when l has no
+ * availability word (availability_before is never true there): only a start cue keeps a
+ * day, and the other word starts are skipped. */
+static long start_found(const struct date_data *d, const char *l, long today, int avail,
 			struct date_start *out)
 {
 	struct date_start start = { .day = -1 };
@@ -1096,6 +1187,8 @@ static long start_found(const struct date_data *d, const char *l, long today,
 			continue;
 		const char *end;
 		int bare, n;
+		if (!avail && !kind_at(d, DK_START_CUE, l + i, &n))
+			continue;
 		long day = named_day_at(d, l + i, today, &note, &end, &bare);
 		size_t k = kind_at(d, DK_CUE, l + i, &n), sk = kind_at(d, DK_START_CUE, l + i, &n);
 		if (sk && (day = start_cue_day(d, l + i + sk, today, &note)) >= 0) {
@@ -1114,7 +1207,8 @@ static long start_found(const struct date_data *d, const char *l, long today,
 static long start_named(const struct date_data *d, const char *l, long today)
 {
 	struct date_start start;
-	return start_found(d, l, today, &start);
+	int avail = kinds_present(d, l, 1u << DK_AVAILABILITY) != 0;
+	return start_found(d, l, today, avail, &start);
 }
 
 /* The last day written before offset where of l (day_written_at: "le 10 avril", "April 10",
@@ -1240,7 +1334,9 @@ long extract_date_explain(const struct date_data *d, const char *l0, long today,
 		return -1;
 	char *l = followups_blanked(d, l0);
 	size_t starts, where = 0;
-	size_t *at = word_starts(d, l, &starts);
+	uint32_t present;
+	size_t *at = word_starts(d, l, 1u << DK_AVAILABILITY | 1u << DK_DELIVERY, &present,
+				 &starts);
 	struct date_note note = { 0 };
 	struct date_start start = { .day = -1 };
 	int n;
@@ -1256,14 +1352,18 @@ long extract_date_explain(const struct date_data *d, const char *l0, long today,
 	}
 	if (day < 0) {
 		/* the delivery statements without a cue: a whole-text scan, words starts
-		 * included that no starting phrase opens ("je vous livre vendredi prochain") */
-		size_t all = 0, cap = strlen(l) / 2 + 1;
-		size_t *every = xmalloc(cap * sizeof *every);
-		for (size_t i = 0; l[i] && all < cap; i++)
-			if ((!i || !word_byte((unsigned char)l[i - 1])) && word_byte((unsigned char)l[i]))
-				every[all++] = i;
-		day = delivery_day(d, l, every, all, today, &note, &where, &start);
-		free(every);
+		 * included that no starting phrase opens ("je vous livre vendredi prochain");
+		 * it reads a day only after an availability word or near a delivery word */
+		if (present) {
+			size_t all = 0, cap = strlen(l) / 2 + 1;
+			size_t *every = xmalloc(cap * sizeof *every);
+			for (size_t i = 0; l[i] && all < cap; i++)
+				if ((!i || !word_byte((unsigned char)l[i - 1])) &&
+				    word_byte((unsigned char)l[i]))
+					every[all++] = i;
+			day = delivery_day(d, l, every, all, today, &note, &where, &start);
+			free(every);
+		}
 	}
 	long began;
 	if (day >= 0 && note.rule && !strcmp(note.rule, "weekday-after"))
@@ -1282,7 +1382,8 @@ long extract_date_explain(const struct date_data *d, const char *l0, long today,
 	if (day < 0)	/* "relance dans 7 jours" is no delivery */
 		delay = extract_duration_days_lower(l0, &followup);
 	if (day < 0 && start.day < 0)
-		start_found(d, l, today, &start);	/* "début le 13, livraison 10 jours après" */
+		/* "début le 13, livraison 10 jours après" */
+		start_found(d, l, today, (present >> DK_AVAILABILITY) & 1, &start);
 	if (start.day == today)
 		start.day = -1;	/* a start today: the delay counts from the mail's day */
 	if (day < 0 && start.day >= 0 && delay >= 0 && why_len) {

@@ -162,6 +162,8 @@ static const char *const mv_names[MV_KINDS] = { "tax", "tax-far", "unit", "count
 	"delay-cue", "delay-preposition", "item", "per-count", "each", "unit-of",
 	"per-round", "approx" };
 
+_Static_assert(MV_KINDS <= 64, "money_vocab.pair holds a bit per kind");
+
 struct mv_phrase {
 	char *w;
 	size_t n;
@@ -175,6 +177,9 @@ struct money_vocab {
 	 * vocab_at, tried at every word, looks at those only) */
 	size_t *first[MV_KINDS][256];
 	size_t n_first[MV_KINDS][256];
+	/* per first two bytes of a text (first << 8 | second), the kinds (bit k) a phrase of
+	 * which starts with them: vocab_at returns at once for the others */
+	uint64_t pair[65536];
 	unsigned char currency_first[256];	/* bytes a currency can start with */
 	unsigned char delay_first[256];		/* bytes a delay's number word can start with */
 	unsigned char unit_first[256];		/* bytes a delay's unit can start with */
@@ -308,6 +313,11 @@ static void mv_index(struct money_vocab *mv)
 				mv->delay_first[b] = 1;
 			if (k == MV_DURATION || k == MV_DURATION_WORKING || k == MV_DURATION_HOURS)
 				mv->unit_first[b] = 1;
+			if (mv->p[k][i].n > 1)
+				mv->pair[(size_t)b << 8 | (unsigned char)mv->p[k][i].w[1]] |= 1ull << k;
+			else
+				for (size_t s = 0; s < 256; s++)
+					mv->pair[(size_t)b << 8 | s] |= 1ull << k;
 			size_t n = mv->n_first[k][b];
 			mv->first[k][b] = xrealloc(mv->first[k][b], (n + 1) * sizeof *mv->first[k][b]);
 			mv->first[k][b][n] = i;
@@ -343,6 +353,8 @@ static const struct mv_phrase *vocab_at(enum mv_kind k, const char *p)
 	const struct money_vocab *mv = vocab();
 	const struct mv_phrase *best = NULL;
 	unsigned char b = (unsigned char)*p;
+	if (!(mv->pair[(size_t)b << 8 | (unsigned char)(b ? p[1] : 0)] >> k & 1))
+		return NULL;
 	for (size_t j = 0; j < mv->n_first[k][b]; j++) {
 		const struct mv_phrase *ph = &mv->p[k][mv->first[k][b][j]];
 		if ((best && ph->n <= best->n) || (ph->n > 1 && p[1] != ph->w[1]) ||

@@ -12,7 +12,8 @@ at 1,000,000 x 10,000).
 usage: bench/digest_bench.py [SUBS [PROJECTS]]   (default 100000 1000; work in bench/out/digest,
        or in BENCH_OUT; BENCH_BOARDS: a folder keeping generated boards across runs;
        BENCH_LIMIT=SECONDS: only a sample of the weekly run, stopped after SECONDS, for boards
-       whose whole run does not fit the machine's disk or time)
+       whose whole run does not fit the machine's disk or time; BENCH_KEEP=1: the boards are
+       kept after the run, otherwise deleted once measured)
 """
 import os
 import shutil
@@ -125,6 +126,11 @@ def main():
     print("  ratio weekly / floor  : %8.2f   (target >= 0.50)" % (f["wall"] / w["wall"]))
     print("  peak RSS              : %8.0f MB (target < 256 MB at 1,000,000 x 10,000)"
           % w["rss"])
+    if os.environ.get("BENCH_KEEP") != "1":
+        # the two boards hold the week twice (about 21 GB at 100,000 x 1,000): gone once
+        # measured, unless BENCH_KEEP=1 asks to look at them
+        for d in ("board", "floor"):
+            shutil.rmtree(os.path.join(out, d), ignore_errors=True)
 
 
 if __name__ == "__main__":

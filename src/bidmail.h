@@ -1320,8 +1320,9 @@ struct render_set *render_set_free(struct render_set *set);
 /* Appends s to b with & < > " ' escaped: for HTML text and attributes, and XML (Atom). */
 void render_html_escape(struct buf *b, const char *s);
 /* Loads the templates now if no set is in use yet (render_mail does it otherwise), so that a
- * thread started afterwards only reads them. */
-void render_ready(const struct config *c);
+ * thread started afterwards only reads them: 1 when a set is in use, 0 when none could load
+ * (then no thread may render). */
+int render_ready(const struct config *c);
 /* Renders template kind in language lang; 0 or -1 (reason logged). */
 int render_mail(const struct config *c, const char *kind, const char *lang,
 		const struct vars *v, struct rendered *out);

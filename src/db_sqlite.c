@@ -57,8 +57,10 @@ struct db *db_sqlite_open(const char *path, int create)
 {
 	struct db *db = xcalloc(1, sizeof *db);
 	db->head.drv = &sqlite_driver;
-	/* a connection is only ever used by the thread that opened it (every thread that needs
-	 * the database opens its own): SQLite's per-call mutex is not needed */
+	/* a connection is never used by two threads at once (each thread that needs the
+	 * database opens its own; the HTTP endpoint's connection is used by microhttpd's one
+	 * polling thread, then closed by the main thread once it stopped: no thread pool there),
+	 * so SQLite's per-call mutex is not needed */
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
 	if (sqlite3_open_v2(path, &db->conn, flags, NULL) != SQLITE_OK) {
 		log_err("stage=store path=%s error=\"%s\"", path,

@@ -112,6 +112,7 @@ struct digest_run {
 	int batch_open, batch_n;	/* the open batch transaction, its alerts */
 	pthread_mutex_t memo_lock;	/* views and found: the preparer fills them too */
 	struct preparer *prep;		/* the page's mails made ahead, or NULL */
+	int templates_ready;		/* a template set is in use: the preparer may start */
 };
 
 /* When p was published (first opened); its creation time for rows that never said. */
@@ -584,6 +585,8 @@ static int preparer_take(struct preparer *p, int i, const char *period, const in
 	if (k >= p->njobs || p->jobs[k].i != i)
 		return 0;
 	struct ahead *a = &p->jobs[k];
+	/* a selection's job points at the page's pick itself (picks do not change during a page);
+	 * an alert's holds its project */
 	int same = a->n == n;
 	for (int t = 0; same && t < n; t++)
 		same = a->list[t] == list[t];
@@ -689,8 +692,15 @@ static int send_one(struct digest_run *r, struct subscriber *s, const char *peri
 		pids[i] = r->projects[list[i]].id;
 	struct made_mail m;
 	if ((!r->prep || !preparer_take(r->prep, (int)(s - r->subs), period, list, n, &m)) &&
-	    mail_make(r, s, list, why, n, more, instant, &m) < 0)
-		return -1;
+	    mail_make(r, s, list, why, n, more, instant, &m) < 0) {
+		if (!r->dropping)
+			return -1;
+		/* in the alert pass a mail that cannot be made drops only itself, unclaimed */
+		r->dropped++;
+		log_warn("stage=digest subscriber=%lld period=%s result=dropped reason=\"the mail "
+			 "could not be made\"", (long long)s->id, period);
+		return 0;
+	}
 	struct outgoing o = { .to = s->address, .quiet = instant };	/* one line per pass */
 	/* the alerts of one project in one language share all but a few lines: stored once */
 	char share[64];
@@ -1344,7 +1354,7 @@ static int page_may_send(struct digest_run *r, int i, int alerts, int base_skill
  * (the preparer); none in a dry run. */
 static void page_prepare(struct digest_run *r, int alerts)
 {
-	if (r->dry_run)
+	if (r->dry_run || !r->templates_ready)
 		return;
 	struct preparer *p = xcalloc(1, sizeof *p);
 	p->r = r;
@@ -1746,7 +1756,8 @@ int digest_run(const struct config *c, struct store *s, time_t now, int dry_run)
 {
 	struct digest_run r = { .c = c, .s = s, .now = now, .dry_run = dry_run };
 	pthread_mutex_init(&r.memo_lock, NULL);
-	render_ready(c);	/* the templates loaded here, before the preparer reads them */
+	/* the templates loaded here, before the preparer reads them (no set: no preparer) */
+	r.templates_ready = render_ready(c);
 	clock_format_iso(now, r.nowiso);
 	int rc = digest_alerts(&r);
 	if (rc == 0)

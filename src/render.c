@@ -473,7 +473,8 @@ struct render_set {
 	size_t n_cached;
 };
 /* in use: swapped by the main thread between passes, read by it and by the digest's preparer
- * thread (which render_ready's caller starts only after the set is loaded) */
+ * thread, which is started only once render_ready has said a set is in use (with none, every
+ * render_mail would load one: the digest then makes its mails on its own thread) */
 static struct render_set *templates;
 
 /* The language's typography (catalog_typeset) on each section's literal text, before any
@@ -580,13 +581,14 @@ int render_check_all(const struct config *c)
 	return 0;
 }
 
-void render_ready(const struct config *c)
+int render_ready(const struct config *c)
 {
 	if (!templates) {	/* a command run without render_check_all */
 		struct catalog_set *cat = catalog_set_load(c);
 		templates = render_set_load(c, cat);
 		catalog_set_free(cat);
 	}
+	return templates != NULL;
 }
 
 int render_mail(const struct config *c, const char *kind, const char *lang,

@@ -404,8 +404,12 @@ def test_digestscale_mails_made_ahead_for_subscribers_disabled_meanwhile_are_dro
     ids = [r[0] for r in db.execute("SELECT id FROM subscribers WHERE address LIKE 'alert%'"
                                     " ORDER BY id")]
     with db:
+        # the first claim is also slow (a count to 2,000,000), so that the second thread has
+        # certainly filled its 64 mails ahead before the loop meets the disabled ones
         db.execute("CREATE TRIGGER test_bounces_meanwhile AFTER INSERT ON digests"
                    " WHEN NEW.subscriber = %d BEGIN"
+                   " SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL"
+                   " SELECT x + 1 FROM c WHERE x < 2000000) SELECT x FROM c);"
                    " INSERT INTO addresses(address, disabled) SELECT address, 1 FROM subscribers"
                    " WHERE id > %d AND id <= %d; END" % (ids[0], ids[0], ids[150]))
     last = db.execute("SELECT max(id) FROM outbox").fetchone()[0]

@@ -2238,7 +2238,7 @@ static int plan_label_at(const char *l, const struct mention *ms, int n, int i)
 static int instalment_count(const char *l, size_t *each)
 {
 	*each = SIZE_MAX;
-	for (size_t i = 1; l[i]; i++) {
+	for (size_t i = 1; l[0] && l[i]; i++) {	/* an empty text has no l[1] */
 		if (is_word_byte((unsigned char)l[i - 1]))
 			continue;
 		const struct mv_phrase *w = vocab_at(MV_INSTALMENTS, l + i);
